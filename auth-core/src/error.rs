@@ -1,0 +1,477 @@
+//! Errors. Every message says what failed, for which provider and subject, and what to do next.
+//! No message ever contains a secret or a raw token response.
+
+use std::time::Duration;
+
+use crate::store::Version;
+
+/// Where a configuration value came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ConfigSource {
+    /// The provider's built-in default.
+    Default,
+    /// The TOML configuration file at this path.
+    File(String),
+    /// This environment variable.
+    Env(String),
+    /// A value passed in code.
+    Code,
+}
+
+impl std::fmt::Display for ConfigSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ConfigSource::Default => f.write_str("the built-in default"),
+            ConfigSource::File(path) => write!(f, "config file {path}"),
+            ConfigSource::Env(key) => write!(f, "env {key}"),
+            ConfigSource::Code => f.write_str("code"),
+        }
+    }
+}
+
+/// A configuration value is missing or invalid.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// A required field has no value anywhere.
+    #[error("{provider}: missing `{field}`; set {} or pass `{field}` in code or in the [{provider}] section of the config file", join_keys(.env_keys))]
+    Missing {
+        /// Provider id.
+        provider: String,
+        /// Field name.
+        field: String,
+        /// Every environment key that was tried, in priority order.
+        env_keys: Vec<String>,
+    },
+    /// A value is present but unusable. The value itself is not repeated when the field is secret.
+    #[error("{provider}: invalid `{field}` from {origin}: {reason} (env keys tried: {})", join_keys(.env_keys))]
+    Invalid {
+        /// Provider id.
+        provider: String,
+        /// Field name.
+        field: String,
+        /// Where the bad value came from.
+        origin: ConfigSource,
+        /// What is wrong with it.
+        reason: String,
+        /// Every environment key that was tried, in priority order.
+        env_keys: Vec<String>,
+    },
+    /// An endpoint URL is plain http on a non-loopback host.
+    #[error(
+        "{provider}: `{field}` must be an https URL (http is only allowed for 127.0.0.1, ::1 and localhost); got {url} from {origin}"
+    )]
+    InsecureUrl {
+        /// Provider id.
+        provider: String,
+        /// Field name.
+        field: String,
+        /// The rejected URL.
+        url: String,
+        /// Where it came from.
+        origin: ConfigSource,
+    },
+    /// A field name that the provider does not know.
+    #[error("{provider}: unknown config field `{field}`; known fields: {known}")]
+    UnknownField {
+        /// Provider id.
+        provider: String,
+        /// The unknown name.
+        field: String,
+        /// The provider's fields, comma-separated.
+        known: String,
+    },
+    /// The configuration file could not be read or parsed.
+    #[error("cannot read config file {path}: {reason}")]
+    File {
+        /// The file.
+        path: String,
+        /// Why.
+        reason: String,
+    },
+    /// No provider with this id is registered.
+    #[error("unknown provider `{provider}`; registered providers: {registered}")]
+    UnknownProvider {
+        /// The id asked for.
+        provider: String,
+        /// The registered ids, comma-separated.
+        registered: String,
+    },
+}
+
+fn join_keys(keys: &[String]) -> String {
+    match keys {
+        [] => "no environment key (this field is only read from code or the config file)".into(),
+        [one] => one.clone(),
+        many => many.join(" or "),
+    }
+}
+
+/// A credential store failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// A create-only put found an existing record.
+    #[error("credentials for {provider}/{subject} already exist")]
+    AlreadyExists {
+        /// Provider id.
+        provider: String,
+        /// Subject.
+        subject: String,
+    },
+    /// A conditional update found another version (or no record): someone else wrote first.
+    #[error("credentials for {provider}/{subject} changed concurrently (expected version {expected}, found {})", found.map_or_else(|| "none".to_string(), |v| v.to_string()))]
+    VersionMismatch {
+        /// Provider id.
+        provider: String,
+        /// Subject.
+        subject: String,
+        /// The version the writer expected.
+        expected: Version,
+        /// The version actually stored, if any.
+        found: Option<Version>,
+    },
+    /// An I/O error on the store's file or database.
+    #[error("{store} store at {location}: {source}")]
+    Io {
+        /// Store kind ("sqlite", "file").
+        store: &'static str,
+        /// Path or other location.
+        location: String,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// The store's data cannot be parsed. It is never overwritten.
+    #[error(
+        "{store} store at {location} is corrupt: {reason}; it was left untouched, restore it from a backup or move it away"
+    )]
+    Corrupt {
+        /// Store kind.
+        store: &'static str,
+        /// Path or other location.
+        location: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The store was written by a newer (or unknown) format version.
+    #[error(
+        "{store} store at {location} has format version {found}; this build supports up to {supported}: upgrade integrations"
+    )]
+    UnsupportedVersion {
+        /// Store kind.
+        store: &'static str,
+        /// Path or other location.
+        location: String,
+        /// Version found.
+        found: u64,
+        /// Newest version this build reads.
+        supported: u64,
+    },
+    /// The store's location cannot be written.
+    #[error("{store} store at {location} is read-only: {reason}")]
+    ReadOnly {
+        /// Store kind.
+        store: &'static str,
+        /// Path or other location.
+        location: String,
+        /// Why it cannot be written.
+        reason: String,
+    },
+    /// A payload could not be decrypted (wrong key or tampered data).
+    #[error(
+        "cannot decrypt credentials for {provider}/{subject} with key `{key_id}`: wrong key or tampered data; nothing was changed"
+    )]
+    Decrypt {
+        /// Provider id.
+        provider: String,
+        /// Subject.
+        subject: String,
+        /// The key id the record names.
+        key_id: String,
+    },
+    /// A record names a key id that is not configured.
+    #[error(
+        "credentials for {provider}/{subject} are encrypted with key `{key_id}`, which is not configured; add it to the key ring (INTEGRATIONS_ENCRYPTION_KEY or the builder)"
+    )]
+    UnknownKey {
+        /// Provider id.
+        provider: String,
+        /// Subject.
+        subject: String,
+        /// The key id the record names.
+        key_id: String,
+    },
+    /// A record is encrypted but no key is configured.
+    #[error(
+        "credentials for {provider}/{subject} are encrypted but no encryption key is configured; set INTEGRATIONS_ENCRYPTION_KEY"
+    )]
+    MissingKey {
+        /// Provider id.
+        provider: String,
+        /// Subject.
+        subject: String,
+    },
+    /// An encryption key could not be used.
+    #[error("invalid encryption key: {reason}")]
+    InvalidKey {
+        /// Why (never the key itself).
+        reason: String,
+    },
+    /// Any other backend failure.
+    #[error("{store} store: {message}")]
+    Backend {
+        /// Store kind.
+        store: &'static str,
+        /// What failed.
+        message: String,
+    },
+}
+
+/// What a caller can do about an error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ErrorClass {
+    /// Retrying later may succeed (5xx, timeouts, connection failures, rate limits, store conflicts).
+    Transient,
+    /// The user must connect their account again.
+    NeedsReauthorization,
+    /// Retrying will not help: fix the configuration, input or code.
+    Permanent,
+}
+
+/// An authentication or credential-lifecycle failure.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AuthError {
+    /// Configuration is missing or invalid.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The credential store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The provider id is not known to this manager.
+    #[error(
+        "provider `{provider}` is not configured in this AuthManager; configured: {configured}"
+    )]
+    UnknownProvider {
+        /// The id asked for.
+        provider: String,
+        /// Configured ids, comma-separated.
+        configured: String,
+    },
+    /// The provider has no OAuth2 client (only an app token, or nothing).
+    #[error("{provider}: OAuth2 is not configured; {hint}")]
+    OAuthNotConfigured {
+        /// Provider id.
+        provider: String,
+        /// What to set.
+        hint: String,
+    },
+    /// The state was never issued here (or was already purged).
+    #[error(
+        "{provider}: unknown OAuth state; it was not issued by this AuthManager; start the authorization again"
+    )]
+    UnknownState {
+        /// Provider id.
+        provider: String,
+    },
+    /// The state outlived its time to live.
+    #[error("{provider}: the OAuth state expired (older than {}s); start the authorization again", ttl.as_secs())]
+    StateExpired {
+        /// Provider id.
+        provider: String,
+        /// The configured time to live.
+        ttl: Duration,
+    },
+    /// The state was already exchanged once.
+    #[error(
+        "{provider}: the OAuth state was already used; each authorization can be exchanged only once"
+    )]
+    StateReused {
+        /// Provider id.
+        provider: String,
+    },
+    /// The state was issued for another provider.
+    #[error(
+        "{provider}: the OAuth state was issued for provider `{issued_for}`; exchange it with that provider"
+    )]
+    StateProviderMismatch {
+        /// The provider that was asked to exchange.
+        provider: String,
+        /// The provider the state belongs to.
+        issued_for: String,
+    },
+    /// The token endpoint answered with an OAuth error (other than a transient failure).
+    #[error("{provider}: the token endpoint refused the request (HTTP {status}, {code}){}", description.as_ref().map(|d| format!(": {d}")).unwrap_or_default())]
+    OAuth {
+        /// Provider id.
+        provider: String,
+        /// HTTP status.
+        status: u16,
+        /// The OAuth `error` code, e.g. `invalid_grant`.
+        code: String,
+        /// The provider's `error_description`, if any.
+        description: Option<String>,
+    },
+    /// The stored grant is no longer valid; the credentials are kept but marked.
+    #[error(
+        "{provider}: the credentials of `{subject}` need re-authorization ({reason}); ask the user to connect their account again"
+    )]
+    NeedsReauthorization {
+        /// Provider id.
+        provider: String,
+        /// Subject.
+        subject: String,
+        /// Why, e.g. `invalid_grant` and the provider's description.
+        reason: String,
+    },
+    /// No credentials are stored for this subject and no fallback was allowed.
+    #[error("{provider}: no credentials for `{subject}`; run the OAuth flow and store_credentials{}", if *.fallback_available { "" } else { ", or configure an app-level token" })]
+    NoCredentials {
+        /// Provider id.
+        provider: String,
+        /// Subject.
+        subject: String,
+        /// Whether an app token exists but was not allowed by the session options.
+        fallback_available: bool,
+    },
+    /// The access token was rejected and cannot be refreshed (no refresh token, or an app token).
+    #[error(
+        "{provider}: the access token of `{subject}` was rejected and cannot be refreshed ({reason})"
+    )]
+    Unauthorized {
+        /// Provider id.
+        provider: String,
+        /// Subject.
+        subject: String,
+        /// Why no refresh is possible.
+        reason: String,
+    },
+    /// A failure that may pass: 5xx, timeout, connection error. Credentials were not changed.
+    #[error(
+        "{provider}: transient failure during {operation} ({detail}); the credentials were kept, retry later"
+    )]
+    Transient {
+        /// Provider id.
+        provider: String,
+        /// What was being done: "exchange", "refresh", "revoke".
+        operation: &'static str,
+        /// What happened (status or error kind; never a response body).
+        detail: String,
+        /// How long the server asked us to wait, if it said.
+        retry_after: Option<Duration>,
+    },
+    /// The token endpoint answered 2xx with something that is not a token response.
+    #[error("{provider}: invalid token response: {reason}")]
+    InvalidTokenResponse {
+        /// Provider id.
+        provider: String,
+        /// What is wrong (never the body).
+        reason: String,
+    },
+    /// Stored or passed credentials cannot be decoded as this provider's credentials.
+    #[error("{provider}: invalid credentials for `{subject}`: {reason}")]
+    InvalidCredentials {
+        /// Provider id.
+        provider: String,
+        /// Subject.
+        subject: String,
+        /// What is wrong (never a value).
+        reason: String,
+    },
+    /// A refresh lease held by another process did not clear in time.
+    #[error(
+        "{provider}: another process has been refreshing the token of `{subject}` for too long; retry later"
+    )]
+    RefreshContended {
+        /// Provider id.
+        provider: String,
+        /// Subject.
+        subject: String,
+    },
+    /// An HTTP client could not be built.
+    #[error("{provider}: cannot build the HTTP client: {source}")]
+    HttpClient {
+        /// Provider id.
+        provider: String,
+        /// The underlying error.
+        source: reqwest::Error,
+    },
+}
+
+impl AuthError {
+    /// What the caller can do about this error.
+    pub fn class(&self) -> ErrorClass {
+        match self {
+            AuthError::Transient { .. } | AuthError::RefreshContended { .. } => {
+                ErrorClass::Transient
+            }
+            AuthError::Store(StoreError::VersionMismatch { .. }) => ErrorClass::Transient,
+            AuthError::Store(StoreError::Io { .. }) => ErrorClass::Transient,
+            AuthError::NeedsReauthorization { .. } | AuthError::Unauthorized { .. } => {
+                ErrorClass::NeedsReauthorization
+            }
+            AuthError::NoCredentials { .. } => ErrorClass::NeedsReauthorization,
+            _ => ErrorClass::Permanent,
+        }
+    }
+
+    /// Whether retrying later may succeed.
+    pub fn is_transient(&self) -> bool {
+        self.class() == ErrorClass::Transient
+    }
+
+    /// Whether the user has to connect their account again.
+    pub fn needs_reauthorization(&self) -> bool {
+        self.class() == ErrorClass::NeedsReauthorization
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_names_field_and_every_env_key() {
+        let e = ConfigError::Missing {
+            provider: "asana".into(),
+            field: "client_id".into(),
+            env_keys: vec!["ASANA_CLIENT_ID".into()],
+        };
+        assert_eq!(
+            e.to_string(),
+            "asana: missing `client_id`; set ASANA_CLIENT_ID or pass `client_id` in code or in the [asana] section of the config file"
+        );
+        let e = ConfigError::Missing {
+            provider: "asana".into(),
+            field: "token".into(),
+            env_keys: vec!["A".into(), "B".into()],
+        };
+        assert!(e.to_string().contains("set A or B or pass"));
+    }
+
+    #[test]
+    fn classes() {
+        let t = AuthError::Transient {
+            provider: "p".into(),
+            operation: "refresh",
+            detail: "HTTP 503".into(),
+            retry_after: None,
+        };
+        assert!(t.is_transient());
+        let r = AuthError::NeedsReauthorization {
+            provider: "p".into(),
+            subject: "s".into(),
+            reason: "invalid_grant".into(),
+        };
+        assert!(r.needs_reauthorization());
+        assert_eq!(
+            AuthError::UnknownState {
+                provider: "p".into()
+            }
+            .class(),
+            ErrorClass::Permanent
+        );
+    }
+}

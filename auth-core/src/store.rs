@@ -1,0 +1,337 @@
+//! The [`CredentialStore`] trait, its record types, and [`MemoryCredentialStore`].
+//!
+//! Stores keep one record per (provider, subject). Writes can be conditional, as in `object_store`'s
+//! `PutMode`: create only if absent, or update only if the stored version is still the one the writer
+//! read. The session layer builds single-flight refresh across processes on top of that.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
+
+use async_trait::async_trait;
+use zeroize::Zeroize;
+
+use crate::error::StoreError;
+
+/// A record's version: assigned by the store, strictly increasing for a given (provider, subject).
+pub type Version = u64;
+
+/// A stored credential payload: JSON bytes holding secrets. `Debug` is redacted and the bytes are
+/// wiped on drop.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Payload(Vec<u8>);
+
+impl Payload {
+    /// Wraps payload bytes.
+    pub fn new(bytes: Vec<u8>) -> Self {
+        Self(bytes)
+    }
+
+    /// The bytes, for a store to persist (encrypted when a key is configured).
+    pub fn expose_bytes(&self) -> &[u8] {
+        &self.0
+    }
+
+    /// Number of bytes.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether the payload is empty.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl Drop for Payload {
+    fn drop(&mut self) {
+        self.0.zeroize();
+    }
+}
+
+impl fmt::Debug for Payload {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Payload([REDACTED; {} bytes])", self.0.len())
+    }
+}
+
+/// Whether stored credentials can be used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum CredentialStatus {
+    /// Usable.
+    #[default]
+    Active,
+    /// The provider rejected the grant (`invalid_grant`): the user must authorize again. The
+    /// credentials are kept so that the application can tell who to ask.
+    NeedsReauthorization,
+}
+
+impl CredentialStatus {
+    /// The stable string form stores persist.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CredentialStatus::Active => "active",
+            CredentialStatus::NeedsReauthorization => "needs_reauthorization",
+        }
+    }
+
+    /// Parses [`CredentialStatus::as_str`]'s output.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "active" => Some(CredentialStatus::Active),
+            "needs_reauthorization" => Some(CredentialStatus::NeedsReauthorization),
+            _ => None,
+        }
+    }
+}
+
+/// A short claim, written with a conditional put, that one process is refreshing the token.
+/// Others wait for it to clear; a lease left by a crashed holder expires.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefreshLease {
+    /// Random id of the holder.
+    pub holder: String,
+    /// When the claim lapses.
+    pub expires_at: SystemTime,
+}
+
+/// What a writer hands to [`CredentialStore::put`].
+#[derive(Debug, Clone)]
+pub struct CredentialRecord {
+    /// Provider id.
+    pub provider: String,
+    /// The user (or tenant) the credentials belong to.
+    pub subject: String,
+    /// The credentials.
+    pub payload: Payload,
+    /// Usable or not.
+    pub status: CredentialStatus,
+    /// A refresh in progress, if any.
+    pub lease: Option<RefreshLease>,
+}
+
+impl CredentialRecord {
+    /// An active record without a lease.
+    pub fn new(provider: impl Into<String>, subject: impl Into<String>, payload: Payload) -> Self {
+        Self {
+            provider: provider.into(),
+            subject: subject.into(),
+            payload,
+            status: CredentialStatus::Active,
+            lease: None,
+        }
+    }
+}
+
+/// What a reader gets back from a store.
+#[derive(Debug, Clone)]
+pub struct StoredCredential {
+    /// The record as written.
+    pub record: CredentialRecord,
+    /// The version the store assigned at the last write.
+    pub version: Version,
+    /// When the record was first created.
+    pub created_at: SystemTime,
+    /// When the record was last written.
+    pub updated_at: SystemTime,
+}
+
+/// How [`CredentialStore::put`] treats an existing record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PutMode {
+    /// Write whatever is there.
+    Overwrite,
+    /// Write only if no record exists; otherwise [`StoreError::AlreadyExists`].
+    Create,
+    /// Write only if the stored version is still this one; otherwise [`StoreError::VersionMismatch`].
+    Update(Version),
+}
+
+/// Durable storage of user credentials by (provider, subject).
+///
+/// Implementations must make `put` atomic with respect to its [`PutMode`] across every handle and
+/// process sharing the same backing storage, and must pass [`crate::testing`]'s conformance suite
+/// (feature `testing`).
+#[async_trait]
+pub trait CredentialStore: Send + Sync + fmt::Debug {
+    /// The record for (provider, subject), if any.
+    async fn get(
+        &self,
+        provider: &str,
+        subject: &str,
+    ) -> Result<Option<StoredCredential>, StoreError>;
+
+    /// Writes a record under `mode` and returns its new version.
+    async fn put(&self, record: CredentialRecord, mode: PutMode) -> Result<Version, StoreError>;
+
+    /// Deletes the record; `true` if there was one.
+    async fn delete(&self, provider: &str, subject: &str) -> Result<bool, StoreError>;
+
+    /// Every record, or those of one provider, ordered by (provider, subject).
+    async fn list(&self, provider: Option<&str>) -> Result<Vec<StoredCredential>, StoreError>;
+
+    /// A short description for messages and logs, e.g. `sqlite:/var/lib/app/creds.db`.
+    fn describe(&self) -> String;
+}
+
+#[async_trait]
+impl<T: CredentialStore + ?Sized> CredentialStore for Arc<T> {
+    async fn get(
+        &self,
+        provider: &str,
+        subject: &str,
+    ) -> Result<Option<StoredCredential>, StoreError> {
+        (**self).get(provider, subject).await
+    }
+    async fn put(&self, record: CredentialRecord, mode: PutMode) -> Result<Version, StoreError> {
+        (**self).put(record, mode).await
+    }
+    async fn delete(&self, provider: &str, subject: &str) -> Result<bool, StoreError> {
+        (**self).delete(provider, subject).await
+    }
+    async fn list(&self, provider: Option<&str>) -> Result<Vec<StoredCredential>, StoreError> {
+        (**self).list(provider).await
+    }
+    fn describe(&self) -> String {
+        (**self).describe()
+    }
+}
+
+/// Checks `mode` against the current version and computes the next one. Shared by every store so
+/// that conditional-put semantics are identical everywhere.
+pub fn next_version(
+    provider: &str,
+    subject: &str,
+    current: Option<Version>,
+    mode: PutMode,
+) -> Result<Version, StoreError> {
+    match (mode, current) {
+        (PutMode::Create, Some(_)) => Err(StoreError::AlreadyExists {
+            provider: provider.to_string(),
+            subject: subject.to_string(),
+        }),
+        (PutMode::Update(expected), found) if found != Some(expected) => {
+            Err(StoreError::VersionMismatch {
+                provider: provider.to_string(),
+                subject: subject.to_string(),
+                expected,
+                found,
+            })
+        }
+        (_, current) => Ok(current.map_or(1, |v| v + 1)),
+    }
+}
+
+/// Credentials held in this process's memory: for tests, examples and short-lived tools.
+#[derive(Debug, Default, Clone)]
+pub struct MemoryCredentialStore {
+    records: Arc<Mutex<BTreeMap<(String, String), StoredCredential>>>,
+}
+
+impl MemoryCredentialStore {
+    /// An empty store. Clones share the same records.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<(String, String), StoredCredential>> {
+        self.records
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+#[async_trait]
+impl CredentialStore for MemoryCredentialStore {
+    async fn get(
+        &self,
+        provider: &str,
+        subject: &str,
+    ) -> Result<Option<StoredCredential>, StoreError> {
+        Ok(self
+            .lock()
+            .get(&(provider.to_string(), subject.to_string()))
+            .cloned())
+    }
+
+    async fn put(&self, record: CredentialRecord, mode: PutMode) -> Result<Version, StoreError> {
+        let mut records = self.lock();
+        let key = (record.provider.clone(), record.subject.clone());
+        let existing = records.get(&key);
+        let version = next_version(&key.0, &key.1, existing.map(|r| r.version), mode)?;
+        let now = SystemTime::now();
+        let created_at = existing.map_or(now, |r| r.created_at);
+        records.insert(
+            key,
+            StoredCredential {
+                record,
+                version,
+                created_at,
+                updated_at: now,
+            },
+        );
+        Ok(version)
+    }
+
+    async fn delete(&self, provider: &str, subject: &str) -> Result<bool, StoreError> {
+        Ok(self
+            .lock()
+            .remove(&(provider.to_string(), subject.to_string()))
+            .is_some())
+    }
+
+    async fn list(&self, provider: Option<&str>) -> Result<Vec<StoredCredential>, StoreError> {
+        Ok(self
+            .lock()
+            .values()
+            .filter(|r| provider.is_none_or(|p| r.record.provider == p))
+            .cloned()
+            .collect())
+    }
+
+    fn describe(&self) -> String {
+        "memory".into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn payload_debug_is_redacted() {
+        let p = Payload::new(b"{\"access_token\":\"canary\"}".to_vec());
+        assert_eq!(format!("{p:?}"), "Payload([REDACTED; 25 bytes])");
+    }
+
+    #[test]
+    fn next_version_rules() {
+        assert_eq!(next_version("p", "s", None, PutMode::Create).unwrap(), 1);
+        assert!(matches!(
+            next_version("p", "s", Some(1), PutMode::Create),
+            Err(StoreError::AlreadyExists { .. })
+        ));
+        assert_eq!(
+            next_version("p", "s", Some(4), PutMode::Update(4)).unwrap(),
+            5
+        );
+        assert!(matches!(
+            next_version("p", "s", Some(5), PutMode::Update(4)),
+            Err(StoreError::VersionMismatch {
+                expected: 4,
+                found: Some(5),
+                ..
+            })
+        ));
+        assert!(matches!(
+            next_version("p", "s", None, PutMode::Update(4)),
+            Err(StoreError::VersionMismatch { found: None, .. })
+        ));
+        assert_eq!(
+            next_version("p", "s", Some(9), PutMode::Overwrite).unwrap(),
+            10
+        );
+    }
+}

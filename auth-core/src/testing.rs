@@ -1,0 +1,451 @@
+//! The store conformance suite (feature `testing`).
+//!
+//! Every [`CredentialStore`] crate calls [`run_conformance`] from its own tests, as `object_store`
+//! backends run its shared `integration.rs`. Each check is also public, so a failing one can be run
+//! alone. Checks panic with a message naming what the store did wrong.
+//!
+//! ```
+//! # tokio::runtime::Runtime::new().unwrap().block_on(async {
+//! use std::sync::Arc;
+//! use auth_core::MemoryCredentialStore;
+//!
+//! auth_core::testing::run_conformance(|| async { Arc::new(MemoryCredentialStore::new()) as _ }).await;
+//! # });
+//! ```
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use crate::error::StoreError;
+use crate::store::{
+    CredentialRecord, CredentialStatus, CredentialStore, Payload, PutMode, RefreshLease,
+};
+
+/// A shared, type-erased store handle.
+pub type DynStore = Arc<dyn CredentialStore>;
+
+/// A JSON payload holding `n`.
+pub fn payload(n: u64) -> Payload {
+    Payload::new(format!("{{\"access_token\":\"token-{n}\",\"n\":{n}}}").into_bytes())
+}
+
+/// Reads `n` back from a [`payload`].
+pub fn payload_n(p: &Payload) -> u64 {
+    let v: serde_json::Value = serde_json::from_slice(p.expose_bytes()).expect("payload is JSON");
+    v["n"].as_u64().expect("payload has n")
+}
+
+/// Runs every check, each on a fresh store from `make`.
+pub async fn run_conformance<F, Fut>(make: F)
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = DynStore>,
+{
+    get_missing_is_none(make().await).await;
+    create_then_get_round_trips(make().await).await;
+    create_twice_conflicts(make().await).await;
+    update_requires_current_version(make().await).await;
+    overwrite_always_writes(make().await).await;
+    delete_removes(make().await).await;
+    list_filters_and_orders(make().await).await;
+    status_and_lease_round_trip(make().await).await;
+    odd_keys_round_trip(make().await).await;
+    concurrent_conditional_puts_have_one_winner(make().await, 50).await;
+    concurrent_creates_have_one_winner(make().await, 50).await;
+    concurrent_increments_lose_nothing(make().await, 8, 25).await;
+}
+
+/// `get` of an unknown key is `None`, not an error.
+pub async fn get_missing_is_none(store: DynStore) {
+    assert!(
+        store.get("p", "nobody").await.expect("get").is_none(),
+        "unknown key must read as None"
+    );
+}
+
+/// A created record reads back with the same payload, status, no lease, and sane timestamps.
+pub async fn create_then_get_round_trips(store: DynStore) {
+    let before = SystemTime::now() - Duration::from_secs(1);
+    let v = store
+        .put(CredentialRecord::new("p", "s", payload(7)), PutMode::Create)
+        .await
+        .expect("create");
+    let got = store
+        .get("p", "s")
+        .await
+        .expect("get")
+        .expect("record exists after create");
+    assert_eq!(got.version, v, "get must return the version put returned");
+    assert_eq!(got.record.provider, "p");
+    assert_eq!(got.record.subject, "s");
+    assert_eq!(
+        got.record.payload,
+        payload(7),
+        "payload must round-trip byte for byte"
+    );
+    assert_eq!(got.record.status, CredentialStatus::Active);
+    assert_eq!(got.record.lease, None);
+    assert!(
+        got.created_at >= before,
+        "created_at must be the time of creation"
+    );
+    assert!(
+        got.updated_at >= got.created_at,
+        "updated_at must not precede created_at"
+    );
+}
+
+/// `Create` on an existing key fails with `AlreadyExists` and changes nothing.
+pub async fn create_twice_conflicts(store: DynStore) {
+    store
+        .put(CredentialRecord::new("p", "s", payload(1)), PutMode::Create)
+        .await
+        .expect("create");
+    let err = store
+        .put(CredentialRecord::new("p", "s", payload(2)), PutMode::Create)
+        .await;
+    assert!(
+        matches!(err, Err(StoreError::AlreadyExists { .. })),
+        "second create must conflict: {err:?}"
+    );
+    let got = store.get("p", "s").await.unwrap().unwrap();
+    assert_eq!(
+        payload_n(&got.record.payload),
+        1,
+        "a failed create must not change the record"
+    );
+}
+
+/// `Update(v)` succeeds only while `v` is current; a stale or absent version fails with
+/// `VersionMismatch` and changes nothing. Versions strictly increase; `created_at` is kept.
+pub async fn update_requires_current_version(store: DynStore) {
+    let v1 = store
+        .put(CredentialRecord::new("p", "s", payload(1)), PutMode::Create)
+        .await
+        .unwrap();
+    let created = store.get("p", "s").await.unwrap().unwrap().created_at;
+    let v2 = store
+        .put(
+            CredentialRecord::new("p", "s", payload(2)),
+            PutMode::Update(v1),
+        )
+        .await
+        .unwrap();
+    assert!(v2 > v1, "versions must increase: {v1} then {v2}");
+    let stale = store
+        .put(
+            CredentialRecord::new("p", "s", payload(3)),
+            PutMode::Update(v1),
+        )
+        .await;
+    match stale {
+        Err(StoreError::VersionMismatch {
+            expected, found, ..
+        }) => {
+            assert_eq!(expected, v1);
+            assert_eq!(
+                found,
+                Some(v2),
+                "VersionMismatch must report the stored version"
+            );
+        }
+        other => panic!("stale update must fail with VersionMismatch, got {other:?}"),
+    }
+    let got = store.get("p", "s").await.unwrap().unwrap();
+    assert_eq!(
+        payload_n(&got.record.payload),
+        2,
+        "a failed update must not change the record"
+    );
+    assert_eq!(got.version, v2);
+    assert_eq!(got.created_at, created, "updates must keep created_at");
+    let absent = store
+        .put(
+            CredentialRecord::new("p", "other", payload(1)),
+            PutMode::Update(v1),
+        )
+        .await;
+    assert!(
+        matches!(absent, Err(StoreError::VersionMismatch { found: None, .. })),
+        "update of an absent record must fail with found: None, got {absent:?}"
+    );
+    assert!(
+        store.get("p", "other").await.unwrap().is_none(),
+        "a failed update must not create"
+    );
+}
+
+/// `Overwrite` writes whether or not a record exists, and still bumps the version.
+pub async fn overwrite_always_writes(store: DynStore) {
+    let v1 = store
+        .put(
+            CredentialRecord::new("p", "s", payload(1)),
+            PutMode::Overwrite,
+        )
+        .await
+        .unwrap();
+    let v2 = store
+        .put(
+            CredentialRecord::new("p", "s", payload(2)),
+            PutMode::Overwrite,
+        )
+        .await
+        .unwrap();
+    assert!(v2 > v1);
+    assert_eq!(
+        payload_n(&store.get("p", "s").await.unwrap().unwrap().record.payload),
+        2
+    );
+}
+
+/// `delete` removes the record and reports whether there was one.
+pub async fn delete_removes(store: DynStore) {
+    store
+        .put(CredentialRecord::new("p", "s", payload(1)), PutMode::Create)
+        .await
+        .unwrap();
+    store
+        .put(CredentialRecord::new("p", "t", payload(2)), PutMode::Create)
+        .await
+        .unwrap();
+    assert!(
+        store.delete("p", "s").await.unwrap(),
+        "delete of an existing record returns true"
+    );
+    assert!(store.get("p", "s").await.unwrap().is_none());
+    assert!(
+        !store.delete("p", "s").await.unwrap(),
+        "delete of a missing record returns false"
+    );
+    assert!(
+        store.get("p", "t").await.unwrap().is_some(),
+        "delete must not touch other subjects"
+    );
+    store
+        .put(CredentialRecord::new("p", "s", payload(3)), PutMode::Create)
+        .await
+        .expect("re-create after delete");
+}
+
+/// `list` returns every record ordered by (provider, subject), or one provider's.
+pub async fn list_filters_and_orders(store: DynStore) {
+    for (p, s) in [("b", "2"), ("a", "9"), ("b", "1"), ("a", "1")] {
+        store
+            .put(CredentialRecord::new(p, s, payload(1)), PutMode::Create)
+            .await
+            .unwrap();
+    }
+    let all: Vec<(String, String)> = store
+        .list(None)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| (r.record.provider, r.record.subject))
+        .collect();
+    let expected: Vec<(String, String)> = [("a", "1"), ("a", "9"), ("b", "1"), ("b", "2")]
+        .iter()
+        .map(|(p, s)| (p.to_string(), s.to_string()))
+        .collect();
+    assert_eq!(all, expected, "list must be ordered by (provider, subject)");
+    let b: Vec<String> = store
+        .list(Some("b"))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.record.subject)
+        .collect();
+    assert_eq!(b, ["1", "2"]);
+    assert!(store.list(Some("zzz")).await.unwrap().is_empty());
+}
+
+/// Status and refresh lease are stored and read back.
+pub async fn status_and_lease_round_trip(store: DynStore) {
+    let until = SystemTime::UNIX_EPOCH + Duration::from_secs(2_000_000_000);
+    let mut record = CredentialRecord::new("p", "s", payload(1));
+    record.status = CredentialStatus::NeedsReauthorization;
+    record.lease = Some(RefreshLease {
+        holder: "holder-1".into(),
+        expires_at: until,
+    });
+    store.put(record, PutMode::Create).await.unwrap();
+    let got = store.get("p", "s").await.unwrap().unwrap();
+    assert_eq!(got.record.status, CredentialStatus::NeedsReauthorization);
+    let lease = got.record.lease.expect("lease must be stored");
+    assert_eq!(lease.holder, "holder-1");
+    let drift = lease
+        .expires_at
+        .duration_since(until)
+        .unwrap_or_else(|e| e.duration());
+    assert!(
+        drift < Duration::from_millis(1),
+        "lease expiry must round-trip to the millisecond"
+    );
+}
+
+/// Providers and subjects are opaque strings: e-mails, slashes, quotes, non-ASCII.
+pub async fn odd_keys_round_trip(store: DynStore) {
+    let keys = [
+        "user@example.com",
+        "a/b\\c",
+        "quote'\"",
+        "ünïcødé ☃",
+        " spaced ",
+    ];
+    for (i, s) in keys.iter().enumerate() {
+        store
+            .put(
+                CredentialRecord::new("prov-1", *s, payload(i as u64)),
+                PutMode::Create,
+            )
+            .await
+            .unwrap();
+    }
+    for (i, s) in keys.iter().enumerate() {
+        let got = store
+            .get("prov-1", s)
+            .await
+            .unwrap()
+            .unwrap_or_else(|| panic!("subject {s:?} lost"));
+        assert_eq!(payload_n(&got.record.payload), i as u64);
+        assert_eq!(got.record.subject, *s);
+    }
+    assert!(
+        store
+            .get("prov-1", "user@example.co")
+            .await
+            .unwrap()
+            .is_none(),
+        "no prefix matching"
+    );
+}
+
+/// `n` tasks race `Update(v)` on one record: exactly one wins, the rest get `VersionMismatch`.
+pub async fn concurrent_conditional_puts_have_one_winner(store: DynStore, n: u64) {
+    let v = store
+        .put(
+            CredentialRecord::new("p", "race", payload(0)),
+            PutMode::Create,
+        )
+        .await
+        .unwrap();
+    let tasks: Vec<_> = (1..=n)
+        .map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                store
+                    .put(
+                        CredentialRecord::new("p", "race", payload(i)),
+                        PutMode::Update(v),
+                    )
+                    .await
+            })
+        })
+        .collect();
+    let mut winners = Vec::new();
+    for (i, t) in futures::future::join_all(tasks)
+        .await
+        .into_iter()
+        .enumerate()
+    {
+        match t.expect("task") {
+            Ok(_) => winners.push(i as u64 + 1),
+            Err(StoreError::VersionMismatch { .. }) => {}
+            Err(other) => panic!("losers must get VersionMismatch, got {other:?}"),
+        }
+    }
+    assert_eq!(
+        winners.len(),
+        1,
+        "exactly one conditional put may win, got {}",
+        winners.len()
+    );
+    let got = store.get("p", "race").await.unwrap().unwrap();
+    assert_eq!(
+        payload_n(&got.record.payload),
+        winners[0],
+        "the stored payload must be the winner's"
+    );
+}
+
+/// `n` tasks race `Create` on one key: exactly one wins.
+pub async fn concurrent_creates_have_one_winner(store: DynStore, n: u64) {
+    let tasks: Vec<_> = (0..n)
+        .map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                store
+                    .put(
+                        CredentialRecord::new("p", "new", payload(i)),
+                        PutMode::Create,
+                    )
+                    .await
+            })
+        })
+        .collect();
+    let results = futures::future::join_all(tasks).await;
+    let ok = results.iter().filter(|r| matches!(r, Ok(Ok(_)))).count();
+    let conflicts = results
+        .iter()
+        .filter(|r| matches!(r, Ok(Err(StoreError::AlreadyExists { .. }))))
+        .count();
+    assert_eq!(
+        (ok, conflicts),
+        (1, n as usize - 1),
+        "exactly one create may win"
+    );
+}
+
+/// `workers` tasks each add 1 `per_worker` times by read-modify-write with `Update`, retrying on
+/// conflict: the final count is exact.
+pub async fn concurrent_increments_lose_nothing(store: DynStore, workers: u64, per_worker: u64) {
+    store
+        .put(
+            CredentialRecord::new("p", "counter", payload(0)),
+            PutMode::Create,
+        )
+        .await
+        .unwrap();
+    let tasks: Vec<_> = (0..workers)
+        .map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                for _ in 0..per_worker {
+                    increment(&*store, "p", "counter").await;
+                }
+            })
+        })
+        .collect();
+    for t in futures::future::join_all(tasks).await {
+        t.expect("task");
+    }
+    let got = store.get("p", "counter").await.unwrap().unwrap();
+    assert_eq!(
+        payload_n(&got.record.payload),
+        workers * per_worker,
+        "an increment was lost"
+    );
+}
+
+/// Adds one to a [`payload`] counter by read-modify-write, retrying on `VersionMismatch`.
+/// Returns the number of conflicts it retried.
+pub async fn increment(store: &dyn CredentialStore, provider: &str, subject: &str) -> u64 {
+    let mut conflicts = 0;
+    loop {
+        let current = store
+            .get(provider, subject)
+            .await
+            .expect("get")
+            .expect("counter exists");
+        let next = payload_n(&current.record.payload) + 1;
+        let record = CredentialRecord::new(provider, subject, payload(next));
+        match store.put(record, PutMode::Update(current.version)).await {
+            Ok(_) => return conflicts,
+            Err(StoreError::VersionMismatch { .. }) => {
+                conflicts += 1;
+                tokio::task::yield_now().await;
+            }
+            Err(other) => panic!("increment failed: {other:?}"),
+        }
+    }
+}
