@@ -1,0 +1,812 @@
+//! Configuration: built-in defaults < TOML file < the provider's own env keys (in priority order) <
+//! values passed in code.
+//!
+//! A provider declares its fields as [`ConfigField`]s. Each provider reads only its own prefixed env
+//! keys: an unprefixed `CLIENT_ID` is never read, unlike the Python framework. An empty env value counts
+//! as unset, so the next key in the priority order is tried.
+//!
+//! ```
+//! use auth_core::config::{ConfigField, ConfigLoader, EnvSource, FieldKind};
+//! use auth_core::ConfigSource;
+//!
+//! const FIELDS: &[ConfigField] = &[
+//!     ConfigField::new("client_id", FieldKind::Text, &["ACME_CLIENT_ID"]),
+//!     ConfigField::new("token_url", FieldKind::Url, &["ACME_TOKEN_URL", "ACME_ACCESS_TOKEN_URL"])
+//!         .with_default("https://acme.example/oauth/token"),
+//! ];
+//! let loader = ConfigLoader::new()
+//!     .with_env(EnvSource::from_pairs([("ACME_ACCESS_TOKEN_URL", "https://login.acme.example/token")]))
+//!     .with_value("acme", "client_id", "id-from-code");
+//! let config = loader.load("acme", FIELDS).unwrap();
+//! assert_eq!(config.text("client_id"), Some("id-from-code"));
+//! assert_eq!(config.origin("client_id"), Some(&ConfigSource::Code));
+//! assert_eq!(config.url("token_url").unwrap().as_str(), "https://login.acme.example/token");
+//! assert_eq!(config.origin("token_url"), Some(&ConfigSource::Env("ACME_ACCESS_TOKEN_URL".into())));
+//! ```
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use url::Url;
+
+use crate::error::{ConfigError, ConfigSource};
+use crate::secret::SecretString;
+use crate::token::split_scopes;
+
+/// The env key naming a TOML configuration file when none is given in code.
+pub const CONFIG_FILE_ENV: &str = "INTEGRATIONS_CONFIG";
+
+/// What kind of value a field holds; decides parsing, validation and redaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum FieldKind {
+    /// Plain text.
+    Text,
+    /// A secret: stored as [`SecretString`], never echoed in errors.
+    Secret,
+    /// An endpoint URL: https, or http on a loopback host only.
+    Url,
+    /// A list: a TOML array, or a comma- or space-separated string.
+    List,
+}
+
+/// One configuration field a provider declares.
+#[derive(Debug, Clone, Copy)]
+pub struct ConfigField {
+    /// Field name (also its key in the TOML section and in code).
+    pub name: &'static str,
+    /// What it holds.
+    pub kind: FieldKind,
+    /// Env keys in priority order; the first one set wins.
+    pub env_keys: &'static [&'static str],
+    /// Built-in default, if any.
+    pub default: Option<&'static str>,
+}
+
+impl ConfigField {
+    /// A field with no default.
+    pub const fn new(
+        name: &'static str,
+        kind: FieldKind,
+        env_keys: &'static [&'static str],
+    ) -> Self {
+        Self {
+            name,
+            kind,
+            env_keys,
+            default: None,
+        }
+    }
+
+    /// The same field with a built-in default.
+    pub const fn with_default(mut self, default: &'static str) -> Self {
+        self.default = Some(default);
+        self
+    }
+}
+
+/// A loaded value.
+#[derive(Clone)]
+#[non_exhaustive]
+pub enum ConfigValue {
+    /// Plain text.
+    Text(String),
+    /// A secret.
+    Secret(SecretString),
+    /// A validated URL.
+    Url(Url),
+    /// A list.
+    List(Vec<String>),
+}
+
+impl fmt::Debug for ConfigValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConfigValue::Text(t) => f.debug_tuple("Text").field(t).finish(),
+            ConfigValue::Secret(s) => f.debug_tuple("Secret").field(s).finish(),
+            ConfigValue::Url(u) => f.debug_tuple("Url").field(&u.as_str()).finish(),
+            ConfigValue::List(l) => f.debug_tuple("List").field(l).finish(),
+        }
+    }
+}
+
+/// One provider's loaded configuration, with where each value came from.
+#[derive(Debug, Clone)]
+pub struct ProviderConfig {
+    provider: String,
+    fields: &'static [ConfigField],
+    values: BTreeMap<&'static str, (ConfigValue, ConfigSource)>,
+}
+
+impl ProviderConfig {
+    /// The provider id.
+    pub fn provider(&self) -> &str {
+        &self.provider
+    }
+
+    /// The declared fields.
+    pub fn fields(&self) -> &'static [ConfigField] {
+        self.fields
+    }
+
+    /// Whether a field has a value (from any source).
+    pub fn is_set(&self, field: &str) -> bool {
+        self.values.contains_key(field)
+    }
+
+    /// Where a field's value came from.
+    pub fn origin(&self, field: &str) -> Option<&ConfigSource> {
+        self.values.get(field).map(|(_, origin)| origin)
+    }
+
+    /// A text field.
+    pub fn text(&self, field: &str) -> Option<&str> {
+        match self.values.get(field) {
+            Some((ConfigValue::Text(t), _)) => Some(t),
+            _ => None,
+        }
+    }
+
+    /// A secret field.
+    pub fn secret(&self, field: &str) -> Option<&SecretString> {
+        match self.values.get(field) {
+            Some((ConfigValue::Secret(s), _)) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// A URL field.
+    pub fn url(&self, field: &str) -> Option<&Url> {
+        match self.values.get(field) {
+            Some((ConfigValue::Url(u), _)) => Some(u),
+            _ => None,
+        }
+    }
+
+    /// A list field.
+    pub fn list(&self, field: &str) -> Option<&[String]> {
+        match self.values.get(field) {
+            Some((ConfigValue::List(l), _)) => Some(l),
+            _ => None,
+        }
+    }
+
+    /// The error for a required field that has no value: names the field and every env key tried.
+    pub fn missing(&self, field: &str) -> ConfigError {
+        ConfigError::Missing {
+            provider: self.provider.clone(),
+            field: field.to_string(),
+            env_keys: self.env_keys_of(field),
+        }
+    }
+
+    fn env_keys_of(&self, field: &str) -> Vec<String> {
+        self.fields
+            .iter()
+            .find(|f| f.name == field)
+            .map(|f| f.env_keys.iter().map(|k| k.to_string()).collect())
+            .unwrap_or_default()
+    }
+}
+
+/// Where env values come from: the process environment, or a fixed set (for tests and embedding).
+#[derive(Clone)]
+pub struct EnvSource(Arc<dyn Fn(&str) -> Option<String> + Send + Sync>);
+
+impl EnvSource {
+    /// The process environment.
+    pub fn process() -> Self {
+        Self(Arc::new(|key| std::env::var(key).ok()))
+    }
+
+    /// A fixed set of variables; nothing else is visible.
+    pub fn from_pairs<K: Into<String>, V: Into<String>>(
+        pairs: impl IntoIterator<Item = (K, V)>,
+    ) -> Self {
+        let map: HashMap<String, String> = pairs
+            .into_iter()
+            .map(|(k, v)| (k.into(), v.into()))
+            .collect();
+        Self(Arc::new(move |key| map.get(key).cloned()))
+    }
+
+    /// No variables at all.
+    pub fn empty() -> Self {
+        Self(Arc::new(|_| None))
+    }
+
+    /// A variable's value; empty values count as unset.
+    pub fn get(&self, key: &str) -> Option<String> {
+        (self.0)(key).filter(|v| !v.is_empty())
+    }
+}
+
+impl Default for EnvSource {
+    fn default() -> Self {
+        Self::process()
+    }
+}
+
+impl fmt::Debug for EnvSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("EnvSource")
+    }
+}
+
+/// A raw value before validation.
+enum RawValue {
+    Text(String),
+    List(Vec<String>),
+}
+
+/// Loads provider configuration from the layered sources.
+#[derive(Debug, Clone, Default)]
+pub struct ConfigLoader {
+    file: Option<PathBuf>,
+    env: EnvSource,
+    code: HashMap<String, BTreeMap<String, CodeValue>>,
+}
+
+/// A value passed in code.
+#[derive(Clone)]
+pub struct CodeValue(RawCode);
+
+#[derive(Clone)]
+enum RawCode {
+    Text(String),
+    List(Vec<String>),
+}
+
+impl fmt::Debug for CodeValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("CodeValue([REDACTED])")
+    }
+}
+
+impl From<&str> for CodeValue {
+    fn from(v: &str) -> Self {
+        CodeValue(RawCode::Text(v.to_string()))
+    }
+}
+
+impl From<String> for CodeValue {
+    fn from(v: String) -> Self {
+        CodeValue(RawCode::Text(v))
+    }
+}
+
+impl From<&String> for CodeValue {
+    fn from(v: &String) -> Self {
+        CodeValue(RawCode::Text(v.clone()))
+    }
+}
+
+impl From<&SecretString> for CodeValue {
+    fn from(v: &SecretString) -> Self {
+        CodeValue(RawCode::Text(v.expose_secret().to_string()))
+    }
+}
+
+impl From<Vec<String>> for CodeValue {
+    fn from(v: Vec<String>) -> Self {
+        CodeValue(RawCode::List(v))
+    }
+}
+
+impl From<&[&str]> for CodeValue {
+    fn from(v: &[&str]) -> Self {
+        CodeValue(RawCode::List(v.iter().map(|s| s.to_string()).collect()))
+    }
+}
+
+impl ConfigLoader {
+    /// Defaults and the process environment; the file named by `INTEGRATIONS_CONFIG`, if set.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Reads this TOML file (instead of `INTEGRATIONS_CONFIG`). Each provider has a section:
+    /// `[asana]` with `client_id = "..."` and so on. A missing file is an error.
+    pub fn with_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.file = Some(path.into());
+        self
+    }
+
+    /// Reads env values from `env` instead of the process environment.
+    pub fn with_env(mut self, env: EnvSource) -> Self {
+        self.env = env;
+        self
+    }
+
+    /// Sets a value in code; it beats every other source.
+    pub fn with_value(
+        mut self,
+        provider: impl Into<String>,
+        field: impl Into<String>,
+        value: impl Into<CodeValue>,
+    ) -> Self {
+        self.set_value(provider, field, value);
+        self
+    }
+
+    /// Sets a value in code (by reference).
+    pub fn set_value(
+        &mut self,
+        provider: impl Into<String>,
+        field: impl Into<String>,
+        value: impl Into<CodeValue>,
+    ) {
+        self.code
+            .entry(provider.into())
+            .or_default()
+            .insert(field.into(), value.into());
+    }
+
+    /// Whether code values were given for this provider.
+    pub fn has_code_values(&self, provider: &str) -> bool {
+        self.code.get(provider).is_some_and(|m| !m.is_empty())
+    }
+
+    /// Providers that have values set in code.
+    pub fn code_providers(&self) -> Vec<String> {
+        self.code
+            .iter()
+            .filter(|(_, m)| !m.is_empty())
+            .map(|(p, _)| p.clone())
+            .collect()
+    }
+
+    /// The env source in use.
+    pub fn env(&self) -> &EnvSource {
+        &self.env
+    }
+
+    /// The configuration file in use, if any.
+    pub fn file(&self) -> Option<PathBuf> {
+        self.file
+            .clone()
+            .or_else(|| self.env.get(CONFIG_FILE_ENV).map(PathBuf::from))
+    }
+
+    /// Loads one provider's fields.
+    pub fn load(
+        &self,
+        provider: &str,
+        fields: &'static [ConfigField],
+    ) -> Result<ProviderConfig, ConfigError> {
+        let file = self.file();
+        let file_values = match &file {
+            Some(path) => read_section(path, provider)?,
+            None => BTreeMap::new(),
+        };
+        let known = || fields.iter().map(|f| f.name).collect::<Vec<_>>().join(", ");
+        let code = self.code.get(provider);
+        for name in file_values
+            .keys()
+            .chain(code.into_iter().flat_map(|c| c.keys()))
+        {
+            if !fields.iter().any(|f| f.name == name) {
+                return Err(ConfigError::UnknownField {
+                    provider: provider.to_string(),
+                    field: name.clone(),
+                    known: known(),
+                });
+            }
+        }
+        let mut values = BTreeMap::new();
+        for field in fields {
+            let from_code = code.and_then(|c| c.get(field.name)).map(|v| {
+                let raw = match &v.0 {
+                    RawCode::Text(t) => RawValue::Text(t.clone()),
+                    RawCode::List(l) => RawValue::List(l.clone()),
+                };
+                (raw, ConfigSource::Code)
+            });
+            let from_env = || {
+                field.env_keys.iter().find_map(|key| {
+                    self.env
+                        .get(key)
+                        .map(|v| (RawValue::Text(v), ConfigSource::Env(key.to_string())))
+                })
+            };
+            let from_file = || {
+                file_values.get(field.name).map(|v| {
+                    let raw = match v {
+                        FileValue::Text(t) => RawValue::Text(t.clone()),
+                        FileValue::List(l) => RawValue::List(l.clone()),
+                    };
+                    let path = file
+                        .as_ref()
+                        .map(|p| p.display().to_string())
+                        .unwrap_or_default();
+                    (raw, ConfigSource::File(path))
+                })
+            };
+            let from_default = || {
+                field
+                    .default
+                    .map(|d| (RawValue::Text(d.to_string()), ConfigSource::Default))
+            };
+            let Some((raw, origin)) = from_code
+                .or_else(from_env)
+                .or_else(from_file)
+                .or_else(from_default)
+            else {
+                continue;
+            };
+            let value = validate(provider, field, raw, &origin)?;
+            values.insert(field.name, (value, origin));
+        }
+        Ok(ProviderConfig {
+            provider: provider.to_string(),
+            fields,
+            values,
+        })
+    }
+}
+
+enum FileValue {
+    Text(String),
+    List(Vec<String>),
+}
+
+fn read_section(path: &Path, provider: &str) -> Result<BTreeMap<String, FileValue>, ConfigError> {
+    let file_error = |reason: &str| ConfigError::File {
+        path: path.display().to_string(),
+        reason: reason.to_string(),
+    };
+    if !path.is_file() {
+        return Err(file_error("no such file"));
+    }
+    let config = config::Config::builder()
+        .add_source(
+            config::File::from(path)
+                .format(config::FileFormat::Toml)
+                .required(true),
+        )
+        .build()
+        // The parser's message can quote the offending line, which may hold a secret: not repeated.
+        .map_err(|_| file_error("not valid TOML; check its syntax"))?;
+    let table = match config.get_table(provider) {
+        Ok(table) => table,
+        Err(config::ConfigError::NotFound(_)) => return Ok(BTreeMap::new()),
+        Err(_) => return Err(file_error(&format!("[{provider}] is not a table"))),
+    };
+    let mut out = BTreeMap::new();
+    for (key, value) in table {
+        let parsed = match value.kind {
+            config::ValueKind::Array(items) => FileValue::List(
+                items
+                    .into_iter()
+                    .map(|v| v.into_string())
+                    .collect::<Result<_, _>>()
+                    .map_err(|_| {
+                        file_error(&format!("[{provider}] {key}: list items must be strings"))
+                    })?,
+            ),
+            config::ValueKind::Table(_) | config::ValueKind::Nil => {
+                return Err(file_error(&format!(
+                    "[{provider}] {key}: expected a string or a list"
+                )));
+            }
+            other => FileValue::Text(
+                config::Value::new(None, other)
+                    .into_string()
+                    .map_err(|_| file_error(&format!("[{provider}] {key}: expected a string")))?,
+            ),
+        };
+        out.insert(key, parsed);
+    }
+    Ok(out)
+}
+
+fn validate(
+    provider: &str,
+    field: &ConfigField,
+    raw: RawValue,
+    origin: &ConfigSource,
+) -> Result<ConfigValue, ConfigError> {
+    let invalid = |reason: &str| ConfigError::Invalid {
+        provider: provider.to_string(),
+        field: field.name.to_string(),
+        origin: origin.clone(),
+        reason: reason.to_string(),
+        env_keys: field.env_keys.iter().map(|k| k.to_string()).collect(),
+    };
+    let text = |raw: RawValue| match raw {
+        RawValue::Text(t) => Ok(t.trim().to_string()),
+        RawValue::List(_) => Err(invalid("expected a single value, got a list")),
+    };
+    Ok(match field.kind {
+        FieldKind::Text => {
+            let t = text(raw)?;
+            if t.is_empty() {
+                return Err(invalid("empty value"));
+            }
+            ConfigValue::Text(t)
+        }
+        FieldKind::Secret => {
+            let t = text(raw)?;
+            if t.is_empty() {
+                return Err(invalid("empty value"));
+            }
+            ConfigValue::Secret(SecretString::from(t))
+        }
+        FieldKind::List => ConfigValue::List(match raw {
+            RawValue::Text(t) => split_scopes(&t, ""),
+            RawValue::List(l) => l
+                .into_iter()
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+                .collect(),
+        }),
+        FieldKind::Url => {
+            let t = text(raw)?;
+            let url = Url::parse(&t).map_err(|e| invalid(&format!("not a valid URL ({e})")))?;
+            check_endpoint_url(&url).map_err(|()| ConfigError::InsecureUrl {
+                provider: provider.to_string(),
+                field: field.name.to_string(),
+                url: redact_url(&url),
+                origin: origin.clone(),
+            })?;
+            ConfigValue::Url(url)
+        }
+    })
+}
+
+/// Whether `url` may carry credentials: https anywhere, or http on a loopback host
+/// (127.0.0.1, ::1, localhost).
+pub fn check_endpoint_url(url: &Url) -> Result<(), ()> {
+    match url.scheme() {
+        "https" => Ok(()),
+        "http" if is_loopback(url) => Ok(()),
+        _ => Err(()),
+    }
+}
+
+fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
+/// A URL without user info or query, safe for messages.
+fn redact_url(url: &Url) -> String {
+    let mut u = url.clone();
+    let _ = u.set_username("");
+    let _ = u.set_password(None);
+    u.set_query(None);
+    u.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FIELDS: &[ConfigField] = &[
+        ConfigField::new("client_id", FieldKind::Text, &["P_CLIENT_ID"]),
+        ConfigField::new("client_secret", FieldKind::Secret, &["P_CLIENT_SECRET"]),
+        ConfigField::new(
+            "token",
+            FieldKind::Secret,
+            &["P_ACCESS_TOKEN", "P_PERSONAL_ACCESS_TOKEN", "P_TOKEN"],
+        ),
+        ConfigField::new(
+            "token_url",
+            FieldKind::Url,
+            &["P_TOKEN_URL", "P_ACCESS_TOKEN_URL"],
+        )
+        .with_default("https://p.example/token"),
+        ConfigField::new("default_scope", FieldKind::List, &["P_DEFAULT_SCOPE"]),
+    ];
+
+    fn env(pairs: &[(&str, &str)]) -> EnvSource {
+        EnvSource::from_pairs(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())))
+    }
+
+    #[test]
+    fn env_aliases_in_priority_order() {
+        let all = env(&[
+            ("P_TOKEN", "c"),
+            ("P_PERSONAL_ACCESS_TOKEN", "b"),
+            ("P_ACCESS_TOKEN", "a"),
+        ]);
+        let c = ConfigLoader::new().with_env(all).load("p", FIELDS).unwrap();
+        assert_eq!(c.secret("token").unwrap().expose_secret(), "a");
+        assert_eq!(
+            c.origin("token"),
+            Some(&ConfigSource::Env("P_ACCESS_TOKEN".into()))
+        );
+        let two = env(&[("P_TOKEN", "c"), ("P_PERSONAL_ACCESS_TOKEN", "b")]);
+        let c = ConfigLoader::new().with_env(two).load("p", FIELDS).unwrap();
+        assert_eq!(c.secret("token").unwrap().expose_secret(), "b");
+        let empty_first = env(&[("P_ACCESS_TOKEN", ""), ("P_TOKEN", "c")]);
+        let c = ConfigLoader::new()
+            .with_env(empty_first)
+            .load("p", FIELDS)
+            .unwrap();
+        assert_eq!(c.secret("token").unwrap().expose_secret(), "c");
+    }
+
+    #[test]
+    fn code_beats_env_and_env_beats_default() {
+        let e = env(&[
+            ("P_CLIENT_ID", "from-env"),
+            ("P_ACCESS_TOKEN_URL", "https://alias.example/t"),
+        ]);
+        let c = ConfigLoader::new()
+            .with_env(e)
+            .with_value("p", "client_id", "from-code")
+            .load("p", FIELDS)
+            .unwrap();
+        assert_eq!(c.text("client_id"), Some("from-code"));
+        assert_eq!(c.origin("client_id"), Some(&ConfigSource::Code));
+        assert_eq!(
+            c.url("token_url").unwrap().as_str(),
+            "https://alias.example/t"
+        );
+        let c = ConfigLoader::new()
+            .with_env(EnvSource::empty())
+            .load("p", FIELDS)
+            .unwrap();
+        assert_eq!(
+            c.url("token_url").unwrap().as_str(),
+            "https://p.example/token"
+        );
+        assert_eq!(c.origin("token_url"), Some(&ConfigSource::Default));
+    }
+
+    #[test]
+    fn unprefixed_keys_are_ignored() {
+        let e = env(&[
+            ("CLIENT_ID", "x"),
+            ("CLIENT_SECRET", "y"),
+            ("ACCESS_TOKEN", "z"),
+            ("TOKEN", "t"),
+        ]);
+        let c = ConfigLoader::new().with_env(e).load("p", FIELDS).unwrap();
+        assert!(!c.is_set("client_id") && !c.is_set("client_secret") && !c.is_set("token"));
+        let err = c.missing("client_id");
+        assert_eq!(
+            err.to_string(),
+            "p: missing `client_id`; set P_CLIENT_ID or pass `client_id` in code or in the [p] section of the config file"
+        );
+    }
+
+    #[test]
+    fn file_sits_between_defaults_and_env() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(
+            &path,
+            "[p]\nclient_id = \"file-id\"\ntoken_url = \"https://file.example/t\"\ndefault_scope = [\"a\", \"b\"]\n[other]\nx = 1\n",
+        )
+        .unwrap();
+        let e = env(&[("P_TOKEN_URL", "https://env.example/t")]);
+        let c = ConfigLoader::new()
+            .with_env(e)
+            .with_file(&path)
+            .load("p", FIELDS)
+            .unwrap();
+        assert_eq!(c.text("client_id"), Some("file-id"));
+        assert_eq!(
+            c.origin("client_id"),
+            Some(&ConfigSource::File(path.display().to_string()))
+        );
+        assert_eq!(
+            c.url("token_url").unwrap().as_str(),
+            "https://env.example/t"
+        );
+        assert_eq!(c.list("default_scope").unwrap(), ["a", "b"]);
+        let via_env = env(&[("INTEGRATIONS_CONFIG", path.to_str().unwrap())]);
+        let c = ConfigLoader::new()
+            .with_env(via_env)
+            .load("p", FIELDS)
+            .unwrap();
+        assert_eq!(c.text("client_id"), Some("file-id"));
+    }
+
+    #[test]
+    fn bad_files_and_unknown_fields_are_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, "[p]\nclient_secret = \"canary-secret\" oops\n").unwrap();
+        let err = ConfigLoader::new()
+            .with_env(EnvSource::empty())
+            .with_file(&path)
+            .load("p", FIELDS)
+            .unwrap_err();
+        assert!(matches!(err, ConfigError::File { .. }));
+        assert!(!err.to_string().contains("canary-secret"), "{err}");
+        std::fs::write(&path, "[p]\nclient_idd = \"x\"\n").unwrap();
+        let err = ConfigLoader::new()
+            .with_env(EnvSource::empty())
+            .with_file(&path)
+            .load("p", FIELDS)
+            .unwrap_err();
+        assert!(
+            matches!(err, ConfigError::UnknownField { ref field, .. } if field == "client_idd"),
+            "{err}"
+        );
+        let missing = dir.path().join("nope.toml");
+        let err = ConfigLoader::new()
+            .with_env(EnvSource::empty())
+            .with_file(&missing)
+            .load("p", FIELDS)
+            .unwrap_err();
+        assert!(err.to_string().contains("no such file"));
+    }
+
+    #[test]
+    fn urls_must_be_https_unless_loopback() {
+        for ok in [
+            "https://x.example/t",
+            "http://127.0.0.1:9/t",
+            "http://localhost/t",
+            "http://[::1]:8/t",
+        ] {
+            let c = ConfigLoader::new()
+                .with_env(EnvSource::empty())
+                .with_value("p", "token_url", ok)
+                .load("p", FIELDS);
+            assert!(c.is_ok(), "{ok} must be accepted");
+        }
+        for bad in [
+            "http://evil.example/t",
+            "http://10.0.0.1/t",
+            "ftp://x.example/t",
+            "http://localhost.evil.example/",
+        ] {
+            let err = ConfigLoader::new()
+                .with_env(env(&[("P_TOKEN_URL", bad)]))
+                .load("p", FIELDS)
+                .unwrap_err();
+            assert!(
+                matches!(err, ConfigError::InsecureUrl { .. }),
+                "{bad}: {err}"
+            );
+            assert!(err.to_string().contains("env P_TOKEN_URL"), "{err}");
+        }
+        let err = ConfigLoader::new()
+            .with_env(env(&[("P_TOKEN_URL", "not a url")]))
+            .load("p", FIELDS)
+            .unwrap_err();
+        assert!(matches!(err, ConfigError::Invalid { .. }));
+        assert!(
+            err.to_string()
+                .contains("P_TOKEN_URL or P_ACCESS_TOKEN_URL"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn lists_split_on_commas_and_spaces() {
+        let c = ConfigLoader::new()
+            .with_env(env(&[(
+                "P_DEFAULT_SCOPE",
+                "tasks:read, users:read projects:read",
+            )]))
+            .load("p", FIELDS)
+            .unwrap();
+        assert_eq!(
+            c.list("default_scope").unwrap(),
+            ["tasks:read", "users:read", "projects:read"]
+        );
+    }
+
+    #[test]
+    fn secrets_are_redacted_in_debug() {
+        let c = ConfigLoader::new()
+            .with_env(env(&[("P_CLIENT_SECRET", "canary-secret")]))
+            .with_value("p", "token", "canary-token")
+            .load("p", FIELDS)
+            .unwrap();
+        let printed = format!("{c:?}");
+        assert!(!printed.contains("canary"), "{printed}");
+    }
+}

@@ -1,0 +1,583 @@
+//! [`AuthManager`]: configured providers, the credential store, OAuth2 flows and sessions.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, SystemTime};
+
+use crate::config::{CodeValue, ConfigLoader, EnvSource};
+use crate::error::{AuthError, ConfigError, ConfigSource, StoreError};
+use crate::oauth2::{OAuth2Flow, PendingStates};
+use crate::provider::{AuthProvider, OAuth2Settings, registered_providers};
+use crate::session::{RefreshPolicy, Session, SessionOptions, TokenCell};
+use crate::store::{
+    CredentialRecord, CredentialStatus, CredentialStore, MemoryCredentialStore, PutMode, Version,
+};
+use crate::token::{Credentials, UserCredentials};
+
+/// A configured provider and the HTTP client used for its token endpoints (one per provider,
+/// reused, redirects off).
+pub(crate) struct ProviderEntry {
+    pub(crate) provider: Arc<dyn AuthProvider>,
+    pub(crate) http: reqwest::Client,
+}
+
+impl ProviderEntry {
+    pub(crate) fn id(&self) -> &str {
+        self.provider.id()
+    }
+
+    pub(crate) fn oauth2_settings(&self) -> Result<&OAuth2Settings, AuthError> {
+        self.provider.oauth2_settings().ok_or_else(|| AuthError::OAuthNotConfigured {
+            provider: self.id().to_string(),
+            hint: format!(
+                "set the {0} client id and secret (e.g. {1}_CLIENT_ID and {1}_CLIENT_SECRET) or pass them in code",
+                self.id(),
+                self.id().to_ascii_uppercase()
+            ),
+        })
+    }
+}
+
+impl fmt::Debug for ProviderEntry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ProviderEntry")
+            .field("provider", &self.provider)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Whether a registered provider is configured, and where its values came from.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct ProviderStatus {
+    /// Provider id.
+    pub id: String,
+    /// Human-readable name.
+    pub display_name: String,
+    /// Whether the manager can use it.
+    pub configured: bool,
+    /// Each set field and its source (never the value).
+    pub sources: Vec<(String, ConfigSource)>,
+    /// Whether OAuth2 is configured.
+    pub oauth2: bool,
+    /// Whether an app-level token is configured.
+    pub app_token: bool,
+    /// What is missing, for unconfigured providers.
+    pub missing: Option<String>,
+}
+
+/// What a store holds for one (provider, subject), without any secret.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct CredentialInfo {
+    /// Provider id.
+    pub provider: String,
+    /// Subject.
+    pub subject: String,
+    /// Usable or needing re-authorization.
+    pub status: CredentialStatus,
+    /// When the access token expires, if known.
+    pub expires_at: Option<SystemTime>,
+    /// Granted scopes.
+    pub scopes: Vec<String>,
+    /// Whether a refresh token is stored.
+    pub has_refresh_token: bool,
+    /// Last write.
+    pub updated_at: SystemTime,
+    /// Store version.
+    pub version: Version,
+}
+
+pub(crate) struct Inner {
+    pub(crate) store: Arc<dyn CredentialStore>,
+    providers: BTreeMap<String, Arc<ProviderEntry>>,
+    statuses: Vec<ProviderStatus>,
+    pub(crate) states: PendingStates,
+    cells: Mutex<HashMap<(String, String), Weak<TokenCell>>>,
+    pub(crate) policy: RefreshPolicy,
+}
+
+/// The entry point: configured providers, a credential store, OAuth2 flows and sessions.
+///
+/// Cheap to clone; clones share everything (caches, pending states, the store).
+///
+/// ```
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// use auth_core::{AuthManager, OAuth2Token};
+/// use auth_core::config::EnvSource;
+///
+/// let auth = AuthManager::builder().env(EnvSource::empty()).build().unwrap();
+/// assert!(auth.oauth2("nonexistent").is_err());
+/// # });
+/// ```
+#[derive(Clone)]
+pub struct AuthManager {
+    inner: Arc<Inner>,
+}
+
+impl fmt::Debug for AuthManager {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuthManager")
+            .field("store", &self.inner.store.describe())
+            .field(
+                "providers",
+                &self.inner.providers.keys().collect::<Vec<_>>(),
+            )
+            .finish()
+    }
+}
+
+/// Builds an [`AuthManager`].
+#[must_use]
+pub struct AuthManagerBuilder {
+    store: Option<Arc<dyn CredentialStore>>,
+    loader: ConfigLoader,
+    providers: Vec<Arc<dyn AuthProvider>>,
+    auto_configure: bool,
+    state_ttl: Duration,
+    policy: RefreshPolicy,
+}
+
+impl fmt::Debug for AuthManagerBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuthManagerBuilder").finish_non_exhaustive()
+    }
+}
+
+impl Default for AuthManagerBuilder {
+    fn default() -> Self {
+        Self {
+            store: None,
+            loader: ConfigLoader::new(),
+            providers: Vec::new(),
+            auto_configure: true,
+            state_ttl: Duration::from_secs(600),
+            policy: RefreshPolicy::default(),
+        }
+    }
+}
+
+impl AuthManagerBuilder {
+    /// Where credentials are stored (default: in memory, lost at exit).
+    pub fn store(mut self, store: impl CredentialStore + 'static) -> Self {
+        self.store = Some(Arc::new(store));
+        self
+    }
+
+    /// A shared store handle.
+    pub fn shared_store(mut self, store: Arc<dyn CredentialStore>) -> Self {
+        self.store = Some(store);
+        self
+    }
+
+    /// Reads this TOML file (default: `INTEGRATIONS_CONFIG`, if set).
+    pub fn config_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.loader = self.loader.with_file(path);
+        self
+    }
+
+    /// Reads env keys from `env` instead of the process environment.
+    pub fn env(mut self, env: EnvSource) -> Self {
+        self.loader = self.loader.with_env(env);
+        self
+    }
+
+    /// Passes configuration values for a provider in code (they beat file and env). The
+    /// equivalent of Python's `AuthManager(asana={"client_id": ...})`. A provider configured this
+    /// way must build, or [`AuthManagerBuilder::build`] fails saying what is missing.
+    pub fn configure<K, V>(
+        mut self,
+        provider: &str,
+        values: impl IntoIterator<Item = (K, V)>,
+    ) -> Self
+    where
+        K: Into<String>,
+        V: Into<CodeValue>,
+    {
+        for (k, v) in values {
+            self.loader.set_value(provider, k, v);
+        }
+        self
+    }
+
+    /// Adds a provider built in code (it takes precedence over a registered one with the same id).
+    pub fn provider(mut self, provider: impl AuthProvider) -> Self {
+        self.providers.push(Arc::new(provider));
+        self
+    }
+
+    /// Whether registered providers whose configuration is present are set up automatically
+    /// (default true). Providers passed to [`AuthManagerBuilder::configure`] are always set up.
+    pub fn auto_configure(mut self, on: bool) -> Self {
+        self.auto_configure = on;
+        self
+    }
+
+    /// How long an authorization's state stays valid (default 10 minutes).
+    pub fn state_ttl(mut self, ttl: Duration) -> Self {
+        self.state_ttl = ttl;
+        self
+    }
+
+    /// How long a refresh lease holds before others may take over (default 30 s).
+    pub fn refresh_lease_ttl(mut self, ttl: Duration) -> Self {
+        self.policy.lease_ttl = ttl;
+        self
+    }
+
+    /// How long a caller waits for another process's refresh before giving up (default 45 s).
+    pub fn max_refresh_wait(mut self, wait: Duration) -> Self {
+        self.policy.max_wait = wait;
+        self
+    }
+
+    /// Builds the manager: sets up providers and validates their configuration.
+    pub fn build(self) -> Result<AuthManager, AuthError> {
+        let mut providers: BTreeMap<String, Arc<ProviderEntry>> = BTreeMap::new();
+        let mut statuses = Vec::new();
+        for provider in self.providers {
+            statuses.push(status_of(&*provider, true, None));
+            let entry = entry_for(provider)?;
+            providers.insert(entry.id().to_string(), Arc::new(entry));
+        }
+        let registered = registered_providers();
+        for registration in &registered {
+            if providers.contains_key(registration.id) {
+                continue;
+            }
+            let explicit = self.loader.has_code_values(registration.id);
+            if !explicit && !self.auto_configure {
+                continue;
+            }
+            let config = self.loader.load(registration.id, registration.fields)?;
+            if explicit || (registration.is_configured)(&config) {
+                let provider = (registration.build)(config)?;
+                statuses.push(status_of(&*provider, true, None));
+                let entry = entry_for(provider)?;
+                providers.insert(entry.id().to_string(), Arc::new(entry));
+            } else {
+                statuses.push(ProviderStatus {
+                    id: registration.id.to_string(),
+                    display_name: registration.display_name.to_string(),
+                    configured: false,
+                    sources: sources_of(&config),
+                    oauth2: false,
+                    app_token: false,
+                    missing: Some(missing_hint(registration.fields)),
+                });
+            }
+        }
+        for provider in self.loader.code_providers() {
+            if !providers.contains_key(&provider) && !registered.iter().any(|r| r.id == provider) {
+                return Err(ConfigError::UnknownProvider {
+                    provider,
+                    registered: registered
+                        .iter()
+                        .map(|r| r.id)
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                }
+                .into());
+            }
+        }
+        statuses.sort_by(|a, b| a.id.cmp(&b.id));
+        let store = self.store.unwrap_or_else(|| {
+            tracing::info!("no credential store configured: credentials are kept in memory only");
+            Arc::new(MemoryCredentialStore::new())
+        });
+        Ok(AuthManager {
+            inner: Arc::new(Inner {
+                store,
+                providers,
+                statuses,
+                states: PendingStates::new(self.state_ttl),
+                cells: Mutex::new(HashMap::new()),
+                policy: self.policy,
+            }),
+        })
+    }
+}
+
+fn entry_for(provider: Arc<dyn AuthProvider>) -> Result<ProviderEntry, AuthError> {
+    let timeout = provider
+        .oauth2_settings()
+        .map_or(Duration::from_secs(30), |s| s.request_timeout);
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .connect_timeout(Duration::from_secs(10))
+        .timeout(timeout)
+        .user_agent(concat!("integrations/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|source| AuthError::HttpClient {
+            provider: provider.id().to_string(),
+            source,
+        })?;
+    Ok(ProviderEntry { provider, http })
+}
+
+fn sources_of(config: &crate::config::ProviderConfig) -> Vec<(String, ConfigSource)> {
+    config
+        .fields()
+        .iter()
+        .filter_map(|f| {
+            config
+                .origin(f.name)
+                .map(|o| (f.name.to_string(), o.clone()))
+        })
+        .collect()
+}
+
+fn status_of(
+    provider: &dyn AuthProvider,
+    configured: bool,
+    missing: Option<String>,
+) -> ProviderStatus {
+    ProviderStatus {
+        id: provider.id().to_string(),
+        display_name: provider.display_name().to_string(),
+        configured,
+        sources: provider.config().map(sources_of).unwrap_or_default(),
+        oauth2: provider.oauth2_settings().is_some(),
+        app_token: provider.app_token().is_some(),
+        missing,
+    }
+}
+
+fn missing_hint(fields: &[crate::config::ConfigField]) -> String {
+    let keys: Vec<&str> = fields
+        .iter()
+        .filter(|f| f.default.is_none())
+        .filter_map(|f| f.env_keys.first().copied())
+        .collect();
+    format!("no configuration found; set some of: {}", keys.join(", "))
+}
+
+impl AuthManager {
+    /// A builder with defaults: in-memory store, process env, auto-configuration on.
+    pub fn builder() -> AuthManagerBuilder {
+        AuthManagerBuilder::default()
+    }
+
+    pub(crate) fn inner(&self) -> &Inner {
+        &self.inner
+    }
+
+    pub(crate) fn entry(&self, provider: &str) -> Result<&Arc<ProviderEntry>, AuthError> {
+        self.inner
+            .providers
+            .get(provider)
+            .ok_or_else(|| AuthError::UnknownProvider {
+                provider: provider.to_string(),
+                configured: self
+                    .inner
+                    .providers
+                    .keys()
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            })
+    }
+
+    /// The configured provider `id`.
+    pub fn provider(&self, id: &str) -> Result<Arc<dyn AuthProvider>, AuthError> {
+        Ok(self.entry(id)?.provider.clone())
+    }
+
+    /// Ids of the configured providers.
+    pub fn provider_ids(&self) -> Vec<String> {
+        self.inner.providers.keys().cloned().collect()
+    }
+
+    /// Every provider the builder saw, configured or not, with the sources of its values.
+    pub fn provider_statuses(&self) -> &[ProviderStatus] {
+        &self.inner.statuses
+    }
+
+    /// The credential store.
+    pub fn store(&self) -> &Arc<dyn CredentialStore> {
+        &self.inner.store
+    }
+
+    /// The OAuth2 flow of a configured provider.
+    pub fn oauth2(&self, provider: &str) -> Result<OAuth2Flow, AuthError> {
+        let entry = self.entry(provider)?;
+        entry.oauth2_settings()?;
+        Ok(OAuth2Flow::new(self.clone(), entry.clone()))
+    }
+
+    /// Stores a subject's credentials (replacing any), marks them active, and makes live sessions
+    /// of that subject use them.
+    pub async fn store_credentials<C: UserCredentials>(
+        &self,
+        provider: &str,
+        subject: &str,
+        credentials: &C,
+    ) -> Result<Version, AuthError> {
+        let span = tracing::info_span!("store_credentials", provider, subject);
+        let _enter = span.enter();
+        self.entry(provider)?;
+        let generic =
+            Credentials::from_typed(credentials).map_err(|_| AuthError::InvalidCredentials {
+                provider: provider.to_string(),
+                subject: subject.to_string(),
+                reason: "the credentials do not serialize as a flat JSON object".into(),
+            })?;
+        drop(_enter);
+        let record = CredentialRecord::new(provider, subject, generic.to_payload());
+        let version = self.inner.store.put(record, PutMode::Overwrite).await?;
+        if let Some(cell) = self.live_cell(provider, subject) {
+            cell.prime(&generic, true);
+        }
+        tracing::debug!(provider, subject, version, "credentials stored");
+        Ok(version)
+    }
+
+    /// A subject's stored credentials as the provider's type (or [`Credentials`]).
+    pub async fn load_credentials<C: UserCredentials>(
+        &self,
+        provider: &str,
+        subject: &str,
+    ) -> Result<Option<C>, AuthError> {
+        let Some(stored) = self.inner.store.get(provider, subject).await? else {
+            return Ok(None);
+        };
+        let invalid = |reason: String| AuthError::InvalidCredentials {
+            provider: provider.to_string(),
+            subject: subject.to_string(),
+            reason,
+        };
+        let generic = Credentials::from_payload(&stored.record.payload).map_err(invalid)?;
+        generic
+            .to_typed()
+            .map(Some)
+            .map_err(|_| invalid("the stored credentials do not match the requested type".into()))
+    }
+
+    /// What is stored for (provider, subject), without secrets.
+    pub async fn credential_info(
+        &self,
+        provider: &str,
+        subject: &str,
+    ) -> Result<Option<CredentialInfo>, AuthError> {
+        match self.inner.store.get(provider, subject).await? {
+            Some(stored) => Ok(Some(info_of(stored)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Everything stored (or one provider's), without secrets.
+    pub async fn list_credentials(
+        &self,
+        provider: Option<&str>,
+    ) -> Result<Vec<CredentialInfo>, AuthError> {
+        self.inner
+            .store
+            .list(provider)
+            .await?
+            .into_iter()
+            .map(info_of)
+            .collect()
+    }
+
+    /// Deletes a subject's stored credentials locally (see [`AuthManager::revoke_credentials`] to
+    /// revoke them at the provider first). Returns whether there were any.
+    pub async fn delete_credentials(
+        &self,
+        provider: &str,
+        subject: &str,
+    ) -> Result<bool, AuthError> {
+        let deleted = self.inner.store.delete(provider, subject).await?;
+        if let Some(cell) = self.live_cell(provider, subject) {
+            cell.clear();
+        }
+        tracing::debug!(provider, subject, deleted, "credentials deleted");
+        Ok(deleted)
+    }
+
+    /// Revokes the subject's grant at the provider, then deletes the credentials locally. If the
+    /// revocation fails the credentials are kept, so nothing is lost. Returns whether any existed.
+    pub async fn revoke_credentials(
+        &self,
+        provider: &str,
+        subject: &str,
+    ) -> Result<bool, AuthError> {
+        let Some(credentials) = self
+            .load_credentials::<Credentials>(provider, subject)
+            .await?
+        else {
+            return Ok(false);
+        };
+        let entry = self.entry(provider)?;
+        let revocable = entry
+            .provider
+            .oauth2_settings()
+            .is_some_and(|s| s.revocation_url.is_some());
+        if revocable {
+            self.oauth2(provider)?.revoke(&credentials).await?;
+        }
+        self.delete_credentials(provider, subject).await
+    }
+
+    /// A session for `subject` over every configured provider, with default options (the app-level
+    /// token may stand in when the subject has no stored credentials; [`Session::source`] says which).
+    pub async fn session(&self, subject: &str) -> Result<Session, AuthError> {
+        self.session_with(subject, SessionOptions::default()).await
+    }
+
+    /// A session with options: per-provider credential overrides, a provider filter, and whether
+    /// the app-level token may stand in.
+    pub async fn session_with(
+        &self,
+        subject: &str,
+        options: SessionOptions,
+    ) -> Result<Session, AuthError> {
+        Session::open(self.clone(), subject, options).await
+    }
+
+    /// The token cell shared by every session of (provider, subject) in this process.
+    pub(crate) fn cell(&self, entry: &Arc<ProviderEntry>, subject: &str) -> Arc<TokenCell> {
+        let mut cells = self.inner.cells.lock().unwrap_or_else(|p| p.into_inner());
+        let key = (entry.id().to_string(), subject.to_string());
+        if let Some(cell) = cells.get(&key).and_then(Weak::upgrade) {
+            return cell;
+        }
+        cells.retain(|_, weak| weak.strong_count() > 0);
+        let cell = Arc::new(TokenCell::stored(
+            entry.clone(),
+            subject,
+            self.inner.store.clone(),
+            self.inner.policy,
+        ));
+        cells.insert(key, Arc::downgrade(&cell));
+        cell
+    }
+
+    fn live_cell(&self, provider: &str, subject: &str) -> Option<Arc<TokenCell>> {
+        let cells = self.inner.cells.lock().unwrap_or_else(|p| p.into_inner());
+        cells
+            .get(&(provider.to_string(), subject.to_string()))
+            .and_then(Weak::upgrade)
+    }
+}
+
+fn info_of(stored: crate::store::StoredCredential) -> Result<CredentialInfo, AuthError> {
+    let credentials = Credentials::from_payload(&stored.record.payload).map_err(|reason| {
+        AuthError::Store(StoreError::Corrupt {
+            store: "credentials",
+            location: format!("{}/{}", stored.record.provider, stored.record.subject),
+            reason,
+        })
+    })?;
+    Ok(CredentialInfo {
+        provider: stored.record.provider.clone(),
+        subject: stored.record.subject.clone(),
+        status: stored.record.status,
+        expires_at: credentials.token.expires_at,
+        scopes: credentials.token.scope.clone(),
+        has_refresh_token: credentials.token.refresh_token.is_some(),
+        updated_at: stored.updated_at,
+        version: stored.version,
+    })
+}

@@ -1,0 +1,267 @@
+//! The [`AuthProvider`] trait, OAuth2 settings, and the `inventory` registry of providers.
+
+use std::any::Any;
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use url::Url;
+
+use crate::config::{ConfigField, ProviderConfig};
+use crate::error::{AuthError, ConfigError};
+use crate::secret::SecretString;
+use crate::token::{Credentials, OAuth2Token};
+
+/// How the client authenticates to the token endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum ClientAuthMethod {
+    /// `client_id` and `client_secret` in the form body (`client_secret_post`): the default.
+    #[default]
+    RequestBody,
+    /// HTTP Basic with the client id and secret (`client_secret_basic`).
+    BasicAuth,
+}
+
+/// Which token a revocation request sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum RevokeToken {
+    /// The refresh token (revoking the whole grant); falls back to the access token if there is none.
+    #[default]
+    Refresh,
+    /// The access token.
+    Access,
+}
+
+/// A provider's OAuth2 endpoints and client settings.
+///
+/// ```
+/// use auth_core::provider::{ClientAuthMethod, OAuth2Settings};
+///
+/// let settings = OAuth2Settings::new(
+///     "https://acme.example/authorize".parse().unwrap(),
+///     "https://acme.example/token".parse().unwrap(),
+///     "client-id",
+/// )
+/// .with_client_secret("secret".into())
+/// .with_scope_separator(",")
+/// .with_client_auth(ClientAuthMethod::BasicAuth);
+/// assert_eq!(settings.scope_separator, ",");
+/// ```
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct OAuth2Settings {
+    /// The consent page.
+    pub authorization_url: Url,
+    /// The token endpoint (code exchange and refresh).
+    pub token_url: Url,
+    /// The revocation endpoint, if the provider has one.
+    pub revocation_url: Option<Url>,
+    /// The OAuth client id.
+    pub client_id: String,
+    /// The OAuth client secret (public clients have none).
+    pub client_secret: Option<SecretString>,
+    /// The redirect URI registered with the provider.
+    pub redirect_uri: Option<Url>,
+    /// Scopes requested when `authorize` is given none.
+    pub default_scopes: Vec<String>,
+    /// How scopes are joined in the authorize URL and split in token responses (default `" "`).
+    pub scope_separator: String,
+    /// Refresh this long before the access token expires (default 60 s).
+    pub expiry_margin: Duration,
+    /// Client authentication at the token endpoint.
+    pub client_auth: ClientAuthMethod,
+    /// Send a PKCE S256 challenge (default true).
+    pub pkce: bool,
+    /// Which token revocation sends.
+    pub revoke_token: RevokeToken,
+    /// Extra query parameters for every authorize URL.
+    pub extra_authorize_params: Vec<(String, String)>,
+    /// Timeout of each token-endpoint request (default 30 s).
+    pub request_timeout: Duration,
+}
+
+impl OAuth2Settings {
+    /// Settings with the defaults described on each field.
+    pub fn new(authorization_url: Url, token_url: Url, client_id: impl Into<String>) -> Self {
+        Self {
+            authorization_url,
+            token_url,
+            revocation_url: None,
+            client_id: client_id.into(),
+            client_secret: None,
+            redirect_uri: None,
+            default_scopes: Vec::new(),
+            scope_separator: " ".into(),
+            expiry_margin: Duration::from_secs(60),
+            client_auth: ClientAuthMethod::RequestBody,
+            pkce: true,
+            revoke_token: RevokeToken::Refresh,
+            extra_authorize_params: Vec::new(),
+            request_timeout: Duration::from_secs(30),
+        }
+    }
+
+    /// Sets the client secret.
+    pub fn with_client_secret(mut self, secret: SecretString) -> Self {
+        self.client_secret = Some(secret);
+        self
+    }
+
+    /// Sets the revocation endpoint.
+    pub fn with_revocation_url(mut self, url: Url) -> Self {
+        self.revocation_url = Some(url);
+        self
+    }
+
+    /// Sets the registered redirect URI.
+    pub fn with_redirect_uri(mut self, url: Url) -> Self {
+        self.redirect_uri = Some(url);
+        self
+    }
+
+    /// Sets the default scopes.
+    pub fn with_default_scopes(mut self, scopes: Vec<String>) -> Self {
+        self.default_scopes = scopes;
+        self
+    }
+
+    /// Sets the scope separator.
+    pub fn with_scope_separator(mut self, separator: impl Into<String>) -> Self {
+        self.scope_separator = separator.into();
+        self
+    }
+
+    /// Sets the expiry margin.
+    pub fn with_expiry_margin(mut self, margin: Duration) -> Self {
+        self.expiry_margin = margin;
+        self
+    }
+
+    /// Sets the client authentication method.
+    pub fn with_client_auth(mut self, method: ClientAuthMethod) -> Self {
+        self.client_auth = method;
+        self
+    }
+
+    /// Enables or disables PKCE.
+    pub fn with_pkce(mut self, pkce: bool) -> Self {
+        self.pkce = pkce;
+        self
+    }
+
+    /// Sets which token revocation sends.
+    pub fn with_revoke_token(mut self, which: RevokeToken) -> Self {
+        self.revoke_token = which;
+        self
+    }
+
+    /// Adds a query parameter to every authorize URL.
+    pub fn with_authorize_param(
+        mut self,
+        key: impl Into<String>,
+        value: impl Into<String>,
+    ) -> Self {
+        self.extra_authorize_params.push((key.into(), value.into()));
+        self
+    }
+
+    /// Sets the token-endpoint request timeout.
+    pub fn with_request_timeout(mut self, timeout: Duration) -> Self {
+        self.request_timeout = timeout;
+        self
+    }
+}
+
+/// A SaaS provider's authentication: OAuth2 settings, an optional app-level token, and how token
+/// responses become its credentials. Object-safe; the manager holds `Arc<dyn AuthProvider>`.
+#[async_trait]
+pub trait AuthProvider: Send + Sync + fmt::Debug + 'static {
+    /// Stable lower-case id, e.g. `"asana"`: the key under which credentials are stored.
+    fn id(&self) -> &str;
+
+    /// Human-readable name.
+    fn display_name(&self) -> &str {
+        self.id()
+    }
+
+    /// OAuth2 settings, or `None` when only an app-level token is configured.
+    fn oauth2_settings(&self) -> Option<&OAuth2Settings>;
+
+    /// An app-level token (for example a personal access token) that may stand in for a subject
+    /// without stored credentials, if the session allows it.
+    fn app_token(&self) -> Option<&SecretString> {
+        None
+    }
+
+    /// The configuration the provider was built from, if it came from the registry.
+    fn config(&self) -> Option<&ProviderConfig> {
+        None
+    }
+
+    /// Turns a parsed code-exchange response into credentials. The default keeps the token alone;
+    /// providers add what they know (Asana adds the user from the response's `data`).
+    async fn credentials_from_token(&self, token: OAuth2Token) -> Result<Credentials, AuthError> {
+        Ok(Credentials::new(token))
+    }
+
+    /// Merges a refresh response into the previous credentials. The default keeps the old refresh
+    /// token (and ID token) when the response omits them, and every provider-specific field.
+    fn merge_refreshed(&self, previous: &Credentials, mut token: OAuth2Token) -> Credentials {
+        if token.refresh_token.is_none() {
+            token.refresh_token = previous.token.refresh_token.clone();
+        }
+        if token.id_token.is_none() {
+            token.id_token = previous.token.id_token.clone();
+        }
+        if token.scope.is_empty() {
+            token.scope = previous.token.scope.clone();
+        }
+        Credentials {
+            token,
+            extra: previous.extra.clone(),
+        }
+    }
+
+    /// For downcasting to the concrete provider (extension traits use it).
+    fn as_any(&self) -> &dyn Any;
+}
+
+/// How a provider crate registers itself: `inventory::submit! { ProviderRegistration { ... } }`.
+///
+/// The manager's builder loads each registered provider's [`ConfigField`]s and, when
+/// `is_configured` says the configuration is present, calls `build`.
+#[derive(Debug)]
+pub struct ProviderRegistration {
+    /// Provider id.
+    pub id: &'static str,
+    /// Human-readable name.
+    pub display_name: &'static str,
+    /// The configuration fields, with env keys and defaults.
+    pub fields: &'static [ConfigField],
+    /// Whether the loaded configuration is enough to build the provider.
+    pub is_configured: fn(&ProviderConfig) -> bool,
+    /// Builds the provider from its configuration.
+    pub build: fn(ProviderConfig) -> Result<Arc<dyn AuthProvider>, ConfigError>,
+}
+
+inventory::collect!(ProviderRegistration);
+
+/// Every registered provider, sorted by id (the first registration of an id wins).
+pub fn registered_providers() -> Vec<&'static ProviderRegistration> {
+    let mut all: Vec<&'static ProviderRegistration> = inventory::iter::<ProviderRegistration>
+        .into_iter()
+        .collect();
+    all.sort_by_key(|r| r.id);
+    all.dedup_by_key(|r| r.id);
+    all
+}
+
+/// The registration of `id`, if any.
+pub fn find_registration(id: &str) -> Option<&'static ProviderRegistration> {
+    inventory::iter::<ProviderRegistration>
+        .into_iter()
+        .find(|r| r.id == id)
+}

@@ -1,0 +1,825 @@
+//! Sessions: per-subject handles that always yield a valid access token.
+//!
+//! Each (provider, subject) has one [`TokenCell`] per process, shared by every session. A cell hands
+//! out its cached token while it is fresh (a read lock and an atomic increment). When the token is
+//! within the provider's expiry margin, or a caller reported it rejected with
+//! [`TokenSource::invalidate`], exactly one task refreshes it while the others wait:
+//!
+//! 1. re-read the store: another process may already have refreshed (adopt its token);
+//! 2. take a short *refresh lease* on the record with a conditional put; if another process holds an
+//!    unexpired lease, wait and re-read (a lease left by a crashed holder expires);
+//! 3. call the token endpoint, then write the new credentials with a conditional put on the leased
+//!    version (clearing the lease);
+//! 4. on `invalid_grant`, re-read once more (another process may have rotated the grant), then mark
+//!    the record as needing re-authorization, without deleting it; on a transient failure (5xx,
+//!    timeout, connection) release the lease and leave the credentials untouched.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant, SystemTime};
+
+use async_trait::async_trait;
+use serde_json::{Map, Value};
+
+use crate::error::{AuthError, StoreError};
+use crate::manager::{AuthManager, ProviderEntry};
+use crate::oauth2::refresh_request;
+use crate::provider::AuthProvider;
+use crate::secret::SecretString;
+use crate::store::{CredentialRecord, CredentialStatus, CredentialStore, PutMode, RefreshLease};
+use crate::token::{Credentials, UserCredentials};
+use crate::token_source::{CredentialSource, StaticTokenSource, TokenSource};
+
+/// Called with (provider, subject, new credentials) after every successful refresh, so that
+/// credentials held outside the store (session overrides, standalone connectors) can be persisted.
+pub type RefreshCallback = Arc<dyn Fn(&str, &str, &Credentials) + Send + Sync>;
+
+/// Timings of the cross-process refresh protocol.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RefreshPolicy {
+    pub(crate) lease_ttl: Duration,
+    pub(crate) max_wait: Duration,
+    pub(crate) poll_interval: Duration,
+    /// After a transient refresh failure while the old token is still valid, wait this long
+    /// before trying again.
+    pub(crate) retry_after_transient: Duration,
+}
+
+impl Default for RefreshPolicy {
+    fn default() -> Self {
+        Self {
+            lease_ttl: Duration::from_secs(30),
+            max_wait: Duration::from_secs(45),
+            poll_interval: Duration::from_millis(25),
+            retry_after_transient: Duration::from_secs(5),
+        }
+    }
+}
+
+#[derive(Default)]
+struct Cache {
+    token: Option<SecretString>,
+    /// `None` with a token: never stale (no known expiry).
+    refresh_at: Option<Instant>,
+    /// The last token a caller reported as rejected.
+    rejected: Option<SecretString>,
+    can_refresh: bool,
+}
+
+enum Backing {
+    Store(Arc<dyn CredentialStore>),
+    Memory {
+        credentials: Mutex<Credentials>,
+        needs_reauthorization: Mutex<Option<String>>,
+    },
+}
+
+/// The token of one (provider, subject): cached, refreshed by one task at a time.
+pub(crate) struct TokenCell {
+    entry: Arc<ProviderEntry>,
+    subject: String,
+    backing: Backing,
+    source: CredentialSource,
+    cache: RwLock<Cache>,
+    refresh_lock: tokio::sync::Mutex<()>,
+    policy: RefreshPolicy,
+    holder: String,
+    on_refresh: Option<RefreshCallback>,
+}
+
+impl fmt::Debug for TokenCell {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenCell")
+            .field("provider", &self.entry.id())
+            .field("subject", &self.subject)
+            .field("source", &self.source)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TokenCell {
+    pub(crate) fn stored(
+        entry: Arc<ProviderEntry>,
+        subject: &str,
+        store: Arc<dyn CredentialStore>,
+        policy: RefreshPolicy,
+    ) -> Self {
+        Self::new(
+            entry,
+            subject,
+            Backing::Store(store),
+            CredentialSource::Stored,
+            policy,
+            None,
+        )
+    }
+
+    fn in_memory(
+        entry: Arc<ProviderEntry>,
+        subject: &str,
+        credentials: Credentials,
+        policy: RefreshPolicy,
+        on_refresh: Option<RefreshCallback>,
+    ) -> Self {
+        let backing = Backing::Memory {
+            credentials: Mutex::new(credentials.clone()),
+            needs_reauthorization: Mutex::new(None),
+        };
+        let cell = Self::new(
+            entry,
+            subject,
+            backing,
+            CredentialSource::Override,
+            policy,
+            on_refresh,
+        );
+        cell.prime(&credentials, true);
+        cell
+    }
+
+    fn new(
+        entry: Arc<ProviderEntry>,
+        subject: &str,
+        backing: Backing,
+        source: CredentialSource,
+        policy: RefreshPolicy,
+        on_refresh: Option<RefreshCallback>,
+    ) -> Self {
+        Self {
+            entry,
+            subject: subject.to_string(),
+            backing,
+            source,
+            cache: RwLock::new(Cache::default()),
+            refresh_lock: tokio::sync::Mutex::new(()),
+            policy,
+            holder: uuid::Uuid::new_v4().to_string(),
+            on_refresh,
+        }
+    }
+
+    fn margin(&self) -> Duration {
+        self.entry
+            .provider
+            .oauth2_settings()
+            .map_or(Duration::from_secs(60), |s| s.expiry_margin)
+    }
+
+    fn read_cache(&self) -> std::sync::RwLockReadGuard<'_, Cache> {
+        self.cache.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn write_cache(&self) -> std::sync::RwLockWriteGuard<'_, Cache> {
+        self.cache.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The cached token if it is still fresh: the hot path.
+    #[inline]
+    fn fresh(&self) -> Option<SecretString> {
+        let cache = self.read_cache();
+        match (&cache.token, cache.refresh_at) {
+            (Some(token), None) => Some(token.clone()),
+            (Some(token), Some(at)) if Instant::now() < at => Some(token.clone()),
+            _ => None,
+        }
+    }
+
+    /// Caches `credentials`' token; with `replace`, also forgets an earlier rejection.
+    pub(crate) fn prime(&self, credentials: &Credentials, replace: bool) -> SecretString {
+        let token = credentials.token.access_token.clone();
+        let refresh_at = credentials.token.expires_at.map(|expires_at| {
+            let until_refresh = expires_at
+                .checked_sub(self.margin())
+                .and_then(|at| at.duration_since(SystemTime::now()).ok())
+                .unwrap_or_default();
+            Instant::now() + until_refresh
+        });
+        let mut cache = self.write_cache();
+        if replace || cache.token.is_none() {
+            cache.token = Some(token.clone());
+            cache.refresh_at = refresh_at;
+            cache.can_refresh = credentials.token.refresh_token.is_some();
+            cache.rejected = None;
+        }
+        token
+    }
+
+    /// Forgets the cached token (after the credentials were deleted).
+    pub(crate) fn clear(&self) {
+        *self.write_cache() = Cache::default();
+    }
+
+    fn hold_until(&self, token: &SecretString, until: Instant) {
+        let mut cache = self.write_cache();
+        cache.token = Some(token.clone());
+        cache.refresh_at = Some(until);
+    }
+
+    pub(crate) async fn token(&self) -> Result<SecretString, AuthError> {
+        if let Some(token) = self.fresh() {
+            return Ok(token);
+        }
+        let _single_flight = self.refresh_lock.lock().await;
+        if let Some(token) = self.fresh() {
+            return Ok(token);
+        }
+        let rejected = self.read_cache().rejected.clone();
+        match &self.backing {
+            Backing::Store(store) => self.refresh_stored(store.as_ref(), rejected).await,
+            Backing::Memory {
+                credentials,
+                needs_reauthorization,
+            } => {
+                self.refresh_in_memory(credentials, needs_reauthorization, rejected)
+                    .await
+            }
+        }
+    }
+
+    fn invalidate(&self, rejected: &SecretString) -> bool {
+        let mut cache = self.write_cache();
+        match &cache.token {
+            Some(current) if current.same_secret(rejected) => {
+                cache.token = None;
+                cache.rejected = Some(rejected.clone());
+                cache.can_refresh
+            }
+            Some(_) => true,
+            None => {
+                if cache.rejected.is_none() {
+                    cache.rejected = Some(rejected.clone());
+                }
+                cache.can_refresh || matches!(self.backing, Backing::Store(_))
+            }
+        }
+    }
+
+    fn needs_reauthorization(&self, reason: String) -> AuthError {
+        AuthError::NeedsReauthorization {
+            provider: self.entry.id().to_string(),
+            subject: self.subject.clone(),
+            reason,
+        }
+    }
+
+    /// Decides whether `credentials` can be used as they are. `Ok(Some(token))`: use it;
+    /// `Ok(None)`: refresh; `Err`: cannot be used nor refreshed.
+    fn usable(
+        &self,
+        credentials: &Credentials,
+        rejected: Option<&SecretString>,
+    ) -> Result<Option<SecretString>, AuthError> {
+        let now = SystemTime::now();
+        let token = &credentials.token;
+        let was_rejected = rejected.is_some_and(|r| r.same_secret(&token.access_token));
+        if !was_rejected && !token.expires_within(self.margin(), now) {
+            return Ok(Some(self.prime(credentials, true)));
+        }
+        if token.refresh_token.is_some() {
+            return Ok(None);
+        }
+        if !was_rejected && !token.expires_within(Duration::ZERO, now) {
+            // Expiring soon and not refreshable: use it while it lasts.
+            return Ok(Some(self.prime(credentials, true)));
+        }
+        Err(AuthError::Unauthorized {
+            provider: self.entry.id().to_string(),
+            subject: self.subject.clone(),
+            reason: if was_rejected {
+                "the provider rejected the access token and there is no refresh token".into()
+            } else {
+                "the access token expired and there is no refresh token".into()
+            },
+        })
+    }
+
+    /// After a failed refresh: keep serving a token that has not expired yet (and was not
+    /// rejected) for a short while instead of failing every caller.
+    fn fallback_after_failure(
+        &self,
+        credentials: &Credentials,
+        rejected: Option<&SecretString>,
+        err: AuthError,
+    ) -> Result<SecretString, AuthError> {
+        let token = &credentials.token;
+        let was_rejected = rejected.is_some_and(|r| r.same_secret(&token.access_token));
+        if err.is_transient()
+            && !was_rejected
+            && !token.expires_within(Duration::ZERO, SystemTime::now())
+        {
+            tracing::warn!(provider = self.entry.id(), subject = %self.subject, error = %err,
+                "refresh failed; using the current token until it expires");
+            self.hold_until(
+                &token.access_token,
+                Instant::now() + self.policy.retry_after_transient,
+            );
+            return Ok(token.access_token.clone());
+        }
+        Err(err)
+    }
+
+    async fn refresh_stored(
+        &self,
+        store: &dyn CredentialStore,
+        rejected: Option<SecretString>,
+    ) -> Result<SecretString, AuthError> {
+        let provider = self.entry.id();
+        let subject = self.subject.as_str();
+        let deadline = Instant::now() + self.policy.max_wait;
+        loop {
+            let stored =
+                store
+                    .get(provider, subject)
+                    .await?
+                    .ok_or_else(|| AuthError::NoCredentials {
+                        provider: provider.to_string(),
+                        subject: subject.to_string(),
+                        fallback_available: false,
+                    })?;
+            if stored.record.status == CredentialStatus::NeedsReauthorization {
+                return Err(
+                    self.needs_reauthorization("the stored grant was rejected earlier".into())
+                );
+            }
+            let credentials =
+                Credentials::from_payload(&stored.record.payload).map_err(|reason| {
+                    AuthError::InvalidCredentials {
+                        provider: provider.to_string(),
+                        subject: subject.to_string(),
+                        reason,
+                    }
+                })?;
+            if let Some(token) = self.usable(&credentials, rejected.as_ref())? {
+                return Ok(token);
+            }
+            let now = SystemTime::now();
+            if let Some(lease) = &stored.record.lease
+                && lease.holder != self.holder
+                && lease.expires_at > now
+            {
+                if Instant::now() >= deadline {
+                    return Err(AuthError::RefreshContended {
+                        provider: provider.to_string(),
+                        subject: subject.to_string(),
+                    });
+                }
+                tokio::time::sleep(self.policy.poll_interval).await;
+                continue;
+            }
+            let mut leased = stored.record.clone();
+            leased.lease = Some(RefreshLease {
+                holder: self.holder.clone(),
+                expires_at: now + self.policy.lease_ttl,
+            });
+            let leased_version = match store.put(leased, PutMode::Update(stored.version)).await {
+                Ok(version) => version,
+                Err(StoreError::VersionMismatch { .. }) => continue,
+                Err(e) => return Err(e.into()),
+            };
+            let refresh_token = credentials
+                .token
+                .refresh_token
+                .clone()
+                .expect("checked by usable()");
+            let settings = self.entry.oauth2_settings()?;
+            match refresh_request(&self.entry, settings, &refresh_token).await {
+                Ok(token) => {
+                    let fresh = self.entry.provider.merge_refreshed(&credentials, token);
+                    let record = CredentialRecord::new(provider, subject, fresh.to_payload());
+                    match store.put(record, PutMode::Update(leased_version)).await {
+                        Ok(_) => {}
+                        Err(StoreError::VersionMismatch { .. }) => {
+                            tracing::warn!(
+                                provider,
+                                subject,
+                                "refresh lease was taken over; re-reading the store"
+                            );
+                            continue;
+                        }
+                        Err(e) => {
+                            tracing::error!(provider, subject, error = %e,
+                                "refreshed credentials could not be stored; serving them from memory");
+                        }
+                    }
+                    tracing::info!(provider, subject, "access token refreshed");
+                    self.notify(&fresh);
+                    return Ok(self.prime(&fresh, true));
+                }
+                Err(AuthError::OAuth {
+                    code, description, ..
+                }) if code == "invalid_grant" => {
+                    // Another process may have rotated the grant after our read: only a record still
+                    // at our leased version is marked.
+                    let Some(current) = store.get(provider, subject).await? else {
+                        return Err(self.needs_reauthorization("invalid_grant".into()));
+                    };
+                    if current.version != leased_version {
+                        continue;
+                    }
+                    let mut marked = current.record.clone();
+                    marked.status = CredentialStatus::NeedsReauthorization;
+                    marked.lease = None;
+                    match store.put(marked, PutMode::Update(leased_version)).await {
+                        Ok(_) => {}
+                        Err(StoreError::VersionMismatch { .. }) => continue,
+                        Err(e) => return Err(e.into()),
+                    }
+                    self.clear();
+                    tracing::warn!(
+                        provider,
+                        subject,
+                        "grant rejected (invalid_grant): needs re-authorization"
+                    );
+                    let reason = match description {
+                        Some(d) => format!("invalid_grant: {d}"),
+                        None => "invalid_grant".to_string(),
+                    };
+                    return Err(self.needs_reauthorization(reason));
+                }
+                Err(err) => {
+                    let mut released = stored.record.clone();
+                    released.lease = None;
+                    if let Err(e) = store.put(released, PutMode::Update(leased_version)).await {
+                        tracing::debug!(provider, subject, error = %e, "could not release the refresh lease; it will expire");
+                    }
+                    return self.fallback_after_failure(&credentials, rejected.as_ref(), err);
+                }
+            }
+        }
+    }
+
+    async fn refresh_in_memory(
+        &self,
+        credentials: &Mutex<Credentials>,
+        needs_reauthorization: &Mutex<Option<String>>,
+        rejected: Option<SecretString>,
+    ) -> Result<SecretString, AuthError> {
+        if let Some(reason) = needs_reauthorization
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+        {
+            return Err(self.needs_reauthorization(reason));
+        }
+        let current = credentials
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        if let Some(token) = self.usable(&current, rejected.as_ref())? {
+            return Ok(token);
+        }
+        let refresh_token = current
+            .token
+            .refresh_token
+            .clone()
+            .expect("checked by usable()");
+        let settings = self.entry.oauth2_settings()?;
+        match refresh_request(&self.entry, settings, &refresh_token).await {
+            Ok(token) => {
+                let fresh = self.entry.provider.merge_refreshed(&current, token);
+                *credentials.lock().unwrap_or_else(|p| p.into_inner()) = fresh.clone();
+                self.notify(&fresh);
+                Ok(self.prime(&fresh, true))
+            }
+            Err(AuthError::OAuth { code, .. }) if code == "invalid_grant" => {
+                let reason = "invalid_grant".to_string();
+                *needs_reauthorization
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner()) = Some(reason.clone());
+                self.clear();
+                Err(self.needs_reauthorization(reason))
+            }
+            Err(err) => self.fallback_after_failure(&current, rejected.as_ref(), err),
+        }
+    }
+
+    fn notify(&self, fresh: &Credentials) {
+        if let Some(callback) = &self.on_refresh {
+            callback(self.entry.id(), &self.subject, fresh);
+        }
+    }
+}
+
+#[async_trait]
+impl TokenSource for TokenCell {
+    async fn token(&self) -> Result<SecretString, AuthError> {
+        TokenCell::token(self).await
+    }
+
+    fn invalidate(&self, rejected: &SecretString) -> bool {
+        TokenCell::invalidate(self, rejected)
+    }
+
+    fn provider(&self) -> &str {
+        self.entry.id()
+    }
+
+    fn subject(&self) -> &str {
+        &self.subject
+    }
+
+    fn source(&self) -> CredentialSource {
+        self.source
+    }
+}
+
+/// Options for [`AuthManager::session_with`].
+#[derive(Clone, Default)]
+#[non_exhaustive]
+pub struct SessionOptions {
+    overrides: BTreeMap<String, Result<Credentials, String>>,
+    providers: Option<Vec<String>>,
+    deny_app_token: bool,
+    on_refresh: Option<RefreshCallback>,
+}
+
+impl fmt::Debug for SessionOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SessionOptions")
+            .field("overrides", &self.overrides.keys().collect::<Vec<_>>())
+            .field("providers", &self.providers)
+            .field("allow_app_token", &!self.deny_app_token)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SessionOptions {
+    /// Default options.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Uses these credentials for `provider` instead of the stored ones. They are refreshed in
+    /// memory (never written to the store); see [`SessionOptions::on_refresh`] to persist them.
+    pub fn with_credentials<C: UserCredentials>(
+        mut self,
+        provider: impl Into<String>,
+        credentials: &C,
+    ) -> Self {
+        let converted = Credentials::from_typed(credentials)
+            .map_err(|_| "the credentials do not serialize as a flat JSON object".to_string());
+        self.overrides.insert(provider.into(), converted);
+        self
+    }
+
+    /// Only these providers are part of the session.
+    pub fn providers<S: Into<String>>(mut self, providers: impl IntoIterator<Item = S>) -> Self {
+        self.providers = Some(providers.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// Whether a provider's app-level token (e.g. a personal access token) may stand in when the
+    /// subject has no stored credentials (default: allowed, as in the Python framework;
+    /// [`Session::source`] says which source was used).
+    pub fn allow_app_token(mut self, allow: bool) -> Self {
+        self.deny_app_token = !allow;
+        self
+    }
+
+    /// Called after each refresh of override credentials.
+    pub fn on_refresh(
+        mut self,
+        callback: impl Fn(&str, &str, &Credentials) + Send + Sync + 'static,
+    ) -> Self {
+        self.on_refresh = Some(Arc::new(callback));
+        self
+    }
+}
+
+#[derive(Clone)]
+enum Binding {
+    Cell(Arc<TokenCell>),
+    Static(Arc<StaticTokenSource>),
+    Missing {
+        fallback_available: bool,
+        reauthorize: bool,
+    },
+}
+
+#[derive(Clone)]
+struct Entry {
+    provider: Arc<dyn AuthProvider>,
+    binding: Binding,
+    extra: Map<String, Value>,
+}
+
+/// A subject's connections: a valid token per provider, whatever the source.
+///
+/// ```
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// use auth_core::{AuthManager, OAuth2Token};
+/// use auth_core::config::EnvSource;
+/// # #[derive(Debug)] struct Demo(auth_core::provider::OAuth2Settings);
+/// # #[async_trait::async_trait]
+/// # impl auth_core::AuthProvider for Demo {
+/// #     fn id(&self) -> &str { "demo" }
+/// #     fn oauth2_settings(&self) -> Option<&auth_core::provider::OAuth2Settings> { Some(&self.0) }
+/// #     fn as_any(&self) -> &dyn std::any::Any { self }
+/// # }
+/// # let settings = auth_core::provider::OAuth2Settings::new(
+/// #     "https://demo.example/authorize".parse().unwrap(), "https://demo.example/token".parse().unwrap(), "id");
+/// let auth = AuthManager::builder().env(EnvSource::empty()).provider(Demo(settings)).build().unwrap();
+/// auth.store_credentials("demo", "user-123", &OAuth2Token::bearer("token-abc")).await.unwrap();
+/// let session = auth.session("user-123").await.unwrap();
+/// assert_eq!(session.token("demo").await.unwrap().expose_secret(), "token-abc");
+/// assert_eq!(session.source("demo"), Some(auth_core::CredentialSource::Stored));
+/// # });
+/// ```
+#[derive(Clone)]
+pub struct Session {
+    manager: AuthManager,
+    subject: String,
+    entries: BTreeMap<String, Entry>,
+}
+
+impl fmt::Debug for Session {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let sources: BTreeMap<&str, Option<CredentialSource>> = self
+            .entries
+            .keys()
+            .map(|p| (p.as_str(), self.source(p)))
+            .collect();
+        f.debug_struct("Session")
+            .field("subject", &self.subject)
+            .field("sources", &sources)
+            .finish()
+    }
+}
+
+impl Session {
+    pub(crate) async fn open(
+        manager: AuthManager,
+        subject: &str,
+        options: SessionOptions,
+    ) -> Result<Session, AuthError> {
+        let mut entries = BTreeMap::new();
+        for provider_id in manager.provider_ids() {
+            if options
+                .providers
+                .as_ref()
+                .is_some_and(|only| !only.contains(&provider_id))
+            {
+                continue;
+            }
+            let entry = manager.entry(&provider_id)?.clone();
+            let provider = entry.provider.clone();
+            let app_token = provider.app_token().cloned();
+            let (binding, extra) = if let Some(credentials) = options.overrides.get(&provider_id) {
+                let credentials =
+                    credentials
+                        .clone()
+                        .map_err(|reason| AuthError::InvalidCredentials {
+                            provider: provider_id.clone(),
+                            subject: subject.to_string(),
+                            reason,
+                        })?;
+                let extra = credentials.extra.clone();
+                let policy = manager.inner().policy;
+                let cell = TokenCell::in_memory(
+                    entry,
+                    subject,
+                    credentials,
+                    policy,
+                    options.on_refresh.clone(),
+                );
+                (Binding::Cell(Arc::new(cell)), extra)
+            } else if let Some(stored) = manager.store().get(&provider_id, subject).await? {
+                let credentials =
+                    Credentials::from_payload(&stored.record.payload).map_err(|reason| {
+                        AuthError::InvalidCredentials {
+                            provider: provider_id.clone(),
+                            subject: subject.to_string(),
+                            reason,
+                        }
+                    })?;
+                if stored.record.status == CredentialStatus::NeedsReauthorization {
+                    let binding = Binding::Missing {
+                        fallback_available: false,
+                        reauthorize: true,
+                    };
+                    (binding, credentials.extra.clone())
+                } else {
+                    let cell = manager.cell(&entry, subject);
+                    cell.prime(&credentials, false);
+                    (Binding::Cell(cell), credentials.extra.clone())
+                }
+            } else if let (Some(token), false) = (&app_token, options.deny_app_token) {
+                let source = StaticTokenSource::new(provider_id.clone(), subject, token.clone());
+                (Binding::Static(Arc::new(source)), Map::new())
+            } else {
+                let binding = Binding::Missing {
+                    fallback_available: app_token.is_some(),
+                    reauthorize: false,
+                };
+                (binding, Map::new())
+            };
+            entries.insert(
+                provider_id,
+                Entry {
+                    provider,
+                    binding,
+                    extra,
+                },
+            );
+        }
+        if let Some(only) = &options.providers
+            && let Some(unknown) = only.iter().find(|p| !entries.contains_key(*p))
+        {
+            return Err(AuthError::UnknownProvider {
+                provider: unknown.clone(),
+                configured: manager.provider_ids().join(", "),
+            });
+        }
+        tracing::debug!(subject, providers = entries.len(), "session opened");
+        Ok(Session {
+            manager,
+            subject: subject.to_string(),
+            entries,
+        })
+    }
+
+    /// The subject.
+    pub fn subject(&self) -> &str {
+        &self.subject
+    }
+
+    /// The manager the session came from.
+    pub fn manager(&self) -> &AuthManager {
+        &self.manager
+    }
+
+    /// Provider ids in this session.
+    pub fn providers(&self) -> impl Iterator<Item = &str> {
+        self.entries.keys().map(String::as_str)
+    }
+
+    /// The configured provider, for extension traits (downcast with `as_any`).
+    pub fn provider(&self, id: &str) -> Option<&Arc<dyn AuthProvider>> {
+        self.entries.get(id).map(|e| &e.provider)
+    }
+
+    /// Where the provider's token comes from; `None` when the subject has no usable credentials.
+    pub fn source(&self, provider: &str) -> Option<CredentialSource> {
+        match &self.entries.get(provider)?.binding {
+            Binding::Cell(cell) => Some(cell.source),
+            Binding::Static(_) => Some(CredentialSource::AppToken),
+            Binding::Missing { .. } => None,
+        }
+    }
+
+    /// Provider-specific fields of the subject's credentials when the session was opened (for
+    /// Asana: `workspace_gid`, `user`).
+    pub fn credentials_extra(&self, provider: &str) -> Option<&Map<String, Value>> {
+        self.entries.get(provider).map(|e| &e.extra)
+    }
+
+    fn entry(&self, provider: &str) -> Result<&Entry, AuthError> {
+        self.entries
+            .get(provider)
+            .ok_or_else(|| AuthError::UnknownProvider {
+                provider: provider.to_string(),
+                configured: self.entries.keys().cloned().collect::<Vec<_>>().join(", "),
+            })
+    }
+
+    fn missing(&self, provider: &str, fallback_available: bool, reauthorize: bool) -> AuthError {
+        if reauthorize {
+            AuthError::NeedsReauthorization {
+                provider: provider.to_string(),
+                subject: self.subject.clone(),
+                reason: "the stored grant was rejected earlier".into(),
+            }
+        } else {
+            AuthError::NoCredentials {
+                provider: provider.to_string(),
+                subject: self.subject.clone(),
+                fallback_available,
+            }
+        }
+    }
+
+    /// A valid access token for `provider`: cached, refreshed when needed.
+    pub async fn token(&self, provider: &str) -> Result<SecretString, AuthError> {
+        match &self.entry(provider)?.binding {
+            Binding::Cell(cell) => cell.token().await,
+            Binding::Static(source) => source.token().await,
+            Binding::Missing {
+                fallback_available,
+                reauthorize,
+            } => Err(self.missing(provider, *fallback_available, *reauthorize)),
+        }
+    }
+
+    /// The token source for `provider`, to hand to a client.
+    pub fn token_source(&self, provider: &str) -> Result<Arc<dyn TokenSource>, AuthError> {
+        match &self.entry(provider)?.binding {
+            Binding::Cell(cell) => Ok(cell.clone()),
+            Binding::Static(source) => Ok(source.clone()),
+            Binding::Missing {
+                fallback_available,
+                reauthorize,
+            } => Err(self.missing(provider, *fallback_available, *reauthorize)),
+        }
+    }
+}
