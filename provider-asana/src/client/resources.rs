@@ -1,0 +1,801 @@
+//! Typed methods per resource. Each handle borrows the client: `client.tasks().get("1", &[])`.
+//!
+//! Reads take `opt_fields` (sent comma-separated; `&[]` for Asana's default fields); lists return a
+//! [`List`] (`.opt_fields(..)`, `.param(..)`, then `.page()` or `.stream()`). Creates and updates take
+//! any `Serialize` body that is a JSON object (a typed request from [`crate::models`] or a
+//! `serde_json::Value`) and send it as `{"data": {...}}`.
+
+use auth_core::config::is_secure_endpoint;
+use bytes::Bytes;
+use reqwest::{Method, StatusCode};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use url::Url;
+
+use super::transport::{ApiRequest, RequestBody, decode, error_info};
+use super::{AsanaClient, DataEnvelope, List, MAX_PAGE_SIZE, to_object};
+use crate::error::AsanaError;
+use crate::models::{
+    Attachment, AttachmentUpload, CustomField, CustomFieldSetting, Event, EventsResponse, Project,
+    ProjectPlacement, Section, Story, Tag, Task, Team, User, Webhook, Workspace,
+};
+
+const PAGED: Option<u32> = Some(MAX_PAGE_SIZE);
+
+/// Declares a resource handle.
+macro_rules! handle {
+    ($(#[$meta:meta])* $name:ident) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy)]
+        pub struct $name<'a> {
+            client: &'a AsanaClient,
+        }
+
+        impl<'a> $name<'a> {
+            pub(super) fn new(client: &'a AsanaClient) -> Self {
+                Self { client }
+            }
+        }
+    };
+}
+
+fn fields_query(opt_fields: &[&str]) -> Option<String> {
+    (!opt_fields.is_empty()).then(|| opt_fields.join(","))
+}
+
+impl AsanaClient {
+    async fn get_with_fields<T: serde::de::DeserializeOwned>(
+        &self,
+        segments: &[&str],
+        opt_fields: &[&str],
+    ) -> Result<T, AsanaError> {
+        match fields_query(opt_fields) {
+            Some(fields) => self.get_data(segments, &[("opt_fields", &fields)]).await,
+            None => self.get_data(segments, &[]).await,
+        }
+    }
+
+    async fn send_body<T: serde::de::DeserializeOwned>(
+        &self,
+        method: Method,
+        segments: &[&str],
+        body: Map<String, Value>,
+    ) -> Result<T, AsanaError> {
+        let url = self.endpoint(segments)?;
+        self.data_call(method, url, Some(body)).await
+    }
+
+    /// The body as an object, with the default workspace added when none of `targets` is set.
+    fn with_default_workspace<B: Serialize + ?Sized>(
+        &self,
+        body: &B,
+        targets: &[&str],
+        operation: &'static str,
+    ) -> Result<Map<String, Value>, AsanaError> {
+        let mut fields = to_object(body)?;
+        if !targets.iter().any(|key| fields.contains_key(*key)) {
+            let workspace = self.workspace_or_default(None, operation)?;
+            fields.insert("workspace".into(), Value::String(workspace));
+        }
+        Ok(fields)
+    }
+
+    fn workspace_endpoint(
+        &self,
+        workspace: Option<&str>,
+        operation: &'static str,
+        tail: &str,
+    ) -> Result<Url, AsanaError> {
+        let workspace = self.workspace_or_default(workspace, operation)?;
+        self.endpoint(&["workspaces", &workspace, tail])
+    }
+}
+
+fn object(pairs: &[(&str, &str)]) -> Map<String, Value> {
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_string(), Value::String((*v).to_string())))
+        .collect()
+}
+
+handle! {
+    /// Users: `client.users()`.
+    Users
+}
+
+impl Users<'_> {
+    /// `GET /users/{gid|me|email}`.
+    pub async fn get(&self, user: &str, opt_fields: &[&str]) -> Result<User, AsanaError> {
+        self.client
+            .get_with_fields(&["users", user], opt_fields)
+            .await
+    }
+
+    /// `GET /users?workspace=` (the default workspace when `None`).
+    pub fn list_for_workspace(&self, workspace: Option<&str>) -> List<User> {
+        let target = self
+            .client
+            .workspace_or_default(workspace, "listing users")
+            .and_then(|workspace| {
+                let mut url = self.client.endpoint(&["users"])?;
+                url.query_pairs_mut().append_pair("workspace", &workspace);
+                Ok(url)
+            });
+        self.client.list_at(target, &[], PAGED)
+    }
+
+    /// `GET /teams/{gid}/users` (takes no `limit`).
+    pub fn list_for_team(&self, team: &str) -> List<User> {
+        let target = self.client.endpoint(&["teams", team, "users"]);
+        self.client.list_at(target, &[], None)
+    }
+}
+
+handle! {
+    /// Workspaces: `client.workspaces()`.
+    Workspaces
+}
+
+impl Workspaces<'_> {
+    /// `GET /workspaces`.
+    pub fn list(&self) -> List<Workspace> {
+        let target = self.client.endpoint(&["workspaces"]);
+        self.client.list_at(target, &[], PAGED)
+    }
+
+    /// `GET /workspaces/{gid}`.
+    pub async fn get(&self, workspace: &str, opt_fields: &[&str]) -> Result<Workspace, AsanaError> {
+        self.client
+            .get_with_fields(&["workspaces", workspace], opt_fields)
+            .await
+    }
+}
+
+handle! {
+    /// Teams: `client.teams()`.
+    Teams
+}
+
+impl Teams<'_> {
+    /// `GET /teams/{gid}`.
+    pub async fn get(&self, team: &str, opt_fields: &[&str]) -> Result<Team, AsanaError> {
+        self.client
+            .get_with_fields(&["teams", team], opt_fields)
+            .await
+    }
+
+    /// `GET /workspaces/{gid}/teams` (the default workspace when `None`).
+    pub fn list_for_workspace(&self, workspace: Option<&str>) -> List<Team> {
+        let target = self
+            .client
+            .workspace_endpoint(workspace, "listing teams", "teams");
+        self.client.list_at(target, &[], PAGED)
+    }
+
+    /// `GET /users/{gid}/teams?organization=` (the default workspace when `None`).
+    pub fn list_for_user(&self, user: &str, organization: Option<&str>) -> List<Team> {
+        let target = self
+            .client
+            .workspace_or_default(organization, "listing a user's teams")
+            .and_then(|organization| {
+                let mut url = self.client.endpoint(&["users", user, "teams"])?;
+                url.query_pairs_mut()
+                    .append_pair("organization", &organization);
+                Ok(url)
+            });
+        self.client.list_at(target, &[], PAGED)
+    }
+}
+
+handle! {
+    /// Projects: `client.projects()`.
+    Projects
+}
+
+impl Projects<'_> {
+    /// `GET /workspaces/{gid}/projects` (the default workspace when `None`). Filter with
+    /// `.param("archived", "false")`.
+    pub fn list_for_workspace(&self, workspace: Option<&str>) -> List<Project> {
+        let target = self
+            .client
+            .workspace_endpoint(workspace, "listing projects", "projects");
+        self.client.list_at(target, &[], PAGED)
+    }
+
+    /// `GET /teams/{gid}/projects`.
+    pub fn list_for_team(&self, team: &str) -> List<Project> {
+        let target = self.client.endpoint(&["teams", team, "projects"]);
+        self.client.list_at(target, &[], PAGED)
+    }
+
+    /// `GET /tasks/{gid}/projects`: the projects a task is in.
+    pub fn list_for_task(&self, task: &str) -> List<Project> {
+        let target = self.client.endpoint(&["tasks", task, "projects"]);
+        self.client.list_at(target, &[], PAGED)
+    }
+
+    /// `GET /projects/{gid}`.
+    pub async fn get(&self, project: &str, opt_fields: &[&str]) -> Result<Project, AsanaError> {
+        self.client
+            .get_with_fields(&["projects", project], opt_fields)
+            .await
+    }
+
+    /// `POST /projects`. Without `workspace` and `team` in the body, the default workspace is used.
+    pub async fn create<B: Serialize + ?Sized>(&self, body: &B) -> Result<Project, AsanaError> {
+        let fields = self.client.with_default_workspace(
+            body,
+            &["workspace", "team"],
+            "creating a project",
+        )?;
+        self.client
+            .send_body(Method::POST, &["projects"], fields)
+            .await
+    }
+
+    /// `PUT /projects/{gid}`.
+    pub async fn update<B: Serialize + ?Sized>(
+        &self,
+        project: &str,
+        body: &B,
+    ) -> Result<Project, AsanaError> {
+        self.client
+            .send_body(Method::PUT, &["projects", project], to_object(body)?)
+            .await
+    }
+
+    /// `DELETE /projects/{gid}`.
+    pub async fn delete(&self, project: &str) -> Result<(), AsanaError> {
+        self.client
+            .write_call(Method::DELETE, &["projects", project], None)
+            .await
+    }
+}
+
+handle! {
+    /// Sections: `client.sections()`.
+    Sections
+}
+
+impl Sections<'_> {
+    /// `GET /projects/{gid}/sections`.
+    pub fn list_for_project(&self, project: &str) -> List<Section> {
+        let target = self.client.endpoint(&["projects", project, "sections"]);
+        self.client.list_at(target, &[], PAGED)
+    }
+
+    /// `GET /sections/{gid}`.
+    pub async fn get(&self, section: &str, opt_fields: &[&str]) -> Result<Section, AsanaError> {
+        self.client
+            .get_with_fields(&["sections", section], opt_fields)
+            .await
+    }
+
+    /// `POST /projects/{gid}/sections` (see [`crate::models::SectionBody`]).
+    pub async fn create<B: Serialize + ?Sized>(
+        &self,
+        project: &str,
+        body: &B,
+    ) -> Result<Section, AsanaError> {
+        self.client
+            .send_body(
+                Method::POST,
+                &["projects", project, "sections"],
+                to_object(body)?,
+            )
+            .await
+    }
+
+    /// `PUT /sections/{gid}`.
+    pub async fn update<B: Serialize + ?Sized>(
+        &self,
+        section: &str,
+        body: &B,
+    ) -> Result<Section, AsanaError> {
+        self.client
+            .send_body(Method::PUT, &["sections", section], to_object(body)?)
+            .await
+    }
+
+    /// `DELETE /sections/{gid}` (only empty sections can be deleted).
+    pub async fn delete(&self, section: &str) -> Result<(), AsanaError> {
+        self.client
+            .write_call(Method::DELETE, &["sections", section], None)
+            .await
+    }
+
+    /// `POST /sections/{gid}/addTask`: moves a task into the section (at its top).
+    pub async fn add_task(&self, section: &str, task: &str) -> Result<(), AsanaError> {
+        self.client
+            .write_call(
+                Method::POST,
+                &["sections", section, "addTask"],
+                Some(object(&[("task", task)])),
+            )
+            .await
+    }
+}
+
+handle! {
+    /// Tasks: `client.tasks()`.
+    Tasks
+}
+
+impl Tasks<'_> {
+    /// `GET /projects/{gid}/tasks`. Filter with `.param("completed_since", "now")`.
+    pub fn list_for_project(&self, project: &str) -> List<Task> {
+        let target = self.client.endpoint(&["projects", project, "tasks"]);
+        self.client.list_at(target, &[], PAGED)
+    }
+
+    /// `GET /sections/{gid}/tasks`.
+    pub fn list_for_section(&self, section: &str) -> List<Task> {
+        let target = self.client.endpoint(&["sections", section, "tasks"]);
+        self.client.list_at(target, &[], PAGED)
+    }
+
+    /// `GET /tags/{gid}/tasks`.
+    pub fn list_for_tag(&self, tag: &str) -> List<Task> {
+        let target = self.client.endpoint(&["tags", tag, "tasks"]);
+        self.client.list_at(target, &[], PAGED)
+    }
+
+    /// `GET /tasks?assignee=&workspace=` (the default workspace when `None`); `assignee` is a user
+    /// gid, an email or `me`.
+    pub fn list_for_assignee(&self, assignee: &str, workspace: Option<&str>) -> List<Task> {
+        let target = self
+            .client
+            .workspace_or_default(workspace, "listing a user's tasks")
+            .and_then(|workspace| {
+                let mut url = self.client.endpoint(&["tasks"])?;
+                url.query_pairs_mut()
+                    .append_pair("assignee", assignee)
+                    .append_pair("workspace", &workspace);
+                Ok(url)
+            });
+        self.client.list_at(target, &[], PAGED)
+    }
+
+    /// `GET /workspaces/{gid}/tasks/search` (premium: 402 otherwise; the default workspace when
+    /// `None`). Add criteria with `.param("text", "...")`, `.param("projects.any", "1,2")`...
+    /// Search has no offset pagination: a stream ends after one page of at most 100 tasks.
+    pub fn search(&self, workspace: Option<&str>) -> List<Task> {
+        let target = self
+            .client
+            .workspace_or_default(workspace, "searching tasks")
+            .and_then(|workspace| {
+                self.client
+                    .endpoint(&["workspaces", &workspace, "tasks", "search"])
+            });
+        self.client.list_at(target, &[], PAGED)
+    }
+
+    /// `GET /tasks/{gid}`.
+    pub async fn get(&self, task: &str, opt_fields: &[&str]) -> Result<Task, AsanaError> {
+        self.client
+            .get_with_fields(&["tasks", task], opt_fields)
+            .await
+    }
+
+    /// `POST /tasks`. Without `workspace`, `projects`, `parent` or `memberships` in the body, the
+    /// default workspace is used.
+    pub async fn create<B: Serialize + ?Sized>(&self, body: &B) -> Result<Task, AsanaError> {
+        let fields = self.client.with_default_workspace(
+            body,
+            &["workspace", "projects", "parent", "memberships"],
+            "creating a task",
+        )?;
+        self.client
+            .send_body(Method::POST, &["tasks"], fields)
+            .await
+    }
+
+    /// `PUT /tasks/{gid}`.
+    pub async fn update<B: Serialize + ?Sized>(
+        &self,
+        task: &str,
+        body: &B,
+    ) -> Result<Task, AsanaError> {
+        self.client
+            .send_body(Method::PUT, &["tasks", task], to_object(body)?)
+            .await
+    }
+
+    /// `DELETE /tasks/{gid}`.
+    pub async fn delete(&self, task: &str) -> Result<(), AsanaError> {
+        self.client
+            .write_call(Method::DELETE, &["tasks", task], None)
+            .await
+    }
+
+    /// `GET /tasks/{gid}/subtasks`.
+    pub fn subtasks(&self, task: &str) -> List<Task> {
+        let target = self.client.endpoint(&["tasks", task, "subtasks"]);
+        self.client.list_at(target, &[], PAGED)
+    }
+
+    /// `POST /tasks/{gid}/subtasks`.
+    pub async fn create_subtask<B: Serialize + ?Sized>(
+        &self,
+        parent: &str,
+        body: &B,
+    ) -> Result<Task, AsanaError> {
+        self.client
+            .send_body(
+                Method::POST,
+                &["tasks", parent, "subtasks"],
+                to_object(body)?,
+            )
+            .await
+    }
+
+    /// `GET /tasks/{gid}/dependencies`: the tasks this task waits for.
+    pub fn dependencies(&self, task: &str) -> List<Task> {
+        let target = self.client.endpoint(&["tasks", task, "dependencies"]);
+        self.client.list_at(target, &[], PAGED)
+    }
+
+    /// `GET /tasks/{gid}/dependents`: the tasks waiting for this task.
+    pub fn dependents(&self, task: &str) -> List<Task> {
+        let target = self.client.endpoint(&["tasks", task, "dependents"]);
+        self.client.list_at(target, &[], PAGED)
+    }
+
+    /// `POST /tasks/{gid}/addTag`.
+    pub async fn add_tag(&self, task: &str, tag: &str) -> Result<(), AsanaError> {
+        self.client
+            .write_call(
+                Method::POST,
+                &["tasks", task, "addTag"],
+                Some(object(&[("tag", tag)])),
+            )
+            .await
+    }
+
+    /// `POST /tasks/{gid}/removeTag`.
+    pub async fn remove_tag(&self, task: &str, tag: &str) -> Result<(), AsanaError> {
+        self.client
+            .write_call(
+                Method::POST,
+                &["tasks", task, "removeTag"],
+                Some(object(&[("tag", tag)])),
+            )
+            .await
+    }
+
+    /// `POST /tasks/{gid}/addProject`, optionally placing the task (section, before/after).
+    pub async fn add_project(
+        &self,
+        task: &str,
+        project: &str,
+        placement: Option<&ProjectPlacement>,
+    ) -> Result<(), AsanaError> {
+        let mut fields = match placement {
+            Some(placement) => to_object(placement)?,
+            None => Map::new(),
+        };
+        fields.insert("project".into(), Value::String(project.to_string()));
+        self.client
+            .write_call(Method::POST, &["tasks", task, "addProject"], Some(fields))
+            .await
+    }
+
+    /// `POST /tasks/{gid}/removeProject`.
+    pub async fn remove_project(&self, task: &str, project: &str) -> Result<(), AsanaError> {
+        self.client
+            .write_call(
+                Method::POST,
+                &["tasks", task, "removeProject"],
+                Some(object(&[("project", project)])),
+            )
+            .await
+    }
+}
+
+handle! {
+    /// Stories and comments: `client.stories()`.
+    Stories
+}
+
+impl Stories<'_> {
+    /// `GET /tasks/{gid}/stories`: comments and activity, oldest first.
+    pub fn list_for_task(&self, task: &str) -> List<Story> {
+        let target = self.client.endpoint(&["tasks", task, "stories"]);
+        self.client.list_at(target, &[], PAGED)
+    }
+
+    /// `GET /stories/{gid}`.
+    pub async fn get(&self, story: &str, opt_fields: &[&str]) -> Result<Story, AsanaError> {
+        self.client
+            .get_with_fields(&["stories", story], opt_fields)
+            .await
+    }
+
+    /// `POST /tasks/{gid}/stories`: adds a comment (`text` or `html_text`, see
+    /// [`crate::models::CreateComment`]).
+    pub async fn create_comment<B: Serialize + ?Sized>(
+        &self,
+        task: &str,
+        body: &B,
+    ) -> Result<Story, AsanaError> {
+        self.client
+            .send_body(Method::POST, &["tasks", task, "stories"], to_object(body)?)
+            .await
+    }
+}
+
+handle! {
+    /// Tags: `client.tags()`.
+    Tags
+}
+
+impl Tags<'_> {
+    /// `GET /workspaces/{gid}/tags` (the default workspace when `None`).
+    pub fn list_for_workspace(&self, workspace: Option<&str>) -> List<Tag> {
+        let target = self
+            .client
+            .workspace_endpoint(workspace, "listing tags", "tags");
+        self.client.list_at(target, &[], PAGED)
+    }
+
+    /// `GET /tags/{gid}`.
+    pub async fn get(&self, tag: &str, opt_fields: &[&str]) -> Result<Tag, AsanaError> {
+        self.client
+            .get_with_fields(&["tags", tag], opt_fields)
+            .await
+    }
+
+    /// `POST /tags`. Without `workspace` in the body, the default workspace is used.
+    pub async fn create<B: Serialize + ?Sized>(&self, body: &B) -> Result<Tag, AsanaError> {
+        let fields = self
+            .client
+            .with_default_workspace(body, &["workspace"], "creating a tag")?;
+        self.client.send_body(Method::POST, &["tags"], fields).await
+    }
+
+    /// `PUT /tags/{gid}`.
+    pub async fn update<B: Serialize + ?Sized>(
+        &self,
+        tag: &str,
+        body: &B,
+    ) -> Result<Tag, AsanaError> {
+        self.client
+            .send_body(Method::PUT, &["tags", tag], to_object(body)?)
+            .await
+    }
+
+    /// `DELETE /tags/{gid}`.
+    pub async fn delete(&self, tag: &str) -> Result<(), AsanaError> {
+        self.client
+            .write_call(Method::DELETE, &["tags", tag], None)
+            .await
+    }
+
+    /// `GET /tags/{gid}/tasks`: the tasks with this tag.
+    pub fn tasks(&self, tag: &str) -> List<Task> {
+        Tasks::new(self.client).list_for_tag(tag)
+    }
+}
+
+handle! {
+    /// Attachments: `client.attachments()`.
+    Attachments
+}
+
+impl Attachments<'_> {
+    /// `GET /attachments?parent=`: the files attached to a task or project.
+    pub fn list_for_parent(&self, parent: &str) -> List<Attachment> {
+        let target = self.client.endpoint(&["attachments"]);
+        self.client.list_at(target, &[("parent", parent)], PAGED)
+    }
+
+    /// `GET /attachments/{gid}`.
+    pub async fn get(
+        &self,
+        attachment: &str,
+        opt_fields: &[&str],
+    ) -> Result<Attachment, AsanaError> {
+        self.client
+            .get_with_fields(&["attachments", attachment], opt_fields)
+            .await
+    }
+
+    /// `POST /attachments` (multipart `parent` and `file`). The upload is never retried after a
+    /// 5xx or a lost connection (it is a POST); it is after a 429 or a refreshed 401.
+    pub async fn upload(&self, upload: AttachmentUpload) -> Result<Attachment, AsanaError> {
+        if reqwest::multipart::Part::bytes(Vec::new())
+            .mime_str(&upload.content_type)
+            .is_err()
+        {
+            return Err(AsanaError::InvalidArgument {
+                name: "content_type",
+                reason: "is not a valid MIME type".into(),
+            });
+        }
+        let url = self.client.endpoint(&["attachments"])?;
+        let req = ApiRequest::new(Method::POST, url, RequestBody::Multipart(Box::new(upload)));
+        let response = self.client.execute(&req).await?;
+        decode::<DataEnvelope<Attachment>>(&req, &response).map(|envelope| envelope.data)
+    }
+
+    /// `DELETE /attachments/{gid}`.
+    pub async fn delete(&self, attachment: &str) -> Result<(), AsanaError> {
+        self.client
+            .write_call(Method::DELETE, &["attachments", attachment], None)
+            .await
+    }
+
+    /// Downloads an attachment's content: reads its fresh `download_url`, then fetches it
+    /// without the Asana token.
+    pub async fn download(&self, attachment: &str) -> Result<Bytes, AsanaError> {
+        let attachment = self.get(attachment, &["download_url"]).await?;
+        match attachment.download_url {
+            Some(url) => self.download_from(&url).await,
+            None => Err(AsanaError::InvalidArgument {
+                name: "attachment",
+                reason: "has no download_url (externally hosted files cannot be downloaded)".into(),
+            }),
+        }
+    }
+
+    /// Fetches a `download_url` WITHOUT the Authorization header (it is a pre-signed URL on a
+    /// storage host). It must be https (http only on loopback hosts). Not retried.
+    pub async fn download_from(&self, download_url: &str) -> Result<Bytes, AsanaError> {
+        let url = Url::parse(download_url).map_err(|e| AsanaError::InvalidUrl {
+            what: "attachment download",
+            reason: e.to_string(),
+        })?;
+        if !is_secure_endpoint(&url) {
+            return Err(AsanaError::InvalidUrl {
+                what: "attachment download",
+                reason: "must be https".into(),
+            });
+        }
+        self.client.fetch_without_token(url).await
+    }
+}
+
+handle! {
+    /// Custom fields: `client.custom_fields()`.
+    CustomFields
+}
+
+impl CustomFields<'_> {
+    /// `GET /workspaces/{gid}/custom_fields` (the default workspace when `None`).
+    pub fn list_for_workspace(&self, workspace: Option<&str>) -> List<CustomField> {
+        let target =
+            self.client
+                .workspace_endpoint(workspace, "listing custom fields", "custom_fields");
+        self.client.list_at(target, &[], PAGED)
+    }
+
+    /// `GET /custom_fields/{gid}`.
+    pub async fn get(
+        &self,
+        custom_field: &str,
+        opt_fields: &[&str],
+    ) -> Result<CustomField, AsanaError> {
+        self.client
+            .get_with_fields(&["custom_fields", custom_field], opt_fields)
+            .await
+    }
+
+    /// `GET /projects/{gid}/custom_field_settings`.
+    pub fn settings_for_project(&self, project: &str) -> List<CustomFieldSetting> {
+        let target = self
+            .client
+            .endpoint(&["projects", project, "custom_field_settings"]);
+        self.client.list_at(target, &[], PAGED)
+    }
+}
+
+handle! {
+    /// Webhooks: `client.webhooks()`. See [`crate::webhooks`] for receiving them.
+    Webhooks
+}
+
+impl Webhooks<'_> {
+    /// `POST /webhooks` (see [`crate::models::CreateWebhook`]). Asana performs the handshake with
+    /// the target before answering.
+    pub async fn create<B: Serialize + ?Sized>(&self, body: &B) -> Result<Webhook, AsanaError> {
+        self.client
+            .send_body(Method::POST, &["webhooks"], to_object(body)?)
+            .await
+    }
+
+    /// `GET /webhooks?workspace=&resource=` (the default workspace when `None`).
+    pub fn list(&self, workspace: Option<&str>, resource: Option<&str>) -> List<Webhook> {
+        let target = self
+            .client
+            .workspace_or_default(workspace, "listing webhooks")
+            .and_then(|workspace| {
+                let mut url = self.client.endpoint(&["webhooks"])?;
+                url.query_pairs_mut().append_pair("workspace", &workspace);
+                if let Some(resource) = resource {
+                    url.query_pairs_mut().append_pair("resource", resource);
+                }
+                Ok(url)
+            });
+        self.client.list_at(target, &[], PAGED)
+    }
+
+    /// `GET /webhooks/{gid}`.
+    pub async fn get(&self, webhook: &str, opt_fields: &[&str]) -> Result<Webhook, AsanaError> {
+        self.client
+            .get_with_fields(&["webhooks", webhook], opt_fields)
+            .await
+    }
+
+    /// `DELETE /webhooks/{gid}`.
+    pub async fn delete(&self, webhook: &str) -> Result<(), AsanaError> {
+        self.client
+            .write_call(Method::DELETE, &["webhooks", webhook], None)
+            .await
+    }
+}
+
+handle! {
+    /// Events: `client.events()`.
+    Events
+}
+
+#[derive(Deserialize)]
+struct EventsBody {
+    #[serde(default)]
+    data: Vec<Event>,
+    sync: String,
+    #[serde(default)]
+    has_more: bool,
+}
+
+#[derive(Deserialize)]
+struct SyncResetBody {
+    sync: Option<String>,
+}
+
+impl Events<'_> {
+    /// `GET /events?resource=&sync=`: the changes to `resource` since `sync`.
+    ///
+    /// Pass `None` the first time. When Asana answers 412 (first call, or the token expired) the
+    /// result has `sync_reset: true`, no events and a fresh `sync` to use next time; this is not
+    /// an error.
+    pub async fn get(
+        &self,
+        resource: &str,
+        sync: Option<&str>,
+    ) -> Result<EventsResponse, AsanaError> {
+        let mut url = self.client.endpoint(&["events"])?;
+        url.query_pairs_mut().append_pair("resource", resource);
+        if let Some(sync) = sync {
+            url.query_pairs_mut().append_pair("sync", sync);
+        }
+        let mut req = ApiRequest::new(Method::GET, url, RequestBody::Empty);
+        req.also_ok = Some(StatusCode::PRECONDITION_FAILED);
+        let response = self.client.execute(&req).await?;
+        if response.status == StatusCode::PRECONDITION_FAILED {
+            return match decode::<SyncResetBody>(&req, &response)
+                .ok()
+                .and_then(|b| b.sync)
+            {
+                Some(sync) => Ok(EventsResponse {
+                    events: Vec::new(),
+                    sync,
+                    has_more: false,
+                    sync_reset: true,
+                }),
+                None => Err(AsanaError::UnexpectedStatus(error_info(
+                    &req,
+                    response.status,
+                    &response.body,
+                ))),
+            };
+        }
+        let body: EventsBody = decode(&req, &response)?;
+        Ok(EventsResponse {
+            events: body.data,
+            sync: body.sync,
+            has_more: body.has_more,
+            sync_reset: false,
+        })
+    }
+}

@@ -1,0 +1,92 @@
+//! [`AsanaClientSettings`]: where the API lives and how patiently to call it.
+
+use std::time::Duration;
+
+use url::Url;
+
+/// Asana's API base URL.
+pub const DEFAULT_API_BASE_URL: &str = "https://app.asana.com/api/1.0";
+
+/// Settings of an [`AsanaClient`](crate::AsanaClient), built with `with_*` methods.
+///
+/// ```
+/// use std::time::Duration;
+/// use provider_asana::AsanaClientSettings;
+///
+/// let settings = AsanaClientSettings::default()
+///     .with_workspace_gid("1200")
+///     .with_timeout(Duration::from_secs(10))
+///     .with_max_retries(3);
+/// assert_eq!(settings.api_base_url.as_str(), "https://app.asana.com/api/1.0");
+/// assert_eq!(settings.max_retry_wait, Duration::from_secs(60));
+/// ```
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct AsanaClientSettings {
+    /// The API base URL (default `https://app.asana.com/api/1.0`). The token is only ever sent to
+    /// this origin, under this path. It must be https, except on 127.0.0.1, ::1 and localhost.
+    pub api_base_url: Url,
+    /// The default workspace for calls that need one and were not given one.
+    pub workspace_gid: Option<String>,
+    /// Timeout of each attempt, from connecting until the response body is read (default 30 s).
+    pub timeout: Duration,
+    /// How many times one call may be retried after a 429, a 5xx, a timeout or a connection
+    /// failure (default 5). 5xx, timeouts and connection failures are never retried for POST.
+    pub max_retries: u32,
+    /// The total time one call may spend waiting for rate limits (429) before it fails with
+    /// [`AsanaError::RateLimited`](crate::AsanaError::RateLimited) (default 60 s).
+    pub max_retry_wait: Duration,
+    /// An HTTP client to share with the rest of the application. When `None`, the client builds
+    /// its own (redirects off). Timeouts are applied per request either way.
+    pub http_client: Option<reqwest::Client>,
+}
+
+impl Default for AsanaClientSettings {
+    fn default() -> Self {
+        Self::new(Url::parse(DEFAULT_API_BASE_URL).expect("the default base URL is valid"))
+    }
+}
+
+impl AsanaClientSettings {
+    /// Default settings for the API at `api_base_url` (e.g. a mock server in tests).
+    pub fn new(api_base_url: Url) -> Self {
+        Self {
+            api_base_url,
+            workspace_gid: None,
+            timeout: Duration::from_secs(30),
+            max_retries: 5,
+            max_retry_wait: Duration::from_secs(60),
+            http_client: None,
+        }
+    }
+
+    /// Sets the default workspace.
+    pub fn with_workspace_gid(mut self, workspace_gid: impl Into<String>) -> Self {
+        self.workspace_gid = Some(workspace_gid.into());
+        self
+    }
+
+    /// Sets the timeout of each attempt.
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Sets how many retries one call may make.
+    pub fn with_max_retries(mut self, max_retries: u32) -> Self {
+        self.max_retries = max_retries;
+        self
+    }
+
+    /// Sets the total time one call may wait for rate limits.
+    pub fn with_max_retry_wait(mut self, max_retry_wait: Duration) -> Self {
+        self.max_retry_wait = max_retry_wait;
+        self
+    }
+
+    /// Uses this HTTP client instead of building one.
+    pub fn with_http_client(mut self, http_client: reqwest::Client) -> Self {
+        self.http_client = Some(http_client);
+        self
+    }
+}

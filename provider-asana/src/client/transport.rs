@@ -1,0 +1,496 @@
+//! The HTTP core every call goes through: bearer token, concurrency limiter, timeouts, retries
+//! (429 with `Retry-After`, 5xx and transport failures with backoff), one refresh on 401, tracing,
+//! and typed errors.
+
+use std::future::Future;
+use std::time::Duration;
+
+use auth_core::SecretString;
+use bytes::Bytes;
+use rand::Rng;
+use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderMap, RETRY_AFTER};
+use reqwest::{Method, StatusCode};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use tracing::Instrument;
+use url::Url;
+
+use super::AsanaClient;
+use crate::error::{ApiErrorDetail, ApiErrorInfo, AsanaError};
+use crate::models::AttachmentUpload;
+
+/// The longest backoff between two retries (python-asana's 1, 2, 4, 8, 16 s).
+const MAX_BACKOFF: Duration = Duration::from_secs(16);
+
+/// One API call, replayable for retries.
+#[derive(Debug, Clone)]
+pub(crate) struct ApiRequest {
+    pub(crate) method: Method,
+    pub(crate) url: Url,
+    pub(crate) body: RequestBody,
+    /// A non-2xx status the caller handles itself (412 for events).
+    pub(crate) also_ok: Option<StatusCode>,
+}
+
+/// A request body that can be sent again on a retry.
+#[derive(Debug, Clone)]
+pub(crate) enum RequestBody {
+    Empty,
+    Json(Bytes),
+    Multipart(Box<AttachmentUpload>),
+}
+
+/// A response whose status the core accepted.
+#[derive(Debug)]
+pub(crate) struct ApiResponse {
+    pub(crate) status: StatusCode,
+    pub(crate) body: Bytes,
+}
+
+#[derive(Debug)]
+struct Received {
+    status: StatusCode,
+    retry_after: Option<Duration>,
+    body: Bytes,
+}
+
+enum Failure {
+    Timeout,
+    Http(reqwest::Error),
+}
+
+#[derive(Deserialize)]
+struct ErrorEnvelope {
+    #[serde(default)]
+    errors: Vec<ApiErrorDetail>,
+}
+
+impl ApiRequest {
+    pub(crate) fn new(method: Method, url: Url, body: RequestBody) -> Self {
+        Self {
+            method,
+            url,
+            body,
+            also_ok: None,
+        }
+    }
+}
+
+impl AsanaClient {
+    /// Sends `req` with retries, the limiter and 401 handling; returns a 2xx (or `also_ok`)
+    /// response, or the typed error for the final status.
+    pub(crate) async fn execute(&self, req: &ApiRequest) -> Result<ApiResponse, AsanaError> {
+        let span = tracing::debug_span!(
+            "asana_request",
+            method = %req.method,
+            path = %req.url.path(),
+            attempt = tracing::field::Empty,
+            status = tracing::field::Empty,
+        );
+        self.execute_in_span(req).instrument(span).await
+    }
+
+    async fn execute_in_span(&self, req: &ApiRequest) -> Result<ApiResponse, AsanaError> {
+        let inner = &*self.inner;
+        let settings = &inner.settings;
+        // A POST may have been applied before a 5xx or a lost connection: never replay it.
+        // 429 and 401 are replayed for every method: Asana did not process those requests.
+        let replayable = req.method != Method::POST;
+        let mut attempt = 0u32;
+        let mut retries = 0u32;
+        let mut rate_limit_wait = Duration::ZERO;
+        let mut refreshed = false;
+        loop {
+            attempt += 1;
+            tracing::Span::current().record("attempt", attempt);
+            let token = inner.token_source.token().await.map_err(AsanaError::Auth)?;
+            let outcome = {
+                let limiter = if req.method == Method::GET || req.method == Method::HEAD {
+                    &inner.reads
+                } else {
+                    &inner.writes
+                };
+                // The semaphores are never closed, so acquiring cannot fail.
+                let _permit = limiter.acquire().await.ok();
+                self.send_once(req, &token).await
+            };
+            let received = match outcome {
+                Ok(received) => received,
+                Err(failure) => {
+                    let retryable = match &failure {
+                        Failure::Timeout => true,
+                        Failure::Http(e) => !e.is_builder(),
+                    };
+                    if replayable && retryable && retries < settings.max_retries {
+                        let wait = jittered_backoff(retries);
+                        retries += 1;
+                        tracing::debug!(
+                            wait_ms = wait.as_millis() as u64,
+                            "transport failure; retrying"
+                        );
+                        tokio::time::sleep(wait).await;
+                        continue;
+                    }
+                    return Err(self.transport_error(req, failure, attempt));
+                }
+            };
+            let status = received.status;
+            tracing::Span::current().record("status", status.as_u16());
+            tracing::debug!(status = status.as_u16(), attempt, "asana response");
+            if status.is_success() || req.also_ok == Some(status) {
+                return Ok(ApiResponse {
+                    status,
+                    body: received.body,
+                });
+            }
+            match status {
+                StatusCode::UNAUTHORIZED => {
+                    if !refreshed && inner.token_source.invalidate(&token) {
+                        refreshed = true;
+                        tracing::debug!("token rejected; retrying once with a fresh token");
+                        continue;
+                    }
+                    return Err(AsanaError::Unauthorized {
+                        info: error_info(req, status, &received.body),
+                        refreshed,
+                    });
+                }
+                StatusCode::TOO_MANY_REQUESTS => {
+                    let wait = received
+                        .retry_after
+                        .unwrap_or_else(|| jittered_backoff(retries));
+                    if retries < settings.max_retries
+                        && rate_limit_wait + wait <= settings.max_retry_wait
+                    {
+                        retries += 1;
+                        rate_limit_wait += wait;
+                        tracing::debug!(wait_ms = wait.as_millis() as u64, "rate limited; waiting");
+                        tokio::time::sleep(wait).await;
+                        continue;
+                    }
+                    return Err(AsanaError::RateLimited {
+                        info: error_info(req, status, &received.body),
+                        retry_after: received.retry_after,
+                        waited: rate_limit_wait,
+                    });
+                }
+                StatusCode::INTERNAL_SERVER_ERROR
+                | StatusCode::BAD_GATEWAY
+                | StatusCode::SERVICE_UNAVAILABLE
+                | StatusCode::GATEWAY_TIMEOUT
+                    if replayable && retries < settings.max_retries =>
+                {
+                    let wait = jittered_backoff(retries);
+                    retries += 1;
+                    tracing::debug!(wait_ms = wait.as_millis() as u64, "server error; retrying");
+                    tokio::time::sleep(wait).await;
+                    continue;
+                }
+                _ => return Err(self.status_error(req, status, &received.body)),
+            }
+        }
+    }
+
+    async fn send_once(&self, req: &ApiRequest, token: &SecretString) -> Result<Received, Failure> {
+        let inner = &*self.inner;
+        let mut builder = inner
+            .http
+            .request(req.method.clone(), req.url.clone())
+            .bearer_auth(token.expose_secret())
+            .header(ACCEPT, "application/json");
+        builder = match &req.body {
+            RequestBody::Empty => builder,
+            RequestBody::Json(json) => builder
+                .header(CONTENT_TYPE, "application/json")
+                .body(json.clone()),
+            RequestBody::Multipart(upload) => {
+                builder.multipart(multipart_form(upload).map_err(Failure::Http)?)
+            }
+        };
+        let exchange = async {
+            let response = builder.send().await?;
+            let status = response.status();
+            let retry_after = parse_retry_after(response.headers());
+            let body = response.bytes().await?;
+            Ok::<_, reqwest::Error>(Received {
+                status,
+                retry_after,
+                body,
+            })
+        };
+        match with_timeout(inner.settings.timeout, exchange).await {
+            Some(result) => result.map_err(Failure::Http),
+            None => Err(Failure::Timeout),
+        }
+    }
+
+    /// GETs `url` WITHOUT the token (attachment downloads go to storage hosts, not Asana), with
+    /// the per-attempt timeout and no retries.
+    pub(crate) async fn fetch_without_token(&self, url: Url) -> Result<Bytes, AsanaError> {
+        let host = url.host_str().unwrap_or_default().to_string();
+        let req = ApiRequest::new(Method::GET, url, RequestBody::Empty);
+        let span =
+            tracing::debug_span!("asana_download", host = %host, status = tracing::field::Empty);
+        async {
+            let exchange = async {
+                let response = self.inner.http.get(req.url.clone()).send().await?;
+                let status = response.status();
+                let body = if status.is_success() {
+                    Some(response.bytes().await?)
+                } else {
+                    None
+                };
+                Ok::<_, reqwest::Error>((status, body))
+            };
+            match with_timeout(self.inner.settings.timeout, exchange).await {
+                None => Err(self.transport_error(&req, Failure::Timeout, 1)),
+                Some(Err(e)) => Err(self.transport_error(&req, Failure::Http(e), 1)),
+                Some(Ok((status, body))) => {
+                    tracing::Span::current().record("status", status.as_u16());
+                    body.ok_or(AsanaError::Download {
+                        host: host.clone(),
+                        status: status.as_u16(),
+                    })
+                }
+            }
+        }
+        .instrument(span)
+        .await
+    }
+
+    fn transport_error(&self, req: &ApiRequest, failure: Failure, attempts: u32) -> AsanaError {
+        match failure {
+            Failure::Timeout => AsanaError::Timeout {
+                method: req.method.to_string(),
+                path: req.url.path().to_string(),
+                timeout: self.inner.settings.timeout,
+                attempts,
+            },
+            Failure::Http(e) => AsanaError::Network {
+                method: req.method.to_string(),
+                path: req.url.path().to_string(),
+                attempts,
+                source: e.without_url(),
+            },
+        }
+    }
+
+    fn status_error(&self, req: &ApiRequest, status: StatusCode, body: &[u8]) -> AsanaError {
+        let info = error_info(req, status, body);
+        match status.as_u16() {
+            400 => AsanaError::BadRequest(info),
+            402 => AsanaError::PremiumRequired(info),
+            403 => AsanaError::Forbidden {
+                likely_missing_scope: likely_scope(&req.method, self.relative_path(req.url.path())),
+                info,
+            },
+            404 => AsanaError::NotFound(info),
+            500..=599 => AsanaError::Server(info),
+            _ => AsanaError::UnexpectedStatus(info),
+        }
+    }
+
+    /// The part of `path` after the API base path.
+    fn relative_path<'a>(&self, path: &'a str) -> &'a str {
+        path.strip_prefix(self.inner.base_path.as_str())
+            .unwrap_or(path)
+    }
+}
+
+/// Decodes a JSON body into `T`, describing a mismatch by position only (never by content).
+pub(crate) fn decode<T: DeserializeOwned>(
+    req: &ApiRequest,
+    response: &ApiResponse,
+) -> Result<T, AsanaError> {
+    let body: &[u8] = if response.body.is_empty() {
+        b"null"
+    } else {
+        &response.body
+    };
+    serde_json::from_slice(body).map_err(|e| AsanaError::Decode {
+        method: req.method.to_string(),
+        path: req.url.path().to_string(),
+        status: response.status.as_u16(),
+        expected: std::any::type_name::<T>(),
+        reason: format!(
+            "{} error at line {} column {}",
+            match e.classify() {
+                serde_json::error::Category::Io => "I/O",
+                serde_json::error::Category::Syntax => "JSON syntax",
+                serde_json::error::Category::Data => "shape",
+                serde_json::error::Category::Eof => "truncated JSON",
+            },
+            e.line(),
+            e.column()
+        ),
+    })
+}
+
+pub(crate) fn error_info(req: &ApiRequest, status: StatusCode, body: &[u8]) -> ApiErrorInfo {
+    ApiErrorInfo {
+        method: req.method.to_string(),
+        path: req.url.path().to_string(),
+        status: status.as_u16(),
+        errors: serde_json::from_slice::<ErrorEnvelope>(body)
+            .map(|envelope| envelope.errors)
+            .unwrap_or_default(),
+    }
+}
+
+fn multipart_form(upload: &AttachmentUpload) -> Result<reqwest::multipart::Form, reqwest::Error> {
+    let file = reqwest::multipart::Part::stream_with_length(
+        reqwest::Body::from(upload.content.clone()),
+        upload.content.len() as u64,
+    )
+    .file_name(upload.file_name.clone())
+    .mime_str(&upload.content_type)?;
+    Ok(reqwest::multipart::Form::new()
+        .text("parent", upload.parent.clone())
+        .part("file", file))
+}
+
+/// `Retry-After` in seconds (Asana sends an integer; fractions are accepted).
+fn parse_retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
+    let seconds: f64 = value.parse().ok()?;
+    (seconds.is_finite() && seconds >= 0.0).then(|| Duration::from_secs_f64(seconds))
+}
+
+/// The delay before retry number `retry` (0-based): 1, 2, 4, 8, 16, 16... seconds, each scaled by
+/// a random factor in [0.5, 1] so that clients that failed together do not retry together.
+pub(crate) fn jittered_backoff(retry: u32) -> Duration {
+    let base = Duration::from_secs(1u64 << retry.min(4)).min(MAX_BACKOFF);
+    base.mul_f64(rand::thread_rng().gen_range(0.5..=1.0))
+}
+
+/// The OAuth scope an endpoint most likely needs: `<resource>:<read|write|delete>`, where the
+/// resource is the last collection named in the path (`/projects/1/tasks` -> `tasks`).
+pub(crate) fn likely_scope(method: &Method, relative_path: &str) -> Option<String> {
+    let action = match *method {
+        Method::GET | Method::HEAD => "read",
+        Method::DELETE => "delete",
+        _ => "write",
+    };
+    let mut resource = None;
+    for segment in relative_path.split('/').filter(|s| !s.is_empty()) {
+        let is_collection = segment.chars().all(|c| c.is_ascii_lowercase() || c == '_');
+        if !is_collection {
+            continue;
+        }
+        let mapped = match segment {
+            "tasks" | "subtasks" | "dependencies" | "dependents" | "user_task_list" => "tasks",
+            "projects" | "sections" => "projects",
+            "custom_fields" | "custom_field_settings" => "custom_fields",
+            "users" | "workspaces" | "teams" | "stories" | "tags" | "attachments" | "webhooks" => {
+                segment
+            }
+            // Events need the read scope of the watched resource, which the path does not name.
+            "events" => {
+                resource = None;
+                continue;
+            }
+            // `me`, `search`, `insert`...: keep the collection named before.
+            _ => continue,
+        };
+        resource = Some(mapped);
+    }
+    resource.map(|resource| format!("{resource}:{action}"))
+}
+
+/// Runs `fut` for at most `timeout`, or returns `None`.
+///
+/// When tokio's clock is paused (tests with `start_paused`, including tests that use the testkit's
+/// mock server), a tokio timer would be auto-advanced while the request waits on its socket and
+/// fire at once. Then the timeout is measured on the wall clock on a blocking thread instead,
+/// which also keeps the paused clock from jumping while the request is in flight.
+async fn with_timeout<F: Future>(timeout: Duration, fut: F) -> Option<F::Output> {
+    if !tokio_clock_paused() {
+        return tokio::time::timeout(timeout, fut).await.ok();
+    }
+    let (_cancel, cancelled) = std::sync::mpsc::channel::<()>();
+    let wall_timer = tokio::task::spawn_blocking(move || {
+        // Returns early when `_cancel` is dropped, i.e. when this call finishes.
+        let _ = cancelled.recv_timeout(timeout);
+    });
+    tokio::select! {
+        output = fut => Some(output),
+        _ = wall_timer => None,
+    }
+}
+
+/// Whether tokio's clock is paused: it then stands still while the wall clock moves.
+fn tokio_clock_paused() -> bool {
+    let tokio_before = tokio::time::Instant::now();
+    let wall_before = std::time::Instant::now();
+    while std::time::Instant::now() == wall_before {
+        std::hint::spin_loop();
+    }
+    tokio::time::Instant::now() == tokio_before
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scopes_follow_the_last_collection_and_the_method() {
+        let s = |m: Method, p: &str| likely_scope(&m, p);
+        assert_eq!(s(Method::GET, "/tasks/1"), Some("tasks:read".into()));
+        assert_eq!(s(Method::POST, "/tasks"), Some("tasks:write".into()));
+        assert_eq!(s(Method::PUT, "/tasks/1"), Some("tasks:write".into()));
+        assert_eq!(s(Method::DELETE, "/tasks/1"), Some("tasks:delete".into()));
+        assert_eq!(
+            s(Method::GET, "/projects/1/tasks"),
+            Some("tasks:read".into())
+        );
+        assert_eq!(
+            s(Method::POST, "/tasks/1/addTag"),
+            Some("tasks:write".into())
+        );
+        assert_eq!(
+            s(Method::GET, "/tasks/1/stories"),
+            Some("stories:read".into())
+        );
+        assert_eq!(
+            s(Method::GET, "/workspaces/1/tasks/search"),
+            Some("tasks:read".into())
+        );
+        assert_eq!(
+            s(Method::GET, "/projects/1/custom_field_settings"),
+            Some("custom_fields:read".into())
+        );
+        assert_eq!(s(Method::GET, "/users/me"), Some("users:read".into()));
+        assert_eq!(s(Method::GET, "/events"), None);
+    }
+
+    #[test]
+    fn backoff_doubles_up_to_sixteen_seconds_with_jitter() {
+        for (retry, base) in [(0, 1), (1, 2), (2, 4), (3, 8), (4, 16), (9, 16)] {
+            let base = Duration::from_secs(base);
+            for _ in 0..20 {
+                let wait = jittered_backoff(retry);
+                assert!(wait >= base / 2 && wait <= base, "{retry}: {wait:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn retry_after_is_seconds() {
+        let mut h = HeaderMap::new();
+        assert_eq!(parse_retry_after(&h), None);
+        h.insert(RETRY_AFTER, "7".parse().unwrap());
+        assert_eq!(parse_retry_after(&h), Some(Duration::from_secs(7)));
+        h.insert(
+            RETRY_AFTER,
+            "Wed, 21 Oct 2015 07:28:00 GMT".parse().unwrap(),
+        );
+        assert_eq!(parse_retry_after(&h), None);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn paused_clock_is_detected() {
+        assert!(tokio_clock_paused());
+        tokio::time::resume();
+        assert!(!tokio_clock_paused());
+    }
+}

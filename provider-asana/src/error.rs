@@ -1,0 +1,331 @@
+//! [`AsanaError`]: everything that can go wrong when calling Asana, classified so that callers know
+//! whether to retry, to ask the user to connect their account again, or to fix their request.
+//!
+//! No error carries a token, an `Authorization` header, a query string or a raw response body.
+
+use std::fmt;
+use std::time::Duration;
+
+use auth_core::{AuthError, ErrorClass};
+use serde::Deserialize;
+
+/// One entry of Asana's `{"errors": [...]}` envelope.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+pub struct ApiErrorDetail {
+    /// What went wrong, e.g. `project: Missing input`.
+    #[serde(default)]
+    pub message: String,
+    /// A hint on how to fix it, when Asana gives one.
+    #[serde(default)]
+    pub help: Option<String>,
+    /// A phrase identifying the incident on 500 responses (quote it to Asana support).
+    #[serde(default)]
+    pub phrase: Option<String>,
+}
+
+/// Where an error response came from and what Asana said about it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiErrorInfo {
+    /// HTTP method of the request.
+    pub method: String,
+    /// Path of the request (never the query string, whose values may be sensitive).
+    pub path: String,
+    /// HTTP status code.
+    pub status: u16,
+    /// The `errors[]` entries of the response (empty when the body had none).
+    pub errors: Vec<ApiErrorDetail>,
+}
+
+impl ApiErrorInfo {
+    /// The messages of all error entries, in order.
+    pub fn messages(&self) -> Vec<&str> {
+        self.errors.iter().map(|e| e.message.as_str()).collect()
+    }
+
+    /// The first `help` text, if any entry has one.
+    pub fn help(&self) -> Option<&str> {
+        self.errors.iter().find_map(|e| e.help.as_deref())
+    }
+
+    /// The first `phrase`, if any entry has one.
+    pub fn phrase(&self) -> Option<&str> {
+        self.errors.iter().find_map(|e| e.phrase.as_deref())
+    }
+}
+
+impl fmt::Display for ApiErrorInfo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "Asana {} {} (HTTP {})",
+            self.method, self.path, self.status
+        )?;
+        for (i, e) in self.errors.iter().enumerate() {
+            f.write_str(if i == 0 { ": " } else { "; " })?;
+            f.write_str(&e.message)?;
+            if let Some(help) = &e.help {
+                write!(f, " (help: {help})")?;
+            }
+            if let Some(phrase) = &e.phrase {
+                write!(f, " (phrase: {phrase})")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// An Asana API call failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AsanaError {
+    /// 400: the request is invalid. Fix the parameters or the body.
+    #[error("{0}: the request was rejected as invalid; fix its parameters or body")]
+    BadRequest(ApiErrorInfo),
+    /// 401: the token was rejected and no fresh token could fix it.
+    #[error("{info}: the access token was rejected{}; the user must connect their account again (or the workspace disabled the app)", if *.refreshed { " even after a refresh" } else { " and the token source could not provide a new one" })]
+    Unauthorized {
+        /// The response.
+        info: ApiErrorInfo,
+        /// Whether a fresh token was obtained and also rejected.
+        refreshed: bool,
+    },
+    /// 402: the feature needs a premium (paid) Asana workspace.
+    #[error("{0}: this feature needs a premium Asana workspace")]
+    PremiumRequired(ApiErrorInfo),
+    /// 403: the token lacks a scope, or the user lacks access to the resource.
+    #[error("{info}: access forbidden; {}", match .likely_missing_scope { Some(scope) => format!("the token probably lacks the `{scope}` scope (reconnect with it) or the user has no access to this resource"), None => "the token lacks a scope or the user has no access to this resource".to_string() })]
+    Forbidden {
+        /// The response.
+        info: ApiErrorInfo,
+        /// The OAuth scope this endpoint most likely needs, derived from the method and path.
+        likely_missing_scope: Option<String>,
+    },
+    /// 404: the resource does not exist or is not visible to this user.
+    #[error("{0}: not found (or not visible to this user)")]
+    NotFound(ApiErrorInfo),
+    /// 429 after the bounded retry wait was spent (or when the requested wait would exceed it).
+    #[error("{info}: rate limited by Asana{}; waited {}s in total; retry later", match .retry_after { Some(d) => format!(", asked to retry after {}s", d.as_secs()), None => String::new() }, .waited.as_secs())]
+    RateLimited {
+        /// The last 429 response.
+        info: ApiErrorInfo,
+        /// The last `Retry-After` Asana sent, if any.
+        retry_after: Option<Duration>,
+        /// The total time this call already spent waiting for rate limits.
+        waited: Duration,
+    },
+    /// 5xx after the retries (or a POST, which is never retried).
+    #[error("{0}: Asana server error; retry later")]
+    Server(ApiErrorInfo),
+    /// Any other unsuccessful status (409, 412, 451, ...).
+    #[error("{0}: unexpected status")]
+    UnexpectedStatus(ApiErrorInfo),
+    /// The token source could not provide a token.
+    #[error("cannot get an Asana access token: {0}")]
+    Auth(#[from] AuthError),
+    /// The request timed out on every attempt it was allowed.
+    #[error("Asana {method} {path} timed out after {}ms ({attempts} attempt(s)); retry later", timeout.as_millis())]
+    Timeout {
+        /// HTTP method.
+        method: String,
+        /// Request path (no query).
+        path: String,
+        /// The per-attempt timeout.
+        timeout: Duration,
+        /// How many attempts were made.
+        attempts: u32,
+    },
+    /// A connection or protocol failure on every attempt it was allowed.
+    #[error(
+        "Asana {method} {path} failed to connect or transfer ({attempts} attempt(s)): {source}"
+    )]
+    Network {
+        /// HTTP method.
+        method: String,
+        /// Request path (no query).
+        path: String,
+        /// How many attempts were made.
+        attempts: u32,
+        /// The underlying error (its URL removed).
+        source: reqwest::Error,
+    },
+    /// A raw request named a URL outside the configured API origin; nothing was sent.
+    #[error(
+        "refused to send the Asana token to {origin}: raw requests only go to {api} (pass a path such as `/tasks/123`)"
+    )]
+    OffOrigin {
+        /// Scheme, host and port of the refused URL (never its path or query).
+        origin: String,
+        /// The configured API base URL.
+        api: String,
+    },
+    /// A URL or path could not be used.
+    #[error("invalid URL for {what}: {reason}")]
+    InvalidUrl {
+        /// Which URL: "raw request", "attachment download", "API base URL".
+        what: &'static str,
+        /// What is wrong.
+        reason: String,
+    },
+    /// An argument is unusable (empty gid, a body that is not a JSON object, ...).
+    #[error("invalid argument `{name}`: {reason}")]
+    InvalidArgument {
+        /// Argument name.
+        name: &'static str,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The call needs a workspace and none was given or configured.
+    #[error(
+        "{operation} needs a workspace: pass its gid or configure one with AsanaClientSettings::with_workspace_gid"
+    )]
+    MissingWorkspace {
+        /// What was being done.
+        operation: &'static str,
+    },
+    /// A response could not be decoded into the expected type.
+    #[error(
+        "Asana {method} {path} (HTTP {status}): cannot decode the response as {expected}: {reason}"
+    )]
+    Decode {
+        /// HTTP method.
+        method: String,
+        /// Request path (no query).
+        path: String,
+        /// HTTP status.
+        status: u16,
+        /// The Rust type that was expected.
+        expected: &'static str,
+        /// Where and what kind of mismatch (never the body's content).
+        reason: String,
+    },
+    /// A download of an attachment's `download_url` failed.
+    #[error("attachment download from {host} failed with HTTP {status}{}", if *.status >= 500 { "; retry later" } else { "; the URL may have expired: fetch the attachment again for a fresh download_url" })]
+    Download {
+        /// The download host.
+        host: String,
+        /// HTTP status.
+        status: u16,
+    },
+    /// The HTTP client could not be built.
+    #[error("cannot build the HTTP client for Asana: {0}")]
+    HttpClient(#[source] reqwest::Error),
+}
+
+impl AsanaError {
+    /// What the caller can do about this error.
+    pub fn class(&self) -> ErrorClass {
+        match self {
+            AsanaError::RateLimited { .. }
+            | AsanaError::Server(_)
+            | AsanaError::Timeout { .. }
+            | AsanaError::Network { .. } => ErrorClass::Transient,
+            AsanaError::Download { status, .. } if *status >= 500 => ErrorClass::Transient,
+            AsanaError::UnexpectedStatus(info) if info.status >= 500 => ErrorClass::Transient,
+            AsanaError::Unauthorized { .. } => ErrorClass::NeedsReauthorization,
+            AsanaError::Auth(e) => e.class(),
+            _ => ErrorClass::Permanent,
+        }
+    }
+
+    /// Whether retrying later may succeed (rate limits, 5xx, timeouts, connection failures,
+    /// transient token-source failures).
+    pub fn is_retryable(&self) -> bool {
+        self.class() == ErrorClass::Transient
+    }
+
+    /// Whether the user has to connect their Asana account again.
+    pub fn needs_reauthorization(&self) -> bool {
+        self.class() == ErrorClass::NeedsReauthorization
+    }
+
+    /// The API response behind this error, for errors that carry one.
+    pub fn api_info(&self) -> Option<&ApiErrorInfo> {
+        match self {
+            AsanaError::BadRequest(info)
+            | AsanaError::PremiumRequired(info)
+            | AsanaError::NotFound(info)
+            | AsanaError::Server(info)
+            | AsanaError::UnexpectedStatus(info)
+            | AsanaError::Unauthorized { info, .. }
+            | AsanaError::Forbidden { info, .. }
+            | AsanaError::RateLimited { info, .. } => Some(info),
+            _ => None,
+        }
+    }
+
+    /// The HTTP status of the response behind this error, if there was one.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            AsanaError::Decode { status, .. } | AsanaError::Download { status, .. } => {
+                Some(*status)
+            }
+            other => other.api_info().map(|info| info.status),
+        }
+    }
+
+    /// How long Asana asked to wait before retrying (429 only).
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            AsanaError::RateLimited { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn info(status: u16) -> ApiErrorInfo {
+        ApiErrorInfo {
+            method: "GET".into(),
+            path: "/api/1.0/tasks/1".into(),
+            status,
+            errors: vec![ApiErrorDetail {
+                message: "task: Not a recognized ID".into(),
+                help: Some("See the docs".into()),
+                phrase: None,
+            }],
+        }
+    }
+
+    #[test]
+    fn display_names_request_message_and_help() {
+        let e = AsanaError::BadRequest(info(400));
+        assert_eq!(
+            e.to_string(),
+            "Asana GET /api/1.0/tasks/1 (HTTP 400): task: Not a recognized ID (help: See the docs): the request was rejected as invalid; fix its parameters or body"
+        );
+        assert_eq!(e.status(), Some(400));
+        assert_eq!(e.class(), ErrorClass::Permanent);
+    }
+
+    #[test]
+    fn classes() {
+        assert!(AsanaError::Server(info(503)).is_retryable());
+        assert!(
+            AsanaError::RateLimited {
+                info: info(429),
+                retry_after: Some(Duration::from_secs(3)),
+                waited: Duration::ZERO
+            }
+            .is_retryable()
+        );
+        assert!(
+            AsanaError::Unauthorized {
+                info: info(401),
+                refreshed: true
+            }
+            .needs_reauthorization()
+        );
+        assert!(!AsanaError::NotFound(info(404)).is_retryable());
+        assert!(AsanaError::UnexpectedStatus(info(507)).is_retryable());
+        let auth = AsanaError::Auth(AuthError::Transient {
+            provider: "asana".into(),
+            operation: "refresh",
+            detail: "HTTP 503".into(),
+            retry_after: None,
+        });
+        assert!(auth.is_retryable());
+    }
+}

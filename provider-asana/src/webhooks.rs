@@ -1,0 +1,62 @@
+//! Receiving Asana webhooks: the handshake and the signature check.
+//!
+//! When a webhook is created, Asana posts to its target with an `X-Hook-Secret` header; the target
+//! answers 200 (or 204) echoing the same header and keeps the secret. Every later delivery carries
+//! `X-Hook-Signature`: the hex HMAC-SHA256 of the raw body keyed by that secret.
+//!
+//! ```
+//! use provider_asana::webhooks::{handshake_secret, sign, verify_signature};
+//! use reqwest::header::{HeaderMap, HeaderValue};
+//!
+//! let mut headers = HeaderMap::new();
+//! headers.insert("x-hook-secret", HeaderValue::from_static("s3cr3t"));
+//! let secret = handshake_secret(&headers).expect("a handshake");
+//! // Respond 200 with `X-Hook-Secret: s3cr3t`, and store the secret for this webhook.
+//!
+//! let body = br#"{"events":[]}"#;
+//! let header = sign(secret, body);
+//! assert!(verify_signature(secret, body, &header));
+//! assert!(!verify_signature(secret, b"{}", &header));
+//! ```
+
+use hmac::{Hmac, Mac};
+use reqwest::header::HeaderMap;
+use sha2::Sha256;
+
+/// The handshake header Asana sends once and expects echoed back.
+pub const HOOK_SECRET_HEADER: &str = "x-hook-secret";
+
+/// The header carrying each delivery's signature.
+pub const HOOK_SIGNATURE_HEADER: &str = "x-hook-signature";
+
+/// The `X-Hook-Secret` of a handshake request, to echo back in the response (and to keep for
+/// verifying later deliveries). `None` when the request is not a handshake or the header is not
+/// visible ASCII.
+pub fn handshake_secret(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(HOOK_SECRET_HEADER)
+        .and_then(|value| value.to_str().ok())
+        .filter(|secret| !secret.is_empty())
+}
+
+/// Whether `signature_header` (the `X-Hook-Signature` value) is the hex HMAC-SHA256 of `body`
+/// keyed by `secret`. The comparison runs in constant time; a malformed header is simply `false`.
+pub fn verify_signature(secret: &str, body: &[u8], signature_header: &str) -> bool {
+    let Ok(expected) = hex::decode(signature_header.trim()) else {
+        return false;
+    };
+    mac(secret, body).verify_slice(&expected).is_ok()
+}
+
+/// The `X-Hook-Signature` value Asana would send for `body` (lower-case hex), for tests and tools.
+pub fn sign(secret: &str, body: &[u8]) -> String {
+    hex::encode(mac(secret, body).finalize().into_bytes())
+}
+
+fn mac(secret: &str, body: &[u8]) -> Hmac<Sha256> {
+    // HMAC accepts keys of any length, so this cannot fail.
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret.as_bytes())
+        .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
+    mac.update(body);
+    mac
+}

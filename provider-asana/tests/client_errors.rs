@@ -1,0 +1,217 @@
+//! Error classes: the `errors[]` envelope, 400/402/403/404, decode errors, token-source failures;
+//! and that no error text carries the token.
+
+mod client_support;
+
+use std::sync::Arc;
+
+use auth_core::ErrorClass;
+use client_support::{CountingTokenSource, client, settings};
+use provider_asana::{AsanaClient, AsanaError};
+use reqwest::Method;
+use serde_json::json;
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+fn assert_no_token(err: &AsanaError) {
+    let text = format!("{err} {err:?}");
+    assert!(!text.contains("token-1"), "{text}");
+}
+
+#[tokio::test]
+async fn bad_request_carries_messages_and_help() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/api/1.0/tasks"))
+        .respond_with(ResponseTemplate::new(400).set_body_json(json!({"errors": [
+            {"message": "workspace: Missing input", "help": "For more information on API status codes and how to handle them, read the docs on errors: https://developers.asana.com/docs/errors"},
+            {"message": "name: Too long"}
+        ]})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let (client, _) = client(&server);
+
+    let err = client
+        .tasks()
+        .create(&json!({"projects": ["1"]}))
+        .await
+        .unwrap_err();
+    let AsanaError::BadRequest(info) = &err else {
+        panic!("{err:?}")
+    };
+    assert_eq!(info.status, 400);
+    assert_eq!(info.method, "POST");
+    assert_eq!(info.path, "/api/1.0/tasks");
+    assert_eq!(
+        info.messages(),
+        vec!["workspace: Missing input", "name: Too long"]
+    );
+    assert!(info.help().unwrap().starts_with("For more information"));
+    assert_eq!(err.class(), ErrorClass::Permanent);
+    assert!(!err.is_retryable());
+    assert_eq!(
+        err.to_string(),
+        "Asana POST /api/1.0/tasks (HTTP 400): workspace: Missing input (help: For more information on API status codes and how to handle them, read the docs on errors: https://developers.asana.com/docs/errors); name: Too long: the request was rejected as invalid; fix its parameters or body"
+    );
+    assert_no_token(&err);
+}
+
+#[tokio::test]
+async fn premium_forbidden_and_not_found_are_distinct() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/api/1.0/workspaces/7/tasks/search"))
+        .respond_with(ResponseTemplate::new(402).set_body_json(json!({"errors": [
+            {"message": "Search is only available to premium users."}
+        ]})))
+        .mount(&server)
+        .await;
+    for m in ["GET", "POST", "PUT", "DELETE"] {
+        Mock::given(method(m))
+            .and(wiremock::matchers::path_regex(r"^/api/1\.0/tasks(/1)?$"))
+            .respond_with(ResponseTemplate::new(403).set_body_json(json!({"errors": [
+                {"message": "Forbidden"}
+            ]})))
+            .mount(&server)
+            .await;
+    }
+    Mock::given(method("GET"))
+        .and(path("/api/1.0/projects/404"))
+        .respond_with(ResponseTemplate::new(404).set_body_json(json!({"errors": [
+            {"message": "project: Unknown object: 404"}
+        ]})))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api/1.0/projects/451"))
+        .respond_with(ResponseTemplate::new(451))
+        .mount(&server)
+        .await;
+    let (client, _) = client(&server);
+
+    let err = client
+        .tasks()
+        .search(Some("7"))
+        .param("text", "x")
+        .page()
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, AsanaError::PremiumRequired(info) if info.status == 402),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("premium"));
+
+    let scope = |err: AsanaError| match err {
+        AsanaError::Forbidden {
+            likely_missing_scope,
+            info,
+        } => {
+            assert_eq!(info.status, 403);
+            likely_missing_scope
+        }
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(
+        scope(client.tasks().get("1", &[]).await.unwrap_err()).as_deref(),
+        Some("tasks:read")
+    );
+    assert_eq!(
+        scope(
+            client
+                .tasks()
+                .create(&json!({"workspace": "1"}))
+                .await
+                .unwrap_err()
+        )
+        .as_deref(),
+        Some("tasks:write")
+    );
+    assert_eq!(
+        scope(
+            client
+                .tasks()
+                .update("1", &json!({"name": "x"}))
+                .await
+                .unwrap_err()
+        )
+        .as_deref(),
+        Some("tasks:write")
+    );
+    let err = client.tasks().delete("1").await.unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("the token probably lacks the `tasks:delete` scope"),
+        "{err}"
+    );
+    assert_eq!(scope(err).as_deref(), Some("tasks:delete"));
+
+    let err = client.projects().get("404", &[]).await.unwrap_err();
+    assert!(
+        matches!(&err, AsanaError::NotFound(info) if info.messages() == vec!["project: Unknown object: 404"]),
+        "{err:?}"
+    );
+    assert_eq!(err.status(), Some(404));
+    assert_eq!(err.class(), ErrorClass::Permanent);
+
+    let err = client.projects().get("451", &[]).await.unwrap_err();
+    assert!(
+        matches!(&err, AsanaError::UnexpectedStatus(info) if info.status == 451 && info.errors.is_empty()),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn decode_errors_never_echo_the_body() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/api/1.0/users/me"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"data": "access_token=token-1-leaked-secret"})),
+        )
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api/1.0/tasks/1"))
+        .respond_with(ResponseTemplate::new(200).set_body_string("<html>token-1</html>"))
+        .mount(&server)
+        .await;
+    let (client, _) = client(&server);
+
+    let err = client.get_user("me").await.unwrap_err();
+    let AsanaError::Decode {
+        status, expected, ..
+    } = &err
+    else {
+        panic!("{err:?}")
+    };
+    assert_eq!(*status, 200);
+    assert!(expected.ends_with("User>"), "{expected}");
+    assert!(!format!("{err} {err:?}").contains("leaked-secret"));
+    assert_no_token(&err);
+
+    let err = client
+        .request(Method::GET, "/tasks/1", &[], None)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, AsanaError::Decode { .. }), "{err:?}");
+    assert_no_token(&err);
+}
+
+#[tokio::test]
+async fn token_source_failures_keep_their_class_and_send_nothing() {
+    let server = MockServer::start().await;
+    let tokens = CountingTokenSource::failing("invalid_grant");
+    let client: AsanaClient =
+        AsanaClient::new(tokens.clone() as Arc<_>, settings(&server)).unwrap();
+
+    let err = client.get_user("me").await.unwrap_err();
+    assert!(matches!(err, AsanaError::Auth(_)), "{err:?}");
+    assert!(err.needs_reauthorization());
+    assert!(err.to_string().starts_with(
+        "cannot get an Asana access token: asana: the credentials of `alice` need re-authorization"
+    ));
+    assert!(server.received_requests().await.unwrap().is_empty());
+}

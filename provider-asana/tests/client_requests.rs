@@ -1,0 +1,734 @@
+//! What the client sends and how it reads answers: headers, opt_fields, `{"data": ...}` bodies,
+//! default workspace, raw requests and the origin check, attachments, events.
+
+mod client_support;
+
+use std::sync::Arc;
+
+use auth_core::StaticTokenSource;
+use client_support::{client, client_with, settings};
+use provider_asana::models::{
+    AttachmentUpload, CreateComment, CreateTask, CreateWebhook, ProjectPlacement, UpdateTask,
+    WebhookFilter,
+};
+use provider_asana::{AsanaClient, AsanaClientSettings, AsanaError};
+use reqwest::Method;
+use serde_json::json;
+use url::Url;
+use wiremock::matchers::{body_json, header, method, path, query_param, query_param_is_missing};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+#[tokio::test]
+async fn get_user_me_sends_bearer_token_and_opt_fields() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/api/1.0/users/me"))
+        .and(header("authorization", "Bearer token-1"))
+        .and(header("accept", "application/json"))
+        .and(query_param("opt_fields", "name,email,workspaces.name"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"data": {
+            "gid": "42", "resource_type": "user", "name": "Greg", "email": "g@example.com",
+            "workspaces": [{"gid": "7", "resource_type": "workspace", "name": "Acme"}],
+            "photo": null, "custom_thing": {"x": 1}
+        }})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let (client, _) = client(&server);
+
+    let me = client
+        .users()
+        .get("me", &["name", "email", "workspaces.name"])
+        .await
+        .unwrap();
+
+    assert_eq!(me.gid, "42");
+    assert_eq!(me.name.as_deref(), Some("Greg"));
+    assert_eq!(me.email.as_deref(), Some("g@example.com"));
+    assert_eq!(me.workspaces.unwrap()[0].name.as_deref(), Some("Acme"));
+    assert_eq!(me.extra.get("custom_thing"), Some(&json!({"x": 1})));
+}
+
+#[tokio::test]
+async fn get_without_opt_fields_sends_no_query() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/api/1.0/tasks/1"))
+        .and(query_param_is_missing("opt_fields"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"data": {"gid": "1"}})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let (client, _) = client(&server);
+    assert_eq!(client.tasks().get("1", &[]).await.unwrap().gid, "1");
+}
+
+#[tokio::test]
+async fn gids_are_encoded_as_one_path_segment() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/api/1.0/users/a%2F..%2Fb%3Fx=1"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"data": {"gid": "1"}})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let (client, _) = client(&server);
+    client.users().get("a/../b?x=1", &[]).await.unwrap();
+    let err = client.tasks().get("..", &[]).await.unwrap_err();
+    assert!(
+        matches!(err, AsanaError::InvalidArgument { name: "gid", .. }),
+        "{err:?}"
+    );
+    let err = client.tasks().get("", &[]).await.unwrap_err();
+    assert!(
+        matches!(err, AsanaError::InvalidArgument { name: "gid", .. }),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn create_task_sends_exactly_the_data_envelope() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/api/1.0/tasks"))
+        .and(header("content-type", "application/json"))
+        .and(body_json(
+            json!({"data": {"name": "Buy milk", "projects": ["11"], "notes": "2%"}}),
+        ))
+        .respond_with(ResponseTemplate::new(201).set_body_json(json!({"data": {
+            "gid": "99", "resource_type": "task", "name": "Buy milk"
+        }})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let (client, _) = client(&server);
+
+    let task = client
+        .tasks()
+        .create(&CreateTask {
+            name: Some("Buy milk".into()),
+            projects: Some(vec!["11".into()]),
+            notes: Some("2%".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(task.gid, "99");
+    assert_eq!(task.resource_type.as_deref(), Some("task"));
+}
+
+#[tokio::test]
+async fn creates_without_a_workspace_use_the_default_one() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/api/1.0/tasks"))
+        .and(body_json(
+            json!({"data": {"name": "A", "workspace": "1200"}}),
+        ))
+        .respond_with(ResponseTemplate::new(201).set_body_json(json!({"data": {"gid": "1"}})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/api/1.0/tags"))
+        .and(body_json(
+            json!({"data": {"name": "urgent", "workspace": "1200"}}),
+        ))
+        .respond_with(ResponseTemplate::new(201).set_body_json(json!({"data": {"gid": "2"}})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/api/1.0/projects"))
+        .and(body_json(json!({"data": {"name": "P", "team": "5"}})))
+        .respond_with(ResponseTemplate::new(201).set_body_json(json!({"data": {"gid": "3"}})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let (client, _) = client_with(settings(&server).with_workspace_gid("1200"));
+    assert_eq!(client.default_workspace(), Some("1200"));
+
+    client.tasks().create(&json!({"name": "A"})).await.unwrap();
+    client
+        .tags()
+        .create(&json!({"name": "urgent"}))
+        .await
+        .unwrap();
+    // A team is enough for a project: no workspace is added.
+    client
+        .projects()
+        .create(&json!({"name": "P", "team": "5"}))
+        .await
+        .unwrap();
+
+    let (no_default, _) = client_support::client(&server);
+    let err = no_default
+        .tasks()
+        .create(&json!({"name": "A"}))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, AsanaError::MissingWorkspace { .. }),
+        "{err:?}"
+    );
+    let err = no_default
+        .projects()
+        .list_for_workspace(None)
+        .page()
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, AsanaError::MissingWorkspace { .. }),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn updates_deletes_and_relationship_writes() {
+    let server = MockServer::start().await;
+    let ok_empty = ResponseTemplate::new(200).set_body_json(json!({"data": {}}));
+    Mock::given(method("PUT"))
+        .and(path("/api/1.0/tasks/1"))
+        .and(body_json(
+            json!({"data": {"completed": true, "assignee": null}}),
+        ))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"data": {"gid": "1", "completed": true}})),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("DELETE"))
+        .and(path("/api/1.0/tasks/1"))
+        .respond_with(ok_empty.clone())
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/api/1.0/tasks/1/addTag"))
+        .and(body_json(json!({"data": {"tag": "5"}})))
+        .respond_with(ok_empty.clone())
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/api/1.0/tasks/1/addProject"))
+        .and(body_json(json!({"data": {"project": "8", "section": "9"}})))
+        .respond_with(ok_empty.clone())
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/api/1.0/sections/9/addTask"))
+        .and(body_json(json!({"data": {"task": "1"}})))
+        .respond_with(ok_empty.clone())
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/api/1.0/tasks/1/stories"))
+        .and(body_json(json!({"data": {"text": "Done!"}})))
+        .respond_with(ResponseTemplate::new(201).set_body_json(json!({"data": {
+            "gid": "77", "resource_subtype": "comment_added", "type": "comment", "text": "Done!"
+        }})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/api/1.0/webhooks"))
+        .and(body_json(json!({"data": {
+            "resource": "8", "target": "https://example.com/hook",
+            "filters": [{"resource_type": "task", "action": "changed"}]
+        }})))
+        .respond_with(ResponseTemplate::new(201).set_body_json(json!({"data": {
+            "gid": "300", "active": true, "target": "https://example.com/hook"
+        }})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let (client, _) = client(&server);
+
+    let mut update = UpdateTask {
+        completed: Some(true),
+        ..Default::default()
+    };
+    update
+        .extra
+        .insert("assignee".into(), serde_json::Value::Null);
+    let task = client.tasks().update("1", &update).await.unwrap();
+    assert_eq!(task.completed, Some(true));
+    client.tasks().delete("1").await.unwrap();
+    client.tasks().add_tag("1", "5").await.unwrap();
+    client
+        .tasks()
+        .add_project(
+            "1",
+            "8",
+            Some(&ProjectPlacement {
+                section: Some("9".into()),
+                ..Default::default()
+            }),
+        )
+        .await
+        .unwrap();
+    client.sections().add_task("9", "1").await.unwrap();
+    let story = client
+        .stories()
+        .create_comment(
+            "1",
+            &CreateComment {
+                text: Some("Done!".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(story.story_type.as_deref(), Some("comment"));
+    let webhook = client
+        .webhooks()
+        .create(&CreateWebhook {
+            resource: "8".into(),
+            target: "https://example.com/hook".into(),
+            filters: Some(vec![WebhookFilter {
+                resource_type: Some("task".into()),
+                action: Some("changed".into()),
+                ..Default::default()
+            }]),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(webhook.active, Some(true));
+}
+
+#[tokio::test]
+async fn a_body_that_is_not_an_object_is_refused_before_sending() {
+    let server = MockServer::start().await;
+    let (client, _) = client(&server);
+    let err = client.tasks().update("1", &json!(["x"])).await.unwrap_err();
+    assert!(
+        matches!(err, AsanaError::InvalidArgument { name: "body", .. }),
+        "{err:?}"
+    );
+    assert!(server.received_requests().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn raw_request_takes_paths_and_same_origin_urls_and_returns_the_whole_body() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/api/1.0/tasks/1"))
+        .and(query_param("opt_fields", "name"))
+        .and(header("authorization", "Bearer token-1"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"data": {"gid": "1"}})))
+        .expect(3)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/api/1.0/tasks/1/addFollowers"))
+        .and(body_json(json!({"data": {"followers": ["me"]}})))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"data": {"gid": "1"}})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let (client, _) = client(&server);
+
+    let by_path = client
+        .request(Method::GET, "/tasks/1", &[("opt_fields", "name")], None)
+        .await
+        .unwrap();
+    assert_eq!(by_path, json!({"data": {"gid": "1"}}));
+    let query_in_path = client
+        .request(Method::GET, "tasks/1?opt_fields=name", &[], None)
+        .await
+        .unwrap();
+    assert_eq!(query_in_path, by_path);
+    let absolute = format!("{}/api/1.0/tasks/1", server.uri());
+    client
+        .request(Method::GET, &absolute, &[("opt_fields", "name")], None)
+        .await
+        .unwrap();
+    client
+        .request(
+            Method::POST,
+            "/tasks/1/addFollowers",
+            &[],
+            Some(json!({"data": {"followers": ["me"]}})),
+        )
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn raw_request_refuses_other_origins_before_sending_anything() {
+    let server = MockServer::start().await;
+    let other = MockServer::start().await;
+    Mock::given(wiremock::matchers::any())
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"data": {}})))
+        .expect(0)
+        .mount(&other)
+        .await;
+    Mock::given(wiremock::matchers::any())
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"data": {}})))
+        .expect(0)
+        .mount(&server)
+        .await;
+    let (client, tokens) = client(&server);
+    let main = Url::parse(&server.uri()).unwrap();
+
+    let refused = [
+        format!("{}/api/1.0/tasks/1?secret-query=1", other.uri()),
+        format!("https://127.0.0.1:{}/api/1.0/tasks/1", main.port().unwrap()),
+        format!("{}/other/tasks/1", server.uri()),
+        format!("{}/api/1.0x/tasks", server.uri()),
+        format!(
+            "http://user:pw@127.0.0.1:{}/api/1.0/tasks",
+            main.port().unwrap()
+        ),
+        "/../../admin".to_string(),
+        "javascript:alert(1)".to_string(),
+    ];
+    for target in &refused {
+        let err = client
+            .request(Method::GET, target, &[], None)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, AsanaError::OffOrigin { .. }),
+            "{target}: {err:?}"
+        );
+        assert!(!err.to_string().contains("secret-query"), "{err}");
+        let err = client.request_page(target, &[]).await.unwrap_err();
+        assert!(
+            matches!(err, AsanaError::OffOrigin { .. }),
+            "{target}: {err:?}"
+        );
+        let err = client
+            .list::<serde_json::Value>(target, &[])
+            .page()
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, AsanaError::OffOrigin { .. }),
+            "{target}: {err:?}"
+        );
+    }
+    let err = client
+        .request(
+            Method::GET,
+            &format!("{}/api/1.0/x", other.uri()),
+            &[],
+            None,
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "refused to send the Asana token to {}: raw requests only go to {}/api/1.0 (pass a path such as `/tasks/123`)",
+            other.uri(),
+            server.uri()
+        )
+    );
+    // Refused before even asking for a token.
+    assert_eq!(
+        tokens.token_calls.load(std::sync::atomic::Ordering::SeqCst),
+        0
+    );
+    assert!(other.received_requests().await.unwrap().is_empty());
+    assert!(server.received_requests().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn base_url_must_be_https_except_on_loopback() {
+    let tokens = Arc::new(StaticTokenSource::new("asana", "s", "t".into()));
+    for bad in [
+        "http://app.asana.com/api/1.0",
+        "ftp://127.0.0.1/api",
+        "https://app.asana.com/api/1.0?x=1",
+        "https://u:p@app.asana.com/api/1.0",
+    ] {
+        let err = AsanaClient::new(
+            tokens.clone(),
+            AsanaClientSettings::new(Url::parse(bad).unwrap()),
+        )
+        .unwrap_err();
+        assert!(
+            matches!(err, AsanaError::InvalidUrl { .. }),
+            "{bad}: {err:?}"
+        );
+    }
+    for good in [
+        "https://app.asana.com/api/1.0/",
+        "http://127.0.0.1:9/api",
+        "http://localhost:9",
+        "http://[::1]:9/",
+    ] {
+        AsanaClient::new(
+            tokens.clone(),
+            AsanaClientSettings::new(Url::parse(good).unwrap()),
+        )
+        .unwrap();
+    }
+    let client = AsanaClient::new(tokens, AsanaClientSettings::default()).unwrap();
+    assert_eq!(
+        client.settings().api_base_url.as_str(),
+        "https://app.asana.com/api/1.0"
+    );
+    assert!(!format!("{client:?}").contains("\"t\""));
+}
+
+#[tokio::test]
+async fn attachment_upload_is_multipart_and_download_sends_no_token() {
+    let server = MockServer::start().await;
+    let storage = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/api/1.0/attachments"))
+        .and(header("authorization", "Bearer token-1"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"data": {
+            "gid": "500", "resource_type": "attachment", "name": "notes.txt"
+        }})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api/1.0/attachments/500"))
+        .and(query_param("opt_fields", "download_url"))
+        .and(header("authorization", "Bearer token-1"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"data": {
+            "gid": "500", "download_url": format!("{}/bucket/notes.txt?X-Amz-Signature=abc", storage.uri())
+        }})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/bucket/notes.txt"))
+        .and(query_param("X-Amz-Signature", "abc"))
+        .respond_with(ResponseTemplate::new(200).set_body_bytes(b"hello file".to_vec()))
+        .expect(1)
+        .mount(&storage)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/bucket/expired"))
+        .respond_with(ResponseTemplate::new(403))
+        .mount(&storage)
+        .await;
+    let (client, _) = client(&server);
+
+    let attachment = client
+        .attachments()
+        .upload(AttachmentUpload::new(
+            "123",
+            "notes.txt",
+            "text/plain",
+            b"hello file".to_vec(),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(attachment.gid, "500");
+    let upload = &server.received_requests().await.unwrap()[0];
+    let content_type = upload
+        .headers
+        .get("content-type")
+        .unwrap()
+        .to_str()
+        .unwrap();
+    assert!(
+        content_type.starts_with("multipart/form-data; boundary="),
+        "{content_type}"
+    );
+    let body = String::from_utf8_lossy(&upload.body);
+    assert!(
+        body.contains("Content-Disposition: form-data; name=\"parent\"\r\n\r\n123\r\n"),
+        "{body}"
+    );
+    assert!(
+        body.contains("Content-Disposition: form-data; name=\"file\"; filename=\"notes.txt\"\r\nContent-Type: text/plain\r\n\r\nhello file\r\n"),
+        "{body}"
+    );
+
+    let content = client.attachments().download("500").await.unwrap();
+    assert_eq!(&content[..], b"hello file");
+    let downloads = storage.received_requests().await.unwrap();
+    assert_eq!(downloads.len(), 1);
+    assert!(downloads[0].headers.get("authorization").is_none());
+
+    let err = client
+        .attachments()
+        .download_from(&format!("{}/bucket/expired", storage.uri()))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, AsanaError::Download { status: 403, .. }),
+        "{err:?}"
+    );
+    let err = client
+        .attachments()
+        .download_from("http://example.com/file")
+        .await
+        .unwrap_err();
+    assert!(matches!(err, AsanaError::InvalidUrl { .. }), "{err:?}");
+    let err = client
+        .attachments()
+        .upload(AttachmentUpload::new("1", "a", "not a mime", b"x".to_vec()))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            AsanaError::InvalidArgument {
+                name: "content_type",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn events_412_is_a_sync_reset_not_an_error() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/api/1.0/events"))
+        .and(query_param("resource", "11"))
+        .and(query_param_is_missing("sync"))
+        .respond_with(ResponseTemplate::new(412).set_body_json(json!({
+            "errors": [{"message": "Sync token invalid or too old."}],
+            "sync": "fresh-sync"
+        })))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api/1.0/events"))
+        .and(query_param("resource", "11"))
+        .and(query_param("sync", "fresh-sync"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "data": [{"action": "changed", "resource": {"gid": "1", "resource_type": "task"},
+                      "change": {"field": "name"}}],
+            "sync": "next-sync",
+            "has_more": true
+        })))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api/1.0/events"))
+        .and(query_param("resource", "12"))
+        .respond_with(ResponseTemplate::new(412).set_body_json(json!({"errors": []})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let (client, _) = client(&server);
+
+    let first = client.events().get("11", None).await.unwrap();
+    assert!(first.sync_reset);
+    assert!(first.events.is_empty());
+    assert_eq!(first.sync, "fresh-sync");
+    assert!(!first.has_more);
+
+    let next = client.events().get("11", Some(&first.sync)).await.unwrap();
+    assert!(!next.sync_reset);
+    assert!(next.has_more);
+    assert_eq!(next.sync, "next-sync");
+    assert_eq!(next.events.len(), 1);
+    assert_eq!(next.events[0].action.as_deref(), Some("changed"));
+    assert_eq!(next.events[0].resource.as_ref().unwrap().gid, "1");
+
+    // A 412 without a sync token is a plain error.
+    let err = client.events().get("12", None).await.unwrap_err();
+    assert!(
+        matches!(err, AsanaError::UnexpectedStatus(ref info) if info.status == 412),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn list_endpoints_send_their_filters() {
+    let server = MockServer::start().await;
+    let empty = ResponseTemplate::new(200).set_body_json(json!({"data": [], "next_page": null}));
+    for (p, params) in [
+        (
+            "/api/1.0/tasks",
+            vec![("assignee", "me"), ("workspace", "1200"), ("limit", "100")],
+        ),
+        (
+            "/api/1.0/users",
+            vec![("workspace", "1200"), ("limit", "100")],
+        ),
+        ("/api/1.0/users/me/teams", vec![("organization", "1200")]),
+        (
+            "/api/1.0/attachments",
+            vec![("parent", "1"), ("limit", "100")],
+        ),
+        (
+            "/api/1.0/webhooks",
+            vec![("workspace", "1200"), ("resource", "8")],
+        ),
+        (
+            "/api/1.0/workspaces/1200/tasks/search",
+            vec![("text", "milk"), ("limit", "100")],
+        ),
+    ] {
+        let mut mock = Mock::given(method("GET")).and(path(p));
+        for (k, v) in params {
+            mock = mock.and(query_param(k, v));
+        }
+        mock.respond_with(empty.clone())
+            .expect(1)
+            .mount(&server)
+            .await;
+    }
+    Mock::given(method("GET"))
+        .and(path("/api/1.0/teams/5/users"))
+        .and(query_param_is_missing("limit"))
+        .respond_with(empty.clone())
+        .expect(1)
+        .mount(&server)
+        .await;
+    let (client, _) = client_with(settings(&server).with_workspace_gid("1200"));
+
+    assert!(
+        client
+            .tasks()
+            .list_for_assignee("me", None)
+            .page()
+            .await
+            .unwrap()
+            .data
+            .is_empty()
+    );
+    client
+        .users()
+        .list_for_workspace(None)
+        .page()
+        .await
+        .unwrap();
+    client
+        .teams()
+        .list_for_user("me", None)
+        .page()
+        .await
+        .unwrap();
+    client
+        .attachments()
+        .list_for_parent("1")
+        .page()
+        .await
+        .unwrap();
+    client
+        .webhooks()
+        .list(None, Some("8"))
+        .page()
+        .await
+        .unwrap();
+    client
+        .tasks()
+        .search(None)
+        .param("text", "milk")
+        .page()
+        .await
+        .unwrap();
+    client.users().list_for_team("5").page().await.unwrap();
+}

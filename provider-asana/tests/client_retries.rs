@@ -1,0 +1,418 @@
+//! Retries on paused tokio time: 429 with `Retry-After` (and its bounded wait), 5xx and timeouts on
+//! GET but not on POST, and exactly one retry with a fresh token after a 401.
+//!
+//! The client measures request timeouts on the wall clock when tokio's clock is paused, so the
+//! paused clock advances only by the client's own waits: elapsed paused time is exact here.
+
+mod client_support;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use auth_core::StaticTokenSource;
+use client_support::{client, client_with, settings};
+use provider_asana::{AsanaClient, AsanaClientSettings, AsanaError};
+use serde_json::json;
+use tokio::time::Instant;
+use wiremock::matchers::{body_json, header, method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+fn ok_user() -> ResponseTemplate {
+    ResponseTemplate::new(200).set_body_json(json!({"data": {"gid": "42", "name": "Greg"}}))
+}
+
+fn rate_limited(retry_after: Option<&str>) -> ResponseTemplate {
+    let response = ResponseTemplate::new(429).set_body_json(json!({"errors": [
+        {"message": "You have made too many requests recently. Please, be chill."}
+    ]}));
+    match retry_after {
+        Some(seconds) => response.insert_header("Retry-After", seconds),
+        None => response,
+    }
+}
+
+async fn mount_sequence(
+    server: &MockServer,
+    http_method: &str,
+    p: &str,
+    first: ResponseTemplate,
+    times: u64,
+    then: ResponseTemplate,
+) {
+    Mock::given(method(http_method))
+        .and(path(p))
+        .respond_with(first)
+        .up_to_n_times(times)
+        .with_priority(1)
+        .mount(server)
+        .await;
+    Mock::given(method(http_method))
+        .and(path(p))
+        .respond_with(then)
+        .with_priority(2)
+        .mount(server)
+        .await;
+}
+
+async fn requests(server: &MockServer) -> usize {
+    server.received_requests().await.unwrap().len()
+}
+
+#[tokio::test(start_paused = true)]
+async fn rate_limit_waits_retry_after_then_succeeds() {
+    let server = MockServer::start().await;
+    mount_sequence(
+        &server,
+        "GET",
+        "/api/1.0/users/me",
+        rate_limited(Some("7")),
+        1,
+        ok_user(),
+    )
+    .await;
+    let (client, _) = client(&server);
+
+    let started = Instant::now();
+    let me = client.get_user("me").await.unwrap();
+
+    assert_eq!(me.gid, "42");
+    assert_eq!(requests(&server).await, 2);
+    assert_eq!(started.elapsed(), Duration::from_secs(7));
+}
+
+#[tokio::test(start_paused = true)]
+async fn rate_limit_applies_to_post_too() {
+    let server = MockServer::start().await;
+    mount_sequence(
+        &server,
+        "POST",
+        "/api/1.0/tasks",
+        rate_limited(Some("2")),
+        1,
+        ResponseTemplate::new(201).set_body_json(json!({"data": {"gid": "9"}})),
+    )
+    .await;
+    let (client, _) = client(&server);
+
+    let started = Instant::now();
+    let task = client
+        .tasks()
+        .create(&json!({"workspace": "1"}))
+        .await
+        .unwrap();
+    assert_eq!(task.gid, "9");
+    assert_eq!(requests(&server).await, 2);
+    assert_eq!(started.elapsed(), Duration::from_secs(2));
+}
+
+#[tokio::test(start_paused = true)]
+async fn rate_limit_gives_up_when_the_bounded_wait_is_spent() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/api/1.0/users/me"))
+        .respond_with(rate_limited(Some("30")))
+        .mount(&server)
+        .await;
+    // Default max_retry_wait: 60 s, so two waits of 30 s, then the third 429 is returned.
+    let (client, _) = client(&server);
+
+    let started = Instant::now();
+    let err = client.get_user("me").await.unwrap_err();
+
+    let AsanaError::RateLimited {
+        retry_after,
+        waited,
+        info,
+    } = &err
+    else {
+        panic!("{err:?}")
+    };
+    assert_eq!(*retry_after, Some(Duration::from_secs(30)));
+    assert_eq!(*waited, Duration::from_secs(60));
+    assert_eq!(info.status, 429);
+    assert_eq!(err.retry_after(), Some(Duration::from_secs(30)));
+    assert!(err.is_retryable());
+    assert_eq!(requests(&server).await, 3);
+    assert_eq!(started.elapsed(), Duration::from_secs(60));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_retry_after_beyond_the_budget_fails_at_once() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/api/1.0/users/me"))
+        .respond_with(rate_limited(Some("600")))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let (client, _) = client(&server);
+
+    let started = Instant::now();
+    let err = client.get_user("me").await.unwrap_err();
+    assert!(
+        matches!(err, AsanaError::RateLimited { waited, .. } if waited == Duration::ZERO),
+        "{err:?}"
+    );
+    assert_eq!(err.retry_after(), Some(Duration::from_secs(600)));
+    assert_eq!(started.elapsed(), Duration::ZERO);
+}
+
+#[tokio::test(start_paused = true)]
+async fn rate_limit_without_retry_after_backs_off() {
+    let server = MockServer::start().await;
+    mount_sequence(
+        &server,
+        "GET",
+        "/api/1.0/users/me",
+        rate_limited(None),
+        2,
+        ok_user(),
+    )
+    .await;
+    let (client, _) = client(&server);
+
+    let started = Instant::now();
+    client.get_user("me").await.unwrap();
+    let elapsed = started.elapsed();
+    assert_eq!(requests(&server).await, 3);
+    // Backoff 1 s then 2 s, each jittered into [50%, 100%].
+    assert!(
+        elapsed >= Duration::from_millis(1500) && elapsed <= Duration::from_secs(3),
+        "{elapsed:?}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn server_errors_are_retried_on_get_with_backoff() {
+    let server = MockServer::start().await;
+    mount_sequence(
+        &server,
+        "GET",
+        "/api/1.0/tasks/1",
+        ResponseTemplate::new(503),
+        2,
+        ResponseTemplate::new(200).set_body_json(json!({"data": {"gid": "1"}})),
+    )
+    .await;
+    let (client, _) = client(&server);
+
+    let started = Instant::now();
+    assert_eq!(client.tasks().get("1", &[]).await.unwrap().gid, "1");
+    let elapsed = started.elapsed();
+    assert_eq!(requests(&server).await, 3);
+    assert!(
+        elapsed >= Duration::from_millis(1500) && elapsed <= Duration::from_secs(3),
+        "{elapsed:?}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn server_errors_give_up_after_max_retries() {
+    let server = MockServer::start().await;
+    Mock::given(method("DELETE"))
+        .and(path("/api/1.0/tasks/1"))
+        .respond_with(ResponseTemplate::new(502).set_body_json(json!({"errors": [
+            {"message": "Server Error", "phrase": "6 sad squid snuggle softly"}
+        ]})))
+        .mount(&server)
+        .await;
+    let (client, _) = client_with(settings(&server).with_max_retries(2));
+
+    let err = client.tasks().delete("1").await.unwrap_err();
+    let AsanaError::Server(info) = &err else {
+        panic!("{err:?}")
+    };
+    assert_eq!(info.status, 502);
+    assert_eq!(info.phrase(), Some("6 sad squid snuggle softly"));
+    assert!(err.is_retryable());
+    assert_eq!(requests(&server).await, 3);
+}
+
+#[tokio::test(start_paused = true)]
+async fn server_errors_are_never_retried_on_post() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/api/1.0/tasks"))
+        .respond_with(ResponseTemplate::new(503))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let (client, _) = client(&server);
+
+    let started = Instant::now();
+    let err = client
+        .tasks()
+        .create(&json!({"workspace": "1", "name": "once"}))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, AsanaError::Server(info) if info.status == 503),
+        "{err:?}"
+    );
+    assert_eq!(requests(&server).await, 1);
+    assert_eq!(started.elapsed(), Duration::ZERO);
+}
+
+#[tokio::test(start_paused = true)]
+async fn timeouts_are_retried_on_get() {
+    let server = MockServer::start().await;
+    mount_sequence(
+        &server,
+        "GET",
+        "/api/1.0/tasks/1",
+        ResponseTemplate::new(200)
+            .set_body_json(json!({"data": {"gid": "slow"}}))
+            .set_delay(Duration::from_secs(2)),
+        1,
+        ResponseTemplate::new(200).set_body_json(json!({"data": {"gid": "1"}})),
+    )
+    .await;
+    let (client, _) = client_with(settings(&server).with_timeout(Duration::from_millis(200)));
+
+    let wall = std::time::Instant::now();
+    let task = client.tasks().get("1", &[]).await.unwrap();
+    assert_eq!(task.gid, "1");
+    assert_eq!(requests(&server).await, 2);
+    let wall = wall.elapsed();
+    assert!(
+        wall >= Duration::from_millis(200) && wall < Duration::from_secs(2),
+        "{wall:?}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn timeouts_are_not_retried_on_post() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/api/1.0/tasks"))
+        .respond_with(ResponseTemplate::new(201).set_delay(Duration::from_secs(2)))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let (client, _) = client_with(settings(&server).with_timeout(Duration::from_millis(200)));
+
+    let err = client
+        .tasks()
+        .create(&json!({"workspace": "1"}))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, AsanaError::Timeout { attempts: 1, method, .. } if method == "POST"),
+        "{err:?}"
+    );
+    assert!(err.is_retryable());
+}
+
+#[tokio::test(start_paused = true)]
+async fn connection_failures_are_retried_then_reported() {
+    // A port nobody listens on: connections are refused.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let base =
+        AsanaClientSettings::new(format!("http://127.0.0.1:{port}/api/1.0").parse().unwrap());
+    let (client, _) = client_with(base.with_max_retries(1));
+    let err = client.get_user("me").await.unwrap_err();
+    assert!(
+        matches!(err, AsanaError::Network { attempts: 2, .. }),
+        "{err:?}"
+    );
+    assert!(err.is_retryable());
+}
+
+#[tokio::test]
+async fn unauthorized_invalidates_and_retries_once_with_the_new_token() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/api/1.0/tasks"))
+        .and(header("authorization", "Bearer token-1"))
+        .respond_with(ResponseTemplate::new(401).set_body_json(json!({"errors": [
+            {"message": "The bearer token has expired. If you have a refresh token, please use it to request a new bearer token, otherwise allow the user to re-authenticate."}
+        ]})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/api/1.0/tasks"))
+        .and(header("authorization", "Bearer token-2"))
+        .and(body_json(json!({"data": {"workspace": "1"}})))
+        .respond_with(ResponseTemplate::new(201).set_body_json(json!({"data": {"gid": "5"}})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let (client, tokens) = client(&server);
+
+    let task = client
+        .tasks()
+        .create(&json!({"workspace": "1"}))
+        .await
+        .unwrap();
+    assert_eq!(task.gid, "5");
+    assert_eq!(tokens.invalidations(), 1);
+    assert_eq!(requests(&server).await, 2);
+}
+
+#[tokio::test]
+async fn a_second_unauthorized_is_an_error() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/api/1.0/users/me"))
+        .respond_with(ResponseTemplate::new(401).set_body_json(json!({"errors": [
+            {"message": "Not Authorized"}
+        ]})))
+        .mount(&server)
+        .await;
+    let (client, tokens) = client(&server);
+
+    let err = client.get_user("me").await.unwrap_err();
+    assert!(
+        matches!(&err, AsanaError::Unauthorized { refreshed: true, info } if info.messages() == vec!["Not Authorized"]),
+        "{err:?}"
+    );
+    assert!(err.needs_reauthorization());
+    assert_eq!(tokens.invalidations(), 1);
+    let seen: Vec<String> = server
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| {
+            r.headers
+                .get("authorization")
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(seen, vec!["Bearer token-1", "Bearer token-2"]);
+    assert!(!format!("{err} {err:?}").contains("token-"));
+}
+
+#[tokio::test]
+async fn unauthorized_with_a_token_that_cannot_be_refreshed_is_not_retried() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/api/1.0/users/me"))
+        .respond_with(ResponseTemplate::new(401))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let tokens = Arc::new(StaticTokenSource::new("asana", "app", "pat-1".into()));
+    let client = AsanaClient::new(tokens, settings(&server)).unwrap();
+
+    let err = client.get_user("me").await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            AsanaError::Unauthorized {
+                refreshed: false,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(err.needs_reauthorization());
+}

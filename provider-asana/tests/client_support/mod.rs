@@ -1,0 +1,109 @@
+//! Shared helpers for the client tests: a counting token source and client builders.
+#![allow(dead_code)]
+
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use async_trait::async_trait;
+use auth_core::{AuthError, CredentialSource, SecretString, TokenSource};
+use provider_asana::{AsanaClient, AsanaClientSettings};
+use url::Url;
+use wiremock::MockServer;
+
+/// Hands out `tokens` in order: `invalidate` with the current token moves to the next one (and
+/// returns true) while there is a next one. Counts calls.
+#[derive(Debug)]
+pub struct CountingTokenSource {
+    tokens: Vec<String>,
+    current: Mutex<usize>,
+    pub token_calls: AtomicUsize,
+    pub invalidations: AtomicUsize,
+    /// When set, `token()` fails with this reason (as `NeedsReauthorization`).
+    pub fail_with: Option<String>,
+}
+
+impl CountingTokenSource {
+    pub fn new(tokens: &[&str]) -> Arc<Self> {
+        Arc::new(Self {
+            tokens: tokens.iter().map(|t| t.to_string()).collect(),
+            current: Mutex::new(0),
+            token_calls: AtomicUsize::new(0),
+            invalidations: AtomicUsize::new(0),
+            fail_with: None,
+        })
+    }
+
+    pub fn failing(reason: &str) -> Arc<Self> {
+        Arc::new(Self {
+            tokens: vec![],
+            current: Mutex::new(0),
+            token_calls: AtomicUsize::new(0),
+            invalidations: AtomicUsize::new(0),
+            fail_with: Some(reason.to_string()),
+        })
+    }
+
+    pub fn invalidations(&self) -> usize {
+        self.invalidations.load(Ordering::SeqCst)
+    }
+}
+
+#[async_trait]
+impl TokenSource for CountingTokenSource {
+    async fn token(&self) -> Result<SecretString, AuthError> {
+        self.token_calls.fetch_add(1, Ordering::SeqCst);
+        if let Some(reason) = &self.fail_with {
+            return Err(AuthError::NeedsReauthorization {
+                provider: "asana".into(),
+                subject: "alice".into(),
+                reason: reason.clone(),
+            });
+        }
+        let current = *self.current.lock().unwrap();
+        Ok(SecretString::from(self.tokens[current].as_str()))
+    }
+
+    fn invalidate(&self, rejected: &SecretString) -> bool {
+        self.invalidations.fetch_add(1, Ordering::SeqCst);
+        let mut current = self.current.lock().unwrap();
+        if rejected.expose_secret() != self.tokens[*current] {
+            return true;
+        }
+        if *current + 1 < self.tokens.len() {
+            *current += 1;
+            true
+        } else {
+            false
+        }
+    }
+
+    fn provider(&self) -> &str {
+        "asana"
+    }
+
+    fn subject(&self) -> &str {
+        "alice"
+    }
+
+    fn source(&self) -> CredentialSource {
+        CredentialSource::Stored
+    }
+}
+
+/// Settings for the API mounted at `{server}/api/1.0`.
+pub fn settings(server: &MockServer) -> AsanaClientSettings {
+    AsanaClientSettings::new(Url::parse(&format!("{}/api/1.0", server.uri())).unwrap())
+}
+
+/// A client for `server` whose token source hands out `token-1`, then `token-2`.
+pub fn client_with(settings: AsanaClientSettings) -> (AsanaClient, Arc<CountingTokenSource>) {
+    let tokens = CountingTokenSource::new(&["token-1", "token-2"]);
+    let client = AsanaClient::new(tokens.clone(), settings).unwrap();
+    (client, tokens)
+}
+
+/// A client for `server` with default settings.
+pub fn client(server: &MockServer) -> (AsanaClient, Arc<CountingTokenSource>) {
+    client_with(settings(server))
+}

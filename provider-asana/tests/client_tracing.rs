@@ -1,0 +1,88 @@
+//! Request tracing: one span per attempt with method, path and status, never the token or query
+//! values. Alone in its test binary: a thread-local subscriber shares tracing's global callsite
+//! interest cache with any test running concurrently, which makes span capture flaky.
+
+mod client_support;
+
+use std::sync::Arc;
+
+use client_support::client;
+use reqwest::Method;
+use serde_json::json;
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+#[derive(Clone, Default)]
+struct SharedLog(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for SharedLog {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn traces_name_method_path_status_and_attempt_but_never_the_token_or_query() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/api/1.0/users/me"))
+        .and(wiremock::matchers::header(
+            "authorization",
+            "Bearer token-1",
+        ))
+        .respond_with(ResponseTemplate::new(401))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api/1.0/users/me"))
+        .and(wiremock::matchers::header(
+            "authorization",
+            "Bearer token-2",
+        ))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"data": {"gid": "1"}})))
+        .mount(&server)
+        .await;
+    let (client, _) = client(&server);
+    let log = SharedLog::default();
+    let writer = log.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    client
+        .request(
+            Method::GET,
+            "/users/me",
+            &[("opt_fields", "private-query-value")],
+            None,
+        )
+        .await
+        .unwrap();
+
+    let text = String::from_utf8(log.0.lock().unwrap().clone()).unwrap();
+    assert!(
+        text.contains("asana_request{method=GET path=/api/1.0/users/me"),
+        "{text}"
+    );
+    assert!(
+        text.contains("attempt=1") && text.contains("attempt=2"),
+        "{text}"
+    );
+    assert!(
+        text.contains("status=401") && text.contains("status=200"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("token-1") && !text.contains("token-2"),
+        "{text}"
+    );
+    assert!(!text.contains("private-query-value"), "{text}");
+}
