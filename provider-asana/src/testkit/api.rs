@@ -1,0 +1,279 @@
+//! The REST API under `/api/1.0`: authentication, injected faults, error envelopes, request
+//! parsing, `opt_fields` and pagination. The resources themselves live in `resources`.
+
+use std::time::Instant;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde_json::{Map, Value, json};
+use wiremock::Request;
+use wiremock::http::Method;
+
+use super::data::Gid;
+use super::resources;
+use super::state::{FaultKind, Reply, State, take_fault};
+
+/// The `help` of Asana's error envelopes.
+const HELP: &str = "For more information on API status codes and how to handle them, read the docs on errors: https://developers.asana.com/docs/errors";
+/// The `phrase` of a 500 envelope (Asana sends a random phrase to quote to support).
+const PHRASE: &str = "6 sad squid snuggle softly";
+/// The exact message Asana sends for an expired access token.
+pub(super) const EXPIRED_MESSAGE: &str = "The bearer token has expired. If you have a refresh token, please use it to request a new bearer token, otherwise allow the user to re-authenticate.";
+/// The message of a 429.
+const RATE_LIMITED_MESSAGE: &str = "You have made too many requests recently. Please, be chill.";
+
+/// An API error: answered as `{"errors":[{"message", "help"?, "phrase"?}]}`.
+pub(super) struct ApiError {
+    status: u16,
+    message: String,
+}
+
+impl ApiError {
+    pub fn new(status: u16, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            message: message.into(),
+        }
+    }
+
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(400, message)
+    }
+
+    /// A 404 for a gid named in the path or query.
+    pub fn unknown_object(gid: &str) -> Self {
+        Self::new(
+            404,
+            format!(
+                "{gid}: Unknown object. The resource may have been deleted or may not be visible to the requester."
+            ),
+        )
+    }
+
+    pub fn into_reply(self) -> Reply {
+        envelope(self.status, &self.message)
+    }
+}
+
+/// An error envelope; `help` on every status but 401, `phrase` on 500.
+fn envelope(status: u16, message: &str) -> Reply {
+    let mut error = Map::new();
+    error.insert("message".into(), Value::String(message.into()));
+    if status != 401 {
+        error.insert("help".into(), Value::String(HELP.into()));
+    }
+    if status == 500 {
+        error.insert("phrase".into(), Value::String(PHRASE.into()));
+    }
+    Reply::json(status, json!({ "errors": [Value::Object(error)] }))
+}
+
+/// The message an injected failure carries for its status.
+fn fault_message(status: u16) -> &'static str {
+    match status {
+        400 => "Invalid Request",
+        401 => "Not Authorized",
+        402 => "This feature is only available to premium users.",
+        403 => "Forbidden",
+        404 => "Not Found",
+        412 => "Precondition Failed",
+        429 => RATE_LIMITED_MESSAGE,
+        451 => "Unavailable For Legal Reasons",
+        500 => "Server Error",
+        502 => "Bad Gateway",
+        503 => "Service Unavailable",
+        504 => "Gateway Timeout",
+        _ => "Injected failure",
+    }
+}
+
+/// Answers one request under `/api/1.0`.
+pub(super) fn handle(state: &mut State, request: &Request) -> Reply {
+    state.counters.api_requests += 1;
+    match take_fault(&mut state.api_faults) {
+        Some(FaultKind::Status(status)) => return envelope(status, fault_message(status)),
+        Some(FaultKind::RateLimit(retry_after)) => {
+            let reply = envelope(429, RATE_LIMITED_MESSAGE);
+            return match retry_after {
+                Some(secs) => reply.header("retry-after", secs.to_string()),
+                None => reply,
+            };
+        }
+        None => {}
+    }
+    if let Err(reply) = authenticate(state, request) {
+        return reply;
+    }
+    let ctx = Ctx::new(state, request);
+    resources::route(&mut state.data, &ctx).unwrap_or_else(ApiError::into_reply)
+}
+
+/// Checks `Authorization: Bearer <token>` against the personal access token and the live access
+/// tokens.
+fn authenticate(state: &State, request: &Request) -> Result<(), Reply> {
+    let not_authorized = || envelope(401, "Not Authorized");
+    let token = request
+        .headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            let (scheme, token) = v.trim().split_once(' ')?;
+            scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+        })
+        .filter(|t| !t.is_empty())
+        .ok_or_else(not_authorized)?;
+    if token == state.app.personal_access_token {
+        return Ok(());
+    }
+    match state.access_tokens.get(token) {
+        None => Err(not_authorized()),
+        Some(access) if Instant::now() >= access.expires_at => Err(envelope(401, EXPIRED_MESSAGE)),
+        Some(_) => Ok(()),
+    }
+}
+
+/// One API request, parsed.
+pub(super) struct Ctx<'a> {
+    /// The user the token acts as.
+    pub me: Gid,
+    pub method: &'a Method,
+    /// The path after `/api/1.0`, e.g. `/projects/1/tasks`.
+    pub path: String,
+    body: &'a [u8],
+    query: Vec<(String, String)>,
+    api_base: String,
+    opt_fields: Option<Vec<String>>,
+}
+
+impl<'a> Ctx<'a> {
+    fn new(state: &State, request: &'a Request) -> Self {
+        let query: Vec<(String, String)> = request.url.query_pairs().into_owned().collect();
+        let opt_fields = query
+            .iter()
+            .find(|(name, _)| name == "opt_fields")
+            .map(|(_, value)| {
+                value
+                    .split(',')
+                    .filter_map(|f| f.trim().split('.').next())
+                    .filter(|f| !f.is_empty())
+                    .map(str::to_string)
+                    .collect::<Vec<_>>()
+            })
+            .filter(|fields| !fields.is_empty());
+        Ctx {
+            me: state.app.me,
+            method: &request.method,
+            path: request
+                .url
+                .path()
+                .strip_prefix("/api/1.0")
+                .unwrap_or_default()
+                .to_string(),
+            body: &request.body,
+            query,
+            api_base: format!("{}/api/1.0", state.app.uri),
+            opt_fields,
+        }
+    }
+
+    /// The first value of a query parameter.
+    pub fn param(&self, name: &str) -> Option<&str> {
+        self.query
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The `data` object of a JSON request body.
+    pub fn data(&self) -> Result<Map<String, Value>, ApiError> {
+        let value: Value = serde_json::from_slice(self.body)
+            .map_err(|_| ApiError::bad_request("Could not parse request data, invalid JSON"))?;
+        match value {
+            Value::Object(mut body) => match body.remove("data") {
+                Some(Value::Object(data)) => Ok(data),
+                _ => Err(ApiError::bad_request(
+                    "data: Missing input. The request body must be {\"data\": {...}}",
+                )),
+            },
+            _ => Err(ApiError::bad_request(
+                "Request data must be a JSON object, with the fields under \"data\"",
+            )),
+        }
+    }
+
+    /// Applies `opt_fields` (top-level fields; `gid` always stays) or, without it, the compact
+    /// representation for list items.
+    pub fn shape(&self, mut full: Map<String, Value>, compact: &[&str], single: bool) -> Value {
+        match &self.opt_fields {
+            Some(fields) => full.retain(|key, _| key == "gid" || fields.iter().any(|f| f == key)),
+            None if !single => full.retain(|key, _| compact.contains(&key.as_str())),
+            None => {}
+        }
+        Value::Object(full)
+    }
+
+    /// A single object: `{"data": ...}` with the given status.
+    pub fn object(&self, status: u16, full: Map<String, Value>) -> Reply {
+        Reply::json(status, json!({ "data": self.shape(full, &[], true) }))
+    }
+
+    /// A list, paginated by `limit` and `offset`; `next_page` only when `limit` was sent.
+    pub fn list(&self, items: Vec<Value>) -> Result<Reply, ApiError> {
+        let limit = match self.param("limit") {
+            None => None,
+            Some(raw) => match raw.trim().parse::<usize>() {
+                Ok(limit @ 1..=100) => Some(limit),
+                _ => {
+                    return Err(ApiError::bad_request(
+                        "limit: The limit must be an integer between 1 and 100",
+                    ));
+                }
+            },
+        };
+        let start = match self.param("offset") {
+            None => 0,
+            Some(offset) => self.decode_offset(offset).ok_or_else(|| {
+                ApiError::bad_request("offset: Your pagination token is invalid or has expired")
+            })?,
+        };
+        let start = start.min(items.len());
+        let Some(limit) = limit else {
+            return Ok(Reply::json(
+                200,
+                json!({ "data": items.get(start..).unwrap_or_default() }),
+            ));
+        };
+        let end = start.saturating_add(limit).min(items.len());
+        let next_page = if end < items.len() {
+            self.next_page(end)
+        } else {
+            Value::Null
+        };
+        Ok(Reply::json(
+            200,
+            json!({ "data": items.get(start..end).unwrap_or_default(), "next_page": next_page }),
+        ))
+    }
+
+    fn next_page(&self, position: usize) -> Value {
+        let offset = URL_SAFE_NO_PAD.encode(format!("{position}:{}", self.path));
+        let mut query = url::form_urlencoded::Serializer::new(String::new());
+        for (name, value) in self.query.iter().filter(|(name, _)| name != "offset") {
+            query.append_pair(name, value);
+        }
+        query.append_pair("offset", &offset);
+        let path = format!("{}?{}", self.path, query.finish());
+        json!({
+            "offset": offset,
+            "path": path,
+            "uri": format!("{}{path}", self.api_base),
+        })
+    }
+
+    /// The position an offset stands for, if it was issued for this path.
+    fn decode_offset(&self, offset: &str) -> Option<usize> {
+        let decoded = String::from_utf8(URL_SAFE_NO_PAD.decode(offset).ok()?).ok()?;
+        let (position, path) = decoded.split_once(':')?;
+        (path == self.path).then(|| position.parse().ok())?
+    }
+}

@@ -1,0 +1,803 @@
+//! The resources of the mock API: users, workspaces, teams, projects, sections, tasks, stories, tags.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Map, Value, json};
+
+use super::api::{ApiError, Ctx};
+use super::data::{Data, Gid, Project, Section, Story, Tag, Task, now_timestamp};
+use super::state::Reply;
+
+/// The fields of a compact record of most types.
+const COMPACT: &[&str] = &["gid", "name", "resource_type"];
+/// The fields of a compact task.
+const TASK_COMPACT: &[&str] = &["gid", "name", "resource_type", "resource_subtype"];
+/// The fields of a compact story.
+const STORY_COMPACT: &[&str] = &[
+    "gid",
+    "resource_type",
+    "resource_subtype",
+    "type",
+    "text",
+    "created_at",
+    "created_by",
+];
+/// The message of `GET /tasks` without exactly one filter.
+const TASK_FILTER_MESSAGE: &str =
+    "Must specify exactly one of project, tag, section, user task list, or assignee + workspace";
+
+/// Dispatches a request to its resource.
+pub(super) fn route(data: &mut Data, ctx: &Ctx<'_>) -> Result<Reply, ApiError> {
+    let path = ctx.path.clone();
+    let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    match (ctx.method.as_str(), segments.as_slice()) {
+        ("GET", ["users", user]) => get_user(data, ctx, user),
+        ("GET", ["workspaces"]) => {
+            let items = data
+                .workspaces
+                .iter()
+                .map(|(gid, w)| ctx.shape(Data::workspace_json(*gid, w), COMPACT, false))
+                .collect();
+            ctx.list(items)
+        }
+        ("GET", ["workspaces", workspace]) => {
+            let gid = existing(&data.workspaces, "workspace", workspace)?;
+            Ok(ctx.object(200, Data::workspace_json(gid, &data.workspaces[&gid])))
+        }
+        ("GET", ["workspaces", workspace, "teams"]) => {
+            let workspace = existing(&data.workspaces, "workspace", workspace)?;
+            let items = data
+                .teams
+                .iter()
+                .filter(|(_, t)| t.workspace == workspace)
+                .map(|(gid, t)| ctx.shape(data.team_json(*gid, t), COMPACT, false))
+                .collect();
+            ctx.list(items)
+        }
+        ("GET", ["workspaces", workspace, "projects"]) => {
+            let workspace = existing(&data.workspaces, "workspace", workspace)?;
+            list_projects(data, ctx, |p| p.workspace == workspace)
+        }
+        ("GET", ["workspaces", workspace, "tags"]) => {
+            let workspace = existing(&data.workspaces, "workspace", workspace)?;
+            list_tags(data, ctx, workspace)
+        }
+        ("POST", ["workspaces", workspace, "tags"]) => {
+            let workspace = existing(&data.workspaces, "workspace", workspace)?;
+            create_tag(data, ctx, Some(workspace))
+        }
+        ("GET", ["teams", team]) => {
+            let gid = existing(&data.teams, "team", team)?;
+            Ok(ctx.object(200, data.team_json(gid, &data.teams[&gid])))
+        }
+        ("GET", ["teams", team, "projects"]) => {
+            let team = existing(&data.teams, "team", team)?;
+            list_projects(data, ctx, |p| p.team == Some(team))
+        }
+        ("GET", ["projects"]) => {
+            if let Some(team) = ctx.param("team") {
+                let team = existing(&data.teams, "team", team)?;
+                list_projects(data, ctx, |p| p.team == Some(team))
+            } else if let Some(workspace) = ctx.param("workspace") {
+                let workspace = existing(&data.workspaces, "workspace", workspace)?;
+                list_projects(data, ctx, |p| p.workspace == workspace)
+            } else {
+                Err(ApiError::bad_request(
+                    "Must specify either workspace or team",
+                ))
+            }
+        }
+        ("POST", ["projects"]) => create_project(data, ctx),
+        ("GET", ["projects", project]) => {
+            let gid = existing(&data.projects, "project", project)?;
+            Ok(ctx.object(200, data.project_json(gid, &data.projects[&gid])))
+        }
+        ("PUT", ["projects", project]) => update_project(data, ctx, project),
+        ("DELETE", ["projects", project]) => {
+            let gid = existing(&data.projects, "project", project)?;
+            data.delete_project(gid);
+            Ok(deleted())
+        }
+        ("GET", ["projects", project, "sections"]) => {
+            let project = existing(&data.projects, "project", project)?;
+            let items = data
+                .sections
+                .iter()
+                .filter(|(_, s)| s.project == project)
+                .map(|(gid, s)| ctx.shape(data.section_json(*gid, s), COMPACT, false))
+                .collect();
+            ctx.list(items)
+        }
+        ("POST", ["projects", project, "sections"]) => create_section(data, ctx, project),
+        ("GET", ["projects", project, "tasks"]) => {
+            let project = existing(&data.projects, "project", project)?;
+            list_tasks(data, ctx, |t| {
+                t.memberships.iter().any(|(p, _)| *p == project)
+            })
+        }
+        ("GET", ["sections", section]) => {
+            let gid = existing(&data.sections, "section", section)?;
+            Ok(ctx.object(200, data.section_json(gid, &data.sections[&gid])))
+        }
+        ("PUT", ["sections", section]) => update_section(data, ctx, section),
+        ("DELETE", ["sections", section]) => delete_section(data, section),
+        ("GET", ["sections", section, "tasks"]) => {
+            let section = existing(&data.sections, "section", section)?;
+            list_tasks(data, ctx, |t| {
+                t.memberships.iter().any(|(_, s)| *s == section)
+            })
+        }
+        ("GET", ["tasks"]) => query_tasks(data, ctx),
+        ("POST", ["tasks"]) => create_task(data, ctx, None),
+        ("GET", ["tasks", task]) => {
+            let gid = existing(&data.tasks, "task", task)?;
+            Ok(ctx.object(200, data.task_json(gid, &data.tasks[&gid])))
+        }
+        ("PUT", ["tasks", task]) => update_task(data, ctx, task),
+        ("DELETE", ["tasks", task]) => {
+            let gid = existing(&data.tasks, "task", task)?;
+            data.delete_task(gid);
+            Ok(deleted())
+        }
+        ("GET", ["tasks", task, "subtasks"]) => {
+            let parent = existing(&data.tasks, "task", task)?;
+            list_tasks(data, ctx, |t| t.parent == Some(parent))
+        }
+        ("POST", ["tasks", task, "subtasks"]) => {
+            let parent = existing(&data.tasks, "task", task)?;
+            create_task(data, ctx, Some(parent))
+        }
+        ("GET", ["tasks", task, "stories"]) => {
+            let task = existing(&data.tasks, "task", task)?;
+            let items = data
+                .stories
+                .iter()
+                .filter(|(_, s)| s.task == task)
+                .map(|(gid, s)| ctx.shape(data.story_json(*gid, s), STORY_COMPACT, false))
+                .collect();
+            ctx.list(items)
+        }
+        ("POST", ["tasks", task, "stories"]) => create_story(data, ctx, task),
+        ("GET", ["tags"]) => {
+            let workspace = ctx
+                .param("workspace")
+                .ok_or_else(|| ApiError::bad_request("workspace: Missing input"))?;
+            let workspace = existing(&data.workspaces, "workspace", workspace)?;
+            list_tags(data, ctx, workspace)
+        }
+        ("POST", ["tags"]) => create_tag(data, ctx, None),
+        ("GET", ["tags", tag]) => {
+            let gid = existing(&data.tags, "tag", tag)?;
+            Ok(ctx.object(200, data.tag_json(gid, &data.tags[&gid])))
+        }
+        ("PUT", ["tags", tag]) => update_tag(data, ctx, tag),
+        ("DELETE", ["tags", tag]) => {
+            let gid = existing(&data.tags, "tag", tag)?;
+            data.delete_tag(gid);
+            Ok(deleted())
+        }
+        ("GET", ["tags", tag, "tasks"]) => {
+            let tag = existing(&data.tags, "tag", tag)?;
+            list_tasks(data, ctx, |t| t.tags.contains(&tag))
+        }
+        _ => Err(ApiError::new(404, "No matching route for request")),
+    }
+}
+
+fn deleted() -> Reply {
+    Reply::json(200, json!({ "data": {} }))
+}
+
+/// A gid from the path or query that must name an existing object of `map`.
+fn existing<T>(map: &BTreeMap<Gid, T>, kind: &str, raw: &str) -> Result<Gid, ApiError> {
+    let gid = raw
+        .parse::<Gid>()
+        .map_err(|_| ApiError::bad_request(format!("{kind}: Not a recognized ID: {raw}")))?;
+    if map.contains_key(&gid) {
+        Ok(gid)
+    } else {
+        Err(ApiError::unknown_object(raw))
+    }
+}
+
+/// A gid from a request body that must name an existing object of `map` (400 otherwise).
+fn referenced<T>(map: &BTreeMap<Gid, T>, field: &str, raw: &str) -> Result<Gid, ApiError> {
+    raw.parse::<Gid>()
+        .ok()
+        .filter(|gid| map.contains_key(gid))
+        .ok_or_else(|| ApiError::bad_request(format!("{field}: Unknown object: {raw}")))
+}
+
+/// A string field: absent is `None`; any other type is a 400.
+fn string(body: &Map<String, Value>, field: &str) -> Result<Option<String>, ApiError> {
+    match body.get(field) {
+        None => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(_) => Err(ApiError::bad_request(format!(
+            "{field}: Value is not a string"
+        ))),
+    }
+}
+
+/// A nullable string field: absent is `None`, `null` is `Some(None)`.
+fn nullable_string(
+    body: &Map<String, Value>,
+    field: &str,
+) -> Result<Option<Option<String>>, ApiError> {
+    match body.get(field) {
+        None => Ok(None),
+        Some(Value::Null) => Ok(Some(None)),
+        Some(Value::String(s)) => Ok(Some(Some(s.clone()))),
+        Some(_) => Err(ApiError::bad_request(format!(
+            "{field}: Value is not a string or null"
+        ))),
+    }
+}
+
+fn boolean(body: &Map<String, Value>, field: &str) -> Result<Option<bool>, ApiError> {
+    match body.get(field) {
+        None => Ok(None),
+        Some(Value::Bool(b)) => Ok(Some(*b)),
+        Some(_) => Err(ApiError::bad_request(format!(
+            "{field}: Value is not a boolean"
+        ))),
+    }
+}
+
+/// A gid as sent in a body: a string, or (liberally) a number.
+fn gid_text(value: &Value) -> Option<String> {
+    match value {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// A single gid field.
+fn gid_field(body: &Map<String, Value>, field: &str) -> Result<Option<String>, ApiError> {
+    match body.get(field) {
+        None | Some(Value::Null) => Ok(None),
+        Some(value) => gid_text(value)
+            .map(Some)
+            .ok_or_else(|| ApiError::bad_request(format!("{field}: Not a recognized ID"))),
+    }
+}
+
+/// A list of gids: a JSON array, or a comma-separated string.
+fn gid_list(body: &Map<String, Value>, field: &str) -> Result<Vec<String>, ApiError> {
+    match body.get(field) {
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(Value::String(s)) => Ok(s
+            .split(',')
+            .map(|p| p.trim().to_string())
+            .filter(|p| !p.is_empty())
+            .collect()),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|item| {
+                gid_text(item)
+                    .ok_or_else(|| ApiError::bad_request(format!("{field}: Not a recognized ID")))
+            })
+            .collect(),
+        Some(_) => Err(ApiError::bad_request(format!("{field}: Not a list of IDs"))),
+    }
+}
+
+/// A `YYYY-MM-DD` date field, nullable.
+fn date(body: &Map<String, Value>, field: &str) -> Result<Option<Option<String>>, ApiError> {
+    let value = nullable_string(body, field)?;
+    if let Some(Some(date)) = &value {
+        let bytes = date.as_bytes();
+        let shaped = bytes.len() == 10
+            && bytes.iter().enumerate().all(|(i, b)| {
+                if i == 4 || i == 7 {
+                    *b == b'-'
+                } else {
+                    b.is_ascii_digit()
+                }
+            });
+        if !shaped {
+            return Err(ApiError::bad_request(format!(
+                "{field}: Invalid date: expected YYYY-MM-DD, got {date}"
+            )));
+        }
+    }
+    Ok(value)
+}
+
+/// The `assignee` field: a user gid, `me`, an e-mail address, or `null`.
+fn assignee(
+    data: &Data,
+    ctx: &Ctx<'_>,
+    body: &Map<String, Value>,
+) -> Result<Option<Option<Gid>>, ApiError> {
+    match body.get("assignee") {
+        None => Ok(None),
+        Some(Value::Null) => Ok(Some(None)),
+        Some(value) => {
+            let raw = gid_text(value)
+                .ok_or_else(|| ApiError::bad_request("assignee: Not a recognized ID"))?;
+            data.find_user(ctx.me, &raw)
+                .map(|user| Some(Some(user)))
+                .ok_or_else(|| ApiError::bad_request(format!("assignee: Unknown object: {raw}")))
+        }
+    }
+}
+
+fn get_user(data: &Data, ctx: &Ctx<'_>, key: &str) -> Result<Reply, ApiError> {
+    let gid = data
+        .find_user(ctx.me, key)
+        .ok_or_else(|| ApiError::unknown_object(key))?;
+    Ok(ctx.object(200, data.user_json(gid, &data.users[&gid])))
+}
+
+fn list_projects(
+    data: &Data,
+    ctx: &Ctx<'_>,
+    filter: impl Fn(&Project) -> bool,
+) -> Result<Reply, ApiError> {
+    let archived = match ctx.param("archived") {
+        None => None,
+        Some("true") => Some(true),
+        Some("false") => Some(false),
+        Some(_) => return Err(ApiError::bad_request("archived: Not a boolean")),
+    };
+    let items = data
+        .projects
+        .iter()
+        .filter(|(_, p)| filter(p) && archived.is_none_or(|a| p.archived == a))
+        .map(|(gid, p)| ctx.shape(data.project_json(*gid, p), COMPACT, false))
+        .collect();
+    ctx.list(items)
+}
+
+fn create_project(data: &mut Data, ctx: &Ctx<'_>) -> Result<Reply, ApiError> {
+    let body = ctx.data()?;
+    let team = gid_field(&body, "team")?
+        .map(|raw| referenced(&data.teams, "team", &raw))
+        .transpose()?;
+    let workspace = gid_field(&body, "workspace")?
+        .map(|raw| referenced(&data.workspaces, "workspace", &raw))
+        .transpose()?;
+    let team_workspace = team.and_then(|t| data.teams.get(&t)).map(|t| t.workspace);
+    let workspace = match (workspace, team_workspace) {
+        (Some(w), Some(t)) if w != t => {
+            return Err(ApiError::bad_request(
+                "team: The team is not in the given workspace",
+            ));
+        }
+        (Some(w), _) | (None, Some(w)) => w,
+        (None, None) => {
+            return Err(ApiError::bad_request(
+                "You should specify one of workspace, team",
+            ));
+        }
+    };
+    if team.is_none() && data.workspaces[&workspace].is_organization {
+        return Err(ApiError::bad_request(
+            "team: Missing input. A project in an organization must be shared with a team",
+        ));
+    }
+    let now = now_timestamp();
+    let project = Project {
+        name: string(&body, "name")?.unwrap_or_default(),
+        notes: string(&body, "notes")?.unwrap_or_default(),
+        color: nullable_string(&body, "color")?.flatten(),
+        archived: boolean(&body, "archived")?.unwrap_or(false),
+        workspace,
+        team,
+        owner: ctx.me,
+        created_at: now.clone(),
+        modified_at: now.clone(),
+    };
+    let gid = data.next_gid();
+    data.projects.insert(gid, project);
+    let section = data.next_gid();
+    data.sections.insert(
+        section,
+        Section {
+            name: "Untitled section".into(),
+            project: gid,
+            created_at: now,
+        },
+    );
+    Ok(ctx.object(201, data.project_json(gid, &data.projects[&gid])))
+}
+
+fn update_project(data: &mut Data, ctx: &Ctx<'_>, raw: &str) -> Result<Reply, ApiError> {
+    let gid = existing(&data.projects, "project", raw)?;
+    let body = ctx.data()?;
+    let name = string(&body, "name")?;
+    let notes = string(&body, "notes")?;
+    let color = nullable_string(&body, "color")?;
+    let archived = boolean(&body, "archived")?;
+    if let Some(project) = data.projects.get_mut(&gid) {
+        if let Some(name) = name {
+            project.name = name;
+        }
+        if let Some(notes) = notes {
+            project.notes = notes;
+        }
+        if let Some(color) = color {
+            project.color = color;
+        }
+        if let Some(archived) = archived {
+            project.archived = archived;
+        }
+        project.modified_at = now_timestamp();
+    }
+    Ok(ctx.object(200, data.project_json(gid, &data.projects[&gid])))
+}
+
+fn create_section(data: &mut Data, ctx: &Ctx<'_>, raw: &str) -> Result<Reply, ApiError> {
+    let project = existing(&data.projects, "project", raw)?;
+    let body = ctx.data()?;
+    let name = string(&body, "name")?
+        .filter(|n| !n.trim().is_empty())
+        .ok_or_else(|| ApiError::bad_request("name: Missing input"))?;
+    let gid = data.next_gid();
+    data.sections.insert(
+        gid,
+        Section {
+            name,
+            project,
+            created_at: now_timestamp(),
+        },
+    );
+    Ok(ctx.object(201, data.section_json(gid, &data.sections[&gid])))
+}
+
+fn update_section(data: &mut Data, ctx: &Ctx<'_>, raw: &str) -> Result<Reply, ApiError> {
+    let gid = existing(&data.sections, "section", raw)?;
+    let body = ctx.data()?;
+    if let Some(name) = string(&body, "name")? {
+        if name.trim().is_empty() {
+            return Err(ApiError::bad_request("name: Cannot be empty"));
+        }
+        if let Some(section) = data.sections.get_mut(&gid) {
+            section.name = name;
+        }
+    }
+    Ok(ctx.object(200, data.section_json(gid, &data.sections[&gid])))
+}
+
+fn delete_section(data: &mut Data, raw: &str) -> Result<Reply, ApiError> {
+    let gid = existing(&data.sections, "section", raw)?;
+    let project = data.sections[&gid].project;
+    if data
+        .tasks
+        .values()
+        .any(|t| t.memberships.iter().any(|(_, s)| *s == gid))
+    {
+        return Err(ApiError::bad_request(
+            "Sections must be empty to be deleted",
+        ));
+    }
+    if data
+        .sections
+        .values()
+        .filter(|s| s.project == project)
+        .count()
+        == 1
+    {
+        return Err(ApiError::bad_request(
+            "The last remaining section of a project cannot be deleted",
+        ));
+    }
+    data.sections.remove(&gid);
+    Ok(deleted())
+}
+
+/// A list of tasks matching `filter`, narrowed by `completed_since` and `modified_since`.
+fn list_tasks(
+    data: &Data,
+    ctx: &Ctx<'_>,
+    filter: impl Fn(&Task) -> bool,
+) -> Result<Reply, ApiError> {
+    let completed_since = ctx.param("completed_since");
+    let modified_since = ctx.param("modified_since");
+    let items = data
+        .tasks
+        .iter()
+        .filter(|(_, t)| filter(t))
+        .filter(|(_, t)| match completed_since {
+            None => true,
+            Some("now") => !t.completed,
+            Some(since) => !t.completed || t.completed_at.as_deref().is_some_and(|at| at >= since),
+        })
+        .filter(|(_, t)| modified_since.is_none_or(|since| t.modified_at.as_str() >= since))
+        .map(|(gid, t)| ctx.shape(data.task_json(*gid, t), TASK_COMPACT, false))
+        .collect();
+    ctx.list(items)
+}
+
+/// `GET /tasks`: exactly one of project, section, tag, or assignee + workspace.
+fn query_tasks(data: &Data, ctx: &Ctx<'_>) -> Result<Reply, ApiError> {
+    let (project, section, tag) = (ctx.param("project"), ctx.param("section"), ctx.param("tag"));
+    let (assignee, workspace) = (ctx.param("assignee"), ctx.param("workspace"));
+    let by_assignee = assignee.is_some() || workspace.is_some();
+    let filters = [
+        project.is_some(),
+        section.is_some(),
+        tag.is_some(),
+        by_assignee,
+    ];
+    if filters.iter().filter(|f| **f).count() != 1 {
+        return Err(ApiError::bad_request(TASK_FILTER_MESSAGE));
+    }
+    if let Some(project) = project {
+        let project = existing(&data.projects, "project", project)?;
+        return list_tasks(data, ctx, |t| {
+            t.memberships.iter().any(|(p, _)| *p == project)
+        });
+    }
+    if let Some(section) = section {
+        let section = existing(&data.sections, "section", section)?;
+        return list_tasks(data, ctx, |t| {
+            t.memberships.iter().any(|(_, s)| *s == section)
+        });
+    }
+    if let Some(tag) = tag {
+        let tag = existing(&data.tags, "tag", tag)?;
+        return list_tasks(data, ctx, |t| t.tags.contains(&tag));
+    }
+    let (Some(assignee), Some(workspace)) = (assignee, workspace) else {
+        return Err(ApiError::bad_request(TASK_FILTER_MESSAGE));
+    };
+    let user = data
+        .find_user(ctx.me, assignee)
+        .ok_or_else(|| ApiError::unknown_object(assignee))?;
+    let workspace = existing(&data.workspaces, "workspace", workspace)?;
+    list_tasks(data, ctx, |t| {
+        t.assignee == Some(user) && t.workspace == workspace
+    })
+}
+
+/// The section a new task of `project` goes to: its first one (created if the project has none).
+fn section_for(data: &mut Data, project: Gid) -> Gid {
+    if let Some(section) = data.first_section(project) {
+        return section;
+    }
+    let gid = data.next_gid();
+    data.sections.insert(
+        gid,
+        Section {
+            name: "Untitled section".into(),
+            project,
+            created_at: now_timestamp(),
+        },
+    );
+    gid
+}
+
+/// `POST /tasks` (`parent` from the body) and `POST /tasks/{gid}/subtasks` (`parent` from the path).
+fn create_task(data: &mut Data, ctx: &Ctx<'_>, parent: Option<Gid>) -> Result<Reply, ApiError> {
+    let body = ctx.data()?;
+    let parent = match parent {
+        Some(parent) => Some(parent),
+        None => gid_field(&body, "parent")?
+            .map(|raw| referenced(&data.tasks, "parent", &raw))
+            .transpose()?,
+    };
+    let projects = gid_list(&body, "projects")?
+        .iter()
+        .map(|raw| referenced(&data.projects, "projects", raw))
+        .collect::<Result<Vec<_>, _>>()?;
+    let workspace_field = gid_field(&body, "workspace")?
+        .map(|raw| referenced(&data.workspaces, "workspace", &raw))
+        .transpose()?;
+    let workspace = parent
+        .and_then(|p| data.tasks.get(&p).map(|t| t.workspace))
+        .or_else(|| {
+            projects
+                .first()
+                .and_then(|p| data.projects.get(p).map(|p| p.workspace))
+        })
+        .or(workspace_field)
+        .ok_or_else(|| {
+            ApiError::bad_request("You should specify one of workspace, parent, projects")
+        })?;
+    let mismatched = workspace_field.is_some_and(|w| w != workspace)
+        || projects.iter().any(|p| {
+            data.projects
+                .get(p)
+                .is_some_and(|p| p.workspace != workspace)
+        });
+    if mismatched {
+        return Err(ApiError::bad_request(
+            "workspace: The task, its projects and its parent must be in the same workspace",
+        ));
+    }
+    let tags = gid_list(&body, "tags")?
+        .iter()
+        .map(|raw| referenced(&data.tags, "tags", raw))
+        .collect::<Result<Vec<_>, _>>()?;
+    let assignee = assignee(data, ctx, &body)?.flatten();
+    let name = string(&body, "name")?.unwrap_or_default();
+    let notes = string(&body, "notes")?.unwrap_or_default();
+    let completed = boolean(&body, "completed")?.unwrap_or(false);
+    let due_on = date(&body, "due_on")?.flatten();
+    let due_at = nullable_string(&body, "due_at")?.flatten();
+    let now = now_timestamp();
+    let mut memberships = Vec::with_capacity(projects.len());
+    for project in projects {
+        let section = section_for(data, project);
+        memberships.push((project, section));
+    }
+    let task = Task {
+        name,
+        notes,
+        completed,
+        completed_at: completed.then(|| now.clone()),
+        assignee,
+        workspace,
+        memberships,
+        parent,
+        tags,
+        due_on,
+        due_at,
+        created_at: now.clone(),
+        modified_at: now,
+    };
+    let gid = data.next_gid();
+    data.tasks.insert(gid, task);
+    Ok(ctx.object(201, data.task_json(gid, &data.tasks[&gid])))
+}
+
+fn update_task(data: &mut Data, ctx: &Ctx<'_>, raw: &str) -> Result<Reply, ApiError> {
+    let gid = existing(&data.tasks, "task", raw)?;
+    let body = ctx.data()?;
+    let name = string(&body, "name")?;
+    let notes = string(&body, "notes")?;
+    let completed = boolean(&body, "completed")?;
+    let assignee = assignee(data, ctx, &body)?;
+    let due_on = date(&body, "due_on")?;
+    let due_at = nullable_string(&body, "due_at")?;
+    let now = now_timestamp();
+    if let Some(task) = data.tasks.get_mut(&gid) {
+        if let Some(name) = name {
+            task.name = name;
+        }
+        if let Some(notes) = notes {
+            task.notes = notes;
+        }
+        if let Some(completed) = completed {
+            if completed && !task.completed {
+                task.completed_at = Some(now.clone());
+            } else if !completed {
+                task.completed_at = None;
+            }
+            task.completed = completed;
+        }
+        if let Some(assignee) = assignee {
+            task.assignee = assignee;
+        }
+        if let Some(due_on) = due_on {
+            task.due_on = due_on;
+        }
+        if let Some(due_at) = due_at {
+            task.due_at = due_at;
+        }
+        task.modified_at = now;
+    }
+    Ok(ctx.object(200, data.task_json(gid, &data.tasks[&gid])))
+}
+
+/// Escapes text for `html_text`.
+fn escape_html(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+/// The text of an `html_text`: tags dropped, the three escapes undone.
+fn strip_html(html: &str) -> String {
+    let mut text = String::with_capacity(html.len());
+    let mut in_tag = false;
+    for c in html.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' if in_tag => in_tag = false,
+            c if !in_tag => text.push(c),
+            _ => {}
+        }
+    }
+    text.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
+}
+
+fn create_story(data: &mut Data, ctx: &Ctx<'_>, raw: &str) -> Result<Reply, ApiError> {
+    let task = existing(&data.tasks, "task", raw)?;
+    let body = ctx.data()?;
+    let (text, html_text) = match (string(&body, "text")?, string(&body, "html_text")?) {
+        (_, Some(html)) => (strip_html(&html), html),
+        (Some(text), None) => {
+            let html = format!("<body>{}</body>", escape_html(&text));
+            (text, html)
+        }
+        (None, None) => {
+            return Err(ApiError::bad_request(
+                "You should specify one of text, html_text",
+            ));
+        }
+    };
+    let gid = data.next_gid();
+    data.stories.insert(
+        gid,
+        Story {
+            task,
+            text,
+            html_text,
+            created_by: ctx.me,
+            created_at: now_timestamp(),
+        },
+    );
+    Ok(ctx.object(201, data.story_json(gid, &data.stories[&gid])))
+}
+
+fn list_tags(data: &Data, ctx: &Ctx<'_>, workspace: Gid) -> Result<Reply, ApiError> {
+    let items = data
+        .tags
+        .iter()
+        .filter(|(_, t)| t.workspace == workspace)
+        .map(|(gid, t)| ctx.shape(data.tag_json(*gid, t), COMPACT, false))
+        .collect();
+    ctx.list(items)
+}
+
+/// `POST /workspaces/{gid}/tags` (workspace from the path) and `POST /tags` (from the body).
+fn create_tag(data: &mut Data, ctx: &Ctx<'_>, workspace: Option<Gid>) -> Result<Reply, ApiError> {
+    let body = ctx.data()?;
+    let workspace = match workspace {
+        Some(workspace) => workspace,
+        None => {
+            let raw = gid_field(&body, "workspace")?
+                .ok_or_else(|| ApiError::bad_request("workspace: Missing input"))?;
+            referenced(&data.workspaces, "workspace", &raw)?
+        }
+    };
+    let tag = Tag {
+        name: string(&body, "name")?.unwrap_or_default(),
+        color: nullable_string(&body, "color")?.flatten(),
+        notes: string(&body, "notes")?.unwrap_or_default(),
+        workspace,
+        created_at: now_timestamp(),
+    };
+    let gid = data.next_gid();
+    data.tags.insert(gid, tag);
+    Ok(ctx.object(201, data.tag_json(gid, &data.tags[&gid])))
+}
+
+fn update_tag(data: &mut Data, ctx: &Ctx<'_>, raw: &str) -> Result<Reply, ApiError> {
+    let gid = existing(&data.tags, "tag", raw)?;
+    let body = ctx.data()?;
+    let name = string(&body, "name")?;
+    let color = nullable_string(&body, "color")?;
+    let notes = string(&body, "notes")?;
+    if let Some(tag) = data.tags.get_mut(&gid) {
+        if let Some(name) = name {
+            tag.name = name;
+        }
+        if let Some(color) = color {
+            tag.color = color;
+        }
+        if let Some(notes) = notes {
+            tag.notes = notes;
+        }
+    }
+    Ok(ctx.object(200, data.tag_json(gid, &data.tags[&gid])))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn html_round_trips_through_escape_and_strip() {
+        let text = "a < b & c > d";
+        let html = format!("<body>{}</body>", escape_html(text));
+        assert_eq!(html, "<body>a &lt; b &amp; c &gt; d</body>");
+        assert_eq!(strip_html(&html), text);
+    }
+}

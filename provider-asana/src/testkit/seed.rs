@@ -1,0 +1,86 @@
+//! The gids of the objects every [`MockAsana`](super::MockAsana) starts with.
+//!
+//! The seed is deterministic: the same builder settings always give the same objects with the same
+//! gids, so tests can name them directly.
+//!
+//! | object | gid constant | notes |
+//! | --- | --- | --- |
+//! | user "Greg Sanchez" | [`ME_GID`] | the user every token acts as (`/users/me`) |
+//! | user "Ada Lovelace" | [`ADA_GID`] | a second member of [`WORKSPACE_GID`] |
+//! | workspace "Acme Corp" | [`WORKSPACE_GID`] | an organization |
+//! | workspace "Personal Projects" | [`PERSONAL_WORKSPACE_GID`] | not an organization |
+//! | team "Engineering" | [`ENGINEERING_TEAM_GID`] | in Acme Corp |
+//! | team "Marketing" | [`MARKETING_TEAM_GID`] | in Acme Corp |
+//! | project "Backlog" | [`BACKLOG_PROJECT_GID`] | Engineering; holds the generated tasks |
+//! | project "Launch plan" | [`LAUNCH_PROJECT_GID`] | Marketing; three named tasks |
+//! | project "Home renovation" | [`HOME_PROJECT_GID`] | Personal Projects; no tasks |
+//! | sections "To do", "In progress", "Done" | [`BACKLOG_TODO_SECTION_GID`], [`BACKLOG_DOING_SECTION_GID`], [`BACKLOG_DONE_SECTION_GID`] | of Backlog |
+//! | section "Untitled section" | [`LAUNCH_SECTION_GID`] | of Launch plan |
+//! | section "Untitled section" | [`HOME_SECTION_GID`] | of Home renovation |
+//! | tag "urgent" | [`URGENT_TAG_GID`] | Acme Corp; on [`DRAFT_TASK_GID`] |
+//! | tag "blocked" | [`BLOCKED_TAG_GID`] | Acme Corp; on no task |
+//! | task "Draft announcement" | [`DRAFT_TASK_GID`] | Launch plan; assigned to Greg; 2 subtasks, 1 comment |
+//! | task "Book venue" | [`VENUE_TASK_GID`] | Launch plan; completed |
+//! | task "Send invites" | [`INVITES_TASK_GID`] | Launch plan; assigned to Ada |
+//! | subtasks "Write draft", "Review draft" | [`DRAFT_SUBTASK_GIDS`] | of Draft announcement |
+//! | comment "Looks good so far." | [`DRAFT_COMMENT_GID`] | on Draft announcement, by Greg |
+//!
+//! The Backlog project holds `tasks_per_project` generated tasks (250 by default) named
+//! `Backlog task 001`, `Backlog task 002`, ... with gids counting up from
+//! [`FIRST_BACKLOG_TASK_GID`]. Task `i` (1-based) is completed when `i` is a multiple of 5 and then
+//! sits in "Done"; otherwise it sits in "To do" when `i` is odd and "In progress" when even. Even
+//! tasks are assigned to Greg, odd ones to nobody. Objects created through the API get gids counting
+//! up from [`FIRST_CREATED_GID`].
+
+/// Greg Sanchez, the user every token acts as. Also the numeric `data.id` of token responses.
+pub const ME_GID: &str = "4673218951";
+/// Greg Sanchez's e-mail address (`GET /users/gsanchez@example.com` works too).
+pub const ME_EMAIL: &str = "gsanchez@example.com";
+/// Greg Sanchez's name.
+pub const ME_NAME: &str = "Greg Sanchez";
+/// Ada Lovelace, a second user.
+pub const ADA_GID: &str = "1201000000000002";
+/// The "Acme Corp" organization.
+pub const WORKSPACE_GID: &str = "1201000000000101";
+/// The "Personal Projects" workspace (not an organization).
+pub const PERSONAL_WORKSPACE_GID: &str = "1201000000000102";
+/// The "Engineering" team of Acme Corp.
+pub const ENGINEERING_TEAM_GID: &str = "1201000000000201";
+/// The "Marketing" team of Acme Corp.
+pub const MARKETING_TEAM_GID: &str = "1201000000000202";
+/// The "Backlog" project, holding the generated tasks.
+pub const BACKLOG_PROJECT_GID: &str = "1201000000000301";
+/// The "Launch plan" project.
+pub const LAUNCH_PROJECT_GID: &str = "1201000000000302";
+/// The "Home renovation" project in the personal workspace.
+pub const HOME_PROJECT_GID: &str = "1201000000000303";
+/// The "To do" section of Backlog.
+pub const BACKLOG_TODO_SECTION_GID: &str = "1201000000000401";
+/// The "In progress" section of Backlog.
+pub const BACKLOG_DOING_SECTION_GID: &str = "1201000000000402";
+/// The "Done" section of Backlog.
+pub const BACKLOG_DONE_SECTION_GID: &str = "1201000000000403";
+/// The only section of Launch plan.
+pub const LAUNCH_SECTION_GID: &str = "1201000000000404";
+/// The only section of Home renovation.
+pub const HOME_SECTION_GID: &str = "1201000000000405";
+/// The "urgent" tag.
+pub const URGENT_TAG_GID: &str = "1201000000000501";
+/// The "blocked" tag.
+pub const BLOCKED_TAG_GID: &str = "1201000000000502";
+/// "Draft announcement", assigned to Greg, tagged urgent.
+pub const DRAFT_TASK_GID: &str = "1201000000000601";
+/// "Book venue", completed.
+pub const VENUE_TASK_GID: &str = "1201000000000602";
+/// "Send invites", assigned to Ada.
+pub const INVITES_TASK_GID: &str = "1201000000000603";
+/// The subtasks of "Draft announcement": "Write draft" and "Review draft".
+pub const DRAFT_SUBTASK_GIDS: [&str; 2] = ["1201000000000611", "1201000000000612"];
+/// The comment on "Draft announcement".
+pub const DRAFT_COMMENT_GID: &str = "1201000000000701";
+/// The gid of the first generated Backlog task; the others follow one by one.
+pub const FIRST_BACKLOG_TASK_GID: u64 = 1_202_000_000_000_001;
+/// The gid given to the first object created through the API; the others follow one by one.
+pub const FIRST_CREATED_GID: u64 = 1_203_000_000_000_001;
+/// The default number of generated tasks in Backlog (three pages of 100 and more).
+pub const DEFAULT_TASKS_PER_PROJECT: usize = 250;
