@@ -1,1 +1,39 @@
-//! placeholder
+//! # provider-asana
+//!
+//! Asana for `integrations`: the auth provider (OAuth2 with PKCE, personal access tokens), a typed
+//! client over Asana's core resources, and an agent-style `execute(entity, action, params)` catalog.
+//!
+//! The provider registers itself with `inventory`: an `AuthManager` built with Asana configuration
+//! present (env keys `ASANA_*`, a TOML `[asana]` section, or values in code) sets it up without any
+//! import of this crate.
+//!
+//! ```
+//! use provider_asana::{AsanaAppCredentials, AsanaAuthProvider};
+//! use auth_core::AuthProvider;
+//!
+//! let mut app = AsanaAppCredentials::default();
+//! app.client_id = Some("client-id".into());
+//! app.client_secret = Some("client-secret".into());
+//! let provider = AsanaAuthProvider::new(app).unwrap();
+//! assert_eq!(provider.oauth2_settings().unwrap().token_url.as_str(), "https://app.asana.com/-/oauth_token");
+//! assert!(!format!("{provider:?}").contains("client-secret"));
+//! ```
+#![warn(missing_docs)]
+
+mod auth;
+pub mod client;
+pub mod connector;
+pub mod error;
+pub mod models;
+#[cfg(feature = "testkit")]
+pub mod testkit;
+pub mod webhooks;
+
+pub use auth::{
+    AsanaAppCredentials, AsanaAuthProvider, AsanaSessionExt, AsanaUser, AsanaUserCredentials,
+    FIELDS, PROVIDER_ID,
+};
+pub use client::{AsanaClient, AsanaClientSettings, List, PageStream};
+pub use connector::{AsanaConnector, AsanaOAuthConfig, ExecuteError};
+pub use error::AsanaError;
+pub use models::Page;

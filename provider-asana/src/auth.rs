@@ -1,0 +1,537 @@
+//! Asana authentication: [`AsanaAuthProvider`], its app configuration and user credentials.
+//!
+//! Configuration keys (the first env key set wins; code beats env beats the TOML file's `[asana]`
+//! section beats defaults):
+//!
+//! | field | default | env keys |
+//! | --- | --- | --- |
+//! | `authorization_url` | `https://app.asana.com/-/oauth_authorize` | `ASANA_AUTHORIZATION_URL`, `ASANA_AUTHORIZE_URL` |
+//! | `token_url` | `https://app.asana.com/-/oauth_token` | `ASANA_TOKEN_URL`, `ASANA_ACCESS_TOKEN_URL` |
+//! | `revocation_url` | `https://app.asana.com/-/oauth_revoke` | `ASANA_REVOCATION_URL`, `ASANA_REVOKE_URL` |
+//! | `api_base_url` | `https://app.asana.com/api/1.0` | `ASANA_API_BASE_URL`, `ASANA_BASE_URL` |
+//! | `client_id` | none | `ASANA_CLIENT_ID` |
+//! | `client_secret` | none | `ASANA_CLIENT_SECRET` |
+//! | `redirect_uri` | none | `ASANA_REDIRECT_URI` |
+//! | `token` (personal access token) | none | `ASANA_ACCESS_TOKEN`, `ASANA_PERSONAL_ACCESS_TOKEN`, `ASANA_TOKEN` |
+//! | `default_scope` | none | `ASANA_DEFAULT_SCOPE` (comma- or space-separated, or a TOML list) |
+//! | `workspace_gid` | none | `ASANA_WORKSPACE_GID`, `ASANA_WORKSPACE` |
+//!
+//! The provider is configured when it has a client id and secret (OAuth) or a token (PAT).
+
+use std::any::Any;
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use auth_core::config::{ConfigField, FieldKind, ProviderConfig};
+use auth_core::provider::OAuth2Settings;
+use auth_core::token::UserCredentials;
+use auth_core::{
+    AuthError, AuthProvider, ConfigError, Credentials, OAuth2Token, SecretString, Session,
+};
+use serde::{Deserialize, Deserializer, Serialize};
+use url::Url;
+
+use crate::client::{AsanaClient, AsanaClientSettings};
+use crate::error::AsanaError;
+
+/// The provider id under which Asana credentials are stored.
+pub const PROVIDER_ID: &str = "asana";
+
+/// Asana's configuration fields, env keys in priority order.
+pub const FIELDS: &[ConfigField] = &[
+    ConfigField::new(
+        "authorization_url",
+        FieldKind::Url,
+        &["ASANA_AUTHORIZATION_URL", "ASANA_AUTHORIZE_URL"],
+    )
+    .with_default("https://app.asana.com/-/oauth_authorize"),
+    ConfigField::new(
+        "token_url",
+        FieldKind::Url,
+        &["ASANA_TOKEN_URL", "ASANA_ACCESS_TOKEN_URL"],
+    )
+    .with_default("https://app.asana.com/-/oauth_token"),
+    ConfigField::new(
+        "revocation_url",
+        FieldKind::Url,
+        &["ASANA_REVOCATION_URL", "ASANA_REVOKE_URL"],
+    )
+    .with_default("https://app.asana.com/-/oauth_revoke"),
+    ConfigField::new(
+        "api_base_url",
+        FieldKind::Url,
+        &["ASANA_API_BASE_URL", "ASANA_BASE_URL"],
+    )
+    .with_default("https://app.asana.com/api/1.0"),
+    ConfigField::new("client_id", FieldKind::Text, &["ASANA_CLIENT_ID"]),
+    ConfigField::new("client_secret", FieldKind::Secret, &["ASANA_CLIENT_SECRET"]),
+    ConfigField::new("redirect_uri", FieldKind::Url, &["ASANA_REDIRECT_URI"]),
+    ConfigField::new(
+        "token",
+        FieldKind::Secret,
+        &[
+            "ASANA_ACCESS_TOKEN",
+            "ASANA_PERSONAL_ACCESS_TOKEN",
+            "ASANA_TOKEN",
+        ],
+    ),
+    ConfigField::new("default_scope", FieldKind::List, &["ASANA_DEFAULT_SCOPE"]),
+    ConfigField::new(
+        "workspace_gid",
+        FieldKind::Text,
+        &["ASANA_WORKSPACE_GID", "ASANA_WORKSPACE"],
+    ),
+];
+
+/// The application's Asana configuration (what the Python framework calls app credentials).
+#[derive(Clone)]
+#[non_exhaustive]
+pub struct AsanaAppCredentials {
+    /// The consent page.
+    pub authorization_url: Url,
+    /// The token endpoint.
+    pub token_url: Url,
+    /// The revocation endpoint.
+    pub revocation_url: Url,
+    /// The REST API base.
+    pub api_base_url: Url,
+    /// OAuth client id.
+    pub client_id: Option<String>,
+    /// OAuth client secret.
+    pub client_secret: Option<SecretString>,
+    /// The redirect URI registered with the app.
+    pub redirect_uri: Option<Url>,
+    /// A personal access token, used when a subject has no OAuth credentials (if allowed).
+    pub token: Option<SecretString>,
+    /// Scopes requested by default (space-separated on the wire).
+    pub default_scope: Vec<String>,
+    /// Default workspace for the client.
+    pub workspace_gid: Option<String>,
+}
+
+impl fmt::Debug for AsanaAppCredentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AsanaAppCredentials")
+            .field("authorization_url", &self.authorization_url.as_str())
+            .field("token_url", &self.token_url.as_str())
+            .field("revocation_url", &self.revocation_url.as_str())
+            .field("api_base_url", &self.api_base_url.as_str())
+            .field("client_id", &self.client_id)
+            .field("client_secret", &self.client_secret)
+            .field("redirect_uri", &self.redirect_uri.as_ref().map(Url::as_str))
+            .field("token", &self.token)
+            .field("default_scope", &self.default_scope)
+            .field("workspace_gid", &self.workspace_gid)
+            .finish()
+    }
+}
+
+impl Default for AsanaAppCredentials {
+    fn default() -> Self {
+        let url = |s: &str| Url::parse(s).expect("built-in URL is valid");
+        Self {
+            authorization_url: url("https://app.asana.com/-/oauth_authorize"),
+            token_url: url("https://app.asana.com/-/oauth_token"),
+            revocation_url: url("https://app.asana.com/-/oauth_revoke"),
+            api_base_url: url("https://app.asana.com/api/1.0"),
+            client_id: None,
+            client_secret: None,
+            redirect_uri: None,
+            token: None,
+            default_scope: Vec::new(),
+            workspace_gid: None,
+        }
+    }
+}
+
+impl AsanaAppCredentials {
+    /// Reads the fields from a loaded configuration.
+    pub fn from_config(config: &ProviderConfig) -> Self {
+        let defaults = Self::default();
+        let url = |field: &str, default: Url| config.url(field).cloned().unwrap_or(default);
+        Self {
+            authorization_url: url("authorization_url", defaults.authorization_url),
+            token_url: url("token_url", defaults.token_url),
+            revocation_url: url("revocation_url", defaults.revocation_url),
+            api_base_url: url("api_base_url", defaults.api_base_url),
+            client_id: config.text("client_id").map(String::from),
+            client_secret: config.secret("client_secret").cloned(),
+            redirect_uri: config.url("redirect_uri").cloned(),
+            token: config.secret("token").cloned(),
+            default_scope: config
+                .list("default_scope")
+                .map(<[String]>::to_vec)
+                .unwrap_or_default(),
+            workspace_gid: config.text("workspace_gid").map(String::from),
+        }
+    }
+
+    /// Whether there is enough to run: client id and secret, or a token.
+    pub fn is_configured(&self) -> bool {
+        (self.client_id.is_some() && self.client_secret.is_some()) || self.token.is_some()
+    }
+}
+
+/// The Asana user a token belongs to, from the token response's `data`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AsanaUser {
+    /// Global id (a string).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gid: Option<String>,
+    /// Legacy numeric id (accepted as a number or a string, kept as a string).
+    #[serde(
+        default,
+        deserialize_with = "id_as_string",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub id: Option<String>,
+    /// Display name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// E-mail address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+}
+
+fn id_as_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    Ok(match Option::<serde_json::Value>::deserialize(d)? {
+        Some(serde_json::Value::String(s)) => Some(s),
+        Some(serde_json::Value::Number(n)) => Some(n.to_string()),
+        _ => None,
+    })
+}
+
+/// A user's Asana credentials: the OAuth2 token plus the workspace and the Asana user.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AsanaUserCredentials {
+    /// `access_token`, `token_type`, `refresh_token`, `scope`, `expires_in`, `expires_at`,
+    /// `id_token`, `raw` (flattened).
+    #[serde(flatten)]
+    pub token: OAuth2Token,
+    /// The default workspace for this user.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workspace_gid: Option<String>,
+    /// Who the token belongs to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<AsanaUser>,
+}
+
+impl AsanaUserCredentials {
+    /// Credentials from a personal access token.
+    pub fn from_personal_access_token(token: SecretString) -> Self {
+        Self {
+            token: OAuth2Token::bearer(token),
+            workspace_gid: None,
+            user: None,
+        }
+    }
+}
+
+impl UserCredentials for AsanaUserCredentials {
+    fn oauth2_token(&self) -> &OAuth2Token {
+        &self.token
+    }
+
+    fn oauth2_token_mut(&mut self) -> &mut OAuth2Token {
+        &mut self.token
+    }
+}
+
+/// Asana's [`AuthProvider`]: OAuth2 with PKCE, and the personal access token fallback.
+pub struct AsanaAuthProvider {
+    app: AsanaAppCredentials,
+    oauth2: Option<OAuth2Settings>,
+    config: Option<ProviderConfig>,
+    http: reqwest::Client,
+}
+
+impl fmt::Debug for AsanaAuthProvider {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AsanaAuthProvider")
+            .field("app", &self.app)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AsanaAuthProvider {
+    /// A provider from app credentials. Fails if only one of client id and secret is set, or if
+    /// neither OAuth nor a token is configured.
+    pub fn new(app: AsanaAppCredentials) -> Result<Self, ConfigError> {
+        let missing = |field: &str, keys: &[&str]| ConfigError::Missing {
+            provider: PROVIDER_ID.into(),
+            field: field.into(),
+            env_keys: keys.iter().map(|k| k.to_string()).collect(),
+        };
+        let oauth2 = match (&app.client_id, &app.client_secret) {
+            (Some(id), Some(secret)) => {
+                let mut settings = OAuth2Settings::new(
+                    app.authorization_url.clone(),
+                    app.token_url.clone(),
+                    id.clone(),
+                )
+                .with_client_secret(secret.clone())
+                .with_revocation_url(app.revocation_url.clone())
+                .with_default_scopes(app.default_scope.clone())
+                .with_scope_separator(" ");
+                if let Some(uri) = &app.redirect_uri {
+                    settings = settings.with_redirect_uri(uri.clone());
+                }
+                Some(settings)
+            }
+            (Some(_), None) => return Err(missing("client_secret", &["ASANA_CLIENT_SECRET"])),
+            (None, Some(_)) => return Err(missing("client_id", &["ASANA_CLIENT_ID"])),
+            (None, None) if app.token.is_none() => {
+                return Err(missing(
+                    "client_id",
+                    &[
+                        "ASANA_CLIENT_ID (with ASANA_CLIENT_SECRET), or a personal access token in ASANA_ACCESS_TOKEN",
+                    ],
+                ));
+            }
+            (None, None) => None,
+        };
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(Duration::from_secs(10))
+            .timeout(Duration::from_secs(60))
+            .user_agent(concat!("integrations-asana/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| ConfigError::Invalid {
+                provider: PROVIDER_ID.into(),
+                field: "api_base_url".into(),
+                origin: auth_core::ConfigSource::Default,
+                reason: format!("cannot build the HTTP client: {e}"),
+                env_keys: Vec::new(),
+            })?;
+        Ok(Self {
+            app,
+            oauth2,
+            config: None,
+            http,
+        })
+    }
+
+    /// A provider from loaded configuration (what the registry does).
+    pub fn from_config(config: ProviderConfig) -> Result<Self, ConfigError> {
+        let mut provider = Self::new(AsanaAppCredentials::from_config(&config))?;
+        provider.config = Some(config);
+        Ok(provider)
+    }
+
+    /// The app configuration.
+    pub fn app(&self) -> &AsanaAppCredentials {
+        &self.app
+    }
+
+    /// Client settings for the API: base URL, default workspace, and the provider's shared HTTP
+    /// client.
+    pub fn client_settings(&self, workspace_gid: Option<String>) -> AsanaClientSettings {
+        let mut settings = AsanaClientSettings::new(self.app.api_base_url.clone())
+            .with_http_client(self.http.clone());
+        if let Some(gid) = workspace_gid.or_else(|| self.app.workspace_gid.clone()) {
+            settings = settings.with_workspace_gid(gid);
+        }
+        settings
+    }
+}
+
+#[async_trait]
+impl AuthProvider for AsanaAuthProvider {
+    fn id(&self) -> &str {
+        PROVIDER_ID
+    }
+
+    fn display_name(&self) -> &str {
+        "Asana"
+    }
+
+    fn oauth2_settings(&self) -> Option<&OAuth2Settings> {
+        self.oauth2.as_ref()
+    }
+
+    fn app_token(&self) -> Option<&SecretString> {
+        self.app.token.as_ref()
+    }
+
+    fn config(&self) -> Option<&ProviderConfig> {
+        self.config.as_ref()
+    }
+
+    async fn credentials_from_token(&self, token: OAuth2Token) -> Result<Credentials, AuthError> {
+        let user = token
+            .raw
+            .get("data")
+            .cloned()
+            .and_then(|data| serde_json::from_value::<AsanaUser>(data).ok());
+        let typed = AsanaUserCredentials {
+            token,
+            workspace_gid: self.app.workspace_gid.clone(),
+            user,
+        };
+        Credentials::from_typed(&typed).map_err(|_| AuthError::InvalidTokenResponse {
+            provider: PROVIDER_ID.into(),
+            reason: "the token response cannot be stored".into(),
+        })
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+fn build(config: ProviderConfig) -> Result<Arc<dyn AuthProvider>, ConfigError> {
+    Ok(Arc::new(AsanaAuthProvider::from_config(config)?))
+}
+
+fn is_configured(config: &ProviderConfig) -> bool {
+    AsanaAppCredentials::from_config(config).is_configured()
+}
+
+auth_core::inventory::submit! {
+    auth_core::ProviderRegistration {
+        id: PROVIDER_ID,
+        display_name: "Asana",
+        fields: FIELDS,
+        is_configured,
+        build,
+    }
+}
+
+/// `session.asana()`: an [`AsanaClient`] for the session's subject.
+pub trait AsanaSessionExt {
+    /// A client whose token source is the session's Asana binding (stored OAuth credentials,
+    /// an override, or the personal access token). The default workspace is the user's
+    /// `workspace_gid`, else the app's.
+    fn asana(&self) -> Result<AsanaClient, AsanaError>;
+}
+
+impl AsanaSessionExt for Session {
+    fn asana(&self) -> Result<AsanaClient, AsanaError> {
+        let source = self.token_source(PROVIDER_ID)?;
+        let provider = self
+            .provider(PROVIDER_ID)
+            .and_then(|p| p.as_any().downcast_ref::<AsanaAuthProvider>())
+            .ok_or_else(|| {
+                AsanaError::from(AuthError::UnknownProvider {
+                    provider: PROVIDER_ID.into(),
+                    configured: self.providers().collect::<Vec<_>>().join(", "),
+                })
+            })?;
+        let workspace = self
+            .credentials_extra(PROVIDER_ID)
+            .and_then(|extra| extra.get("workspace_gid"))
+            .and_then(|v| v.as_str())
+            .map(String::from);
+        AsanaClient::new(source, provider.client_settings(workspace))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use auth_core::config::{ConfigLoader, EnvSource};
+
+    fn load(env: &[(&str, &str)]) -> ProviderConfig {
+        ConfigLoader::new()
+            .with_env(EnvSource::from_pairs(
+                env.iter().map(|(k, v)| (k.to_string(), v.to_string())),
+            ))
+            .load(PROVIDER_ID, FIELDS)
+            .unwrap()
+    }
+
+    #[test]
+    fn env_aliases_follow_the_documented_priority() {
+        let c = AsanaAppCredentials::from_config(&load(&[
+            ("ASANA_TOKEN", "third"),
+            ("ASANA_PERSONAL_ACCESS_TOKEN", "second"),
+            ("ASANA_AUTHORIZE_URL", "https://alias.example/auth"),
+            ("ASANA_WORKSPACE", "ws-alias"),
+            ("ASANA_WORKSPACE_GID", "ws-main"),
+            ("ASANA_DEFAULT_SCOPE", "tasks:read,users:read"),
+        ]));
+        assert_eq!(c.token.unwrap().expose_secret(), "second");
+        assert_eq!(c.authorization_url.as_str(), "https://alias.example/auth");
+        assert_eq!(c.workspace_gid.as_deref(), Some("ws-main"));
+        assert_eq!(c.default_scope, ["tasks:read", "users:read"]);
+        assert_eq!(c.token_url.as_str(), "https://app.asana.com/-/oauth_token");
+    }
+
+    #[test]
+    fn configured_with_oauth_pair_or_token_only() {
+        assert!(
+            !AsanaAppCredentials::from_config(&load(&[("CLIENT_ID", "x"), ("TOKEN", "y")]))
+                .is_configured()
+        );
+        assert!(
+            !AsanaAppCredentials::from_config(&load(&[("ASANA_CLIENT_ID", "x")])).is_configured()
+        );
+        assert!(
+            AsanaAppCredentials::from_config(&load(&[
+                ("ASANA_CLIENT_ID", "x"),
+                ("ASANA_CLIENT_SECRET", "s")
+            ]))
+            .is_configured()
+        );
+        assert!(
+            AsanaAppCredentials::from_config(&load(&[("ASANA_ACCESS_TOKEN", "t")])).is_configured()
+        );
+        let err = AsanaAuthProvider::from_config(load(&[("ASANA_CLIENT_ID", "x")])).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "asana: missing `client_secret`; set ASANA_CLIENT_SECRET or pass `client_secret` in code or in the [asana] section of the config file"
+        );
+    }
+
+    #[tokio::test]
+    async fn token_response_user_is_kept_with_numeric_or_string_id() {
+        let provider = AsanaAuthProvider::new(AsanaAppCredentials {
+            client_id: Some("id".into()),
+            client_secret: Some("secret".into()),
+            workspace_gid: Some("ws-1".into()),
+            ..Default::default()
+        })
+        .unwrap();
+        for id in [
+            serde_json::json!(4673218951u64),
+            serde_json::json!("4673218951"),
+        ] {
+            let token = OAuth2Token::from_response(
+                serde_json::json!({"access_token": "a", "token_type": "bearer", "expires_in": 3600, "refresh_token": "r",
+                    "data": {"id": id, "gid": "4673218951", "name": "Greg Sanchez", "email": "gsanchez@example.com"}}),
+                " ",
+                std::time::SystemTime::now(),
+            )
+            .unwrap();
+            let creds: AsanaUserCredentials = provider
+                .credentials_from_token(token)
+                .await
+                .unwrap()
+                .to_typed()
+                .unwrap();
+            let user = creds.user.unwrap();
+            assert_eq!(user.id.as_deref(), Some("4673218951"));
+            assert_eq!(user.gid.as_deref(), Some("4673218951"));
+            assert_eq!(user.name.as_deref(), Some("Greg Sanchez"));
+            assert_eq!(creds.workspace_gid.as_deref(), Some("ws-1"));
+            assert_eq!(creds.token.token_type, "Bearer");
+        }
+    }
+
+    #[test]
+    fn scopes_are_sent_space_separated() {
+        let provider = AsanaAuthProvider::new(AsanaAppCredentials {
+            client_id: Some("id".into()),
+            client_secret: Some("secret".into()),
+            default_scope: vec!["tasks:read".into(), "users:read".into()],
+            ..Default::default()
+        })
+        .unwrap();
+        let settings = provider.oauth2_settings().unwrap();
+        assert_eq!(settings.scope_separator, " ");
+        assert_eq!(settings.default_scopes, ["tasks:read", "users:read"]);
+        assert!(settings.pkce);
+    }
+}

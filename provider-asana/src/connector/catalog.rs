@@ -1,0 +1,1010 @@
+//! The declarative catalog: every entity and action, its HTTP mapping and its parameters.
+
+use serde_json::{Map, Value, json};
+
+/// How an action calls Asana and shapes its result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    /// A paginated GET: returns `{data: [...], meta: {next_page}}`.
+    List,
+    /// A list without `limit`/`offset` paging (search): `{data: [...], meta: {next_page: null}}`.
+    Unpaged,
+    /// A list that takes `offset` but no `limit` (workspace and team users).
+    OffsetOnly,
+    /// A GET of one object.
+    Get,
+    /// A POST.
+    Create,
+    /// A PUT.
+    Update,
+    /// A DELETE.
+    Delete,
+    /// A POST to an action endpoint (`addTag`, `addUser` ...).
+    Post,
+    /// Fetch an attachment's metadata, then its bytes from `download_url` (without the token).
+    Download,
+}
+
+/// Where a parameter goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum In {
+    Path,
+    Query,
+    Body,
+}
+
+/// A parameter's JSON type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Ty {
+    Str,
+    /// An integer within bounds.
+    Int(i64, i64),
+    Bool,
+    StrList,
+    Enum(&'static [&'static str]),
+    /// A free-form object (custom fields and the like).
+    Object,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Param {
+    pub(crate) name: &'static str,
+    pub(crate) ty: Ty,
+    pub(crate) required: bool,
+    pub(crate) at: In,
+    pub(crate) description: &'static str,
+}
+
+/// A cross-parameter rule the JSON Schema cannot say simply.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Rule {
+    /// At least one of these groups must be complete.
+    AnyGroup(&'static [&'static [&'static str]]),
+}
+
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Operation {
+    pub(crate) entity: &'static str,
+    pub(crate) action: &'static str,
+    pub(crate) kind: Kind,
+    pub(crate) path: &'static str,
+    pub(crate) description: &'static str,
+    pub(crate) params: &'static [Param],
+    pub(crate) rules: &'static [Rule],
+}
+
+const fn p(name: &'static str, ty: Ty, at: In, description: &'static str) -> Param {
+    Param {
+        name,
+        ty,
+        required: false,
+        at,
+        description,
+    }
+}
+
+const fn req(name: &'static str, ty: Ty, at: In, description: &'static str) -> Param {
+    Param {
+        name,
+        ty,
+        required: true,
+        at,
+        description,
+    }
+}
+
+const OPT_FIELDS: Param = p(
+    "opt_fields",
+    Ty::StrList,
+    In::Query,
+    "Fields to include in each returned object, e.g. [\"name\", \"assignee.name\"]",
+);
+const LIMIT: Param = p(
+    "limit",
+    Ty::Int(1, 100),
+    In::Query,
+    "Page size, 1 to 100 (default 100)",
+);
+const OFFSET: Param = p(
+    "offset",
+    Ty::Str,
+    In::Query,
+    "Offset token from a previous page's meta.next_page.offset",
+);
+const ARCHIVED: Param = p(
+    "archived",
+    Ty::Bool,
+    In::Query,
+    "Only archived (true) or unarchived (false) projects",
+);
+
+macro_rules! gid {
+    ($name:literal, $what:literal) => {
+        req(
+            $name,
+            Ty::Str,
+            In::Path,
+            concat!("Global id of the ", $what),
+        )
+    };
+}
+
+const TASK_FIELDS_WRITE: [Param; 9] = [
+    p("name", Ty::Str, In::Body, "Task name"),
+    p("notes", Ty::Str, In::Body, "Plain-text description"),
+    p(
+        "html_notes",
+        Ty::Str,
+        In::Body,
+        "Rich-text description in Asana's HTML subset",
+    ),
+    p(
+        "assignee",
+        Ty::Str,
+        In::Body,
+        "Assignee user gid, email, or \"me\"",
+    ),
+    p("due_on", Ty::Str, In::Body, "Due date, YYYY-MM-DD"),
+    p("due_at", Ty::Str, In::Body, "Due date and time, ISO 8601"),
+    p("start_on", Ty::Str, In::Body, "Start date, YYYY-MM-DD"),
+    p(
+        "completed",
+        Ty::Bool,
+        In::Body,
+        "Whether the task is complete",
+    ),
+    p(
+        "custom_fields",
+        Ty::Object,
+        In::Body,
+        "Custom field values by custom field gid",
+    ),
+];
+
+const TASK_CREATE: [Param; 14] = [
+    TASK_FIELDS_WRITE[0],
+    TASK_FIELDS_WRITE[1],
+    TASK_FIELDS_WRITE[2],
+    TASK_FIELDS_WRITE[3],
+    TASK_FIELDS_WRITE[4],
+    TASK_FIELDS_WRITE[5],
+    TASK_FIELDS_WRITE[6],
+    TASK_FIELDS_WRITE[7],
+    TASK_FIELDS_WRITE[8],
+    p(
+        "workspace",
+        Ty::Str,
+        In::Body,
+        "Workspace gid (needed unless projects or parent is given)",
+    ),
+    p(
+        "projects",
+        Ty::StrList,
+        In::Body,
+        "Project gids to add the task to",
+    ),
+    p(
+        "parent",
+        Ty::Str,
+        In::Body,
+        "Parent task gid, to create a subtask",
+    ),
+    p("tags", Ty::StrList, In::Body, "Tag gids"),
+    p(
+        "followers",
+        Ty::StrList,
+        In::Body,
+        "Follower user gids or emails",
+    ),
+];
+
+const TASK_UPDATE: [Param; 11] = [
+    gid!("task_gid", "task"),
+    TASK_FIELDS_WRITE[0],
+    TASK_FIELDS_WRITE[1],
+    TASK_FIELDS_WRITE[2],
+    TASK_FIELDS_WRITE[3],
+    TASK_FIELDS_WRITE[4],
+    TASK_FIELDS_WRITE[5],
+    TASK_FIELDS_WRITE[6],
+    TASK_FIELDS_WRITE[7],
+    TASK_FIELDS_WRITE[8],
+    OPT_FIELDS,
+];
+
+const PROJECT_WRITE: [Param; 7] = [
+    p("name", Ty::Str, In::Body, "Project name"),
+    p("notes", Ty::Str, In::Body, "Description"),
+    p("color", Ty::Str, In::Body, "Color name, e.g. light-green"),
+    p("due_on", Ty::Str, In::Body, "Due date, YYYY-MM-DD"),
+    p("start_on", Ty::Str, In::Body, "Start date, YYYY-MM-DD"),
+    p(
+        "archived",
+        Ty::Bool,
+        In::Body,
+        "Whether the project is archived",
+    ),
+    p(
+        "default_view",
+        Ty::Enum(&["list", "board", "calendar", "timeline"]),
+        In::Body,
+        "Default view",
+    ),
+];
+
+/// Every operation, in catalog order.
+pub(crate) const OPERATIONS: &[Operation] = &[
+    // tasks
+    Operation {
+        entity: "tasks",
+        action: "list",
+        kind: Kind::List,
+        path: "/tasks",
+        description: "List tasks of a project, section or tag, or those assigned to a user in a workspace",
+        params: &[
+            p("project", Ty::Str, In::Query, "Project gid"),
+            p("section", Ty::Str, In::Query, "Section gid"),
+            p("tag", Ty::Str, In::Query, "Tag gid"),
+            p(
+                "assignee",
+                Ty::Str,
+                In::Query,
+                "Assignee user gid or \"me\" (with workspace)",
+            ),
+            p(
+                "workspace",
+                Ty::Str,
+                In::Query,
+                "Workspace gid (with assignee)",
+            ),
+            p(
+                "completed_since",
+                Ty::Str,
+                In::Query,
+                "Only tasks incomplete or completed since this ISO 8601 time, or \"now\"",
+            ),
+            p(
+                "modified_since",
+                Ty::Str,
+                In::Query,
+                "Only tasks modified since this ISO 8601 time",
+            ),
+            OPT_FIELDS,
+            LIMIT,
+            OFFSET,
+        ],
+        rules: &[Rule::AnyGroup(&[
+            &["project"],
+            &["section"],
+            &["tag"],
+            &["assignee", "workspace"],
+        ])],
+    },
+    Operation {
+        entity: "tasks",
+        action: "get",
+        kind: Kind::Get,
+        path: "/tasks/{task_gid}",
+        description: "Get one task",
+        params: &[gid!("task_gid", "task"), OPT_FIELDS],
+        rules: &[],
+    },
+    Operation {
+        entity: "tasks",
+        action: "create",
+        kind: Kind::Create,
+        path: "/tasks",
+        description: "Create a task in a workspace, in projects, or as a subtask of a parent",
+        params: &TASK_CREATE,
+        rules: &[Rule::AnyGroup(&[
+            &["workspace"],
+            &["projects"],
+            &["parent"],
+        ])],
+    },
+    Operation {
+        entity: "tasks",
+        action: "update",
+        kind: Kind::Update,
+        path: "/tasks/{task_gid}",
+        description: "Update a task's fields",
+        params: &TASK_UPDATE,
+        rules: &[],
+    },
+    Operation {
+        entity: "tasks",
+        action: "delete",
+        kind: Kind::Delete,
+        path: "/tasks/{task_gid}",
+        description: "Delete a task",
+        params: &[gid!("task_gid", "task")],
+        rules: &[],
+    },
+    Operation {
+        entity: "project_tasks",
+        action: "list",
+        kind: Kind::List,
+        path: "/projects/{project_gid}/tasks",
+        description: "List the tasks of a project",
+        params: &[
+            gid!("project_gid", "project"),
+            p(
+                "completed_since",
+                Ty::Str,
+                In::Query,
+                "Only tasks incomplete or completed since this ISO 8601 time, or \"now\"",
+            ),
+            OPT_FIELDS,
+            LIMIT,
+            OFFSET,
+        ],
+        rules: &[],
+    },
+    Operation {
+        entity: "workspace_task_search",
+        action: "list",
+        kind: Kind::Unpaged,
+        path: "/workspaces/{workspace_gid}/tasks/search",
+        description: "Search tasks in a workspace (Asana premium; returns at most `limit` results, no paging)",
+        params: &[
+            gid!("workspace_gid", "workspace"),
+            p(
+                "text",
+                Ty::Str,
+                In::Query,
+                "Full-text search on name and description",
+            ),
+            p(
+                "assignee.any",
+                Ty::Str,
+                In::Query,
+                "Comma-separated assignee gids or \"me\"",
+            ),
+            p(
+                "projects.any",
+                Ty::Str,
+                In::Query,
+                "Comma-separated project gids",
+            ),
+            p(
+                "sections.any",
+                Ty::Str,
+                In::Query,
+                "Comma-separated section gids",
+            ),
+            p("tags.any", Ty::Str, In::Query, "Comma-separated tag gids"),
+            p(
+                "completed",
+                Ty::Bool,
+                In::Query,
+                "Only complete (true) or incomplete (false) tasks",
+            ),
+            p(
+                "modified_at.after",
+                Ty::Str,
+                In::Query,
+                "Only tasks modified after this ISO 8601 time",
+            ),
+            p(
+                "sort_by",
+                Ty::Enum(&[
+                    "due_date",
+                    "created_at",
+                    "completed_at",
+                    "likes",
+                    "modified_at",
+                ]),
+                In::Query,
+                "Sort order",
+            ),
+            p("sort_ascending", Ty::Bool, In::Query, "Sort ascending"),
+            OPT_FIELDS,
+            LIMIT,
+        ],
+        rules: &[],
+    },
+    // projects
+    Operation {
+        entity: "projects",
+        action: "list",
+        kind: Kind::List,
+        path: "/projects",
+        description: "List projects of a workspace or team",
+        params: &[
+            p("workspace", Ty::Str, In::Query, "Workspace gid"),
+            p("team", Ty::Str, In::Query, "Team gid"),
+            ARCHIVED,
+            OPT_FIELDS,
+            LIMIT,
+            OFFSET,
+        ],
+        rules: &[Rule::AnyGroup(&[&["workspace"], &["team"]])],
+    },
+    Operation {
+        entity: "projects",
+        action: "get",
+        kind: Kind::Get,
+        path: "/projects/{project_gid}",
+        description: "Get one project",
+        params: &[gid!("project_gid", "project"), OPT_FIELDS],
+        rules: &[],
+    },
+    Operation {
+        entity: "projects",
+        action: "create",
+        kind: Kind::Create,
+        path: "/projects",
+        description: "Create a project in a workspace (and team, for organizations)",
+        params: &[
+            req("name", Ty::Str, In::Body, "Project name"),
+            p("workspace", Ty::Str, In::Body, "Workspace gid"),
+            p(
+                "team",
+                Ty::Str,
+                In::Body,
+                "Team gid (required in organizations)",
+            ),
+            PROJECT_WRITE[1],
+            PROJECT_WRITE[2],
+            PROJECT_WRITE[3],
+            PROJECT_WRITE[4],
+            PROJECT_WRITE[6],
+        ],
+        rules: &[Rule::AnyGroup(&[&["workspace"], &["team"]])],
+    },
+    Operation {
+        entity: "projects",
+        action: "update",
+        kind: Kind::Update,
+        path: "/projects/{project_gid}",
+        description: "Update a project's fields",
+        params: &[
+            gid!("project_gid", "project"),
+            PROJECT_WRITE[0],
+            PROJECT_WRITE[1],
+            PROJECT_WRITE[2],
+            PROJECT_WRITE[3],
+            PROJECT_WRITE[4],
+            PROJECT_WRITE[5],
+            PROJECT_WRITE[6],
+        ],
+        rules: &[],
+    },
+    Operation {
+        entity: "projects",
+        action: "delete",
+        kind: Kind::Delete,
+        path: "/projects/{project_gid}",
+        description: "Delete a project",
+        params: &[gid!("project_gid", "project")],
+        rules: &[],
+    },
+    Operation {
+        entity: "task_projects",
+        action: "list",
+        kind: Kind::List,
+        path: "/tasks/{task_gid}/projects",
+        description: "List the projects a task is in",
+        params: &[gid!("task_gid", "task"), OPT_FIELDS, LIMIT, OFFSET],
+        rules: &[],
+    },
+    Operation {
+        entity: "team_projects",
+        action: "list",
+        kind: Kind::List,
+        path: "/teams/{team_gid}/projects",
+        description: "List a team's projects",
+        params: &[
+            gid!("team_gid", "team"),
+            ARCHIVED,
+            OPT_FIELDS,
+            LIMIT,
+            OFFSET,
+        ],
+        rules: &[],
+    },
+    Operation {
+        entity: "workspace_projects",
+        action: "list",
+        kind: Kind::List,
+        path: "/workspaces/{workspace_gid}/projects",
+        description: "List a workspace's projects",
+        params: &[
+            gid!("workspace_gid", "workspace"),
+            ARCHIVED,
+            OPT_FIELDS,
+            LIMIT,
+            OFFSET,
+        ],
+        rules: &[],
+    },
+    // workspaces, users, teams
+    Operation {
+        entity: "workspaces",
+        action: "list",
+        kind: Kind::List,
+        path: "/workspaces",
+        description: "List the workspaces the user belongs to",
+        params: &[OPT_FIELDS, LIMIT, OFFSET],
+        rules: &[],
+    },
+    Operation {
+        entity: "workspaces",
+        action: "get",
+        kind: Kind::Get,
+        path: "/workspaces/{workspace_gid}",
+        description: "Get one workspace",
+        params: &[gid!("workspace_gid", "workspace"), OPT_FIELDS],
+        rules: &[],
+    },
+    Operation {
+        entity: "users",
+        action: "list",
+        kind: Kind::List,
+        path: "/users",
+        description: "List users of a workspace or team",
+        params: &[
+            p("workspace", Ty::Str, In::Query, "Workspace gid"),
+            p("team", Ty::Str, In::Query, "Team gid"),
+            OPT_FIELDS,
+            LIMIT,
+            OFFSET,
+        ],
+        rules: &[Rule::AnyGroup(&[&["workspace"], &["team"]])],
+    },
+    Operation {
+        entity: "users",
+        action: "get",
+        kind: Kind::Get,
+        path: "/users/{user_gid}",
+        description: "Get one user by gid, email, or \"me\"",
+        params: &[
+            req("user_gid", Ty::Str, In::Path, "User gid, email, or \"me\""),
+            OPT_FIELDS,
+        ],
+        rules: &[],
+    },
+    Operation {
+        entity: "workspace_users",
+        action: "list",
+        kind: Kind::OffsetOnly,
+        path: "/workspaces/{workspace_gid}/users",
+        description: "List a workspace's users",
+        params: &[gid!("workspace_gid", "workspace"), OPT_FIELDS, OFFSET],
+        rules: &[],
+    },
+    Operation {
+        entity: "team_users",
+        action: "list",
+        kind: Kind::OffsetOnly,
+        path: "/teams/{team_gid}/users",
+        description: "List a team's users",
+        params: &[gid!("team_gid", "team"), OPT_FIELDS, OFFSET],
+        rules: &[],
+    },
+    Operation {
+        entity: "teams",
+        action: "get",
+        kind: Kind::Get,
+        path: "/teams/{team_gid}",
+        description: "Get one team",
+        params: &[gid!("team_gid", "team"), OPT_FIELDS],
+        rules: &[],
+    },
+    Operation {
+        entity: "workspace_teams",
+        action: "list",
+        kind: Kind::List,
+        path: "/workspaces/{workspace_gid}/teams",
+        description: "List the teams of an organization",
+        params: &[
+            gid!("workspace_gid", "workspace (organization)"),
+            OPT_FIELDS,
+            LIMIT,
+            OFFSET,
+        ],
+        rules: &[],
+    },
+    Operation {
+        entity: "user_teams",
+        action: "list",
+        kind: Kind::List,
+        path: "/users/{user_gid}/teams",
+        description: "List the teams a user belongs to in an organization",
+        params: &[
+            req("user_gid", Ty::Str, In::Path, "User gid, email, or \"me\""),
+            req(
+                "organization",
+                Ty::Str,
+                In::Query,
+                "Organization (workspace) gid",
+            ),
+            OPT_FIELDS,
+            LIMIT,
+            OFFSET,
+        ],
+        rules: &[],
+    },
+    // attachments
+    Operation {
+        entity: "attachments",
+        action: "list",
+        kind: Kind::List,
+        path: "/attachments",
+        description: "List the attachments of a task or project",
+        params: &[
+            req("parent", Ty::Str, In::Query, "Task or project gid"),
+            OPT_FIELDS,
+            LIMIT,
+            OFFSET,
+        ],
+        rules: &[],
+    },
+    Operation {
+        entity: "attachments",
+        action: "get",
+        kind: Kind::Get,
+        path: "/attachments/{attachment_gid}",
+        description: "Get an attachment's metadata",
+        params: &[gid!("attachment_gid", "attachment"), OPT_FIELDS],
+        rules: &[],
+    },
+    Operation {
+        entity: "attachments",
+        action: "download",
+        kind: Kind::Download,
+        path: "/attachments/{attachment_gid}",
+        description: "Download an attachment: returns its name, host, size and base64 content (at most 10 MiB)",
+        params: &[gid!("attachment_gid", "attachment")],
+        rules: &[],
+    },
+    // tags
+    Operation {
+        entity: "workspace_tags",
+        action: "list",
+        kind: Kind::List,
+        path: "/workspaces/{workspace_gid}/tags",
+        description: "List a workspace's tags",
+        params: &[
+            gid!("workspace_gid", "workspace"),
+            OPT_FIELDS,
+            LIMIT,
+            OFFSET,
+        ],
+        rules: &[],
+    },
+    Operation {
+        entity: "workspace_tags",
+        action: "create",
+        kind: Kind::Create,
+        path: "/workspaces/{workspace_gid}/tags",
+        description: "Create a tag in a workspace",
+        params: &[
+            gid!("workspace_gid", "workspace"),
+            req("name", Ty::Str, In::Body, "Tag name"),
+            p("color", Ty::Str, In::Body, "Color name"),
+            p("notes", Ty::Str, In::Body, "Description"),
+        ],
+        rules: &[],
+    },
+    Operation {
+        entity: "tags",
+        action: "get",
+        kind: Kind::Get,
+        path: "/tags/{tag_gid}",
+        description: "Get one tag",
+        params: &[gid!("tag_gid", "tag"), OPT_FIELDS],
+        rules: &[],
+    },
+    Operation {
+        entity: "tags",
+        action: "update",
+        kind: Kind::Update,
+        path: "/tags/{tag_gid}",
+        description: "Update a tag",
+        params: &[
+            gid!("tag_gid", "tag"),
+            p("name", Ty::Str, In::Body, "Tag name"),
+            p("color", Ty::Str, In::Body, "Color name"),
+            p("notes", Ty::Str, In::Body, "Description"),
+        ],
+        rules: &[],
+    },
+    Operation {
+        entity: "tags",
+        action: "delete",
+        kind: Kind::Delete,
+        path: "/tags/{tag_gid}",
+        description: "Delete a tag",
+        params: &[gid!("tag_gid", "tag")],
+        rules: &[],
+    },
+    Operation {
+        entity: "tag_tasks",
+        action: "list",
+        kind: Kind::List,
+        path: "/tags/{tag_gid}/tasks",
+        description: "List the tasks with a tag",
+        params: &[gid!("tag_gid", "tag"), OPT_FIELDS, LIMIT, OFFSET],
+        rules: &[],
+    },
+    // sections
+    Operation {
+        entity: "project_sections",
+        action: "list",
+        kind: Kind::List,
+        path: "/projects/{project_gid}/sections",
+        description: "List a project's sections",
+        params: &[gid!("project_gid", "project"), OPT_FIELDS, LIMIT, OFFSET],
+        rules: &[],
+    },
+    Operation {
+        entity: "project_sections",
+        action: "create",
+        kind: Kind::Create,
+        path: "/projects/{project_gid}/sections",
+        description: "Create a section in a project",
+        params: &[
+            gid!("project_gid", "project"),
+            req("name", Ty::Str, In::Body, "Section name"),
+            p(
+                "insert_before",
+                Ty::Str,
+                In::Body,
+                "Section gid to insert before",
+            ),
+            p(
+                "insert_after",
+                Ty::Str,
+                In::Body,
+                "Section gid to insert after",
+            ),
+        ],
+        rules: &[],
+    },
+    Operation {
+        entity: "sections",
+        action: "get",
+        kind: Kind::Get,
+        path: "/sections/{section_gid}",
+        description: "Get one section",
+        params: &[gid!("section_gid", "section"), OPT_FIELDS],
+        rules: &[],
+    },
+    Operation {
+        entity: "sections",
+        action: "update",
+        kind: Kind::Update,
+        path: "/sections/{section_gid}",
+        description: "Rename or move a section",
+        params: &[
+            gid!("section_gid", "section"),
+            p("name", Ty::Str, In::Body, "Section name"),
+            p(
+                "insert_before",
+                Ty::Str,
+                In::Body,
+                "Section gid to move before",
+            ),
+            p(
+                "insert_after",
+                Ty::Str,
+                In::Body,
+                "Section gid to move after",
+            ),
+        ],
+        rules: &[],
+    },
+    Operation {
+        entity: "sections",
+        action: "delete",
+        kind: Kind::Delete,
+        path: "/sections/{section_gid}",
+        description: "Delete an empty section",
+        params: &[gid!("section_gid", "section")],
+        rules: &[],
+    },
+    Operation {
+        entity: "section_tasks",
+        action: "list",
+        kind: Kind::List,
+        path: "/sections/{section_gid}/tasks",
+        description: "List the tasks in a section",
+        params: &[
+            gid!("section_gid", "section"),
+            p(
+                "completed_since",
+                Ty::Str,
+                In::Query,
+                "Only tasks incomplete or completed since this ISO 8601 time, or \"now\"",
+            ),
+            OPT_FIELDS,
+            LIMIT,
+            OFFSET,
+        ],
+        rules: &[],
+    },
+    Operation {
+        entity: "section_tasks",
+        action: "create",
+        kind: Kind::Post,
+        path: "/sections/{section_gid}/addTask",
+        description: "Move a task into a section",
+        params: &[
+            gid!("section_gid", "section"),
+            req("task", Ty::Str, In::Body, "Task gid"),
+            p(
+                "insert_before",
+                Ty::Str,
+                In::Body,
+                "Task gid to insert before",
+            ),
+            p(
+                "insert_after",
+                Ty::Str,
+                In::Body,
+                "Task gid to insert after",
+            ),
+        ],
+        rules: &[],
+    },
+    // task relations
+    Operation {
+        entity: "task_subtasks",
+        action: "list",
+        kind: Kind::List,
+        path: "/tasks/{task_gid}/subtasks",
+        description: "List a task's subtasks",
+        params: &[gid!("task_gid", "task"), OPT_FIELDS, LIMIT, OFFSET],
+        rules: &[],
+    },
+    Operation {
+        entity: "task_dependencies",
+        action: "list",
+        kind: Kind::List,
+        path: "/tasks/{task_gid}/dependencies",
+        description: "List the tasks this task depends on",
+        params: &[gid!("task_gid", "task"), OPT_FIELDS, LIMIT, OFFSET],
+        rules: &[],
+    },
+    Operation {
+        entity: "task_dependents",
+        action: "list",
+        kind: Kind::List,
+        path: "/tasks/{task_gid}/dependents",
+        description: "List the tasks that depend on this task",
+        params: &[gid!("task_gid", "task"), OPT_FIELDS, LIMIT, OFFSET],
+        rules: &[],
+    },
+    Operation {
+        entity: "task_stories",
+        action: "list",
+        kind: Kind::List,
+        path: "/tasks/{task_gid}/stories",
+        description: "List a task's stories (comments and activity)",
+        params: &[gid!("task_gid", "task"), OPT_FIELDS, LIMIT, OFFSET],
+        rules: &[],
+    },
+    Operation {
+        entity: "task_stories",
+        action: "create",
+        kind: Kind::Create,
+        path: "/tasks/{task_gid}/stories",
+        description: "Comment on a task",
+        params: &[
+            gid!("task_gid", "task"),
+            p("text", Ty::Str, In::Body, "Plain-text comment"),
+            p(
+                "html_text",
+                Ty::Str,
+                In::Body,
+                "Rich-text comment in Asana's HTML subset",
+            ),
+            p("is_pinned", Ty::Bool, In::Body, "Pin the comment"),
+        ],
+        rules: &[Rule::AnyGroup(&[&["text"], &["html_text"]])],
+    },
+    Operation {
+        entity: "task_tags",
+        action: "create",
+        kind: Kind::Post,
+        path: "/tasks/{task_gid}/addTag",
+        description: "Add a tag to a task",
+        params: &[
+            gid!("task_gid", "task"),
+            req("tag", Ty::Str, In::Body, "Tag gid"),
+        ],
+        rules: &[],
+    },
+    Operation {
+        entity: "task_tags",
+        action: "delete",
+        kind: Kind::Post,
+        path: "/tasks/{task_gid}/removeTag",
+        description: "Remove a tag from a task",
+        params: &[
+            gid!("task_gid", "task"),
+            req("tag", Ty::Str, In::Body, "Tag gid"),
+        ],
+        rules: &[],
+    },
+    Operation {
+        entity: "workspace_memberships",
+        action: "create",
+        kind: Kind::Post,
+        path: "/workspaces/{workspace_gid}/addUser",
+        description: "Add a user to a workspace or organization",
+        params: &[
+            gid!("workspace_gid", "workspace"),
+            req("user", Ty::Str, In::Body, "User gid, email, or \"me\""),
+        ],
+        rules: &[],
+    },
+];
+
+/// The operation for (entity, action).
+pub(crate) fn find(entity: &str, action: &str) -> Option<&'static Operation> {
+    OPERATIONS
+        .iter()
+        .find(|op| op.entity == entity && op.action == action)
+}
+
+/// Entity names in catalog order, without repeats.
+pub(crate) fn entities() -> Vec<&'static str> {
+    let mut out: Vec<&'static str> = Vec::new();
+    for op in OPERATIONS {
+        if !out.contains(&op.entity) {
+            out.push(op.entity);
+        }
+    }
+    out
+}
+
+/// The actions of an entity.
+pub(crate) fn actions(entity: &str) -> Vec<&'static str> {
+    OPERATIONS
+        .iter()
+        .filter(|op| op.entity == entity)
+        .map(|op| op.action)
+        .collect()
+}
+
+impl Operation {
+    /// The JSON Schema of the params object.
+    pub(crate) fn schema(&self) -> Value {
+        let mut properties = Map::new();
+        for param in self.params {
+            let mut prop = match param.ty {
+                Ty::Str => json!({"type": "string", "minLength": 1}),
+                Ty::Int(min, max) => json!({"type": "integer", "minimum": min, "maximum": max}),
+                Ty::Bool => json!({"type": "boolean"}),
+                Ty::StrList => json!({"type": "array", "items": {"type": "string"}}),
+                Ty::Enum(values) => json!({"type": "string", "enum": values}),
+                Ty::Object => json!({"type": "object"}),
+            };
+            prop["description"] = Value::from(param.description);
+            properties.insert(param.name.to_string(), prop);
+        }
+        let required: Vec<&str> = self
+            .params
+            .iter()
+            .filter(|p| p.required)
+            .map(|p| p.name)
+            .collect();
+        let mut schema = json!({
+            "type": "object",
+            "properties": properties,
+            "required": required,
+            "additionalProperties": false,
+        });
+        let groups: Vec<Value> = self
+            .rules
+            .iter()
+            .flat_map(|Rule::AnyGroup(groups)| groups.iter().map(|g| json!({"required": g})))
+            .collect();
+        if !groups.is_empty() {
+            schema["anyOf"] = Value::Array(groups);
+        }
+        schema
+    }
+}
