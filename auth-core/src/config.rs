@@ -193,7 +193,10 @@ impl ProviderConfig {
 
 /// Where env values come from: the process environment, or a fixed set (for tests and embedding).
 #[derive(Clone)]
-pub struct EnvSource(Arc<dyn Fn(&str) -> Option<String> + Send + Sync>);
+pub struct EnvSource(Arc<EnvLookup>);
+
+/// A function from env key to value.
+type EnvLookup = dyn Fn(&str) -> Option<String> + Send + Sync;
 
 impl EnvSource {
     /// The process environment.
@@ -545,12 +548,14 @@ fn validate(
         FieldKind::Url => {
             let t = text(raw)?;
             let url = Url::parse(&t).map_err(|e| invalid(&format!("not a valid URL ({e})")))?;
-            check_endpoint_url(&url).map_err(|()| ConfigError::InsecureUrl {
-                provider: provider.to_string(),
-                field: field.name.to_string(),
-                url: redact_url(&url),
-                origin: origin.clone(),
-            })?;
+            if !is_secure_endpoint(&url) {
+                return Err(ConfigError::InsecureUrl {
+                    provider: provider.to_string(),
+                    field: field.name.to_string(),
+                    url: redact_url(&url),
+                    origin: origin.clone(),
+                });
+            }
             ConfigValue::Url(url)
         }
     })
@@ -558,11 +563,11 @@ fn validate(
 
 /// Whether `url` may carry credentials: https anywhere, or http on a loopback host
 /// (127.0.0.1, ::1, localhost).
-pub fn check_endpoint_url(url: &Url) -> Result<(), ()> {
+pub fn is_secure_endpoint(url: &Url) -> bool {
     match url.scheme() {
-        "https" => Ok(()),
-        "http" if is_loopback(url) => Ok(()),
-        _ => Err(()),
+        "https" => true,
+        "http" => is_loopback(url),
+        _ => false,
     }
 }
 
@@ -575,13 +580,9 @@ fn is_loopback(url: &Url) -> bool {
     }
 }
 
-/// A URL without user info or query, safe for messages.
+/// Only the scheme, host and port of a URL: paths, queries and user info can hold secrets.
 fn redact_url(url: &Url) -> String {
-    let mut u = url.clone();
-    let _ = u.set_username("");
-    let _ = u.set_password(None);
-    u.set_query(None);
-    u.to_string()
+    url.origin().ascii_serialization()
 }
 
 #[cfg(test)]

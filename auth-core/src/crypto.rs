@@ -1,1 +1,676 @@
 //! Encryption at rest (feature `encryption`): XChaCha20-Poly1305 over credential payloads.
+//!
+//! Stores call [`KeyRing::seal`] before they persist a payload and [`unseal`] after they read one.
+//!
+//! # What is encrypted, and what is not
+//! Only the payload (the tokens and other secrets) is encrypted. The provider id, the subject, the
+//! version, the status, the refresh lease and the timestamps stay in clear so that stores can look
+//! records up, list them and run conditional puts without a key. Provider and subject are bound to
+//! the ciphertext as associated data: a ciphertext copied onto another record fails to decrypt with
+//! [`StoreError::Decrypt`].
+//!
+//! Every write uses a fresh random 24-byte nonce (XChaCha20's extended nonce makes random nonces
+//! safe for any realistic number of writes under one key).
+//!
+//! # Keys and rotation
+//! A [`KeyRing`] holds one primary key, used for every new write, and any number of old keys, used
+//! only to read records written before a rotation. Every sealed record names the id of its key. A
+//! key's id is the first 8 hex digits of the SHA-256 of the key unless it was named with
+//! [`EncryptionKey::with_id`].
+//!
+//! [`KeyRing::from_env`] reads [`KEY_ENV`] (`INTEGRATIONS_ENCRYPTION_KEY`, the base64 of 32 random
+//! bytes) and, optionally, [`OLD_KEYS_ENV`] (`INTEGRATIONS_ENCRYPTION_OLD_KEYS`, comma-separated).
+//! Each value may be prefixed by an id and a colon, as in `2024-06:q0v...=`.
+//!
+//! ```
+//! use auth_core::crypto::{unseal, EncryptionKey, KeyRing};
+//!
+//! let old = EncryptionKey::generate();
+//! let ring = KeyRing::new(old.clone());
+//! let sealed = ring.seal("asana", "user-1", br#"{"access_token":"secret"}"#)?;
+//! assert_eq!(sealed.key_id, old.id());
+//!
+//! // Later: a new primary key; the old one still reads what it wrote.
+//! let rotated = KeyRing::new(EncryptionKey::generate()).with_old_key(old);
+//! let payload = unseal(Some(&rotated), "asana", "user-1", &sealed)?;
+//! assert_eq!(payload.expose_bytes(), br#"{"access_token":"secret"}"#);
+//!
+//! // The ciphertext is bound to its record.
+//! assert!(unseal(Some(&rotated), "asana", "user-2", &sealed).is_err());
+//! # Ok::<(), auth_core::StoreError>(())
+//! ```
+
+use std::fmt;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
+use chacha20poly1305::aead::{Aead, KeyInit, Payload as AeadPayload};
+use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+use zeroize::Zeroizing;
+
+use crate::error::StoreError;
+use crate::secret::SecretString;
+use crate::store::Payload;
+
+/// The environment variable holding the primary key: base64 of 32 bytes, optionally `id:base64`.
+pub const KEY_ENV: &str = "INTEGRATIONS_ENCRYPTION_KEY";
+
+/// The environment variable holding old keys that still decrypt: comma-separated, each base64 of
+/// 32 bytes, optionally `id:base64`.
+pub const OLD_KEYS_ENV: &str = "INTEGRATIONS_ENCRYPTION_OLD_KEYS";
+
+/// Length of a key in bytes.
+pub const KEY_LEN: usize = 32;
+
+/// Length of a nonce in bytes.
+pub const NONCE_LEN: usize = 24;
+
+/// Longest key id accepted.
+const MAX_ID_LEN: usize = 64;
+
+/// Room for decoding a key: base64 longer than this decodes to more is refused unread.
+const MAX_DECODED: usize = 96;
+
+/// Domain separation for the associated data, so that our ciphertexts mean nothing elsewhere.
+const AAD_CONTEXT: &[u8] = b"integrations credential payload v1\0";
+
+/// A 32-byte XChaCha20-Poly1305 key and its id.
+///
+/// `Debug` shows only the id; the key bytes are wiped from memory on drop.
+///
+/// ```
+/// use auth_core::crypto::EncryptionKey;
+///
+/// let key = EncryptionKey::from_base64("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=")?;
+/// assert_eq!(key.id(), "66687aad");
+/// assert_eq!(format!("{key:?}"), r#"EncryptionKey { id: "66687aad", key: "[REDACTED]" }"#);
+/// let named = key.with_id("2024-06")?;
+/// assert_eq!(named.id(), "2024-06");
+/// # Ok::<(), auth_core::StoreError>(())
+/// ```
+#[derive(Clone)]
+pub struct EncryptionKey {
+    id: String,
+    bytes: Box<Zeroizing<[u8; KEY_LEN]>>,
+}
+
+impl EncryptionKey {
+    /// Wraps raw key bytes. The id is the first 8 hex digits of the key's SHA-256. The caller should
+    /// wipe its own copy of `bytes`.
+    pub fn from_bytes(bytes: [u8; KEY_LEN]) -> Self {
+        Self::from_boxed(Box::new(Zeroizing::new(bytes)))
+    }
+
+    fn from_boxed(bytes: Box<Zeroizing<[u8; KEY_LEN]>>) -> Self {
+        let digest = Sha256::digest(bytes.as_slice());
+        let id = digest[..4].iter().map(|b| format!("{b:02x}")).collect();
+        Self { id, bytes }
+    }
+
+    /// Decodes base64 (standard or URL-safe alphabet, padded or not) of exactly 32 bytes. The error
+    /// never repeats the input.
+    pub fn from_base64(encoded: &str) -> Result<Self, StoreError> {
+        let encoded = encoded.trim();
+        // Decoded in place into a buffer that is wiped, so that no stray heap copy of the key is
+        // left behind by a failed attempt.
+        let mut decoded = Zeroizing::new([0u8; MAX_DECODED]);
+        let too_long = encoded.len() > MAX_DECODED / 3 * 4;
+        let len = [STANDARD, URL_SAFE, STANDARD_NO_PAD, URL_SAFE_NO_PAD]
+            .iter()
+            .find_map(|engine| engine.decode_slice(encoded, decoded.as_mut_slice()).ok())
+            .filter(|_| !too_long)
+            .ok_or_else(|| StoreError::InvalidKey {
+                reason: if too_long {
+                    format!("the key must be base64 of {KEY_LEN} bytes, but it is far longer")
+                } else {
+                    "the key is not valid base64; generate one with `openssl rand -base64 32`"
+                        .into()
+                },
+            })?;
+        if len != KEY_LEN {
+            return Err(StoreError::InvalidKey {
+                reason: format!(
+                    "the key must be base64 of {KEY_LEN} bytes, but it decodes to {len} bytes"
+                ),
+            });
+        }
+        let mut bytes = Box::new(Zeroizing::new([0u8; KEY_LEN]));
+        bytes.copy_from_slice(&decoded[..KEY_LEN]);
+        Ok(Self::from_boxed(bytes))
+    }
+
+    /// A new random key from the operating system's generator.
+    pub fn generate() -> Self {
+        let mut bytes = Box::new(Zeroizing::new([0u8; KEY_LEN]));
+        rand::rngs::OsRng.fill_bytes(bytes.as_mut_slice());
+        Self::from_boxed(bytes)
+    }
+
+    /// Names the key. An id is 1 to 64 ASCII letters, digits, `.`, `_` or `-`; it is stored in
+    /// clear beside every record the key encrypts.
+    pub fn with_id(mut self, id: impl Into<String>) -> Result<Self, StoreError> {
+        let id = id.into();
+        let valid = !id.is_empty()
+            && id.len() <= MAX_ID_LEN
+            && id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+        if !valid {
+            return Err(StoreError::InvalidKey {
+                reason: format!(
+                    "key id {id:?} is not 1 to {MAX_ID_LEN} ASCII letters, digits, '.', '_' or '-'"
+                ),
+            });
+        }
+        self.id = id;
+        Ok(self)
+    }
+
+    /// The key's id, stored beside each record it encrypts.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The key as standard padded base64, the form [`EncryptionKey::from_base64`] and
+    /// [`KEY_ENV`] take. For printing a freshly generated key once; never log it.
+    pub fn to_base64(&self) -> SecretString {
+        SecretString::new(STANDARD.encode(self.bytes.as_slice()))
+    }
+
+    fn cipher(&self) -> XChaCha20Poly1305 {
+        XChaCha20Poly1305::new(self.bytes.as_slice().into())
+    }
+}
+
+impl fmt::Debug for EncryptionKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EncryptionKey")
+            .field("id", &self.id)
+            .field("key", &"[REDACTED]")
+            .finish()
+    }
+}
+
+/// An encrypted payload as stores persist it. None of its fields is secret.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SealedPayload {
+    /// The id of the key that encrypted it.
+    pub key_id: String,
+    /// The random nonce of this write.
+    pub nonce: [u8; NONCE_LEN],
+    /// The ciphertext followed by the 16-byte Poly1305 tag.
+    pub ciphertext: Vec<u8>,
+}
+
+impl fmt::Debug for SealedPayload {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SealedPayload")
+            .field("key_id", &self.key_id)
+            .field("ciphertext_len", &self.ciphertext.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The keys a store encrypts and decrypts with: one primary key for new writes, and old keys that
+/// still decrypt records written before a rotation. Cloning copies the keys (wiped on drop).
+///
+/// `Debug` shows key ids only.
+#[derive(Clone)]
+pub struct KeyRing {
+    primary: EncryptionKey,
+    old: Vec<EncryptionKey>,
+}
+
+impl KeyRing {
+    /// A ring with one key, used for every write.
+    pub fn new(primary: EncryptionKey) -> Self {
+        Self {
+            primary,
+            old: Vec::new(),
+        }
+    }
+
+    /// Adds a key that decrypts records written under it but is never used for new writes. If two
+    /// keys share an id, decryption tries each of them.
+    pub fn with_old_key(mut self, key: EncryptionKey) -> Self {
+        self.old.push(key);
+        self
+    }
+
+    /// Reads [`KEY_ENV`] and [`OLD_KEYS_ENV`] from the process environment. `Ok(None)` when
+    /// [`KEY_ENV`] is unset or blank (stores are then plaintext).
+    pub fn from_env() -> Result<Option<Self>, StoreError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// [`KeyRing::from_env`] with an injectable lookup, for tests and other configuration sources.
+    ///
+    /// ```
+    /// use auth_core::crypto::KeyRing;
+    ///
+    /// let ring = KeyRing::from_lookup(|name| match name {
+    ///     "INTEGRATIONS_ENCRYPTION_KEY" => Some("new:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=".into()),
+    ///     "INTEGRATIONS_ENCRYPTION_OLD_KEYS" => {
+    ///         Some("AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=, old:AgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgI=".into())
+    ///     }
+    ///     _ => None,
+    /// })?
+    /// .expect("a key is set");
+    /// assert_eq!(ring.primary_id(), "new");
+    /// assert_eq!(ring.key_ids().collect::<Vec<_>>(), ["new", "72cd6e84", "old"]);
+    /// # Ok::<(), auth_core::StoreError>(())
+    /// ```
+    pub fn from_lookup(
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<Option<Self>, StoreError> {
+        let primary = lookup(KEY_ENV).map(Zeroizing::new);
+        let old = lookup(OLD_KEYS_ENV).map(Zeroizing::new);
+        let Some(primary) = primary.filter(|v| !v.trim().is_empty()) else {
+            if old.is_some_and(|v| !v.trim().is_empty()) {
+                return Err(StoreError::InvalidKey {
+                    reason: format!(
+                        "{OLD_KEYS_ENV} is set but {KEY_ENV} is not; set the primary key too"
+                    ),
+                });
+            }
+            return Ok(None);
+        };
+        let mut ring = Self::new(parse_env_key(KEY_ENV, &primary)?);
+        if let Some(old) = old {
+            for entry in old.split(',').filter(|e| !e.trim().is_empty()) {
+                ring = ring.with_old_key(parse_env_key(OLD_KEYS_ENV, entry)?);
+            }
+        }
+        Ok(Some(ring))
+    }
+
+    /// The id of the key new writes use.
+    pub fn primary_id(&self) -> &str {
+        self.primary.id()
+    }
+
+    /// Every key id, primary first.
+    pub fn key_ids(&self) -> impl Iterator<Item = &str> {
+        std::iter::once(&self.primary)
+            .chain(&self.old)
+            .map(EncryptionKey::id)
+    }
+
+    /// Encrypts `plaintext` for (provider, subject) under the primary key with a fresh random nonce.
+    pub fn seal(
+        &self,
+        provider: &str,
+        subject: &str,
+        plaintext: &[u8],
+    ) -> Result<SealedPayload, StoreError> {
+        let mut nonce = [0u8; NONCE_LEN];
+        rand::rngs::OsRng.fill_bytes(&mut nonce);
+        let aad = associated_data(provider, subject);
+        let ciphertext = self
+            .primary
+            .cipher()
+            .encrypt(
+                XNonce::from_slice(&nonce),
+                AeadPayload {
+                    msg: plaintext,
+                    aad: &aad,
+                },
+            )
+            .map_err(|_| StoreError::Backend {
+                store: "encryption",
+                message: format!(
+                    "cannot encrypt credentials for {provider}/{subject}: payload too large"
+                ),
+            })?;
+        Ok(SealedPayload {
+            key_id: self.primary.id.clone(),
+            nonce,
+            ciphertext,
+        })
+    }
+
+    /// Decrypts a payload sealed for (provider, subject) with any key of the ring.
+    ///
+    /// Fails with [`StoreError::UnknownKey`] if no key has the payload's id, and with
+    /// [`StoreError::Decrypt`] if the keys with that id do not authenticate it (wrong key, tampered
+    /// data, or a ciphertext moved from another record).
+    pub fn open(
+        &self,
+        provider: &str,
+        subject: &str,
+        sealed: &SealedPayload,
+    ) -> Result<Payload, StoreError> {
+        let aad = associated_data(provider, subject);
+        let mut candidates = std::iter::once(&self.primary)
+            .chain(&self.old)
+            .filter(|k| k.id == sealed.key_id)
+            .peekable();
+        if candidates.peek().is_none() {
+            return Err(StoreError::UnknownKey {
+                provider: provider.to_string(),
+                subject: subject.to_string(),
+                key_id: sealed.key_id.clone(),
+            });
+        }
+        candidates
+            .find_map(|key| {
+                key.cipher()
+                    .decrypt(
+                        XNonce::from_slice(&sealed.nonce),
+                        AeadPayload {
+                            msg: &sealed.ciphertext,
+                            aad: &aad,
+                        },
+                    )
+                    .ok()
+            })
+            .map(Payload::new)
+            .ok_or_else(|| StoreError::Decrypt {
+                provider: provider.to_string(),
+                subject: subject.to_string(),
+                key_id: sealed.key_id.clone(),
+            })
+    }
+}
+
+impl fmt::Debug for KeyRing {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KeyRing")
+            .field("primary", &self.primary.id)
+            .field(
+                "old",
+                &self.old.iter().map(EncryptionKey::id).collect::<Vec<_>>(),
+            )
+            .finish()
+    }
+}
+
+/// Decrypts `sealed` with `ring`, or fails with [`StoreError::MissingKey`] when the store has no
+/// key ring. See [`KeyRing::open`] for the other errors.
+pub fn unseal(
+    ring: Option<&KeyRing>,
+    provider: &str,
+    subject: &str,
+    sealed: &SealedPayload,
+) -> Result<Payload, StoreError> {
+    match ring {
+        Some(ring) => ring.open(provider, subject, sealed),
+        None => Err(StoreError::MissingKey {
+            provider: provider.to_string(),
+            subject: subject.to_string(),
+        }),
+    }
+}
+
+/// `context || len(provider) || provider || len(subject) || subject`, lengths as big-endian u64, so
+/// that no two (provider, subject) pairs share associated data.
+fn associated_data(provider: &str, subject: &str) -> Vec<u8> {
+    let mut aad = Vec::with_capacity(AAD_CONTEXT.len() + 16 + provider.len() + subject.len());
+    aad.extend_from_slice(AAD_CONTEXT);
+    for part in [provider, subject] {
+        aad.extend_from_slice(&(part.len() as u64).to_be_bytes());
+        aad.extend_from_slice(part.as_bytes());
+    }
+    aad
+}
+
+/// Parses `base64` or `id:base64` from an environment variable; errors name the variable only.
+fn parse_env_key(var: &str, value: &str) -> Result<EncryptionKey, StoreError> {
+    let in_var = |e: StoreError| match e {
+        StoreError::InvalidKey { reason } => StoreError::InvalidKey {
+            reason: format!("{var}: {reason}"),
+        },
+        other => other,
+    };
+    match value.trim().split_once(':') {
+        Some((id, key)) => EncryptionKey::from_base64(key)
+            .and_then(|k| k.with_id(id.trim()))
+            .map_err(in_var),
+        None => EncryptionKey::from_base64(value).map_err(in_var),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(byte: u8) -> EncryptionKey {
+        EncryptionKey::from_bytes([byte; KEY_LEN])
+    }
+
+    fn lookup<'a>(vars: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
+        move |name| {
+            vars.iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| v.to_string())
+        }
+    }
+
+    #[test]
+    fn seal_then_open_round_trips_with_fresh_nonces() {
+        let ring = KeyRing::new(key(1));
+        let a = ring.seal("p", "s", b"{\"t\":\"canary\"}").unwrap();
+        let b = ring.seal("p", "s", b"{\"t\":\"canary\"}").unwrap();
+        assert_ne!(a.nonce, b.nonce, "every write needs a fresh nonce");
+        assert_ne!(a.ciphertext, b.ciphertext);
+        assert_eq!(a.ciphertext.len(), 14 + 16, "ciphertext plus tag");
+        assert!(
+            !a.ciphertext.windows(6).any(|w| w == b"canary"),
+            "plaintext must not show through"
+        );
+        assert_eq!(a.key_id, key(1).id());
+        let opened = ring.open("p", "s", &a).unwrap();
+        assert_eq!(opened.expose_bytes(), b"{\"t\":\"canary\"}");
+    }
+
+    #[test]
+    fn ciphertext_is_bound_to_provider_and_subject() {
+        let ring = KeyRing::new(key(1));
+        let sealed = ring.seal("ab", "c", b"x").unwrap();
+        for (p, s) in [("ab", "d"), ("a", "bc"), ("other", "c")] {
+            assert!(
+                matches!(ring.open(p, s, &sealed), Err(StoreError::Decrypt { ref key_id, .. }) if *key_id == sealed.key_id),
+                "moved to {p}/{s} must not decrypt"
+            );
+        }
+    }
+
+    #[test]
+    fn tampered_ciphertext_fails_to_decrypt() {
+        let ring = KeyRing::new(key(1));
+        let mut sealed = ring.seal("p", "s", b"payload").unwrap();
+        sealed.ciphertext[0] ^= 1;
+        assert!(matches!(
+            ring.open("p", "s", &sealed),
+            Err(StoreError::Decrypt { .. })
+        ));
+    }
+
+    #[test]
+    fn old_keys_decrypt_and_unknown_ids_are_reported() {
+        let old_ring = KeyRing::new(key(1));
+        let sealed = old_ring.seal("p", "s", b"old").unwrap();
+        let rotated = KeyRing::new(key(2)).with_old_key(key(1));
+        assert_eq!(rotated.primary_id(), key(2).id());
+        assert_eq!(
+            rotated.open("p", "s", &sealed).unwrap().expose_bytes(),
+            b"old"
+        );
+        assert_eq!(rotated.seal("p", "s", b"new").unwrap().key_id, key(2).id());
+        let without_old = KeyRing::new(key(2));
+        match without_old.open("p", "s", &sealed) {
+            Err(StoreError::UnknownKey {
+                provider,
+                subject,
+                key_id,
+            }) => assert_eq!(
+                (provider.as_str(), subject.as_str(), key_id),
+                ("p", "s", key(1).id().to_string())
+            ),
+            other => panic!("expected UnknownKey, got {other:?}"),
+        }
+        assert!(matches!(
+            unseal(None, "p", "s", &sealed),
+            Err(StoreError::MissingKey { .. })
+        ));
+    }
+
+    #[test]
+    fn same_id_with_another_key_is_a_decrypt_error() {
+        let sealed = KeyRing::new(key(1).with_id("k").unwrap())
+            .seal("p", "s", b"x")
+            .unwrap();
+        let wrong = KeyRing::new(key(2).with_id("k").unwrap());
+        assert!(matches!(
+            wrong.open("p", "s", &sealed),
+            Err(StoreError::Decrypt { key_id, .. }) if key_id == "k"
+        ));
+        let both = wrong.with_old_key(key(1).with_id("k").unwrap());
+        assert_eq!(both.open("p", "s", &sealed).unwrap().expose_bytes(), b"x");
+    }
+
+    #[test]
+    fn key_id_is_sha256_prefix_unless_named() {
+        let k = key(0);
+        let digest = Sha256::digest([0u8; KEY_LEN]);
+        assert_eq!(
+            k.id(),
+            format!(
+                "{:02x}{:02x}{:02x}{:02x}",
+                digest[0], digest[1], digest[2], digest[3]
+            )
+        );
+        assert_eq!(k.id(), "66687aad");
+        assert!(matches!(
+            key(0).with_id(""),
+            Err(StoreError::InvalidKey { .. })
+        ));
+        assert!(matches!(
+            key(0).with_id("has space"),
+            Err(StoreError::InvalidKey { .. })
+        ));
+        assert!(matches!(
+            key(0).with_id("x".repeat(65)),
+            Err(StoreError::InvalidKey { .. })
+        ));
+        assert_eq!(key(0).with_id("2024-06_a.b").unwrap().id(), "2024-06_a.b");
+    }
+
+    #[test]
+    fn base64_forms_and_bad_keys() {
+        let generated = EncryptionKey::generate();
+        let encoded = generated.to_base64();
+        let decoded = EncryptionKey::from_base64(encoded.expose_secret()).unwrap();
+        assert_eq!(decoded.id(), generated.id());
+        let url = URL_SAFE_NO_PAD.encode([0xfbu8; KEY_LEN]);
+        assert_eq!(
+            EncryptionKey::from_base64(&url).unwrap().id(),
+            key(0xfb).id()
+        );
+        match EncryptionKey::from_base64("c2hvcnQ=") {
+            Err(StoreError::InvalidKey { reason }) => {
+                assert!(reason.contains("decodes to 5 bytes"), "{reason}");
+                assert!(!reason.contains("c2hvcnQ"), "never echo the key: {reason}");
+            }
+            other => panic!("expected InvalidKey, got {other:?}"),
+        }
+        match EncryptionKey::from_base64(&STANDARD.encode([7u8; 200])) {
+            Err(StoreError::InvalidKey { reason }) => {
+                assert!(reason.contains("longer"), "{reason}")
+            }
+            other => panic!("expected InvalidKey, got {other:?}"),
+        }
+        match EncryptionKey::from_base64(&STANDARD.encode([7u8; 64])) {
+            Err(StoreError::InvalidKey { reason }) => {
+                assert!(reason.contains("decodes to 64 bytes"), "{reason}")
+            }
+            other => panic!("expected InvalidKey, got {other:?}"),
+        }
+        match EncryptionKey::from_base64("not base64 at all!") {
+            Err(StoreError::InvalidKey { reason }) => {
+                assert!(reason.contains("not valid base64"), "{reason}");
+                assert!(!reason.contains("at all"), "never echo the key: {reason}");
+            }
+            other => panic!("expected InvalidKey, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn debug_output_never_shows_key_bytes() {
+        let k = key(0x41);
+        let encoded = k.to_base64();
+        let ring = KeyRing::new(k.clone()).with_old_key(key(2).with_id("old").unwrap());
+        for shown in [
+            format!("{k:?}"),
+            format!("{ring:?}"),
+            format!("{encoded:?}"),
+        ] {
+            assert!(!shown.contains(encoded.expose_secret()), "{shown}");
+            assert!(
+                !shown.contains("AAAA") && !shown.contains("QUFB"),
+                "{shown}"
+            );
+        }
+        assert_eq!(
+            format!("{ring:?}"),
+            format!("KeyRing {{ primary: {:?}, old: [\"old\"] }}", k.id())
+        );
+    }
+
+    #[test]
+    fn from_lookup_reads_primary_and_old_keys() {
+        let a = STANDARD.encode([1u8; KEY_LEN]);
+        let b = STANDARD.encode([2u8; KEY_LEN]);
+        let c = STANDARD.encode([3u8; KEY_LEN]);
+        let old = format!(" {b} ,, named:{c} ,");
+        let vars = [(KEY_ENV, a.as_str()), (OLD_KEYS_ENV, old.as_str())];
+        let ring = KeyRing::from_lookup(lookup(&vars)).unwrap().unwrap();
+        assert_eq!(
+            ring.key_ids().collect::<Vec<_>>(),
+            [key(1).id(), key(2).id(), "named"]
+        );
+        let sealed = KeyRing::new(key(3)).seal("p", "s", b"x").unwrap();
+        assert!(
+            matches!(
+                ring.open("p", "s", &sealed),
+                Err(StoreError::UnknownKey { .. })
+            ),
+            "the id of a named key is its name"
+        );
+    }
+
+    #[test]
+    fn from_lookup_without_key_is_none_and_bad_values_are_errors() {
+        assert!(KeyRing::from_lookup(lookup(&[])).unwrap().is_none());
+        assert!(
+            KeyRing::from_lookup(lookup(&[(KEY_ENV, "  ")]))
+                .unwrap()
+                .is_none()
+        );
+        let b = STANDARD.encode([2u8; KEY_LEN]);
+        match KeyRing::from_lookup(lookup(&[(OLD_KEYS_ENV, b.as_str())])) {
+            Err(StoreError::InvalidKey { reason }) => {
+                assert!(reason.contains(KEY_ENV), "{reason}");
+                assert!(!reason.contains(&b), "{reason}");
+            }
+            other => panic!("expected InvalidKey, got {other:?}"),
+        }
+        match KeyRing::from_lookup(lookup(&[(KEY_ENV, "c2hvcnQ=")])) {
+            Err(StoreError::InvalidKey { reason }) => {
+                assert!(reason.starts_with(KEY_ENV), "{reason}")
+            }
+            other => panic!("expected InvalidKey, got {other:?}"),
+        }
+        let bad_old = format!("{b},bad id:{b}");
+        match KeyRing::from_lookup(lookup(&[(KEY_ENV, b.as_str()), (OLD_KEYS_ENV, &bad_old)])) {
+            Err(StoreError::InvalidKey { reason }) => {
+                assert!(reason.starts_with(OLD_KEYS_ENV), "{reason}");
+                assert!(reason.contains("bad id"), "{reason}");
+                assert!(!reason.contains(&b), "{reason}");
+            }
+            other => panic!("expected InvalidKey, got {other:?}"),
+        }
+    }
+}

@@ -1,1 +1,469 @@
-//! placeholder
+//! # store-file
+//!
+//! [`FileCredentialStore`]: every credential in one JSON document, for tools and small deployments
+//! that want a file they can read, back up and diff.
+//!
+//! - **Human-inspectable.** The document has a `format` and a `format_version` ([`FORMAT_VERSION`])
+//!   and lists records ordered by (provider, subject). A plaintext payload is embedded as the JSON it
+//!   is (a payload that is not JSON is stored as `payload_base64`); an encrypted one holds its key
+//!   id, nonce and ciphertext in base64.
+//! - **Atomic writes.** Every write goes to `<file>.tmp` in the same directory, is fsynced, renamed
+//!   over the file, and the directory is fsynced: a crash leaves the old document or the new one,
+//!   never a mix, and an acknowledged write survives a power loss.
+//! - **Safe across processes.** Each read-modify-write holds an exclusive advisory lock
+//!   (`flock`) on the sidecar `<file>.lock` (the data file itself is replaced by every write, so it
+//!   cannot carry the lock): two processes never lose each other's updates. Reads take no lock; the
+//!   rename makes them see a whole document. Do not delete the `.lock` file while the store is in use.
+//! - **Never silently overwritten.** A corrupt file, or one of an unknown format version, is
+//!   reported with [`StoreError::Corrupt`] or [`StoreError::UnsupportedVersion`] naming the path, and
+//!   is left untouched: every write refuses to run on it.
+//! - **Private.** The file and its lock are created with mode 0600, a directory the store creates
+//!   with 0700 (unix).
+//! - **Encrypted at rest** when a key is configured ([`auth_core::crypto`]): payloads are
+//!   XChaCha20-Poly1305 ciphertext; provider, subject, version, status, lease and timestamps stay in
+//!   clear. Without a key the store is plaintext and says so once at open with a `tracing` warning.
+//!
+//! Blocking file work runs on tokio's blocking thread pool, never on a runtime worker thread.
+//!
+//! ```
+//! # tokio::runtime::Runtime::new().unwrap().block_on(async {
+//! use auth_core::{CredentialRecord, CredentialStore, Payload, PutMode, StoreError};
+//! use store_file::FileCredentialStore;
+//!
+//! let dir = tempfile::tempdir().unwrap();
+//! let path = dir.path().join("credentials.json");
+//! let store = FileCredentialStore::builder(&path).unencrypted().open().await?;
+//!
+//! let record = CredentialRecord::new("asana", "user-1", Payload::new(br#"{"access_token":"t1"}"#.to_vec()));
+//! let v1 = store.put(record, PutMode::Create).await?;
+//! let next = CredentialRecord::new("asana", "user-1", Payload::new(br#"{"access_token":"t2"}"#.to_vec()));
+//! store.put(next.clone(), PutMode::Update(v1)).await?;
+//! assert!(matches!(
+//!     store.put(next, PutMode::Update(v1)).await,
+//!     Err(StoreError::VersionMismatch { .. })
+//! ));
+//!
+//! let text = std::fs::read_to_string(&path).unwrap();
+//! assert!(text.contains(r#""format_version": 1"#));
+//! assert!(text.contains(r#""payload": {"access_token":"t2"}"#));
+//! assert_eq!(store.describe(), format!("file:{}", path.display()));
+//! # Ok::<(), StoreError>(())
+//! # }).unwrap();
+//! ```
+#![warn(missing_docs)]
+
+mod document;
+
+use std::ffi::OsString;
+use std::fmt;
+use std::fs::{self, DirBuilder, File, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
+
+use async_trait::async_trait;
+use auth_core::crypto::KeyRing;
+use auth_core::store::next_version;
+use auth_core::{
+    CredentialRecord, CredentialStore, PutMode, StoreError, StoredCredential, Version,
+};
+
+use document::{Document, FileRecord, STORE, to_millis};
+pub use document::{FORMAT, FORMAT_VERSION};
+
+/// A [`CredentialStore`] in one JSON file. Cheap to clone: clones share the file and its lock.
+///
+/// `Debug` shows the path and key ids, never a key or a payload.
+#[derive(Clone)]
+pub struct FileCredentialStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    path: PathBuf,
+    tmp_path: PathBuf,
+    location: String,
+    keys: Option<KeyRing>,
+    /// The open lock file. The mutex serializes this process's writers; the `flock` on the file,
+    /// taken for each write, serializes processes.
+    lock: Mutex<File>,
+    /// The directory, kept open to fsync it after each rename (unix).
+    #[cfg(unix)]
+    dir: File,
+}
+
+impl FileCredentialStore {
+    /// Opens the store at `path` (the file is created by the first write), encrypted with
+    /// [`KeyRing::from_env`] when `INTEGRATIONS_ENCRYPTION_KEY` is set and plaintext otherwise.
+    /// An existing file is read once to check that it is a valid document.
+    pub async fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
+        Self::builder(path).open().await
+    }
+
+    /// A builder for the store at `path`, to set the key ring.
+    pub fn builder(path: impl AsRef<Path>) -> FileStoreBuilder {
+        FileStoreBuilder {
+            path: path.as_ref().to_path_buf(),
+            encryption: Encryption::FromEnv,
+        }
+    }
+
+    /// Whether new writes are encrypted.
+    pub fn is_encrypted(&self) -> bool {
+        self.inner.keys.is_some()
+    }
+
+    /// Re-encrypts under the key ring's primary key every record written under an old key or in
+    /// plaintext, in one atomic rewrite, and returns how many it re-encrypted. Versions and
+    /// timestamps are kept. If any record cannot be decrypted nothing is written.
+    ///
+    /// Fails with [`StoreError::InvalidKey`] when the store has no key ring.
+    pub async fn rotate(&self) -> Result<usize, StoreError> {
+        if self.inner.keys.is_none() {
+            return Err(StoreError::InvalidKey {
+                reason: format!(
+                    "{}: no encryption key is configured, so there is nothing to rotate to; set INTEGRATIONS_ENCRYPTION_KEY or pass a KeyRing to the builder",
+                    self.describe()
+                ),
+            });
+        }
+        self.blocking(|inner| {
+            inner.modify(|doc, keys| {
+                let Some(keys) = keys else {
+                    return Ok((0, false));
+                };
+                let mut count = 0;
+                for record in doc.records.values_mut() {
+                    if record.rotate(keys, &inner.location)? {
+                        count += 1;
+                    }
+                }
+                Ok((count, count > 0))
+            })
+        })
+        .await
+    }
+
+    /// Runs `f` on the blocking thread pool.
+    async fn blocking<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Inner) -> Result<R, StoreError> + Send + 'static,
+    ) -> Result<R, StoreError> {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || f(&inner))
+            .await
+            .map_err(|e| StoreError::Backend {
+                store: STORE,
+                message: format!(
+                    "{}: the blocking task failed ({e}); the write may or may not have happened",
+                    self.inner.location
+                ),
+            })?
+    }
+}
+
+impl fmt::Debug for FileCredentialStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FileCredentialStore")
+            .field("path", &self.inner.path)
+            .field("key_ring", &self.inner.keys)
+            .finish()
+    }
+}
+
+/// Where the key ring comes from.
+#[derive(Debug)]
+enum Encryption {
+    FromEnv,
+    Keys(KeyRing),
+    Plaintext,
+}
+
+/// Options for opening a [`FileCredentialStore`].
+///
+/// ```
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// use auth_core::crypto::{EncryptionKey, KeyRing};
+/// use store_file::FileCredentialStore;
+///
+/// let dir = tempfile::tempdir().unwrap();
+/// let store = FileCredentialStore::builder(dir.path().join("creds.json"))
+///     .key_ring(KeyRing::new(EncryptionKey::generate()))
+///     .open()
+///     .await?;
+/// assert!(store.is_encrypted());
+/// # Ok::<(), auth_core::StoreError>(())
+/// # }).unwrap();
+/// ```
+#[derive(Debug)]
+#[must_use]
+pub struct FileStoreBuilder {
+    path: PathBuf,
+    encryption: Encryption,
+}
+
+impl FileStoreBuilder {
+    /// Encrypts payloads with `ring` (new writes use its primary key), whatever the environment says.
+    pub fn key_ring(mut self, ring: KeyRing) -> Self {
+        self.encryption = Encryption::Keys(ring);
+        self
+    }
+
+    /// Stores payloads in plaintext, whatever the environment says. Encrypted records then fail to
+    /// read with [`StoreError::MissingKey`].
+    pub fn unencrypted(mut self) -> Self {
+        self.encryption = Encryption::Plaintext;
+        self
+    }
+
+    /// Opens the store: creates the directory (0700) and the lock file (0600) if needed, and checks
+    /// an existing document.
+    pub async fn open(self) -> Result<FileCredentialStore, StoreError> {
+        let keys = match self.encryption {
+            Encryption::FromEnv => KeyRing::from_env()?,
+            Encryption::Keys(ring) => Some(ring),
+            Encryption::Plaintext => None,
+        };
+        let path = self.path;
+        let inner = tokio::task::spawn_blocking(move || Inner::open(path, keys))
+            .await
+            .map_err(|e| StoreError::Backend {
+                store: STORE,
+                message: format!("opening the store failed: {e}"),
+            })??;
+        let store = format!("file:{}", inner.location);
+        match &inner.keys {
+            Some(ring) => tracing::debug!(
+                store = %store,
+                key_id = ring.primary_id(),
+                "credential payloads are encrypted at rest"
+            ),
+            None => tracing::warn!(
+                store = %store,
+                "credentials are stored unencrypted; set INTEGRATIONS_ENCRYPTION_KEY (base64 of 32 random bytes) to encrypt them at rest"
+            ),
+        }
+        Ok(FileCredentialStore {
+            inner: Arc::new(inner),
+        })
+    }
+}
+
+/// `<path><suffix>`, in the same directory.
+fn sibling(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = OsString::from(path.as_os_str());
+    name.push(suffix);
+    PathBuf::from(name)
+}
+
+/// Holds the cross-process lock until dropped.
+struct Flock<'a>(&'a File);
+
+impl Drop for Flock<'_> {
+    fn drop(&mut self) {
+        // Closing the file would release it too; an error here leaves nothing to do.
+        let _ = self.0.unlock();
+    }
+}
+
+impl Inner {
+    fn open(path: PathBuf, keys: Option<KeyRing>) -> Result<Self, StoreError> {
+        let location = path.display().to_string();
+        let dir = match path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            Some(dir) => dir.to_path_buf(),
+            None => PathBuf::from("."),
+        };
+        let mut builder = DirBuilder::new();
+        builder.recursive(true);
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+        builder.create(&dir).map_err(|e| match e.kind() {
+            // Some component of the path exists and is not a directory.
+            io::ErrorKind::AlreadyExists => io_error(
+                &location,
+                io::Error::new(
+                    io::ErrorKind::NotADirectory,
+                    format!("{} is not a directory", dir.display()),
+                ),
+            ),
+            _ => io_error(&location, e),
+        })?;
+        let lock = private_options()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(sibling(&path, ".lock"))
+            .map_err(|e| io_error(&location, e))?;
+        let inner = Self {
+            tmp_path: sibling(&path, ".tmp"),
+            #[cfg(unix)]
+            dir: File::open(&dir).map_err(|e| io_error(&location, e))?,
+            path,
+            location,
+            keys,
+            lock: Mutex::new(lock),
+        };
+        inner.read()?;
+        Ok(inner)
+    }
+
+    /// The current document; empty if the file does not exist yet.
+    fn read(&self) -> Result<Document, StoreError> {
+        match fs::read(&self.path) {
+            Ok(bytes) => {
+                let bytes = zeroize::Zeroizing::new(bytes);
+                Document::parse(&bytes, &self.location)
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Document::default()),
+            Err(e) => Err(io_error(&self.location, e)),
+        }
+    }
+
+    /// Read-modify-write under the lock. `change` returns its result and whether to write.
+    fn modify<R>(
+        &self,
+        change: impl FnOnce(&mut Document, Option<&KeyRing>) -> Result<(R, bool), StoreError>,
+    ) -> Result<R, StoreError> {
+        let lock = self.lock.lock().unwrap_or_else(|p| p.into_inner());
+        lock.lock().map_err(|e| io_error(&self.location, e))?;
+        let _flock = Flock(&lock);
+        let mut doc = self.read()?;
+        let (result, write) = change(&mut doc, self.keys.as_ref())?;
+        if write {
+            self.write(&doc)?;
+        }
+        Ok(result)
+    }
+
+    /// Replaces the file atomically and durably: temp file, fsync, rename, fsync the directory.
+    fn write(&self, doc: &Document) -> Result<(), StoreError> {
+        let bytes = zeroize::Zeroizing::new(doc.to_bytes()?);
+        // A leftover from a writer that crashed; only lock holders create it.
+        match fs::remove_file(&self.tmp_path) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => {
+                return Err(io_error(&self.location, e));
+            }
+            _ => {}
+        }
+        let written = private_options()
+            .write(true)
+            .create_new(true)
+            .open(&self.tmp_path)
+            .and_then(|mut tmp| {
+                tmp.write_all(&bytes)?;
+                tmp.sync_all()
+            })
+            .and_then(|()| fs::rename(&self.tmp_path, &self.path));
+        if let Err(e) = written {
+            let _ = fs::remove_file(&self.tmp_path);
+            return Err(io_error(&self.location, e));
+        }
+        #[cfg(unix)]
+        self.dir
+            .sync_all()
+            .map_err(|e| io_error(&self.location, e))?;
+        Ok(())
+    }
+}
+
+/// Options that create files readable by their owner only (unix).
+fn private_options() -> OpenOptions {
+    #[cfg_attr(not(unix), allow(unused_mut))]
+    let mut options = OpenOptions::new();
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options
+}
+
+/// Maps an I/O error on the store's files: permission problems and read-only file systems become
+/// [`StoreError::ReadOnly`].
+fn io_error(location: &str, source: io::Error) -> StoreError {
+    match source.kind() {
+        io::ErrorKind::PermissionDenied | io::ErrorKind::ReadOnlyFilesystem => {
+            StoreError::ReadOnly {
+                store: STORE,
+                location: location.to_string(),
+                reason: format!(
+                    "{source}; make the file, its `.lock` and `.tmp` siblings and its directory writable by this user"
+                ),
+            }
+        }
+        _ => StoreError::Io {
+            store: STORE,
+            location: location.to_string(),
+            source,
+        },
+    }
+}
+
+#[async_trait]
+impl CredentialStore for FileCredentialStore {
+    async fn get(
+        &self,
+        provider: &str,
+        subject: &str,
+    ) -> Result<Option<StoredCredential>, StoreError> {
+        let key = (provider.to_string(), subject.to_string());
+        self.blocking(move |inner| {
+            inner
+                .read()?
+                .records
+                .get(&key)
+                .map(|r| r.decode(inner.keys.as_ref(), &inner.location))
+                .transpose()
+        })
+        .await
+    }
+
+    async fn put(&self, record: CredentialRecord, mode: PutMode) -> Result<Version, StoreError> {
+        self.blocking(move |inner| {
+            inner.modify(|doc, keys| {
+                let key = (record.provider.clone(), record.subject.clone());
+                let existing = doc.records.get(&key);
+                let version = next_version(
+                    &record.provider,
+                    &record.subject,
+                    existing.map(|r| r.version),
+                    mode,
+                )?;
+                let now = to_millis(SystemTime::now());
+                let created = existing.map_or(now, |r| r.created_at_ms);
+                let stored = FileRecord::new(&record, keys, version, created, now)?;
+                doc.records.insert(key, stored);
+                Ok((version, true))
+            })
+        })
+        .await
+    }
+
+    async fn delete(&self, provider: &str, subject: &str) -> Result<bool, StoreError> {
+        let key = (provider.to_string(), subject.to_string());
+        self.blocking(move |inner| {
+            inner.modify(|doc, _| {
+                let deleted = doc.records.remove(&key).is_some();
+                Ok((deleted, deleted))
+            })
+        })
+        .await
+    }
+
+    async fn list(&self, provider: Option<&str>) -> Result<Vec<StoredCredential>, StoreError> {
+        let provider = provider.map(str::to_string);
+        self.blocking(move |inner| {
+            inner
+                .read()?
+                .records
+                .values()
+                .filter(|r| provider.as_deref().is_none_or(|p| r.provider() == p))
+                .map(|r| r.decode(inner.keys.as_ref(), &inner.location))
+                .collect()
+        })
+        .await
+    }
+
+    fn describe(&self) -> String {
+        format!("file:{}", self.inner.location)
+    }
+}

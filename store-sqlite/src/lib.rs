@@ -1,1 +1,689 @@
-//! placeholder
+//! # store-sqlite
+//!
+//! [`SqliteCredentialStore`], the embedded default [`CredentialStore`] of `integrations`: one SQLite
+//! file (SQLite is compiled in; no system library is needed) that several processes can share.
+//!
+//! - **Durable.** WAL journal with `synchronous=FULL`: every acknowledged write has been fsynced, so
+//!   it survives a crash or a power loss. `secure_delete` zeroes overwritten payloads in the main
+//!   file (older page images stay in the `-wal` file until SQLite reuses it; [`rotate`] truncates
+//!   it).
+//!
+//! [`rotate`]: SqliteCredentialStore::rotate
+//! - **Concurrent.** A conditional put ([`PutMode::Update`]) is one `BEGIN IMMEDIATE` transaction
+//!   that checks the version column and writes: exactly one of several racing writers, in this or
+//!   any other process, wins. Lock waits use a busy timeout (5 s by default).
+//! - **Async without blocking the runtime.** Each store owns two threads, one per connection (a
+//!   writer, and a query-only reader so that reads never wait behind an fsync), and sends them jobs
+//!   over a channel. Statements are prepared once and cached.
+//! - **Versioned schema.** `PRAGMA user_version` holds [`SCHEMA_VERSION`]; older files are migrated
+//!   on open, newer ones are refused with [`StoreError::UnsupportedVersion`]. A file that is not a
+//!   credential database is refused with [`StoreError::Corrupt`] and left untouched.
+//! - **Encrypted at rest** when a key is configured ([`auth_core::crypto`]): the payload column holds
+//!   XChaCha20-Poly1305 ciphertext, and the record names its key id. Provider, subject, version,
+//!   status, lease and timestamps stay in clear so that lookups and conditional puts need no key.
+//!   Without a key the store is plaintext and says so once at open with a `tracing` warning.
+//!
+//! The file and its directory are created with modes 0600 and 0700 (unix).
+//!
+//! ```
+//! # tokio::runtime::Runtime::new().unwrap().block_on(async {
+//! use auth_core::crypto::{EncryptionKey, KeyRing};
+//! use auth_core::{CredentialRecord, CredentialStore, Payload, PutMode, StoreError};
+//! use store_sqlite::SqliteCredentialStore;
+//!
+//! let dir = tempfile::tempdir().unwrap();
+//! let store = SqliteCredentialStore::builder(dir.path().join("credentials.db"))
+//!     .key_ring(KeyRing::new(EncryptionKey::generate()))
+//!     .open()
+//!     .await?;
+//!
+//! let record = CredentialRecord::new("asana", "user-1", Payload::new(br#"{"access_token":"t1"}"#.to_vec()));
+//! let v1 = store.put(record, PutMode::Create).await?;
+//!
+//! // A conditional update succeeds only while the version is still the one read.
+//! let next = CredentialRecord::new("asana", "user-1", Payload::new(br#"{"access_token":"t2"}"#.to_vec()));
+//! let v2 = store.put(next.clone(), PutMode::Update(v1)).await?;
+//! assert!(matches!(
+//!     store.put(next, PutMode::Update(v1)).await,
+//!     Err(StoreError::VersionMismatch { .. })
+//! ));
+//!
+//! let got = store.get("asana", "user-1").await?.expect("stored");
+//! assert_eq!(got.version, v2);
+//! assert_eq!(got.record.payload.expose_bytes(), br#"{"access_token":"t2"}"#);
+//! assert!(store.describe().starts_with("sqlite:"));
+//! store.close().await?;
+//! # Ok::<(), StoreError>(())
+//! # }).unwrap();
+//! ```
+#![warn(missing_docs)]
+
+mod schema;
+mod worker;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use async_trait::async_trait;
+use auth_core::crypto::{KeyRing, NONCE_LEN, SealedPayload, unseal};
+use auth_core::store::next_version;
+use auth_core::{
+    CredentialRecord, CredentialStatus, CredentialStore, Payload, PutMode, RefreshLease,
+    StoreError, StoredCredential, Version,
+};
+use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
+
+pub use schema::SCHEMA_VERSION;
+use schema::{Role, STORE, sql_error};
+use worker::Worker;
+
+/// How long a connection waits for another one's lock before failing, unless the builder says
+/// otherwise.
+pub const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The columns every query reads, in the order [`RawRow::read`] takes them.
+macro_rules! columns {
+    () => {
+        "provider, subject, version, status, lease_holder, lease_expires_ms, created_ms, updated_ms, key_id, nonce, payload"
+    };
+}
+
+const SELECT_ONE: &str = concat!(
+    "SELECT ",
+    columns!(),
+    " FROM credentials WHERE provider = ?1 AND subject = ?2"
+);
+const SELECT_PROVIDER: &str = concat!(
+    "SELECT ",
+    columns!(),
+    " FROM credentials WHERE provider = ?1 ORDER BY provider, subject"
+);
+const SELECT_ALL: &str = concat!(
+    "SELECT ",
+    columns!(),
+    " FROM credentials ORDER BY provider, subject"
+);
+const SELECT_NOT_PRIMARY: &str = concat!(
+    "SELECT ",
+    columns!(),
+    " FROM credentials WHERE key_id IS NULL OR key_id <> ?1"
+);
+const UPSERT: &str = concat!(
+    "INSERT OR REPLACE INTO credentials (",
+    columns!(),
+    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
+);
+
+/// A [`CredentialStore`] in a SQLite database. Cheap to clone: clones share the connections.
+///
+/// `Debug` shows the location and key ids, never a key or a payload.
+#[derive(Clone)]
+pub struct SqliteCredentialStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    /// The path, shown in errors: shared with every job, so cloning it costs no allocation.
+    location: Arc<str>,
+    writer: Worker,
+    /// `None` for an in-memory database, where the writer also serves reads.
+    reader: Option<Worker>,
+    keys: Option<Arc<KeyRing>>,
+}
+
+impl SqliteCredentialStore {
+    /// Opens (creating if needed) the database at `path`, encrypted with [`KeyRing::from_env`] when
+    /// `INTEGRATIONS_ENCRYPTION_KEY` is set and plaintext otherwise.
+    pub async fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
+        Self::builder(path).open().await
+    }
+
+    /// A private, empty in-memory database (plaintext, gone when the last clone is dropped): for
+    /// tests and short-lived tools.
+    pub async fn open_in_memory() -> Result<Self, StoreError> {
+        SqliteStoreBuilder::in_memory().open().await
+    }
+
+    /// A builder for the database at `path`, to set the key ring or the busy timeout.
+    pub fn builder(path: impl AsRef<Path>) -> SqliteStoreBuilder {
+        SqliteStoreBuilder {
+            path: Some(path.as_ref().to_path_buf()),
+            encryption: Encryption::FromEnv,
+            busy_timeout: DEFAULT_BUSY_TIMEOUT,
+        }
+    }
+
+    /// Whether new writes are encrypted.
+    pub fn is_encrypted(&self) -> bool {
+        self.inner.keys.is_some()
+    }
+
+    /// Re-encrypts under the key ring's primary key every record written under an old key or in
+    /// plaintext, in one transaction, and returns how many it rewrote. Versions and timestamps are
+    /// kept: the credentials themselves do not change. If any record cannot be decrypted nothing is
+    /// changed. Afterwards the WAL is checkpointed and truncated, so that no old form of a rewritten
+    /// payload is left in the `-wal` file.
+    ///
+    /// Fails with [`StoreError::InvalidKey`] when the store has no key ring.
+    pub async fn rotate(&self) -> Result<usize, StoreError> {
+        let Some(keys) = self.inner.keys.clone() else {
+            return Err(StoreError::InvalidKey {
+                reason: format!(
+                    "{}: no encryption key is configured, so there is nothing to rotate to; set INTEGRATIONS_ENCRYPTION_KEY or pass a KeyRing to the builder",
+                    self.describe()
+                ),
+            });
+        };
+        let location = self.inner.location.clone();
+        self.inner
+            .writer
+            .run(move |conn| rotate_blocking(conn, &keys, &location))
+            .await
+    }
+
+    /// Closes this handle. When it is the last one, waits until both connections are closed (SQLite
+    /// then checkpoints the WAL into the main file). Other clones keep working.
+    pub async fn close(self) -> Result<(), StoreError> {
+        let Ok(inner) = Arc::try_unwrap(self.inner) else {
+            return Ok(());
+        };
+        if let Some(reader) = inner.reader {
+            reader.close().await?;
+        }
+        inner.writer.close().await
+    }
+
+    fn reader(&self) -> &Worker {
+        self.inner.reader.as_ref().unwrap_or(&self.inner.writer)
+    }
+
+    fn decode(&self, row: RawRow) -> Result<StoredCredential, StoreError> {
+        row.decode(self.inner.keys.as_deref(), &self.inner.location)
+    }
+}
+
+impl fmt::Debug for SqliteCredentialStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SqliteCredentialStore")
+            .field("location", &self.inner.location)
+            .field("key_ring", &self.inner.keys)
+            .finish()
+    }
+}
+
+/// Where the key ring comes from.
+#[derive(Debug)]
+enum Encryption {
+    FromEnv,
+    Keys(KeyRing),
+    Plaintext,
+}
+
+/// Options for opening a [`SqliteCredentialStore`].
+///
+/// ```
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// use std::time::Duration;
+/// use auth_core::crypto::{EncryptionKey, KeyRing};
+/// use store_sqlite::SqliteCredentialStore;
+///
+/// let dir = tempfile::tempdir().unwrap();
+/// let old = EncryptionKey::generate();
+/// let new = EncryptionKey::generate();
+/// let store = SqliteCredentialStore::builder(dir.path().join("creds.db"))
+///     .key_ring(KeyRing::new(new).with_old_key(old))
+///     .busy_timeout(Duration::from_secs(10))
+///     .open()
+///     .await?;
+/// assert!(store.is_encrypted());
+/// assert_eq!(store.rotate().await?, 0);
+/// # Ok::<(), auth_core::StoreError>(())
+/// # }).unwrap();
+/// ```
+#[derive(Debug)]
+#[must_use]
+pub struct SqliteStoreBuilder {
+    /// `None` for an in-memory database.
+    path: Option<PathBuf>,
+    encryption: Encryption,
+    busy_timeout: Duration,
+}
+
+impl SqliteStoreBuilder {
+    /// A builder for a private in-memory database.
+    pub fn in_memory() -> Self {
+        Self {
+            path: None,
+            encryption: Encryption::Plaintext,
+            busy_timeout: DEFAULT_BUSY_TIMEOUT,
+        }
+    }
+
+    /// Encrypts payloads with `ring` (new writes use its primary key), whatever the environment says.
+    pub fn key_ring(mut self, ring: KeyRing) -> Self {
+        self.encryption = Encryption::Keys(ring);
+        self
+    }
+
+    /// Stores payloads in plaintext, whatever the environment says. Encrypted records then fail to
+    /// read with [`StoreError::MissingKey`].
+    pub fn unencrypted(mut self) -> Self {
+        self.encryption = Encryption::Plaintext;
+        self
+    }
+
+    /// How long to wait for another connection's lock before failing (default
+    /// [`DEFAULT_BUSY_TIMEOUT`]).
+    pub fn busy_timeout(mut self, timeout: Duration) -> Self {
+        self.busy_timeout = timeout;
+        self
+    }
+
+    /// Opens the database: creates the file if needed, switches it to WAL, and migrates the schema.
+    pub async fn open(self) -> Result<SqliteCredentialStore, StoreError> {
+        let keys = match self.encryption {
+            Encryption::FromEnv => KeyRing::from_env()?,
+            Encryption::Keys(ring) => Some(ring),
+            Encryption::Plaintext => None,
+        }
+        .map(Arc::new);
+        let inner = match self.path {
+            None => Inner {
+                location: Arc::from(":memory:"),
+                writer: Worker::spawn("sqlite-store", ":memory:".into(), schema::open_memory)
+                    .await?,
+                reader: None,
+                keys,
+            },
+            Some(path) => {
+                let location = path.display().to_string();
+                let timeout = self.busy_timeout;
+                let (writer_path, writer_location) = (path.clone(), location.clone());
+                let writer = Worker::spawn("sqlite-store-writer", location.clone(), move || {
+                    schema::open_file(&writer_path, &writer_location, timeout, Role::Writer)
+                })
+                .await?;
+                let reader_location = location.clone();
+                let reader = Worker::spawn("sqlite-store-reader", location.clone(), move || {
+                    schema::open_file(&path, &reader_location, timeout, Role::Reader)
+                })
+                .await?;
+                match &keys {
+                    Some(ring) => tracing::debug!(
+                        store = %format!("sqlite:{location}"),
+                        key_id = ring.primary_id(),
+                        "credential payloads are encrypted at rest"
+                    ),
+                    None => tracing::warn!(
+                        store = %format!("sqlite:{location}"),
+                        "credentials are stored unencrypted; set INTEGRATIONS_ENCRYPTION_KEY (base64 of 32 random bytes) to encrypt them at rest"
+                    ),
+                }
+                Inner {
+                    location: Arc::from(location),
+                    writer,
+                    reader: Some(reader),
+                    keys,
+                }
+            }
+        };
+        Ok(SqliteCredentialStore {
+            inner: Arc::new(inner),
+        })
+    }
+}
+
+#[async_trait]
+impl CredentialStore for SqliteCredentialStore {
+    async fn get(
+        &self,
+        provider: &str,
+        subject: &str,
+    ) -> Result<Option<StoredCredential>, StoreError> {
+        let (provider, subject) = (provider.to_string(), subject.to_string());
+        let location = self.inner.location.clone();
+        let row = self
+            .reader()
+            .run(move |conn| {
+                conn.prepare_cached(SELECT_ONE)
+                    .and_then(|mut stmt| {
+                        stmt.query_row(params![provider, subject], RawRow::read)
+                            .optional()
+                    })
+                    .map_err(|e| sql_error(&location, e))
+            })
+            .await?;
+        row.map(|row| self.decode(row)).transpose()
+    }
+
+    async fn put(&self, record: CredentialRecord, mode: PutMode) -> Result<Version, StoreError> {
+        let body = match &self.inner.keys {
+            Some(keys) => Body::Sealed(keys.seal(
+                &record.provider,
+                &record.subject,
+                record.payload.expose_bytes(),
+            )?),
+            None => Body::Plain(record.payload.clone()),
+        };
+        let location = self.inner.location.clone();
+        self.inner
+            .writer
+            .run(move |conn| put_blocking(conn, &record, &body, mode, &location))
+            .await
+    }
+
+    async fn delete(&self, provider: &str, subject: &str) -> Result<bool, StoreError> {
+        let (provider, subject) = (provider.to_string(), subject.to_string());
+        let location = self.inner.location.clone();
+        self.inner
+            .writer
+            .run(move |conn| {
+                conn.prepare_cached("DELETE FROM credentials WHERE provider = ?1 AND subject = ?2")
+                    .and_then(|mut stmt| stmt.execute(params![provider, subject]))
+                    .map(|deleted| deleted > 0)
+                    .map_err(|e| sql_error(&location, e))
+            })
+            .await
+    }
+
+    async fn list(&self, provider: Option<&str>) -> Result<Vec<StoredCredential>, StoreError> {
+        let provider = provider.map(str::to_string);
+        let location = self.inner.location.clone();
+        let rows: Vec<RawRow> = self
+            .reader()
+            .run(move |conn| {
+                let rows = match &provider {
+                    Some(provider) => conn
+                        .prepare_cached(SELECT_PROVIDER)
+                        .and_then(|mut stmt| stmt.query_map([provider], RawRow::read)?.collect()),
+                    None => conn
+                        .prepare_cached(SELECT_ALL)
+                        .and_then(|mut stmt| stmt.query_map([], RawRow::read)?.collect()),
+                };
+                rows.map_err(|e| sql_error(&location, e))
+            })
+            .await?;
+        rows.into_iter().map(|row| self.decode(row)).collect()
+    }
+
+    fn describe(&self) -> String {
+        format!("sqlite:{}", self.inner.location)
+    }
+}
+
+/// A payload as persisted: plaintext, or sealed under a key.
+enum Body {
+    Plain(Payload),
+    Sealed(SealedPayload),
+}
+
+impl Body {
+    /// `(key_id, nonce, payload)` columns.
+    fn columns(&self) -> (Option<&str>, Option<&[u8]>, &[u8]) {
+        match self {
+            Body::Plain(payload) => (None, None, payload.expose_bytes()),
+            Body::Sealed(sealed) => (
+                Some(&sealed.key_id),
+                Some(&sealed.nonce),
+                &sealed.ciphertext,
+            ),
+        }
+    }
+}
+
+/// One row as read, before decryption.
+struct RawRow {
+    provider: String,
+    subject: String,
+    version: i64,
+    status: String,
+    lease_holder: Option<String>,
+    lease_expires_ms: Option<i64>,
+    created_ms: i64,
+    updated_ms: i64,
+    key_id: Option<String>,
+    nonce: Option<Vec<u8>>,
+    payload: Payload,
+}
+
+impl RawRow {
+    /// Reads the columns of `columns!()`, in order.
+    fn read(row: &Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Self {
+            provider: row.get(0)?,
+            subject: row.get(1)?,
+            version: row.get(2)?,
+            status: row.get(3)?,
+            lease_holder: row.get(4)?,
+            lease_expires_ms: row.get(5)?,
+            created_ms: row.get(6)?,
+            updated_ms: row.get(7)?,
+            key_id: row.get(8)?,
+            nonce: row.get(9)?,
+            payload: Payload::new(row.get(10)?),
+        })
+    }
+
+    fn corrupt(&self, location: &str, what: &str) -> StoreError {
+        StoreError::Corrupt {
+            store: STORE,
+            location: location.to_string(),
+            reason: format!(
+                "the record for {}/{} has {what}",
+                self.provider, self.subject
+            ),
+        }
+    }
+
+    /// Moves the body out of the row.
+    fn take_body(&mut self, location: &str) -> Result<Body, StoreError> {
+        let payload = std::mem::replace(&mut self.payload, Payload::new(Vec::new()));
+        match (self.key_id.take(), self.nonce.take()) {
+            (None, None) => Ok(Body::Plain(payload)),
+            (Some(key_id), Some(nonce)) => {
+                let nonce: [u8; NONCE_LEN] = nonce
+                    .as_slice()
+                    .try_into()
+                    .map_err(|_| self.corrupt(location, "a nonce of the wrong length"))?;
+                Ok(Body::Sealed(SealedPayload {
+                    key_id,
+                    nonce,
+                    ciphertext: payload.expose_bytes().to_vec(),
+                }))
+            }
+            _ => Err(self.corrupt(
+                location,
+                "a key id without a nonce, or a nonce without a key id",
+            )),
+        }
+    }
+
+    /// The stored credential, decrypted with `keys`.
+    fn decode(
+        mut self,
+        keys: Option<&KeyRing>,
+        location: &str,
+    ) -> Result<StoredCredential, StoreError> {
+        let version = Version::try_from(self.version)
+            .map_err(|_| self.corrupt(location, "a negative version"))?;
+        let status = CredentialStatus::parse(&self.status)
+            .ok_or_else(|| self.corrupt(location, "an unknown status"))?;
+        let lease = match (&self.lease_holder, self.lease_expires_ms) {
+            (None, None) => None,
+            (Some(holder), Some(ms)) => Some(RefreshLease {
+                holder: holder.clone(),
+                expires_at: from_millis(ms),
+            }),
+            _ => return Err(self.corrupt(location, "half a refresh lease")),
+        };
+        let (created_at, updated_at) = (from_millis(self.created_ms), from_millis(self.updated_ms));
+        let payload = match self.take_body(location)? {
+            Body::Plain(payload) => payload,
+            Body::Sealed(sealed) => unseal(keys, &self.provider, &self.subject, &sealed)?,
+        };
+        Ok(StoredCredential {
+            record: CredentialRecord {
+                provider: self.provider,
+                subject: self.subject,
+                payload,
+                status,
+                lease,
+            },
+            version,
+            created_at,
+            updated_at,
+        })
+    }
+}
+
+/// The conditional put: one immediate transaction that reads the version, checks it against
+/// `mode` with [`next_version`], and writes.
+fn put_blocking(
+    conn: &mut Connection,
+    record: &CredentialRecord,
+    body: &Body,
+    mode: PutMode,
+    location: &str,
+) -> Result<Version, StoreError> {
+    let err = |e| sql_error(location, e);
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(err)?;
+    let current: Option<(i64, i64)> = tx
+        .prepare_cached(
+            "SELECT version, created_ms FROM credentials WHERE provider = ?1 AND subject = ?2",
+        )
+        .and_then(|mut stmt| {
+            stmt.query_row(params![record.provider, record.subject], |row| {
+                Ok((row.get(0)?, row.get(1)?))
+            })
+            .optional()
+        })
+        .map_err(err)?;
+    let current_version = current
+        .map(|(v, _)| Version::try_from(v))
+        .transpose()
+        .map_err(|_| StoreError::Corrupt {
+            store: STORE,
+            location: location.to_string(),
+            reason: format!(
+                "the record for {}/{} has a negative version",
+                record.provider, record.subject
+            ),
+        })?;
+    let version = next_version(&record.provider, &record.subject, current_version, mode)?;
+    let now = to_millis(SystemTime::now());
+    let created = current.map_or(now, |(_, created)| created);
+    let (key_id, nonce, payload) = body.columns();
+    let (lease_holder, lease_expires) = match &record.lease {
+        Some(lease) => (
+            Some(lease.holder.as_str()),
+            Some(to_millis(lease.expires_at)),
+        ),
+        None => (None, None),
+    };
+    tx.prepare_cached(UPSERT)
+        .and_then(|mut stmt| {
+            stmt.execute(params![
+                record.provider,
+                record.subject,
+                i64::try_from(version).unwrap_or(i64::MAX),
+                record.status.as_str(),
+                lease_holder,
+                lease_expires,
+                created,
+                now,
+                key_id,
+                nonce,
+                payload,
+            ])
+        })
+        .map_err(err)?;
+    tx.commit().map_err(err)?;
+    Ok(version)
+}
+
+/// Re-encrypts every record not under the primary key, in one transaction.
+fn rotate_blocking(
+    conn: &mut Connection,
+    keys: &KeyRing,
+    location: &str,
+) -> Result<usize, StoreError> {
+    let err = |e| sql_error(location, e);
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(err)?;
+    let rows: Vec<RawRow> = tx
+        .prepare(SELECT_NOT_PRIMARY)
+        .and_then(|mut stmt| stmt.query_map([keys.primary_id()], RawRow::read)?.collect())
+        .map_err(err)?;
+    let count = rows.len();
+    {
+        let mut update = tx
+            .prepare(
+                "UPDATE credentials SET key_id = ?3, nonce = ?4, payload = ?5 WHERE provider = ?1 AND subject = ?2",
+            )
+            .map_err(err)?;
+        for mut row in rows {
+            let payload = match row.take_body(location)? {
+                Body::Plain(payload) => payload,
+                Body::Sealed(sealed) => keys.open(&row.provider, &row.subject, &sealed)?,
+            };
+            let sealed = keys.seal(&row.provider, &row.subject, payload.expose_bytes())?;
+            update
+                .execute(params![
+                    row.provider,
+                    row.subject,
+                    sealed.key_id,
+                    sealed.nonce,
+                    sealed.ciphertext
+                ])
+                .map_err(err)?;
+        }
+    }
+    tx.commit().map_err(err)?;
+    if count > 0 {
+        // Best effort: a reader in another process may keep part of the WAL alive until it ends.
+        conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+            .map_err(err)?;
+    }
+    Ok(count)
+}
+
+/// Milliseconds since the Unix epoch, negative before it, saturating far from it.
+fn to_millis(t: SystemTime) -> i64 {
+    match t.duration_since(UNIX_EPOCH) {
+        Ok(after) => i64::try_from(after.as_millis()).unwrap_or(i64::MAX),
+        Err(before) => i64::try_from(before.duration().as_millis()).map_or(i64::MIN, |ms| -ms),
+    }
+}
+
+/// The inverse of [`to_millis`].
+fn from_millis(ms: i64) -> SystemTime {
+    let offset = Duration::from_millis(ms.unsigned_abs());
+    if ms >= 0 {
+        UNIX_EPOCH.checked_add(offset).unwrap_or(UNIX_EPOCH)
+    } else {
+        UNIX_EPOCH.checked_sub(offset).unwrap_or(UNIX_EPOCH)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn millis_round_trip_both_sides_of_the_epoch() {
+        for ms in [0i64, 1, 1_700_000_000_123, -1, -86_400_000] {
+            assert_eq!(to_millis(from_millis(ms)), ms);
+        }
+        let t = UNIX_EPOCH + Duration::from_micros(1_700_000_000_123_999);
+        assert_eq!(
+            to_millis(t),
+            1_700_000_000_123,
+            "truncates to the millisecond"
+        );
+    }
+}

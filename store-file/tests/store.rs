@@ -1,0 +1,752 @@
+//! `FileCredentialStore` against the conformance suite, its file format, encryption at rest, locking
+//! and its error cases.
+#![cfg(unix)]
+
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use auth_core::crypto::{EncryptionKey, KeyRing};
+use auth_core::testing::{DynStore, payload, payload_n, run_conformance};
+use auth_core::{CredentialRecord, CredentialStore, Payload, PutMode, StoreError};
+use store_file::{FORMAT, FORMAT_VERSION, FileCredentialStore};
+
+const CANARY: &str = "canary-4be0d2-access-token";
+
+fn canary_payload(n: u64) -> Payload {
+    Payload::new(format!("{{\"access_token\":\"{CANARY}\",\"n\":{n}}}").into_bytes())
+}
+
+fn key(byte: u8) -> EncryptionKey {
+    EncryptionKey::from_bytes([byte; 32])
+}
+
+fn contains(haystack: &[u8], needle: &str) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|w| w == needle.as_bytes())
+}
+
+/// Every file in `dir`, concatenated.
+fn all_bytes(dir: &Path) -> Vec<u8> {
+    let mut all = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        all.extend(std::fs::read(entry.unwrap().path()).unwrap());
+    }
+    all
+}
+
+async fn plain(path: &Path) -> FileCredentialStore {
+    FileCredentialStore::builder(path)
+        .unencrypted()
+        .open()
+        .await
+        .unwrap()
+}
+
+async fn conformance(keys: Option<KeyRing>) {
+    let dir = tempfile::tempdir().unwrap();
+    let counter = AtomicUsize::new(0);
+    run_conformance(|| {
+        let path = dir
+            .path()
+            .join(format!("{}.json", counter.fetch_add(1, Ordering::Relaxed)));
+        let keys = keys.clone();
+        async move {
+            let builder = FileCredentialStore::builder(path);
+            let builder = match keys {
+                Some(keys) => builder.key_ring(keys),
+                None => builder.unencrypted(),
+            };
+            Arc::new(builder.open().await.expect("open")) as DynStore
+        }
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conformance_without_key() {
+    conformance(None).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conformance_with_key() {
+    conformance(Some(KeyRing::new(key(7)))).await;
+}
+
+#[tokio::test]
+async fn describe_and_debug_name_the_path_and_no_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("creds.json");
+    let k = key(3);
+    let store = FileCredentialStore::builder(&path)
+        .key_ring(KeyRing::new(k.clone()))
+        .open()
+        .await
+        .unwrap();
+    assert_eq!(store.describe(), format!("file:{}", path.display()));
+    let debug = format!("{store:?}");
+    assert!(debug.contains(k.id()), "{debug}");
+    assert!(!debug.contains(k.to_base64().expose_secret()), "{debug}");
+    assert!(store.is_encrypted());
+}
+
+#[tokio::test]
+async fn the_document_is_versioned_json_with_embedded_payloads() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("creds.json");
+    let store = plain(&path).await;
+    assert!(!path.exists(), "the file is created by the first write");
+    store
+        .put(
+            CredentialRecord::new("asana", "user-1", canary_payload(1)),
+            PutMode::Create,
+        )
+        .await
+        .unwrap();
+    let odd = Payload::new(b"\xffnot json".to_vec());
+    store
+        .put(
+            CredentialRecord::new("asana", "user-0", odd.clone()),
+            PutMode::Create,
+        )
+        .await
+        .unwrap();
+    let text = std::fs::read_to_string(&path).unwrap();
+    let doc: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(doc["format"], FORMAT);
+    assert_eq!(doc["format_version"], FORMAT_VERSION);
+    let records = doc["records"].as_array().unwrap();
+    assert_eq!(records.len(), 2);
+    assert_eq!(records[0]["subject"], "user-0", "ordered by subject");
+    assert_eq!(records[0]["payload_base64"], "/25vdCBqc29u");
+    assert_eq!(records[1]["provider"], "asana");
+    assert_eq!(records[1]["version"], 1);
+    assert_eq!(records[1]["status"], "active");
+    assert_eq!(
+        records[1]["payload"],
+        serde_json::json!({"access_token": CANARY, "n": 1}),
+        "a JSON payload is embedded as JSON"
+    );
+    assert!(
+        text.lines().count() > 10,
+        "pretty-printed for people: {text}"
+    );
+    let got = store.get("asana", "user-0").await.unwrap().unwrap();
+    assert_eq!(got.record.payload, odd);
+}
+
+#[tokio::test]
+async fn files_are_private() {
+    let dir = tempfile::tempdir().unwrap();
+    let nested = dir.path().join("a").join("b");
+    let path = nested.join("creds.json");
+    let store = plain(&path).await;
+    store
+        .put(CredentialRecord::new("p", "s", payload(1)), PutMode::Create)
+        .await
+        .unwrap();
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&dir.path().join("a")), 0o700);
+    assert_eq!(mode(&nested), 0o700);
+    assert_eq!(mode(&path), 0o600);
+    assert_eq!(mode(&nested.join("creds.json.lock")), 0o600);
+    assert!(
+        !nested.join("creds.json.tmp").exists(),
+        "the temp file was renamed"
+    );
+}
+
+#[tokio::test]
+async fn a_leftover_temp_file_is_replaced_not_trusted() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("creds.json");
+    let store = plain(&path).await;
+    store
+        .put(CredentialRecord::new("p", "s", payload(1)), PutMode::Create)
+        .await
+        .unwrap();
+    let tmp = dir.path().join("creds.json.tmp");
+    std::fs::write(&tmp, b"half a docu").unwrap();
+    std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let store = plain(&path).await;
+    assert_eq!(
+        payload_n(&store.get("p", "s").await.unwrap().unwrap().record.payload),
+        1
+    );
+    store
+        .put(CredentialRecord::new("p", "t", payload(2)), PutMode::Create)
+        .await
+        .unwrap();
+    assert!(!tmp.exists());
+    assert_eq!(
+        std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    assert_eq!(store.list(None).await.unwrap().len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_waits_for_the_lock_held_by_another_process() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("creds.json");
+    let store = plain(&path).await;
+    // Another open file description of the lock file: flock treats it as another process would.
+    let other = std::fs::OpenOptions::new()
+        .write(true)
+        .open(dir.path().join("creds.json.lock"))
+        .unwrap();
+    other.lock().unwrap();
+    let put = tokio::spawn({
+        let store = store.clone();
+        async move {
+            store
+                .put(CredentialRecord::new("p", "s", payload(1)), PutMode::Create)
+                .await
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(!put.is_finished(), "the write must wait for the lock");
+    assert!(!path.exists());
+    assert!(
+        store.get("p", "s").await.unwrap().is_none(),
+        "reads do not wait"
+    );
+    other.unlock().unwrap();
+    assert_eq!(put.await.unwrap().unwrap(), 1);
+    assert!(store.get("p", "s").await.unwrap().is_some());
+}
+
+#[tokio::test]
+async fn with_a_key_the_token_is_nowhere_in_the_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("creds.json");
+    let k = key(1);
+    let store = FileCredentialStore::builder(&path)
+        .key_ring(KeyRing::new(k.clone()))
+        .open()
+        .await
+        .unwrap();
+    let mut v = store
+        .put(
+            CredentialRecord::new("asana", "user-1", canary_payload(0)),
+            PutMode::Create,
+        )
+        .await
+        .unwrap();
+    for n in 1..4 {
+        v = store
+            .put(
+                CredentialRecord::new("asana", "user-1", canary_payload(n)),
+                PutMode::Update(v),
+            )
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        store
+            .get("asana", "user-1")
+            .await
+            .unwrap()
+            .unwrap()
+            .record
+            .payload,
+        canary_payload(3)
+    );
+    let bytes = all_bytes(dir.path());
+    assert!(
+        !contains(&bytes, CANARY),
+        "token found in the store's files"
+    );
+    let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    let record = &doc["records"][0];
+    assert_eq!(record["subject"], "user-1", "subjects stay in clear");
+    assert!(record.get("payload").is_none());
+    assert_eq!(record["encrypted"]["key_id"], k.id());
+    assert_eq!(record["encrypted"]["nonce"].as_str().unwrap().len(), 32);
+    assert!(record["encrypted"]["ciphertext"].as_str().is_some());
+
+    // The same write without a key does put the token in the file: the check above can fail.
+    let plain_dir = tempfile::tempdir().unwrap();
+    plain(&plain_dir.path().join("creds.json"))
+        .await
+        .put(
+            CredentialRecord::new("asana", "user-1", canary_payload(0)),
+            PutMode::Create,
+        )
+        .await
+        .unwrap();
+    assert!(contains(&all_bytes(plain_dir.path()), CANARY));
+}
+
+fn summary(list: Vec<auth_core::StoredCredential>) -> Vec<(String, u64, u64)> {
+    list.into_iter()
+        .map(|c| {
+            (
+                c.record.subject.clone(),
+                c.version,
+                payload_n(&c.record.payload),
+            )
+        })
+        .collect()
+}
+
+fn key_ids(path: &Path) -> Vec<Option<String>> {
+    let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+    doc["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["encrypted"]["key_id"].as_str().map(str::to_string))
+        .collect()
+}
+
+#[tokio::test]
+async fn old_keys_still_read_and_rotate_moves_records_to_the_primary_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("creds.json");
+    plain(&path)
+        .await
+        .put(
+            CredentialRecord::new("p", "plain", canary_payload(1)),
+            PutMode::Create,
+        )
+        .await
+        .unwrap();
+    let old = FileCredentialStore::builder(&path)
+        .key_ring(KeyRing::new(key(1)))
+        .open()
+        .await
+        .unwrap();
+    let mut versions = Vec::new();
+    for (s, n) in [("a", 2), ("b", 3)] {
+        let v1 = old
+            .put(
+                CredentialRecord::new("p", s, canary_payload(0)),
+                PutMode::Create,
+            )
+            .await
+            .unwrap();
+        versions.push(
+            old.put(
+                CredentialRecord::new("p", s, canary_payload(n)),
+                PutMode::Update(v1),
+            )
+            .await
+            .unwrap(),
+        );
+    }
+    let old_id = Some(key(1).id().to_string());
+    assert_eq!(key_ids(&path), [old_id.clone(), old_id, None]);
+
+    let store = FileCredentialStore::builder(&path)
+        .key_ring(KeyRing::new(key(2)).with_old_key(key(1)))
+        .open()
+        .await
+        .unwrap();
+    let before = summary(store.list(None).await.unwrap());
+    assert_eq!(
+        before,
+        [
+            ("a".to_string(), versions[0], 2),
+            ("b".to_string(), versions[1], 3),
+            ("plain".to_string(), 1, 1)
+        ]
+    );
+    assert_eq!(store.rotate().await.unwrap(), 3);
+    let new_id = Some(key(2).id().to_string());
+    assert_eq!(key_ids(&path), [new_id.clone(), new_id.clone(), new_id]);
+    assert_eq!(store.rotate().await.unwrap(), 0, "nothing left to rotate");
+    assert_eq!(
+        summary(store.list(None).await.unwrap()),
+        before,
+        "rotation keeps versions and payloads"
+    );
+    assert!(
+        !contains(&all_bytes(dir.path()), CANARY),
+        "the plaintext record was encrypted"
+    );
+
+    let new_only = FileCredentialStore::builder(&path)
+        .key_ring(KeyRing::new(key(2)))
+        .open()
+        .await
+        .unwrap();
+    assert_eq!(new_only.list(None).await.unwrap().len(), 3);
+    let old_only = FileCredentialStore::builder(&path)
+        .key_ring(KeyRing::new(key(1)))
+        .open()
+        .await
+        .unwrap();
+    assert!(matches!(
+        old_only.get("p", "a").await,
+        Err(StoreError::UnknownKey { key_id, .. }) if key_id == key(2).id()
+    ));
+}
+
+#[tokio::test]
+async fn rotate_that_cannot_decrypt_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("creds.json");
+    FileCredentialStore::builder(&path)
+        .key_ring(KeyRing::new(key(1)))
+        .open()
+        .await
+        .unwrap()
+        .put(CredentialRecord::new("p", "s", payload(1)), PutMode::Create)
+        .await
+        .unwrap();
+    plain(&path)
+        .await
+        .put(CredentialRecord::new("p", "t", payload(2)), PutMode::Create)
+        .await
+        .unwrap();
+    let before = std::fs::read(&path).unwrap();
+    let store = FileCredentialStore::builder(&path)
+        .key_ring(KeyRing::new(key(2)))
+        .open()
+        .await
+        .unwrap();
+    assert!(matches!(
+        store.rotate().await,
+        Err(StoreError::UnknownKey { .. })
+    ));
+    assert!(std::fs::read(&path).unwrap() == before, "the file changed");
+    assert!(matches!(
+        plain(&path).await.rotate().await,
+        Err(StoreError::InvalidKey { .. })
+    ));
+}
+
+#[tokio::test]
+async fn wrong_or_missing_key_is_a_clear_error_and_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("creds.json");
+    FileCredentialStore::builder(&path)
+        .key_ring(KeyRing::new(key(1).with_id("k1").unwrap()))
+        .open()
+        .await
+        .unwrap()
+        .put(CredentialRecord::new("p", "s", payload(1)), PutMode::Create)
+        .await
+        .unwrap();
+    let before = std::fs::read(&path).unwrap();
+
+    let wrong = FileCredentialStore::builder(&path)
+        .key_ring(KeyRing::new(key(2).with_id("k1").unwrap()))
+        .open()
+        .await
+        .unwrap();
+    let got = wrong.get("p", "s").await;
+    assert!(
+        matches!(&got, Err(StoreError::Decrypt { provider, subject, key_id }) if (provider.as_str(), subject.as_str(), key_id.as_str()) == ("p", "s", "k1")),
+        "{got:?}"
+    );
+    assert!(matches!(
+        wrong.list(None).await,
+        Err(StoreError::Decrypt { .. })
+    ));
+
+    let unknown = FileCredentialStore::builder(&path)
+        .key_ring(KeyRing::new(key(2)))
+        .open()
+        .await
+        .unwrap();
+    assert!(matches!(
+        unknown.get("p", "s").await,
+        Err(StoreError::UnknownKey { key_id, .. }) if key_id == "k1"
+    ));
+
+    let none = plain(&path).await;
+    assert!(matches!(
+        none.get("p", "s").await,
+        Err(StoreError::MissingKey { .. })
+    ));
+    assert!(std::fs::read(&path).unwrap() == before, "the file changed");
+}
+
+/// A store with two records whose file is then damaged by `damage`; returns the store opened
+/// before the damage, and the damaged bytes.
+async fn damaged(
+    path: &Path,
+    damage: impl FnOnce(Vec<u8>) -> Vec<u8>,
+) -> (FileCredentialStore, Vec<u8>) {
+    let store = plain(path).await;
+    for s in ["a", "b"] {
+        store
+            .put(CredentialRecord::new("p", s, payload(1)), PutMode::Create)
+            .await
+            .unwrap();
+    }
+    let bad = damage(std::fs::read(path).unwrap());
+    std::fs::write(path, &bad).unwrap();
+    (store, bad)
+}
+
+/// Open, get and put on the damaged file all fail with `check`, and the file is untouched.
+async fn assert_refused(
+    path: &Path,
+    store: &FileCredentialStore,
+    bad: &[u8],
+    check: impl Fn(&StoreError),
+) {
+    check(
+        &FileCredentialStore::builder(path)
+            .unencrypted()
+            .open()
+            .await
+            .expect_err("open"),
+    );
+    check(&store.get("p", "a").await.expect_err("get"));
+    check(
+        &store
+            .put(
+                CredentialRecord::new("p", "c", payload(1)),
+                PutMode::Overwrite,
+            )
+            .await
+            .expect_err("put"),
+    );
+    check(&store.delete("p", "a").await.expect_err("delete"));
+    assert!(
+        std::fs::read(path).unwrap() == bad,
+        "the damaged file was modified"
+    );
+}
+
+#[tokio::test]
+async fn truncated_file_is_corrupt_and_never_overwritten() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("creds.json");
+    let (store, bad) = damaged(&path, |mut b| {
+        b.truncate(b.len() / 2);
+        b
+    })
+    .await;
+    let location = path.display().to_string();
+    assert_refused(&path, &store, &bad, |e| match e {
+        StoreError::Corrupt {
+            location: l,
+            reason,
+            ..
+        } => {
+            assert_eq!(l, &location);
+            assert!(reason.contains("not valid JSON"), "{reason}");
+            assert!(e.to_string().contains("left untouched"), "{e}");
+        }
+        other => panic!("expected Corrupt, got {other:?}"),
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn empty_or_foreign_files_are_corrupt() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, bytes) in [
+        ("empty.json", &b""[..]),
+        ("other.json", br#"{"tokens": {"a": "b"}}"#),
+        ("list.json", b"[1, 2]"),
+    ] {
+        let path = dir.path().join(name);
+        std::fs::write(&path, bytes).unwrap();
+        match FileCredentialStore::builder(&path)
+            .unencrypted()
+            .open()
+            .await
+        {
+            Err(StoreError::Corrupt { location, .. }) => {
+                assert_eq!(location, path.display().to_string())
+            }
+            other => panic!("{name}: expected Corrupt, got {other:?}"),
+        }
+        assert_eq!(std::fs::read(&path).unwrap(), bytes, "{name} was modified");
+    }
+}
+
+#[tokio::test]
+async fn unknown_format_version_is_refused_and_never_overwritten() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("creds.json");
+    let (store, bad) = damaged(&path, |b| {
+        String::from_utf8(b)
+            .unwrap()
+            .replace("\"format_version\": 1", "\"format_version\": 99")
+            .into_bytes()
+    })
+    .await;
+    let location = path.display().to_string();
+    assert_refused(&path, &store, &bad, |e| match e {
+        StoreError::UnsupportedVersion {
+            location: l,
+            found,
+            supported,
+            ..
+        } => {
+            assert_eq!(l, &location);
+            assert_eq!((*found, *supported), (99, FORMAT_VERSION));
+        }
+        other => panic!("expected UnsupportedVersion, got {other:?}"),
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_parent_that_is_a_file_is_an_io_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("plain-file");
+    std::fs::write(&file, b"x").unwrap();
+    match FileCredentialStore::builder(file.join("creds.json"))
+        .unencrypted()
+        .open()
+        .await
+    {
+        Err(StoreError::Io { source, .. }) => {
+            assert_eq!(source.kind(), std::io::ErrorKind::NotADirectory)
+        }
+        other => panic!("expected Io, got {other:?}"),
+    }
+}
+
+const READ_ONLY_CHILD_ENV: &str = "STORE_FILE_READ_ONLY_CHILD";
+
+/// In a directory this user cannot write: a new store cannot be opened, and an existing one (whose
+/// lock file is writable) opens and reads but cannot be written.
+async fn assert_read_only(new: &Path, existing: &Path) {
+    match FileCredentialStore::builder(new).unencrypted().open().await {
+        Err(StoreError::ReadOnly { location, .. }) => {
+            assert_eq!(location, new.display().to_string())
+        }
+        other => panic!("new store: expected ReadOnly, got {other:?}"),
+    }
+    let store = plain(existing).await;
+    assert_eq!(store.list(None).await.unwrap().len(), 1);
+    match store
+        .put(CredentialRecord::new("p", "x", payload(1)), PutMode::Create)
+        .await
+    {
+        Err(StoreError::ReadOnly { location, .. }) => {
+            assert_eq!(location, existing.display().to_string())
+        }
+        other => panic!("existing store: expected ReadOnly, got {other:?}"),
+    }
+    assert_eq!(
+        store.list(None).await.unwrap().len(),
+        1,
+        "nothing was written"
+    );
+}
+
+#[tokio::test]
+async fn read_only_directory_is_a_read_only_error() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let ro = dir.path().join("ro");
+    std::fs::create_dir(&ro).unwrap();
+    let existing = ro.join("existing.json");
+    plain(&existing)
+        .await
+        .put(CredentialRecord::new("p", "s", payload(1)), PutMode::Create)
+        .await
+        .unwrap();
+    // The lock file stays writable for everyone so that only the directory is read-only.
+    std::fs::set_permissions(
+        ro.join("existing.json.lock"),
+        std::fs::Permissions::from_mode(0o666),
+    )
+    .unwrap();
+    std::fs::set_permissions(&existing, std::fs::Permissions::from_mode(0o644)).unwrap();
+    std::fs::set_permissions(&ro, std::fs::Permissions::from_mode(0o555)).unwrap();
+    let new = ro.join("new.json");
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    if unsafe { libc::geteuid() } != 0 {
+        assert_read_only(&new, &existing).await;
+        return;
+    }
+    // Root writes anywhere: check as the unprivileged user `nobody` in a child process.
+    let output = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "read_only_child", "--nocapture", "--ignored"])
+        .env(READ_ONLY_CHILD_ENV, &ro)
+        .uid(65534)
+        .gid(65534)
+        .output();
+    match output {
+        Ok(output) => {
+            let stdout = String::from_utf8_lossy(&output.stdout);
+            assert!(
+                output.status.success() && stdout.contains("read-only check passed"),
+                "child failed: {stdout}\n{}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+        Err(err) if err.kind() == std::io::ErrorKind::PermissionDenied => {
+            println!(
+                "note: running as root and `nobody` cannot execute this test binary ({err}); the read-only check was skipped"
+            );
+        }
+        Err(err) => panic!("cannot start the read-only child: {err}"),
+    }
+    assert!(!new.exists() && !ro.join("new.json.lock").exists());
+}
+
+#[tokio::test]
+#[ignore = "child process of read_only_directory_is_a_read_only_error"]
+async fn read_only_child() {
+    let Some(ro) = std::env::var_os(READ_ONLY_CHILD_ENV) else {
+        return;
+    };
+    let ro = Path::new(&ro);
+    assert_read_only(&ro.join("new.json"), &ro.join("existing.json")).await;
+    println!("read-only check passed");
+}
+
+#[test]
+fn the_missing_key_warning_is_logged_once_at_open_and_only_without_a_key() {
+    let logs = Arc::new(Mutex::new(Vec::<u8>::new()));
+    let writer = {
+        let logs = logs.clone();
+        move || LogWriter(logs.clone())
+    };
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(writer)
+        .with_ansi(false)
+        .finish();
+    let dir = tempfile::tempdir().unwrap();
+    tracing::subscriber::with_default(subscriber, || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let store = plain(&dir.path().join("plain.json")).await;
+            store
+                .put(CredentialRecord::new("p", "s", payload(1)), PutMode::Create)
+                .await
+                .unwrap();
+            store.get("p", "s").await.unwrap();
+            FileCredentialStore::builder(dir.path().join("enc.json"))
+                .key_ring(KeyRing::new(key(1)))
+                .open()
+                .await
+                .unwrap();
+        });
+    });
+    let logs = String::from_utf8(logs.lock().unwrap().clone()).unwrap();
+    let warnings: Vec<&str> = logs.lines().filter(|l| l.contains("WARN")).collect();
+    assert_eq!(warnings.len(), 1, "{logs}");
+    assert!(warnings[0].contains("unencrypted"), "{logs}");
+    assert!(warnings[0].contains("plain.json"), "{logs}");
+}
+
+struct LogWriter(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}

@@ -1,0 +1,311 @@
+//! Opening connections: file creation and permissions, pragmas, the schema and its migrations, and
+//! the mapping of SQLite errors to [`StoreError`].
+
+use std::fs::{DirBuilder, OpenOptions};
+use std::io;
+use std::path::Path;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use auth_core::StoreError;
+use rusqlite::{Connection, ErrorCode, OpenFlags, TransactionBehavior};
+
+/// Store kind in errors.
+pub(crate) const STORE: &str = "sqlite";
+
+/// The schema version this build writes and the newest it reads (`PRAGMA user_version`).
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// `PRAGMA application_id`: "INTG". Marks the file as ours, so that another application's database
+/// is refused rather than modified.
+const APPLICATION_ID: i32 = 0x494e_5447;
+
+/// `MIGRATIONS[i]` takes the schema from version `i` to `i + 1`.
+const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = ["
+    CREATE TABLE credentials (
+        provider         TEXT    NOT NULL,
+        subject          TEXT    NOT NULL,
+        version          INTEGER NOT NULL,
+        status           TEXT    NOT NULL,
+        lease_holder     TEXT,
+        lease_expires_ms INTEGER,
+        created_ms       INTEGER NOT NULL,
+        updated_ms       INTEGER NOT NULL,
+        key_id           TEXT,
+        nonce            BLOB,
+        payload          BLOB    NOT NULL,
+        PRIMARY KEY (provider, subject)
+    ) WITHOUT ROWID;
+"];
+
+/// Which connection of a store is being opened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Role {
+    /// The one connection that writes: creates the file and runs migrations.
+    Writer,
+    /// A query-only connection for reads, opened after the writer.
+    Reader,
+}
+
+/// Opens a connection to the database file at `path`.
+pub(crate) fn open_file(
+    path: &Path,
+    location: &str,
+    busy_timeout: Duration,
+    role: Role,
+) -> Result<Connection, StoreError> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    if role == Role::Writer {
+        create_file(path, location)?;
+    }
+    let mut conn = Connection::open_with_flags(path, flags).map_err(|e| sql_error(location, e))?;
+    conn.busy_timeout(busy_timeout)
+        .map_err(|e| sql_error(location, e))?;
+    match role {
+        Role::Writer => {
+            // Processes opening a new file at the same time race to switch it to WAL and to create
+            // the schema; some of those steps fail with "busy" at once instead of waiting, so the
+            // whole initialization is retried until the busy timeout.
+            let deadline = Instant::now() + busy_timeout;
+            let mut attempt = 0;
+            loop {
+                match init_writer(&mut conn, location) {
+                    Ok(()) => return Ok(conn),
+                    Err(Init::Busy(_)) if Instant::now() < deadline => {
+                        attempt += 1;
+                        thread::sleep(Duration::from_millis(attempt.min(10)));
+                    }
+                    Err(Init::Busy(e)) => return Err(sql_error(location, e)),
+                    Err(Init::Failed(e)) => return Err(e),
+                }
+            }
+        }
+        Role::Reader => {
+            conn.pragma_update(None, "query_only", true)
+                .map_err(|e| sql_error(location, e))?;
+            Ok(conn)
+        }
+    }
+}
+
+/// Why an initialization step failed.
+enum Init {
+    /// SQLite reported a lock conflict: worth retrying.
+    Busy(rusqlite::Error),
+    /// Anything else.
+    Failed(StoreError),
+}
+
+impl From<StoreError> for Init {
+    fn from(e: StoreError) -> Self {
+        Init::Failed(e)
+    }
+}
+
+/// Maps a SQLite error of an initialization step.
+fn init_error(location: &str) -> impl Fn(rusqlite::Error) -> Init + '_ {
+    move |e| match &e {
+        rusqlite::Error::SqliteFailure(f, _)
+            if matches!(f.code, ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) =>
+        {
+            Init::Busy(e)
+        }
+        _ => Init::Failed(sql_error(location, e)),
+    }
+}
+
+/// Checks that the file is ours, switches it to WAL, sets the pragmas and migrates the schema.
+fn init_writer(conn: &mut Connection, location: &str) -> Result<(), Init> {
+    // Refuse a file that is not ours before anything writes to it (switching to WAL does).
+    check(conn, location)?;
+    let mode: String = conn
+        .pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))
+        .map_err(init_error(location))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(Init::Failed(StoreError::Backend {
+            store: STORE,
+            message: format!(
+                "{location}: cannot switch the database to WAL mode (got `{mode}`); put it on a local file system"
+            ),
+        }));
+    }
+    durable_pragmas(conn, location)?;
+    migrate(conn, location)
+}
+
+/// Opens a private in-memory database with the schema.
+pub(crate) fn open_memory() -> Result<Connection, StoreError> {
+    let location = ":memory:";
+    let mut conn = Connection::open_in_memory().map_err(|e| sql_error(location, e))?;
+    match durable_pragmas(&conn, location).and_then(|()| migrate(&mut conn, location)) {
+        Ok(()) => Ok(conn),
+        Err(Init::Busy(e)) => Err(sql_error(location, e)),
+        Err(Init::Failed(e)) => Err(e),
+    }
+}
+
+/// `synchronous=FULL`: in WAL mode every commit is fsynced, so an acknowledged write survives a
+/// power loss, not only a crash. `secure_delete`: overwritten and deleted payloads are zeroed in
+/// the file instead of lingering in free space.
+fn durable_pragmas(conn: &Connection, location: &str) -> Result<(), Init> {
+    conn.pragma_update(None, "synchronous", "FULL")
+        .and_then(|()| conn.pragma_update(None, "secure_delete", true))
+        .map_err(init_error(location))
+}
+
+/// Creates the parent directory (0700) and the database file (0600) if they are missing, so that
+/// SQLite, which gives its `-wal` and `-shm` files the main file's mode, never creates a
+/// world-readable file.
+fn create_file(path: &Path, location: &str) -> Result<(), StoreError> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        let mut builder = DirBuilder::new();
+        builder.recursive(true);
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+        builder.create(dir).map_err(|e| match e.kind() {
+            // Some component of the path exists and is not a directory.
+            io::ErrorKind::AlreadyExists => io_error(
+                location,
+                io::Error::new(
+                    io::ErrorKind::NotADirectory,
+                    format!("{} is not a directory", dir.display()),
+                ),
+            ),
+            _ => io_error(location, e),
+        })?;
+    }
+    let mut options = OpenOptions::new();
+    options.read(true).write(true).create(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path).map_err(|e| io_error(location, e))?;
+    Ok(())
+}
+
+/// Brings an older schema up to date in one transaction, after checking (again, under the write
+/// lock) that the database is ours and at a version this build reads.
+fn migrate(conn: &mut Connection, location: &str) -> Result<(), Init> {
+    let err = init_error(location);
+    if check(conn, location)? < i64::from(SCHEMA_VERSION) {
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(&err)?;
+        // Another process may have migrated while this one waited for the lock.
+        let version = check(&tx, location)?;
+        for migration in MIGRATIONS
+            .iter()
+            .skip(usize::try_from(version).unwrap_or(0))
+        {
+            tx.execute_batch(migration).map_err(&err)?;
+        }
+        tx.pragma_update(None, "application_id", APPLICATION_ID)
+            .map_err(&err)?;
+        tx.pragma_update(None, "user_version", SCHEMA_VERSION)
+            .map_err(&err)?;
+        tx.commit().map_err(&err)?;
+    }
+    // Touch the table's root page so that a truncated file is reported now rather than at the
+    // first read.
+    conn.query_row(
+        "SELECT count(*) FROM (SELECT 1 FROM credentials LIMIT 1)",
+        [],
+        |_| Ok(()),
+    )
+    .map_err(&err)
+}
+
+/// Returns the schema version after checking that the database is ours (or empty) and not newer
+/// than this build. One statement, so one consistent snapshot even while another process migrates.
+fn check(conn: &Connection, location: &str) -> Result<i64, Init> {
+    let (app_id, version, tables): (i64, i64, i64) = conn
+        .query_row(
+            "SELECT (SELECT application_id FROM pragma_application_id), \
+                    (SELECT user_version FROM pragma_user_version), \
+                    (SELECT count(*) FROM sqlite_schema WHERE name NOT LIKE 'sqlite_%')",
+            [],
+            |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+        )
+        .map_err(init_error(location))?;
+    let corrupt = |reason: String| {
+        Init::Failed(StoreError::Corrupt {
+            store: STORE,
+            location: location.to_string(),
+            reason,
+        })
+    };
+    if app_id != 0 && app_id != i64::from(APPLICATION_ID) {
+        return Err(corrupt(format!(
+            "application_id is {app_id:#x}, not {APPLICATION_ID:#x}: this is not an integrations credential database"
+        )));
+    }
+    if version > i64::from(SCHEMA_VERSION) || version < 0 {
+        return Err(Init::Failed(StoreError::UnsupportedVersion {
+            store: STORE,
+            location: location.to_string(),
+            found: u64::try_from(version).unwrap_or(u64::MAX),
+            supported: u64::from(SCHEMA_VERSION),
+        }));
+    }
+    if version == 0 && tables > 0 {
+        return Err(corrupt(
+            "the database has tables but no credential schema version: it belongs to another application".into(),
+        ));
+    }
+    Ok(version)
+}
+
+/// Maps an I/O error on the store's path: permission problems and read-only file systems become
+/// [`StoreError::ReadOnly`].
+pub(crate) fn io_error(location: &str, source: io::Error) -> StoreError {
+    match source.kind() {
+        io::ErrorKind::PermissionDenied | io::ErrorKind::ReadOnlyFilesystem => {
+            StoreError::ReadOnly {
+                store: STORE,
+                location: location.to_string(),
+                reason: format!("{source}; make the file and its directory writable by this user"),
+            }
+        }
+        _ => StoreError::Io {
+            store: STORE,
+            location: location.to_string(),
+            source,
+        },
+    }
+}
+
+/// Maps a SQLite error to the [`StoreError`] variant that says what a caller can do.
+pub(crate) fn sql_error(location: &str, err: rusqlite::Error) -> StoreError {
+    let code = match &err {
+        rusqlite::Error::SqliteFailure(e, _) => Some(e.code),
+        _ => None,
+    };
+    match code {
+        Some(ErrorCode::NotADatabase | ErrorCode::DatabaseCorrupt) => StoreError::Corrupt {
+            store: STORE,
+            location: location.to_string(),
+            reason: err.to_string(),
+        },
+        Some(ErrorCode::ReadOnly) => StoreError::ReadOnly {
+            store: STORE,
+            location: location.to_string(),
+            reason: format!("{err}; make the file and its directory writable by this user"),
+        },
+        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => StoreError::Backend {
+            store: STORE,
+            message: format!(
+                "{location}: {err}: another connection held the database lock for longer than the busy timeout; retry later"
+            ),
+        },
+        Some(ErrorCode::CannotOpen) => StoreError::Io {
+            store: STORE,
+            location: location.to_string(),
+            source: io::Error::other(format!(
+                "{err} (SQLite needs to create `-wal` and `-shm` files beside the database: check the directory's permissions)"
+            )),
+        },
+        _ => StoreError::Backend {
+            store: STORE,
+            message: format!("{location}: {err}"),
+        },
+    }
+}
