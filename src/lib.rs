@@ -1,1 +1,51 @@
-//! facade
+//! # integrations
+//!
+//! Connect your users' SaaS accounts and call those services on their behalf: the OAuth2 consent
+//! dance with state and PKCE, durable per-user credential storage, automatic single-flight refresh,
+//! and typed provider clients. Asana is the first provider.
+//!
+//! This crate is a facade. Features:
+//!
+//! | feature | default | brings |
+//! | --- | --- | --- |
+//! | `asana` | yes | [`asana`]: `AsanaAuthProvider`, `AsanaClient`, the `execute` catalog |
+//! | `sqlite` | yes | [`SqliteCredentialStore`], the embedded default store |
+//! | `file` | no | [`FileCredentialStore`], one JSON document on disk |
+//!
+//! Providers register themselves with `inventory`: with the `asana` feature on,
+//! `AuthManager::builder()` finds Asana without any import, and configures it when its
+//! configuration (env keys `ASANA_*`, a TOML file, or values in code) is present.
+//!
+//! ```
+//! use integrations::{AuthManager, EnvSource};
+//!
+//! let auth = AuthManager::builder()
+//!     .env(EnvSource::empty())
+//!     .configure("asana", [("client_id", "my-client-id"), ("client_secret", "my-client-secret")])
+//!     .build()
+//!     .unwrap();
+//! assert_eq!(auth.provider_ids(), ["asana"]);
+//! # #[cfg(not(feature = "asana"))] compile_error!("this example needs the asana feature");
+//! ```
+#![warn(missing_docs)]
+
+pub use auth_core;
+pub use auth_core::config::EnvSource;
+pub use auth_core::{
+    AuthError, AuthManager, AuthManagerBuilder, AuthProvider, AuthorizationRequest,
+    AuthorizeOptions, ConfigError, ConfigSource, CredentialInfo, CredentialSource,
+    CredentialStatus, CredentialStore, Credentials, ErrorClass, MemoryCredentialStore, OAuth2Flow,
+    OAuth2Token, SecretString, Session, SessionOptions, StoreError, TokenSource, UserCredentials,
+};
+
+/// Asana: auth provider, typed client, agent catalog (feature `asana`).
+#[cfg(feature = "asana")]
+pub use provider_asana as asana;
+
+/// The embedded default credential store (feature `sqlite`).
+#[cfg(feature = "sqlite")]
+pub use store_sqlite::SqliteCredentialStore;
+
+/// A credential store kept in one JSON document (feature `file`).
+#[cfg(feature = "file")]
+pub use store_file::FileCredentialStore;

@@ -1,0 +1,152 @@
+//! With the `asana` feature on, the Asana provider is found through `inventory` alone: this file
+//! never names the Asana crate.
+use integrations::auth_core::provider::registered_providers;
+use integrations::{AuthManager, ConfigError, ConfigSource, EnvSource};
+
+fn env(pairs: &[(&str, &str)]) -> EnvSource {
+    EnvSource::from_pairs(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())))
+}
+
+#[test]
+fn asana_is_registered_without_an_import() {
+    let ids: Vec<&str> = registered_providers().iter().map(|r| r.id).collect();
+    assert!(ids.contains(&"asana"), "registered: {ids:?}");
+}
+
+#[test]
+fn present_configuration_auto_configures_asana() {
+    let auth = AuthManager::builder()
+        .env(env(&[
+            ("ASANA_CLIENT_ID", "id"),
+            ("ASANA_CLIENT_SECRET", "secret"),
+        ]))
+        .build()
+        .unwrap();
+    assert_eq!(auth.provider_ids(), ["asana"]);
+    let status = auth
+        .provider_statuses()
+        .iter()
+        .find(|s| s.id == "asana")
+        .unwrap();
+    assert!(status.configured && status.oauth2 && !status.app_token);
+    let origin = |field: &str| {
+        status
+            .sources
+            .iter()
+            .find(|(f, _)| f == field)
+            .map(|(_, o)| o.clone())
+    };
+    assert_eq!(
+        origin("client_id"),
+        Some(ConfigSource::Env("ASANA_CLIENT_ID".into()))
+    );
+    assert_eq!(origin("token_url"), Some(ConfigSource::Default));
+}
+
+#[test]
+fn absent_configuration_lists_asana_as_unconfigured() {
+    let auth = AuthManager::builder()
+        .env(env(&[("CLIENT_ID", "x"), ("CLIENT_SECRET", "y")]))
+        .build()
+        .unwrap();
+    assert!(
+        auth.provider_ids().is_empty(),
+        "unprefixed keys must not configure anything"
+    );
+    let status = auth
+        .provider_statuses()
+        .iter()
+        .find(|s| s.id == "asana")
+        .unwrap();
+    assert!(!status.configured);
+    assert!(
+        status
+            .missing
+            .as_deref()
+            .unwrap()
+            .contains("ASANA_CLIENT_ID")
+    );
+}
+
+#[test]
+fn a_personal_access_token_alone_configures_asana() {
+    let auth = AuthManager::builder()
+        .env(env(&[("ASANA_PERSONAL_ACCESS_TOKEN", "pat")]))
+        .build()
+        .unwrap();
+    let status = auth
+        .provider_statuses()
+        .iter()
+        .find(|s| s.id == "asana")
+        .unwrap();
+    assert!(status.configured && status.app_token && !status.oauth2);
+    assert!(
+        auth.oauth2("asana").is_err(),
+        "no OAuth without a client id and secret"
+    );
+}
+
+#[test]
+fn code_values_beat_env_and_incomplete_code_config_fails_loudly() {
+    let auth = AuthManager::builder()
+        .env(env(&[
+            ("ASANA_CLIENT_ID", "env-id"),
+            ("ASANA_CLIENT_SECRET", "env-secret"),
+        ]))
+        .configure("asana", [("client_id", "code-id")])
+        .build()
+        .unwrap();
+    let status = auth
+        .provider_statuses()
+        .iter()
+        .find(|s| s.id == "asana")
+        .unwrap();
+    let origin = status
+        .sources
+        .iter()
+        .find(|(f, _)| f == "client_id")
+        .map(|(_, o)| o.clone());
+    assert_eq!(origin, Some(ConfigSource::Code));
+
+    let err = AuthManager::builder()
+        .env(EnvSource::empty())
+        .configure("asana", [("client_id", "x")])
+        .build()
+        .unwrap_err();
+    assert!(
+        matches!(err, integrations::AuthError::Config(ConfigError::Missing { ref field, .. }) if field == "client_secret"),
+        "{err}"
+    );
+
+    let err = AuthManager::builder()
+        .env(EnvSource::empty())
+        .configure("asnaa", [("client_id", "x")])
+        .build()
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            integrations::AuthError::Config(ConfigError::UnknownProvider { .. })
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn insecure_endpoint_from_env_fails_the_build() {
+    let err = AuthManager::builder()
+        .env(env(&[
+            ("ASANA_ACCESS_TOKEN", "pat"),
+            ("ASANA_BASE_URL", "http://api.evil.example/1.0"),
+        ]))
+        .build()
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            integrations::AuthError::Config(ConfigError::InsecureUrl { .. })
+        ),
+        "{err}"
+    );
+    assert!(err.to_string().contains("ASANA_BASE_URL"), "{err}");
+}
