@@ -6,7 +6,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use auth_core::crypto::{EncryptionKey, KeyRing};
@@ -700,53 +700,4 @@ async fn read_only_child() {
     let ro = Path::new(&ro);
     assert_read_only(&ro.join("new.json"), &ro.join("existing.json")).await;
     println!("read-only check passed");
-}
-
-#[test]
-fn the_missing_key_warning_is_logged_once_at_open_and_only_without_a_key() {
-    let logs = Arc::new(Mutex::new(Vec::<u8>::new()));
-    let writer = {
-        let logs = logs.clone();
-        move || LogWriter(logs.clone())
-    };
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(writer)
-        .with_ansi(false)
-        .finish();
-    let dir = tempfile::tempdir().unwrap();
-    tracing::subscriber::with_default(subscriber, || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .build()
-            .unwrap();
-        rt.block_on(async {
-            let store = plain(&dir.path().join("plain.json")).await;
-            store
-                .put(CredentialRecord::new("p", "s", payload(1)), PutMode::Create)
-                .await
-                .unwrap();
-            store.get("p", "s").await.unwrap();
-            FileCredentialStore::builder(dir.path().join("enc.json"))
-                .key_ring(KeyRing::new(key(1)))
-                .open()
-                .await
-                .unwrap();
-        });
-    });
-    let logs = String::from_utf8(logs.lock().unwrap().clone()).unwrap();
-    let warnings: Vec<&str> = logs.lines().filter(|l| l.contains("WARN")).collect();
-    assert_eq!(warnings.len(), 1, "{logs}");
-    assert!(warnings[0].contains("unencrypted"), "{logs}");
-    assert!(warnings[0].contains("plain.json"), "{logs}");
-}
-
-struct LogWriter(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for LogWriter {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
 }
