@@ -674,3 +674,42 @@ mod tests {
         }
     }
 }
+
+/// Where a store's key ring comes from: what store builders hold until `open`.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum KeySource {
+    /// [`KeyRing::from_env`]: encrypted when `INTEGRATIONS_ENCRYPTION_KEY` is set.
+    FromEnv,
+    /// This key ring.
+    Keys(KeyRing),
+    /// No encryption, whatever the environment says.
+    Plaintext,
+}
+
+impl KeySource {
+    /// The key ring to use, if any.
+    pub fn resolve(self) -> Result<Option<KeyRing>, StoreError> {
+        match self {
+            KeySource::FromEnv => KeyRing::from_env(),
+            KeySource::Keys(ring) => Ok(Some(ring)),
+            KeySource::Plaintext => Ok(None),
+        }
+    }
+}
+
+/// Says once, when a store opens, whether it encrypts: a debug line naming the primary key id, or a
+/// warning that credentials are stored in clear and how to change that.
+pub fn log_encryption_status(store: &str, keys: Option<&KeyRing>) {
+    match keys {
+        Some(ring) => tracing::debug!(
+            store,
+            key_id = ring.primary_id(),
+            "credential payloads are encrypted at rest"
+        ),
+        None => tracing::warn!(
+            store,
+            "credentials are stored unencrypted; set INTEGRATIONS_ENCRYPTION_KEY (base64 of 32 random bytes) to encrypt them at rest"
+        ),
+    }
+}

@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::{Arc, Mutex};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 use zeroize::Zeroize;
@@ -224,6 +224,25 @@ pub fn next_version(
     }
 }
 
+/// Milliseconds since the Unix epoch (negative before it, saturating far from it): how stores
+/// persist timestamps and lease expiries.
+pub fn millis_since_epoch(t: SystemTime) -> i64 {
+    match t.duration_since(UNIX_EPOCH) {
+        Ok(after) => i64::try_from(after.as_millis()).unwrap_or(i64::MAX),
+        Err(before) => i64::try_from(before.duration().as_millis()).map_or(i64::MIN, |ms| -ms),
+    }
+}
+
+/// The inverse of [`millis_since_epoch`].
+pub fn time_from_millis(ms: i64) -> SystemTime {
+    let offset = Duration::from_millis(ms.unsigned_abs());
+    if ms >= 0 {
+        UNIX_EPOCH.checked_add(offset).unwrap_or(UNIX_EPOCH)
+    } else {
+        UNIX_EPOCH.checked_sub(offset).unwrap_or(UNIX_EPOCH)
+    }
+}
+
 /// Credentials held in this process's memory: for tests, examples and short-lived tools.
 #[derive(Debug, Default, Clone)]
 pub struct MemoryCredentialStore {
@@ -304,6 +323,18 @@ mod tests {
     fn payload_debug_is_redacted() {
         let p = Payload::new(b"{\"access_token\":\"canary\"}".to_vec());
         assert_eq!(format!("{p:?}"), "Payload([REDACTED; 25 bytes])");
+    }
+
+    #[test]
+    fn millis_round_trip_both_sides_of_the_epoch() {
+        for ms in [0i64, 1, 1_700_000_000_123, -1, -86_400_000] {
+            assert_eq!(millis_since_epoch(time_from_millis(ms)), ms);
+        }
+        assert_eq!(
+            millis_since_epoch(UNIX_EPOCH + Duration::from_micros(1_999)),
+            1,
+            "sub-millisecond parts are dropped"
+        );
     }
 
     #[test]

@@ -2,9 +2,9 @@
 //! from [`StoredCredential`].
 
 use std::collections::BTreeMap;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use auth_core::crypto::{KeyRing, NONCE_LEN, SealedPayload, unseal};
+use auth_core::store::{millis_since_epoch as to_millis, time_from_millis as from_millis};
 use auth_core::{
     CredentialRecord, CredentialStatus, Payload, RefreshLease, StoreError, StoredCredential,
     Version,
@@ -320,34 +320,9 @@ impl FileRecord {
     }
 }
 
-/// Milliseconds since the Unix epoch, negative before it, saturating far from it.
-pub(crate) fn to_millis(t: SystemTime) -> i64 {
-    match t.duration_since(UNIX_EPOCH) {
-        Ok(after) => i64::try_from(after.as_millis()).unwrap_or(i64::MAX),
-        Err(before) => i64::try_from(before.duration().as_millis()).map_or(i64::MIN, |ms| -ms),
-    }
-}
-
-/// The inverse of [`to_millis`].
-fn from_millis(ms: i64) -> SystemTime {
-    let offset = Duration::from_millis(ms.unsigned_abs());
-    if ms >= 0 {
-        UNIX_EPOCH.checked_add(offset).unwrap_or(UNIX_EPOCH)
-    } else {
-        UNIX_EPOCH.checked_sub(offset).unwrap_or(UNIX_EPOCH)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn millis_round_trip_both_sides_of_the_epoch() {
-        for ms in [0i64, 1, 1_700_000_000_123, -1, -86_400_000] {
-            assert_eq!(to_millis(from_millis(ms)), ms);
-        }
-    }
 
     #[test]
     fn payloads_json_cannot_reproduce_are_kept_as_base64() {

@@ -63,13 +63,13 @@ use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
 use async_trait::async_trait;
-use auth_core::crypto::KeyRing;
-use auth_core::store::next_version;
+use auth_core::crypto::{KeyRing, KeySource, log_encryption_status};
+use auth_core::store::{millis_since_epoch as to_millis, next_version};
 use auth_core::{
     CredentialRecord, CredentialStore, PutMode, StoreError, StoredCredential, Version,
 };
 
-use document::{Document, FileRecord, STORE, to_millis};
+use document::{Document, FileRecord, STORE};
 pub use document::{FORMAT, FORMAT_VERSION};
 
 /// A [`CredentialStore`] in one JSON file. Cheap to clone: clones share the file and its lock.
@@ -105,7 +105,7 @@ impl FileCredentialStore {
     pub fn builder(path: impl AsRef<Path>) -> FileStoreBuilder {
         FileStoreBuilder {
             path: path.as_ref().to_path_buf(),
-            encryption: Encryption::FromEnv,
+            encryption: KeySource::FromEnv,
         }
     }
 
@@ -172,14 +172,6 @@ impl fmt::Debug for FileCredentialStore {
     }
 }
 
-/// Where the key ring comes from.
-#[derive(Debug)]
-enum Encryption {
-    FromEnv,
-    Keys(KeyRing),
-    Plaintext,
-}
-
 /// Options for opening a [`FileCredentialStore`].
 ///
 /// ```
@@ -200,31 +192,27 @@ enum Encryption {
 #[must_use]
 pub struct FileStoreBuilder {
     path: PathBuf,
-    encryption: Encryption,
+    encryption: KeySource,
 }
 
 impl FileStoreBuilder {
     /// Encrypts payloads with `ring` (new writes use its primary key), whatever the environment says.
     pub fn key_ring(mut self, ring: KeyRing) -> Self {
-        self.encryption = Encryption::Keys(ring);
+        self.encryption = KeySource::Keys(ring);
         self
     }
 
     /// Stores payloads in plaintext, whatever the environment says. Encrypted records then fail to
     /// read with [`StoreError::MissingKey`].
     pub fn unencrypted(mut self) -> Self {
-        self.encryption = Encryption::Plaintext;
+        self.encryption = KeySource::Plaintext;
         self
     }
 
     /// Opens the store: creates the directory (0700) and the lock file (0600) if needed, and checks
     /// an existing document.
     pub async fn open(self) -> Result<FileCredentialStore, StoreError> {
-        let keys = match self.encryption {
-            Encryption::FromEnv => KeyRing::from_env()?,
-            Encryption::Keys(ring) => Some(ring),
-            Encryption::Plaintext => None,
-        };
+        let keys = self.encryption.resolve()?;
         let path = self.path;
         let inner = tokio::task::spawn_blocking(move || Inner::open(path, keys))
             .await
@@ -232,18 +220,7 @@ impl FileStoreBuilder {
                 store: STORE,
                 message: format!("opening the store failed: {e}"),
             })??;
-        let store = format!("file:{}", inner.location);
-        match &inner.keys {
-            Some(ring) => tracing::debug!(
-                store = %store,
-                key_id = ring.primary_id(),
-                "credential payloads are encrypted at rest"
-            ),
-            None => tracing::warn!(
-                store = %store,
-                "credentials are stored unencrypted; set INTEGRATIONS_ENCRYPTION_KEY (base64 of 32 random bytes) to encrypt them at rest"
-            ),
-        }
+        log_encryption_status(&format!("file:{}", inner.location), inner.keys.as_ref());
         Ok(FileCredentialStore {
             inner: Arc::new(inner),
         })

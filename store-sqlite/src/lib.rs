@@ -64,11 +64,15 @@ mod worker;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
-use auth_core::crypto::{KeyRing, NONCE_LEN, SealedPayload, unseal};
-use auth_core::store::next_version;
+use auth_core::crypto::{
+    KeyRing, KeySource, NONCE_LEN, SealedPayload, log_encryption_status, unseal,
+};
+use auth_core::store::{
+    millis_since_epoch as to_millis, next_version, time_from_millis as from_millis,
+};
 use auth_core::{
     CredentialRecord, CredentialStatus, CredentialStore, Payload, PutMode, RefreshLease,
     StoreError, StoredCredential, Version,
@@ -150,7 +154,7 @@ impl SqliteCredentialStore {
     pub fn builder(path: impl AsRef<Path>) -> SqliteStoreBuilder {
         SqliteStoreBuilder {
             path: Some(path.as_ref().to_path_buf()),
-            encryption: Encryption::FromEnv,
+            encryption: KeySource::FromEnv,
             busy_timeout: DEFAULT_BUSY_TIMEOUT,
         }
     }
@@ -213,14 +217,6 @@ impl fmt::Debug for SqliteCredentialStore {
     }
 }
 
-/// Where the key ring comes from.
-#[derive(Debug)]
-enum Encryption {
-    FromEnv,
-    Keys(KeyRing),
-    Plaintext,
-}
-
 /// Options for opening a [`SqliteCredentialStore`].
 ///
 /// ```
@@ -247,7 +243,7 @@ enum Encryption {
 pub struct SqliteStoreBuilder {
     /// `None` for an in-memory database.
     path: Option<PathBuf>,
-    encryption: Encryption,
+    encryption: KeySource,
     busy_timeout: Duration,
 }
 
@@ -256,21 +252,21 @@ impl SqliteStoreBuilder {
     pub fn in_memory() -> Self {
         Self {
             path: None,
-            encryption: Encryption::Plaintext,
+            encryption: KeySource::Plaintext,
             busy_timeout: DEFAULT_BUSY_TIMEOUT,
         }
     }
 
     /// Encrypts payloads with `ring` (new writes use its primary key), whatever the environment says.
     pub fn key_ring(mut self, ring: KeyRing) -> Self {
-        self.encryption = Encryption::Keys(ring);
+        self.encryption = KeySource::Keys(ring);
         self
     }
 
     /// Stores payloads in plaintext, whatever the environment says. Encrypted records then fail to
     /// read with [`StoreError::MissingKey`].
     pub fn unencrypted(mut self) -> Self {
-        self.encryption = Encryption::Plaintext;
+        self.encryption = KeySource::Plaintext;
         self
     }
 
@@ -283,12 +279,7 @@ impl SqliteStoreBuilder {
 
     /// Opens the database: creates the file if needed, switches it to WAL, and migrates the schema.
     pub async fn open(self) -> Result<SqliteCredentialStore, StoreError> {
-        let keys = match self.encryption {
-            Encryption::FromEnv => KeyRing::from_env()?,
-            Encryption::Keys(ring) => Some(ring),
-            Encryption::Plaintext => None,
-        }
-        .map(Arc::new);
+        let keys = self.encryption.resolve()?.map(Arc::new);
         let inner = match self.path {
             None => Inner {
                 location: Arc::from(":memory:"),
@@ -310,17 +301,7 @@ impl SqliteStoreBuilder {
                     schema::open_file(&path, &reader_location, timeout, Role::Reader)
                 })
                 .await?;
-                match &keys {
-                    Some(ring) => tracing::debug!(
-                        store = %format!("sqlite:{location}"),
-                        key_id = ring.primary_id(),
-                        "credential payloads are encrypted at rest"
-                    ),
-                    None => tracing::warn!(
-                        store = %format!("sqlite:{location}"),
-                        "credentials are stored unencrypted; set INTEGRATIONS_ENCRYPTION_KEY (base64 of 32 random bytes) to encrypt them at rest"
-                    ),
-                }
+                log_encryption_status(&format!("sqlite:{location}"), keys.as_deref());
                 Inner {
                     location: Arc::from(location),
                     writer,
@@ -650,40 +631,4 @@ fn rotate_blocking(
             .map_err(err)?;
     }
     Ok(count)
-}
-
-/// Milliseconds since the Unix epoch, negative before it, saturating far from it.
-fn to_millis(t: SystemTime) -> i64 {
-    match t.duration_since(UNIX_EPOCH) {
-        Ok(after) => i64::try_from(after.as_millis()).unwrap_or(i64::MAX),
-        Err(before) => i64::try_from(before.duration().as_millis()).map_or(i64::MIN, |ms| -ms),
-    }
-}
-
-/// The inverse of [`to_millis`].
-fn from_millis(ms: i64) -> SystemTime {
-    let offset = Duration::from_millis(ms.unsigned_abs());
-    if ms >= 0 {
-        UNIX_EPOCH.checked_add(offset).unwrap_or(UNIX_EPOCH)
-    } else {
-        UNIX_EPOCH.checked_sub(offset).unwrap_or(UNIX_EPOCH)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn millis_round_trip_both_sides_of_the_epoch() {
-        for ms in [0i64, 1, 1_700_000_000_123, -1, -86_400_000] {
-            assert_eq!(to_millis(from_millis(ms)), ms);
-        }
-        let t = UNIX_EPOCH + Duration::from_micros(1_700_000_000_123_999);
-        assert_eq!(
-            to_millis(t),
-            1_700_000_000_123,
-            "truncates to the millisecond"
-        );
-    }
 }
