@@ -67,6 +67,14 @@ struct Cache {
     can_refresh: bool,
 }
 
+/// What to do with the credentials at hand.
+enum Decision {
+    /// Hand out this access token.
+    Use(SecretString),
+    /// Refresh with this refresh token.
+    Refresh(SecretString),
+}
+
 enum Backing {
     Store(Arc<dyn CredentialStore>),
     Memory {
@@ -263,25 +271,25 @@ impl TokenCell {
         }
     }
 
-    /// Decides whether `credentials` can be used as they are. `Ok(Some(token))`: use it;
-    /// `Ok(None)`: refresh; `Err`: cannot be used nor refreshed.
-    fn usable(
+    /// Decides whether `credentials` can be used as they are, or must be refreshed (with which
+    /// refresh token); an error when they can be neither.
+    fn decide(
         &self,
         credentials: &Credentials,
         rejected: Option<&SecretString>,
-    ) -> Result<Option<SecretString>, AuthError> {
+    ) -> Result<Decision, AuthError> {
         let now = SystemTime::now();
         let token = &credentials.token;
         let was_rejected = rejected.is_some_and(|r| r.same_secret(&token.access_token));
         if !was_rejected && !token.expires_within(self.margin(), now) {
-            return Ok(Some(self.prime(credentials, true)));
+            return Ok(Decision::Use(self.prime(credentials, true)));
         }
-        if token.refresh_token.is_some() {
-            return Ok(None);
+        if let Some(refresh_token) = &token.refresh_token {
+            return Ok(Decision::Refresh(refresh_token.clone()));
         }
         if !was_rejected && !token.expires_within(Duration::ZERO, now) {
             // Expiring soon and not refreshable: use it while it lasts.
-            return Ok(Some(self.prime(credentials, true)));
+            return Ok(Decision::Use(self.prime(credentials, true)));
         }
         Err(AuthError::Unauthorized {
             provider: self.entry.id().to_string(),
@@ -292,6 +300,17 @@ impl TokenCell {
                 "the access token expired and there is no refresh token".into()
             },
         })
+    }
+
+    /// Calls the token endpoint and merges the answer into `credentials`.
+    async fn request_refresh(
+        &self,
+        credentials: &Credentials,
+        refresh_token: &SecretString,
+    ) -> Result<Credentials, AuthError> {
+        let settings = self.entry.oauth2_settings()?;
+        let token = refresh_request(&self.entry, settings, refresh_token).await?;
+        Ok(self.entry.provider.merge_refreshed(credentials, token))
     }
 
     /// After a failed refresh: keep serving a token that has not expired yet (and was not
@@ -350,9 +369,10 @@ impl TokenCell {
                         reason,
                     }
                 })?;
-            if let Some(token) = self.usable(&credentials, rejected.as_ref())? {
-                return Ok(token);
-            }
+            let refresh_token = match self.decide(&credentials, rejected.as_ref())? {
+                Decision::Use(token) => return Ok(token),
+                Decision::Refresh(refresh_token) => refresh_token,
+            };
             let now = SystemTime::now();
             if let Some(lease) = &stored.record.lease
                 && lease.holder != self.holder
@@ -377,15 +397,8 @@ impl TokenCell {
                 Err(StoreError::VersionMismatch { .. }) => continue,
                 Err(e) => return Err(e.into()),
             };
-            let refresh_token = credentials
-                .token
-                .refresh_token
-                .clone()
-                .expect("checked by usable()");
-            let settings = self.entry.oauth2_settings()?;
-            match refresh_request(&self.entry, settings, &refresh_token).await {
-                Ok(token) => {
-                    let fresh = self.entry.provider.merge_refreshed(&credentials, token);
+            match self.request_refresh(&credentials, &refresh_token).await {
+                Ok(fresh) => {
                     let record = CredentialRecord::new(provider, subject, fresh.to_payload());
                     match store.put(record, PutMode::Update(leased_version)).await {
                         Ok(_) => {}
@@ -466,18 +479,12 @@ impl TokenCell {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clone();
-        if let Some(token) = self.usable(&current, rejected.as_ref())? {
-            return Ok(token);
-        }
-        let refresh_token = current
-            .token
-            .refresh_token
-            .clone()
-            .expect("checked by usable()");
-        let settings = self.entry.oauth2_settings()?;
-        match refresh_request(&self.entry, settings, &refresh_token).await {
-            Ok(token) => {
-                let fresh = self.entry.provider.merge_refreshed(&current, token);
+        let refresh_token = match self.decide(&current, rejected.as_ref())? {
+            Decision::Use(token) => return Ok(token),
+            Decision::Refresh(refresh_token) => refresh_token,
+        };
+        match self.request_refresh(&current, &refresh_token).await {
+            Ok(fresh) => {
                 *credentials.lock().unwrap_or_else(|p| p.into_inner()) = fresh.clone();
                 self.notify(&fresh);
                 Ok(self.prime(&fresh, true))
