@@ -10,7 +10,7 @@
 //! | --- | --- | --- |
 //! | `asana` | yes | [`asana`]: `AsanaAuthProvider`, `AsanaClient`, the `execute` catalog |
 //! | `sqlite` | yes | [`SqliteCredentialStore`], the embedded default store |
-//! | `file` | no | [`FileCredentialStore`], one JSON document on disk |
+//! | `file` | no | `FileCredentialStore`, one JSON document on disk |
 //!
 //! Providers register themselves with `inventory`: with the `asana` feature on,
 //! `AuthManager::builder()` finds Asana without any import, and configures it when its

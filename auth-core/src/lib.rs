@@ -1,7 +1,70 @@
 //! # auth-core
 //!
 //! The provider-agnostic heart of `integrations`: the traits [`AuthProvider`], [`UserCredentials`] and
-//! [`CredentialStore`], the OAuth2 lifecycle, configuration, sessions and errors.
+//! [`CredentialStore`]; [`AuthManager`] with its OAuth2 flows ([`OAuth2Flow`]: state, PKCE S256,
+//! exchange, refresh, revoke) and [`Session`]s whose token sources refresh by themselves, once,
+//! however many callers and processes ask; configuration ([`config`]); the `inventory` registry of
+//! providers ([`provider`]); typed errors ([`error`]); redacted secrets ([`SecretString`]); the
+//! in-memory store, the store conformance suite (feature `testing`) and encryption at rest
+//! (feature `encryption`).
+//!
+//! Nothing here names a provider: a provider crate implements [`AuthProvider`] and registers a
+//! [`ProviderRegistration`]; a store crate implements [`CredentialStore`] and runs
+//! `auth_core::testing::run_conformance`.
+//!
+//! ## The flow
+//!
+//! authorize → exchange → store_credentials → session → token, against a local token endpoint:
+//!
+//! ```
+//! # tokio::runtime::Runtime::new().unwrap().block_on(async {
+//! use auth_core::config::EnvSource;
+//! use auth_core::provider::OAuth2Settings;
+//! use auth_core::{AuthManager, AuthProvider, AuthorizeOptions, CredentialSource};
+//! use wiremock::matchers::{method, path};
+//! use wiremock::{Mock, MockServer, ResponseTemplate};
+//!
+//! #[derive(Debug)]
+//! struct Example(OAuth2Settings);
+//!
+//! #[async_trait::async_trait]
+//! impl AuthProvider for Example {
+//!     fn id(&self) -> &str { "example" }
+//!     fn oauth2_settings(&self) -> Option<&OAuth2Settings> { Some(&self.0) }
+//!     fn as_any(&self) -> &dyn std::any::Any { self }
+//! }
+//!
+//! let server = MockServer::start().await;
+//! Mock::given(method("POST")).and(path("/token"))
+//!     .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+//!         "access_token": "at-1", "token_type": "bearer", "expires_in": 3600, "refresh_token": "rt-1"
+//!     })))
+//!     .mount(&server).await;
+//! let settings = OAuth2Settings::new(
+//!     format!("{}/authorize", server.uri()).parse().unwrap(),
+//!     format!("{}/token", server.uri()).parse().unwrap(),
+//!     "client-id",
+//! )
+//! .with_client_secret("client-secret".into())
+//! .with_redirect_uri("http://127.0.0.1:8765/callback".parse().unwrap());
+//! let auth = AuthManager::builder().env(EnvSource::empty()).provider(Example(settings)).build().unwrap();
+//!
+//! // 1. Send the user to the consent page; state and PKCE verifier are remembered.
+//! let flow = auth.oauth2("example").unwrap();
+//! let step = flow.authorize(AuthorizeOptions::default().scopes(["read"])).await.unwrap();
+//! assert!(step.url.as_str().contains("code_challenge_method=S256"));
+//!
+//! // 2. The provider redirects back with ?code=...&state=...: the state is checked first.
+//! let credentials = flow.exchange("the-code", &step.state, "user-123").await.unwrap();
+//! assert!(flow.exchange("the-code", &step.state, "user-123").await.is_err(), "states are single use");
+//!
+//! // 3. Store them under (provider, subject) and open a session.
+//! auth.store_credentials("example", "user-123", &credentials).await.unwrap();
+//! let session = auth.session("user-123").await.unwrap();
+//! assert_eq!(session.source("example"), Some(CredentialSource::Stored));
+//! assert_eq!(session.token("example").await.unwrap().expose_secret(), "at-1");
+//! # });
+//! ```
 #![warn(missing_docs)]
 
 pub mod config;

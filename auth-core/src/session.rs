@@ -1,6 +1,6 @@
 //! Sessions: per-subject handles that always yield a valid access token.
 //!
-//! Each (provider, subject) has one [`TokenCell`] per process, shared by every session. A cell hands
+//! Each (provider, subject) has one token cell per process, shared by every session. A cell hands
 //! out its cached token while it is fresh (a read lock and an atomic increment). When the token is
 //! within the provider's expiry margin, or a caller reported it rejected with
 //! [`TokenSource::invalidate`], exactly one task refreshes it while the others wait:

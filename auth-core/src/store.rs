@@ -152,7 +152,7 @@ pub enum PutMode {
 /// Durable storage of user credentials by (provider, subject).
 ///
 /// Implementations must make `put` atomic with respect to its [`PutMode`] across every handle and
-/// process sharing the same backing storage, and must pass [`crate::testing`]'s conformance suite
+/// process sharing the same backing storage, and must pass the conformance suite in `auth_core::testing`
 /// (feature `testing`).
 #[async_trait]
 pub trait CredentialStore: Send + Sync + fmt::Debug {
