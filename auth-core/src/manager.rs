@@ -6,6 +6,8 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, SystemTime};
 
+use tracing::Instrument;
+
 use crate::config::{CodeValue, ConfigLoader, EnvSource};
 use crate::error::{AuthError, ConfigError, ConfigSource, StoreError};
 use crate::oauth2::{OAuth2Flow, PendingStates};
@@ -416,22 +418,25 @@ impl AuthManager {
         credentials: &C,
     ) -> Result<Version, AuthError> {
         let span = tracing::info_span!("store_credentials", provider, subject);
-        let _enter = span.enter();
-        self.entry(provider)?;
-        let generic =
-            Credentials::from_typed(credentials).map_err(|_| AuthError::InvalidCredentials {
-                provider: provider.to_string(),
-                subject: subject.to_string(),
-                reason: "the credentials do not serialize as a flat JSON object".into(),
+        async {
+            self.entry(provider)?;
+            let generic = Credentials::from_typed(credentials).map_err(|_| {
+                AuthError::InvalidCredentials {
+                    provider: provider.to_string(),
+                    subject: subject.to_string(),
+                    reason: "the credentials do not serialize as a flat JSON object".into(),
+                }
             })?;
-        drop(_enter);
-        let record = CredentialRecord::new(provider, subject, generic.to_payload());
-        let version = self.inner.store.put(record, PutMode::Overwrite).await?;
-        if let Some(cell) = self.live_cell(provider, subject) {
-            cell.prime(&generic, true);
+            let record = CredentialRecord::new(provider, subject, generic.to_payload());
+            let version = self.inner.store.put(record, PutMode::Overwrite).await?;
+            if let Some(cell) = self.live_cell(provider, subject) {
+                cell.prime(&generic, true);
+            }
+            tracing::debug!(version, store = %self.inner.store.describe(), "credentials stored");
+            Ok(version)
         }
-        tracing::debug!(provider, subject, version, "credentials stored");
-        Ok(version)
+        .instrument(span)
+        .await
     }
 
     /// A subject's stored credentials as the provider's type (or [`Credentials`]).
@@ -440,7 +445,14 @@ impl AuthManager {
         provider: &str,
         subject: &str,
     ) -> Result<Option<C>, AuthError> {
-        let Some(stored) = self.inner.store.get(provider, subject).await? else {
+        let span = tracing::debug_span!("load_credentials", provider, subject);
+        let Some(stored) = self
+            .inner
+            .store
+            .get(provider, subject)
+            .instrument(span)
+            .await?
+        else {
             return Ok(None);
         };
         let invalid = |reason: String| AuthError::InvalidCredentials {
@@ -488,7 +500,13 @@ impl AuthManager {
         provider: &str,
         subject: &str,
     ) -> Result<bool, AuthError> {
-        let deleted = self.inner.store.delete(provider, subject).await?;
+        let span = tracing::info_span!("delete_credentials", provider, subject);
+        let deleted = self
+            .inner
+            .store
+            .delete(provider, subject)
+            .instrument(span)
+            .await?;
         if let Some(cell) = self.live_cell(provider, subject) {
             cell.clear();
         }

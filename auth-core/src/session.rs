@@ -338,6 +338,7 @@ impl TokenCell {
         Err(err)
     }
 
+    #[tracing::instrument(name = "refresh_stored", skip_all, fields(provider = self.entry.id(), subject = %self.subject))]
     async fn refresh_stored(
         &self,
         store: &dyn CredentialStore,
