@@ -19,8 +19,9 @@
 //! The provider is configured when it has a client id and secret (OAuth) or a token (PAT).
 
 use std::any::Any;
+use std::collections::HashMap;
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -28,12 +29,13 @@ use auth_core::config::{ConfigField, FieldKind, ProviderConfig};
 use auth_core::provider::OAuth2Settings;
 use auth_core::token::UserCredentials;
 use auth_core::{
-    AuthError, AuthProvider, ConfigError, Credentials, OAuth2Token, SecretString, Session,
+    AuthError, AuthProvider, ConfigError, CredentialSource, Credentials, OAuth2Token, SecretString,
+    Session,
 };
 use serde::{Deserialize, Deserializer, Serialize};
 use url::Url;
 
-use crate::client::{AsanaClient, AsanaClientSettings};
+use crate::client::{AsanaClient, AsanaClientSettings, ConcurrencyLimiter};
 use crate::error::AsanaError;
 
 /// The provider id under which Asana credentials are stored.
@@ -245,6 +247,8 @@ pub struct AsanaAuthProvider {
     oauth2: Option<OAuth2Settings>,
     config: Option<ProviderConfig>,
     http: reqwest::Client,
+    /// Asana limits concurrency per token: clients of the same token share one limiter.
+    limiters: Mutex<HashMap<String, Weak<ConcurrencyLimiter>>>,
 }
 
 impl fmt::Debug for AsanaAuthProvider {
@@ -310,6 +314,7 @@ impl AsanaAuthProvider {
             oauth2,
             config: None,
             http,
+            limiters: Mutex::new(HashMap::new()),
         })
     }
 
@@ -323,6 +328,19 @@ impl AsanaAuthProvider {
     /// The app configuration.
     pub fn app(&self) -> &AsanaAppCredentials {
         &self.app
+    }
+
+    /// The concurrency limiter shared by every client of the token identified by `key` (while any
+    /// of them is alive).
+    pub fn limiter_for(&self, key: &str) -> Arc<ConcurrencyLimiter> {
+        let mut limiters = self.limiters.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(limiter) = limiters.get(key).and_then(Weak::upgrade) {
+            return limiter;
+        }
+        limiters.retain(|_, weak| weak.strong_count() > 0);
+        let limiter = Arc::new(ConcurrencyLimiter::new());
+        limiters.insert(key.to_string(), Arc::downgrade(&limiter));
+        limiter
     }
 
     /// Client settings for the API: base URL, default workspace, and the provider's shared HTTP
@@ -424,7 +442,15 @@ impl AsanaSessionExt for Session {
             .and_then(|extra| extra.get("workspace_gid"))
             .and_then(|v| v.as_str())
             .map(String::from);
-        AsanaClient::new(source, provider.client_settings(workspace))
+        // One limiter per token: the app-level token is shared by every subject that falls back to it.
+        let limiter_key = match source.source() {
+            CredentialSource::AppToken => "app-token".to_string(),
+            _ => format!("subject:{}", self.subject()),
+        };
+        let settings = provider
+            .client_settings(workspace)
+            .with_limiter(provider.limiter_for(&limiter_key));
+        AsanaClient::new(source, settings)
     }
 }
 
@@ -518,6 +544,42 @@ mod tests {
             assert_eq!(creds.workspace_gid.as_deref(), Some("ws-1"));
             assert_eq!(creds.token.token_type, "Bearer");
         }
+    }
+
+    #[tokio::test]
+    async fn clients_of_one_token_share_a_limiter() {
+        let mut app = AsanaAppCredentials {
+            token: Some("pat".into()),
+            ..Default::default()
+        };
+        app.client_id = Some("id".into());
+        app.client_secret = Some("secret".into());
+        let auth = auth_core::AuthManager::builder()
+            .env(EnvSource::empty())
+            .auto_configure(false)
+            .provider(AsanaAuthProvider::new(app).unwrap())
+            .build()
+            .unwrap();
+        auth.store_credentials(PROVIDER_ID, "alice", &OAuth2Token::bearer("a"))
+            .await
+            .unwrap();
+        let limiter = |client: &AsanaClient| client.settings().limiter.clone().unwrap();
+        let alice_1 = auth.session("alice").await.unwrap().asana().unwrap();
+        let alice_2 = auth.session("alice").await.unwrap().asana().unwrap();
+        assert!(
+            Arc::ptr_eq(&limiter(&alice_1), &limiter(&alice_2)),
+            "same subject, same token"
+        );
+        let bob = auth.session("bob").await.unwrap().asana().unwrap();
+        let carol = auth.session("carol").await.unwrap().asana().unwrap();
+        assert!(
+            Arc::ptr_eq(&limiter(&bob), &limiter(&carol)),
+            "both fall back to the one PAT"
+        );
+        assert!(
+            !Arc::ptr_eq(&limiter(&alice_1), &limiter(&bob)),
+            "different tokens"
+        );
     }
 
     #[test]

@@ -33,7 +33,7 @@ pub use auth::{
     AsanaAppCredentials, AsanaAuthProvider, AsanaSessionExt, AsanaUser, AsanaUserCredentials,
     FIELDS, PROVIDER_ID,
 };
-pub use client::{AsanaClient, AsanaClientSettings, List, PageStream};
+pub use client::{AsanaClient, AsanaClientSettings, ConcurrencyLimiter, List, PageStream};
 pub use connector::{AsanaConnector, AsanaOAuthConfig, ExecuteError};
 pub use error::AsanaError;
 pub use models::Page;

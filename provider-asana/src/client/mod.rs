@@ -51,6 +51,45 @@ pub const MAX_CONCURRENT_READS: usize = 50;
 /// Asana's limit of concurrent POST, PUT and DELETE requests per token.
 pub const MAX_CONCURRENT_WRITES: usize = 15;
 
+/// Asana's per-token concurrency limits: at most [`MAX_CONCURRENT_READS`] GETs and
+/// [`MAX_CONCURRENT_WRITES`] other requests in flight. Share one between every client that uses the
+/// same token ([`AsanaClientSettings::with_limiter`]); `session.asana()` does so per subject.
+#[derive(Debug)]
+pub struct ConcurrencyLimiter {
+    reads: Semaphore,
+    writes: Semaphore,
+}
+
+impl ConcurrencyLimiter {
+    /// Asana's limits: 50 reads and 15 writes.
+    pub fn new() -> Self {
+        Self::with_limits(MAX_CONCURRENT_READS, MAX_CONCURRENT_WRITES)
+    }
+
+    /// Other limits (for example a share of the token's budget).
+    pub fn with_limits(reads: usize, writes: usize) -> Self {
+        Self {
+            reads: Semaphore::new(reads),
+            writes: Semaphore::new(writes),
+        }
+    }
+
+    /// The semaphore a request with `method` waits on.
+    pub(crate) fn for_method(&self, method: &Method) -> &Semaphore {
+        if method == Method::GET || method == Method::HEAD {
+            &self.reads
+        } else {
+            &self.writes
+        }
+    }
+}
+
+impl Default for ConcurrencyLimiter {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 /// A client for one user's (or one app token's) access to Asana. Cloning is cheap and clones share
 /// the HTTP client and the concurrency limiter.
 #[derive(Clone)]
@@ -66,8 +105,7 @@ struct Inner {
     base: Url,
     /// The base URL's path without a trailing slash (`/api/1.0`, or empty).
     base_path: String,
-    reads: Semaphore,
-    writes: Semaphore,
+    limiter: Arc<ConcurrencyLimiter>,
 }
 
 impl fmt::Debug for AsanaClient {
@@ -122,6 +160,7 @@ impl AsanaClient {
                 .build()
                 .map_err(AsanaError::HttpClient)?,
         };
+        let limiter = settings.limiter.clone().unwrap_or_default();
         Ok(Self {
             inner: Arc::new(Inner {
                 http,
@@ -129,8 +168,7 @@ impl AsanaClient {
                 settings,
                 base,
                 base_path,
-                reads: Semaphore::new(MAX_CONCURRENT_READS),
-                writes: Semaphore::new(MAX_CONCURRENT_WRITES),
+                limiter,
             }),
         })
     }

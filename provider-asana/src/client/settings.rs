@@ -1,8 +1,11 @@
 //! [`AsanaClientSettings`]: where the API lives and how patiently to call it.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use url::Url;
+
+use super::ConcurrencyLimiter;
 
 /// Asana's API base URL.
 pub const DEFAULT_API_BASE_URL: &str = "https://app.asana.com/api/1.0";
@@ -39,6 +42,9 @@ pub struct AsanaClientSettings {
     /// An HTTP client to share with the rest of the application. When `None`, the client builds
     /// its own (redirects off). Timeouts are applied per request either way.
     pub http_client: Option<reqwest::Client>,
+    /// The concurrency limiter to share with other clients of the same token. When `None`, the
+    /// client has its own.
+    pub limiter: Option<Arc<ConcurrencyLimiter>>,
 }
 
 impl Default for AsanaClientSettings {
@@ -57,6 +63,7 @@ impl AsanaClientSettings {
             max_retries: 5,
             max_retry_wait: Duration::from_secs(60),
             http_client: None,
+            limiter: None,
         }
     }
 
@@ -87,6 +94,12 @@ impl AsanaClientSettings {
     /// Uses this HTTP client instead of building one.
     pub fn with_http_client(mut self, http_client: reqwest::Client) -> Self {
         self.http_client = Some(http_client);
+        self
+    }
+
+    /// Shares `limiter` with other clients of the same token.
+    pub fn with_limiter(mut self, limiter: Arc<ConcurrencyLimiter>) -> Self {
+        self.limiter = Some(limiter);
         self
     }
 }

@@ -105,13 +105,8 @@ impl AsanaClient {
             tracing::Span::current().record("attempt", attempt);
             let token = inner.token_source.token().await.map_err(AsanaError::Auth)?;
             let outcome = {
-                let limiter = if req.method == Method::GET || req.method == Method::HEAD {
-                    &inner.reads
-                } else {
-                    &inner.writes
-                };
                 // The semaphores are never closed, so acquiring cannot fail.
-                let _permit = limiter.acquire().await.ok();
+                let _permit = inner.limiter.for_method(&req.method).acquire().await.ok();
                 self.send_once(req, &token).await
             };
             let received = match outcome {
