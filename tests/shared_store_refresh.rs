@@ -57,7 +57,7 @@ async fn race(a: AuthManager, b: AuthManager, mock: &MockAsana) {
         1,
         "exactly one refresh across both managers"
     );
-    let distinct = distinct.lock().unwrap();
+    let distinct = distinct.lock().unwrap().clone();
     assert_eq!(
         distinct.len(),
         1,
