@@ -306,14 +306,27 @@ impl AsanaConnector {
 
     /// The catalog as LLM tool definitions: one `{name, description, input_schema}` per action,
     /// named `asana_<entity>_<action>`.
+    ///
+    /// LLM APIs refuse `anyOf`, `oneOf` and `allOf` at the top level of an input schema (Anthropic
+    /// rejects the whole request), so the "one of these params" rules that
+    /// [`EntityInfo`]'s `params_schema` states with `anyOf` are said in the description instead;
+    /// [`AsanaConnector::execute`] enforces them either way.
     pub fn tool_definitions() -> Vec<Value> {
         catalog::OPERATIONS
             .iter()
             .map(|op| {
+                let mut schema = op.schema();
+                if let Some(object) = schema.as_object_mut() {
+                    object.remove("anyOf");
+                }
+                let mut description = op.description.to_string();
+                for Rule::AnyGroup(groups) in op.rules {
+                    description.push_str(&format!(" (needs one of: {})", one_of(groups)));
+                }
                 json!({
                     "name": format!("asana_{}_{}", op.entity, op.action),
-                    "description": op.description,
-                    "input_schema": op.schema(),
+                    "description": description,
+                    "input_schema": schema,
                 })
             })
             .collect()
@@ -476,6 +489,9 @@ fn validate(op: &Operation, params: Value) -> Result<Map<String, Value>, Execute
         };
         if let Some(problem) = check_type(param.ty, value) {
             problems.push(format!("`{name}` {problem}"));
+        } else if param.at == In::Path && matches!(value.as_str(), Some("." | "..")) {
+            // A dot segment would be resolved away and change which endpoint is called.
+            problems.push(format!("`{name}` must be a gid, not a dot segment"));
         }
     }
     for param in op.params.iter().filter(|p| p.required) {
@@ -488,8 +504,7 @@ fn validate(op: &Operation, params: Value) -> Result<Map<String, Value>, Execute
             .iter()
             .any(|group| group.iter().all(|name| object.contains_key(*name)))
         {
-            let options: Vec<String> = groups.iter().map(|g| g.join(" + ")).collect();
-            problems.push(format!("needs one of: {}", options.join(", or ")));
+            problems.push(format!("needs one of: {}", one_of(groups)));
         }
     }
     if problems.is_empty() {
@@ -502,6 +517,15 @@ fn validate(op: &Operation, params: Value) -> Result<Map<String, Value>, Execute
             allowed: allowed(op),
         })
     }
+}
+
+/// `a, or b + c`: the groups of an any-of rule, as people read them.
+fn one_of(groups: &[&[&str]]) -> String {
+    groups
+        .iter()
+        .map(|group| group.join(" + "))
+        .collect::<Vec<_>>()
+        .join(", or ")
 }
 
 fn json_kind(v: &Value) -> &'static str {
@@ -577,10 +601,11 @@ fn build_request(
         match param.at {
             In::Path => {
                 let raw = value.as_str().unwrap_or_default();
-                let encoded: String =
-                    url::form_urlencoded::byte_serialize(raw.as_bytes()).collect();
-                path = path.replace(&format!("{{{}}}", param.name), &encoded);
+                path = path.replace(&format!("{{{}}}", param.name), &encode_segment(raw));
             }
+            // An empty list asks for nothing: send no pair (as the typed client does), rather
+            // than an empty value.
+            In::Query if value.as_array().is_some_and(Vec::is_empty) => {}
             In::Query => query.push((param.name.to_string(), query_value(value))),
             In::Body => {
                 body.insert(param.name.to_string(), value.clone());
@@ -593,6 +618,14 @@ fn build_request(
     let body = matches!(op.kind, Kind::Create | Kind::Update | Kind::Post)
         .then(|| json!({ "data": body }));
     (path, query, body)
+}
+
+/// Percent-encodes `raw` as one path segment. Form encoding writes a space as `+`, which is a
+/// literal plus in a path; a literal plus is already `%2B`, so every `+` left is a space.
+fn encode_segment(raw: &str) -> String {
+    url::form_urlencoded::byte_serialize(raw.as_bytes())
+        .collect::<String>()
+        .replace('+', "%20")
 }
 
 fn query_value(value: &Value) -> String {
@@ -766,5 +799,46 @@ mod tests {
         let tools = AsanaConnector::tool_definitions();
         assert_eq!(tools.len(), catalog::OPERATIONS.len());
         assert!(tools.iter().any(|t| t["name"] == "asana_tasks_create" && t["input_schema"]["type"] == "object"));
+        for tool in &tools {
+            let schema = tool["input_schema"].as_object().unwrap();
+            for keyword in ["anyOf", "oneOf", "allOf"] {
+                assert!(
+                    !schema.contains_key(keyword),
+                    "{}: top-level {keyword}",
+                    tool["name"]
+                );
+            }
+            let name = tool["name"].as_str().unwrap();
+            assert!(
+                name.len() <= 64 && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'),
+                "{name}"
+            );
+        }
+        let list = tools
+            .iter()
+            .find(|t| t["name"] == "asana_tasks_list")
+            .unwrap();
+        assert_eq!(
+            list["description"],
+            "List tasks of a project, section or tag, or those assigned to a user in a workspace \
+             (needs one of: project, or section, or tag, or assignee + workspace)"
+        );
+        let comment = tools
+            .iter()
+            .find(|t| t["name"] == "asana_task_stories_create")
+            .unwrap();
+        assert_eq!(
+            comment["description"],
+            "Comment on a task (needs one of: text, or html_text)"
+        );
+        let get = tools
+            .iter()
+            .find(|t| t["name"] == "asana_tasks_get")
+            .unwrap();
+        assert_eq!(get["description"], "Get one task");
+        assert_eq!(
+            get["input_schema"],
+            catalog::find("tasks", "get").unwrap().schema()
+        );
     }
 }

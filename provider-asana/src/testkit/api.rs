@@ -9,7 +9,7 @@ use serde_json::{Map, Value, json};
 use wiremock::Request;
 use wiremock::http::Method;
 
-use super::data::Gid;
+use super::data::{Data, Gid};
 use super::resources;
 use super::state::{FaultKind, Reply, State, take_fault};
 
@@ -108,6 +108,46 @@ pub(super) fn handle(state: &mut State, request: &Request) -> Reply {
     resources::route(&mut state.data, &ctx).unwrap_or_else(ApiError::into_reply)
 }
 
+/// Serves `GET /-/attachments/{gid}/{name}?signature=...`, the mock's storage host: like a
+/// presigned storage URL it needs no token and refuses one (400, as S3 refuses a second
+/// authentication mechanism), 403 for a wrong signature, 404 once the attachment is gone.
+pub(super) fn download(state: &State, request: &Request) -> Reply {
+    let storage_error =
+        |status: u16, message: &str| Reply::raw(status, message.as_bytes().to_vec(), "text/plain");
+    if request.method != Method::GET {
+        return storage_error(405, "MethodNotAllowed");
+    }
+    if request.headers.contains_key("authorization") {
+        return storage_error(
+            400,
+            "InvalidArgument: Only one auth mechanism allowed; only the X-Amz-Algorithm query parameter, Signature query string parameter or the Authorization header should be specified",
+        );
+    }
+    let gid = request
+        .url
+        .path()
+        .strip_prefix("/-/attachments/")
+        .and_then(|rest| rest.split('/').next())
+        .and_then(|gid| gid.parse::<Gid>().ok());
+    let Some((gid, attachment)) =
+        gid.and_then(|gid| state.data.attachments.get(&gid).map(|a| (gid, a)))
+    else {
+        return storage_error(404, "NoSuchKey");
+    };
+    let signature = request
+        .url
+        .query_pairs()
+        .find(|(name, _)| name == "signature")
+        .map(|(_, value)| value.into_owned());
+    if signature != Some(Data::download_signature(gid)) {
+        return storage_error(403, "SignatureDoesNotMatch");
+    }
+    match &attachment.content {
+        Some(content) => Reply::raw(200, content.clone(), "application/octet-stream"),
+        None => storage_error(404, "NoSuchKey"),
+    }
+}
+
 /// Checks `Authorization: Bearer <token>` against the personal access token and the live access
 /// tokens.
 fn authenticate(state: &State, request: &Request) -> Result<(), Reply> {
@@ -141,6 +181,8 @@ pub(super) struct Ctx<'a> {
     pub path: String,
     body: &'a [u8],
     query: Vec<(String, String)>,
+    /// The mock's base URI, where attachments are downloaded.
+    pub origin: String,
     api_base: String,
     opt_fields: Option<Vec<String>>,
 }
@@ -171,6 +213,7 @@ impl<'a> Ctx<'a> {
                 .to_string(),
             body: &request.body,
             query,
+            origin: state.app.uri.clone(),
             api_base: format!("{}/api/1.0", state.app.uri),
             opt_fields,
         }

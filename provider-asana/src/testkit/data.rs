@@ -1,5 +1,5 @@
-//! The objects a mock Asana holds: users, workspaces, teams, projects, sections, tasks, stories and
-//! tags, their seed, and their JSON representations.
+//! The objects a mock Asana holds: users, workspaces, teams, projects, sections, tasks, stories,
+//! tags and attachments, their seed, and their JSON representations.
 
 use std::collections::BTreeMap;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -32,6 +32,7 @@ pub(super) struct Team {
     pub name: String,
     pub description: String,
     pub workspace: Gid,
+    pub members: Vec<Gid>,
 }
 
 pub(super) struct Project {
@@ -63,6 +64,8 @@ pub(super) struct Task {
     pub memberships: Vec<(Gid, Gid)>,
     pub parent: Option<Gid>,
     pub tags: Vec<Gid>,
+    /// The tasks this task depends on (it is blocked until they are done).
+    pub dependencies: Vec<Gid>,
     pub due_on: Option<String>,
     pub due_at: Option<String>,
     pub created_at: String,
@@ -85,6 +88,17 @@ pub(super) struct Tag {
     pub created_at: String,
 }
 
+/// A file attached to a task. Files hosted by Asana have `content`, served at their
+/// `download_url`; files hosted elsewhere (`host` `gdrive`, ...) have none and only a `view_url`.
+pub(super) struct Attachment {
+    pub name: String,
+    pub parent: Gid,
+    pub host: String,
+    pub content: Option<Vec<u8>>,
+    pub view_url: Option<String>,
+    pub created_at: String,
+}
+
 /// Every object of the mock, keyed by gid. Gids grow with creation, so map order is creation order.
 pub(super) struct Data {
     next_gid: Gid,
@@ -96,6 +110,7 @@ pub(super) struct Data {
     pub tasks: BTreeMap<Gid, Task>,
     pub stories: BTreeMap<Gid, Story>,
     pub tags: BTreeMap<Gid, Tag>,
+    pub attachments: BTreeMap<Gid, Attachment>,
 }
 
 /// A seed gid constant as a number. The constants are decimal literals, so this cannot fail.
@@ -160,6 +175,7 @@ impl Data {
             tasks: BTreeMap::new(),
             stories: BTreeMap::new(),
             tags: BTreeMap::new(),
+            attachments: BTreeMap::new(),
         };
         let (acme, personal) = (g(seed::WORKSPACE_GID), g(seed::PERSONAL_WORKSPACE_GID));
         let me = g(seed::ME_GID);
@@ -196,13 +212,19 @@ impl Data {
                 email_domains: Vec::new(),
             },
         );
-        for (gid, name, description) in [
+        for (gid, name, description, members) in [
             (
                 seed::ENGINEERING_TEAM_GID,
                 "Engineering",
                 "Builds the product.",
+                vec![me, ada],
             ),
-            (seed::MARKETING_TEAM_GID, "Marketing", "Tells the world."),
+            (
+                seed::MARKETING_TEAM_GID,
+                "Marketing",
+                "Tells the world.",
+                vec![me],
+            ),
         ] {
             data.teams.insert(
                 g(gid),
@@ -210,6 +232,7 @@ impl Data {
                     name: name.into(),
                     description: description.into(),
                     workspace: acme,
+                    members,
                 },
             );
         }
@@ -305,6 +328,7 @@ impl Data {
             memberships: vec![launch],
             parent: None,
             tags: Vec::new(),
+            dependencies: Vec::new(),
             due_on: None,
             due_at: None,
             created_at: SEED_CREATED_AT.into(),
@@ -320,10 +344,9 @@ impl Data {
             g(seed::VENUE_TASK_GID),
             seeded_task("Book venue", None, true),
         );
-        data.tasks.insert(
-            g(seed::INVITES_TASK_GID),
-            seeded_task("Send invites", Some(ada), false),
-        );
+        let mut invites = seeded_task("Send invites", Some(ada), false);
+        invites.dependencies = vec![draft];
+        data.tasks.insert(g(seed::INVITES_TASK_GID), invites);
         for (gid, name) in seed::DRAFT_SUBTASK_GIDS
             .into_iter()
             .zip(["Write draft", "Review draft"])
@@ -340,6 +363,28 @@ impl Data {
                 text: "Looks good so far.".into(),
                 html_text: "<body>Looks good so far.</body>".into(),
                 created_by: me,
+                created_at: SEED_CREATED_AT.into(),
+            },
+        );
+        data.attachments.insert(
+            g(seed::ANNOUNCEMENT_ATTACHMENT_GID),
+            Attachment {
+                name: seed::ANNOUNCEMENT_ATTACHMENT_NAME.into(),
+                parent: draft,
+                host: "asana".into(),
+                content: Some(seed::ANNOUNCEMENT_ATTACHMENT_CONTENT.to_vec()),
+                view_url: None,
+                created_at: SEED_CREATED_AT.into(),
+            },
+        );
+        data.attachments.insert(
+            g(seed::DESIGN_DOC_ATTACHMENT_GID),
+            Attachment {
+                name: "Design doc".into(),
+                parent: draft,
+                host: "gdrive".into(),
+                content: None,
+                view_url: Some("https://docs.google.com/document/d/mock-design-doc".into()),
                 created_at: SEED_CREATED_AT.into(),
             },
         );
@@ -365,6 +410,7 @@ impl Data {
                     memberships: vec![(backlog, g(section))],
                     parent: None,
                     tags: Vec::new(),
+                    dependencies: Vec::new(),
                     due_on: None,
                     due_at: None,
                     created_at: SEED_CREATED_AT.into(),
@@ -575,8 +621,51 @@ impl Data {
         }))
     }
 
-    /// The full representation of any object, whatever its type.
-    pub fn any_json(&self, gid: Gid) -> Option<Map<String, Value>> {
+    /// The signature in an attachment's `download_url` (the mock's stand-in for a presigned URL).
+    pub fn download_signature(gid: Gid) -> String {
+        format!("mock-signature-{gid}")
+    }
+
+    /// An attachment; `origin` is the mock's base URI, where Asana-hosted files are served.
+    pub fn attachment_json(
+        &self,
+        gid: Gid,
+        attachment: &Attachment,
+        origin: &str,
+    ) -> Map<String, Value> {
+        let download_url = attachment.content.as_ref().map_or(Value::Null, |_| {
+            let mut url = format!("{origin}/-/attachments/{gid}/");
+            url.extend(url::form_urlencoded::byte_serialize(
+                attachment.name.as_bytes(),
+            ));
+            Value::String(format!(
+                "{}?signature={}",
+                url.replace('+', "%20"),
+                Self::download_signature(gid)
+            ))
+        });
+        let hosted = attachment.host == "asana";
+        into_map(json!({
+            "gid": gid.to_string(),
+            "resource_type": "attachment",
+            "resource_subtype": attachment.host,
+            "name": attachment.name,
+            "host": attachment.host,
+            "created_at": attachment.created_at,
+            "download_url": download_url,
+            "permanent_url": hosted.then(|| format!("https://app.asana.com/app/asana/-/get_asset?asset_id={gid}")),
+            "view_url": attachment.view_url,
+            "size": attachment.content.as_ref().map(Vec::len),
+            "parent": self.task_ref(attachment.parent),
+            "connected_to_app": false,
+        }))
+    }
+
+    /// The full representation of any object, whatever its type (`origin` as for attachments).
+    pub fn any_json(&self, gid: Gid, origin: &str) -> Option<Map<String, Value>> {
+        if let Some(attachment) = self.attachments.get(&gid) {
+            return Some(self.attachment_json(gid, attachment, origin));
+        }
         if let Some(user) = self.users.get(&gid) {
             return Some(self.user_json(gid, user));
         }
@@ -601,12 +690,17 @@ impl Data {
         self.tags.get(&gid).map(|tag| self.tag_json(gid, tag))
     }
 
-    /// Deletes a task, its subtasks (recursively) and their stories.
+    /// Deletes a task, its subtasks (recursively) and their stories; other tasks stop depending
+    /// on them.
     pub fn delete_task(&mut self, gid: Gid) {
         let mut pending = vec![gid];
         while let Some(current) = pending.pop() {
             self.tasks.remove(&current);
             self.stories.retain(|_, story| story.task != current);
+            self.attachments.retain(|_, a| a.parent != current);
+            for task in self.tasks.values_mut() {
+                task.dependencies.retain(|d| *d != current);
+            }
             pending.extend(
                 self.tasks
                     .iter()

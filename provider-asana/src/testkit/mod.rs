@@ -16,17 +16,24 @@
 //! | `GET /-/oauth_authorize` | checks `client_id` and the exact `redirect_uri` (400 otherwise, no redirect); then 302 to `redirect_uri?code=...&state=...`, or `?error=...` (missing `state`, `response_type` not `code`, PKCE missing or not `S256`, a queued denial) |
 //! | `POST /-/oauth_token` | form body; client credentials in the body or HTTP Basic; `authorization_code` (single-use code, 15 minute life, same `redirect_uri`, PKCE S256) and `refresh_token` (no new refresh token) |
 //! | `POST /-/oauth_revoke` | form `token` = a refresh token: revokes the grant and its access tokens; 200 for unknown tokens, 400 for access tokens |
-//! | `/api/1.0/...` | `Authorization: Bearer` with an access token or [`MockAsana::personal_access_token`]; users, workspaces, teams, projects, sections, tasks, subtasks, stories, tags |
+//! | `/api/1.0/...` | `Authorization: Bearer` with an access token or [`MockAsana::personal_access_token`]; users, workspaces, teams, projects, sections, tasks, subtasks, stories, tags, attachments |
+//! | `GET /-/attachments/{gid}/{name}?signature=...` | the storage host of an attachment's `download_url`: the bytes with no token; 400 if an `Authorization` header is sent (as a presigned storage URL answers), 403 for a wrong signature |
 //!
-//! API routes: `GET /users/{gid|me|email}`, `GET /workspaces`, `GET /workspaces/{gid}`,
-//! `GET /workspaces/{gid}/teams`, `GET /workspaces/{gid}/projects`, `GET|POST /workspaces/{gid}/tags`,
-//! `GET /teams/{gid}`, `GET /teams/{gid}/projects`, `GET /projects?workspace|team`, `POST /projects`,
-//! `GET|PUT|DELETE /projects/{gid}`, `GET|POST /projects/{gid}/sections`, `GET /projects/{gid}/tasks`,
-//! `GET|PUT|DELETE /sections/{gid}`, `GET /sections/{gid}/tasks`,
-//! `GET /tasks?project|section|tag|assignee+workspace`, `POST /tasks`, `GET|PUT|DELETE /tasks/{gid}`,
-//! `GET|POST /tasks/{gid}/subtasks`, `GET|POST /tasks/{gid}/stories`, `GET /tags?workspace`,
-//! `POST /tags`, `GET|PUT|DELETE /tags/{gid}`, `GET /tags/{gid}/tasks`. Other routes answer 404
-//! `No matching route for request`.
+//! API routes: `GET /users?workspace|team`, `GET /users/{gid|me|email}`,
+//! `GET /users/{gid|me|email}/teams?organization`, `GET /workspaces`, `GET /workspaces/{gid}`,
+//! `GET /workspaces/{gid}/users`, `GET /workspaces/{gid}/tasks/search` (no paging; `sort_by` is
+//! ignored: gid order), `POST /workspaces/{gid}/addUser`, `GET /workspaces/{gid}/teams`,
+//! `GET /workspaces/{gid}/projects`, `GET|POST /workspaces/{gid}/tags`, `GET /teams/{gid}`,
+//! `GET /teams/{gid}/users`, `GET /teams/{gid}/projects`, `GET /projects?workspace|team`,
+//! `POST /projects`, `GET|PUT|DELETE /projects/{gid}`, `GET|POST /projects/{gid}/sections`,
+//! `GET /projects/{gid}/tasks`, `GET|PUT|DELETE /sections/{gid}`, `GET /sections/{gid}/tasks`,
+//! `POST /sections/{gid}/addTask`, `GET /tasks?project|section|tag|assignee+workspace`, `POST /tasks`,
+//! `GET|PUT|DELETE /tasks/{gid}`, `GET|POST /tasks/{gid}/subtasks`, `GET|POST /tasks/{gid}/stories`,
+//! `GET /tasks/{gid}/projects`, `GET /tasks/{gid}/dependencies`, `GET /tasks/{gid}/dependents`,
+//! `POST /tasks/{gid}/addTag|removeTag`, `GET /attachments?parent` (a task),
+//! `GET|DELETE /attachments/{gid}`, `GET /tags?workspace`, `POST /tags`,
+//! `GET|PUT|DELETE /tags/{gid}`, `GET /tags/{gid}/tasks`. Path segments are percent-decoded. Other
+//! routes answer 404 `No matching route for request`.
 //!
 //! Lists take `limit` (1..=100, otherwise 400) and an opaque `offset`; `next_page`
 //! (`{offset, path, uri}` or `null`) is present only when `limit` was sent. Lists return compact
@@ -309,6 +316,14 @@ impl MockAsanaBuilder {
                 .mount(&server)
                 .await;
         }
+        Mock::given(path_regex(r"^/-/attachments/"))
+            .respond_with(Responder {
+                state: state.clone(),
+                endpoint: Endpoint::Download,
+            })
+            .named("asana attachment downloads")
+            .mount(&server)
+            .await;
         Mock::given(path_regex(r"^/api/1\.0(/.*)?$"))
             .respond_with(Responder {
                 state: state.clone(),
@@ -651,7 +666,8 @@ impl MockAsana {
     /// `data`), or `None` if there is no such object (for example after a delete).
     pub fn object(&self, gid: &str) -> Option<Value> {
         let gid = gid.parse().ok()?;
-        self.state.lock().data.any_json(gid).map(Value::Object)
+        let state = self.state.lock();
+        state.data.any_json(gid, &state.app.uri).map(Value::Object)
     }
 }
 

@@ -1,11 +1,12 @@
-//! The resources of the mock API: users, workspaces, teams, projects, sections, tasks, stories, tags.
+//! The resources of the mock API: users, workspaces, teams, projects, sections, tasks, stories,
+//! tags and attachments.
 
 use std::collections::BTreeMap;
 
 use serde_json::{Map, Value, json};
 
 use super::api::{ApiError, Ctx};
-use super::data::{Data, Gid, Project, Section, Story, Tag, Task, now_timestamp};
+use super::data::{Data, Gid, Project, Section, Story, Tag, Task, User, now_timestamp};
 use super::state::Reply;
 
 /// The fields of a compact record of most types.
@@ -22,16 +23,50 @@ const STORY_COMPACT: &[&str] = &[
     "created_at",
     "created_by",
 ];
+/// The fields of a compact attachment.
+const ATTACHMENT_COMPACT: &[&str] = &["gid", "name", "resource_type", "resource_subtype"];
 /// The message of `GET /tasks` without exactly one filter.
 const TASK_FILTER_MESSAGE: &str =
     "Must specify exactly one of project, tag, section, user task list, or assignee + workspace";
 
+/// Decodes the `%XX` escapes of a path segment, as any HTTP server does (`+` stays a plus).
+fn percent_decode(segment: &str) -> String {
+    let bytes = segment.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let escaped = (bytes[i] == b'%')
+            .then(|| bytes.get(i + 1..i + 3))
+            .flatten()
+            .and_then(|hex| std::str::from_utf8(hex).ok())
+            .and_then(|hex| u8::from_str_radix(hex, 16).ok());
+        match escaped {
+            Some(byte) => {
+                out.push(byte);
+                i += 3;
+            }
+            None => {
+                out.push(bytes[i]);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 /// Dispatches a request to its resource.
 pub(super) fn route(data: &mut Data, ctx: &Ctx<'_>) -> Result<Reply, ApiError> {
-    let path = ctx.path.clone();
-    let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    let decoded: Vec<String> = ctx
+        .path
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .map(percent_decode)
+        .collect();
+    let segments: Vec<&str> = decoded.iter().map(String::as_str).collect();
     match (ctx.method.as_str(), segments.as_slice()) {
+        ("GET", ["users"]) => list_users(data, ctx),
         ("GET", ["users", user]) => get_user(data, ctx, user),
+        ("GET", ["users", user, "teams"]) => user_teams(data, ctx, user),
         ("GET", ["workspaces"]) => {
             let items = data
                 .workspaces
@@ -44,6 +79,15 @@ pub(super) fn route(data: &mut Data, ctx: &Ctx<'_>) -> Result<Reply, ApiError> {
             let gid = existing(&data.workspaces, "workspace", workspace)?;
             Ok(ctx.object(200, Data::workspace_json(gid, &data.workspaces[&gid])))
         }
+        ("GET", ["workspaces", workspace, "tasks", "search"]) => {
+            let workspace = existing(&data.workspaces, "workspace", workspace)?;
+            search_tasks(data, ctx, workspace)
+        }
+        ("GET", ["workspaces", workspace, "users"]) => {
+            let workspace = existing(&data.workspaces, "workspace", workspace)?;
+            users_where(data, ctx, |_, u| u.workspaces.contains(&workspace))
+        }
+        ("POST", ["workspaces", workspace, "addUser"]) => add_user(data, ctx, workspace),
         ("GET", ["workspaces", workspace, "teams"]) => {
             let workspace = existing(&data.workspaces, "workspace", workspace)?;
             let items = data
@@ -69,6 +113,11 @@ pub(super) fn route(data: &mut Data, ctx: &Ctx<'_>) -> Result<Reply, ApiError> {
         ("GET", ["teams", team]) => {
             let gid = existing(&data.teams, "team", team)?;
             Ok(ctx.object(200, data.team_json(gid, &data.teams[&gid])))
+        }
+        ("GET", ["teams", team, "users"]) => {
+            let team = existing(&data.teams, "team", team)?;
+            let members = data.teams[&team].members.clone();
+            users_where(data, ctx, |gid, _| members.contains(&gid))
         }
         ("GET", ["teams", team, "projects"]) => {
             let team = existing(&data.teams, "team", team)?;
@@ -111,7 +160,7 @@ pub(super) fn route(data: &mut Data, ctx: &Ctx<'_>) -> Result<Reply, ApiError> {
         ("POST", ["projects", project, "sections"]) => create_section(data, ctx, project),
         ("GET", ["projects", project, "tasks"]) => {
             let project = existing(&data.projects, "project", project)?;
-            list_tasks(data, ctx, |t| {
+            list_tasks(data, ctx, |_, t| {
                 t.memberships.iter().any(|(p, _)| *p == project)
             })
         }
@@ -121,9 +170,10 @@ pub(super) fn route(data: &mut Data, ctx: &Ctx<'_>) -> Result<Reply, ApiError> {
         }
         ("PUT", ["sections", section]) => update_section(data, ctx, section),
         ("DELETE", ["sections", section]) => delete_section(data, section),
+        ("POST", ["sections", section, "addTask"]) => add_task_to_section(data, ctx, section),
         ("GET", ["sections", section, "tasks"]) => {
             let section = existing(&data.sections, "section", section)?;
-            list_tasks(data, ctx, |t| {
+            list_tasks(data, ctx, |_, t| {
                 t.memberships.iter().any(|(_, s)| *s == section)
             })
         }
@@ -141,7 +191,7 @@ pub(super) fn route(data: &mut Data, ctx: &Ctx<'_>) -> Result<Reply, ApiError> {
         }
         ("GET", ["tasks", task, "subtasks"]) => {
             let parent = existing(&data.tasks, "task", task)?;
-            list_tasks(data, ctx, |t| t.parent == Some(parent))
+            list_tasks(data, ctx, |_, t| t.parent == Some(parent))
         }
         ("POST", ["tasks", task, "subtasks"]) => {
             let parent = existing(&data.tasks, "task", task)?;
@@ -158,6 +208,63 @@ pub(super) fn route(data: &mut Data, ctx: &Ctx<'_>) -> Result<Reply, ApiError> {
             ctx.list(items)
         }
         ("POST", ["tasks", task, "stories"]) => create_story(data, ctx, task),
+        ("GET", ["tasks", task, "projects"]) => {
+            let task = existing(&data.tasks, "task", task)?;
+            let mut projects: Vec<Gid> = Vec::new();
+            for (project, _) in &data.tasks[&task].memberships {
+                if !projects.contains(project) {
+                    projects.push(*project);
+                }
+            }
+            let items = projects
+                .iter()
+                .filter_map(|gid| data.projects.get(gid).map(|p| (gid, p)))
+                .map(|(gid, p)| ctx.shape(data.project_json(*gid, p), COMPACT, false))
+                .collect();
+            ctx.list(items)
+        }
+        ("GET", ["tasks", task, "dependencies"]) => {
+            let task = existing(&data.tasks, "task", task)?;
+            let dependencies = data.tasks[&task].dependencies.clone();
+            list_tasks(data, ctx, |gid, _| dependencies.contains(&gid))
+        }
+        ("GET", ["tasks", task, "dependents"]) => {
+            let task = existing(&data.tasks, "task", task)?;
+            list_tasks(data, ctx, |_, t| t.dependencies.contains(&task))
+        }
+        ("POST", ["tasks", task, "addTag"]) => change_tag(data, ctx, task, true),
+        ("POST", ["tasks", task, "removeTag"]) => change_tag(data, ctx, task, false),
+        ("GET", ["attachments"]) => {
+            let parent = ctx
+                .param("parent")
+                .ok_or_else(|| ApiError::bad_request("parent: Missing input"))?;
+            let parent = existing(&data.tasks, "parent", parent)?;
+            let items = data
+                .attachments
+                .iter()
+                .filter(|(_, a)| a.parent == parent)
+                .map(|(gid, a)| {
+                    ctx.shape(
+                        data.attachment_json(*gid, a, &ctx.origin),
+                        ATTACHMENT_COMPACT,
+                        false,
+                    )
+                })
+                .collect();
+            ctx.list(items)
+        }
+        ("GET", ["attachments", attachment]) => {
+            let gid = existing(&data.attachments, "attachment", attachment)?;
+            Ok(ctx.object(
+                200,
+                data.attachment_json(gid, &data.attachments[&gid], &ctx.origin),
+            ))
+        }
+        ("DELETE", ["attachments", attachment]) => {
+            let gid = existing(&data.attachments, "attachment", attachment)?;
+            data.attachments.remove(&gid);
+            Ok(deleted())
+        }
         ("GET", ["tags"]) => {
             let workspace = ctx
                 .param("workspace")
@@ -178,7 +285,7 @@ pub(super) fn route(data: &mut Data, ctx: &Ctx<'_>) -> Result<Reply, ApiError> {
         }
         ("GET", ["tags", tag, "tasks"]) => {
             let tag = existing(&data.tags, "tag", tag)?;
-            list_tasks(data, ctx, |t| t.tags.contains(&tag))
+            list_tasks(data, ctx, |_, t| t.tags.contains(&tag))
         }
         _ => Err(ApiError::new(404, "No matching route for request")),
     }
@@ -322,6 +429,118 @@ fn assignee(
                 .ok_or_else(|| ApiError::bad_request(format!("assignee: Unknown object: {raw}")))
         }
     }
+}
+
+/// Compact users matching `filter`.
+fn users_where(
+    data: &Data,
+    ctx: &Ctx<'_>,
+    filter: impl Fn(Gid, &User) -> bool,
+) -> Result<Reply, ApiError> {
+    let items = data
+        .users
+        .iter()
+        .filter(|(gid, u)| filter(**gid, u))
+        .map(|(gid, u)| ctx.shape(data.user_json(*gid, u), COMPACT, false))
+        .collect();
+    ctx.list(items)
+}
+
+/// `GET /users?workspace|team`.
+fn list_users(data: &Data, ctx: &Ctx<'_>) -> Result<Reply, ApiError> {
+    if let Some(team) = ctx.param("team") {
+        let team = existing(&data.teams, "team", team)?;
+        let members = data.teams[&team].members.clone();
+        return users_where(data, ctx, |gid, _| members.contains(&gid));
+    }
+    let workspace = ctx
+        .param("workspace")
+        .ok_or_else(|| ApiError::bad_request("Must specify either workspace or team"))?;
+    let workspace = existing(&data.workspaces, "workspace", workspace)?;
+    users_where(data, ctx, |_, u| u.workspaces.contains(&workspace))
+}
+
+/// `GET /users/{gid}/teams?organization`: the user's teams in that organization.
+fn user_teams(data: &Data, ctx: &Ctx<'_>, key: &str) -> Result<Reply, ApiError> {
+    let user = data
+        .find_user(ctx.me, key)
+        .ok_or_else(|| ApiError::unknown_object(key))?;
+    let organization = ctx
+        .param("organization")
+        .ok_or_else(|| ApiError::bad_request("organization: Missing input"))?;
+    let organization = existing(&data.workspaces, "organization", organization)?;
+    let items = data
+        .teams
+        .iter()
+        .filter(|(_, t)| t.workspace == organization && t.members.contains(&user))
+        .map(|(gid, t)| ctx.shape(data.team_json(*gid, t), COMPACT, false))
+        .collect();
+    ctx.list(items)
+}
+
+/// `POST /workspaces/{gid}/addUser` with `user` (gid, e-mail or `me`): the user joins the
+/// workspace; answers the user's gid, name and e-mail.
+fn add_user(data: &mut Data, ctx: &Ctx<'_>, raw: &str) -> Result<Reply, ApiError> {
+    let workspace = existing(&data.workspaces, "workspace", raw)?;
+    let body = ctx.data()?;
+    let key =
+        gid_field(&body, "user")?.ok_or_else(|| ApiError::bad_request("user: Missing input"))?;
+    let gid = data
+        .find_user(ctx.me, &key)
+        .ok_or_else(|| ApiError::bad_request(format!("user: Unknown object: {key}")))?;
+    let Some(user) = data.users.get_mut(&gid) else {
+        return Err(ApiError::unknown_object(&key));
+    };
+    if !user.workspaces.contains(&workspace) {
+        user.workspaces.push(workspace);
+    }
+    let mut json = data.user_json(gid, &data.users[&gid]);
+    json.retain(|key, _| {
+        ["gid", "resource_type", "name", "email", "photo"].contains(&key.as_str())
+    });
+    Ok(ctx.object(200, json))
+}
+
+/// `POST /tasks/{gid}/addTag` (`add`) and `/removeTag` with `tag`: answers `{"data": {}}`.
+fn change_tag(data: &mut Data, ctx: &Ctx<'_>, raw: &str, add: bool) -> Result<Reply, ApiError> {
+    let task = existing(&data.tasks, "task", raw)?;
+    let body = ctx.data()?;
+    let tag =
+        gid_field(&body, "tag")?.ok_or_else(|| ApiError::bad_request("tag: Missing input"))?;
+    let tag = referenced(&data.tags, "tag", &tag)?;
+    if let Some(task) = data.tasks.get_mut(&task) {
+        task.tags.retain(|t| *t != tag);
+        if add {
+            task.tags.push(tag);
+        }
+        task.modified_at = now_timestamp();
+    }
+    Ok(deleted())
+}
+
+/// `POST /sections/{gid}/addTask` with `task`: moves the task into the section (into the section's
+/// project, if it was not in it). `insert_before`/`insert_after` must name tasks; the order they
+/// ask for is not kept. Answers `{"data": {}}`.
+fn add_task_to_section(data: &mut Data, ctx: &Ctx<'_>, raw: &str) -> Result<Reply, ApiError> {
+    let section = existing(&data.sections, "section", raw)?;
+    let project = data.sections[&section].project;
+    let body = ctx.data()?;
+    let task =
+        gid_field(&body, "task")?.ok_or_else(|| ApiError::bad_request("task: Missing input"))?;
+    let task = referenced(&data.tasks, "task", &task)?;
+    for field in ["insert_before", "insert_after"] {
+        if let Some(other) = gid_field(&body, field)? {
+            referenced(&data.tasks, field, &other)?;
+        }
+    }
+    if let Some(task) = data.tasks.get_mut(&task) {
+        match task.memberships.iter_mut().find(|(p, _)| *p == project) {
+            Some(membership) => membership.1 = section,
+            None => task.memberships.push((project, section)),
+        }
+        task.modified_at = now_timestamp();
+    }
+    Ok(deleted())
 }
 
 fn get_user(data: &Data, ctx: &Ctx<'_>, key: &str) -> Result<Reply, ApiError> {
@@ -492,14 +711,14 @@ fn delete_section(data: &mut Data, raw: &str) -> Result<Reply, ApiError> {
 fn list_tasks(
     data: &Data,
     ctx: &Ctx<'_>,
-    filter: impl Fn(&Task) -> bool,
+    filter: impl Fn(Gid, &Task) -> bool,
 ) -> Result<Reply, ApiError> {
     let completed_since = ctx.param("completed_since");
     let modified_since = ctx.param("modified_since");
     let items = data
         .tasks
         .iter()
-        .filter(|(_, t)| filter(t))
+        .filter(|(gid, t)| filter(**gid, t))
         .filter(|(_, t)| match completed_since {
             None => true,
             Some("now") => !t.completed,
@@ -527,19 +746,19 @@ fn query_tasks(data: &Data, ctx: &Ctx<'_>) -> Result<Reply, ApiError> {
     }
     if let Some(project) = project {
         let project = existing(&data.projects, "project", project)?;
-        return list_tasks(data, ctx, |t| {
+        return list_tasks(data, ctx, |_, t| {
             t.memberships.iter().any(|(p, _)| *p == project)
         });
     }
     if let Some(section) = section {
         let section = existing(&data.sections, "section", section)?;
-        return list_tasks(data, ctx, |t| {
+        return list_tasks(data, ctx, |_, t| {
             t.memberships.iter().any(|(_, s)| *s == section)
         });
     }
     if let Some(tag) = tag {
         let tag = existing(&data.tags, "tag", tag)?;
-        return list_tasks(data, ctx, |t| t.tags.contains(&tag));
+        return list_tasks(data, ctx, |_, t| t.tags.contains(&tag));
     }
     let (Some(assignee), Some(workspace)) = (assignee, workspace) else {
         return Err(ApiError::bad_request(TASK_FILTER_MESSAGE));
@@ -548,9 +767,83 @@ fn query_tasks(data: &Data, ctx: &Ctx<'_>) -> Result<Reply, ApiError> {
         .find_user(ctx.me, assignee)
         .ok_or_else(|| ApiError::unknown_object(assignee))?;
     let workspace = existing(&data.workspaces, "workspace", workspace)?;
-    list_tasks(data, ctx, |t| {
+    list_tasks(data, ctx, |_, t| {
         t.assignee == Some(user) && t.workspace == workspace
     })
+}
+
+/// `GET /workspaces/{gid}/tasks/search`: `text` (in name or notes, any case), `completed`,
+/// `assignee.any`, `projects.any`, `sections.any`, `tags.any` (comma-separated gids, `me` for
+/// assignees), `modified_at.after`; at most `limit` (default 100) tasks in gid order, without
+/// `next_page` (search does not paginate).
+fn search_tasks(data: &Data, ctx: &Ctx<'_>, workspace: Gid) -> Result<Reply, ApiError> {
+    let gids = |name: &str| -> Result<Option<Vec<Gid>>, ApiError> {
+        let Some(raw) = ctx.param(name) else {
+            return Ok(None);
+        };
+        raw.split(',')
+            .map(str::trim)
+            .filter(|part| !part.is_empty())
+            .map(|part| {
+                if name == "assignee.any" {
+                    data.find_user(ctx.me, part)
+                } else {
+                    part.parse::<Gid>().ok()
+                }
+                .ok_or_else(|| {
+                    ApiError::bad_request(format!("{name}: Not a recognized ID: {part}"))
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map(Some)
+    };
+    let (assignees, projects) = (gids("assignee.any")?, gids("projects.any")?);
+    let (sections, tags) = (gids("sections.any")?, gids("tags.any")?);
+    let completed = match ctx.param("completed") {
+        None => None,
+        Some("true") => Some(true),
+        Some("false") => Some(false),
+        Some(_) => return Err(ApiError::bad_request("completed: Not a boolean")),
+    };
+    let limit = match ctx.param("limit") {
+        None => 100,
+        Some(raw) => match raw.parse::<usize>() {
+            Ok(limit @ 1..=100) => limit,
+            _ => {
+                return Err(ApiError::bad_request(
+                    "limit: The limit must be an integer between 1 and 100",
+                ));
+            }
+        },
+    };
+    let text = ctx.param("text").map(str::to_lowercase);
+    let modified_after = ctx.param("modified_at.after");
+    let items = data
+        .tasks
+        .iter()
+        .filter(|(_, t)| t.workspace == workspace)
+        .filter(|(_, t)| {
+            text.as_ref().is_none_or(|text| {
+                t.name.to_lowercase().contains(text) || t.notes.to_lowercase().contains(text)
+            })
+        })
+        .filter(|(_, t)| completed.is_none_or(|c| t.completed == c))
+        .filter(|(_, t)| modified_after.is_none_or(|after| t.modified_at.as_str() > after))
+        .filter(|(_, t)| any_of(&assignees, t.assignee))
+        .filter(|(_, t)| any_of(&projects, t.memberships.iter().map(|(p, _)| *p)))
+        .filter(|(_, t)| any_of(&sections, t.memberships.iter().map(|(_, s)| *s)))
+        .filter(|(_, t)| any_of(&tags, t.tags.iter().copied()))
+        .take(limit)
+        .map(|(gid, t)| ctx.shape(data.task_json(*gid, t), TASK_COMPACT, false))
+        .collect::<Vec<_>>();
+    Ok(Reply::json(200, json!({ "data": items })))
+}
+
+/// Whether `has` names one of `wanted` (always, when nothing is wanted).
+fn any_of(wanted: &Option<Vec<Gid>>, has: impl IntoIterator<Item = Gid>) -> bool {
+    wanted
+        .as_ref()
+        .is_none_or(|wanted| has.into_iter().any(|gid| wanted.contains(&gid)))
 }
 
 /// The section a new task of `project` goes to: its first one (created if the project has none).
@@ -634,6 +927,7 @@ fn create_task(data: &mut Data, ctx: &Ctx<'_>, parent: Option<Gid>) -> Result<Re
         memberships,
         parent,
         tags,
+        dependencies: Vec::new(),
         due_on,
         due_at,
         created_at: now.clone(),

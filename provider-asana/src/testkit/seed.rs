@@ -9,8 +9,8 @@
 //! | user "Ada Lovelace" | [`ADA_GID`] | a second member of [`WORKSPACE_GID`] |
 //! | workspace "Acme Corp" | [`WORKSPACE_GID`] | an organization |
 //! | workspace "Personal Projects" | [`PERSONAL_WORKSPACE_GID`] | not an organization |
-//! | team "Engineering" | [`ENGINEERING_TEAM_GID`] | in Acme Corp |
-//! | team "Marketing" | [`MARKETING_TEAM_GID`] | in Acme Corp |
+//! | team "Engineering" | [`ENGINEERING_TEAM_GID`] | in Acme Corp; Greg and Ada |
+//! | team "Marketing" | [`MARKETING_TEAM_GID`] | in Acme Corp; Greg |
 //! | project "Backlog" | [`BACKLOG_PROJECT_GID`] | Engineering; holds the generated tasks |
 //! | project "Launch plan" | [`LAUNCH_PROJECT_GID`] | Marketing; three named tasks |
 //! | project "Home renovation" | [`HOME_PROJECT_GID`] | Personal Projects; no tasks |
@@ -21,9 +21,11 @@
 //! | tag "blocked" | [`BLOCKED_TAG_GID`] | Acme Corp; on no task |
 //! | task "Draft announcement" | [`DRAFT_TASK_GID`] | Launch plan; assigned to Greg; 2 subtasks, 1 comment |
 //! | task "Book venue" | [`VENUE_TASK_GID`] | Launch plan; completed |
-//! | task "Send invites" | [`INVITES_TASK_GID`] | Launch plan; assigned to Ada |
+//! | task "Send invites" | [`INVITES_TASK_GID`] | Launch plan; assigned to Ada; depends on Draft announcement |
 //! | subtasks "Write draft", "Review draft" | [`DRAFT_SUBTASK_GIDS`] | of Draft announcement |
 //! | comment "Looks good so far." | [`DRAFT_COMMENT_GID`] | on Draft announcement, by Greg |
+//! | attachment [`ANNOUNCEMENT_ATTACHMENT_NAME`] | [`ANNOUNCEMENT_ATTACHMENT_GID`] | on Draft announcement; hosted by Asana, content [`ANNOUNCEMENT_ATTACHMENT_CONTENT`] |
+//! | attachment "Design doc" | [`DESIGN_DOC_ATTACHMENT_GID`] | on Draft announcement; hosted on Google Drive (no `download_url`) |
 //!
 //! The Backlog project holds `tasks_per_project` generated tasks (250 by default) named
 //! `Backlog task 001`, `Backlog task 002`, ... with gids counting up from
@@ -78,6 +80,15 @@ pub const INVITES_TASK_GID: &str = "1201000000000603";
 pub const DRAFT_SUBTASK_GIDS: [&str; 2] = ["1201000000000611", "1201000000000612"];
 /// The comment on "Draft announcement".
 pub const DRAFT_COMMENT_GID: &str = "1201000000000701";
+/// A file on "Draft announcement", hosted by Asana: its `download_url` serves
+/// [`ANNOUNCEMENT_ATTACHMENT_CONTENT`].
+pub const ANNOUNCEMENT_ATTACHMENT_GID: &str = "1201000000000801";
+/// The name of [`ANNOUNCEMENT_ATTACHMENT_GID`].
+pub const ANNOUNCEMENT_ATTACHMENT_NAME: &str = "launch notes.txt";
+/// The content of [`ANNOUNCEMENT_ATTACHMENT_GID`].
+pub const ANNOUNCEMENT_ATTACHMENT_CONTENT: &[u8] = b"Launch day: June 1.\n";
+/// A Google Drive file on "Draft announcement": it has a `view_url` and no `download_url`.
+pub const DESIGN_DOC_ATTACHMENT_GID: &str = "1201000000000802";
 /// The gid of the first generated Backlog task; the others follow one by one.
 pub const FIRST_BACKLOG_TASK_GID: u64 = 1_202_000_000_000_001;
 /// The gid given to the first object created through the API; the others follow one by one.

@@ -156,10 +156,17 @@ impl Shared {
     }
 }
 
+/// A reply body.
+pub(super) enum Body {
+    Json(Value),
+    /// Bytes with their content type.
+    Raw(Vec<u8>, &'static str),
+}
+
 /// What an endpoint answers, before latency is applied.
 pub(super) struct Reply {
     pub status: u16,
-    pub body: Option<Value>,
+    pub body: Option<Body>,
     pub headers: Vec<(&'static str, String)>,
 }
 
@@ -167,7 +174,15 @@ impl Reply {
     pub fn json(status: u16, body: Value) -> Self {
         Reply {
             status,
-            body: Some(body),
+            body: Some(Body::Json(body)),
+            headers: Vec::new(),
+        }
+    }
+
+    pub fn raw(status: u16, body: Vec<u8>, content_type: &'static str) -> Self {
+        Reply {
+            status,
+            body: Some(Body::Raw(body, content_type)),
             headers: Vec::new(),
         }
     }
@@ -190,8 +205,12 @@ impl Reply {
         for (name, value) in self.headers {
             template = template.insert_header(name, value.as_str());
         }
-        if let Some(body) = self.body {
-            template = template.set_body_json(body);
+        match self.body {
+            Some(Body::Json(body)) => template = template.set_body_json(body),
+            Some(Body::Raw(body, content_type)) => {
+                template = template.set_body_raw(body, content_type);
+            }
+            None => {}
         }
         if !latency.is_zero() {
             template = template.set_delay(latency);
@@ -207,6 +226,8 @@ pub(super) enum Endpoint {
     Token,
     Revoke,
     Api,
+    /// The storage host of attachment downloads.
+    Download,
 }
 
 /// The [`Respond`] implementation behind every endpoint of the mock.
@@ -228,6 +249,7 @@ impl Respond for Responder {
             Endpoint::Token => oauth::token(&mut state, request),
             Endpoint::Revoke => oauth::revoke(&mut state, request),
             Endpoint::Api => api::handle(&mut state, request),
+            Endpoint::Download => api::download(&state, request),
         };
         let latency = state.latency;
         drop(state);
