@@ -16,6 +16,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -83,9 +84,19 @@ enum Backing {
     },
 }
 
+/// No credentials known in this process (none stored, deleted, or not read yet).
+const UNLOADED: u8 = 0;
+/// Credentials are loaded: the cell hands out and refreshes their token.
+const LOADED: u8 = 1;
+/// The grant was rejected (`invalid_grant`): the user must connect again.
+const NEEDS_REAUTHORIZATION: u8 = 2;
+
 /// The token of one (provider, subject): cached, refreshed by one task at a time.
 pub(crate) struct TokenCell {
     entry: Arc<ProviderEntry>,
+    /// [`UNLOADED`], [`LOADED`] or [`NEEDS_REAUTHORIZATION`]: what sessions bound to this cell
+    /// use, so that storing, deleting or rejecting credentials reaches every live session.
+    state: AtomicU8,
     subject: String,
     backing: Backing,
     source: CredentialSource,
@@ -156,6 +167,7 @@ impl TokenCell {
     ) -> Self {
         Self {
             entry,
+            state: AtomicU8::new(UNLOADED),
             subject: subject.to_string(),
             backing,
             source,
@@ -210,12 +222,24 @@ impl TokenCell {
             cache.can_refresh = credentials.token.refresh_token.is_some();
             cache.rejected = None;
         }
+        self.state.store(LOADED, Ordering::Release);
         token
     }
 
     /// Forgets the cached token (after the credentials were deleted).
     pub(crate) fn clear(&self) {
         *self.write_cache() = Cache::default();
+        self.state.store(UNLOADED, Ordering::Release);
+    }
+
+    /// Forgets the cached token and remembers that the grant was rejected.
+    pub(crate) fn mark_needs_reauthorization(&self) {
+        *self.write_cache() = Cache::default();
+        self.state.store(NEEDS_REAUTHORIZATION, Ordering::Release);
+    }
+
+    fn state(&self) -> u8 {
+        self.state.load(Ordering::Acquire)
     }
 
     fn hold_until(&self, token: &SecretString, until: Instant) {
@@ -439,7 +463,7 @@ impl TokenCell {
                         Err(StoreError::VersionMismatch { .. }) => continue,
                         Err(e) => return Err(e.into()),
                     }
-                    self.clear();
+                    self.mark_needs_reauthorization();
                     tracing::warn!(
                         provider,
                         subject,
@@ -495,7 +519,7 @@ impl TokenCell {
                 *needs_reauthorization
                     .lock()
                     .unwrap_or_else(|p| p.into_inner()) = Some(reason.clone());
-                self.clear();
+                self.mark_needs_reauthorization();
                 Err(self.needs_reauthorization(reason))
             }
             Err(err) => self.fallback_after_failure(&current, rejected.as_ref(), err),
@@ -595,20 +619,94 @@ impl SessionOptions {
     }
 }
 
-#[derive(Clone)]
-enum Binding {
-    Cell(Arc<TokenCell>),
-    Static(Arc<StaticTokenSource>),
-    Missing {
-        fallback_available: bool,
-        reauthorize: bool,
-    },
+/// A session's binding to one provider: the shared token cell of (provider, subject), and the
+/// app-level token when the session allows it to stand in. Which one answers is decided at each
+/// call from the cell's state, so credentials stored, deleted or rejected after the session was
+/// opened take effect at once, for the session and for every client built from it.
+#[derive(Debug)]
+struct Binding {
+    cell: Arc<TokenCell>,
+    fallback: Option<StaticTokenSource>,
+    /// An app-level token exists but the session did not allow it (for the error message).
+    fallback_denied: bool,
+}
+
+impl Binding {
+    async fn token(&self) -> Result<SecretString, AuthError> {
+        match (self.cell.state(), &self.fallback) {
+            (LOADED, _) => self.cell.token().await,
+            (NEEDS_REAUTHORIZATION, _) => Err(self.cell.needs_reauthorization(
+                "the stored grant was rejected; the user must connect again".into(),
+            )),
+            (_, Some(app_token)) => app_token.token().await,
+            (_, None) => self.cell.token().await.map_err(|e| match e {
+                AuthError::NoCredentials {
+                    provider, subject, ..
+                } => AuthError::NoCredentials {
+                    provider,
+                    subject,
+                    fallback_available: self.fallback_denied,
+                },
+                other => other,
+            }),
+        }
+    }
+
+    /// Why no token can be had right now, if so.
+    fn unavailable(&self) -> Option<AuthError> {
+        match (self.cell.state(), &self.fallback) {
+            (NEEDS_REAUTHORIZATION, _) => Some(self.cell.needs_reauthorization(
+                "the stored grant was rejected; the user must connect again".into(),
+            )),
+            (UNLOADED, None) => Some(AuthError::NoCredentials {
+                provider: self.cell.entry.id().to_string(),
+                subject: self.cell.subject.clone(),
+                fallback_available: self.fallback_denied,
+            }),
+            _ => None,
+        }
+    }
+
+    fn source(&self) -> Option<CredentialSource> {
+        match (self.cell.state(), &self.fallback) {
+            (LOADED, _) => Some(self.cell.source),
+            (NEEDS_REAUTHORIZATION, _) => None,
+            (_, Some(_)) => Some(CredentialSource::AppToken),
+            (_, None) => None,
+        }
+    }
+}
+
+#[async_trait]
+impl TokenSource for Binding {
+    async fn token(&self) -> Result<SecretString, AuthError> {
+        Binding::token(self).await
+    }
+
+    fn invalidate(&self, rejected: &SecretString) -> bool {
+        match (self.cell.state(), &self.fallback) {
+            (UNLOADED, Some(app_token)) => app_token.invalidate(rejected),
+            _ => self.cell.invalidate(rejected),
+        }
+    }
+
+    fn provider(&self) -> &str {
+        self.cell.entry.id()
+    }
+
+    fn subject(&self) -> &str {
+        &self.cell.subject
+    }
+
+    fn source(&self) -> CredentialSource {
+        Binding::source(self).unwrap_or(self.cell.source)
+    }
 }
 
 #[derive(Clone)]
 struct Entry {
     provider: Arc<dyn AuthProvider>,
-    binding: Binding,
+    binding: Arc<Binding>,
     extra: Map<String, Value>,
 }
 
@@ -673,7 +771,7 @@ impl Session {
             let entry = manager.entry(&provider_id)?.clone();
             let provider = entry.provider.clone();
             let app_token = provider.app_token().cloned();
-            let (binding, extra) = if let Some(credentials) = options.overrides.get(&provider_id) {
+            let (cell, extra) = if let Some(credentials) = options.overrides.get(&provider_id) {
                 let credentials =
                     credentials
                         .clone()
@@ -691,37 +789,45 @@ impl Session {
                     policy,
                     options.on_refresh.clone(),
                 );
-                (Binding::Cell(Arc::new(cell)), extra)
-            } else if let Some(stored) = manager.store().get(&provider_id, subject).await? {
-                let credentials =
-                    Credentials::from_payload(&stored.record.payload).map_err(|reason| {
-                        AuthError::InvalidCredentials {
-                            provider: provider_id.clone(),
-                            subject: subject.to_string(),
-                            reason,
-                        }
-                    })?;
-                if stored.record.status == CredentialStatus::NeedsReauthorization {
-                    let binding = Binding::Missing {
-                        fallback_available: false,
-                        reauthorize: true,
-                    };
-                    (binding, credentials.extra.clone())
-                } else {
-                    let cell = manager.cell(&entry, subject);
-                    cell.prime(&credentials, false);
-                    (Binding::Cell(cell), credentials.extra.clone())
-                }
-            } else if let (Some(token), false) = (&app_token, options.deny_app_token) {
-                let source = StaticTokenSource::new(provider_id.clone(), subject, token.clone());
-                (Binding::Static(Arc::new(source)), Map::new())
+                (Arc::new(cell), extra)
             } else {
-                let binding = Binding::Missing {
-                    fallback_available: app_token.is_some(),
-                    reauthorize: false,
+                let cell = manager.cell(&entry, subject);
+                let extra = match manager.store().get(&provider_id, subject).await? {
+                    Some(stored) => {
+                        let credentials = Credentials::from_payload(&stored.record.payload)
+                            .map_err(|reason| AuthError::InvalidCredentials {
+                                provider: provider_id.clone(),
+                                subject: subject.to_string(),
+                                reason,
+                            })?;
+                        if stored.record.status == CredentialStatus::NeedsReauthorization {
+                            cell.mark_needs_reauthorization();
+                        } else {
+                            cell.prime(&credentials, false);
+                        }
+                        credentials.extra
+                    }
+                    None => {
+                        cell.clear();
+                        Map::new()
+                    }
                 };
-                (binding, Map::new())
+                (cell, extra)
             };
+            let overridden = options.overrides.contains_key(&provider_id);
+            let fallback = match (&app_token, options.deny_app_token || overridden) {
+                (Some(token), false) => Some(StaticTokenSource::new(
+                    provider_id.clone(),
+                    subject,
+                    token.clone(),
+                )),
+                _ => None,
+            };
+            let binding = Arc::new(Binding {
+                cell,
+                fallback,
+                fallback_denied: app_token.is_some() && options.deny_app_token,
+            });
             entries.insert(
                 provider_id,
                 Entry {
@@ -767,13 +873,10 @@ impl Session {
         self.entries.get(id).map(|e| &e.provider)
     }
 
-    /// Where the provider's token comes from; `None` when the subject has no usable credentials.
+    /// Where the provider's token comes from now; `None` when the subject has no usable
+    /// credentials (none stored and no app-level token allowed, or the grant was rejected).
     pub fn source(&self, provider: &str) -> Option<CredentialSource> {
-        match &self.entries.get(provider)?.binding {
-            Binding::Cell(cell) => Some(cell.source),
-            Binding::Static(_) => Some(CredentialSource::AppToken),
-            Binding::Missing { .. } => None,
-        }
+        self.entries.get(provider)?.binding.source()
     }
 
     /// Provider-specific fields of the subject's credentials when the session was opened (for
@@ -791,43 +894,19 @@ impl Session {
             })
     }
 
-    fn missing(&self, provider: &str, fallback_available: bool, reauthorize: bool) -> AuthError {
-        if reauthorize {
-            AuthError::NeedsReauthorization {
-                provider: provider.to_string(),
-                subject: self.subject.clone(),
-                reason: "the stored grant was rejected earlier".into(),
-            }
-        } else {
-            AuthError::NoCredentials {
-                provider: provider.to_string(),
-                subject: self.subject.clone(),
-                fallback_available,
-            }
-        }
-    }
-
     /// A valid access token for `provider`: cached, refreshed when needed.
     pub async fn token(&self, provider: &str) -> Result<SecretString, AuthError> {
-        match &self.entry(provider)?.binding {
-            Binding::Cell(cell) => cell.token().await,
-            Binding::Static(source) => source.token().await,
-            Binding::Missing {
-                fallback_available,
-                reauthorize,
-            } => Err(self.missing(provider, *fallback_available, *reauthorize)),
-        }
+        self.entry(provider)?.binding.token().await
     }
 
-    /// The token source for `provider`, to hand to a client.
+    /// The token source for `provider`, to hand to a client; an error when the subject has no
+    /// usable credentials right now. Once handed out, it follows the subject's credentials as they
+    /// are stored, refreshed, deleted or rejected.
     pub fn token_source(&self, provider: &str) -> Result<Arc<dyn TokenSource>, AuthError> {
-        match &self.entry(provider)?.binding {
-            Binding::Cell(cell) => Ok(cell.clone()),
-            Binding::Static(source) => Ok(source.clone()),
-            Binding::Missing {
-                fallback_available,
-                reauthorize,
-            } => Err(self.missing(provider, *fallback_available, *reauthorize)),
+        let binding = &self.entry(provider)?.binding;
+        match binding.unavailable() {
+            Some(error) => Err(error),
+            None => Ok(binding.clone()),
         }
     }
 }

@@ -565,3 +565,50 @@ async fn session_filters_and_unknown_providers() {
         "test: no credentials for `u`; run the OAuth flow and store_credentials, or configure an app-level token"
     );
 }
+
+#[tokio::test]
+async fn live_sessions_and_their_token_sources_follow_stored_credentials() {
+    let mut p = provider("http://127.0.0.1:9");
+    p.app_token = Some("app-token".into());
+    let auth = auth_core::AuthManager::builder()
+        .env(auth_core::config::EnvSource::empty())
+        .auto_configure(false)
+        .provider(p)
+        .build()
+        .unwrap();
+    let session = auth.session("u").await.unwrap();
+    let source = session.token_source("test").unwrap();
+    assert_eq!(session.source("test"), Some(CredentialSource::AppToken));
+    assert_eq!(source.token().await.unwrap().expose_secret(), "app-token");
+
+    auth.store_credentials("test", "u", &valid("users-own", "rt"))
+        .await
+        .unwrap();
+    assert_eq!(session.source("test"), Some(CredentialSource::Stored));
+    assert_eq!(source.source(), CredentialSource::Stored);
+    assert_eq!(
+        source.token().await.unwrap().expose_secret(),
+        "users-own",
+        "a client built earlier switches too"
+    );
+
+    assert!(auth.delete_credentials("test", "u").await.unwrap());
+    assert_eq!(session.source("test"), Some(CredentialSource::AppToken));
+    assert_eq!(source.token().await.unwrap().expose_secret(), "app-token");
+
+    let strict = auth
+        .session_with("u", SessionOptions::new().allow_app_token(false))
+        .await
+        .unwrap();
+    assert!(matches!(
+        strict.token_source("test"),
+        Err(AuthError::NoCredentials {
+            fallback_available: true,
+            ..
+        })
+    ));
+    auth.store_credentials("test", "u", &valid("again", "rt"))
+        .await
+        .unwrap();
+    assert_eq!(strict.token("test").await.unwrap().expose_secret(), "again");
+}

@@ -631,7 +631,6 @@ async fn two_managers_sharing_a_store_refresh_once() {
 }
 
 #[tokio::test]
-#[ignore = "auth-core bug: store_credentials does not reach sessions opened while the subject had no usable credentials (Binding::Static/Missing are fixed at Session::open)"]
 async fn connecting_reaches_a_session_opened_on_the_personal_access_token() {
     let mock = MockAsana::start().await;
     let mut app = mock_app(&mock);
@@ -653,7 +652,6 @@ async fn connecting_reaches_a_session_opened_on_the_personal_access_token() {
 }
 
 #[tokio::test]
-#[ignore = "auth-core bug: a session opened while the record needed re-authorization stays failed after the user connects again (Binding::Missing is fixed at Session::open)"]
 async fn reconnecting_reaches_a_session_opened_while_reauthorization_was_needed() {
     let mock = MockAsana::start().await;
     let auth = manager(&mock);
