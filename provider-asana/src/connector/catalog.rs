@@ -970,6 +970,12 @@ pub(crate) fn actions(entity: &str) -> Vec<&'static str> {
 }
 
 impl Operation {
+    /// Whether `param` may be `null`: optional fields of an update, where `null` clears the field
+    /// (unassign a task, remove a due date).
+    pub(crate) fn clearable(&self, param: &Param) -> bool {
+        self.kind == Kind::Update && !param.required && param.at == In::Body
+    }
+
     /// The JSON Schema of the params object.
     pub(crate) fn schema(&self) -> Value {
         let mut properties = Map::new();
@@ -983,6 +989,15 @@ impl Operation {
                 Ty::Object => json!({"type": "object"}),
             };
             prop["description"] = Value::from(param.description);
+            if self.clearable(param) {
+                let ty = prop["type"].clone();
+                prop["type"] = json!([ty, "null"]);
+                if let Some(values) = prop.get_mut("enum").and_then(Value::as_array_mut) {
+                    values.push(Value::Null);
+                }
+                prop["description"] =
+                    Value::from(format!("{} (null clears it)", param.description));
+            }
             properties.insert(param.name.to_string(), prop);
         }
         let required: Vec<&str> = self

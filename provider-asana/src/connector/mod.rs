@@ -487,6 +487,9 @@ fn validate(op: &Operation, params: Value) -> Result<Map<String, Value>, Execute
             problems.push(format!("unknown param `{name}`"));
             continue;
         };
+        if value.is_null() && op.clearable(param) {
+            continue;
+        }
         if let Some(problem) = check_type(param.ty, value) {
             problems.push(format!("`{name}` {problem}"));
         } else if param.at == In::Path && matches!(value.as_str(), Some("." | "..")) {
@@ -748,6 +751,39 @@ mod tests {
             "{err}"
         );
         assert!(validate(list, json!([1])).is_err());
+    }
+
+    #[test]
+    fn null_clears_optional_fields_of_updates_only() {
+        let update = catalog::find("tasks", "update").unwrap();
+        let params = validate(
+            update,
+            json!({"task_gid": "1", "assignee": null, "due_on": null}),
+        )
+        .unwrap();
+        let (_, _, body) = build_request(update, &params);
+        assert_eq!(
+            body,
+            Some(json!({"data": {"assignee": null, "due_on": null}}))
+        );
+        assert_eq!(
+            update.schema()["properties"]["assignee"]["type"],
+            json!(["string", "null"])
+        );
+        assert!(
+            validate(update, json!({"task_gid": null})).is_err(),
+            "required params are never null"
+        );
+        let create = catalog::find("tasks", "create").unwrap();
+        assert!(validate(create, json!({"workspace": "1", "assignee": null})).is_err());
+        let projects = catalog::find("projects", "update").unwrap();
+        assert_eq!(
+            projects.schema()["properties"]["default_view"]["enum"]
+                .as_array()
+                .unwrap()
+                .last(),
+            Some(&Value::Null)
+        );
     }
 
     #[test]
