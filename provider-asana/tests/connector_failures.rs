@@ -148,8 +148,8 @@ async fn wrong_types_say_what_was_expected() {
         ),
         (
             "tasks",
-            "update",
-            json!({"task_gid": "1", "name": null}),
+            "create",
+            json!({"workspace": "1", "name": null}),
             vec!["`name` must be string, got null"],
         ),
         (
