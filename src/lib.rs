@@ -35,7 +35,8 @@ pub use auth_core::{
     AuthError, AuthManager, AuthManagerBuilder, AuthProvider, AuthorizationRequest,
     AuthorizeOptions, ConfigError, ConfigSource, CredentialInfo, CredentialSource,
     CredentialStatus, CredentialStore, Credentials, ErrorClass, MemoryCredentialStore, OAuth2Flow,
-    OAuth2Token, SecretString, Session, SessionOptions, StoreError, TokenSource, UserCredentials,
+    OAuth2Token, SecretString, Session, SessionOptions, StaticTokenSource, StoreError, TokenSource,
+    UserCredentials,
 };
 
 /// Asana: auth provider, typed client, agent catalog (feature `asana`).

@@ -150,3 +150,47 @@ fn insecure_endpoint_from_env_fails_the_build() {
     );
     assert!(err.to_string().contains("ASANA_BASE_URL"), "{err}");
 }
+
+#[tokio::test]
+async fn an_enabled_provider_without_configuration_uses_stored_credentials_only() {
+    let auth = AuthManager::builder()
+        .env(EnvSource::empty())
+        .enable("asana")
+        .build()
+        .unwrap();
+    assert_eq!(auth.provider_ids(), ["asana"]);
+    let err = auth.oauth2("asana").unwrap_err();
+    assert!(
+        matches!(err, integrations::AuthError::OAuthNotConfigured { .. }),
+        "{err}"
+    );
+    assert!(err.to_string().contains("ASANA_CLIENT_ID"), "{err}");
+    auth.store_credentials(
+        "asana",
+        "me",
+        &integrations::OAuth2Token::bearer("stored-pat"),
+    )
+    .await
+    .unwrap();
+    let session = auth.session("me").await.unwrap();
+    assert_eq!(
+        session.source("asana"),
+        Some(integrations::CredentialSource::Stored)
+    );
+    assert_eq!(
+        session.token("asana").await.unwrap().expose_secret(),
+        "stored-pat"
+    );
+    let err = AuthManager::builder()
+        .env(EnvSource::empty())
+        .enable("nope")
+        .build()
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            integrations::AuthError::Config(ConfigError::UnknownProvider { .. })
+        ),
+        "{err}"
+    );
+}

@@ -137,6 +137,7 @@ pub struct AuthManagerBuilder {
     store: Option<Arc<dyn CredentialStore>>,
     loader: ConfigLoader,
     providers: Vec<Arc<dyn AuthProvider>>,
+    enabled: Vec<String>,
     auto_configure: bool,
     state_ttl: Duration,
     policy: RefreshPolicy,
@@ -154,6 +155,7 @@ impl Default for AuthManagerBuilder {
             store: None,
             loader: ConfigLoader::new(),
             providers: Vec::new(),
+            enabled: Vec::new(),
             auto_configure: true,
             state_ttl: Duration::from_secs(600),
             policy: RefreshPolicy::default(),
@@ -210,6 +212,15 @@ impl AuthManagerBuilder {
         self
     }
 
+    /// Sets up a registered provider even when its configuration is incomplete, so that credentials
+    /// already stored for it can be used (a command line that logged in with a personal access
+    /// token, for example). What is missing surfaces when it is needed: [`AuthManager::oauth2`]
+    /// says which keys to set.
+    pub fn enable(mut self, provider: impl Into<String>) -> Self {
+        self.enabled.push(provider.into());
+        self
+    }
+
     /// Whether registered providers whose configuration is present are set up automatically
     /// (default true). Providers passed to [`AuthManagerBuilder::configure`] are always set up.
     pub fn auto_configure(mut self, on: bool) -> Self {
@@ -249,7 +260,8 @@ impl AuthManagerBuilder {
             if providers.contains_key(registration.id) {
                 continue;
             }
-            let explicit = self.loader.has_code_values(registration.id);
+            let explicit = self.loader.has_code_values(registration.id)
+                || self.enabled.iter().any(|id| id == registration.id);
             if !explicit && !self.auto_configure {
                 continue;
             }
@@ -271,7 +283,12 @@ impl AuthManagerBuilder {
                 });
             }
         }
-        for provider in self.loader.code_providers() {
+        for provider in self
+            .loader
+            .code_providers()
+            .into_iter()
+            .chain(self.enabled.iter().cloned())
+        {
             if !providers.contains_key(&provider) && !registered.iter().any(|r| r.id == provider) {
                 return Err(ConfigError::UnknownProvider {
                     provider,

@@ -331,7 +331,9 @@ impl OAuth2Flow {
         Ok(self.entry.provider.merge_refreshed(credentials, token))
     }
 
-    /// Revokes the grant at the provider (by default with the refresh token).
+    /// Revokes the grant at the provider, with the token [`OAuth2Settings::revoke_token`] names
+    /// (by default the refresh token; credentials without one have no grant to revoke, and nothing
+    /// is sent).
     pub async fn revoke(&self, credentials: &Credentials) -> Result<(), AuthError> {
         let span = tracing::info_span!("oauth2.revoke", provider = self.provider());
         async {
@@ -343,7 +345,13 @@ impl OAuth2Flow {
                 });
             };
             let (token, hint) = match (settings.revoke_token, &credentials.token.refresh_token) {
-                (RevokeToken::Refresh, Some(rt)) => (rt, "refresh_token"),
+                (RevokeToken::Refresh | RevokeToken::RefreshOrAccess, Some(rt)) => {
+                    (rt, "refresh_token")
+                }
+                (RevokeToken::Refresh, None) => {
+                    tracing::debug!("no refresh token: no grant to revoke at the provider");
+                    return Ok(());
+                }
                 _ => (&credentials.token.access_token, "access_token"),
             };
             let form = vec![

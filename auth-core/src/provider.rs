@@ -28,9 +28,13 @@ pub enum ClientAuthMethod {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum RevokeToken {
-    /// The refresh token (revoking the whole grant); falls back to the access token if there is none.
+    /// The refresh token, revoking the whole grant (Asana accepts nothing else). Credentials
+    /// without one, such as a personal access token, have no grant to revoke: revocation then
+    /// succeeds without a request.
     #[default]
     Refresh,
+    /// The refresh token if there is one, else the access token (RFC 7009 providers).
+    RefreshOrAccess,
     /// The access token.
     Access,
 }

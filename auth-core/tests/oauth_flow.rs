@@ -332,3 +332,62 @@ async fn failed_revocation_keeps_the_credentials() {
     let kept: OAuth2Token = auth.load_credentials("test", "u").await.unwrap().unwrap();
     assert_eq!(kept.access_token.expose_secret(), "at");
 }
+
+#[tokio::test]
+async fn credentials_without_a_refresh_token_have_no_grant_to_revoke() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/revoke"))
+        .respond_with(ResponseTemplate::new(400))
+        .expect(0)
+        .mount(&server)
+        .await;
+    let auth = builder(&server.uri()).build().unwrap();
+    auth.store_credentials("test", "u", &OAuth2Token::bearer("personal-access-token"))
+        .await
+        .unwrap();
+    assert!(
+        auth.revoke_credentials("test", "u").await.unwrap(),
+        "deleted locally"
+    );
+    assert!(
+        auth.load_credentials::<Credentials>("test", "u")
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+#[tokio::test]
+async fn refresh_or_access_revokes_the_access_token_when_there_is_no_refresh_token() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/revoke"))
+        .respond_with(ResponseTemplate::new(200))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let mut p = provider(&server.uri());
+    p.settings = p
+        .settings
+        .map(|s| s.with_revoke_token(auth_core::provider::RevokeToken::RefreshOrAccess));
+    let auth = auth_core::AuthManager::builder()
+        .env(auth_core::config::EnvSource::empty())
+        .auto_configure(false)
+        .provider(p)
+        .build()
+        .unwrap();
+    auth.store_credentials("test", "u", &OAuth2Token::bearer("access-only"))
+        .await
+        .unwrap();
+    assert!(auth.revoke_credentials("test", "u").await.unwrap());
+    let received = &server.received_requests().await.unwrap()[0];
+    assert_eq!(
+        form_value(received, "token").as_deref(),
+        Some("access-only")
+    );
+    assert_eq!(
+        form_value(received, "token_type_hint").as_deref(),
+        Some("access_token")
+    );
+}

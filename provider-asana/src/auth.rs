@@ -260,8 +260,8 @@ impl fmt::Debug for AsanaAuthProvider {
 }
 
 impl AsanaAuthProvider {
-    /// A provider from app credentials. Fails if only one of client id and secret is set, or if
-    /// neither OAuth nor a token is configured.
+    /// A provider from app credentials. Fails if only one of client id and secret is set. With
+    /// neither an OAuth client nor a token, only credentials already stored can be used.
     pub fn new(app: AsanaAppCredentials) -> Result<Self, ConfigError> {
         let missing = |field: &str, keys: &[&str]| ConfigError::Missing {
             provider: PROVIDER_ID.into(),
@@ -286,14 +286,8 @@ impl AsanaAuthProvider {
             }
             (Some(_), None) => return Err(missing("client_secret", &["ASANA_CLIENT_SECRET"])),
             (None, Some(_)) => return Err(missing("client_id", &["ASANA_CLIENT_ID"])),
-            (None, None) if app.token.is_none() => {
-                return Err(missing(
-                    "client_id",
-                    &[
-                        "ASANA_CLIENT_ID (with ASANA_CLIENT_SECRET), or a personal access token in ASANA_ACCESS_TOKEN",
-                    ],
-                ));
-            }
+            // Neither an OAuth client nor a token: only credentials already stored can be used
+            // (`AuthManagerBuilder::enable`); `oauth2()` says what to set when OAuth is needed.
             (None, None) => None,
         };
         let http = reqwest::Client::builder()

@@ -332,6 +332,12 @@ impl AsanaConnector {
             .collect()
     }
 
+    /// Checks `params` for `entity.action` against the catalog without sending anything: the same
+    /// check [`AsanaConnector::execute`] makes first.
+    pub fn validate(entity: &str, action: &str, params: &Value) -> Result<(), ExecuteError> {
+        validate(resolve(entity, action)?, params.clone()).map(|_| ())
+    }
+
     /// Runs `entity.action` with `params` (a JSON object, or null for none). Lists return
     /// `{data: [...], meta: {next_page}}`; other actions return `{data: ...}`.
     pub async fn execute(
