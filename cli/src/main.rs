@@ -1,1 +1,121 @@
-fn main() {}
+//! # integrations (command line)
+//!
+//! Log in to a SaaS account from a terminal, then use the stored credentials: the `integrations`
+//! binary over the `integrations` library.
+//!
+//! ```sh
+//! export ASANA_CLIENT_ID=... ASANA_CLIENT_SECRET=...
+//! integrations login asana                      # OAuth in the browser, through a loopback listener
+//! integrations whoami asana
+//! integrations execute asana tasks list --params '{"project": "1201"}'
+//! curl -H "Authorization: Bearer $(integrations token asana)" https://app.asana.com/api/1.0/users/me
+//! integrations credentials list
+//! integrations logout asana
+//! ```
+//!
+//! Modules:
+//! - [`args`]: the command line (clap), with the help texts, exit codes and environment.
+//! - [`app`]: opening the credential store and building the `AuthManager` from the environment.
+//! - [`commands`]: one function per subcommand.
+//! - [`login`]: the OAuth login through a loopback redirect listener ([`loopback`]), with a
+//!   [`spinner`] while waiting, and `--with-token`.
+//! - [`error`]: one-line errors that say what to do, and their exit codes.
+//! - [`output`]: human and `--json` output, time formatting.
+
+mod app;
+mod args;
+mod commands;
+mod error;
+mod login;
+mod loopback;
+mod output;
+mod spinner;
+
+use std::process::ExitCode;
+
+use clap::{CommandFactory, FromArgMatches};
+
+use crate::args::Cli;
+use crate::error::{CliError, ExitKind};
+use crate::output::Output;
+
+fn main() -> ExitCode {
+    let raw: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let json = raw.iter().any(|a| a == "--json");
+    let matches = match Cli::command().try_get_matches_from(&raw) {
+        Ok(matches) => matches,
+        Err(e) => return usage_error(e, json),
+    };
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => return usage_error(e, json),
+    };
+    let out = Output::new(cli.json);
+    init_tracing(cli.verbose);
+    let store_from_flag =
+        matches.value_source("store") == Some(clap::parser::ValueSource::CommandLine);
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            let err = CliError::new(
+                ExitKind::Other,
+                format!("cannot start the async runtime: {e}"),
+            );
+            return out.error(&err);
+        }
+    };
+    match runtime.block_on(commands::run(cli, store_from_flag, &out)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => out.error(&err),
+    }
+}
+
+/// Prints clap's help, version or usage error; with `--json`, usage errors as JSON on stdout.
+fn usage_error(e: clap::Error, json: bool) -> ExitCode {
+    use clap::error::ErrorKind;
+    let display_only = matches!(
+        e.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    );
+    if json && !display_only {
+        let message = first_line(&e.to_string());
+        return Output::new(true).error(&CliError::new(ExitKind::Usage, message));
+    }
+    // clap prints help and version on stdout (exit 0) and errors on stderr (exit 2).
+    let _ = e.print();
+    if display_only && e.kind() != ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(ExitKind::Usage.code())
+    }
+}
+
+/// The first non-empty line of clap's error text, without its `error: ` prefix.
+fn first_line(text: &str) -> String {
+    let line = text.lines().find(|l| !l.trim().is_empty()).unwrap_or(text);
+    line.trim_start_matches("error: ").trim().to_string()
+}
+
+/// `-v` info, `-vv` debug, `-vvv` trace, on stderr; `RUST_LOG` wins when set. Without either,
+/// only errors are logged.
+fn init_tracing(verbose: u8) {
+    use tracing_subscriber::EnvFilter;
+    let level = match verbose {
+        0 => "error",
+        1 => "info",
+        2 => "debug",
+        _ => "trace",
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_target(verbose >= 2)
+        .try_init();
+}

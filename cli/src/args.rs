@@ -1,0 +1,238 @@
+//! The command line: global options, subcommands, and the help texts (exit codes, environment).
+
+use std::path::PathBuf;
+
+use clap::{ArgAction, Args, Parser, Subcommand};
+
+/// Printed after `--help`: exit codes, environment, defaults.
+const AFTER_HELP: &str = concat!(
+    "Exit codes:
+  0  success
+  1  other failure (store or I/O error, login timed out, unexpected state)
+  2  usage: bad arguments, invalid --params JSON, unknown entity or action, invalid params
+  3  configuration: provider not configured, invalid ASANA_* value, non-loopback redirect URI,
+     bad --store, encryption key problems
+  4  authorization needed: no credentials, credentials need re-authorization, token rejected,
+     consent denied (run `integrations login ...` as the message says)
+  5  remote: Asana or the network failed or refused the request (5xx, rate limit, timeout,
+     4xx from the API); `retryable` in --json output says whether retrying can help
+
+With --json every command prints JSON on stdout, errors too: {\"error\": {\"kind\", \"exit_code\",
+\"message\", \"retryable\"}}. Without it, errors are one line on stderr.
+
+Environment:
+  INTEGRATIONS_STORE           the store, as --store (sqlite:PATH or file:PATH)
+  INTEGRATIONS_CONFIG          a TOML configuration file with an [asana] section
+  INTEGRATIONS_ENCRYPTION_KEY  base64 of 32 bytes: encrypts stored credentials at rest
+  ASANA_CLIENT_ID, ASANA_CLIENT_SECRET
+                               the Asana OAuth app (needed by `login`, refresh and `logout`)
+  ASANA_REDIRECT_URI           the app's redirect URI; `login` listens on it, so it must be
+                               http://127.0.0.1:PORT/PATH or http://localhost:PORT/PATH
+                               (default ",
+    "http://127.0.0.1:8765/callback",
+    ")
+  ASANA_ACCESS_TOKEN           a personal access token used when a subject has no credentials
+  ASANA_AUTHORIZATION_URL, ASANA_TOKEN_URL, ASANA_REVOCATION_URL, ASANA_API_BASE_URL,
+  ASANA_DEFAULT_SCOPE, ASANA_WORKSPACE_GID
+                               endpoints and defaults (see the README)
+  RUST_LOG                     tracing filter, instead of -v
+
+Default store: SQLite at <data dir>/integrations/credentials.db (Linux ~/.local/share,
+macOS ~/Library/Application Support, Windows %APPDATA%)."
+);
+
+/// `integrations`: connect SaaS accounts (Asana) and use them from the command line.
+#[derive(Debug, Parser)]
+#[command(
+    name = "integrations",
+    version,
+    about = "Connect SaaS accounts (Asana) and use them from the command line",
+    after_help = AFTER_HELP,
+    propagate_version = true
+)]
+pub struct Cli {
+    /// Where credentials are stored: sqlite:PATH or file:PATH
+    /// [default: SQLite in the platform's data directory]
+    #[arg(
+        long,
+        global = true,
+        env = "INTEGRATIONS_STORE",
+        value_name = "sqlite:PATH|file:PATH"
+    )]
+    pub store: Option<String>,
+
+    /// A TOML configuration file (one [asana] section), instead of INTEGRATIONS_CONFIG
+    #[arg(long, global = true, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+
+    /// Whose credentials to use: any id of your choosing (a user, a team, an agent)
+    #[arg(
+        long,
+        global = true,
+        default_value = "default",
+        value_name = "SUBJECT",
+        value_parser = clap::builder::NonEmptyStringValueParser::new()
+    )]
+    pub subject: String,
+
+    /// Machine-readable JSON on stdout, errors included
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    /// Log to stderr: -v info, -vv debug, -vvv trace
+    #[arg(short, long, global = true, action = ArgAction::Count)]
+    pub verbose: u8,
+
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// List the registered providers, whether each is configured, and where each value comes from
+    Providers,
+
+    /// Connect an account: OAuth in the browser, or a personal access token with --with-token
+    #[command(after_help = concat!(
+        "The authorize URL is printed on its own line on stdout. `login` listens on the host and port of \
+         ASANA_REDIRECT_URI (default ",
+        "http://127.0.0.1:8765/callback",
+        "), which must be registered as a redirect URI of your Asana app; it checks the returned \
+         state, exchanges the code (with PKCE) and stores the credentials under the subject."
+    ))]
+    Login(LoginArgs),
+
+    /// Show who the subject's credentials belong to
+    Whoami(ProviderArg),
+
+    /// Print a valid access token on stdout (refreshed if needed), e.g. for $(integrations token asana)
+    Token(ProviderArg),
+
+    /// Run one action of the provider's catalog (see `integrations catalog asana`)
+    Execute(ExecuteArgs),
+
+    /// List the entities and actions `execute` offers, with their params
+    Catalog(CatalogArgs),
+
+    /// Inspect stored credentials (never prints a secret)
+    Credentials {
+        /// What to do with them.
+        #[command(subcommand)]
+        command: CredentialsCommand,
+    },
+
+    /// Revoke the subject's grant at the provider, then delete the stored credentials
+    Logout(LogoutArgs),
+}
+
+/// A provider id.
+#[derive(Debug, Args)]
+pub struct ProviderArg {
+    /// The provider, e.g. asana
+    pub provider: String,
+}
+
+/// `login`.
+#[derive(Debug, Args)]
+pub struct LoginArgs {
+    /// The provider, e.g. asana
+    pub provider: String,
+
+    /// Scopes to request (repeat, or separate with commas) [default: the configured default scope]
+    #[arg(
+        long = "scope",
+        value_name = "SCOPE",
+        value_delimiter = ',',
+        conflicts_with = "with_token"
+    )]
+    pub scopes: Vec<String>,
+
+    /// Do not open a browser; only print the URL
+    #[arg(long, conflicts_with = "with_token")]
+    pub no_browser: bool,
+
+    /// Give up waiting for the browser after this many seconds
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        default_value_t = 300,
+        value_parser = clap::value_parser!(u64).range(1..=86_400),
+        conflicts_with = "with_token"
+    )]
+    pub timeout: u64,
+
+    /// Read a personal access token from standard input, check it, and store it
+    #[arg(long)]
+    pub with_token: bool,
+}
+
+/// `execute`.
+#[derive(Debug, Args)]
+pub struct ExecuteArgs {
+    /// The provider, e.g. asana
+    pub provider: String,
+    /// The entity, e.g. tasks
+    pub entity: String,
+    /// The action, e.g. list
+    pub action: String,
+    /// The params as a JSON object, e.g. '{"project": "1201"}'
+    #[arg(long, value_name = "JSON", default_value = "{}")]
+    pub params: String,
+}
+
+/// `catalog`.
+#[derive(Debug, Args)]
+pub struct CatalogArgs {
+    /// The provider, e.g. asana
+    pub provider: String,
+    /// Show only this entity, with the params of each action
+    pub entity: Option<String>,
+}
+
+/// `credentials ...`.
+#[derive(Debug, Subcommand)]
+pub enum CredentialsCommand {
+    /// Provider, subject, source, status and expiry of everything stored
+    List {
+        /// Only this provider's credentials
+        #[arg(long)]
+        provider: Option<String>,
+    },
+}
+
+/// `logout`.
+#[derive(Debug, Args)]
+pub struct LogoutArgs {
+    /// The provider, e.g. asana
+    pub provider: String,
+    /// Only delete the stored credentials; do not revoke the grant at the provider
+    #[arg(long)]
+    pub local: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+    use crate::app::DEFAULT_REDIRECT_URI;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn help_documents_the_default_redirect_uri() {
+        assert!(AFTER_HELP.contains(DEFAULT_REDIRECT_URI));
+        let mut command = Cli::command();
+        let login = command
+            .find_subcommand_mut("login")
+            .expect("login exists")
+            .render_long_help()
+            .to_string();
+        assert!(login.contains(DEFAULT_REDIRECT_URI), "{login}");
+    }
+}

@@ -1,0 +1,583 @@
+//! One function per subcommand (`login` lives in [`crate::login`]).
+
+use std::time::SystemTime;
+
+use integrations::asana::connector::{AsanaConnector, EntityInfo};
+use integrations::asana::{AsanaSessionExt, ExecuteError};
+use integrations::{
+    ConfigSource, CredentialSource, CredentialStatus, Credentials, Session, SessionOptions,
+};
+use serde_json::{Value, json};
+
+use crate::app::{ASANA, App, DEFAULT_REDIRECT_URI, Globals, require_asana, setup_hint};
+use crate::args::{
+    CatalogArgs, Cli, Command, CredentialsCommand, ExecuteArgs, LogoutArgs, ProviderArg,
+};
+use crate::error::{CliError, ExitKind};
+use crate::login::{self, describe_user};
+use crate::output::{Output, relative, rfc3339, table, unix_seconds};
+
+/// Runs the parsed command line.
+pub async fn run(cli: Cli, store_from_flag: bool, out: &Output) -> Result<(), CliError> {
+    let globals = Globals {
+        store: cli.store,
+        store_from_flag,
+        config: cli.config,
+        subject: cli.subject,
+    };
+    match cli.command {
+        Command::Providers => providers(&App::without_store(&globals)?, out),
+        Command::Catalog(args) => catalog(&args, out),
+        Command::Login(args) => login::run(&App::open(&globals).await?, &args, out).await,
+        Command::Whoami(args) => whoami(&App::open(&globals).await?, &args, out).await,
+        Command::Token(args) => token(&App::open(&globals).await?, &args, out).await,
+        Command::Execute(args) => execute(&App::open(&globals).await?, &args, out).await,
+        Command::Credentials {
+            command: CredentialsCommand::List { provider },
+        } => list_credentials(&App::open(&globals).await?, provider.as_deref(), out).await,
+        Command::Logout(args) => logout(&App::open(&globals).await?, &args, out).await,
+    }
+}
+
+/// `providers`.
+fn providers(app: &App, out: &Output) -> Result<(), CliError> {
+    let mut documents = Vec::new();
+    let mut text = Vec::new();
+    for status in app.auth.provider_statuses() {
+        // The URI `login` would listen on: the configured one, or the CLI's default.
+        let redirect = status.oauth2.then(|| {
+            app.auth
+                .provider(&status.id)
+                .ok()
+                .and_then(|p| p.oauth2_settings().and_then(|s| s.redirect_uri.clone()))
+                .map_or_else(|| DEFAULT_REDIRECT_URI.to_string(), |u| u.to_string())
+        });
+        let default_redirect =
+            status.oauth2 && !status.sources.iter().any(|(f, _)| f == "redirect_uri");
+        let sources: serde_json::Map<String, Value> = status
+            .sources
+            .iter()
+            .map(|(field, source)| (field.clone(), json!(source_key(source))))
+            .collect();
+        documents.push(json!({
+            "id": status.id,
+            "name": status.display_name,
+            "configured": status.configured,
+            "oauth2": status.oauth2,
+            "app_token": status.app_token,
+            "sources": sources,
+            "login_redirect_uri": redirect,
+            "login_redirect_uri_is_default": default_redirect,
+            "missing": if status.configured { None } else { Some(setup_hint(&status.id)) },
+        }));
+        let state = if status.configured {
+            let mut ways = Vec::new();
+            if status.oauth2 {
+                ways.push("OAuth app");
+            }
+            if status.app_token {
+                ways.push("app-level token");
+            }
+            format!("configured ({})", ways.join(", "))
+        } else {
+            format!("not configured: {}", setup_hint(&status.id))
+        };
+        text.push(format!("{} ({}): {state}", status.id, status.display_name));
+        let mut rows: Vec<Vec<String>> = status
+            .sources
+            .iter()
+            .map(|(field, source)| vec![format!("  {field}"), source.to_string()])
+            .collect();
+        if default_redirect {
+            rows.push(vec![
+                "  redirect_uri".into(),
+                format!("integrations CLI default ({DEFAULT_REDIRECT_URI})"),
+            ]);
+        }
+        if !rows.is_empty() {
+            text.push(table(&["  FIELD", "SOURCE"], &rows));
+        }
+    }
+    if out.is_json() {
+        out.json(&json!({ "providers": documents }));
+    } else {
+        out.line(&text.join("\n"));
+    }
+    Ok(())
+}
+
+/// `env:ASANA_CLIENT_ID`, `file:/path`, `default`, `code`.
+fn source_key(source: &ConfigSource) -> String {
+    match source {
+        ConfigSource::Default => "default".into(),
+        ConfigSource::File(path) => format!("file:{path}"),
+        ConfigSource::Env(key) => format!("env:{key}"),
+        ConfigSource::Code => "code".into(),
+        other => other.to_string(),
+    }
+}
+
+/// A session of the subject with only `provider`.
+async fn session(app: &App, provider: &str) -> Result<Session, CliError> {
+    app.auth
+        .session_with(&app.subject, SessionOptions::new().providers([provider]))
+        .await
+        .map_err(|e| app.hints.auth(e))
+}
+
+/// Says on stderr when the app-level token stands in for the subject's own credentials.
+fn note_source(app: &App, out: &Output, session: &Session, provider: &str) {
+    if session.source(provider) == Some(CredentialSource::AppToken) {
+        out.note(&format!(
+            "note: {provider}/{} has no stored credentials; using the app-level token ({})",
+            app.subject,
+            app.origin(provider, "token")
+                .map_or_else(|| "configured".to_string(), |o| o.to_string())
+        ));
+    }
+}
+
+/// Registered, Asana, configured: in that order, so that the error says the first thing wrong.
+fn require_asana_configured(app: &App, provider: &str, command: &str) -> Result<(), CliError> {
+    app.require_registered(provider)?;
+    require_asana(provider, command)?;
+    app.require_configured(provider)
+}
+
+/// `whoami`.
+async fn whoami(app: &App, args: &ProviderArg, out: &Output) -> Result<(), CliError> {
+    let provider = args.provider.as_str();
+    require_asana_configured(app, provider, "whoami")?;
+    let session = session(app, provider).await?;
+    let client = session
+        .asana()
+        .map_err(|e| app.hints.asana(e, &app.subject))?;
+    let me = client
+        .get_user("me")
+        .await
+        .map_err(|e| app.hints.asana(e, &app.subject))?;
+    note_source(app, out, &session, provider);
+    let source = session.source(provider).map(CredentialSource::as_str);
+    let user = serde_json::to_value(&me)
+        .map_err(|e| CliError::new(ExitKind::Other, format!("cannot show the user: {e}")))?;
+    if out.is_json() {
+        out.json(&json!({
+            "provider": provider,
+            "subject": app.subject,
+            "source": source,
+            "user": user,
+        }));
+        return Ok(());
+    }
+    let workspaces: Vec<&str> = me
+        .workspaces
+        .iter()
+        .flatten()
+        .filter_map(|w| w.name.as_deref())
+        .collect();
+    let mut lines = vec![format!("{} (gid {})", describe_user(&user), me.gid)];
+    if !workspaces.is_empty() {
+        lines.push(format!("workspaces: {}", workspaces.join(", ")));
+    }
+    lines.push(format!(
+        "subject `{}`, credentials: {}",
+        app.subject,
+        source.unwrap_or("none")
+    ));
+    out.line(&lines.join("\n"));
+    Ok(())
+}
+
+/// `token`: only the token on stdout.
+async fn token(app: &App, args: &ProviderArg, out: &Output) -> Result<(), CliError> {
+    let provider = args.provider.as_str();
+    app.require_configured(provider)?;
+    let session = session(app, provider).await?;
+    let token = session
+        .token(provider)
+        .await
+        .map_err(|e| app.hints.auth(e))?;
+    note_source(app, out, &session, provider);
+    if out.is_json() {
+        let source = session.source(provider);
+        let expires_at = match source {
+            Some(CredentialSource::Stored) => app
+                .auth
+                .credential_info(provider, &app.subject)
+                .await
+                .map_err(|e| app.hints.auth(e))?
+                .and_then(|info| info.expires_at),
+            _ => None,
+        };
+        out.json(&json!({
+            "provider": provider,
+            "subject": app.subject,
+            "source": source.map(CredentialSource::as_str),
+            "access_token": token.expose_secret(),
+            "expires_at": expires_at.map(rfc3339),
+        }));
+    } else {
+        out.line(token.expose_secret());
+    }
+    Ok(())
+}
+
+/// `execute`.
+async fn execute(app: &App, args: &ExecuteArgs, out: &Output) -> Result<(), CliError> {
+    let provider = args.provider.as_str();
+    app.require_registered(provider)?;
+    require_asana(provider, "execute")?;
+    let params: Value = serde_json::from_str(&args.params).map_err(|e| {
+        CliError::new(
+            ExitKind::Usage,
+            format!(
+                "--params is not valid JSON ({e}): pass a JSON object, e.g. --params '{{\"project\": \"1201\"}}'"
+            ),
+        )
+    })?;
+    // Unknown entities and actions are usage errors whatever the credentials.
+    let catalog = AsanaConnector::catalog();
+    find_action(&catalog, &args.entity, &args.action)
+        .map_err(|e| app.hints.execute(e, &app.subject))?;
+    app.require_configured(provider)?;
+    let session = session(app, provider).await?;
+    let connector =
+        AsanaConnector::from_session(&session).map_err(|e| app.hints.asana(e, &app.subject))?;
+    let result = connector
+        .execute(&args.entity, &args.action, params)
+        .await
+        .map_err(|e| app.hints.execute(e, &app.subject))?;
+    note_source(app, out, &session, provider);
+    if out.is_json() {
+        out.json(&result);
+    } else {
+        let pretty = serde_json::to_string_pretty(&result)
+            .map_err(|e| CliError::new(ExitKind::Other, format!("cannot print the result: {e}")))?;
+        out.line(&pretty);
+    }
+    Ok(())
+}
+
+/// The catalog entry of (entity, action), or the connector's own error for it.
+fn find_action<'a>(
+    catalog: &'a [EntityInfo],
+    entity: &str,
+    action: &str,
+) -> Result<&'a EntityInfo, ExecuteError> {
+    let Some(info) = catalog.iter().find(|e| e.entity == entity) else {
+        return Err(ExecuteError::UnknownEntity {
+            entity: entity.to_string(),
+            available: catalog
+                .iter()
+                .map(|e| e.entity)
+                .collect::<Vec<_>>()
+                .join(", "),
+        });
+    };
+    if info.actions.iter().any(|a| a.action == action) {
+        Ok(info)
+    } else {
+        Err(ExecuteError::UnknownAction {
+            entity: entity.to_string(),
+            action: action.to_string(),
+            available: info
+                .actions
+                .iter()
+                .map(|a| a.action)
+                .collect::<Vec<_>>()
+                .join(", "),
+        })
+    }
+}
+
+/// `catalog`.
+fn catalog(args: &CatalogArgs, out: &Output) -> Result<(), CliError> {
+    require_asana(&args.provider, "catalog")?;
+    let catalog = AsanaConnector::catalog();
+    let selected: Vec<&EntityInfo> = match &args.entity {
+        Some(entity) => {
+            let info = catalog.iter().find(|e| e.entity == entity).ok_or_else(|| {
+                let available = catalog
+                    .iter()
+                    .map(|e| e.entity)
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                CliError::new(
+                    ExitKind::Usage,
+                    format!("unknown entity `{entity}`; available entities: {available}"),
+                )
+            })?;
+            vec![info]
+        }
+        None => catalog.iter().collect(),
+    };
+    if out.is_json() {
+        let value = serde_json::to_value(&selected).map_err(|e| {
+            CliError::new(ExitKind::Other, format!("cannot print the catalog: {e}"))
+        })?;
+        out.json(&json!({ "provider": ASANA, "entities": value }));
+        return Ok(());
+    }
+    let mut lines = Vec::new();
+    for info in &selected {
+        lines.push(info.entity.to_string());
+        for action in &info.actions {
+            lines.push(format!("  {:<9} {}", action.action, action.description));
+            if args.entity.is_some() {
+                lines.extend(param_lines(&action.params_schema));
+            }
+        }
+    }
+    if args.entity.is_none() {
+        lines.push(String::new());
+        lines.push(
+            "Params of an entity's actions: integrations catalog asana ENTITY; run one: integrations execute asana ENTITY ACTION --params JSON".into(),
+        );
+    }
+    out.line(&lines.join("\n"));
+    Ok(())
+}
+
+/// `      name (string, required): description` for each property of a params schema.
+fn param_lines(schema: &Value) -> Vec<String> {
+    let required: Vec<&str> = schema["required"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect();
+    let Some(properties) = schema["properties"].as_object() else {
+        return Vec::new();
+    };
+    properties
+        .iter()
+        .map(|(name, property)| {
+            let ty = match (&property["type"], property["enum"].as_array()) {
+                (_, Some(values)) => values
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .collect::<Vec<_>>()
+                    .join("|"),
+                (Value::String(ty), None) if ty == "array" => {
+                    format!(
+                        "array of {}",
+                        property["items"]["type"].as_str().unwrap_or("values")
+                    )
+                }
+                (Value::String(ty), None) => ty.clone(),
+                _ => "any".into(),
+            };
+            let required = if required.contains(&name.as_str()) {
+                ", required"
+            } else {
+                ""
+            };
+            let description = property["description"].as_str().unwrap_or_default();
+            format!("      {name} ({ty}{required}): {description}")
+        })
+        .collect()
+}
+
+/// `credentials list`: never a secret.
+async fn list_credentials(app: &App, provider: Option<&str>, out: &Output) -> Result<(), CliError> {
+    let infos = app
+        .auth
+        .list_credentials(provider)
+        .await
+        .map_err(|e| app.hints.auth(e))?;
+    let now = SystemTime::now();
+    let status_of = |status: CredentialStatus, expired: bool, refreshable: bool| match status {
+        CredentialStatus::NeedsReauthorization => "needs re-authorization",
+        _ if expired && refreshable => "active (token expired; refreshes on next use)",
+        _ if expired => "expired",
+        _ => "active",
+    };
+    if out.is_json() {
+        let items: Vec<Value> = infos
+            .iter()
+            .map(|info| {
+                let expired = info.expires_at.is_some_and(|at| at <= now);
+                json!({
+                    "provider": info.provider,
+                    "subject": info.subject,
+                    "source": CredentialSource::Stored.as_str(),
+                    "status": info.status.as_str(),
+                    "expired": expired,
+                    "expires_at": info.expires_at.map(rfc3339),
+                    "expires_at_unix": info.expires_at.map(unix_seconds),
+                    "has_refresh_token": info.has_refresh_token,
+                    "scopes": info.scopes,
+                    "updated_at": rfc3339(info.updated_at),
+                    "version": info.version,
+                })
+            })
+            .collect();
+        out.json(&json!({
+            "store": app.store(),
+            "encrypted": app.encrypted,
+            "credentials": items,
+        }));
+        return Ok(());
+    }
+    let encryption = if app.encrypted {
+        "encrypted at rest"
+    } else {
+        "not encrypted: set INTEGRATIONS_ENCRYPTION_KEY (base64 of 32 random bytes) to encrypt them"
+    };
+    if infos.is_empty() {
+        out.line(&format!(
+            "No stored credentials in {} ({encryption}).",
+            app.store()
+        ));
+        return Ok(());
+    }
+    let rows: Vec<Vec<String>> = infos
+        .iter()
+        .map(|info| {
+            let expired = info.expires_at.is_some_and(|at| at <= now);
+            vec![
+                info.provider.clone(),
+                info.subject.clone(),
+                CredentialSource::Stored.as_str().to_string(),
+                status_of(info.status, expired, info.has_refresh_token).to_string(),
+                info.expires_at.map_or_else(
+                    || "never".to_string(),
+                    |at| format!("{} ({})", rfc3339(at), relative(at, now)),
+                ),
+                if info.has_refresh_token { "yes" } else { "no" }.to_string(),
+                info.scopes.join(" "),
+            ]
+        })
+        .collect();
+    out.note(&format!("Credentials in {} ({encryption}):", app.store()));
+    out.line(&table(
+        &[
+            "PROVIDER", "SUBJECT", "SOURCE", "STATUS", "EXPIRES", "REFRESH", "SCOPES",
+        ],
+        &rows,
+    ));
+    Ok(())
+}
+
+/// `logout`: revoke at the provider (when there is a grant to revoke), then delete locally.
+async fn logout(app: &App, args: &LogoutArgs, out: &Output) -> Result<(), CliError> {
+    let provider = args.provider.as_str();
+    app.require_registered(provider)?;
+    let subject = app.subject.as_str();
+    let stored = app
+        .auth
+        .load_credentials::<Credentials>(provider, subject)
+        .await
+        .map_err(|e| app.hints.auth(e))?;
+    let Some(credentials) = stored else {
+        if out.is_json() {
+            out.json(&json!({
+                "provider": provider,
+                "subject": subject,
+                "logged_out": false,
+                "revoked": false,
+                "reason": "no stored credentials",
+            }));
+        } else {
+            out.line(&format!(
+                "No stored credentials for {provider}/{subject} in {}; nothing to do.",
+                app.store()
+            ));
+        }
+        return Ok(());
+    };
+    let local_only = format!("integrations logout {provider} --local");
+    let skip_reason = if args.local {
+        Some("--local".to_string())
+    } else if credentials.token.refresh_token.is_none() {
+        Some(
+            "the credentials have no grant to revoke (a personal access token is revoked in the provider's developer settings)"
+                .to_string(),
+        )
+    } else {
+        app.require_configured(provider).map_err(|e| {
+            e.context(&format!(
+                "to delete the credentials without revoking them, run `{local_only}`"
+            ))
+        })?;
+        let revocable = app
+            .auth
+            .provider(provider)
+            .map_err(|e| app.hints.auth(e))?
+            .oauth2_settings()
+            .is_some_and(|s| s.revocation_url.is_some());
+        (!revocable).then(|| format!("{provider} has no revocation endpoint configured"))
+    };
+    match &skip_reason {
+        None => {
+            app.auth
+                .revoke_credentials(provider, subject)
+                .await
+                .map_err(|e| {
+                    app.hints.auth(e).context(&format!(
+                        "the credentials were kept: retry, or run `{local_only}` to delete them without revoking"
+                    ))
+                })?;
+        }
+        Some(_) => {
+            app.auth
+                .delete_credentials(provider, subject)
+                .await
+                .map_err(|e| app.hints.auth(e))?;
+        }
+    }
+    if out.is_json() {
+        out.json(&json!({
+            "provider": provider,
+            "subject": subject,
+            "logged_out": true,
+            "revoked": skip_reason.is_none(),
+            "reason": skip_reason,
+        }));
+    } else {
+        let what = match &skip_reason {
+            None => {
+                format!("the grant was revoked at {provider} and the stored credentials deleted")
+            }
+            Some(reason) => format!("the stored credentials were deleted; not revoked: {reason}"),
+        };
+        out.line(&format!("Logged out {provider}/{subject}: {what}."));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn catalog_lookups_fail_like_the_connector() {
+        let catalog = AsanaConnector::catalog();
+        assert!(find_action(&catalog, "tasks", "list").is_ok());
+        let err = find_action(&catalog, "taskz", "list").unwrap_err();
+        assert!(matches!(err, ExecuteError::UnknownEntity { .. }));
+        assert!(err.to_string().contains("tasks, project_tasks"), "{err}");
+        let err = find_action(&catalog, "teams", "delete").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "entity `teams` has no action `delete`; available actions: get"
+        );
+    }
+
+    #[test]
+    fn params_are_listed_with_types_and_required_marks() {
+        let schema = json!({
+            "type": "object",
+            "properties": {
+                "task_gid": {"type": "string", "description": "The task"},
+                "opt_fields": {"type": "array", "items": {"type": "string"}, "description": "Fields"},
+                "sort_by": {"type": "string", "enum": ["due_date", "likes"], "description": "Order"}
+            },
+            "required": ["task_gid"]
+        });
+        let lines = param_lines(&schema);
+        assert!(lines.contains(&"      task_gid (string, required): The task".to_string()));
+        assert!(lines.contains(&"      opt_fields (array of string): Fields".to_string()));
+        assert!(lines.contains(&"      sort_by (due_date|likes): Order".to_string()));
+    }
+}

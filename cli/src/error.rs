@@ -1,0 +1,358 @@
+//! [`CliError`]: one line that says what failed and what to do, and the exit code that goes with
+//! it ([`ExitKind`]). Library errors are mapped here from their variants and classes.
+
+use std::fmt;
+
+use integrations::asana::{AsanaError, ExecuteError};
+use integrations::{AuthError, ErrorClass, StoreError};
+
+/// What kind of failure, i.e. which exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitKind {
+    /// 1: anything else (store, I/O, timeouts waiting for the user).
+    Other,
+    /// 2: the command line is wrong (clap's own code).
+    Usage,
+    /// 3: the configuration is missing or invalid.
+    Config,
+    /// 4: the user must log in (again).
+    Auth,
+    /// 5: the provider or the network failed or refused.
+    Remote,
+}
+
+impl ExitKind {
+    /// The process exit code.
+    pub fn code(self) -> u8 {
+        match self {
+            ExitKind::Other => 1,
+            ExitKind::Usage => 2,
+            ExitKind::Config => 3,
+            ExitKind::Auth => 4,
+            ExitKind::Remote => 5,
+        }
+    }
+
+    /// The `kind` in JSON errors.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ExitKind::Other => "other",
+            ExitKind::Usage => "usage",
+            ExitKind::Config => "configuration",
+            ExitKind::Auth => "authorization",
+            ExitKind::Remote => "remote",
+        }
+    }
+}
+
+/// A failed command: its kind and a one-line message (never a secret).
+#[derive(Debug)]
+pub struct CliError {
+    kind: ExitKind,
+    message: String,
+    retryable: bool,
+}
+
+impl CliError {
+    /// An error of `kind`; newlines in `message` are folded so it stays one line.
+    pub fn new(kind: ExitKind, message: impl Into<String>) -> Self {
+        let message: String = message.into();
+        let message = message.split_whitespace().collect::<Vec<_>>().join(" ");
+        Self {
+            kind,
+            message,
+            retryable: false,
+        }
+    }
+
+    /// Marks the error as one that retrying later may fix.
+    pub fn retryable(mut self, retryable: bool) -> Self {
+        self.retryable = retryable;
+        self
+    }
+
+    /// Appends `; {more}` to the message.
+    pub fn context(mut self, more: &str) -> Self {
+        self.message = format!("{}; {more}", self.message);
+        self
+    }
+
+    /// The kind (exit code).
+    pub fn kind(&self) -> ExitKind {
+        self.kind
+    }
+
+    /// The message.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// `{"error": {"kind", "exit_code", "message", "retryable"}}`.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "error": {
+                "kind": self.kind.as_str(),
+                "exit_code": self.kind.code(),
+                "message": self.message,
+                "retryable": self.retryable,
+            }
+        })
+    }
+}
+
+impl fmt::Display for CliError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+/// Builds the `integrations login ...` command a message tells the user to run.
+#[derive(Debug, Clone, Default)]
+pub struct Hints {
+    /// `--store` to repeat, when it was given on the command line.
+    pub store_flag: Option<String>,
+    /// `--config` to repeat, when it was given on the command line.
+    pub config_flag: Option<String>,
+}
+
+impl Hints {
+    /// `integrations login PROVIDER [--subject S] [--store X] [--config F]`.
+    pub fn login(&self, provider: &str, subject: &str) -> String {
+        let mut command = format!("integrations login {}", shell_quote(provider));
+        if subject != "default" {
+            command.push_str(&format!(" --subject {}", shell_quote(subject)));
+        }
+        if let Some(store) = &self.store_flag {
+            command.push_str(&format!(" --store {}", shell_quote(store)));
+        }
+        if let Some(config) = &self.config_flag {
+            command.push_str(&format!(" --config {}", shell_quote(config)));
+        }
+        command
+    }
+
+    /// Maps an [`AuthError`].
+    pub fn auth(&self, e: AuthError) -> CliError {
+        let e = match e {
+            AuthError::Store(store) => return store_error(store),
+            other => other,
+        };
+        match &e {
+            AuthError::NoCredentials {
+                provider, subject, ..
+            } => CliError::new(
+                ExitKind::Auth,
+                format!(
+                    "no credentials for {provider}/{subject}: run `{}`",
+                    self.login(provider, subject)
+                ),
+            ),
+            AuthError::NeedsReauthorization {
+                provider,
+                subject,
+                reason,
+            } => CliError::new(
+                ExitKind::Auth,
+                format!(
+                    "the credentials of {provider}/{subject} need re-authorization ({reason}): run `{}`",
+                    self.login(provider, subject)
+                ),
+            ),
+            AuthError::Unauthorized {
+                provider,
+                subject,
+                reason,
+            } => CliError::new(
+                ExitKind::Auth,
+                format!(
+                    "{provider} rejected the access token of {subject} and it cannot be refreshed ({reason}): run `{}`",
+                    self.login(provider, subject)
+                ),
+            ),
+            AuthError::InvalidCredentials {
+                provider, subject, ..
+            } => CliError::new(
+                ExitKind::Auth,
+                format!("{e}: run `{}`", self.login(provider, subject)),
+            ),
+            AuthError::Config(_)
+            | AuthError::UnknownProvider { .. }
+            | AuthError::OAuthNotConfigured { .. } => {
+                CliError::new(ExitKind::Config, e.to_string())
+            }
+            AuthError::OAuth { provider, code, .. }
+                if code == "invalid_client" || code == "unauthorized_client" =>
+            {
+                let prefix = provider.to_ascii_uppercase();
+                CliError::new(
+                    ExitKind::Config,
+                    format!(
+                        "{e}: check {prefix}_CLIENT_ID and {prefix}_CLIENT_SECRET (and that the app allows this redirect URI)"
+                    ),
+                )
+            }
+            AuthError::OAuth { .. } | AuthError::InvalidTokenResponse { .. } => {
+                CliError::new(ExitKind::Remote, e.to_string())
+            }
+            _ => match e.class() {
+                ErrorClass::Transient => {
+                    CliError::new(ExitKind::Remote, e.to_string()).retryable(true)
+                }
+                ErrorClass::NeedsReauthorization => CliError::new(ExitKind::Auth, e.to_string()),
+                _ => CliError::new(ExitKind::Other, e.to_string()),
+            },
+        }
+    }
+
+    /// Maps an [`AsanaError`] for (provider, subject).
+    pub fn asana(&self, e: AsanaError, subject: &str) -> CliError {
+        match e {
+            AsanaError::Auth(auth) => self.auth(auth),
+            AsanaError::Unauthorized { .. } => CliError::new(
+                ExitKind::Auth,
+                format!("{e}: run `{}`", self.login("asana", subject)),
+            ),
+            AsanaError::InvalidUrl { .. } => {
+                CliError::new(ExitKind::Config, format!("{e}; check ASANA_API_BASE_URL"))
+            }
+            AsanaError::InvalidArgument { .. } | AsanaError::MissingWorkspace { .. } => {
+                CliError::new(ExitKind::Usage, e.to_string())
+            }
+            AsanaError::OffOrigin { .. } | AsanaError::HttpClient(_) => {
+                CliError::new(ExitKind::Other, e.to_string())
+            }
+            other => {
+                let retryable = other.is_retryable();
+                CliError::new(ExitKind::Remote, other.to_string()).retryable(retryable)
+            }
+        }
+    }
+
+    /// Maps an [`ExecuteError`].
+    pub fn execute(&self, e: ExecuteError, subject: &str) -> CliError {
+        match e {
+            ExecuteError::Api(api) => self.asana(api, subject),
+            e @ (ExecuteError::UnknownEntity { .. }
+            | ExecuteError::UnknownAction { .. }
+            | ExecuteError::InvalidParams { .. }) => CliError::new(
+                ExitKind::Usage,
+                format!("{e} (see `integrations catalog asana`)"),
+            ),
+            other => CliError::new(ExitKind::Other, other.to_string()),
+        }
+    }
+}
+
+/// Maps a [`StoreError`]: key problems are configuration, the rest is local trouble.
+pub fn store_error(e: StoreError) -> CliError {
+    match e {
+        StoreError::MissingKey { .. }
+        | StoreError::UnknownKey { .. }
+        | StoreError::InvalidKey { .. }
+        | StoreError::Decrypt { .. } => CliError::new(ExitKind::Config, e.to_string()),
+        StoreError::VersionMismatch { .. } => {
+            CliError::new(ExitKind::Other, format!("{e}; run the command again")).retryable(true)
+        }
+        other => CliError::new(ExitKind::Other, other.to_string()),
+    }
+}
+
+/// Quotes `s` for a POSIX shell when it holds anything but safe characters.
+pub fn shell_quote(s: &str) -> String {
+    let safe = !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.,:/@+=%".contains(c));
+    if safe {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn no_credentials_says_which_login_to_run() {
+        let hints = Hints::default();
+        let e = hints.auth(AuthError::NoCredentials {
+            provider: "asana".into(),
+            subject: "alice".into(),
+            fallback_available: false,
+        });
+        assert_eq!(e.kind(), ExitKind::Auth);
+        assert_eq!(
+            e.message(),
+            "no credentials for asana/alice: run `integrations login asana --subject alice`"
+        );
+        let hints = Hints {
+            store_flag: Some("sqlite:/tmp/my creds.db".into()),
+            config_flag: None,
+        };
+        assert_eq!(
+            hints.login("asana", "default"),
+            "integrations login asana --store 'sqlite:/tmp/my creds.db'"
+        );
+        assert_eq!(hints.login("asana", "o'neil").matches("'\\''").count(), 1);
+    }
+
+    #[test]
+    fn classes_map_to_exit_codes() {
+        let hints = Hints::default();
+        let transient = hints.auth(AuthError::Transient {
+            provider: "asana".into(),
+            operation: "refresh",
+            detail: "HTTP 503".into(),
+            retry_after: None,
+        });
+        assert_eq!(
+            (
+                transient.kind().code(),
+                &transient.to_json()["error"]["retryable"]
+            ),
+            (5, &serde_json::Value::Bool(true))
+        );
+        let reauth = hints.auth(AuthError::NeedsReauthorization {
+            provider: "asana".into(),
+            subject: "default".into(),
+            reason: "invalid_grant".into(),
+        });
+        assert_eq!(reauth.kind().code(), 4);
+        assert!(
+            reauth.message().ends_with("run `integrations login asana`"),
+            "{}",
+            reauth.message()
+        );
+        let client = hints.auth(AuthError::OAuth {
+            provider: "asana".into(),
+            status: 401,
+            code: "invalid_client".into(),
+            description: None,
+        });
+        assert_eq!(client.kind(), ExitKind::Config);
+        assert!(client.message().contains("ASANA_CLIENT_ID"));
+        let state = hints.auth(AuthError::StateExpired {
+            provider: "asana".into(),
+            ttl: Duration::from_secs(600),
+        });
+        assert_eq!(state.kind(), ExitKind::Other);
+        let key = store_error(StoreError::MissingKey {
+            provider: "asana".into(),
+            subject: "default".into(),
+        });
+        assert_eq!(key.kind(), ExitKind::Config);
+    }
+
+    #[test]
+    fn messages_are_one_line_and_json_has_the_code() {
+        let e = CliError::new(ExitKind::Remote, "first\nsecond  line").retryable(true);
+        assert_eq!(e.message(), "first second line");
+        assert_eq!(
+            e.to_json(),
+            serde_json::json!({"error": {"kind": "remote", "exit_code": 5, "message": "first second line", "retryable": true}})
+        );
+    }
+}

@@ -1,0 +1,414 @@
+//! `integrations login`: the OAuth authorization code flow through a loopback redirect listener,
+//! or `--with-token` for a personal access token read from standard input.
+//!
+//! OAuth: bind the redirect URI's host and port first (so a busy port fails before anything is
+//! shown), build the authorize URL (the library remembers its state and PKCE verifier), print it
+//! on a line of its own on stdout, open the browser unless `--no-browser`, and wait (with a
+//! spinner, up to `--timeout`) for the redirect. Only a redirect carrying this login's state is
+//! taken; its code is exchanged (the library checks the state again and sends the verifier), the
+//! credentials are stored under (provider, subject), and the browser tab is told how it went.
+
+use std::io::{IsTerminal, Read};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::http::StatusCode;
+use integrations::asana::models::User;
+use integrations::asana::{
+    AsanaAuthProvider, AsanaClient, AsanaError, AsanaUser, AsanaUserCredentials,
+};
+use integrations::auth_core::StaticTokenSource;
+use integrations::{AuthError, AuthorizeOptions, Credentials, OAuth2Flow, SecretString};
+use serde_json::{Value, json};
+use tokio::time::Instant;
+
+use crate::app::{ASANA, App, require_asana};
+use crate::args::LoginArgs;
+use crate::error::{CliError, ExitKind};
+use crate::loopback::{Event, Listener, Page, Server};
+use crate::output::{Output, rfc3339};
+use crate::spinner::Spinner;
+
+/// The longest token `--with-token` reads.
+const MAX_TOKEN_BYTES: u64 = 16 * 1024;
+
+/// Runs `login`.
+pub async fn run(app: &App, args: &LoginArgs, out: &Output) -> Result<(), CliError> {
+    let provider = args.provider.as_str();
+    if args.with_token {
+        app.require_registered(provider)?;
+        require_asana(provider, "login --with-token")?;
+        app.require_configured(provider)?;
+        return with_token(app, out).await;
+    }
+    app.require_configured(provider)?;
+    let flow = app.auth.oauth2(provider).map_err(|e| match e {
+        AuthError::OAuthNotConfigured { .. } => {
+            let prefix = provider.to_ascii_uppercase();
+            let pat = if provider == ASANA {
+                " (with a personal access token instead, run `integrations login asana --with-token`)"
+            } else {
+                ""
+            };
+            CliError::new(
+                ExitKind::Config,
+                format!(
+                    "`integrations login {provider}` needs an OAuth app: set {prefix}_CLIENT_ID and {prefix}_CLIENT_SECRET{pat}"
+                ),
+            )
+        }
+        other => app.hints.auth(other),
+    })?;
+    let redirect = app.login_redirect(provider)?;
+    let listener = Listener::bind(&redirect.uri).await?;
+
+    let mut options = AuthorizeOptions::default();
+    let scopes: Vec<&str> = args
+        .scopes
+        .iter()
+        .flat_map(|s| s.split_whitespace())
+        .collect();
+    if !scopes.is_empty() {
+        options = options.scopes(scopes);
+    }
+    if redirect.is_default {
+        options = options.redirect_uri(redirect.uri.clone());
+    }
+    let request = flow
+        .authorize(options)
+        .await
+        .map_err(|e| app.hints.auth(e))?;
+    let name = display_name(app, provider);
+
+    if out.is_json() {
+        out.json(&json!({ "authorize_url": request.url.as_str() }));
+    } else if args.no_browser {
+        eprintln!("Open this URL in a browser to log in to {name}:");
+        out.line(request.url.as_str());
+    } else {
+        eprintln!("Opening a browser to log in to {name}. If none opens, visit this URL:");
+        out.line(request.url.as_str());
+    }
+    if !args.no_browser {
+        open_browser(request.url.as_str());
+    }
+
+    let deadline = Instant::now() + Duration::from_secs(args.timeout);
+    let waiting = format!("Waiting for {name} to redirect to {}", redirect.uri);
+    let spinning = !out.is_json() && Spinner::available();
+    if !spinning {
+        out.note(&format!("{waiting} (giving up after {}s)...", args.timeout));
+    }
+    let spinner = Spinner::start(spinning, waiting, deadline);
+    let mut server = listener.serve(request.state.clone());
+    let outcome = wait(
+        app,
+        &flow,
+        &mut server,
+        &Waiting {
+            state: &request.state,
+            name: &name,
+            timeout: args.timeout,
+            deadline,
+            spinner: &spinner,
+            out,
+        },
+    )
+    .await;
+    spinner.stop();
+    server.shutdown().await;
+    let credentials = outcome?;
+    report(app, out, provider, &name, &credentials);
+    Ok(())
+}
+
+/// What [`wait`] needs besides the flow and the server.
+struct Waiting<'a> {
+    state: &'a str,
+    name: &'a str,
+    timeout: u64,
+    deadline: Instant,
+    spinner: &'a Spinner,
+    out: &'a Output,
+}
+
+/// Waits for this login's redirect, exchanges its code and stores the credentials.
+async fn wait(
+    app: &App,
+    flow: &OAuth2Flow,
+    server: &mut Server,
+    w: &Waiting<'_>,
+) -> Result<Credentials, CliError> {
+    let provider = flow.provider();
+    let login = app.hints.login(provider, &app.subject);
+    loop {
+        let event = match tokio::time::timeout_at(w.deadline, server.next()).await {
+            Err(_) => {
+                return Err(CliError::new(
+                    ExitKind::Other,
+                    format!(
+                        "no redirect from {} within {}s: run `{login}` again (with --timeout SECONDS to wait longer)",
+                        w.name, w.timeout
+                    ),
+                ));
+            }
+            Ok(None) => {
+                return Err(CliError::new(
+                    ExitKind::Other,
+                    format!("the redirect listener stopped unexpectedly: run `{login}` again"),
+                ));
+            }
+            Ok(Some(event)) => event,
+        };
+        match event {
+            Event::Ignored { reason } => {
+                if !w.out.is_json() {
+                    w.spinner.note(&format!(
+                        "note: ignored a request to the redirect URI: {reason}"
+                    ));
+                }
+            }
+            Event::Denied {
+                error,
+                description,
+                reply,
+            } => {
+                let detail = description.map_or_else(|| error.clone(), |d| format!("{error}: {d}"));
+                let _ = reply.send(Page::failure(
+                    StatusCode::FORBIDDEN,
+                    "Access was not granted",
+                    format!(
+                        "{} answered: {detail}. Nothing was stored; you can close this tab.",
+                        w.name
+                    ),
+                ));
+                return Err(CliError::new(
+                    ExitKind::Auth,
+                    format!(
+                        "{} did not grant access ({detail}): run `{login}` again and approve the request",
+                        w.name
+                    ),
+                ));
+            }
+            Event::Code { code, reply } => {
+                let outcome = exchange(app, flow, &code, w.state).await;
+                let page = match &outcome {
+                    Ok(credentials) => Page::success(
+                        format!("Logged in to {}", w.name),
+                        format!(
+                            "{}You can close this tab and return to the terminal.",
+                            user_of(credentials)
+                                .map(|u| format!("Connected as {}. ", describe_user(&u)))
+                                .unwrap_or_default()
+                        ),
+                    ),
+                    Err(e) => Page::failure(
+                        StatusCode::BAD_GATEWAY,
+                        "Login failed",
+                        format!("{}. See the terminal.", e.message()),
+                    ),
+                };
+                let _ = reply.send(page);
+                return outcome;
+            }
+        }
+    }
+}
+
+/// Exchanges the code (the library checks the state and sends the PKCE verifier) and stores the
+/// credentials under (provider, subject).
+async fn exchange(
+    app: &App,
+    flow: &OAuth2Flow,
+    code: &str,
+    state: &str,
+) -> Result<Credentials, CliError> {
+    let credentials = flow
+        .exchange(code, state, &app.subject)
+        .await
+        .map_err(|e| app.hints.auth(e))?;
+    app.auth
+        .store_credentials(flow.provider(), &app.subject, &credentials)
+        .await
+        .map_err(|e| app.hints.auth(e))?;
+    Ok(credentials)
+}
+
+/// `login asana --with-token`: reads the token, checks it with `GET /users/me`, stores it.
+async fn with_token(app: &App, out: &Output) -> Result<(), CliError> {
+    let token = read_token(out).await?;
+    let provider = app.auth.provider(ASANA).map_err(|e| app.hints.auth(e))?;
+    let asana = provider
+        .as_any()
+        .downcast_ref::<AsanaAuthProvider>()
+        .ok_or_else(|| {
+            CliError::new(
+                ExitKind::Other,
+                "the configured asana provider is not the built-in Asana provider",
+            )
+        })?;
+    let source = StaticTokenSource::new(ASANA, app.subject.clone(), token.clone());
+    let client = AsanaClient::new(Arc::new(source), asana.client_settings(None))
+        .map_err(|e| app.hints.asana(e, &app.subject))?;
+    let me: User = client.get_user("me").await.map_err(|e| match e {
+        AsanaError::Unauthorized { .. } => CliError::new(
+            ExitKind::Auth,
+            "Asana rejected the token read from standard input (HTTP 401); nothing was stored: check that it is a valid personal access token",
+        ),
+        other => app.hints.asana(other, &app.subject),
+    })?;
+    let mut credentials = AsanaUserCredentials::from_personal_access_token(token);
+    credentials.user = Some(AsanaUser {
+        gid: Some(me.gid.clone()),
+        id: None,
+        name: me.name.clone(),
+        email: me.email.clone(),
+    });
+    app.auth
+        .store_credentials(ASANA, &app.subject, &credentials)
+        .await
+        .map_err(|e| app.hints.auth(e))?;
+    let generic = Credentials::from_typed(&credentials).map_err(|_| {
+        CliError::new(
+            ExitKind::Other,
+            "the stored credentials cannot be described",
+        )
+    })?;
+    report(app, out, ASANA, &display_name(app, ASANA), &generic);
+    Ok(())
+}
+
+/// Reads one token from standard input (a prompt when it is a terminal).
+async fn read_token(out: &Output) -> Result<SecretString, CliError> {
+    let interactive = std::io::stdin().is_terminal();
+    if interactive && !out.is_json() {
+        eprintln!("Paste the personal access token, then press Enter (it will be visible):");
+    }
+    let read = tokio::task::spawn_blocking(move || {
+        let mut text = String::new();
+        let stdin = std::io::stdin();
+        if interactive {
+            stdin.read_line(&mut text).map(|_| text)
+        } else {
+            stdin
+                .lock()
+                .take(MAX_TOKEN_BYTES)
+                .read_to_string(&mut text)
+                .map(|_| text)
+        }
+    })
+    .await
+    .map_err(|e| {
+        CliError::new(
+            ExitKind::Other,
+            format!("reading standard input failed: {e}"),
+        )
+    })?
+    .map_err(|e| {
+        CliError::new(
+            ExitKind::Usage,
+            format!("cannot read the token from standard input: {e}"),
+        )
+    })?;
+    let token = read.trim();
+    let example = "pipe it in, e.g. `printf %s \"$TOKEN\" | integrations login asana --with-token`";
+    if token.is_empty() {
+        return Err(CliError::new(
+            ExitKind::Usage,
+            format!("no token on standard input: {example}"),
+        ));
+    }
+    if token.chars().any(char::is_whitespace) {
+        return Err(CliError::new(
+            ExitKind::Usage,
+            format!(
+                "standard input holds more than one word; it must hold only the token: {example}"
+            ),
+        ));
+    }
+    Ok(SecretString::from(token))
+}
+
+/// The provider's display name, e.g. `Asana`.
+fn display_name(app: &App, provider: &str) -> String {
+    app.auth
+        .provider(provider)
+        .map_or_else(|_| provider.to_string(), |p| p.display_name().to_string())
+}
+
+/// The user the provider said the token belongs to (Asana: `user` in the credentials).
+fn user_of(credentials: &Credentials) -> Option<Value> {
+    credentials
+        .extra
+        .get("user")
+        .filter(|u| u.is_object())
+        .cloned()
+}
+
+/// `Greg Sanchez <gsanchez@example.com>`, or the gid.
+pub fn describe_user(user: &Value) -> String {
+    let name = user["name"].as_str();
+    let email = user["email"].as_str();
+    match (name, email) {
+        (Some(name), Some(email)) => format!("{name} <{email}>"),
+        (Some(name), None) => name.to_string(),
+        (None, Some(email)) => email.to_string(),
+        (None, None) => user["gid"].as_str().map_or_else(
+            || "an unnamed user".to_string(),
+            |gid| format!("user {gid}"),
+        ),
+    }
+}
+
+/// Prints who logged in and what was stored.
+fn report(app: &App, out: &Output, provider: &str, name: &str, credentials: &Credentials) {
+    let user = user_of(credentials);
+    let token = &credentials.token;
+    if out.is_json() {
+        out.json(&json!({
+            "provider": provider,
+            "subject": app.subject,
+            "user": user,
+            "scopes": token.scope,
+            "expires_at": token.expires_at.map(rfc3339),
+            "has_refresh_token": token.refresh_token.is_some(),
+            "store": app.store(),
+        }));
+        return;
+    }
+    let who = user
+        .as_ref()
+        .map(|u| format!(" as {}", describe_user(u)))
+        .unwrap_or_default();
+    out.line(&format!(
+        "Logged in to {name}{who} (subject `{}`); credentials stored in {}",
+        app.subject,
+        app.store()
+    ));
+}
+
+/// Opens `url` in the default browser; failures are ignored (the URL was printed).
+fn open_browser(url: &str) {
+    let mut command = if cfg!(target_os = "macos") {
+        Command::new("open")
+    } else if cfg!(windows) {
+        // Not `cmd /C start`: cmd would treat the `&` between query parameters as a separator.
+        let mut c = Command::new("rundll32");
+        c.arg("url.dll,FileProtocolHandler");
+        c
+    } else {
+        Command::new("xdg-open")
+    };
+    command
+        .arg(url)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    // Reap the opener on a thread of its own: it may take a moment, and nothing waits for it.
+    std::thread::spawn(move || {
+        if let Err(e) = command.status() {
+            tracing::info!(error = %e, "could not start a browser");
+        }
+    });
+}

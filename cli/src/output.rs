@@ -1,0 +1,191 @@
+//! Where output goes: results on stdout (text, or one JSON document per line with `--json`),
+//! notes and errors on stderr (errors on stdout as JSON with `--json`); time formatting.
+
+use std::io::Write;
+use std::process::ExitCode;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde_json::Value;
+
+use crate::error::CliError;
+
+/// The output mode of this run.
+#[derive(Debug, Clone, Copy)]
+pub struct Output {
+    json: bool,
+}
+
+impl Output {
+    /// Human output, or JSON with `json`.
+    pub fn new(json: bool) -> Self {
+        Self { json }
+    }
+
+    /// Whether `--json` was given.
+    pub fn is_json(&self) -> bool {
+        self.json
+    }
+
+    /// A result line on stdout (flushed at once: another process may be waiting for it).
+    pub fn line(&self, text: &str) {
+        let mut stdout = std::io::stdout().lock();
+        let _ = writeln!(stdout, "{text}");
+        let _ = stdout.flush();
+    }
+
+    /// A JSON document on one line of stdout.
+    pub fn json(&self, value: &Value) {
+        self.line(&value.to_string());
+    }
+
+    /// A note for the person at the terminal, on stderr; silent with `--json`.
+    pub fn note(&self, text: &str) {
+        if !self.json {
+            eprintln!("{text}");
+        }
+    }
+
+    /// Reports `err` (JSON on stdout, or `error: ...` on stderr) and returns its exit code.
+    pub fn error(&self, err: &CliError) -> ExitCode {
+        if self.json {
+            self.json(&err.to_json());
+        } else {
+            eprintln!("error: {}", err.message());
+        }
+        ExitCode::from(err.kind().code())
+    }
+}
+
+/// `2026-11-23T10:27:25Z` (UTC, whole seconds).
+pub fn rfc3339(t: SystemTime) -> String {
+    let secs = match t.duration_since(UNIX_EPOCH) {
+        Ok(d) => d.as_secs() as i64,
+        Err(e) => -(e.duration().as_secs() as i64),
+    };
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    let (year, month, day) = civil_from_days(days);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// Unix seconds, for JSON.
+pub fn unix_seconds(t: SystemTime) -> i64 {
+    match t.duration_since(UNIX_EPOCH) {
+        Ok(d) => d.as_secs() as i64,
+        Err(e) => -(e.duration().as_secs() as i64),
+    }
+}
+
+/// `in 59m`, `3h ago`, `now`.
+pub fn relative(t: SystemTime, now: SystemTime) -> String {
+    match t.duration_since(now) {
+        Ok(ahead) if ahead >= Duration::from_secs(1) => format!("in {}", short(ahead)),
+        Ok(_) => "now".to_string(),
+        Err(e) if e.duration() < Duration::from_secs(1) => "now".to_string(),
+        Err(e) => format!("{} ago", short(e.duration())),
+    }
+}
+
+/// The largest unit or two: `45s`, `59m`, `2h 5m`, `3d 4h`.
+fn short(d: Duration) -> String {
+    let s = d.as_secs();
+    match s {
+        0..60 => format!("{s}s"),
+        60..3600 => format!("{}m", s / 60),
+        3600..86_400 => format!("{}h {}m", s / 3600, s % 3600 / 60),
+        _ => format!("{}d {}h", s / 86_400, s % 86_400 / 3600),
+    }
+}
+
+/// Days since 1970-01-01 to (year, month, day), proleptic Gregorian (Howard Hinnant's algorithm).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+/// Left-aligned columns separated by two spaces, the last one unpadded.
+pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    let render = |cells: Vec<&str>| {
+        let last = cells.len().saturating_sub(1);
+        let mut line = String::new();
+        for (i, (cell, width)) in cells.iter().zip(&widths).enumerate() {
+            if i == last {
+                line.push_str(cell);
+            } else {
+                line.push_str(&format!("{cell:<width$}  "));
+            }
+        }
+        line.trim_end().to_string()
+    };
+    let mut out = render(header.to_vec());
+    for row in rows {
+        out.push('\n');
+        out.push_str(&render(row.iter().map(String::as_str).collect()));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc3339_matches_known_instants() {
+        assert_eq!(rfc3339(UNIX_EPOCH), "1970-01-01T00:00:00Z");
+        assert_eq!(
+            rfc3339(UNIX_EPOCH + Duration::from_secs(951_782_400)),
+            "2000-02-29T00:00:00Z"
+        );
+        assert_eq!(
+            rfc3339(UNIX_EPOCH + Duration::from_secs(1_795_430_845)),
+            "2026-11-23T10:47:25Z"
+        );
+        assert_eq!(
+            rfc3339(UNIX_EPOCH - Duration::from_secs(1)),
+            "1969-12-31T23:59:59Z"
+        );
+    }
+
+    #[test]
+    fn relative_times_read_naturally() {
+        let now = UNIX_EPOCH + Duration::from_secs(1_000_000);
+        assert_eq!(relative(now + Duration::from_secs(3540), now), "in 59m");
+        assert_eq!(
+            relative(now - Duration::from_secs(3 * 3600 + 60), now),
+            "3h 1m ago"
+        );
+        assert_eq!(relative(now, now), "now");
+        assert_eq!(
+            relative(now + Duration::from_secs(2 * 86_400 + 7200), now),
+            "in 2d 2h"
+        );
+    }
+
+    #[test]
+    fn tables_align_columns() {
+        let text = table(
+            &["A", "LONGER", "C"],
+            &[vec!["xyz".into(), "1".into(), "last".into()]],
+        );
+        assert_eq!(text, "A    LONGER  C\nxyz  1       last");
+    }
+}

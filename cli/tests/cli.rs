@@ -1,0 +1,1009 @@
+//! End-to-end tests of the `integrations` binary against the Asana testkit.
+//!
+//! Each test starts a `MockAsana` whose registered redirect URI is a free loopback port, runs the
+//! built binary with a cleared environment that points at the mock and at a temporary SQLite
+//! store, and plays the browser itself: it reads the authorize URL from the child's stdout, asks
+//! the mock for the consent redirect, and GETs that redirect from the child's listener.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use provider_asana::testkit::{MockAsana, MockAsanaBuilder, seed};
+use serde_json::Value;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::process::{Child, Command};
+use tokio::task::JoinHandle;
+
+const BIN: &str = env!("CARGO_BIN_EXE_integrations");
+/// How long any one child may run.
+const CHILD_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A mock Asana, a temporary directory (HOME and the store), and the child's environment.
+struct Harness {
+    mock: MockAsana,
+    dir: tempfile::TempDir,
+    port: u16,
+    env: Vec<(String, String)>,
+}
+
+/// A finished child.
+#[derive(Debug)]
+struct Outcome {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Outcome {
+    fn json(&self) -> Value {
+        serde_json::from_str(self.stdout.trim())
+            .unwrap_or_else(|e| panic!("stdout is not one JSON document ({e}): {self:?}"))
+    }
+
+    fn assert_code(&self, code: i32) -> &Self {
+        assert_eq!(self.code, code, "{self:?}");
+        self
+    }
+}
+
+/// A `login` in progress: the authorize URL it printed, and the rest of its output to come.
+struct Login {
+    child: Child,
+    url: String,
+    stdout: JoinHandle<String>,
+    stderr: JoinHandle<String>,
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind an ephemeral port")
+        .local_addr()
+        .expect("local address")
+        .port()
+}
+
+impl Harness {
+    async fn start() -> Self {
+        Self::with(MockAsana::builder()).await
+    }
+
+    async fn with(builder: MockAsanaBuilder) -> Self {
+        Self::on_port(builder, free_port()).await
+    }
+
+    /// A mock whose registered redirect URI is `http://127.0.0.1:{port}/callback`.
+    async fn on_port(builder: MockAsanaBuilder, port: u16) -> Self {
+        let mock = builder
+            .redirect_uri(format!("http://127.0.0.1:{port}/callback"))
+            .start()
+            .await;
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let env = vec![
+            ("ASANA_CLIENT_ID".into(), mock.client_id().to_string()),
+            (
+                "ASANA_CLIENT_SECRET".into(),
+                mock.client_secret().to_string(),
+            ),
+            ("ASANA_AUTHORIZATION_URL".into(), mock.authorization_url()),
+            ("ASANA_TOKEN_URL".into(), mock.token_url()),
+            ("ASANA_REVOCATION_URL".into(), mock.revocation_url()),
+            ("ASANA_API_BASE_URL".into(), mock.api_base_url()),
+            ("ASANA_REDIRECT_URI".into(), mock.redirect_uri().to_string()),
+            (
+                "INTEGRATIONS_STORE".into(),
+                format!("sqlite:{}", dir.path().join("c.db").display()),
+            ),
+            ("HOME".into(), dir.path().display().to_string()),
+        ];
+        Self {
+            mock,
+            dir,
+            port,
+            env,
+        }
+    }
+
+    fn set_env(&mut self, key: &str, value: &str) {
+        self.env.retain(|(k, _)| k != key);
+        self.env.push((key.into(), value.into()));
+    }
+
+    fn remove_env(&mut self, key: &str) {
+        self.env.retain(|(k, _)| k != key);
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(BIN);
+        command
+            .env_clear()
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        command
+    }
+
+    async fn run(&self, args: &[&str]) -> Outcome {
+        let child = self.command(args).spawn().expect("start the binary");
+        wait(child).await
+    }
+
+    async fn run_with_stdin(&self, args: &[&str], input: &str) -> Outcome {
+        let mut command = self.command(args);
+        command.stdin(Stdio::piped());
+        let mut child = command.spawn().expect("start the binary");
+        let mut stdin = child.stdin.take().expect("piped stdin");
+        stdin
+            .write_all(input.as_bytes())
+            .await
+            .expect("write stdin");
+        drop(stdin);
+        wait(child).await
+    }
+
+    /// Starts `login` and reads its stdout up to the authorize URL.
+    async fn start_login(&self, args: &[&str]) -> Login {
+        let mut child = self.command(args).spawn().expect("start the binary");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let stderr = child.stderr.take().expect("piped stderr");
+        let stderr = tokio::spawn(read_all(stderr));
+        let mut lines = BufReader::new(stdout).lines();
+        let url = tokio::time::timeout(CHILD_TIMEOUT, async {
+            match lines.next_line().await.expect("read stdout") {
+                Some(line) => line,
+                None => panic!("login printed nothing on stdout"),
+            }
+        })
+        .await
+        .expect("the authorize URL in time");
+        let stdout = tokio::spawn(async move {
+            let mut rest = String::new();
+            while let Some(line) = lines.next_line().await.expect("read stdout") {
+                rest.push_str(&line);
+                rest.push('\n');
+            }
+            rest
+        });
+        Login {
+            child,
+            url,
+            stdout,
+            stderr,
+        }
+    }
+
+    /// Plays the browser: consent at the mock, then follow its redirect to the CLI's listener.
+    async fn browse(&self, authorize_url: &str) -> (u16, String) {
+        let callback = self
+            .mock
+            .consent(authorize_url)
+            .await
+            .expect("the mock consents");
+        assert!(
+            callback
+                .as_str()
+                .starts_with(&format!("http://127.0.0.1:{}/callback?", self.port)),
+            "{callback}"
+        );
+        get(callback.as_str()).await
+    }
+
+    /// A whole OAuth login of `subject`.
+    async fn login(&self, subject: &str) -> Outcome {
+        let login = self
+            .start_login(&["login", "asana", "--no-browser", "--subject", subject])
+            .await;
+        let (status, page) = self.browse(&login.url).await;
+        assert_eq!(status, 200, "{page}");
+        assert!(page.contains("Logged in to Asana"), "{page}");
+        login.finish().await
+    }
+
+    fn store_path(&self) -> PathBuf {
+        self.dir.path().join("c.db")
+    }
+}
+
+impl Login {
+    async fn finish(mut self) -> Outcome {
+        let status = tokio::time::timeout(CHILD_TIMEOUT, self.child.wait())
+            .await
+            .expect("login exits in time")
+            .expect("wait for login");
+        Outcome {
+            code: status.code().unwrap_or(-1),
+            stdout: self.stdout.await.expect("stdout task"),
+            stderr: self.stderr.await.expect("stderr task"),
+        }
+    }
+}
+
+async fn read_all(mut pipe: impl tokio::io::AsyncRead + Unpin) -> String {
+    let mut text = String::new();
+    pipe.read_to_string(&mut text).await.expect("read pipe");
+    text
+}
+
+async fn wait(child: Child) -> Outcome {
+    let output = tokio::time::timeout(CHILD_TIMEOUT, child.wait_with_output())
+        .await
+        .expect("the binary exits in time")
+        .expect("wait for the binary");
+    Outcome {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8(output.stdout).expect("utf-8 stdout"),
+        stderr: String::from_utf8(output.stderr).expect("utf-8 stderr"),
+    }
+}
+
+async fn get(url: &str) -> (u16, String) {
+    let response = reqwest::Client::builder()
+        .timeout(CHILD_TIMEOUT)
+        .build()
+        .expect("http client")
+        .get(url)
+        .send()
+        .await
+        .expect("GET");
+    let status = response.status().as_u16();
+    (status, response.text().await.expect("body"))
+}
+
+/// The access token the mock accepts? (`GET /users/me` with it.)
+async fn mock_accepts(mock: &MockAsana, token: &str) -> bool {
+    reqwest::Client::builder()
+        .timeout(CHILD_TIMEOUT)
+        .build()
+        .expect("http client")
+        .get(format!("{}/users/me", mock.api_base_url()))
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("GET /users/me")
+        .status()
+        .is_success()
+}
+
+fn query_param(url: &str, name: &str) -> Option<String> {
+    url::Url::parse(url)
+        .ok()?
+        .query_pairs()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+}
+
+#[tokio::test]
+async fn oauth_login_then_whoami_execute_token_list_and_logout() {
+    let h = Harness::start().await;
+
+    // login: the URL alone on the first stdout line, then who logged in.
+    let login = h
+        .start_login(&["login", "asana", "--no-browser", "--scope", "default"])
+        .await;
+    assert!(
+        login.url.starts_with(&h.mock.authorization_url()),
+        "{}",
+        login.url
+    );
+    assert_eq!(
+        query_param(&login.url, "redirect_uri").as_deref(),
+        Some(h.mock.redirect_uri())
+    );
+    assert_eq!(
+        query_param(&login.url, "code_challenge_method").as_deref(),
+        Some("S256")
+    );
+    assert_eq!(query_param(&login.url, "scope").as_deref(), Some("default"));
+    let (status, page) = h.browse(&login.url).await;
+    assert_eq!(status, 200);
+    assert!(
+        page.contains("Connected as Greg Sanchez &lt;gsanchez@example.com&gt;"),
+        "{page}"
+    );
+    let out = login.finish().await;
+    out.assert_code(0);
+    assert_eq!(
+        out.stdout,
+        format!(
+            "Logged in to Asana as Greg Sanchez <gsanchez@example.com> (subject `default`); credentials stored in sqlite:{}\n",
+            h.store_path().display()
+        )
+    );
+    assert_eq!(h.mock.token_requests_for("authorization_code"), 1);
+
+    // whoami, as text and as JSON.
+    let out = h.run(&["whoami", "asana"]).await;
+    out.assert_code(0);
+    assert!(
+        out.stdout.starts_with(&format!(
+            "Greg Sanchez <gsanchez@example.com> (gid {})\nworkspaces: Acme Corp, Personal Projects\n",
+            seed::ME_GID
+        )),
+        "{out:?}"
+    );
+    let me = h.run(&["--json", "whoami", "asana"]).await.json();
+    assert_eq!(me["user"]["gid"], seed::ME_GID);
+    assert_eq!(me["source"], "stored");
+    assert_eq!(me["subject"], "default");
+
+    // execute: the first tasks of the seeded Backlog project.
+    let params = format!(
+        r#"{{"project": "{}", "limit": 3, "opt_fields": ["name"]}}"#,
+        seed::BACKLOG_PROJECT_GID
+    );
+    let listed = h
+        .run(&[
+            "execute", "asana", "tasks", "list", "--params", &params, "--json",
+        ])
+        .await;
+    listed.assert_code(0);
+    let listed = listed.json();
+    let names: Vec<&str> = listed["data"]
+        .as_array()
+        .expect("data")
+        .iter()
+        .filter_map(|t| t["name"].as_str())
+        .collect();
+    assert_eq!(
+        names,
+        ["Backlog task 001", "Backlog task 002", "Backlog task 003"]
+    );
+
+    // Invalid params are refused before any request.
+    let api_before = h.mock.api_requests();
+    let out = h
+        .run(&[
+            "execute",
+            "asana",
+            "tasks",
+            "list",
+            "--params",
+            r#"{"bogus": 1}"#,
+        ])
+        .await;
+    out.assert_code(2);
+    assert!(
+        out.stderr
+            .starts_with("error: invalid params for tasks.list: unknown param `bogus`"),
+        "{out:?}"
+    );
+    assert_eq!(h.mock.api_requests(), api_before, "nothing was sent");
+
+    // token: the stored token is fresh, so no refresh.
+    let out = h.run(&["token", "asana"]).await;
+    out.assert_code(0);
+    assert_eq!(out.stderr, "");
+    let first = out.stdout.trim().to_string();
+    assert_eq!(out.stdout, format!("{first}\n"), "only the token on stdout");
+    assert!(mock_accepts(&h.mock, &first).await);
+    assert_eq!(h.mock.token_requests_for("refresh_token"), 0);
+
+    // The token expires at Asana before its stated expiry: whoami gets a 401, refreshes once,
+    // retries, and the refreshed token is stored for the next process.
+    h.mock.expire_access_tokens();
+    h.run(&["whoami", "asana"]).await.assert_code(0);
+    assert_eq!(h.mock.token_requests_for("refresh_token"), 1);
+    let out = h.run(&["token", "asana"]).await;
+    out.assert_code(0);
+    let second = out.stdout.trim().to_string();
+    assert_ne!(second, first);
+    assert!(mock_accepts(&h.mock, &second).await);
+    assert_eq!(h.mock.token_requests_for("refresh_token"), 1);
+
+    // credentials list: provider, subject, source, status, expiry; never a secret.
+    let out = h.run(&["credentials", "list"]).await;
+    out.assert_code(0);
+    let mut lines = out.stdout.lines();
+    assert_eq!(
+        lines
+            .next()
+            .map(|l| l.split_whitespace().collect::<Vec<_>>()),
+        Some(vec![
+            "PROVIDER", "SUBJECT", "SOURCE", "STATUS", "EXPIRES", "REFRESH", "SCOPES"
+        ])
+    );
+    let row: Vec<&str> = lines.next().expect("one row").split_whitespace().collect();
+    assert_eq!(&row[..4], ["asana", "default", "stored", "active"]);
+    assert_eq!(row[7], "yes", "{row:?}");
+    assert_eq!(lines.next(), None);
+    let listed = h.run(&["credentials", "list", "--json"]).await;
+    for text in [&out.stdout, &out.stderr, &listed.stdout] {
+        assert!(!text.contains(&second), "no access token in {text}");
+        assert!(!text.contains(&first), "no old access token in {text}");
+        assert!(!text.contains(h.mock.client_secret()));
+    }
+    assert_eq!(
+        out.stderr,
+        format!(
+            "Credentials in sqlite:{} (not encrypted: set INTEGRATIONS_ENCRYPTION_KEY (base64 of 32 random bytes) to encrypt them):\n",
+            h.store_path().display()
+        )
+    );
+    let listed = listed.json();
+    assert_eq!(listed["encrypted"], false);
+    assert_eq!(
+        listed["store"],
+        format!("sqlite:{}", h.store_path().display())
+    );
+    let entry = &listed["credentials"][0];
+    assert_eq!(entry["provider"], "asana");
+    assert_eq!(entry["subject"], "default");
+    assert_eq!(entry["source"], "stored");
+    assert_eq!(entry["status"], "active");
+    assert_eq!(entry["has_refresh_token"], true);
+    assert!(
+        entry["expires_at"]
+            .as_str()
+            .is_some_and(|t| t.ends_with('Z'))
+    );
+    assert_eq!(listed["credentials"].as_array().map(Vec::len), Some(1));
+
+    // logout: revoked at Asana once, deleted locally.
+    let out = h.run(&["logout", "asana"]).await;
+    out.assert_code(0);
+    assert_eq!(
+        out.stdout,
+        "Logged out asana/default: the grant was revoked at asana and the stored credentials deleted.\n"
+    );
+    assert_eq!(h.mock.revocations(), 1);
+    assert!(!mock_accepts(&h.mock, &second).await, "the grant is gone");
+    let listed = h.run(&["credentials", "list", "--json"]).await.json();
+    assert_eq!(listed["credentials"], Value::Array(Vec::new()));
+
+    // And now the subject needs to log in again.
+    let out = h.run(&["whoami", "asana"]).await;
+    out.assert_code(4);
+    assert_eq!(
+        out.stderr,
+        "error: no credentials for asana/default: run `integrations login asana`\n"
+    );
+}
+
+#[tokio::test]
+async fn token_refreshes_when_the_stored_token_is_about_to_expire() {
+    // Tokens live one second: inside the 60 s expiry margin, so every `token` refreshes.
+    let h = Harness::with(MockAsana::builder().token_lifetime(1)).await;
+    h.login("bob").await.assert_code(0);
+    assert_eq!(h.mock.token_requests_for("refresh_token"), 0);
+
+    let first = h.run(&["token", "asana", "--subject", "bob"]).await;
+    first.assert_code(0);
+    assert_eq!(h.mock.token_requests_for("refresh_token"), 1);
+    let second = h
+        .run(&["--json", "token", "asana", "--subject", "bob"])
+        .await;
+    second.assert_code(0);
+    assert_eq!(h.mock.token_requests_for("refresh_token"), 2);
+    let second = second.json();
+    assert_eq!(second["source"], "stored");
+    assert_eq!(second["subject"], "bob");
+    assert!(second["expires_at"].as_str().is_some());
+    let second = second["access_token"]
+        .as_str()
+        .expect("a token")
+        .to_string();
+    assert_ne!(first.stdout.trim(), second);
+    assert!(!first.stdout.trim().is_empty());
+
+    // With -vv the logs go to stderr; stdout still holds only the token.
+    let third = h.run(&["token", "asana", "--subject", "bob", "-vv"]).await;
+    third.assert_code(0);
+    assert_eq!(third.stdout.lines().count(), 1, "{third:?}");
+    assert!(third.stderr.contains("DEBUG"), "{third:?}");
+    for token in [first.stdout.trim(), second.as_str(), third.stdout.trim()] {
+        assert!(!third.stderr.contains(token), "no token in the logs");
+    }
+}
+
+#[tokio::test]
+async fn login_with_token_reads_stdin_checks_it_and_stores_it() {
+    let mut h = Harness::start().await;
+    let store = h.dir.path().join("creds.json");
+    h.set_env("INTEGRATIONS_STORE", &format!("file:{}", store.display()));
+    h.set_env(
+        "INTEGRATIONS_ENCRYPTION_KEY",
+        "AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA=",
+    );
+
+    let pat = h.mock.personal_access_token().to_string();
+    let me_before = h.mock.requests_to("GET", "/api/1.0/users/me");
+    let out = h
+        .run_with_stdin(
+            &["login", "asana", "--with-token", "--subject", "pat-user"],
+            &format!("{pat}\n"),
+        )
+        .await;
+    out.assert_code(0);
+    assert_eq!(
+        out.stdout,
+        format!(
+            "Logged in to Asana as Greg Sanchez <gsanchez@example.com> (subject `pat-user`); credentials stored in file:{}\n",
+            store.display()
+        )
+    );
+    assert_eq!(
+        h.mock.requests_to("GET", "/api/1.0/users/me") - me_before,
+        1,
+        "checked once"
+    );
+    let document = std::fs::read_to_string(&store).expect("the file store");
+    assert!(document.contains("pat-user"), "{document}");
+    assert!(!document.contains(&pat), "encrypted at rest: {document}");
+
+    let listed = h.run(&["credentials", "list", "--json"]).await.json();
+    assert_eq!(listed["encrypted"], true);
+    let entry = &listed["credentials"][0];
+    assert_eq!(entry["subject"], "pat-user");
+    assert_eq!(entry["has_refresh_token"], false);
+    assert_eq!(entry["expires_at"], Value::Null);
+    assert!(!listed.to_string().contains(&pat));
+
+    let me = h
+        .run(&["whoami", "asana", "--subject", "pat-user", "--json"])
+        .await
+        .json();
+    assert_eq!(me["user"]["name"], seed::ME_NAME);
+    assert_eq!(me["source"], "stored");
+
+    // A personal access token has no grant to revoke: logout only deletes it.
+    let out = h
+        .run(&["logout", "asana", "--subject", "pat-user", "--json"])
+        .await;
+    out.assert_code(0);
+    let out = out.json();
+    assert_eq!(out["logged_out"], true);
+    assert_eq!(out["revoked"], false);
+    assert_eq!(h.mock.revocations(), 0);
+    let listed = h.run(&["credentials", "list", "--json"]).await.json();
+    assert_eq!(listed["credentials"], Value::Array(Vec::new()));
+
+    // A token Asana rejects is not stored.
+    let out = h
+        .run_with_stdin(
+            &["login", "asana", "--with-token", "--subject", "bad"],
+            "not-a-token",
+        )
+        .await;
+    out.assert_code(4);
+    assert!(
+        out.stderr
+            .starts_with("error: Asana rejected the token read from standard input"),
+        "{out:?}"
+    );
+    let listed = h.run(&["credentials", "list", "--json"]).await.json();
+    assert_eq!(listed["credentials"], Value::Array(Vec::new()));
+
+    // Nothing on stdin is a usage error.
+    let out = h
+        .run_with_stdin(&["login", "asana", "--with-token"], "")
+        .await;
+    out.assert_code(2);
+    assert!(
+        out.stderr.starts_with("error: no token on standard input"),
+        "{out:?}"
+    );
+}
+
+#[tokio::test]
+async fn login_ignores_a_foreign_state_and_reports_a_denial() {
+    let h = Harness::start().await;
+
+    // A request with another state (a stale tab, another page) is refused and the login waits on.
+    let login = h
+        .start_login(&["login", "asana", "--no-browser", "--subject", "carol"])
+        .await;
+    let (status, page) = get(&format!(
+        "http://127.0.0.1:{}/callback?code=stolen&state=not-this-login",
+        h.port
+    ))
+    .await;
+    assert_eq!(status, 400);
+    assert!(page.contains("does not belong to the login"), "{page}");
+    let (status, _) = get(&format!("http://127.0.0.1:{}/favicon.ico", h.port)).await;
+    assert_eq!(status, 404);
+    assert_eq!(
+        h.mock.token_requests(),
+        0,
+        "the foreign code was not exchanged"
+    );
+    let (status, _) = h.browse(&login.url).await;
+    assert_eq!(status, 200);
+    let out = login.finish().await;
+    out.assert_code(0);
+    assert!(
+        out.stderr.contains(
+            "note: ignored a request to the redirect URI: its state does not match this login"
+        ),
+        "{out:?}"
+    );
+    assert_eq!(h.mock.token_requests_for("authorization_code"), 1);
+
+    // The user denies access: the tab says so and the CLI exits with the authorization code.
+    h.mock.deny_next_authorizations(1);
+    let login = h
+        .start_login(&["login", "asana", "--no-browser", "--subject", "dave"])
+        .await;
+    let (status, page) = h.browse(&login.url).await;
+    assert_eq!(status, 403);
+    assert!(page.contains("Access was not granted"), "{page}");
+    let out = login.finish().await;
+    out.assert_code(4);
+    assert!(
+        out.stderr.ends_with(
+            "error: Asana did not grant access (access_denied: the user denied the request): run `integrations login asana --subject dave` again and approve the request\n"
+        ),
+        "{out:?}"
+    );
+    let listed = h.run(&["credentials", "list", "--json"]).await.json();
+    let subjects: Vec<&str> = listed["credentials"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .filter_map(|c| c["subject"].as_str())
+        .collect();
+    assert_eq!(subjects, ["carol"]);
+}
+
+#[tokio::test]
+async fn login_times_out_and_json_mode_prints_the_url_as_json() {
+    let h = Harness::start().await;
+    let login = h
+        .start_login(&["login", "asana", "--no-browser", "--timeout", "1", "--json"])
+        .await;
+    let first: Value = serde_json::from_str(&login.url).expect("a JSON line");
+    assert!(
+        first["authorize_url"]
+            .as_str()
+            .is_some_and(|u| u.starts_with(&h.mock.authorization_url())),
+        "{first}"
+    );
+    let out = login.finish().await;
+    out.assert_code(1);
+    let error: Value = serde_json::from_str(out.stdout.trim()).expect("a JSON error");
+    assert_eq!(error["error"]["kind"], "other");
+    assert_eq!(error["error"]["exit_code"], 1);
+    assert_eq!(
+        error["error"]["message"],
+        "no redirect from Asana within 1s: run `integrations login asana` again (with --timeout SECONDS to wait longer)"
+    );
+}
+
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn login_opens_the_browser_with_the_url() {
+    use std::os::unix::fs::PermissionsExt;
+
+    let mut h = Harness::start().await;
+    let bin = h.dir.path().join("bin");
+    std::fs::create_dir(&bin).expect("bin dir");
+    let opened = h.dir.path().join("opened-url");
+    let script = bin.join("xdg-open");
+    std::fs::write(
+        &script,
+        format!("#!/bin/sh\nprintf '%s' \"$1\" > '{}'\n", opened.display()),
+    )
+    .expect("write the fake xdg-open");
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    h.set_env("PATH", &format!("{}:/usr/bin:/bin", bin.display()));
+
+    let login = h.start_login(&["login", "asana"]).await;
+    let url = poll_file(&opened).await;
+    assert_eq!(url, login.url);
+    let (status, _) = h.browse(&url).await;
+    assert_eq!(status, 200);
+    login.finish().await.assert_code(0);
+}
+
+#[cfg(target_os = "linux")]
+async fn poll_file(path: &Path) -> String {
+    for _ in 0..200 {
+        if let Ok(text) = std::fs::read_to_string(path)
+            && !text.is_empty()
+        {
+            return text;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("{} was never written", path.display());
+}
+
+#[tokio::test]
+async fn errors_are_one_line_with_distinct_exit_codes() {
+    let mut h = Harness::start().await;
+
+    // No credentials: the authorization code and the command to run.
+    let out = h.run(&["whoami", "asana", "--subject", "alice"]).await;
+    out.assert_code(4);
+    assert_eq!(
+        out.stderr,
+        "error: no credentials for asana/alice: run `integrations login asana --subject alice`\n"
+    );
+    assert_eq!(out.stdout, "");
+    let out = h
+        .run(&["--json", "--subject", "alice", "token", "asana"])
+        .await;
+    out.assert_code(4);
+    let error = out.json();
+    assert_eq!(error["error"]["kind"], "authorization");
+    assert_eq!(error["error"]["exit_code"], 4);
+    assert_eq!(
+        error["error"]["message"],
+        "no credentials for asana/alice: run `integrations login asana --subject alice`"
+    );
+
+    // Usage: invalid JSON, unknown entity or action, unknown provider, clap's own errors.
+    let out = h
+        .run(&["execute", "asana", "tasks", "list", "--params", "{project:"])
+        .await;
+    out.assert_code(2);
+    assert!(
+        out.stderr
+            .starts_with("error: --params is not valid JSON ("),
+        "{out:?}"
+    );
+    assert_eq!(out.stderr.lines().count(), 1);
+    let out = h.run(&["execute", "asana", "taskz", "list"]).await;
+    out.assert_code(2);
+    assert!(
+        out.stderr
+            .starts_with("error: unknown entity `taskz`; available entities: tasks, project_tasks"),
+        "{out:?}"
+    );
+    let out = h.run(&["execute", "asana", "teams", "delete"]).await;
+    out.assert_code(2);
+    assert_eq!(
+        out.stderr,
+        "error: entity `teams` has no action `delete`; available actions: get (see `integrations catalog asana`)\n"
+    );
+    let out = h.run(&["whoami", "github"]).await;
+    out.assert_code(2);
+    assert_eq!(
+        out.stderr,
+        "error: unknown provider `github`; registered providers: asana\n"
+    );
+    h.run(&["execute", "asana", "tasks"]).await.assert_code(2);
+    let out = h.run(&["--json", "frobnicate"]).await;
+    out.assert_code(2);
+    assert_eq!(out.json()["error"]["kind"], "usage");
+    assert_eq!(h.mock.api_requests(), 0);
+
+    // Configuration: a store spec, a redirect URI the CLI cannot listen on, no Asana at all.
+    let out = h
+        .run(&["--store", "postgres://db", "credentials", "list"])
+        .await;
+    out.assert_code(3);
+    assert_eq!(
+        out.stderr,
+        "error: --store is `postgres://db`: use sqlite:PATH or file:PATH, e.g. sqlite:./credentials.db\n"
+    );
+    h.set_env("ASANA_REDIRECT_URI", "https://app.example.com/callback");
+    let out = h.run(&["login", "asana", "--no-browser"]).await;
+    out.assert_code(3);
+    assert_eq!(
+        out.stderr,
+        "error: the redirect URI https://app.example.com/callback (from env ASANA_REDIRECT_URI) is not a loopback http URI: `integrations login` receives the redirect itself, so set ASANA_REDIRECT_URI to http://127.0.0.1:PORT/PATH or http://localhost:PORT/PATH registered with your app, or unset it to use http://127.0.0.1:8765/callback\n"
+    );
+    assert_eq!(h.mock.authorizations(), 0);
+    for key in [
+        "ASANA_CLIENT_ID",
+        "ASANA_CLIENT_SECRET",
+        "ASANA_REDIRECT_URI",
+    ] {
+        h.remove_env(key);
+    }
+    let out = h.run(&["whoami", "asana"]).await;
+    out.assert_code(3);
+    assert!(
+        out.stderr.starts_with(
+            "error: asana is not configured: set ASANA_CLIENT_ID and ASANA_CLIENT_SECRET"
+        ),
+        "{out:?}"
+    );
+    // A personal access token alone configures Asana, but not for an OAuth login.
+    h.set_env("ASANA_ACCESS_TOKEN", seed_pat());
+    let out = h.run(&["login", "asana", "--no-browser"]).await;
+    out.assert_code(3);
+    assert_eq!(
+        out.stderr,
+        "error: `integrations login asana` needs an OAuth app: set ASANA_CLIENT_ID and ASANA_CLIENT_SECRET (with a personal access token instead, run `integrations login asana --with-token`)\n"
+    );
+
+    // Remote: Asana rate-limits for longer than a call may wait (so it fails at once), or says
+    // the object does not exist.
+    let mut h = Harness::start().await;
+    h.set_env("ASANA_ACCESS_TOKEN", seed_pat());
+    h.mock.rate_limit_next(1, Some(3600));
+    let out = h.run(&["--json", "whoami", "asana"]).await;
+    out.assert_code(5);
+    let error = out.json();
+    assert_eq!(error["error"]["kind"], "remote");
+    assert_eq!(error["error"]["retryable"], true);
+    assert!(
+        error["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("rate limited by Asana")),
+        "{error}"
+    );
+    let out = h
+        .run(&[
+            "execute",
+            "asana",
+            "tasks",
+            "get",
+            "--params",
+            r#"{"task_gid": "999"}"#,
+        ])
+        .await;
+    out.assert_code(5);
+    assert!(
+        out.stderr
+            .starts_with("error: Asana GET /api/1.0/tasks/999 (HTTP 404)"),
+        "{out:?}"
+    );
+    assert_eq!(out.stderr.lines().count(), 1);
+
+    // The app-level token stands in for a subject without credentials, and that is said.
+    let out = h.run(&["whoami", "asana"]).await;
+    out.assert_code(0);
+    assert_eq!(
+        out.stderr,
+        "note: asana/default has no stored credentials; using the app-level token (env ASANA_ACCESS_TOKEN)\n"
+    );
+    assert!(
+        out.stdout
+            .ends_with("subject `default`, credentials: app_token\n"),
+        "{out:?}"
+    );
+}
+
+#[tokio::test]
+async fn providers_say_where_each_value_comes_from_and_never_print_secrets() {
+    let mut h = Harness::start().await;
+    let out = h.run(&["providers", "--json"]).await;
+    out.assert_code(0);
+    assert!(!out.stdout.contains(h.mock.client_secret()));
+    let asana = &out.json()["providers"][0];
+    assert_eq!(asana["id"], "asana");
+    assert_eq!(asana["configured"], true);
+    assert_eq!(asana["oauth2"], true);
+    assert_eq!(asana["app_token"], false);
+    assert_eq!(asana["sources"]["client_id"], "env:ASANA_CLIENT_ID");
+    assert_eq!(asana["sources"]["client_secret"], "env:ASANA_CLIENT_SECRET");
+    assert_eq!(asana["sources"]["token_url"], "env:ASANA_TOKEN_URL");
+    assert_eq!(asana["login_redirect_uri"], h.mock.redirect_uri());
+    assert_eq!(asana["login_redirect_uri_is_default"], false);
+
+    // Without ASANA_REDIRECT_URI, login uses the documented default.
+    h.remove_env("ASANA_REDIRECT_URI");
+    let out = h.run(&["providers"]).await;
+    out.assert_code(0);
+    assert!(
+        out.stdout.contains(
+            "redirect_uri       integrations CLI default (http://127.0.0.1:8765/callback)"
+        ),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout
+            .starts_with("asana (Asana): configured (OAuth app)\n")
+    );
+    let asana = &h.run(&["providers", "--json"]).await.json()["providers"][0];
+    assert_eq!(
+        asana["login_redirect_uri"],
+        "http://127.0.0.1:8765/callback"
+    );
+    assert_eq!(asana["login_redirect_uri_is_default"], true);
+}
+
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn the_default_store_is_sqlite_in_the_data_directory() {
+    let mut h = Harness::start().await;
+    h.remove_env("INTEGRATIONS_STORE");
+    let listed = h.run(&["credentials", "list", "--json"]).await.json();
+    let expected = h
+        .dir
+        .path()
+        .join(".local/share/integrations/credentials.db");
+    assert_eq!(listed["store"], format!("sqlite:{}", expected.display()));
+    assert!(expected.exists());
+}
+
+#[tokio::test]
+async fn catalog_lists_entities_and_the_params_of_one() {
+    let h = Harness::start().await;
+    let out = h.run(&["catalog", "asana"]).await;
+    out.assert_code(0);
+    assert!(
+        out.stdout.starts_with("tasks\n  list      "),
+        "{}",
+        out.stdout
+    );
+    let out = h.run(&["catalog", "asana", "tasks"]).await;
+    out.assert_code(0);
+    assert!(
+        out.stdout.contains("      task_gid (string, required): "),
+        "{}",
+        out.stdout
+    );
+    let json = h.run(&["catalog", "asana", "--json"]).await.json();
+    let entities = json["entities"].as_array().expect("entities");
+    assert!(
+        entities
+            .iter()
+            .any(|e| e["entity"] == "workspace_memberships")
+    );
+    assert_eq!(entities[0]["actions"][0]["params_schema"]["type"], "object");
+    let out = h.run(&["catalog", "asana", "nope"]).await;
+    out.assert_code(2);
+}
+
+/// The personal access token every mock accepts.
+fn seed_pat() -> &'static str {
+    provider_asana::testkit::PERSONAL_ACCESS_TOKEN
+}
+
+#[tokio::test]
+async fn a_revoked_grant_asks_for_a_new_login() {
+    let h = Harness::start().await;
+    h.login("erin").await.assert_code(0);
+
+    // The user disconnects the app in Asana: the access token gets 401, the refresh invalid_grant.
+    h.mock.revoke_all_grants();
+    let out = h.run(&["whoami", "asana", "--subject", "erin"]).await;
+    out.assert_code(4);
+    assert!(
+        out.stderr
+            .starts_with("error: the credentials of asana/erin need re-authorization ("),
+        "{out:?}"
+    );
+    assert!(
+        out.stderr
+            .ends_with("): run `integrations login asana --subject erin`\n"),
+        "{out:?}"
+    );
+    assert_eq!(h.mock.token_requests_for("refresh_token"), 1);
+
+    // The credentials are kept, marked; the next command fails the same way without a request.
+    let listed = h.run(&["credentials", "list", "--json"]).await.json();
+    assert_eq!(listed["credentials"][0]["status"], "needs_reauthorization");
+    let out = h.run(&["credentials", "list"]).await;
+    assert!(out.stdout.contains("needs re-authorization"), "{out:?}");
+    h.run(&["token", "asana", "--subject", "erin"])
+        .await
+        .assert_code(4);
+    assert_eq!(h.mock.token_requests_for("refresh_token"), 1);
+
+    // Logging in again replaces them.
+    h.login("erin").await.assert_code(0);
+    h.run(&["whoami", "asana", "--subject", "erin"])
+        .await
+        .assert_code(0);
+}
+
+#[tokio::test]
+async fn login_uses_the_default_redirect_uri_when_none_is_configured() {
+    if std::net::TcpListener::bind("127.0.0.1:8765").is_err() {
+        eprintln!("skipped: port 8765 of the default redirect URI is in use on this machine");
+        return;
+    }
+    let mut h = Harness::on_port(MockAsana::builder(), 8765).await;
+    assert_eq!(h.mock.redirect_uri(), "http://127.0.0.1:8765/callback");
+    h.remove_env("ASANA_REDIRECT_URI");
+    let login = h
+        .start_login(&["login", "asana", "--no-browser", "--subject", "frank"])
+        .await;
+    assert_eq!(
+        query_param(&login.url, "redirect_uri").as_deref(),
+        Some("http://127.0.0.1:8765/callback")
+    );
+    // The mock checks that the token request sends the same redirect URI.
+    let (status, page) = h.browse(&login.url).await;
+    assert_eq!(status, 200, "{page}");
+    login.finish().await.assert_code(0);
+    assert_eq!(h.mock.token_requests_for("authorization_code"), 1);
+}
