@@ -160,7 +160,9 @@ impl App {
         encrypted: bool,
     ) -> Result<Self, CliError> {
         let hints = globals.hints();
-        let mut builder = AuthManager::builder();
+        // Asana is set up even without configuration, so that credentials stored by
+        // `login --with-token` work on their own; OAuth errors still say which keys to set.
+        let mut builder = AuthManager::builder().enable("asana");
         if let Some(path) = &globals.config {
             builder = builder.config_file(path);
         }

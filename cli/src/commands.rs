@@ -2,8 +2,8 @@
 
 use std::time::SystemTime;
 
+use integrations::asana::AsanaSessionExt;
 use integrations::asana::connector::{AsanaConnector, EntityInfo};
-use integrations::asana::{AsanaSessionExt, ExecuteError};
 use integrations::{
     ConfigSource, CredentialSource, CredentialStatus, Credentials, Session, SessionOptions,
 };
@@ -235,9 +235,8 @@ async fn execute(app: &App, args: &ExecuteArgs, out: &Output) -> Result<(), CliE
             ),
         )
     })?;
-    // Unknown entities and actions are usage errors whatever the credentials.
-    let catalog = AsanaConnector::catalog();
-    find_action(&catalog, &args.entity, &args.action)
+    // Bad entities, actions and params are usage errors whatever the credentials.
+    AsanaConnector::validate(&args.entity, &args.action, &params)
         .map_err(|e| app.hints.execute(e, &app.subject))?;
     app.require_configured(provider)?;
     let session = session(app, provider).await?;
@@ -256,38 +255,6 @@ async fn execute(app: &App, args: &ExecuteArgs, out: &Output) -> Result<(), CliE
         out.line(&pretty);
     }
     Ok(())
-}
-
-/// The catalog entry of (entity, action), or the connector's own error for it.
-fn find_action<'a>(
-    catalog: &'a [EntityInfo],
-    entity: &str,
-    action: &str,
-) -> Result<&'a EntityInfo, ExecuteError> {
-    let Some(info) = catalog.iter().find(|e| e.entity == entity) else {
-        return Err(ExecuteError::UnknownEntity {
-            entity: entity.to_string(),
-            available: catalog
-                .iter()
-                .map(|e| e.entity)
-                .collect::<Vec<_>>()
-                .join(", "),
-        });
-    };
-    if info.actions.iter().any(|a| a.action == action) {
-        Ok(info)
-    } else {
-        Err(ExecuteError::UnknownAction {
-            entity: entity.to_string(),
-            action: action.to_string(),
-            available: info
-                .actions
-                .iter()
-                .map(|a| a.action)
-                .collect::<Vec<_>>()
-                .join(", "),
-        })
-    }
 }
 
 /// `catalog`.
@@ -549,20 +516,6 @@ async fn logout(app: &App, args: &LogoutArgs, out: &Output) -> Result<(), CliErr
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn catalog_lookups_fail_like_the_connector() {
-        let catalog = AsanaConnector::catalog();
-        assert!(find_action(&catalog, "tasks", "list").is_ok());
-        let err = find_action(&catalog, "taskz", "list").unwrap_err();
-        assert!(matches!(err, ExecuteError::UnknownEntity { .. }));
-        assert!(err.to_string().contains("tasks, project_tasks"), "{err}");
-        let err = find_action(&catalog, "teams", "delete").unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "entity `teams` has no action `delete`; available actions: get"
-        );
-    }
 
     #[test]
     fn params_are_listed_with_types_and_required_marks() {

@@ -770,7 +770,7 @@ async fn errors_are_one_line_with_distinct_exit_codes() {
     assert_eq!(out.json()["error"]["kind"], "usage");
     assert_eq!(h.mock.api_requests(), 0);
 
-    // Configuration: a store spec, a redirect URI the CLI cannot listen on, no Asana at all.
+    // Configuration: a store spec, a redirect URI the CLI cannot listen on, OAuth without an app.
     let out = h
         .run(&["--store", "postgres://db", "credentials", "list"])
         .await;
@@ -794,13 +794,12 @@ async fn errors_are_one_line_with_distinct_exit_codes() {
     ] {
         h.remove_env(key);
     }
+    // Nothing configured and nothing stored: log in (`--with-token` needs no configuration).
     let out = h.run(&["whoami", "asana"]).await;
-    out.assert_code(3);
-    assert!(
-        out.stderr.starts_with(
-            "error: asana is not configured: set ASANA_CLIENT_ID and ASANA_CLIENT_SECRET"
-        ),
-        "{out:?}"
+    out.assert_code(4);
+    assert_eq!(
+        out.stderr,
+        "error: no credentials for asana/default: run `integrations login asana`\n"
     );
     // A personal access token alone configures Asana, but not for an OAuth login.
     h.set_env("ASANA_ACCESS_TOKEN", seed_pat());
