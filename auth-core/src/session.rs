@@ -30,7 +30,7 @@ use crate::provider::AuthProvider;
 use crate::secret::SecretString;
 use crate::store::{CredentialRecord, CredentialStatus, CredentialStore, PutMode, RefreshLease};
 use crate::token::{Credentials, UserCredentials};
-use crate::token_source::{CredentialSource, StaticTokenSource, TokenSource};
+use crate::token_source::{CredentialSource, TokenSource};
 
 /// Called with (provider, subject, new credentials) after every successful refresh, so that
 /// credentials held outside the store (session overrides, standalone connectors) can be persisted.
@@ -249,9 +249,17 @@ impl TokenCell {
     }
 
     pub(crate) async fn token(&self) -> Result<SecretString, AuthError> {
-        if let Some(token) = self.fresh() {
-            return Ok(token);
+        match self.fresh() {
+            Some(token) => Ok(token),
+            // The refresh future is large (it holds every store and HTTP future of a refresh):
+            // boxed, it stays out of this future and of every future awaiting it, so the hot
+            // path never copies it.
+            None => Box::pin(self.refresh()).await,
         }
+    }
+
+    /// The slow path: one task at a time refreshes, or adopts the token another one fetched.
+    async fn refresh(&self) -> Result<SecretString, AuthError> {
         let _single_flight = self.refresh_lock.lock().await;
         if let Some(token) = self.fresh() {
             return Ok(token);
@@ -626,19 +634,31 @@ impl SessionOptions {
 #[derive(Debug)]
 struct Binding {
     cell: Arc<TokenCell>,
-    fallback: Option<StaticTokenSource>,
+    /// The app-level token, when the session allows it to stand in.
+    fallback: Option<SecretString>,
     /// An app-level token exists but the session did not allow it (for the error message).
     fallback_denied: bool,
 }
 
 impl Binding {
+    /// The token when it can be handed out at once (the cell's, loaded and fresh, or the app-level
+    /// token standing in): the hot path, which creates no future.
+    #[inline]
+    fn cached(&self) -> Option<SecretString> {
+        match (self.cell.state(), &self.fallback) {
+            (LOADED, _) => self.cell.fresh(),
+            (UNLOADED, Some(app_token)) => Some(app_token.clone()),
+            _ => None,
+        }
+    }
+
     async fn token(&self) -> Result<SecretString, AuthError> {
         match (self.cell.state(), &self.fallback) {
             (LOADED, _) => self.cell.token().await,
             (NEEDS_REAUTHORIZATION, _) => Err(self.cell.needs_reauthorization(
                 "the stored grant was rejected; the user must connect again".into(),
             )),
-            (_, Some(app_token)) => app_token.token().await,
+            (_, Some(app_token)) => Ok(app_token.clone()),
             (_, None) => self.cell.token().await.map_err(|e| match e {
                 AuthError::NoCredentials {
                     provider, subject, ..
@@ -680,12 +700,17 @@ impl Binding {
 #[async_trait]
 impl TokenSource for Binding {
     async fn token(&self) -> Result<SecretString, AuthError> {
-        Binding::token(self).await
+        match self.cached() {
+            Some(token) => Ok(token),
+            // Boxed so that the future `async_trait` allocates for each call stays small.
+            None => Box::pin(Binding::token(self)).await,
+        }
     }
 
     fn invalidate(&self, rejected: &SecretString) -> bool {
         match (self.cell.state(), &self.fallback) {
-            (UNLOADED, Some(app_token)) => app_token.invalidate(rejected),
+            // An app-level token cannot be refreshed.
+            (UNLOADED, Some(_)) => false,
             _ => self.cell.invalidate(rejected),
         }
     }
@@ -816,11 +841,7 @@ impl Session {
             };
             let overridden = options.overrides.contains_key(&provider_id);
             let fallback = match (&app_token, options.deny_app_token || overridden) {
-                (Some(token), false) => Some(StaticTokenSource::new(
-                    provider_id.clone(),
-                    subject,
-                    token.clone(),
-                )),
+                (Some(token), false) => Some(token.clone()),
                 _ => None,
             };
             let binding = Arc::new(Binding {
@@ -888,15 +909,28 @@ impl Session {
     fn entry(&self, provider: &str) -> Result<&Entry, AuthError> {
         self.entries
             .get(provider)
-            .ok_or_else(|| AuthError::UnknownProvider {
-                provider: provider.to_string(),
-                configured: self.entries.keys().cloned().collect::<Vec<_>>().join(", "),
-            })
+            .ok_or_else(|| self.unknown_provider(provider))
+    }
+
+    #[cold]
+    fn unknown_provider(&self, provider: &str) -> AuthError {
+        AuthError::UnknownProvider {
+            provider: provider.to_string(),
+            configured: self.entries.keys().cloned().collect::<Vec<_>>().join(", "),
+        }
     }
 
     /// A valid access token for `provider`: cached, refreshed when needed.
     pub async fn token(&self, provider: &str) -> Result<SecretString, AuthError> {
-        self.entry(provider)?.binding.token().await
+        let Some(entry) = self.entries.get(provider) else {
+            return Err(self.unknown_provider(provider));
+        };
+        let binding = &entry.binding;
+        match binding.cached() {
+            Some(token) => Ok(token),
+            // Boxed so that this future stays a few words large on the hot path.
+            None => Box::pin(binding.token()).await,
+        }
     }
 
     /// The token source for `provider`, to hand to a client; an error when the subject has no
