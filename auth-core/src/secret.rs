@@ -56,7 +56,11 @@ impl SecretString {
 
 impl Drop for SecretString {
     fn drop(&mut self) {
-        if let Some(value) = Arc::get_mut(&mut self.0) {
+        // The count check is a plain load; get_mut alone would pay a compare-and-swap on every drop
+        // of a shared token (each hand-out of a cached token ends in one).
+        if Arc::strong_count(&self.0) == 1
+            && let Some(value) = Arc::get_mut(&mut self.0)
+        {
             value.zeroize();
         }
     }

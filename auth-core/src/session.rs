@@ -62,7 +62,10 @@ impl Default for RefreshPolicy {
 struct Cache {
     token: Option<SecretString>,
     /// `None` with a token: never stale (no known expiry).
-    refresh_at: Option<Instant>,
+    /// On the coarse monotonic clock: reading it costs a few nanoseconds where `Instant::now()`
+    /// costs tens, and its millisecond granularity is nothing against an expiry margin of
+    /// seconds. This check runs on every API call.
+    refresh_at: Option<coarsetime::Instant>,
     /// The last token a caller reported as rejected.
     rejected: Option<SecretString>,
     can_refresh: bool,
@@ -200,7 +203,7 @@ impl TokenCell {
         let cache = self.read_cache();
         match (&cache.token, cache.refresh_at) {
             (Some(token), None) => Some(token.clone()),
-            (Some(token), Some(at)) if Instant::now() < at => Some(token.clone()),
+            (Some(token), Some(at)) if coarsetime::Instant::now() < at => Some(token.clone()),
             _ => None,
         }
     }
@@ -213,7 +216,7 @@ impl TokenCell {
                 .checked_sub(self.margin())
                 .and_then(|at| at.duration_since(SystemTime::now()).ok())
                 .unwrap_or_default();
-            Instant::now() + until_refresh
+            coarsetime::Instant::now() + coarsetime::Duration::from(until_refresh)
         });
         let mut cache = self.write_cache();
         if replace || cache.token.is_none() {
@@ -242,7 +245,7 @@ impl TokenCell {
         self.state.load(Ordering::Acquire)
     }
 
-    fn hold_until(&self, token: &SecretString, until: Instant) {
+    fn hold_until(&self, token: &SecretString, until: coarsetime::Instant) {
         let mut cache = self.write_cache();
         cache.token = Some(token.clone());
         cache.refresh_at = Some(until);
@@ -363,7 +366,8 @@ impl TokenCell {
                 "refresh failed; using the current token until it expires");
             self.hold_until(
                 &token.access_token,
-                Instant::now() + self.policy.retry_after_transient,
+                coarsetime::Instant::now()
+                    + coarsetime::Duration::from(self.policy.retry_after_transient),
             );
             return Ok(token.access_token.clone());
         }

@@ -247,6 +247,8 @@ impl<T: DeserializeOwned + Send + 'static> Stream for PageStream<T> {
                 }
                 return Poll::Ready(Some(Ok(item)));
             }
+            // Free the spent page before the next one arrives: one page in memory, not two.
+            this.buffer = Vec::new().into_iter();
             if let Some(pending) = &mut this.pending {
                 let result = match pending.as_mut().poll(cx) {
                     Poll::Pending => return Poll::Pending,
