@@ -81,10 +81,8 @@ enum Decision {
 
 enum Backing {
     Store(Arc<dyn CredentialStore>),
-    Memory {
-        credentials: Mutex<Credentials>,
-        needs_reauthorization: Mutex<Option<String>>,
-    },
+    /// Override credentials, refreshed in memory only.
+    Memory(Mutex<Credentials>),
 }
 
 /// No credentials known in this process (none stored, deleted, or not read yet).
@@ -144,10 +142,7 @@ impl TokenCell {
         policy: RefreshPolicy,
         on_refresh: Option<RefreshCallback>,
     ) -> Self {
-        let backing = Backing::Memory {
-            credentials: Mutex::new(credentials.clone()),
-            needs_reauthorization: Mutex::new(None),
-        };
+        let backing = Backing::Memory(Mutex::new(credentials.clone()));
         let cell = Self::new(
             entry,
             subject,
@@ -270,13 +265,7 @@ impl TokenCell {
         let rejected = self.read_cache().rejected.clone();
         match &self.backing {
             Backing::Store(store) => self.refresh_stored(store.as_ref(), rejected).await,
-            Backing::Memory {
-                credentials,
-                needs_reauthorization,
-            } => {
-                self.refresh_in_memory(credentials, needs_reauthorization, rejected)
-                    .await
-            }
+            Backing::Memory(credentials) => self.refresh_in_memory(credentials, rejected).await,
         }
     }
 
@@ -502,15 +491,10 @@ impl TokenCell {
     async fn refresh_in_memory(
         &self,
         credentials: &Mutex<Credentials>,
-        needs_reauthorization: &Mutex<Option<String>>,
         rejected: Option<SecretString>,
     ) -> Result<SecretString, AuthError> {
-        if let Some(reason) = needs_reauthorization
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
-        {
-            return Err(self.needs_reauthorization(reason));
+        if self.state() == NEEDS_REAUTHORIZATION {
+            return Err(self.needs_reauthorization("invalid_grant".into()));
         }
         let current = credentials
             .lock()
@@ -527,12 +511,8 @@ impl TokenCell {
                 Ok(self.prime(&fresh, true))
             }
             Err(AuthError::OAuth { code, .. }) if code == "invalid_grant" => {
-                let reason = "invalid_grant".to_string();
-                *needs_reauthorization
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner()) = Some(reason.clone());
                 self.mark_needs_reauthorization();
-                Err(self.needs_reauthorization(reason))
+                Err(self.needs_reauthorization("invalid_grant".into()))
             }
             Err(err) => self.fallback_after_failure(&current, rejected.as_ref(), err),
         }
@@ -542,29 +522,6 @@ impl TokenCell {
         if let Some(callback) = &self.on_refresh {
             callback(self.entry.id(), &self.subject, fresh);
         }
-    }
-}
-
-#[async_trait]
-impl TokenSource for TokenCell {
-    async fn token(&self) -> Result<SecretString, AuthError> {
-        TokenCell::token(self).await
-    }
-
-    fn invalidate(&self, rejected: &SecretString) -> bool {
-        TokenCell::invalidate(self, rejected)
-    }
-
-    fn provider(&self) -> &str {
-        self.entry.id()
-    }
-
-    fn subject(&self) -> &str {
-        &self.subject
-    }
-
-    fn source(&self) -> CredentialSource {
-        self.source
     }
 }
 
@@ -659,9 +616,7 @@ impl Binding {
     async fn token(&self) -> Result<SecretString, AuthError> {
         match (self.cell.state(), &self.fallback) {
             (LOADED, _) => self.cell.token().await,
-            (NEEDS_REAUTHORIZATION, _) => Err(self.cell.needs_reauthorization(
-                "the stored grant was rejected; the user must connect again".into(),
-            )),
+            (NEEDS_REAUTHORIZATION, _) => Err(self.grant_rejected()),
             (_, Some(app_token)) => Ok(app_token.clone()),
             (_, None) => self.cell.token().await.map_err(|e| match e {
                 AuthError::NoCredentials {
@@ -676,12 +631,16 @@ impl Binding {
         }
     }
 
+    fn grant_rejected(&self) -> AuthError {
+        self.cell.needs_reauthorization(
+            "the stored grant was rejected; the user must connect again".into(),
+        )
+    }
+
     /// Why no token can be had right now, if so.
     fn unavailable(&self) -> Option<AuthError> {
         match (self.cell.state(), &self.fallback) {
-            (NEEDS_REAUTHORIZATION, _) => Some(self.cell.needs_reauthorization(
-                "the stored grant was rejected; the user must connect again".into(),
-            )),
+            (NEEDS_REAUTHORIZATION, _) => Some(self.grant_rejected()),
             (UNLOADED, None) => Some(AuthError::NoCredentials {
                 provider: self.cell.entry.id().to_string(),
                 subject: self.cell.subject.clone(),
