@@ -251,7 +251,7 @@ impl AuthManagerBuilder {
         let mut providers: BTreeMap<String, Arc<ProviderEntry>> = BTreeMap::new();
         let mut statuses = Vec::new();
         for provider in self.providers {
-            statuses.push(status_of(&*provider, true, None));
+            statuses.push(configured_status(&*provider));
             let entry = entry_for(provider)?;
             providers.insert(entry.id().to_string(), Arc::new(entry));
         }
@@ -268,7 +268,7 @@ impl AuthManagerBuilder {
             let config = self.loader.load(registration.id, registration.fields)?;
             if explicit || (registration.is_configured)(&config) {
                 let provider = (registration.build)(config)?;
-                statuses.push(status_of(&*provider, true, None));
+                statuses.push(configured_status(&*provider));
                 let entry = entry_for(provider)?;
                 providers.insert(entry.id().to_string(), Arc::new(entry));
             } else {
@@ -348,19 +348,16 @@ fn sources_of(config: &crate::config::ProviderConfig) -> Vec<(String, ConfigSour
         .collect()
 }
 
-fn status_of(
-    provider: &dyn AuthProvider,
-    configured: bool,
-    missing: Option<String>,
-) -> ProviderStatus {
+/// The status of a provider the manager set up.
+fn configured_status(provider: &dyn AuthProvider) -> ProviderStatus {
     ProviderStatus {
         id: provider.id().to_string(),
         display_name: provider.display_name().to_string(),
-        configured,
+        configured: true,
         sources: provider.config().map(sources_of).unwrap_or_default(),
         oauth2: provider.oauth2_settings().is_some(),
         app_token: provider.app_token().is_some(),
-        missing,
+        missing: None,
     }
 }
 
