@@ -55,6 +55,7 @@ impl SecretString {
 }
 
 impl Drop for SecretString {
+    #[inline]
     fn drop(&mut self) {
         // The count check is a plain load; get_mut alone would pay a compare-and-swap on every drop
         // of a shared token (each hand-out of a cached token ends in one).
