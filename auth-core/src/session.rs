@@ -683,6 +683,10 @@ impl TokenSource for Binding {
         }
     }
 
+    fn cached_token(&self) -> Option<SecretString> {
+        self.cached()
+    }
+
     fn invalidate(&self, rejected: &SecretString) -> bool {
         match (self.cell.state(), &self.fallback) {
             // An app-level token cannot be refreshed.

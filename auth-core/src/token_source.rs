@@ -39,7 +39,8 @@ impl fmt::Display for CredentialSource {
 
 /// Yields a valid access token for one (provider, subject), refreshing as needed.
 ///
-/// Clients call [`TokenSource::token`] before every request. When the API answers 401 with a token,
+/// Clients call [`TokenSource::cached_token`] before every request, and [`TokenSource::token`]
+/// when it returns `None`. When the API answers 401 with a token,
 /// they call [`TokenSource::invalidate`] with that token and, if it returns `true`, retry once with a
 /// fresh [`TokenSource::token`]: concurrent callers that saw the same rejected token cause a single
 /// refresh.
@@ -47,6 +48,17 @@ impl fmt::Display for CredentialSource {
 pub trait TokenSource: Send + Sync + fmt::Debug {
     /// A valid access token (sent as `Authorization: Bearer ...`).
     async fn token(&self) -> Result<SecretString, AuthError>;
+
+    /// The token when it can be handed out at once, without waiting: a valid cached token.
+    ///
+    /// `None` means "await [`TokenSource::token`]" (which may refresh, or explain why there is no
+    /// token), never "there is no token". Callers try this first because an `async_trait` method
+    /// allocates a boxed future on every call, and a client asks for a token before every request.
+    /// The default returns `None`; an implementation must not return a token again once it was
+    /// passed to [`TokenSource::invalidate`], nor a token it would refresh.
+    fn cached_token(&self) -> Option<SecretString> {
+        None
+    }
 
     /// Marks `rejected` as unusable so that the next [`TokenSource::token`] refreshes. Returns
     /// whether a different token can be obtained (false for app tokens and credentials without a
@@ -71,6 +83,7 @@ pub trait TokenSource: Send + Sync + fmt::Debug {
 ///
 /// let source = StaticTokenSource::new("asana", "default", "pat-123".into());
 /// assert_eq!(source.token().await.unwrap().expose_secret(), "pat-123");
+/// assert_eq!(source.cached_token().unwrap().expose_secret(), "pat-123");
 /// assert!(!source.invalidate(&"pat-123".into()));
 /// # });
 /// ```
@@ -100,6 +113,10 @@ impl StaticTokenSource {
 impl TokenSource for StaticTokenSource {
     async fn token(&self) -> Result<SecretString, AuthError> {
         Ok(self.token.clone())
+    }
+
+    fn cached_token(&self) -> Option<SecretString> {
+        Some(self.token.clone())
     }
 
     fn invalidate(&self, _rejected: &SecretString) -> bool {

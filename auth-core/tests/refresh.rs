@@ -443,6 +443,48 @@ async fn invalidate_after_401_forces_exactly_one_refresh() {
 }
 
 #[tokio::test]
+async fn cached_token_hands_out_only_a_fresh_token_and_never_refreshes() {
+    let (server, calls) = refresh_server(Duration::ZERO).await;
+    let auth = builder(&server.uri()).build().unwrap();
+    auth.store_credentials("test", "u", &expired("stale", "rt"))
+        .await
+        .unwrap();
+    let session = auth.session("u").await.unwrap();
+    let source = session.token_source("test").unwrap();
+    assert!(
+        source.cached_token().is_none(),
+        "an expired token is never handed out"
+    );
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        0,
+        "cached_token never refreshes"
+    );
+
+    let refreshed = source.token().await.unwrap();
+    assert_eq!(refreshed.expose_secret(), "access-1");
+    let cached = source
+        .cached_token()
+        .expect("the refreshed token is cached");
+    assert!(cached.same_secret(&refreshed));
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+
+    assert!(source.invalidate(&cached));
+    assert!(
+        source.cached_token().is_none(),
+        "a token reported as rejected is not handed out again"
+    );
+    assert_eq!(source.token().await.unwrap().expose_secret(), "access-2");
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+
+    auth.delete_credentials("test", "u").await.unwrap();
+    assert!(
+        source.cached_token().is_none(),
+        "deleted credentials are not handed out"
+    );
+}
+
+#[tokio::test]
 async fn a_rejected_token_without_refresh_token_is_unauthorized() {
     let auth = builder("http://127.0.0.1:9").build().unwrap();
     auth.store_credentials("test", "u", &OAuth2Token::bearer("no-refresh"))

@@ -49,11 +49,15 @@ impl HotPath {
         first_poll(self.session.token(PROVIDER))
     }
 
-    /// What a client does before each request: `token()` on the session's `Arc<dyn TokenSource>`
-    /// (an `async_trait` method, so one boxed future per call).
+    /// What a client does before each request: `cached_token()` on the session's
+    /// `Arc<dyn TokenSource>`, and `token()` (an `async_trait` method, so one boxed future per call)
+    /// only when that returns `None`.
     #[inline]
     pub fn source_token(&self) -> SecretString {
-        first_poll(self.source.token())
+        match self.source.cached_token() {
+            Some(token) => token,
+            None => first_poll(self.source.token()),
+        }
     }
 
     /// The floor: clone an `Arc<str>` out of an `RwLock`.

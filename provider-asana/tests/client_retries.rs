@@ -1,5 +1,6 @@
 //! Retries on paused tokio time: 429 with `Retry-After` (and its bounded wait), 5xx and timeouts on
-//! GET but not on POST, and exactly one retry with a fresh token after a 401.
+//! GET but not on POST, and exactly one retry with a fresh token after a 401, and
+//! which token the client asks its source for.
 //!
 //! The client measures request timeouts on the wall clock when tokio's clock is paused, so the
 //! paused clock advances only by the client's own waits: elapsed paused time is exact here.
@@ -7,10 +8,11 @@
 mod client_support;
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use auth_core::StaticTokenSource;
-use client_support::{client, client_with, settings};
+use client_support::{CountingTokenSource, client, client_with, settings};
 use provider_asana::{AsanaClient, AsanaClientSettings, AsanaError};
 use serde_json::json;
 use tokio::time::Instant;
@@ -352,6 +354,57 @@ async fn unauthorized_invalidates_and_retries_once_with_the_new_token() {
     assert_eq!(task.gid, "5");
     assert_eq!(tokens.invalidations(), 1);
     assert_eq!(requests(&server).await, 2);
+}
+
+#[tokio::test]
+async fn a_cached_token_is_used_without_awaiting_the_source_and_a_401_still_replaces_it() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/api/1.0/users/me"))
+        .and(header("authorization", "Bearer token-1"))
+        .respond_with(ResponseTemplate::new(401).set_body_json(json!({"errors": [
+            {"message": "Not Authorized"}
+        ]})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api/1.0/users/me"))
+        .and(header("authorization", "Bearer token-2"))
+        .respond_with(ok_user())
+        .expect(1)
+        .mount(&server)
+        .await;
+    let tokens = CountingTokenSource::caching(&["token-1", "token-2"]);
+    let client = AsanaClient::new(tokens.clone(), settings(&server)).unwrap();
+
+    let user = client.get_user("me").await.unwrap();
+    assert_eq!(user.gid, "42");
+    assert_eq!(tokens.cached_calls.load(Ordering::SeqCst), 2);
+    assert_eq!(
+        tokens.token_calls.load(Ordering::SeqCst),
+        0,
+        "a cached token needs no await"
+    );
+    assert_eq!(tokens.invalidations(), 1);
+    assert_eq!(requests(&server).await, 2);
+}
+
+#[tokio::test]
+async fn without_a_cached_token_the_source_is_awaited() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/api/1.0/users/me"))
+        .and(header("authorization", "Bearer token-1"))
+        .respond_with(ok_user())
+        .expect(1)
+        .mount(&server)
+        .await;
+    let (client, tokens) = client(&server);
+
+    client.get_user("me").await.unwrap();
+    assert_eq!(tokens.cached_calls.load(Ordering::SeqCst), 1);
+    assert_eq!(tokens.token_calls.load(Ordering::SeqCst), 1);
 }
 
 #[tokio::test]

@@ -12,13 +12,16 @@ use url::Url;
 use wiremock::MockServer;
 
 /// Hands out `tokens` in order: `invalidate` with the current token moves to the next one (and
-/// returns true) while there is a next one. Counts calls.
+/// returns true) while there is a next one. Counts calls. Built with [`CountingTokenSource::caching`],
+/// it also hands out the current token from `cached_token`.
 #[derive(Debug)]
 pub struct CountingTokenSource {
     tokens: Vec<String>,
     current: Mutex<usize>,
     pub token_calls: AtomicUsize,
+    pub cached_calls: AtomicUsize,
     pub invalidations: AtomicUsize,
+    caching: bool,
     /// When set, `token()` fails with this reason (as `NeedsReauthorization`).
     pub fail_with: Option<String>,
 }
@@ -29,9 +32,17 @@ impl CountingTokenSource {
             tokens: tokens.iter().map(|t| t.to_string()).collect(),
             current: Mutex::new(0),
             token_calls: AtomicUsize::new(0),
+            cached_calls: AtomicUsize::new(0),
             invalidations: AtomicUsize::new(0),
+            caching: false,
             fail_with: None,
         })
+    }
+
+    pub fn caching(tokens: &[&str]) -> Arc<Self> {
+        let mut source = Arc::into_inner(Self::new(tokens)).unwrap();
+        source.caching = true;
+        Arc::new(source)
     }
 
     pub fn failing(reason: &str) -> Arc<Self> {
@@ -39,7 +50,9 @@ impl CountingTokenSource {
             tokens: vec![],
             current: Mutex::new(0),
             token_calls: AtomicUsize::new(0),
+            cached_calls: AtomicUsize::new(0),
             invalidations: AtomicUsize::new(0),
+            caching: false,
             fail_with: Some(reason.to_string()),
         })
     }
@@ -62,6 +75,13 @@ impl TokenSource for CountingTokenSource {
         }
         let current = *self.current.lock().unwrap();
         Ok(SecretString::from(self.tokens[current].as_str()))
+    }
+
+    fn cached_token(&self) -> Option<SecretString> {
+        self.cached_calls.fetch_add(1, Ordering::SeqCst);
+        let current = *self.current.lock().unwrap();
+        self.caching
+            .then(|| SecretString::from(self.tokens[current].as_str()))
     }
 
     fn invalidate(&self, rejected: &SecretString) -> bool {
