@@ -1,10 +1,9 @@
 //! Sessions: per-subject handles that always yield a valid access token.
 //!
 //! Each (provider, subject) has one token cell per process, shared by every session. A cell hands
-//! out its cached token while it is fresh (a lock-free snapshot load, a coarse clock read and an
-//! atomic increment). When the token is within the provider's expiry margin, or a caller reported
-//! it rejected with [`TokenSource::invalidate`], exactly one task refreshes it while the others
-//! wait:
+//! out its cached token while it is fresh (a read lock and an atomic increment). When the token is
+//! within the provider's expiry margin, or a caller reported it rejected with
+//! [`TokenSource::invalidate`], exactly one task refreshes it while the others wait:
 //!
 //! 1. re-read the store: another process may already have refreshed (adopt its token);
 //! 2. take a short *refresh lease* on the record with a conditional put; if another process holds an
@@ -18,10 +17,9 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::atomic::{AtomicU8, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant, SystemTime};
 
-use arc_swap::ArcSwap;
 use async_trait::async_trait;
 use serde_json::{Map, Value};
 
@@ -60,7 +58,7 @@ impl Default for RefreshPolicy {
     }
 }
 
-#[derive(Default, Clone)]
+#[derive(Default)]
 struct Cache {
     token: Option<SecretString>,
     /// `None` with a token: never stale (no known expiry).
@@ -103,10 +101,7 @@ pub(crate) struct TokenCell {
     subject: String,
     backing: Backing,
     source: CredentialSource,
-    /// Replaced whole and never mutated, so that the hot path reads it without taking a lock.
-    cache: ArcSwap<Cache>,
-    /// Serializes the writers of `cache`, so that each update starts from the snapshot it replaces.
-    cache_writer: Mutex<()>,
+    cache: RwLock<Cache>,
     refresh_lock: tokio::sync::Mutex<()>,
     policy: RefreshPolicy,
     holder: String,
@@ -174,8 +169,7 @@ impl TokenCell {
             subject: subject.to_string(),
             backing,
             source,
-            cache: ArcSwap::default(),
-            cache_writer: Mutex::new(()),
+            cache: RwLock::new(Cache::default()),
             refresh_lock: tokio::sync::Mutex::new(()),
             policy,
             holder: uuid::Uuid::new_v4().to_string(),
@@ -190,22 +184,18 @@ impl TokenCell {
             .map_or(Duration::from_secs(60), |s| s.expiry_margin)
     }
 
-    /// Applies `change` to a copy of the cache and publishes the copy.
-    fn update_cache<R>(&self, change: impl FnOnce(&mut Cache) -> R) -> R {
-        let _writer = self
-            .cache_writer
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        let mut cache = Cache::clone(&self.cache.load());
-        let result = change(&mut cache);
-        self.cache.store(Arc::new(cache));
-        result
+    fn read_cache(&self) -> std::sync::RwLockReadGuard<'_, Cache> {
+        self.cache.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn write_cache(&self) -> std::sync::RwLockWriteGuard<'_, Cache> {
+        self.cache.write().unwrap_or_else(|p| p.into_inner())
     }
 
     /// The cached token if it is still fresh: the hot path.
     #[inline]
     fn fresh(&self) -> Option<SecretString> {
-        let cache = self.cache.load();
+        let cache = self.read_cache();
         match (&cache.token, cache.refresh_at) {
             (Some(token), None) => Some(token.clone()),
             (Some(token), Some(at)) if coarsetime::Instant::now() < at => Some(token.clone()),
@@ -223,27 +213,26 @@ impl TokenCell {
                 .unwrap_or_default();
             coarsetime::Instant::now() + coarsetime::Duration::from(until_refresh)
         });
-        self.update_cache(|cache| {
-            if replace || cache.token.is_none() {
-                cache.token = Some(token.clone());
-                cache.refresh_at = refresh_at;
-                cache.can_refresh = credentials.token.refresh_token.is_some();
-                cache.rejected = None;
-            }
-        });
+        let mut cache = self.write_cache();
+        if replace || cache.token.is_none() {
+            cache.token = Some(token.clone());
+            cache.refresh_at = refresh_at;
+            cache.can_refresh = credentials.token.refresh_token.is_some();
+            cache.rejected = None;
+        }
         self.state.store(LOADED, Ordering::Release);
         token
     }
 
     /// Forgets the cached token (after the credentials were deleted).
     pub(crate) fn clear(&self) {
-        self.update_cache(|cache| *cache = Cache::default());
+        *self.write_cache() = Cache::default();
         self.state.store(UNLOADED, Ordering::Release);
     }
 
     /// Forgets the cached token and remembers that the grant was rejected.
     pub(crate) fn mark_needs_reauthorization(&self) {
-        self.update_cache(|cache| *cache = Cache::default());
+        *self.write_cache() = Cache::default();
         self.state.store(NEEDS_REAUTHORIZATION, Ordering::Release);
     }
 
@@ -253,10 +242,9 @@ impl TokenCell {
     }
 
     fn hold_until(&self, token: &SecretString, until: coarsetime::Instant) {
-        self.update_cache(|cache| {
-            cache.token = Some(token.clone());
-            cache.refresh_at = Some(until);
-        });
+        let mut cache = self.write_cache();
+        cache.token = Some(token.clone());
+        cache.refresh_at = Some(until);
     }
 
     pub(crate) async fn token(&self) -> Result<SecretString, AuthError> {
@@ -275,7 +263,7 @@ impl TokenCell {
         if let Some(token) = self.fresh() {
             return Ok(token);
         }
-        let rejected = self.cache.load().rejected.clone();
+        let rejected = self.read_cache().rejected.clone();
         match &self.backing {
             Backing::Store(store) => self.refresh_stored(store.as_ref(), rejected).await,
             Backing::Memory(credentials) => self.refresh_in_memory(credentials, rejected).await,
@@ -283,8 +271,8 @@ impl TokenCell {
     }
 
     fn invalidate(&self, rejected: &SecretString) -> bool {
-        let stored = matches!(self.backing, Backing::Store(_));
-        self.update_cache(|cache| match &cache.token {
+        let mut cache = self.write_cache();
+        match &cache.token {
             Some(current) if current.same_secret(rejected) => {
                 cache.token = None;
                 cache.rejected = Some(rejected.clone());
@@ -295,9 +283,9 @@ impl TokenCell {
                 if cache.rejected.is_none() {
                     cache.rejected = Some(rejected.clone());
                 }
-                cache.can_refresh || stored
+                cache.can_refresh || matches!(self.backing, Backing::Store(_))
             }
-        })
+        }
     }
 
     fn needs_reauthorization(&self, reason: String) -> AuthError {
