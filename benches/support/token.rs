@@ -5,7 +5,6 @@ use std::future::Future;
 use std::pin::pin;
 use std::sync::{Arc, PoisonError, RwLock};
 use std::task::{Context, Poll, Waker};
-use std::time::Instant;
 
 use integrations::{AuthError, MemoryCredentialStore, SecretString, Session, TokenSource};
 
@@ -16,8 +15,8 @@ pub struct HotPath {
     session: Session,
     source: Arc<dyn TokenSource>,
     floor: RwLock<Arc<str>>,
-    /// For [`HotPath::floor_with_clock`]: an hour from the start.
-    fresh_until: Instant,
+    /// For [`HotPath::floor_with_clock`]: an hour from the start, on the clock the session reads.
+    fresh_until: coarsetime::Instant,
 }
 
 impl HotPath {
@@ -35,7 +34,7 @@ impl HotPath {
             session,
             source,
             floor: RwLock::new(Arc::from(VALID_ACCESS_TOKEN)),
-            fresh_until: Instant::now() + std::time::Duration::from_secs(3600),
+            fresh_until: coarsetime::Instant::now() + coarsetime::Duration::from_secs(3600),
         };
         assert_eq!(hot.session_token().expose_secret(), VALID_ACCESS_TOKEN);
         assert_eq!(hot.source_token().expose_secret(), VALID_ACCESS_TOKEN);
@@ -69,12 +68,12 @@ impl HotPath {
             .clone()
     }
 
-    /// The floor plus the one thing a cache of an expiring token cannot skip: reading the
-    /// monotonic clock to compare it with the refresh deadline.
+    /// The floor plus the one thing a cache of an expiring token cannot skip: reading a monotonic
+    /// clock (the coarse one the session reads) to compare it with the refresh deadline.
     #[inline]
     pub fn floor_with_clock(&self) -> Option<Arc<str>> {
         let token = self.floor.read().unwrap_or_else(PoisonError::into_inner);
-        (Instant::now() < self.fresh_until).then(|| token.clone())
+        (coarsetime::Instant::now() < self.fresh_until).then(|| token.clone())
     }
 }
 
