@@ -14,6 +14,8 @@
 //!   (`flock`) on the sidecar `<file>.lock` (the data file itself is replaced by every write, so it
 //!   cannot carry the lock): two processes never lose each other's updates. Reads take no lock; the
 //!   rename makes them see a whole document. Do not delete the `.lock` file while the store is in use.
+//!   A write waits at most [`DEFAULT_LOCK_TIMEOUT`] (see [`FileStoreBuilder::lock_timeout`]) for
+//!   another process to release the lock, then fails with a transient [`StoreError::Io`].
 //! - **Never silently overwritten.** A corrupt file, or one of an unknown format version, is
 //!   reported with [`StoreError::Corrupt`] or [`StoreError::UnsupportedVersion`] naming the path, and
 //!   is left untouched: every write refuses to run on it.
@@ -56,11 +58,11 @@ mod document;
 
 use std::ffi::OsString;
 use std::fmt;
-use std::fs::{self, DirBuilder, File, OpenOptions};
+use std::fs::{self, DirBuilder, File, OpenOptions, TryLockError};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::SystemTime;
+use std::time::{Duration, Instant, SystemTime};
 
 use async_trait::async_trait;
 use auth_core::crypto::{KeyRing, KeySource, log_encryption_status};
@@ -88,6 +90,7 @@ struct Inner {
     /// The open lock file. The mutex serializes this process's writers; the `flock` on the file,
     /// taken for each write, serializes processes.
     lock: Mutex<File>,
+    lock_timeout: Duration,
     /// The directory, kept open to fsync it after each rename (unix).
     #[cfg(unix)]
     dir: File,
@@ -106,6 +109,7 @@ impl FileCredentialStore {
         FileStoreBuilder {
             path: path.as_ref().to_path_buf(),
             encryption: KeySource::FromEnv,
+            lock_timeout: DEFAULT_LOCK_TIMEOUT,
         }
     }
 
@@ -193,7 +197,12 @@ impl fmt::Debug for FileCredentialStore {
 pub struct FileStoreBuilder {
     path: PathBuf,
     encryption: KeySource,
+    lock_timeout: Duration,
 }
+
+/// How long a write waits for another process to release the file's lock, by default (the same as
+/// the SQLite store's busy timeout).
+pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(5);
 
 impl FileStoreBuilder {
     /// Encrypts payloads with `ring` (new writes use its primary key), whatever the environment says.
@@ -209,12 +218,19 @@ impl FileStoreBuilder {
         self
     }
 
+    /// How long a write waits for another process to release the lock before it fails with
+    /// [`StoreError::Io`] (kind `TimedOut`, a transient error). Default [`DEFAULT_LOCK_TIMEOUT`].
+    pub fn lock_timeout(mut self, timeout: Duration) -> Self {
+        self.lock_timeout = timeout;
+        self
+    }
+
     /// Opens the store: creates the directory (0700) and the lock file (0600) if needed, and checks
     /// an existing document.
     pub async fn open(self) -> Result<FileCredentialStore, StoreError> {
         let keys = self.encryption.resolve()?;
-        let path = self.path;
-        let inner = tokio::task::spawn_blocking(move || Inner::open(path, keys))
+        let (path, lock_timeout) = (self.path, self.lock_timeout);
+        let inner = tokio::task::spawn_blocking(move || Inner::open(path, keys, lock_timeout))
             .await
             .map_err(|e| StoreError::Backend {
                 store: STORE,
@@ -245,7 +261,11 @@ impl Drop for Flock<'_> {
 }
 
 impl Inner {
-    fn open(path: PathBuf, keys: Option<KeyRing>) -> Result<Self, StoreError> {
+    fn open(
+        path: PathBuf,
+        keys: Option<KeyRing>,
+        lock_timeout: Duration,
+    ) -> Result<Self, StoreError> {
         let location = path.display().to_string();
         let dir = match path.parent().filter(|d| !d.as_os_str().is_empty()) {
             Some(dir) => dir.to_path_buf(),
@@ -281,6 +301,7 @@ impl Inner {
             location,
             keys,
             lock: Mutex::new(lock),
+            lock_timeout,
         };
         inner.read()?;
         Ok(inner)
@@ -304,14 +325,44 @@ impl Inner {
         change: impl FnOnce(&mut Document, Option<&KeyRing>) -> Result<(R, bool), StoreError>,
     ) -> Result<R, StoreError> {
         let lock = self.lock.lock().unwrap_or_else(|p| p.into_inner());
-        lock.lock().map_err(|e| io_error(&self.location, e))?;
-        let _flock = Flock(&lock);
+        let _flock = self.flock(&lock)?;
         let mut doc = self.read()?;
         let (result, write) = change(&mut doc, self.keys.as_ref())?;
         if write {
             self.write(&doc)?;
         }
         Ok(result)
+    }
+
+    /// Takes the cross-process lock, waiting at most `lock_timeout` for another process to release
+    /// it (this runs on a blocking thread, so it sleeps between attempts).
+    fn flock<'a>(&self, lock: &'a File) -> Result<Flock<'a>, StoreError> {
+        let deadline = Instant::now() + self.lock_timeout;
+        let mut pause = Duration::from_millis(1);
+        loop {
+            match lock.try_lock() {
+                Ok(()) => return Ok(Flock(lock)),
+                Err(TryLockError::Error(e)) => return Err(io_error(&self.location, e)),
+                Err(TryLockError::WouldBlock) => {}
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return Err(StoreError::Io {
+                    store: STORE,
+                    location: self.location.clone(),
+                    source: io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        format!(
+                            "another process held the store's lock (`{}.lock`) for more than {:?}; retry later, or find the process that holds it",
+                            self.path.display(),
+                            self.lock_timeout
+                        ),
+                    ),
+                });
+            }
+            std::thread::sleep(pause.min(deadline - now));
+            pause = (pause * 2).min(Duration::from_millis(50));
+        }
     }
 
     /// Replaces the file atomically and durably: temp file, fsync, rename, fsync the directory.

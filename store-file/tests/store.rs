@@ -220,6 +220,69 @@ async fn a_write_waits_for_the_lock_held_by_another_process() {
     assert!(store.get("p", "s").await.unwrap().is_some());
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_gives_up_after_the_lock_timeout_and_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("creds.json");
+    let store = FileCredentialStore::builder(&path)
+        .unencrypted()
+        .lock_timeout(Duration::from_millis(300))
+        .open()
+        .await
+        .unwrap();
+    store
+        .put(CredentialRecord::new("p", "s", payload(1)), PutMode::Create)
+        .await
+        .unwrap();
+    let before = std::fs::read(&path).unwrap();
+    let other = std::fs::OpenOptions::new()
+        .write(true)
+        .open(dir.path().join("creds.json.lock"))
+        .unwrap();
+    other.lock().unwrap();
+
+    let started = std::time::Instant::now();
+    let err = store
+        .put(
+            CredentialRecord::new("p", "s", payload(2)),
+            PutMode::Update(1),
+        )
+        .await
+        .unwrap_err();
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_millis(300),
+        "gave up after {waited:?}, before the timeout"
+    );
+    match &err {
+        StoreError::Io { source, .. } => {
+            assert_eq!(source.kind(), std::io::ErrorKind::TimedOut);
+        }
+        other => panic!("expected Io(TimedOut), got {other:?}"),
+    }
+    assert!(
+        err.to_string().contains("creds.json.lock") && err.to_string().contains("retry later"),
+        "{err}"
+    );
+    assert!(
+        auth_core::AuthError::Store(err).is_transient(),
+        "a held lock is worth retrying"
+    );
+    assert_eq!(std::fs::read(&path).unwrap(), before, "nothing was written");
+
+    other.unlock().unwrap();
+    assert_eq!(
+        store
+            .put(
+                CredentialRecord::new("p", "s", payload(2)),
+                PutMode::Update(1)
+            )
+            .await
+            .unwrap(),
+        2
+    );
+}
+
 #[tokio::test]
 async fn with_a_key_the_token_is_nowhere_in_the_files() {
     let dir = tempfile::tempdir().unwrap();
