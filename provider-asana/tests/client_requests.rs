@@ -732,3 +732,59 @@ async fn list_endpoints_send_their_filters() {
         .unwrap();
     client.users().list_for_team("5").page().await.unwrap();
 }
+
+#[tokio::test]
+async fn enabled_and_disabled_changes_are_sent_on_every_request_and_only_when_set() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/api/1.0/users/me"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({"data": {"gid": "1", "name": "A"}})),
+        )
+        .mount(&server)
+        .await;
+    let (with_changes, _) = client_with(
+        settings(&server)
+            .with_enable_change("new_goal_memberships")
+            .with_enable_change("new_user_task_lists")
+            .with_disable_change("string_ids"),
+    );
+    let (plain, _) = client(&server);
+
+    with_changes.get_user("me").await.unwrap();
+    plain.get_user("me").await.unwrap();
+
+    let received = server.received_requests().await.unwrap();
+    assert_eq!(received.len(), 2);
+    let header = |i: usize, name: &str| {
+        received[i]
+            .headers
+            .get(name)
+            .map(|v| v.to_str().unwrap().to_string())
+    };
+    assert_eq!(
+        header(0, "asana-enable").as_deref(),
+        Some("new_goal_memberships,new_user_task_lists")
+    );
+    assert_eq!(header(0, "asana-disable").as_deref(), Some("string_ids"));
+    assert_eq!(header(1, "asana-enable"), None);
+    assert_eq!(header(1, "asana-disable"), None);
+}
+
+#[tokio::test]
+async fn a_change_name_that_cannot_be_a_header_is_refused_when_the_client_is_built() {
+    let tokens = Arc::new(StaticTokenSource::new("asana", "s", "t".into()));
+    let settings = AsanaClientSettings::new(Url::parse("http://127.0.0.1:9/api/1.0").unwrap())
+        .with_disable_change("bad\nname");
+    let err = AsanaClient::new(tokens, settings).unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            AsanaError::InvalidArgument {
+                name: "asana-disable",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+}

@@ -23,12 +23,14 @@ mod resources;
 mod settings;
 mod transport;
 
+use std::collections::HashSet;
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use auth_core::TokenSource;
 use auth_core::config::is_secure_endpoint;
 use reqwest::Method;
+use reqwest::header::HeaderValue;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
@@ -106,6 +108,10 @@ struct Inner {
     /// The base URL's path without a trailing slash (`/api/1.0`, or empty).
     base_path: String,
     limiter: Arc<ConcurrencyLimiter>,
+    /// `Asana-Enable` and `Asana-Disable`, validated once.
+    change_headers: Vec<(&'static str, HeaderValue)>,
+    /// The `Asana-Change` announcements already logged.
+    announced: Mutex<HashSet<String>>,
 }
 
 impl fmt::Debug for AsanaClient {
@@ -161,6 +167,23 @@ impl AsanaClient {
                 .map_err(AsanaError::HttpClient)?,
         };
         let limiter = settings.limiter.clone().unwrap_or_default();
+        let mut change_headers = Vec::new();
+        for (header, names) in [
+            ("asana-enable", &settings.enable_changes),
+            ("asana-disable", &settings.disable_changes),
+        ] {
+            if names.is_empty() {
+                continue;
+            }
+            let value = HeaderValue::from_str(&names.join(",")).map_err(|_| {
+                AsanaError::InvalidArgument {
+                    name: header,
+                    reason: "change names must be visible ASCII, e.g. `new_goal_memberships`"
+                        .into(),
+                }
+            })?;
+            change_headers.push((header, value));
+        }
         Ok(Self {
             inner: Arc::new(Inner {
                 http,
@@ -169,6 +192,8 @@ impl AsanaClient {
                 base,
                 base_path,
                 limiter,
+                change_headers,
+                announced: Mutex::default(),
             }),
         })
     }

@@ -45,6 +45,11 @@ pub struct AsanaClientSettings {
     /// The concurrency limiter to share with other clients of the same token. When `None`, the
     /// client has its own.
     pub limiter: Option<Arc<ConcurrencyLimiter>>,
+    /// API changes to opt into before Asana makes them the default, sent as `Asana-Enable` on every
+    /// request (e.g. `new_goal_memberships`).
+    pub enable_changes: Vec<String>,
+    /// API changes to opt out of while Asana still allows it, sent as `Asana-Disable`.
+    pub disable_changes: Vec<String>,
 }
 
 impl Default for AsanaClientSettings {
@@ -64,6 +69,8 @@ impl AsanaClientSettings {
             max_retry_wait: Duration::from_secs(60),
             http_client: None,
             limiter: None,
+            enable_changes: Vec::new(),
+            disable_changes: Vec::new(),
         }
     }
 
@@ -94,6 +101,20 @@ impl AsanaClientSettings {
     /// Uses this HTTP client instead of building one.
     pub fn with_http_client(mut self, http_client: reqwest::Client) -> Self {
         self.http_client = Some(http_client);
+        self
+    }
+
+    /// Opts into the API change `name` (the `Asana-Enable` header). Asana announces changes that
+    /// affect a request in its `Asana-Change` response header; the client logs each one it sees
+    /// once, as a warning.
+    pub fn with_enable_change(mut self, name: impl Into<String>) -> Self {
+        self.enable_changes.push(name.into());
+        self
+    }
+
+    /// Opts out of the API change `name` while Asana allows it (the `Asana-Disable` header).
+    pub fn with_disable_change(mut self, name: impl Into<String>) -> Self {
+        self.disable_changes.push(name.into());
         self
     }
 

@@ -196,6 +196,9 @@ impl AsanaClient {
             .request(req.method.clone(), req.url.clone())
             .bearer_auth(token.expose_secret())
             .header(ACCEPT, "application/json");
+        for (name, value) in &inner.change_headers {
+            builder = builder.header(*name, value.clone());
+        }
         builder = match &req.body {
             RequestBody::Empty => builder,
             RequestBody::Json(json) => builder
@@ -209,6 +212,7 @@ impl AsanaClient {
             let response = builder.send().await?;
             let status = response.status();
             let retry_after = parse_retry_after(response.headers());
+            self.log_announced_changes(req, response.headers());
             let body = response.bytes().await?;
             Ok::<_, reqwest::Error>(Received {
                 status,
@@ -219,6 +223,28 @@ impl AsanaClient {
         match with_timeout(inner.settings.timeout, exchange).await {
             Some(result) => result.map_err(Failure::Http),
             None => Err(Failure::Timeout),
+        }
+    }
+
+    /// Logs each `Asana-Change` announcement once per client, as a warning: Asana sends one on every
+    /// request that a coming change affects.
+    fn log_announced_changes(&self, req: &ApiRequest, headers: &HeaderMap) {
+        for value in headers.get_all("asana-change") {
+            let Ok(change) = value.to_str() else { continue };
+            let first_time = self
+                .inner
+                .announced
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .insert(change.to_string());
+            if first_time {
+                tracing::warn!(
+                    method = %req.method,
+                    path = req.url.path(),
+                    change,
+                    "Asana announces an API change that affects this request; opt in or out with AsanaClientSettings::with_enable_change / with_disable_change"
+                );
+            }
         }
     }
 
