@@ -39,11 +39,11 @@ impl fmt::Display for CredentialSource {
 
 /// Yields a valid access token for one (provider, subject), refreshing as needed.
 ///
-/// Clients call [`TokenSource::cached_token`] before every request, and [`TokenSource::token`]
-/// when it returns `None`. When the API answers 401 with a token,
-/// they call [`TokenSource::invalidate`] with that token and, if it returns `true`, retry once with a
-/// fresh [`TokenSource::token`]: concurrent callers that saw the same rejected token cause a single
-/// refresh.
+/// Clients call [`current_token`](#method.current_token) (on `dyn TokenSource`) before every
+/// request: [`TokenSource::cached_token`], and [`TokenSource::token`] when it returns `None`. When
+/// the API answers 401 with a token, they call [`TokenSource::invalidate`] with that token and, if it
+/// returns `true`, retry once with a fresh token: concurrent callers that saw the same rejected token
+/// cause a single refresh.
 #[async_trait]
 pub trait TokenSource: Send + Sync + fmt::Debug {
     /// A valid access token (sent as `Authorization: Bearer ...`).
@@ -73,6 +73,29 @@ pub trait TokenSource: Send + Sync + fmt::Debug {
 
     /// Where the token comes from.
     fn source(&self) -> CredentialSource;
+}
+
+impl dyn TokenSource {
+    /// What a client calls before each request: the cached token when one can be handed out at
+    /// once ([`TokenSource::cached_token`]), else [`TokenSource::token`], which may refresh. The
+    /// cached path allocates nothing, where every `token()` call boxes a future.
+    ///
+    /// ```
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// use std::sync::Arc;
+    /// use auth_core::{StaticTokenSource, TokenSource};
+    ///
+    /// let source: Arc<dyn TokenSource> =
+    ///     Arc::new(StaticTokenSource::new("asana", "default", "pat-123".into()));
+    /// assert_eq!(source.current_token().await.unwrap().expose_secret(), "pat-123");
+    /// # });
+    /// ```
+    pub async fn current_token(&self) -> Result<SecretString, AuthError> {
+        match self.cached_token() {
+            Some(token) => Ok(token),
+            None => self.token().await,
+        }
+    }
 }
 
 /// A token that never changes: an app-level token or a personal access token.

@@ -48,15 +48,12 @@ impl HotPath {
         first_poll(self.session.token(PROVIDER))
     }
 
-    /// What a client does before each request: `cached_token()` on the session's
-    /// `Arc<dyn TokenSource>`, and `token()` (an `async_trait` method, so one boxed future per call)
-    /// only when that returns `None`.
+    /// What a client does before each request: `current_token()` on the session's
+    /// `Arc<dyn TokenSource>` (its cached token, or `token()`, an `async_trait` method that boxes a
+    /// future per call, when none can be handed out at once).
     #[inline]
     pub fn source_token(&self) -> SecretString {
-        match self.source.cached_token() {
-            Some(token) => token,
-            None => first_poll(self.source.token()),
-        }
+        first_poll(self.source.current_token())
     }
 
     /// The floor: clone an `Arc<str>` out of an `RwLock`.

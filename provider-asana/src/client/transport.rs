@@ -103,10 +103,11 @@ impl AsanaClient {
         loop {
             attempt += 1;
             tracing::Span::current().record("attempt", attempt);
-            let token = match inner.token_source.cached_token() {
-                Some(token) => token,
-                None => inner.token_source.token().await.map_err(AsanaError::Auth)?,
-            };
+            let token = inner
+                .token_source
+                .current_token()
+                .await
+                .map_err(AsanaError::Auth)?;
             let outcome = {
                 // The semaphores are never closed, so acquiring cannot fail.
                 let _permit = inner.limiter.for_method(&req.method).acquire().await.ok();
