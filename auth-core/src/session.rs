@@ -881,6 +881,7 @@ impl Session {
             .map(|(_, entry)| entry)
     }
 
+    #[inline]
     fn entry(&self, provider: &str) -> Result<&Entry, AuthError> {
         self.get(provider)
             .ok_or_else(|| self.unknown_provider(provider))
@@ -896,10 +897,7 @@ impl Session {
 
     /// A valid access token for `provider`: cached, refreshed when needed.
     pub async fn token(&self, provider: &str) -> Result<SecretString, AuthError> {
-        let Some(entry) = self.get(provider) else {
-            return Err(self.unknown_provider(provider));
-        };
-        let binding = &entry.binding;
+        let binding = &self.entry(provider)?.binding;
         match binding.cached() {
             Some(token) => Ok(token),
             // Boxed so that this future stays a few words large on the hot path.
