@@ -353,8 +353,8 @@ impl Inner {
                     source: io::Error::new(
                         io::ErrorKind::TimedOut,
                         format!(
-                            "another process held the store's lock (`{}.lock`) for more than {:?}; retry later, or find the process that holds it",
-                            self.path.display(),
+                            "another process held the store's lock (`{}`) for more than {:?}; retry later, or find the process that holds it",
+                            sibling(&self.path, ".lock").display(),
                             self.lock_timeout
                         ),
                     ),
