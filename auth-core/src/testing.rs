@@ -13,6 +13,9 @@
 //! # });
 //! ```
 
+#[cfg(all(unix, feature = "encryption"))]
+pub mod processes;
+
 use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
