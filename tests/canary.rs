@@ -2,8 +2,6 @@
 //! secrets, a whole OAuth life (authorize, exchange, store, session, refresh, 401, invalid_grant,
 //! transient failures, revoke) runs with TRACE logging captured, and no canary may appear anywhere.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use integrations::asana::connector::{AsanaConnector, AsanaOAuthConfig};
@@ -13,6 +11,7 @@ use integrations::asana::{
 use integrations::auth_core::config::{ConfigLoader, EnvSource};
 use integrations::auth_core::crypto::{EncryptionKey, KeyRing};
 use integrations::auth_core::store::CredentialRecord;
+use integrations::auth_core::testing::CapturedLogs;
 use integrations::{
     AuthManager, AuthorizeOptions, CredentialStore, Credentials, OAuth2Token, SecretString,
     SessionOptions, SqliteCredentialStore,
@@ -22,19 +21,6 @@ use wiremock::matchers::{body_string_contains, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 const CANARY: &str = "CANARY";
-
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 fn assert_clean(what: &str, text: &str) {
     assert!(!text.contains(CANARY), "{what} leaks a secret: {text}");
@@ -114,14 +100,8 @@ async fn token_server() -> MockServer {
 
 #[tokio::test]
 async fn no_public_type_error_or_log_line_contains_a_secret() {
-    let logs = Captured::default();
-    let writer = logs.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let logs = CapturedLogs::default();
+    let _guard = tracing::subscriber::set_default(logs.subscriber(tracing::Level::TRACE));
 
     let server = token_server().await;
     let uri = server.uri();
@@ -316,7 +296,7 @@ async fn no_public_type_error_or_log_line_contains_a_secret() {
 
     assert!(auth.revoke_credentials("asana", "alice").await.unwrap());
     drop(_guard);
-    let logs = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let logs = logs.text();
     assert!(
         logs.contains("oauth2.exchange") && logs.contains("access token refreshed"),
         "logs were captured:\n{logs}"

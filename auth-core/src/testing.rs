@@ -1,4 +1,5 @@
-//! The store conformance suite (feature `testing`).
+//! Test support (feature `testing`): the store conformance suite, the multi-process store checks
+//! (`processes`, with feature `encryption`, unix) and in-memory log capture ([`CapturedLogs`]).
 //!
 //! Every [`CredentialStore`] crate calls [`run_conformance`] from its own tests, as `object_store`
 //! backends run its shared `integration.rs`. Each check is also public, so a failing one can be run
@@ -24,6 +25,58 @@ use crate::error::StoreError;
 use crate::store::{
     CredentialRecord, CredentialStatus, CredentialStore, Payload, PutMode, RefreshLease,
 };
+
+/// Log output captured in memory, for tests that check what was logged and what never was.
+///
+/// Install [`CapturedLogs::subscriber`] for the code under test (with
+/// `tracing::subscriber::set_default` or `with_default`), then read [`CapturedLogs::text`]. A
+/// thread-local subscriber shares tracing's global callsite-interest cache with tests running
+/// concurrently in the same binary, so a test that captures logs is best alone in its binary.
+///
+/// ```
+/// let logs = auth_core::testing::CapturedLogs::default();
+/// tracing::subscriber::with_default(logs.subscriber(tracing::Level::INFO), || {
+///     tracing::warn!(path = "creds.json", "stored unencrypted");
+///     tracing::debug!("below the level");
+/// });
+/// assert!(logs.text().contains("WARN"));
+/// assert!(logs.text().contains("creds.json"));
+/// assert!(!logs.text().contains("below the level"));
+/// ```
+#[derive(Clone, Default)]
+pub struct CapturedLogs(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl CapturedLogs {
+    /// A subscriber that writes every event up to `level` here, as plain text without colours.
+    pub fn subscriber(&self, level: tracing::Level) -> impl tracing::Subscriber + Send + Sync {
+        let writer = self.clone();
+        tracing_subscriber::fmt()
+            .with_max_level(level)
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .finish()
+    }
+
+    /// Everything written so far.
+    pub fn text(&self) -> String {
+        let bytes = self.0.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        String::from_utf8(bytes).expect("log output is UTF-8")
+    }
+}
+
+impl std::io::Write for CapturedLogs {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
 
 /// A shared, type-erased store handle.
 pub type DynStore = Arc<dyn CredentialStore>;

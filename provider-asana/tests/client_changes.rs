@@ -4,26 +4,12 @@
 
 mod client_support;
 
-use std::sync::Arc;
+use auth_core::testing::CapturedLogs;
 
 use client_support::client;
 use serde_json::json;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
-
-#[derive(Clone, Default)]
-struct SharedLog(Arc<std::sync::Mutex<Vec<u8>>>);
-
-impl std::io::Write for SharedLog {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 #[tokio::test]
 async fn each_announced_change_is_logged_once_as_a_warning() {
@@ -42,20 +28,14 @@ async fn each_announced_change_is_logged_once_as_a_warning() {
         .mount(&server)
         .await;
     let (client, _) = client(&server);
-    let log = SharedLog::default();
-    let writer = log.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::WARN)
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let logs = CapturedLogs::default();
+    let _guard = tracing::subscriber::set_default(logs.subscriber(tracing::Level::WARN));
 
     for _ in 0..3 {
         client.get_user("me").await.unwrap();
     }
 
-    let text = String::from_utf8(log.0.lock().unwrap().clone()).unwrap();
+    let text = logs.text();
     let warnings: Vec<&str> = text.lines().filter(|l| l.contains("WARN")).collect();
     assert_eq!(warnings.len(), 2, "{text}");
     assert!(

@@ -4,27 +4,13 @@
 
 mod client_support;
 
-use std::sync::Arc;
+use auth_core::testing::CapturedLogs;
 
 use client_support::client;
 use reqwest::Method;
 use serde_json::json;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
-
-#[derive(Clone, Default)]
-struct SharedLog(Arc<std::sync::Mutex<Vec<u8>>>);
-
-impl std::io::Write for SharedLog {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 #[tokio::test]
 async fn traces_name_method_path_status_and_attempt_but_never_the_token_or_query() {
@@ -48,14 +34,8 @@ async fn traces_name_method_path_status_and_attempt_but_never_the_token_or_query
         .mount(&server)
         .await;
     let (client, _) = client(&server);
-    let log = SharedLog::default();
-    let writer = log.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let logs = CapturedLogs::default();
+    let _guard = tracing::subscriber::set_default(logs.subscriber(tracing::Level::TRACE));
 
     client
         .request(
@@ -67,7 +47,7 @@ async fn traces_name_method_path_status_and_attempt_but_never_the_token_or_query
         .await
         .unwrap();
 
-    let text = String::from_utf8(log.0.lock().unwrap().clone()).unwrap();
+    let text = logs.text();
     assert!(
         text.contains("asana_request{method=GET path=/api/1.0/users/me"),
         "{text}"

@@ -2,26 +2,16 @@
 //! tracing subscriber shares tracing's global callsite-interest cache with tests running
 //! concurrently in the same binary, which makes log capture flaky.
 
-use std::sync::{Arc, Mutex};
-
 use auth_core::crypto::{EncryptionKey, KeyRing};
-use auth_core::testing::payload;
+use auth_core::testing::{CapturedLogs, payload};
 use auth_core::{CredentialRecord, CredentialStore, PutMode};
 use store_file::FileCredentialStore;
 
 #[test]
 fn the_missing_key_warning_is_logged_once_at_open_and_only_without_a_key() {
-    let logs = Arc::new(Mutex::new(Vec::<u8>::new()));
-    let writer = {
-        let logs = logs.clone();
-        move || LogWriter(logs.clone())
-    };
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(writer)
-        .with_ansi(false)
-        .finish();
+    let logs = CapturedLogs::default();
     let dir = tempfile::tempdir().unwrap();
-    tracing::subscriber::with_default(subscriber, || {
+    tracing::subscriber::with_default(logs.subscriber(tracing::Level::INFO), || {
         let rt = tokio::runtime::Builder::new_current_thread()
             .build()
             .unwrap();
@@ -43,21 +33,9 @@ fn the_missing_key_warning_is_logged_once_at_open_and_only_without_a_key() {
                 .unwrap();
         });
     });
-    let logs = String::from_utf8(logs.lock().unwrap().clone()).unwrap();
+    let logs = logs.text();
     let warnings: Vec<&str> = logs.lines().filter(|l| l.contains("WARN")).collect();
     assert_eq!(warnings.len(), 1, "{logs}");
     assert!(warnings[0].contains("unencrypted"), "{logs}");
     assert!(warnings[0].contains("plain.json"), "{logs}");
-}
-
-struct LogWriter(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for LogWriter {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
 }
