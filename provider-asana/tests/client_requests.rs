@@ -6,7 +6,7 @@ mod client_support;
 use std::sync::Arc;
 
 use auth_core::StaticTokenSource;
-use client_support::{client, client_with, settings};
+use client_support::{client, client_with, form_fields, settings};
 use provider_asana::models::{
     AttachmentUpload, CreateComment, CreateTask, CreateWebhook, ProjectPlacement, UpdateTask,
     WebhookFilter,
@@ -477,6 +477,90 @@ async fn base_url_must_be_https_except_on_loopback() {
         "https://app.asana.com/api/1.0"
     );
     assert!(!format!("{client:?}").contains("\"t\""));
+}
+
+#[tokio::test]
+async fn a_link_attachment_is_sent_as_multipart_fields_and_resent_whole_after_a_401() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/api/1.0/attachments"))
+        .and(header("authorization", "Bearer token-1"))
+        .respond_with(ResponseTemplate::new(401).set_body_json(json!({"errors": [
+            {"message": "Not Authorized"}
+        ]})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/api/1.0/attachments"))
+        .and(header("authorization", "Bearer token-2"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"data": {
+            "gid": "501", "resource_type": "attachment", "resource_subtype": "external",
+            "name": "Spec", "host": "external", "view_url": "https://docs.example/spec"
+        }})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let (client, _) = client(&server);
+
+    let attachment = client
+        .attachments()
+        .attach_url("123", "https://docs.example/spec?v=2&x=y", "Spec")
+        .await
+        .unwrap();
+
+    assert_eq!(attachment.gid, "501");
+    assert_eq!(attachment.resource_subtype.as_deref(), Some("external"));
+    let requests = server.received_requests().await.unwrap();
+    assert_eq!(requests.len(), 2);
+    let expected = vec![
+        ("parent".to_string(), "123".to_string()),
+        ("resource_subtype".to_string(), "external".to_string()),
+        (
+            "url".to_string(),
+            "https://docs.example/spec?v=2&x=y".to_string(),
+        ),
+        ("name".to_string(), "Spec".to_string()),
+    ];
+    for request in &requests {
+        let content_type = request
+            .headers
+            .get("content-type")
+            .unwrap()
+            .to_str()
+            .unwrap();
+        assert!(
+            content_type.starts_with("multipart/form-data; boundary="),
+            "{content_type}"
+        );
+        assert_eq!(form_fields(&request.body), expected);
+        assert!(!String::from_utf8_lossy(&request.body).contains("filename="));
+    }
+}
+
+#[tokio::test]
+async fn a_bad_link_attachment_is_refused_before_anything_is_sent() {
+    let server = MockServer::start().await;
+    let (client, tokens) = client(&server);
+    let attachments = client.attachments();
+    let cases = [
+        (" ", "https://docs.example/spec", "Spec", "parent"),
+        ("123", "docs.example/spec", "Spec", "url"),
+        ("123", "ftp://docs.example/spec", "Spec", "url"),
+        ("123", "https://docs.example/spec", "  ", "name"),
+    ];
+    for (parent, url, name, argument) in cases {
+        let err = attachments.attach_url(parent, url, name).await.unwrap_err();
+        assert!(
+            matches!(&err, AsanaError::InvalidArgument { name, .. } if *name == argument),
+            "{parent:?} {url:?} {name:?}: {err:?}"
+        );
+    }
+    assert!(server.received_requests().await.unwrap().is_empty());
+    assert_eq!(
+        tokens.token_calls.load(std::sync::atomic::Ordering::SeqCst),
+        0
+    );
 }
 
 #[tokio::test]

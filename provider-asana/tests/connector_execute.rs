@@ -8,7 +8,7 @@ mod client_support;
 use std::collections::BTreeSet;
 
 use auth_core::SecretString;
-use client_support::settings;
+use client_support::{form_fields, settings};
 use provider_asana::connector::{AsanaConnector, ExecuteError, MAX_DOWNLOAD_BYTES};
 use provider_asana::{AsanaClientSettings, AsanaError};
 use serde_json::{Value, json};
@@ -225,7 +225,8 @@ fn delete(entity: &'static str, params: Value, path: &'static str) -> Case {
     }
 }
 
-/// Every catalog action except `attachments.download` (tested below with its storage host).
+/// Every catalog action except the multipart `attachments.create` and `attachments.download`
+/// (tested below, the latter with its storage host).
 fn cases() -> Vec<Case> {
     vec![
         // tasks
@@ -683,9 +684,10 @@ fn the_cases_cover_every_catalog_action() {
         .iter()
         .map(|c| (c.entity.to_string(), c.action.to_string()))
         .collect();
+    covered.insert(("attachments".into(), "create".into()));
     covered.insert(("attachments".into(), "download".into()));
-    // 27 entities with 48 actions between them (as listed in the catalog's own unit test).
-    assert_eq!(catalog.len(), 48);
+    // 27 entities with 49 actions between them (as listed in the catalog's own unit test).
+    assert_eq!(catalog.len(), 49);
     assert_eq!(
         catalog
             .iter()
@@ -695,6 +697,62 @@ fn the_cases_cover_every_catalog_action() {
         27
     );
     assert_eq!(covered, catalog);
+}
+
+#[tokio::test]
+async fn create_attaches_a_link_as_multipart_fields() {
+    let api = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/api/1.0/attachments"))
+        .and(header("authorization", format!("Bearer {TOKEN}").as_str()))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"data": {
+            "gid": "78", "resource_type": "attachment", "resource_subtype": "external",
+            "name": "Brief", "view_url": "https://docs.example/brief"
+        }})))
+        .expect(1)
+        .mount(&api)
+        .await;
+
+    let result = connector(&api)
+        .execute(
+            "attachments",
+            "create",
+            json!({"parent": "12", "url": "https://docs.example/brief", "name": "Brief"}),
+        )
+        .await
+        .unwrap();
+
+    assert_eq!(
+        result,
+        json!({"data": {"gid": "78", "resource_type": "attachment", "resource_subtype": "external",
+                        "name": "Brief", "view_url": "https://docs.example/brief"}})
+    );
+    let requests = api.received_requests().await.unwrap();
+    assert_eq!(
+        form_fields(&requests[0].body),
+        [
+            ("parent".to_string(), "12".to_string()),
+            ("resource_subtype".to_string(), "external".to_string()),
+            ("url".to_string(), "https://docs.example/brief".to_string()),
+            ("name".to_string(), "Brief".to_string()),
+        ]
+    );
+    let err = connector(&api)
+        .execute(
+            "attachments",
+            "create",
+            json!({"parent": "12", "url": "file:///etc/passwd", "name": "Brief"}),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            ExecuteError::Api(AsanaError::InvalidArgument { name: "url", .. })
+        ),
+        "{err:?}"
+    );
+    api.verify().await;
 }
 
 /// Mounts the attachment's metadata on the API server, pointing at `download_url`.

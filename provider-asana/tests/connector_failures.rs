@@ -83,7 +83,7 @@ async fn unknown_action_lists_the_entity_actions() {
     let err = refused("attachments", "delete", json!({"attachment_gid": "1"})).await;
     assert!(matches!(
         &err,
-        ExecuteError::UnknownAction { available, .. } if available == "list, get, download"
+        ExecuteError::UnknownAction { available, .. } if available == "list, get, create, download"
     ));
 }
 

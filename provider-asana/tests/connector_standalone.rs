@@ -812,6 +812,21 @@ async fn every_catalog_action_works_against_the_testkit() {
             .await,
         [seed::ANNOUNCEMENT_ATTACHMENT_NAME, "Design doc"]
     );
+    let linked = agent
+        .ok(
+            "attachments",
+            "create",
+            json!({"parent": seed::DRAFT_TASK_GID, "url": "https://docs.example/faq", "name": "FAQ"}),
+        )
+        .await;
+    assert_eq!(linked["data"]["resource_subtype"], "external");
+    assert_eq!(linked["data"]["view_url"], "https://docs.example/faq");
+    assert_eq!(
+        agent
+            .names("attachments", json!({"parent": seed::DRAFT_TASK_GID}))
+            .await,
+        [seed::ANNOUNCEMENT_ATTACHMENT_NAME, "Design doc", "FAQ"]
+    );
     let attachment = agent
         .ok(
             "attachments",

@@ -745,6 +745,126 @@ async fn tags_crud() {
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
 
+impl Api<'_> {
+    async fn post_form(&self, form: reqwest::multipart::Form) -> (StatusCode, Value) {
+        let response = self
+            .http
+            .post(format!("{}/attachments", self.asana.api_base_url()))
+            .bearer_auth(&self.token)
+            .multipart(form)
+            .send()
+            .await
+            .expect("API request");
+        let status = response.status();
+        (status, response.json().await.expect("JSON response"))
+    }
+}
+
+#[tokio::test]
+async fn attachments_upload_a_file_or_attach_a_link() {
+    use reqwest::multipart::{Form, Part};
+    let asana = MockAsana::start().await;
+    let api = Api::pat(&asana);
+    let file = || {
+        Part::bytes(b"row 1: Ada\r\n--not a boundary\r\n".to_vec())
+            .file_name("seat plan.txt")
+            .mime_str("text/plain")
+            .expect("MIME type")
+    };
+
+    let (status, uploaded) = api
+        .post_form(
+            Form::new()
+                .text("parent", seed::VENUE_TASK_GID)
+                .part("file", file()),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{uploaded}");
+    assert_eq!(uploaded["data"]["name"], "seat plan.txt");
+    assert_eq!(uploaded["data"]["host"], "asana");
+    assert_eq!(uploaded["data"]["parent"]["gid"], seed::VENUE_TASK_GID);
+    let download_url = uploaded["data"]["download_url"]
+        .as_str()
+        .expect("download_url");
+    let content = api
+        .http
+        .get(download_url)
+        .send()
+        .await
+        .expect("download")
+        .bytes()
+        .await
+        .expect("content");
+    assert_eq!(&content[..], b"row 1: Ada\r\n--not a boundary\r\n");
+
+    let (status, linked) = api
+        .post_form(
+            Form::new()
+                .text("parent", seed::VENUE_TASK_GID)
+                .text("resource_subtype", "external")
+                .text("url", "https://docs.example/venue")
+                .text("name", "Venue contract"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{linked}");
+    assert_eq!(linked["data"]["name"], "Venue contract");
+    assert_eq!(linked["data"]["resource_subtype"], "external");
+    assert_eq!(linked["data"]["view_url"], "https://docs.example/venue");
+    assert_eq!(linked["data"]["download_url"], Value::Null);
+
+    let refused: [(Form, StatusCode, &str); 4] = [
+        (
+            Form::new().part("file", file()),
+            StatusCode::BAD_REQUEST,
+            "parent: Missing input",
+        ),
+        (
+            Form::new()
+                .text("parent", "1234567890")
+                .part("file", file()),
+            StatusCode::BAD_REQUEST,
+            "parent: Unknown object: 1234567890",
+        ),
+        (
+            Form::new()
+                .text("parent", seed::VENUE_TASK_GID)
+                .text("resource_subtype", "external")
+                .text("name", "No link"),
+            StatusCode::BAD_REQUEST,
+            "url: Missing input",
+        ),
+        (
+            Form::new().text("parent", seed::VENUE_TASK_GID),
+            StatusCode::BAD_REQUEST,
+            "file: Missing input",
+        ),
+    ];
+    for (form, expected_status, expected_message) in refused {
+        let (status, body) = api.post_form(form).await;
+        assert_eq!(status, expected_status, "{body}");
+        assert_eq!(error_message(&body), expected_message);
+    }
+    let (status, body) = api
+        .post("/attachments", json!({ "parent": seed::VENUE_TASK_GID }))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        error_message(&body),
+        "The request must be multipart/form-data"
+    );
+
+    let (_, listed) = api
+        .get(&format!("/attachments?parent={}", seed::VENUE_TASK_GID))
+        .await;
+    assert_eq!(
+        gids(&listed),
+        [
+            uploaded["data"]["gid"].as_str().expect("gid"),
+            linked["data"]["gid"].as_str().expect("gid"),
+        ]
+    );
+}
+
 #[tokio::test]
 async fn opt_fields_keeps_gid_and_the_named_fields() {
     let asana = MockAsana::start().await;

@@ -613,7 +613,49 @@ impl Attachments<'_> {
             });
         }
         let url = self.client.endpoint(&["attachments"])?;
-        let req = ApiRequest::new(Method::POST, url, RequestBody::Multipart(Box::new(upload)));
+        let req = ApiRequest::new(Method::POST, url, RequestBody::File(Box::new(upload)));
+        let response = self.client.execute(&req).await?;
+        decode::<DataEnvelope<Attachment>>(&req, &response).map(|envelope| envelope.data)
+    }
+
+    /// `POST /attachments` with `resource_subtype=external`: attaches a link (a shared drive file,
+    /// a web page ...) to a task or project. Asana stores the URL and the name, not the content.
+    ///
+    /// `url` must be an absolute http or https URL and `name` must not be blank; otherwise this
+    /// is [`AsanaError::InvalidArgument`] and nothing is sent. Retried like
+    /// [`Attachments::upload`].
+    pub async fn attach_url(
+        &self,
+        parent: &str,
+        url: &str,
+        name: &str,
+    ) -> Result<Attachment, AsanaError> {
+        let invalid = |arg: &'static str, reason: &str| AsanaError::InvalidArgument {
+            name: arg,
+            reason: reason.into(),
+        };
+        if parent.trim().is_empty() {
+            return Err(invalid("parent", "must be a task or project gid"));
+        }
+        match Url::parse(url) {
+            Ok(link) if matches!(link.scheme(), "http" | "https") => {}
+            _ => return Err(invalid("url", "must be an absolute http or https URL")),
+        }
+        if name.trim().is_empty() {
+            return Err(invalid("name", "must not be blank"));
+        }
+        let fields = [
+            ("parent", parent.to_string()),
+            ("resource_subtype", "external".to_string()),
+            ("url", url.to_string()),
+            ("name", name.to_string()),
+        ];
+        let endpoint = self.client.endpoint(&["attachments"])?;
+        let req = ApiRequest::new(
+            Method::POST,
+            endpoint,
+            RequestBody::Fields(Box::new(fields)),
+        );
         let response = self.client.execute(&req).await?;
         decode::<DataEnvelope<Attachment>>(&req, &response).map(|envelope| envelope.data)
     }

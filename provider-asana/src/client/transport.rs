@@ -37,7 +37,10 @@ pub(crate) struct ApiRequest {
 pub(crate) enum RequestBody {
     Empty,
     Json(Bytes),
-    Multipart(Box<AttachmentUpload>),
+    /// A file upload: multipart `parent` and `file`.
+    File(Box<AttachmentUpload>),
+    /// Multipart text fields only (an external attachment's `parent`, `url` and `name`).
+    Fields(Box<[(&'static str, String)]>),
 }
 
 /// A response whose status the core accepted.
@@ -205,9 +208,16 @@ impl AsanaClient {
             RequestBody::Json(json) => builder
                 .header(CONTENT_TYPE, "application/json")
                 .body(json.clone()),
-            RequestBody::Multipart(upload) => {
+            RequestBody::File(upload) => {
                 builder.multipart(multipart_form(upload).map_err(Failure::Http)?)
             }
+            RequestBody::Fields(fields) => builder.multipart(
+                fields
+                    .iter()
+                    .fold(reqwest::multipart::Form::new(), |form, (name, value)| {
+                        form.text(*name, value.clone())
+                    }),
+            ),
         };
         let exchange = async {
             let response = builder.send().await?;

@@ -23,6 +23,8 @@ pub(crate) enum Kind {
     Post,
     /// Fetch an attachment's metadata, then its bytes from `download_url` (without the token).
     Download,
+    /// Attach a link: a multipart `POST /attachments` with `resource_subtype=external`.
+    Link,
 }
 
 /// Where a parameter goes.
@@ -647,6 +649,24 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         path: "/attachments/{attachment_gid}",
         description: "Get an attachment's metadata",
         params: &[gid!("attachment_gid", "attachment"), OPT_FIELDS],
+        rules: &[],
+    },
+    Operation {
+        entity: "attachments",
+        action: "create",
+        kind: Kind::Link,
+        path: "/attachments",
+        description: "Attach a link to a task or project: Asana stores the URL and a name, not the file",
+        params: &[
+            req("parent", Ty::Str, In::Body, "Task or project gid"),
+            req("url", Ty::Str, In::Body, "An absolute http or https URL"),
+            req(
+                "name",
+                Ty::Str,
+                In::Body,
+                "The name Asana shows for the link",
+            ),
+        ],
         rules: &[],
     },
     Operation {

@@ -373,6 +373,15 @@ impl AsanaConnector {
                     .await?,
             ),
             Kind::Download => self.download(&path, &params).await?,
+            Kind::Link => {
+                let text = |name| params.get(name).and_then(Value::as_str).unwrap_or_default();
+                let attachment = self
+                    .client
+                    .attachments()
+                    .attach_url(text("parent"), text("url"), text("name"))
+                    .await?;
+                json!({ "data": attachment })
+            }
         };
         Ok(result)
     }
@@ -670,7 +679,7 @@ mod tests {
             ("teams", &["get"]),
             ("workspace_teams", &["list"]),
             ("user_teams", &["list"]),
-            ("attachments", &["list", "get", "download"]),
+            ("attachments", &["list", "get", "create", "download"]),
             ("workspace_tags", &["list", "create"]),
             ("tags", &["get", "update", "delete"]),
             ("tag_tasks", &["list"]),

@@ -180,11 +180,29 @@ pub(super) struct Ctx<'a> {
     /// The path after `/api/1.0`, e.g. `/projects/1/tasks`.
     pub path: String,
     body: &'a [u8],
+    content_type: Option<&'a str>,
     query: Vec<(String, String)>,
     /// The mock's base URI, where attachments are downloaded.
     pub origin: String,
     api_base: String,
     opt_fields: Option<Vec<String>>,
+}
+
+/// One part of a `multipart/form-data` request body.
+pub(super) struct FormPart<'a> {
+    /// The form field's name.
+    pub name: String,
+    /// The file name, for a file part.
+    pub file_name: Option<String>,
+    /// The part's bytes, as sent.
+    pub content: &'a [u8],
+}
+
+/// Where `needle` first occurs in `haystack`.
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack
+        .windows(needle.len())
+        .position(|window| window == needle)
 }
 
 impl<'a> Ctx<'a> {
@@ -212,6 +230,10 @@ impl<'a> Ctx<'a> {
                 .unwrap_or_default()
                 .to_string(),
             body: &request.body,
+            content_type: request
+                .headers
+                .get("content-type")
+                .and_then(|value| value.to_str().ok()),
             query,
             origin: state.app.uri.clone(),
             api_base: format!("{}/api/1.0", state.app.uri),
@@ -241,6 +263,58 @@ impl<'a> Ctx<'a> {
             _ => Err(ApiError::bad_request(
                 "Request data must be a JSON object, with the fields under \"data\"",
             )),
+        }
+    }
+
+    /// The parts of a `multipart/form-data` body, in order.
+    pub fn form(&self) -> Result<Vec<FormPart<'a>>, ApiError> {
+        let not_multipart = || ApiError::bad_request("The request must be multipart/form-data");
+        let boundary = self
+            .content_type
+            .filter(|value| value.starts_with("multipart/form-data"))
+            .and_then(|value| {
+                value
+                    .split(';')
+                    .find_map(|param| param.trim().strip_prefix("boundary="))
+            })
+            .map(|boundary| boundary.trim_matches('"'))
+            .filter(|boundary| !boundary.is_empty())
+            .ok_or_else(not_multipart)?;
+        let opening = format!("--{boundary}\r\n");
+        let delimiter = format!("\r\n--{boundary}");
+        let mut rest = self
+            .body
+            .strip_prefix(opening.as_bytes())
+            .ok_or_else(not_multipart)?;
+        let mut parts = Vec::new();
+        loop {
+            let end = find(rest, delimiter.as_bytes()).ok_or_else(not_multipart)?;
+            let (section, after) = (&rest[..end], &rest[end + delimiter.len()..]);
+            let header_end = find(section, b"\r\n\r\n").ok_or_else(not_multipart)?;
+            let headers =
+                std::str::from_utf8(&section[..header_end]).map_err(|_| not_multipart())?;
+            let disposition = headers
+                .split("\r\n")
+                .find(|line| {
+                    line.to_ascii_lowercase()
+                        .starts_with("content-disposition: form-data")
+                })
+                .ok_or_else(not_multipart)?;
+            let attribute = |key: &str| {
+                disposition.split(';').find_map(|param| {
+                    let (name, value) = param.trim().split_once('=')?;
+                    (name == key).then(|| value.trim_matches('"').to_string())
+                })
+            };
+            parts.push(FormPart {
+                name: attribute("name").ok_or_else(not_multipart)?,
+                file_name: attribute("filename"),
+                content: &section[header_end + 4..],
+            });
+            if after.starts_with(b"--") {
+                return Ok(parts);
+            }
+            rest = after.strip_prefix(b"\r\n").ok_or_else(not_multipart)?;
         }
     }
 

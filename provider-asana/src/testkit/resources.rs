@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde_json::{Map, Value, json};
 
 use super::api::{ApiError, Ctx};
-use super::data::{Data, Gid, Project, Section, Story, Tag, Task, User, now_timestamp};
+use super::data::{Attachment, Data, Gid, Project, Section, Story, Tag, Task, User, now_timestamp};
 use super::state::Reply;
 
 /// The fields of a compact record of most types.
@@ -253,6 +253,7 @@ pub(super) fn route(data: &mut Data, ctx: &Ctx<'_>) -> Result<Reply, ApiError> {
                 .collect();
             ctx.list(items)
         }
+        ("POST", ["attachments"]) => create_attachment(data, ctx),
         ("GET", ["attachments", attachment]) => {
             let gid = existing(&data.attachments, "attachment", attachment)?;
             Ok(ctx.object(
@@ -1028,6 +1029,49 @@ fn create_story(data: &mut Data, ctx: &Ctx<'_>, raw: &str) -> Result<Reply, ApiE
         },
     );
     Ok(ctx.object(201, data.story_json(gid, &data.stories[&gid])))
+}
+
+/// `POST /attachments` (multipart): a `file` part uploads a file Asana hosts; without one,
+/// `resource_subtype=external` with `url` and `name` attaches a link.
+fn create_attachment(data: &mut Data, ctx: &Ctx<'_>) -> Result<Reply, ApiError> {
+    let parts = ctx.form()?;
+    let text = |name: &str| -> Result<Option<String>, ApiError> {
+        match parts.iter().find(|part| part.name == name) {
+            None => Ok(None),
+            Some(part) => String::from_utf8(part.content.to_vec())
+                .map(Some)
+                .map_err(|_| ApiError::bad_request(format!("{name}: Not valid UTF-8"))),
+        }
+    };
+    let parent = text("parent")?.ok_or_else(|| ApiError::bad_request("parent: Missing input"))?;
+    let parent = referenced(&data.tasks, "parent", &parent)?;
+    let attachment = match parts.iter().find(|part| part.name == "file") {
+        Some(file) => Attachment {
+            name: file.file_name.clone().unwrap_or_default(),
+            parent,
+            host: "asana".into(),
+            content: Some(file.content.to_vec()),
+            view_url: None,
+            created_at: now_timestamp(),
+        },
+        None if text("resource_subtype")?.as_deref() == Some("external") => Attachment {
+            name: text("name")?.ok_or_else(|| ApiError::bad_request("name: Missing input"))?,
+            parent,
+            host: "external".into(),
+            content: None,
+            view_url: Some(
+                text("url")?.ok_or_else(|| ApiError::bad_request("url: Missing input"))?,
+            ),
+            created_at: now_timestamp(),
+        },
+        None => return Err(ApiError::bad_request("file: Missing input")),
+    };
+    let gid = data.next_gid();
+    data.attachments.insert(gid, attachment);
+    Ok(ctx.object(
+        200,
+        data.attachment_json(gid, &data.attachments[&gid], &ctx.origin),
+    ))
 }
 
 fn list_tags(data: &Data, ctx: &Ctx<'_>, workspace: Gid) -> Result<Reply, ApiError> {

@@ -127,3 +127,18 @@ pub fn client_with(settings: AsanaClientSettings) -> (AsanaClient, Arc<CountingT
 pub fn client(server: &MockServer) -> (AsanaClient, Arc<CountingTokenSource>) {
     client_with(settings(server))
 }
+
+/// The `name="…"` text fields of a multipart body, in order.
+pub fn form_fields(body: &[u8]) -> Vec<(String, String)> {
+    let body = String::from_utf8_lossy(body);
+    body.split("Content-Disposition: form-data; name=\"")
+        .skip(1)
+        .map(|part| {
+            let (name, rest) = part.split_once("\"\r\n\r\n").expect("a text field");
+            let (value, _) = rest
+                .split_once("\r\n--")
+                .expect("a boundary after the value");
+            (name.to_string(), value.to_string())
+        })
+        .collect()
+}
