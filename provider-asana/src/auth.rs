@@ -417,10 +417,37 @@ pub trait AsanaSessionExt {
     /// an override, or the personal access token). The default workspace is the user's
     /// `workspace_gid`, else the app's.
     fn asana(&self) -> Result<AsanaClient, AsanaError>;
+
+    /// [`AsanaSessionExt::asana`] with settings of your own on top of the configured ones, for
+    /// example opting into an API change. The client still shares its token's concurrency
+    /// limiter with every other client of the same token.
+    ///
+    /// ```no_run
+    /// # async fn run(session: auth_core::Session) -> Result<(), provider_asana::AsanaError> {
+    /// use provider_asana::AsanaSessionExt;
+    ///
+    /// let client = session.asana_with(|settings| {
+    ///     settings.with_enable_change("new_goal_memberships")
+    /// })?;
+    /// let me = client.get_user("me").await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    fn asana_with(
+        &self,
+        configure: impl FnOnce(AsanaClientSettings) -> AsanaClientSettings,
+    ) -> Result<AsanaClient, AsanaError>;
 }
 
 impl AsanaSessionExt for Session {
     fn asana(&self) -> Result<AsanaClient, AsanaError> {
+        self.asana_with(|settings| settings)
+    }
+
+    fn asana_with(
+        &self,
+        configure: impl FnOnce(AsanaClientSettings) -> AsanaClientSettings,
+    ) -> Result<AsanaClient, AsanaError> {
         let source = self.token_source(PROVIDER_ID)?;
         let provider = self
             .provider(PROVIDER_ID)
@@ -441,8 +468,7 @@ impl AsanaSessionExt for Session {
             CredentialSource::AppToken => "app-token".to_string(),
             _ => format!("subject:{}", self.subject()),
         };
-        let settings = provider
-            .client_settings(workspace)
+        let settings = configure(provider.client_settings(workspace))
             .with_limiter(provider.limiter_for(&limiter_key));
         AsanaClient::new(source, settings)
     }

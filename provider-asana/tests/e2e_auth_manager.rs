@@ -305,6 +305,74 @@ async fn a_401_refreshes_once_and_retries() {
 }
 
 #[tokio::test]
+async fn asana_with_adds_settings_on_top_of_the_sessions_own() {
+    let mock = MockAsana::start().await;
+    let mut app = mock_app(&mock);
+    app.workspace_gid = Some(seed::WORKSPACE_GID.to_string());
+    let auth = manager_for(app);
+    let connected = connect(&auth, &mock, "alice").await;
+    let session = auth.session("alice").await.unwrap();
+
+    session.asana().unwrap().get_user("me").await.unwrap();
+    let client = session
+        .asana_with(|settings| {
+            settings
+                .with_enable_change("new_goal_memberships")
+                .with_disable_change("new_user_task_lists")
+        })
+        .unwrap();
+    let me = client.get_user("me").await.unwrap();
+
+    assert_eq!(me.gid, seed::ME_GID);
+    let bearer = format!("Bearer {}", connected.token.access_token.expose_secret());
+    assert_eq!(api_bearers(&mock).await, [bearer.clone(), bearer]);
+    let requests = mock.received_requests().await;
+    let api: Vec<_> = requests
+        .iter()
+        .filter(|r| r.url.path() == "/api/1.0/users/me")
+        .collect();
+    let header = |i: usize, name: &str| {
+        api[i]
+            .headers
+            .get(name)
+            .map(|v| v.to_str().unwrap().to_string())
+    };
+    assert_eq!(header(0, "asana-enable"), None);
+    assert_eq!(header(0, "asana-disable"), None);
+    assert_eq!(
+        header(1, "asana-enable").as_deref(),
+        Some("new_goal_memberships")
+    );
+    assert_eq!(
+        header(1, "asana-disable").as_deref(),
+        Some("new_user_task_lists")
+    );
+    // The configured default workspace survives.
+    let teams: Vec<_> = client
+        .teams()
+        .list_for_workspace(None)
+        .stream()
+        .try_collect()
+        .await
+        .unwrap();
+    assert!(!teams.is_empty());
+    assert_eq!(
+        mock.requests_to(
+            "GET",
+            &format!("/api/1.0/workspaces/{}/teams", seed::WORKSPACE_GID)
+        ),
+        1
+    );
+    let err = session
+        .asana_with(|settings| settings.with_enable_change("bad\nname"))
+        .unwrap_err();
+    assert!(
+        matches!(&err, AsanaError::InvalidArgument { .. }),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
 async fn the_personal_access_token_stands_in_only_when_allowed() {
     let mock = MockAsana::start().await;
     let mut app = mock_app(&mock);
