@@ -390,18 +390,8 @@ fn report(app: &App, out: &Output, provider: &str, name: &str, credentials: &Cre
 
 /// Opens `url` in the default browser; failures are ignored (the URL was printed).
 fn open_browser(url: &str) {
-    let mut command = if cfg!(target_os = "macos") {
-        Command::new("open")
-    } else if cfg!(windows) {
-        // Not `cmd /C start`: cmd would treat the `&` between query parameters as a separator.
-        let mut c = Command::new("rundll32");
-        c.arg("url.dll,FileProtocolHandler");
-        c
-    } else {
-        Command::new("xdg-open")
-    };
+    let mut command = browser_command(std::env::consts::OS, url);
     command
-        .arg(url)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null());
@@ -411,4 +401,45 @@ fn open_browser(url: &str) {
             tracing::info!(error = %e, "could not start a browser");
         }
     });
+}
+
+/// The command that opens `url` on `os` (as named by [`std::env::consts::OS`]), with the URL
+/// as one argument of its own.
+fn browser_command(os: &str, url: &str) -> Command {
+    let mut command = match os {
+        "macos" => Command::new("open"),
+        "windows" => {
+            // Not `cmd /C start`: cmd would treat the `&` between query parameters as a separator.
+            let mut c = Command::new("rundll32");
+            c.arg("url.dll,FileProtocolHandler");
+            c
+        }
+        _ => Command::new("xdg-open"),
+    };
+    command.arg(url);
+    command
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_os_opens_the_url_as_one_argument() {
+        let url = "https://app.asana.com/-/oauth_authorize?client_id=1&state=a%20b&scope=c";
+        for (os, program, args) in [
+            ("macos", "open", vec![url]),
+            (
+                "windows",
+                "rundll32",
+                vec!["url.dll,FileProtocolHandler", url],
+            ),
+            ("linux", "xdg-open", vec![url]),
+            ("freebsd", "xdg-open", vec![url]),
+        ] {
+            let command = browser_command(os, url);
+            assert_eq!(command.get_program(), program, "{os}");
+            assert_eq!(command.get_args().collect::<Vec<_>>(), args, "{os}");
+        }
+    }
 }
