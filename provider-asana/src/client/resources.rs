@@ -600,7 +600,8 @@ impl Attachments<'_> {
             .await
     }
 
-    /// `POST /attachments` (multipart `parent` and `file`). The upload is never retried after a
+    /// `POST /attachments` (multipart `parent` and `file`); to attach a link instead, see
+    /// [`Attachments::attach_url`]. The upload is never retried after a
     /// 5xx or a lost connection (it is a POST); it is after a 429 or a refreshed 401.
     pub async fn upload(&self, upload: AttachmentUpload) -> Result<Attachment, AsanaError> {
         if reqwest::multipart::Part::bytes(Vec::new())
