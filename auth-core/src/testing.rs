@@ -1,5 +1,7 @@
-//! Test support (feature `testing`): the store conformance suite, the multi-process store checks
-//! (`processes`, with feature `encryption`, unix) and in-memory log capture ([`CapturedLogs`]).
+//! Test support (feature `testing`): the store conformance suite, the checks for stores that
+//! encrypt at rest (`encryption`, with feature `encryption`), the multi-process store checks
+//! (`processes`, with feature `encryption`, unix), the read-only directory check (`read_only`,
+//! unix) and in-memory log capture ([`CapturedLogs`]).
 //!
 //! Every [`CredentialStore`] crate calls [`run_conformance`] from its own tests, as `object_store`
 //! backends run its shared `integration.rs`. Each check is also public, so a failing one can be run
@@ -14,8 +16,12 @@
 //! # });
 //! ```
 
+#[cfg(feature = "encryption")]
+pub mod encryption;
 #[cfg(all(unix, feature = "encryption"))]
 pub mod processes;
+#[cfg(unix)]
+pub mod read_only;
 
 use std::future::Future;
 use std::sync::Arc;

@@ -3,48 +3,39 @@
 #![cfg(unix)]
 
 use std::os::unix::fs::PermissionsExt;
-use std::os::unix::process::CommandExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use auth_core::crypto::{EncryptionKey, KeyRing};
-use auth_core::testing::{DynStore, payload, payload_n, run_conformance};
+use auth_core::crypto::KeyRing;
+use auth_core::testing::encryption::{self, CANARY, canary_payload, key};
+use auth_core::testing::{DynStore, payload, payload_n, read_only, run_conformance};
 use auth_core::{CredentialRecord, CredentialStore, Payload, PutMode, StoreError};
 use store_file::{FORMAT, FORMAT_VERSION, FileCredentialStore};
 
-const CANARY: &str = "canary-4be0d2-access-token";
-
-fn canary_payload(n: u64) -> Payload {
-    Payload::new(format!("{{\"access_token\":\"{CANARY}\",\"n\":{n}}}").into_bytes())
-}
-
-fn key(byte: u8) -> EncryptionKey {
-    EncryptionKey::from_bytes([byte; 32])
-}
-
-fn contains(haystack: &[u8], needle: &str) -> bool {
-    haystack
-        .windows(needle.len())
-        .any(|w| w == needle.as_bytes())
-}
-
-/// Every file in `dir`, concatenated.
-fn all_bytes(dir: &Path) -> Vec<u8> {
-    let mut all = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        all.extend(std::fs::read(entry.unwrap().path()).unwrap());
+/// Opens the store at `path` with `keys`, or unencrypted for `None`.
+async fn open(path: PathBuf, keys: Option<KeyRing>) -> FileCredentialStore {
+    let encrypted = keys.is_some();
+    let builder = FileCredentialStore::builder(path);
+    let store = match keys {
+        Some(keys) => builder.key_ring(keys),
+        None => builder.unencrypted(),
     }
-    all
+    .open()
+    .await
+    .expect("open");
+    assert_eq!(store.is_encrypted(), encrypted);
+    store
+}
+
+/// Nothing to close: the store holds its file open only during a call.
+async fn close(_store: FileCredentialStore) -> Result<(), StoreError> {
+    Ok(())
 }
 
 async fn plain(path: &Path) -> FileCredentialStore {
-    FileCredentialStore::builder(path)
-        .unencrypted()
-        .open()
-        .await
-        .unwrap()
+    open(path.to_path_buf(), None).await
 }
 
 async fn conformance(keys: Option<KeyRing>) {
@@ -55,14 +46,7 @@ async fn conformance(keys: Option<KeyRing>) {
             .path()
             .join(format!("{}.json", counter.fetch_add(1, Ordering::Relaxed)));
         let keys = keys.clone();
-        async move {
-            let builder = FileCredentialStore::builder(path);
-            let builder = match keys {
-                Some(keys) => builder.key_ring(keys),
-                None => builder.unencrypted(),
-            };
-            Arc::new(builder.open().await.expect("open")) as DynStore
-        }
+        async move { Arc::new(open(path, keys).await) as DynStore }
     })
     .await;
 }
@@ -286,77 +270,19 @@ async fn a_write_gives_up_after_the_lock_timeout_and_changes_nothing() {
 #[tokio::test]
 async fn with_a_key_the_token_is_nowhere_in_the_files() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("creds.json");
-    let k = key(1);
-    let store = FileCredentialStore::builder(&path)
-        .key_ring(KeyRing::new(k.clone()))
-        .open()
-        .await
-        .unwrap();
-    let mut v = store
-        .put(
-            CredentialRecord::new("asana", "user-1", canary_payload(0)),
-            PutMode::Create,
-        )
-        .await
-        .unwrap();
-    for n in 1..4 {
-        v = store
-            .put(
-                CredentialRecord::new("asana", "user-1", canary_payload(n)),
-                PutMode::Update(v),
-            )
-            .await
-            .unwrap();
-    }
-    assert_eq!(
-        store
-            .get("asana", "user-1")
-            .await
-            .unwrap()
-            .unwrap()
-            .record
-            .payload,
-        canary_payload(3)
-    );
-    let bytes = all_bytes(dir.path());
-    assert!(
-        !contains(&bytes, CANARY),
-        "token found in the store's files"
-    );
-    let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
-    let record = &doc["records"][0];
-    assert_eq!(record["subject"], "user-1", "subjects stay in clear");
-    assert!(record.get("payload").is_none());
-    assert_eq!(record["encrypted"]["key_id"], k.id());
-    assert_eq!(record["encrypted"]["nonce"].as_str().unwrap().len(), 32);
-    assert!(record["encrypted"]["ciphertext"].as_str().is_some());
-
-    // The same write without a key does put the token in the file: the check above can fail.
-    let plain_dir = tempfile::tempdir().unwrap();
-    plain(&plain_dir.path().join("creds.json"))
-        .await
-        .put(
-            CredentialRecord::new("asana", "user-1", canary_payload(0)),
-            PutMode::Create,
-        )
-        .await
-        .unwrap();
-    assert!(contains(&all_bytes(plain_dir.path()), CANARY));
+    encryption::token_is_nowhere_in_the_files(dir.path(), "json", open, close, key_ids, |path| {
+        let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+        let record = &doc["records"][0];
+        assert_eq!(record["subject"], "user-1", "subjects stay in clear");
+        assert!(record.get("payload").is_none());
+        assert_eq!(record["encrypted"]["key_id"], key(1).id());
+        assert_eq!(record["encrypted"]["nonce"].as_str().unwrap().len(), 32);
+        assert!(record["encrypted"]["ciphertext"].as_str().is_some());
+    })
+    .await;
 }
 
-fn summary(list: Vec<auth_core::StoredCredential>) -> Vec<(String, u64, u64)> {
-    list.into_iter()
-        .map(|c| {
-            (
-                c.record.subject.clone(),
-                c.version,
-                payload_n(&c.record.payload),
-            )
-        })
-        .collect()
-}
-
+/// The key id of every record, in file order (by subject), `None` for a plaintext one.
 fn key_ids(path: &Path) -> Vec<Option<String>> {
     let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
     doc["records"]
@@ -370,84 +296,15 @@ fn key_ids(path: &Path) -> Vec<Option<String>> {
 #[tokio::test]
 async fn old_keys_still_read_and_rotate_moves_records_to_the_primary_key() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("creds.json");
-    plain(&path)
-        .await
-        .put(
-            CredentialRecord::new("p", "plain", canary_payload(1)),
-            PutMode::Create,
-        )
-        .await
-        .unwrap();
-    let old = FileCredentialStore::builder(&path)
-        .key_ring(KeyRing::new(key(1)))
-        .open()
-        .await
-        .unwrap();
-    let mut versions = Vec::new();
-    for (s, n) in [("a", 2), ("b", 3)] {
-        let v1 = old
-            .put(
-                CredentialRecord::new("p", s, canary_payload(0)),
-                PutMode::Create,
-            )
-            .await
-            .unwrap();
-        versions.push(
-            old.put(
-                CredentialRecord::new("p", s, canary_payload(n)),
-                PutMode::Update(v1),
-            )
-            .await
-            .unwrap(),
-        );
-    }
-    let old_id = Some(key(1).id().to_string());
-    assert_eq!(key_ids(&path), [old_id.clone(), old_id, None]);
-
-    let store = FileCredentialStore::builder(&path)
-        .key_ring(KeyRing::new(key(2)).with_old_key(key(1)))
-        .open()
-        .await
-        .unwrap();
-    let before = summary(store.list(None).await.unwrap());
-    assert_eq!(
-        before,
-        [
-            ("a".to_string(), versions[0], 2),
-            ("b".to_string(), versions[1], 3),
-            ("plain".to_string(), 1, 1)
-        ]
-    );
-    assert_eq!(store.rotate().await.unwrap(), 3);
-    let new_id = Some(key(2).id().to_string());
-    assert_eq!(key_ids(&path), [new_id.clone(), new_id.clone(), new_id]);
-    assert_eq!(store.rotate().await.unwrap(), 0, "nothing left to rotate");
-    assert_eq!(
-        summary(store.list(None).await.unwrap()),
-        before,
-        "rotation keeps versions and payloads"
-    );
-    assert!(
-        !contains(&all_bytes(dir.path()), CANARY),
-        "the plaintext record was encrypted"
-    );
-
-    let new_only = FileCredentialStore::builder(&path)
-        .key_ring(KeyRing::new(key(2)))
-        .open()
-        .await
-        .unwrap();
-    assert_eq!(new_only.list(None).await.unwrap().len(), 3);
-    let old_only = FileCredentialStore::builder(&path)
-        .key_ring(KeyRing::new(key(1)))
-        .open()
-        .await
-        .unwrap();
-    assert!(matches!(
-        old_only.get("p", "a").await,
-        Err(StoreError::UnknownKey { key_id, .. }) if key_id == key(2).id()
-    ));
+    encryption::old_keys_still_read_and_rotate_moves_records_to_the_primary_key(
+        dir.path(),
+        "json",
+        open,
+        FileCredentialStore::rotate,
+        close,
+        key_ids,
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -487,48 +344,13 @@ async fn rotate_that_cannot_decrypt_changes_nothing() {
 #[tokio::test]
 async fn wrong_or_missing_key_is_a_clear_error_and_changes_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("creds.json");
-    FileCredentialStore::builder(&path)
-        .key_ring(KeyRing::new(key(1).with_id("k1").unwrap()))
-        .open()
-        .await
-        .unwrap()
-        .put(CredentialRecord::new("p", "s", payload(1)), PutMode::Create)
-        .await
-        .unwrap();
-    let before = std::fs::read(&path).unwrap();
-
-    let wrong = FileCredentialStore::builder(&path)
-        .key_ring(KeyRing::new(key(2).with_id("k1").unwrap()))
-        .open()
-        .await
-        .unwrap();
-    let got = wrong.get("p", "s").await;
-    assert!(
-        matches!(&got, Err(StoreError::Decrypt { provider, subject, key_id }) if (provider.as_str(), subject.as_str(), key_id.as_str()) == ("p", "s", "k1")),
-        "{got:?}"
-    );
-    assert!(matches!(
-        wrong.list(None).await,
-        Err(StoreError::Decrypt { .. })
-    ));
-
-    let unknown = FileCredentialStore::builder(&path)
-        .key_ring(KeyRing::new(key(2)))
-        .open()
-        .await
-        .unwrap();
-    assert!(matches!(
-        unknown.get("p", "s").await,
-        Err(StoreError::UnknownKey { key_id, .. }) if key_id == "k1"
-    ));
-
-    let none = plain(&path).await;
-    assert!(matches!(
-        none.get("p", "s").await,
-        Err(StoreError::MissingKey { .. })
-    ));
-    assert!(std::fs::read(&path).unwrap() == before, "the file changed");
+    encryption::wrong_or_missing_key_is_a_clear_error_and_changes_nothing(
+        dir.path(),
+        "json",
+        open,
+        close,
+    )
+    .await;
 }
 
 /// A store with two records whose file is then damaged by `damage`; returns the store opened
@@ -673,18 +495,22 @@ async fn a_parent_that_is_a_file_is_an_io_error() {
     }
 }
 
-const READ_ONLY_CHILD_ENV: &str = "STORE_FILE_READ_ONLY_CHILD";
-
-/// In a directory this user cannot write: a new store cannot be opened, and an existing one (whose
+/// In the read-only directory `ro`: a new store cannot be opened, and the existing one (whose
 /// lock file is writable) opens and reads but cannot be written.
-async fn assert_read_only(new: &Path, existing: &Path) {
-    match FileCredentialStore::builder(new).unencrypted().open().await {
+async fn assert_read_only(ro: &Path) {
+    let new = ro.join("new.json");
+    let existing = ro.join("existing.json");
+    match FileCredentialStore::builder(&new)
+        .unencrypted()
+        .open()
+        .await
+    {
         Err(StoreError::ReadOnly { location, .. }) => {
             assert_eq!(location, new.display().to_string())
         }
         other => panic!("new store: expected ReadOnly, got {other:?}"),
     }
-    let store = plain(existing).await;
+    let store = plain(&existing).await;
     assert_eq!(store.list(None).await.unwrap().len(), 1);
     match store
         .put(CredentialRecord::new("p", "x", payload(1)), PutMode::Create)
@@ -705,62 +531,31 @@ async fn assert_read_only(new: &Path, existing: &Path) {
 #[tokio::test]
 async fn read_only_directory_is_a_read_only_error() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-    let ro = dir.path().join("ro");
-    std::fs::create_dir(&ro).unwrap();
-    let existing = ro.join("existing.json");
-    plain(&existing)
-        .await
-        .put(CredentialRecord::new("p", "s", payload(1)), PutMode::Create)
-        .await
-        .unwrap();
-    // The lock file stays writable for everyone so that only the directory is read-only.
-    std::fs::set_permissions(
-        ro.join("existing.json.lock"),
-        std::fs::Permissions::from_mode(0o666),
+    read_only::run_read_only_directory(
+        dir.path(),
+        "read_only_child",
+        async |ro: &Path| {
+            let existing = ro.join("existing.json");
+            plain(&existing)
+                .await
+                .put(CredentialRecord::new("p", "s", payload(1)), PutMode::Create)
+                .await
+                .unwrap();
+            // The lock file stays writable for everyone so that only the directory is read-only.
+            std::fs::set_permissions(
+                ro.join("existing.json.lock"),
+                std::fs::Permissions::from_mode(0o666),
+            )
+            .unwrap();
+            std::fs::set_permissions(&existing, std::fs::Permissions::from_mode(0o644)).unwrap();
+        },
+        assert_read_only,
     )
-    .unwrap();
-    std::fs::set_permissions(&existing, std::fs::Permissions::from_mode(0o644)).unwrap();
-    std::fs::set_permissions(&ro, std::fs::Permissions::from_mode(0o555)).unwrap();
-    let new = ro.join("new.json");
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    if unsafe { libc::geteuid() } != 0 {
-        assert_read_only(&new, &existing).await;
-        return;
-    }
-    // Root writes anywhere: check as the unprivileged user `nobody` in a child process.
-    let output = std::process::Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "read_only_child", "--nocapture", "--ignored"])
-        .env(READ_ONLY_CHILD_ENV, &ro)
-        .uid(65534)
-        .gid(65534)
-        .output();
-    match output {
-        Ok(output) => {
-            let stdout = String::from_utf8_lossy(&output.stdout);
-            assert!(
-                output.status.success() && stdout.contains("read-only check passed"),
-                "child failed: {stdout}\n{}",
-                String::from_utf8_lossy(&output.stderr)
-            );
-        }
-        Err(err) if err.kind() == std::io::ErrorKind::PermissionDenied => {
-            println!(
-                "note: running as root and `nobody` cannot execute this test binary ({err}); the read-only check was skipped"
-            );
-        }
-        Err(err) => panic!("cannot start the read-only child: {err}"),
-    }
-    assert!(!new.exists() && !ro.join("new.json.lock").exists());
+    .await;
 }
 
 #[tokio::test]
 #[ignore = "child process of read_only_directory_is_a_read_only_error"]
 async fn read_only_child() {
-    let Some(ro) = std::env::var_os(READ_ONLY_CHILD_ENV) else {
-        return;
-    };
-    let ro = Path::new(&ro);
-    assert_read_only(&ro.join("new.json"), &ro.join("existing.json")).await;
-    println!("read-only check passed");
+    read_only::child_read_only(assert_read_only).await;
 }

@@ -1,0 +1,103 @@
+//! The read-only directory check (feature `testing`, unix): in a directory the user cannot write,
+//! a store fails with [`StoreError::ReadOnly`](crate::StoreError::ReadOnly) and creates nothing.
+//!
+//! Root writes anywhere, so when the tests run as root the check runs in a child process as the
+//! unprivileged user `nobody` (uid and gid 65534): the store crate's own test binary,
+//! re-executed with `--exact <child test> --ignored`. The crate declares an `#[ignore]`d child test
+//! that calls [`child_read_only`] with its check, and a parent test that calls
+//! [`run_read_only_directory`] with the name of that child test and the same check.
+
+use std::ffi::OsString;
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// Where the parent tells the child which directory to check.
+const CHILD_DIR_ENV: &str = "INTEGRATIONS_TEST_READ_ONLY_DIR";
+/// What the child prints when its check passed.
+const PASSED: &str = "read-only check passed";
+/// The user and group `nobody`.
+const NOBODY: u32 = 65534;
+
+/// The names in `dir`, sorted.
+fn listing(dir: &Path) -> Vec<OsString> {
+    let mut names: Vec<OsString> = std::fs::read_dir(dir)
+        .expect("list the read-only directory")
+        .map(|entry| entry.expect("directory entry").file_name())
+        .collect();
+    names.sort();
+    names
+}
+
+fn set_mode(path: &Path, mode: u32) {
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+        .unwrap_or_else(|e| panic!("chmod {mode:o} {}: {e}", path.display()));
+}
+
+/// Makes `dir/ro`, lets `prepare` put the store's files in it while it is still writable (and
+/// leave them readable, and writable where the store needs it, for `nobody`), then makes it
+/// read-only (0o555) and runs `check` on it: in this process, or, as root, in the child test
+/// `child_test` (which calls [`child_read_only`] with the same check) as `nobody`, whose stdout
+/// must say the check passed. Afterwards `dir/ro` must hold exactly the names it held before.
+/// `dir` is made traversable for everyone (0o755).
+pub async fn run_read_only_directory<P, C>(dir: &Path, child_test: &str, prepare: P, check: C)
+where
+    P: AsyncFnOnce(&Path),
+    C: AsyncFnOnce(&Path),
+{
+    set_mode(dir, 0o755);
+    let ro = dir.join("ro");
+    std::fs::create_dir(&ro).expect("create the read-only directory");
+    prepare(&ro).await;
+    let before = listing(&ro);
+    set_mode(&ro, 0o555);
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    if unsafe { libc::geteuid() } != 0 {
+        check(&ro).await;
+    } else {
+        // Root writes anywhere: check as the unprivileged user `nobody` in a child process.
+        let output = Command::new(std::env::current_exe().expect("test binary path"))
+            .args(["--exact", child_test, "--nocapture", "--ignored"])
+            .env(CHILD_DIR_ENV, &ro)
+            .uid(NOBODY)
+            .gid(NOBODY)
+            .output();
+        match output {
+            Ok(output) => {
+                let stdout = String::from_utf8_lossy(&output.stdout);
+                assert!(
+                    output.status.success() && stdout.contains(PASSED),
+                    "child failed: {stdout}\n{}",
+                    String::from_utf8_lossy(&output.stderr)
+                );
+                println!("{PASSED} in a child process as nobody");
+            }
+            Err(err) if err.kind() == std::io::ErrorKind::PermissionDenied => {
+                println!(
+                    "note: running as root and `nobody` cannot execute this test binary ({err}); the read-only check was skipped"
+                );
+            }
+            Err(err) => panic!("cannot start the read-only child: {err}"),
+        }
+    }
+    assert_eq!(
+        listing(&ro),
+        before,
+        "nothing may be created in a read-only directory"
+    );
+    set_mode(&ro, 0o755);
+}
+
+/// The child of [`run_read_only_directory`]: runs `check` on the directory its parent passed and
+/// prints that it passed; returns at once when the test runs on its own.
+pub async fn child_read_only<C>(check: C)
+where
+    C: AsyncFnOnce(&Path),
+{
+    let Some(ro) = std::env::var_os(CHILD_DIR_ENV) else {
+        return;
+    };
+    check(&PathBuf::from(ro)).await;
+    println!("{PASSED}");
+}
