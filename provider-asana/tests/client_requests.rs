@@ -505,7 +505,7 @@ async fn a_link_attachment_is_sent_as_multipart_fields_and_resent_whole_after_a_
 
     let attachment = client
         .attachments()
-        .attach_url("123", "https://docs.example/spec?v=2&x=y", "Spec")
+        .attach_url("123", "https://Docs.Example/spec?v=2&x=y", "Spec")
         .await
         .unwrap();
 
@@ -547,6 +547,9 @@ async fn a_bad_link_attachment_is_refused_before_anything_is_sent() {
         (" ", "https://docs.example/spec", "Spec", "parent"),
         ("123", "docs.example/spec", "Spec", "url"),
         ("123", "ftp://docs.example/spec", "Spec", "url"),
+        ("123", " https://docs.example/spec", "Spec", "url"),
+        ("123", "https://docs.example/a\nb", "Spec", "url"),
+        ("123", "https://docs.example/a b", "Spec", "url"),
         ("123", "https://docs.example/spec", "  ", "name"),
     ];
     for (parent, url, name, argument) in cases {

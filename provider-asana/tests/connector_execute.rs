@@ -707,7 +707,7 @@ async fn create_attaches_a_link_as_multipart_fields() {
         .and(header("authorization", format!("Bearer {TOKEN}").as_str()))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({"data": {
             "gid": "78", "resource_type": "attachment", "resource_subtype": "external",
-            "name": "Brief", "view_url": "https://docs.example/brief"
+            "name": "Brief", "view_url": "https://docs.example/brief", "download_url": null
         }})))
         .expect(1)
         .mount(&api)
@@ -725,7 +725,9 @@ async fn create_attaches_a_link_as_multipart_fields() {
     assert_eq!(
         result,
         json!({"data": {"gid": "78", "resource_type": "attachment", "resource_subtype": "external",
-                        "name": "Brief", "view_url": "https://docs.example/brief"}})
+                        "name": "Brief", "view_url": "https://docs.example/brief",
+                        "download_url": null}}),
+        "the response's data, as Asana sent it"
     );
     let requests = api.received_requests().await.unwrap();
     assert_eq!(

@@ -622,15 +622,29 @@ impl Attachments<'_> {
     /// `POST /attachments` with `resource_subtype=external`: attaches a link (a shared drive file,
     /// a web page ...) to a task or project. Asana stores the URL and the name, not the content.
     ///
-    /// `url` must be an absolute http or https URL and `name` must not be blank; otherwise this
-    /// is [`AsanaError::InvalidArgument`] and nothing is sent. Retried like
-    /// [`Attachments::upload`].
+    /// `url` must be an absolute http or https URL without whitespace or control characters, and
+    /// `name` must not be blank; otherwise this is [`AsanaError::InvalidArgument`] and nothing is
+    /// sent. The URL is sent in its normalized form (`https://Docs.Example` becomes
+    /// `https://docs.example/`). Retried like [`Attachments::upload`].
     pub async fn attach_url(
         &self,
         parent: &str,
         url: &str,
         name: &str,
     ) -> Result<Attachment, AsanaError> {
+        self.post_link::<DataEnvelope<Attachment>>(parent, url, name)
+            .await
+            .map(|envelope| envelope.data)
+    }
+
+    /// [`Attachments::attach_url`], with the response decoded as `D` (the connector keeps the
+    /// raw JSON).
+    pub(crate) async fn post_link<D: serde::de::DeserializeOwned>(
+        &self,
+        parent: &str,
+        url: &str,
+        name: &str,
+    ) -> Result<D, AsanaError> {
         let invalid = |arg: &'static str, reason: &str| AsanaError::InvalidArgument {
             name: arg,
             reason: reason.into(),
@@ -638,17 +652,23 @@ impl Attachments<'_> {
         if parent.trim().is_empty() {
             return Err(invalid("parent", "must be a task or project gid"));
         }
-        match Url::parse(url) {
-            Ok(link) if matches!(link.scheme(), "http" | "https") => {}
+        // The URL parser would quietly drop whitespace and control characters; refuse them instead.
+        let link = match Url::parse(url) {
+            Ok(link)
+                if matches!(link.scheme(), "http" | "https")
+                    && !url.chars().any(|c| c.is_whitespace() || c.is_control()) =>
+            {
+                link
+            }
             _ => return Err(invalid("url", "must be an absolute http or https URL")),
-        }
+        };
         if name.trim().is_empty() {
             return Err(invalid("name", "must not be blank"));
         }
         let fields = [
             ("parent", parent.to_string()),
             ("resource_subtype", "external".to_string()),
-            ("url", url.to_string()),
+            ("url", link.to_string()),
             ("name", name.to_string()),
         ];
         let endpoint = self.client.endpoint(&["attachments"])?;
@@ -658,7 +678,7 @@ impl Attachments<'_> {
             RequestBody::Fields(Box::new(fields)),
         );
         let response = self.client.execute(&req).await?;
-        decode::<DataEnvelope<Attachment>>(&req, &response).map(|envelope| envelope.data)
+        decode(&req, &response)
     }
 
     /// `DELETE /attachments/{gid}`.

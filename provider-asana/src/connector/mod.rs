@@ -375,12 +375,12 @@ impl AsanaConnector {
             Kind::Download => self.download(&path, &params).await?,
             Kind::Link => {
                 let text = |name| params.get(name).and_then(Value::as_str).unwrap_or_default();
-                let attachment = self
-                    .client
-                    .attachments()
-                    .attach_url(text("parent"), text("url"), text("name"))
-                    .await?;
-                json!({ "data": attachment })
+                data_only(
+                    self.client
+                        .attachments()
+                        .post_link::<Value>(text("parent"), text("url"), text("name"))
+                        .await?,
+                )
             }
         };
         Ok(result)
