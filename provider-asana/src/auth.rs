@@ -419,8 +419,10 @@ pub trait AsanaSessionExt {
     fn asana(&self) -> Result<AsanaClient, AsanaError>;
 
     /// [`AsanaSessionExt::asana`] with settings of your own on top of the configured ones, for
-    /// example opting into an API change. The client still shares its token's concurrency
-    /// limiter with every other client of the same token.
+    /// example opting into an API change. Two settings are not yours to change here: the client
+    /// shares its token's concurrency limiter with every other client of the same token, and it
+    /// talks to the configured `api_base_url` (a session's token goes only where the app's
+    /// configuration sends it; set `ASANA_API_BASE_URL` to change that).
     ///
     /// ```no_run
     /// # async fn run(session: auth_core::Session) -> Result<(), provider_asana::AsanaError> {
@@ -468,8 +470,11 @@ impl AsanaSessionExt for Session {
             CredentialSource::AppToken => "app-token".to_string(),
             _ => format!("subject:{}", self.subject()),
         };
-        let settings = configure(provider.client_settings(workspace))
-            .with_limiter(provider.limiter_for(&limiter_key));
+        let configured = provider.client_settings(workspace);
+        let api_base_url = configured.api_base_url.clone();
+        let mut settings = configure(configured).with_limiter(provider.limiter_for(&limiter_key));
+        // The user's token goes only where the app's configuration says.
+        settings.api_base_url = api_base_url;
         AsanaClient::new(source, settings)
     }
 }

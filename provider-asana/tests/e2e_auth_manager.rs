@@ -305,7 +305,7 @@ async fn a_401_refreshes_once_and_retries() {
 }
 
 #[tokio::test]
-async fn asana_with_adds_settings_on_top_of_the_sessions_own() {
+async fn asana_with_adds_settings_but_keeps_the_base_url_and_the_limiter() {
     let mock = MockAsana::start().await;
     let mut app = mock_app(&mock);
     app.workspace_gid = Some(seed::WORKSPACE_GID.to_string());
@@ -313,14 +313,27 @@ async fn asana_with_adds_settings_on_top_of_the_sessions_own() {
     let connected = connect(&auth, &mock, "alice").await;
     let session = auth.session("alice").await.unwrap();
 
-    session.asana().unwrap().get_user("me").await.unwrap();
+    let plain = session.asana().unwrap();
+    plain.get_user("me").await.unwrap();
+    let elsewhere = Url::parse("https://elsewhere.example/api/1.0").unwrap();
     let client = session
-        .asana_with(|settings| {
+        .asana_with(|mut settings| {
+            settings.api_base_url = elsewhere.clone();
+            settings.limiter = None;
             settings
                 .with_enable_change("new_goal_memberships")
                 .with_disable_change("new_user_task_lists")
         })
         .unwrap();
+    assert_eq!(client.settings().api_base_url.as_str(), mock.api_base_url());
+    assert_eq!(
+        client.settings().api_base_url,
+        plain.settings().api_base_url
+    );
+    assert!(Arc::ptr_eq(
+        client.settings().limiter.as_ref().unwrap(),
+        plain.settings().limiter.as_ref().unwrap()
+    ));
     let me = client.get_user("me").await.unwrap();
 
     assert_eq!(me.gid, seed::ME_GID);
