@@ -767,7 +767,7 @@ async fn attachments_upload_a_file_or_attach_a_link() {
     let api = Api::pat(&asana);
     let file = || {
         Part::bytes(b"row 1: Ada\r\n--not a boundary\r\n".to_vec())
-            .file_name("seat plan.txt")
+            .file_name("Q1; \"seat\" plan.txt")
             .mime_str("text/plain")
             .expect("MIME type")
     };
@@ -780,7 +780,7 @@ async fn attachments_upload_a_file_or_attach_a_link() {
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{uploaded}");
-    assert_eq!(uploaded["data"]["name"], "seat plan.txt");
+    assert_eq!(uploaded["data"]["name"], "Q1; \"seat\" plan.txt");
     assert_eq!(uploaded["data"]["host"], "asana");
     assert_eq!(uploaded["data"]["parent"]["gid"], seed::VENUE_TASK_GID);
     let download_url = uploaded["data"]["download_url"]
@@ -811,6 +811,50 @@ async fn attachments_upload_a_file_or_attach_a_link() {
     assert_eq!(linked["data"]["resource_subtype"], "external");
     assert_eq!(linked["data"]["view_url"], "https://docs.example/venue");
     assert_eq!(linked["data"]["download_url"], Value::Null);
+
+    let (status, on_project) = api
+        .post_form(
+            Form::new()
+                .text("parent", seed::LAUNCH_PROJECT_GID)
+                .text("resource_subtype", "external")
+                .text("url", "https://docs.example/launch")
+                .text("name", "Launch plan"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{on_project}");
+    assert_eq!(
+        on_project["data"]["parent"]["gid"],
+        seed::LAUNCH_PROJECT_GID
+    );
+    assert_eq!(on_project["data"]["parent"]["resource_type"], "project");
+    let (_, listed) = api
+        .get(&format!("/attachments?parent={}", seed::LAUNCH_PROJECT_GID))
+        .await;
+    assert_eq!(names(&listed), ["Launch plan"]);
+
+    // Header names and the media type in any case, and a quoted boundary.
+    let raw = |content_type: &str, body: &str| {
+        api.http
+            .post(format!("{}/attachments", asana.api_base_url()))
+            .bearer_auth(&api.token)
+            .header("content-type", content_type)
+            .body(body.to_string())
+            .send()
+    };
+    let body = format!(
+        "--XyZ\r\nCONTENT-DISPOSITION: Form-Data; Name=\"parent\"\r\n\r\n{}\r\n\
+         --XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.txt\"\r\n\r\nA\r\n--XyZ--\r\n",
+        seed::VENUE_TASK_GID
+    );
+    let response = raw("Multipart/Form-Data; Boundary=\"XyZ\"", &body)
+        .await
+        .expect("API request");
+    assert_eq!(response.status(), StatusCode::OK);
+    let unclosed = body.replace("\r\n--XyZ--\r\n", "");
+    let response = raw("multipart/form-data; boundary=XyZ", &unclosed)
+        .await
+        .expect("API request");
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
 
     let refused: [(Form, StatusCode, &str); 4] = [
         (
@@ -857,7 +901,11 @@ async fn attachments_upload_a_file_or_attach_a_link() {
         .get(&format!("/attachments?parent={}", seed::VENUE_TASK_GID))
         .await;
     assert_eq!(
-        gids(&listed),
+        names(&listed),
+        ["Q1; \"seat\" plan.txt", "Venue contract", "a.txt"]
+    );
+    assert_eq!(
+        gids(&listed)[..2],
         [
             uploaded["data"]["gid"].as_str().expect("gid"),
             linked["data"]["gid"].as_str().expect("gid"),

@@ -198,11 +198,55 @@ pub(super) struct FormPart<'a> {
     pub content: &'a [u8],
 }
 
-/// Where `needle` first occurs in `haystack`.
+/// Where `needle` (not empty) first occurs in `haystack`.
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    if needle.is_empty() {
+        return None;
+    }
     haystack
         .windows(needle.len())
         .position(|window| window == needle)
+}
+
+/// The `; name=value` parameters of a header value (what follows its first `;`), with names in
+/// lower case and quoted values unquoted (`\"` and `\\` unescaped); `None` if malformed.
+fn header_params(params: &str) -> Option<Vec<(String, String)>> {
+    let mut found = Vec::new();
+    let mut rest = params;
+    loop {
+        let (name, after) = rest.split_once('=')?;
+        let name = name.trim().to_ascii_lowercase();
+        let after = after.trim_start();
+        let value = match after.strip_prefix('"') {
+            Some(quoted) => {
+                let mut value = String::new();
+                let mut chars = quoted.char_indices();
+                let end = loop {
+                    match chars.next()? {
+                        (i, '"') => break i + 1,
+                        (_, '\\') => value.push(chars.next()?.1),
+                        (_, c) => value.push(c),
+                    }
+                };
+                rest = &quoted[end..];
+                value
+            }
+            None => {
+                let end = after.find(';').unwrap_or(after.len());
+                rest = &after[end..];
+                after[..end].trim().to_string()
+            }
+        };
+        found.push((name, value));
+        rest = rest.trim_start();
+        if rest.is_empty() {
+            return Some(found);
+        }
+        rest = rest.strip_prefix(';')?;
+        if rest.trim().is_empty() {
+            return Some(found);
+        }
+    }
 }
 
 impl<'a> Ctx<'a> {
@@ -269,15 +313,18 @@ impl<'a> Ctx<'a> {
     /// The parts of a `multipart/form-data` body, in order.
     pub fn form(&self) -> Result<Vec<FormPart<'a>>, ApiError> {
         let not_multipart = || ApiError::bad_request("The request must be multipart/form-data");
-        let boundary = self
+        let (media_type, params) = self
             .content_type
-            .filter(|value| value.starts_with("multipart/form-data"))
-            .and_then(|value| {
-                value
-                    .split(';')
-                    .find_map(|param| param.trim().strip_prefix("boundary="))
+            .and_then(|value| value.split_once(';'))
+            .ok_or_else(not_multipart)?;
+        let boundary = header_params(params)
+            .filter(|_| {
+                media_type
+                    .trim()
+                    .eq_ignore_ascii_case("multipart/form-data")
             })
-            .map(|boundary| boundary.trim_matches('"'))
+            .and_then(|params| params.into_iter().find(|(name, _)| name == "boundary"))
+            .map(|(_, boundary)| boundary)
             .filter(|boundary| !boundary.is_empty())
             .ok_or_else(not_multipart)?;
         let opening = format!("--{boundary}\r\n");
@@ -293,22 +340,23 @@ impl<'a> Ctx<'a> {
             let header_end = find(section, b"\r\n\r\n").ok_or_else(not_multipart)?;
             let headers =
                 std::str::from_utf8(&section[..header_end]).map_err(|_| not_multipart())?;
-            let disposition = headers
+            let params = headers
                 .split("\r\n")
-                .find(|line| {
-                    line.to_ascii_lowercase()
-                        .starts_with("content-disposition: form-data")
-                })
+                .filter_map(|line| line.split_once(':'))
+                .find(|(name, _)| name.trim().eq_ignore_ascii_case("content-disposition"))
+                .and_then(|(_, value)| value.trim().split_once(';'))
+                .filter(|(kind, _)| kind.trim().eq_ignore_ascii_case("form-data"))
+                .and_then(|(_, params)| header_params(params))
                 .ok_or_else(not_multipart)?;
-            let attribute = |key: &str| {
-                disposition.split(';').find_map(|param| {
-                    let (name, value) = param.trim().split_once('=')?;
-                    (name == key).then(|| value.trim_matches('"').to_string())
-                })
+            let param = |key: &str| {
+                params
+                    .iter()
+                    .find(|(name, _)| name == key)
+                    .map(|(_, value)| value.clone())
             };
             parts.push(FormPart {
-                name: attribute("name").ok_or_else(not_multipart)?,
-                file_name: attribute("filename"),
+                name: param("name").ok_or_else(not_multipart)?,
+                file_name: param("filename"),
                 content: &section[header_end + 4..],
             });
             if after.starts_with(b"--") {

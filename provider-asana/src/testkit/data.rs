@@ -88,7 +88,7 @@ pub(super) struct Tag {
     pub created_at: String,
 }
 
-/// A file attached to a task. Files hosted by Asana have `content`, served at their
+/// A file attached to a task or project. Files hosted by Asana have `content`, served at their
 /// `download_url`; files hosted elsewhere (`host` `gdrive`, ...) have none and only a `view_url`.
 pub(super) struct Attachment {
     pub name: String,
@@ -656,7 +656,11 @@ impl Data {
             "permanent_url": hosted.then(|| format!("https://app.asana.com/app/asana/-/get_asset?asset_id={gid}")),
             "view_url": attachment.view_url,
             "size": attachment.content.as_ref().map(Vec::len),
-            "parent": self.task_ref(attachment.parent),
+            "parent": if self.projects.contains_key(&attachment.parent) {
+                self.project_ref(attachment.parent)
+            } else {
+                self.task_ref(attachment.parent)
+            },
             "connected_to_app": false,
         }))
     }

@@ -238,7 +238,7 @@ pub(super) fn route(data: &mut Data, ctx: &Ctx<'_>) -> Result<Reply, ApiError> {
             let parent = ctx
                 .param("parent")
                 .ok_or_else(|| ApiError::bad_request("parent: Missing input"))?;
-            let parent = existing(&data.tasks, "parent", parent)?;
+            let parent = attachment_parent(data, parent, false)?;
             let items = data
                 .attachments
                 .iter()
@@ -1031,6 +1031,16 @@ fn create_story(data: &mut Data, ctx: &Ctx<'_>, raw: &str) -> Result<Reply, ApiE
     Ok(ctx.object(201, data.story_json(gid, &data.stories[&gid])))
 }
 
+/// The task or project `raw` names. An unknown one is a 404 when it came as a query parameter
+/// (as [`existing`] answers) and a 400 when it came in the body (as [`referenced`] answers).
+fn attachment_parent(data: &Data, raw: &str, in_body: bool) -> Result<Gid, ApiError> {
+    match raw.parse::<Gid>() {
+        Ok(gid) if data.projects.contains_key(&gid) => Ok(gid),
+        _ if in_body => referenced(&data.tasks, "parent", raw),
+        _ => existing(&data.tasks, "parent", raw),
+    }
+}
+
 /// `POST /attachments` (multipart): a `file` part uploads a file Asana hosts; without one,
 /// `resource_subtype=external` with `url` and `name` attaches a link.
 fn create_attachment(data: &mut Data, ctx: &Ctx<'_>) -> Result<Reply, ApiError> {
@@ -1044,7 +1054,7 @@ fn create_attachment(data: &mut Data, ctx: &Ctx<'_>) -> Result<Reply, ApiError> 
         }
     };
     let parent = text("parent")?.ok_or_else(|| ApiError::bad_request("parent: Missing input"))?;
-    let parent = referenced(&data.tasks, "parent", &parent)?;
+    let parent = attachment_parent(data, &parent, true)?;
     let attachment = match parts.iter().find(|part| part.name == "file") {
         Some(file) => Attachment {
             name: file.file_name.clone().unwrap_or_default(),
