@@ -373,15 +373,16 @@ impl AsanaConnector {
                     .await?,
             ),
             Kind::Download => self.download(&path, &params).await?,
-            Kind::Link => {
-                let text = |name| params.get(name).and_then(Value::as_str).unwrap_or_default();
-                data_only(
-                    self.client
-                        .attachments()
-                        .post_link::<Value>(text("parent"), text("url"), text("name"))
-                        .await?,
-                )
-            }
+            Kind::Link => data_only(
+                self.client
+                    .attachments()
+                    .post_link::<Value>(
+                        text(&params, "parent"),
+                        text(&params, "url"),
+                        text(&params, "name"),
+                    )
+                    .await?,
+            ),
         };
         Ok(result)
     }
@@ -391,11 +392,7 @@ impl AsanaConnector {
         path: &str,
         params: &Map<String, Value>,
     ) -> Result<Value, ExecuteError> {
-        let gid = params
-            .get("attachment_gid")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string();
+        let gid = text(params, "attachment_gid").to_string();
         let query = [("opt_fields", "name,download_url,size,host,resource_subtype")];
         let meta = data_only(self.client.request(Method::GET, path, &query, None).await?);
         let size = meta["data"]["size"].as_u64().unwrap_or(0);
@@ -433,6 +430,11 @@ impl AsanaConnector {
         }
         Ok(json!({ "data": data }))
     }
+}
+
+/// A string param that validation already required (empty if absent).
+fn text<'a>(params: &'a Map<String, Value>, name: &str) -> &'a str {
+    params.get(name).and_then(Value::as_str).unwrap_or_default()
 }
 
 fn data_only(response: Value) -> Value {
