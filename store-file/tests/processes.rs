@@ -3,6 +3,8 @@
 //! itself, re-executed to run one of the two ignored child tests below.
 #![cfg(unix)]
 
+mod support;
+
 use std::sync::Arc;
 
 use auth_core::CredentialStore;
@@ -58,13 +60,7 @@ fn sigkill_at_any_moment_leaves_the_last_acknowledged_write() {
         "json",
         "child_writes_until_killed",
         |path, keys| async move {
-            let builder = FileCredentialStore::builder(&path);
-            let store = match keys {
-                Some(keys) => builder.key_ring(keys),
-                None => builder.unencrypted(),
-            }
-            .open()
-            .await?;
+            let store = support::builder(&path, keys).open().await?;
             let got = store.get("p", "crash").await?.expect("the record exists");
             Ok(payload_n(&got.record.payload))
         },

@@ -2,6 +2,8 @@
 //! and its error cases.
 #![cfg(unix)]
 
+mod support;
+
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -17,14 +19,7 @@ use store_file::{FORMAT, FORMAT_VERSION, FileCredentialStore};
 /// Opens the store at `path` with `keys`, or unencrypted for `None`.
 async fn open(path: PathBuf, keys: Option<KeyRing>) -> FileCredentialStore {
     let encrypted = keys.is_some();
-    let builder = FileCredentialStore::builder(path);
-    let store = match keys {
-        Some(keys) => builder.key_ring(keys),
-        None => builder.unencrypted(),
-    }
-    .open()
-    .await
-    .expect("open");
+    let store = support::builder(path, keys).open().await.expect("open");
     assert_eq!(store.is_encrypted(), encrypted);
     store
 }

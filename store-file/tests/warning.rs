@@ -2,11 +2,12 @@
 //! tracing subscriber shares tracing's global callsite-interest cache with tests running
 //! concurrently in the same binary, which makes log capture flaky.
 
+mod support;
+
 use std::path::PathBuf;
 
 use auth_core::crypto::KeyRing;
 use auth_core::testing::encryption;
-use store_file::FileCredentialStore;
 
 #[test]
 fn the_missing_key_warning_is_logged_once_at_open_and_only_without_a_key() {
@@ -15,14 +16,7 @@ fn the_missing_key_warning_is_logged_once_at_open_and_only_without_a_key() {
         dir.path(),
         "json",
         async |path: PathBuf, keys: Option<KeyRing>| {
-            let builder = FileCredentialStore::builder(path);
-            match keys {
-                Some(keys) => builder.key_ring(keys),
-                None => builder.unencrypted(),
-            }
-            .open()
-            .await
-            .unwrap()
+            support::builder(path, keys).open().await.unwrap()
         },
     );
 }

@@ -3,6 +3,8 @@
 //! itself, re-executed to run one of the two ignored child tests below.
 #![cfg(unix)]
 
+mod support;
+
 use std::sync::Arc;
 
 use auth_core::CredentialStore;
@@ -57,13 +59,7 @@ fn sigkill_at_any_moment_leaves_the_last_acknowledged_write() {
         "db",
         "child_writes_until_killed",
         |db, keys| async move {
-            let builder = SqliteCredentialStore::builder(&db);
-            let store = match keys {
-                Some(keys) => builder.key_ring(keys),
-                None => builder.unencrypted(),
-            }
-            .open()
-            .await?;
+            let store = support::builder(&db, keys).open().await?;
             let got = store.get("p", "crash").await?.expect("the record exists");
             store.close().await?;
             Ok(payload_n(&got.record.payload))

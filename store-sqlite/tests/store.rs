@@ -1,6 +1,8 @@
 //! `SqliteCredentialStore` against the conformance suite, encryption at rest, and its error cases.
 #![cfg(unix)]
 
+mod support;
+
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -16,14 +18,7 @@ use store_sqlite::{SCHEMA_VERSION, SqliteCredentialStore};
 /// Opens the database at `path` with `keys`, or unencrypted for `None`.
 async fn open(path: PathBuf, keys: Option<KeyRing>) -> SqliteCredentialStore {
     let encrypted = keys.is_some();
-    let builder = SqliteCredentialStore::builder(path);
-    let store = match keys {
-        Some(keys) => builder.key_ring(keys),
-        None => builder.unencrypted(),
-    }
-    .open()
-    .await
-    .expect("open");
+    let store = support::builder(path, keys).open().await.expect("open");
     assert_eq!(store.is_encrypted(), encrypted);
     store
 }
