@@ -391,3 +391,42 @@ async fn refresh_or_access_revokes_the_access_token_when_there_is_no_refresh_tok
         Some("access_token")
     );
 }
+
+#[tokio::test]
+async fn token_endpoint_redirects_are_not_followed() {
+    let server = MockServer::start().await;
+    let elsewhere = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .respond_with(
+            ResponseTemplate::new(307)
+                .insert_header("location", format!("{}/token", elsewhere.uri())),
+        )
+        .expect(2)
+        .mount(&server)
+        .await;
+    Mock::given(wiremock::matchers::any())
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+            "access_token": "stolen", "token_type": "bearer"
+        })))
+        .expect(0)
+        .mount(&elsewhere)
+        .await;
+    let store = Arc::new(MemoryCredentialStore::new());
+    let auth = manager_with_store(&server.uri(), store.clone());
+    let flow = auth.oauth2("test").unwrap();
+
+    let step = flow.authorize(AuthorizeOptions::default()).await.unwrap();
+    let exchanged = flow.exchange("code", &step.state, "u").await;
+    assert!(exchanged.is_err(), "{exchanged:?}");
+
+    auth.store_credentials("test", "u", &expired("old", "rt"))
+        .await
+        .unwrap();
+    let session = auth.session("u").await.unwrap();
+    let refreshed = session.token("test").await;
+    assert!(refreshed.is_err(), "{refreshed:?}");
+    let kept: OAuth2Token = auth.load_credentials("test", "u").await.unwrap().unwrap();
+    assert_eq!(kept.access_token.expose_secret(), "old");
+    assert_eq!(kept.refresh_token.unwrap().expose_secret(), "rt");
+}

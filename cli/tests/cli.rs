@@ -1006,3 +1006,53 @@ async fn login_uses_the_default_redirect_uri_when_none_is_configured() {
     login.finish().await.assert_code(0);
     assert_eq!(h.mock.token_requests_for("authorization_code"), 1);
 }
+
+/// `n` `token` processes at once on one expired stored token, over the store `store`: exactly one
+/// refresh reaches the token endpoint, and every process prints the token it returned.
+async fn processes_share_one_refresh(store: &str, n: usize) {
+    let mut h = Harness::with(MockAsana::builder().token_lifetime(1)).await;
+    let path = h.dir.path().join(store);
+    h.set_env("INTEGRATIONS_STORE", &format!("{store}:{}", path.display()));
+    h.login("carol").await.assert_code(0);
+    h.mock.set_token_lifetime(3600);
+    h.mock.set_latency(Duration::from_millis(50));
+
+    let children: Vec<_> = (0..n)
+        .map(|_| {
+            h.command(&["token", "asana", "--subject", "carol"])
+                .spawn()
+                .expect("start the binary")
+        })
+        .collect();
+    let mut outcomes = Vec::with_capacity(n);
+    for child in children {
+        outcomes.push(wait(child).await);
+    }
+
+    assert_eq!(
+        h.mock.token_requests_for("refresh_token"),
+        1,
+        "{store}, {n}"
+    );
+    let first = outcomes[0].stdout.trim().to_string();
+    assert!(
+        mock_accepts(&h.mock, &first).await,
+        "the refreshed token works"
+    );
+    for outcome in &outcomes {
+        outcome.assert_code(0);
+        assert_eq!(outcome.stdout.trim(), first, "{outcome:?}");
+    }
+}
+
+#[tokio::test]
+async fn twenty_and_fifty_processes_refresh_once_over_sqlite() {
+    processes_share_one_refresh("sqlite", 20).await;
+    processes_share_one_refresh("sqlite", 50).await;
+}
+
+#[tokio::test]
+async fn twenty_and_fifty_processes_refresh_once_over_a_file() {
+    processes_share_one_refresh("file", 20).await;
+    processes_share_one_refresh("file", 50).await;
+}

@@ -875,3 +875,29 @@ async fn a_change_name_that_cannot_be_a_header_is_refused_when_the_client_is_bui
         "{err:?}"
     );
 }
+
+#[tokio::test]
+async fn api_redirects_are_not_followed_and_the_token_stays_home() {
+    let server = MockServer::start().await;
+    let elsewhere = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/api/1.0/users/me"))
+        .respond_with(
+            ResponseTemplate::new(302)
+                .insert_header("location", format!("{}/api/1.0/users/me", elsewhere.uri())),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(wiremock::matchers::any())
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"data": {"gid": "1"}})))
+        .expect(0)
+        .mount(&elsewhere)
+        .await;
+    let (client, _) = client(&server);
+
+    let err = client.users().get("me", &[]).await.unwrap_err();
+
+    assert!(!format!("{err:?}").contains("token-1"), "{err:?}");
+    assert!(elsewhere.received_requests().await.unwrap().is_empty());
+}

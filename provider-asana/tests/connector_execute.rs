@@ -1036,3 +1036,48 @@ async fn a_base_url_with_a_trailing_slash_gives_the_same_paths() {
 
     assert_eq!(result, json!({"data": [], "meta": {"next_page": null}}));
 }
+
+/// Matches requests that carry no header named `x-injected`.
+struct NotInjected;
+
+impl Match for NotInjected {
+    fn matches(&self, request: &Request) -> bool {
+        !request.headers.contains_key("x-injected")
+    }
+}
+
+#[tokio::test]
+async fn crlf_in_params_is_encoded_never_a_header_or_a_new_line() {
+    let hostile = "1\r\nX-Injected: yes";
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/api/1.0/tasks/1%0D%0AX-Injected%3A%20yes"))
+        .and(NotInjected)
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"data": {"gid": "1"}})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api/1.0/tasks"))
+        .and(ExactQuery::new(&[("project", hostile), ("limit", "100")]))
+        .and(NotInjected)
+        .respond_with(ResponseTemplate::new(200).set_body_json(page_response()))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let connector = connector(&server);
+
+    connector
+        .execute("tasks", "get", json!({"task_gid": hostile}))
+        .await
+        .unwrap();
+    connector
+        .execute("tasks", "list", json!({"project": hostile}))
+        .await
+        .unwrap();
+
+    for request in server.received_requests().await.unwrap() {
+        let target = request.url.as_str();
+        assert!(!target.contains('\r') && !target.contains('\n'), "{target}");
+    }
+}
