@@ -22,8 +22,11 @@
 //! - **Private.** The file and its lock are created with mode 0600, a directory the store creates
 //!   with 0700 (unix).
 //! - **Encrypted at rest** when a key is configured ([`auth_core::crypto`]): payloads are
-//!   XChaCha20-Poly1305 ciphertext; provider, subject, version, status, lease and timestamps stay in
-//!   clear. Without a key the store is plaintext and says so once at open with a `tracing` warning.
+//!   XChaCha20-Poly1305 ciphertext bound to the record's provider, subject and version; provider,
+//!   subject, version, status, lease and timestamps stay in clear. A plaintext record is refused
+//!   while a key is configured ([`StoreError::Unencrypted`]) until
+//!   [`rotate`](FileCredentialStore::rotate) encrypts it. Without a key the store is plaintext and
+//!   says so once at open with a `tracing` warning.
 //!
 //! Blocking file work runs on tokio's blocking thread pool, never on a runtime worker thread.
 //!
@@ -46,7 +49,7 @@
 //! ));
 //!
 //! let text = std::fs::read_to_string(&path).unwrap();
-//! assert!(text.contains(r#""format_version": 1"#));
+//! assert!(text.contains(r#""format_version": 2"#));
 //! assert!(text.contains(r#""payload": {"access_token":"t2"}"#));
 //! assert_eq!(store.describe(), format!("file:{}", path.display()));
 //! # Ok::<(), StoreError>(())
@@ -118,9 +121,11 @@ impl FileCredentialStore {
         self.inner.keys.is_some()
     }
 
-    /// Re-encrypts under the key ring's primary key every record written under an old key or in
-    /// plaintext, in one atomic rewrite, and returns how many it re-encrypted. Versions and
-    /// timestamps are kept. If any record cannot be decrypted nothing is written.
+    /// Re-encrypts under the key ring's primary key, bound to its version, every record written
+    /// under an old key, in plaintext (the only way such a record is read while a key is
+    /// configured), or sealed by an earlier release without its version, in one atomic rewrite,
+    /// and returns how many it re-encrypted. Versions and timestamps are kept. If any record cannot
+    /// be decrypted nothing is written.
     ///
     /// Fails with [`StoreError::InvalidKey`] when the store has no key ring.
     pub async fn rotate(&self) -> Result<usize, StoreError> {

@@ -303,6 +303,129 @@ async fn old_keys_still_read_and_rotate_moves_records_to_the_primary_key() {
 }
 
 #[tokio::test]
+async fn plaintext_record_is_refused_with_a_key_until_rotate() {
+    let dir = tempfile::tempdir().unwrap();
+    encryption::plaintext_record_is_refused_with_a_key_until_rotate(
+        dir.path(),
+        "json",
+        open,
+        FileCredentialStore::rotate,
+        close,
+        key_ids,
+    )
+    .await;
+}
+
+/// The document at `path`.
+fn document(path: &Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+}
+
+/// The record of `subject` in `doc`.
+fn record_mut<'a>(doc: &'a mut serde_json::Value, subject: &str) -> &'a mut serde_json::Value {
+    doc["records"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .find(|r| r["subject"] == subject)
+        .unwrap()
+}
+
+/// The `encrypted` object of `subject`'s record.
+fn read_body(path: &Path, subject: &str) -> serde_json::Value {
+    record_mut(&mut document(path), subject)["encrypted"].clone()
+}
+
+/// Writes `body` as the `encrypted` object of `subject`'s record, and `version` when given.
+fn write_body(path: &Path, subject: &str, body: serde_json::Value, version: Option<u64>) {
+    let mut doc = document(path);
+    let record = record_mut(&mut doc, subject);
+    record["encrypted"] = body;
+    if let Some(version) = version {
+        record["version"] = version.into();
+    }
+    std::fs::write(path, serde_json::to_vec_pretty(&doc).unwrap()).unwrap();
+}
+
+#[tokio::test]
+async fn older_ciphertext_put_back_over_a_newer_version_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    encryption::older_ciphertext_put_back_over_a_newer_version_is_refused(
+        dir.path(),
+        "json",
+        open,
+        close,
+        read_body,
+        write_body,
+    )
+    .await;
+}
+
+/// A document as releases before version binding wrote it: format version 1, holding `p`/`legacy`
+/// at version 3 sealed in the legacy format (no `seal_format`).
+fn plant_format_1(path: &Path) {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let sealed = encryption::legacy_sealed();
+    let doc = serde_json::json!({
+        "format": FORMAT,
+        "format_version": 1,
+        "records": [{
+            "provider": "p",
+            "subject": "legacy",
+            "version": 3,
+            "status": "active",
+            "created_at_ms": 0,
+            "updated_at_ms": 0,
+            "encrypted": {
+                "key_id": sealed.key_id,
+                "nonce": b64.encode(sealed.nonce),
+                "ciphertext": b64.encode(&sealed.ciphertext),
+            }
+        }]
+    });
+    std::fs::write(path, serde_json::to_vec_pretty(&doc).unwrap()).unwrap();
+}
+
+/// The seal format of every encrypted record, in file order: 1 where a version 1 document has
+/// none.
+fn seal_formats(path: &Path) -> Vec<Option<u8>> {
+    document(path)["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let encrypted = &r["encrypted"];
+            encrypted.is_object().then(|| {
+                encrypted
+                    .get("seal_format")
+                    .map_or(1, |f| u8::try_from(f.as_u64().unwrap()).unwrap())
+            })
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn payloads_sealed_by_earlier_releases_still_read_and_rotate_binds_them() {
+    let dir = tempfile::tempdir().unwrap();
+    encryption::payloads_sealed_by_earlier_releases_still_read_and_rotate_binds_them(
+        dir.path(),
+        "json",
+        plant_format_1,
+        open,
+        FileCredentialStore::rotate,
+        close,
+        seal_formats,
+    )
+    .await;
+    assert_eq!(
+        document(&dir.path().join("creds.json"))["format_version"],
+        FORMAT_VERSION,
+        "written back in the current format"
+    );
+}
+
+#[tokio::test]
 async fn rotate_that_cannot_decrypt_changes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("creds.json");
@@ -453,7 +576,10 @@ async fn unknown_format_version_is_refused_and_never_overwritten() {
     let (store, bad) = damaged(&path, |b| {
         String::from_utf8(b)
             .unwrap()
-            .replace("\"format_version\": 1", "\"format_version\": 99")
+            .replace(
+                &format!("\"format_version\": {FORMAT_VERSION}"),
+                "\"format_version\": 99",
+            )
             .into_bytes()
     })
     .await;

@@ -14,14 +14,15 @@ use rusqlite::{Connection, ErrorCode, OpenFlags, TransactionBehavior};
 pub(crate) const STORE: &str = "sqlite";
 
 /// The schema version this build writes and the newest it reads (`PRAGMA user_version`).
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// `PRAGMA application_id`: "INTG". Marks the file as ours, so that another application's database
 /// is refused rather than modified.
 const APPLICATION_ID: i32 = 0x494e_5447;
 
 /// `MIGRATIONS[i]` takes the schema from version `i` to `i + 1`.
-const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = ["
+const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
+    "
     CREATE TABLE credentials (
         provider         TEXT    NOT NULL,
         subject          TEXT    NOT NULL,
@@ -36,7 +37,14 @@ const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = ["
         payload          BLOB    NOT NULL,
         PRIMARY KEY (provider, subject)
     ) WITHOUT ROWID;
-"];
+",
+    "
+    -- What a sealed payload's associated data binds it to (auth_core::crypto::SealFormat):
+    -- payloads sealed before version 2 are bound to provider and subject only (format 1).
+    ALTER TABLE credentials ADD COLUMN seal_format INTEGER;
+    UPDATE credentials SET seal_format = 1 WHERE key_id IS NOT NULL;
+",
+];
 
 /// Which connection of a store is being opened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -255,6 +255,134 @@ fn key_ids(path: &Path) -> Vec<Option<String>> {
 }
 
 #[tokio::test]
+async fn plaintext_record_is_refused_with_a_key_until_rotate() {
+    let dir = tempfile::tempdir().unwrap();
+    encryption::plaintext_record_is_refused_with_a_key_until_rotate(
+        dir.path(),
+        "db",
+        open,
+        SqliteCredentialStore::rotate,
+        SqliteCredentialStore::close,
+        key_ids,
+    )
+    .await;
+}
+
+/// The sealed body of a row: `key_id`, `nonce`, `payload` and `seal_format`.
+type RowBody = (Option<String>, Option<Vec<u8>>, Vec<u8>, Option<i64>);
+
+/// The sealed body of `subject`'s row, read with a raw connection.
+fn read_body(path: &Path, subject: &str) -> RowBody {
+    rusqlite::Connection::open(path)
+        .unwrap()
+        .query_row(
+            "SELECT key_id, nonce, payload, seal_format FROM credentials WHERE subject = ?1",
+            [subject],
+            |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)),
+        )
+        .unwrap()
+}
+
+/// Writes `body` over `subject`'s row, and `version` when given, with a raw connection.
+fn write_body(path: &Path, subject: &str, body: RowBody, version: Option<u64>) {
+    let conn = rusqlite::Connection::open(path).unwrap();
+    let (key_id, nonce, payload, format) = body;
+    let changed = conn
+        .execute(
+            "UPDATE credentials SET key_id = ?2, nonce = ?3, payload = ?4, seal_format = ?5, \
+             version = coalesce(?6, version) WHERE subject = ?1",
+            rusqlite::params![
+                subject,
+                key_id,
+                nonce,
+                payload,
+                format,
+                version.map(|v| i64::try_from(v).unwrap())
+            ],
+        )
+        .unwrap();
+    assert_eq!(changed, 1);
+}
+
+#[tokio::test]
+async fn older_ciphertext_put_back_over_a_newer_version_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    encryption::older_ciphertext_put_back_over_a_newer_version_is_refused(
+        dir.path(),
+        "db",
+        open,
+        SqliteCredentialStore::close,
+        read_body,
+        write_body,
+    )
+    .await;
+}
+
+/// A database as releases before version binding wrote it: schema version 1, no `seal_format`
+/// column, holding `p`/`legacy` at version 3 sealed in the legacy format.
+fn plant_schema_1(path: &Path) {
+    let sealed = encryption::legacy_sealed();
+    let conn = rusqlite::Connection::open(path).unwrap();
+    conn.execute_batch(
+        "PRAGMA journal_mode = WAL;
+         PRAGMA application_id = 1229870151;
+         PRAGMA user_version = 1;
+         CREATE TABLE credentials (
+             provider         TEXT    NOT NULL,
+             subject          TEXT    NOT NULL,
+             version          INTEGER NOT NULL,
+             status           TEXT    NOT NULL,
+             lease_holder     TEXT,
+             lease_expires_ms INTEGER,
+             created_ms       INTEGER NOT NULL,
+             updated_ms       INTEGER NOT NULL,
+             key_id           TEXT,
+             nonce            BLOB,
+             payload          BLOB    NOT NULL,
+             PRIMARY KEY (provider, subject)
+         ) WITHOUT ROWID;",
+    )
+    .unwrap();
+    conn.execute(
+        "INSERT INTO credentials VALUES ('p', 'legacy', 3, 'active', NULL, NULL, 0, 0, ?1, ?2, ?3)",
+        rusqlite::params![sealed.key_id, sealed.nonce, sealed.ciphertext],
+    )
+    .unwrap();
+}
+
+/// The `seal_format` column of every record, ordered by subject.
+fn seal_formats(path: &Path) -> Vec<Option<u8>> {
+    let conn = rusqlite::Connection::open(path).unwrap();
+    let mut stmt = conn
+        .prepare("SELECT seal_format FROM credentials ORDER BY subject")
+        .unwrap();
+    stmt.query_map([], |row| row.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn payloads_sealed_by_earlier_releases_still_read_and_rotate_binds_them() {
+    let dir = tempfile::tempdir().unwrap();
+    encryption::payloads_sealed_by_earlier_releases_still_read_and_rotate_binds_them(
+        dir.path(),
+        "db",
+        plant_schema_1,
+        open,
+        SqliteCredentialStore::rotate,
+        SqliteCredentialStore::close,
+        seal_formats,
+    )
+    .await;
+    let conn = rusqlite::Connection::open(dir.path().join("creds.db")).unwrap();
+    let version: u32 = conn
+        .pragma_query_value(None, "user_version", |row| row.get(0))
+        .unwrap();
+    assert_eq!(version, SCHEMA_VERSION, "the schema was migrated");
+}
+
+#[tokio::test]
 async fn rotate_without_a_key_is_an_invalid_key_error() {
     let store = SqliteCredentialStore::open_in_memory().await.unwrap();
     assert!(matches!(
