@@ -17,7 +17,8 @@
 //!   over a channel. Statements are prepared once and cached.
 //! - **Versioned schema.** `PRAGMA user_version` holds [`SCHEMA_VERSION`]; older files are migrated
 //!   on open, newer ones are refused with [`StoreError::UnsupportedVersion`]. A file that is not a
-//!   credential database is refused with [`StoreError::Corrupt`] and left untouched.
+//!   credential database, or one cut short or garbled, is refused with [`StoreError::Corrupt`]
+//!   naming its path, and left untouched.
 //! - **Encrypted at rest** when a key is configured ([`auth_core::crypto`]): the payload column holds
 //!   XChaCha20-Poly1305 ciphertext bound to the record's provider, subject and version (sealed in
 //!   the write transaction, once the version is known), and the record names its key id and seal

@@ -77,7 +77,7 @@ pub(crate) fn open_file(
             let deadline = Instant::now() + busy_timeout;
             let mut attempt = 0;
             loop {
-                match init_writer(&mut conn, location) {
+                match init_writer(&mut conn, path, location) {
                     Ok(()) => return Ok(conn),
                     Err(Init::Busy(_)) if Instant::now() < deadline => {
                         attempt += 1;
@@ -122,10 +122,12 @@ fn init_error(location: &str) -> impl Fn(rusqlite::Error) -> Init + '_ {
     }
 }
 
-/// Checks that the file is ours, switches it to WAL, sets the pragmas and migrates the schema.
-fn init_writer(conn: &mut Connection, location: &str) -> Result<(), Init> {
+/// Checks that the file is ours and whole, switches it to WAL, sets the pragmas and migrates the
+/// schema.
+fn init_writer(conn: &mut Connection, path: &Path, location: &str) -> Result<(), Init> {
     // Refuse a file that is not ours before anything writes to it (switching to WAL does).
     check(conn, location)?;
+    check_whole_pages(conn, path, location)?;
     let mode: String = conn
         .pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))
         .map_err(init_error(location))?;
@@ -262,6 +264,30 @@ fn check(conn: &Connection, location: &str) -> Result<i64, Init> {
     Ok(version)
 }
 
+/// Refuses a database file that is not a whole number of pages. SQLite never leaves one, but it
+/// reads the missing end of a page that was cut short as zeros: a file cut inside its last page
+/// would open and hand out damaged rows (a wrong-key error for an encrypted payload, or a row of
+/// nulls). A file cut at a page boundary SQLite reports itself, as smaller than its header says.
+/// Another process's checkpoint, which may be growing the file meanwhile, writes whole pages.
+fn check_whole_pages(conn: &Connection, path: &Path, location: &str) -> Result<(), Init> {
+    let page_size: u64 = conn
+        .pragma_query_value(None, "page_size", |row| row.get(0))
+        .map_err(init_error(location))?;
+    let len = std::fs::metadata(path)
+        .map_err(|e| Init::Failed(io_error(location, e)))?
+        .len();
+    if page_size > 0 && len % page_size != 0 {
+        return Err(Init::Failed(StoreError::Corrupt {
+            store: STORE,
+            location: location.to_string(),
+            reason: format!(
+                "the file is {len} bytes, not a whole number of {page_size}-byte pages: it was cut short or damaged"
+            ),
+        }));
+    }
+    Ok(())
+}
+
 /// Maps an I/O error on the store's path: permission problems and read-only file systems become
 /// [`StoreError::ReadOnly`].
 pub(crate) fn io_error(location: &str, source: io::Error) -> StoreError {
@@ -287,11 +313,23 @@ pub(crate) fn sql_error(location: &str, err: rusqlite::Error) -> StoreError {
         rusqlite::Error::SqliteFailure(e, _) => Some(e.code),
         _ => None,
     };
+    // Only a damaged file makes a column of our own schema hold the wrong type.
+    let row_mismatch = matches!(
+        err,
+        rusqlite::Error::InvalidColumnType(..)
+            | rusqlite::Error::FromSqlConversionFailure(..)
+            | rusqlite::Error::IntegralValueOutOfRange(..)
+    );
     match code {
         Some(ErrorCode::NotADatabase | ErrorCode::DatabaseCorrupt) => StoreError::Corrupt {
             store: STORE,
             location: location.to_string(),
             reason: err.to_string(),
+        },
+        _ if row_mismatch => StoreError::Corrupt {
+            store: STORE,
+            location: location.to_string(),
+            reason: format!("a row does not match the schema ({err})"),
         },
         Some(ErrorCode::ReadOnly) => StoreError::ReadOnly {
             store: STORE,

@@ -453,6 +453,96 @@ async fn truncated_file_is_reported_as_corrupt_and_left_alone() {
 }
 
 #[tokio::test]
+async fn a_file_cut_inside_its_last_page_or_garbled_is_corrupt_not_a_wrong_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("creds.db");
+    let keys = || Some(KeyRing::new(key(1)));
+    let store = open(path.clone(), keys()).await;
+    store
+        .put(CredentialRecord::new("p", "s", payload(1)), PutMode::Create)
+        .await
+        .unwrap();
+    store.close().await.unwrap();
+    let full = std::fs::read(&path).unwrap();
+    let page = 4096;
+    assert_eq!(full.len() % page, 0, "a database is whole pages");
+    let last_page = full.len() - page;
+    let mut garbled = full.clone();
+    garbled[last_page..].fill(0xa5);
+    let mut damaged: Vec<(String, Vec<u8>)> = [1, 100, 300, 2000, page - 1]
+        .into_iter()
+        .map(|cut| {
+            (
+                format!("cut {cut} bytes short"),
+                full[..full.len() - cut].to_vec(),
+            )
+        })
+        .collect();
+    damaged.push(("last page garbled".into(), garbled));
+    damaged.push((
+        "random bytes".into(),
+        (0..8192u32).map(|i| (i * 7919 % 251) as u8).collect(),
+    ));
+    for (label, bytes) in damaged {
+        std::fs::write(&path, &bytes).unwrap();
+        let err = match support::builder(&path, keys()).open().await {
+            Err(err) => err,
+            Ok(store) => {
+                let err = store
+                    .list(None)
+                    .await
+                    .expect_err("a damaged database must not read as valid");
+                store.close().await.unwrap();
+                err
+            }
+        };
+        match &err {
+            StoreError::Corrupt { location, .. } => {
+                assert_eq!(location, &path.display().to_string(), "{label}")
+            }
+            other => panic!("{label}: expected Corrupt, got {other:?}"),
+        }
+        assert_eq!(
+            std::fs::read(&path).unwrap(),
+            bytes,
+            "{label}: the file changed"
+        );
+        for suffix in ["-wal", "-shm"] {
+            let _ = std::fs::remove_file(dir.path().join(format!("creds.db{suffix}")));
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_column_of_the_wrong_type_is_corrupt() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("creds.db");
+    let store = open(path.clone(), None).await;
+    store
+        .put(CredentialRecord::new("p", "s", payload(1)), PutMode::Create)
+        .await
+        .unwrap();
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .execute("UPDATE credentials SET created_ms = 'soon'", [])
+        .unwrap();
+    for result in [
+        store.get("p", "s").await.map(|_| ()),
+        store.list(None).await.map(|_| ()),
+    ] {
+        match result {
+            Err(StoreError::Corrupt {
+                location, reason, ..
+            }) => {
+                assert_eq!(location, path.display().to_string());
+                assert!(reason.contains("created_ms"), "{reason}");
+            }
+            other => panic!("expected Corrupt, got {other:?}"),
+        }
+    }
+}
+
+#[tokio::test]
 async fn unknown_schema_version_is_refused_and_left_alone() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("creds.db");
