@@ -4,7 +4,7 @@
 
 mod support;
 
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -15,6 +15,9 @@ use auth_core::testing::encryption::{self, CANARY, canary_payload, key};
 use auth_core::testing::{DynStore, payload, payload_n, read_only, run_conformance};
 use auth_core::{CredentialRecord, CredentialStore, Payload, PutMode, StoreError};
 use store_file::{FORMAT, FORMAT_VERSION, FileCredentialStore};
+
+/// The user and group `nobody`, as which the read-only check runs when the tests run as root.
+const NOBODY: u32 = 65534;
 
 /// Opens the store at `path` with `keys`, or unencrypted for `None`.
 async fn open(path: PathBuf, keys: Option<KeyRing>) -> FileCredentialStore {
@@ -136,6 +139,31 @@ async fn files_are_private() {
     assert!(
         !nested.join("creds.json.tmp").exists(),
         "the temp file was renamed"
+    );
+}
+
+#[tokio::test]
+async fn a_world_readable_file_and_its_lock_and_temp_files_are_made_private_at_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("creds.json");
+    plain(&path)
+        .await
+        .put(CredentialRecord::new("p", "s", payload(1)), PutMode::Create)
+        .await
+        .unwrap();
+    std::fs::copy(&path, dir.path().join("creds.json.tmp")).unwrap();
+    let files = ["creds.json", "creds.json.lock", "creds.json.tmp"].map(|f| dir.path().join(f));
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    for file in &files {
+        std::fs::set_permissions(file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    }
+    let store = plain(&path).await;
+    for file in &files {
+        assert_eq!(mode(file), 0o600, "{}", file.display());
+    }
+    assert_eq!(
+        payload_n(&store.get("p", "s").await.unwrap().unwrap().record.payload),
+        1
     );
 }
 
@@ -662,13 +690,13 @@ async fn read_only_directory_is_a_read_only_error() {
                 .put(CredentialRecord::new("p", "s", payload(1)), PutMode::Create)
                 .await
                 .unwrap();
-            // The lock file stays writable for everyone so that only the directory is read-only.
-            std::fs::set_permissions(
-                ro.join("existing.json.lock"),
-                std::fs::Permissions::from_mode(0o666),
-            )
-            .unwrap();
-            std::fs::set_permissions(&existing, std::fs::Permissions::from_mode(0o644)).unwrap();
+            // As root, the check runs as `nobody`: hand it the store's files (its own, private,
+            // as a store's files are) so that only the directory is read-only.
+            for file in [existing.clone(), ro.join("existing.json.lock")] {
+                if std::fs::metadata(&file).unwrap().uid() == 0 {
+                    std::os::unix::fs::chown(&file, Some(NOBODY), Some(NOBODY)).unwrap();
+                }
+            }
         },
         assert_read_only,
     )

@@ -27,7 +27,10 @@
 //!   ([`StoreError::Unencrypted`]) until [`rotate`] encrypts it. Without a key the store is
 //!   plaintext and says so once at open with a `tracing` warning.
 //!
-//! The file and its directory are created with modes 0600 and 0700 (unix).
+//! The file and its directory are created with modes 0600 and 0700 (unix). An existing database,
+//! `-wal` or `-shm` file that other users may read or write is restricted to its owner at open,
+//! with a warning (or the open fails if that is not possible); an existing directory is left as it
+//! is.
 //!
 //! ```
 //! # tokio::runtime::Runtime::new().unwrap().block_on(async {

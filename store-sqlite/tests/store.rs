@@ -180,6 +180,39 @@ async fn files_are_private() {
 }
 
 #[tokio::test]
+async fn a_world_readable_database_and_its_wal_and_shm_are_made_private_at_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("creds.db");
+    let first = open(path.clone(), None).await;
+    first
+        .put(CredentialRecord::new("p", "s", payload(1)), PutMode::Create)
+        .await
+        .unwrap();
+    let files = ["creds.db", "creds.db-wal", "creds.db-shm"].map(|f| dir.path().join(f));
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    for file in &files {
+        std::fs::set_permissions(file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    }
+    let second = open(path.clone(), None).await;
+    for file in &files {
+        assert_eq!(mode(file), 0o600, "{}", file.display());
+    }
+    assert_eq!(
+        payload_n(&second.get("p", "s").await.unwrap().unwrap().record.payload),
+        1
+    );
+    first
+        .put(
+            CredentialRecord::new("p", "s", payload(2)),
+            PutMode::Update(1),
+        )
+        .await
+        .expect("the first handle still writes");
+    second.close().await.unwrap();
+    first.close().await.unwrap();
+}
+
+#[tokio::test]
 async fn data_survives_reopen() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("creds.db");
