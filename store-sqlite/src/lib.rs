@@ -477,17 +477,21 @@ impl RawRow {
         let payload = std::mem::replace(&mut self.payload, Payload::new(Vec::new()));
         match (self.key_id.take(), self.nonce.take(), self.seal_format) {
             (None, None, None) => Ok(Body::Plain(payload)),
-            (Some(key_id), Some(nonce), Some(format)) => {
+            (Some(key_id), Some(nonce), format) => {
                 let nonce: [u8; NONCE_LEN] = nonce
                     .as_slice()
                     .try_into()
                     .map_err(|_| self.corrupt(location, "a nonce of the wrong length"))?;
-                let format = u8::try_from(format)
-                    .ok()
-                    .and_then(SealFormat::from_number)
-                    .ok_or_else(|| {
-                        self.corrupt(location, &format!("an unknown seal format {format}"))
-                    })?;
+                // No format: sealed by a release before schema 2.
+                let format = match format {
+                    None => SealFormat::Legacy,
+                    Some(number) => u8::try_from(number)
+                        .ok()
+                        .and_then(SealFormat::from_number)
+                        .ok_or_else(|| {
+                            self.corrupt(location, &format!("an unknown seal format {number}"))
+                        })?,
+                };
                 Ok(Body::Sealed(SealedPayload {
                     key_id,
                     nonce,
@@ -497,7 +501,7 @@ impl RawRow {
             }
             _ => Err(self.corrupt(
                 location,
-                "only some of a key id, a nonce and a seal format: all three or none",
+                "a key id without a nonce, or a nonce or a seal format without a key id",
             )),
         }
     }

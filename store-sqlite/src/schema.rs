@@ -40,10 +40,10 @@ const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
     ) WITHOUT ROWID;
 ",
     "
-    -- What a sealed payload's associated data binds it to (auth_core::crypto::SealFormat):
-    -- payloads sealed before version 2 are bound to provider and subject only (format 1).
+    -- What a sealed payload's associated data binds it to (auth_core::crypto::SealFormat). NULL
+    -- beside a key id is format 1, what releases before schema 2 wrote (and still write, while
+    -- one already running shares the file with a newer one): bound to provider and subject only.
     ALTER TABLE credentials ADD COLUMN seal_format INTEGER;
-    UPDATE credentials SET seal_format = 1 WHERE key_id IS NOT NULL;
 ",
 ];
 

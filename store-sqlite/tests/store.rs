@@ -383,11 +383,15 @@ fn plant_schema_1(path: &Path) {
     .unwrap();
 }
 
-/// The `seal_format` column of every record, ordered by subject.
+/// The seal format of every encrypted record, ordered by subject: 1 where a row sealed before
+/// schema 2 has none.
 fn seal_formats(path: &Path) -> Vec<Option<u8>> {
     let conn = rusqlite::Connection::open(path).unwrap();
     let mut stmt = conn
-        .prepare("SELECT seal_format FROM credentials ORDER BY subject")
+        .prepare(
+            "SELECT CASE WHEN key_id IS NULL THEN NULL ELSE coalesce(seal_format, 1) END \
+             FROM credentials ORDER BY subject",
+        )
         .unwrap();
     stmt.query_map([], |row| row.get(0))
         .unwrap()
