@@ -1,16 +1,45 @@
 //! Encryption at rest (feature `encryption`): XChaCha20-Poly1305 over credential payloads.
 //!
-//! Stores call [`KeyRing::seal`] before they persist a payload and [`unseal`] after they read one.
+//! Stores call [`KeyRing::seal`] before they persist a payload and [`unseal`] after they read one;
+//! a record a store holds in plaintext goes through [`accept_plaintext`].
 //!
 //! # What is encrypted, and what is not
 //! Only the payload (the tokens and other secrets) is encrypted. The provider id, the subject, the
 //! version, the status, the refresh lease and the timestamps stay in clear so that stores can look
-//! records up, list them and run conditional puts without a key. Provider and subject are bound to
-//! the ciphertext as associated data: a ciphertext copied onto another record fails to decrypt with
-//! [`StoreError::Decrypt`].
+//! records up, list them and run conditional puts without a key. Provider, subject and the record's
+//! version are bound to the ciphertext as associated data: a ciphertext copied onto another record,
+//! or onto another version of the same record, fails to decrypt with [`StoreError::Decrypt`].
 //!
 //! Every write uses a fresh random 24-byte nonce (XChaCha20's extended nonce makes random nonces
 //! safe for any realistic number of writes under one key).
+//!
+//! # Plaintext records while a key is configured
+//! A store with a key ring never uses a record it holds in plaintext: reading one fails with
+//! [`StoreError::Unencrypted`], since anyone who can write the store, key or not, could have put it
+//! there. Only a store's `rotate` reads such records, to encrypt them: run it once after turning
+//! encryption on for a store that already holds credentials.
+//!
+//! # Rollback, and what it takes
+//! Someone who can write the store but has no key cannot read or forge a payload, nor move one to
+//! another record. Binding the version means that an older ciphertext of the same record, put back
+//! over a newer version, is refused ([`StoreError::Decrypt`]). What no store can refuse without
+//! state kept out of that person's reach:
+//!
+//! - replaying a whole earlier record, its clear version included (or the whole store from a
+//!   backup): the older credentials read as the older version. The version then goes backwards,
+//!   which a process holding the newer version sees (its next conditional put fails with
+//!   [`StoreError::VersionMismatch`]), but the store itself accepts it. Versions also start at 1
+//!   again when a record is deleted and created anew, so a ciphertext of an earlier incarnation of
+//!   the same (provider, subject) at the same version number opens too;
+//! - replaying a payload sealed before versions were bound ([`SealFormat::Legacy`], written by
+//!   earlier releases): such payloads are still read, for compatibility, whatever the record's
+//!   version. `rotate` re-seals every one of them with its version; to make the ones kept in old
+//!   copies of the store unreadable as well, rotate to a new primary key and then drop the old key.
+//!
+//! A replayed record can only hold credentials this application was once given for that same
+//! (provider, subject): the damage is using an older grant (an older account connection, or a
+//! refresh token the provider has since rotated, which fails with `invalid_grant` and asks the user
+//! to log in again), never disclosure.
 //!
 //! # Keys and rotation
 //! A [`KeyRing`] holds one primary key, used for every new write, and any number of old keys, used
@@ -27,16 +56,17 @@
 //!
 //! let old = EncryptionKey::generate();
 //! let ring = KeyRing::new(old.clone());
-//! let sealed = ring.seal("asana", "user-1", br#"{"access_token":"secret"}"#)?;
+//! let sealed = ring.seal("asana", "user-1", 7, br#"{"access_token":"secret"}"#)?;
 //! assert_eq!(sealed.key_id, old.id());
 //!
 //! // Later: a new primary key; the old one still reads what it wrote.
 //! let rotated = KeyRing::new(EncryptionKey::generate()).with_old_key(old);
-//! let payload = unseal(Some(&rotated), "asana", "user-1", &sealed)?;
+//! let payload = unseal(Some(&rotated), "asana", "user-1", 7, &sealed)?;
 //! assert_eq!(payload.expose_bytes(), br#"{"access_token":"secret"}"#);
 //!
-//! // The ciphertext is bound to its record.
-//! assert!(unseal(Some(&rotated), "asana", "user-2", &sealed).is_err());
+//! // The ciphertext is bound to its record and to its version.
+//! assert!(unseal(Some(&rotated), "asana", "user-2", 7, &sealed).is_err());
+//! assert!(unseal(Some(&rotated), "asana", "user-1", 8, &sealed).is_err());
 //! # Ok::<(), auth_core::StoreError>(())
 //! ```
 
@@ -52,7 +82,7 @@ use zeroize::Zeroizing;
 
 use crate::error::StoreError;
 use crate::secret::SecretString;
-use crate::store::Payload;
+use crate::store::{Payload, Version};
 
 /// The environment variable holding the primary key: base64 of 32 bytes, optionally `id:base64`.
 pub const KEY_ENV: &str = "INTEGRATIONS_ENCRYPTION_KEY";
@@ -73,8 +103,13 @@ const MAX_ID_LEN: usize = 64;
 /// Room for decoding a key: base64 longer than this decodes to more is refused unread.
 const MAX_DECODED: usize = 96;
 
-/// Domain separation for the associated data, so that our ciphertexts mean nothing elsewhere.
-const AAD_CONTEXT: &[u8] = b"integrations credential payload v1\0";
+/// Domain separation for the associated data of [`SealFormat::Legacy`] payloads, so that our
+/// ciphertexts mean nothing elsewhere.
+const AAD_CONTEXT_LEGACY: &[u8] = b"integrations credential payload v1\0";
+
+/// Domain separation for the associated data of [`SealFormat::Versioned`] payloads: not the legacy
+/// context, so that no versioned associated data equals a legacy one.
+const AAD_CONTEXT: &[u8] = b"integrations credential payload v2\0";
 
 /// A 32-byte XChaCha20-Poly1305 key and its id.
 ///
@@ -193,6 +228,38 @@ impl fmt::Debug for EncryptionKey {
     }
 }
 
+/// What a sealed payload's associated data binds it to. Stores persist [`SealFormat::number`]
+/// beside the payload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SealFormat {
+    /// Format 1, written by releases before versions were bound: provider and subject only. Still
+    /// read, whatever the record's version (see the module docs); `rotate` re-seals it as
+    /// [`SealFormat::Versioned`].
+    Legacy,
+    /// Format 2, what every write uses: provider, subject and the record's version.
+    Versioned,
+}
+
+impl SealFormat {
+    /// The number stores persist.
+    pub fn number(self) -> u8 {
+        match self {
+            SealFormat::Legacy => 1,
+            SealFormat::Versioned => 2,
+        }
+    }
+
+    /// The format with this [`SealFormat::number`], if any.
+    pub fn from_number(number: u8) -> Option<Self> {
+        match number {
+            1 => Some(SealFormat::Legacy),
+            2 => Some(SealFormat::Versioned),
+            _ => None,
+        }
+    }
+}
+
 /// An encrypted payload as stores persist it. None of its fields is secret.
 #[derive(Clone, PartialEq, Eq)]
 pub struct SealedPayload {
@@ -202,12 +269,15 @@ pub struct SealedPayload {
     pub nonce: [u8; NONCE_LEN],
     /// The ciphertext followed by the 16-byte Poly1305 tag.
     pub ciphertext: Vec<u8>,
+    /// What its associated data binds it to.
+    pub format: SealFormat,
 }
 
 impl fmt::Debug for SealedPayload {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SealedPayload")
             .field("key_id", &self.key_id)
+            .field("format", &self.format)
             .field("ciphertext_len", &self.ciphertext.len())
             .finish_non_exhaustive()
     }
@@ -298,16 +368,20 @@ impl KeyRing {
             .map(EncryptionKey::id)
     }
 
-    /// Encrypts `plaintext` for (provider, subject) under the primary key with a fresh random nonce.
+    /// Encrypts `plaintext` for version `version` of (provider, subject) under the primary key,
+    /// with a fresh random nonce, as [`SealFormat::Versioned`]. A store seals each write with the
+    /// version it assigns to it.
     pub fn seal(
         &self,
         provider: &str,
         subject: &str,
+        version: Version,
         plaintext: &[u8],
     ) -> Result<SealedPayload, StoreError> {
+        let format = SealFormat::Versioned;
         let mut nonce = [0u8; NONCE_LEN];
         rand::rngs::OsRng.fill_bytes(&mut nonce);
-        let aad = associated_data(provider, subject);
+        let aad = associated_data(format, provider, subject, version);
         let ciphertext = self
             .primary
             .cipher()
@@ -328,21 +402,24 @@ impl KeyRing {
             key_id: self.primary.id.clone(),
             nonce,
             ciphertext,
+            format,
         })
     }
 
-    /// Decrypts a payload sealed for (provider, subject) with any key of the ring.
+    /// Decrypts a payload sealed for version `version` of (provider, subject) with any key of the
+    /// ring. A [`SealFormat::Legacy`] payload is bound to provider and subject only.
     ///
     /// Fails with [`StoreError::UnknownKey`] if no key has the payload's id, and with
     /// [`StoreError::Decrypt`] if the keys with that id do not authenticate it (wrong key, tampered
-    /// data, or a ciphertext moved from another record).
+    /// data, a ciphertext moved from another record, or one put back from another version).
     pub fn open(
         &self,
         provider: &str,
         subject: &str,
+        version: Version,
         sealed: &SealedPayload,
     ) -> Result<Payload, StoreError> {
-        let aad = associated_data(provider, subject);
+        let aad = associated_data(sealed.format, provider, subject, version);
         let mut candidates = std::iter::once(&self.primary)
             .chain(&self.old)
             .filter(|k| k.id == sealed.key_id)
@@ -373,6 +450,12 @@ impl KeyRing {
                 key_id: sealed.key_id.clone(),
             })
     }
+
+    /// Whether `sealed` is as a new write would seal it: under the primary key and in the current
+    /// [`SealFormat`]. A store's `rotate` re-seals every payload that is not.
+    pub fn is_current(&self, sealed: &SealedPayload) -> bool {
+        sealed.key_id == self.primary.id && sealed.format == SealFormat::Versioned
+    }
 }
 
 impl fmt::Debug for KeyRing {
@@ -387,16 +470,18 @@ impl fmt::Debug for KeyRing {
     }
 }
 
-/// Decrypts `sealed` with `ring`, or fails with [`StoreError::MissingKey`] when the store has no
-/// key ring. See [`KeyRing::open`] for the other errors.
+/// Decrypts `sealed`, stored at version `version` of (provider, subject), with `ring`, or fails
+/// with [`StoreError::MissingKey`] when the store has no key ring. See [`KeyRing::open`] for the
+/// other errors.
 pub fn unseal(
     ring: Option<&KeyRing>,
     provider: &str,
     subject: &str,
+    version: Version,
     sealed: &SealedPayload,
 ) -> Result<Payload, StoreError> {
     match ring {
-        Some(ring) => ring.open(provider, subject, sealed),
+        Some(ring) => ring.open(provider, subject, version, sealed),
         None => Err(StoreError::MissingKey {
             provider: provider.to_string(),
             subject: subject.to_string(),
@@ -404,14 +489,53 @@ pub fn unseal(
     }
 }
 
-/// `context || len(provider) || provider || len(subject) || subject`, lengths as big-endian u64, so
-/// that no two (provider, subject) pairs share associated data.
-fn associated_data(provider: &str, subject: &str) -> Vec<u8> {
-    let mut aad = Vec::with_capacity(AAD_CONTEXT.len() + 16 + provider.len() + subject.len());
-    aad.extend_from_slice(AAD_CONTEXT);
+/// Hands out the payload of a record a store holds in plaintext, only when the store has no key
+/// ring. With one, fails with [`StoreError::Unencrypted`] naming (provider, subject), and never the
+/// payload: only a store's `rotate` reads such a record, to encrypt it.
+///
+/// ```
+/// use auth_core::crypto::{accept_plaintext, EncryptionKey, KeyRing};
+/// use auth_core::{Payload, StoreError};
+///
+/// let payload = Payload::new(br#"{"access_token":"planted"}"#.to_vec());
+/// assert!(accept_plaintext(None, "asana", "user-1", payload.clone()).is_ok());
+/// let ring = KeyRing::new(EncryptionKey::generate());
+/// assert!(matches!(
+///     accept_plaintext(Some(&ring), "asana", "user-1", payload),
+///     Err(StoreError::Unencrypted { .. })
+/// ));
+/// ```
+pub fn accept_plaintext(
+    ring: Option<&KeyRing>,
+    provider: &str,
+    subject: &str,
+    payload: Payload,
+) -> Result<Payload, StoreError> {
+    match ring {
+        None => Ok(payload),
+        Some(_) => Err(StoreError::Unencrypted {
+            provider: provider.to_string(),
+            subject: subject.to_string(),
+        }),
+    }
+}
+
+/// `context || len(provider) || provider || len(subject) || subject`, then `version` for
+/// [`SealFormat::Versioned`]; numbers as big-endian u64, so that no two (provider, subject,
+/// version) share associated data. The context tells the formats apart.
+fn associated_data(format: SealFormat, provider: &str, subject: &str, version: Version) -> Vec<u8> {
+    let context = match format {
+        SealFormat::Legacy => AAD_CONTEXT_LEGACY,
+        SealFormat::Versioned => AAD_CONTEXT,
+    };
+    let mut aad = Vec::with_capacity(context.len() + 24 + provider.len() + subject.len());
+    aad.extend_from_slice(context);
     for part in [provider, subject] {
         aad.extend_from_slice(&(part.len() as u64).to_be_bytes());
         aad.extend_from_slice(part.as_bytes());
+    }
+    if format == SealFormat::Versioned {
+        aad.extend_from_slice(&version.to_be_bytes());
     }
     aad
 }
@@ -451,8 +575,8 @@ mod tests {
     #[test]
     fn seal_then_open_round_trips_with_fresh_nonces() {
         let ring = KeyRing::new(key(1));
-        let a = ring.seal("p", "s", b"{\"t\":\"canary\"}").unwrap();
-        let b = ring.seal("p", "s", b"{\"t\":\"canary\"}").unwrap();
+        let a = ring.seal("p", "s", 1, b"{\"t\":\"canary\"}").unwrap();
+        let b = ring.seal("p", "s", 1, b"{\"t\":\"canary\"}").unwrap();
         assert_ne!(a.nonce, b.nonce, "every write needs a fresh nonce");
         assert_ne!(a.ciphertext, b.ciphertext);
         assert_eq!(a.ciphertext.len(), 14 + 16, "ciphertext plus tag");
@@ -461,29 +585,120 @@ mod tests {
             "plaintext must not show through"
         );
         assert_eq!(a.key_id, key(1).id());
-        let opened = ring.open("p", "s", &a).unwrap();
+        let opened = ring.open("p", "s", 1, &a).unwrap();
         assert_eq!(opened.expose_bytes(), b"{\"t\":\"canary\"}");
     }
 
     #[test]
     fn ciphertext_is_bound_to_provider_and_subject() {
         let ring = KeyRing::new(key(1));
-        let sealed = ring.seal("ab", "c", b"x").unwrap();
+        let sealed = ring.seal("ab", "c", 1, b"x").unwrap();
         for (p, s) in [("ab", "d"), ("a", "bc"), ("other", "c")] {
             assert!(
-                matches!(ring.open(p, s, &sealed), Err(StoreError::Decrypt { ref key_id, .. }) if *key_id == sealed.key_id),
+                matches!(ring.open(p, s, 1, &sealed), Err(StoreError::Decrypt { ref key_id, .. }) if *key_id == sealed.key_id),
                 "moved to {p}/{s} must not decrypt"
             );
         }
     }
 
     #[test]
+    fn ciphertext_is_bound_to_its_version() {
+        let ring = KeyRing::new(key(1));
+        let sealed = ring.seal("p", "s", 3, b"third").unwrap();
+        assert_eq!(sealed.format, SealFormat::Versioned);
+        assert_eq!(
+            ring.open("p", "s", 3, &sealed).unwrap().expose_bytes(),
+            b"third"
+        );
+        for version in [0, 2, 4, u64::MAX] {
+            assert!(
+                matches!(
+                    ring.open("p", "s", version, &sealed),
+                    Err(StoreError::Decrypt { .. })
+                ),
+                "put back at version {version}, it must not decrypt"
+            );
+        }
+        let relabelled = SealedPayload {
+            format: SealFormat::Legacy,
+            ..sealed
+        };
+        assert!(
+            matches!(
+                ring.open("p", "s", 3, &relabelled),
+                Err(StoreError::Decrypt { .. })
+            ),
+            "a versioned payload relabelled as legacy must not decrypt"
+        );
+    }
+
+    #[cfg(feature = "testing")]
+    #[test]
+    fn legacy_payloads_of_earlier_releases_still_open_at_any_version() {
+        use crate::testing::encryption::{LEGACY_PAYLOAD, legacy_sealed};
+        let sealed = legacy_sealed();
+        let ring = KeyRing::new(key(1));
+        assert_eq!(sealed.format, SealFormat::Legacy);
+        for version in [1, 3, 1000] {
+            assert_eq!(
+                ring.open("p", "legacy", version, &sealed)
+                    .unwrap()
+                    .expose_bytes(),
+                LEGACY_PAYLOAD.as_bytes()
+            );
+        }
+        assert!(matches!(
+            ring.open("p", "other", 3, &sealed),
+            Err(StoreError::Decrypt { .. })
+        ));
+        assert!(!ring.is_current(&sealed), "rotate re-seals legacy payloads");
+    }
+
+    #[test]
+    fn is_current_means_primary_key_and_versioned_format() {
+        let ring = KeyRing::new(key(2)).with_old_key(key(1));
+        let current = ring.seal("p", "s", 1, b"x").unwrap();
+        assert!(ring.is_current(&current));
+        let old_key = KeyRing::new(key(1)).seal("p", "s", 1, b"x").unwrap();
+        assert!(!ring.is_current(&old_key));
+        let legacy = SealedPayload {
+            format: SealFormat::Legacy,
+            ..current
+        };
+        assert!(!ring.is_current(&legacy));
+        for format in [SealFormat::Legacy, SealFormat::Versioned] {
+            assert_eq!(SealFormat::from_number(format.number()), Some(format));
+        }
+        assert_eq!(SealFormat::from_number(0), None);
+        assert_eq!(SealFormat::from_number(3), None);
+    }
+
+    #[test]
+    fn plaintext_is_refused_with_a_key_and_the_error_holds_no_payload() {
+        let payload = || Payload::new(b"{\"access_token\":\"planted-canary\"}".to_vec());
+        assert_eq!(
+            accept_plaintext(None, "p", "s", payload()).unwrap(),
+            payload()
+        );
+        let err = accept_plaintext(Some(&KeyRing::new(key(1))), "asana", "user-1", payload())
+            .unwrap_err();
+        assert!(
+            matches!(&err, StoreError::Unencrypted { provider, subject } if (provider.as_str(), subject.as_str()) == ("asana", "user-1")),
+            "{err:?}"
+        );
+        let message = err.to_string();
+        assert!(message.contains("asana/user-1"), "{message}");
+        assert!(message.contains("unencrypted"), "{message}");
+        assert!(!message.contains("planted-canary"), "{message}");
+    }
+
+    #[test]
     fn tampered_ciphertext_fails_to_decrypt() {
         let ring = KeyRing::new(key(1));
-        let mut sealed = ring.seal("p", "s", b"payload").unwrap();
+        let mut sealed = ring.seal("p", "s", 1, b"payload").unwrap();
         sealed.ciphertext[0] ^= 1;
         assert!(matches!(
-            ring.open("p", "s", &sealed),
+            ring.open("p", "s", 1, &sealed),
             Err(StoreError::Decrypt { .. })
         ));
     }
@@ -491,16 +706,19 @@ mod tests {
     #[test]
     fn old_keys_decrypt_and_unknown_ids_are_reported() {
         let old_ring = KeyRing::new(key(1));
-        let sealed = old_ring.seal("p", "s", b"old").unwrap();
+        let sealed = old_ring.seal("p", "s", 1, b"old").unwrap();
         let rotated = KeyRing::new(key(2)).with_old_key(key(1));
         assert_eq!(rotated.primary_id(), key(2).id());
         assert_eq!(
-            rotated.open("p", "s", &sealed).unwrap().expose_bytes(),
+            rotated.open("p", "s", 1, &sealed).unwrap().expose_bytes(),
             b"old"
         );
-        assert_eq!(rotated.seal("p", "s", b"new").unwrap().key_id, key(2).id());
+        assert_eq!(
+            rotated.seal("p", "s", 1, b"new").unwrap().key_id,
+            key(2).id()
+        );
         let without_old = KeyRing::new(key(2));
-        match without_old.open("p", "s", &sealed) {
+        match without_old.open("p", "s", 1, &sealed) {
             Err(StoreError::UnknownKey {
                 provider,
                 subject,
@@ -512,7 +730,7 @@ mod tests {
             other => panic!("expected UnknownKey, got {other:?}"),
         }
         assert!(matches!(
-            unseal(None, "p", "s", &sealed),
+            unseal(None, "p", "s", 1, &sealed),
             Err(StoreError::MissingKey { .. })
         ));
     }
@@ -520,15 +738,18 @@ mod tests {
     #[test]
     fn same_id_with_another_key_is_a_decrypt_error() {
         let sealed = KeyRing::new(key(1).with_id("k").unwrap())
-            .seal("p", "s", b"x")
+            .seal("p", "s", 1, b"x")
             .unwrap();
         let wrong = KeyRing::new(key(2).with_id("k").unwrap());
         assert!(matches!(
-            wrong.open("p", "s", &sealed),
+            wrong.open("p", "s", 1, &sealed),
             Err(StoreError::Decrypt { key_id, .. }) if key_id == "k"
         ));
         let both = wrong.with_old_key(key(1).with_id("k").unwrap());
-        assert_eq!(both.open("p", "s", &sealed).unwrap().expose_bytes(), b"x");
+        assert_eq!(
+            both.open("p", "s", 1, &sealed).unwrap().expose_bytes(),
+            b"x"
+        );
     }
 
     #[test]
@@ -631,10 +852,10 @@ mod tests {
             ring.key_ids().collect::<Vec<_>>(),
             [key(1).id(), key(2).id(), "named"]
         );
-        let sealed = KeyRing::new(key(3)).seal("p", "s", b"x").unwrap();
+        let sealed = KeyRing::new(key(3)).seal("p", "s", 1, b"x").unwrap();
         assert!(
             matches!(
-                ring.open("p", "s", &sealed),
+                ring.open("p", "s", 1, &sealed),
                 Err(StoreError::UnknownKey { .. })
             ),
             "the id of a named key is its name"

@@ -212,6 +212,17 @@ pub enum StoreError {
         /// Subject.
         subject: String,
     },
+    /// A record is stored unencrypted although an encryption key is configured. It is not used:
+    /// anyone able to write the store, key or not, could have put it there.
+    #[error(
+        "credentials for {provider}/{subject} are stored unencrypted although an encryption key is configured, so they were not used; if they were stored before encryption was turned on, encrypt them with the store's `rotate`, otherwise someone else put them there: delete them and log in again"
+    )]
+    Unencrypted {
+        /// Provider id.
+        provider: String,
+        /// Subject.
+        subject: String,
+    },
     /// An encryption key could not be used.
     #[error("invalid encryption key: {reason}")]
     InvalidKey {

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use auth_core::crypto::{KeyRing, NONCE_LEN, SealedPayload, unseal};
+use auth_core::crypto::{KeyRing, NONCE_LEN, SealFormat, SealedPayload, accept_plaintext, unseal};
 use auth_core::store::{millis_since_epoch as to_millis, time_from_millis as from_millis};
 use auth_core::{
     CredentialRecord, CredentialStatus, Payload, RefreshLease, StoreError, StoredCredential,
@@ -20,8 +20,15 @@ pub(crate) const STORE: &str = "file";
 /// The value of the document's `format` field.
 pub const FORMAT: &str = "integrations-credentials";
 
-/// The document format version this build writes and the only one it reads.
-pub const FORMAT_VERSION: u64 = 1;
+/// The document format version this build writes and the newest it reads.
+///
+/// Version 2 added `seal_format` to encrypted payloads: they are bound to their record's version.
+/// Version 1 documents, whose encrypted payloads are all in the legacy format, are read too, and
+/// written back as version 2.
+pub const FORMAT_VERSION: u64 = 2;
+
+/// The oldest document format version this build reads.
+const OLDEST_FORMAT_VERSION: u64 = 1;
 
 /// All records, keyed by (provider, subject).
 #[derive(Default)]
@@ -67,6 +74,20 @@ struct FileSealed {
     nonce: String,
     /// Base64 of the ciphertext and its tag.
     ciphertext: String,
+    /// [`SealFormat::number`]; absent in version 1 documents, whose payloads are all legacy.
+    #[serde(default = "legacy_seal_format")]
+    seal_format: u8,
+}
+
+/// What a version 1 document's encrypted payloads are sealed in.
+fn legacy_seal_format() -> u8 {
+    SealFormat::Legacy.number()
+}
+
+/// A stored payload, before decryption.
+enum Body {
+    Plain(Payload),
+    Sealed(SealedPayload),
 }
 
 /// The top level, as read: records are parsed only once the version is known.
@@ -111,7 +132,7 @@ impl Document {
             ));
         }
         match header.format_version {
-            Some(FORMAT_VERSION) => {}
+            Some(OLDEST_FORMAT_VERSION..=FORMAT_VERSION) => {}
             Some(found) => {
                 return Err(StoreError::UnsupportedVersion {
                     store: STORE,
@@ -185,16 +206,17 @@ impl FileRecord {
         Ok(stored)
     }
 
-    /// Replaces the payload, sealed under `keys` when there are keys.
+    /// Replaces the payload, sealed under `keys` for the record's version when there are keys.
     fn set_payload(&mut self, payload: &Payload, keys: Option<&KeyRing>) -> Result<(), StoreError> {
         let bytes = payload.expose_bytes();
         (self.payload, self.payload_base64, self.encrypted) = match keys {
             Some(keys) => {
-                let sealed = keys.seal(&self.provider, &self.subject, bytes)?;
+                let sealed = keys.seal(&self.provider, &self.subject, self.version, bytes)?;
                 let encrypted = FileSealed {
                     key_id: sealed.key_id,
                     nonce: STANDARD.encode(sealed.nonce),
                     ciphertext: STANDARD.encode(&sealed.ciphertext),
+                    seal_format: sealed.format.number(),
                 };
                 (None, None, Some(encrypted))
             }
@@ -210,16 +232,17 @@ impl FileRecord {
         Ok(())
     }
 
-    /// Re-encrypts the payload under the primary key unless it is already; `true` if it did.
+    /// Re-seals the payload under the primary key in the current format unless it is already;
+    /// `true` if it did. The one place that reads a plaintext payload while a key is configured:
+    /// to encrypt it.
     pub(crate) fn rotate(&mut self, keys: &KeyRing, location: &str) -> Result<bool, StoreError> {
-        if self
-            .encrypted
-            .as_ref()
-            .is_some_and(|e| e.key_id == keys.primary_id())
-        {
-            return Ok(false);
-        }
-        let payload = self.payload(Some(keys), location)?;
+        let payload = match self.body(location)? {
+            Body::Plain(payload) => payload,
+            Body::Sealed(sealed) if keys.is_current(&sealed) => return Ok(false),
+            Body::Sealed(sealed) => {
+                keys.open(&self.provider, &self.subject, self.version, &sealed)?
+            }
+        };
         self.set_payload(&payload, Some(keys))?;
         Ok(true)
     }
@@ -265,32 +288,45 @@ impl FileRecord {
         let ciphertext = STANDARD
             .decode(&encrypted.ciphertext)
             .map_err(|_| self.corrupt(location, "has a ciphertext that is not base64"))?;
+        let format = SealFormat::from_number(encrypted.seal_format).ok_or_else(|| {
+            self.corrupt(
+                location,
+                &format!("has an unknown seal format {}", encrypted.seal_format),
+            )
+        })?;
         Ok(SealedPayload {
             key_id: encrypted.key_id.clone(),
             nonce,
             ciphertext,
+            format,
         })
     }
 
-    /// The plaintext payload, decrypted with `keys` if it is encrypted.
-    fn payload(&self, keys: Option<&KeyRing>, location: &str) -> Result<Payload, StoreError> {
+    /// The payload as stored: plaintext, or sealed.
+    fn body(&self, location: &str) -> Result<Body, StoreError> {
         if let Some(raw) = &self.payload {
-            return Ok(Payload::new(raw.get().as_bytes().to_vec()));
+            return Ok(Body::Plain(Payload::new(raw.get().as_bytes().to_vec())));
         }
         if let Some(encoded) = &self.payload_base64 {
             return STANDARD
                 .decode(encoded)
-                .map(Payload::new)
+                .map(|bytes| Body::Plain(Payload::new(bytes)))
                 .map_err(|_| self.corrupt(location, "has a `payload_base64` that is not base64"));
         }
         match &self.encrypted {
-            Some(encrypted) => unseal(
-                keys,
-                &self.provider,
-                &self.subject,
-                &self.sealed(encrypted, location)?,
-            ),
+            Some(encrypted) => self.sealed(encrypted, location).map(Body::Sealed),
             None => Err(self.corrupt(location, "has no payload")),
+        }
+    }
+
+    /// The payload for a caller: decrypted with `keys` if it is encrypted, refused if it is
+    /// plaintext while there are keys.
+    fn payload(&self, keys: Option<&KeyRing>, location: &str) -> Result<Payload, StoreError> {
+        match self.body(location)? {
+            Body::Plain(payload) => accept_plaintext(keys, &self.provider, &self.subject, payload),
+            Body::Sealed(sealed) => {
+                unseal(keys, &self.provider, &self.subject, self.version, &sealed)
+            }
         }
     }
 
@@ -380,17 +416,21 @@ mod tests {
             {"provider": "p", "subject": "s", "version": 1, "status": "active", "created_at_ms": 0, "updated_at_ms": 0,
              "encrypted": {"key_id": "k", "nonce": "AAAA", "ciphertext": ""}}]}"#;
         assert!(reason(nonce).contains("invalid nonce"));
+        let seal_format = r#"{"format": "integrations-credentials", "format_version": 2, "records": [
+            {"provider": "p", "subject": "s", "version": 1, "status": "active", "created_at_ms": 0, "updated_at_ms": 0,
+             "encrypted": {"key_id": "k", "nonce": "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", "ciphertext": "", "seal_format": 9}}]}"#;
+        assert!(reason(seal_format).contains("unknown seal format 9"));
         match Document::parse(
-            br#"{"format": "integrations-credentials", "format_version": 2, "records": []}"#,
+            br#"{"format": "integrations-credentials", "format_version": 3, "records": []}"#,
             "loc",
         ) {
             Err(StoreError::UnsupportedVersion {
-                found: 2,
-                supported: 1,
+                found: 3,
+                supported: 2,
                 ..
             }) => {}
             Err(other) => panic!("expected UnsupportedVersion, got {other:?}"),
-            Ok(_) => panic!("version 2 parsed"),
+            Ok(_) => panic!("version 3 parsed"),
         }
     }
 }

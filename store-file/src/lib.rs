@@ -20,10 +20,15 @@
 //!   reported with [`StoreError::Corrupt`] or [`StoreError::UnsupportedVersion`] naming the path, and
 //!   is left untouched: every write refuses to run on it.
 //! - **Private.** The file and its lock are created with mode 0600, a directory the store creates
-//!   with 0700 (unix).
+//!   with 0700 (unix). An existing file, lock or leftover temp file that other users may read or
+//!   write is restricted to its owner at open, with a warning (or the open fails if that is not
+//!   possible); an existing directory is left as it is.
 //! - **Encrypted at rest** when a key is configured ([`auth_core::crypto`]): payloads are
-//!   XChaCha20-Poly1305 ciphertext; provider, subject, version, status, lease and timestamps stay in
-//!   clear. Without a key the store is plaintext and says so once at open with a `tracing` warning.
+//!   XChaCha20-Poly1305 ciphertext bound to the record's provider, subject and version; provider,
+//!   subject, version, status, lease and timestamps stay in clear. A plaintext record is refused
+//!   while a key is configured ([`StoreError::Unencrypted`]) until
+//!   [`rotate`](FileCredentialStore::rotate) encrypts it. Without a key the store is plaintext and
+//!   says so once at open with a `tracing` warning.
 //!
 //! Blocking file work runs on tokio's blocking thread pool, never on a runtime worker thread.
 //!
@@ -46,7 +51,7 @@
 //! ));
 //!
 //! let text = std::fs::read_to_string(&path).unwrap();
-//! assert!(text.contains(r#""format_version": 1"#));
+//! assert!(text.contains(r#""format_version": 2"#));
 //! assert!(text.contains(r#""payload": {"access_token":"t2"}"#));
 //! assert_eq!(store.describe(), format!("file:{}", path.display()));
 //! # Ok::<(), StoreError>(())
@@ -118,9 +123,11 @@ impl FileCredentialStore {
         self.inner.keys.is_some()
     }
 
-    /// Re-encrypts under the key ring's primary key every record written under an old key or in
-    /// plaintext, in one atomic rewrite, and returns how many it re-encrypted. Versions and
-    /// timestamps are kept. If any record cannot be decrypted nothing is written.
+    /// Re-encrypts under the key ring's primary key, bound to its version, every record written
+    /// under an old key, in plaintext (the only way such a record is read while a key is
+    /// configured), or sealed by an earlier release without its version, in one atomic rewrite,
+    /// and returns how many it re-encrypted. Versions and timestamps are kept. If any record cannot
+    /// be decrypted nothing is written.
     ///
     /// Fails with [`StoreError::InvalidKey`] when the store has no key ring.
     pub async fn rotate(&self) -> Result<usize, StoreError> {
@@ -225,8 +232,8 @@ impl FileStoreBuilder {
         self
     }
 
-    /// Opens the store: creates the directory (0700) and the lock file (0600) if needed, and checks
-    /// an existing document.
+    /// Opens the store: creates the directory (0700) and the lock file (0600) if needed, restricts
+    /// existing files to their owner, and checks an existing document.
     pub async fn open(self) -> Result<FileCredentialStore, StoreError> {
         let keys = self.encryption.resolve()?;
         let (path, lock_timeout) = (self.path, self.lock_timeout);
@@ -293,6 +300,9 @@ impl Inner {
             .truncate(false)
             .open(sibling(&path, ".lock"))
             .map_err(|e| io_error(&location, e))?;
+        for suffix in ["", ".lock", ".tmp"] {
+            make_private(&sibling(&path, suffix), &location)?;
+        }
         let inner = Self {
             tmp_path: sibling(&path, ".tmp"),
             #[cfg(unix)]
@@ -403,6 +413,48 @@ fn private_options() -> OpenOptions {
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
     options
+}
+
+/// Restricts `file`, if it exists and other users may read or write it, to its owner (mode 0600,
+/// or 0400 if the owner could not write it either), with a warning: a file created by another tool
+/// or an older release, or copied with a permissive umask, must not stay readable by every local
+/// user. Fails when it cannot (another user owns the file, say) rather than keep using it.
+#[cfg(unix)]
+fn make_private(file: &Path, location: &str) -> Result<(), StoreError> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = match fs::metadata(file) {
+        Ok(meta) => meta.permissions().mode() & 0o777,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(io_error(location, e)),
+    };
+    if mode & 0o077 == 0 {
+        return Ok(());
+    }
+    fs::set_permissions(file, fs::Permissions::from_mode(mode & 0o600)).map_err(|e| {
+        StoreError::Io {
+            store: STORE,
+            location: location.to_string(),
+            source: io::Error::new(
+                e.kind(),
+                format!(
+                    "{} is open to other users (mode {mode:o}) and could not be restricted to its owner ({e}); run `chmod 600` on it as its owner",
+                    file.display()
+                ),
+            ),
+        }
+    })?;
+    tracing::warn!(
+        file = %file.display(),
+        old_mode = format!("{mode:o}"),
+        "the credential store's file was open to other users; it is now readable by its owner only (if others could read it, consider logging in again)"
+    );
+    Ok(())
+}
+
+/// Nothing to restrict without unix modes.
+#[cfg(not(unix))]
+fn make_private(_file: &Path, _location: &str) -> Result<(), StoreError> {
+    Ok(())
 }
 
 /// Maps an I/O error on the store's files: permission problems and read-only file systems become

@@ -4,7 +4,7 @@
 
 mod support;
 
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -15,6 +15,9 @@ use auth_core::testing::encryption::{self, CANARY, canary_payload, key};
 use auth_core::testing::{DynStore, payload, payload_n, read_only, run_conformance};
 use auth_core::{CredentialRecord, CredentialStore, Payload, PutMode, StoreError};
 use store_file::{FORMAT, FORMAT_VERSION, FileCredentialStore};
+
+/// The user and group `nobody`, as which the read-only check runs when the tests run as root.
+const NOBODY: u32 = 65534;
 
 /// Opens the store at `path` with `keys`, or unencrypted for `None`.
 async fn open(path: PathBuf, keys: Option<KeyRing>) -> FileCredentialStore {
@@ -136,6 +139,31 @@ async fn files_are_private() {
     assert!(
         !nested.join("creds.json.tmp").exists(),
         "the temp file was renamed"
+    );
+}
+
+#[tokio::test]
+async fn a_world_readable_file_and_its_lock_and_temp_files_are_made_private_at_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("creds.json");
+    plain(&path)
+        .await
+        .put(CredentialRecord::new("p", "s", payload(1)), PutMode::Create)
+        .await
+        .unwrap();
+    std::fs::copy(&path, dir.path().join("creds.json.tmp")).unwrap();
+    let files = ["creds.json", "creds.json.lock", "creds.json.tmp"].map(|f| dir.path().join(f));
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    for file in &files {
+        std::fs::set_permissions(file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    }
+    let store = plain(&path).await;
+    for file in &files {
+        assert_eq!(mode(file), 0o600, "{}", file.display());
+    }
+    assert_eq!(
+        payload_n(&store.get("p", "s").await.unwrap().unwrap().record.payload),
+        1
     );
 }
 
@@ -303,6 +331,129 @@ async fn old_keys_still_read_and_rotate_moves_records_to_the_primary_key() {
 }
 
 #[tokio::test]
+async fn plaintext_record_is_refused_with_a_key_until_rotate() {
+    let dir = tempfile::tempdir().unwrap();
+    encryption::plaintext_record_is_refused_with_a_key_until_rotate(
+        dir.path(),
+        "json",
+        open,
+        FileCredentialStore::rotate,
+        close,
+        key_ids,
+    )
+    .await;
+}
+
+/// The document at `path`.
+fn document(path: &Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+}
+
+/// The record of `subject` in `doc`.
+fn record_mut<'a>(doc: &'a mut serde_json::Value, subject: &str) -> &'a mut serde_json::Value {
+    doc["records"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .find(|r| r["subject"] == subject)
+        .unwrap()
+}
+
+/// The `encrypted` object of `subject`'s record.
+fn read_body(path: &Path, subject: &str) -> serde_json::Value {
+    record_mut(&mut document(path), subject)["encrypted"].clone()
+}
+
+/// Writes `body` as the `encrypted` object of `subject`'s record, and `version` when given.
+fn write_body(path: &Path, subject: &str, body: serde_json::Value, version: Option<u64>) {
+    let mut doc = document(path);
+    let record = record_mut(&mut doc, subject);
+    record["encrypted"] = body;
+    if let Some(version) = version {
+        record["version"] = version.into();
+    }
+    std::fs::write(path, serde_json::to_vec_pretty(&doc).unwrap()).unwrap();
+}
+
+#[tokio::test]
+async fn older_ciphertext_put_back_over_a_newer_version_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    encryption::older_ciphertext_put_back_over_a_newer_version_is_refused(
+        dir.path(),
+        "json",
+        open,
+        close,
+        read_body,
+        write_body,
+    )
+    .await;
+}
+
+/// A document as releases before version binding wrote it: format version 1, holding `p`/`legacy`
+/// at version 3 sealed in the legacy format (no `seal_format`).
+fn plant_format_1(path: &Path) {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let sealed = encryption::legacy_sealed();
+    let doc = serde_json::json!({
+        "format": FORMAT,
+        "format_version": 1,
+        "records": [{
+            "provider": "p",
+            "subject": "legacy",
+            "version": 3,
+            "status": "active",
+            "created_at_ms": 0,
+            "updated_at_ms": 0,
+            "encrypted": {
+                "key_id": sealed.key_id,
+                "nonce": b64.encode(sealed.nonce),
+                "ciphertext": b64.encode(&sealed.ciphertext),
+            }
+        }]
+    });
+    std::fs::write(path, serde_json::to_vec_pretty(&doc).unwrap()).unwrap();
+}
+
+/// The seal format of every encrypted record, in file order: 1 where a version 1 document has
+/// none.
+fn seal_formats(path: &Path) -> Vec<Option<u8>> {
+    document(path)["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let encrypted = &r["encrypted"];
+            encrypted.is_object().then(|| {
+                encrypted
+                    .get("seal_format")
+                    .map_or(1, |f| u8::try_from(f.as_u64().unwrap()).unwrap())
+            })
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn payloads_sealed_by_earlier_releases_still_read_and_rotate_binds_them() {
+    let dir = tempfile::tempdir().unwrap();
+    encryption::payloads_sealed_by_earlier_releases_still_read_and_rotate_binds_them(
+        dir.path(),
+        "json",
+        plant_format_1,
+        open,
+        FileCredentialStore::rotate,
+        close,
+        seal_formats,
+    )
+    .await;
+    assert_eq!(
+        document(&dir.path().join("creds.json"))["format_version"],
+        FORMAT_VERSION,
+        "written back in the current format"
+    );
+}
+
+#[tokio::test]
 async fn rotate_that_cannot_decrypt_changes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("creds.json");
@@ -453,7 +604,10 @@ async fn unknown_format_version_is_refused_and_never_overwritten() {
     let (store, bad) = damaged(&path, |b| {
         String::from_utf8(b)
             .unwrap()
-            .replace("\"format_version\": 1", "\"format_version\": 99")
+            .replace(
+                &format!("\"format_version\": {FORMAT_VERSION}"),
+                "\"format_version\": 99",
+            )
             .into_bytes()
     })
     .await;
@@ -536,13 +690,13 @@ async fn read_only_directory_is_a_read_only_error() {
                 .put(CredentialRecord::new("p", "s", payload(1)), PutMode::Create)
                 .await
                 .unwrap();
-            // The lock file stays writable for everyone so that only the directory is read-only.
-            std::fs::set_permissions(
-                ro.join("existing.json.lock"),
-                std::fs::Permissions::from_mode(0o666),
-            )
-            .unwrap();
-            std::fs::set_permissions(&existing, std::fs::Permissions::from_mode(0o644)).unwrap();
+            // As root, the check runs as `nobody`: hand it the store's files (its own, private,
+            // as a store's files are) so that only the directory is read-only.
+            for file in [existing.clone(), ro.join("existing.json.lock")] {
+                if std::fs::metadata(&file).unwrap().uid() == 0 {
+                    std::os::unix::fs::chown(&file, Some(NOBODY), Some(NOBODY)).unwrap();
+                }
+            }
         },
         assert_read_only,
     )

@@ -17,13 +17,20 @@
 //!   over a channel. Statements are prepared once and cached.
 //! - **Versioned schema.** `PRAGMA user_version` holds [`SCHEMA_VERSION`]; older files are migrated
 //!   on open, newer ones are refused with [`StoreError::UnsupportedVersion`]. A file that is not a
-//!   credential database is refused with [`StoreError::Corrupt`] and left untouched.
+//!   credential database, or one cut short or garbled, is refused with [`StoreError::Corrupt`]
+//!   naming its path, and left untouched.
 //! - **Encrypted at rest** when a key is configured ([`auth_core::crypto`]): the payload column holds
-//!   XChaCha20-Poly1305 ciphertext, and the record names its key id. Provider, subject, version,
-//!   status, lease and timestamps stay in clear so that lookups and conditional puts need no key.
-//!   Without a key the store is plaintext and says so once at open with a `tracing` warning.
+//!   XChaCha20-Poly1305 ciphertext bound to the record's provider, subject and version (sealed in
+//!   the write transaction, once the version is known), and the record names its key id and seal
+//!   format. Provider, subject, version, status, lease and timestamps stay in clear so that lookups
+//!   and conditional puts need no key. A plaintext record is refused while a key is configured
+//!   ([`StoreError::Unencrypted`]) until [`rotate`] encrypts it. Without a key the store is
+//!   plaintext and says so once at open with a `tracing` warning.
 //!
-//! The file and its directory are created with modes 0600 and 0700 (unix).
+//! The file and its directory are created with modes 0600 and 0700 (unix). An existing database,
+//! `-wal` or `-shm` file that other users may read or write is restricted to its owner at open,
+//! with a warning (or the open fails if that is not possible); an existing directory is left as it
+//! is.
 //!
 //! ```
 //! # tokio::runtime::Runtime::new().unwrap().block_on(async {
@@ -68,7 +75,8 @@ use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 use auth_core::crypto::{
-    KeyRing, KeySource, NONCE_LEN, SealedPayload, log_encryption_status, unseal,
+    KeyRing, KeySource, NONCE_LEN, SealFormat, SealedPayload, accept_plaintext,
+    log_encryption_status, unseal,
 };
 use auth_core::store::{
     millis_since_epoch as to_millis, next_version, time_from_millis as from_millis,
@@ -90,7 +98,7 @@ pub const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// The columns every query reads, in the order [`RawRow::read`] takes them.
 macro_rules! columns {
     () => {
-        "provider, subject, version, status, lease_holder, lease_expires_ms, created_ms, updated_ms, key_id, nonce, payload"
+        "provider, subject, version, status, lease_holder, lease_expires_ms, created_ms, updated_ms, key_id, nonce, payload, seal_format"
     };
 }
 
@@ -112,12 +120,12 @@ const SELECT_ALL: &str = concat!(
 const SELECT_NOT_PRIMARY: &str = concat!(
     "SELECT ",
     columns!(),
-    " FROM credentials WHERE key_id IS NULL OR key_id <> ?1"
+    " FROM credentials WHERE key_id IS NULL OR key_id <> ?1 OR seal_format IS NOT ?2"
 );
 const UPSERT: &str = concat!(
     "INSERT OR REPLACE INTO credentials (",
     columns!(),
-    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
+    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
 );
 
 /// A [`CredentialStore`] in a SQLite database. Cheap to clone: clones share the connections.
@@ -164,11 +172,13 @@ impl SqliteCredentialStore {
         self.inner.keys.is_some()
     }
 
-    /// Re-encrypts under the key ring's primary key every record written under an old key or in
-    /// plaintext, in one transaction, and returns how many it rewrote. Versions and timestamps are
-    /// kept: the credentials themselves do not change. If any record cannot be decrypted nothing is
-    /// changed. Afterwards the WAL is checkpointed and truncated, so that no old form of a rewritten
-    /// payload is left in the `-wal` file.
+    /// Re-encrypts under the key ring's primary key, bound to its version, every record written
+    /// under an old key, in plaintext (the only way such a record is read while a key is
+    /// configured), or sealed by an earlier release without its version, in one transaction, and
+    /// returns how many it rewrote. Versions and timestamps are kept: the credentials themselves do
+    /// not change. If any record cannot be decrypted nothing is changed. Afterwards the WAL is
+    /// checkpointed and truncated, so that no old form of a rewritten payload is left in the `-wal`
+    /// file.
     ///
     /// Fails with [`StoreError::InvalidKey`] when the store has no key ring.
     pub async fn rotate(&self) -> Result<usize, StoreError> {
@@ -340,18 +350,11 @@ impl CredentialStore for SqliteCredentialStore {
     }
 
     async fn put(&self, record: CredentialRecord, mode: PutMode) -> Result<Version, StoreError> {
-        let body = match &self.inner.keys {
-            Some(keys) => Body::Sealed(keys.seal(
-                &record.provider,
-                &record.subject,
-                record.payload.expose_bytes(),
-            )?),
-            None => Body::Plain(record.payload.clone()),
-        };
+        let keys = self.inner.keys.clone();
         let location = self.inner.location.clone();
         self.inner
             .writer
-            .run(move |conn| put_blocking(conn, &record, &body, mode, &location))
+            .run(move |conn| put_blocking(conn, &record, keys.as_deref(), mode, &location))
             .await
     }
 
@@ -394,6 +397,9 @@ impl CredentialStore for SqliteCredentialStore {
     }
 }
 
+/// The `key_id`, `nonce`, `payload` and `seal_format` columns of a [`Body`].
+type BodyColumns<'a> = (Option<&'a str>, Option<&'a [u8]>, &'a [u8], Option<u8>);
+
 /// A payload as persisted: plaintext, or sealed under a key.
 enum Body {
     Plain(Payload),
@@ -401,14 +407,15 @@ enum Body {
 }
 
 impl Body {
-    /// `(key_id, nonce, payload)` columns.
-    fn columns(&self) -> (Option<&str>, Option<&[u8]>, &[u8]) {
+    /// Its columns.
+    fn columns(&self) -> BodyColumns<'_> {
         match self {
-            Body::Plain(payload) => (None, None, payload.expose_bytes()),
+            Body::Plain(payload) => (None, None, payload.expose_bytes(), None),
             Body::Sealed(sealed) => (
                 Some(&sealed.key_id),
                 Some(&sealed.nonce),
                 &sealed.ciphertext,
+                Some(sealed.format.number()),
             ),
         }
     }
@@ -427,6 +434,7 @@ struct RawRow {
     key_id: Option<String>,
     nonce: Option<Vec<u8>>,
     payload: Payload,
+    seal_format: Option<i64>,
 }
 
 impl RawRow {
@@ -444,6 +452,7 @@ impl RawRow {
             key_id: row.get(8)?,
             nonce: row.get(9)?,
             payload: Payload::new(row.get(10)?),
+            seal_format: row.get(11)?,
         })
     }
 
@@ -458,25 +467,41 @@ impl RawRow {
         }
     }
 
+    /// The row's version.
+    fn version(&self, location: &str) -> Result<Version, StoreError> {
+        Version::try_from(self.version).map_err(|_| self.corrupt(location, "a negative version"))
+    }
+
     /// Moves the body out of the row.
     fn take_body(&mut self, location: &str) -> Result<Body, StoreError> {
         let payload = std::mem::replace(&mut self.payload, Payload::new(Vec::new()));
-        match (self.key_id.take(), self.nonce.take()) {
-            (None, None) => Ok(Body::Plain(payload)),
-            (Some(key_id), Some(nonce)) => {
+        match (self.key_id.take(), self.nonce.take(), self.seal_format) {
+            (None, None, None) => Ok(Body::Plain(payload)),
+            (Some(key_id), Some(nonce), format) => {
                 let nonce: [u8; NONCE_LEN] = nonce
                     .as_slice()
                     .try_into()
                     .map_err(|_| self.corrupt(location, "a nonce of the wrong length"))?;
+                // No format: sealed by a release before schema 2.
+                let format = match format {
+                    None => SealFormat::Legacy,
+                    Some(number) => u8::try_from(number)
+                        .ok()
+                        .and_then(SealFormat::from_number)
+                        .ok_or_else(|| {
+                            self.corrupt(location, &format!("an unknown seal format {number}"))
+                        })?,
+                };
                 Ok(Body::Sealed(SealedPayload {
                     key_id,
                     nonce,
                     ciphertext: payload.expose_bytes().to_vec(),
+                    format,
                 }))
             }
             _ => Err(self.corrupt(
                 location,
-                "a key id without a nonce, or a nonce without a key id",
+                "a key id without a nonce, or a nonce or a seal format without a key id",
             )),
         }
     }
@@ -487,8 +512,7 @@ impl RawRow {
         keys: Option<&KeyRing>,
         location: &str,
     ) -> Result<StoredCredential, StoreError> {
-        let version = Version::try_from(self.version)
-            .map_err(|_| self.corrupt(location, "a negative version"))?;
+        let version = self.version(location)?;
         let status = CredentialStatus::parse(&self.status)
             .ok_or_else(|| self.corrupt(location, "an unknown status"))?;
         let lease = match (&self.lease_holder, self.lease_expires_ms) {
@@ -501,8 +525,8 @@ impl RawRow {
         };
         let (created_at, updated_at) = (from_millis(self.created_ms), from_millis(self.updated_ms));
         let payload = match self.take_body(location)? {
-            Body::Plain(payload) => payload,
-            Body::Sealed(sealed) => unseal(keys, &self.provider, &self.subject, &sealed)?,
+            Body::Plain(payload) => accept_plaintext(keys, &self.provider, &self.subject, payload)?,
+            Body::Sealed(sealed) => unseal(keys, &self.provider, &self.subject, version, &sealed)?,
         };
         Ok(StoredCredential {
             record: CredentialRecord {
@@ -520,11 +544,12 @@ impl RawRow {
 }
 
 /// The conditional put: one immediate transaction that reads the version, checks it against
-/// `mode` with [`next_version`], and writes.
+/// `mode` with [`next_version`], seals the payload with the new version when there are keys, and
+/// writes.
 fn put_blocking(
     conn: &mut Connection,
     record: &CredentialRecord,
-    body: &Body,
+    keys: Option<&KeyRing>,
     mode: PutMode,
     location: &str,
 ) -> Result<Version, StoreError> {
@@ -557,7 +582,16 @@ fn put_blocking(
     let version = next_version(&record.provider, &record.subject, current_version, mode)?;
     let now = to_millis(SystemTime::now());
     let created = current.map_or(now, |(_, created)| created);
-    let (key_id, nonce, payload) = body.columns();
+    let body = match keys {
+        Some(keys) => Body::Sealed(keys.seal(
+            &record.provider,
+            &record.subject,
+            version,
+            record.payload.expose_bytes(),
+        )?),
+        None => Body::Plain(record.payload.clone()),
+    };
+    let (key_id, nonce, payload, seal_format) = body.columns();
     let (lease_holder, lease_expires) = match &record.lease {
         Some(lease) => (
             Some(lease.holder.as_str()),
@@ -579,6 +613,7 @@ fn put_blocking(
                 key_id,
                 nonce,
                 payload,
+                seal_format,
             ])
         })
         .map_err(err)?;
@@ -586,7 +621,8 @@ fn put_blocking(
     Ok(version)
 }
 
-/// Re-encrypts every record not under the primary key, in one transaction.
+/// Re-seals every record not under the primary key in the current format (plaintext ones
+/// included), in one transaction.
 fn rotate_blocking(
     conn: &mut Connection,
     keys: &KeyRing,
@@ -598,28 +634,37 @@ fn rotate_blocking(
         .map_err(err)?;
     let rows: Vec<RawRow> = tx
         .prepare(SELECT_NOT_PRIMARY)
-        .and_then(|mut stmt| stmt.query_map([keys.primary_id()], RawRow::read)?.collect())
+        .and_then(|mut stmt| {
+            stmt.query_map(
+                params![keys.primary_id(), SealFormat::Versioned.number()],
+                RawRow::read,
+            )?
+            .collect()
+        })
         .map_err(err)?;
     let count = rows.len();
     {
         let mut update = tx
             .prepare(
-                "UPDATE credentials SET key_id = ?3, nonce = ?4, payload = ?5 WHERE provider = ?1 AND subject = ?2",
+                "UPDATE credentials SET key_id = ?3, nonce = ?4, payload = ?5, seal_format = ?6 WHERE provider = ?1 AND subject = ?2",
             )
             .map_err(err)?;
         for mut row in rows {
+            let version = row.version(location)?;
+            // The one place that reads plaintext records while a key is configured: to encrypt them.
             let payload = match row.take_body(location)? {
                 Body::Plain(payload) => payload,
-                Body::Sealed(sealed) => keys.open(&row.provider, &row.subject, &sealed)?,
+                Body::Sealed(sealed) => keys.open(&row.provider, &row.subject, version, &sealed)?,
             };
-            let sealed = keys.seal(&row.provider, &row.subject, payload.expose_bytes())?;
+            let sealed = keys.seal(&row.provider, &row.subject, version, payload.expose_bytes())?;
             update
                 .execute(params![
                     row.provider,
                     row.subject,
                     sealed.key_id,
                     sealed.nonce,
-                    sealed.ciphertext
+                    sealed.ciphertext,
+                    sealed.format.number()
                 ])
                 .map_err(err)?;
         }

@@ -1,9 +1,10 @@
 //! Opening connections: file creation and permissions, pragmas, the schema and its migrations, and
 //! the mapping of SQLite errors to [`StoreError`].
 
+use std::ffi::OsString;
 use std::fs::{DirBuilder, OpenOptions};
 use std::io;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -14,14 +15,15 @@ use rusqlite::{Connection, ErrorCode, OpenFlags, TransactionBehavior};
 pub(crate) const STORE: &str = "sqlite";
 
 /// The schema version this build writes and the newest it reads (`PRAGMA user_version`).
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// `PRAGMA application_id`: "INTG". Marks the file as ours, so that another application's database
 /// is refused rather than modified.
 const APPLICATION_ID: i32 = 0x494e_5447;
 
 /// `MIGRATIONS[i]` takes the schema from version `i` to `i + 1`.
-const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = ["
+const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
+    "
     CREATE TABLE credentials (
         provider         TEXT    NOT NULL,
         subject          TEXT    NOT NULL,
@@ -36,7 +38,14 @@ const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = ["
         payload          BLOB    NOT NULL,
         PRIMARY KEY (provider, subject)
     ) WITHOUT ROWID;
-"];
+",
+    "
+    -- What a sealed payload's associated data binds it to (auth_core::crypto::SealFormat). NULL
+    -- beside a key id is format 1, what releases before schema 2 wrote (and still write, while
+    -- one already running shares the file with a newer one): bound to provider and subject only.
+    ALTER TABLE credentials ADD COLUMN seal_format INTEGER;
+",
+];
 
 /// Which connection of a store is being opened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,6 +66,9 @@ pub(crate) fn open_file(
     let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     if role == Role::Writer {
         create_file(path, location)?;
+        for suffix in ["", "-wal", "-shm"] {
+            make_private(&sibling(path, suffix), location)?;
+        }
     }
     let mut conn = Connection::open_with_flags(path, flags).map_err(|e| sql_error(location, e))?;
     conn.busy_timeout(busy_timeout)
@@ -69,7 +81,7 @@ pub(crate) fn open_file(
             let deadline = Instant::now() + busy_timeout;
             let mut attempt = 0;
             loop {
-                match init_writer(&mut conn, location) {
+                match init_writer(&mut conn, path, location) {
                     Ok(()) => return Ok(conn),
                     Err(Init::Busy(_)) if Instant::now() < deadline => {
                         attempt += 1;
@@ -114,10 +126,12 @@ fn init_error(location: &str) -> impl Fn(rusqlite::Error) -> Init + '_ {
     }
 }
 
-/// Checks that the file is ours, switches it to WAL, sets the pragmas and migrates the schema.
-fn init_writer(conn: &mut Connection, location: &str) -> Result<(), Init> {
+/// Checks that the file is ours and whole, switches it to WAL, sets the pragmas and migrates the
+/// schema.
+fn init_writer(conn: &mut Connection, path: &Path, location: &str) -> Result<(), Init> {
     // Refuse a file that is not ours before anything writes to it (switching to WAL does).
     check(conn, location)?;
+    check_whole_pages(conn, path, location)?;
     let mode: String = conn
         .pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))
         .map_err(init_error(location))?;
@@ -179,6 +193,55 @@ fn create_file(path: &Path, location: &str) -> Result<(), StoreError> {
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
     options.open(path).map_err(|e| io_error(location, e))?;
+    Ok(())
+}
+
+/// `<path><suffix>`, in the same directory.
+fn sibling(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = OsString::from(path.as_os_str());
+    name.push(suffix);
+    PathBuf::from(name)
+}
+
+/// Restricts `file`, if it exists and other users may read or write it, to its owner (mode 0600,
+/// or 0400 if the owner could not write it either), with a warning: a database created by another
+/// tool or an older release, or copied with a permissive umask, must not stay readable by every
+/// local user. Fails when it cannot (another user owns the file, say) rather than keep using it.
+#[cfg(unix)]
+fn make_private(file: &Path, location: &str) -> Result<(), StoreError> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = match std::fs::metadata(file) {
+        Ok(meta) => meta.permissions().mode() & 0o777,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(io_error(location, e)),
+    };
+    if mode & 0o077 == 0 {
+        return Ok(());
+    }
+    std::fs::set_permissions(file, std::fs::Permissions::from_mode(mode & 0o600)).map_err(|e| {
+        StoreError::Io {
+            store: STORE,
+            location: location.to_string(),
+            source: io::Error::new(
+                e.kind(),
+                format!(
+                    "{} is open to other users (mode {mode:o}) and could not be restricted to its owner ({e}); run `chmod 600` on it as its owner",
+                    file.display()
+                ),
+            ),
+        }
+    })?;
+    tracing::warn!(
+        file = %file.display(),
+        old_mode = format!("{mode:o}"),
+        "the credential store's file was open to other users; it is now readable by its owner only (if others could read it, consider logging in again)"
+    );
+    Ok(())
+}
+
+/// Nothing to restrict without unix modes.
+#[cfg(not(unix))]
+fn make_private(_file: &Path, _location: &str) -> Result<(), StoreError> {
     Ok(())
 }
 
@@ -254,6 +317,30 @@ fn check(conn: &Connection, location: &str) -> Result<i64, Init> {
     Ok(version)
 }
 
+/// Refuses a database file that is not a whole number of pages. SQLite never leaves one, but it
+/// reads the missing end of a page that was cut short as zeros: a file cut inside its last page
+/// would open and hand out damaged rows (a wrong-key error for an encrypted payload, or a row of
+/// nulls). A file cut at a page boundary SQLite reports itself, as smaller than its header says.
+/// Another process's checkpoint, which may be growing the file meanwhile, writes whole pages.
+fn check_whole_pages(conn: &Connection, path: &Path, location: &str) -> Result<(), Init> {
+    let page_size: u64 = conn
+        .pragma_query_value(None, "page_size", |row| row.get(0))
+        .map_err(init_error(location))?;
+    let len = std::fs::metadata(path)
+        .map_err(|e| Init::Failed(io_error(location, e)))?
+        .len();
+    if page_size > 0 && len % page_size != 0 {
+        return Err(Init::Failed(StoreError::Corrupt {
+            store: STORE,
+            location: location.to_string(),
+            reason: format!(
+                "the file is {len} bytes, not a whole number of {page_size}-byte pages: it was cut short or damaged"
+            ),
+        }));
+    }
+    Ok(())
+}
+
 /// Maps an I/O error on the store's path: permission problems and read-only file systems become
 /// [`StoreError::ReadOnly`].
 pub(crate) fn io_error(location: &str, source: io::Error) -> StoreError {
@@ -279,11 +366,23 @@ pub(crate) fn sql_error(location: &str, err: rusqlite::Error) -> StoreError {
         rusqlite::Error::SqliteFailure(e, _) => Some(e.code),
         _ => None,
     };
+    // Only a damaged file makes a column of our own schema hold the wrong type.
+    let row_mismatch = matches!(
+        err,
+        rusqlite::Error::InvalidColumnType(..)
+            | rusqlite::Error::FromSqlConversionFailure(..)
+            | rusqlite::Error::IntegralValueOutOfRange(..)
+    );
     match code {
         Some(ErrorCode::NotADatabase | ErrorCode::DatabaseCorrupt) => StoreError::Corrupt {
             store: STORE,
             location: location.to_string(),
             reason: err.to_string(),
+        },
+        _ if row_mismatch => StoreError::Corrupt {
+            store: STORE,
+            location: location.to_string(),
+            reason: format!("a row does not match the schema ({err})"),
         },
         Some(ErrorCode::ReadOnly) => StoreError::ReadOnly {
             store: STORE,

@@ -180,6 +180,39 @@ async fn files_are_private() {
 }
 
 #[tokio::test]
+async fn a_world_readable_database_and_its_wal_and_shm_are_made_private_at_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("creds.db");
+    let first = open(path.clone(), None).await;
+    first
+        .put(CredentialRecord::new("p", "s", payload(1)), PutMode::Create)
+        .await
+        .unwrap();
+    let files = ["creds.db", "creds.db-wal", "creds.db-shm"].map(|f| dir.path().join(f));
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    for file in &files {
+        std::fs::set_permissions(file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    }
+    let second = open(path.clone(), None).await;
+    for file in &files {
+        assert_eq!(mode(file), 0o600, "{}", file.display());
+    }
+    assert_eq!(
+        payload_n(&second.get("p", "s").await.unwrap().unwrap().record.payload),
+        1
+    );
+    first
+        .put(
+            CredentialRecord::new("p", "s", payload(2)),
+            PutMode::Update(1),
+        )
+        .await
+        .expect("the first handle still writes");
+    second.close().await.unwrap();
+    first.close().await.unwrap();
+}
+
+#[tokio::test]
 async fn data_survives_reopen() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("creds.db");
@@ -255,6 +288,138 @@ fn key_ids(path: &Path) -> Vec<Option<String>> {
 }
 
 #[tokio::test]
+async fn plaintext_record_is_refused_with_a_key_until_rotate() {
+    let dir = tempfile::tempdir().unwrap();
+    encryption::plaintext_record_is_refused_with_a_key_until_rotate(
+        dir.path(),
+        "db",
+        open,
+        SqliteCredentialStore::rotate,
+        SqliteCredentialStore::close,
+        key_ids,
+    )
+    .await;
+}
+
+/// The sealed body of a row: `key_id`, `nonce`, `payload` and `seal_format`.
+type RowBody = (Option<String>, Option<Vec<u8>>, Vec<u8>, Option<i64>);
+
+/// The sealed body of `subject`'s row, read with a raw connection.
+fn read_body(path: &Path, subject: &str) -> RowBody {
+    rusqlite::Connection::open(path)
+        .unwrap()
+        .query_row(
+            "SELECT key_id, nonce, payload, seal_format FROM credentials WHERE subject = ?1",
+            [subject],
+            |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)),
+        )
+        .unwrap()
+}
+
+/// Writes `body` over `subject`'s row, and `version` when given, with a raw connection.
+fn write_body(path: &Path, subject: &str, body: RowBody, version: Option<u64>) {
+    let conn = rusqlite::Connection::open(path).unwrap();
+    let (key_id, nonce, payload, format) = body;
+    let changed = conn
+        .execute(
+            "UPDATE credentials SET key_id = ?2, nonce = ?3, payload = ?4, seal_format = ?5, \
+             version = coalesce(?6, version) WHERE subject = ?1",
+            rusqlite::params![
+                subject,
+                key_id,
+                nonce,
+                payload,
+                format,
+                version.map(|v| i64::try_from(v).unwrap())
+            ],
+        )
+        .unwrap();
+    assert_eq!(changed, 1);
+}
+
+#[tokio::test]
+async fn older_ciphertext_put_back_over_a_newer_version_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    encryption::older_ciphertext_put_back_over_a_newer_version_is_refused(
+        dir.path(),
+        "db",
+        open,
+        SqliteCredentialStore::close,
+        read_body,
+        write_body,
+    )
+    .await;
+}
+
+/// A database as releases before version binding wrote it: schema version 1, no `seal_format`
+/// column, holding `p`/`legacy` at version 3 sealed in the legacy format.
+fn plant_schema_1(path: &Path) {
+    let sealed = encryption::legacy_sealed();
+    let conn = rusqlite::Connection::open(path).unwrap();
+    conn.execute_batch(
+        "PRAGMA journal_mode = WAL;
+         PRAGMA application_id = 1229870151;
+         PRAGMA user_version = 1;
+         CREATE TABLE credentials (
+             provider         TEXT    NOT NULL,
+             subject          TEXT    NOT NULL,
+             version          INTEGER NOT NULL,
+             status           TEXT    NOT NULL,
+             lease_holder     TEXT,
+             lease_expires_ms INTEGER,
+             created_ms       INTEGER NOT NULL,
+             updated_ms       INTEGER NOT NULL,
+             key_id           TEXT,
+             nonce            BLOB,
+             payload          BLOB    NOT NULL,
+             PRIMARY KEY (provider, subject)
+         ) WITHOUT ROWID;",
+    )
+    .unwrap();
+    conn.execute(
+        "INSERT INTO credentials VALUES ('p', 'legacy', 3, 'active', NULL, NULL, 0, 0, ?1, ?2, ?3)",
+        rusqlite::params![sealed.key_id, sealed.nonce, sealed.ciphertext],
+    )
+    .unwrap();
+}
+
+/// The seal format of every encrypted record, ordered by subject: 1 where a row sealed before
+/// schema 2 has none.
+fn seal_formats(path: &Path) -> Vec<Option<u8>> {
+    let conn = rusqlite::Connection::open(path).unwrap();
+    let mut stmt = conn
+        .prepare(
+            "SELECT CASE WHEN key_id IS NULL THEN NULL ELSE coalesce(seal_format, 1) END \
+             FROM credentials ORDER BY subject",
+        )
+        .unwrap();
+    stmt.query_map([], |row| row.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn payloads_sealed_by_earlier_releases_still_read_and_rotate_binds_them() {
+    let dir = tempfile::tempdir().unwrap();
+    encryption::payloads_sealed_by_earlier_releases_still_read_and_rotate_binds_them(
+        dir.path(),
+        "db",
+        plant_schema_1,
+        open,
+        SqliteCredentialStore::rotate,
+        SqliteCredentialStore::close,
+        seal_formats,
+    )
+    .await;
+    let conn = rusqlite::Connection::open(dir.path().join("creds.db")).unwrap();
+    let version: u32 = conn
+        .pragma_query_value(None, "user_version", |row| row.get(0))
+        .unwrap();
+    assert_eq!(version, SCHEMA_VERSION, "the schema was migrated");
+}
+
+#[tokio::test]
 async fn rotate_without_a_key_is_an_invalid_key_error() {
     let store = SqliteCredentialStore::open_in_memory().await.unwrap();
     assert!(matches!(
@@ -321,6 +486,96 @@ async fn truncated_file_is_reported_as_corrupt_and_left_alone() {
             &full[..cut],
             "cut at {cut}: the file changed"
         );
+    }
+}
+
+#[tokio::test]
+async fn a_file_cut_inside_its_last_page_or_garbled_is_corrupt_not_a_wrong_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("creds.db");
+    let keys = || Some(KeyRing::new(key(1)));
+    let store = open(path.clone(), keys()).await;
+    store
+        .put(CredentialRecord::new("p", "s", payload(1)), PutMode::Create)
+        .await
+        .unwrap();
+    store.close().await.unwrap();
+    let full = std::fs::read(&path).unwrap();
+    let page = 4096;
+    assert_eq!(full.len() % page, 0, "a database is whole pages");
+    let last_page = full.len() - page;
+    let mut garbled = full.clone();
+    garbled[last_page..].fill(0xa5);
+    let mut damaged: Vec<(String, Vec<u8>)> = [1, 100, 300, 2000, page - 1]
+        .into_iter()
+        .map(|cut| {
+            (
+                format!("cut {cut} bytes short"),
+                full[..full.len() - cut].to_vec(),
+            )
+        })
+        .collect();
+    damaged.push(("last page garbled".into(), garbled));
+    damaged.push((
+        "random bytes".into(),
+        (0..8192u32).map(|i| (i * 7919 % 251) as u8).collect(),
+    ));
+    for (label, bytes) in damaged {
+        std::fs::write(&path, &bytes).unwrap();
+        let err = match support::builder(&path, keys()).open().await {
+            Err(err) => err,
+            Ok(store) => {
+                let err = store
+                    .list(None)
+                    .await
+                    .expect_err("a damaged database must not read as valid");
+                store.close().await.unwrap();
+                err
+            }
+        };
+        match &err {
+            StoreError::Corrupt { location, .. } => {
+                assert_eq!(location, &path.display().to_string(), "{label}")
+            }
+            other => panic!("{label}: expected Corrupt, got {other:?}"),
+        }
+        assert_eq!(
+            std::fs::read(&path).unwrap(),
+            bytes,
+            "{label}: the file changed"
+        );
+        for suffix in ["-wal", "-shm"] {
+            let _ = std::fs::remove_file(dir.path().join(format!("creds.db{suffix}")));
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_column_of_the_wrong_type_is_corrupt() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("creds.db");
+    let store = open(path.clone(), None).await;
+    store
+        .put(CredentialRecord::new("p", "s", payload(1)), PutMode::Create)
+        .await
+        .unwrap();
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .execute("UPDATE credentials SET created_ms = 'soon'", [])
+        .unwrap();
+    for result in [
+        store.get("p", "s").await.map(|_| ()),
+        store.list(None).await.map(|_| ()),
+    ] {
+        match result {
+            Err(StoreError::Corrupt {
+                location, reason, ..
+            }) => {
+                assert_eq!(location, path.display().to_string());
+                assert!(reason.contains("created_ms"), "{reason}");
+            }
+            other => panic!("expected Corrupt, got {other:?}"),
+        }
     }
 }
 

@@ -1,6 +1,7 @@
 //! Checks for stores that encrypt at rest (features `testing` and `encryption`): no token in the
-//! store's files, key rotation, clear errors for a wrong or missing key, and the warning a store
-//! without a key logs.
+//! store's files, key rotation, clear errors for a wrong or missing key, plaintext records refused
+//! while a key is configured, older ciphertexts refused over newer versions, payloads sealed by
+//! earlier releases still read, and the warning a store without a key logs.
 //!
 //! Each check creates its stores under a directory the caller owns (a fresh temporary directory)
 //! as `creds.{extension}`, and takes closures for what differs between stores: `open` opens the
@@ -11,10 +12,15 @@
 
 use std::path::{Path, PathBuf};
 
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+
 use super::{CapturedLogs, payload, payload_n};
-use crate::crypto::{EncryptionKey, KeyRing};
+use crate::crypto::{EncryptionKey, KeyRing, NONCE_LEN, SealFormat, SealedPayload};
 use crate::error::StoreError;
-use crate::store::{CredentialRecord, CredentialStore, Payload, PutMode, StoredCredential};
+use crate::store::{
+    CredentialRecord, CredentialStore, Payload, PutMode, StoredCredential, Version,
+};
 
 /// An access token that must never appear in an encrypted store's files.
 pub const CANARY: &str = "canary-4be0d2-access-token";
@@ -27,6 +33,26 @@ pub fn canary_payload(n: u64) -> Payload {
 /// The key made of `byte` repeated: the same byte always gives the same key and id.
 pub fn key(byte: u8) -> EncryptionKey {
     EncryptionKey::from_bytes([byte; 32])
+}
+
+/// The payload of [`legacy_sealed`]: the same bytes as `testing::payload(3)`.
+pub const LEGACY_PAYLOAD: &str = r#"{"access_token":"token-3","n":3}"#;
+
+/// [`LEGACY_PAYLOAD`] as releases before version binding sealed it for `p`/`legacy` under
+/// [`key`]`(1)`, in [`SealFormat::Legacy`]: bytes captured from such a release, for stores to plant
+/// in their previous format and check that it still reads.
+pub fn legacy_sealed() -> SealedPayload {
+    let nonce = STANDARD
+        .decode("T5Ox7oUBsDkI8gziuPRyMNi6smbS3YH9")
+        .expect("nonce is base64");
+    SealedPayload {
+        key_id: key(1).id().to_string(),
+        nonce: <[u8; NONCE_LEN]>::try_from(nonce).expect("a 24-byte nonce"),
+        ciphertext: STANDARD
+            .decode("krzcnAvLOP09ywsmsHpRga2S586u5Bl0zi6lmaBCmNfGMJil3WAb0pHP+6TsFPWv")
+            .expect("ciphertext is base64"),
+        format: SealFormat::Legacy,
+    }
 }
 
 /// Whether `needle` occurs in `haystack`.
@@ -132,8 +158,9 @@ pub async fn token_is_nowhere_in_the_files<S, O, C, K, W>(
 }
 
 /// At `dir/creds.{extension}`: a plaintext record, then two records written (and updated) with
-/// key 1. Opened with key 2 as primary and key 1 as old key, every record reads; `rotate`
-/// re-encrypts all three under key 2 (`key_ids` shows it), keeps versions and payloads, leaves
+/// key 1. Opened with key 2 as primary and key 1 as old key, the two encrypted records read and
+/// `list` refuses the plaintext one ([`StoreError::Unencrypted`]); `rotate` re-encrypts all three
+/// under key 2 (`key_ids` shows it), keeps versions and payloads, leaves
 /// nothing for a second `rotate`, and leaves no plaintext token in `dir`. Afterwards key 2 alone
 /// reads everything, and key 1 alone gets [`StoreError::UnknownKey`] naming key 2.
 pub async fn old_keys_still_read_and_rotate_moves_records_to_the_primary_key<S, O, R, C, K>(
@@ -188,15 +215,19 @@ pub async fn old_keys_still_read_and_rotate_moves_records_to_the_primary_key<S, 
         Some(KeyRing::new(key(2)).with_old_key(key(1))),
     )
     .await;
-    let before = summary(store.list(None).await.unwrap());
-    assert_eq!(
-        before,
-        [
-            ("a".to_string(), versions[0], 2),
-            ("b".to_string(), versions[1], 3),
-            ("plain".to_string(), 1, 1)
-        ]
+    for (s, n) in [("a", 2), ("b", 3)] {
+        let got = store.get("p", s).await.unwrap().unwrap();
+        assert_eq!(payload_n(&got.record.payload), n, "key 1 still reads {s}");
+    }
+    assert!(
+        matches!(store.list(None).await, Err(StoreError::Unencrypted { .. })),
+        "the plaintext record is refused until rotate encrypts it"
     );
+    let before = [
+        ("a".to_string(), versions[0], 2),
+        ("b".to_string(), versions[1], 3),
+        ("plain".to_string(), 1, 1),
+    ];
     assert_eq!(rotate(&store).await.unwrap(), 3);
     let new_id = Some(key(2).id().to_string());
     assert_eq!(key_ids(&path), [new_id.clone(), new_id.clone(), new_id]);
@@ -333,4 +364,202 @@ pub fn missing_key_warning_is_logged_once_at_open_and_only_without_a_key<S, O>(
     assert_eq!(warnings.len(), 1, "{logs}");
     assert!(warnings[0].contains("unencrypted"), "{logs}");
     assert!(warnings[0].contains(&plain_name), "{logs}");
+}
+
+/// A record written without a key at `dir/creds.{extension}`, as someone with write access but no
+/// key could plant it, is refused once the store is opened with key 1: `get` and `list` fail with
+/// [`StoreError::Unencrypted`] naming `p`/`planted` and not the payload, and the file is byte for
+/// byte what it was. `rotate` then encrypts it under key 1 (`key_ids` shows it), keeping its
+/// version and payload, after which it reads and its token is gone from the files.
+pub async fn plaintext_record_is_refused_with_a_key_until_rotate<S, O, R, C, K>(
+    dir: &Path,
+    extension: &str,
+    open: O,
+    rotate: R,
+    close: C,
+    key_ids: K,
+) where
+    S: CredentialStore,
+    O: AsyncFn(PathBuf, Option<KeyRing>) -> S,
+    R: AsyncFn(&S) -> Result<usize, StoreError>,
+    C: AsyncFn(S) -> Result<(), StoreError>,
+    K: Fn(&Path) -> Vec<Option<String>>,
+{
+    let path = dir.join(format!("creds.{extension}"));
+    let plain = open(path.clone(), None).await;
+    let version = plain
+        .put(
+            CredentialRecord::new("p", "planted", canary_payload(1)),
+            PutMode::Create,
+        )
+        .await
+        .unwrap();
+    close(plain).await.expect("close");
+    assert_eq!(key_ids(&path), [None]);
+    let before = std::fs::read(&path).unwrap();
+
+    let store = open(path.clone(), Some(KeyRing::new(key(1)))).await;
+    let got = store.get("p", "planted").await;
+    match &got {
+        Err(err @ StoreError::Unencrypted { provider, subject }) => {
+            assert_eq!((provider.as_str(), subject.as_str()), ("p", "planted"));
+            let message = err.to_string();
+            assert!(message.contains("p/planted"), "{message}");
+            assert!(!contains(message.as_bytes(), CANARY), "{message}");
+            assert!(!contains(format!("{err:?}").as_bytes(), CANARY), "{err:?}");
+        }
+        other => panic!("a plaintext record must be refused with a key: {other:?}"),
+    }
+    assert!(
+        matches!(store.list(None).await, Err(StoreError::Unencrypted { .. })),
+        "list must refuse it too"
+    );
+    close(store).await.expect("close");
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        before,
+        "refusing changed the file"
+    );
+
+    let store = open(path.clone(), Some(KeyRing::new(key(1)))).await;
+    assert_eq!(rotate(&store).await.unwrap(), 1);
+    let got = store.get("p", "planted").await.unwrap().unwrap();
+    assert_eq!(got.record.payload, canary_payload(1));
+    assert_eq!(got.version, version, "rotate keeps the version");
+    assert_eq!(store.list(None).await.unwrap().len(), 1);
+    close(store).await.expect("close");
+    assert_eq!(key_ids(&path), [Some(key(1).id().to_string())]);
+    assert!(
+        !contains(&dir_bytes(dir), CANARY),
+        "the token must be gone from the files after rotate"
+    );
+}
+
+/// With key 1 at `dir/creds.{extension}`: `p`/`s` is created (payload 1) and updated (payload 2).
+/// `read_body` reads, straight from the file at a path, the sealed body (key id, nonce, ciphertext
+/// and format) of the record of a subject; `write_body` writes such a body over that record, and
+/// its version too when one is given.
+///
+/// The first version's body put back over the second version is refused: `get` and `list` fail
+/// with [`StoreError::Decrypt`] naming `p`/`s`. Put back with its version too, it reads as the
+/// first version: the limit documented in `auth_core::crypto` (the version went backwards, which a
+/// writer holding the newer one notices, but the store cannot tell).
+pub async fn older_ciphertext_put_back_over_a_newer_version_is_refused<S, O, C, B, R, W>(
+    dir: &Path,
+    extension: &str,
+    open: O,
+    close: C,
+    read_body: R,
+    write_body: W,
+) where
+    S: CredentialStore,
+    O: AsyncFn(PathBuf, Option<KeyRing>) -> S,
+    C: AsyncFn(S) -> Result<(), StoreError>,
+    B: Clone,
+    R: Fn(&Path, &str) -> B,
+    W: Fn(&Path, &str, B, Option<Version>),
+{
+    let path = dir.join(format!("creds.{extension}"));
+    let keys = || Some(KeyRing::new(key(1)));
+    let store = open(path.clone(), keys()).await;
+    let v1 = store
+        .put(CredentialRecord::new("p", "s", payload(1)), PutMode::Create)
+        .await
+        .unwrap();
+    close(store).await.expect("close");
+    let old = read_body(&path, "s");
+    let store = open(path.clone(), keys()).await;
+    let v2 = store
+        .put(
+            CredentialRecord::new("p", "s", payload(2)),
+            PutMode::Update(v1),
+        )
+        .await
+        .unwrap();
+    close(store).await.expect("close");
+
+    write_body(&path, "s", old.clone(), None);
+    let store = open(path.clone(), keys()).await;
+    let got = store.get("p", "s").await;
+    assert!(
+        matches!(&got, Err(StoreError::Decrypt { provider, subject, key_id })
+            if (provider.as_str(), subject.as_str(), key_id.as_str()) == ("p", "s", key(1).id())),
+        "version {v1}'s ciphertext put back over version {v2} must be refused: {got:?}"
+    );
+    assert!(
+        matches!(store.list(None).await, Err(StoreError::Decrypt { .. })),
+        "list must refuse it too"
+    );
+    close(store).await.expect("close");
+
+    write_body(&path, "s", old, Some(v1));
+    let store = open(path.clone(), keys()).await;
+    let got = store.get("p", "s").await.unwrap().unwrap();
+    assert_eq!(
+        (got.version, payload_n(&got.record.payload)),
+        (v1, 1),
+        "a whole earlier record, version included, reads as that version"
+    );
+    close(store).await.expect("close");
+}
+
+/// `plant` writes, at a path, a store in the format of releases before version binding, holding
+/// one record: `p`/`legacy` at version 3 with [`legacy_sealed`] as its body. Opened at
+/// `dir/creds.{extension}` with key 1, it reads ([`LEGACY_PAYLOAD`], version 3), and `formats`
+/// (the [`SealFormat::number`] of every record, read straight from the file) says 1. `rotate`
+/// re-seals it in the current format (2), keeping version and payload, and leaves nothing for a
+/// second `rotate`; the record still reads after the store is opened again, and updates.
+pub async fn payloads_sealed_by_earlier_releases_still_read_and_rotate_binds_them<
+    S,
+    P,
+    O,
+    R,
+    C,
+    F,
+>(
+    dir: &Path,
+    extension: &str,
+    plant: P,
+    open: O,
+    rotate: R,
+    close: C,
+    formats: F,
+) where
+    S: CredentialStore,
+    P: FnOnce(&Path),
+    O: AsyncFn(PathBuf, Option<KeyRing>) -> S,
+    R: AsyncFn(&S) -> Result<usize, StoreError>,
+    C: AsyncFn(S) -> Result<(), StoreError>,
+    F: Fn(&Path) -> Vec<Option<u8>>,
+{
+    let path = dir.join(format!("creds.{extension}"));
+    plant(&path);
+    let keys = || Some(KeyRing::new(key(1)));
+    let store = open(path.clone(), keys()).await;
+    let got = store.get("p", "legacy").await.unwrap().unwrap();
+    assert_eq!(got.version, 3);
+    assert_eq!(got.record.payload.expose_bytes(), LEGACY_PAYLOAD.as_bytes());
+    close(store).await.expect("close");
+    assert_eq!(formats(&path), [Some(SealFormat::Legacy.number())]);
+
+    let store = open(path.clone(), keys()).await;
+    assert_eq!(rotate(&store).await.unwrap(), 1);
+    assert_eq!(rotate(&store).await.unwrap(), 0, "nothing left to rotate");
+    close(store).await.expect("close");
+    assert_eq!(formats(&path), [Some(SealFormat::Versioned.number())]);
+
+    let store = open(path.clone(), keys()).await;
+    let got = store.get("p", "legacy").await.unwrap().unwrap();
+    assert_eq!(got.version, 3, "rotate keeps the version");
+    assert_eq!(got.record.payload.expose_bytes(), LEGACY_PAYLOAD.as_bytes());
+    let v4 = store
+        .put(
+            CredentialRecord::new("p", "legacy", payload(4)),
+            PutMode::Update(3),
+        )
+        .await
+        .unwrap();
+    let got = store.get("p", "legacy").await.unwrap().unwrap();
+    assert_eq!((got.version, payload_n(&got.record.payload)), (v4, 4));
+    close(store).await.expect("close");
 }
