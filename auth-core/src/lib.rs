@@ -74,6 +74,7 @@ pub mod error;
 pub mod manager;
 pub mod oauth2;
 pub mod provider;
+pub mod redact;
 pub mod secret;
 pub mod session;
 pub mod store;
