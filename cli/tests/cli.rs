@@ -25,6 +25,8 @@ struct Harness {
     dir: tempfile::TempDir,
     port: u16,
     env: Vec<(String, String)>,
+    /// When set, the child runs under `ulimit -n` of this many open files.
+    open_files_limit: Option<u32>,
 }
 
 /// A finished child.
@@ -101,6 +103,7 @@ impl Harness {
             dir,
             port,
             env,
+            open_files_limit: None,
         }
     }
 
@@ -114,7 +117,16 @@ impl Harness {
     }
 
     fn command(&self, args: &[&str]) -> Command {
-        let mut command = Command::new(BIN);
+        let mut command = match self.open_files_limit {
+            None => Command::new(BIN),
+            Some(limit) => {
+                let mut sh = Command::new("/bin/sh");
+                sh.arg("-c")
+                    .arg(format!("ulimit -n {limit} && exec \"$0\" \"$@\""))
+                    .arg(BIN);
+                sh
+            }
+        };
         command
             .env_clear()
             .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
@@ -1005,4 +1017,68 @@ async fn login_uses_the_default_redirect_uri_when_none_is_configured() {
     assert_eq!(status, 200, "{page}");
     login.finish().await.assert_code(0);
     assert_eq!(h.mock.token_requests_for("authorization_code"), 1);
+}
+
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn idle_connections_cannot_stall_the_login_listener() {
+    use tokio::net::TcpStream;
+    use tokio::time::Instant;
+
+    let mut h = Harness::start().await;
+    // A low open-file limit (macOS defaults to 256): without a cap, a few hundred idle sockets
+    // used up the listener's descriptors and the redirect was never accepted.
+    h.open_files_limit = Some(128);
+    let login = h
+        .start_login(&["login", "asana", "--no-browser", "--subject", "hank"])
+        .await;
+    let connect = || TcpStream::connect(("127.0.0.1", h.port));
+
+    // A request that was answered does not keep its connection open.
+    let mut answered = connect().await.expect("connect");
+    answered
+        .write_all(b"GET /favicon.ico HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        .await
+        .expect("send a request");
+    let mut response = String::new();
+    tokio::time::timeout(
+        Duration::from_secs(10),
+        answered.read_to_string(&mut response),
+    )
+    .await
+    .expect("the connection is closed after the answer")
+    .expect("read the answer");
+    assert!(response.starts_with("HTTP/1.1 404"), "{response}");
+    assert!(response.contains("connection: close"), "{response}");
+
+    // A connection that stops in the middle of its request head is closed after the header-read
+    // timeout.
+    let mut idle = connect().await.expect("connect");
+    idle.write_all(b"GET /callback?state=")
+        .await
+        .expect("send half a request line");
+    let started = Instant::now();
+    let mut byte = [0u8; 1];
+    let read = tokio::time::timeout(Duration::from_secs(20), idle.read(&mut byte))
+        .await
+        .expect("the listener closes an idle connection");
+    assert_eq!(read.unwrap_or(0), 0, "closed without an answer");
+    assert!(started.elapsed() < Duration::from_secs(15));
+
+    // Three hundred idle connections, then the real redirect: it is served at once, not after
+    // idle ones time out (5 s) and free their descriptors.
+    let mut flood = Vec::new();
+    for _ in 0..300 {
+        flood.push(connect().await.expect("connect"));
+    }
+    let started = Instant::now();
+    let (status, page) = h.browse(&login.url).await;
+    assert_eq!(status, 200, "{page}");
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    login.finish().await.assert_code(0);
+    drop(flood);
 }
