@@ -19,6 +19,7 @@ use integrations::asana::{
     AsanaAuthProvider, AsanaClient, AsanaError, AsanaUser, AsanaUserCredentials,
 };
 use integrations::auth_core::StaticTokenSource;
+use integrations::auth_core::redact::Redactor;
 use integrations::{AuthError, AuthorizeOptions, Credentials, OAuth2Flow, SecretString};
 use serde_json::{Value, json};
 use tokio::time::Instant;
@@ -174,7 +175,13 @@ async fn wait(
                 description,
                 reply,
             } => {
-                let detail = description.map_or_else(|| error.clone(), |d| format!("{error}: {d}"));
+                // The provider's words, for the tab and the terminal: printable, no secret.
+                let secrets = client_secret_redactor(app, provider);
+                let error = secrets.clean(&error, 64);
+                let detail = description.map_or_else(
+                    || error.clone(),
+                    |d| format!("{error}: {}", secrets.clean(&d, 300)),
+                );
                 let _ = reply.send(Page::failure(
                     StatusCode::FORBIDDEN,
                     "Access was not granted",
@@ -214,6 +221,15 @@ async fn wait(
             }
         }
     }
+}
+
+/// A redactor of `provider`'s client secret, for text the provider sends back.
+fn client_secret_redactor(app: &App, provider: &str) -> Redactor {
+    let secret = app.auth.provider(provider).ok().and_then(|p| {
+        p.oauth2_settings()
+            .and_then(|settings| settings.client_secret.clone())
+    });
+    secret.map_or_else(Redactor::new, |secret| Redactor::new().with_secret(&secret))
 }
 
 /// Exchanges the code (the library checks the state and sends the PKCE verifier) and stores the

@@ -14,6 +14,8 @@ use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, Command};
 use tokio::task::JoinHandle;
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, ResponseTemplate};
 
 const BIN: &str = env!("CARGO_BIN_EXE_integrations");
 /// How long any one child may run.
@@ -1017,6 +1019,140 @@ async fn login_uses_the_default_redirect_uri_when_none_is_configured() {
     assert_eq!(status, 200, "{page}");
     login.finish().await.assert_code(0);
     assert_eq!(h.mock.token_requests_for("authorization_code"), 1);
+}
+
+/// Whether `text` holds a control character other than a newline.
+fn has_controls(text: &str) -> bool {
+    text.chars().any(|c| c.is_control() && c != '\n')
+}
+
+#[tokio::test]
+async fn login_errors_carry_no_secret_and_no_escape_sequence() {
+    let h = Harness::start().await;
+    // A token endpoint that echoes the request into its error, behind escape sequences.
+    Mock::given(method("POST"))
+        .and(path("/-/oauth_token"))
+        .respond_with(|req: &wiremock::Request| {
+            let body = String::from_utf8_lossy(&req.body).into_owned();
+            ResponseTemplate::new(400).set_body_json(serde_json::json!({
+                "error": "invalid_request",
+                "error_description": format!("\u{1b}[31mno\r {body}\u{1b}]0;pwned\u{7}"),
+            }))
+        })
+        .with_priority(1)
+        .mount(h.mock.server())
+        .await;
+
+    for json in [false, true] {
+        let args: &[&str] = if json {
+            &["login", "asana", "--no-browser", "--json"]
+        } else {
+            &["login", "asana", "--no-browser", "-vvv"]
+        };
+        let login = h.start_login(args).await;
+        let url = if json {
+            let line: Value = serde_json::from_str(&login.url).expect("a JSON line");
+            line["authorize_url"].as_str().expect("the URL").to_string()
+        } else {
+            login.url.clone()
+        };
+        let callback = h.mock.consent(&url).await.expect("the mock consents");
+        let code = query_param(callback.as_str(), "code").expect("a code");
+        let (status, page) = get(callback.as_str()).await;
+        assert_eq!(status, 502, "{page}");
+        assert!(page.contains("Login failed"), "{page}");
+        let out = login.finish().await;
+        out.assert_code(5);
+        let token_request = h
+            .mock
+            .received_requests()
+            .await
+            .into_iter()
+            .rev()
+            .find(|r| r.url.path() == "/-/oauth_token")
+            .expect("the exchange");
+        let verifier = url::form_urlencoded::parse(&token_request.body)
+            .find(|(k, _)| k == "code_verifier")
+            .map(|(_, v)| v.into_owned())
+            .expect("a verifier");
+        let message = if json {
+            out.json()["error"]["message"]
+                .as_str()
+                .expect("a message")
+                .to_string()
+        } else {
+            out.stderr
+                .lines()
+                .last()
+                .expect("an error line")
+                .to_string()
+        };
+        assert!(
+            message.contains("code=[REDACTED]&")
+                && message.contains("code_verifier=[REDACTED]&")
+                && message.contains("client_secret=[REDACTED]"),
+            "{message}"
+        );
+        assert!(message.contains(": no grant_type="), "{message}");
+        for text in [&page, &out.stdout, &out.stderr] {
+            for secret in [h.mock.client_secret(), &code, &verifier] {
+                assert!(!text.contains(secret), "`{secret}` in {text}");
+            }
+            assert!(!has_controls(text), "{text:?}");
+            assert!(!text.contains("[31m") && !text.contains("pwned"), "{text}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn provider_text_is_shown_without_control_characters() {
+    let mut h = Harness::start().await;
+    let login = h
+        .start_login(&["login", "asana", "--no-browser", "--subject", "gina"])
+        .await;
+    let state = query_param(&login.url, "state").expect("a state");
+    let (status, page) = get(&format!(
+        "http://127.0.0.1:{}/callback?state={state}&error=access%1B%5B2J_denied&error_description=%1B%5D0%3Bpwned%07go%0Daway%E2%80%AE%C2%9B31m",
+        h.port
+    ))
+    .await;
+    assert_eq!(status, 403);
+    assert!(
+        page.contains("Asana answered: access_denied: goaway."),
+        "{page}"
+    );
+    let out = login.finish().await;
+    out.assert_code(4);
+    assert!(
+        out.stderr.ends_with(
+            "error: Asana did not grant access (access_denied: goaway): run `integrations login asana --subject gina` again and approve the request\n"
+        ),
+        "{out:?}"
+    );
+    assert!(!has_controls(&out.stderr) && !has_controls(&page));
+
+    // Names from the API, printed as text.
+    Mock::given(method("GET"))
+        .and(path("/api/1.0/users/me"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(serde_json::json!({"data": {
+                "gid": "42",
+                "name": "\u{1b}]0;pwned\u{7}Greg\u{1b}[2J Sanchez",
+                "workspaces": [{"gid": "7", "name": "Acme\r\u{9b}1m Corp"}],
+            }})),
+        )
+        .with_priority(1)
+        .mount(h.mock.server())
+        .await;
+    h.set_env("ASANA_ACCESS_TOKEN", seed_pat());
+    let out = h.run(&["whoami", "asana"]).await;
+    out.assert_code(0);
+    assert!(
+        out.stdout
+            .starts_with("Greg Sanchez (gid 42)\nworkspaces: Acme Corp\n"),
+        "{out:?}"
+    );
+    assert!(!has_controls(&out.stdout), "{out:?}");
 }
 
 #[cfg(target_os = "linux")]
