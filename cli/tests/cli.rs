@@ -694,14 +694,36 @@ async fn login_opens_the_browser_with_the_url() {
     let bin = h.dir.path().join("bin");
     std::fs::create_dir(&bin).expect("bin dir");
     let opened = h.dir.path().join("opened-url");
+    let environment = h.dir.path().join("opener-env");
     let script = bin.join("xdg-open");
     std::fs::write(
         &script,
-        format!("#!/bin/sh\nprintf '%s' \"$1\" > '{}'\n", opened.display()),
+        format!(
+            "#!/bin/sh\nenv > '{}'\nprintf '%s' \"$1\" > '{}'\n",
+            environment.display(),
+            opened.display()
+        ),
     )
     .expect("write the fake xdg-open");
     std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).expect("chmod");
     h.set_env("PATH", &format!("{}:/usr/bin:/bin", bin.display()));
+    // Secrets the CLI reads, a secret of a provider it does not know, and what a browser needs.
+    let key = "AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA=";
+    let old_key = "old:ICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICA=";
+    let secrets = [
+        ("INTEGRATIONS_ENCRYPTION_KEY", key),
+        ("INTEGRATIONS_ENCRYPTION_OLD_KEYS", old_key),
+        ("ASANA_ACCESS_TOKEN", "pat-canary-one"),
+        ("ASANA_PERSONAL_ACCESS_TOKEN", "pat-canary-two"),
+        ("ASANA_TOKEN", "pat-canary-three"),
+        ("GITHUB_CLIENT_SECRET", "github-secret-canary"),
+        ("SLACK_REFRESH_TOKEN", "slack-refresh-canary"),
+    ];
+    for (name, value) in secrets {
+        h.set_env(name, value);
+    }
+    h.set_env("DISPLAY", ":7");
+    h.set_env("XDG_ACTIVATION_TOKEN", "focus-please");
 
     let login = h.start_login(&["login", "asana"]).await;
     let url = poll_file(&opened).await;
@@ -709,6 +731,31 @@ async fn login_opens_the_browser_with_the_url() {
     let (status, _) = h.browse(&url).await;
     assert_eq!(status, 200);
     login.finish().await.assert_code(0);
+
+    let environment = std::fs::read_to_string(&environment).expect("the opener's environment");
+    let names: Vec<&str> = environment
+        .lines()
+        .filter_map(|line| line.split_once('=').map(|(name, _)| name))
+        .collect();
+    for (name, value) in secrets {
+        assert!(!names.contains(&name), "{name} reached the opener");
+        assert!(
+            !environment.contains(value),
+            "{name}'s value reached the opener"
+        );
+    }
+    assert!(!names.contains(&"ASANA_CLIENT_SECRET"), "{environment}");
+    assert!(
+        !environment.contains(h.mock.client_secret()),
+        "{environment}"
+    );
+    for kept in [
+        "DISPLAY=:7",
+        "XDG_ACTIVATION_TOKEN=focus-please",
+        "ASANA_CLIENT_ID=",
+    ] {
+        assert!(environment.contains(kept), "{kept} missing: {environment}");
+    }
 }
 
 #[cfg(target_os = "linux")]
