@@ -380,10 +380,17 @@ pub fn describe_user(user: &Value) -> String {
     }
 }
 
-/// Prints who logged in and what was stored.
+/// Prints who logged in and what was stored; warns (once, on stderr) when the store keeps the
+/// credentials in clear.
 fn report(app: &App, out: &Output, provider: &str, name: &str, credentials: &Credentials) {
     let user = user_of(credentials);
     let token = &credentials.token;
+    if !app.encrypted {
+        out.note(&format!(
+            "warning: the credentials are stored unencrypted in {}; set {KEY_ENV} (base64 of 32 random bytes) to encrypt them at rest",
+            app.store()
+        ));
+    }
     if out.is_json() {
         out.json(&json!({
             "provider": provider,

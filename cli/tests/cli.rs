@@ -326,6 +326,20 @@ async fn oauth_login_then_whoami_execute_token_list_and_logout() {
             h.store_path().display()
         )
     );
+    // No key is configured: login says so once, at default verbosity.
+    let warnings: Vec<&str> = out
+        .stderr
+        .lines()
+        .filter(|l| l.contains("INTEGRATIONS_ENCRYPTION_KEY"))
+        .collect();
+    assert_eq!(
+        warnings,
+        [format!(
+            "warning: the credentials are stored unencrypted in sqlite:{}; set INTEGRATIONS_ENCRYPTION_KEY (base64 of 32 random bytes) to encrypt them at rest",
+            h.store_path().display()
+        )],
+        "{out:?}"
+    );
     assert_eq!(h.mock.token_requests_for("authorization_code"), 1);
 
     // whoami, as text and as JSON.
@@ -537,6 +551,10 @@ async fn login_with_token_reads_stdin_checks_it_and_stores_it() {
             "Logged in to Asana as Greg Sanchez <gsanchez@example.com> (subject `pat-user`); credentials stored in file:{}\n",
             store.display()
         )
+    );
+    assert!(
+        !out.stderr.contains("INTEGRATIONS_ENCRYPTION_KEY"),
+        "a key is set: no warning about clear text: {out:?}"
     );
     assert_eq!(
         h.mock.requests_to("GET", "/api/1.0/users/me") - me_before,
