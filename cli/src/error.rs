@@ -124,10 +124,21 @@ pub struct Hints {
 impl Hints {
     /// `integrations login PROVIDER [--subject S] [--store X] [--config F]`.
     pub fn login(&self, provider: &str, subject: &str) -> String {
-        let mut command = format!("integrations login {}", shell_quote(provider));
+        self.command("login", provider, subject, "")
+    }
+
+    /// `integrations logout PROVIDER [--subject S] --local [--store X] [--config F]`.
+    pub fn logout_local(&self, provider: &str, subject: &str) -> String {
+        self.command("logout", provider, subject, " --local")
+    }
+
+    /// `integrations VERB PROVIDER [--subject S]{flags} [--store X] [--config F]`.
+    fn command(&self, verb: &str, provider: &str, subject: &str, flags: &str) -> String {
+        let mut command = format!("integrations {verb} {}", shell_quote(provider));
         if subject != "default" {
             command.push_str(&format!(" --subject {}", shell_quote(subject)));
         }
+        command.push_str(flags);
         if let Some(store) = &self.store_flag {
             command.push_str(&format!(" --store {}", shell_quote(store)));
         }

@@ -1283,3 +1283,119 @@ async fn idle_connections_cannot_stall_the_login_listener() {
     login.finish().await.assert_code(0);
     drop(flood);
 }
+
+#[tokio::test]
+async fn credentials_list_flags_an_unreadable_record_and_lists_the_rest() {
+    let mut h = Harness::start().await;
+    let pat = h.mock.personal_access_token().to_string();
+    // Edits the record of `subject` in the file store's document.
+    let tamper = |path: &Path, subject: &str, edit: &dyn Fn(&mut Value)| {
+        let mut document: Value =
+            serde_json::from_str(&std::fs::read_to_string(path).expect("the file store"))
+                .expect("JSON");
+        let record = document["records"]
+            .as_array_mut()
+            .expect("records")
+            .iter_mut()
+            .find(|r| r["subject"] == subject)
+            .expect("the record");
+        edit(record);
+        std::fs::write(path, document.to_string()).expect("write the file store");
+    };
+
+    // A payload that is not credentials (no key), then a tampered ciphertext (with a key).
+    let plain = h.dir.path().join("plain.json");
+    let sealed = h.dir.path().join("sealed.json");
+    for (store, key) in [
+        (&plain, None),
+        (
+            &sealed,
+            Some("AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA="),
+        ),
+    ] {
+        h.set_env("INTEGRATIONS_STORE", &format!("file:{}", store.display()));
+        match key {
+            Some(key) => h.set_env("INTEGRATIONS_ENCRYPTION_KEY", key),
+            None => h.remove_env("INTEGRATIONS_ENCRYPTION_KEY"),
+        }
+        for subject in ["bob", "carol", "dave"] {
+            h.run_with_stdin(
+                &["login", "asana", "--with-token", "--subject", subject],
+                &pat,
+            )
+            .await
+            .assert_code(0);
+        }
+        tamper(store, "carol", &|record| match key {
+            None => record["payload"] = serde_json::json!({"not": "credentials"}),
+            Some(_) => {
+                let ciphertext = record["encrypted"]["ciphertext"]
+                    .as_str()
+                    .expect("a ciphertext")
+                    .to_string();
+                let flipped = if ciphertext.starts_with('A') {
+                    "B"
+                } else {
+                    "A"
+                };
+                record["encrypted"]["ciphertext"] =
+                    Value::String(format!("{flipped}{}", &ciphertext[1..]));
+            }
+        });
+
+        let out = h.run(&["credentials", "list"]).await;
+        out.assert_code(0);
+        let rows: Vec<Vec<&str>> = out
+            .stdout
+            .lines()
+            .skip(1)
+            .map(|l| l.split_whitespace().collect())
+            .collect();
+        let statuses: Vec<(&str, &str)> = rows.iter().map(|r| (r[1], r[3])).collect();
+        assert_eq!(
+            statuses,
+            [
+                ("bob", "active"),
+                ("carol", "unreadable"),
+                ("dave", "active")
+            ],
+            "{out:?}"
+        );
+        assert!(
+            out.stderr.contains("warning: asana/carol cannot be read: "),
+            "{out:?}"
+        );
+        assert!(
+            out.stderr
+                .contains("delete it with `integrations logout asana --subject carol --local`"),
+            "{out:?}"
+        );
+
+        let listed = h.run(&["credentials", "list", "--json"]).await;
+        listed.assert_code(0);
+        let listed = listed.json();
+        let entries = listed["credentials"].as_array().expect("credentials");
+        let subjects: Vec<(&str, &str)> = entries
+            .iter()
+            .map(|e| {
+                (
+                    e["subject"].as_str().unwrap_or_default(),
+                    e["status"].as_str().unwrap_or_default(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            subjects,
+            [
+                ("bob", "active"),
+                ("carol", "unreadable"),
+                ("dave", "active")
+            ]
+        );
+        let reason = entries[1]["reason"].as_str().expect("a reason");
+        assert!(reason.contains("asana/carol"), "{reason}");
+        for text in [&out.stdout, &out.stderr, &listed.to_string()] {
+            assert!(!text.contains(&pat), "{text}");
+        }
+    }
+}
