@@ -1177,20 +1177,21 @@ async fn provider_text_is_shown_without_control_characters() {
         .await;
     let state = query_param(&login.url, "state").expect("a state");
     let (status, page) = get(&format!(
-        "http://127.0.0.1:{}/callback?state={state}&error=access%1B%5B2J_denied&error_description=%1B%5D0%3Bpwned%07go%0Daway%E2%80%AE%C2%9B31m",
-        h.port
+        "http://127.0.0.1:{}/callback?state={state}&error=access%1B%5B2J_denied&error_description=%1B%5D0%3Bpwned%07go%0Daway%E2%80%AE%C2%9B31m+{}",
+        h.port,
+        h.mock.client_secret()
     ))
     .await;
     assert_eq!(status, 403);
     assert!(
-        page.contains("Asana answered: access_denied: goaway."),
+        page.contains("Asana answered: access_denied: goaway [REDACTED]."),
         "{page}"
     );
     let out = login.finish().await;
     out.assert_code(4);
     assert!(
         out.stderr.ends_with(
-            "error: Asana did not grant access (access_denied: goaway): run `integrations login asana --subject gina` again and approve the request\n"
+            "error: Asana did not grant access (access_denied: goaway [REDACTED]): run `integrations login asana --subject gina` again and approve the request\n"
         ),
         "{out:?}"
     );
