@@ -74,6 +74,7 @@ pub mod error;
 pub mod manager;
 pub mod oauth2;
 pub mod provider;
+pub mod redact;
 pub mod secret;
 pub mod session;
 pub mod store;
@@ -83,7 +84,9 @@ pub mod token;
 pub mod token_source;
 
 pub use error::{AuthError, ConfigError, ConfigSource, ErrorClass, StoreError};
-pub use manager::{AuthManager, AuthManagerBuilder, CredentialInfo, ProviderStatus};
+pub use manager::{
+    AuthManager, AuthManagerBuilder, CredentialInfo, ListedCredential, ProviderStatus,
+};
 pub use oauth2::{AuthorizationRequest, AuthorizeOptions, OAuth2Flow};
 pub use provider::{AuthProvider, OAuth2Settings, ProviderRegistration};
 pub use secret::SecretString;

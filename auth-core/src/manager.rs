@@ -92,6 +92,24 @@ pub struct CredentialInfo {
     pub version: Version,
 }
 
+/// One stored record as [`AuthManager::list_credentials_each`] lists it.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum ListedCredential {
+    /// What the record holds, without secrets.
+    Readable(CredentialInfo),
+    /// The record exists but cannot be read: corrupt, tampered with, or encrypted with a key that
+    /// is not configured. Deleting it works.
+    Unreadable {
+        /// Provider id.
+        provider: String,
+        /// Subject.
+        subject: String,
+        /// Why it cannot be read (never a value from the record).
+        error: AuthError,
+    },
+}
+
 pub(crate) struct Inner {
     pub(crate) store: Arc<dyn CredentialStore>,
     providers: BTreeMap<String, Arc<ProviderEntry>>,
@@ -507,6 +525,33 @@ impl AuthManager {
             .collect()
     }
 
+    /// Everything stored (or one provider's), without secrets, record by record: unlike
+    /// [`AuthManager::list_credentials`], a record that cannot be read does not fail the listing;
+    /// it is listed as [`ListedCredential::Unreadable`] with the reason. Fails only when the store
+    /// itself cannot be listed.
+    pub async fn list_credentials_each(
+        &self,
+        provider: Option<&str>,
+    ) -> Result<Vec<ListedCredential>, AuthError> {
+        let store = &self.inner.store;
+        if let Ok(all) = store.list(provider).await {
+            return Ok(all.into_iter().map(listed).collect());
+        }
+        let mut entries = Vec::new();
+        for (provider, subject) in store.list_subjects(provider).await? {
+            match store.get(&provider, &subject).await {
+                Ok(Some(stored)) => entries.push(listed(stored)),
+                Ok(None) => {}
+                Err(error) => entries.push(ListedCredential::Unreadable {
+                    provider,
+                    subject,
+                    error: error.into(),
+                }),
+            }
+        }
+        Ok(entries)
+    }
+
     /// Deletes a subject's stored credentials locally (see [`AuthManager::revoke_credentials`] to
     /// revoke them at the provider first). Returns whether there were any.
     pub async fn delete_credentials(
@@ -594,6 +639,22 @@ impl AuthManager {
     }
 }
 
+/// One record as listed: its info, or why it cannot be read.
+fn listed(stored: crate::store::StoredCredential) -> ListedCredential {
+    let (provider, subject) = (
+        stored.record.provider.clone(),
+        stored.record.subject.clone(),
+    );
+    match info_of(stored) {
+        Ok(info) => ListedCredential::Readable(info),
+        Err(error) => ListedCredential::Unreadable {
+            provider,
+            subject,
+            error,
+        },
+    }
+}
+
 fn info_of(stored: crate::store::StoredCredential) -> Result<CredentialInfo, AuthError> {
     let credentials = Credentials::from_payload(&stored.record.payload).map_err(|reason| {
         AuthError::Store(StoreError::Corrupt {
@@ -612,4 +673,128 @@ fn info_of(stored: crate::store::StoredCredential) -> Result<CredentialInfo, Aut
         updated_at: stored.updated_at,
         version: stored.version,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use async_trait::async_trait;
+
+    use super::*;
+    use crate::store::{MemoryCredentialStore, Payload, StoredCredential};
+    use crate::token::OAuth2Token;
+
+    /// A store whose record of subject `b` cannot be read, as a tampered ciphertext: reading it,
+    /// and so listing everything, fails.
+    #[derive(Debug)]
+    struct OneUnreadable(MemoryCredentialStore);
+
+    fn tampered() -> StoreError {
+        StoreError::Decrypt {
+            provider: "p".into(),
+            subject: "b".into(),
+            key_id: "k".into(),
+        }
+    }
+
+    #[async_trait]
+    impl CredentialStore for OneUnreadable {
+        async fn get(&self, p: &str, s: &str) -> Result<Option<StoredCredential>, StoreError> {
+            if s == "b" {
+                return Err(tampered());
+            }
+            self.0.get(p, s).await
+        }
+        async fn put(&self, r: CredentialRecord, m: PutMode) -> Result<Version, StoreError> {
+            self.0.put(r, m).await
+        }
+        async fn delete(&self, p: &str, s: &str) -> Result<bool, StoreError> {
+            self.0.delete(p, s).await
+        }
+        async fn list(&self, _: Option<&str>) -> Result<Vec<StoredCredential>, StoreError> {
+            Err(tampered())
+        }
+        async fn list_subjects(
+            &self,
+            provider: Option<&str>,
+        ) -> Result<Vec<(String, String)>, StoreError> {
+            self.0.list_subjects(provider).await
+        }
+        fn describe(&self) -> String {
+            "one-unreadable".into()
+        }
+    }
+
+    fn summary(listed: &[ListedCredential]) -> Vec<(String, &'static str)> {
+        listed
+            .iter()
+            .map(|entry| match entry {
+                ListedCredential::Readable(info) => (info.subject.clone(), "readable"),
+                ListedCredential::Unreadable {
+                    subject,
+                    error: AuthError::Store(StoreError::Decrypt { .. }),
+                    ..
+                } => (subject.clone(), "tampered"),
+                ListedCredential::Unreadable {
+                    subject,
+                    error: AuthError::Store(StoreError::Corrupt { .. }),
+                    ..
+                } => (subject.clone(), "corrupt"),
+                other => panic!("{other:?}"),
+            })
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn one_unreadable_record_does_not_hide_the_others() {
+        let memory = MemoryCredentialStore::new();
+        for subject in ["a", "b", "c"] {
+            let payload = Credentials::new(OAuth2Token::bearer("t")).to_payload();
+            let record = CredentialRecord::new("p", subject, payload);
+            memory.put(record, PutMode::Create).await.unwrap();
+        }
+        let garbage = Payload::new(b"{\"not\": \"credentials\"}".to_vec());
+        let record = CredentialRecord::new("p", "d", garbage);
+        memory.put(record, PutMode::Create).await.unwrap();
+
+        let manager = |store: Arc<dyn CredentialStore>| {
+            AuthManager::builder()
+                .env(EnvSource::empty())
+                .auto_configure(false)
+                .shared_store(store)
+                .build()
+                .unwrap()
+        };
+        let plain = manager(Arc::new(memory.clone()));
+        assert!(plain.list_credentials(None).await.is_err());
+        let listed = plain.list_credentials_each(Some("p")).await.unwrap();
+        assert_eq!(
+            summary(&listed),
+            [
+                ("a".into(), "readable"),
+                ("b".into(), "readable"),
+                ("c".into(), "readable"),
+                ("d".into(), "corrupt"),
+            ]
+        );
+
+        let tampered = manager(Arc::new(OneUnreadable(memory)));
+        assert!(tampered.list_credentials(None).await.is_err());
+        let listed = tampered.list_credentials_each(None).await.unwrap();
+        assert_eq!(
+            summary(&listed),
+            [
+                ("a".into(), "readable"),
+                ("b".into(), "tampered"),
+                ("c".into(), "readable"),
+                ("d".into(), "corrupt"),
+            ]
+        );
+        assert!(
+            tampered
+                .list_credentials_each(Some("other"))
+                .await
+                .unwrap()
+                .is_empty()
+        );
+    }
 }

@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use rand::RngCore;
 use reqwest::StatusCode;
 use serde::Deserialize;
@@ -25,6 +25,7 @@ use url::Url;
 use crate::error::AuthError;
 use crate::manager::{AuthManager, ProviderEntry};
 use crate::provider::{ClientAuthMethod, OAuth2Settings, RevokeToken};
+use crate::redact::Redactor;
 use crate::secret::SecretString;
 use crate::token::{Credentials, OAuth2Token};
 
@@ -358,13 +359,14 @@ impl OAuth2Flow {
                 ("token", token.expose_secret().to_string()),
                 ("token_type_hint", hint.to_string()),
             ];
+            let secrets = secrets_of(settings, &form);
             let response = send_form(&self.entry, settings, url, form, "revoke").await?;
             let status = response.status();
             if status.is_success() {
                 tracing::info!("grant revoked");
                 return Ok(());
             }
-            Err(error_from_response(self.provider(), "revoke", response).await)
+            Err(error_from_response(self.provider(), "revoke", response, &secrets).await)
         }
         .instrument(span)
         .await
@@ -393,9 +395,10 @@ async fn token_request(
     form: Vec<(&'static str, String)>,
     operation: &'static str,
 ) -> Result<OAuth2Token, AuthError> {
+    let secrets = secrets_of(settings, &form);
     let response = send_form(entry, settings, &settings.token_url, form, operation).await?;
     if !response.status().is_success() {
-        return Err(error_from_response(entry.id(), operation, response).await);
+        return Err(error_from_response(entry.id(), operation, response, &secrets).await);
     }
     let received = SystemTime::now();
     let body: serde_json::Value = response.json().await.map_err(|e| {
@@ -459,6 +462,32 @@ async fn send_form(
     })
 }
 
+/// Form fields that never hold a secret; every other value sent is redacted from the answer.
+const PUBLIC_FORM_FIELDS: &[&str] = &[
+    "grant_type",
+    "redirect_uri",
+    "client_id",
+    "token_type_hint",
+    "scope",
+];
+
+/// The secrets a request to the token or revocation endpoint carries: its form values (code,
+/// verifier, refresh or access token), the client secret, and the Basic credentials made of it.
+fn secrets_of(settings: &OAuth2Settings, form: &[(&'static str, String)]) -> Redactor {
+    let mut secrets = Redactor::new();
+    for (field, value) in form {
+        if !PUBLIC_FORM_FIELDS.contains(field) {
+            secrets.add(&SecretString::from(value.as_str()));
+        }
+    }
+    if let Some(client_secret) = &settings.client_secret {
+        secrets.add(client_secret);
+        let basic = format!("{}:{}", settings.client_id, client_secret.expose_secret());
+        secrets.add(&SecretString::from(STANDARD.encode(basic)));
+    }
+    secrets
+}
+
 fn transient(
     provider: &str,
     operation: &'static str,
@@ -481,11 +510,13 @@ struct OAuthErrorBody {
 }
 
 /// Classifies a non-2xx token-endpoint response: 5xx and 429 are transient; otherwise the OAuth
-/// `error` code and description (truncated) are kept, never the body itself.
+/// `error` code and description are kept (cleaned: controls stripped, the request's `secrets`
+/// redacted, truncated), never the body itself.
 async fn error_from_response(
     provider: &str,
     operation: &'static str,
     response: reqwest::Response,
+    secrets: &Redactor,
 ) -> AuthError {
     let status = response.status();
     if status.is_server_error()
@@ -508,8 +539,8 @@ async fn error_from_response(
     let parsed = response.json::<OAuthErrorBody>().await.ok();
     let (code, description) = match parsed {
         Some(body) => (
-            sanitize(&body.error, 64),
-            body.error_description.map(|d| sanitize(&d, 300)),
+            secrets.clean(&body.error, 64),
+            body.error_description.map(|d| secrets.clean(&d, 300)),
         ),
         None => (format!("http_{}", status.as_u16()), None),
     };
@@ -518,16 +549,6 @@ async fn error_from_response(
         status: status.as_u16(),
         code,
         description,
-    }
-}
-
-/// Keeps a provider-supplied string printable and short.
-fn sanitize(s: &str, max: usize) -> String {
-    let cleaned: String = s.chars().filter(|c| !c.is_control()).take(max).collect();
-    if s.chars().count() > max {
-        format!("{cleaned}…")
-    } else {
-        cleaned
     }
 }
 
@@ -549,11 +570,5 @@ mod tests {
             Pkce::generate().verifier.expose_secret(),
             p.verifier.expose_secret()
         );
-    }
-
-    #[test]
-    fn sanitize_truncates_and_strips_controls() {
-        assert_eq!(sanitize("a\nb", 10), "ab");
-        assert_eq!(sanitize("abcdef", 3), "abc…");
     }
 }

@@ -172,6 +172,29 @@ pub trait CredentialStore: Send + Sync + fmt::Debug {
     /// Every record, or those of one provider, ordered by (provider, subject).
     async fn list(&self, provider: Option<&str>) -> Result<Vec<StoredCredential>, StoreError>;
 
+    /// The (provider, subject) of every record, or of those of one provider, ordered, without
+    /// decoding or decrypting their payloads: a record that cannot be read is still named, so a
+    /// caller can read the others one by one when [`CredentialStore::list`] fails.
+    ///
+    /// The default takes the keys from [`CredentialStore::list`]; stores whose `list` decodes
+    /// payloads override it.
+    async fn list_subjects(
+        &self,
+        provider: Option<&str>,
+    ) -> Result<Vec<(String, String)>, StoreError> {
+        Ok(self
+            .list(provider)
+            .await?
+            .into_iter()
+            .map(|stored| {
+                (
+                    stored.record.provider.clone(),
+                    stored.record.subject.clone(),
+                )
+            })
+            .collect())
+    }
+
     /// A short description for messages and logs, e.g. `sqlite:/var/lib/app/creds.db`.
     fn describe(&self) -> String;
 }
@@ -193,6 +216,12 @@ impl<T: CredentialStore + ?Sized> CredentialStore for Arc<T> {
     }
     async fn list(&self, provider: Option<&str>) -> Result<Vec<StoredCredential>, StoreError> {
         (**self).list(provider).await
+    }
+    async fn list_subjects(
+        &self,
+        provider: Option<&str>,
+    ) -> Result<Vec<(String, String)>, StoreError> {
+        (**self).list_subjects(provider).await
     }
     fn describe(&self) -> String {
         (**self).describe()

@@ -290,7 +290,8 @@ pub async fn delete_removes(store: DynStore) {
         .expect("re-create after delete");
 }
 
-/// `list` returns every record ordered by (provider, subject), or one provider's.
+/// `list` (and `list_subjects`) return every record ordered by (provider, subject), or one
+/// provider's.
 pub async fn list_filters_and_orders(store: DynStore) {
     for (p, s) in [("b", "2"), ("a", "9"), ("b", "1"), ("a", "1")] {
         store
@@ -319,6 +320,16 @@ pub async fn list_filters_and_orders(store: DynStore) {
         .collect();
     assert_eq!(b, ["1", "2"]);
     assert!(store.list(Some("zzz")).await.unwrap().is_empty());
+    assert_eq!(
+        store.list_subjects(None).await.unwrap(),
+        expected,
+        "list_subjects must name what list returns, in the same order"
+    );
+    assert_eq!(
+        store.list_subjects(Some("b")).await.unwrap(),
+        [("b".to_string(), "1".to_string()), ("b".into(), "2".into())]
+    );
+    assert!(store.list_subjects(Some("zzz")).await.unwrap().is_empty());
 }
 
 /// Status and refresh lease are stored and read back.

@@ -430,3 +430,127 @@ async fn token_endpoint_redirects_are_not_followed() {
     assert_eq!(kept.access_token.expose_secret(), "old");
     assert_eq!(kept.refresh_token.unwrap().expose_secret(), "rt");
 }
+
+/// A token endpoint that refuses every request and echoes it: the form body and the
+/// `Authorization` header go into `error_description`, with a terminal escape sequence.
+struct EchoingEndpoint;
+
+impl Respond for EchoingEndpoint {
+    fn respond(&self, req: &Request) -> ResponseTemplate {
+        let body = String::from_utf8_lossy(&req.body);
+        let authorization = req
+            .headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("none");
+        ResponseTemplate::new(400).set_body_json(serde_json::json!({
+            "error": "invalid_request",
+            "error_description": format!("\u{1b}[31mbad\r request: {body} auth={authorization}"),
+        }))
+    }
+}
+
+/// Every form of `secret` an echo could carry: raw, form-urlencoded, percent-encoded, base64.
+fn secret_forms(secret: &str) -> Vec<String> {
+    let form: String = url::form_urlencoded::byte_serialize(secret.as_bytes()).collect();
+    vec![
+        secret.to_string(),
+        form.clone(),
+        form.replace('+', "%20"),
+        base64::Engine::encode(&base64::engine::general_purpose::STANDARD, secret),
+    ]
+}
+
+fn assert_redacted(err: &AuthError, secrets: &[&str]) {
+    let AuthError::OAuth {
+        code, description, ..
+    } = err
+    else {
+        panic!("expected an OAuth error, got {err:?}");
+    };
+    assert_eq!(code, "invalid_request");
+    let description = description.as_deref().expect("the echoed description");
+    assert!(description.contains("[REDACTED]"), "{description}");
+    assert!(
+        description.starts_with("bad request: "),
+        "the escape sequence and the carriage return are gone: {description:?}"
+    );
+    let text = format!("{err} {err:?}");
+    for secret in secrets {
+        for form in secret_forms(secret) {
+            assert!(!text.contains(&form), "`{form}` in {text}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn echoed_requests_are_redacted_from_token_endpoint_errors() {
+    const CLIENT_SECRET: &str = "client/secret+canary value";
+    let server = MockServer::start().await;
+    for endpoint in ["/token", "/revoke"] {
+        Mock::given(method("POST"))
+            .and(path(endpoint))
+            .respond_with(EchoingEndpoint)
+            .mount(&server)
+            .await;
+    }
+    for client_auth in [ClientAuthMethod::RequestBody, ClientAuthMethod::BasicAuth] {
+        let mut p = provider(&server.uri());
+        p.settings = p.settings.map(|s| {
+            s.with_client_secret(CLIENT_SECRET.into())
+                .with_client_auth(client_auth)
+        });
+        let auth = auth_core::AuthManager::builder()
+            .env(auth_core::config::EnvSource::empty())
+            .auto_configure(false)
+            .provider(p)
+            .build()
+            .unwrap();
+        let flow = auth.oauth2("test").unwrap();
+
+        let request = flow.authorize(AuthorizeOptions::default()).await.unwrap();
+        let err = flow
+            .exchange("code-canary-4711", &request.state, "u")
+            .await
+            .unwrap_err();
+        let received = server.received_requests().await.unwrap();
+        let verifier = form_value(received.last().unwrap(), "code_verifier").unwrap();
+        assert_redacted(&err, &[CLIENT_SECRET, "code-canary-4711", &verifier]);
+        if client_auth == ClientAuthMethod::RequestBody {
+            let description = format!("{err}");
+            assert!(
+                description.contains("code=[REDACTED]&")
+                    && description.contains("code_verifier=[REDACTED]&")
+                    && description.contains("client_secret=[REDACTED] auth=none"),
+                "{description}"
+            );
+        } else {
+            assert!(format!("{err}").contains("auth=Basic [REDACTED]"), "{err}");
+        }
+
+        let credentials = Credentials::new(valid("access-canary-1", "refresh-canary-1"));
+        let err = flow.refresh(&credentials).await.unwrap_err();
+        assert_redacted(&err, &[CLIENT_SECRET, "refresh-canary-1"]);
+        let err = flow.revoke(&credentials).await.unwrap_err();
+        assert_redacted(&err, &[CLIENT_SECRET, "refresh-canary-1"]);
+        let access_only = Credentials::new(OAuth2Token::bearer("access-canary-2"));
+        let mut p = provider(&server.uri());
+        p.settings = p.settings.map(|s| {
+            s.with_client_secret(CLIENT_SECRET.into())
+                .with_client_auth(client_auth)
+                .with_revoke_token(auth_core::provider::RevokeToken::Access)
+        });
+        let err = auth_core::AuthManager::builder()
+            .env(auth_core::config::EnvSource::empty())
+            .auto_configure(false)
+            .provider(p)
+            .build()
+            .unwrap()
+            .oauth2("test")
+            .unwrap()
+            .revoke(&access_only)
+            .await
+            .unwrap_err();
+        assert_redacted(&err, &[CLIENT_SECRET, "access-canary-2"]);
+    }
+}

@@ -195,6 +195,10 @@ pub struct CatalogArgs {
 #[derive(Debug, Subcommand)]
 pub enum CredentialsCommand {
     /// Provider, subject, source, status and expiry of everything stored
+    ///
+    /// A record that cannot be read (corrupt, tampered with, or encrypted with another key) is
+    /// listed as `unreadable`, with a warning on stderr that says how to delete it; the exit code
+    /// stays 0.
     List {
         /// Only this provider's credentials
         #[arg(long)]

@@ -4,8 +4,10 @@ use std::time::SystemTime;
 
 use integrations::asana::AsanaSessionExt;
 use integrations::asana::connector::{AsanaConnector, EntityInfo};
+use integrations::auth_core::ListedCredential;
 use integrations::{
-    ConfigSource, CredentialSource, CredentialStatus, Credentials, Session, SessionOptions,
+    AuthError, ConfigSource, CredentialSource, CredentialStatus, Credentials, Session,
+    SessionOptions,
 };
 use serde_json::{Value, json};
 
@@ -345,11 +347,14 @@ fn param_lines(schema: &Value) -> Vec<String> {
         .collect()
 }
 
-/// `credentials list`: never a secret.
+/// `credentials list`: never a secret. A record that cannot be read (corrupt, tampered with, or
+/// encrypted with another key) is listed with the status `unreadable` (and, in JSON, a `reason`),
+/// with a warning on stderr that says how to remove it; the others are listed as usual, and the
+/// exit code stays 0.
 async fn list_credentials(app: &App, provider: Option<&str>, out: &Output) -> Result<(), CliError> {
-    let infos = app
+    let listed = app
         .auth
-        .list_credentials(provider)
+        .list_credentials_each(provider)
         .await
         .map_err(|e| app.hints.auth(e))?;
     let now = SystemTime::now();
@@ -359,24 +364,44 @@ async fn list_credentials(app: &App, provider: Option<&str>, out: &Output) -> Re
         _ if expired => "expired",
         _ => "active",
     };
+    // Why a record cannot be read, on one printable line (the error names no value from it).
+    let reason = |error: &AuthError| {
+        CliError::new(ExitKind::Other, error.to_string())
+            .message()
+            .to_string()
+    };
     if out.is_json() {
-        let items: Vec<Value> = infos
+        let items: Vec<Value> = listed
             .iter()
-            .map(|info| {
-                let expired = info.expires_at.is_some_and(|at| at <= now);
-                json!({
-                    "provider": info.provider,
-                    "subject": info.subject,
+            .filter_map(|entry| match entry {
+                ListedCredential::Readable(info) => {
+                    let expired = info.expires_at.is_some_and(|at| at <= now);
+                    Some(json!({
+                        "provider": info.provider,
+                        "subject": info.subject,
+                        "source": CredentialSource::Stored.as_str(),
+                        "status": info.status.as_str(),
+                        "expired": expired,
+                        "expires_at": info.expires_at.map(rfc3339),
+                        "expires_at_unix": info.expires_at.map(unix_seconds),
+                        "has_refresh_token": info.has_refresh_token,
+                        "scopes": info.scopes,
+                        "updated_at": rfc3339(info.updated_at),
+                        "version": info.version,
+                    }))
+                }
+                ListedCredential::Unreadable {
+                    provider,
+                    subject,
+                    error,
+                } => Some(json!({
+                    "provider": provider,
+                    "subject": subject,
                     "source": CredentialSource::Stored.as_str(),
-                    "status": info.status.as_str(),
-                    "expired": expired,
-                    "expires_at": info.expires_at.map(rfc3339),
-                    "expires_at_unix": info.expires_at.map(unix_seconds),
-                    "has_refresh_token": info.has_refresh_token,
-                    "scopes": info.scopes,
-                    "updated_at": rfc3339(info.updated_at),
-                    "version": info.version,
-                })
+                    "status": UNREADABLE,
+                    "reason": reason(error),
+                })),
+                _ => None,
             })
             .collect();
         out.json(&json!({
@@ -391,29 +416,53 @@ async fn list_credentials(app: &App, provider: Option<&str>, out: &Output) -> Re
     } else {
         "not encrypted: set INTEGRATIONS_ENCRYPTION_KEY (base64 of 32 random bytes) to encrypt them"
     };
-    if infos.is_empty() {
+    if listed.is_empty() {
         out.line(&format!(
             "No stored credentials in {} ({encryption}).",
             app.store()
         ));
         return Ok(());
     }
-    let rows: Vec<Vec<String>> = infos
+    let mut warnings = Vec::new();
+    let rows: Vec<Vec<String>> = listed
         .iter()
-        .map(|info| {
-            let expired = info.expires_at.is_some_and(|at| at <= now);
-            vec![
-                info.provider.clone(),
-                info.subject.clone(),
-                CredentialSource::Stored.as_str().to_string(),
-                status_of(info.status, expired, info.has_refresh_token).to_string(),
-                info.expires_at.map_or_else(
-                    || "never".to_string(),
-                    |at| format!("{} ({})", rfc3339(at), relative(at, now)),
-                ),
-                if info.has_refresh_token { "yes" } else { "no" }.to_string(),
-                info.scopes.join(" "),
-            ]
+        .filter_map(|entry| match entry {
+            ListedCredential::Readable(info) => {
+                let expired = info.expires_at.is_some_and(|at| at <= now);
+                Some(vec![
+                    info.provider.clone(),
+                    info.subject.clone(),
+                    CredentialSource::Stored.as_str().to_string(),
+                    status_of(info.status, expired, info.has_refresh_token).to_string(),
+                    info.expires_at.map_or_else(
+                        || "never".to_string(),
+                        |at| format!("{} ({})", rfc3339(at), relative(at, now)),
+                    ),
+                    if info.has_refresh_token { "yes" } else { "no" }.to_string(),
+                    info.scopes.join(" "),
+                ])
+            }
+            ListedCredential::Unreadable {
+                provider,
+                subject,
+                error,
+            } => {
+                warnings.push(format!(
+                    "warning: {provider}/{subject} cannot be read: {}; delete it with `{}`, then log in again",
+                    reason(error),
+                    app.hints.logout_local(provider, subject)
+                ));
+                Some(vec![
+                    provider.clone(),
+                    subject.clone(),
+                    CredentialSource::Stored.as_str().to_string(),
+                    UNREADABLE.to_string(),
+                    "-".to_string(),
+                    "-".to_string(),
+                    String::new(),
+                ])
+            }
+            _ => None,
         })
         .collect();
     out.note(&format!("Credentials in {} ({encryption}):", app.store()));
@@ -423,8 +472,14 @@ async fn list_credentials(app: &App, provider: Option<&str>, out: &Output) -> Re
         ],
         &rows,
     ));
+    for warning in warnings {
+        out.note(&warning);
+    }
     Ok(())
 }
+
+/// The status of a record `credentials list` cannot read.
+const UNREADABLE: &str = "unreadable";
 
 /// `logout`: revoke at the provider (when there is a grant to revoke), then delete locally.
 async fn logout(app: &App, args: &LogoutArgs, out: &Output) -> Result<(), CliError> {

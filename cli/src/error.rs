@@ -4,6 +4,7 @@
 use std::fmt;
 
 use integrations::asana::{AsanaError, ExecuteError};
+use integrations::auth_core::redact::strip_controls;
 use integrations::{AuthError, ErrorClass, StoreError};
 
 /// What kind of failure, i.e. which exit code.
@@ -45,7 +46,7 @@ impl ExitKind {
     }
 }
 
-/// A failed command: its kind and a one-line message (never a secret).
+/// A failed command: its kind and a one-line message (never a secret, never a control character).
 #[derive(Debug)]
 pub struct CliError {
     kind: ExitKind,
@@ -54,10 +55,15 @@ pub struct CliError {
 }
 
 impl CliError {
-    /// An error of `kind`; newlines in `message` are folded so it stays one line.
+    /// An error of `kind`; newlines in `message` are folded so it stays one line, and control
+    /// characters and escape sequences (which a provider's text may carry) are removed.
     pub fn new(kind: ExitKind, message: impl Into<String>) -> Self {
         let message: String = message.into();
-        let message = message.split_whitespace().collect::<Vec<_>>().join(" ");
+        let folded = message.split_whitespace().collect::<Vec<_>>().join(" ");
+        let message = strip_controls(&folded)
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
         Self {
             kind,
             message,
@@ -118,10 +124,21 @@ pub struct Hints {
 impl Hints {
     /// `integrations login PROVIDER [--subject S] [--store X] [--config F]`.
     pub fn login(&self, provider: &str, subject: &str) -> String {
-        let mut command = format!("integrations login {}", shell_quote(provider));
+        self.command("login", provider, subject, "")
+    }
+
+    /// `integrations logout PROVIDER [--subject S] --local [--store X] [--config F]`.
+    pub fn logout_local(&self, provider: &str, subject: &str) -> String {
+        self.command("logout", provider, subject, " --local")
+    }
+
+    /// `integrations VERB PROVIDER [--subject S]{flags} [--store X] [--config F]`.
+    fn command(&self, verb: &str, provider: &str, subject: &str, flags: &str) -> String {
+        let mut command = format!("integrations {verb} {}", shell_quote(provider));
         if subject != "default" {
             command.push_str(&format!(" --subject {}", shell_quote(subject)));
         }
+        command.push_str(flags);
         if let Some(store) = &self.store_flag {
             command.push_str(&format!(" --store {}", shell_quote(store)));
         }
@@ -354,5 +371,10 @@ mod tests {
             e.to_json(),
             serde_json::json!({"error": {"kind": "remote", "exit_code": 5, "message": "first second line", "retryable": true}})
         );
+        let e = CliError::new(
+            ExitKind::Remote,
+            "red \u{1b}[31mtext\u{1b}[0m \u{1b}]0;title\u{7} \r\nend\u{9b}2J",
+        );
+        assert_eq!(e.message(), "red text end");
     }
 }

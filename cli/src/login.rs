@@ -19,6 +19,10 @@ use integrations::asana::{
     AsanaAuthProvider, AsanaClient, AsanaError, AsanaUser, AsanaUserCredentials,
 };
 use integrations::auth_core::StaticTokenSource;
+use integrations::auth_core::config::FieldKind;
+use integrations::auth_core::crypto::{KEY_ENV, OLD_KEYS_ENV};
+use integrations::auth_core::provider::registered_providers;
+use integrations::auth_core::redact::Redactor;
 use integrations::{AuthError, AuthorizeOptions, Credentials, OAuth2Flow, SecretString};
 use serde_json::{Value, json};
 use tokio::time::Instant;
@@ -174,7 +178,13 @@ async fn wait(
                 description,
                 reply,
             } => {
-                let detail = description.map_or_else(|| error.clone(), |d| format!("{error}: {d}"));
+                // The provider's words, for the tab and the terminal: printable, no secret.
+                let secrets = client_secret_redactor(app, provider);
+                let error = secrets.clean(&error, 64);
+                let detail = description.map_or_else(
+                    || error.clone(),
+                    |d| format!("{error}: {}", secrets.clean(&d, 300)),
+                );
                 let _ = reply.send(Page::failure(
                     StatusCode::FORBIDDEN,
                     "Access was not granted",
@@ -214,6 +224,15 @@ async fn wait(
             }
         }
     }
+}
+
+/// A redactor of `provider`'s client secret, for text the provider sends back.
+fn client_secret_redactor(app: &App, provider: &str) -> Redactor {
+    let secret = app.auth.provider(provider).ok().and_then(|p| {
+        p.oauth2_settings()
+            .and_then(|settings| settings.client_secret.clone())
+    });
+    secret.map_or_else(Redactor::new, |secret| Redactor::new().with_secret(&secret))
 }
 
 /// Exchanges the code (the library checks the state and sends the PKCE verifier) and stores the
@@ -361,10 +380,17 @@ pub fn describe_user(user: &Value) -> String {
     }
 }
 
-/// Prints who logged in and what was stored.
+/// Prints who logged in and what was stored; warns (once, on stderr) when the store keeps the
+/// credentials in clear.
 fn report(app: &App, out: &Output, provider: &str, name: &str, credentials: &Credentials) {
     let user = user_of(credentials);
     let token = &credentials.token;
+    if !app.encrypted {
+        out.note(&format!(
+            "warning: the credentials are stored unencrypted in {}; set {KEY_ENV} (base64 of 32 random bytes) to encrypt them at rest",
+            app.store()
+        ));
+    }
     if out.is_json() {
         out.json(&json!({
             "provider": provider,
@@ -404,7 +430,8 @@ fn open_browser(url: &str) {
 }
 
 /// The command that opens `url` on `os` (as named by [`std::env::consts::OS`]), with the URL
-/// as one argument of its own.
+/// as one argument of its own, and without the secrets of this process's environment
+/// ([`is_secret_env`]): the opener and the browser it starts have no use for them.
 fn browser_command(os: &str, url: &str) -> Command {
     let mut command = match os {
         "macos" => Command::new("open"),
@@ -417,7 +444,38 @@ fn browser_command(os: &str, url: &str) -> Command {
         _ => Command::new("xdg-open"),
     };
     command.arg(url);
+    for (name, _) in std::env::vars_os() {
+        if name.to_str().is_some_and(is_secret_env) {
+            command.env_remove(&name);
+        }
+    }
     command
+}
+
+/// The env keys of every registered provider's secret fields, and the encryption keys.
+fn known_secret_env() -> Vec<&'static str> {
+    let mut names = vec![KEY_ENV, OLD_KEYS_ENV];
+    for registration in registered_providers() {
+        for field in registration.fields {
+            if field.kind == FieldKind::Secret {
+                names.extend(field.env_keys);
+            }
+        }
+    }
+    names
+}
+
+/// Whether an env key names a secret: one of [`known_secret_env`], or named like a secret, a
+/// token, a password or an API key of any provider (but not `XDG_ACTIVATION_TOKEN`, which lets
+/// the browser take the focus).
+fn is_secret_env(name: &str) -> bool {
+    let upper = name.to_ascii_uppercase();
+    let secret_like = ["_SECRET", "_TOKEN", "_PASSWORD", "_API_KEY"]
+        .iter()
+        .any(|suffix| upper.ends_with(suffix));
+    (secret_like && upper != "XDG_ACTIVATION_TOKEN")
+        || upper.starts_with("INTEGRATIONS_ENCRYPTION_")
+        || known_secret_env().contains(&upper.as_str())
 }
 
 #[cfg(test)]
@@ -440,6 +498,37 @@ mod tests {
             let command = browser_command(os, url);
             assert_eq!(command.get_program(), program, "{os}");
             assert_eq!(command.get_args().collect::<Vec<_>>(), args, "{os}");
+        }
+    }
+
+    #[test]
+    fn secrets_are_recognised_by_name() {
+        for secret in [
+            "ASANA_CLIENT_SECRET",
+            "ASANA_ACCESS_TOKEN",
+            "ASANA_PERSONAL_ACCESS_TOKEN",
+            "ASANA_TOKEN",
+            "INTEGRATIONS_ENCRYPTION_KEY",
+            "INTEGRATIONS_ENCRYPTION_OLD_KEYS",
+            "github_client_secret",
+            "SLACK_REFRESH_TOKEN",
+            "OPENAI_API_KEY",
+            "DB_PASSWORD",
+        ] {
+            assert!(is_secret_env(secret), "{secret}");
+        }
+        for kept in [
+            "PATH",
+            "HOME",
+            "DISPLAY",
+            "WAYLAND_DISPLAY",
+            "DBUS_SESSION_BUS_ADDRESS",
+            "XDG_ACTIVATION_TOKEN",
+            "BROWSER",
+            "ASANA_CLIENT_ID",
+            "ASANA_TOKEN_URL",
+        ] {
+            assert!(!is_secret_env(kept), "{kept}");
         }
     }
 }

@@ -5,25 +5,46 @@
 //! of the login in progress gets 400 and is reported as [`Event::Ignored`]: a stray tab or another
 //! page cannot end the login. A matching request becomes [`Event::Code`] or [`Event::Denied`], and
 //! its browser tab waits for the [`Page`] the login answers with (success, or what went wrong).
+//!
+//! Other local users can connect too, so idle sockets must not stall the redirect: a connection
+//! has [`HEAD_TIMEOUT`] to send its request head, at most [`MAX_PENDING`] connections may be
+//! sending theirs at once (a new one closes the oldest), and every response closes its
+//! connection.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
+use std::future::Future;
+use std::io;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context as TaskContext, Poll, ready};
 use std::time::Duration;
 
 use axum::Router;
 use axum::extract::State;
-use axum::http::{StatusCode, Uri};
-use axum::response::Html;
-use tokio::net::TcpListener;
+use axum::http::header::CONNECTION;
+use axum::http::{HeaderValue, StatusCode, Uri};
+use axum::response::{Html, Response};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
+use tokio::time::Sleep;
 use url::{Host, Url};
 
 use crate::error::{CliError, ExitKind};
 
 /// How long [`Server::shutdown`] lets the last response finish.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
+
+/// How long a connection may take to send its request head (a browser sends it at once).
+const HEAD_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How many connections may be sending their request head at once.
+const MAX_PENDING: usize = 32;
+
+/// How long to wait before accepting again after `accept` failed.
+const ACCEPT_RETRY: Duration = Duration::from_millis(50);
 
 /// A bound, not yet serving, listener.
 #[derive(Debug)]
@@ -130,10 +151,17 @@ impl Listener {
             state,
             events,
         });
-        let router = Router::new().fallback(callback).with_state(context);
+        let router = Router::new()
+            .fallback(callback)
+            .with_state(context)
+            .layer(axum::middleware::map_response(close_connection));
         let (stop, stopped) = oneshot::channel::<()>();
+        let listener = GuardedListener {
+            tcp: self.tcp,
+            pending: VecDeque::new(),
+        };
         let task = tokio::spawn(async move {
-            let serving = axum::serve(self.tcp, router).with_graceful_shutdown(async move {
+            let serving = axum::serve(listener, router).with_graceful_shutdown(async move {
                 let _ = stopped.await;
             });
             if let Err(e) = serving.await {
@@ -181,6 +209,150 @@ struct Context {
     path: String,
     state: String,
     events: mpsc::Sender<Event>,
+}
+
+/// Every response closes its connection: a kept-alive idle connection would hold a descriptor.
+async fn close_connection(mut response: Response) -> Response {
+    response
+        .headers_mut()
+        .insert(CONNECTION, HeaderValue::from_static("close"));
+    response
+}
+
+/// The listening socket, with a cap on the connections still sending their request head: at
+/// [`MAX_PENDING`], accepting a new one closes the oldest, so idle sockets can neither use up the
+/// process's descriptors nor keep the redirect from being accepted.
+struct GuardedListener {
+    tcp: TcpListener,
+    /// One sender per connection still sending its head; sending (or dropping) closes it.
+    pending: VecDeque<oneshot::Sender<()>>,
+}
+
+impl axum::serve::Listener for GuardedListener {
+    type Io = Guarded;
+    type Addr = SocketAddr;
+
+    async fn accept(&mut self) -> (Guarded, SocketAddr) {
+        let (stream, addr) = loop {
+            match self.tcp.accept().await {
+                Ok(accepted) => break accepted,
+                Err(e) => {
+                    tracing::debug!(error = %e, "accepting a connection failed");
+                    tokio::time::sleep(ACCEPT_RETRY).await;
+                }
+            }
+        };
+        self.pending.retain(|evict| !evict.is_closed());
+        while self.pending.len() >= MAX_PENDING {
+            if let Some(oldest) = self.pending.pop_front() {
+                let _ = oldest.send(());
+            }
+        }
+        let (evict, evicted) = oneshot::channel();
+        self.pending.push_back(evict);
+        let head = Head {
+            evicted,
+            deadline: Box::pin(tokio::time::sleep(HEAD_TIMEOUT)),
+            last: [0; 4],
+        };
+        (
+            Guarded {
+                stream,
+                head: Some(head),
+            },
+            addr,
+        )
+    }
+
+    fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.tcp.local_addr()
+    }
+}
+
+/// A connection that is closed if its request head takes longer than [`HEAD_TIMEOUT`] or a newer
+/// connection needs its place.
+struct Guarded {
+    stream: TcpStream,
+    /// Until the request head (up to its blank line) has been read.
+    head: Option<Head>,
+}
+
+struct Head {
+    evicted: oneshot::Receiver<()>,
+    deadline: Pin<Box<Sleep>>,
+    /// The last four bytes read, to find the blank line that ends the head.
+    last: [u8; 4],
+}
+
+impl Head {
+    /// Reads `bytes`; whether the head ended in them.
+    fn ends_in(&mut self, bytes: &[u8]) -> bool {
+        bytes.iter().any(|&byte| {
+            self.last = [self.last[1], self.last[2], self.last[3], byte];
+            self.last == *b"\r\n\r\n" || self.last[2..] == *b"\n\n"
+        })
+    }
+}
+
+impl AsyncRead for Guarded {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut TaskContext<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        if let Some(head) = &mut this.head {
+            if Pin::new(&mut head.evicted).poll(cx).is_ready() {
+                return Poll::Ready(Err(io::Error::other(
+                    "closed to make room for newer connections",
+                )));
+            }
+            if head.deadline.as_mut().poll(cx).is_ready() {
+                return Poll::Ready(Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "no request head in time",
+                )));
+            }
+        }
+        let before = buf.filled().len();
+        ready!(Pin::new(&mut this.stream).poll_read(cx, buf))?;
+        if let Some(head) = &mut this.head
+            && head.ends_in(&buf.filled()[before..])
+        {
+            this.head = None;
+        }
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl AsyncWrite for Guarded {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut TaskContext<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().stream).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut TaskContext<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().stream).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.stream.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().stream).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().stream).poll_shutdown(cx)
+    }
 }
 
 async fn callback(State(context): State<Arc<Context>>, uri: Uri) -> (StatusCode, Html<String>) {

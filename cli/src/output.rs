@@ -5,6 +5,7 @@ use std::io::Write;
 use std::process::ExitCode;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use integrations::auth_core::redact::strip_controls;
 use serde_json::Value;
 
 use crate::error::CliError;
@@ -26,22 +27,21 @@ impl Output {
         self.json
     }
 
-    /// A result line on stdout (flushed at once: another process may be waiting for it).
+    /// A result line on stdout, [`printable`] (flushed at once: another process may be waiting
+    /// for it).
     pub fn line(&self, text: &str) {
-        let mut stdout = std::io::stdout().lock();
-        let _ = writeln!(stdout, "{text}");
-        let _ = stdout.flush();
+        write_line(&printable(text));
     }
 
-    /// A JSON document on one line of stdout.
+    /// A JSON document on one line of stdout (JSON escapes control characters itself).
     pub fn json(&self, value: &Value) {
-        self.line(&value.to_string());
+        write_line(&value.to_string());
     }
 
-    /// A note for the person at the terminal, on stderr; silent with `--json`.
+    /// A [`printable`] note for the person at the terminal, on stderr; silent with `--json`.
     pub fn note(&self, text: &str) {
         if !self.json {
-            eprintln!("{text}");
+            eprintln!("{}", printable(text));
         }
     }
 
@@ -54,6 +54,22 @@ impl Output {
         }
         ExitCode::from(err.kind().code())
     }
+}
+
+/// Writes `text` and a newline on stdout, and flushes.
+fn write_line(text: &str) {
+    let mut stdout = std::io::stdout().lock();
+    let _ = writeln!(stdout, "{text}");
+    let _ = stdout.flush();
+}
+
+/// `text` safe for a terminal: its lines kept, each without control characters or escape
+/// sequences (names and messages from a provider may carry them).
+fn printable(text: &str) -> String {
+    text.split('\n')
+        .map(strip_controls)
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// `2026-11-23T10:27:25Z` (UTC, whole seconds).
@@ -177,6 +193,14 @@ mod tests {
         assert_eq!(
             relative(now + Duration::from_secs(2 * 86_400 + 7200), now),
             "in 2d 2h"
+        );
+    }
+
+    #[test]
+    fn printable_keeps_lines_and_drops_escape_sequences() {
+        assert_eq!(
+            printable("Greg \u{1b}[2JSanchez\r\nworkspaces: \u{1b}]0;x\u{7}Acme\t"),
+            "Greg Sanchez\nworkspaces: Acme"
         );
     }
 

@@ -14,6 +14,8 @@ use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, Command};
 use tokio::task::JoinHandle;
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, ResponseTemplate};
 
 const BIN: &str = env!("CARGO_BIN_EXE_integrations");
 /// How long any one child may run.
@@ -25,6 +27,8 @@ struct Harness {
     dir: tempfile::TempDir,
     port: u16,
     env: Vec<(String, String)>,
+    /// When set, the child runs under `ulimit -n` of this many open files.
+    open_files_limit: Option<u32>,
 }
 
 /// A finished child.
@@ -101,6 +105,7 @@ impl Harness {
             dir,
             port,
             env,
+            open_files_limit: None,
         }
     }
 
@@ -114,7 +119,16 @@ impl Harness {
     }
 
     fn command(&self, args: &[&str]) -> Command {
-        let mut command = Command::new(BIN);
+        let mut command = match self.open_files_limit {
+            None => Command::new(BIN),
+            Some(limit) => {
+                let mut sh = Command::new("/bin/sh");
+                sh.arg("-c")
+                    .arg(format!("ulimit -n {limit} && exec \"$0\" \"$@\""))
+                    .arg(BIN);
+                sh
+            }
+        };
         command
             .env_clear()
             .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
@@ -311,6 +325,20 @@ async fn oauth_login_then_whoami_execute_token_list_and_logout() {
             "Logged in to Asana as Greg Sanchez <gsanchez@example.com> (subject `default`); credentials stored in sqlite:{}\n",
             h.store_path().display()
         )
+    );
+    // No key is configured: login says so once, at default verbosity.
+    let warnings: Vec<&str> = out
+        .stderr
+        .lines()
+        .filter(|l| l.contains("INTEGRATIONS_ENCRYPTION_KEY"))
+        .collect();
+    assert_eq!(
+        warnings,
+        [format!(
+            "warning: the credentials are stored unencrypted in sqlite:{}; set INTEGRATIONS_ENCRYPTION_KEY (base64 of 32 random bytes) to encrypt them at rest",
+            h.store_path().display()
+        )],
+        "{out:?}"
     );
     assert_eq!(h.mock.token_requests_for("authorization_code"), 1);
 
@@ -524,6 +552,10 @@ async fn login_with_token_reads_stdin_checks_it_and_stores_it() {
             store.display()
         )
     );
+    assert!(
+        !out.stderr.contains("INTEGRATIONS_ENCRYPTION_KEY"),
+        "a key is set: no warning about clear text: {out:?}"
+    );
     assert_eq!(
         h.mock.requests_to("GET", "/api/1.0/users/me") - me_before,
         1,
@@ -680,14 +712,36 @@ async fn login_opens_the_browser_with_the_url() {
     let bin = h.dir.path().join("bin");
     std::fs::create_dir(&bin).expect("bin dir");
     let opened = h.dir.path().join("opened-url");
+    let environment = h.dir.path().join("opener-env");
     let script = bin.join("xdg-open");
     std::fs::write(
         &script,
-        format!("#!/bin/sh\nprintf '%s' \"$1\" > '{}'\n", opened.display()),
+        format!(
+            "#!/bin/sh\nenv > '{}'\nprintf '%s' \"$1\" > '{}'\n",
+            environment.display(),
+            opened.display()
+        ),
     )
     .expect("write the fake xdg-open");
     std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).expect("chmod");
     h.set_env("PATH", &format!("{}:/usr/bin:/bin", bin.display()));
+    // Secrets the CLI reads, a secret of a provider it does not know, and what a browser needs.
+    let key = "AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA=";
+    let old_key = "old:ICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICA=";
+    let secrets = [
+        ("INTEGRATIONS_ENCRYPTION_KEY", key),
+        ("INTEGRATIONS_ENCRYPTION_OLD_KEYS", old_key),
+        ("ASANA_ACCESS_TOKEN", "pat-canary-one"),
+        ("ASANA_PERSONAL_ACCESS_TOKEN", "pat-canary-two"),
+        ("ASANA_TOKEN", "pat-canary-three"),
+        ("GITHUB_CLIENT_SECRET", "github-secret-canary"),
+        ("SLACK_REFRESH_TOKEN", "slack-refresh-canary"),
+    ];
+    for (name, value) in secrets {
+        h.set_env(name, value);
+    }
+    h.set_env("DISPLAY", ":7");
+    h.set_env("XDG_ACTIVATION_TOKEN", "focus-please");
 
     let login = h.start_login(&["login", "asana"]).await;
     let url = poll_file(&opened).await;
@@ -695,6 +749,31 @@ async fn login_opens_the_browser_with_the_url() {
     let (status, _) = h.browse(&url).await;
     assert_eq!(status, 200);
     login.finish().await.assert_code(0);
+
+    let environment = std::fs::read_to_string(&environment).expect("the opener's environment");
+    let names: Vec<&str> = environment
+        .lines()
+        .filter_map(|line| line.split_once('=').map(|(name, _)| name))
+        .collect();
+    for (name, value) in secrets {
+        assert!(!names.contains(&name), "{name} reached the opener");
+        assert!(
+            !environment.contains(value),
+            "{name}'s value reached the opener"
+        );
+    }
+    assert!(!names.contains(&"ASANA_CLIENT_SECRET"), "{environment}");
+    assert!(
+        !environment.contains(h.mock.client_secret()),
+        "{environment}"
+    );
+    for kept in [
+        "DISPLAY=:7",
+        "XDG_ACTIVATION_TOKEN=focus-please",
+        "ASANA_CLIENT_ID=",
+    ] {
+        assert!(environment.contains(kept), "{kept} missing: {environment}");
+    }
 }
 
 #[cfg(target_os = "linux")]
@@ -1055,4 +1134,319 @@ async fn twenty_and_fifty_processes_refresh_once_over_sqlite() {
 async fn twenty_and_fifty_processes_refresh_once_over_a_file() {
     processes_share_one_refresh("file", 20).await;
     processes_share_one_refresh("file", 50).await;
+}
+
+/// Whether `text` holds a control character other than a newline.
+fn has_controls(text: &str) -> bool {
+    text.chars().any(|c| c.is_control() && c != '\n')
+}
+
+#[tokio::test]
+async fn login_errors_carry_no_secret_and_no_escape_sequence() {
+    let h = Harness::start().await;
+    // A token endpoint that echoes the request into its error, behind escape sequences.
+    Mock::given(method("POST"))
+        .and(path("/-/oauth_token"))
+        .respond_with(|req: &wiremock::Request| {
+            let body = String::from_utf8_lossy(&req.body).into_owned();
+            ResponseTemplate::new(400).set_body_json(serde_json::json!({
+                "error": "invalid_request",
+                "error_description": format!("\u{1b}[31mno\r {body}\u{1b}]0;pwned\u{7}"),
+            }))
+        })
+        .with_priority(1)
+        .mount(h.mock.server())
+        .await;
+
+    for json in [false, true] {
+        let args: &[&str] = if json {
+            &["login", "asana", "--no-browser", "--json"]
+        } else {
+            &["login", "asana", "--no-browser", "-vvv"]
+        };
+        let login = h.start_login(args).await;
+        let url = if json {
+            let line: Value = serde_json::from_str(&login.url).expect("a JSON line");
+            line["authorize_url"].as_str().expect("the URL").to_string()
+        } else {
+            login.url.clone()
+        };
+        let callback = h.mock.consent(&url).await.expect("the mock consents");
+        let code = query_param(callback.as_str(), "code").expect("a code");
+        let (status, page) = get(callback.as_str()).await;
+        assert_eq!(status, 502, "{page}");
+        assert!(page.contains("Login failed"), "{page}");
+        let out = login.finish().await;
+        out.assert_code(5);
+        let token_request = h
+            .mock
+            .received_requests()
+            .await
+            .into_iter()
+            .rev()
+            .find(|r| r.url.path() == "/-/oauth_token")
+            .expect("the exchange");
+        let verifier = url::form_urlencoded::parse(&token_request.body)
+            .find(|(k, _)| k == "code_verifier")
+            .map(|(_, v)| v.into_owned())
+            .expect("a verifier");
+        let message = if json {
+            out.json()["error"]["message"]
+                .as_str()
+                .expect("a message")
+                .to_string()
+        } else {
+            out.stderr
+                .lines()
+                .last()
+                .expect("an error line")
+                .to_string()
+        };
+        assert!(
+            message.contains("code=[REDACTED]&")
+                && message.contains("code_verifier=[REDACTED]&")
+                && message.contains("client_secret=[REDACTED]"),
+            "{message}"
+        );
+        assert!(message.contains(": no grant_type="), "{message}");
+        for text in [&page, &out.stdout, &out.stderr] {
+            for secret in [h.mock.client_secret(), &code, &verifier] {
+                assert!(!text.contains(secret), "`{secret}` in {text}");
+            }
+            assert!(!has_controls(text), "{text:?}");
+            assert!(!text.contains("[31m") && !text.contains("pwned"), "{text}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn provider_text_is_shown_without_control_characters() {
+    let mut h = Harness::start().await;
+    let login = h
+        .start_login(&["login", "asana", "--no-browser", "--subject", "gina"])
+        .await;
+    let state = query_param(&login.url, "state").expect("a state");
+    let (status, page) = get(&format!(
+        "http://127.0.0.1:{}/callback?state={state}&error=access%1B%5B2J_denied&error_description=%1B%5D0%3Bpwned%07go%0Daway%E2%80%AE%C2%9B31m+{}",
+        h.port,
+        h.mock.client_secret()
+    ))
+    .await;
+    assert_eq!(status, 403);
+    assert!(
+        page.contains("Asana answered: access_denied: goaway [REDACTED]."),
+        "{page}"
+    );
+    let out = login.finish().await;
+    out.assert_code(4);
+    assert!(
+        out.stderr.ends_with(
+            "error: Asana did not grant access (access_denied: goaway [REDACTED]): run `integrations login asana --subject gina` again and approve the request\n"
+        ),
+        "{out:?}"
+    );
+    assert!(!has_controls(&out.stderr) && !has_controls(&page));
+
+    // Names from the API, printed as text.
+    Mock::given(method("GET"))
+        .and(path("/api/1.0/users/me"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(serde_json::json!({"data": {
+                "gid": "42",
+                "name": "\u{1b}]0;pwned\u{7}Greg\u{1b}[2J Sanchez",
+                "workspaces": [{"gid": "7", "name": "Acme\r\u{9b}1m Corp"}],
+            }})),
+        )
+        .with_priority(1)
+        .mount(h.mock.server())
+        .await;
+    h.set_env("ASANA_ACCESS_TOKEN", seed_pat());
+    let out = h.run(&["whoami", "asana"]).await;
+    out.assert_code(0);
+    assert!(
+        out.stdout
+            .starts_with("Greg Sanchez (gid 42)\nworkspaces: Acme Corp\n"),
+        "{out:?}"
+    );
+    assert!(!has_controls(&out.stdout), "{out:?}");
+}
+
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn idle_connections_cannot_stall_the_login_listener() {
+    use tokio::net::TcpStream;
+    use tokio::time::Instant;
+
+    let mut h = Harness::start().await;
+    // A low open-file limit (macOS defaults to 256): without a cap, a few hundred idle sockets
+    // used up the listener's descriptors and the redirect was never accepted.
+    h.open_files_limit = Some(128);
+    let login = h
+        .start_login(&["login", "asana", "--no-browser", "--subject", "hank"])
+        .await;
+    let connect = || TcpStream::connect(("127.0.0.1", h.port));
+
+    // A request that was answered does not keep its connection open.
+    let mut answered = connect().await.expect("connect");
+    answered
+        .write_all(b"GET /favicon.ico HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        .await
+        .expect("send a request");
+    let mut response = String::new();
+    tokio::time::timeout(
+        Duration::from_secs(10),
+        answered.read_to_string(&mut response),
+    )
+    .await
+    .expect("the connection is closed after the answer")
+    .expect("read the answer");
+    assert!(response.starts_with("HTTP/1.1 404"), "{response}");
+    assert!(response.contains("connection: close"), "{response}");
+
+    // A connection that stops in the middle of its request head is closed after the header-read
+    // timeout.
+    let mut idle = connect().await.expect("connect");
+    idle.write_all(b"GET /callback?state=")
+        .await
+        .expect("send half a request line");
+    let started = Instant::now();
+    let mut byte = [0u8; 1];
+    let read = tokio::time::timeout(Duration::from_secs(20), idle.read(&mut byte))
+        .await
+        .expect("the listener closes an idle connection");
+    assert_eq!(read.unwrap_or(0), 0, "closed without an answer");
+    assert!(started.elapsed() < Duration::from_secs(15));
+
+    // Three hundred idle connections, then the real redirect: it is served at once, not after
+    // idle ones time out (5 s) and free their descriptors.
+    let mut flood = Vec::new();
+    for _ in 0..300 {
+        flood.push(connect().await.expect("connect"));
+    }
+    let started = Instant::now();
+    let (status, page) = h.browse(&login.url).await;
+    assert_eq!(status, 200, "{page}");
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    login.finish().await.assert_code(0);
+    drop(flood);
+}
+
+#[tokio::test]
+async fn credentials_list_flags_an_unreadable_record_and_lists_the_rest() {
+    let mut h = Harness::start().await;
+    let pat = h.mock.personal_access_token().to_string();
+    // Edits the record of `subject` in the file store's document.
+    let tamper = |path: &Path, subject: &str, edit: &dyn Fn(&mut Value)| {
+        let mut document: Value =
+            serde_json::from_str(&std::fs::read_to_string(path).expect("the file store"))
+                .expect("JSON");
+        let record = document["records"]
+            .as_array_mut()
+            .expect("records")
+            .iter_mut()
+            .find(|r| r["subject"] == subject)
+            .expect("the record");
+        edit(record);
+        std::fs::write(path, document.to_string()).expect("write the file store");
+    };
+
+    // A payload that is not credentials (no key), then a tampered ciphertext (with a key).
+    let plain = h.dir.path().join("plain.json");
+    let sealed = h.dir.path().join("sealed.json");
+    for (store, key) in [
+        (&plain, None),
+        (
+            &sealed,
+            Some("AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA="),
+        ),
+    ] {
+        h.set_env("INTEGRATIONS_STORE", &format!("file:{}", store.display()));
+        match key {
+            Some(key) => h.set_env("INTEGRATIONS_ENCRYPTION_KEY", key),
+            None => h.remove_env("INTEGRATIONS_ENCRYPTION_KEY"),
+        }
+        for subject in ["bob", "carol", "dave"] {
+            h.run_with_stdin(
+                &["login", "asana", "--with-token", "--subject", subject],
+                &pat,
+            )
+            .await
+            .assert_code(0);
+        }
+        tamper(store, "carol", &|record| match key {
+            None => record["payload"] = serde_json::json!({"not": "credentials"}),
+            Some(_) => {
+                let ciphertext = record["encrypted"]["ciphertext"]
+                    .as_str()
+                    .expect("a ciphertext")
+                    .to_string();
+                let flipped = if ciphertext.starts_with('A') {
+                    "B"
+                } else {
+                    "A"
+                };
+                record["encrypted"]["ciphertext"] =
+                    Value::String(format!("{flipped}{}", &ciphertext[1..]));
+            }
+        });
+
+        let out = h.run(&["credentials", "list"]).await;
+        out.assert_code(0);
+        let rows: Vec<Vec<&str>> = out
+            .stdout
+            .lines()
+            .skip(1)
+            .map(|l| l.split_whitespace().collect())
+            .collect();
+        let statuses: Vec<(&str, &str)> = rows.iter().map(|r| (r[1], r[3])).collect();
+        assert_eq!(
+            statuses,
+            [
+                ("bob", "active"),
+                ("carol", "unreadable"),
+                ("dave", "active")
+            ],
+            "{out:?}"
+        );
+        assert!(
+            out.stderr.contains("warning: asana/carol cannot be read: "),
+            "{out:?}"
+        );
+        assert!(
+            out.stderr
+                .contains("delete it with `integrations logout asana --subject carol --local`"),
+            "{out:?}"
+        );
+
+        let listed = h.run(&["credentials", "list", "--json"]).await;
+        listed.assert_code(0);
+        let listed = listed.json();
+        let entries = listed["credentials"].as_array().expect("credentials");
+        let subjects: Vec<(&str, &str)> = entries
+            .iter()
+            .map(|e| {
+                (
+                    e["subject"].as_str().unwrap_or_default(),
+                    e["status"].as_str().unwrap_or_default(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            subjects,
+            [
+                ("bob", "active"),
+                ("carol", "unreadable"),
+                ("dave", "active")
+            ]
+        );
+        let reason = entries[1]["reason"].as_str().expect("a reason");
+        assert!(reason.contains("asana/carol"), "{reason}");
+        for text in [&out.stdout, &out.stderr, &listed.to_string()] {
+            assert!(!text.contains(&pat), "{text}");
+        }
+    }
 }

@@ -1,13 +1,19 @@
 //! [`AsanaError`]: everything that can go wrong when calling Asana, classified so that callers know
 //! whether to retry, to ask the user to connect their account again, or to fix their request.
 //!
-//! No error carries a token, an `Authorization` header, a query string or a raw response body.
+//! No error carries a token, an `Authorization` header, a query string or a raw response body; the
+//! texts Asana sends are kept without control characters and with the request's token redacted,
+//! even when a server echoes it.
 
 use std::fmt;
 use std::time::Duration;
 
+use auth_core::redact::Redactor;
 use auth_core::{AuthError, ErrorClass};
 use serde::Deserialize;
+
+/// The longest provider text an error entry keeps, in characters.
+const MAX_TEXT_CHARS: usize = 1000;
 
 /// One entry of Asana's `{"errors": [...]}` envelope.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
@@ -21,6 +27,20 @@ pub struct ApiErrorDetail {
     /// A phrase identifying the incident on 500 responses (quote it to Asana support).
     #[serde(default)]
     pub phrase: Option<String>,
+}
+
+impl ApiErrorDetail {
+    /// This entry as an error keeps it: control characters and escape sequences stripped, the
+    /// secrets of `secrets` (the bearer token the request carried) redacted, each text cut to
+    /// 1000 characters.
+    pub(crate) fn cleaned(self, secrets: &Redactor) -> Self {
+        let clean = |text: &str| secrets.clean(text, MAX_TEXT_CHARS);
+        Self {
+            message: clean(&self.message),
+            help: self.help.as_deref().map(clean),
+            phrase: self.phrase.as_deref().map(clean),
+        }
+    }
 }
 
 /// Where an error response came from and what Asana said about it.

@@ -215,3 +215,76 @@ async fn token_source_failures_keep_their_class_and_send_nothing() {
     ));
     assert!(server.received_requests().await.unwrap().is_empty());
 }
+
+/// An API that refuses with `status` and echoes the `Authorization` header into every text field
+/// of its error, behind terminal escape sequences.
+struct EchoingApi {
+    status: u16,
+}
+
+impl wiremock::Respond for EchoingApi {
+    fn respond(&self, req: &wiremock::Request) -> ResponseTemplate {
+        let authorization = req
+            .headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("none")
+            .to_string();
+        ResponseTemplate::new(self.status)
+            .insert_header("Retry-After", "3600")
+            .set_body_json(json!({"errors": [{
+                "message": format!("\u{1b}]0;pwned\u{7}\u{1b}[2Jbad\r auth: {authorization}"),
+                "help": format!("\u{9b}31m{authorization}"),
+                "phrase": authorization,
+            }]}))
+    }
+}
+
+#[tokio::test]
+async fn echoed_bearer_tokens_and_escape_sequences_never_reach_an_error() {
+    const TOKENS: [&str; 2] = ["2/echo+token/1=", "2/echo+token/2="];
+    let server = MockServer::start().await;
+    for (route, status) in [
+        ("/api/1.0/tasks/400", 400),
+        ("/api/1.0/tasks/401", 401),
+        ("/api/1.0/tasks/429", 429),
+        ("/api/1.0/tasks", 500),
+        ("/api/1.0/events", 412),
+    ] {
+        Mock::given(path(route))
+            .respond_with(EchoingApi { status })
+            .mount(&server)
+            .await;
+    }
+    let client = AsanaClient::new(CountingTokenSource::new(&TOKENS), settings(&server)).unwrap();
+
+    let errors = [
+        client.tasks().get("400", &[]).await.unwrap_err(),
+        client.tasks().get("401", &[]).await.unwrap_err(),
+        client.tasks().get("429", &[]).await.unwrap_err(),
+        client
+            .request(Method::POST, "/tasks", &[], Some(json!({"name": "x"})))
+            .await
+            .unwrap_err(),
+        client.events().get("1", None).await.unwrap_err(),
+    ];
+    let statuses: Vec<Option<u16>> = errors.iter().map(AsanaError::status).collect();
+    assert_eq!(
+        statuses,
+        [Some(400), Some(401), Some(429), Some(500), Some(412)]
+    );
+    for err in &errors {
+        let info = err.api_info().expect("an API error");
+        assert_eq!(info.messages(), ["bad auth: Bearer [REDACTED]"], "{err:?}");
+        assert_eq!(info.help(), Some("Bearer [REDACTED]"), "{err:?}");
+        assert_eq!(info.phrase(), Some("Bearer [REDACTED]"), "{err:?}");
+        let text = format!("{err} {err:?}");
+        for token in TOKENS {
+            assert!(!text.contains(token), "{text}");
+        }
+        assert!(
+            !text.chars().any(|c| c.is_control()) && !text.contains("pwned"),
+            "{text:?}"
+        );
+    }
+}

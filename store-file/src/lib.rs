@@ -543,6 +543,22 @@ impl CredentialStore for FileCredentialStore {
         .await
     }
 
+    async fn list_subjects(
+        &self,
+        provider: Option<&str>,
+    ) -> Result<Vec<(String, String)>, StoreError> {
+        let provider = provider.map(str::to_string);
+        self.blocking(move |inner| {
+            Ok(inner
+                .read()?
+                .records
+                .into_keys()
+                .filter(|(p, _)| provider.as_deref().is_none_or(|wanted| p == wanted))
+                .collect())
+        })
+        .await
+    }
+
     fn describe(&self) -> String {
         format!("file:{}", self.inner.location)
     }

@@ -392,6 +392,32 @@ impl CredentialStore for SqliteCredentialStore {
         rows.into_iter().map(|row| self.decode(row)).collect()
     }
 
+    async fn list_subjects(
+        &self,
+        provider: Option<&str>,
+    ) -> Result<Vec<(String, String)>, StoreError> {
+        let provider = provider.map(str::to_string);
+        let location = self.inner.location.clone();
+        self.reader()
+            .run(move |conn| {
+                let key = |row: &Row<'_>| Ok((row.get(0)?, row.get(1)?));
+                let keys = match &provider {
+                    Some(provider) => conn
+                        .prepare_cached(
+                            "SELECT provider, subject FROM credentials WHERE provider = ?1 ORDER BY provider, subject",
+                        )
+                        .and_then(|mut stmt| stmt.query_map([provider], key)?.collect()),
+                    None => conn
+                        .prepare_cached(
+                            "SELECT provider, subject FROM credentials ORDER BY provider, subject",
+                        )
+                        .and_then(|mut stmt| stmt.query_map([], key)?.collect()),
+                };
+                keys.map_err(|e| sql_error(&location, e))
+            })
+            .await
+    }
+
     fn describe(&self) -> String {
         format!("sqlite:{}", self.inner.location)
     }

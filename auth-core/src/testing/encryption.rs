@@ -286,6 +286,14 @@ pub async fn wrong_or_missing_key_is_a_clear_error_and_changes_nothing<S, O, C>(
         let store = open(path.clone(), keys).await;
         let got = store.get("p", "s").await;
         let listed = store.list(None).await;
+        assert_eq!(
+            store
+                .list_subjects(None)
+                .await
+                .expect("list_subjects reads no payload"),
+            [("p".to_string(), "s".to_string())],
+            "{label}: the unreadable record is still named"
+        );
         match label {
             "same id, wrong key" => {
                 assert!(

@@ -850,6 +850,7 @@ impl Events<'_> {
                     &req,
                     response.status,
                     &response.body,
+                    &response.token,
                 ))),
             };
         }

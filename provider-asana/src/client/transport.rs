@@ -6,6 +6,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use auth_core::SecretString;
+use auth_core::redact::Redactor;
 use bytes::Bytes;
 use rand::Rng;
 use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderMap, RETRY_AFTER};
@@ -48,6 +49,8 @@ pub(crate) enum RequestBody {
 pub(crate) struct ApiResponse {
     pub(crate) status: StatusCode,
     pub(crate) body: Bytes,
+    /// The token the request carried, to redact from an error built from this response.
+    pub(crate) token: SecretString,
 }
 
 #[derive(Debug)]
@@ -143,6 +146,7 @@ impl AsanaClient {
                 return Ok(ApiResponse {
                     status,
                     body: received.body,
+                    token,
                 });
             }
             match status {
@@ -153,7 +157,7 @@ impl AsanaClient {
                         continue;
                     }
                     return Err(AsanaError::Unauthorized {
-                        info: error_info(req, status, &received.body),
+                        info: error_info(req, status, &received.body, &token),
                         refreshed,
                     });
                 }
@@ -171,7 +175,7 @@ impl AsanaClient {
                         continue;
                     }
                     return Err(AsanaError::RateLimited {
-                        info: error_info(req, status, &received.body),
+                        info: error_info(req, status, &received.body, &token),
                         retry_after: received.retry_after,
                         waited: rate_limit_wait,
                     });
@@ -188,7 +192,7 @@ impl AsanaClient {
                     tokio::time::sleep(wait).await;
                     continue;
                 }
-                _ => return Err(self.status_error(req, status, &received.body)),
+                _ => return Err(self.status_error(req, status, &received.body, &token)),
             }
         }
     }
@@ -310,8 +314,14 @@ impl AsanaClient {
         }
     }
 
-    fn status_error(&self, req: &ApiRequest, status: StatusCode, body: &[u8]) -> AsanaError {
-        let info = error_info(req, status, body);
+    fn status_error(
+        &self,
+        req: &ApiRequest,
+        status: StatusCode,
+        body: &[u8],
+        token: &SecretString,
+    ) -> AsanaError {
+        let info = error_info(req, status, body, token);
         match status.as_u16() {
             400 => AsanaError::BadRequest(info),
             402 => AsanaError::PremiumRequired(info),
@@ -361,14 +371,25 @@ pub(crate) fn decode<T: DeserializeOwned>(
     })
 }
 
-pub(crate) fn error_info(req: &ApiRequest, status: StatusCode, body: &[u8]) -> ApiErrorInfo {
+/// The error entries of `body`, cleaned of control characters and of `token` (a server may echo
+/// the `Authorization` header).
+pub(crate) fn error_info(
+    req: &ApiRequest,
+    status: StatusCode,
+    body: &[u8],
+    token: &SecretString,
+) -> ApiErrorInfo {
+    let secrets = Redactor::new().with_secret(token);
     ApiErrorInfo {
         method: req.method.to_string(),
         path: req.url.path().to_string(),
         status: status.as_u16(),
         errors: serde_json::from_slice::<ErrorEnvelope>(body)
             .map(|envelope| envelope.errors)
-            .unwrap_or_default(),
+            .unwrap_or_default()
+            .into_iter()
+            .map(|detail| detail.cleaned(&secrets))
+            .collect(),
     }
 }
 

@@ -1,0 +1,308 @@
+//! Provider-supplied text made safe to keep in errors and to print.
+//!
+//! A server we do not control may echo what we sent it (a form body with the client secret and the
+//! refresh token, an `Authorization` header) into its error messages, and may put terminal escape
+//! sequences in them. [`Redactor`] replaces every secret in play, in the forms a server is likely to
+//! echo it in, with [`REDACTED`]; [`strip_controls`] removes control characters and escape
+//! sequences. [`Redactor::clean`] does both and bounds the length: use it wherever provider text
+//! becomes part of an error.
+//!
+//! ```
+//! use auth_core::SecretString;
+//! use auth_core::redact::Redactor;
+//!
+//! let redactor = Redactor::new().with_secret(&SecretString::from("s3cr3t/+"));
+//! let echoed = "bad request: client_secret=s3cr3t%2F%2B&grant_type=refresh_token\x1b[31m";
+//! assert_eq!(
+//!     redactor.clean(echoed, 300),
+//!     "bad request: client_secret=[REDACTED]&grant_type=refresh_token"
+//! );
+//! ```
+
+use std::fmt;
+
+use crate::secret::SecretString;
+
+/// What a secret is replaced with.
+pub const REDACTED: &str = "[REDACTED]";
+
+/// The secrets in play for one request, and the forms they may come back in.
+///
+/// Each secret is matched as is, form-urlencoded and percent-encoded (upper- and lowercase hex), and
+/// JSON-escaped (with and without `\/`). Empty secrets are ignored. `Debug` shows only how many
+/// forms are held.
+#[derive(Clone, Default)]
+pub struct Redactor {
+    needles: Vec<SecretString>,
+}
+
+impl Redactor {
+    /// A redactor without secrets: [`Redactor::clean`] then only strips and truncates.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds `secret` (and its encoded forms).
+    #[must_use]
+    pub fn with_secret(mut self, secret: &SecretString) -> Self {
+        self.add(secret);
+        self
+    }
+
+    /// Adds `secret` (and its encoded forms).
+    pub fn add(&mut self, secret: &SecretString) {
+        let raw = secret.expose_secret();
+        if raw.is_empty() {
+            return;
+        }
+        let form: String = url::form_urlencoded::byte_serialize(raw.as_bytes()).collect();
+        let percent = form.replace('+', "%20");
+        let json = serde_json::to_string(raw).unwrap_or_default();
+        let json = json
+            .strip_prefix('"')
+            .and_then(|j| j.strip_suffix('"'))
+            .unwrap_or(raw)
+            .to_string();
+        let json_slashes = json.replace('/', "\\/");
+        let forms = [
+            lowercase_hex(&form),
+            lowercase_hex(&percent),
+            form,
+            percent,
+            json_slashes,
+            json,
+            raw.to_string(),
+        ];
+        for form in forms {
+            if !self.needles.iter().any(|n| n.expose_secret() == form) {
+                self.needles.push(SecretString::from(form));
+            }
+        }
+    }
+
+    /// Whether no secret was added.
+    pub fn is_empty(&self) -> bool {
+        self.needles.is_empty()
+    }
+
+    /// `text` with every occurrence of a secret (in any of its forms) replaced by [`REDACTED`].
+    /// Overlapping and adjacent occurrences become one [`REDACTED`].
+    pub fn redact(&self, text: &str) -> String {
+        let mut ranges: Vec<(usize, usize)> = Vec::new();
+        for needle in &self.needles {
+            let needle = needle.expose_secret();
+            let mut from = 0;
+            while let Some(found) = text[from..].find(needle) {
+                let start = from + found;
+                ranges.push((start, start + needle.len()));
+                // Overlapping occurrences too: step one character, not the whole match.
+                from = start + text[start..].chars().next().map_or(1, char::len_utf8);
+            }
+        }
+        if ranges.is_empty() {
+            return text.to_string();
+        }
+        ranges.sort_unstable();
+        let mut merged: Vec<(usize, usize)> = Vec::with_capacity(ranges.len());
+        for (start, end) in ranges {
+            match merged.last_mut() {
+                Some(last) if start <= last.1 => last.1 = last.1.max(end),
+                _ => merged.push((start, end)),
+            }
+        }
+        let mut out = String::with_capacity(text.len());
+        let mut copied = 0;
+        for (start, end) in merged {
+            out.push_str(&text[copied..start]);
+            out.push_str(REDACTED);
+            copied = end;
+        }
+        out.push_str(&text[copied..]);
+        out
+    }
+
+    /// Provider text ready for an error: control characters and escape sequences stripped
+    /// ([`strip_controls`]), secrets redacted, then cut to `max_chars` characters (with `…`).
+    /// Stripping comes first so that a secret split by control characters is still found, and
+    /// truncation last so that it never leaves part of a secret.
+    pub fn clean(&self, text: &str, max_chars: usize) -> String {
+        let redacted = self.redact(&strip_controls(text));
+        if redacted.chars().count() <= max_chars {
+            return redacted;
+        }
+        let mut cut: String = redacted.chars().take(max_chars).collect();
+        cut.push('…');
+        cut
+    }
+}
+
+impl fmt::Debug for Redactor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Redactor([REDACTED; {} forms])", self.needles.len())
+    }
+}
+
+/// `%2f` for `%2F`: some servers re-encode what they echo with lowercase hex digits.
+fn lowercase_hex(encoded: &str) -> String {
+    let mut out = String::with_capacity(encoded.len());
+    let mut after_percent = 0;
+    for c in encoded.chars() {
+        if after_percent > 0 {
+            out.push(c.to_ascii_lowercase());
+            after_percent -= 1;
+        } else {
+            if c == '%' {
+                after_percent = 2;
+            }
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// `text` without control characters (C0, DEL and C1, newlines and tabs included), without
+/// terminal escape sequences (CSI such as `ESC [31m`, OSC such as window titles and hyperlinks,
+/// DCS, SOS, PM, APC, and two-character `ESC` sequences, in their 7- and 8-bit forms, removed as a
+/// whole), and without the Unicode bidirectional embeddings, overrides and isolates that can make
+/// text display in another order than it reads.
+pub fn strip_controls(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\u{1b}' => match chars.peek().copied() {
+                Some('[') => {
+                    chars.next();
+                    skip_csi(&mut chars);
+                }
+                Some(']' | 'P' | 'X' | '^' | '_') => {
+                    chars.next();
+                    skip_string(&mut chars);
+                }
+                Some(' '..='/') => {
+                    while chars.next_if(|c| matches!(c, ' '..='/')).is_some() {}
+                    chars.next_if(|c| matches!(c, '0'..='~'));
+                }
+                Some('0'..='~') => {
+                    chars.next();
+                }
+                _ => {}
+            },
+            '\u{9b}' => skip_csi(&mut chars),
+            '\u{90}' | '\u{98}' | '\u{9d}' | '\u{9e}' | '\u{9f}' => skip_string(&mut chars),
+            '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' => {}
+            c if c.is_control() => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Skips a control sequence's parameters and intermediates, then its final character.
+fn skip_csi(chars: &mut std::iter::Peekable<std::str::Chars<'_>>) {
+    while chars.next_if(|c| matches!(c, ' '..='?')).is_some() {}
+    chars.next_if(|c| matches!(c, '@'..='~'));
+}
+
+/// Skips a control string up to its terminator (BEL, `ESC \` or ST), or to the end of the text.
+fn skip_string(chars: &mut std::iter::Peekable<std::str::Chars<'_>>) {
+    while let Some(c) = chars.next() {
+        match c {
+            '\u{7}' | '\u{9c}' => return,
+            '\u{1b}' => {
+                chars.next_if_eq(&'\\');
+                return;
+            }
+            _ => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn redactor(secrets: &[&str]) -> Redactor {
+        secrets.iter().fold(Redactor::new(), |r, s| {
+            r.with_secret(&SecretString::from(*s))
+        })
+    }
+
+    #[test]
+    fn secrets_are_replaced_in_every_form() {
+        let r = redactor(&["a b/c+d\"e"]);
+        for echoed in [
+            "a b/c+d\"e",
+            "a+b%2Fc%2Bd%22e",
+            "a%20b%2Fc%2Bd%22e",
+            "a+b%2fc%2bd%22e",
+            "a%20b%2fc%2bd%22e",
+            "a b/c+d\\\"e",
+            "a b\\/c+d\\\"e",
+        ] {
+            assert_eq!(r.redact(&format!("<{echoed}>")), "<[REDACTED]>", "{echoed}");
+        }
+        assert_eq!(r.redact("nothing here"), "nothing here");
+    }
+
+    #[test]
+    fn overlapping_adjacent_and_repeated_occurrences() {
+        let r = redactor(&["abcabc", "cab", "zz"]);
+        assert_eq!(r.redact("xabcabcabcx"), "x[REDACTED]x");
+        assert_eq!(r.redact("zzzz-zz"), "[REDACTED]-[REDACTED]");
+        assert_eq!(r.redact("zzcabq"), "[REDACTED]q");
+        assert_eq!(r.redact("é zz é"), "é [REDACTED] é");
+    }
+
+    #[test]
+    fn empty_secrets_are_ignored() {
+        let r = redactor(&[""]);
+        assert!(r.is_empty());
+        assert_eq!(r.redact("text"), "text");
+        assert_eq!(
+            format!("{:?}", redactor(&["x"])),
+            "Redactor([REDACTED; 1 forms])"
+        );
+    }
+
+    #[test]
+    fn clean_truncates_and_strips_controls() {
+        let r = Redactor::new();
+        assert_eq!(r.clean("a\nb", 10), "ab");
+        assert_eq!(r.clean("abcdef", 3), "abc…");
+    }
+
+    #[test]
+    fn clean_strips_before_redacting_and_truncates_after() {
+        let r = redactor(&["secret-value"]);
+        assert_eq!(
+            r.clean("x secret\u{7}-val\u{1b}[0mue y", 100),
+            "x [REDACTED] y"
+        );
+        // The secret straddles the cut: nothing of it is left.
+        assert_eq!(r.clean("0123 secret-value and more", 8), "0123 [RE…");
+    }
+
+    #[test]
+    fn escape_sequences_are_removed_whole() {
+        for (text, expected) in [
+            ("\u{1b}[31mred\u{1b}[0m", "red"),
+            ("a\u{1b}[1;2;3Hb", "ab"),
+            ("a\u{1b}]0;evil title\u{7}b", "ab"),
+            (
+                "a\u{1b}]8;;http://x\u{1b}\\link\u{1b}]8;;\u{1b}\\b",
+                "alinkb",
+            ),
+            ("a\u{1b}P1$r\u{1b}\\b", "ab"),
+            ("a\u{1b}(Bb\u{1b}7c", "abc"),
+            ("a\u{9b}2Jb\u{9d}title\u{9c}c", "abc"),
+            ("line\r\nnext\tcol\u{7f}\u{85}", "linenextcol"),
+            ("unterminated\u{1b}]0;rest", "unterminated"),
+            ("trailing\u{1b}", "trailing"),
+            ("rtl\u{202e}txt.exe\u{2066}", "rtltxt.exe"),
+            ("plain é ü 漢字 \u{200f}", "plain é ü 漢字 \u{200f}"),
+        ] {
+            assert_eq!(strip_controls(text), expected, "{text:?}");
+        }
+    }
+}
