@@ -1,6 +1,6 @@
-//! Retries on paused tokio time: 429 with `Retry-After` (and its bounded wait), 5xx and timeouts on
-//! GET but not on POST, and exactly one retry with a fresh token after a 401, and
-//! which token the client asks its source for.
+//! Retries on paused tokio time: 429 with `Retry-After` (and its bounded wait; unusable values mean
+//! our own backoff), 5xx and timeouts on GET but not on POST, and exactly one retry with a fresh
+//! token after a 401, and which token the client asks its source for.
 //!
 //! The client measures request timeouts on the wall clock when tokio's clock is paused, so the
 //! paused clock advances only by the client's own waits: elapsed paused time is exact here.
@@ -182,6 +182,49 @@ async fn rate_limit_without_retry_after_backs_off() {
         elapsed >= Duration::from_millis(1500) && elapsed <= Duration::from_secs(3),
         "{elapsed:?}"
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn unusable_retry_after_values_mean_our_own_backoff() {
+    for value in [
+        "1e30",
+        "NaN",
+        "-5",
+        "inf",
+        "18446744073709551616",
+        "86401",
+        "soon",
+        "Wed, 21 Oct 2015 07:28:00 GMT",
+    ] {
+        let server = MockServer::start().await;
+        Mock::given(method("GET"))
+            .and(path("/api/1.0/users/me"))
+            .respond_with(rate_limited(Some(value)))
+            .mount(&server)
+            .await;
+        let (client, _) = client_with(settings(&server).with_max_retries(2));
+
+        let started = Instant::now();
+        let err = client.get_user("me").await.unwrap_err();
+        let elapsed = started.elapsed();
+
+        assert!(
+            matches!(
+                err,
+                AsanaError::RateLimited {
+                    retry_after: None,
+                    ..
+                }
+            ),
+            "{value}: {err:?}"
+        );
+        assert_eq!(requests(&server).await, 3, "{value}");
+        // Backoff 1 s then 2 s, each jittered into [50%, 100%].
+        assert!(
+            elapsed >= Duration::from_millis(1500) && elapsed <= Duration::from_secs(3),
+            "{value}: {elapsed:?}"
+        );
+    }
 }
 
 #[tokio::test(start_paused = true)]

@@ -22,6 +22,10 @@ use crate::models::AttachmentUpload;
 /// The longest backoff between two retries (python-asana's 1, 2, 4, 8, 16 s).
 const MAX_BACKOFF: Duration = Duration::from_secs(16);
 
+/// The longest `Retry-After` honoured. A longer one, like one that is not a number of seconds, is
+/// not a wait anyone means: the client backs off as if none had been sent.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(24 * 60 * 60);
+
 /// One API call, replayable for retries.
 #[derive(Debug, Clone)]
 pub(crate) struct ApiRequest {
@@ -162,7 +166,7 @@ impl AsanaClient {
                         .retry_after
                         .unwrap_or_else(|| jittered_backoff(retries));
                     if retries < settings.max_retries
-                        && rate_limit_wait + wait <= settings.max_retry_wait
+                        && rate_limit_wait.saturating_add(wait) <= settings.max_retry_wait
                     {
                         retries += 1;
                         rate_limit_wait += wait;
@@ -384,11 +388,15 @@ fn multipart_form(upload: &AttachmentUpload) -> Result<reqwest::multipart::Form,
         .part("file", file))
 }
 
-/// `Retry-After` in seconds (Asana sends an integer; fractions are accepted).
+/// `Retry-After` in seconds (Asana sends an integer; fractions are accepted). `None`, meaning
+/// "use our own backoff", for anything else: an HTTP date, a negative, NaN or infinite number, or
+/// a wait longer than [`MAX_RETRY_AFTER`].
 fn parse_retry_after(headers: &HeaderMap) -> Option<Duration> {
     let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
     let seconds: f64 = value.parse().ok()?;
-    (seconds.is_finite() && seconds >= 0.0).then(|| Duration::from_secs_f64(seconds))
+    Duration::try_from_secs_f64(seconds)
+        .ok()
+        .filter(|wait| *wait <= MAX_RETRY_AFTER)
 }
 
 /// The delay before retry number `retry` (0-based): 1, 2, 4, 8, 16, 16... seconds, each scaled by
