@@ -134,6 +134,20 @@ pub enum AsanaError {
         /// How many attempts were made.
         attempts: u32,
     },
+    /// The call did not finish within its overall deadline
+    /// ([`AsanaClientSettings::deadline`](crate::AsanaClientSettings::deadline)), retries and
+    /// waits included.
+    #[error("Asana {method} {path} did not finish within its {}ms deadline ({attempts} attempt(s)); retry later", deadline.as_millis())]
+    DeadlineExceeded {
+        /// HTTP method.
+        method: String,
+        /// Request path (no query).
+        path: String,
+        /// The deadline.
+        deadline: Duration,
+        /// How many attempts were started.
+        attempts: u32,
+    },
     /// A connection or protocol failure on every attempt it was allowed.
     #[error(
         "Asana {method} {path} failed to connect or transfer ({attempts} attempt(s)): {source}"
@@ -218,6 +232,7 @@ impl AsanaError {
             AsanaError::RateLimited { .. }
             | AsanaError::Server(_)
             | AsanaError::Timeout { .. }
+            | AsanaError::DeadlineExceeded { .. }
             | AsanaError::Network { .. } => ErrorClass::Transient,
             AsanaError::Download { status, .. } if *status >= 500 => ErrorClass::Transient,
             AsanaError::UnexpectedStatus(info) if info.status >= 500 => ErrorClass::Transient,
