@@ -6,7 +6,8 @@ mod client_support;
 use std::sync::Arc;
 
 use auth_core::StaticTokenSource;
-use client_support::{client, client_with, form_fields, settings};
+use client_support::raw::{RawServer, Reply};
+use client_support::{client, client_with, form_fields, settings, settings_at};
 use provider_asana::models::{
     AttachmentUpload, CreateComment, CreateTask, CreateWebhook, ProjectPlacement, UpdateTask,
     WebhookFilter,
@@ -671,6 +672,43 @@ async fn attachment_upload_is_multipart_and_download_sends_no_token() {
         ),
         "{err:?}"
     );
+}
+
+#[tokio::test]
+async fn a_download_over_the_limit_is_not_read_to_the_end() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/bucket/big"))
+        .respond_with(ResponseTemplate::new(200).set_body_bytes(vec![7u8; 4096]))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let (client, _) = client_with(settings(&server).with_max_download_bytes(4095));
+    let err = client
+        .attachments()
+        .download_from(&format!("{}/bucket/big", server.uri()))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, AsanaError::DownloadTooLarge { host, limit: 4095 } if host == "127.0.0.1"),
+        "{err:?}"
+    );
+    assert!(!err.is_retryable());
+
+    // Without a Content-Length the limit holds while the body streams in.
+    let raw = RawServer::start(|_| Reply::without_length(64, 64 * 1024)).await;
+    let (client, _) = client_with(settings_at(&raw.uri).with_max_download_bytes(256 * 1024));
+    let err = client
+        .attachments()
+        .download_from(&format!("{}/bucket/big", raw.uri))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, AsanaError::DownloadTooLarge { limit: 262_144, .. }),
+        "{err:?}"
+    );
+    assert_eq!(raw.connections(), 1);
+    server.verify().await;
 }
 
 #[tokio::test]

@@ -8,7 +8,8 @@ mod client_support;
 use std::collections::BTreeSet;
 
 use auth_core::SecretString;
-use client_support::{form_fields, settings};
+use client_support::raw::{RawServer, Reply};
+use client_support::{form_fields, settings, settings_at};
 use provider_asana::connector::{AsanaConnector, ExecuteError, MAX_DOWNLOAD_BYTES};
 use provider_asana::{AsanaClientSettings, AsanaError};
 use serde_json::{Value, json};
@@ -867,6 +868,55 @@ async fn download_refuses_files_over_the_limit_before_fetching_them() {
     assert!(!err.is_retryable());
     assert_eq!(err.to_json()["error"]["kind"], "too_large");
     assert!(storage.received_requests().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn download_stops_reading_at_the_limit_when_the_metadata_understates_the_size() {
+    // The API announces a small file; the file announces 10 GiB, sends a few bytes and then
+    // trickles: the download is refused from its Content-Length, not read until it times out.
+    let server = RawServer::start(|head| {
+        if head.starts_with("GET /api/1.0/attachments/77?") {
+            let download_url = format!(
+                "http://{}/files/77/huge.bin",
+                head.lines()
+                    .filter_map(|l| l.split_once(':'))
+                    .find(|(name, _)| name.eq_ignore_ascii_case("host"))
+                    .map(|(_, value)| value.trim())
+                    .expect("a host header")
+            );
+            Reply::full(
+                "200 OK",
+                "application/json",
+                json!({"data": {"gid": "77", "name": "huge.bin", "size": 5,
+                                "download_url": download_url}})
+                .to_string()
+                .into_bytes(),
+            )
+        } else {
+            Reply::dribble(10 << 30, std::time::Duration::from_millis(100))
+        }
+    })
+    .await;
+    let agent = AsanaConnector::with_token_and_settings(
+        SecretString::from(TOKEN),
+        settings_at(&server.uri).with_timeout(std::time::Duration::from_secs(5)),
+    )
+    .unwrap();
+
+    let started = std::time::Instant::now();
+    let err = agent
+        .execute("attachments", "download", json!({"attachment_gid": "77"}))
+        .await
+        .unwrap_err();
+
+    assert!(
+        matches!(&err, ExecuteError::TooLarge { gid, max } if gid == "77" && *max == MAX_DOWNLOAD_BYTES),
+        "{err:?}"
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(2));
+    let requests = server.requests();
+    assert_eq!(requests.len(), 2, "{requests:?}");
+    assert!(requests[1].starts_with("GET /files/77/huge.bin "));
 }
 
 #[tokio::test]

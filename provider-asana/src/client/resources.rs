@@ -702,8 +702,21 @@ impl Attachments<'_> {
     }
 
     /// Fetches a `download_url` WITHOUT the Authorization header (it is a pre-signed URL on a
-    /// storage host). It must be https (http only on loopback hosts). Not retried.
+    /// storage host), once, reading at most
+    /// [`AsanaClientSettings::max_download_bytes`](crate::AsanaClientSettings::max_download_bytes)
+    /// (beyond that, [`AsanaError::DownloadTooLarge`] without reading the rest). It must be https
+    /// (http only on loopback hosts).
     pub async fn download_from(&self, download_url: &str) -> Result<Bytes, AsanaError> {
+        self.download_within(download_url, self.client.settings().max_download_bytes)
+            .await
+    }
+
+    /// [`Attachments::download_from`] reading at most `limit` bytes.
+    pub(crate) async fn download_within(
+        &self,
+        download_url: &str,
+        limit: usize,
+    ) -> Result<Bytes, AsanaError> {
         let url = Url::parse(download_url).map_err(|e| AsanaError::InvalidUrl {
             what: "attachment download",
             reason: e.to_string(),
@@ -714,7 +727,7 @@ impl Attachments<'_> {
                 reason: "must be https".into(),
             });
         }
-        self.client.fetch_without_token(url).await
+        self.client.fetch_download(url, limit).await
     }
 }
 

@@ -40,6 +40,16 @@ pub struct AsanaClientSettings {
     /// [`AsanaError::DeadlineExceeded`](crate::AsanaError::DeadlineExceeded); a retry whose wait
     /// would not end before it is not attempted, and the last error is returned at once.
     pub deadline: Duration,
+    /// The largest response body read from the API (default 32 MiB, far above a page of 100
+    /// records with every field). A larger one is not read to the end: the call fails with
+    /// [`AsanaError::ResponseTooLarge`](crate::AsanaError::ResponseTooLarge) and is not retried.
+    /// Error responses are read up to 1 MiB whatever this says.
+    pub max_response_bytes: usize,
+    /// The largest file [`Attachments::download`](crate::Attachments::download) reads (default
+    /// 100 MiB, the largest file Asana accepts as an attachment); a larger one fails with
+    /// [`AsanaError::DownloadTooLarge`](crate::AsanaError::DownloadTooLarge) as soon as its size
+    /// is known, without reading the rest.
+    pub max_download_bytes: usize,
     /// How many times one call may be retried after a 429, a 5xx, a timeout or a connection
     /// failure (default 5). 5xx, timeouts and connection failures are never retried for POST.
     pub max_retries: u32,
@@ -73,6 +83,8 @@ impl AsanaClientSettings {
             workspace_gid: None,
             timeout: Duration::from_secs(30),
             deadline: Duration::from_secs(120),
+            max_response_bytes: 32 * 1024 * 1024,
+            max_download_bytes: 100 * 1024 * 1024,
             max_retries: 5,
             max_retry_wait: Duration::from_secs(60),
             http_client: None,
@@ -97,6 +109,18 @@ impl AsanaClientSettings {
     /// Sets the overall deadline of one call, retries and waits included.
     pub fn with_deadline(mut self, deadline: Duration) -> Self {
         self.deadline = deadline;
+        self
+    }
+
+    /// Sets the largest API response body that is read.
+    pub fn with_max_response_bytes(mut self, max_response_bytes: usize) -> Self {
+        self.max_response_bytes = max_response_bytes;
+        self
+    }
+
+    /// Sets the largest attachment download that is read.
+    pub fn with_max_download_bytes(mut self, max_download_bytes: usize) -> Self {
+        self.max_download_bytes = max_download_bytes;
         self
     }
 

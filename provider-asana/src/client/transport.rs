@@ -1,6 +1,6 @@
 //! The HTTP core every call goes through: bearer token, concurrency limiter, timeouts and one
 //! deadline per call, retries (429 with `Retry-After`, 5xx and transport failures with backoff),
-//! one refresh on 401, tracing, and typed errors.
+//! one refresh on 401, response bodies read up to a limit, tracing, and typed errors.
 
 use std::future::Future;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -22,6 +22,9 @@ use crate::models::AttachmentUpload;
 
 /// The longest backoff between two retries (python-asana's 1, 2, 4, 8, 16 s).
 const MAX_BACKOFF: Duration = Duration::from_secs(16);
+
+/// The most read of an unsuccessful response: Asana's `errors[]` takes a few hundred bytes.
+const MAX_ERROR_BODY_BYTES: usize = 1024 * 1024;
 
 /// The longest `Retry-After` honoured. A longer one, like one that is not a number of seconds, is
 /// not a wait anyone means: the client backs off as if none had been sent.
@@ -65,6 +68,11 @@ struct Received {
 enum Failure {
     Timeout,
     Http(reqwest::Error),
+    /// The body of a response with this status passed `limit` bytes; the rest was not read.
+    TooLarge {
+        status: StatusCode,
+        limit: usize,
+    },
 }
 
 /// The time one call may still take: its deadline on the wall clock, and whether tokio's clock is
@@ -193,6 +201,7 @@ impl AsanaClient {
                     let retryable = match &failure {
                         Failure::Timeout => true,
                         Failure::Http(e) => !e.is_builder(),
+                        Failure::TooLarge { .. } => false,
                     };
                     let wait = jittered_backoff(retries);
                     if replayable
@@ -311,7 +320,14 @@ impl AsanaClient {
             let status = response.status();
             let retry_after = parse_retry_after(response.headers());
             self.log_announced_changes(req, response.headers());
-            let body = response.bytes().await.map_err(Failure::Http)?;
+            let limit = if status.is_success() || req.also_ok == Some(status) {
+                inner.settings.max_response_bytes
+            } else {
+                MAX_ERROR_BODY_BYTES
+            };
+            let Some(body) = read_limited(response, limit).await.map_err(Failure::Http)? else {
+                return Err(Failure::TooLarge { status, limit });
+            };
             Ok(Received {
                 status,
                 retry_after,
@@ -346,34 +362,37 @@ impl AsanaClient {
         }
     }
 
-    /// GETs `url` WITHOUT the token (attachment downloads go to storage hosts, not Asana), with
-    /// the per-attempt timeout and no retries.
-    pub(crate) async fn fetch_without_token(&self, url: Url) -> Result<Bytes, AsanaError> {
+    /// GETs `url` WITHOUT the token (attachment downloads go to storage hosts, not Asana),
+    /// reading at most `limit` bytes, with the per-attempt timeout and no retries.
+    pub(crate) async fn fetch_download(&self, url: Url, limit: usize) -> Result<Bytes, AsanaError> {
         let host = url.host_str().unwrap_or_default().to_string();
         let req = ApiRequest::new(Method::GET, url, RequestBody::Empty);
         let span =
             tracing::debug_span!("asana_download", host = %host, status = tracing::field::Empty);
         async {
+            let request = self.inner.http.get(req.url.clone());
             let exchange = async {
-                let response = self.inner.http.get(req.url.clone()).send().await?;
+                let response = request.send().await.map_err(Failure::Http)?;
                 let status = response.status();
-                let body = if status.is_success() {
-                    Some(response.bytes().await?)
-                } else {
-                    None
-                };
-                Ok::<_, reqwest::Error>((status, body))
+                tracing::Span::current().record("status", status.as_u16());
+                if !status.is_success() {
+                    return Ok(Err(AsanaError::Download {
+                        host: host.clone(),
+                        status: status.as_u16(),
+                    }));
+                }
+                match read_limited(response, limit).await.map_err(Failure::Http)? {
+                    Some(body) => Ok(Ok(body)),
+                    None => Ok(Err(AsanaError::DownloadTooLarge {
+                        host: host.clone(),
+                        limit,
+                    })),
+                }
             };
             match with_timeout(tokio_clock_paused(), self.inner.settings.timeout, exchange).await {
                 None => Err(self.transport_error(&req, Failure::Timeout, 1)),
-                Some(Err(e)) => Err(self.transport_error(&req, Failure::Http(e), 1)),
-                Some(Ok((status, body))) => {
-                    tracing::Span::current().record("status", status.as_u16());
-                    body.ok_or(AsanaError::Download {
-                        host: host.clone(),
-                        status: status.as_u16(),
-                    })
-                }
+                Some(Err(failure)) => Err(self.transport_error(&req, failure, 1)),
+                Some(Ok(outcome)) => outcome,
             }
         }
         .instrument(span)
@@ -393,6 +412,12 @@ impl AsanaClient {
                 path: req.url.path().to_string(),
                 attempts,
                 source: e.without_url(),
+            },
+            Failure::TooLarge { status, limit } => AsanaError::ResponseTooLarge {
+                method: req.method.to_string(),
+                path: req.url.path().to_string(),
+                status: status.as_u16(),
+                limit,
             },
         }
     }
@@ -480,6 +505,28 @@ fn parse_retry_after(headers: &HeaderMap) -> Option<Duration> {
     Duration::try_from_secs_f64(seconds)
         .ok()
         .filter(|wait| *wait <= MAX_RETRY_AFTER)
+}
+
+/// Reads `response`'s body, or `None` as soon as it is known to be longer than `limit` bytes
+/// (from its `Content-Length`, or once more arrived): the rest is never read nor buffered.
+async fn read_limited(
+    mut response: reqwest::Response,
+    limit: usize,
+) -> Result<Option<Bytes>, reqwest::Error> {
+    let announced = response.content_length().unwrap_or(0);
+    if announced > limit as u64 {
+        return Ok(None);
+    }
+    // A server may announce more than it sends: reserve no more than an error body up front.
+    let mut body =
+        bytes::BytesMut::with_capacity(announced.min(MAX_ERROR_BODY_BYTES as u64) as usize);
+    while let Some(chunk) = response.chunk().await? {
+        if chunk.len() > limit - body.len() {
+            return Ok(None);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(Some(body.freeze()))
 }
 
 /// The delay before retry number `retry` (0-based): 1, 2, 4, 8, 16, 16... seconds, each scaled by
