@@ -16,7 +16,7 @@ use serde::de::DeserializeOwned;
 use tracing::Instrument;
 use url::Url;
 
-use super::AsanaClient;
+use super::{AsanaClient, DownloadAccess};
 use crate::error::{ApiErrorDetail, ApiErrorInfo, AsanaError};
 use crate::models::AttachmentUpload;
 
@@ -362,15 +362,30 @@ impl AsanaClient {
         }
     }
 
-    /// GETs `url` WITHOUT the token (attachment downloads go to storage hosts, not Asana),
-    /// reading at most `limit` bytes, with the per-attempt timeout and no retries.
-    pub(crate) async fn fetch_download(&self, url: Url, limit: usize) -> Result<Bytes, AsanaError> {
+    /// GETs an attachment's `download_url`, which [`AsanaClient::download_access`] allowed: with
+    /// the token only for [`DownloadAccess::WithToken`], reading at most `limit` bytes, with the
+    /// per-attempt timeout and no retries.
+    pub(crate) async fn fetch_download(
+        &self,
+        url: Url,
+        access: DownloadAccess,
+        limit: usize,
+    ) -> Result<Bytes, AsanaError> {
         let host = url.host_str().unwrap_or_default().to_string();
         let req = ApiRequest::new(Method::GET, url, RequestBody::Empty);
         let span =
             tracing::debug_span!("asana_download", host = %host, status = tracing::field::Empty);
         async {
-            let request = self.inner.http.get(req.url.clone());
+            let mut request = self.inner.http.get(req.url.clone());
+            if access == DownloadAccess::WithToken {
+                let token = self
+                    .inner
+                    .token_source
+                    .current_token()
+                    .await
+                    .map_err(AsanaError::Auth)?;
+                request = request.bearer_auth(token.expose_secret());
+            }
             let exchange = async {
                 let response = request.send().await.map_err(Failure::Http)?;
                 let status = response.status();
