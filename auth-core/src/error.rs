@@ -373,7 +373,8 @@ pub enum AuthError {
         /// How long the server asked us to wait, if it said.
         retry_after: Option<Duration>,
     },
-    /// The token endpoint answered 2xx with something that is not a token response.
+    /// The token endpoint answered 2xx with something that is not a token response, or the
+    /// token or revocation endpoint answered with a body over 1 MiB (not read).
     #[error("{provider}: invalid token response: {reason}")]
     InvalidTokenResponse {
         /// Provider id.

@@ -32,6 +32,14 @@ use crate::token::{Credentials, OAuth2Token};
 /// How many pending authorizations are kept before expired ones are purged eagerly.
 const MAX_PENDING: usize = 10_000;
 
+/// The most read of a token, revocation or error response (a token response is a few hundred
+/// bytes): a longer one is an invalid response, and the rest of it is not read.
+const MAX_RESPONSE_BYTES: usize = 1024 * 1024;
+
+/// The longest `Retry-After` passed on in [`AuthError::Transient`]; a longer one is dropped, as if
+/// none had been sent.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(24 * 60 * 60);
+
 /// A PKCE verifier and its S256 challenge.
 #[derive(Debug, Clone)]
 pub struct Pkce {
@@ -401,21 +409,25 @@ async fn token_request(
         return Err(error_from_response(entry.id(), operation, response, &secrets).await);
     }
     let received = SystemTime::now();
-    let body: serde_json::Value = response.json().await.map_err(|e| {
-        if e.is_timeout() {
-            transient(
-                entry.id(),
-                operation,
-                "timed out reading the response".into(),
-                None,
-            )
-        } else {
-            AuthError::InvalidTokenResponse {
-                provider: entry.id().to_string(),
-                reason: "the body is not JSON".into(),
+    let body = read_body(response).await.map_err(|e| match e {
+        BodyError::TooLarge => too_large(entry.id(), operation),
+        BodyError::Read(e) => transient(
+            entry.id(),
+            operation,
+            if e.is_timeout() {
+                "timed out reading the response"
+            } else {
+                "the connection failed while reading the response"
             }
-        }
+            .into(),
+            None,
+        ),
     })?;
+    let body: serde_json::Value =
+        serde_json::from_slice(&body).map_err(|_| AuthError::InvalidTokenResponse {
+            provider: entry.id().to_string(),
+            reason: "the body is not JSON".into(),
+        })?;
     OAuth2Token::from_response(body, &settings.scope_separator, received).map_err(|reason| {
         AuthError::InvalidTokenResponse {
             provider: entry.id().to_string(),
@@ -488,6 +500,47 @@ fn secrets_of(settings: &OAuth2Settings, form: &[(&'static str, String)]) -> Red
     secrets
 }
 
+/// Why a response body could not be read.
+enum BodyError {
+    /// It is longer than [`MAX_RESPONSE_BYTES`].
+    TooLarge,
+    /// The transfer failed or timed out.
+    Read(reqwest::Error),
+}
+
+/// Reads a response body of the token or revocation endpoint, at most [`MAX_RESPONSE_BYTES`]. A
+/// longer one is refused as soon as that is known (from its `Content-Length`, or once more
+/// arrived), and the rest is never read.
+async fn read_body(mut response: reqwest::Response) -> Result<Vec<u8>, BodyError> {
+    let announced = response.content_length().unwrap_or(0);
+    if announced > MAX_RESPONSE_BYTES as u64 {
+        return Err(BodyError::TooLarge);
+    }
+    let mut body = Vec::with_capacity(announced as usize);
+    while let Some(chunk) = response.chunk().await.map_err(BodyError::Read)? {
+        if chunk.len() > MAX_RESPONSE_BYTES - body.len() {
+            return Err(BodyError::TooLarge);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// The error for a response body over [`MAX_RESPONSE_BYTES`], naming the endpoint, not the body.
+fn too_large(provider: &str, operation: &'static str) -> AuthError {
+    let endpoint = if operation == "revoke" {
+        "revocation"
+    } else {
+        "token"
+    };
+    AuthError::InvalidTokenResponse {
+        provider: provider.to_string(),
+        reason: format!(
+            "the {endpoint} endpoint's {operation} response is larger than {MAX_RESPONSE_BYTES} bytes and was not read"
+        ),
+    }
+}
+
 fn transient(
     provider: &str,
     operation: &'static str,
@@ -511,7 +564,7 @@ struct OAuthErrorBody {
 
 /// Classifies a non-2xx token-endpoint response: 5xx and 429 are transient; otherwise the OAuth
 /// `error` code and description are kept (cleaned: controls stripped, the request's `secrets`
-/// redacted, truncated), never the body itself.
+/// redacted, truncated), never the body itself, which is read up to [`MAX_RESPONSE_BYTES`] only.
 async fn error_from_response(
     provider: &str,
     operation: &'static str,
@@ -528,7 +581,8 @@ async fn error_from_response(
             .get(reqwest::header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(Duration::from_secs);
+            .map(Duration::from_secs)
+            .filter(|wait| *wait <= MAX_RETRY_AFTER);
         return transient(
             provider,
             operation,
@@ -536,7 +590,11 @@ async fn error_from_response(
             retry_after,
         );
     }
-    let parsed = response.json::<OAuthErrorBody>().await.ok();
+    let parsed = match read_body(response).await {
+        Ok(body) => serde_json::from_slice::<OAuthErrorBody>(&body).ok(),
+        Err(BodyError::TooLarge) => return too_large(provider, operation),
+        Err(BodyError::Read(_)) => None,
+    };
     let (code, description) = match parsed {
         Some(body) => (
             secrets.clean(&body.error, 64),

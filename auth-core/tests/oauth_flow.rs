@@ -283,6 +283,185 @@ async fn token_endpoint_5xx_and_garbage_are_classified() {
 }
 
 #[tokio::test]
+async fn unusable_retry_after_from_the_token_endpoint_is_dropped() {
+    for value in ["18446744073709551615", "86401", "1e30", "-5", "NaN"] {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .and(path("/token"))
+            .respond_with(ResponseTemplate::new(503).insert_header("Retry-After", value))
+            .expect(1)
+            .mount(&server)
+            .await;
+        let auth = builder(&server.uri()).build().unwrap();
+        let flow = auth.oauth2("test").unwrap();
+        let request = flow.authorize(AuthorizeOptions::default()).await.unwrap();
+        let err = flow.exchange("c", &request.state, "s").await.unwrap_err();
+        assert!(
+            matches!(
+                err,
+                AuthError::Transient {
+                    retry_after: None,
+                    ..
+                }
+            ),
+            "{value}: {err:?}"
+        );
+    }
+}
+
+/// `body` with a `padding` field that brings it to about `size` bytes.
+fn padded(mut body: serde_json::Value, size: usize) -> Vec<u8> {
+    body["padding"] = "x".repeat(size).into();
+    serde_json::to_vec(&body).unwrap()
+}
+
+#[tokio::test]
+async fn token_endpoint_bodies_over_one_mebibyte_are_refused_and_not_retried() {
+    let two_mib = 2 * 1024 * 1024;
+    let token = padded(
+        serde_json::json!({
+            "access_token": "access-canary", "token_type": "bearer", "expires_in": 3600,
+            "refresh_token": "refresh-canary"
+        }),
+        two_mib,
+    );
+    let oauth_error = padded(
+        serde_json::json!({"error": "invalid_grant", "error_description": "description-canary"}),
+        two_mib,
+    );
+    let server = MockServer::start().await;
+    // The exchange gets a token, the refresh an OAuth error, the revocation an error too.
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .and(wiremock::matchers::body_string_contains(
+            "grant_type=authorization_code",
+        ))
+        .respond_with(ResponseTemplate::new(200).set_body_raw(token, "application/json"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .and(wiremock::matchers::body_string_contains(
+            "grant_type=refresh_token",
+        ))
+        .respond_with(
+            ResponseTemplate::new(400).set_body_raw(oauth_error.clone(), "application/json"),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/revoke"))
+        .respond_with(ResponseTemplate::new(400).set_body_raw(oauth_error, "application/json"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let auth = builder(&server.uri()).build().unwrap();
+    let flow = auth.oauth2("test").unwrap();
+    let request = flow.authorize(AuthorizeOptions::default()).await.unwrap();
+
+    let exchanged = flow.exchange("c", &request.state, "s").await.unwrap_err();
+    let refreshed = flow
+        .refresh(&Credentials::new(valid("at", "rt")))
+        .await
+        .unwrap_err();
+    auth.store_credentials("test", "u", &valid("at", "rt"))
+        .await
+        .unwrap();
+    let revoked = auth.revoke_credentials("test", "u").await.unwrap_err();
+
+    for (err, expected) in [
+        (
+            &exchanged,
+            "the token endpoint's exchange response is larger than 1048576 bytes and was not read",
+        ),
+        (
+            &refreshed,
+            "the token endpoint's refresh response is larger than 1048576 bytes and was not read",
+        ),
+        (
+            &revoked,
+            "the revocation endpoint's revoke response is larger than 1048576 bytes and was not read",
+        ),
+    ] {
+        assert!(
+            matches!(err, AuthError::InvalidTokenResponse { reason, .. } if reason == expected),
+            "{err:?}"
+        );
+        assert!(!err.is_transient(), "{err:?}");
+        let text = format!("{err} {err:?}");
+        assert!(!text.contains("canary") && !text.contains("xxxx"), "{text}");
+    }
+    let kept: OAuth2Token = auth.load_credentials("test", "u").await.unwrap().unwrap();
+    assert_eq!(kept.access_token.expose_secret(), "at");
+    server.verify().await;
+}
+
+/// A token endpoint on a bare socket that answers every request with `body` and no
+/// `Content-Length` (the body ends when the connection closes), in 64 KiB pieces. Returns its
+/// base URI and how many requests it answered.
+async fn unsized_token_endpoint(body: Vec<u8>) -> (String, Arc<std::sync::atomic::AtomicUsize>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let uri = format!("http://{}", listener.local_addr().unwrap());
+    let answered = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = answered.clone();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let body = body.clone();
+            tokio::spawn(async move {
+                let mut head = Vec::new();
+                let mut byte = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") {
+                    if stream.read(&mut byte).await.unwrap_or(0) == 0 {
+                        return;
+                    }
+                    head.push(byte[0]);
+                }
+                let _ = stream
+                    .write_all(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n")
+                    .await;
+                for piece in body.chunks(64 * 1024) {
+                    if stream.write_all(piece).await.is_err() {
+                        return;
+                    }
+                }
+                let _ = stream.shutdown().await;
+                // Read the rest of the request, so that closing does not reset the connection.
+                let mut sink = [0u8; 1024];
+                while matches!(stream.read(&mut sink).await, Ok(n) if n > 0) {}
+            });
+        }
+    });
+    (uri, answered)
+}
+
+#[tokio::test]
+async fn a_token_response_without_a_length_is_cut_at_one_mebibyte() {
+    let token = padded(
+        serde_json::json!({
+            "access_token": "access-canary", "token_type": "bearer", "expires_in": 3600
+        }),
+        2 * 1024 * 1024,
+    );
+    let (uri, answered) = unsized_token_endpoint(token).await;
+    let auth = builder(&uri).build().unwrap();
+    let flow = auth.oauth2("test").unwrap();
+    let request = flow.authorize(AuthorizeOptions::default()).await.unwrap();
+
+    let err = flow.exchange("c", &request.state, "s").await.unwrap_err();
+
+    assert!(
+        matches!(&err, AuthError::InvalidTokenResponse { reason, .. }
+            if reason == "the token endpoint's exchange response is larger than 1048576 bytes and was not read"),
+        "{err:?}"
+    );
+    assert_eq!(answered.load(std::sync::atomic::Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
 async fn revoke_sends_the_refresh_token_then_deletes_locally() {
     let server = MockServer::start().await;
     Mock::given(method("POST"))

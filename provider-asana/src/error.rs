@@ -154,6 +154,20 @@ pub enum AsanaError {
         /// How many attempts were made.
         attempts: u32,
     },
+    /// The call did not finish within its overall deadline
+    /// ([`AsanaClientSettings::deadline`](crate::AsanaClientSettings::deadline)), retries and
+    /// waits included.
+    #[error("Asana {method} {path} did not finish within its {}ms deadline ({attempts} attempt(s)); retry later", deadline.as_millis())]
+    DeadlineExceeded {
+        /// HTTP method.
+        method: String,
+        /// Request path (no query).
+        path: String,
+        /// The deadline.
+        deadline: Duration,
+        /// How many attempts were started.
+        attempts: u32,
+    },
     /// A connection or protocol failure on every attempt it was allowed.
     #[error(
         "Asana {method} {path} failed to connect or transfer ({attempts} attempt(s)): {source}"
@@ -218,6 +232,19 @@ pub enum AsanaError {
         /// Where and what kind of mismatch (never the body's content).
         reason: String,
     },
+    /// A response body was larger than its limit. Reading stopped there, and the call was not
+    /// retried: the same request would get the same body.
+    #[error("Asana {method} {path} (HTTP {status}): the response is larger than {limit} bytes and was not read{}", if *.status >= 400 { "" } else { "; raise AsanaClientSettings::max_response_bytes if such responses are expected, or ask for fewer fields or a smaller page" })]
+    ResponseTooLarge {
+        /// HTTP method.
+        method: String,
+        /// Request path (no query).
+        path: String,
+        /// HTTP status.
+        status: u16,
+        /// The limit in bytes (1 MiB for error responses).
+        limit: usize,
+    },
     /// A download of an attachment's `download_url` failed.
     #[error("attachment download from {host} failed with HTTP {status}{}", if *.status >= 500 { "; retry later" } else { "; the URL may have expired: fetch the attachment again for a fresh download_url" })]
     Download {
@@ -225,6 +252,16 @@ pub enum AsanaError {
         host: String,
         /// HTTP status.
         status: u16,
+    },
+    /// An attachment is larger than the download limit; the rest of it was not read.
+    #[error(
+        "attachment download from {host} is larger than {limit} bytes and was not read; raise AsanaClientSettings::max_download_bytes, or fetch the download_url directly"
+    )]
+    DownloadTooLarge {
+        /// The download host.
+        host: String,
+        /// The limit in bytes.
+        limit: usize,
     },
     /// The HTTP client could not be built.
     #[error("cannot build the HTTP client for Asana: {0}")]
@@ -238,6 +275,7 @@ impl AsanaError {
             AsanaError::RateLimited { .. }
             | AsanaError::Server(_)
             | AsanaError::Timeout { .. }
+            | AsanaError::DeadlineExceeded { .. }
             | AsanaError::Network { .. } => ErrorClass::Transient,
             AsanaError::Download { status, .. } if *status >= 500 => ErrorClass::Transient,
             AsanaError::UnexpectedStatus(info) if info.status >= 500 => ErrorClass::Transient,
@@ -276,9 +314,9 @@ impl AsanaError {
     /// The HTTP status of the response behind this error, if there was one.
     pub fn status(&self) -> Option<u16> {
         match self {
-            AsanaError::Decode { status, .. } | AsanaError::Download { status, .. } => {
-                Some(*status)
-            }
+            AsanaError::Decode { status, .. }
+            | AsanaError::ResponseTooLarge { status, .. }
+            | AsanaError::Download { status, .. } => Some(*status),
             other => other.api_info().map(|info| info.status),
         }
     }

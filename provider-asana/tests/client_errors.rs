@@ -1,12 +1,13 @@
-//! Error classes: the `errors[]` envelope, 400/402/403/404, decode errors, token-source failures;
-//! and that no error text carries the token.
+//! Error classes: the `errors[]` envelope, 400/402/403/404, decode errors, bodies over their
+//! limit, token-source failures; and that no error text carries the token.
 
 mod client_support;
 
 use std::sync::Arc;
 
 use auth_core::ErrorClass;
-use client_support::{CountingTokenSource, client, settings};
+use client_support::raw::{RawServer, Reply};
+use client_support::{CountingTokenSource, client, client_with, settings, settings_at};
 use provider_asana::{AsanaClient, AsanaError};
 use reqwest::Method;
 use serde_json::json;
@@ -287,4 +288,104 @@ async fn echoed_bearer_tokens_and_escape_sequences_never_reach_an_error() {
             "{text:?}"
         );
     }
+}
+
+/// A JSON object of exactly `size` bytes.
+fn json_of_size(size: usize) -> Vec<u8> {
+    let mut body = br#"{"data": {"gid": "1", "notes": ""}}"#.to_vec();
+    let padding = size - body.len();
+    body.splice(
+        body.len() - 3..body.len() - 3,
+        std::iter::repeat_n(b'x', padding),
+    );
+    body
+}
+
+#[tokio::test]
+async fn a_response_over_the_configured_limit_is_refused_and_not_retried() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/api/1.0/tasks/1"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_raw(json_of_size(1024), "application/json"),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api/1.0/tasks/2"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_raw(json_of_size(1025), "application/json"),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    let (client, _) = client_with(settings(&server).with_max_response_bytes(1024));
+
+    let at_the_limit = client.tasks().get("1", &[]).await.unwrap();
+    assert_eq!(at_the_limit.gid, "1");
+    let err = client.tasks().get("2", &[]).await.unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            AsanaError::ResponseTooLarge { method, path, status: 200, limit: 1024 }
+                if method == "GET" && path == "/api/1.0/tasks/2"
+        ),
+        "{err:?}"
+    );
+    assert_eq!(err.class(), ErrorClass::Permanent);
+    assert_eq!(err.status(), Some(200));
+    assert!(!format!("{err} {err:?}").contains("xxx"));
+    server.verify().await;
+}
+
+#[tokio::test]
+async fn an_error_body_over_one_mebibyte_is_refused_and_not_retried() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/api/1.0/tasks/1"))
+        .respond_with(ResponseTemplate::new(503).set_body_raw(
+            json!({"errors": [{"message": "x".repeat(2 * 1024 * 1024)}]}).to_string(),
+            "application/json",
+        ))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let (client, _) = client(&server);
+
+    let err = client.tasks().get("1", &[]).await.unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            AsanaError::ResponseTooLarge {
+                status: 503,
+                limit: 1_048_576,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(!format!("{err} {err:?}").contains("xxx"));
+    server.verify().await;
+}
+
+#[tokio::test]
+async fn a_body_without_a_length_is_cut_at_the_limit_while_it_streams() {
+    // 4 MiB of JSON whitespace in 64 KiB pieces, the end marked only by closing the connection.
+    let server = RawServer::start(|_| Reply::without_length(64, 64 * 1024)).await;
+    let (client, _) = client_with(settings_at(&server.uri).with_max_response_bytes(256 * 1024));
+
+    let err = client.get_user("me").await.unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            AsanaError::ResponseTooLarge {
+                status: 200,
+                limit: 262_144,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert_eq!(server.connections(), 1, "not retried");
 }

@@ -1,12 +1,14 @@
 //! What the client sends and how it reads answers: headers, opt_fields, `{"data": ...}` bodies,
-//! default workspace, raw requests and the origin check, attachments, events.
+//! default workspace, raw requests and the origin check, attachments and where their downloads may
+//! go, events.
 
 mod client_support;
 
 use std::sync::Arc;
 
 use auth_core::StaticTokenSource;
-use client_support::{client, client_with, form_fields, settings};
+use client_support::raw::{RawServer, Reply};
+use client_support::{client, client_with, form_fields, settings, settings_at};
 use provider_asana::models::{
     AttachmentUpload, CreateComment, CreateTask, CreateWebhook, ProjectPlacement, UpdateTask,
     WebhookFilter,
@@ -566,10 +568,11 @@ async fn a_bad_link_attachment_is_refused_before_anything_is_sent() {
     );
 }
 
+/// Downloads are served on the API origin, outside the API base path (`/bucket/...`): plain
+/// http is fetched only there, and without the token.
 #[tokio::test]
 async fn attachment_upload_is_multipart_and_download_sends_no_token() {
     let server = MockServer::start().await;
-    let storage = MockServer::start().await;
     Mock::given(method("POST"))
         .and(path("/api/1.0/attachments"))
         .and(header("authorization", "Bearer token-1"))
@@ -584,7 +587,7 @@ async fn attachment_upload_is_multipart_and_download_sends_no_token() {
         .and(query_param("opt_fields", "download_url"))
         .and(header("authorization", "Bearer token-1"))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({"data": {
-            "gid": "500", "download_url": format!("{}/bucket/notes.txt?X-Amz-Signature=abc", storage.uri())
+            "gid": "500", "download_url": format!("{}/bucket/notes.txt?X-Amz-Signature=abc", server.uri())
         }})))
         .expect(1)
         .mount(&server)
@@ -594,12 +597,12 @@ async fn attachment_upload_is_multipart_and_download_sends_no_token() {
         .and(query_param("X-Amz-Signature", "abc"))
         .respond_with(ResponseTemplate::new(200).set_body_bytes(b"hello file".to_vec()))
         .expect(1)
-        .mount(&storage)
+        .mount(&server)
         .await;
     Mock::given(method("GET"))
         .and(path("/bucket/expired"))
         .respond_with(ResponseTemplate::new(403))
-        .mount(&storage)
+        .mount(&server)
         .await;
     let (client, _) = client(&server);
 
@@ -637,13 +640,19 @@ async fn attachment_upload_is_multipart_and_download_sends_no_token() {
 
     let content = client.attachments().download("500").await.unwrap();
     assert_eq!(&content[..], b"hello file");
-    let downloads = storage.received_requests().await.unwrap();
+    let downloads: Vec<_> = server
+        .received_requests()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.url.path().starts_with("/bucket/"))
+        .collect();
     assert_eq!(downloads.len(), 1);
     assert!(downloads[0].headers.get("authorization").is_none());
 
     let err = client
         .attachments()
-        .download_from(&format!("{}/bucket/expired", storage.uri()))
+        .download_from(&format!("{}/bucket/expired", server.uri()))
         .await
         .unwrap_err();
     assert!(
@@ -671,6 +680,131 @@ async fn attachment_upload_is_multipart_and_download_sends_no_token() {
         ),
         "{err:?}"
     );
+}
+
+#[tokio::test]
+async fn a_download_url_on_another_local_server_is_refused_and_nothing_is_sent() {
+    let server = MockServer::start().await;
+    let elsewhere = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/api/1.0/attachments/500"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"data": {
+            "gid": "500", "download_url": format!("{}/admin/secrets", elsewhere.uri())
+        }})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200).set_body_bytes(b"internal".to_vec()))
+        .expect(0)
+        .mount(&elsewhere)
+        .await;
+    let (client, _) = client(&server);
+
+    let err = client.attachments().download("500").await.unwrap_err();
+    let AsanaError::InvalidUrl {
+        what: "attachment download",
+        reason,
+    } = &err
+    else {
+        panic!("{err:?}")
+    };
+    assert_eq!(
+        *reason,
+        format!(
+            "{} is not https; plain http is only fetched from the API origin {}",
+            elsewhere.uri(),
+            server.uri()
+        )
+    );
+    assert!(!err.is_retryable());
+    for refused in [
+        format!("{}/file", elsewhere.uri()),
+        format!("https://127.0.0.1:{}/file", elsewhere.address().port()),
+        "https://localhost/file".to_string(),
+        "https://169.254.169.254/latest/meta-data".to_string(),
+        "http://storage.example.com/file".to_string(),
+    ] {
+        let err = client
+            .attachments()
+            .download_from(&refused)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                AsanaError::InvalidUrl {
+                    what: "attachment download",
+                    ..
+                }
+            ),
+            "{refused}: {err:?}"
+        );
+    }
+    assert!(elsewhere.received_requests().await.unwrap().is_empty());
+    server.verify().await;
+}
+
+#[tokio::test]
+async fn a_download_url_under_the_api_base_is_fetched_with_the_token() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/api/1.0/attachments/500"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"data": {
+            "gid": "500", "download_url": format!("{}/api/1.0/files/500/notes.txt", server.uri())
+        }})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api/1.0/files/500/notes.txt"))
+        .and(header("authorization", "Bearer token-1"))
+        .respond_with(ResponseTemplate::new(200).set_body_bytes(b"hello file".to_vec()))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let (client, _) = client(&server);
+
+    let content = client.attachments().download("500").await.unwrap();
+    assert_eq!(&content[..], b"hello file");
+    server.verify().await;
+}
+
+#[tokio::test]
+async fn a_download_over_the_limit_is_not_read_to_the_end() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/bucket/big"))
+        .respond_with(ResponseTemplate::new(200).set_body_bytes(vec![7u8; 4096]))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let (client, _) = client_with(settings(&server).with_max_download_bytes(4095));
+    let err = client
+        .attachments()
+        .download_from(&format!("{}/bucket/big", server.uri()))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, AsanaError::DownloadTooLarge { host, limit: 4095 } if host == "127.0.0.1"),
+        "{err:?}"
+    );
+    assert!(!err.is_retryable());
+
+    // Without a Content-Length the limit holds while the body streams in.
+    let raw = RawServer::start(|_| Reply::without_length(64, 64 * 1024)).await;
+    let (client, _) = client_with(settings_at(&raw.uri).with_max_download_bytes(256 * 1024));
+    let err = client
+        .attachments()
+        .download_from(&format!("{}/bucket/big", raw.uri))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, AsanaError::DownloadTooLarge { limit: 262_144, .. }),
+        "{err:?}"
+    );
+    assert_eq!(raw.connections(), 1);
+    server.verify().await;
 }
 
 #[tokio::test]

@@ -1,6 +1,7 @@
-//! Retries on paused tokio time: 429 with `Retry-After` (and its bounded wait), 5xx and timeouts on
-//! GET but not on POST, and exactly one retry with a fresh token after a 401, and
-//! which token the client asks its source for.
+//! Retries on paused tokio time: 429 with `Retry-After` (and its bounded wait; unusable values mean
+//! our own backoff), 5xx and timeouts on GET but not on POST, and exactly one retry with a fresh
+//! token after a 401, and which token the client asks its source for. The overall deadline of a
+//! call, against a server that trickles its body, on real time.
 //!
 //! The client measures request timeouts on the wall clock when tokio's clock is paused, so the
 //! paused clock advances only by the client's own waits: elapsed paused time is exact here.
@@ -12,7 +13,8 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use auth_core::StaticTokenSource;
-use client_support::{CountingTokenSource, client, client_with, settings};
+use client_support::raw::{RawServer, Reply};
+use client_support::{CountingTokenSource, client, client_with, settings, settings_at};
 use provider_asana::{AsanaClient, AsanaClientSettings, AsanaError};
 use serde_json::json;
 use tokio::time::Instant;
@@ -182,6 +184,133 @@ async fn rate_limit_without_retry_after_backs_off() {
         elapsed >= Duration::from_millis(1500) && elapsed <= Duration::from_secs(3),
         "{elapsed:?}"
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn unusable_retry_after_values_mean_our_own_backoff() {
+    for value in [
+        "1e30",
+        "NaN",
+        "-5",
+        "inf",
+        "18446744073709551616",
+        "86401",
+        "soon",
+        "Wed, 21 Oct 2015 07:28:00 GMT",
+    ] {
+        let server = MockServer::start().await;
+        Mock::given(method("GET"))
+            .and(path("/api/1.0/users/me"))
+            .respond_with(rate_limited(Some(value)))
+            .mount(&server)
+            .await;
+        let (client, _) = client_with(settings(&server).with_max_retries(2));
+
+        let started = Instant::now();
+        let err = client.get_user("me").await.unwrap_err();
+        let elapsed = started.elapsed();
+
+        assert!(
+            matches!(
+                err,
+                AsanaError::RateLimited {
+                    retry_after: None,
+                    ..
+                }
+            ),
+            "{value}: {err:?}"
+        );
+        assert_eq!(requests(&server).await, 3, "{value}");
+        // Backoff 1 s then 2 s, each jittered into [50%, 100%].
+        assert!(
+            elapsed >= Duration::from_millis(1500) && elapsed <= Duration::from_secs(3),
+            "{value}: {elapsed:?}"
+        );
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_rate_limit_wait_past_the_deadline_is_not_started() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/api/1.0/users/me"))
+        .respond_with(rate_limited(Some("30")))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let (client, _) = client_with(settings(&server).with_deadline(Duration::from_secs(10)));
+
+    let started = Instant::now();
+    let err = client.get_user("me").await.unwrap_err();
+    assert!(
+        matches!(err, AsanaError::RateLimited { waited, .. } if waited == Duration::ZERO),
+        "{err:?}"
+    );
+    assert_eq!(err.retry_after(), Some(Duration::from_secs(30)));
+    assert_eq!(requests(&server).await, 1);
+    assert_eq!(started.elapsed(), Duration::ZERO);
+}
+
+#[tokio::test]
+async fn a_trickling_body_cannot_hold_a_call_past_its_deadline() {
+    let server = RawServer::start(|_| Reply::dribble(1_000_000, Duration::from_millis(50))).await;
+    let (client, _) = client_with(
+        settings_at(&server.uri)
+            .with_timeout(Duration::from_secs(2))
+            .with_max_retries(2)
+            .with_deadline(Duration::from_secs(1)),
+    );
+
+    let started = std::time::Instant::now();
+    let err = client.get_user("me").await.unwrap_err();
+    let elapsed = started.elapsed();
+
+    assert!(
+        matches!(
+            &err,
+            AsanaError::DeadlineExceeded { method, path, deadline, attempts: 1 }
+                if method == "GET" && path == "/api/1.0/users/me" && *deadline == Duration::from_secs(1)
+        ),
+        "{err:?}"
+    );
+    assert!(err.is_retryable());
+    assert!(
+        elapsed >= Duration::from_secs(1) && elapsed < Duration::from_millis(1500),
+        "{elapsed:?}"
+    );
+    assert_eq!(server.connections(), 1);
+}
+
+#[tokio::test]
+async fn the_deadline_spans_every_attempt_and_the_waits_between_them() {
+    let server = RawServer::start(|_| Reply::dribble(1_000_000, Duration::from_millis(50))).await;
+    let deadline = Duration::from_millis(2500);
+    let (client, _) = client_with(
+        settings_at(&server.uri)
+            .with_timeout(Duration::from_millis(300))
+            .with_max_retries(4)
+            .with_deadline(deadline),
+    );
+
+    let started = std::time::Instant::now();
+    let err = client.get_user("me").await.unwrap_err();
+    let elapsed = started.elapsed();
+
+    // Either the deadline cut an attempt short, or the next wait would not have ended before it
+    // and the last attempt's timeout was returned at once.
+    assert!(
+        matches!(
+            &err,
+            AsanaError::DeadlineExceeded { .. } | AsanaError::Timeout { .. }
+        ),
+        "{err:?}"
+    );
+    assert!(err.is_retryable());
+    assert!(
+        elapsed <= deadline + Duration::from_millis(500),
+        "{elapsed:?}"
+    );
+    assert!(server.connections() >= 2, "retried within the deadline");
 }
 
 #[tokio::test(start_paused = true)]

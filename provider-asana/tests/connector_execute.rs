@@ -1,14 +1,16 @@
 //! `execute` for every entity and action of the catalog against exact-request mocks: method, path,
 //! query pairs (the default `limit=100` on paginated lists, none on workspace and team users), the
 //! `{"data": {...}}` body of writes, the bearer token, and the exact shape returned. Attachments are
-//! downloaded from a second server standing for the storage host, without the token.
+//! downloaded from the API server outside the API base path (`/files/...`), standing for the
+//! storage host, without the token; a download URL on any other local server is refused.
 
 mod client_support;
 
 use std::collections::BTreeSet;
 
 use auth_core::SecretString;
-use client_support::{form_fields, settings};
+use client_support::raw::{RawServer, Reply};
+use client_support::{form_fields, settings, settings_at};
 use provider_asana::connector::{AsanaConnector, ExecuteError, MAX_DOWNLOAD_BYTES};
 use provider_asana::{AsanaClientSettings, AsanaError};
 use serde_json::{Value, json};
@@ -772,11 +774,21 @@ async fn mount_metadata(api: &MockServer, metadata: Value) {
         .await;
 }
 
+/// The requests `server` received under `/files/`, the stand-in storage host.
+async fn downloads(server: &MockServer) -> Vec<Request> {
+    server
+        .received_requests()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.url.path().starts_with("/files/"))
+        .collect()
+}
+
 #[tokio::test]
 async fn download_fetches_metadata_then_the_file_without_the_token() {
     let api = MockServer::start().await;
-    let storage = MockServer::start().await;
-    let download_url = format!("{}/files/77/report.pdf?X-Amz-Signature=abc", storage.uri());
+    let download_url = format!("{}/files/77/report.pdf?X-Amz-Signature=abc", api.uri());
     mount_metadata(
         &api,
         json!({"gid": "77", "resource_type": "attachment", "name": "report.pdf",
@@ -790,7 +802,7 @@ async fn download_fetches_metadata_then_the_file_without_the_token() {
         .and(WithoutHeader("authorization"))
         .respond_with(ResponseTemplate::new(200).set_body_bytes(b"hello world".to_vec()))
         .expect(1)
-        .mount(&storage)
+        .mount(&api)
         .await;
 
     let result = connector(&api)
@@ -804,32 +816,30 @@ async fn download_fetches_metadata_then_the_file_without_the_token() {
                         "size": 11, "host": "asana", "resource_subtype": "asana",
                         "content_base64": "aGVsbG8gd29ybGQ="}})
     );
-    assert_eq!(api.received_requests().await.unwrap().len(), 1);
-    let downloads = storage.received_requests().await.unwrap();
+    assert_eq!(api.received_requests().await.unwrap().len(), 2);
+    let downloads = downloads(&api).await;
     assert_eq!(downloads.len(), 1);
     assert!(
         downloads[0].headers.keys().all(|h| h != "authorization"),
         "the token never goes to the storage host"
     );
     api.verify().await;
-    storage.verify().await;
 }
 
 #[tokio::test]
 async fn download_reports_the_real_size_when_the_metadata_lacks_it() {
     let api = MockServer::start().await;
-    let storage = MockServer::start().await;
     mount_metadata(
         &api,
-        json!({"gid": "77", "name": "a.bin", "download_url": format!("{}/a.bin", storage.uri()),
+        json!({"gid": "77", "name": "a.bin", "download_url": format!("{}/files/a.bin", api.uri()),
                "host": "asana"}),
     )
     .await;
     Mock::given(method("GET"))
-        .and(path("/a.bin"))
+        .and(path("/files/a.bin"))
         .respond_with(ResponseTemplate::new(200).set_body_bytes(vec![0u8, 255, 1]))
         .expect(1)
-        .mount(&storage)
+        .mount(&api)
         .await;
 
     let result = connector(&api)
@@ -847,10 +857,9 @@ async fn download_reports_the_real_size_when_the_metadata_lacks_it() {
 #[tokio::test]
 async fn download_refuses_files_over_the_limit_before_fetching_them() {
     let api = MockServer::start().await;
-    let storage = MockServer::start().await;
     mount_metadata(
         &api,
-        json!({"gid": "77", "name": "big.iso", "download_url": format!("{}/big.iso", storage.uri()),
+        json!({"gid": "77", "name": "big.iso", "download_url": format!("{}/files/big.iso", api.uri()),
                "size": MAX_DOWNLOAD_BYTES + 1, "host": "asana"}),
     )
     .await;
@@ -866,7 +875,91 @@ async fn download_refuses_files_over_the_limit_before_fetching_them() {
     );
     assert!(!err.is_retryable());
     assert_eq!(err.to_json()["error"]["kind"], "too_large");
-    assert!(storage.received_requests().await.unwrap().is_empty());
+    assert!(downloads(&api).await.is_empty());
+}
+
+#[tokio::test]
+async fn download_stops_reading_at_the_limit_when_the_metadata_understates_the_size() {
+    // The API announces a small file; the file announces 10 GiB, sends a few bytes and then
+    // trickles: the download is refused from its Content-Length, not read until it times out.
+    let server = RawServer::start(|head| {
+        if head.starts_with("GET /api/1.0/attachments/77?") {
+            let download_url = format!(
+                "http://{}/files/77/huge.bin",
+                head.lines()
+                    .filter_map(|l| l.split_once(':'))
+                    .find(|(name, _)| name.eq_ignore_ascii_case("host"))
+                    .map(|(_, value)| value.trim())
+                    .expect("a host header")
+            );
+            Reply::full(
+                "200 OK",
+                "application/json",
+                json!({"data": {"gid": "77", "name": "huge.bin", "size": 5,
+                                "download_url": download_url}})
+                .to_string()
+                .into_bytes(),
+            )
+        } else {
+            Reply::dribble(10 << 30, std::time::Duration::from_millis(100))
+        }
+    })
+    .await;
+    let agent = AsanaConnector::with_token_and_settings(
+        SecretString::from(TOKEN),
+        settings_at(&server.uri).with_timeout(std::time::Duration::from_secs(5)),
+    )
+    .unwrap();
+
+    let started = std::time::Instant::now();
+    let err = agent
+        .execute("attachments", "download", json!({"attachment_gid": "77"}))
+        .await
+        .unwrap_err();
+
+    assert!(
+        matches!(&err, ExecuteError::TooLarge { gid, max } if gid == "77" && *max == MAX_DOWNLOAD_BYTES),
+        "{err:?}"
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(2));
+    let requests = server.requests();
+    assert_eq!(requests.len(), 2, "{requests:?}");
+    assert!(requests[1].starts_with("GET /files/77/huge.bin "));
+}
+
+#[tokio::test]
+async fn download_refuses_a_url_on_another_local_server_and_sends_it_nothing() {
+    let api = MockServer::start().await;
+    let elsewhere = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200).set_body_bytes(b"internal".to_vec()))
+        .expect(0)
+        .mount(&elsewhere)
+        .await;
+    mount_metadata(
+        &api,
+        json!({"gid": "77", "name": "a.txt", "download_url": format!("{}/files/a.txt", elsewhere.uri())}),
+    )
+    .await;
+
+    let err = connector(&api)
+        .execute("attachments", "download", json!({"attachment_gid": "77"}))
+        .await
+        .unwrap_err();
+
+    assert!(
+        matches!(
+            &err,
+            ExecuteError::Api(AsanaError::InvalidUrl {
+                what: "attachment download",
+                ..
+            })
+        ),
+        "{err:?}"
+    );
+    assert!(!err.is_retryable());
+    assert!(elsewhere.received_requests().await.unwrap().is_empty());
+    api.verify().await;
 }
 
 #[tokio::test]
@@ -926,17 +1019,16 @@ async fn download_refuses_a_plain_http_url_off_loopback() {
 async fn download_failures_at_the_storage_host_are_classified() {
     for (status, retryable) in [(403u16, false), (503, true)] {
         let api = MockServer::start().await;
-        let storage = MockServer::start().await;
         mount_metadata(
             &api,
-            json!({"gid": "77", "name": "a.txt", "download_url": format!("{}/a.txt", storage.uri())}),
+            json!({"gid": "77", "name": "a.txt", "download_url": format!("{}/files/a.txt", api.uri())}),
         )
         .await;
         Mock::given(method("GET"))
-            .and(path("/a.txt"))
+            .and(path("/files/a.txt"))
             .respond_with(ResponseTemplate::new(status))
             .expect(1)
-            .mount(&storage)
+            .mount(&api)
             .await;
 
         let err = connector(&api)
@@ -950,7 +1042,7 @@ async fn download_failures_at_the_storage_host_are_classified() {
         );
         assert_eq!(err.is_retryable(), retryable, "{status}");
         assert_eq!(err.to_json()["error"]["status"], status);
-        storage.verify().await;
+        api.verify().await;
     }
 }
 

@@ -3,7 +3,9 @@
 //! Every call, typed or raw, goes through one core that adds the bearer token from a
 //! [`TokenSource`], keeps at most 50 reads and 15 writes in flight, times out each attempt, waits
 //! out 429s (`Retry-After`, bounded), retries 5xx, timeouts and connection failures with backoff
-//! (never for POST), and on a 401 invalidates the token and retries once with a fresh one.
+//! (never for POST), and on a 401 invalidates the token and retries once with a fresh one; all of
+//! it within one deadline per call, reading no response body past its limit
+//! ([`AsanaClientSettings`]).
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), provider_asana::AsanaError> {
@@ -25,6 +27,7 @@ mod transport;
 
 use std::collections::HashSet;
 use std::fmt;
+use std::net::Ipv4Addr;
 use std::sync::{Arc, Mutex};
 
 use auth_core::TokenSource;
@@ -35,7 +38,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 use tokio::sync::Semaphore;
-use url::Url;
+use url::{Host, Url};
 
 pub use list::{List, MAX_PAGE_SIZE, PageStream};
 pub use resources::{
@@ -90,6 +93,15 @@ impl Default for ConcurrencyLimiter {
     fn default() -> Self {
         Self::new()
     }
+}
+
+/// How an attachment's `download_url` is fetched, once [`AsanaClient::download_access`] allowed it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum DownloadAccess {
+    /// Under the API base URL: with the token, like any API request.
+    WithToken,
+    /// An https storage host, or the API origin outside the base path: without the token.
+    WithoutToken,
 }
 
 /// A client for one user's (or one app token's) access to Asana. Cloning is cheap and clones share
@@ -351,24 +363,72 @@ impl AsanaClient {
             .map_err(|e| invalid(e.to_string()))?,
             Err(e) => return Err(invalid(e.to_string())),
         };
-        let same_origin = url.scheme() == base.scheme()
-            && url.host() == base.host()
-            && url.port_or_known_default() == base.port_or_known_default()
-            && url.username().is_empty()
-            && url.password().is_none();
-        let base_path = self.inner.base_path.as_str();
-        let under_base = url.path() == base_path
-            || url
-                .path()
-                .strip_prefix(base_path)
-                .is_some_and(|rest| rest.starts_with('/'));
-        if !same_origin || !under_base {
+        if !self.on_origin(&url) || !self.under_base_path(&url) {
             return Err(AsanaError::OffOrigin {
                 origin: url.origin().ascii_serialization(),
                 api: base.to_string(),
             });
         }
         Ok(url)
+    }
+
+    /// Whether `url` is on the API origin (scheme, host and port) and carries no credentials.
+    fn on_origin(&self, url: &Url) -> bool {
+        let base = &self.inner.base;
+        url.scheme() == base.scheme()
+            && url.host() == base.host()
+            && url.port_or_known_default() == base.port_or_known_default()
+            && url.username().is_empty()
+            && url.password().is_none()
+    }
+
+    /// Whether `url`'s path is the base path or below it.
+    fn under_base_path(&self, url: &Url) -> bool {
+        let base_path = self.inner.base_path.as_str();
+        url.path() == base_path
+            || url
+                .path()
+                .strip_prefix(base_path)
+                .is_some_and(|rest| rest.starts_with('/'))
+    }
+
+    /// Whether an attachment's `download_url`, which the API (or whoever answers in its place)
+    /// chose, may be fetched, and with the token or not. On the API origin it may, with the token
+    /// only under the base path. Anywhere else it must be https on a host that is not a loopback,
+    /// private or link-local name or address, and goes without the token. Anything else is refused
+    /// before a byte is sent, so that a download cannot reach local services (SSRF) or carry the
+    /// token away. A host name is judged as written: one that resolves to a private address is not
+    /// detected.
+    pub(crate) fn download_access(&self, url: &Url) -> Result<DownloadAccess, AsanaError> {
+        let refuse = |reason: String| AsanaError::InvalidUrl {
+            what: "attachment download",
+            reason,
+        };
+        let origin = url.origin().ascii_serialization();
+        let api_origin = self.inner.base.origin().ascii_serialization();
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err(refuse(format!(
+                "a URL on {origin} with credentials in it is never fetched"
+            )));
+        }
+        if self.on_origin(url) {
+            return Ok(if self.under_base_path(url) {
+                DownloadAccess::WithToken
+            } else {
+                DownloadAccess::WithoutToken
+            });
+        }
+        if url.scheme() != "https" {
+            return Err(refuse(format!(
+                "{origin} is not https; plain http is only fetched from the API origin {api_origin}"
+            )));
+        }
+        if is_local_host(url) {
+            return Err(refuse(format!(
+                "{origin} is a loopback, private or link-local host; of those only the API origin {api_origin} is fetched"
+            )));
+        }
+        Ok(DownloadAccess::WithoutToken)
     }
 
     /// The URL of `segments` under the base; each segment is percent-encoded, so a gid can never
@@ -465,6 +525,39 @@ struct DataEnvelope<T> {
     data: T,
 }
 
+/// Whether `url`'s host, as written, names this machine or a private, link-local or otherwise
+/// non-public network: `localhost` and its subdomains, and literal addresses in those ranges
+/// (IPv4-mapped IPv6 included).
+fn is_local_host(url: &Url) -> bool {
+    fn is_local_v4(ip: Ipv4Addr) -> bool {
+        let [first, second, ..] = ip.octets();
+        ip.is_loopback()
+            || ip.is_private()
+            || ip.is_link_local()
+            || ip.is_broadcast()
+            || ip.is_multicast()
+            // 0.0.0.0/8 ("this network") and 100.64.0.0/10 (carrier-grade NAT).
+            || first == 0
+            || (first == 100 && second & 0xc0 == 64)
+    }
+    match url.host() {
+        Some(Host::Domain(name)) => {
+            let name = name.trim_end_matches('.').to_ascii_lowercase();
+            name == "localhost" || name.ends_with(".localhost")
+        }
+        Some(Host::Ipv4(ip)) => is_local_v4(ip),
+        Some(Host::Ipv6(ip)) => {
+            ip.is_loopback()
+                || ip.is_unspecified()
+                || ip.is_unique_local()
+                || ip.is_unicast_link_local()
+                || ip.is_multicast()
+                || ip.to_ipv4_mapped().is_some_and(is_local_v4)
+        }
+        None => true,
+    }
+}
+
 fn append_query(url: &mut Url, query: &[(&str, &str)]) {
     if query.is_empty() {
         return;
@@ -496,5 +589,117 @@ fn to_object<B: Serialize + ?Sized>(body: &B) -> Result<Map<String, Value>, Asan
             name: "body",
             reason: e.to_string(),
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use auth_core::StaticTokenSource;
+
+    use super::*;
+
+    fn client_at(base: &str) -> AsanaClient {
+        let tokens = Arc::new(StaticTokenSource::new("asana", "default", "pat".into()));
+        AsanaClient::new(tokens, AsanaClientSettings::new(base.parse().unwrap())).unwrap()
+    }
+
+    fn access(client: &AsanaClient, url: &str) -> Result<DownloadAccess, String> {
+        client
+            .download_access(&url.parse().unwrap())
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn downloads_go_to_https_public_hosts_without_the_token() {
+        let client = client_at("https://app.asana.com/api/1.0");
+        for url in [
+            "https://asana-user-private-us-east-1.s3.amazonaws.com/assets/1/file.pdf?X-Amz-Signature=a",
+            "https://8.8.8.8/file",
+            "https://[2001:4860::8888]/file",
+            "https://app.asana.com:8443/file",
+        ] {
+            assert_eq!(
+                access(&client, url),
+                Ok(DownloadAccess::WithoutToken),
+                "{url}"
+            );
+        }
+    }
+
+    #[test]
+    fn on_the_api_origin_the_token_goes_only_under_the_base_path() {
+        let client = client_at("https://app.asana.com/api/1.0");
+        let cases = [
+            (
+                "https://app.asana.com/api/1.0/attachments/1/content",
+                DownloadAccess::WithToken,
+            ),
+            ("https://app.asana.com/api/1.0", DownloadAccess::WithToken),
+            (
+                "https://APP.asana.com:443/api/1.0/x",
+                DownloadAccess::WithToken,
+            ),
+            (
+                "https://app.asana.com/app/asana/-/get_asset?asset_id=1",
+                DownloadAccess::WithoutToken,
+            ),
+            (
+                "https://app.asana.com/api/1.0x/file",
+                DownloadAccess::WithoutToken,
+            ),
+        ];
+        for (url, expected) in cases {
+            assert_eq!(access(&client, url), Ok(expected), "{url}");
+        }
+        let local = client_at("http://127.0.0.1:8080/api/1.0");
+        assert_eq!(
+            access(&local, "http://127.0.0.1:8080/api/1.0/files/1"),
+            Ok(DownloadAccess::WithToken)
+        );
+        assert_eq!(
+            access(&local, "http://127.0.0.1:8080/-/attachments/1/a.txt"),
+            Ok(DownloadAccess::WithoutToken)
+        );
+    }
+
+    #[test]
+    fn plain_http_local_and_private_hosts_and_credentials_are_refused() {
+        let client = client_at("http://127.0.0.1:8080/api/1.0");
+        for url in [
+            "http://127.0.0.1:8081/file",
+            "http://localhost:8080/api/1.0/file",
+            "http://storage.example.com/file",
+            "https://127.0.0.1:8080/api/1.0/file",
+            "https://127.0.0.2/file",
+            "https://0x7f000001/file",
+            "https://0.0.0.0/file",
+            "https://10.1.2.3/file",
+            "https://172.16.0.1/file",
+            "https://192.168.1.1/file",
+            "https://100.64.0.1/file",
+            "https://169.254.169.254/latest/meta-data",
+            "https://255.255.255.255/file",
+            "https://[::1]/file",
+            "https://[::]/file",
+            "https://[fd00::1]/file",
+            "https://[fe80::1]/file",
+            "https://[::ffff:127.0.0.1]/file",
+            "https://[::ffff:10.0.0.1]/file",
+            "https://localhost/file",
+            "https://LOCALHOST./file",
+            "https://api.localhost/file",
+            "https://user:pass@storage.example.com/file",
+            "http://user@127.0.0.1:8080/api/1.0/file",
+            "ftp://storage.example.com/file",
+        ] {
+            let refused = access(&client, url);
+            assert!(
+                refused
+                    .as_ref()
+                    .is_err_and(|e| e.starts_with("invalid URL for attachment download: ")),
+                "{url}: {refused:?}"
+            );
+            assert!(!refused.unwrap_err().contains("pass"), "{url}");
+        }
     }
 }

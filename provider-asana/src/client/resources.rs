@@ -5,7 +5,6 @@
 //! any `Serialize` body that is a JSON object (a typed request from [`crate::models`] or a
 //! `serde_json::Value`) and send it as `{"data": {...}}`.
 
-use auth_core::config::is_secure_endpoint;
 use bytes::Bytes;
 use reqwest::{Method, StatusCode};
 use serde::{Deserialize, Serialize};
@@ -688,8 +687,8 @@ impl Attachments<'_> {
             .await
     }
 
-    /// Downloads an attachment's content: reads its fresh `download_url`, then fetches it
-    /// without the Asana token.
+    /// Downloads an attachment's content: reads its fresh `download_url`, then fetches it as
+    /// [`Attachments::download_from`] does.
     pub async fn download(&self, attachment: &str) -> Result<Bytes, AsanaError> {
         let attachment = self.get(attachment, &["download_url"]).await?;
         match attachment.download_url {
@@ -701,20 +700,31 @@ impl Attachments<'_> {
         }
     }
 
-    /// Fetches a `download_url` WITHOUT the Authorization header (it is a pre-signed URL on a
-    /// storage host). It must be https (http only on loopback hosts). Not retried.
+    /// Fetches a `download_url`, once, reading at most
+    /// [`AsanaClientSettings::max_download_bytes`](crate::AsanaClientSettings::max_download_bytes)
+    /// (beyond that, [`AsanaError::DownloadTooLarge`] without reading the rest).
+    ///
+    /// Asana's are pre-signed https URLs on storage hosts: they are fetched WITHOUT the token. A
+    /// URL on the API origin is fetched too, with the token only under the API base URL. Anything
+    /// else, plain http elsewhere or a loopback, private or link-local host, fails with
+    /// [`AsanaError::InvalidUrl`] before anything is sent.
     pub async fn download_from(&self, download_url: &str) -> Result<Bytes, AsanaError> {
+        self.download_within(download_url, self.client.settings().max_download_bytes)
+            .await
+    }
+
+    /// [`Attachments::download_from`] reading at most `limit` bytes.
+    pub(crate) async fn download_within(
+        &self,
+        download_url: &str,
+        limit: usize,
+    ) -> Result<Bytes, AsanaError> {
         let url = Url::parse(download_url).map_err(|e| AsanaError::InvalidUrl {
             what: "attachment download",
             reason: e.to_string(),
         })?;
-        if !is_secure_endpoint(&url) {
-            return Err(AsanaError::InvalidUrl {
-                what: "attachment download",
-                reason: "must be https".into(),
-            });
-        }
-        self.client.fetch_without_token(url).await
+        let access = self.client.download_access(&url)?;
+        self.client.fetch_download(url, access, limit).await
     }
 }
 

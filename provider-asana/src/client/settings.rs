@@ -22,6 +22,7 @@ pub const DEFAULT_API_BASE_URL: &str = "https://app.asana.com/api/1.0";
 ///     .with_max_retries(3);
 /// assert_eq!(settings.api_base_url.as_str(), "https://app.asana.com/api/1.0");
 /// assert_eq!(settings.max_retry_wait, Duration::from_secs(60));
+/// assert_eq!(settings.deadline, Duration::from_secs(120));
 /// ```
 #[derive(Debug, Clone)]
 #[non_exhaustive]
@@ -33,6 +34,22 @@ pub struct AsanaClientSettings {
     pub workspace_gid: Option<String>,
     /// Timeout of each attempt, from connecting until the response body is read (default 30 s).
     pub timeout: Duration,
+    /// The longest one call may take in all: every attempt, the waits between them (backoff and
+    /// `Retry-After`) and getting the token (default 120 s, room for the full rate-limit wait and
+    /// two whole attempts). When it runs out the call fails with
+    /// [`AsanaError::DeadlineExceeded`](crate::AsanaError::DeadlineExceeded); a retry whose wait
+    /// would not end before it is not attempted, and the last error is returned at once.
+    pub deadline: Duration,
+    /// The largest response body read from the API (default 32 MiB, far above a page of 100
+    /// records with every field). A larger one is not read to the end: the call fails with
+    /// [`AsanaError::ResponseTooLarge`](crate::AsanaError::ResponseTooLarge) and is not retried.
+    /// Error responses are read up to 1 MiB whatever this says.
+    pub max_response_bytes: usize,
+    /// The largest file [`Attachments::download`](crate::Attachments::download) reads (default
+    /// 100 MiB, the largest file Asana accepts as an attachment); a larger one fails with
+    /// [`AsanaError::DownloadTooLarge`](crate::AsanaError::DownloadTooLarge) as soon as its size
+    /// is known, without reading the rest.
+    pub max_download_bytes: usize,
     /// How many times one call may be retried after a 429, a 5xx, a timeout or a connection
     /// failure (default 5). 5xx, timeouts and connection failures are never retried for POST.
     pub max_retries: u32,
@@ -65,6 +82,9 @@ impl AsanaClientSettings {
             api_base_url,
             workspace_gid: None,
             timeout: Duration::from_secs(30),
+            deadline: Duration::from_secs(120),
+            max_response_bytes: 32 * 1024 * 1024,
+            max_download_bytes: 100 * 1024 * 1024,
             max_retries: 5,
             max_retry_wait: Duration::from_secs(60),
             http_client: None,
@@ -83,6 +103,24 @@ impl AsanaClientSettings {
     /// Sets the timeout of each attempt.
     pub fn with_timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
+        self
+    }
+
+    /// Sets the overall deadline of one call, retries and waits included.
+    pub fn with_deadline(mut self, deadline: Duration) -> Self {
+        self.deadline = deadline;
+        self
+    }
+
+    /// Sets the largest API response body that is read.
+    pub fn with_max_response_bytes(mut self, max_response_bytes: usize) -> Self {
+        self.max_response_bytes = max_response_bytes;
+        self
+    }
+
+    /// Sets the largest attachment download that is read.
+    pub fn with_max_download_bytes(mut self, max_download_bytes: usize) -> Self {
+        self.max_download_bytes = max_download_bytes;
         self
     }
 

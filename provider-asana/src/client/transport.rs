@@ -1,9 +1,10 @@
-//! The HTTP core every call goes through: bearer token, concurrency limiter, timeouts, retries
-//! (429 with `Retry-After`, 5xx and transport failures with backoff), one refresh on 401, tracing,
-//! and typed errors.
+//! The HTTP core every call goes through: bearer token, concurrency limiter, timeouts and one
+//! deadline per call, retries (429 with `Retry-After`, 5xx and transport failures with backoff),
+//! one refresh on 401, response bodies read up to a limit, tracing, and typed errors.
 
 use std::future::Future;
-use std::time::Duration;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
 
 use auth_core::SecretString;
 use auth_core::redact::Redactor;
@@ -16,12 +17,19 @@ use serde::de::DeserializeOwned;
 use tracing::Instrument;
 use url::Url;
 
-use super::AsanaClient;
+use super::{AsanaClient, DownloadAccess};
 use crate::error::{ApiErrorDetail, ApiErrorInfo, AsanaError};
 use crate::models::AttachmentUpload;
 
 /// The longest backoff between two retries (python-asana's 1, 2, 4, 8, 16 s).
 const MAX_BACKOFF: Duration = Duration::from_secs(16);
+
+/// The most read of an unsuccessful response: Asana's `errors[]` takes a few hundred bytes.
+const MAX_ERROR_BODY_BYTES: usize = 1024 * 1024;
+
+/// The longest `Retry-After` honoured. A longer one, like one that is not a number of seconds, is
+/// not a wait anyone means: the client backs off as if none had been sent.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// One API call, replayable for retries.
 #[derive(Debug, Clone)]
@@ -63,6 +71,40 @@ struct Received {
 enum Failure {
     Timeout,
     Http(reqwest::Error),
+    /// The body of a response with this status passed `limit` bytes; the rest was not read.
+    TooLarge {
+        status: StatusCode,
+        limit: usize,
+    },
+}
+
+/// The time one call may still take: its deadline on the wall clock, and whether tokio's clock is
+/// paused (see [`with_timeout`]).
+struct Budget {
+    /// When the call must be over; `None` when that is too far away to represent.
+    ends: Option<Instant>,
+    paused: bool,
+}
+
+impl Budget {
+    fn start(deadline: Duration) -> Self {
+        Self {
+            ends: Instant::now().checked_add(deadline),
+            paused: tokio_clock_paused(),
+        }
+    }
+
+    /// The time left (`Duration::MAX` without an end).
+    fn remaining(&self) -> Duration {
+        self.ends.map_or(Duration::MAX, |ends| {
+            ends.saturating_duration_since(Instant::now())
+        })
+    }
+
+    /// Whether waiting `wait` would leave no time for another attempt.
+    fn spent_by(&self, wait: Duration) -> bool {
+        wait >= self.remaining()
+    }
 }
 
 #[derive(Deserialize)]
@@ -83,8 +125,8 @@ impl ApiRequest {
 }
 
 impl AsanaClient {
-    /// Sends `req` with retries, the limiter and 401 handling; returns a 2xx (or `also_ok`)
-    /// response, or the typed error for the final status.
+    /// Sends `req` with retries, the limiter and 401 handling, all within the call's deadline;
+    /// returns a 2xx (or `also_ok`) response, or the typed error for the final status.
     pub(crate) async fn execute(&self, req: &ApiRequest) -> Result<ApiResponse, AsanaError> {
         let span = tracing::debug_span!(
             "asana_request",
@@ -93,21 +135,55 @@ impl AsanaClient {
             attempt = tracing::field::Empty,
             status = tracing::field::Empty,
         );
-        self.execute_in_span(req).instrument(span).await
+        let budget = Budget::start(self.inner.settings.deadline);
+        let attempts = AtomicU32::new(0);
+        let call = self
+            .execute_in_span(req, &budget, &attempts)
+            .instrument(span);
+        // Each attempt is also cut at the deadline, and no wait is started that would end past
+        // it. The timer around the whole call bounds the rest (getting the token, the limiter).
+        // With tokio's clock paused it is left out: a wall-clock timer would stop that clock from
+        // advancing through the client's waits (see `with_timeout`).
+        if budget.paused {
+            return call.await;
+        }
+        match tokio::time::timeout(budget.remaining(), call).await {
+            Ok(result) => result,
+            Err(_) => Err(self.deadline_exceeded(req, attempts.load(Ordering::Relaxed))),
+        }
     }
 
-    async fn execute_in_span(&self, req: &ApiRequest) -> Result<ApiResponse, AsanaError> {
+    fn deadline_exceeded(&self, req: &ApiRequest, attempts: u32) -> AsanaError {
+        let deadline = self.inner.settings.deadline;
+        tracing::debug!(
+            deadline_ms = deadline.as_millis() as u64,
+            attempts,
+            "call deadline reached"
+        );
+        AsanaError::DeadlineExceeded {
+            method: req.method.to_string(),
+            path: req.url.path().to_string(),
+            deadline,
+            attempts,
+        }
+    }
+
+    async fn execute_in_span(
+        &self,
+        req: &ApiRequest,
+        budget: &Budget,
+        attempts: &AtomicU32,
+    ) -> Result<ApiResponse, AsanaError> {
         let inner = &*self.inner;
         let settings = &inner.settings;
         // A POST may have been applied before a 5xx or a lost connection: never replay it.
         // 429 and 401 are replayed for every method: Asana did not process those requests.
         let replayable = req.method != Method::POST;
-        let mut attempt = 0u32;
         let mut retries = 0u32;
         let mut rate_limit_wait = Duration::ZERO;
         let mut refreshed = false;
         loop {
-            attempt += 1;
+            let attempt = attempts.fetch_add(1, Ordering::Relaxed) + 1;
             tracing::Span::current().record("attempt", attempt);
             let token = inner
                 .token_source
@@ -117,17 +193,25 @@ impl AsanaClient {
             let outcome = {
                 // The semaphores are never closed, so acquiring cannot fail.
                 let _permit = inner.limiter.for_method(&req.method).acquire().await.ok();
-                self.send_once(req, &token).await
+                self.send_once(req, &token, budget).await
             };
             let received = match outcome {
                 Ok(received) => received,
+                Err(Failure::Timeout) if budget.remaining().is_zero() => {
+                    return Err(self.deadline_exceeded(req, attempt));
+                }
                 Err(failure) => {
                     let retryable = match &failure {
                         Failure::Timeout => true,
                         Failure::Http(e) => !e.is_builder(),
+                        Failure::TooLarge { .. } => false,
                     };
-                    if replayable && retryable && retries < settings.max_retries {
-                        let wait = jittered_backoff(retries);
+                    let wait = jittered_backoff(retries);
+                    if replayable
+                        && retryable
+                        && retries < settings.max_retries
+                        && !budget.spent_by(wait)
+                    {
                         retries += 1;
                         tracing::debug!(
                             wait_ms = wait.as_millis() as u64,
@@ -166,7 +250,8 @@ impl AsanaClient {
                         .retry_after
                         .unwrap_or_else(|| jittered_backoff(retries));
                     if retries < settings.max_retries
-                        && rate_limit_wait + wait <= settings.max_retry_wait
+                        && rate_limit_wait.saturating_add(wait) <= settings.max_retry_wait
+                        && !budget.spent_by(wait)
                     {
                         retries += 1;
                         rate_limit_wait += wait;
@@ -184,20 +269,31 @@ impl AsanaClient {
                 | StatusCode::BAD_GATEWAY
                 | StatusCode::SERVICE_UNAVAILABLE
                 | StatusCode::GATEWAY_TIMEOUT
-                    if replayable && retries < settings.max_retries =>
+                    if replayable =>
                 {
                     let wait = jittered_backoff(retries);
-                    retries += 1;
-                    tracing::debug!(wait_ms = wait.as_millis() as u64, "server error; retrying");
-                    tokio::time::sleep(wait).await;
-                    continue;
+                    if retries < settings.max_retries && !budget.spent_by(wait) {
+                        retries += 1;
+                        tracing::debug!(
+                            wait_ms = wait.as_millis() as u64,
+                            "server error; retrying"
+                        );
+                        tokio::time::sleep(wait).await;
+                        continue;
+                    }
+                    return Err(self.status_error(req, status, &received.body, &token));
                 }
                 _ => return Err(self.status_error(req, status, &received.body, &token)),
             }
         }
     }
 
-    async fn send_once(&self, req: &ApiRequest, token: &SecretString) -> Result<Received, Failure> {
+    async fn send_once(
+        &self,
+        req: &ApiRequest,
+        token: &SecretString,
+        budget: &Budget,
+    ) -> Result<Received, Failure> {
         let inner = &*self.inner;
         let mut builder = inner
             .http
@@ -224,21 +320,28 @@ impl AsanaClient {
             ),
         };
         let exchange = async {
-            let response = builder.send().await?;
+            let response = builder.send().await.map_err(Failure::Http)?;
             let status = response.status();
             let retry_after = parse_retry_after(response.headers());
             self.log_announced_changes(req, response.headers());
-            let body = response.bytes().await?;
-            Ok::<_, reqwest::Error>(Received {
+            let limit = if status.is_success() || req.also_ok == Some(status) {
+                inner.settings.max_response_bytes
+            } else {
+                MAX_ERROR_BODY_BYTES
+            };
+            let Some(body) = read_limited(response, limit).await.map_err(Failure::Http)? else {
+                return Err(Failure::TooLarge { status, limit });
+            };
+            Ok(Received {
                 status,
                 retry_after,
                 body,
             })
         };
-        match with_timeout(inner.settings.timeout, exchange).await {
-            Some(result) => result.map_err(Failure::Http),
-            None => Err(Failure::Timeout),
-        }
+        let timeout = inner.settings.timeout.min(budget.remaining());
+        with_timeout(budget.paused, timeout, exchange)
+            .await
+            .unwrap_or(Err(Failure::Timeout))
     }
 
     /// Logs each `Asana-Change` announcement once per client, as a warning: Asana sends one on every
@@ -263,34 +366,52 @@ impl AsanaClient {
         }
     }
 
-    /// GETs `url` WITHOUT the token (attachment downloads go to storage hosts, not Asana), with
-    /// the per-attempt timeout and no retries.
-    pub(crate) async fn fetch_without_token(&self, url: Url) -> Result<Bytes, AsanaError> {
+    /// GETs an attachment's `download_url`, which [`AsanaClient::download_access`] allowed: with
+    /// the token only for [`DownloadAccess::WithToken`], reading at most `limit` bytes, with the
+    /// per-attempt timeout and no retries.
+    pub(crate) async fn fetch_download(
+        &self,
+        url: Url,
+        access: DownloadAccess,
+        limit: usize,
+    ) -> Result<Bytes, AsanaError> {
         let host = url.host_str().unwrap_or_default().to_string();
         let req = ApiRequest::new(Method::GET, url, RequestBody::Empty);
         let span =
             tracing::debug_span!("asana_download", host = %host, status = tracing::field::Empty);
         async {
+            let mut request = self.inner.http.get(req.url.clone());
+            if access == DownloadAccess::WithToken {
+                let token = self
+                    .inner
+                    .token_source
+                    .current_token()
+                    .await
+                    .map_err(AsanaError::Auth)?;
+                request = request.bearer_auth(token.expose_secret());
+            }
             let exchange = async {
-                let response = self.inner.http.get(req.url.clone()).send().await?;
+                let response = request.send().await.map_err(Failure::Http)?;
                 let status = response.status();
-                let body = if status.is_success() {
-                    Some(response.bytes().await?)
-                } else {
-                    None
-                };
-                Ok::<_, reqwest::Error>((status, body))
-            };
-            match with_timeout(self.inner.settings.timeout, exchange).await {
-                None => Err(self.transport_error(&req, Failure::Timeout, 1)),
-                Some(Err(e)) => Err(self.transport_error(&req, Failure::Http(e), 1)),
-                Some(Ok((status, body))) => {
-                    tracing::Span::current().record("status", status.as_u16());
-                    body.ok_or(AsanaError::Download {
+                tracing::Span::current().record("status", status.as_u16());
+                if !status.is_success() {
+                    return Ok(Err(AsanaError::Download {
                         host: host.clone(),
                         status: status.as_u16(),
-                    })
+                    }));
                 }
+                match read_limited(response, limit).await.map_err(Failure::Http)? {
+                    Some(body) => Ok(Ok(body)),
+                    None => Ok(Err(AsanaError::DownloadTooLarge {
+                        host: host.clone(),
+                        limit,
+                    })),
+                }
+            };
+            match with_timeout(tokio_clock_paused(), self.inner.settings.timeout, exchange).await {
+                None => Err(self.transport_error(&req, Failure::Timeout, 1)),
+                Some(Err(failure)) => Err(self.transport_error(&req, failure, 1)),
+                Some(Ok(outcome)) => outcome,
             }
         }
         .instrument(span)
@@ -310,6 +431,12 @@ impl AsanaClient {
                 path: req.url.path().to_string(),
                 attempts,
                 source: e.without_url(),
+            },
+            Failure::TooLarge { status, limit } => AsanaError::ResponseTooLarge {
+                method: req.method.to_string(),
+                path: req.url.path().to_string(),
+                status: status.as_u16(),
+                limit,
             },
         }
     }
@@ -405,11 +532,37 @@ fn multipart_form(upload: &AttachmentUpload) -> Result<reqwest::multipart::Form,
         .part("file", file))
 }
 
-/// `Retry-After` in seconds (Asana sends an integer; fractions are accepted).
+/// `Retry-After` in seconds (Asana sends an integer; fractions are accepted). `None`, meaning
+/// "use our own backoff", for anything else: an HTTP date, a negative, NaN or infinite number, or
+/// a wait longer than [`MAX_RETRY_AFTER`].
 fn parse_retry_after(headers: &HeaderMap) -> Option<Duration> {
     let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
     let seconds: f64 = value.parse().ok()?;
-    (seconds.is_finite() && seconds >= 0.0).then(|| Duration::from_secs_f64(seconds))
+    Duration::try_from_secs_f64(seconds)
+        .ok()
+        .filter(|wait| *wait <= MAX_RETRY_AFTER)
+}
+
+/// Reads `response`'s body, or `None` as soon as it is known to be longer than `limit` bytes
+/// (from its `Content-Length`, or once more arrived): the rest is never read nor buffered.
+async fn read_limited(
+    mut response: reqwest::Response,
+    limit: usize,
+) -> Result<Option<Bytes>, reqwest::Error> {
+    let announced = response.content_length().unwrap_or(0);
+    if announced > limit as u64 {
+        return Ok(None);
+    }
+    // A server may announce more than it sends: reserve no more than an error body up front.
+    let mut body =
+        bytes::BytesMut::with_capacity(announced.min(MAX_ERROR_BODY_BYTES as u64) as usize);
+    while let Some(chunk) = response.chunk().await? {
+        if chunk.len() > limit - body.len() {
+            return Ok(None);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(Some(body.freeze()))
 }
 
 /// The delay before retry number `retry` (0-based): 1, 2, 4, 8, 16, 16... seconds, each scaled by
@@ -455,12 +608,14 @@ pub(crate) fn likely_scope(method: &Method, relative_path: &str) -> Option<Strin
 
 /// Runs `fut` for at most `timeout`, or returns `None`.
 ///
-/// When tokio's clock is paused (tests with `start_paused`, including tests that use the testkit's
-/// mock server), a tokio timer would be auto-advanced while the request waits on its socket and
-/// fire at once. Then the timeout is measured on the wall clock on a blocking thread instead,
-/// which also keeps the paused clock from jumping while the request is in flight.
-async fn with_timeout<F: Future>(timeout: Duration, fut: F) -> Option<F::Output> {
-    if !tokio_clock_paused() {
+/// When tokio's clock is `paused` (tests with `start_paused`, including tests that use the
+/// testkit's mock server), a tokio timer would be auto-advanced while the request waits on its
+/// socket and fire at once. Then the timeout is measured on the wall clock on a blocking thread
+/// instead, which also keeps the paused clock from jumping while the request is in flight. The
+/// client's own waits (backoff, `Retry-After`) then take no wall-clock time, so a call's deadline
+/// counts only the time its requests take.
+async fn with_timeout<F: Future>(paused: bool, timeout: Duration, fut: F) -> Option<F::Output> {
+    if !paused {
         return tokio::time::timeout(timeout, fut).await.ok();
     }
     let (_cancel, cancelled) = std::sync::mpsc::channel::<()>();

@@ -21,7 +21,8 @@ pub(crate) enum Kind {
     Delete,
     /// A POST to an action endpoint (`addTag`, `addUser` ...).
     Post,
-    /// Fetch an attachment's metadata, then its bytes from `download_url` (without the token).
+    /// Fetch an attachment's metadata, then its bytes from `download_url` (as
+    /// `Attachments::download_from` does: without the token off the API base URL).
     Download,
     /// Attach a link: a multipart `POST /attachments` with `resource_subtype=external`.
     Link,

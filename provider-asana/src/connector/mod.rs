@@ -92,7 +92,8 @@ pub enum ExecuteError {
         /// The allowed params with their types, `required` marked.
         allowed: String,
     },
-    /// The attachment is larger than [`MAX_DOWNLOAD_BYTES`].
+    /// The attachment is larger than [`MAX_DOWNLOAD_BYTES`] (or the client's smaller
+    /// `max_download_bytes`), by its metadata or while it was read.
     #[error("attachment {gid} is larger than {max} bytes; fetch its download_url directly")]
     TooLarge {
         /// Attachment gid.
@@ -395,12 +396,10 @@ impl AsanaConnector {
         let gid = text(params, "attachment_gid").to_string();
         let query = [("opt_fields", "name,download_url,size,host,resource_subtype")];
         let meta = data_only(self.client.request(Method::GET, path, &query, None).await?);
+        let limit = MAX_DOWNLOAD_BYTES.min(self.client.settings().max_download_bytes);
         let size = meta["data"]["size"].as_u64().unwrap_or(0);
-        if size > MAX_DOWNLOAD_BYTES as u64 {
-            return Err(ExecuteError::TooLarge {
-                gid,
-                max: MAX_DOWNLOAD_BYTES,
-            });
+        if size > limit as u64 {
+            return Err(ExecuteError::TooLarge { gid, max: limit });
         }
         let Some(download_url) = meta["data"]["download_url"].as_str() else {
             return Err(ExecuteError::Api(AsanaError::InvalidArgument {
@@ -408,17 +407,18 @@ impl AsanaConnector {
                 reason: "has no download_url (externally hosted files cannot be downloaded)".into(),
             }));
         };
-        let bytes = self
+        let bytes = match self
             .client
             .attachments()
-            .download_from(download_url)
-            .await?;
-        if bytes.len() > MAX_DOWNLOAD_BYTES {
-            return Err(ExecuteError::TooLarge {
-                gid,
-                max: MAX_DOWNLOAD_BYTES,
-            });
-        }
+            .download_within(download_url, limit)
+            .await
+        {
+            Ok(bytes) => bytes,
+            Err(AsanaError::DownloadTooLarge { .. }) => {
+                return Err(ExecuteError::TooLarge { gid, max: limit });
+            }
+            Err(e) => return Err(e.into()),
+        };
         let mut data = meta["data"].clone();
         if let Some(object) = data.as_object_mut() {
             object.remove("download_url");

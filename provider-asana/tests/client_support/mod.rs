@@ -1,4 +1,5 @@
-//! Shared helpers for the client tests: a counting token source and client builders.
+//! Shared helpers for the client tests: a counting token source, client builders, and a raw HTTP
+//! server ([`raw`]).
 #![allow(dead_code)]
 
 use std::sync::Arc;
@@ -10,6 +11,8 @@ use auth_core::{AuthError, CredentialSource, SecretString, TokenSource};
 use provider_asana::{AsanaClient, AsanaClientSettings};
 use url::Url;
 use wiremock::MockServer;
+
+pub mod raw;
 
 /// Hands out `tokens` in order: `invalidate` with the current token moves to the next one (and
 /// returns true) while there is a next one. Counts calls. Built with [`CountingTokenSource::caching`],
@@ -113,7 +116,12 @@ impl TokenSource for CountingTokenSource {
 
 /// Settings for the API mounted at `{server}/api/1.0`.
 pub fn settings(server: &MockServer) -> AsanaClientSettings {
-    AsanaClientSettings::new(Url::parse(&format!("{}/api/1.0", server.uri())).unwrap())
+    settings_at(&server.uri())
+}
+
+/// Settings for the API mounted at `{uri}/api/1.0`.
+pub fn settings_at(uri: &str) -> AsanaClientSettings {
+    AsanaClientSettings::new(Url::parse(&format!("{uri}/api/1.0")).unwrap())
 }
 
 /// A client for `server` whose token source hands out `token-1`, then `token-2`.
