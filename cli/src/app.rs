@@ -73,6 +73,25 @@ impl StoreSpec {
             }
         })
     }
+
+    /// Opens the store and re-encrypts every record under its primary key; returns how many were
+    /// rewritten.
+    pub async fn rotate(&self) -> Result<usize, CliError> {
+        match self {
+            StoreSpec::Sqlite(path) => SqliteCredentialStore::open(path)
+                .await
+                .map_err(store_error)?
+                .rotate()
+                .await
+                .map_err(store_error),
+            StoreSpec::File(path) => FileCredentialStore::open(path)
+                .await
+                .map_err(store_error)?
+                .rotate()
+                .await
+                .map_err(store_error),
+        }
+    }
 }
 
 /// The global options every command shares.
@@ -97,7 +116,8 @@ impl Globals {
         }
     }
 
-    fn store_spec(&self) -> Result<StoreSpec, CliError> {
+    /// The store `--store` or `INTEGRATIONS_STORE` names, or the platform default.
+    pub fn store_spec(&self) -> Result<StoreSpec, CliError> {
         match &self.store {
             Some(spec) => StoreSpec::parse(spec).ok_or_else(|| {
                 let source = if self.store_from_flag {

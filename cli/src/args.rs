@@ -204,6 +204,13 @@ pub enum CredentialsCommand {
         #[arg(long)]
         provider: Option<String>,
     },
+    /// Encrypt every record under the primary key of INTEGRATIONS_ENCRYPTION_KEY
+    ///
+    /// Re-encrypts records written under an old key (INTEGRATIONS_ENCRYPTION_OLD_KEYS), written
+    /// before encryption was turned on, or sealed by an earlier release, and prints how many. Run
+    /// it once after setting a key on a store that already holds credentials, and after moving to
+    /// a new key, before dropping the old one.
+    Rotate,
 }
 
 /// `logout`.

@@ -37,6 +37,9 @@ pub async fn run(cli: Cli, store_from_flag: bool, out: &Output) -> Result<(), Cl
         Command::Credentials {
             command: CredentialsCommand::List { provider },
         } => list_credentials(&App::open(&globals).await?, provider.as_deref(), out).await,
+        Command::Credentials {
+            command: CredentialsCommand::Rotate,
+        } => rotate_credentials(&globals, out).await,
         Command::Logout(args) => logout(&App::open(&globals).await?, &args, out).await,
     }
 }
@@ -480,6 +483,19 @@ async fn list_credentials(app: &App, provider: Option<&str>, out: &Output) -> Re
 
 /// The status of a record `credentials list` cannot read.
 const UNREADABLE: &str = "unreadable";
+
+/// `credentials rotate`: every record re-encrypted under the primary key.
+async fn rotate_credentials(globals: &Globals, out: &Output) -> Result<(), CliError> {
+    let rewritten = globals.store_spec()?.rotate().await?;
+    if out.is_json() {
+        out.json(&json!({ "rewritten": rewritten }));
+    } else {
+        out.line(&format!(
+            "{rewritten} record(s) re-encrypted under the primary key"
+        ));
+    }
+    Ok(())
+}
 
 /// `logout`: revoke at the provider (when there is a grant to revoke), then delete locally.
 async fn logout(app: &App, args: &LogoutArgs, out: &Output) -> Result<(), CliError> {

@@ -267,6 +267,13 @@ pub fn store_error(e: StoreError) -> CliError {
         | StoreError::UnknownKey { .. }
         | StoreError::InvalidKey { .. }
         | StoreError::Decrypt { .. } => CliError::new(ExitKind::Config, e.to_string()),
+        StoreError::Unencrypted { provider, subject } => CliError::new(
+            ExitKind::Config,
+            format!(
+                "credentials for {provider}/{subject} are stored unencrypted although an encryption key is set, so they were not used: if they were stored before the key was set, run `integrations credentials rotate`; otherwise someone else put them there: run `integrations logout {provider} --subject {} --local` and log in again",
+                shell_quote(&subject)
+            ),
+        ),
         StoreError::VersionMismatch { .. } => {
             CliError::new(ExitKind::Other, format!("{e}; run the command again")).retryable(true)
         }

@@ -1450,3 +1450,50 @@ async fn credentials_list_flags_an_unreadable_record_and_lists_the_rest() {
         }
     }
 }
+
+#[tokio::test]
+async fn credentials_stored_before_a_key_was_set_are_refused_until_rotate() {
+    let mut h = Harness::start().await;
+    h.login("dora").await.assert_code(0);
+    h.set_env(
+        "INTEGRATIONS_ENCRYPTION_KEY",
+        "AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA=",
+    );
+
+    let refused = h.run(&["token", "asana", "--subject", "dora"]).await;
+    refused.assert_code(3);
+    assert!(
+        refused.stderr.contains("stored unencrypted")
+            && refused
+                .stderr
+                .contains("run `integrations credentials rotate`")
+            && refused
+                .stderr
+                .contains("run `integrations logout asana --subject dora --local`"),
+        "{refused:?}"
+    );
+
+    let rotated = h.run(&["--json", "credentials", "rotate"]).await;
+    rotated.assert_code(0);
+    assert_eq!(rotated.json(), serde_json::json!({"rewritten": 1}));
+
+    let token = h.run(&["token", "asana", "--subject", "dora"]).await;
+    token.assert_code(0);
+    assert!(
+        mock_accepts(&h.mock, token.stdout.trim()).await,
+        "{token:?}"
+    );
+    let bytes = std::fs::read(h.store_path()).expect("the database");
+    let text = String::from_utf8_lossy(&bytes);
+    assert!(
+        !text.contains(token.stdout.trim()),
+        "the token is encrypted now"
+    );
+
+    let again = h.run(&["credentials", "rotate"]).await;
+    again.assert_code(0);
+    assert_eq!(
+        again.stdout,
+        "0 record(s) re-encrypted under the primary key\n"
+    );
+}
