@@ -118,7 +118,16 @@ pub struct Hints {
 impl Hints {
     /// `integrations login PROVIDER [--subject S] [--store X] [--config F]`.
     pub fn login(&self, provider: &str, subject: &str) -> String {
-        let mut command = format!("integrations login {}", shell_quote(provider));
+        self.command("login", provider, "", subject)
+    }
+
+    /// `integrations logout PROVIDER --local [--subject S] [--store X] [--config F]`.
+    pub fn logout_local(&self, provider: &str, subject: &str) -> String {
+        self.command("logout", provider, " --local", subject)
+    }
+
+    fn command(&self, verb: &str, provider: &str, flags: &str, subject: &str) -> String {
+        let mut command = format!("integrations {verb} {}{flags}", shell_quote(provider));
         if subject != "default" {
             command.push_str(&format!(" --subject {}", shell_quote(subject)));
         }
@@ -169,6 +178,21 @@ impl Hints {
                     self.login(provider, subject)
                 ),
             ),
+            AuthError::CorruptCredentials {
+                provider,
+                subject,
+                reason,
+            } => CliError::new(
+                ExitKind::Auth,
+                format!(
+                    "the stored credentials of {provider}/{subject} are damaged ({reason}) and cannot be used: run `{}` to replace them, or `{}` to delete them",
+                    self.login(provider, subject),
+                    self.logout_local(provider, subject)
+                ),
+            ),
+            AuthError::RefreshNotSaved { .. } => {
+                CliError::new(ExitKind::Other, e.to_string()).retryable(true)
+            }
             AuthError::InvalidCredentials {
                 provider, subject, ..
             } => CliError::new(
