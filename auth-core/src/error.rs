@@ -392,6 +392,33 @@ pub enum AuthError {
         /// What is wrong (never a value).
         reason: String,
     },
+    /// The stored record of (provider, subject) cannot be decoded (damaged, or written by
+    /// something else). It is never used nor changed; deleting it, or storing new credentials over
+    /// it, always works.
+    #[error(
+        "{provider}: the stored credentials of `{subject}` are damaged ({reason}); they cannot be used: connect the account again (the new credentials replace them) or delete them"
+    )]
+    CorruptCredentials {
+        /// Provider id.
+        provider: String,
+        /// Subject.
+        subject: String,
+        /// What cannot be decoded (a field path, never a value).
+        reason: String,
+    },
+    /// The token was refreshed but the new credentials could not be written to the store, even
+    /// after retrying for the store write budget.
+    #[error(
+        "{provider}: the token of `{subject}` was refreshed but the new credentials could not be saved to the store ({reason}); this process keeps them and saves them at its next call; if it exits first, the stored grant may be spent and the user may have to connect again"
+    )]
+    RefreshNotSaved {
+        /// Provider id.
+        provider: String,
+        /// Subject.
+        subject: String,
+        /// The store's last error.
+        reason: String,
+    },
     /// A refresh lease held by another process did not clear in time.
     #[error(
         "{provider}: another process has been refreshing the token of `{subject}` for too long; retry later"
@@ -416,15 +443,17 @@ impl AuthError {
     /// What the caller can do about this error.
     pub fn class(&self) -> ErrorClass {
         match self {
-            AuthError::Transient { .. } | AuthError::RefreshContended { .. } => {
-                ErrorClass::Transient
-            }
+            AuthError::Transient { .. }
+            | AuthError::RefreshContended { .. }
+            | AuthError::RefreshNotSaved { .. } => ErrorClass::Transient,
             AuthError::Store(StoreError::VersionMismatch { .. }) => ErrorClass::Transient,
             AuthError::Store(StoreError::Io { .. }) => ErrorClass::Transient,
             AuthError::NeedsReauthorization { .. } | AuthError::Unauthorized { .. } => {
                 ErrorClass::NeedsReauthorization
             }
-            AuthError::NoCredentials { .. } => ErrorClass::NeedsReauthorization,
+            AuthError::NoCredentials { .. } | AuthError::CorruptCredentials { .. } => {
+                ErrorClass::NeedsReauthorization
+            }
             _ => ErrorClass::Permanent,
         }
     }

@@ -9,12 +9,13 @@ use std::time::{Duration, SystemTime};
 use tracing::Instrument;
 
 use crate::config::{CodeValue, ConfigLoader, EnvSource};
-use crate::error::{AuthError, ConfigError, ConfigSource, StoreError};
+use crate::error::{AuthError, ConfigError, ConfigSource};
 use crate::oauth2::{OAuth2Flow, PendingStates};
 use crate::provider::{AuthProvider, OAuth2Settings, registered_providers};
 use crate::session::{RefreshPolicy, Session, SessionOptions, TokenCell};
 use crate::store::{
-    CredentialRecord, CredentialStatus, CredentialStore, MemoryCredentialStore, PutMode, Version,
+    CredentialRecord, CredentialStatus, CredentialStore, MemoryCredentialStore, PutMode,
+    StoredCredential, Version,
 };
 use crate::token::{Credentials, UserCredentials};
 
@@ -252,15 +253,27 @@ impl AuthManagerBuilder {
         self
     }
 
-    /// How long a refresh lease holds before others may take over (default 30 s).
+    /// The shortest refresh lease (default 30 s). A lease always lasts longer than the provider's
+    /// token request timeout plus the store write budget plus
+    /// [`LEASE_MARGIN`](crate::session::LEASE_MARGIN) (55 s with the defaults), so that no other
+    /// process takes over while the holder may still be refreshing; this only lengthens it.
     pub fn refresh_lease_ttl(mut self, ttl: Duration) -> Self {
         self.policy.lease_ttl = ttl;
         self
     }
 
-    /// How long a caller waits for another process's refresh before giving up (default 45 s).
+    /// How long a caller waits for another process's refresh before giving up (default 60 s).
     pub fn max_refresh_wait(mut self, wait: Duration) -> Self {
         self.policy.max_wait = wait;
+        self
+    }
+
+    /// How long writing refreshed credentials to the store is retried while it reports a busy lock
+    /// or an I/O error (default [`STORE_WRITE_BUDGET`](crate::session::STORE_WRITE_BUDGET)). When
+    /// the write still fails, the call fails with [`AuthError::RefreshNotSaved`]; the manager keeps
+    /// the credentials and writes them at the next call for that subject.
+    pub fn store_write_budget(mut self, budget: Duration) -> Self {
+        self.policy.store_write_budget = budget;
         self
     }
 
@@ -487,16 +500,16 @@ impl AuthManager {
         else {
             return Ok(None);
         };
-        let invalid = |reason: String| AuthError::InvalidCredentials {
-            provider: provider.to_string(),
-            subject: subject.to_string(),
-            reason,
-        };
-        let generic = Credentials::from_payload(&stored.record.payload).map_err(invalid)?;
+        let generic = Credentials::from_payload(&stored.record.payload)
+            .map_err(|reason| corrupt(&stored, reason))?;
         generic
             .to_typed()
             .map(Some)
-            .map_err(|_| invalid("the stored credentials do not match the requested type".into()))
+            .map_err(|_| AuthError::InvalidCredentials {
+                provider: provider.to_string(),
+                subject: subject.to_string(),
+                reason: "the stored credentials do not match the requested type".into(),
+            })
     }
 
     /// What is stored for (provider, subject), without secrets.
@@ -511,7 +524,8 @@ impl AuthManager {
         }
     }
 
-    /// Everything stored (or one provider's), without secrets.
+    /// Everything stored (or one provider's), without secrets. A record that cannot be decoded
+    /// fails the listing with [`AuthError::CorruptCredentials`] naming its provider and subject.
     pub async fn list_credentials(
         &self,
         provider: Option<&str>,
@@ -640,7 +654,7 @@ impl AuthManager {
 }
 
 /// One record as listed: its info, or why it cannot be read.
-fn listed(stored: crate::store::StoredCredential) -> ListedCredential {
+fn listed(stored: StoredCredential) -> ListedCredential {
     let (provider, subject) = (
         stored.record.provider.clone(),
         stored.record.subject.clone(),
@@ -655,14 +669,18 @@ fn listed(stored: crate::store::StoredCredential) -> ListedCredential {
     }
 }
 
-fn info_of(stored: crate::store::StoredCredential) -> Result<CredentialInfo, AuthError> {
-    let credentials = Credentials::from_payload(&stored.record.payload).map_err(|reason| {
-        AuthError::Store(StoreError::Corrupt {
-            store: "credentials",
-            location: format!("{}/{}", stored.record.provider, stored.record.subject),
-            reason,
-        })
-    })?;
+/// A stored record that cannot be decoded, for the (provider, subject) it is stored under.
+fn corrupt(stored: &StoredCredential, reason: String) -> AuthError {
+    AuthError::CorruptCredentials {
+        provider: stored.record.provider.clone(),
+        subject: stored.record.subject.clone(),
+        reason,
+    }
+}
+
+fn info_of(stored: StoredCredential) -> Result<CredentialInfo, AuthError> {
+    let credentials = Credentials::from_payload(&stored.record.payload)
+        .map_err(|reason| corrupt(&stored, reason))?;
     Ok(CredentialInfo {
         provider: stored.record.provider.clone(),
         subject: stored.record.subject.clone(),
@@ -680,7 +698,8 @@ mod tests {
     use async_trait::async_trait;
 
     use super::*;
-    use crate::store::{MemoryCredentialStore, Payload, StoredCredential};
+    use crate::error::StoreError;
+    use crate::store::Payload;
     use crate::token::OAuth2Token;
 
     /// A store whose record of subject `b` cannot be read, as a tampered ciphertext: reading it,

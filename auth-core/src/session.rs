@@ -9,10 +9,31 @@
 //! 2. take a short *refresh lease* on the record with a conditional put; if another process holds an
 //!    unexpired lease, wait and re-read (a lease left by a crashed holder expires);
 //! 3. call the token endpoint, then write the new credentials with a conditional put on the leased
-//!    version (clearing the lease);
+//!    version (clearing the lease). A store that is busy is retried for [`STORE_WRITE_BUDGET`];
+//!    if the write still fails, the call fails with [`AuthError::RefreshNotSaved`] and the cell
+//!    keeps the new credentials, writing them at its next call. A writer that finds the record
+//!    changed compares: if the record still holds the credentials it refreshed from (perhaps
+//!    marked as rejected by a process that spent the same refresh token after it), or a grant
+//!    that expires earlier, its own are the newer grant and are written; otherwise it adopts the
+//!    record's;
 //! 4. on `invalid_grant`, re-read once more (another process may have rotated the grant), then mark
 //!    the record as needing re-authorization, without deleting it; on a transient failure (5xx,
-//!    timeout, connection) release the lease and leave the credentials untouched.
+//!    timeout, connection) release the lease and leave the credentials untouched. A refresh that
+//!    fails in any other way, panics, or is dropped by its caller releases its lease too.
+//!
+//! The lease lasts longer than the token request may take plus the store write budget (see
+//! [`LEASE_MARGIN`]), so no other process takes over, and spends the same refresh token, while the
+//! holder may still be waiting for the endpoint or writing its answer.
+//!
+//! # The window in which a rotated refresh token can be lost
+//!
+//! Providers that rotate refresh tokens invalidate the old one when they answer a refresh. From
+//! that answer until the conditional put has stored the new credentials, the only copy of the new
+//! refresh token is in this process's memory. If the process dies in that window (usually
+//! milliseconds; up to [`STORE_WRITE_BUDGET`] while the store is busy), the store still holds the
+//! spent token: once the dead holder's lease expires, the next refresh is refused with
+//! `invalid_grant` and the user must connect again. No client can close the window alone (it cannot
+//! store a token before the provider has issued it); it stays as short as a store write.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -28,33 +49,65 @@ use crate::manager::{AuthManager, ProviderEntry};
 use crate::oauth2::refresh_request;
 use crate::provider::AuthProvider;
 use crate::secret::SecretString;
-use crate::store::{CredentialRecord, CredentialStatus, CredentialStore, PutMode, RefreshLease};
-use crate::token::{Credentials, UserCredentials};
+use crate::store::{
+    CredentialRecord, CredentialStatus, CredentialStore, PutMode, RefreshLease, StoredCredential,
+    Version,
+};
+use crate::token::{Credentials, MAX_TOKEN_LIFETIME, UserCredentials};
 use crate::token_source::{CredentialSource, TokenSource};
 
 /// Called with (provider, subject, new credentials) after every successful refresh, so that
 /// credentials held outside the store (session overrides, standalone connectors) can be persisted.
 pub type RefreshCallback = Arc<dyn Fn(&str, &str, &Credentials) + Send + Sync>;
 
+/// How long writing refreshed credentials is retried while the store reports a busy lock or an
+/// I/O error (the default; see `AuthManagerBuilder::store_write_budget`). No attempt starts later.
+pub const STORE_WRITE_BUDGET: Duration = Duration::from_secs(10);
+
+/// What a refresh lease lasts beyond the token request's timeout and the store write budget: the
+/// wait of the lease's own write and of the last write attempt for the store's lock (5 s each by
+/// default for the SQLite and file stores), and clock differences between the processes that
+/// share the store.
+pub const LEASE_MARGIN: Duration = Duration::from_secs(15);
+
 /// Timings of the cross-process refresh protocol.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct RefreshPolicy {
+    /// The shortest lease; [`RefreshPolicy::lease_for`] lengthens it as the request needs.
     pub(crate) lease_ttl: Duration,
+    /// How long a caller waits for another process's lease to clear.
     pub(crate) max_wait: Duration,
     pub(crate) poll_interval: Duration,
     /// After a transient refresh failure while the old token is still valid, wait this long
     /// before trying again.
     pub(crate) retry_after_transient: Duration,
+    /// How long writing refreshed credentials is retried.
+    pub(crate) store_write_budget: Duration,
 }
 
 impl Default for RefreshPolicy {
     fn default() -> Self {
         Self {
             lease_ttl: Duration::from_secs(30),
-            max_wait: Duration::from_secs(45),
+            // Longer than the default lease (55 s), so that a waiter outlasts a crashed holder's.
+            max_wait: Duration::from_secs(60),
             poll_interval: Duration::from_millis(25),
             retry_after_transient: Duration::from_secs(5),
+            store_write_budget: STORE_WRITE_BUDGET,
         }
+    }
+}
+
+impl RefreshPolicy {
+    /// The lease a refresh takes when its token request may last `request_timeout`: it outlasts
+    /// the request, the store write budget and [`LEASE_MARGIN`], and is never shorter than
+    /// `lease_ttl` (nor longer than a year, so that adding it to a clock cannot overflow).
+    pub(crate) fn lease_for(&self, request_timeout: Duration) -> Duration {
+        request_timeout
+            .saturating_add(self.store_write_budget)
+            .saturating_add(LEASE_MARGIN)
+            .max(self.lease_ttl)
+            .min(MAX_TOKEN_LIFETIME)
     }
 }
 
@@ -69,6 +122,84 @@ struct Cache {
     /// The last token a caller reported as rejected.
     rejected: Option<SecretString>,
     can_refresh: bool,
+    /// Refreshed credentials the store did not take yet: while they are here, every call goes
+    /// through the slow path, which writes them first.
+    unsaved: Option<Box<Unsaved>>,
+}
+
+/// Refreshed credentials that are not in the store yet: being written, or kept after the write
+/// failed (or was dropped by its caller) for the next call to write.
+#[derive(Clone)]
+struct Unsaved {
+    credentials: Credentials,
+    /// The access token of the credentials they replace: a record that still holds it is older.
+    replaced: SecretString,
+    /// The version the conditional write expects (the leased one, at first).
+    version: Version,
+    /// How many writes of them failed.
+    failures: u64,
+    /// The store's error at the last failed write.
+    last_error: Option<String>,
+}
+
+/// Who holds the newer grant when a refreshed writer finds the record changed.
+enum Newer {
+    /// Ours: write them over the record at this version.
+    Ours(Version),
+    /// The record's: adopt them.
+    Theirs(Credentials),
+    /// The record already holds ours.
+    Stored,
+}
+
+/// Releases a refresh lease that no write replaced: awaited on the error paths, and spawned from
+/// `Drop` when the refresh unwinds from a panic or its future is dropped (a caller's timeout), so
+/// that no lease outlives its holder's attempt.
+struct LeaseRelease {
+    store: Arc<dyn CredentialStore>,
+    /// The record as it was before the lease, until released or disarmed.
+    record: Option<CredentialRecord>,
+    version: Version,
+}
+
+impl LeaseRelease {
+    async fn release(mut self) {
+        if let Some(record) = self.record.take() {
+            release_lease(self.store.as_ref(), record, self.version).await;
+        }
+    }
+
+    /// The lease is gone already (a later write replaced it).
+    fn disarm(mut self) {
+        self.record = None;
+    }
+}
+
+impl Drop for LeaseRelease {
+    fn drop(&mut self) {
+        if let Some(record) = self.record.take()
+            && let Ok(runtime) = tokio::runtime::Handle::try_current()
+        {
+            let (store, version) = (self.store.clone(), self.version);
+            runtime.spawn(async move { release_lease(store.as_ref(), record, version).await });
+        }
+    }
+}
+
+/// Writes `record` (the leased record without its lease) back if the lease is still the last
+/// write; a record that changed since needs nothing.
+async fn release_lease(store: &dyn CredentialStore, record: CredentialRecord, version: Version) {
+    let (provider, subject) = (record.provider.clone(), record.subject.clone());
+    match store.put(record, PutMode::Update(version)).await {
+        Ok(_) | Err(StoreError::VersionMismatch { .. }) => {}
+        Err(e) => tracing::debug!(provider, subject, error = %e,
+            "could not release the refresh lease; it will expire"),
+    }
+}
+
+/// Whether a failed write may succeed if tried again soon (a busy lock, an I/O hiccup).
+fn worth_retrying(e: &StoreError) -> bool {
+    matches!(e, StoreError::Io { .. } | StoreError::Backend { .. })
 }
 
 /// What to do with the credentials at hand.
@@ -184,6 +315,14 @@ impl TokenCell {
             .map_or(Duration::from_secs(60), |s| s.expiry_margin)
     }
 
+    /// The longest a token request may take.
+    fn request_timeout(&self) -> Duration {
+        self.entry
+            .provider
+            .oauth2_settings()
+            .map_or(Duration::from_secs(30), |s| s.request_timeout)
+    }
+
     fn read_cache(&self) -> std::sync::RwLockReadGuard<'_, Cache> {
         self.cache.read().unwrap_or_else(|p| p.into_inner())
     }
@@ -196,6 +335,9 @@ impl TokenCell {
     #[inline]
     fn fresh(&self) -> Option<SecretString> {
         let cache = self.read_cache();
+        if cache.unsaved.is_some() {
+            return None;
+        }
         match (&cache.token, cache.refresh_at) {
             (Some(token), None) => Some(token.clone()),
             (Some(token), Some(at)) if coarsetime::Instant::now() < at => Some(token.clone()),
@@ -203,14 +345,17 @@ impl TokenCell {
         }
     }
 
-    /// Caches `credentials`' token; with `replace`, also forgets an earlier rejection.
+    /// Caches `credentials`' token; with `replace`, also forgets an earlier rejection and any
+    /// unsaved refreshed credentials (these are newer).
     pub(crate) fn prime(&self, credentials: &Credentials, replace: bool) -> SecretString {
         let token = credentials.token.access_token.clone();
         let refresh_at = credentials.token.expires_at.map(|expires_at| {
+            // However far the stored expiry, the coarse clock only ever adds a year or less.
             let until_refresh = expires_at
                 .checked_sub(self.margin())
                 .and_then(|at| at.duration_since(SystemTime::now()).ok())
-                .unwrap_or_default();
+                .unwrap_or_default()
+                .min(MAX_TOKEN_LIFETIME);
             coarsetime::Instant::now() + coarsetime::Duration::from(until_refresh)
         });
         let mut cache = self.write_cache();
@@ -219,6 +364,7 @@ impl TokenCell {
             cache.refresh_at = refresh_at;
             cache.can_refresh = credentials.token.refresh_token.is_some();
             cache.rejected = None;
+            cache.unsaved = None;
         }
         self.state.store(LOADED, Ordering::Release);
         token
@@ -259,15 +405,50 @@ impl TokenCell {
 
     /// The slow path: one task at a time refreshes, or adopts the token another one fetched.
     async fn refresh(&self) -> Result<SecretString, AuthError> {
+        let failures_seen = self.unsaved_failures();
         let _single_flight = self.refresh_lock.lock().await;
         if let Some(token) = self.fresh() {
             return Ok(token);
         }
         let rejected = self.read_cache().rejected.clone();
         match &self.backing {
-            Backing::Store(store) => self.refresh_stored(store.as_ref(), rejected).await,
+            Backing::Store(store) => self.refresh_stored(store, rejected, failures_seen).await,
             Backing::Memory(credentials) => self.refresh_in_memory(credentials, rejected).await,
         }
+    }
+
+    /// How many writes of the unsaved credentials failed so far, if there are any.
+    fn unsaved_failures(&self) -> Option<u64> {
+        self.read_cache().unsaved.as_ref().map(|u| u.failures)
+    }
+
+    fn corrupt(&self, reason: String) -> AuthError {
+        AuthError::CorruptCredentials {
+            provider: self.entry.id().to_string(),
+            subject: self.subject.clone(),
+            reason,
+        }
+    }
+
+    fn not_saved(&self, reason: &str) -> AuthError {
+        AuthError::RefreshNotSaved {
+            provider: self.entry.id().to_string(),
+            subject: self.subject.clone(),
+            reason: reason.to_string(),
+        }
+    }
+
+    /// The unsaved credentials to write now, if any. A caller that waited while a write of them
+    /// failed shares that failure instead of spending another write budget.
+    fn take_unsaved(&self, failures_seen: Option<u64>) -> Result<Option<Unsaved>, AuthError> {
+        let mut cache = self.write_cache();
+        if let Some(unsaved) = &cache.unsaved
+            && let Some(error) = &unsaved.last_error
+            && Some(unsaved.failures) != failures_seen
+        {
+            return Err(self.not_saved(error));
+        }
+        Ok(cache.unsaved.take().map(|u| *u))
     }
 
     fn invalidate(&self, rejected: &SecretString) -> bool {
@@ -367,12 +548,20 @@ impl TokenCell {
     #[tracing::instrument(name = "refresh_stored", skip_all, fields(provider = self.entry.id(), subject = %self.subject))]
     async fn refresh_stored(
         &self,
-        store: &dyn CredentialStore,
+        store: &Arc<dyn CredentialStore>,
         rejected: Option<SecretString>,
+        failures_seen: Option<u64>,
     ) -> Result<SecretString, AuthError> {
         let provider = self.entry.id();
         let subject = self.subject.as_str();
-        let deadline = Instant::now() + self.policy.max_wait;
+        if let Some(unsaved) = self.take_unsaved(failures_seen)? {
+            let token = self.save_refreshed(store.as_ref(), unsaved).await?;
+            if !rejected.as_ref().is_some_and(|r| r.same_secret(&token)) {
+                return Ok(token);
+            }
+        }
+        let deadline = Instant::now().checked_add(self.policy.max_wait);
+        let lease_ttl = self.policy.lease_for(self.request_timeout());
         loop {
             let stored =
                 store
@@ -388,14 +577,8 @@ impl TokenCell {
                     self.needs_reauthorization("the stored grant was rejected earlier".into())
                 );
             }
-            let credentials =
-                Credentials::from_payload(&stored.record.payload).map_err(|reason| {
-                    AuthError::InvalidCredentials {
-                        provider: provider.to_string(),
-                        subject: subject.to_string(),
-                        reason,
-                    }
-                })?;
+            let credentials = Credentials::from_payload(&stored.record.payload)
+                .map_err(|reason| self.corrupt(reason))?;
             let refresh_token = match self.decide(&credentials, rejected.as_ref())? {
                 Decision::Use(token) => return Ok(token),
                 Decision::Refresh(refresh_token) => refresh_token,
@@ -405,7 +588,7 @@ impl TokenCell {
                 && lease.holder != self.holder
                 && lease.expires_at > now
             {
-                if Instant::now() >= deadline {
+                if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
                     return Err(AuthError::RefreshContended {
                         provider: provider.to_string(),
                         subject: subject.to_string(),
@@ -417,53 +600,48 @@ impl TokenCell {
             let mut leased = stored.record.clone();
             leased.lease = Some(RefreshLease {
                 holder: self.holder.clone(),
-                expires_at: now + self.policy.lease_ttl,
+                expires_at: now + lease_ttl,
             });
             let leased_version = match store.put(leased, PutMode::Update(stored.version)).await {
                 Ok(version) => version,
                 Err(StoreError::VersionMismatch { .. }) => continue,
                 Err(e) => return Err(e.into()),
             };
+            let mut released = stored.record;
+            released.lease = None;
+            let lease = LeaseRelease {
+                store: store.clone(),
+                record: Some(released),
+                version: leased_version,
+            };
             match self.request_refresh(&credentials, &refresh_token).await {
                 Ok(fresh) => {
-                    let record = CredentialRecord::new(provider, subject, fresh.to_payload());
-                    match store.put(record, PutMode::Update(leased_version)).await {
-                        Ok(_) => {}
-                        Err(StoreError::VersionMismatch { .. }) => {
-                            tracing::warn!(
-                                provider,
-                                subject,
-                                "refresh lease was taken over; re-reading the store"
-                            );
-                            continue;
-                        }
-                        Err(e) => {
-                            tracing::error!(provider, subject, error = %e,
-                                "refreshed credentials could not be stored; serving them from memory");
-                        }
-                    }
-                    tracing::info!(provider, subject, "access token refreshed");
-                    self.notify(&fresh);
-                    return Ok(self.prime(&fresh, true));
+                    // The write of the new credentials clears the lease (or keeps it, and the
+                    // credentials, until a later call writes them).
+                    lease.disarm();
+                    let unsaved = Unsaved {
+                        credentials: fresh,
+                        replaced: credentials.token.access_token.clone(),
+                        version: leased_version,
+                        failures: 0,
+                        last_error: None,
+                    };
+                    return self.save_refreshed(store.as_ref(), unsaved).await;
                 }
                 Err(AuthError::OAuth {
                     code, description, ..
                 }) if code == "invalid_grant" => {
-                    // Another process may have rotated the grant after our read: only a record still
-                    // at our leased version is marked.
-                    let Some(current) = store.get(provider, subject).await? else {
-                        return Err(self.needs_reauthorization("invalid_grant".into()));
-                    };
-                    if current.version != leased_version {
-                        continue;
-                    }
-                    let mut marked = current.record.clone();
-                    marked.status = CredentialStatus::NeedsReauthorization;
-                    marked.lease = None;
-                    match store.put(marked, PutMode::Update(leased_version)).await {
-                        Ok(_) => {}
-                        Err(StoreError::VersionMismatch { .. }) => continue,
-                        Err(e) => return Err(e.into()),
+                    match self.mark_rejected(store.as_ref(), leased_version).await {
+                        // Another process rotated the grant meanwhile: adopt its credentials.
+                        Ok(false) => {
+                            lease.disarm();
+                            continue;
+                        }
+                        Ok(true) => lease.disarm(),
+                        Err(e) => {
+                            lease.release().await;
+                            return Err(e);
+                        }
                     }
                     self.mark_needs_reauthorization();
                     tracing::warn!(
@@ -478,15 +656,149 @@ impl TokenCell {
                     return Err(self.needs_reauthorization(reason));
                 }
                 Err(err) => {
-                    let mut released = stored.record.clone();
-                    released.lease = None;
-                    if let Err(e) = store.put(released, PutMode::Update(leased_version)).await {
-                        tracing::debug!(provider, subject, error = %e, "could not release the refresh lease; it will expire");
-                    }
+                    lease.release().await;
                     return self.fallback_after_failure(&credentials, rejected.as_ref(), err);
                 }
             }
         }
+    }
+
+    /// After `invalid_grant`: marks the record as needing re-authorization if it is still at our
+    /// leased version (true); false when another process wrote it meanwhile (it may have rotated
+    /// the grant).
+    async fn mark_rejected(
+        &self,
+        store: &dyn CredentialStore,
+        leased_version: Version,
+    ) -> Result<bool, AuthError> {
+        let Some(current) = store.get(self.entry.id(), &self.subject).await? else {
+            return Err(self.needs_reauthorization("invalid_grant".into()));
+        };
+        if current.version != leased_version {
+            return Ok(false);
+        }
+        let mut marked = current.record;
+        marked.status = CredentialStatus::NeedsReauthorization;
+        marked.lease = None;
+        match store.put(marked, PutMode::Update(leased_version)).await {
+            Ok(_) => Ok(true),
+            Err(StoreError::VersionMismatch { .. }) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Writes refreshed credentials with a conditional put (which also clears our lease),
+    /// retrying a busy store for the write budget. When the record changed meanwhile, the newer
+    /// grant wins (see [`TokenCell::newer`]). Until they are written, the credentials stay in the
+    /// cell, so that the next call writes them if this one fails or is dropped by its caller.
+    async fn save_refreshed(
+        &self,
+        store: &dyn CredentialStore,
+        mut unsaved: Unsaved,
+    ) -> Result<SecretString, AuthError> {
+        let provider = self.entry.id();
+        let subject = self.subject.as_str();
+        self.write_cache().unsaved = Some(Box::new(unsaved.clone()));
+        let give_up_at = Instant::now().checked_add(self.policy.store_write_budget);
+        let out_of_budget = |pause: Duration| {
+            give_up_at.is_some_and(|at| Instant::now().checked_add(pause).is_none_or(|t| t >= at))
+        };
+        let mut pause = Duration::from_millis(25);
+        let failure = loop {
+            let record = CredentialRecord::new(provider, subject, unsaved.credentials.to_payload());
+            let error = match store.put(record, PutMode::Update(unsaved.version)).await {
+                Ok(_) => return Ok(self.saved(&unsaved.credentials)),
+                Err(StoreError::VersionMismatch {
+                    expected, found, ..
+                }) => match store.get(provider, subject).await {
+                    Ok(None) => {
+                        // Deleted meanwhile (a logout): not brought back.
+                        self.clear();
+                        return Err(AuthError::NoCredentials {
+                            provider: provider.to_string(),
+                            subject: subject.to_string(),
+                            fallback_available: false,
+                        });
+                    }
+                    Ok(Some(current)) => match self.newer(&current, &unsaved) {
+                        Newer::Stored => return Ok(self.saved(&unsaved.credentials)),
+                        Newer::Theirs(theirs) => {
+                            tracing::info!(
+                                provider,
+                                subject,
+                                "another process stored a newer grant; using it"
+                            );
+                            return Ok(self.prime(&theirs, true));
+                        }
+                        Newer::Ours(version) => {
+                            unsaved.version = version;
+                            if out_of_budget(Duration::ZERO) {
+                                break StoreError::VersionMismatch {
+                                    provider: provider.to_string(),
+                                    subject: subject.to_string(),
+                                    expected,
+                                    found,
+                                };
+                            }
+                            continue;
+                        }
+                    },
+                    Err(e) => e,
+                },
+                Err(e) => e,
+            };
+            if !worth_retrying(&error) || out_of_budget(pause) {
+                break error;
+            }
+            tracing::warn!(provider, subject, error = %error,
+                "could not store the refreshed credentials; retrying");
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(Duration::from_secs(1));
+        };
+        tracing::warn!(provider, subject, error = %failure,
+            "refreshed credentials could not be stored; kept in memory until a later call stores them");
+        let err = self.not_saved(&failure.to_string());
+        unsaved.failures += 1;
+        unsaved.last_error = Some(failure.to_string());
+        self.write_cache().unsaved = Some(Box::new(unsaved));
+        Err(err)
+    }
+
+    /// Decides who holds the newer grant when our write found the record changed: ours if the
+    /// record still holds the credentials we refreshed from (whatever their status: a process
+    /// that spent the same refresh token after us may have marked them), if it cannot be read,
+    /// or if its grant is rejected or expires before ours; otherwise theirs.
+    fn newer(&self, current: &StoredCredential, unsaved: &Unsaved) -> Newer {
+        let Ok(theirs) = Credentials::from_payload(&current.record.payload) else {
+            return Newer::Ours(current.version);
+        };
+        let (their_token, our_token) = (&theirs.token, &unsaved.credentials.token);
+        if their_token
+            .access_token
+            .same_secret(&our_token.access_token)
+        {
+            return Newer::Stored;
+        }
+        if their_token.access_token.same_secret(&unsaved.replaced)
+            || current.record.status != CredentialStatus::Active
+        {
+            return Newer::Ours(current.version);
+        }
+        match (their_token.expires_at, our_token.expires_at) {
+            (Some(theirs_at), Some(ours_at)) if theirs_at < ours_at => Newer::Ours(current.version),
+            _ => Newer::Theirs(theirs),
+        }
+    }
+
+    /// The refreshed credentials are stored: serve them.
+    fn saved(&self, fresh: &Credentials) -> SecretString {
+        tracing::info!(
+            provider = self.entry.id(),
+            subject = %self.subject,
+            "access token refreshed"
+        );
+        self.notify(fresh);
+        self.prime(fresh, true)
     }
 
     async fn refresh_in_memory(
@@ -787,11 +1099,7 @@ impl Session {
                 let extra = match manager.store().get(&provider_id, subject).await? {
                     Some(stored) => {
                         let credentials = Credentials::from_payload(&stored.record.payload)
-                            .map_err(|reason| AuthError::InvalidCredentials {
-                                provider: provider_id.clone(),
-                                subject: subject.to_string(),
-                                reason,
-                            })?;
+                            .map_err(|reason| cell.corrupt(reason))?;
                         if stored.record.status == CredentialStatus::NeedsReauthorization {
                             cell.mark_needs_reauthorization();
                         } else {
@@ -914,5 +1222,56 @@ impl Session {
             Some(error) => Err(error),
             None => Ok(binding.clone()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::provider::OAuth2Settings;
+
+    #[test]
+    fn a_lease_outlasts_the_token_request_and_the_store_write() {
+        let default_timeout = OAuth2Settings::new(
+            "https://p.example/authorize".parse().unwrap(),
+            "https://p.example/token".parse().unwrap(),
+            "id",
+        )
+        .request_timeout;
+        let policy = RefreshPolicy::default();
+        assert_eq!(policy.store_write_budget, STORE_WRITE_BUDGET);
+        for timeout in [
+            default_timeout,
+            Duration::from_secs(1),
+            Duration::from_secs(300),
+        ] {
+            let lease = policy.lease_for(timeout);
+            assert!(
+                lease > timeout + policy.store_write_budget,
+                "lease {lease:?} for a {timeout:?} request"
+            );
+            assert!(lease >= timeout + policy.store_write_budget + LEASE_MARGIN);
+        }
+        assert_eq!(policy.lease_for(default_timeout), Duration::from_secs(55));
+        assert!(
+            policy.max_wait > policy.lease_for(default_timeout),
+            "a waiter outlasts a crashed holder's lease"
+        );
+        let short = RefreshPolicy {
+            lease_ttl: Duration::from_millis(1),
+            store_write_budget: Duration::from_secs(2),
+            ..policy
+        };
+        assert_eq!(
+            short.lease_for(default_timeout),
+            default_timeout + Duration::from_secs(2) + LEASE_MARGIN,
+            "a short lease setting cannot undercut the request"
+        );
+        let long = RefreshPolicy {
+            lease_ttl: Duration::from_secs(600),
+            ..policy
+        };
+        assert_eq!(long.lease_for(default_timeout), Duration::from_secs(600));
+        assert_eq!(policy.lease_for(Duration::MAX), MAX_TOKEN_LIFETIME);
     }
 }

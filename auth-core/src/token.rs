@@ -10,16 +10,25 @@ use serde_json::{Map, Value};
 
 use crate::secret::{SecretString, expose};
 
+/// The longest access-token lifetime taken from a token response: one year.
+///
+/// Some servers send absurd `expires_in` values (`1e30`, `u64::MAX`) to mean "never"; added to a
+/// clock they overflow. Parsing clamps `expires_in` to this, so every expiry computed from a
+/// response stays far inside what the clocks can hold. A token that really lives longer is
+/// refreshed (or, without a refresh token, treated as expired) after a year.
+pub const MAX_TOKEN_LIFETIME: Duration = Duration::from_secs(365 * 24 * 60 * 60);
+
 /// The fields of a token response that are secrets; they are lifted out of [`OAuth2Token::raw`].
 const SECRET_FIELDS: [&str; 3] = ["access_token", "refresh_token", "id_token"];
 
 /// An OAuth2 token as a provider returned it, parsed leniently.
 ///
-/// Real token endpoints disagree on details; parsing accepts `expires_in` as a number or a string,
-/// `scope` as a separated string or an array, and `token_type` in any case (a bearer type is
-/// normalised to `"Bearer"`). `raw` keeps every field of the response **except** the secrets
-/// (`access_token`, `refresh_token`, `id_token`), which live only in their redacted fields: unlike
-/// the Python framework, printing or logging `raw` can never leak a token.
+/// Real token endpoints disagree on details; parsing accepts `expires_in` as a number or a string
+/// (clamped to [`MAX_TOKEN_LIFETIME`]), `scope` as a separated string or an array, and `token_type`
+/// `bearer` in any case (normalised to `"Bearer"`, and assumed when absent). Any other token type
+/// is refused: this client can only send bearer tokens. `raw` keeps every field of the response
+/// **except** the secrets (`access_token`, `refresh_token`, `id_token`), which live only in their
+/// redacted fields: unlike the Python framework, printing or logging `raw` can never leak a token.
 ///
 /// ```
 /// use std::time::{Duration, UNIX_EPOCH};
@@ -89,7 +98,9 @@ impl OAuth2Token {
     /// Parses a token endpoint's JSON response. `scope_separator` splits a string `scope`; `now` is
     /// the time the response was received, from which `expires_at` is computed.
     ///
-    /// The error names what is wrong, never a value from the response.
+    /// `expires_in` beyond [`MAX_TOKEN_LIFETIME`] is clamped to it; a negative or non-numeric one is
+    /// an error, and so is a `token_type` other than `bearer`. The error names what is wrong (the
+    /// field path), never a value from the response.
     pub fn from_response(
         response: Value,
         scope_separator: &str,
@@ -109,21 +120,37 @@ impl OAuth2Token {
             .collect();
         map.remove("raw");
         map.remove("expires_at");
-        let repr: TokenRepr =
-            serde_json::from_value(Value::Object(map)).map_err(|e| describe_serde_error(&e))?;
+        let repr: TokenRepr = serde_path_to_error::deserialize(Value::Object(map))
+            .map_err(|e| describe_serde_error(&e))?;
+        if repr
+            .token_type
+            .as_deref()
+            .is_some_and(|t| !t.is_empty() && !t.eq_ignore_ascii_case("bearer"))
+        {
+            return Err(
+                "`token_type` is not `Bearer`, the only type of token this client can send".into(),
+            );
+        }
         let mut token = OAuth2Token::from(repr);
         if token.access_token.is_empty() {
             return Err("`access_token` is empty".into());
         }
         token.scope = scope.unwrap_or_default();
-        token.expires_at = token.expires_in.map(|secs| now + Duration::from_secs(secs));
+        token.expires_at = match token.expires_in {
+            Some(secs) => Some(
+                now.checked_add(Duration::from_secs(secs))
+                    .ok_or("`expires_in` reaches beyond what the clock can hold")?,
+            ),
+            None => None,
+        };
         token.raw = raw;
         Ok(token)
     }
 
     /// Whether the token expires within `margin` of `now` (false when the expiry is unknown).
     pub fn expires_within(&self, margin: Duration, now: SystemTime) -> bool {
-        self.expires_at.is_some_and(|at| at <= now + margin)
+        self.expires_at
+            .is_some_and(|at| now.checked_add(margin).is_none_or(|limit| at <= limit))
     }
 }
 
@@ -222,15 +249,27 @@ pub fn split_scopes(s: &str, separator: &str) -> Vec<String> {
         .collect()
 }
 
-/// Turns a serde error into a message that names the field but never echoes a value.
-fn describe_serde_error(e: &serde_json::Error) -> String {
-    let text = e.to_string();
-    if text.contains("missing field `access_token`") {
-        "`access_token` is missing".into()
-    } else if let Some(field) = text.split('`').nth(1) {
-        format!("field `{field}` has an unexpected type")
-    } else {
-        "the response does not have the shape of a token response".into()
+/// Turns a serde error into a message that names the field path but never echoes a value.
+///
+/// serde's own messages quote the offending value (`invalid type: integer \`123\``), so only the
+/// path is kept from them. The messages of this module's deserializers name their field and hold
+/// no value; they start with the field name in backticks and are kept as they are.
+fn describe_serde_error(e: &serde_path_to_error::Error<serde_json::Error>) -> String {
+    let message = e.inner().to_string();
+    if message.starts_with('`') {
+        return message;
+    }
+    if let Some(field) = message
+        .strip_prefix("missing field `")
+        .and_then(|rest| rest.split('`').next())
+    {
+        return format!("`{field}` is missing");
+    }
+    match e.path().to_string() {
+        path if path.is_empty() || path == "." => {
+            "the token does not have the expected shape".into()
+        }
+        path => format!("field `{path}` has an unexpected type or value"),
     }
 }
 
@@ -252,21 +291,28 @@ mod lenient {
         }
     }
 
+    /// A lifetime in seconds, as a number or a numeric string, clamped to [`MAX_TOKEN_LIFETIME`].
     pub fn seconds<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
-        match Option::<Value>::deserialize(d)? {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::Number(n)) => n
-                .as_u64()
-                .or_else(|| n.as_f64().filter(|f| *f >= 0.0).map(|f| f as u64))
-                .map(Some)
-                .ok_or_else(|| de::Error::custom("`expires_in` is not a non-negative number")),
-            Some(Value::String(s)) => s
-                .trim()
-                .parse::<u64>()
-                .map(Some)
-                .map_err(|_| de::Error::custom("`expires_in` is not a number")),
-            Some(_) => Err(de::Error::custom("`expires_in` is not a number")),
-        }
+        let max = MAX_TOKEN_LIFETIME.as_secs();
+        let secs = match Option::<Value>::deserialize(d)? {
+            None | Some(Value::Null) => return Ok(None),
+            Some(Value::Number(n)) => n.as_u64().or_else(|| n.as_f64().and_then(whole_seconds)),
+            Some(Value::String(s)) => {
+                let s = s.trim();
+                s.parse::<u64>()
+                    .ok()
+                    .or_else(|| s.parse::<f64>().ok().and_then(whole_seconds))
+            }
+            Some(_) => None,
+        };
+        secs.map(|secs| Some(secs.min(max))).ok_or_else(|| {
+            de::Error::custom("`expires_in` is not a non-negative number of seconds")
+        })
+    }
+
+    /// Whole seconds of a finite, non-negative float (saturating far beyond any lifetime kept).
+    fn whole_seconds(f: f64) -> Option<u64> {
+        (f.is_finite() && f >= 0.0).then_some(f as u64)
     }
 }
 
@@ -289,7 +335,8 @@ pub mod unix_seconds {
         }
     }
 
-    /// Deserializes from a number or numeric string of seconds since the Unix epoch.
+    /// Deserializes from a number or numeric string of seconds since the Unix epoch. A value
+    /// that is negative, not finite, or beyond what [`SystemTime`] can hold is an error.
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<SystemTime>, D::Error> {
         let secs = match Option::<Value>::deserialize(d)? {
             None | Some(Value::Null) => return Ok(None),
@@ -297,12 +344,11 @@ pub mod unix_seconds {
             Some(Value::String(s)) => s.trim().parse::<f64>().ok(),
             Some(_) => None,
         };
-        match secs {
-            Some(secs) if secs.is_finite() && secs >= 0.0 => {
-                Ok(Some(UNIX_EPOCH + Duration::from_secs_f64(secs)))
-            }
-            _ => Err(de::Error::custom("`expires_at` is not a Unix timestamp")),
-        }
+        secs.filter(|secs| *secs >= 0.0)
+            .and_then(|secs| Duration::try_from_secs_f64(secs).ok())
+            .and_then(|since| UNIX_EPOCH.checked_add(since))
+            .map(Some)
+            .ok_or_else(|| de::Error::custom("`expires_at` is not a Unix timestamp"))
     }
 }
 
@@ -400,9 +446,21 @@ impl Credentials {
         crate::store::Payload::new(serde_json::to_vec(self).expect("credentials always serialize"))
     }
 
-    /// Parses the stored form. The error never echoes the payload.
+    /// Parses the stored form. The error names the field path at fault, never a value.
     pub fn from_payload(payload: &crate::store::Payload) -> Result<Self, String> {
-        serde_json::from_slice(payload.expose_bytes()).map_err(|e| describe_serde_error(&e))
+        let value: Value = serde_json::from_slice(payload.expose_bytes())
+            .map_err(|_| "the credentials are not valid JSON".to_string())?;
+        if !value.is_object() {
+            return Err("the credentials are not a JSON object".into());
+        }
+        // Only the token part can fail (the provider's fields are kept as any JSON). Flattening
+        // hides the field path, so a failure is diagnosed again on the token alone.
+        Credentials::deserialize(&value).map_err(|_| {
+            match serde_path_to_error::deserialize::<_, TokenRepr>(&value) {
+                Err(e) => describe_serde_error(&e),
+                Ok(_) => "the credentials do not have the expected shape".into(),
+            }
+        })
     }
 }
 
@@ -428,6 +486,7 @@ impl UserCredentials for Credentials {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::Payload;
     use serde_json::json;
 
     fn at(secs: u64) -> SystemTime {
@@ -469,18 +528,162 @@ mod tests {
     }
 
     #[test]
-    fn other_token_types_are_kept() {
+    fn token_types_other_than_bearer_are_refused() {
+        for other in ["MAC", "mac", "DPoP", "Basic"] {
+            let e = OAuth2Token::from_response(
+                json!({"access_token":"a","token_type":other}),
+                " ",
+                at(0),
+            )
+            .unwrap_err();
+            assert_eq!(
+                e,
+                "`token_type` is not `Bearer`, the only type of token this client can send"
+            );
+        }
+        for bearer in [json!("BEARER"), json!("bearer"), json!(""), json!(null)] {
+            let t = OAuth2Token::from_response(
+                json!({"access_token":"a","token_type":bearer}),
+                " ",
+                at(0),
+            )
+            .unwrap();
+            assert_eq!(t.token_type, "Bearer");
+        }
+        let t = OAuth2Token::from_response(json!({"access_token":"a"}), " ", at(0)).unwrap();
+        assert_eq!(t.token_type, "Bearer", "a missing token_type means bearer");
+    }
+
+    #[test]
+    fn huge_expires_in_is_clamped_to_the_longest_lifetime() {
+        let year = MAX_TOKEN_LIFETIME.as_secs();
+        assert_eq!(year, 365 * 24 * 60 * 60);
+        for huge in [
+            json!(1e30),
+            json!(18_446_744_073_709_551_615u64),
+            json!("9223372036854775807"),
+            json!("1e30"),
+            json!(year + 1),
+        ] {
+            let t = OAuth2Token::from_response(
+                json!({"access_token":"a","expires_in":huge}),
+                " ",
+                at(10),
+            )
+            .unwrap();
+            assert_eq!(t.expires_in, Some(year), "{huge}");
+            assert_eq!(t.expires_at, Some(at(10) + MAX_TOKEN_LIFETIME), "{huge}");
+            let margin = Duration::from_secs(60);
+            assert!(!t.expires_within(margin, at(10)));
+        }
         let t =
-            OAuth2Token::from_response(json!({"access_token":"a","token_type":"MAC"}), " ", at(0))
+            OAuth2Token::from_response(json!({"access_token":"a","expires_in":year}), " ", at(0))
                 .unwrap();
-        assert_eq!(t.token_type, "MAC");
-        let t = OAuth2Token::from_response(
-            json!({"access_token":"a","token_type":"BEARER"}),
+        assert_eq!(t.expires_in, Some(year), "a year itself is kept");
+    }
+
+    #[test]
+    fn unusable_expires_in_is_an_invalid_response_without_the_value() {
+        for bad in [
+            json!(-1),
+            json!(-1e30),
+            json!("-5"),
+            json!("NaN"),
+            json!("inf"),
+            json!("soon-4321"),
+            json!(true),
+            json!([1]),
+        ] {
+            let e = OAuth2Token::from_response(
+                json!({"access_token":"a","expires_in":bad}),
+                " ",
+                at(0),
+            )
+            .unwrap_err();
+            assert_eq!(
+                e, "`expires_in` is not a non-negative number of seconds",
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn stored_expiry_out_of_range_is_an_error_not_a_panic() {
+        for bad in [
+            json!(1e30),
+            json!("1e30"),
+            json!(1e19),
+            json!(-1),
+            json!(f64::MAX),
+        ] {
+            let payload = Payload::new(
+                serde_json::to_vec(&json!({"access_token":"a","expires_at":bad})).unwrap(),
+            );
+            let e = Credentials::from_payload(&payload).unwrap_err();
+            assert_eq!(e, "`expires_at` is not a Unix timestamp", "{bad}");
+            let e =
+                serde_json::from_value::<Credentials>(json!({"access_token":"a","expires_at":bad}))
+                    .unwrap_err();
+            assert!(e.to_string().contains("`expires_at`"), "{e}");
+        }
+        let far = UNIX_EPOCH + Duration::from_secs(1_000_000_000_000);
+        let payload = Payload::new(
+            serde_json::to_vec(&json!({"access_token":"a","expires_at":1_000_000_000_000u64}))
+                .unwrap(),
+        );
+        let far_future = Credentials::from_payload(&payload).unwrap();
+        assert_eq!(
+            far_future.token.expires_at,
+            Some(far),
+            "far but representable"
+        );
+    }
+
+    #[test]
+    fn serde_errors_name_the_field_path_never_the_value() {
+        let decode = |value: Value| {
+            Credentials::from_payload(&Payload::new(serde_json::to_vec(&value).unwrap()))
+                .unwrap_err()
+        };
+        assert_eq!(
+            decode(json!({"access_token": 123_456})),
+            "field `access_token` has an unexpected type or value"
+        );
+        assert_eq!(
+            decode(json!({"access_token": "a", "refresh_token": 98_765})),
+            "field `refresh_token` has an unexpected type or value"
+        );
+        assert_eq!(
+            decode(json!({"access_token": "a", "raw": "secret-raw"})),
+            "field `raw` has an unexpected type or value"
+        );
+        assert_eq!(
+            decode(json!({"token_type": "x"})),
+            "`access_token` is missing"
+        );
+        assert_eq!(
+            decode(json!(["secret-array"])),
+            "the credentials are not a JSON object"
+        );
+        assert_eq!(
+            Credentials::from_payload(&Payload::new(b"{\"access_token\": secret".to_vec()))
+                .unwrap_err(),
+            "the credentials are not valid JSON"
+        );
+        let e = OAuth2Token::from_response(
+            json!({"access_token": "a", "id_token": 55_555}),
             " ",
             at(0),
         )
-        .unwrap();
-        assert_eq!(t.token_type, "Bearer");
+        .unwrap_err();
+        assert_eq!(e, "field `id_token` has an unexpected type or value");
+        let e = OAuth2Token::from_response(
+            json!({"access_token": "a", "scope": ["x", 77_777]}),
+            " ",
+            at(0),
+        )
+        .unwrap_err();
+        assert_eq!(e, "`scope` array holds a non-string");
     }
 
     #[test]

@@ -571,6 +571,91 @@ async fn refresh_or_access_revokes_the_access_token_when_there_is_no_refresh_tok
     );
 }
 
+/// Exchanges a code against a token endpoint that answers `body`.
+async fn exchange_answered_with(
+    body: serde_json::Value,
+) -> (auth_core::AuthManager, Result<Credentials, AuthError>) {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(body))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let auth = builder(&server.uri()).build().unwrap();
+    let flow = auth.oauth2("test").unwrap();
+    let request = flow.authorize(AuthorizeOptions::default()).await.unwrap();
+    let result = flow.exchange("code", &request.state, "u").await;
+    (auth, result)
+}
+
+#[tokio::test]
+async fn huge_expires_in_is_clamped_at_exchange() {
+    let year = auth_core::token::MAX_TOKEN_LIFETIME;
+    for lifetime in [
+        serde_json::json!(1e30),
+        serde_json::json!(18_446_744_073_709_551_615u64),
+        serde_json::json!("9223372036854775807"),
+    ] {
+        let before = std::time::SystemTime::now();
+        let (auth, result) = exchange_answered_with(serde_json::json!({
+            "access_token": "at", "token_type": "bearer", "refresh_token": "rt", "expires_in": lifetime
+        }))
+        .await;
+        let credentials = result.unwrap();
+        assert_eq!(
+            credentials.token.expires_in,
+            Some(year.as_secs()),
+            "{lifetime}"
+        );
+        let expires_at = credentials.token.expires_at.unwrap();
+        assert!(expires_at >= before + year && expires_at <= std::time::SystemTime::now() + year);
+        auth.store_credentials("test", "u", &credentials)
+            .await
+            .unwrap();
+        let session = auth.session("u").await.unwrap();
+        assert_eq!(session.token("test").await.unwrap().expose_secret(), "at");
+    }
+}
+
+#[tokio::test]
+async fn unusable_expiries_and_token_types_are_invalid_token_responses() {
+    for (body, reason) in [
+        (
+            serde_json::json!({"access_token": "at", "expires_in": -86_400}),
+            "`expires_in` is not a non-negative number of seconds",
+        ),
+        (
+            serde_json::json!({"access_token": "at", "expires_in": "NaN"}),
+            "`expires_in` is not a non-negative number of seconds",
+        ),
+        (
+            serde_json::json!({"access_token": "at", "token_type": "mac", "mac_key": "k"}),
+            "`token_type` is not `Bearer`, the only type of token this client can send",
+        ),
+        (
+            serde_json::json!({"access_token": "at", "refresh_token": 73_737}),
+            "field `refresh_token` has an unexpected type or value",
+        ),
+    ] {
+        let (_, result) = exchange_answered_with(body).await;
+        let err = result.unwrap_err();
+        match &err {
+            AuthError::InvalidTokenResponse {
+                provider,
+                reason: r,
+            } => {
+                assert_eq!((provider.as_str(), r.as_str()), ("test", reason));
+            }
+            other => panic!("expected InvalidTokenResponse, got {other:?}"),
+        }
+        let text = err.to_string();
+        for value in ["86400", "NaN", "mac", "73737"] {
+            assert!(!text.contains(value), "{text}");
+        }
+    }
+}
+
 #[tokio::test]
 async fn token_endpoint_redirects_are_not_followed() {
     let server = MockServer::start().await;

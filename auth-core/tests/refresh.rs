@@ -654,3 +654,729 @@ async fn live_sessions_and_their_token_sources_follow_stored_credentials() {
         .unwrap();
     assert_eq!(strict.token("test").await.unwrap().expose_secret(), "again");
 }
+
+/// The longest lifetime kept from a token response (`auth_core::token::MAX_TOKEN_LIFETIME`).
+const YEAR: u64 = 365 * 24 * 60 * 60;
+
+/// The `expires_in` values that used to panic: a huge float, `u64::MAX` and a huge numeric string.
+fn huge_lifetimes() -> [serde_json::Value; 3] {
+    [
+        serde_json::json!(1e30),
+        serde_json::json!(18_446_744_073_709_551_615u64),
+        serde_json::json!("9223372036854775807"),
+    ]
+}
+
+async fn token_server(body: serde_json::Value) -> MockServer {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(body))
+        .mount(&server)
+        .await;
+    server
+}
+
+#[tokio::test]
+async fn huge_expires_in_is_clamped_at_refresh_and_the_lease_released() {
+    assert_eq!(auth_core::token::MAX_TOKEN_LIFETIME.as_secs(), YEAR);
+    for lifetime in huge_lifetimes() {
+        let server = token_server(serde_json::json!({
+            "access_token": "long-lived", "token_type": "bearer", "expires_in": lifetime
+        }))
+        .await;
+        let store: Arc<dyn CredentialStore> = Arc::new(MemoryCredentialStore::new());
+        let auth = manager_with_store(&server.uri(), store.clone());
+        auth.store_credentials("test", "u", &expired("old", "rt"))
+            .await
+            .unwrap();
+        let before = SystemTime::now();
+        let token = auth.session("u").await.unwrap().token("test").await;
+        assert_eq!(token.unwrap().expose_secret(), "long-lived", "{lifetime}");
+        let (record, credentials) = stored(&*store, "u").await;
+        assert_eq!(record.record.lease, None, "{lifetime}");
+        assert_eq!(credentials.token.expires_in, Some(YEAR), "{lifetime}");
+        let expires_at = credentials.token.expires_at.unwrap();
+        assert!(
+            expires_at >= before + Duration::from_secs(YEAR),
+            "{lifetime}"
+        );
+        assert!(
+            expires_at <= SystemTime::now() + Duration::from_secs(YEAR),
+            "{lifetime}"
+        );
+        // Another process reads the clamped record and uses it without a refresh.
+        let other = manager_with_store(&server.uri(), store.clone());
+        let again = other.session("u").await.unwrap().token("test").await;
+        assert_eq!(again.unwrap().expose_secret(), "long-lived");
+        assert_eq!(server.received_requests().await.unwrap().len(), 1);
+    }
+}
+
+#[tokio::test]
+async fn an_unusable_refresh_response_is_invalid_and_releases_the_lease() {
+    for (body, reason) in [
+        (
+            serde_json::json!({"access_token": "x", "expires_in": -31_337}),
+            "`expires_in` is not a non-negative number of seconds",
+        ),
+        (
+            serde_json::json!({"access_token": "x", "token_type": "mac", "expires_in": 60}),
+            "`token_type` is not `Bearer`, the only type of token this client can send",
+        ),
+    ] {
+        let server = token_server(body).await;
+        let store: Arc<dyn CredentialStore> = Arc::new(MemoryCredentialStore::new());
+        let auth = manager_with_store(&server.uri(), store.clone());
+        auth.store_credentials("test", "u", &expired("old", "rt"))
+            .await
+            .unwrap();
+        let (before, _) = stored(&*store, "u").await;
+        let err = auth
+            .session("u")
+            .await
+            .unwrap()
+            .token("test")
+            .await
+            .unwrap_err();
+        match &err {
+            AuthError::InvalidTokenResponse {
+                provider,
+                reason: r,
+            } => {
+                assert_eq!((provider.as_str(), r.as_str()), ("test", reason));
+            }
+            other => panic!("expected InvalidTokenResponse, got {other:?}"),
+        }
+        assert!(!err.to_string().contains("31337") && !err.to_string().contains("mac"));
+        let (after, _) = stored(&*store, "u").await;
+        assert_eq!(after.record.lease, None, "the lease is released");
+        assert_eq!(after.record.payload, before.record.payload);
+    }
+}
+
+#[tokio::test]
+async fn a_refresh_dropped_mid_request_releases_its_lease() {
+    let (server, calls) = refresh_server(Duration::from_secs(3)).await;
+    let store: Arc<dyn CredentialStore> = Arc::new(MemoryCredentialStore::new());
+    let auth = manager_with_store(&server.uri(), store.clone());
+    auth.store_credentials("test", "u", &expired("old", "rt"))
+        .await
+        .unwrap();
+    let session = auth.session("u").await.unwrap();
+    // A caller's own timeout drops the refresh while the token endpoint is still answering.
+    let abandoned = tokio::time::timeout(Duration::from_millis(300), session.token("test")).await;
+    assert!(abandoned.is_err(), "the refresh was still running");
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    let (record, _) = wait_for_release(&*store).await;
+    assert_eq!(record.record.lease, None, "the lease is released at once");
+}
+
+/// The record once its lease is gone, or as it is after two seconds.
+async fn wait_for_release(store: &dyn CredentialStore) -> (StoredCredential, Credentials) {
+    for _ in 0..200 {
+        let (record, credentials) = stored(store, "u").await;
+        if record.record.lease.is_none() {
+            return (record, credentials);
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    stored(store, "u").await
+}
+
+/// A provider whose code panics while merging a refresh response.
+#[derive(Debug)]
+struct PanickingMerge(auth_core::provider::OAuth2Settings);
+
+#[async_trait::async_trait]
+impl auth_core::AuthProvider for PanickingMerge {
+    fn id(&self) -> &str {
+        "test"
+    }
+    fn oauth2_settings(&self) -> Option<&auth_core::provider::OAuth2Settings> {
+        Some(&self.0)
+    }
+    fn merge_refreshed(&self, _: &Credentials, _: OAuth2Token) -> Credentials {
+        panic!("provider bug while merging a refresh response");
+    }
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+}
+
+#[tokio::test]
+async fn a_refresh_that_panics_releases_its_lease() {
+    let (server, _) = refresh_server(Duration::ZERO).await;
+    let store: Arc<dyn CredentialStore> = Arc::new(MemoryCredentialStore::new());
+    let auth = auth_core::AuthManager::builder()
+        .env(auth_core::config::EnvSource::empty())
+        .auto_configure(false)
+        .provider(PanickingMerge(settings(&server.uri())))
+        .shared_store(store.clone())
+        .build()
+        .unwrap();
+    auth.store_credentials("test", "u", &expired("old", "rt"))
+        .await
+        .unwrap();
+    let session = auth.session("u").await.unwrap();
+    let task = tokio::spawn(async move { session.token("test").await.map(|_| ()) });
+    assert!(task.await.unwrap_err().is_panic());
+    let (record, credentials) = wait_for_release(&*store).await;
+    assert_eq!(record.record.lease, None, "the lease is released");
+    assert_eq!(stored_access(&credentials), "old");
+}
+
+#[tokio::test]
+async fn a_stored_expiry_centuries_away_is_served() {
+    let server = MockServer::start().await;
+    let auth = builder(&server.uri()).build().unwrap();
+    let mut token = valid("far", "rt");
+    token.expires_at = Some(SystemTime::now() + Duration::from_secs(1 << 33));
+    auth.store_credentials("test", "u", &token).await.unwrap();
+    let session = auth.session("u").await.unwrap();
+    assert_eq!(session.token("test").await.unwrap().expose_secret(), "far");
+    assert_eq!(session.token("test").await.unwrap().expose_secret(), "far");
+    assert!(server.received_requests().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_damaged_stored_record_is_corrupt_for_its_subject_and_can_be_deleted() {
+    for (payload, reason) in [
+        (
+            serde_json::json!({"access_token": "at", "refresh_token": "rt", "expires_at": 1e30}),
+            "`expires_at` is not a Unix timestamp",
+        ),
+        (
+            serde_json::json!({"access_token": 4_242_424}),
+            "field `access_token` has an unexpected type or value",
+        ),
+    ] {
+        let store: Arc<dyn CredentialStore> = Arc::new(MemoryCredentialStore::new());
+        let auth = manager_with_store("http://127.0.0.1:9", store.clone());
+        let bytes = serde_json::to_vec(&payload).unwrap();
+        let record = CredentialRecord::new("test", "u", auth_core::Payload::new(bytes));
+        store.put(record, PutMode::Create).await.unwrap();
+        let corrupt = |err: AuthError| match err {
+            AuthError::CorruptCredentials {
+                ref provider,
+                ref subject,
+                reason: ref r,
+            } => {
+                assert_eq!((provider.as_str(), subject.as_str()), ("test", "u"));
+                assert_eq!(r, reason);
+                assert!(err.needs_reauthorization());
+                let text = err.to_string();
+                assert!(text.contains("connect the account again"), "{text}");
+                assert!(
+                    !text.contains("1e30") && !text.contains("4242424"),
+                    "{text}"
+                );
+            }
+            other => panic!("expected CorruptCredentials, got {other:?}"),
+        };
+        corrupt(auth.session("u").await.unwrap_err());
+        corrupt(
+            auth.load_credentials::<Credentials>("test", "u")
+                .await
+                .unwrap_err(),
+        );
+        corrupt(auth.credential_info("test", "u").await.unwrap_err());
+        corrupt(auth.list_credentials(None).await.unwrap_err());
+        assert!(auth.delete_credentials("test", "u").await.unwrap());
+        assert!(store.get("test", "u").await.unwrap().is_none());
+        assert!(
+            auth.session("u")
+                .await
+                .unwrap()
+                .token("test")
+                .await
+                .is_err()
+        );
+    }
+}
+
+/// A store whose puts fail, as a database locked by another process does, while `failing` is set.
+#[derive(Debug, Default)]
+struct FlakyStore {
+    inner: MemoryCredentialStore,
+    failing: std::sync::atomic::AtomicBool,
+    failed_puts: AtomicUsize,
+}
+
+#[async_trait::async_trait]
+impl CredentialStore for FlakyStore {
+    async fn get(
+        &self,
+        provider: &str,
+        subject: &str,
+    ) -> Result<Option<StoredCredential>, auth_core::StoreError> {
+        self.inner.get(provider, subject).await
+    }
+    async fn put(
+        &self,
+        record: CredentialRecord,
+        mode: PutMode,
+    ) -> Result<auth_core::Version, auth_core::StoreError> {
+        if self.failing.load(Ordering::SeqCst) {
+            self.failed_puts.fetch_add(1, Ordering::SeqCst);
+            return Err(auth_core::StoreError::Backend {
+                store: "flaky",
+                message: "database is locked".into(),
+            });
+        }
+        self.inner.put(record, mode).await
+    }
+    async fn delete(&self, provider: &str, subject: &str) -> Result<bool, auth_core::StoreError> {
+        self.inner.delete(provider, subject).await
+    }
+    async fn list(
+        &self,
+        provider: Option<&str>,
+    ) -> Result<Vec<StoredCredential>, auth_core::StoreError> {
+        self.inner.list(provider).await
+    }
+    fn describe(&self) -> String {
+        "flaky".into()
+    }
+}
+
+/// A token endpoint that makes the store fail its puts as it answers a refresh.
+struct LocksTheStore {
+    store: Arc<FlakyStore>,
+    calls: Arc<AtomicUsize>,
+}
+
+impl Respond for LocksTheStore {
+    fn respond(&self, _req: &Request) -> ResponseTemplate {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        self.store.failing.store(true, Ordering::SeqCst);
+        ResponseTemplate::new(200).set_body_json(serde_json::json!({
+            "access_token": "at-unsaved", "refresh_token": "rt-2", "token_type": "bearer", "expires_in": 3600
+        }))
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refreshed_credentials_that_cannot_be_saved_fail_the_call_and_are_kept() {
+    let server = MockServer::start().await;
+    let store = Arc::new(FlakyStore::default());
+    let calls = Arc::new(AtomicUsize::new(0));
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .respond_with(LocksTheStore {
+            store: store.clone(),
+            calls: calls.clone(),
+        })
+        .mount(&server)
+        .await;
+    let auth = builder(&server.uri())
+        .shared_store(store.clone())
+        .store_write_budget(Duration::from_millis(400))
+        .build()
+        .unwrap();
+    auth.store_credentials("test", "u", &expired("old", "rt-1"))
+        .await
+        .unwrap();
+    let session = Arc::new(auth.session("u").await.unwrap());
+
+    // Ten callers wait for one refresh whose write fails: they share its failure at once instead
+    // of each retrying the write for the whole budget.
+    let started = std::time::Instant::now();
+    let tasks: Vec<_> = (0..10)
+        .map(|_| {
+            let session = session.clone();
+            tokio::spawn(async move { session.token("test").await.map(|_| ()) })
+        })
+        .collect();
+    for task in tasks {
+        let err = task.await.unwrap().unwrap_err();
+        match &err {
+            AuthError::RefreshNotSaved {
+                provider,
+                subject,
+                reason,
+            } => {
+                assert_eq!((provider.as_str(), subject.as_str()), ("test", "u"));
+                assert!(reason.contains("database is locked"), "{reason}");
+            }
+            other => panic!("expected RefreshNotSaved, got {other:?}"),
+        }
+        assert!(err.is_transient());
+        assert!(!err.to_string().contains("at-unsaved"), "{err}");
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(calls.load(Ordering::SeqCst), 1, "one refresh");
+    assert!(
+        store.failed_puts.load(Ordering::SeqCst) >= 2,
+        "the write is retried"
+    );
+    let (record, credentials) = stored(&store.inner, "u").await;
+    assert_eq!(stored_access(&credentials), "old", "nothing was written");
+
+    // The next call tries the write again; it still fails, and the grant is not spent again.
+    let err = session.token("test").await.unwrap_err();
+    assert!(matches!(err, AuthError::RefreshNotSaved { .. }), "{err:?}");
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+
+    // Once the store takes writes again, the kept credentials are saved and served.
+    store.failing.store(false, Ordering::SeqCst);
+    assert_eq!(
+        session.token("test").await.unwrap().expose_secret(),
+        "at-unsaved"
+    );
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    let (saved, credentials) = stored(&store.inner, "u").await;
+    assert_eq!(stored_access(&credentials), "at-unsaved");
+    assert_eq!(
+        credentials.token.refresh_token.unwrap().expose_secret(),
+        "rt-2"
+    );
+    assert_eq!(saved.record.lease, None);
+    assert!(saved.version > record.version);
+    assert_eq!(
+        session.token("test").await.unwrap().expose_secret(),
+        "at-unsaved"
+    );
+}
+
+/// A token endpoint that, as another process would, writes `record` to the store while it
+/// answers the refresh with `fresh` (valid for an hour, with refresh token `rt-new`).
+struct SomeoneWritesFirst {
+    store: Arc<MemoryCredentialStore>,
+    record: Mutex<Option<CredentialRecord>>,
+}
+
+impl Respond for SomeoneWritesFirst {
+    fn respond(&self, _req: &Request) -> ResponseTemplate {
+        if let Some(record) = self.record.lock().unwrap().take() {
+            futures::executor::block_on(self.store.put(record, PutMode::Overwrite)).unwrap();
+        }
+        ResponseTemplate::new(200).set_body_json(serde_json::json!({
+            "access_token": "fresh", "refresh_token": "rt-new", "token_type": "bearer", "expires_in": 3600
+        }))
+    }
+}
+
+/// Refreshes `old`/`rt-1` while the endpoint writes `written` first; returns the token served.
+async fn refresh_losing_the_race_to(
+    written: CredentialRecord,
+) -> (String, StoredCredential, Credentials) {
+    let server = MockServer::start().await;
+    let store = Arc::new(MemoryCredentialStore::new());
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .respond_with(SomeoneWritesFirst {
+            store: store.clone(),
+            record: Mutex::new(Some(written)),
+        })
+        .expect(1)
+        .mount(&server)
+        .await;
+    let auth = manager_with_store(&server.uri(), store.clone());
+    auth.store_credentials("test", "u", &expired("old", "rt-1"))
+        .await
+        .unwrap();
+    let token = auth
+        .session("u")
+        .await
+        .unwrap()
+        .token("test")
+        .await
+        .map(|t| t.expose_secret().to_string());
+    let (record, credentials) = stored(&*store, "u").await;
+    (token.unwrap(), record, credentials)
+}
+
+#[tokio::test]
+async fn a_writer_that_loses_the_race_keeps_its_grant_when_it_is_newer() {
+    // Another process took the lease over, spent the same (rotated) refresh token and was refused:
+    // it marked the old credentials. Ours are the live grant: they must be stored, not dropped.
+    let mut marked = CredentialRecord::new(
+        "test",
+        "u",
+        Credentials::new(expired("old", "rt-1")).to_payload(),
+    );
+    marked.status = CredentialStatus::NeedsReauthorization;
+    let (token, record, credentials) = refresh_losing_the_race_to(marked).await;
+    assert_eq!(token, "fresh");
+    assert_eq!(stored_access(&credentials), "fresh");
+    assert_eq!(
+        credentials.token.refresh_token.unwrap().expose_secret(),
+        "rt-new"
+    );
+    assert_eq!(record.record.status, CredentialStatus::Active);
+    assert_eq!(record.record.lease, None);
+
+    // A grant that expires before ours (an older refresh elsewhere) is replaced by ours too.
+    let mut older = valid("other-refresh", "rt-other");
+    older.expires_at = Some(SystemTime::now() + Duration::from_secs(600));
+    let older = CredentialRecord::new("test", "u", Credentials::new(older).to_payload());
+    let (token, record, credentials) = refresh_losing_the_race_to(older).await;
+    assert_eq!(token, "fresh");
+    assert_eq!(stored_access(&credentials), "fresh");
+    assert_eq!(record.record.lease, None);
+}
+
+#[tokio::test]
+async fn a_writer_that_loses_the_race_to_a_newer_grant_adopts_it() {
+    // The user connected again while we refreshed: their new grant outlives ours and wins.
+    let mut relogin = valid("relogin", "rt-relogin");
+    relogin.expires_at = Some(SystemTime::now() + Duration::from_secs(7200));
+    let relogin = CredentialRecord::new("test", "u", Credentials::new(relogin).to_payload());
+    let (token, record, credentials) = refresh_losing_the_race_to(relogin).await;
+    assert_eq!(token, "relogin");
+    assert_eq!(stored_access(&credentials), "relogin");
+    assert_eq!(record.record.status, CredentialStatus::Active);
+}
+
+/// A token endpoint that rotates refresh tokens: each one works once, and its refresh issues
+/// `access-N`/`rt-N` (short-lived: inside the expiry margin, so every call refreshes again).
+#[derive(Clone, Default)]
+struct Rotating {
+    state: Arc<Mutex<RotatingState>>,
+}
+
+#[derive(Default)]
+struct RotatingState {
+    issued: usize,
+    spent: Vec<String>,
+    refused: Vec<String>,
+}
+
+impl Rotating {
+    fn valid(state: &RotatingState) -> String {
+        format!("rt-{}", state.issued)
+    }
+}
+
+impl Respond for Rotating {
+    fn respond(&self, req: &Request) -> ResponseTemplate {
+        let presented = form_value(req, "refresh_token").unwrap_or_default();
+        let mut state = self.state.lock().unwrap();
+        if presented != Rotating::valid(&state) {
+            state.refused.push(presented);
+            return ResponseTemplate::new(400)
+                .set_body_json(serde_json::json!({"error": "invalid_grant"}));
+        }
+        state.spent.push(presented);
+        state.issued += 1;
+        let n = state.issued;
+        ResponseTemplate::new(200)
+            .set_body_json(serde_json::json!({
+                "access_token": format!("access-{n}"), "refresh_token": format!("rt-{n}"),
+                "token_type": "bearer", "expires_in": 30
+            }))
+            .set_delay(Duration::from_millis(5))
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rotating_refresh_tokens_are_spent_once_across_managers() {
+    let server = MockServer::start().await;
+    let endpoint = Rotating::default();
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .respond_with(endpoint.clone())
+        .mount(&server)
+        .await;
+    let store: Arc<dyn CredentialStore> = Arc::new(MemoryCredentialStore::new());
+    let managers: Vec<_> = (0..3)
+        .map(|_| manager_with_store(&server.uri(), store.clone()))
+        .collect();
+    managers[0]
+        .store_credentials("test", "u", &expired("old", "rt-0"))
+        .await
+        .unwrap();
+    let mut tasks = Vec::new();
+    for manager in &managers {
+        let session = Arc::new(manager.session("u").await.unwrap());
+        for _ in 0..8 {
+            let session = session.clone();
+            tasks.push(tokio::spawn(async move {
+                session
+                    .token("test")
+                    .await
+                    .map(|t| t.expose_secret().to_string())
+            }));
+        }
+    }
+    let mut served = Vec::new();
+    for task in tasks {
+        served.push(task.await.unwrap().unwrap());
+    }
+    let (record, credentials) = stored(&*store, "u").await;
+    let state = endpoint.state.lock().unwrap();
+    assert!(state.refused.is_empty(), "spent twice: {:?}", state.refused);
+    // The tokens are always inside the expiry margin: each of the 24 calls refreshed once, each
+    // with the refresh token the previous refresh issued, whichever manager it ran in.
+    assert_eq!(state.issued, 24);
+    let expected: Vec<String> = (0..24).map(|n| format!("rt-{n}")).collect();
+    assert_eq!(state.spent, expected);
+    served.sort_by_key(|t| t.trim_start_matches("access-").parse::<usize>().unwrap());
+    let expected: Vec<String> = (1..=24).map(|n| format!("access-{n}")).collect();
+    assert_eq!(served, expected, "each call got its own refresh's token");
+    assert_eq!(
+        credentials.token.refresh_token.unwrap().expose_secret(),
+        Rotating::valid(&state),
+        "the store holds the live refresh token"
+    );
+    assert_eq!(record.record.status, CredentialStatus::Active);
+    assert_eq!(record.record.lease, None);
+}
+
+/// A store whose puts hang while `hanging` is set: a process stuck (or killed) mid-write.
+#[derive(Debug, Default)]
+struct HangingStore {
+    inner: MemoryCredentialStore,
+    hanging: std::sync::atomic::AtomicBool,
+}
+
+#[async_trait::async_trait]
+impl CredentialStore for HangingStore {
+    async fn get(
+        &self,
+        provider: &str,
+        subject: &str,
+    ) -> Result<Option<StoredCredential>, auth_core::StoreError> {
+        self.inner.get(provider, subject).await
+    }
+    async fn put(
+        &self,
+        record: CredentialRecord,
+        mode: PutMode,
+    ) -> Result<auth_core::Version, auth_core::StoreError> {
+        if self.hanging.load(Ordering::SeqCst) {
+            futures::future::pending::<()>().await;
+        }
+        self.inner.put(record, mode).await
+    }
+    async fn delete(&self, provider: &str, subject: &str) -> Result<bool, auth_core::StoreError> {
+        self.inner.delete(provider, subject).await
+    }
+    async fn list(
+        &self,
+        provider: Option<&str>,
+    ) -> Result<Vec<StoredCredential>, auth_core::StoreError> {
+        self.inner.list(provider).await
+    }
+    fn describe(&self) -> String {
+        "hanging".into()
+    }
+}
+
+/// Hangs the store's puts as it answers, like `Rotating` otherwise.
+struct HangsTheStore {
+    store: Arc<HangingStore>,
+    rotating: Rotating,
+}
+
+impl Respond for HangsTheStore {
+    fn respond(&self, req: &Request) -> ResponseTemplate {
+        self.store.hanging.store(true, Ordering::SeqCst);
+        self.rotating.respond(req)
+    }
+}
+
+#[tokio::test]
+async fn a_crash_after_the_token_endpoint_answered_loses_a_rotated_refresh_token() {
+    // The window documented in `auth_core::session`: the endpoint rotated the grant, and the
+    // process dies before the new credentials reach the store.
+    let server = MockServer::start().await;
+    let rotating = Rotating::default();
+    let store = Arc::new(HangingStore::default());
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .respond_with(HangsTheStore {
+            store: store.clone(),
+            rotating: rotating.clone(),
+        })
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .respond_with(rotating.clone())
+        .mount(&server)
+        .await;
+    let crashed = manager_with_store(&server.uri(), store.clone());
+    crashed
+        .store_credentials("test", "u", &expired("old", "rt-0"))
+        .await
+        .unwrap();
+    let session = crashed.session("u").await.unwrap();
+    let died = tokio::time::timeout(Duration::from_millis(500), session.token("test")).await;
+    assert!(died.is_err(), "the write never finished");
+    drop((session, crashed));
+    store.hanging.store(false, Ordering::SeqCst);
+    // Its lease expires; the next process finds the spent refresh token.
+    let (mut record, _) = stored(&store.inner, "u").await;
+    assert!(record.record.lease.is_some(), "the dead holder's lease");
+    record.record.lease = None;
+    store
+        .inner
+        .put(record.record, PutMode::Update(record.version))
+        .await
+        .unwrap();
+    let next = manager_with_store(&server.uri(), store.clone());
+    let err = next
+        .session("u")
+        .await
+        .unwrap()
+        .token("test")
+        .await
+        .unwrap_err();
+    assert!(err.needs_reauthorization(), "{err:?}");
+    let state = rotating.state.lock().unwrap();
+    assert_eq!(state.spent, ["rt-0"]);
+    assert_eq!(state.refused, ["rt-0"], "the rotated rt-1 was lost");
+}
+
+#[tokio::test]
+async fn a_refresh_dropped_while_saving_keeps_the_credentials_for_the_next_call() {
+    let server = MockServer::start().await;
+    let rotating = Rotating::default();
+    let store = Arc::new(HangingStore::default());
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .respond_with(HangsTheStore {
+            store: store.clone(),
+            rotating: rotating.clone(),
+        })
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .respond_with(rotating.clone())
+        .mount(&server)
+        .await;
+    let auth = manager_with_store(&server.uri(), store.clone());
+    auth.store_credentials("test", "u", &expired("old", "rt-0"))
+        .await
+        .unwrap();
+    let session = auth.session("u").await.unwrap();
+    // The caller gives up while the store is still busy with the write.
+    let abandoned = tokio::time::timeout(Duration::from_millis(300), session.token("test")).await;
+    assert!(abandoned.is_err(), "the write was still running");
+    store.hanging.store(false, Ordering::SeqCst);
+
+    // The next call writes the kept credentials instead of spending the rotated grant again.
+    let token = session.token("test").await.unwrap();
+    assert_eq!(token.expose_secret(), "access-1");
+    {
+        let state = rotating.state.lock().unwrap();
+        assert_eq!(state.spent, ["rt-0"]);
+        assert!(state.refused.is_empty(), "{:?}", state.refused);
+    }
+    let (record, credentials) = stored(&store.inner, "u").await;
+    assert_eq!(stored_access(&credentials), "access-1");
+    assert_eq!(
+        credentials.token.refresh_token.unwrap().expose_secret(),
+        "rt-1"
+    );
+    assert_eq!(record.record.lease, None);
+}

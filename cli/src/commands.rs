@@ -498,36 +498,35 @@ async fn rotate_credentials(globals: &Globals, out: &Output) -> Result<(), CliEr
 }
 
 /// `logout`: revoke at the provider (when there is a grant to revoke), then delete locally.
+/// `--local` only deletes, without reading the credentials: it works on a damaged record too.
 async fn logout(app: &App, args: &LogoutArgs, out: &Output) -> Result<(), CliError> {
     let provider = args.provider.as_str();
     app.require_registered(provider)?;
     let subject = app.subject.as_str();
+    if args.local {
+        let deleted = app
+            .auth
+            .delete_credentials(provider, subject)
+            .await
+            .map_err(|e| app.hints.auth(e))?;
+        if deleted {
+            report_logout(out, provider, subject, Some("--local"));
+        } else {
+            report_nothing_stored(app, out, provider, subject);
+        }
+        return Ok(());
+    }
     let stored = app
         .auth
         .load_credentials::<Credentials>(provider, subject)
         .await
         .map_err(|e| app.hints.auth(e))?;
     let Some(credentials) = stored else {
-        if out.is_json() {
-            out.json(&json!({
-                "provider": provider,
-                "subject": subject,
-                "logged_out": false,
-                "revoked": false,
-                "reason": "no stored credentials",
-            }));
-        } else {
-            out.line(&format!(
-                "No stored credentials for {provider}/{subject} in {}; nothing to do.",
-                app.store()
-            ));
-        }
+        report_nothing_stored(app, out, provider, subject);
         return Ok(());
     };
     let local_only = format!("integrations logout {provider} --local");
-    let skip_reason = if args.local {
-        Some("--local".to_string())
-    } else if credentials.token.refresh_token.is_none() {
+    let skip_reason = if credentials.token.refresh_token.is_none() {
         Some(
             "the credentials have no grant to revoke (a personal access token is revoked in the provider's developer settings)"
                 .to_string(),
@@ -564,6 +563,12 @@ async fn logout(app: &App, args: &LogoutArgs, out: &Output) -> Result<(), CliErr
                 .map_err(|e| app.hints.auth(e))?;
         }
     }
+    report_logout(out, provider, subject, skip_reason.as_deref());
+    Ok(())
+}
+
+/// What `logout` did: revoked and deleted, or only deleted (and why not revoked).
+fn report_logout(out: &Output, provider: &str, subject: &str, skip_reason: Option<&str>) {
     if out.is_json() {
         out.json(&json!({
             "provider": provider,
@@ -573,7 +578,7 @@ async fn logout(app: &App, args: &LogoutArgs, out: &Output) -> Result<(), CliErr
             "reason": skip_reason,
         }));
     } else {
-        let what = match &skip_reason {
+        let what = match skip_reason {
             None => {
                 format!("the grant was revoked at {provider} and the stored credentials deleted")
             }
@@ -581,7 +586,24 @@ async fn logout(app: &App, args: &LogoutArgs, out: &Output) -> Result<(), CliErr
         };
         out.line(&format!("Logged out {provider}/{subject}: {what}."));
     }
-    Ok(())
+}
+
+/// `logout` found nothing to do.
+fn report_nothing_stored(app: &App, out: &Output, provider: &str, subject: &str) {
+    if out.is_json() {
+        out.json(&json!({
+            "provider": provider,
+            "subject": subject,
+            "logged_out": false,
+            "revoked": false,
+            "reason": "no stored credentials",
+        }));
+    } else {
+        out.line(&format!(
+            "No stored credentials for {provider}/{subject} in {}; nothing to do.",
+            app.store()
+        ));
+    }
 }
 
 #[cfg(test)]

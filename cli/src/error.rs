@@ -186,6 +186,21 @@ impl Hints {
                     self.login(provider, subject)
                 ),
             ),
+            AuthError::CorruptCredentials {
+                provider,
+                subject,
+                reason,
+            } => CliError::new(
+                ExitKind::Auth,
+                format!(
+                    "the stored credentials of {provider}/{subject} are damaged ({reason}) and cannot be used: run `{}` to replace them, or `{}` to delete them",
+                    self.login(provider, subject),
+                    self.logout_local(provider, subject)
+                ),
+            ),
+            AuthError::RefreshNotSaved { .. } => {
+                CliError::new(ExitKind::Other, e.to_string()).retryable(true)
+            }
             AuthError::InvalidCredentials {
                 provider, subject, ..
             } => CliError::new(

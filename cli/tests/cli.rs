@@ -1086,6 +1086,99 @@ async fn login_uses_the_default_redirect_uri_when_none_is_configured() {
     assert_eq!(h.mock.token_requests_for("authorization_code"), 1);
 }
 
+#[tokio::test]
+async fn token_fails_and_says_so_when_the_refreshed_credentials_cannot_be_saved() {
+    // Tokens live one second: inside the 60 s expiry margin, so `token` refreshes.
+    let mut h = Harness::with(MockAsana::builder().token_lifetime(1)).await;
+    let store = h.dir.path().join("c.json");
+    h.set_env("INTEGRATIONS_STORE", &format!("file:{}", store.display()));
+    h.login("grace").await.assert_code(0);
+    h.mock.set_latency(Duration::from_millis(500));
+
+    let child = h
+        .command(&["token", "asana", "--subject", "grace"])
+        .spawn()
+        .expect("start the binary");
+    // Once the refresh request is in (the lease is taken), another process holds the store's lock
+    // for longer than the write budget.
+    let started = std::time::Instant::now();
+    while h.mock.token_requests_for("refresh_token") == 0 {
+        assert!(started.elapsed() < CHILD_TIMEOUT, "no refresh request");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let lock = std::fs::File::options()
+        .write(true)
+        .open(h.dir.path().join("c.json.lock"))
+        .expect("open the store's lock file");
+    lock.lock().expect("hold the store's lock");
+    let out = wait(child).await;
+    lock.unlock().expect("release the store's lock");
+
+    out.assert_code(1);
+    assert_eq!(out.stdout, "", "no token that could not be saved");
+    assert!(
+        out.stderr.starts_with(
+            "error: asana: the token of `grace` was refreshed but the new credentials could not be saved to the store ("
+        ),
+        "{out:?}"
+    );
+    assert_eq!(out.stderr.lines().count(), 1, "{out:?}");
+    assert_eq!(h.mock.token_requests_for("refresh_token"), 1);
+}
+
+#[tokio::test]
+async fn a_damaged_record_is_reported_and_logout_local_deletes_it() {
+    let h = Harness::start().await;
+    {
+        use integrations::auth_core::{CredentialRecord, Payload, PutMode};
+        use integrations::{CredentialStore, SqliteCredentialStore};
+        let store = SqliteCredentialStore::builder(h.store_path())
+            .unencrypted()
+            .open()
+            .await
+            .expect("open the store");
+        let payload = br#"{"access_token":"at","refresh_token":"rt","expires_at":1e30}"#.to_vec();
+        store
+            .put(
+                CredentialRecord::new("asana", "heidi", Payload::new(payload)),
+                PutMode::Create,
+            )
+            .await
+            .expect("plant a damaged record");
+        store.close().await.expect("close the store");
+    }
+    let expected = "error: the stored credentials of asana/heidi are damaged (`expires_at` is not a Unix timestamp) and cannot be used: run `integrations login asana --subject heidi` to replace them, or `integrations logout asana --local --subject heidi` to delete them\n";
+    for command in [
+        &["token", "asana", "--subject", "heidi"][..],
+        &["whoami", "asana", "--subject", "heidi"],
+        &["logout", "asana", "--subject", "heidi"],
+    ] {
+        let out = h.run(command).await;
+        out.assert_code(4);
+        assert_eq!(out.stderr, expected, "{command:?}");
+    }
+
+    let out = h
+        .run(&["logout", "asana", "--local", "--subject", "heidi"])
+        .await;
+    out.assert_code(0);
+    assert_eq!(
+        out.stdout,
+        "Logged out asana/heidi: the stored credentials were deleted; not revoked: --local.\n"
+    );
+    let listed = h.run(&["credentials", "list", "--json"]).await.json();
+    assert_eq!(listed["credentials"], Value::Array(Vec::new()));
+    let out = h
+        .run(&["logout", "asana", "--local", "--subject", "heidi"])
+        .await;
+    out.assert_code(0);
+    assert!(
+        out.stdout
+            .starts_with("No stored credentials for asana/heidi in "),
+        "{out:?}"
+    );
+}
+
 /// `n` `token` processes at once on one expired stored token, over the store `store`: exactly one
 /// refresh reaches the token endpoint, and every process prints the token it returned.
 async fn processes_share_one_refresh(store: &str, n: usize) {
