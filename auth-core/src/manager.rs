@@ -755,7 +755,7 @@ mod tests {
                 } => (subject.clone(), "tampered"),
                 ListedCredential::Unreadable {
                     subject,
-                    error: AuthError::Store(StoreError::Corrupt { .. }),
+                    error: AuthError::CorruptCredentials { .. },
                     ..
                 } => (subject.clone(), "corrupt"),
                 other => panic!("{other:?}"),
