@@ -1,5 +1,5 @@
 //! `execute` for every entity and action of the catalog against exact-request mocks: method, path,
-//! query pairs (the default `limit=100` on paginated lists, none on workspace and team users), the
+//! query pairs (the default `limit=100` on paginated lists), the
 //! `{"data": {...}}` body of writes, the bearer token, and the exact shape returned. Attachments are
 //! downloaded from a second server standing for the storage host, without the token.
 
@@ -262,9 +262,13 @@ fn cases() -> Vec<Case> {
         ),
         list(
             "tasks",
-            json!({"tag": "5"}),
-            "/tasks",
-            &[("tag", "5"), ("limit", "100")],
+            json!({"tag": "5", "opt_fields": ["name"], "limit": 10, "offset": NEXT_PAGE}),
+            "/tags/5/tasks",
+            &[
+                ("opt_fields", "name"),
+                ("limit", "10"),
+                ("offset", NEXT_PAGE),
+            ],
         ),
         get(
             "tasks",
@@ -310,6 +314,17 @@ fn cases() -> Vec<Case> {
             &[("opt_fields", "completed,name")],
             json!({"completed": true, "name": "Renamed"}),
         ),
+        write(
+            "tasks",
+            "update",
+            json!({"task_gid": "12", "assignee": null, "due_on": null, "due_at": null,
+                   "start_on": null, "start_at": null, "resource_subtype": "milestone",
+                   "approval_status": "approved"}),
+            ("PUT", "/tasks/12"),
+            &[],
+            json!({"assignee": null, "due_on": null, "due_at": null, "start_on": null,
+                   "start_at": null, "resource_subtype": "milestone", "approval_status": "approved"}),
+        ),
         delete("tasks", json!({"task_gid": "12"}), "/tasks/12"),
         list(
             "project_tasks",
@@ -347,6 +362,32 @@ fn cases() -> Vec<Case> {
             "/workspaces/1/tasks/search",
             &[("text", "launch")],
         ),
+        last_page(
+            "workspace_task_search",
+            json!({"workspace_gid": "1", "assignee_any": "me", "projects_any": "11", "sections_any": "41",
+                   "tags_any": "5", "teams.any": "2", "followers_any": "3",
+                   "created_at.after": "2024-01-01T00:00:00Z", "created_at_before": "2024-02-01T00:00:00Z",
+                   "modified_at_after": "2024-01-02T00:00:00Z", "modified_at.before": "2024-02-02T00:00:00Z",
+                   "due_on_after": "2024-03-01", "due_on.before": "2024-04-01",
+                   "resource_subtype": "milestone", "sort_by": "relevance"}),
+            "/workspaces/1/tasks/search",
+            &[
+                ("assignee.any", "me"),
+                ("projects.any", "11"),
+                ("sections.any", "41"),
+                ("tags.any", "5"),
+                ("teams.any", "2"),
+                ("followers.any", "3"),
+                ("created_at.after", "2024-01-01T00:00:00Z"),
+                ("created_at.before", "2024-02-01T00:00:00Z"),
+                ("modified_at.after", "2024-01-02T00:00:00Z"),
+                ("modified_at.before", "2024-02-02T00:00:00Z"),
+                ("due_on.after", "2024-03-01"),
+                ("due_on.before", "2024-04-01"),
+                ("resource_subtype", "milestone"),
+                ("sort_by", "relevance"),
+            ],
+        ),
         // projects
         list(
             "projects",
@@ -383,6 +424,14 @@ fn cases() -> Vec<Case> {
             ("PUT", "/projects/11"),
             &[],
             json!({"archived": true, "name": "Old", "default_view": "timeline"}),
+        ),
+        write(
+            "projects",
+            "update",
+            json!({"project_gid": "11", "color": null, "due_on": null, "start_on": null}),
+            ("PUT", "/projects/11"),
+            &[],
+            json!({"color": null, "due_on": null, "start_on": null}),
         ),
         delete("projects", json!({"project_gid": "11"}), "/projects/11"),
         list(
@@ -422,6 +471,7 @@ fn cases() -> Vec<Case> {
             "/users",
             &[("workspace", "1"), ("limit", "100")],
         ),
+        list("users", Value::Null, "/users", &[("limit", "100")]),
         get("users", json!({"user_gid": "me"}), "/users/me", &[]),
         get(
             "users",
@@ -429,17 +479,21 @@ fn cases() -> Vec<Case> {
             "/users/gsanchez%40example.com",
             &[("opt_fields", "email")],
         ),
-        last_page(
+        list(
             "workspace_users",
             json!({"workspace_gid": "1", "opt_fields": ["email"]}),
-            "/workspaces/1/users",
-            &[("opt_fields", "email")],
+            "/users",
+            &[
+                ("workspace", "1"),
+                ("opt_fields", "email"),
+                ("limit", "100"),
+            ],
         ),
-        last_page(
+        list(
             "team_users",
-            json!({"team_gid": "2", "offset": NEXT_PAGE}),
-            "/teams/2/users",
-            &[("offset", NEXT_PAGE)],
+            json!({"team_gid": "2", "limit": 20, "offset": NEXT_PAGE}),
+            "/users",
+            &[("team", "2"), ("limit", "20"), ("offset", NEXT_PAGE)],
         ),
         get("teams", json!({"team_gid": "2"}), "/teams/2", &[]),
         list(
@@ -522,10 +576,17 @@ fn cases() -> Vec<Case> {
         write(
             "sections",
             "update",
-            json!({"section_gid": "41", "name": "Done", "insert_before": "42"}),
+            json!({"section_gid": "41", "name": "Done", "opt_fields": ["name"]}),
             ("PUT", "/sections/41"),
-            &[],
-            json!({"name": "Done", "insert_before": "42"}),
+            &[("opt_fields", "name")],
+            json!({"name": "Done"}),
+        ),
+        post_action(
+            "sections",
+            "move",
+            json!({"project_gid": "11", "section": "41", "before_section": "42"}),
+            "/projects/11/sections/insert",
+            json!({"section": "41", "before_section": "42"}),
         ),
         delete("sections", json!({"section_gid": "41"}), "/sections/41"),
         list(
@@ -686,8 +747,8 @@ fn the_cases_cover_every_catalog_action() {
         .collect();
     covered.insert(("attachments".into(), "create".into()));
     covered.insert(("attachments".into(), "download".into()));
-    // 27 entities with 49 actions between them (as listed in the catalog's own unit test).
-    assert_eq!(catalog.len(), 49);
+    // 27 entities with 50 actions between them (as listed in the catalog's own unit test).
+    assert_eq!(catalog.len(), 50);
     assert_eq!(
         catalog
             .iter()

@@ -150,7 +150,15 @@ async fn wrong_types_say_what_was_expected() {
             "tasks",
             "create",
             json!({"workspace": "1", "name": null}),
-            vec!["`name` must be string, got null"],
+            vec!["`name` cannot be null: Asana clears only nullable fields of updates"],
+        ),
+        (
+            "projects",
+            "update",
+            json!({"project_gid": "1", "archived": null}),
+            vec![
+                "`archived` cannot be null: Asana clears only nullable fields of updates; leave it out to keep its value",
+            ],
         ),
         (
             "projects",
@@ -163,7 +171,7 @@ async fn wrong_types_say_what_was_expected() {
             "list",
             json!({"workspace_gid": "1", "sort_by": 1}),
             vec![
-                "`sort_by` must be one of due_date|created_at|completed_at|likes|modified_at, got a number",
+                "`sort_by` must be one of due_date|created_at|completed_at|likes|modified_at|relevance, got a number",
             ],
         ),
         (
@@ -246,10 +254,10 @@ async fn any_of_rules_need_one_complete_group() {
             "needs one of: workspace, or team",
         ),
         (
-            "users",
-            "list",
-            json!({}),
-            "needs one of: workspace, or team",
+            "sections",
+            "move",
+            json!({"project_gid": "1", "section": "2"}),
+            "needs one of: before_section, or after_section",
         ),
         (
             "task_stories",
@@ -281,17 +289,19 @@ async fn limit_must_be_between_1_and_100() {
         .await;
         assert_eq!(problems(&err), [problem]);
     }
-    let err = refused(
-        "workspace_users",
-        "list",
-        json!({"workspace_gid": "1", "limit": 10}),
-    )
-    .await;
-    assert_eq!(
-        problems(&err),
-        ["unknown param `limit`"],
-        "workspace users take no limit"
-    );
+    for entity in ["workspace_users", "team_users"] {
+        let gid = if entity == "team_users" {
+            "team_gid"
+        } else {
+            "workspace_gid"
+        };
+        let err = refused(entity, "list", json!({gid: "1", "limit": 101})).await;
+        assert_eq!(
+            problems(&err),
+            ["`limit` must be between 1 and 100, got 101"],
+            "{entity} page with limit like every other list"
+        );
+    }
 }
 
 #[tokio::test]

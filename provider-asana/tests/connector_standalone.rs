@@ -442,6 +442,10 @@ async fn every_catalog_action_works_against_the_testkit() {
             .await,
         [seed::ME_NAME]
     );
+    assert_eq!(
+        agent.names("users", Value::Null).await,
+        [seed::ME_NAME, "Ada Lovelace"]
+    );
     let by_email = agent
         .ok("users", "get", json!({"user_gid": seed::ME_EMAIL}))
         .await;
@@ -630,6 +634,23 @@ async fn every_catalog_action_works_against_the_testkit() {
             json!({"section_gid": seed::LAUNCH_SECTION_GID, "task": seed::VENUE_TASK_GID}),
         )
         .await;
+    agent
+        .ok(
+            "sections",
+            "move",
+            json!({"project_gid": seed::LAUNCH_PROJECT_GID, "section": later,
+                   "before_section": seed::LAUNCH_SECTION_GID}),
+        )
+        .await;
+    assert_eq!(
+        agent
+            .names(
+                "project_sections",
+                json!({"project_gid": seed::LAUNCH_PROJECT_GID})
+            )
+            .await,
+        ["Someday", "Untitled section"]
+    );
     agent
         .ok("sections", "delete", json!({"section_gid": later}))
         .await;

@@ -9,8 +9,6 @@ pub(crate) enum Kind {
     List,
     /// A list without `limit`/`offset` paging (search): `{data: [...], meta: {next_page: null}}`.
     Unpaged,
-    /// A list that takes `offset` but no `limit` (workspace and team users).
-    OffsetOnly,
     /// A GET of one object.
     Get,
     /// A POST.
@@ -50,11 +48,31 @@ pub(crate) enum Ty {
 
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Param {
+    /// The name the caller uses.
     pub(crate) name: &'static str,
+    /// The name Asana reads (in the query or the body): the same, unless `name` is an alias.
+    pub(crate) wire: &'static str,
     pub(crate) ty: Ty,
     pub(crate) required: bool,
+    /// Whether Asana's schema marks the field nullable: an update may send `null` to clear it.
+    pub(crate) nullable: bool,
     pub(crate) at: In,
     pub(crate) description: &'static str,
+}
+
+impl Param {
+    /// The same param, clearable with `null` on updates (where Asana's schema says `nullable`).
+    const fn nullable(self) -> Self {
+        Param {
+            nullable: true,
+            ..self
+        }
+    }
+
+    /// The same param, sent to Asana as `wire`.
+    const fn wire(self, wire: &'static str) -> Self {
+        Param { wire, ..self }
+    }
 }
 
 /// A cross-parameter rule the JSON Schema cannot say simply.
@@ -62,6 +80,15 @@ pub(crate) struct Param {
 pub(crate) enum Rule {
     /// At least one of these groups must be complete.
     AnyGroup(&'static [&'static [&'static str]]),
+    /// At most one of these params (an alias and its original, or exclusive options).
+    AtMostOne(&'static [&'static str]),
+    /// When `param` is given, the call goes to `path` (which names `param`), and only `with`
+    /// may accompany it: the operation there declares nothing else.
+    Via {
+        param: &'static str,
+        path: &'static str,
+        with: &'static [&'static str],
+    },
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -78,8 +105,10 @@ pub(crate) struct Operation {
 const fn p(name: &'static str, ty: Ty, at: In, description: &'static str) -> Param {
     Param {
         name,
+        wire: name,
         ty,
         required: false,
+        nullable: false,
         at,
         description,
     }
@@ -87,11 +116,8 @@ const fn p(name: &'static str, ty: Ty, at: In, description: &'static str) -> Par
 
 const fn req(name: &'static str, ty: Ty, at: In, description: &'static str) -> Param {
     Param {
-        name,
-        ty,
         required: true,
-        at,
-        description,
+        ..p(name, ty, at, description)
     }
 }
 
@@ -120,6 +146,13 @@ const ARCHIVED: Param = p(
     "Only archived (true) or unarchived (false) projects",
 );
 
+/// A snake_case alias of a dotted search filter (as Airbyte names them).
+macro_rules! alias {
+    ($name:literal, $wire:literal) => {
+        p($name, Ty::Str, In::Query, concat!("Same as ", $wire)).wire($wire)
+    };
+}
+
 macro_rules! gid {
     ($name:literal, $what:literal) => {
         req(
@@ -131,7 +164,50 @@ macro_rules! gid {
     };
 }
 
-const TASK_FIELDS_WRITE: [Param; 9] = [
+/// Asana's named colors for tags (and, with `none`, projects).
+const TAG_COLORS: &[&str] = &[
+    "dark-pink",
+    "dark-green",
+    "dark-blue",
+    "dark-red",
+    "dark-teal",
+    "dark-brown",
+    "dark-orange",
+    "dark-purple",
+    "dark-warm-gray",
+    "light-pink",
+    "light-green",
+    "light-blue",
+    "light-red",
+    "light-teal",
+    "light-brown",
+    "light-orange",
+    "light-purple",
+    "light-warm-gray",
+];
+const PROJECT_COLORS: &[&str] = &[
+    "dark-pink",
+    "dark-green",
+    "dark-blue",
+    "dark-red",
+    "dark-teal",
+    "dark-brown",
+    "dark-orange",
+    "dark-purple",
+    "dark-warm-gray",
+    "light-pink",
+    "light-green",
+    "light-blue",
+    "light-red",
+    "light-teal",
+    "light-brown",
+    "light-orange",
+    "light-purple",
+    "light-warm-gray",
+    "none",
+];
+
+const TASK_FIELDS_WRITE: [Param; 12] = [
     p("name", Ty::Str, In::Body, "Task name"),
     p("notes", Ty::Str, In::Body, "Plain-text description"),
     p(
@@ -145,10 +221,11 @@ const TASK_FIELDS_WRITE: [Param; 9] = [
         Ty::Str,
         In::Body,
         "Assignee user gid, email, or \"me\"",
-    ),
-    p("due_on", Ty::Str, In::Body, "Due date, YYYY-MM-DD"),
-    p("due_at", Ty::Str, In::Body, "Due date and time, ISO 8601"),
-    p("start_on", Ty::Str, In::Body, "Start date, YYYY-MM-DD"),
+    )
+    .nullable(),
+    p("due_on", Ty::Str, In::Body, "Due date, YYYY-MM-DD").nullable(),
+    p("due_at", Ty::Str, In::Body, "Due date and time, ISO 8601").nullable(),
+    p("start_on", Ty::Str, In::Body, "Start date, YYYY-MM-DD").nullable(),
     p(
         "completed",
         Ty::Bool,
@@ -161,9 +238,28 @@ const TASK_FIELDS_WRITE: [Param; 9] = [
         In::Body,
         "Custom field values by custom field gid",
     ),
+    p(
+        "start_at",
+        Ty::Str,
+        In::Body,
+        "Start date and time, ISO 8601 (needs due_at)",
+    )
+    .nullable(),
+    p(
+        "resource_subtype",
+        Ty::Enum(&["default_task", "milestone", "approval"]),
+        In::Body,
+        "Task kind",
+    ),
+    p(
+        "approval_status",
+        Ty::Enum(&["pending", "approved", "rejected", "changes_requested"]),
+        In::Body,
+        "Approval state (approval tasks only)",
+    ),
 ];
 
-const TASK_CREATE: [Param; 14] = [
+const TASK_CREATE: [Param; 17] = [
     TASK_FIELDS_WRITE[0],
     TASK_FIELDS_WRITE[1],
     TASK_FIELDS_WRITE[2],
@@ -173,6 +269,9 @@ const TASK_CREATE: [Param; 14] = [
     TASK_FIELDS_WRITE[6],
     TASK_FIELDS_WRITE[7],
     TASK_FIELDS_WRITE[8],
+    TASK_FIELDS_WRITE[9],
+    TASK_FIELDS_WRITE[10],
+    TASK_FIELDS_WRITE[11],
     p(
         "workspace",
         Ty::Str,
@@ -200,7 +299,7 @@ const TASK_CREATE: [Param; 14] = [
     ),
 ];
 
-const TASK_UPDATE: [Param; 11] = [
+const TASK_UPDATE: [Param; 14] = [
     gid!("task_gid", "task"),
     TASK_FIELDS_WRITE[0],
     TASK_FIELDS_WRITE[1],
@@ -211,15 +310,18 @@ const TASK_UPDATE: [Param; 11] = [
     TASK_FIELDS_WRITE[6],
     TASK_FIELDS_WRITE[7],
     TASK_FIELDS_WRITE[8],
+    TASK_FIELDS_WRITE[9],
+    TASK_FIELDS_WRITE[10],
+    TASK_FIELDS_WRITE[11],
     OPT_FIELDS,
 ];
 
 const PROJECT_WRITE: [Param; 7] = [
     p("name", Ty::Str, In::Body, "Project name"),
     p("notes", Ty::Str, In::Body, "Description"),
-    p("color", Ty::Str, In::Body, "Color name, e.g. light-green"),
-    p("due_on", Ty::Str, In::Body, "Due date, YYYY-MM-DD"),
-    p("start_on", Ty::Str, In::Body, "Start date, YYYY-MM-DD"),
+    p("color", Ty::Enum(PROJECT_COLORS), In::Body, "Color").nullable(),
+    p("due_on", Ty::Str, In::Body, "Due date, YYYY-MM-DD").nullable(),
+    p("start_on", Ty::Str, In::Body, "Start date, YYYY-MM-DD").nullable(),
     p(
         "archived",
         Ty::Bool,
@@ -234,6 +336,8 @@ const PROJECT_WRITE: [Param; 7] = [
     ),
 ];
 
+const TAG_COLOR: Param = p("color", Ty::Enum(TAG_COLORS), In::Body, "Color").nullable();
+
 /// Every operation, in catalog order.
 pub(crate) const OPERATIONS: &[Operation] = &[
     // tasks
@@ -246,7 +350,12 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         params: &[
             p("project", Ty::Str, In::Query, "Project gid"),
             p("section", Ty::Str, In::Query, "Section gid"),
-            p("tag", Ty::Str, In::Query, "Tag gid"),
+            p(
+                "tag",
+                Ty::Str,
+                In::Query,
+                "Tag gid (alone, with opt_fields, limit and offset only)",
+            ),
             p(
                 "assignee",
                 Ty::Str,
@@ -275,12 +384,19 @@ pub(crate) const OPERATIONS: &[Operation] = &[
             LIMIT,
             OFFSET,
         ],
-        rules: &[Rule::AnyGroup(&[
-            &["project"],
-            &["section"],
-            &["tag"],
-            &["assignee", "workspace"],
-        ])],
+        rules: &[
+            Rule::AnyGroup(&[
+                &["project"],
+                &["section"],
+                &["tag"],
+                &["assignee", "workspace"],
+            ]),
+            Rule::Via {
+                param: "tag",
+                path: "/tags/{tag}/tasks",
+                with: &["opt_fields", "limit", "offset"],
+            },
+        ],
     },
     Operation {
         entity: "tasks",
@@ -375,17 +491,72 @@ pub(crate) const OPERATIONS: &[Operation] = &[
                 "Comma-separated section gids",
             ),
             p("tags.any", Ty::Str, In::Query, "Comma-separated tag gids"),
+            p("teams.any", Ty::Str, In::Query, "Comma-separated team gids"),
             p(
-                "completed",
-                Ty::Bool,
+                "followers.any",
+                Ty::Str,
                 In::Query,
-                "Only complete (true) or incomplete (false) tasks",
+                "Comma-separated follower user gids or \"me\"",
+            ),
+            p(
+                "created_at.after",
+                Ty::Str,
+                In::Query,
+                "Only tasks created after this ISO 8601 time",
+            ),
+            p(
+                "created_at.before",
+                Ty::Str,
+                In::Query,
+                "Only tasks created before this ISO 8601 time",
             ),
             p(
                 "modified_at.after",
                 Ty::Str,
                 In::Query,
                 "Only tasks modified after this ISO 8601 time",
+            ),
+            p(
+                "modified_at.before",
+                Ty::Str,
+                In::Query,
+                "Only tasks modified before this ISO 8601 time",
+            ),
+            p(
+                "due_on.after",
+                Ty::Str,
+                In::Query,
+                "Only tasks due after this date, YYYY-MM-DD",
+            ),
+            p(
+                "due_on.before",
+                Ty::Str,
+                In::Query,
+                "Only tasks due before this date, YYYY-MM-DD",
+            ),
+            alias!("assignee_any", "assignee.any"),
+            alias!("projects_any", "projects.any"),
+            alias!("sections_any", "sections.any"),
+            alias!("tags_any", "tags.any"),
+            alias!("teams_any", "teams.any"),
+            alias!("followers_any", "followers.any"),
+            alias!("created_at_after", "created_at.after"),
+            alias!("created_at_before", "created_at.before"),
+            alias!("modified_at_after", "modified_at.after"),
+            alias!("modified_at_before", "modified_at.before"),
+            alias!("due_on_after", "due_on.after"),
+            alias!("due_on_before", "due_on.before"),
+            p(
+                "resource_subtype",
+                Ty::Enum(&["default_task", "milestone", "approval", "custom"]),
+                In::Query,
+                "Only tasks of this kind",
+            ),
+            p(
+                "completed",
+                Ty::Bool,
+                In::Query,
+                "Only complete (true) or incomplete (false) tasks",
             ),
             p(
                 "sort_by",
@@ -395,15 +566,29 @@ pub(crate) const OPERATIONS: &[Operation] = &[
                     "completed_at",
                     "likes",
                     "modified_at",
+                    "relevance",
                 ]),
                 In::Query,
-                "Sort order",
+                "Sort order (default modified_at)",
             ),
             p("sort_ascending", Ty::Bool, In::Query, "Sort ascending"),
             OPT_FIELDS,
             LIMIT,
         ],
-        rules: &[],
+        rules: &[
+            Rule::AtMostOne(&["assignee.any", "assignee_any"]),
+            Rule::AtMostOne(&["projects.any", "projects_any"]),
+            Rule::AtMostOne(&["sections.any", "sections_any"]),
+            Rule::AtMostOne(&["tags.any", "tags_any"]),
+            Rule::AtMostOne(&["teams.any", "teams_any"]),
+            Rule::AtMostOne(&["followers.any", "followers_any"]),
+            Rule::AtMostOne(&["created_at.after", "created_at_after"]),
+            Rule::AtMostOne(&["created_at.before", "created_at_before"]),
+            Rule::AtMostOne(&["modified_at.after", "modified_at_after"]),
+            Rule::AtMostOne(&["modified_at.before", "modified_at_before"]),
+            Rule::AtMostOne(&["due_on.after", "due_on_after"]),
+            Rule::AtMostOne(&["due_on.before", "due_on_before"]),
+        ],
     },
     // projects
     Operation {
@@ -414,7 +599,12 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         description: "List projects of a workspace or team",
         params: &[
             p("workspace", Ty::Str, In::Query, "Workspace gid"),
-            p("team", Ty::Str, In::Query, "Team gid"),
+            p(
+                "team",
+                Ty::Str,
+                In::Query,
+                "Team gid. Deprecated by Asana on this endpoint: prefer team_projects.list",
+            ),
             ARCHIVED,
             OPT_FIELDS,
             LIMIT,
@@ -544,7 +734,7 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         action: "list",
         kind: Kind::List,
         path: "/users",
-        description: "List users of a workspace or team",
+        description: "List users, of a workspace or team if given, else of every workspace the user can see",
         params: &[
             p("workspace", Ty::Str, In::Query, "Workspace gid"),
             p("team", Ty::Str, In::Query, "Team gid"),
@@ -552,7 +742,7 @@ pub(crate) const OPERATIONS: &[Operation] = &[
             LIMIT,
             OFFSET,
         ],
-        rules: &[Rule::AnyGroup(&[&["workspace"], &["team"]])],
+        rules: &[],
     },
     Operation {
         entity: "users",
@@ -569,19 +759,35 @@ pub(crate) const OPERATIONS: &[Operation] = &[
     Operation {
         entity: "workspace_users",
         action: "list",
-        kind: Kind::OffsetOnly,
-        path: "/workspaces/{workspace_gid}/users",
-        description: "List a workspace's users",
-        params: &[gid!("workspace_gid", "workspace"), OPT_FIELDS, OFFSET],
+        kind: Kind::List,
+        path: "/users",
+        description: "List a workspace's users, page by page (GET /users?workspace=, which pages with limit)",
+        params: &[
+            req(
+                "workspace_gid",
+                Ty::Str,
+                In::Query,
+                "Global id of the workspace",
+            )
+            .wire("workspace"),
+            OPT_FIELDS,
+            LIMIT,
+            OFFSET,
+        ],
         rules: &[],
     },
     Operation {
         entity: "team_users",
         action: "list",
-        kind: Kind::OffsetOnly,
-        path: "/teams/{team_gid}/users",
-        description: "List a team's users",
-        params: &[gid!("team_gid", "team"), OPT_FIELDS, OFFSET],
+        kind: Kind::List,
+        path: "/users",
+        description: "List a team's users, page by page (GET /users?team=, which pages with limit)",
+        params: &[
+            req("team_gid", Ty::Str, In::Query, "Global id of the team").wire("team"),
+            OPT_FIELDS,
+            LIMIT,
+            OFFSET,
+        ],
         rules: &[],
     },
     Operation {
@@ -702,7 +908,7 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         params: &[
             gid!("workspace_gid", "workspace"),
             req("name", Ty::Str, In::Body, "Tag name"),
-            p("color", Ty::Str, In::Body, "Color name"),
+            TAG_COLOR,
             p("notes", Ty::Str, In::Body, "Description"),
         ],
         rules: &[],
@@ -725,7 +931,7 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         params: &[
             gid!("tag_gid", "tag"),
             p("name", Ty::Str, In::Body, "Tag name"),
-            p("color", Ty::Str, In::Body, "Color name"),
+            TAG_COLOR,
             p("notes", Ty::Str, In::Body, "Description"),
         ],
         rules: &[],
@@ -796,24 +1002,40 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         action: "update",
         kind: Kind::Update,
         path: "/sections/{section_gid}",
-        description: "Rename or move a section",
+        description: "Rename a section (to move one, use sections.move)",
         params: &[
             gid!("section_gid", "section"),
-            p("name", Ty::Str, In::Body, "Section name"),
-            p(
-                "insert_before",
-                Ty::Str,
-                In::Body,
-                "Section gid to move before",
-            ),
-            p(
-                "insert_after",
-                Ty::Str,
-                In::Body,
-                "Section gid to move after",
-            ),
+            req("name", Ty::Str, In::Body, "New section name"),
+            OPT_FIELDS,
         ],
         rules: &[],
+    },
+    Operation {
+        entity: "sections",
+        action: "move",
+        kind: Kind::Post,
+        path: "/projects/{project_gid}/sections/insert",
+        description: "Move a section before or after another section of the same project",
+        params: &[
+            gid!("project_gid", "project the sections belong to"),
+            req("section", Ty::Str, In::Body, "Gid of the section to move"),
+            p(
+                "before_section",
+                Ty::Str,
+                In::Body,
+                "Gid of the section to put it before",
+            ),
+            p(
+                "after_section",
+                Ty::Str,
+                In::Body,
+                "Gid of the section to put it after",
+            ),
+        ],
+        rules: &[
+            Rule::AnyGroup(&[&["before_section"], &["after_section"]]),
+            Rule::AtMostOne(&["before_section", "after_section"]),
+        ],
     },
     Operation {
         entity: "sections",
@@ -990,10 +1212,20 @@ pub(crate) fn actions(entity: &str) -> Vec<&'static str> {
 }
 
 impl Operation {
-    /// Whether `param` may be `null`: optional fields of an update, where `null` clears the field
-    /// (unassign a task, remove a due date).
+    /// Whether `param` ends up as a path segment: a path param, or the param of a
+    /// [`Rule::Via`].
+    pub(crate) fn in_path(&self, param: &Param) -> bool {
+        param.at == In::Path
+            || self
+                .rules
+                .iter()
+                .any(|rule| matches!(rule, Rule::Via { param: via, .. } if *via == param.name))
+    }
+
+    /// Whether `param` may be `null`: optional fields of an update that Asana's schema marks
+    /// nullable, where `null` clears the field (unassign a task, remove a due date).
     pub(crate) fn clearable(&self, param: &Param) -> bool {
-        self.kind == Kind::Update && !param.required && param.at == In::Body
+        self.kind == Kind::Update && param.nullable && !param.required && param.at == In::Body
     }
 
     /// The JSON Schema of the params object.
@@ -1035,7 +1267,11 @@ impl Operation {
         let groups: Vec<Value> = self
             .rules
             .iter()
-            .flat_map(|Rule::AnyGroup(groups)| groups.iter().map(|g| json!({"required": g})))
+            .filter_map(|rule| match rule {
+                Rule::AnyGroup(groups) => Some(groups),
+                _ => None,
+            })
+            .flat_map(|groups| groups.iter().map(|g| json!({"required": g})))
             .collect();
         if !groups.is_empty() {
             schema["anyOf"] = Value::Array(groups);

@@ -320,8 +320,10 @@ impl AsanaConnector {
                     object.remove("anyOf");
                 }
                 let mut description = op.description.to_string();
-                for Rule::AnyGroup(groups) in op.rules {
-                    description.push_str(&format!(" (needs one of: {})", one_of(groups)));
+                for rule in op.rules {
+                    if let Rule::AnyGroup(groups) = rule {
+                        description.push_str(&format!(" (needs one of: {})", one_of(groups)));
+                    }
                 }
                 json!({
                     "name": format!("asana_{}_{}", op.entity, op.action),
@@ -355,7 +357,7 @@ impl AsanaConnector {
             .collect();
         let query = query.as_slice();
         let result = match op.kind {
-            Kind::List | Kind::OffsetOnly | Kind::Unpaged => {
+            Kind::List | Kind::Unpaged => {
                 let response = self.client.request(Method::GET, &path, query, None).await?;
                 let next_page = response.get("next_page").cloned().unwrap_or(Value::Null);
                 json!({"data": response.get("data").cloned().unwrap_or(json!([])), "meta": {"next_page": next_page}})
@@ -504,12 +506,22 @@ fn validate(op: &Operation, params: Value) -> Result<Map<String, Value>, Execute
             problems.push(format!("unknown param `{name}`"));
             continue;
         };
-        if value.is_null() && op.clearable(param) {
+        if value.is_null() {
+            if !op.clearable(param) {
+                problems.push(format!(
+                    "`{name}` cannot be null: Asana clears only nullable fields of updates{}",
+                    if op.kind == Kind::Update && !param.required {
+                        "; leave it out to keep its value"
+                    } else {
+                        ""
+                    }
+                ));
+            }
             continue;
         }
         if let Some(problem) = check_type(param.ty, value) {
             problems.push(format!("`{name}` {problem}"));
-        } else if param.at == In::Path && matches!(value.as_str(), Some("." | "..")) {
+        } else if op.in_path(param) && matches!(value.as_str(), Some("." | "..")) {
             // A dot segment would be resolved away and change which endpoint is called.
             problems.push(format!("`{name}` must be a gid, not a dot segment"));
         }
@@ -519,12 +531,42 @@ fn validate(op: &Operation, params: Value) -> Result<Map<String, Value>, Execute
             problems.push(format!("missing required param `{}`", param.name));
         }
     }
-    for Rule::AnyGroup(groups) in op.rules {
-        if !groups
-            .iter()
-            .any(|group| group.iter().all(|name| object.contains_key(*name)))
-        {
-            problems.push(format!("needs one of: {}", one_of(groups)));
+    for rule in op.rules {
+        match rule {
+            Rule::AnyGroup(groups) => {
+                if !groups
+                    .iter()
+                    .any(|group| group.iter().all(|name| object.contains_key(*name)))
+                {
+                    problems.push(format!("needs one of: {}", one_of(groups)));
+                }
+            }
+            Rule::AtMostOne(names) => {
+                let given: Vec<&str> = names
+                    .iter()
+                    .copied()
+                    .filter(|name| object.contains_key(*name))
+                    .collect();
+                if given.len() > 1 {
+                    problems.push(format!("give only one of: {}", given.join(", ")));
+                }
+            }
+            Rule::Via { param, with, .. } => {
+                if object.contains_key(*param) {
+                    let others: Vec<&str> = object
+                        .keys()
+                        .map(String::as_str)
+                        .filter(|name| name != param && !with.contains(name))
+                        .collect();
+                    if !others.is_empty() {
+                        problems.push(format!(
+                            "`{param}` cannot be combined with {}: with `{param}` only {} are allowed",
+                            others.join(", "),
+                            with.join(", ")
+                        ));
+                    }
+                }
+            }
         }
     }
     if problems.is_empty() {
@@ -611,14 +653,22 @@ fn build_request(
     op: &Operation,
     params: &Map<String, Value>,
 ) -> (String, Vec<(String, String)>, Option<Value>) {
-    let mut path = op.path.to_string();
+    let via = op.rules.iter().find_map(|rule| match rule {
+        Rule::Via { param, path, .. } if params.contains_key(*param) => Some((*param, *path)),
+        _ => None,
+    });
+    let mut path = via.map_or(op.path, |(_, path)| path).to_string();
     let mut query = Vec::new();
     let mut body = Map::new();
     for param in op.params {
         let Some(value) = params.get(param.name) else {
             continue;
         };
-        match param.at {
+        let at = match via {
+            Some((name, _)) if name == param.name => In::Path,
+            _ => param.at,
+        };
+        match at {
             In::Path => {
                 let raw = value.as_str().unwrap_or_default();
                 path = path.replace(&format!("{{{}}}", param.name), &encode_segment(raw));
@@ -626,9 +676,9 @@ fn build_request(
             // An empty list asks for nothing: send no pair (as the typed client does), rather
             // than an empty value.
             In::Query if value.as_array().is_some_and(Vec::is_empty) => {}
-            In::Query => query.push((param.name.to_string(), query_value(value))),
+            In::Query => query.push((param.wire.to_string(), query_value(value))),
             In::Body => {
-                body.insert(param.name.to_string(), value.clone());
+                body.insert(param.wire.to_string(), value.clone());
             }
         }
     }
@@ -686,7 +736,7 @@ mod tests {
             ("tags", &["get", "update", "delete"]),
             ("tag_tasks", &["list"]),
             ("project_sections", &["list", "create"]),
-            ("sections", &["get", "update", "delete"]),
+            ("sections", &["get", "update", "move", "delete"]),
             ("section_tasks", &["list", "create"]),
             ("task_subtasks", &["list"]),
             ("task_dependencies", &["list"]),
@@ -795,12 +845,75 @@ mod tests {
         assert!(validate(create, json!({"workspace": "1", "assignee": null})).is_err());
         let projects = catalog::find("projects", "update").unwrap();
         assert_eq!(
-            projects.schema()["properties"]["default_view"]["enum"]
+            projects.schema()["properties"]["color"]["enum"]
                 .as_array()
                 .unwrap()
                 .last(),
             Some(&Value::Null)
         );
+    }
+
+    #[test]
+    fn null_is_refused_where_asanas_schema_does_not_allow_it() {
+        let projects = catalog::find("projects", "update").unwrap();
+        let err = validate(
+            projects,
+            json!({"project_gid": "1", "archived": null, "default_view": null}),
+        )
+        .unwrap_err();
+        let ExecuteError::InvalidParams { problems, .. } = &err else {
+            panic!("{err:?}");
+        };
+        assert_eq!(
+            problems,
+            &[
+                "`archived` cannot be null: Asana clears only nullable fields of updates; leave it out to keep its value",
+                "`default_view` cannot be null: Asana clears only nullable fields of updates; leave it out to keep its value",
+            ]
+        );
+        let schema = projects.schema();
+        assert_eq!(schema["properties"]["archived"]["type"], "boolean");
+        assert_eq!(schema["properties"]["default_view"]["type"], "string");
+        assert_eq!(
+            schema["properties"]["color"]["type"],
+            json!(["string", "null"])
+        );
+
+        let params = validate(
+            projects,
+            json!({"project_gid": "1", "color": null, "due_on": null, "start_on": null}),
+        )
+        .unwrap();
+        let (_, _, body) = build_request(projects, &params);
+        assert_eq!(
+            body,
+            Some(json!({"data": {"color": null, "due_on": null, "start_on": null}}))
+        );
+
+        let tasks = catalog::find("tasks", "update").unwrap();
+        let params = validate(
+            tasks,
+            json!({"task_gid": "1", "assignee": null, "due_on": null, "due_at": null,
+                   "start_on": null, "start_at": null}),
+        )
+        .unwrap();
+        let (_, _, body) = build_request(tasks, &params);
+        assert_eq!(
+            body,
+            Some(
+                json!({"data": {"assignee": null, "due_on": null, "due_at": null,
+                                 "start_on": null, "start_at": null}})
+            )
+        );
+        for field in ["name", "notes", "html_notes", "completed", "custom_fields"] {
+            assert!(
+                validate(tasks, json!({"task_gid": "1", field: null})).is_err(),
+                "{field} is not nullable"
+            );
+        }
+        let tags = catalog::find("tags", "update").unwrap();
+        assert!(validate(tags, json!({"tag_gid": "5", "color": null})).is_ok());
+        assert!(validate(tags, json!({"tag_gid": "5", "name": null})).is_err());
     }
 
     #[test]
@@ -843,8 +956,151 @@ mod tests {
 
         let op = catalog::find("workspace_users", "list").unwrap();
         let params = validate(op, json!({"workspace_gid": "1"})).unwrap();
-        let (_, query, _) = build_request(op, &params);
-        assert!(query.is_empty(), "workspace users take no limit");
+        let (path, query, _) = build_request(op, &params);
+        assert_eq!(path, "/users", "GET /users pages with limit");
+        assert_eq!(
+            query,
+            [
+                ("workspace".to_string(), "1".to_string()),
+                ("limit".into(), "100".into())
+            ]
+        );
+    }
+
+    #[test]
+    fn tasks_of_a_tag_are_listed_through_the_tag() {
+        let op = catalog::find("tasks", "list").unwrap();
+        let params = validate(
+            op,
+            json!({"tag": "5", "opt_fields": ["name"], "limit": 10, "offset": "x"}),
+        )
+        .unwrap();
+        let (path, query, body) = build_request(op, &params);
+        assert_eq!(path, "/tags/5/tasks");
+        assert_eq!(
+            query,
+            [
+                ("opt_fields".to_string(), "name".to_string()),
+                ("limit".into(), "10".into()),
+                ("offset".into(), "x".into())
+            ]
+        );
+        assert!(body.is_none());
+        let err = validate(
+            op,
+            json!({"tag": "5", "project": "1", "completed_since": "now"}),
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string().contains(
+                "`tag` cannot be combined with completed_since, project: with `tag` only \
+                 opt_fields, limit, offset are allowed"
+            ),
+            "{err}"
+        );
+        let err = validate(op, json!({"tag": ".."})).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("`tag` must be a gid, not a dot segment"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn search_takes_airbytes_filters_and_their_snake_case_aliases() {
+        let op = catalog::find("workspace_task_search", "list").unwrap();
+        let params = validate(
+            op,
+            json!({"workspace_gid": "1", "assignee_any": "me", "teams.any": "2",
+                   "followers_any": "3", "created_at_after": "a", "created_at.before": "b",
+                   "modified_at_before": "c", "due_on_after": "2024-01-01",
+                   "due_on.before": "2024-02-01", "resource_subtype": "milestone",
+                   "sort_by": "relevance"}),
+        )
+        .unwrap();
+        let (_, mut query, _) = build_request(op, &params);
+        query.sort();
+        let expected: Vec<(String, String)> = [
+            ("assignee.any", "me"),
+            ("created_at.after", "a"),
+            ("created_at.before", "b"),
+            ("due_on.after", "2024-01-01"),
+            ("due_on.before", "2024-02-01"),
+            ("followers.any", "3"),
+            ("modified_at.before", "c"),
+            ("resource_subtype", "milestone"),
+            ("sort_by", "relevance"),
+            ("teams.any", "2"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        assert_eq!(query, expected);
+        let err = validate(
+            op,
+            json!({"workspace_gid": "1", "assignee_any": "me", "assignee.any": "me"}),
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("give only one of: assignee.any, assignee_any"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn sections_update_only_renames_and_move_is_its_own_action() {
+        let update = catalog::find("sections", "update").unwrap();
+        let err =
+            validate(update, json!({"section_gid": "41", "insert_before": "42"})).unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("unknown param `insert_before`"), "{text}");
+        assert!(text.contains("missing required param `name`"), "{text}");
+        let moved = catalog::find("sections", "move").unwrap();
+        let params = validate(
+            moved,
+            json!({"project_gid": "11", "section": "41", "after_section": "42"}),
+        )
+        .unwrap();
+        let (path, query, body) = build_request(moved, &params);
+        assert_eq!(path, "/projects/11/sections/insert");
+        assert!(query.is_empty());
+        assert_eq!(
+            body,
+            Some(json!({"data": {"section": "41", "after_section": "42"}}))
+        );
+        let err = validate(
+            moved,
+            json!({"project_gid": "11", "section": "41", "after_section": "42", "before_section": "43"}),
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("give only one of: before_section, after_section"),
+            "{err}"
+        );
+        assert!(validate(moved, json!({"project_gid": "11", "section": "41"})).is_err());
+    }
+
+    #[test]
+    fn users_list_needs_neither_workspace_nor_team() {
+        let op = catalog::find("users", "list").unwrap();
+        let params = validate(op, Value::Null).unwrap();
+        let (path, query, _) = build_request(op, &params);
+        assert_eq!(path, "/users");
+        assert_eq!(query, [("limit".to_string(), "100".to_string())]);
+        assert!(
+            op.schema()["properties"]["team"]["description"]
+                .as_str()
+                .is_some()
+        );
+        let projects = catalog::find("projects", "list").unwrap().schema();
+        assert!(
+            projects["properties"]["team"]["description"]
+                .as_str()
+                .unwrap()
+                .contains("Deprecated")
+        );
     }
 
     #[test]
