@@ -1097,3 +1097,221 @@ async fn a_base_url_with_a_trailing_slash_gives_the_same_paths() {
 
     assert_eq!(result, json!({"data": [], "meta": {"next_page": null}}));
 }
+
+#[tokio::test]
+async fn select_fields_become_opt_fields_and_both_controls_trim_the_records() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/api/1.0/projects/11/tasks"))
+        .and(ExactQuery::new(&[
+            ("opt_fields", "notes,name,assignee.name"),
+            ("limit", "100"),
+        ]))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "data": [{"gid": "1", "resource_type": "task", "name": "A", "notes": "n",
+                      "assignee": {"gid": "9", "name": "Ada"}}],
+            "next_page": null
+        })))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api/1.0/tasks/1"))
+        .and(ExactQuery::new(&[]))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "data": {"gid": "1", "name": "A", "notes": "long", "assignee": {"gid": "9", "email": "a@x"}}
+        })))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let connector = connector(&server);
+
+    let page = connector
+        .execute(
+            "project_tasks",
+            "list",
+            json!({"project_gid": "11", "opt_fields": ["notes"],
+                   "select_fields": ["name", "assignee.name"], "exclude_fields": ["notes"]}),
+        )
+        .await
+        .unwrap();
+    let task = connector
+        .execute(
+            "tasks",
+            "get",
+            json!({"task_gid": "1", "exclude_fields": ["notes", "assignee.email"]}),
+        )
+        .await
+        .unwrap();
+
+    assert_eq!(
+        page,
+        json!({"data": [{"gid": "1", "name": "A", "assignee": {"gid": "9", "name": "Ada"}}],
+               "meta": {"next_page": null}})
+    );
+    assert_eq!(
+        task,
+        json!({"data": {"gid": "1", "name": "A", "assignee": {"gid": "9"}}})
+    );
+    server.verify().await;
+    let err = connector
+        .execute(
+            "tasks",
+            "create",
+            json!({"workspace": "1", "select_fields": ["name"]}),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("unknown param `select_fields`"),
+        "writes take no output control: {err}"
+    );
+}
+
+#[tokio::test]
+async fn results_over_the_cap_are_refused_with_advice_instead_of_truncated() {
+    let server = MockServer::start().await;
+    let notes = "x".repeat(100_000);
+    Mock::given(method("GET"))
+        .and(path("/api/1.0/tasks/1"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"data": {"gid": "1", "name": "A", "notes": notes}})),
+        )
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api/1.0/workspaces"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "data": [{"gid": "1", "name": "Acme Corp"}, {"gid": "2", "name": "Personal"}],
+            "next_page": null
+        })))
+        .mount(&server)
+        .await;
+
+    let err = connector(&server)
+        .execute("tasks", "get", json!({"task_gid": "1"}))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, ExecuteError::ResultTooLarge { chars, max: 100_000, .. } if *chars > 100_000),
+        "{err:?}"
+    );
+    assert_eq!(
+        err.to_json()["error"]["kind"],
+        "result_too_large",
+        "{}",
+        err.to_json()
+    );
+    assert!(!err.is_retryable());
+    assert!(
+        err.to_string()
+            .ends_with("ask for fewer fields with `select_fields` or `exclude_fields`"),
+        "{err}"
+    );
+    let narrowed = connector(&server)
+        .execute(
+            "tasks",
+            "get",
+            json!({"task_gid": "1", "exclude_fields": ["notes"]}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(narrowed, json!({"data": {"gid": "1", "name": "A"}}));
+
+    let small = connector(&server).with_max_result_chars(60);
+    let err = small
+        .execute("workspaces", "list", Value::Null)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "the result of workspaces.list is 97 characters, over the limit of 60; ask for fewer \
+         records with a smaller `limit` (and page on with `offset`), or fewer fields with \
+         `select_fields` or `exclude_fields`"
+    );
+    let fits = small
+        .execute("workspaces", "list", json!({"exclude_fields": ["name"]}))
+        .await
+        .unwrap();
+    assert_eq!(
+        fits,
+        json!({"data": [{"gid": "1"}, {"gid": "2"}], "meta": {"next_page": null}})
+    );
+}
+
+#[tokio::test]
+async fn check_says_healthy_or_why_not() {
+    use provider_asana::{Health, UnhealthyReason};
+    let server = MockServer::start().await;
+    let me = || {
+        Mock::given(method("GET"))
+            .and(path("/api/1.0/users/me"))
+            .and(ExactQuery::new(&[("opt_fields", "name")]))
+    };
+    me().respond_with(
+        ResponseTemplate::new(200)
+            .set_body_json(json!({"data": {"gid": "4673218951", "name": "Greg Sanchez"}})),
+    )
+    .up_to_n_times(1)
+    .mount(&server)
+    .await;
+    me().respond_with(
+        ResponseTemplate::new(401)
+            .set_body_json(json!({"errors": [{"message": "The bearer token has expired."}]})),
+    )
+    .up_to_n_times(1)
+    .mount(&server)
+    .await;
+    me().respond_with(
+        ResponseTemplate::new(403).set_body_json(json!({"errors": [{"message": "Forbidden"}]})),
+    )
+    .up_to_n_times(1)
+    .mount(&server)
+    .await;
+    let connector = connector(&server);
+
+    let healthy = connector.check().await;
+    assert!(healthy.healthy && healthy.reason.is_none(), "{healthy:?}");
+    assert_eq!(
+        healthy.message,
+        "connected to Asana as Greg Sanchez (user 4673218951)"
+    );
+    let expired = connector.check().await;
+    assert_eq!(
+        (expired.healthy, expired.reason),
+        (false, Some(UnhealthyReason::Reauthorize))
+    );
+    let forbidden = connector.check().await;
+    assert_eq!(forbidden.reason, Some(UnhealthyReason::MissingScope));
+    assert_eq!(
+        serde_json::to_value(&forbidden).unwrap()["reason"],
+        "missing_scope"
+    );
+
+    let closed = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        drop(listener);
+        port
+    };
+    let settings = AsanaClientSettings::new(
+        Url::parse(&format!("http://127.0.0.1:{closed}/api/1.0")).unwrap(),
+    )
+    .with_max_retries(0);
+    let offline = AsanaConnector::with_token_and_settings(SecretString::from(TOKEN), settings)
+        .unwrap()
+        .check()
+        .await;
+    assert!(
+        matches!(
+            offline,
+            Health {
+                healthy: false,
+                reason: Some(UnhealthyReason::Unavailable),
+                ..
+            }
+        ),
+        "{offline:?}"
+    );
+}

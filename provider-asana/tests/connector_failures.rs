@@ -102,7 +102,8 @@ async fn unknown_params_are_named() {
     assert_eq!(
         err.to_string(),
         "invalid params for tasks.get: unknown param `bogus`; unknown param `opt_field`; \
-         allowed params: task_gid (string, required), opt_fields (array of strings)"
+         allowed params: task_gid (string, required), opt_fields (array of strings), \
+         select_fields (array of strings), exclude_fields (array of strings)"
     );
     assert_eq!(err.to_json()["error"]["kind"], "invalid_params");
 }

@@ -31,6 +31,8 @@ pub(crate) enum In {
     Path,
     Query,
     Body,
+    /// Read by the connector, never sent (output control).
+    Local,
 }
 
 /// A parameter's JSON type.
@@ -139,6 +141,21 @@ const OFFSET: Param = p(
     In::Query,
     "Offset token from a previous page's meta.next_page.offset",
 );
+/// The output control every read takes (see [`Operation::all_params`]).
+const OUTPUT: [Param; 2] = [
+    p(
+        "select_fields",
+        Ty::StrList,
+        In::Local,
+        "Return only these fields of each record (gid is always kept), e.g. [\"name\", \"assignee.name\"]",
+    ),
+    p(
+        "exclude_fields",
+        Ty::StrList,
+        In::Local,
+        "Leave these fields out of each record, e.g. [\"notes\", \"memberships\"]",
+    ),
+];
 const ARCHIVED: Param = p(
     "archived",
     Ty::Bool,
@@ -1228,10 +1245,21 @@ impl Operation {
         self.kind == Kind::Update && param.nullable && !param.required && param.at == In::Body
     }
 
+    /// Whether the action reads records (and so takes `select_fields` / `exclude_fields`).
+    pub(crate) fn is_read(&self) -> bool {
+        matches!(self.kind, Kind::List | Kind::Unpaged | Kind::Get)
+    }
+
+    /// Its params, with the output control of reads after them.
+    pub(crate) fn all_params(&self) -> impl Iterator<Item = &'static Param> + use<> {
+        let output: &'static [Param] = if self.is_read() { &OUTPUT } else { &[] };
+        self.params.iter().chain(output)
+    }
+
     /// The JSON Schema of the params object.
     pub(crate) fn schema(&self) -> Value {
         let mut properties = Map::new();
-        for param in self.params {
+        for param in self.all_params() {
             let mut prop = match param.ty {
                 Ty::Str => json!({"type": "string", "minLength": 1}),
                 Ty::Int(min, max) => json!({"type": "integer", "minimum": min, "maximum": max}),
@@ -1253,8 +1281,7 @@ impl Operation {
             properties.insert(param.name.to_string(), prop);
         }
         let required: Vec<&str> = self
-            .params
-            .iter()
+            .all_params()
             .filter(|p| p.required)
             .map(|p| p.name)
             .collect();

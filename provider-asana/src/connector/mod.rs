@@ -17,6 +17,7 @@
 //! ```
 
 mod catalog;
+mod output;
 
 use std::fmt;
 
@@ -35,6 +36,10 @@ use catalog::{In, Kind, Operation, Rule, Ty};
 
 /// The largest attachment `attachments.download` returns.
 pub const MAX_DOWNLOAD_BYTES: usize = 10 * 1024 * 1024;
+
+/// The largest result, in characters of its JSON, that `execute` returns unless configured
+/// otherwise ([`AsanaConnector::with_max_result_chars`]).
+pub const DEFAULT_MAX_RESULT_CHARS: usize = 100_000;
 
 /// One action of an entity in the catalog.
 #[derive(Debug, Clone, Serialize)]
@@ -100,6 +105,23 @@ pub enum ExecuteError {
         /// The limit.
         max: usize,
     },
+    /// The result is longer than the connector's cap: nothing is returned, so that an agent never
+    /// reads a truncated JSON. The message says how to narrow the call.
+    #[error(
+        "the result of {entity}.{action} is {chars} characters, over the limit of {max}; {advice}"
+    )]
+    ResultTooLarge {
+        /// The entity.
+        entity: String,
+        /// The action.
+        action: String,
+        /// The result's length, in characters of JSON.
+        chars: usize,
+        /// The cap.
+        max: usize,
+        /// How to ask for less.
+        advice: &'static str,
+    },
     /// Asana or the auth layer failed.
     #[error(transparent)]
     Api(#[from] AsanaError),
@@ -124,6 +146,7 @@ impl ExecuteError {
             ExecuteError::UnknownAction { .. } => "unknown_action",
             ExecuteError::InvalidParams { .. } => "invalid_params",
             ExecuteError::TooLarge { .. } => "too_large",
+            ExecuteError::ResultTooLarge { .. } => "result_too_large",
             ExecuteError::Api(_) => "api",
         };
         let mut error = json!({
@@ -139,6 +162,34 @@ impl ExecuteError {
         }
         json!({ "error": error })
     }
+}
+
+/// Why [`AsanaConnector::check`] found the connection unhealthy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum UnhealthyReason {
+    /// The grant expired or was revoked (or the workspace disabled the app): the user must
+    /// connect again.
+    Reauthorize,
+    /// The token lacks a scope the check needs (`users:read`): reconnect with it.
+    MissingScope,
+    /// Asana or the network failed (timeout, connection, 429, 5xx): retry later.
+    Unavailable,
+    /// Anything else; the message says what.
+    Failed,
+}
+
+/// The outcome of [`AsanaConnector::check`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct Health {
+    /// Whether Asana answered with the user.
+    pub healthy: bool,
+    /// Why not, when not healthy.
+    pub reason: Option<UnhealthyReason>,
+    /// Who the connector acts as, or what failed and what to do next.
+    pub message: String,
 }
 
 /// Standalone OAuth credentials, as Airbyte's `AsanaOauth2AuthConfig`: a refresh token and the app's
@@ -214,6 +265,7 @@ impl AsanaOAuthConfig {
 pub struct AsanaConnector {
     client: AsanaClient,
     _session: Option<Session>,
+    max_result_chars: usize,
 }
 
 impl AsanaConnector {
@@ -222,7 +274,16 @@ impl AsanaConnector {
         Self {
             client,
             _session: None,
+            max_result_chars: DEFAULT_MAX_RESULT_CHARS,
         }
+    }
+
+    /// Caps the results of `execute` at `max` characters of JSON (default
+    /// [`DEFAULT_MAX_RESULT_CHARS`]); a longer result is [`ExecuteError::ResultTooLarge`].
+    /// `attachments.download` has its own limit ([`MAX_DOWNLOAD_BYTES`]) and is not capped here.
+    pub fn with_max_result_chars(mut self, max: usize) -> Self {
+        self.max_result_chars = max;
+        self
     }
 
     /// A connector for a session's subject.
@@ -277,6 +338,7 @@ impl AsanaConnector {
         Ok(Self {
             client: session.asana()?,
             _session: Some(session),
+            max_result_chars: DEFAULT_MAX_RESULT_CHARS,
         })
     }
 
@@ -342,6 +404,10 @@ impl AsanaConnector {
 
     /// Runs `entity.action` with `params` (a JSON object, or null for none). Lists return
     /// `{data: [...], meta: {next_page}}`; other actions return `{data: ...}`.
+    ///
+    /// Reads take `select_fields` (sent to Asana as `opt_fields`, and applied to the result) and
+    /// `exclude_fields` (applied to the result). A result longer than the cap
+    /// ([`AsanaConnector::with_max_result_chars`]) is [`ExecuteError::ResultTooLarge`].
     pub async fn execute(
         &self,
         entity: &str,
@@ -386,7 +452,76 @@ impl AsanaConnector {
                     .await?,
             ),
         };
+        let mut result = result;
+        shape(&mut result["data"], &params);
+        if op.kind != Kind::Download {
+            self.cap(op, &result)?;
+        }
         Ok(result)
+    }
+
+    /// A cheap health check: `GET /users/me`. Says whether the connection works and, if not,
+    /// why: the grant expired or was revoked, a scope is missing, or Asana or the network failed.
+    pub async fn check(&self) -> Health {
+        let query = [("opt_fields", "name")];
+        match self
+            .client
+            .request(Method::GET, "/users/me", &query, None)
+            .await
+        {
+            Ok(me) => Health {
+                healthy: true,
+                reason: None,
+                message: format!(
+                    "connected to Asana as {} (user {})",
+                    me["data"]["name"].as_str().unwrap_or("an unnamed user"),
+                    me["data"]["gid"].as_str().unwrap_or("?")
+                ),
+            },
+            Err(e) => Health {
+                healthy: false,
+                reason: Some(if e.needs_reauthorization() {
+                    UnhealthyReason::Reauthorize
+                } else if matches!(e, AsanaError::Forbidden { .. }) {
+                    UnhealthyReason::MissingScope
+                } else if e.is_retryable() {
+                    UnhealthyReason::Unavailable
+                } else {
+                    UnhealthyReason::Failed
+                }),
+                message: e.to_string(),
+            },
+        }
+    }
+
+    /// Refuses a result over the cap, with advice on how to narrow the call.
+    fn cap(&self, op: &Operation, result: &Value) -> Result<(), ExecuteError> {
+        let chars = result.to_string().chars().count();
+        if chars <= self.max_result_chars {
+            return Ok(());
+        }
+        let advice = match op.kind {
+            Kind::List => {
+                "ask for fewer records with a smaller `limit` (and page on with `offset`), or fewer fields with `select_fields` or `exclude_fields`"
+            }
+            Kind::Unpaged => {
+                "narrow the search with more filters or a smaller `limit`, or ask for fewer fields with `select_fields` or `exclude_fields`"
+            }
+            Kind::Get => "ask for fewer fields with `select_fields` or `exclude_fields`",
+            _ if op.params.iter().any(|p| p.name == "opt_fields") => {
+                "the change was made; pass `opt_fields` to get fewer fields back"
+            }
+            _ => {
+                "the change was made; read the object back with its get action and `select_fields`"
+            }
+        };
+        Err(ExecuteError::ResultTooLarge {
+            entity: op.entity.to_string(),
+            action: op.action.to_string(),
+            chars,
+            max: self.max_result_chars,
+            advice,
+        })
     }
 
     async fn download(
@@ -434,6 +569,23 @@ impl AsanaConnector {
     }
 }
 
+/// Applies `select_fields` and `exclude_fields` to the records in `data`.
+fn shape(data: &mut Value, params: &Map<String, Value>) {
+    let names = |name: &str| -> Option<Vec<&str>> {
+        params
+            .get(name)
+            .and_then(Value::as_array)
+            .filter(|names| !names.is_empty())
+            .map(|names| names.iter().filter_map(Value::as_str).collect())
+    };
+    if let Some(selected) = names("select_fields") {
+        output::select(data, &selected);
+    }
+    if let Some(excluded) = names("exclude_fields") {
+        output::exclude(data, &excluded);
+    }
+}
+
 /// A string param that validation already required (empty if absent).
 fn text<'a>(params: &'a Map<String, Value>, name: &str) -> &'a str {
     params.get(name).and_then(Value::as_str).unwrap_or_default()
@@ -473,8 +625,7 @@ fn type_name(ty: Ty) -> String {
 }
 
 fn allowed(op: &Operation) -> String {
-    op.params
-        .iter()
+    op.all_params()
         .map(|p| {
             format!(
                 "{} ({}{})",
@@ -502,7 +653,7 @@ fn validate(op: &Operation, params: Value) -> Result<Map<String, Value>, Execute
         }
     };
     for (name, value) in &object {
-        let Some(param) = op.params.iter().find(|p| p.name == name) else {
+        let Some(param) = op.all_params().find(|p| p.name == name) else {
             problems.push(format!("unknown param `{name}`"));
             continue;
         };
@@ -526,7 +677,7 @@ fn validate(op: &Operation, params: Value) -> Result<Map<String, Value>, Execute
             problems.push(format!("`{name}` must be a gid, not a dot segment"));
         }
     }
-    for param in op.params.iter().filter(|p| p.required) {
+    for param in op.all_params().filter(|p| p.required) {
         if !object.contains_key(param.name) {
             problems.push(format!("missing required param `{}`", param.name));
         }
@@ -680,7 +831,27 @@ fn build_request(
             In::Body => {
                 body.insert(param.wire.to_string(), value.clone());
             }
+            In::Local => {}
         }
+    }
+    // `select_fields` asks Asana for just those fields, with any `opt_fields` given.
+    if let Some(selected) = params.get("select_fields").and_then(Value::as_array)
+        && op.params.iter().any(|p| p.name == "opt_fields")
+        && !selected.is_empty()
+    {
+        let mut fields: Vec<String> = params
+            .get("opt_fields")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .chain(selected)
+            .filter_map(Value::as_str)
+            .map(str::to_string)
+            .collect();
+        let mut seen = std::collections::BTreeSet::new();
+        fields.retain(|field| seen.insert(field.clone()));
+        query.retain(|(name, _)| name != "opt_fields");
+        query.push(("opt_fields".into(), fields.join(",")));
     }
     if matches!(op.kind, Kind::List) && !params.contains_key("limit") {
         query.push(("limit".into(), "100".into()));
