@@ -63,7 +63,7 @@ async fn unknown_entity_lists_the_entities() {
                 "{available}"
             );
             assert!(
-                available.ends_with("task_tags, workspace_memberships"),
+                available.ends_with("webhooks, time_periods, jobs"),
                 "{available}"
             );
         }
@@ -80,10 +80,10 @@ async fn unknown_action_lists_the_entity_actions() {
         "entity `tasks` has no action `archive`; available actions: list, get, create, update, delete"
     );
     assert_eq!(err.to_json()["error"]["kind"], "unknown_action");
-    let err = refused("attachments", "delete", json!({"attachment_gid": "1"})).await;
+    let err = refused("attachments", "update", json!({"attachment_gid": "1"})).await;
     assert!(matches!(
         &err,
-        ExecuteError::UnknownAction { available, .. } if available == "list, get, create, download"
+        ExecuteError::UnknownAction { available, .. } if available == "list, get, create, download, delete"
     ));
 }
 
@@ -565,4 +565,34 @@ async fn not_found_and_forbidden_are_permanent() {
     assert!(!err.is_retryable() && !err.needs_reauthorization());
     assert_eq!(err.to_json()["error"]["status"], 403);
     server.verify().await;
+}
+
+#[test]
+fn every_action_refuses_missing_required_params_and_unknown_ones() {
+    for entity in AsanaConnector::catalog() {
+        for action in &entity.actions {
+            let required: Vec<String> = action.params_schema["required"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|name| format!("missing required param `{}`", name.as_str().unwrap()))
+                .collect();
+            let err = AsanaConnector::validate(entity.entity, action.action, &json!({"bogus": 1}))
+                .expect_err("refused before any request");
+            let found = problems(&err);
+            assert_eq!(
+                found[0], "unknown param `bogus`",
+                "{}.{}",
+                entity.entity, action.action
+            );
+            for problem in &required {
+                assert!(
+                    found.contains(problem),
+                    "{}.{}: {found:?}",
+                    entity.entity,
+                    action.action
+                );
+            }
+        }
+    }
 }

@@ -51,6 +51,9 @@ pub struct ActionInfo {
     pub description: &'static str,
     /// JSON Schema (draft 2020-12 subset) of the params object.
     pub params_schema: Value,
+    /// The Asana operations it calls, as `METHOD /path/{param}` in the spec's terms (a few
+    /// actions pick one by their params).
+    pub endpoints: Vec<String>,
 }
 
 /// One entity in the catalog.
@@ -360,6 +363,7 @@ impl AsanaConnector {
                         action: op.action,
                         description: op.description,
                         params_schema: op.schema(),
+                        endpoints: op.endpoints(),
                     })
                     .collect(),
             })
@@ -617,8 +621,11 @@ fn type_name(ty: Ty) -> String {
     match ty {
         Ty::Str => "string".into(),
         Ty::Int(min, max) => format!("integer {min}..={max}"),
+        Ty::Integer => "integer".into(),
+        Ty::Num => "number".into(),
         Ty::Bool => "boolean".into(),
         Ty::StrList => "array of strings".into(),
+        Ty::List => "array".into(),
         Ty::Enum(values) => format!("one of {}", values.join("|")),
         Ty::Object => "object".into(),
     }
@@ -773,6 +780,27 @@ fn check_type(ty: Ty, value: &Value) -> Option<String> {
             Some(_) => None,
             None => wrong(),
         },
+        Ty::Integer => {
+            if value.is_i64() || value.is_u64() {
+                None
+            } else {
+                wrong()
+            }
+        }
+        Ty::Num => {
+            if value.is_number() {
+                None
+            } else {
+                wrong()
+            }
+        }
+        Ty::List => {
+            if value.is_array() {
+                None
+            } else {
+                wrong()
+            }
+        }
         Ty::Bool => {
             if value.is_boolean() {
                 None
@@ -892,29 +920,96 @@ mod tests {
             ("project_tasks", &["list"]),
             ("workspace_task_search", &["list"]),
             ("projects", &["list", "get", "create", "update", "delete"]),
-            ("task_projects", &["list"]),
-            ("team_projects", &["list"]),
-            ("workspace_projects", &["list"]),
-            ("workspaces", &["list", "get"]),
+            ("task_projects", &["list", "create", "delete"]),
+            ("team_projects", &["list", "create"]),
+            ("workspace_projects", &["list", "create"]),
+            ("workspaces", &["list", "get", "update"]),
             ("users", &["list", "get"]),
-            ("workspace_users", &["list"]),
+            ("workspace_users", &["list", "get"]),
             ("team_users", &["list"]),
-            ("teams", &["get"]),
+            ("teams", &["get", "create", "update"]),
             ("workspace_teams", &["list"]),
             ("user_teams", &["list"]),
-            ("attachments", &["list", "get", "create", "download"]),
+            (
+                "attachments",
+                &["list", "get", "create", "download", "delete"],
+            ),
             ("workspace_tags", &["list", "create"]),
-            ("tags", &["get", "update", "delete"]),
+            ("tags", &["get", "update", "delete", "list", "create"]),
             ("tag_tasks", &["list"]),
             ("project_sections", &["list", "create"]),
             ("sections", &["get", "update", "move", "delete"]),
             ("section_tasks", &["list", "create"]),
-            ("task_subtasks", &["list"]),
-            ("task_dependencies", &["list"]),
-            ("task_dependents", &["list"]),
+            ("task_subtasks", &["list", "create"]),
+            ("task_dependencies", &["list", "create", "delete"]),
+            ("task_dependents", &["list", "create", "delete"]),
             ("task_stories", &["list", "create"]),
-            ("task_tags", &["create", "delete"]),
-            ("workspace_memberships", &["create"]),
+            ("task_tags", &["create", "delete", "list"]),
+            (
+                "workspace_memberships",
+                &["create", "delete", "list", "get"],
+            ),
+            ("workspace_custom_fields", &["list"]),
+            ("custom_fields", &["get", "create", "update", "delete"]),
+            ("custom_field_enum_options", &["create", "move"]),
+            ("enum_options", &["update"]),
+            (
+                "project_custom_field_settings",
+                &["list", "create", "delete"],
+            ),
+            (
+                "portfolio_custom_field_settings",
+                &["list", "create", "delete"],
+            ),
+            ("task_parent", &["update"]),
+            ("task_followers", &["create", "delete"]),
+            ("task_duplicates", &["create"]),
+            ("workspace_task_custom_ids", &["get"]),
+            ("workspace_typeahead", &["list"]),
+            ("status_updates", &["list", "get", "create", "delete"]),
+            ("goals", &["list", "get", "create", "update", "delete"]),
+            ("goal_metrics", &["create", "update"]),
+            ("goal_followers", &["create", "delete"]),
+            ("goal_parent_goals", &["list"]),
+            (
+                "goal_relationships",
+                &["list", "get", "update", "create", "delete"],
+            ),
+            ("portfolios", &["list", "get", "create", "update", "delete"]),
+            ("portfolio_items", &["list", "create", "delete"]),
+            ("portfolio_members", &["create", "delete"]),
+            ("portfolio_memberships", &["list"]),
+            ("task_time_tracking_entries", &["list", "create"]),
+            (
+                "time_tracking_entries",
+                &["list", "get", "update", "delete"],
+            ),
+            ("user_task_lists", &["get"]),
+            ("user_user_task_lists", &["get"]),
+            ("user_task_list_tasks", &["list"]),
+            (
+                "memberships",
+                &["list", "get", "create", "update", "delete"],
+            ),
+            ("project_memberships", &["list", "get"]),
+            ("project_members", &["create", "delete"]),
+            ("project_followers", &["create", "delete"]),
+            ("team_memberships", &["list", "get"]),
+            ("team_team_memberships", &["list"]),
+            ("user_team_memberships", &["list"]),
+            ("team_members", &["create", "delete"]),
+            ("user_workspace_memberships", &["list"]),
+            ("project_duplicates", &["create"]),
+            ("project_task_counts", &["get"]),
+            ("project_templates", &["list", "get", "delete", "create"]),
+            ("team_project_templates", &["list"]),
+            ("project_template_instances", &["create"]),
+            ("project_statuses", &["list"]),
+            ("stories", &["get", "update", "delete"]),
+            ("user_favorites", &["list"]),
+            ("webhooks", &["list", "get", "create", "update", "delete"]),
+            ("time_periods", &["list", "get"]),
+            ("jobs", &["get"]),
         ];
         for (entity, actions) in expected {
             assert_eq!(catalog::actions(entity), *actions, "{entity}");
@@ -1095,7 +1190,7 @@ mod tests {
         let err = resolve("teams", "delete").unwrap_err();
         assert_eq!(
             err.to_string(),
-            "entity `teams` has no action `delete`; available actions: get"
+            "entity `teams` has no action `delete`; available actions: get, create, update"
         );
     }
 
