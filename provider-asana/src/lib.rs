@@ -34,6 +34,6 @@ pub use auth::{
     FIELDS, PROVIDER_ID,
 };
 pub use client::{AsanaClient, AsanaClientSettings, ConcurrencyLimiter, List, PageStream};
-pub use connector::{AsanaConnector, AsanaOAuthConfig, ExecuteError};
+pub use connector::{AsanaConnector, AsanaOAuthConfig, ExecuteError, Health, UnhealthyReason};
 pub use error::AsanaError;
 pub use models::Page;

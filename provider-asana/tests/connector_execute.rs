@@ -1,5 +1,5 @@
 //! `execute` for every entity and action of the catalog against exact-request mocks: method, path,
-//! query pairs (the default `limit=100` on paginated lists, none on workspace and team users), the
+//! query pairs (the default `limit=100` on paginated lists), the
 //! `{"data": {...}}` body of writes, the bearer token, and the exact shape returned. Attachments are
 //! downloaded from the API server outside the API base path (`/files/...`), standing for the
 //! storage host, without the token; a download URL on any other local server is refused.
@@ -227,6 +227,54 @@ fn delete(entity: &'static str, params: Value, path: &'static str) -> Case {
     }
 }
 
+/// What a generated case's mock answers and the connector returns.
+enum Shape {
+    /// A page with a `next_page`.
+    Page,
+    /// A list without paging.
+    Items,
+    /// One object.
+    Object,
+    /// `{"data": {}}`.
+    Empty,
+}
+
+/// One exact request for any action: every optional param set, the query pairs and the
+/// `{"data": ...}` body that Asana's spec declares for the operation.
+fn exact(
+    entity: &'static str,
+    action: &'static str,
+    params: Value,
+    (method, path): (&'static str, &'static str),
+    query: &'static [(&'static str, &'static str)],
+    body: Option<Value>,
+    shape: Shape,
+) -> Case {
+    let object = json!({"gid": "99", "resource_type": entity, "name": "Object"});
+    let items = json!([{"gid": "7", "name": "Only"}]);
+    let (response, expected) = match shape {
+        Shape::Page => (page_response(), page_result()),
+        Shape::Items => (
+            json!({ "data": items }),
+            json!({"data": items, "meta": {"next_page": null}}),
+        ),
+        Shape::Object => (json!({ "data": object }), json!({ "data": object })),
+        Shape::Empty => (json!({"data": {}}), json!({"data": {}})),
+    };
+    Case {
+        entity,
+        action,
+        params,
+        method,
+        path,
+        query,
+        body,
+        status: 200,
+        response,
+        expected,
+    }
+}
+
 /// Every catalog action except the multipart `attachments.create` and `attachments.download`
 /// (tested below, the latter with its storage host).
 fn cases() -> Vec<Case> {
@@ -264,9 +312,13 @@ fn cases() -> Vec<Case> {
         ),
         list(
             "tasks",
-            json!({"tag": "5"}),
-            "/tasks",
-            &[("tag", "5"), ("limit", "100")],
+            json!({"tag": "5", "opt_fields": ["name"], "limit": 10, "offset": NEXT_PAGE}),
+            "/tags/5/tasks",
+            &[
+                ("opt_fields", "name"),
+                ("limit", "10"),
+                ("offset", NEXT_PAGE),
+            ],
         ),
         get(
             "tasks",
@@ -312,6 +364,17 @@ fn cases() -> Vec<Case> {
             &[("opt_fields", "completed,name")],
             json!({"completed": true, "name": "Renamed"}),
         ),
+        write(
+            "tasks",
+            "update",
+            json!({"task_gid": "12", "assignee": null, "due_on": null, "due_at": null,
+                   "start_on": null, "start_at": null, "resource_subtype": "milestone",
+                   "approval_status": "approved"}),
+            ("PUT", "/tasks/12"),
+            &[],
+            json!({"assignee": null, "due_on": null, "due_at": null, "start_on": null,
+                   "start_at": null, "resource_subtype": "milestone", "approval_status": "approved"}),
+        ),
         delete("tasks", json!({"task_gid": "12"}), "/tasks/12"),
         list(
             "project_tasks",
@@ -349,6 +412,32 @@ fn cases() -> Vec<Case> {
             "/workspaces/1/tasks/search",
             &[("text", "launch")],
         ),
+        last_page(
+            "workspace_task_search",
+            json!({"workspace_gid": "1", "assignee_any": "me", "projects_any": "11", "sections_any": "41",
+                   "tags_any": "5", "teams.any": "2", "followers_any": "3",
+                   "created_at.after": "2024-01-01T00:00:00Z", "created_at_before": "2024-02-01T00:00:00Z",
+                   "modified_at_after": "2024-01-02T00:00:00Z", "modified_at.before": "2024-02-02T00:00:00Z",
+                   "due_on_after": "2024-03-01", "due_on.before": "2024-04-01",
+                   "resource_subtype": "milestone", "sort_by": "relevance"}),
+            "/workspaces/1/tasks/search",
+            &[
+                ("assignee.any", "me"),
+                ("projects.any", "11"),
+                ("sections.any", "41"),
+                ("tags.any", "5"),
+                ("teams.any", "2"),
+                ("followers.any", "3"),
+                ("created_at.after", "2024-01-01T00:00:00Z"),
+                ("created_at.before", "2024-02-01T00:00:00Z"),
+                ("modified_at.after", "2024-01-02T00:00:00Z"),
+                ("modified_at.before", "2024-02-02T00:00:00Z"),
+                ("due_on.after", "2024-03-01"),
+                ("due_on.before", "2024-04-01"),
+                ("resource_subtype", "milestone"),
+                ("sort_by", "relevance"),
+            ],
+        ),
         // projects
         list(
             "projects",
@@ -385,6 +474,14 @@ fn cases() -> Vec<Case> {
             ("PUT", "/projects/11"),
             &[],
             json!({"archived": true, "name": "Old", "default_view": "timeline"}),
+        ),
+        write(
+            "projects",
+            "update",
+            json!({"project_gid": "11", "color": null, "due_on": null, "start_on": null}),
+            ("PUT", "/projects/11"),
+            &[],
+            json!({"color": null, "due_on": null, "start_on": null}),
         ),
         delete("projects", json!({"project_gid": "11"}), "/projects/11"),
         list(
@@ -424,6 +521,7 @@ fn cases() -> Vec<Case> {
             "/users",
             &[("workspace", "1"), ("limit", "100")],
         ),
+        list("users", Value::Null, "/users", &[("limit", "100")]),
         get("users", json!({"user_gid": "me"}), "/users/me", &[]),
         get(
             "users",
@@ -431,17 +529,21 @@ fn cases() -> Vec<Case> {
             "/users/gsanchez%40example.com",
             &[("opt_fields", "email")],
         ),
-        last_page(
+        list(
             "workspace_users",
             json!({"workspace_gid": "1", "opt_fields": ["email"]}),
-            "/workspaces/1/users",
-            &[("opt_fields", "email")],
+            "/users",
+            &[
+                ("workspace", "1"),
+                ("opt_fields", "email"),
+                ("limit", "100"),
+            ],
         ),
-        last_page(
+        list(
             "team_users",
-            json!({"team_gid": "2", "offset": NEXT_PAGE}),
-            "/teams/2/users",
-            &[("offset", NEXT_PAGE)],
+            json!({"team_gid": "2", "limit": 20, "offset": NEXT_PAGE}),
+            "/users",
+            &[("team", "2"), ("limit", "20"), ("offset", NEXT_PAGE)],
         ),
         get("teams", json!({"team_gid": "2"}), "/teams/2", &[]),
         list(
@@ -524,10 +626,17 @@ fn cases() -> Vec<Case> {
         write(
             "sections",
             "update",
-            json!({"section_gid": "41", "name": "Done", "insert_before": "42"}),
+            json!({"section_gid": "41", "name": "Done", "opt_fields": ["name"]}),
             ("PUT", "/sections/41"),
-            &[],
-            json!({"name": "Done", "insert_before": "42"}),
+            &[("opt_fields", "name")],
+            json!({"name": "Done"}),
+        ),
+        post_action(
+            "sections",
+            "move",
+            json!({"project_gid": "11", "section": "41", "before_section": "42"}),
+            "/projects/11/sections/insert",
+            json!({"section": "41", "before_section": "42"}),
         ),
         delete("sections", json!({"section_gid": "41"}), "/sections/41"),
         list(
@@ -606,6 +715,1281 @@ fn cases() -> Vec<Case> {
             &[],
             json!({"user": "ada@example.com"}),
         ),
+        // Generated from Asana's spec, one per operation: every param set.
+        exact(
+            "workspace_custom_fields",
+            "list",
+            json!({"workspace_gid": "100", "limit": 50, "offset": NEXT_PAGE, "opt_fields": ["name"]}),
+            ("GET", "/workspaces/100/custom_fields"),
+            &[
+                ("limit", "50"),
+                ("offset", NEXT_PAGE),
+                ("opt_fields", "name"),
+            ],
+            None,
+            Shape::Page,
+        ),
+        exact(
+            "custom_fields",
+            "get",
+            json!({"custom_field_gid": "100", "opt_fields": ["name"]}),
+            ("GET", "/custom_fields/100"),
+            &[("opt_fields", "name")],
+            None,
+            Shape::Object,
+        ),
+        exact(
+            "custom_fields",
+            "create",
+            json!({"opt_fields": ["name"], "name": "v1", "enum_options": [{"k": 2}], "id_prefix": "v3", "input_restrictions": ["a4", "b4"], "is_formula_field": true, "date_value": {"k": "v6"}, "enum_value": {"k": "v7"}, "multi_enum_values": [{"k": 8}], "number_value": 1.5, "text_value": "v10", "description": "v11", "precision": 3, "format": "currency", "currency_code": "v14", "custom_label": "v15", "custom_label_position": "prefix", "has_notifications_enabled": true, "workspace": "v18", "owned_by_app": true, "people_value": ["a20", "b20"], "reference_value": ["a21", "b21"], "resource_subtype": "text"}),
+            ("POST", "/custom_fields"),
+            &[("opt_fields", "name")],
+            Some(
+                json!({"data": {"name": "v1", "enum_options": [{"k": 2}], "id_prefix": "v3", "input_restrictions": ["a4", "b4"], "is_formula_field": true, "date_value": {"k": "v6"}, "enum_value": {"k": "v7"}, "multi_enum_values": [{"k": 8}], "number_value": 1.5, "text_value": "v10", "description": "v11", "precision": 3, "format": "currency", "currency_code": "v14", "custom_label": "v15", "custom_label_position": "prefix", "has_notifications_enabled": true, "workspace": "v18", "owned_by_app": true, "people_value": ["a20", "b20"], "reference_value": ["a21", "b21"], "resource_subtype": "text"}}),
+            ),
+            Shape::Object,
+        ),
+        exact(
+            "custom_fields",
+            "update",
+            json!({"custom_field_gid": "100", "opt_fields": ["name"], "name": "v1", "enum_options": [{"k": 2}], "id_prefix": "v3", "input_restrictions": ["a4", "b4"], "is_formula_field": true, "date_value": {"k": "v6"}, "enum_value": {"k": "v7"}, "multi_enum_values": [{"k": 8}], "number_value": 1.5, "text_value": "v10", "description": "v11", "precision": 3, "format": "currency", "currency_code": "v14", "custom_label": "v15", "custom_label_position": "prefix", "has_notifications_enabled": true, "workspace": "v18", "owned_by_app": true, "people_value": ["a20", "b20"], "reference_value": ["a21", "b21"]}),
+            ("PUT", "/custom_fields/100"),
+            &[("opt_fields", "name")],
+            Some(
+                json!({"data": {"name": "v1", "enum_options": [{"k": 2}], "id_prefix": "v3", "input_restrictions": ["a4", "b4"], "is_formula_field": true, "date_value": {"k": "v6"}, "enum_value": {"k": "v7"}, "multi_enum_values": [{"k": 8}], "number_value": 1.5, "text_value": "v10", "description": "v11", "precision": 3, "format": "currency", "currency_code": "v14", "custom_label": "v15", "custom_label_position": "prefix", "has_notifications_enabled": true, "workspace": "v18", "owned_by_app": true, "people_value": ["a20", "b20"], "reference_value": ["a21", "b21"]}}),
+            ),
+            Shape::Object,
+        ),
+        exact(
+            "custom_fields",
+            "delete",
+            json!({"custom_field_gid": "100"}),
+            ("DELETE", "/custom_fields/100"),
+            &[],
+            None,
+            Shape::Empty,
+        ),
+        exact(
+            "custom_field_enum_options",
+            "create",
+            json!({"custom_field_gid": "100", "opt_fields": ["name"], "name": "v1", "enabled": true, "color": "v3", "insert_before": "v4", "insert_after": "v5"}),
+            ("POST", "/custom_fields/100/enum_options"),
+            &[("opt_fields", "name")],
+            Some(
+                json!({"data": {"name": "v1", "enabled": true, "color": "v3", "insert_before": "v4", "insert_after": "v5"}}),
+            ),
+            Shape::Object,
+        ),
+        exact(
+            "custom_field_enum_options",
+            "move",
+            json!({"custom_field_gid": "100", "opt_fields": ["name"], "enum_option": "v1", "before_enum_option": "v2", "after_enum_option": "v3"}),
+            ("POST", "/custom_fields/100/enum_options/insert"),
+            &[("opt_fields", "name")],
+            Some(
+                json!({"data": {"enum_option": "v1", "before_enum_option": "v2", "after_enum_option": "v3"}}),
+            ),
+            Shape::Object,
+        ),
+        exact(
+            "enum_options",
+            "update",
+            json!({"enum_option_gid": "100", "opt_fields": ["name"], "name": "v1", "enabled": true, "color": "v3"}),
+            ("PUT", "/enum_options/100"),
+            &[("opt_fields", "name")],
+            Some(json!({"data": {"name": "v1", "enabled": true, "color": "v3"}})),
+            Shape::Object,
+        ),
+        exact(
+            "project_custom_field_settings",
+            "list",
+            json!({"project_gid": "100", "limit": 50, "offset": NEXT_PAGE, "opt_fields": ["name"]}),
+            ("GET", "/projects/100/custom_field_settings"),
+            &[
+                ("limit", "50"),
+                ("offset", NEXT_PAGE),
+                ("opt_fields", "name"),
+            ],
+            None,
+            Shape::Page,
+        ),
+        exact(
+            "project_custom_field_settings",
+            "create",
+            json!({"project_gid": "100", "opt_fields": ["name"], "custom_field": {"k": "v1"}, "is_important": true, "insert_before": "v3", "insert_after": "v4"}),
+            ("POST", "/projects/100/addCustomFieldSetting"),
+            &[("opt_fields", "name")],
+            Some(
+                json!({"data": {"custom_field": {"k": "v1"}, "is_important": true, "insert_before": "v3", "insert_after": "v4"}}),
+            ),
+            Shape::Object,
+        ),
+        exact(
+            "project_custom_field_settings",
+            "delete",
+            json!({"project_gid": "100", "custom_field": "v1"}),
+            ("POST", "/projects/100/removeCustomFieldSetting"),
+            &[],
+            Some(json!({"data": {"custom_field": "v1"}})),
+            Shape::Object,
+        ),
+        exact(
+            "portfolio_custom_field_settings",
+            "list",
+            json!({"portfolio_gid": "100", "limit": 50, "offset": NEXT_PAGE, "opt_fields": ["name"]}),
+            ("GET", "/portfolios/100/custom_field_settings"),
+            &[
+                ("limit", "50"),
+                ("offset", NEXT_PAGE),
+                ("opt_fields", "name"),
+            ],
+            None,
+            Shape::Page,
+        ),
+        exact(
+            "portfolio_custom_field_settings",
+            "create",
+            json!({"portfolio_gid": "100", "custom_field": {"k": "v1"}, "is_important": true, "insert_before": "v3", "insert_after": "v4"}),
+            ("POST", "/portfolios/100/addCustomFieldSetting"),
+            &[],
+            Some(
+                json!({"data": {"custom_field": {"k": "v1"}, "is_important": true, "insert_before": "v3", "insert_after": "v4"}}),
+            ),
+            Shape::Object,
+        ),
+        exact(
+            "portfolio_custom_field_settings",
+            "delete",
+            json!({"portfolio_gid": "100", "custom_field": "v1"}),
+            ("POST", "/portfolios/100/removeCustomFieldSetting"),
+            &[],
+            Some(json!({"data": {"custom_field": "v1"}})),
+            Shape::Object,
+        ),
+        exact(
+            "task_parent",
+            "update",
+            json!({"task_gid": "100", "opt_fields": ["name"], "parent": "v1", "insert_after": "v2", "insert_before": "v3"}),
+            ("POST", "/tasks/100/setParent"),
+            &[("opt_fields", "name")],
+            Some(json!({"data": {"parent": "v1", "insert_after": "v2", "insert_before": "v3"}})),
+            Shape::Object,
+        ),
+        exact(
+            "task_followers",
+            "create",
+            json!({"task_gid": "100", "opt_fields": ["name"], "followers": ["a1", "b1"]}),
+            ("POST", "/tasks/100/addFollowers"),
+            &[("opt_fields", "name")],
+            Some(json!({"data": {"followers": ["a1", "b1"]}})),
+            Shape::Object,
+        ),
+        exact(
+            "task_followers",
+            "delete",
+            json!({"task_gid": "100", "opt_fields": ["name"], "followers": ["a1", "b1"]}),
+            ("POST", "/tasks/100/removeFollowers"),
+            &[("opt_fields", "name")],
+            Some(json!({"data": {"followers": ["a1", "b1"]}})),
+            Shape::Object,
+        ),
+        exact(
+            "task_dependencies",
+            "create",
+            json!({"task_gid": "100", "dependencies": ["a1", "b1"]}),
+            ("POST", "/tasks/100/addDependencies"),
+            &[],
+            Some(json!({"data": {"dependencies": ["a1", "b1"]}})),
+            Shape::Object,
+        ),
+        exact(
+            "task_dependencies",
+            "delete",
+            json!({"task_gid": "100", "dependencies": ["a1", "b1"]}),
+            ("POST", "/tasks/100/removeDependencies"),
+            &[],
+            Some(json!({"data": {"dependencies": ["a1", "b1"]}})),
+            Shape::Object,
+        ),
+        exact(
+            "task_dependents",
+            "create",
+            json!({"task_gid": "100", "dependents": ["a1", "b1"]}),
+            ("POST", "/tasks/100/addDependents"),
+            &[],
+            Some(json!({"data": {"dependents": ["a1", "b1"]}})),
+            Shape::Object,
+        ),
+        exact(
+            "task_dependents",
+            "delete",
+            json!({"task_gid": "100", "dependents": ["a1", "b1"]}),
+            ("POST", "/tasks/100/removeDependents"),
+            &[],
+            Some(json!({"data": {"dependents": ["a1", "b1"]}})),
+            Shape::Object,
+        ),
+        exact(
+            "task_projects",
+            "create",
+            json!({"task_gid": "100", "project": "v1", "insert_after": "v2", "insert_before": "v3", "section": "v4"}),
+            ("POST", "/tasks/100/addProject"),
+            &[],
+            Some(
+                json!({"data": {"project": "v1", "insert_after": "v2", "insert_before": "v3", "section": "v4"}}),
+            ),
+            Shape::Object,
+        ),
+        exact(
+            "task_projects",
+            "delete",
+            json!({"task_gid": "100", "project": "v1"}),
+            ("POST", "/tasks/100/removeProject"),
+            &[],
+            Some(json!({"data": {"project": "v1"}})),
+            Shape::Object,
+        ),
+        exact(
+            "task_subtasks",
+            "create",
+            json!({"task_gid": "100", "opt_fields": ["name"], "name": "v1", "resource_subtype": "default_task", "approval_status": "pending", "assignee_status": "today", "assigned_by": {"k": "v5"}, "completed": true, "completed_by": {"k": "v7"}, "due_at": "v8", "due_on": "v9", "external": {"k": "v10"}, "html_notes": "v11", "liked": true, "notes": "v13", "start_at": "v14", "start_on": "v15", "assignee": "v16", "assignee_section": "v17", "custom_fields": {"k": "v18"}, "parent": "v19", "followers": ["a20", "b20"], "projects": ["a21", "b21"], "tags": ["a22", "b22"], "workspace": "v23"}),
+            ("POST", "/tasks/100/subtasks"),
+            &[("opt_fields", "name")],
+            Some(
+                json!({"data": {"name": "v1", "resource_subtype": "default_task", "approval_status": "pending", "assignee_status": "today", "assigned_by": {"k": "v5"}, "completed": true, "completed_by": {"k": "v7"}, "due_at": "v8", "due_on": "v9", "external": {"k": "v10"}, "html_notes": "v11", "liked": true, "notes": "v13", "start_at": "v14", "start_on": "v15", "assignee": "v16", "assignee_section": "v17", "custom_fields": {"k": "v18"}, "parent": "v19", "followers": ["a20", "b20"], "projects": ["a21", "b21"], "tags": ["a22", "b22"], "workspace": "v23"}}),
+            ),
+            Shape::Object,
+        ),
+        exact(
+            "task_duplicates",
+            "create",
+            json!({"task_gid": "100", "opt_fields": ["name"], "name": "v1", "include": "v2"}),
+            ("POST", "/tasks/100/duplicate"),
+            &[("opt_fields", "name")],
+            Some(json!({"data": {"name": "v1", "include": "v2"}})),
+            Shape::Object,
+        ),
+        exact(
+            "task_tags",
+            "list",
+            json!({"task_gid": "100", "limit": 50, "offset": NEXT_PAGE, "opt_fields": ["name"]}),
+            ("GET", "/tasks/100/tags"),
+            &[
+                ("limit", "50"),
+                ("offset", NEXT_PAGE),
+                ("opt_fields", "name"),
+            ],
+            None,
+            Shape::Page,
+        ),
+        exact(
+            "workspace_task_custom_ids",
+            "get",
+            json!({"workspace_gid": "100", "custom_id": "101"}),
+            ("GET", "/workspaces/100/tasks/custom_id/101"),
+            &[],
+            None,
+            Shape::Object,
+        ),
+        exact(
+            "workspace_typeahead",
+            "list",
+            json!({"workspace_gid": "100", "resource_type": "actor", "type": "custom_field", "query": "v3", "count": 3, "opt_fields": ["name"]}),
+            ("GET", "/workspaces/100/typeahead"),
+            &[
+                ("resource_type", "actor"),
+                ("type", "custom_field"),
+                ("query", "v3"),
+                ("count", "3"),
+                ("opt_fields", "name"),
+            ],
+            None,
+            Shape::Items,
+        ),
+        exact(
+            "status_updates",
+            "list",
+            json!({"limit": 50, "offset": NEXT_PAGE, "parent": "v1", "created_since": "v2", "opt_fields": ["name"]}),
+            ("GET", "/status_updates"),
+            &[
+                ("limit", "50"),
+                ("offset", NEXT_PAGE),
+                ("parent", "v1"),
+                ("created_since", "v2"),
+                ("opt_fields", "name"),
+            ],
+            None,
+            Shape::Page,
+        ),
+        exact(
+            "status_updates",
+            "get",
+            json!({"status_update_gid": "100", "opt_fields": ["name"]}),
+            ("GET", "/status_updates/100"),
+            &[("opt_fields", "name")],
+            None,
+            Shape::Object,
+        ),
+        exact(
+            "status_updates",
+            "create",
+            json!({"limit": 50, "offset": NEXT_PAGE, "opt_fields": ["name"], "title": "v1", "text": "v2", "html_text": "v3", "status_type": "on_track", "parent": {"k": "v5"}}),
+            ("POST", "/status_updates"),
+            &[
+                ("limit", "50"),
+                ("offset", NEXT_PAGE),
+                ("opt_fields", "name"),
+            ],
+            Some(
+                json!({"data": {"title": "v1", "text": "v2", "html_text": "v3", "status_type": "on_track", "parent": {"k": "v5"}}}),
+            ),
+            Shape::Object,
+        ),
+        exact(
+            "status_updates",
+            "delete",
+            json!({"status_update_gid": "100"}),
+            ("DELETE", "/status_updates/100"),
+            &[],
+            None,
+            Shape::Empty,
+        ),
+        exact(
+            "goals",
+            "list",
+            json!({"portfolio": "v1", "project": "v2", "task": "v3", "is_workspace_level": true, "team": "v5", "workspace": "v6", "time_periods": ["a7", "b7"], "limit": 50, "offset": NEXT_PAGE, "opt_fields": ["name"]}),
+            ("GET", "/goals"),
+            &[
+                ("portfolio", "v1"),
+                ("project", "v2"),
+                ("task", "v3"),
+                ("is_workspace_level", "true"),
+                ("team", "v5"),
+                ("workspace", "v6"),
+                ("time_periods", "a7,b7"),
+                ("limit", "50"),
+                ("offset", NEXT_PAGE),
+                ("opt_fields", "name"),
+            ],
+            None,
+            Shape::Page,
+        ),
+        exact(
+            "goals",
+            "get",
+            json!({"goal_gid": "100", "opt_fields": ["name"]}),
+            ("GET", "/goals/100"),
+            &[("opt_fields", "name")],
+            None,
+            Shape::Object,
+        ),
+        exact(
+            "goals",
+            "create",
+            json!({"opt_fields": ["name"], "name": "v1", "html_notes": "v2", "notes": "v3", "due_on": "v4", "start_on": "v5", "is_workspace_level": true, "liked": true, "team": "v8", "workspace": "v9", "time_period": "v10", "owner": "v11", "followers": ["a12", "b12"]}),
+            ("POST", "/goals"),
+            &[("opt_fields", "name")],
+            Some(
+                json!({"data": {"name": "v1", "html_notes": "v2", "notes": "v3", "due_on": "v4", "start_on": "v5", "is_workspace_level": true, "liked": true, "team": "v8", "workspace": "v9", "time_period": "v10", "owner": "v11", "followers": ["a12", "b12"]}}),
+            ),
+            Shape::Object,
+        ),
+        exact(
+            "goals",
+            "update",
+            json!({"goal_gid": "100", "opt_fields": ["name"], "name": "v1", "html_notes": "v2", "notes": "v3", "due_on": "v4", "start_on": "v5", "is_workspace_level": true, "liked": true, "team": "v8", "workspace": "v9", "time_period": "v10", "owner": "v11", "status": "v12", "custom_fields": {"k": "v13"}}),
+            ("PUT", "/goals/100"),
+            &[("opt_fields", "name")],
+            Some(
+                json!({"data": {"name": "v1", "html_notes": "v2", "notes": "v3", "due_on": "v4", "start_on": "v5", "is_workspace_level": true, "liked": true, "team": "v8", "workspace": "v9", "time_period": "v10", "owner": "v11", "status": "v12", "custom_fields": {"k": "v13"}}}),
+            ),
+            Shape::Object,
+        ),
+        exact(
+            "goals",
+            "delete",
+            json!({"goal_gid": "100"}),
+            ("DELETE", "/goals/100"),
+            &[],
+            None,
+            Shape::Empty,
+        ),
+        exact(
+            "goal_metrics",
+            "create",
+            json!({"goal_gid": "100", "opt_fields": ["name"], "precision": 3, "unit": "none", "currency_code": "v3", "initial_number_value": 1.5, "target_number_value": 1.5, "current_number_value": 1.5, "progress_source": "manual", "is_custom_weight": true}),
+            ("POST", "/goals/100/setMetric"),
+            &[("opt_fields", "name")],
+            Some(
+                json!({"data": {"precision": 3, "unit": "none", "currency_code": "v3", "initial_number_value": 1.5, "target_number_value": 1.5, "current_number_value": 1.5, "progress_source": "manual", "is_custom_weight": true}}),
+            ),
+            Shape::Object,
+        ),
+        exact(
+            "goal_metrics",
+            "update",
+            json!({"goal_gid": "100", "opt_fields": ["name"], "current_number_value": 1.5}),
+            ("POST", "/goals/100/setMetricCurrentValue"),
+            &[("opt_fields", "name")],
+            Some(json!({"data": {"current_number_value": 1.5}})),
+            Shape::Object,
+        ),
+        exact(
+            "goal_followers",
+            "create",
+            json!({"goal_gid": "100", "opt_fields": ["name"], "followers": ["a1", "b1"]}),
+            ("POST", "/goals/100/addFollowers"),
+            &[("opt_fields", "name")],
+            Some(json!({"data": {"followers": ["a1", "b1"]}})),
+            Shape::Object,
+        ),
+        exact(
+            "goal_followers",
+            "delete",
+            json!({"goal_gid": "100", "opt_fields": ["name"], "followers": ["a1", "b1"]}),
+            ("POST", "/goals/100/removeFollowers"),
+            &[("opt_fields", "name")],
+            Some(json!({"data": {"followers": ["a1", "b1"]}})),
+            Shape::Object,
+        ),
+        exact(
+            "goal_parent_goals",
+            "list",
+            json!({"goal_gid": "100", "opt_fields": ["name"]}),
+            ("GET", "/goals/100/parentGoals"),
+            &[("opt_fields", "name")],
+            None,
+            Shape::Items,
+        ),
+        exact(
+            "goal_relationships",
+            "list",
+            json!({"limit": 50, "offset": NEXT_PAGE, "supported_goal": "v1", "resource_subtype": "v2", "opt_fields": ["name"]}),
+            ("GET", "/goal_relationships"),
+            &[
+                ("limit", "50"),
+                ("offset", NEXT_PAGE),
+                ("supported_goal", "v1"),
+                ("resource_subtype", "v2"),
+                ("opt_fields", "name"),
+            ],
+            None,
+            Shape::Page,
+        ),
+        exact(
+            "goal_relationships",
+            "get",
+            json!({"goal_relationship_gid": "100", "opt_fields": ["name"]}),
+            ("GET", "/goal_relationships/100"),
+            &[("opt_fields", "name")],
+            None,
+            Shape::Object,
+        ),
+        exact(
+            "goal_relationships",
+            "update",
+            json!({"goal_relationship_gid": "100", "opt_fields": ["name"], "supporting_resource": {"k": "v1"}, "contribution_weight": 1.5, "supported_goal": {"k": "v3"}}),
+            ("PUT", "/goal_relationships/100"),
+            &[("opt_fields", "name")],
+            Some(
+                json!({"data": {"supporting_resource": {"k": "v1"}, "contribution_weight": 1.5, "supported_goal": {"k": "v3"}}}),
+            ),
+            Shape::Object,
+        ),
+        exact(
+            "goal_relationships",
+            "create",
+            json!({"goal_gid": "100", "opt_fields": ["name"], "supporting_resource": "v1", "insert_before": "v2", "insert_after": "v3", "contribution_weight": 1.5}),
+            ("POST", "/goals/100/addSupportingRelationship"),
+            &[("opt_fields", "name")],
+            Some(
+                json!({"data": {"supporting_resource": "v1", "insert_before": "v2", "insert_after": "v3", "contribution_weight": 1.5}}),
+            ),
+            Shape::Object,
+        ),
+        exact(
+            "goal_relationships",
+            "delete",
+            json!({"goal_gid": "100", "supporting_resource": "v1"}),
+            ("POST", "/goals/100/removeSupportingRelationship"),
+            &[],
+            Some(json!({"data": {"supporting_resource": "v1"}})),
+            Shape::Object,
+        ),
+        exact(
+            "portfolios",
+            "list",
+            json!({"limit": 50, "offset": NEXT_PAGE, "workspace": "v1", "owner": "v2", "opt_fields": ["name"]}),
+            ("GET", "/portfolios"),
+            &[
+                ("limit", "50"),
+                ("offset", NEXT_PAGE),
+                ("workspace", "v1"),
+                ("owner", "v2"),
+                ("opt_fields", "name"),
+            ],
+            None,
+            Shape::Page,
+        ),
+        exact(
+            "portfolios",
+            "get",
+            json!({"portfolio_gid": "100", "opt_fields": ["name"]}),
+            ("GET", "/portfolios/100"),
+            &[("opt_fields", "name")],
+            None,
+            Shape::Object,
+        ),
+        exact(
+            "portfolios",
+            "create",
+            json!({"opt_fields": ["name"], "name": "v1", "archived": true, "color": "dark-pink", "start_on": "v4", "due_on": "v5", "default_access_level": "admin", "workspace": "v7", "public": true}),
+            ("POST", "/portfolios"),
+            &[("opt_fields", "name")],
+            Some(
+                json!({"data": {"name": "v1", "archived": true, "color": "dark-pink", "start_on": "v4", "due_on": "v5", "default_access_level": "admin", "workspace": "v7", "public": true}}),
+            ),
+            Shape::Object,
+        ),
+        exact(
+            "portfolios",
+            "update",
+            json!({"portfolio_gid": "100", "opt_fields": ["name"], "name": "v1", "archived": true, "color": "dark-pink", "start_on": "v4", "due_on": "v5", "default_access_level": "admin", "custom_fields": {"k": "v7"}}),
+            ("PUT", "/portfolios/100"),
+            &[("opt_fields", "name")],
+            Some(
+                json!({"data": {"name": "v1", "archived": true, "color": "dark-pink", "start_on": "v4", "due_on": "v5", "default_access_level": "admin", "custom_fields": {"k": "v7"}}}),
+            ),
+            Shape::Object,
+        ),
+        exact(
+            "portfolios",
+            "delete",
+            json!({"portfolio_gid": "100"}),
+            ("DELETE", "/portfolios/100"),
+            &[],
+            None,
+            Shape::Empty,
+        ),
+        exact(
+            "portfolio_items",
+            "list",
+            json!({"portfolio_gid": "100", "limit": 50, "offset": NEXT_PAGE, "opt_fields": ["name"]}),
+            ("GET", "/portfolios/100/items"),
+            &[
+                ("limit", "50"),
+                ("offset", NEXT_PAGE),
+                ("opt_fields", "name"),
+            ],
+            None,
+            Shape::Page,
+        ),
+        exact(
+            "portfolio_items",
+            "create",
+            json!({"portfolio_gid": "100", "item": "v1", "insert_before": "v2", "insert_after": "v3"}),
+            ("POST", "/portfolios/100/addItem"),
+            &[],
+            Some(json!({"data": {"item": "v1", "insert_before": "v2", "insert_after": "v3"}})),
+            Shape::Object,
+        ),
+        exact(
+            "portfolio_items",
+            "delete",
+            json!({"portfolio_gid": "100", "item": "v1"}),
+            ("POST", "/portfolios/100/removeItem"),
+            &[],
+            Some(json!({"data": {"item": "v1"}})),
+            Shape::Object,
+        ),
+        exact(
+            "portfolio_members",
+            "create",
+            json!({"portfolio_gid": "100", "opt_fields": ["name"], "members": "v1"}),
+            ("POST", "/portfolios/100/addMembers"),
+            &[("opt_fields", "name")],
+            Some(json!({"data": {"members": "v1"}})),
+            Shape::Object,
+        ),
+        exact(
+            "portfolio_members",
+            "delete",
+            json!({"portfolio_gid": "100", "opt_fields": ["name"], "members": "v1"}),
+            ("POST", "/portfolios/100/removeMembers"),
+            &[("opt_fields", "name")],
+            Some(json!({"data": {"members": "v1"}})),
+            Shape::Object,
+        ),
+        exact(
+            "portfolio_memberships",
+            "list",
+            json!({"portfolio_gid": "100", "user": "v1", "limit": 50, "offset": NEXT_PAGE, "opt_fields": ["name"]}),
+            ("GET", "/portfolios/100/portfolio_memberships"),
+            &[
+                ("user", "v1"),
+                ("limit", "50"),
+                ("offset", NEXT_PAGE),
+                ("opt_fields", "name"),
+            ],
+            None,
+            Shape::Page,
+        ),
+        exact(
+            "task_time_tracking_entries",
+            "list",
+            json!({"task_gid": "100", "limit": 50, "offset": NEXT_PAGE, "opt_fields": ["name"]}),
+            ("GET", "/tasks/100/time_tracking_entries"),
+            &[
+                ("limit", "50"),
+                ("offset", NEXT_PAGE),
+                ("opt_fields", "name"),
+            ],
+            None,
+            Shape::Page,
+        ),
+        exact(
+            "task_time_tracking_entries",
+            "create",
+            json!({"task_gid": "100", "opt_fields": ["name"], "duration_minutes": 3, "entered_on": "v2", "attributable_to": "v3", "billable_status": "billable", "description": "v5", "categories": ["a6", "b6"]}),
+            ("POST", "/tasks/100/time_tracking_entries"),
+            &[("opt_fields", "name")],
+            Some(
+                json!({"data": {"duration_minutes": 3, "entered_on": "v2", "attributable_to": "v3", "billable_status": "billable", "description": "v5", "categories": ["a6", "b6"]}}),
+            ),
+            Shape::Object,
+        ),
+        exact(
+            "time_tracking_entries",
+            "list",
+            json!({"task": "v1", "attributable_to": "v2", "portfolio": "v3", "user": "v4", "workspace": "v5", "entered_on_start_date": "v6", "entered_on_end_date": "v7", "timesheet_approval_status": "v8", "limit": 50, "offset": NEXT_PAGE, "opt_fields": ["name"]}),
+            ("GET", "/time_tracking_entries"),
+            &[
+                ("task", "v1"),
+                ("attributable_to", "v2"),
+                ("portfolio", "v3"),
+                ("user", "v4"),
+                ("workspace", "v5"),
+                ("entered_on_start_date", "v6"),
+                ("entered_on_end_date", "v7"),
+                ("timesheet_approval_status", "v8"),
+                ("limit", "50"),
+                ("offset", NEXT_PAGE),
+                ("opt_fields", "name"),
+            ],
+            None,
+            Shape::Page,
+        ),
+        exact(
+            "time_tracking_entries",
+            "get",
+            json!({"time_tracking_entry_gid": "100", "opt_fields": ["name"]}),
+            ("GET", "/time_tracking_entries/100"),
+            &[("opt_fields", "name")],
+            None,
+            Shape::Object,
+        ),
+        exact(
+            "time_tracking_entries",
+            "update",
+            json!({"time_tracking_entry_gid": "100", "opt_fields": ["name"], "duration_minutes": 3, "entered_on": "v2", "attributable_to": "v3", "billable_status": "billable", "description": "v5", "categories": ["a6", "b6"]}),
+            ("PUT", "/time_tracking_entries/100"),
+            &[("opt_fields", "name")],
+            Some(
+                json!({"data": {"duration_minutes": 3, "entered_on": "v2", "attributable_to": "v3", "billable_status": "billable", "description": "v5", "categories": ["a6", "b6"]}}),
+            ),
+            Shape::Object,
+        ),
+        exact(
+            "time_tracking_entries",
+            "delete",
+            json!({"time_tracking_entry_gid": "100"}),
+            ("DELETE", "/time_tracking_entries/100"),
+            &[],
+            None,
+            Shape::Empty,
+        ),
+        exact(
+            "user_task_lists",
+            "get",
+            json!({"user_task_list_gid": "100", "opt_fields": ["name"]}),
+            ("GET", "/user_task_lists/100"),
+            &[("opt_fields", "name")],
+            None,
+            Shape::Object,
+        ),
+        exact(
+            "user_user_task_lists",
+            "get",
+            json!({"user_gid": "100", "workspace": "v1", "opt_fields": ["name"]}),
+            ("GET", "/users/100/user_task_list"),
+            &[("workspace", "v1"), ("opt_fields", "name")],
+            None,
+            Shape::Object,
+        ),
+        exact(
+            "user_task_list_tasks",
+            "list",
+            json!({"user_task_list_gid": "100", "completed_since": "v1", "limit": 50, "offset": NEXT_PAGE, "opt_fields": ["name"]}),
+            ("GET", "/user_task_lists/100/tasks"),
+            &[
+                ("completed_since", "v1"),
+                ("limit", "50"),
+                ("offset", NEXT_PAGE),
+                ("opt_fields", "name"),
+            ],
+            None,
+            Shape::Page,
+        ),
+        exact(
+            "memberships",
+            "list",
+            json!({"parent": "v1", "member": "v2", "resource_subtype": "project_membership", "limit": 50, "offset": NEXT_PAGE, "opt_fields": ["name"]}),
+            ("GET", "/memberships"),
+            &[
+                ("parent", "v1"),
+                ("member", "v2"),
+                ("resource_subtype", "project_membership"),
+                ("limit", "50"),
+                ("offset", NEXT_PAGE),
+                ("opt_fields", "name"),
+            ],
+            None,
+            Shape::Page,
+        ),
+        exact(
+            "memberships",
+            "get",
+            json!({"membership_gid": "100"}),
+            ("GET", "/memberships/100"),
+            &[],
+            None,
+            Shape::Object,
+        ),
+        exact(
+            "memberships",
+            "create",
+            json!({"access_level": "v1", "member": "v2", "parent": "v3", "role": "v4"}),
+            ("POST", "/memberships"),
+            &[],
+            Some(
+                json!({"data": {"access_level": "v1", "member": "v2", "parent": "v3", "role": "v4"}}),
+            ),
+            Shape::Object,
+        ),
+        exact(
+            "memberships",
+            "update",
+            json!({"membership_gid": "100", "access_level": "v1"}),
+            ("PUT", "/memberships/100"),
+            &[],
+            Some(json!({"data": {"access_level": "v1"}})),
+            Shape::Object,
+        ),
+        exact(
+            "memberships",
+            "delete",
+            json!({"membership_gid": "100"}),
+            ("DELETE", "/memberships/100"),
+            &[],
+            None,
+            Shape::Empty,
+        ),
+        exact(
+            "project_memberships",
+            "list",
+            json!({"project_gid": "100", "user": "v1", "limit": 50, "offset": NEXT_PAGE, "opt_fields": ["name"]}),
+            ("GET", "/projects/100/project_memberships"),
+            &[
+                ("user", "v1"),
+                ("limit", "50"),
+                ("offset", NEXT_PAGE),
+                ("opt_fields", "name"),
+            ],
+            None,
+            Shape::Page,
+        ),
+        exact(
+            "project_memberships",
+            "get",
+            json!({"project_membership_gid": "100", "opt_fields": ["name"]}),
+            ("GET", "/project_memberships/100"),
+            &[("opt_fields", "name")],
+            None,
+            Shape::Object,
+        ),
+        exact(
+            "project_members",
+            "create",
+            json!({"project_gid": "100", "opt_fields": ["name"], "members": "v1"}),
+            ("POST", "/projects/100/addMembers"),
+            &[("opt_fields", "name")],
+            Some(json!({"data": {"members": "v1"}})),
+            Shape::Object,
+        ),
+        exact(
+            "project_members",
+            "delete",
+            json!({"project_gid": "100", "opt_fields": ["name"], "members": "v1"}),
+            ("POST", "/projects/100/removeMembers"),
+            &[("opt_fields", "name")],
+            Some(json!({"data": {"members": "v1"}})),
+            Shape::Object,
+        ),
+        exact(
+            "project_followers",
+            "create",
+            json!({"project_gid": "100", "opt_fields": ["name"], "followers": "v1"}),
+            ("POST", "/projects/100/addFollowers"),
+            &[("opt_fields", "name")],
+            Some(json!({"data": {"followers": "v1"}})),
+            Shape::Object,
+        ),
+        exact(
+            "project_followers",
+            "delete",
+            json!({"project_gid": "100", "opt_fields": ["name"], "followers": "v1"}),
+            ("POST", "/projects/100/removeFollowers"),
+            &[("opt_fields", "name")],
+            Some(json!({"data": {"followers": "v1"}})),
+            Shape::Object,
+        ),
+        exact(
+            "team_memberships",
+            "list",
+            json!({"limit": 50, "offset": NEXT_PAGE, "team": "v1", "user": "v2", "workspace": "v3", "opt_fields": ["name"]}),
+            ("GET", "/team_memberships"),
+            &[
+                ("limit", "50"),
+                ("offset", NEXT_PAGE),
+                ("team", "v1"),
+                ("user", "v2"),
+                ("workspace", "v3"),
+                ("opt_fields", "name"),
+            ],
+            None,
+            Shape::Page,
+        ),
+        exact(
+            "team_memberships",
+            "get",
+            json!({"team_membership_gid": "100", "opt_fields": ["name"]}),
+            ("GET", "/team_memberships/100"),
+            &[("opt_fields", "name")],
+            None,
+            Shape::Object,
+        ),
+        exact(
+            "team_team_memberships",
+            "list",
+            json!({"team_gid": "100", "limit": 50, "offset": NEXT_PAGE, "opt_fields": ["name"]}),
+            ("GET", "/teams/100/team_memberships"),
+            &[
+                ("limit", "50"),
+                ("offset", NEXT_PAGE),
+                ("opt_fields", "name"),
+            ],
+            None,
+            Shape::Page,
+        ),
+        exact(
+            "user_team_memberships",
+            "list",
+            json!({"user_gid": "100", "limit": 50, "offset": NEXT_PAGE, "workspace": "v1", "opt_fields": ["name"]}),
+            ("GET", "/users/100/team_memberships"),
+            &[
+                ("limit", "50"),
+                ("offset", NEXT_PAGE),
+                ("workspace", "v1"),
+                ("opt_fields", "name"),
+            ],
+            None,
+            Shape::Page,
+        ),
+        exact(
+            "team_members",
+            "create",
+            json!({"team_gid": "100", "opt_fields": ["name"], "user": "v1"}),
+            ("POST", "/teams/100/addUser"),
+            &[("opt_fields", "name")],
+            Some(json!({"data": {"user": "v1"}})),
+            Shape::Object,
+        ),
+        exact(
+            "team_members",
+            "delete",
+            json!({"team_gid": "100", "user": "v1"}),
+            ("POST", "/teams/100/removeUser"),
+            &[],
+            Some(json!({"data": {"user": "v1"}})),
+            Shape::Object,
+        ),
+        exact(
+            "workspace_memberships",
+            "delete",
+            json!({"workspace_gid": "100", "user": "v1"}),
+            ("POST", "/workspaces/100/removeUser"),
+            &[],
+            Some(json!({"data": {"user": "v1"}})),
+            Shape::Object,
+        ),
+        exact(
+            "workspace_memberships",
+            "list",
+            json!({"workspace_gid": "100", "user": "v1", "limit": 50, "offset": NEXT_PAGE, "opt_fields": ["name"]}),
+            ("GET", "/workspaces/100/workspace_memberships"),
+            &[
+                ("user", "v1"),
+                ("limit", "50"),
+                ("offset", NEXT_PAGE),
+                ("opt_fields", "name"),
+            ],
+            None,
+            Shape::Page,
+        ),
+        exact(
+            "workspace_memberships",
+            "get",
+            json!({"workspace_membership_gid": "100", "opt_fields": ["name"]}),
+            ("GET", "/workspace_memberships/100"),
+            &[("opt_fields", "name")],
+            None,
+            Shape::Object,
+        ),
+        exact(
+            "user_workspace_memberships",
+            "list",
+            json!({"user_gid": "100", "limit": 50, "offset": NEXT_PAGE, "opt_fields": ["name"]}),
+            ("GET", "/users/100/workspace_memberships"),
+            &[
+                ("limit", "50"),
+                ("offset", NEXT_PAGE),
+                ("opt_fields", "name"),
+            ],
+            None,
+            Shape::Page,
+        ),
+        exact(
+            "project_duplicates",
+            "create",
+            json!({"project_gid": "100", "opt_fields": ["name"], "name": "v1", "include": "v2", "schedule_dates": {"k": "v3"}}),
+            ("POST", "/projects/100/duplicate"),
+            &[("opt_fields", "name")],
+            Some(json!({"data": {"name": "v1", "include": "v2", "schedule_dates": {"k": "v3"}}})),
+            Shape::Object,
+        ),
+        exact(
+            "project_task_counts",
+            "get",
+            json!({"project_gid": "100", "opt_fields": ["name"]}),
+            ("GET", "/projects/100/task_counts"),
+            &[("opt_fields", "name")],
+            None,
+            Shape::Object,
+        ),
+        exact(
+            "team_projects",
+            "create",
+            json!({"team_gid": "100", "opt_fields": ["name"], "name": "v1", "archived": true, "color": "dark-pink", "icon": "list", "current_status": {"k": "v5"}, "current_status_update": {"k": "v6"}, "default_view": "list", "due_date": "v8", "due_on": "v9", "html_notes": "v10", "notes": "v11", "public": true, "privacy_setting": "public_to_workspace", "start_on": "v14", "default_access_level": "admin", "minimum_access_level_for_customization": "admin", "minimum_access_level_for_sharing": "admin", "custom_fields": {"k": "v18"}, "followers": "v19", "owner": "v20", "team": "v21", "workspace": "v22"}),
+            ("POST", "/teams/100/projects"),
+            &[("opt_fields", "name")],
+            Some(
+                json!({"data": {"name": "v1", "archived": true, "color": "dark-pink", "icon": "list", "current_status": {"k": "v5"}, "current_status_update": {"k": "v6"}, "default_view": "list", "due_date": "v8", "due_on": "v9", "html_notes": "v10", "notes": "v11", "public": true, "privacy_setting": "public_to_workspace", "start_on": "v14", "default_access_level": "admin", "minimum_access_level_for_customization": "admin", "minimum_access_level_for_sharing": "admin", "custom_fields": {"k": "v18"}, "followers": "v19", "owner": "v20", "team": "v21", "workspace": "v22"}}),
+            ),
+            Shape::Object,
+        ),
+        exact(
+            "workspace_projects",
+            "create",
+            json!({"workspace_gid": "100", "opt_fields": ["name"], "name": "v1", "archived": true, "color": "dark-pink", "icon": "list", "current_status": {"k": "v5"}, "current_status_update": {"k": "v6"}, "default_view": "list", "due_date": "v8", "due_on": "v9", "html_notes": "v10", "notes": "v11", "public": true, "privacy_setting": "public_to_workspace", "start_on": "v14", "default_access_level": "admin", "minimum_access_level_for_customization": "admin", "minimum_access_level_for_sharing": "admin", "custom_fields": {"k": "v18"}, "followers": "v19", "owner": "v20", "team": "v21", "workspace": "v22"}),
+            ("POST", "/workspaces/100/projects"),
+            &[("opt_fields", "name")],
+            Some(
+                json!({"data": {"name": "v1", "archived": true, "color": "dark-pink", "icon": "list", "current_status": {"k": "v5"}, "current_status_update": {"k": "v6"}, "default_view": "list", "due_date": "v8", "due_on": "v9", "html_notes": "v10", "notes": "v11", "public": true, "privacy_setting": "public_to_workspace", "start_on": "v14", "default_access_level": "admin", "minimum_access_level_for_customization": "admin", "minimum_access_level_for_sharing": "admin", "custom_fields": {"k": "v18"}, "followers": "v19", "owner": "v20", "team": "v21", "workspace": "v22"}}),
+            ),
+            Shape::Object,
+        ),
+        exact(
+            "project_templates",
+            "list",
+            json!({"workspace": "v1", "team": "v2", "limit": 50, "offset": NEXT_PAGE, "opt_fields": ["name"]}),
+            ("GET", "/project_templates"),
+            &[
+                ("workspace", "v1"),
+                ("team", "v2"),
+                ("limit", "50"),
+                ("offset", NEXT_PAGE),
+                ("opt_fields", "name"),
+            ],
+            None,
+            Shape::Page,
+        ),
+        exact(
+            "project_templates",
+            "get",
+            json!({"project_template_gid": "100", "opt_fields": ["name"]}),
+            ("GET", "/project_templates/100"),
+            &[("opt_fields", "name")],
+            None,
+            Shape::Object,
+        ),
+        exact(
+            "project_templates",
+            "delete",
+            json!({"project_template_gid": "100"}),
+            ("DELETE", "/project_templates/100"),
+            &[],
+            None,
+            Shape::Empty,
+        ),
+        exact(
+            "project_templates",
+            "create",
+            json!({"project_gid": "100", "opt_fields": ["name"], "name": "v1", "team": "v2", "workspace": "v3", "public": true}),
+            ("POST", "/projects/100/saveAsTemplate"),
+            &[("opt_fields", "name")],
+            Some(json!({"data": {"name": "v1", "team": "v2", "workspace": "v3", "public": true}})),
+            Shape::Object,
+        ),
+        exact(
+            "team_project_templates",
+            "list",
+            json!({"team_gid": "100", "limit": 50, "offset": NEXT_PAGE, "opt_fields": ["name"]}),
+            ("GET", "/teams/100/project_templates"),
+            &[
+                ("limit", "50"),
+                ("offset", NEXT_PAGE),
+                ("opt_fields", "name"),
+            ],
+            None,
+            Shape::Page,
+        ),
+        exact(
+            "project_template_instances",
+            "create",
+            json!({"project_template_gid": "100", "opt_fields": ["name"], "name": "v1", "team": "v2", "public": true, "privacy_setting": "public_to_workspace", "is_strict": true, "requested_dates": [{"k": 6}], "requested_roles": [{"k": 7}]}),
+            ("POST", "/project_templates/100/instantiateProject"),
+            &[("opt_fields", "name")],
+            Some(
+                json!({"data": {"name": "v1", "team": "v2", "public": true, "privacy_setting": "public_to_workspace", "is_strict": true, "requested_dates": [{"k": 6}], "requested_roles": [{"k": 7}]}}),
+            ),
+            Shape::Object,
+        ),
+        exact(
+            "project_statuses",
+            "list",
+            json!({"project_gid": "100", "limit": 50, "offset": NEXT_PAGE, "opt_fields": ["name"]}),
+            ("GET", "/projects/100/project_statuses"),
+            &[
+                ("limit", "50"),
+                ("offset", NEXT_PAGE),
+                ("opt_fields", "name"),
+            ],
+            None,
+            Shape::Page,
+        ),
+        exact(
+            "stories",
+            "get",
+            json!({"story_gid": "100", "opt_fields": ["name"]}),
+            ("GET", "/stories/100"),
+            &[("opt_fields", "name")],
+            None,
+            Shape::Object,
+        ),
+        exact(
+            "stories",
+            "update",
+            json!({"story_gid": "100", "opt_fields": ["name"], "text": "v1", "html_text": "v2", "is_pinned": true, "sticker_name": "green_checkmark"}),
+            ("PUT", "/stories/100"),
+            &[("opt_fields", "name")],
+            Some(
+                json!({"data": {"text": "v1", "html_text": "v2", "is_pinned": true, "sticker_name": "green_checkmark"}}),
+            ),
+            Shape::Object,
+        ),
+        exact(
+            "stories",
+            "delete",
+            json!({"story_gid": "100"}),
+            ("DELETE", "/stories/100"),
+            &[],
+            None,
+            Shape::Empty,
+        ),
+        exact(
+            "tags",
+            "list",
+            json!({"limit": 50, "offset": NEXT_PAGE, "workspace": "v1", "opt_fields": ["name"]}),
+            ("GET", "/tags"),
+            &[
+                ("limit", "50"),
+                ("offset", NEXT_PAGE),
+                ("workspace", "v1"),
+                ("opt_fields", "name"),
+            ],
+            None,
+            Shape::Page,
+        ),
+        exact(
+            "tags",
+            "create",
+            json!({"opt_fields": ["name"], "name": "v1", "color": "dark-pink", "notes": "v3", "followers": ["a4", "b4"], "workspace": "v5"}),
+            ("POST", "/tags"),
+            &[("opt_fields", "name")],
+            Some(
+                json!({"data": {"name": "v1", "color": "dark-pink", "notes": "v3", "followers": ["a4", "b4"], "workspace": "v5"}}),
+            ),
+            Shape::Object,
+        ),
+        exact(
+            "attachments",
+            "delete",
+            json!({"attachment_gid": "100"}),
+            ("DELETE", "/attachments/100"),
+            &[],
+            None,
+            Shape::Empty,
+        ),
+        exact(
+            "teams",
+            "create",
+            json!({"opt_fields": ["name"], "name": "v1", "description": "v2", "html_description": "v3", "organization": "v4", "visibility": "secret", "edit_team_name_or_description_access_level": "all_team_members", "edit_team_visibility_or_trash_team_access_level": "all_team_members", "member_invite_management_access_level": "all_team_members", "guest_invite_management_access_level": "all_team_members", "join_request_management_access_level": "all_team_members", "team_member_removal_access_level": "all_team_members", "team_content_management_access_level": "no_restriction", "endorsed": true}),
+            ("POST", "/teams"),
+            &[("opt_fields", "name")],
+            Some(
+                json!({"data": {"name": "v1", "description": "v2", "html_description": "v3", "organization": "v4", "visibility": "secret", "edit_team_name_or_description_access_level": "all_team_members", "edit_team_visibility_or_trash_team_access_level": "all_team_members", "member_invite_management_access_level": "all_team_members", "guest_invite_management_access_level": "all_team_members", "join_request_management_access_level": "all_team_members", "team_member_removal_access_level": "all_team_members", "team_content_management_access_level": "no_restriction", "endorsed": true}}),
+            ),
+            Shape::Object,
+        ),
+        exact(
+            "teams",
+            "update",
+            json!({"team_gid": "100", "opt_fields": ["name"], "name": "v1", "description": "v2", "html_description": "v3", "organization": "v4", "visibility": "secret", "edit_team_name_or_description_access_level": "all_team_members", "edit_team_visibility_or_trash_team_access_level": "all_team_members", "member_invite_management_access_level": "all_team_members", "guest_invite_management_access_level": "all_team_members", "join_request_management_access_level": "all_team_members", "team_member_removal_access_level": "all_team_members", "team_content_management_access_level": "no_restriction", "endorsed": true}),
+            ("PUT", "/teams/100"),
+            &[("opt_fields", "name")],
+            Some(
+                json!({"data": {"name": "v1", "description": "v2", "html_description": "v3", "organization": "v4", "visibility": "secret", "edit_team_name_or_description_access_level": "all_team_members", "edit_team_visibility_or_trash_team_access_level": "all_team_members", "member_invite_management_access_level": "all_team_members", "guest_invite_management_access_level": "all_team_members", "join_request_management_access_level": "all_team_members", "team_member_removal_access_level": "all_team_members", "team_content_management_access_level": "no_restriction", "endorsed": true}}),
+            ),
+            Shape::Object,
+        ),
+        exact(
+            "user_favorites",
+            "list",
+            json!({"user_gid": "100", "limit": 50, "offset": NEXT_PAGE, "resource_type": "portfolio", "workspace": "v2", "opt_fields": ["name"]}),
+            ("GET", "/users/100/favorites"),
+            &[
+                ("limit", "50"),
+                ("offset", NEXT_PAGE),
+                ("resource_type", "portfolio"),
+                ("workspace", "v2"),
+                ("opt_fields", "name"),
+            ],
+            None,
+            Shape::Page,
+        ),
+        exact(
+            "workspace_users",
+            "get",
+            json!({"workspace_gid": "100", "user_gid": "101", "opt_fields": ["name"]}),
+            ("GET", "/workspaces/100/users/101"),
+            &[("opt_fields", "name")],
+            None,
+            Shape::Object,
+        ),
+        exact(
+            "workspaces",
+            "update",
+            json!({"workspace_gid": "100", "opt_fields": ["name"], "name": "v1"}),
+            ("PUT", "/workspaces/100"),
+            &[("opt_fields", "name")],
+            Some(json!({"data": {"name": "v1"}})),
+            Shape::Object,
+        ),
+        exact(
+            "webhooks",
+            "list",
+            json!({"limit": 50, "offset": NEXT_PAGE, "workspace": "v1", "resource": "v2", "opt_fields": ["name"]}),
+            ("GET", "/webhooks"),
+            &[
+                ("limit", "50"),
+                ("offset", NEXT_PAGE),
+                ("workspace", "v1"),
+                ("resource", "v2"),
+                ("opt_fields", "name"),
+            ],
+            None,
+            Shape::Page,
+        ),
+        exact(
+            "webhooks",
+            "get",
+            json!({"webhook_gid": "100", "opt_fields": ["name"]}),
+            ("GET", "/webhooks/100"),
+            &[("opt_fields", "name")],
+            None,
+            Shape::Object,
+        ),
+        exact(
+            "webhooks",
+            "create",
+            json!({"opt_fields": ["name"], "resource": "v1", "target": "v2", "filters": [{"k": 3}]}),
+            ("POST", "/webhooks"),
+            &[("opt_fields", "name")],
+            Some(json!({"data": {"resource": "v1", "target": "v2", "filters": [{"k": 3}]}})),
+            Shape::Object,
+        ),
+        exact(
+            "webhooks",
+            "update",
+            json!({"webhook_gid": "100", "opt_fields": ["name"], "filters": [{"k": 1}]}),
+            ("PUT", "/webhooks/100"),
+            &[("opt_fields", "name")],
+            Some(json!({"data": {"filters": [{"k": 1}]}})),
+            Shape::Object,
+        ),
+        exact(
+            "webhooks",
+            "delete",
+            json!({"webhook_gid": "100"}),
+            ("DELETE", "/webhooks/100"),
+            &[],
+            None,
+            Shape::Empty,
+        ),
+        exact(
+            "time_periods",
+            "list",
+            json!({"limit": 50, "offset": NEXT_PAGE, "start_on": "v1", "end_on": "v2", "workspace": "v3", "opt_fields": ["name"]}),
+            ("GET", "/time_periods"),
+            &[
+                ("limit", "50"),
+                ("offset", NEXT_PAGE),
+                ("start_on", "v1"),
+                ("end_on", "v2"),
+                ("workspace", "v3"),
+                ("opt_fields", "name"),
+            ],
+            None,
+            Shape::Page,
+        ),
+        exact(
+            "time_periods",
+            "get",
+            json!({"time_period_gid": "100", "opt_fields": ["name"]}),
+            ("GET", "/time_periods/100"),
+            &[("opt_fields", "name")],
+            None,
+            Shape::Object,
+        ),
+        exact(
+            "jobs",
+            "get",
+            json!({"job_gid": "100", "opt_fields": ["name"]}),
+            ("GET", "/jobs/100"),
+            &[("opt_fields", "name")],
+            None,
+            Shape::Object,
+        ),
     ]
 }
 
@@ -672,6 +2056,280 @@ async fn every_action_sends_exactly_one_exact_request_and_returns_its_shape() {
     }
 }
 
+/// Every operation of Asana's OpenAPI spec (`defs/asana_oas.yaml` in Asana/openapi), as
+/// `METHOD /path`.
+const SPEC_OPERATIONS: &[&str] = &[
+    "GET /access_requests",
+    "POST /access_requests",
+    "POST /access_requests/{access_request_gid}/approve",
+    "POST /access_requests/{access_request_gid}/reject",
+    "GET /workspaces/{workspace_gid}/agents",
+    "GET /agents/{agent_gid}",
+    "GET /allocations/{allocation_gid}",
+    "PUT /allocations/{allocation_gid}",
+    "DELETE /allocations/{allocation_gid}",
+    "GET /allocations",
+    "POST /allocations",
+    "GET /attachments/{attachment_gid}",
+    "DELETE /attachments/{attachment_gid}",
+    "GET /attachments",
+    "POST /attachments",
+    "GET /workspaces/{workspace_gid}/audit_log_events",
+    "POST /batch",
+    "GET /budgets",
+    "POST /budgets",
+    "GET /budgets/{budget_gid}",
+    "PUT /budgets/{budget_gid}",
+    "DELETE /budgets/{budget_gid}",
+    "GET /projects/{project_gid}/custom_field_settings",
+    "GET /portfolios/{portfolio_gid}/custom_field_settings",
+    "GET /goals/{goal_gid}/custom_field_settings",
+    "GET /teams/{team_gid}/custom_field_settings",
+    "POST /custom_fields",
+    "GET /custom_fields/{custom_field_gid}",
+    "PUT /custom_fields/{custom_field_gid}",
+    "DELETE /custom_fields/{custom_field_gid}",
+    "GET /workspaces/{workspace_gid}/custom_fields",
+    "POST /custom_fields/{custom_field_gid}/enum_options",
+    "POST /custom_fields/{custom_field_gid}/enum_options/insert",
+    "PUT /enum_options/{enum_option_gid}",
+    "GET /custom_types",
+    "GET /custom_types/{custom_type_gid}",
+    "GET /events",
+    "POST /exports/graph",
+    "POST /exports/resource",
+    "GET /goal_relationships/{goal_relationship_gid}",
+    "PUT /goal_relationships/{goal_relationship_gid}",
+    "GET /goal_relationships",
+    "POST /goals/{goal_gid}/addSupportingRelationship",
+    "POST /goals/{goal_gid}/removeSupportingRelationship",
+    "GET /goals/{goal_gid}",
+    "PUT /goals/{goal_gid}",
+    "DELETE /goals/{goal_gid}",
+    "GET /goals",
+    "POST /goals",
+    "POST /goals/{goal_gid}/setMetric",
+    "POST /goals/{goal_gid}/setMetricCurrentValue",
+    "POST /goals/{goal_gid}/addFollowers",
+    "POST /goals/{goal_gid}/removeFollowers",
+    "GET /goals/{goal_gid}/parentGoals",
+    "POST /goals/{goal_gid}/addCustomFieldSetting",
+    "POST /goals/{goal_gid}/removeCustomFieldSetting",
+    "GET /jobs/{job_gid}",
+    "GET /memberships",
+    "POST /memberships",
+    "GET /memberships/{membership_gid}",
+    "PUT /memberships/{membership_gid}",
+    "DELETE /memberships/{membership_gid}",
+    "GET /ooo_entries/{ooo_entry_gid}",
+    "PUT /ooo_entries/{ooo_entry_gid}",
+    "DELETE /ooo_entries/{ooo_entry_gid}",
+    "GET /ooo_entries",
+    "POST /ooo_entries",
+    "POST /organization_exports",
+    "GET /organization_exports/{organization_export_gid}",
+    "GET /portfolio_memberships",
+    "GET /portfolio_memberships/{portfolio_membership_gid}",
+    "GET /portfolios/{portfolio_gid}/portfolio_memberships",
+    "GET /portfolios",
+    "POST /portfolios",
+    "GET /portfolios/{portfolio_gid}",
+    "PUT /portfolios/{portfolio_gid}",
+    "DELETE /portfolios/{portfolio_gid}",
+    "GET /portfolios/{portfolio_gid}/items",
+    "POST /portfolios/{portfolio_gid}/addItem",
+    "POST /portfolios/{portfolio_gid}/removeItem",
+    "POST /portfolios/{portfolio_gid}/addCustomFieldSetting",
+    "POST /portfolios/{portfolio_gid}/removeCustomFieldSetting",
+    "POST /portfolios/{portfolio_gid}/addMembers",
+    "POST /portfolios/{portfolio_gid}/removeMembers",
+    "POST /portfolios/{portfolio_gid}/duplicate",
+    "GET /project_briefs/{project_brief_gid}",
+    "PUT /project_briefs/{project_brief_gid}",
+    "DELETE /project_briefs/{project_brief_gid}",
+    "POST /projects/{project_gid}/project_briefs",
+    "GET /project_memberships/{project_membership_gid}",
+    "GET /projects/{project_gid}/project_memberships",
+    "GET /project_portfolio_settings/{project_portfolio_setting_gid}",
+    "PUT /project_portfolio_settings/{project_portfolio_setting_gid}",
+    "GET /projects/{project_gid}/project_portfolio_settings",
+    "GET /portfolios/{portfolio_gid}/project_portfolio_settings",
+    "GET /project_statuses/{project_status_gid}",
+    "DELETE /project_statuses/{project_status_gid}",
+    "GET /projects/{project_gid}/project_statuses",
+    "POST /projects/{project_gid}/project_statuses",
+    "GET /project_templates/{project_template_gid}",
+    "DELETE /project_templates/{project_template_gid}",
+    "GET /project_templates",
+    "GET /teams/{team_gid}/project_templates",
+    "POST /project_templates/{project_template_gid}/instantiateProject",
+    "GET /projects",
+    "POST /projects",
+    "GET /projects/{project_gid}",
+    "PUT /projects/{project_gid}",
+    "DELETE /projects/{project_gid}",
+    "POST /projects/{project_gid}/duplicate",
+    "GET /tasks/{task_gid}/projects",
+    "GET /teams/{team_gid}/projects",
+    "POST /teams/{team_gid}/projects",
+    "GET /workspaces/{workspace_gid}/projects",
+    "POST /workspaces/{workspace_gid}/projects",
+    "GET /workspaces/{workspace_gid}/projects/search",
+    "POST /projects/{project_gid}/addCustomFieldSetting",
+    "POST /projects/{project_gid}/removeCustomFieldSetting",
+    "GET /projects/{project_gid}/task_counts",
+    "POST /projects/{project_gid}/addMembers",
+    "POST /projects/{project_gid}/removeMembers",
+    "POST /projects/{project_gid}/addFollowers",
+    "POST /projects/{project_gid}/removeFollowers",
+    "POST /projects/{project_gid}/saveAsTemplate",
+    "GET /rates",
+    "POST /rates",
+    "GET /rates/{rate_gid}",
+    "PUT /rates/{rate_gid}",
+    "DELETE /rates/{rate_gid}",
+    "GET /reactions",
+    "GET /roles",
+    "POST /roles",
+    "GET /roles/{role_gid}",
+    "PUT /roles/{role_gid}",
+    "DELETE /roles/{role_gid}",
+    "POST /rule_triggers/{rule_trigger_gid}/run",
+    "GET /sections/{section_gid}",
+    "PUT /sections/{section_gid}",
+    "DELETE /sections/{section_gid}",
+    "GET /projects/{project_gid}/sections",
+    "POST /projects/{project_gid}/sections",
+    "POST /sections/{section_gid}/addTask",
+    "POST /projects/{project_gid}/sections/insert",
+    "GET /status_updates/{status_update_gid}",
+    "DELETE /status_updates/{status_update_gid}",
+    "GET /status_updates",
+    "POST /status_updates",
+    "GET /stories/{story_gid}",
+    "PUT /stories/{story_gid}",
+    "DELETE /stories/{story_gid}",
+    "GET /tasks/{task_gid}/stories",
+    "POST /tasks/{task_gid}/stories",
+    "GET /goals/{goal_gid}/stories",
+    "POST /goals/{goal_gid}/stories",
+    "GET /tags",
+    "POST /tags",
+    "GET /tags/{tag_gid}",
+    "PUT /tags/{tag_gid}",
+    "DELETE /tags/{tag_gid}",
+    "GET /tasks/{task_gid}/tags",
+    "GET /workspaces/{workspace_gid}/tags",
+    "POST /workspaces/{workspace_gid}/tags",
+    "GET /task_templates",
+    "GET /task_templates/{task_template_gid}",
+    "DELETE /task_templates/{task_template_gid}",
+    "POST /task_templates/{task_template_gid}/instantiateTask",
+    "GET /tasks",
+    "POST /tasks",
+    "GET /tasks/{task_gid}",
+    "PUT /tasks/{task_gid}",
+    "DELETE /tasks/{task_gid}",
+    "POST /tasks/{task_gid}/duplicate",
+    "GET /projects/{project_gid}/tasks",
+    "GET /sections/{section_gid}/tasks",
+    "GET /tags/{tag_gid}/tasks",
+    "GET /user_task_lists/{user_task_list_gid}/tasks",
+    "GET /tasks/{task_gid}/subtasks",
+    "POST /tasks/{task_gid}/subtasks",
+    "POST /tasks/{task_gid}/setParent",
+    "GET /tasks/{task_gid}/dependencies",
+    "POST /tasks/{task_gid}/addDependencies",
+    "POST /tasks/{task_gid}/removeDependencies",
+    "GET /tasks/{task_gid}/dependents",
+    "POST /tasks/{task_gid}/addDependents",
+    "POST /tasks/{task_gid}/removeDependents",
+    "POST /tasks/{task_gid}/addProject",
+    "POST /tasks/{task_gid}/removeProject",
+    "POST /tasks/{task_gid}/addTag",
+    "POST /tasks/{task_gid}/removeTag",
+    "POST /tasks/{task_gid}/addFollowers",
+    "POST /tasks/{task_gid}/removeFollowers",
+    "GET /workspaces/{workspace_gid}/tasks/custom_id/{custom_id}",
+    "GET /workspaces/{workspace_gid}/tasks/search",
+    "GET /team_memberships/{team_membership_gid}",
+    "GET /team_memberships",
+    "GET /teams/{team_gid}/team_memberships",
+    "GET /users/{user_gid}/team_memberships",
+    "POST /teams",
+    "GET /teams/{team_gid}",
+    "PUT /teams/{team_gid}",
+    "GET /workspaces/{workspace_gid}/teams",
+    "GET /users/{user_gid}/teams",
+    "POST /teams/{team_gid}/addUser",
+    "POST /teams/{team_gid}/removeUser",
+    "GET /time_periods/{time_period_gid}",
+    "GET /time_periods",
+    "GET /time_tracking_categories/{time_tracking_category_gid}",
+    "PUT /time_tracking_categories/{time_tracking_category_gid}",
+    "DELETE /time_tracking_categories/{time_tracking_category_gid}",
+    "GET /time_tracking_categories/{time_tracking_category_gid}/time_tracking_entries",
+    "GET /time_tracking_categories",
+    "POST /time_tracking_categories",
+    "GET /tasks/{task_gid}/time_tracking_entries",
+    "POST /tasks/{task_gid}/time_tracking_entries",
+    "GET /time_tracking_entries/{time_tracking_entry_gid}",
+    "PUT /time_tracking_entries/{time_tracking_entry_gid}",
+    "DELETE /time_tracking_entries/{time_tracking_entry_gid}",
+    "GET /time_tracking_entries",
+    "GET /timesheet_approval_statuses/{timesheet_approval_status_gid}",
+    "PUT /timesheet_approval_statuses/{timesheet_approval_status_gid}",
+    "GET /timesheet_approval_statuses",
+    "POST /timesheet_approval_statuses",
+    "GET /workspaces/{workspace_gid}/typeahead",
+    "GET /user_task_lists/{user_task_list_gid}",
+    "GET /users/{user_gid}/user_task_list",
+    "GET /users",
+    "GET /users/{user_gid}",
+    "PUT /users/{user_gid}",
+    "GET /users/{user_gid}/favorites",
+    "GET /teams/{team_gid}/users",
+    "GET /workspaces/{workspace_gid}/users",
+    "GET /workspaces/{workspace_gid}/users/{user_gid}",
+    "PUT /workspaces/{workspace_gid}/users/{user_gid}",
+    "GET /webhooks",
+    "POST /webhooks",
+    "GET /webhooks/{webhook_gid}",
+    "PUT /webhooks/{webhook_gid}",
+    "DELETE /webhooks/{webhook_gid}",
+    "GET /workspace_memberships/{workspace_membership_gid}",
+    "GET /users/{user_gid}/workspace_memberships",
+    "GET /workspaces/{workspace_gid}/workspace_memberships",
+    "GET /workspaces",
+    "GET /workspaces/{workspace_gid}",
+    "PUT /workspaces/{workspace_gid}",
+    "POST /workspaces/{workspace_gid}/addUser",
+    "POST /workspaces/{workspace_gid}/removeUser",
+    "GET /workspaces/{workspace_gid}/events",
+];
+
+#[test]
+fn every_endpoint_is_a_spec_operation_and_at_least_125_are_reachable() {
+    let spec: BTreeSet<&str> = SPEC_OPERATIONS.iter().copied().collect();
+    assert_eq!(spec.len(), 247);
+    let mut reached = BTreeSet::new();
+    for entity in AsanaConnector::catalog() {
+        for action in &entity.actions {
+            for endpoint in &action.endpoints {
+                assert!(
+                    spec.contains(endpoint.as_str()),
+                    "{}.{}: {endpoint} is not in Asana's spec",
+                    entity.entity,
+                    action.action
+                );
+                reached.insert(endpoint.clone());
+            }
+        }
+    }
+    assert!(reached.len() >= 125, "{}", reached.len());
+    assert_eq!(reached.len(), 165, "48 before this catalog grew");
+}
+
 #[test]
 fn the_cases_cover_every_catalog_action() {
     let catalog: BTreeSet<(String, String)> = AsanaConnector::catalog()
@@ -688,15 +2346,15 @@ fn the_cases_cover_every_catalog_action() {
         .collect();
     covered.insert(("attachments".into(), "create".into()));
     covered.insert(("attachments".into(), "download".into()));
-    // 27 entities with 49 actions between them (as listed in the catalog's own unit test).
-    assert_eq!(catalog.len(), 49);
+    // 73 entities with 168 actions between them (as listed in the catalog's own unit test).
+    assert_eq!(catalog.len(), 168);
     assert_eq!(
         catalog
             .iter()
             .map(|(e, _)| e)
             .collect::<BTreeSet<_>>()
             .len(),
-        27
+        73
     );
     assert_eq!(covered, catalog);
 }
@@ -1127,6 +2785,294 @@ async fn a_base_url_with_a_trailing_slash_gives_the_same_paths() {
         .unwrap();
 
     assert_eq!(result, json!({"data": [], "meta": {"next_page": null}}));
+}
+
+#[tokio::test]
+async fn select_fields_become_opt_fields_and_both_controls_trim_the_records() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/api/1.0/projects/11/tasks"))
+        .and(ExactQuery::new(&[
+            ("opt_fields", "notes,name,assignee.name"),
+            ("limit", "100"),
+        ]))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "data": [{"gid": "1", "resource_type": "task", "name": "A", "notes": "n",
+                      "assignee": {"gid": "9", "name": "Ada"}}],
+            "next_page": null
+        })))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api/1.0/tasks/1"))
+        .and(ExactQuery::new(&[]))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "data": {"gid": "1", "name": "A", "notes": "long", "assignee": {"gid": "9", "email": "a@x"}}
+        })))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let connector = connector(&server);
+
+    let page = connector
+        .execute(
+            "project_tasks",
+            "list",
+            json!({"project_gid": "11", "opt_fields": ["notes"],
+                   "select_fields": ["name", "assignee.name"], "exclude_fields": ["notes"]}),
+        )
+        .await
+        .unwrap();
+    let task = connector
+        .execute(
+            "tasks",
+            "get",
+            json!({"task_gid": "1", "exclude_fields": ["notes", "assignee.email"]}),
+        )
+        .await
+        .unwrap();
+
+    assert_eq!(
+        page,
+        json!({"data": [{"gid": "1", "name": "A", "assignee": {"gid": "9", "name": "Ada"}}],
+               "meta": {"next_page": null}})
+    );
+    assert_eq!(
+        task,
+        json!({"data": {"gid": "1", "name": "A", "assignee": {"gid": "9"}}})
+    );
+    server.verify().await;
+    let err = connector
+        .execute(
+            "tasks",
+            "create",
+            json!({"workspace": "1", "select_fields": ["name"]}),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("unknown param `select_fields`"),
+        "writes take no output control: {err}"
+    );
+}
+
+#[tokio::test]
+async fn results_over_the_cap_are_refused_with_advice_instead_of_truncated() {
+    let server = MockServer::start().await;
+    let notes = "x".repeat(100_000);
+    Mock::given(method("GET"))
+        .and(path("/api/1.0/tasks/1"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"data": {"gid": "1", "name": "A", "notes": notes}})),
+        )
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api/1.0/workspaces"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "data": [{"gid": "1", "name": "Acme Corp"}, {"gid": "2", "name": "Personal"}],
+            "next_page": null
+        })))
+        .mount(&server)
+        .await;
+
+    let err = connector(&server)
+        .execute("tasks", "get", json!({"task_gid": "1"}))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, ExecuteError::ResultTooLarge { chars, max: 100_000, .. } if *chars > 100_000),
+        "{err:?}"
+    );
+    assert_eq!(
+        err.to_json()["error"]["kind"],
+        "result_too_large",
+        "{}",
+        err.to_json()
+    );
+    assert!(!err.is_retryable());
+    assert!(
+        err.to_string()
+            .ends_with("ask for fewer fields with `select_fields` or `exclude_fields`"),
+        "{err}"
+    );
+    let narrowed = connector(&server)
+        .execute(
+            "tasks",
+            "get",
+            json!({"task_gid": "1", "exclude_fields": ["notes"]}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(narrowed, json!({"data": {"gid": "1", "name": "A"}}));
+
+    let small = connector(&server).with_max_result_chars(60);
+    let err = small
+        .execute("workspaces", "list", Value::Null)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "the result of workspaces.list is 97 characters, over the limit of 60; ask for fewer \
+         records with a smaller `limit` (and page on with `offset`), or fewer fields with \
+         `select_fields` or `exclude_fields`"
+    );
+    let fits = small
+        .execute("workspaces", "list", json!({"exclude_fields": ["name"]}))
+        .await
+        .unwrap();
+    assert_eq!(
+        fits,
+        json!({"data": [{"gid": "1"}, {"gid": "2"}], "meta": {"next_page": null}})
+    );
+}
+
+#[tokio::test]
+async fn check_says_healthy_or_why_not() {
+    use provider_asana::{Health, UnhealthyReason};
+    let server = MockServer::start().await;
+    let me = || {
+        Mock::given(method("GET"))
+            .and(path("/api/1.0/users/me"))
+            .and(ExactQuery::new(&[("opt_fields", "name")]))
+    };
+    me().respond_with(
+        ResponseTemplate::new(200)
+            .set_body_json(json!({"data": {"gid": "4673218951", "name": "Greg Sanchez"}})),
+    )
+    .up_to_n_times(1)
+    .mount(&server)
+    .await;
+    me().respond_with(
+        ResponseTemplate::new(401)
+            .set_body_json(json!({"errors": [{"message": "The bearer token has expired."}]})),
+    )
+    .up_to_n_times(1)
+    .mount(&server)
+    .await;
+    me().respond_with(
+        ResponseTemplate::new(403).set_body_json(json!({"errors": [{"message": "Forbidden"}]})),
+    )
+    .up_to_n_times(1)
+    .mount(&server)
+    .await;
+    let connector = connector(&server);
+
+    let healthy = connector.check().await;
+    assert!(healthy.healthy && healthy.reason.is_none(), "{healthy:?}");
+    assert_eq!(
+        healthy.message,
+        "connected to Asana as Greg Sanchez (user 4673218951)"
+    );
+    let expired = connector.check().await;
+    assert_eq!(
+        (expired.healthy, expired.reason),
+        (false, Some(UnhealthyReason::Reauthorize))
+    );
+    let forbidden = connector.check().await;
+    assert_eq!(forbidden.reason, Some(UnhealthyReason::MissingScope));
+    assert_eq!(
+        serde_json::to_value(&forbidden).unwrap()["reason"],
+        "missing_scope"
+    );
+
+    let closed = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        drop(listener);
+        port
+    };
+    let settings = AsanaClientSettings::new(
+        Url::parse(&format!("http://127.0.0.1:{closed}/api/1.0")).unwrap(),
+    )
+    .with_max_retries(0);
+    let offline = AsanaConnector::with_token_and_settings(SecretString::from(TOKEN), settings)
+        .unwrap()
+        .check()
+        .await;
+    assert!(
+        matches!(
+            offline,
+            Health {
+                healthy: false,
+                reason: Some(UnhealthyReason::Unavailable),
+                ..
+            }
+        ),
+        "{offline:?}"
+    );
+}
+
+/// `docs/catalog.md`: every entity and action with its endpoints, description and params.
+fn catalog_markdown() -> String {
+    let catalog = AsanaConnector::catalog();
+    let actions: usize = catalog.iter().map(|e| e.actions.len()).sum();
+    let mut out = format!(
+        "# Asana catalog\n\n\
+         Every action `AsanaConnector::execute(entity, action, params)` runs, {actions} actions over \
+         {} entities. Reads also take `select_fields` and `exclude_fields`. Generated from the \
+         catalog by `cargo test -p provider-asana --test connector_execute` with \
+         `UPDATE_CATALOG_DOC=1`; a test fails when this file and the catalog differ.\n",
+        catalog.len()
+    );
+    for entity in &catalog {
+        out.push_str(&format!(
+            "\n## {}\n\n| action | endpoint | description | params |\n|---|---|---|---|\n",
+            entity.entity
+        ));
+        for action in &entity.actions {
+            let required: Vec<&str> = action.params_schema["required"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .collect();
+            let params: Vec<String> = action.params_schema["properties"]
+                .as_object()
+                .into_iter()
+                .flatten()
+                .filter(|(name, _)| *name != "select_fields" && *name != "exclude_fields")
+                .map(|(name, _)| {
+                    if required.contains(&name.as_str()) {
+                        format!("**{name}**")
+                    } else {
+                        name.clone()
+                    }
+                })
+                .collect();
+            out.push_str(&format!(
+                "| {} | {} | {} | {} |\n",
+                action.action,
+                action
+                    .endpoints
+                    .iter()
+                    .map(|e| format!("`{e}`"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                action.description.replace('|', "\\|"),
+                params.join(", ")
+            ));
+        }
+    }
+    out.push_str("\nRequired params are in bold.\n");
+    out
+}
+
+#[test]
+fn docs_catalog_md_lists_every_action() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/catalog.md");
+    let expected = catalog_markdown();
+    if std::env::var_os("UPDATE_CATALOG_DOC").is_some() {
+        std::fs::write(&path, &expected).unwrap();
+    }
+    let found = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        found == expected,
+        "docs/catalog.md is out of step with the catalog; regenerate it with \
+         UPDATE_CATALOG_DOC=1 cargo test -p provider-asana --test connector_execute"
+    );
 }
 
 /// Matches requests that carry no header named `x-injected`.

@@ -63,7 +63,7 @@ async fn unknown_entity_lists_the_entities() {
                 "{available}"
             );
             assert!(
-                available.ends_with("task_tags, workspace_memberships"),
+                available.ends_with("webhooks, time_periods, jobs"),
                 "{available}"
             );
         }
@@ -80,10 +80,10 @@ async fn unknown_action_lists_the_entity_actions() {
         "entity `tasks` has no action `archive`; available actions: list, get, create, update, delete"
     );
     assert_eq!(err.to_json()["error"]["kind"], "unknown_action");
-    let err = refused("attachments", "delete", json!({"attachment_gid": "1"})).await;
+    let err = refused("attachments", "update", json!({"attachment_gid": "1"})).await;
     assert!(matches!(
         &err,
-        ExecuteError::UnknownAction { available, .. } if available == "list, get, create, download"
+        ExecuteError::UnknownAction { available, .. } if available == "list, get, create, download, delete"
     ));
 }
 
@@ -102,7 +102,8 @@ async fn unknown_params_are_named() {
     assert_eq!(
         err.to_string(),
         "invalid params for tasks.get: unknown param `bogus`; unknown param `opt_field`; \
-         allowed params: task_gid (string, required), opt_fields (array of strings)"
+         allowed params: task_gid (string, required), opt_fields (array of strings), \
+         select_fields (array of strings), exclude_fields (array of strings)"
     );
     assert_eq!(err.to_json()["error"]["kind"], "invalid_params");
 }
@@ -150,7 +151,15 @@ async fn wrong_types_say_what_was_expected() {
             "tasks",
             "create",
             json!({"workspace": "1", "name": null}),
-            vec!["`name` must be string, got null"],
+            vec!["`name` cannot be null: Asana clears only nullable fields of updates"],
+        ),
+        (
+            "projects",
+            "update",
+            json!({"project_gid": "1", "archived": null}),
+            vec![
+                "`archived` cannot be null: Asana clears only nullable fields of updates; leave it out to keep its value",
+            ],
         ),
         (
             "projects",
@@ -163,7 +172,7 @@ async fn wrong_types_say_what_was_expected() {
             "list",
             json!({"workspace_gid": "1", "sort_by": 1}),
             vec![
-                "`sort_by` must be one of due_date|created_at|completed_at|likes|modified_at, got a number",
+                "`sort_by` must be one of due_date|created_at|completed_at|likes|modified_at|relevance, got a number",
             ],
         ),
         (
@@ -246,10 +255,10 @@ async fn any_of_rules_need_one_complete_group() {
             "needs one of: workspace, or team",
         ),
         (
-            "users",
-            "list",
-            json!({}),
-            "needs one of: workspace, or team",
+            "sections",
+            "move",
+            json!({"project_gid": "1", "section": "2"}),
+            "needs one of: before_section, or after_section",
         ),
         (
             "task_stories",
@@ -281,17 +290,19 @@ async fn limit_must_be_between_1_and_100() {
         .await;
         assert_eq!(problems(&err), [problem]);
     }
-    let err = refused(
-        "workspace_users",
-        "list",
-        json!({"workspace_gid": "1", "limit": 10}),
-    )
-    .await;
-    assert_eq!(
-        problems(&err),
-        ["unknown param `limit`"],
-        "workspace users take no limit"
-    );
+    for entity in ["workspace_users", "team_users"] {
+        let gid = if entity == "team_users" {
+            "team_gid"
+        } else {
+            "workspace_gid"
+        };
+        let err = refused(entity, "list", json!({gid: "1", "limit": 101})).await;
+        assert_eq!(
+            problems(&err),
+            ["`limit` must be between 1 and 100, got 101"],
+            "{entity} page with limit like every other list"
+        );
+    }
 }
 
 #[tokio::test]
@@ -554,4 +565,34 @@ async fn not_found_and_forbidden_are_permanent() {
     assert!(!err.is_retryable() && !err.needs_reauthorization());
     assert_eq!(err.to_json()["error"]["status"], 403);
     server.verify().await;
+}
+
+#[test]
+fn every_action_refuses_missing_required_params_and_unknown_ones() {
+    for entity in AsanaConnector::catalog() {
+        for action in &entity.actions {
+            let required: Vec<String> = action.params_schema["required"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|name| format!("missing required param `{}`", name.as_str().unwrap()))
+                .collect();
+            let err = AsanaConnector::validate(entity.entity, action.action, &json!({"bogus": 1}))
+                .expect_err("refused before any request");
+            let found = problems(&err);
+            assert_eq!(
+                found[0], "unknown param `bogus`",
+                "{}.{}",
+                entity.entity, action.action
+            );
+            for problem in &required {
+                assert!(
+                    found.contains(problem),
+                    "{}.{}: {found:?}",
+                    entity.entity,
+                    action.action
+                );
+            }
+        }
+    }
 }

@@ -1081,3 +1081,106 @@ async fn counters_and_recorded_requests() {
         format!("Bearer {}", asana.personal_access_token()).as_str()
     );
 }
+
+#[tokio::test]
+async fn sections_move_before_or_after_another_section_of_the_project() {
+    let asana = MockAsana::start().await;
+    let api = Api::pat(&asana);
+    let insert = format!("/projects/{}/sections/insert", seed::BACKLOG_PROJECT_GID);
+    let order = || async {
+        let (_, sections) = api
+            .get(&format!("/projects/{}/sections", seed::BACKLOG_PROJECT_GID))
+            .await;
+        names(&sections)
+            .iter()
+            .map(|n| n.to_string())
+            .collect::<Vec<_>>()
+    };
+
+    let (status, body) = api
+        .post(
+            &insert,
+            json!({"section": seed::BACKLOG_DONE_SECTION_GID,
+                   "before_section": seed::BACKLOG_TODO_SECTION_GID}),
+        )
+        .await;
+    assert_eq!((status, body), (StatusCode::OK, json!({"data": {}})));
+    assert_eq!(order().await, ["Done", "To do", "In progress"]);
+    api.post(
+        &insert,
+        json!({"section": seed::BACKLOG_DONE_SECTION_GID,
+               "after_section": seed::BACKLOG_DOING_SECTION_GID}),
+    )
+    .await;
+    assert_eq!(order().await, ["To do", "In progress", "Done"]);
+
+    for (data, message) in [
+        (
+            json!({"section": seed::BACKLOG_DONE_SECTION_GID}),
+            "One of before_section or after_section is required",
+        ),
+        (
+            json!({"section": seed::BACKLOG_DONE_SECTION_GID,
+                   "after_section": seed::LAUNCH_SECTION_GID}),
+            "after_section: Sections cannot be moved between projects",
+        ),
+        (
+            json!({"before_section": seed::BACKLOG_DONE_SECTION_GID}),
+            "section: Missing input",
+        ),
+    ] {
+        let (status, body) = api.post(&insert, data.clone()).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{data}");
+        assert_eq!(error_message(&body), message, "{data}");
+    }
+}
+
+#[tokio::test]
+async fn users_without_workspace_or_team_are_those_sharing_a_workspace() {
+    let asana = MockAsana::start().await;
+    let api = Api::pat(&asana);
+    let (status, users) = api.get("/users").await;
+    assert_eq!(status, StatusCode::OK, "{users}");
+    assert_eq!(names(&users), [seed::ME_NAME, "Ada Lovelace"]);
+    let (_, users) = api
+        .get(&format!(
+            "/users?workspace={}&team={}&limit=1",
+            seed::WORKSPACE_GID,
+            seed::ENGINEERING_TEAM_GID
+        ))
+        .await;
+    assert_eq!(names(&users), [seed::ME_NAME]);
+    assert!(users["next_page"]["offset"].is_string(), "{users}");
+}
+
+#[tokio::test]
+async fn the_client_sends_non_ascii_file_names_url_encoded() {
+    use provider_asana::AsanaClientSettings;
+    use provider_asana::connector::AsanaConnector;
+    use provider_asana::models::AttachmentUpload;
+    let asana = MockAsana::start().await;
+    let settings = AsanaClientSettings::new(asana.api_base_url().parse().expect("URL"));
+    let connector =
+        AsanaConnector::with_token_and_settings(asana.personal_access_token().into(), settings)
+            .expect("connector");
+
+    let uploaded = connector
+        .client()
+        .attachments()
+        .upload(AttachmentUpload::new(
+            seed::VENUE_TASK_GID,
+            "résumé 1.pdf",
+            "application/pdf",
+            b"%PDF".to_vec(),
+        ))
+        .await
+        .expect("upload");
+
+    assert_eq!(uploaded.name.as_deref(), Some("résumé 1.pdf"));
+    let requests = asana.received_requests().await;
+    let body = String::from_utf8_lossy(&requests.last().expect("a request").body).into_owned();
+    assert!(
+        body.contains(r#"name="file"; filename="r%C3%A9sum%C3%A9%201.pdf""#),
+        "{body}"
+    );
+}

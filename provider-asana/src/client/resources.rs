@@ -602,7 +602,15 @@ impl Attachments<'_> {
     /// `POST /attachments` (multipart `parent` and `file`); to attach a link instead, see
     /// [`Attachments::attach_url`]. The upload is never retried after a
     /// 5xx or a lost connection (it is a POST); it is after a 429 or a refreshed 401.
-    pub async fn upload(&self, upload: AttachmentUpload) -> Result<Attachment, AsanaError> {
+    ///
+    /// A file name that is not ASCII is sent URL-encoded (`résumé.pdf` as
+    /// `r%C3%A9sum%C3%A9.pdf`), as Asana asks; Asana shows it decoded.
+    pub async fn upload(&self, mut upload: AttachmentUpload) -> Result<Attachment, AsanaError> {
+        if !upload.file_name.is_ascii() {
+            upload.file_name = url::form_urlencoded::byte_serialize(upload.file_name.as_bytes())
+                .collect::<String>()
+                .replace('+', "%20");
+        }
         if reqwest::multipart::Part::bytes(Vec::new())
             .mime_str(&upload.content_type)
             .is_err()

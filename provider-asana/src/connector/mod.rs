@@ -17,6 +17,7 @@
 //! ```
 
 mod catalog;
+mod output;
 
 use std::fmt;
 
@@ -36,6 +37,10 @@ use catalog::{In, Kind, Operation, Rule, Ty};
 /// The largest attachment `attachments.download` returns.
 pub const MAX_DOWNLOAD_BYTES: usize = 10 * 1024 * 1024;
 
+/// The largest result, in characters of its JSON, that `execute` returns unless configured
+/// otherwise ([`AsanaConnector::with_max_result_chars`]).
+pub const DEFAULT_MAX_RESULT_CHARS: usize = 100_000;
+
 /// One action of an entity in the catalog.
 #[derive(Debug, Clone, Serialize)]
 #[non_exhaustive]
@@ -46,6 +51,9 @@ pub struct ActionInfo {
     pub description: &'static str,
     /// JSON Schema (draft 2020-12 subset) of the params object.
     pub params_schema: Value,
+    /// The Asana operations it calls, as `METHOD /path/{param}` in the spec's terms (a few
+    /// actions pick one by their params).
+    pub endpoints: Vec<String>,
 }
 
 /// One entity in the catalog.
@@ -101,6 +109,23 @@ pub enum ExecuteError {
         /// The limit.
         max: usize,
     },
+    /// The result is longer than the connector's cap: nothing is returned, so that an agent never
+    /// reads a truncated JSON. The message says how to narrow the call.
+    #[error(
+        "the result of {entity}.{action} is {chars} characters, over the limit of {max}; {advice}"
+    )]
+    ResultTooLarge {
+        /// The entity.
+        entity: String,
+        /// The action.
+        action: String,
+        /// The result's length, in characters of JSON.
+        chars: usize,
+        /// The cap.
+        max: usize,
+        /// How to ask for less.
+        advice: &'static str,
+    },
     /// Asana or the auth layer failed.
     #[error(transparent)]
     Api(#[from] AsanaError),
@@ -125,6 +150,7 @@ impl ExecuteError {
             ExecuteError::UnknownAction { .. } => "unknown_action",
             ExecuteError::InvalidParams { .. } => "invalid_params",
             ExecuteError::TooLarge { .. } => "too_large",
+            ExecuteError::ResultTooLarge { .. } => "result_too_large",
             ExecuteError::Api(_) => "api",
         };
         let mut error = json!({
@@ -140,6 +166,34 @@ impl ExecuteError {
         }
         json!({ "error": error })
     }
+}
+
+/// Why [`AsanaConnector::check`] found the connection unhealthy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum UnhealthyReason {
+    /// The grant expired or was revoked (or the workspace disabled the app): the user must
+    /// connect again.
+    Reauthorize,
+    /// The token lacks a scope the check needs (`users:read`): reconnect with it.
+    MissingScope,
+    /// Asana or the network failed (timeout, connection, 429, 5xx): retry later.
+    Unavailable,
+    /// Anything else; the message says what.
+    Failed,
+}
+
+/// The outcome of [`AsanaConnector::check`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct Health {
+    /// Whether Asana answered with the user.
+    pub healthy: bool,
+    /// Why not, when not healthy.
+    pub reason: Option<UnhealthyReason>,
+    /// Who the connector acts as, or what failed and what to do next.
+    pub message: String,
 }
 
 /// Standalone OAuth credentials, as Airbyte's `AsanaOauth2AuthConfig`: a refresh token and the app's
@@ -215,6 +269,7 @@ impl AsanaOAuthConfig {
 pub struct AsanaConnector {
     client: AsanaClient,
     _session: Option<Session>,
+    max_result_chars: usize,
 }
 
 impl AsanaConnector {
@@ -223,7 +278,16 @@ impl AsanaConnector {
         Self {
             client,
             _session: None,
+            max_result_chars: DEFAULT_MAX_RESULT_CHARS,
         }
+    }
+
+    /// Caps the results of `execute` at `max` characters of JSON (default
+    /// [`DEFAULT_MAX_RESULT_CHARS`]); a longer result is [`ExecuteError::ResultTooLarge`].
+    /// `attachments.download` has its own limit ([`MAX_DOWNLOAD_BYTES`]) and is not capped here.
+    pub fn with_max_result_chars(mut self, max: usize) -> Self {
+        self.max_result_chars = max;
+        self
     }
 
     /// A connector for a session's subject.
@@ -278,6 +342,7 @@ impl AsanaConnector {
         Ok(Self {
             client: session.asana()?,
             _session: Some(session),
+            max_result_chars: DEFAULT_MAX_RESULT_CHARS,
         })
     }
 
@@ -299,6 +364,7 @@ impl AsanaConnector {
                         action: op.action,
                         description: op.description,
                         params_schema: op.schema(),
+                        endpoints: op.endpoints(),
                     })
                     .collect(),
             })
@@ -321,8 +387,10 @@ impl AsanaConnector {
                     object.remove("anyOf");
                 }
                 let mut description = op.description.to_string();
-                for Rule::AnyGroup(groups) in op.rules {
-                    description.push_str(&format!(" (needs one of: {})", one_of(groups)));
+                for rule in op.rules {
+                    if let Rule::AnyGroup(groups) = rule {
+                        description.push_str(&format!(" (needs one of: {})", one_of(groups)));
+                    }
                 }
                 json!({
                     "name": format!("asana_{}_{}", op.entity, op.action),
@@ -341,6 +409,10 @@ impl AsanaConnector {
 
     /// Runs `entity.action` with `params` (a JSON object, or null for none). Lists return
     /// `{data: [...], meta: {next_page}}`; other actions return `{data: ...}`.
+    ///
+    /// Reads take `select_fields` (sent to Asana as `opt_fields`, and applied to the result) and
+    /// `exclude_fields` (applied to the result). A result longer than the cap
+    /// ([`AsanaConnector::with_max_result_chars`]) is [`ExecuteError::ResultTooLarge`].
     pub async fn execute(
         &self,
         entity: &str,
@@ -356,7 +428,7 @@ impl AsanaConnector {
             .collect();
         let query = query.as_slice();
         let result = match op.kind {
-            Kind::List | Kind::OffsetOnly | Kind::Unpaged => {
+            Kind::List | Kind::Unpaged => {
                 let response = self.client.request(Method::GET, &path, query, None).await?;
                 let next_page = response.get("next_page").cloned().unwrap_or(Value::Null);
                 json!({"data": response.get("data").cloned().unwrap_or(json!([])), "meta": {"next_page": next_page}})
@@ -385,7 +457,76 @@ impl AsanaConnector {
                     .await?,
             ),
         };
+        let mut result = result;
+        shape(&mut result["data"], &params);
+        if op.kind != Kind::Download {
+            self.cap(op, &result)?;
+        }
         Ok(result)
+    }
+
+    /// A cheap health check: `GET /users/me`. Says whether the connection works and, if not,
+    /// why: the grant expired or was revoked, a scope is missing, or Asana or the network failed.
+    pub async fn check(&self) -> Health {
+        let query = [("opt_fields", "name")];
+        match self
+            .client
+            .request(Method::GET, "/users/me", &query, None)
+            .await
+        {
+            Ok(me) => Health {
+                healthy: true,
+                reason: None,
+                message: format!(
+                    "connected to Asana as {} (user {})",
+                    me["data"]["name"].as_str().unwrap_or("an unnamed user"),
+                    me["data"]["gid"].as_str().unwrap_or("?")
+                ),
+            },
+            Err(e) => Health {
+                healthy: false,
+                reason: Some(if e.needs_reauthorization() {
+                    UnhealthyReason::Reauthorize
+                } else if matches!(e, AsanaError::Forbidden { .. }) {
+                    UnhealthyReason::MissingScope
+                } else if e.is_retryable() {
+                    UnhealthyReason::Unavailable
+                } else {
+                    UnhealthyReason::Failed
+                }),
+                message: e.to_string(),
+            },
+        }
+    }
+
+    /// Refuses a result over the cap, with advice on how to narrow the call.
+    fn cap(&self, op: &Operation, result: &Value) -> Result<(), ExecuteError> {
+        let chars = result.to_string().chars().count();
+        if chars <= self.max_result_chars {
+            return Ok(());
+        }
+        let advice = match op.kind {
+            Kind::List => {
+                "ask for fewer records with a smaller `limit` (and page on with `offset`), or fewer fields with `select_fields` or `exclude_fields`"
+            }
+            Kind::Unpaged => {
+                "narrow the search with more filters or a smaller `limit`, or ask for fewer fields with `select_fields` or `exclude_fields`"
+            }
+            Kind::Get => "ask for fewer fields with `select_fields` or `exclude_fields`",
+            _ if op.params.iter().any(|p| p.name == "opt_fields") => {
+                "the change was made; pass `opt_fields` to get fewer fields back"
+            }
+            _ => {
+                "the change was made; read the object back with its get action and `select_fields`"
+            }
+        };
+        Err(ExecuteError::ResultTooLarge {
+            entity: op.entity.to_string(),
+            action: op.action.to_string(),
+            chars,
+            max: self.max_result_chars,
+            advice,
+        })
     }
 
     async fn download(
@@ -432,6 +573,23 @@ impl AsanaConnector {
     }
 }
 
+/// Applies `select_fields` and `exclude_fields` to the records in `data`.
+fn shape(data: &mut Value, params: &Map<String, Value>) {
+    let names = |name: &str| -> Option<Vec<&str>> {
+        params
+            .get(name)
+            .and_then(Value::as_array)
+            .filter(|names| !names.is_empty())
+            .map(|names| names.iter().filter_map(Value::as_str).collect())
+    };
+    if let Some(selected) = names("select_fields") {
+        output::select(data, &selected);
+    }
+    if let Some(excluded) = names("exclude_fields") {
+        output::exclude(data, &excluded);
+    }
+}
+
 /// A string param that validation already required (empty if absent).
 fn text<'a>(params: &'a Map<String, Value>, name: &str) -> &'a str {
     params.get(name).and_then(Value::as_str).unwrap_or_default()
@@ -463,16 +621,18 @@ fn type_name(ty: Ty) -> String {
     match ty {
         Ty::Str => "string".into(),
         Ty::Int(min, max) => format!("integer {min}..={max}"),
+        Ty::Integer => "integer".into(),
+        Ty::Num => "number".into(),
         Ty::Bool => "boolean".into(),
         Ty::StrList => "array of strings".into(),
+        Ty::List => "array".into(),
         Ty::Enum(values) => format!("one of {}", values.join("|")),
         Ty::Object => "object".into(),
     }
 }
 
 fn allowed(op: &Operation) -> String {
-    op.params
-        .iter()
+    op.all_params()
         .map(|p| {
             format!(
                 "{} ({}{})",
@@ -500,31 +660,71 @@ fn validate(op: &Operation, params: Value) -> Result<Map<String, Value>, Execute
         }
     };
     for (name, value) in &object {
-        let Some(param) = op.params.iter().find(|p| p.name == name) else {
+        let Some(param) = op.all_params().find(|p| p.name == name) else {
             problems.push(format!("unknown param `{name}`"));
             continue;
         };
-        if value.is_null() && op.clearable(param) {
+        if value.is_null() {
+            if !op.clearable(param) {
+                problems.push(format!(
+                    "`{name}` cannot be null: Asana clears only nullable fields of updates{}",
+                    if op.kind == Kind::Update && !param.required {
+                        "; leave it out to keep its value"
+                    } else {
+                        ""
+                    }
+                ));
+            }
             continue;
         }
         if let Some(problem) = check_type(param.ty, value) {
             problems.push(format!("`{name}` {problem}"));
-        } else if param.at == In::Path && matches!(value.as_str(), Some("." | "..")) {
+        } else if op.in_path(param) && matches!(value.as_str(), Some("." | "..")) {
             // A dot segment would be resolved away and change which endpoint is called.
             problems.push(format!("`{name}` must be a gid, not a dot segment"));
         }
     }
-    for param in op.params.iter().filter(|p| p.required) {
+    for param in op.all_params().filter(|p| p.required) {
         if !object.contains_key(param.name) {
             problems.push(format!("missing required param `{}`", param.name));
         }
     }
-    for Rule::AnyGroup(groups) in op.rules {
-        if !groups
-            .iter()
-            .any(|group| group.iter().all(|name| object.contains_key(*name)))
-        {
-            problems.push(format!("needs one of: {}", one_of(groups)));
+    for rule in op.rules {
+        match rule {
+            Rule::AnyGroup(groups) => {
+                if !groups
+                    .iter()
+                    .any(|group| group.iter().all(|name| object.contains_key(*name)))
+                {
+                    problems.push(format!("needs one of: {}", one_of(groups)));
+                }
+            }
+            Rule::AtMostOne(names) => {
+                let given: Vec<&str> = names
+                    .iter()
+                    .copied()
+                    .filter(|name| object.contains_key(*name))
+                    .collect();
+                if given.len() > 1 {
+                    problems.push(format!("give only one of: {}", given.join(", ")));
+                }
+            }
+            Rule::Via { param, with, .. } => {
+                if object.contains_key(*param) {
+                    let others: Vec<&str> = object
+                        .keys()
+                        .map(String::as_str)
+                        .filter(|name| name != param && !with.contains(name))
+                        .collect();
+                    if !others.is_empty() {
+                        problems.push(format!(
+                            "`{param}` cannot be combined with {}: with `{param}` only {} are allowed",
+                            others.join(", "),
+                            with.join(", ")
+                        ));
+                    }
+                }
+            }
         }
     }
     if problems.is_empty() {
@@ -580,6 +780,27 @@ fn check_type(ty: Ty, value: &Value) -> Option<String> {
             Some(_) => None,
             None => wrong(),
         },
+        Ty::Integer => {
+            if value.is_i64() || value.is_u64() {
+                None
+            } else {
+                wrong()
+            }
+        }
+        Ty::Num => {
+            if value.is_number() {
+                None
+            } else {
+                wrong()
+            }
+        }
+        Ty::List => {
+            if value.is_array() {
+                None
+            } else {
+                wrong()
+            }
+        }
         Ty::Bool => {
             if value.is_boolean() {
                 None
@@ -611,14 +832,22 @@ fn build_request(
     op: &Operation,
     params: &Map<String, Value>,
 ) -> (String, Vec<(String, String)>, Option<Value>) {
-    let mut path = op.path.to_string();
+    let via = op.rules.iter().find_map(|rule| match rule {
+        Rule::Via { param, path, .. } if params.contains_key(*param) => Some((*param, *path)),
+        _ => None,
+    });
+    let mut path = via.map_or(op.path, |(_, path)| path).to_string();
     let mut query = Vec::new();
     let mut body = Map::new();
     for param in op.params {
         let Some(value) = params.get(param.name) else {
             continue;
         };
-        match param.at {
+        let at = match via {
+            Some((name, _)) if name == param.name => In::Path,
+            _ => param.at,
+        };
+        match at {
             In::Path => {
                 let raw = value.as_str().unwrap_or_default();
                 path = path.replace(&format!("{{{}}}", param.name), &encode_segment(raw));
@@ -626,11 +855,31 @@ fn build_request(
             // An empty list asks for nothing: send no pair (as the typed client does), rather
             // than an empty value.
             In::Query if value.as_array().is_some_and(Vec::is_empty) => {}
-            In::Query => query.push((param.name.to_string(), query_value(value))),
+            In::Query => query.push((param.wire.to_string(), query_value(value))),
             In::Body => {
-                body.insert(param.name.to_string(), value.clone());
+                body.insert(param.wire.to_string(), value.clone());
             }
+            In::Local => {}
         }
+    }
+    // `select_fields` asks Asana for just those fields, with any `opt_fields` given.
+    if let Some(selected) = params.get("select_fields").and_then(Value::as_array)
+        && op.params.iter().any(|p| p.name == "opt_fields")
+        && !selected.is_empty()
+    {
+        let mut fields: Vec<String> = params
+            .get("opt_fields")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .chain(selected)
+            .filter_map(Value::as_str)
+            .map(str::to_string)
+            .collect();
+        let mut seen = std::collections::BTreeSet::new();
+        fields.retain(|field| seen.insert(field.clone()));
+        query.retain(|(name, _)| name != "opt_fields");
+        query.push(("opt_fields".into(), fields.join(",")));
     }
     if matches!(op.kind, Kind::List) && !params.contains_key("limit") {
         query.push(("limit".into(), "100".into()));
@@ -671,29 +920,96 @@ mod tests {
             ("project_tasks", &["list"]),
             ("workspace_task_search", &["list"]),
             ("projects", &["list", "get", "create", "update", "delete"]),
-            ("task_projects", &["list"]),
-            ("team_projects", &["list"]),
-            ("workspace_projects", &["list"]),
-            ("workspaces", &["list", "get"]),
+            ("task_projects", &["list", "create", "delete"]),
+            ("team_projects", &["list", "create"]),
+            ("workspace_projects", &["list", "create"]),
+            ("workspaces", &["list", "get", "update"]),
             ("users", &["list", "get"]),
-            ("workspace_users", &["list"]),
+            ("workspace_users", &["list", "get"]),
             ("team_users", &["list"]),
-            ("teams", &["get"]),
+            ("teams", &["get", "create", "update"]),
             ("workspace_teams", &["list"]),
             ("user_teams", &["list"]),
-            ("attachments", &["list", "get", "create", "download"]),
+            (
+                "attachments",
+                &["list", "get", "create", "download", "delete"],
+            ),
             ("workspace_tags", &["list", "create"]),
-            ("tags", &["get", "update", "delete"]),
+            ("tags", &["get", "update", "delete", "list", "create"]),
             ("tag_tasks", &["list"]),
             ("project_sections", &["list", "create"]),
-            ("sections", &["get", "update", "delete"]),
+            ("sections", &["get", "update", "move", "delete"]),
             ("section_tasks", &["list", "create"]),
-            ("task_subtasks", &["list"]),
-            ("task_dependencies", &["list"]),
-            ("task_dependents", &["list"]),
+            ("task_subtasks", &["list", "create"]),
+            ("task_dependencies", &["list", "create", "delete"]),
+            ("task_dependents", &["list", "create", "delete"]),
             ("task_stories", &["list", "create"]),
-            ("task_tags", &["create", "delete"]),
-            ("workspace_memberships", &["create"]),
+            ("task_tags", &["create", "delete", "list"]),
+            (
+                "workspace_memberships",
+                &["create", "delete", "list", "get"],
+            ),
+            ("workspace_custom_fields", &["list"]),
+            ("custom_fields", &["get", "create", "update", "delete"]),
+            ("custom_field_enum_options", &["create", "move"]),
+            ("enum_options", &["update"]),
+            (
+                "project_custom_field_settings",
+                &["list", "create", "delete"],
+            ),
+            (
+                "portfolio_custom_field_settings",
+                &["list", "create", "delete"],
+            ),
+            ("task_parent", &["update"]),
+            ("task_followers", &["create", "delete"]),
+            ("task_duplicates", &["create"]),
+            ("workspace_task_custom_ids", &["get"]),
+            ("workspace_typeahead", &["list"]),
+            ("status_updates", &["list", "get", "create", "delete"]),
+            ("goals", &["list", "get", "create", "update", "delete"]),
+            ("goal_metrics", &["create", "update"]),
+            ("goal_followers", &["create", "delete"]),
+            ("goal_parent_goals", &["list"]),
+            (
+                "goal_relationships",
+                &["list", "get", "update", "create", "delete"],
+            ),
+            ("portfolios", &["list", "get", "create", "update", "delete"]),
+            ("portfolio_items", &["list", "create", "delete"]),
+            ("portfolio_members", &["create", "delete"]),
+            ("portfolio_memberships", &["list"]),
+            ("task_time_tracking_entries", &["list", "create"]),
+            (
+                "time_tracking_entries",
+                &["list", "get", "update", "delete"],
+            ),
+            ("user_task_lists", &["get"]),
+            ("user_user_task_lists", &["get"]),
+            ("user_task_list_tasks", &["list"]),
+            (
+                "memberships",
+                &["list", "get", "create", "update", "delete"],
+            ),
+            ("project_memberships", &["list", "get"]),
+            ("project_members", &["create", "delete"]),
+            ("project_followers", &["create", "delete"]),
+            ("team_memberships", &["list", "get"]),
+            ("team_team_memberships", &["list"]),
+            ("user_team_memberships", &["list"]),
+            ("team_members", &["create", "delete"]),
+            ("user_workspace_memberships", &["list"]),
+            ("project_duplicates", &["create"]),
+            ("project_task_counts", &["get"]),
+            ("project_templates", &["list", "get", "delete", "create"]),
+            ("team_project_templates", &["list"]),
+            ("project_template_instances", &["create"]),
+            ("project_statuses", &["list"]),
+            ("stories", &["get", "update", "delete"]),
+            ("user_favorites", &["list"]),
+            ("webhooks", &["list", "get", "create", "update", "delete"]),
+            ("time_periods", &["list", "get"]),
+            ("jobs", &["get"]),
         ];
         for (entity, actions) in expected {
             assert_eq!(catalog::actions(entity), *actions, "{entity}");
@@ -795,12 +1111,75 @@ mod tests {
         assert!(validate(create, json!({"workspace": "1", "assignee": null})).is_err());
         let projects = catalog::find("projects", "update").unwrap();
         assert_eq!(
-            projects.schema()["properties"]["default_view"]["enum"]
+            projects.schema()["properties"]["color"]["enum"]
                 .as_array()
                 .unwrap()
                 .last(),
             Some(&Value::Null)
         );
+    }
+
+    #[test]
+    fn null_is_refused_where_asanas_schema_does_not_allow_it() {
+        let projects = catalog::find("projects", "update").unwrap();
+        let err = validate(
+            projects,
+            json!({"project_gid": "1", "archived": null, "default_view": null}),
+        )
+        .unwrap_err();
+        let ExecuteError::InvalidParams { problems, .. } = &err else {
+            panic!("{err:?}");
+        };
+        assert_eq!(
+            problems,
+            &[
+                "`archived` cannot be null: Asana clears only nullable fields of updates; leave it out to keep its value",
+                "`default_view` cannot be null: Asana clears only nullable fields of updates; leave it out to keep its value",
+            ]
+        );
+        let schema = projects.schema();
+        assert_eq!(schema["properties"]["archived"]["type"], "boolean");
+        assert_eq!(schema["properties"]["default_view"]["type"], "string");
+        assert_eq!(
+            schema["properties"]["color"]["type"],
+            json!(["string", "null"])
+        );
+
+        let params = validate(
+            projects,
+            json!({"project_gid": "1", "color": null, "due_on": null, "start_on": null}),
+        )
+        .unwrap();
+        let (_, _, body) = build_request(projects, &params);
+        assert_eq!(
+            body,
+            Some(json!({"data": {"color": null, "due_on": null, "start_on": null}}))
+        );
+
+        let tasks = catalog::find("tasks", "update").unwrap();
+        let params = validate(
+            tasks,
+            json!({"task_gid": "1", "assignee": null, "due_on": null, "due_at": null,
+                   "start_on": null, "start_at": null}),
+        )
+        .unwrap();
+        let (_, _, body) = build_request(tasks, &params);
+        assert_eq!(
+            body,
+            Some(
+                json!({"data": {"assignee": null, "due_on": null, "due_at": null,
+                                 "start_on": null, "start_at": null}})
+            )
+        );
+        for field in ["name", "notes", "html_notes", "completed", "custom_fields"] {
+            assert!(
+                validate(tasks, json!({"task_gid": "1", field: null})).is_err(),
+                "{field} is not nullable"
+            );
+        }
+        let tags = catalog::find("tags", "update").unwrap();
+        assert!(validate(tags, json!({"tag_gid": "5", "color": null})).is_ok());
+        assert!(validate(tags, json!({"tag_gid": "5", "name": null})).is_err());
     }
 
     #[test]
@@ -811,7 +1190,7 @@ mod tests {
         let err = resolve("teams", "delete").unwrap_err();
         assert_eq!(
             err.to_string(),
-            "entity `teams` has no action `delete`; available actions: get"
+            "entity `teams` has no action `delete`; available actions: get, create, update"
         );
     }
 
@@ -843,8 +1222,151 @@ mod tests {
 
         let op = catalog::find("workspace_users", "list").unwrap();
         let params = validate(op, json!({"workspace_gid": "1"})).unwrap();
-        let (_, query, _) = build_request(op, &params);
-        assert!(query.is_empty(), "workspace users take no limit");
+        let (path, query, _) = build_request(op, &params);
+        assert_eq!(path, "/users", "GET /users pages with limit");
+        assert_eq!(
+            query,
+            [
+                ("workspace".to_string(), "1".to_string()),
+                ("limit".into(), "100".into())
+            ]
+        );
+    }
+
+    #[test]
+    fn tasks_of_a_tag_are_listed_through_the_tag() {
+        let op = catalog::find("tasks", "list").unwrap();
+        let params = validate(
+            op,
+            json!({"tag": "5", "opt_fields": ["name"], "limit": 10, "offset": "x"}),
+        )
+        .unwrap();
+        let (path, query, body) = build_request(op, &params);
+        assert_eq!(path, "/tags/5/tasks");
+        assert_eq!(
+            query,
+            [
+                ("opt_fields".to_string(), "name".to_string()),
+                ("limit".into(), "10".into()),
+                ("offset".into(), "x".into())
+            ]
+        );
+        assert!(body.is_none());
+        let err = validate(
+            op,
+            json!({"tag": "5", "project": "1", "completed_since": "now"}),
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string().contains(
+                "`tag` cannot be combined with completed_since, project: with `tag` only \
+                 opt_fields, limit, offset are allowed"
+            ),
+            "{err}"
+        );
+        let err = validate(op, json!({"tag": ".."})).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("`tag` must be a gid, not a dot segment"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn search_takes_airbytes_filters_and_their_snake_case_aliases() {
+        let op = catalog::find("workspace_task_search", "list").unwrap();
+        let params = validate(
+            op,
+            json!({"workspace_gid": "1", "assignee_any": "me", "teams.any": "2",
+                   "followers_any": "3", "created_at_after": "a", "created_at.before": "b",
+                   "modified_at_before": "c", "due_on_after": "2024-01-01",
+                   "due_on.before": "2024-02-01", "resource_subtype": "milestone",
+                   "sort_by": "relevance"}),
+        )
+        .unwrap();
+        let (_, mut query, _) = build_request(op, &params);
+        query.sort();
+        let expected: Vec<(String, String)> = [
+            ("assignee.any", "me"),
+            ("created_at.after", "a"),
+            ("created_at.before", "b"),
+            ("due_on.after", "2024-01-01"),
+            ("due_on.before", "2024-02-01"),
+            ("followers.any", "3"),
+            ("modified_at.before", "c"),
+            ("resource_subtype", "milestone"),
+            ("sort_by", "relevance"),
+            ("teams.any", "2"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        assert_eq!(query, expected);
+        let err = validate(
+            op,
+            json!({"workspace_gid": "1", "assignee_any": "me", "assignee.any": "me"}),
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("give only one of: assignee.any, assignee_any"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn sections_update_only_renames_and_move_is_its_own_action() {
+        let update = catalog::find("sections", "update").unwrap();
+        let err =
+            validate(update, json!({"section_gid": "41", "insert_before": "42"})).unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("unknown param `insert_before`"), "{text}");
+        assert!(text.contains("missing required param `name`"), "{text}");
+        let moved = catalog::find("sections", "move").unwrap();
+        let params = validate(
+            moved,
+            json!({"project_gid": "11", "section": "41", "after_section": "42"}),
+        )
+        .unwrap();
+        let (path, query, body) = build_request(moved, &params);
+        assert_eq!(path, "/projects/11/sections/insert");
+        assert!(query.is_empty());
+        assert_eq!(
+            body,
+            Some(json!({"data": {"section": "41", "after_section": "42"}}))
+        );
+        let err = validate(
+            moved,
+            json!({"project_gid": "11", "section": "41", "after_section": "42", "before_section": "43"}),
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("give only one of: before_section, after_section"),
+            "{err}"
+        );
+        assert!(validate(moved, json!({"project_gid": "11", "section": "41"})).is_err());
+    }
+
+    #[test]
+    fn users_list_needs_neither_workspace_nor_team() {
+        let op = catalog::find("users", "list").unwrap();
+        let params = validate(op, Value::Null).unwrap();
+        let (path, query, _) = build_request(op, &params);
+        assert_eq!(path, "/users");
+        assert_eq!(query, [("limit".to_string(), "100".to_string())]);
+        assert!(
+            op.schema()["properties"]["team"]["description"]
+                .as_str()
+                .is_some()
+        );
+        let projects = catalog::find("projects", "list").unwrap().schema();
+        assert!(
+            projects["properties"]["team"]["description"]
+                .as_str()
+                .unwrap()
+                .contains("Deprecated")
+        );
     }
 
     #[test]

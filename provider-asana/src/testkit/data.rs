@@ -51,6 +51,8 @@ pub(super) struct Section {
     pub name: String,
     pub project: Gid,
     pub created_at: String,
+    /// Its place among the project's sections (lowest first); starts as its gid.
+    pub rank: u64,
 }
 
 pub(super) struct Task {
@@ -299,6 +301,7 @@ impl Data {
                     name: name.into(),
                     project: g(project),
                     created_at: SEED_CREATED_AT.into(),
+                    rank: g(gid),
                 },
             );
         }
@@ -733,10 +736,19 @@ impl Data {
 
     /// The first section of a project, where new tasks of that project go.
     pub fn first_section(&self, project: Gid) -> Option<Gid> {
-        self.sections
+        self.project_sections(project).first().copied()
+    }
+
+    /// A project's sections in their order.
+    pub fn project_sections(&self, project: Gid) -> Vec<Gid> {
+        let mut sections: Vec<(u64, Gid)> = self
+            .sections
             .iter()
-            .find(|(_, s)| s.project == project)
-            .map(|(gid, _)| *gid)
+            .filter(|(_, s)| s.project == project)
+            .map(|(gid, s)| (s.rank, *gid))
+            .collect();
+        sections.sort_unstable();
+        sections.into_iter().map(|(_, gid)| gid).collect()
     }
 }
 

@@ -150,14 +150,14 @@ pub(super) fn route(data: &mut Data, ctx: &Ctx<'_>) -> Result<Reply, ApiError> {
         ("GET", ["projects", project, "sections"]) => {
             let project = existing(&data.projects, "project", project)?;
             let items = data
-                .sections
-                .iter()
-                .filter(|(_, s)| s.project == project)
-                .map(|(gid, s)| ctx.shape(data.section_json(*gid, s), COMPACT, false))
+                .project_sections(project)
+                .into_iter()
+                .map(|gid| ctx.shape(data.section_json(gid, &data.sections[&gid]), COMPACT, false))
                 .collect();
             ctx.list(items)
         }
         ("POST", ["projects", project, "sections"]) => create_section(data, ctx, project),
+        ("POST", ["projects", project, "sections", "insert"]) => move_section(data, ctx, project),
         ("GET", ["projects", project, "tasks"]) => {
             let project = existing(&data.projects, "project", project)?;
             list_tasks(data, ctx, |_, t| {
@@ -447,18 +447,27 @@ fn users_where(
     ctx.list(items)
 }
 
-/// `GET /users?workspace|team`.
+/// `GET /users?workspace&team`: the members of the team and/or workspace; with neither, the
+/// users sharing a workspace with the requester.
 fn list_users(data: &Data, ctx: &Ctx<'_>) -> Result<Reply, ApiError> {
-    if let Some(team) = ctx.param("team") {
-        let team = existing(&data.teams, "team", team)?;
-        let members = data.teams[&team].members.clone();
-        return users_where(data, ctx, |gid, _| members.contains(&gid));
-    }
-    let workspace = ctx
-        .param("workspace")
-        .ok_or_else(|| ApiError::bad_request("Must specify either workspace or team"))?;
-    let workspace = existing(&data.workspaces, "workspace", workspace)?;
-    users_where(data, ctx, |_, u| u.workspaces.contains(&workspace))
+    let team = match ctx.param("team") {
+        Some(team) => Some(existing(&data.teams, "team", team)?),
+        None => None,
+    };
+    let members = team.map(|team| data.teams[&team].members.clone());
+    let workspaces = match ctx.param("workspace") {
+        Some(workspace) => vec![existing(&data.workspaces, "workspace", workspace)?],
+        None if team.is_some() => Vec::new(),
+        None => data
+            .users
+            .get(&ctx.me)
+            .map(|me| me.workspaces.clone())
+            .unwrap_or_default(),
+    };
+    users_where(data, ctx, |gid, u| {
+        members.as_ref().is_none_or(|m| m.contains(&gid))
+            && (workspaces.is_empty() || u.workspaces.iter().any(|w| workspaces.contains(w)))
+    })
 }
 
 /// `GET /users/{gid}/teams?organization`: the user's teams in that organization.
@@ -619,6 +628,7 @@ fn create_project(data: &mut Data, ctx: &Ctx<'_>) -> Result<Reply, ApiError> {
             name: "Untitled section".into(),
             project: gid,
             created_at: now,
+            rank: section,
         },
     );
     Ok(ctx.object(201, data.project_json(gid, &data.projects[&gid])))
@@ -662,6 +672,7 @@ fn create_section(data: &mut Data, ctx: &Ctx<'_>, raw: &str) -> Result<Reply, Ap
             name,
             project,
             created_at: now_timestamp(),
+            rank: gid,
         },
     );
     Ok(ctx.object(201, data.section_json(gid, &data.sections[&gid])))
@@ -679,6 +690,52 @@ fn update_section(data: &mut Data, ctx: &Ctx<'_>, raw: &str) -> Result<Reply, Ap
         }
     }
     Ok(ctx.object(200, data.section_json(gid, &data.sections[&gid])))
+}
+
+/// `POST /projects/{gid}/sections/insert`: moves `section` just before `before_section` or
+/// just after `after_section` (exactly one of them), within the project.
+fn move_section(data: &mut Data, ctx: &Ctx<'_>, raw: &str) -> Result<Reply, ApiError> {
+    let project = existing(&data.projects, "project", raw)?;
+    let body = ctx.data()?;
+    let in_project = |data: &Data, field: &str| -> Result<Option<Gid>, ApiError> {
+        let Some(raw) = gid_field(&body, field)? else {
+            return Ok(None);
+        };
+        let gid = referenced(&data.sections, field, &raw)?;
+        if data.sections[&gid].project != project {
+            return Err(ApiError::bad_request(format!(
+                "{field}: Sections cannot be moved between projects"
+            )));
+        }
+        Ok(Some(gid))
+    };
+    let section = in_project(data, "section")?
+        .ok_or_else(|| ApiError::bad_request("section: Missing input"))?;
+    let (target, after) = match (
+        in_project(data, "before_section")?,
+        in_project(data, "after_section")?,
+    ) {
+        (Some(before), None) => (before, false),
+        (None, Some(after)) => (after, true),
+        _ => {
+            return Err(ApiError::bad_request(
+                "One of before_section or after_section is required",
+            ));
+        }
+    };
+    let mut order = data.project_sections(project);
+    order.retain(|gid| *gid != section);
+    let at = order
+        .iter()
+        .position(|gid| *gid == target)
+        .ok_or_else(|| ApiError::bad_request("A section cannot be moved relative to itself"))?;
+    order.insert(if after { at + 1 } else { at }, section);
+    for (rank, gid) in order.into_iter().enumerate() {
+        if let Some(s) = data.sections.get_mut(&gid) {
+            s.rank = rank as u64;
+        }
+    }
+    Ok(Reply::json(200, json!({"data": {}})))
 }
 
 fn delete_section(data: &mut Data, raw: &str) -> Result<Reply, ApiError> {
@@ -859,6 +916,7 @@ fn section_for(data: &mut Data, project: Gid) -> Gid {
             name: "Untitled section".into(),
             project,
             created_at: now_timestamp(),
+            rank: gid,
         },
     );
     gid
@@ -1057,7 +1115,8 @@ fn create_attachment(data: &mut Data, ctx: &Ctx<'_>) -> Result<Reply, ApiError> 
     let parent = attachment_parent(data, &parent, true)?;
     let attachment = match parts.iter().find(|part| part.name == "file") {
         Some(file) => Attachment {
-            name: file.file_name.clone().unwrap_or_default(),
+            // Asana asks for non-ASCII file names URL-encoded, and shows them decoded.
+            name: percent_decode(file.file_name.as_deref().unwrap_or_default()),
             parent,
             host: "asana".into(),
             content: Some(file.content.to_vec()),
