@@ -272,8 +272,8 @@ async fn a_retry_after_longer_than_the_configured_maximum_means_our_own_backoff(
     assert_between(started.elapsed(), ms(25), ms(1500));
 }
 
-#[tokio::test]
-async fn a_backoff_base_below_one_is_refused() {
+#[test]
+fn a_backoff_base_below_one_is_refused() {
     for base in [0.5, f64::NAN] {
         let err = AsanaClient::new(
             CountingTokenSource::new(&["token-1"]),
