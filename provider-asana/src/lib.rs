@@ -33,7 +33,9 @@ pub use auth::{
     AsanaAppCredentials, AsanaAuthProvider, AsanaSessionExt, AsanaUser, AsanaUserCredentials,
     FIELDS, PROVIDER_ID,
 };
-pub use client::{AsanaClient, AsanaClientSettings, ConcurrencyLimiter, List, PageStream};
+pub use client::{
+    AsanaClient, AsanaClientSettings, ConcurrencyLimiter, List, PageStream, RetryConfig,
+};
 pub use connector::{AsanaConnector, AsanaOAuthConfig, ExecuteError, Health, UnhealthyReason};
 pub use error::AsanaError;
 pub use models::Page;

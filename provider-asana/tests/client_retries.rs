@@ -1,23 +1,26 @@
-//! Retries on paused tokio time: 429 with `Retry-After` (and its bounded wait; unusable values mean
-//! our own backoff), 5xx and timeouts on GET but not on POST, and exactly one retry with a fresh
-//! token after a 401, and which token the client asks its source for. The overall deadline of a
-//! call, against a server that trickles its body, on real time.
+//! Retries: 429 with `Retry-After` (and its bounded wait; unusable values mean our own backoff),
+//! 5xx and timeouts on GET but not on POST, and exactly one retry with a fresh token after a 401,
+//! and which token the client asks its source for. The overall deadline of a call, against a
+//! server that trickles its body.
 //!
-//! The client measures request timeouts on the wall clock when tokio's clock is paused, so the
-//! paused clock advances only by the client's own waits: elapsed paused time is exact here.
+//! Everything runs in real time with a [`RetryConfig`] shrunk to milliseconds
+//! (`client_support::fast_retry`), or with a backoff so long (`slow_backoff`) that a wait that
+//! must not happen would show. Waits are measured with generous upper bounds: the lower bounds are
+//! the waits the client must have made.
 
 mod client_support;
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use auth_core::StaticTokenSource;
 use client_support::raw::{RawServer, Reply};
-use client_support::{CountingTokenSource, client, client_with, settings, settings_at};
-use provider_asana::{AsanaClient, AsanaClientSettings, AsanaError};
+use client_support::{
+    CountingTokenSource, client, client_with, fast_retry, settings, settings_at, slow_backoff,
+};
+use provider_asana::{AsanaClient, AsanaClientSettings, AsanaError, RetryConfig};
 use serde_json::json;
-use tokio::time::Instant;
 use wiremock::matchers::{body_json, header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -62,41 +65,55 @@ async fn requests(server: &MockServer) -> usize {
     server.received_requests().await.unwrap().len()
 }
 
-#[tokio::test(start_paused = true)]
+fn ms(millis: u64) -> Duration {
+    Duration::from_millis(millis)
+}
+
+/// Asserts `low <= elapsed < high`.
+#[track_caller]
+fn assert_between(elapsed: Duration, low: Duration, high: Duration) {
+    assert!(
+        elapsed >= low && elapsed < high,
+        "{elapsed:?} not in [{low:?}, {high:?})"
+    );
+}
+
+#[tokio::test]
 async fn rate_limit_waits_retry_after_then_succeeds() {
     let server = MockServer::start().await;
     mount_sequence(
         &server,
         "GET",
         "/api/1.0/users/me",
-        rate_limited(Some("7")),
+        rate_limited(Some("0.25")),
         1,
         ok_user(),
     )
     .await;
-    let (client, _) = client(&server);
+    // Our own backoff would wait at least 5 s: ending sooner shows `Retry-After` was the wait.
+    let (client, _) = client_with(settings(&server).with_retry(slow_backoff()));
 
     let started = Instant::now();
     let me = client.get_user("me").await.unwrap();
 
     assert_eq!(me.gid, "42");
     assert_eq!(requests(&server).await, 2);
-    assert_eq!(started.elapsed(), Duration::from_secs(7));
+    assert_between(started.elapsed(), ms(250), ms(2500));
 }
 
-#[tokio::test(start_paused = true)]
+#[tokio::test]
 async fn rate_limit_applies_to_post_too() {
     let server = MockServer::start().await;
     mount_sequence(
         &server,
         "POST",
         "/api/1.0/tasks",
-        rate_limited(Some("2")),
+        rate_limited(Some("0.1")),
         1,
         ResponseTemplate::new(201).set_body_json(json!({"data": {"gid": "9"}})),
     )
     .await;
-    let (client, _) = client(&server);
+    let (client, _) = client_with(settings(&server).with_retry(slow_backoff()));
 
     let started = Instant::now();
     let task = client
@@ -106,19 +123,19 @@ async fn rate_limit_applies_to_post_too() {
         .unwrap();
     assert_eq!(task.gid, "9");
     assert_eq!(requests(&server).await, 2);
-    assert_eq!(started.elapsed(), Duration::from_secs(2));
+    assert_between(started.elapsed(), ms(100), ms(2500));
 }
 
-#[tokio::test(start_paused = true)]
+#[tokio::test]
 async fn rate_limit_gives_up_when_the_bounded_wait_is_spent() {
     let server = MockServer::start().await;
     Mock::given(method("GET"))
         .and(path("/api/1.0/users/me"))
-        .respond_with(rate_limited(Some("30")))
+        .respond_with(rate_limited(Some("0.25")))
         .mount(&server)
         .await;
-    // Default max_retry_wait: 60 s, so two waits of 30 s, then the third 429 is returned.
-    let (client, _) = client(&server);
+    // 500 ms of rate-limit waits, so two waits of 250 ms, then the third 429 is returned.
+    let (client, _) = client_with(settings(&server).with_retry(fast_retry()));
 
     let started = Instant::now();
     let err = client.get_user("me").await.unwrap_err();
@@ -131,16 +148,16 @@ async fn rate_limit_gives_up_when_the_bounded_wait_is_spent() {
     else {
         panic!("{err:?}")
     };
-    assert_eq!(*retry_after, Some(Duration::from_secs(30)));
-    assert_eq!(*waited, Duration::from_secs(60));
+    assert_eq!(*retry_after, Some(ms(250)));
+    assert_eq!(*waited, ms(500));
     assert_eq!(info.status, 429);
-    assert_eq!(err.retry_after(), Some(Duration::from_secs(30)));
+    assert_eq!(err.retry_after(), Some(ms(250)));
     assert!(err.is_retryable());
     assert_eq!(requests(&server).await, 3);
-    assert_eq!(started.elapsed(), Duration::from_secs(60));
+    assert_between(started.elapsed(), ms(500), ms(3000));
 }
 
-#[tokio::test(start_paused = true)]
+#[tokio::test]
 async fn a_retry_after_beyond_the_budget_fails_at_once() {
     let server = MockServer::start().await;
     Mock::given(method("GET"))
@@ -158,10 +175,10 @@ async fn a_retry_after_beyond_the_budget_fails_at_once() {
         "{err:?}"
     );
     assert_eq!(err.retry_after(), Some(Duration::from_secs(600)));
-    assert_eq!(started.elapsed(), Duration::ZERO);
+    assert!(started.elapsed() < ms(2500), "{:?}", started.elapsed());
 }
 
-#[tokio::test(start_paused = true)]
+#[tokio::test]
 async fn rate_limit_without_retry_after_backs_off() {
     let server = MockServer::start().await;
     mount_sequence(
@@ -173,20 +190,17 @@ async fn rate_limit_without_retry_after_backs_off() {
         ok_user(),
     )
     .await;
-    let (client, _) = client(&server);
+    let (client, _) = client_with(settings(&server).with_retry(fast_retry()));
 
     let started = Instant::now();
     client.get_user("me").await.unwrap();
     let elapsed = started.elapsed();
     assert_eq!(requests(&server).await, 3);
-    // Backoff 1 s then 2 s, each jittered into [50%, 100%].
-    assert!(
-        elapsed >= Duration::from_millis(1500) && elapsed <= Duration::from_secs(3),
-        "{elapsed:?}"
-    );
+    // Backoff 50 ms then 100 ms, each jittered into [50%, 100%]; the default would take 1.5 s.
+    assert_between(elapsed, ms(75), ms(1500));
 }
 
-#[tokio::test(start_paused = true)]
+#[tokio::test]
 async fn unusable_retry_after_values_mean_our_own_backoff() {
     for value in [
         "1e30",
@@ -204,7 +218,8 @@ async fn unusable_retry_after_values_mean_our_own_backoff() {
             .respond_with(rate_limited(Some(value)))
             .mount(&server)
             .await;
-        let (client, _) = client_with(settings(&server).with_max_retries(2));
+        let (client, _) =
+            client_with(settings(&server).with_retry(fast_retry().with_max_retries(2)));
 
         let started = Instant::now();
         let err = client.get_user("me").await.unwrap_err();
@@ -221,15 +236,64 @@ async fn unusable_retry_after_values_mean_our_own_backoff() {
             "{value}: {err:?}"
         );
         assert_eq!(requests(&server).await, 3, "{value}");
-        // Backoff 1 s then 2 s, each jittered into [50%, 100%].
+        // Backoff 50 ms then 100 ms, each jittered into [50%, 100%].
+        assert_between(elapsed, ms(75), ms(1500));
+    }
+}
+
+#[tokio::test]
+async fn a_retry_after_longer_than_the_configured_maximum_means_our_own_backoff() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/api/1.0/users/me"))
+        .respond_with(rate_limited(Some("2")))
+        .mount(&server)
+        .await;
+    let retry = fast_retry()
+        .with_max_retry_after(Duration::from_secs(1))
+        .with_max_retries(1);
+    let (client, _) = client_with(settings(&server).with_retry(retry));
+
+    let started = Instant::now();
+    let err = client.get_user("me").await.unwrap_err();
+
+    assert!(
+        matches!(
+            err,
+            AsanaError::RateLimited {
+                retry_after: None,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert_eq!(requests(&server).await, 2);
+    // One backoff of 50 ms jittered, not the 2 s asked for.
+    assert_between(started.elapsed(), ms(25), ms(1500));
+}
+
+#[test]
+fn a_backoff_base_below_one_is_refused() {
+    for base in [0.5, f64::NAN] {
+        let err = AsanaClient::new(
+            CountingTokenSource::new(&["token-1"]),
+            AsanaClientSettings::default().with_retry(RetryConfig::default().with_base(base)),
+        )
+        .unwrap_err();
         assert!(
-            elapsed >= Duration::from_millis(1500) && elapsed <= Duration::from_secs(3),
-            "{value}: {elapsed:?}"
+            matches!(
+                err,
+                AsanaError::InvalidArgument {
+                    name: "retry.base",
+                    ..
+                }
+            ),
+            "{base}: {err:?}"
         );
     }
 }
 
-#[tokio::test(start_paused = true)]
+#[tokio::test]
 async fn a_rate_limit_wait_past_the_deadline_is_not_started() {
     let server = MockServer::start().await;
     Mock::given(method("GET"))
@@ -248,7 +312,7 @@ async fn a_rate_limit_wait_past_the_deadline_is_not_started() {
     );
     assert_eq!(err.retry_after(), Some(Duration::from_secs(30)));
     assert_eq!(requests(&server).await, 1);
-    assert_eq!(started.elapsed(), Duration::ZERO);
+    assert!(started.elapsed() < ms(2500), "{:?}", started.elapsed());
 }
 
 #[tokio::test]
@@ -257,11 +321,11 @@ async fn a_trickling_body_cannot_hold_a_call_past_its_deadline() {
     let (client, _) = client_with(
         settings_at(&server.uri)
             .with_timeout(Duration::from_secs(2))
-            .with_max_retries(2)
+            .with_retry(RetryConfig::default().with_max_retries(2))
             .with_deadline(Duration::from_secs(1)),
     );
 
-    let started = std::time::Instant::now();
+    let started = Instant::now();
     let err = client.get_user("me").await.unwrap_err();
     let elapsed = started.elapsed();
 
@@ -288,11 +352,11 @@ async fn the_deadline_spans_every_attempt_and_the_waits_between_them() {
     let (client, _) = client_with(
         settings_at(&server.uri)
             .with_timeout(Duration::from_millis(300))
-            .with_max_retries(4)
+            .with_retry(RetryConfig::default().with_max_retries(4))
             .with_deadline(deadline),
     );
 
-    let started = std::time::Instant::now();
+    let started = Instant::now();
     let err = client.get_user("me").await.unwrap_err();
     let elapsed = started.elapsed();
 
@@ -313,7 +377,7 @@ async fn the_deadline_spans_every_attempt_and_the_waits_between_them() {
     assert!(server.connections() >= 2, "retried within the deadline");
 }
 
-#[tokio::test(start_paused = true)]
+#[tokio::test]
 async fn server_errors_are_retried_on_get_with_backoff() {
     let server = MockServer::start().await;
     mount_sequence(
@@ -325,19 +389,17 @@ async fn server_errors_are_retried_on_get_with_backoff() {
         ResponseTemplate::new(200).set_body_json(json!({"data": {"gid": "1"}})),
     )
     .await;
-    let (client, _) = client(&server);
+    let (client, _) = client_with(settings(&server).with_retry(fast_retry()));
 
     let started = Instant::now();
     assert_eq!(client.tasks().get("1", &[]).await.unwrap().gid, "1");
     let elapsed = started.elapsed();
     assert_eq!(requests(&server).await, 3);
-    assert!(
-        elapsed >= Duration::from_millis(1500) && elapsed <= Duration::from_secs(3),
-        "{elapsed:?}"
-    );
+    // Backoff 50 ms then 100 ms, each jittered into [50%, 100%].
+    assert_between(elapsed, ms(75), ms(1500));
 }
 
-#[tokio::test(start_paused = true)]
+#[tokio::test]
 async fn server_errors_give_up_after_max_retries() {
     let server = MockServer::start().await;
     Mock::given(method("DELETE"))
@@ -347,7 +409,7 @@ async fn server_errors_give_up_after_max_retries() {
         ]})))
         .mount(&server)
         .await;
-    let (client, _) = client_with(settings(&server).with_max_retries(2));
+    let (client, _) = client_with(settings(&server).with_retry(fast_retry().with_max_retries(2)));
 
     let err = client.tasks().delete("1").await.unwrap_err();
     let AsanaError::Server(info) = &err else {
@@ -359,7 +421,7 @@ async fn server_errors_give_up_after_max_retries() {
     assert_eq!(requests(&server).await, 3);
 }
 
-#[tokio::test(start_paused = true)]
+#[tokio::test]
 async fn server_errors_are_never_retried_on_post() {
     let server = MockServer::start().await;
     Mock::given(method("POST"))
@@ -368,7 +430,7 @@ async fn server_errors_are_never_retried_on_post() {
         .expect(1)
         .mount(&server)
         .await;
-    let (client, _) = client(&server);
+    let (client, _) = client_with(settings(&server).with_retry(slow_backoff()));
 
     let started = Instant::now();
     let err = client
@@ -381,10 +443,10 @@ async fn server_errors_are_never_retried_on_post() {
         "{err:?}"
     );
     assert_eq!(requests(&server).await, 1);
-    assert_eq!(started.elapsed(), Duration::ZERO);
+    assert!(started.elapsed() < ms(2500), "{:?}", started.elapsed());
 }
 
-#[tokio::test(start_paused = true)]
+#[tokio::test]
 async fn timeouts_are_retried_on_get() {
     let server = MockServer::start().await;
     mount_sequence(
@@ -398,20 +460,21 @@ async fn timeouts_are_retried_on_get() {
         ResponseTemplate::new(200).set_body_json(json!({"data": {"gid": "1"}})),
     )
     .await;
-    let (client, _) = client_with(settings(&server).with_timeout(Duration::from_millis(200)));
+    let (client, _) = client_with(
+        settings(&server)
+            .with_timeout(ms(200))
+            .with_retry(fast_retry()),
+    );
 
-    let wall = std::time::Instant::now();
+    let started = Instant::now();
     let task = client.tasks().get("1", &[]).await.unwrap();
     assert_eq!(task.gid, "1");
     assert_eq!(requests(&server).await, 2);
-    let wall = wall.elapsed();
-    assert!(
-        wall >= Duration::from_millis(200) && wall < Duration::from_secs(2),
-        "{wall:?}"
-    );
+    // The 200 ms timeout, then a backoff of 25 to 50 ms; the slow response would take 2 s.
+    assert_between(started.elapsed(), ms(225), ms(2000));
 }
 
-#[tokio::test(start_paused = true)]
+#[tokio::test]
 async fn timeouts_are_not_retried_on_post() {
     let server = MockServer::start().await;
     Mock::given(method("POST"))
@@ -420,7 +483,11 @@ async fn timeouts_are_not_retried_on_post() {
         .expect(1)
         .mount(&server)
         .await;
-    let (client, _) = client_with(settings(&server).with_timeout(Duration::from_millis(200)));
+    let (client, _) = client_with(
+        settings(&server)
+            .with_timeout(ms(200))
+            .with_retry(fast_retry()),
+    );
 
     let err = client
         .tasks()
@@ -434,7 +501,7 @@ async fn timeouts_are_not_retried_on_post() {
     assert!(err.is_retryable());
 }
 
-#[tokio::test(start_paused = true)]
+#[tokio::test]
 async fn connection_failures_are_retried_then_reported() {
     // A port nobody listens on: connections are refused.
     let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -444,7 +511,7 @@ async fn connection_failures_are_retried_then_reported() {
         .port();
     let base =
         AsanaClientSettings::new(format!("http://127.0.0.1:{port}/api/1.0").parse().unwrap());
-    let (client, _) = client_with(base.with_max_retries(1));
+    let (client, _) = client_with(base.with_retry(fast_retry().with_max_retries(1)));
     let err = client.get_user("me").await.unwrap_err();
     assert!(
         matches!(err, AsanaError::Network { attempts: 2, .. }),

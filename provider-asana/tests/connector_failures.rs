@@ -2,25 +2,26 @@
 //! failures arrive classified (retryable, needs re-authorization, HTTP status) in the error and in
 //! its `to_json()` form.
 //!
-//! The retry tests run on paused tokio time: the client measures request timeouts on the wall clock
-//! when the clock is paused, so paused time advances only by the client's own waits.
+//! The retry tests run in real time, with the client's retries shrunk to milliseconds.
 
 mod client_support;
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use auth_core::SecretString;
-use client_support::settings;
-use provider_asana::AsanaError;
+use client_support::{fast_retry, settings, slow_backoff};
 use provider_asana::connector::{AsanaConnector, ExecuteError};
+use provider_asana::{AsanaClientSettings, AsanaError};
 use serde_json::{Value, json};
-use tokio::time::Instant;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 fn connector(server: &MockServer) -> AsanaConnector {
-    AsanaConnector::with_token_and_settings(SecretString::from("pat-token"), settings(server))
-        .unwrap()
+    connector_with(settings(server))
+}
+
+fn connector_with(settings: AsanaClientSettings) -> AsanaConnector {
+    AsanaConnector::with_token_and_settings(SecretString::from("pat-token"), settings).unwrap()
 }
 
 /// The problems of an `InvalidParams` error (panics on any other error).
@@ -341,7 +342,7 @@ async fn every_problem_is_reported_at_once_in_param_order() {
 
 fn rate_limited() -> ResponseTemplate {
     ResponseTemplate::new(429)
-        .insert_header("Retry-After", "30")
+        .insert_header("Retry-After", "0.25")
         .set_body_json(json!({"errors": [{"message": "You have made too many requests recently. Please, be chill."}]}))
 }
 
@@ -354,7 +355,7 @@ async fn requests(server: &MockServer) -> usize {
     server.received_requests().await.unwrap().len()
 }
 
-#[tokio::test(start_paused = true)]
+#[tokio::test]
 async fn rate_limit_exhausting_the_wait_is_retryable() {
     let server = MockServer::start().await;
     Mock::given(method("GET"))
@@ -364,17 +365,21 @@ async fn rate_limit_exhausting_the_wait_is_retryable() {
         .await;
 
     let started = Instant::now();
-    let err = connector(&server)
+    let err = connector_with(settings(&server).with_retry(fast_retry()))
         .execute("users", "get", json!({"user_gid": "me"}))
         .await
         .unwrap_err();
 
-    // The default budget is 60 s: two waits of 30 s, then the third 429 is returned.
+    // The budget is 500 ms: two waits of 250 ms, then the third 429 is returned.
     assert_eq!(requests(&server).await, 3);
-    assert_eq!(started.elapsed(), Duration::from_secs(60));
+    let elapsed = started.elapsed();
+    assert!(
+        elapsed >= Duration::from_millis(500) && elapsed < Duration::from_secs(3),
+        "{elapsed:?}"
+    );
     assert!(
         matches!(&err, ExecuteError::Api(AsanaError::RateLimited { retry_after: Some(d), waited, .. })
-            if *d == Duration::from_secs(30) && *waited == Duration::from_secs(60)),
+            if *d == Duration::from_millis(250) && *waited == Duration::from_millis(500)),
         "{err:?}"
     );
     assert!(err.is_retryable());
@@ -393,7 +398,7 @@ async fn rate_limit_exhausting_the_wait_is_retryable() {
     assert!(err.to_string().contains("rate limited by Asana"), "{err}");
 }
 
-#[tokio::test(start_paused = true)]
+#[tokio::test]
 async fn server_error_on_get_is_retried_then_succeeds() {
     let server = MockServer::start().await;
     Mock::given(method("GET"))
@@ -410,7 +415,7 @@ async fn server_error_on_get_is_retried_then_succeeds() {
         .mount(&server)
         .await;
 
-    let result = connector(&server)
+    let result = connector_with(settings(&server).with_retry(fast_retry()))
         .execute("tasks", "get", json!({"task_gid": "12"}))
         .await
         .unwrap();
@@ -419,7 +424,7 @@ async fn server_error_on_get_is_retried_then_succeeds() {
     assert_eq!(requests(&server).await, 3);
 }
 
-#[tokio::test(start_paused = true)]
+#[tokio::test]
 async fn server_error_on_post_is_sent_once_and_retryable() {
     let server = MockServer::start().await;
     Mock::given(method("POST"))
@@ -428,14 +433,19 @@ async fn server_error_on_post_is_sent_once_and_retryable() {
         .mount(&server)
         .await;
 
+    // A retry would first back off for at least 5 s.
     let started = Instant::now();
-    let err = connector(&server)
+    let err = connector_with(settings(&server).with_retry(slow_backoff()))
         .execute("tasks", "create", json!({"name": "Once", "workspace": "1"}))
         .await
         .unwrap_err();
 
     assert_eq!(requests(&server).await, 1, "a POST is never replayed");
-    assert_eq!(started.elapsed(), Duration::ZERO);
+    assert!(
+        started.elapsed() < Duration::from_millis(2500),
+        "{:?}",
+        started.elapsed()
+    );
     assert!(
         matches!(&err, ExecuteError::Api(AsanaError::Server(info)) if info.status == 503),
         "{err:?}"

@@ -22,6 +22,7 @@
 
 mod list;
 mod resources;
+mod retry;
 mod settings;
 mod transport;
 
@@ -45,6 +46,7 @@ pub use resources::{
     Attachments, CustomFields, Events, Projects, Sections, Stories, Tags, Tasks, Teams, Users,
     Webhooks, Workspaces,
 };
+pub use retry::RetryConfig;
 pub use settings::{AsanaClientSettings, DEFAULT_API_BASE_URL};
 
 use crate::error::AsanaError;
@@ -141,7 +143,8 @@ impl AsanaClient {
     /// A client that takes its tokens from `token_source`.
     ///
     /// Fails if the base URL is not https (plain http is allowed only on 127.0.0.1, ::1 and
-    /// localhost), has a query, fragment or credentials, or if the HTTP client cannot be built.
+    /// localhost), has a query, fragment or credentials, if the retry backoff's base is below 1
+    /// or not finite, or if the HTTP client cannot be built.
     pub fn new(
         token_source: Arc<dyn TokenSource>,
         settings: AsanaClientSettings,
@@ -164,6 +167,12 @@ impl AsanaClient {
         }
         if !base.username().is_empty() || base.password().is_some() {
             return Err(invalid("must not contain credentials"));
+        }
+        if let Some(reason) = settings.retry.problem() {
+            return Err(AsanaError::InvalidArgument {
+                name: "retry.base",
+                reason: reason.into(),
+            });
         }
         let base_path = base.path().trim_end_matches('/').to_string();
         base.set_path(&base_path);

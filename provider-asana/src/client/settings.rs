@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use url::Url;
 
-use super::ConcurrencyLimiter;
+use super::{ConcurrencyLimiter, RetryConfig};
 
 /// Asana's API base URL.
 pub const DEFAULT_API_BASE_URL: &str = "https://app.asana.com/api/1.0";
@@ -14,14 +14,14 @@ pub const DEFAULT_API_BASE_URL: &str = "https://app.asana.com/api/1.0";
 ///
 /// ```
 /// use std::time::Duration;
-/// use provider_asana::AsanaClientSettings;
+/// use provider_asana::{AsanaClientSettings, RetryConfig};
 ///
 /// let settings = AsanaClientSettings::default()
 ///     .with_workspace_gid("1200")
 ///     .with_timeout(Duration::from_secs(10))
-///     .with_max_retries(3);
+///     .with_retry(RetryConfig::default().with_max_retries(3));
 /// assert_eq!(settings.api_base_url.as_str(), "https://app.asana.com/api/1.0");
-/// assert_eq!(settings.max_retry_wait, Duration::from_secs(60));
+/// assert_eq!(settings.retry.max_rate_limit_wait, Duration::from_secs(60));
 /// assert_eq!(settings.deadline, Duration::from_secs(120));
 /// ```
 #[derive(Debug, Clone)]
@@ -50,12 +50,10 @@ pub struct AsanaClientSettings {
     /// [`AsanaError::DownloadTooLarge`](crate::AsanaError::DownloadTooLarge) as soon as its size
     /// is known, without reading the rest.
     pub max_download_bytes: usize,
-    /// How many times one call may be retried after a 429, a 5xx, a timeout or a connection
-    /// failure (default 5). 5xx, timeouts and connection failures are never retried for POST.
-    pub max_retries: u32,
-    /// The total time one call may spend waiting for rate limits (429) before it fails with
-    /// [`AsanaError::RateLimited`](crate::AsanaError::RateLimited) (default 60 s).
-    pub max_retry_wait: Duration,
+    /// How often and how patiently a call is retried after a 429, a 5xx, a timeout or a
+    /// connection failure (default [`RetryConfig::default`]: 5 retries, backoff 1 s doubling up
+    /// to 16 s, `Retry-After` honoured up to 24 h, 60 s of rate-limit waits in all).
+    pub retry: RetryConfig,
     /// An HTTP client to share with the rest of the application. When `None`, the client builds
     /// its own (redirects off). Timeouts are applied per request either way.
     pub http_client: Option<reqwest::Client>,
@@ -85,8 +83,7 @@ impl AsanaClientSettings {
             deadline: Duration::from_secs(120),
             max_response_bytes: 32 * 1024 * 1024,
             max_download_bytes: 100 * 1024 * 1024,
-            max_retries: 5,
-            max_retry_wait: Duration::from_secs(60),
+            retry: RetryConfig::default(),
             http_client: None,
             limiter: None,
             enable_changes: Vec::new(),
@@ -124,15 +121,9 @@ impl AsanaClientSettings {
         self
     }
 
-    /// Sets how many retries one call may make.
-    pub fn with_max_retries(mut self, max_retries: u32) -> Self {
-        self.max_retries = max_retries;
-        self
-    }
-
-    /// Sets the total time one call may wait for rate limits.
-    pub fn with_max_retry_wait(mut self, max_retry_wait: Duration) -> Self {
-        self.max_retry_wait = max_retry_wait;
+    /// Sets how calls are retried.
+    pub fn with_retry(mut self, retry: RetryConfig) -> Self {
+        self.retry = retry;
         self
     }
 

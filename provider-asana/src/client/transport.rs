@@ -2,14 +2,12 @@
 //! deadline per call, retries (429 with `Retry-After`, 5xx and transport failures with backoff),
 //! one refresh on 401, response bodies read up to a limit, tracing, and typed errors.
 
-use std::future::Future;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use auth_core::SecretString;
 use auth_core::redact::Redactor;
 use bytes::Bytes;
-use rand::Rng;
 use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderMap, RETRY_AFTER};
 use reqwest::{Method, StatusCode};
 use serde::Deserialize;
@@ -21,15 +19,8 @@ use super::{AsanaClient, DownloadAccess};
 use crate::error::{ApiErrorDetail, ApiErrorInfo, AsanaError};
 use crate::models::AttachmentUpload;
 
-/// The longest backoff between two retries (python-asana's 1, 2, 4, 8, 16 s).
-const MAX_BACKOFF: Duration = Duration::from_secs(16);
-
 /// The most read of an unsuccessful response: Asana's `errors[]` takes a few hundred bytes.
 const MAX_ERROR_BODY_BYTES: usize = 1024 * 1024;
-
-/// The longest `Retry-After` honoured. A longer one, like one that is not a number of seconds, is
-/// not a wait anyone means: the client backs off as if none had been sent.
-const MAX_RETRY_AFTER: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// One API call, replayable for retries.
 #[derive(Debug, Clone)]
@@ -78,19 +69,16 @@ enum Failure {
     },
 }
 
-/// The time one call may still take: its deadline on the wall clock, and whether tokio's clock is
-/// paused (see [`with_timeout`]).
+/// The time one call may still take.
 struct Budget {
     /// When the call must be over; `None` when that is too far away to represent.
     ends: Option<Instant>,
-    paused: bool,
 }
 
 impl Budget {
     fn start(deadline: Duration) -> Self {
         Self {
             ends: Instant::now().checked_add(deadline),
-            paused: tokio_clock_paused(),
         }
     }
 
@@ -142,11 +130,6 @@ impl AsanaClient {
             .instrument(span);
         // Each attempt is also cut at the deadline, and no wait is started that would end past
         // it. The timer around the whole call bounds the rest (getting the token, the limiter).
-        // With tokio's clock paused it is left out: a wall-clock timer would stop that clock from
-        // advancing through the client's waits (see `with_timeout`).
-        if budget.paused {
-            return call.await;
-        }
         match tokio::time::timeout(budget.remaining(), call).await {
             Ok(result) => result,
             Err(_) => Err(self.deadline_exceeded(req, attempts.load(Ordering::Relaxed))),
@@ -175,7 +158,7 @@ impl AsanaClient {
         attempts: &AtomicU32,
     ) -> Result<ApiResponse, AsanaError> {
         let inner = &*self.inner;
-        let settings = &inner.settings;
+        let retry = &inner.settings.retry;
         // A POST may have been applied before a 5xx or a lost connection: never replay it.
         // 429 and 401 are replayed for every method: Asana did not process those requests.
         let replayable = req.method != Method::POST;
@@ -206,10 +189,10 @@ impl AsanaClient {
                         Failure::Http(e) => !e.is_builder(),
                         Failure::TooLarge { .. } => false,
                     };
-                    let wait = jittered_backoff(retries);
+                    let wait = retry.backoff(retries);
                     if replayable
                         && retryable
-                        && retries < settings.max_retries
+                        && retries < retry.max_retries
                         && !budget.spent_by(wait)
                     {
                         retries += 1;
@@ -248,9 +231,9 @@ impl AsanaClient {
                 StatusCode::TOO_MANY_REQUESTS => {
                     let wait = received
                         .retry_after
-                        .unwrap_or_else(|| jittered_backoff(retries));
-                    if retries < settings.max_retries
-                        && rate_limit_wait.saturating_add(wait) <= settings.max_retry_wait
+                        .unwrap_or_else(|| retry.backoff(retries));
+                    if retries < retry.max_retries
+                        && rate_limit_wait.saturating_add(wait) <= retry.max_rate_limit_wait
                         && !budget.spent_by(wait)
                     {
                         retries += 1;
@@ -271,8 +254,8 @@ impl AsanaClient {
                 | StatusCode::GATEWAY_TIMEOUT
                     if replayable =>
                 {
-                    let wait = jittered_backoff(retries);
-                    if retries < settings.max_retries && !budget.spent_by(wait) {
+                    let wait = retry.backoff(retries);
+                    if retries < retry.max_retries && !budget.spent_by(wait) {
                         retries += 1;
                         tracing::debug!(
                             wait_ms = wait.as_millis() as u64,
@@ -322,7 +305,8 @@ impl AsanaClient {
         let exchange = async {
             let response = builder.send().await.map_err(Failure::Http)?;
             let status = response.status();
-            let retry_after = parse_retry_after(response.headers());
+            let retry_after =
+                parse_retry_after(response.headers(), inner.settings.retry.max_retry_after);
             self.log_announced_changes(req, response.headers());
             let limit = if status.is_success() || req.also_ok == Some(status) {
                 inner.settings.max_response_bytes
@@ -339,7 +323,7 @@ impl AsanaClient {
             })
         };
         let timeout = inner.settings.timeout.min(budget.remaining());
-        with_timeout(budget.paused, timeout, exchange)
+        tokio::time::timeout(timeout, exchange)
             .await
             .unwrap_or(Err(Failure::Timeout))
     }
@@ -408,10 +392,10 @@ impl AsanaClient {
                     })),
                 }
             };
-            match with_timeout(tokio_clock_paused(), self.inner.settings.timeout, exchange).await {
-                None => Err(self.transport_error(&req, Failure::Timeout, 1)),
-                Some(Err(failure)) => Err(self.transport_error(&req, failure, 1)),
-                Some(Ok(outcome)) => outcome,
+            match tokio::time::timeout(self.inner.settings.timeout, exchange).await {
+                Err(_) => Err(self.transport_error(&req, Failure::Timeout, 1)),
+                Ok(Err(failure)) => Err(self.transport_error(&req, failure, 1)),
+                Ok(Ok(outcome)) => outcome,
             }
         }
         .instrument(span)
@@ -534,13 +518,13 @@ fn multipart_form(upload: &AttachmentUpload) -> Result<reqwest::multipart::Form,
 
 /// `Retry-After` in seconds (Asana sends an integer; fractions are accepted). `None`, meaning
 /// "use our own backoff", for anything else: an HTTP date, a negative, NaN or infinite number, or
-/// a wait longer than [`MAX_RETRY_AFTER`].
-fn parse_retry_after(headers: &HeaderMap) -> Option<Duration> {
+/// a wait longer than `max` ([`RetryConfig::max_retry_after`](super::RetryConfig::max_retry_after)).
+fn parse_retry_after(headers: &HeaderMap, max: Duration) -> Option<Duration> {
     let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
     let seconds: f64 = value.parse().ok()?;
     Duration::try_from_secs_f64(seconds)
         .ok()
-        .filter(|wait| *wait <= MAX_RETRY_AFTER)
+        .filter(|wait| *wait <= max)
 }
 
 /// Reads `response`'s body, or `None` as soon as it is known to be longer than `limit` bytes
@@ -563,13 +547,6 @@ async fn read_limited(
         body.extend_from_slice(&chunk);
     }
     Ok(Some(body.freeze()))
-}
-
-/// The delay before retry number `retry` (0-based): 1, 2, 4, 8, 16, 16... seconds, each scaled by
-/// a random factor in [0.5, 1] so that clients that failed together do not retry together.
-pub(crate) fn jittered_backoff(retry: u32) -> Duration {
-    let base = Duration::from_secs(1u64 << retry.min(4)).min(MAX_BACKOFF);
-    base.mul_f64(rand::thread_rng().gen_range(0.5..=1.0))
 }
 
 /// The OAuth scope an endpoint most likely needs: `<resource>:<read|write|delete>`, where the
@@ -604,39 +581,6 @@ pub(crate) fn likely_scope(method: &Method, relative_path: &str) -> Option<Strin
         resource = Some(mapped);
     }
     resource.map(|resource| format!("{resource}:{action}"))
-}
-
-/// Runs `fut` for at most `timeout`, or returns `None`.
-///
-/// When tokio's clock is `paused` (tests with `start_paused`, including tests that use the
-/// testkit's mock server), a tokio timer would be auto-advanced while the request waits on its
-/// socket and fire at once. Then the timeout is measured on the wall clock on a blocking thread
-/// instead, which also keeps the paused clock from jumping while the request is in flight. The
-/// client's own waits (backoff, `Retry-After`) then take no wall-clock time, so a call's deadline
-/// counts only the time its requests take.
-async fn with_timeout<F: Future>(paused: bool, timeout: Duration, fut: F) -> Option<F::Output> {
-    if !paused {
-        return tokio::time::timeout(timeout, fut).await.ok();
-    }
-    let (_cancel, cancelled) = std::sync::mpsc::channel::<()>();
-    let wall_timer = tokio::task::spawn_blocking(move || {
-        // Returns early when `_cancel` is dropped, i.e. when this call finishes.
-        let _ = cancelled.recv_timeout(timeout);
-    });
-    tokio::select! {
-        output = fut => Some(output),
-        _ = wall_timer => None,
-    }
-}
-
-/// Whether tokio's clock is paused: it then stands still while the wall clock moves.
-fn tokio_clock_paused() -> bool {
-    let tokio_before = tokio::time::Instant::now();
-    let wall_before = std::time::Instant::now();
-    while std::time::Instant::now() == wall_before {
-        std::hint::spin_loop();
-    }
-    tokio::time::Instant::now() == tokio_before
 }
 
 #[cfg(test)]
@@ -675,33 +619,21 @@ mod tests {
     }
 
     #[test]
-    fn backoff_doubles_up_to_sixteen_seconds_with_jitter() {
-        for (retry, base) in [(0, 1), (1, 2), (2, 4), (3, 8), (4, 16), (9, 16)] {
-            let base = Duration::from_secs(base);
-            for _ in 0..20 {
-                let wait = jittered_backoff(retry);
-                assert!(wait >= base / 2 && wait <= base, "{retry}: {wait:?}");
-            }
-        }
-    }
-
-    #[test]
-    fn retry_after_is_seconds() {
+    fn retry_after_is_seconds_up_to_the_configured_maximum() {
+        let day = Duration::from_secs(86_400);
         let mut h = HeaderMap::new();
-        assert_eq!(parse_retry_after(&h), None);
+        assert_eq!(parse_retry_after(&h, day), None);
         h.insert(RETRY_AFTER, "7".parse().unwrap());
-        assert_eq!(parse_retry_after(&h), Some(Duration::from_secs(7)));
+        assert_eq!(parse_retry_after(&h, day), Some(Duration::from_secs(7)));
+        assert_eq!(
+            parse_retry_after(&h, Duration::from_secs(7)),
+            Some(Duration::from_secs(7))
+        );
+        assert_eq!(parse_retry_after(&h, Duration::from_secs(6)), None);
         h.insert(
             RETRY_AFTER,
             "Wed, 21 Oct 2015 07:28:00 GMT".parse().unwrap(),
         );
-        assert_eq!(parse_retry_after(&h), None);
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn paused_clock_is_detected() {
-        assert!(tokio_clock_paused());
-        tokio::time::resume();
-        assert!(!tokio_clock_paused());
+        assert_eq!(parse_retry_after(&h, day), None);
     }
 }

@@ -5,10 +5,11 @@
 use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use auth_core::{AuthError, CredentialSource, SecretString, TokenSource};
-use provider_asana::{AsanaClient, AsanaClientSettings};
+use provider_asana::{AsanaClient, AsanaClientSettings, RetryConfig};
 use url::Url;
 use wiremock::MockServer;
 
@@ -122,6 +123,22 @@ pub fn settings(server: &MockServer) -> AsanaClientSettings {
 /// Settings for the API mounted at `{uri}/api/1.0`.
 pub fn settings_at(uri: &str) -> AsanaClientSettings {
     AsanaClientSettings::new(Url::parse(&format!("{uri}/api/1.0")).unwrap())
+}
+
+/// The default retries a twentieth as patient, for real-time tests: backoff from 50 ms doubling
+/// up to 800 ms (so 50, 100, 200 ms before jitter, each scaled into [50%, 100%]), 500 ms of
+/// rate-limit waits in all.
+pub fn fast_retry() -> RetryConfig {
+    RetryConfig::default()
+        .with_initial_backoff(Duration::from_millis(50))
+        .with_max_backoff(Duration::from_millis(800))
+        .with_max_rate_limit_wait(Duration::from_millis(500))
+}
+
+/// A backoff so long that any wait shows: at least 5 s before the first retry. Tests that must
+/// not back off assert that they end well before.
+pub fn slow_backoff() -> RetryConfig {
+    RetryConfig::default().with_initial_backoff(Duration::from_secs(10))
 }
 
 /// A client for `server` whose token source hands out `token-1`, then `token-2`.
