@@ -835,7 +835,7 @@ async fn errors_are_one_line_with_distinct_exit_codes() {
     out.assert_code(2);
     assert_eq!(
         out.stderr,
-        "error: entity `teams` has no action `delete`; available actions: get (see `integrations catalog asana`)\n"
+        "error: entity `teams` has no action `delete`; available actions: get, create, update (see `integrations catalog asana`)\n"
     );
     let out = h.run(&["whoami", "github"]).await;
     out.assert_code(2);
