@@ -321,6 +321,9 @@ impl FileRecord {
 }
 
 #[cfg(test)]
+mod proptests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
