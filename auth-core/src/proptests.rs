@@ -536,9 +536,58 @@ mod sealed {
 
 /// Minimized inputs the fuzzers and the properties above found, kept as named tests.
 mod regressions {
-    use std::time::UNIX_EPOCH;
+    use std::time::{Duration, UNIX_EPOCH};
 
+    use serde_json::json;
+
+    use crate::store::Payload;
     use crate::token::{Credentials, OAuth2Token};
+
+    /// A lifetime past what `SystemTime` can add panicked in `from_response` (exchange and refresh).
+    #[test]
+    fn a_huge_expires_in_is_not_a_panic() {
+        let now = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let year = Duration::from_secs(366 * 24 * 3600);
+        for expires_in in [
+            json!(1e30),
+            json!(1.7e308),
+            json!(18446744073709551615u64),
+            json!("9223372036854775807"),
+            json!(9223372036854775807u64),
+        ] {
+            let response = json!({"access_token": "a", "expires_in": expires_in});
+            match OAuth2Token::from_response(response, " ", now) {
+                Ok(token) => {
+                    let at = token.expires_at.expect("an expiry");
+                    assert!(at <= now + year, "{expires_in}: expiry past a year");
+                }
+                Err(reason) => assert!(reason.contains("expires_in"), "{expires_in}: {reason}"),
+            }
+        }
+    }
+
+    /// A stored expiry past what `Duration` or `SystemTime` can hold panicked on every read.
+    #[test]
+    fn a_stored_expiry_out_of_range_is_an_error_not_a_panic() {
+        for expires_at in [json!(1e30), json!(1.7e308), json!(1e19), json!("1e30")] {
+            let payload = json!({"access_token": "a", "expires_at": expires_at});
+            let read = Credentials::from_payload(&Payload::new(payload.to_string().into_bytes()));
+            match read {
+                Err(reason) => assert!(reason.contains("expires_at"), "{expires_at}: {reason}"),
+                Ok(_) => panic!("{expires_at}: an unusable stored expiry was accepted"),
+            }
+        }
+    }
+
+    /// A field of the wrong type was reported with its value in place of its name.
+    #[test]
+    fn a_wrongly_typed_field_is_named_not_echoed() {
+        let now = UNIX_EPOCH;
+        let response = json!({"access_token": 1000000007u64});
+        let reason = OAuth2Token::from_response(response, " ", now).unwrap_err();
+        assert!(!reason.contains("1000000007"), "{reason}");
+        assert!(reason.contains("access_token"), "{reason}");
+    }
 
     /// serde_json's default parser reads some long numbers one unit in the last place off the
     /// nearest float; written back in shortest form and read again they changed, so the non-secret
