@@ -73,6 +73,8 @@ pub mod crypto;
 pub mod error;
 pub mod manager;
 pub mod oauth2;
+#[cfg(test)]
+mod proptests;
 pub mod provider;
 pub mod redact;
 pub mod secret;

@@ -60,3 +60,68 @@ fn mac(secret: &str, body: &[u8]) -> Hmac<Sha256> {
     mac.update(body);
     mac
 }
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+    use reqwest::header::HeaderValue;
+
+    use super::*;
+
+    fn cases() -> ProptestConfig {
+        ProptestConfig {
+            cases: 256,
+            failure_persistence: None,
+            ..ProptestConfig::default()
+        }
+    }
+
+    proptest! {
+        #![proptest_config(cases())]
+
+        #[test]
+        fn verification_never_panics_and_forgeries_fail(
+            secret in any::<String>(),
+            body in prop::collection::vec(any::<u8>(), 0..256),
+            header in prop_oneof![any::<String>(), "[0-9a-fA-F]{0,70}", "[ -~]{0,70}"],
+        ) {
+            let genuine = sign(&secret, &body);
+            prop_assert_eq!(verify_signature(&secret, &body, &header), header.trim().eq_ignore_ascii_case(&genuine));
+        }
+
+        #[test]
+        fn signatures_verify_only_for_their_body_and_secret(
+            secret in any::<String>(),
+            body in prop::collection::vec(any::<u8>(), 0..256),
+            flip in any::<prop::sample::Index>(),
+            other_secret in any::<String>(),
+        ) {
+            let header = sign(&secret, &body);
+            prop_assert_eq!(header.len(), 64);
+            prop_assert!(verify_signature(&secret, &body, &header));
+            let padded = format!(" {} ", header.to_uppercase());
+            prop_assert!(verify_signature(&secret, &body, &padded));
+            if !body.is_empty() {
+                let mut tampered = body.clone();
+                tampered[flip.index(body.len())] ^= 1;
+                prop_assert!(!verify_signature(&secret, &tampered, &header));
+            }
+            if other_secret != secret {
+                prop_assert!(!verify_signature(&other_secret, &body, &header));
+            }
+            prop_assert!(!verify_signature(&secret, &body, &header[..header.len() - 2]));
+        }
+
+        #[test]
+        fn handshakes_take_any_header_bytes(value in prop::collection::vec(any::<u8>(), 0..64)) {
+            let mut headers = HeaderMap::new();
+            if let Ok(value) = HeaderValue::from_bytes(&value) {
+                headers.insert(HOOK_SECRET_HEADER, value);
+            }
+            if let Some(secret) = handshake_secret(&headers) {
+                prop_assert!(!secret.is_empty());
+                prop_assert_eq!(secret.as_bytes(), value.as_slice());
+            }
+        }
+    }
+}

@@ -357,6 +357,9 @@ impl FileRecord {
 }
 
 #[cfg(test)]
+mod proptests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 

@@ -590,6 +590,21 @@ fn shape(data: &mut Value, params: &Map<String, Value>) {
     }
 }
 
+/// The path, query pairs and JSON body that [`AsanaConnector::execute`] would send for
+/// `entity.action`, after the same validation, without sending anything: for the cargo-fuzz targets
+/// in `fuzz/`. Not part of the API.
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+#[allow(clippy::type_complexity)]
+pub fn request_for_fuzzing(
+    entity: &str,
+    action: &str,
+    params: Value,
+) -> Result<(String, Vec<(String, String)>, Option<Value>), ExecuteError> {
+    let op = resolve(entity, action)?;
+    Ok(build_request(op, &validate(op, params)?))
+}
+
 /// A string param that validation already required (empty if absent).
 fn text<'a>(params: &'a Map<String, Value>, name: &str) -> &'a str {
     params.get(name).and_then(Value::as_str).unwrap_or_default()
@@ -908,6 +923,9 @@ fn query_value(value: &Value) -> String {
         other => other.to_string(),
     }
 }
+
+#[cfg(test)]
+mod proptests;
 
 #[cfg(test)]
 mod tests {
