@@ -758,23 +758,18 @@ async fn a_database_written_before_the_encryption_layer_reads_and_rotate_rewrite
     assert_eq!(store.rotate().await.unwrap(), 0, "nothing left to rotate");
     close(store).await.unwrap();
 
-    let conn = rusqlite::Connection::open(&path).unwrap();
-    let rows: Vec<(Option<String>, Option<Vec<u8>>, Option<i64>, Vec<u8>)> = conn
-        .prepare("SELECT key_id, nonce, seal_format, payload FROM credentials ORDER BY subject")
-        .unwrap()
-        .query_map([], |row| {
-            Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
-        })
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap();
-    assert_eq!(rows.len(), 4);
-    for (key_id, nonce, seal_format, payload) in rows {
-        assert_eq!((key_id, nonce, seal_format), (None, None, None));
+    for (_, subject, _, _) in FIXTURE_RECORDS {
+        let (key_id, nonce, payload, seal_format) = read_body(&path, subject);
+        assert_eq!(
+            (key_id, nonce, seal_format),
+            (None, None, None),
+            "{subject}"
+        );
         let envelope = envelope(&payload).expect("an envelope");
         assert_eq!(envelope.format_version(), Envelope::CURRENT);
         assert_eq!(envelope.sealed().key_id, key(1).id());
     }
+    let conn = rusqlite::Connection::open(&path).unwrap();
     let user_version: u32 = conn
         .pragma_query_value(None, "user_version", |row| row.get(0))
         .unwrap();
