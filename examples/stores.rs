@@ -1,10 +1,12 @@
 //! Swapping the credential store is one line: the same code runs over memory, SQLite and a JSON
-//! file, the last two encrypted at rest, and then rotates to a new key.
+//! file, each encrypted at rest by the same layer (`EncryptedStore`, over any store), and then
+//! rotates to a new key.
 //!
 //! ```sh
 //! cargo run --example stores
 //! ```
 
+use integrations::auth_core::EncryptedStore;
 use integrations::auth_core::crypto::{EncryptionKey, KeyRing};
 use integrations::{
     AuthManager, CredentialStore, EnvSource, MemoryCredentialStore, OAuth2Token,
@@ -54,7 +56,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let old_key = EncryptionKey::generate();
     let key = KeyRing::new(old_key.clone());
 
-    connect_users(MemoryCredentialStore::new()).await?;
+    connect_users(EncryptedStore::new(
+        MemoryCredentialStore::new(),
+        key.clone(),
+    ))
+    .await?;
     connect_users(
         SqliteCredentialStore::builder(dir.path().join("creds.db"))
             .key_ring(key.clone())

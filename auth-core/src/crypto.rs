@@ -1,7 +1,8 @@
 //! Encryption at rest (feature `encryption`): XChaCha20-Poly1305 over credential payloads.
 //!
-//! Stores call [`KeyRing::seal`] before they persist a payload and [`unseal`] after they read one;
-//! a record a store holds in plaintext goes through [`accept_plaintext`].
+//! [`EncryptedStore`](crate::EncryptedStore) seals every payload it writes with [`KeyRing::seal`]
+//! into an [`Envelope`], the self-describing bytes the store underneath keeps as an opaque payload,
+//! and opens what it reads with [`KeyRing::open`]. Stores themselves never encrypt.
 //!
 //! # What is encrypted, and what is not
 //! Only the payload (the tokens and other secrets) is encrypted. The provider id, the subject, the
@@ -16,8 +17,8 @@
 //! # Plaintext records while a key is configured
 //! A store with a key ring never uses a record it holds in plaintext: reading one fails with
 //! [`StoreError::Unencrypted`], since anyone who can write the store, key or not, could have put it
-//! there. Only a store's `rotate` reads such records, to encrypt them: run it once after turning
-//! encryption on for a store that already holds credentials.
+//! there. Only `rotate` reads such records, to encrypt them: run it once after turning encryption
+//! on for a store that already holds credentials.
 //!
 //! # Rollback, and what it takes
 //! Someone who can write the store but has no key cannot read or forge a payload, nor move one to
@@ -52,7 +53,7 @@
 //! Each value may be prefixed by an id and a colon, as in `2024-06:q0v...=`.
 //!
 //! ```
-//! use auth_core::crypto::{unseal, EncryptionKey, KeyRing};
+//! use auth_core::crypto::{EncryptionKey, KeyRing};
 //!
 //! let old = EncryptionKey::generate();
 //! let ring = KeyRing::new(old.clone());
@@ -61,12 +62,12 @@
 //!
 //! // Later: a new primary key; the old one still reads what it wrote.
 //! let rotated = KeyRing::new(EncryptionKey::generate()).with_old_key(old);
-//! let payload = unseal(Some(&rotated), "asana", "user-1", 7, &sealed)?;
+//! let payload = rotated.open("asana", "user-1", 7, &sealed)?;
 //! assert_eq!(payload.expose_bytes(), br#"{"access_token":"secret"}"#);
 //!
 //! // The ciphertext is bound to its record and to its version.
-//! assert!(unseal(Some(&rotated), "asana", "user-2", 7, &sealed).is_err());
-//! assert!(unseal(Some(&rotated), "asana", "user-1", 8, &sealed).is_err());
+//! assert!(rotated.open("asana", "user-2", 7, &sealed).is_err());
+//! assert!(rotated.open("asana", "user-1", 8, &sealed).is_err());
 //! # Ok::<(), auth_core::StoreError>(())
 //! ```
 
@@ -228,8 +229,7 @@ impl fmt::Debug for EncryptionKey {
     }
 }
 
-/// What a sealed payload's associated data binds it to. Stores persist [`SealFormat::number`]
-/// beside the payload.
+/// What a sealed payload's associated data binds it to. An [`Envelope`] names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum SealFormat {
@@ -242,7 +242,8 @@ pub enum SealFormat {
 }
 
 impl SealFormat {
-    /// The number stores persist.
+    /// Its number: what stores persisted beside the payload before [`Envelope`], and the envelope
+    /// format version of such payloads.
     pub fn number(self) -> u8 {
         match self {
             SealFormat::Legacy => 1,
@@ -260,7 +261,7 @@ impl SealFormat {
     }
 }
 
-/// An encrypted payload as stores persist it. None of its fields is secret.
+/// An encrypted payload: what an [`Envelope`] holds. None of its fields is secret.
 #[derive(Clone, PartialEq, Eq)]
 pub struct SealedPayload {
     /// The id of the key that encrypted it.
@@ -280,6 +281,138 @@ impl fmt::Debug for SealedPayload {
             .field("format", &self.format)
             .field("ciphertext_len", &self.ciphertext.len())
             .finish_non_exhaustive()
+    }
+}
+
+/// The first bytes of every [`Envelope`]: a zero byte, which starts no JSON document and no text a
+/// store holds in clear, then `ice` (integrations credential envelope).
+const ENVELOPE_MAGIC: [u8; 4] = *b"\0ice";
+
+/// Magic, format version and key id length.
+const ENVELOPE_HEADER_LEN: usize = ENVELOPE_MAGIC.len() + 2;
+
+/// Length of the Poly1305 tag that ends every ciphertext.
+const TAG_LEN: usize = 16;
+
+/// A sealed payload as a store keeps it: self-describing bytes that the store persists as an opaque
+/// payload and hands back unchanged.
+///
+/// `magic "\0ice" (4) | format version (1) | key id length (1) | key id | nonce (24) | ciphertext`
+///
+/// The format version says what the ciphertext is bound to and where it comes from:
+///
+/// - 3, [`Envelope::CURRENT`]: sealed by `EncryptedStore`, as [`SealFormat::Versioned`];
+/// - 2 and 1: a payload a store held in its own columns or fields before `EncryptedStore`, sealed as
+///   [`SealFormat::Versioned`] or [`SealFormat::Legacy`] (the [`SealFormat::number`]); stores hand
+///   such records up as [`Envelope::from_earlier_layout`]. They are read, and `rotate` rewrites
+///   them as version 3.
+///
+/// ```
+/// use auth_core::crypto::{EncryptionKey, Envelope, KeyRing, SealFormat};
+///
+/// let sealed = KeyRing::new(EncryptionKey::generate()).seal("asana", "user-1", 1, b"{}")?;
+/// let bytes = Envelope::from_earlier_layout(sealed.clone()).to_bytes();
+/// let envelope = Envelope::parse(&bytes).expect("well formed").expect("an envelope");
+/// assert_eq!(envelope.format_version(), SealFormat::Versioned.number());
+/// assert_eq!(envelope.sealed(), &sealed);
+/// assert_eq!(Envelope::parse(br#"{"access_token":"t"}"#), Ok(None), "plaintext is no envelope");
+/// # Ok::<(), auth_core::StoreError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Envelope {
+    format_version: u8,
+    sealed: SealedPayload,
+}
+
+impl Envelope {
+    /// The format version `EncryptedStore` writes.
+    pub const CURRENT: u8 = 3;
+
+    /// A payload sealed by `EncryptedStore`. `sealed` comes from [`KeyRing::seal`], so it is
+    /// [`SealFormat::Versioned`].
+    fn current(sealed: SealedPayload) -> Self {
+        Self {
+            format_version: Self::CURRENT,
+            sealed,
+        }
+    }
+
+    /// A payload a store held in its own layout before `EncryptedStore` (its key id, nonce and
+    /// seal format in their own columns or fields), for the store to hand up as an opaque payload.
+    pub fn from_earlier_layout(sealed: SealedPayload) -> Self {
+        Self {
+            format_version: sealed.format.number(),
+            sealed,
+        }
+    }
+
+    /// The format version (see the type's docs).
+    pub fn format_version(&self) -> u8 {
+        self.format_version
+    }
+
+    /// The sealed payload it holds.
+    pub fn sealed(&self) -> &SealedPayload {
+        &self.sealed
+    }
+
+    /// Whether a new write would store it so: the current format, under the primary key.
+    pub fn is_current(&self, ring: &KeyRing) -> bool {
+        self.format_version == Self::CURRENT && ring.is_current(&self.sealed)
+    }
+
+    /// The bytes a store persists.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let key_id = self.sealed.key_id.as_bytes();
+        let mut bytes = Vec::with_capacity(
+            ENVELOPE_HEADER_LEN + key_id.len() + NONCE_LEN + self.sealed.ciphertext.len(),
+        );
+        bytes.extend_from_slice(&ENVELOPE_MAGIC);
+        bytes.push(self.format_version);
+        // Key ids are at most MAX_ID_LEN bytes (ids read from a store were parsed from one byte).
+        bytes.push(u8::try_from(key_id.len()).unwrap_or(u8::MAX));
+        bytes.extend_from_slice(key_id);
+        bytes.extend_from_slice(&self.sealed.nonce);
+        bytes.extend_from_slice(&self.sealed.ciphertext);
+        bytes
+    }
+
+    /// Reads a stored payload: `Ok(None)` when it is no envelope (a payload stored in plaintext),
+    /// and `Err` with what is wrong (never the payload) when it starts like one but is damaged or
+    /// of an unknown format version.
+    pub fn parse(bytes: &[u8]) -> Result<Option<Self>, String> {
+        let Some(rest) = bytes.strip_prefix(&ENVELOPE_MAGIC) else {
+            return Ok(None);
+        };
+        let cut_short = || "an encrypted payload cut short".to_string();
+        let (&format_version, rest) = rest.split_first().ok_or_else(cut_short)?;
+        let format = match format_version {
+            Self::CURRENT => SealFormat::Versioned,
+            number => SealFormat::from_number(number).ok_or_else(|| {
+                format!(
+                    "an encrypted payload of unknown format version {number}: a newer release may have written it"
+                )
+            })?,
+        };
+        let (&id_len, rest) = rest.split_first().ok_or_else(cut_short)?;
+        let (key_id, rest) = rest
+            .split_at_checked(usize::from(id_len))
+            .ok_or_else(cut_short)?;
+        let key_id = std::str::from_utf8(key_id)
+            .map_err(|_| "an encrypted payload whose key id is not UTF-8".to_string())?;
+        let (nonce, ciphertext) = rest.split_at_checked(NONCE_LEN).ok_or_else(cut_short)?;
+        if ciphertext.len() < TAG_LEN {
+            return Err(cut_short());
+        }
+        Ok(Some(Self {
+            format_version,
+            sealed: SealedPayload {
+                key_id: key_id.to_string(),
+                nonce: nonce.try_into().map_err(|_| cut_short())?,
+                ciphertext: ciphertext.to_vec(),
+                format,
+            },
+        }))
     }
 }
 
@@ -369,8 +502,8 @@ impl KeyRing {
     }
 
     /// Encrypts `plaintext` for version `version` of (provider, subject) under the primary key,
-    /// with a fresh random nonce, as [`SealFormat::Versioned`]. A store seals each write with the
-    /// version it assigns to it.
+    /// with a fresh random nonce, as [`SealFormat::Versioned`]. Each write is sealed with the
+    /// version the store assigns to it.
     pub fn seal(
         &self,
         provider: &str,
@@ -404,6 +537,18 @@ impl KeyRing {
             ciphertext,
             format,
         })
+    }
+
+    /// [`KeyRing::seal`] in an [`Envelope`] of the current format, as the payload a store keeps.
+    pub(crate) fn seal_envelope(
+        &self,
+        provider: &str,
+        subject: &str,
+        version: Version,
+        plaintext: &[u8],
+    ) -> Result<Payload, StoreError> {
+        let sealed = self.seal(provider, subject, version, plaintext)?;
+        Ok(Payload::new(Envelope::current(sealed).to_bytes()))
     }
 
     /// Decrypts a payload sealed for version `version` of (provider, subject) with any key of the
@@ -452,7 +597,8 @@ impl KeyRing {
     }
 
     /// Whether `sealed` is as a new write would seal it: under the primary key and in the current
-    /// [`SealFormat`]. A store's `rotate` re-seals every payload that is not.
+    /// [`SealFormat`]. `rotate` re-seals every payload that is not (see also
+    /// [`Envelope::is_current`]).
     pub fn is_current(&self, sealed: &SealedPayload) -> bool {
         sealed.key_id == self.primary.id && sealed.format == SealFormat::Versioned
     }
@@ -473,7 +619,7 @@ impl fmt::Debug for KeyRing {
 /// Decrypts `sealed`, stored at version `version` of (provider, subject), with `ring`, or fails
 /// with [`StoreError::MissingKey`] when the store has no key ring. See [`KeyRing::open`] for the
 /// other errors.
-pub fn unseal(
+pub(crate) fn unseal(
     ring: Option<&KeyRing>,
     provider: &str,
     subject: &str,
@@ -491,21 +637,8 @@ pub fn unseal(
 
 /// Hands out the payload of a record a store holds in plaintext, only when the store has no key
 /// ring. With one, fails with [`StoreError::Unencrypted`] naming (provider, subject), and never the
-/// payload: only a store's `rotate` reads such a record, to encrypt it.
-///
-/// ```
-/// use auth_core::crypto::{accept_plaintext, EncryptionKey, KeyRing};
-/// use auth_core::{Payload, StoreError};
-///
-/// let payload = Payload::new(br#"{"access_token":"planted"}"#.to_vec());
-/// assert!(accept_plaintext(None, "asana", "user-1", payload.clone()).is_ok());
-/// let ring = KeyRing::new(EncryptionKey::generate());
-/// assert!(matches!(
-///     accept_plaintext(Some(&ring), "asana", "user-1", payload),
-///     Err(StoreError::Unencrypted { .. })
-/// ));
-/// ```
-pub fn accept_plaintext(
+/// payload: only `rotate` reads such a record, to encrypt it.
+pub(crate) fn accept_plaintext(
     ring: Option<&KeyRing>,
     provider: &str,
     subject: &str,
@@ -690,6 +823,63 @@ mod tests {
         assert!(message.contains("asana/user-1"), "{message}");
         assert!(message.contains("unencrypted"), "{message}");
         assert!(!message.contains("planted-canary"), "{message}");
+    }
+
+    #[test]
+    fn envelopes_round_trip_and_damaged_ones_say_what_is_wrong() {
+        let ring = KeyRing::new(key(1).with_id("k-1").unwrap());
+        let sealed = ring.seal("p", "s", 4, b"{}").unwrap();
+        let current = Payload::new(
+            ring.seal_envelope("p", "s", 4, b"{}")
+                .unwrap()
+                .expose_bytes()
+                .to_vec(),
+        );
+        let parsed = Envelope::parse(current.expose_bytes()).unwrap().unwrap();
+        assert_eq!(parsed.format_version(), Envelope::CURRENT);
+        assert!(parsed.is_current(&ring));
+        assert_eq!(
+            ring.open("p", "s", 4, parsed.sealed())
+                .unwrap()
+                .expose_bytes(),
+            b"{}"
+        );
+        for format in [SealFormat::Legacy, SealFormat::Versioned] {
+            let earlier = Envelope::from_earlier_layout(SealedPayload {
+                format,
+                ..sealed.clone()
+            });
+            let bytes = earlier.to_bytes();
+            assert_eq!(&bytes[..4], b"\0ice");
+            assert_eq!(bytes[4], format.number());
+            let parsed = Envelope::parse(&bytes).unwrap().unwrap();
+            assert_eq!(parsed, earlier);
+            assert!(!parsed.is_current(&ring), "rotate rewrites earlier layouts");
+        }
+        for plaintext in [&b""[..], b"{}", b"\0ic", b"\xff\0ice"] {
+            assert_eq!(Envelope::parse(plaintext), Ok(None), "{plaintext:?}");
+        }
+        let bytes = current.expose_bytes();
+        for len in 4..bytes.len() - 2 {
+            let reason = Envelope::parse(&bytes[..len]).unwrap_err();
+            assert!(reason.contains("cut short"), "{len}: {reason}");
+        }
+        for version in [0, 4, 255] {
+            let mut unknown = bytes.to_vec();
+            unknown[4] = version;
+            let reason = Envelope::parse(&unknown).unwrap_err();
+            assert!(
+                reason.contains(&format!("unknown format version {version}")),
+                "{reason}"
+            );
+        }
+        let mut not_utf8 = bytes.to_vec();
+        not_utf8[6] = 0xff;
+        assert!(
+            Envelope::parse(&not_utf8)
+                .unwrap_err()
+                .contains("not UTF-8")
+        );
     }
 
     #[test]

@@ -5,8 +5,8 @@
 //! exchange, refresh, revoke) and [`Session`]s whose token sources refresh by themselves, once,
 //! however many callers and processes ask; configuration ([`config`]); the `inventory` registry of
 //! providers ([`provider`]); typed errors ([`error`]); redacted secrets ([`SecretString`]); the
-//! in-memory store, the store conformance suite (feature `testing`) and encryption at rest
-//! (feature `encryption`).
+//! in-memory store, the store conformance suite (feature `testing`) and encryption at rest as a
+//! layer over any store (`EncryptedStore`, feature `encryption`).
 //!
 //! Nothing here names a provider: a provider crate implements [`AuthProvider`] and registers a
 //! [`ProviderRegistration`]; a store crate implements [`CredentialStore`] and runs
@@ -70,6 +70,8 @@
 pub mod config;
 #[cfg(feature = "encryption")]
 pub mod crypto;
+#[cfg(feature = "encryption")]
+mod encrypted;
 pub mod error;
 pub mod manager;
 pub mod oauth2;
@@ -85,6 +87,8 @@ pub mod testing;
 pub mod token;
 pub mod token_source;
 
+#[cfg(feature = "encryption")]
+pub use encrypted::EncryptedStore;
 pub use error::{AuthError, ConfigError, ConfigSource, ErrorClass, StoreError};
 pub use manager::{
     AuthManager, AuthManagerBuilder, CredentialInfo, ListedCredential, ProviderStatus,

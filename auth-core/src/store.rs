@@ -149,11 +149,29 @@ pub enum PutMode {
     Update(Version),
 }
 
+/// One payload for [`CredentialStore::replace_payloads`] to put in place.
+#[derive(Debug, Clone)]
+pub struct PayloadReplacement {
+    /// Provider id.
+    pub provider: String,
+    /// Subject.
+    pub subject: String,
+    /// The version the record must still be at.
+    pub version: Version,
+    /// The new payload.
+    pub payload: Payload,
+}
+
 /// Durable storage of user credentials by (provider, subject).
 ///
+/// A store keeps payloads as opaque bytes: encryption at rest is a layer over any store
+/// (`EncryptedStore`, feature `encryption`), as are other layers.
+///
 /// Implementations must make `put` atomic with respect to its [`PutMode`] across every handle and
-/// process sharing the same backing storage, and must pass the conformance suite in `auth_core::testing`
-/// (feature `testing`).
+/// process sharing the same backing storage, must number versions as [`next_version`] does
+/// (`Create` writes version 1, `Update(v)` writes `v + 1`, `Overwrite` one more than the stored
+/// version, or 1): layers above rely on it, `EncryptedStore` binds each payload to the version its
+/// put will write. They must pass the conformance suite in `auth_core::testing` (feature `testing`).
 #[async_trait]
 pub trait CredentialStore: Send + Sync + fmt::Debug {
     /// The record for (provider, subject), if any.
@@ -163,7 +181,7 @@ pub trait CredentialStore: Send + Sync + fmt::Debug {
         subject: &str,
     ) -> Result<Option<StoredCredential>, StoreError>;
 
-    /// Writes a record under `mode` and returns its new version.
+    /// Writes a record under `mode` and returns its new version, numbered as [`next_version`] does.
     async fn put(&self, record: CredentialRecord, mode: PutMode) -> Result<Version, StoreError>;
 
     /// Deletes the record; `true` if there was one.
@@ -195,6 +213,28 @@ pub trait CredentialStore: Send + Sync + fmt::Debug {
             .collect())
     }
 
+    /// Replaces the payload of each record still at the given version, keeping its version,
+    /// status, lease and timestamps, and returns how many it replaced: a record written or deleted
+    /// since is left alone. For rewriting how a payload is stored without changing what it holds
+    /// (`EncryptedStore::rotate` re-seals payloads under a new key this way, so that no process
+    /// holding the record sees its version move). Stores apply the batch in one transaction where
+    /// they can, and leave no earlier form of a replaced payload behind where they can.
+    ///
+    /// The default fails with [`StoreError::Backend`]: such a store cannot be rotated.
+    async fn replace_payloads(
+        &self,
+        replacements: Vec<PayloadReplacement>,
+    ) -> Result<usize, StoreError> {
+        let _ = replacements;
+        Err(StoreError::Backend {
+            store: "credential",
+            message: format!(
+                "{} cannot replace payloads in place, so its payloads cannot be re-encrypted; implement CredentialStore::replace_payloads for it",
+                self.describe()
+            ),
+        })
+    }
+
     /// A short description for messages and logs, e.g. `sqlite:/var/lib/app/creds.db`.
     fn describe(&self) -> String;
 }
@@ -222,6 +262,12 @@ impl<T: CredentialStore + ?Sized> CredentialStore for Arc<T> {
         provider: Option<&str>,
     ) -> Result<Vec<(String, String)>, StoreError> {
         (**self).list_subjects(provider).await
+    }
+    async fn replace_payloads(
+        &self,
+        replacements: Vec<PayloadReplacement>,
+    ) -> Result<usize, StoreError> {
+        (**self).replace_payloads(replacements).await
     }
     fn describe(&self) -> String {
         (**self).describe()
@@ -337,6 +383,24 @@ impl CredentialStore for MemoryCredentialStore {
             .filter(|r| provider.is_none_or(|p| r.record.provider == p))
             .cloned()
             .collect())
+    }
+
+    async fn replace_payloads(
+        &self,
+        replacements: Vec<PayloadReplacement>,
+    ) -> Result<usize, StoreError> {
+        let mut records = self.lock();
+        let mut replaced = 0;
+        for r in replacements {
+            if let Some(stored) = records
+                .get_mut(&(r.provider, r.subject))
+                .filter(|stored| stored.version == r.version)
+            {
+                stored.record.payload = r.payload;
+                replaced += 1;
+            }
+        }
+        Ok(replaced)
     }
 
     fn describe(&self) -> String {

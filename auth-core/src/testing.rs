@@ -29,7 +29,8 @@ use std::time::{Duration, SystemTime};
 
 use crate::error::StoreError;
 use crate::store::{
-    CredentialRecord, CredentialStatus, CredentialStore, Payload, PutMode, RefreshLease,
+    CredentialRecord, CredentialStatus, CredentialStore, Payload, PayloadReplacement, PutMode,
+    RefreshLease,
 };
 
 /// Log output captured in memory, for tests that check what was logged and what never was.
@@ -109,6 +110,8 @@ where
     create_twice_conflicts(make().await).await;
     update_requires_current_version(make().await).await;
     overwrite_always_writes(make().await).await;
+    versions_follow_the_contract(make().await).await;
+    replace_payloads_keeps_everything_else(make().await).await;
     delete_removes(make().await).await;
     list_filters_and_orders(make().await).await;
     status_and_lease_round_trip(make().await).await;
@@ -259,6 +262,117 @@ pub async fn overwrite_always_writes(store: DynStore) {
         payload_n(&store.get("p", "s").await.unwrap().unwrap().record.payload),
         2
     );
+}
+
+/// Versions are numbered as the `CredentialStore` contract says (layers such as `EncryptedStore`
+/// seal each payload for the version its put will write): `Create` writes 1, `Update(v)` writes
+/// `v + 1`, `Overwrite` one more than the stored version or 1, and a record deleted and created
+/// again starts at 1.
+pub async fn versions_follow_the_contract(store: DynStore) {
+    let put = |mode| store.put(CredentialRecord::new("p", "s", payload(1)), mode);
+    assert_eq!(
+        put(PutMode::Create).await.unwrap(),
+        1,
+        "Create writes version 1"
+    );
+    assert_eq!(
+        put(PutMode::Update(1)).await.unwrap(),
+        2,
+        "Update(1) writes 2"
+    );
+    assert_eq!(
+        put(PutMode::Overwrite).await.unwrap(),
+        3,
+        "Overwrite writes 3"
+    );
+    assert_eq!(
+        put(PutMode::Update(3)).await.unwrap(),
+        4,
+        "Update(3) writes 4"
+    );
+    assert_eq!(
+        store
+            .put(
+                CredentialRecord::new("p", "new", payload(1)),
+                PutMode::Overwrite
+            )
+            .await
+            .unwrap(),
+        1,
+        "Overwrite of an absent record writes 1"
+    );
+    assert!(store.delete("p", "s").await.unwrap());
+    assert_eq!(
+        put(PutMode::Create).await.unwrap(),
+        1,
+        "a record created again starts at 1"
+    );
+}
+
+/// `replace_payloads` replaces the payload of each record still at the given version and keeps
+/// its version, status, lease and timestamps; a stale version or an absent record is left alone
+/// and not counted.
+pub async fn replace_payloads_keeps_everything_else(store: DynStore) {
+    let until = SystemTime::UNIX_EPOCH + Duration::from_secs(2_000_000_000);
+    let mut record = CredentialRecord::new("p", "s", payload(1));
+    record.status = CredentialStatus::NeedsReauthorization;
+    record.lease = Some(RefreshLease {
+        holder: "holder-1".into(),
+        expires_at: until,
+    });
+    let v1 = store.put(record.clone(), PutMode::Create).await.unwrap();
+    record.lease = None;
+    let v2 = store
+        .put(record.clone(), PutMode::Update(v1))
+        .await
+        .unwrap();
+    store
+        .put(CredentialRecord::new("p", "t", payload(5)), PutMode::Create)
+        .await
+        .unwrap();
+    let before = store.get("p", "s").await.unwrap().unwrap();
+    let replacement = |subject: &str, version, n| PayloadReplacement {
+        provider: "p".into(),
+        subject: subject.into(),
+        version,
+        payload: payload(n),
+    };
+    let replaced = store
+        .replace_payloads(vec![
+            replacement("s", v2, 2),
+            replacement("t", v1 + 7, 6),
+            replacement("absent", 1, 7),
+        ])
+        .await
+        .expect("replace_payloads");
+    assert_eq!(
+        replaced, 1,
+        "only the record still at its version is replaced"
+    );
+    let after = store.get("p", "s").await.unwrap().unwrap();
+    assert_eq!(
+        payload_n(&after.record.payload),
+        2,
+        "the payload is replaced"
+    );
+    assert_eq!(after.version, v2, "the version is kept");
+    assert_eq!(after.record.status, CredentialStatus::NeedsReauthorization);
+    assert_eq!(after.record.lease, None);
+    assert_eq!(
+        (after.created_at, after.updated_at),
+        (before.created_at, before.updated_at),
+        "the timestamps are kept"
+    );
+    assert_eq!(
+        payload_n(&store.get("p", "t").await.unwrap().unwrap().record.payload),
+        5,
+        "a record at another version is left alone"
+    );
+    assert!(
+        store.get("p", "absent").await.unwrap().is_none(),
+        "replace_payloads never creates"
+    );
+    assert_eq!(store.replace_payloads(Vec::new()).await.unwrap(), 0);
 }
 
 /// `delete` removes the record and reports whether there was one.

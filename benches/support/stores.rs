@@ -89,7 +89,8 @@ impl Sqlite {
             .unencrypted()
             .open()
             .await
-            .expect("open the store");
+            .expect("open the store")
+            .into_inner();
         let version = store
             .put(record(), PutMode::Create)
             .await
@@ -274,7 +275,8 @@ impl Files {
             .unencrypted()
             .open()
             .await
-            .expect("open the file store");
+            .expect("open the file store")
+            .into_inner();
         let version = store
             .put(record(), PutMode::Create)
             .await

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use auth_core::crypto::{KeyRing, NONCE_LEN, SealFormat, SealedPayload, accept_plaintext, unseal};
+use auth_core::crypto::{Envelope, NONCE_LEN, SealFormat, SealedPayload};
 use auth_core::store::{millis_since_epoch as to_millis, time_from_millis as from_millis};
 use auth_core::{
     CredentialRecord, CredentialStatus, Payload, RefreshLease, StoreError, StoredCredential,
@@ -22,10 +22,13 @@ pub const FORMAT: &str = "integrations-credentials";
 
 /// The document format version this build writes and the newest it reads.
 ///
-/// Version 2 added `seal_format` to encrypted payloads: they are bound to their record's version.
-/// Version 1 documents, whose encrypted payloads are all in the legacy format, are read too, and
-/// written back as version 2.
-pub const FORMAT_VERSION: u64 = 2;
+/// Version 3 keeps every payload as opaque bytes (an encrypted one is an
+/// [`Envelope`] written by [`EncryptedStore`](auth_core::EncryptedStore), in `payload_base64`).
+/// Version 2 added `seal_format` to the `encrypted` objects in which the store itself kept
+/// encrypted payloads, bound to their record's version; version 1 documents have only legacy ones.
+/// Both are read too (an `encrypted` object as an envelope of its seal format), and written back as
+/// version 3.
+pub const FORMAT_VERSION: u64 = 3;
 
 /// The oldest document format version this build reads.
 const OLDEST_FORMAT_VERSION: u64 = 1;
@@ -36,7 +39,9 @@ pub(crate) struct Document {
     pub(crate) records: BTreeMap<(String, String), FileRecord>,
 }
 
-/// One record as stored. Exactly one of `payload`, `payload_base64` and `encrypted` is set.
+/// One record as stored. Exactly one of `payload`, `payload_base64` and `encrypted` is set;
+/// `encrypted` only in documents of format versions 1 and 2, and only until parsing turns it into
+/// `payload_base64`.
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct FileRecord {
@@ -54,8 +59,8 @@ pub(crate) struct FileRecord {
     /// A payload that is not JSON (or whose bytes JSON cannot reproduce), as base64.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     payload_base64: Option<String>,
-    /// An encrypted payload.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// A payload the store encrypted itself, before [`Envelope`].
+    #[serde(default, skip_serializing)]
     encrypted: Option<FileSealed>,
 }
 
@@ -66,7 +71,7 @@ struct FileLease {
     expires_at_ms: i64,
 }
 
-#[derive(Serialize, Deserialize)]
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct FileSealed {
     key_id: String,
@@ -82,12 +87,6 @@ struct FileSealed {
 /// What a version 1 document's encrypted payloads are sealed in.
 fn legacy_seal_format() -> u8 {
     SealFormat::Legacy.number()
-}
-
-/// A stored payload, before decryption.
-enum Body {
-    Plain(Payload),
-    Sealed(SealedPayload),
 }
 
 /// The top level, as read: records are parsed only once the version is known.
@@ -149,8 +148,9 @@ impl Document {
         let list: Vec<FileRecord> = serde_json::from_str(raw.get())
             .map_err(|e| corrupt(location, format!("invalid `records` ({e})")))?;
         let mut records = BTreeMap::new();
-        for record in list {
+        for mut record in list {
             record.check(location)?;
+            record.envelope_earlier_layout(location)?;
             let key = (record.provider.clone(), record.subject.clone());
             if records.insert(key, record).is_some() {
                 return Err(corrupt(
@@ -179,14 +179,13 @@ impl Document {
 }
 
 impl FileRecord {
-    /// A record of `record`, with its payload sealed under `keys` when there are keys.
+    /// A record of `record`.
     pub(crate) fn new(
         record: &CredentialRecord,
-        keys: Option<&KeyRing>,
         version: Version,
         created_at_ms: i64,
         updated_at_ms: i64,
-    ) -> Result<Self, StoreError> {
+    ) -> Self {
         let mut stored = Self {
             provider: record.provider.clone(),
             subject: record.subject.clone(),
@@ -202,49 +201,33 @@ impl FileRecord {
             payload_base64: None,
             encrypted: None,
         };
-        stored.set_payload(&record.payload, keys)?;
-        Ok(stored)
+        stored.set_payload(&record.payload);
+        stored
     }
 
-    /// Replaces the payload, sealed under `keys` for the record's version when there are keys.
-    fn set_payload(&mut self, payload: &Payload, keys: Option<&KeyRing>) -> Result<(), StoreError> {
+    /// Replaces the payload: embedded as JSON when it is JSON that reads back byte for byte, as
+    /// base64 otherwise.
+    pub(crate) fn set_payload(&mut self, payload: &Payload) {
         let bytes = payload.expose_bytes();
-        (self.payload, self.payload_base64, self.encrypted) = match keys {
-            Some(keys) => {
-                let sealed = keys.seal(&self.provider, &self.subject, self.version, bytes)?;
-                let encrypted = FileSealed {
-                    key_id: sealed.key_id,
-                    nonce: STANDARD.encode(sealed.nonce),
-                    ciphertext: STANDARD.encode(&sealed.ciphertext),
-                    seal_format: sealed.format.number(),
-                };
-                (None, None, Some(encrypted))
-            }
-            None => match std::str::from_utf8(bytes)
-                .ok()
-                .and_then(|text| RawValue::from_string(text.to_string()).ok())
-                .filter(|raw| raw.get().as_bytes() == bytes)
-            {
-                Some(raw) => (Some(raw), None, None),
-                None => (None, Some(STANDARD.encode(bytes)), None),
-            },
+        (self.payload, self.payload_base64, self.encrypted) = match std::str::from_utf8(bytes)
+            .ok()
+            .and_then(|text| RawValue::from_string(text.to_string()).ok())
+            .filter(|raw| raw.get().as_bytes() == bytes)
+        {
+            Some(raw) => (Some(raw), None, None),
+            None => (None, Some(STANDARD.encode(bytes)), None),
         };
-        Ok(())
     }
 
-    /// Re-seals the payload under the primary key in the current format unless it is already;
-    /// `true` if it did. The one place that reads a plaintext payload while a key is configured:
-    /// to encrypt it.
-    pub(crate) fn rotate(&mut self, keys: &KeyRing, location: &str) -> Result<bool, StoreError> {
-        let payload = match self.body(location)? {
-            Body::Plain(payload) => payload,
-            Body::Sealed(sealed) if keys.is_current(&sealed) => return Ok(false),
-            Body::Sealed(sealed) => {
-                keys.open(&self.provider, &self.subject, self.version, &sealed)?
-            }
-        };
-        self.set_payload(&payload, Some(keys))?;
-        Ok(true)
+    /// Turns an `encrypted` object of an earlier format version into the [`Envelope`] of its seal
+    /// format, kept as opaque bytes.
+    fn envelope_earlier_layout(&mut self, location: &str) -> Result<(), StoreError> {
+        if let Some(encrypted) = self.encrypted.take() {
+            let sealed = self.sealed(&encrypted, location)?;
+            self.payload_base64 =
+                Some(STANDARD.encode(Envelope::from_earlier_layout(sealed).to_bytes()));
+        }
+        Ok(())
     }
 
     /// The provider id.
@@ -302,47 +285,29 @@ impl FileRecord {
         })
     }
 
-    /// The payload as stored: plaintext, or sealed.
-    fn body(&self, location: &str) -> Result<Body, StoreError> {
+    /// The payload as stored.
+    fn payload(&self, location: &str) -> Result<Payload, StoreError> {
         if let Some(raw) = &self.payload {
-            return Ok(Body::Plain(Payload::new(raw.get().as_bytes().to_vec())));
+            return Ok(Payload::new(raw.get().as_bytes().to_vec()));
         }
-        if let Some(encoded) = &self.payload_base64 {
-            return STANDARD
+        match &self.payload_base64 {
+            Some(encoded) => STANDARD
                 .decode(encoded)
-                .map(|bytes| Body::Plain(Payload::new(bytes)))
-                .map_err(|_| self.corrupt(location, "has a `payload_base64` that is not base64"));
-        }
-        match &self.encrypted {
-            Some(encrypted) => self.sealed(encrypted, location).map(Body::Sealed),
+                .map(Payload::new)
+                .map_err(|_| self.corrupt(location, "has a `payload_base64` that is not base64")),
             None => Err(self.corrupt(location, "has no payload")),
         }
     }
 
-    /// The payload for a caller: decrypted with `keys` if it is encrypted, refused if it is
-    /// plaintext while there are keys.
-    fn payload(&self, keys: Option<&KeyRing>, location: &str) -> Result<Payload, StoreError> {
-        match self.body(location)? {
-            Body::Plain(payload) => accept_plaintext(keys, &self.provider, &self.subject, payload),
-            Body::Sealed(sealed) => {
-                unseal(keys, &self.provider, &self.subject, self.version, &sealed)
-            }
-        }
-    }
-
-    /// The stored credential, decrypted with `keys`.
-    pub(crate) fn decode(
-        &self,
-        keys: Option<&KeyRing>,
-        location: &str,
-    ) -> Result<StoredCredential, StoreError> {
+    /// The stored credential.
+    pub(crate) fn decode(&self, location: &str) -> Result<StoredCredential, StoreError> {
         let status = CredentialStatus::parse(&self.status)
             .ok_or_else(|| self.corrupt(location, "has an unknown status"))?;
         Ok(StoredCredential {
             record: CredentialRecord {
                 provider: self.provider.clone(),
                 subject: self.subject.clone(),
-                payload: self.payload(keys, location)?,
+                payload: self.payload(location)?,
                 status,
                 lease: self.lease.as_ref().map(|lease| RefreshLease {
                     holder: lease.holder.clone(),
@@ -373,13 +338,13 @@ mod tests {
             b"",
         ] {
             let record = CredentialRecord::new("p", "s", Payload::new(bytes.to_vec()));
-            let stored = FileRecord::new(&record, None, 1, 0, 0).unwrap();
+            let stored = FileRecord::new(&record, 1, 0, 0);
             assert_eq!(
                 stored.payload.is_some(),
                 bytes == b"{\"a\":1}",
                 "{bytes:?}: only exact JSON is embedded"
             );
-            assert_eq!(stored.payload(None, "x").unwrap().expose_bytes(), bytes);
+            assert_eq!(stored.payload("x").unwrap().expose_bytes(), bytes);
         }
     }
 
@@ -424,16 +389,16 @@ mod tests {
              "encrypted": {"key_id": "k", "nonce": "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", "ciphertext": "", "seal_format": 9}}]}"#;
         assert!(reason(seal_format).contains("unknown seal format 9"));
         match Document::parse(
-            br#"{"format": "integrations-credentials", "format_version": 3, "records": []}"#,
+            br#"{"format": "integrations-credentials", "format_version": 4, "records": []}"#,
             "loc",
         ) {
             Err(StoreError::UnsupportedVersion {
-                found: 3,
-                supported: 2,
+                found: 4,
+                supported: 3,
                 ..
             }) => {}
             Err(other) => panic!("expected UnsupportedVersion, got {other:?}"),
-            Ok(_) => panic!("version 3 parsed"),
+            Ok(_) => panic!("version 4 parsed"),
         }
     }
 }

@@ -5,8 +5,7 @@
 //!
 //! - **Human-inspectable.** The document has a `format` and a `format_version` ([`FORMAT_VERSION`])
 //!   and lists records ordered by (provider, subject). A plaintext payload is embedded as the JSON it
-//!   is (a payload that is not JSON is stored as `payload_base64`); an encrypted one holds its key
-//!   id, nonce and ciphertext in base64.
+//!   is (a payload that is not JSON, an encrypted one say, is stored as `payload_base64`).
 //! - **Atomic writes.** Every write goes to `<file>.tmp` in the same directory, is fsynced, renamed
 //!   over the file, and the directory is fsynced: a crash leaves the old document or the new one,
 //!   never a mix, and an acknowledged write survives a power loss.
@@ -23,12 +22,15 @@
 //!   with 0700 (unix). An existing file, lock or leftover temp file that other users may read or
 //!   write is restricted to its owner at open, with a warning (or the open fails if that is not
 //!   possible); an existing directory is left as it is.
-//! - **Encrypted at rest** when a key is configured ([`auth_core::crypto`]): payloads are
-//!   XChaCha20-Poly1305 ciphertext bound to the record's provider, subject and version; provider,
-//!   subject, version, status, lease and timestamps stay in clear. A plaintext record is refused
-//!   while a key is configured ([`StoreError::Unencrypted`]) until
-//!   [`rotate`](FileCredentialStore::rotate) encrypts it. Without a key the store is plaintext and
-//!   says so once at open with a `tracing` warning.
+//! - **Encrypted at rest** when a key is configured: [`FileCredentialStore::open`] and the builder
+//!   return the store inside an [`EncryptedStore`], which seals each payload bound to the record's
+//!   provider, subject and version ([`auth_core::crypto`]); the store itself keeps payloads as
+//!   opaque bytes. Provider, subject, version, status, lease and timestamps stay in clear. A
+//!   plaintext record is refused while a key is configured ([`StoreError::Unencrypted`]) until
+//!   [`rotate`](EncryptedStore::rotate) encrypts it. Without a key the store is plaintext and says
+//!   so once at open with a `tracing` warning. Payloads the store encrypted itself in earlier
+//!   releases (an `encrypted` object in format versions 1 and 2) are still read, and
+//!   [`rotate`](EncryptedStore::rotate) rewrites them as opaque payloads.
 //!
 //! Blocking file work runs on tokio's blocking thread pool, never on a runtime worker thread.
 //!
@@ -51,7 +53,7 @@
 //! ));
 //!
 //! let text = std::fs::read_to_string(&path).unwrap();
-//! assert!(text.contains(r#""format_version": 2"#));
+//! assert!(text.contains(r#""format_version": 3"#));
 //! assert!(text.contains(r#""payload": {"access_token":"t2"}"#));
 //! assert_eq!(store.describe(), format!("file:{}", path.display()));
 //! # Ok::<(), StoreError>(())
@@ -71,17 +73,20 @@ use std::time::{Duration, Instant, SystemTime};
 
 use async_trait::async_trait;
 use auth_core::crypto::{KeyRing, KeySource, log_encryption_status};
-use auth_core::store::{millis_since_epoch as to_millis, next_version};
+use auth_core::store::{PayloadReplacement, millis_since_epoch as to_millis, next_version};
 use auth_core::{
-    CredentialRecord, CredentialStore, PutMode, StoreError, StoredCredential, Version,
+    CredentialRecord, CredentialStore, EncryptedStore, PutMode, StoreError, StoredCredential,
+    Version,
 };
 
 use document::{Document, FileRecord, STORE};
 pub use document::{FORMAT, FORMAT_VERSION};
 
-/// A [`CredentialStore`] in one JSON file. Cheap to clone: clones share the file and its lock.
+/// A [`CredentialStore`] in one JSON file, keeping payloads as opaque bytes. Cheap to clone: clones
+/// share the file and its lock. [`FileCredentialStore::open`] and the builder return it inside an
+/// [`EncryptedStore`], which encrypts when a key is configured.
 ///
-/// `Debug` shows the path and key ids, never a key or a payload.
+/// `Debug` shows the path, never a payload.
 #[derive(Clone)]
 pub struct FileCredentialStore {
     inner: Arc<Inner>,
@@ -91,7 +96,6 @@ struct Inner {
     path: PathBuf,
     tmp_path: PathBuf,
     location: String,
-    keys: Option<KeyRing>,
     /// The open lock file. The mutex serializes this process's writers; the `flock` on the file,
     /// taken for each write, serializes processes.
     lock: Mutex<File>,
@@ -105,7 +109,7 @@ impl FileCredentialStore {
     /// Opens the store at `path` (the file is created by the first write), encrypted with
     /// [`KeyRing::from_env`] when `INTEGRATIONS_ENCRYPTION_KEY` is set and plaintext otherwise.
     /// An existing file is read once to check that it is a valid document.
-    pub async fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
+    pub async fn open(path: impl AsRef<Path>) -> Result<EncryptedStore<Self>, StoreError> {
         Self::builder(path).open().await
     }
 
@@ -116,44 +120,6 @@ impl FileCredentialStore {
             encryption: KeySource::FromEnv,
             lock_timeout: DEFAULT_LOCK_TIMEOUT,
         }
-    }
-
-    /// Whether new writes are encrypted.
-    pub fn is_encrypted(&self) -> bool {
-        self.inner.keys.is_some()
-    }
-
-    /// Re-encrypts under the key ring's primary key, bound to its version, every record written
-    /// under an old key, in plaintext (the only way such a record is read while a key is
-    /// configured), or sealed by an earlier release without its version, in one atomic rewrite,
-    /// and returns how many it re-encrypted. Versions and timestamps are kept. If any record cannot
-    /// be decrypted nothing is written.
-    ///
-    /// Fails with [`StoreError::InvalidKey`] when the store has no key ring.
-    pub async fn rotate(&self) -> Result<usize, StoreError> {
-        if self.inner.keys.is_none() {
-            return Err(StoreError::InvalidKey {
-                reason: format!(
-                    "{}: no encryption key is configured, so there is nothing to rotate to; set INTEGRATIONS_ENCRYPTION_KEY or pass a KeyRing to the builder",
-                    self.describe()
-                ),
-            });
-        }
-        self.blocking(|inner| {
-            inner.modify(|doc, keys| {
-                let Some(keys) = keys else {
-                    return Ok((0, false));
-                };
-                let mut count = 0;
-                for record in doc.records.values_mut() {
-                    if record.rotate(keys, &inner.location)? {
-                        count += 1;
-                    }
-                }
-                Ok((count, count > 0))
-            })
-        })
-        .await
     }
 
     /// Runs `f` on the blocking thread pool.
@@ -178,12 +144,11 @@ impl fmt::Debug for FileCredentialStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("FileCredentialStore")
             .field("path", &self.inner.path)
-            .field("key_ring", &self.inner.keys)
             .finish()
     }
 }
 
-/// Options for opening a [`FileCredentialStore`].
+/// Options for opening a [`FileCredentialStore`] inside an [`EncryptedStore`].
 ///
 /// ```
 /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
@@ -234,19 +199,20 @@ impl FileStoreBuilder {
 
     /// Opens the store: creates the directory (0700) and the lock file (0600) if needed, restricts
     /// existing files to their owner, and checks an existing document.
-    pub async fn open(self) -> Result<FileCredentialStore, StoreError> {
+    pub async fn open(self) -> Result<EncryptedStore<FileCredentialStore>, StoreError> {
         let keys = self.encryption.resolve()?;
         let (path, lock_timeout) = (self.path, self.lock_timeout);
-        let inner = tokio::task::spawn_blocking(move || Inner::open(path, keys, lock_timeout))
+        let inner = tokio::task::spawn_blocking(move || Inner::open(path, lock_timeout))
             .await
             .map_err(|e| StoreError::Backend {
                 store: STORE,
                 message: format!("opening the store failed: {e}"),
             })??;
-        log_encryption_status(&format!("file:{}", inner.location), inner.keys.as_ref());
-        Ok(FileCredentialStore {
+        log_encryption_status(&format!("file:{}", inner.location), keys.as_ref());
+        let store = FileCredentialStore {
             inner: Arc::new(inner),
-        })
+        };
+        Ok(EncryptedStore::with_keys(store, keys))
     }
 }
 
@@ -268,11 +234,7 @@ impl Drop for Flock<'_> {
 }
 
 impl Inner {
-    fn open(
-        path: PathBuf,
-        keys: Option<KeyRing>,
-        lock_timeout: Duration,
-    ) -> Result<Self, StoreError> {
+    fn open(path: PathBuf, lock_timeout: Duration) -> Result<Self, StoreError> {
         let location = path.display().to_string();
         let dir = match path.parent().filter(|d| !d.as_os_str().is_empty()) {
             Some(dir) => dir.to_path_buf(),
@@ -309,7 +271,6 @@ impl Inner {
             dir: File::open(&dir).map_err(|e| io_error(&location, e))?,
             path,
             location,
-            keys,
             lock: Mutex::new(lock),
             lock_timeout,
         };
@@ -332,12 +293,12 @@ impl Inner {
     /// Read-modify-write under the lock. `change` returns its result and whether to write.
     fn modify<R>(
         &self,
-        change: impl FnOnce(&mut Document, Option<&KeyRing>) -> Result<(R, bool), StoreError>,
+        change: impl FnOnce(&mut Document) -> Result<(R, bool), StoreError>,
     ) -> Result<R, StoreError> {
         let lock = self.lock.lock().unwrap_or_else(|p| p.into_inner());
         let _flock = self.flock(&lock)?;
         let mut doc = self.read()?;
-        let (result, write) = change(&mut doc, self.keys.as_ref())?;
+        let (result, write) = change(&mut doc)?;
         if write {
             self.write(&doc)?;
         }
@@ -510,7 +471,7 @@ impl CredentialStore for FileCredentialStore {
                 .read()?
                 .records
                 .get(&key)
-                .map(|r| r.decode(inner.keys.as_ref(), &inner.location))
+                .map(|r| r.decode(&inner.location))
                 .transpose()
         })
         .await
@@ -518,7 +479,7 @@ impl CredentialStore for FileCredentialStore {
 
     async fn put(&self, record: CredentialRecord, mode: PutMode) -> Result<Version, StoreError> {
         self.blocking(move |inner| {
-            inner.modify(|doc, keys| {
+            inner.modify(|doc| {
                 let key = (record.provider.clone(), record.subject.clone());
                 let existing = doc.records.get(&key);
                 let version = next_version(
@@ -529,7 +490,7 @@ impl CredentialStore for FileCredentialStore {
                 )?;
                 let now = to_millis(SystemTime::now());
                 let created = existing.map_or(now, |r| r.created_at_ms);
-                let stored = FileRecord::new(&record, keys, version, created, now)?;
+                let stored = FileRecord::new(&record, version, created, now);
                 doc.records.insert(key, stored);
                 Ok((version, true))
             })
@@ -540,7 +501,7 @@ impl CredentialStore for FileCredentialStore {
     async fn delete(&self, provider: &str, subject: &str) -> Result<bool, StoreError> {
         let key = (provider.to_string(), subject.to_string());
         self.blocking(move |inner| {
-            inner.modify(|doc, _| {
+            inner.modify(|doc| {
                 let deleted = doc.records.remove(&key).is_some();
                 Ok((deleted, deleted))
             })
@@ -556,7 +517,7 @@ impl CredentialStore for FileCredentialStore {
                 .records
                 .values()
                 .filter(|r| provider.as_deref().is_none_or(|p| r.provider() == p))
-                .map(|r| r.decode(inner.keys.as_ref(), &inner.location))
+                .map(|r| r.decode(&inner.location))
                 .collect()
         })
         .await
@@ -574,6 +535,30 @@ impl CredentialStore for FileCredentialStore {
                 .into_keys()
                 .filter(|(p, _)| provider.as_deref().is_none_or(|wanted| p == wanted))
                 .collect())
+        })
+        .await
+    }
+
+    /// In one atomic rewrite of the file.
+    async fn replace_payloads(
+        &self,
+        replacements: Vec<PayloadReplacement>,
+    ) -> Result<usize, StoreError> {
+        self.blocking(move |inner| {
+            inner.modify(|doc| {
+                let mut count = 0;
+                for r in replacements {
+                    if let Some(stored) = doc
+                        .records
+                        .get_mut(&(r.provider, r.subject))
+                        .filter(|stored| stored.version == r.version)
+                    {
+                        stored.set_payload(&r.payload);
+                        count += 1;
+                    }
+                }
+                Ok((count, count > 0))
+            })
         })
         .await
     }

@@ -7,15 +7,15 @@ mod support;
 
 use std::sync::Arc;
 
-use auth_core::CredentialStore;
 use auth_core::crypto::KEY_ENV;
 use auth_core::testing::payload_n;
 use auth_core::testing::processes::{self, child_store_path};
+use auth_core::{CredentialStore, EncryptedStore};
 use store_file::FileCredentialStore;
 
 /// The child's store, opened the way applications open it: `open(path)`, with the key (if any)
 /// from `INTEGRATIONS_ENCRYPTION_KEY`.
-async fn child_store() -> Option<FileCredentialStore> {
+async fn child_store() -> Option<EncryptedStore<FileCredentialStore>> {
     let path = child_store_path()?;
     Some(
         FileCredentialStore::open(path)

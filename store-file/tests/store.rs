@@ -10,17 +10,20 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use auth_core::crypto::KeyRing;
+use auth_core::crypto::{Envelope, KeyRing};
 use auth_core::testing::encryption::{self, CANARY, canary_payload, key};
 use auth_core::testing::{DynStore, payload, payload_n, read_only, run_conformance};
-use auth_core::{CredentialRecord, CredentialStore, Payload, PutMode, StoreError};
+use auth_core::{CredentialRecord, CredentialStore, EncryptedStore, Payload, PutMode, StoreError};
 use store_file::{FORMAT, FORMAT_VERSION, FileCredentialStore};
 
 /// The user and group `nobody`, as which the read-only check runs when the tests run as root.
 const NOBODY: u32 = 65534;
 
+/// The store as applications open it: the file inside the encryption layer.
+type Store = EncryptedStore<FileCredentialStore>;
+
 /// Opens the store at `path` with `keys`, or unencrypted for `None`.
-async fn open(path: PathBuf, keys: Option<KeyRing>) -> FileCredentialStore {
+async fn open(path: PathBuf, keys: Option<KeyRing>) -> Store {
     let encrypted = keys.is_some();
     let store = support::builder(path, keys).open().await.expect("open");
     assert_eq!(store.is_encrypted(), encrypted);
@@ -28,11 +31,11 @@ async fn open(path: PathBuf, keys: Option<KeyRing>) -> FileCredentialStore {
 }
 
 /// Nothing to close: the store holds its file open only during a call.
-async fn close(_store: FileCredentialStore) -> Result<(), StoreError> {
+async fn close(_store: Store) -> Result<(), StoreError> {
     Ok(())
 }
 
-async fn plain(path: &Path) -> FileCredentialStore {
+async fn plain(path: &Path) -> Store {
     open(path.to_path_buf(), None).await
 }
 
@@ -298,21 +301,37 @@ async fn with_a_key_the_token_is_nowhere_in_the_files() {
         let record = &doc["records"][0];
         assert_eq!(record["subject"], "user-1", "subjects stay in clear");
         assert!(record.get("payload").is_none());
-        assert_eq!(record["encrypted"]["key_id"], key(1).id());
-        assert_eq!(record["encrypted"]["nonce"].as_str().unwrap().len(), 32);
-        assert!(record["encrypted"]["ciphertext"].as_str().is_some());
+        let envelope = envelope(&record["payload_base64"]).expect("an envelope");
+        assert_eq!(envelope.sealed().key_id, key(1).id());
+        assert_eq!(envelope.format_version(), Envelope::CURRENT);
     })
     .await;
 }
 
-/// The key id of every record, in file order (by subject), `None` for a plaintext one.
+/// The envelope a record's `payload_base64` holds, if any.
+fn envelope(payload_base64: &serde_json::Value) -> Option<Envelope> {
+    use base64::Engine as _;
+    let encoded = payload_base64.as_str()?;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(encoded)
+        .unwrap();
+    Envelope::parse(&bytes).expect("a well-formed envelope or plaintext")
+}
+
+/// The key id of every record, in file order (by subject), `None` for a plaintext one: from the
+/// `encrypted` object of earlier format versions or from the envelope in `payload_base64`.
 fn key_ids(path: &Path) -> Vec<Option<String>> {
     let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
     doc["records"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|r| r["encrypted"]["key_id"].as_str().map(str::to_string))
+        .map(|r| {
+            r["encrypted"]["key_id"]
+                .as_str()
+                .map(str::to_string)
+                .or_else(|| envelope(&r["payload_base64"]).map(|e| e.sealed().key_id.clone()))
+        })
         .collect()
 }
 
@@ -323,7 +342,7 @@ async fn old_keys_still_read_and_rotate_moves_records_to_the_primary_key() {
         dir.path(),
         "json",
         open,
-        FileCredentialStore::rotate,
+        Store::rotate,
         close,
         key_ids,
     )
@@ -337,7 +356,7 @@ async fn plaintext_record_is_refused_with_a_key_until_rotate() {
         dir.path(),
         "json",
         open,
-        FileCredentialStore::rotate,
+        Store::rotate,
         close,
         key_ids,
     )
@@ -359,16 +378,16 @@ fn record_mut<'a>(doc: &'a mut serde_json::Value, subject: &str) -> &'a mut serd
         .unwrap()
 }
 
-/// The `encrypted` object of `subject`'s record.
+/// The `payload_base64` of `subject`'s record: its envelope.
 fn read_body(path: &Path, subject: &str) -> serde_json::Value {
-    record_mut(&mut document(path), subject)["encrypted"].clone()
+    record_mut(&mut document(path), subject)["payload_base64"].clone()
 }
 
-/// Writes `body` as the `encrypted` object of `subject`'s record, and `version` when given.
+/// Writes `body` as the `payload_base64` of `subject`'s record, and `version` when given.
 fn write_body(path: &Path, subject: &str, body: serde_json::Value, version: Option<u64>) {
     let mut doc = document(path);
     let record = record_mut(&mut doc, subject);
-    record["encrypted"] = body;
+    record["payload_base64"] = body;
     if let Some(version) = version {
         record["version"] = version.into();
     }
@@ -415,8 +434,9 @@ fn plant_format_1(path: &Path) {
     std::fs::write(path, serde_json::to_vec_pretty(&doc).unwrap()).unwrap();
 }
 
-/// The seal format of every encrypted record, in file order: 1 where a version 1 document has
-/// none.
+/// The seal format of every encrypted record, in file order: from the `encrypted` object of
+/// earlier format versions (1 where a version 1 document has none) or from the envelope in
+/// `payload_base64`.
 fn seal_formats(path: &Path) -> Vec<Option<u8>> {
     document(path)["records"]
         .as_array()
@@ -424,11 +444,14 @@ fn seal_formats(path: &Path) -> Vec<Option<u8>> {
         .iter()
         .map(|r| {
             let encrypted = &r["encrypted"];
-            encrypted.is_object().then(|| {
-                encrypted
-                    .get("seal_format")
-                    .map_or(1, |f| u8::try_from(f.as_u64().unwrap()).unwrap())
-            })
+            encrypted
+                .is_object()
+                .then(|| {
+                    encrypted
+                        .get("seal_format")
+                        .map_or(1, |f| u8::try_from(f.as_u64().unwrap()).unwrap())
+                })
+                .or_else(|| envelope(&r["payload_base64"]).map(|e| e.sealed().format.number()))
         })
         .collect()
 }
@@ -441,7 +464,7 @@ async fn payloads_sealed_by_earlier_releases_still_read_and_rotate_binds_them() 
         "json",
         plant_format_1,
         open,
-        FileCredentialStore::rotate,
+        Store::rotate,
         close,
         seal_formats,
     )
@@ -501,10 +524,7 @@ async fn wrong_or_missing_key_is_a_clear_error_and_changes_nothing() {
 
 /// A store with two records whose file is then damaged by `damage`; returns the store opened
 /// before the damage, and the damaged bytes.
-async fn damaged(
-    path: &Path,
-    damage: impl FnOnce(Vec<u8>) -> Vec<u8>,
-) -> (FileCredentialStore, Vec<u8>) {
+async fn damaged(path: &Path, damage: impl FnOnce(Vec<u8>) -> Vec<u8>) -> (Store, Vec<u8>) {
     let store = plain(path).await;
     for s in ["a", "b"] {
         store
@@ -518,12 +538,7 @@ async fn damaged(
 }
 
 /// Open, get and put on the damaged file all fail with `check`, and the file is untouched.
-async fn assert_refused(
-    path: &Path,
-    store: &FileCredentialStore,
-    bad: &[u8],
-    check: impl Fn(&StoreError),
-) {
+async fn assert_refused(path: &Path, store: &Store, bad: &[u8], check: impl Fn(&StoreError)) {
     check(
         &FileCredentialStore::builder(path)
             .unencrypted()
@@ -707,4 +722,88 @@ async fn read_only_directory_is_a_read_only_error() {
 #[ignore = "child process of read_only_directory_is_a_read_only_error"]
 async fn read_only_child() {
     read_only::child_read_only(assert_read_only).await;
+}
+
+/// The payloads in the fixtures (see `tests/fixtures/README.md`), by (provider, subject), with
+/// their versions.
+const FIXTURE_RECORDS: [(&str, &str, u64, &str); 4] = [
+    (
+        "asana",
+        "current",
+        2,
+        r#"{"access_token":"fixture-current-token","n":2}"#,
+    ),
+    (
+        "asana",
+        "old-key",
+        1,
+        r#"{"access_token":"fixture-old-key-token","n":1}"#,
+    ),
+    (
+        "asana",
+        "plain",
+        1,
+        r#"{"access_token":"fixture-plain-token","n":4}"#,
+    ),
+    ("p", "legacy", 3, encryption::LEGACY_PAYLOAD),
+];
+
+#[tokio::test]
+async fn a_file_written_before_the_encryption_layer_reads_and_rotate_rewrites_it_as_envelopes() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("creds.json");
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/written-by-format-2.json"),
+        &path,
+    )
+    .unwrap();
+    let ring = || Some(KeyRing::new(key(1)).with_old_key(key(2)));
+    let store = open(path.clone(), ring()).await;
+    for (provider, subject, version, payload) in FIXTURE_RECORDS {
+        let got = store.get(provider, subject).await;
+        if subject == "plain" {
+            assert!(
+                matches!(got, Err(StoreError::Unencrypted { .. })),
+                "{got:?}"
+            );
+            continue;
+        }
+        let got = got.unwrap().unwrap();
+        assert_eq!(got.version, version, "{subject}");
+        assert_eq!(got.record.payload.expose_bytes(), payload.as_bytes());
+    }
+    assert_eq!(
+        document(&path)["format_version"],
+        2,
+        "reading changes nothing"
+    );
+    assert_eq!(
+        store.rotate().await.unwrap(),
+        4,
+        "every record is rewritten"
+    );
+    assert_eq!(store.rotate().await.unwrap(), 0, "nothing left to rotate");
+
+    let doc = document(&path);
+    assert_eq!(doc["format_version"], FORMAT_VERSION);
+    for record in doc["records"].as_array().unwrap() {
+        assert!(record.get("encrypted").is_none(), "{record}");
+        let envelope = envelope(&record["payload_base64"]).expect("an envelope");
+        assert_eq!(envelope.format_version(), Envelope::CURRENT);
+        assert_eq!(envelope.sealed().key_id, key(1).id());
+    }
+    assert!(
+        !encryption::contains(&std::fs::read(&path).unwrap(), "fixture-plain-token"),
+        "the plaintext record is encrypted"
+    );
+
+    let new_only = open(path, Some(KeyRing::new(key(1)))).await;
+    for (provider, subject, version, payload) in FIXTURE_RECORDS {
+        let got = new_only.get(provider, subject).await.unwrap().unwrap();
+        assert_eq!(
+            got.version, version,
+            "rotate keeps the version of {subject}"
+        );
+        assert_eq!(got.record.payload.expose_bytes(), payload.as_bytes());
+    }
 }

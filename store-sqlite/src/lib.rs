@@ -8,7 +8,7 @@
 //!   file (older page images stay in the `-wal` file until SQLite reuses it; [`rotate`] truncates
 //!   it).
 //!
-//! [`rotate`]: SqliteCredentialStore::rotate
+//! [`rotate`]: EncryptedStore::rotate
 //! - **Concurrent.** A conditional put ([`PutMode::Update`]) is one `BEGIN IMMEDIATE` transaction
 //!   that checks the version column and writes: exactly one of several racing writers, in this or
 //!   any other process, wins. Lock waits use a busy timeout (5 s by default).
@@ -19,13 +19,15 @@
 //!   on open, newer ones are refused with [`StoreError::UnsupportedVersion`]. A file that is not a
 //!   credential database, or one cut short or garbled, is refused with [`StoreError::Corrupt`]
 //!   naming its path, and left untouched.
-//! - **Encrypted at rest** when a key is configured ([`auth_core::crypto`]): the payload column holds
-//!   XChaCha20-Poly1305 ciphertext bound to the record's provider, subject and version (sealed in
-//!   the write transaction, once the version is known), and the record names its key id and seal
-//!   format. Provider, subject, version, status, lease and timestamps stay in clear so that lookups
-//!   and conditional puts need no key. A plaintext record is refused while a key is configured
-//!   ([`StoreError::Unencrypted`]) until [`rotate`] encrypts it. Without a key the store is
-//!   plaintext and says so once at open with a `tracing` warning.
+//! - **Encrypted at rest** when a key is configured: [`SqliteCredentialStore::open`] and the
+//!   builder return the store inside an [`EncryptedStore`], which seals each payload bound to the
+//!   record's provider, subject and version ([`auth_core::crypto`]); the store itself keeps
+//!   payloads as opaque bytes. Provider, subject, version, status, lease and timestamps stay in
+//!   clear so that lookups and conditional puts need no key. A plaintext record is refused while a
+//!   key is configured ([`StoreError::Unencrypted`]) until [`rotate`] encrypts it. Without a key
+//!   the store is plaintext and says so once at open with a `tracing` warning. Payloads sealed by
+//!   releases before [`EncryptedStore`] (key id, nonce and seal format in their own columns) are
+//!   still read, and [`rotate`] rewrites them as opaque payloads.
 //!
 //! The file and its directory are created with modes 0600 and 0700 (unix). An existing database,
 //! `-wal` or `-shm` file that other users may read or write is restricted to its owner at open,
@@ -59,7 +61,7 @@
 //! assert_eq!(got.version, v2);
 //! assert_eq!(got.record.payload.expose_bytes(), br#"{"access_token":"t2"}"#);
 //! assert!(store.describe().starts_with("sqlite:"));
-//! store.close().await?;
+//! store.into_inner().close().await?;
 //! # Ok::<(), StoreError>(())
 //! # }).unwrap();
 //! ```
@@ -75,15 +77,15 @@ use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 use auth_core::crypto::{
-    KeyRing, KeySource, NONCE_LEN, SealFormat, SealedPayload, accept_plaintext,
-    log_encryption_status, unseal,
+    Envelope, KeySource, NONCE_LEN, SealFormat, SealedPayload, log_encryption_status,
 };
 use auth_core::store::{
-    millis_since_epoch as to_millis, next_version, time_from_millis as from_millis,
+    PayloadReplacement, millis_since_epoch as to_millis, next_version,
+    time_from_millis as from_millis,
 };
 use auth_core::{
-    CredentialRecord, CredentialStatus, CredentialStore, Payload, PutMode, RefreshLease,
-    StoreError, StoredCredential, Version,
+    CredentialRecord, CredentialStatus, CredentialStore, EncryptedStore, Payload, PutMode,
+    RefreshLease, StoreError, StoredCredential, Version,
 };
 use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 
@@ -117,20 +119,17 @@ const SELECT_ALL: &str = concat!(
     columns!(),
     " FROM credentials ORDER BY provider, subject"
 );
-const SELECT_NOT_PRIMARY: &str = concat!(
-    "SELECT ",
-    columns!(),
-    " FROM credentials WHERE key_id IS NULL OR key_id <> ?1 OR seal_format IS NOT ?2"
-);
 const UPSERT: &str = concat!(
     "INSERT OR REPLACE INTO credentials (",
     columns!(),
     ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
 );
 
-/// A [`CredentialStore`] in a SQLite database. Cheap to clone: clones share the connections.
+/// A [`CredentialStore`] in a SQLite database, keeping payloads as opaque bytes. Cheap to clone:
+/// clones share the connections. [`SqliteCredentialStore::open`] and the builder return it inside
+/// an [`EncryptedStore`], which encrypts when a key is configured.
 ///
-/// `Debug` shows the location and key ids, never a key or a payload.
+/// `Debug` shows the location, never a payload.
 #[derive(Clone)]
 pub struct SqliteCredentialStore {
     inner: Arc<Inner>,
@@ -142,19 +141,19 @@ struct Inner {
     writer: Worker,
     /// `None` for an in-memory database, where the writer also serves reads.
     reader: Option<Worker>,
-    keys: Option<Arc<KeyRing>>,
 }
 
 impl SqliteCredentialStore {
-    /// Opens (creating if needed) the database at `path`, encrypted with [`KeyRing::from_env`] when
+    /// Opens (creating if needed) the database at `path`, encrypted with
+    /// [`KeyRing::from_env`](auth_core::crypto::KeyRing::from_env) when
     /// `INTEGRATIONS_ENCRYPTION_KEY` is set and plaintext otherwise.
-    pub async fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
+    pub async fn open(path: impl AsRef<Path>) -> Result<EncryptedStore<Self>, StoreError> {
         Self::builder(path).open().await
     }
 
     /// A private, empty in-memory database (plaintext, gone when the last clone is dropped): for
     /// tests and short-lived tools.
-    pub async fn open_in_memory() -> Result<Self, StoreError> {
+    pub async fn open_in_memory() -> Result<EncryptedStore<Self>, StoreError> {
         SqliteStoreBuilder::in_memory().open().await
     }
 
@@ -165,36 +164,6 @@ impl SqliteCredentialStore {
             encryption: KeySource::FromEnv,
             busy_timeout: DEFAULT_BUSY_TIMEOUT,
         }
-    }
-
-    /// Whether new writes are encrypted.
-    pub fn is_encrypted(&self) -> bool {
-        self.inner.keys.is_some()
-    }
-
-    /// Re-encrypts under the key ring's primary key, bound to its version, every record written
-    /// under an old key, in plaintext (the only way such a record is read while a key is
-    /// configured), or sealed by an earlier release without its version, in one transaction, and
-    /// returns how many it rewrote. Versions and timestamps are kept: the credentials themselves do
-    /// not change. If any record cannot be decrypted nothing is changed. Afterwards the WAL is
-    /// checkpointed and truncated, so that no old form of a rewritten payload is left in the `-wal`
-    /// file.
-    ///
-    /// Fails with [`StoreError::InvalidKey`] when the store has no key ring.
-    pub async fn rotate(&self) -> Result<usize, StoreError> {
-        let Some(keys) = self.inner.keys.clone() else {
-            return Err(StoreError::InvalidKey {
-                reason: format!(
-                    "{}: no encryption key is configured, so there is nothing to rotate to; set INTEGRATIONS_ENCRYPTION_KEY or pass a KeyRing to the builder",
-                    self.describe()
-                ),
-            });
-        };
-        let location = self.inner.location.clone();
-        self.inner
-            .writer
-            .run(move |conn| rotate_blocking(conn, &keys, &location))
-            .await
     }
 
     /// Closes this handle. When it is the last one, waits until both connections are closed (SQLite
@@ -214,7 +183,7 @@ impl SqliteCredentialStore {
     }
 
     fn decode(&self, row: RawRow) -> Result<StoredCredential, StoreError> {
-        row.decode(self.inner.keys.as_deref(), &self.inner.location)
+        row.decode(&self.inner.location)
     }
 }
 
@@ -222,12 +191,11 @@ impl fmt::Debug for SqliteCredentialStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SqliteCredentialStore")
             .field("location", &self.inner.location)
-            .field("key_ring", &self.inner.keys)
             .finish()
     }
 }
 
-/// Options for opening a [`SqliteCredentialStore`].
+/// Options for opening a [`SqliteCredentialStore`] inside an [`EncryptedStore`].
 ///
 /// ```
 /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
@@ -268,7 +236,7 @@ impl SqliteStoreBuilder {
     }
 
     /// Encrypts payloads with `ring` (new writes use its primary key), whatever the environment says.
-    pub fn key_ring(mut self, ring: KeyRing) -> Self {
+    pub fn key_ring(mut self, ring: auth_core::crypto::KeyRing) -> Self {
         self.encryption = KeySource::Keys(ring);
         self
     }
@@ -288,15 +256,14 @@ impl SqliteStoreBuilder {
     }
 
     /// Opens the database: creates the file if needed, switches it to WAL, and migrates the schema.
-    pub async fn open(self) -> Result<SqliteCredentialStore, StoreError> {
-        let keys = self.encryption.resolve()?.map(Arc::new);
+    pub async fn open(self) -> Result<EncryptedStore<SqliteCredentialStore>, StoreError> {
+        let keys = self.encryption.resolve()?;
         let inner = match self.path {
             None => Inner {
                 location: Arc::from(":memory:"),
                 writer: Worker::spawn("sqlite-store", ":memory:".into(), schema::open_memory)
                     .await?,
                 reader: None,
-                keys,
             },
             Some(path) => {
                 let location = path.display().to_string();
@@ -311,18 +278,18 @@ impl SqliteStoreBuilder {
                     schema::open_file(&path, &reader_location, timeout, Role::Reader)
                 })
                 .await?;
-                log_encryption_status(&format!("sqlite:{location}"), keys.as_deref());
+                log_encryption_status(&format!("sqlite:{location}"), keys.as_ref());
                 Inner {
                     location: Arc::from(location),
                     writer,
                     reader: Some(reader),
-                    keys,
                 }
             }
         };
-        Ok(SqliteCredentialStore {
+        let store = SqliteCredentialStore {
             inner: Arc::new(inner),
-        })
+        };
+        Ok(EncryptedStore::with_keys(store, keys))
     }
 }
 
@@ -350,11 +317,10 @@ impl CredentialStore for SqliteCredentialStore {
     }
 
     async fn put(&self, record: CredentialRecord, mode: PutMode) -> Result<Version, StoreError> {
-        let keys = self.inner.keys.clone();
         let location = self.inner.location.clone();
         self.inner
             .writer
-            .run(move |conn| put_blocking(conn, &record, keys.as_deref(), mode, &location))
+            .run(move |conn| put_blocking(conn, &record, mode, &location))
             .await
     }
 
@@ -418,36 +384,27 @@ impl CredentialStore for SqliteCredentialStore {
             .await
     }
 
+    /// In one transaction; afterwards the WAL is checkpointed and truncated, so that no earlier
+    /// form of a replaced payload is left in the `-wal` file.
+    async fn replace_payloads(
+        &self,
+        replacements: Vec<PayloadReplacement>,
+    ) -> Result<usize, StoreError> {
+        let location = self.inner.location.clone();
+        self.inner
+            .writer
+            .run(move |conn| replace_blocking(conn, &replacements, &location))
+            .await
+    }
+
     fn describe(&self) -> String {
         format!("sqlite:{}", self.inner.location)
     }
 }
 
-/// The `key_id`, `nonce`, `payload` and `seal_format` columns of a [`Body`].
-type BodyColumns<'a> = (Option<&'a str>, Option<&'a [u8]>, &'a [u8], Option<u8>);
-
-/// A payload as persisted: plaintext, or sealed under a key.
-enum Body {
-    Plain(Payload),
-    Sealed(SealedPayload),
-}
-
-impl Body {
-    /// Its columns.
-    fn columns(&self) -> BodyColumns<'_> {
-        match self {
-            Body::Plain(payload) => (None, None, payload.expose_bytes(), None),
-            Body::Sealed(sealed) => (
-                Some(&sealed.key_id),
-                Some(&sealed.nonce),
-                &sealed.ciphertext,
-                Some(sealed.format.number()),
-            ),
-        }
-    }
-}
-
-/// One row as read, before decryption.
+/// One row as read. Rows written before [`EncryptedStore`] hold a sealed payload's key id, nonce and
+/// seal format in their own columns; the store hands such a payload up as an [`Envelope`] and
+/// writes every payload as opaque bytes, those columns empty.
 struct RawRow {
     provider: String,
     subject: String,
@@ -498,11 +455,12 @@ impl RawRow {
         Version::try_from(self.version).map_err(|_| self.corrupt(location, "a negative version"))
     }
 
-    /// Moves the body out of the row.
-    fn take_body(&mut self, location: &str) -> Result<Body, StoreError> {
+    /// Moves the payload out of the row: as stored, or as an [`Envelope`] when the row keeps a
+    /// sealed payload in the columns of earlier releases.
+    fn take_payload(&mut self, location: &str) -> Result<Payload, StoreError> {
         let payload = std::mem::replace(&mut self.payload, Payload::new(Vec::new()));
         match (self.key_id.take(), self.nonce.take(), self.seal_format) {
-            (None, None, None) => Ok(Body::Plain(payload)),
+            (None, None, None) => Ok(payload),
             (Some(key_id), Some(nonce), format) => {
                 let nonce: [u8; NONCE_LEN] = nonce
                     .as_slice()
@@ -518,12 +476,15 @@ impl RawRow {
                             self.corrupt(location, &format!("an unknown seal format {number}"))
                         })?,
                 };
-                Ok(Body::Sealed(SealedPayload {
+                let sealed = SealedPayload {
                     key_id,
                     nonce,
                     ciphertext: payload.expose_bytes().to_vec(),
                     format,
-                }))
+                };
+                Ok(Payload::new(
+                    Envelope::from_earlier_layout(sealed).to_bytes(),
+                ))
             }
             _ => Err(self.corrupt(
                 location,
@@ -532,12 +493,8 @@ impl RawRow {
         }
     }
 
-    /// The stored credential, decrypted with `keys`.
-    fn decode(
-        mut self,
-        keys: Option<&KeyRing>,
-        location: &str,
-    ) -> Result<StoredCredential, StoreError> {
+    /// The stored credential.
+    fn decode(mut self, location: &str) -> Result<StoredCredential, StoreError> {
         let version = self.version(location)?;
         let status = CredentialStatus::parse(&self.status)
             .ok_or_else(|| self.corrupt(location, "an unknown status"))?;
@@ -550,10 +507,7 @@ impl RawRow {
             _ => return Err(self.corrupt(location, "half a refresh lease")),
         };
         let (created_at, updated_at) = (from_millis(self.created_ms), from_millis(self.updated_ms));
-        let payload = match self.take_body(location)? {
-            Body::Plain(payload) => accept_plaintext(keys, &self.provider, &self.subject, payload)?,
-            Body::Sealed(sealed) => unseal(keys, &self.provider, &self.subject, version, &sealed)?,
-        };
+        let payload = self.take_payload(location)?;
         Ok(StoredCredential {
             record: CredentialRecord {
                 provider: self.provider,
@@ -570,12 +524,10 @@ impl RawRow {
 }
 
 /// The conditional put: one immediate transaction that reads the version, checks it against
-/// `mode` with [`next_version`], seals the payload with the new version when there are keys, and
-/// writes.
+/// `mode` with [`next_version`], and writes.
 fn put_blocking(
     conn: &mut Connection,
     record: &CredentialRecord,
-    keys: Option<&KeyRing>,
     mode: PutMode,
     location: &str,
 ) -> Result<Version, StoreError> {
@@ -608,16 +560,6 @@ fn put_blocking(
     let version = next_version(&record.provider, &record.subject, current_version, mode)?;
     let now = to_millis(SystemTime::now());
     let created = current.map_or(now, |(_, created)| created);
-    let body = match keys {
-        Some(keys) => Body::Sealed(keys.seal(
-            &record.provider,
-            &record.subject,
-            version,
-            record.payload.expose_bytes(),
-        )?),
-        None => Body::Plain(record.payload.clone()),
-    };
-    let (key_id, nonce, payload, seal_format) = body.columns();
     let (lease_holder, lease_expires) = match &record.lease {
         Some(lease) => (
             Some(lease.holder.as_str()),
@@ -636,10 +578,10 @@ fn put_blocking(
                 lease_expires,
                 created,
                 now,
-                key_id,
-                nonce,
-                payload,
-                seal_format,
+                None::<&str>,
+                None::<&[u8]>,
+                record.payload.expose_bytes(),
+                None::<u8>,
             ])
         })
         .map_err(err)?;
@@ -647,50 +589,35 @@ fn put_blocking(
     Ok(version)
 }
 
-/// Re-seals every record not under the primary key in the current format (plaintext ones
-/// included), in one transaction.
-fn rotate_blocking(
+/// Replaces the payloads of the records still at their versions, in one transaction, clearing the
+/// columns of earlier releases; then truncates the WAL if anything changed.
+fn replace_blocking(
     conn: &mut Connection,
-    keys: &KeyRing,
+    replacements: &[PayloadReplacement],
     location: &str,
 ) -> Result<usize, StoreError> {
     let err = |e| sql_error(location, e);
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .map_err(err)?;
-    let rows: Vec<RawRow> = tx
-        .prepare(SELECT_NOT_PRIMARY)
-        .and_then(|mut stmt| {
-            stmt.query_map(
-                params![keys.primary_id(), SealFormat::Versioned.number()],
-                RawRow::read,
-            )?
-            .collect()
-        })
-        .map_err(err)?;
-    let count = rows.len();
+    let mut count = 0;
     {
         let mut update = tx
             .prepare(
-                "UPDATE credentials SET key_id = ?3, nonce = ?4, payload = ?5, seal_format = ?6 WHERE provider = ?1 AND subject = ?2",
+                "UPDATE credentials SET payload = ?4, key_id = NULL, nonce = NULL, seal_format = NULL \
+                 WHERE provider = ?1 AND subject = ?2 AND version = ?3",
             )
             .map_err(err)?;
-        for mut row in rows {
-            let version = row.version(location)?;
-            // The one place that reads plaintext records while a key is configured: to encrypt them.
-            let payload = match row.take_body(location)? {
-                Body::Plain(payload) => payload,
-                Body::Sealed(sealed) => keys.open(&row.provider, &row.subject, version, &sealed)?,
+        for r in replacements {
+            let Ok(version) = i64::try_from(r.version) else {
+                continue;
             };
-            let sealed = keys.seal(&row.provider, &row.subject, version, payload.expose_bytes())?;
-            update
+            count += update
                 .execute(params![
-                    row.provider,
-                    row.subject,
-                    sealed.key_id,
-                    sealed.nonce,
-                    sealed.ciphertext,
-                    sealed.format.number()
+                    r.provider,
+                    r.subject,
+                    version,
+                    r.payload.expose_bytes()
                 ])
                 .map_err(err)?;
         }

@@ -15,7 +15,7 @@ use rusqlite::{Connection, ErrorCode, OpenFlags, TransactionBehavior};
 pub(crate) const STORE: &str = "sqlite";
 
 /// The schema version this build writes and the newest it reads (`PRAGMA user_version`).
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// `PRAGMA application_id`: "INTG". Marks the file as ours, so that another application's database
 /// is refused rather than modified.
@@ -44,6 +44,13 @@ const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
     -- beside a key id is format 1, what releases before schema 2 wrote (and still write, while
     -- one already running shares the file with a newer one): bound to provider and subject only.
     ALTER TABLE credentials ADD COLUMN seal_format INTEGER;
+",
+    "
+    -- Nothing changes in the table: from schema 3 on, `payload` holds opaque bytes (an encrypted
+    -- payload is an auth_core::crypto::Envelope written by EncryptedStore) and new writes leave
+    -- `key_id`, `nonce` and `seal_format` empty; rows that still use them are read as before. The
+    -- version tells earlier releases, which would take an envelope for plaintext, not to open it.
+    SELECT 1;
 ",
 ];
 

@@ -7,15 +7,15 @@ mod support;
 
 use std::sync::Arc;
 
-use auth_core::CredentialStore;
 use auth_core::crypto::KEY_ENV;
 use auth_core::testing::payload_n;
 use auth_core::testing::processes::{self, child_store_path};
+use auth_core::{CredentialStore, EncryptedStore};
 use store_sqlite::SqliteCredentialStore;
 
 /// The child's store, opened the way applications open it: `open(path)`, with the key (if any)
 /// from `INTEGRATIONS_ENCRYPTION_KEY`.
-async fn child_store() -> Option<SqliteCredentialStore> {
+async fn child_store() -> Option<EncryptedStore<SqliteCredentialStore>> {
     let path = child_store_path()?;
     Some(
         SqliteCredentialStore::open(path)
@@ -61,7 +61,7 @@ fn sigkill_at_any_moment_leaves_the_last_acknowledged_write() {
         |db, keys| async move {
             let store = support::builder(&db, keys).open().await?;
             let got = store.get("p", "crash").await?.expect("the record exists");
-            store.close().await?;
+            store.into_inner().close().await?;
             Ok(payload_n(&got.record.payload))
         },
     );

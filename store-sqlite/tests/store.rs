@@ -9,18 +9,26 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use auth_core::crypto::KeyRing;
+use auth_core::crypto::{Envelope, KeyRing};
 use auth_core::testing::encryption::{self, key};
 use auth_core::testing::{DynStore, payload, payload_n, read_only, run_conformance};
-use auth_core::{CredentialRecord, CredentialStore, PutMode, StoreError};
+use auth_core::{CredentialRecord, CredentialStore, EncryptedStore, PutMode, StoreError};
 use store_sqlite::{SCHEMA_VERSION, SqliteCredentialStore};
 
+/// The store as applications open it: the database inside the encryption layer.
+type Store = EncryptedStore<SqliteCredentialStore>;
+
 /// Opens the database at `path` with `keys`, or unencrypted for `None`.
-async fn open(path: PathBuf, keys: Option<KeyRing>) -> SqliteCredentialStore {
+async fn open(path: PathBuf, keys: Option<KeyRing>) -> Store {
     let encrypted = keys.is_some();
     let store = support::builder(path, keys).open().await.expect("open");
     assert_eq!(store.is_encrypted(), encrypted);
     store
+}
+
+/// Closes the database: the WAL is checkpointed into the main file.
+async fn close(store: Store) -> Result<(), StoreError> {
+    store.into_inner().close().await
 }
 
 /// Runs the suite on fresh databases in one temporary directory.
@@ -208,8 +216,8 @@ async fn a_world_readable_database_and_its_wal_and_shm_are_made_private_at_open(
         )
         .await
         .expect("the first handle still writes");
-    second.close().await.unwrap();
-    first.close().await.unwrap();
+    second.into_inner().close().await.unwrap();
+    first.into_inner().close().await.unwrap();
 }
 
 #[tokio::test]
@@ -225,7 +233,7 @@ async fn data_survives_reopen() {
         .put(CredentialRecord::new("p", "s", payload(5)), PutMode::Create)
         .await
         .unwrap();
-    store.close().await.unwrap();
+    store.into_inner().close().await.unwrap();
     assert!(
         !dir.path().join("creds.db-wal").exists(),
         "close checkpoints and removes the WAL"
@@ -242,22 +250,15 @@ async fn data_survives_reopen() {
 #[tokio::test]
 async fn with_a_key_the_token_is_nowhere_in_the_files() {
     let dir = tempfile::tempdir().unwrap();
-    encryption::token_is_nowhere_in_the_files(
-        dir.path(),
-        "db",
-        open,
-        SqliteCredentialStore::close,
-        key_ids,
-        |path| {
-            assert!(
-                std::fs::metadata(path.with_extension("db-wal"))
-                    .unwrap()
-                    .len()
-                    > 0,
-                "the writes are in the WAL while the store is open"
-            )
-        },
-    )
+    encryption::token_is_nowhere_in_the_files(dir.path(), "db", open, close, key_ids, |path| {
+        assert!(
+            std::fs::metadata(path.with_extension("db-wal"))
+                .unwrap()
+                .len()
+                > 0,
+            "the writes are in the WAL while the store is open"
+        )
+    })
     .await;
 }
 
@@ -268,23 +269,33 @@ async fn old_keys_still_read_and_rotate_moves_records_to_the_primary_key() {
         dir.path(),
         "db",
         open,
-        SqliteCredentialStore::rotate,
-        SqliteCredentialStore::close,
+        Store::rotate,
+        close,
         key_ids,
     )
     .await;
 }
 
-/// The `key_id` column of every record, ordered by subject, read with a raw connection.
+/// The envelope a payload holds, if any.
+fn envelope(payload: &[u8]) -> Option<Envelope> {
+    Envelope::parse(payload).expect("a well-formed envelope or plaintext")
+}
+
+/// The key id of every record, ordered by subject, read with a raw connection: from the `key_id`
+/// column of earlier releases or from the envelope in the payload; `None` for plaintext.
 fn key_ids(path: &Path) -> Vec<Option<String>> {
     let conn = rusqlite::Connection::open(path).unwrap();
     let mut stmt = conn
-        .prepare("SELECT key_id FROM credentials ORDER BY subject")
+        .prepare("SELECT key_id, payload FROM credentials ORDER BY subject")
         .unwrap();
-    stmt.query_map([], |row| row.get(0))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap()
+    stmt.query_map([], |row| {
+        let key_id: Option<String> = row.get(0)?;
+        let payload: Vec<u8> = row.get(1)?;
+        Ok(key_id.or_else(|| envelope(&payload).map(|e| e.sealed().key_id.clone())))
+    })
+    .unwrap()
+    .collect::<Result<_, _>>()
+    .unwrap()
 }
 
 #[tokio::test]
@@ -294,8 +305,8 @@ async fn plaintext_record_is_refused_with_a_key_until_rotate() {
         dir.path(),
         "db",
         open,
-        SqliteCredentialStore::rotate,
-        SqliteCredentialStore::close,
+        Store::rotate,
+        close,
         key_ids,
     )
     .await;
@@ -344,7 +355,7 @@ async fn older_ciphertext_put_back_over_a_newer_version_is_refused() {
         dir.path(),
         "db",
         open,
-        SqliteCredentialStore::close,
+        close,
         read_body,
         write_body,
     )
@@ -383,20 +394,24 @@ fn plant_schema_1(path: &Path) {
     .unwrap();
 }
 
-/// The seal format of every encrypted record, ordered by subject: 1 where a row sealed before
-/// schema 2 has none.
+/// The seal format of every encrypted record, ordered by subject: from the columns of earlier
+/// releases (1 where a row sealed before schema 2 has none) or from the envelope in the payload.
 fn seal_formats(path: &Path) -> Vec<Option<u8>> {
     let conn = rusqlite::Connection::open(path).unwrap();
     let mut stmt = conn
         .prepare(
-            "SELECT CASE WHEN key_id IS NULL THEN NULL ELSE coalesce(seal_format, 1) END \
+            "SELECT CASE WHEN key_id IS NULL THEN NULL ELSE coalesce(seal_format, 1) END, payload \
              FROM credentials ORDER BY subject",
         )
         .unwrap();
-    stmt.query_map([], |row| row.get(0))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap()
+    stmt.query_map([], |row| {
+        let format: Option<u8> = row.get(0)?;
+        let payload: Vec<u8> = row.get(1)?;
+        Ok(format.or_else(|| envelope(&payload).map(|e| e.sealed().format.number())))
+    })
+    .unwrap()
+    .collect::<Result<_, _>>()
+    .unwrap()
 }
 
 #[tokio::test]
@@ -407,8 +422,8 @@ async fn payloads_sealed_by_earlier_releases_still_read_and_rotate_binds_them() 
         "db",
         plant_schema_1,
         open,
-        SqliteCredentialStore::rotate,
-        SqliteCredentialStore::close,
+        Store::rotate,
+        close,
         seal_formats,
     )
     .await;
@@ -435,7 +450,7 @@ async fn wrong_or_missing_key_is_a_clear_error_and_changes_nothing() {
         dir.path(),
         "db",
         open,
-        SqliteCredentialStore::close,
+        close,
     )
     .await;
 }
@@ -458,7 +473,7 @@ async fn truncated_file_is_reported_as_corrupt_and_left_alone() {
             .await
             .unwrap();
     }
-    store.close().await.unwrap();
+    store.into_inner().close().await.unwrap();
     let full = std::fs::read(&path).unwrap();
     assert!(full.len() > 8192, "needs several pages: {}", full.len());
     for cut in [50, 4096 + 100, full.len() / 2] {
@@ -499,7 +514,7 @@ async fn a_file_cut_inside_its_last_page_or_garbled_is_corrupt_not_a_wrong_key()
         .put(CredentialRecord::new("p", "s", payload(1)), PutMode::Create)
         .await
         .unwrap();
-    store.close().await.unwrap();
+    store.into_inner().close().await.unwrap();
     let full = std::fs::read(&path).unwrap();
     let page = 4096;
     assert_eq!(full.len() % page, 0, "a database is whole pages");
@@ -529,7 +544,7 @@ async fn a_file_cut_inside_its_last_page_or_garbled_is_corrupt_not_a_wrong_key()
                     .list(None)
                     .await
                     .expect_err("a damaged database must not read as valid");
-                store.close().await.unwrap();
+                store.into_inner().close().await.unwrap();
                 err
             }
         };
@@ -588,6 +603,7 @@ async fn unknown_schema_version_is_refused_and_left_alone() {
         .open()
         .await
         .unwrap()
+        .into_inner()
         .close()
         .await
         .unwrap();
@@ -683,4 +699,95 @@ async fn read_only_directory_is_a_read_only_error() {
 #[ignore = "child process of read_only_directory_is_a_read_only_error"]
 async fn read_only_child() {
     read_only::child_read_only(assert_read_only).await;
+}
+
+/// The payloads in the fixtures (see `tests/fixtures/README.md`), by (provider, subject), with
+/// their versions.
+const FIXTURE_RECORDS: [(&str, &str, u64, &str); 4] = [
+    (
+        "asana",
+        "current",
+        2,
+        r#"{"access_token":"fixture-current-token","n":2}"#,
+    ),
+    (
+        "asana",
+        "old-key",
+        1,
+        r#"{"access_token":"fixture-old-key-token","n":1}"#,
+    ),
+    (
+        "asana",
+        "plain",
+        1,
+        r#"{"access_token":"fixture-plain-token","n":4}"#,
+    ),
+    ("p", "legacy", 3, encryption::LEGACY_PAYLOAD),
+];
+
+#[tokio::test]
+async fn a_database_written_before_the_encryption_layer_reads_and_rotate_rewrites_it_as_envelopes()
+{
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("creds.db");
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/written-by-schema-2.db"),
+        &path,
+    )
+    .unwrap();
+    let ring = || Some(KeyRing::new(key(1)).with_old_key(key(2)));
+    let store = open(path.clone(), ring()).await;
+    for (provider, subject, version, payload) in FIXTURE_RECORDS {
+        let got = store.get(provider, subject).await;
+        if subject == "plain" {
+            assert!(
+                matches!(got, Err(StoreError::Unencrypted { .. })),
+                "{got:?}"
+            );
+            continue;
+        }
+        let got = got.unwrap().unwrap();
+        assert_eq!(got.version, version, "{subject}");
+        assert_eq!(got.record.payload.expose_bytes(), payload.as_bytes());
+    }
+    assert_eq!(
+        store.rotate().await.unwrap(),
+        4,
+        "every record is rewritten"
+    );
+    assert_eq!(store.rotate().await.unwrap(), 0, "nothing left to rotate");
+    close(store).await.unwrap();
+
+    for (_, subject, _, _) in FIXTURE_RECORDS {
+        let (key_id, nonce, payload, seal_format) = read_body(&path, subject);
+        assert_eq!(
+            (key_id, nonce, seal_format),
+            (None, None, None),
+            "{subject}"
+        );
+        let envelope = envelope(&payload).expect("an envelope");
+        assert_eq!(envelope.format_version(), Envelope::CURRENT);
+        assert_eq!(envelope.sealed().key_id, key(1).id());
+    }
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let user_version: u32 = conn
+        .pragma_query_value(None, "user_version", |row| row.get(0))
+        .unwrap();
+    assert_eq!(user_version, SCHEMA_VERSION);
+    drop(conn);
+    assert!(
+        !encryption::contains(&encryption::dir_bytes(dir.path()), "fixture-plain-token"),
+        "the plaintext record is encrypted"
+    );
+
+    let new_only = open(path, Some(KeyRing::new(key(1)))).await;
+    for (provider, subject, version, payload) in FIXTURE_RECORDS {
+        let got = new_only.get(provider, subject).await.unwrap().unwrap();
+        assert_eq!(
+            got.version, version,
+            "rotate keeps the version of {subject}"
+        );
+        assert_eq!(got.record.payload.expose_bytes(), payload.as_bytes());
+    }
+    close(new_only).await.unwrap();
 }
