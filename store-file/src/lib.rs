@@ -367,22 +367,17 @@ impl Inner {
     }
 }
 
-/// The records of a document as the store reads them (each decoded with `keys`), and the document
-/// as the store would write it back: the store's reading path without a file, for the cargo-fuzz
-/// targets in `fuzz/`. Not part of the API.
+/// The records of a document as the store reads them, and the document as the store would write
+/// it back: the store's reading path without a file, for the cargo-fuzz targets in `fuzz/`. Not
+/// part of the API.
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 #[allow(clippy::type_complexity)]
 pub fn read_document_for_fuzzing(
     bytes: &[u8],
-    keys: Option<&KeyRing>,
 ) -> Result<(Vec<Result<StoredCredential, StoreError>>, Vec<u8>), StoreError> {
     let doc = Document::parse(bytes, "fuzz")?;
-    let records = doc
-        .records
-        .values()
-        .map(|r| r.decode(keys, "fuzz"))
-        .collect();
+    let records = doc.records.values().map(|r| r.decode("fuzz")).collect();
     Ok((records, doc.to_bytes()?))
 }
 

@@ -24,10 +24,6 @@ fn ring() -> KeyRing {
     KeyRing::new(EncryptionKey::from_bytes([3; KEY_LEN]))
 }
 
-fn keys(keyed: bool) -> Option<KeyRing> {
-    keyed.then(ring)
-}
-
 /// A small JSON value: what a record's fields could hold instead of what they should.
 fn scalar() -> impl Strategy<Value = Value> {
     prop_oneof![
@@ -191,10 +187,10 @@ fn credential_record() -> impl Strategy<Value = (CredentialRecord, u64, i64, i64
         )
 }
 
-fn read_all(doc: &Document, keys: Option<&KeyRing>) -> Vec<Result<StoredCredential, String>> {
+fn read_all(doc: &Document) -> Vec<Result<StoredCredential, String>> {
     doc.records
         .values()
-        .map(|r| r.decode(keys, "loc").map_err(|e| e.to_string()))
+        .map(|r| r.decode("loc").map_err(|e| e.to_string()))
         .collect()
 }
 
@@ -207,12 +203,10 @@ proptest! {
             prop::collection::vec(any::<u8>(), 0..64),
             document_like().prop_map(|v| serde_json::to_vec(&v).unwrap()),
         ],
-        keyed in any::<bool>(),
     ) {
         if let Ok(doc) = Document::parse(&bytes, "loc") {
-            let keys = keys(keyed);
             for record in doc.records.values() {
-                let _ = record.decode(keys.as_ref(), "loc");
+                let _ = record.decode("loc");
             }
             let written = doc.to_bytes().map_err(|e| TestCaseError::fail(e.to_string()))?;
             prop_assert!(Document::parse(&written, "loc").is_ok());
@@ -220,16 +214,15 @@ proptest! {
     }
 
     #[test]
-    fn a_file_read_then_written_reads_the_same(doc in document_like(), keyed in any::<bool>()) {
+    fn a_file_read_then_written_reads_the_same(doc in document_like()) {
         let bytes = serde_json::to_vec(&doc).unwrap();
         let Ok(first) = Document::parse(&bytes, "loc") else {
             return Ok(());
         };
-        let keys = keys(keyed);
         let written = first.to_bytes().map_err(|e| TestCaseError::fail(e.to_string()))?;
         let second = Document::parse(&written, "loc").map_err(|e| TestCaseError::fail(e.to_string()))?;
         prop_assert_eq!(second.to_bytes().unwrap(), written);
-        let (a, b) = (read_all(&first, keys.as_ref()), read_all(&second, keys.as_ref()));
+        let (a, b) = (read_all(&first), read_all(&second));
         prop_assert_eq!(a.len(), b.len());
         for (a, b) in a.iter().zip(&b) {
             match (a, b) {
@@ -243,13 +236,11 @@ proptest! {
     #[test]
     fn records_written_are_read_back(
         records in prop::collection::vec(credential_record(), 0..4),
-        keyed in any::<bool>(),
     ) {
-        let keys = keys(keyed);
         let mut doc = Document::default();
         let mut expected = std::collections::BTreeMap::new();
         for (record, version, created, updated) in records {
-            let stored = FileRecord::new(&record, keys.as_ref(), version, created, updated).unwrap();
+            let stored = FileRecord::new(&record, version, created, updated);
             let key = (record.provider.clone(), record.subject.clone());
             doc.records.insert(key.clone(), stored);
             expected.insert(key, StoredCredential {
@@ -263,7 +254,7 @@ proptest! {
             .map_err(|e| TestCaseError::fail(e.to_string()))?;
         prop_assert_eq!(read.records.len(), expected.len());
         for (key, want) in &expected {
-            let got = read.records[key].decode(keys.as_ref(), "loc").unwrap();
+            let got = read.records[key].decode("loc").unwrap();
             prop_assert!(same(&got, want), "{key:?}");
         }
     }
