@@ -49,7 +49,12 @@ fuzz_target!(|data: &[u8]| {
                 version,
                 &sealed
             )));
-            assert!(refused(&ring.open(&provider, &subject, version + 1, &sealed)));
+            assert!(refused(&ring.open(
+                &provider,
+                &subject,
+                version + 1,
+                &sealed
+            )));
             let mut tampered = sealed.clone();
             let at = usize::from(case) % (NONCE_LEN + tampered.ciphertext.len());
             if at < NONCE_LEN {
