@@ -8,6 +8,19 @@
 //! in-memory store, the store conformance suite (feature `testing`) and encryption at rest
 //! (feature `encryption`).
 //!
+//! ## Layers
+//!
+//! Each module imports only modules below it:
+//!
+//! | layer | module | its job |
+//! | --- | --- | --- |
+//! | 5 | [`manager`] | configured providers, the store, pending states; opens flows and sessions |
+//! | 4 | [`session`], [`oauth2`] | a subject's token sources; the authorization-code flow |
+//! | 3 | [`cell`] | the refreshing credential of one (provider, subject): [`RefreshingTokenSource`] |
+//! | 2 | [`endpoint`], [`pending`] | a provider's token endpoint; pending authorizations |
+//! | 1 | [`provider`], [`config`], [`token_source`], [`store`], [`token`], [`redact`] | the traits and their data |
+//! | 0 | [`error`], [`secret`] | typed errors; redacted secrets |
+//!
 //! Nothing here names a provider: a provider crate implements [`AuthProvider`] and registers a
 //! [`ProviderRegistration`]; a store crate implements [`CredentialStore`] and runs
 //! `auth_core::testing::run_conformance`.
@@ -67,12 +80,15 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod cell;
 pub mod config;
 #[cfg(feature = "encryption")]
 pub mod crypto;
+pub mod endpoint;
 pub mod error;
 pub mod manager;
 pub mod oauth2;
+pub mod pending;
 pub mod provider;
 pub mod redact;
 pub mod secret;
@@ -83,14 +99,19 @@ pub mod testing;
 pub mod token;
 pub mod token_source;
 
-pub use error::{AuthError, ConfigError, ConfigSource, ErrorClass, StoreError};
+pub use cell::{RefreshCallback, RefreshingTokenSource};
+pub use endpoint::TokenEndpoint;
+pub use error::{
+    AuthError, ConfigError, ConfigSource, ErrorClass, OAuthErrorCode, StoreError, TokenOperation,
+};
 pub use manager::{
     AuthManager, AuthManagerBuilder, CredentialInfo, ListedCredential, ProviderStatus,
 };
 pub use oauth2::{AuthorizationRequest, AuthorizeOptions, OAuth2Flow};
+pub use pending::{MemoryPendingStates, PendingStateStore, StoredPendingStates};
 pub use provider::{AuthProvider, OAuth2Settings, ProviderRegistration};
 pub use secret::SecretString;
-pub use session::{RefreshCallback, Session, SessionOptions};
+pub use session::{Session, SessionOptions};
 pub use store::{
     CredentialRecord, CredentialStatus, CredentialStore, MemoryCredentialStore, Payload, PutMode,
     RefreshLease, StoredCredential, Version,

@@ -364,7 +364,7 @@ async fn transient_failure_leaves_credentials_untouched() {
         matches!(
             err,
             AuthError::Transient {
-                operation: "refresh",
+                operation: auth_core::TokenOperation::Refresh,
                 ..
             }
         ),
