@@ -818,3 +818,111 @@ async fn echoed_requests_are_redacted_from_token_endpoint_errors() {
         assert_redacted(&err, &[CLIENT_SECRET, "access-canary-2"]);
     }
 }
+
+#[tokio::test]
+async fn a_callback_landing_on_another_instance_finds_its_state_in_the_shared_store() {
+    use auth_core::{CredentialStore, StoredPendingStates};
+    let server = MockServer::start().await;
+    let challenge = Arc::new(Mutex::new(None));
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .respond_with(PkceChecker {
+            challenge: challenge.clone(),
+        })
+        .mount(&server)
+        .await;
+    let shared: Arc<dyn CredentialStore> = Arc::new(MemoryCredentialStore::new());
+    let instance = || {
+        builder(&server.uri())
+            .shared_store(shared.clone())
+            .pending_states(StoredPendingStates::new(
+                shared.clone(),
+                Duration::from_secs(600),
+            ))
+            .build()
+            .unwrap()
+    };
+    let (first, second) = (instance(), instance());
+    let step = first
+        .oauth2("test")
+        .unwrap()
+        .authorize(AuthorizeOptions::default().scopes(["read"]))
+        .await
+        .unwrap();
+    let query: std::collections::HashMap<String, String> =
+        step.url.query_pairs().into_owned().collect();
+    *challenge.lock().unwrap() = Some(query["code_challenge"].clone());
+
+    // The PKCE checker accepts the code only with the verifier of the first instance's challenge.
+    let flow = second.oauth2("test").unwrap();
+    flow.exchange("good-code", &step.state, "user-1")
+        .await
+        .unwrap();
+    let received = server.received_requests().await.unwrap();
+    assert_eq!(
+        form_value(&received[0], "redirect_uri").as_deref(),
+        Some("http://127.0.0.1:9999/callback")
+    );
+    let replay = first
+        .oauth2("test")
+        .unwrap()
+        .exchange("good-code", &step.state, "user-1")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(replay, AuthError::StateReused { .. }),
+        "{replay:?}"
+    );
+    assert_eq!(server.received_requests().await.unwrap().len(), 1);
+
+    // The pending state is no credential: listings do not show it, and keep no verifier.
+    assert!(first.list_credentials(None).await.unwrap().is_empty());
+    assert!(first.list_credentials_each(None).await.unwrap().is_empty());
+    let records = shared.list(None).await.unwrap();
+    assert_eq!(records.len(), 1);
+    let tombstone = String::from_utf8(records[0].record.payload.expose_bytes().to_vec()).unwrap();
+    assert!(!tombstone.contains("verifier") && !tombstone.contains(&step.state));
+
+    let expiring = builder(&server.uri())
+        .pending_states(StoredPendingStates::new(shared.clone(), Duration::ZERO))
+        .build()
+        .unwrap();
+    let flow = expiring.oauth2("test").unwrap();
+    let step = flow.authorize(AuthorizeOptions::default()).await.unwrap();
+    let err = flow.exchange("c", &step.state, "u").await.unwrap_err();
+    assert!(matches!(err, AuthError::StateExpired { .. }), "{err:?}");
+    let err = flow.exchange("c", "never-issued", "u").await.unwrap_err();
+    assert!(matches!(err, AuthError::UnknownState { .. }), "{err:?}");
+}
+
+#[tokio::test]
+async fn oauth_errors_name_the_endpoint_and_the_request_that_was_refused() {
+    use auth_core::{OAuthErrorCode, TokenOperation};
+    let server = MockServer::start().await;
+    for endpoint in ["/token", "/revoke"] {
+        Mock::given(method("POST"))
+            .and(path(endpoint))
+            .respond_with(ResponseTemplate::new(400).set_body_json(
+                serde_json::json!({"error": "unsupported_token_type", "error_description": "no"}),
+            ))
+            .mount(&server)
+            .await;
+    }
+    let auth = builder(&server.uri()).build().unwrap();
+    let flow = auth.oauth2("test").unwrap();
+    let credentials = Credentials::new(valid("access-canary", "refresh-canary"));
+    let revoke = flow.revoke(&credentials).await.unwrap_err();
+    assert!(
+        matches!(&revoke, AuthError::OAuth { operation: TokenOperation::Revoke, code: OAuthErrorCode::Other(code), .. } if code == "unsupported_token_type"),
+        "{revoke:?}"
+    );
+    assert_eq!(
+        revoke.to_string(),
+        "test: the revocation endpoint refused the revoke request (HTTP 400, unsupported_token_type): no"
+    );
+    let refresh = flow.refresh(&credentials).await.unwrap_err();
+    assert_eq!(
+        refresh.to_string(),
+        "test: the token endpoint refused the refresh request (HTTP 400, unsupported_token_type): no"
+    );
+}
