@@ -143,13 +143,16 @@ impl TokenEndpoint {
         request_timeout(self.provider.as_ref())
     }
 
-    /// Trades an authorization code for the provider's credentials (`redirect_uri` and the PKCE
-    /// `verifier` as they were sent with the authorization request).
+    /// Trades an authorization code for the provider's credentials (`redirect_uri`, the PKCE
+    /// `verifier` and the `requested_scopes` as they were sent with the authorization request). A
+    /// token response that names no scope granted the requested ones (RFC 6749 §5.1), and the
+    /// credentials say so.
     pub async fn exchange(
         &self,
         code: &str,
         redirect_uri: Option<&Url>,
         verifier: Option<&SecretString>,
+        requested_scopes: &[String],
     ) -> Result<Credentials, AuthError> {
         let mut form = vec![
             ("grant_type", "authorization_code".to_string()),
@@ -161,7 +164,10 @@ impl TokenEndpoint {
         if let Some(verifier) = verifier {
             form.push(("code_verifier", verifier.expose_secret().to_string()));
         }
-        let token = self.token_request(form, TokenOperation::Exchange).await?;
+        let mut token = self.token_request(form, TokenOperation::Exchange).await?;
+        if token.scope.is_empty() {
+            token.scope = requested_scopes.to_vec();
+        }
         self.provider.credentials_from_token(token).await
     }
 

@@ -218,6 +218,7 @@ impl OAuth2Flow {
                     code,
                     pending.redirect_uri.as_ref(),
                     pending.verifier.as_ref(),
+                    &pending.scopes,
                 )
                 .await?;
             tracing::info!("authorization code exchanged");

@@ -926,3 +926,41 @@ async fn oauth_errors_name_the_endpoint_and_the_request_that_was_refused() {
         "test: the token endpoint refused the refresh request (HTTP 400, unsupported_token_type): no"
     );
 }
+
+#[tokio::test]
+async fn a_token_response_without_scope_grants_the_requested_scopes() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(
+            serde_json::json!({"access_token": "a", "token_type": "bearer", "expires_in": 3600}),
+        ))
+        .mount(&server)
+        .await;
+    let mut p = provider(&server.uri());
+    p.settings = p
+        .settings
+        .map(|s| s.with_default_scopes(vec!["default:read".into()]));
+    let auth = auth_core::AuthManager::builder()
+        .env(auth_core::config::EnvSource::empty())
+        .auto_configure(false)
+        .provider(p)
+        .build()
+        .unwrap();
+    let flow = auth.oauth2("test").unwrap();
+    let step = flow
+        .authorize(AuthorizeOptions::default().scopes(["tasks:read", "users:read"]))
+        .await
+        .unwrap();
+    let credentials = flow.exchange("c", &step.state, "u").await.unwrap();
+    assert_eq!(credentials.token.scope, ["tasks:read", "users:read"]);
+    auth.store_credentials("test", "u", &credentials)
+        .await
+        .unwrap();
+    let info = auth.credential_info("test", "u").await.unwrap().unwrap();
+    assert_eq!(info.scopes, ["tasks:read", "users:read"]);
+
+    let step = flow.authorize(AuthorizeOptions::default()).await.unwrap();
+    let credentials = flow.exchange("c", &step.state, "u").await.unwrap();
+    assert_eq!(credentials.token.scope, ["default:read"]);
+}
