@@ -302,6 +302,7 @@ impl TokenEndpoint {
                     settings.client_secret.as_ref().map(|s| s.expose_secret()),
                 );
             }
+            ClientAuthMethod::None => form.push(("client_id", settings.client_id.clone())),
         }
         request.form(&form).send().await.map_err(|e| {
             let detail = if e.is_timeout() {

@@ -964,3 +964,93 @@ async fn a_token_response_without_scope_grants_the_requested_scopes() {
     let credentials = flow.exchange("c", &step.state, "u").await.unwrap();
     assert_eq!(credentials.token.scope, ["default:read"]);
 }
+
+/// A token and revocation endpoint that accepts one client authentication method only, as the
+/// client `client-1` with the secret `client-secret-canary`, and refuses any other with
+/// `invalid_client`.
+struct AcceptsOnly(ClientAuthMethod);
+
+impl Respond for AcceptsOnly {
+    fn respond(&self, req: &Request) -> ResponseTemplate {
+        let basic = base64::Engine::encode(
+            &base64::engine::general_purpose::STANDARD,
+            "client-1:client-secret-canary",
+        );
+        let header = req
+            .headers
+            .get("authorization")
+            .map(|v| v.to_str().unwrap().to_string());
+        let (id, secret) = (
+            form_value(req, "client_id"),
+            form_value(req, "client_secret"),
+        );
+        let authenticated = match self.0 {
+            ClientAuthMethod::BasicAuth => {
+                header == Some(format!("Basic {basic}")) && id.is_none() && secret.is_none()
+            }
+            ClientAuthMethod::RequestBody => {
+                header.is_none()
+                    && id.as_deref() == Some("client-1")
+                    && secret.as_deref() == Some("client-secret-canary")
+            }
+            ClientAuthMethod::None => {
+                header.is_none() && id.as_deref() == Some("client-1") && secret.is_none()
+            }
+            other => panic!("{other:?}"),
+        };
+        if !authenticated {
+            return ResponseTemplate::new(401)
+                .set_body_json(serde_json::json!({"error": "invalid_client"}));
+        }
+        if req.url.path() == "/revoke" {
+            return ResponseTemplate::new(200);
+        }
+        ResponseTemplate::new(200).set_body_json(serde_json::json!({
+            "access_token": "access-canary", "token_type": "bearer", "expires_in": 3600, "refresh_token": "refresh-canary"
+        }))
+    }
+}
+
+#[tokio::test]
+async fn each_client_authentication_method_is_used_for_token_and_revocation_requests() {
+    for accepted in ClientAuthMethod::ALL {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .respond_with(AcceptsOnly(accepted))
+            .mount(&server)
+            .await;
+        for used in ClientAuthMethod::ALL {
+            let mut p = provider(&server.uri());
+            p.settings = p.settings.map(|s| s.with_client_auth(used));
+            let auth = auth_core::AuthManager::builder()
+                .env(auth_core::config::EnvSource::empty())
+                .auto_configure(false)
+                .provider(p)
+                .build()
+                .unwrap();
+            let flow = auth.oauth2("test").unwrap();
+            let step = flow.authorize(AuthorizeOptions::default()).await.unwrap();
+            let exchanged = flow.exchange("code-canary", &step.state, "u").await;
+            let credentials = Credentials::new(valid("access-canary-1", "refresh-canary-1"));
+            let refreshed = flow.refresh(&credentials).await;
+            let revoked = flow.revoke(&credentials).await;
+            let context = format!("server accepts {accepted}, client uses {used}");
+            if used == accepted {
+                assert!(exchanged.is_ok(), "{context}: {exchanged:?}");
+                assert!(refreshed.is_ok(), "{context}: {refreshed:?}");
+                assert!(revoked.is_ok(), "{context}: {revoked:?}");
+            } else {
+                for err in [
+                    exchanged.map(|_| ()).unwrap_err(),
+                    refreshed.map(|_| ()).unwrap_err(),
+                    revoked.unwrap_err(),
+                ] {
+                    assert!(
+                        matches!(&err, AuthError::OAuth { status: 401, code, .. } if *code == auth_core::OAuthErrorCode::InvalidClient),
+                        "{context}: {err:?}"
+                    );
+                }
+            }
+        }
+    }
+}
