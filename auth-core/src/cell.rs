@@ -53,7 +53,7 @@ use crate::store::{
     CredentialRecord, CredentialStatus, CredentialStore, PutMode, RefreshLease, StoredCredential,
     Version,
 };
-use crate::token::{Credentials, MAX_TOKEN_LIFETIME};
+use crate::token::{Credentials, MAX_TOKEN_LIFETIME, OAuth2Token};
 use crate::token_source::{CredentialSource, TokenSource};
 
 /// Called with (provider, subject, new credentials) after every successful refresh, so that
@@ -63,6 +63,9 @@ pub type RefreshCallback = Arc<dyn Fn(&str, &str, &Credentials) + Send + Sync>;
 /// How long writing refreshed credentials is retried while the store reports a busy lock or an
 /// I/O error (the default; see `AuthManagerBuilder::store_write_budget`). No attempt starts later.
 pub const STORE_WRITE_BUDGET: Duration = Duration::from_secs(10);
+
+/// How long before expiry a token is refreshed when the provider has no OAuth2 settings.
+const DEFAULT_EXPIRY_MARGIN: Duration = Duration::from_secs(60);
 
 /// What a refresh lease lasts beyond the token request's timeout and the store write budget: the
 /// wait of the lease's own write and of the last write attempt for the store's lock (5 s each by
@@ -345,11 +348,19 @@ impl TokenCell {
         }
     }
 
-    fn margin(&self) -> Duration {
-        self.endpoint
+    /// How long before its expiry `token` is refreshed: the provider's margin, but never more
+    /// than half the token's lifetime, so that a short-lived token is used for half its life
+    /// instead of being refreshed at every call.
+    fn margin(&self, token: &OAuth2Token) -> Duration {
+        let margin = self
+            .endpoint
             .provider()
             .oauth2_settings()
-            .map_or(Duration::from_secs(60), |s| s.expiry_margin)
+            .map_or(DEFAULT_EXPIRY_MARGIN, |s| s.expiry_margin);
+        match token.expires_in {
+            Some(lifetime) => margin.min(Duration::from_secs(lifetime) / 2),
+            None => margin,
+        }
     }
 
     fn read_cache(&self) -> std::sync::RwLockReadGuard<'_, Cache> {
@@ -381,7 +392,7 @@ impl TokenCell {
         let refresh_at = credentials.token.expires_at.map(|expires_at| {
             // However far the stored expiry, the coarse clock only ever adds a year or less.
             let until_refresh = expires_at
-                .checked_sub(self.margin())
+                .checked_sub(self.margin(&credentials.token))
                 .and_then(|at| at.duration_since(SystemTime::now()).ok())
                 .unwrap_or_default()
                 .min(MAX_TOKEN_LIFETIME);
@@ -556,7 +567,7 @@ impl TokenCell {
         let now = SystemTime::now();
         let token = &credentials.token;
         let was_rejected = rejected.is_some_and(|r| r.same_secret(&token.access_token));
-        if !was_rejected && !token.expires_within(self.margin(), now) {
+        if !was_rejected && !token.expires_within(self.margin(token), now) {
             return Ok(Decision::Use(self.prime(credentials, true)));
         }
         if token.refresh_token.is_some() {

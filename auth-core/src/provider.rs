@@ -126,7 +126,8 @@ pub struct OAuth2Settings {
     pub default_scopes: Vec<String>,
     /// How scopes are joined in the authorize URL and split in token responses (default `" "`).
     pub scope_separator: String,
-    /// Refresh this long before the access token expires (default 60 s).
+    /// Refresh this long before the access token expires (default 60 s), but never more than half
+    /// the token's lifetime (a 30-second token is refreshed 15 s before it expires).
     pub expiry_margin: Duration,
     /// Client authentication at the token endpoint.
     pub client_auth: ClientAuthMethod,

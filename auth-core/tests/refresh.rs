@@ -1165,10 +1165,11 @@ impl Respond for Rotating {
         state.spent.push(presented);
         state.issued += 1;
         let n = state.issued;
+        // Tokens that expire as they are issued: every call refreshes.
         ResponseTemplate::new(200)
             .set_body_json(serde_json::json!({
                 "access_token": format!("access-{n}"), "refresh_token": format!("rt-{n}"),
-                "token_type": "bearer", "expires_in": 30
+                "token_type": "bearer", "expires_in": 0
             }))
             .set_delay(Duration::from_millis(5))
     }
@@ -1467,4 +1468,57 @@ async fn a_standalone_refreshing_token_source_over_a_store_writes_back_and_marks
     let (record, credentials) = stored(&*store, "u").await;
     assert_eq!(record.record.status, CredentialStatus::NeedsReauthorization);
     assert_eq!(stored_access(&credentials), "access-1", "kept, not deleted");
+}
+
+#[tokio::test]
+async fn a_short_lived_token_is_refreshed_once_not_on_every_call() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+            "access_token": "thirty-seconds", "token_type": "bearer", "expires_in": 30
+        })))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let auth = builder(&server.uri()).build().unwrap();
+    auth.store_credentials("test", "u", &expired("stale", "rt"))
+        .await
+        .unwrap();
+    let session = auth.session("u").await.unwrap();
+    for _ in 0..10 {
+        assert_eq!(
+            session.token("test").await.unwrap().expose_secret(),
+            "thirty-seconds"
+        );
+    }
+    let reopened = auth.session("u").await.unwrap();
+    assert_eq!(
+        reopened.token("test").await.unwrap().expose_secret(),
+        "thirty-seconds"
+    );
+    assert_eq!(server.received_requests().await.unwrap().len(), 1);
+
+    // The provider's margin is honoured below half the lifetime: 8 s left of a 30 s token is
+    // fresh with a 5 s margin (the default 60 s would refresh it).
+    let mut p = provider(&server.uri());
+    p.settings = p
+        .settings
+        .map(|s| s.with_expiry_margin(Duration::from_secs(5)));
+    let auth = auth_core::AuthManager::builder()
+        .env(auth_core::config::EnvSource::empty())
+        .auto_configure(false)
+        .provider(p)
+        .build()
+        .unwrap();
+    let mut token = valid("eight-seconds-left", "rt");
+    token.expires_in = Some(30);
+    token.expires_at = Some(SystemTime::now() + Duration::from_secs(8));
+    auth.store_credentials("test", "u", &token).await.unwrap();
+    let session = auth.session("u").await.unwrap();
+    assert_eq!(
+        session.token("test").await.unwrap().expose_secret(),
+        "eight-seconds-left"
+    );
+    assert_eq!(server.received_requests().await.unwrap().len(), 1);
 }
