@@ -7,7 +7,7 @@
 use std::fmt;
 use std::time::Duration;
 
-/// A store version, as `crate::store::Version` (a number that grows with every write).
+/// A record version in a credential store (a number that grows with every write).
 type Version = u64;
 
 /// A request to a provider's OAuth endpoints.

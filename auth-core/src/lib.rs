@@ -10,16 +10,19 @@
 //!
 //! ## Layers
 //!
-//! Each module imports only modules below it:
+//! Each module imports only modules listed below it (no import circles):
 //!
-//! | layer | module | its job |
-//! | --- | --- | --- |
-//! | 5 | [`manager`] | configured providers, the store, pending states; opens flows and sessions |
-//! | 4 | [`session`], [`oauth2`] | a subject's token sources; the authorization-code flow |
-//! | 3 | [`cell`] | the refreshing credential of one (provider, subject): [`RefreshingTokenSource`] |
-//! | 2 | [`endpoint`], [`pending`] | a provider's token endpoint; pending authorizations |
-//! | 1 | [`provider`], [`config`], [`token_source`], [`store`], [`token`], [`redact`] | the traits and their data |
-//! | 0 | [`error`], [`secret`] | typed errors; redacted secrets |
+//! | module | its one job |
+//! | --- | --- |
+//! | [`manager`] | configured providers, the store and pending states; opens flows and sessions |
+//! | [`session`] | a subject's token source per provider, whatever the source |
+//! | [`cell`], [`oauth2`] | the refreshing credential of one (provider, subject); the code flow |
+//! | [`endpoint`] | a provider's token and revocation endpoints and the classification of answers |
+//! | [`provider`] | the [`AuthProvider`] trait, OAuth2 settings and the registry |
+//! | [`config`] | layered configuration loading |
+//! | [`token`], [`pending`] | credentials and token responses; pending authorizations |
+//! | [`store`], [`token_source`], [`redact`] | the store trait; the token-source trait; redaction |
+//! | [`error`], [`secret`] | typed errors; redacted secrets |
 //!
 //! Nothing here names a provider: a provider crate implements [`AuthProvider`] and registers a
 //! [`ProviderRegistration`]; a store crate implements [`CredentialStore`] and runs
