@@ -50,6 +50,8 @@ pub enum FieldKind {
     Url,
     /// A list: a TOML array, or a comma- or space-separated string.
     List,
+    /// One of these names (read as text with [`ProviderConfig::text`]).
+    OneOf(&'static [&'static str]),
 }
 
 /// One configuration field a provider declares.
@@ -545,6 +547,13 @@ fn validate(
                 .filter(|s| !s.is_empty())
                 .collect(),
         }),
+        FieldKind::OneOf(names) => {
+            let t = text(raw)?;
+            if !names.contains(&t.as_str()) {
+                return Err(invalid(&format!("expected one of: {}", names.join(", "))));
+            }
+            ConfigValue::Text(t)
+        }
         FieldKind::Url => {
             let t = text(raw)?;
             let url = Url::parse(&t).map_err(|e| invalid(&format!("not a valid URL ({e})")))?;

@@ -1,9 +1,136 @@
-//! Errors. Every message says what failed, for which provider and subject, and what to do next.
-//! No message ever contains a secret or a raw token response.
+//! Errors: every failure as a typed value saying what failed, for which provider and subject, and
+//! what to do next; never a secret or a raw token response.
+//!
+//! The bottom layer: it names no other module of this crate. The OAuth vocabulary the errors carry
+//! (the [`TokenOperation`], the [`OAuthErrorCode`] of RFC 6749 §5.2) lives here for that reason.
 
+use std::fmt;
 use std::time::Duration;
 
-use crate::store::Version;
+/// A record version in a credential store (a number that grows with every write).
+type Version = u64;
+
+/// A request to a provider's OAuth endpoints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum TokenOperation {
+    /// Trading an authorization code for tokens, at the token endpoint.
+    Exchange,
+    /// Trading a refresh token for new tokens, at the token endpoint.
+    Refresh,
+    /// Revoking a grant, at the revocation endpoint (RFC 7009).
+    Revoke,
+}
+
+impl TokenOperation {
+    /// `exchange`, `refresh` or `revoke`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenOperation::Exchange => "exchange",
+            TokenOperation::Refresh => "refresh",
+            TokenOperation::Revoke => "revoke",
+        }
+    }
+
+    /// The endpoint the operation is sent to: `token endpoint` or `revocation endpoint`.
+    pub fn endpoint(self) -> &'static str {
+        match self {
+            TokenOperation::Exchange | TokenOperation::Refresh => "token endpoint",
+            TokenOperation::Revoke => "revocation endpoint",
+        }
+    }
+}
+
+impl fmt::Display for TokenOperation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The `error` code of an OAuth error response (RFC 6749 §5.2; RFC 7009 adds
+/// `unsupported_token_type`, kept as [`OAuthErrorCode::Other`]).
+///
+/// ```
+/// use auth_core::error::OAuthErrorCode;
+///
+/// assert_eq!(OAuthErrorCode::from("invalid_grant"), OAuthErrorCode::InvalidGrant);
+/// assert_eq!(OAuthErrorCode::from("slow_down").as_str(), "slow_down");
+/// assert!(OAuthErrorCode::InvalidClient == *"invalid_client");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum OAuthErrorCode {
+    /// `invalid_request`: a parameter is missing, repeated or malformed.
+    InvalidRequest,
+    /// `invalid_client`: the client authentication failed.
+    InvalidClient,
+    /// `invalid_grant`: the code or refresh token is invalid, expired or revoked.
+    InvalidGrant,
+    /// `unauthorized_client`: the client may not use this grant type.
+    UnauthorizedClient,
+    /// `unsupported_grant_type`: the server does not support the grant type.
+    UnsupportedGrantType,
+    /// `invalid_scope`: the requested scope is invalid or exceeds the grant.
+    InvalidScope,
+    /// Any other code, or `http_<status>` when the body carried none (cleaned of secrets).
+    Other(String),
+}
+
+impl OAuthErrorCode {
+    /// The code as sent on the wire.
+    pub fn as_str(&self) -> &str {
+        match self {
+            OAuthErrorCode::InvalidRequest => "invalid_request",
+            OAuthErrorCode::InvalidClient => "invalid_client",
+            OAuthErrorCode::InvalidGrant => "invalid_grant",
+            OAuthErrorCode::UnauthorizedClient => "unauthorized_client",
+            OAuthErrorCode::UnsupportedGrantType => "unsupported_grant_type",
+            OAuthErrorCode::InvalidScope => "invalid_scope",
+            OAuthErrorCode::Other(code) => code,
+        }
+    }
+}
+
+impl From<&str> for OAuthErrorCode {
+    fn from(code: &str) -> Self {
+        match code {
+            "invalid_request" => OAuthErrorCode::InvalidRequest,
+            "invalid_client" => OAuthErrorCode::InvalidClient,
+            "invalid_grant" => OAuthErrorCode::InvalidGrant,
+            "unauthorized_client" => OAuthErrorCode::UnauthorizedClient,
+            "unsupported_grant_type" => OAuthErrorCode::UnsupportedGrantType,
+            "invalid_scope" => OAuthErrorCode::InvalidScope,
+            other => OAuthErrorCode::Other(other.to_string()),
+        }
+    }
+}
+
+impl From<String> for OAuthErrorCode {
+    fn from(code: String) -> Self {
+        match OAuthErrorCode::from(code.as_str()) {
+            OAuthErrorCode::Other(_) => OAuthErrorCode::Other(code),
+            known => known,
+        }
+    }
+}
+
+impl PartialEq<str> for OAuthErrorCode {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<&str> for OAuthErrorCode {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl fmt::Display for OAuthErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
 /// Where a configuration value came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -313,15 +440,18 @@ pub enum AuthError {
         /// The provider the state belongs to.
         issued_for: String,
     },
-    /// The token endpoint answered with an OAuth error (other than a transient failure).
-    #[error("{provider}: the token endpoint refused the request (HTTP {status}, {code}){}", description.as_ref().map(|d| format!(": {d}")).unwrap_or_default())]
+    /// The token or revocation endpoint answered with an OAuth error (other than a transient
+    /// failure).
+    #[error("{provider}: the {} refused the {operation} request (HTTP {status}, {code}){}", operation.endpoint(), description.as_ref().map(|d| format!(": {d}")).unwrap_or_default())]
     OAuth {
         /// Provider id.
         provider: String,
+        /// The request that was refused; it names the endpoint.
+        operation: TokenOperation,
         /// HTTP status.
         status: u16,
-        /// The OAuth `error` code, e.g. `invalid_grant`.
-        code: String,
+        /// The OAuth `error` code, e.g. [`OAuthErrorCode::InvalidGrant`].
+        code: OAuthErrorCode,
         /// The provider's `error_description`, if any.
         description: Option<String>,
     },
@@ -361,13 +491,13 @@ pub enum AuthError {
     },
     /// A failure that may pass: 5xx, timeout, connection error. Credentials were not changed.
     #[error(
-        "{provider}: transient failure during {operation} ({detail}); the credentials were kept, retry later"
+        "{provider}: transient failure during {operation} at the {} ({detail}); the credentials were kept, retry later", operation.endpoint()
     )]
     Transient {
         /// Provider id.
         provider: String,
-        /// What was being done: "exchange", "refresh", "revoke".
-        operation: &'static str,
+        /// What was being done; it names the endpoint.
+        operation: TokenOperation,
         /// What happened (status or error kind; never a response body).
         detail: String,
         /// How long the server asked us to wait, if it said.
@@ -496,7 +626,7 @@ mod tests {
     fn classes() {
         let t = AuthError::Transient {
             provider: "p".into(),
-            operation: "refresh",
+            operation: TokenOperation::Refresh,
             detail: "HTTP 503".into(),
             retry_after: None,
         };

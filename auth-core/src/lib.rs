@@ -8,6 +8,22 @@
 //! in-memory store, the store conformance suite (feature `testing`) and encryption at rest as a
 //! layer over any store (`EncryptedStore`, feature `encryption`).
 //!
+//! ## Layers
+//!
+//! Each module imports only modules listed below it (no import circles):
+//!
+//! | module | its one job |
+//! | --- | --- |
+//! | [`manager`] | configured providers, the store and pending states; opens flows and sessions |
+//! | [`session`] | a subject's token source per provider, whatever the source |
+//! | [`cell`], [`oauth2`] | the refreshing credential of one (provider, subject); the code flow |
+//! | [`endpoint`] | a provider's token and revocation endpoints and the classification of answers |
+//! | [`provider`] | the [`AuthProvider`] trait, OAuth2 settings and the registry |
+//! | [`config`] | layered configuration loading |
+//! | [`token`], [`pending`] | credentials and token responses; pending authorizations |
+//! | [`store`], [`token_source`], [`redact`] | the store trait; the token-source trait; redaction |
+//! | [`error`], [`secret`] | typed errors; redacted secrets |
+//!
 //! Nothing here names a provider: a provider crate implements [`AuthProvider`] and registers a
 //! [`ProviderRegistration`]; a store crate implements [`CredentialStore`] and runs
 //! `auth_core::testing::run_conformance`.
@@ -67,14 +83,17 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod cell;
 pub mod config;
 #[cfg(feature = "encryption")]
 pub mod crypto;
 #[cfg(feature = "encryption")]
 mod encrypted;
+pub mod endpoint;
 pub mod error;
 pub mod manager;
 pub mod oauth2;
+pub mod pending;
 #[cfg(test)]
 mod proptests;
 pub mod provider;
@@ -87,16 +106,21 @@ pub mod testing;
 pub mod token;
 pub mod token_source;
 
+pub use cell::{RefreshCallback, RefreshingTokenSource};
 #[cfg(feature = "encryption")]
 pub use encrypted::EncryptedStore;
-pub use error::{AuthError, ConfigError, ConfigSource, ErrorClass, StoreError};
+pub use endpoint::TokenEndpoint;
+pub use error::{
+    AuthError, ConfigError, ConfigSource, ErrorClass, OAuthErrorCode, StoreError, TokenOperation,
+};
 pub use manager::{
     AuthManager, AuthManagerBuilder, CredentialInfo, ListedCredential, ProviderStatus,
 };
 pub use oauth2::{AuthorizationRequest, AuthorizeOptions, OAuth2Flow};
+pub use pending::{MemoryPendingStates, PendingStateStore, StoredPendingStates};
 pub use provider::{AuthProvider, OAuth2Settings, ProviderRegistration};
 pub use secret::SecretString;
-pub use session::{RefreshCallback, Session, SessionOptions};
+pub use session::{Session, SessionOptions};
 pub use store::{
     CredentialRecord, CredentialStatus, CredentialStore, MemoryCredentialStore, Payload, PutMode,
     RefreshLease, StoredCredential, Version,

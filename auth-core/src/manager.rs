@@ -1,4 +1,6 @@
-//! [`AuthManager`]: configured providers, the credential store, OAuth2 flows and sessions.
+//! [`AuthManager`]: the top layer; it sets up the configured providers (each with its
+//! [`TokenEndpoint`]), holds the credential store and the pending authorizations, and opens OAuth2
+//! flows and sessions over the refreshing credentials it shares per (provider, subject).
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
@@ -8,48 +10,19 @@ use std::time::{Duration, SystemTime};
 
 use tracing::Instrument;
 
+use crate::cell::{RefreshPolicy, TokenCell};
 use crate::config::{CodeValue, ConfigLoader, EnvSource};
+use crate::endpoint::TokenEndpoint;
 use crate::error::{AuthError, ConfigError, ConfigSource};
-use crate::oauth2::{OAuth2Flow, PendingStates};
-use crate::provider::{AuthProvider, OAuth2Settings, registered_providers};
-use crate::session::{RefreshPolicy, Session, SessionOptions, TokenCell};
+use crate::oauth2::OAuth2Flow;
+use crate::pending::{MemoryPendingStates, PENDING_STATES_PROVIDER, PendingStateStore};
+use crate::provider::{AuthProvider, registered_providers};
+use crate::session::{Binding, Session, SessionEntry, SessionOptions};
 use crate::store::{
     CredentialRecord, CredentialStatus, CredentialStore, MemoryCredentialStore, PutMode,
     StoredCredential, Version,
 };
 use crate::token::{Credentials, UserCredentials};
-
-/// A configured provider and the HTTP client used for its token endpoints (one per provider,
-/// reused, redirects off).
-pub(crate) struct ProviderEntry {
-    pub(crate) provider: Arc<dyn AuthProvider>,
-    pub(crate) http: reqwest::Client,
-}
-
-impl ProviderEntry {
-    pub(crate) fn id(&self) -> &str {
-        self.provider.id()
-    }
-
-    pub(crate) fn oauth2_settings(&self) -> Result<&OAuth2Settings, AuthError> {
-        self.provider.oauth2_settings().ok_or_else(|| AuthError::OAuthNotConfigured {
-            provider: self.id().to_string(),
-            hint: format!(
-                "set the {0} client id and secret (e.g. {1}_CLIENT_ID and {1}_CLIENT_SECRET) or pass them in code",
-                self.id(),
-                self.id().to_ascii_uppercase()
-            ),
-        })
-    }
-}
-
-impl fmt::Debug for ProviderEntry {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ProviderEntry")
-            .field("provider", &self.provider)
-            .finish_non_exhaustive()
-    }
-}
 
 /// Whether a registered provider is configured, and where its values came from.
 #[derive(Debug, Clone)]
@@ -111,13 +84,13 @@ pub enum ListedCredential {
     },
 }
 
-pub(crate) struct Inner {
-    pub(crate) store: Arc<dyn CredentialStore>,
-    providers: BTreeMap<String, Arc<ProviderEntry>>,
+struct Inner {
+    store: Arc<dyn CredentialStore>,
+    providers: BTreeMap<String, Arc<TokenEndpoint>>,
     statuses: Vec<ProviderStatus>,
-    pub(crate) states: PendingStates,
+    states: Arc<dyn PendingStateStore>,
     cells: Mutex<HashMap<(String, String), Weak<TokenCell>>>,
-    pub(crate) policy: RefreshPolicy,
+    policy: RefreshPolicy,
 }
 
 /// The entry point: configured providers, a credential store, OAuth2 flows and sessions.
@@ -159,6 +132,7 @@ pub struct AuthManagerBuilder {
     enabled: Vec<String>,
     auto_configure: bool,
     state_ttl: Duration,
+    states: Option<Arc<dyn PendingStateStore>>,
     policy: RefreshPolicy,
 }
 
@@ -177,6 +151,7 @@ impl Default for AuthManagerBuilder {
             enabled: Vec::new(),
             auto_configure: true,
             state_ttl: Duration::from_secs(600),
+            states: None,
             policy: RefreshPolicy::default(),
         }
     }
@@ -247,15 +222,25 @@ impl AuthManagerBuilder {
         self
     }
 
-    /// How long an authorization's state stays valid (default 10 minutes).
+    /// How long an authorization's state stays valid in the default, in-memory pending states
+    /// (default 10 minutes).
     pub fn state_ttl(mut self, ttl: Duration) -> Self {
         self.state_ttl = ttl;
         self
     }
 
+    /// Where pending authorizations are kept (default: in this process's memory, for
+    /// [`AuthManagerBuilder::state_ttl`]). Use
+    /// [`StoredPendingStates`](crate::pending::StoredPendingStates) over a shared store when the
+    /// callback may land on another process or instance.
+    pub fn pending_states(mut self, states: impl PendingStateStore + 'static) -> Self {
+        self.states = Some(Arc::new(states));
+        self
+    }
+
     /// The shortest refresh lease (default 30 s). A lease always lasts longer than the provider's
     /// token request timeout plus the store write budget plus
-    /// [`LEASE_MARGIN`](crate::session::LEASE_MARGIN) (55 s with the defaults), so that no other
+    /// [`LEASE_MARGIN`](crate::cell::LEASE_MARGIN) (55 s with the defaults), so that no other
     /// process takes over while the holder may still be refreshing; this only lengthens it.
     pub fn refresh_lease_ttl(mut self, ttl: Duration) -> Self {
         self.policy.lease_ttl = ttl;
@@ -269,7 +254,7 @@ impl AuthManagerBuilder {
     }
 
     /// How long writing refreshed credentials to the store is retried while it reports a busy lock
-    /// or an I/O error (default [`STORE_WRITE_BUDGET`](crate::session::STORE_WRITE_BUDGET)). When
+    /// or an I/O error (default [`STORE_WRITE_BUDGET`](crate::cell::STORE_WRITE_BUDGET)). When
     /// the write still fails, the call fails with [`AuthError::RefreshNotSaved`]; the manager keeps
     /// the credentials and writes them at the next call for that subject.
     pub fn store_write_budget(mut self, budget: Duration) -> Self {
@@ -279,12 +264,12 @@ impl AuthManagerBuilder {
 
     /// Builds the manager: sets up providers and validates their configuration.
     pub fn build(self) -> Result<AuthManager, AuthError> {
-        let mut providers: BTreeMap<String, Arc<ProviderEntry>> = BTreeMap::new();
+        let mut providers: BTreeMap<String, Arc<TokenEndpoint>> = BTreeMap::new();
         let mut statuses = Vec::new();
         for provider in self.providers {
             statuses.push(configured_status(&*provider));
-            let entry = entry_for(provider)?;
-            providers.insert(entry.id().to_string(), Arc::new(entry));
+            let endpoint = TokenEndpoint::new(provider)?;
+            providers.insert(endpoint.id().to_string(), Arc::new(endpoint));
         }
         let registered = registered_providers();
         for registration in &registered {
@@ -300,8 +285,8 @@ impl AuthManagerBuilder {
             if explicit || (registration.is_configured)(&config) {
                 let provider = (registration.build)(config)?;
                 statuses.push(configured_status(&*provider));
-                let entry = entry_for(provider)?;
-                providers.insert(entry.id().to_string(), Arc::new(entry));
+                let endpoint = TokenEndpoint::new(provider)?;
+                providers.insert(endpoint.id().to_string(), Arc::new(endpoint));
             } else {
                 statuses.push(ProviderStatus {
                     id: registration.id.to_string(),
@@ -342,29 +327,14 @@ impl AuthManagerBuilder {
                 store,
                 providers,
                 statuses,
-                states: PendingStates::new(self.state_ttl),
+                states: self
+                    .states
+                    .unwrap_or_else(|| Arc::new(MemoryPendingStates::new(self.state_ttl))),
                 cells: Mutex::new(HashMap::new()),
                 policy: self.policy,
             }),
         })
     }
-}
-
-fn entry_for(provider: Arc<dyn AuthProvider>) -> Result<ProviderEntry, AuthError> {
-    let timeout = provider
-        .oauth2_settings()
-        .map_or(Duration::from_secs(30), |s| s.request_timeout);
-    let http = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .connect_timeout(Duration::from_secs(10))
-        .timeout(timeout)
-        .user_agent(concat!("integrations/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .map_err(|source| AuthError::HttpClient {
-            provider: provider.id().to_string(),
-            source,
-        })?;
-    Ok(ProviderEntry { provider, http })
 }
 
 fn sources_of(config: &crate::config::ProviderConfig) -> Vec<(String, ConfigSource)> {
@@ -407,11 +377,7 @@ impl AuthManager {
         AuthManagerBuilder::default()
     }
 
-    pub(crate) fn inner(&self) -> &Inner {
-        &self.inner
-    }
-
-    pub(crate) fn entry(&self, provider: &str) -> Result<&Arc<ProviderEntry>, AuthError> {
+    fn entry(&self, provider: &str) -> Result<&Arc<TokenEndpoint>, AuthError> {
         self.inner
             .providers
             .get(provider)
@@ -429,7 +395,7 @@ impl AuthManager {
 
     /// The configured provider `id`.
     pub fn provider(&self, id: &str) -> Result<Arc<dyn AuthProvider>, AuthError> {
-        Ok(self.entry(id)?.provider.clone())
+        Ok(self.entry(id)?.provider().clone())
     }
 
     /// Ids of the configured providers.
@@ -447,11 +413,14 @@ impl AuthManager {
         &self.inner.store
     }
 
-    /// The OAuth2 flow of a configured provider.
+    /// The token endpoint of a configured provider.
+    pub fn endpoint(&self, provider: &str) -> Result<Arc<TokenEndpoint>, AuthError> {
+        self.entry(provider).cloned()
+    }
+
+    /// The OAuth2 flow of a configured provider, with the manager's pending states.
     pub fn oauth2(&self, provider: &str) -> Result<OAuth2Flow, AuthError> {
-        let entry = self.entry(provider)?;
-        entry.oauth2_settings()?;
-        Ok(OAuth2Flow::new(self.clone(), entry.clone()))
+        OAuth2Flow::new(self.entry(provider)?.clone(), self.inner.states.clone())
     }
 
     /// Stores a subject's credentials (replacing any), marks them active, and makes live sessions
@@ -535,6 +504,7 @@ impl AuthManager {
             .list(provider)
             .await?
             .into_iter()
+            .filter(|stored| stored.record.provider != PENDING_STATES_PROVIDER)
             .map(info_of)
             .collect()
     }
@@ -549,10 +519,17 @@ impl AuthManager {
     ) -> Result<Vec<ListedCredential>, AuthError> {
         let store = &self.inner.store;
         if let Ok(all) = store.list(provider).await {
-            return Ok(all.into_iter().map(listed).collect());
+            return Ok(all
+                .into_iter()
+                .filter(|stored| stored.record.provider != PENDING_STATES_PROVIDER)
+                .map(listed)
+                .collect());
         }
         let mut entries = Vec::new();
         for (provider, subject) in store.list_subjects(provider).await? {
+            if provider == PENDING_STATES_PROVIDER {
+                continue;
+            }
             match store.get(&provider, &subject).await {
                 Ok(Some(stored)) => entries.push(listed(stored)),
                 Ok(None) => {}
@@ -602,7 +579,7 @@ impl AuthManager {
         };
         let entry = self.entry(provider)?;
         let revocable = entry
-            .provider
+            .provider()
             .oauth2_settings()
             .is_some_and(|s| s.revocation_url.is_some());
         if revocable {
@@ -624,19 +601,73 @@ impl AuthManager {
         subject: &str,
         options: SessionOptions,
     ) -> Result<Session, AuthError> {
-        Session::open(self.clone(), subject, options).await
+        let mut entries = BTreeMap::new();
+        for (provider_id, endpoint) in &self.inner.providers {
+            if options
+                .providers
+                .as_ref()
+                .is_some_and(|only| !only.contains(provider_id))
+            {
+                continue;
+            }
+            let (cell, extra) = match options.overrides.get(provider_id) {
+                Some(credentials) => {
+                    let credentials =
+                        credentials
+                            .clone()
+                            .map_err(|reason| AuthError::InvalidCredentials {
+                                provider: provider_id.clone(),
+                                subject: subject.to_string(),
+                                reason,
+                            })?;
+                    let extra = credentials.extra.clone();
+                    let cell = TokenCell::in_memory(
+                        endpoint.clone(),
+                        subject,
+                        credentials,
+                        self.inner.policy,
+                        options.on_refresh.clone(),
+                    );
+                    (Arc::new(cell), extra)
+                }
+                None => {
+                    let cell = self.cell(endpoint, subject);
+                    let extra = cell.load().await?;
+                    (cell, extra)
+                }
+            };
+            let app_token = endpoint.provider().app_token();
+            let overridden = options.overrides.contains_key(provider_id);
+            let fallback = app_token.filter(|_| !options.deny_app_token && !overridden);
+            let binding = Binding::new(
+                cell,
+                fallback.cloned(),
+                app_token.is_some() && options.deny_app_token,
+            );
+            let entry = SessionEntry::new(endpoint.provider().clone(), binding, extra);
+            entries.insert(provider_id.clone(), entry);
+        }
+        if let Some(only) = &options.providers
+            && let Some(unknown) = only.iter().find(|p| !entries.contains_key(*p))
+        {
+            return Err(AuthError::UnknownProvider {
+                provider: unknown.clone(),
+                configured: self.provider_ids().join(", "),
+            });
+        }
+        Ok(Session::new(subject, entries))
     }
 
     /// The token cell shared by every session of (provider, subject) in this process.
-    pub(crate) fn cell(&self, entry: &Arc<ProviderEntry>, subject: &str) -> Arc<TokenCell> {
+    fn cell(&self, endpoint: &Arc<TokenEndpoint>, subject: &str) -> Arc<TokenCell> {
         let mut cells = self.inner.cells.lock().unwrap_or_else(|p| p.into_inner());
-        let key = (entry.id().to_string(), subject.to_string());
+        let key = (endpoint.id().to_string(), subject.to_string());
         if let Some(cell) = cells.get(&key).and_then(Weak::upgrade) {
             return cell;
         }
         cells.retain(|_, weak| weak.strong_count() > 0);
         let cell = Arc::new(TokenCell::stored(
-            entry.clone(),
+            endpoint.clone(),
             subject,
             self.inner.store.clone(),
             self.inner.policy,

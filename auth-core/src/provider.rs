@@ -13,15 +13,68 @@ use crate::error::{AuthError, ConfigError};
 use crate::secret::SecretString;
 use crate::token::{Credentials, OAuth2Token};
 
-/// How the client authenticates to the token endpoint.
+/// How the client authenticates to the token and revocation endpoints (RFC 6749 §2.3.1; the names
+/// are those of RFC 7591's `token_endpoint_auth_method`).
+///
+/// ```
+/// use auth_core::provider::ClientAuthMethod;
+///
+/// assert_eq!("client_secret_basic".parse(), Ok(ClientAuthMethod::BasicAuth));
+/// assert_eq!(ClientAuthMethod::None.as_str(), "none");
+/// assert!("private_key_jwt".parse::<ClientAuthMethod>().is_err());
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum ClientAuthMethod {
     /// `client_id` and `client_secret` in the form body (`client_secret_post`): the default.
     #[default]
     RequestBody,
-    /// HTTP Basic with the client id and secret (`client_secret_basic`).
+    /// HTTP Basic with the client id and secret (`client_secret_basic`), which every server
+    /// must support; the body carries neither.
     BasicAuth,
+    /// A public client (`none`): `client_id` in the form body and no secret, even when one is
+    /// configured. Such a client proves itself with PKCE.
+    None,
+}
+
+impl ClientAuthMethod {
+    /// Every method, by its name.
+    pub const ALL: [ClientAuthMethod; 3] = [
+        ClientAuthMethod::BasicAuth,
+        ClientAuthMethod::RequestBody,
+        ClientAuthMethod::None,
+    ];
+
+    /// Every method's name, for configuration fields.
+    pub const NAMES: &'static [&'static str] =
+        &["client_secret_basic", "client_secret_post", "none"];
+
+    /// `client_secret_basic`, `client_secret_post` or `none`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ClientAuthMethod::BasicAuth => "client_secret_basic",
+            ClientAuthMethod::RequestBody => "client_secret_post",
+            ClientAuthMethod::None => "none",
+        }
+    }
+}
+
+impl fmt::Display for ClientAuthMethod {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for ClientAuthMethod {
+    type Err = String;
+
+    /// Parses [`ClientAuthMethod::as_str`]'s names; the error lists them.
+    fn from_str(name: &str) -> Result<Self, Self::Err> {
+        ClientAuthMethod::ALL
+            .into_iter()
+            .find(|method| method.as_str() == name)
+            .ok_or_else(|| format!("expected one of: {}", ClientAuthMethod::NAMES.join(", ")))
+    }
 }
 
 /// Which token a revocation request sends.
@@ -73,7 +126,8 @@ pub struct OAuth2Settings {
     pub default_scopes: Vec<String>,
     /// How scopes are joined in the authorize URL and split in token responses (default `" "`).
     pub scope_separator: String,
-    /// Refresh this long before the access token expires (default 60 s).
+    /// Refresh this long before the access token expires (default 60 s), but never more than half
+    /// the token's lifetime (a 30-second token is refreshed 15 s before it expires).
     pub expiry_margin: Duration,
     /// Client authentication at the token endpoint.
     pub client_auth: ClientAuthMethod,

@@ -818,3 +818,239 @@ async fn echoed_requests_are_redacted_from_token_endpoint_errors() {
         assert_redacted(&err, &[CLIENT_SECRET, "access-canary-2"]);
     }
 }
+
+#[tokio::test]
+async fn a_callback_landing_on_another_instance_finds_its_state_in_the_shared_store() {
+    use auth_core::{CredentialStore, StoredPendingStates};
+    let server = MockServer::start().await;
+    let challenge = Arc::new(Mutex::new(None));
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .respond_with(PkceChecker {
+            challenge: challenge.clone(),
+        })
+        .mount(&server)
+        .await;
+    let shared: Arc<dyn CredentialStore> = Arc::new(MemoryCredentialStore::new());
+    let instance = || {
+        builder(&server.uri())
+            .shared_store(shared.clone())
+            .pending_states(StoredPendingStates::new(
+                shared.clone(),
+                Duration::from_secs(600),
+            ))
+            .build()
+            .unwrap()
+    };
+    let (first, second) = (instance(), instance());
+    let step = first
+        .oauth2("test")
+        .unwrap()
+        .authorize(AuthorizeOptions::default().scopes(["read"]))
+        .await
+        .unwrap();
+    let query: std::collections::HashMap<String, String> =
+        step.url.query_pairs().into_owned().collect();
+    *challenge.lock().unwrap() = Some(query["code_challenge"].clone());
+
+    // The PKCE checker accepts the code only with the verifier of the first instance's challenge.
+    let flow = second.oauth2("test").unwrap();
+    flow.exchange("good-code", &step.state, "user-1")
+        .await
+        .unwrap();
+    let received = server.received_requests().await.unwrap();
+    assert_eq!(
+        form_value(&received[0], "redirect_uri").as_deref(),
+        Some("http://127.0.0.1:9999/callback")
+    );
+    let replay = first
+        .oauth2("test")
+        .unwrap()
+        .exchange("good-code", &step.state, "user-1")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(replay, AuthError::StateReused { .. }),
+        "{replay:?}"
+    );
+    assert_eq!(server.received_requests().await.unwrap().len(), 1);
+
+    // The pending state is no credential: listings do not show it, and keep no verifier.
+    assert!(first.list_credentials(None).await.unwrap().is_empty());
+    assert!(first.list_credentials_each(None).await.unwrap().is_empty());
+    let records = shared.list(None).await.unwrap();
+    assert_eq!(records.len(), 1);
+    let tombstone = String::from_utf8(records[0].record.payload.expose_bytes().to_vec()).unwrap();
+    assert!(!tombstone.contains("verifier") && !tombstone.contains(&step.state));
+
+    let expiring = builder(&server.uri())
+        .pending_states(StoredPendingStates::new(shared.clone(), Duration::ZERO))
+        .build()
+        .unwrap();
+    let flow = expiring.oauth2("test").unwrap();
+    let step = flow.authorize(AuthorizeOptions::default()).await.unwrap();
+    let err = flow.exchange("c", &step.state, "u").await.unwrap_err();
+    assert!(matches!(err, AuthError::StateExpired { .. }), "{err:?}");
+    let err = flow.exchange("c", "never-issued", "u").await.unwrap_err();
+    assert!(matches!(err, AuthError::UnknownState { .. }), "{err:?}");
+}
+
+#[tokio::test]
+async fn oauth_errors_name_the_endpoint_and_the_request_that_was_refused() {
+    use auth_core::{OAuthErrorCode, TokenOperation};
+    let server = MockServer::start().await;
+    for endpoint in ["/token", "/revoke"] {
+        Mock::given(method("POST"))
+            .and(path(endpoint))
+            .respond_with(ResponseTemplate::new(400).set_body_json(
+                serde_json::json!({"error": "unsupported_token_type", "error_description": "no"}),
+            ))
+            .mount(&server)
+            .await;
+    }
+    let auth = builder(&server.uri()).build().unwrap();
+    let flow = auth.oauth2("test").unwrap();
+    let credentials = Credentials::new(valid("access-canary", "refresh-canary"));
+    let revoke = flow.revoke(&credentials).await.unwrap_err();
+    assert!(
+        matches!(&revoke, AuthError::OAuth { operation: TokenOperation::Revoke, code: OAuthErrorCode::Other(code), .. } if code == "unsupported_token_type"),
+        "{revoke:?}"
+    );
+    assert_eq!(
+        revoke.to_string(),
+        "test: the revocation endpoint refused the revoke request (HTTP 400, unsupported_token_type): no"
+    );
+    let refresh = flow.refresh(&credentials).await.unwrap_err();
+    assert_eq!(
+        refresh.to_string(),
+        "test: the token endpoint refused the refresh request (HTTP 400, unsupported_token_type): no"
+    );
+}
+
+#[tokio::test]
+async fn a_token_response_without_scope_grants_the_requested_scopes() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(
+            serde_json::json!({"access_token": "a", "token_type": "bearer", "expires_in": 3600}),
+        ))
+        .mount(&server)
+        .await;
+    let mut p = provider(&server.uri());
+    p.settings = p
+        .settings
+        .map(|s| s.with_default_scopes(vec!["default:read".into()]));
+    let auth = auth_core::AuthManager::builder()
+        .env(auth_core::config::EnvSource::empty())
+        .auto_configure(false)
+        .provider(p)
+        .build()
+        .unwrap();
+    let flow = auth.oauth2("test").unwrap();
+    let step = flow
+        .authorize(AuthorizeOptions::default().scopes(["tasks:read", "users:read"]))
+        .await
+        .unwrap();
+    let credentials = flow.exchange("c", &step.state, "u").await.unwrap();
+    assert_eq!(credentials.token.scope, ["tasks:read", "users:read"]);
+    auth.store_credentials("test", "u", &credentials)
+        .await
+        .unwrap();
+    let info = auth.credential_info("test", "u").await.unwrap().unwrap();
+    assert_eq!(info.scopes, ["tasks:read", "users:read"]);
+
+    let step = flow.authorize(AuthorizeOptions::default()).await.unwrap();
+    let credentials = flow.exchange("c", &step.state, "u").await.unwrap();
+    assert_eq!(credentials.token.scope, ["default:read"]);
+}
+
+/// A token and revocation endpoint that accepts one client authentication method only, as the
+/// client `client-1` with the secret `client-secret-canary`, and refuses any other with
+/// `invalid_client`.
+struct AcceptsOnly(ClientAuthMethod);
+
+impl Respond for AcceptsOnly {
+    fn respond(&self, req: &Request) -> ResponseTemplate {
+        let basic = base64::Engine::encode(
+            &base64::engine::general_purpose::STANDARD,
+            "client-1:client-secret-canary",
+        );
+        let header = req
+            .headers
+            .get("authorization")
+            .map(|v| v.to_str().unwrap().to_string());
+        let (id, secret) = (
+            form_value(req, "client_id"),
+            form_value(req, "client_secret"),
+        );
+        let authenticated = match self.0 {
+            ClientAuthMethod::BasicAuth => {
+                header == Some(format!("Basic {basic}")) && id.is_none() && secret.is_none()
+            }
+            ClientAuthMethod::RequestBody => {
+                header.is_none()
+                    && id.as_deref() == Some("client-1")
+                    && secret.as_deref() == Some("client-secret-canary")
+            }
+            ClientAuthMethod::None => {
+                header.is_none() && id.as_deref() == Some("client-1") && secret.is_none()
+            }
+            other => panic!("{other:?}"),
+        };
+        if !authenticated {
+            return ResponseTemplate::new(401)
+                .set_body_json(serde_json::json!({"error": "invalid_client"}));
+        }
+        if req.url.path() == "/revoke" {
+            return ResponseTemplate::new(200);
+        }
+        ResponseTemplate::new(200).set_body_json(serde_json::json!({
+            "access_token": "access-canary", "token_type": "bearer", "expires_in": 3600, "refresh_token": "refresh-canary"
+        }))
+    }
+}
+
+#[tokio::test]
+async fn each_client_authentication_method_is_used_for_token_and_revocation_requests() {
+    for accepted in ClientAuthMethod::ALL {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .respond_with(AcceptsOnly(accepted))
+            .mount(&server)
+            .await;
+        for used in ClientAuthMethod::ALL {
+            let mut p = provider(&server.uri());
+            p.settings = p.settings.map(|s| s.with_client_auth(used));
+            let auth = auth_core::AuthManager::builder()
+                .env(auth_core::config::EnvSource::empty())
+                .auto_configure(false)
+                .provider(p)
+                .build()
+                .unwrap();
+            let flow = auth.oauth2("test").unwrap();
+            let step = flow.authorize(AuthorizeOptions::default()).await.unwrap();
+            let exchanged = flow.exchange("code-canary", &step.state, "u").await;
+            let credentials = Credentials::new(valid("access-canary-1", "refresh-canary-1"));
+            let refreshed = flow.refresh(&credentials).await;
+            let revoked = flow.revoke(&credentials).await;
+            let context = format!("server accepts {accepted}, client uses {used}");
+            if used == accepted {
+                assert!(exchanged.is_ok(), "{context}: {exchanged:?}");
+                assert!(refreshed.is_ok(), "{context}: {refreshed:?}");
+                assert!(revoked.is_ok(), "{context}: {revoked:?}");
+            } else {
+                for err in [
+                    exchanged.map(|_| ()).unwrap_err(),
+                    refreshed.map(|_| ()).unwrap_err(),
+                    revoked.unwrap_err(),
+                ] {
+                    assert!(
+                        matches!(&err, AuthError::OAuth { status: 401, code, .. } if *code == auth_core::OAuthErrorCode::InvalidClient),
+                        "{context}: {err:?}"
+                    );
+                }
+            }
+        }
+    }
+}

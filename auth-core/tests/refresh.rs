@@ -364,7 +364,7 @@ async fn transient_failure_leaves_credentials_untouched() {
         matches!(
             err,
             AuthError::Transient {
-                operation: "refresh",
+                operation: auth_core::TokenOperation::Refresh,
                 ..
             }
         ),
@@ -1165,10 +1165,11 @@ impl Respond for Rotating {
         state.spent.push(presented);
         state.issued += 1;
         let n = state.issued;
+        // Tokens that expire as they are issued: every call refreshes.
         ResponseTemplate::new(200)
             .set_body_json(serde_json::json!({
                 "access_token": format!("access-{n}"), "refresh_token": format!("rt-{n}"),
-                "token_type": "bearer", "expires_in": 30
+                "token_type": "bearer", "expires_in": 0
             }))
             .set_delay(Duration::from_millis(5))
     }
@@ -1379,4 +1380,145 @@ async fn a_refresh_dropped_while_saving_keeps_the_credentials_for_the_next_call(
         "rt-1"
     );
     assert_eq!(record.record.lease, None);
+}
+
+/// The endpoint of the test provider, on its own.
+fn endpoint(uri: &str) -> Arc<auth_core::TokenEndpoint> {
+    Arc::new(auth_core::TokenEndpoint::new(Arc::new(provider(uri))).unwrap())
+}
+
+#[tokio::test]
+async fn a_standalone_refreshing_token_source_refreshes_once_and_reports_each_refresh() {
+    use auth_core::{RefreshingTokenSource, TokenSource};
+    let (server, calls) = refresh_server(Duration::from_millis(50)).await;
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let callback: auth_core::RefreshCallback = {
+        let seen = seen.clone();
+        Arc::new(move |provider: &str, subject: &str, c: &Credentials| {
+            seen.lock().unwrap().push((
+                provider.to_string(),
+                subject.to_string(),
+                stored_access(c),
+            ));
+        })
+    };
+    let source = Arc::new(RefreshingTokenSource::in_memory(
+        endpoint(&server.uri()),
+        "u",
+        Credentials::new(expired("stale", "rt")),
+        Some(callback),
+    ));
+    let tokens = futures::future::join_all((0..50).map(|_| {
+        let source = source.clone();
+        async move { source.token().await.unwrap().expose_secret().to_string() }
+    }))
+    .await;
+    assert!(tokens.iter().all(|t| t == "access-1"), "{tokens:?}");
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    assert_eq!(
+        *seen.lock().unwrap(),
+        [("test".to_string(), "u".to_string(), "access-1".to_string())]
+    );
+    assert_eq!(source.source(), CredentialSource::Override);
+    assert_eq!((source.provider(), source.subject()), ("test", "u"));
+
+    // A 401 with the current token forces exactly one more refresh.
+    assert!(source.invalidate(&"access-1".into()));
+    assert_eq!(source.token().await.unwrap().expose_secret(), "access-2");
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn a_standalone_refreshing_token_source_over_a_store_writes_back_and_marks_a_rejected_grant()
+{
+    use auth_core::{RefreshingTokenSource, TokenSource};
+    let (server, calls) = refresh_server(Duration::ZERO).await;
+    let store: Arc<dyn CredentialStore> = Arc::new(MemoryCredentialStore::new());
+    let payload = Credentials::new(expired("stale", "rt")).to_payload();
+    store
+        .put(CredentialRecord::new("test", "u", payload), PutMode::Create)
+        .await
+        .unwrap();
+    let source = RefreshingTokenSource::stored(endpoint(&server.uri()), "u", store.clone());
+    assert!(source.cached_token().is_none(), "nothing read yet");
+    assert_eq!(source.token().await.unwrap().expose_secret(), "access-1");
+    assert_eq!(source.cached_token().unwrap().expose_secret(), "access-1");
+    let (record, credentials) = stored(&*store, "u").await;
+    assert_eq!(stored_access(&credentials), "access-1");
+    assert_eq!(record.record.lease, None);
+    assert_eq!(source.source(), CredentialSource::Stored);
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+
+    let rejecting = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .respond_with(
+            ResponseTemplate::new(400).set_body_json(serde_json::json!({"error": "invalid_grant"})),
+        )
+        .expect(1)
+        .mount(&rejecting)
+        .await;
+    let source = RefreshingTokenSource::stored(endpoint(&rejecting.uri()), "u", store.clone());
+    assert!(source.invalidate(&"access-1".into()));
+    let err = source.token().await.unwrap_err();
+    assert!(
+        matches!(err, AuthError::NeedsReauthorization { .. }),
+        "{err:?}"
+    );
+    let (record, credentials) = stored(&*store, "u").await;
+    assert_eq!(record.record.status, CredentialStatus::NeedsReauthorization);
+    assert_eq!(stored_access(&credentials), "access-1", "kept, not deleted");
+}
+
+#[tokio::test]
+async fn a_short_lived_token_is_refreshed_once_not_on_every_call() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+            "access_token": "thirty-seconds", "token_type": "bearer", "expires_in": 30
+        })))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let auth = builder(&server.uri()).build().unwrap();
+    auth.store_credentials("test", "u", &expired("stale", "rt"))
+        .await
+        .unwrap();
+    let session = auth.session("u").await.unwrap();
+    for _ in 0..10 {
+        assert_eq!(
+            session.token("test").await.unwrap().expose_secret(),
+            "thirty-seconds"
+        );
+    }
+    let reopened = auth.session("u").await.unwrap();
+    assert_eq!(
+        reopened.token("test").await.unwrap().expose_secret(),
+        "thirty-seconds"
+    );
+    assert_eq!(server.received_requests().await.unwrap().len(), 1);
+
+    // The provider's margin is honoured below half the lifetime: 8 s left of a 30 s token is
+    // fresh with a 5 s margin (the default 60 s would refresh it).
+    let mut p = provider(&server.uri());
+    p.settings = p
+        .settings
+        .map(|s| s.with_expiry_margin(Duration::from_secs(5)));
+    let auth = auth_core::AuthManager::builder()
+        .env(auth_core::config::EnvSource::empty())
+        .auto_configure(false)
+        .provider(p)
+        .build()
+        .unwrap();
+    let mut token = valid("eight-seconds-left", "rt");
+    token.expires_in = Some(30);
+    token.expires_at = Some(SystemTime::now() + Duration::from_secs(8));
+    auth.store_credentials("test", "u", &token).await.unwrap();
+    let session = auth.session("u").await.unwrap();
+    assert_eq!(
+        session.token("test").await.unwrap().expose_secret(),
+        "eight-seconds-left"
+    );
+    assert_eq!(server.received_requests().await.unwrap().len(), 1);
 }

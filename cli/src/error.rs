@@ -4,6 +4,7 @@
 use std::fmt;
 
 use integrations::asana::{AsanaError, ExecuteError};
+use integrations::auth_core::OAuthErrorCode;
 use integrations::auth_core::redact::strip_controls;
 use integrations::{AuthError, ErrorClass, StoreError};
 
@@ -212,9 +213,11 @@ impl Hints {
             | AuthError::OAuthNotConfigured { .. } => {
                 CliError::new(ExitKind::Config, e.to_string())
             }
-            AuthError::OAuth { provider, code, .. }
-                if code == "invalid_client" || code == "unauthorized_client" =>
-            {
+            AuthError::OAuth {
+                provider,
+                code: OAuthErrorCode::InvalidClient | OAuthErrorCode::UnauthorizedClient,
+                ..
+            } => {
                 let prefix = provider.to_ascii_uppercase();
                 CliError::new(
                     ExitKind::Config,
@@ -343,7 +346,7 @@ mod tests {
         let hints = Hints::default();
         let transient = hints.auth(AuthError::Transient {
             provider: "asana".into(),
-            operation: "refresh",
+            operation: integrations::auth_core::TokenOperation::Refresh,
             detail: "HTTP 503".into(),
             retry_after: None,
         });
@@ -367,6 +370,7 @@ mod tests {
         );
         let client = hints.auth(AuthError::OAuth {
             provider: "asana".into(),
+            operation: integrations::auth_core::TokenOperation::Exchange,
             status: 401,
             code: "invalid_client".into(),
             description: None,

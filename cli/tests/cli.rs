@@ -490,16 +490,24 @@ async fn oauth_login_then_whoami_execute_token_list_and_logout() {
     );
 }
 
+/// Waits until a token issued now for one second is inside its refresh margin (half its
+/// lifetime).
+async fn within_the_margin_of_a_one_second_token() {
+    tokio::time::sleep(Duration::from_millis(600)).await;
+}
+
 #[tokio::test]
 async fn token_refreshes_when_the_stored_token_is_about_to_expire() {
-    // Tokens live one second: inside the 60 s expiry margin, so every `token` refreshes.
+    // Tokens live one second: past half of it, inside the expiry margin, so `token` refreshes.
     let h = Harness::with(MockAsana::builder().token_lifetime(1)).await;
     h.login("bob").await.assert_code(0);
     assert_eq!(h.mock.token_requests_for("refresh_token"), 0);
 
+    within_the_margin_of_a_one_second_token().await;
     let first = h.run(&["token", "asana", "--subject", "bob"]).await;
     first.assert_code(0);
     assert_eq!(h.mock.token_requests_for("refresh_token"), 1);
+    within_the_margin_of_a_one_second_token().await;
     let second = h
         .run(&["--json", "token", "asana", "--subject", "bob"])
         .await;
@@ -1088,11 +1096,12 @@ async fn login_uses_the_default_redirect_uri_when_none_is_configured() {
 
 #[tokio::test]
 async fn token_fails_and_says_so_when_the_refreshed_credentials_cannot_be_saved() {
-    // Tokens live one second: inside the 60 s expiry margin, so `token` refreshes.
+    // Tokens live one second: past half of it, inside the expiry margin, so `token` refreshes.
     let mut h = Harness::with(MockAsana::builder().token_lifetime(1)).await;
     let store = h.dir.path().join("c.json");
     h.set_env("INTEGRATIONS_STORE", &format!("file:{}", store.display()));
     h.login("grace").await.assert_code(0);
+    within_the_margin_of_a_one_second_token().await;
     h.mock.set_latency(Duration::from_millis(500));
 
     let child = h
@@ -1186,6 +1195,7 @@ async fn processes_share_one_refresh(store: &str, n: usize) {
     let path = h.dir.path().join(store);
     h.set_env("INTEGRATIONS_STORE", &format!("{store}:{}", path.display()));
     h.login("carol").await.assert_code(0);
+    within_the_margin_of_a_one_second_token().await;
     h.mock.set_token_lifetime(3600);
     h.mock.set_latency(Duration::from_millis(50));
 

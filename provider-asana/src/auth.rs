@@ -15,8 +15,10 @@
 //! | `token` (personal access token) | none | `ASANA_ACCESS_TOKEN`, `ASANA_PERSONAL_ACCESS_TOKEN`, `ASANA_TOKEN` |
 //! | `default_scope` | none | `ASANA_DEFAULT_SCOPE` (comma- or space-separated, or a TOML list) |
 //! | `workspace_gid` | none | `ASANA_WORKSPACE_GID`, `ASANA_WORKSPACE` |
+//! | `token_auth_method` | `client_secret_post` | `ASANA_TOKEN_AUTH_METHOD` (`client_secret_post`, `client_secret_basic` or `none`) |
 //!
-//! The provider is configured when it has a client id and secret (OAuth) or a token (PAT).
+//! The provider is configured when it has a client id and secret (OAuth), a client id alone with
+//! `token_auth_method = "none"` (a public client, with PKCE), or a token (PAT).
 
 use std::any::Any;
 use std::collections::HashMap;
@@ -26,7 +28,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use auth_core::config::{ConfigField, FieldKind, ProviderConfig};
-use auth_core::provider::OAuth2Settings;
+use auth_core::provider::{ClientAuthMethod, OAuth2Settings};
 use auth_core::token::UserCredentials;
 use auth_core::{
     AuthError, AuthProvider, ConfigError, CredentialSource, Credentials, OAuth2Token, SecretString,
@@ -85,6 +87,12 @@ pub const FIELDS: &[ConfigField] = &[
         FieldKind::Text,
         &["ASANA_WORKSPACE_GID", "ASANA_WORKSPACE"],
     ),
+    ConfigField::new(
+        "token_auth_method",
+        FieldKind::OneOf(ClientAuthMethod::NAMES),
+        &["ASANA_TOKEN_AUTH_METHOD"],
+    )
+    .with_default("client_secret_post"),
 ];
 
 /// The application's Asana configuration (what the Python framework calls app credentials).
@@ -111,6 +119,9 @@ pub struct AsanaAppCredentials {
     pub default_scope: Vec<String>,
     /// Default workspace for the client.
     pub workspace_gid: Option<String>,
+    /// How the app authenticates to the token and revocation endpoints (default
+    /// `client_secret_post`, as Asana documents).
+    pub token_auth_method: ClientAuthMethod,
 }
 
 impl fmt::Debug for AsanaAppCredentials {
@@ -126,6 +137,7 @@ impl fmt::Debug for AsanaAppCredentials {
             .field("token", &self.token)
             .field("default_scope", &self.default_scope)
             .field("workspace_gid", &self.workspace_gid)
+            .field("token_auth_method", &self.token_auth_method)
             .finish()
     }
 }
@@ -144,6 +156,7 @@ impl Default for AsanaAppCredentials {
             token: None,
             default_scope: Vec::new(),
             workspace_gid: None,
+            token_auth_method: ClientAuthMethod::RequestBody,
         }
     }
 }
@@ -167,12 +180,20 @@ impl AsanaAppCredentials {
                 .map(<[String]>::to_vec)
                 .unwrap_or_default(),
             workspace_gid: config.text("workspace_gid").map(String::from),
+            // The loader accepts only the method names.
+            token_auth_method: config
+                .text("token_auth_method")
+                .and_then(|name| name.parse().ok())
+                .unwrap_or(defaults.token_auth_method),
         }
     }
 
-    /// Whether there is enough to run: client id and secret, or a token.
+    /// Whether there is enough to run: client id and secret, a client id alone for a public
+    /// client (`token_auth_method` `none`), or a token.
     pub fn is_configured(&self) -> bool {
-        (self.client_id.is_some() && self.client_secret.is_some()) || self.token.is_some()
+        let public = self.token_auth_method == ClientAuthMethod::None;
+        (self.client_id.is_some() && (self.client_secret.is_some() || public))
+            || self.token.is_some()
     }
 }
 
@@ -268,23 +289,29 @@ impl AsanaAuthProvider {
             field: field.into(),
             env_keys: keys.iter().map(|k| k.to_string()).collect(),
         };
+        let public = app.token_auth_method == ClientAuthMethod::None;
         let oauth2 = match (&app.client_id, &app.client_secret) {
-            (Some(id), Some(secret)) => {
+            (Some(_), None) if !public => {
+                return Err(missing("client_secret", &["ASANA_CLIENT_SECRET"]));
+            }
+            (Some(id), secret) => {
                 let mut settings = OAuth2Settings::new(
                     app.authorization_url.clone(),
                     app.token_url.clone(),
                     id.clone(),
                 )
-                .with_client_secret(secret.clone())
                 .with_revocation_url(app.revocation_url.clone())
                 .with_default_scopes(app.default_scope.clone())
-                .with_scope_separator(" ");
+                .with_scope_separator(" ")
+                .with_client_auth(app.token_auth_method);
+                if let Some(secret) = secret {
+                    settings = settings.with_client_secret(secret.clone());
+                }
                 if let Some(uri) = &app.redirect_uri {
                     settings = settings.with_redirect_uri(uri.clone());
                 }
                 Some(settings)
             }
-            (Some(_), None) => return Err(missing("client_secret", &["ASANA_CLIENT_SECRET"])),
             (None, Some(_)) => return Err(missing("client_id", &["ASANA_CLIENT_ID"])),
             // Neither an OAuth client nor a token: only credentials already stored can be used
             // (`AuthManagerBuilder::enable`); `oauth2()` says what to set when OAuth is needed.
@@ -604,6 +631,44 @@ mod tests {
         assert!(
             !Arc::ptr_eq(&limiter(&alice_1), &limiter(&bob)),
             "different tokens"
+        );
+    }
+
+    #[test]
+    fn the_token_auth_method_comes_from_config_and_env() {
+        let client = [("ASANA_CLIENT_ID", "id"), ("ASANA_CLIENT_SECRET", "s")];
+        let method = |env: &[(&str, &str)]| {
+            AsanaAuthProvider::from_config(load(env))
+                .unwrap()
+                .oauth2_settings()
+                .unwrap()
+                .client_auth
+        };
+        assert_eq!(method(&client), ClientAuthMethod::RequestBody);
+        let basic = [
+            client[0],
+            client[1],
+            ("ASANA_TOKEN_AUTH_METHOD", "client_secret_basic"),
+        ];
+        assert_eq!(method(&basic), ClientAuthMethod::BasicAuth);
+
+        let public = [client[0], ("ASANA_TOKEN_AUTH_METHOD", "none")];
+        assert!(AsanaAppCredentials::from_config(&load(&public)).is_configured());
+        let provider = AsanaAuthProvider::from_config(load(&public)).unwrap();
+        let settings = provider.oauth2_settings().unwrap();
+        assert_eq!(settings.client_auth, ClientAuthMethod::None);
+        assert!(settings.client_secret.is_none() && settings.pkce);
+
+        let err = ConfigLoader::new()
+            .with_env(EnvSource::from_pairs([(
+                "ASANA_TOKEN_AUTH_METHOD",
+                "basic",
+            )]))
+            .load(PROVIDER_ID, FIELDS)
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "asana: invalid `token_auth_method` from env ASANA_TOKEN_AUTH_METHOD: expected one of: client_secret_basic, client_secret_post, none (env keys tried: ASANA_TOKEN_AUTH_METHOD)"
         );
     }
 

@@ -380,7 +380,7 @@ mod tests {
         assert!(AsanaError::UnexpectedStatus(info(507)).is_retryable());
         let auth = AsanaError::Auth(AuthError::Transient {
             provider: "asana".into(),
-            operation: "refresh",
+            operation: auth_core::TokenOperation::Refresh,
             detail: "HTTP 503".into(),
             retry_after: None,
         });

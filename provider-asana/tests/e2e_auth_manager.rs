@@ -77,6 +77,16 @@ async fn stored(auth: &AuthManager, subject: &str) -> AsanaUserCredentials {
         .expect("stored credentials")
 }
 
+/// Brings the stored token of `subject` 20 s closer to its expiry: a 30 s token is then within
+/// its refresh margin (half its lifetime), as if it had been in use for 20 s.
+async fn age_stored_token(auth: &AuthManager, subject: &str) {
+    let mut credentials = stored(auth, subject).await;
+    credentials.token.expires_at = Some(SystemTime::now() + Duration::from_secs(10));
+    auth.store_credentials(ASANA, subject, &credentials)
+        .await
+        .unwrap();
+}
+
 /// The `Authorization` headers of every API request so far, in order.
 async fn api_bearers(mock: &MockAsana) -> Vec<String> {
     mock.received_requests()
@@ -227,11 +237,12 @@ async fn oauth_flow_end_to_end_through_registered_configuration() {
 
 #[tokio::test]
 async fn a_token_expiring_within_the_margin_is_refreshed_once_before_the_call() {
-    // Tokens live 30 s: inside the 60 s margin, so the first token() call refreshes.
+    // Tokens live 30 s; 20 s later one is inside its margin, so the first token() call refreshes.
     let mock = MockAsana::builder().token_lifetime(30).start().await;
     let auth = manager(&mock);
     let connected = connect(&auth, &mock, "alice").await;
     assert_eq!(connected.token.expires_in, Some(30));
+    age_stored_token(&auth, "alice").await;
     mock.set_token_lifetime(3600);
 
     let session = auth.session("alice").await.unwrap();
@@ -638,6 +649,7 @@ async fn concurrent_callers_after_expiry_cause_one_refresh() {
     let mock = MockAsana::builder().token_lifetime(30).start().await;
     let auth = manager(&mock);
     connect(&auth, &mock, "alice").await;
+    age_stored_token(&auth, "alice").await;
     mock.set_token_lifetime(3600);
 
     all_concurrently(&auth, "alice", 100).await;
@@ -686,6 +698,7 @@ async fn two_managers_sharing_a_store_refresh_once() {
     };
     let (first, second) = (process(), process());
     connect(&first, &mock, "alice").await;
+    age_stored_token(&first, "alice").await;
     mock.set_token_lifetime(3600);
 
     tokio::join!(

@@ -21,8 +21,11 @@ mod output;
 
 use std::fmt;
 
+use std::sync::Arc;
+
 use auth_core::{
-    AuthError, AuthManager, Credentials, OAuth2Token, SecretString, Session, SessionOptions,
+    AuthError, Credentials, OAuth2Token, RefreshingTokenSource, SecretString, Session,
+    TokenEndpoint,
 };
 use base64::Engine;
 use reqwest::Method;
@@ -33,6 +36,9 @@ use crate::auth::{AsanaAppCredentials, AsanaAuthProvider, AsanaSessionExt, PROVI
 use crate::client::{AsanaClient, AsanaClientSettings};
 use crate::error::AsanaError;
 use catalog::{In, Kind, Operation, Rule, Ty};
+
+/// The subject of a standalone connector's credentials.
+const CONNECTOR_SUBJECT: &str = "connector";
 
 /// The largest attachment `attachments.download` returns.
 pub const MAX_DOWNLOAD_BYTES: usize = 10 * 1024 * 1024;
@@ -257,9 +263,9 @@ impl AsanaOAuthConfig {
 
     /// Called with the new credentials after each refresh, to persist them.
     pub fn on_refresh(mut self, callback: impl Fn(&Credentials) + Send + Sync + 'static) -> Self {
-        self.on_refresh = Some(std::sync::Arc::new(
-            move |_: &str, _: &str, c: &Credentials| callback(c),
-        ));
+        self.on_refresh = Some(Arc::new(move |_: &str, _: &str, c: &Credentials| {
+            callback(c)
+        }));
         self
     }
 }
@@ -268,7 +274,6 @@ impl AsanaOAuthConfig {
 #[derive(Debug, Clone)]
 pub struct AsanaConnector {
     client: AsanaClient,
-    _session: Option<Session>,
     max_result_chars: usize,
 }
 
@@ -277,7 +282,6 @@ impl AsanaConnector {
     pub fn new(client: AsanaClient) -> Self {
         Self {
             client,
-            _session: None,
             max_result_chars: DEFAULT_MAX_RESULT_CHARS,
         }
     }
@@ -305,11 +309,8 @@ impl AsanaConnector {
         token: SecretString,
         settings: AsanaClientSettings,
     ) -> Result<Self, AsanaError> {
-        let source = auth_core::StaticTokenSource::new(PROVIDER_ID, "connector", token);
-        Ok(Self::new(AsanaClient::new(
-            std::sync::Arc::new(source),
-            settings,
-        )?))
+        let source = auth_core::StaticTokenSource::new(PROVIDER_ID, CONNECTOR_SUBJECT, token);
+        Ok(Self::new(AsanaClient::new(Arc::new(source), settings)?))
     }
 
     /// A connector with OAuth credentials that refreshes by itself (in memory; persist refreshed
@@ -318,12 +319,11 @@ impl AsanaConnector {
         let mut app = config.app.clone();
         app.client_id = Some(config.client_id.clone());
         app.client_secret = Some(config.client_secret.clone());
-        let provider = AsanaAuthProvider::new(app).map_err(AuthError::from)?;
-        let manager = AuthManager::builder()
-            .env(auth_core::config::EnvSource::empty())
-            .auto_configure(false)
-            .provider(provider)
-            .build()?;
+        let provider = Arc::new(AsanaAuthProvider::new(app).map_err(AuthError::from)?);
+        let settings = provider
+            .client_settings(None)
+            .with_limiter(provider.limiter_for(CONNECTOR_SUBJECT));
+        let endpoint = Arc::new(TokenEndpoint::new(provider)?);
         let mut token = OAuth2Token::bearer(
             config
                 .access_token
@@ -334,16 +334,13 @@ impl AsanaConnector {
         if config.access_token.is_none() {
             token.expires_at = Some(std::time::UNIX_EPOCH);
         }
-        let mut options = SessionOptions::new().with_credentials(PROVIDER_ID, &token);
-        if let Some(callback) = config.on_refresh.clone() {
-            options = options.on_refresh(move |p, s, c| callback(p, s, c));
-        }
-        let session = manager.session_with("connector", options).await?;
-        Ok(Self {
-            client: session.asana()?,
-            _session: Some(session),
-            max_result_chars: DEFAULT_MAX_RESULT_CHARS,
-        })
+        let source = RefreshingTokenSource::in_memory(
+            endpoint,
+            CONNECTOR_SUBJECT,
+            Credentials::new(token),
+            config.on_refresh.clone(),
+        );
+        Ok(Self::new(AsanaClient::new(Arc::new(source), settings)?))
     }
 
     /// The underlying client.

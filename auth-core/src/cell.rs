@@ -1,0 +1,1149 @@
+//! The refreshing credential of one (provider, subject): its cached token, the single-flight
+//! refresh, the refresh lease in the store, and the marking of a rejected grant.
+//!
+//! [`RefreshingTokenSource`] is that credential on its own, built from a [`TokenEndpoint`] and
+//! credentials (kept in memory, or in a store); sessions share one cell per (provider, subject)
+//! and process. A cell hands
+//! out its cached token while it is fresh (a read lock and an atomic increment). When the token is
+//! within the provider's expiry margin, or a caller reported it rejected with
+//! [`TokenSource::invalidate`], exactly one task refreshes it while the others wait:
+//!
+//! 1. re-read the store: another process may already have refreshed (adopt its token);
+//! 2. take a short *refresh lease* on the record with a conditional put; if another process holds an
+//!    unexpired lease, wait and re-read (a lease left by a crashed holder expires);
+//! 3. call the token endpoint, then write the new credentials with a conditional put on the leased
+//!    version (clearing the lease). A store that is busy is retried for [`STORE_WRITE_BUDGET`];
+//!    if the write still fails, the call fails with [`AuthError::RefreshNotSaved`] and the cell
+//!    keeps the new credentials, writing them at its next call. A writer that finds the record
+//!    changed compares: if the record still holds the credentials it refreshed from (perhaps
+//!    marked as rejected by a process that spent the same refresh token after it), or a grant
+//!    that expires earlier, its own are the newer grant and are written; otherwise it adopts the
+//!    record's;
+//! 4. on `invalid_grant`, re-read once more (another process may have rotated the grant), then mark
+//!    the record as needing re-authorization, without deleting it; on a transient failure (5xx,
+//!    timeout, connection) release the lease and leave the credentials untouched. A refresh that
+//!    fails in any other way, panics, or is dropped by its caller releases its lease too.
+//!
+//! The lease lasts longer than the token request may take plus the store write budget (see
+//! [`LEASE_MARGIN`]), so no other process takes over, and spends the same refresh token, while the
+//! holder may still be waiting for the endpoint or writing its answer.
+//!
+//! # The window in which a rotated refresh token can be lost
+//!
+//! Providers that rotate refresh tokens invalidate the old one when they answer a refresh. From
+//! that answer until the conditional put has stored the new credentials, the only copy of the new
+//! refresh token is in this process's memory. If the process dies in that window (usually
+//! milliseconds; up to [`STORE_WRITE_BUDGET`] while the store is busy), the store still holds the
+//! spent token: once the dead holder's lease expires, the next refresh is refused with
+//! `invalid_grant` and the user must connect again. No client can close the window alone (it cannot
+//! store a token before the provider has issued it); it stays as short as a store write.
+
+use std::fmt;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant, SystemTime};
+
+use async_trait::async_trait;
+use serde_json::{Map, Value};
+
+use crate::endpoint::TokenEndpoint;
+use crate::error::{AuthError, OAuthErrorCode, StoreError};
+use crate::secret::SecretString;
+use crate::store::{
+    CredentialRecord, CredentialStatus, CredentialStore, PutMode, RefreshLease, StoredCredential,
+    Version,
+};
+use crate::token::{Credentials, MAX_TOKEN_LIFETIME, OAuth2Token};
+use crate::token_source::{CredentialSource, TokenSource};
+
+/// Called with (provider, subject, new credentials) after every successful refresh, so that
+/// credentials held outside the store (session overrides, standalone connectors) can be persisted.
+pub type RefreshCallback = Arc<dyn Fn(&str, &str, &Credentials) + Send + Sync>;
+
+/// How long writing refreshed credentials is retried while the store reports a busy lock or an
+/// I/O error (the default; see `AuthManagerBuilder::store_write_budget`). No attempt starts later.
+pub const STORE_WRITE_BUDGET: Duration = Duration::from_secs(10);
+
+/// How long before expiry a token is refreshed when the provider has no OAuth2 settings.
+const DEFAULT_EXPIRY_MARGIN: Duration = Duration::from_secs(60);
+
+/// What a refresh lease lasts beyond the token request's timeout and the store write budget: the
+/// wait of the lease's own write and of the last write attempt for the store's lock (5 s each by
+/// default for the SQLite and file stores), and clock differences between the processes that
+/// share the store.
+pub const LEASE_MARGIN: Duration = Duration::from_secs(15);
+
+/// Timings of the cross-process refresh protocol.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RefreshPolicy {
+    /// The shortest lease; [`RefreshPolicy::lease_for`] lengthens it as the request needs.
+    pub(crate) lease_ttl: Duration,
+    /// How long a caller waits for another process's lease to clear.
+    pub(crate) max_wait: Duration,
+    pub(crate) poll_interval: Duration,
+    /// After a transient refresh failure while the old token is still valid, wait this long
+    /// before trying again.
+    pub(crate) retry_after_transient: Duration,
+    /// How long writing refreshed credentials is retried.
+    pub(crate) store_write_budget: Duration,
+}
+
+impl Default for RefreshPolicy {
+    fn default() -> Self {
+        Self {
+            lease_ttl: Duration::from_secs(30),
+            // Longer than the default lease (55 s), so that a waiter outlasts a crashed holder's.
+            max_wait: Duration::from_secs(60),
+            poll_interval: Duration::from_millis(25),
+            retry_after_transient: Duration::from_secs(5),
+            store_write_budget: STORE_WRITE_BUDGET,
+        }
+    }
+}
+
+impl RefreshPolicy {
+    /// The lease a refresh takes when its token request may last `request_timeout`: it outlasts
+    /// the request, the store write budget and [`LEASE_MARGIN`], and is never shorter than
+    /// `lease_ttl` (nor longer than a year, so that adding it to a clock cannot overflow).
+    pub(crate) fn lease_for(&self, request_timeout: Duration) -> Duration {
+        request_timeout
+            .saturating_add(self.store_write_budget)
+            .saturating_add(LEASE_MARGIN)
+            .max(self.lease_ttl)
+            .min(MAX_TOKEN_LIFETIME)
+    }
+}
+
+#[derive(Default)]
+struct Cache {
+    token: Option<SecretString>,
+    /// `None` with a token: never stale (no known expiry).
+    /// On the coarse monotonic clock: reading it costs a few nanoseconds where `Instant::now()`
+    /// costs tens, and its millisecond granularity is nothing against an expiry margin of
+    /// seconds. This check runs on every API call.
+    refresh_at: Option<coarsetime::Instant>,
+    /// The last token a caller reported as rejected.
+    rejected: Option<SecretString>,
+    can_refresh: bool,
+    /// Refreshed credentials the store did not take yet: while they are here, every call goes
+    /// through the slow path, which writes them first.
+    unsaved: Option<Box<Unsaved>>,
+}
+
+/// Refreshed credentials that are not in the store yet: being written, or kept after the write
+/// failed (or was dropped by its caller) for the next call to write.
+#[derive(Clone)]
+struct Unsaved {
+    credentials: Credentials,
+    /// The access token of the credentials they replace: a record that still holds it is older.
+    replaced: SecretString,
+    /// The version the conditional write expects (the leased one, at first).
+    version: Version,
+    /// How many writes of them failed.
+    failures: u64,
+    /// The store's error at the last failed write.
+    last_error: Option<String>,
+}
+
+/// Who holds the newer grant when a refreshed writer finds the record changed.
+enum Newer {
+    /// Ours: write them over the record at this version.
+    Ours(Version),
+    /// The record's: adopt them.
+    Theirs(Credentials),
+    /// The record already holds ours.
+    Stored,
+}
+
+/// What a writer does after its conditional write found the record changed.
+enum Conflict {
+    /// Stop: with this token (ours are stored, or theirs adopted), or this error.
+    Done(Result<SecretString, AuthError>),
+    /// Ours are newer: write them at this version.
+    WriteAt(Version),
+}
+
+/// Releases a refresh lease that no write replaced: awaited on the error paths, and spawned from
+/// `Drop` when the refresh unwinds from a panic or its future is dropped (a caller's timeout), so
+/// that no lease outlives its holder's attempt.
+struct LeaseRelease {
+    store: Arc<dyn CredentialStore>,
+    /// The record as it was before the lease, until released or disarmed.
+    record: Option<CredentialRecord>,
+    version: Version,
+}
+
+impl LeaseRelease {
+    async fn release(mut self) {
+        if let Some(record) = self.record.take() {
+            release_lease(self.store.as_ref(), record, self.version).await;
+        }
+    }
+
+    /// The lease is gone already (a later write replaced it, or will); returns its version.
+    fn disarm(mut self) -> Version {
+        self.record = None;
+        self.version
+    }
+}
+
+impl Drop for LeaseRelease {
+    fn drop(&mut self) {
+        if let Some(record) = self.record.take()
+            && let Ok(runtime) = tokio::runtime::Handle::try_current()
+        {
+            let (store, version) = (self.store.clone(), self.version);
+            runtime.spawn(async move { release_lease(store.as_ref(), record, version).await });
+        }
+    }
+}
+
+/// Writes `record` (the leased record without its lease) back if the lease is still the last
+/// write; a record that changed since needs nothing.
+async fn release_lease(store: &dyn CredentialStore, record: CredentialRecord, version: Version) {
+    let (provider, subject) = (record.provider.clone(), record.subject.clone());
+    match store.put(record, PutMode::Update(version)).await {
+        Ok(_) | Err(StoreError::VersionMismatch { .. }) => {}
+        Err(e) => tracing::debug!(provider, subject, error = %e,
+            "could not release the refresh lease; it will expire"),
+    }
+}
+
+/// Whether a failed write may succeed if tried again soon (a busy lock, an I/O hiccup).
+fn worth_retrying(e: &StoreError) -> bool {
+    matches!(e, StoreError::Io { .. } | StoreError::Backend { .. })
+}
+
+/// What to do with the credentials at hand.
+enum Decision {
+    /// Hand out this access token.
+    Use(SecretString),
+    /// Refresh them (they have a refresh token).
+    Refresh,
+}
+
+/// What the store holds when a refresh may be due.
+enum Read {
+    /// Credentials that can be used as they are: their token.
+    Token(SecretString),
+    /// Credentials to refresh, and the record they came from.
+    Refresh(Box<(StoredCredential, Credentials)>),
+}
+
+/// How a refresh under our lease ended, when it did not fail.
+enum Spent {
+    /// A token to hand out.
+    Token(SecretString),
+    /// The grant was rejected but another process rewrote the record meanwhile: read it again.
+    ReadAgain,
+}
+
+/// Whether a cell holds usable credentials: what sessions bound to it decide on at each call, so
+/// that storing, deleting or rejecting credentials reaches every live session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CellState {
+    /// No credentials known in this process (none stored, deleted, or not read yet).
+    Unloaded,
+    /// Credentials are loaded: the cell hands out and refreshes their token.
+    Loaded,
+    /// The grant was rejected (`invalid_grant`): the user must connect again.
+    NeedsReauthorization,
+}
+
+enum Backing {
+    Store(Arc<dyn CredentialStore>),
+    /// Override credentials, refreshed in memory only.
+    Memory(Mutex<Credentials>),
+}
+
+/// [`CellState::Unloaded`] in the cell's atomic.
+const UNLOADED: u8 = 0;
+/// [`CellState::Loaded`] in the cell's atomic.
+const LOADED: u8 = 1;
+/// [`CellState::NeedsReauthorization`] in the cell's atomic.
+const NEEDS_REAUTHORIZATION: u8 = 2;
+
+/// The token of one (provider, subject): cached, refreshed by one task at a time.
+pub(crate) struct TokenCell {
+    endpoint: Arc<TokenEndpoint>,
+    /// [`UNLOADED`], [`LOADED`] or [`NEEDS_REAUTHORIZATION`]: what sessions bound to this cell
+    /// use, so that storing, deleting or rejecting credentials reaches every live session.
+    state: AtomicU8,
+    subject: String,
+    backing: Backing,
+    source: CredentialSource,
+    cache: RwLock<Cache>,
+    refresh_lock: tokio::sync::Mutex<()>,
+    policy: RefreshPolicy,
+    holder: String,
+    on_refresh: Option<RefreshCallback>,
+}
+
+impl fmt::Debug for TokenCell {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenCell")
+            .field("provider", &self.endpoint.id())
+            .field("subject", &self.subject)
+            .field("source", &self.source)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TokenCell {
+    pub(crate) fn stored(
+        endpoint: Arc<TokenEndpoint>,
+        subject: &str,
+        store: Arc<dyn CredentialStore>,
+        policy: RefreshPolicy,
+    ) -> Self {
+        Self::new(
+            endpoint,
+            subject,
+            Backing::Store(store),
+            CredentialSource::Stored,
+            policy,
+            None,
+        )
+    }
+
+    pub(crate) fn in_memory(
+        endpoint: Arc<TokenEndpoint>,
+        subject: &str,
+        credentials: Credentials,
+        policy: RefreshPolicy,
+        on_refresh: Option<RefreshCallback>,
+    ) -> Self {
+        let backing = Backing::Memory(Mutex::new(credentials.clone()));
+        let cell = Self::new(
+            endpoint,
+            subject,
+            backing,
+            CredentialSource::Override,
+            policy,
+            on_refresh,
+        );
+        cell.prime(&credentials, true);
+        cell
+    }
+
+    fn new(
+        endpoint: Arc<TokenEndpoint>,
+        subject: &str,
+        backing: Backing,
+        source: CredentialSource,
+        policy: RefreshPolicy,
+        on_refresh: Option<RefreshCallback>,
+    ) -> Self {
+        Self {
+            endpoint,
+            state: AtomicU8::new(UNLOADED),
+            subject: subject.to_string(),
+            backing,
+            source,
+            cache: RwLock::new(Cache::default()),
+            refresh_lock: tokio::sync::Mutex::new(()),
+            policy,
+            holder: uuid::Uuid::new_v4().to_string(),
+            on_refresh,
+        }
+    }
+
+    /// How long before its expiry `token` is refreshed: the provider's margin, but never more
+    /// than half the token's lifetime, so that a short-lived token is used for half its life
+    /// instead of being refreshed at every call.
+    fn margin(&self, token: &OAuth2Token) -> Duration {
+        let margin = self
+            .endpoint
+            .provider()
+            .oauth2_settings()
+            .map_or(DEFAULT_EXPIRY_MARGIN, |s| s.expiry_margin);
+        match token.expires_in {
+            Some(lifetime) => margin.min(Duration::from_secs(lifetime) / 2),
+            None => margin,
+        }
+    }
+
+    fn read_cache(&self) -> std::sync::RwLockReadGuard<'_, Cache> {
+        self.cache.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn write_cache(&self) -> std::sync::RwLockWriteGuard<'_, Cache> {
+        self.cache.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The cached token if it is still fresh: the hot path.
+    #[inline]
+    pub(crate) fn fresh(&self) -> Option<SecretString> {
+        let cache = self.read_cache();
+        if cache.unsaved.is_some() {
+            return None;
+        }
+        match (&cache.token, cache.refresh_at) {
+            (Some(token), None) => Some(token.clone()),
+            (Some(token), Some(at)) if coarsetime::Instant::now() < at => Some(token.clone()),
+            _ => None,
+        }
+    }
+
+    /// Caches `credentials`' token; with `replace`, also forgets an earlier rejection and any
+    /// unsaved refreshed credentials (these are newer).
+    pub(crate) fn prime(&self, credentials: &Credentials, replace: bool) -> SecretString {
+        let token = credentials.token.access_token.clone();
+        let refresh_at = credentials.token.expires_at.map(|expires_at| {
+            // However far the stored expiry, the coarse clock only ever adds a year or less.
+            let until_refresh = expires_at
+                .checked_sub(self.margin(&credentials.token))
+                .and_then(|at| at.duration_since(SystemTime::now()).ok())
+                .unwrap_or_default()
+                .min(MAX_TOKEN_LIFETIME);
+            coarsetime::Instant::now() + coarsetime::Duration::from(until_refresh)
+        });
+        let mut cache = self.write_cache();
+        if replace || cache.token.is_none() {
+            cache.token = Some(token.clone());
+            cache.refresh_at = refresh_at;
+            cache.can_refresh = credentials.token.refresh_token.is_some();
+            cache.rejected = None;
+            cache.unsaved = None;
+        }
+        self.state.store(LOADED, Ordering::Release);
+        token
+    }
+
+    /// Forgets the cached token (after the credentials were deleted).
+    pub(crate) fn clear(&self) {
+        *self.write_cache() = Cache::default();
+        self.state.store(UNLOADED, Ordering::Release);
+    }
+
+    /// Forgets the cached token and remembers that the grant was rejected.
+    pub(crate) fn mark_needs_reauthorization(&self) {
+        *self.write_cache() = Cache::default();
+        self.state.store(NEEDS_REAUTHORIZATION, Ordering::Release);
+    }
+
+    #[inline]
+    pub(crate) fn state(&self) -> CellState {
+        match self.state.load(Ordering::Acquire) {
+            LOADED => CellState::Loaded,
+            NEEDS_REAUTHORIZATION => CellState::NeedsReauthorization,
+            _ => CellState::Unloaded,
+        }
+    }
+
+    /// The provider id.
+    pub(crate) fn provider(&self) -> &str {
+        self.endpoint.id()
+    }
+
+    /// The subject.
+    pub(crate) fn subject(&self) -> &str {
+        &self.subject
+    }
+
+    /// Where the credentials come from.
+    pub(crate) fn source(&self) -> CredentialSource {
+        self.source
+    }
+
+    /// Reads the stored record into the cell (its token, or its rejected grant) and returns the
+    /// credentials' provider-specific fields; an empty map when nothing is stored, or for a cell
+    /// whose credentials are not in a store.
+    pub(crate) async fn load(&self) -> Result<Map<String, Value>, AuthError> {
+        let Backing::Store(store) = &self.backing else {
+            return Ok(Map::new());
+        };
+        let Some(stored) = store.get(self.endpoint.id(), &self.subject).await? else {
+            self.clear();
+            return Ok(Map::new());
+        };
+        let credentials = Credentials::from_payload(&stored.record.payload)
+            .map_err(|reason| self.corrupt(reason))?;
+        if stored.record.status == CredentialStatus::NeedsReauthorization {
+            self.mark_needs_reauthorization();
+        } else {
+            self.prime(&credentials, false);
+        }
+        Ok(credentials.extra)
+    }
+
+    fn hold_until(&self, token: &SecretString, until: coarsetime::Instant) {
+        let mut cache = self.write_cache();
+        cache.token = Some(token.clone());
+        cache.refresh_at = Some(until);
+    }
+
+    pub(crate) async fn token(&self) -> Result<SecretString, AuthError> {
+        match self.fresh() {
+            Some(token) => Ok(token),
+            // The refresh future is large (it holds every store and HTTP future of a refresh):
+            // boxed, it stays out of this future and of every future awaiting it, so the hot
+            // path never copies it.
+            None => Box::pin(self.refresh()).await,
+        }
+    }
+
+    /// The slow path: one task at a time refreshes, or adopts the token another one fetched.
+    async fn refresh(&self) -> Result<SecretString, AuthError> {
+        let failures_seen = self.unsaved_failures();
+        let _single_flight = self.refresh_lock.lock().await;
+        if let Some(token) = self.fresh() {
+            return Ok(token);
+        }
+        let rejected = self.read_cache().rejected.clone();
+        match &self.backing {
+            Backing::Store(store) => self.refresh_stored(store, rejected, failures_seen).await,
+            Backing::Memory(credentials) => self.refresh_in_memory(credentials, rejected).await,
+        }
+    }
+
+    /// How many writes of the unsaved credentials failed so far, if there are any.
+    fn unsaved_failures(&self) -> Option<u64> {
+        self.read_cache().unsaved.as_ref().map(|u| u.failures)
+    }
+
+    pub(crate) fn corrupt(&self, reason: String) -> AuthError {
+        AuthError::CorruptCredentials {
+            provider: self.endpoint.id().to_string(),
+            subject: self.subject.clone(),
+            reason,
+        }
+    }
+
+    fn not_saved(&self, reason: &str) -> AuthError {
+        AuthError::RefreshNotSaved {
+            provider: self.endpoint.id().to_string(),
+            subject: self.subject.clone(),
+            reason: reason.to_string(),
+        }
+    }
+
+    /// The unsaved credentials to write now, if any. A caller that waited while a write of them
+    /// failed shares that failure instead of spending another write budget.
+    fn take_unsaved(&self, failures_seen: Option<u64>) -> Result<Option<Unsaved>, AuthError> {
+        let mut cache = self.write_cache();
+        if let Some(unsaved) = &cache.unsaved
+            && let Some(error) = &unsaved.last_error
+            && Some(unsaved.failures) != failures_seen
+        {
+            return Err(self.not_saved(error));
+        }
+        Ok(cache.unsaved.take().map(|u| *u))
+    }
+
+    pub(crate) fn invalidate(&self, rejected: &SecretString) -> bool {
+        let mut cache = self.write_cache();
+        match &cache.token {
+            Some(current) if current.same_secret(rejected) => {
+                cache.token = None;
+                cache.rejected = Some(rejected.clone());
+                cache.can_refresh
+            }
+            Some(_) => true,
+            None => {
+                if cache.rejected.is_none() {
+                    cache.rejected = Some(rejected.clone());
+                }
+                cache.can_refresh || matches!(self.backing, Backing::Store(_))
+            }
+        }
+    }
+
+    pub(crate) fn needs_reauthorization(&self, reason: String) -> AuthError {
+        AuthError::NeedsReauthorization {
+            provider: self.endpoint.id().to_string(),
+            subject: self.subject.clone(),
+            reason,
+        }
+    }
+
+    /// Decides whether `credentials` can be used as they are, or must be refreshed (with which
+    /// refresh token); an error when they can be neither.
+    fn decide(
+        &self,
+        credentials: &Credentials,
+        rejected: Option<&SecretString>,
+    ) -> Result<Decision, AuthError> {
+        let now = SystemTime::now();
+        let token = &credentials.token;
+        let was_rejected = rejected.is_some_and(|r| r.same_secret(&token.access_token));
+        if !was_rejected && !token.expires_within(self.margin(token), now) {
+            return Ok(Decision::Use(self.prime(credentials, true)));
+        }
+        if token.refresh_token.is_some() {
+            return Ok(Decision::Refresh);
+        }
+        if !was_rejected && !token.expires_within(Duration::ZERO, now) {
+            // Expiring soon and not refreshable: use it while it lasts.
+            return Ok(Decision::Use(self.prime(credentials, true)));
+        }
+        Err(AuthError::Unauthorized {
+            provider: self.endpoint.id().to_string(),
+            subject: self.subject.clone(),
+            reason: if was_rejected {
+                "the provider rejected the access token and there is no refresh token".into()
+            } else {
+                "the access token expired and there is no refresh token".into()
+            },
+        })
+    }
+
+    /// After a failed refresh: keep serving a token that has not expired yet (and was not
+    /// rejected) for a short while instead of failing every caller.
+    fn fallback_after_failure(
+        &self,
+        credentials: &Credentials,
+        rejected: Option<&SecretString>,
+        err: AuthError,
+    ) -> Result<SecretString, AuthError> {
+        let token = &credentials.token;
+        let was_rejected = rejected.is_some_and(|r| r.same_secret(&token.access_token));
+        if err.is_transient()
+            && !was_rejected
+            && !token.expires_within(Duration::ZERO, SystemTime::now())
+        {
+            tracing::warn!(provider = self.endpoint.id(), subject = %self.subject, error = %err,
+                "refresh failed; using the current token until it expires");
+            self.hold_until(
+                &token.access_token,
+                coarsetime::Instant::now()
+                    + coarsetime::Duration::from(self.policy.retry_after_transient),
+            );
+            return Ok(token.access_token.clone());
+        }
+        Err(err)
+    }
+
+    /// The refresh protocol over a store (see the module docs): write refreshed credentials a
+    /// previous call could not save, then read the record, wait for another process's lease,
+    /// take our own, and spend the refresh token under it.
+    #[tracing::instrument(name = "refresh_stored", skip_all, fields(provider = self.endpoint.id(), subject = %self.subject))]
+    async fn refresh_stored(
+        &self,
+        store: &Arc<dyn CredentialStore>,
+        rejected: Option<SecretString>,
+        failures_seen: Option<u64>,
+    ) -> Result<SecretString, AuthError> {
+        if let Some(unsaved) = self.take_unsaved(failures_seen)? {
+            let token = self.save_refreshed(store.as_ref(), unsaved).await?;
+            if !rejected.as_ref().is_some_and(|r| r.same_secret(&token)) {
+                return Ok(token);
+            }
+        }
+        let deadline = Instant::now().checked_add(self.policy.max_wait);
+        loop {
+            let (stored, credentials) = match self.read(store.as_ref(), rejected.as_ref()).await? {
+                Read::Token(token) => return Ok(token),
+                Read::Refresh(read) => *read,
+            };
+            if self.leased_by_another(&stored) {
+                self.wait_for_lease(deadline).await?;
+                continue;
+            }
+            let Some(lease) = self.take_lease(store, stored).await? else {
+                continue;
+            };
+            match self
+                .spend(store, lease, &credentials, rejected.as_ref())
+                .await?
+            {
+                Spent::Token(token) => return Ok(token),
+                Spent::ReadAgain => continue,
+            }
+        }
+    }
+
+    /// Step 1: reads the record and decides whether its credentials can be used or must be
+    /// refreshed (another process may have refreshed them already).
+    async fn read(
+        &self,
+        store: &dyn CredentialStore,
+        rejected: Option<&SecretString>,
+    ) -> Result<Read, AuthError> {
+        let stored = store
+            .get(self.endpoint.id(), &self.subject)
+            .await?
+            .ok_or_else(|| AuthError::NoCredentials {
+                provider: self.endpoint.id().to_string(),
+                subject: self.subject.clone(),
+                fallback_available: false,
+            })?;
+        if stored.record.status == CredentialStatus::NeedsReauthorization {
+            return Err(self.needs_reauthorization("the stored grant was rejected earlier".into()));
+        }
+        let credentials = Credentials::from_payload(&stored.record.payload)
+            .map_err(|reason| self.corrupt(reason))?;
+        Ok(match self.decide(&credentials, rejected)? {
+            Decision::Use(token) => Read::Token(token),
+            Decision::Refresh => Read::Refresh(Box::new((stored, credentials))),
+        })
+    }
+
+    /// Whether another process holds an unexpired refresh lease on the record.
+    fn leased_by_another(&self, stored: &StoredCredential) -> bool {
+        stored.record.lease.as_ref().is_some_and(|lease| {
+            lease.holder != self.holder && lease.expires_at > SystemTime::now()
+        })
+    }
+
+    /// Step 2: waits a moment for another process's lease to clear, or fails when we have waited
+    /// longer than the policy allows.
+    async fn wait_for_lease(&self, deadline: Option<Instant>) -> Result<(), AuthError> {
+        if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
+            return Err(AuthError::RefreshContended {
+                provider: self.endpoint.id().to_string(),
+                subject: self.subject.clone(),
+            });
+        }
+        tokio::time::sleep(self.policy.poll_interval).await;
+        Ok(())
+    }
+
+    /// Step 3: takes the refresh lease with a conditional put on the version read; `None` when
+    /// another process wrote the record first (read it again).
+    async fn take_lease(
+        &self,
+        store: &Arc<dyn CredentialStore>,
+        stored: StoredCredential,
+    ) -> Result<Option<LeaseRelease>, AuthError> {
+        let mut leased = stored.record.clone();
+        leased.lease = Some(RefreshLease {
+            holder: self.holder.clone(),
+            expires_at: SystemTime::now() + self.policy.lease_for(self.endpoint.request_timeout()),
+        });
+        let version = match store.put(leased, PutMode::Update(stored.version)).await {
+            Ok(version) => version,
+            Err(StoreError::VersionMismatch { .. }) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        let mut released = stored.record;
+        released.lease = None;
+        Ok(Some(LeaseRelease {
+            store: store.clone(),
+            record: Some(released),
+            version,
+        }))
+    }
+
+    /// Step 4: spends the refresh token under our lease and saves the answer; on `invalid_grant`
+    /// marks the grant rejected, on any other failure releases the lease.
+    async fn spend(
+        &self,
+        store: &Arc<dyn CredentialStore>,
+        lease: LeaseRelease,
+        credentials: &Credentials,
+        rejected: Option<&SecretString>,
+    ) -> Result<Spent, AuthError> {
+        match self.endpoint.refresh(credentials).await {
+            Ok(fresh) => {
+                // The write of the new credentials clears the lease (or keeps it, and the
+                // credentials, until a later call writes them).
+                let version = lease.disarm();
+                let unsaved = Unsaved {
+                    credentials: fresh,
+                    replaced: credentials.token.access_token.clone(),
+                    version,
+                    failures: 0,
+                    last_error: None,
+                };
+                self.save_refreshed(store.as_ref(), unsaved)
+                    .await
+                    .map(Spent::Token)
+            }
+            Err(AuthError::OAuth {
+                code: OAuthErrorCode::InvalidGrant,
+                description,
+                ..
+            }) => self.reject_grant(store.as_ref(), lease, description).await,
+            Err(err) => {
+                lease.release().await;
+                self.fallback_after_failure(credentials, rejected, err)
+                    .map(Spent::Token)
+            }
+        }
+    }
+
+    /// After `invalid_grant` under our lease: marks the record as needing re-authorization,
+    /// unless another process rewrote it meanwhile (it may have rotated the grant: read again).
+    async fn reject_grant(
+        &self,
+        store: &dyn CredentialStore,
+        lease: LeaseRelease,
+        description: Option<String>,
+    ) -> Result<Spent, AuthError> {
+        match self.mark_rejected(store, lease.version).await {
+            Ok(false) => {
+                lease.disarm();
+                return Ok(Spent::ReadAgain);
+            }
+            Ok(true) => {
+                lease.disarm();
+            }
+            Err(e) => {
+                lease.release().await;
+                return Err(e);
+            }
+        }
+        self.mark_needs_reauthorization();
+        tracing::warn!(
+            provider = self.endpoint.id(),
+            subject = %self.subject,
+            "grant rejected (invalid_grant): needs re-authorization"
+        );
+        let reason = match description {
+            Some(d) => format!("invalid_grant: {d}"),
+            None => "invalid_grant".to_string(),
+        };
+        Err(self.needs_reauthorization(reason))
+    }
+
+    /// After `invalid_grant`: marks the record as needing re-authorization if it is still at our
+    /// leased version (true); false when another process wrote it meanwhile (it may have rotated
+    /// the grant).
+    async fn mark_rejected(
+        &self,
+        store: &dyn CredentialStore,
+        leased_version: Version,
+    ) -> Result<bool, AuthError> {
+        let Some(current) = store.get(self.endpoint.id(), &self.subject).await? else {
+            return Err(self.needs_reauthorization("invalid_grant".into()));
+        };
+        if current.version != leased_version {
+            return Ok(false);
+        }
+        let mut marked = current.record;
+        marked.status = CredentialStatus::NeedsReauthorization;
+        marked.lease = None;
+        match store.put(marked, PutMode::Update(leased_version)).await {
+            Ok(_) => Ok(true),
+            Err(StoreError::VersionMismatch { .. }) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Writes refreshed credentials with a conditional put (which also clears our lease),
+    /// retrying a busy store for the write budget. When the record changed meanwhile, the newer
+    /// grant wins (see [`TokenCell::newer`]). Until they are written, the credentials stay in the
+    /// cell, so that the next call writes them if this one fails or is dropped by its caller.
+    async fn save_refreshed(
+        &self,
+        store: &dyn CredentialStore,
+        mut unsaved: Unsaved,
+    ) -> Result<SecretString, AuthError> {
+        let provider = self.endpoint.id();
+        let subject = self.subject.as_str();
+        self.write_cache().unsaved = Some(Box::new(unsaved.clone()));
+        let give_up_at = Instant::now().checked_add(self.policy.store_write_budget);
+        let out_of_budget = |pause: Duration| {
+            give_up_at.is_some_and(|at| Instant::now().checked_add(pause).is_none_or(|t| t >= at))
+        };
+        let mut pause = Duration::from_millis(25);
+        let failure = loop {
+            let record = CredentialRecord::new(provider, subject, unsaved.credentials.to_payload());
+            let error = match store.put(record, PutMode::Update(unsaved.version)).await {
+                Ok(_) => return Ok(self.saved(&unsaved.credentials)),
+                Err(mismatch @ StoreError::VersionMismatch { .. }) => {
+                    match self.resolve_conflict(store, &unsaved).await {
+                        Ok(Conflict::Done(outcome)) => return outcome,
+                        Ok(Conflict::WriteAt(version)) => {
+                            unsaved.version = version;
+                            if out_of_budget(Duration::ZERO) {
+                                break mismatch;
+                            }
+                            continue;
+                        }
+                        Err(e) => e,
+                    }
+                }
+                Err(e) => e,
+            };
+            if !worth_retrying(&error) || out_of_budget(pause) {
+                break error;
+            }
+            tracing::warn!(provider, subject, error = %error,
+                "could not store the refreshed credentials; retrying");
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(Duration::from_secs(1));
+        };
+        tracing::warn!(provider, subject, error = %failure,
+            "refreshed credentials could not be stored; kept in memory until a later call stores them");
+        let err = self.not_saved(&failure.to_string());
+        unsaved.failures += 1;
+        unsaved.last_error = Some(failure.to_string());
+        self.write_cache().unsaved = Some(Box::new(unsaved));
+        Err(err)
+    }
+
+    /// After our conditional write found the record changed: re-reads it and decides, with
+    /// [`TokenCell::newer`], whether our credentials are stored already, theirs are newer, or ours
+    /// must be written over theirs. A record deleted meanwhile (a logout) is not brought back.
+    async fn resolve_conflict(
+        &self,
+        store: &dyn CredentialStore,
+        unsaved: &Unsaved,
+    ) -> Result<Conflict, StoreError> {
+        let Some(current) = store.get(self.endpoint.id(), &self.subject).await? else {
+            self.clear();
+            return Ok(Conflict::Done(Err(AuthError::NoCredentials {
+                provider: self.endpoint.id().to_string(),
+                subject: self.subject.clone(),
+                fallback_available: false,
+            })));
+        };
+        Ok(match self.newer(&current, unsaved) {
+            Newer::Stored => Conflict::Done(Ok(self.saved(&unsaved.credentials))),
+            Newer::Theirs(theirs) => {
+                tracing::info!(
+                    provider = self.endpoint.id(),
+                    subject = %self.subject,
+                    "another process stored a newer grant; using it"
+                );
+                Conflict::Done(Ok(self.prime(&theirs, true)))
+            }
+            Newer::Ours(version) => Conflict::WriteAt(version),
+        })
+    }
+
+    /// Decides who holds the newer grant when our write found the record changed: ours if the
+    /// record still holds the credentials we refreshed from (whatever their status: a process
+    /// that spent the same refresh token after us may have marked them), if it cannot be read,
+    /// or if its grant is rejected or expires before ours; otherwise theirs.
+    fn newer(&self, current: &StoredCredential, unsaved: &Unsaved) -> Newer {
+        let Ok(theirs) = Credentials::from_payload(&current.record.payload) else {
+            return Newer::Ours(current.version);
+        };
+        let (their_token, our_token) = (&theirs.token, &unsaved.credentials.token);
+        if their_token
+            .access_token
+            .same_secret(&our_token.access_token)
+        {
+            return Newer::Stored;
+        }
+        if their_token.access_token.same_secret(&unsaved.replaced)
+            || current.record.status != CredentialStatus::Active
+        {
+            return Newer::Ours(current.version);
+        }
+        match (their_token.expires_at, our_token.expires_at) {
+            (Some(theirs_at), Some(ours_at)) if theirs_at < ours_at => Newer::Ours(current.version),
+            _ => Newer::Theirs(theirs),
+        }
+    }
+
+    /// The refreshed credentials are stored: serve them.
+    fn saved(&self, fresh: &Credentials) -> SecretString {
+        tracing::info!(
+            provider = self.endpoint.id(),
+            subject = %self.subject,
+            "access token refreshed"
+        );
+        self.notify(fresh);
+        self.prime(fresh, true)
+    }
+
+    async fn refresh_in_memory(
+        &self,
+        credentials: &Mutex<Credentials>,
+        rejected: Option<SecretString>,
+    ) -> Result<SecretString, AuthError> {
+        if self.state() == CellState::NeedsReauthorization {
+            return Err(self.needs_reauthorization("invalid_grant".into()));
+        }
+        let current = credentials
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        if let Decision::Use(token) = self.decide(&current, rejected.as_ref())? {
+            return Ok(token);
+        }
+        match self.endpoint.refresh(&current).await {
+            Ok(fresh) => {
+                *credentials.lock().unwrap_or_else(|p| p.into_inner()) = fresh.clone();
+                self.notify(&fresh);
+                Ok(self.prime(&fresh, true))
+            }
+            Err(AuthError::OAuth {
+                code: OAuthErrorCode::InvalidGrant,
+                ..
+            }) => {
+                self.mark_needs_reauthorization();
+                Err(self.needs_reauthorization("invalid_grant".into()))
+            }
+            Err(err) => self.fallback_after_failure(&current, rejected.as_ref(), err),
+        }
+    }
+
+    fn notify(&self, fresh: &Credentials) {
+        if let Some(callback) = &self.on_refresh {
+            callback(self.endpoint.id(), &self.subject, fresh);
+        }
+    }
+}
+
+/// The refreshing credential of one (provider, subject), on its own: a [`TokenSource`] built from
+/// a [`TokenEndpoint`] and credentials, without an [`AuthManager`](crate::AuthManager).
+///
+/// Its credentials are kept in memory ([`RefreshingTokenSource::in_memory`]: a callback sees each
+/// refresh, to persist it) or in a store ([`RefreshingTokenSource::stored`]: refreshed with the
+/// store's lease, as sessions do, so that processes sharing the store spend each refresh token
+/// once). Either way, concurrent callers cause one refresh, a token rejected by the API is
+/// refreshed once, and `invalid_grant` leaves it needing re-authorization.
+///
+/// ```
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// use std::sync::Arc;
+/// use auth_core::endpoint::TokenEndpoint;
+/// use auth_core::provider::OAuth2Settings;
+/// use auth_core::{AuthProvider, Credentials, OAuth2Token, RefreshingTokenSource, TokenSource};
+/// use wiremock::matchers::{method, path};
+/// use wiremock::{Mock, MockServer, ResponseTemplate};
+///
+/// #[derive(Debug)]
+/// struct Example(OAuth2Settings);
+/// #[async_trait::async_trait]
+/// impl AuthProvider for Example {
+///     fn id(&self) -> &str { "example" }
+///     fn oauth2_settings(&self) -> Option<&OAuth2Settings> { Some(&self.0) }
+///     fn as_any(&self) -> &dyn std::any::Any { self }
+/// }
+///
+/// let server = MockServer::start().await;
+/// Mock::given(method("POST")).and(path("/token"))
+///     .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+///         "access_token": "at-2", "token_type": "bearer", "expires_in": 3600
+///     })))
+///     .expect(1)
+///     .mount(&server).await;
+/// let settings = OAuth2Settings::new(
+///     format!("{}/authorize", server.uri()).parse().unwrap(),
+///     format!("{}/token", server.uri()).parse().unwrap(),
+///     "client-id",
+/// );
+/// let endpoint = Arc::new(TokenEndpoint::new(Arc::new(Example(settings))).unwrap());
+/// let mut token = OAuth2Token::bearer("at-1");
+/// token.refresh_token = Some("rt-1".into());
+/// token.expires_at = Some(std::time::UNIX_EPOCH);
+/// let source = RefreshingTokenSource::in_memory(endpoint, "user-1", Credentials::new(token), None);
+/// assert_eq!(source.token().await.unwrap().expose_secret(), "at-2");
+/// assert_eq!(source.token().await.unwrap().expose_secret(), "at-2", "cached");
+/// # });
+/// ```
+#[derive(Debug, Clone)]
+pub struct RefreshingTokenSource {
+    cell: Arc<TokenCell>,
+}
+
+impl RefreshingTokenSource {
+    /// Credentials kept in memory and refreshed there; `on_refresh` is called with each refresh.
+    pub fn in_memory(
+        endpoint: Arc<TokenEndpoint>,
+        subject: &str,
+        credentials: Credentials,
+        on_refresh: Option<RefreshCallback>,
+    ) -> Self {
+        let cell = TokenCell::in_memory(
+            endpoint,
+            subject,
+            credentials,
+            RefreshPolicy::default(),
+            on_refresh,
+        );
+        Self {
+            cell: Arc::new(cell),
+        }
+    }
+
+    /// The credentials `store` holds for (the endpoint's provider, `subject`), read at the first
+    /// call and written back after each refresh.
+    pub fn stored(
+        endpoint: Arc<TokenEndpoint>,
+        subject: &str,
+        store: Arc<dyn CredentialStore>,
+    ) -> Self {
+        let cell = TokenCell::stored(endpoint, subject, store, RefreshPolicy::default());
+        Self {
+            cell: Arc::new(cell),
+        }
+    }
+}
+
+#[async_trait]
+impl TokenSource for RefreshingTokenSource {
+    async fn token(&self) -> Result<SecretString, AuthError> {
+        self.cell.token().await
+    }
+
+    fn cached_token(&self) -> Option<SecretString> {
+        match self.cell.state() {
+            CellState::Loaded => self.cell.fresh(),
+            _ => None,
+        }
+    }
+
+    fn invalidate(&self, rejected: &SecretString) -> bool {
+        self.cell.invalidate(rejected)
+    }
+
+    fn provider(&self) -> &str {
+        self.cell.provider()
+    }
+
+    fn subject(&self) -> &str {
+        self.cell.subject()
+    }
+
+    fn source(&self) -> CredentialSource {
+        self.cell.source()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::provider::OAuth2Settings;
+
+    #[test]
+    fn a_lease_outlasts_the_token_request_and_the_store_write() {
+        let default_timeout = OAuth2Settings::new(
+            "https://p.example/authorize".parse().unwrap(),
+            "https://p.example/token".parse().unwrap(),
+            "id",
+        )
+        .request_timeout;
+        let policy = RefreshPolicy::default();
+        assert_eq!(policy.store_write_budget, STORE_WRITE_BUDGET);
+        for timeout in [
+            default_timeout,
+            Duration::from_secs(1),
+            Duration::from_secs(300),
+        ] {
+            let lease = policy.lease_for(timeout);
+            assert!(
+                lease > timeout + policy.store_write_budget,
+                "lease {lease:?} for a {timeout:?} request"
+            );
+            assert!(lease >= timeout + policy.store_write_budget + LEASE_MARGIN);
+        }
+        assert_eq!(policy.lease_for(default_timeout), Duration::from_secs(55));
+        assert!(
+            policy.max_wait > policy.lease_for(default_timeout),
+            "a waiter outlasts a crashed holder's lease"
+        );
+        let short = RefreshPolicy {
+            lease_ttl: Duration::from_millis(1),
+            store_write_budget: Duration::from_secs(2),
+            ..policy
+        };
+        assert_eq!(
+            short.lease_for(default_timeout),
+            default_timeout + Duration::from_secs(2) + LEASE_MARGIN,
+            "a short lease setting cannot undercut the request"
+        );
+        let long = RefreshPolicy {
+            lease_ttl: Duration::from_secs(600),
+            ..policy
+        };
+        assert_eq!(long.lease_for(default_timeout), Duration::from_secs(600));
+        assert_eq!(policy.lease_for(Duration::MAX), MAX_TOKEN_LIFETIME);
+    }
+}

@@ -1,0 +1,456 @@
+//! [`TokenEndpoint`]: one provider's token and revocation endpoints: its HTTP client, the code
+//! exchange, the refresh and the revocation requests, and the classification of their answers.
+//!
+//! Everything above it (the refreshing credential, the OAuth2 flow, sessions, the manager) reaches
+//! the provider's OAuth endpoints only through this type. Every request carries the client
+//! authentication of [`OAuth2Settings::client_auth`]; every answer is read up to 1 MiB, and an
+//! error keeps the OAuth `error` code as an [`OAuthErrorCode`] and the description cleaned of the
+//! request's secrets, never the body itself.
+//!
+//! The `oauth2` crate is not used: token responses must be parsed leniently (string `expires_in`,
+//! array `scope`), keep the provider's extra fields (Asana's `data`), and fail with errors classified
+//! for refresh decisions (`invalid_grant` vs transient), which its typed responses and errors do not
+//! give.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use reqwest::StatusCode;
+use serde::Deserialize;
+use tracing::Instrument;
+use url::Url;
+
+use crate::error::{AuthError, OAuthErrorCode, TokenOperation};
+use crate::provider::{AuthProvider, ClientAuthMethod, OAuth2Settings, RevokeToken};
+use crate::redact::Redactor;
+use crate::secret::SecretString;
+use crate::token::{Credentials, OAuth2Token};
+
+/// The most read of a token, revocation or error response (a token response is a few hundred
+/// bytes): a longer one is an invalid response, and the rest of it is not read.
+const MAX_RESPONSE_BYTES: usize = 1024 * 1024;
+
+/// The longest `Retry-After` passed on in [`AuthError::Transient`]; a longer one is dropped, as if
+/// none had been sent.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// The token request timeout of a provider without OAuth2 settings.
+const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A provider's token and revocation endpoints, with the HTTP client used for them (one per
+/// provider, reused; redirects are never followed, every request has a deadline).
+///
+/// Cheap to share behind an `Arc`; [`RefreshingTokenSource`](crate::RefreshingTokenSource) and
+/// [`OAuth2Flow`](crate::OAuth2Flow) are built from one.
+///
+/// ```
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// use std::sync::Arc;
+/// use auth_core::endpoint::TokenEndpoint;
+/// use auth_core::provider::OAuth2Settings;
+/// use auth_core::{AuthProvider, Credentials, OAuth2Token};
+/// use wiremock::matchers::{body_string_contains, method, path};
+/// use wiremock::{Mock, MockServer, ResponseTemplate};
+///
+/// #[derive(Debug)]
+/// struct Example(OAuth2Settings);
+/// #[async_trait::async_trait]
+/// impl AuthProvider for Example {
+///     fn id(&self) -> &str { "example" }
+///     fn oauth2_settings(&self) -> Option<&OAuth2Settings> { Some(&self.0) }
+///     fn as_any(&self) -> &dyn std::any::Any { self }
+/// }
+///
+/// let server = MockServer::start().await;
+/// Mock::given(method("POST")).and(path("/token")).and(body_string_contains("grant_type=refresh_token"))
+///     .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+///         "access_token": "at-2", "token_type": "bearer", "expires_in": 3600
+///     })))
+///     .mount(&server).await;
+/// let settings = OAuth2Settings::new(
+///     format!("{}/authorize", server.uri()).parse().unwrap(),
+///     format!("{}/token", server.uri()).parse().unwrap(),
+///     "client-id",
+/// );
+/// let endpoint = TokenEndpoint::new(Arc::new(Example(settings))).unwrap();
+/// let mut token = OAuth2Token::bearer("at-1");
+/// token.refresh_token = Some("rt-1".into());
+/// let fresh = endpoint.refresh(&Credentials::new(token)).await.unwrap();
+/// assert_eq!(fresh.token.access_token.expose_secret(), "at-2");
+/// assert_eq!(fresh.token.refresh_token.unwrap().expose_secret(), "rt-1", "kept when not rotated");
+/// # });
+/// ```
+pub struct TokenEndpoint {
+    provider: Arc<dyn AuthProvider>,
+    http: reqwest::Client,
+}
+
+impl fmt::Debug for TokenEndpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenEndpoint")
+            .field("provider", &self.provider)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TokenEndpoint {
+    /// The endpoints of `provider`, with an HTTP client of their own. A provider without OAuth2
+    /// settings (an app-level token only) has an endpoint too: its requests fail with
+    /// [`AuthError::OAuthNotConfigured`].
+    pub fn new(provider: Arc<dyn AuthProvider>) -> Result<Self, AuthError> {
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(Duration::from_secs(10))
+            .timeout(request_timeout(provider.as_ref()))
+            .user_agent(concat!("integrations/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|source| AuthError::HttpClient {
+                provider: provider.id().to_string(),
+                source,
+            })?;
+        Ok(Self { provider, http })
+    }
+
+    /// The provider id.
+    pub fn id(&self) -> &str {
+        self.provider.id()
+    }
+
+    /// The provider.
+    pub fn provider(&self) -> &Arc<dyn AuthProvider> {
+        &self.provider
+    }
+
+    /// The provider's OAuth2 settings, or the error saying what to configure.
+    pub fn settings(&self) -> Result<&OAuth2Settings, AuthError> {
+        self.provider
+            .oauth2_settings()
+            .ok_or_else(|| AuthError::OAuthNotConfigured {
+                provider: self.id().to_string(),
+                hint: format!(
+                    "set the {0} client id and secret (e.g. {1}_CLIENT_ID and {1}_CLIENT_SECRET) or pass them in code",
+                    self.id(),
+                    self.id().to_ascii_uppercase()
+                ),
+            })
+    }
+
+    /// The longest a token request may take.
+    pub fn request_timeout(&self) -> Duration {
+        request_timeout(self.provider.as_ref())
+    }
+
+    /// Trades an authorization code for the provider's credentials (`redirect_uri`, the PKCE
+    /// `verifier` and the `requested_scopes` as they were sent with the authorization request). A
+    /// token response that names no scope granted the requested ones (RFC 6749 §5.1), and the
+    /// credentials say so.
+    pub async fn exchange(
+        &self,
+        code: &str,
+        redirect_uri: Option<&Url>,
+        verifier: Option<&SecretString>,
+        requested_scopes: &[String],
+    ) -> Result<Credentials, AuthError> {
+        let mut form = vec![
+            ("grant_type", "authorization_code".to_string()),
+            ("code", code.to_string()),
+        ];
+        if let Some(uri) = redirect_uri {
+            form.push(("redirect_uri", uri.to_string()));
+        }
+        if let Some(verifier) = verifier {
+            form.push(("code_verifier", verifier.expose_secret().to_string()));
+        }
+        let mut token = self.token_request(form, TokenOperation::Exchange).await?;
+        if token.scope.is_empty() {
+            token.scope = requested_scopes.to_vec();
+        }
+        self.provider.credentials_from_token(token).await
+    }
+
+    /// Refreshes `credentials` with their refresh token and merges the answer into them (the old
+    /// refresh token is kept when the response omits it). Touches no store.
+    pub async fn refresh(&self, credentials: &Credentials) -> Result<Credentials, AuthError> {
+        let refresh_token =
+            credentials
+                .token
+                .refresh_token
+                .as_ref()
+                .ok_or_else(|| AuthError::Unauthorized {
+                    provider: self.id().to_string(),
+                    subject: String::new(),
+                    reason: "the credentials have no refresh token".into(),
+                })?;
+        let span = tracing::info_span!("oauth2.refresh", provider = self.id());
+        let form = vec![
+            ("grant_type", "refresh_token".to_string()),
+            ("refresh_token", refresh_token.expose_secret().to_string()),
+        ];
+        let token = self
+            .token_request(form, TokenOperation::Refresh)
+            .instrument(span)
+            .await?;
+        Ok(self.provider.merge_refreshed(credentials, token))
+    }
+
+    /// Revokes the grant, with the token [`OAuth2Settings::revoke_token`] names (by default the
+    /// refresh token; credentials without one have no grant to revoke, and nothing is sent).
+    pub async fn revoke(&self, credentials: &Credentials) -> Result<(), AuthError> {
+        let span = tracing::info_span!("oauth2.revoke", provider = self.id());
+        async {
+            let settings = self.settings()?;
+            let Some(url) = &settings.revocation_url else {
+                return Err(AuthError::OAuthNotConfigured {
+                    provider: self.id().to_string(),
+                    hint: "the provider has no revocation_url".into(),
+                });
+            };
+            let (token, hint) = match (settings.revoke_token, &credentials.token.refresh_token) {
+                (RevokeToken::Refresh | RevokeToken::RefreshOrAccess, Some(rt)) => {
+                    (rt, "refresh_token")
+                }
+                (RevokeToken::Refresh, None) => {
+                    tracing::debug!("no refresh token: no grant to revoke at the provider");
+                    return Ok(());
+                }
+                _ => (&credentials.token.access_token, "access_token"),
+            };
+            let form = vec![
+                ("token", token.expose_secret().to_string()),
+                ("token_type_hint", hint.to_string()),
+            ];
+            let secrets = secrets_of(settings, &form);
+            let operation = TokenOperation::Revoke;
+            let response = self.send_form(settings, url, form, operation).await?;
+            if response.status().is_success() {
+                tracing::info!("grant revoked");
+                return Ok(());
+            }
+            Err(self.refusal(operation, response, &secrets).await)
+        }
+        .instrument(span)
+        .await
+    }
+
+    /// Sends a grant to the token endpoint and parses the token response.
+    async fn token_request(
+        &self,
+        form: Vec<(&'static str, String)>,
+        operation: TokenOperation,
+    ) -> Result<OAuth2Token, AuthError> {
+        let settings = self.settings()?;
+        let secrets = secrets_of(settings, &form);
+        let response = self
+            .send_form(settings, &settings.token_url, form, operation)
+            .await?;
+        if !response.status().is_success() {
+            return Err(self.refusal(operation, response, &secrets).await);
+        }
+        let received = SystemTime::now();
+        let body = read_body(response).await.map_err(|e| match e {
+            BodyError::TooLarge => self.too_large(operation),
+            BodyError::Read(e) => self.transient(
+                operation,
+                if e.is_timeout() {
+                    "timed out reading the response"
+                } else {
+                    "the connection failed while reading the response"
+                }
+                .into(),
+                None,
+            ),
+        })?;
+        let body: serde_json::Value =
+            serde_json::from_slice(&body).map_err(|_| AuthError::InvalidTokenResponse {
+                provider: self.id().to_string(),
+                reason: "the body is not JSON".into(),
+            })?;
+        OAuth2Token::from_response(body, &settings.scope_separator, received).map_err(|reason| {
+            AuthError::InvalidTokenResponse {
+                provider: self.id().to_string(),
+                reason,
+            }
+        })
+    }
+
+    /// Posts `form` to `url` with the client authentication of the settings.
+    async fn send_form(
+        &self,
+        settings: &OAuth2Settings,
+        url: &Url,
+        mut form: Vec<(&'static str, String)>,
+        operation: TokenOperation,
+    ) -> Result<reqwest::Response, AuthError> {
+        let mut request = self
+            .http
+            .post(url.clone())
+            .timeout(settings.request_timeout)
+            .header("Accept", "application/json");
+        match settings.client_auth {
+            ClientAuthMethod::RequestBody => {
+                form.push(("client_id", settings.client_id.clone()));
+                if let Some(secret) = &settings.client_secret {
+                    form.push(("client_secret", secret.expose_secret().to_string()));
+                }
+            }
+            ClientAuthMethod::BasicAuth => {
+                request = request.basic_auth(
+                    &settings.client_id,
+                    settings.client_secret.as_ref().map(|s| s.expose_secret()),
+                );
+            }
+            ClientAuthMethod::None => form.push(("client_id", settings.client_id.clone())),
+        }
+        request.form(&form).send().await.map_err(|e| {
+            let detail = if e.is_timeout() {
+                "timed out"
+            } else if e.is_connect() {
+                "connection failed"
+            } else {
+                "request failed"
+            };
+            self.transient(operation, detail.into(), None)
+        })
+    }
+
+    /// Classifies a non-2xx answer: 5xx, 408 and 429 are transient; otherwise the OAuth `error`
+    /// code and description are kept (cleaned: controls stripped, the request's `secrets`
+    /// redacted, truncated), never the body itself, which is read up to [`MAX_RESPONSE_BYTES`].
+    async fn refusal(
+        &self,
+        operation: TokenOperation,
+        response: reqwest::Response,
+        secrets: &Redactor,
+    ) -> AuthError {
+        let status = response.status();
+        if status.is_server_error()
+            || status == StatusCode::TOO_MANY_REQUESTS
+            || status == StatusCode::REQUEST_TIMEOUT
+        {
+            let retry_after = response
+                .headers()
+                .get(reqwest::header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .map(Duration::from_secs)
+                .filter(|wait| *wait <= MAX_RETRY_AFTER);
+            return self.transient(operation, format!("HTTP {}", status.as_u16()), retry_after);
+        }
+        let parsed = match read_body(response).await {
+            Ok(body) => serde_json::from_slice::<OAuthErrorBody>(&body).ok(),
+            Err(BodyError::TooLarge) => return self.too_large(operation),
+            Err(BodyError::Read(_)) => None,
+        };
+        let (code, description) = match parsed {
+            Some(body) => (
+                OAuthErrorCode::from(secrets.clean(&body.error, 64)),
+                body.error_description.map(|d| secrets.clean(&d, 300)),
+            ),
+            None => (
+                OAuthErrorCode::Other(format!("http_{}", status.as_u16())),
+                None,
+            ),
+        };
+        AuthError::OAuth {
+            provider: self.id().to_string(),
+            operation,
+            status: status.as_u16(),
+            code,
+            description,
+        }
+    }
+
+    /// The error for a response body over [`MAX_RESPONSE_BYTES`], naming the endpoint, not the
+    /// body.
+    fn too_large(&self, operation: TokenOperation) -> AuthError {
+        AuthError::InvalidTokenResponse {
+            provider: self.id().to_string(),
+            reason: format!(
+                "the {}'s {operation} response is larger than {MAX_RESPONSE_BYTES} bytes and was not read",
+                operation.endpoint()
+            ),
+        }
+    }
+
+    fn transient(
+        &self,
+        operation: TokenOperation,
+        detail: String,
+        retry_after: Option<Duration>,
+    ) -> AuthError {
+        AuthError::Transient {
+            provider: self.id().to_string(),
+            operation,
+            detail,
+            retry_after,
+        }
+    }
+}
+
+fn request_timeout(provider: &dyn AuthProvider) -> Duration {
+    provider
+        .oauth2_settings()
+        .map_or(DEFAULT_REQUEST_TIMEOUT, |s| s.request_timeout)
+}
+
+/// Form fields that never hold a secret; every other value sent is redacted from the answer.
+const PUBLIC_FORM_FIELDS: &[&str] = &[
+    "grant_type",
+    "redirect_uri",
+    "client_id",
+    "token_type_hint",
+    "scope",
+];
+
+/// The secrets a request to the token or revocation endpoint carries: its form values (code,
+/// verifier, refresh or access token), the client secret, and the Basic credentials made of it.
+fn secrets_of(settings: &OAuth2Settings, form: &[(&'static str, String)]) -> Redactor {
+    let mut secrets = Redactor::new();
+    for (field, value) in form {
+        if !PUBLIC_FORM_FIELDS.contains(field) {
+            secrets.add(&SecretString::from(value.as_str()));
+        }
+    }
+    if let Some(client_secret) = &settings.client_secret {
+        secrets.add(client_secret);
+        let basic = format!("{}:{}", settings.client_id, client_secret.expose_secret());
+        secrets.add(&SecretString::from(STANDARD.encode(basic)));
+    }
+    secrets
+}
+
+/// Why a response body could not be read.
+enum BodyError {
+    /// It is longer than [`MAX_RESPONSE_BYTES`].
+    TooLarge,
+    /// The transfer failed or timed out.
+    Read(reqwest::Error),
+}
+
+/// Reads a response body of the token or revocation endpoint, at most [`MAX_RESPONSE_BYTES`]. A
+/// longer one is refused as soon as that is known (from its `Content-Length`, or once more
+/// arrived), and the rest is never read.
+async fn read_body(mut response: reqwest::Response) -> Result<Vec<u8>, BodyError> {
+    let announced = response.content_length().unwrap_or(0);
+    if announced > MAX_RESPONSE_BYTES as u64 {
+        return Err(BodyError::TooLarge);
+    }
+    let mut body = Vec::with_capacity(announced as usize);
+    while let Some(chunk) = response.chunk().await.map_err(BodyError::Read)? {
+        if chunk.len() > MAX_RESPONSE_BYTES - body.len() {
+            return Err(BodyError::TooLarge);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+#[derive(Deserialize)]
+struct OAuthErrorBody {
+    error: String,
+    #[serde(default)]
+    error_description: Option<String>,
+}

@@ -1,0 +1,368 @@
+//! Pending authorizations: the OAuth `state` of each consent page sent out, with its PKCE
+//! verifier, redirect URI and requested scopes, single use and with a time to live, behind the
+//! [`PendingStateStore`] trait.
+//!
+//! [`MemoryPendingStates`] keeps them in this process (the default). A callback that may land on
+//! another process or instance needs them in a store every instance shares:
+//! [`StoredPendingStates`] keeps them in any [`CredentialStore`], under the reserved provider id
+//! [`PENDING_STATES_PROVIDER`].
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use async_trait::async_trait;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use url::Url;
+
+use crate::error::{AuthError, StoreError};
+use crate::secret::SecretString;
+use crate::store::{CredentialRecord, CredentialStore, Payload, PutMode};
+
+/// How many pending authorizations are kept in memory before expired ones are purged eagerly.
+const MAX_PENDING: usize = 10_000;
+
+/// What is remembered about an authorization until its callback: checked and consumed by the
+/// code exchange.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct PendingState {
+    /// The provider the consent page belongs to.
+    pub provider: String,
+    /// The PKCE verifier, when a challenge was sent.
+    pub verifier: Option<SecretString>,
+    /// The redirect URI sent with the authorization request (the exchange must repeat it).
+    pub redirect_uri: Option<Url>,
+    /// The scopes requested: granted when the token response does not name any (RFC 6749 §5.1).
+    pub scopes: Vec<String>,
+}
+
+impl PendingState {
+    /// A pending authorization for `provider`.
+    pub fn new(
+        provider: impl Into<String>,
+        verifier: Option<SecretString>,
+        redirect_uri: Option<Url>,
+        scopes: Vec<String>,
+    ) -> Self {
+        Self {
+            provider: provider.into(),
+            verifier,
+            redirect_uri,
+            scopes,
+        }
+    }
+}
+
+/// Where pending authorizations are kept between the consent page and its callback.
+///
+/// An implementation must make each state single use, even across processes: of two concurrent
+/// [`PendingStateStore::take`]s of one state, one fails with [`AuthError::StateReused`].
+#[async_trait]
+pub trait PendingStateStore: Send + Sync + fmt::Debug {
+    /// Remembers `pending` under `state`. Fails when `state` is pending already.
+    async fn insert(&self, state: &str, pending: PendingState) -> Result<(), AuthError>;
+
+    /// Consumes `state` for `provider`. An unknown, expired, reused or other-provider state fails
+    /// with [`AuthError::UnknownState`], [`AuthError::StateExpired`], [`AuthError::StateReused`] or
+    /// [`AuthError::StateProviderMismatch`]; a state that fails so is consumed all the same.
+    async fn take(&self, provider: &str, state: &str) -> Result<PendingState, AuthError>;
+}
+
+/// The error for a state that is pending already.
+fn already_pending(provider: &str) -> AuthError {
+    AuthError::InvalidCredentials {
+        provider: provider.to_string(),
+        subject: String::new(),
+        reason: "this state is already pending; use a fresh, unpredictable state".into(),
+    }
+}
+
+struct Entry {
+    pending: PendingState,
+    issued: Instant,
+    used: bool,
+}
+
+/// Pending authorizations in this process's memory, single use, with a time to live. Used states
+/// are kept as tombstones until they expire so that a replay is reported as such.
+pub struct MemoryPendingStates {
+    ttl: Duration,
+    map: Mutex<HashMap<String, Entry>>,
+}
+
+impl fmt::Debug for MemoryPendingStates {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MemoryPendingStates")
+            .field("ttl", &self.ttl)
+            .finish_non_exhaustive()
+    }
+}
+
+impl MemoryPendingStates {
+    /// States valid for `ttl` after they were issued.
+    pub fn new(ttl: Duration) -> Self {
+        Self {
+            ttl,
+            map: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Entry>> {
+        self.map.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+#[async_trait]
+impl PendingStateStore for MemoryPendingStates {
+    async fn insert(&self, state: &str, pending: PendingState) -> Result<(), AuthError> {
+        let mut map = self.lock();
+        if map.len() >= MAX_PENDING {
+            let ttl = self.ttl;
+            map.retain(|_, p| p.issued.elapsed() < ttl);
+        }
+        if map.contains_key(state) {
+            return Err(already_pending(&pending.provider));
+        }
+        map.insert(
+            state.to_string(),
+            Entry {
+                pending,
+                issued: Instant::now(),
+                used: false,
+            },
+        );
+        Ok(())
+    }
+
+    async fn take(&self, provider: &str, state: &str) -> Result<PendingState, AuthError> {
+        let mut map = self.lock();
+        let Some(entry) = map.get_mut(state) else {
+            return Err(AuthError::UnknownState {
+                provider: provider.to_string(),
+            });
+        };
+        if entry.issued.elapsed() >= self.ttl {
+            map.remove(state);
+            return Err(AuthError::StateExpired {
+                provider: provider.to_string(),
+                ttl: self.ttl,
+            });
+        }
+        if entry.used {
+            return Err(AuthError::StateReused {
+                provider: provider.to_string(),
+            });
+        }
+        entry.used = true;
+        if entry.pending.provider != provider {
+            return Err(AuthError::StateProviderMismatch {
+                provider: provider.to_string(),
+                issued_for: entry.pending.provider.clone(),
+            });
+        }
+        // The tombstone keeps no secret.
+        Ok(PendingState {
+            verifier: entry.pending.verifier.take(),
+            ..entry.pending.clone()
+        })
+    }
+}
+
+/// The provider id under which [`StoredPendingStates`] keeps pending authorizations. Listings of
+/// credentials skip it.
+pub const PENDING_STATES_PROVIDER: &str = "_oauth_state";
+
+/// Pending authorizations in a [`CredentialStore`] that every instance shares, so that the
+/// callback of a consent page may land on any of them.
+///
+/// Each state is a record under [`PENDING_STATES_PROVIDER`] whose subject is the SHA-256 of the
+/// state (the state itself is not a key); its payload holds the provider, the PKCE verifier, the
+/// redirect URI, the requested scopes and the issue time. Taking a state rewrites its record as
+/// used, without the verifier, with a conditional put: of two processes taking the same state,
+/// one wins and the other gets [`AuthError::StateReused`]. Records are deleted once expired: at a
+/// take, and by a sweep at most once per time to live when states are inserted.
+///
+/// ```
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// use std::sync::Arc;
+/// use std::time::Duration;
+/// use auth_core::pending::{PendingState, PendingStateStore, StoredPendingStates};
+/// use auth_core::{AuthError, MemoryCredentialStore};
+///
+/// let shared = Arc::new(MemoryCredentialStore::new());
+/// let here = StoredPendingStates::new(shared.clone(), Duration::from_secs(600));
+/// let there = StoredPendingStates::new(shared, Duration::from_secs(600));
+/// here.insert("state-1", PendingState::new("acme", None, None, vec!["read".into()])).await.unwrap();
+/// assert_eq!(there.take("acme", "state-1").await.unwrap().scopes, ["read"]);
+/// assert!(matches!(here.take("acme", "state-1").await, Err(AuthError::StateReused { .. })));
+/// # });
+/// ```
+pub struct StoredPendingStates {
+    store: Arc<dyn CredentialStore>,
+    ttl: Duration,
+    last_sweep: Mutex<Option<Instant>>,
+}
+
+impl fmt::Debug for StoredPendingStates {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StoredPendingStates")
+            .field("store", &self.store.describe())
+            .field("ttl", &self.ttl)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A pending state as stored.
+#[derive(Serialize, Deserialize)]
+struct StoredState {
+    provider: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    verifier: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    redirect_uri: Option<String>,
+    #[serde(default)]
+    scopes: Vec<String>,
+    /// Unix milliseconds.
+    issued_at: u64,
+    #[serde(default)]
+    used: bool,
+}
+
+impl StoredPendingStates {
+    /// States kept in `store`, valid for `ttl` after they were issued.
+    pub fn new(store: Arc<dyn CredentialStore>, ttl: Duration) -> Self {
+        Self {
+            store,
+            ttl,
+            last_sweep: Mutex::new(None),
+        }
+    }
+
+    fn key(state: &str) -> String {
+        URL_SAFE_NO_PAD.encode(Sha256::digest(state.as_bytes()))
+    }
+
+    fn encode(stored: &StoredState) -> Payload {
+        // A struct of strings, numbers and a URL always serializes.
+        Payload::new(serde_json::to_vec(stored).unwrap_or_default())
+    }
+
+    fn expired(&self, stored: &StoredState, now: u64) -> bool {
+        u128::from(now.saturating_sub(stored.issued_at)) >= self.ttl.as_millis()
+    }
+
+    /// Deletes expired records, at most once per time to live.
+    async fn sweep(&self) {
+        {
+            let mut last = self.last_sweep.lock().unwrap_or_else(|p| p.into_inner());
+            if last.is_some_and(|at| at.elapsed() < self.ttl) {
+                return;
+            }
+            *last = Some(Instant::now());
+        }
+        let Ok(records) = self.store.list(Some(PENDING_STATES_PROVIDER)).await else {
+            return;
+        };
+        let now = unix_now();
+        for record in records {
+            let expired =
+                serde_json::from_slice::<StoredState>(record.record.payload.expose_bytes())
+                    .map_or(true, |stored| self.expired(&stored, now));
+            if expired {
+                let _ = self
+                    .store
+                    .delete(PENDING_STATES_PROVIDER, &record.record.subject)
+                    .await;
+            }
+        }
+    }
+}
+
+/// Milliseconds since the Unix epoch.
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+#[async_trait]
+impl PendingStateStore for StoredPendingStates {
+    async fn insert(&self, state: &str, pending: PendingState) -> Result<(), AuthError> {
+        self.sweep().await;
+        let stored = StoredState {
+            provider: pending.provider.clone(),
+            verifier: pending.verifier.map(|v| v.expose_secret().to_string()),
+            redirect_uri: pending.redirect_uri.map(String::from),
+            scopes: pending.scopes,
+            issued_at: unix_now(),
+            used: false,
+        };
+        let record = CredentialRecord::new(
+            PENDING_STATES_PROVIDER,
+            Self::key(state),
+            Self::encode(&stored),
+        );
+        match self.store.put(record, PutMode::Create).await {
+            Ok(_) => Ok(()),
+            Err(StoreError::AlreadyExists { .. }) => Err(already_pending(&pending.provider)),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn take(&self, provider: &str, state: &str) -> Result<PendingState, AuthError> {
+        let key = Self::key(state);
+        let unknown = || AuthError::UnknownState {
+            provider: provider.to_string(),
+        };
+        let Some(found) = self.store.get(PENDING_STATES_PROVIDER, &key).await? else {
+            return Err(unknown());
+        };
+        let Ok(mut stored) =
+            serde_json::from_slice::<StoredState>(found.record.payload.expose_bytes())
+        else {
+            return Err(unknown());
+        };
+        if self.expired(&stored, unix_now()) {
+            self.store.delete(PENDING_STATES_PROVIDER, &key).await?;
+            return Err(AuthError::StateExpired {
+                provider: provider.to_string(),
+                ttl: self.ttl,
+            });
+        }
+        let reused = || AuthError::StateReused {
+            provider: provider.to_string(),
+        };
+        if stored.used {
+            return Err(reused());
+        }
+        let verifier = stored.verifier.take().map(SecretString::from);
+        stored.used = true;
+        let tombstone = CredentialRecord::new(PENDING_STATES_PROVIDER, key, Self::encode(&stored));
+        match self
+            .store
+            .put(tombstone, PutMode::Update(found.version))
+            .await
+        {
+            Ok(_) => {}
+            Err(StoreError::VersionMismatch { .. }) => return Err(reused()),
+            Err(e) => return Err(e.into()),
+        }
+        if stored.provider != provider {
+            return Err(AuthError::StateProviderMismatch {
+                provider: provider.to_string(),
+                issued_for: stored.provider,
+            });
+        }
+        Ok(PendingState {
+            provider: stored.provider,
+            verifier,
+            redirect_uri: stored.redirect_uri.and_then(|uri| Url::parse(&uri).ok()),
+            scopes: stored.scopes,
+        })
+    }
+}
