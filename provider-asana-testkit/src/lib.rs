@@ -140,10 +140,16 @@
 //! # }
 //! ```
 
+// Layers, each module importing only those above it in this list: `seed`; `data` (the objects);
+// `state` (app, grants, tokens, faults, counters, replies); `request` (a parsed API request and
+// its answers); `resources` (the API routes); `api` and `oauth` (the endpoints' handlers);
+// `responder` (the wiremock responder that dispatches to them); this file (the server and builder).
 mod api;
 mod data;
 mod oauth;
+mod request;
 mod resources;
+mod responder;
 pub mod seed;
 mod state;
 
@@ -156,7 +162,8 @@ use wiremock::matchers::{path, path_regex};
 use wiremock::{Mock, MockServer, Request};
 
 use self::data::Data;
-use self::state::{App, Counters, Endpoint, Fault, FaultKind, Responder, Shared, State};
+use self::responder::{Endpoint, Responder};
+use self::state::{App, Counters, Fault, FaultKind, Shared, State};
 
 /// The redirect URI registered for the mock's app unless the builder says otherwise.
 pub const DEFAULT_REDIRECT_URI: &str = "http://127.0.0.1:8765/callback";
