@@ -10,7 +10,7 @@
 use integrations::SecretString;
 use integrations::asana::AsanaClientSettings;
 use integrations::asana::connector::AsanaConnector;
-use integrations::asana::testkit::{MockAsana, seed};
+use provider_asana_testkit::{MockAsana, seed};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {

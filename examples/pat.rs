@@ -8,8 +8,8 @@
 //! ```
 
 use integrations::asana::AsanaSessionExt;
-use integrations::asana::testkit::MockAsana;
 use integrations::{AuthManager, EnvSource};
+use provider_asana_testkit::MockAsana;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {

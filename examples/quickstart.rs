@@ -17,9 +17,9 @@ use std::process::ExitCode;
 
 use futures::TryStreamExt;
 use integrations::asana::connector::AsanaConnector;
-use integrations::asana::testkit::MockAsana;
 use integrations::asana::{AsanaSessionExt, AsanaUserCredentials};
 use integrations::{AuthManager, AuthorizeOptions, EnvSource, SqliteCredentialStore};
+use provider_asana_testkit::MockAsana;
 
 type Result<T> = std::result::Result<T, Box<dyn Error>>;
 

@@ -20,8 +20,8 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use integrations::asana::AsanaSessionExt;
-use integrations::asana::testkit::MockAsana;
 use integrations::{AuthManager, AuthorizeOptions, EnvSource, MemoryCredentialStore};
+use provider_asana_testkit::MockAsana;
 
 #[derive(Clone)]
 struct App {

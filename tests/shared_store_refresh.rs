@@ -5,8 +5,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime};
 
-use integrations::asana::testkit::MockAsana;
 use integrations::{AuthManager, CredentialStore, EnvSource, OAuth2Token, SqliteCredentialStore};
+use provider_asana_testkit::MockAsana;
 use store_file::FileCredentialStore;
 
 fn manager(mock: &MockAsana, store: impl CredentialStore + 'static) -> AuthManager {

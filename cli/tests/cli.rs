@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
-use provider_asana::testkit::{MockAsana, MockAsanaBuilder, seed};
+use provider_asana_testkit::{MockAsana, MockAsanaBuilder, seed};
 use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, Command};
@@ -1030,7 +1030,7 @@ async fn catalog_lists_entities_and_the_params_of_one() {
 
 /// The personal access token every mock accepts.
 fn seed_pat() -> &'static str {
-    provider_asana::testkit::PERSONAL_ACCESS_TOKEN
+    provider_asana_testkit::PERSONAL_ACCESS_TOKEN
 }
 
 #[tokio::test]

@@ -25,8 +25,6 @@ pub mod client;
 pub mod connector;
 pub mod error;
 pub mod models;
-#[cfg(feature = "testkit")]
-pub mod testkit;
 pub mod webhooks;
 
 pub use auth::{

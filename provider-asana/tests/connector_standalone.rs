@@ -10,8 +10,8 @@ use auth_core::{Credentials, SecretString};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use provider_asana::connector::{AsanaConnector, AsanaOAuthConfig, ExecuteError};
-use provider_asana::testkit::{MockAsana, seed};
 use provider_asana::{AsanaAppCredentials, AsanaClientSettings, AsanaError};
+use provider_asana_testkit::{MockAsana, seed};
 use serde_json::{Value, json};
 use url::Url;
 
@@ -130,6 +130,36 @@ async fn personal_access_token_reads_and_writes_through_execute() {
     assert!(
         matches!(&err, ExecuteError::Api(AsanaError::NotFound(_))),
         "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn the_client_sends_non_ascii_file_names_url_encoded() {
+    use provider_asana::models::AttachmentUpload;
+    let asana = MockAsana::start().await;
+    let settings = AsanaClientSettings::new(asana.api_base_url().parse().expect("URL"));
+    let connector =
+        AsanaConnector::with_token_and_settings(asana.personal_access_token().into(), settings)
+            .expect("connector");
+
+    let uploaded = connector
+        .client()
+        .attachments()
+        .upload(AttachmentUpload::new(
+            seed::VENUE_TASK_GID,
+            "résumé 1.pdf",
+            "application/pdf",
+            b"%PDF".to_vec(),
+        ))
+        .await
+        .expect("upload");
+
+    assert_eq!(uploaded.name.as_deref(), Some("résumé 1.pdf"));
+    let requests = asana.received_requests().await;
+    let body = String::from_utf8_lossy(&requests.last().expect("a request").body).into_owned();
+    assert!(
+        body.contains(r#"name="file"; filename="r%C3%A9sum%C3%A9%201.pdf""#),
+        "{body}"
     );
 }
 

@@ -15,10 +15,10 @@ use auth_core::{
 use futures::TryStreamExt;
 use provider_asana::connector::AsanaConnector;
 use provider_asana::models::Task;
-use provider_asana::testkit::{MockAsana, seed};
 use provider_asana::{
     AsanaAppCredentials, AsanaAuthProvider, AsanaError, AsanaSessionExt, AsanaUserCredentials,
 };
+use provider_asana_testkit::{MockAsana, seed};
 use serde_json::json;
 use url::Url;
 

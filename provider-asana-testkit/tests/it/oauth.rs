@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use provider_asana::testkit::{ConsentError, MockAsana, seed};
+use provider_asana_testkit::{ConsentError, MockAsana, seed};
 use reqwest::{Response, StatusCode, Url};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};

@@ -1,13 +1,24 @@
 //! `MockAsana`: a stateful fake Asana on [`wiremock`], for this project's tests and for yours.
 //!
-//! Enabled by the crate feature `testkit`. A [`MockAsana`] listens on `127.0.0.1`, runs the OAuth
-//! endpoints (authorization code grant with PKCE, refresh, revocation) and a REST API under
-//! `/api/1.0` over seeded, deterministic data (see [`seed`]). It answers with the shapes the real
-//! Asana sends: `{"data": ...}` envelopes, `{"errors": [...]}` errors, `next_page` pagination, the
-//! real token response (numeric `data.id`, string `data.gid`, `token_type` `bearer`) and the exact
-//! 401 message for an expired token. Knobs inject failures (`fail_next`, `rate_limit_next`,
-//! `fail_next_token_requests`), expire or revoke tokens and slow responses down; counters tell a
-//! test what a client actually sent.
+//! A [`MockAsana`] listens on `127.0.0.1`, runs the OAuth endpoints (authorization code grant with
+//! PKCE, refresh, revocation) and a REST API under `/api/1.0` over seeded, deterministic data (see
+//! [`seed`]). It answers with the shapes the real Asana sends: `{"data": ...}` envelopes,
+//! `{"errors": [...]}` errors, `next_page` pagination, the real token response (numeric `data.id`,
+//! string `data.gid`, `token_type` `bearer`) and the exact 401 message for an expired token. Knobs
+//! inject failures (`fail_next`, `rate_limit_next`, `fail_next_token_requests`), expire or revoke
+//! tokens and slow responses down; counters tell a test what a client actually sent.
+//!
+//! It knows nothing of `provider-asana`: it speaks Asana's wire format, so it tests any Asana
+//! client. To use it in your own tests, add it as a dev-dependency:
+//!
+//! ```toml
+//! [dev-dependencies]
+//! provider-asana-testkit = "0.1"
+//! ```
+//!
+//! and point your client at it, for example with [`MockAsana::app_config`] (the URLs and app
+//! credentials an Asana provider needs) or [`MockAsana::api_base_url`] and
+//! [`MockAsana::personal_access_token`]; the [example](#example) below walks through both.
 //!
 //! # Endpoints
 //!
@@ -57,7 +68,7 @@
 //! ```
 //! use std::time::Duration;
 //!
-//! use provider_asana::testkit::{MockAsana, seed};
+//! use provider_asana_testkit::{MockAsana, seed};
 //!
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -129,10 +140,16 @@
 //! # }
 //! ```
 
+// Layers, each module importing only those above it in this list: `seed`; `data` (the objects);
+// `state` (app, grants, tokens, faults, counters, replies); `request` (a parsed API request and
+// its answers); `resources` (the API routes); `api` and `oauth` (the endpoints' handlers);
+// `responder` (the wiremock responder that dispatches to them); this file (the server and builder).
 mod api;
 mod data;
 mod oauth;
+mod request;
 mod resources;
+mod responder;
 pub mod seed;
 mod state;
 
@@ -145,7 +162,8 @@ use wiremock::matchers::{path, path_regex};
 use wiremock::{Mock, MockServer, Request};
 
 use self::data::Data;
-use self::state::{App, Counters, Endpoint, Fault, FaultKind, Responder, Shared, State};
+use self::responder::{Endpoint, Responder};
+use self::state::{App, Counters, Fault, FaultKind, Shared, State};
 
 /// The redirect URI registered for the mock's app unless the builder says otherwise.
 pub const DEFAULT_REDIRECT_URI: &str = "http://127.0.0.1:8765/callback";
@@ -189,7 +207,7 @@ impl fmt::Debug for MockAsana {
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() {
-/// use provider_asana::testkit::MockAsana;
+/// use provider_asana_testkit::MockAsana;
 ///
 /// let asana = MockAsana::builder()
 ///     .tasks_per_project(120)
@@ -448,7 +466,7 @@ impl MockAsana {
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() {
-    /// let asana = provider_asana::testkit::MockAsana::start().await;
+    /// let asana = provider_asana_testkit::MockAsana::start().await;
     /// let config: std::collections::HashMap<_, _> = asana.app_config().into_iter().collect();
     /// assert_eq!(config["token_url"], format!("{}/-/oauth_token", asana.uri()));
     /// assert_eq!(config["client_id"], asana.client_id());

@@ -6,10 +6,9 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use wiremock::{Request, Respond, ResponseTemplate};
+use wiremock::ResponseTemplate;
 
 use super::data::{Data, Gid};
-use super::{api, oauth};
 
 /// The app registered with the mock and the facts that do not change after start.
 pub(super) struct App {
@@ -200,7 +199,8 @@ impl Reply {
         self
     }
 
-    fn into_template(self, latency: Duration) -> ResponseTemplate {
+    /// The wiremock response, delayed by `latency` unless it is zero.
+    pub fn into_template(self, latency: Duration) -> ResponseTemplate {
         let mut template = ResponseTemplate::new(self.status);
         for (name, value) in self.headers {
             template = template.insert_header(name, value.as_str());
@@ -216,43 +216,5 @@ impl Reply {
             template = template.set_delay(latency);
         }
         template
-    }
-}
-
-/// Which endpoint a responder serves.
-#[derive(Clone, Copy)]
-pub(super) enum Endpoint {
-    Authorize,
-    Token,
-    Revoke,
-    Api,
-    /// The storage host of attachment downloads.
-    Download,
-}
-
-/// The [`Respond`] implementation behind every endpoint of the mock.
-pub(super) struct Responder {
-    pub state: Shared,
-    pub endpoint: Endpoint,
-}
-
-impl Respond for Responder {
-    fn respond(&self, request: &Request) -> ResponseTemplate {
-        let mut state = self.state.lock();
-        let route = (
-            request.method.as_str().to_ascii_uppercase(),
-            request.url.path().to_string(),
-        );
-        *state.counters.by_route.entry(route).or_default() += 1;
-        let reply = match self.endpoint {
-            Endpoint::Authorize => oauth::authorize(&mut state, request),
-            Endpoint::Token => oauth::token(&mut state, request),
-            Endpoint::Revoke => oauth::revoke(&mut state, request),
-            Endpoint::Api => api::handle(&mut state, request),
-            Endpoint::Download => api::download(&state, request),
-        };
-        let latency = state.latency;
-        drop(state);
-        reply.into_template(latency)
     }
 }

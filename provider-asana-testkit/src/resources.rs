@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value, json};
 
-use super::api::{ApiError, Ctx};
 use super::data::{Attachment, Data, Gid, Project, Section, Story, Tag, Task, User, now_timestamp};
+use super::request::{ApiError, Ctx};
 use super::state::Reply;
 
 /// The fields of a compact record of most types.

@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use provider_asana::testkit::{MockAsana, seed};
+use provider_asana_testkit::{MockAsana, seed};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -1151,36 +1151,4 @@ async fn users_without_workspace_or_team_are_those_sharing_a_workspace() {
         .await;
     assert_eq!(names(&users), [seed::ME_NAME]);
     assert!(users["next_page"]["offset"].is_string(), "{users}");
-}
-
-#[tokio::test]
-async fn the_client_sends_non_ascii_file_names_url_encoded() {
-    use provider_asana::AsanaClientSettings;
-    use provider_asana::connector::AsanaConnector;
-    use provider_asana::models::AttachmentUpload;
-    let asana = MockAsana::start().await;
-    let settings = AsanaClientSettings::new(asana.api_base_url().parse().expect("URL"));
-    let connector =
-        AsanaConnector::with_token_and_settings(asana.personal_access_token().into(), settings)
-            .expect("connector");
-
-    let uploaded = connector
-        .client()
-        .attachments()
-        .upload(AttachmentUpload::new(
-            seed::VENUE_TASK_GID,
-            "résumé 1.pdf",
-            "application/pdf",
-            b"%PDF".to_vec(),
-        ))
-        .await
-        .expect("upload");
-
-    assert_eq!(uploaded.name.as_deref(), Some("résumé 1.pdf"));
-    let requests = asana.received_requests().await;
-    let body = String::from_utf8_lossy(&requests.last().expect("a request").body).into_owned();
-    assert!(
-        body.contains(r#"name="file"; filename="r%C3%A9sum%C3%A9%201.pdf""#),
-        "{body}"
-    );
 }
