@@ -3537,6 +3537,14 @@ pub(crate) fn find(entity: &str, action: &str) -> Option<&'static Operation> {
         .find(|op| op.entity == entity && op.action == action)
 }
 
+/// The catalog's name for `entity`, if it has one.
+pub(crate) fn find_entity(entity: &str) -> Option<&'static str> {
+    OPERATIONS
+        .iter()
+        .find(|op| op.entity == entity)
+        .map(|op| op.entity)
+}
+
 /// Entity names in catalog order, without repeats.
 pub(crate) fn entities() -> Vec<&'static str> {
     let mut out: Vec<&'static str> = Vec::new();

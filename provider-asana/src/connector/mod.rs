@@ -18,6 +18,7 @@
 
 mod catalog;
 mod output;
+mod records;
 
 use std::fmt;
 
@@ -369,6 +370,22 @@ impl AsanaConnector {
                     .collect(),
             })
             .collect()
+    }
+
+    /// The JSON Schema (draft 2020-12) of the records `entity` returns (its lists' items, the
+    /// `data` of its other actions), or `None` for an entity not in the catalog. Every schema
+    /// requires only `gid` (Asana returns few fields unless asked for more with `opt_fields` or
+    /// `select_fields`) and allows properties it does not list.
+    ///
+    /// ```
+    /// use provider_asana::connector::AsanaConnector;
+    ///
+    /// let tasks = AsanaConnector::entity_schema("tasks").unwrap();
+    /// assert_eq!(tasks["properties"]["completed"]["type"], "boolean");
+    /// assert!(AsanaConnector::entity_schema("taskz").is_none());
+    /// ```
+    pub fn entity_schema(entity: &str) -> Option<Value> {
+        catalog::find_entity(entity).and_then(records::schema)
     }
 
     /// The catalog as LLM tool definitions: one `{name, description, input_schema}` per action,
