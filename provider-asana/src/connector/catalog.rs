@@ -53,6 +53,162 @@ pub(crate) enum Ty {
     Enum(&'static [&'static str]),
     /// A free-form object (custom fields and the like).
     Object,
+    /// The calls of a batch: 1 to [`MAX_BATCH_ACTIONS`] `{relative_path, method, data?, options?}`.
+    BatchActions,
+}
+
+/// The most calls one `POST /batch` takes.
+pub(crate) const MAX_BATCH_ACTIONS: usize = 10;
+
+/// The methods a batched call may use, as Asana spells them.
+const BATCH_METHODS: &[&str] = &["get", "post", "put", "delete", "patch", "head"];
+
+/// The fields of a batched call.
+const BATCH_FIELDS: &[&str] = &["relative_path", "method", "data", "options"];
+
+/// The options of a batched call.
+const BATCH_OPTIONS: &[&str] = &["limit", "offset", "fields"];
+
+/// The JSON Schema of a batch's `actions`.
+fn batch_actions_schema() -> Value {
+    json!({
+        "type": "array",
+        "minItems": 1,
+        "maxItems": MAX_BATCH_ACTIONS,
+        "items": {
+            "type": "object",
+            "properties": {
+                "relative_path": {
+                    "type": "string",
+                    "pattern": "^/[^/?#\\\\\\s][^?#\\\\\\s]*$",
+                    "description": "The endpoint's path under the API base, e.g. /tasks/123: no host, no query string (put query params in data)",
+                },
+                "method": {
+                    "type": "string",
+                    "enum": BATCH_METHODS,
+                    "description": "The HTTP method, lowercase",
+                },
+                "data": {
+                    "type": "object",
+                    "description": "For get: the query params, e.g. {\"assignee\": \"me\", \"workspace\": \"1337\"}; for post, put and patch: what goes in the body's data",
+                },
+                "options": {
+                    "type": "object",
+                    "properties": {
+                        "limit": {"type": "integer", "minimum": 1, "maximum": 100, "description": "Page size"},
+                        "offset": {"type": "string", "description": "Offset token of the next page"},
+                        "fields": {"type": "array", "items": {"type": "string"}, "description": "Fields to return (opt_fields)"},
+                    },
+                    "additionalProperties": false,
+                    "description": "Paging and the fields to return (not in data)",
+                },
+            },
+            "required": ["relative_path", "method"],
+            "additionalProperties": false,
+        },
+    })
+}
+
+/// Whether `path` is a path on the API: it starts with one `/`, names no host, has no query,
+/// fragment, backslash, white space or dot segment (which could lead off the API).
+fn is_relative_path(path: &str) -> bool {
+    path.len() > 1
+        && path.starts_with('/')
+        && !path.starts_with("//")
+        && !path
+            .chars()
+            .any(|c| matches!(c, '?' | '#' | '\\') || c.is_whitespace() || c.is_control())
+        && !path.split('/').any(|segment| {
+            let segment = segment.to_ascii_lowercase().replace("%2e", ".");
+            segment == "." || segment == ".."
+        })
+}
+
+/// What is wrong with a batch's `actions`, if anything: every problem, `; `-separated.
+pub(crate) fn batch_problems(actions: &[Value]) -> Option<String> {
+    if actions.is_empty() || actions.len() > MAX_BATCH_ACTIONS {
+        return Some(format!(
+            "must hold 1 to {MAX_BATCH_ACTIONS} actions, got {}: split the calls into batches of {MAX_BATCH_ACTIONS}",
+            actions.len()
+        ));
+    }
+    let mut problems = Vec::new();
+    for (i, action) in actions.iter().enumerate() {
+        let item = i + 1;
+        let Some(action) = action.as_object() else {
+            problems.push(format!(
+                "item {item}: must be an object {{relative_path, method, data?, options?}}"
+            ));
+            continue;
+        };
+        for name in action
+            .keys()
+            .filter(|k| !BATCH_FIELDS.contains(&k.as_str()))
+        {
+            problems.push(format!(
+                "item {item}: unknown field `{name}` (allowed: {})",
+                BATCH_FIELDS.join(", ")
+            ));
+        }
+        match action.get("relative_path") {
+            None => problems.push(format!("item {item}: missing `relative_path`")),
+            Some(Value::String(path)) if is_relative_path(path) => {}
+            Some(other) => problems.push(format!(
+                "item {item}: `relative_path` must be a path on the API, starting with `/`, \
+                 without a host, a query, a fragment or dot segments, got {other}"
+            )),
+        }
+        match action.get("method") {
+            None => problems.push(format!("item {item}: missing `method`")),
+            Some(Value::String(method)) if BATCH_METHODS.contains(&method.as_str()) => {}
+            Some(other) => problems.push(format!(
+                "item {item}: `method` must be one of {}, got {other}",
+                BATCH_METHODS.join("|")
+            )),
+        }
+        if action.get("data").is_some_and(|data| !data.is_object()) {
+            problems.push(format!("item {item}: `data` must be an object"));
+        }
+        match action.get("options") {
+            None => {}
+            Some(Value::Object(options)) => {
+                if options
+                    .get("limit")
+                    .is_some_and(|limit| !limit.as_i64().is_some_and(|n| (1..=100).contains(&n)))
+                {
+                    problems.push(format!(
+                        "item {item}: `options.limit` must be an integer between 1 and 100"
+                    ));
+                }
+                if options
+                    .get("offset")
+                    .is_some_and(|offset| !offset.is_string())
+                {
+                    problems.push(format!("item {item}: `options.offset` must be a string"));
+                }
+                if options.get("fields").is_some_and(|fields| {
+                    !fields
+                        .as_array()
+                        .is_some_and(|fields| fields.iter().all(Value::is_string))
+                }) {
+                    problems.push(format!(
+                        "item {item}: `options.fields` must be an array of strings"
+                    ));
+                }
+                for name in options
+                    .keys()
+                    .filter(|k| !BATCH_OPTIONS.contains(&k.as_str()))
+                {
+                    problems.push(format!(
+                        "item {item}: `options.{name}` is not an option (allowed: {})",
+                        BATCH_OPTIONS.join(", ")
+                    ));
+                }
+            }
+            Some(_) => problems.push(format!("item {item}: `options` must be an object")),
+        }
+    }
+    (!problems.is_empty()).then(|| problems.join("; "))
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -3528,6 +3684,20 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         params: &[gid!("job_gid", "job"), OPT_FIELDS],
         rules: &[],
     },
+    Operation {
+        entity: "batch",
+        action: "submit",
+        kind: Kind::Post,
+        path: "/batch",
+        description: "Run up to 10 API calls in one request (Asana's Batch API): each result has its own status_code, headers and body, in order",
+        params: &[req(
+            "actions",
+            Ty::BatchActions,
+            In::Body,
+            "The calls, 1 to 10, run in parallel: each {relative_path, method, data?, options?}",
+        )],
+        rules: &[],
+    },
 ];
 
 /// The operation for (entity, action).
@@ -3630,6 +3800,7 @@ impl Operation {
                 Ty::List => json!({"type": "array"}),
                 Ty::Enum(values) => json!({"type": "string", "enum": values}),
                 Ty::Object => json!({"type": "object"}),
+                Ty::BatchActions => batch_actions_schema(),
             };
             prop["description"] = Value::from(param.description);
             if self.clearable(param) {

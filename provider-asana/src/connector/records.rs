@@ -57,7 +57,7 @@ struct Record {
     /// Asana's `resource_type`, when every record of the kind has the same one.
     resource_type: Option<&'static str>,
     description: &'static str,
-    /// Whether records carry a `gid` (all but task counts).
+    /// Whether records carry a `gid` (all but task counts and batch results).
     has_gid: bool,
     fields: &'static [Field],
 }
@@ -669,6 +669,17 @@ const TIME_PERIOD: Record = Record {
     ],
 };
 
+const BATCH_RESULT: Record = Record {
+    resource_type: None,
+    description: "The result of one call of a batch, in the order of the calls (no gid)",
+    has_gid: false,
+    fields: &[
+        f("status_code", F::Int),
+        f("headers", F::Object),
+        f("body", F::Object),
+    ],
+};
+
 /// The kind of record an entity's actions return (for entities whose writes answer with an
 /// empty object, the kind its reads return).
 fn record(entity: &str) -> Option<&'static Record> {
@@ -719,6 +730,7 @@ fn record(entity: &str) -> Option<&'static Record> {
         "project_statuses" => &PROJECT_STATUS,
         "webhooks" => &WEBHOOK,
         "time_periods" => &TIME_PERIOD,
+        "batch" => &BATCH_RESULT,
         _ => return None,
     })
 }
