@@ -1074,6 +1074,26 @@ mod tests {
     }
 
     #[test]
+    fn param_descriptions_say_more_than_the_param_name() {
+        let mut bare = Vec::new();
+        for op in catalog::OPERATIONS {
+            for param in op.all_params() {
+                let said = param.description.to_lowercase();
+                let said = said.strip_suffix(" (gid)").unwrap_or(&said);
+                if said == param.name.replace('_', " ") {
+                    bare.push(format!("{}.{} {}", op.entity, op.action, param.name));
+                }
+            }
+        }
+        assert!(bare.is_empty(), "{} bare: {bare:#?}", bare.len());
+        let custom = catalog::find("custom_fields", "create").unwrap().schema();
+        assert_eq!(
+            custom["properties"]["precision"]["description"],
+            "Decimal places shown, 0 to 6"
+        );
+    }
+
+    #[test]
     fn validation_lists_every_problem_and_what_is_allowed() {
         let op = catalog::find("tasks", "update").unwrap();
         let err = validate(op, json!({"name": 3, "bogus": true, "completed": "yes"})).unwrap_err();
