@@ -64,7 +64,7 @@ async fn unknown_entity_lists_the_entities() {
                 "{available}"
             );
             assert!(
-                available.ends_with("webhooks, time_periods, jobs"),
+                available.ends_with("webhooks, time_periods, jobs, batch"),
                 "{available}"
             );
         }

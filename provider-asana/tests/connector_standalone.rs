@@ -947,8 +947,8 @@ async fn every_catalog_action_works_against_the_testkit() {
     assert!(ran.is_subset(&catalog), "only catalog actions ran");
     assert_eq!(
         not_modelled.len(),
-        118,
-        "every action the testkit models ran; the other 118 (the spec-generated ones) are \
+        119,
+        "every action the testkit models ran; the other 119 (the spec-generated ones and batch) are \
          exercised with their exact requests in connector_execute: {not_modelled:?}"
     );
 }
@@ -992,4 +992,140 @@ async fn the_testkit_storage_host_refuses_tokens_and_bad_signatures() {
         Value::Null
     );
     assert_eq!(mock.api_requests(), 0, "downloads are not API requests");
+}
+
+/// Where `value` breaks `schema`, in the subset of JSON Schema that `entity_schema` uses: `type`
+/// (one or a list), `properties`, `required`, `items`, `enum` and `const`.
+fn violations(schema: &Value, value: &Value, at: &str, out: &mut Vec<String>) {
+    let types: Vec<&str> = match &schema["type"] {
+        Value::String(ty) => vec![ty.as_str()],
+        Value::Array(types) => types.iter().filter_map(Value::as_str).collect(),
+        _ => vec![],
+    };
+    let is = |ty: &str| match ty {
+        "string" => value.is_string(),
+        "integer" => value.is_i64() || value.is_u64(),
+        "number" => value.is_number(),
+        "boolean" => value.is_boolean(),
+        "object" => value.is_object(),
+        "array" => value.is_array(),
+        "null" => value.is_null(),
+        _ => false,
+    };
+    if !types.is_empty() && !types.iter().any(|ty| is(ty)) {
+        out.push(format!("{at}: {value} is not {types:?}"));
+        return;
+    }
+    if let Some(values) = schema["enum"].as_array()
+        && !values.contains(value)
+    {
+        out.push(format!("{at}: {value} is not one of {values:?}"));
+    }
+    if let Some(expected) = schema.get("const")
+        && expected != value
+    {
+        out.push(format!("{at}: {value} is not {expected}"));
+    }
+    if let Some(object) = value.as_object() {
+        for name in schema["required"].as_array().into_iter().flatten() {
+            let name = name.as_str().unwrap_or_default();
+            if !object.contains_key(name) {
+                out.push(format!("{at}: missing required {name}"));
+            }
+        }
+        for (name, property) in schema["properties"].as_object().into_iter().flatten() {
+            if let Some(field) = object.get(name) {
+                violations(property, field, &format!("{at}.{name}"), out);
+            }
+        }
+    }
+    if let (Some(items), Some(array)) = (schema.get("items"), value.as_array()) {
+        for (i, item) in array.iter().enumerate() {
+            violations(items, item, &format!("{at}[{i}]"), out);
+        }
+    }
+}
+
+#[test]
+fn the_record_check_finds_wrong_types_missing_fields_and_other_kinds() {
+    let schema = AsanaConnector::entity_schema("tasks").unwrap();
+    let mut found = Vec::new();
+    violations(
+        &schema,
+        &json!({"resource_type": "project", "completed": "yes", "assignee": {"name": "x"},
+                "tags": [{"gid": 1}], "resource_subtype": "epic", "due_on": null}),
+        "task",
+        &mut found,
+    );
+    assert_eq!(
+        found,
+        [
+            "task: missing required gid",
+            "task.assignee: missing required gid",
+            "task.completed: \"yes\" is not [\"boolean\"]",
+            "task.resource_subtype: \"epic\" is not one of [String(\"default_task\"), \
+             String(\"milestone\"), String(\"approval\"), String(\"custom\")]",
+            "task.resource_type: \"project\" is not \"task\"",
+            "task.tags[0].gid: 1 is not [\"string\"]",
+        ]
+    );
+}
+
+#[tokio::test]
+async fn the_testkits_records_match_their_entity_schemas() {
+    let mock = MockAsana::start().await;
+    let connector = pat_connector(&mock);
+    let gets = [
+        ("tasks", json!({"task_gid": seed::DRAFT_TASK_GID})),
+        ("tasks", json!({"task_gid": seed::VENUE_TASK_GID})),
+        ("projects", json!({"project_gid": seed::LAUNCH_PROJECT_GID})),
+        ("projects", json!({"project_gid": seed::HOME_PROJECT_GID})),
+        ("users", json!({"user_gid": "me"})),
+        (
+            "sections",
+            json!({"section_gid": seed::BACKLOG_TODO_SECTION_GID}),
+        ),
+        ("tags", json!({"tag_gid": seed::URGENT_TAG_GID})),
+        ("workspaces", json!({"workspace_gid": seed::WORKSPACE_GID})),
+        ("teams", json!({"team_gid": seed::ENGINEERING_TEAM_GID})),
+        (
+            "attachments",
+            json!({"attachment_gid": seed::ANNOUNCEMENT_ATTACHMENT_GID}),
+        ),
+    ];
+    let mut checked = BTreeSet::new();
+    for (entity, params) in gets {
+        let record = connector.execute(entity, "get", params).await.unwrap()["data"].clone();
+        let schema = AsanaConnector::entity_schema(entity).unwrap();
+        let mut found = Vec::new();
+        violations(&schema, &record, entity, &mut found);
+        assert!(found.is_empty(), "{record}: {found:#?}");
+        assert!(
+            record.as_object().unwrap().len() > 3,
+            "a full record: {record}"
+        );
+        checked.insert(entity);
+    }
+    let stories = connector
+        .execute(
+            "task_stories",
+            "list",
+            json!({"task_gid": seed::DRAFT_TASK_GID,
+                   "opt_fields": ["text", "html_text", "type", "created_at", "created_by", "target",
+                                  "resource_subtype", "is_pinned"]}),
+        )
+        .await
+        .unwrap();
+    let story = &stories["data"][0];
+    assert_eq!(story["text"], "Looks good so far.");
+    let mut found = Vec::new();
+    violations(
+        &AsanaConnector::entity_schema("stories").unwrap(),
+        story,
+        "stories",
+        &mut found,
+    );
+    assert!(found.is_empty(), "{story}: {found:#?}");
+    checked.insert("stories");
+    assert_eq!(checked.len(), 9, "{checked:?}");
 }

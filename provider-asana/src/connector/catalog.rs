@@ -53,6 +53,162 @@ pub(crate) enum Ty {
     Enum(&'static [&'static str]),
     /// A free-form object (custom fields and the like).
     Object,
+    /// The calls of a batch: 1 to [`MAX_BATCH_ACTIONS`] `{relative_path, method, data?, options?}`.
+    BatchActions,
+}
+
+/// The most calls one `POST /batch` takes.
+pub(crate) const MAX_BATCH_ACTIONS: usize = 10;
+
+/// The methods a batched call may use, as Asana spells them.
+const BATCH_METHODS: &[&str] = &["get", "post", "put", "delete", "patch", "head"];
+
+/// The fields of a batched call.
+const BATCH_FIELDS: &[&str] = &["relative_path", "method", "data", "options"];
+
+/// The options of a batched call.
+const BATCH_OPTIONS: &[&str] = &["limit", "offset", "fields"];
+
+/// The JSON Schema of a batch's `actions`.
+fn batch_actions_schema() -> Value {
+    json!({
+        "type": "array",
+        "minItems": 1,
+        "maxItems": MAX_BATCH_ACTIONS,
+        "items": {
+            "type": "object",
+            "properties": {
+                "relative_path": {
+                    "type": "string",
+                    "pattern": "^/[^/?#\\\\\\s][^?#\\\\\\s]*$",
+                    "description": "The endpoint's path under the API base, e.g. /tasks/123: no host, no query string (put query params in data)",
+                },
+                "method": {
+                    "type": "string",
+                    "enum": BATCH_METHODS,
+                    "description": "The HTTP method, lowercase",
+                },
+                "data": {
+                    "type": "object",
+                    "description": "For get: the query params, e.g. {\"assignee\": \"me\", \"workspace\": \"1337\"}; for post, put and patch: what goes in the body's data",
+                },
+                "options": {
+                    "type": "object",
+                    "properties": {
+                        "limit": {"type": "integer", "minimum": 1, "maximum": 100, "description": "Page size"},
+                        "offset": {"type": "string", "description": "Offset token of the next page"},
+                        "fields": {"type": "array", "items": {"type": "string"}, "description": "Fields to return (opt_fields)"},
+                    },
+                    "additionalProperties": false,
+                    "description": "Paging and the fields to return (not in data)",
+                },
+            },
+            "required": ["relative_path", "method"],
+            "additionalProperties": false,
+        },
+    })
+}
+
+/// Whether `path` is a path on the API: it starts with one `/`, names no host, has no query,
+/// fragment, backslash, white space or dot segment (which could lead off the API).
+fn is_relative_path(path: &str) -> bool {
+    path.len() > 1
+        && path.starts_with('/')
+        && !path.starts_with("//")
+        && !path
+            .chars()
+            .any(|c| matches!(c, '?' | '#' | '\\') || c.is_whitespace() || c.is_control())
+        && !path.split('/').any(|segment| {
+            let segment = segment.to_ascii_lowercase().replace("%2e", ".");
+            segment == "." || segment == ".."
+        })
+}
+
+/// What is wrong with a batch's `actions`, if anything: every problem, `; `-separated.
+pub(crate) fn batch_problems(actions: &[Value]) -> Option<String> {
+    if actions.is_empty() || actions.len() > MAX_BATCH_ACTIONS {
+        return Some(format!(
+            "must hold 1 to {MAX_BATCH_ACTIONS} actions, got {}: split the calls into batches of {MAX_BATCH_ACTIONS}",
+            actions.len()
+        ));
+    }
+    let mut problems = Vec::new();
+    for (i, action) in actions.iter().enumerate() {
+        let item = i + 1;
+        let Some(action) = action.as_object() else {
+            problems.push(format!(
+                "item {item}: must be an object {{relative_path, method, data?, options?}}"
+            ));
+            continue;
+        };
+        for name in action
+            .keys()
+            .filter(|k| !BATCH_FIELDS.contains(&k.as_str()))
+        {
+            problems.push(format!(
+                "item {item}: unknown field `{name}` (allowed: {})",
+                BATCH_FIELDS.join(", ")
+            ));
+        }
+        match action.get("relative_path") {
+            None => problems.push(format!("item {item}: missing `relative_path`")),
+            Some(Value::String(path)) if is_relative_path(path) => {}
+            Some(other) => problems.push(format!(
+                "item {item}: `relative_path` must be a path on the API, starting with `/`, \
+                 without a host, a query, a fragment or dot segments, got {other}"
+            )),
+        }
+        match action.get("method") {
+            None => problems.push(format!("item {item}: missing `method`")),
+            Some(Value::String(method)) if BATCH_METHODS.contains(&method.as_str()) => {}
+            Some(other) => problems.push(format!(
+                "item {item}: `method` must be one of {}, got {other}",
+                BATCH_METHODS.join("|")
+            )),
+        }
+        if action.get("data").is_some_and(|data| !data.is_object()) {
+            problems.push(format!("item {item}: `data` must be an object"));
+        }
+        match action.get("options") {
+            None => {}
+            Some(Value::Object(options)) => {
+                if options
+                    .get("limit")
+                    .is_some_and(|limit| !limit.as_i64().is_some_and(|n| (1..=100).contains(&n)))
+                {
+                    problems.push(format!(
+                        "item {item}: `options.limit` must be an integer between 1 and 100"
+                    ));
+                }
+                if options
+                    .get("offset")
+                    .is_some_and(|offset| !offset.is_string())
+                {
+                    problems.push(format!("item {item}: `options.offset` must be a string"));
+                }
+                if options.get("fields").is_some_and(|fields| {
+                    !fields
+                        .as_array()
+                        .is_some_and(|fields| fields.iter().all(Value::is_string))
+                }) {
+                    problems.push(format!(
+                        "item {item}: `options.fields` must be an array of strings"
+                    ));
+                }
+                for name in options
+                    .keys()
+                    .filter(|k| !BATCH_OPTIONS.contains(&k.as_str()))
+                {
+                    problems.push(format!(
+                        "item {item}: `options.{name}` is not an option (allowed: {})",
+                        BATCH_OPTIONS.join(", ")
+                    ));
+                }
+            }
+            Some(_) => problems.push(format!("item {item}: `options` must be an object")),
+        }
+    }
+    (!problems.is_empty()).then(|| problems.join("; "))
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -343,7 +499,13 @@ const TASK_UPDATE: [Param; 14] = [
 const PROJECT_WRITE: [Param; 7] = [
     p("name", Ty::Str, In::Body, "Project name"),
     p("notes", Ty::Str, In::Body, "Description"),
-    p("color", Ty::Enum(PROJECT_COLORS), In::Body, "Color").nullable(),
+    p(
+        "color",
+        Ty::Enum(PROJECT_COLORS),
+        In::Body,
+        "Project color (none for no color)",
+    )
+    .nullable(),
     p("due_on", Ty::Str, In::Body, "Due date, YYYY-MM-DD").nullable(),
     p("start_on", Ty::Str, In::Body, "Start date, YYYY-MM-DD").nullable(),
     p(
@@ -356,11 +518,11 @@ const PROJECT_WRITE: [Param; 7] = [
         "default_view",
         Ty::Enum(&["list", "board", "calendar", "timeline"]),
         In::Body,
-        "Default view",
+        "Default view: list, board, calendar or timeline",
     ),
 ];
 
-const TAG_COLOR: Param = p("color", Ty::Enum(TAG_COLORS), In::Body, "Color").nullable();
+const TAG_COLOR: Param = p("color", Ty::Enum(TAG_COLORS), In::Body, "Tag color").nullable();
 
 /// Every operation, in catalog order.
 pub(crate) const OPERATIONS: &[Operation] = &[
@@ -595,7 +757,12 @@ pub(crate) const OPERATIONS: &[Operation] = &[
                 In::Query,
                 "Sort order (default modified_at)",
             ),
-            p("sort_ascending", Ty::Bool, In::Query, "Sort ascending"),
+            p(
+                "sort_ascending",
+                Ty::Bool,
+                In::Query,
+                "Sort in ascending order (default descending)",
+            ),
             OPT_FIELDS,
             LIMIT,
         ],
@@ -1237,23 +1404,65 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         path: "/custom_fields",
         description: "Create a custom field in a workspace",
         params: &[
-            p("name", Ty::Str, In::Body, "Name"),
-            p("enum_options", Ty::List, In::Body, "Enum options"),
-            p("id_prefix", Ty::Str, In::Body, "Id prefix").nullable(),
+            p(
+                "name",
+                Ty::Str,
+                In::Body,
+                "Field name, unique in the workspace",
+            ),
+            p(
+                "enum_options",
+                Ty::List,
+                In::Body,
+                "The options of an enum or multi_enum field: [{name, color?, enabled?}]",
+            ),
+            p(
+                "id_prefix",
+                Ty::Str,
+                In::Body,
+                "Prefix of the custom IDs this field gives tasks, e.g. ENG",
+            )
+            .nullable(),
             p(
                 "input_restrictions",
                 Ty::StrList,
                 In::Body,
-                "Input restrictions",
+                "Resource types a reference field may point to, e.g. [\"task\"]",
             ),
-            p("is_formula_field", Ty::Bool, In::Body, "Is formula field"),
-            p("date_value", Ty::Object, In::Body, "Date value").nullable(),
-            p("enum_value", Ty::Object, In::Body, "Enum value"),
-            p("multi_enum_values", Ty::List, In::Body, "Multi enum values"),
-            p("number_value", Ty::Num, In::Body, "Number value").nullable(),
-            p("text_value", Ty::Str, In::Body, "Text value").nullable(),
-            p("description", Ty::Str, In::Body, "Description"),
-            p("precision", Ty::Integer, In::Body, "Precision"),
+            p(
+                "is_formula_field",
+                Ty::Bool,
+                In::Body,
+                "Whether the value is computed by a formula",
+            ),
+            p(
+                "date_value",
+                Ty::Object,
+                In::Body,
+                "Date value of a date field: {date} or {date_time}",
+            )
+            .nullable(),
+            p(
+                "enum_value",
+                Ty::Object,
+                In::Body,
+                "The chosen option of an enum field, {gid}",
+            ),
+            p(
+                "multi_enum_values",
+                Ty::List,
+                In::Body,
+                "Chosen options of a multi_enum field: [{gid}]",
+            ),
+            p("number_value", Ty::Num, In::Body, "Value of a number field").nullable(),
+            p("text_value", Ty::Str, In::Body, "Value of a text field").nullable(),
+            p("description", Ty::Str, In::Body, "What the field is for"),
+            p(
+                "precision",
+                Ty::Integer,
+                In::Body,
+                "Decimal places shown, 0 to 6",
+            ),
             p(
                 "format",
                 Ty::Enum(&[
@@ -1265,27 +1474,59 @@ pub(crate) const OPERATIONS: &[Operation] = &[
                     "none",
                 ]),
                 In::Body,
-                "Format",
+                "How number values are shown: currency, identifier, percentage, custom, duration or none",
             ),
-            p("currency_code", Ty::Str, In::Body, "Currency code").nullable(),
-            p("custom_label", Ty::Str, In::Body, "Custom label").nullable(),
+            p(
+                "currency_code",
+                Ty::Str,
+                In::Body,
+                "ISO 4217 currency code (for the currency format), e.g. EUR",
+            )
+            .nullable(),
+            p(
+                "custom_label",
+                Ty::Str,
+                In::Body,
+                "Label shown with values (custom format only), e.g. km",
+            )
+            .nullable(),
             p(
                 "custom_label_position",
                 Ty::Enum(&["prefix", "suffix"]),
                 In::Body,
-                "Custom label position",
+                "Whether custom_label goes before (prefix) or after (suffix) values",
             )
             .nullable(),
             p(
                 "has_notifications_enabled",
                 Ty::Bool,
                 In::Body,
-                "Has notifications enabled",
+                "Whether followers are notified when the value changes",
             ),
-            req("workspace", Ty::Str, In::Body, "Workspace (gid)"),
-            p("owned_by_app", Ty::Bool, In::Body, "Owned by app"),
-            p("people_value", Ty::StrList, In::Body, "People value"),
-            p("reference_value", Ty::StrList, In::Body, "Reference value"),
+            req(
+                "workspace",
+                Ty::Str,
+                In::Body,
+                "Gid of the workspace the field belongs to",
+            ),
+            p(
+                "owned_by_app",
+                Ty::Bool,
+                In::Body,
+                "Whether the field is managed by the app that created it",
+            ),
+            p(
+                "people_value",
+                Ty::StrList,
+                In::Body,
+                "Gids of the users, for a people field",
+            ),
+            p(
+                "reference_value",
+                Ty::StrList,
+                In::Body,
+                "Gids of the referenced objects, for a reference field",
+            ),
             req(
                 "resource_subtype",
                 Ty::Enum(&[
@@ -1298,7 +1539,7 @@ pub(crate) const OPERATIONS: &[Operation] = &[
                     "reference",
                 ]),
                 In::Body,
-                "Resource subtype",
+                "Field type: text, enum, multi_enum, number, date, people or reference",
             ),
             OPT_FIELDS,
         ],
@@ -1312,23 +1553,65 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         description: "Update a custom field",
         params: &[
             gid!("custom_field_gid", "custom field"),
-            p("name", Ty::Str, In::Body, "Name"),
-            p("enum_options", Ty::List, In::Body, "Enum options"),
-            p("id_prefix", Ty::Str, In::Body, "Id prefix").nullable(),
+            p(
+                "name",
+                Ty::Str,
+                In::Body,
+                "Field name, unique in the workspace",
+            ),
+            p(
+                "enum_options",
+                Ty::List,
+                In::Body,
+                "The options of an enum or multi_enum field: [{name, color?, enabled?}]",
+            ),
+            p(
+                "id_prefix",
+                Ty::Str,
+                In::Body,
+                "Prefix of the custom IDs this field gives tasks, e.g. ENG",
+            )
+            .nullable(),
             p(
                 "input_restrictions",
                 Ty::StrList,
                 In::Body,
-                "Input restrictions",
+                "Resource types a reference field may point to, e.g. [\"task\"]",
             ),
-            p("is_formula_field", Ty::Bool, In::Body, "Is formula field"),
-            p("date_value", Ty::Object, In::Body, "Date value").nullable(),
-            p("enum_value", Ty::Object, In::Body, "Enum value"),
-            p("multi_enum_values", Ty::List, In::Body, "Multi enum values"),
-            p("number_value", Ty::Num, In::Body, "Number value").nullable(),
-            p("text_value", Ty::Str, In::Body, "Text value").nullable(),
-            p("description", Ty::Str, In::Body, "Description"),
-            p("precision", Ty::Integer, In::Body, "Precision"),
+            p(
+                "is_formula_field",
+                Ty::Bool,
+                In::Body,
+                "Whether the value is computed by a formula",
+            ),
+            p(
+                "date_value",
+                Ty::Object,
+                In::Body,
+                "Date value of a date field: {date} or {date_time}",
+            )
+            .nullable(),
+            p(
+                "enum_value",
+                Ty::Object,
+                In::Body,
+                "The chosen option of an enum field, {gid}",
+            ),
+            p(
+                "multi_enum_values",
+                Ty::List,
+                In::Body,
+                "Chosen options of a multi_enum field: [{gid}]",
+            ),
+            p("number_value", Ty::Num, In::Body, "Value of a number field").nullable(),
+            p("text_value", Ty::Str, In::Body, "Value of a text field").nullable(),
+            p("description", Ty::Str, In::Body, "What the field is for"),
+            p(
+                "precision",
+                Ty::Integer,
+                In::Body,
+                "Decimal places shown, 0 to 6",
+            ),
             p(
                 "format",
                 Ty::Enum(&[
@@ -1340,27 +1623,59 @@ pub(crate) const OPERATIONS: &[Operation] = &[
                     "none",
                 ]),
                 In::Body,
-                "Format",
+                "How number values are shown: currency, identifier, percentage, custom, duration or none",
             ),
-            p("currency_code", Ty::Str, In::Body, "Currency code").nullable(),
-            p("custom_label", Ty::Str, In::Body, "Custom label").nullable(),
+            p(
+                "currency_code",
+                Ty::Str,
+                In::Body,
+                "ISO 4217 currency code (for the currency format), e.g. EUR",
+            )
+            .nullable(),
+            p(
+                "custom_label",
+                Ty::Str,
+                In::Body,
+                "Label shown with values (custom format only), e.g. km",
+            )
+            .nullable(),
             p(
                 "custom_label_position",
                 Ty::Enum(&["prefix", "suffix"]),
                 In::Body,
-                "Custom label position",
+                "Whether custom_label goes before (prefix) or after (suffix) values",
             )
             .nullable(),
             p(
                 "has_notifications_enabled",
                 Ty::Bool,
                 In::Body,
-                "Has notifications enabled",
+                "Whether followers are notified when the value changes",
             ),
-            req("workspace", Ty::Str, In::Body, "Workspace (gid)"),
-            p("owned_by_app", Ty::Bool, In::Body, "Owned by app"),
-            p("people_value", Ty::StrList, In::Body, "People value"),
-            p("reference_value", Ty::StrList, In::Body, "Reference value"),
+            req(
+                "workspace",
+                Ty::Str,
+                In::Body,
+                "Gid of the workspace the field belongs to",
+            ),
+            p(
+                "owned_by_app",
+                Ty::Bool,
+                In::Body,
+                "Whether the field is managed by the app that created it",
+            ),
+            p(
+                "people_value",
+                Ty::StrList,
+                In::Body,
+                "Gids of the users, for a people field",
+            ),
+            p(
+                "reference_value",
+                Ty::StrList,
+                In::Body,
+                "Gids of the referenced objects, for a reference field",
+            ),
             OPT_FIELDS,
         ],
         rules: &[],
@@ -1382,11 +1697,31 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         description: "Add an enum option to a custom field",
         params: &[
             gid!("custom_field_gid", "custom field"),
-            p("name", Ty::Str, In::Body, "Name"),
-            p("enabled", Ty::Bool, In::Body, "Enabled"),
-            p("color", Ty::Str, In::Body, "Color"),
-            p("insert_before", Ty::Str, In::Body, "Insert before (gid)"),
-            p("insert_after", Ty::Str, In::Body, "Insert after (gid)"),
+            p("name", Ty::Str, In::Body, "Option name"),
+            p(
+                "enabled",
+                Ty::Bool,
+                In::Body,
+                "Whether the option can be chosen (false hides it without deleting)",
+            ),
+            p(
+                "color",
+                Ty::Str,
+                In::Body,
+                "Option color, e.g. blue or none",
+            ),
+            p(
+                "insert_before",
+                Ty::Str,
+                In::Body,
+                "Gid of the option to place it before",
+            ),
+            p(
+                "insert_after",
+                Ty::Str,
+                In::Body,
+                "Gid of the option to place it after",
+            ),
             OPT_FIELDS,
         ],
         rules: &[],
@@ -1399,18 +1734,23 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         description: "Move an enum option before or after another option of its custom field",
         params: &[
             gid!("custom_field_gid", "custom field"),
-            req("enum_option", Ty::Str, In::Body, "Enum option (gid)"),
+            req(
+                "enum_option",
+                Ty::Str,
+                In::Body,
+                "Gid of the enum option to move",
+            ),
             p(
                 "before_enum_option",
                 Ty::Str,
                 In::Body,
-                "Before enum option (gid)",
+                "Gid of the option to place it before",
             ),
             p(
                 "after_enum_option",
                 Ty::Str,
                 In::Body,
-                "After enum option (gid)",
+                "Gid of the option to place it after",
             ),
             OPT_FIELDS,
         ],
@@ -1424,9 +1764,19 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         description: "Rename, recolor or disable an enum option",
         params: &[
             gid!("enum_option_gid", "enum option"),
-            p("name", Ty::Str, In::Body, "Name"),
-            p("enabled", Ty::Bool, In::Body, "Enabled"),
-            p("color", Ty::Str, In::Body, "Color"),
+            p("name", Ty::Str, In::Body, "New option name"),
+            p(
+                "enabled",
+                Ty::Bool,
+                In::Body,
+                "Whether the option can be chosen (false hides it without deleting)",
+            ),
+            p(
+                "color",
+                Ty::Str,
+                In::Body,
+                "Option color, e.g. blue or none",
+            ),
             OPT_FIELDS,
         ],
         rules: &[],
@@ -1448,10 +1798,30 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         description: "Add a custom field to a project",
         params: &[
             gid!("project_gid", "project"),
-            req("custom_field", Ty::Object, In::Body, "Custom field (gid)"),
-            p("is_important", Ty::Bool, In::Body, "Is important"),
-            p("insert_before", Ty::Str, In::Body, "Insert before (gid)"),
-            p("insert_after", Ty::Str, In::Body, "Insert after (gid)"),
+            req(
+                "custom_field",
+                Ty::Object,
+                In::Body,
+                "Gid of the custom field",
+            ),
+            p(
+                "is_important",
+                Ty::Bool,
+                In::Body,
+                "Show the field on tasks and in the list view",
+            ),
+            p(
+                "insert_before",
+                Ty::Str,
+                In::Body,
+                "Gid of a field setting to place it before",
+            ),
+            p(
+                "insert_after",
+                Ty::Str,
+                In::Body,
+                "Gid of a field setting to place it after",
+            ),
             OPT_FIELDS,
         ],
         rules: &[],
@@ -1464,7 +1834,7 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         description: "Remove a custom field from a project",
         params: &[
             gid!("project_gid", "project"),
-            req("custom_field", Ty::Str, In::Body, "Custom field (gid)"),
+            req("custom_field", Ty::Str, In::Body, "Gid of the custom field"),
         ],
         rules: &[],
     },
@@ -1490,10 +1860,30 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         description: "Add a custom field to a portfolio",
         params: &[
             gid!("portfolio_gid", "portfolio"),
-            req("custom_field", Ty::Object, In::Body, "Custom field (gid)"),
-            p("is_important", Ty::Bool, In::Body, "Is important"),
-            p("insert_before", Ty::Str, In::Body, "Insert before (gid)"),
-            p("insert_after", Ty::Str, In::Body, "Insert after (gid)"),
+            req(
+                "custom_field",
+                Ty::Object,
+                In::Body,
+                "Gid of the custom field",
+            ),
+            p(
+                "is_important",
+                Ty::Bool,
+                In::Body,
+                "Show the field on tasks and in the list view",
+            ),
+            p(
+                "insert_before",
+                Ty::Str,
+                In::Body,
+                "Gid of a field setting to place it before",
+            ),
+            p(
+                "insert_after",
+                Ty::Str,
+                In::Body,
+                "Gid of a field setting to place it after",
+            ),
         ],
         rules: &[],
     },
@@ -1505,7 +1895,7 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         description: "Remove a custom field from a portfolio",
         params: &[
             gid!("portfolio_gid", "portfolio"),
-            req("custom_field", Ty::Str, In::Body, "Custom field (gid)"),
+            req("custom_field", Ty::Str, In::Body, "Gid of the custom field"),
         ],
         rules: &[],
     },
@@ -1517,9 +1907,24 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         description: "Make a task a subtask of another task, or a top-level task with parent null",
         params: &[
             gid!("task_gid", "task"),
-            req("parent", Ty::Str, In::Body, "Parent (gid)"),
-            p("insert_after", Ty::Str, In::Body, "Insert after (gid)"),
-            p("insert_before", Ty::Str, In::Body, "Insert before (gid)"),
+            req(
+                "parent",
+                Ty::Str,
+                In::Body,
+                "Gid of the new parent task, or null to make it a top-level task",
+            ),
+            p(
+                "insert_after",
+                Ty::Str,
+                In::Body,
+                "Gid of a sibling subtask to place it after",
+            ),
+            p(
+                "insert_before",
+                Ty::Str,
+                In::Body,
+                "Gid of a sibling subtask to place it before",
+            ),
             OPT_FIELDS,
         ],
         rules: &[],
@@ -1532,7 +1937,12 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         description: "Add followers to a task",
         params: &[
             gid!("task_gid", "task"),
-            req("followers", Ty::StrList, In::Body, "Followers"),
+            req(
+                "followers",
+                Ty::StrList,
+                In::Body,
+                "Gids or emails of the users, or \"me\"",
+            ),
             OPT_FIELDS,
         ],
         rules: &[],
@@ -1545,7 +1955,12 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         description: "Remove followers from a task",
         params: &[
             gid!("task_gid", "task"),
-            req("followers", Ty::StrList, In::Body, "Followers"),
+            req(
+                "followers",
+                Ty::StrList,
+                In::Body,
+                "Gids or emails of the users, or \"me\"",
+            ),
             OPT_FIELDS,
         ],
         rules: &[],
@@ -1558,7 +1973,12 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         description: "Mark a task as depending on other tasks",
         params: &[
             gid!("task_gid", "task"),
-            p("dependencies", Ty::StrList, In::Body, "Dependencies"),
+            p(
+                "dependencies",
+                Ty::StrList,
+                In::Body,
+                "Gids of the tasks it depends on (blocked until they are done)",
+            ),
         ],
         rules: &[],
     },
@@ -1570,7 +1990,12 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         description: "Remove dependencies from a task",
         params: &[
             gid!("task_gid", "task"),
-            p("dependencies", Ty::StrList, In::Body, "Dependencies"),
+            p(
+                "dependencies",
+                Ty::StrList,
+                In::Body,
+                "Gids of the tasks it depends on (blocked until they are done)",
+            ),
         ],
         rules: &[],
     },
@@ -1582,7 +2007,12 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         description: "Mark other tasks as depending on a task",
         params: &[
             gid!("task_gid", "task"),
-            p("dependents", Ty::StrList, In::Body, "Dependents"),
+            p(
+                "dependents",
+                Ty::StrList,
+                In::Body,
+                "Gids of the tasks that depend on it",
+            ),
         ],
         rules: &[],
     },
@@ -1594,7 +2024,12 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         description: "Remove dependents from a task",
         params: &[
             gid!("task_gid", "task"),
-            p("dependents", Ty::StrList, In::Body, "Dependents"),
+            p(
+                "dependents",
+                Ty::StrList,
+                In::Body,
+                "Gids of the tasks that depend on it",
+            ),
         ],
         rules: &[],
     },
@@ -1606,10 +2041,33 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         description: "Add a task to a project, optionally in a section or next to a task",
         params: &[
             gid!("task_gid", "task"),
-            req("project", Ty::Str, In::Body, "Project (gid)"),
-            p("insert_after", Ty::Str, In::Body, "Insert after (gid)").nullable(),
-            p("insert_before", Ty::Str, In::Body, "Insert before (gid)").nullable(),
-            p("section", Ty::Str, In::Body, "Section (gid)").nullable(),
+            req(
+                "project",
+                Ty::Str,
+                In::Body,
+                "Gid of the project to add the task to",
+            ),
+            p(
+                "insert_after",
+                Ty::Str,
+                In::Body,
+                "Gid of a task of the project to place it after",
+            )
+            .nullable(),
+            p(
+                "insert_before",
+                Ty::Str,
+                In::Body,
+                "Gid of a task of the project to place it before",
+            )
+            .nullable(),
+            p(
+                "section",
+                Ty::Str,
+                In::Body,
+                "Gid of a section of that project to put the task in",
+            )
+            .nullable(),
         ],
         rules: &[],
     },
@@ -1621,7 +2079,12 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         description: "Remove a task from a project",
         params: &[
             gid!("task_gid", "task"),
-            req("project", Ty::Str, In::Body, "Project (gid)"),
+            req(
+                "project",
+                Ty::Str,
+                In::Body,
+                "Gid of the project to remove the task from",
+            ),
         ],
         rules: &[],
     },
@@ -1633,44 +2096,130 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         description: "Create a subtask of a task",
         params: &[
             gid!("task_gid", "task"),
-            p("name", Ty::Str, In::Body, "Name"),
+            p("name", Ty::Str, In::Body, "Subtask name"),
             p(
                 "resource_subtype",
                 Ty::Enum(&["default_task", "milestone", "approval", "custom"]),
                 In::Body,
-                "Resource subtype",
+                "Task kind: default_task, milestone, approval or custom",
             ),
             p(
                 "approval_status",
                 Ty::Enum(&["pending", "approved", "rejected", "changes_requested"]),
                 In::Body,
-                "Approval status",
+                "Approval state (approval subtasks only)",
             ),
             p(
                 "assignee_status",
                 Ty::Enum(&["today", "upcoming", "later", "new", "inbox"]),
                 In::Body,
-                "Assignee status",
+                "Deprecated by Asana: the assignee's My Tasks bucket",
             ),
-            p("assigned_by", Ty::Object, In::Body, "Assigned by"),
-            p("completed", Ty::Bool, In::Body, "Completed"),
-            p("completed_by", Ty::Object, In::Body, "Completed by"),
-            p("due_at", Ty::Str, In::Body, "Due at").nullable(),
-            p("due_on", Ty::Str, In::Body, "Due on").nullable(),
-            p("external", Ty::Object, In::Body, "External"),
-            p("html_notes", Ty::Str, In::Body, "Html notes"),
-            p("liked", Ty::Bool, In::Body, "Liked"),
-            p("notes", Ty::Str, In::Body, "Notes"),
-            p("start_at", Ty::Str, In::Body, "Start at").nullable(),
-            p("start_on", Ty::Str, In::Body, "Start on").nullable(),
-            p("assignee", Ty::Str, In::Body, "Assignee (gid)").nullable(),
-            p("assignee_section", Ty::Str, In::Body, "Assignee section").nullable(),
-            p("custom_fields", Ty::Object, In::Body, "Custom fields"),
-            p("parent", Ty::Str, In::Body, "Parent (gid)").nullable(),
-            p("followers", Ty::StrList, In::Body, "Followers"),
-            p("projects", Ty::StrList, In::Body, "Projects"),
-            p("tags", Ty::StrList, In::Body, "Tags"),
-            p("workspace", Ty::Str, In::Body, "Workspace (gid)"),
+            p(
+                "assigned_by",
+                Ty::Object,
+                In::Body,
+                "Gid of the user who assigned it",
+            ),
+            p(
+                "completed",
+                Ty::Bool,
+                In::Body,
+                "Whether the subtask is complete",
+            ),
+            p(
+                "completed_by",
+                Ty::Object,
+                In::Body,
+                "Gid of the user who completed it",
+            ),
+            p(
+                "due_at",
+                Ty::Str,
+                In::Body,
+                "Due date and time, ISO 8601 (instead of due_on)",
+            )
+            .nullable(),
+            p("due_on", Ty::Str, In::Body, "Due date, YYYY-MM-DD").nullable(),
+            p(
+                "external",
+                Ty::Object,
+                In::Body,
+                "App data stored on the task: {gid, data} (OAuth apps only)",
+            ),
+            p(
+                "html_notes",
+                Ty::Str,
+                In::Body,
+                "Description in Asana's rich-text HTML",
+            ),
+            p(
+                "liked",
+                Ty::Bool,
+                In::Body,
+                "Whether the current user likes it",
+            ),
+            p("notes", Ty::Str, In::Body, "Plain-text description"),
+            p(
+                "start_at",
+                Ty::Str,
+                In::Body,
+                "Start date and time, ISO 8601 (needs due_at)",
+            )
+            .nullable(),
+            p(
+                "start_on",
+                Ty::Str,
+                In::Body,
+                "Start date, YYYY-MM-DD (needs a due date)",
+            )
+            .nullable(),
+            p(
+                "assignee",
+                Ty::Str,
+                In::Body,
+                "Assignee user gid, email, or \"me\"",
+            )
+            .nullable(),
+            p(
+                "assignee_section",
+                Ty::Str,
+                In::Body,
+                "Gid of the section of the assignee's My Tasks to put it in",
+            )
+            .nullable(),
+            p(
+                "custom_fields",
+                Ty::Object,
+                In::Body,
+                "Custom field values by custom field gid, e.g. {\"123\": \"text\", \"456\": 42}",
+            ),
+            p(
+                "parent",
+                Ty::Str,
+                In::Body,
+                "Gid of the parent task (deprecated here: the path names it)",
+            )
+            .nullable(),
+            p(
+                "followers",
+                Ty::StrList,
+                In::Body,
+                "Gids or emails of the followers",
+            ),
+            p(
+                "projects",
+                Ty::StrList,
+                In::Body,
+                "Gids of projects to add the subtask to as well",
+            ),
+            p("tags", Ty::StrList, In::Body, "Gids of the tags"),
+            p(
+                "workspace",
+                Ty::Str,
+                In::Body,
+                "Gid of the workspace (taken from the parent when left out)",
+            ),
             OPT_FIELDS,
         ],
         rules: &[],
@@ -1683,8 +2232,13 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         description: "Duplicate a task (returns a job to follow with jobs.get)",
         params: &[
             gid!("task_gid", "task"),
-            p("name", Ty::Str, In::Body, "Name"),
-            p("include", Ty::Str, In::Body, "Include"),
+            p("name", Ty::Str, In::Body, "Name of the new task"),
+            p(
+                "include",
+                Ty::Str,
+                In::Body,
+                "Comma-separated parts to copy: assignee, attachments, dates, dependencies, followers, notes, parent, projects, subtasks, tags",
+            ),
             OPT_FIELDS,
         ],
         rules: &[],
@@ -1706,7 +2260,12 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         description: "Get a task by its custom id (e.g. ENG-123)",
         params: &[
             gid!("workspace_gid", "workspace"),
-            req("custom_id", Ty::Str, In::Path, "Custom id"),
+            req(
+                "custom_id",
+                Ty::Str,
+                In::Path,
+                "The task's custom ID, e.g. ENG-123",
+            ),
         ],
         rules: &[],
     },
@@ -1734,7 +2293,7 @@ pub(crate) const OPERATIONS: &[Operation] = &[
                     "user",
                 ]),
                 In::Query,
-                "Resource type",
+                "Type of objects to find, e.g. task, project, user or custom_field",
             ),
             p(
                 "type",
@@ -1747,10 +2306,20 @@ pub(crate) const OPERATIONS: &[Operation] = &[
                     "user",
                 ]),
                 In::Query,
-                "Type",
+                "Deprecated by Asana: use resource_type",
             ),
-            p("query", Ty::Str, In::Query, "Query"),
-            p("count", Ty::Integer, In::Query, "Count"),
+            p(
+                "query",
+                Ty::Str,
+                In::Query,
+                "Text to match, from the start of words; empty gives recent or favorite objects",
+            ),
+            p(
+                "count",
+                Ty::Integer,
+                In::Query,
+                "Most results to return, 1 to 100 (default 20)",
+            ),
             OPT_FIELDS,
         ],
         rules: &[],
@@ -1762,8 +2331,18 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         path: "/status_updates",
         description: "List the status updates of a project, portfolio or goal",
         params: &[
-            req("parent", Ty::Str, In::Query, "Parent (gid)"),
-            p("created_since", Ty::Str, In::Query, "Created since"),
+            req(
+                "parent",
+                Ty::Str,
+                In::Query,
+                "Gid of the project, portfolio or goal",
+            ),
+            p(
+                "created_since",
+                Ty::Str,
+                In::Query,
+                "Only status updates created since this ISO 8601 time",
+            ),
             LIMIT,
             OFFSET,
             OPT_FIELDS,
@@ -1786,9 +2365,19 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         path: "/status_updates",
         description: "Post a status update on a project, portfolio or goal",
         params: &[
-            p("title", Ty::Str, In::Body, "Title"),
-            req("text", Ty::Str, In::Body, "Text"),
-            p("html_text", Ty::Str, In::Body, "Html text"),
+            p("title", Ty::Str, In::Body, "Headline of the update"),
+            req(
+                "text",
+                Ty::Str,
+                In::Body,
+                "Body of the update in plain text",
+            ),
+            p(
+                "html_text",
+                Ty::Str,
+                In::Body,
+                "Body of the update in Asana's rich-text HTML (instead of text)",
+            ),
             req(
                 "status_type",
                 Ty::Enum(&[
@@ -1803,9 +2392,14 @@ pub(crate) const OPERATIONS: &[Operation] = &[
                     "dropped",
                 ]),
                 In::Body,
-                "Status type",
+                "Status: on_track, at_risk, off_track, on_hold, complete, achieved, partial, missed or dropped",
             ),
-            req("parent", Ty::Object, In::Body, "Parent (gid)"),
+            req(
+                "parent",
+                Ty::Object,
+                In::Body,
+                "Gid of the project, portfolio or goal the update is about",
+            ),
             LIMIT,
             OFFSET,
             OPT_FIELDS,
@@ -1828,18 +2422,43 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         path: "/goals",
         description: "List goals of a workspace, team, portfolio, project or time period",
         params: &[
-            p("portfolio", Ty::Str, In::Query, "Portfolio (gid)"),
-            p("project", Ty::Str, In::Query, "Project (gid)"),
-            p("task", Ty::Str, In::Query, "Task (gid)"),
+            p(
+                "portfolio",
+                Ty::Str,
+                In::Query,
+                "Gid of a portfolio: only goals it supports",
+            ),
+            p(
+                "project",
+                Ty::Str,
+                In::Query,
+                "Gid of a project: only goals it supports",
+            ),
+            p(
+                "task",
+                Ty::Str,
+                In::Query,
+                "Gid of a task: only goals it supports",
+            ),
             p(
                 "is_workspace_level",
                 Ty::Bool,
                 In::Query,
-                "Is workspace level",
+                "Only workspace-level goals (with workspace)",
             ),
-            p("team", Ty::Str, In::Query, "Team (gid)"),
-            p("workspace", Ty::Str, In::Query, "Workspace (gid)"),
-            p("time_periods", Ty::StrList, In::Query, "Time periods"),
+            p("team", Ty::Str, In::Query, "Gid of a team: only its goals"),
+            p(
+                "workspace",
+                Ty::Str,
+                In::Query,
+                "Gid of a workspace: only its goals",
+            ),
+            p(
+                "time_periods",
+                Ty::StrList,
+                In::Query,
+                "Gids of time periods: only goals in them",
+            ),
             LIMIT,
             OFFSET,
             OPT_FIELDS,
@@ -1862,23 +2481,61 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         path: "/goals",
         description: "Create a goal",
         params: &[
-            p("name", Ty::Str, In::Body, "Name"),
-            p("html_notes", Ty::Str, In::Body, "Html notes"),
-            p("notes", Ty::Str, In::Body, "Notes"),
-            p("due_on", Ty::Str, In::Body, "Due on").nullable(),
-            p("start_on", Ty::Str, In::Body, "Start on").nullable(),
+            p("name", Ty::Str, In::Body, "Goal name"),
+            p(
+                "html_notes",
+                Ty::Str,
+                In::Body,
+                "Description of the goal in Asana's rich-text HTML",
+            ),
+            p(
+                "notes",
+                Ty::Str,
+                In::Body,
+                "Plain-text description of the goal",
+            ),
+            p("due_on", Ty::Str, In::Body, "Due date, YYYY-MM-DD").nullable(),
+            p("start_on", Ty::Str, In::Body, "Start date, YYYY-MM-DD").nullable(),
             p(
                 "is_workspace_level",
                 Ty::Bool,
                 In::Body,
-                "Is workspace level",
+                "Whether the goal belongs to the workspace rather than a team",
             ),
-            p("liked", Ty::Bool, In::Body, "Liked"),
-            p("team", Ty::Str, In::Body, "Team (gid)").nullable(),
-            p("workspace", Ty::Str, In::Body, "Workspace (gid)"),
-            p("time_period", Ty::Str, In::Body, "Time period (gid)").nullable(),
-            p("owner", Ty::Str, In::Body, "Owner (gid)").nullable(),
-            p("followers", Ty::StrList, In::Body, "Followers"),
+            p(
+                "liked",
+                Ty::Bool,
+                In::Body,
+                "Whether the current user likes the goal",
+            ),
+            p(
+                "team",
+                Ty::Str,
+                In::Body,
+                "Gid of the team the goal belongs to (leave out for a workspace goal)",
+            )
+            .nullable(),
+            p("workspace", Ty::Str, In::Body, "Gid of the workspace"),
+            p(
+                "time_period",
+                Ty::Str,
+                In::Body,
+                "Gid of the time period (from time_periods.list)",
+            )
+            .nullable(),
+            p(
+                "owner",
+                Ty::Str,
+                In::Body,
+                "Gid of the user who owns the goal, or null",
+            )
+            .nullable(),
+            p(
+                "followers",
+                Ty::StrList,
+                In::Body,
+                "Gids or emails of the followers",
+            ),
             OPT_FIELDS,
         ],
         rules: &[],
@@ -1891,24 +2548,68 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         description: "Update a goal",
         params: &[
             gid!("goal_gid", "goal"),
-            p("name", Ty::Str, In::Body, "Name"),
-            p("html_notes", Ty::Str, In::Body, "Html notes"),
-            p("notes", Ty::Str, In::Body, "Notes"),
-            p("due_on", Ty::Str, In::Body, "Due on").nullable(),
-            p("start_on", Ty::Str, In::Body, "Start on").nullable(),
+            p("name", Ty::Str, In::Body, "Goal name"),
+            p(
+                "html_notes",
+                Ty::Str,
+                In::Body,
+                "Description of the goal in Asana's rich-text HTML",
+            ),
+            p(
+                "notes",
+                Ty::Str,
+                In::Body,
+                "Plain-text description of the goal",
+            ),
+            p("due_on", Ty::Str, In::Body, "Due date, YYYY-MM-DD").nullable(),
+            p("start_on", Ty::Str, In::Body, "Start date, YYYY-MM-DD").nullable(),
             p(
                 "is_workspace_level",
                 Ty::Bool,
                 In::Body,
-                "Is workspace level",
+                "Whether the goal belongs to the workspace rather than a team",
             ),
-            p("liked", Ty::Bool, In::Body, "Liked"),
-            p("team", Ty::Str, In::Body, "Team (gid)").nullable(),
-            p("workspace", Ty::Str, In::Body, "Workspace (gid)"),
-            p("time_period", Ty::Str, In::Body, "Time period (gid)").nullable(),
-            p("owner", Ty::Str, In::Body, "Owner (gid)").nullable(),
-            p("status", Ty::Str, In::Body, "Status").nullable(),
-            p("custom_fields", Ty::Object, In::Body, "Custom fields"),
+            p(
+                "liked",
+                Ty::Bool,
+                In::Body,
+                "Whether the current user likes the goal",
+            ),
+            p(
+                "team",
+                Ty::Str,
+                In::Body,
+                "Gid of the team the goal belongs to (leave out for a workspace goal)",
+            )
+            .nullable(),
+            p("workspace", Ty::Str, In::Body, "Gid of the workspace"),
+            p(
+                "time_period",
+                Ty::Str,
+                In::Body,
+                "Gid of the time period (from time_periods.list)",
+            )
+            .nullable(),
+            p(
+                "owner",
+                Ty::Str,
+                In::Body,
+                "Gid of the user who owns the goal, or null",
+            )
+            .nullable(),
+            p(
+                "status",
+                Ty::Str,
+                In::Body,
+                "Status: green, yellow, red, missed, achieved, partial or dropped",
+            )
+            .nullable(),
+            p(
+                "custom_fields",
+                Ty::Object,
+                In::Body,
+                "Custom field values by custom field gid, e.g. {\"123\": \"text\", \"456\": 42}",
+            ),
             OPT_FIELDS,
         ],
         rules: &[],
@@ -1930,31 +2631,42 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         description: "Set how a goal is measured",
         params: &[
             gid!("goal_gid", "goal"),
-            p("precision", Ty::Integer, In::Body, "Precision"),
+            p(
+                "precision",
+                Ty::Integer,
+                In::Body,
+                "Decimal places shown, 0 to 6",
+            ),
             p(
                 "unit",
                 Ty::Enum(&["none", "currency", "percentage"]),
                 In::Body,
-                "Unit",
+                "Unit of the metric: none, currency or percentage",
             ),
-            p("currency_code", Ty::Str, In::Body, "Currency code").nullable(),
+            p(
+                "currency_code",
+                Ty::Str,
+                In::Body,
+                "ISO 4217 currency code for the currency unit, e.g. EUR",
+            )
+            .nullable(),
             p(
                 "initial_number_value",
                 Ty::Num,
                 In::Body,
-                "Initial number value",
+                "The metric's starting value",
             ),
             p(
                 "target_number_value",
                 Ty::Num,
                 In::Body,
-                "Target number value",
+                "The value that achieves the goal",
             ),
             p(
                 "current_number_value",
                 Ty::Num,
                 In::Body,
-                "Current number value",
+                "The metric's current value",
             ),
             p(
                 "progress_source",
@@ -1967,9 +2679,14 @@ pub(crate) const OPERATIONS: &[Operation] = &[
                     "external",
                 ]),
                 In::Body,
-                "Progress source",
+                "Where progress comes from: manual, subgoals, project tasks or milestones, tasks, or external",
             ),
-            p("is_custom_weight", Ty::Bool, In::Body, "Is custom weight"),
+            p(
+                "is_custom_weight",
+                Ty::Bool,
+                In::Body,
+                "Weigh supporting items by their contribution_weight (for computed progress)",
+            ),
             OPT_FIELDS,
         ],
         rules: &[],
@@ -1986,7 +2703,7 @@ pub(crate) const OPERATIONS: &[Operation] = &[
                 "current_number_value",
                 Ty::Num,
                 In::Body,
-                "Current number value",
+                "The metric's current value",
             ),
             OPT_FIELDS,
         ],
@@ -2000,7 +2717,12 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         description: "Add followers to a goal",
         params: &[
             gid!("goal_gid", "goal"),
-            req("followers", Ty::StrList, In::Body, "Followers"),
+            req(
+                "followers",
+                Ty::StrList,
+                In::Body,
+                "Gids or emails of the users, or \"me\"",
+            ),
             OPT_FIELDS,
         ],
         rules: &[],
@@ -2013,7 +2735,12 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         description: "Remove followers from a goal",
         params: &[
             gid!("goal_gid", "goal"),
-            req("followers", Ty::StrList, In::Body, "Followers"),
+            req(
+                "followers",
+                Ty::StrList,
+                In::Body,
+                "Gids or emails of the users, or \"me\"",
+            ),
             OPT_FIELDS,
         ],
         rules: &[],
@@ -2034,8 +2761,18 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         path: "/goal_relationships",
         description: "List the relationships of a supported goal",
         params: &[
-            req("supported_goal", Ty::Str, In::Query, "Supported goal"),
-            p("resource_subtype", Ty::Str, In::Query, "Resource subtype"),
+            req(
+                "supported_goal",
+                Ty::Str,
+                In::Query,
+                "Gid of the goal whose relationships to list",
+            ),
+            p(
+                "resource_subtype",
+                Ty::Str,
+                In::Query,
+                "Only subgoal or supporting_work relationships",
+            ),
             LIMIT,
             OFFSET,
             OPT_FIELDS,
@@ -2066,15 +2803,20 @@ pub(crate) const OPERATIONS: &[Operation] = &[
                 "supporting_resource",
                 Ty::Object,
                 In::Body,
-                "Supporting resource (gid)",
+                "Gid of the goal, project, task or portfolio that supports the goal",
             ),
             p(
                 "contribution_weight",
                 Ty::Num,
                 In::Body,
-                "Contribution weight",
+                "How much the supporting item's progress counts towards the goal, 0 to 1",
             ),
-            p("supported_goal", Ty::Object, In::Body, "Supported goal"),
+            p(
+                "supported_goal",
+                Ty::Object,
+                In::Body,
+                "Gid of the goal supported",
+            ),
             OPT_FIELDS,
         ],
         rules: &[],
@@ -2091,15 +2833,25 @@ pub(crate) const OPERATIONS: &[Operation] = &[
                 "supporting_resource",
                 Ty::Str,
                 In::Body,
-                "Supporting resource (gid)",
+                "Gid of the goal, project, task or portfolio that supports the goal",
             ),
-            p("insert_before", Ty::Str, In::Body, "Insert before (gid)"),
-            p("insert_after", Ty::Str, In::Body, "Insert after (gid)"),
+            p(
+                "insert_before",
+                Ty::Str,
+                In::Body,
+                "Gid of a subgoal to place it before (subgoals only)",
+            ),
+            p(
+                "insert_after",
+                Ty::Str,
+                In::Body,
+                "Gid of a subgoal to place it after (subgoals only)",
+            ),
             p(
                 "contribution_weight",
                 Ty::Num,
                 In::Body,
-                "Contribution weight",
+                "How much the supporting item's progress counts towards the goal, 0 to 1",
             ),
             OPT_FIELDS,
         ],
@@ -2117,7 +2869,7 @@ pub(crate) const OPERATIONS: &[Operation] = &[
                 "supporting_resource",
                 Ty::Str,
                 In::Body,
-                "Supporting resource (gid)",
+                "Gid of the goal, project, task or portfolio that supports the goal",
             ),
         ],
         rules: &[],
@@ -2129,8 +2881,13 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         path: "/portfolios",
         description: "List the portfolios a user owns in a workspace",
         params: &[
-            req("workspace", Ty::Str, In::Query, "Workspace (gid)"),
-            p("owner", Ty::Str, In::Query, "Owner (gid)"),
+            req("workspace", Ty::Str, In::Query, "Gid of the workspace"),
+            p(
+                "owner",
+                Ty::Str,
+                In::Query,
+                "Gid of the owner: only their portfolios (required by Asana unless an app token)",
+            ),
             LIMIT,
             OFFSET,
             OPT_FIELDS,
@@ -2153,8 +2910,13 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         path: "/portfolios",
         description: "Create a portfolio",
         params: &[
-            p("name", Ty::Str, In::Body, "Name"),
-            p("archived", Ty::Bool, In::Body, "Archived"),
+            p("name", Ty::Str, In::Body, "Portfolio name"),
+            p(
+                "archived",
+                Ty::Bool,
+                In::Body,
+                "Whether the portfolio is archived",
+            ),
             p(
                 "color",
                 Ty::Enum(&[
@@ -2178,18 +2940,29 @@ pub(crate) const OPERATIONS: &[Operation] = &[
                     "light-warm-gray",
                 ]),
                 In::Body,
-                "Color",
+                "Portfolio color",
             ),
-            p("start_on", Ty::Str, In::Body, "Start on").nullable(),
-            p("due_on", Ty::Str, In::Body, "Due on").nullable(),
+            p(
+                "start_on",
+                Ty::Str,
+                In::Body,
+                "Start date, YYYY-MM-DD (needs a due date)",
+            )
+            .nullable(),
+            p("due_on", Ty::Str, In::Body, "Due date, YYYY-MM-DD").nullable(),
             p(
                 "default_access_level",
                 Ty::Enum(&["admin", "editor", "viewer"]),
                 In::Body,
-                "Default access level",
+                "Access level given to people invited without one",
             ),
-            p("workspace", Ty::Str, In::Body, "Workspace (gid)"),
-            p("public", Ty::Bool, In::Body, "Public"),
+            p("workspace", Ty::Str, In::Body, "Gid of the workspace"),
+            p(
+                "public",
+                Ty::Bool,
+                In::Body,
+                "Deprecated by Asana: use privacy_setting",
+            ),
             OPT_FIELDS,
         ],
         rules: &[],
@@ -2202,8 +2975,13 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         description: "Update a portfolio",
         params: &[
             gid!("portfolio_gid", "portfolio"),
-            p("name", Ty::Str, In::Body, "Name"),
-            p("archived", Ty::Bool, In::Body, "Archived"),
+            p("name", Ty::Str, In::Body, "Portfolio name"),
+            p(
+                "archived",
+                Ty::Bool,
+                In::Body,
+                "Whether the portfolio is archived",
+            ),
             p(
                 "color",
                 Ty::Enum(&[
@@ -2227,17 +3005,28 @@ pub(crate) const OPERATIONS: &[Operation] = &[
                     "light-warm-gray",
                 ]),
                 In::Body,
-                "Color",
+                "Portfolio color",
             ),
-            p("start_on", Ty::Str, In::Body, "Start on").nullable(),
-            p("due_on", Ty::Str, In::Body, "Due on").nullable(),
+            p(
+                "start_on",
+                Ty::Str,
+                In::Body,
+                "Start date, YYYY-MM-DD (needs a due date)",
+            )
+            .nullable(),
+            p("due_on", Ty::Str, In::Body, "Due date, YYYY-MM-DD").nullable(),
             p(
                 "default_access_level",
                 Ty::Enum(&["admin", "editor", "viewer"]),
                 In::Body,
-                "Default access level",
+                "Access level given to people invited without one",
             ),
-            p("custom_fields", Ty::Object, In::Body, "Custom fields"),
+            p(
+                "custom_fields",
+                Ty::Object,
+                In::Body,
+                "Custom field values by custom field gid, e.g. {\"123\": \"text\", \"456\": 42}",
+            ),
             OPT_FIELDS,
         ],
         rules: &[],
@@ -2273,9 +3062,19 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         description: "Add a project or portfolio to a portfolio",
         params: &[
             gid!("portfolio_gid", "portfolio"),
-            req("item", Ty::Str, In::Body, "Item (gid)"),
-            p("insert_before", Ty::Str, In::Body, "Insert before (gid)"),
-            p("insert_after", Ty::Str, In::Body, "Insert after (gid)"),
+            req("item", Ty::Str, In::Body, "Gid of the project or portfolio"),
+            p(
+                "insert_before",
+                Ty::Str,
+                In::Body,
+                "Gid of an item to place it before",
+            ),
+            p(
+                "insert_after",
+                Ty::Str,
+                In::Body,
+                "Gid of an item to place it after",
+            ),
         ],
         rules: &[],
     },
@@ -2287,7 +3086,7 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         description: "Remove an item from a portfolio",
         params: &[
             gid!("portfolio_gid", "portfolio"),
-            req("item", Ty::Str, In::Body, "Item (gid)"),
+            req("item", Ty::Str, In::Body, "Gid of the project or portfolio"),
         ],
         rules: &[],
     },
@@ -2299,7 +3098,12 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         description: "Add members to a portfolio",
         params: &[
             gid!("portfolio_gid", "portfolio"),
-            req("members", Ty::Str, In::Body, "Members"),
+            req(
+                "members",
+                Ty::Str,
+                In::Body,
+                "Gids or emails of the users, or \"me\"",
+            ),
             OPT_FIELDS,
         ],
         rules: &[],
@@ -2312,7 +3116,12 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         description: "Remove members from a portfolio",
         params: &[
             gid!("portfolio_gid", "portfolio"),
-            req("members", Ty::Str, In::Body, "Members"),
+            req(
+                "members",
+                Ty::Str,
+                In::Body,
+                "Gids or emails of the users, or \"me\"",
+            ),
             OPT_FIELDS,
         ],
         rules: &[],
@@ -2325,7 +3134,12 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         description: "List a portfolio's memberships",
         params: &[
             gid!("portfolio_gid", "portfolio"),
-            p("user", Ty::Str, In::Query, "User (gid)"),
+            p(
+                "user",
+                Ty::Str,
+                In::Query,
+                "Gid or email of a user, or \"me\": only their membership",
+            ),
             LIMIT,
             OFFSET,
             OPT_FIELDS,
@@ -2353,18 +3167,38 @@ pub(crate) const OPERATIONS: &[Operation] = &[
                 "duration_minutes",
                 Ty::Integer,
                 In::Body,
-                "Duration minutes",
+                "Time spent, in minutes",
             ),
-            p("entered_on", Ty::Str, In::Body, "Entered on"),
-            p("attributable_to", Ty::Str, In::Body, "Attributable to"),
+            p(
+                "entered_on",
+                Ty::Str,
+                In::Body,
+                "Day the time was spent, YYYY-MM-DD (default today)",
+            ),
+            p(
+                "attributable_to",
+                Ty::Str,
+                In::Body,
+                "Gid of the project the time counts towards",
+            ),
             p(
                 "billable_status",
                 Ty::Enum(&["billable", "nonBillable", "notApplicable"]),
                 In::Body,
-                "Billable status",
+                "Whether the time is billable, nonBillable or notApplicable",
             ),
-            p("description", Ty::Str, In::Body, "Description"),
-            p("categories", Ty::StrList, In::Body, "Categories"),
+            p(
+                "description",
+                Ty::Str,
+                In::Body,
+                "What the time was spent on",
+            ),
+            p(
+                "categories",
+                Ty::StrList,
+                In::Body,
+                "Gids of the time tracking categories",
+            ),
             OPT_FIELDS,
         ],
         rules: &[],
@@ -2376,28 +3210,48 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         path: "/time_tracking_entries",
         description: "List time tracking entries by task, portfolio, user, workspace or date range",
         params: &[
-            p("task", Ty::Str, In::Query, "Task (gid)"),
-            p("attributable_to", Ty::Str, In::Query, "Attributable to"),
-            p("portfolio", Ty::Str, In::Query, "Portfolio (gid)"),
-            p("user", Ty::Str, In::Query, "User (gid)"),
-            p("workspace", Ty::Str, In::Query, "Workspace (gid)"),
+            p(
+                "task",
+                Ty::Str,
+                In::Query,
+                "Gid of a task: only its entries",
+            ),
+            p(
+                "attributable_to",
+                Ty::Str,
+                In::Query,
+                "Gid of a project: only entries counted towards it",
+            ),
+            p(
+                "portfolio",
+                Ty::Str,
+                In::Query,
+                "Gid of a portfolio: only entries on its projects",
+            ),
+            p(
+                "user",
+                Ty::Str,
+                In::Query,
+                "Gid of a user: only their entries",
+            ),
+            p("workspace", Ty::Str, In::Query, "Gid of the workspace"),
             p(
                 "entered_on_start_date",
                 Ty::Str,
                 In::Query,
-                "Entered on start date",
+                "Only entries entered on or after this date, YYYY-MM-DD",
             ),
             p(
                 "entered_on_end_date",
                 Ty::Str,
                 In::Query,
-                "Entered on end date",
+                "Only entries entered on or before this date, YYYY-MM-DD",
             ),
             p(
                 "timesheet_approval_status",
                 Ty::Str,
                 In::Query,
-                "Timesheet approval status",
+                "Only entries with this approval status",
             ),
             LIMIT,
             OFFSET,
@@ -2429,18 +3283,38 @@ pub(crate) const OPERATIONS: &[Operation] = &[
                 "duration_minutes",
                 Ty::Integer,
                 In::Body,
-                "Duration minutes",
+                "Time spent, in minutes",
             ),
-            p("entered_on", Ty::Str, In::Body, "Entered on"),
-            p("attributable_to", Ty::Str, In::Body, "Attributable to"),
+            p(
+                "entered_on",
+                Ty::Str,
+                In::Body,
+                "Day the time was spent, YYYY-MM-DD (default today)",
+            ),
+            p(
+                "attributable_to",
+                Ty::Str,
+                In::Body,
+                "Gid of the project the time counts towards",
+            ),
             p(
                 "billable_status",
                 Ty::Enum(&["billable", "nonBillable", "notApplicable"]),
                 In::Body,
-                "Billable status",
+                "Whether the time is billable, nonBillable or notApplicable",
             ),
-            p("description", Ty::Str, In::Body, "Description"),
-            p("categories", Ty::StrList, In::Body, "Categories"),
+            p(
+                "description",
+                Ty::Str,
+                In::Body,
+                "What the time was spent on",
+            ),
+            p(
+                "categories",
+                Ty::StrList,
+                In::Body,
+                "Gids of the time tracking categories",
+            ),
             OPT_FIELDS,
         ],
         rules: &[],
@@ -2471,7 +3345,12 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         description: "Get a user's task list (\"My tasks\") in a workspace",
         params: &[
             req("user_gid", Ty::Str, In::Path, "User gid, email, or \"me\""),
-            req("workspace", Ty::Str, In::Query, "Workspace (gid)"),
+            req(
+                "workspace",
+                Ty::Str,
+                In::Query,
+                "Gid of the workspace of the My Tasks list",
+            ),
             OPT_FIELDS,
         ],
         rules: &[],
@@ -2484,7 +3363,12 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         description: "List the tasks in a user's \"My tasks\"",
         params: &[
             gid!("user_task_list_gid", "user task list"),
-            p("completed_since", Ty::Str, In::Query, "Completed since"),
+            p(
+                "completed_since",
+                Ty::Str,
+                In::Query,
+                "Only tasks incomplete or completed since this ISO 8601 time, or \"now\"",
+            ),
             LIMIT,
             OFFSET,
             OPT_FIELDS,
@@ -2498,13 +3382,23 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         path: "/memberships",
         description: "List the memberships of a project, portfolio or goal, or of a member",
         params: &[
-            p("parent", Ty::Str, In::Query, "Parent (gid)"),
-            p("member", Ty::Str, In::Query, "Member (gid)"),
+            p(
+                "parent",
+                Ty::Str,
+                In::Query,
+                "Gid of the project, goal or portfolio whose memberships to list",
+            ),
+            p(
+                "member",
+                Ty::Str,
+                In::Query,
+                "Gid of a user or team: only its membership",
+            ),
             p(
                 "resource_subtype",
                 Ty::Enum(&["project_membership"]),
                 In::Query,
-                "Resource subtype",
+                "Kind of membership to list",
             ),
             LIMIT,
             OFFSET,
@@ -2528,10 +3422,30 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         path: "/memberships",
         description: "Share a project, portfolio or goal with a user or team",
         params: &[
-            p("access_level", Ty::Str, In::Body, "Access level"),
-            p("member", Ty::Str, In::Body, "Member (gid)"),
-            p("parent", Ty::Str, In::Body, "Parent (gid)"),
-            p("role", Ty::Str, In::Body, "Role"),
+            p(
+                "access_level",
+                Ty::Str,
+                In::Body,
+                "Access the member gets: admin, editor, commenter or viewer",
+            ),
+            p(
+                "member",
+                Ty::Str,
+                In::Body,
+                "Gid of the user or team to give access",
+            ),
+            p(
+                "parent",
+                Ty::Str,
+                In::Body,
+                "Gid of the project, goal or portfolio to give access to",
+            ),
+            p(
+                "role",
+                Ty::Str,
+                In::Body,
+                "Role on a goal: editor or commenter",
+            ),
         ],
         rules: &[],
     },
@@ -2543,7 +3457,12 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         description: "Change a membership's access level",
         params: &[
             gid!("membership_gid", "membership"),
-            p("access_level", Ty::Str, In::Body, "Access level"),
+            p(
+                "access_level",
+                Ty::Str,
+                In::Body,
+                "Access the member gets: admin, editor, commenter or viewer",
+            ),
         ],
         rules: &[],
     },
@@ -2564,7 +3483,12 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         description: "List a project's memberships",
         params: &[
             gid!("project_gid", "project"),
-            p("user", Ty::Str, In::Query, "User (gid)"),
+            p(
+                "user",
+                Ty::Str,
+                In::Query,
+                "Gid or email of a user, or \"me\": only their membership",
+            ),
             LIMIT,
             OFFSET,
             OPT_FIELDS,
@@ -2591,7 +3515,12 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         description: "Add members to a project",
         params: &[
             gid!("project_gid", "project"),
-            req("members", Ty::Str, In::Body, "Members"),
+            req(
+                "members",
+                Ty::Str,
+                In::Body,
+                "Gids or emails of the users, or \"me\"",
+            ),
             OPT_FIELDS,
         ],
         rules: &[],
@@ -2604,7 +3533,12 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         description: "Remove members from a project",
         params: &[
             gid!("project_gid", "project"),
-            req("members", Ty::Str, In::Body, "Members"),
+            req(
+                "members",
+                Ty::Str,
+                In::Body,
+                "Gids or emails of the users, or \"me\"",
+            ),
             OPT_FIELDS,
         ],
         rules: &[],
@@ -2617,7 +3551,12 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         description: "Add followers to a project",
         params: &[
             gid!("project_gid", "project"),
-            req("followers", Ty::Str, In::Body, "Followers"),
+            req(
+                "followers",
+                Ty::Str,
+                In::Body,
+                "Gids or emails of the users, or \"me\"",
+            ),
             OPT_FIELDS,
         ],
         rules: &[],
@@ -2630,7 +3569,12 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         description: "Remove followers from a project",
         params: &[
             gid!("project_gid", "project"),
-            req("followers", Ty::Str, In::Body, "Followers"),
+            req(
+                "followers",
+                Ty::Str,
+                In::Body,
+                "Gids or emails of the users, or \"me\"",
+            ),
             OPT_FIELDS,
         ],
         rules: &[],
@@ -2642,9 +3586,24 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         path: "/team_memberships",
         description: "List team memberships by team, user or workspace",
         params: &[
-            p("team", Ty::Str, In::Query, "Team (gid)"),
-            p("user", Ty::Str, In::Query, "User (gid)"),
-            p("workspace", Ty::Str, In::Query, "Workspace (gid)"),
+            p(
+                "team",
+                Ty::Str,
+                In::Query,
+                "Gid of a team: only its memberships",
+            ),
+            p(
+                "user",
+                Ty::Str,
+                In::Query,
+                "Gid or email of a user, or \"me\": only their memberships (with workspace)",
+            ),
+            p(
+                "workspace",
+                Ty::Str,
+                In::Query,
+                "Gid of the workspace (with user)",
+            ),
             LIMIT,
             OFFSET,
             OPT_FIELDS,
@@ -2677,7 +3636,12 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         description: "List a user's team memberships in a workspace",
         params: &[
             req("user_gid", Ty::Str, In::Path, "User gid, email, or \"me\""),
-            req("workspace", Ty::Str, In::Query, "Workspace (gid)"),
+            req(
+                "workspace",
+                Ty::Str,
+                In::Query,
+                "Gid of the workspace whose teams to include",
+            ),
             LIMIT,
             OFFSET,
             OPT_FIELDS,
@@ -2692,7 +3656,12 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         description: "Add a user to a team",
         params: &[
             gid!("team_gid", "team"),
-            p("user", Ty::Str, In::Body, "User (gid)"),
+            p(
+                "user",
+                Ty::Str,
+                In::Body,
+                "Gid or email of the user, or \"me\"",
+            ),
             OPT_FIELDS,
         ],
         rules: &[],
@@ -2705,7 +3674,12 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         description: "Remove a user from a team",
         params: &[
             gid!("team_gid", "team"),
-            p("user", Ty::Str, In::Body, "User (gid)"),
+            p(
+                "user",
+                Ty::Str,
+                In::Body,
+                "Gid or email of the user, or \"me\"",
+            ),
         ],
         rules: &[],
     },
@@ -2717,7 +3691,12 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         description: "Remove a user from a workspace or organization",
         params: &[
             gid!("workspace_gid", "workspace"),
-            p("user", Ty::Str, In::Body, "User (gid)"),
+            p(
+                "user",
+                Ty::Str,
+                In::Body,
+                "Gid or email of the user to remove, or \"me\"",
+            ),
         ],
         rules: &[],
     },
@@ -2729,7 +3708,12 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         description: "List a workspace's memberships",
         params: &[
             gid!("workspace_gid", "workspace"),
-            p("user", Ty::Str, In::Query, "User (gid)"),
+            p(
+                "user",
+                Ty::Str,
+                In::Query,
+                "Gid or email of a user, or \"me\": only their membership",
+            ),
             LIMIT,
             OFFSET,
             OPT_FIELDS,
@@ -2770,9 +3754,19 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         description: "Duplicate a project (returns a job to follow with jobs.get)",
         params: &[
             gid!("project_gid", "project"),
-            req("name", Ty::Str, In::Body, "Name"),
-            p("include", Ty::Str, In::Body, "Include"),
-            p("schedule_dates", Ty::Object, In::Body, "Schedule dates"),
+            req("name", Ty::Str, In::Body, "Name of the new project"),
+            p(
+                "include",
+                Ty::Str,
+                In::Body,
+                "Comma-separated optional parts to copy, e.g. members,notes,task_notes,task_assignee,task_subtasks,task_attachments,task_dates,task_dependencies,task_followers,task_tags,task_projects",
+            ),
+            p(
+                "schedule_dates",
+                Ty::Object,
+                In::Body,
+                "Shift task dates: {should_skip_weekends, start_on or due_on} (needs task_dates in include)",
+            ),
             OPT_FIELDS,
         ],
         rules: &[],
@@ -2794,8 +3788,13 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         description: "Create a project in a team",
         params: &[
             gid!("team_gid", "team"),
-            p("name", Ty::Str, In::Body, "Name"),
-            p("archived", Ty::Bool, In::Body, "Archived"),
+            p("name", Ty::Str, In::Body, "Project name"),
+            p(
+                "archived",
+                Ty::Bool,
+                In::Body,
+                "Whether the project is archived",
+            ),
             p(
                 "color",
                 Ty::Enum(&[
@@ -2820,7 +3819,7 @@ pub(crate) const OPERATIONS: &[Operation] = &[
                     "none",
                 ]),
                 In::Body,
-                "Color",
+                "Project color",
             )
             .nullable(),
             p(
@@ -2860,57 +3859,109 @@ pub(crate) const OPERATIONS: &[Operation] = &[
                     "coins",
                 ]),
                 In::Body,
-                "Icon",
+                "Project icon",
             )
             .nullable(),
-            p("current_status", Ty::Object, In::Body, "Current status"),
+            p(
+                "current_status",
+                Ty::Object,
+                In::Body,
+                "Deprecated by Asana: use status_updates instead",
+            ),
             p(
                 "current_status_update",
                 Ty::Object,
                 In::Body,
-                "Current status update",
+                "Deprecated by Asana: use status_updates instead",
             ),
             p(
                 "default_view",
                 Ty::Enum(&["list", "board", "calendar", "timeline"]),
                 In::Body,
-                "Default view",
+                "Default view: list, board, calendar or timeline",
             ),
-            p("due_date", Ty::Str, In::Body, "Due date").nullable(),
-            p("due_on", Ty::Str, In::Body, "Due on").nullable(),
-            p("html_notes", Ty::Str, In::Body, "Html notes"),
-            p("notes", Ty::Str, In::Body, "Notes"),
-            p("public", Ty::Bool, In::Body, "Public"),
+            p(
+                "due_date",
+                Ty::Str,
+                In::Body,
+                "Deprecated by Asana: use due_on",
+            )
+            .nullable(),
+            p("due_on", Ty::Str, In::Body, "Due date, YYYY-MM-DD").nullable(),
+            p(
+                "html_notes",
+                Ty::Str,
+                In::Body,
+                "Description in Asana's rich-text HTML",
+            ),
+            p(
+                "notes",
+                Ty::Str,
+                In::Body,
+                "Plain-text description of the project",
+            ),
+            p(
+                "public",
+                Ty::Bool,
+                In::Body,
+                "Deprecated by Asana: use privacy_setting",
+            ),
             p(
                 "privacy_setting",
                 Ty::Enum(&["public_to_workspace", "private_to_team", "private"]),
                 In::Body,
-                "Privacy setting",
+                "Who can see the project: public_to_workspace, private_to_team or private",
             ),
-            p("start_on", Ty::Str, In::Body, "Start on").nullable(),
+            p(
+                "start_on",
+                Ty::Str,
+                In::Body,
+                "Start date, YYYY-MM-DD (needs a due date)",
+            )
+            .nullable(),
             p(
                 "default_access_level",
                 Ty::Enum(&["admin", "editor", "commenter", "viewer"]),
                 In::Body,
-                "Default access level",
+                "Access level given to people invited without one",
             ),
             p(
                 "minimum_access_level_for_customization",
                 Ty::Enum(&["admin", "editor"]),
                 In::Body,
-                "Minimum access level for customization",
+                "Lowest access level that may change the project's workflow and appearance",
             ),
             p(
                 "minimum_access_level_for_sharing",
                 Ty::Enum(&["admin", "editor"]),
                 In::Body,
-                "Minimum access level for sharing",
+                "Lowest access level that may share the project",
             ),
-            p("custom_fields", Ty::Object, In::Body, "Custom fields"),
-            p("followers", Ty::Str, In::Body, "Followers"),
-            p("owner", Ty::Str, In::Body, "Owner (gid)").nullable(),
-            p("team", Ty::Str, In::Body, "Team (gid)"),
-            p("workspace", Ty::Str, In::Body, "Workspace (gid)"),
+            p(
+                "custom_fields",
+                Ty::Object,
+                In::Body,
+                "Custom field values by custom field gid, e.g. {\"123\": \"text\", \"456\": 42}",
+            ),
+            p(
+                "followers",
+                Ty::Str,
+                In::Body,
+                "Comma-separated gids or emails of followers",
+            ),
+            p("owner", Ty::Str, In::Body, "Gid of the owner, or \"me\"").nullable(),
+            p(
+                "team",
+                Ty::Str,
+                In::Body,
+                "Gid of the team (deprecated here: the path names it)",
+            ),
+            p(
+                "workspace",
+                Ty::Str,
+                In::Body,
+                "Gid of the workspace (taken from the team when left out)",
+            ),
             OPT_FIELDS,
         ],
         rules: &[],
@@ -2923,8 +3974,13 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         description: "Create a project in a workspace",
         params: &[
             gid!("workspace_gid", "workspace"),
-            p("name", Ty::Str, In::Body, "Name"),
-            p("archived", Ty::Bool, In::Body, "Archived"),
+            p("name", Ty::Str, In::Body, "Project name"),
+            p(
+                "archived",
+                Ty::Bool,
+                In::Body,
+                "Whether the project is archived",
+            ),
             p(
                 "color",
                 Ty::Enum(&[
@@ -2949,7 +4005,7 @@ pub(crate) const OPERATIONS: &[Operation] = &[
                     "none",
                 ]),
                 In::Body,
-                "Color",
+                "Project color",
             )
             .nullable(),
             p(
@@ -2989,57 +4045,109 @@ pub(crate) const OPERATIONS: &[Operation] = &[
                     "coins",
                 ]),
                 In::Body,
-                "Icon",
+                "Project icon",
             )
             .nullable(),
-            p("current_status", Ty::Object, In::Body, "Current status"),
+            p(
+                "current_status",
+                Ty::Object,
+                In::Body,
+                "Deprecated by Asana: use status_updates instead",
+            ),
             p(
                 "current_status_update",
                 Ty::Object,
                 In::Body,
-                "Current status update",
+                "Deprecated by Asana: use status_updates instead",
             ),
             p(
                 "default_view",
                 Ty::Enum(&["list", "board", "calendar", "timeline"]),
                 In::Body,
-                "Default view",
+                "Default view: list, board, calendar or timeline",
             ),
-            p("due_date", Ty::Str, In::Body, "Due date").nullable(),
-            p("due_on", Ty::Str, In::Body, "Due on").nullable(),
-            p("html_notes", Ty::Str, In::Body, "Html notes"),
-            p("notes", Ty::Str, In::Body, "Notes"),
-            p("public", Ty::Bool, In::Body, "Public"),
+            p(
+                "due_date",
+                Ty::Str,
+                In::Body,
+                "Deprecated by Asana: use due_on",
+            )
+            .nullable(),
+            p("due_on", Ty::Str, In::Body, "Due date, YYYY-MM-DD").nullable(),
+            p(
+                "html_notes",
+                Ty::Str,
+                In::Body,
+                "Description in Asana's rich-text HTML",
+            ),
+            p(
+                "notes",
+                Ty::Str,
+                In::Body,
+                "Plain-text description of the project",
+            ),
+            p(
+                "public",
+                Ty::Bool,
+                In::Body,
+                "Deprecated by Asana: use privacy_setting",
+            ),
             p(
                 "privacy_setting",
                 Ty::Enum(&["public_to_workspace", "private_to_team", "private"]),
                 In::Body,
-                "Privacy setting",
+                "Who can see the project: public_to_workspace, private_to_team or private",
             ),
-            p("start_on", Ty::Str, In::Body, "Start on").nullable(),
+            p(
+                "start_on",
+                Ty::Str,
+                In::Body,
+                "Start date, YYYY-MM-DD (needs a due date)",
+            )
+            .nullable(),
             p(
                 "default_access_level",
                 Ty::Enum(&["admin", "editor", "commenter", "viewer"]),
                 In::Body,
-                "Default access level",
+                "Access level given to people invited without one",
             ),
             p(
                 "minimum_access_level_for_customization",
                 Ty::Enum(&["admin", "editor"]),
                 In::Body,
-                "Minimum access level for customization",
+                "Lowest access level that may change the project's workflow and appearance",
             ),
             p(
                 "minimum_access_level_for_sharing",
                 Ty::Enum(&["admin", "editor"]),
                 In::Body,
-                "Minimum access level for sharing",
+                "Lowest access level that may share the project",
             ),
-            p("custom_fields", Ty::Object, In::Body, "Custom fields"),
-            p("followers", Ty::Str, In::Body, "Followers"),
-            p("owner", Ty::Str, In::Body, "Owner (gid)").nullable(),
-            p("team", Ty::Str, In::Body, "Team (gid)"),
-            p("workspace", Ty::Str, In::Body, "Workspace (gid)"),
+            p(
+                "custom_fields",
+                Ty::Object,
+                In::Body,
+                "Custom field values by custom field gid, e.g. {\"123\": \"text\", \"456\": 42}",
+            ),
+            p(
+                "followers",
+                Ty::Str,
+                In::Body,
+                "Comma-separated gids or emails of followers",
+            ),
+            p("owner", Ty::Str, In::Body, "Gid of the owner, or \"me\"").nullable(),
+            p(
+                "team",
+                Ty::Str,
+                In::Body,
+                "Gid of the team to share it with (required in an organization)",
+            ),
+            p(
+                "workspace",
+                Ty::Str,
+                In::Body,
+                "Gid of the workspace (deprecated here: the path names it)",
+            ),
             OPT_FIELDS,
         ],
         rules: &[],
@@ -3051,8 +4159,18 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         path: "/project_templates",
         description: "List project templates of a workspace or team",
         params: &[
-            p("workspace", Ty::Str, In::Query, "Workspace (gid)"),
-            p("team", Ty::Str, In::Query, "Team (gid)"),
+            p(
+                "workspace",
+                Ty::Str,
+                In::Query,
+                "Gid of a workspace: only its templates",
+            ),
+            p(
+                "team",
+                Ty::Str,
+                In::Query,
+                "Gid of a team: only its templates",
+            ),
             LIMIT,
             OFFSET,
             OPT_FIELDS,
@@ -3085,10 +4203,25 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         description: "Save a project as a template (returns a job)",
         params: &[
             gid!("project_gid", "project"),
-            req("name", Ty::Str, In::Body, "Name"),
-            p("team", Ty::Str, In::Body, "Team (gid)"),
-            p("workspace", Ty::Str, In::Body, "Workspace (gid)"),
-            req("public", Ty::Bool, In::Body, "Public"),
+            req("name", Ty::Str, In::Body, "Name of the new template"),
+            p(
+                "team",
+                Ty::Str,
+                In::Body,
+                "Gid of the team of the template (or give workspace)",
+            ),
+            p(
+                "workspace",
+                Ty::Str,
+                In::Body,
+                "Gid of the workspace of the template (or give team)",
+            ),
+            req(
+                "public",
+                Ty::Bool,
+                In::Body,
+                "Whether the template is visible to the whole team",
+            ),
             OPT_FIELDS,
         ],
         rules: &[],
@@ -3110,18 +4243,43 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         description: "Create a project from a template (returns a job)",
         params: &[
             gid!("project_template_gid", "project template"),
-            req("name", Ty::Str, In::Body, "Name"),
-            p("team", Ty::Str, In::Body, "Team (gid)"),
-            p("public", Ty::Bool, In::Body, "Public"),
+            req("name", Ty::Str, In::Body, "Name of the new project"),
+            p(
+                "team",
+                Ty::Str,
+                In::Body,
+                "Gid of the team of the new project",
+            ),
+            p(
+                "public",
+                Ty::Bool,
+                In::Body,
+                "Deprecated by Asana: use privacy_setting",
+            ),
             p(
                 "privacy_setting",
                 Ty::Enum(&["public_to_workspace", "private_to_team", "private"]),
                 In::Body,
-                "Privacy setting",
+                "Who can see the new project: public_to_workspace, private_to_team or private",
             ),
-            p("is_strict", Ty::Bool, In::Body, "Is strict"),
-            p("requested_dates", Ty::List, In::Body, "Requested dates"),
-            p("requested_roles", Ty::List, In::Body, "Requested roles"),
+            p(
+                "is_strict",
+                Ty::Bool,
+                In::Body,
+                "Fail (422) if a date variable has no date, instead of using a default",
+            ),
+            p(
+                "requested_dates",
+                Ty::List,
+                In::Body,
+                "Dates for the template's date variables: [{gid, value: YYYY-MM-DD}]",
+            ),
+            p(
+                "requested_roles",
+                Ty::List,
+                In::Body,
+                "Users for the template's roles: [{gid, value: user gid}]",
+            ),
             OPT_FIELDS,
         ],
         rules: &[],
@@ -3152,9 +4310,19 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         description: "Edit a comment, or pin or unpin it",
         params: &[
             gid!("story_gid", "story"),
-            p("text", Ty::Str, In::Body, "Text"),
-            p("html_text", Ty::Str, In::Body, "Html text"),
-            p("is_pinned", Ty::Bool, In::Body, "Is pinned"),
+            p("text", Ty::Str, In::Body, "New comment text"),
+            p(
+                "html_text",
+                Ty::Str,
+                In::Body,
+                "New comment text in Asana's rich-text HTML (instead of text)",
+            ),
+            p(
+                "is_pinned",
+                Ty::Bool,
+                In::Body,
+                "Whether the comment is pinned to the top of the task",
+            ),
             p(
                 "sticker_name",
                 Ty::Enum(&[
@@ -3172,7 +4340,7 @@ pub(crate) const OPERATIONS: &[Operation] = &[
                     "phoenix_spreading_love",
                 ]),
                 In::Body,
-                "Sticker name",
+                "Sticker shown with the comment",
             ),
             OPT_FIELDS,
         ],
@@ -3194,7 +4362,12 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         path: "/tags",
         description: "List the tags of a workspace",
         params: &[
-            p("workspace", Ty::Str, In::Query, "Workspace (gid)"),
+            p(
+                "workspace",
+                Ty::Str,
+                In::Query,
+                "Gid of the workspace whose tags to list",
+            ),
             LIMIT,
             OFFSET,
             OPT_FIELDS,
@@ -3208,7 +4381,7 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         path: "/tags",
         description: "Create a tag",
         params: &[
-            p("name", Ty::Str, In::Body, "Name"),
+            p("name", Ty::Str, In::Body, "Tag name"),
             p(
                 "color",
                 Ty::Enum(&[
@@ -3232,12 +4405,22 @@ pub(crate) const OPERATIONS: &[Operation] = &[
                     "light-warm-gray",
                 ]),
                 In::Body,
-                "Color",
+                "Tag color",
             )
             .nullable(),
-            p("notes", Ty::Str, In::Body, "Notes"),
-            p("followers", Ty::StrList, In::Body, "Followers"),
-            p("workspace", Ty::Str, In::Body, "Workspace (gid)"),
+            p("notes", Ty::Str, In::Body, "Plain-text notes about the tag"),
+            p(
+                "followers",
+                Ty::StrList,
+                In::Body,
+                "Gids or emails of followers",
+            ),
+            p(
+                "workspace",
+                Ty::Str,
+                In::Body,
+                "Gid of the workspace of the tag",
+            ),
             OPT_FIELDS,
         ],
         rules: &[],
@@ -3258,59 +4441,79 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         path: "/teams",
         description: "Create a team in an organization",
         params: &[
-            p("name", Ty::Str, In::Body, "Name"),
-            p("description", Ty::Str, In::Body, "Description"),
-            p("html_description", Ty::Str, In::Body, "Html description"),
-            p("organization", Ty::Str, In::Body, "Organization (gid)"),
+            p("name", Ty::Str, In::Body, "Team name"),
+            p(
+                "description",
+                Ty::Str,
+                In::Body,
+                "Plain-text description of the team",
+            ),
+            p(
+                "html_description",
+                Ty::Str,
+                In::Body,
+                "Description of the team in Asana's rich-text HTML",
+            ),
+            p(
+                "organization",
+                Ty::Str,
+                In::Body,
+                "Gid of the organization the team belongs to",
+            ),
             p(
                 "visibility",
                 Ty::Enum(&["secret", "request_to_join", "public"]),
                 In::Body,
-                "Visibility",
+                "Who can find and join the team: secret, request_to_join or public",
             ),
             p(
                 "edit_team_name_or_description_access_level",
                 Ty::Enum(&["all_team_members", "only_team_admins"]),
                 In::Body,
-                "Edit team name or description access level",
+                "Who may rename the team or edit its description",
             ),
             p(
                 "edit_team_visibility_or_trash_team_access_level",
                 Ty::Enum(&["all_team_members", "only_team_admins"]),
                 In::Body,
-                "Edit team visibility or trash team access level",
+                "Who may change the team's visibility or delete it",
             ),
             p(
                 "member_invite_management_access_level",
                 Ty::Enum(&["all_team_members", "only_team_admins"]),
                 In::Body,
-                "Member invite management access level",
+                "Who may invite members to the team",
             ),
             p(
                 "guest_invite_management_access_level",
                 Ty::Enum(&["all_team_members", "only_team_admins"]),
                 In::Body,
-                "Guest invite management access level",
+                "Who may invite guests to the team",
             ),
             p(
                 "join_request_management_access_level",
                 Ty::Enum(&["all_team_members", "only_team_admins"]),
                 In::Body,
-                "Join request management access level",
+                "Who may approve requests to join the team",
             ),
             p(
                 "team_member_removal_access_level",
                 Ty::Enum(&["all_team_members", "only_team_admins"]),
                 In::Body,
-                "Team member removal access level",
+                "Who may remove members from the team",
             ),
             p(
                 "team_content_management_access_level",
                 Ty::Enum(&["no_restriction", "only_team_admins"]),
                 In::Body,
-                "Team content management access level",
+                "Who may manage the team's projects and content",
             ),
-            p("endorsed", Ty::Bool, In::Body, "Endorsed"),
+            p(
+                "endorsed",
+                Ty::Bool,
+                In::Body,
+                "Whether the team is endorsed by an admin",
+            ),
             OPT_FIELDS,
         ],
         rules: &[],
@@ -3323,59 +4526,79 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         description: "Update a team",
         params: &[
             gid!("team_gid", "team"),
-            p("name", Ty::Str, In::Body, "Name"),
-            p("description", Ty::Str, In::Body, "Description"),
-            p("html_description", Ty::Str, In::Body, "Html description"),
-            p("organization", Ty::Str, In::Body, "Organization (gid)"),
+            p("name", Ty::Str, In::Body, "Team name"),
+            p(
+                "description",
+                Ty::Str,
+                In::Body,
+                "Plain-text description of the team",
+            ),
+            p(
+                "html_description",
+                Ty::Str,
+                In::Body,
+                "Description of the team in Asana's rich-text HTML",
+            ),
+            p(
+                "organization",
+                Ty::Str,
+                In::Body,
+                "Gid of the organization the team belongs to",
+            ),
             p(
                 "visibility",
                 Ty::Enum(&["secret", "request_to_join", "public"]),
                 In::Body,
-                "Visibility",
+                "Who can find and join the team: secret, request_to_join or public",
             ),
             p(
                 "edit_team_name_or_description_access_level",
                 Ty::Enum(&["all_team_members", "only_team_admins"]),
                 In::Body,
-                "Edit team name or description access level",
+                "Who may rename the team or edit its description",
             ),
             p(
                 "edit_team_visibility_or_trash_team_access_level",
                 Ty::Enum(&["all_team_members", "only_team_admins"]),
                 In::Body,
-                "Edit team visibility or trash team access level",
+                "Who may change the team's visibility or delete it",
             ),
             p(
                 "member_invite_management_access_level",
                 Ty::Enum(&["all_team_members", "only_team_admins"]),
                 In::Body,
-                "Member invite management access level",
+                "Who may invite members to the team",
             ),
             p(
                 "guest_invite_management_access_level",
                 Ty::Enum(&["all_team_members", "only_team_admins"]),
                 In::Body,
-                "Guest invite management access level",
+                "Who may invite guests to the team",
             ),
             p(
                 "join_request_management_access_level",
                 Ty::Enum(&["all_team_members", "only_team_admins"]),
                 In::Body,
-                "Join request management access level",
+                "Who may approve requests to join the team",
             ),
             p(
                 "team_member_removal_access_level",
                 Ty::Enum(&["all_team_members", "only_team_admins"]),
                 In::Body,
-                "Team member removal access level",
+                "Who may remove members from the team",
             ),
             p(
                 "team_content_management_access_level",
                 Ty::Enum(&["no_restriction", "only_team_admins"]),
                 In::Body,
-                "Team content management access level",
+                "Who may manage the team's projects and content",
             ),
-            p("endorsed", Ty::Bool, In::Body, "Endorsed"),
+            p(
+                "endorsed",
+                Ty::Bool,
+                In::Body,
+                "Whether the team is endorsed by an admin",
+            ),
             OPT_FIELDS,
         ],
         rules: &[],
@@ -3399,9 +4622,14 @@ pub(crate) const OPERATIONS: &[Operation] = &[
                     "project_template",
                 ]),
                 In::Query,
-                "Resource type",
+                "Type of favorites to list: portfolio, project, tag, task, user or project_template",
             ),
-            req("workspace", Ty::Str, In::Query, "Workspace (gid)"),
+            req(
+                "workspace",
+                Ty::Str,
+                In::Query,
+                "Gid of the workspace of the favorites",
+            ),
             LIMIT,
             OFFSET,
             OPT_FIELDS,
@@ -3429,7 +4657,7 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         description: "Rename a workspace",
         params: &[
             gid!("workspace_gid", "workspace"),
-            p("name", Ty::Str, In::Body, "Name"),
+            p("name", Ty::Str, In::Body, "New workspace name"),
             OPT_FIELDS,
         ],
         rules: &[],
@@ -3441,8 +4669,18 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         path: "/webhooks",
         description: "List the webhooks of a workspace",
         params: &[
-            req("workspace", Ty::Str, In::Query, "Workspace (gid)"),
-            p("resource", Ty::Str, In::Query, "Resource (gid)"),
+            req(
+                "workspace",
+                Ty::Str,
+                In::Query,
+                "Gid of the workspace whose webhooks to list",
+            ),
+            p(
+                "resource",
+                Ty::Str,
+                In::Query,
+                "Gid of a watched object: only its webhooks",
+            ),
             LIMIT,
             OFFSET,
             OPT_FIELDS,
@@ -3465,9 +4703,24 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         path: "/webhooks",
         description: "Create a webhook for a resource (Asana calls the target to confirm)",
         params: &[
-            req("resource", Ty::Str, In::Body, "Resource (gid)"),
-            req("target", Ty::Str, In::Body, "Target"),
-            p("filters", Ty::List, In::Body, "Filters"),
+            req(
+                "resource",
+                Ty::Str,
+                In::Body,
+                "Gid of the object to watch (task, project, portfolio, goal, team, workspace...)",
+            ),
+            req(
+                "target",
+                Ty::Str,
+                In::Body,
+                "HTTPS URL that receives the events",
+            ),
+            p(
+                "filters",
+                Ty::List,
+                In::Body,
+                "Send only matching events: [{resource_type, resource_subtype?, action?, fields?}]",
+            ),
             OPT_FIELDS,
         ],
         rules: &[],
@@ -3480,7 +4733,12 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         description: "Change a webhook's filters",
         params: &[
             gid!("webhook_gid", "webhook"),
-            p("filters", Ty::List, In::Body, "Filters"),
+            p(
+                "filters",
+                Ty::List,
+                In::Body,
+                "Send only matching events: [{resource_type, resource_subtype?, action?, fields?}]",
+            ),
             OPT_FIELDS,
         ],
         rules: &[],
@@ -3501,9 +4759,19 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         path: "/time_periods",
         description: "List the time periods of a workspace (for goals)",
         params: &[
-            p("start_on", Ty::Str, In::Query, "Start on"),
-            p("end_on", Ty::Str, In::Query, "End on"),
-            req("workspace", Ty::Str, In::Query, "Workspace (gid)"),
+            p(
+                "start_on",
+                Ty::Str,
+                In::Query,
+                "Only periods starting on or after this date, YYYY-MM-DD",
+            ),
+            p(
+                "end_on",
+                Ty::Str,
+                In::Query,
+                "Only periods ending on or before this date, YYYY-MM-DD",
+            ),
+            req("workspace", Ty::Str, In::Query, "Gid of the workspace"),
             LIMIT,
             OFFSET,
             OPT_FIELDS,
@@ -3528,6 +4796,20 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         params: &[gid!("job_gid", "job"), OPT_FIELDS],
         rules: &[],
     },
+    Operation {
+        entity: "batch",
+        action: "submit",
+        kind: Kind::Post,
+        path: "/batch",
+        description: "Run up to 10 API calls in one request (Asana's Batch API): each result has its own status_code, headers and body, in order",
+        params: &[req(
+            "actions",
+            Ty::BatchActions,
+            In::Body,
+            "The calls, 1 to 10, run in parallel: each {relative_path, method, data?, options?}",
+        )],
+        rules: &[],
+    },
 ];
 
 /// The operation for (entity, action).
@@ -3535,6 +4817,14 @@ pub(crate) fn find(entity: &str, action: &str) -> Option<&'static Operation> {
     OPERATIONS
         .iter()
         .find(|op| op.entity == entity && op.action == action)
+}
+
+/// The catalog's name for `entity`, if it has one.
+pub(crate) fn find_entity(entity: &str) -> Option<&'static str> {
+    OPERATIONS
+        .iter()
+        .find(|op| op.entity == entity)
+        .map(|op| op.entity)
 }
 
 /// Entity names in catalog order, without repeats.
@@ -3622,6 +4912,7 @@ impl Operation {
                 Ty::List => json!({"type": "array"}),
                 Ty::Enum(values) => json!({"type": "string", "enum": values}),
                 Ty::Object => json!({"type": "object"}),
+                Ty::BatchActions => batch_actions_schema(),
             };
             prop["description"] = Value::from(param.description);
             if self.clearable(param) {

@@ -18,6 +18,7 @@
 
 mod catalog;
 mod output;
+mod records;
 
 use std::fmt;
 
@@ -368,6 +369,22 @@ impl AsanaConnector {
             .collect()
     }
 
+    /// The JSON Schema (draft 2020-12) of the records `entity` returns (its lists' items, the
+    /// `data` of its other actions), or `None` for an entity not in the catalog. Every schema
+    /// requires only `gid` (Asana returns few fields unless asked for more with `opt_fields` or
+    /// `select_fields`) and allows properties it does not list.
+    ///
+    /// ```
+    /// use provider_asana::connector::AsanaConnector;
+    ///
+    /// let tasks = AsanaConnector::entity_schema("tasks").unwrap();
+    /// assert_eq!(tasks["properties"]["completed"]["type"], "boolean");
+    /// assert!(AsanaConnector::entity_schema("taskz").is_none());
+    /// ```
+    pub fn entity_schema(entity: &str) -> Option<Value> {
+        catalog::find_entity(entity).and_then(records::schema)
+    }
+
     /// The catalog as LLM tool definitions: one `{name, description, input_schema}` per action,
     /// named `asana_<entity>_<action>`.
     ///
@@ -640,6 +657,10 @@ fn type_name(ty: Ty) -> String {
         Ty::List => "array".into(),
         Ty::Enum(values) => format!("one of {}", values.join("|")),
         Ty::Object => "object".into(),
+        Ty::BatchActions => format!(
+            "an array of 1 to {} batch actions {{relative_path, method, data?, options?}}",
+            catalog::MAX_BATCH_ACTIONS
+        ),
     }
 }
 
@@ -836,6 +857,10 @@ fn check_type(ty: Ty, value: &Value) -> Option<String> {
                 wrong()
             }
         }
+        Ty::BatchActions => match value.as_array() {
+            Some(actions) => catalog::batch_problems(actions),
+            None => wrong(),
+        },
     }
 }
 
@@ -1025,6 +1050,7 @@ mod tests {
             ("webhooks", &["list", "get", "create", "update", "delete"]),
             ("time_periods", &["list", "get"]),
             ("jobs", &["get"]),
+            ("batch", &["submit"]),
         ];
         for (entity, actions) in expected {
             assert_eq!(catalog::actions(entity), *actions, "{entity}");
@@ -1059,6 +1085,26 @@ mod tests {
         assert_eq!(
             list["anyOf"][3]["required"],
             json!(["assignee", "workspace"])
+        );
+    }
+
+    #[test]
+    fn param_descriptions_say_more_than_the_param_name() {
+        let mut bare = Vec::new();
+        for op in catalog::OPERATIONS {
+            for param in op.all_params() {
+                let said = param.description.to_lowercase();
+                let said = said.strip_suffix(" (gid)").unwrap_or(&said);
+                if said == param.name.replace('_', " ") {
+                    bare.push(format!("{}.{} {}", op.entity, op.action, param.name));
+                }
+            }
+        }
+        assert!(bare.is_empty(), "{} bare: {bare:#?}", bare.len());
+        let custom = catalog::find("custom_fields", "create").unwrap().schema();
+        assert_eq!(
+            custom["properties"]["precision"]["description"],
+            "Decimal places shown, 0 to 6"
         );
     }
 
@@ -1195,6 +1241,82 @@ mod tests {
         let tags = catalog::find("tags", "update").unwrap();
         assert!(validate(tags, json!({"tag_gid": "5", "color": null})).is_ok());
         assert!(validate(tags, json!({"tag_gid": "5", "name": null})).is_err());
+    }
+
+    #[test]
+    fn batch_actions_are_checked_one_by_one_before_anything_is_sent() {
+        let op = catalog::find("batch", "submit").unwrap();
+        let problems = |actions: Value| match validate(op, json!({ "actions": actions })) {
+            Err(ExecuteError::InvalidParams { problems, .. }) => problems,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            problems(json!([
+                {"relative_path": "https://app.asana.com/api/1.0/tasks/1", "method": "get"},
+                {"relative_path": "//evil.example/tasks", "method": "GET"},
+                {"relative_path": "/tasks?completed_since=now", "method": "get", "data": [1]},
+                {"relative_path": "/tasks/../users", "method": "patch", "body": {}},
+                {"method": "get", "options": {"limit": 500, "pretty": true, "fields": "name"}},
+                "GET /tasks",
+            ])),
+            [
+                "`actions` item 1: `relative_path` must be a path on the API, starting with `/`, \
+                 without a host, a query, a fragment or dot segments, got \"https://app.asana.com/api/1.0/tasks/1\"; \
+                 item 2: `relative_path` must be a path on the API, starting with `/`, without a \
+                 host, a query, a fragment or dot segments, got \"//evil.example/tasks\"; \
+                 item 2: `method` must be one of get|post|put|delete|patch|head, got \"GET\"; \
+                 item 3: `relative_path` must be a path on the API, starting with `/`, without a \
+                 host, a query, a fragment or dot segments, got \"/tasks?completed_since=now\"; \
+                 item 3: `data` must be an object; \
+                 item 4: unknown field `body` (allowed: relative_path, method, data, options); \
+                 item 4: `relative_path` must be a path on the API, starting with `/`, without a \
+                 host, a query, a fragment or dot segments, got \"/tasks/../users\"; \
+                 item 5: missing `relative_path`; \
+                 item 5: `options.limit` must be an integer between 1 and 100; \
+                 item 5: `options.fields` must be an array of strings; \
+                 item 5: `options.pretty` is not an option (allowed: limit, offset, fields); \
+                 item 6: must be an object {relative_path, method, data?, options?}"
+            ]
+        );
+        assert_eq!(
+            problems(json!([])),
+            ["`actions` must hold 1 to 10 actions, got 0: split the calls into batches of 10"]
+        );
+        assert_eq!(
+            problems(json!({"relative_path": "/tasks", "method": "get"})),
+            [
+                "`actions` must be an array of 1 to 10 batch actions {relative_path, method, data?, options?}, got an object"
+            ]
+        );
+        let params = validate(
+            op,
+            json!({"actions": [{"relative_path": "/users/me", "method": "head"}]}),
+        )
+        .unwrap();
+        let (path, query, body) = build_request(op, &params);
+        assert_eq!(path, "/batch");
+        assert!(query.is_empty());
+        assert_eq!(
+            body,
+            Some(json!({"data": {"actions": [{"relative_path": "/users/me", "method": "head"}]}}))
+        );
+        let schema = op.schema();
+        let actions = &schema["properties"]["actions"];
+        assert_eq!(actions["minItems"], 1);
+        assert_eq!(actions["maxItems"], 10);
+        assert_eq!(
+            actions["items"]["required"],
+            json!(["relative_path", "method"])
+        );
+        assert_eq!(
+            actions["items"]["properties"]["method"]["enum"],
+            json!(["get", "post", "put", "delete", "patch", "head"])
+        );
+        assert_eq!(actions["items"]["additionalProperties"], false);
+        assert_eq!(
+            actions["items"]["properties"]["options"]["additionalProperties"],
+            false
+        );
     }
 
     #[test]
