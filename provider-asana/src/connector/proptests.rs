@@ -91,6 +91,16 @@ fn value_for(ty: Ty) -> BoxedStrategy<Value> {
         Ty::List => prop::collection::vec(any_json(), 0..3)
             .prop_map(Value::Array)
             .boxed(),
+        Ty::BatchActions => prop::collection::vec(
+            (
+                hostile_text(),
+                prop::sample::select(vec!["get", "post", "put", "delete", "patch", "head", "GET"]),
+            )
+                .prop_map(|(path, method)| json!({"relative_path": path, "method": method})),
+            0..12,
+        )
+        .prop_map(Value::Array)
+        .boxed(),
         Ty::Bool => any::<bool>().prop_map(Value::Bool).boxed(),
         Ty::StrList => prop::collection::vec(hostile_text().prop_map(Value::String), 0..3)
             .prop_map(Value::Array)
