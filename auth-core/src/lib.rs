@@ -21,7 +21,7 @@
 //! | [`provider`] | the [`AuthProvider`] trait, OAuth2 settings and the registry |
 //! | [`config`] | layered configuration loading |
 //! | [`token`], [`pending`] | credentials and token responses; pending authorizations |
-//! | [`store`], [`token_source`], [`redact`] | the store trait; the token-source trait; redaction |
+//! | [`store`], [`token_source`], [`redact`], [`local_files`] | the store trait; the token-source trait; redaction; owner-only files for stores |
 //! | [`error`], [`secret`] | typed errors; redacted secrets |
 //!
 //! Nothing here names a provider: a provider crate implements [`AuthProvider`] and registers a
@@ -91,6 +91,7 @@ pub mod crypto;
 mod encrypted;
 pub mod endpoint;
 pub mod error;
+pub mod local_files;
 pub mod manager;
 pub mod oauth2;
 pub mod pending;

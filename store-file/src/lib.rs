@@ -63,7 +63,6 @@
 
 mod document;
 
-use std::ffi::OsString;
 use std::fmt;
 use std::fs::{self, DirBuilder, File, OpenOptions, TryLockError};
 use std::io::{self, Write};
@@ -73,6 +72,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use async_trait::async_trait;
 use auth_core::crypto::{KeyRing, KeySource, log_encryption_status};
+use auth_core::local_files::{restrict_to_owner, sibling};
 use auth_core::store::{PayloadReplacement, millis_since_epoch as to_millis, next_version};
 use auth_core::{
     CredentialRecord, CredentialStore, EncryptedStore, PutMode, StoreError, StoredCredential,
@@ -216,13 +216,6 @@ impl FileStoreBuilder {
     }
 }
 
-/// `<path><suffix>`, in the same directory.
-fn sibling(path: &Path, suffix: &str) -> PathBuf {
-    let mut name = OsString::from(path.as_os_str());
-    name.push(suffix);
-    PathBuf::from(name)
-}
-
 /// Holds the cross-process lock until dropped.
 struct Flock<'a>(&'a File);
 
@@ -263,7 +256,9 @@ impl Inner {
             .open(sibling(&path, ".lock"))
             .map_err(|e| io_error(&location, e))?;
         for suffix in ["", ".lock", ".tmp"] {
-            make_private(&sibling(&path, suffix), &location)?;
+            restrict_to_owner(&sibling(&path, suffix), STORE, &location, |e| {
+                io_error(&location, e)
+            })?;
         }
         let inner = Self {
             tmp_path: sibling(&path, ".tmp"),
@@ -388,48 +383,6 @@ fn private_options() -> OpenOptions {
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
     options
-}
-
-/// Restricts `file`, if it exists and other users may read or write it, to its owner (mode 0600,
-/// or 0400 if the owner could not write it either), with a warning: a file created by another tool
-/// or an older release, or copied with a permissive umask, must not stay readable by every local
-/// user. Fails when it cannot (another user owns the file, say) rather than keep using it.
-#[cfg(unix)]
-fn make_private(file: &Path, location: &str) -> Result<(), StoreError> {
-    use std::os::unix::fs::PermissionsExt;
-    let mode = match fs::metadata(file) {
-        Ok(meta) => meta.permissions().mode() & 0o777,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(io_error(location, e)),
-    };
-    if mode & 0o077 == 0 {
-        return Ok(());
-    }
-    fs::set_permissions(file, fs::Permissions::from_mode(mode & 0o600)).map_err(|e| {
-        StoreError::Io {
-            store: STORE,
-            location: location.to_string(),
-            source: io::Error::new(
-                e.kind(),
-                format!(
-                    "{} is open to other users (mode {mode:o}) and could not be restricted to its owner ({e}); run `chmod 600` on it as its owner",
-                    file.display()
-                ),
-            ),
-        }
-    })?;
-    tracing::warn!(
-        file = %file.display(),
-        old_mode = format!("{mode:o}"),
-        "the credential store's file was open to other users; it is now readable by its owner only (if others could read it, consider logging in again)"
-    );
-    Ok(())
-}
-
-/// Nothing to restrict without unix modes.
-#[cfg(not(unix))]
-fn make_private(_file: &Path, _location: &str) -> Result<(), StoreError> {
-    Ok(())
 }
 
 /// Maps an I/O error on the store's files: permission problems and read-only file systems become

@@ -1,14 +1,14 @@
 //! Opening connections: file creation and permissions, pragmas, the schema and its migrations, and
 //! the mapping of SQLite errors to [`StoreError`].
 
-use std::ffi::OsString;
 use std::fs::{DirBuilder, OpenOptions};
 use std::io;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use auth_core::StoreError;
+use auth_core::local_files::{restrict_to_owner, sibling};
 use rusqlite::{Connection, ErrorCode, OpenFlags, TransactionBehavior};
 
 /// Store kind in errors.
@@ -74,7 +74,9 @@ pub(crate) fn open_file(
     if role == Role::Writer {
         create_file(path, location)?;
         for suffix in ["", "-wal", "-shm"] {
-            make_private(&sibling(path, suffix), location)?;
+            restrict_to_owner(&sibling(path, suffix), STORE, location, |e| {
+                io_error(location, e)
+            })?;
         }
     }
     let mut conn = Connection::open_with_flags(path, flags).map_err(|e| sql_error(location, e))?;
@@ -200,55 +202,6 @@ fn create_file(path: &Path, location: &str) -> Result<(), StoreError> {
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
     options.open(path).map_err(|e| io_error(location, e))?;
-    Ok(())
-}
-
-/// `<path><suffix>`, in the same directory.
-fn sibling(path: &Path, suffix: &str) -> PathBuf {
-    let mut name = OsString::from(path.as_os_str());
-    name.push(suffix);
-    PathBuf::from(name)
-}
-
-/// Restricts `file`, if it exists and other users may read or write it, to its owner (mode 0600,
-/// or 0400 if the owner could not write it either), with a warning: a database created by another
-/// tool or an older release, or copied with a permissive umask, must not stay readable by every
-/// local user. Fails when it cannot (another user owns the file, say) rather than keep using it.
-#[cfg(unix)]
-fn make_private(file: &Path, location: &str) -> Result<(), StoreError> {
-    use std::os::unix::fs::PermissionsExt;
-    let mode = match std::fs::metadata(file) {
-        Ok(meta) => meta.permissions().mode() & 0o777,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(io_error(location, e)),
-    };
-    if mode & 0o077 == 0 {
-        return Ok(());
-    }
-    std::fs::set_permissions(file, std::fs::Permissions::from_mode(mode & 0o600)).map_err(|e| {
-        StoreError::Io {
-            store: STORE,
-            location: location.to_string(),
-            source: io::Error::new(
-                e.kind(),
-                format!(
-                    "{} is open to other users (mode {mode:o}) and could not be restricted to its owner ({e}); run `chmod 600` on it as its owner",
-                    file.display()
-                ),
-            ),
-        }
-    })?;
-    tracing::warn!(
-        file = %file.display(),
-        old_mode = format!("{mode:o}"),
-        "the credential store's file was open to other users; it is now readable by its owner only (if others could read it, consider logging in again)"
-    );
-    Ok(())
-}
-
-/// Nothing to restrict without unix modes.
-#[cfg(not(unix))]
-fn make_private(_file: &Path, _location: &str) -> Result<(), StoreError> {
     Ok(())
 }
 
