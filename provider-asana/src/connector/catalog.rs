@@ -345,7 +345,7 @@ macro_rules! gid {
 }
 
 /// Asana's named colors for tags (and, with `none`, projects).
-const TAG_COLORS: &[&str] = &[
+pub(crate) const TAG_COLORS: &[&str] = &[
     "dark-pink",
     "dark-green",
     "dark-blue",
@@ -365,7 +365,9 @@ const TAG_COLORS: &[&str] = &[
     "light-purple",
     "light-warm-gray",
 ];
-const PROJECT_COLORS: &[&str] = &[
+
+/// Asana's named colors for projects: the tag colors and `none`.
+pub(crate) const PROJECT_COLORS: &[&str] = &[
     "dark-pink",
     "dark-green",
     "dark-blue",

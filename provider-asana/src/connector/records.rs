@@ -5,6 +5,8 @@
 
 use serde_json::{Map, Value, json};
 
+use super::catalog::{PROJECT_COLORS, TAG_COLORS};
+
 /// A field's JSON type.
 #[derive(Debug, Clone, Copy)]
 enum F {
@@ -62,47 +64,6 @@ struct Record {
     fields: &'static [Field],
 }
 
-const COLORS: &[&str] = &[
-    "dark-pink",
-    "dark-green",
-    "dark-blue",
-    "dark-red",
-    "dark-teal",
-    "dark-brown",
-    "dark-orange",
-    "dark-purple",
-    "dark-warm-gray",
-    "light-pink",
-    "light-green",
-    "light-blue",
-    "light-red",
-    "light-teal",
-    "light-brown",
-    "light-orange",
-    "light-purple",
-    "light-warm-gray",
-];
-const PROJECT_COLORS: &[&str] = &[
-    "dark-pink",
-    "dark-green",
-    "dark-blue",
-    "dark-red",
-    "dark-teal",
-    "dark-brown",
-    "dark-orange",
-    "dark-purple",
-    "dark-warm-gray",
-    "light-pink",
-    "light-green",
-    "light-blue",
-    "light-red",
-    "light-teal",
-    "light-brown",
-    "light-orange",
-    "light-purple",
-    "light-warm-gray",
-    "none",
-];
 const ACCESS_LEVELS: &[&str] = &["admin", "editor", "commenter", "viewer"];
 
 const TASK: Record = Record {
@@ -217,7 +178,7 @@ const TAG: Record = Record {
     has_gid: true,
     fields: &[
         f("name", F::Str),
-        n("color", F::Enum(COLORS)),
+        n("color", F::Enum(TAG_COLORS)),
         f("notes", F::Str),
         f("created_at", F::DateTime),
         f("followers", F::Refs),
@@ -464,7 +425,7 @@ const PORTFOLIO: Record = Record {
     has_gid: true,
     fields: &[
         f("name", F::Str),
-        f("color", F::Enum(COLORS)),
+        f("color", F::Enum(TAG_COLORS)),
         f("archived", F::Bool),
         f("public", F::Bool),
         f(
@@ -611,7 +572,7 @@ const PROJECT_TEMPLATE: Record = Record {
         f("public", F::Bool),
         n("owner", F::Ref),
         f("team", F::Ref),
-        n("color", F::Enum(COLORS)),
+        n("color", F::Enum(TAG_COLORS)),
         f("requested_dates", F::Objects),
         f("requested_roles", F::Objects),
     ],
