@@ -45,7 +45,7 @@ pub struct AsanaClientSettings {
     /// [`AsanaError::ResponseTooLarge`](crate::AsanaError::ResponseTooLarge) and is not retried.
     /// Error responses are read up to 1 MiB whatever this says.
     pub max_response_bytes: usize,
-    /// The largest file [`Attachments::download`](crate::Attachments::download) reads (default
+    /// The largest file [`Attachments::download`](crate::client::Attachments::download) reads (default
     /// 100 MiB, the largest file Asana accepts as an attachment); a larger one fails with
     /// [`AsanaError::DownloadTooLarge`](crate::AsanaError::DownloadTooLarge) as soon as its size
     /// is known, without reading the rest.
