@@ -68,6 +68,8 @@ pub(super) struct Task {
     pub tags: Vec<Gid>,
     /// The tasks this task depends on (it is blocked until they are done).
     pub dependencies: Vec<Gid>,
+    /// The users who follow the task, in the order they started.
+    pub followers: Vec<Gid>,
     pub due_on: Option<String>,
     pub due_at: Option<String>,
     pub created_at: String,
@@ -80,6 +82,7 @@ pub(super) struct Story {
     pub html_text: String,
     pub created_by: Gid,
     pub created_at: String,
+    pub is_pinned: bool,
 }
 
 pub(super) struct Tag {
@@ -332,6 +335,7 @@ impl Data {
             parent: None,
             tags: Vec::new(),
             dependencies: Vec::new(),
+            followers: Vec::new(),
             due_on: None,
             due_at: None,
             created_at: SEED_CREATED_AT.into(),
@@ -367,6 +371,7 @@ impl Data {
                 html_text: "<body>Looks good so far.</body>".into(),
                 created_by: me,
                 created_at: SEED_CREATED_AT.into(),
+                is_pinned: false,
             },
         );
         data.attachments.insert(
@@ -414,6 +419,7 @@ impl Data {
                     parent: None,
                     tags: Vec::new(),
                     dependencies: Vec::new(),
+                    followers: Vec::new(),
                     due_on: None,
                     due_at: None,
                     created_at: SEED_CREATED_AT.into(),
@@ -586,6 +592,7 @@ impl Data {
             })).collect::<Vec<_>>(),
             "parent": task.parent.map_or(Value::Null, |p| self.task_ref(p)),
             "tags": task.tags.iter().map(|t| self.tag_ref(*t)).collect::<Vec<_>>(),
+            "followers": task.followers.iter().map(|u| self.user_ref(*u)).collect::<Vec<_>>(),
             "due_on": opt_string(&task.due_on),
             "due_at": opt_string(&task.due_at),
             "num_subtasks": num_subtasks,
@@ -603,7 +610,7 @@ impl Data {
             "type": "comment",
             "text": story.text,
             "html_text": story.html_text,
-            "is_pinned": false,
+            "is_pinned": story.is_pinned,
             "created_at": story.created_at,
             "created_by": self.user_ref(story.created_by),
             "target": self.task_ref(story.task),

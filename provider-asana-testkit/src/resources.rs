@@ -9,6 +9,10 @@ use super::data::{Attachment, Data, Gid, Project, Section, Story, Tag, Task, Use
 use super::request::{ApiError, Ctx};
 use super::state::Reply;
 
+mod relations;
+
+use relations::Link;
+
 /// The fields of a compact record of most types.
 const COMPACT: &[&str] = &["gid", "name", "resource_type"];
 /// The fields of a compact task.
@@ -232,6 +236,31 @@ pub(super) fn route(data: &mut Data, ctx: &Ctx<'_>) -> Result<Reply, ApiError> {
             let task = existing(&data.tasks, "task", task)?;
             list_tasks(data, ctx, |_, t| t.dependencies.contains(&task))
         }
+        ("POST", ["tasks", task, "setParent"]) => relations::set_parent(data, ctx, task),
+        ("POST", ["tasks", task, "addFollowers"]) => {
+            relations::change_followers(data, ctx, task, true)
+        }
+        ("POST", ["tasks", task, "removeFollowers"]) => {
+            relations::change_followers(data, ctx, task, false)
+        }
+        ("POST", ["tasks", task, "addDependencies"]) => {
+            relations::change_links(data, ctx, task, Link::Dependencies, true)
+        }
+        ("POST", ["tasks", task, "removeDependencies"]) => {
+            relations::change_links(data, ctx, task, Link::Dependencies, false)
+        }
+        ("POST", ["tasks", task, "addDependents"]) => {
+            relations::change_links(data, ctx, task, Link::Dependents, true)
+        }
+        ("POST", ["tasks", task, "removeDependents"]) => {
+            relations::change_links(data, ctx, task, Link::Dependents, false)
+        }
+        ("POST", ["tasks", task, "addProject"]) => relations::add_project(data, ctx, task),
+        ("POST", ["tasks", task, "removeProject"]) => relations::remove_project(data, ctx, task),
+        ("GET", ["tasks", task, "tags"]) => relations::task_tags(data, ctx, task),
+        ("GET", ["stories", story]) => relations::get_story(data, ctx, story),
+        ("PUT", ["stories", story]) => relations::update_story(data, ctx, story),
+        ("DELETE", ["stories", story]) => relations::delete_story(data, ctx, story),
         ("POST", ["tasks", task, "addTag"]) => change_tag(data, ctx, task, true),
         ("POST", ["tasks", task, "removeTag"]) => change_tag(data, ctx, task, false),
         ("GET", ["attachments"]) => {
@@ -987,6 +1016,7 @@ fn create_task(data: &mut Data, ctx: &Ctx<'_>, parent: Option<Gid>) -> Result<Re
         parent,
         tags,
         dependencies: Vec::new(),
+        followers: Vec::new(),
         due_on,
         due_at,
         created_at: now.clone(),
@@ -1084,6 +1114,7 @@ fn create_story(data: &mut Data, ctx: &Ctx<'_>, raw: &str) -> Result<Reply, ApiE
             html_text,
             created_by: ctx.me,
             created_at: now_timestamp(),
+            is_pinned: false,
         },
     );
     Ok(ctx.object(201, data.story_json(gid, &data.stories[&gid])))

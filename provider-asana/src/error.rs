@@ -255,13 +255,38 @@ pub enum AsanaError {
     },
     /// An attachment is larger than the download limit; the rest of it was not read.
     #[error(
-        "attachment download from {host} is larger than {limit} bytes and was not read; raise AsanaClientSettings::max_download_bytes, or fetch the download_url directly"
+        "attachment download from {host} is larger than {limit} bytes and was not read; raise AsanaClientSettings::max_download_bytes (DownloadOptions::max_bytes for a streamed download), or stream it with Attachments::download_to"
     )]
     DownloadTooLarge {
         /// The download host.
         host: String,
         /// The limit in bytes.
         limit: usize,
+    },
+    /// A ranged download got something else than the range asked for (416: the range starts past
+    /// the end of the file; a 206 for other bytes).
+    #[error("attachment download from {host}: {reason}; ask for a range within the file's size")]
+    DownloadRange {
+        /// The download host.
+        host: String,
+        /// What was asked and what came back.
+        reason: String,
+    },
+    /// Writing a download to the caller's writer failed; what was written so far is incomplete.
+    #[error("attachment download from {host} could not be written: {source}")]
+    DownloadWrite {
+        /// The download host.
+        host: String,
+        /// The writer's error.
+        source: std::io::Error,
+    },
+    /// A download to a file could not create, sync or rename it; no partial file is left behind.
+    #[error("attachment download to {} failed: {source}; check that its directory exists and is writable", .path.display())]
+    DownloadFile {
+        /// The file that could not be written.
+        path: std::path::PathBuf,
+        /// The file system's error.
+        source: std::io::Error,
     },
     /// The HTTP client could not be built.
     #[error("cannot build the HTTP client for Asana: {0}")]

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use auth_core::StaticTokenSource;
 use client_support::raw::{RawServer, Reply};
 use client_support::{client, client_with, form_fields, settings, settings_at};
+use provider_asana::client::{ByteRange, DownloadOptions};
 use provider_asana::models::{
     AttachmentUpload, CreateComment, CreateTask, CreateWebhook, ProjectPlacement, UpdateTask,
     WebhookFilter,
@@ -805,6 +806,400 @@ async fn a_download_over_the_limit_is_not_read_to_the_end() {
     );
     assert_eq!(raw.connections(), 1);
     server.verify().await;
+}
+
+/// Mounts `/api/1.0/attachments/500` pointing at `{server}/bucket/{file}`.
+async fn mount_download_url(server: &MockServer, download_url: &str) {
+    Mock::given(method("GET"))
+        .and(path("/api/1.0/attachments/500"))
+        .and(query_param("opt_fields", "download_url"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"data": {
+            "gid": "500", "download_url": download_url
+        }})))
+        .mount(server)
+        .await;
+}
+
+/// The requests `server` received under `/bucket/`.
+async fn bucket_requests(server: &MockServer) -> Vec<wiremock::Request> {
+    server
+        .received_requests()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.url.path().starts_with("/bucket/"))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_streamed_download_sends_the_exact_range_and_writes_only_those_bytes() {
+    let server = MockServer::start().await;
+    mount_download_url(&server, &format!("{}/bucket/notes.txt", server.uri())).await;
+    Mock::given(method("GET"))
+        .and(path("/bucket/notes.txt"))
+        .and(header("range", "bytes=2-5"))
+        .respond_with(
+            ResponseTemplate::new(206)
+                .insert_header("content-range", "bytes 2-5/10")
+                .set_body_bytes(b"llo ".to_vec()),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/bucket/notes.txt"))
+        .and(header("range", "bytes=6-"))
+        .respond_with(
+            ResponseTemplate::new(206)
+                .insert_header("content-range", "bytes 6-9/10")
+                .set_body_bytes(b"file".to_vec()),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    // Downloads are in-memory only up to max_download_bytes; streams have no cap by default.
+    let (client, _) = client_with(settings(&server).with_max_download_bytes(1));
+
+    let mut written = Vec::new();
+    let options = DownloadOptions::default().with_range(ByteRange::new(2, 5).unwrap());
+    let count = client
+        .attachments()
+        .download_to("500", &mut written, &options)
+        .await
+        .unwrap();
+    assert_eq!((count, &written[..]), (4, &b"llo "[..]));
+
+    let mut rest = Vec::new();
+    let options = DownloadOptions::default().with_range(ByteRange::starting_at(6));
+    let count = client
+        .attachments()
+        .stream_from(
+            &format!("{}/bucket/notes.txt", server.uri()),
+            &mut rest,
+            &options,
+        )
+        .await
+        .unwrap();
+    assert_eq!((count, &rest[..]), (4, &b"file"[..]));
+
+    let requests = bucket_requests(&server).await;
+    assert_eq!(requests.len(), 2);
+    assert!(
+        requests
+            .iter()
+            .all(|r| r.headers.get("authorization").is_none())
+    );
+    server.verify().await;
+}
+
+#[tokio::test]
+async fn a_server_that_ignores_range_answers_200_and_only_the_range_is_written() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/bucket/notes.txt"))
+        .respond_with(ResponseTemplate::new(200).set_body_bytes(b"hello file".to_vec()))
+        .mount(&server)
+        .await;
+    let (client, _) = client(&server);
+    let url = format!("{}/bucket/notes.txt", server.uri());
+    let fetch = |range: ByteRange| {
+        let (client, url) = (client.clone(), url.clone());
+        async move {
+            let mut written = Vec::new();
+            let options = DownloadOptions::default().with_range(range);
+            let result = client
+                .attachments()
+                .stream_from(&url, &mut written, &options)
+                .await;
+            result.map(|count| (count, written))
+        }
+    };
+
+    assert_eq!(
+        fetch(ByteRange::new(2, 5).unwrap()).await.unwrap(),
+        (4, b"llo ".to_vec())
+    );
+    assert_eq!(
+        fetch(ByteRange::starting_at(6)).await.unwrap(),
+        (4, b"file".to_vec())
+    );
+    // A range past the end of a file is truncated, as a 206 would be.
+    assert_eq!(
+        fetch(ByteRange::new(8, 100).unwrap()).await.unwrap(),
+        (2, b"le".to_vec())
+    );
+    let err = fetch(ByteRange::starting_at(10)).await.unwrap_err();
+    assert!(
+        matches!(&err, AsanaError::DownloadRange { reason, .. } if reason == "the file ends before the range starts"),
+        "{err:?}"
+    );
+    let heads: Vec<_> = bucket_requests(&server)
+        .await
+        .iter()
+        .map(|r| r.headers["range"].to_str().unwrap().to_string())
+        .collect();
+    assert_eq!(heads, ["bytes=2-5", "bytes=6-", "bytes=8-100", "bytes=10-"]);
+}
+
+#[tokio::test]
+async fn a_range_the_server_cannot_or_does_not_answer_is_an_error() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/bucket/past-the-end"))
+        .respond_with(ResponseTemplate::new(416).insert_header("content-range", "bytes */10"))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/bucket/other-bytes"))
+        .respond_with(
+            ResponseTemplate::new(206)
+                .insert_header("content-range", "bytes 0-3/10")
+                .set_body_bytes(b"hell".to_vec()),
+        )
+        .mount(&server)
+        .await;
+    let (client, _) = client(&server);
+    let options = DownloadOptions::default().with_range(ByteRange::new(20, 29).unwrap());
+    let mut written = Vec::new();
+
+    let err = client
+        .attachments()
+        .stream_from(
+            &format!("{}/bucket/past-the-end", server.uri()),
+            &mut written,
+            &options,
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, AsanaError::DownloadRange { host, reason } if host == "127.0.0.1" && reason == "bytes=20-29 is past the end of the file"),
+        "{err:?}"
+    );
+    let err = client
+        .attachments()
+        .stream_from(
+            &format!("{}/bucket/other-bytes", server.uri()),
+            &mut written,
+            &options,
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, AsanaError::DownloadRange { reason, .. } if reason == "asked for bytes=20-29, the server answered bytes from 0"),
+        "{err:?}"
+    );
+    // A 206 to a request without Range.
+    let err = client
+        .attachments()
+        .stream_from(
+            &format!("{}/bucket/other-bytes", server.uri()),
+            &mut written,
+            &DownloadOptions::default(),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, AsanaError::DownloadRange { .. }), "{err:?}");
+    assert!(written.is_empty());
+    assert!(ByteRange::new(5, 4).is_err());
+}
+
+#[tokio::test]
+async fn a_streamed_download_to_a_file_renames_it_into_place_when_complete() {
+    let server = MockServer::start().await;
+    mount_download_url(&server, &format!("{}/bucket/big.bin", server.uri())).await;
+    let content: Vec<u8> = (0..64 * 1024).map(|i| (i % 251) as u8).collect();
+    Mock::given(method("GET"))
+        .and(path("/bucket/big.bin"))
+        .respond_with(ResponseTemplate::new(200).set_body_bytes(content.clone()))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let (client, _) = client_with(settings(&server).with_max_download_bytes(1024));
+    let dir = tempfile::tempdir().unwrap();
+    let destination = dir.path().join("big.bin");
+    std::fs::write(&destination, b"old").unwrap();
+
+    let size = client
+        .attachments()
+        .download_to_file("500", &destination, &DownloadOptions::default())
+        .await
+        .unwrap();
+
+    assert_eq!(size, content.len() as u64);
+    assert_eq!(std::fs::read(&destination).unwrap(), content);
+    let names: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name())
+        .collect();
+    assert_eq!(names, ["big.bin"]);
+    server.verify().await;
+}
+
+#[tokio::test]
+async fn a_download_that_fails_midway_leaves_no_file_and_the_old_one_untouched() {
+    // Announces 1000 bytes, sends 100, then closes the connection.
+    let raw = RawServer::start(|head| {
+        if head.starts_with("GET /api/1.0/attachments/500") {
+            let url = format!(
+                "http://{}/bucket/cut.bin",
+                head.split("host: ")
+                    .nth(1)
+                    .and_then(|rest| rest.split("\r\n").next())
+                    .unwrap_or_default()
+            );
+            Reply::full(
+                "200 OK",
+                "application/json",
+                json!({"data": {"gid": "500", "download_url": url}})
+                    .to_string()
+                    .into_bytes(),
+            )
+        } else {
+            Reply {
+                head: "HTTP/1.1 200 OK\r\nContent-Length: 1000\r\nConnection: close".into(),
+                body: Box::new(std::iter::once(vec![1u8; 100])),
+                pace: std::time::Duration::ZERO,
+            }
+        }
+    })
+    .await;
+    let (client, _) = client_with(settings_at(&raw.uri));
+    let dir = tempfile::tempdir().unwrap();
+    let fresh = dir.path().join("fresh.bin");
+    let existing = dir.path().join("existing.bin");
+    std::fs::write(&existing, b"old").unwrap();
+
+    for destination in [&fresh, &existing] {
+        let err = client
+            .attachments()
+            .download_to_file("500", destination, &DownloadOptions::default())
+            .await
+            .unwrap_err();
+        assert!(matches!(err, AsanaError::Network { .. }), "{err:?}");
+    }
+
+    assert!(!fresh.exists());
+    assert_eq!(std::fs::read(&existing).unwrap(), b"old");
+    let names: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name())
+        .collect();
+    assert_eq!(names, ["existing.bin"]);
+    let downloads = raw
+        .requests()
+        .iter()
+        .filter(|head| head.starts_with("GET /bucket/cut.bin"))
+        .count();
+    assert_eq!(downloads, 2);
+}
+
+#[tokio::test]
+async fn a_refused_streamed_download_sends_nothing_and_creates_no_file() {
+    let server = MockServer::start().await;
+    let elsewhere = MockServer::start().await;
+    mount_download_url(&server, &format!("{}/admin/secrets", elsewhere.uri())).await;
+    let (client, _) = client(&server);
+    let dir = tempfile::tempdir().unwrap();
+    let destination = dir.path().join("secrets");
+
+    let err = client
+        .attachments()
+        .download_to_file("500", &destination, &DownloadOptions::default())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            AsanaError::InvalidUrl {
+                what: "attachment download",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    let mut written = Vec::new();
+    for refused in [
+        format!("{}/file", elsewhere.uri()),
+        "https://localhost/file".to_string(),
+        "https://169.254.169.254/latest/meta-data".to_string(),
+    ] {
+        let err = client
+            .attachments()
+            .stream_from(&refused, &mut written, &DownloadOptions::default())
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                AsanaError::InvalidUrl {
+                    what: "attachment download",
+                    ..
+                }
+            ),
+            "{refused}: {err:?}"
+        );
+    }
+    assert!(written.is_empty());
+    assert!(elsewhere.received_requests().await.unwrap().is_empty());
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+}
+
+#[tokio::test]
+async fn a_streamed_download_past_its_cap_stops() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/bucket/big"))
+        .respond_with(ResponseTemplate::new(200).set_body_bytes(vec![7u8; 4096]))
+        .mount(&server)
+        .await;
+    let (client, _) = client(&server);
+    let mut written = Vec::new();
+    let err = client
+        .attachments()
+        .stream_from(
+            &format!("{}/bucket/big", server.uri()),
+            &mut written,
+            &DownloadOptions::default().with_max_bytes(4095),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, AsanaError::DownloadTooLarge { limit: 4095, .. }),
+        "{err:?}"
+    );
+    assert!(written.is_empty());
+    // The cap counts the bytes of the range only.
+    let count = client
+        .attachments()
+        .stream_from(
+            &format!("{}/bucket/big", server.uri()),
+            &mut written,
+            &DownloadOptions::default()
+                .with_range(ByteRange::new(0, 99).unwrap())
+                .with_max_bytes(100),
+        )
+        .await
+        .unwrap();
+    assert_eq!((count, written.len()), (100, 100));
+
+    // Without a Content-Length the cap holds while the body streams in.
+    let raw = RawServer::start(|_| Reply::without_length(64, 1024)).await;
+    let (client, _) = client_with(settings_at(&raw.uri));
+    let mut written = Vec::new();
+    let err = client
+        .attachments()
+        .stream_from(
+            &format!("{}/bucket/big", raw.uri),
+            &mut written,
+            &DownloadOptions::default().with_max_bytes(10_000),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, AsanaError::DownloadTooLarge { limit: 10_000, .. }),
+        "{err:?}"
+    );
+    assert!(written.len() <= 10_000, "{}", written.len());
 }
 
 #[tokio::test]

@@ -20,6 +20,7 @@
 //! # let _ = (me, projects); Ok(()) }
 //! ```
 
+mod download;
 mod list;
 mod resources;
 mod retry;
@@ -41,6 +42,7 @@ use serde_json::{Map, Value};
 use tokio::sync::Semaphore;
 use url::{Host, Url};
 
+pub use download::{ByteRange, DownloadOptions};
 pub use list::{List, MAX_PAGE_SIZE, PageStream};
 pub use resources::{
     Attachments, CustomFields, Events, Projects, Sections, Stories, Tags, Tasks, Teams, Users,

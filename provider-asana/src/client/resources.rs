@@ -5,14 +5,18 @@
 //! any `Serialize` body that is a JSON object (a typed request from [`crate::models`] or a
 //! `serde_json::Value`) and send it as `{"data": {...}}`.
 
+use std::path::Path;
+
 use bytes::Bytes;
 use reqwest::{Method, StatusCode};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+use tokio::io::AsyncWrite;
 use url::Url;
 
+use super::download::{DownloadOptions, PartFile};
 use super::transport::{ApiRequest, RequestBody, decode, error_info};
-use super::{AsanaClient, DataEnvelope, List, MAX_PAGE_SIZE, to_object};
+use super::{AsanaClient, DataEnvelope, DownloadAccess, List, MAX_PAGE_SIZE, to_object};
 use crate::error::AsanaError;
 use crate::models::{
     Attachment, AttachmentUpload, CustomField, CustomFieldSetting, Event, EventsResponse, Project,
@@ -695,17 +699,94 @@ impl Attachments<'_> {
             .await
     }
 
-    /// Downloads an attachment's content: reads its fresh `download_url`, then fetches it as
-    /// [`Attachments::download_from`] does.
+    /// Downloads an attachment's content into memory: reads its fresh `download_url`, then
+    /// fetches it as [`Attachments::download_from`] does. For large files, stream them with
+    /// [`Attachments::download_to`] or [`Attachments::download_to_file`].
     pub async fn download(&self, attachment: &str) -> Result<Bytes, AsanaError> {
-        let attachment = self.get(attachment, &["download_url"]).await?;
-        match attachment.download_url {
-            Some(url) => self.download_from(&url).await,
-            None => Err(AsanaError::InvalidArgument {
+        let url = self.fresh_download_url(attachment).await?;
+        self.download_from(&url).await
+    }
+
+    /// Streams an attachment's content (all of it, or `options.range`) into `writer`, chunk by
+    /// chunk, and returns how many bytes were written. It reads the attachment's fresh
+    /// `download_url`, then fetches it as [`Attachments::stream_from`] does.
+    pub async fn download_to<W: AsyncWrite + Unpin + ?Sized>(
+        &self,
+        attachment: &str,
+        writer: &mut W,
+        options: &DownloadOptions,
+    ) -> Result<u64, AsanaError> {
+        let url = self.fresh_download_url(attachment).await?;
+        self.stream_from(&url, writer, options).await
+    }
+
+    /// Streams an attachment's content into the file at `path` and returns its size. The bytes
+    /// go to a new temporary file beside `path`, which is synced and then renamed to `path`
+    /// (replacing any file there) only once the download is complete: a failed download leaves
+    /// no file and an existing `path` untouched.
+    pub async fn download_to_file(
+        &self,
+        attachment: &str,
+        path: impl AsRef<Path>,
+        options: &DownloadOptions,
+    ) -> Result<u64, AsanaError> {
+        let path = path.as_ref();
+        let url = self.fresh_download_url(attachment).await?;
+        let (url, access) = self.allowed_download(&url)?;
+        let (part, mut file) = PartFile::create(path).await?;
+        let written = self
+            .client
+            .stream_download(url, access, options, &mut file)
+            .await?;
+        part.persist(file, path).await?;
+        Ok(written)
+    }
+
+    /// Streams a `download_url` into `writer`, as [`Attachments::download_from`] fetches it (the
+    /// same hosts allowed, the token only under the API base URL, nothing sent to a refused URL),
+    /// and returns how many bytes were written.
+    ///
+    /// With `options.range`, it sends `Range: bytes=first-last`; a 206 must answer from the first
+    /// byte asked for ([`AsanaError::DownloadRange`] otherwise, and for a 416). A server that
+    /// ignores `Range` answers 200 with the whole file: the bytes before and after the range are
+    /// then read and dropped, so `writer` gets the same bytes either way.
+    ///
+    /// No size cap unless `options.max_bytes` is set (`max_download_bytes` bounds only the
+    /// in-memory downloads). The response headers and each chunk must come within the
+    /// [`timeout`](crate::AsanaClientSettings::timeout), the whole download within the
+    /// [`deadline`](crate::AsanaClientSettings::deadline): raise it for very large files. It is
+    /// sent once; after a failure `writer` holds an incomplete prefix.
+    pub async fn stream_from<W: AsyncWrite + Unpin + ?Sized>(
+        &self,
+        download_url: &str,
+        writer: &mut W,
+        options: &DownloadOptions,
+    ) -> Result<u64, AsanaError> {
+        let (url, access) = self.allowed_download(download_url)?;
+        self.client
+            .stream_download(url, access, options, writer)
+            .await
+    }
+
+    /// The attachment's current `download_url`.
+    async fn fresh_download_url(&self, attachment: &str) -> Result<String, AsanaError> {
+        self.get(attachment, &["download_url"])
+            .await?
+            .download_url
+            .ok_or_else(|| AsanaError::InvalidArgument {
                 name: "attachment",
                 reason: "has no download_url (externally hosted files cannot be downloaded)".into(),
-            }),
-        }
+            })
+    }
+
+    /// `download_url` parsed, if it may be fetched, and how.
+    fn allowed_download(&self, download_url: &str) -> Result<(Url, DownloadAccess), AsanaError> {
+        let url = Url::parse(download_url).map_err(|e| AsanaError::InvalidUrl {
+            what: "attachment download",
+            reason: e.to_string(),
+        })?;
+        let access = self.client.download_access(&url)?;
+        Ok((url, access))
     }
 
     /// Fetches a `download_url`, once, reading at most
@@ -727,11 +808,7 @@ impl Attachments<'_> {
         download_url: &str,
         limit: usize,
     ) -> Result<Bytes, AsanaError> {
-        let url = Url::parse(download_url).map_err(|e| AsanaError::InvalidUrl {
-            what: "attachment download",
-            reason: e.to_string(),
-        })?;
-        let access = self.client.download_access(&url)?;
+        let (url, access) = self.allowed_download(download_url)?;
         self.client.fetch_download(url, access, limit).await
     }
 }

@@ -1914,7 +1914,8 @@ pub(crate) const OPERATIONS: &[Operation] = &[
                 Ty::Str,
                 In::Body,
                 "Gid of the new parent task, or null to make it a top-level task",
-            ),
+            )
+            .nullable(),
             p(
                 "insert_after",
                 Ty::Str,
@@ -4860,10 +4861,18 @@ impl Operation {
                 .any(|rule| matches!(rule, Rule::Via { param: via, .. } if *via == param.name))
     }
 
-    /// Whether `param` may be `null`: optional fields of an update that Asana's schema marks
-    /// nullable, where `null` clears the field (unassign a task, remove a due date).
+    /// Whether `param` may be `null`: body fields that Asana's schema marks nullable. In an
+    /// update, an optional one, where `null` clears the field (unassign a task, remove a due
+    /// date); in an action, any, where `null` means "none" (`setParent` with `parent: null`
+    /// makes a top-level task, `addProject` with `section: null` uses the first section).
     pub(crate) fn clearable(&self, param: &Param) -> bool {
-        self.kind == Kind::Update && param.nullable && !param.required && param.at == In::Body
+        param.nullable
+            && param.at == In::Body
+            && match self.kind {
+                Kind::Update => !param.required,
+                Kind::Post => true,
+                _ => false,
+            }
     }
 
     /// The HTTP method it sends.
