@@ -7,7 +7,6 @@
 //! cargo run --example custom_provider
 //! ```
 
-use std::any::Any;
 use std::sync::Arc;
 
 use integrations::auth_core::config::{ConfigField, EnvSource, FieldKind, ProviderConfig};
@@ -48,10 +47,6 @@ impl AuthProvider for AcmeProvider {
 
     fn oauth2_settings(&self) -> Option<&OAuth2Settings> {
         Some(&self.oauth2)
-    }
-
-    fn as_any(&self) -> &dyn Any {
-        self
     }
 }
 

@@ -8,6 +8,7 @@
 //! taken; its code is exchanged (the library checks the state again and sends the verifier), the
 //! credentials are stored under (provider, subject), and the browser tab is told how it went.
 
+use std::any::Any;
 use std::io::{IsTerminal, Read};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
@@ -258,8 +259,7 @@ async fn exchange(
 async fn with_token(app: &App, out: &Output) -> Result<(), CliError> {
     let token = read_token(out).await?;
     let provider = app.auth.provider(ASANA).map_err(|e| app.hints.auth(e))?;
-    let asana = provider
-        .as_any()
+    let asana = (provider.as_ref() as &dyn Any)
         .downcast_ref::<AsanaAuthProvider>()
         .ok_or_else(|| {
             CliError::new(

@@ -414,10 +414,6 @@ impl AuthProvider for AsanaAuthProvider {
             reason: "the token response cannot be stored".into(),
         })
     }
-
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
 }
 
 fn build(config: ProviderConfig) -> Result<Arc<dyn AuthProvider>, ConfigError> {
@@ -480,7 +476,7 @@ impl AsanaSessionExt for Session {
         let source = self.token_source(PROVIDER_ID)?;
         let provider = self
             .provider(PROVIDER_ID)
-            .and_then(|p| p.as_any().downcast_ref::<AsanaAuthProvider>())
+            .and_then(|p| (p.as_ref() as &dyn Any).downcast_ref::<AsanaAuthProvider>())
             .ok_or_else(|| {
                 AsanaError::from(AuthError::UnknownProvider {
                     provider: PROVIDER_ID.into(),
