@@ -9,9 +9,10 @@
 
 use std::sync::Arc;
 
+use integrations::auth_core::AuthProvider;
 use integrations::auth_core::config::{ConfigField, ConfigKey, EnvSource, ProviderConfig};
 use integrations::auth_core::provider::{ClientAuthMethod, OAuth2Settings, ProviderRegistration};
-use integrations::{AuthManager, AuthProvider, AuthorizeOptions, ConfigError, SecretString};
+use integrations::{AuthManager, AuthorizeOptions, ConfigError, SecretString};
 use url::Url;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};

@@ -19,12 +19,13 @@ use integrations::asana::models::User;
 use integrations::asana::{
     AsanaAuthProvider, AsanaClient, AsanaError, AsanaUser, AsanaUserCredentials,
 };
-use integrations::auth_core::StaticTokenSource;
 use integrations::auth_core::config::FieldKind;
 use integrations::auth_core::crypto::{KEY_ENV, OLD_KEYS_ENV};
 use integrations::auth_core::provider::registered_providers;
 use integrations::auth_core::redact::Redactor;
-use integrations::{AuthError, AuthorizeOptions, Credentials, OAuth2Flow, SecretString};
+use integrations::{
+    AuthError, AuthorizeOptions, Credentials, OAuth2Flow, SecretString, StaticTokenSource,
+};
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
