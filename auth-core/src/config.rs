@@ -55,7 +55,7 @@ pub enum FieldKind {
     Url,
     /// A list: a TOML array, or a comma- or space-separated string.
     List,
-    /// One of these names (read as text with [`ProviderConfig::text`]).
+    /// One of these names (read as text through a [`ConfigKey::one_of`] key).
     OneOf(&'static [&'static str]),
 }
 
