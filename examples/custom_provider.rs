@@ -7,28 +7,34 @@
 //! cargo run --example custom_provider
 //! ```
 
-use std::any::Any;
 use std::sync::Arc;
 
-use integrations::auth_core::config::{ConfigField, EnvSource, FieldKind, ProviderConfig};
+use integrations::auth_core::AuthProvider;
+use integrations::auth_core::config::{ConfigField, ConfigKey, EnvSource, ProviderConfig};
 use integrations::auth_core::provider::{ClientAuthMethod, OAuth2Settings, ProviderRegistration};
-use integrations::{AuthManager, AuthProvider, AuthorizeOptions, ConfigError, SecretString};
+use integrations::{AuthManager, AuthorizeOptions, ConfigError, SecretString};
+use url::Url;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
+/// Acme's configuration keys: each field's name and the type it reads as.
+const AUTHORIZATION_URL: ConfigKey<Url> = ConfigKey::url("authorization_url");
+const TOKEN_URL: ConfigKey<Url> = ConfigKey::url("token_url");
+const CLIENT_ID: ConfigKey<str> = ConfigKey::text("client_id");
+const CLIENT_SECRET: ConfigKey<SecretString> = ConfigKey::secret("client_secret");
+const REDIRECT_URI: ConfigKey<Url> = ConfigKey::url("redirect_uri");
+
 /// Acme's configuration: its own prefixed env keys, defaults for the endpoints.
 const FIELDS: &[ConfigField] = &[
-    ConfigField::new(
-        "authorization_url",
-        FieldKind::Url,
-        &["ACME_AUTHORIZATION_URL"],
-    )
-    .with_default("https://login.acme.example/oauth/authorize"),
-    ConfigField::new("token_url", FieldKind::Url, &["ACME_TOKEN_URL"])
+    AUTHORIZATION_URL
+        .field(&["ACME_AUTHORIZATION_URL"])
+        .with_default("https://login.acme.example/oauth/authorize"),
+    TOKEN_URL
+        .field(&["ACME_TOKEN_URL"])
         .with_default("https://login.acme.example/oauth/token"),
-    ConfigField::new("client_id", FieldKind::Text, &["ACME_CLIENT_ID"]),
-    ConfigField::new("client_secret", FieldKind::Secret, &["ACME_CLIENT_SECRET"]),
-    ConfigField::new("redirect_uri", FieldKind::Url, &["ACME_REDIRECT_URI"]),
+    CLIENT_ID.field(&["ACME_CLIENT_ID"]),
+    CLIENT_SECRET.field(&["ACME_CLIENT_SECRET"]),
+    REDIRECT_URI.field(&["ACME_REDIRECT_URI"]),
 ];
 
 #[derive(Debug)]
@@ -49,32 +55,21 @@ impl AuthProvider for AcmeProvider {
     fn oauth2_settings(&self) -> Option<&OAuth2Settings> {
         Some(&self.oauth2)
     }
-
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
 }
 
 fn build(config: ProviderConfig) -> Result<Arc<dyn AuthProvider>, ConfigError> {
-    let client_id = config
-        .text("client_id")
-        .ok_or_else(|| config.missing("client_id"))?;
-    let secret: SecretString = config
-        .secret("client_secret")
-        .cloned()
-        .ok_or_else(|| config.missing("client_secret"))?;
-    let url = |field: &str| {
-        config
-            .url(field)
-            .cloned()
-            .ok_or_else(|| config.missing(field))
-    };
-    let mut oauth2 = OAuth2Settings::new(url("authorization_url")?, url("token_url")?, client_id)
-        .with_client_secret(secret)
-        // Acme differs from Asana: comma-separated scopes and HTTP Basic client authentication.
-        .with_scope_separator(",")
-        .with_client_auth(ClientAuthMethod::BasicAuth);
-    if let Some(uri) = config.url("redirect_uri") {
+    let client_id = config.require(&CLIENT_ID)?;
+    let secret = config.require(&CLIENT_SECRET)?.clone();
+    let mut oauth2 = OAuth2Settings::new(
+        config.require(&AUTHORIZATION_URL)?.clone(),
+        config.require(&TOKEN_URL)?.clone(),
+        client_id,
+    )
+    .with_client_secret(secret)
+    // Acme differs from Asana: comma-separated scopes and HTTP Basic client authentication.
+    .with_scope_separator(",")
+    .with_client_auth(ClientAuthMethod::BasicAuth);
+    if let Some(uri) = config.get(&REDIRECT_URI) {
         oauth2 = oauth2.with_redirect_uri(uri.clone());
     }
     Ok(Arc::new(AcmeProvider { oauth2 }))
@@ -85,7 +80,7 @@ integrations::auth_core::inventory::submit! {
         id: "acme",
         display_name: "Acme CRM",
         fields: FIELDS,
-        is_configured: |config| config.is_set("client_id") && config.is_set("client_secret"),
+        is_configured: |config| config.is_set(&CLIENT_ID) && config.is_set(&CLIENT_SECRET),
         build,
     }
 }

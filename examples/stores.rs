@@ -6,11 +6,9 @@
 //! cargo run --example stores
 //! ```
 
-use integrations::auth_core::EncryptedStore;
-use integrations::auth_core::crypto::{EncryptionKey, KeyRing};
 use integrations::{
-    AuthManager, CredentialStore, EnvSource, MemoryCredentialStore, OAuth2Token,
-    SqliteCredentialStore,
+    AuthManager, CredentialStore, EncryptedStore, EncryptionKey, EnvSource, KeyRing,
+    MemoryCredentialStore, OAuth2Token, SqliteCredentialStore,
 };
 use store_file::FileCredentialStore;
 

@@ -29,14 +29,20 @@
 //! ```
 #![warn(missing_docs)]
 
+/// The provider-agnostic core, for implementers of providers and stores: the `AuthProvider` and
+/// `UserCredentials` traits, configuration keys and fields, the registry, store records and
+/// helpers, encryption envelopes. Applications need only the items re-exported at this crate's
+/// root.
 pub use auth_core;
+
 pub use auth_core::config::EnvSource;
+pub use auth_core::crypto::{EncryptionKey, KeyRing};
 pub use auth_core::{
-    AuthError, AuthManager, AuthManagerBuilder, AuthProvider, AuthorizationRequest,
-    AuthorizeOptions, ConfigError, ConfigSource, CredentialInfo, CredentialSource,
-    CredentialStatus, CredentialStore, Credentials, ErrorClass, MemoryCredentialStore, OAuth2Flow,
-    OAuth2Token, SecretString, Session, SessionOptions, StaticTokenSource, StoreError, TokenSource,
-    UserCredentials,
+    AuthError, AuthManager, AuthManagerBuilder, AuthorizationRequest, AuthorizeOptions,
+    ConfigError, ConfigSource, CredentialInfo, CredentialSource, CredentialStatus, CredentialStore,
+    Credentials, EncryptedStore, ErrorClass, ListedCredential, MemoryCredentialStore, OAuth2Flow,
+    OAuth2Token, OAuthErrorCode, ProviderStatus, RefreshingTokenSource, SecretString, Session,
+    SessionOptions, StaticTokenSource, StoreError, TokenOperation, TokenSource,
 };
 
 /// Asana: auth provider, typed client, agent catalog (feature `asana`).

@@ -1004,7 +1004,6 @@ impl TokenCell {
 /// impl AuthProvider for Example {
 ///     fn id(&self) -> &str { "example" }
 ///     fn oauth2_settings(&self) -> Option<&OAuth2Settings> { Some(&self.0) }
-///     fn as_any(&self) -> &dyn std::any::Any { self }
 /// }
 ///
 /// let server = MockServer::start().await;

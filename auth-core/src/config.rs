@@ -6,26 +6,30 @@
 //! as unset, so the next key in the priority order is tried.
 //!
 //! ```
-//! use auth_core::config::{ConfigField, ConfigLoader, EnvSource, FieldKind};
+//! use auth_core::config::{ConfigField, ConfigKey, ConfigLoader, EnvSource};
 //! use auth_core::ConfigSource;
+//! use url::Url;
 //!
+//! const CLIENT_ID: ConfigKey<str> = ConfigKey::text("client_id");
+//! const TOKEN_URL: ConfigKey<Url> = ConfigKey::url("token_url");
 //! const FIELDS: &[ConfigField] = &[
-//!     ConfigField::new("client_id", FieldKind::Text, &["ACME_CLIENT_ID"]),
-//!     ConfigField::new("token_url", FieldKind::Url, &["ACME_TOKEN_URL", "ACME_ACCESS_TOKEN_URL"])
+//!     CLIENT_ID.field(&["ACME_CLIENT_ID"]),
+//!     TOKEN_URL.field(&["ACME_TOKEN_URL", "ACME_ACCESS_TOKEN_URL"])
 //!         .with_default("https://acme.example/oauth/token"),
 //! ];
 //! let loader = ConfigLoader::new()
 //!     .with_env(EnvSource::from_pairs([("ACME_ACCESS_TOKEN_URL", "https://login.acme.example/token")]))
 //!     .with_value("acme", "client_id", "id-from-code");
 //! let config = loader.load("acme", FIELDS).unwrap();
-//! assert_eq!(config.text("client_id"), Some("id-from-code"));
+//! assert_eq!(config.get(&CLIENT_ID), Some("id-from-code"));
 //! assert_eq!(config.origin("client_id"), Some(&ConfigSource::Code));
-//! assert_eq!(config.url("token_url").unwrap().as_str(), "https://login.acme.example/token");
+//! assert_eq!(config.get(&TOKEN_URL).unwrap().as_str(), "https://login.acme.example/token");
 //! assert_eq!(config.origin("token_url"), Some(&ConfigSource::Env("ACME_ACCESS_TOKEN_URL".into())));
 //! ```
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
+use std::marker::PhantomData;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -34,6 +38,7 @@ use url::Url;
 use crate::error::{ConfigError, ConfigSource};
 use crate::secret::SecretString;
 use crate::token::split_scopes;
+use sealed::ConfigValue;
 
 /// The env key naming a TOML configuration file when none is given in code.
 pub const CONFIG_FILE_ENV: &str = "INTEGRATIONS_CONFIG";
@@ -50,7 +55,7 @@ pub enum FieldKind {
     Url,
     /// A list: a TOML array, or a comma- or space-separated string.
     List,
-    /// One of these names (read as text with [`ProviderConfig::text`]).
+    /// One of these names (read as text through a [`ConfigKey::one_of`] key).
     OneOf(&'static [&'static str]),
 }
 
@@ -89,27 +94,181 @@ impl ConfigField {
     }
 }
 
-/// A loaded value.
-#[derive(Clone)]
-#[non_exhaustive]
-pub enum ConfigValue {
-    /// Plain text.
-    Text(String),
-    /// A secret.
-    Secret(SecretString),
-    /// A validated URL.
-    Url(Url),
-    /// A list.
-    List(Vec<String>),
+/// A typed handle on one configuration field: its name, its kind and the type its value reads
+/// as. A provider declares each field once as a key, builds its [`ConfigField`] from the key
+/// ([`ConfigKey::field`]) and reads the loaded value back with [`ProviderConfig::get`], so the
+/// name, the kind and the reading cannot drift apart.
+///
+/// ```
+/// use auth_core::config::{ConfigField, ConfigKey, ConfigLoader, EnvSource};
+/// use auth_core::SecretString;
+///
+/// const CLIENT_ID: ConfigKey<str> = ConfigKey::text("client_id");
+/// const CLIENT_SECRET: ConfigKey<SecretString> = ConfigKey::secret("client_secret");
+/// const FIELDS: &[ConfigField] = &[
+///     CLIENT_ID.field(&["ACME_CLIENT_ID"]),
+///     CLIENT_SECRET.field(&["ACME_CLIENT_SECRET"]),
+/// ];
+///
+/// let env = EnvSource::from_pairs([("ACME_CLIENT_ID", "id-1")]);
+/// let config = ConfigLoader::new().with_env(env).load("acme", FIELDS).unwrap();
+/// assert_eq!(config.get(&CLIENT_ID), Some("id-1"));
+/// let err = config.require(&CLIENT_SECRET).unwrap_err();
+/// assert!(err.to_string().contains("ACME_CLIENT_SECRET"), "{err}");
+/// ```
+pub struct ConfigKey<T: ?Sized> {
+    name: &'static str,
+    kind: FieldKind,
+    value: PhantomData<fn() -> *const T>,
 }
 
-impl fmt::Debug for ConfigValue {
+impl<T: ?Sized> ConfigKey<T> {
+    const fn of(name: &'static str, kind: FieldKind) -> Self {
+        Self {
+            name,
+            kind,
+            value: PhantomData,
+        }
+    }
+
+    /// The field's name (its key in the TOML section and in code).
+    pub const fn name(&self) -> &'static str {
+        self.name
+    }
+
+    /// The field declaration for this key, read from `env_keys` in priority order.
+    pub const fn field(&self, env_keys: &'static [&'static str]) -> ConfigField {
+        ConfigField::new(self.name, self.kind, env_keys)
+    }
+}
+
+impl ConfigKey<str> {
+    /// A plain text field ([`FieldKind::Text`]).
+    pub const fn text(name: &'static str) -> Self {
+        Self::of(name, FieldKind::Text)
+    }
+
+    /// A field holding one of `names` ([`FieldKind::OneOf`]), read as text.
+    pub const fn one_of(name: &'static str, names: &'static [&'static str]) -> Self {
+        Self::of(name, FieldKind::OneOf(names))
+    }
+}
+
+impl ConfigKey<SecretString> {
+    /// A secret field ([`FieldKind::Secret`]).
+    pub const fn secret(name: &'static str) -> Self {
+        Self::of(name, FieldKind::Secret)
+    }
+}
+
+impl ConfigKey<Url> {
+    /// An endpoint URL field ([`FieldKind::Url`]).
+    pub const fn url(name: &'static str) -> Self {
+        Self::of(name, FieldKind::Url)
+    }
+}
+
+impl ConfigKey<[String]> {
+    /// A list field ([`FieldKind::List`]).
+    pub const fn list(name: &'static str) -> Self {
+        Self::of(name, FieldKind::List)
+    }
+}
+
+impl<T: ?Sized> Clone for ConfigKey<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T: ?Sized> Copy for ConfigKey<T> {}
+
+impl<T: ?Sized> fmt::Debug for ConfigKey<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ConfigValue::Text(t) => f.debug_tuple("Text").field(t).finish(),
-            ConfigValue::Secret(s) => f.debug_tuple("Secret").field(s).finish(),
-            ConfigValue::Url(u) => f.debug_tuple("Url").field(&u.as_str()).finish(),
-            ConfigValue::List(l) => f.debug_tuple("List").field(l).finish(),
+        f.debug_struct("ConfigKey")
+            .field("name", &self.name)
+            .field("kind", &self.kind)
+            .finish()
+    }
+}
+
+/// The types a [`ConfigKey`] reads as: `str`, [`SecretString`], [`Url`] and `[String]`.
+pub trait ConfigType: sealed::Sealed {}
+
+impl ConfigType for str {}
+impl ConfigType for SecretString {}
+impl ConfigType for Url {}
+impl ConfigType for [String] {}
+
+/// Loaded values and how each key type reads them; public items in a private module, so that
+/// nothing outside this one can name them.
+mod sealed {
+    use std::fmt;
+
+    use super::{SecretString, Url};
+
+    /// A loaded value.
+    #[derive(Clone)]
+    pub enum ConfigValue {
+        /// Plain text.
+        Text(String),
+        /// A secret.
+        Secret(SecretString),
+        /// A validated URL.
+        Url(Url),
+        /// A list.
+        List(Vec<String>),
+    }
+
+    impl fmt::Debug for ConfigValue {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            match self {
+                ConfigValue::Text(t) => f.debug_tuple("Text").field(t).finish(),
+                ConfigValue::Secret(s) => f.debug_tuple("Secret").field(s).finish(),
+                ConfigValue::Url(u) => f.debug_tuple("Url").field(&u.as_str()).finish(),
+                ConfigValue::List(l) => f.debug_tuple("List").field(l).finish(),
+            }
+        }
+    }
+
+    /// How a loaded value is read as the key's type; sealed, so the kinds stay this module's.
+    pub trait Sealed {
+        fn read(value: &ConfigValue) -> Option<&Self>;
+    }
+
+    impl Sealed for str {
+        fn read(value: &ConfigValue) -> Option<&Self> {
+            match value {
+                ConfigValue::Text(t) => Some(t),
+                _ => None,
+            }
+        }
+    }
+
+    impl Sealed for SecretString {
+        fn read(value: &ConfigValue) -> Option<&Self> {
+            match value {
+                ConfigValue::Secret(s) => Some(s),
+                _ => None,
+            }
+        }
+    }
+
+    impl Sealed for Url {
+        fn read(value: &ConfigValue) -> Option<&Self> {
+            match value {
+                ConfigValue::Url(u) => Some(u),
+                _ => None,
+            }
+        }
+    }
+
+    impl Sealed for [String] {
+        fn read(value: &ConfigValue) -> Option<&Self> {
+            match value {
+                ConfigValue::List(l) => Some(l),
+                _ => None,
+            }
         }
     }
 }
@@ -133,9 +292,9 @@ impl ProviderConfig {
         self.fields
     }
 
-    /// Whether a field has a value (from any source).
-    pub fn is_set(&self, field: &str) -> bool {
-        self.values.contains_key(field)
+    /// Whether `key` has a value (from any source).
+    pub fn is_set<T: ?Sized>(&self, key: &ConfigKey<T>) -> bool {
+        self.values.contains_key(key.name)
     }
 
     /// Where a field's value came from.
@@ -143,44 +302,24 @@ impl ProviderConfig {
         self.values.get(field).map(|(_, origin)| origin)
     }
 
-    /// A text field.
-    pub fn text(&self, field: &str) -> Option<&str> {
-        match self.values.get(field) {
-            Some((ConfigValue::Text(t), _)) => Some(t),
-            _ => None,
-        }
+    /// The value of `key`, if it has one.
+    pub fn get<T: ConfigType + ?Sized>(&self, key: &ConfigKey<T>) -> Option<&T> {
+        self.values
+            .get(key.name)
+            .and_then(|(value, _)| T::read(value))
     }
 
-    /// A secret field.
-    pub fn secret(&self, field: &str) -> Option<&SecretString> {
-        match self.values.get(field) {
-            Some((ConfigValue::Secret(s), _)) => Some(s),
-            _ => None,
-        }
-    }
-
-    /// A URL field.
-    pub fn url(&self, field: &str) -> Option<&Url> {
-        match self.values.get(field) {
-            Some((ConfigValue::Url(u), _)) => Some(u),
-            _ => None,
-        }
-    }
-
-    /// A list field.
-    pub fn list(&self, field: &str) -> Option<&[String]> {
-        match self.values.get(field) {
-            Some((ConfigValue::List(l), _)) => Some(l),
-            _ => None,
-        }
+    /// The value of a required `key`, or the error [`ProviderConfig::missing`] describes.
+    pub fn require<T: ConfigType + ?Sized>(&self, key: &ConfigKey<T>) -> Result<&T, ConfigError> {
+        self.get(key).ok_or_else(|| self.missing(key))
     }
 
     /// The error for a required field that has no value: names the field and every env key tried.
-    pub fn missing(&self, field: &str) -> ConfigError {
+    pub fn missing<T: ?Sized>(&self, key: &ConfigKey<T>) -> ConfigError {
         ConfigError::Missing {
             provider: self.provider.clone(),
-            field: field.to_string(),
-            env_keys: self.env_keys_of(field),
+            field: key.name.to_string(),
+            env_keys: self.env_keys_of(key.name),
         }
     }
 
@@ -598,21 +737,20 @@ fn redact_url(url: &Url) -> String {
 mod tests {
     use super::*;
 
+    const CLIENT_ID: ConfigKey<str> = ConfigKey::text("client_id");
+    const CLIENT_SECRET: ConfigKey<SecretString> = ConfigKey::secret("client_secret");
+    const TOKEN: ConfigKey<SecretString> = ConfigKey::secret("token");
+    const TOKEN_URL: ConfigKey<Url> = ConfigKey::url("token_url");
+    const DEFAULT_SCOPE: ConfigKey<[String]> = ConfigKey::list("default_scope");
+
     const FIELDS: &[ConfigField] = &[
-        ConfigField::new("client_id", FieldKind::Text, &["P_CLIENT_ID"]),
-        ConfigField::new("client_secret", FieldKind::Secret, &["P_CLIENT_SECRET"]),
-        ConfigField::new(
-            "token",
-            FieldKind::Secret,
-            &["P_ACCESS_TOKEN", "P_PERSONAL_ACCESS_TOKEN", "P_TOKEN"],
-        ),
-        ConfigField::new(
-            "token_url",
-            FieldKind::Url,
-            &["P_TOKEN_URL", "P_ACCESS_TOKEN_URL"],
-        )
-        .with_default("https://p.example/token"),
-        ConfigField::new("default_scope", FieldKind::List, &["P_DEFAULT_SCOPE"]),
+        CLIENT_ID.field(&["P_CLIENT_ID"]),
+        CLIENT_SECRET.field(&["P_CLIENT_SECRET"]),
+        TOKEN.field(&["P_ACCESS_TOKEN", "P_PERSONAL_ACCESS_TOKEN", "P_TOKEN"]),
+        TOKEN_URL
+            .field(&["P_TOKEN_URL", "P_ACCESS_TOKEN_URL"])
+            .with_default("https://p.example/token"),
+        DEFAULT_SCOPE.field(&["P_DEFAULT_SCOPE"]),
     ];
 
     fn env(pairs: &[(&str, &str)]) -> EnvSource {
@@ -627,20 +765,20 @@ mod tests {
             ("P_ACCESS_TOKEN", "a"),
         ]);
         let c = ConfigLoader::new().with_env(all).load("p", FIELDS).unwrap();
-        assert_eq!(c.secret("token").unwrap().expose_secret(), "a");
+        assert_eq!(c.get(&TOKEN).unwrap().expose_secret(), "a");
         assert_eq!(
             c.origin("token"),
             Some(&ConfigSource::Env("P_ACCESS_TOKEN".into()))
         );
         let two = env(&[("P_TOKEN", "c"), ("P_PERSONAL_ACCESS_TOKEN", "b")]);
         let c = ConfigLoader::new().with_env(two).load("p", FIELDS).unwrap();
-        assert_eq!(c.secret("token").unwrap().expose_secret(), "b");
+        assert_eq!(c.get(&TOKEN).unwrap().expose_secret(), "b");
         let empty_first = env(&[("P_ACCESS_TOKEN", ""), ("P_TOKEN", "c")]);
         let c = ConfigLoader::new()
             .with_env(empty_first)
             .load("p", FIELDS)
             .unwrap();
-        assert_eq!(c.secret("token").unwrap().expose_secret(), "c");
+        assert_eq!(c.get(&TOKEN).unwrap().expose_secret(), "c");
     }
 
     #[test]
@@ -654,10 +792,10 @@ mod tests {
             .with_value("p", "client_id", "from-code")
             .load("p", FIELDS)
             .unwrap();
-        assert_eq!(c.text("client_id"), Some("from-code"));
+        assert_eq!(c.get(&CLIENT_ID), Some("from-code"));
         assert_eq!(c.origin("client_id"), Some(&ConfigSource::Code));
         assert_eq!(
-            c.url("token_url").unwrap().as_str(),
+            c.get(&TOKEN_URL).unwrap().as_str(),
             "https://alias.example/t"
         );
         let c = ConfigLoader::new()
@@ -665,7 +803,7 @@ mod tests {
             .load("p", FIELDS)
             .unwrap();
         assert_eq!(
-            c.url("token_url").unwrap().as_str(),
+            c.get(&TOKEN_URL).unwrap().as_str(),
             "https://p.example/token"
         );
         assert_eq!(c.origin("token_url"), Some(&ConfigSource::Default));
@@ -680,8 +818,8 @@ mod tests {
             ("TOKEN", "t"),
         ]);
         let c = ConfigLoader::new().with_env(e).load("p", FIELDS).unwrap();
-        assert!(!c.is_set("client_id") && !c.is_set("client_secret") && !c.is_set("token"));
-        let err = c.missing("client_id");
+        assert!(!c.is_set(&CLIENT_ID) && !c.is_set(&CLIENT_SECRET) && !c.is_set(&TOKEN));
+        let err = c.missing(&CLIENT_ID);
         assert_eq!(
             err.to_string(),
             "p: missing `client_id`; set P_CLIENT_ID or pass `client_id` in code or in the [p] section of the config file"
@@ -703,22 +841,19 @@ mod tests {
             .with_file(&path)
             .load("p", FIELDS)
             .unwrap();
-        assert_eq!(c.text("client_id"), Some("file-id"));
+        assert_eq!(c.get(&CLIENT_ID), Some("file-id"));
         assert_eq!(
             c.origin("client_id"),
             Some(&ConfigSource::File(path.display().to_string()))
         );
-        assert_eq!(
-            c.url("token_url").unwrap().as_str(),
-            "https://env.example/t"
-        );
-        assert_eq!(c.list("default_scope").unwrap(), ["a", "b"]);
+        assert_eq!(c.get(&TOKEN_URL).unwrap().as_str(), "https://env.example/t");
+        assert_eq!(c.get(&DEFAULT_SCOPE).unwrap(), ["a", "b"]);
         let via_env = env(&[("INTEGRATIONS_CONFIG", path.to_str().unwrap())]);
         let c = ConfigLoader::new()
             .with_env(via_env)
             .load("p", FIELDS)
             .unwrap();
-        assert_eq!(c.text("client_id"), Some("file-id"));
+        assert_eq!(c.get(&CLIENT_ID), Some("file-id"));
     }
 
     #[test]
@@ -804,8 +939,27 @@ mod tests {
             .load("p", FIELDS)
             .unwrap();
         assert_eq!(
-            c.list("default_scope").unwrap(),
+            c.get(&DEFAULT_SCOPE).unwrap(),
             ["tasks:read", "users:read", "projects:read"]
+        );
+    }
+
+    #[test]
+    fn a_key_reads_only_the_kind_it_declares() {
+        let c = ConfigLoader::new()
+            .with_env(env(&[("P_CLIENT_ID", "https://p.example/id")]))
+            .load("p", FIELDS)
+            .unwrap();
+        assert_eq!(c.get(&CLIENT_ID), Some("https://p.example/id"));
+        assert_eq!(c.get(&ConfigKey::url("client_id")), None);
+        assert!(c.get(&ConfigKey::secret("client_id")).is_none());
+        assert_eq!(c.get(&ConfigKey::list("client_id")), None);
+        assert_eq!(c.get(&ConfigKey::text("no_such_field")), None);
+        let err = c.require(&CLIENT_SECRET).unwrap_err();
+        assert!(
+            matches!(&err, ConfigError::Missing { provider, field, env_keys }
+                if provider == "p" && field == "client_secret" && env_keys == &["P_CLIENT_SECRET"]),
+            "{err:?}"
         );
     }
 

@@ -61,7 +61,6 @@ const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// impl AuthProvider for Example {
 ///     fn id(&self) -> &str { "example" }
 ///     fn oauth2_settings(&self) -> Option<&OAuth2Settings> { Some(&self.0) }
-///     fn as_any(&self) -> &dyn std::any::Any { self }
 /// }
 ///
 /// let server = MockServer::start().await;

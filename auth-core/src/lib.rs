@@ -47,7 +47,6 @@
 //! impl AuthProvider for Example {
 //!     fn id(&self) -> &str { "example" }
 //!     fn oauth2_settings(&self) -> Option<&OAuth2Settings> { Some(&self.0) }
-//!     fn as_any(&self) -> &dyn std::any::Any { self }
 //! }
 //!
 //! let server = MockServer::start().await;

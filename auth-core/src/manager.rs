@@ -238,15 +238,6 @@ impl AuthManagerBuilder {
         self
     }
 
-    /// The shortest refresh lease (default 30 s). A lease always lasts longer than the provider's
-    /// token request timeout plus the store write budget plus
-    /// [`LEASE_MARGIN`](crate::cell::LEASE_MARGIN) (55 s with the defaults), so that no other
-    /// process takes over while the holder may still be refreshing; this only lengthens it.
-    pub fn refresh_lease_ttl(mut self, ttl: Duration) -> Self {
-        self.policy.lease_ttl = ttl;
-        self
-    }
-
     /// How long a caller waits for another process's refresh before giving up (default 60 s).
     pub fn max_refresh_wait(mut self, wait: Duration) -> Self {
         self.policy.max_wait = wait;

@@ -7,7 +7,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use proptest::prelude::*;
 use serde_json::{Map, Number, Value, json};
 
-use crate::config::{ConfigField, ConfigLoader, EnvSource, FieldKind};
+use url::Url;
+
+use crate::SecretString;
+use crate::config::{ConfigField, ConfigKey, ConfigLoader, EnvSource};
 use crate::store::Payload;
 use crate::token::{Credentials, OAuth2Token};
 
@@ -312,13 +315,19 @@ proptest! {
     }
 }
 
+const CLIENT_ID: ConfigKey<str> = ConfigKey::text("client_id");
+const CLIENT_SECRET: ConfigKey<SecretString> = ConfigKey::secret("client_secret");
+const TOKEN_URL: ConfigKey<Url> = ConfigKey::url("token_url");
+const DEFAULT_SCOPE: ConfigKey<[String]> = ConfigKey::list("default_scope");
+
 /// The fields of a configuration section, one of each kind.
 const FIELDS: &[ConfigField] = &[
-    ConfigField::new("client_id", FieldKind::Text, &["P_CLIENT_ID"]),
-    ConfigField::new("client_secret", FieldKind::Secret, &["P_CLIENT_SECRET"]),
-    ConfigField::new("token_url", FieldKind::Url, &["P_TOKEN_URL"])
+    CLIENT_ID.field(&["P_CLIENT_ID"]),
+    CLIENT_SECRET.field(&["P_CLIENT_SECRET"]),
+    TOKEN_URL
+        .field(&["P_TOKEN_URL"])
         .with_default("https://p.example/token"),
-    ConfigField::new("default_scope", FieldKind::List, &["P_DEFAULT_SCOPE"]),
+    DEFAULT_SCOPE.field(&["P_DEFAULT_SCOPE"]),
 ];
 
 /// `s` as a TOML basic string.
@@ -430,12 +439,12 @@ proptest! {
             return Ok(());
         }
         let config = loaded.map_err(|e| TestCaseError::fail(e.to_string()))?;
-        prop_assert_eq!(config.text("client_id"), Some(expected_id.as_str()));
-        prop_assert_eq!(config.secret("client_secret").map(|s| s.expose_secret()), Some(secret.as_str()));
+        prop_assert_eq!(config.get(&CLIENT_ID), Some(expected_id.as_str()));
+        prop_assert_eq!(config.get(&CLIENT_SECRET).map(|s| s.expose_secret()), Some(secret.as_str()));
         let expected_scopes: Vec<String> =
             scopes.iter().map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect();
-        prop_assert_eq!(config.list("default_scope"), Some(expected_scopes.as_slice()));
-        prop_assert_eq!(config.url("token_url").map(url::Url::as_str), Some("https://p.example/token"));
+        prop_assert_eq!(config.get(&DEFAULT_SCOPE), Some(expected_scopes.as_slice()));
+        prop_assert_eq!(config.get(&TOKEN_URL).map(url::Url::as_str), Some("https://p.example/token"));
         let shown = format!("{config:?}");
         prop_assert!(!shown.contains(&secret), "{}", shown);
     }

@@ -236,7 +236,7 @@ impl OAuth2Settings {
 /// A SaaS provider's authentication: OAuth2 settings, an optional app-level token, and how token
 /// responses become its credentials. Object-safe; the manager holds `Arc<dyn AuthProvider>`.
 #[async_trait]
-pub trait AuthProvider: Send + Sync + fmt::Debug + 'static {
+pub trait AuthProvider: Any + Send + Sync + fmt::Debug {
     /// Stable lower-case id, e.g. `"asana"`: the key under which credentials are stored.
     fn id(&self) -> &str;
 
@@ -282,9 +282,6 @@ pub trait AuthProvider: Send + Sync + fmt::Debug + 'static {
             extra: previous.extra.clone(),
         }
     }
-
-    /// For downcasting to the concrete provider (extension traits use it).
-    fn as_any(&self) -> &dyn Any;
 }
 
 /// How a provider crate registers itself: `inventory::submit! { ProviderRegistration { ... } }`.
@@ -315,11 +312,4 @@ pub fn registered_providers() -> Vec<&'static ProviderRegistration> {
     all.sort_by_key(|r| r.id);
     all.dedup_by_key(|r| r.id);
     all
-}
-
-/// The registration of `id`, if any.
-pub fn find_registration(id: &str) -> Option<&'static ProviderRegistration> {
-    inventory::iter::<ProviderRegistration>
-        .into_iter()
-        .find(|r| r.id == id)
 }

@@ -17,6 +17,17 @@ use zeroize::Zeroize;
 /// callers without copying it. When the last clone is dropped the bytes are overwritten with zeros
 /// (best effort: a clone dropped concurrently on another thread may skip the wipe).
 ///
+/// Why not [`secrecy`](https://docs.rs/secrecy)'s `SecretString` (a `SecretBox<str>`): both print
+/// `[REDACTED]` in `Debug`, have no `Display`, make serialization an explicit opt-in and wipe the
+/// bytes on drop. Ours differs where this workspace needs it: a clone shares one allocation
+/// (`Arc<str>`) instead of copying the secret, so the access token a cache hands to every call is
+/// neither copied nor left behind in one more allocation per call, and the wipe happens once, when
+/// the last clone goes; and [`SecretString::same_secret`] compares two secrets without an early
+/// exit (`secrecy` offers no comparison). What it does not do: the `String` given to
+/// [`SecretString::new`] is copied and that copy's source is not wiped, a wipe can be skipped when
+/// the last two clones drop at the same moment on two threads, and a comparison reveals whether
+/// the lengths differ.
+///
 /// ```
 /// use auth_core::SecretString;
 ///

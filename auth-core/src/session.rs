@@ -237,7 +237,6 @@ impl SessionEntry {
 /// # impl auth_core::AuthProvider for Demo {
 /// #     fn id(&self) -> &str { "demo" }
 /// #     fn oauth2_settings(&self) -> Option<&auth_core::provider::OAuth2Settings> { Some(&self.0) }
-/// #     fn as_any(&self) -> &dyn std::any::Any { self }
 /// # }
 /// # let settings = auth_core::provider::OAuth2Settings::new(
 /// #     "https://demo.example/authorize".parse().unwrap(), "https://demo.example/token".parse().unwrap(), "id");
@@ -287,7 +286,8 @@ impl Session {
         self.entries.iter().map(|(id, _)| id.as_str())
     }
 
-    /// The configured provider, for extension traits (downcast with `as_any`).
+    /// The configured provider, for extension traits: upcast it to `&dyn Any` to downcast to the
+    /// concrete type (`(provider.as_ref() as &dyn Any).downcast_ref::<P>()`).
     pub fn provider(&self, id: &str) -> Option<&Arc<dyn AuthProvider>> {
         self.get(id).map(|e| &e.provider)
     }

@@ -799,9 +799,6 @@ impl auth_core::AuthProvider for PanickingMerge {
     fn merge_refreshed(&self, _: &Credentials, _: OAuth2Token) -> Credentials {
         panic!("provider bug while merging a refresh response");
     }
-    fn as_any(&self) -> &dyn std::any::Any {
-        self
-    }
 }
 
 #[tokio::test]

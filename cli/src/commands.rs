@@ -4,10 +4,9 @@ use std::time::SystemTime;
 
 use integrations::asana::AsanaSessionExt;
 use integrations::asana::connector::{AsanaConnector, EntityInfo};
-use integrations::auth_core::ListedCredential;
 use integrations::{
-    AuthError, ConfigSource, CredentialSource, CredentialStatus, Credentials, Session,
-    SessionOptions,
+    AuthError, ConfigSource, CredentialSource, CredentialStatus, Credentials, ListedCredential,
+    Session, SessionOptions,
 };
 use serde_json::{Value, json};
 

@@ -4,9 +4,8 @@
 use std::fmt;
 
 use integrations::asana::{AsanaError, ExecuteError};
-use integrations::auth_core::OAuthErrorCode;
 use integrations::auth_core::redact::strip_controls;
-use integrations::{AuthError, ErrorClass, StoreError};
+use integrations::{AuthError, ErrorClass, OAuthErrorCode, StoreError};
 
 /// What kind of failure, i.e. which exit code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

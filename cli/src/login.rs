@@ -8,6 +8,7 @@
 //! taken; its code is exchanged (the library checks the state again and sends the verifier), the
 //! credentials are stored under (provider, subject), and the browser tab is told how it went.
 
+use std::any::Any;
 use std::io::{IsTerminal, Read};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
@@ -18,12 +19,13 @@ use integrations::asana::models::User;
 use integrations::asana::{
     AsanaAuthProvider, AsanaClient, AsanaError, AsanaUser, AsanaUserCredentials,
 };
-use integrations::auth_core::StaticTokenSource;
 use integrations::auth_core::config::FieldKind;
 use integrations::auth_core::crypto::{KEY_ENV, OLD_KEYS_ENV};
 use integrations::auth_core::provider::registered_providers;
 use integrations::auth_core::redact::Redactor;
-use integrations::{AuthError, AuthorizeOptions, Credentials, OAuth2Flow, SecretString};
+use integrations::{
+    AuthError, AuthorizeOptions, Credentials, OAuth2Flow, SecretString, StaticTokenSource,
+};
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
@@ -258,8 +260,7 @@ async fn exchange(
 async fn with_token(app: &App, out: &Output) -> Result<(), CliError> {
     let token = read_token(out).await?;
     let provider = app.auth.provider(ASANA).map_err(|e| app.hints.auth(e))?;
-    let asana = provider
-        .as_any()
+    let asana = (provider.as_ref() as &dyn Any)
         .downcast_ref::<AsanaAuthProvider>()
         .ok_or_else(|| {
             CliError::new(

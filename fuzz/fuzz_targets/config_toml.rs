@@ -38,7 +38,7 @@ fuzz_target!(|data: &[u8]| {
                 let _ = app.is_configured();
                 let _ = format!("{config:?} {app:?}");
                 if with_env {
-                    assert_eq!(config.text("client_id"), Some("env-id"));
+                    assert_eq!(app.client_id.as_deref(), Some("env-id"));
                     assert_eq!(app.token_url.as_str(), "http://127.0.0.1:9/token");
                 }
             }

@@ -27,7 +27,7 @@ use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use auth_core::config::{ConfigField, FieldKind, ProviderConfig};
+use auth_core::config::{ConfigField, ProviderConfig};
 use auth_core::provider::{ClientAuthMethod, OAuth2Settings};
 use auth_core::token::UserCredentials;
 use auth_core::{
@@ -38,61 +38,62 @@ use serde::{Deserialize, Deserializer, Serialize};
 use url::Url;
 
 use crate::client::{AsanaClient, AsanaClientSettings, ConcurrencyLimiter};
+use crate::defaults::{
+    DEFAULT_API_BASE_URL, DEFAULT_AUTHORIZATION_URL, DEFAULT_REVOCATION_URL, DEFAULT_TOKEN_URL,
+};
 use crate::error::AsanaError;
 
 /// The provider id under which Asana credentials are stored.
 pub const PROVIDER_ID: &str = "asana";
 
+/// Asana's configuration keys: each field's name and the type it reads as.
+mod keys {
+    use auth_core::SecretString;
+    use auth_core::config::ConfigKey;
+    use auth_core::provider::ClientAuthMethod;
+    use url::Url;
+
+    pub(super) const AUTHORIZATION_URL: ConfigKey<Url> = ConfigKey::url("authorization_url");
+    pub(super) const TOKEN_URL: ConfigKey<Url> = ConfigKey::url("token_url");
+    pub(super) const REVOCATION_URL: ConfigKey<Url> = ConfigKey::url("revocation_url");
+    pub(super) const API_BASE_URL: ConfigKey<Url> = ConfigKey::url("api_base_url");
+    pub(super) const CLIENT_ID: ConfigKey<str> = ConfigKey::text("client_id");
+    pub(super) const CLIENT_SECRET: ConfigKey<SecretString> = ConfigKey::secret("client_secret");
+    pub(super) const REDIRECT_URI: ConfigKey<Url> = ConfigKey::url("redirect_uri");
+    pub(super) const TOKEN: ConfigKey<SecretString> = ConfigKey::secret("token");
+    pub(super) const DEFAULT_SCOPE: ConfigKey<[String]> = ConfigKey::list("default_scope");
+    pub(super) const WORKSPACE_GID: ConfigKey<str> = ConfigKey::text("workspace_gid");
+    pub(super) const TOKEN_AUTH_METHOD: ConfigKey<str> =
+        ConfigKey::one_of("token_auth_method", ClientAuthMethod::NAMES);
+}
+
 /// Asana's configuration fields, env keys in priority order.
 pub const FIELDS: &[ConfigField] = &[
-    ConfigField::new(
-        "authorization_url",
-        FieldKind::Url,
-        &["ASANA_AUTHORIZATION_URL", "ASANA_AUTHORIZE_URL"],
-    )
-    .with_default("https://app.asana.com/-/oauth_authorize"),
-    ConfigField::new(
-        "token_url",
-        FieldKind::Url,
-        &["ASANA_TOKEN_URL", "ASANA_ACCESS_TOKEN_URL"],
-    )
-    .with_default("https://app.asana.com/-/oauth_token"),
-    ConfigField::new(
-        "revocation_url",
-        FieldKind::Url,
-        &["ASANA_REVOCATION_URL", "ASANA_REVOKE_URL"],
-    )
-    .with_default("https://app.asana.com/-/oauth_revoke"),
-    ConfigField::new(
-        "api_base_url",
-        FieldKind::Url,
-        &["ASANA_API_BASE_URL", "ASANA_BASE_URL"],
-    )
-    .with_default("https://app.asana.com/api/1.0"),
-    ConfigField::new("client_id", FieldKind::Text, &["ASANA_CLIENT_ID"]),
-    ConfigField::new("client_secret", FieldKind::Secret, &["ASANA_CLIENT_SECRET"]),
-    ConfigField::new("redirect_uri", FieldKind::Url, &["ASANA_REDIRECT_URI"]),
-    ConfigField::new(
-        "token",
-        FieldKind::Secret,
-        &[
-            "ASANA_ACCESS_TOKEN",
-            "ASANA_PERSONAL_ACCESS_TOKEN",
-            "ASANA_TOKEN",
-        ],
-    ),
-    ConfigField::new("default_scope", FieldKind::List, &["ASANA_DEFAULT_SCOPE"]),
-    ConfigField::new(
-        "workspace_gid",
-        FieldKind::Text,
-        &["ASANA_WORKSPACE_GID", "ASANA_WORKSPACE"],
-    ),
-    ConfigField::new(
-        "token_auth_method",
-        FieldKind::OneOf(ClientAuthMethod::NAMES),
-        &["ASANA_TOKEN_AUTH_METHOD"],
-    )
-    .with_default("client_secret_post"),
+    keys::AUTHORIZATION_URL
+        .field(&["ASANA_AUTHORIZATION_URL", "ASANA_AUTHORIZE_URL"])
+        .with_default(DEFAULT_AUTHORIZATION_URL),
+    keys::TOKEN_URL
+        .field(&["ASANA_TOKEN_URL", "ASANA_ACCESS_TOKEN_URL"])
+        .with_default(DEFAULT_TOKEN_URL),
+    keys::REVOCATION_URL
+        .field(&["ASANA_REVOCATION_URL", "ASANA_REVOKE_URL"])
+        .with_default(DEFAULT_REVOCATION_URL),
+    keys::API_BASE_URL
+        .field(&["ASANA_API_BASE_URL", "ASANA_BASE_URL"])
+        .with_default(DEFAULT_API_BASE_URL),
+    keys::CLIENT_ID.field(&["ASANA_CLIENT_ID"]),
+    keys::CLIENT_SECRET.field(&["ASANA_CLIENT_SECRET"]),
+    keys::REDIRECT_URI.field(&["ASANA_REDIRECT_URI"]),
+    keys::TOKEN.field(&[
+        "ASANA_ACCESS_TOKEN",
+        "ASANA_PERSONAL_ACCESS_TOKEN",
+        "ASANA_TOKEN",
+    ]),
+    keys::DEFAULT_SCOPE.field(&["ASANA_DEFAULT_SCOPE"]),
+    keys::WORKSPACE_GID.field(&["ASANA_WORKSPACE_GID", "ASANA_WORKSPACE"]),
+    keys::TOKEN_AUTH_METHOD
+        .field(&["ASANA_TOKEN_AUTH_METHOD"])
+        .with_default("client_secret_post"),
 ];
 
 /// The application's Asana configuration (what the Python framework calls app credentials).
@@ -146,10 +147,10 @@ impl Default for AsanaAppCredentials {
     fn default() -> Self {
         let url = |s: &str| Url::parse(s).expect("built-in URL is valid");
         Self {
-            authorization_url: url("https://app.asana.com/-/oauth_authorize"),
-            token_url: url("https://app.asana.com/-/oauth_token"),
-            revocation_url: url("https://app.asana.com/-/oauth_revoke"),
-            api_base_url: url("https://app.asana.com/api/1.0"),
+            authorization_url: url(DEFAULT_AUTHORIZATION_URL),
+            token_url: url(DEFAULT_TOKEN_URL),
+            revocation_url: url(DEFAULT_REVOCATION_URL),
+            api_base_url: url(DEFAULT_API_BASE_URL),
             client_id: None,
             client_secret: None,
             redirect_uri: None,
@@ -165,24 +166,24 @@ impl AsanaAppCredentials {
     /// Reads the fields from a loaded configuration.
     pub fn from_config(config: &ProviderConfig) -> Self {
         let defaults = Self::default();
-        let url = |field: &str, default: Url| config.url(field).cloned().unwrap_or(default);
+        let url = |key, default| config.get(&key).cloned().unwrap_or(default);
         Self {
-            authorization_url: url("authorization_url", defaults.authorization_url),
-            token_url: url("token_url", defaults.token_url),
-            revocation_url: url("revocation_url", defaults.revocation_url),
-            api_base_url: url("api_base_url", defaults.api_base_url),
-            client_id: config.text("client_id").map(String::from),
-            client_secret: config.secret("client_secret").cloned(),
-            redirect_uri: config.url("redirect_uri").cloned(),
-            token: config.secret("token").cloned(),
+            authorization_url: url(keys::AUTHORIZATION_URL, defaults.authorization_url),
+            token_url: url(keys::TOKEN_URL, defaults.token_url),
+            revocation_url: url(keys::REVOCATION_URL, defaults.revocation_url),
+            api_base_url: url(keys::API_BASE_URL, defaults.api_base_url),
+            client_id: config.get(&keys::CLIENT_ID).map(String::from),
+            client_secret: config.get(&keys::CLIENT_SECRET).cloned(),
+            redirect_uri: config.get(&keys::REDIRECT_URI).cloned(),
+            token: config.get(&keys::TOKEN).cloned(),
             default_scope: config
-                .list("default_scope")
+                .get(&keys::DEFAULT_SCOPE)
                 .map(<[String]>::to_vec)
                 .unwrap_or_default(),
-            workspace_gid: config.text("workspace_gid").map(String::from),
+            workspace_gid: config.get(&keys::WORKSPACE_GID).map(String::from),
             // The loader accepts only the method names.
             token_auth_method: config
-                .text("token_auth_method")
+                .get(&keys::TOKEN_AUTH_METHOD)
                 .and_then(|name| name.parse().ok())
                 .unwrap_or(defaults.token_auth_method),
         }
@@ -292,7 +293,10 @@ impl AsanaAuthProvider {
         let public = app.token_auth_method == ClientAuthMethod::None;
         let oauth2 = match (&app.client_id, &app.client_secret) {
             (Some(_), None) if !public => {
-                return Err(missing("client_secret", &["ASANA_CLIENT_SECRET"]));
+                return Err(missing(
+                    keys::CLIENT_SECRET.name(),
+                    &["ASANA_CLIENT_SECRET"],
+                ));
             }
             (Some(id), secret) => {
                 let mut settings = OAuth2Settings::new(
@@ -312,7 +316,7 @@ impl AsanaAuthProvider {
                 }
                 Some(settings)
             }
-            (None, Some(_)) => return Err(missing("client_id", &["ASANA_CLIENT_ID"])),
+            (None, Some(_)) => return Err(missing(keys::CLIENT_ID.name(), &["ASANA_CLIENT_ID"])),
             // Neither an OAuth client nor a token: only credentials already stored can be used
             // (`AuthManagerBuilder::enable`); `oauth2()` says what to set when OAuth is needed.
             (None, None) => None,
@@ -414,10 +418,6 @@ impl AuthProvider for AsanaAuthProvider {
             reason: "the token response cannot be stored".into(),
         })
     }
-
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
 }
 
 fn build(config: ProviderConfig) -> Result<Arc<dyn AuthProvider>, ConfigError> {
@@ -480,7 +480,7 @@ impl AsanaSessionExt for Session {
         let source = self.token_source(PROVIDER_ID)?;
         let provider = self
             .provider(PROVIDER_ID)
-            .and_then(|p| p.as_any().downcast_ref::<AsanaAuthProvider>())
+            .and_then(|p| (p.as_ref() as &dyn Any).downcast_ref::<AsanaAuthProvider>())
             .ok_or_else(|| {
                 AsanaError::from(AuthError::UnknownProvider {
                     provider: PROVIDER_ID.into(),

@@ -23,6 +23,7 @@
 mod auth;
 pub mod client;
 pub mod connector;
+mod defaults;
 pub mod error;
 pub mod models;
 pub mod webhooks;
@@ -35,5 +36,8 @@ pub use client::{
     AsanaClient, AsanaClientSettings, ConcurrencyLimiter, List, PageStream, RetryConfig,
 };
 pub use connector::{AsanaConnector, AsanaOAuthConfig, ExecuteError, Health, UnhealthyReason};
+pub use defaults::{
+    DEFAULT_API_BASE_URL, DEFAULT_AUTHORIZATION_URL, DEFAULT_REVOCATION_URL, DEFAULT_TOKEN_URL,
+};
 pub use error::AsanaError;
 pub use models::Page;

@@ -31,9 +31,6 @@ impl AuthProvider for TestProvider {
     fn app_token(&self) -> Option<&SecretString> {
         self.app_token.as_ref()
     }
-    fn as_any(&self) -> &dyn std::any::Any {
-        self
-    }
 }
 
 pub fn settings(uri: &str) -> OAuth2Settings {

@@ -49,7 +49,7 @@ pub use resources::{
     Webhooks, Workspaces,
 };
 pub use retry::RetryConfig;
-pub use settings::{AsanaClientSettings, DEFAULT_API_BASE_URL};
+pub use settings::AsanaClientSettings;
 
 use crate::error::AsanaError;
 use crate::models::{Page, User};

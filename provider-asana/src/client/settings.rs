@@ -6,9 +6,7 @@ use std::time::Duration;
 use url::Url;
 
 use super::{ConcurrencyLimiter, RetryConfig};
-
-/// Asana's API base URL.
-pub const DEFAULT_API_BASE_URL: &str = "https://app.asana.com/api/1.0";
+use crate::defaults::DEFAULT_API_BASE_URL;
 
 /// Settings of an [`AsanaClient`](crate::AsanaClient), built with `with_*` methods.
 ///
@@ -27,7 +25,7 @@ pub const DEFAULT_API_BASE_URL: &str = "https://app.asana.com/api/1.0";
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct AsanaClientSettings {
-    /// The API base URL (default `https://app.asana.com/api/1.0`). The token is only ever sent to
+    /// The API base URL (default [`DEFAULT_API_BASE_URL`](crate::DEFAULT_API_BASE_URL)). The token is only ever sent to
     /// this origin, under this path. It must be https, except on 127.0.0.1, ::1 and localhost.
     pub api_base_url: Url,
     /// The default workspace for calls that need one and were not given one.
