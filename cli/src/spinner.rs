@@ -1,18 +1,16 @@
-//! A small spinner on stderr while `login` waits for the browser, with the time left. It draws
-//! only when stderr is a terminal; otherwise the caller prints one plain line instead.
+//! A spinner on stderr while `login` waits for the browser, with the time left (indicatif). It
+//! draws only when stderr is a terminal; otherwise the caller prints one plain line instead.
 
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::time::Duration;
 
-use tokio::task::JoinHandle;
+use indicatif::{ProgressBar, ProgressState, ProgressStyle};
 use tokio::time::Instant;
-
-const FRAMES: [&str; 10] = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"];
 
 /// A running spinner; dropping it clears its line.
 #[derive(Debug)]
 pub struct Spinner {
-    task: Option<JoinHandle<()>>,
+    bar: Option<ProgressBar>,
 }
 
 impl Spinner {
@@ -24,31 +22,31 @@ impl Spinner {
     /// Draws `message` with a spinner and the seconds left until `deadline`, when `enabled`.
     pub fn start(enabled: bool, message: String, deadline: Instant) -> Self {
         if !enabled {
-            return Self { task: None };
+            return Self { bar: None };
         }
-        let task = tokio::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_millis(100));
-            for frame in FRAMES.iter().cycle() {
-                tick.tick().await;
-                let left = deadline
-                    .saturating_duration_since(Instant::now())
-                    .as_millis()
-                    .div_ceil(1000);
-                let mut stderr = std::io::stderr().lock();
-                let _ = write!(stderr, "\r\x1b[2K{frame} {message} ({left}s left)");
-                let _ = stderr.flush();
-            }
-        });
-        Self { task: Some(task) }
+        let left = move |_: &ProgressState, w: &mut dyn std::fmt::Write| {
+            let secs = deadline
+                .saturating_duration_since(Instant::now())
+                .as_millis()
+                .div_ceil(1000);
+            let _ = write!(w, "{secs}");
+        };
+        let style = ProgressStyle::with_template("{spinner} {msg} ({left}s left)")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner())
+            .with_key("left", left);
+        let bar = ProgressBar::new_spinner()
+            .with_style(style)
+            .with_message(message);
+        bar.enable_steady_tick(Duration::from_millis(100));
+        Self { bar: Some(bar) }
     }
 
     /// Prints `text` on its own line above the spinner.
     pub fn note(&self, text: &str) {
-        let mut stderr = std::io::stderr().lock();
-        if self.task.is_some() {
-            let _ = write!(stderr, "\r\x1b[2K");
+        match &self.bar {
+            Some(bar) => bar.suspend(|| eprintln!("{text}")),
+            None => eprintln!("{text}"),
         }
-        let _ = writeln!(stderr, "{text}");
     }
 
     /// Stops and clears the spinner.
@@ -57,11 +55,8 @@ impl Spinner {
     }
 
     fn clear(&mut self) {
-        if let Some(task) = self.task.take() {
-            task.abort();
-            let mut stderr = std::io::stderr().lock();
-            let _ = write!(stderr, "\r\x1b[2K");
-            let _ = stderr.flush();
+        if let Some(bar) = self.bar.take() {
+            bar.finish_and_clear();
         }
     }
 }
