@@ -3,7 +3,7 @@
 //! itself, re-executed to run one of the two ignored child tests below.
 #![cfg(unix)]
 
-mod support;
+use crate::support;
 
 use std::sync::Arc;
 
@@ -29,7 +29,7 @@ async fn two_processes_increment_one_record_without_losing_updates() {
     let dir = tempfile::tempdir().unwrap();
     // Both children open the store while it does not exist yet, and race to create the record.
     let db = dir.path().join("shared.db");
-    processes::run_two_process_increments(&db, "child_increments", |keys| async {
+    processes::run_two_process_increments(&db, "processes::child_increments", |keys| async {
         Arc::new(
             SqliteCredentialStore::builder(&db)
                 .key_ring(keys)
@@ -57,7 +57,7 @@ fn sigkill_at_any_moment_leaves_the_last_acknowledged_write() {
     processes::run_sigkill_rounds(
         dir.path(),
         "db",
-        "child_writes_until_killed",
+        "processes::child_writes_until_killed",
         |db, keys| async move {
             let store = support::builder(&db, keys).open().await?;
             let got = store.get("p", "crash").await?.expect("the record exists");
