@@ -3,7 +3,7 @@
 //! itself, re-executed to run one of the two ignored child tests below.
 #![cfg(unix)]
 
-mod support;
+use crate::support;
 
 use std::sync::Arc;
 
@@ -30,7 +30,7 @@ async fn two_processes_increment_one_record_without_losing_updates() {
     // Both children open the store while neither the file nor its directory exists, and race to
     // create the record.
     let path = dir.path().join("new-dir").join("shared.json");
-    processes::run_two_process_increments(&path, "child_increments", |keys| async {
+    processes::run_two_process_increments(&path, "processes::child_increments", |keys| async {
         Arc::new(
             FileCredentialStore::builder(&path)
                 .key_ring(keys)
@@ -58,7 +58,7 @@ fn sigkill_at_any_moment_leaves_the_last_acknowledged_write() {
     processes::run_sigkill_rounds(
         dir.path(),
         "json",
-        "child_writes_until_killed",
+        "processes::child_writes_until_killed",
         |path, keys| async move {
             let store = support::builder(&path, keys).open().await?;
             let got = store.get("p", "crash").await?.expect("the record exists");
