@@ -36,9 +36,18 @@ use crate::store::{
 /// Log output captured in memory, for tests that check what was logged and what never was.
 ///
 /// Install [`CapturedLogs::subscriber`] for the code under test (with
-/// `tracing::subscriber::set_default` or `with_default`), then read [`CapturedLogs::text`]. A
-/// thread-local subscriber shares tracing's global callsite-interest cache with tests running
-/// concurrently in the same binary, so a test that captures logs is best alone in its binary.
+/// `tracing::subscriber::set_default` or `with_default`), then read [`CapturedLogs::text`]. It
+/// captures what is logged on the thread that installed it, so the code under test runs there
+/// (a current-thread runtime), while other tests of the same binary log concurrently.
+///
+/// Tracing caches, per callsite, whether any subscriber wants its events, and a thread-local
+/// subscriber installed while another thread registers a callsite can be left out of that
+/// cache, so the capture would miss the callsite's events. [`CapturedLogs::subscriber`]
+/// therefore first installs, once per process, a global default subscriber that records
+/// nothing but asks every time ([`Interest::sometimes`](tracing::subscriber::Interest::sometimes)
+/// at any level): no callsite is then cached as wanted by no one, and each event asks the
+/// subscriber of its own thread. A process that installed its own global subscriber before
+/// keeps it, and with it tracing's caching.
 ///
 /// ```
 /// let logs = auth_core::testing::CapturedLogs::default();
@@ -55,7 +64,13 @@ pub struct CapturedLogs(Arc<std::sync::Mutex<Vec<u8>>>);
 
 impl CapturedLogs {
     /// A subscriber that writes every event up to `level` here, as plain text without colours.
+    /// Installs the global subscriber described at [`CapturedLogs`] if there is none yet.
     pub fn subscriber(&self, level: tracing::Level) -> impl tracing::Subscriber + Send + Sync {
+        static ASK_EVERY_TIME: std::sync::Once = std::sync::Once::new();
+        ASK_EVERY_TIME.call_once(|| {
+            // Fails only when the process already has a global subscriber, which then stays.
+            let _ = tracing::subscriber::set_global_default(AskEveryTime);
+        });
         let writer = self.clone();
         tracing_subscriber::fmt()
             .with_max_level(level)
@@ -83,6 +98,41 @@ impl std::io::Write for CapturedLogs {
     fn flush(&mut self) -> std::io::Result<()> {
         Ok(())
     }
+}
+
+/// The global subscriber of [`CapturedLogs`]: interested in every callsite "sometimes", so tracing
+/// asks the current thread's subscriber at each event, and records nothing itself.
+struct AskEveryTime;
+
+impl tracing::Subscriber for AskEveryTime {
+    fn register_callsite(
+        &self,
+        _: &'static tracing::Metadata<'static>,
+    ) -> tracing::subscriber::Interest {
+        tracing::subscriber::Interest::sometimes()
+    }
+
+    fn max_level_hint(&self) -> Option<tracing::level_filters::LevelFilter> {
+        Some(tracing::level_filters::LevelFilter::TRACE)
+    }
+
+    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+        false
+    }
+
+    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+        tracing::span::Id::from_u64(1)
+    }
+
+    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+
+    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+
+    fn event(&self, _: &tracing::Event<'_>) {}
+
+    fn enter(&self, _: &tracing::span::Id) {}
+
+    fn exit(&self, _: &tracing::span::Id) {}
 }
 
 /// A shared, type-erased store handle.

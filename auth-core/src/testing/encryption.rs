@@ -336,9 +336,8 @@ pub async fn wrong_or_missing_key_is_a_clear_error_and_changes_nothing<S, O, C>(
 /// a key at `dir/enc.{extension}`, log exactly one warning: at the first open, saying
 /// "unencrypted" and naming the plaintext store's file.
 ///
-/// Captures logs with a thread-local subscriber, so the calling test is best alone in its test
-/// binary (see [`CapturedLogs`]). Runs its own single-threaded runtime: call it from a plain
-/// `#[test]`.
+/// Captures logs with a thread-local subscriber (see [`CapturedLogs`]). Runs its own
+/// single-threaded runtime: call it from a plain `#[test]`.
 pub fn missing_key_warning_is_logged_once_at_open_and_only_without_a_key<S, O>(
     dir: &Path,
     extension: &str,

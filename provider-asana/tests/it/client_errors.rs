@@ -1,7 +1,7 @@
 //! Error classes: the `errors[]` envelope, 400/402/403/404, decode errors, bodies over their
 //! limit, token-source failures; and that no error text carries the token.
 
-mod client_support;
+use crate::client_support;
 
 use std::sync::Arc;
 

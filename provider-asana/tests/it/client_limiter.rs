@@ -3,7 +3,7 @@
 //! Each mock response is delayed by `DELAY`, so a request can only start after an earlier one
 //! finished: with a limit of N, the (k+N)-th arrival comes at least `DELAY` after the k-th.
 
-mod client_support;
+use crate::client_support;
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};

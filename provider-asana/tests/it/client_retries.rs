@@ -8,7 +8,7 @@
 //! must not happen would show. Waits are measured with generous upper bounds: the lower bounds are
 //! the waits the client must have made.
 
-mod client_support;
+use crate::client_support;
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;

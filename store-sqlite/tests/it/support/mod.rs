@@ -1,4 +1,4 @@
-//! What this crate's test binaries share.
+//! What this crate's test modules share.
 
 use std::path::Path;
 

@@ -2,7 +2,7 @@
 //! and its error cases.
 #![cfg(unix)]
 
-mod support;
+use crate::support;
 
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -697,7 +697,7 @@ async fn read_only_directory_is_a_read_only_error() {
     let dir = tempfile::tempdir().unwrap();
     read_only::run_read_only_directory(
         dir.path(),
-        "read_only_child",
+        "store::read_only_child",
         async |ro: &Path| {
             let existing = ro.join("existing.json");
             plain(&existing)

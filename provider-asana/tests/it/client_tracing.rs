@@ -1,8 +1,8 @@
 //! Request tracing: one span per attempt with method, path and status, never the token or query
-//! values. Alone in its test binary: a thread-local subscriber shares tracing's global callsite
-//! interest cache with any test running concurrently, which makes span capture flaky.
+//! values. Captured with `CapturedLogs`, which keeps capture reliable while other tests of this
+//! binary run concurrently.
 
-mod client_support;
+use crate::client_support;
 
 use auth_core::testing::CapturedLogs;
 

@@ -1,8 +1,6 @@
-//! `Asana-Change` announcements: logged once per client and change, as a warning. Alone in its
-//! test binary for the same reason as `client_tracing.rs`: log capture with a thread-local
-//! subscriber is flaky when other tests run concurrently.
+//! `Asana-Change` announcements: logged once per client and change, as a warning.
 
-mod client_support;
+use crate::client_support;
 
 use auth_core::testing::CapturedLogs;
 

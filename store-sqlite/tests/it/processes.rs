@@ -1,9 +1,9 @@
-//! Several OS processes sharing one file: no lost updates, and no damage from a SIGKILL at any
+//! Several OS processes sharing one database: no lost updates, and no damage from a SIGKILL at any
 //! moment. The checks are `auth_core::testing::processes`; the children are this test binary
 //! itself, re-executed to run one of the two ignored child tests below.
 #![cfg(unix)]
 
-mod support;
+use crate::support;
 
 use std::sync::Arc;
 
@@ -11,14 +11,14 @@ use auth_core::crypto::KEY_ENV;
 use auth_core::testing::payload_n;
 use auth_core::testing::processes::{self, child_store_path};
 use auth_core::{CredentialStore, EncryptedStore};
-use store_file::FileCredentialStore;
+use store_sqlite::SqliteCredentialStore;
 
 /// The child's store, opened the way applications open it: `open(path)`, with the key (if any)
 /// from `INTEGRATIONS_ENCRYPTION_KEY`.
-async fn child_store() -> Option<EncryptedStore<FileCredentialStore>> {
+async fn child_store() -> Option<EncryptedStore<SqliteCredentialStore>> {
     let path = child_store_path()?;
     Some(
-        FileCredentialStore::open(path)
+        SqliteCredentialStore::open(path)
             .await
             .expect("child opens the store"),
     )
@@ -27,12 +27,11 @@ async fn child_store() -> Option<EncryptedStore<FileCredentialStore>> {
 #[tokio::test]
 async fn two_processes_increment_one_record_without_losing_updates() {
     let dir = tempfile::tempdir().unwrap();
-    // Both children open the store while neither the file nor its directory exists, and race to
-    // create the record.
-    let path = dir.path().join("new-dir").join("shared.json");
-    processes::run_two_process_increments(&path, "child_increments", |keys| async {
+    // Both children open the store while it does not exist yet, and race to create the record.
+    let db = dir.path().join("shared.db");
+    processes::run_two_process_increments(&db, "processes::child_increments", |keys| async {
         Arc::new(
-            FileCredentialStore::builder(&path)
+            SqliteCredentialStore::builder(&db)
                 .key_ring(keys)
                 .open()
                 .await
@@ -57,11 +56,12 @@ fn sigkill_at_any_moment_leaves_the_last_acknowledged_write() {
     let dir = tempfile::tempdir().unwrap();
     processes::run_sigkill_rounds(
         dir.path(),
-        "json",
-        "child_writes_until_killed",
-        |path, keys| async move {
-            let store = support::builder(&path, keys).open().await?;
+        "db",
+        "processes::child_writes_until_killed",
+        |db, keys| async move {
+            let store = support::builder(&db, keys).open().await?;
             let got = store.get("p", "crash").await?.expect("the record exists");
+            store.into_inner().close().await?;
             Ok(payload_n(&got.record.payload))
         },
     );

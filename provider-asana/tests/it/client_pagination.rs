@@ -1,6 +1,6 @@
 //! Pagination: `limit=100`, following `next_page.offset` lazily, caps, raw lists.
 
-mod client_support;
+use crate::client_support;
 
 use client_support::client;
 use futures::{StreamExt, TryStreamExt};

@@ -2,7 +2,7 @@
 //! default workspace, raw requests and the origin check, attachments and where their downloads may
 //! go, events.
 
-mod client_support;
+use crate::client_support;
 
 use std::sync::Arc;
 

@@ -1,7 +1,7 @@
 //! `SqliteCredentialStore` against the conformance suite, encryption at rest, and its error cases.
 #![cfg(unix)]
 
-mod support;
+use crate::support;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -688,7 +688,7 @@ async fn read_only_directory_is_a_read_only_error() {
     let dir = tempfile::tempdir().unwrap();
     read_only::run_read_only_directory(
         dir.path(),
-        "read_only_child",
+        "store::read_only_child",
         async |_: &Path| {},
         assert_read_only,
     )

@@ -4,7 +4,7 @@
 //! downloaded from the API server outside the API base path (`/files/...`), standing for the
 //! storage host, without the token; a download URL on any other local server is refused.
 
-mod client_support;
+use crate::client_support;
 
 use std::collections::BTreeSet;
 
@@ -3085,7 +3085,7 @@ fn catalog_markdown() -> String {
         "# Asana catalog\n\n\
          Every action `AsanaConnector::execute(entity, action, params)` runs, {actions} actions over \
          {} entities. Reads also take `select_fields` and `exclude_fields`. Generated from the \
-         catalog by `cargo test -p provider-asana --test connector_execute` with \
+         catalog by `cargo test -p provider-asana --test it docs_catalog_md` with \
          `UPDATE_CATALOG_DOC=1`; a test fails when this file and the catalog differ.\n",
         catalog.len()
     );
@@ -3143,7 +3143,7 @@ fn docs_catalog_md_lists_every_action() {
     assert!(
         found == expected,
         "docs/catalog.md is out of step with the catalog; regenerate it with \
-         UPDATE_CATALOG_DOC=1 cargo test -p provider-asana --test connector_execute"
+         UPDATE_CATALOG_DOC=1 cargo test -p provider-asana --test it docs_catalog_md"
     );
 }
 

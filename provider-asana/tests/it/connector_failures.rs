@@ -4,7 +4,7 @@
 //!
 //! The retry tests run in real time, with the client's retries shrunk to milliseconds.
 
-mod client_support;
+use crate::client_support;
 
 use std::time::{Duration, Instant};
 

@@ -1,6 +1,5 @@
 //! Shared helpers for the client tests: a counting token source, client builders, and a raw HTTP
 //! server ([`raw`]).
-#![allow(dead_code)]
 
 use std::sync::Arc;
 use std::sync::Mutex;

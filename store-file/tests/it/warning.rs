@@ -1,8 +1,6 @@
-//! Without a key the store warns exactly once, at open. Alone in its test binary: a thread-local
-//! tracing subscriber shares tracing's global callsite-interest cache with tests running
-//! concurrently in the same binary, which makes log capture flaky.
+//! Without a key the store warns exactly once, at open.
 
-mod support;
+use crate::support;
 
 use std::path::PathBuf;
 

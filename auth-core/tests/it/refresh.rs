@@ -1,6 +1,6 @@
 //! Sessions: refresh on expiry and on 401, single flight in one process and across processes,
 //! invalid_grant and transient failures, overrides and the app-token fallback.
-mod common;
+use crate::common;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};

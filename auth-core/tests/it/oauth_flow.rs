@@ -1,5 +1,5 @@
 //! The OAuth2 code flow with PKCE, state checks, exchange errors and revocation, against wiremock.
-mod common;
+use crate::common;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

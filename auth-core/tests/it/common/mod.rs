@@ -1,5 +1,4 @@
 //! A minimal provider and token-endpoint mocks shared by the auth-core integration tests.
-#![allow(dead_code)]
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};

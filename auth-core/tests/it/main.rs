@@ -1,0 +1,8 @@
+//! auth-core's integration tests, in one binary: the OAuth flow, sessions and refresh, and the
+//! in-memory store's conformance.
+
+mod common;
+#[cfg(feature = "testing")]
+mod memory_store;
+mod oauth_flow;
+mod refresh;
