@@ -6,7 +6,7 @@ use proptest::prelude::*;
 use serde_json::{Map, Value, json};
 use url::Url;
 
-use super::catalog::{In, OPERATIONS, Operation, Ty};
+use super::catalog::{In, OPERATIONS, Operation, Rule, Ty};
 use super::{build_request, query_value, resolve, validate};
 
 fn cases() -> ProptestConfig {
@@ -183,9 +183,17 @@ proptest! {
         };
         let (path, query, body) = build_request(op, &valid);
 
+        // A param with a path of its own (`tasks.list` with `tag`) moves the call there and into
+        // that path.
+        let via = op.rules.iter().find_map(|rule| match rule {
+            Rule::Via { param, path, .. } if valid.contains_key(*param) => Some((*param, *path)),
+            _ => None,
+        });
+        let template = via.map_or(op.path, |(_, path)| path);
+
         // The path has the template's segments, each the param's exact value, percent-encoded so
         // that nothing in it is a separator, a dot segment or a control character.
-        let template: Vec<&str> = op.path.trim_start_matches('/').split('/').collect();
+        let template: Vec<&str> = template.trim_start_matches('/').split('/').collect();
         let segments = decoded_segments(&path);
         prop_assert_eq!(segments.len(), template.len(), "{}", path);
         for (segment, part) in segments.iter().zip(&template) {
@@ -210,6 +218,7 @@ proptest! {
         for param in op.params {
             let Some(value) = valid.get(param.name) else { continue };
             match param.at {
+                _ if via.is_some_and(|(name, _)| name == param.name) => {}
                 In::Path | In::Local => {}
                 // `select_fields` is merged into `opt_fields`, so that one is checked by the
                 // connector's own tests.
