@@ -71,7 +71,7 @@ const DEFAULT_EXPIRY_MARGIN: Duration = Duration::from_secs(60);
 /// wait of the lease's own write and of the last write attempt for the store's lock (5 s each by
 /// default for the SQLite and file stores), and clock differences between the processes that
 /// share the store.
-pub const LEASE_MARGIN: Duration = Duration::from_secs(15);
+pub(crate) const LEASE_MARGIN: Duration = Duration::from_secs(15);
 
 /// Timings of the cross-process refresh protocol.
 #[derive(Debug, Clone, Copy)]
@@ -992,7 +992,7 @@ impl TokenCell {
 /// ```
 /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
 /// use std::sync::Arc;
-/// use auth_core::endpoint::TokenEndpoint;
+/// use auth_core::TokenEndpoint;
 /// use auth_core::provider::OAuth2Settings;
 /// use auth_core::{AuthProvider, Credentials, OAuth2Token, RefreshingTokenSource, TokenSource};
 /// use wiremock::matchers::{method, path};

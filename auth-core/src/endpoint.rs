@@ -49,7 +49,7 @@ const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// ```
 /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
 /// use std::sync::Arc;
-/// use auth_core::endpoint::TokenEndpoint;
+/// use auth_core::TokenEndpoint;
 /// use auth_core::provider::OAuth2Settings;
 /// use auth_core::{AuthProvider, Credentials, OAuth2Token};
 /// use wiremock::matchers::{body_string_contains, method, path};

@@ -51,7 +51,7 @@ impl fmt::Display for TokenOperation {
 /// `unsupported_token_type`, kept as [`OAuthErrorCode::Other`]).
 ///
 /// ```
-/// use auth_core::error::OAuthErrorCode;
+/// use auth_core::OAuthErrorCode;
 ///
 /// assert_eq!(OAuthErrorCode::from("invalid_grant"), OAuthErrorCode::InvalidGrant);
 /// assert_eq!(OAuthErrorCode::from("slow_down").as_str(), "slow_down");

@@ -4,25 +4,28 @@
 //! [`CredentialStore`]; [`AuthManager`] with its OAuth2 flows ([`OAuth2Flow`]: state, PKCE S256,
 //! exchange, refresh, revoke) and [`Session`]s whose token sources refresh by themselves, once,
 //! however many callers and processes ask; configuration ([`config`]); the `inventory` registry of
-//! providers ([`provider`]); typed errors ([`error`]); redacted secrets ([`SecretString`]); the
+//! providers ([`provider`]); typed errors ([`AuthError`], [`StoreError`]); redacted secrets ([`SecretString`]); the
 //! in-memory store, the store conformance suite (feature `testing`) and encryption at rest as a
 //! layer over any store (`EncryptedStore`, feature `encryption`).
 //!
 //! ## Layers
 //!
-//! Each module imports only modules listed below it (no import circles):
+//! Each module imports only modules listed below it (no import circles). Applications use the
+//! items re-exported at the crate root; the public modules are for implementers of providers
+//! (`config`, `provider`, `token`, and `secret`'s serde helpers), stores (`store`, `crypto`, `local_files`, `testing`) and
+//! pending-state stores (`pending`).
 //!
 //! | module | its one job |
 //! | --- | --- |
-//! | [`manager`] | configured providers, the store and pending states; opens flows and sessions |
-//! | [`session`] | a subject's token source per provider, whatever the source |
-//! | [`cell`], [`oauth2`] | the refreshing credential of one (provider, subject); the code flow |
-//! | [`endpoint`] | a provider's token and revocation endpoints and the classification of answers |
+//! | `manager` | configured providers, the store and pending states; opens flows and sessions ([`AuthManager`]) |
+//! | `session` | a subject's token source per provider, whatever the source ([`Session`]) |
+//! | `cell`, `oauth2` | the refreshing credential of one (provider, subject) ([`RefreshingTokenSource`]); the code flow ([`OAuth2Flow`]) |
+//! | `endpoint` | a provider's token and revocation endpoints and the classification of answers ([`TokenEndpoint`]) |
 //! | [`provider`] | the [`AuthProvider`] trait, OAuth2 settings and the registry |
 //! | [`config`] | layered configuration loading |
 //! | [`token`], [`pending`] | credentials and token responses; pending authorizations |
-//! | [`store`], [`token_source`], [`redact`], [`local_files`] | the store trait; the token-source trait; redaction; owner-only files for stores |
-//! | [`error`], [`secret`] | typed errors; redacted secrets |
+//! | [`store`], `token_source`, [`redact`], [`local_files`] | the store trait; the [`TokenSource`] trait; redaction; owner-only files for stores |
+//! | `error`, `secret` | typed errors ([`AuthError`], [`StoreError`]); redacted secrets ([`SecretString`]) |
 //!
 //! Nothing here names a provider: a provider crate implements [`AuthProvider`] and registers a
 //! [`ProviderRegistration`]; a store crate implements [`CredentialStore`] and runs
@@ -82,31 +85,31 @@
 //! ```
 #![warn(missing_docs)]
 
-pub mod cell;
+mod cell;
 pub mod config;
 #[cfg(feature = "encryption")]
 pub mod crypto;
 #[cfg(feature = "encryption")]
 mod encrypted;
-pub mod endpoint;
-pub mod error;
+mod endpoint;
+mod error;
 pub mod local_files;
-pub mod manager;
-pub mod oauth2;
+mod manager;
+mod oauth2;
 pub mod pending;
 #[cfg(test)]
 mod proptests;
 pub mod provider;
 pub mod redact;
 pub mod secret;
-pub mod session;
+mod session;
 pub mod store;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod token;
-pub mod token_source;
+mod token_source;
 
-pub use cell::{RefreshCallback, RefreshingTokenSource};
+pub use cell::{RefreshCallback, RefreshingTokenSource, STORE_WRITE_BUDGET};
 #[cfg(feature = "encryption")]
 pub use encrypted::EncryptedStore;
 pub use endpoint::TokenEndpoint;

@@ -245,7 +245,7 @@ impl AuthManagerBuilder {
     }
 
     /// How long writing refreshed credentials to the store is retried while it reports a busy lock
-    /// or an I/O error (default [`STORE_WRITE_BUDGET`](crate::cell::STORE_WRITE_BUDGET)). When
+    /// or an I/O error (default [`STORE_WRITE_BUDGET`](crate::STORE_WRITE_BUDGET)). When
     /// the write still fails, the call fails with [`AuthError::RefreshNotSaved`]; the manager keeps
     /// the credentials and writes them at the next call for that subject.
     pub fn store_write_budget(mut self, budget: Duration) -> Self {

@@ -7,7 +7,6 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use auth_core::config::EnvSource;
-use auth_core::oauth2::Pkce;
 use auth_core::{
     AuthError, AuthManager, AuthorizeOptions, CredentialSource, CredentialStatus, CredentialStore,
     MemoryCredentialStore, SecretString, SessionOptions,
@@ -169,7 +168,12 @@ async fn oauth_flow_end_to_end_through_registered_configuration() {
     assert_eq!(form_value(&form, "code"), Some(code.as_str()));
     assert_eq!(form_value(&form, "redirect_uri"), Some(mock.redirect_uri()));
     let verifier = form_value(&form, "code_verifier").expect("the PKCE verifier is sent");
-    assert_eq!(Pkce::challenge_for(verifier), challenge);
+    // RFC 7636 S256: the challenge is base64url(SHA-256(verifier)), without padding.
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    let expected = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(sha2::Sha256::digest(verifier.as_bytes()));
+    assert_eq!(expected, challenge);
     assert_eq!(mock.token_requests_for("authorization_code"), 1);
 
     let typed: AsanaUserCredentials = credentials.to_typed().unwrap();
