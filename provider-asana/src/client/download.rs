@@ -172,16 +172,7 @@ impl AsanaClient {
             attempts: 1,
             source: e.without_url(),
         };
-        let mut request = self.inner.http.get(url);
-        if access == DownloadAccess::WithToken {
-            let token = self
-                .inner
-                .token_source
-                .current_token()
-                .await
-                .map_err(AsanaError::Auth)?;
-            request = request.bearer_auth(token.expose_secret());
-        }
+        let mut request = self.download_request(url, access).await?;
         if let Some(range) = options.range {
             tracing::Span::current().record("range", tracing::field::display(range));
             request = request.header(RANGE, range.to_string());

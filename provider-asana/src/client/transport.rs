@@ -350,6 +350,26 @@ impl AsanaClient {
         }
     }
 
+    /// A GET of a `download_url` that [`AsanaClient::download_access`] allowed, carrying the
+    /// bearer token only for [`DownloadAccess::WithToken`].
+    pub(crate) async fn download_request(
+        &self,
+        url: Url,
+        access: DownloadAccess,
+    ) -> Result<reqwest::RequestBuilder, AsanaError> {
+        let request = self.inner.http.get(url);
+        if access != DownloadAccess::WithToken {
+            return Ok(request);
+        }
+        let token = self
+            .inner
+            .token_source
+            .current_token()
+            .await
+            .map_err(AsanaError::Auth)?;
+        Ok(request.bearer_auth(token.expose_secret()))
+    }
+
     /// GETs an attachment's `download_url`, which [`AsanaClient::download_access`] allowed: with
     /// the token only for [`DownloadAccess::WithToken`], reading at most `limit` bytes, with the
     /// per-attempt timeout and no retries.
@@ -364,16 +384,7 @@ impl AsanaClient {
         let span =
             tracing::debug_span!("asana_download", host = %host, status = tracing::field::Empty);
         async {
-            let mut request = self.inner.http.get(req.url.clone());
-            if access == DownloadAccess::WithToken {
-                let token = self
-                    .inner
-                    .token_source
-                    .current_token()
-                    .await
-                    .map_err(AsanaError::Auth)?;
-                request = request.bearer_auth(token.expose_secret());
-            }
+            let request = self.download_request(req.url.clone(), access).await?;
             let exchange = async {
                 let response = request.send().await.map_err(Failure::Http)?;
                 let status = response.status();
