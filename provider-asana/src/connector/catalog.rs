@@ -366,6 +366,19 @@ pub(crate) const TAG_COLORS: &[&str] = &[
     "light-warm-gray",
 ];
 
+/// The states a status update reports.
+pub(crate) const STATUS_TYPES: &[&str] = &[
+    "on_track",
+    "at_risk",
+    "off_track",
+    "on_hold",
+    "complete",
+    "achieved",
+    "partial",
+    "missed",
+    "dropped",
+];
+
 /// Asana's named colors for projects: the tag colors and `none`.
 pub(crate) const PROJECT_COLORS: &[&str] = &[
     "dark-pink",
@@ -2383,17 +2396,7 @@ pub(crate) const OPERATIONS: &[Operation] = &[
             ),
             req(
                 "status_type",
-                Ty::Enum(&[
-                    "on_track",
-                    "at_risk",
-                    "off_track",
-                    "on_hold",
-                    "complete",
-                    "achieved",
-                    "partial",
-                    "missed",
-                    "dropped",
-                ]),
+                Ty::Enum(STATUS_TYPES),
                 In::Body,
                 "Status: on_track, at_risk, off_track, on_hold, complete, achieved, partial, missed or dropped",
             ),

@@ -5,7 +5,7 @@
 
 use serde_json::{Map, Value, json};
 
-use super::catalog::{PROJECT_COLORS, TAG_COLORS};
+use super::catalog::{PROJECT_COLORS, STATUS_TYPES, TAG_COLORS};
 
 /// A field's JSON type.
 #[derive(Debug, Clone, Copy)]
@@ -358,20 +358,7 @@ const STATUS_UPDATE: Record = Record {
         ),
         f("text", F::Str),
         f("html_text", F::Str),
-        f(
-            "status_type",
-            F::Enum(&[
-                "on_track",
-                "at_risk",
-                "off_track",
-                "on_hold",
-                "complete",
-                "achieved",
-                "partial",
-                "missed",
-                "dropped",
-            ]),
-        ),
+        f("status_type", F::Enum(STATUS_TYPES)),
         f("author", F::Ref),
         f("created_by", F::Ref),
         f("created_at", F::DateTime),
