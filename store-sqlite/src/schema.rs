@@ -197,12 +197,19 @@ fn create_file(path: &Path, location: &str) -> Result<(), StoreError> {
             _ => io_error(location, e),
         })?;
     }
+    // Only a file that does not exist yet is opened here: closing any descriptor of a file drops
+    // every POSIX lock this process holds on it, so opening an existing database (which another
+    // handle in this process may have open) would take SQLite's locks away, and another process
+    // could then checkpoint and delete the WAL under it.
     let mut options = OpenOptions::new();
-    options.read(true).write(true).create(true);
+    options.read(true).write(true).create_new(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    options.open(path).map_err(|e| io_error(location, e))?;
-    Ok(())
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(io_error(location, e)),
+    }
 }
 
 /// Brings an older schema up to date in one transaction, after checking (again, under the write
