@@ -139,18 +139,41 @@ impl Hints {
             command.push_str(&format!(" --subject {}", shell_quote(subject)));
         }
         command.push_str(flags);
+        command.push_str(&self.global_flags());
+        command
+    }
+
+    /// ` --store X --config F`, for those given on the command line.
+    fn global_flags(&self) -> String {
+        let mut flags = String::new();
         if let Some(store) = &self.store_flag {
-            command.push_str(&format!(" --store {}", shell_quote(store)));
+            flags.push_str(&format!(" --store {}", shell_quote(store)));
         }
         if let Some(config) = &self.config_flag {
-            command.push_str(&format!(" --config {}", shell_quote(config)));
+            flags.push_str(&format!(" --config {}", shell_quote(config)));
         }
-        command
+        flags
+    }
+
+    /// A record stored in plaintext while a key is set: encrypt it with `credentials rotate`, or
+    /// delete it with `logout --local`.
+    fn unencrypted(&self, provider: &str, subject: &str) -> CliError {
+        CliError::new(
+            ExitKind::Config,
+            format!(
+                "credentials for {provider}/{subject} are stored unencrypted although an encryption key is set, so they were not used: if they were stored before the key was set, run `integrations credentials rotate{}`; otherwise someone else put them there: run `{}` and log in again",
+                self.global_flags(),
+                self.logout_local(provider, subject)
+            ),
+        )
     }
 
     /// Maps an [`AuthError`].
     pub fn auth(&self, e: AuthError) -> CliError {
         let e = match e {
+            AuthError::Store(StoreError::Unencrypted { provider, subject }) => {
+                return self.unencrypted(&provider, &subject);
+            }
             AuthError::Store(store) => return store_error(store),
             other => other,
         };
@@ -284,13 +307,9 @@ pub fn store_error(e: StoreError) -> CliError {
         | StoreError::UnknownKey { .. }
         | StoreError::InvalidKey { .. }
         | StoreError::Decrypt { .. } => CliError::new(ExitKind::Config, e.to_string()),
-        StoreError::Unencrypted { provider, subject } => CliError::new(
-            ExitKind::Config,
-            format!(
-                "credentials for {provider}/{subject} are stored unencrypted although an encryption key is set, so they were not used: if they were stored before the key was set, run `integrations credentials rotate`; otherwise someone else put them there: run `integrations logout {provider} --subject {} --local` and log in again",
-                shell_quote(&subject)
-            ),
-        ),
+        StoreError::Unencrypted { provider, subject } => {
+            Hints::default().unencrypted(&provider, &subject)
+        }
         StoreError::VersionMismatch { .. } => {
             CliError::new(ExitKind::Other, format!("{e}; run the command again")).retryable(true)
         }
