@@ -24,6 +24,7 @@ use tracing::Instrument;
 use url::Url;
 
 use crate::error::{AuthError, OAuthErrorCode, TokenOperation};
+use crate::http::read_limited;
 use crate::provider::{AuthProvider, ClientAuthMethod, OAuth2Settings, RevokeToken};
 use crate::redact::Redactor;
 use crate::secret::SecretString;
@@ -249,19 +250,21 @@ impl TokenEndpoint {
             return Err(self.refusal(operation, response, &secrets).await);
         }
         let received = SystemTime::now();
-        let body = read_body(response).await.map_err(|e| match e {
-            BodyError::TooLarge => self.too_large(operation),
-            BodyError::Read(e) => self.transient(
-                operation,
-                if e.is_timeout() {
-                    "timed out reading the response"
-                } else {
-                    "the connection failed while reading the response"
-                }
-                .into(),
-                None,
-            ),
-        })?;
+        let body = read_limited(response, MAX_RESPONSE_BYTES)
+            .await
+            .map_err(|e| {
+                self.transient(
+                    operation,
+                    if e.is_timeout() {
+                        "timed out reading the response"
+                    } else {
+                        "the connection failed while reading the response"
+                    }
+                    .into(),
+                    None,
+                )
+            })?
+            .ok_or_else(|| self.too_large(operation))?;
         let body: serde_json::Value =
             serde_json::from_slice(&body).map_err(|_| AuthError::InvalidTokenResponse {
                 provider: self.id().to_string(),
@@ -338,10 +341,10 @@ impl TokenEndpoint {
                 .filter(|wait| *wait <= MAX_RETRY_AFTER);
             return self.transient(operation, format!("HTTP {}", status.as_u16()), retry_after);
         }
-        let parsed = match read_body(response).await {
-            Ok(body) => serde_json::from_slice::<OAuthErrorBody>(&body).ok(),
-            Err(BodyError::TooLarge) => return self.too_large(operation),
-            Err(BodyError::Read(_)) => None,
+        let parsed = match read_limited(response, MAX_RESPONSE_BYTES).await {
+            Ok(Some(body)) => serde_json::from_slice::<OAuthErrorBody>(&body).ok(),
+            Ok(None) => return self.too_large(operation),
+            Err(_) => None,
         };
         let (code, description) = match parsed {
             Some(body) => (
@@ -419,32 +422,6 @@ fn secrets_of(settings: &OAuth2Settings, form: &[(&'static str, String)]) -> Red
         secrets.add(&SecretString::from(STANDARD.encode(basic)));
     }
     secrets
-}
-
-/// Why a response body could not be read.
-enum BodyError {
-    /// It is longer than [`MAX_RESPONSE_BYTES`].
-    TooLarge,
-    /// The transfer failed or timed out.
-    Read(reqwest::Error),
-}
-
-/// Reads a response body of the token or revocation endpoint, at most [`MAX_RESPONSE_BYTES`]. A
-/// longer one is refused as soon as that is known (from its `Content-Length`, or once more
-/// arrived), and the rest is never read.
-async fn read_body(mut response: reqwest::Response) -> Result<Vec<u8>, BodyError> {
-    let announced = response.content_length().unwrap_or(0);
-    if announced > MAX_RESPONSE_BYTES as u64 {
-        return Err(BodyError::TooLarge);
-    }
-    let mut body = Vec::with_capacity(announced as usize);
-    while let Some(chunk) = response.chunk().await.map_err(BodyError::Read)? {
-        if chunk.len() > MAX_RESPONSE_BYTES - body.len() {
-            return Err(BodyError::TooLarge);
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body)
 }
 
 #[derive(Deserialize)]

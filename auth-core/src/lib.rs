@@ -12,7 +12,7 @@
 //!
 //! Each module imports only modules listed below it (no import circles). Applications use the
 //! items re-exported at the crate root; the public modules are for implementers of providers
-//! (`config`, `provider`, `token`, and `secret`'s serde helpers), stores (`store`, `crypto`, `local_files`, `testing`) and
+//! (`config`, `provider`, `token`, `http`, and `secret`'s serde helpers), stores (`store`, `crypto`, `local_files`, `testing`) and
 //! pending-state stores (`pending`).
 //!
 //! | module | its one job |
@@ -24,7 +24,7 @@
 //! | [`provider`] | the [`AuthProvider`] trait, OAuth2 settings and the registry |
 //! | [`config`] | layered configuration loading |
 //! | [`token`], [`pending`] | credentials and token responses; pending authorizations |
-//! | [`store`], `token_source`, [`redact`], [`local_files`] | the store trait; the [`TokenSource`] trait; redaction; owner-only files for stores |
+//! | [`store`], `token_source`, [`redact`], [`http`], [`local_files`] | the store trait; the [`TokenSource`] trait; redaction; capped response bodies; owner-only files for stores |
 //! | `error`, `secret` | typed errors ([`AuthError`], [`StoreError`]); redacted secrets ([`SecretString`]) |
 //!
 //! Nothing here names a provider: a provider crate implements [`AuthProvider`] and registers a
@@ -93,6 +93,7 @@ pub mod crypto;
 mod encrypted;
 mod endpoint;
 mod error;
+pub mod http;
 pub mod local_files;
 mod manager;
 mod oauth2;

@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use auth_core::SecretString;
+use auth_core::http::read_limited;
 use auth_core::redact::Redactor;
 use bytes::Bytes;
 use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderMap, RETRY_AFTER};
@@ -316,6 +317,7 @@ impl AsanaClient {
             let Some(body) = read_limited(response, limit).await.map_err(Failure::Http)? else {
                 return Err(Failure::TooLarge { status, limit });
             };
+            let body = Bytes::from(body);
             Ok(Received {
                 status,
                 retry_after,
@@ -396,7 +398,7 @@ impl AsanaClient {
                     }));
                 }
                 match read_limited(response, limit).await.map_err(Failure::Http)? {
-                    Some(body) => Ok(Ok(body)),
+                    Some(body) => Ok(Ok(Bytes::from(body))),
                     None => Ok(Err(AsanaError::DownloadTooLarge {
                         host: host.clone(),
                         limit,
@@ -536,28 +538,6 @@ fn parse_retry_after(headers: &HeaderMap, max: Duration) -> Option<Duration> {
     Duration::try_from_secs_f64(seconds)
         .ok()
         .filter(|wait| *wait <= max)
-}
-
-/// Reads `response`'s body, or `None` as soon as it is known to be longer than `limit` bytes
-/// (from its `Content-Length`, or once more arrived): the rest is never read nor buffered.
-async fn read_limited(
-    mut response: reqwest::Response,
-    limit: usize,
-) -> Result<Option<Bytes>, reqwest::Error> {
-    let announced = response.content_length().unwrap_or(0);
-    if announced > limit as u64 {
-        return Ok(None);
-    }
-    // A server may announce more than it sends: reserve no more than an error body up front.
-    let mut body =
-        bytes::BytesMut::with_capacity(announced.min(MAX_ERROR_BODY_BYTES as u64) as usize);
-    while let Some(chunk) = response.chunk().await? {
-        if chunk.len() > limit - body.len() {
-            return Ok(None);
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(Some(body.freeze()))
 }
 
 /// The OAuth scope an endpoint most likely needs: `<resource>:<read|write|delete>`, where the

@@ -1,0 +1,41 @@
+//! For provider implementers: reading a response from a server we do not control.
+
+/// How much a body may reserve up front: a server may announce more than it sends.
+const MAX_RESERVED: u64 = 1024 * 1024;
+
+/// Reads `response`'s body, or `None` as soon as it is known to be longer than `limit` bytes
+/// (from its `Content-Length`, or once more arrived): the rest is never read nor buffered.
+///
+/// ```
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// use wiremock::matchers::any;
+/// use wiremock::{Mock, MockServer, ResponseTemplate};
+///
+/// let server = MockServer::start().await;
+/// Mock::given(any())
+///     .respond_with(ResponseTemplate::new(200).set_body_string("0123456789"))
+///     .mount(&server)
+///     .await;
+/// let get = || async { reqwest::get(server.uri()).await.unwrap() };
+/// let read = auth_core::http::read_limited;
+/// assert_eq!(read(get().await, 10).await.unwrap().as_deref(), Some(&b"0123456789"[..]));
+/// assert_eq!(read(get().await, 9).await.unwrap(), None);
+/// # });
+/// ```
+pub async fn read_limited(
+    mut response: reqwest::Response,
+    limit: usize,
+) -> Result<Option<Vec<u8>>, reqwest::Error> {
+    let announced = response.content_length().unwrap_or(0);
+    if announced > limit as u64 {
+        return Ok(None);
+    }
+    let mut body = Vec::with_capacity(announced.min(MAX_RESERVED) as usize);
+    while let Some(chunk) = response.chunk().await? {
+        if chunk.len() > limit - body.len() {
+            return Ok(None);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(Some(body))
+}
