@@ -127,11 +127,10 @@ impl AsanaClient {
         options: &DownloadOptions,
         writer: &mut W,
     ) -> Result<u64, AsanaError> {
-        let host = url.host_str().unwrap_or_default().to_string();
         let path = url.path().to_string();
         let span = tracing::debug_span!(
             "asana_download",
-            host = %host,
+            host = url.host_str().unwrap_or_default(),
             range = tracing::field::Empty,
             status = tracing::field::Empty,
         );
