@@ -567,8 +567,21 @@ fn add_task_to_section(data: &mut Data, ctx: &Ctx<'_>, raw: &str) -> Result<Repl
     let task =
         gid_field(&body, "task")?.ok_or_else(|| ApiError::bad_request("task: Missing input"))?;
     let task = referenced(&data.tasks, "task", &task)?;
+    place_in_section(data, &body, task, project, section)
+}
+
+/// Puts `task` in `section` of `project`, or moves it there if it already is in the project, once
+/// `insert_before`/`insert_after`, when given, name tasks (the order they ask for is not kept).
+/// Answers `{"data": {}}`.
+fn place_in_section(
+    data: &mut Data,
+    body: &Map<String, Value>,
+    task: Gid,
+    project: Gid,
+    section: Gid,
+) -> Result<Reply, ApiError> {
     for field in ["insert_before", "insert_after"] {
-        if let Some(other) = gid_field(&body, field)? {
+        if let Some(other) = gid_field(body, field)? {
             referenced(&data.tasks, field, &other)?;
         }
     }

@@ -4,7 +4,8 @@
 use serde_json::{Map, Value};
 
 use super::{
-    COMPACT, boolean, deleted, existing, gid_field, gid_list, referenced, section_for, string,
+    COMPACT, boolean, deleted, existing, gid_field, gid_list, place_in_section, referenced,
+    section_for, string,
 };
 use crate::data::{Data, Gid, now_timestamp};
 use crate::request::{ApiError, Ctx};
@@ -177,19 +178,7 @@ pub(super) fn add_project(data: &mut Data, ctx: &Ctx<'_>, raw: &str) -> Result<R
         }
         None => section_for(data, project),
     };
-    for field in ["insert_before", "insert_after"] {
-        if let Some(other) = gid_field(&body, field)? {
-            referenced(&data.tasks, field, &other)?;
-        }
-    }
-    if let Some(task) = data.tasks.get_mut(&task) {
-        match task.memberships.iter_mut().find(|(p, _)| *p == project) {
-            Some(membership) => membership.1 = section,
-            None => task.memberships.push((project, section)),
-        }
-        task.modified_at = now_timestamp();
-    }
-    Ok(deleted())
+    place_in_section(data, &body, task, project, section)
 }
 
 /// `POST /tasks/{gid}/removeProject` with `project`: answers `{"data": {}}`.
