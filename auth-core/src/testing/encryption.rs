@@ -55,6 +55,63 @@ pub fn legacy_sealed() -> SealedPayload {
     }
 }
 
+/// The records of the fixtures the stores keep from before the encryption layer (a database and
+/// a file, each described in its crate's `tests/fixtures/README.md`): (provider, subject,
+/// version, payload). `asana/current` is sealed under [`key`]`(1)`, `asana/old-key` under
+/// `key(2)`, `asana/plain` is plaintext and `p/legacy` is [`legacy_sealed`].
+pub const FIXTURE_RECORDS: [(&str, &str, u64, &str); 4] = [
+    (
+        "asana",
+        "current",
+        2,
+        r#"{"access_token":"fixture-current-token","n":2}"#,
+    ),
+    (
+        "asana",
+        "old-key",
+        1,
+        r#"{"access_token":"fixture-old-key-token","n":1}"#,
+    ),
+    (
+        "asana",
+        "plain",
+        1,
+        r#"{"access_token":"fixture-plain-token","n":4}"#,
+    ),
+    ("p", "legacy", 3, LEGACY_PAYLOAD),
+];
+
+/// A fixture store opened with keys 1 and 2, before `rotate`: every sealed record reads with its
+/// version and payload, and the plaintext one is refused with [`StoreError::Unencrypted`].
+pub async fn fixture_records_read_as_written(store: &dyn CredentialStore) {
+    for (provider, subject, version, payload) in FIXTURE_RECORDS {
+        let got = store.get(provider, subject).await;
+        if subject == "plain" {
+            assert!(
+                matches!(got, Err(StoreError::Unencrypted { .. })),
+                "{got:?}"
+            );
+            continue;
+        }
+        let got = got.unwrap().unwrap();
+        assert_eq!(got.version, version, "{subject}");
+        assert_eq!(got.record.payload.expose_bytes(), payload.as_bytes());
+    }
+}
+
+/// A fixture store after `rotate`, opened with key 1 alone: every record reads, each with the
+/// version it had.
+pub async fn fixture_records_read_after_rotate(store: &dyn CredentialStore) {
+    for (provider, subject, version, payload) in FIXTURE_RECORDS {
+        let got = store.get(provider, subject).await.unwrap().unwrap();
+        assert_eq!(
+            got.version, version,
+            "rotate keeps the version of {subject}"
+        );
+        assert_eq!(got.record.payload.expose_bytes(), payload.as_bytes());
+    }
+}
+
 /// Whether `needle` occurs in `haystack`.
 pub fn contains(haystack: &[u8], needle: &str) -> bool {
     haystack

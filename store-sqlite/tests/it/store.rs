@@ -701,30 +701,6 @@ async fn read_only_child() {
     read_only::child_read_only(assert_read_only).await;
 }
 
-/// The payloads in the fixtures (see `tests/fixtures/README.md`), by (provider, subject), with
-/// their versions.
-const FIXTURE_RECORDS: [(&str, &str, u64, &str); 4] = [
-    (
-        "asana",
-        "current",
-        2,
-        r#"{"access_token":"fixture-current-token","n":2}"#,
-    ),
-    (
-        "asana",
-        "old-key",
-        1,
-        r#"{"access_token":"fixture-old-key-token","n":1}"#,
-    ),
-    (
-        "asana",
-        "plain",
-        1,
-        r#"{"access_token":"fixture-plain-token","n":4}"#,
-    ),
-    ("p", "legacy", 3, encryption::LEGACY_PAYLOAD),
-];
-
 #[tokio::test]
 async fn a_database_written_before_the_encryption_layer_reads_and_rotate_rewrites_it_as_envelopes()
 {
@@ -737,19 +713,7 @@ async fn a_database_written_before_the_encryption_layer_reads_and_rotate_rewrite
     .unwrap();
     let ring = || Some(KeyRing::new(key(1)).with_old_key(key(2)));
     let store = open(path.clone(), ring()).await;
-    for (provider, subject, version, payload) in FIXTURE_RECORDS {
-        let got = store.get(provider, subject).await;
-        if subject == "plain" {
-            assert!(
-                matches!(got, Err(StoreError::Unencrypted { .. })),
-                "{got:?}"
-            );
-            continue;
-        }
-        let got = got.unwrap().unwrap();
-        assert_eq!(got.version, version, "{subject}");
-        assert_eq!(got.record.payload.expose_bytes(), payload.as_bytes());
-    }
+    encryption::fixture_records_read_as_written(&store).await;
     assert_eq!(
         store.rotate().await.unwrap(),
         4,
@@ -758,7 +722,7 @@ async fn a_database_written_before_the_encryption_layer_reads_and_rotate_rewrite
     assert_eq!(store.rotate().await.unwrap(), 0, "nothing left to rotate");
     close(store).await.unwrap();
 
-    for (_, subject, _, _) in FIXTURE_RECORDS {
+    for (_, subject, _, _) in encryption::FIXTURE_RECORDS {
         let (key_id, nonce, payload, seal_format) = read_body(&path, subject);
         assert_eq!(
             (key_id, nonce, seal_format),
@@ -781,13 +745,6 @@ async fn a_database_written_before_the_encryption_layer_reads_and_rotate_rewrite
     );
 
     let new_only = open(path, Some(KeyRing::new(key(1)))).await;
-    for (provider, subject, version, payload) in FIXTURE_RECORDS {
-        let got = new_only.get(provider, subject).await.unwrap().unwrap();
-        assert_eq!(
-            got.version, version,
-            "rotate keeps the version of {subject}"
-        );
-        assert_eq!(got.record.payload.expose_bytes(), payload.as_bytes());
-    }
+    encryption::fixture_records_read_after_rotate(&new_only).await;
     close(new_only).await.unwrap();
 }
