@@ -5,12 +5,10 @@
 //! customer's connector is looked up once.
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use std::sync::Arc;
-
 use auth_core::SecretString;
-use auth_core::config::is_secure_endpoint;
 use auth_core::redact::Redactor;
 use reqwest::Method;
 use reqwest::header::RETRY_AFTER;
@@ -19,6 +17,7 @@ use serde_json::{Map, Value, json};
 use tokio::sync::Mutex;
 use url::Url;
 
+use crate::client::check_base_url;
 use crate::error::{AsanaError, ServiceError};
 
 /// Airbyte's definition id of its Asana connector, which the service also answers to.
@@ -191,25 +190,8 @@ struct Received {
 impl HostedClient {
     /// Checks the URL and builds the HTTP client; nothing is sent yet.
     pub(crate) fn new(config: HostedConfig) -> Result<Self, AsanaError> {
-        let invalid = |reason: &str| AsanaError::InvalidUrl {
-            what: "hosted service URL",
-            reason: reason.to_string(),
-        };
         let mut base = config.service_url;
-        if !is_secure_endpoint(&base) {
-            return Err(invalid(
-                "must be https (http only on 127.0.0.1, ::1, localhost)",
-            ));
-        }
-        if base.cannot_be_a_base() || base.host().is_none() {
-            return Err(invalid("must be an absolute http(s) URL with a host"));
-        }
-        if base.query().is_some() || base.fragment().is_some() {
-            return Err(invalid("must not have a query or fragment"));
-        }
-        if !base.username().is_empty() || base.password().is_some() {
-            return Err(invalid("must not contain credentials"));
-        }
+        check_base_url(&base, "hosted service URL")?;
         let target = match &config.target {
             HostedTarget::Customer(name) if name.is_empty() => Some("customer"),
             HostedTarget::Connector(id) if !usable_id(id) => Some("connector id"),

@@ -127,6 +127,22 @@ fn bearer(request: &Request) -> String {
         .to_string()
 }
 
+/// `tasks.get` of task 1 on `connector`, which must fail.
+async fn failed_get(connector: &AsanaConnector) -> ExecuteError {
+    connector
+        .execute("tasks", "get", json!({"task_gid": "1"}))
+        .await
+        .expect_err("the call fails")
+}
+
+/// The service error behind `err`.
+fn service_error(err: &ExecuteError) -> &ServiceError {
+    match err {
+        ExecuteError::Api(AsanaError::Service(e)) => e,
+        other => panic!("not a service error: {other:?}"),
+    }
+}
+
 fn error_answer(status: u16, message: &str, retryable: bool) -> ResponseTemplate {
     ResponseTemplate::new(status).set_body_json(json!({
         "message": message,
@@ -248,18 +264,12 @@ async fn a_second_401_is_an_error_without_a_third_try() {
     mount_execute(&server, error_answer(401, "token expired", false)).await;
     let connector = for_connector(&server);
 
-    let err = connector
-        .execute("tasks", "list", json!({"project": "12"}))
-        .await
-        .unwrap_err();
+    let err = failed_get(&connector).await;
 
     assert!(
         matches!(
-            &err,
-            ExecuteError::Api(AsanaError::Service(ServiceError::Status {
-                status: 401,
-                ..
-            }))
+            service_error(&err),
+            ServiceError::Status { status: 401, .. }
         ),
         "{err:?}"
     );
@@ -397,17 +407,14 @@ async fn each_error_status_has_its_class() {
             answer = answer.insert_header("retry-after", seconds);
         }
         mount_execute(&server, answer).await;
-        let err = for_connector(&server)
-            .execute("tasks", "get", json!({"task_gid": "1"}))
-            .await
-            .unwrap_err();
-        let ExecuteError::Api(api) = &err else {
-            panic!("{status}: {err:?}");
-        };
+        let err = failed_get(&for_connector(&server)).await;
         assert!(
-            matches!(api, AsanaError::Service(ServiceError::Status { status: s, .. }) if *s == status),
+            matches!(service_error(&err), ServiceError::Status { status: s, .. } if *s == status),
             "{err:?}"
         );
+        let ExecuteError::Api(api) = &err else {
+            unreachable!("a service error is an API error");
+        };
         assert_eq!(
             (err.is_retryable(), err.needs_reauthorization()),
             (retryable, reauthorize),
@@ -436,10 +443,7 @@ async fn a_400_or_422_of_the_service_is_invalid_params() {
             })),
         )
         .await;
-        let err = for_connector(&server)
-            .execute("tasks", "get", json!({"task_gid": "1"}))
-            .await
-            .unwrap_err();
+        let err = failed_get(&for_connector(&server)).await;
         let ExecuteError::InvalidParams {
             entity,
             action,
@@ -464,15 +468,9 @@ async fn a_404_is_connector_not_found_and_the_lookup_is_repeated() {
     let connector = for_customer(&server);
 
     for _ in 0..2 {
-        let err = connector
-            .execute("tasks", "get", json!({"task_gid": "1"}))
-            .await
-            .unwrap_err();
+        let err = failed_get(&connector).await;
         assert!(
-            matches!(
-                &err,
-                ExecuteError::Api(AsanaError::Service(ServiceError::ConnectorNotFound { connector, .. })) if connector == CONNECTOR
-            ),
+            matches!(service_error(&err), ServiceError::ConnectorNotFound { connector, .. } if connector == CONNECTOR),
             "{err:?}"
         );
         assert!(!err.is_retryable());
@@ -488,15 +486,9 @@ async fn a_404_is_connector_not_found_and_the_lookup_is_repeated() {
 async fn no_connector_or_several_say_what_to_do() {
     let (server, _) = service(900).await;
     mount_lookup(&server, &[]).await;
-    let err = for_customer(&server)
-        .execute("tasks", "get", json!({"task_gid": "1"}))
-        .await
-        .unwrap_err();
+    let err = failed_get(&for_customer(&server)).await;
     assert!(
-        matches!(
-            &err,
-            ExecuteError::Api(AsanaError::Service(ServiceError::NoConnector { customer, .. })) if customer == "acme"
-        ),
+        matches!(service_error(&err), ServiceError::NoConnector { customer, .. } if customer == "acme"),
         "{err:?}"
     );
     assert!(err.to_string().contains("create one"), "{err}");
@@ -504,15 +496,9 @@ async fn no_connector_or_several_say_what_to_do() {
 
     let (server, _) = service(900).await;
     mount_lookup(&server, &["conn-a", "conn-b"]).await;
-    let err = for_customer(&server)
-        .execute("tasks", "get", json!({"task_gid": "1"}))
-        .await
-        .unwrap_err();
+    let err = failed_get(&for_customer(&server)).await;
     assert!(
-        matches!(
-            &err,
-            ExecuteError::Api(AsanaError::Service(ServiceError::SeveralConnectors { ids, .. })) if ids == &["conn-a", "conn-b"]
-        ),
+        matches!(service_error(&err), ServiceError::SeveralConnectors { ids, .. } if ids == &["conn-a", "conn-b"]),
         "{err:?}"
     );
     assert!(err.to_string().contains("give the connector id"), "{err}");
@@ -526,17 +512,11 @@ async fn wrong_application_credentials_are_not_retried() {
         .respond_with(error_answer(401, "invalid client credentials", false))
         .mount(&server)
         .await;
-    let err = for_connector(&server)
-        .execute("tasks", "get", json!({"task_gid": "1"}))
-        .await
-        .unwrap_err();
+    let err = failed_get(&for_connector(&server)).await;
     assert!(
         matches!(
-            &err,
-            ExecuteError::Api(AsanaError::Service(ServiceError::AppCredentials {
-                status: 401,
-                ..
-            }))
+            service_error(&err),
+            ServiceError::AppCredentials { status: 401, .. }
         ),
         "{err:?}"
     );
@@ -580,15 +560,9 @@ async fn a_slow_service_times_out_as_retryable() {
             .with_timeout(Duration::from_millis(300)),
     )
     .expect("config");
-    let err = connector
-        .execute("tasks", "list", json!({"project": "12"}))
-        .await
-        .unwrap_err();
+    let err = failed_get(&connector).await;
     assert!(
-        matches!(
-            &err,
-            ExecuteError::Api(AsanaError::Service(ServiceError::Timeout { .. }))
-        ),
+        matches!(service_error(&err), ServiceError::Timeout { .. }),
         "{err:?}"
     );
     assert!(err.is_retryable());
@@ -612,10 +586,7 @@ async fn no_secret_in_errors_or_debug_output() {
     let debug = format!("{connector:?}");
     assert!(debug.contains(CLIENT_ID), "{debug}");
 
-    let err = connector
-        .execute("tasks", "get", json!({"task_gid": "1"}))
-        .await
-        .unwrap_err();
+    let err = failed_get(&connector).await;
     let texts = [
         debug,
         err.to_string(),
