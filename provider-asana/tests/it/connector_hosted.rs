@@ -603,3 +603,64 @@ async fn no_secret_in_errors_or_debug_output() {
     }
     assert!(err.to_string().contains("[REDACTED]"), "{err}");
 }
+
+#[tokio::test]
+async fn redirects_are_not_followed_so_the_bearer_stays_with_the_service() {
+    let elsewhere = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(tasks_answer())
+        .mount(&elsewhere)
+        .await;
+    let (server, _) = service(900).await;
+    mount_execute(
+        &server,
+        ResponseTemplate::new(307)
+            .insert_header("location", format!("{}/steal", elsewhere.uri()).as_str()),
+    )
+    .await;
+
+    let err = failed_get(&for_connector(&server)).await;
+
+    assert!(
+        matches!(
+            service_error(&err),
+            ServiceError::Status { status: 307, .. }
+        ),
+        "{err:?}"
+    );
+    assert!(
+        elsewhere
+            .received_requests()
+            .await
+            .expect("recording")
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn an_answer_of_another_shape_is_an_invalid_answer() {
+    let (server, _) = service(900).await;
+    Mock::given(method("GET"))
+        .and(path(LOOKUP_PATH))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"connectors": []})))
+        .mount(&server)
+        .await;
+    let err = failed_get(&for_customer(&server)).await;
+    assert!(
+        matches!(service_error(&err), ServiceError::InvalidAnswer { reason, .. } if reason == "no `data` array"),
+        "{err:?}"
+    );
+
+    let (server, _) = service(900).await;
+    mount_execute(
+        &server,
+        ResponseTemplate::new(200).set_body_json(json!({"data": {"gid": "1"}})),
+    )
+    .await;
+    let err = failed_get(&for_connector(&server)).await;
+    assert!(
+        matches!(service_error(&err), ServiceError::InvalidAnswer { reason, .. } if reason == "no `result`"),
+        "{err:?}"
+    );
+    assert!(!err.is_retryable());
+}
