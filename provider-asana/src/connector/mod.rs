@@ -506,12 +506,7 @@ impl AsanaConnector {
                     .await?,
             ),
         };
-        let mut result = result;
-        shape(&mut result["data"], &params);
-        if op.kind != Kind::Download {
-            self.cap(op, &result)?;
-        }
-        Ok(result)
+        self.finish(op, result, &params)
     }
 
     /// A cheap health check: `GET /users/me` (for a hosted connector, the service's check of
@@ -566,11 +561,22 @@ impl AsanaConnector {
                 },
                 other => other.into(),
             })?;
-        let mut result = match op.kind {
+        let result = match op.kind {
             Kind::List | Kind::Unpaged => json!({"data": answer.result, "meta": answer.metadata}),
             _ => json!({ "data": answer.result }),
         };
-        shape(&mut result["data"], &params);
+        self.finish(op, result, &params)
+    }
+
+    /// Applies `select_fields` and `exclude_fields` to a result, and the cap (downloads have
+    /// their own limit).
+    fn finish(
+        &self,
+        op: &Operation,
+        mut result: Value,
+        params: &Map<String, Value>,
+    ) -> Result<Value, ExecuteError> {
+        shape(&mut result["data"], params);
         if op.kind != Kind::Download {
             self.cap(op, &result)?;
         }

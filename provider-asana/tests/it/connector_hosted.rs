@@ -664,3 +664,40 @@ async fn an_answer_of_another_shape_is_an_invalid_answer() {
     );
     assert!(!err.is_retryable());
 }
+
+#[tokio::test]
+async fn select_fields_and_the_result_cap_apply_as_for_a_local_connector() {
+    let (server, _) = service(900).await;
+    mount_execute(
+        &server,
+        ResponseTemplate::new(200).set_body_json(json!({
+            "result": [{"gid": "1", "name": "a", "notes": "long notes"}],
+            "connector_metadata": {"next_page": null},
+        })),
+    )
+    .await;
+    let connector = for_connector(&server);
+
+    let selected = connector
+        .execute(
+            "tasks",
+            "list",
+            json!({"project": "12", "select_fields": ["name"]}),
+        )
+        .await
+        .expect("list");
+    assert_eq!(
+        selected,
+        json!({"data": [{"gid": "1", "name": "a"}], "meta": {"next_page": null}})
+    );
+
+    let err = connector
+        .with_max_result_chars(20)
+        .execute("tasks", "list", json!({"project": "12"}))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, ExecuteError::ResultTooLarge { max: 20, .. }),
+        "{err:?}"
+    );
+}
