@@ -32,6 +32,9 @@ Environment:
     "http://127.0.0.1:8765/callback",
     ")
   ASANA_ACCESS_TOKEN           a personal access token used when a subject has no credentials
+  INTEGRATIONS_APP_CLIENT_ID, INTEGRATIONS_APP_CLIENT_SECRET
+                               the application's credentials at a hosted service
+                               (`execute --hosted URL`)
   ASANA_AUTHORIZATION_URL, ASANA_TOKEN_URL, ASANA_REVOCATION_URL, ASANA_API_BASE_URL,
   ASANA_DEFAULT_SCOPE, ASANA_WORKSPACE_GID
                                endpoints and defaults (see the README)
@@ -111,6 +114,16 @@ pub enum Command {
     Token(ProviderArg),
 
     /// Run one action of the provider's catalog (see `integrations catalog asana`)
+    #[command(
+        after_help = "With --hosted URL the action runs through a hosted service \
+         (`integrations serve`, or any API of the same shape) on a connector the application created \
+         there, instead of with the subject's stored credentials; the store is not opened. The \
+         application's credentials come from the environment:
+  INTEGRATIONS_APP_CLIENT_ID      the application's client id
+  INTEGRATIONS_APP_CLIENT_SECRET  the application's client secret
+--customer NAME uses the customer's only Asana connector; --connector ID names one. The URL must \
+be https (http only on 127.0.0.1, ::1, localhost)."
+    )]
     Execute(ExecuteArgs),
 
     /// List the entities and actions `execute` offers, with their params
@@ -170,6 +183,7 @@ pub struct LoginArgs {
 
 /// `execute`.
 #[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("hosted_target").args(["customer", "connector"])))]
 pub struct ExecuteArgs {
     /// The provider, e.g. asana
     pub provider: String,
@@ -180,6 +194,16 @@ pub struct ExecuteArgs {
     /// The params as a JSON object, e.g. '{"project": "1201"}'
     #[arg(long, value_name = "JSON", default_value = "{}")]
     pub params: String,
+    /// Run through the hosted service at this URL, as the application of
+    /// INTEGRATIONS_APP_CLIENT_ID and INTEGRATIONS_APP_CLIENT_SECRET
+    #[arg(long, value_name = "URL", requires = "hosted_target")]
+    pub hosted: Option<url::Url>,
+    /// With --hosted: the customer whose Asana connector to use
+    #[arg(long, value_name = "NAME", requires = "hosted")]
+    pub customer: Option<String>,
+    /// With --hosted: the id of the connector to use
+    #[arg(long, value_name = "ID", requires = "hosted")]
+    pub connector: Option<String>,
 }
 
 /// `catalog`.

@@ -2,11 +2,12 @@
 
 use std::time::SystemTime;
 
+use integrations::asana::AsanaError;
 use integrations::asana::AsanaSessionExt;
-use integrations::asana::connector::{AsanaConnector, EntityInfo};
+use integrations::asana::connector::{AsanaConnector, EntityInfo, HostedConfig, HostedTarget};
 use integrations::{
     AuthError, ConfigSource, CredentialSource, CredentialStatus, Credentials, ListedCredential,
-    Session, SessionOptions,
+    SecretString, Session, SessionOptions,
 };
 use serde_json::{Value, json};
 
@@ -32,6 +33,9 @@ pub async fn run(cli: Cli, store_from_flag: bool, out: &Output) -> Result<(), Cl
         Command::Login(args) => login::run(&App::open(&globals).await?, &args, out).await,
         Command::Whoami(args) => whoami(&App::open(&globals).await?, &args, out).await,
         Command::Token(args) => token(&App::open(&globals).await?, &args, out).await,
+        Command::Execute(args) if args.hosted.is_some() => {
+            execute_hosted(&App::without_store(&globals)?, &args, out).await
+        }
         Command::Execute(args) => execute(&App::open(&globals).await?, &args, out).await,
         Command::Credentials {
             command: CredentialsCommand::List { provider },
@@ -226,8 +230,86 @@ async fn token(app: &App, args: &ProviderArg, out: &Output) -> Result<(), CliErr
     Ok(())
 }
 
+/// The env key of the application's client id at a hosted service.
+const APP_CLIENT_ID_ENV: &str = "INTEGRATIONS_APP_CLIENT_ID";
+
+/// The env key of the application's client secret at a hosted service.
+const APP_CLIENT_SECRET_ENV: &str = "INTEGRATIONS_APP_CLIENT_SECRET";
+
 /// `execute`.
 async fn execute(app: &App, args: &ExecuteArgs, out: &Output) -> Result<(), CliError> {
+    let provider = args.provider.as_str();
+    let params = execute_params(app, args)?;
+    app.require_configured(provider)?;
+    let session = session(app, provider).await?;
+    let connector =
+        AsanaConnector::from_session(&session).map_err(|e| app.hints.asana(e, &app.subject))?;
+    let result = connector
+        .execute(&args.entity, &args.action, params)
+        .await
+        .map_err(|e| app.hints.execute(e, &app.subject))?;
+    note_source(app, out, &session, provider);
+    print_result(out, &result)
+}
+
+/// `execute --hosted URL`: the same action through a hosted service, as the application of
+/// `INTEGRATIONS_APP_CLIENT_ID` and `INTEGRATIONS_APP_CLIENT_SECRET`.
+async fn execute_hosted(app: &App, args: &ExecuteArgs, out: &Output) -> Result<(), CliError> {
+    let params = execute_params(app, args)?;
+    let connector = hosted_connector(args)?;
+    let result = connector
+        .execute(&args.entity, &args.action, params)
+        .await
+        .map_err(|e| app.hints.execute(e, &app.subject))?;
+    print_result(out, &result)
+}
+
+/// The hosted connector that `--hosted`, `--customer` or `--connector` and the environment name.
+fn hosted_connector(args: &ExecuteArgs) -> Result<AsanaConnector, CliError> {
+    let env = |key: &str| {
+        std::env::var(key)
+            .ok()
+            .filter(|value| !value.is_empty())
+            .ok_or_else(|| {
+                CliError::new(
+                    ExitKind::Config,
+                    format!(
+                        "{key} is not set: `execute --hosted` runs as an application of the service; set {APP_CLIENT_ID_ENV} and {APP_CLIENT_SECRET_ENV} to the client_id and client_secret that `integrations apps create` printed"
+                    ),
+                )
+            })
+    };
+    let target = match (&args.customer, &args.connector) {
+        (Some(customer), _) => HostedTarget::Customer(customer.clone()),
+        (None, Some(connector)) => HostedTarget::Connector(connector.clone()),
+        (None, None) => {
+            return Err(CliError::new(
+                ExitKind::Usage,
+                "--hosted needs --customer NAME or --connector ID",
+            ));
+        }
+    };
+    let Some(url) = args.hosted.clone() else {
+        return Err(CliError::new(ExitKind::Usage, "--hosted URL is missing"));
+    };
+    let config = HostedConfig::new(
+        url,
+        env(APP_CLIENT_ID_ENV)?,
+        SecretString::from(env(APP_CLIENT_SECRET_ENV)?),
+        target,
+    );
+    AsanaConnector::hosted(config).map_err(|e| match e {
+        AsanaError::InvalidUrl { .. } | AsanaError::InvalidArgument { .. } => CliError::new(
+            ExitKind::Usage,
+            format!("{e}; check --hosted, --customer and --connector"),
+        ),
+        other => CliError::new(ExitKind::Other, other.to_string()),
+    })
+}
+
+/// The params of `execute`, checked against the catalog: bad entities, actions and params are
+/// usage errors whatever the credentials, and nothing is sent.
+fn execute_params(app: &App, args: &ExecuteArgs) -> Result<Value, CliError> {
     let provider = args.provider.as_str();
     app.require_registered(provider)?;
     require_asana(provider, "execute")?;
@@ -239,22 +321,17 @@ async fn execute(app: &App, args: &ExecuteArgs, out: &Output) -> Result<(), CliE
             ),
         )
     })?;
-    // Bad entities, actions and params are usage errors whatever the credentials.
     AsanaConnector::validate(&args.entity, &args.action, &params)
         .map_err(|e| app.hints.execute(e, &app.subject))?;
-    app.require_configured(provider)?;
-    let session = session(app, provider).await?;
-    let connector =
-        AsanaConnector::from_session(&session).map_err(|e| app.hints.asana(e, &app.subject))?;
-    let result = connector
-        .execute(&args.entity, &args.action, params)
-        .await
-        .map_err(|e| app.hints.execute(e, &app.subject))?;
-    note_source(app, out, &session, provider);
+    Ok(params)
+}
+
+/// Prints an action's result: JSON with `--json`, pretty JSON otherwise.
+fn print_result(out: &Output, result: &Value) -> Result<(), CliError> {
     if out.is_json() {
-        out.json(&result);
+        out.json(result);
     } else {
-        let pretty = serde_json::to_string_pretty(&result)
+        let pretty = serde_json::to_string_pretty(result)
             .map_err(|e| CliError::new(ExitKind::Other, format!("cannot print the result: {e}")))?;
         out.line(&pretty);
     }

@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use integrations::asana::{AsanaError, ExecuteError};
+use integrations::asana::{AsanaError, ExecuteError, ServiceError};
 use integrations::auth_core::redact::strip_controls;
 use integrations::{AuthError, ErrorClass, OAuthErrorCode, StoreError};
 
@@ -278,6 +278,7 @@ impl Hints {
             AsanaError::OffOrigin { .. } | AsanaError::HttpClient(_) => {
                 CliError::new(ExitKind::Other, e.to_string())
             }
+            AsanaError::Service(service) => service_error(service),
             other => {
                 let retryable = other.is_retryable();
                 CliError::new(ExitKind::Remote, other.to_string()).retryable(retryable)
@@ -297,6 +298,29 @@ impl Hints {
             ),
             other => CliError::new(ExitKind::Other, other.to_string()),
         }
+    }
+}
+
+/// Maps a hosted service's [`ServiceError`] (`execute --hosted`).
+fn service_error(e: ServiceError) -> CliError {
+    let message = e.to_string();
+    match e {
+        ServiceError::AppCredentials { .. } => CliError::new(
+            ExitKind::Config,
+            format!(
+                "{message}; check INTEGRATIONS_APP_CLIENT_ID and INTEGRATIONS_APP_CLIENT_SECRET"
+            ),
+        ),
+        ServiceError::NoConnector { .. } => CliError::new(ExitKind::Auth, message),
+        ServiceError::SeveralConnectors { .. } => {
+            CliError::new(ExitKind::Usage, format!("{message} with --connector ID"))
+        }
+        ServiceError::ConnectorNotFound { .. } => CliError::new(ExitKind::Usage, message),
+        other => match other.class() {
+            ErrorClass::NeedsReauthorization => CliError::new(ExitKind::Auth, message),
+            ErrorClass::Transient => CliError::new(ExitKind::Remote, message).retryable(true),
+            _ => CliError::new(ExitKind::Remote, message),
+        },
     }
 }
 

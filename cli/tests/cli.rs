@@ -1601,3 +1601,225 @@ async fn credentials_stored_before_a_key_was_set_are_refused_until_rotate() {
         "0 record(s) re-encrypted under the primary key\n"
     );
 }
+
+/// `args` as the `&str`s `Harness::run` takes.
+fn refs(args: &[String]) -> Vec<&str> {
+    args.iter().map(String::as_str).collect()
+}
+
+/// `execute asana users list --hosted URI {target...}`.
+async fn hosted_users_list(h: &Harness, uri: &str, target: &[&str]) -> Outcome {
+    let mut args = vec!["execute", "asana", "users", "list", "--hosted", uri];
+    args.extend_from_slice(target);
+    h.run(&args).await
+}
+
+/// The application's secret at the hosted service: it must never be printed.
+const APP_SECRET: &str = "canary-app-secret-51c0";
+
+/// A service (wiremock) with a token endpoint for the application `app-1`, customer `acme` with
+/// the one Asana connector `conn-1`, whose execute answers `execute`.
+async fn hosted_service(execute: ResponseTemplate) -> wiremock::MockServer {
+    use wiremock::matchers::{body_json, header, query_param};
+    let server = wiremock::MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/api/v1/account/applications/token"))
+        .and(body_json(
+            serde_json::json!({"client_id": "app-1", "client_secret": APP_SECRET}),
+        ))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+            "access_token": "service-token-1", "token_type": "bearer", "expires_in": 900,
+            "organization_id": "org-1",
+        })))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api/v1/integrations/connectors"))
+        .and(query_param("customer_name", "acme"))
+        .and(query_param("connector_type", "Asana"))
+        .and(header("authorization", "Bearer service-token-1"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+            "data": [{"id": "conn-1", "customer_name": "acme", "connector_type": "Asana"}],
+        })))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/api/v1/integrations/connectors/conn-1/execute"))
+        .and(header("authorization", "Bearer service-token-1"))
+        .respond_with(execute)
+        .mount(&server)
+        .await;
+    server
+}
+
+#[tokio::test]
+async fn execute_hosted_runs_through_the_service_with_the_apps_credentials() {
+    let service = hosted_service(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+        "result": [{"gid": "1", "name": "Book the venue"}],
+        "connector_metadata": {"next_page": null},
+    })))
+    .await;
+    let mut h = Harness::start().await;
+    h.set_env("INTEGRATIONS_APP_CLIENT_ID", "app-1");
+    h.set_env("INTEGRATIONS_APP_CLIENT_SECRET", APP_SECRET);
+    let uri = service.uri();
+    let hosted = |params: &str, extra: &[&str]| -> Vec<String> {
+        [
+            "execute", "asana", "tasks", "list", "--params", params, "--hosted", &uri,
+        ]
+        .iter()
+        .chain(extra)
+        .map(|a| a.to_string())
+        .collect()
+    };
+    let project = r#"{"project": "12"}"#;
+
+    let out = h
+        .run(&refs(&hosted(project, &["--customer", "acme", "--json"])))
+        .await;
+    out.assert_code(0);
+    assert_eq!(
+        out.json(),
+        serde_json::json!({"data": [{"gid": "1", "name": "Book the venue"}], "meta": {"next_page": null}})
+    );
+    let requests = service.received_requests().await.expect("recording");
+    let paths: Vec<&str> = requests.iter().map(|r| r.url.path()).collect();
+    assert_eq!(
+        paths,
+        [
+            "/api/v1/account/applications/token",
+            "/api/v1/integrations/connectors",
+            "/api/v1/integrations/connectors/conn-1/execute"
+        ]
+    );
+    assert_eq!(
+        requests[2].body_json::<Value>().expect("JSON"),
+        serde_json::json!({"entity": "tasks", "action": "list", "params": {"project": "12"}})
+    );
+    assert_eq!(h.mock.api_requests(), 0, "Asana is not called directly");
+    assert!(!h.store_path().exists(), "the store is not opened");
+
+    // By connector id: no lookup.
+    let out = h
+        .run(&refs(&hosted(project, &["--connector", "conn-1"])))
+        .await;
+    out.assert_code(0);
+    assert!(out.stdout.contains("Book the venue"), "{out:?}");
+    let requests = service.received_requests().await.expect("recording");
+    assert_eq!(requests.len(), 5);
+    assert_eq!(
+        requests[4].url.path(),
+        "/api/v1/integrations/connectors/conn-1/execute"
+    );
+
+    // Invalid params: a usage error, nothing sent.
+    let out = h
+        .run(&refs(&hosted(
+            r#"{"colour": "red"}"#,
+            &["--customer", "acme"],
+        )))
+        .await;
+    out.assert_code(2);
+    assert!(out.stderr.contains("unknown param `colour`"), "{out:?}");
+    assert_eq!(
+        service.received_requests().await.expect("recording").len(),
+        5
+    );
+
+    // Usage: a target without --hosted, --hosted without a target, both targets.
+    h.run(&["execute", "asana", "users", "list", "--customer", "acme"])
+        .await
+        .assert_code(2);
+    h.run(&refs(&hosted(project, &[]))).await.assert_code(2);
+    h.run(&refs(&hosted(
+        project,
+        &["--customer", "acme", "--connector", "conn-1"],
+    )))
+    .await
+    .assert_code(2);
+    let out = h.run(&["execute", "--help"]).await;
+    out.assert_code(0);
+    for key in [
+        "INTEGRATIONS_APP_CLIENT_ID",
+        "INTEGRATIONS_APP_CLIENT_SECRET",
+    ] {
+        assert!(out.stdout.contains(key), "{out:?}");
+    }
+
+    // No application credentials: configuration.
+    h.remove_env("INTEGRATIONS_APP_CLIENT_SECRET");
+    let out = h
+        .run(&refs(&hosted(project, &["--customer", "acme", "--json"])))
+        .await;
+    out.assert_code(3);
+    assert!(
+        out.json()["error"]["message"]
+            .as_str()
+            .expect("message")
+            .starts_with("INTEGRATIONS_APP_CLIENT_SECRET is not set"),
+        "{out:?}"
+    );
+    assert_eq!(
+        service.received_requests().await.expect("recording").len(),
+        5
+    );
+}
+
+#[tokio::test]
+async fn execute_hosted_maps_the_services_errors_to_exit_codes() {
+    let mut h = Harness::start().await;
+    h.set_env("INTEGRATIONS_APP_CLIENT_ID", "app-1");
+    h.set_env("INTEGRATIONS_APP_CLIENT_SECRET", APP_SECRET);
+    let cases = [
+        (409, None, 4, false),
+        (429, Some("9"), 5, true),
+        (502, None, 5, true),
+        (404, None, 2, false),
+    ];
+    for (status, retry_after, code, retryable) in cases {
+        let mut answer = ResponseTemplate::new(status).set_body_json(serde_json::json!({
+            "message": format!("refused; echoing client_secret={APP_SECRET}"),
+            "errors": [],
+            "retryable": retryable,
+        }));
+        if let Some(seconds) = retry_after {
+            answer = answer.insert_header("retry-after", seconds);
+        }
+        let service = hosted_service(answer).await;
+        let out = hosted_users_list(&h, &service.uri(), &["--customer", "acme", "--json"]).await;
+        out.assert_code(code);
+        let error = out.json();
+        assert_eq!(error["error"]["retryable"], retryable, "{status}: {out:?}");
+        assert!(!out.stdout.contains(APP_SECRET) && !out.stderr.contains(APP_SECRET));
+        if status == 429 {
+            assert!(
+                error["error"]["message"]
+                    .as_str()
+                    .expect("message")
+                    .contains("retry after 9s"),
+                "{out:?}"
+            );
+        }
+    }
+
+    // Wrong application credentials: configuration.
+    let service = wiremock::MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/api/v1/account/applications/token"))
+        .respond_with(ResponseTemplate::new(401).set_body_json(
+            serde_json::json!({"message": "invalid client", "errors": [], "retryable": false}),
+        ))
+        .mount(&service)
+        .await;
+    let out = hosted_users_list(&h, &service.uri(), &["--connector", "conn-1"]).await;
+    out.assert_code(3);
+    assert!(
+        out.stderr.contains("check INTEGRATIONS_APP_CLIENT_ID"),
+        "{out:?}"
+    );
+
+    // A plain-http service off loopback is refused before anything is sent.
+    let out = hosted_users_list(&h, "http://service.example", &["--connector", "conn-1"]).await;
+    out.assert_code(2);
+    assert!(out.stderr.contains("must be https"), "{out:?}");
+}

@@ -291,6 +291,142 @@ pub enum AsanaError {
     /// The HTTP client could not be built.
     #[error("cannot build the HTTP client for Asana: {0}")]
     HttpClient(#[source] reqwest::Error),
+    /// A hosted execution service failed or refused the call (a connector built with
+    /// [`AsanaConnector::hosted`](crate::connector::AsanaConnector::hosted)).
+    #[error(transparent)]
+    Service(#[from] ServiceError),
+}
+
+/// A hosted execution service (`integrations serve`, or any API of the same shape) failed or
+/// refused a call. Texts the service sent are kept without control characters and with the
+/// application's secret and the service token redacted.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServiceError {
+    /// The service refused the application's client id and secret.
+    #[error(
+        "the hosted service at {service} rejected the application's client id or secret (HTTP {status}); check them, or rotate the secret and use the new one"
+    )]
+    AppCredentials {
+        /// The service's origin.
+        service: String,
+        /// The status it answered.
+        status: u16,
+    },
+    /// The customer has no Asana connector yet.
+    #[error(
+        "the hosted service at {service} has no Asana connector for customer `{customer}`: create one (POST /api/v1/integrations/connectors with this customer_name and connector_type \"Asana\", or through a consent link), or give a connector id"
+    )]
+    NoConnector {
+        /// The service's origin.
+        service: String,
+        /// The customer looked up.
+        customer: String,
+    },
+    /// The customer has several Asana connectors: which one to use must be said.
+    #[error(
+        "customer `{customer}` has {} Asana connectors on the hosted service at {service} ({}): give the connector id of the one to use", ids.len(), ids.join(", ")
+    )]
+    SeveralConnectors {
+        /// The service's origin.
+        service: String,
+        /// The customer looked up.
+        customer: String,
+        /// The ids of the customer's Asana connectors.
+        ids: Vec<String>,
+    },
+    /// The connector does not exist, or belongs to another application (404).
+    #[error(
+        "connector {connector} was not found on the hosted service at {service} (deleted, or owned by another application): look it up again or create one"
+    )]
+    ConnectorNotFound {
+        /// The service's origin.
+        service: String,
+        /// The connector id.
+        connector: String,
+    },
+    /// The service answered with an error status.
+    #[error("hosted service {operation} (HTTP {status}): {message}{}", status_advice(*.status, *.retry_after))]
+    Status {
+        /// Method and path of the call (never its query).
+        operation: String,
+        /// HTTP status.
+        status: u16,
+        /// The service's `message`.
+        message: String,
+        /// The messages of its `errors` entries.
+        errors: Vec<String>,
+        /// Its `retryable` flag.
+        retryable: bool,
+        /// Its `Retry-After`, on a 429 or 503.
+        retry_after: Option<Duration>,
+    },
+    /// The call timed out.
+    #[error("hosted service {operation} timed out after {}ms; retry later", timeout.as_millis())]
+    Timeout {
+        /// Method and path of the call.
+        operation: String,
+        /// The per-request timeout.
+        timeout: Duration,
+    },
+    /// A connection or protocol failure.
+    #[error("hosted service {operation} failed to connect or transfer: {source}")]
+    Network {
+        /// Method and path of the call.
+        operation: String,
+        /// The underlying error (its URL removed).
+        source: reqwest::Error,
+    },
+    /// The answer is not what the API promises (never its content, which may hold a token).
+    #[error("hosted service {operation} (HTTP {status}): unexpected answer: {reason}")]
+    InvalidAnswer {
+        /// Method and path of the call.
+        operation: String,
+        /// HTTP status.
+        status: u16,
+        /// What was wrong with it.
+        reason: String,
+    },
+}
+
+/// What to do about an error status of the hosted service.
+fn status_advice(status: u16, retry_after: Option<Duration>) -> String {
+    match status {
+        401 => "; the service rejected its token even after a fresh one".into(),
+        409 => "; the customer must connect their Asana account again (reconnect the connector with new credentials, or through a consent link)".into(),
+        429 => match retry_after {
+            Some(wait) => format!("; rate limited, retry after {}s", wait.as_secs()),
+            None => "; rate limited, retry later".into(),
+        },
+        500.. => "; retry later".into(),
+        _ => String::new(),
+    }
+}
+
+impl ServiceError {
+    /// What the caller can do about this error: 409 means the customer must connect again; 429,
+    /// 5xx, timeouts, connection failures and answers marked `retryable` may pass on a retry.
+    pub fn class(&self) -> ErrorClass {
+        match self {
+            ServiceError::Status { status: 409, .. } => ErrorClass::NeedsReauthorization,
+            ServiceError::Status {
+                status, retryable, ..
+            } if *retryable || *status == 429 || *status >= 500 => ErrorClass::Transient,
+            ServiceError::Timeout { .. } | ServiceError::Network { .. } => ErrorClass::Transient,
+            _ => ErrorClass::Permanent,
+        }
+    }
+
+    /// The HTTP status the service answered, if it answered.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            ServiceError::AppCredentials { status, .. }
+            | ServiceError::Status { status, .. }
+            | ServiceError::InvalidAnswer { status, .. } => Some(*status),
+            ServiceError::ConnectorNotFound { .. } => Some(404),
+            _ => None,
+        }
+    }
 }
 
 impl AsanaError {
@@ -306,6 +442,7 @@ impl AsanaError {
             AsanaError::UnexpectedStatus(info) if info.status >= 500 => ErrorClass::Transient,
             AsanaError::Unauthorized { .. } => ErrorClass::NeedsReauthorization,
             AsanaError::Auth(e) => e.class(),
+            AsanaError::Service(e) => e.class(),
             _ => ErrorClass::Permanent,
         }
     }
@@ -342,14 +479,16 @@ impl AsanaError {
             AsanaError::Decode { status, .. }
             | AsanaError::ResponseTooLarge { status, .. }
             | AsanaError::Download { status, .. } => Some(*status),
+            AsanaError::Service(e) => e.status(),
             other => other.api_info().map(|info| info.status),
         }
     }
 
-    /// How long Asana asked to wait before retrying (429 only).
+    /// How long Asana (or the hosted service) asked to wait before retrying.
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
-            AsanaError::RateLimited { retry_after, .. } => *retry_after,
+            AsanaError::RateLimited { retry_after, .. }
+            | AsanaError::Service(ServiceError::Status { retry_after, .. }) => *retry_after,
             _ => None,
         }
     }

@@ -35,9 +35,12 @@ pub use auth::{
 pub use client::{
     AsanaClient, AsanaClientSettings, ConcurrencyLimiter, List, PageStream, RetryConfig,
 };
-pub use connector::{AsanaConnector, AsanaOAuthConfig, ExecuteError, Health, UnhealthyReason};
+pub use connector::{
+    AsanaConnector, AsanaOAuthConfig, ExecuteError, Health, HostedConfig, HostedTarget,
+    UnhealthyReason,
+};
 pub use defaults::{
     DEFAULT_API_BASE_URL, DEFAULT_AUTHORIZATION_URL, DEFAULT_REVOCATION_URL, DEFAULT_TOKEN_URL,
 };
-pub use error::AsanaError;
+pub use error::{AsanaError, ServiceError};
 pub use models::Page;

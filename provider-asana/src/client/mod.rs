@@ -141,6 +141,30 @@ impl fmt::Debug for AsanaClient {
     }
 }
 
+/// Checks a base URL that requests carry a token to: https (plain http only on 127.0.0.1, ::1
+/// and localhost), absolute with a host, without a query, fragment or credentials.
+pub(crate) fn check_base_url(base: &Url, what: &'static str) -> Result<(), AsanaError> {
+    let invalid = |reason: &str| AsanaError::InvalidUrl {
+        what,
+        reason: reason.to_string(),
+    };
+    if !is_secure_endpoint(base) {
+        return Err(invalid(
+            "must be https (http only on 127.0.0.1, ::1, localhost)",
+        ));
+    }
+    if base.cannot_be_a_base() || base.host().is_none() {
+        return Err(invalid("must be an absolute http(s) URL with a host"));
+    }
+    if base.query().is_some() || base.fragment().is_some() {
+        return Err(invalid("must not have a query or fragment"));
+    }
+    if !base.username().is_empty() || base.password().is_some() {
+        return Err(invalid("must not contain credentials"));
+    }
+    Ok(())
+}
+
 impl AsanaClient {
     /// A client that takes its tokens from `token_source`.
     ///
@@ -152,24 +176,7 @@ impl AsanaClient {
         settings: AsanaClientSettings,
     ) -> Result<Self, AsanaError> {
         let mut base = settings.api_base_url.clone();
-        let invalid = |reason: &str| AsanaError::InvalidUrl {
-            what: "API base URL",
-            reason: reason.to_string(),
-        };
-        if !is_secure_endpoint(&base) {
-            return Err(invalid(
-                "must be https (http only on 127.0.0.1, ::1, localhost)",
-            ));
-        }
-        if base.cannot_be_a_base() || base.host().is_none() {
-            return Err(invalid("must be an absolute http(s) URL with a host"));
-        }
-        if base.query().is_some() || base.fragment().is_some() {
-            return Err(invalid("must not have a query or fragment"));
-        }
-        if !base.username().is_empty() || base.password().is_some() {
-            return Err(invalid("must not contain credentials"));
-        }
+        check_base_url(&base, "API base URL")?;
         if let Some(reason) = settings.retry.problem() {
             return Err(AsanaError::InvalidArgument {
                 name: "retry.base",

@@ -17,8 +17,11 @@
 //! ```
 
 mod catalog;
+mod hosted;
 mod output;
 mod records;
+
+pub use hosted::{ASANA_DEFINITION_ID, DEFAULT_HOSTED_TIMEOUT, HostedConfig, HostedTarget};
 
 use std::fmt;
 
@@ -35,8 +38,9 @@ use serde_json::{Map, Value, json};
 
 use crate::auth::{AsanaAppCredentials, AsanaAuthProvider, AsanaSessionExt, PROVIDER_ID};
 use crate::client::{AsanaClient, AsanaClientSettings};
-use crate::error::AsanaError;
+use crate::error::{AsanaError, ServiceError};
 use catalog::{In, Kind, Operation, Rule, Ty};
+use hosted::HostedClient;
 
 /// The subject of a standalone connector's credentials.
 const CONNECTOR_SUBJECT: &str = "connector";
@@ -271,20 +275,50 @@ impl AsanaOAuthConfig {
     }
 }
 
-/// Executes catalog actions against Asana.
+/// Executes catalog actions against Asana, directly or through a hosted service
+/// ([`AsanaConnector::hosted`]): the same catalog, validation, results and error classes either way.
 #[derive(Debug, Clone)]
 pub struct AsanaConnector {
-    client: AsanaClient,
+    backend: Backend,
     max_result_chars: usize,
+}
+
+/// Where the calls go.
+#[derive(Debug, Clone)]
+enum Backend {
+    /// To Asana, with this client.
+    Local(AsanaClient),
+    /// To a hosted service that holds the credentials.
+    Hosted(HostedClient),
 }
 
 impl AsanaConnector {
     /// A connector over an existing client.
     pub fn new(client: AsanaClient) -> Self {
         Self {
-            client,
+            backend: Backend::Local(client),
             max_result_chars: DEFAULT_MAX_RESULT_CHARS,
         }
+    }
+
+    /// A connector that executes through a hosted service (`integrations serve`, or any API of
+    /// the same shape) on a connector the application created there for its customer, as
+    /// Airbyte's hosted mode does: the customer's Asana credentials stay in the service.
+    ///
+    /// Params are validated here first, with the same catalog (nothing is sent when they are
+    /// invalid); the service token is cached and renewed before it expires (a 401 renews it once
+    /// and repeats the call once); a customer's connector is looked up once. The service's errors
+    /// keep their classes ([`ExecuteError::is_retryable`], [`ExecuteError::needs_reauthorization`]
+    /// for its 409, [`ExecuteError::InvalidParams`] for its 400 and 422), carried as
+    /// [`AsanaError::Service`]. Nothing is sent until the first call.
+    ///
+    /// Fails if the URL is not https (plain http only on a loopback host), has a query, fragment
+    /// or credentials, or if the customer or connector id is empty.
+    pub fn hosted(config: HostedConfig) -> Result<Self, AsanaError> {
+        Ok(Self {
+            backend: Backend::Hosted(HostedClient::new(config)?),
+            max_result_chars: DEFAULT_MAX_RESULT_CHARS,
+        })
     }
 
     /// Caps the results of `execute` at `max` characters of JSON (default
@@ -344,9 +378,12 @@ impl AsanaConnector {
         Ok(Self::new(AsanaClient::new(Arc::new(source), settings)?))
     }
 
-    /// The underlying client.
-    pub fn client(&self) -> &AsanaClient {
-        &self.client
+    /// The underlying Asana client, or `None` for a hosted connector.
+    pub fn client(&self) -> Option<&AsanaClient> {
+        match &self.backend {
+            Backend::Local(client) => Some(client),
+            Backend::Hosted(_) => None,
+        }
     }
 
     /// Every entity and action with the JSON Schema of its params.
@@ -435,6 +472,10 @@ impl AsanaConnector {
     ) -> Result<Value, ExecuteError> {
         let op = resolve(entity, action)?;
         let params = validate(op, params)?;
+        let client = match &self.backend {
+            Backend::Local(client) => client,
+            Backend::Hosted(hosted) => return self.execute_hosted(hosted, op, params).await,
+        };
         let (path, query, body) = build_request(op, &params);
         let query: Vec<(&str, &str)> = query
             .iter()
@@ -443,25 +484,19 @@ impl AsanaConnector {
         let query = query.as_slice();
         let result = match op.kind {
             Kind::List | Kind::Unpaged => {
-                let response = self.client.request(Method::GET, &path, query, None).await?;
+                let response = client.request(Method::GET, &path, query, None).await?;
                 let next_page = response.get("next_page").cloned().unwrap_or(Value::Null);
                 json!({"data": response.get("data").cloned().unwrap_or(json!([])), "meta": {"next_page": next_page}})
             }
-            Kind::Get => data_only(self.client.request(Method::GET, &path, query, None).await?),
-            Kind::Create | Kind::Post => data_only(
-                self.client
-                    .request(Method::POST, &path, query, body)
-                    .await?,
-            ),
-            Kind::Update => data_only(self.client.request(Method::PUT, &path, query, body).await?),
-            Kind::Delete => data_only(
-                self.client
-                    .request(Method::DELETE, &path, query, None)
-                    .await?,
-            ),
-            Kind::Download => self.download(&path, &params).await?,
+            Kind::Get => data_only(client.request(Method::GET, &path, query, None).await?),
+            Kind::Create | Kind::Post => {
+                data_only(client.request(Method::POST, &path, query, body).await?)
+            }
+            Kind::Update => data_only(client.request(Method::PUT, &path, query, body).await?),
+            Kind::Delete => data_only(client.request(Method::DELETE, &path, query, None).await?),
+            Kind::Download => self.download(client, &path, &params).await?,
             Kind::Link => data_only(
-                self.client
+                client
                     .attachments()
                     .post_link::<Value>(
                         text(&params, "parent"),
@@ -471,23 +506,19 @@ impl AsanaConnector {
                     .await?,
             ),
         };
-        let mut result = result;
-        shape(&mut result["data"], &params);
-        if op.kind != Kind::Download {
-            self.cap(op, &result)?;
-        }
-        Ok(result)
+        self.finish(op, result, &params)
     }
 
-    /// A cheap health check: `GET /users/me`. Says whether the connection works and, if not,
-    /// why: the grant expired or was revoked, a scope is missing, or Asana or the network failed.
+    /// A cheap health check: `GET /users/me` (for a hosted connector, the service's check of
+    /// the connector). Says whether the connection works and, if not, why: the grant expired or
+    /// was revoked, a scope is missing, or Asana, the service or the network failed.
     pub async fn check(&self) -> Health {
+        let client = match &self.backend {
+            Backend::Local(client) => client,
+            Backend::Hosted(hosted) => return check_hosted(hosted).await,
+        };
         let query = [("opt_fields", "name")];
-        match self
-            .client
-            .request(Method::GET, "/users/me", &query, None)
-            .await
-        {
+        match client.request(Method::GET, "/users/me", &query, None).await {
             Ok(me) => Health {
                 healthy: true,
                 reason: None,
@@ -497,20 +528,59 @@ impl AsanaConnector {
                     me["data"]["gid"].as_str().unwrap_or("?")
                 ),
             },
-            Err(e) => Health {
-                healthy: false,
-                reason: Some(if e.needs_reauthorization() {
-                    UnhealthyReason::Reauthorize
-                } else if matches!(e, AsanaError::Forbidden { .. }) {
-                    UnhealthyReason::MissingScope
-                } else if e.is_retryable() {
-                    UnhealthyReason::Unavailable
-                } else {
-                    UnhealthyReason::Failed
-                }),
-                message: e.to_string(),
-            },
+            Err(e) => unhealthy(e),
         }
+    }
+
+    /// [`AsanaConnector::execute`] through the service, after the same validation: its
+    /// `{result, connector_metadata}` become the library's `{data, meta}` (lists) or `{data}`.
+    async fn execute_hosted(
+        &self,
+        hosted: &HostedClient,
+        op: &Operation,
+        params: Map<String, Value>,
+    ) -> Result<Value, ExecuteError> {
+        let answer = hosted
+            .execute(op.entity, op.action, &params)
+            .await
+            .map_err(|e| match e {
+                AsanaError::Service(ServiceError::Status {
+                    status: 400 | 422,
+                    message,
+                    errors,
+                    ..
+                }) => ExecuteError::InvalidParams {
+                    entity: op.entity.to_string(),
+                    action: op.action.to_string(),
+                    problems: if errors.is_empty() {
+                        vec![message]
+                    } else {
+                        errors
+                    },
+                    allowed: allowed(op),
+                },
+                other => other.into(),
+            })?;
+        let result = match op.kind {
+            Kind::List | Kind::Unpaged => json!({"data": answer.result, "meta": answer.metadata}),
+            _ => json!({ "data": answer.result }),
+        };
+        self.finish(op, result, &params)
+    }
+
+    /// Applies `select_fields` and `exclude_fields` to a result, and the cap (downloads have
+    /// their own limit).
+    fn finish(
+        &self,
+        op: &Operation,
+        mut result: Value,
+        params: &Map<String, Value>,
+    ) -> Result<Value, ExecuteError> {
+        shape(&mut result["data"], params);
+        if op.kind != Kind::Download {
+            self.cap(op, &result)?;
+        }
+        Ok(result)
     }
 
     /// Refuses a result over the cap, with advice on how to narrow the call.
@@ -545,13 +615,14 @@ impl AsanaConnector {
 
     async fn download(
         &self,
+        client: &AsanaClient,
         path: &str,
         params: &Map<String, Value>,
     ) -> Result<Value, ExecuteError> {
         let gid = text(params, "attachment_gid").to_string();
         let query = [("opt_fields", "name,download_url,size,host,resource_subtype")];
-        let meta = data_only(self.client.request(Method::GET, path, &query, None).await?);
-        let limit = MAX_DOWNLOAD_BYTES.min(self.client.settings().max_download_bytes);
+        let meta = data_only(client.request(Method::GET, path, &query, None).await?);
+        let limit = MAX_DOWNLOAD_BYTES.min(client.settings().max_download_bytes);
         let size = meta["data"]["size"].as_u64().unwrap_or(0);
         if size > limit as u64 {
             return Err(ExecuteError::TooLarge { gid, max: limit });
@@ -562,8 +633,7 @@ impl AsanaConnector {
                 reason: "has no download_url (externally hosted files cannot be downloaded)".into(),
             }));
         };
-        let bytes = match self
-            .client
+        let bytes = match client
             .attachments()
             .download_within(download_url, limit)
             .await
@@ -584,6 +654,48 @@ impl AsanaConnector {
             );
         }
         Ok(json!({ "data": data }))
+    }
+}
+
+/// The health behind a failed check.
+fn unhealthy(e: AsanaError) -> Health {
+    Health {
+        healthy: false,
+        reason: Some(if e.needs_reauthorization() {
+            UnhealthyReason::Reauthorize
+        } else if matches!(e, AsanaError::Forbidden { .. }) {
+            UnhealthyReason::MissingScope
+        } else if e.is_retryable() {
+            UnhealthyReason::Unavailable
+        } else {
+            UnhealthyReason::Failed
+        }),
+        message: e.to_string(),
+    }
+}
+
+/// [`AsanaConnector::check`] through the service: its `healthy` or `unhealthy` (with the
+/// service's reason), or the error of the call.
+async fn check_hosted(hosted: &HostedClient) -> Health {
+    match hosted.check().await {
+        Ok(answer) if answer.healthy => Health {
+            healthy: true,
+            reason: None,
+            message: format!("connector {} is healthy", answer.connector),
+        },
+        Ok(answer) => Health {
+            healthy: false,
+            reason: Some(UnhealthyReason::Failed),
+            message: format!(
+                "connector {} is unhealthy: {}",
+                answer.connector,
+                answer
+                    .error
+                    .as_deref()
+                    .unwrap_or("the service gave no reason")
+            ),
+        },
+        Err(e) => unhealthy(e),
     }
 }
 

@@ -144,6 +144,7 @@ async fn the_client_sends_non_ascii_file_names_url_encoded() {
 
     let uploaded = connector
         .client()
+        .expect("a local connector has a client")
         .attachments()
         .upload(AttachmentUpload::new(
             seed::VENUE_TASK_GID,

@@ -13,5 +13,6 @@ mod client_tracing;
 mod client_webhooks;
 mod connector_execute;
 mod connector_failures;
+mod connector_hosted;
 mod connector_standalone;
 mod e2e_auth_manager;
