@@ -44,8 +44,8 @@ pub use admin::{Admin, Application, ApplicationCredentials};
 pub use error::{ApiError, ServerError, ServiceStoreError};
 pub use providers::{ASANA_DEFINITION_ID, OWN_CLIENT_PROVIDER};
 pub use server::{
-    DEFAULT_CONNECTOR_CACHE, DEFAULT_MAX_BODY_BYTES, DEFAULT_TOKEN_TTL, MIN_TOKEN_TTL, Server,
-    ServerBuilder,
+    DEFAULT_CONNECTOR_CACHE, DEFAULT_MAX_BODY_BYTES, DEFAULT_TOKEN_TTL, DEFAULT_UPSTREAM_TIMEOUT,
+    MIN_TOKEN_TTL, Server, ServerBuilder,
 };
 pub use store::{
     ApplicationRecord, AuditEntry, AuthKind, ConnectorFilter, ConnectorRecord, OAuthAppRecord,

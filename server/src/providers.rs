@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::UNIX_EPOCH;
+use std::time::{Duration, UNIX_EPOCH};
 
 use integrations::asana::{
     AsanaAppCredentials, AsanaAuthProvider, AsanaClient, AsanaConnector, PROVIDER_ID, RetryConfig,
@@ -205,6 +205,8 @@ pub(crate) struct UpstreamSettings {
     pub(crate) asana: AsanaAppCredentials,
     /// Retries of Asana calls.
     pub(crate) retry: RetryConfig,
+    /// How long one attempt of an Asana call may take.
+    pub(crate) timeout: Duration,
     /// How many warm connectors are kept.
     pub(crate) cache_size: usize,
 }
@@ -337,7 +339,8 @@ impl Connectors {
         let settings = provider
             .client_settings(None)
             .with_limiter(provider.limiter_for(&record.id))
-            .with_retry(self.settings.retry.clone());
+            .with_retry(self.settings.retry.clone())
+            .with_timeout(self.settings.timeout);
         let endpoint = Arc::new(TokenEndpoint::new(provider).map_err(upstream_setup)?);
         let source = RefreshingTokenSource::stored(endpoint, &record.id, self.credentials.clone());
         let client = AsanaClient::new(Arc::new(source), settings).map_err(|e| {

@@ -26,6 +26,8 @@ pub const DEFAULT_TOKEN_TTL: Duration = Duration::from_secs(3600);
 pub const MIN_TOKEN_TTL: Duration = Duration::from_secs(900);
 /// The largest request body accepted unless configured: 1 MiB.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
+/// How long one attempt of a call to Asana may take unless configured.
+pub const DEFAULT_UPSTREAM_TIMEOUT: Duration = Duration::from_secs(30);
 /// How many connectors are kept warm unless configured.
 pub const DEFAULT_CONNECTOR_CACHE: usize = 1000;
 
@@ -48,6 +50,7 @@ pub struct ServerBuilder {
     public_url: Option<Url>,
     asana: AsanaAppCredentials,
     retry: RetryConfig,
+    upstream_timeout: Duration,
     token_ttl: Duration,
     max_body_bytes: usize,
     connector_cache: usize,
@@ -63,6 +66,7 @@ impl Default for ServerBuilder {
             // A 429 goes back to the caller at once, with Asana's Retry-After, rather than
             // holding the request while the client waits.
             retry: RetryConfig::default().with_max_rate_limit_wait(Duration::ZERO),
+            upstream_timeout: DEFAULT_UPSTREAM_TIMEOUT,
             token_ttl: DEFAULT_TOKEN_TTL,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             connector_cache: DEFAULT_CONNECTOR_CACHE,
@@ -112,6 +116,13 @@ impl ServerBuilder {
     /// with Asana's `Retry-After`).
     pub fn upstream_retry(mut self, retry: RetryConfig) -> Self {
         self.retry = retry;
+        self
+    }
+
+    /// How long one attempt of a call to Asana may take (default [`DEFAULT_UPSTREAM_TIMEOUT`]);
+    /// a call that runs out of time is answered 504.
+    pub fn upstream_timeout(mut self, timeout: Duration) -> Self {
+        self.upstream_timeout = timeout;
         self
     }
 
@@ -171,6 +182,7 @@ impl ServerBuilder {
             UpstreamSettings {
                 asana: self.asana,
                 retry: self.retry,
+                timeout: self.upstream_timeout,
                 cache_size: self.connector_cache,
             },
         );

@@ -713,3 +713,136 @@ impl ServiceStore for SqliteServiceStore {
         .await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn application(id: &str, client_id: &str) -> ApplicationRecord {
+        ApplicationRecord {
+            id: id.into(),
+            name: "acme".into(),
+            organization_id: "org".into(),
+            client_id: client_id.into(),
+            client_secret_hash: "hash".into(),
+            redirect_origins: vec!["https://app.example.com".into()],
+            created_at: time(1_000),
+        }
+    }
+
+    fn state(hash: &str, expires_at: SystemTime) -> OAuthStateRecord {
+        OAuthStateRecord {
+            state_hash: hash.into(),
+            application_id: "app-1".into(),
+            customer_name: "c".into(),
+            connector_type: "asana".into(),
+            name: None,
+            pkce_verifier: Sealed(b"sealed".to_vec()),
+            redirect_uri: "https://service.example/api/v1/oauth/callback".into(),
+            scopes: vec!["default".into()],
+            redirect_url: "https://app.example.com/done".into(),
+            oauth_app: OAuthAppSource::Service,
+            expires_at,
+        }
+    }
+
+    #[tokio::test]
+    async fn an_oauth_state_is_taken_once_and_not_after_it_expired() {
+        let store = SqliteServiceStore::open_in_memory().await.unwrap();
+        store
+            .create_application(application("app-1", "client-1"))
+            .await
+            .unwrap();
+        let now = SystemTime::now();
+        store
+            .put_oauth_state(state("s1", now + Duration::from_secs(600)))
+            .await
+            .unwrap();
+        store
+            .put_oauth_state(state("s2", now - Duration::from_secs(1)))
+            .await
+            .unwrap();
+        let taken = store.take_oauth_state("s1", now).await.unwrap().unwrap();
+        assert_eq!(
+            taken,
+            state("s1", time(millis(now + Duration::from_secs(600))))
+        );
+        assert_eq!(store.take_oauth_state("s1", now).await.unwrap(), None);
+        assert_eq!(store.take_oauth_state("s2", now).await.unwrap(), None);
+        assert_eq!(store.take_oauth_state("unknown", now).await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn a_taken_client_id_is_refused_and_deleting_an_application_cascades() {
+        let store = SqliteServiceStore::open_in_memory().await.unwrap();
+        store
+            .create_application(application("app-1", "client-1"))
+            .await
+            .unwrap();
+        assert!(matches!(
+            store
+                .create_application(application("app-2", "client-1"))
+                .await,
+            Err(ServiceStoreError::AlreadyExists { .. })
+        ));
+        store
+            .put_oauth_app(OAuthAppRecord {
+                application_id: "app-1".into(),
+                connector_type: "asana".into(),
+                client_id: "id".into(),
+                client_secret: Sealed(b"sealed".to_vec()),
+                updated_at: time(2_000),
+            })
+            .await
+            .unwrap();
+        store
+            .insert_connector(ConnectorRecord {
+                id: "conn-1".into(),
+                application_id: "app-1".into(),
+                customer_name: "c".into(),
+                connector_type: "asana".into(),
+                definition_id: "d".into(),
+                name: "n".into(),
+                auth_kind: AuthKind::OAuth,
+                oauth_app: Some(OAuthAppSource::Application),
+                created_at: time(3_000),
+                updated_at: time(3_000),
+            })
+            .await
+            .unwrap();
+        assert_eq!(
+            store.delete_application("app-1").await.unwrap(),
+            Some(vec!["conn-1".to_string()])
+        );
+        assert_eq!(store.connector("app-1", "conn-1").await.unwrap(), None);
+        assert_eq!(store.oauth_app("app-1", "asana").await.unwrap(), None);
+        assert_eq!(store.delete_application("app-1").await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn a_file_is_migrated_once_and_a_newer_one_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("service.db");
+        let store = SqliteServiceStore::open(&path).await.unwrap();
+        store
+            .create_application(application("app-1", "client-1"))
+            .await
+            .unwrap();
+        drop(store);
+        let store = SqliteServiceStore::open(&path).await.unwrap();
+        assert_eq!(store.list_applications().await.unwrap().len(), 1);
+        drop(store);
+        Connection::open(&path)
+            .unwrap()
+            .pragma_update(None, "user_version", SCHEMA_VERSION + 1)
+            .unwrap();
+        assert!(matches!(
+            SqliteServiceStore::open(&path).await,
+            Err(ServiceStoreError::UnsupportedVersion {
+                found: 2,
+                supported: 1,
+                ..
+            })
+        ));
+    }
+}

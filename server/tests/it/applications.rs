@@ -226,3 +226,40 @@ async fn the_service_refuses_to_start_without_a_key_or_with_a_short_token_life()
             .is_ok()
     );
 }
+
+#[tokio::test]
+async fn deleting_an_application_deletes_its_connectors_and_their_credentials() {
+    use integrations::CredentialStore;
+
+    let service = Service::start().await;
+    let app = service.application("acme").await;
+    let kept = service.application("kept").await;
+    let token = service.app_token(&app).await;
+    let kept_token = service.app_token(&kept).await;
+    let pat = service.asana.personal_access_token().to_string();
+    service
+        .connector(&token, "c", json!({ "token": pat }))
+        .await;
+    service
+        .connector(
+            &token,
+            "c",
+            json!({ "refresh_token": "r", "client_id": "id", "client_secret": "secret" }),
+        )
+        .await;
+    let survivor = service
+        .connector(&kept_token, "c", json!({ "token": pat }))
+        .await;
+    assert_eq!(
+        service.credentials().await.list(None).await.unwrap().len(),
+        4
+    );
+    service
+        .admin
+        .delete_application(&app.application.id)
+        .await
+        .unwrap();
+    let left = service.credentials().await.list(None).await.unwrap();
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].record.subject, survivor["id"].as_str().unwrap());
+}

@@ -42,7 +42,11 @@ impl Service {
 
     /// A service with or without a configured Asana app, and this body limit.
     pub async fn start_with(with_app: bool, max_body_bytes: usize) -> Self {
-        let asana = MockAsana::start().await;
+        Self::start_on(MockAsana::start().await, with_app, max_body_bytes).await
+    }
+
+    /// A service over this Asana.
+    pub async fn start_on(asana: MockAsana, with_app: bool, max_body_bytes: usize) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let keys = KeyRing::new(EncryptionKey::generate());
         let server = Server::builder()
@@ -51,6 +55,7 @@ impl Service {
             .asana_app(asana_app(&asana, with_app))
             .upstream_retry(RetryConfig::default().with_max_retries(0))
             .max_body_bytes(max_body_bytes)
+            .upstream_timeout(Duration::from_millis(800))
             .build()
             .await
             .unwrap();
