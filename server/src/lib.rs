@@ -26,7 +26,7 @@
 //! ## Layers
 //!
 //! Each module imports only those above it: `error`; `store` ([`ServiceStore`],
-//! [`SqliteServiceStore`]); `secrets` (random values, hashes, sealing); `tokens` ([`Principal`]);
+//! [`SqliteServiceStore`]); `secrets` (random values, hashes, sealing); `tokens` (the `Principal` extractor);
 //! `providers` (connector types, credentials, warm connectors); `admin` ([`Admin`]); `routes`
 //! (one module per route group); `server` ([`Server`], [`ServerBuilder`]).
 #![warn(missing_docs)]
@@ -41,8 +41,8 @@ mod store;
 mod tokens;
 
 pub use admin::{Admin, Application, ApplicationCredentials};
-pub use error::{ApiError, ServerError, ServiceStoreError};
-pub use providers::{ASANA_DEFINITION_ID, OWN_CLIENT_PROVIDER};
+pub use error::{ServerError, ServiceStoreError};
+pub use providers::ASANA_DEFINITION_ID;
 pub use server::{
     DEFAULT_CONNECTOR_CACHE, DEFAULT_MAX_BODY_BYTES, DEFAULT_TOKEN_TTL, DEFAULT_UPSTREAM_TIMEOUT,
     MIN_TOKEN_TTL, Server, ServerBuilder,
@@ -51,4 +51,3 @@ pub use store::{
     ApplicationRecord, AuditEntry, AuthKind, ConnectorFilter, ConnectorRecord, OAuthAppRecord,
     OAuthAppSource, OAuthStateRecord, Sealed, ServiceStore, SqliteServiceStore, TokenRecord,
 };
-pub use tokens::Principal;

@@ -481,3 +481,78 @@ fn upstream_setup(e: AuthError) -> ApiError {
     tracing::error!(error = %e, "cannot set up the Asana provider");
     ApiError::internal("cannot set up the Asana provider; check the service's Asana configuration")
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::SystemTime;
+
+    use integrations::MemoryCredentialStore;
+
+    use super::*;
+    use crate::store::SqliteServiceStore;
+
+    fn record(id: &str) -> ConnectorRecord {
+        ConnectorRecord {
+            id: id.into(),
+            application_id: "app".into(),
+            customer_name: "c".into(),
+            connector_type: PROVIDER_ID.into(),
+            definition_id: ASANA_DEFINITION_ID.into(),
+            name: "n".into(),
+            auth_kind: AuthKind::Token,
+            oauth_app: None,
+            created_at: SystemTime::now(),
+            updated_at: SystemTime::now(),
+        }
+    }
+
+    #[tokio::test]
+    async fn the_warm_cache_keeps_at_most_its_size_and_drops_the_oldest() {
+        let mut asana = AsanaAppCredentials::default();
+        asana.api_base_url = "http://127.0.0.1:9/api/1.0".parse().unwrap();
+        let connectors = Connectors::new(
+            Arc::new(SqliteServiceStore::open_in_memory().await.unwrap()),
+            Arc::new(MemoryCredentialStore::new()),
+            Sealer::new(None),
+            UpstreamSettings {
+                asana,
+                retry: RetryConfig::default(),
+                timeout: Duration::from_secs(1),
+                cache_size: 2,
+            },
+        );
+        let first = connectors.connector(&record("a")).await.unwrap();
+        assert!(Arc::ptr_eq(
+            &first,
+            &connectors.connector(&record("a")).await.unwrap()
+        ));
+        connectors.connector(&record("b")).await.unwrap();
+        connectors.connector(&record("c")).await.unwrap();
+        let cached: Vec<String> = {
+            let mut ids: Vec<String> = connectors.lock().entries.keys().cloned().collect();
+            ids.sort();
+            ids
+        };
+        assert_eq!(cached, ["b", "c"]);
+        connectors.forget("b");
+        assert_eq!(connectors.lock().entries.len(), 1);
+    }
+
+    #[test]
+    fn credentials_are_read_without_echoing_values() {
+        let parsed = CredentialsInput::parse(&json!({ "token": "pat", "other": 1 })).unwrap();
+        assert_eq!(parsed.auth_kind(), AuthKind::Token);
+        let parsed = CredentialsInput::parse(&json!({ "refresh_token": "r" })).unwrap();
+        assert_eq!(parsed.auth_kind(), AuthKind::OAuth);
+        let stored = parsed.credentials();
+        assert_eq!(
+            stored.token.expires_at,
+            Some(UNIX_EPOCH),
+            "refreshed at first use"
+        );
+        for bad in [json!("canary"), json!({ "token": ["canary"] }), json!({})] {
+            let e = CredentialsInput::parse(&bad).unwrap_err();
+            assert!(!e.message().contains("canary"));
+        }
+    }
+}

@@ -6,6 +6,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
+use integrations::StoreError;
+use integrations::auth_core::local_files;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::{
@@ -114,14 +116,28 @@ impl SqliteServiceStore {
         let location: Arc<str> = path.display().to_string().into();
         let at = location.clone();
         let connection = tokio::task::spawn_blocking(move || {
-            let connection = Connection::open(&path)?;
-            connection.pragma_update(None, "journal_mode", "WAL")?;
-            connection.pragma_update(None, "synchronous", "FULL")?;
-            Ok(connection)
+            create_owner_only(&path)
+                .map_err(|e| backend("created the database", &at, e.to_string()))?;
+            let connection = Connection::open(&path)
+                .and_then(|c| {
+                    c.pragma_update(None, "journal_mode", "WAL")?;
+                    c.pragma_update(None, "synchronous", "FULL")?;
+                    Ok(c)
+                })
+                .map_err(|e| backend("opened the database", &at, e.to_string()))?;
+            for suffix in ["", "-wal", "-shm"] {
+                let file = local_files::sibling(&path, suffix);
+                local_files::restrict_to_owner(&file, "service", &at, |e| StoreError::Io {
+                    store: "service",
+                    location: at.to_string(),
+                    source: e,
+                })
+                .map_err(|e| backend("restricted the database to its owner", &at, e.to_string()))?;
+            }
+            Ok::<_, ServiceStoreError>(connection)
         })
         .await
-        .map_err(|e| backend("opened the database", &at, e.to_string()))?
-        .map_err(|e: rusqlite::Error| backend("opened the database", &at, e.to_string()))?;
+        .map_err(|e| backend("opened the database", &location, e.to_string()))??;
         Self::prepare(connection, location).await
     }
 
@@ -185,6 +201,15 @@ impl SqliteServiceStore {
         .map_err(|e| backend(operation, &location, e.to_string()))?
         .map_err(|e| backend(operation, &location, e.to_string()))
     }
+}
+
+/// Creates the file, readable and writable by its owner only, if it does not exist.
+fn create_owner_only(path: &Path) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.create(true).append(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path).map(|_| ())
 }
 
 fn backend(operation: &'static str, location: &str, message: String) -> ServiceStoreError {
@@ -357,7 +382,7 @@ impl ServiceStore for SqliteServiceStore {
     async fn list_applications(&self) -> Result<Vec<ApplicationRecord>, ServiceStoreError> {
         self.run("listed the applications", |c| {
             let mut statement = c.prepare(&format!(
-                "SELECT {APPLICATION_COLUMNS} FROM applications ORDER BY created_ms, id"
+                "SELECT {APPLICATION_COLUMNS} FROM applications ORDER BY created_ms, rowid"
             ))?;
             let rows = statement.query_map([], application)?;
             rows.collect()
@@ -499,7 +524,7 @@ impl ServiceStore for SqliteServiceStore {
             let mut statement = c.prepare(&format!(
                 "SELECT {CONNECTOR_COLUMNS} FROM connectors WHERE application_id = ?1 \
                  AND (?2 IS NULL OR customer_name = ?2) AND (?3 IS NULL OR connector_type = ?3) \
-                 ORDER BY created_ms, id"
+                 ORDER BY created_ms, rowid"
             ))?;
             let rows = statement.query_map(
                 params![application_id, filter.customer_name, filter.connector_type],
@@ -824,6 +849,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("service.db");
         let store = SqliteServiceStore::open(&path).await.unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600, "owner-only");
+        }
         store
             .create_application(application("app-1", "client-1"))
             .await

@@ -10,13 +10,9 @@ async fn the_right_client_secret_gets_a_bearer_token_that_authenticates() {
     let service = Service::start().await;
     let app = service.application("acme").await;
     let (status, body) = service
-        .post(
-            "/api/v1/account/applications/token",
-            None,
-            json!({
-                "client_id": app.application.client_id,
-                "client_secret": app.client_secret.expose_secret(),
-            }),
+        .token_request(
+            &app.application.client_id,
+            app.client_secret.expose_secret(),
         )
         .await;
     assert_eq!(status, 200);
@@ -38,19 +34,9 @@ async fn a_wrong_secret_or_an_unknown_client_is_401_and_says_nothing_more() {
     let service = Service::start().await;
     let app = service.application("acme").await;
     let wrong_secret = service
-        .post(
-            "/api/v1/account/applications/token",
-            None,
-            json!({ "client_id": app.application.client_id, "client_secret": "wrong" }),
-        )
+        .token_request(&app.application.client_id, "wrong")
         .await;
-    let unknown_client = service
-        .post(
-            "/api/v1/account/applications/token",
-            None,
-            json!({ "client_id": "no-such-client", "client_secret": "wrong" }),
-        )
-        .await;
+    let unknown_client = service.token_request("no-such-client", "wrong").await;
     assert_eq!(wrong_secret.0, 401);
     assert_eq!(wrong_secret, unknown_client, "both answers are the same");
     assert_eq!(error_message(&wrong_secret.1), "invalid client credentials");
@@ -85,13 +71,9 @@ async fn rotating_the_secret_retires_the_old_secret_and_its_tokens() {
         .await;
     assert_eq!(status, 401, "the old token stopped working");
     let (status, _) = service
-        .post(
-            "/api/v1/account/applications/token",
-            None,
-            json!({
-                "client_id": app.application.client_id,
-                "client_secret": app.client_secret.expose_secret(),
-            }),
+        .token_request(
+            &app.application.client_id,
+            app.client_secret.expose_secret(),
         )
         .await;
     assert_eq!(status, 401, "the old secret stopped working");
@@ -262,4 +244,37 @@ async fn deleting_an_application_deletes_its_connectors_and_their_credentials() 
     let left = service.credentials().await.list(None).await.unwrap();
     assert_eq!(left.len(), 1);
     assert_eq!(left[0].record.subject, survivor["id"].as_str().unwrap());
+}
+
+#[tokio::test]
+async fn shutdown_finishes_requests_in_flight_then_stops_listening() {
+    let mut service = Service::start().await;
+    let (token, id) = service.pat_connector().await;
+    service
+        .asana
+        .set_latency(std::time::Duration::from_millis(400));
+    let in_flight = tokio::spawn(
+        service
+            .http
+            .post(format!(
+                "{}/api/v1/integrations/connectors/{id}/execute",
+                service.url
+            ))
+            .bearer_auth(&token)
+            .json(&json!({ "entity": "users", "action": "get", "params": { "user_gid": "me" } }))
+            .send(),
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(150)).await;
+    service.stop().await.unwrap();
+    let answer = in_flight.await.unwrap().unwrap();
+    assert_eq!(answer.status(), 200, "the request in flight was answered");
+    assert!(
+        service
+            .http
+            .get(format!("{}/healthz", service.url))
+            .send()
+            .await
+            .is_err(),
+        "no longer listening"
+    );
 }

@@ -135,16 +135,7 @@ async fn an_oauth_connector_with_no_app_to_refresh_it_is_422() {
 #[tokio::test]
 async fn bad_execute_requests_are_4xx_and_never_reach_asana() {
     let service = Service::start().await;
-    let app = service.application("acme").await;
-    let token = service.app_token(&app).await;
-    let connector = service
-        .connector(
-            &token,
-            "c",
-            json!({ "token": service.asana.personal_access_token() }),
-        )
-        .await;
-    let id = connector["id"].as_str().unwrap();
+    let (token, id) = service.pat_connector().await;
     let path = format!("/api/v1/integrations/connectors/{id}/execute");
     let cases: Vec<(Value, u16, &str)> = vec![
         (

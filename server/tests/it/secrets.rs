@@ -98,11 +98,7 @@ async fn canary_secrets_never_come_back() {
     answers.push(answer);
     answers.push(
         service
-            .post(
-                "/api/v1/account/applications/token",
-                None,
-                json!({ "client_id": app.application.client_id, "client_secret": CLIENT_SECRET }),
-            )
+            .token_request(&app.application.client_id, CLIENT_SECRET)
             .await
             .1,
     );

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use integrations::asana::{AsanaAppCredentials, RetryConfig};
 use integrations::{EncryptionKey, KeyRing};
-use integrations_server::{Admin, ApplicationCredentials, Server};
+use integrations_server::{Admin, ApplicationCredentials, Server, ServerError};
 use provider_asana_testkit::MockAsana;
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
@@ -17,7 +17,8 @@ pub struct Service {
     pub dir: tempfile::TempDir,
     pub keys: KeyRing,
     pub http: reqwest::Client,
-    _shutdown: oneshot::Sender<()>,
+    shutdown: Option<oneshot::Sender<()>>,
+    served: Option<tokio::task::JoinHandle<Result<(), ServerError>>>,
 }
 
 /// Asana's URLs pointed at the mock, with the mock's app as the service's app when `with_app`.
@@ -63,7 +64,7 @@ impl Service {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let (shutdown, stop) = oneshot::channel::<()>();
-        tokio::spawn(server.serve(listener, async move {
+        let served = tokio::spawn(server.serve(listener, async move {
             stop.await.ok();
         }));
         let http = reqwest::Client::builder()
@@ -77,7 +78,19 @@ impl Service {
             dir,
             keys,
             http,
-            _shutdown: shutdown,
+            shutdown: Some(shutdown),
+            served: Some(served),
+        }
+    }
+
+    /// Signals shutdown and waits until the server has stopped.
+    pub async fn stop(&mut self) -> Result<(), ServerError> {
+        if let Some(shutdown) = self.shutdown.take() {
+            shutdown.send(()).ok();
+        }
+        match self.served.take() {
+            Some(served) => served.await.unwrap(),
+            None => Ok(()),
         }
     }
 
@@ -89,16 +102,22 @@ impl Service {
             .unwrap()
     }
 
+    /// `POST /api/v1/account/applications/token` with this client id and secret.
+    pub async fn token_request(&self, client_id: &str, client_secret: &str) -> (u16, Value) {
+        self.post(
+            "/api/v1/account/applications/token",
+            None,
+            json!({ "client_id": client_id, "client_secret": client_secret }),
+        )
+        .await
+    }
+
     /// An application token for `app`.
     pub async fn app_token(&self, app: &ApplicationCredentials) -> String {
         let (status, body) = self
-            .post(
-                "/api/v1/account/applications/token",
-                None,
-                json!({
-                    "client_id": app.application.client_id,
-                    "client_secret": app.client_secret.expose_secret(),
-                }),
+            .token_request(
+                &app.application.client_id,
+                app.client_secret.expose_secret(),
             )
             .await;
         assert_eq!(status, 200, "{body}");
@@ -133,6 +152,20 @@ impl Service {
             .await;
         assert_eq!(status, 201, "{body}");
         body
+    }
+
+    /// A new application's token and a token connector of its customer `c`.
+    pub async fn pat_connector(&self) -> (String, String) {
+        let app = self.application("acme").await;
+        let token = self.app_token(&app).await;
+        let connector = self
+            .connector(
+                &token,
+                "c",
+                json!({ "token": self.asana.personal_access_token() }),
+            )
+            .await;
+        (token, connector["id"].as_str().unwrap().to_string())
     }
 
     /// `{entity, action, params}` on a connector.

@@ -7,23 +7,10 @@ use serde_json::{Value, json};
 
 use crate::support::{Service, error_message};
 
-async fn pat_connector(service: &Service) -> (String, String) {
-    let app = service.application("acme").await;
-    let token = service.app_token(&app).await;
-    let connector = service
-        .connector(
-            &token,
-            "c",
-            json!({ "token": service.asana.personal_access_token() }),
-        )
-        .await;
-    (token, connector["id"].as_str().unwrap().to_string())
-}
-
 #[tokio::test]
 async fn asanas_rate_limit_is_429_with_its_retry_after() {
     let service = Service::start().await;
-    let (token, id) = pat_connector(&service).await;
+    let (token, id) = service.pat_connector().await;
     service.asana.rate_limit_next(1, Some(7));
     let response = service
         .http
@@ -46,7 +33,7 @@ async fn asanas_rate_limit_is_429_with_its_retry_after() {
 #[tokio::test]
 async fn asana_failing_is_502_and_asana_too_slow_is_504() {
     let service = Service::start().await;
-    let (token, id) = pat_connector(&service).await;
+    let (token, id) = service.pat_connector().await;
     service.asana.fail_next(1, 503);
     let (status, body) = service
         .execute(&token, &id, "users", "get", json!({ "user_gid": "me" }))
