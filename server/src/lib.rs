@@ -23,6 +23,63 @@
 //! Service tokens live [`DEFAULT_TOKEN_TTL`] unless configured (never less than
 //! [`MIN_TOKEN_TTL`]).
 //!
+//! ## The hosted life
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use integrations::asana::AsanaAppCredentials;
+//! use integrations::{EncryptionKey, KeyRing};
+//! use integrations_server::Server;
+//! use provider_asana_testkit::MockAsana;
+//! use serde_json::{Value, json};
+//!
+//! // The service, over a fake Asana, on a free port.
+//! let asana = MockAsana::start().await;
+//! let mut app = AsanaAppCredentials::default();
+//! app.api_base_url = asana.api_base_url().parse()?;
+//! let dir = tempfile::tempdir()?;
+//! let server = Server::builder()
+//!     .store_dir(dir.path())
+//!     .encryption_keys(KeyRing::new(EncryptionKey::generate()))
+//!     .asana_app(app)
+//!     .build()
+//!     .await?;
+//! let created = server.admin().create_application("acme", &[]).await?;
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+//! let url = format!("http://{}", listener.local_addr()?);
+//! tokio::spawn(server.serve(listener, std::future::pending()));
+//!
+//! // The application's token, a connector for its customer, and an execute.
+//! let http = reqwest::Client::new();
+//! let token: Value = http
+//!     .post(format!("{url}/api/v1/account/applications/token"))
+//!     .json(&json!({
+//!         "client_id": created.application.client_id,
+//!         "client_secret": created.client_secret.expose_secret(),
+//!     }))
+//!     .send().await?.json().await?;
+//! let bearer = token["access_token"].as_str().unwrap_or_default();
+//! let connector: Value = http
+//!     .post(format!("{url}/api/v1/integrations/connectors"))
+//!     .bearer_auth(bearer)
+//!     .json(&json!({
+//!         "external_user_id": "customer-1",
+//!         "connector_type": "Asana",
+//!         "credentials": { "token": asana.personal_access_token() },
+//!     }))
+//!     .send().await?.json().await?;
+//! let id = connector["id"].as_str().unwrap_or_default();
+//! let me: Value = http
+//!     .post(format!("{url}/api/v1/integrations/connectors/{id}/execute"))
+//!     .bearer_auth(bearer)
+//!     .json(&json!({ "entity": "users", "action": "get", "params": { "user_gid": "me" } }))
+//!     .send().await?.json().await?;
+//! assert_eq!(me["result"]["name"], "Greg Sanchez");
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! ## Layers
 //!
 //! Each module imports only those above it: `error`; `store` ([`ServiceStore`],

@@ -138,13 +138,22 @@ async fn create(
         created_at: now,
         updated_at: now,
     };
-    state
+    let stored = match state
         .connectors
         .store_credentials(&record.id, &credentials)
-        .await?;
-    if let Err(e) = state.store.insert_connector(record.clone()).await {
+        .await
+    {
+        Ok(()) => state
+            .store
+            .insert_connector(record.clone())
+            .await
+            .map_err(ApiError::from),
+        Err(e) => Err(e),
+    };
+    if let Err(e) = stored {
+        // Nothing half-made stays behind: no credentials without their connector.
         state.connectors.delete_credentials(&record.id).await?;
-        return Err(e.into());
+        return Err(e);
     }
     Audit {
         principal: &principal,
