@@ -37,6 +37,7 @@ CREATE TABLE tokens (
     expires_ms INTEGER NOT NULL
 );
 CREATE INDEX tokens_by_application ON tokens(application_id);
+CREATE INDEX tokens_by_expiry ON tokens(expires_ms);
 CREATE TABLE connectors (
     id TEXT PRIMARY KEY,
     application_id TEXT NOT NULL REFERENCES applications(id) ON DELETE CASCADE,
