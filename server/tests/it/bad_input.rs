@@ -190,3 +190,31 @@ async fn bad_execute_requests_are_4xx_and_never_reach_asana() {
     assert_eq!(status, 404);
     error_message(&answer);
 }
+
+#[tokio::test]
+async fn a_bad_patch_is_4xx_and_changes_nothing() {
+    let service = Service::start().await;
+    let (token, id) = service.pat_connector().await;
+    let path = format!("/api/v1/integrations/connectors/{id}");
+    let before = service.get(&path, Some(&token)).await.1;
+    let stored = service.stored_access_token(&id).await;
+    for (body, status) in [
+        (b"{\"name\": ".to_vec(), 400),
+        (json!({ "name": 5 }).to_string().into_bytes(), 422),
+        (json!({ "name": "  " }).to_string().into_bytes(), 422),
+        (
+            json!({ "name": "renamed", "credentials": { "token": false } })
+                .to_string()
+                .into_bytes(),
+            422,
+        ),
+    ] {
+        let (got, answer) = service
+            .send(reqwest::Method::PATCH, &path, Some(&token), Some(body))
+            .await;
+        assert_eq!(got, status, "{answer}");
+        error_message(&answer);
+    }
+    assert_eq!(service.get(&path, Some(&token)).await.1, before);
+    assert_eq!(service.stored_access_token(&id).await, stored);
+}
