@@ -1,0 +1,237 @@
+//! [`Admin`]: the operator's operations on applications (the tenants of the service), called by
+//! the command line without HTTP: create, list, rotate the client secret, delete, and set an
+//! application's own OAuth app.
+
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use integrations::{CredentialStore, SecretString};
+use url::Url;
+
+use crate::error::ServerError;
+use crate::providers::{ConnectorType, OAUTH_APP_PURPOSE, OWN_CLIENT_PROVIDER, oauth_app_key};
+use crate::secrets::{self, Sealer};
+use crate::store::{ApplicationRecord, OAuthAppRecord, ServiceStore};
+
+/// An application as the operator sees it (never its secret).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Application {
+    /// Its id.
+    pub id: String,
+    /// Its name.
+    pub name: String,
+    /// Its organization id (answered with its service tokens).
+    pub organization_id: String,
+    /// Its client id.
+    pub client_id: String,
+    /// The origins its consent flows may redirect to.
+    pub redirect_origins: Vec<String>,
+    /// When it was created.
+    pub created_at: SystemTime,
+}
+
+impl From<ApplicationRecord> for Application {
+    fn from(record: ApplicationRecord) -> Self {
+        Self {
+            id: record.id,
+            name: record.name,
+            organization_id: record.organization_id,
+            client_id: record.client_id,
+            redirect_origins: record.redirect_origins,
+            created_at: record.created_at,
+        }
+    }
+}
+
+/// An application with its client secret, shown once: at creation and after a rotation. The
+/// service keeps only its hash.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct ApplicationCredentials {
+    /// The application.
+    pub application: Application,
+    /// Its client secret (`Debug` prints `[REDACTED]`).
+    pub client_secret: SecretString,
+}
+
+/// The operator's operations on applications.
+#[derive(Debug, Clone)]
+pub struct Admin {
+    store: Arc<dyn ServiceStore>,
+    credentials: Arc<dyn CredentialStore>,
+    sealer: Sealer,
+}
+
+impl Admin {
+    pub(crate) fn new(
+        store: Arc<dyn ServiceStore>,
+        credentials: Arc<dyn CredentialStore>,
+        sealer: Sealer,
+    ) -> Self {
+        Self {
+            store,
+            credentials,
+            sealer,
+        }
+    }
+
+    /// Registers an application named `name` whose consent flows may redirect to
+    /// `redirect_origins` (`https://app.example.com`; a URL is reduced to its origin). Returns its
+    /// client id and secret: the secret cannot be read again.
+    pub async fn create_application(
+        &self,
+        name: &str,
+        redirect_origins: &[String],
+    ) -> Result<ApplicationCredentials, ServerError> {
+        let name = name.trim();
+        if name.is_empty() {
+            return Err(ServerError::InvalidArgument {
+                name: "name",
+                reason: "must not be empty".into(),
+            });
+        }
+        let origins = redirect_origins
+            .iter()
+            .map(|origin| normalize_origin(origin))
+            .collect::<Result<Vec<_>, _>>()?;
+        let client_secret = secrets::random_secret();
+        let record = ApplicationRecord {
+            id: uuid::Uuid::new_v4().to_string(),
+            name: name.to_string(),
+            organization_id: uuid::Uuid::new_v4().to_string(),
+            client_id: uuid::Uuid::new_v4().to_string(),
+            client_secret_hash: secrets::hash(client_secret.expose_secret()),
+            redirect_origins: origins,
+            created_at: SystemTime::now(),
+        };
+        self.store.create_application(record.clone()).await?;
+        Ok(ApplicationCredentials {
+            application: record.into(),
+            client_secret,
+        })
+    }
+
+    /// Every application, oldest first.
+    pub async fn list_applications(&self) -> Result<Vec<Application>, ServerError> {
+        Ok(self
+            .store
+            .list_applications()
+            .await?
+            .into_iter()
+            .map(Application::from)
+            .collect())
+    }
+
+    /// Gives the application a new client secret. The old secret and every service token issued
+    /// with it stop working at once.
+    pub async fn rotate_secret(&self, id: &str) -> Result<ApplicationCredentials, ServerError> {
+        let record = self.application(id).await?;
+        let client_secret = secrets::random_secret();
+        let hash = secrets::hash(client_secret.expose_secret());
+        if !self.store.replace_client_secret(id, &hash).await? {
+            return Err(ServerError::UnknownApplication { id: id.to_string() });
+        }
+        Ok(ApplicationCredentials {
+            application: record.into(),
+            client_secret,
+        })
+    }
+
+    /// Deletes the application with its tokens, connectors (and their credentials), OAuth apps and
+    /// pending consent flows. Its audit entries stay.
+    pub async fn delete_application(&self, id: &str) -> Result<(), ServerError> {
+        let connectors = self
+            .store
+            .delete_application(id)
+            .await?
+            .ok_or_else(|| ServerError::UnknownApplication { id: id.to_string() })?;
+        for connector in connectors {
+            for provider in [ConnectorType::Asana.id(), OWN_CLIENT_PROVIDER] {
+                self.credentials.delete(provider, &connector).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Sets the application's own OAuth app for `connector_type` (`asana`): OAuth connectors
+    /// created without a client id and secret refresh with it. The secret is sealed with the
+    /// service's key.
+    pub async fn set_oauth_app(
+        &self,
+        application_id: &str,
+        connector_type: &str,
+        client_id: &str,
+        client_secret: SecretString,
+    ) -> Result<(), ServerError> {
+        self.application(application_id).await?;
+        let connector_type = ConnectorType::from_name(connector_type)
+            .ok_or_else(|| ServerError::InvalidArgument {
+                name: "connector_type",
+                reason: "unknown; supported: asana".into(),
+            })?
+            .id();
+        if client_id.trim().is_empty() || client_secret.expose_secret().trim().is_empty() {
+            return Err(ServerError::InvalidArgument {
+                name: "client_id",
+                reason: "client id and secret must not be empty".into(),
+            });
+        }
+        let sealed = self.sealer.seal(
+            OAUTH_APP_PURPOSE,
+            &oauth_app_key(application_id, connector_type),
+            &client_secret,
+        )?;
+        self.store
+            .put_oauth_app(OAuthAppRecord {
+                application_id: application_id.to_string(),
+                connector_type: connector_type.to_string(),
+                client_id: client_id.trim().to_string(),
+                client_secret: sealed,
+                updated_at: SystemTime::now(),
+            })
+            .await?;
+        Ok(())
+    }
+
+    async fn application(&self, id: &str) -> Result<ApplicationRecord, ServerError> {
+        self.store
+            .application(id)
+            .await?
+            .ok_or_else(|| ServerError::UnknownApplication { id: id.to_string() })
+    }
+}
+
+/// `https://app.example.com/path` → `https://app.example.com`; only http(s) origins.
+fn normalize_origin(origin: &str) -> Result<String, ServerError> {
+    let invalid = |reason: &str| ServerError::InvalidArgument {
+        name: "redirect_origin",
+        reason: format!("`{origin}` {reason}"),
+    };
+    let url = Url::parse(origin.trim()).map_err(|_| invalid("is not a URL"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+        return Err(invalid(
+            "must be an http(s) origin such as https://app.example.com",
+        ));
+    }
+    Ok(url.origin().ascii_serialization())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn origins_are_reduced_to_scheme_host_and_port() {
+        assert_eq!(
+            normalize_origin("https://app.example.com/callback?x=1").unwrap(),
+            "https://app.example.com"
+        );
+        assert_eq!(
+            normalize_origin("http://127.0.0.1:8080").unwrap(),
+            "http://127.0.0.1:8080"
+        );
+        assert!(normalize_origin("ftp://example.com").is_err());
+        assert!(normalize_origin("not a url").is_err());
+    }
+}

@@ -1,0 +1,218 @@
+//! Errors: [`ApiError`], what an HTTP client gets (`{message, errors: [{message}], retryable}`
+//! with an honest status and, for 429, `Retry-After`); [`ServerError`], what starting the service
+//! or an admin operation reports; [`ServiceStoreError`], what the service's store reports.
+//!
+//! No error carries a secret: messages name what failed and what to do next, never a token, a
+//! client secret or a value from a request body.
+
+use std::time::Duration;
+
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use integrations::StoreError;
+use serde_json::json;
+
+/// What the service's own store ([`crate::ServiceStore`]) reports.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServiceStoreError {
+    /// The database failed (locked, full, unreadable); `operation` names what was being done.
+    #[error(
+        "the service store failed while it {operation}: {message}; check that {location} is reachable and writable"
+    )]
+    Backend {
+        /// What the store was doing, e.g. `read an application`.
+        operation: &'static str,
+        /// The backend's message (never a stored value).
+        message: String,
+        /// Where the store is.
+        location: String,
+    },
+    /// A record with the same key exists already.
+    #[error("the service store already holds {what}")]
+    AlreadyExists {
+        /// What collided, e.g. `application client id 1234`.
+        what: String,
+    },
+    /// The store was written by a newer release.
+    #[error(
+        "{location} has schema version {found}, newer than the {supported} this release knows; upgrade integrations-server"
+    )]
+    UnsupportedVersion {
+        /// Where the store is.
+        location: String,
+        /// The version found.
+        found: i64,
+        /// The newest version this release reads.
+        supported: i64,
+    },
+    /// A stored value could not be read back (a damaged row, or a secret sealed under a key that
+    /// is not configured).
+    #[error("the service store holds an unreadable {what}: {reason}")]
+    Corrupt {
+        /// What could not be read.
+        what: String,
+        /// Why (never the value).
+        reason: String,
+    },
+}
+
+/// Why the service could not start, or an admin operation failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServerError {
+    /// No encryption key is configured and plaintext storage was not allowed.
+    #[error(
+        "no encryption key: set INTEGRATIONS_ENCRYPTION_KEY (base64 of 32 random bytes) or pass a key ring to the server builder; to run without encryption at rest (tests only), configure insecure_no_encryption"
+    )]
+    NoEncryptionKey,
+    /// A configuration value is unusable.
+    #[error("invalid server configuration `{field}`: {reason}")]
+    InvalidConfig {
+        /// The setting.
+        field: &'static str,
+        /// What is wrong and what to set instead.
+        reason: String,
+    },
+    /// An argument of an admin operation is unusable.
+    #[error("invalid {name}: {reason}")]
+    InvalidArgument {
+        /// The argument.
+        name: &'static str,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The service's store failed.
+    #[error(transparent)]
+    Store(#[from] ServiceStoreError),
+    /// The credential store failed.
+    #[error("the credential store failed: {0}")]
+    Credentials(#[from] StoreError),
+    /// No application has this id.
+    #[error("no application with id `{id}`; list them with `integrations apps list`")]
+    UnknownApplication {
+        /// The id asked for.
+        id: String,
+    },
+    /// The listener failed.
+    #[error("the HTTP listener failed: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// An error answer of the HTTP API.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    status: StatusCode,
+    message: String,
+    retryable: bool,
+    retry_after: Option<Duration>,
+}
+
+impl ApiError {
+    /// An error with this status and message, not retryable.
+    pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            message: message.into(),
+            retryable: false,
+            retry_after: None,
+        }
+    }
+
+    /// 400: the request cannot be understood.
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, message)
+    }
+
+    /// 422: the request is well-formed but its values are not acceptable.
+    pub fn unprocessable(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNPROCESSABLE_ENTITY, message)
+    }
+
+    /// 401: no, a bad, or an expired service token (or wrong client credentials).
+    pub fn unauthorized(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, message)
+    }
+
+    /// 404 for a connector that does not exist or belongs to someone else.
+    pub fn connector_not_found() -> Self {
+        Self::new(StatusCode::NOT_FOUND, "connector not found")
+    }
+
+    /// 409: the connector's grant was rejected; says how to reconnect.
+    pub fn needs_reauthorization(connector_id: &str) -> Self {
+        Self::new(
+            StatusCode::CONFLICT,
+            format!(
+                "connector {connector_id} needs re-authorization: its Asana grant was revoked or expired; reconnect it with PATCH /api/v1/integrations/connectors/{connector_id} and new credentials, or through the consent flow (POST /api/v1/integrations/connectors/oauth/initiate)"
+            ),
+        )
+    }
+
+    /// 429, retryable, with the delay to send as `Retry-After`.
+    pub fn rate_limited(message: impl Into<String>, retry_after: Option<Duration>) -> Self {
+        Self {
+            retry_after,
+            ..Self::new(StatusCode::TOO_MANY_REQUESTS, message).retryable()
+        }
+    }
+
+    /// 500: the service itself failed (its store); retryable.
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, message).retryable()
+    }
+
+    /// Marks the error as one that retrying later may fix.
+    pub fn retryable(mut self) -> Self {
+        self.retryable = true;
+        self
+    }
+
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// The message.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+impl From<ServiceStoreError> for ApiError {
+    fn from(e: ServiceStoreError) -> Self {
+        tracing::error!(error = %e, "service store failure");
+        ApiError::internal("the service store failed; retry later")
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        tracing::error!(error = %e, "credential store failure");
+        ApiError::internal("the credential store failed; retry later")
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = json!({
+            "message": self.message,
+            "errors": [{ "message": self.message }],
+            "retryable": self.retryable,
+        });
+        let mut response = (self.status, Json(body)).into_response();
+        if let Some(after) = self.retry_after {
+            let secs = after.as_secs() + u64::from(after.subsec_nanos() > 0);
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
+        }
+        if self.status == StatusCode::UNAUTHORIZED {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        response
+    }
+}

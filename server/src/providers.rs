@@ -1,0 +1,558 @@
+//! Connector types and their credentials: which provider a request names (Asana by Airbyte's
+//! definition id or by name), the two credential forms of the seed (`{token}` and
+//! `{access_token?, refresh_token, client_id?, client_secret?}`), where they are kept (the core's
+//! credential store, provider `asana`, subject = connector id; a connector's own OAuth client
+//! under provider [`OWN_CLIENT_PROVIDER`]), and the warm [`AsanaConnector`]s built over them
+//! ([`Connectors`]): each refreshes through the core's `RefreshingTokenSource::stored` (single
+//! flight, the refreshed token written back) with the right OAuth app.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, UNIX_EPOCH};
+
+use integrations::asana::{
+    AsanaAppCredentials, AsanaAuthProvider, AsanaClient, AsanaConnector, PROVIDER_ID, RetryConfig,
+};
+use integrations::auth_core::{CredentialRecord, PutMode, TokenEndpoint};
+use integrations::{
+    AuthError, CredentialStatus, CredentialStore, Credentials, ErrorClass, OAuth2Token,
+    RefreshingTokenSource, SecretString,
+};
+use serde_json::{Map, Value, json};
+
+use crate::error::ApiError;
+use crate::secrets::Sealer;
+use crate::store::{AuthKind, ConnectorRecord, OAuthAppSource, ServiceStore};
+
+/// Airbyte's definition id for Asana.
+pub const ASANA_DEFINITION_ID: &str = "d0243522-dccf-4978-8ba0-37ed47a0bdbf";
+
+/// The credential-store provider id under which an OAuth connector's own client id and secret
+/// are kept (subject = connector id), beside its tokens.
+pub const OWN_CLIENT_PROVIDER: &str = "asana-oauth-client";
+
+/// What the sealer binds an application's OAuth client secret to.
+pub(crate) const OAUTH_APP_PURPOSE: &str = "oauth_app";
+
+/// A provider the service runs connectors for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ConnectorType {
+    Asana,
+}
+
+impl ConnectorType {
+    /// By `definition_id` (Airbyte's id, or the provider's name).
+    pub(crate) fn from_definition_id(id: &str) -> Option<Self> {
+        (id.eq_ignore_ascii_case(ASANA_DEFINITION_ID) || id.eq_ignore_ascii_case(PROVIDER_ID))
+            .then_some(ConnectorType::Asana)
+    }
+
+    /// By `connector_type` (`Asana`, `asana`).
+    pub(crate) fn from_name(name: &str) -> Option<Self> {
+        name.eq_ignore_ascii_case(PROVIDER_ID)
+            .then_some(ConnectorType::Asana)
+    }
+
+    /// The id stored in records (`asana`).
+    pub(crate) fn id(self) -> &'static str {
+        match self {
+            ConnectorType::Asana => PROVIDER_ID,
+        }
+    }
+
+    /// The name answered as `connector_type`.
+    pub(crate) fn display_name(self) -> &'static str {
+        match self {
+            ConnectorType::Asana => "Asana",
+        }
+    }
+
+    /// The definition id answered.
+    pub(crate) fn definition_id(self) -> &'static str {
+        match self {
+            ConnectorType::Asana => ASANA_DEFINITION_ID,
+        }
+    }
+
+    /// Resolves a request's `definition_id` and `connector_type` (either; both must agree).
+    pub(crate) fn resolve(
+        definition_id: Option<&str>,
+        connector_type: Option<&str>,
+    ) -> Result<Self, ApiError> {
+        let by_id = definition_id.map(|id| {
+            Self::from_definition_id(id).ok_or_else(|| {
+                ApiError::unprocessable(format!(
+                    "unknown definition_id; supported: {ASANA_DEFINITION_ID} (Asana)"
+                ))
+            })
+        });
+        let by_name = connector_type.map(|name| {
+            Self::from_name(name)
+                .ok_or_else(|| ApiError::unprocessable("unknown connector_type; supported: Asana"))
+        });
+        match (by_id.transpose()?, by_name.transpose()?) {
+            (Some(a), Some(b)) if a != b => Err(ApiError::unprocessable(
+                "definition_id and connector_type name different connectors",
+            )),
+            (Some(t), _) | (None, Some(t)) => Ok(t),
+            (None, None) => Err(ApiError::unprocessable(
+                "name the connector with definition_id or connector_type (e.g. \"connector_type\": \"Asana\")",
+            )),
+        }
+    }
+}
+
+/// An OAuth client: id and secret.
+#[derive(Debug, Clone)]
+pub(crate) struct OAuthClient {
+    pub(crate) client_id: String,
+    pub(crate) client_secret: SecretString,
+}
+
+/// Connector credentials as a request gives them.
+#[derive(Debug, Clone)]
+pub(crate) enum CredentialsInput {
+    /// A personal access token.
+    Token(SecretString),
+    /// OAuth tokens, with the caller's own client when given.
+    OAuth {
+        access_token: Option<SecretString>,
+        refresh_token: SecretString,
+        client: Option<OAuthClient>,
+    },
+}
+
+const CREDENTIAL_FORMS: &str = "credentials must be {\"token\"} (a personal access token) or {\"access_token\"?, \"refresh_token\", \"client_id\"?, \"client_secret\"?}";
+
+impl CredentialsInput {
+    /// Reads `credentials` from a request body. Errors name fields, never values.
+    pub(crate) fn parse(value: &Value) -> Result<Self, ApiError> {
+        let Value::Object(fields) = value else {
+            return Err(ApiError::unprocessable(CREDENTIAL_FORMS));
+        };
+        let text = |name: &str| -> Result<Option<SecretString>, ApiError> {
+            match fields.get(name) {
+                None | Some(Value::Null) => Ok(None),
+                Some(Value::String(s)) if !s.trim().is_empty() => {
+                    Ok(Some(SecretString::from(s.trim().to_string())))
+                }
+                Some(_) => Err(ApiError::unprocessable(format!(
+                    "credentials.{name} must be a non-empty string"
+                ))),
+            }
+        };
+        if let Some(token) = text("token")? {
+            return Ok(CredentialsInput::Token(token));
+        }
+        let Some(refresh_token) = text("refresh_token")? else {
+            return Err(ApiError::unprocessable(CREDENTIAL_FORMS));
+        };
+        let client = match (text("client_id")?, text("client_secret")?) {
+            (Some(id), Some(secret)) => Some(OAuthClient {
+                client_id: id.expose_secret().to_string(),
+                client_secret: secret,
+            }),
+            (None, None) => None,
+            _ => {
+                return Err(ApiError::unprocessable(
+                    "credentials.client_id and credentials.client_secret go together: give both, or neither to use the application's or the service's OAuth app",
+                ));
+            }
+        };
+        Ok(CredentialsInput::OAuth {
+            access_token: text("access_token")?,
+            refresh_token,
+            client,
+        })
+    }
+
+    pub(crate) fn auth_kind(&self) -> AuthKind {
+        match self {
+            CredentialsInput::Token(_) => AuthKind::Token,
+            CredentialsInput::OAuth { .. } => AuthKind::OAuth,
+        }
+    }
+
+    /// The core's credentials: a token alone, or OAuth tokens (due for a refresh at once when no
+    /// access token was given).
+    fn credentials(&self) -> Credentials {
+        match self {
+            CredentialsInput::Token(token) => Credentials::new(OAuth2Token::bearer(token.clone())),
+            CredentialsInput::OAuth {
+                access_token,
+                refresh_token,
+                ..
+            } => {
+                let mut token = OAuth2Token::bearer(
+                    access_token
+                        .clone()
+                        .unwrap_or_else(|| SecretString::from("")),
+                );
+                token.refresh_token = Some(refresh_token.clone());
+                if access_token.is_none() {
+                    token.expires_at = Some(UNIX_EPOCH);
+                }
+                Credentials::new(token)
+            }
+        }
+    }
+}
+
+/// Settings of the upstream clients the service builds.
+#[derive(Debug, Clone)]
+pub(crate) struct UpstreamSettings {
+    /// The service's Asana app (client id and secret, if configured) and Asana's URLs.
+    pub(crate) asana: AsanaAppCredentials,
+    /// Retries of Asana calls.
+    pub(crate) retry: RetryConfig,
+    /// How long one attempt of an Asana call may take.
+    pub(crate) timeout: Duration,
+    /// How many warm connectors are kept.
+    pub(crate) cache_size: usize,
+}
+
+/// Builds, caches and forgets connectors' upstream clients, and keeps their credentials.
+#[derive(Debug)]
+pub(crate) struct Connectors {
+    store: Arc<dyn ServiceStore>,
+    credentials: Arc<dyn CredentialStore>,
+    sealer: Sealer,
+    settings: UpstreamSettings,
+    cache: Mutex<Cache>,
+}
+
+#[derive(Debug, Default)]
+struct Cache {
+    next: u64,
+    entries: HashMap<String, (u64, Arc<AsanaConnector>)>,
+}
+
+impl Connectors {
+    pub(crate) fn new(
+        store: Arc<dyn ServiceStore>,
+        credentials: Arc<dyn CredentialStore>,
+        sealer: Sealer,
+        settings: UpstreamSettings,
+    ) -> Self {
+        Self {
+            store,
+            credentials,
+            sealer,
+            settings,
+            cache: Mutex::default(),
+        }
+    }
+
+    /// Whose OAuth app will refresh an OAuth connector of `application_id`: its own client, the
+    /// application's app, else the service's; 422 when there is none.
+    pub(crate) async fn oauth_app_for(
+        &self,
+        application_id: &str,
+        input: &CredentialsInput,
+    ) -> Result<Option<OAuthAppSource>, ApiError> {
+        let CredentialsInput::OAuth { client, .. } = input else {
+            return Ok(None);
+        };
+        if client.is_some() {
+            return Ok(Some(OAuthAppSource::Own));
+        }
+        if self
+            .store
+            .oauth_app(application_id, PROVIDER_ID)
+            .await?
+            .is_some()
+        {
+            return Ok(Some(OAuthAppSource::Application));
+        }
+        if self.service_client().is_some() {
+            return Ok(Some(OAuthAppSource::Service));
+        }
+        Err(ApiError::unprocessable(
+            "OAuth credentials without client_id and client_secret need an OAuth app to refresh them, and neither this application (PUT /api/v1/oauth/credentials) nor the service has one for Asana: pass client_id and client_secret in credentials",
+        ))
+    }
+
+    fn service_client(&self) -> Option<OAuthClient> {
+        let app = &self.settings.asana;
+        Some(OAuthClient {
+            client_id: app.client_id.clone()?,
+            client_secret: app.client_secret.clone()?,
+        })
+    }
+
+    /// Writes a connector's credentials (and its own OAuth client, or removes a stale one).
+    pub(crate) async fn store_credentials(
+        &self,
+        connector_id: &str,
+        input: &CredentialsInput,
+    ) -> Result<(), ApiError> {
+        let record =
+            CredentialRecord::new(PROVIDER_ID, connector_id, input.credentials().to_payload());
+        self.credentials.put(record, PutMode::Overwrite).await?;
+        match input {
+            CredentialsInput::OAuth {
+                client: Some(client),
+                ..
+            } => {
+                let payload = json!({
+                    "client_id": client.client_id,
+                    "client_secret": client.client_secret.expose_secret(),
+                });
+                let record = CredentialRecord::new(
+                    OWN_CLIENT_PROVIDER,
+                    connector_id,
+                    integrations::auth_core::Payload::new(payload.to_string().into_bytes()),
+                );
+                self.credentials.put(record, PutMode::Overwrite).await?;
+            }
+            _ => {
+                self.credentials
+                    .delete(OWN_CLIENT_PROVIDER, connector_id)
+                    .await?;
+            }
+        }
+        self.forget(connector_id);
+        Ok(())
+    }
+
+    /// The connector's credential status: `needs_reauthorization` when the grant was rejected
+    /// (or the credentials are gone).
+    pub(crate) async fn status(&self, connector_id: &str) -> Result<CredentialStatus, ApiError> {
+        Ok(self
+            .credentials
+            .get(PROVIDER_ID, connector_id)
+            .await?
+            .map_or(CredentialStatus::NeedsReauthorization, |stored| {
+                stored.record.status
+            }))
+    }
+
+    /// The warm connector for `record`, built on first use.
+    pub(crate) async fn connector(
+        &self,
+        record: &ConnectorRecord,
+    ) -> Result<Arc<AsanaConnector>, ApiError> {
+        if let Some((_, connector)) = self.lock().entries.get(&record.id) {
+            return Ok(connector.clone());
+        }
+        let provider = Arc::new(self.provider(record).await?);
+        let settings = provider
+            .client_settings(None)
+            .with_limiter(provider.limiter_for(&record.id))
+            .with_retry(self.settings.retry.clone())
+            .with_timeout(self.settings.timeout);
+        let endpoint = Arc::new(TokenEndpoint::new(provider).map_err(upstream_setup)?);
+        let source = RefreshingTokenSource::stored(endpoint, &record.id, self.credentials.clone());
+        let client = AsanaClient::new(Arc::new(source), settings).map_err(|e| {
+            tracing::error!(error = %e, "cannot build the Asana client");
+            ApiError::internal("cannot build the Asana client; check the service's Asana URLs")
+        })?;
+        let connector = Arc::new(AsanaConnector::new(client));
+        let mut cache = self.lock();
+        if cache.entries.len() >= self.settings.cache_size.max(1) {
+            let oldest = cache
+                .entries
+                .iter()
+                .min_by_key(|(_, (n, _))| *n)
+                .map(|(id, _)| id.clone());
+            if let Some(oldest) = oldest {
+                cache.entries.remove(&oldest);
+            }
+        }
+        cache.next += 1;
+        let n = cache.next;
+        cache
+            .entries
+            .insert(record.id.clone(), (n, connector.clone()));
+        Ok(connector)
+    }
+
+    /// Drops the warm connector (after its credentials changed or it was deleted).
+    pub(crate) fn forget(&self, connector_id: &str) {
+        self.lock().entries.remove(connector_id);
+    }
+
+    /// Revokes an OAuth connector's grant at the provider (a token connector has none). A grant
+    /// the provider no longer knows is no error; a transient failure is (502, retry).
+    pub(crate) async fn revoke(&self, record: &ConnectorRecord) -> Result<(), ApiError> {
+        if record.auth_kind != AuthKind::OAuth {
+            return Ok(());
+        }
+        let Some(stored) = self.credentials.get(PROVIDER_ID, &record.id).await? else {
+            return Ok(());
+        };
+        let Ok(credentials) = Credentials::from_payload(&stored.record.payload) else {
+            return Ok(());
+        };
+        let provider = Arc::new(self.provider(record).await?);
+        let endpoint = TokenEndpoint::new(provider).map_err(upstream_setup)?;
+        match endpoint.revoke(&credentials).await {
+            Ok(()) => Ok(()),
+            Err(e) if e.class() == ErrorClass::Transient => {
+                tracing::warn!(connector = %record.id, error = %e, "revocation failed");
+                Err(ApiError::new(
+                    axum::http::StatusCode::BAD_GATEWAY,
+                    "Asana did not answer the revocation of the connector's grant; nothing was deleted, retry later",
+                )
+                .retryable())
+            }
+            Err(e) => {
+                tracing::info!(connector = %record.id, error = %e, "revocation refused; deleting anyway");
+                Ok(())
+            }
+        }
+    }
+
+    /// Deletes a connector's credentials.
+    pub(crate) async fn delete_credentials(&self, connector_id: &str) -> Result<(), ApiError> {
+        self.forget(connector_id);
+        self.credentials.delete(PROVIDER_ID, connector_id).await?;
+        self.credentials
+            .delete(OWN_CLIENT_PROVIDER, connector_id)
+            .await?;
+        Ok(())
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Cache> {
+        self.cache.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The Asana provider with the OAuth app that refreshes `record` (none for a token connector).
+    async fn provider(&self, record: &ConnectorRecord) -> Result<AsanaAuthProvider, ApiError> {
+        let mut app = self.settings.asana.clone();
+        app.token = None;
+        let client = match (record.auth_kind, record.oauth_app) {
+            (AuthKind::Token, _) => None,
+            (AuthKind::OAuth, Some(OAuthAppSource::Own)) => Some(self.own_client(record).await?),
+            (AuthKind::OAuth, Some(OAuthAppSource::Application)) => {
+                Some(self.application_client(record).await?)
+            }
+            (AuthKind::OAuth, _) => Some(
+                self.service_client()
+                    .ok_or_else(|| ApiError::needs_reauthorization(&record.id))?,
+            ),
+        };
+        app.client_id = client.as_ref().map(|c| c.client_id.clone());
+        app.client_secret = client.map(|c| c.client_secret);
+        AsanaAuthProvider::new(app).map_err(|e| upstream_setup(AuthError::from(e)))
+    }
+
+    async fn own_client(&self, record: &ConnectorRecord) -> Result<OAuthClient, ApiError> {
+        let stored = self
+            .credentials
+            .get(OWN_CLIENT_PROVIDER, &record.id)
+            .await?
+            .ok_or_else(|| ApiError::needs_reauthorization(&record.id))?;
+        let fields: Map<String, Value> =
+            serde_json::from_slice(stored.record.payload.expose_bytes()).unwrap_or_default();
+        match (fields.get("client_id"), fields.get("client_secret")) {
+            (Some(Value::String(id)), Some(Value::String(secret))) => Ok(OAuthClient {
+                client_id: id.clone(),
+                client_secret: SecretString::from(secret.clone()),
+            }),
+            _ => Err(ApiError::needs_reauthorization(&record.id)),
+        }
+    }
+
+    async fn application_client(&self, record: &ConnectorRecord) -> Result<OAuthClient, ApiError> {
+        let app = self
+            .store
+            .oauth_app(&record.application_id, &record.connector_type)
+            .await?
+            .ok_or_else(|| ApiError::needs_reauthorization(&record.id))?;
+        let secret = self.sealer.open(
+            OAUTH_APP_PURPOSE,
+            &oauth_app_key(&app.application_id, &app.connector_type),
+            &app.client_secret,
+        )?;
+        Ok(OAuthClient {
+            client_id: app.client_id,
+            client_secret: secret,
+        })
+    }
+}
+
+/// The id an application's OAuth client secret is sealed for.
+pub(crate) fn oauth_app_key(application_id: &str, connector_type: &str) -> String {
+    format!("{application_id}/{connector_type}")
+}
+
+fn upstream_setup(e: AuthError) -> ApiError {
+    tracing::error!(error = %e, "cannot set up the Asana provider");
+    ApiError::internal("cannot set up the Asana provider; check the service's Asana configuration")
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::SystemTime;
+
+    use integrations::MemoryCredentialStore;
+
+    use super::*;
+    use crate::store::SqliteServiceStore;
+
+    fn record(id: &str) -> ConnectorRecord {
+        ConnectorRecord {
+            id: id.into(),
+            application_id: "app".into(),
+            customer_name: "c".into(),
+            connector_type: PROVIDER_ID.into(),
+            definition_id: ASANA_DEFINITION_ID.into(),
+            name: "n".into(),
+            auth_kind: AuthKind::Token,
+            oauth_app: None,
+            created_at: SystemTime::now(),
+            updated_at: SystemTime::now(),
+        }
+    }
+
+    #[tokio::test]
+    async fn the_warm_cache_keeps_at_most_its_size_and_drops_the_oldest() {
+        let mut asana = AsanaAppCredentials::default();
+        asana.api_base_url = "http://127.0.0.1:9/api/1.0".parse().unwrap();
+        let connectors = Connectors::new(
+            Arc::new(SqliteServiceStore::open_in_memory().await.unwrap()),
+            Arc::new(MemoryCredentialStore::new()),
+            Sealer::new(None),
+            UpstreamSettings {
+                asana,
+                retry: RetryConfig::default(),
+                timeout: Duration::from_secs(1),
+                cache_size: 2,
+            },
+        );
+        let first = connectors.connector(&record("a")).await.unwrap();
+        assert!(Arc::ptr_eq(
+            &first,
+            &connectors.connector(&record("a")).await.unwrap()
+        ));
+        connectors.connector(&record("b")).await.unwrap();
+        connectors.connector(&record("c")).await.unwrap();
+        let cached: Vec<String> = {
+            let mut ids: Vec<String> = connectors.lock().entries.keys().cloned().collect();
+            ids.sort();
+            ids
+        };
+        assert_eq!(cached, ["b", "c"]);
+        connectors.forget("b");
+        assert_eq!(connectors.lock().entries.len(), 1);
+    }
+
+    #[test]
+    fn credentials_are_read_without_echoing_values() {
+        let parsed = CredentialsInput::parse(&json!({ "token": "pat", "other": 1 })).unwrap();
+        assert_eq!(parsed.auth_kind(), AuthKind::Token);
+        let parsed = CredentialsInput::parse(&json!({ "refresh_token": "r" })).unwrap();
+        assert_eq!(parsed.auth_kind(), AuthKind::OAuth);
+        let stored = parsed.credentials();
+        assert_eq!(
+            stored.token.expires_at,
+            Some(UNIX_EPOCH),
+            "refreshed at first use"
+        );
+        for bad in [json!("canary"), json!({ "token": ["canary"] }), json!({})] {
+            let e = CredentialsInput::parse(&bad).unwrap_err();
+            assert!(!e.message().contains("canary"));
+        }
+    }
+}

@@ -1,0 +1,320 @@
+//! Connectors: create (`POST /api/v1/integrations/connectors`, and `/v1/...` as SDK 0.19 sends
+//! it), list with filters, and get, reconnect (`PATCH`) or delete one. An application sees only
+//! its connectors, a scoped token only its customer's; anything else is 404.
+
+use std::time::{Instant, SystemTime};
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use integrations::CredentialStatus;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{ApiJson, ApiPath, ApiQuery, AppState, Audit, customer_of, rfc3339};
+use crate::error::ApiError;
+use crate::providers::{ConnectorType, CredentialsInput};
+use crate::store::{ConnectorFilter, ConnectorRecord};
+use crate::tokens::Principal;
+
+pub(super) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/integrations/connectors", post(create).get(list))
+        .route("/v1/integrations/connectors", post(create))
+        .route(
+            "/api/v1/integrations/connectors/{id}",
+            get(read).patch(update).delete(remove),
+        )
+}
+
+/// The connector as answered: never a secret.
+pub(super) async fn view(state: &AppState, record: &ConnectorRecord) -> Result<Value, ApiError> {
+    let status = match state.connectors.status(&record.id).await? {
+        CredentialStatus::NeedsReauthorization => "needs_reauthorization",
+        _ => "active",
+    };
+    let connector_type = ConnectorType::from_name(&record.connector_type)
+        .map_or(record.connector_type.as_str(), |kind| kind.display_name());
+    Ok(json!({
+        "id": record.id,
+        "name": record.name,
+        "customer_name": record.customer_name,
+        "connector_type": connector_type,
+        "definition_id": record.definition_id,
+        "auth_type": record.auth_kind.as_str(),
+        "status": status,
+        "created_at": rfc3339(record.created_at),
+        "updated_at": rfc3339(record.updated_at),
+    }))
+}
+
+/// The principal's connector with this id, or 404 (unknown, another application's, or another
+/// customer's for a scoped token).
+pub(super) async fn owned(
+    state: &AppState,
+    principal: &Principal,
+    id: &str,
+) -> Result<ConnectorRecord, ApiError> {
+    state
+        .store
+        .connector(&principal.application_id, id)
+        .await?
+        .filter(|record| principal.may_see(&record.customer_name))
+        .ok_or_else(ApiError::connector_not_found)
+}
+
+#[derive(Deserialize)]
+struct CreateRequest {
+    name: Option<String>,
+    definition_id: Option<String>,
+    connector_type: Option<String>,
+    customer_name: Option<String>,
+    workspace_name: Option<String>,
+    external_user_id: Option<String>,
+    credentials: Option<Value>,
+    server_side_oauth_secret_id: Option<Value>,
+}
+
+async fn create(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiJson(request): ApiJson<CreateRequest>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let started = Instant::now();
+    let named = customer_of(
+        request.customer_name.as_deref(),
+        request.workspace_name.as_deref(),
+        request.external_user_id.as_deref(),
+    )?;
+    let customer = match (named, &principal.customer) {
+        (Some(named), Some(own)) if &named != own => {
+            return Err(ApiError::new(StatusCode::NOT_FOUND, "customer not found"));
+        }
+        (Some(named), _) => named,
+        (None, Some(own)) => own.clone(),
+        (None, None) => {
+            return Err(ApiError::unprocessable(
+                "name the customer with customer_name, workspace_name or external_user_id",
+            ));
+        }
+    };
+    let kind = ConnectorType::resolve(
+        request.definition_id.as_deref(),
+        request.connector_type.as_deref(),
+    )?;
+    let name = match request.name.as_deref().map(str::trim) {
+        Some("") => return Err(ApiError::unprocessable("name must not be empty")),
+        Some(name) => name.to_string(),
+        None => format!("{} {}", kind.display_name(), customer),
+    };
+    let credentials = match (&request.credentials, &request.server_side_oauth_secret_id) {
+        (Some(credentials), _) => CredentialsInput::parse(credentials)?,
+        (None, Some(_)) => {
+            return Err(ApiError::unprocessable(
+                "server_side_oauth_secret_id is not supported by this service: send credentials, or connect through the consent flow (POST /api/v1/integrations/connectors/oauth/initiate)",
+            ));
+        }
+        (None, None) => {
+            return Err(ApiError::unprocessable(
+                "credentials are required: {\"token\"} or {\"access_token\"?, \"refresh_token\", \"client_id\"?, \"client_secret\"?}",
+            ));
+        }
+    };
+    let oauth_app = state
+        .connectors
+        .oauth_app_for(&principal.application_id, &credentials)
+        .await?;
+    let now = SystemTime::now();
+    let record = ConnectorRecord {
+        id: uuid::Uuid::new_v4().to_string(),
+        application_id: principal.application_id.clone(),
+        customer_name: customer,
+        connector_type: kind.id().to_string(),
+        definition_id: kind.definition_id().to_string(),
+        name,
+        auth_kind: credentials.auth_kind(),
+        oauth_app,
+        created_at: now,
+        updated_at: now,
+    };
+    let stored = match state
+        .connectors
+        .store_credentials(&record.id, &credentials)
+        .await
+    {
+        Ok(()) => state
+            .store
+            .insert_connector(record.clone())
+            .await
+            .map_err(ApiError::from),
+        Err(e) => Err(e),
+    };
+    if let Err(e) = stored {
+        // Nothing half-made stays behind: no credentials without their connector.
+        state.connectors.delete_credentials(&record.id).await?;
+        return Err(e);
+    }
+    Audit {
+        principal: &principal,
+        customer_name: Some(&record.customer_name),
+        connector_id: Some(&record.id),
+        operation: "connector.create",
+        entity: None,
+        action: None,
+        param_names: Vec::new(),
+        started,
+    }
+    .record(state.store.as_ref(), StatusCode::CREATED)
+    .await;
+    Ok((StatusCode::CREATED, Json(view(&state, &record).await?)))
+}
+
+#[derive(Deserialize)]
+struct ListQuery {
+    customer_name: Option<String>,
+    workspace_name: Option<String>,
+    external_user_id: Option<String>,
+    definition_id: Option<String>,
+    connector_type: Option<String>,
+}
+
+async fn list(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiQuery(query): ApiQuery<ListQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let empty = || Json(json!({ "data": [] }));
+    let named = customer_of(
+        query.customer_name.as_deref(),
+        query.workspace_name.as_deref(),
+        query.external_user_id.as_deref(),
+    )?;
+    let customer_name = match (named, &principal.customer) {
+        (Some(named), Some(own)) if &named != own => return Ok(empty()),
+        (named, own) => named.or_else(|| own.clone()),
+    };
+    let mut filter = ConnectorFilter {
+        customer_name,
+        connector_type: None,
+    };
+    if query.definition_id.is_some() || query.connector_type.is_some() {
+        match ConnectorType::resolve(
+            query.definition_id.as_deref(),
+            query.connector_type.as_deref(),
+        ) {
+            Ok(kind) => filter.connector_type = Some(kind.id().to_string()),
+            Err(_) => return Ok(empty()),
+        }
+    }
+    let records = state
+        .store
+        .list_connectors(&principal.application_id, &filter)
+        .await?;
+    let mut data = Vec::with_capacity(records.len());
+    for record in &records {
+        data.push(view(&state, record).await?);
+    }
+    Ok(Json(json!({ "data": data })))
+}
+
+async fn read(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Json<Value>, ApiError> {
+    let record = owned(&state, &principal, &id).await?;
+    Ok(Json(view(&state, &record).await?))
+}
+
+#[derive(Deserialize)]
+struct UpdateRequest {
+    name: Option<String>,
+    credentials: Option<Value>,
+}
+
+async fn update(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(request): ApiJson<UpdateRequest>,
+) -> Result<Json<Value>, ApiError> {
+    let started = Instant::now();
+    let mut record = owned(&state, &principal, &id).await?;
+    let mut changed = Vec::new();
+    if let Some(name) = request.name.as_deref().map(str::trim) {
+        if name.is_empty() {
+            return Err(ApiError::unprocessable("name must not be empty"));
+        }
+        record.name = name.to_string();
+        changed.push("name".to_string());
+    }
+    let credentials = request
+        .credentials
+        .as_ref()
+        .map(CredentialsInput::parse)
+        .transpose()?;
+    if let Some(credentials) = &credentials {
+        record.oauth_app = state
+            .connectors
+            .oauth_app_for(&principal.application_id, credentials)
+            .await?;
+        record.auth_kind = credentials.auth_kind();
+        changed.push("credentials".to_string());
+    }
+    record.updated_at = SystemTime::now();
+    if let Some(credentials) = &credentials {
+        state
+            .connectors
+            .store_credentials(&record.id, credentials)
+            .await?;
+    }
+    if !state.store.update_connector(&record).await? {
+        return Err(ApiError::connector_not_found());
+    }
+    Audit {
+        principal: &principal,
+        customer_name: Some(&record.customer_name),
+        connector_id: Some(&record.id),
+        operation: "connector.update",
+        entity: None,
+        action: None,
+        param_names: changed,
+        started,
+    }
+    .record(state.store.as_ref(), StatusCode::OK)
+    .await;
+    Ok(Json(view(&state, &record).await?))
+}
+
+async fn remove(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Json<Value>, ApiError> {
+    let started = Instant::now();
+    let record = owned(&state, &principal, &id).await?;
+    let answer = view(&state, &record).await?;
+    state.connectors.revoke(&record).await?;
+    if !state
+        .store
+        .delete_connector(&principal.application_id, &record.id)
+        .await?
+    {
+        return Err(ApiError::connector_not_found());
+    }
+    state.connectors.delete_credentials(&record.id).await?;
+    Audit {
+        principal: &principal,
+        customer_name: Some(&record.customer_name),
+        connector_id: Some(&record.id),
+        operation: "connector.delete",
+        entity: None,
+        action: None,
+        param_names: Vec::new(),
+        started,
+    }
+    .record(state.store.as_ref(), StatusCode::OK)
+    .await;
+    Ok(Json(answer))
+}

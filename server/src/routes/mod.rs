@@ -1,0 +1,206 @@
+//! The HTTP API, one module per route group, over a shared [`AppState`]; and the extractors that
+//! turn a request's body, query and path into typed values or a clear 4xx ([`ApiJson`],
+//! [`ApiQuery`], [`ApiPath`]) without echoing a value from the request.
+
+mod applications;
+mod audit;
+mod connectors;
+mod execute;
+mod ops;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{
+    DefaultBodyLimit, FromRef, FromRequest, FromRequestParts, Path, Query, Request,
+};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::error::ApiError;
+use crate::providers::Connectors;
+use crate::store::{AuditEntry, ServiceStore};
+use crate::tokens::Principal;
+
+/// What every handler shares.
+#[derive(Clone)]
+pub(crate) struct AppState {
+    pub(crate) store: Arc<dyn ServiceStore>,
+    pub(crate) connectors: Arc<Connectors>,
+    /// How long service tokens live.
+    pub(crate) token_ttl: Duration,
+}
+
+impl FromRef<AppState> for Arc<dyn ServiceStore> {
+    fn from_ref(state: &AppState) -> Self {
+        state.store.clone()
+    }
+}
+
+/// The service's routes, with a request body limit of `max_body_bytes`.
+pub(crate) fn router(state: AppState, max_body_bytes: usize) -> Router {
+    Router::new()
+        .merge(ops::routes())
+        .merge(applications::routes())
+        .merge(connectors::routes())
+        .merge(execute::routes())
+        .merge(audit::routes())
+        .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "no such route") })
+        .layer(DefaultBodyLimit::max(max_body_bytes))
+        .with_state(state)
+}
+
+/// A JSON body: 413 when over the limit, 400 when not JSON, 422 when a field is missing or of the
+/// wrong type (naming the field, never its value). Unknown fields are ignored.
+pub(crate) struct ApiJson<T>(pub(crate) T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = Bytes::from_request(request, state)
+            .await
+            .map_err(|rejection| {
+                if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    ApiError::new(
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        "the request body is larger than the service accepts",
+                    )
+                } else {
+                    ApiError::bad_request("the request body could not be read")
+                }
+            })?;
+        let value: Value = serde_json::from_slice(&bytes).map_err(|e| {
+            ApiError::bad_request(format!(
+                "the request body is not valid JSON (line {}, column {})",
+                e.line(),
+                e.column()
+            ))
+        })?;
+        if !value.is_object() {
+            return Err(ApiError::unprocessable(
+                "the request body must be a JSON object",
+            ));
+        }
+        serde_path_to_error::deserialize(value)
+            .map(ApiJson)
+            .map_err(|e| {
+                let inner = e.inner().to_string();
+                let path = e.path().to_string();
+                if let Some(field) = inner.strip_prefix("missing field ") {
+                    ApiError::unprocessable(format!("the request body misses the field {field}"))
+                } else {
+                    ApiError::unprocessable(format!(
+                        "the request body's field `{path}` has the wrong type"
+                    ))
+                }
+            })
+    }
+}
+
+/// Query parameters: 400 naming what could not be read.
+pub(crate) struct ApiQuery<T>(pub(crate) T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Query(value)| ApiQuery(value))
+            .map_err(|rejection| ApiError::bad_request(rejection.body_text()))
+    }
+}
+
+/// A path parameter: a path that cannot be read names no connector (404).
+pub(crate) struct ApiPath<T>(pub(crate) T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for ApiPath<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Path(value)| ApiPath(value))
+            .map_err(|_| ApiError::new(StatusCode::NOT_FOUND, "not found"))
+    }
+}
+
+/// The customer a request names with `customer_name`, `workspace_name` or `external_user_id`
+/// (Airbyte's three names for it): `None` when none is given, 422 when they disagree or are empty.
+pub(crate) fn customer_of(
+    customer_name: Option<&str>,
+    workspace_name: Option<&str>,
+    external_user_id: Option<&str>,
+) -> Result<Option<String>, ApiError> {
+    let mut found: Option<&str> = None;
+    for name in [customer_name, workspace_name, external_user_id]
+        .into_iter()
+        .flatten()
+    {
+        let name = name.trim();
+        if name.is_empty() {
+            return Err(ApiError::unprocessable(
+                "customer_name, workspace_name and external_user_id must not be empty",
+            ));
+        }
+        match found {
+            Some(other) if other != name => {
+                return Err(ApiError::unprocessable(
+                    "customer_name, workspace_name and external_user_id name different customers; give one",
+                ));
+            }
+            _ => found = Some(name),
+        }
+    }
+    Ok(found.map(str::to_string))
+}
+
+/// What an audit entry records about one request.
+pub(crate) struct Audit<'a> {
+    pub(crate) principal: &'a Principal,
+    pub(crate) customer_name: Option<&'a str>,
+    pub(crate) connector_id: Option<&'a str>,
+    pub(crate) operation: &'static str,
+    pub(crate) entity: Option<&'a str>,
+    pub(crate) action: Option<&'a str>,
+    pub(crate) param_names: Vec<String>,
+    pub(crate) started: Instant,
+}
+
+impl Audit<'_> {
+    /// Appends the entry with the request's outcome. A failure to write it is logged; the request
+    /// already happened.
+    pub(crate) async fn record(self, store: &dyn ServiceStore, status: StatusCode) {
+        let entry = AuditEntry {
+            id: uuid::Uuid::new_v4().to_string(),
+            at: SystemTime::now(),
+            application_id: self.principal.application_id.clone(),
+            customer_name: self.customer_name.map(str::to_string),
+            connector_id: self.connector_id.map(str::to_string),
+            operation: self.operation.to_string(),
+            entity: self.entity.map(str::to_string),
+            action: self.action.map(str::to_string),
+            param_names: self.param_names,
+            outcome: if status.is_success() { "ok" } else { "error" }.to_string(),
+            status: status.as_u16(),
+            duration_ms: u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX),
+        };
+        if let Err(e) = store.append_audit(entry).await {
+            tracing::error!(error = %e, "could not write an audit entry");
+        }
+    }
+}
+
+/// RFC 3339 UTC, to the second.
+pub(crate) fn rfc3339(t: SystemTime) -> String {
+    let t = time::OffsetDateTime::from(t)
+        .replace_nanosecond(0)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}

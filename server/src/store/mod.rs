@@ -1,0 +1,332 @@
+//! The service's own records behind one object-safe async trait, [`ServiceStore`]: applications,
+//! service tokens, connectors, applications' own OAuth apps, pending OAuth states and the audit
+//! log. Connector credentials are not here: they live in the core's credential store.
+//!
+//! The trait names no database type, so that a PostgreSQL implementation can follow the SQLite
+//! one ([`SqliteServiceStore`]). Secrets never reach it in clear: client secrets and service
+//! tokens arrive as SHA-256 hashes, OAuth client secrets and PKCE verifiers sealed
+//! ([`Sealed`]).
+
+mod sqlite;
+
+use std::fmt;
+use std::time::SystemTime;
+
+use async_trait::async_trait;
+
+use crate::error::ServiceStoreError;
+
+pub use sqlite::SqliteServiceStore;
+
+/// A registered application (a tenant of the service).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApplicationRecord {
+    /// Its id (uuid).
+    pub id: String,
+    /// A name for people.
+    pub name: String,
+    /// The organization it belongs to (answered with its service tokens).
+    pub organization_id: String,
+    /// The public half of its credentials.
+    pub client_id: String,
+    /// Lowercase hex SHA-256 of its client secret.
+    pub client_secret_hash: String,
+    /// The origins (`scheme://host[:port]`) its consent flows may redirect to.
+    pub redirect_origins: Vec<String>,
+    /// When it was created.
+    pub created_at: SystemTime,
+}
+
+/// A service token: what `Authorization: Bearer` carries, stored only as a hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenRecord {
+    /// Lowercase hex SHA-256 of the token.
+    pub token_hash: String,
+    /// The application it authenticates.
+    pub application_id: String,
+    /// For a scoped token, the one customer whose connectors it reaches.
+    pub customer: Option<String>,
+    /// When it stops working.
+    pub expires_at: SystemTime,
+}
+
+/// How a connector authenticates to its provider.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AuthKind {
+    /// A personal access token.
+    Token,
+    /// OAuth credentials with a refresh token.
+    OAuth,
+}
+
+impl AuthKind {
+    /// The stored form.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuthKind::Token => "token",
+            AuthKind::OAuth => "oauth",
+        }
+    }
+
+    /// Parses [`AuthKind::as_str`]'s output.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "token" => Some(AuthKind::Token),
+            "oauth" => Some(AuthKind::OAuth),
+            _ => None,
+        }
+    }
+}
+
+/// Whose OAuth app refreshes an OAuth connector's tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum OAuthAppSource {
+    /// The client id and secret given with the connector's credentials (kept with them in the
+    /// credential store).
+    Own,
+    /// The application's own OAuth app for the provider ([`OAuthAppRecord`]).
+    Application,
+    /// The service's configured app.
+    Service,
+}
+
+impl OAuthAppSource {
+    /// The stored form.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OAuthAppSource::Own => "own",
+            OAuthAppSource::Application => "application",
+            OAuthAppSource::Service => "service",
+        }
+    }
+
+    /// Parses [`OAuthAppSource::as_str`]'s output.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "own" => Some(OAuthAppSource::Own),
+            "application" => Some(OAuthAppSource::Application),
+            "service" => Some(OAuthAppSource::Service),
+            _ => None,
+        }
+    }
+}
+
+/// A connector: one customer's account at one provider, for one application.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectorRecord {
+    /// Its id (uuid); also the subject of its credentials in the credential store.
+    pub id: String,
+    /// The application that owns it.
+    pub application_id: String,
+    /// The customer (`customer_name`, `workspace_name` or `external_user_id` in requests).
+    pub customer_name: String,
+    /// The provider, e.g. `asana`.
+    pub connector_type: String,
+    /// The provider's definition id.
+    pub definition_id: String,
+    /// A name for people.
+    pub name: String,
+    /// Token or OAuth.
+    pub auth_kind: AuthKind,
+    /// For OAuth connectors, whose app refreshes them.
+    pub oauth_app: Option<OAuthAppSource>,
+    /// When it was created.
+    pub created_at: SystemTime,
+    /// When it was last changed.
+    pub updated_at: SystemTime,
+}
+
+/// Which connectors [`ServiceStore::list_connectors`] returns (of one application; every given
+/// field must match).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ConnectorFilter {
+    /// Only this customer's.
+    pub customer_name: Option<String>,
+    /// Only this provider's.
+    pub connector_type: Option<String>,
+}
+
+/// A value sealed by the service before it is stored (with the core's key ring, or marked as
+/// plaintext when the service runs without encryption). Opaque to stores.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Sealed(pub Vec<u8>);
+
+impl fmt::Debug for Sealed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Sealed([REDACTED; {} bytes])", self.0.len())
+    }
+}
+
+/// An application's own OAuth app for one provider ("bring your own app").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OAuthAppRecord {
+    /// The application.
+    pub application_id: String,
+    /// The provider, e.g. `asana`.
+    pub connector_type: String,
+    /// The OAuth client id.
+    pub client_id: String,
+    /// The OAuth client secret, sealed.
+    pub client_secret: Sealed,
+    /// When it was last set.
+    pub updated_at: SystemTime,
+}
+
+/// A pending consent flow: everything its callback needs, on whichever instance it lands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OAuthStateRecord {
+    /// Lowercase hex SHA-256 of the `state` sent to the provider.
+    pub state_hash: String,
+    /// The application that started it.
+    pub application_id: String,
+    /// The customer the connector is for.
+    pub customer_name: String,
+    /// The provider.
+    pub connector_type: String,
+    /// The connector's name, if one was given.
+    pub name: Option<String>,
+    /// The PKCE verifier, sealed.
+    pub pkce_verifier: Sealed,
+    /// The `redirect_uri` sent to the provider (the code exchange repeats it).
+    pub redirect_uri: String,
+    /// The scopes requested.
+    pub scopes: Vec<String>,
+    /// Where the user goes after the callback.
+    pub redirect_url: String,
+    /// Whose OAuth app the flow uses.
+    pub oauth_app: OAuthAppSource,
+    /// When the state stops being accepted.
+    pub expires_at: SystemTime,
+}
+
+/// One audit log entry: a connector change or an execute.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditEntry {
+    /// Its id (uuid).
+    pub id: String,
+    /// When it happened.
+    pub at: SystemTime,
+    /// The application that acted.
+    pub application_id: String,
+    /// The customer concerned, when known.
+    pub customer_name: Option<String>,
+    /// The connector concerned, when known.
+    pub connector_id: Option<String>,
+    /// What was done: `connector.create`, `connector.update`, `connector.delete`, `execute`.
+    pub operation: String,
+    /// The entity executed.
+    pub entity: Option<String>,
+    /// The action executed.
+    pub action: Option<String>,
+    /// The names of the params sent (never their values).
+    pub param_names: Vec<String>,
+    /// `ok`, or `error`.
+    pub outcome: String,
+    /// The HTTP status answered.
+    pub status: u16,
+    /// How long it took, in milliseconds.
+    pub duration_ms: u64,
+}
+
+/// The service's records. Object safe: the service holds an `Arc<dyn ServiceStore>`.
+///
+/// Methods that take an `application_id` never reach another application's records.
+#[async_trait]
+pub trait ServiceStore: Send + Sync + fmt::Debug {
+    /// Whether the store answers (for `/readyz`).
+    async fn ping(&self) -> Result<(), ServiceStoreError>;
+
+    /// Adds an application; [`ServiceStoreError::AlreadyExists`] if its id or client id is taken.
+    async fn create_application(&self, app: ApplicationRecord) -> Result<(), ServiceStoreError>;
+    /// The application with this id.
+    async fn application(&self, id: &str) -> Result<Option<ApplicationRecord>, ServiceStoreError>;
+    /// The application with this client id.
+    async fn application_by_client_id(
+        &self,
+        client_id: &str,
+    ) -> Result<Option<ApplicationRecord>, ServiceStoreError>;
+    /// Every application, oldest first.
+    async fn list_applications(&self) -> Result<Vec<ApplicationRecord>, ServiceStoreError>;
+    /// Replaces the application's client secret hash and deletes its service tokens, in one
+    /// transaction; `false` if there is no such application.
+    async fn replace_client_secret(
+        &self,
+        id: &str,
+        client_secret_hash: &str,
+    ) -> Result<bool, ServiceStoreError>;
+    /// Deletes the application with its tokens, connectors, OAuth apps and OAuth states, in one
+    /// transaction, and returns the ids of the connectors deleted (whose credentials the caller
+    /// deletes); `None` if there is no such application. Its audit entries stay.
+    async fn delete_application(&self, id: &str) -> Result<Option<Vec<String>>, ServiceStoreError>;
+
+    /// Stores a service token.
+    async fn insert_token(&self, token: TokenRecord) -> Result<(), ServiceStoreError>;
+    /// The token with this hash, expired or not.
+    async fn token(&self, token_hash: &str) -> Result<Option<TokenRecord>, ServiceStoreError>;
+    /// Deletes the tokens that expired before `now`; returns how many.
+    async fn delete_expired_tokens(&self, now: SystemTime) -> Result<u64, ServiceStoreError>;
+
+    /// Adds a connector.
+    async fn insert_connector(&self, connector: ConnectorRecord) -> Result<(), ServiceStoreError>;
+    /// The application's connector with this id.
+    async fn connector(
+        &self,
+        application_id: &str,
+        id: &str,
+    ) -> Result<Option<ConnectorRecord>, ServiceStoreError>;
+    /// The application's connectors matching `filter`, oldest first.
+    async fn list_connectors(
+        &self,
+        application_id: &str,
+        filter: &ConnectorFilter,
+    ) -> Result<Vec<ConnectorRecord>, ServiceStoreError>;
+    /// Writes a connector's name, auth kind, OAuth app and `updated_at`; `false` if the application has no
+    /// such connector.
+    async fn update_connector(
+        &self,
+        connector: &ConnectorRecord,
+    ) -> Result<bool, ServiceStoreError>;
+    /// Deletes the application's connector; `false` if there was none.
+    async fn delete_connector(
+        &self,
+        application_id: &str,
+        id: &str,
+    ) -> Result<bool, ServiceStoreError>;
+
+    /// Sets (adds or replaces) an application's OAuth app for a provider.
+    async fn put_oauth_app(&self, app: OAuthAppRecord) -> Result<(), ServiceStoreError>;
+    /// The application's OAuth app for a provider.
+    async fn oauth_app(
+        &self,
+        application_id: &str,
+        connector_type: &str,
+    ) -> Result<Option<OAuthAppRecord>, ServiceStoreError>;
+    /// Deletes the application's OAuth app for a provider; `false` if there was none.
+    async fn delete_oauth_app(
+        &self,
+        application_id: &str,
+        connector_type: &str,
+    ) -> Result<bool, ServiceStoreError>;
+
+    /// Stores a pending OAuth state.
+    async fn put_oauth_state(&self, state: OAuthStateRecord) -> Result<(), ServiceStoreError>;
+    /// Takes (reads and deletes, atomically: once only) the state with this hash, if it has not
+    /// expired at `now`. An expired state is deleted and `None` returned.
+    async fn take_oauth_state(
+        &self,
+        state_hash: &str,
+        now: SystemTime,
+    ) -> Result<Option<OAuthStateRecord>, ServiceStoreError>;
+
+    /// Appends an audit entry.
+    async fn append_audit(&self, entry: AuditEntry) -> Result<(), ServiceStoreError>;
+    /// The application's newest `limit` entries (of one customer, when given), newest first.
+    async fn list_audit(
+        &self,
+        application_id: &str,
+        customer_name: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<AuditEntry>, ServiceStoreError>;
+}

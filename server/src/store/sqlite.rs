@@ -1,0 +1,880 @@
+//! [`SqliteServiceStore`]: the service's records in one SQLite file (`service.db`), with its own
+//! `PRAGMA user_version` migrations. Every statement runs on tokio's blocking pool.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use async_trait::async_trait;
+use integrations::StoreError;
+use integrations::auth_core::local_files;
+use rusqlite::{Connection, OptionalExtension, Row, params};
+
+use super::{
+    ApplicationRecord, AuditEntry, AuthKind, ConnectorFilter, ConnectorRecord, OAuthAppRecord,
+    OAuthAppSource, OAuthStateRecord, Sealed, ServiceStore, TokenRecord,
+};
+use crate::error::ServiceStoreError;
+
+/// The schema this release writes; each entry of [`MIGRATIONS`] moves a file one version up.
+const SCHEMA_VERSION: i64 = 1;
+
+/// `MIGRATIONS[n]` takes a file from version `n` to `n + 1`.
+const MIGRATIONS: &[&str] = &["
+CREATE TABLE applications (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    organization_id TEXT NOT NULL,
+    client_id TEXT NOT NULL UNIQUE,
+    client_secret_hash TEXT NOT NULL,
+    redirect_origins TEXT NOT NULL,
+    created_ms INTEGER NOT NULL
+);
+CREATE TABLE tokens (
+    token_hash TEXT PRIMARY KEY,
+    application_id TEXT NOT NULL REFERENCES applications(id) ON DELETE CASCADE,
+    customer TEXT,
+    expires_ms INTEGER NOT NULL
+);
+CREATE INDEX tokens_by_application ON tokens(application_id);
+CREATE INDEX tokens_by_expiry ON tokens(expires_ms);
+CREATE TABLE connectors (
+    id TEXT PRIMARY KEY,
+    application_id TEXT NOT NULL REFERENCES applications(id) ON DELETE CASCADE,
+    customer_name TEXT NOT NULL,
+    connector_type TEXT NOT NULL,
+    definition_id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    auth_kind TEXT NOT NULL,
+    oauth_app TEXT,
+    created_ms INTEGER NOT NULL,
+    updated_ms INTEGER NOT NULL
+);
+CREATE INDEX connectors_by_customer ON connectors(application_id, customer_name);
+CREATE TABLE oauth_apps (
+    application_id TEXT NOT NULL REFERENCES applications(id) ON DELETE CASCADE,
+    connector_type TEXT NOT NULL,
+    client_id TEXT NOT NULL,
+    client_secret BLOB NOT NULL,
+    updated_ms INTEGER NOT NULL,
+    PRIMARY KEY (application_id, connector_type)
+);
+CREATE TABLE oauth_states (
+    state_hash TEXT PRIMARY KEY,
+    application_id TEXT NOT NULL REFERENCES applications(id) ON DELETE CASCADE,
+    customer_name TEXT NOT NULL,
+    connector_type TEXT NOT NULL,
+    name TEXT,
+    pkce_verifier BLOB NOT NULL,
+    redirect_uri TEXT NOT NULL,
+    scopes TEXT NOT NULL,
+    redirect_url TEXT NOT NULL,
+    oauth_app TEXT NOT NULL,
+    expires_ms INTEGER NOT NULL
+);
+CREATE TABLE audit (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    at_ms INTEGER NOT NULL,
+    application_id TEXT NOT NULL,
+    customer_name TEXT,
+    connector_id TEXT,
+    operation TEXT NOT NULL,
+    entity TEXT,
+    action TEXT,
+    param_names TEXT NOT NULL,
+    outcome TEXT NOT NULL,
+    status INTEGER NOT NULL,
+    duration_ms INTEGER NOT NULL
+);
+CREATE INDEX audit_by_application ON audit(application_id, seq);
+"];
+
+const APPLICATION_COLUMNS: &str =
+    "id, name, organization_id, client_id, client_secret_hash, redirect_origins, created_ms";
+const CONNECTOR_COLUMNS: &str = "id, application_id, customer_name, connector_type, definition_id, name, auth_kind, oauth_app, created_ms, updated_ms";
+const AUDIT_COLUMNS: &str = "id, at_ms, application_id, customer_name, connector_id, operation, entity, action, param_names, outcome, status, duration_ms";
+
+/// The service's store in a SQLite database. Cheap to clone: clones share the connection.
+#[derive(Clone)]
+pub struct SqliteServiceStore {
+    connection: Arc<Mutex<Connection>>,
+    location: Arc<str>,
+}
+
+impl std::fmt::Debug for SqliteServiceStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteServiceStore")
+            .field("location", &self.location)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SqliteServiceStore {
+    /// Opens (creating and migrating if needed) the database at `path`.
+    pub async fn open(path: impl AsRef<Path>) -> Result<Self, ServiceStoreError> {
+        let path = path.as_ref().to_path_buf();
+        let location: Arc<str> = path.display().to_string().into();
+        let at = location.clone();
+        let connection = tokio::task::spawn_blocking(move || {
+            create_owner_only(&path)
+                .map_err(|e| backend("created the database", &at, e.to_string()))?;
+            let connection = Connection::open(&path)
+                .and_then(|c| {
+                    c.pragma_update(None, "journal_mode", "WAL")?;
+                    c.pragma_update(None, "synchronous", "FULL")?;
+                    Ok(c)
+                })
+                .map_err(|e| backend("opened the database", &at, e.to_string()))?;
+            for suffix in ["", "-wal", "-shm"] {
+                let file = local_files::sibling(&path, suffix);
+                local_files::restrict_to_owner(&file, "service", &at, |e| StoreError::Io {
+                    store: "service",
+                    location: at.to_string(),
+                    source: e,
+                })
+                .map_err(|e| backend("restricted the database to its owner", &at, e.to_string()))?;
+            }
+            Ok::<_, ServiceStoreError>(connection)
+        })
+        .await
+        .map_err(|e| backend("opened the database", &location, e.to_string()))??;
+        Self::prepare(connection, location).await
+    }
+
+    /// A private in-memory database (for tests).
+    pub async fn open_in_memory() -> Result<Self, ServiceStoreError> {
+        let location: Arc<str> = ":memory:".into();
+        let connection = Connection::open_in_memory()
+            .map_err(|e| backend("opened the database", &location, e.to_string()))?;
+        Self::prepare(connection, location).await
+    }
+
+    async fn prepare(
+        connection: Connection,
+        location: Arc<str>,
+    ) -> Result<Self, ServiceStoreError> {
+        let store = Self {
+            connection: Arc::new(Mutex::new(connection)),
+            location,
+        };
+        let found = store
+            .run("migrated the schema", |c| {
+                c.busy_timeout(Duration::from_secs(5))?;
+                c.pragma_update(None, "foreign_keys", "ON")?;
+                let found: i64 = c.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+                if found > SCHEMA_VERSION {
+                    return Ok(found);
+                }
+                let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+                let current: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+                for (version, migration) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+                    tx.execute_batch(migration)?;
+                    tx.pragma_update(None, "user_version", version as i64 + 1)?;
+                }
+                tx.commit()?;
+                Ok(found)
+            })
+            .await?;
+        if found > SCHEMA_VERSION {
+            return Err(ServiceStoreError::UnsupportedVersion {
+                location: store.location.to_string(),
+                found,
+                supported: SCHEMA_VERSION,
+            });
+        }
+        Ok(store)
+    }
+
+    /// Runs `job` on the connection, on the blocking pool.
+    async fn run<T: Send + 'static>(
+        &self,
+        operation: &'static str,
+        job: impl FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
+    ) -> Result<T, ServiceStoreError> {
+        let connection = self.connection.clone();
+        let location = self.location.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut connection = connection.lock().unwrap_or_else(|p| p.into_inner());
+            job(&mut connection)
+        })
+        .await
+        .map_err(|e| backend(operation, &location, e.to_string()))?
+        .map_err(|e| backend(operation, &location, e.to_string()))
+    }
+}
+
+/// Creates the file, readable and writable by its owner only, if it does not exist.
+fn create_owner_only(path: &Path) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.create(true).append(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path).map(|_| ())
+}
+
+fn backend(operation: &'static str, location: &str, message: String) -> ServiceStoreError {
+    ServiceStoreError::Backend {
+        operation,
+        message,
+        location: location.to_string(),
+    }
+}
+
+fn millis(t: SystemTime) -> i64 {
+    match t.duration_since(UNIX_EPOCH) {
+        Ok(d) => i64::try_from(d.as_millis()).unwrap_or(i64::MAX),
+        Err(_) => 0,
+    }
+}
+
+fn time(ms: i64) -> SystemTime {
+    UNIX_EPOCH + Duration::from_millis(u64::try_from(ms).unwrap_or(0))
+}
+
+/// A column that holds a JSON array of strings.
+fn strings(json: &str) -> rusqlite::Result<Vec<String>> {
+    serde_json::from_str(json).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
+    })
+}
+
+fn to_json(values: &[String]) -> String {
+    serde_json::Value::from(values.to_vec()).to_string()
+}
+
+/// A column with an enum's stored form.
+fn parsed<T>(value: String, parse: fn(&str) -> Option<T>) -> rusqlite::Result<T> {
+    parse(&value).ok_or_else(|| {
+        rusqlite::Error::FromSqlConversionFailure(
+            0,
+            rusqlite::types::Type::Text,
+            format!("unknown stored value `{value}`").into(),
+        )
+    })
+}
+
+fn application(row: &Row<'_>) -> rusqlite::Result<ApplicationRecord> {
+    Ok(ApplicationRecord {
+        id: row.get(0)?,
+        name: row.get(1)?,
+        organization_id: row.get(2)?,
+        client_id: row.get(3)?,
+        client_secret_hash: row.get(4)?,
+        redirect_origins: strings(&row.get::<_, String>(5)?)?,
+        created_at: time(row.get(6)?),
+    })
+}
+
+fn connector(row: &Row<'_>) -> rusqlite::Result<ConnectorRecord> {
+    Ok(ConnectorRecord {
+        id: row.get(0)?,
+        application_id: row.get(1)?,
+        customer_name: row.get(2)?,
+        connector_type: row.get(3)?,
+        definition_id: row.get(4)?,
+        name: row.get(5)?,
+        auth_kind: parsed(row.get(6)?, AuthKind::parse)?,
+        oauth_app: match row.get::<_, Option<String>>(7)? {
+            Some(source) => Some(parsed(source, OAuthAppSource::parse)?),
+            None => None,
+        },
+        created_at: time(row.get(8)?),
+        updated_at: time(row.get(9)?),
+    })
+}
+
+fn audit(row: &Row<'_>) -> rusqlite::Result<AuditEntry> {
+    Ok(AuditEntry {
+        id: row.get(0)?,
+        at: time(row.get(1)?),
+        application_id: row.get(2)?,
+        customer_name: row.get(3)?,
+        connector_id: row.get(4)?,
+        operation: row.get(5)?,
+        entity: row.get(6)?,
+        action: row.get(7)?,
+        param_names: strings(&row.get::<_, String>(8)?)?,
+        outcome: row.get(9)?,
+        status: row.get(10)?,
+        duration_ms: u64::try_from(row.get::<_, i64>(11)?).unwrap_or(0),
+    })
+}
+
+#[async_trait]
+impl ServiceStore for SqliteServiceStore {
+    async fn ping(&self) -> Result<(), ServiceStoreError> {
+        self.run("answered a ping", |c| {
+            c.query_row("SELECT count(*) FROM applications", [], |r| {
+                r.get::<_, i64>(0)
+            })
+            .map(|_| ())
+        })
+        .await
+    }
+
+    async fn create_application(&self, app: ApplicationRecord) -> Result<(), ServiceStoreError> {
+        let client_id = app.client_id.clone();
+        let created = self
+            .run("created an application", move |c| {
+                let taken: i64 = c.query_row(
+                    "SELECT count(*) FROM applications WHERE id = ?1 OR client_id = ?2",
+                    params![app.id, app.client_id],
+                    |r| r.get(0),
+                )?;
+                if taken > 0 {
+                    return Ok(false);
+                }
+                c.execute(
+                    &format!(
+                        "INSERT INTO applications ({APPLICATION_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+                    ),
+                    params![
+                        app.id,
+                        app.name,
+                        app.organization_id,
+                        app.client_id,
+                        app.client_secret_hash,
+                        to_json(&app.redirect_origins),
+                        millis(app.created_at)
+                    ],
+                )?;
+                Ok(true)
+            })
+            .await?;
+        if created {
+            Ok(())
+        } else {
+            Err(ServiceStoreError::AlreadyExists {
+                what: format!("an application with client id {client_id}"),
+            })
+        }
+    }
+
+    async fn application(&self, id: &str) -> Result<Option<ApplicationRecord>, ServiceStoreError> {
+        let id = id.to_string();
+        self.run("read an application", move |c| {
+            c.query_row(
+                &format!("SELECT {APPLICATION_COLUMNS} FROM applications WHERE id = ?1"),
+                [id],
+                application,
+            )
+            .optional()
+        })
+        .await
+    }
+
+    async fn application_by_client_id(
+        &self,
+        client_id: &str,
+    ) -> Result<Option<ApplicationRecord>, ServiceStoreError> {
+        let client_id = client_id.to_string();
+        self.run("read an application", move |c| {
+            c.query_row(
+                &format!("SELECT {APPLICATION_COLUMNS} FROM applications WHERE client_id = ?1"),
+                [client_id],
+                application,
+            )
+            .optional()
+        })
+        .await
+    }
+
+    async fn list_applications(&self) -> Result<Vec<ApplicationRecord>, ServiceStoreError> {
+        self.run("listed the applications", |c| {
+            let mut statement = c.prepare(&format!(
+                "SELECT {APPLICATION_COLUMNS} FROM applications ORDER BY created_ms, rowid"
+            ))?;
+            let rows = statement.query_map([], application)?;
+            rows.collect()
+        })
+        .await
+    }
+
+    async fn replace_client_secret(
+        &self,
+        id: &str,
+        client_secret_hash: &str,
+    ) -> Result<bool, ServiceStoreError> {
+        let (id, hash) = (id.to_string(), client_secret_hash.to_string());
+        self.run("replaced a client secret", move |c| {
+            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let changed = tx.execute(
+                "UPDATE applications SET client_secret_hash = ?2 WHERE id = ?1",
+                params![id, hash],
+            )?;
+            tx.execute("DELETE FROM tokens WHERE application_id = ?1", [&id])?;
+            tx.commit()?;
+            Ok(changed > 0)
+        })
+        .await
+    }
+
+    async fn delete_application(&self, id: &str) -> Result<Option<Vec<String>>, ServiceStoreError> {
+        let id = id.to_string();
+        self.run("deleted an application", move |c| {
+            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let connectors = {
+                let mut statement =
+                    tx.prepare("SELECT id FROM connectors WHERE application_id = ?1 ORDER BY id")?;
+                let rows = statement.query_map([&id], |r| r.get::<_, String>(0))?;
+                rows.collect::<rusqlite::Result<Vec<_>>>()?
+            };
+            // The other tables reference the application ON DELETE CASCADE.
+            let deleted = tx.execute("DELETE FROM applications WHERE id = ?1", [&id])?;
+            tx.commit()?;
+            Ok((deleted > 0).then_some(connectors))
+        })
+        .await
+    }
+
+    async fn insert_token(&self, token: TokenRecord) -> Result<(), ServiceStoreError> {
+        self.run("stored a service token", move |c| {
+            c.execute(
+                "INSERT INTO tokens (token_hash, application_id, customer, expires_ms) VALUES (?1, ?2, ?3, ?4)",
+                params![
+                    token.token_hash,
+                    token.application_id,
+                    token.customer,
+                    millis(token.expires_at)
+                ],
+            )
+            .map(|_| ())
+        })
+        .await
+    }
+
+    async fn token(&self, token_hash: &str) -> Result<Option<TokenRecord>, ServiceStoreError> {
+        let hash = token_hash.to_string();
+        self.run("read a service token", move |c| {
+            c.query_row(
+                "SELECT token_hash, application_id, customer, expires_ms FROM tokens WHERE token_hash = ?1",
+                [hash],
+                |r| {
+                    Ok(TokenRecord {
+                        token_hash: r.get(0)?,
+                        application_id: r.get(1)?,
+                        customer: r.get(2)?,
+                        expires_at: time(r.get(3)?),
+                    })
+                },
+            )
+            .optional()
+        })
+        .await
+    }
+
+    async fn delete_expired_tokens(&self, now: SystemTime) -> Result<u64, ServiceStoreError> {
+        self.run("deleted expired service tokens", move |c| {
+            c.execute("DELETE FROM tokens WHERE expires_ms <= ?1", [millis(now)])
+                .map(|n| n as u64)
+        })
+        .await
+    }
+
+    async fn insert_connector(&self, connector: ConnectorRecord) -> Result<(), ServiceStoreError> {
+        self.run("stored a connector", move |c| {
+            c.execute(
+                &format!(
+                    "INSERT INTO connectors ({CONNECTOR_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
+                ),
+                params![
+                    connector.id,
+                    connector.application_id,
+                    connector.customer_name,
+                    connector.connector_type,
+                    connector.definition_id,
+                    connector.name,
+                    connector.auth_kind.as_str(),
+                    connector.oauth_app.map(OAuthAppSource::as_str),
+                    millis(connector.created_at),
+                    millis(connector.updated_at)
+                ],
+            )
+            .map(|_| ())
+        })
+        .await
+    }
+
+    async fn connector(
+        &self,
+        application_id: &str,
+        id: &str,
+    ) -> Result<Option<ConnectorRecord>, ServiceStoreError> {
+        let (application_id, id) = (application_id.to_string(), id.to_string());
+        self.run("read a connector", move |c| {
+            c.query_row(
+                &format!(
+                    "SELECT {CONNECTOR_COLUMNS} FROM connectors WHERE application_id = ?1 AND id = ?2"
+                ),
+                [application_id, id],
+                connector,
+            )
+            .optional()
+        })
+        .await
+    }
+
+    async fn list_connectors(
+        &self,
+        application_id: &str,
+        filter: &ConnectorFilter,
+    ) -> Result<Vec<ConnectorRecord>, ServiceStoreError> {
+        let (application_id, filter) = (application_id.to_string(), filter.clone());
+        self.run("listed connectors", move |c| {
+            let mut statement = c.prepare(&format!(
+                "SELECT {CONNECTOR_COLUMNS} FROM connectors WHERE application_id = ?1 \
+                 AND (?2 IS NULL OR customer_name = ?2) AND (?3 IS NULL OR connector_type = ?3) \
+                 ORDER BY created_ms, rowid"
+            ))?;
+            let rows = statement.query_map(
+                params![application_id, filter.customer_name, filter.connector_type],
+                connector,
+            )?;
+            rows.collect()
+        })
+        .await
+    }
+
+    async fn update_connector(
+        &self,
+        connector: &ConnectorRecord,
+    ) -> Result<bool, ServiceStoreError> {
+        let connector = connector.clone();
+        self.run("updated a connector", move |c| {
+            c.execute(
+                "UPDATE connectors SET name = ?3, auth_kind = ?4, oauth_app = ?5, updated_ms = ?6 WHERE application_id = ?1 AND id = ?2",
+                params![
+                    connector.application_id,
+                    connector.id,
+                    connector.name,
+                    connector.auth_kind.as_str(),
+                    connector.oauth_app.map(OAuthAppSource::as_str),
+                    millis(connector.updated_at)
+                ],
+            )
+            .map(|n| n > 0)
+        })
+        .await
+    }
+
+    async fn delete_connector(
+        &self,
+        application_id: &str,
+        id: &str,
+    ) -> Result<bool, ServiceStoreError> {
+        let (application_id, id) = (application_id.to_string(), id.to_string());
+        self.run("deleted a connector", move |c| {
+            c.execute(
+                "DELETE FROM connectors WHERE application_id = ?1 AND id = ?2",
+                [application_id, id],
+            )
+            .map(|n| n > 0)
+        })
+        .await
+    }
+
+    async fn put_oauth_app(&self, app: OAuthAppRecord) -> Result<(), ServiceStoreError> {
+        self.run("stored an OAuth app", move |c| {
+            c.execute(
+                "INSERT OR REPLACE INTO oauth_apps (application_id, connector_type, client_id, client_secret, updated_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![
+                    app.application_id,
+                    app.connector_type,
+                    app.client_id,
+                    app.client_secret.0,
+                    millis(app.updated_at)
+                ],
+            )
+            .map(|_| ())
+        })
+        .await
+    }
+
+    async fn oauth_app(
+        &self,
+        application_id: &str,
+        connector_type: &str,
+    ) -> Result<Option<OAuthAppRecord>, ServiceStoreError> {
+        let (application_id, connector_type) =
+            (application_id.to_string(), connector_type.to_string());
+        self.run("read an OAuth app", move |c| {
+            c.query_row(
+                "SELECT application_id, connector_type, client_id, client_secret, updated_ms FROM oauth_apps WHERE application_id = ?1 AND connector_type = ?2",
+                [application_id, connector_type],
+                |r| {
+                    Ok(OAuthAppRecord {
+                        application_id: r.get(0)?,
+                        connector_type: r.get(1)?,
+                        client_id: r.get(2)?,
+                        client_secret: Sealed(r.get(3)?),
+                        updated_at: time(r.get(4)?),
+                    })
+                },
+            )
+            .optional()
+        })
+        .await
+    }
+
+    async fn delete_oauth_app(
+        &self,
+        application_id: &str,
+        connector_type: &str,
+    ) -> Result<bool, ServiceStoreError> {
+        let (application_id, connector_type) =
+            (application_id.to_string(), connector_type.to_string());
+        self.run("deleted an OAuth app", move |c| {
+            c.execute(
+                "DELETE FROM oauth_apps WHERE application_id = ?1 AND connector_type = ?2",
+                [application_id, connector_type],
+            )
+            .map(|n| n > 0)
+        })
+        .await
+    }
+
+    async fn put_oauth_state(&self, state: OAuthStateRecord) -> Result<(), ServiceStoreError> {
+        self.run("stored an OAuth state", move |c| {
+            c.execute(
+                "INSERT INTO oauth_states (state_hash, application_id, customer_name, connector_type, name, pkce_verifier, redirect_uri, scopes, redirect_url, oauth_app, expires_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                params![
+                    state.state_hash,
+                    state.application_id,
+                    state.customer_name,
+                    state.connector_type,
+                    state.name,
+                    state.pkce_verifier.0,
+                    state.redirect_uri,
+                    to_json(&state.scopes),
+                    state.redirect_url,
+                    state.oauth_app.as_str(),
+                    millis(state.expires_at)
+                ],
+            )
+            .map(|_| ())
+        })
+        .await
+    }
+
+    async fn take_oauth_state(
+        &self,
+        state_hash: &str,
+        now: SystemTime,
+    ) -> Result<Option<OAuthStateRecord>, ServiceStoreError> {
+        let hash = state_hash.to_string();
+        self.run("took an OAuth state", move |c| {
+            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let state = tx
+                .query_row(
+                    "SELECT state_hash, application_id, customer_name, connector_type, name, pkce_verifier, redirect_uri, scopes, redirect_url, oauth_app, expires_ms FROM oauth_states WHERE state_hash = ?1",
+                    [&hash],
+                    |r| {
+                        Ok(OAuthStateRecord {
+                            state_hash: r.get(0)?,
+                            application_id: r.get(1)?,
+                            customer_name: r.get(2)?,
+                            connector_type: r.get(3)?,
+                            name: r.get(4)?,
+                            pkce_verifier: Sealed(r.get(5)?),
+                            redirect_uri: r.get(6)?,
+                            scopes: strings(&r.get::<_, String>(7)?)?,
+                            redirect_url: r.get(8)?,
+                            oauth_app: parsed(r.get(9)?, OAuthAppSource::parse)?,
+                            expires_at: time(r.get(10)?),
+                        })
+                    },
+                )
+                .optional()?;
+            tx.execute("DELETE FROM oauth_states WHERE state_hash = ?1", [&hash])?;
+            tx.commit()?;
+            Ok(state.filter(|s| s.expires_at > now))
+        })
+        .await
+    }
+
+    async fn append_audit(&self, entry: AuditEntry) -> Result<(), ServiceStoreError> {
+        self.run("appended an audit entry", move |c| {
+            c.execute(
+                &format!(
+                    "INSERT INTO audit ({AUDIT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
+                ),
+                params![
+                    entry.id,
+                    millis(entry.at),
+                    entry.application_id,
+                    entry.customer_name,
+                    entry.connector_id,
+                    entry.operation,
+                    entry.entity,
+                    entry.action,
+                    to_json(&entry.param_names),
+                    entry.outcome,
+                    entry.status,
+                    i64::try_from(entry.duration_ms).unwrap_or(i64::MAX)
+                ],
+            )
+            .map(|_| ())
+        })
+        .await
+    }
+
+    async fn list_audit(
+        &self,
+        application_id: &str,
+        customer_name: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<AuditEntry>, ServiceStoreError> {
+        let application_id = application_id.to_string();
+        let customer = customer_name.map(str::to_string);
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.run("listed audit entries", move |c| {
+            let mut statement = c.prepare(&format!(
+                "SELECT {AUDIT_COLUMNS} FROM audit WHERE application_id = ?1 \
+                 AND (?2 IS NULL OR customer_name = ?2) ORDER BY seq DESC LIMIT ?3"
+            ))?;
+            let rows = statement.query_map(params![application_id, customer, limit], audit)?;
+            rows.collect()
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn application(id: &str, client_id: &str) -> ApplicationRecord {
+        ApplicationRecord {
+            id: id.into(),
+            name: "acme".into(),
+            organization_id: "org".into(),
+            client_id: client_id.into(),
+            client_secret_hash: "hash".into(),
+            redirect_origins: vec!["https://app.example.com".into()],
+            created_at: time(1_000),
+        }
+    }
+
+    fn state(hash: &str, expires_at: SystemTime) -> OAuthStateRecord {
+        OAuthStateRecord {
+            state_hash: hash.into(),
+            application_id: "app-1".into(),
+            customer_name: "c".into(),
+            connector_type: "asana".into(),
+            name: None,
+            pkce_verifier: Sealed(b"sealed".to_vec()),
+            redirect_uri: "https://service.example/api/v1/oauth/callback".into(),
+            scopes: vec!["default".into()],
+            redirect_url: "https://app.example.com/done".into(),
+            oauth_app: OAuthAppSource::Service,
+            expires_at,
+        }
+    }
+
+    #[tokio::test]
+    async fn an_oauth_state_is_taken_once_and_not_after_it_expired() {
+        let store = SqliteServiceStore::open_in_memory().await.unwrap();
+        store
+            .create_application(application("app-1", "client-1"))
+            .await
+            .unwrap();
+        let now = SystemTime::now();
+        store
+            .put_oauth_state(state("s1", now + Duration::from_secs(600)))
+            .await
+            .unwrap();
+        store
+            .put_oauth_state(state("s2", now - Duration::from_secs(1)))
+            .await
+            .unwrap();
+        let taken = store.take_oauth_state("s1", now).await.unwrap().unwrap();
+        assert_eq!(
+            taken,
+            state("s1", time(millis(now + Duration::from_secs(600))))
+        );
+        assert_eq!(store.take_oauth_state("s1", now).await.unwrap(), None);
+        assert_eq!(store.take_oauth_state("s2", now).await.unwrap(), None);
+        assert_eq!(store.take_oauth_state("unknown", now).await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn a_taken_client_id_is_refused_and_deleting_an_application_cascades() {
+        let store = SqliteServiceStore::open_in_memory().await.unwrap();
+        store
+            .create_application(application("app-1", "client-1"))
+            .await
+            .unwrap();
+        assert!(matches!(
+            store
+                .create_application(application("app-2", "client-1"))
+                .await,
+            Err(ServiceStoreError::AlreadyExists { .. })
+        ));
+        store
+            .put_oauth_app(OAuthAppRecord {
+                application_id: "app-1".into(),
+                connector_type: "asana".into(),
+                client_id: "id".into(),
+                client_secret: Sealed(b"sealed".to_vec()),
+                updated_at: time(2_000),
+            })
+            .await
+            .unwrap();
+        store
+            .insert_connector(ConnectorRecord {
+                id: "conn-1".into(),
+                application_id: "app-1".into(),
+                customer_name: "c".into(),
+                connector_type: "asana".into(),
+                definition_id: "d".into(),
+                name: "n".into(),
+                auth_kind: AuthKind::OAuth,
+                oauth_app: Some(OAuthAppSource::Application),
+                created_at: time(3_000),
+                updated_at: time(3_000),
+            })
+            .await
+            .unwrap();
+        assert_eq!(
+            store.delete_application("app-1").await.unwrap(),
+            Some(vec!["conn-1".to_string()])
+        );
+        assert_eq!(store.connector("app-1", "conn-1").await.unwrap(), None);
+        assert_eq!(store.oauth_app("app-1", "asana").await.unwrap(), None);
+        assert_eq!(store.delete_application("app-1").await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn a_file_is_migrated_once_and_a_newer_one_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("service.db");
+        let store = SqliteServiceStore::open(&path).await.unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600, "owner-only");
+        }
+        store
+            .create_application(application("app-1", "client-1"))
+            .await
+            .unwrap();
+        drop(store);
+        let store = SqliteServiceStore::open(&path).await.unwrap();
+        assert_eq!(store.list_applications().await.unwrap().len(), 1);
+        drop(store);
+        Connection::open(&path)
+            .unwrap()
+            .pragma_update(None, "user_version", SCHEMA_VERSION + 1)
+            .unwrap();
+        assert!(matches!(
+            SqliteServiceStore::open(&path).await,
+            Err(ServiceStoreError::UnsupportedVersion {
+                found: 2,
+                supported: 1,
+                ..
+            })
+        ));
+    }
+}

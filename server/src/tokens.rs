@@ -1,0 +1,91 @@
+//! Service tokens: random 32-byte values handed to applications, stored only as SHA-256 hashes
+//! with their application, optional customer scope and expiry, so that every instance sharing the
+//! store verifies them the same way. [`Principal`] is the axum extractor that turns
+//! `Authorization: Bearer <token>` into who is calling, or a 401.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use axum::extract::{FromRef, FromRequestParts};
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+use integrations::SecretString;
+
+use crate::error::ApiError;
+use crate::secrets;
+use crate::store::{ServiceStore, TokenRecord};
+
+/// Who is calling: an application, and for a scoped token the one customer it may reach.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    /// The application's id.
+    pub application_id: String,
+    /// The customer a scoped token is limited to; `None` for an application token.
+    pub customer: Option<String>,
+}
+
+impl Principal {
+    /// Whether this caller may see the customer's records.
+    pub fn may_see(&self, customer: &str) -> bool {
+        self.customer.as_deref().is_none_or(|own| own == customer)
+    }
+}
+
+/// Issues a token for `application_id` (limited to `customer` when given) that expires after
+/// `ttl`, and forgets the tokens that expired already.
+pub(crate) async fn issue(
+    store: &dyn ServiceStore,
+    application_id: &str,
+    customer: Option<String>,
+    ttl: Duration,
+) -> Result<SecretString, ApiError> {
+    let now = SystemTime::now();
+    store.delete_expired_tokens(now).await?;
+    let token = secrets::random_secret();
+    store
+        .insert_token(TokenRecord {
+            token_hash: secrets::hash(token.expose_secret()),
+            application_id: application_id.to_string(),
+            customer,
+            expires_at: now + ttl,
+        })
+        .await?;
+    Ok(token)
+}
+
+fn unauthorized() -> ApiError {
+    ApiError::unauthorized(
+        "missing, invalid or expired service token: get one from POST /api/v1/account/applications/token and send it as `Authorization: Bearer <token>`",
+    )
+}
+
+impl<S> FromRequestParts<S> for Principal
+where
+    S: Send + Sync,
+    Arc<dyn ServiceStore>: FromRef<S>,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let header = parts
+            .headers
+            .get(AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .ok_or_else(unauthorized)?;
+        let (scheme, token) = header.split_once(' ').ok_or_else(unauthorized)?;
+        let token = token.trim();
+        if !scheme.eq_ignore_ascii_case("bearer") || token.is_empty() {
+            return Err(unauthorized());
+        }
+        let store = Arc::<dyn ServiceStore>::from_ref(state);
+        let record = store
+            .token(&secrets::hash(token))
+            .await?
+            .filter(|record| record.expires_at > SystemTime::now())
+            .ok_or_else(unauthorized)?;
+        Ok(Principal {
+            application_id: record.application_id,
+            customer: record.customer,
+        })
+    }
+}

@@ -1,0 +1,280 @@
+//! Applications: service tokens for the right client secret only, scoped tokens, rotation and
+//! deletion through `Admin`, and the health endpoints.
+
+use serde_json::json;
+
+use crate::support::{Service, error_message};
+
+#[tokio::test]
+async fn the_right_client_secret_gets_a_bearer_token_that_authenticates() {
+    let service = Service::start().await;
+    let app = service.application("acme").await;
+    let (status, body) = service
+        .token_request(
+            &app.application.client_id,
+            app.client_secret.expose_secret(),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(body["token_type"], "bearer");
+    assert_eq!(body["expires_in"], 3600);
+    assert_eq!(
+        body["organization_id"],
+        app.application.organization_id.as_str()
+    );
+    let token = body["access_token"].as_str().unwrap();
+    let (status, body) = service
+        .get("/api/v1/integrations/connectors", Some(token))
+        .await;
+    assert_eq!((status, body), (200, json!({ "data": [] })));
+}
+
+#[tokio::test]
+async fn a_wrong_secret_or_an_unknown_client_is_401_and_says_nothing_more() {
+    let service = Service::start().await;
+    let app = service.application("acme").await;
+    let wrong_secret = service
+        .token_request(&app.application.client_id, "wrong")
+        .await;
+    let unknown_client = service.token_request("no-such-client", "wrong").await;
+    assert_eq!(wrong_secret.0, 401);
+    assert_eq!(wrong_secret, unknown_client, "both answers are the same");
+    assert_eq!(error_message(&wrong_secret.1), "invalid client credentials");
+}
+
+#[tokio::test]
+async fn missing_bad_and_forged_tokens_are_401() {
+    let service = Service::start().await;
+    for token in [None, Some("forged-token"), Some("")] {
+        let (status, body) = service.get("/api/v1/integrations/connectors", token).await;
+        assert_eq!(status, 401, "{token:?}");
+        assert!(error_message(&body).contains("service token"));
+    }
+}
+
+#[tokio::test]
+async fn rotating_the_secret_retires_the_old_secret_and_its_tokens() {
+    let service = Service::start().await;
+    let app = service.application("acme").await;
+    let old_token = service.app_token(&app).await;
+    let rotated = service
+        .admin
+        .rotate_secret(&app.application.id)
+        .await
+        .unwrap();
+    assert_ne!(
+        rotated.client_secret.expose_secret(),
+        app.client_secret.expose_secret()
+    );
+    let (status, _) = service
+        .get("/api/v1/integrations/connectors", Some(&old_token))
+        .await;
+    assert_eq!(status, 401, "the old token stopped working");
+    let (status, _) = service
+        .token_request(
+            &app.application.client_id,
+            app.client_secret.expose_secret(),
+        )
+        .await;
+    assert_eq!(status, 401, "the old secret stopped working");
+    let new_token = service.app_token(&rotated).await;
+    let (status, _) = service
+        .get("/api/v1/integrations/connectors", Some(&new_token))
+        .await;
+    assert_eq!(status, 200);
+}
+
+#[tokio::test]
+async fn applications_are_listed_without_secrets_and_deleted_with_their_tokens() {
+    let service = Service::start().await;
+    let first = service.application("first").await;
+    let second = service.application("second").await;
+    let listed = service.admin.list_applications().await.unwrap();
+    assert_eq!(
+        listed.iter().map(|a| a.name.as_str()).collect::<Vec<_>>(),
+        ["first", "second"]
+    );
+    assert_eq!(listed[0].redirect_origins, ["https://app.example.com"]);
+    assert!(!format!("{listed:?}").contains(first.client_secret.expose_secret()));
+    let token = service.app_token(&second).await;
+    service
+        .admin
+        .delete_application(&second.application.id)
+        .await
+        .unwrap();
+    let (status, _) = service
+        .get("/api/v1/integrations/connectors", Some(&token))
+        .await;
+    assert_eq!(status, 401);
+    let listed = service.admin.list_applications().await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert!(matches!(
+        service
+            .admin
+            .delete_application(&second.application.id)
+            .await,
+        Err(integrations_server::ServerError::UnknownApplication { .. })
+    ));
+}
+
+#[tokio::test]
+async fn a_scoped_token_needs_one_customer_and_an_application_token() {
+    let service = Service::start().await;
+    let app = service.application("acme").await;
+    let token = service.app_token(&app).await;
+    let (status, body) = service
+        .post(
+            "/api/v1/account/applications/scoped-token",
+            Some(&token),
+            json!({ "workspace_name": "customer-1" }),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(body["expires_in"], 3600);
+    let scoped = body["token"].as_str().unwrap();
+    let (status, _) = service
+        .post(
+            "/api/v1/account/applications/scoped-token",
+            Some(scoped),
+            json!({ "workspace_name": "customer-2" }),
+        )
+        .await;
+    assert_eq!(status, 401, "a scoped token cannot mint another");
+    let (status, body) = service
+        .post(
+            "/api/v1/account/applications/scoped-token",
+            Some(&token),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, 422);
+    assert!(error_message(&body).contains("external_user_id"));
+    let (status, _) = service
+        .post(
+            "/api/v1/account/applications/scoped-token",
+            None,
+            json!({ "customer_name": "customer-1" }),
+        )
+        .await;
+    assert_eq!(status, 401);
+}
+
+#[tokio::test]
+async fn health_and_readiness_answer() {
+    let service = Service::start().await;
+    assert_eq!(
+        service.get("/healthz", None).await,
+        (200, json!({ "status": "ok" }))
+    );
+    assert_eq!(
+        service.get("/readyz", None).await,
+        (200, json!({ "status": "ready" }))
+    );
+}
+
+#[tokio::test]
+async fn the_service_refuses_to_start_without_a_key_or_with_a_short_token_life() {
+    let dir = tempfile::tempdir().unwrap();
+    // Without INTEGRATIONS_ENCRYPTION_KEY in the environment, the builder finds no key.
+    let built = integrations_server::Server::builder()
+        .store_dir(dir.path())
+        .build()
+        .await;
+    if std::env::var_os("INTEGRATIONS_ENCRYPTION_KEY").is_none() {
+        assert!(matches!(
+            built,
+            Err(integrations_server::ServerError::NoEncryptionKey)
+        ));
+    }
+    let built = integrations_server::Server::builder()
+        .store_dir(dir.path())
+        .insecure_no_encryption()
+        .token_ttl(std::time::Duration::from_secs(60))
+        .build()
+        .await;
+    assert!(matches!(
+        built,
+        Err(integrations_server::ServerError::InvalidConfig {
+            field: "token_ttl",
+            ..
+        })
+    ));
+    assert!(
+        integrations_server::Server::builder()
+            .store_dir(dir.path())
+            .insecure_no_encryption()
+            .build()
+            .await
+            .is_ok()
+    );
+}
+
+#[tokio::test]
+async fn deleting_an_application_deletes_its_connectors_and_their_credentials() {
+    use integrations::CredentialStore;
+
+    let service = Service::start().await;
+    let app = service.application("acme").await;
+    let kept = service.application("kept").await;
+    let token = service.app_token(&app).await;
+    let kept_token = service.app_token(&kept).await;
+    let pat = service.asana.personal_access_token().to_string();
+    service
+        .connector(&token, "c", json!({ "token": pat }))
+        .await;
+    service
+        .connector(
+            &token,
+            "c",
+            json!({ "refresh_token": "r", "client_id": "id", "client_secret": "secret" }),
+        )
+        .await;
+    let survivor = service
+        .connector(&kept_token, "c", json!({ "token": pat }))
+        .await;
+    assert_eq!(
+        service.credentials().await.list(None).await.unwrap().len(),
+        4
+    );
+    service
+        .admin
+        .delete_application(&app.application.id)
+        .await
+        .unwrap();
+    let left = service.credentials().await.list(None).await.unwrap();
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].record.subject, survivor["id"].as_str().unwrap());
+}
+
+#[tokio::test]
+async fn shutdown_finishes_requests_in_flight_then_stops_listening() {
+    let mut service = Service::start().await;
+    let (token, id) = service.pat_connector().await;
+    service
+        .asana
+        .set_latency(std::time::Duration::from_millis(400));
+    let in_flight = tokio::spawn(
+        service
+            .http
+            .post(format!(
+                "{}/api/v1/integrations/connectors/{id}/execute",
+                service.url
+            ))
+            .bearer_auth(&token)
+            .json(&json!({ "entity": "users", "action": "get", "params": { "user_gid": "me" } }))
+            .send(),
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(150)).await;
+    service.stop().await.unwrap();
+    let answer = in_flight.await.unwrap().unwrap();
+    assert_eq!(answer.status(), 200, "the request in flight was answered");
+    assert!(
+        service
+            .http
+            .get(format!("{}/healthz", service.url))
+            .send()
+            .await
+            .is_err(),
+        "no longer listening"
+    );
+}

@@ -1,0 +1,102 @@
+//! The audit log: every connector change and every execute, with parameter names and never their
+//! values, newest first, for the caller's application (and a scoped token's customer) only.
+
+use serde_json::json;
+
+use crate::support::Service;
+
+#[tokio::test]
+async fn changes_and_executes_are_audited_newest_first_with_param_names_only() {
+    let service = Service::start().await;
+    let app = service.application("acme").await;
+    let token = service.app_token(&app).await;
+    let pat = service.asana.personal_access_token().to_string();
+    let connector = service
+        .connector(&token, "customer-1", json!({ "token": pat }))
+        .await;
+    let id = connector["id"].as_str().unwrap();
+    let (status, _) = service
+        .execute(
+            &token,
+            id,
+            "tasks",
+            "get",
+            json!({ "task_gid": "1201000000000601", "opt_fields": ["name", "secret-looking-value"] }),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (status, _) = service
+        .execute(&token, id, "tasks", "get", json!({ "task_gid": "999" }))
+        .await;
+    assert_eq!(status, 404);
+    let (status, _) = service
+        .send(
+            reqwest::Method::PATCH,
+            &format!("/api/v1/integrations/connectors/{id}"),
+            Some(&token),
+            Some(json!({ "name": "renamed" }).to_string().into_bytes()),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let other = service
+        .connector(&token, "customer-2", json!({ "token": pat }))
+        .await;
+
+    let (status, audit) = service.get("/api/v1/audit", Some(&token)).await;
+    assert_eq!(status, 200);
+    let entries = audit["data"].as_array().unwrap();
+    let operations: Vec<&str> = entries
+        .iter()
+        .map(|e| e["operation"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        operations,
+        [
+            "connector.create",
+            "connector.update",
+            "execute",
+            "execute",
+            "connector.create"
+        ]
+    );
+    assert_eq!(entries[0]["connector_id"], other["id"]);
+    let failed = &entries[2];
+    assert_eq!(failed["outcome"], "error");
+    assert_eq!(failed["status"], 404);
+    let read = &entries[3];
+    assert_eq!(read["customer_name"], "customer-1");
+    assert_eq!(read["connector_id"], id);
+    assert_eq!(
+        (read["entity"].as_str(), read["action"].as_str()),
+        (Some("tasks"), Some("get"))
+    );
+    assert_eq!(read["param_names"], json!(["opt_fields", "task_gid"]));
+    assert_eq!(
+        (read["outcome"].as_str(), read["status"].as_u64()),
+        (Some("ok"), Some(200))
+    );
+    assert!(read["duration_ms"].is_u64());
+    assert!(read["at"].as_str().unwrap().ends_with('Z'));
+    assert!(!audit.to_string().contains("secret-looking-value"));
+    assert!(!audit.to_string().contains("1201000000000601"));
+    assert_eq!(entries[1]["param_names"], json!(["name"]));
+
+    let (_, limited) = service.get("/api/v1/audit?limit=2", Some(&token)).await;
+    assert_eq!(limited["data"].as_array().unwrap().len(), 2);
+    assert_eq!(limited["data"][0], entries[0]);
+    let (status, _) = service.get("/api/v1/audit?limit=0", Some(&token)).await;
+    assert_eq!(status, 422);
+    let (status, _) = service.get("/api/v1/audit?limit=many", Some(&token)).await;
+    assert_eq!(status, 400);
+
+    // A scoped token sees its customer's entries; another application sees none.
+    let scoped = service.scoped_token(&token, "customer-2").await;
+    let (_, own) = service.get("/api/v1/audit", Some(&scoped)).await;
+    assert_eq!(own["data"].as_array().unwrap().len(), 1);
+    let stranger = service.application("stranger").await;
+    let stranger = service.app_token(&stranger).await;
+    let (status, none) = service.get("/api/v1/audit", Some(&stranger)).await;
+    assert_eq!((status, none), (200, json!({ "data": [] })));
+    let (status, _) = service.get("/api/v1/audit", None).await;
+    assert_eq!(status, 401);
+}

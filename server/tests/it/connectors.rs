@@ -1,0 +1,317 @@
+//! The hosted life over HTTP: connectors with a token and with OAuth credentials, lookups by
+//! customer, reads and writes, `check`, a refresh on expiry, reconnecting, deleting.
+
+use provider_asana_testkit::seed;
+use serde_json::{Value, json};
+
+use crate::support::{Service, error_message};
+
+#[tokio::test]
+async fn the_hosted_life() {
+    let service = Service::start().await;
+    let asana = &service.asana;
+    let app = service.application("acme").await;
+    let token = service.app_token(&app).await;
+
+    // A token connector, created with the seed's body (extra fields are ignored).
+    let (status, pat) = service
+        .post(
+            "/api/v1/integrations/connectors",
+            Some(&token),
+            json!({
+                "external_user_id": "customer-1",
+                "connector_type": "Asana",
+                "name": "My Asana Connector",
+                "credentials": { "token": asana.personal_access_token() },
+                "replication_config": { "anything": true },
+                "source_template_id": "ignored",
+            }),
+        )
+        .await;
+    assert_eq!(status, 201, "{pat}");
+    assert_eq!(pat["name"], "My Asana Connector");
+    assert_eq!(pat["customer_name"], "customer-1");
+    assert_eq!(pat["connector_type"], "Asana");
+    assert_eq!(
+        pat["definition_id"],
+        integrations_server::ASANA_DEFINITION_ID
+    );
+    assert_eq!(pat["status"], "active");
+    assert!(pat["created_at"].as_str().unwrap().ends_with('Z'));
+    let pat_id = pat["id"].as_str().unwrap().to_string();
+
+    // An OAuth connector through SDK 0.19's path, refreshed by the service's app.
+    let issued = asana.issue_tokens("default");
+    let (status, oauth) = service
+        .post(
+            "/v1/integrations/connectors",
+            Some(&token),
+            json!({
+                "workspace_name": "customer-1",
+                "definition_id": "d0243522-dccf-4978-8ba0-37ed47a0bdbf",
+                "credentials": {
+                    "access_token": issued.access_token,
+                    "refresh_token": issued.refresh_token,
+                },
+            }),
+        )
+        .await;
+    assert_eq!(status, 201, "{oauth}");
+    assert_eq!(oauth["auth_type"], "oauth");
+    let oauth_id = oauth["id"].as_str().unwrap().to_string();
+
+    // Lookups by customer: both, in creation order; another customer has none.
+    let (status, listed) = service
+        .get(
+            "/api/v1/integrations/connectors?external_user_id=customer-1&connector_type=asana",
+            Some(&token),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let ids: Vec<&str> = listed["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, [pat_id.as_str(), oauth_id.as_str()]);
+    assert_eq!(
+        service
+            .get(
+                "/api/v1/integrations/connectors?customer_name=customer-2",
+                Some(&token)
+            )
+            .await,
+        (200, json!({ "data": [] }))
+    );
+
+    // A list read through the seed's path: the bare array, paging in connector_metadata.
+    let (status, body) = service
+        .post(
+            &format!("/api/v1/connectors/sources/{pat_id}/execute"),
+            Some(&token),
+            json!({
+                "entity": "tasks",
+                "action": "list",
+                "params": { "project": seed::BACKLOG_PROJECT_GID, "limit": 1 },
+            }),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["result"].as_array().unwrap().len(), 1);
+    assert!(body["connector_metadata"]["next_page"]["offset"].is_string());
+
+    // A get: the bare record.
+    let (status, body) = service
+        .execute(
+            &token,
+            &pat_id,
+            "tasks",
+            "get",
+            json!({ "task_gid": seed::DRAFT_TASK_GID }),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["result"]["gid"], seed::DRAFT_TASK_GID);
+    assert_eq!(body["connector_metadata"], json!({}));
+
+    // A write through the OAuth connector reaches Asana.
+    let (status, body) = service
+        .execute(
+            &token,
+            &oauth_id,
+            "tasks",
+            "create",
+            json!({ "workspace": seed::WORKSPACE_GID, "name": "Written by the service" }),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let created = body["result"]["gid"].as_str().unwrap();
+    assert_eq!(
+        asana.object(created).unwrap()["name"],
+        "Written by the service"
+    );
+
+    // check, with params null.
+    let (status, body) = service
+        .execute(&token, &oauth_id, "*", "check", Value::Null)
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(body["result"]["status"], "healthy");
+    assert_eq!(body["result"]["error"], Value::Null);
+    assert_eq!(body["result"]["checked_entity"], "users");
+    assert_eq!(body["result"]["checked_action"], "get");
+
+    // The access token expires: exactly one refresh, and the new token is stored.
+    assert_eq!(
+        service.stored_access_token(&oauth_id).await.unwrap(),
+        issued.access_token
+    );
+    asana.expire_access_tokens();
+    let (status, body) = service
+        .execute(
+            &token,
+            &oauth_id,
+            "users",
+            "get",
+            json!({ "user_gid": "me" }),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["result"]["gid"], seed::ME_GID);
+    assert_eq!(asana.token_requests_for("refresh_token"), 1);
+    let refreshed = service.stored_access_token(&oauth_id).await.unwrap();
+    assert_ne!(refreshed, issued.access_token);
+
+    // The user revokes the grant: 409 with a way to reconnect, and the status says so.
+    asana.revoke_all_grants();
+    let (status, body) = service
+        .execute(
+            &token,
+            &oauth_id,
+            "users",
+            "get",
+            json!({ "user_gid": "me" }),
+        )
+        .await;
+    assert_eq!(status, 409, "{body}");
+    let message = error_message(&body);
+    assert!(
+        message.contains("PATCH") && message.contains(&oauth_id),
+        "{message}"
+    );
+    assert_eq!(body["retryable"], false);
+    let (_, got) = service
+        .get(
+            &format!("/api/v1/integrations/connectors/{oauth_id}"),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(got["status"], "needs_reauthorization");
+    let (status, body) = service
+        .execute(&token, &oauth_id, "*", "check", json!({}))
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(body["result"]["status"], "unhealthy");
+    assert!(
+        body["result"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("re-authorization")
+    );
+
+    // PATCH reconnects with new credentials.
+    let fresh = asana.issue_tokens("default");
+    let (status, patched) = service
+        .send(
+            reqwest::Method::PATCH,
+            &format!("/api/v1/integrations/connectors/{oauth_id}"),
+            Some(&token),
+            Some(
+                json!({
+                    "name": "Reconnected",
+                    "credentials": { "access_token": fresh.access_token, "refresh_token": fresh.refresh_token },
+                })
+                .to_string()
+                .into_bytes(),
+            ),
+        )
+        .await;
+    assert_eq!(status, 200, "{patched}");
+    assert_eq!(patched["status"], "active");
+    assert_eq!(patched["name"], "Reconnected");
+    let (status, body) = service
+        .execute(&token, &oauth_id, "*", "check", Value::Null)
+        .await;
+    assert_eq!(
+        (status, body["result"]["status"].clone()),
+        (200, json!("healthy"))
+    );
+
+    // DELETE revokes the grant at Asana, then the connector and its credentials are gone.
+    let revocations = asana.revocations();
+    let (status, deleted) = service
+        .send(
+            reqwest::Method::DELETE,
+            &format!("/api/v1/integrations/connectors/{oauth_id}"),
+            Some(&token),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{deleted}");
+    assert_eq!(deleted["id"], oauth_id.as_str());
+    assert_eq!(asana.revocations(), revocations + 1);
+    let revoke = asana
+        .received_requests()
+        .await
+        .into_iter()
+        .rfind(|r| r.url.path() == "/-/oauth_revoke")
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&revoke.body).contains(&format!("token={}", fresh.refresh_token))
+    );
+    let (status, _) = service
+        .get(
+            &format!("/api/v1/integrations/connectors/{oauth_id}"),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(status, 404);
+    assert_eq!(service.stored_access_token(&oauth_id).await, None);
+    let (_, listed) = service
+        .get("/api/v1/integrations/connectors", Some(&token))
+        .await;
+    assert_eq!(listed["data"].as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn a_rejected_token_checks_unhealthy_with_200() {
+    let service = Service::start().await;
+    let app = service.application("acme").await;
+    let token = service.app_token(&app).await;
+    let connector = service
+        .connector(
+            &token,
+            "customer-1",
+            json!({ "token": "not-a-valid-token" }),
+        )
+        .await;
+    let id = connector["id"].as_str().unwrap();
+    let (status, body) = service.execute(&token, id, "*", "check", Value::Null).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["result"]["status"], "unhealthy");
+    assert!(body["result"]["error"].is_string());
+}
+
+#[tokio::test]
+async fn several_connectors_per_customer_and_provider_are_all_listed() {
+    let service = Service::start().await;
+    let app = service.application("acme").await;
+    let token = service.app_token(&app).await;
+    let pat = service.asana.personal_access_token().to_string();
+    for _ in 0..3 {
+        service
+            .connector(&token, "customer-1", json!({ "token": pat }))
+            .await;
+    }
+    service
+        .connector(&token, "customer-2", json!({ "token": pat }))
+        .await;
+    let (_, listed) = service
+        .get(
+            "/api/v1/integrations/connectors?workspace_name=customer-1",
+            Some(&token),
+        )
+        .await;
+    assert_eq!(listed["data"].as_array().unwrap().len(), 3);
+    let (_, listed) = service
+        .get(
+            &format!(
+                "/api/v1/integrations/connectors?definition_id={}",
+                integrations_server::ASANA_DEFINITION_ID
+            ),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(listed["data"].as_array().unwrap().len(), 4);
+}

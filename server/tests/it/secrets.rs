@@ -1,0 +1,161 @@
+//! No secret in any answer or audit entry: canary secrets (the OAuth client secret, the tokens,
+//! the application's client secret) are sent through every endpoint and never come back, and are
+//! not in the service's files in clear.
+
+use provider_asana_testkit::MockAsana;
+use serde_json::{Value, json};
+
+use crate::support::Service;
+
+const CLIENT_SECRET: &str = "canary-oauth-client-secret-5f1e";
+
+#[tokio::test]
+async fn canary_secrets_never_come_back() {
+    let asana = MockAsana::builder()
+        .client_secret(CLIENT_SECRET)
+        .start()
+        .await;
+    let service = Service::start_on(asana, false, 64 * 1024).await;
+    let asana = &service.asana;
+    let app = service.application("acme").await;
+    let token = service.app_token(&app).await;
+    let issued = asana.issue_tokens("default");
+    let canaries = [
+        CLIENT_SECRET.to_string(),
+        issued.access_token.clone(),
+        issued.refresh_token.clone(),
+        asana.personal_access_token().to_string(),
+        app.client_secret.expose_secret().to_string(),
+        token.clone(),
+    ];
+    let mut answers: Vec<Value> = Vec::new();
+    let oauth = json!({
+        "access_token": issued.access_token,
+        "refresh_token": issued.refresh_token,
+        "client_id": asana.client_id(),
+        "client_secret": CLIENT_SECRET,
+    });
+    let created = service.connector(&token, "c", oauth.clone()).await;
+    let id = created["id"].as_str().unwrap().to_string();
+    answers.push(created);
+    let pat = service
+        .connector(
+            &token,
+            "c",
+            json!({ "token": asana.personal_access_token() }),
+        )
+        .await;
+    answers.push(pat);
+    answers.push(
+        service
+            .get("/api/v1/integrations/connectors", Some(&token))
+            .await
+            .1,
+    );
+    answers.push(
+        service
+            .get(
+                &format!("/api/v1/integrations/connectors/{id}"),
+                Some(&token),
+            )
+            .await
+            .1,
+    );
+    answers.push(
+        service
+            .execute(&token, &id, "users", "get", json!({ "user_gid": "me" }))
+            .await
+            .1,
+    );
+    answers.push(
+        service
+            .execute(&token, &id, "*", "check", Value::Null)
+            .await
+            .1,
+    );
+    // Secrets in the wrong places are refused without being echoed.
+    for body in [
+        json!({ "customer_name": "c", "connector_type": "Asana", "credentials": CLIENT_SECRET }),
+        json!({ "customer_name": "c", "connector_type": "Asana", "credentials": { "token": [CLIENT_SECRET] } }),
+        json!({ "customer_name": [CLIENT_SECRET], "connector_type": "Asana" }),
+        json!({ "customer_name": "c", "connector_type": CLIENT_SECRET, "credentials": { "token": "t" } }),
+    ] {
+        let (status, answer) = service
+            .post("/api/v1/integrations/connectors", Some(&token), body)
+            .await;
+        assert!((400..500).contains(&status), "{answer}");
+        answers.push(answer);
+    }
+    let (status, answer) = service
+        .send(
+            reqwest::Method::POST,
+            "/api/v1/integrations/connectors",
+            Some(&token),
+            Some(format!("{{\"credentials\": {{\"token\": \"{CLIENT_SECRET}").into_bytes()),
+        )
+        .await;
+    assert_eq!(status, 400);
+    answers.push(answer);
+    answers.push(
+        service
+            .token_request(&app.application.client_id, CLIENT_SECRET)
+            .await
+            .1,
+    );
+    // A rejected grant's error, then a reconnect and a delete.
+    asana.revoke_all_grants();
+    asana.expire_access_tokens();
+    answers.push(
+        service
+            .execute(&token, &id, "users", "get", json!({ "user_gid": "me" }))
+            .await
+            .1,
+    );
+    answers.push(
+        service
+            .send(
+                reqwest::Method::PATCH,
+                &format!("/api/v1/integrations/connectors/{id}"),
+                Some(&token),
+                Some(json!({ "credentials": oauth }).to_string().into_bytes()),
+            )
+            .await
+            .1,
+    );
+    answers.push(
+        service
+            .send(
+                reqwest::Method::DELETE,
+                &format!("/api/v1/integrations/connectors/{id}"),
+                Some(&token),
+                None,
+            )
+            .await
+            .1,
+    );
+    answers.push(service.get("/api/v1/audit", Some(&token)).await.1);
+
+    let text = answers
+        .iter()
+        .map(Value::to_string)
+        .collect::<Vec<_>>()
+        .join("\n");
+    for canary in &canaries {
+        assert!(
+            !text.contains(canary.as_str()),
+            "an answer contains a secret: {text}"
+        );
+    }
+    for file in ["service.db", "credentials.db"] {
+        let mut bytes = std::fs::read(service.dir.path().join(file)).unwrap();
+        if let Ok(wal) = std::fs::read(service.dir.path().join(format!("{file}-wal"))) {
+            bytes.extend(wal);
+        }
+        for canary in &canaries {
+            assert!(
+                !bytes.windows(canary.len()).any(|w| w == canary.as_bytes()),
+                "{file} holds a secret in clear"
+            );
+        }
+    }
+}

@@ -1,0 +1,255 @@
+//! A running service over a fresh store directory, with MockAsana as Asana, and HTTP helpers.
+
+use std::time::Duration;
+
+use integrations::asana::{AsanaAppCredentials, RetryConfig};
+use integrations::{EncryptionKey, KeyRing};
+use integrations_server::{Admin, ApplicationCredentials, Server, ServerError};
+use provider_asana_testkit::MockAsana;
+use serde_json::{Value, json};
+use tokio::sync::oneshot;
+
+/// The service, its Asana, its store directory and an HTTP client.
+pub struct Service {
+    pub url: String,
+    pub asana: MockAsana,
+    pub admin: Admin,
+    pub dir: tempfile::TempDir,
+    pub keys: KeyRing,
+    pub http: reqwest::Client,
+    shutdown: Option<oneshot::Sender<()>>,
+    served: Option<tokio::task::JoinHandle<Result<(), ServerError>>>,
+}
+
+/// Asana's URLs pointed at the mock, with the mock's app as the service's app when `with_app`.
+pub fn asana_app(asana: &MockAsana, with_app: bool) -> AsanaAppCredentials {
+    let mut app = AsanaAppCredentials::default();
+    app.authorization_url = asana.authorization_url().parse().unwrap();
+    app.token_url = asana.token_url().parse().unwrap();
+    app.revocation_url = asana.revocation_url().parse().unwrap();
+    app.api_base_url = asana.api_base_url().parse().unwrap();
+    if with_app {
+        app.client_id = Some(asana.client_id().to_string());
+        app.client_secret = Some(asana.client_secret().into());
+    }
+    app
+}
+
+impl Service {
+    /// A service whose configured Asana app is the mock's.
+    pub async fn start() -> Self {
+        Self::start_with(true, 64 * 1024).await
+    }
+
+    /// A service with or without a configured Asana app, and this body limit.
+    pub async fn start_with(with_app: bool, max_body_bytes: usize) -> Self {
+        Self::start_on(MockAsana::start().await, with_app, max_body_bytes).await
+    }
+
+    /// A service over this Asana.
+    pub async fn start_on(asana: MockAsana, with_app: bool, max_body_bytes: usize) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let keys = KeyRing::new(EncryptionKey::generate());
+        let server = Server::builder()
+            .store_dir(dir.path())
+            .encryption_keys(keys.clone())
+            .asana_app(asana_app(&asana, with_app))
+            .upstream_retry(RetryConfig::default().with_max_retries(0))
+            .max_body_bytes(max_body_bytes)
+            .upstream_timeout(Duration::from_millis(800))
+            .build()
+            .await
+            .unwrap();
+        let admin = server.admin();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let (shutdown, stop) = oneshot::channel::<()>();
+        let served = tokio::spawn(server.serve(listener, async move {
+            stop.await.ok();
+        }));
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(20))
+            .build()
+            .unwrap();
+        Self {
+            url,
+            asana,
+            admin,
+            dir,
+            keys,
+            http,
+            shutdown: Some(shutdown),
+            served: Some(served),
+        }
+    }
+
+    /// Signals shutdown and waits until the server has stopped.
+    pub async fn stop(&mut self) -> Result<(), ServerError> {
+        if let Some(shutdown) = self.shutdown.take() {
+            shutdown.send(()).ok();
+        }
+        match self.served.take() {
+            Some(served) => served.await.unwrap(),
+            None => Ok(()),
+        }
+    }
+
+    /// Registers an application.
+    pub async fn application(&self, name: &str) -> ApplicationCredentials {
+        self.admin
+            .create_application(name, &["https://app.example.com".to_string()])
+            .await
+            .unwrap()
+    }
+
+    /// `POST /api/v1/account/applications/token` with this client id and secret.
+    pub async fn token_request(&self, client_id: &str, client_secret: &str) -> (u16, Value) {
+        self.post(
+            "/api/v1/account/applications/token",
+            None,
+            json!({ "client_id": client_id, "client_secret": client_secret }),
+        )
+        .await
+    }
+
+    /// An application token for `app`.
+    pub async fn app_token(&self, app: &ApplicationCredentials) -> String {
+        let (status, body) = self
+            .token_request(
+                &app.application.client_id,
+                app.client_secret.expose_secret(),
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        body["access_token"].as_str().unwrap().to_string()
+    }
+
+    /// A token limited to `customer`.
+    pub async fn scoped_token(&self, app_token: &str, customer: &str) -> String {
+        let (status, body) = self
+            .post(
+                "/api/v1/account/applications/scoped-token",
+                Some(app_token),
+                json!({ "customer_name": customer }),
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        body["token"].as_str().unwrap().to_string()
+    }
+
+    /// Creates a connector for `customer` with `credentials`; its answer.
+    pub async fn connector(&self, token: &str, customer: &str, credentials: Value) -> Value {
+        let (status, body) = self
+            .post(
+                "/api/v1/integrations/connectors",
+                Some(token),
+                json!({
+                    "customer_name": customer,
+                    "connector_type": "Asana",
+                    "credentials": credentials,
+                }),
+            )
+            .await;
+        assert_eq!(status, 201, "{body}");
+        body
+    }
+
+    /// A new application's token and a token connector of its customer `c`.
+    pub async fn pat_connector(&self) -> (String, String) {
+        let app = self.application("acme").await;
+        let token = self.app_token(&app).await;
+        let connector = self
+            .connector(
+                &token,
+                "c",
+                json!({ "token": self.asana.personal_access_token() }),
+            )
+            .await;
+        (token, connector["id"].as_str().unwrap().to_string())
+    }
+
+    /// `{entity, action, params}` on a connector.
+    pub async fn execute(
+        &self,
+        token: &str,
+        id: &str,
+        entity: &str,
+        action: &str,
+        params: Value,
+    ) -> (u16, Value) {
+        self.post(
+            &format!("/api/v1/integrations/connectors/{id}/execute"),
+            Some(token),
+            json!({ "entity": entity, "action": action, "params": params }),
+        )
+        .await
+    }
+
+    /// The service's credential store, opened beside it.
+    pub async fn credentials(
+        &self,
+    ) -> integrations::EncryptedStore<integrations::SqliteCredentialStore> {
+        integrations::SqliteCredentialStore::builder(self.dir.path().join("credentials.db"))
+            .key_ring(self.keys.clone())
+            .open()
+            .await
+            .unwrap()
+    }
+
+    /// The access token stored for a connector.
+    pub async fn stored_access_token(&self, id: &str) -> Option<String> {
+        use integrations::CredentialStore;
+        let stored = self.credentials().await.get("asana", id).await.unwrap()?;
+        let credentials = integrations::Credentials::from_payload(&stored.record.payload).unwrap();
+        Some(credentials.token.access_token.expose_secret().to_string())
+    }
+
+    /// Sends `method path` with a bearer token and an optional raw body; status and JSON answer
+    /// (`Null` when the answer is not JSON).
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Vec<u8>>,
+    ) -> (u16, Value) {
+        let mut request = self.http.request(method, format!("{}{path}", self.url));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request
+                .header("content-type", "application/json")
+                .body(body);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        let text = response.text().await.unwrap();
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    pub async fn post(&self, path: &str, token: Option<&str>, body: Value) -> (u16, Value) {
+        self.send(
+            reqwest::Method::POST,
+            path,
+            token,
+            Some(body.to_string().into_bytes()),
+        )
+        .await
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> (u16, Value) {
+        self.send(reqwest::Method::GET, path, token, None).await
+    }
+}
+
+/// Asserts that `body` is the service's error shape and returns its message.
+pub fn error_message(body: &Value) -> String {
+    let message = body["message"]
+        .as_str()
+        .expect("an error message")
+        .to_string();
+    assert_eq!(body["errors"][0]["message"], message.as_str());
+    assert!(body["retryable"].is_boolean());
+    message
+}

@@ -1,0 +1,149 @@
+//! Asana's failures as honest answers (429 with Asana's Retry-After, 502, 504), and whose OAuth
+//! app refreshes a connector: its own, the application's, or the service's, once for many callers.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::support::{Service, error_message};
+
+#[tokio::test]
+async fn asanas_rate_limit_is_429_with_its_retry_after() {
+    let service = Service::start().await;
+    let (token, id) = service.pat_connector().await;
+    service.asana.rate_limit_next(1, Some(7));
+    let response = service
+        .http
+        .post(format!(
+            "{}/api/v1/integrations/connectors/{id}/execute",
+            service.url
+        ))
+        .bearer_auth(&token)
+        .json(&json!({ "entity": "users", "action": "get", "params": { "user_gid": "me" } }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 429);
+    assert_eq!(response.headers()["retry-after"], "7");
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["retryable"], true);
+    assert!(error_message(&body).contains("rate limited"));
+}
+
+#[tokio::test]
+async fn asana_failing_is_502_and_asana_too_slow_is_504() {
+    let service = Service::start().await;
+    let (token, id) = service.pat_connector().await;
+    service.asana.fail_next(1, 503);
+    let (status, body) = service
+        .execute(&token, &id, "users", "get", json!({ "user_gid": "me" }))
+        .await;
+    assert_eq!(status, 502, "{body}");
+    assert_eq!(body["retryable"], true);
+    service.asana.set_latency(Duration::from_secs(2));
+    let (status, body) = service
+        .execute(&token, &id, "users", "get", json!({ "user_gid": "me" }))
+        .await;
+    assert_eq!(status, 504, "{body}");
+    assert_eq!(body["retryable"], true);
+    assert!(error_message(&body).contains("timed out"));
+}
+
+#[tokio::test]
+async fn an_oauth_connector_refreshes_with_its_own_client() {
+    let service = Service::start_with(false, 64 * 1024).await;
+    let app = service.application("acme").await;
+    let token = service.app_token(&app).await;
+    let issued = service.asana.issue_tokens("default");
+    let connector = service
+        .connector(
+            &token,
+            "c",
+            json!({
+                "refresh_token": issued.refresh_token,
+                "client_id": service.asana.client_id(),
+                "client_secret": service.asana.client_secret(),
+            }),
+        )
+        .await;
+    let id = connector["id"].as_str().unwrap();
+    let (status, body) = service
+        .execute(&token, id, "users", "get", json!({ "user_gid": "me" }))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(service.asana.token_requests_for("refresh_token"), 1);
+    assert!(service.stored_access_token(id).await.unwrap().len() > 1);
+}
+
+#[tokio::test]
+async fn without_a_client_the_applications_own_app_refreshes() {
+    let service = Service::start_with(false, 64 * 1024).await;
+    let app = service.application("acme").await;
+    let token = service.app_token(&app).await;
+    service
+        .admin
+        .set_oauth_app(
+            &app.application.id,
+            "Asana",
+            service.asana.client_id(),
+            service.asana.client_secret().into(),
+        )
+        .await
+        .unwrap();
+    let issued = service.asana.issue_tokens("default");
+    let connector = service
+        .connector(
+            &token,
+            "c",
+            json!({ "refresh_token": issued.refresh_token }),
+        )
+        .await;
+    let id = connector["id"].as_str().unwrap();
+    let (status, body) = service
+        .execute(&token, id, "users", "get", json!({ "user_gid": "me" }))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let refresh = service
+        .asana
+        .received_requests()
+        .await
+        .into_iter()
+        .find(|r| r.url.path() == "/-/oauth_token")
+        .unwrap();
+    let form = String::from_utf8_lossy(&refresh.body).to_string();
+    assert!(
+        form.contains(&format!("client_id={}", service.asana.client_id())),
+        "{form}"
+    );
+    // The sealed secret is not in the service's database in clear.
+    let db = std::fs::read(service.dir.path().join("service.db")).unwrap();
+    let secret = service.asana.client_secret().as_bytes();
+    assert!(!db.windows(secret.len()).any(|w| w == secret));
+}
+
+#[tokio::test]
+async fn concurrent_executes_on_an_expired_token_refresh_once() {
+    let service = Service::start().await;
+    let app = service.application("acme").await;
+    let token = service.app_token(&app).await;
+    let issued = service.asana.issue_tokens("default");
+    let connector = service
+        .connector(
+            &token,
+            "c",
+            json!({ "access_token": issued.access_token, "refresh_token": issued.refresh_token }),
+        )
+        .await;
+    let id = connector["id"].as_str().unwrap();
+    let (status, _) = service
+        .execute(&token, id, "users", "get", json!({ "user_gid": "me" }))
+        .await;
+    assert_eq!(status, 200);
+    service.asana.expire_access_tokens();
+    let calls =
+        (0..8).map(|_| service.execute(&token, id, "users", "get", json!({ "user_gid": "me" })));
+    for (status, body) in futures::future::join_all(calls).await {
+        assert_eq!(status, 200, "{body}");
+    }
+    assert_eq!(service.asana.token_requests_for("refresh_token"), 1);
+}
