@@ -1,0 +1,234 @@
+//! The MCP server: [`McpServer`] answers `tools/list` and `tools/call` from its [`ToolSet`] and
+//! [`Executor`], over stdio ([`McpServer::serve_stdio`]) or streamable HTTP ([`http_service`]).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use rmcp::model::{
+    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, ErrorData,
+    Implementation, ListToolsResult, PaginatedRequestParams, ServerCapabilities, ServerConfig,
+};
+use rmcp::service::RequestContext;
+use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
+use rmcp::transport::{StreamableHttpServerConfig, StreamableHttpService};
+use rmcp::{RoleServer, ServerHandler, ServiceExt};
+use serde_json::Value;
+
+use crate::executor::Executor;
+use crate::tools::{Call, Resolved, SetupError, ToolError, ToolSet};
+
+/// The name the server gives itself in `serverInfo`.
+pub const SERVER_NAME: &str = "integrations";
+
+/// An MCP server over one connection's catalog. Cheap to clone: clones share the executor and
+/// the tools.
+#[derive(Clone)]
+pub struct McpServer {
+    executor: Arc<dyn Executor>,
+    tools: Arc<ToolSet>,
+}
+
+impl std::fmt::Debug for McpServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("McpServer")
+            .field("tools", &self.tools)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds an [`McpServer`]: read-only or not, `describe` and `execute` or one tool per action.
+#[derive(Debug, Clone, Default)]
+pub struct McpServerBuilder {
+    read_only: bool,
+    tools: Vec<String>,
+}
+
+impl McpServerBuilder {
+    /// Hides every action that changes data and refuses calls to them (nothing is sent).
+    pub fn read_only(mut self, read_only: bool) -> Self {
+        self.read_only = read_only;
+        self
+    }
+
+    /// One tool per action whose `entity.action` name matches one of `patterns` (`*` stands for
+    /// any run of characters: `tasks.*`, `*.list`), named `{entity}_{action}`, instead of
+    /// `describe` and `execute`. No patterns keep `describe` and `execute`.
+    pub fn tools<S: Into<String>>(mut self, patterns: impl IntoIterator<Item = S>) -> Self {
+        self.tools = patterns.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// The server, with calls going to `executor`. Fails when a tools pattern selects nothing, or
+    /// only writes of a read-only server.
+    pub fn build(self, executor: Arc<dyn Executor>) -> Result<McpServer, SetupError> {
+        Ok(McpServer {
+            executor,
+            tools: Arc::new(ToolSet::new(self.read_only, &self.tools)?),
+        })
+    }
+}
+
+/// Why serving stopped with an error.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServeError {
+    /// The client did not complete the MCP handshake (it closed the stream, or sent something
+    /// else first).
+    #[error("the MCP client did not complete the handshake: {0}")]
+    Handshake(String),
+    /// The server's task failed.
+    #[error("the MCP server stopped unexpectedly: {0}")]
+    Stopped(String),
+}
+
+impl McpServer {
+    /// A builder: not read-only, with `describe` and `execute`.
+    pub fn builder() -> McpServerBuilder {
+        McpServerBuilder::default()
+    }
+
+    /// Serves one client on standard input and output until it disconnects. Nothing else may
+    /// write to standard output meanwhile (log to standard error).
+    pub async fn serve_stdio(self) -> Result<(), ServeError> {
+        let running = self
+            .serve(rmcp::transport::stdio())
+            .await
+            .map_err(|e| ServeError::Handshake(e.to_string()))?;
+        running
+            .waiting()
+            .await
+            .map_err(|e| ServeError::Stopped(e.to_string()))?;
+        Ok(())
+    }
+
+    /// Runs one call: `describe`, or an action through the executor unless refused.
+    async fn run(&self, call: Call) -> Result<Value, ToolError> {
+        match call {
+            Call::Describe(entity) => self.tools.describe(entity.as_deref()),
+            Call::Execute {
+                entity,
+                action,
+                params,
+            } => {
+                self.tools.refuse(&entity, &action)?;
+                Ok(self.executor.execute(&entity, &action, params).await?)
+            }
+        }
+    }
+}
+
+/// A result: the JSON as structured content and as text.
+fn success(value: Value) -> CallToolResult {
+    CallToolResult::structured(value)
+}
+
+/// A tool error: the message as text, `{"error": {...}}` as structured content.
+fn failure(error: &ToolError) -> CallToolResult {
+    let mut result = CallToolResult::structured_error(error.to_json());
+    result.content = vec![ContentBlock::text(error.to_string())];
+    result
+}
+
+impl ServerHandler for McpServer {
+    fn get_info(&self) -> ServerConfig {
+        let mut info = ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
+            .with_server_info(
+                Implementation::new(SERVER_NAME, env!("CARGO_PKG_VERSION"))
+                    .with_title("integrations (Asana)"),
+            );
+        info.instructions = Some(if self.tools.read_only() {
+            "Asana through the user's connection, read-only: call `describe` for the entities and \
+             actions, then `execute`."
+                .to_string()
+        } else {
+            "Asana through the user's connection: call `describe` for the entities and actions, \
+             then `execute`."
+                .to_string()
+        });
+        info
+    }
+
+    async fn list_tools(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListToolsResult, ErrorData> {
+        Ok(ListToolsResult::with_all_items(self.tools.tools().to_vec()))
+    }
+
+    async fn call_tool(
+        &self,
+        request: CallToolRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, ErrorData> {
+        let call = match self.tools.resolve(&request.name, request.arguments) {
+            Resolved::Call(call) => call,
+            Resolved::UnknownTool => {
+                return Err(ErrorData::invalid_params(
+                    format!("unknown tool `{}`; see tools/list", request.name),
+                    None,
+                ));
+            }
+        };
+        let outcome = match call {
+            Ok(call) => self.run(call).await,
+            Err(e) => Err(e),
+        };
+        Ok(match outcome {
+            Ok(value) => success(value),
+            Err(error) => {
+                tracing::info!(tool = %request.name, error = %error, "tool call failed");
+                failure(&error)
+            }
+        }
+        .into())
+    }
+}
+
+/// Where a streamable-HTTP MCP endpoint may be reached from.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct HttpSettings {
+    /// The `Host` values accepted (`host` or `host:port`); empty keeps rmcp's loopback-only
+    /// default, which a public deployment must replace with its own host names.
+    pub allowed_hosts: Vec<String>,
+    /// The browser `Origin`s accepted (scheme, host and port); a request with another `Origin`
+    /// is refused. Requests without one (not from a browser) pass.
+    pub allowed_origins: Vec<String>,
+}
+
+impl HttpSettings {
+    /// Accepts these `Host` values.
+    pub fn allowed_hosts<S: Into<String>>(mut self, hosts: impl IntoIterator<Item = S>) -> Self {
+        self.allowed_hosts = hosts.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Accepts these browser origins, e.g. `https://app.example.com:443`.
+    pub fn allowed_origins<S: Into<String>>(
+        mut self,
+        origins: impl IntoIterator<Item = S>,
+    ) -> Self {
+        self.allowed_origins = origins.into_iter().map(Into::into).collect();
+        self
+    }
+}
+
+/// A stateless streamable-HTTP MCP endpoint (a tower service: mount it with axum's
+/// `Router::nest_service("/mcp", ...)`). `server` gives the server for each request; JSON
+/// answers, no sessions. Authentication is the mounting application's job.
+pub fn http_service(
+    server: impl Fn() -> McpServer + Send + Sync + 'static,
+    settings: HttpSettings,
+) -> StreamableHttpService<McpServer, LocalSessionManager> {
+    let mut config = StreamableHttpServerConfig::default()
+        .with_legacy_session_mode(false)
+        .with_json_response(true)
+        .with_sse_keep_alive(Some(Duration::from_secs(15)))
+        .enforce_origin_validation()
+        .with_allowed_origins(settings.allowed_origins);
+    if !settings.allowed_hosts.is_empty() {
+        config = config.with_allowed_hosts(settings.allowed_hosts);
+    }
+    StreamableHttpService::new(move || Ok(server()), Default::default(), config)
+}
