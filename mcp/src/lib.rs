@@ -12,7 +12,8 @@
 //!
 //! Calls go to an [`Executor`]: [`AsanaConnector`](provider_asana::connector::AsanaConnector)
 //! implements it, so the CLI serves a stored connection on stdio
-//! ([`McpServer::serve_stdio`]); a hosted service serves [`http_service`]. Results carry the JSON
+//! ([`McpServer::serve_stdio`]); a hosted service mounts [`http_service`], which answers each
+//! request with the server its route chose for the caller. Results carry the JSON
 //! as structured content and as text; every failure, bad params included, is a tool result with
 //! `isError` and `{"error": {kind, message, retryable, needs_reauthorization}}`.
 //!
@@ -42,6 +43,6 @@ mod tools;
 
 pub use executor::Executor;
 pub use server::{
-    HttpSettings, McpServer, McpServerBuilder, SERVER_NAME, ServeError, http_service,
+    HttpHandler, HttpSettings, McpServer, McpServerBuilder, SERVER_NAME, ServeError, http_service,
 };
 pub use tools::SetupError;

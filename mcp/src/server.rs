@@ -1,5 +1,6 @@
 //! The MCP server: [`McpServer`] answers `tools/list` and `tools/call` from its [`ToolSet`] and
-//! [`Executor`], over stdio ([`McpServer::serve_stdio`]) or streamable HTTP ([`http_service`]).
+//! [`Executor`], over stdio ([`McpServer::serve_stdio`]) or streamable HTTP ([`http_service`],
+//! whose [`HttpHandler`] finds the request's server in its extensions).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -129,23 +130,23 @@ fn failure(error: &ToolError) -> CallToolResult {
     result
 }
 
+/// The server's name and version, and its one capability: tools.
+fn server_info() -> ServerConfig {
+    ServerConfig::new(ServerCapabilities::builder().enable_tools().build()).with_server_info(
+        Implementation::new(SERVER_NAME, env!("CARGO_PKG_VERSION"))
+            .with_title("integrations (Asana)"),
+    )
+}
+
 impl ServerHandler for McpServer {
     fn get_info(&self) -> ServerConfig {
-        let mut info = ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
-            .with_server_info(
-                Implementation::new(SERVER_NAME, env!("CARGO_PKG_VERSION"))
-                    .with_title("integrations (Asana)"),
-            );
-        info.instructions = Some(if self.tools.read_only() {
-            "Asana through the user's connection, read-only: call `describe` for the entities and \
+        server_info().with_instructions(if self.tools.read_only() {
+            "Asana through your connection, read-only: call `describe` for the entities and \
              actions, then `execute`."
-                .to_string()
         } else {
-            "Asana through the user's connection: call `describe` for the entities and actions, \
-             then `execute`."
-                .to_string()
-        });
-        info
+            "Asana through your connection: call `describe` for the entities and actions, then \
+             `execute`."
+        })
     }
 
     async fn list_tools(
@@ -214,13 +215,84 @@ impl HttpSettings {
     }
 }
 
-/// A stateless streamable-HTTP MCP endpoint (a tower service: mount it with axum's
-/// `Router::nest_service("/mcp", ...)`). `server` gives the server for each request; JSON
-/// answers, no sessions. Authentication is the mounting application's job.
+/// The handler of [`http_service`]: each request is answered by the [`McpServer`] found in the
+/// HTTP request's extensions, which the mounting application puts there once it knows who is
+/// calling (axum's `Extension` layer for one fixed server, or a middleware that picks the
+/// caller's connection).
+#[derive(Debug, Clone)]
+pub struct HttpHandler {
+    _private: (),
+}
+
+impl HttpHandler {
+    /// The server of the request in `context`.
+    fn server(context: &RequestContext<RoleServer>) -> Result<McpServer, ErrorData> {
+        context
+            .extensions
+            .get::<http::request::Parts>()
+            .and_then(|parts| parts.extensions.get::<McpServer>())
+            .cloned()
+            .ok_or_else(|| {
+                ErrorData::internal_error(
+                    "no MCP server for this request: the route must put an McpServer in the request's extensions",
+                    None,
+                )
+            })
+    }
+}
+
+impl ServerHandler for HttpHandler {
+    fn get_info(&self) -> ServerConfig {
+        server_info().with_instructions(
+            "Asana through your connection: call `describe` for the entities and actions, then \
+             `execute`.",
+        )
+    }
+
+    async fn list_tools(
+        &self,
+        request: Option<PaginatedRequestParams>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ListToolsResult, ErrorData> {
+        Self::server(&context)?.list_tools(request, context).await
+    }
+
+    async fn call_tool(
+        &self,
+        request: CallToolRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, ErrorData> {
+        Self::server(&context)?.call_tool(request, context).await
+    }
+}
+
+/// A stateless streamable-HTTP MCP endpoint, a tower service to mount with axum's
+/// `Router::nest_service("/mcp", ...)`: JSON answers, no sessions, `Host` and `Origin` checked
+/// against `settings`. Each request is answered by the [`McpServer`] in its extensions (see
+/// [`HttpHandler`]); authenticating the caller and choosing it is the mounting application's job.
+///
+/// ```
+/// use std::sync::Arc;
+///
+/// use auth_core::SecretString;
+/// use axum::Extension;
+/// use integrations_mcp::{HttpSettings, McpServer, http_service};
+/// use provider_asana::connector::AsanaConnector;
+///
+/// let connector = AsanaConnector::with_token(SecretString::from("a personal access token"))?;
+/// let server = McpServer::builder().read_only(true).build(Arc::new(connector))?;
+/// let settings = HttpSettings::default()
+///     .allowed_hosts(["mcp.example.com"])
+///     .allowed_origins(["https://app.example.com:443"]);
+/// let app: axum::Router = axum::Router::new()
+///     .nest_service("/mcp", http_service(settings))
+///     .layer(Extension(server));
+/// # drop(app);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn http_service(
-    server: impl Fn() -> McpServer + Send + Sync + 'static,
     settings: HttpSettings,
-) -> StreamableHttpService<McpServer, LocalSessionManager> {
+) -> StreamableHttpService<HttpHandler, LocalSessionManager> {
     let mut config = StreamableHttpServerConfig::default()
         .with_legacy_session_mode(false)
         .with_json_response(true)
@@ -230,5 +302,9 @@ pub fn http_service(
     if !settings.allowed_hosts.is_empty() {
         config = config.with_allowed_hosts(settings.allowed_hosts);
     }
-    StreamableHttpService::new(move || Ok(server()), Default::default(), config)
+    StreamableHttpService::new(
+        || Ok(HttpHandler { _private: () }),
+        Default::default(),
+        config,
+    )
 }
