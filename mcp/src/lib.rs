@@ -34,11 +34,14 @@
 //! ```
 //!
 //! Modules, each using only those before it: `executor` (the [`Executor`] trait), `tools` (the
-//! tool set, calls and tool errors), `server` (the MCP handler and its transports).
+//! tool set, calls and tool errors), `server` (the MCP handler and its transports); `testing`
+//! (feature `testing`) helps tests call tools through rmcp's client.
 #![warn(missing_docs)]
 
 mod executor;
 mod server;
+#[cfg(feature = "testing")]
+pub mod testing;
 mod tools;
 
 pub use executor::Executor;

@@ -1,17 +1,19 @@
 //! The MCP server in process, through rmcp's client over an in-memory stream, against the Asana
-//! testkit: the tools listed, `describe`, `execute`, tool errors, read-only and one tool per
-//! action; and the streamable-HTTP endpoint (`http`).
+//! testkit: the tools listed, `describe`, tool errors, read-only and one tool per action; and the
+//! streamable-HTTP endpoint (`http`). `execute` through the CLI's stored connection is tested in
+//! `cli/tests/cli.rs`.
 
 mod http;
 
 use std::sync::Arc;
 
 use auth_core::SecretString;
+use integrations_mcp::testing::{call_tool, structured_error, structured_ok};
 use integrations_mcp::{McpServer, SERVER_NAME, SetupError};
 use provider_asana::AsanaClientSettings;
 use provider_asana::connector::AsanaConnector;
 use provider_asana_testkit::{MockAsana, seed};
-use rmcp::model::{CallToolRequestParams, CallToolResult, JsonObject, Tool};
+use rmcp::model::{CallToolRequestParams, JsonObject, Tool};
 use rmcp::service::RunningService;
 use rmcp::{RoleClient, ServiceExt};
 use serde_json::{Value, json};
@@ -36,49 +38,6 @@ async fn connect(server: McpServer) -> RunningService<RoleClient, ()> {
         }
     });
     ().serve(client_side).await.expect("the handshake")
-}
-
-async fn call(
-    client: &RunningService<RoleClient, ()>,
-    tool: &str,
-    arguments: Value,
-) -> CallToolResult {
-    let Value::Object(arguments) = arguments else {
-        panic!("arguments must be an object");
-    };
-    client
-        .call_tool(CallToolRequestParams::new(tool.to_string()).with_arguments(arguments))
-        .await
-        .expect("a tool result, not a protocol error")
-}
-
-/// The structured content of a successful result, after checking its text is the same JSON.
-fn ok(result: &CallToolResult) -> Value {
-    assert_eq!(result.is_error, Some(false), "{result:?}");
-    let value = result
-        .structured_content
-        .clone()
-        .expect("structured content");
-    let text = result.content[0]
-        .as_text()
-        .expect("a text block")
-        .text
-        .clone();
-    assert_eq!(serde_json::from_str::<Value>(&text).unwrap(), value);
-    value
-}
-
-/// The `error` of a failed result, after checking its text is the message.
-fn tool_error(result: &CallToolResult) -> Value {
-    assert_eq!(result.is_error, Some(true), "{result:?}");
-    let error = result
-        .structured_content
-        .clone()
-        .expect("structured content")["error"]
-        .clone();
-    let text = &result.content[0].as_text().expect("a text block").text;
-    assert_eq!(error["message"], json!(text));
-    error
 }
 
 fn names(tools: &[Tool]) -> Vec<String> {
@@ -128,7 +87,7 @@ async fn describe_lists_everything_whatever_the_cap_and_one_entity_with_schemas(
     let client = connect(server).await;
     let catalog = AsanaConnector::catalog();
 
-    let all = ok(&call(&client, "describe", json!({})).await);
+    let all = structured_ok(&call_tool(&client, "describe", json!({})).await);
     assert_eq!(all["read_only"], false);
     let entities = all["entities"].as_array().unwrap();
     assert_eq!(entities.len(), catalog.len());
@@ -147,7 +106,7 @@ async fn describe_lists_everything_whatever_the_cap_and_one_entity_with_schemas(
     );
     assert!(tasks["actions"][0].get("params_schema").is_none());
 
-    let one = ok(&call(&client, "describe", json!({"entity": "tasks"})).await);
+    let one = structured_ok(&call_tool(&client, "describe", json!({"entity": "tasks"})).await);
     assert_eq!(one["entity"], "tasks");
     let delete = one["actions"]
         .as_array()
@@ -166,47 +125,9 @@ async fn describe_lists_everything_whatever_the_cap_and_one_entity_with_schemas(
         .params_schema;
     assert_eq!(&delete["params_schema"], schema);
 
-    let error = tool_error(&call(&client, "describe", json!({"entity": "taskz"})).await);
+    let error = structured_error(&call_tool(&client, "describe", json!({"entity": "taskz"})).await);
     assert_eq!(error["kind"], "unknown_entity");
     assert_eq!(mock.api_requests(), 0);
-}
-
-#[tokio::test]
-async fn execute_runs_a_read_and_a_write() {
-    let mock = MockAsana::start().await;
-    let server = McpServer::builder()
-        .build(Arc::new(connector(&mock)))
-        .unwrap();
-    let client = connect(server).await;
-
-    let read = ok(&call(
-        &client,
-        "execute",
-        json!({"entity": "tasks", "action": "get",
-               "params": {"task_gid": seed::DRAFT_TASK_GID, "select_fields": ["name"]}}),
-    )
-    .await);
-    assert_eq!(
-        read,
-        json!({"data": {"gid": seed::DRAFT_TASK_GID, "name": "Draft announcement"}})
-    );
-
-    let written = ok(&call(
-        &client,
-        "execute",
-        json!({"entity": "tasks", "action": "update",
-               "params": {"task_gid": seed::DRAFT_TASK_GID, "name": "Final announcement"}}),
-    )
-    .await);
-    assert_eq!(written["data"]["name"], "Final announcement");
-    assert_eq!(
-        mock.object(seed::DRAFT_TASK_GID).unwrap()["name"],
-        "Final announcement"
-    );
-    assert_eq!(
-        mock.requests_to("PUT", &format!("/api/1.0/tasks/{}", seed::DRAFT_TASK_GID)),
-        1
-    );
 }
 
 #[tokio::test]
@@ -215,8 +136,8 @@ async fn bad_params_and_arguments_are_tool_errors_and_nothing_is_sent() {
     let executor = Arc::new(connector(&mock));
     let client = connect(McpServer::builder().build(executor.clone()).unwrap()).await;
 
-    let error = tool_error(
-        &call(
+    let error = structured_error(
+        &call_tool(
             &client,
             "execute",
             json!({"entity": "tasks", "action": "get", "params": {"task": "1"}}),
@@ -233,7 +154,7 @@ async fn bad_params_and_arguments_are_tool_errors_and_nothing_is_sent() {
         "{message}"
     );
 
-    let error = tool_error(&call(&client, "execute", json!({"entity": "tasks"})).await);
+    let error = structured_error(&call_tool(&client, "execute", json!({"entity": "tasks"})).await);
     assert_eq!(error["kind"], "invalid_arguments");
     assert!(
         error["message"]
@@ -241,8 +162,8 @@ async fn bad_params_and_arguments_are_tool_errors_and_nothing_is_sent() {
             .unwrap()
             .contains("missing `action`")
     );
-    let error = tool_error(
-        &call(
+    let error = structured_error(
+        &call_tool(
             &client,
             "execute",
             json!({"entity": "tasks", "action": "archive"}),
@@ -258,7 +179,8 @@ async fn bad_params_and_arguments_are_tool_errors_and_nothing_is_sent() {
             .unwrap(),
     )
     .await;
-    let error = tool_error(&call(&per_action, "tasks_get", json!({"task_gid": 7})).await);
+    let error =
+        structured_error(&call_tool(&per_action, "tasks_get", json!({"task_gid": 7})).await);
     assert_eq!(error["kind"], "invalid_params");
     assert!(
         error["message"]
@@ -294,7 +216,7 @@ async fn a_read_only_server_hides_and_refuses_writes() {
     let tools = client.list_all_tools().await.unwrap();
     assert_eq!(hints(&tools[1]), (Some(true), None, None));
 
-    let all = ok(&call(&client, "describe", json!({})).await);
+    let all = structured_ok(&call_tool(&client, "describe", json!({})).await);
     assert_eq!(all["read_only"], true);
     let effects: Vec<&Value> = all["entities"]
         .as_array()
@@ -312,7 +234,7 @@ async fn a_read_only_server_hides_and_refuses_writes() {
             .iter()
             .any(|e| e["entity"] == "batch")
     );
-    let tasks = ok(&call(&client, "describe", json!({"entity": "tasks"})).await);
+    let tasks = structured_ok(&call_tool(&client, "describe", json!({"entity": "tasks"})).await);
     let actions: Vec<&Value> = tasks["actions"]
         .as_array()
         .unwrap()
@@ -328,8 +250,8 @@ async fn a_read_only_server_hides_and_refuses_writes() {
         ),
         ("delete", json!({"task_gid": seed::DRAFT_TASK_GID})),
     ] {
-        let error = tool_error(
-            &call(
+        let error = structured_error(
+            &call_tool(
                 &client,
                 "execute",
                 json!({"entity": "tasks", "action": action, "params": params}),
@@ -347,7 +269,7 @@ async fn a_read_only_server_hides_and_refuses_writes() {
     assert_eq!(mock.api_requests(), 0);
     assert!(mock.object(seed::DRAFT_TASK_GID).is_some());
 
-    let read = ok(&call(
+    let read = structured_ok(&call_tool(
         &client,
         "execute",
         json!({"entity": "tasks", "action": "get", "params": {"task_gid": seed::VENUE_TASK_GID}}),
@@ -416,15 +338,17 @@ async fn one_tool_per_selected_action_with_its_schema_and_hints() {
         list["description"].as_str()
     );
 
-    let created = ok(&call(
-        &client,
-        "tasks_create",
-        json!({"name": "Write the MCP docs", "projects": [seed::LAUNCH_PROJECT_GID]}),
-    )
-    .await);
+    let created = structured_ok(
+        &call_tool(
+            &client,
+            "tasks_create",
+            json!({"name": "Write the MCP docs", "projects": [seed::LAUNCH_PROJECT_GID]}),
+        )
+        .await,
+    );
     let gid = created["data"]["gid"].as_str().unwrap();
     assert_eq!(mock.object(gid).unwrap()["name"], "Write the MCP docs");
-    ok(&call(&client, "tasks_delete", json!({"task_gid": gid})).await);
+    structured_ok(&call_tool(&client, "tasks_delete", json!({"task_gid": gid})).await);
     assert!(mock.object(gid).is_none());
 
     // Every action at once: names unique, schemas objects without a top-level anyOf.
