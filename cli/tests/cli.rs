@@ -1864,3 +1864,35 @@ async fn mcp_refreshes_an_expired_token_once_under_twenty_concurrent_calls() {
         "the refresh was stored"
     );
 }
+
+#[tokio::test]
+async fn mcp_writes_only_protocol_messages_on_stdout_and_logs_on_stderr() {
+    let h = Harness::start().await;
+    h.login("hana").await.assert_code(0);
+    let messages = [
+        json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+            "protocolVersion": "2025-06-18", "capabilities": {},
+            "clientInfo": {"name": "test", "version": "1"}}}),
+        json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
+        json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {
+            "name": "execute",
+            "arguments": {"entity": "users", "action": "get", "params": {"user_gid": "me"}}}}),
+    ];
+    let input: String = messages.iter().map(|m| format!("{m}\n")).collect();
+    let out = h
+        .run_with_stdin(&["mcp", "asana", "--subject", "hana", "-vv"], &input)
+        .await;
+    out.assert_code(0);
+    let answers: Vec<Value> = out
+        .stdout
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line:?}")))
+        .collect();
+    assert_eq!(answers.len(), 2, "{out:?}");
+    assert_eq!(answers[0]["result"]["serverInfo"]["name"], "integrations");
+    assert_eq!(
+        answers[1]["result"]["structuredContent"]["data"]["name"],
+        seed::ME_NAME
+    );
+    assert!(out.stderr.contains("DEBUG"), "{out:?}");
+}

@@ -118,11 +118,6 @@ impl McpServer {
     }
 }
 
-/// A result: the JSON as structured content and as text.
-fn success(value: Value) -> CallToolResult {
-    CallToolResult::structured(value)
-}
-
 /// A tool error: the message as text, `{"error": {...}}` as structured content.
 fn failure(error: &ToolError) -> CallToolResult {
     let mut result = CallToolResult::structured_error(error.to_json());
@@ -176,7 +171,7 @@ impl ServerHandler for McpServer {
             Err(e) => Err(e),
         };
         Ok(match outcome {
-            Ok(value) => success(value),
+            Ok(value) => CallToolResult::structured(value),
             Err(error) => {
                 tracing::info!(tool = %request.name, error = %error, "tool call failed");
                 failure(&error)
@@ -188,24 +183,24 @@ impl ServerHandler for McpServer {
 
 /// Where a streamable-HTTP MCP endpoint may be reached from.
 #[derive(Debug, Clone, Default)]
-#[non_exhaustive]
 pub struct HttpSettings {
-    /// The `Host` values accepted (`host` or `host:port`); empty keeps rmcp's loopback-only
-    /// default, which a public deployment must replace with its own host names.
-    pub allowed_hosts: Vec<String>,
-    /// The browser `Origin`s accepted (scheme, host and port); a request with another `Origin`
-    /// is refused. Requests without one (not from a browser) pass.
-    pub allowed_origins: Vec<String>,
+    /// The `Host` values accepted; empty keeps rmcp's loopback-only default.
+    allowed_hosts: Vec<String>,
+    /// The browser `Origin`s accepted.
+    allowed_origins: Vec<String>,
 }
 
 impl HttpSettings {
-    /// Accepts these `Host` values.
+    /// Accepts these `Host` values (`host` or `host:port`) instead of rmcp's loopback-only
+    /// default, which a public deployment must replace with its own host names.
     pub fn allowed_hosts<S: Into<String>>(mut self, hosts: impl IntoIterator<Item = S>) -> Self {
         self.allowed_hosts = hosts.into_iter().map(Into::into).collect();
         self
     }
 
-    /// Accepts these browser origins, e.g. `https://app.example.com:443`.
+    /// Accepts these browser origins (scheme, host and port, e.g. `https://app.example.com:443`);
+    /// a request with another `Origin` is refused, one without (not from a browser) passes. With
+    /// none, every request with an `Origin` is refused.
     pub fn allowed_origins<S: Into<String>>(
         mut self,
         origins: impl IntoIterator<Item = S>,
