@@ -129,6 +129,15 @@ be https (http only on 127.0.0.1, ::1, localhost)."
     /// List the entities and actions `execute` offers, with their params
     Catalog(CatalogArgs),
 
+    /// Serve the catalog as MCP tools on standard input and output, for an MCP client
+    #[command(
+        after_help = "An MCP client (Claude Desktop, Cursor ...) starts this command and \
+        talks to it over stdin and stdout; logs go to stderr. The tools act with the subject's \
+        stored credentials (see `integrations login`), refreshed as needed. By default there are \
+        two tools, `describe` and `execute`; with --tools, one tool per selected action instead."
+    )]
+    Mcp(McpArgs),
+
     /// Inspect stored credentials (never prints a secret)
     Credentials {
         /// What to do with them.
@@ -213,6 +222,20 @@ pub struct CatalogArgs {
     pub provider: String,
     /// Show only this entity, with the params of each action
     pub entity: Option<String>,
+}
+
+/// `mcp`.
+#[derive(Debug, Args)]
+pub struct McpArgs {
+    /// The provider, e.g. asana
+    pub provider: String,
+    /// Hide and refuse every action that changes data
+    #[arg(long)]
+    pub read_only: bool,
+    /// One tool per action whose entity.action matches one of these patterns (comma-separated,
+    /// * for any part), e.g. 'tasks.*,*.list', instead of `describe` and `execute`
+    #[arg(long, value_name = "LIST", value_delimiter = ',')]
+    pub tools: Vec<String>,
 }
 
 /// `credentials ...`.

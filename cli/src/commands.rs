@@ -1,5 +1,6 @@
 //! One function per subcommand (`login` lives in [`crate::login`]).
 
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use integrations::asana::AsanaError;
@@ -9,11 +10,12 @@ use integrations::{
     AuthError, ConfigSource, CredentialSource, CredentialStatus, Credentials, ListedCredential,
     SecretString, Session, SessionOptions,
 };
+use integrations_mcp::McpServer;
 use serde_json::{Value, json};
 
 use crate::app::{ASANA, App, DEFAULT_REDIRECT_URI, Globals, require_asana, setup_hint};
 use crate::args::{
-    CatalogArgs, Cli, Command, CredentialsCommand, ExecuteArgs, LogoutArgs, ProviderArg,
+    CatalogArgs, Cli, Command, CredentialsCommand, ExecuteArgs, LogoutArgs, McpArgs, ProviderArg,
 };
 use crate::error::{CliError, ExitKind};
 use crate::login::{self, describe_user};
@@ -30,6 +32,7 @@ pub async fn run(cli: Cli, store_from_flag: bool, out: &Output) -> Result<(), Cl
     match cli.command {
         Command::Providers => providers(&App::without_store(&globals)?, out),
         Command::Catalog(args) => catalog(&args, out),
+        Command::Mcp(args) => mcp(&App::open(&globals).await?, &args, out).await,
         Command::Login(args) => login::run(&App::open(&globals).await?, &args, out).await,
         Command::Whoami(args) => whoami(&App::open(&globals).await?, &args, out).await,
         Command::Token(args) => token(&App::open(&globals).await?, &args, out).await,
@@ -336,6 +339,26 @@ fn print_result(out: &Output, result: &Value) -> Result<(), CliError> {
         out.line(&pretty);
     }
     Ok(())
+}
+
+/// `mcp`: an MCP server on stdio until the client disconnects. Nothing but the protocol goes to
+/// stdout.
+async fn mcp(app: &App, args: &McpArgs, out: &Output) -> Result<(), CliError> {
+    let provider = args.provider.as_str();
+    require_asana_configured(app, provider, "mcp")?;
+    let session = session(app, provider).await?;
+    let connector =
+        AsanaConnector::from_session(&session).map_err(|e| app.hints.asana(e, &app.subject))?;
+    let server = McpServer::builder()
+        .read_only(args.read_only)
+        .tools(&args.tools)
+        .build(Arc::new(connector))
+        .map_err(|e| CliError::new(ExitKind::Usage, format!("--tools: {e}")))?;
+    note_source(app, out, &session, provider);
+    server
+        .serve_stdio()
+        .await
+        .map_err(|e| CliError::new(ExitKind::Other, e.to_string()))
 }
 
 /// `catalog`.

@@ -10,6 +10,7 @@
 //! integrations execute asana tasks list --params '{"project": "1201"}'
 //! curl -H "Authorization: Bearer $(integrations token asana)" https://app.asana.com/api/1.0/users/me
 //! integrations credentials list
+//! integrations mcp asana --read-only             # MCP tools on stdio, for Claude Desktop or Cursor
 //! integrations logout asana
 //! ```
 //!

@@ -9,8 +9,12 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
+use integrations_mcp::testing::{call_tool, structured_error, structured_ok};
 use provider_asana_testkit::{MockAsana, MockAsanaBuilder, seed};
-use serde_json::Value;
+use rmcp::ServiceExt;
+use rmcp::model::CallToolRequestParams;
+use rmcp::transport::TokioChildProcess;
+use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, Command};
 use tokio::task::JoinHandle;
@@ -1600,6 +1604,297 @@ async fn credentials_stored_before_a_key_was_set_are_refused_until_rotate() {
         again.stdout,
         "0 record(s) re-encrypted under the primary key\n"
     );
+}
+
+/// An MCP client (rmcp's) of `integrations mcp asana ARGS` run as a child with the harness's
+/// environment, and the child's stderr to come.
+async fn mcp_client(h: &Harness, args: &[&str]) -> (McpClient, JoinHandle<String>) {
+    let mut argv = vec!["mcp", "asana"];
+    argv.extend_from_slice(args);
+    let (transport, stderr) = TokioChildProcess::builder(h.command(&argv))
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start the binary");
+    let stderr = tokio::spawn(read_all(stderr.expect("piped stderr")));
+    let client = tokio::time::timeout(CHILD_TIMEOUT, ().serve(transport))
+        .await
+        .expect("the handshake in time")
+        .expect("the handshake");
+    (client, stderr)
+}
+
+type McpClient = rmcp::service::RunningService<rmcp::RoleClient, ()>;
+
+/// Closes the client, waits for the child to exit, and returns its stderr.
+async fn close(client: McpClient, stderr: JoinHandle<String>) -> String {
+    client.cancel().await.expect("close the client");
+    tokio::time::timeout(CHILD_TIMEOUT, stderr)
+        .await
+        .expect("the child exits in time")
+        .expect("stderr task")
+}
+
+#[tokio::test]
+async fn mcp_serves_the_stored_connection_on_stdio() {
+    let h = Harness::start().await;
+    h.login("dana").await.assert_code(0);
+    let (client, stderr) = mcp_client(&h, &["--subject", "dana"]).await;
+
+    let info = client.peer_info().expect("server info");
+    assert_eq!(info.server_info.as_ref().unwrap().name, "integrations");
+    let tools = client.list_all_tools().await.unwrap();
+    let names: Vec<&str> = tools.iter().map(|t| t.name.as_ref()).collect();
+    assert_eq!(names, ["describe", "execute"]);
+    for tool in &tools {
+        assert_eq!(tool.input_schema["type"], "object", "{}", tool.name);
+        assert!(tool.input_schema["properties"].is_object(), "{}", tool.name);
+    }
+
+    let described = structured_ok(&call_tool(&client, "describe", json!({})).await);
+    let entities = described["entities"].as_array().unwrap();
+    assert!(entities.iter().any(|e| e["entity"] == "tasks"));
+    let tasks = structured_ok(&call_tool(&client, "describe", json!({"entity": "tasks"})).await);
+    assert_eq!(
+        tasks["actions"][1]["params_schema"]["required"],
+        json!(["task_gid"])
+    );
+
+    let read = structured_ok(
+        &call_tool(
+            &client,
+            "execute",
+            json!({"entity": "tasks", "action": "get",
+                   "params": {"task_gid": seed::DRAFT_TASK_GID, "select_fields": ["name"]}}),
+        )
+        .await,
+    );
+    assert_eq!(
+        read,
+        json!({"data": {"gid": seed::DRAFT_TASK_GID, "name": "Draft announcement"}})
+    );
+
+    let created = structured_ok(
+        &call_tool(
+            &client,
+            "execute",
+            json!({"entity": "tasks", "action": "create",
+                   "params": {"name": "Agenda", "projects": [seed::LAUNCH_PROJECT_GID]}}),
+        )
+        .await,
+    );
+    let gid = created["data"]["gid"].as_str().expect("the new task's gid");
+    let stored = h.mock.object(gid).expect("the mock holds the new task");
+    assert_eq!(stored["name"], "Agenda");
+    assert_eq!(stored["projects"][0]["gid"], seed::LAUNCH_PROJECT_GID);
+
+    let requests = h.mock.api_requests();
+    let error = structured_error(
+        &call_tool(
+            &client,
+            "execute",
+            json!({"entity": "tasks", "action": "update", "params": {"task_gid": gid, "completed": "yes"}}),
+        )
+        .await,
+    );
+    assert_eq!(error["kind"], "invalid_params");
+    assert_eq!(error["retryable"], false);
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap()
+            .contains("`completed` must be boolean, got a string"),
+        "{error}"
+    );
+    assert_eq!(h.mock.api_requests(), requests, "nothing was sent");
+
+    // Logs go to stderr, and without -v there are none.
+    assert_eq!(close(client, stderr).await, "");
+}
+
+#[tokio::test]
+async fn mcp_read_only_hides_and_refuses_writes() {
+    let h = Harness::start().await;
+    h.login("erin").await.assert_code(0);
+    let (client, stderr) = mcp_client(&h, &["--subject", "erin", "--read-only"]).await;
+
+    let tools = client.list_all_tools().await.unwrap();
+    let execute = tools.iter().find(|t| t.name == "execute").unwrap();
+    assert_eq!(
+        execute.annotations.as_ref().unwrap().read_only_hint,
+        Some(true)
+    );
+
+    let requests = h.mock.api_requests();
+    let error = structured_error(
+        &call_tool(
+            &client,
+            "execute",
+            json!({"entity": "tasks", "action": "delete", "params": {"task_gid": seed::DRAFT_TASK_GID}}),
+        )
+        .await,
+    );
+    assert_eq!(error["kind"], "read_only");
+    assert_eq!(h.mock.api_requests(), requests, "nothing reached Asana");
+    assert!(h.mock.object(seed::DRAFT_TASK_GID).is_some());
+    close(client, stderr).await;
+
+    let (client, stderr) = mcp_client(
+        &h,
+        &["--subject", "erin", "--read-only", "--tools", "tasks.*"],
+    )
+    .await;
+    let names: Vec<String> = client
+        .list_all_tools()
+        .await
+        .unwrap()
+        .iter()
+        .map(|t| t.name.to_string())
+        .collect();
+    assert_eq!(names, ["tasks_list", "tasks_get"]);
+    close(client, stderr).await;
+}
+
+#[tokio::test]
+async fn mcp_tools_gives_one_tool_per_selected_action_with_hints() {
+    let h = Harness::start().await;
+    h.login("finn").await.assert_code(0);
+    let (client, stderr) = mcp_client(&h, &["--subject", "finn", "--tools", "tasks.*"]).await;
+    let tools = client.list_all_tools().await.unwrap();
+    // (name, readOnlyHint, destructiveHint, idempotentHint) of each tool.
+    let described: Vec<(String, [Option<bool>; 3])> = tools
+        .iter()
+        .map(|t| {
+            let a = t.annotations.clone().expect("annotations");
+            (
+                t.name.to_string(),
+                [a.read_only_hint, a.destructive_hint, a.idempotent_hint],
+            )
+        })
+        .collect();
+    let expected = [
+        ("tasks_list", [Some(true), None, None]),
+        ("tasks_get", [Some(true), None, None]),
+        ("tasks_create", [Some(false), Some(false), Some(false)]),
+        ("tasks_update", [Some(false), Some(false), Some(true)]),
+        ("tasks_delete", [Some(false), Some(true), Some(true)]),
+    ]
+    .map(|(name, hints)| (name.to_string(), hints));
+    assert_eq!(described, expected);
+    for tool in &tools {
+        assert_eq!(tool.input_schema["type"], "object", "{}", tool.name);
+        assert!(!tool.input_schema.contains_key("anyOf"), "{}", tool.name);
+    }
+    let deleted = structured_ok(
+        &call_tool(
+            &client,
+            "tasks_delete",
+            json!({"task_gid": seed::VENUE_TASK_GID}),
+        )
+        .await,
+    );
+    assert_eq!(deleted, json!({"data": {}}));
+    assert!(h.mock.object(seed::VENUE_TASK_GID).is_none());
+    close(client, stderr).await;
+
+    // A pattern that selects nothing is a usage error, before anything is served.
+    let out = h
+        .run(&[
+            "mcp",
+            "asana",
+            "--subject",
+            "finn",
+            "--tools",
+            "tasks.*,taks.*",
+        ])
+        .await;
+    out.assert_code(2);
+    assert!(
+        out.stderr
+            .starts_with("error: --tools: the tools pattern `taks.*` matches no action"),
+        "{out:?}"
+    );
+    assert!(out.stdout.is_empty(), "{out:?}");
+}
+
+#[tokio::test]
+async fn mcp_refreshes_an_expired_token_once_under_twenty_concurrent_calls() {
+    let h = Harness::with(MockAsana::builder().token_lifetime(1)).await;
+    h.login("gail").await.assert_code(0);
+    within_the_margin_of_a_one_second_token().await;
+    h.mock.set_token_lifetime(3600);
+    h.mock.set_latency(Duration::from_millis(50));
+
+    let (client, stderr) = mcp_client(&h, &["--subject", "gail"]).await;
+    assert_eq!(
+        h.mock.token_requests_for("refresh_token"),
+        0,
+        "starting refreshes nothing"
+    );
+    let mut calls = tokio::task::JoinSet::new();
+    for _ in 0..20 {
+        let peer = client.peer().clone();
+        let Value::Object(arguments) = json!({"entity": "tasks", "action": "get",
+               "params": {"task_gid": seed::INVITES_TASK_GID, "select_fields": ["name"]}})
+        else {
+            unreachable!("an object")
+        };
+        calls.spawn(async move {
+            peer.call_tool(CallToolRequestParams::new("execute").with_arguments(arguments))
+                .await
+        });
+    }
+    let results = tokio::time::timeout(CHILD_TIMEOUT, calls.join_all())
+        .await
+        .expect("the calls in time");
+    assert_eq!(results.len(), 20);
+    for result in &results {
+        let result = result.as_ref().expect("a tool result");
+        assert_eq!(structured_ok(result)["data"]["name"], "Send invites");
+    }
+    assert_eq!(h.mock.token_requests_for("refresh_token"), 1);
+    assert_eq!(
+        h.mock
+            .requests_to("GET", &format!("/api/1.0/tasks/{}", seed::INVITES_TASK_GID)),
+        20
+    );
+    close(client, stderr).await;
+    let listed = h.run(&["credentials", "list", "--json"]).await.json();
+    assert_eq!(
+        listed["credentials"][0]["expired"], false,
+        "the refresh was stored"
+    );
+}
+
+#[tokio::test]
+async fn mcp_writes_only_protocol_messages_on_stdout_and_logs_on_stderr() {
+    let h = Harness::start().await;
+    h.login("hana").await.assert_code(0);
+    let messages = [
+        json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+            "protocolVersion": "2025-06-18", "capabilities": {},
+            "clientInfo": {"name": "test", "version": "1"}}}),
+        json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
+        json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {
+            "name": "execute",
+            "arguments": {"entity": "users", "action": "get", "params": {"user_gid": "me"}}}}),
+    ];
+    let input: String = messages.iter().map(|m| format!("{m}\n")).collect();
+    let out = h
+        .run_with_stdin(&["mcp", "asana", "--subject", "hana", "-vv"], &input)
+        .await;
+    out.assert_code(0);
+    let answers: Vec<Value> = out
+        .stdout
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line:?}")))
+        .collect();
+    assert_eq!(answers.len(), 2, "{out:?}");
+    assert_eq!(answers[0]["result"]["serverInfo"]["name"], "integrations");
+    assert_eq!(
+        answers[1]["result"]["structuredContent"]["data"]["name"],
+        seed::ME_NAME
+    );
+    assert!(out.stderr.contains("DEBUG"), "{out:?}");
 }
 
 /// `args` as the `&str`s `Harness::run` takes.

@@ -65,6 +65,43 @@ pub struct ActionInfo {
     /// The Asana operations it calls, as `METHOD /path/{param}` in the spec's terms (a few
     /// actions pick one by their params).
     pub endpoints: Vec<String>,
+    /// What it does to the data in Asana: for tool annotations and read-only modes.
+    pub effect: ActionEffect,
+    /// Whether calling it again with the same params changes nothing more (reads, updates,
+    /// deletes and removals).
+    pub idempotent: bool,
+}
+
+/// What an action does to the data in Asana.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ActionEffect {
+    /// Reads only (lists, gets, searches, downloads).
+    Read,
+    /// Creates or changes data.
+    Write,
+    /// Removes data: a delete, or taking a tag, follower, member ... off an object. `batch.submit`
+    /// counts here too, since its calls may delete.
+    Delete,
+}
+
+impl ActionEffect {
+    /// The effect of an operation, and whether it is idempotent.
+    fn of(op: &Operation) -> (Self, bool) {
+        match op.kind {
+            Kind::List | Kind::Unpaged | Kind::Get | Kind::Download => (ActionEffect::Read, true),
+            Kind::Delete => (ActionEffect::Delete, true),
+            Kind::Update => (ActionEffect::Write, true),
+            Kind::Create | Kind::Link => (ActionEffect::Write, false),
+            Kind::Post => match op.action {
+                "delete" => (ActionEffect::Delete, true),
+                "update" => (ActionEffect::Write, true),
+                _ if op.entity == "batch" => (ActionEffect::Delete, false),
+                _ => (ActionEffect::Write, false),
+            },
+        }
+    }
 }
 
 /// One entity in the catalog.
@@ -395,11 +432,16 @@ impl AsanaConnector {
                 actions: catalog::OPERATIONS
                     .iter()
                     .filter(|op| op.entity == entity)
-                    .map(|op| ActionInfo {
-                        action: op.action,
-                        description: op.description,
-                        params_schema: op.schema(),
-                        endpoints: op.endpoints(),
+                    .map(|op| {
+                        let (effect, idempotent) = ActionEffect::of(op);
+                        ActionInfo {
+                            action: op.action,
+                            description: op.description,
+                            params_schema: op.schema(),
+                            endpoints: op.endpoints(),
+                            effect,
+                            idempotent,
+                        }
                     })
                     .collect(),
             })
@@ -1616,6 +1658,47 @@ mod tests {
                 .unwrap()
                 .contains("Deprecated")
         );
+    }
+
+    #[test]
+    fn every_action_says_what_it_does_to_the_data() {
+        let catalog = AsanaConnector::catalog();
+        let effect = |entity: &str, action: &str| {
+            let info = catalog
+                .iter()
+                .find(|e| e.entity == entity)
+                .and_then(|e| e.actions.iter().find(|a| a.action == action))
+                .unwrap();
+            (info.effect, info.idempotent)
+        };
+        assert_eq!(effect("tasks", "list"), (ActionEffect::Read, true));
+        assert_eq!(
+            effect("attachments", "download"),
+            (ActionEffect::Read, true)
+        );
+        assert_eq!(effect("tasks", "create"), (ActionEffect::Write, false));
+        assert_eq!(
+            effect("attachments", "create"),
+            (ActionEffect::Write, false)
+        );
+        assert_eq!(effect("tasks", "update"), (ActionEffect::Write, true));
+        assert_eq!(effect("task_parent", "update"), (ActionEffect::Write, true));
+        assert_eq!(effect("task_tags", "create"), (ActionEffect::Write, false));
+        assert_eq!(effect("tasks", "delete"), (ActionEffect::Delete, true));
+        assert_eq!(effect("task_tags", "delete"), (ActionEffect::Delete, true));
+        assert_eq!(effect("batch", "submit"), (ActionEffect::Delete, false));
+        for entity in &catalog {
+            for action in &entity.actions {
+                let reads = matches!(action.action, "list" | "get" | "download");
+                assert_eq!(
+                    action.effect == ActionEffect::Read,
+                    reads,
+                    "{}.{}",
+                    entity.entity,
+                    action.action
+                );
+            }
+        }
     }
 
     #[test]

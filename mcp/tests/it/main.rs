@@ -1,0 +1,442 @@
+//! The MCP server in process, through rmcp's client over an in-memory stream, against the Asana
+//! testkit: the tools listed, `describe`, tool errors, read-only and one tool per action; and the
+//! streamable-HTTP endpoint (`http`). `execute` through the CLI's stored connection is tested in
+//! `cli/tests/cli.rs`.
+
+mod http;
+
+use std::sync::Arc;
+
+use auth_core::SecretString;
+use integrations_mcp::testing::{call_tool, structured_error, structured_ok};
+use integrations_mcp::{McpServer, SERVER_NAME, SetupError};
+use provider_asana::AsanaClientSettings;
+use provider_asana::connector::AsanaConnector;
+use provider_asana_testkit::{MockAsana, seed};
+use rmcp::model::{CallToolRequestParams, JsonObject, Tool};
+use rmcp::service::RunningService;
+use rmcp::{RoleClient, ServiceExt};
+use serde_json::{Value, json};
+use url::Url;
+
+/// A connector with the testkit's personal access token, against `mock`.
+fn connector(mock: &MockAsana) -> AsanaConnector {
+    let settings = AsanaClientSettings::new(Url::parse(&mock.api_base_url()).unwrap());
+    AsanaConnector::with_token_and_settings(
+        SecretString::from(mock.personal_access_token()),
+        settings,
+    )
+    .unwrap()
+}
+
+/// A client connected to `server` over an in-memory stream.
+async fn connect(server: McpServer) -> RunningService<RoleClient, ()> {
+    let (client_side, server_side) = tokio::io::duplex(1 << 20);
+    tokio::spawn(async move {
+        if let Ok(running) = server.serve(server_side).await {
+            let _ = running.waiting().await;
+        }
+    });
+    ().serve(client_side).await.expect("the handshake")
+}
+
+fn names(tools: &[Tool]) -> Vec<String> {
+    tools.iter().map(|t| t.name.to_string()).collect()
+}
+
+fn hints(tool: &Tool) -> (Option<bool>, Option<bool>, Option<bool>) {
+    let a = tool.annotations.clone().expect("annotations");
+    (a.read_only_hint, a.destructive_hint, a.idempotent_hint)
+}
+
+#[tokio::test]
+async fn the_server_names_itself_and_offers_describe_and_execute() {
+    let mock = MockAsana::start().await;
+    let server = McpServer::builder()
+        .build(Arc::new(connector(&mock)))
+        .unwrap();
+    let client = connect(server).await;
+    let info = client.peer_info().expect("server info");
+    assert_eq!(info.server_info.as_ref().unwrap().name, SERVER_NAME);
+    assert_eq!(SERVER_NAME, "integrations");
+    assert!(info.capabilities.tools.is_some());
+
+    let tools = client.list_all_tools().await.unwrap();
+    assert_eq!(names(&tools), ["describe", "execute"]);
+    assert_eq!(hints(&tools[0]), (Some(true), None, None));
+    assert_eq!(hints(&tools[1]), (Some(false), Some(true), Some(false)));
+    assert_eq!(
+        tools[1].input_schema["required"],
+        json!(["entity", "action"])
+    );
+    let entities = tools[0].input_schema["properties"]["entity"]["enum"]
+        .as_array()
+        .unwrap()
+        .len();
+    assert_eq!(entities, AsanaConnector::catalog().len());
+    assert_eq!(mock.api_requests(), 0);
+}
+
+#[tokio::test]
+async fn describe_lists_everything_whatever_the_cap_and_one_entity_with_schemas() {
+    let mock = MockAsana::start().await;
+    // A cap far below the catalog's size: describe is not an action and is never cut.
+    let server = McpServer::builder()
+        .build(Arc::new(connector(&mock).with_max_result_chars(50)))
+        .unwrap();
+    let client = connect(server).await;
+    let catalog = AsanaConnector::catalog();
+
+    let all = structured_ok(&call_tool(&client, "describe", json!({})).await);
+    assert_eq!(all["read_only"], false);
+    let entities = all["entities"].as_array().unwrap();
+    assert_eq!(entities.len(), catalog.len());
+    let actions: usize = entities
+        .iter()
+        .map(|e| e["actions"].as_array().unwrap().len())
+        .sum();
+    assert_eq!(
+        actions,
+        catalog.iter().map(|e| e.actions.len()).sum::<usize>()
+    );
+    let tasks = entities.iter().find(|e| e["entity"] == "tasks").unwrap();
+    assert_eq!(
+        tasks["actions"][0],
+        json!({"action": "list", "description": catalog[0].actions[0].description, "effect": "read"})
+    );
+    assert!(tasks["actions"][0].get("params_schema").is_none());
+
+    let one = structured_ok(&call_tool(&client, "describe", json!({"entity": "tasks"})).await);
+    assert_eq!(one["entity"], "tasks");
+    let delete = one["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["action"] == "delete")
+        .unwrap();
+    assert_eq!(delete["effect"], "delete");
+    assert_eq!(delete["idempotent"], true);
+    let info = catalog.iter().find(|e| e.entity == "tasks").unwrap();
+    let schema = &info
+        .actions
+        .iter()
+        .find(|a| a.action == "delete")
+        .unwrap()
+        .params_schema;
+    assert_eq!(&delete["params_schema"], schema);
+
+    let error = structured_error(&call_tool(&client, "describe", json!({"entity": "taskz"})).await);
+    assert_eq!(error["kind"], "unknown_entity");
+    assert_eq!(mock.api_requests(), 0);
+}
+
+#[tokio::test]
+async fn bad_params_and_arguments_are_tool_errors_and_nothing_is_sent() {
+    let mock = MockAsana::start().await;
+    let executor = Arc::new(connector(&mock));
+    let client = connect(McpServer::builder().build(executor.clone()).unwrap()).await;
+
+    let error = structured_error(
+        &call_tool(
+            &client,
+            "execute",
+            json!({"entity": "tasks", "action": "get", "params": {"task": "1"}}),
+        )
+        .await,
+    );
+    assert_eq!(error["kind"], "invalid_params");
+    assert_eq!(error["retryable"], false);
+    assert_eq!(error["needs_reauthorization"], false);
+    let message = error["message"].as_str().unwrap();
+    assert!(message.contains("unknown param `task`"), "{message}");
+    assert!(
+        message.contains("missing required param `task_gid`"),
+        "{message}"
+    );
+
+    let error = structured_error(&call_tool(&client, "execute", json!({"entity": "tasks"})).await);
+    assert_eq!(error["kind"], "invalid_arguments");
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap()
+            .contains("missing `action`")
+    );
+    let error = structured_error(
+        &call_tool(
+            &client,
+            "execute",
+            json!({"entity": "tasks", "action": "archive"}),
+        )
+        .await,
+    );
+    assert_eq!(error["kind"], "unknown_action");
+
+    let per_action = connect(
+        McpServer::builder()
+            .tools(["tasks.get"])
+            .build(executor)
+            .unwrap(),
+    )
+    .await;
+    let error =
+        structured_error(&call_tool(&per_action, "tasks_get", json!({"task_gid": 7})).await);
+    assert_eq!(error["kind"], "invalid_params");
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap()
+            .contains("`task_gid` must be string, got a number"),
+        "{error}"
+    );
+    assert_eq!(mock.api_requests(), 0);
+
+    // An unknown tool is the one protocol error.
+    let unknown = per_action
+        .call_tool(CallToolRequestParams::new("tasks_list"))
+        .await
+        .unwrap_err();
+    assert!(
+        unknown.to_string().contains("unknown tool `tasks_list`"),
+        "{unknown}"
+    );
+}
+
+#[tokio::test]
+async fn a_read_only_server_hides_and_refuses_writes() {
+    let mock = MockAsana::start().await;
+    let executor = Arc::new(connector(&mock));
+    let client = connect(
+        McpServer::builder()
+            .read_only(true)
+            .build(executor.clone())
+            .unwrap(),
+    )
+    .await;
+    let tools = client.list_all_tools().await.unwrap();
+    assert_eq!(hints(&tools[1]), (Some(true), None, None));
+
+    let all = structured_ok(&call_tool(&client, "describe", json!({})).await);
+    assert_eq!(all["read_only"], true);
+    let effects: Vec<&Value> = all["entities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|e| e["actions"].as_array().unwrap())
+        .map(|a| &a["effect"])
+        .collect();
+    assert!(!effects.is_empty());
+    assert!(effects.iter().all(|e| *e == "read"), "{effects:?}");
+    assert!(
+        !all["entities"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["entity"] == "batch")
+    );
+    let tasks = structured_ok(&call_tool(&client, "describe", json!({"entity": "tasks"})).await);
+    let actions: Vec<&Value> = tasks["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| &a["action"])
+        .collect();
+    assert_eq!(actions, [&json!("list"), &json!("get")]);
+
+    for (action, params) in [
+        (
+            "create",
+            json!({"name": "x", "workspace": seed::WORKSPACE_GID}),
+        ),
+        ("delete", json!({"task_gid": seed::DRAFT_TASK_GID})),
+    ] {
+        let error = structured_error(
+            &call_tool(
+                &client,
+                "execute",
+                json!({"entity": "tasks", "action": action, "params": params}),
+            )
+            .await,
+        );
+        assert_eq!(error["kind"], "read_only");
+        assert_eq!(
+            error["message"],
+            format!(
+                "tasks.{action} changes data in Asana, and this server is read-only: nothing was sent; only reads are available"
+            )
+        );
+    }
+    assert_eq!(mock.api_requests(), 0);
+    assert!(mock.object(seed::DRAFT_TASK_GID).is_some());
+
+    let read = structured_ok(&call_tool(
+        &client,
+        "execute",
+        json!({"entity": "tasks", "action": "get", "params": {"task_gid": seed::VENUE_TASK_GID}}),
+    )
+    .await);
+    assert_eq!(read["data"]["name"], "Book venue");
+
+    let per_action = connect(
+        McpServer::builder()
+            .read_only(true)
+            .tools(["tasks.*"])
+            .build(executor)
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        names(&per_action.list_all_tools().await.unwrap()),
+        ["tasks_list", "tasks_get"]
+    );
+}
+
+#[tokio::test]
+async fn one_tool_per_selected_action_with_its_schema_and_hints() {
+    let mock = MockAsana::start().await;
+    let executor = Arc::new(connector(&mock));
+    let client = connect(
+        McpServer::builder()
+            .tools(["tasks.*"])
+            .build(executor.clone())
+            .unwrap(),
+    )
+    .await;
+    let tools = client.list_all_tools().await.unwrap();
+    assert_eq!(
+        names(&tools),
+        [
+            "tasks_list",
+            "tasks_get",
+            "tasks_create",
+            "tasks_update",
+            "tasks_delete"
+        ]
+    );
+    let hints: Vec<_> = tools.iter().map(hints).collect();
+    assert_eq!(
+        hints,
+        [
+            (Some(true), None, None),
+            (Some(true), None, None),
+            (Some(false), Some(false), Some(false)),
+            (Some(false), Some(false), Some(true)),
+            (Some(false), Some(true), Some(true)),
+        ]
+    );
+    let definitions = AsanaConnector::tool_definitions();
+    let list = definitions
+        .iter()
+        .find(|d| d["name"] == "asana_tasks_list")
+        .unwrap();
+    assert_eq!(
+        Value::Object((*tools[0].input_schema).clone()),
+        list["input_schema"]
+    );
+    assert_eq!(
+        tools[0].description.as_deref(),
+        list["description"].as_str()
+    );
+
+    let created = structured_ok(
+        &call_tool(
+            &client,
+            "tasks_create",
+            json!({"name": "Write the MCP docs", "projects": [seed::LAUNCH_PROJECT_GID]}),
+        )
+        .await,
+    );
+    let gid = created["data"]["gid"].as_str().unwrap();
+    assert_eq!(mock.object(gid).unwrap()["name"], "Write the MCP docs");
+    structured_ok(&call_tool(&client, "tasks_delete", json!({"task_gid": gid})).await);
+    assert!(mock.object(gid).is_none());
+
+    // Every action at once: names unique, schemas objects without a top-level anyOf.
+    let all = connect(
+        McpServer::builder()
+            .tools(["*.*"])
+            .build(executor.clone())
+            .unwrap(),
+    )
+    .await;
+    let tools = all.list_all_tools().await.unwrap();
+    let count: usize = AsanaConnector::catalog()
+        .iter()
+        .map(|e| e.actions.len())
+        .sum();
+    assert_eq!(tools.len(), count);
+    let mut unique = names(&tools);
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), count);
+    for tool in &tools {
+        assert!(
+            tool.name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_'),
+            "{}",
+            tool.name
+        );
+        assert_schema_object(&tool.input_schema, &tool.name);
+    }
+
+    let lists = connect(
+        McpServer::builder()
+            .tools(["*.list", "tasks.get"])
+            .build(executor)
+            .unwrap(),
+    )
+    .await;
+    let tools = lists.list_all_tools().await.unwrap();
+    assert!(
+        tools
+            .iter()
+            .all(|t| t.name.ends_with("_list") || t.name == "tasks_get")
+    );
+    assert!(names(&tools).contains(&"project_tasks_list".to_string()));
+}
+
+/// A JSON Schema of an object: typed properties, required ones among them, no top-level
+/// combinators.
+fn assert_schema_object(schema: &JsonObject, name: &str) {
+    assert_eq!(schema["type"], "object", "{name}");
+    for keyword in ["anyOf", "oneOf", "allOf"] {
+        assert!(!schema.contains_key(keyword), "{name}: {keyword}");
+    }
+    let properties = schema["properties"].as_object().expect("properties");
+    for (param, property) in properties {
+        assert!(
+            property["type"].is_string() || property["type"].is_array(),
+            "{name}.{param}"
+        );
+    }
+    for required in schema["required"].as_array().expect("required") {
+        assert!(
+            properties.contains_key(required.as_str().unwrap()),
+            "{name}: {required}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn patterns_that_select_nothing_are_refused() {
+    let mock = MockAsana::start().await;
+    let executor = Arc::new(connector(&mock));
+    let err = McpServer::builder()
+        .tools(["tasks.*", "taks.*"])
+        .build(executor.clone())
+        .unwrap_err();
+    assert!(
+        matches!(&err, SetupError::NoMatch { pattern } if pattern == "taks.*"),
+        "{err}"
+    );
+    let err = McpServer::builder()
+        .read_only(true)
+        .tools(["tasks.create", "*.delete"])
+        .build(executor)
+        .unwrap_err();
+    assert!(
+        matches!(&err, SetupError::OnlyWrites { patterns } if patterns == "tasks.create,*.delete"),
+        "{err}"
+    );
+}
