@@ -284,7 +284,7 @@ impl Connectors {
             return Ok(OAuthAppSource::Service);
         }
         Err(ApiError::unprocessable(
-            "Asana OAuth needs an OAuth app, and neither this application (PUT /api/v1/oauth/credentials) nor the service has one for Asana: set one, or pass client_id and client_secret in credentials",
+            "Asana OAuth needs an OAuth app, and neither this application nor the service has one for Asana: set the application's with PUT /api/v1/oauth/credentials (or pass client_id and client_secret in a connector's OAuth credentials)",
         ))
     }
 

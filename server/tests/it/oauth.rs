@@ -23,25 +23,41 @@ const BYO_SECRET: &str = "CANARY-byo-client-secret";
 /// The service's own Asana app when an application brings its own.
 const SERVICE_ID: &str = "service-client-id";
 
-/// A service reached at its own address, whose callback Asana (the mock) has registered. With
-/// `byo`, the mock's app is the one applications bring ([`BYO_ID`]) and the service's app is
-/// another one ([`SERVICE_ID`]); without, the service's app is the mock's.
-async fn start(byo: bool) -> Service {
+/// Whose Asana apps a test service has.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Apps {
+    /// The service's app is the mock's.
+    Service,
+    /// The mock's app is the one applications bring ([`BYO_ID`]); the service's app is another
+    /// one ([`SERVICE_ID`]).
+    Byo,
+    /// The service has no app.
+    None,
+}
+
+/// A service reached at its own address, whose callback Asana (the mock) has registered.
+async fn start_with(apps: Apps) -> Service {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let public: Url = format!("http://{}", listener.local_addr().unwrap())
         .parse()
         .unwrap();
     let mut asana = MockAsana::builder().redirect_uri(callback_of(&public));
-    if byo {
+    if apps == Apps::Byo {
         asana = asana.client_id(BYO_ID).client_secret(BYO_SECRET);
     }
     let asana = asana.start().await;
-    let mut app = asana_app(&asana, !byo);
-    if byo {
+    let mut app = asana_app(&asana, apps == Apps::Service);
+    if apps == Apps::Byo {
         app.client_id = Some(SERVICE_ID.into());
         app.client_secret = Some("service-client-secret".into());
     }
     Service::serve(asana, app, 64 * 1024, listener, Some(public)).await
+}
+
+/// A service whose app is the mock's ([`Apps::Service`]), or one whose applications bring theirs
+/// ([`Apps::Byo`]).
+async fn start(byo: bool) -> Service {
+    start_with(if byo { Apps::Byo } else { Apps::Service }).await
 }
 
 fn callback_of(public: &Url) -> String {
@@ -275,6 +291,38 @@ async fn a_replayed_state_is_refused_and_creates_nothing_more() {
 }
 
 #[tokio::test]
+async fn concurrent_callbacks_of_one_state_create_one_connector() {
+    let svc = start(false).await;
+    let app = svc.application("acme").await;
+    let token = svc.app_token(&app).await;
+    let consent = consent_url(&svc, &token).await;
+    let landing = svc.asana.consent(consent.as_str()).await.unwrap();
+    let answers = futures::future::join_all((0..4).map(|_| land(&landing, None))).await;
+    let mut statuses: Vec<u16> = answers.iter().map(|(status, _, _)| *status).collect();
+    statuses.sort();
+    assert_eq!(statuses, [303, 400, 400, 400]);
+    assert_eq!(connectors(&svc, &token).await.len(), 1);
+}
+
+#[tokio::test]
+async fn an_expired_state_is_refused_and_nothing_is_stored() {
+    let svc = start(false).await;
+    let app = svc.application("acme").await;
+    let token = svc.app_token(&app).await;
+    let consent = consent_url(&svc, &token).await;
+    let landing = svc.asana.consent(consent.as_str()).await.unwrap();
+    rusqlite::Connection::open(svc.dir.path().join("service.db"))
+        .unwrap()
+        .execute("UPDATE oauth_states SET expires_ms = 0", [])
+        .unwrap();
+    let (status, location, body) = land(&landing, None).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(location, None);
+    assert!(connectors(&svc, &token).await.is_empty());
+    assert!(token_requests(&svc.asana).await.is_empty());
+}
+
+#[tokio::test]
 async fn a_forged_or_missing_state_is_refused_and_nothing_is_stored() {
     let svc = start(false).await;
     let app = svc.application("acme").await;
@@ -415,6 +463,17 @@ async fn a_scoped_token_starts_consent_flows_for_its_own_customer_only() {
         .await;
     assert_eq!(status, 200, "{connector}");
     assert_eq!(connector["customer_name"], "c");
+}
+
+#[tokio::test]
+async fn without_any_asana_app_a_consent_flow_is_422() {
+    let svc = start_with(Apps::None).await;
+    let app = svc.application("acme").await;
+    let token = svc.app_token(&app).await;
+    let (status, body) = initiate(&svc, &token, RETURN_TO).await;
+    assert_eq!(status, 422, "{body}");
+    assert!(error_message(&body).contains("PUT /api/v1/oauth/credentials"));
+    assert_eq!(pending_states(&svc), 0);
 }
 
 #[tokio::test]
