@@ -9,9 +9,9 @@ use integrations::{CredentialStore, SecretString};
 use url::Url;
 
 use crate::error::ServerError;
-use crate::providers::{ConnectorType, OAUTH_APP_PURPOSE, OWN_CLIENT_PROVIDER, oauth_app_key};
+use crate::providers::{ConnectorType, OAuthClient, OWN_CLIENT_PROVIDER, oauth_app_record};
 use crate::secrets::{self, Sealer};
-use crate::store::{ApplicationRecord, OAuthAppRecord, ServiceStore};
+use crate::store::{ApplicationRecord, ServiceStore};
 
 /// An application as the operator sees it (never its secret).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -165,31 +165,29 @@ impl Admin {
         client_secret: SecretString,
     ) -> Result<(), ServerError> {
         self.application(application_id).await?;
-        let connector_type = ConnectorType::from_name(connector_type)
-            .ok_or_else(|| ServerError::InvalidArgument {
+        let kind = ConnectorType::from_name(connector_type).ok_or_else(|| {
+            ServerError::InvalidArgument {
                 name: "connector_type",
                 reason: "unknown; supported: asana".into(),
-            })?
-            .id();
+            }
+        })?;
         if client_id.trim().is_empty() || client_secret.expose_secret().trim().is_empty() {
             return Err(ServerError::InvalidArgument {
                 name: "client_id",
                 reason: "client id and secret must not be empty".into(),
             });
         }
-        let sealed = self.sealer.seal(
-            OAUTH_APP_PURPOSE,
-            &oauth_app_key(application_id, connector_type),
-            &client_secret,
-        )?;
+        let client = OAuthClient {
+            client_id: client_id.trim().to_string(),
+            client_secret,
+        };
         self.store
-            .put_oauth_app(OAuthAppRecord {
-                application_id: application_id.to_string(),
-                connector_type: connector_type.to_string(),
-                client_id: client_id.trim().to_string(),
-                client_secret: sealed,
-                updated_at: SystemTime::now(),
-            })
+            .put_oauth_app(oauth_app_record(
+                &self.sealer,
+                application_id,
+                kind,
+                &client,
+            )?)
             .await?;
         Ok(())
     }

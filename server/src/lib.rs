@@ -14,6 +14,9 @@
 //! | `GET /api/v1/integrations/connectors` | `{data: [connector, ...]}` |
 //! | `GET`, `PATCH`, `DELETE /api/v1/integrations/connectors/{id}` | the connector |
 //! | `POST /api/v1/integrations/connectors/{id}/execute` (also `/api/v1/connectors/sources/{id}/execute`) | `{result, connector_metadata}` |
+//! | `POST /api/v1/integrations/connectors/oauth/initiate` | `{consent_url}`: Asana's consent page for a customer |
+//! | `GET /api/v1/oauth/callback` (from Asana) | 303 to the `redirect_url` with `connector_id` (or `error`) |
+//! | `PUT /api/v1/oauth/credentials`, `GET`, `DELETE /api/v1/oauth/credentials/connector_type/{type}` | the application's own OAuth app (never its secret) |
 //! | `GET /api/v1/audit?limit=N` | `{data: [entry, ...]}`, newest first |
 //! | `GET /healthz`, `GET /readyz` | `{status}` |
 //!

@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use integrations::asana::{
     AsanaAppCredentials, AsanaAuthProvider, AsanaClient, AsanaConnector, PROVIDER_ID, RetryConfig,
@@ -20,9 +20,11 @@ use integrations::{
 };
 use serde_json::{Map, Value, json};
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ServiceStoreError};
 use crate::secrets::Sealer;
-use crate::store::{AuthKind, ConnectorRecord, OAuthAppSource, ServiceStore};
+use crate::store::{
+    AuthKind, ConnectorFilter, ConnectorRecord, OAuthAppRecord, OAuthAppSource, ServiceStore,
+};
 
 /// Airbyte's definition id for Asana.
 pub const ASANA_DEFINITION_ID: &str = "d0243522-dccf-4978-8ba0-37ed47a0bdbf";
@@ -243,6 +245,11 @@ impl Connectors {
         }
     }
 
+    /// What seals the secrets the service keeps in its own store.
+    pub(crate) fn sealer(&self) -> &Sealer {
+        &self.sealer
+    }
+
     /// Whose OAuth app will refresh an OAuth connector of `application_id`: its own client, the
     /// application's app, else the service's; 422 when there is none.
     pub(crate) async fn oauth_app_for(
@@ -256,20 +263,56 @@ impl Connectors {
         if client.is_some() {
             return Ok(Some(OAuthAppSource::Own));
         }
+        self.shared_app_for(application_id).await.map(Some)
+    }
+
+    /// The OAuth app a connector of `application_id` without a client of its own uses: the
+    /// application's own app for Asana, else the service's; 422 when there is none.
+    pub(crate) async fn shared_app_for(
+        &self,
+        application_id: &str,
+    ) -> Result<OAuthAppSource, ApiError> {
         if self
             .store
             .oauth_app(application_id, PROVIDER_ID)
             .await?
             .is_some()
         {
-            return Ok(Some(OAuthAppSource::Application));
+            return Ok(OAuthAppSource::Application);
         }
         if self.service_client().is_some() {
-            return Ok(Some(OAuthAppSource::Service));
+            return Ok(OAuthAppSource::Service);
         }
         Err(ApiError::unprocessable(
-            "OAuth credentials without client_id and client_secret need an OAuth app to refresh them, and neither this application (PUT /api/v1/oauth/credentials) nor the service has one for Asana: pass client_id and client_secret in credentials",
+            "Asana OAuth needs an OAuth app, and neither this application nor the service has one for Asana: set the application's with PUT /api/v1/oauth/credentials (or pass client_id and client_secret in a connector's OAuth credentials)",
         ))
+    }
+
+    /// The token endpoint of the application's or the service's OAuth app (`source`), for a
+    /// consent flow; 422 when that app is not (or no longer) there.
+    pub(crate) async fn shared_endpoint(
+        &self,
+        application_id: &str,
+        source: OAuthAppSource,
+    ) -> Result<TokenEndpoint, ApiError> {
+        let client = self
+            .shared_client(application_id, PROVIDER_ID, source)
+            .await?
+            .ok_or_else(|| {
+                ApiError::unprocessable(
+                    "the OAuth app this consent flow uses is gone: set one with PUT /api/v1/oauth/credentials and start again",
+                )
+            })?;
+        TokenEndpoint::new(Arc::new(self.provider_with(Some(client))?)).map_err(upstream_setup)
+    }
+
+    /// The scopes a consent flow requests: the service's configured default scopes, else
+    /// Asana's `default` (full permissions).
+    pub(crate) fn consent_scopes(&self) -> Vec<String> {
+        match self.settings.asana.default_scope.as_slice() {
+            [] => vec!["default".to_string()],
+            scopes => scopes.to_vec(),
+        }
     }
 
     fn service_client(&self) -> Option<OAuthClient> {
@@ -286,9 +329,8 @@ impl Connectors {
         connector_id: &str,
         input: &CredentialsInput,
     ) -> Result<(), ApiError> {
-        let record =
-            CredentialRecord::new(PROVIDER_ID, connector_id, input.credentials().to_payload());
-        self.credentials.put(record, PutMode::Overwrite).await?;
+        self.store_granted(connector_id, &input.credentials())
+            .await?;
         match input {
             CredentialsInput::OAuth {
                 client: Some(client),
@@ -312,6 +354,69 @@ impl Connectors {
             }
         }
         self.forget(connector_id);
+        Ok(())
+    }
+
+    /// Writes a connector's tokens (what a code exchange or a request gave).
+    pub(crate) async fn store_granted(
+        &self,
+        connector_id: &str,
+        credentials: &Credentials,
+    ) -> Result<(), ApiError> {
+        let record = CredentialRecord::new(PROVIDER_ID, connector_id, credentials.to_payload());
+        self.credentials.put(record, PutMode::Overwrite).await?;
+        self.forget(connector_id);
+        Ok(())
+    }
+
+    /// Sets the application's own OAuth app for `kind` and forgets the warm connectors that
+    /// refreshed with the one it replaces.
+    pub(crate) async fn set_application_app(
+        &self,
+        application_id: &str,
+        kind: ConnectorType,
+        client: &OAuthClient,
+    ) -> Result<OAuthAppRecord, ApiError> {
+        let record = oauth_app_record(&self.sealer, application_id, kind, client)?;
+        self.store.put_oauth_app(record.clone()).await?;
+        self.forget_application_app_users(application_id, kind)
+            .await?;
+        Ok(record)
+    }
+
+    /// Deletes the application's own OAuth app for `kind` (`false` if it had none) and forgets
+    /// the warm connectors that refreshed with it.
+    pub(crate) async fn delete_application_app(
+        &self,
+        application_id: &str,
+        kind: ConnectorType,
+    ) -> Result<bool, ApiError> {
+        let deleted = self
+            .store
+            .delete_oauth_app(application_id, kind.id())
+            .await?;
+        self.forget_application_app_users(application_id, kind)
+            .await?;
+        Ok(deleted)
+    }
+
+    async fn forget_application_app_users(
+        &self,
+        application_id: &str,
+        kind: ConnectorType,
+    ) -> Result<(), ApiError> {
+        let filter = ConnectorFilter {
+            customer_name: None,
+            connector_type: Some(kind.id().to_string()),
+        };
+        let connectors = self.store.list_connectors(application_id, &filter).await?;
+        let mut cache = self.lock();
+        for connector in connectors
+            .iter()
+            .filter(|c| c.oauth_app == Some(OAuthAppSource::Application))
+        {
+            cache.entries.remove(&connector.id);
+        }
         Ok(())
     }
 
@@ -419,19 +524,26 @@ impl Connectors {
 
     /// The Asana provider with the OAuth app that refreshes `record` (none for a token connector).
     async fn provider(&self, record: &ConnectorRecord) -> Result<AsanaAuthProvider, ApiError> {
-        let mut app = self.settings.asana.clone();
-        app.token = None;
         let client = match (record.auth_kind, record.oauth_app) {
             (AuthKind::Token, _) => None,
             (AuthKind::OAuth, Some(OAuthAppSource::Own)) => Some(self.own_client(record).await?),
-            (AuthKind::OAuth, Some(OAuthAppSource::Application)) => {
-                Some(self.application_client(record).await?)
-            }
-            (AuthKind::OAuth, _) => Some(
-                self.service_client()
-                    .ok_or_else(|| ApiError::needs_reauthorization(&record.id))?,
+            (AuthKind::OAuth, source) => Some(
+                self.shared_client(
+                    &record.application_id,
+                    &record.connector_type,
+                    source.unwrap_or(OAuthAppSource::Service),
+                )
+                .await?
+                .ok_or_else(|| ApiError::needs_reauthorization(&record.id))?,
             ),
         };
+        self.provider_with(client)
+    }
+
+    /// The Asana provider with this OAuth client (none: the API only, no token endpoint).
+    fn provider_with(&self, client: Option<OAuthClient>) -> Result<AsanaAuthProvider, ApiError> {
+        let mut app = self.settings.asana.clone();
+        app.token = None;
         app.client_id = client.as_ref().map(|c| c.client_id.clone());
         app.client_secret = client.map(|c| c.client_secret);
         AsanaAuthProvider::new(app).map_err(|e| upstream_setup(AuthError::from(e)))
@@ -454,22 +566,51 @@ impl Connectors {
         }
     }
 
-    async fn application_client(&self, record: &ConnectorRecord) -> Result<OAuthClient, ApiError> {
-        let app = self
-            .store
-            .oauth_app(&record.application_id, &record.connector_type)
-            .await?
-            .ok_or_else(|| ApiError::needs_reauthorization(&record.id))?;
+    /// The application's OAuth app for `connector_type`, or the service's (`source`); `None`
+    /// when it is not configured.
+    async fn shared_client(
+        &self,
+        application_id: &str,
+        connector_type: &str,
+        source: OAuthAppSource,
+    ) -> Result<Option<OAuthClient>, ApiError> {
+        if source != OAuthAppSource::Application {
+            return Ok(self.service_client());
+        }
+        let Some(app) = self.store.oauth_app(application_id, connector_type).await? else {
+            return Ok(None);
+        };
         let secret = self.sealer.open(
             OAUTH_APP_PURPOSE,
             &oauth_app_key(&app.application_id, &app.connector_type),
             &app.client_secret,
         )?;
-        Ok(OAuthClient {
+        Ok(Some(OAuthClient {
             client_id: app.client_id,
             client_secret: secret,
-        })
+        }))
     }
+}
+
+/// An application's own OAuth app for `kind`, its secret sealed.
+pub(crate) fn oauth_app_record(
+    sealer: &Sealer,
+    application_id: &str,
+    kind: ConnectorType,
+    client: &OAuthClient,
+) -> Result<OAuthAppRecord, ServiceStoreError> {
+    let client_secret = sealer.seal(
+        OAUTH_APP_PURPOSE,
+        &oauth_app_key(application_id, kind.id()),
+        &client.client_secret,
+    )?;
+    Ok(OAuthAppRecord {
+        application_id: application_id.to_string(),
+        connector_type: kind.id().to_string(),
+        client_id: client.client_id.clone(),
+        client_secret,
+        updated_at: SystemTime::now(),
+    })
 }
 
 /// The id an application's OAuth client secret is sealed for.
@@ -484,12 +625,10 @@ fn upstream_setup(e: AuthError) -> ApiError {
 
 #[cfg(test)]
 mod tests {
-    use std::time::SystemTime;
-
     use integrations::MemoryCredentialStore;
 
     use super::*;
-    use crate::store::SqliteServiceStore;
+    use crate::store::{ApplicationRecord, SqliteServiceStore};
 
     fn record(id: &str) -> ConnectorRecord {
         ConnectorRecord {
@@ -536,6 +675,87 @@ mod tests {
         assert_eq!(cached, ["b", "c"]);
         connectors.forget("b");
         assert_eq!(connectors.lock().entries.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn changing_the_application_s_app_forgets_the_warm_connectors_that_used_it() {
+        let store = Arc::new(SqliteServiceStore::open_in_memory().await.unwrap());
+        store
+            .create_application(ApplicationRecord {
+                id: "app".into(),
+                name: "acme".into(),
+                organization_id: "org".into(),
+                client_id: "client".into(),
+                client_secret_hash: "hash".into(),
+                redirect_origins: Vec::new(),
+                created_at: SystemTime::now(),
+            })
+            .await
+            .unwrap();
+        let mut asana = AsanaAppCredentials::default();
+        asana.api_base_url = "http://127.0.0.1:9/api/1.0".parse().unwrap();
+        asana.client_id = Some("service-client".into());
+        asana.client_secret = Some("service-secret".into());
+        let connectors = Connectors::new(
+            store.clone(),
+            Arc::new(MemoryCredentialStore::new()),
+            Sealer::new(None),
+            UpstreamSettings {
+                asana,
+                retry: RetryConfig::default(),
+                timeout: Duration::from_secs(1),
+                cache_size: 10,
+            },
+        );
+        let client = OAuthClient {
+            client_id: "own-app".into(),
+            client_secret: "own-secret".into(),
+        };
+        connectors
+            .set_application_app("app", ConnectorType::Asana, &client)
+            .await
+            .unwrap();
+        let mut records = Vec::new();
+        for (id, kind, source) in [
+            ("pat", AuthKind::Token, None),
+            ("service", AuthKind::OAuth, Some(OAuthAppSource::Service)),
+            (
+                "own-app",
+                AuthKind::OAuth,
+                Some(OAuthAppSource::Application),
+            ),
+        ] {
+            let mut record = record(id);
+            record.auth_kind = kind;
+            record.oauth_app = source;
+            store.insert_connector(record.clone()).await.unwrap();
+            records.push(record);
+        }
+        let cached = |connectors: &Connectors| {
+            let mut ids: Vec<String> = connectors.lock().entries.keys().cloned().collect();
+            ids.sort();
+            ids
+        };
+        let warm_all = || async {
+            for record in &records {
+                connectors.connector(record).await.unwrap();
+            }
+        };
+        warm_all().await;
+        assert_eq!(cached(&connectors), ["own-app", "pat", "service"]);
+        connectors
+            .set_application_app("app", ConnectorType::Asana, &client)
+            .await
+            .unwrap();
+        assert_eq!(cached(&connectors), ["pat", "service"]);
+        warm_all().await;
+        assert!(
+            connectors
+                .delete_application_app("app", ConnectorType::Asana)
+                .await
+                .unwrap()
+        );
+        assert_eq!(cached(&connectors), ["pat", "service"]);
     }
 
     #[test]

@@ -191,9 +191,9 @@ impl ServerBuilder {
                 store: store.clone(),
                 connectors: Arc::new(connectors),
                 token_ttl: self.token_ttl,
+                public_url: self.public_url,
             },
             admin: Admin::new(store, credentials, sealer),
-            public_url: self.public_url,
             max_body_bytes: self.max_body_bytes,
         })
     }
@@ -224,7 +224,6 @@ fn create_private_dir(dir: &std::path::Path) -> Result<(), ServerError> {
 pub struct Server {
     state: AppState,
     admin: Admin,
-    public_url: Option<Url>,
     max_body_bytes: usize,
 }
 
@@ -232,7 +231,7 @@ impl std::fmt::Debug for Server {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Server")
             .field("store", &self.state.store)
-            .field("public_url", &self.public_url.as_ref().map(Url::as_str))
+            .field("public_url", &self.public_url().map(Url::as_str))
             .finish_non_exhaustive()
     }
 }
@@ -250,7 +249,7 @@ impl Server {
 
     /// The URL the service was told it is reached at.
     pub fn public_url(&self) -> Option<&Url> {
-        self.public_url.as_ref()
+        self.state.public_url.as_ref()
     }
 
     /// The service's routes, to serve or to nest in another router.

@@ -12,7 +12,7 @@ use integrations::CredentialStatus;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{ApiJson, ApiPath, ApiQuery, AppState, Audit, customer_of, rfc3339};
+use super::{ApiJson, ApiPath, ApiQuery, AppState, Audit, customer_of, from_json, rfc3339};
 use crate::error::ApiError;
 use crate::providers::{ConnectorType, CredentialsInput};
 use crate::store::{ConnectorFilter, ConnectorRecord};
@@ -64,14 +64,54 @@ pub(super) async fn owned(
         .ok_or_else(ApiError::connector_not_found)
 }
 
+/// What a request for a new connector names: the customer, the provider and, optionally, a
+/// name. Read from the same body as the rest of the request.
 #[derive(Deserialize)]
-struct CreateRequest {
+pub(super) struct NewConnector {
     name: Option<String>,
     definition_id: Option<String>,
     connector_type: Option<String>,
     customer_name: Option<String>,
     workspace_name: Option<String>,
     external_user_id: Option<String>,
+}
+
+impl NewConnector {
+    /// The customer, the provider and the name of the new connector. A scoped token creates
+    /// only for its own customer (another is 404); an application token must name one (422).
+    /// Without a name, the provider's and the customer's.
+    pub(super) fn resolve(
+        &self,
+        principal: &Principal,
+    ) -> Result<(String, ConnectorType, String), ApiError> {
+        let named = customer_of(
+            self.customer_name.as_deref(),
+            self.workspace_name.as_deref(),
+            self.external_user_id.as_deref(),
+        )?;
+        let customer = match (named, &principal.customer) {
+            (Some(named), Some(own)) if &named != own => {
+                return Err(ApiError::new(StatusCode::NOT_FOUND, "customer not found"));
+            }
+            (Some(named), _) => named,
+            (None, Some(own)) => own.clone(),
+            (None, None) => {
+                return Err(ApiError::unprocessable(
+                    "name the customer with customer_name, workspace_name or external_user_id",
+                ));
+            }
+        };
+        let kind = ConnectorType::resolve(
+            self.definition_id.as_deref(),
+            self.connector_type.as_deref(),
+        )?;
+        let name = default_name(self.name.as_deref(), kind, &customer)?;
+        Ok((customer, kind, name))
+    }
+}
+
+#[derive(Deserialize)]
+struct CreateRequest {
     credentials: Option<Value>,
     server_side_oauth_secret_id: Option<Value>,
 }
@@ -79,35 +119,11 @@ struct CreateRequest {
 async fn create(
     State(state): State<AppState>,
     principal: Principal,
-    ApiJson(request): ApiJson<CreateRequest>,
+    ApiJson(body): ApiJson<Value>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let started = Instant::now();
-    let named = customer_of(
-        request.customer_name.as_deref(),
-        request.workspace_name.as_deref(),
-        request.external_user_id.as_deref(),
-    )?;
-    let customer = match (named, &principal.customer) {
-        (Some(named), Some(own)) if &named != own => {
-            return Err(ApiError::new(StatusCode::NOT_FOUND, "customer not found"));
-        }
-        (Some(named), _) => named,
-        (None, Some(own)) => own.clone(),
-        (None, None) => {
-            return Err(ApiError::unprocessable(
-                "name the customer with customer_name, workspace_name or external_user_id",
-            ));
-        }
-    };
-    let kind = ConnectorType::resolve(
-        request.definition_id.as_deref(),
-        request.connector_type.as_deref(),
-    )?;
-    let name = match request.name.as_deref().map(str::trim) {
-        Some("") => return Err(ApiError::unprocessable("name must not be empty")),
-        Some(name) => name.to_string(),
-        None => format!("{} {}", kind.display_name(), customer),
-    };
+    let (customer, kind, name) = from_json::<NewConnector>(body.clone())?.resolve(&principal)?;
+    let request: CreateRequest = from_json(body)?;
     let credentials = match (&request.credentials, &request.server_side_oauth_secret_id) {
         (Some(credentials), _) => CredentialsInput::parse(credentials)?,
         (None, Some(_)) => {
@@ -138,11 +154,38 @@ async fn create(
         created_at: now,
         updated_at: now,
     };
-    let stored = match state
+    let stored = state
         .connectors
         .store_credentials(&record.id, &credentials)
-        .await
-    {
+        .await;
+    save_new(&state, &principal, &record, stored, started).await?;
+    Ok((StatusCode::CREATED, Json(view(&state, &record).await?)))
+}
+
+/// A connector's name: the one given (not empty), else the provider's and the customer's.
+pub(super) fn default_name(
+    name: Option<&str>,
+    kind: ConnectorType,
+    customer: &str,
+) -> Result<String, ApiError> {
+    match name.map(str::trim) {
+        Some("") => Err(ApiError::unprocessable("name must not be empty")),
+        Some(name) => Ok(name.to_string()),
+        None => Ok(format!("{} {}", kind.display_name(), customer)),
+    }
+}
+
+/// Saves a new connector whose credentials were just written (`stored` says whether that
+/// worked), and audits its creation. On any failure no credentials stay behind without their
+/// connector.
+pub(super) async fn save_new(
+    state: &AppState,
+    principal: &Principal,
+    record: &ConnectorRecord,
+    stored: Result<(), ApiError>,
+    started: Instant,
+) -> Result<(), ApiError> {
+    let saved = match stored {
         Ok(()) => state
             .store
             .insert_connector(record.clone())
@@ -150,13 +193,12 @@ async fn create(
             .map_err(ApiError::from),
         Err(e) => Err(e),
     };
-    if let Err(e) = stored {
-        // Nothing half-made stays behind: no credentials without their connector.
+    if let Err(e) = saved {
         state.connectors.delete_credentials(&record.id).await?;
         return Err(e);
     }
     Audit {
-        principal: &principal,
+        principal,
         customer_name: Some(&record.customer_name),
         connector_id: Some(&record.id),
         operation: "connector.create",
@@ -167,7 +209,7 @@ async fn create(
     }
     .record(state.store.as_ref(), StatusCode::CREATED)
     .await;
-    Ok((StatusCode::CREATED, Json(view(&state, &record).await?)))
+    Ok(())
 }
 
 #[derive(Deserialize)]

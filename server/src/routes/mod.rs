@@ -6,6 +6,7 @@ mod applications;
 mod audit;
 mod connectors;
 mod execute;
+mod oauth;
 mod ops;
 
 use std::sync::Arc;
@@ -20,6 +21,7 @@ use axum::http::StatusCode;
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
+use url::Url;
 
 use crate::error::ApiError;
 use crate::providers::Connectors;
@@ -33,6 +35,8 @@ pub(crate) struct AppState {
     pub(crate) connectors: Arc<Connectors>,
     /// How long service tokens live.
     pub(crate) token_ttl: Duration,
+    /// Where clients and providers reach the service (consent flows need it).
+    pub(crate) public_url: Option<Url>,
 }
 
 impl FromRef<AppState> for Arc<dyn ServiceStore> {
@@ -48,6 +52,7 @@ pub(crate) fn router(state: AppState, max_body_bytes: usize) -> Router {
         .merge(applications::routes())
         .merge(connectors::routes())
         .merge(execute::routes())
+        .merge(oauth::routes())
         .merge(audit::routes())
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "no such route") })
         .layer(DefaultBodyLimit::max(max_body_bytes))
@@ -86,20 +91,24 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
                 "the request body must be a JSON object",
             ));
         }
-        serde_path_to_error::deserialize(value)
-            .map(ApiJson)
-            .map_err(|e| {
-                let inner = e.inner().to_string();
-                let path = e.path().to_string();
-                if let Some(field) = inner.strip_prefix("missing field ") {
-                    ApiError::unprocessable(format!("the request body misses the field {field}"))
-                } else {
-                    ApiError::unprocessable(format!(
-                        "the request body's field `{path}` has the wrong type"
-                    ))
-                }
-            })
+        from_json(value).map(ApiJson)
     }
+}
+
+/// Reads a JSON object into `T`: 422 naming the missing field or the field of the wrong type,
+/// never its value.
+pub(crate) fn from_json<T: DeserializeOwned>(value: Value) -> Result<T, ApiError> {
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let inner = e.inner().to_string();
+        let path = e.path().to_string();
+        if let Some(field) = inner.strip_prefix("missing field ") {
+            ApiError::unprocessable(format!("the request body misses the field {field}"))
+        } else {
+            ApiError::unprocessable(format!(
+                "the request body's field `{path}` has the wrong type"
+            ))
+        }
+    })
 }
 
 /// Query parameters: 400 naming what could not be read.

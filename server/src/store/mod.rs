@@ -310,7 +310,7 @@ pub trait ServiceStore: Send + Sync + fmt::Debug {
         connector_type: &str,
     ) -> Result<bool, ServiceStoreError>;
 
-    /// Stores a pending OAuth state.
+    /// Stores a pending OAuth state, and forgets the states that expired already.
     async fn put_oauth_state(&self, state: OAuthStateRecord) -> Result<(), ServiceStoreError>;
     /// Takes (reads and deletes, atomically: once only) the state with this hash, if it has not
     /// expired at `now`. An expired state is deleted and `None` returned.

@@ -635,7 +635,9 @@ impl ServiceStore for SqliteServiceStore {
     }
 
     async fn put_oauth_state(&self, state: OAuthStateRecord) -> Result<(), ServiceStoreError> {
+        let now = millis(SystemTime::now());
         self.run("stored an OAuth state", move |c| {
+            c.execute("DELETE FROM oauth_states WHERE expires_ms <= ?1", [now])?;
             c.execute(
                 "INSERT INTO oauth_states (state_hash, application_id, customer_name, connector_type, name, pkce_verifier, redirect_uri, scopes, redirect_url, oauth_app, expires_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
                 params![

@@ -48,20 +48,34 @@ impl Service {
 
     /// A service over this Asana.
     pub async fn start_on(asana: MockAsana, with_app: bool, max_body_bytes: usize) -> Self {
+        let app = asana_app(&asana, with_app);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        Self::serve(asana, app, max_body_bytes, listener, None).await
+    }
+
+    /// A service over this Asana with this Asana app, on `listener`, told that it is reached at
+    /// `public_url`.
+    pub async fn serve(
+        asana: MockAsana,
+        app: AsanaAppCredentials,
+        max_body_bytes: usize,
+        listener: tokio::net::TcpListener,
+        public_url: Option<url::Url>,
+    ) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let keys = KeyRing::new(EncryptionKey::generate());
-        let server = Server::builder()
+        let mut builder = Server::builder()
             .store_dir(dir.path())
             .encryption_keys(keys.clone())
-            .asana_app(asana_app(&asana, with_app))
+            .asana_app(app)
             .upstream_retry(RetryConfig::default().with_max_retries(0))
             .max_body_bytes(max_body_bytes)
-            .upstream_timeout(Duration::from_millis(800))
-            .build()
-            .await
-            .unwrap();
+            .upstream_timeout(Duration::from_millis(800));
+        if let Some(url) = public_url {
+            builder = builder.public_url(url);
+        }
+        let server = builder.build().await.unwrap();
         let admin = server.admin();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let (shutdown, stop) = oneshot::channel::<()>();
         let served = tokio::spawn(server.serve(listener, async move {

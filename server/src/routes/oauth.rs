@@ -1,0 +1,498 @@
+//! The consent flow and applications' own OAuth apps.
+//!
+//! - `POST /api/v1/integrations/connectors/oauth/initiate`: Asana's consent URL (state, PKCE
+//!   S256, scopes, and the service's callback as `redirect_uri`) for a customer, to send the user
+//!   to. The state is stored, hashed, with everything the callback needs, so the callback may land
+//!   on any instance sharing the store. The `redirect_url` the user returns to must be on an
+//!   origin the application registered: no open redirect.
+//! - `GET /api/v1/oauth/callback`: where Asana sends the user back. Takes the state once,
+//!   exchanges the code, creates the connector and sends the user on to
+//!   `redirect_url?connector_id=ID`, or `redirect_url?error=CODE` ([`ConsentFailure`]). A state
+//!   the service did not issue, or issued and saw used or expired, is 400: then there is no
+//!   trusted `redirect_url` to send the user to.
+//! - `PUT /api/v1/oauth/credentials`, `GET` and `DELETE
+//!   /api/v1/oauth/credentials/connector_type/{type}`: the application's own OAuth app for a
+//!   provider ("bring your own app"), used instead of the service's by consent flows and by
+//!   OAuth connectors without a client of their own. Its secret is sealed and never answered.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use async_trait::async_trait;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Redirect;
+use axum::routing::{get, post, put};
+use axum::{Json, Router};
+use integrations::auth_core::PendingStateStore;
+use integrations::auth_core::pending::PendingState;
+use integrations::{AuthError, AuthorizeOptions, OAuth2Flow, SecretString};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use url::Url;
+
+use super::connectors::{NewConnector, default_name, save_new};
+use super::{ApiJson, ApiPath, ApiQuery, AppState, Audit, from_json, rfc3339};
+use crate::error::ApiError;
+use crate::providers::{ConnectorType, OAuthClient};
+use crate::secrets;
+use crate::store::{AuthKind, ConnectorRecord, OAuthAppRecord, OAuthStateRecord};
+use crate::tokens::Principal;
+
+/// How long a consent flow may take, from `initiate` to the callback.
+const CONSENT_TTL: Duration = Duration::from_secs(600);
+
+/// What the sealer binds a pending flow's PKCE verifier to (with the state's hash).
+const PKCE_PURPOSE: &str = "oauth_state";
+
+/// The service's callback, below its public URL.
+const CALLBACK_PATH: &str = "/api/v1/oauth/callback";
+
+pub(super) fn routes() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/api/v1/integrations/connectors/oauth/initiate",
+            post(initiate),
+        )
+        .route(CALLBACK_PATH, get(callback))
+        .route("/api/v1/oauth/credentials", put(set_app))
+        .route(
+            "/api/v1/oauth/credentials/connector_type/{connector_type}",
+            get(read_app).delete(delete_app),
+        )
+}
+
+#[derive(Deserialize)]
+struct InitiateRequest {
+    redirect_url: String,
+}
+
+async fn initiate(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiJson(body): ApiJson<Value>,
+) -> Result<Json<Value>, ApiError> {
+    let (customer, kind, name) = from_json::<NewConnector>(body.clone())?.resolve(&principal)?;
+    let request: InitiateRequest = from_json(body)?;
+    let redirect_url = registered_redirect(&state, &principal, &request.redirect_url).await?;
+    let callback = callback_url(state.public_url.as_ref())?;
+    let source = state
+        .connectors
+        .shared_app_for(&principal.application_id)
+        .await?;
+    let endpoint = state
+        .connectors
+        .shared_endpoint(&principal.application_id, source)
+        .await?;
+    let scopes = state.connectors.consent_scopes();
+    let issued = Arc::new(Issued::default());
+    let authorization = OAuth2Flow::new(Arc::new(endpoint), issued.clone())
+        .map_err(consent_setup)?
+        .authorize(
+            AuthorizeOptions::default()
+                .redirect_uri(callback.clone())
+                .scopes(scopes.clone()),
+        )
+        .await
+        .map_err(consent_setup)?;
+    let verifier = issued
+        .verifier()
+        .ok_or_else(|| consent_setup("no PKCE verifier was issued"))?;
+    let state_hash = secrets::hash(&authorization.state);
+    let pkce_verifier = state
+        .connectors
+        .sealer()
+        .seal(PKCE_PURPOSE, &state_hash, &verifier)?;
+    state
+        .store
+        .put_oauth_state(OAuthStateRecord {
+            state_hash,
+            application_id: principal.application_id.clone(),
+            customer_name: customer,
+            connector_type: kind.id().to_string(),
+            name: Some(name),
+            pkce_verifier,
+            redirect_uri: callback.to_string(),
+            scopes,
+            redirect_url: redirect_url.to_string(),
+            oauth_app: source,
+            expires_at: SystemTime::now() + CONSENT_TTL,
+        })
+        .await?;
+    Ok(Json(json!({ "consent_url": authorization.url.as_str() })))
+}
+
+/// `redirect_url` if it is an http(s) URL on one of the application's registered origins
+/// (scheme, host and port exactly); 422 otherwise.
+async fn registered_redirect(
+    state: &AppState,
+    principal: &Principal,
+    redirect_url: &str,
+) -> Result<Url, ApiError> {
+    let application = state
+        .store
+        .application(&principal.application_id)
+        .await?
+        .ok_or_else(|| ApiError::unauthorized("the application of this token no longer exists"))?;
+    let url = Url::parse(redirect_url.trim())
+        .ok()
+        .filter(|url| matches!(url.scheme(), "http" | "https") && url.host().is_some());
+    let origin = url.as_ref().map(|url| url.origin().ascii_serialization());
+    match (url, origin) {
+        (Some(url), Some(origin)) if application.redirect_origins.contains(&origin) => Ok(url),
+        _ => Err(ApiError::unprocessable(
+            "redirect_url must be an http(s) URL on an origin registered for this application (integrations apps create --redirect-origin URL)",
+        )),
+    }
+}
+
+/// `{public_url}/api/v1/oauth/callback`; without a public URL the service cannot run consent
+/// flows (501).
+fn callback_url(public_url: Option<&Url>) -> Result<Url, ApiError> {
+    let public_url = public_url.ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_IMPLEMENTED,
+            "this service runs no consent flows: it was started without a public URL (integrations serve --public-url URL)",
+        )
+    })?;
+    let base = public_url.as_str().trim_end_matches('/');
+    Url::parse(&format!("{base}{CALLBACK_PATH}"))
+        .map_err(|_| consent_setup("the public URL cannot carry the callback path"))
+}
+
+fn consent_setup(e: impl std::fmt::Display) -> ApiError {
+    tracing::error!(error = %e, "cannot start a consent flow");
+    ApiError::internal("cannot start the consent flow; check the service's Asana configuration")
+}
+
+/// Receives the pending authorization [`OAuth2Flow::authorize`] issues, which `initiate` then
+/// stores with the flow's context in the service's store. States are taken from there by the
+/// callback, never from here.
+#[derive(Debug, Default)]
+struct Issued(Mutex<Option<PendingState>>);
+
+impl Issued {
+    fn verifier(&self) -> Option<SecretString> {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+            .and_then(|pending| pending.verifier)
+    }
+}
+
+#[async_trait]
+impl PendingStateStore for Issued {
+    async fn insert(&self, _state: &str, pending: PendingState) -> Result<(), AuthError> {
+        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(pending);
+        Ok(())
+    }
+
+    async fn take(&self, provider: &str, _state: &str) -> Result<PendingState, AuthError> {
+        Err(AuthError::UnknownState {
+            provider: provider.to_string(),
+        })
+    }
+}
+
+#[derive(Deserialize)]
+struct CallbackQuery {
+    code: Option<String>,
+    state: Option<String>,
+    error: Option<String>,
+}
+
+/// Why a consent flow ended without a connector: the `error` sent to the application's
+/// `redirect_url`. Never the provider's description, which is not ours to forward.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ConsentFailure {
+    /// The user declined (Asana's `access_denied`).
+    AccessDenied,
+    /// Asana refused the authorization request, or came back without a code.
+    AuthorizationFailed,
+    /// Asana did not trade the code for tokens.
+    ExchangeFailed,
+    /// The service failed to keep the connector.
+    ServerError,
+}
+
+impl ConsentFailure {
+    fn as_str(self) -> &'static str {
+        match self {
+            ConsentFailure::AccessDenied => "access_denied",
+            ConsentFailure::AuthorizationFailed => "authorization_failed",
+            ConsentFailure::ExchangeFailed => "exchange_failed",
+            ConsentFailure::ServerError => "server_error",
+        }
+    }
+
+    /// From the `error` of an authorization response (RFC 6749 §4.1.2.1).
+    fn from_provider(error: &str) -> Self {
+        match error {
+            "access_denied" => ConsentFailure::AccessDenied,
+            _ => ConsentFailure::AuthorizationFailed,
+        }
+    }
+}
+
+async fn callback(
+    State(state): State<AppState>,
+    ApiQuery(query): ApiQuery<CallbackQuery>,
+) -> Result<Redirect, ApiError> {
+    let started = Instant::now();
+    let pending = match query.state.as_deref().filter(|s| !s.is_empty()) {
+        Some(value) => {
+            state
+                .store
+                .take_oauth_state(&secrets::hash(value), SystemTime::now())
+                .await?
+        }
+        None => None,
+    }
+    .ok_or_else(|| {
+        ApiError::bad_request(
+            "unknown, expired or already used OAuth state: this link cannot be completed; start the connection again from the application",
+        )
+    })?;
+    let mut back = Url::parse(&pending.redirect_url)
+        .map_err(|_| ApiError::internal("the consent flow's redirect_url cannot be read"))?;
+    match complete(&state, &pending, &query, started).await {
+        Ok(id) => back.query_pairs_mut().append_pair("connector_id", &id),
+        Err(failure) => back
+            .query_pairs_mut()
+            .append_pair("error", failure.as_str()),
+    };
+    Ok(Redirect::to(back.as_str()))
+}
+
+/// Exchanges the code of a taken state and creates the connector; its id.
+async fn complete(
+    state: &AppState,
+    pending: &OAuthStateRecord,
+    query: &CallbackQuery,
+    started: Instant,
+) -> Result<String, ConsentFailure> {
+    if let Some(error) = &query.error {
+        return Err(ConsentFailure::from_provider(error));
+    }
+    let code = query
+        .code
+        .as_deref()
+        .filter(|c| !c.is_empty())
+        .ok_or(ConsentFailure::AuthorizationFailed)?;
+    let server_error = |what: &str| {
+        tracing::error!(what, "a consent flow could not be completed");
+        ConsentFailure::ServerError
+    };
+    let kind = ConnectorType::from_name(&pending.connector_type)
+        .ok_or_else(|| server_error("unknown connector type in the state"))?;
+    let verifier = state
+        .connectors
+        .sealer()
+        .open(PKCE_PURPOSE, &pending.state_hash, &pending.pkce_verifier)
+        .map_err(|_| server_error("the PKCE verifier cannot be opened"))?;
+    let redirect_uri = Url::parse(&pending.redirect_uri)
+        .map_err(|_| server_error("the redirect_uri cannot be read"))?;
+    let endpoint = state
+        .connectors
+        .shared_endpoint(&pending.application_id, pending.oauth_app)
+        .await
+        .map_err(|e| {
+            tracing::warn!(error = e.message(), "no OAuth app for a consent flow");
+            ConsentFailure::ExchangeFailed
+        })?;
+    let credentials = endpoint
+        .exchange(code, Some(&redirect_uri), Some(&verifier), &pending.scopes)
+        .await
+        .map_err(|e| {
+            tracing::warn!(error = %e, "the authorization code exchange failed");
+            ConsentFailure::ExchangeFailed
+        })?;
+    let name = default_name(pending.name.as_deref(), kind, &pending.customer_name)
+        .map_err(|_| server_error("the connector name in the state is empty"))?;
+    let now = SystemTime::now();
+    let record = ConnectorRecord {
+        id: uuid::Uuid::new_v4().to_string(),
+        application_id: pending.application_id.clone(),
+        customer_name: pending.customer_name.clone(),
+        connector_type: kind.id().to_string(),
+        definition_id: kind.definition_id().to_string(),
+        name,
+        auth_kind: AuthKind::OAuth,
+        oauth_app: Some(pending.oauth_app),
+        created_at: now,
+        updated_at: now,
+    };
+    let principal = Principal {
+        application_id: pending.application_id.clone(),
+        customer: Some(pending.customer_name.clone()),
+    };
+    let stored = state
+        .connectors
+        .store_granted(&record.id, &credentials)
+        .await;
+    save_new(state, &principal, &record, stored, started)
+        .await
+        .map_err(|e| server_error(e.message()))?;
+    Ok(record.id)
+}
+
+#[derive(Deserialize)]
+struct SetAppRequest {
+    connector_type: String,
+    configuration: AppConfiguration,
+}
+
+#[derive(Deserialize)]
+struct AppConfiguration {
+    client_id: String,
+    client_secret: String,
+}
+
+/// The application's own OAuth apps are the application's: a token scoped to one customer
+/// reaches none of them (404).
+fn application_only(principal: &Principal) -> Result<(), ApiError> {
+    match principal.customer {
+        Some(_) => Err(oauth_app_not_found()),
+        None => Ok(()),
+    }
+}
+
+fn oauth_app_not_found() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "OAuth app not found")
+}
+
+/// The OAuth app as answered: never its secret.
+fn app_view(kind: ConnectorType, app: &OAuthAppRecord) -> Value {
+    json!({
+        "connector_type": kind.display_name(),
+        "definition_id": kind.definition_id(),
+        "configuration": { "client_id": app.client_id },
+        "updated_at": rfc3339(app.updated_at),
+    })
+}
+
+fn app_audit<'a>(principal: &'a Principal, operation: &'static str, started: Instant) -> Audit<'a> {
+    Audit {
+        principal,
+        customer_name: None,
+        connector_id: None,
+        operation,
+        entity: None,
+        action: None,
+        param_names: Vec::new(),
+        started,
+    }
+}
+
+async fn set_app(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiJson(request): ApiJson<SetAppRequest>,
+) -> Result<Json<Value>, ApiError> {
+    let started = Instant::now();
+    application_only(&principal)?;
+    let kind = ConnectorType::resolve(None, Some(&request.connector_type))?;
+    let client_id = request.configuration.client_id.trim();
+    let client_secret = SecretString::from(request.configuration.client_secret);
+    if client_id.is_empty() || client_secret.expose_secret().trim().is_empty() {
+        return Err(ApiError::unprocessable(
+            "configuration.client_id and configuration.client_secret must not be empty",
+        ));
+    }
+    let client = OAuthClient {
+        client_id: client_id.to_string(),
+        client_secret,
+    };
+    let record = state
+        .connectors
+        .set_application_app(&principal.application_id, kind, &client)
+        .await?;
+    let mut audit = app_audit(&principal, "oauth_app.set", started);
+    audit.param_names = vec!["client_id".into(), "client_secret".into()];
+    audit.record(state.store.as_ref(), StatusCode::OK).await;
+    Ok(Json(app_view(kind, &record)))
+}
+
+/// The principal's OAuth app for the provider the path names, or 404.
+async fn owned_app(
+    state: &AppState,
+    principal: &Principal,
+    connector_type: &str,
+) -> Result<(ConnectorType, OAuthAppRecord), ApiError> {
+    application_only(principal)?;
+    let kind = ConnectorType::from_name(connector_type).ok_or_else(oauth_app_not_found)?;
+    let app = state
+        .store
+        .oauth_app(&principal.application_id, kind.id())
+        .await?
+        .ok_or_else(oauth_app_not_found)?;
+    Ok((kind, app))
+}
+
+async fn read_app(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiPath(connector_type): ApiPath<String>,
+) -> Result<Json<Value>, ApiError> {
+    let (kind, app) = owned_app(&state, &principal, &connector_type).await?;
+    Ok(Json(app_view(kind, &app)))
+}
+
+async fn delete_app(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiPath(connector_type): ApiPath<String>,
+) -> Result<Json<Value>, ApiError> {
+    let started = Instant::now();
+    let (kind, app) = owned_app(&state, &principal, &connector_type).await?;
+    if !state
+        .connectors
+        .delete_application_app(&principal.application_id, kind)
+        .await?
+    {
+        return Err(oauth_app_not_found());
+    }
+    app_audit(&principal, "oauth_app.delete", started)
+        .record(state.store.as_ref(), StatusCode::OK)
+        .await;
+    Ok(Json(app_view(kind, &app)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_callback_sits_below_the_public_url_whatever_its_path() {
+        for (public, expected) in [
+            (
+                "https://svc.example.com",
+                "https://svc.example.com/api/v1/oauth/callback",
+            ),
+            (
+                "https://svc.example.com/integrations/",
+                "https://svc.example.com/integrations/api/v1/oauth/callback",
+            ),
+        ] {
+            let url = callback_url(Some(&public.parse().unwrap())).unwrap();
+            assert_eq!(url.as_str(), expected);
+        }
+        assert_eq!(
+            callback_url(None).unwrap_err().status(),
+            StatusCode::NOT_IMPLEMENTED
+        );
+    }
+
+    #[test]
+    fn provider_errors_become_short_codes() {
+        assert_eq!(
+            ConsentFailure::from_provider("access_denied").as_str(),
+            "access_denied"
+        );
+        assert_eq!(
+            ConsentFailure::from_provider("invalid_scope secret-ish text").as_str(),
+            "authorization_failed"
+        );
+    }
+}

@@ -1,0 +1,666 @@
+//! The consent flow (`oauth/initiate`, Asana's consent page played by MockAsana, the callback)
+//! and applications' own OAuth apps (`oauth/credentials`).
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use integrations::CredentialStore;
+use integrations_server::Server;
+use provider_asana_testkit::MockAsana;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use url::Url;
+
+use crate::support::{Service, asana_app, error_message};
+
+/// Where the application sends its users back to: on its registered origin.
+const RETURN_TO: &str = "https://app.example.com/connected?from=asana";
+/// The application's own Asana app, in the tests that bring one.
+const BYO_ID: &str = "byo-client-id";
+const BYO_SECRET: &str = "CANARY-byo-client-secret";
+/// The service's own Asana app when an application brings its own.
+const SERVICE_ID: &str = "service-client-id";
+
+/// Whose Asana apps a test service has.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Apps {
+    /// The service's app is the mock's.
+    Service,
+    /// The mock's app is the one applications bring ([`BYO_ID`]); the service's app is another
+    /// one ([`SERVICE_ID`]).
+    Byo,
+    /// The service has no app.
+    None,
+}
+
+/// A service reached at its own address, whose callback Asana (the mock) has registered.
+async fn start_with(apps: Apps) -> Service {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let public: Url = format!("http://{}", listener.local_addr().unwrap())
+        .parse()
+        .unwrap();
+    let mut asana = MockAsana::builder().redirect_uri(callback_of(&public));
+    if apps == Apps::Byo {
+        asana = asana.client_id(BYO_ID).client_secret(BYO_SECRET);
+    }
+    let asana = asana.start().await;
+    let mut app = asana_app(&asana, apps == Apps::Service);
+    if apps == Apps::Byo {
+        app.client_id = Some(SERVICE_ID.into());
+        app.client_secret = Some("service-client-secret".into());
+    }
+    Service::serve(asana, app, 64 * 1024, listener, Some(public)).await
+}
+
+/// A service whose app is the mock's ([`Apps::Service`]), or one whose applications bring theirs
+/// ([`Apps::Byo`]).
+async fn start(byo: bool) -> Service {
+    start_with(if byo { Apps::Byo } else { Apps::Service }).await
+}
+
+fn callback_of(public: &Url) -> String {
+    format!("{}api/v1/oauth/callback", public.as_str())
+}
+
+/// A client that shows redirects instead of following them.
+fn browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(20))
+        .build()
+        .unwrap()
+}
+
+/// A URL's query as a map.
+fn query(url: &Url) -> HashMap<String, String> {
+    url.query_pairs().into_owned().collect()
+}
+
+/// `oauth/initiate` for customer `c` back to `redirect_url`.
+async fn initiate(svc: &Service, token: &str, redirect_url: &str) -> (u16, Value) {
+    svc.post(
+        "/api/v1/integrations/connectors/oauth/initiate",
+        Some(token),
+        json!({
+            "customer_name": "c",
+            "connector_type": "Asana",
+            "redirect_url": redirect_url,
+            "name": "Asana of c",
+        }),
+    )
+    .await
+}
+
+/// The consent URL of a successful `initiate`.
+async fn consent_url(svc: &Service, token: &str) -> Url {
+    let (status, body) = initiate(svc, token, RETURN_TO).await;
+    assert_eq!(status, 200, "{body}");
+    body["consent_url"].as_str().unwrap().parse().unwrap()
+}
+
+/// Sends the user's browser to `callback` (Asana's redirect), on the instance at `base` instead
+/// of the one the callback names when given; the status, where it redirects to, and the body.
+async fn land(callback: &Url, base: Option<&str>) -> (u16, Option<Url>, Value) {
+    let mut url = callback.clone();
+    if let Some(base) = base {
+        let base: Url = base.parse().unwrap();
+        url.set_port(base.port()).unwrap();
+    }
+    let response = browser().get(url).send().await.unwrap();
+    let status = response.status().as_u16();
+    let location = response
+        .headers()
+        .get("location")
+        .map(|v| v.to_str().unwrap().parse().unwrap());
+    let text = response.text().await.unwrap();
+    (
+        status,
+        location,
+        serde_json::from_str(&text).unwrap_or(Value::Null),
+    )
+}
+
+/// The forms of the token requests the mock received, in order.
+async fn token_requests(asana: &MockAsana) -> Vec<HashMap<String, String>> {
+    asana
+        .received_requests()
+        .await
+        .into_iter()
+        .filter(|r| r.url.path() == "/-/oauth_token")
+        .map(|r| url::form_urlencoded::parse(&r.body).into_owned().collect())
+        .collect()
+}
+
+/// How many consent flows are pending in the service's store.
+fn pending_states(svc: &Service) -> i64 {
+    rusqlite::Connection::open(svc.dir.path().join("service.db"))
+        .unwrap()
+        .query_row("SELECT count(*) FROM oauth_states", [], |r| r.get(0))
+        .unwrap()
+}
+
+/// The application's connectors.
+async fn connectors(svc: &Service, token: &str) -> Vec<Value> {
+    let (status, body) = svc
+        .get("/api/v1/integrations/connectors", Some(token))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    body["data"].as_array().unwrap().clone()
+}
+
+/// Asserts a redirect back to [`RETURN_TO`] (its own query kept) and returns the added pairs.
+fn returned(location: Option<Url>) -> HashMap<String, String> {
+    let location = location.expect("a redirect");
+    assert_eq!(
+        &location[..url::Position::AfterPath],
+        "https://app.example.com/connected"
+    );
+    let mut pairs = query(&location);
+    assert_eq!(pairs.remove("from").as_deref(), Some("asana"));
+    pairs
+}
+
+#[tokio::test]
+async fn the_consent_flow_creates_a_connector_that_executes() {
+    let svc = start(false).await;
+    let app = svc.application("acme").await;
+    let token = svc.app_token(&app).await;
+
+    let consent = consent_url(&svc, &token).await;
+    assert_eq!(
+        &consent[..url::Position::AfterPath],
+        svc.asana.authorization_url()
+    );
+    let params = query(&consent);
+    let callback = format!("{}/api/v1/oauth/callback", svc.url);
+    assert_eq!(params["response_type"], "code");
+    assert_eq!(params["client_id"], svc.asana.client_id());
+    assert_eq!(params["redirect_uri"], callback);
+    assert_eq!(params["scope"], "default");
+    assert_eq!(params["code_challenge_method"], "S256");
+    assert_eq!(params["state"].len(), 43);
+    assert_eq!(pending_states(&svc), 1);
+
+    let landing = svc.asana.consent(consent.as_str()).await.unwrap();
+    let code = query(&landing)["code"].clone();
+    let (status, location, _) = land(&landing, None).await;
+    assert_eq!(status, 303);
+    let back = returned(location);
+    let id = back["connector_id"].clone();
+    assert_eq!(back.len(), 1, "{back:?}");
+    assert_eq!(pending_states(&svc), 0, "the state is taken");
+
+    let requests = token_requests(&svc.asana).await;
+    assert_eq!(requests.len(), 1);
+    let exchange = &requests[0];
+    assert_eq!(exchange["grant_type"], "authorization_code");
+    assert_eq!(exchange["code"], code);
+    assert_eq!(exchange["redirect_uri"], callback);
+    assert_eq!(exchange["client_id"], svc.asana.client_id());
+    assert_eq!(
+        URL_SAFE_NO_PAD.encode(Sha256::digest(exchange["code_verifier"].as_bytes())),
+        params["code_challenge"]
+    );
+
+    let (status, connector) = svc
+        .get(
+            &format!("/api/v1/integrations/connectors/{id}"),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(status, 200, "{connector}");
+    assert_eq!(connector["name"], "Asana of c");
+    assert_eq!(connector["customer_name"], "c");
+    assert_eq!(connector["auth_type"], "oauth");
+    assert_eq!(connector["status"], "active");
+    assert!(svc.stored_access_token(&id).await.is_some());
+
+    let (status, me) = svc
+        .execute(&token, &id, "users", "get", json!({ "user_gid": "me" }))
+        .await;
+    assert_eq!(status, 200, "{me}");
+    assert_eq!(me["result"]["name"], "Greg Sanchez");
+
+    let (_, audit) = svc.get("/api/v1/audit", Some(&token)).await;
+    let created: Vec<&Value> = audit["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["operation"] == "connector.create")
+        .collect();
+    assert_eq!(created.len(), 1, "{audit}");
+    assert_eq!(created[0]["connector_id"], id.as_str());
+    assert_eq!(created[0]["customer_name"], "c");
+}
+
+#[tokio::test]
+async fn the_callback_completes_on_another_instance_with_another_public_url() {
+    let svc = start(false).await;
+    let app = svc.application("acme").await;
+    let token = svc.app_token(&app).await;
+    let consent = consent_url(&svc, &token).await;
+    let landing = svc.asana.consent(consent.as_str()).await.unwrap();
+
+    // A second instance over the same store, reached at another URL.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let other = format!("http://{}", listener.local_addr().unwrap());
+    let server = Server::builder()
+        .store_dir(svc.dir.path())
+        .encryption_keys(svc.keys.clone())
+        .asana_app(asana_app(&svc.asana, true))
+        .public_url("https://elsewhere.example.net/".parse().unwrap())
+        .build()
+        .await
+        .unwrap();
+    let served = tokio::spawn(server.serve(listener, std::future::pending()));
+
+    let (status, location, _) = land(&landing, Some(&other)).await;
+    assert_eq!(status, 303);
+    let id = returned(location)["connector_id"].clone();
+    let requests = token_requests(&svc.asana).await;
+    assert_eq!(
+        requests[0]["redirect_uri"],
+        format!("{}/api/v1/oauth/callback", svc.url),
+        "the redirect_uri sent with the authorization, not the second instance's"
+    );
+    let (status, me) = svc
+        .execute(&token, &id, "users", "get", json!({ "user_gid": "me" }))
+        .await;
+    assert_eq!(status, 200, "{me}");
+    served.abort();
+}
+
+#[tokio::test]
+async fn a_replayed_state_is_refused_and_creates_nothing_more() {
+    let svc = start(false).await;
+    let app = svc.application("acme").await;
+    let token = svc.app_token(&app).await;
+    let consent = consent_url(&svc, &token).await;
+    let landing = svc.asana.consent(consent.as_str()).await.unwrap();
+    let (status, _, _) = land(&landing, None).await;
+    assert_eq!(status, 303);
+
+    let (status, location, body) = land(&landing, None).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(location, None);
+    assert!(error_message(&body).contains("OAuth state"));
+    assert_eq!(connectors(&svc, &token).await.len(), 1);
+    assert_eq!(token_requests(&svc.asana).await.len(), 1);
+}
+
+#[tokio::test]
+async fn concurrent_callbacks_of_one_state_create_one_connector() {
+    let svc = start(false).await;
+    let app = svc.application("acme").await;
+    let token = svc.app_token(&app).await;
+    let consent = consent_url(&svc, &token).await;
+    let landing = svc.asana.consent(consent.as_str()).await.unwrap();
+    let answers = futures::future::join_all((0..4).map(|_| land(&landing, None))).await;
+    let mut statuses: Vec<u16> = answers.iter().map(|(status, _, _)| *status).collect();
+    statuses.sort();
+    assert_eq!(statuses, [303, 400, 400, 400]);
+    assert_eq!(connectors(&svc, &token).await.len(), 1);
+}
+
+#[tokio::test]
+async fn an_expired_state_is_refused_and_nothing_is_stored() {
+    let svc = start(false).await;
+    let app = svc.application("acme").await;
+    let token = svc.app_token(&app).await;
+    let consent = consent_url(&svc, &token).await;
+    let landing = svc.asana.consent(consent.as_str()).await.unwrap();
+    rusqlite::Connection::open(svc.dir.path().join("service.db"))
+        .unwrap()
+        .execute("UPDATE oauth_states SET expires_ms = 0", [])
+        .unwrap();
+    let (status, location, body) = land(&landing, None).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(location, None);
+    assert!(connectors(&svc, &token).await.is_empty());
+    assert!(token_requests(&svc.asana).await.is_empty());
+}
+
+#[tokio::test]
+async fn a_forged_or_missing_state_is_refused_and_nothing_is_stored() {
+    let svc = start(false).await;
+    let app = svc.application("acme").await;
+    let token = svc.app_token(&app).await;
+    consent_url(&svc, &token).await;
+    let base = format!("{}/api/v1/oauth/callback", svc.url);
+    for query in [
+        "?code=mock_code_x&state=forged-state",
+        "?code=mock_code_x",
+        "?code=mock_code_x&state=",
+        "?error=access_denied&state=forged-state",
+    ] {
+        let (status, location, body) = land(&format!("{base}{query}").parse().unwrap(), None).await;
+        assert_eq!(status, 400, "{query}: {body}");
+        assert_eq!(location, None);
+        error_message(&body);
+    }
+    assert!(connectors(&svc, &token).await.is_empty());
+    assert!(token_requests(&svc.asana).await.is_empty());
+    assert_eq!(pending_states(&svc), 1, "the real flow is still pending");
+}
+
+#[tokio::test]
+async fn a_redirect_url_off_the_registered_origins_is_refused_and_nothing_is_stored() {
+    let svc = start(false).await;
+    let app = svc.application("acme").await;
+    let token = svc.app_token(&app).await;
+    for redirect_url in [
+        "https://evil.example.com/connected",
+        "https://app.example.com:8443/connected",
+        "http://app.example.com/connected",
+        "https://app.example.com.evil.example.com/connected",
+        "javascript:alert(1)",
+        "/connected",
+        "",
+    ] {
+        let (status, body) = initiate(&svc, &token, redirect_url).await;
+        assert_eq!(status, 422, "{redirect_url}: {body}");
+        assert!(error_message(&body).contains("redirect_url"));
+    }
+    for body in [
+        json!({ "customer_name": "c", "connector_type": "Asana" }),
+        json!({ "customer_name": "c", "connector_type": "Asana", "redirect_url": ["canary"] }),
+        json!({ "customer_name": "c", "connector_type": "Jira", "redirect_url": RETURN_TO }),
+        json!({ "connector_type": "Asana", "redirect_url": RETURN_TO }),
+    ] {
+        let (status, answer) = svc
+            .post(
+                "/api/v1/integrations/connectors/oauth/initiate",
+                Some(&token),
+                body.clone(),
+            )
+            .await;
+        assert_eq!(status, 422, "{body}: {answer}");
+        assert!(!error_message(&answer).contains("canary"));
+    }
+    let (status, _) = svc
+        .post(
+            "/api/v1/integrations/connectors/oauth/initiate",
+            None,
+            json!({ "customer_name": "c", "connector_type": "Asana", "redirect_url": RETURN_TO }),
+        )
+        .await;
+    assert_eq!(status, 401);
+    assert_eq!(pending_states(&svc), 0);
+    let (status, _) = initiate(&svc, &token, "https://app.example.com/elsewhere").await;
+    assert_eq!(status, 200, "any path on a registered origin");
+}
+
+#[tokio::test]
+async fn a_denied_consent_or_a_failed_exchange_returns_an_error_code_and_stores_nothing() {
+    let svc = start(false).await;
+    let app = svc.application("acme").await;
+    let token = svc.app_token(&app).await;
+
+    svc.asana.deny_next_authorizations(1);
+    let consent = consent_url(&svc, &token).await;
+    let landing = svc.asana.consent(consent.as_str()).await.unwrap();
+    assert_eq!(query(&landing)["error"], "access_denied");
+    let (status, location, _) = land(&landing, None).await;
+    assert_eq!(status, 303);
+    assert_eq!(
+        returned(location),
+        HashMap::from([("error".to_string(), "access_denied".to_string())])
+    );
+
+    let consent = consent_url(&svc, &token).await;
+    let landing = svc.asana.consent(consent.as_str()).await.unwrap();
+    svc.asana.expire_authorization_codes();
+    let (status, location, _) = land(&landing, None).await;
+    assert_eq!(status, 303);
+    assert_eq!(
+        returned(location),
+        HashMap::from([("error".to_string(), "exchange_failed".to_string())])
+    );
+
+    assert!(connectors(&svc, &token).await.is_empty());
+    assert_eq!(pending_states(&svc), 0, "both states are used up");
+    let credentials = svc.credentials().await;
+    assert!(credentials.list(Some("asana")).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_scoped_token_starts_consent_flows_for_its_own_customer_only() {
+    let svc = start(false).await;
+    let app = svc.application("acme").await;
+    let token = svc.app_token(&app).await;
+    let scoped = svc.scoped_token(&token, "c").await;
+    let (status, body) = svc
+        .post(
+            "/api/v1/integrations/connectors/oauth/initiate",
+            Some(&scoped),
+            json!({ "customer_name": "d", "connector_type": "Asana", "redirect_url": RETURN_TO }),
+        )
+        .await;
+    assert_eq!(status, 404, "{body}");
+    assert_eq!(pending_states(&svc), 0);
+    let (status, body) = svc
+        .post(
+            "/api/v1/integrations/connectors/oauth/initiate",
+            Some(&scoped),
+            json!({ "connector_type": "Asana", "redirect_url": RETURN_TO }),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let landing = svc
+        .asana
+        .consent(body["consent_url"].as_str().unwrap())
+        .await
+        .unwrap();
+    let (_, location, _) = land(&landing, None).await;
+    let id = returned(location)["connector_id"].clone();
+    let (status, connector) = svc
+        .get(
+            &format!("/api/v1/integrations/connectors/{id}"),
+            Some(&scoped),
+        )
+        .await;
+    assert_eq!(status, 200, "{connector}");
+    assert_eq!(connector["customer_name"], "c");
+}
+
+#[tokio::test]
+async fn without_any_asana_app_a_consent_flow_is_422() {
+    let svc = start_with(Apps::None).await;
+    let app = svc.application("acme").await;
+    let token = svc.app_token(&app).await;
+    let (status, body) = initiate(&svc, &token, RETURN_TO).await;
+    assert_eq!(status, 422, "{body}");
+    assert!(error_message(&body).contains("PUT /api/v1/oauth/credentials"));
+    assert_eq!(pending_states(&svc), 0);
+}
+
+#[tokio::test]
+async fn without_a_public_url_the_service_runs_no_consent_flows() {
+    let svc = Service::start().await;
+    let app = svc.application("acme").await;
+    let token = svc.app_token(&app).await;
+    let (status, body) = initiate(&svc, &token, RETURN_TO).await;
+    assert_eq!(status, 501, "{body}");
+    assert!(error_message(&body).contains("--public-url"));
+    assert_eq!(pending_states(&svc), 0);
+}
+
+/// `PUT /api/v1/oauth/credentials` with the application's own app.
+async fn set_byo(svc: &Service, token: &str, client_secret: &str) -> (u16, Value) {
+    svc.send(
+        reqwest::Method::PUT,
+        "/api/v1/oauth/credentials",
+        Some(token),
+        Some(
+            json!({
+                "connector_type": "Asana",
+                "configuration": { "client_id": BYO_ID, "client_secret": client_secret },
+            })
+            .to_string()
+            .into_bytes(),
+        ),
+    )
+    .await
+}
+
+const BYO_PATH: &str = "/api/v1/oauth/credentials/connector_type/asana";
+
+#[tokio::test]
+async fn an_application_s_own_app_exchanges_and_refreshes_and_its_removal_falls_back() {
+    let svc = start(true).await;
+    let app = svc.application("acme").await;
+    let token = svc.app_token(&app).await;
+    assert_eq!(
+        query(&consent_url(&svc, &token).await)["client_id"],
+        SERVICE_ID
+    );
+
+    for (body, expected) in [
+        (
+            json!({ "connector_type": "Asana", "configuration": { "client_id": BYO_ID, "client_secret": " " } }),
+            422,
+        ),
+        (
+            json!({ "connector_type": "Jira", "configuration": { "client_id": BYO_ID, "client_secret": BYO_SECRET } }),
+            422,
+        ),
+        (json!({ "connector_type": "Asana" }), 422),
+    ] {
+        let (status, answer) = svc
+            .send(
+                reqwest::Method::PUT,
+                "/api/v1/oauth/credentials",
+                Some(&token),
+                Some(body.to_string().into_bytes()),
+            )
+            .await;
+        assert_eq!(status, expected, "{body}: {answer}");
+        assert!(!answer.to_string().contains("CANARY"));
+    }
+    let (status, _) = svc.get(BYO_PATH, Some(&token)).await;
+    assert_eq!(status, 404, "nothing was set");
+
+    let (status, body) = set_byo(&svc, &token, BYO_SECRET).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["connector_type"], "Asana");
+    assert_eq!(body["configuration"], json!({ "client_id": BYO_ID }));
+
+    let consent = consent_url(&svc, &token).await;
+    assert_eq!(query(&consent)["client_id"], BYO_ID);
+    let landing = svc.asana.consent(consent.as_str()).await.unwrap();
+    let (status, location, _) = land(&landing, None).await;
+    assert_eq!(status, 303);
+    let id = returned(location)["connector_id"].clone();
+
+    svc.asana.expire_access_tokens();
+    let (status, me) = svc
+        .execute(&token, &id, "users", "get", json!({ "user_gid": "me" }))
+        .await;
+    assert_eq!(status, 200, "{me}");
+    let requests = token_requests(&svc.asana).await;
+    let grants: Vec<(&str, &str)> = requests
+        .iter()
+        .map(|r| (r["grant_type"].as_str(), r["client_id"].as_str()))
+        .collect();
+    assert_eq!(
+        grants,
+        [("authorization_code", BYO_ID), ("refresh_token", BYO_ID)]
+    );
+
+    let (status, body) = svc
+        .send(reqwest::Method::DELETE, BYO_PATH, Some(&token), None)
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["configuration"], json!({ "client_id": BYO_ID }));
+    let (status, _) = svc.get(BYO_PATH, Some(&token)).await;
+    assert_eq!(status, 404);
+    let (status, _) = svc
+        .send(reqwest::Method::DELETE, BYO_PATH, Some(&token), None)
+        .await;
+    assert_eq!(status, 404);
+    assert_eq!(
+        query(&consent_url(&svc, &token).await)["client_id"],
+        SERVICE_ID,
+        "the service's app again"
+    );
+}
+
+#[tokio::test]
+async fn another_application_cannot_see_or_delete_an_own_app_and_no_answer_holds_its_secret() {
+    let svc = start(true).await;
+    let app = svc.application("acme").await;
+    let token = svc.app_token(&app).await;
+    let other = svc.application("other").await;
+    let other_token = svc.app_token(&other).await;
+    let scoped = svc.scoped_token(&token, "c").await;
+
+    let mut answers = Vec::new();
+    let (status, body) = set_byo(&svc, &token, BYO_SECRET).await;
+    assert_eq!(status, 200);
+    answers.push(body);
+    for bearer in [&other_token, &scoped] {
+        for method in [reqwest::Method::GET, reqwest::Method::DELETE] {
+            let (status, body) = svc.send(method.clone(), BYO_PATH, Some(bearer), None).await;
+            assert_eq!(status, 404, "{method} {body}");
+            answers.push(body);
+        }
+    }
+    let (status, body) = set_byo(&svc, &scoped, "CANARY-scoped-secret").await;
+    assert_eq!(status, 404, "{body}");
+    let (status, body) = svc.get(BYO_PATH, Some(&token)).await;
+    assert_eq!(status, 200, "still there: {body}");
+    assert_eq!(body["configuration"]["client_id"], BYO_ID);
+    answers.push(body);
+
+    // The other application's flows do not use it.
+    assert_eq!(
+        query(&consent_url(&svc, &other_token).await)["client_id"],
+        SERVICE_ID
+    );
+
+    let consent = consent_url(&svc, &token).await;
+    answers.push(Value::String(consent.to_string()));
+    let landing = svc.asana.consent(consent.as_str()).await.unwrap();
+    let (_, location, _) = land(&landing, None).await;
+    let id = returned(location)["connector_id"].clone();
+    let (_, connector) = svc
+        .get(
+            &format!("/api/v1/integrations/connectors/{id}"),
+            Some(&token),
+        )
+        .await;
+    answers.push(connector);
+    for bearer in [&token, &other_token] {
+        let (_, audit) = svc.get("/api/v1/audit?limit=100", Some(bearer)).await;
+        answers.push(audit);
+    }
+    let (status, body) = svc
+        .send(reqwest::Method::DELETE, BYO_PATH, Some(&token), None)
+        .await;
+    assert_eq!(status, 200);
+    answers.push(body);
+
+    let (_, audit) = svc.get("/api/v1/audit?limit=100", Some(&token)).await;
+    let operations: Vec<&str> = audit["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["operation"].as_str())
+        .filter(|op| op.starts_with("oauth_app."))
+        .collect();
+    assert_eq!(operations, ["oauth_app.delete", "oauth_app.set"]);
+    answers.push(audit);
+
+    for answer in &answers {
+        assert!(!answer.to_string().contains("CANARY"), "{answer}");
+    }
+    for file in ["service.db", "service.db-wal"] {
+        let bytes = std::fs::read(svc.dir.path().join(file)).unwrap_or_default();
+        assert!(
+            !bytes.windows(6).any(|w| w == b"CANARY"),
+            "{file} holds the secret in clear"
+        );
+    }
+}
