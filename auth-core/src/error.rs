@@ -217,6 +217,18 @@ pub enum ConfigError {
         /// Why.
         reason: String,
     },
+    /// A provider definition (a TOML file describing a provider) is refused.
+    #[error("provider definition {path}, line {line}: `{field}`: {reason}")]
+    Definition {
+        /// The definition file (or `built-in:ID` for an embedded one).
+        path: String,
+        /// The line, counted from 1.
+        line: usize,
+        /// The field at fault, as a path (`providers[0].token_url`).
+        field: String,
+        /// What is wrong.
+        reason: String,
+    },
     /// No provider with this id is registered.
     #[error("unknown provider `{provider}`; registered providers: {registered}")]
     UnknownProvider {

@@ -122,7 +122,9 @@ pub use manager::{
 };
 pub use oauth2::{AuthorizationRequest, AuthorizeOptions, OAuth2Flow};
 pub use pending::{MemoryPendingStates, PendingStateStore, StoredPendingStates};
-pub use provider::{AuthProvider, OAuth2Settings, ProviderRegistration};
+pub use provider::{
+    AuthProvider, OAuth2Settings, ProviderFactory, ProviderRegistration, ProviderSource,
+};
 pub use secret::SecretString;
 pub use session::{Session, SessionOptions};
 pub use store::{

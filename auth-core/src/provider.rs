@@ -8,7 +8,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use url::Url;
 
-use crate::config::{ConfigField, ProviderConfig};
+use crate::config::{ConfigField, ConfigLoader, ProviderConfig};
 use crate::error::{AuthError, ConfigError};
 use crate::secret::SecretString;
 use crate::token::{Credentials, OAuth2Token};
@@ -92,6 +92,49 @@ pub enum RevokeToken {
     Access,
 }
 
+/// How a body to or from the token endpoint is encoded.
+///
+/// ```
+/// use auth_core::provider::BodyFormat;
+///
+/// assert_eq!("form".parse(), Ok(BodyFormat::Form));
+/// assert_eq!(BodyFormat::Json.as_str(), "json");
+/// assert!("xml".parse::<BodyFormat>().is_err());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum BodyFormat {
+    /// `application/x-www-form-urlencoded` (`form`).
+    Form,
+    /// `application/json` (`json`).
+    Json,
+}
+
+impl BodyFormat {
+    /// Every format's name.
+    pub const NAMES: &'static [&'static str] = &["form", "json"];
+
+    /// `form` or `json`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BodyFormat::Form => "form",
+            BodyFormat::Json => "json",
+        }
+    }
+}
+
+impl std::str::FromStr for BodyFormat {
+    type Err = String;
+
+    /// Parses [`BodyFormat::as_str`]'s names; the error lists them.
+    fn from_str(name: &str) -> Result<Self, Self::Err> {
+        [BodyFormat::Form, BodyFormat::Json]
+            .into_iter()
+            .find(|format| format.as_str() == name)
+            .ok_or_else(|| format!("expected one of: {}", BodyFormat::NAMES.join(", ")))
+    }
+}
+
 /// A provider's OAuth2 endpoints and client settings.
 ///
 /// ```
@@ -139,6 +182,20 @@ pub struct OAuth2Settings {
     pub extra_authorize_params: Vec<(String, String)>,
     /// Timeout of each token-endpoint request (default 30 s).
     pub request_timeout: Duration,
+    /// The query parameter of the authorize URL that carries the scopes (default `scope`; Slack
+    /// asks for a user's scopes in `user_scope`).
+    pub scope_param: String,
+    /// How grants are sent to the token endpoint (default [`BodyFormat::Form`], RFC 6749).
+    pub token_request_format: BodyFormat,
+    /// How the token endpoint answers (default [`BodyFormat::Json`], RFC 6749).
+    pub token_response_format: BodyFormat,
+    /// A JSON pointer (RFC 6901) to the object of the token response that holds the token, when
+    /// it is not the response itself (Slack's user token: `/authed_user`). The other fields of
+    /// the response are kept in [`OAuth2Token::raw`].
+    pub token_pointer: Option<String>,
+    /// Error codes that mean what `invalid_grant` means (GitHub's `bad_refresh_token`): they are
+    /// reported as [`OAuthErrorCode::InvalidGrant`](crate::OAuthErrorCode::InvalidGrant).
+    pub invalid_grant_codes: Vec<String>,
 }
 
 impl OAuth2Settings {
@@ -159,6 +216,11 @@ impl OAuth2Settings {
             revoke_token: RevokeToken::Refresh,
             extra_authorize_params: Vec::new(),
             request_timeout: Duration::from_secs(30),
+            scope_param: "scope".into(),
+            token_request_format: BodyFormat::Form,
+            token_response_format: BodyFormat::Json,
+            token_pointer: None,
+            invalid_grant_codes: Vec::new(),
         }
     }
 
@@ -231,6 +293,36 @@ impl OAuth2Settings {
         self.request_timeout = timeout;
         self
     }
+
+    /// Sets the authorize URL's scope parameter.
+    pub fn with_scope_param(mut self, name: impl Into<String>) -> Self {
+        self.scope_param = name.into();
+        self
+    }
+
+    /// Sets how grants are sent to the token endpoint.
+    pub fn with_token_request_format(mut self, format: BodyFormat) -> Self {
+        self.token_request_format = format;
+        self
+    }
+
+    /// Sets how the token endpoint answers.
+    pub fn with_token_response_format(mut self, format: BodyFormat) -> Self {
+        self.token_response_format = format;
+        self
+    }
+
+    /// Sets where the token sits in the token response (a JSON pointer).
+    pub fn with_token_pointer(mut self, pointer: impl Into<String>) -> Self {
+        self.token_pointer = Some(pointer.into());
+        self
+    }
+
+    /// Adds an error code that means `invalid_grant`.
+    pub fn with_invalid_grant_code(mut self, code: impl Into<String>) -> Self {
+        self.invalid_grant_codes.push(code.into());
+        self
+    }
 }
 
 /// A SaaS provider's authentication: OAuth2 settings, an optional app-level token, and how token
@@ -266,10 +358,12 @@ pub trait AuthProvider: Any + Send + Sync + fmt::Debug {
     }
 
     /// Merges a refresh response into the previous credentials. The default keeps the old refresh
-    /// token (and ID token) when the response omits them, and every provider-specific field.
+    /// token (with its expiry) and ID token when the response omits them, and every
+    /// provider-specific field.
     fn merge_refreshed(&self, previous: &Credentials, mut token: OAuth2Token) -> Credentials {
         if token.refresh_token.is_none() {
             token.refresh_token = previous.token.refresh_token.clone();
+            token.refresh_token_expires_at = previous.token.refresh_token_expires_at;
         }
         if token.id_token.is_none() {
             token.id_token = previous.token.id_token.clone();
@@ -303,6 +397,69 @@ pub struct ProviderRegistration {
 }
 
 inventory::collect!(ProviderRegistration);
+
+/// A provider the manager's builder can configure and build: a [`ProviderRegistration`], or one
+/// made at run time (a definition read from a file) and handed over by a [`ProviderSource`].
+pub trait ProviderFactory: Send + Sync + fmt::Debug {
+    /// Provider id.
+    fn id(&self) -> &str;
+    /// Human-readable name.
+    fn display_name(&self) -> &str;
+    /// The configuration fields, with env keys and defaults.
+    fn fields(&self) -> &'static [ConfigField];
+    /// Whether the loaded configuration is enough to build the provider.
+    fn is_configured(&self, config: &ProviderConfig) -> bool;
+    /// Builds the provider from its configuration.
+    fn build(&self, config: ProviderConfig) -> Result<Arc<dyn AuthProvider>, ConfigError>;
+}
+
+impl ProviderFactory for ProviderRegistration {
+    fn id(&self) -> &str {
+        self.id
+    }
+
+    fn display_name(&self) -> &str {
+        self.display_name
+    }
+
+    fn fields(&self) -> &'static [ConfigField] {
+        self.fields
+    }
+
+    fn is_configured(&self, config: &ProviderConfig) -> bool {
+        (self.is_configured)(config)
+    }
+
+    fn build(&self, config: ProviderConfig) -> Result<Arc<dyn AuthProvider>, ConfigError> {
+        (self.build)(config)
+    }
+}
+
+/// Providers known only at run time, registered with `inventory::submit! { ProviderSource { .. } }`:
+/// the manager's builder calls `load` with its configuration loader (whose file and env may name
+/// definition files) and sets up what it returns like registered providers. A provider
+/// registered with a [`ProviderRegistration`] of the same id wins.
+#[derive(Debug)]
+pub struct ProviderSource {
+    /// What the source is, for messages (e.g. `declarative providers`).
+    pub name: &'static str,
+    /// The providers it knows for this configuration, or the error naming what is wrong.
+    pub load: fn(&ConfigLoader) -> Result<Factories, ConfigError>,
+}
+
+/// What a [`ProviderSource`] returns.
+pub type Factories = Vec<Arc<dyn ProviderFactory>>;
+
+inventory::collect!(ProviderSource);
+
+/// The providers of every registered [`ProviderSource`], in the order the sources return them.
+pub fn sourced_providers(loader: &ConfigLoader) -> Result<Factories, ConfigError> {
+    let mut all = Vec::new();
+    for source in inventory::iter::<ProviderSource> {
+        all.extend((source.load)(loader)?);
+    }
+    Ok(all)
+}
 
 /// Every registered provider, sorted by id (the first registration of an id wins).
 pub fn registered_providers() -> Vec<&'static ProviderRegistration> {

@@ -6,3 +6,4 @@ mod common;
 mod memory_store;
 mod oauth_flow;
 mod refresh;
+mod token_quirks;
