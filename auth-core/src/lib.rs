@@ -19,6 +19,7 @@
 //! | --- | --- |
 //! | `manager` | configured providers, the store and pending states; opens flows and sessions ([`AuthManager`]) |
 //! | `session` | a subject's token source per provider, whatever the source ([`Session`]) |
+//! | `request` | a raw request to a provider's API with a subject's token ([`ApiRequest`]) |
 //! | `cell`, `oauth2` | the refreshing credential of one (provider, subject) ([`RefreshingTokenSource`]); the code flow ([`OAuth2Flow`]) |
 //! | `endpoint` | a provider's token and revocation endpoints and the classification of answers ([`TokenEndpoint`]) |
 //! | [`provider`] | the [`AuthProvider`] trait, OAuth2 settings and the registry |
@@ -102,6 +103,7 @@ pub mod pending;
 mod proptests;
 pub mod provider;
 pub mod redact;
+mod request;
 pub mod secret;
 mod session;
 pub mod store;
@@ -125,6 +127,7 @@ pub use pending::{MemoryPendingStates, PendingStateStore, StoredPendingStates};
 pub use provider::{
     AuthProvider, OAuth2Settings, ProviderFactory, ProviderRegistration, ProviderSource,
 };
+pub use request::{ApiRequest, ApiResponse, MAX_API_RESPONSE_BYTES};
 pub use secret::SecretString;
 pub use session::{Session, SessionOptions};
 pub use store::{

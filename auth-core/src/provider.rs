@@ -325,6 +325,40 @@ impl OAuth2Settings {
     }
 }
 
+/// Where a subject's token may be sent for raw API requests, and the headers the API requires.
+///
+/// ```
+/// use auth_core::provider::ApiSettings;
+///
+/// let api = ApiSettings::new("https://api.github.com".parse().unwrap())
+///     .with_header("User-Agent", "integrations");
+/// assert_eq!(api.headers, [("User-Agent".to_string(), "integrations".to_string())]);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ApiSettings {
+    /// The API base URL: request paths are appended to it, and the token goes to its origin only.
+    pub base_url: Url,
+    /// Headers every request carries (GitHub refuses requests without a `User-Agent`).
+    pub headers: Vec<(String, String)>,
+}
+
+impl ApiSettings {
+    /// An API at `base_url`, with no required header.
+    pub fn new(base_url: Url) -> Self {
+        Self {
+            base_url,
+            headers: Vec::new(),
+        }
+    }
+
+    /// Adds a header every request carries.
+    pub fn with_header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+}
+
 /// A SaaS provider's authentication: OAuth2 settings, an optional app-level token, and how token
 /// responses become its credentials. Object-safe; the manager holds `Arc<dyn AuthProvider>`.
 #[async_trait]
@@ -343,6 +377,18 @@ pub trait AuthProvider: Any + Send + Sync + fmt::Debug {
     /// An app-level token (for example a personal access token) that may stand in for a subject
     /// without stored credentials, if the session allows it.
     fn app_token(&self) -> Option<&SecretString> {
+        None
+    }
+
+    /// The API a subject's token is sent to by [`Session::request`](crate::Session::request),
+    /// given the provider-specific fields of the subject's credentials (a per-user API base,
+    /// such as Salesforce's `instance_url`, lives there). `None`: the provider offers no raw
+    /// requests.
+    fn api(
+        &self,
+        credentials_extra: &serde_json::Map<String, serde_json::Value>,
+    ) -> Option<ApiSettings> {
+        let _ = credentials_extra;
         None
     }
 
