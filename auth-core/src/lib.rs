@@ -137,5 +137,8 @@ pub use store::{
 pub use token::{Credentials, OAuth2Token, UserCredentials};
 pub use token_source::{CredentialSource, StaticTokenSource, TokenSource};
 
+/// The method of an [`ApiRequest`] (reqwest's, re-exported).
+pub use reqwest::Method;
+
 /// Re-exported so provider crates can register with `auth_core::inventory::submit!`.
 pub use inventory;
