@@ -1908,3 +1908,69 @@ async fn a_broken_definition_file_fails_every_command_with_the_configuration_cod
         .unwrap();
     assert_eq!(acme["configured"], false);
 }
+
+/// GitHub's rotating refresh tokens, spent by processes sharing one store: twenty `token`
+/// processes on an expired token cause one refresh, and a replayed refresh token would be
+/// refused (`bad_refresh_token`), so a second refresh would fail some of them.
+#[tokio::test]
+async fn github_rotating_refresh_tokens_are_spent_once_by_twenty_processes() {
+    let mut h = Harness::start().await;
+    let server = declarative_fake(&mut h, "github", false).await;
+    let generation = std::sync::Arc::new(std::sync::Mutex::new(1u32));
+    let refreshes = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let (g, r) = (generation.clone(), refreshes.clone());
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .respond_with(move |request: &wiremock::Request| {
+            let fields = form_of(request);
+            let answer = match fields.get("grant_type").map(String::as_str) {
+                Some("authorization_code") => serde_json::json!({
+                    "access_token": "at-1", "token_type": "bearer", "expires_in": 1,
+                    "refresh_token": "rt-1", "refresh_token_expires_in": 15897600
+                }),
+                _ => {
+                    let mut current = g.lock().unwrap();
+                    if fields.get("refresh_token") == Some(&format!("rt-{current}")) {
+                        *current += 1;
+                        r.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                        serde_json::json!({
+                            "access_token": format!("at-{current}"), "token_type": "bearer",
+                            "expires_in": 28800, "refresh_token": format!("rt-{current}"),
+                            "refresh_token_expires_in": 15897600
+                        })
+                    } else {
+                        serde_json::json!({"error": "bad_refresh_token", "error_description": "The refresh token passed is incorrect or expired."})
+                    }
+                }
+            };
+            ResponseTemplate::new(200)
+                .set_body_json(answer)
+                .set_delay(Duration::from_millis(50))
+        })
+        .mount(&server)
+        .await;
+
+    let login = h.start_login(&["login", "github", "--no-browser"]).await;
+    let (status, page) = consent(&h, &login, "gh-code").await;
+    assert_eq!(status, 200, "{page}");
+    login.finish().await.assert_code(0);
+    within_the_margin_of_a_one_second_token().await;
+
+    let children: Vec<_> = (0..20)
+        .map(|_| {
+            h.command(&["token", "github"])
+                .spawn()
+                .expect("start the binary")
+        })
+        .collect();
+    let mut outcomes = Vec::new();
+    for child in children {
+        outcomes.push(wait(child).await);
+    }
+    for outcome in &outcomes {
+        outcome.assert_code(0);
+        assert_eq!(outcome.stdout, "at-2\n", "{outcome:?}");
+    }
+    assert_eq!(refreshes.load(std::sync::atomic::Ordering::SeqCst), 1);
+    assert_eq!(*generation.lock().unwrap(), 2);
+}
