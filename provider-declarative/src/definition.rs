@@ -330,11 +330,7 @@ pub fn parse(text: &str, origin: &str) -> Result<Vec<Definition>, ConfigError> {
 fn validate(source: &Source<'_>, index: usize, raw: Raw) -> Result<Definition, ConfigError> {
     let at = |field: &str| format!("providers[{index}].{field}");
     let id = raw.id.get_ref().clone();
-    let valid_id = id.chars().next().is_some_and(|c| c.is_ascii_lowercase())
-        && id
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
-    if !valid_id {
+    if !is_name(&id) {
         return Err(source.error(
             Some(raw.id.span()),
             at("id"),
@@ -343,11 +339,7 @@ fn validate(source: &Source<'_>, index: usize, raw: Raw) -> Result<Definition, C
     }
     let mut placeholders = Vec::new();
     for (name, default) in &raw.placeholders {
-        let valid = name.chars().next().is_some_and(|c| c.is_ascii_lowercase())
-            && name
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
-        if !valid || STANDARD_FIELDS.contains(&name.as_str()) {
+        if !is_name(name) || STANDARD_FIELDS.contains(&name.as_str()) {
             return Err(source.error(
                 Some(raw.id.span()),
                 at(&format!("placeholders.{name}")),
@@ -448,6 +440,15 @@ fn validate(source: &Source<'_>, index: usize, raw: Raw) -> Result<Definition, C
         invalid_grant_codes: raw.token_response.invalid_grant_codes,
         whoami,
     })
+}
+
+/// Whether `name` can be an id or a placeholder: lower-case ASCII letters, digits and `_`,
+/// starting with a letter (it becomes part of env keys).
+fn is_name(name: &str) -> bool {
+    name.chars().next().is_some_and(|c| c.is_ascii_lowercase())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
 }
 
 /// `template` with each `{name}` replaced by `values`' value; an unknown or unclosed

@@ -42,6 +42,18 @@ fn manager(server: &MockServer) -> AuthManager {
         .unwrap()
 }
 
+/// The token endpoint, which must be asked exactly once and answers `at-new`.
+async fn refreshes_once_to_at_new(server: &MockServer) {
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+            "access_token": "at-new", "token_type": "bearer", "expires_in": 3600
+        })))
+        .expect(1)
+        .mount(server)
+        .await;
+}
+
 #[tokio::test]
 async fn a_401_refreshes_once_and_retries_once_with_the_required_headers() {
     let server = MockServer::start().await;
@@ -61,14 +73,7 @@ async fn a_401_refreshes_once_and_retries_once_with_the_required_headers() {
         .expect(1)
         .mount(&server)
         .await;
-    Mock::given(method("POST"))
-        .and(path("/token"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
-            "access_token": "at-new", "token_type": "bearer", "expires_in": 3600
-        })))
-        .expect(1)
-        .mount(&server)
-        .await;
+    refreshes_once_to_at_new(&server).await;
     let auth = manager(&server);
     auth.store_credentials("test", "alice", &valid("at-old", "rt-1"))
         .await
@@ -102,14 +107,7 @@ async fn a_second_401_is_the_answer_not_a_loop() {
         .expect(2)
         .mount(&server)
         .await;
-    Mock::given(method("POST"))
-        .and(path("/token"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
-            "access_token": "at-new", "token_type": "bearer", "expires_in": 3600
-        })))
-        .expect(1)
-        .mount(&server)
-        .await;
+    refreshes_once_to_at_new(&server).await;
     let auth = manager(&server);
     auth.store_credentials("test", "alice", &valid("at-old", "rt-1"))
         .await

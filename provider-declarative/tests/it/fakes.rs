@@ -161,3 +161,12 @@ pub async fn stored(auth: &AuthManager, provider: &str) -> Option<Credentials> {
         .await
         .unwrap()
 }
+
+/// The refresh token the store holds for the subject.
+pub async fn stored_refresh_token(auth: &AuthManager, provider: &str) -> String {
+    stored(auth, provider)
+        .await
+        .and_then(|c| c.token.refresh_token)
+        .map(|t| t.expose_secret().to_string())
+        .unwrap_or_default()
+}
