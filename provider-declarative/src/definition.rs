@@ -271,8 +271,9 @@ struct Source<'a> {
 
 impl Source<'_> {
     fn line(&self, span: Option<Range<usize>>) -> usize {
-        let end = span.map_or(0, |s| s.start.min(self.text.len()));
-        self.text[..end].bytes().filter(|b| *b == b'\n').count() + 1
+        let bytes = self.text.as_bytes();
+        let end = span.map_or(0, |s| s.start.min(bytes.len()));
+        bytes[..end].iter().filter(|b| **b == b'\n').count() + 1
     }
 
     fn error(
@@ -294,7 +295,7 @@ impl Source<'_> {
 pub fn parse(text: &str, origin: &str) -> Result<Vec<Definition>, ConfigError> {
     let source = Source { origin, text };
     let deserializer = toml::Deserializer::parse(text)
-        .map_err(|e| source.error(e.span(), "(syntax)".into(), e.message()))?;
+        .map_err(|e| source.error(e.span(), "(TOML syntax)".into(), e.message()))?;
     let file: File = serde_path_to_error::deserialize(deserializer).map_err(|e| {
         let mut field = e.path().to_string();
         let message = e.inner().message().to_string();

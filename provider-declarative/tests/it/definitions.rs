@@ -289,6 +289,16 @@ fn an_unknown_field_is_refused_by_its_name() {
 }
 
 #[test]
+fn bad_toml_and_a_file_without_providers_are_refused_with_their_line() {
+    let (err, file) = refused("[[providers]]\nid = \"acme\"\ndisplay_name = Acme\n");
+    assert_definition_error(&err, &file, 3, "(TOML syntax)", "");
+    let (err, file) = refused("# nothing here\n");
+    assert_definition_error(&err, &file, 1, "providers", "missing field `providers`");
+    let (err, file) = refused("[[provider]]\nid = \"acme\"\n");
+    assert_definition_error(&err, &file, 1, "provider", "unknown field `provider`");
+}
+
+#[test]
 fn insecure_endpoints_bad_ids_pointers_and_duplicates_are_refused() {
     let base = "display_name = \"Acme\"\nauthorization_url = \"https://acme.example/a\"\n";
     let (err, file) = refused(&format!(
