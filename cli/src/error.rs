@@ -231,6 +231,7 @@ impl Hints {
                 ExitKind::Auth,
                 format!("{e}: run `{}`", self.login(provider, subject)),
             ),
+            AuthError::ApiRequest { .. } => CliError::new(ExitKind::Usage, e.to_string()),
             AuthError::Config(_)
             | AuthError::UnknownProvider { .. }
             | AuthError::OAuthNotConfigured { .. } => {

@@ -1769,8 +1769,11 @@ async fn github_end_to_end_login_whoami_token_request_and_logout() {
     let out = h
         .run(&["request", "github", "GET", "https://evil.example/steal"])
         .await;
-    assert_ne!(out.code, 0, "{out:?}");
-    assert!(out.stderr.contains("cannot send the request"), "{out:?}");
+    out.assert_code(2);
+    assert_eq!(
+        out.stderr,
+        "error: github: cannot send the request: the path must start with a single `/` and be relative to the API base URL\n"
+    );
     let out = h
         .run(&[
             "request",
