@@ -29,7 +29,8 @@
 //! | `error`, `secret` | typed errors ([`AuthError`], [`StoreError`]); redacted secrets ([`SecretString`]) |
 //!
 //! Nothing here names a provider: a provider crate implements [`AuthProvider`] and registers a
-//! [`ProviderRegistration`]; a store crate implements [`CredentialStore`] and runs
+//! [`ProviderRegistration`] (or, for providers known only at run time such as definitions read
+//! from files, a [`ProviderSource`]); a store crate implements [`CredentialStore`] and runs
 //! `auth_core::testing::run_conformance`.
 //!
 //! ## The flow

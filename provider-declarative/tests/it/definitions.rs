@@ -364,3 +364,37 @@ fn a_file_can_replace_a_builtin_definition() {
         "https://ghe.example/login/oauth/access_token"
     );
 }
+
+#[tokio::test]
+async fn no_secret_reaches_debug_output_or_errors() {
+    let auth = AuthManager::builder()
+        .env(env(&[
+            ("SLACK_CLIENT_ID", "id"),
+            ("SLACK_CLIENT_SECRET", "canary-client-secret"),
+        ]))
+        .build()
+        .unwrap();
+    auth.store_credentials(
+        "slack",
+        "alice",
+        &auth_core::OAuth2Token::bearer("canary-token"),
+    )
+    .await
+    .unwrap();
+    let provider = auth.provider("slack").unwrap();
+    let session = auth.session("alice").await.unwrap();
+    let request = session.request("slack").unwrap().path("/auth.test");
+    let printed = format!(
+        "{provider:?} {:?} {auth:?} {session:?} {request:?}",
+        provider.oauth2_settings()
+    );
+    assert!(!printed.contains("canary"), "{printed}");
+    let err = session
+        .request("slack")
+        .unwrap()
+        .path("//evil.example/")
+        .send()
+        .await
+        .unwrap_err();
+    assert!(!format!("{err} {err:?}").contains("canary"));
+}
