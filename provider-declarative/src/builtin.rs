@@ -14,11 +14,6 @@ const BUILTIN: [(&str, &str); 8] = [
     ("slack", include_str!("../builtin/slack.toml")),
 ];
 
-/// The ids of the built-in definitions.
-pub fn builtin_ids() -> impl Iterator<Item = &'static str> {
-    BUILTIN.iter().map(|(id, _)| *id)
-}
-
 /// The built-in definitions. Each is checked by this crate's tests; one that failed to parse
 /// would be left out with an error in the log, never take the others down.
 pub fn builtin_definitions() -> Vec<Definition> {

@@ -55,8 +55,8 @@ mod fields;
 mod provider;
 mod source;
 
-pub use builtin::{builtin_definitions, builtin_ids};
+pub use builtin::builtin_definitions;
 pub use definition::{Definition, Whoami, WhoamiMethod, parse};
 pub use error::DeclarativeError;
 pub use provider::{API_BASE_URL_FIELD, DeclarativeProvider, Identity, USER_ID_FIELD};
-pub use source::{PROVIDERS_ENV, definition_files, definitions, load_file};
+pub use source::{PROVIDERS_ENV, definitions, load_file};

@@ -105,8 +105,12 @@ impl DeclarativeProvider {
             }
             Ok(Some(url))
         };
-        let authorization_url = url("authorization_url", Some(&definition.authorization_url))?;
-        let token_url = url("token_url", Some(&definition.token_url))?;
+        // Both have a template, so both have a value.
+        let required = |name: &'static str, template: &String| {
+            url(name, Some(template))?.ok_or_else(|| config.missing(&ConfigKey::url(name)))
+        };
+        let authorization_url = required("authorization_url", &definition.authorization_url)?;
+        let token_url = required("token_url", &definition.token_url)?;
         let revocation_url = url("revocation_url", definition.revocation_url.as_ref())?;
         let api_base_url = url("api_base_url", definition.api_base_url.as_ref())?;
         let method: ClientAuthMethod = config
@@ -120,10 +124,6 @@ impl DeclarativeProvider {
             (None, Some(_)) => return Err(config.missing(&CLIENT_ID)),
             (None, None) => None,
             (Some(id), secret) => {
-                let (Some(authorization_url), Some(token_url)) = (authorization_url, token_url)
-                else {
-                    return Err(config.missing(&ConfigKey::url("token_url")));
-                };
                 let mut settings = OAuth2Settings::new(authorization_url, token_url, id)
                     .with_default_scopes(
                         config

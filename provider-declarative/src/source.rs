@@ -39,7 +39,7 @@ pub fn definitions(loader: &ConfigLoader) -> Result<Vec<Definition>, ConfigError
 }
 
 /// The definition files of the config file's `providers` list and of `INTEGRATIONS_PROVIDERS`.
-pub fn definition_files(loader: &ConfigLoader) -> Result<Vec<PathBuf>, ConfigError> {
+fn definition_files(loader: &ConfigLoader) -> Result<Vec<PathBuf>, ConfigError> {
     let mut files = Vec::new();
     if let Some(config) = loader.file() {
         let file_error = |reason: &str| ConfigError::File {
