@@ -19,7 +19,6 @@ use std::time::{Duration, SystemTime};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use reqwest::StatusCode;
-use serde::Deserialize;
 use tracing::Instrument;
 use url::Url;
 
@@ -327,7 +326,8 @@ impl TokenEndpoint {
     }
 
     /// An OAuth error carried by a successful answer (GitHub's 200 with `error`, Slack's
-    /// `ok: false`): a body with a string `error` is a refusal, whatever its status.
+    /// `ok: false`): a body with a string error code (`error`, or where
+    /// [`OAuth2Settings::error_pointer`] says) is a refusal, whatever its status.
     fn error_in_body(
         &self,
         settings: &OAuth2Settings,
@@ -336,17 +336,13 @@ impl TokenEndpoint {
         body: &serde_json::Value,
         secrets: &Redactor,
     ) -> Option<AuthError> {
-        let code = body.get("error")?.as_str()?;
-        let description = body
-            .get("error_description")
-            .and_then(serde_json::Value::as_str)
-            .map(|d| secrets.clean(d, 300));
+        let (code, description) = oauth_error_of(Some(settings), body)?;
         Some(AuthError::OAuth {
             provider: self.id().to_string(),
             operation,
             status,
             code: error_code(Some(settings), secrets.clean(code, 64)),
-            description,
+            description: description.map(|d| secrets.clean(d, 300)),
         })
     }
 
@@ -422,18 +418,22 @@ impl TokenEndpoint {
                 .filter(|wait| *wait <= MAX_RETRY_AFTER);
             return self.transient(operation, format!("HTTP {}", status.as_u16()), retry_after);
         }
+        let settings = self.provider.oauth2_settings();
         let parsed = match read_limited(response, MAX_RESPONSE_BYTES).await {
-            Ok(Some(body)) => serde_json::from_slice::<OAuthErrorBody>(&body).ok(),
+            Ok(Some(body)) => serde_json::from_slice::<serde_json::Value>(&body)
+                .ok()
+                .and_then(|body| {
+                    oauth_error_of(settings, &body).map(|(code, description)| {
+                        (code.to_string(), description.map(String::from))
+                    })
+                }),
             Ok(None) => return self.too_large(operation),
             Err(_) => None,
         };
         let (code, description) = match parsed {
-            Some(body) => (
-                error_code(
-                    self.provider.oauth2_settings(),
-                    secrets.clean(&body.error, 64),
-                ),
-                body.error_description.map(|d| secrets.clean(&d, 300)),
+            Some((code, description)) => (
+                error_code(settings, secrets.clean(&code, 64)),
+                description.map(|d| secrets.clean(&d, 300)),
             ),
             None => (
                 OAuthErrorCode::Other(format!("http_{}", status.as_u16())),
@@ -551,9 +551,24 @@ fn secrets_of(settings: &OAuth2Settings, form: &[(&'static str, String)]) -> Red
     secrets
 }
 
-#[derive(Deserialize)]
-struct OAuthErrorBody {
-    error: String,
-    #[serde(default)]
-    error_description: Option<String>,
+/// The error code and description of an OAuth error body: `error` and `error_description`
+/// (RFC 6749 §5.2), or where the settings' pointers say. `None` unless the code is a string and
+/// the description, if present, a string too.
+fn oauth_error_of<'a>(
+    settings: Option<&OAuth2Settings>,
+    body: &'a serde_json::Value,
+) -> Option<(&'a str, Option<&'a str>)> {
+    let (code, description) = match settings {
+        Some(s) => (
+            body.pointer(&s.error_pointer),
+            body.pointer(&s.error_description_pointer),
+        ),
+        None => (body.get("error"), body.get("error_description")),
+    };
+    let description = match description {
+        None | Some(serde_json::Value::Null) => None,
+        Some(serde_json::Value::String(d)) => Some(d.as_str()),
+        Some(_) => return None,
+    };
+    Some((code?.as_str()?, description))
 }

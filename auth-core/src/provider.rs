@@ -196,6 +196,12 @@ pub struct OAuth2Settings {
     /// Error codes that mean what `invalid_grant` means (GitHub's `bad_refresh_token`): they are
     /// reported as [`OAuthErrorCode::InvalidGrant`](crate::OAuthErrorCode::InvalidGrant).
     pub invalid_grant_codes: Vec<String>,
+    /// A JSON pointer to the error code of an error answer (default `/error`, RFC 6749 §5.2;
+    /// HubSpot's is `/status`).
+    pub error_pointer: String,
+    /// A JSON pointer to the error's description (default `/error_description`; HubSpot's is
+    /// `/message`).
+    pub error_description_pointer: String,
 }
 
 impl OAuth2Settings {
@@ -221,6 +227,8 @@ impl OAuth2Settings {
             token_response_format: BodyFormat::Json,
             token_pointer: None,
             invalid_grant_codes: Vec::new(),
+            error_pointer: "/error".into(),
+            error_description_pointer: "/error_description".into(),
         }
     }
 
@@ -315,6 +323,17 @@ impl OAuth2Settings {
     /// Sets where the token sits in the token response (a JSON pointer).
     pub fn with_token_pointer(mut self, pointer: impl Into<String>) -> Self {
         self.token_pointer = Some(pointer.into());
+        self
+    }
+
+    /// Sets where an error answer's code and description sit (JSON pointers).
+    pub fn with_error_pointers(
+        mut self,
+        code: impl Into<String>,
+        description: impl Into<String>,
+    ) -> Self {
+        self.error_pointer = code.into();
+        self.error_description_pointer = description.into();
         self
     }
 

@@ -82,6 +82,10 @@ struct RawTokenResponse {
     api_base_url: Option<Spanned<String>>,
     #[serde(default)]
     invalid_grant_codes: Vec<String>,
+    #[serde(default)]
+    error: Option<Spanned<String>>,
+    #[serde(default)]
+    error_description: Option<Spanned<String>>,
 }
 
 fn json() -> Format {
@@ -96,6 +100,8 @@ impl Default for RawTokenResponse {
             user_id: None,
             api_base_url: None,
             invalid_grant_codes: Vec::new(),
+            error: None,
+            error_description: None,
         }
     }
 }
@@ -246,6 +252,11 @@ pub struct Definition {
     pub api_base_pointer: Option<String>,
     /// Error codes that mean `invalid_grant`.
     pub invalid_grant_codes: Vec<String>,
+    /// Where an error answer's code sits (a JSON pointer), when not at `/error`.
+    pub error_pointer: Option<String>,
+    /// Where an error answer's description sits (a JSON pointer), when not at
+    /// `/error_description`.
+    pub error_description_pointer: Option<String>,
     /// The "who am I" call, if any.
     pub whoami: Option<Whoami>,
 }
@@ -423,6 +434,11 @@ fn validate(source: &Source<'_>, index: usize, raw: Raw) -> Result<Definition, C
         api_base_pointer: pointer(
             "token_response.api_base_url",
             &raw.token_response.api_base_url,
+        )?,
+        error_pointer: pointer("token_response.error", &raw.token_response.error)?,
+        error_description_pointer: pointer(
+            "token_response.error_description",
+            &raw.token_response.error_description,
         )?,
         id,
         display_name: raw.display_name,

@@ -144,6 +144,17 @@ impl DeclarativeProvider {
                 for code in &definition.invalid_grant_codes {
                     settings = settings.with_invalid_grant_code(code);
                 }
+                if definition.error_pointer.is_some()
+                    || definition.error_description_pointer.is_some()
+                {
+                    settings = settings.with_error_pointers(
+                        definition.error_pointer.as_deref().unwrap_or("/error"),
+                        definition
+                            .error_description_pointer
+                            .as_deref()
+                            .unwrap_or("/error_description"),
+                    );
+                }
                 if let Some(pointer) = &definition.token_pointer {
                     settings = settings.with_token_pointer(pointer);
                 }

@@ -98,6 +98,35 @@ async fn an_error_in_a_200_is_a_refusal_and_provider_codes_can_mean_invalid_gran
 }
 
 #[tokio::test]
+async fn errors_elsewhere_in_the_body_are_found_through_pointers() {
+    let server = MockServer::start().await;
+    token_answer(
+        &server,
+        ResponseTemplate::new(400).set_body_json(serde_json::json!({
+            "status": "BAD_REFRESH_TOKEN",
+            "message": "missing or unknown refresh token",
+        })),
+    )
+    .await;
+    let plain = endpoint(settings(&server.uri()));
+    let err = plain.refresh(&with_refresh("rt-0")).await.unwrap_err();
+    assert!(
+        matches!(&err, AuthError::OAuth { status: 400, code: OAuthErrorCode::Other(code), description: None, .. } if code == "http_400"),
+        "{err:?}"
+    );
+    let pointed = endpoint(
+        settings(&server.uri())
+            .with_error_pointers("/status", "/message")
+            .with_invalid_grant_code("BAD_REFRESH_TOKEN"),
+    );
+    let err = pointed.refresh(&with_refresh("rt-0")).await.unwrap_err();
+    assert!(
+        matches!(&err, AuthError::OAuth { status: 400, code: OAuthErrorCode::InvalidGrant, description: Some(d), .. } if d == "missing or unknown refresh token"),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
 async fn a_nested_token_is_lifted_and_the_other_fields_kept() {
     let server = MockServer::start().await;
     token_answer(

@@ -761,7 +761,8 @@ async fn hubspot_life() {
                 Some("refresh_token") if fields.get("refresh_token").map(String::as_str) == Some("hs-rt") => json(200, json!({
                     "token_type": "bearer", "refresh_token": "hs-rt", "access_token": "hs-at-2", "expires_in": 1800
                 })),
-                _ => json(400, json!({"status": "BAD_REFRESH_TOKEN", "message": "missing or unknown refresh token"})),
+                Some("refresh_token") => json(400, json!({"status": "BAD_REFRESH_TOKEN", "message": "missing or unknown refresh token", "correlationId": "c-1"})),
+                _ => json(400, json!({"status": "BAD_AUTH_CODE", "message": "missing or unknown auth code", "correlationId": "c-2"})),
             }
         })
         .mount(&fake.server)
@@ -786,7 +787,18 @@ async fn hubspot_life() {
         .await;
     let auth = fake.manager();
 
-    let (url, _) = log_in(&auth, "hubspot", "hs-code").await;
+    let flow = auth.oauth2("hubspot").unwrap();
+    let step = flow.authorize(Default::default()).await.unwrap();
+    let err = flow
+        .exchange("stale", &step.state, SUBJECT)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, AuthError::OAuth { status: 400, code: OAuthErrorCode::InvalidGrant, description: Some(d), .. } if d == "missing or unknown auth code"),
+        "{err:?}"
+    );
+
+    let (url, credentials) = log_in(&auth, "hubspot", "hs-code").await;
     let q = query(&url);
     assert_eq!(q["scope"], "oauth");
     assert!(!q.contains_key("code_challenge"));
@@ -798,6 +810,16 @@ async fn hubspot_life() {
     expire(&auth, "hubspot").await;
     assert_eq!(token(&auth, "hubspot").await.unwrap(), "hs-at-2");
     assert_eq!(stored_refresh_token(&auth, "hubspot").await, "hs-rt");
+    // A refresh token HubSpot no longer knows: re-authorization.
+    let mut unknown = credentials.clone();
+    unknown.token.refresh_token = Some("hs-rt-revoked".into());
+    unknown.token.expires_at =
+        Some(std::time::SystemTime::now() - std::time::Duration::from_secs(60));
+    auth.store_credentials("hubspot", SUBJECT, &unknown)
+        .await
+        .unwrap();
+    let err = token(&auth, "hubspot").await.unwrap_err();
+    assert!(err.needs_reauthorization(), "{err:?}");
     assert!(auth.revoke_credentials("hubspot", SUBJECT).await.unwrap());
     assert!(stored(&auth, "hubspot").await.is_none());
 }
