@@ -1977,3 +1977,33 @@ async fn github_rotating_refresh_tokens_are_spent_once_by_twenty_processes() {
     assert_eq!(refreshes.load(std::sync::atomic::Ordering::SeqCst), 1);
     assert_eq!(*generation.lock().unwrap(), 2);
 }
+
+/// `request` works for the coded Asana provider too: its API base URL is the configured one.
+#[tokio::test]
+async fn request_sends_asana_tokens_to_the_asana_api() {
+    let h = Harness::start().await;
+    h.login("frank").await.assert_code(0);
+    let out = h
+        .run(&[
+            "request",
+            "asana",
+            "GET",
+            "/users/me",
+            "--subject",
+            "frank",
+            "--json",
+        ])
+        .await;
+    out.assert_code(0);
+    assert_eq!(out.json()["provider"], "asana");
+    assert_eq!(out.json()["status"], 200);
+    assert!(out.json()["body"]["data"]["gid"].is_string(), "{out:?}");
+    let out = h
+        .run(&["request", "asana", "GET", "/tasks/0", "--subject", "frank"])
+        .await;
+    out.assert_code(5);
+    assert!(
+        out.stderr.starts_with("error: asana answered HTTP 4"),
+        "{out:?}"
+    );
+}
