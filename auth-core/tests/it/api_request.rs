@@ -42,6 +42,16 @@ fn manager(server: &MockServer) -> AuthManager {
         .unwrap()
 }
 
+/// A manager over `server` and a session of alice, whose stored access token is `access`.
+async fn alice(server: &MockServer, access: &str) -> (AuthManager, auth_core::Session) {
+    let auth = manager(server);
+    auth.store_credentials("test", "alice", &valid(access, "rt-1"))
+        .await
+        .unwrap();
+    let session = auth.session("alice").await.unwrap();
+    (auth, session)
+}
+
 /// The token endpoint, which must be asked exactly once and answers `at-new`.
 async fn refreshes_once_to_at_new(server: &MockServer) {
     Mock::given(method("POST"))
@@ -74,11 +84,7 @@ async fn a_401_refreshes_once_and_retries_once_with_the_required_headers() {
         .mount(&server)
         .await;
     refreshes_once_to_at_new(&server).await;
-    let auth = manager(&server);
-    auth.store_credentials("test", "alice", &valid("at-old", "rt-1"))
-        .await
-        .unwrap();
-    let session = auth.session("alice").await.unwrap();
+    let (auth, session) = alice(&server, "at-old").await;
     let response = session
         .request("test")
         .unwrap()
@@ -108,11 +114,7 @@ async fn a_second_401_is_the_answer_not_a_loop() {
         .mount(&server)
         .await;
     refreshes_once_to_at_new(&server).await;
-    let auth = manager(&server);
-    auth.store_credentials("test", "alice", &valid("at-old", "rt-1"))
-        .await
-        .unwrap();
-    let session = auth.session("alice").await.unwrap();
+    let (_auth, session) = alice(&server, "at-old").await;
     let response = session
         .request("test")
         .unwrap()
@@ -127,11 +129,7 @@ async fn a_second_401_is_the_answer_not_a_loop() {
 #[tokio::test]
 async fn paths_that_leave_the_api_are_refused_before_anything_is_sent() {
     let server = MockServer::start().await;
-    let auth = manager(&server);
-    auth.store_credentials("test", "alice", &valid("at-1", "rt-1"))
-        .await
-        .unwrap();
-    let session = auth.session("alice").await.unwrap();
+    let (_auth, session) = alice(&server, "at-1").await;
     for bad in [
         "https://evil.example/steal",
         "//evil.example/steal",
