@@ -9,6 +9,7 @@
 //! | feature | default | brings |
 //! | --- | --- | --- |
 //! | `asana` | yes | [`asana`]: `AsanaAuthProvider`, `AsanaClient`, the `execute` catalog |
+//! | `declarative` | no | `declarative`: providers described as TOML, the built-in set (GitHub, Google, Slack, Notion, Microsoft, Linear, HubSpot, Salesforce) and your own files |
 //! | `sqlite` | yes | [`SqliteCredentialStore`], the embedded default store |
 //! | `file` | no | `FileCredentialStore`, one JSON document on disk |
 //!
@@ -38,16 +39,22 @@ pub use auth_core;
 pub use auth_core::config::EnvSource;
 pub use auth_core::crypto::{EncryptionKey, KeyRing};
 pub use auth_core::{
-    AuthError, AuthManager, AuthManagerBuilder, AuthorizationRequest, AuthorizeOptions,
-    ConfigError, ConfigSource, CredentialInfo, CredentialSource, CredentialStatus, CredentialStore,
-    Credentials, EncryptedStore, ErrorClass, ListedCredential, MemoryCredentialStore, OAuth2Flow,
-    OAuth2Token, OAuthErrorCode, ProviderStatus, RefreshingTokenSource, SecretString, Session,
-    SessionOptions, StaticTokenSource, StoreError, TokenOperation, TokenSource,
+    ApiRequest, ApiResponse, AuthError, AuthManager, AuthManagerBuilder, AuthorizationRequest,
+    AuthorizeOptions, ConfigError, ConfigSource, CredentialInfo, CredentialSource,
+    CredentialStatus, CredentialStore, Credentials, EncryptedStore, ErrorClass, ListedCredential,
+    MemoryCredentialStore, Method, OAuth2Flow, OAuth2Token, OAuthErrorCode, ProviderStatus,
+    RefreshingTokenSource, SecretString, Session, SessionOptions, StaticTokenSource, StoreError,
+    TokenOperation, TokenSource,
 };
 
 /// Asana: auth provider, typed client, agent catalog (feature `asana`).
 #[cfg(feature = "asana")]
 pub use provider_asana as asana;
+
+/// Providers described as TOML: the built-in set and users' own definition files (feature
+/// `declarative`).
+#[cfg(feature = "declarative")]
+pub use provider_declarative as declarative;
 
 /// The embedded default credential store (feature `sqlite`).
 #[cfg(feature = "sqlite")]

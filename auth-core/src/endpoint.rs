@@ -19,13 +19,12 @@ use std::time::{Duration, SystemTime};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use reqwest::StatusCode;
-use serde::Deserialize;
 use tracing::Instrument;
 use url::Url;
 
 use crate::error::{AuthError, OAuthErrorCode, TokenOperation};
 use crate::http::read_limited;
-use crate::provider::{AuthProvider, ClientAuthMethod, OAuth2Settings, RevokeToken};
+use crate::provider::{AuthProvider, BodyFormat, ClientAuthMethod, OAuth2Settings, RevokeToken};
 use crate::redact::Redactor;
 use crate::secret::SecretString;
 use crate::token::{Credentials, OAuth2Token};
@@ -226,6 +225,17 @@ impl TokenEndpoint {
             let operation = TokenOperation::Revoke;
             let response = self.send_form(settings, url, form, operation).await?;
             if response.status().is_success() {
+                let status = response.status().as_u16();
+                let body = read_limited(response, MAX_RESPONSE_BYTES)
+                    .await
+                    .ok()
+                    .flatten();
+                let refused = body
+                    .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+                    .and_then(|b| self.error_in_body(settings, operation, status, &b, &secrets));
+                if let Some(refused) = refused {
+                    return Err(refused);
+                }
                 tracing::info!("grant revoked");
                 return Ok(());
             }
@@ -250,6 +260,7 @@ impl TokenEndpoint {
             return Err(self.refusal(operation, response, &secrets).await);
         }
         let received = SystemTime::now();
+        let status = response.status().as_u16();
         let body = read_limited(response, MAX_RESPONSE_BYTES)
             .await
             .map_err(|e| {
@@ -265,16 +276,73 @@ impl TokenEndpoint {
                 )
             })?
             .ok_or_else(|| self.too_large(operation))?;
-        let body: serde_json::Value =
-            serde_json::from_slice(&body).map_err(|_| AuthError::InvalidTokenResponse {
-                provider: self.id().to_string(),
-                reason: "the body is not JSON".into(),
-            })?;
+        let body = self.parse_body(settings, &body)?;
+        if let Some(refused) = self.error_in_body(settings, operation, status, &body, &secrets) {
+            return Err(refused);
+        }
+        let body = match &settings.token_pointer {
+            Some(pointer) => {
+                lift_token(body, pointer).ok_or_else(|| AuthError::InvalidTokenResponse {
+                    provider: self.id().to_string(),
+                    reason: format!("the response has no token object at `{pointer}`"),
+                })?
+            }
+            None => body,
+        };
         OAuth2Token::from_response(body, &settings.scope_separator, received).map_err(|reason| {
             AuthError::InvalidTokenResponse {
                 provider: self.id().to_string(),
                 reason,
             }
+        })
+    }
+
+    /// A token response as JSON, from the format the settings name (a form-encoded answer
+    /// becomes an object of strings).
+    fn parse_body(
+        &self,
+        settings: &OAuth2Settings,
+        body: &[u8],
+    ) -> Result<serde_json::Value, AuthError> {
+        let invalid = |reason: &str| AuthError::InvalidTokenResponse {
+            provider: self.id().to_string(),
+            reason: reason.into(),
+        };
+        match settings.token_response_format {
+            BodyFormat::Form => {
+                let text = std::str::from_utf8(body)
+                    .map_err(|_| invalid("the form-encoded body is not UTF-8"))?;
+                if text.trim_start().starts_with('{') {
+                    return Err(invalid("the body is JSON, not form-encoded"));
+                }
+                Ok(serde_json::Value::Object(
+                    url::form_urlencoded::parse(text.as_bytes())
+                        .map(|(k, v)| (k.into_owned(), serde_json::Value::String(v.into_owned())))
+                        .collect(),
+                ))
+            }
+            _ => serde_json::from_slice(body).map_err(|_| invalid("the body is not JSON")),
+        }
+    }
+
+    /// An OAuth error carried by a successful answer (GitHub's 200 with `error`, Slack's
+    /// `ok: false`): a body with a string error code (`error`, or where
+    /// [`OAuth2Settings::error_pointer`] says) is a refusal, whatever its status.
+    fn error_in_body(
+        &self,
+        settings: &OAuth2Settings,
+        operation: TokenOperation,
+        status: u16,
+        body: &serde_json::Value,
+        secrets: &Redactor,
+    ) -> Option<AuthError> {
+        let (code, description) = oauth_error_of(Some(settings), body)?;
+        Some(AuthError::OAuth {
+            provider: self.id().to_string(),
+            operation,
+            status,
+            code: error_code(Some(settings), secrets.clean(code, 64)),
+            description: description.map(|d| secrets.clean(d, 300)),
         })
     }
 
@@ -306,7 +374,16 @@ impl TokenEndpoint {
             }
             ClientAuthMethod::None => form.push(("client_id", settings.client_id.clone())),
         }
-        request.form(&form).send().await.map_err(|e| {
+        request = match settings.token_request_format {
+            BodyFormat::Json => request.json(
+                &form
+                    .iter()
+                    .map(|(k, v)| (*k, v.as_str()))
+                    .collect::<std::collections::BTreeMap<_, _>>(),
+            ),
+            _ => request.form(&form),
+        };
+        request.send().await.map_err(|e| {
             let detail = if e.is_timeout() {
                 "timed out"
             } else if e.is_connect() {
@@ -341,15 +418,22 @@ impl TokenEndpoint {
                 .filter(|wait| *wait <= MAX_RETRY_AFTER);
             return self.transient(operation, format!("HTTP {}", status.as_u16()), retry_after);
         }
+        let settings = self.provider.oauth2_settings();
         let parsed = match read_limited(response, MAX_RESPONSE_BYTES).await {
-            Ok(Some(body)) => serde_json::from_slice::<OAuthErrorBody>(&body).ok(),
+            Ok(Some(body)) => serde_json::from_slice::<serde_json::Value>(&body)
+                .ok()
+                .and_then(|body| {
+                    oauth_error_of(settings, &body).map(|(code, description)| {
+                        (code.to_string(), description.map(String::from))
+                    })
+                }),
             Ok(None) => return self.too_large(operation),
             Err(_) => None,
         };
         let (code, description) = match parsed {
-            Some(body) => (
-                OAuthErrorCode::from(secrets.clean(&body.error, 64)),
-                body.error_description.map(|d| secrets.clean(&d, 300)),
+            Some((code, description)) => (
+                error_code(settings, secrets.clean(&code, 64)),
+                description.map(|d| secrets.clean(&d, 300)),
             ),
             None => (
                 OAuthErrorCode::Other(format!("http_{}", status.as_u16())),
@@ -392,6 +476,49 @@ impl TokenEndpoint {
     }
 }
 
+/// The typed code of an OAuth error: a code the settings list among
+/// [`OAuth2Settings::invalid_grant_codes`] is [`OAuthErrorCode::InvalidGrant`].
+fn error_code(settings: Option<&OAuth2Settings>, code: String) -> OAuthErrorCode {
+    if settings.is_some_and(|s| s.invalid_grant_codes.contains(&code)) {
+        return OAuthErrorCode::InvalidGrant;
+    }
+    OAuthErrorCode::from(code)
+}
+
+/// The token response with the object at `pointer` lifted to the top: its fields win, the other
+/// top-level fields are kept beside them except the secrets (which belong to another token, such
+/// as Slack's bot token beside the user's), and the object's own `token_type` is dropped (a
+/// nested token names its kind there, Slack's `user`, not an HTTP scheme).
+fn lift_token(body: serde_json::Value, pointer: &str) -> Option<serde_json::Value> {
+    let nested = body.pointer(pointer)?.as_object()?.clone();
+    let serde_json::Value::Object(top) = body else {
+        return None;
+    };
+    let lifted_key = pointer.trim_start_matches('/').split('/').next();
+    let mut out: serde_json::Map<String, serde_json::Value> = top
+        .into_iter()
+        .filter(|(k, _)| {
+            Some(k.as_str()) != lifted_key
+                && !matches!(
+                    k.as_str(),
+                    "access_token"
+                        | "refresh_token"
+                        | "id_token"
+                        | "token_type"
+                        | "expires_in"
+                        | "scope"
+                        | "refresh_token_expires_in"
+                )
+        })
+        .collect();
+    for (k, v) in nested {
+        if k != "token_type" {
+            out.insert(k, v);
+        }
+    }
+    Some(serde_json::Value::Object(out))
+}
+
 fn request_timeout(provider: &dyn AuthProvider) -> Duration {
     provider
         .oauth2_settings()
@@ -424,9 +551,24 @@ fn secrets_of(settings: &OAuth2Settings, form: &[(&'static str, String)]) -> Red
     secrets
 }
 
-#[derive(Deserialize)]
-struct OAuthErrorBody {
-    error: String,
-    #[serde(default)]
-    error_description: Option<String>,
+/// The error code and description of an OAuth error body: `error` and `error_description`
+/// (RFC 6749 §5.2), or where the settings' pointers say. `None` unless the code is a string and
+/// the description, if present, a string too.
+fn oauth_error_of<'a>(
+    settings: Option<&OAuth2Settings>,
+    body: &'a serde_json::Value,
+) -> Option<(&'a str, Option<&'a str>)> {
+    let (code, description) = match settings {
+        Some(s) => (
+            body.pointer(&s.error_pointer),
+            body.pointer(&s.error_description_pointer),
+        ),
+        None => (body.get("error"), body.get("error_description")),
+    };
+    let description = match description {
+        None | Some(serde_json::Value::Null) => None,
+        Some(serde_json::Value::String(d)) => Some(d.as_str()),
+        Some(_) => return None,
+    };
+    Some((code?.as_str()?, description))
 }

@@ -217,6 +217,18 @@ pub enum ConfigError {
         /// Why.
         reason: String,
     },
+    /// A provider definition (a TOML file describing a provider) is refused.
+    #[error("provider definition {path}, line {line}: `{field}`: {reason}")]
+    Definition {
+        /// The definition file (or `built-in:ID` for an embedded one).
+        path: String,
+        /// The line, counted from 1.
+        line: usize,
+        /// The field at fault, as a path (`providers[0].token_url`).
+        field: String,
+        /// What is wrong.
+        reason: String,
+    },
     /// No provider with this id is registered.
     #[error("unknown provider `{provider}`; registered providers: {registered}")]
     UnknownProvider {
@@ -559,6 +571,24 @@ pub enum AuthError {
         /// Subject.
         subject: String,
     },
+    /// A raw API request cannot be sent as asked: a path that leaves the provider's API, or a
+    /// provider without an API base URL.
+    #[error("{provider}: cannot send the request: {reason}")]
+    ApiRequest {
+        /// Provider id.
+        provider: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A raw API request failed on the way: a timeout, a connection error, or a response larger
+    /// than the limit.
+    #[error("{provider}: the API request failed: {detail}; retry later")]
+    ApiUnreachable {
+        /// Provider id.
+        provider: String,
+        /// What failed (never a token or a body).
+        detail: String,
+    },
     /// An HTTP client could not be built.
     #[error("{provider}: cannot build the HTTP client: {source}")]
     HttpClient {
@@ -574,6 +604,7 @@ impl AuthError {
     pub fn class(&self) -> ErrorClass {
         match self {
             AuthError::Transient { .. }
+            | AuthError::ApiUnreachable { .. }
             | AuthError::RefreshContended { .. }
             | AuthError::RefreshNotSaved { .. } => ErrorClass::Transient,
             AuthError::Store(StoreError::VersionMismatch { .. }) => ErrorClass::Transient,

@@ -19,6 +19,7 @@
 //! | --- | --- |
 //! | `manager` | configured providers, the store and pending states; opens flows and sessions ([`AuthManager`]) |
 //! | `session` | a subject's token source per provider, whatever the source ([`Session`]) |
+//! | `request` | a raw request to a provider's API with a subject's token ([`ApiRequest`]) |
 //! | `cell`, `oauth2` | the refreshing credential of one (provider, subject) ([`RefreshingTokenSource`]); the code flow ([`OAuth2Flow`]) |
 //! | `endpoint` | a provider's token and revocation endpoints and the classification of answers ([`TokenEndpoint`]) |
 //! | [`provider`] | the [`AuthProvider`] trait, OAuth2 settings and the registry |
@@ -28,7 +29,8 @@
 //! | `error`, `secret` | typed errors ([`AuthError`], [`StoreError`]); redacted secrets ([`SecretString`]) |
 //!
 //! Nothing here names a provider: a provider crate implements [`AuthProvider`] and registers a
-//! [`ProviderRegistration`]; a store crate implements [`CredentialStore`] and runs
+//! [`ProviderRegistration`] (or, for providers known only at run time such as definitions read
+//! from files, a [`ProviderSource`]); a store crate implements [`CredentialStore`] and runs
 //! `auth_core::testing::run_conformance`.
 //!
 //! ## The flow
@@ -102,6 +104,7 @@ pub mod pending;
 mod proptests;
 pub mod provider;
 pub mod redact;
+mod request;
 pub mod secret;
 mod session;
 pub mod store;
@@ -122,7 +125,10 @@ pub use manager::{
 };
 pub use oauth2::{AuthorizationRequest, AuthorizeOptions, OAuth2Flow};
 pub use pending::{MemoryPendingStates, PendingStateStore, StoredPendingStates};
-pub use provider::{AuthProvider, OAuth2Settings, ProviderRegistration};
+pub use provider::{
+    AuthProvider, OAuth2Settings, ProviderFactory, ProviderRegistration, ProviderSource,
+};
+pub use request::{ApiRequest, ApiResponse, MAX_API_RESPONSE_BYTES};
 pub use secret::SecretString;
 pub use session::{Session, SessionOptions};
 pub use store::{
@@ -131,6 +137,9 @@ pub use store::{
 };
 pub use token::{Credentials, OAuth2Token, UserCredentials};
 pub use token_source::{CredentialSource, StaticTokenSource, TokenSource};
+
+/// The method of an [`ApiRequest`] (reqwest's, re-exported).
+pub use reqwest::Method;
 
 /// Re-exported so provider crates can register with `auth_core::inventory::submit!`.
 pub use inventory;

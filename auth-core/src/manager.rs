@@ -16,7 +16,7 @@ use crate::endpoint::TokenEndpoint;
 use crate::error::{AuthError, ConfigError, ConfigSource};
 use crate::oauth2::OAuth2Flow;
 use crate::pending::{MemoryPendingStates, PENDING_STATES_PROVIDER, PendingStateStore};
-use crate::provider::{AuthProvider, registered_providers};
+use crate::provider::{AuthProvider, ProviderFactory, registered_providers, sourced_providers};
 use crate::session::{Binding, Session, SessionEntry, SessionOptions};
 use crate::store::{
     CredentialRecord, CredentialStatus, CredentialStore, MemoryCredentialStore, PutMode,
@@ -262,31 +262,40 @@ impl AuthManagerBuilder {
             let endpoint = TokenEndpoint::new(provider)?;
             providers.insert(endpoint.id().to_string(), Arc::new(endpoint));
         }
-        let registered = registered_providers();
+        let sourced = sourced_providers(&self.loader)?;
+        let mut registered: Vec<&dyn ProviderFactory> = registered_providers()
+            .into_iter()
+            .map(|r| r as &dyn ProviderFactory)
+            .collect();
+        for factory in &sourced {
+            if !registered.iter().any(|r| r.id() == factory.id()) {
+                registered.push(factory.as_ref());
+            }
+        }
         for registration in &registered {
-            if providers.contains_key(registration.id) {
+            let id = registration.id();
+            if providers.contains_key(id) {
                 continue;
             }
-            let explicit = self.loader.has_code_values(registration.id)
-                || self.enabled.iter().any(|id| id == registration.id);
+            let explicit = self.loader.has_code_values(id) || self.enabled.iter().any(|e| e == id);
             if !explicit && !self.auto_configure {
                 continue;
             }
-            let config = self.loader.load(registration.id, registration.fields)?;
-            if explicit || (registration.is_configured)(&config) {
-                let provider = (registration.build)(config)?;
+            let config = self.loader.load(id, registration.fields())?;
+            if explicit || registration.is_configured(&config) {
+                let provider = registration.build(config)?;
                 statuses.push(configured_status(&*provider));
                 let endpoint = TokenEndpoint::new(provider)?;
                 providers.insert(endpoint.id().to_string(), Arc::new(endpoint));
             } else {
                 statuses.push(ProviderStatus {
-                    id: registration.id.to_string(),
-                    display_name: registration.display_name.to_string(),
+                    id: id.to_string(),
+                    display_name: registration.display_name().to_string(),
                     configured: false,
                     sources: sources_of(&config),
                     oauth2: false,
                     app_token: false,
-                    missing: Some(missing_hint(registration.fields)),
+                    missing: Some(missing_hint(registration.fields())),
                 });
             }
         }
@@ -296,14 +305,13 @@ impl AuthManagerBuilder {
             .into_iter()
             .chain(self.enabled.iter().cloned())
         {
-            if !providers.contains_key(&provider) && !registered.iter().any(|r| r.id == provider) {
+            if !providers.contains_key(&provider) && !registered.iter().any(|r| r.id() == provider)
+            {
+                let mut ids: Vec<&str> = registered.iter().map(|r| r.id()).collect();
+                ids.sort_unstable();
                 return Err(ConfigError::UnknownProvider {
                     provider,
-                    registered: registered
-                        .iter()
-                        .map(|r| r.id)
-                        .collect::<Vec<_>>()
-                        .join(", "),
+                    registered: ids.join(", "),
                 }
                 .into());
             }

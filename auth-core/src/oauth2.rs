@@ -170,7 +170,10 @@ impl OAuth2Flow {
                     q.append_pair("redirect_uri", uri.as_str());
                 }
                 if !scopes.is_empty() {
-                    q.append_pair("scope", &scopes.join(&settings.scope_separator));
+                    q.append_pair(
+                        &settings.scope_param,
+                        &scopes.join(&settings.scope_separator),
+                    );
                 }
                 q.append_pair("state", &state);
                 if let Some(pkce) = &pkce {

@@ -8,7 +8,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use url::Url;
 
-use crate::config::{ConfigField, ProviderConfig};
+use crate::config::{ConfigField, ConfigLoader, ProviderConfig};
 use crate::error::{AuthError, ConfigError};
 use crate::secret::SecretString;
 use crate::token::{Credentials, OAuth2Token};
@@ -92,6 +92,49 @@ pub enum RevokeToken {
     Access,
 }
 
+/// How a body to or from the token endpoint is encoded.
+///
+/// ```
+/// use auth_core::provider::BodyFormat;
+///
+/// assert_eq!("form".parse(), Ok(BodyFormat::Form));
+/// assert_eq!(BodyFormat::Json.as_str(), "json");
+/// assert!("xml".parse::<BodyFormat>().is_err());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum BodyFormat {
+    /// `application/x-www-form-urlencoded` (`form`).
+    Form,
+    /// `application/json` (`json`).
+    Json,
+}
+
+impl BodyFormat {
+    /// Every format's name.
+    pub const NAMES: &'static [&'static str] = &["form", "json"];
+
+    /// `form` or `json`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BodyFormat::Form => "form",
+            BodyFormat::Json => "json",
+        }
+    }
+}
+
+impl std::str::FromStr for BodyFormat {
+    type Err = String;
+
+    /// Parses [`BodyFormat::as_str`]'s names; the error lists them.
+    fn from_str(name: &str) -> Result<Self, Self::Err> {
+        [BodyFormat::Form, BodyFormat::Json]
+            .into_iter()
+            .find(|format| format.as_str() == name)
+            .ok_or_else(|| format!("expected one of: {}", BodyFormat::NAMES.join(", ")))
+    }
+}
+
 /// A provider's OAuth2 endpoints and client settings.
 ///
 /// ```
@@ -139,6 +182,26 @@ pub struct OAuth2Settings {
     pub extra_authorize_params: Vec<(String, String)>,
     /// Timeout of each token-endpoint request (default 30 s).
     pub request_timeout: Duration,
+    /// The query parameter of the authorize URL that carries the scopes (default `scope`; Slack
+    /// asks for a user's scopes in `user_scope`).
+    pub scope_param: String,
+    /// How grants are sent to the token endpoint (default [`BodyFormat::Form`], RFC 6749).
+    pub token_request_format: BodyFormat,
+    /// How the token endpoint answers (default [`BodyFormat::Json`], RFC 6749).
+    pub token_response_format: BodyFormat,
+    /// A JSON pointer (RFC 6901) to the object of the token response that holds the token, when
+    /// it is not the response itself (Slack's user token: `/authed_user`). The other fields of
+    /// the response are kept in [`OAuth2Token::raw`].
+    pub token_pointer: Option<String>,
+    /// Error codes that mean what `invalid_grant` means (GitHub's `bad_refresh_token`): they are
+    /// reported as [`OAuthErrorCode::InvalidGrant`](crate::OAuthErrorCode::InvalidGrant).
+    pub invalid_grant_codes: Vec<String>,
+    /// A JSON pointer to the error code of an error answer (default `/error`, RFC 6749 §5.2;
+    /// HubSpot's is `/status`).
+    pub error_pointer: String,
+    /// A JSON pointer to the error's description (default `/error_description`; HubSpot's is
+    /// `/message`).
+    pub error_description_pointer: String,
 }
 
 impl OAuth2Settings {
@@ -159,6 +222,13 @@ impl OAuth2Settings {
             revoke_token: RevokeToken::Refresh,
             extra_authorize_params: Vec::new(),
             request_timeout: Duration::from_secs(30),
+            scope_param: "scope".into(),
+            token_request_format: BodyFormat::Form,
+            token_response_format: BodyFormat::Json,
+            token_pointer: None,
+            invalid_grant_codes: Vec::new(),
+            error_pointer: "/error".into(),
+            error_description_pointer: "/error_description".into(),
         }
     }
 
@@ -231,6 +301,81 @@ impl OAuth2Settings {
         self.request_timeout = timeout;
         self
     }
+
+    /// Sets the authorize URL's scope parameter.
+    pub fn with_scope_param(mut self, name: impl Into<String>) -> Self {
+        self.scope_param = name.into();
+        self
+    }
+
+    /// Sets how grants are sent to the token endpoint.
+    pub fn with_token_request_format(mut self, format: BodyFormat) -> Self {
+        self.token_request_format = format;
+        self
+    }
+
+    /// Sets how the token endpoint answers.
+    pub fn with_token_response_format(mut self, format: BodyFormat) -> Self {
+        self.token_response_format = format;
+        self
+    }
+
+    /// Sets where the token sits in the token response (a JSON pointer).
+    pub fn with_token_pointer(mut self, pointer: impl Into<String>) -> Self {
+        self.token_pointer = Some(pointer.into());
+        self
+    }
+
+    /// Sets where an error answer's code and description sit (JSON pointers).
+    pub fn with_error_pointers(
+        mut self,
+        code: impl Into<String>,
+        description: impl Into<String>,
+    ) -> Self {
+        self.error_pointer = code.into();
+        self.error_description_pointer = description.into();
+        self
+    }
+
+    /// Adds an error code that means `invalid_grant`.
+    pub fn with_invalid_grant_code(mut self, code: impl Into<String>) -> Self {
+        self.invalid_grant_codes.push(code.into());
+        self
+    }
+}
+
+/// Where a subject's token may be sent for raw API requests, and the headers the API requires.
+///
+/// ```
+/// use auth_core::provider::ApiSettings;
+///
+/// let api = ApiSettings::new("https://api.github.com".parse().unwrap())
+///     .with_header("User-Agent", "integrations");
+/// assert_eq!(api.headers, [("User-Agent".to_string(), "integrations".to_string())]);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ApiSettings {
+    /// The API base URL: request paths are appended to it, and the token goes to its origin only.
+    pub base_url: Url,
+    /// Headers every request carries (GitHub refuses requests without a `User-Agent`).
+    pub headers: Vec<(String, String)>,
+}
+
+impl ApiSettings {
+    /// An API at `base_url`, with no required header.
+    pub fn new(base_url: Url) -> Self {
+        Self {
+            base_url,
+            headers: Vec::new(),
+        }
+    }
+
+    /// Adds a header every request carries.
+    pub fn with_header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
 }
 
 /// A SaaS provider's authentication: OAuth2 settings, an optional app-level token, and how token
@@ -254,6 +399,18 @@ pub trait AuthProvider: Any + Send + Sync + fmt::Debug {
         None
     }
 
+    /// The API a subject's token is sent to by [`Session::request`](crate::Session::request),
+    /// given the provider-specific fields of the subject's credentials (a per-user API base,
+    /// such as Salesforce's `instance_url`, lives there). `None`: the provider offers no raw
+    /// requests.
+    fn api(
+        &self,
+        credentials_extra: &serde_json::Map<String, serde_json::Value>,
+    ) -> Option<ApiSettings> {
+        let _ = credentials_extra;
+        None
+    }
+
     /// The configuration the provider was built from, if it came from the registry.
     fn config(&self) -> Option<&ProviderConfig> {
         None
@@ -266,10 +423,12 @@ pub trait AuthProvider: Any + Send + Sync + fmt::Debug {
     }
 
     /// Merges a refresh response into the previous credentials. The default keeps the old refresh
-    /// token (and ID token) when the response omits them, and every provider-specific field.
+    /// token (with its expiry) and ID token when the response omits them, and every
+    /// provider-specific field.
     fn merge_refreshed(&self, previous: &Credentials, mut token: OAuth2Token) -> Credentials {
         if token.refresh_token.is_none() {
             token.refresh_token = previous.token.refresh_token.clone();
+            token.refresh_token_expires_at = previous.token.refresh_token_expires_at;
         }
         if token.id_token.is_none() {
             token.id_token = previous.token.id_token.clone();
@@ -303,6 +462,69 @@ pub struct ProviderRegistration {
 }
 
 inventory::collect!(ProviderRegistration);
+
+/// A provider the manager's builder can configure and build: a [`ProviderRegistration`], or one
+/// made at run time (a definition read from a file) and handed over by a [`ProviderSource`].
+pub trait ProviderFactory: Send + Sync + fmt::Debug {
+    /// Provider id.
+    fn id(&self) -> &str;
+    /// Human-readable name.
+    fn display_name(&self) -> &str;
+    /// The configuration fields, with env keys and defaults.
+    fn fields(&self) -> &'static [ConfigField];
+    /// Whether the loaded configuration is enough to build the provider.
+    fn is_configured(&self, config: &ProviderConfig) -> bool;
+    /// Builds the provider from its configuration.
+    fn build(&self, config: ProviderConfig) -> Result<Arc<dyn AuthProvider>, ConfigError>;
+}
+
+impl ProviderFactory for ProviderRegistration {
+    fn id(&self) -> &str {
+        self.id
+    }
+
+    fn display_name(&self) -> &str {
+        self.display_name
+    }
+
+    fn fields(&self) -> &'static [ConfigField] {
+        self.fields
+    }
+
+    fn is_configured(&self, config: &ProviderConfig) -> bool {
+        (self.is_configured)(config)
+    }
+
+    fn build(&self, config: ProviderConfig) -> Result<Arc<dyn AuthProvider>, ConfigError> {
+        (self.build)(config)
+    }
+}
+
+/// Providers known only at run time, registered with `inventory::submit! { ProviderSource { .. } }`:
+/// the manager's builder calls `load` with its configuration loader (whose file and env may name
+/// definition files) and sets up what it returns like registered providers. A provider
+/// registered with a [`ProviderRegistration`] of the same id wins.
+#[derive(Debug)]
+pub struct ProviderSource {
+    /// What the source is, for messages (e.g. `declarative providers`).
+    pub name: &'static str,
+    /// The providers it knows for this configuration, or the error naming what is wrong.
+    pub load: fn(&ConfigLoader) -> Result<Factories, ConfigError>,
+}
+
+/// What a [`ProviderSource`] returns.
+pub type Factories = Vec<Arc<dyn ProviderFactory>>;
+
+inventory::collect!(ProviderSource);
+
+/// The providers of every registered [`ProviderSource`], in the order the sources return them.
+pub fn sourced_providers(loader: &ConfigLoader) -> Result<Factories, ConfigError> {
+    let mut all = Vec::new();
+    for source in inventory::iter::<ProviderSource> {
+        all.extend((source.load)(loader)?);
+    }
+    Ok(all)
+}
 
 /// Every registered provider, sorted by id (the first registration of an id wins).
 pub fn registered_providers() -> Vec<&'static ProviderRegistration> {

@@ -15,6 +15,7 @@ use serde_json::{Map, Value};
 use crate::cell::{CellState, RefreshCallback, TokenCell};
 use crate::error::AuthError;
 use crate::provider::AuthProvider;
+use crate::request::ApiRequest;
 use crate::secret::SecretString;
 use crate::token::{Credentials, UserCredentials};
 use crate::token_source::{CredentialSource, TokenSource};
@@ -334,6 +335,22 @@ impl Session {
             // Boxed so that this future stays a few words large on the hot path.
             None => Box::pin(binding.token()).await,
         }
+    }
+
+    /// A raw request to `provider`'s API with the subject's token (see [`ApiRequest`]): the token
+    /// goes only to the API's origin, a 401 refreshes and retries once, and the provider's
+    /// required headers are added. Fails when the provider offers no API or the subject has no
+    /// usable credentials.
+    pub fn request(&self, provider: &str) -> Result<ApiRequest, AuthError> {
+        let entry = self.entry(provider)?;
+        let api = entry
+            .provider
+            .api(&entry.extra)
+            .ok_or_else(|| AuthError::ApiRequest {
+                provider: provider.to_string(),
+                reason: "the provider has no API base URL for raw requests".into(),
+            })?;
+        Ok(ApiRequest::new(self.token_source(provider)?, api))
     }
 
     /// The token source for `provider`, to hand to a client; an error when the subject has no

@@ -75,6 +75,10 @@ pub struct OAuth2Token {
         skip_serializing_if = "Option::is_none"
     )]
     pub id_token: Option<SecretString>,
+    /// When the refresh token expires, for providers that say so with `refresh_token_expires_in`
+    /// (GitHub's and Microsoft's rotating refresh tokens); `None` when unknown.
+    #[serde(with = "unix_seconds", skip_serializing_if = "Option::is_none")]
+    pub refresh_token_expires_at: Option<SystemTime>,
     /// The other fields of the token response (never the secret ones).
     #[serde(default, skip_serializing_if = "Map::is_empty")]
     pub raw: Map<String, Value>,
@@ -91,6 +95,7 @@ impl OAuth2Token {
             expires_in: None,
             expires_at: None,
             id_token: None,
+            refresh_token_expires_at: None,
             raw: Map::new(),
         }
     }
@@ -120,6 +125,13 @@ impl OAuth2Token {
             .collect();
         map.remove("raw");
         map.remove("expires_at");
+        map.remove("refresh_token_expires_at");
+        let refresh_lifetime = match map.remove("refresh_token_expires_in") {
+            Some(value) => lenient::seconds(value).map_err(|_| {
+                "`refresh_token_expires_in` is not a non-negative number of seconds".to_string()
+            })?,
+            None => None,
+        };
         let repr: TokenRepr = serde_path_to_error::deserialize(Value::Object(map))
             .map_err(|e| describe_serde_error(&e))?;
         if repr
@@ -140,6 +152,13 @@ impl OAuth2Token {
             Some(secs) => Some(
                 now.checked_add(Duration::from_secs(secs))
                     .ok_or("`expires_in` reaches beyond what the clock can hold")?,
+            ),
+            None => None,
+        };
+        token.refresh_token_expires_at = match refresh_lifetime {
+            Some(secs) => Some(
+                now.checked_add(Duration::from_secs(secs))
+                    .ok_or("`refresh_token_expires_in` reaches beyond what the clock can hold")?,
             ),
             None => None,
         };
@@ -164,6 +183,7 @@ impl fmt::Debug for OAuth2Token {
             .field("expires_in", &self.expires_in)
             .field("expires_at", &self.expires_at)
             .field("id_token", &self.id_token)
+            .field("refresh_token_expires_at", &self.refresh_token_expires_at)
             .field("raw", &RawKeys(&self.raw))
             .finish()
     }
@@ -194,6 +214,8 @@ struct TokenRepr {
     expires_at: Option<SystemTime>,
     #[serde(default)]
     id_token: Option<SecretString>,
+    #[serde(default, with = "unix_seconds")]
+    refresh_token_expires_at: Option<SystemTime>,
     #[serde(default)]
     raw: Map<String, Value>,
 }
@@ -213,6 +235,7 @@ impl From<TokenRepr> for OAuth2Token {
             expires_in: r.expires_in,
             expires_at: r.expires_at,
             id_token: r.id_token,
+            refresh_token_expires_at: r.refresh_token_expires_at,
             raw: r.raw,
         }
     }

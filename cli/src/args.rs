@@ -24,6 +24,10 @@ Environment:
   INTEGRATIONS_STORE           the store, as --store (sqlite:PATH or file:PATH)
   INTEGRATIONS_CONFIG          a TOML configuration file with an [asana] section
   INTEGRATIONS_ENCRYPTION_KEY  base64 of 32 bytes: encrypts stored credentials at rest
+  INTEGRATIONS_PROVIDERS       provider definition files (TOML), separated like PATH; or
+                               `providers = [...]` in the configuration file
+  {ID}_CLIENT_ID, {ID}_CLIENT_SECRET, {ID}_REDIRECT_URI, {ID}_DEFAULT_SCOPE, {ID}_*_URL
+                               the same for every other provider (GITHUB_, GOOGLE_, SLACK_, ...)
   ASANA_CLIENT_ID, ASANA_CLIENT_SECRET
                                the Asana OAuth app (needed by `login`, refresh and `logout`)
   ASANA_REDIRECT_URI           the app's redirect URI; `login` listens on it, so it must be
@@ -147,6 +151,43 @@ be https (http only on 127.0.0.1, ::1, localhost)."
 
     /// Revoke the subject's grant at the provider, then delete the stored credentials
     Logout(LogoutArgs),
+
+    /// Send an authenticated request to the provider's API and print the answer's body
+    #[command(
+        after_help = "The subject's token goes only to the provider's API base URL         ({ID}_API_BASE_URL), with the headers the provider requires; a 401 refreshes the token         and retries once. A JSON body is pretty-printed. Exit code 0 on a 2xx answer, 5 on any         other status (the message names it)."
+    )]
+    Request(RequestArgs),
+}
+
+/// The methods `request` sends.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+#[value(rename_all = "UPPER")]
+pub enum HttpMethod {
+    /// GET.
+    Get,
+    /// POST.
+    Post,
+    /// PUT.
+    Put,
+    /// PATCH.
+    Patch,
+    /// DELETE.
+    Delete,
+}
+
+/// `request`.
+#[derive(Debug, Args)]
+pub struct RequestArgs {
+    /// The provider, e.g. github
+    pub provider: String,
+    /// The HTTP method
+    #[arg(value_enum, ignore_case = true)]
+    pub method: HttpMethod,
+    /// The path below the provider's API base URL, e.g. /user
+    pub path: String,
+    /// A JSON body to send
+    #[arg(long, value_name = "JSON")]
+    pub data: Option<String>,
 }
 
 /// A provider id.

@@ -1,21 +1,24 @@
 //! One function per subcommand (`login` lives in [`crate::login`]).
 
+use std::any::Any;
 use std::sync::Arc;
 use std::time::SystemTime;
 
 use integrations::asana::AsanaError;
 use integrations::asana::AsanaSessionExt;
 use integrations::asana::connector::{AsanaConnector, EntityInfo, HostedConfig, HostedTarget};
+use integrations::declarative::DeclarativeProvider;
 use integrations::{
     AuthError, ConfigSource, CredentialSource, CredentialStatus, Credentials, ListedCredential,
-    SecretString, Session, SessionOptions,
+    Method, SecretString, Session, SessionOptions,
 };
 use integrations_mcp::McpServer;
 use serde_json::{Value, json};
 
 use crate::app::{ASANA, App, DEFAULT_REDIRECT_URI, Globals, require_asana, setup_hint};
 use crate::args::{
-    CatalogArgs, Cli, Command, CredentialsCommand, ExecuteArgs, LogoutArgs, McpArgs, ProviderArg,
+    CatalogArgs, Cli, Command, CredentialsCommand, ExecuteArgs, HttpMethod, LogoutArgs, McpArgs,
+    ProviderArg, RequestArgs,
 };
 use crate::error::{CliError, ExitKind};
 use crate::login::{self, describe_user};
@@ -47,6 +50,7 @@ pub async fn run(cli: Cli, store_from_flag: bool, out: &Output) -> Result<(), Cl
             command: CredentialsCommand::Rotate,
         } => rotate_credentials(&globals, out).await,
         Command::Logout(args) => logout(&App::open(&globals).await?, &args, out).await,
+        Command::Request(args) => request(&App::open(&globals).await?, &args, out).await,
     }
 }
 
@@ -158,6 +162,10 @@ fn require_asana_configured(app: &App, provider: &str, command: &str) -> Result<
 /// `whoami`.
 async fn whoami(app: &App, args: &ProviderArg, out: &Output) -> Result<(), CliError> {
     let provider = args.provider.as_str();
+    app.require_registered(provider)?;
+    if provider != ASANA {
+        return whoami_declarative(app, provider, out).await;
+    }
     require_asana_configured(app, provider, "whoami")?;
     let session = session(app, provider).await?;
     let client = session
@@ -197,6 +205,126 @@ async fn whoami(app: &App, args: &ProviderArg, out: &Output) -> Result<(), CliEr
     ));
     out.line(&lines.join("\n"));
     Ok(())
+}
+
+/// `whoami` for a provider described by a definition: its "who am I" call.
+async fn whoami_declarative(app: &App, provider: &str, out: &Output) -> Result<(), CliError> {
+    app.require_configured(provider)?;
+    let configured = app.auth.provider(provider).map_err(|e| app.hints.auth(e))?;
+    let declarative = (configured.as_ref() as &dyn Any)
+        .downcast_ref::<DeclarativeProvider>()
+        .ok_or_else(|| {
+            CliError::new(
+                ExitKind::Usage,
+                format!("`whoami` does not know how to ask {provider} who the user is"),
+            )
+        })?;
+    let session = session(app, provider).await?;
+    let identity = declarative
+        .whoami(&session)
+        .await
+        .map_err(|e| app.hints.declarative(e))?;
+    let source = session.source(provider).map(CredentialSource::as_str);
+    if out.is_json() {
+        out.json(&json!({
+            "provider": provider,
+            "subject": app.subject,
+            "source": source,
+            "user_id": identity.user_id,
+            "user": identity.user,
+        }));
+        return Ok(());
+    }
+    let who = ["name", "displayName", "login", "email", "user"]
+        .iter()
+        .find_map(|key| identity.user[key].as_str())
+        .unwrap_or("the user");
+    let id = identity
+        .user_id
+        .map(|id| format!(" (id {id})"))
+        .unwrap_or_default();
+    out.line(&format!(
+        "{who}{id}\nsubject `{}`, credentials: {}",
+        app.subject,
+        source.unwrap_or("none")
+    ));
+    Ok(())
+}
+
+/// `request`: the answer's body on stdout (JSON pretty-printed); a status other than 2xx is a
+/// remote error naming it, after the body was printed.
+async fn request(app: &App, args: &RequestArgs, out: &Output) -> Result<(), CliError> {
+    let provider = args.provider.as_str();
+    app.require_configured(provider)?;
+    let body = args
+        .data
+        .as_deref()
+        .map(serde_json::from_str::<Value>)
+        .transpose()
+        .map_err(|e| {
+            CliError::new(
+                ExitKind::Usage,
+                format!("--data is not valid JSON ({e}): pass a JSON document, e.g. --data '{{\"name\": \"x\"}}'"),
+            )
+        })?;
+    let method = match args.method {
+        HttpMethod::Get => Method::GET,
+        HttpMethod::Post => Method::POST,
+        HttpMethod::Put => Method::PUT,
+        HttpMethod::Patch => Method::PATCH,
+        HttpMethod::Delete => Method::DELETE,
+    };
+    let session = session(app, provider).await?;
+    let mut request = session
+        .request(provider)
+        .map_err(|e| app.hints.auth(e))?
+        .method(method.clone())
+        .path(args.path.clone());
+    if let Some(body) = body {
+        request = request.json(body);
+    }
+    let response = request.send().await.map_err(|e| app.hints.auth(e))?;
+    note_source(app, out, &session, provider);
+    let parsed = response.json().ok();
+    if out.is_json() {
+        let body = parsed
+            .clone()
+            .unwrap_or_else(|| Value::String(String::from_utf8_lossy(&response.body).into_owned()));
+        out.json(&json!({
+            "provider": provider,
+            "status": response.status(),
+            "body": body,
+        }));
+    } else {
+        let text = match &parsed {
+            Some(value) => serde_json::to_string_pretty(value).map_err(|e| {
+                CliError::new(ExitKind::Other, format!("cannot print the answer: {e}"))
+            })?,
+            None => String::from_utf8_lossy(&response.body).into_owned(),
+        };
+        if !text.is_empty() {
+            out.line(&text);
+        }
+    }
+    if response.is_success() {
+        return Ok(());
+    }
+    let status = response.status();
+    let mut err = CliError::new(
+        ExitKind::Remote,
+        format!(
+            "{provider} answered HTTP {status} to {method} {}",
+            args.path
+        ),
+    )
+    .retryable(status == 429 || status >= 500);
+    if status == 401 {
+        err = err.context(&format!(
+            "the token was refused even after a refresh: run `{}`",
+            app.hints.login(provider, &app.subject)
+        ));
+    }
+    Err(err)
 }
 
 /// `token`: only the token on stdout.

@@ -5,6 +5,7 @@ use std::fmt;
 
 use integrations::asana::{AsanaError, ExecuteError, ServiceError};
 use integrations::auth_core::redact::strip_controls;
+use integrations::declarative::DeclarativeError;
 use integrations::{AuthError, ErrorClass, OAuthErrorCode, StoreError};
 
 /// What kind of failure, i.e. which exit code.
@@ -230,6 +231,7 @@ impl Hints {
                 ExitKind::Auth,
                 format!("{e}: run `{}`", self.login(provider, subject)),
             ),
+            AuthError::ApiRequest { .. } => CliError::new(ExitKind::Usage, e.to_string()),
             AuthError::Config(_)
             | AuthError::UnknownProvider { .. }
             | AuthError::OAuthNotConfigured { .. } => {
@@ -283,6 +285,15 @@ impl Hints {
                 let retryable = other.is_retryable();
                 CliError::new(ExitKind::Remote, other.to_string()).retryable(retryable)
             }
+        }
+    }
+
+    /// Maps a declarative provider's [`DeclarativeError`].
+    pub fn declarative(&self, e: DeclarativeError) -> CliError {
+        match e {
+            DeclarativeError::Auth(auth) => self.auth(auth),
+            DeclarativeError::NoWhoami { .. } => CliError::new(ExitKind::Usage, e.to_string()),
+            other => CliError::new(ExitKind::Remote, other.to_string()),
         }
     }
 

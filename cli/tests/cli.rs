@@ -849,11 +849,11 @@ async fn errors_are_one_line_with_distinct_exit_codes() {
         out.stderr,
         "error: entity `teams` has no action `delete`; available actions: get, create, update (see `integrations catalog asana`)\n"
     );
-    let out = h.run(&["whoami", "github"]).await;
+    let out = h.run(&["whoami", "gitlab"]).await;
     out.assert_code(2);
     assert_eq!(
         out.stderr,
-        "error: unknown provider `github`; registered providers: asana\n"
+        "error: unknown provider `gitlab`; registered providers: asana, github, google, hubspot, linear, microsoft, notion, salesforce, slack\n"
     );
     h.run(&["execute", "asana", "tasks"]).await.assert_code(2);
     let out = h.run(&["--json", "frobnicate"]).await;
@@ -1603,6 +1603,412 @@ async fn credentials_stored_before_a_key_was_set_are_refused_until_rotate() {
     assert_eq!(
         again.stdout,
         "0 record(s) re-encrypted under the primary key\n"
+    );
+}
+
+/// A declarative provider's fake: its token endpoint and API on one wiremock server, and the
+/// harness's env pointing `{ID}_*` at it with the harness's redirect port.
+async fn declarative_fake(h: &mut Harness, id: &str, revocation: bool) -> wiremock::MockServer {
+    let server = wiremock::MockServer::start().await;
+    let prefix = id.to_ascii_uppercase();
+    let uri = server.uri();
+    let mut pairs = vec![
+        (format!("{prefix}_CLIENT_ID"), "client-1".to_string()),
+        (
+            format!("{prefix}_CLIENT_SECRET"),
+            "client-secret-canary".to_string(),
+        ),
+        (
+            format!("{prefix}_AUTHORIZATION_URL"),
+            format!("{uri}/authorize"),
+        ),
+        (format!("{prefix}_TOKEN_URL"), format!("{uri}/token")),
+        (format!("{prefix}_API_BASE_URL"), format!("{uri}/api")),
+        (
+            format!("{prefix}_REDIRECT_URI"),
+            format!("http://127.0.0.1:{}/callback", h.port),
+        ),
+    ];
+    if revocation {
+        pairs.push((format!("{prefix}_REVOCATION_URL"), format!("{uri}/revoke")));
+    }
+    for (key, value) in pairs {
+        h.set_env(&key, &value);
+    }
+    server
+}
+
+/// Form fields of a request.
+fn form_of(request: &wiremock::Request) -> std::collections::HashMap<String, String> {
+    url::form_urlencoded::parse(&request.body)
+        .into_owned()
+        .collect()
+}
+
+/// Plays the browser for a declarative provider: the provider "redirects" to the CLI's
+/// listener with `code` and the state of the authorize URL.
+async fn consent(h: &Harness, login: &Login, code: &str) -> (u16, String) {
+    let state = query_param(&login.url, "state").expect("the authorize URL has a state");
+    get(&format!(
+        "http://127.0.0.1:{}/callback?code={code}&state={state}",
+        h.port
+    ))
+    .await
+}
+
+#[tokio::test]
+async fn github_end_to_end_login_whoami_token_request_and_logout() {
+    let mut h = Harness::start().await;
+    let server = declarative_fake(&mut h, "github", false).await;
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .respond_with(|request: &wiremock::Request| {
+            let fields = form_of(request);
+            let json_wanted = request
+                .headers
+                .get("accept")
+                .is_some_and(|v| v == "application/json");
+            if fields.get("code").map(String::as_str) != Some("gh-code") || !json_wanted {
+                return ResponseTemplate::new(200).set_body_json(serde_json::json!({
+                    "error": "bad_verification_code",
+                    "error_description": "The code passed is incorrect or expired."
+                }));
+            }
+            ResponseTemplate::new(200).set_body_json(serde_json::json!({
+                "access_token": "gho_at1", "token_type": "bearer", "scope": "read:user"
+            }))
+        })
+        .mount(&server)
+        .await;
+    let api = |body: Value| {
+        move |request: &wiremock::Request| {
+            let authorized = request
+                .headers
+                .get("authorization")
+                .is_some_and(|v| v == "Bearer gho_at1");
+            if !request.headers.contains_key("user-agent") {
+                ResponseTemplate::new(403)
+                    .set_body_string("Please make sure your request has a User-Agent header")
+            } else if !authorized {
+                ResponseTemplate::new(401)
+                    .set_body_json(serde_json::json!({"message": "Bad credentials"}))
+            } else {
+                ResponseTemplate::new(200).set_body_json(body.clone())
+            }
+        }
+    };
+    Mock::given(method("GET"))
+        .and(path("/api/user"))
+        .respond_with(api(serde_json::json!({"id": 583231, "login": "octocat"})))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/api/user/repos"))
+        .and(wiremock::matchers::body_json(
+            serde_json::json!({"name": "hello"}),
+        ))
+        .respond_with(api(serde_json::json!({"id": 1, "name": "hello"})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api/missing"))
+        .respond_with(
+            ResponseTemplate::new(404).set_body_json(serde_json::json!({"message": "Not Found"})),
+        )
+        .mount(&server)
+        .await;
+
+    let login = h.start_login(&["login", "github", "--no-browser"]).await;
+    assert!(
+        login
+            .url
+            .starts_with(&format!("{}/authorize?", server.uri())),
+        "{}",
+        login.url
+    );
+    assert_eq!(
+        query_param(&login.url, "scope").as_deref(),
+        Some("read:user")
+    );
+    let (status, page) = consent(&h, &login, "gh-code").await;
+    assert_eq!(status, 200, "{page}");
+    let out = login.finish().await;
+    out.assert_code(0);
+    assert!(out.stdout.contains("Logged in to GitHub"), "{out:?}");
+
+    let out = h.run(&["whoami", "github", "--json"]).await;
+    out.assert_code(0);
+    assert_eq!(out.json()["user_id"], "583231");
+    assert_eq!(out.json()["user"]["login"], "octocat");
+    let out = h.run(&["whoami", "github"]).await;
+    out.assert_code(0);
+    assert!(out.stdout.starts_with("octocat (id 583231)\n"), "{out:?}");
+
+    let out = h.run(&["token", "github"]).await;
+    out.assert_code(0);
+    assert_eq!(out.stdout, "gho_at1\n");
+
+    let out = h
+        .run(&[
+            "request",
+            "github",
+            "post",
+            "/user/repos",
+            "--data",
+            r#"{"name": "hello"}"#,
+        ])
+        .await;
+    out.assert_code(0);
+    assert_eq!(out.stdout, "{\n  \"id\": 1,\n  \"name\": \"hello\"\n}\n");
+
+    let out = h.run(&["request", "github", "GET", "/missing"]).await;
+    out.assert_code(5);
+    assert_eq!(out.stdout, "{\n  \"message\": \"Not Found\"\n}\n");
+    assert_eq!(
+        out.stderr,
+        "error: github answered HTTP 404 to GET /missing\n"
+    );
+
+    let out = h
+        .run(&["request", "github", "GET", "https://evil.example/steal"])
+        .await;
+    out.assert_code(2);
+    assert_eq!(
+        out.stderr,
+        "error: github: cannot send the request: the path must start with a single `/` and be relative to the API base URL\n"
+    );
+    let out = h
+        .run(&[
+            "request",
+            "github",
+            "POST",
+            "/user/repos",
+            "--data",
+            "{oops",
+        ])
+        .await;
+    out.assert_code(2);
+
+    let out = h.run(&["logout", "github"]).await;
+    out.assert_code(0);
+    assert!(out.stdout.contains("not revoked"), "{out:?}");
+    let out = h.run(&["token", "github"]).await;
+    out.assert_code(4);
+    assert!(out.stderr.contains("integrations login github"), "{out:?}");
+}
+
+#[tokio::test]
+async fn google_end_to_end_refreshes_on_a_401_and_revokes_at_logout() {
+    let mut h = Harness::start().await;
+    let server = declarative_fake(&mut h, "google", true).await;
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .respond_with(|request: &wiremock::Request| {
+            let fields = form_of(request);
+            match (fields.get("grant_type").map(String::as_str), fields.get("code").map(String::as_str)) {
+                (Some("authorization_code"), Some("g-code")) if fields.contains_key("code_verifier") => {
+                    ResponseTemplate::new(200).set_body_json(serde_json::json!({
+                        "access_token": "ya29.one", "expires_in": 3599, "refresh_token": "1//rt",
+                        "scope": "openid email profile", "token_type": "Bearer", "id_token": "eyJ.e30.sig"
+                    }))
+                }
+                (Some("refresh_token"), _) if fields.get("refresh_token").map(String::as_str) == Some("1//rt") => {
+                    ResponseTemplate::new(200).set_body_json(serde_json::json!({
+                        "access_token": "ya29.two", "expires_in": 3599, "token_type": "Bearer"
+                    }))
+                }
+                _ => ResponseTemplate::new(400).set_body_json(serde_json::json!({"error": "invalid_grant"})),
+            }
+        })
+        .mount(&server)
+        .await;
+    // The first token was revoked at Google: only the refreshed one is accepted.
+    Mock::given(method("GET"))
+        .and(path("/api/oauth2/v3/userinfo"))
+        .respond_with(|request: &wiremock::Request| {
+            match request.headers.get("authorization").and_then(|v| v.to_str().ok()) {
+                Some("Bearer ya29.two") => ResponseTemplate::new(200)
+                    .set_body_json(serde_json::json!({"sub": "1098", "name": "Alice", "email": "alice@example.com"})),
+                _ => ResponseTemplate::new(401).set_body_json(serde_json::json!({"error": "invalid_token"})),
+            }
+        })
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/revoke"))
+        .respond_with(|request: &wiremock::Request| {
+            if form_of(request).get("token").map(String::as_str) == Some("1//rt") {
+                ResponseTemplate::new(200)
+            } else {
+                ResponseTemplate::new(400)
+            }
+        })
+        .expect(1)
+        .mount(&server)
+        .await;
+
+    let login = h.start_login(&["login", "google", "--no-browser"]).await;
+    assert_eq!(
+        query_param(&login.url, "access_type").as_deref(),
+        Some("offline")
+    );
+    assert_eq!(
+        query_param(&login.url, "prompt").as_deref(),
+        Some("consent")
+    );
+    let (status, page) = consent(&h, &login, "g-code").await;
+    assert_eq!(status, 200, "{page}");
+    login.finish().await.assert_code(0);
+
+    let out = h
+        .run(&["request", "google", "GET", "/oauth2/v3/userinfo"])
+        .await;
+    out.assert_code(0);
+    assert!(out.stdout.contains("\"sub\": \"1098\""), "{out:?}");
+    let out = h.run(&["token", "google"]).await;
+    assert_eq!(out.stdout, "ya29.two\n", "the refreshed token was stored");
+    let out = h.run(&["whoami", "google", "--json"]).await;
+    out.assert_code(0);
+    assert_eq!(out.json()["user_id"], "1098");
+
+    let out = h.run(&["logout", "google"]).await;
+    out.assert_code(0);
+    assert!(
+        out.stdout.contains("the grant was revoked at google"),
+        "{out:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_broken_definition_file_fails_every_command_with_the_configuration_code() {
+    let mut h = Harness::start().await;
+    let file = h.dir.path().join("acme.toml");
+    std::fs::write(
+        &file,
+        "[[providers]]\nid = \"acme\"\ndisplay_name = \"Acme\"\nauthorization_url = \"https://acme.example/a\"\n",
+    )
+    .unwrap();
+    h.set_env("INTEGRATIONS_PROVIDERS", file.to_str().unwrap());
+    let out = h.run(&["providers"]).await;
+    out.assert_code(3);
+    assert_eq!(
+        out.stderr,
+        format!(
+            "error: provider definition {}, line 1: `providers[0].token_url`: missing field `token_url`\n",
+            file.display()
+        )
+    );
+    std::fs::write(
+        &file,
+        "[[providers]]\nid = \"acme\"\ndisplay_name = \"Acme\"\nauthorization_url = \"https://acme.example/a\"\ntoken_url = \"https://acme.example/t\"\n",
+    )
+    .unwrap();
+    let out = h.run(&["providers", "--json"]).await;
+    out.assert_code(0);
+    let acme = out.json()["providers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["id"] == "acme")
+        .cloned()
+        .unwrap();
+    assert_eq!(acme["configured"], false);
+}
+
+/// GitHub's rotating refresh tokens, spent by processes sharing one store: twenty `token`
+/// processes on an expired token cause one refresh, and a replayed refresh token would be
+/// refused (`bad_refresh_token`), so a second refresh would fail some of them.
+#[tokio::test]
+async fn github_rotating_refresh_tokens_are_spent_once_by_twenty_processes() {
+    let mut h = Harness::start().await;
+    let server = declarative_fake(&mut h, "github", false).await;
+    let generation = std::sync::Arc::new(std::sync::Mutex::new(1u32));
+    let refreshes = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let (g, r) = (generation.clone(), refreshes.clone());
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .respond_with(move |request: &wiremock::Request| {
+            let fields = form_of(request);
+            let answer = match fields.get("grant_type").map(String::as_str) {
+                Some("authorization_code") => serde_json::json!({
+                    "access_token": "at-1", "token_type": "bearer", "expires_in": 1,
+                    "refresh_token": "rt-1", "refresh_token_expires_in": 15897600
+                }),
+                _ => {
+                    let mut current = g.lock().unwrap();
+                    if fields.get("refresh_token") == Some(&format!("rt-{current}")) {
+                        *current += 1;
+                        r.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                        serde_json::json!({
+                            "access_token": format!("at-{current}"), "token_type": "bearer",
+                            "expires_in": 28800, "refresh_token": format!("rt-{current}"),
+                            "refresh_token_expires_in": 15897600
+                        })
+                    } else {
+                        serde_json::json!({"error": "bad_refresh_token", "error_description": "The refresh token passed is incorrect or expired."})
+                    }
+                }
+            };
+            ResponseTemplate::new(200)
+                .set_body_json(answer)
+                .set_delay(Duration::from_millis(50))
+        })
+        .mount(&server)
+        .await;
+
+    let login = h.start_login(&["login", "github", "--no-browser"]).await;
+    let (status, page) = consent(&h, &login, "gh-code").await;
+    assert_eq!(status, 200, "{page}");
+    login.finish().await.assert_code(0);
+    within_the_margin_of_a_one_second_token().await;
+
+    let children: Vec<_> = (0..20)
+        .map(|_| {
+            h.command(&["token", "github"])
+                .spawn()
+                .expect("start the binary")
+        })
+        .collect();
+    let mut outcomes = Vec::new();
+    for child in children {
+        outcomes.push(wait(child).await);
+    }
+    for outcome in &outcomes {
+        outcome.assert_code(0);
+        assert_eq!(outcome.stdout, "at-2\n", "{outcome:?}");
+    }
+    assert_eq!(refreshes.load(std::sync::atomic::Ordering::SeqCst), 1);
+    assert_eq!(*generation.lock().unwrap(), 2);
+}
+
+/// `request` works for the coded Asana provider too: its API base URL is the configured one.
+#[tokio::test]
+async fn request_sends_asana_tokens_to_the_asana_api() {
+    let h = Harness::start().await;
+    h.login("frank").await.assert_code(0);
+    let out = h
+        .run(&[
+            "request",
+            "asana",
+            "GET",
+            "/users/me",
+            "--subject",
+            "frank",
+            "--json",
+        ])
+        .await;
+    out.assert_code(0);
+    assert_eq!(out.json()["provider"], "asana");
+    assert_eq!(out.json()["status"], 200);
+    assert!(out.json()["body"]["data"]["gid"].is_string(), "{out:?}");
+    let out = h
+        .run(&["request", "asana", "GET", "/tasks/0", "--subject", "frank"])
+        .await;
+    out.assert_code(5);
+    assert!(
+        out.stderr.starts_with("error: asana answered HTTP 4"),
+        "{out:?}"
     );
 }
 

@@ -28,7 +28,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use auth_core::config::{ConfigField, ProviderConfig};
-use auth_core::provider::{ClientAuthMethod, OAuth2Settings};
+use auth_core::provider::{ApiSettings, ClientAuthMethod, OAuth2Settings};
 use auth_core::token::UserCredentials;
 use auth_core::{
     AuthError, AuthProvider, ConfigError, CredentialSource, Credentials, OAuth2Token, SecretString,
@@ -402,6 +402,10 @@ impl AuthProvider for AsanaAuthProvider {
         self.config.as_ref()
     }
 
+    fn api(&self, _: &serde_json::Map<String, serde_json::Value>) -> Option<ApiSettings> {
+        Some(ApiSettings::new(self.app.api_base_url.clone()))
+    }
+
     async fn credentials_from_token(&self, token: OAuth2Token) -> Result<Credentials, AuthError> {
         let user = token
             .raw
@@ -683,6 +687,9 @@ mod tests {
         .unwrap();
         let settings = provider.oauth2_settings().unwrap();
         assert_eq!(settings.scope_separator, " ");
+        let api = provider.api(&serde_json::Map::new()).unwrap();
+        assert_eq!(api.base_url.as_str(), "https://app.asana.com/api/1.0");
+        assert!(api.headers.is_empty());
         assert_eq!(settings.default_scopes, ["tasks:read", "users:read"]);
         assert!(settings.pkce);
     }

@@ -1,0 +1,154 @@
+//! `Session::request`: the token goes only below the API base URL, with the provider's headers;
+//! a 401 refreshes once and retries once.
+
+use auth_core::config::EnvSource;
+use auth_core::provider::{ApiSettings, OAuth2Settings};
+use auth_core::{AuthError, AuthManager, AuthProvider};
+use reqwest::Method;
+use wiremock::matchers::{body_json, header, method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+use crate::common::{settings, valid};
+
+#[derive(Debug)]
+struct WithApi {
+    settings: OAuth2Settings,
+    api: ApiSettings,
+}
+
+#[async_trait::async_trait]
+impl AuthProvider for WithApi {
+    fn id(&self) -> &str {
+        "test"
+    }
+    fn oauth2_settings(&self) -> Option<&OAuth2Settings> {
+        Some(&self.settings)
+    }
+    fn api(&self, _: &serde_json::Map<String, serde_json::Value>) -> Option<ApiSettings> {
+        Some(self.api.clone())
+    }
+}
+
+fn manager(server: &MockServer) -> AuthManager {
+    AuthManager::builder()
+        .env(EnvSource::empty())
+        .auto_configure(false)
+        .provider(WithApi {
+            settings: settings(&server.uri()),
+            api: ApiSettings::new(format!("{}/api/v1", server.uri()).parse().unwrap())
+                .with_header("User-Agent", "integrations-test"),
+        })
+        .build()
+        .unwrap()
+}
+
+/// A manager over `server` and a session of alice, whose stored access token is `access`.
+async fn alice(server: &MockServer, access: &str) -> (AuthManager, auth_core::Session) {
+    let auth = manager(server);
+    auth.store_credentials("test", "alice", &valid(access, "rt-1"))
+        .await
+        .unwrap();
+    let session = auth.session("alice").await.unwrap();
+    (auth, session)
+}
+
+/// The token endpoint, which must be asked exactly once and answers `at-new`.
+async fn refreshes_once_to_at_new(server: &MockServer) {
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+            "access_token": "at-new", "token_type": "bearer", "expires_in": 3600
+        })))
+        .expect(1)
+        .mount(server)
+        .await;
+}
+
+#[tokio::test]
+async fn a_401_refreshes_once_and_retries_once_with_the_required_headers() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/api/v1/items"))
+        .and(header("authorization", "Bearer at-old"))
+        .respond_with(ResponseTemplate::new(401))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/api/v1/items"))
+        .and(header("authorization", "Bearer at-new"))
+        .and(header("user-agent", "integrations-test"))
+        .and(body_json(serde_json::json!({"name": "x"})))
+        .respond_with(ResponseTemplate::new(201).set_body_json(serde_json::json!({"id": 7})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    refreshes_once_to_at_new(&server).await;
+    let (auth, session) = alice(&server, "at-old").await;
+    let response = session
+        .request("test")
+        .unwrap()
+        .method(Method::POST)
+        .path("/items")
+        .json(serde_json::json!({"name": "x"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    assert_eq!(response.json().unwrap(), serde_json::json!({"id": 7}));
+    let stored = auth
+        .load_credentials::<auth_core::Credentials>("test", "alice")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.token.access_token.expose_secret(), "at-new");
+}
+
+#[tokio::test]
+async fn a_second_401_is_the_answer_not_a_loop() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/api/v1/me"))
+        .respond_with(ResponseTemplate::new(401).set_body_string("nope"))
+        .expect(2)
+        .mount(&server)
+        .await;
+    refreshes_once_to_at_new(&server).await;
+    let (_auth, session) = alice(&server, "at-old").await;
+    let response = session
+        .request("test")
+        .unwrap()
+        .path("/me")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+    assert_eq!(response.body, b"nope");
+}
+
+#[tokio::test]
+async fn paths_that_leave_the_api_are_refused_before_anything_is_sent() {
+    let server = MockServer::start().await;
+    let (_auth, session) = alice(&server, "at-1").await;
+    for bad in [
+        "https://evil.example/steal",
+        "//evil.example/steal",
+        "/../../token",
+        "/%2e%2e/admin",
+        "me",
+    ] {
+        let err = session
+            .request("test")
+            .unwrap()
+            .path(bad)
+            .send()
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, AuthError::ApiRequest { .. }),
+            "{bad}: {err:?}"
+        );
+        assert!(!err.to_string().contains("at-1"), "{err}");
+    }
+    assert!(server.received_requests().await.unwrap().is_empty());
+}

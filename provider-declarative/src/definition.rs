@@ -1,0 +1,495 @@
+//! A provider definition: the TOML schema, and its validation into a [`Definition`] with every
+//! error naming the file, the line and the field.
+
+use std::collections::BTreeMap;
+use std::ops::Range;
+
+use auth_core::ConfigError;
+use auth_core::config::is_secure_endpoint;
+use auth_core::provider::{BodyFormat, ClientAuthMethod, RevokeToken};
+use serde::Deserialize;
+use toml::Spanned;
+use url::Url;
+
+/// A definition file: `[[providers]]` tables.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    providers: Vec<Raw>,
+}
+
+/// One `[[providers]]` table as written.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Raw {
+    id: Spanned<String>,
+    display_name: String,
+    authorization_url: Spanned<String>,
+    token_url: Spanned<String>,
+    #[serde(default)]
+    revocation_url: Option<Spanned<String>>,
+    #[serde(default)]
+    api_base_url: Option<Spanned<String>>,
+    #[serde(default)]
+    scopes: Vec<String>,
+    #[serde(default = "space")]
+    scope_separator: String,
+    #[serde(default = "scope")]
+    scope_param: String,
+    #[serde(default = "yes")]
+    pkce: bool,
+    #[serde(default)]
+    client_auth: ClientAuth,
+    #[serde(default)]
+    revoke_token: Revoke,
+    #[serde(default)]
+    authorize_params: BTreeMap<String, String>,
+    #[serde(default)]
+    placeholders: BTreeMap<String, String>,
+    #[serde(default)]
+    api_headers: BTreeMap<String, String>,
+    #[serde(default)]
+    token_request: Format,
+    #[serde(default)]
+    token_response: RawTokenResponse,
+    #[serde(default)]
+    whoami: Option<RawWhoami>,
+}
+
+fn space() -> String {
+    " ".into()
+}
+
+fn scope() -> String {
+    "scope".into()
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// `[providers.token_response]`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTokenResponse {
+    #[serde(default = "json")]
+    format: Format,
+    #[serde(default)]
+    token: Option<Spanned<String>>,
+    #[serde(default)]
+    user_id: Option<Spanned<String>>,
+    #[serde(default)]
+    api_base_url: Option<Spanned<String>>,
+    #[serde(default)]
+    invalid_grant_codes: Vec<String>,
+    #[serde(default)]
+    error: Option<Spanned<String>>,
+    #[serde(default)]
+    error_description: Option<Spanned<String>>,
+}
+
+fn json() -> Format {
+    Format::Json
+}
+
+impl Default for RawTokenResponse {
+    fn default() -> Self {
+        Self {
+            format: Format::Json,
+            token: None,
+            user_id: None,
+            api_base_url: None,
+            invalid_grant_codes: Vec::new(),
+            error: None,
+            error_description: None,
+        }
+    }
+}
+
+/// `[providers.whoami]`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWhoami {
+    #[serde(default)]
+    method: WhoamiMethod,
+    path: Spanned<String>,
+    #[serde(default)]
+    body: Option<serde_json::Value>,
+    #[serde(default)]
+    user_id: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize, Default, Clone, Copy)]
+#[serde(rename_all = "snake_case")]
+enum Format {
+    #[default]
+    Form,
+    Json,
+}
+
+impl From<Format> for BodyFormat {
+    fn from(format: Format) -> Self {
+        match format {
+            Format::Form => BodyFormat::Form,
+            Format::Json => BodyFormat::Json,
+        }
+    }
+}
+
+#[derive(Deserialize, Default, Clone, Copy)]
+enum ClientAuth {
+    #[default]
+    #[serde(rename = "client_secret_post")]
+    Post,
+    #[serde(rename = "client_secret_basic")]
+    Basic,
+    #[serde(rename = "none")]
+    None,
+}
+
+impl From<ClientAuth> for ClientAuthMethod {
+    fn from(method: ClientAuth) -> Self {
+        match method {
+            ClientAuth::Post => ClientAuthMethod::RequestBody,
+            ClientAuth::Basic => ClientAuthMethod::BasicAuth,
+            ClientAuth::None => ClientAuthMethod::None,
+        }
+    }
+}
+
+#[derive(Deserialize, Default, Clone, Copy)]
+#[serde(rename_all = "snake_case")]
+enum Revoke {
+    #[default]
+    Refresh,
+    RefreshOrAccess,
+    Access,
+}
+
+impl From<Revoke> for RevokeToken {
+    fn from(which: Revoke) -> Self {
+        match which {
+            Revoke::Refresh => RevokeToken::Refresh,
+            Revoke::RefreshOrAccess => RevokeToken::RefreshOrAccess,
+            Revoke::Access => RevokeToken::Access,
+        }
+    }
+}
+
+/// The method of the "who am I" call.
+#[derive(Debug, Deserialize, Default, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum WhoamiMethod {
+    /// `GET` (the default).
+    #[default]
+    #[serde(rename = "GET")]
+    Get,
+    /// `POST` (GraphQL APIs such as Linear's, RPC APIs such as Slack's).
+    #[serde(rename = "POST")]
+    Post,
+}
+
+/// How to ask the provider's API who the token belongs to.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Whoami {
+    /// GET or POST.
+    pub method: WhoamiMethod,
+    /// The path below the API base URL.
+    pub path: String,
+    /// A JSON body to send, if any.
+    pub body: Option<serde_json::Value>,
+    /// A JSON pointer to the user's id in the answer.
+    pub user_id: Option<String>,
+}
+
+/// A validated provider definition. URLs are templates whose `{placeholders}` are filled from
+/// configuration when the provider is built.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Definition {
+    /// Provider id (lower case): the key credentials are stored under.
+    pub id: String,
+    /// Human-readable name.
+    pub display_name: String,
+    /// Where the definition came from: a file path, or `built-in:ID`.
+    pub origin: String,
+    /// The consent page (a template).
+    pub authorization_url: String,
+    /// The token endpoint (a template).
+    pub token_url: String,
+    /// The revocation endpoint, if the provider has one (a template).
+    pub revocation_url: Option<String>,
+    /// The API base URL (a template), if the provider has a fixed one.
+    pub api_base_url: Option<String>,
+    /// Default scopes.
+    pub scopes: Vec<String>,
+    /// How scopes are joined and split.
+    pub scope_separator: String,
+    /// The authorize URL's scope parameter.
+    pub scope_param: String,
+    /// Whether a PKCE challenge is sent.
+    pub pkce: bool,
+    /// Client authentication at the token endpoint.
+    pub client_auth: ClientAuthMethod,
+    /// Which token revocation sends.
+    pub revoke_token: RevokeToken,
+    /// Extra authorize parameters.
+    pub authorize_params: Vec<(String, String)>,
+    /// Placeholders and their defaults.
+    pub placeholders: Vec<(String, String)>,
+    /// Headers every API request carries.
+    pub api_headers: Vec<(String, String)>,
+    /// How grants are sent.
+    pub token_request_format: BodyFormat,
+    /// How the token endpoint answers.
+    pub token_response_format: BodyFormat,
+    /// Where the token sits in the token response (a JSON pointer).
+    pub token_pointer: Option<String>,
+    /// Where the user's id sits in the token response as kept (a JSON pointer).
+    pub user_id_pointer: Option<String>,
+    /// Where a per-user API base URL sits in the token response as kept (a JSON pointer).
+    pub api_base_pointer: Option<String>,
+    /// Error codes that mean `invalid_grant`.
+    pub invalid_grant_codes: Vec<String>,
+    /// Where an error answer's code sits (a JSON pointer), when not at `/error`.
+    pub error_pointer: Option<String>,
+    /// Where an error answer's description sits (a JSON pointer), when not at
+    /// `/error_description`.
+    pub error_description_pointer: Option<String>,
+    /// The "who am I" call, if any.
+    pub whoami: Option<Whoami>,
+}
+
+/// Field names a placeholder may not take: the configuration fields every definition has.
+pub(crate) const STANDARD_FIELDS: [&str; 9] = [
+    "client_id",
+    "client_secret",
+    "redirect_uri",
+    "default_scope",
+    "authorization_url",
+    "token_url",
+    "revocation_url",
+    "api_base_url",
+    "token_auth_method",
+];
+
+/// Where a definition's errors point.
+struct Source<'a> {
+    origin: &'a str,
+    text: &'a str,
+}
+
+impl Source<'_> {
+    fn line(&self, span: Option<Range<usize>>) -> usize {
+        let bytes = self.text.as_bytes();
+        let end = span.map_or(0, |s| s.start.min(bytes.len()));
+        bytes[..end].iter().filter(|b| **b == b'\n').count() + 1
+    }
+
+    fn error(
+        &self,
+        span: Option<Range<usize>>,
+        field: String,
+        reason: impl Into<String>,
+    ) -> ConfigError {
+        ConfigError::Definition {
+            path: self.origin.to_string(),
+            line: self.line(span),
+            field,
+            reason: reason.into(),
+        }
+    }
+}
+
+/// Parses and validates a definition file's text; `origin` names it in errors.
+pub fn parse(text: &str, origin: &str) -> Result<Vec<Definition>, ConfigError> {
+    let source = Source { origin, text };
+    let deserializer = toml::Deserializer::parse(text)
+        .map_err(|e| source.error(e.span(), "(TOML syntax)".into(), e.message()))?;
+    let file: File = serde_path_to_error::deserialize(deserializer).map_err(|e| {
+        let mut field = e.path().to_string();
+        let message = e.inner().message().to_string();
+        // serde names a missing field in its message, and the path stops at its table.
+        if let Some(missing) = message
+            .strip_prefix("missing field `")
+            .and_then(|rest| rest.split('`').next())
+        {
+            field = if field == "." {
+                missing.to_string()
+            } else {
+                format!("{field}.{missing}")
+            };
+        }
+        source.error(e.inner().span(), field, message)
+    })?;
+    let mut definitions: Vec<Definition> = Vec::new();
+    for (index, raw) in file.providers.into_iter().enumerate() {
+        let id_span = raw.id.span();
+        let definition = validate(&source, index, raw)?;
+        if definitions.iter().any(|d| d.id == definition.id) {
+            return Err(source.error(
+                Some(id_span),
+                format!("providers[{index}].id"),
+                "another provider of this file has the same id",
+            ));
+        }
+        definitions.push(definition);
+    }
+    Ok(definitions)
+}
+
+fn validate(source: &Source<'_>, index: usize, raw: Raw) -> Result<Definition, ConfigError> {
+    let at = |field: &str| format!("providers[{index}].{field}");
+    let id = raw.id.get_ref().clone();
+    if !is_name(&id) {
+        return Err(source.error(
+            Some(raw.id.span()),
+            at("id"),
+            "an id is lower-case ASCII letters, digits and `_`, starting with a letter",
+        ));
+    }
+    let mut placeholders = Vec::new();
+    for (name, default) in &raw.placeholders {
+        if !is_name(name) || STANDARD_FIELDS.contains(&name.as_str()) {
+            return Err(source.error(
+                Some(raw.id.span()),
+                at(&format!("placeholders.{name}")),
+                "a placeholder is lower-case ASCII letters, digits and `_`, and not the name of a standard field",
+            ));
+        }
+        placeholders.push((name.clone(), default.clone()));
+    }
+    let template = |field: &str, value: &Spanned<String>| -> Result<String, ConfigError> {
+        let filled = fill(value.get_ref(), &placeholders)
+            .map_err(|reason| source.error(Some(value.span()), at(field), reason))?;
+        let url = Url::parse(&filled).map_err(|e| {
+            source.error(
+                Some(value.span()),
+                at(field),
+                format!("not a valid URL ({e})"),
+            )
+        })?;
+        if !is_secure_endpoint(&url) {
+            return Err(source.error(
+                Some(value.span()),
+                at(field),
+                "an endpoint must be https (http only on 127.0.0.1, ::1 or localhost)",
+            ));
+        }
+        Ok(value.get_ref().clone())
+    };
+    let pointer =
+        |field: &str, value: &Option<Spanned<String>>| -> Result<Option<String>, ConfigError> {
+            match value {
+                Some(p) if !p.get_ref().starts_with('/') => Err(source.error(
+                    Some(p.span()),
+                    at(field),
+                    "a JSON pointer starts with `/`, e.g. `/authed_user/id`",
+                )),
+                Some(p) => Ok(Some(p.get_ref().clone())),
+                None => Ok(None),
+            }
+        };
+    let whoami = match &raw.whoami {
+        Some(w) => {
+            if !w.path.get_ref().starts_with('/') || w.path.get_ref().starts_with("//") {
+                return Err(source.error(
+                    Some(w.path.span()),
+                    at("whoami.path"),
+                    "a path below the API base URL, starting with a single `/`",
+                ));
+            }
+            if raw.api_base_url.is_none() && raw.token_response.api_base_url.is_none() {
+                return Err(source.error(
+                    Some(w.path.span()),
+                    at("whoami"),
+                    "a \"who am I\" call needs `api_base_url` or `token_response.api_base_url`",
+                ));
+            }
+            Some(Whoami {
+                method: w.method,
+                path: w.path.get_ref().clone(),
+                body: w.body.clone(),
+                user_id: pointer("whoami.user_id", &w.user_id)?,
+            })
+        }
+        None => None,
+    };
+    Ok(Definition {
+        authorization_url: template("authorization_url", &raw.authorization_url)?,
+        token_url: template("token_url", &raw.token_url)?,
+        revocation_url: raw
+            .revocation_url
+            .as_ref()
+            .map(|u| template("revocation_url", u))
+            .transpose()?,
+        api_base_url: raw
+            .api_base_url
+            .as_ref()
+            .map(|u| template("api_base_url", u))
+            .transpose()?,
+        token_pointer: pointer("token_response.token", &raw.token_response.token)?,
+        user_id_pointer: pointer("token_response.user_id", &raw.token_response.user_id)?,
+        api_base_pointer: pointer(
+            "token_response.api_base_url",
+            &raw.token_response.api_base_url,
+        )?,
+        error_pointer: pointer("token_response.error", &raw.token_response.error)?,
+        error_description_pointer: pointer(
+            "token_response.error_description",
+            &raw.token_response.error_description,
+        )?,
+        id,
+        display_name: raw.display_name,
+        origin: source.origin.to_string(),
+        scopes: raw.scopes,
+        scope_separator: raw.scope_separator,
+        scope_param: raw.scope_param,
+        pkce: raw.pkce,
+        client_auth: raw.client_auth.into(),
+        revoke_token: raw.revoke_token.into(),
+        authorize_params: raw.authorize_params.into_iter().collect(),
+        placeholders,
+        api_headers: raw.api_headers.into_iter().collect(),
+        token_request_format: raw.token_request.into(),
+        token_response_format: raw.token_response.format.into(),
+        invalid_grant_codes: raw.token_response.invalid_grant_codes,
+        whoami,
+    })
+}
+
+/// Whether `name` can be an id or a placeholder: lower-case ASCII letters, digits and `_`,
+/// starting with a letter (it becomes part of env keys).
+fn is_name(name: &str) -> bool {
+    name.chars().next().is_some_and(|c| c.is_ascii_lowercase())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+}
+
+/// `template` with each `{name}` replaced by `values`' value; an unknown or unclosed
+/// placeholder is an error naming it.
+pub(crate) fn fill(template: &str, values: &[(String, String)]) -> Result<String, String> {
+    let mut out = String::with_capacity(template.len());
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        out.push_str(&rest[..open]);
+        let after = &rest[open + 1..];
+        let close = after
+            .find('}')
+            .ok_or_else(|| "a `{` without its `}`".to_string())?;
+        let name = &after[..close];
+        let value = values
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v)
+            .ok_or_else(|| {
+                format!("unknown placeholder `{{{name}}}`; declare it in `placeholders` with its default")
+            })?;
+        out.push_str(value);
+        rest = &after[close + 1..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}

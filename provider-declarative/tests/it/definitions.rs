@@ -1,0 +1,400 @@
+//! Users' own definition files: found through the config file or `INTEGRATIONS_PROVIDERS`,
+//! configured like Asana (code > env > the config file's section > defaults), and refused with
+//! the file, the line and the field when broken.
+
+use std::path::{Path, PathBuf};
+
+use auth_core::config::EnvSource;
+use auth_core::{AuthError, AuthManager, ConfigError, ConfigSource};
+use provider_declarative::DeclarativeProvider;
+
+const ACME: &str = r#"
+[[providers]]
+id = "acme"
+display_name = "Acme"
+authorization_url = "https://acme.example/oauth/authorize"
+token_url = "https://acme.example/oauth/token"
+api_base_url = "https://api.acme.example"
+"#;
+
+fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn env(pairs: &[(&str, &str)]) -> EnvSource {
+    EnvSource::from_pairs(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())))
+}
+
+fn build_error(pairs: &[(&str, &str)]) -> ConfigError {
+    match AuthManager::builder().env(env(pairs)).build().unwrap_err() {
+        AuthError::Config(e) => e,
+        other => panic!("not a configuration error: {other:?}"),
+    }
+}
+
+#[test]
+fn the_smallest_definition_works_with_its_defaults() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(dir.path(), "acme.toml", ACME);
+    let auth = AuthManager::builder()
+        .env(env(&[
+            ("INTEGRATIONS_PROVIDERS", file.to_str().unwrap()),
+            ("ACME_CLIENT_ID", "id-1"),
+            ("ACME_CLIENT_SECRET", "secret-1"),
+        ]))
+        .build()
+        .unwrap();
+    let provider = auth.provider("acme").unwrap();
+    assert_eq!(provider.display_name(), "Acme");
+    let settings = provider.oauth2_settings().unwrap();
+    assert!(settings.pkce);
+    assert_eq!(
+        settings.client_auth,
+        auth_core::provider::ClientAuthMethod::RequestBody
+    );
+    assert_eq!(
+        settings.token_response_format,
+        auth_core::provider::BodyFormat::Json
+    );
+    assert_eq!(settings.revocation_url, None);
+    let api = provider.api(&Default::default()).unwrap();
+    assert_eq!(api.base_url.as_str(), "https://api.acme.example/");
+    let declarative = (provider.as_ref() as &dyn std::any::Any)
+        .downcast_ref::<DeclarativeProvider>()
+        .unwrap();
+    assert!(declarative.definition().whoami.is_none());
+    assert_eq!(declarative.definition().origin, file.display().to_string());
+}
+
+#[test]
+fn the_config_file_lists_definitions_and_configures_them_below_env_and_code() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("defs")).unwrap();
+    write(&dir.path().join("defs"), "acme.toml", ACME);
+    let config = write(
+        dir.path(),
+        "integrations.toml",
+        "providers = [\"defs/acme.toml\"]\n\n[acme]\nclient_id = \"file-id\"\nclient_secret = \"file-secret\"\ntoken_url = \"https://file.acme.example/token\"\nauthorization_url = \"https://file.acme.example/authorize\"\n",
+    );
+    let auth = AuthManager::builder()
+        .env(env(&[
+            ("INTEGRATIONS_CONFIG", config.to_str().unwrap()),
+            ("ACME_TOKEN_URL", "https://env.acme.example/token"),
+            ("ACME_TOKEN_AUTH_METHOD", "client_secret_basic"),
+            ("ACME_DEFAULT_SCOPE", "read,write"),
+        ]))
+        .configure(
+            "acme",
+            [("authorization_url", "https://code.acme.example/authorize")],
+        )
+        .build()
+        .unwrap();
+    let settings = auth
+        .provider("acme")
+        .unwrap()
+        .oauth2_settings()
+        .cloned()
+        .unwrap();
+    assert_eq!(settings.client_id, "file-id");
+    assert_eq!(
+        settings.token_url.as_str(),
+        "https://env.acme.example/token"
+    );
+    assert_eq!(
+        settings.authorization_url.as_str(),
+        "https://code.acme.example/authorize"
+    );
+    assert_eq!(
+        settings.client_auth,
+        auth_core::provider::ClientAuthMethod::BasicAuth
+    );
+    assert_eq!(settings.default_scopes, ["read", "write"]);
+    let status = auth
+        .provider_statuses()
+        .iter()
+        .find(|s| s.id == "acme")
+        .unwrap();
+    let origin = |field: &str| {
+        status
+            .sources
+            .iter()
+            .find(|(f, _)| f == field)
+            .map(|(_, o)| o.clone())
+    };
+    assert_eq!(
+        origin("client_id"),
+        Some(ConfigSource::File(config.display().to_string()))
+    );
+    assert_eq!(
+        origin("token_url"),
+        Some(ConfigSource::Env("ACME_TOKEN_URL".into()))
+    );
+    assert_eq!(origin("authorization_url"), Some(ConfigSource::Code));
+    assert_eq!(origin("api_base_url"), Some(ConfigSource::Default));
+}
+
+#[test]
+fn an_unconfigured_definition_is_listed_with_its_prefixed_keys() {
+    let auth = AuthManager::builder()
+        .env(EnvSource::empty())
+        .build()
+        .unwrap();
+    let github = auth
+        .provider_statuses()
+        .iter()
+        .find(|s| s.id == "github")
+        .unwrap();
+    assert!(!github.configured);
+    let missing = github.missing.as_deref().unwrap();
+    assert!(missing.contains("GITHUB_CLIENT_ID"), "{missing}");
+    assert!(missing.contains("GITHUB_CLIENT_SECRET"), "{missing}");
+    assert!(auth.provider("github").is_err());
+}
+
+#[test]
+fn a_client_id_without_a_secret_names_the_key_to_set() {
+    let err = AuthManager::builder()
+        .env(EnvSource::empty())
+        .configure("github", [("client_id", "id-only")])
+        .build()
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "github: missing `client_secret`; set GITHUB_CLIENT_SECRET or pass `client_secret` in code or in the [github] section of the config file"
+    );
+}
+
+#[test]
+fn placeholders_are_filled_from_configuration() {
+    let auth = AuthManager::builder()
+        .env(env(&[
+            ("MICROSOFT_CLIENT_ID", "id"),
+            ("MICROSOFT_CLIENT_SECRET", "secret"),
+            ("MICROSOFT_TENANT", "contoso.onmicrosoft.com"),
+            ("SALESFORCE_CLIENT_ID", "id"),
+            ("SALESFORCE_CLIENT_SECRET", "secret"),
+        ]))
+        .build()
+        .unwrap();
+    let microsoft = auth
+        .provider("microsoft")
+        .unwrap()
+        .oauth2_settings()
+        .cloned()
+        .unwrap();
+    assert_eq!(
+        microsoft.token_url.as_str(),
+        "https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/token"
+    );
+    let salesforce = auth
+        .provider("salesforce")
+        .unwrap()
+        .oauth2_settings()
+        .cloned()
+        .unwrap();
+    assert_eq!(
+        salesforce.authorization_url.as_str(),
+        "https://login.salesforce.com/services/oauth2/authorize"
+    );
+}
+
+/// Writes `text` as a definition file, builds a manager with it, and returns the error.
+fn refused(text: &str) -> (ConfigError, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(dir.path(), "broken.toml", text);
+    let err = build_error(&[("INTEGRATIONS_PROVIDERS", file.to_str().unwrap())]);
+    (err, file)
+}
+
+fn assert_definition_error(err: &ConfigError, file: &Path, line: usize, field: &str, reason: &str) {
+    match err {
+        ConfigError::Definition {
+            path,
+            line: l,
+            field: f,
+            reason: r,
+        } => {
+            assert_eq!(path, &file.display().to_string(), "{err}");
+            assert_eq!((*l, f.as_str()), (line, field), "{err}");
+            assert!(r.contains(reason), "{err}");
+        }
+        other => panic!("not a definition error: {other:?}"),
+    }
+}
+
+#[test]
+fn a_missing_url_is_refused_with_the_file_line_and_field() {
+    let (err, file) = refused(
+        "# Acme\n[[providers]]\nid = \"acme\"\ndisplay_name = \"Acme\"\nauthorization_url = \"https://acme.example/a\"\n",
+    );
+    assert_definition_error(
+        &err,
+        &file,
+        2,
+        "providers[0].token_url",
+        "missing field `token_url`",
+    );
+    assert!(
+        err.to_string().starts_with(&format!(
+            "provider definition {}, line 2: `providers[0].token_url`",
+            file.display()
+        )),
+        "{err}"
+    );
+}
+
+#[test]
+fn an_unknown_placeholder_is_refused_where_it_is_used() {
+    let (err, file) = refused(
+        "[[providers]]\nid = \"acme\"\ndisplay_name = \"Acme\"\nauthorization_url = \"https://{subdomain}.acme.example/a\"\ntoken_url = \"https://{subdomian}.acme.example/t\"\nplaceholders = { subdomain = \"www\" }\n",
+    );
+    assert_definition_error(
+        &err,
+        &file,
+        5,
+        "providers[0].token_url",
+        "unknown placeholder `{subdomian}`",
+    );
+}
+
+#[test]
+fn a_bad_format_value_is_refused_naming_the_choices() {
+    let (err, file) = refused(
+        "[[providers]]\nid = \"acme\"\ndisplay_name = \"Acme\"\nauthorization_url = \"https://acme.example/a\"\ntoken_url = \"https://acme.example/t\"\n\n[providers.token_response]\nformat = \"xml\"\n",
+    );
+    assert_definition_error(
+        &err,
+        &file,
+        8,
+        "providers[0].token_response.format",
+        "unknown variant `xml`, expected `form` or `json`",
+    );
+}
+
+#[test]
+fn an_unknown_field_is_refused_by_its_name() {
+    let (err, file) = refused(
+        "[[providers]]\nid = \"acme\"\ndisplay_name = \"Acme\"\nauthorization_url = \"https://acme.example/a\"\ntoken_url = \"https://acme.example/t\"\nclient_secret = \"oops\"\n",
+    );
+    assert_definition_error(
+        &err,
+        &file,
+        6,
+        "providers[0].client_secret",
+        "unknown field `client_secret`",
+    );
+    assert!(!err.to_string().contains("oops"), "{err}");
+}
+
+#[test]
+fn bad_toml_and_a_file_without_providers_are_refused_with_their_line() {
+    let (err, file) = refused("[[providers]]\nid = \"acme\"\ndisplay_name = Acme\n");
+    assert_definition_error(&err, &file, 3, "(TOML syntax)", "");
+    let (err, file) = refused("# nothing here\n");
+    assert_definition_error(&err, &file, 1, "providers", "missing field `providers`");
+    let (err, file) = refused("[[provider]]\nid = \"acme\"\n");
+    assert_definition_error(&err, &file, 1, "provider", "unknown field `provider`");
+}
+
+#[test]
+fn insecure_endpoints_bad_ids_pointers_and_duplicates_are_refused() {
+    let base = "display_name = \"Acme\"\nauthorization_url = \"https://acme.example/a\"\n";
+    let (err, file) = refused(&format!(
+        "[[providers]]\nid = \"acme\"\n{base}token_url = \"http://acme.example/t\"\n"
+    ));
+    assert_definition_error(&err, &file, 5, "providers[0].token_url", "must be https");
+    let (err, file) = refused(&format!(
+        "[[providers]]\nid = \"Acme CRM\"\n{base}token_url = \"https://acme.example/t\"\n"
+    ));
+    assert_definition_error(&err, &file, 2, "providers[0].id", "lower-case");
+    let (err, file) = refused(&format!(
+        "[[providers]]\nid = \"acme\"\n{base}token_url = \"https://acme.example/t\"\n[providers.token_response]\nuser_id = \"user.id\"\n"
+    ));
+    assert_definition_error(
+        &err,
+        &file,
+        7,
+        "providers[0].token_response.user_id",
+        "JSON pointer",
+    );
+    let one =
+        format!("[[providers]]\nid = \"acme\"\n{base}token_url = \"https://acme.example/t\"\n");
+    let (err, file) = refused(&format!("{one}{one}"));
+    assert_definition_error(&err, &file, 7, "providers[1].id", "same id");
+}
+
+#[test]
+fn a_missing_definition_file_or_a_bad_providers_list_is_a_file_error() {
+    let err = build_error(&[("INTEGRATIONS_PROVIDERS", "/nonexistent/defs.toml")]);
+    assert!(
+        matches!(&err, ConfigError::File { path, .. } if path == "/nonexistent/defs.toml"),
+        "{err:?}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let config = write(dir.path(), "c.toml", "providers = \"defs.toml\"\n");
+    let err = build_error(&[("INTEGRATIONS_CONFIG", config.to_str().unwrap())]);
+    assert!(
+        matches!(&err, ConfigError::File { reason, .. } if reason.contains("list of paths")),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn a_file_can_replace_a_builtin_definition() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(
+        dir.path(),
+        "github.toml",
+        "[[providers]]\nid = \"github\"\ndisplay_name = \"GitHub Enterprise\"\nauthorization_url = \"https://ghe.example/login/oauth/authorize\"\ntoken_url = \"https://ghe.example/login/oauth/access_token\"\napi_base_url = \"https://ghe.example/api/v3\"\n",
+    );
+    let auth = AuthManager::builder()
+        .env(env(&[
+            ("INTEGRATIONS_PROVIDERS", file.to_str().unwrap()),
+            ("GITHUB_CLIENT_ID", "id"),
+            ("GITHUB_CLIENT_SECRET", "secret"),
+        ]))
+        .build()
+        .unwrap();
+    let github = auth.provider("github").unwrap();
+    assert_eq!(github.display_name(), "GitHub Enterprise");
+    assert_eq!(
+        github.oauth2_settings().unwrap().token_url.as_str(),
+        "https://ghe.example/login/oauth/access_token"
+    );
+}
+
+#[tokio::test]
+async fn no_secret_reaches_debug_output_or_errors() {
+    let auth = AuthManager::builder()
+        .env(env(&[
+            ("SLACK_CLIENT_ID", "id"),
+            ("SLACK_CLIENT_SECRET", "canary-client-secret"),
+        ]))
+        .build()
+        .unwrap();
+    auth.store_credentials(
+        "slack",
+        "alice",
+        &auth_core::OAuth2Token::bearer("canary-token"),
+    )
+    .await
+    .unwrap();
+    let provider = auth.provider("slack").unwrap();
+    let session = auth.session("alice").await.unwrap();
+    let request = session.request("slack").unwrap().path("/auth.test");
+    let printed = format!(
+        "{provider:?} {:?} {auth:?} {session:?} {request:?}",
+        provider.oauth2_settings()
+    );
+    assert!(!printed.contains("canary"), "{printed}");
+    let err = session
+        .request("slack")
+        .unwrap()
+        .path("//evil.example/")
+        .send()
+        .await
+        .unwrap_err();
+    assert!(!format!("{err} {err:?}").contains("canary"));
+}
