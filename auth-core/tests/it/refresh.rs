@@ -218,6 +218,115 @@ async fn a_live_foreign_lease_makes_callers_wait_then_give_up() {
     assert_eq!(calls.load(Ordering::SeqCst), 0);
 }
 
+/// A store that hears of other processes' writes: its `wait_for_change` records what it was
+/// asked, and the first time plays the lease holder finishing its refresh.
+#[derive(Debug, Default)]
+struct HearsOfWrites {
+    inner: MemoryCredentialStore,
+    waits: Mutex<Vec<(Duration, Duration)>>,
+}
+
+#[async_trait::async_trait]
+impl CredentialStore for HearsOfWrites {
+    async fn get(
+        &self,
+        provider: &str,
+        subject: &str,
+    ) -> Result<Option<StoredCredential>, auth_core::StoreError> {
+        self.inner.get(provider, subject).await
+    }
+    async fn put(
+        &self,
+        record: CredentialRecord,
+        mode: PutMode,
+    ) -> Result<auth_core::Version, auth_core::StoreError> {
+        self.inner.put(record, mode).await
+    }
+    async fn delete(&self, provider: &str, subject: &str) -> Result<bool, auth_core::StoreError> {
+        self.inner.delete(provider, subject).await
+    }
+    async fn list(
+        &self,
+        provider: Option<&str>,
+    ) -> Result<Vec<StoredCredential>, auth_core::StoreError> {
+        self.inner.list(provider).await
+    }
+    async fn wait_for_change(
+        &self,
+        provider: &str,
+        subject: &str,
+        poll_interval: Duration,
+        max_wait: Duration,
+    ) {
+        let first = {
+            let mut waits = self.waits.lock().unwrap();
+            waits.push((poll_interval, max_wait));
+            waits.len() == 1
+        };
+        if first {
+            let done = CredentialRecord::new(
+                provider,
+                subject,
+                Credentials::new(valid("refreshed-elsewhere", "rt")).to_payload(),
+            );
+            self.inner.put(done, PutMode::Overwrite).await.unwrap();
+        }
+    }
+    fn describe(&self) -> String {
+        "hears-of-writes".into()
+    }
+}
+
+#[tokio::test]
+async fn a_waiter_asks_the_store_to_wait_until_the_lease_lapses_and_adopts_the_holders_token() {
+    let (server, calls) = refresh_server(Duration::ZERO).await;
+    let store = Arc::new(HearsOfWrites::default());
+    let auth = auth_core::AuthManager::builder()
+        .env(auth_core::config::EnvSource::empty())
+        .auto_configure(false)
+        .provider(provider(&server.uri()))
+        .shared_store(store.clone())
+        .max_refresh_wait(Duration::from_secs(60))
+        .build()
+        .unwrap();
+    let mut record = CredentialRecord::new(
+        "test",
+        "u",
+        Credentials::new(expired("old", "rt")).to_payload(),
+    );
+    record.lease = Some(RefreshLease {
+        holder: "another-instance".into(),
+        expires_at: SystemTime::now() + Duration::from_secs(30),
+    });
+    store.put(record, PutMode::Create).await.unwrap();
+    let started = std::time::Instant::now();
+    let token = auth
+        .session("u")
+        .await
+        .unwrap()
+        .token("test")
+        .await
+        .unwrap();
+    assert_eq!(token.expose_secret(), "refreshed-elsewhere");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "woken, not polled out"
+    );
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        0,
+        "the holder's refresh is adopted"
+    );
+    let waits = store.waits.lock().unwrap().clone();
+    assert_eq!(waits.len(), 1, "{waits:?}");
+    let (poll_interval, max_wait) = waits[0];
+    assert_eq!(poll_interval, Duration::from_millis(25));
+    assert!(
+        max_wait > Duration::from_secs(25) && max_wait <= Duration::from_secs(30),
+        "may wait until the lease lapses: {max_wait:?}"
+    );
+}
+
 #[tokio::test]
 async fn invalid_grant_marks_the_credentials_and_keeps_them() {
     let server = MockServer::start().await;
