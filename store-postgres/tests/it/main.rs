@@ -3,5 +3,9 @@
 //! processes sharing one record, the database clock for leases, waking waiters with
 //! LISTEN/NOTIFY, and losing the database.
 
+mod clock;
+mod notify;
+mod outage;
+mod processes;
 mod store;
 mod support;

@@ -1,0 +1,161 @@
+//! The database unreachable: calls fail with a retryable error, waiters poll, and the same store
+//! recovers when it is back. The store connects through a TCP proxy this test stops and starts
+//! again, which drops every connection and refuses new ones, as a database restart does,
+//! without disturbing the other tests' server.
+
+use crate::notify::until_listening;
+use crate::support;
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use auth_core::testing::{payload, payload_n};
+use auth_core::{AuthError, CredentialRecord, CredentialStore, PutMode, StoreError};
+use store_postgres::testing::Endpoint;
+use tokio::net::{TcpListener, TcpStream, UnixStream};
+use tokio::task::JoinHandle;
+
+/// Forwards connections from a local TCP port to the database, until stopped.
+struct Proxy {
+    port: u16,
+    tasks: Arc<Mutex<Vec<JoinHandle<()>>>>,
+}
+
+impl Proxy {
+    /// Listens on `port` (0: any free one).
+    async fn start(target: Endpoint, port: u16) -> Self {
+        let listener = TcpListener::bind(("127.0.0.1", port)).await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let tasks = Arc::new(Mutex::new(Vec::new()));
+        let accepted = tasks.clone();
+        let accept = tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                let target = target.clone();
+                let forward = tokio::spawn(async move {
+                    let _ = match target {
+                        Endpoint::Unix(dir, port) => {
+                            let path = dir.join(format!(".s.PGSQL.{port}"));
+                            let Ok(mut server) = UnixStream::connect(path).await else {
+                                return;
+                            };
+                            tokio::io::copy_bidirectional(&mut client, &mut server).await
+                        }
+                        Endpoint::Tcp(host, port) => {
+                            let Ok(mut server) = TcpStream::connect((host.as_str(), port)).await
+                            else {
+                                return;
+                            };
+                            tokio::io::copy_bidirectional(&mut client, &mut server).await
+                        }
+                    };
+                });
+                accepted.lock().unwrap().push(forward);
+            }
+        });
+        tasks.lock().unwrap().push(accept);
+        Self { port, tasks }
+    }
+
+    /// Closes the port and every forwarded connection.
+    fn stop(self) {
+        for task in self.tasks.lock().unwrap().drain(..) {
+            task.abort();
+        }
+    }
+}
+
+#[tokio::test]
+async fn an_unreachable_database_fails_calls_retryably_and_the_same_store_recovers() {
+    let Some(db) = support::database().await else {
+        return;
+    };
+    let proxy = Proxy::start(db.endpoint(), 0).await;
+    let port = proxy.port;
+    let store = support::builder(&db.url_via("127.0.0.1", port), None)
+        .connect_timeout(Duration::from_secs(1))
+        .open()
+        .await
+        .unwrap();
+    store
+        .put(CredentialRecord::new("p", "s", payload(1)), PutMode::Create)
+        .await
+        .unwrap();
+    until_listening(&store, true).await;
+
+    proxy.stop();
+    // Every call fails, retryably, saying what failed; nothing hangs past the connect timeout.
+    for _ in 0..3 {
+        let started = Instant::now();
+        let err = store.get("p", "s").await.unwrap_err();
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "{:?}",
+            started.elapsed()
+        );
+        let StoreError::Io {
+            store: kind,
+            ref location,
+            ref source,
+        } = err
+        else {
+            panic!("expected a retryable Io error, got {err:?}");
+        };
+        assert_eq!(kind, "postgres");
+        assert!(
+            location.contains(&format!("127.0.0.1:{port}")),
+            "{location}"
+        );
+        assert!(source.to_string().starts_with("get failed: "), "{source}");
+        assert!(AuthError::from(err).is_transient());
+    }
+    let err = store
+        .put(
+            CredentialRecord::new("p", "s", payload(2)),
+            PutMode::Update(1),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Io { .. }), "{err:?}");
+
+    // Waiters poll meanwhile: told to poll every 100 ms, they return long before the notified
+    // wait's cap of 2 s.
+    until_listening(&store, false).await;
+    let started = Instant::now();
+    store
+        .wait_for_change(
+            "p",
+            "s",
+            Duration::from_millis(100),
+            Duration::from_secs(60),
+        )
+        .await;
+    let took = started.elapsed();
+    assert!(
+        (Duration::from_millis(90)..Duration::from_millis(1_000)).contains(&took),
+        "{took:?}"
+    );
+
+    // The database is back on the same address: the same store serves again, nothing was lost,
+    // and the listener reconnects.
+    let proxy = Proxy::start(db.endpoint(), port).await;
+    let started = Instant::now();
+    let got = loop {
+        match store.get("p", "s").await {
+            Ok(got) => break got.expect("the record"),
+            Err(StoreError::Io { .. }) if started.elapsed() < Duration::from_secs(15) => {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Err(e) => panic!("no recovery: {e:?}"),
+        }
+    };
+    assert_eq!((got.version, payload_n(&got.record.payload)), (1, 1));
+    store
+        .put(
+            CredentialRecord::new("p", "s", payload(2)),
+            PutMode::Update(1),
+        )
+        .await
+        .unwrap();
+    until_listening(&store, true).await;
+    proxy.stop();
+}
