@@ -484,53 +484,21 @@ impl CredentialStore for PostgresCredentialStore {
         let status = record.status.as_str();
         let payload = record.payload.expose_bytes();
         let (provider, subject) = (record.provider.as_str(), record.subject.as_str());
+        let columns: [&(dyn tokio_postgres::types::ToSql + Sync); 6] = [
+            &provider,
+            &subject,
+            &status,
+            &lease_holder,
+            &lease_expires_ms,
+            &payload,
+        ];
         let rows = match mode {
-            PutMode::Create => {
-                self.query(
-                    "create",
-                    CREATE,
-                    &[
-                        &provider,
-                        &subject,
-                        &status,
-                        &lease_holder,
-                        &lease_expires_ms,
-                        &payload,
-                    ],
-                )
-                .await?
-            }
-            PutMode::Overwrite => {
-                self.query(
-                    "overwrite",
-                    OVERWRITE,
-                    &[
-                        &provider,
-                        &subject,
-                        &status,
-                        &lease_holder,
-                        &lease_expires_ms,
-                        &payload,
-                    ],
-                )
-                .await?
-            }
+            PutMode::Create => self.query("create", CREATE, &columns).await?,
+            PutMode::Overwrite => self.query("overwrite", OVERWRITE, &columns).await?,
             PutMode::Update(expected) => match db_version(expected) {
                 Some(expected) => {
-                    self.query(
-                        "conditional put",
-                        UPDATE,
-                        &[
-                            &provider,
-                            &subject,
-                            &status,
-                            &lease_holder,
-                            &lease_expires_ms,
-                            &payload,
-                            &expected,
-                        ],
-                    )
-                    .await?
+                    let params = [columns.as_slice(), &[&expected]].concat();
+                    self.query("conditional put", UPDATE, &params).await?
                 }
                 None => Vec::new(),
             },

@@ -1,7 +1,7 @@
 //! Refresh leases judged by the database's clock: hosts whose clocks are minutes off neither
 //! take a live lease for lapsed nor wait on a lapsed one.
 
-use crate::support;
+use crate::support::{self, Store};
 
 use std::time::{Duration, SystemTime};
 
@@ -28,6 +28,18 @@ fn ahead_of_host(at: SystemTime, offset_ms: i64) -> i128 {
         Ok(ahead) => ahead.as_millis() as i128,
         Err(behind) => -(behind.duration().as_millis() as i128),
     }
+}
+
+/// How long until the lease on (p, `subject`) lapses, as each store's host sees it, in
+/// milliseconds (negative: lapsed), with the host's clock offset.
+async fn left_on_each_host(stores: &[(i64, Store)], subject: &str) -> Vec<(i64, i128)> {
+    let mut left = Vec::new();
+    for (offset, store) in stores {
+        let got = store.get("p", subject).await.unwrap().expect("the record");
+        let lease = got.record.lease.expect("the lease");
+        left.push((*offset, ahead_of_host(lease.expires_at, *offset)));
+    }
+    left
 }
 
 #[tokio::test]
@@ -60,16 +72,7 @@ async fn hosts_with_wrong_clocks_see_a_lease_live_and_lapse_when_the_database_cl
         expires_at: host_now(behind.0) + Duration::from_secs(3),
     });
     behind.1.put(record, PutMode::Create).await.unwrap();
-    for (offset, store) in &stores {
-        let lease = store
-            .get("p", "live")
-            .await
-            .unwrap()
-            .unwrap()
-            .record
-            .lease
-            .unwrap();
-        let left = ahead_of_host(lease.expires_at, *offset);
+    for (offset, left) in left_on_each_host(&stores, "live").await {
         assert!(
             (2_000..=3_100).contains(&left),
             "a host {offset} ms off sees the live lease lapse in {left} ms"
@@ -100,16 +103,7 @@ async fn hosts_with_wrong_clocks_see_a_lease_live_and_lapse_when_the_database_cl
     });
     ahead.1.put(record, PutMode::Create).await.unwrap();
     tokio::time::sleep(Duration::from_millis(1_300)).await;
-    for (offset, store) in &stores {
-        let lease = store
-            .get("p", "dead")
-            .await
-            .unwrap()
-            .unwrap()
-            .record
-            .lease
-            .unwrap();
-        let left = ahead_of_host(lease.expires_at, *offset);
+    for (offset, left) in left_on_each_host(&stores, "dead").await {
         assert!(
             (-1_000..0).contains(&left),
             "a host {offset} ms off still sees the dead lease live for {left} ms"

@@ -53,6 +53,17 @@ async fn listener_pid(db: &TestDatabase) -> Option<i32> {
         .map(|row| row.get(0))
 }
 
+/// Writes `n` to (p, s), which is at version `n - 1`.
+async fn write_s(writer: &Store, n: u64) {
+    writer
+        .put(
+            CredentialRecord::new("p", "s", payload(n)),
+            PutMode::Update(n - 1),
+        )
+        .await
+        .unwrap();
+}
+
 #[tokio::test]
 async fn a_write_by_another_instance_wakes_its_waiters_at_once_and_no_others() {
     let Some(db) = support::database().await else {
@@ -67,28 +78,16 @@ async fn a_write_by_another_instance_wakes_its_waiters_at_once_and_no_others() {
     until_listening(&waiter, true).await;
 
     // Told to poll every 10 s, the waiter is woken by the other instance's write.
-    let took = timed_wait(&waiter, "s", Duration::from_secs(10), async {
-        writer
-            .put(
-                CredentialRecord::new("p", "s", payload(2)),
-                PutMode::Update(1),
-            )
-            .await
-            .unwrap();
-    })
-    .await;
+    let took = timed_wait(&waiter, "s", Duration::from_secs(10), write_s(&writer, 2)).await;
     assert!(took < Duration::from_millis(1_200), "woken after {took:?}");
 
     // A write to another record does not wake it: it waits until the notified wait's cap (2 s).
-    let took = timed_wait(&waiter, "other", Duration::from_secs(10), async {
-        writer
-            .put(
-                CredentialRecord::new("p", "s", payload(3)),
-                PutMode::Update(2),
-            )
-            .await
-            .unwrap();
-    })
+    let took = timed_wait(
+        &waiter,
+        "other",
+        Duration::from_secs(10),
+        write_s(&writer, 3),
+    )
     .await;
     assert!(
         (Duration::from_millis(1_900)..Duration::from_secs(5)).contains(&took),
