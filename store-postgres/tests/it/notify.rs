@@ -69,12 +69,8 @@ async fn a_write_by_another_instance_wakes_its_waiters_at_once_and_no_others() {
     let Some(db) = support::database().await else {
         return;
     };
+    let writer = support::open_with_record(&db).await;
     let waiter = support::open(&db).await;
-    let writer = support::open(&db).await;
-    writer
-        .put(CredentialRecord::new("p", "s", payload(1)), PutMode::Create)
-        .await
-        .unwrap();
     until_listening(&waiter, true).await;
 
     // Told to poll every 10 s, the waiter is woken by the other instance's write.
@@ -116,11 +112,7 @@ async fn a_killed_listener_connection_falls_back_to_polling_and_reconnects() {
     let Some(db) = support::database().await else {
         return;
     };
-    let store = support::open(&db).await;
-    store
-        .put(CredentialRecord::new("p", "s", payload(1)), PutMode::Create)
-        .await
-        .unwrap();
+    let store = support::open_with_record(&db).await;
     until_listening(&store, true).await;
     let first = listener_pid(&db).await.expect("the listener's backend");
     let admin = db.connect().await;
@@ -162,11 +154,7 @@ async fn terminated_pool_connections_fail_one_call_retryably_at_most() {
     let Some(db) = support::database().await else {
         return;
     };
-    let store = support::open(&db).await;
-    store
-        .put(CredentialRecord::new("p", "s", payload(1)), PutMode::Create)
-        .await
-        .unwrap();
+    let store = support::open_with_record(&db).await;
     let admin = db.connect().await;
     let killed: i64 = admin
         .query_one(

@@ -1,7 +1,8 @@
 //! What this crate's test modules share.
 
-use auth_core::EncryptedStore;
 use auth_core::crypto::KeyRing;
+use auth_core::testing::payload;
+use auth_core::{CredentialRecord, CredentialStore, EncryptedStore, PutMode};
 use store_postgres::testing::{self, TestDatabase};
 use store_postgres::{PostgresCredentialStore, PostgresStoreBuilder};
 
@@ -25,4 +26,14 @@ pub fn builder(url: &str, keys: Option<KeyRing>) -> PostgresStoreBuilder {
 /// Opens the store on `db`, unencrypted.
 pub async fn open(db: &TestDatabase) -> Store {
     builder(&db.url(), None).open().await.expect("open")
+}
+
+/// Opens the store on `db`, unencrypted, and creates (p, s) holding 1 at version 1.
+pub async fn open_with_record(db: &TestDatabase) -> Store {
+    let store = open(db).await;
+    store
+        .put(CredentialRecord::new("p", "s", payload(1)), PutMode::Create)
+        .await
+        .unwrap();
+    store
 }
