@@ -65,18 +65,19 @@ pub(crate) fn pg_error(location: &str, op: Op, e: &tokio_postgres::Error) -> Sto
             backend(location, op, &cause)
         };
     }
+    let text = match std::error::Error::source(e) {
+        Some(cause) if !e.to_string().contains(&cause.to_string()) => format!("{e}: {cause}"),
+        _ => e.to_string(),
+    };
     let io_source = std::error::Error::source(e).and_then(|s| s.downcast_ref::<io::Error>());
-    if e.is_closed() || io_source.is_some() {
-        let kind = io_source.map_or(io::ErrorKind::ConnectionAborted, io::Error::kind);
-        return unavailable(location, op, kind, &e.to_string());
+    match io_source {
+        // A certificate the TLS handshake refused, or bytes that are not PostgreSQL's protocol:
+        // a configuration to fix, not an outage to wait out.
+        Some(io) if io.kind() == io::ErrorKind::InvalidData => backend(location, op, &text),
+        Some(io) => unavailable(location, op, io.kind(), &text),
+        None if e.is_closed() => unavailable(location, op, io::ErrorKind::ConnectionAborted, &text),
+        None => backend(location, op, &text),
     }
-    // The remaining client-side errors: a timed-out connect, a TLS handshake, an unexpected
-    // message mid-stream. A timeout is retryable; so is anything that ends the connection.
-    let text = e.to_string();
-    if text.contains("timed out") || text.contains("connection") {
-        return unavailable(location, op, io::ErrorKind::TimedOut, &text);
-    }
-    backend(location, op, &text)
 }
 
 /// Maps a failure to get a pooled connection.

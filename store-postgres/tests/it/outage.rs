@@ -159,3 +159,23 @@ async fn an_unreachable_database_fails_calls_retryably_and_the_same_store_recove
     until_listening(&store, true).await;
     proxy.stop();
 }
+
+#[tokio::test]
+async fn sslmode_require_never_falls_back_to_plaintext() {
+    let Some(db) = support::database().await else {
+        return;
+    };
+    // The test server has no TLS: a URL that requires it is refused, as a setting to fix.
+    let proxy = Proxy::start(db.endpoint(), 0).await;
+    let url = db
+        .url_via("127.0.0.1", proxy.port)
+        .replace("sslmode=disable", "sslmode=require");
+    let err = support::builder(&url, None).open().await.unwrap_err();
+    proxy.stop();
+    assert!(matches!(err, StoreError::Backend { .. }), "{err:?}");
+    assert!(
+        err.to_string()
+            .ends_with("failed: error performing TLS handshake: server does not support TLS"),
+        "{err}"
+    );
+}
