@@ -22,12 +22,14 @@ pub(crate) type Op = &'static str;
 fn retryable_state(code: &SqlState) -> bool {
     let class = &code.code()[..2];
     // 08: connection exception; 57P01-3: the server is shutting down, crashed or starting;
-    // 53300: too many connections; 40001/40P01: serialization failure, deadlock.
+    // 57014: cancelled (statement_timeout); 53300: too many connections; 40001/40P01:
+    // serialization failure, deadlock.
     class == "08"
         || [
             SqlState::ADMIN_SHUTDOWN,
             SqlState::CRASH_SHUTDOWN,
             SqlState::CANNOT_CONNECT_NOW,
+            SqlState::QUERY_CANCELED,
             SqlState::TOO_MANY_CONNECTIONS,
             SqlState::T_R_SERIALIZATION_FAILURE,
             SqlState::T_R_DEADLOCK_DETECTED,
@@ -42,7 +44,13 @@ pub(crate) fn unavailable(location: &str, op: Op, kind: io::ErrorKind, cause: &s
         location: location.to_string(),
         source: io::Error::new(
             kind,
-            format!("{op} failed: {cause}; the database is unreachable or restarting, retry later"),
+            format!(
+                "{op} failed: {cause}; {}",
+                match kind {
+                    io::ErrorKind::TimedOut => "the database did not answer in time, retry later",
+                    _ => "the database is unreachable or restarting, retry later",
+                }
+            ),
         ),
     }
 }
@@ -60,7 +68,12 @@ pub(crate) fn pg_error(location: &str, op: Op, e: &tokio_postgres::Error) -> Sto
     if let Some(db) = e.as_db_error() {
         let cause = format!("{} (SQLSTATE {})", db.message(), db.code().code());
         return if retryable_state(db.code()) {
-            unavailable(location, op, io::ErrorKind::ConnectionAborted, &cause)
+            let kind = if *db.code() == SqlState::QUERY_CANCELED {
+                io::ErrorKind::TimedOut
+            } else {
+                io::ErrorKind::ConnectionAborted
+            };
+            unavailable(location, op, kind, &cause)
         } else {
             backend(location, op, &cause)
         };

@@ -68,6 +68,7 @@ mod schema;
 pub mod testing;
 
 use std::fmt;
+use std::io;
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -86,7 +87,7 @@ use tokio_postgres::config::Host;
 
 use clock::Clock;
 use connect::Tls;
-use error::{Op, STORE, backend, pg_error, pool_error};
+use error::{Op, STORE, backend, pg_error, pool_error, unavailable};
 use listener::Listener;
 
 pub use schema::SCHEMA_VERSION;
@@ -97,6 +98,13 @@ pub const DEFAULT_POOL_SIZE: usize = 16;
 /// How long connecting, or waiting for a free pooled connection, may take before a call fails
 /// with a retryable error, unless the builder says otherwise.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How long the server may spend on one statement before cancelling it, unless the builder says
+/// otherwise.
+pub const DEFAULT_QUERY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long past the statement timeouts a silent connection is given before a call gives up on it.
+const SILENCE_MARGIN: Duration = Duration::from_secs(5);
 
 /// The columns every query reads, in the order [`decode`] takes them.
 macro_rules! columns {
@@ -149,6 +157,7 @@ pub struct PostgresCredentialStore {
 
 struct Inner {
     pool: Pool,
+    query_timeout: Duration,
     /// `postgres://user@host:port/dbname`, without the password.
     location: Arc<str>,
     clock: Arc<Clock>,
@@ -179,6 +188,7 @@ impl PostgresCredentialStore {
             encryption: KeySource::FromEnv,
             pool_size: DEFAULT_POOL_SIZE,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            query_timeout: DEFAULT_QUERY_TIMEOUT,
             host_clock_offset_ms: 0,
         }
     }
@@ -211,6 +221,41 @@ impl PostgresCredentialStore {
         move |e| pg_error(self.location(), op, &e)
     }
 
+    /// Runs `work` on a pooled connection, giving up after `limit`: the server cancels each
+    /// statement after the query timeout itself (`statement_timeout`), so this only catches a
+    /// connection that went silent. Such a connection leaves the pool, since an answer may
+    /// still be on its way.
+    async fn run<T>(
+        &self,
+        op: Op,
+        limit: Duration,
+        work: impl AsyncFnOnce(&mut Object) -> Result<T, tokio_postgres::Error>,
+    ) -> Result<T, StoreError> {
+        let mut client = self.client(op).await?;
+        let outcome = tokio::time::timeout(limit, work(&mut client)).await;
+        match outcome {
+            Ok(result) => result.map_err(self.pg(op)),
+            Err(_) => {
+                drop(Object::take(client));
+                Err(unavailable(
+                    self.location(),
+                    op,
+                    io::ErrorKind::TimedOut,
+                    &format!("no answer within {limit:?}"),
+                ))
+            }
+        }
+    }
+
+    /// The client-side limit for an operation of `statements` statements.
+    fn limit(&self, statements: usize) -> Duration {
+        let statements = u32::try_from(statements).unwrap_or(u32::MAX);
+        self.inner
+            .query_timeout
+            .saturating_mul(statements)
+            .saturating_add(SILENCE_MARGIN)
+    }
+
     /// Runs `sql` on a pooled connection with a cached statement.
     async fn query(
         &self,
@@ -218,9 +263,11 @@ impl PostgresCredentialStore {
         sql: &str,
         params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
     ) -> Result<Vec<Row>, StoreError> {
-        let client = self.client(op).await?;
-        let statement = client.prepare_cached(sql).await.map_err(self.pg(op))?;
-        client.query(&statement, params).await.map_err(self.pg(op))
+        self.run(op, self.limit(1), async |client| {
+            let statement = client.prepare_cached(sql).await?;
+            client.query(&statement, params).await
+        })
+        .await
     }
 
     fn decode(&self, row: &Row) -> Result<StoredCredential, StoreError> {
@@ -266,6 +313,7 @@ pub struct PostgresStoreBuilder {
     encryption: KeySource,
     pool_size: usize,
     connect_timeout: Duration,
+    query_timeout: Duration,
     /// See [`PostgresStoreBuilder::pretend_host_clock_offset`]; 0 unless testing.
     host_clock_offset_ms: i64,
 }
@@ -277,6 +325,7 @@ impl fmt::Debug for PostgresStoreBuilder {
             .field("encryption", &self.encryption)
             .field("pool_size", &self.pool_size)
             .field("connect_timeout", &self.connect_timeout)
+            .field("query_timeout", &self.query_timeout)
             .finish_non_exhaustive()
     }
 }
@@ -309,6 +358,17 @@ impl PostgresStoreBuilder {
         self
     }
 
+    /// How long the database may spend on one statement, waiting for a row lock included,
+    /// before it cancels it (default [`DEFAULT_QUERY_TIMEOUT`]; PostgreSQL's
+    /// `statement_timeout`, set on the store's connections); the call then fails with a
+    /// retryable [`StoreError::Io`] and the statement had no effect. A connection that goes
+    /// silent is given up a few seconds later; a write sent on it may or may not have been
+    /// applied, which the record's version tells.
+    pub fn query_timeout(mut self, timeout: Duration) -> Self {
+        self.query_timeout = timeout;
+        self
+    }
+
     /// Tests only (feature `testing`): the store takes this host's clock to be `offset_ms`
     /// milliseconds off the real one (positive: ahead), as on a host whose clock is wrong.
     #[cfg(feature = "testing")]
@@ -334,6 +394,12 @@ impl PostgresStoreBuilder {
         if config.get_application_name().is_none() {
             config.application_name("integrations-store");
         }
+        let options = format!(
+            "{} -c statement_timeout={}",
+            config.get_options().unwrap_or_default(),
+            self.query_timeout.as_millis().max(1)
+        );
+        config.options(options.trim_start());
         let pool = connect::pool(
             config.clone(),
             &tls,
@@ -368,6 +434,7 @@ impl PostgresStoreBuilder {
         let store = PostgresCredentialStore {
             inner: Arc::new(Inner {
                 pool,
+                query_timeout: self.query_timeout,
                 location: Arc::from(location),
                 clock,
                 listener,
@@ -533,19 +600,14 @@ impl CredentialStore for PostgresCredentialStore {
     }
 
     async fn delete(&self, provider: &str, subject: &str) -> Result<bool, StoreError> {
-        let op = "delete";
-        let client = self.client(op).await?;
-        let statement = client
-            .prepare_cached(
-                "DELETE FROM integrations_credentials WHERE provider = $1 AND subject = $2",
+        let rows = self
+            .query(
+                "delete",
+                "DELETE FROM integrations_credentials WHERE provider = $1 AND subject = $2 RETURNING version",
+                &[&provider, &subject],
             )
-            .await
-            .map_err(self.pg(op))?;
-        let deleted = client
-            .execute(&statement, &[&provider, &subject])
-            .await
-            .map_err(self.pg(op))?;
-        Ok(deleted > 0)
+            .await?;
+        Ok(!rows.is_empty())
     }
 
     async fn list(&self, provider: Option<&str>) -> Result<Vec<StoredCredential>, StoreError> {
@@ -586,32 +648,35 @@ impl CredentialStore for PostgresCredentialStore {
         &self,
         replacements: Vec<PayloadReplacement>,
     ) -> Result<usize, StoreError> {
-        let op = "replace payloads";
-        let mut client = self.client(op).await?;
-        let tx = client.transaction().await.map_err(self.pg(op))?;
-        let statement = tx
-            .prepare_cached(
-                "UPDATE integrations_credentials SET payload = $4 \
-                 WHERE provider = $1 AND subject = $2 AND version = $3",
-            )
-            .await
-            .map_err(self.pg(op))?;
-        let mut replaced = 0;
-        for r in &replacements {
-            let Some(version) = db_version(r.version) else {
-                continue;
-            };
-            let count = tx
-                .execute(
-                    &statement,
-                    &[&r.provider, &r.subject, &version, &r.payload.expose_bytes()],
-                )
-                .await
-                .map_err(self.pg(op))?;
-            replaced += usize::try_from(count).unwrap_or(usize::MAX);
-        }
-        tx.commit().await.map_err(self.pg(op))?;
-        Ok(replaced)
+        self.run(
+            "replace payloads",
+            self.limit(replacements.len() + 3),
+            async |client| {
+                let tx = client.transaction().await?;
+                let statement = tx
+                    .prepare_cached(
+                        "UPDATE integrations_credentials SET payload = $4 \
+                         WHERE provider = $1 AND subject = $2 AND version = $3",
+                    )
+                    .await?;
+                let mut replaced = 0;
+                for r in &replacements {
+                    let Some(version) = db_version(r.version) else {
+                        continue;
+                    };
+                    let count = tx
+                        .execute(
+                            &statement,
+                            &[&r.provider, &r.subject, &version, &r.payload.expose_bytes()],
+                        )
+                        .await?;
+                    replaced += usize::try_from(count).unwrap_or(usize::MAX);
+                }
+                tx.commit().await?;
+                Ok(replaced)
+            },
+        )
+        .await
     }
 
     /// Waits for the notification of a write to the record, at most `max_wait` (and 2 s, in case

@@ -147,9 +147,18 @@ impl Listener {
                                     None => break,
                                 },
                                 () = tokio::time::sleep(SKEW_INTERVAL) => {
-                                    if let Err(e) = clock.measure(&client, false).await {
-                                        tracing::debug!(location, error = %e, "the listener's connection failed");
-                                        break;
+                                    // Also the listener's liveness check: a connection that
+                                    // went silent is given up after one more interval.
+                                    match tokio::time::timeout(SKEW_INTERVAL, clock.measure(&client, false)).await {
+                                        Ok(Ok(_)) => {}
+                                        Ok(Err(e)) => {
+                                            tracing::debug!(location, error = %e, "the listener's connection failed");
+                                            break;
+                                        }
+                                        Err(_) => {
+                                            tracing::debug!(location, "the listener's connection went silent");
+                                            break;
+                                        }
                                     }
                                 }
                             }

@@ -1,24 +1,62 @@
-//! The database unreachable: calls fail with a retryable error, waiters poll, and the same store
-//! recovers when it is back. The store connects through a TCP proxy this test stops and starts
-//! again, which drops every connection and refuses new ones, as a database restart does,
-//! without disturbing the other tests' server.
+//! The database unreachable, silent or slow: calls fail with a retryable error in bounded time,
+//! waiters poll, and the same store recovers when it is back. The store connects through a TCP
+//! proxy that this test stops and starts again (which drops every connection and refuses new
+//! ones, as a database restart does) or freezes, without disturbing the other tests' server.
 
 use crate::notify::until_listening;
 use crate::support;
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use auth_core::testing::{payload, payload_n};
 use auth_core::{AuthError, CredentialRecord, CredentialStore, PutMode, StoreError};
 use store_postgres::testing::Endpoint;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UnixStream};
 use tokio::task::JoinHandle;
 
-/// Forwards connections from a local TCP port to the database, until stopped.
+/// Forwards connections from a local TCP port to the database, until stopped; while frozen, it
+/// holds every byte back without closing anything, as a network that went silent.
 struct Proxy {
     port: u16,
     tasks: Arc<Mutex<Vec<JoinHandle<()>>>>,
+    frozen: Arc<AtomicBool>,
+}
+
+/// Copies from `from` to `to` until either closes, holding bytes back while `frozen`.
+async fn pump(
+    mut from: impl AsyncRead + Unpin,
+    mut to: impl AsyncWrite + Unpin,
+    frozen: Arc<AtomicBool>,
+) {
+    let mut buf = vec![0u8; 16 * 1024];
+    loop {
+        let Ok(n @ 1..) = from.read(&mut buf).await else {
+            return;
+        };
+        while frozen.load(Ordering::SeqCst) {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        if to.write_all(&buf[..n]).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// Forwards between `client` and `server` in both directions.
+async fn forward(
+    client: TcpStream,
+    server: impl AsyncRead + AsyncWrite + Send + 'static,
+    frozen: Arc<AtomicBool>,
+) {
+    let (client_in, client_out) = client.into_split();
+    let (server_in, server_out) = tokio::io::split(server);
+    tokio::join!(
+        pump(client_in, server_out, frozen.clone()),
+        pump(server_in, client_out, frozen)
+    );
 }
 
 impl Proxy {
@@ -27,33 +65,40 @@ impl Proxy {
         let listener = TcpListener::bind(("127.0.0.1", port)).await.unwrap();
         let port = listener.local_addr().unwrap().port();
         let tasks = Arc::new(Mutex::new(Vec::new()));
-        let accepted = tasks.clone();
+        let frozen = Arc::new(AtomicBool::new(false));
+        let (accepted, held) = (tasks.clone(), frozen.clone());
         let accept = tokio::spawn(async move {
-            while let Ok((mut client, _)) = listener.accept().await {
-                let target = target.clone();
-                let forward = tokio::spawn(async move {
-                    let _ = match target {
+            while let Ok((client, _)) = listener.accept().await {
+                let (target, frozen) = (target.clone(), held.clone());
+                let forwarding = tokio::spawn(async move {
+                    match target {
                         Endpoint::Unix(dir, port) => {
                             let path = dir.join(format!(".s.PGSQL.{port}"));
-                            let Ok(mut server) = UnixStream::connect(path).await else {
-                                return;
-                            };
-                            tokio::io::copy_bidirectional(&mut client, &mut server).await
+                            if let Ok(server) = UnixStream::connect(path).await {
+                                forward(client, server, frozen).await;
+                            }
                         }
                         Endpoint::Tcp(host, port) => {
-                            let Ok(mut server) = TcpStream::connect((host.as_str(), port)).await
-                            else {
-                                return;
-                            };
-                            tokio::io::copy_bidirectional(&mut client, &mut server).await
+                            if let Ok(server) = TcpStream::connect((host.as_str(), port)).await {
+                                forward(client, server, frozen).await;
+                            }
                         }
-                    };
+                    }
                 });
-                accepted.lock().unwrap().push(forward);
+                accepted.lock().unwrap().push(forwarding);
             }
         });
         tasks.lock().unwrap().push(accept);
-        Self { port, tasks }
+        Self {
+            port,
+            tasks,
+            frozen,
+        }
+    }
+
+    /// Holds every byte back (`true`) or lets them through again.
+    fn freeze(&self, frozen: bool) {
+        self.frozen.store(frozen, Ordering::SeqCst);
     }
 
     /// Closes the port and every forwarded connection.
@@ -178,4 +223,108 @@ async fn sslmode_require_never_falls_back_to_plaintext() {
             .ends_with("failed: error performing TLS handshake: server does not support TLS"),
         "{err}"
     );
+}
+
+#[tokio::test]
+async fn a_statement_stuck_behind_a_lock_is_cancelled_by_the_query_timeout_and_changes_nothing() {
+    let Some(db) = support::database().await else {
+        return;
+    };
+    let store = support::builder(&db.url(), None)
+        .query_timeout(Duration::from_millis(500))
+        .open()
+        .await
+        .unwrap();
+    store
+        .put(CredentialRecord::new("p", "s", payload(1)), PutMode::Create)
+        .await
+        .unwrap();
+    let mut admin = db.connect().await;
+    let lock = admin.transaction().await.unwrap();
+    lock.execute("SELECT 1 FROM integrations_credentials FOR UPDATE", &[])
+        .await
+        .unwrap();
+
+    let started = Instant::now();
+    let err = store
+        .put(
+            CredentialRecord::new("p", "s", payload(2)),
+            PutMode::Update(1),
+        )
+        .await
+        .unwrap_err();
+    let took = started.elapsed();
+    assert!(
+        (Duration::from_millis(450)..Duration::from_secs(3)).contains(&took),
+        "{took:?}"
+    );
+    let StoreError::Io { ref source, .. } = err else {
+        panic!("expected a retryable Io error, got {err:?}");
+    };
+    assert_eq!(source.kind(), std::io::ErrorKind::TimedOut);
+    assert!(
+        source.to_string().starts_with("conditional put failed: ")
+            && source.to_string().contains("SQLSTATE 57014")
+            && source
+                .to_string()
+                .ends_with("the database did not answer in time, retry later"),
+        "{source}"
+    );
+
+    lock.rollback().await.unwrap();
+    let got = store.get("p", "s").await.unwrap().unwrap();
+    assert_eq!(
+        (got.version, payload_n(&got.record.payload)),
+        (1, 1),
+        "the cancelled put had no effect"
+    );
+    store
+        .put(
+            CredentialRecord::new("p", "s", payload(2)),
+            PutMode::Update(1),
+        )
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_connection_gone_silent_fails_the_call_retryably_and_the_store_goes_on() {
+    let Some(db) = support::database().await else {
+        return;
+    };
+    let proxy = Proxy::start(db.endpoint(), 0).await;
+    let store = support::builder(&db.url_via("127.0.0.1", proxy.port), None)
+        .query_timeout(Duration::from_millis(500))
+        .open()
+        .await
+        .unwrap();
+    store
+        .put(CredentialRecord::new("p", "s", payload(1)), PutMode::Create)
+        .await
+        .unwrap();
+
+    proxy.freeze(true);
+    let started = Instant::now();
+    let err = store.get("p", "s").await.unwrap_err();
+    let took = started.elapsed();
+    // The statement timeout plus the 5 s given to a silent connection.
+    assert!(
+        (Duration::from_millis(5_400)..Duration::from_secs(8)).contains(&took),
+        "{took:?}"
+    );
+    let StoreError::Io { ref source, .. } = err else {
+        panic!("expected a retryable Io error, got {err:?}");
+    };
+    assert_eq!(source.kind(), std::io::ErrorKind::TimedOut);
+    assert!(
+        source
+            .to_string()
+            .starts_with("get failed: no answer within 5.5s"),
+        "{source}"
+    );
+
+    proxy.freeze(false);
+    let got = store.get("p", "s").await.unwrap().unwrap();
+    assert_eq!(got.version, 1);
+    proxy.stop();
 }
