@@ -212,9 +212,8 @@ async fn sslmode_require_never_falls_back_to_plaintext() {
     };
     // The test server has no TLS: a URL that requires it is refused, as a setting to fix.
     let proxy = Proxy::start(db.endpoint(), 0).await;
-    let url = db
-        .url_via("127.0.0.1", proxy.port)
-        .replace("sslmode=disable", "sslmode=require");
+    // The last setting of a key wins.
+    let url = format!("{} sslmode=require", db.url_via("127.0.0.1", proxy.port));
     let err = support::builder(&url, None).open().await.unwrap_err();
     proxy.stop();
     assert!(matches!(err, StoreError::Backend { .. }), "{err:?}");
