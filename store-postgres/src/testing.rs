@@ -15,7 +15,8 @@
 //! Without either, [`database`] returns `None` and the test skips, except under CI (`CI` set),
 //! where it panics: a CI run without PostgreSQL fails.
 //!
-//! [`Cluster::start`] starts a cluster of a test's own, stopped when it is dropped.
+//! [`Cluster::start`] starts a cluster of a test's own, which the test can stop and start again
+//! (a database restart), stopped and removed when it is dropped.
 
 use std::fmt::Write as _;
 use std::fs;
@@ -205,8 +206,11 @@ fn render(config: &Config) -> String {
 #[derive(Debug)]
 pub struct Cluster {
     dir: tempfile::TempDir,
-    postgres: Child,
-    watchdog: Option<Child>,
+    bin: PathBuf,
+    as_postgres: bool,
+    /// The running server, if any.
+    postgres: Option<Child>,
+    watchdog: Child,
 }
 
 impl Cluster {
@@ -224,11 +228,9 @@ impl Cluster {
         if as_postgres {
             hand_to_postgres_user(dir.path())?;
         }
-        let data = dir.path().join("data");
-        let log = dir.path().join("postgres.log");
         let initdb = run_as(&bin.join("initdb"), as_postgres, dir.path())
             .arg("-D")
-            .arg(&data)
+            .arg(dir.path().join("data"))
             .args([
                 "--auth=trust",
                 "--username=postgres",
@@ -245,33 +247,15 @@ impl Cluster {
                 String::from_utf8_lossy(&initdb.stderr)
             ));
         }
-        let log_file = fs::File::create(&log).map_err(|e| format!("creating the log: {e}"))?;
-        let err_file = log_file
-            .try_clone()
-            .map_err(|e| format!("creating the log: {e}"))?;
-        let postgres = run_as(&bin.join("postgres"), as_postgres, dir.path())
-            .arg("-D")
-            .arg(&data)
-            .arg("-k")
-            .arg(dir.path())
-            .args(["-p", &PORT.to_string()])
-            .args(["-c", "listen_addresses="])
-            .args(["-c", "fsync=off"])
-            .args(["-c", "synchronous_commit=off"])
-            .args(["-c", "full_page_writes=off"])
-            .args(["-c", "max_connections=500"])
-            .stdin(Stdio::null())
-            .stdout(log_file)
-            .stderr(err_file)
-            .spawn()
-            .map_err(|e| format!("starting postgres: {e}"))?;
+        let watchdog = start_watchdog(dir.path())?;
         let mut cluster = Self {
             dir,
-            postgres,
-            watchdog: None,
+            bin,
+            as_postgres,
+            postgres: None,
+            watchdog,
         };
-        cluster.wait_until_ready(&data, &log)?;
-        cluster.watchdog = Some(cluster.start_watchdog(&data)?);
+        cluster.start_again()?;
         Ok(cluster)
     }
 
@@ -287,81 +271,86 @@ impl Cluster {
         config
     }
 
-    /// Waits until `postmaster.pid` says the server is ready.
-    fn wait_until_ready(&mut self, data: &Path, log: &Path) -> Result<(), String> {
-        let started = Instant::now();
-        loop {
-            if let Ok(Some(status)) = self.postgres.try_wait() {
-                return Err(format!(
-                    "postgres exited ({status}): {}",
-                    fs::read_to_string(log).unwrap_or_default()
-                ));
-            }
-            let ready = fs::read_to_string(data.join("postmaster.pid"))
-                .is_ok_and(|pid| pid.lines().nth(7).is_some_and(|s| s.trim() == "ready"));
-            if ready {
-                return Ok(());
-            }
-            if started.elapsed() > START_TIMEOUT {
-                return Err(format!(
-                    "postgres did not become ready in {START_TIMEOUT:?}: {}",
-                    fs::read_to_string(log).unwrap_or_default()
-                ));
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
+    /// Settings for [`PostgresCredentialStore::open`](crate::PostgresCredentialStore::open) on
+    /// the `postgres` database of this cluster.
+    pub fn url(&self) -> String {
+        render(&self.admin_config())
     }
 
-    /// The postmaster's process id, from `postmaster.pid`.
-    fn postmaster_pid(data: &Path) -> Option<i32> {
-        fs::read_to_string(data.join("postmaster.pid"))
-            .ok()?
-            .lines()
-            .next()?
-            .trim()
-            .parse()
-            .ok()
-    }
-
-    /// A shell that stops the server and removes the directory once this process is gone, so
-    /// that a cluster never outlives its tests, even when they are killed.
-    fn start_watchdog(&self, data: &Path) -> Result<Child, String> {
-        let pid = Self::postmaster_pid(data).ok_or("postmaster.pid names no process")?;
-        let script = format!(
-            "while kill -0 {parent} 2>/dev/null; do sleep 1; done; kill -INT {pid} 2>/dev/null; \
-             while kill -0 {pid} 2>/dev/null; do sleep 0.1; done; rm -rf '{dir}'",
-            parent = std::process::id(),
-            dir = self.dir.path().display(),
-        );
-        Command::new("sh")
-            .args(["-c", &script])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .map_err(|e| format!("starting the cluster's watchdog: {e}"))
-    }
-
-    /// Fast shutdown: ends sessions, waits for the server to exit.
-    fn stop(&mut self) {
-        if let Some(pid) = Self::postmaster_pid(&self.dir.path().join("data")) {
+    /// Stops the server with a fast shutdown (sessions are ended) and waits until it is gone.
+    pub fn stop(&mut self) {
+        let Some(mut postgres) = self.postgres.take() else {
+            return;
+        };
+        if let Some(pid) = postmaster_pid(self.dir.path()) {
             // SAFETY: kill(2) with a pid read from the cluster's own postmaster.pid.
             unsafe {
                 libc::kill(pid, libc::SIGINT);
             }
         }
         let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if !matches!(self.postgres.try_wait(), Ok(None)) {
-                break;
-            }
+        while Instant::now() < deadline && matches!(postgres.try_wait(), Ok(None)) {
             std::thread::sleep(Duration::from_millis(10));
         }
-        let _ = self.postgres.kill();
-        let _ = self.postgres.wait();
-        if let Some(watchdog) = &mut self.watchdog {
-            let _ = watchdog.kill();
-            let _ = watchdog.wait();
+        let _ = postgres.kill();
+        let _ = postgres.wait();
+    }
+
+    /// Starts the server (again, after [`Cluster::stop`]) on the same data and socket, and
+    /// waits until it accepts connections.
+    pub fn start_again(&mut self) -> Result<(), String> {
+        if self.postgres.is_some() {
+            return Ok(());
+        }
+        let dir = self.dir.path();
+        let log = dir.join("postgres.log");
+        let log_file = fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log)
+            .map_err(|e| format!("opening the log: {e}"))?;
+        let err_file = log_file
+            .try_clone()
+            .map_err(|e| format!("opening the log: {e}"))?;
+        let mut postgres = run_as(&self.bin.join("postgres"), self.as_postgres, dir)
+            .arg("-D")
+            .arg(dir.join("data"))
+            .arg("-k")
+            .arg(dir)
+            .args(["-p", &PORT.to_string()])
+            .args(["-c", "listen_addresses="])
+            .args(["-c", "fsync=off"])
+            .args(["-c", "synchronous_commit=off"])
+            .args(["-c", "full_page_writes=off"])
+            .args(["-c", "max_connections=500"])
+            .stdin(Stdio::null())
+            .stdout(log_file)
+            .stderr(err_file)
+            .spawn()
+            .map_err(|e| format!("starting postgres: {e}"))?;
+        let started = Instant::now();
+        loop {
+            if let Ok(Some(status)) = postgres.try_wait() {
+                return Err(format!(
+                    "postgres exited ({status}): {}",
+                    fs::read_to_string(&log).unwrap_or_default()
+                ));
+            }
+            let ready = fs::read_to_string(dir.join("data/postmaster.pid"))
+                .is_ok_and(|pid| pid.lines().nth(7).is_some_and(|s| s.trim() == "ready"));
+            if ready {
+                self.postgres = Some(postgres);
+                return Ok(());
+            }
+            if started.elapsed() > START_TIMEOUT {
+                let _ = postgres.kill();
+                let _ = postgres.wait();
+                return Err(format!(
+                    "postgres did not become ready in {START_TIMEOUT:?}: {}",
+                    fs::read_to_string(&log).unwrap_or_default()
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(20));
         }
     }
 }
@@ -369,7 +358,41 @@ impl Cluster {
 impl Drop for Cluster {
     fn drop(&mut self) {
         self.stop();
+        let _ = self.watchdog.kill();
+        let _ = self.watchdog.wait();
     }
+}
+
+/// The postmaster's process id, from `dir/data/postmaster.pid`.
+fn postmaster_pid(dir: &Path) -> Option<i32> {
+    fs::read_to_string(dir.join("data/postmaster.pid"))
+        .ok()?
+        .lines()
+        .next()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// A shell that stops the cluster in `dir` (whatever server runs there then) and removes the
+/// directory once this process is gone, so that a cluster never outlives its tests, even when
+/// they are killed.
+fn start_watchdog(dir: &Path) -> Result<Child, String> {
+    let script = format!(
+        "while kill -0 {parent} 2>/dev/null; do sleep 1; done; \
+         pid=$(head -n 1 '{dir}/data/postmaster.pid' 2>/dev/null); \
+         if [ -n \"$pid\" ]; then kill -INT \"$pid\" 2>/dev/null; \
+         while kill -0 \"$pid\" 2>/dev/null; do sleep 0.1; done; fi; rm -rf '{dir}'",
+        parent = std::process::id(),
+        dir = dir.display(),
+    );
+    Command::new("sh")
+        .args(["-c", &script])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("starting the cluster's watchdog: {e}"))
 }
 
 /// A command for `program`, run as the `postgres` user when `as_postgres`, in `dir`.

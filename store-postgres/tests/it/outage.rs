@@ -12,10 +12,11 @@ use std::time::{Duration, Instant};
 
 use auth_core::testing::{payload, payload_n};
 use auth_core::{AuthError, CredentialRecord, CredentialStore, PutMode, StoreError};
-use store_postgres::testing::Endpoint;
+use store_postgres::testing::{Cluster, Endpoint};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UnixStream};
 use tokio::task::JoinHandle;
+use tokio_postgres::config::Host;
 
 /// Forwards connections from a local TCP port to the database, until stopped; while frozen, it
 /// holds every byte back without closing anything, as a network that went silent.
@@ -326,4 +327,78 @@ async fn a_connection_gone_silent_fails_the_call_retryably_and_the_store_goes_on
     let got = store.get("p", "s").await.unwrap().unwrap();
     assert_eq!(got.version, 1);
     proxy.stop();
+}
+
+/// A cluster of the test's own; `None` (skip) when there are no PostgreSQL binaries outside CI.
+fn own_cluster() -> Option<Cluster> {
+    match tokio::task::block_in_place(Cluster::start) {
+        Ok(cluster) => Some(cluster),
+        Err(e) if std::env::var_os("CI").is_none() => {
+            eprintln!("skipping: {e}");
+            None
+        }
+        Err(e) => panic!("CI needs PostgreSQL's binaries: {e}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_database_fails_calls_retryably_then_the_same_store_recovers() {
+    let Some(mut cluster) = own_cluster() else {
+        return;
+    };
+    let store = support::builder(&cluster.url(), None)
+        .connect_timeout(Duration::from_secs(1))
+        .open()
+        .await
+        .unwrap();
+    store
+        .put(CredentialRecord::new("p", "s", payload(1)), PutMode::Create)
+        .await
+        .unwrap();
+    until_listening(&store, true).await;
+
+    tokio::task::block_in_place(|| cluster.stop());
+    for _ in 0..2 {
+        let err = store.get("p", "s").await.unwrap_err();
+        assert!(matches!(err, StoreError::Io { .. }), "{err:?}");
+        assert!(AuthError::from(err).is_transient());
+    }
+    let err = store
+        .put(
+            CredentialRecord::new("p", "s", payload(2)),
+            PutMode::Update(1),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Io { .. }), "{err:?}");
+    until_listening(&store, false).await;
+
+    tokio::task::block_in_place(|| cluster.start_again()).unwrap();
+    let started = Instant::now();
+    let got = loop {
+        match store.get("p", "s").await {
+            Ok(got) => break got.expect("the record"),
+            Err(StoreError::Io { .. }) if started.elapsed() < Duration::from_secs(15) => {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Err(e) => panic!("no recovery: {e:?}"),
+        }
+    };
+    assert_eq!((got.version, payload_n(&got.record.payload)), (1, 1));
+    store
+        .put(
+            CredentialRecord::new("p", "s", payload(2)),
+            PutMode::Update(1),
+        )
+        .await
+        .unwrap();
+    until_listening(&store, true).await;
+
+    // Dropped, the cluster is stopped and its directory removed.
+    let Some(Host::Unix(dir)) = cluster.admin_config().get_hosts().first().cloned() else {
+        panic!("the cluster listens on a Unix socket");
+    };
+    drop(store);
+    tokio::task::block_in_place(|| drop(cluster));
+    assert!(!dir.exists(), "{} is left behind", dir.display());
 }
