@@ -26,7 +26,8 @@
 //!   builder return the store inside an [`EncryptedStore`], as the other stores do.
 //! - **TLS** through rustls when the URL says `sslmode=require` (see the builder).
 //!
-//! Tables: `integrations_credentials` (one row per provider and subject; provider, subject,
+//! Needs PostgreSQL 11 or newer (`sha256()`, `EXECUTE FUNCTION` in triggers). Tables:
+//! `integrations_credentials` (one row per provider and subject; provider, subject,
 //! version, status, lease and timestamps in clear, the payload as opaque bytes) and
 //! `integrations_schema` (the schema version of each component sharing the database).
 //! `replace_payloads` rewrites payloads in one transaction; as with any PostgreSQL update, the
