@@ -3,13 +3,18 @@
 
 use crate::support;
 
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use auth_core::crypto::Envelope;
 use auth_core::crypto::KeyRing;
-use auth_core::testing::encryption::key;
+use auth_core::testing::encryption::{self, key};
 use auth_core::testing::{DynStore, payload, payload_n, run_conformance};
 use auth_core::{CredentialRecord, CredentialStore, PutMode, StoreError};
 use store_postgres::SCHEMA_VERSION;
+use store_postgres::testing::TestDatabase;
+
+use crate::support::Store;
 
 /// Runs the suite, each check on a fresh database.
 async fn conformance(keys: Option<KeyRing>) {
@@ -200,4 +205,49 @@ async fn payloads_are_stored_as_the_encryption_layer_hands_them_over() {
     );
     let got = store.get("p", "s").await.unwrap().unwrap();
     assert!(String::from_utf8_lossy(got.record.payload.expose_bytes()).contains(secret));
+}
+
+/// The key id of each record's envelope (`None`: plaintext), ordered by subject, read with a
+/// connection of the test's own.
+fn key_ids(db: &TestDatabase) -> Vec<Option<String>> {
+    tokio::task::block_in_place(|| {
+        tokio::runtime::Handle::current().block_on(async {
+            db.connect()
+                .await
+                .query(
+                    "SELECT payload FROM integrations_credentials ORDER BY subject",
+                    &[],
+                )
+                .await
+                .unwrap()
+                .iter()
+                .map(|row| {
+                    Envelope::parse(row.get::<_, &[u8]>(0))
+                        .expect("a well-formed envelope or plaintext")
+                        .map(|envelope| envelope.sealed().key_id.clone())
+                })
+                .collect()
+        })
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn old_keys_still_read_and_rotate_moves_records_to_the_primary_key() {
+    let Some(db) = support::database().await else {
+        return;
+    };
+    // The checks name a file; here every "file" is the test's database, and the directory they
+    // search for a plaintext token stays empty.
+    let dir = tempfile::tempdir().unwrap();
+    encryption::old_keys_still_read_and_rotate_moves_records_to_the_primary_key(
+        dir.path(),
+        "pg",
+        async |_: PathBuf, keys: Option<KeyRing>| {
+            support::builder(&db.url(), keys).open().await.unwrap()
+        },
+        Store::rotate,
+        async |_: Store| Ok(()),
+        |_: &Path| key_ids(&db),
+    )
+    .await;
 }
