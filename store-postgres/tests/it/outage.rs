@@ -4,7 +4,7 @@
 //! ones, as a database restart does) or freezes, without disturbing the other tests' server.
 
 use crate::notify::until_listening;
-use crate::support;
+use crate::support::{self, Store};
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -110,14 +110,9 @@ impl Proxy {
     }
 }
 
-#[tokio::test]
-async fn an_unreachable_database_fails_calls_retryably_and_the_same_store_recovers() {
-    let Some(db) = support::database().await else {
-        return;
-    };
-    let proxy = Proxy::start(db.endpoint(), 0).await;
-    let port = proxy.port;
-    let store = support::builder(&db.url_via("127.0.0.1", port), None)
+/// Opens a store on `url` that gives up connecting after 1 s, with (p, s) holding 1, listening.
+async fn open_listening(url: &str) -> Store {
+    let store = support::builder(url, None)
         .connect_timeout(Duration::from_secs(1))
         .open()
         .await
@@ -127,9 +122,12 @@ async fn an_unreachable_database_fails_calls_retryably_and_the_same_store_recove
         .await
         .unwrap();
     until_listening(&store, true).await;
+    store
+}
 
-    proxy.stop();
-    // Every call fails, retryably, saying what failed; nothing hangs past the connect timeout.
+/// With the database gone: every call fails with a retryable error naming the operation and
+/// `location`, within the connect timeout; the listener is down.
+async fn assert_unavailable(store: &Store, location: &str) {
     for _ in 0..3 {
         let started = Instant::now();
         let err = store.get("p", "s").await.unwrap_err();
@@ -140,17 +138,14 @@ async fn an_unreachable_database_fails_calls_retryably_and_the_same_store_recove
         );
         let StoreError::Io {
             store: kind,
-            ref location,
+            location: ref at,
             ref source,
         } = err
         else {
             panic!("expected a retryable Io error, got {err:?}");
         };
         assert_eq!(kind, "postgres");
-        assert!(
-            location.contains(&format!("127.0.0.1:{port}")),
-            "{location}"
-        );
+        assert!(at.contains(location), "{at}");
         assert!(source.to_string().starts_with("get failed: "), "{source}");
         assert!(AuthError::from(err).is_transient());
     }
@@ -162,28 +157,12 @@ async fn an_unreachable_database_fails_calls_retryably_and_the_same_store_recove
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::Io { .. }), "{err:?}");
+    until_listening(store, false).await;
+}
 
-    // Waiters poll meanwhile: told to poll every 100 ms, they return long before the notified
-    // wait's cap of 2 s.
-    until_listening(&store, false).await;
-    let started = Instant::now();
-    store
-        .wait_for_change(
-            "p",
-            "s",
-            Duration::from_millis(100),
-            Duration::from_secs(60),
-        )
-        .await;
-    let took = started.elapsed();
-    assert!(
-        (Duration::from_millis(90)..Duration::from_millis(1_000)).contains(&took),
-        "{took:?}"
-    );
-
-    // The database is back on the same address: the same store serves again, nothing was lost,
-    // and the listener reconnects.
-    let proxy = Proxy::start(db.endpoint(), port).await;
+/// With the database back: the same store serves again, (p, s) still holds 1 and takes 2, and
+/// the listener reconnects.
+async fn assert_recovers(store: &Store) {
     let started = Instant::now();
     let got = loop {
         match store.get("p", "s").await {
@@ -202,7 +181,41 @@ async fn an_unreachable_database_fails_calls_retryably_and_the_same_store_recove
         )
         .await
         .unwrap();
-    until_listening(&store, true).await;
+    until_listening(store, true).await;
+}
+
+#[tokio::test]
+async fn an_unreachable_database_fails_calls_retryably_and_the_same_store_recovers() {
+    let Some(db) = support::database().await else {
+        return;
+    };
+    let proxy = Proxy::start(db.endpoint(), 0).await;
+    let port = proxy.port;
+    let store = open_listening(&db.url_via("127.0.0.1", port)).await;
+
+    proxy.stop();
+    assert_unavailable(&store, &format!("127.0.0.1:{port}")).await;
+
+    // Waiters poll meanwhile: told to poll every 100 ms, they return long before the notified
+    // wait's cap of 2 s.
+    let started = Instant::now();
+    store
+        .wait_for_change(
+            "p",
+            "s",
+            Duration::from_millis(100),
+            Duration::from_secs(60),
+        )
+        .await;
+    let took = started.elapsed();
+    assert!(
+        (Duration::from_millis(90)..Duration::from_millis(1_000)).contains(&took),
+        "{took:?}"
+    );
+
+    // The database is back on the same address.
+    let proxy = Proxy::start(db.endpoint(), port).await;
+    assert_recovers(&store).await;
     proxy.stop();
 }
 
@@ -346,58 +359,17 @@ async fn a_restarted_database_fails_calls_retryably_then_the_same_store_recovers
     let Some(mut cluster) = own_cluster() else {
         return;
     };
-    let store = support::builder(&cluster.url(), None)
-        .connect_timeout(Duration::from_secs(1))
-        .open()
-        .await
-        .unwrap();
-    store
-        .put(CredentialRecord::new("p", "s", payload(1)), PutMode::Create)
-        .await
-        .unwrap();
-    until_listening(&store, true).await;
-
-    tokio::task::block_in_place(|| cluster.stop());
-    for _ in 0..2 {
-        let err = store.get("p", "s").await.unwrap_err();
-        assert!(matches!(err, StoreError::Io { .. }), "{err:?}");
-        assert!(AuthError::from(err).is_transient());
-    }
-    let err = store
-        .put(
-            CredentialRecord::new("p", "s", payload(2)),
-            PutMode::Update(1),
-        )
-        .await
-        .unwrap_err();
-    assert!(matches!(err, StoreError::Io { .. }), "{err:?}");
-    until_listening(&store, false).await;
-
-    tokio::task::block_in_place(|| cluster.start_again()).unwrap();
-    let started = Instant::now();
-    let got = loop {
-        match store.get("p", "s").await {
-            Ok(got) => break got.expect("the record"),
-            Err(StoreError::Io { .. }) if started.elapsed() < Duration::from_secs(15) => {
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-            Err(e) => panic!("no recovery: {e:?}"),
-        }
-    };
-    assert_eq!((got.version, payload_n(&got.record.payload)), (1, 1));
-    store
-        .put(
-            CredentialRecord::new("p", "s", payload(2)),
-            PutMode::Update(1),
-        )
-        .await
-        .unwrap();
-    until_listening(&store, true).await;
-
-    // Dropped, the cluster is stopped and its directory removed.
+    let store = open_listening(&cluster.url()).await;
     let Some(Host::Unix(dir)) = cluster.admin_config().get_hosts().first().cloned() else {
         panic!("the cluster listens on a Unix socket");
     };
+
+    tokio::task::block_in_place(|| cluster.stop());
+    assert_unavailable(&store, &dir.display().to_string()).await;
+    tokio::task::block_in_place(|| cluster.start_again()).unwrap();
+    assert_recovers(&store).await;
+
+    // Dropped, the cluster is stopped and its directory removed.
     drop(store);
     tokio::task::block_in_place(|| drop(cluster));
     assert!(!dir.exists(), "{} is left behind", dir.display());
