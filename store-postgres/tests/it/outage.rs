@@ -238,12 +238,9 @@ async fn sslmode_require_never_falls_back_to_plaintext() {
     );
 }
 
-#[tokio::test]
-async fn a_statement_stuck_behind_a_lock_is_cancelled_by_the_query_timeout_and_changes_nothing() {
-    let Some(db) = support::database().await else {
-        return;
-    };
-    let store = support::builder(&db.url(), None)
+/// Opens a store on `url` whose statements time out after 500 ms, with (p, s) holding 1.
+async fn open_impatient(url: &str) -> Store {
+    let store = support::builder(url, None)
         .query_timeout(Duration::from_millis(500))
         .open()
         .await
@@ -252,6 +249,24 @@ async fn a_statement_stuck_behind_a_lock_is_cancelled_by_the_query_timeout_and_c
         .put(CredentialRecord::new("p", "s", payload(1)), PutMode::Create)
         .await
         .unwrap();
+    store
+}
+
+/// The message of a retryable time-out error.
+fn timed_out(err: StoreError) -> String {
+    let StoreError::Io { ref source, .. } = err else {
+        panic!("expected a retryable Io error, got {err:?}");
+    };
+    assert_eq!(source.kind(), std::io::ErrorKind::TimedOut);
+    source.to_string()
+}
+
+#[tokio::test]
+async fn a_statement_stuck_behind_a_lock_is_cancelled_by_the_query_timeout_and_changes_nothing() {
+    let Some(db) = support::database().await else {
+        return;
+    };
+    let store = open_impatient(&db.url()).await;
     let mut admin = db.connect().await;
     let lock = admin.transaction().await.unwrap();
     lock.execute("SELECT 1 FROM integrations_credentials FOR UPDATE", &[])
@@ -271,17 +286,12 @@ async fn a_statement_stuck_behind_a_lock_is_cancelled_by_the_query_timeout_and_c
         (Duration::from_millis(450)..Duration::from_secs(3)).contains(&took),
         "{took:?}"
     );
-    let StoreError::Io { ref source, .. } = err else {
-        panic!("expected a retryable Io error, got {err:?}");
-    };
-    assert_eq!(source.kind(), std::io::ErrorKind::TimedOut);
+    let message = timed_out(err);
     assert!(
-        source.to_string().starts_with("conditional put failed: ")
-            && source.to_string().contains("SQLSTATE 57014")
-            && source
-                .to_string()
-                .ends_with("the database did not answer in time, retry later"),
-        "{source}"
+        message.starts_with("conditional put failed: ")
+            && message.contains("SQLSTATE 57014")
+            && message.ends_with("the database did not answer in time, retry later"),
+        "{message}"
     );
 
     lock.rollback().await.unwrap();
@@ -306,15 +316,7 @@ async fn a_connection_gone_silent_fails_the_call_retryably_and_the_store_goes_on
         return;
     };
     let proxy = Proxy::start(db.endpoint(), 0).await;
-    let store = support::builder(&db.url_via("127.0.0.1", proxy.port), None)
-        .query_timeout(Duration::from_millis(500))
-        .open()
-        .await
-        .unwrap();
-    store
-        .put(CredentialRecord::new("p", "s", payload(1)), PutMode::Create)
-        .await
-        .unwrap();
+    let store = open_impatient(&db.url_via("127.0.0.1", proxy.port)).await;
 
     proxy.freeze(true);
     let started = Instant::now();
@@ -325,15 +327,10 @@ async fn a_connection_gone_silent_fails_the_call_retryably_and_the_store_goes_on
         (Duration::from_millis(5_400)..Duration::from_secs(8)).contains(&took),
         "{took:?}"
     );
-    let StoreError::Io { ref source, .. } = err else {
-        panic!("expected a retryable Io error, got {err:?}");
-    };
-    assert_eq!(source.kind(), std::io::ErrorKind::TimedOut);
+    let message = timed_out(err);
     assert!(
-        source
-            .to_string()
-            .starts_with("get failed: no answer within 5.5s"),
-        "{source}"
+        message.starts_with("get failed: no answer within 5.5s"),
+        "{message}"
     );
 
     proxy.freeze(false);
