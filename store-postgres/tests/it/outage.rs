@@ -112,15 +112,9 @@ impl Proxy {
 
 /// Opens a store on `url` that gives up connecting after 1 s, with (p, s) holding 1, listening.
 async fn open_listening(url: &str) -> Store {
-    let store = support::builder(url, None)
-        .connect_timeout(Duration::from_secs(1))
-        .open()
-        .await
-        .unwrap();
-    store
-        .put(CredentialRecord::new("p", "s", payload(1)), PutMode::Create)
-        .await
-        .unwrap();
+    let store =
+        support::with_record(support::builder(url, None).connect_timeout(Duration::from_secs(1)))
+            .await;
     until_listening(&store, true).await;
     store
 }
@@ -240,16 +234,8 @@ async fn sslmode_require_never_falls_back_to_plaintext() {
 
 /// Opens a store on `url` whose statements time out after 500 ms, with (p, s) holding 1.
 async fn open_impatient(url: &str) -> Store {
-    let store = support::builder(url, None)
-        .query_timeout(Duration::from_millis(500))
-        .open()
+    support::with_record(support::builder(url, None).query_timeout(Duration::from_millis(500)))
         .await
-        .unwrap();
-    store
-        .put(CredentialRecord::new("p", "s", payload(1)), PutMode::Create)
-        .await
-        .unwrap();
-    store
 }
 
 /// The message of a retryable time-out error.

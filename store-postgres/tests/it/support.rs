@@ -30,7 +30,12 @@ pub async fn open(db: &TestDatabase) -> Store {
 
 /// Opens the store on `db`, unencrypted, and creates (p, s) holding 1 at version 1.
 pub async fn open_with_record(db: &TestDatabase) -> Store {
-    let store = open(db).await;
+    with_record(builder(&db.url(), None)).await
+}
+
+/// Opens the store `builder` describes and creates (p, s) holding 1 at version 1.
+pub async fn with_record(builder: PostgresStoreBuilder) -> Store {
+    let store = builder.open().await.expect("open");
     store
         .put(CredentialRecord::new("p", "s", payload(1)), PutMode::Create)
         .await
