@@ -1,4 +1,5 @@
-//! Where tool calls go: an [`Executor`] runs one catalog action for one connection.
+//! Where tool calls go: an [`Executor`] runs one catalog action for one connection, and hears of
+//! the calls the server answers without it ([`AnsweredCall`]).
 
 use async_trait::async_trait;
 use provider_asana::connector::{AsanaConnector, ExecuteError};
@@ -19,6 +20,31 @@ pub trait Executor: Send + Sync + 'static {
         action: &str,
         params: Value,
     ) -> Result<Value, ExecuteError>;
+
+    /// Told of each tool call the server answered without [`Executor::execute`], once answered:
+    /// `describe`, a write refused by a read-only server, arguments the tool does not take.
+    /// Together with `execute`, an executor sees every tool call (a hosted service audits them
+    /// here). Does nothing unless overridden.
+    async fn answered(&self, call: AnsweredCall) {
+        let _ = call;
+    }
+}
+
+/// A tool call the server answered itself, without running an action.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct AnsweredCall {
+    /// The tool called.
+    pub tool: String,
+    /// The entity the call named, if any.
+    pub entity: Option<String>,
+    /// The action the call named, if any.
+    pub action: Option<String>,
+    /// The names of the action's params given (never their values).
+    pub param_names: Vec<String>,
+    /// The kind of tool error answered (`read_only`, `invalid_arguments`, `unknown_entity`, as
+    /// in the result's `error.kind`); `None` when the call succeeded.
+    pub error: Option<String>,
 }
 
 #[async_trait]

@@ -15,7 +15,7 @@ use rmcp::transport::{StreamableHttpServerConfig, StreamableHttpService};
 use rmcp::{RoleServer, ServerHandler, ServiceExt};
 use serde_json::Value;
 
-use crate::executor::Executor;
+use crate::executor::{AnsweredCall, Executor};
 use crate::tools::{Call, Resolved, SetupError, ToolError, ToolSet};
 
 /// The name the server gives itself in `serverInfo`.
@@ -102,19 +102,56 @@ impl McpServer {
         Ok(())
     }
 
-    /// Runs one call: `describe`, or an action through the executor unless refused.
-    async fn run(&self, call: Call) -> Result<Value, ToolError> {
-        match call {
-            Call::Describe(entity) => self.tools.describe(entity.as_deref()),
-            Call::Execute {
+    /// Runs one call of `tool`: `describe`, or an action through the executor unless refused.
+    /// The executor hears of every call it does not run.
+    async fn run(&self, tool: &str, call: Result<Call, ToolError>) -> Result<Value, ToolError> {
+        let (heard, outcome) = match call {
+            Err(error) => (answered(tool, None, None, Vec::new()), Err(error)),
+            Ok(Call::Describe(entity)) => {
+                let outcome = self.tools.describe(entity.as_deref());
+                (answered(tool, entity, None, Vec::new()), outcome)
+            }
+            Ok(Call::Execute {
                 entity,
                 action,
                 params,
-            } => {
-                self.tools.refuse(&entity, &action)?;
-                Ok(self.executor.execute(&entity, &action, params).await?)
-            }
-        }
+            }) => match self.tools.refuse(&entity, &action) {
+                Ok(()) => return Ok(self.executor.execute(&entity, &action, params).await?),
+                Err(error) => {
+                    let names = match &params {
+                        Value::Object(params) => params.keys().cloned().collect(),
+                        _ => Vec::new(),
+                    };
+                    (
+                        answered(tool, Some(entity), Some(action), names),
+                        Err(error),
+                    )
+                }
+            },
+        };
+        self.executor
+            .answered(AnsweredCall {
+                error: outcome.as_ref().err().map(ToolError::kind),
+                ..heard
+            })
+            .await;
+        outcome
+    }
+}
+
+/// A call answered without the executor, its outcome still to be filled in.
+fn answered(
+    tool: &str,
+    entity: Option<String>,
+    action: Option<String>,
+    param_names: Vec<String>,
+) -> AnsweredCall {
+    AnsweredCall {
+        tool: tool.to_string(),
+        entity,
+        action,
+        param_names,
+        error: None,
     }
 }
 
@@ -166,10 +203,7 @@ impl ServerHandler for McpServer {
                 ));
             }
         };
-        let outcome = match call {
-            Ok(call) => self.run(call).await,
-            Err(e) => Err(e),
-        };
+        let outcome = self.run(&request.name, call).await;
         Ok(match outcome {
             Ok(value) => CallToolResult::structured(value),
             Err(error) => {

@@ -65,6 +65,14 @@ pub(crate) enum ToolError {
 }
 
 impl ToolError {
+    /// The error's `kind`, as in [`ToolError::to_json`].
+    pub(crate) fn kind(&self) -> String {
+        self.to_json()["error"]["kind"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    }
+
     /// `{"error": {kind, message, retryable, needs_reauthorization}}`, as the catalog reports
     /// errors to agents.
     pub(crate) fn to_json(&self) -> Value {
