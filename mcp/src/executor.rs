@@ -36,15 +36,26 @@ pub trait Executor: Send + Sync + 'static {
 pub struct AnsweredCall {
     /// The tool called.
     pub tool: String,
+    /// Whether it was `describe` (otherwise `execute` or a per-action tool).
+    pub describe: bool,
     /// The entity the call named, if any.
     pub entity: Option<String>,
     /// The action the call named, if any.
     pub action: Option<String>,
     /// The names of the action's params given (never their values).
     pub param_names: Vec<String>,
-    /// The kind of tool error answered (`read_only`, `invalid_arguments`, `unknown_entity`, as
-    /// in the result's `error.kind`); `None` when the call succeeded.
-    pub error: Option<String>,
+    /// Why the call was answered with a tool error; `None` when it succeeded.
+    pub refused: Option<Refusal>,
+}
+
+/// Why the server answered a call with a tool error without running an action.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Refusal {
+    /// The action changes data, and the server is read-only.
+    ReadOnly,
+    /// The arguments are not what the tool takes (`describe` of an unknown entity included).
+    InvalidArguments,
 }
 
 #[async_trait]

@@ -16,7 +16,7 @@ use rmcp::{RoleServer, ServerHandler, ServiceExt};
 use serde_json::Value;
 
 use crate::executor::{AnsweredCall, Executor};
-use crate::tools::{Call, Resolved, SetupError, ToolError, ToolSet};
+use crate::tools::{Call, DESCRIBE, Resolved, SetupError, ToolError, ToolSet};
 
 /// The name the server gives itself in `serverInfo`.
 pub const SERVER_NAME: &str = "integrations";
@@ -131,7 +131,7 @@ impl McpServer {
         };
         self.executor
             .answered(AnsweredCall {
-                error: outcome.as_ref().err().map(ToolError::kind),
+                refused: outcome.as_ref().err().map(ToolError::refusal),
                 ..heard
             })
             .await;
@@ -148,10 +148,11 @@ fn answered(
 ) -> AnsweredCall {
     AnsweredCall {
         tool: tool.to_string(),
+        describe: tool == DESCRIBE,
         entity,
         action,
         param_names,
-        error: None,
+        refused: None,
     }
 }
 

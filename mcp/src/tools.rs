@@ -8,6 +8,8 @@ use provider_asana::connector::{ActionEffect, AsanaConnector, EntityInfo, Execut
 use rmcp::model::{JsonObject, Tool, ToolAnnotations};
 use serde_json::{Map, Value, json};
 
+use crate::executor::Refusal;
+
 /// The name of the tool that lists the catalog.
 pub(crate) const DESCRIBE: &str = "describe";
 /// The name of the tool that runs one action.
@@ -65,12 +67,12 @@ pub(crate) enum ToolError {
 }
 
 impl ToolError {
-    /// The error's `kind`, as in [`ToolError::to_json`].
-    pub(crate) fn kind(&self) -> String {
-        self.to_json()["error"]["kind"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string()
+    /// Why the server refused a call it did not run.
+    pub(crate) fn refusal(&self) -> Refusal {
+        match self {
+            ToolError::ReadOnly { .. } => Refusal::ReadOnly,
+            ToolError::Execute(_) | ToolError::InvalidArguments { .. } => Refusal::InvalidArguments,
+        }
     }
 
     /// `{"error": {kind, message, retryable, needs_reauthorization}}`, as the catalog reports

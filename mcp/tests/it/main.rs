@@ -502,18 +502,18 @@ async fn the_executor_hears_of_every_call_it_does_not_run() {
         .iter()
         .map(|c| {
             format!(
-                "{} {:?} {:?} {:?} {:?}",
-                c.tool, c.entity, c.action, c.param_names, c.error
+                "{} {} {:?} {:?} {:?} {:?}",
+                c.tool, c.describe, c.entity, c.action, c.param_names, c.refused
             )
         })
         .collect();
     assert_eq!(
         heard,
         [
-            r#"describe Some("tasks") None [] None"#,
-            r#"describe Some("taskz") None [] Some("unknown_entity")"#,
-            r#"execute Some("tasks") Some("delete") ["task_gid"] Some("read_only")"#,
-            r#"execute None None [] Some("invalid_arguments")"#,
+            r#"describe true Some("tasks") None [] None"#,
+            r#"describe true Some("taskz") None [] Some(InvalidArguments)"#,
+            r#"execute false Some("tasks") Some("delete") ["task_gid"] Some(ReadOnly)"#,
+            r#"execute false None None [] Some(InvalidArguments)"#,
         ]
     );
     // The read went to the executor, not to `answered`.
