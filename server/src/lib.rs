@@ -15,6 +15,7 @@
 //! | `GET`, `PATCH`, `DELETE /api/v1/integrations/connectors/{id}` | the connector |
 //! | `POST /api/v1/integrations/connectors/{id}/execute` (also `/api/v1/connectors/sources/{id}/execute`) | `{result, connector_metadata}` |
 //! | `GET /api/v1/audit?limit=N` | `{data: [entry, ...]}`, newest first |
+//! | `POST /mcp` (`?connector_id=` or `X-Connector-Id`) | MCP, streamable HTTP: `describe` and `execute` on one connector |
 //! | `GET /healthz`, `GET /readyz` | `{status}` |
 //!
 //! Errors are `{message, errors: [{message}], retryable}`: 400/422 for invalid input, 401 for a

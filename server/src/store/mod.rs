@@ -216,7 +216,8 @@ pub struct AuditEntry {
     pub customer_name: Option<String>,
     /// The connector concerned, when known.
     pub connector_id: Option<String>,
-    /// What was done: `connector.create`, `connector.update`, `connector.delete`, `execute`.
+    /// What was done: `connector.create`, `connector.update`, `connector.delete`, `execute`,
+    /// or an MCP tool call: `mcp.execute`, `mcp.describe`.
     pub operation: String,
     /// The entity executed.
     pub entity: Option<String>,

@@ -5,6 +5,7 @@ mod applications;
 mod audit;
 mod bad_input;
 mod connectors;
+mod mcp;
 mod secrets;
 mod support;
 mod tenancy;

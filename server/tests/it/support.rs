@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use integrations::asana::{AsanaAppCredentials, RetryConfig};
 use integrations::{EncryptionKey, KeyRing};
-use integrations_server::{Admin, ApplicationCredentials, Server, ServerError};
+use integrations_server::{Admin, ApplicationCredentials, Server, ServerBuilder, ServerError};
 use provider_asana_testkit::MockAsana;
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
@@ -48,18 +48,31 @@ impl Service {
 
     /// A service over this Asana.
     pub async fn start_on(asana: MockAsana, with_app: bool, max_body_bytes: usize) -> Self {
+        Self::start_built(asana, with_app, max_body_bytes, |builder| builder).await
+    }
+
+    /// A service whose configured Asana app is the mock's, with `configure` applied to its
+    /// builder last.
+    pub async fn start_configured(configure: impl FnOnce(ServerBuilder) -> ServerBuilder) -> Self {
+        Self::start_built(MockAsana::start().await, true, 64 * 1024, configure).await
+    }
+
+    async fn start_built(
+        asana: MockAsana,
+        with_app: bool,
+        max_body_bytes: usize,
+        configure: impl FnOnce(ServerBuilder) -> ServerBuilder,
+    ) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let keys = KeyRing::new(EncryptionKey::generate());
-        let server = Server::builder()
+        let builder = Server::builder()
             .store_dir(dir.path())
             .encryption_keys(keys.clone())
             .asana_app(asana_app(&asana, with_app))
             .upstream_retry(RetryConfig::default().with_max_retries(0))
             .max_body_bytes(max_body_bytes)
-            .upstream_timeout(Duration::from_millis(800))
-            .build()
-            .await
-            .unwrap();
+            .upstream_timeout(Duration::from_millis(800));
+        let server = configure(builder).build().await.unwrap();
         let admin = server.admin();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
@@ -166,6 +179,23 @@ impl Service {
             )
             .await;
         (token, connector["id"].as_str().unwrap().to_string())
+    }
+
+    /// A new application's token, an OAuth connector of its customer `c` (with tokens the mock
+    /// issued and the service's app to refresh them), and its first access token.
+    pub async fn oauth_connector(&self) -> (String, String, String) {
+        let app = self.application("acme").await;
+        let token = self.app_token(&app).await;
+        let issued = self.asana.issue_tokens("default");
+        let connector = self
+            .connector(
+                &token,
+                "c",
+                json!({ "access_token": issued.access_token, "refresh_token": issued.refresh_token }),
+            )
+            .await;
+        let id = connector["id"].as_str().unwrap().to_string();
+        (token, id, issued.access_token)
     }
 
     /// `{entity, action, params}` on a connector.
