@@ -2,7 +2,7 @@
 //! [`Executor`], over stdio ([`McpServer::serve_stdio`]) or streamable HTTP ([`http_service`],
 //! whose [`HttpHandler`] finds the request's server in its extensions).
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use rmcp::model::{
@@ -60,12 +60,28 @@ impl McpServerBuilder {
     }
 
     /// The server, with calls going to `executor`. Fails when a tools pattern selects nothing, or
-    /// only writes of a read-only server.
+    /// only writes of a read-only server. Cheap without patterns: servers then share their tools,
+    /// computed once, so that a hosted service can build one per request.
     pub fn build(self, executor: Arc<dyn Executor>) -> Result<McpServer, SetupError> {
-        Ok(McpServer {
-            executor,
-            tools: Arc::new(ToolSet::new(self.read_only, &self.tools)?),
-        })
+        let tools = if self.tools.is_empty() {
+            describe_and_execute(self.read_only)
+        } else {
+            Arc::new(ToolSet::new(self.read_only, &self.tools)?)
+        };
+        Ok(McpServer { executor, tools })
+    }
+}
+
+/// `describe` and `execute`, read-only or not, computed once.
+fn describe_and_execute(read_only: bool) -> Arc<ToolSet> {
+    static SETS: OnceLock<[Arc<ToolSet>; 2]> = OnceLock::new();
+    let [writable, read_only_set] = SETS.get_or_init(|| {
+        [false, true].map(|read_only| Arc::new(ToolSet::describe_and_execute(read_only)))
+    });
+    if read_only {
+        read_only_set.clone()
+    } else {
+        writable.clone()
     }
 }
 

@@ -129,18 +129,24 @@ pub(crate) struct ToolSet {
 }
 
 impl ToolSet {
-    /// `describe` and `execute`, or with `patterns` one tool per selected action.
-    pub(crate) fn new(read_only: bool, patterns: &[String]) -> Result<Self, SetupError> {
+    /// `describe` and `execute`.
+    pub(crate) fn describe_and_execute(read_only: bool) -> Self {
         let catalog = AsanaConnector::catalog();
-        if patterns.is_empty() {
-            let tools = vec![describe_tool(&catalog, read_only), execute_tool(read_only)];
-            return Ok(Self {
-                read_only,
-                catalog,
-                per_action: None,
-                tools,
-            });
+        let tools = vec![describe_tool(&catalog, read_only), execute_tool(read_only)];
+        Self {
+            read_only,
+            catalog,
+            per_action: None,
+            tools,
         }
+    }
+
+    /// One tool per action that `patterns` select (none: `describe` and `execute`).
+    pub(crate) fn new(read_only: bool, patterns: &[String]) -> Result<Self, SetupError> {
+        if patterns.is_empty() {
+            return Ok(Self::describe_and_execute(read_only));
+        }
+        let catalog = AsanaConnector::catalog();
         let definitions: BTreeMap<String, Value> = AsanaConnector::tool_definitions()
             .into_iter()
             .filter_map(|d| Some((d["name"].as_str()?.to_string(), d)))
