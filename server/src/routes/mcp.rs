@@ -18,7 +18,7 @@ use async_trait::async_trait;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{FromRequestParts, Request, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::middleware::{Next, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
 use integrations::asana::{AsanaError, ExecuteError, PROVIDER_ID};
@@ -108,7 +108,16 @@ fn named_connector(parts: &axum::http::request::Parts) -> Result<Option<String>,
             .find(|(name, _)| name == CONNECTOR_PARAM)
             .map(|(_, value)| value.into_owned())
     });
-    let by_header = header(&parts.headers, CONNECTOR_HEADER)?;
+    let by_header = parts
+        .headers
+        .get(CONNECTOR_HEADER)
+        .map(|value| {
+            value
+                .to_str()
+                .map(|id| id.trim().to_string())
+                .map_err(|_| ApiError::bad_request("the X-Connector-Id header is not text"))
+        })
+        .transpose()?;
     match (by_query, by_header) {
         (Some(a), Some(b)) if a != b => Err(ApiError::bad_request(
             "the connector_id query parameter and the X-Connector-Id header name different connectors; give one",
@@ -116,18 +125,6 @@ fn named_connector(parts: &axum::http::request::Parts) -> Result<Option<String>,
         (Some(id), _) | (None, Some(id)) => Ok(Some(id)),
         (None, None) => Ok(None),
     }
-}
-
-fn header(headers: &HeaderMap, name: &str) -> Result<Option<String>, ApiError> {
-    headers
-        .get(name)
-        .map(|value| {
-            value
-                .to_str()
-                .map(|v| v.trim().to_string())
-                .map_err(|_| ApiError::bad_request("the X-Connector-Id header is not text"))
-        })
-        .transpose()
 }
 
 /// The caller's connector: the one named, or a scoped token's customer's only Asana connector.

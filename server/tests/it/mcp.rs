@@ -253,6 +253,17 @@ async fn a_scoped_token_lists_describes_reads_and_writes_and_every_call_is_audit
         "values never audited"
     );
     assert!(!text.contains(seed::VENUE_TASK_GID));
+
+    // A body over the service's limit (64 KiB here) is refused before it is read as JSON-RPC.
+    let huge = execute(
+        "tasks",
+        "create",
+        json!({"name": "x".repeat(70_000), "projects": [seed::LAUNCH_PROJECT_GID]}),
+    );
+    let (status, body) = post(&service, &call, huge).await;
+    assert_eq!(status, 413, "{body}");
+    assert!(error_message(&body).contains("larger than the service accepts"));
+    assert_eq!(audit(&service, &scoped).await.len(), 7);
 }
 
 #[tokio::test]
