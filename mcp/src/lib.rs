@@ -44,7 +44,7 @@ mod server;
 pub mod testing;
 mod tools;
 
-pub use executor::Executor;
+pub use executor::{AnsweredCall, Executor, Refusal};
 pub use server::{
     HttpHandler, HttpSettings, McpServer, McpServerBuilder, SERVER_NAME, ServeError, http_service,
 };

@@ -2,7 +2,7 @@
 //! [`Executor`], over stdio ([`McpServer::serve_stdio`]) or streamable HTTP ([`http_service`],
 //! whose [`HttpHandler`] finds the request's server in its extensions).
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use rmcp::model::{
@@ -15,8 +15,8 @@ use rmcp::transport::{StreamableHttpServerConfig, StreamableHttpService};
 use rmcp::{RoleServer, ServerHandler, ServiceExt};
 use serde_json::Value;
 
-use crate::executor::Executor;
-use crate::tools::{Call, Resolved, SetupError, ToolError, ToolSet};
+use crate::executor::{AnsweredCall, Executor};
+use crate::tools::{Call, DESCRIBE, Resolved, SetupError, ToolError, ToolSet};
 
 /// The name the server gives itself in `serverInfo`.
 pub const SERVER_NAME: &str = "integrations";
@@ -60,12 +60,28 @@ impl McpServerBuilder {
     }
 
     /// The server, with calls going to `executor`. Fails when a tools pattern selects nothing, or
-    /// only writes of a read-only server.
+    /// only writes of a read-only server. Cheap without patterns: servers then share their tools,
+    /// computed once, so that a hosted service can build one per request.
     pub fn build(self, executor: Arc<dyn Executor>) -> Result<McpServer, SetupError> {
-        Ok(McpServer {
-            executor,
-            tools: Arc::new(ToolSet::new(self.read_only, &self.tools)?),
-        })
+        let tools = if self.tools.is_empty() {
+            describe_and_execute(self.read_only)
+        } else {
+            Arc::new(ToolSet::new(self.read_only, &self.tools)?)
+        };
+        Ok(McpServer { executor, tools })
+    }
+}
+
+/// `describe` and `execute`, read-only or not, computed once.
+fn describe_and_execute(read_only: bool) -> Arc<ToolSet> {
+    static SETS: OnceLock<[Arc<ToolSet>; 2]> = OnceLock::new();
+    let [writable, read_only_set] = SETS.get_or_init(|| {
+        [false, true].map(|read_only| Arc::new(ToolSet::describe_and_execute(read_only)))
+    });
+    if read_only {
+        read_only_set.clone()
+    } else {
+        writable.clone()
     }
 }
 
@@ -102,19 +118,57 @@ impl McpServer {
         Ok(())
     }
 
-    /// Runs one call: `describe`, or an action through the executor unless refused.
-    async fn run(&self, call: Call) -> Result<Value, ToolError> {
-        match call {
-            Call::Describe(entity) => self.tools.describe(entity.as_deref()),
-            Call::Execute {
+    /// Runs one call of `tool`: `describe`, or an action through the executor unless refused.
+    /// The executor hears of every call it does not run.
+    async fn run(&self, tool: &str, call: Result<Call, ToolError>) -> Result<Value, ToolError> {
+        let (heard, outcome) = match call {
+            Err(error) => (answered(tool, None, None, Vec::new()), Err(error)),
+            Ok(Call::Describe(entity)) => {
+                let outcome = self.tools.describe(entity.as_deref());
+                (answered(tool, entity, None, Vec::new()), outcome)
+            }
+            Ok(Call::Execute {
                 entity,
                 action,
                 params,
-            } => {
-                self.tools.refuse(&entity, &action)?;
-                Ok(self.executor.execute(&entity, &action, params).await?)
-            }
-        }
+            }) => match self.tools.refuse(&entity, &action) {
+                Ok(()) => return Ok(self.executor.execute(&entity, &action, params).await?),
+                Err(error) => {
+                    let names = match &params {
+                        Value::Object(params) => params.keys().cloned().collect(),
+                        _ => Vec::new(),
+                    };
+                    (
+                        answered(tool, Some(entity), Some(action), names),
+                        Err(error),
+                    )
+                }
+            },
+        };
+        self.executor
+            .answered(AnsweredCall {
+                refused: outcome.as_ref().err().map(ToolError::refusal),
+                ..heard
+            })
+            .await;
+        outcome
+    }
+}
+
+/// A call answered without the executor, its outcome still to be filled in.
+fn answered(
+    tool: &str,
+    entity: Option<String>,
+    action: Option<String>,
+    param_names: Vec<String>,
+) -> AnsweredCall {
+    AnsweredCall {
+        tool: tool.to_string(),
+        describe: tool == DESCRIBE,
+        entity,
+        action,
+        param_names,
+        refused: None,
     }
 }
 
@@ -166,10 +220,7 @@ impl ServerHandler for McpServer {
                 ));
             }
         };
-        let outcome = match call {
-            Ok(call) => self.run(call).await,
-            Err(e) => Err(e),
-        };
+        let outcome = self.run(&request.name, call).await;
         Ok(match outcome {
             Ok(value) => CallToolResult::structured(value),
             Err(error) => {

@@ -8,6 +8,8 @@ use provider_asana::connector::{ActionEffect, AsanaConnector, EntityInfo, Execut
 use rmcp::model::{JsonObject, Tool, ToolAnnotations};
 use serde_json::{Map, Value, json};
 
+use crate::executor::Refusal;
+
 /// The name of the tool that lists the catalog.
 pub(crate) const DESCRIBE: &str = "describe";
 /// The name of the tool that runs one action.
@@ -65,6 +67,14 @@ pub(crate) enum ToolError {
 }
 
 impl ToolError {
+    /// Why the server refused a call it did not run.
+    pub(crate) fn refusal(&self) -> Refusal {
+        match self {
+            ToolError::ReadOnly { .. } => Refusal::ReadOnly,
+            ToolError::Execute(_) | ToolError::InvalidArguments { .. } => Refusal::InvalidArguments,
+        }
+    }
+
     /// `{"error": {kind, message, retryable, needs_reauthorization}}`, as the catalog reports
     /// errors to agents.
     pub(crate) fn to_json(&self) -> Value {
@@ -119,18 +129,24 @@ pub(crate) struct ToolSet {
 }
 
 impl ToolSet {
-    /// `describe` and `execute`, or with `patterns` one tool per selected action.
-    pub(crate) fn new(read_only: bool, patterns: &[String]) -> Result<Self, SetupError> {
+    /// `describe` and `execute`.
+    pub(crate) fn describe_and_execute(read_only: bool) -> Self {
         let catalog = AsanaConnector::catalog();
-        if patterns.is_empty() {
-            let tools = vec![describe_tool(&catalog, read_only), execute_tool(read_only)];
-            return Ok(Self {
-                read_only,
-                catalog,
-                per_action: None,
-                tools,
-            });
+        let tools = vec![describe_tool(&catalog, read_only), execute_tool(read_only)];
+        Self {
+            read_only,
+            catalog,
+            per_action: None,
+            tools,
         }
+    }
+
+    /// One tool per action that `patterns` select (none: `describe` and `execute`).
+    pub(crate) fn new(read_only: bool, patterns: &[String]) -> Result<Self, SetupError> {
+        if patterns.is_empty() {
+            return Ok(Self::describe_and_execute(read_only));
+        }
+        let catalog = AsanaConnector::catalog();
         let definitions: BTreeMap<String, Value> = AsanaConnector::tool_definitions()
             .into_iter()
             .filter_map(|d| Some((d["name"].as_str()?.to_string(), d)))

@@ -18,6 +18,7 @@
 //! | `GET /api/v1/oauth/callback` (from Asana) | 303 to the `redirect_url` with `connector_id` (or `error`) |
 //! | `PUT /api/v1/oauth/credentials`, `GET`, `DELETE /api/v1/oauth/credentials/connector_type/{type}` | the application's own OAuth app (never its secret) |
 //! | `GET /api/v1/audit?limit=N` | `{data: [entry, ...]}`, newest first |
+//! | `POST /mcp` (`?connector_id=` or `X-Connector-Id`) | MCP, streamable HTTP: `describe` and `execute` on one connector |
 //! | `GET /healthz`, `GET /readyz` | `{status}` |
 //!
 //! Errors are `{message, errors: [{message}], retryable}`: 400/422 for invalid input, 401 for a

@@ -640,6 +640,7 @@ mod tests {
             name: "n".into(),
             auth_kind: AuthKind::Token,
             oauth_app: None,
+            read_only: false,
             created_at: SystemTime::now(),
             updated_at: SystemTime::now(),
         }

@@ -2,6 +2,7 @@
 //! on a listener until a shutdown future completes (in-flight requests finish first).
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,7 +16,7 @@ use url::Url;
 use crate::admin::Admin;
 use crate::error::ServerError;
 use crate::providers::{Connectors, UpstreamSettings};
-use crate::routes::{self, AppState};
+use crate::routes::{self, AppState, McpAccess};
 use crate::secrets::Sealer;
 use crate::store::{ServiceStore, SqliteServiceStore};
 
@@ -54,6 +55,7 @@ pub struct ServerBuilder {
     token_ttl: Duration,
     max_body_bytes: usize,
     connector_cache: usize,
+    mcp: McpAccess,
 }
 
 impl Default for ServerBuilder {
@@ -70,6 +72,7 @@ impl Default for ServerBuilder {
             token_ttl: DEFAULT_TOKEN_TTL,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             connector_cache: DEFAULT_CONNECTOR_CACHE,
+            mcp: McpAccess::default(),
         }
     }
 }
@@ -144,6 +147,27 @@ impl ServerBuilder {
         self
     }
 
+    /// The `Host` values (`host` or `host:port`) `/mcp` accepts, replacing the default: the
+    /// public URL's host, plus loopback when the service listens on loopback. Others are 403.
+    pub fn mcp_allowed_hosts<S: Into<String>>(
+        mut self,
+        hosts: impl IntoIterator<Item = S>,
+    ) -> Self {
+        self.mcp.hosts = Some(hosts.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// The browser origins (`https://app.example.com:443`, `http://localhost:*`) `/mcp` accepts,
+    /// replacing the default: the public URL's origin, plus loopback origins when the service
+    /// listens on loopback. A request with another `Origin` is 403; one without passes.
+    pub fn mcp_allowed_origins<S: Into<String>>(
+        mut self,
+        origins: impl IntoIterator<Item = S>,
+    ) -> Self {
+        self.mcp.origins = Some(origins.into_iter().map(Into::into).collect());
+        self
+    }
+
     /// Opens the stores and builds the service. Fails without an encryption key unless
     /// [`ServerBuilder::insecure_no_encryption`] was set.
     pub async fn build(self) -> Result<Server, ServerError> {
@@ -191,9 +215,13 @@ impl ServerBuilder {
                 store: store.clone(),
                 connectors: Arc::new(connectors),
                 token_ttl: self.token_ttl,
-                public_url: self.public_url,
+                public_url: self.public_url.clone(),
             },
             admin: Admin::new(store, credentials, sealer),
+            mcp: McpAccess {
+                public_url: self.public_url,
+                ..self.mcp
+            },
             max_body_bytes: self.max_body_bytes,
         })
     }
@@ -225,6 +253,7 @@ pub struct Server {
     state: AppState,
     admin: Admin,
     max_body_bytes: usize,
+    mcp: McpAccess,
 }
 
 impl std::fmt::Debug for Server {
@@ -252,9 +281,18 @@ impl Server {
         self.state.public_url.as_ref()
     }
 
-    /// The service's routes, to serve or to nest in another router.
+    /// The service's routes, to serve or to nest in another router. Its `/mcp` accepts loopback
+    /// `Host`s only when configured to, or when no public URL is set.
     pub fn router(&self) -> Router {
-        routes::router(self.state.clone(), self.max_body_bytes)
+        self.router_on(None)
+    }
+
+    fn router_on(&self, listening: Option<SocketAddr>) -> Router {
+        routes::router(
+            self.state.clone(),
+            self.max_body_bytes,
+            self.mcp.settings(listening),
+        )
     }
 
     /// Serves on `listener` until `shutdown` completes; then stops accepting connections and
@@ -264,7 +302,8 @@ impl Server {
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), ServerError> {
-        axum::serve(listener, self.router())
+        let router = self.router_on(Some(listener.local_addr()?));
+        axum::serve(listener, router)
             .with_graceful_shutdown(shutdown)
             .await?;
         Ok(())

@@ -9,9 +9,9 @@ use std::sync::Arc;
 
 use auth_core::SecretString;
 use integrations_mcp::testing::{call_tool, structured_error, structured_ok};
-use integrations_mcp::{McpServer, SERVER_NAME, SetupError};
+use integrations_mcp::{AnsweredCall, Executor, McpServer, SERVER_NAME, SetupError};
 use provider_asana::AsanaClientSettings;
-use provider_asana::connector::AsanaConnector;
+use provider_asana::connector::{AsanaConnector, ExecuteError};
 use provider_asana_testkit::{MockAsana, seed};
 use rmcp::model::{CallToolRequestParams, JsonObject, Tool};
 use rmcp::service::RunningService;
@@ -439,4 +439,83 @@ async fn patterns_that_select_nothing_are_refused() {
         matches!(&err, SetupError::OnlyWrites { patterns } if patterns == "tasks.create,*.delete"),
         "{err}"
     );
+}
+
+/// Records the calls a server answered without it, and passes actions to a connector.
+struct Recording {
+    connector: AsanaConnector,
+    answered: std::sync::Mutex<Vec<AnsweredCall>>,
+}
+
+#[async_trait::async_trait]
+impl Executor for Recording {
+    async fn execute(
+        &self,
+        entity: &str,
+        action: &str,
+        params: Value,
+    ) -> Result<Value, ExecuteError> {
+        self.connector.execute(entity, action, params).await
+    }
+
+    async fn answered(&self, call: AnsweredCall) {
+        self.answered.lock().unwrap().push(call);
+    }
+}
+
+#[tokio::test]
+async fn the_executor_hears_of_every_call_it_does_not_run() {
+    let mock = MockAsana::start().await;
+    let executor = Arc::new(Recording {
+        connector: connector(&mock),
+        answered: Default::default(),
+    });
+    let client = connect(
+        McpServer::builder()
+            .read_only(true)
+            .build(executor.clone())
+            .unwrap(),
+    )
+    .await;
+    structured_ok(&call_tool(&client, "describe", json!({"entity": "tasks"})).await);
+    structured_error(&call_tool(&client, "describe", json!({"entity": "taskz"})).await);
+    structured_error(
+        &call_tool(
+            &client,
+            "execute",
+            json!({"entity": "tasks", "action": "delete", "params": {"task_gid": seed::DRAFT_TASK_GID}}),
+        )
+        .await,
+    );
+    structured_error(&call_tool(&client, "execute", json!({"entity": "tasks"})).await);
+    structured_ok(&call_tool(
+        &client,
+        "execute",
+        json!({"entity": "tasks", "action": "get", "params": {"task_gid": seed::VENUE_TASK_GID}}),
+    )
+    .await);
+
+    let heard: Vec<String> = executor
+        .answered
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            format!(
+                "{} {} {:?} {:?} {:?} {:?}",
+                c.tool, c.describe, c.entity, c.action, c.param_names, c.refused
+            )
+        })
+        .collect();
+    assert_eq!(
+        heard,
+        [
+            r#"describe true Some("tasks") None [] None"#,
+            r#"describe true Some("taskz") None [] Some(InvalidArguments)"#,
+            r#"execute false Some("tasks") Some("delete") ["task_gid"] Some(ReadOnly)"#,
+            r#"execute false None None [] Some(InvalidArguments)"#,
+        ]
+    );
+    // The read went to the executor, not to `answered`.
+    assert_eq!(mock.api_requests(), 1);
 }

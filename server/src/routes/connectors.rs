@@ -44,6 +44,7 @@ pub(super) async fn view(state: &AppState, record: &ConnectorRecord) -> Result<V
         "definition_id": record.definition_id,
         "auth_type": record.auth_kind.as_str(),
         "status": status,
+        "read_only": record.read_only,
         "created_at": rfc3339(record.created_at),
         "updated_at": rfc3339(record.updated_at),
     }))
@@ -114,6 +115,9 @@ impl NewConnector {
 struct CreateRequest {
     credentials: Option<Value>,
     server_side_oauth_secret_id: Option<Value>,
+    /// Offers only reads over MCP; default false.
+    #[serde(default)]
+    read_only: bool,
 }
 
 async fn create(
@@ -151,6 +155,7 @@ async fn create(
         name,
         auth_kind: credentials.auth_kind(),
         oauth_app,
+        read_only: request.read_only,
         created_at: now,
         updated_at: now,
     };
@@ -273,6 +278,7 @@ async fn read(
 struct UpdateRequest {
     name: Option<String>,
     credentials: Option<Value>,
+    read_only: Option<bool>,
 }
 
 async fn update(
@@ -290,6 +296,10 @@ async fn update(
         }
         record.name = name.to_string();
         changed.push("name".to_string());
+    }
+    if let Some(read_only) = request.read_only {
+        record.read_only = read_only;
+        changed.push("read_only".to_string());
     }
     let credentials = request
         .credentials

@@ -82,16 +82,15 @@ async fn run(
     if request.entity == "*" && request.action == "check" {
         return check(state, record).await;
     }
-    AsanaConnector::validate(&request.entity, &request.action, &request.params)
-        .map_err(|e| execute_error(e, &record.id))?;
-    if state.connectors.status(&record.id).await? == CredentialStatus::NeedsReauthorization {
-        return Err(ApiError::needs_reauthorization(&record.id));
-    }
-    let connector = state.connectors.connector(record).await?;
-    let mut output = connector
-        .execute(&request.entity, &request.action, request.params.clone())
-        .await
-        .map_err(|e| execute_error(e, &record.id))?;
+    let mut output = run_action(
+        state,
+        record,
+        &request.entity,
+        &request.action,
+        request.params.clone(),
+    )
+    .await
+    .map_err(|failure| failure.into_api(&record.id))?;
     let result = output
         .get_mut("data")
         .map(Value::take)
@@ -101,6 +100,59 @@ async fn run(
         _ => json!({}),
     };
     Ok(json!({ "result": result, "connector_metadata": metadata }))
+}
+
+/// Why an action failed: the library's error, or the service's own (its stores, a connector that
+/// needs re-authorization).
+pub(super) enum ActionFailure {
+    /// The library refused the call or Asana failed.
+    Action(ExecuteError),
+    /// The service could not run the call.
+    Service(ApiError),
+}
+
+impl ActionFailure {
+    /// The HTTP answer of `execute` for this failure.
+    pub(super) fn to_api(&self, connector_id: &str) -> ApiError {
+        match self {
+            ActionFailure::Action(e) => execute_error(e, connector_id),
+            ActionFailure::Service(e) => e.clone(),
+        }
+    }
+
+    fn into_api(self, connector_id: &str) -> ApiError {
+        match self {
+            ActionFailure::Action(e) => execute_error(&e, connector_id),
+            ActionFailure::Service(e) => e,
+        }
+    }
+}
+
+impl From<ApiError> for ActionFailure {
+    fn from(e: ApiError) -> Self {
+        ActionFailure::Service(e)
+    }
+}
+
+/// Runs `entity.action` on the connector's warm client: params validated first (nothing is sent
+/// for bad ones), a connector that needs re-authorization refused, refreshes through the core.
+/// Answers the library's `{data, meta}` output.
+pub(super) async fn run_action(
+    state: &AppState,
+    record: &ConnectorRecord,
+    entity: &str,
+    action: &str,
+    params: Value,
+) -> Result<Value, ActionFailure> {
+    AsanaConnector::validate(entity, action, &params).map_err(ActionFailure::Action)?;
+    if state.connectors.status(&record.id).await? == CredentialStatus::NeedsReauthorization {
+        return Err(ApiError::needs_reauthorization(&record.id).into());
+    }
+    let connector = state.connectors.connector(record).await?;
+    connector
+        .execute(entity, action, params)
+        .await
+        .map_err(ActionFailure::Action)
 }
 
 async fn check(state: &AppState, record: &ConnectorRecord) -> Result<Value, ApiError> {
@@ -130,7 +182,7 @@ async fn check(state: &AppState, record: &ConnectorRecord) -> Result<Value, ApiE
 }
 
 /// The library's error classes as HTTP answers.
-fn execute_error(e: ExecuteError, connector_id: &str) -> ApiError {
+fn execute_error(e: &ExecuteError, connector_id: &str) -> ApiError {
     let message = e.to_string();
     match e {
         ExecuteError::UnknownEntity { .. } | ExecuteError::UnknownAction { .. } => {
@@ -144,12 +196,12 @@ fn execute_error(e: ExecuteError, connector_id: &str) -> ApiError {
     }
 }
 
-fn upstream_error(e: AsanaError, connector_id: &str) -> ApiError {
+fn upstream_error(e: &AsanaError, connector_id: &str) -> ApiError {
     if e.needs_reauthorization() {
         return ApiError::needs_reauthorization(connector_id);
     }
     let message = e.to_string();
-    match &e {
+    match e {
         AsanaError::RateLimited { .. } => ApiError::rate_limited(message, e.retry_after()),
         AsanaError::Timeout { .. } | AsanaError::DeadlineExceeded { .. } => {
             ApiError::new(StatusCode::GATEWAY_TIMEOUT, message).retryable()

@@ -6,6 +6,7 @@ mod applications;
 mod audit;
 mod connectors;
 mod execute;
+mod mcp;
 mod oauth;
 mod ops;
 
@@ -19,6 +20,7 @@ use axum::extract::{
 };
 use axum::http::StatusCode;
 use axum::http::request::Parts;
+use integrations_mcp::HttpSettings;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use url::Url;
@@ -27,6 +29,8 @@ use crate::error::ApiError;
 use crate::providers::Connectors;
 use crate::store::{AuditEntry, ServiceStore};
 use crate::tokens::Principal;
+
+pub(crate) use mcp::McpAccess;
 
 /// What every handler shares.
 #[derive(Clone)]
@@ -45,9 +49,11 @@ impl FromRef<AppState> for Arc<dyn ServiceStore> {
     }
 }
 
-/// The service's routes, with a request body limit of `max_body_bytes`.
-pub(crate) fn router(state: AppState, max_body_bytes: usize) -> Router {
+/// The service's routes, with a request body limit of `max_body_bytes` and `/mcp` reachable as
+/// `mcp` allows.
+pub(crate) fn router(state: AppState, max_body_bytes: usize, mcp: HttpSettings) -> Router {
     Router::new()
+        .merge(mcp::routes(state.clone(), mcp, max_body_bytes))
         .merge(ops::routes())
         .merge(applications::routes())
         .merge(connectors::routes())

@@ -320,6 +320,7 @@ async fn complete(
         name,
         auth_kind: AuthKind::OAuth,
         oauth_app: Some(pending.oauth_app),
+        read_only: false,
         created_at: now,
         updated_at: now,
     };

@@ -132,6 +132,8 @@ pub struct ConnectorRecord {
     pub auth_kind: AuthKind,
     /// For OAuth connectors, whose app refreshes them.
     pub oauth_app: Option<OAuthAppSource>,
+    /// Whether only its reads are offered and run over MCP (writes hidden and refused).
+    pub read_only: bool,
     /// When it was created.
     pub created_at: SystemTime,
     /// When it was last changed.
@@ -214,7 +216,8 @@ pub struct AuditEntry {
     pub customer_name: Option<String>,
     /// The connector concerned, when known.
     pub connector_id: Option<String>,
-    /// What was done: `connector.create`, `connector.update`, `connector.delete`, `execute`.
+    /// What was done: `connector.create`, `connector.update`, `connector.delete`, `execute`,
+    /// or an MCP tool call: `mcp.execute`, `mcp.describe`.
     pub operation: String,
     /// The entity executed.
     pub entity: Option<String>,
@@ -282,8 +285,8 @@ pub trait ServiceStore: Send + Sync + fmt::Debug {
         application_id: &str,
         filter: &ConnectorFilter,
     ) -> Result<Vec<ConnectorRecord>, ServiceStoreError>;
-    /// Writes a connector's name, auth kind, OAuth app and `updated_at`; `false` if the application has no
-    /// such connector.
+    /// Writes a connector's name, auth kind, OAuth app, read-only flag and `updated_at`; `false`
+    /// if the application has no such connector.
     async fn update_connector(
         &self,
         connector: &ConnectorRecord,

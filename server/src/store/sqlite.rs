@@ -17,10 +17,11 @@ use super::{
 use crate::error::ServiceStoreError;
 
 /// The schema this release writes; each entry of [`MIGRATIONS`] moves a file one version up.
-const SCHEMA_VERSION: i64 = 1;
+const SCHEMA_VERSION: i64 = 2;
 
 /// `MIGRATIONS[n]` takes a file from version `n` to `n + 1`.
-const MIGRATIONS: &[&str] = &["
+const MIGRATIONS: &[&str] = &[
+    "
 CREATE TABLE applications (
     id TEXT PRIMARY KEY,
     name TEXT NOT NULL,
@@ -88,11 +89,15 @@ CREATE TABLE audit (
     duration_ms INTEGER NOT NULL
 );
 CREATE INDEX audit_by_application ON audit(application_id, seq);
-"];
+",
+    "
+ALTER TABLE connectors ADD COLUMN read_only INTEGER NOT NULL DEFAULT 0;
+",
+];
 
 const APPLICATION_COLUMNS: &str =
     "id, name, organization_id, client_id, client_secret_hash, redirect_origins, created_ms";
-const CONNECTOR_COLUMNS: &str = "id, application_id, customer_name, connector_type, definition_id, name, auth_kind, oauth_app, created_ms, updated_ms";
+const CONNECTOR_COLUMNS: &str = "id, application_id, customer_name, connector_type, definition_id, name, auth_kind, oauth_app, created_ms, updated_ms, read_only";
 const AUDIT_COLUMNS: &str = "id, at_ms, application_id, customer_name, connector_id, operation, entity, action, param_names, outcome, status, duration_ms";
 
 /// The service's store in a SQLite database. Cheap to clone: clones share the connection.
@@ -281,6 +286,7 @@ fn connector(row: &Row<'_>) -> rusqlite::Result<ConnectorRecord> {
         },
         created_at: time(row.get(8)?),
         updated_at: time(row.get(9)?),
+        read_only: row.get(10)?,
     })
 }
 
@@ -476,7 +482,7 @@ impl ServiceStore for SqliteServiceStore {
         self.run("stored a connector", move |c| {
             c.execute(
                 &format!(
-                    "INSERT INTO connectors ({CONNECTOR_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
+                    "INSERT INTO connectors ({CONNECTOR_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
                 ),
                 params![
                     connector.id,
@@ -488,7 +494,8 @@ impl ServiceStore for SqliteServiceStore {
                     connector.auth_kind.as_str(),
                     connector.oauth_app.map(OAuthAppSource::as_str),
                     millis(connector.created_at),
-                    millis(connector.updated_at)
+                    millis(connector.updated_at),
+                    connector.read_only
                 ],
             )
             .map(|_| ())
@@ -543,14 +550,15 @@ impl ServiceStore for SqliteServiceStore {
         let connector = connector.clone();
         self.run("updated a connector", move |c| {
             c.execute(
-                "UPDATE connectors SET name = ?3, auth_kind = ?4, oauth_app = ?5, updated_ms = ?6 WHERE application_id = ?1 AND id = ?2",
+                "UPDATE connectors SET name = ?3, auth_kind = ?4, oauth_app = ?5, updated_ms = ?6, read_only = ?7 WHERE application_id = ?1 AND id = ?2",
                 params![
                     connector.application_id,
                     connector.id,
                     connector.name,
                     connector.auth_kind.as_str(),
                     connector.oauth_app.map(OAuthAppSource::as_str),
-                    millis(connector.updated_at)
+                    millis(connector.updated_at),
+                    connector.read_only
                 ],
             )
             .map(|n| n > 0)
@@ -833,6 +841,7 @@ mod tests {
                 name: "n".into(),
                 auth_kind: AuthKind::OAuth,
                 oauth_app: Some(OAuthAppSource::Application),
+                read_only: false,
                 created_at: time(3_000),
                 updated_at: time(3_000),
             })
@@ -845,6 +854,41 @@ mod tests {
         assert_eq!(store.connector("app-1", "conn-1").await.unwrap(), None);
         assert_eq!(store.oauth_app("app-1", "asana").await.unwrap(), None);
         assert_eq!(store.delete_application("app-1").await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn a_version_1_file_gains_read_only_connectors_off_by_default() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("service.db");
+        {
+            let c = Connection::open(&path).unwrap();
+            c.execute_batch(MIGRATIONS[0]).unwrap();
+            c.pragma_update(None, "user_version", 1).unwrap();
+            c.execute(
+                "INSERT INTO applications (id, name, organization_id, client_id, client_secret_hash, redirect_origins, created_ms) VALUES ('app-1', 'acme', 'org', 'client-1', 'hash', '[]', 1000)",
+                [],
+            )
+            .unwrap();
+            c.execute(
+                "INSERT INTO connectors (id, application_id, customer_name, connector_type, definition_id, name, auth_kind, oauth_app, created_ms, updated_ms) VALUES ('conn-1', 'app-1', 'c', 'asana', 'd', 'n', 'token', NULL, 3000, 3000)",
+                [],
+            )
+            .unwrap();
+        }
+        let store = SqliteServiceStore::open(&path).await.unwrap();
+        let mut record = store.connector("app-1", "conn-1").await.unwrap().unwrap();
+        assert!(!record.read_only);
+        record.read_only = true;
+        assert!(store.update_connector(&record).await.unwrap());
+        assert_eq!(
+            store.connector("app-1", "conn-1").await.unwrap(),
+            Some(record)
+        );
+        let version: i64 = Connection::open(&path)
+            .unwrap()
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, SCHEMA_VERSION);
     }
 
     #[tokio::test]
@@ -873,8 +917,8 @@ mod tests {
         assert!(matches!(
             SqliteServiceStore::open(&path).await,
             Err(ServiceStoreError::UnsupportedVersion {
-                found: 2,
-                supported: 1,
+                found: 3,
+                supported: 2,
                 ..
             })
         ));

@@ -5,6 +5,7 @@ mod applications;
 mod audit;
 mod bad_input;
 mod connectors;
+mod mcp;
 mod oauth;
 mod secrets;
 mod support;

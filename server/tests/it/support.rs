@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use integrations::asana::{AsanaAppCredentials, RetryConfig};
 use integrations::{EncryptionKey, KeyRing};
-use integrations_server::{Admin, ApplicationCredentials, Server, ServerError};
+use integrations_server::{Admin, ApplicationCredentials, Server, ServerBuilder, ServerError};
 use provider_asana_testkit::MockAsana;
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
@@ -50,7 +50,16 @@ impl Service {
     pub async fn start_on(asana: MockAsana, with_app: bool, max_body_bytes: usize) -> Self {
         let app = asana_app(&asana, with_app);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        Self::serve(asana, app, max_body_bytes, listener, None).await
+        Self::serve_built(asana, app, max_body_bytes, listener, |builder| builder).await
+    }
+
+    /// A service whose configured Asana app is the mock's, with `configure` applied to its
+    /// builder last.
+    pub async fn start_configured(configure: impl FnOnce(ServerBuilder) -> ServerBuilder) -> Self {
+        let asana = MockAsana::start().await;
+        let app = asana_app(&asana, true);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        Self::serve_built(asana, app, 64 * 1024, listener, configure).await
     }
 
     /// A service over this Asana with this Asana app, on `listener`, told that it is reached at
@@ -62,19 +71,36 @@ impl Service {
         listener: tokio::net::TcpListener,
         public_url: Option<url::Url>,
     ) -> Self {
+        Self::serve_built(
+            asana,
+            app,
+            max_body_bytes,
+            listener,
+            |builder| match public_url {
+                Some(url) => builder.public_url(url),
+                None => builder,
+            },
+        )
+        .await
+    }
+
+    async fn serve_built(
+        asana: MockAsana,
+        app: AsanaAppCredentials,
+        max_body_bytes: usize,
+        listener: tokio::net::TcpListener,
+        configure: impl FnOnce(ServerBuilder) -> ServerBuilder,
+    ) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let keys = KeyRing::new(EncryptionKey::generate());
-        let mut builder = Server::builder()
+        let builder = Server::builder()
             .store_dir(dir.path())
             .encryption_keys(keys.clone())
             .asana_app(app)
             .upstream_retry(RetryConfig::default().with_max_retries(0))
             .max_body_bytes(max_body_bytes)
             .upstream_timeout(Duration::from_millis(800));
-        if let Some(url) = public_url {
-            builder = builder.public_url(url);
-        }
-        let server = builder.build().await.unwrap();
+        let server = configure(builder).build().await.unwrap();
         let admin = server.admin();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let (shutdown, stop) = oneshot::channel::<()>();
@@ -180,6 +206,23 @@ impl Service {
             )
             .await;
         (token, connector["id"].as_str().unwrap().to_string())
+    }
+
+    /// A new application's token, an OAuth connector of its customer `c` (with tokens the mock
+    /// issued and the service's app to refresh them), and its first access token.
+    pub async fn oauth_connector(&self) -> (String, String, String) {
+        let app = self.application("acme").await;
+        let token = self.app_token(&app).await;
+        let issued = self.asana.issue_tokens("default");
+        let connector = self
+            .connector(
+                &token,
+                "c",
+                json!({ "access_token": issued.access_token, "refresh_token": issued.refresh_token }),
+            )
+            .await;
+        let id = connector["id"].as_str().unwrap().to_string();
+        (token, id, issued.access_token)
     }
 
     /// `{entity, action, params}` on a connector.

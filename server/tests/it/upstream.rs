@@ -124,24 +124,14 @@ async fn without_a_client_the_applications_own_app_refreshes() {
 #[tokio::test]
 async fn concurrent_executes_on_an_expired_token_refresh_once() {
     let service = Service::start().await;
-    let app = service.application("acme").await;
-    let token = service.app_token(&app).await;
-    let issued = service.asana.issue_tokens("default");
-    let connector = service
-        .connector(
-            &token,
-            "c",
-            json!({ "access_token": issued.access_token, "refresh_token": issued.refresh_token }),
-        )
-        .await;
-    let id = connector["id"].as_str().unwrap();
+    let (token, id, _) = service.oauth_connector().await;
     let (status, _) = service
-        .execute(&token, id, "users", "get", json!({ "user_gid": "me" }))
+        .execute(&token, &id, "users", "get", json!({ "user_gid": "me" }))
         .await;
     assert_eq!(status, 200);
     service.asana.expire_access_tokens();
     let calls =
-        (0..8).map(|_| service.execute(&token, id, "users", "get", json!({ "user_gid": "me" })));
+        (0..8).map(|_| service.execute(&token, &id, "users", "get", json!({ "user_gid": "me" })));
     for (status, body) in futures::future::join_all(calls).await {
         assert_eq!(status, 200, "{body}");
     }

@@ -1,0 +1,580 @@
+//! `/mcp`: raw JSON-RPC over HTTP (stateless streamable HTTP) with the service's tokens: the
+//! tools, reads and writes against MockAsana, tenancy (401, 404), `Host`/`Origin` allow lists
+//! (403), read-only connectors, error classes as tool errors, and the audit log.
+
+use provider_asana_testkit::seed;
+use serde_json::{Value, json};
+
+use crate::support::{Service, error_message};
+
+/// How a request to `/mcp` is sent.
+#[derive(Default)]
+struct Call<'a> {
+    token: Option<&'a str>,
+    /// Appended to `/mcp`, e.g. `?connector_id=...`.
+    query: String,
+    headers: Vec<(&'a str, String)>,
+}
+
+impl<'a> Call<'a> {
+    fn token(token: &'a str) -> Self {
+        Self {
+            token: Some(token),
+            ..Self::default()
+        }
+    }
+
+    fn connector(mut self, id: &str) -> Self {
+        self.query = format!("?connector_id={id}");
+        self
+    }
+
+    fn header(mut self, name: &'a str, value: impl Into<String>) -> Self {
+        self.headers.push((name, value.into()));
+        self
+    }
+}
+
+/// POSTs one JSON-RPC message to `/mcp`; the status and the JSON answer (`Null` when none).
+async fn post(service: &Service, call: &Call<'_>, message: Value) -> (u16, Value) {
+    let mut request = service
+        .http
+        .post(format!("{}/mcp{}", service.url, call.query))
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-protocol-version", "2025-06-18")
+        .json(&message);
+    if let Some(token) = call.token {
+        request = request.bearer_auth(token);
+    }
+    for (name, value) in &call.headers {
+        request = request.header(*name, value);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    let text = response.text().await.unwrap();
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+fn initialize() -> Value {
+    json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-06-18",
+        "capabilities": {},
+        "clientInfo": {"name": "test", "version": "1"},
+    }})
+}
+
+fn list_tools() -> Value {
+    json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list"})
+}
+
+fn tool(name: &str, arguments: Value) -> Value {
+    json!({"jsonrpc": "2.0", "id": 3, "method": "tools/call",
+           "params": {"name": name, "arguments": arguments}})
+}
+
+fn execute(entity: &str, action: &str, params: Value) -> Value {
+    tool(
+        "execute",
+        json!({"entity": entity, "action": action, "params": params}),
+    )
+}
+
+/// A tool call's result, after checking that the request succeeded at the HTTP and JSON-RPC
+/// levels.
+async fn result(service: &Service, call: &Call<'_>, message: Value) -> Value {
+    let (status, answer) = post(service, call, message).await;
+    assert_eq!(status, 200, "{answer}");
+    assert!(answer.get("error").is_none(), "{answer}");
+    answer["result"].clone()
+}
+
+/// The structured content of a successful tool result.
+fn ok(result: &Value) -> &Value {
+    assert_eq!(result["isError"], false, "{result}");
+    &result["structuredContent"]
+}
+
+/// The `error` of a failed tool result.
+fn tool_error(result: &Value) -> &Value {
+    assert_eq!(result["isError"], true, "{result}");
+    &result["structuredContent"]["error"]
+}
+
+fn tool_names(result: &Value) -> Vec<&str> {
+    result["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect()
+}
+
+/// The caller's audit entries, newest first.
+async fn audit(service: &Service, token: &str) -> Vec<Value> {
+    let (status, body) = service.get("/api/v1/audit", Some(token)).await;
+    assert_eq!(status, 200, "{body}");
+    body["data"].as_array().unwrap().clone()
+}
+
+/// `operation entity.action [param names] outcome status` of an audit entry.
+fn line(entry: &Value) -> String {
+    format!(
+        "{} {}.{} {} {} {}",
+        entry["operation"].as_str().unwrap(),
+        entry["entity"].as_str().unwrap_or("-"),
+        entry["action"].as_str().unwrap_or("-"),
+        entry["param_names"],
+        entry["outcome"].as_str().unwrap(),
+        entry["status"],
+    )
+}
+
+#[tokio::test]
+async fn a_scoped_token_lists_describes_reads_and_writes_and_every_call_is_audited() {
+    let service = Service::start().await;
+    let (app_token, id) = service.pat_connector().await;
+    let scoped = service.scoped_token(&app_token, "c").await;
+    let call = Call::token(&scoped);
+
+    let (status, answer) = post(&service, &call, initialize()).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["result"]["serverInfo"]["name"], "integrations");
+    assert!(answer["result"]["capabilities"]["tools"].is_object());
+    let tools = result(&service, &call, list_tools()).await;
+    assert_eq!(tool_names(&tools), ["describe", "execute"]);
+    assert_eq!(tools["tools"][1]["annotations"]["readOnlyHint"], false);
+
+    let all = result(&service, &call, tool("describe", json!({}))).await;
+    assert_eq!(ok(&all)["read_only"], false);
+    assert!(
+        ok(&all)["entities"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["entity"] == "tasks")
+    );
+    let tasks = result(
+        &service,
+        &call,
+        tool("describe", json!({"entity": "tasks"})),
+    )
+    .await;
+    let create = ok(&tasks)["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["action"] == "create")
+        .unwrap();
+    assert_eq!(create["params_schema"]["type"], "object");
+    assert_eq!(service.asana.api_requests(), 0);
+
+    let read = result(
+        &service,
+        &call,
+        execute(
+            "tasks",
+            "get",
+            json!({"task_gid": seed::VENUE_TASK_GID, "select_fields": ["name"]}),
+        ),
+    )
+    .await;
+    assert_eq!(
+        ok(&read),
+        &json!({"data": {"gid": seed::VENUE_TASK_GID, "name": "Book venue"}})
+    );
+    let written = result(
+        &service,
+        &call,
+        execute(
+            "tasks",
+            "create",
+            json!({"name": "Plan the MCP launch", "projects": [seed::LAUNCH_PROJECT_GID]}),
+        ),
+    )
+    .await;
+    let gid = ok(&written)["data"]["gid"].as_str().unwrap().to_string();
+    assert_eq!(
+        service.asana.object(&gid).unwrap()["name"],
+        "Plan the MCP launch"
+    );
+
+    // Errors are tool errors with the library's classes: a bad param (nothing sent), Asana's 404.
+    let sent = service.asana.api_requests();
+    let invalid = result(
+        &service,
+        &call,
+        execute("tasks", "get", json!({"task": "1"})),
+    )
+    .await;
+    let error = tool_error(&invalid);
+    assert_eq!(error["kind"], "invalid_params");
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap()
+            .contains("unknown param `task`"),
+        "{error}"
+    );
+    assert_eq!(service.asana.api_requests(), sent);
+    let missing = result(
+        &service,
+        &call,
+        execute("tasks", "get", json!({"task_gid": "999"})),
+    )
+    .await;
+    let error = tool_error(&missing);
+    assert_eq!(
+        (&error["kind"], &error["status"], &error["retryable"]),
+        (&json!("api"), &json!(404), &json!(false))
+    );
+
+    let entries = audit(&service, &scoped).await;
+    let lines: Vec<String> = entries.iter().take(6).map(line).collect();
+    assert_eq!(
+        lines,
+        [
+            r#"mcp.execute tasks.get ["task_gid"] error 404"#,
+            r#"mcp.execute tasks.get ["task"] error 422"#,
+            r#"mcp.execute tasks.create ["name","projects"] ok 200"#,
+            r#"mcp.execute tasks.get ["select_fields","task_gid"] ok 200"#,
+            r#"mcp.describe tasks.- [] ok 200"#,
+            r#"mcp.describe -.- [] ok 200"#,
+        ]
+    );
+    assert_eq!(entries[6]["operation"], "connector.create");
+    assert!(
+        entries[..6]
+            .iter()
+            .all(|e| e["connector_id"] == id.as_str() && e["customer_name"] == "c")
+    );
+    let text = Value::from(entries).to_string();
+    assert!(
+        !text.contains("Plan the MCP launch"),
+        "values never audited"
+    );
+    assert!(!text.contains(seed::VENUE_TASK_GID));
+
+    // A body over the service's limit (64 KiB here) is refused before it is read as JSON-RPC.
+    let huge = execute(
+        "tasks",
+        "create",
+        json!({"name": "x".repeat(70_000), "projects": [seed::LAUNCH_PROJECT_GID]}),
+    );
+    let (status, body) = post(&service, &call, huge).await;
+    assert_eq!(status, 413, "{body}");
+    assert!(error_message(&body).contains("larger than the service accepts"));
+    assert_eq!(audit(&service, &scoped).await.len(), 7);
+}
+
+#[tokio::test]
+async fn no_token_is_401_and_a_connector_the_caller_does_not_own_is_404() {
+    let service = Service::start().await;
+    let app = service.application("acme").await;
+    let token = service.app_token(&app).await;
+    let pat = json!({ "token": service.asana.personal_access_token() });
+    let first = service.connector(&token, "c1", pat.clone()).await;
+    let first = first["id"].as_str().unwrap();
+    let second = service.connector(&token, "c2", pat.clone()).await;
+    let second = second["id"].as_str().unwrap();
+    let scoped = service.scoped_token(&token, "c1").await;
+
+    let (status, body) = post(&service, &Call::default(), initialize()).await;
+    assert_eq!(status, 401, "{body}");
+    assert!(error_message(&body).contains("service token"));
+    let (status, body) = post(&service, &Call::token("forged"), list_tools()).await;
+    assert_eq!(status, 401, "{body}");
+
+    // Another customer's connector through a scoped token, another application's connector, an
+    // unknown id: 404, the same answer.
+    let other = service.application("other").await;
+    let other_token = service.app_token(&other).await;
+    for (caller, id) in [
+        (scoped.as_str(), second),
+        (other_token.as_str(), first),
+        (token.as_str(), "no-such-connector"),
+    ] {
+        let (status, body) = post(&service, &Call::token(caller).connector(id), list_tools()).await;
+        assert_eq!(status, 404, "{body}");
+        assert_eq!(error_message(&body), "connector not found");
+        let (status, _) = post(
+            &service,
+            &Call::token(caller).header("x-connector-id", id),
+            list_tools(),
+        )
+        .await;
+        assert_eq!(status, 404);
+    }
+    // A customer with no connector has nothing to reach either.
+    let nobody = service.scoped_token(&token, "c3").await;
+    let (status, _) = post(&service, &Call::token(&nobody), list_tools()).await;
+    assert_eq!(status, 404);
+
+    // An application token names the connector; a scoped token may, and must when its customer
+    // has several.
+    let (status, body) = post(&service, &Call::token(&token), list_tools()).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(error_message(&body).contains("connector_id"));
+    for call in [
+        Call::token(&token).connector(first),
+        Call::token(&token).header("x-connector-id", first),
+        Call::token(&scoped),
+        Call::token(&scoped).connector(first),
+    ] {
+        assert_eq!(
+            tool_names(&result(&service, &call, list_tools()).await).len(),
+            2
+        );
+    }
+    let (status, body) = post(
+        &service,
+        &Call::token(&token)
+            .connector(first)
+            .header("x-connector-id", second),
+        list_tools(),
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    let again = service.connector(&token, "c1", pat).await;
+    let again = again["id"].as_str().unwrap();
+    let (status, body) = post(&service, &Call::token(&scoped), list_tools()).await;
+    assert_eq!(status, 400, "{body}");
+    let message = error_message(&body);
+    assert!(
+        message.contains(first) && message.contains(again),
+        "{message}"
+    );
+    let chosen = result(
+        &service,
+        &Call::token(&scoped).connector(again),
+        list_tools(),
+    )
+    .await;
+    assert_eq!(tool_names(&chosen), ["describe", "execute"]);
+
+    assert_eq!(service.asana.api_requests(), 0);
+    assert!(
+        audit(&service, &token)
+            .await
+            .iter()
+            .all(|e| e["operation"] == "connector.create")
+    );
+}
+
+#[tokio::test]
+async fn hosts_and_origins_outside_the_allow_lists_are_refused() {
+    let service = Service::start_configured(|builder| {
+        builder.public_url("https://mcp.example.com/".parse().unwrap())
+    })
+    .await;
+    let (token, id) = service.pat_connector().await;
+    let call = || Call::token(&token).connector(&id);
+    let status = |(status, _): (u16, Value)| status;
+
+    // The defaults: the public URL's host and origin, and loopback since it listens there.
+    for allowed in [
+        call(),
+        call().header("host", "mcp.example.com"),
+        call().header("origin", "https://mcp.example.com"),
+        call().header("origin", "http://localhost:3000"),
+    ] {
+        assert_eq!(status(post(&service, &allowed, initialize()).await), 200);
+    }
+    for refused in [
+        call().header("host", "evil.example"),
+        call().header("origin", "https://evil.example"),
+        call().header("origin", "http://mcp.example.com"),
+    ] {
+        assert_eq!(
+            status(
+                post(
+                    &service,
+                    &refused,
+                    execute("tasks", "delete", json!({"task_gid": seed::DRAFT_TASK_GID}))
+                )
+                .await
+            ),
+            403
+        );
+    }
+    assert_eq!(service.asana.api_requests(), 0);
+    assert!(service.asana.object(seed::DRAFT_TASK_GID).is_some());
+    assert!(
+        audit(&service, &token)
+            .await
+            .iter()
+            .all(|e| e["operation"] == "connector.create")
+    );
+
+    // Configured lists replace the defaults, loopback included.
+    let service = Service::start_configured(|builder| {
+        builder
+            .public_url("https://mcp.example.com/".parse().unwrap())
+            .mcp_allowed_hosts(["api.acme.test"])
+            .mcp_allowed_origins(["https://app.acme.test:443"])
+    })
+    .await;
+    let (token, id) = service.pat_connector().await;
+    let call = || Call::token(&token).connector(&id);
+    for (allowed, request) in [
+        (false, call()),
+        (false, call().header("host", "mcp.example.com")),
+        (true, call().header("host", "api.acme.test")),
+        (
+            true,
+            call()
+                .header("host", "api.acme.test")
+                .header("origin", "https://app.acme.test"),
+        ),
+        (
+            false,
+            call()
+                .header("host", "api.acme.test")
+                .header("origin", "https://mcp.example.com"),
+        ),
+    ] {
+        let expected = if allowed { 200 } else { 403 };
+        assert_eq!(
+            status(post(&service, &request, initialize()).await),
+            expected
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_read_only_connector_hides_and_refuses_writes() {
+    let service = Service::start().await;
+    let app = service.application("acme").await;
+    let token = service.app_token(&app).await;
+    let (status, connector) = service
+        .post(
+            "/api/v1/integrations/connectors",
+            Some(&token),
+            json!({
+                "customer_name": "c",
+                "connector_type": "Asana",
+                "credentials": { "token": service.asana.personal_access_token() },
+                "read_only": true,
+            }),
+        )
+        .await;
+    assert_eq!(status, 201, "{connector}");
+    assert_eq!(connector["read_only"], true);
+    let id = connector["id"].as_str().unwrap();
+    let call = Call::token(&token).connector(id);
+
+    let tools = result(&service, &call, list_tools()).await;
+    assert_eq!(tools["tools"][1]["annotations"]["readOnlyHint"], true);
+    let all = result(&service, &call, tool("describe", json!({}))).await;
+    assert_eq!(ok(&all)["read_only"], true);
+    let effects: Vec<&Value> = ok(&all)["entities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|e| e["actions"].as_array().unwrap())
+        .map(|a| &a["effect"])
+        .collect();
+    assert!(!effects.is_empty() && effects.iter().all(|e| *e == "read"));
+
+    let refused = result(
+        &service,
+        &call,
+        execute("tasks", "delete", json!({"task_gid": seed::DRAFT_TASK_GID})),
+    )
+    .await;
+    assert_eq!(tool_error(&refused)["kind"], "read_only");
+    assert_eq!(service.asana.api_requests(), 0);
+    assert!(service.asana.object(seed::DRAFT_TASK_GID).is_some());
+    let read = result(
+        &service,
+        &call,
+        execute("tasks", "get", json!({"task_gid": seed::VENUE_TASK_GID})),
+    )
+    .await;
+    assert_eq!(ok(&read)["data"]["name"], "Book venue");
+
+    // The flag is the connector's: PATCH turns it off (and rejects a non-boolean).
+    let path = format!("/api/v1/integrations/connectors/{id}");
+    let patch = |body: Value| {
+        service.send(
+            reqwest::Method::PATCH,
+            &path,
+            Some(&token),
+            Some(body.to_string().into_bytes()),
+        )
+    };
+    let (status, body) = patch(json!({ "read_only": "no" })).await;
+    assert_eq!(status, 422, "{body}");
+    assert!(error_message(&body).contains("read_only"));
+    let (status, body) = patch(json!({ "read_only": false })).await;
+    assert_eq!((status, &body["read_only"]), (200, &json!(false)), "{body}");
+    let (_, got) = service.get(&path, Some(&token)).await;
+    assert_eq!(got["read_only"], false);
+    let tools = result(&service, &call, list_tools()).await;
+    assert_eq!(tools["tools"][1]["annotations"]["readOnlyHint"], false);
+    let deleted = result(
+        &service,
+        &call,
+        execute("tasks", "delete", json!({"task_gid": seed::DRAFT_TASK_GID})),
+    )
+    .await;
+    ok(&deleted);
+    assert!(service.asana.object(seed::DRAFT_TASK_GID).is_none());
+
+    let lines: Vec<String> = audit(&service, &token).await.iter().map(line).collect();
+    assert_eq!(
+        lines,
+        [
+            r#"mcp.execute tasks.delete ["task_gid"] ok 200"#,
+            r#"connector.update -.- ["read_only"] ok 200"#,
+            r#"mcp.execute tasks.get ["task_gid"] ok 200"#,
+            r#"mcp.execute tasks.delete ["task_gid"] error 403"#,
+            r#"mcp.describe -.- [] ok 200"#,
+            r#"connector.create -.- [] ok 201"#,
+        ]
+    );
+}
+
+#[tokio::test]
+async fn an_oauth_connector_refreshes_once_and_a_revoked_grant_asks_for_reauthorization() {
+    let service = Service::start().await;
+    let (token, id, first_access_token) = service.oauth_connector().await;
+    let id = id.as_str();
+    let call = Call::token(&token).connector(id);
+    let me = || execute("users", "get", json!({"user_gid": "me"}));
+
+    service.asana.expire_access_tokens();
+    let calls = (0..6).map(|_| result(&service, &call, me()));
+    for answer in futures::future::join_all(calls).await {
+        assert_eq!(ok(&answer)["data"]["name"], "Greg Sanchez");
+    }
+    assert_eq!(service.asana.token_requests_for("refresh_token"), 1);
+    assert_ne!(
+        service.stored_access_token(id).await.unwrap(),
+        first_access_token
+    );
+
+    service.asana.revoke_all_grants();
+    service.asana.expire_access_tokens();
+    // The refresh is refused, then the stored status answers without calling Asana.
+    for _ in 0..2 {
+        let answer = result(&service, &call, me()).await;
+        let error = tool_error(&answer);
+        assert_eq!(error["needs_reauthorization"], true, "{error}");
+        assert_eq!(error["retryable"], false);
+        assert!(error["message"].as_str().unwrap().contains(id), "{error}");
+    }
+    let (_, got) = service
+        .get(
+            &format!("/api/v1/integrations/connectors/{id}"),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(got["status"], "needs_reauthorization");
+    let statuses: Vec<u64> = audit(&service, &token)
+        .await
+        .iter()
+        .take(2)
+        .map(|e| e["status"].as_u64().unwrap())
+        .collect();
+    assert_eq!(statuses, [409, 409]);
+}
