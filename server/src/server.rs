@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Router;
+use axum::{Router, middleware};
 use integrations::asana::{AsanaAppCredentials, RetryConfig};
 use integrations::{CredentialStore, KeyRing, SqliteCredentialStore};
 use tokio::net::TcpListener;
@@ -14,6 +14,11 @@ use url::Url;
 
 use crate::admin::Admin;
 use crate::error::ServerError;
+use crate::limits::{
+    self, DEFAULT_RATE_LIMIT_BURST, DEFAULT_RATE_LIMIT_PER_SECOND, DEFAULT_REQUEST_TIMEOUT,
+    RateLimiter,
+};
+use crate::metrics::{self, Metrics};
 use crate::providers::{Connectors, UpstreamSettings};
 use crate::routes::{self, AppState};
 use crate::secrets::Sealer;
@@ -54,6 +59,8 @@ pub struct ServerBuilder {
     token_ttl: Duration,
     max_body_bytes: usize,
     connector_cache: usize,
+    request_timeout: Duration,
+    rate_limit: (u32, u32),
 }
 
 impl Default for ServerBuilder {
@@ -70,6 +77,8 @@ impl Default for ServerBuilder {
             token_ttl: DEFAULT_TOKEN_TTL,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             connector_cache: DEFAULT_CONNECTOR_CACHE,
+            request_timeout: DEFAULT_REQUEST_TIMEOUT,
+            rate_limit: (DEFAULT_RATE_LIMIT_PER_SECOND, DEFAULT_RATE_LIMIT_BURST),
         }
     }
 }
@@ -144,6 +153,21 @@ impl ServerBuilder {
         self
     }
 
+    /// How long the service may take to answer one request, whatever it waits for (default
+    /// [`DEFAULT_REQUEST_TIMEOUT`]); past it the answer is 504.
+    pub fn request_timeout(mut self, timeout: Duration) -> Self {
+        self.request_timeout = timeout;
+        self
+    }
+
+    /// How many requests each application may send to this instance: `per_second` on average,
+    /// `burst` at once (defaults [`DEFAULT_RATE_LIMIT_PER_SECOND`] and
+    /// [`DEFAULT_RATE_LIMIT_BURST`]). Requests over it are answered 429 with `Retry-After`.
+    pub fn rate_limit(mut self, per_second: u32, burst: u32) -> Self {
+        self.rate_limit = (per_second, burst);
+        self
+    }
+
     /// Opens the stores and builds the service. Fails without an encryption key unless
     /// [`ServerBuilder::insecure_no_encryption`] was set.
     pub async fn build(self) -> Result<Server, ServerError> {
@@ -154,6 +178,19 @@ impl ServerBuilder {
                     "must be at least {} seconds: Airbyte's SDK reuses a token for 14 minutes",
                     MIN_TOKEN_TTL.as_secs()
                 ),
+            });
+        }
+        if self.request_timeout.is_zero() {
+            return Err(ServerError::InvalidConfig {
+                field: "request_timeout",
+                reason: "must be longer than zero".into(),
+            });
+        }
+        let (per_second, burst) = self.rate_limit;
+        if per_second == 0 || burst == 0 {
+            return Err(ServerError::InvalidConfig {
+                field: "rate_limit",
+                reason: "requests per second and burst must both be at least 1".into(),
             });
         }
         let keys = match self.keys {
@@ -175,6 +212,7 @@ impl ServerBuilder {
         let store: Arc<dyn ServiceStore> =
             Arc::new(SqliteServiceStore::open(dir.join("service.db")).await?);
         let sealer = Sealer::new(keys);
+        let metrics = Arc::new(Metrics::default());
         let connectors = Connectors::new(
             store.clone(),
             credentials.clone(),
@@ -185,6 +223,7 @@ impl ServerBuilder {
                 timeout: self.upstream_timeout,
                 cache_size: self.connector_cache,
             },
+            metrics.clone(),
         );
         Ok(Server {
             state: AppState {
@@ -192,9 +231,12 @@ impl ServerBuilder {
                 connectors: Arc::new(connectors),
                 token_ttl: self.token_ttl,
                 public_url: self.public_url,
+                metrics,
+                limiter: Arc::new(RateLimiter::new(per_second, burst)),
             },
             admin: Admin::new(store, credentials, sealer),
             max_body_bytes: self.max_body_bytes,
+            request_timeout: self.request_timeout,
         })
     }
 }
@@ -225,6 +267,7 @@ pub struct Server {
     state: AppState,
     admin: Admin,
     max_body_bytes: usize,
+    request_timeout: Duration,
 }
 
 impl std::fmt::Debug for Server {
@@ -252,9 +295,18 @@ impl Server {
         self.state.public_url.as_ref()
     }
 
-    /// The service's routes, to serve or to nest in another router.
+    /// The service's routes, to serve or to nest in another router: each request counted in the
+    /// metrics (by route template) and answered 504 past the request timeout.
     pub fn router(&self) -> Router {
         routes::router(self.state.clone(), self.max_body_bytes)
+            .layer(middleware::from_fn_with_state(
+                self.request_timeout,
+                limits::deadline,
+            ))
+            .layer(middleware::from_fn_with_state(
+                self.state.metrics.clone(),
+                metrics::track,
+            ))
     }
 
     /// Serves on `listener` until `shutdown` completes; then stops accepting connections and

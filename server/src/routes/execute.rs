@@ -54,6 +54,11 @@ async fn execute(
         _ => Vec::new(),
     };
     let answer = run(&state, &record, &request).await;
+    state.metrics.execute_latency(started.elapsed());
+    // The service's own rate limit answers before the handler runs: a 429 here is Asana's.
+    if matches!(&answer, Err(e) if e.status() == StatusCode::TOO_MANY_REQUESTS) {
+        state.metrics.upstream_rate_limited();
+    }
     Audit {
         principal: &principal,
         customer_name: Some(&record.customer_name),

@@ -24,6 +24,8 @@ use serde_json::Value;
 use url::Url;
 
 use crate::error::ApiError;
+use crate::limits::RateLimiter;
+use crate::metrics::Metrics;
 use crate::providers::Connectors;
 use crate::store::{AuditEntry, ServiceStore};
 use crate::tokens::Principal;
@@ -37,11 +39,20 @@ pub(crate) struct AppState {
     pub(crate) token_ttl: Duration,
     /// Where clients and providers reach the service (consent flows need it).
     pub(crate) public_url: Option<Url>,
+    pub(crate) metrics: Arc<Metrics>,
+    /// Each application's requests per second.
+    pub(crate) limiter: Arc<RateLimiter>,
 }
 
 impl FromRef<AppState> for Arc<dyn ServiceStore> {
     fn from_ref(state: &AppState) -> Self {
         state.store.clone()
+    }
+}
+
+impl FromRef<AppState> for Arc<RateLimiter> {
+    fn from_ref(state: &AppState) -> Self {
+        state.limiter.clone()
     }
 }
 

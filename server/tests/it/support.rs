@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use integrations::asana::{AsanaAppCredentials, RetryConfig};
 use integrations::{EncryptionKey, KeyRing};
-use integrations_server::{Admin, ApplicationCredentials, Server, ServerError};
+use integrations_server::{Admin, ApplicationCredentials, Server, ServerBuilder, ServerError};
 use provider_asana_testkit::MockAsana;
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
@@ -48,9 +48,21 @@ impl Service {
 
     /// A service over this Asana.
     pub async fn start_on(asana: MockAsana, with_app: bool, max_body_bytes: usize) -> Self {
+        Self::start_configured(asana, with_app, |builder| {
+            builder.max_body_bytes(max_body_bytes)
+        })
+        .await
+    }
+
+    /// A service over this Asana, with `configure`'s settings over the tests' defaults.
+    pub async fn start_configured(
+        asana: MockAsana,
+        with_app: bool,
+        configure: impl FnOnce(ServerBuilder) -> ServerBuilder,
+    ) -> Self {
         let app = asana_app(&asana, with_app);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        Self::serve(asana, app, max_body_bytes, listener, None).await
+        Self::serve_configured(asana, app, listener, configure).await
     }
 
     /// A service over this Asana with this Asana app, on `listener`, told that it is reached at
@@ -62,19 +74,32 @@ impl Service {
         listener: tokio::net::TcpListener,
         public_url: Option<url::Url>,
     ) -> Self {
+        Self::serve_configured(asana, app, listener, move |builder| {
+            let builder = builder.max_body_bytes(max_body_bytes);
+            match public_url {
+                Some(url) => builder.public_url(url),
+                None => builder,
+            }
+        })
+        .await
+    }
+
+    async fn serve_configured(
+        asana: MockAsana,
+        app: AsanaAppCredentials,
+        listener: tokio::net::TcpListener,
+        configure: impl FnOnce(ServerBuilder) -> ServerBuilder,
+    ) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let keys = KeyRing::new(EncryptionKey::generate());
-        let mut builder = Server::builder()
+        let builder = Server::builder()
             .store_dir(dir.path())
             .encryption_keys(keys.clone())
             .asana_app(app)
             .upstream_retry(RetryConfig::default().with_max_retries(0))
-            .max_body_bytes(max_body_bytes)
+            .max_body_bytes(64 * 1024)
             .upstream_timeout(Duration::from_millis(800));
-        if let Some(url) = public_url {
-            builder = builder.public_url(url);
-        }
-        let server = builder.build().await.unwrap();
+        let server = configure(builder).build().await.unwrap();
         let admin = server.admin();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let (shutdown, stop) = oneshot::channel::<()>();
