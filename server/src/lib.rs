@@ -19,6 +19,7 @@
 //! | `PUT /api/v1/oauth/credentials`, `GET`, `DELETE /api/v1/oauth/credentials/connector_type/{type}` | the application's own OAuth app (never its secret) |
 //! | `GET /api/v1/audit?limit=N` | `{data: [entry, ...]}`, newest first |
 //! | `GET /healthz`, `GET /readyz` | `{status}` |
+//! | `GET /api/v1/openapi.json` | the OpenAPI 3.1 document of all this, generated from the code |
 //! | `GET /metrics` | Prometheus text: requests by route template and status, execute latency, token refreshes, Asana's 429s |
 //!
 //! Errors are `{message, errors: [{message}], retryable}`: 400/422 for invalid input, 401 for a
@@ -92,13 +93,14 @@
 //! limit, request deadline); `store` ([`ServiceStore`],
 //! [`SqliteServiceStore`]); `secrets` (random values, hashes, sealing); `tokens` (the `Principal` extractor);
 //! `providers` (connector types, credentials, warm connectors); `admin` ([`Admin`]); `routes`
-//! (one module per route group); `server` ([`Server`], [`ServerBuilder`]).
+//! (one module per route group); `openapi` (the document); `server` ([`Server`], [`ServerBuilder`]).
 #![warn(missing_docs)]
 
 mod admin;
 mod error;
 mod limits;
 mod metrics;
+mod openapi;
 mod providers;
 mod routes;
 mod secrets;

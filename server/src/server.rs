@@ -19,6 +19,7 @@ use crate::limits::{
     RateLimiter,
 };
 use crate::metrics::{self, Metrics};
+use crate::openapi;
 use crate::providers::{Connectors, UpstreamSettings};
 use crate::routes::{self, AppState};
 use crate::secrets::Sealer;
@@ -295,10 +296,12 @@ impl Server {
         self.state.public_url.as_ref()
     }
 
-    /// The service's routes, to serve or to nest in another router: each request counted in the
-    /// metrics (by route template) and answered 504 past the request timeout.
+    /// The service's routes and its OpenAPI document, to serve or to nest in another router:
+    /// each request counted in the metrics (by route template) and answered 504 past the request
+    /// timeout.
     pub fn router(&self) -> Router {
         routes::router(self.state.clone(), self.max_body_bytes)
+            .merge(openapi::routes())
             .layer(middleware::from_fn_with_state(
                 self.request_timeout,
                 limits::deadline,

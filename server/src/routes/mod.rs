@@ -2,12 +2,12 @@
 //! turn a request's body, query and path into typed values or a clear 4xx ([`ApiJson`],
 //! [`ApiQuery`], [`ApiPath`]) without echoing a value from the request.
 
-mod applications;
-mod audit;
-mod connectors;
-mod execute;
-mod oauth;
-mod ops;
+pub(crate) mod applications;
+pub(crate) mod audit;
+pub(crate) mod connectors;
+pub(crate) mod execute;
+pub(crate) mod oauth;
+pub(crate) mod ops;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};

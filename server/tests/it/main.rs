@@ -6,6 +6,7 @@ mod audit;
 mod bad_input;
 mod connectors;
 mod oauth;
+mod openapi;
 mod operations;
 mod secrets;
 mod support;
