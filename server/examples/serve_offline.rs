@@ -35,8 +35,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     app.client_id = Some(asana.client_id().to_string());
     app.client_secret = Some(asana.client_secret().into());
     let store = tempfile::tempdir()?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("http://{}", listener.local_addr()?);
     let server = Server::builder()
         .store_dir(store.path())
+        .public_url(url.parse()?)
         .encryption_keys(KeyRing::new(EncryptionKey::generate()))
         .asana_app(app)
         .build()
@@ -45,9 +48,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .admin()
         .create_application("offline", &["http://127.0.0.1".to_string()])
         .await?;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let mut out = std::io::stdout().lock();
-    writeln!(out, "url: http://{}", listener.local_addr()?)?;
+    writeln!(out, "url: {url}")?;
     writeln!(out, "client_id: {}", created.application.client_id)?;
     writeln!(
         out,
