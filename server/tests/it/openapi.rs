@@ -179,3 +179,27 @@ async fn every_error_answer_is_documented_with_the_error_schema_and_tokens_with_
         ]
     );
 }
+
+#[tokio::test]
+async fn the_documented_range_of_audit_limit_is_the_enforced_one() {
+    let service = Service::start().await;
+    let (_, doc) = document(&service).await;
+    let limit = doc["paths"]["/api/v1/audit"]["get"]["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "limit")
+        .unwrap();
+    assert_eq!(
+        (&limit["schema"]["minimum"], &limit["schema"]["maximum"]),
+        (&serde_json::json!(1), &serde_json::json!(1000))
+    );
+    let app = service.application("acme").await;
+    let token = service.app_token(&app).await;
+    for (limit, status) in [(0, 422), (1, 200), (1000, 200), (1001, 422)] {
+        let (answer, _) = service
+            .get(&format!("/api/v1/audit?limit={limit}"), Some(&token))
+            .await;
+        assert_eq!(answer, status, "limit={limit}");
+    }
+}
