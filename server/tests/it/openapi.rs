@@ -36,15 +36,9 @@ const ROUTES: [(&str, &str); 20] = [
 ];
 
 async fn document(service: &Service) -> (String, Value) {
-    let response = service
-        .http
-        .get(format!("{}/api/v1/openapi.json", service.url))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    assert_eq!(response.headers()["content-type"], "application/json");
-    let text = response.text().await.unwrap();
+    let (status, content_type, text) = service.get_text("/api/v1/openapi.json").await;
+    assert_eq!(status, 200);
+    assert_eq!(content_type, "application/json");
     let value = serde_json::from_str(&text).unwrap();
     (text, value)
 }

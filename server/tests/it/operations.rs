@@ -11,18 +11,9 @@ use crate::support::{Service, error_message};
 
 /// The `integrations_http_requests_total` lines of the metrics, sorted.
 async fn request_lines(service: &Service) -> (Vec<String>, String) {
-    let response = service
-        .http
-        .get(format!("{}/metrics", service.url))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    assert_eq!(
-        response.headers()["content-type"],
-        "text/plain; version=0.0.4; charset=utf-8"
-    );
-    let text = response.text().await.unwrap();
+    let (status, content_type, text) = service.get_text("/metrics").await;
+    assert_eq!(status, 200);
+    assert_eq!(content_type, "text/plain; version=0.0.4; charset=utf-8");
     let mut lines: Vec<String> = text
         .lines()
         .filter(|l| l.starts_with("integrations_http_requests_total{"))
@@ -53,19 +44,8 @@ async fn metrics_count_requests_by_route_template_executes_refreshes_and_asanas_
         .execute(&token, &id, "users", "get", json!({ "user_gid": "me" }))
         .await;
     assert_eq!(status, 429, "{body}");
-    let issued = service.asana.issue_tokens("default");
-    let oauth = service
-        .connector(
-            &token,
-            "c",
-            json!({
-                "refresh_token": issued.refresh_token,
-                "client_id": service.asana.client_id(),
-                "client_secret": service.asana.client_secret(),
-            }),
-        )
-        .await;
-    let oauth_id = oauth["id"].as_str().unwrap();
+    let oauth_id = service.own_client_connector(&token).await;
+    let oauth_id = oauth_id.as_str();
     let (status, body) = service
         .execute(
             &token,

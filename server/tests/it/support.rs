@@ -193,6 +193,42 @@ impl Service {
         body
     }
 
+    /// An OAuth connector of customer `c` with only a refresh token (refreshed at first use) and
+    /// the mock's client as its own; its id.
+    pub async fn own_client_connector(&self, token: &str) -> String {
+        let issued = self.asana.issue_tokens("default");
+        let connector = self
+            .connector(
+                token,
+                "c",
+                json!({
+                    "refresh_token": issued.refresh_token,
+                    "client_id": self.asana.client_id(),
+                    "client_secret": self.asana.client_secret(),
+                }),
+            )
+            .await;
+        connector["id"].as_str().unwrap().to_string()
+    }
+
+    /// `GET path` without a token: status, content type and the body as text.
+    pub async fn get_text(&self, path: &str) -> (u16, String, String) {
+        let response = self
+            .http
+            .get(format!("{}{path}", self.url))
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string();
+        (status, content_type, response.text().await.unwrap())
+    }
+
     /// A new application's token and a token connector of its customer `c`.
     pub async fn pat_connector(&self) -> (String, String) {
         let app = self.application("acme").await;
