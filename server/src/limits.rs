@@ -56,9 +56,16 @@ impl RateLimiter {
         }
     }
 
-    /// Takes one request from `key`'s bucket, or says how long until one is available.
-    pub(crate) fn check(&self, key: &str) -> Result<(), Duration> {
-        self.check_at(key, Instant::now())
+    /// Takes one request from the application's bucket, or answers 429 with the time until one
+    /// is available as `Retry-After`.
+    pub(crate) fn admit(&self, application_id: &str) -> Result<(), ApiError> {
+        self.check_at(application_id, Instant::now())
+            .map_err(|wait| {
+                ApiError::rate_limited(
+                    "this application sends more requests than the service accepts; retry after the Retry-After delay",
+                    Some(wait),
+                )
+            })
     }
 
     fn check_at(&self, key: &str, now: Instant) -> Result<(), Duration> {

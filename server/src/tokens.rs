@@ -86,14 +86,7 @@ where
             .await?
             .filter(|record| record.expires_at > SystemTime::now())
             .ok_or_else(unauthorized)?;
-        Arc::<RateLimiter>::from_ref(state)
-            .check(&record.application_id)
-            .map_err(|wait| {
-                ApiError::rate_limited(
-                    "this application sends more requests than the service accepts; retry after the Retry-After delay",
-                    Some(wait),
-                )
-            })?;
+        Arc::<RateLimiter>::from_ref(state).admit(&record.application_id)?;
         Ok(Principal {
             application_id: record.application_id,
             customer: record.customer,

@@ -49,7 +49,8 @@ pub(crate) struct TokenResponse {
 const NO_APPLICATION_HASH: &str =
     "0000000000000000000000000000000000000000000000000000000000000000";
 
-/// Trades an application's client id and secret for a service token.
+/// Trades an application's client id and secret for a service token (one request of the
+/// application's rate limit).
 #[utoipa::path(
     post,
     path = "/api/v1/account/applications/token",
@@ -58,6 +59,8 @@ const NO_APPLICATION_HASH: &str =
     responses(
         (status = 200, description = "A service token", body = TokenResponse),
         (status = 401, description = "Unknown client id or wrong secret", body = ErrorBody),
+        (status = 429, description = "Over the application's rate limit; retry after Retry-After seconds", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait"))),
     )
 )]
 pub(crate) async fn token(
@@ -75,6 +78,7 @@ pub(crate) async fn token(
     let Some(application) = application.filter(|_| matches) else {
         return Err(ApiError::unauthorized("invalid client credentials"));
     };
+    state.limiter.admit(&application.id)?;
     let token = tokens::issue(state.store.as_ref(), &application.id, None, state.token_ttl).await?;
     Ok(Json(TokenResponse {
         access_token: token.expose_secret().to_string(),

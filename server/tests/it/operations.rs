@@ -99,11 +99,12 @@ async fn an_application_over_its_rate_limit_gets_429_with_retry_after_and_others
         builder.rate_limit(1, 3)
     })
     .await;
-    let busy = service.application("busy").await;
-    let busy = service.app_token(&busy).await;
+    let busy_app = service.application("busy").await;
+    let busy = service.app_token(&busy_app).await;
     let calm = service.application("calm").await;
     let calm = service.app_token(&calm).await;
-    for _ in 0..3 {
+    // Its token took one request of three.
+    for _ in 0..2 {
         let (status, body) = service
             .get("/api/v1/integrations/connectors", Some(&busy))
             .await;
@@ -122,14 +123,27 @@ async fn an_application_over_its_rate_limit_gets_429_with_retry_after_and_others
     assert_eq!(body["retryable"], true);
     assert!(error_message(&body).contains("more requests than the service accepts"));
     let (status, body) = service
+        .token_request(
+            &busy_app.application.client_id,
+            busy_app.client_secret.expose_secret(),
+        )
+        .await;
+    assert_eq!(status, 429, "issuing tokens counts too: {body}");
+    let (status, _) = service
+        .token_request(&busy_app.application.client_id, "wrong")
+        .await;
+    assert_eq!(status, 401, "a wrong secret is refused before the limit");
+    let (status, body) = service
         .get("/api/v1/integrations/connectors", Some(&calm))
         .await;
     assert_eq!(status, 200, "another application is unaffected: {body}");
     let (lines, _) = request_lines(&service).await;
-    assert!(lines.contains(
-        &"integrations_http_requests_total{method=\"GET\",route=\"/api/v1/integrations/connectors\",status=\"429\"} 1"
-            .to_string()
-    ));
+    for line in [
+        "integrations_http_requests_total{method=\"GET\",route=\"/api/v1/integrations/connectors\",status=\"429\"} 1",
+        "integrations_http_requests_total{method=\"POST\",route=\"/api/v1/account/applications/token\",status=\"429\"} 1",
+    ] {
+        assert!(lines.contains(&line.to_string()), "{line}");
+    }
     tokio::time::sleep(Duration::from_millis(1100)).await;
     let (status, _) = service
         .get("/api/v1/integrations/connectors", Some(&busy))
