@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::http::StatusCode;
 use axum::{Router, middleware};
 use integrations::asana::{AsanaAppCredentials, RetryConfig};
 use integrations::{CredentialStore, KeyRing, SqliteCredentialStore};
@@ -13,7 +14,7 @@ use tokio::net::TcpListener;
 use url::Url;
 
 use crate::admin::Admin;
-use crate::error::ServerError;
+use crate::error::{ApiError, ServerError};
 use crate::limits::{
     self, DEFAULT_RATE_LIMIT_BURST, DEFAULT_RATE_LIMIT_PER_SECOND, DEFAULT_REQUEST_TIMEOUT,
     RateLimiter,
@@ -298,10 +299,16 @@ impl Server {
 
     /// The service's routes and its OpenAPI document, to serve or to nest in another router:
     /// each request counted in the metrics (by route template) and answered 504 past the request
-    /// timeout.
+    /// timeout; a method a path does not take is 405 in the error shape, with `Allow`.
     pub fn router(&self) -> Router {
         routes::router(self.state.clone(), self.max_body_bytes)
             .merge(openapi::routes())
+            .method_not_allowed_fallback(|| async {
+                ApiError::new(
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    "this path does not take this method; the Allow header lists those it takes",
+                )
+            })
             .layer(middleware::from_fn_with_state(
                 self.request_timeout,
                 limits::deadline,

@@ -199,3 +199,26 @@ async fn the_documented_range_of_audit_limit_is_the_enforced_one() {
         assert_eq!(answer, status, "limit={limit}");
     }
 }
+
+#[tokio::test]
+async fn a_method_a_path_does_not_take_is_405_in_the_error_shape_with_allow() {
+    let service = Service::start().await;
+    for (method, path, allow) in [
+        ("DELETE", "/api/v1/account/applications/token", "POST"),
+        ("PUT", "/api/v1/openapi.json", "GET,HEAD"),
+    ] {
+        let response = service
+            .http
+            .request(
+                reqwest::Method::from_bytes(method.as_bytes()).unwrap(),
+                format!("{}{path}", service.url),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 405, "{method} {path}");
+        assert_eq!(response.headers()["allow"], allow, "{method} {path}");
+        let body: Value = response.json().await.unwrap();
+        assert!(crate::support::error_message(&body).contains("does not take this method"));
+    }
+}
