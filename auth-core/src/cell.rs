@@ -297,6 +297,7 @@ impl TokenCell {
         subject: &str,
         store: Arc<dyn CredentialStore>,
         policy: RefreshPolicy,
+        on_refresh: Option<RefreshCallback>,
     ) -> Self {
         Self::new(
             endpoint,
@@ -304,7 +305,7 @@ impl TokenCell {
             Backing::Store(store),
             CredentialSource::Stored,
             policy,
-            None,
+            on_refresh,
         )
     }
 
@@ -1086,7 +1087,28 @@ impl RefreshingTokenSource {
         subject: &str,
         store: Arc<dyn CredentialStore>,
     ) -> Self {
-        let cell = TokenCell::stored(endpoint, subject, store, RefreshPolicy::default());
+        let cell = TokenCell::stored(endpoint, subject, store, RefreshPolicy::default(), None);
+        Self {
+            cell: Arc::new(cell),
+        }
+    }
+
+    /// As [`RefreshingTokenSource::stored`], and `on_refresh` is called after each refresh this
+    /// source made and stored (to count or log refreshes; the store holds the new credentials
+    /// already).
+    pub fn stored_with_callback(
+        endpoint: Arc<TokenEndpoint>,
+        subject: &str,
+        store: Arc<dyn CredentialStore>,
+        on_refresh: RefreshCallback,
+    ) -> Self {
+        let cell = TokenCell::stored(
+            endpoint,
+            subject,
+            store,
+            RefreshPolicy::default(),
+            Some(on_refresh),
+        );
         Self {
             cell: Arc::new(cell),
         }

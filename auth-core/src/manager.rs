@@ -670,6 +670,7 @@ impl AuthManager {
             subject,
             self.inner.store.clone(),
             self.inner.policy,
+            None,
         ));
         cells.insert(key, Arc::downgrade(&cell));
         cell

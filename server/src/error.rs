@@ -11,7 +11,8 @@ use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use integrations::StoreError;
-use serde_json::json;
+use serde::Serialize;
+use utoipa::ToSchema;
 
 /// What the service's own store ([`crate::ServiceStore`]) reports.
 #[derive(Debug, thiserror::Error)]
@@ -194,13 +195,34 @@ impl From<StoreError> for ApiError {
     }
 }
 
+/// The body of every error answer.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Error)]
+pub(crate) struct ErrorBody {
+    /// What failed and what to do next.
+    message: String,
+    /// The same message, in the list Airbyte's clients read.
+    errors: Vec<ErrorItem>,
+    /// Whether the same request may succeed later.
+    retryable: bool,
+}
+
+/// One error of [`ErrorBody::errors`].
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct ErrorItem {
+    /// What failed.
+    message: String,
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = json!({
-            "message": self.message,
-            "errors": [{ "message": self.message }],
-            "retryable": self.retryable,
-        });
+        let body = ErrorBody {
+            errors: vec![ErrorItem {
+                message: self.message.clone(),
+            }],
+            message: self.message,
+            retryable: self.retryable,
+        };
         let mut response = (self.status, Json(body)).into_response();
         if let Some(after) = self.retry_after {
             let secs = after.as_secs() + u64::from(after.subsec_nanos() > 0);

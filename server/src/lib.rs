@@ -20,10 +20,14 @@
 //! | `GET /api/v1/audit?limit=N` | `{data: [entry, ...]}`, newest first |
 //! | `POST /mcp` (`?connector_id=` or `X-Connector-Id`) | MCP, streamable HTTP: `describe` and `execute` on one connector |
 //! | `GET /healthz`, `GET /readyz` | `{status}` |
+//! | `GET /api/v1/openapi.json` | the OpenAPI 3.1 document of all this, generated from the code |
+//! | `GET /metrics` | Prometheus text: requests by route template and status, execute latency, token refreshes, Asana's 429s |
 //!
 //! Errors are `{message, errors: [{message}], retryable}`: 400/422 for invalid input, 401 for a
 //! bad or expired token, 404 for anything the caller does not own, 409 when a connector needs
-//! re-authorization, 413 for an oversized body, 429 with `Retry-After`, 502/504 when Asana fails.
+//! re-authorization, 413 for an oversized body, 429 with `Retry-After` (Asana's, or the service's
+//! own per-application rate limit, [`DEFAULT_RATE_LIMIT_PER_SECOND`] unless configured), 502/504
+//! when Asana fails, 504 past the request timeout ([`DEFAULT_REQUEST_TIMEOUT`]).
 //! Service tokens live [`DEFAULT_TOKEN_TTL`] unless configured (never less than
 //! [`MIN_TOKEN_TTL`]).
 //!
@@ -86,14 +90,18 @@
 //!
 //! ## Layers
 //!
-//! Each module imports only those above it: `error`; `store` ([`ServiceStore`],
+//! Each module imports only those above it: `error`; `metrics` (Prometheus text); `limits` (rate
+//! limit, request deadline); `store` ([`ServiceStore`],
 //! [`SqliteServiceStore`]); `secrets` (random values, hashes, sealing); `tokens` (the `Principal` extractor);
 //! `providers` (connector types, credentials, warm connectors); `admin` ([`Admin`]); `routes`
-//! (one module per route group); `server` ([`Server`], [`ServerBuilder`]).
+//! (one module per route group); `openapi` (the document); `server` ([`Server`], [`ServerBuilder`]).
 #![warn(missing_docs)]
 
 mod admin;
 mod error;
+mod limits;
+mod metrics;
+mod openapi;
 mod providers;
 mod routes;
 mod secrets;
@@ -103,6 +111,9 @@ mod tokens;
 
 pub use admin::{Admin, Application, ApplicationCredentials};
 pub use error::{ServerError, ServiceStoreError};
+pub use limits::{
+    DEFAULT_RATE_LIMIT_BURST, DEFAULT_RATE_LIMIT_PER_SECOND, DEFAULT_REQUEST_TIMEOUT,
+};
 pub use providers::ASANA_DEFINITION_ID;
 pub use server::{
     DEFAULT_CONNECTOR_CACHE, DEFAULT_MAX_BODY_BYTES, DEFAULT_TOKEN_TTL, DEFAULT_UPSTREAM_TIMEOUT,

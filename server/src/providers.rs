@@ -3,8 +3,9 @@
 //! `{access_token?, refresh_token, client_id?, client_secret?}`), where they are kept (the core's
 //! credential store, provider `asana`, subject = connector id; a connector's own OAuth client
 //! under provider [`OWN_CLIENT_PROVIDER`]), and the warm [`AsanaConnector`]s built over them
-//! ([`Connectors`]): each refreshes through the core's `RefreshingTokenSource::stored` (single
-//! flight, the refreshed token written back) with the right OAuth app.
+//! ([`Connectors`]): each refreshes through the core's `RefreshingTokenSource::stored_with_callback`
+//! (single flight, the refreshed token written back, each refresh counted in the metrics) with
+//! the right OAuth app.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -21,6 +22,7 @@ use integrations::{
 use serde_json::{Map, Value, json};
 
 use crate::error::{ApiError, ServiceStoreError};
+use crate::metrics::Metrics;
 use crate::secrets::Sealer;
 use crate::store::{
     AuthKind, ConnectorFilter, ConnectorRecord, OAuthAppRecord, OAuthAppSource, ServiceStore,
@@ -220,6 +222,7 @@ pub(crate) struct Connectors {
     credentials: Arc<dyn CredentialStore>,
     sealer: Sealer,
     settings: UpstreamSettings,
+    metrics: Arc<Metrics>,
     cache: Mutex<Cache>,
 }
 
@@ -235,12 +238,14 @@ impl Connectors {
         credentials: Arc<dyn CredentialStore>,
         sealer: Sealer,
         settings: UpstreamSettings,
+        metrics: Arc<Metrics>,
     ) -> Self {
         Self {
             store,
             credentials,
             sealer,
             settings,
+            metrics,
             cache: Mutex::default(),
         }
     }
@@ -447,7 +452,13 @@ impl Connectors {
             .with_retry(self.settings.retry.clone())
             .with_timeout(self.settings.timeout);
         let endpoint = Arc::new(TokenEndpoint::new(provider).map_err(upstream_setup)?);
-        let source = RefreshingTokenSource::stored(endpoint, &record.id, self.credentials.clone());
+        let metrics = self.metrics.clone();
+        let source = RefreshingTokenSource::stored_with_callback(
+            endpoint,
+            &record.id,
+            self.credentials.clone(),
+            Arc::new(move |_, _, _| metrics.refreshed()),
+        );
         let client = AsanaClient::new(Arc::new(source), settings).map_err(|e| {
             tracing::error!(error = %e, "cannot build the Asana client");
             ApiError::internal("cannot build the Asana client; check the service's Asana URLs")
@@ -660,6 +671,7 @@ mod tests {
                 timeout: Duration::from_secs(1),
                 cache_size: 2,
             },
+            Arc::default(),
         );
         let first = connectors.connector(&record("a")).await.unwrap();
         assert!(Arc::ptr_eq(
@@ -707,6 +719,7 @@ mod tests {
                 timeout: Duration::from_secs(1),
                 cache_size: 10,
             },
+            Arc::default(),
         );
         let client = OAuthClient {
             client_id: "own-app".into(),

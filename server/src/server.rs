@@ -7,14 +7,21 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Router;
+use axum::http::StatusCode;
+use axum::{Router, middleware};
 use integrations::asana::{AsanaAppCredentials, RetryConfig};
 use integrations::{CredentialStore, KeyRing, SqliteCredentialStore};
 use tokio::net::TcpListener;
 use url::Url;
 
 use crate::admin::Admin;
-use crate::error::ServerError;
+use crate::error::{ApiError, ServerError};
+use crate::limits::{
+    self, DEFAULT_RATE_LIMIT_BURST, DEFAULT_RATE_LIMIT_PER_SECOND, DEFAULT_REQUEST_TIMEOUT,
+    RateLimiter,
+};
+use crate::metrics::{self, Metrics};
+use crate::openapi;
 use crate::providers::{Connectors, UpstreamSettings};
 use crate::routes::{self, AppState, McpAccess};
 use crate::secrets::Sealer;
@@ -56,6 +63,8 @@ pub struct ServerBuilder {
     max_body_bytes: usize,
     connector_cache: usize,
     mcp: McpAccess,
+    request_timeout: Duration,
+    rate_limit: (u32, u32),
 }
 
 impl Default for ServerBuilder {
@@ -73,6 +82,8 @@ impl Default for ServerBuilder {
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             connector_cache: DEFAULT_CONNECTOR_CACHE,
             mcp: McpAccess::default(),
+            request_timeout: DEFAULT_REQUEST_TIMEOUT,
+            rate_limit: (DEFAULT_RATE_LIMIT_PER_SECOND, DEFAULT_RATE_LIMIT_BURST),
         }
     }
 }
@@ -168,6 +179,21 @@ impl ServerBuilder {
         self
     }
 
+    /// How long the service may take to answer one request, whatever it waits for (default
+    /// [`DEFAULT_REQUEST_TIMEOUT`]); past it the answer is 504.
+    pub fn request_timeout(mut self, timeout: Duration) -> Self {
+        self.request_timeout = timeout;
+        self
+    }
+
+    /// How many requests each application may send to this instance: `per_second` on average,
+    /// `burst` at once (defaults [`DEFAULT_RATE_LIMIT_PER_SECOND`] and
+    /// [`DEFAULT_RATE_LIMIT_BURST`]). Requests over it are answered 429 with `Retry-After`.
+    pub fn rate_limit(mut self, per_second: u32, burst: u32) -> Self {
+        self.rate_limit = (per_second, burst);
+        self
+    }
+
     /// Opens the stores and builds the service. Fails without an encryption key unless
     /// [`ServerBuilder::insecure_no_encryption`] was set.
     pub async fn build(self) -> Result<Server, ServerError> {
@@ -178,6 +204,19 @@ impl ServerBuilder {
                     "must be at least {} seconds: Airbyte's SDK reuses a token for 14 minutes",
                     MIN_TOKEN_TTL.as_secs()
                 ),
+            });
+        }
+        if self.request_timeout.is_zero() {
+            return Err(ServerError::InvalidConfig {
+                field: "request_timeout",
+                reason: "must be longer than zero".into(),
+            });
+        }
+        let (per_second, burst) = self.rate_limit;
+        if per_second == 0 || burst == 0 {
+            return Err(ServerError::InvalidConfig {
+                field: "rate_limit",
+                reason: "requests per second and burst must both be at least 1".into(),
             });
         }
         let keys = match self.keys {
@@ -199,6 +238,7 @@ impl ServerBuilder {
         let store: Arc<dyn ServiceStore> =
             Arc::new(SqliteServiceStore::open(dir.join("service.db")).await?);
         let sealer = Sealer::new(keys);
+        let metrics = Arc::new(Metrics::default());
         let connectors = Connectors::new(
             store.clone(),
             credentials.clone(),
@@ -209,6 +249,7 @@ impl ServerBuilder {
                 timeout: self.upstream_timeout,
                 cache_size: self.connector_cache,
             },
+            metrics.clone(),
         );
         Ok(Server {
             state: AppState {
@@ -216,6 +257,8 @@ impl ServerBuilder {
                 connectors: Arc::new(connectors),
                 token_ttl: self.token_ttl,
                 public_url: self.public_url.clone(),
+                metrics,
+                limiter: Arc::new(RateLimiter::new(per_second, burst)),
             },
             admin: Admin::new(store, credentials, sealer),
             mcp: McpAccess {
@@ -223,6 +266,7 @@ impl ServerBuilder {
                 ..self.mcp
             },
             max_body_bytes: self.max_body_bytes,
+            request_timeout: self.request_timeout,
         })
     }
 }
@@ -254,6 +298,7 @@ pub struct Server {
     admin: Admin,
     max_body_bytes: usize,
     mcp: McpAccess,
+    request_timeout: Duration,
 }
 
 impl std::fmt::Debug for Server {
@@ -281,8 +326,10 @@ impl Server {
         self.state.public_url.as_ref()
     }
 
-    /// The service's routes, to serve or to nest in another router. Its `/mcp` accepts loopback
-    /// `Host`s only when configured to, or when no public URL is set.
+    /// The service's routes and its OpenAPI document, to serve or to nest in another router:
+    /// each request counted in the metrics (by route template) and answered 504 past the request
+    /// timeout; a method a path does not take is 405 in the error shape, with `Allow`. Its `/mcp`
+    /// accepts loopback `Host`s only when configured to, or when no public URL is set.
     pub fn router(&self) -> Router {
         self.router_on(None)
     }
@@ -293,6 +340,21 @@ impl Server {
             self.max_body_bytes,
             self.mcp.settings(listening),
         )
+        .merge(openapi::routes())
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "this path does not take this method; the Allow header lists those it takes",
+            )
+        })
+        .layer(middleware::from_fn_with_state(
+            self.request_timeout,
+            limits::deadline,
+        ))
+        .layer(middleware::from_fn_with_state(
+            self.state.metrics.clone(),
+            metrics::track,
+        ))
     }
 
     /// Serves on `listener` until `shutdown` completes; then stops accepting connections and

@@ -1,7 +1,8 @@
 //! Service tokens: random 32-byte values handed to applications, stored only as SHA-256 hashes
 //! with their application, optional customer scope and expiry, so that every instance sharing the
 //! store verifies them the same way. [`Principal`] is the axum extractor that turns
-//! `Authorization: Bearer <token>` into who is calling, or a 401.
+//! `Authorization: Bearer <token>` into who is calling, or a 401; and takes the request from the
+//! application's rate limit, or answers 429.
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -12,6 +13,7 @@ use axum::http::request::Parts;
 use integrations::SecretString;
 
 use crate::error::ApiError;
+use crate::limits::RateLimiter;
 use crate::secrets;
 use crate::store::{ServiceStore, TokenRecord};
 
@@ -63,6 +65,7 @@ impl<S> FromRequestParts<S> for Principal
 where
     S: Send + Sync,
     Arc<dyn ServiceStore>: FromRef<S>,
+    Arc<RateLimiter>: FromRef<S>,
 {
     type Rejection = ApiError;
 
@@ -83,6 +86,7 @@ where
             .await?
             .filter(|record| record.expires_at > SystemTime::now())
             .ok_or_else(unauthorized)?;
+        Arc::<RateLimiter>::from_ref(state).admit(&record.application_id)?;
         Ok(Principal {
             application_id: record.application_id,
             customer: record.customer,

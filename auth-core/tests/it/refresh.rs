@@ -1545,9 +1545,27 @@ async fn a_standalone_refreshing_token_source_over_a_store_writes_back_and_marks
         .put(CredentialRecord::new("test", "u", payload), PutMode::Create)
         .await
         .unwrap();
-    let source = RefreshingTokenSource::stored(endpoint(&server.uri()), "u", store.clone());
+    let notified = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = notified.clone();
+    let source = RefreshingTokenSource::stored_with_callback(
+        endpoint(&server.uri()),
+        "u",
+        store.clone(),
+        Arc::new(move |provider: &str, subject: &str, fresh: &Credentials| {
+            seen.lock().unwrap().push((
+                provider.to_string(),
+                subject.to_string(),
+                stored_access(fresh),
+            ));
+        }),
+    );
     assert!(source.cached_token().is_none(), "nothing read yet");
     assert_eq!(source.token().await.unwrap().expose_secret(), "access-1");
+    assert_eq!(
+        *notified.lock().unwrap(),
+        [("test".to_string(), "u".to_string(), "access-1".to_string())],
+        "the callback saw the one refresh"
+    );
     assert_eq!(source.cached_token().unwrap().expose_secret(), "access-1");
     let (record, credentials) = stored(&*store, "u").await;
     assert_eq!(stored_access(&credentials), "access-1");

@@ -4,11 +4,11 @@
 use axum::extract::State;
 use axum::routing::post;
 use axum::{Json, Router};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use super::{ApiJson, AppState, customer_of};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::secrets;
 use crate::tokens::{self, Principal};
 
@@ -21,10 +21,27 @@ pub(super) fn routes() -> Router<AppState> {
         )
 }
 
-#[derive(Deserialize)]
-struct TokenRequest {
+/// An application's client credentials.
+#[derive(Deserialize, ToSchema)]
+pub(crate) struct TokenRequest {
+    /// The application's client id.
     client_id: String,
+    /// The application's client secret.
     client_secret: String,
+}
+
+/// A service token for the application.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct TokenResponse {
+    /// Send as `Authorization: Bearer <access_token>`.
+    access_token: String,
+    /// Always `bearer`.
+    #[schema(example = "bearer")]
+    token_type: &'static str,
+    /// Seconds the token is valid for (at least 900).
+    expires_in: u64,
+    /// The application's organization.
+    organization_id: String,
 }
 
 /// Compared against when the client id is unknown, so that an unknown id costs the same work as
@@ -32,10 +49,24 @@ struct TokenRequest {
 const NO_APPLICATION_HASH: &str =
     "0000000000000000000000000000000000000000000000000000000000000000";
 
-async fn token(
+/// Trades an application's client id and secret for a service token (one request of the
+/// application's rate limit).
+#[utoipa::path(
+    post,
+    path = "/api/v1/account/applications/token",
+    tag = "applications",
+    request_body = TokenRequest,
+    responses(
+        (status = 200, description = "A service token", body = TokenResponse),
+        (status = 401, description = "Unknown client id or wrong secret", body = ErrorBody),
+        (status = 429, description = "Over the application's rate limit; retry after Retry-After seconds", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait"))),
+    )
+)]
+pub(crate) async fn token(
     State(state): State<AppState>,
     ApiJson(request): ApiJson<TokenRequest>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<TokenResponse>, ApiError> {
     let application = state
         .store
         .application_by_client_id(request.client_id.trim())
@@ -47,27 +78,50 @@ async fn token(
     let Some(application) = application.filter(|_| matches) else {
         return Err(ApiError::unauthorized("invalid client credentials"));
     };
+    state.limiter.admit(&application.id)?;
     let token = tokens::issue(state.store.as_ref(), &application.id, None, state.token_ttl).await?;
-    Ok(Json(json!({
-        "access_token": token.expose_secret(),
-        "token_type": "bearer",
-        "expires_in": state.token_ttl.as_secs(),
-        "organization_id": application.organization_id,
-    })))
+    Ok(Json(TokenResponse {
+        access_token: token.expose_secret().to_string(),
+        token_type: "bearer",
+        expires_in: state.token_ttl.as_secs(),
+        organization_id: application.organization_id,
+    }))
 }
 
-#[derive(Deserialize)]
-struct ScopedTokenRequest {
+/// The customer a scoped token is for: one of Airbyte's three names for it.
+#[derive(Deserialize, ToSchema)]
+#[schema(example = json!({ "external_user_id": "customer-1" }))]
+pub(crate) struct ScopedTokenRequest {
     customer_name: Option<String>,
     workspace_name: Option<String>,
     external_user_id: Option<String>,
 }
 
-async fn scoped_token(
+/// A token limited to one customer's connectors.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct ScopedTokenResponse {
+    /// Send as `Authorization: Bearer <token>`.
+    token: String,
+    /// Seconds the token is valid for.
+    expires_in: u64,
+}
+
+/// Issues a token limited to one customer's connectors (with an application token).
+#[utoipa::path(
+    post,
+    path = "/api/v1/account/applications/scoped-token",
+    tag = "applications",
+    request_body = ScopedTokenRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "A scoped token", body = ScopedTokenResponse),
+    )
+)]
+pub(crate) async fn scoped_token(
     State(state): State<AppState>,
     principal: Principal,
     ApiJson(request): ApiJson<ScopedTokenRequest>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ScopedTokenResponse>, ApiError> {
     if principal.customer.is_some() {
         return Err(ApiError::unauthorized(
             "a scoped token cannot issue tokens; use the application's token from POST /api/v1/account/applications/token",
@@ -90,8 +144,8 @@ async fn scoped_token(
         state.token_ttl,
     )
     .await?;
-    Ok(Json(json!({
-        "token": token.expose_secret(),
-        "expires_in": state.token_ttl.as_secs(),
-    })))
+    Ok(Json(ScopedTokenResponse {
+        token: token.expose_secret().to_string(),
+        expires_in: state.token_ttl.as_secs(),
+    }))
 }

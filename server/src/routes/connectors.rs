@@ -9,11 +9,12 @@ use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use integrations::CredentialStatus;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
 
 use super::{ApiJson, ApiPath, ApiQuery, AppState, Audit, customer_of, from_json, rfc3339};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::providers::{ConnectorType, CredentialsInput};
 use crate::store::{ConnectorFilter, ConnectorRecord};
 use crate::tokens::Principal;
@@ -28,26 +29,71 @@ pub(super) fn routes() -> Router<AppState> {
         )
 }
 
+/// A connector as answered: never a secret.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct Connector {
+    /// The connector's id (a UUID).
+    id: String,
+    name: String,
+    /// The customer it belongs to.
+    customer_name: String,
+    /// `Asana`.
+    connector_type: String,
+    /// Airbyte's definition id of the connector type.
+    definition_id: String,
+    /// `token` or `oauth`.
+    auth_type: &'static str,
+    status: ConnectorStatus,
+    /// Whether only reads are allowed (over MCP, writes are hidden and refused).
+    read_only: bool,
+    /// RFC 3339, UTC.
+    #[schema(format = DateTime)]
+    created_at: String,
+    /// RFC 3339, UTC.
+    #[schema(format = DateTime)]
+    updated_at: String,
+}
+
+/// Whether a connector's credentials work, as the core's credential status.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum ConnectorStatus {
+    /// Usable.
+    Active,
+    /// Its grant was rejected: reconnect it with PATCH and new credentials, or through the
+    /// consent flow.
+    NeedsReauthorization,
+}
+
+/// Connectors.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct ConnectorList {
+    data: Vec<Connector>,
+}
+
 /// The connector as answered: never a secret.
-pub(super) async fn view(state: &AppState, record: &ConnectorRecord) -> Result<Value, ApiError> {
+pub(super) async fn view(
+    state: &AppState,
+    record: &ConnectorRecord,
+) -> Result<Connector, ApiError> {
     let status = match state.connectors.status(&record.id).await? {
-        CredentialStatus::NeedsReauthorization => "needs_reauthorization",
-        _ => "active",
+        CredentialStatus::NeedsReauthorization => ConnectorStatus::NeedsReauthorization,
+        _ => ConnectorStatus::Active,
     };
     let connector_type = ConnectorType::from_name(&record.connector_type)
         .map_or(record.connector_type.as_str(), |kind| kind.display_name());
-    Ok(json!({
-        "id": record.id,
-        "name": record.name,
-        "customer_name": record.customer_name,
-        "connector_type": connector_type,
-        "definition_id": record.definition_id,
-        "auth_type": record.auth_kind.as_str(),
-        "status": status,
-        "read_only": record.read_only,
-        "created_at": rfc3339(record.created_at),
-        "updated_at": rfc3339(record.updated_at),
-    }))
+    Ok(Connector {
+        id: record.id.clone(),
+        name: record.name.clone(),
+        customer_name: record.customer_name.clone(),
+        connector_type: connector_type.to_string(),
+        definition_id: record.definition_id.clone(),
+        auth_type: record.auth_kind.as_str(),
+        status,
+        read_only: record.read_only,
+        created_at: rfc3339(record.created_at),
+        updated_at: rfc3339(record.updated_at),
+    })
 }
 
 /// The principal's connector with this id, or 404 (unknown, another application's, or another
@@ -65,12 +111,17 @@ pub(super) async fn owned(
         .ok_or_else(ApiError::connector_not_found)
 }
 
-/// What a request for a new connector names: the customer, the provider and, optionally, a
-/// name. Read from the same body as the rest of the request.
-#[derive(Deserialize)]
-pub(super) struct NewConnector {
+/// What a request for a new connector names: the customer (one of `customer_name`,
+/// `workspace_name`, `external_user_id`; a scoped token's own by default), the provider
+/// (`definition_id` or `connector_type`) and, optionally, a name. Read from the same body as the
+/// rest of the request; other fields are ignored.
+#[derive(Deserialize, ToSchema)]
+pub(crate) struct NewConnector {
+    /// Defaults to the provider's and the customer's.
     name: Option<String>,
+    /// Airbyte's definition id (`d0243522-dccf-4978-8ba0-37ed47a0bdbf`) or `asana`.
     definition_id: Option<String>,
+    /// `Asana`.
     connector_type: Option<String>,
     customer_name: Option<String>,
     workspace_name: Option<String>,
@@ -111,20 +162,42 @@ impl NewConnector {
     }
 }
 
-#[derive(Deserialize)]
-struct CreateRequest {
+/// A new connector's credentials, beside [`NewConnector`]'s fields.
+#[derive(Deserialize, ToSchema)]
+#[schema(example = json!({
+    "external_user_id": "customer-1",
+    "connector_type": "Asana",
+    "credentials": { "token": "a personal access token" },
+}))]
+pub(crate) struct CreateRequest {
+    /// `{token}` (a personal access token) or `{access_token?, refresh_token, client_id?,
+    /// client_secret?}`.
+    #[schema(value_type = Option<Object>)]
     credentials: Option<Value>,
+    /// Not supported: answered 422.
     server_side_oauth_secret_id: Option<Value>,
     /// Offers only reads over MCP; default false.
     #[serde(default)]
     read_only: bool,
 }
 
-async fn create(
+/// Creates a connector for a customer. The body is a [`NewConnector`] and a [`CreateRequest`].
+#[utoipa::path(
+    post,
+    path = "/api/v1/integrations/connectors",
+    tag = "connectors",
+    request_body = CreateRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "The connector", body = Connector),
+        (status = 404, description = "A scoped token named another customer", body = ErrorBody),
+    )
+)]
+pub(crate) async fn create(
     State(state): State<AppState>,
     principal: Principal,
     ApiJson(body): ApiJson<Value>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<Connector>), ApiError> {
     let started = Instant::now();
     let (customer, kind, name) = from_json::<NewConnector>(body.clone())?.resolve(&principal)?;
     let request: CreateRequest = from_json(body)?;
@@ -217,8 +290,10 @@ pub(super) async fn save_new(
     Ok(())
 }
 
-#[derive(Deserialize)]
-struct ListQuery {
+/// Which connectors to list: a customer (by any of its three names) and a type.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct ListQuery {
     customer_name: Option<String>,
     workspace_name: Option<String>,
     external_user_id: Option<String>,
@@ -226,12 +301,26 @@ struct ListQuery {
     connector_type: Option<String>,
 }
 
-async fn list(
+/// Lists the caller's connectors (a scoped token: its customer's), filtered.
+#[utoipa::path(
+    get,
+    path = "/api/v1/integrations/connectors",
+    operation_id = "list_connectors",
+    tag = "connectors",
+    params(ListQuery),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The connectors; none match: an empty list", body = ConnectorList),
+        (status = 400, description = "The query cannot be read", body = ErrorBody),
+        (status = 422, description = "The customer's names disagree or are empty", body = ErrorBody),
+    )
+)]
+pub(crate) async fn list(
     State(state): State<AppState>,
     principal: Principal,
     ApiQuery(query): ApiQuery<ListQuery>,
-) -> Result<Json<Value>, ApiError> {
-    let empty = || Json(json!({ "data": [] }));
+) -> Result<Json<ConnectorList>, ApiError> {
+    let empty = || Json(ConnectorList { data: Vec::new() });
     let named = customer_of(
         query.customer_name.as_deref(),
         query.workspace_name.as_deref(),
@@ -262,31 +351,60 @@ async fn list(
     for record in &records {
         data.push(view(&state, record).await?);
     }
-    Ok(Json(json!({ "data": data })))
+    Ok(Json(ConnectorList { data }))
 }
 
-async fn read(
+/// One connector.
+#[utoipa::path(
+    get,
+    path = "/api/v1/integrations/connectors/{id}",
+    tag = "connectors",
+    params(("id" = String, Path, description = "The connector's id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The connector", body = Connector),
+        (status = 404, description = "No such connector of the caller's", body = ErrorBody),
+    )
+)]
+pub(crate) async fn read(
     State(state): State<AppState>,
     principal: Principal,
     ApiPath(id): ApiPath<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Connector>, ApiError> {
     let record = owned(&state, &principal, &id).await?;
     Ok(Json(view(&state, &record).await?))
 }
 
-#[derive(Deserialize)]
-struct UpdateRequest {
+/// A new name, new credentials (reconnect), or both.
+#[derive(Deserialize, ToSchema)]
+#[schema(example = json!({ "name": "Asana of customer 1" }))]
+pub(crate) struct UpdateRequest {
     name: Option<String>,
+    /// As for a new connector.
+    #[schema(value_type = Option<Object>)]
     credentials: Option<Value>,
     read_only: Option<bool>,
 }
 
-async fn update(
+/// Renames a connector or reconnects it with new credentials.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/integrations/connectors/{id}",
+    tag = "connectors",
+    params(("id" = String, Path, description = "The connector's id")),
+    request_body = UpdateRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The connector", body = Connector),
+        (status = 404, description = "No such connector of the caller's", body = ErrorBody),
+    )
+)]
+pub(crate) async fn update(
     State(state): State<AppState>,
     principal: Principal,
     ApiPath(id): ApiPath<String>,
     ApiJson(request): ApiJson<UpdateRequest>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Connector>, ApiError> {
     let started = Instant::now();
     let mut record = owned(&state, &principal, &id).await?;
     let mut changed = Vec::new();
@@ -339,11 +457,24 @@ async fn update(
     Ok(Json(view(&state, &record).await?))
 }
 
-async fn remove(
+/// Revokes a connector's grant at the provider, then deletes it and its credentials.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/integrations/connectors/{id}",
+    tag = "connectors",
+    params(("id" = String, Path, description = "The connector's id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The deleted connector", body = Connector),
+        (status = 404, description = "No such connector of the caller's", body = ErrorBody),
+        (status = 502, description = "The provider did not answer the revocation; nothing was deleted", body = ErrorBody),
+    )
+)]
+pub(crate) async fn remove(
     State(state): State<AppState>,
     principal: Principal,
     ApiPath(id): ApiPath<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Connector>, ApiError> {
     let started = Instant::now();
     let record = owned(&state, &principal, &id).await?;
     let answer = view(&state, &record).await?;

@@ -11,12 +11,13 @@ use axum::routing::post;
 use axum::{Json, Router};
 use integrations::CredentialStatus;
 use integrations::asana::{AsanaConnector, AsanaError, ExecuteError};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+use utoipa::ToSchema;
 
 use super::connectors::owned;
 use super::{ApiJson, ApiPath, AppState, Audit};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::store::ConnectorRecord;
 use crate::tokens::Principal;
 
@@ -29,24 +30,56 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/api/v1/connectors/sources/{id}/execute", post(execute))
 }
 
-#[derive(Deserialize)]
-struct ExecuteRequest {
+/// An action of the connector's catalog, or `{entity: "*", action: "check"}`.
+#[derive(Deserialize, ToSchema)]
+#[schema(example = json!({ "entity": "users", "action": "get", "params": { "user_gid": "me" } }))]
+pub(crate) struct ExecuteRequest {
+    /// E.g. `tasks`, or `*` for `check`.
     entity: String,
+    /// E.g. `list`, `get`, `create`, or `check`.
     action: String,
+    /// The action's parameters (an object; may be null or absent).
     #[serde(default)]
+    #[schema(value_type = Option<Object>)]
     params: Value,
+}
+
+/// What an action answered.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct ExecuteResponse {
+    /// The records themselves: the record for a get, the array for a list; for `check`,
+    /// `{status: "healthy" | "unhealthy", error, checked_entity, checked_action}`.
+    result: Value,
+    /// The rest, e.g. `{next_page}`; never null.
+    connector_metadata: Map<String, Value>,
 }
 
 /// What `check` calls at Asana.
 const CHECKED_ENTITY: &str = "users";
 const CHECKED_ACTION: &str = "get";
 
-async fn execute(
+/// Runs `{entity, action, params}` on a connector.
+#[utoipa::path(
+    post,
+    path = "/api/v1/integrations/connectors/{id}/execute",
+    tag = "execute",
+    params(("id" = String, Path, description = "The connector's id")),
+    request_body = ExecuteRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The action's records; an unhealthy check is 200 too", body = ExecuteResponse),
+        (status = 403, description = "Asana refused the action to this account", body = ErrorBody),
+        (status = 404, description = "No such connector of the caller's, or no such record at Asana", body = ErrorBody),
+        (status = 409, description = "The connector needs re-authorization; the message says how", body = ErrorBody),
+        (status = 502, description = "Asana failed", body = ErrorBody),
+    )
+)]
+pub(crate) async fn execute(
     State(state): State<AppState>,
     principal: Principal,
     ApiPath(id): ApiPath<String>,
     ApiJson(request): ApiJson<ExecuteRequest>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ExecuteResponse>, ApiError> {
     let started = Instant::now();
     let record = owned(&state, &principal, &id).await?;
     let param_names = match &request.params {
@@ -54,6 +87,11 @@ async fn execute(
         _ => Vec::new(),
     };
     let answer = run(&state, &record, &request).await;
+    state.metrics.execute_latency(started.elapsed());
+    // The service's own rate limit answers before the handler runs: a 429 here is Asana's.
+    if matches!(&answer, Err(e) if e.status() == StatusCode::TOO_MANY_REQUESTS) {
+        state.metrics.upstream_rate_limited();
+    }
     Audit {
         principal: &principal,
         customer_name: Some(&record.customer_name),
@@ -78,7 +116,7 @@ async fn run(
     state: &AppState,
     record: &ConnectorRecord,
     request: &ExecuteRequest,
-) -> Result<Value, ApiError> {
+) -> Result<ExecuteResponse, ApiError> {
     if request.entity == "*" && request.action == "check" {
         return check(state, record).await;
     }
@@ -95,11 +133,14 @@ async fn run(
         .get_mut("data")
         .map(Value::take)
         .unwrap_or(Value::Null);
-    let metadata = match output.get_mut("meta").map(Value::take) {
-        Some(Value::Object(meta)) => Value::Object(meta),
-        _ => json!({}),
+    let connector_metadata = match output.get_mut("meta").map(Value::take) {
+        Some(Value::Object(meta)) => meta,
+        _ => Map::new(),
     };
-    Ok(json!({ "result": result, "connector_metadata": metadata }))
+    Ok(ExecuteResponse {
+        result,
+        connector_metadata,
+    })
 }
 
 /// Why an action failed: the library's error, or the service's own (its stores, a connector that
@@ -155,7 +196,7 @@ pub(super) async fn run_action(
         .map_err(ActionFailure::Action)
 }
 
-async fn check(state: &AppState, record: &ConnectorRecord) -> Result<Value, ApiError> {
+async fn check(state: &AppState, record: &ConnectorRecord) -> Result<ExecuteResponse, ApiError> {
     let (healthy, error) =
         if state.connectors.status(&record.id).await? == CredentialStatus::NeedsReauthorization {
             (
@@ -170,15 +211,15 @@ async fn check(state: &AppState, record: &ConnectorRecord) -> Result<Value, ApiE
             let health = state.connectors.connector(record).await?.check().await;
             (health.healthy, (!health.healthy).then_some(health.message))
         };
-    Ok(json!({
-        "result": {
+    Ok(ExecuteResponse {
+        result: json!({
             "status": if healthy { "healthy" } else { "unhealthy" },
             "error": error,
             "checked_entity": CHECKED_ENTITY,
             "checked_action": CHECKED_ACTION,
-        },
-        "connector_metadata": {},
-    }))
+        }),
+        connector_metadata: Map::new(),
+    })
 }
 
 /// The library's error classes as HTTP answers.

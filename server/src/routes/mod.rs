@@ -2,13 +2,13 @@
 //! turn a request's body, query and path into typed values or a clear 4xx ([`ApiJson`],
 //! [`ApiQuery`], [`ApiPath`]) without echoing a value from the request.
 
-mod applications;
-mod audit;
-mod connectors;
-mod execute;
+pub(crate) mod applications;
+pub(crate) mod audit;
+pub(crate) mod connectors;
+pub(crate) mod execute;
 mod mcp;
-mod oauth;
-mod ops;
+pub(crate) mod oauth;
+pub(crate) mod ops;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -26,6 +26,8 @@ use serde_json::Value;
 use url::Url;
 
 use crate::error::ApiError;
+use crate::limits::RateLimiter;
+use crate::metrics::Metrics;
 use crate::providers::Connectors;
 use crate::store::{AuditEntry, ServiceStore};
 use crate::tokens::Principal;
@@ -41,11 +43,20 @@ pub(crate) struct AppState {
     pub(crate) token_ttl: Duration,
     /// Where clients and providers reach the service (consent flows need it).
     pub(crate) public_url: Option<Url>,
+    pub(crate) metrics: Arc<Metrics>,
+    /// Each application's requests per second.
+    pub(crate) limiter: Arc<RateLimiter>,
 }
 
 impl FromRef<AppState> for Arc<dyn ServiceStore> {
     fn from_ref(state: &AppState) -> Self {
         state.store.clone()
+    }
+}
+
+impl FromRef<AppState> for Arc<RateLimiter> {
+    fn from_ref(state: &AppState) -> Self {
+        state.limiter.clone()
     }
 }
 

@@ -27,13 +27,14 @@ use axum::{Json, Router};
 use integrations::auth_core::PendingStateStore;
 use integrations::auth_core::pending::PendingState;
 use integrations::{AuthError, AuthorizeOptions, OAuth2Flow, SecretString};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use url::Url;
+use utoipa::{IntoParams, ToSchema};
 
 use super::connectors::{NewConnector, default_name, save_new};
 use super::{ApiJson, ApiPath, ApiQuery, AppState, Audit, from_json, rfc3339};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::providers::{ConnectorType, OAuthClient};
 use crate::secrets;
 use crate::store::{AuthKind, ConnectorRecord, OAuthAppRecord, OAuthStateRecord};
@@ -62,16 +63,44 @@ pub(super) fn routes() -> Router<AppState> {
         )
 }
 
-#[derive(Deserialize)]
-struct InitiateRequest {
+/// Where the user returns after the consent, beside [`NewConnector`]'s fields.
+#[derive(Deserialize, ToSchema)]
+#[schema(example = json!({
+    "external_user_id": "customer-1",
+    "connector_type": "Asana",
+    "redirect_url": "https://app.example.com/connected",
+}))]
+pub(crate) struct InitiateRequest {
+    /// On an origin the application registered; gets `?connector_id=ID` or `?error=CODE`.
     redirect_url: String,
 }
 
-async fn initiate(
+/// Where to send the user.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct ConsentUrl {
+    /// The provider's consent page for this flow.
+    consent_url: String,
+}
+
+/// Starts a consent flow for a customer: the provider's consent URL to send the user to. The
+/// body is a [`NewConnector`] and an [`InitiateRequest`].
+#[utoipa::path(
+    post,
+    path = "/api/v1/integrations/connectors/oauth/initiate",
+    tag = "oauth",
+    request_body = InitiateRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The consent URL", body = ConsentUrl),
+        (status = 404, description = "A scoped token named another customer", body = ErrorBody),
+        (status = 501, description = "The service has no public URL for the provider to return to", body = ErrorBody),
+    )
+)]
+pub(crate) async fn initiate(
     State(state): State<AppState>,
     principal: Principal,
     ApiJson(body): ApiJson<Value>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ConsentUrl>, ApiError> {
     let (customer, kind, name) = from_json::<NewConnector>(body.clone())?.resolve(&principal)?;
     let request: InitiateRequest = from_json(body)?;
     let redirect_url = registered_redirect(&state, &principal, &request.redirect_url).await?;
@@ -119,7 +148,9 @@ async fn initiate(
             expires_at: SystemTime::now() + CONSENT_TTL,
         })
         .await?;
-    Ok(Json(json!({ "consent_url": authorization.url.as_str() })))
+    Ok(Json(ConsentUrl {
+        consent_url: authorization.url.to_string(),
+    }))
 }
 
 /// `redirect_url` if it is an http(s) URL on one of the application's registered origins
@@ -195,10 +226,13 @@ impl PendingStateStore for Issued {
     }
 }
 
-#[derive(Deserialize)]
-struct CallbackQuery {
+/// The provider's authorization response (RFC 6749 §4.1.2).
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct CallbackQuery {
     code: Option<String>,
     state: Option<String>,
+    /// Set when the user declined or the provider refused.
     error: Option<String>,
 }
 
@@ -235,7 +269,20 @@ impl ConsentFailure {
     }
 }
 
-async fn callback(
+/// Where the provider sends the user back: creates the connector and sends the user on to the
+/// flow's `redirect_url`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/oauth/callback",
+    tag = "oauth",
+    params(CallbackQuery),
+    responses(
+        (status = 303, description = "To the flow's redirect_url with ?connector_id=ID, or ?error=CODE",
+            headers(("Location" = String, description = "The flow's redirect_url"))),
+        (status = 400, description = "The state is unknown, expired or used (no trusted redirect_url), or the query cannot be read", body = ErrorBody),
+    )
+)]
+pub(crate) async fn callback(
     State(state): State<AppState>,
     ApiQuery(query): ApiQuery<CallbackQuery>,
 ) -> Result<Redirect, ApiError> {
@@ -338,16 +385,37 @@ async fn complete(
     Ok(record.id)
 }
 
-#[derive(Deserialize)]
-struct SetAppRequest {
+/// The application's own OAuth app for a provider.
+#[derive(Deserialize, ToSchema)]
+pub(crate) struct SetAppRequest {
+    /// `Asana`.
     connector_type: String,
     configuration: AppConfiguration,
 }
 
-#[derive(Deserialize)]
-struct AppConfiguration {
+/// An OAuth client.
+#[derive(Deserialize, ToSchema)]
+pub(crate) struct AppConfiguration {
     client_id: String,
     client_secret: String,
+}
+
+/// The application's OAuth app as answered: never its secret.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct OAuthApp {
+    /// `Asana`.
+    connector_type: &'static str,
+    definition_id: &'static str,
+    configuration: OAuthAppClient,
+    /// RFC 3339, UTC.
+    #[schema(format = DateTime)]
+    updated_at: String,
+}
+
+/// The OAuth app's client id.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct OAuthAppClient {
+    client_id: String,
 }
 
 /// The application's own OAuth apps are the application's: a token scoped to one customer
@@ -364,13 +432,15 @@ fn oauth_app_not_found() -> ApiError {
 }
 
 /// The OAuth app as answered: never its secret.
-fn app_view(kind: ConnectorType, app: &OAuthAppRecord) -> Value {
-    json!({
-        "connector_type": kind.display_name(),
-        "definition_id": kind.definition_id(),
-        "configuration": { "client_id": app.client_id },
-        "updated_at": rfc3339(app.updated_at),
-    })
+fn app_view(kind: ConnectorType, app: &OAuthAppRecord) -> OAuthApp {
+    OAuthApp {
+        connector_type: kind.display_name(),
+        definition_id: kind.definition_id(),
+        configuration: OAuthAppClient {
+            client_id: app.client_id.clone(),
+        },
+        updated_at: rfc3339(app.updated_at),
+    }
 }
 
 fn app_audit<'a>(principal: &'a Principal, operation: &'static str, started: Instant) -> Audit<'a> {
@@ -386,11 +456,23 @@ fn app_audit<'a>(principal: &'a Principal, operation: &'static str, started: Ins
     }
 }
 
-async fn set_app(
+/// Sets the application's own OAuth app for a provider ("bring your own app").
+#[utoipa::path(
+    put,
+    path = "/api/v1/oauth/credentials",
+    tag = "oauth",
+    request_body = SetAppRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The OAuth app", body = OAuthApp),
+        (status = 404, description = "A scoped token reaches no OAuth app", body = ErrorBody),
+    )
+)]
+pub(crate) async fn set_app(
     State(state): State<AppState>,
     principal: Principal,
     ApiJson(request): ApiJson<SetAppRequest>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<OAuthApp>, ApiError> {
     let started = Instant::now();
     application_only(&principal)?;
     let kind = ConnectorType::resolve(None, Some(&request.connector_type))?;
@@ -431,20 +513,44 @@ async fn owned_app(
     Ok((kind, app))
 }
 
-async fn read_app(
+/// The application's own OAuth app for a provider.
+#[utoipa::path(
+    get,
+    path = "/api/v1/oauth/credentials/connector_type/{connector_type}",
+    tag = "oauth",
+    params(("connector_type" = String, Path, description = "`Asana`")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The OAuth app", body = OAuthApp),
+        (status = 404, description = "The application has none for this provider", body = ErrorBody),
+    )
+)]
+pub(crate) async fn read_app(
     State(state): State<AppState>,
     principal: Principal,
     ApiPath(connector_type): ApiPath<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<OAuthApp>, ApiError> {
     let (kind, app) = owned_app(&state, &principal, &connector_type).await?;
     Ok(Json(app_view(kind, &app)))
 }
 
-async fn delete_app(
+/// Deletes the application's own OAuth app for a provider (the service's is used again).
+#[utoipa::path(
+    delete,
+    path = "/api/v1/oauth/credentials/connector_type/{connector_type}",
+    tag = "oauth",
+    params(("connector_type" = String, Path, description = "`Asana`")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The deleted OAuth app", body = OAuthApp),
+        (status = 404, description = "The application has none for this provider", body = ErrorBody),
+    )
+)]
+pub(crate) async fn delete_app(
     State(state): State<AppState>,
     principal: Principal,
     ApiPath(connector_type): ApiPath<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<OAuthApp>, ApiError> {
     let started = Instant::now();
     let (kind, app) = owned_app(&state, &principal, &connector_type).await?;
     if !state

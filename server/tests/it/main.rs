@@ -7,6 +7,8 @@ mod bad_input;
 mod connectors;
 mod mcp;
 mod oauth;
+mod openapi;
+mod operations;
 mod secrets;
 mod support;
 mod tenancy;

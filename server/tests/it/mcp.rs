@@ -2,7 +2,7 @@
 //! tools, reads and writes against MockAsana, tenancy (401, 404), `Host`/`Origin` allow lists
 //! (403), read-only connectors, error classes as tool errors, and the audit log.
 
-use provider_asana_testkit::seed;
+use provider_asana_testkit::{MockAsana, seed};
 use serde_json::{Value, json};
 
 use crate::support::{Service, error_message};
@@ -362,7 +362,7 @@ async fn no_token_is_401_and_a_connector_the_caller_does_not_own_is_404() {
 
 #[tokio::test]
 async fn hosts_and_origins_outside_the_allow_lists_are_refused() {
-    let service = Service::start_configured(|builder| {
+    let service = Service::start_configured(MockAsana::start().await, true, |builder| {
         builder.public_url("https://mcp.example.com/".parse().unwrap())
     })
     .await;
@@ -406,7 +406,7 @@ async fn hosts_and_origins_outside_the_allow_lists_are_refused() {
     );
 
     // Configured lists replace the defaults, loopback included.
-    let service = Service::start_configured(|builder| {
+    let service = Service::start_configured(MockAsana::start().await, true, |builder| {
         builder
             .public_url("https://mcp.example.com/".parse().unwrap())
             .mcp_allowed_hosts(["api.acme.test"])

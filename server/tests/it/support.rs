@@ -48,18 +48,21 @@ impl Service {
 
     /// A service over this Asana.
     pub async fn start_on(asana: MockAsana, with_app: bool, max_body_bytes: usize) -> Self {
-        let app = asana_app(&asana, with_app);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        Self::serve_built(asana, app, max_body_bytes, listener, |builder| builder).await
+        Self::start_configured(asana, with_app, |builder| {
+            builder.max_body_bytes(max_body_bytes)
+        })
+        .await
     }
 
-    /// A service whose configured Asana app is the mock's, with `configure` applied to its
-    /// builder last.
-    pub async fn start_configured(configure: impl FnOnce(ServerBuilder) -> ServerBuilder) -> Self {
-        let asana = MockAsana::start().await;
-        let app = asana_app(&asana, true);
+    /// A service over this Asana, with `configure`'s settings over the tests' defaults.
+    pub async fn start_configured(
+        asana: MockAsana,
+        with_app: bool,
+        configure: impl FnOnce(ServerBuilder) -> ServerBuilder,
+    ) -> Self {
+        let app = asana_app(&asana, with_app);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        Self::serve_built(asana, app, 64 * 1024, listener, configure).await
+        Self::serve_configured(asana, app, listener, configure).await
     }
 
     /// A service over this Asana with this Asana app, on `listener`, told that it is reached at
@@ -71,23 +74,19 @@ impl Service {
         listener: tokio::net::TcpListener,
         public_url: Option<url::Url>,
     ) -> Self {
-        Self::serve_built(
-            asana,
-            app,
-            max_body_bytes,
-            listener,
-            |builder| match public_url {
+        Self::serve_configured(asana, app, listener, move |builder| {
+            let builder = builder.max_body_bytes(max_body_bytes);
+            match public_url {
                 Some(url) => builder.public_url(url),
                 None => builder,
-            },
-        )
+            }
+        })
         .await
     }
 
-    async fn serve_built(
+    async fn serve_configured(
         asana: MockAsana,
         app: AsanaAppCredentials,
-        max_body_bytes: usize,
         listener: tokio::net::TcpListener,
         configure: impl FnOnce(ServerBuilder) -> ServerBuilder,
     ) -> Self {
@@ -98,7 +97,7 @@ impl Service {
             .encryption_keys(keys.clone())
             .asana_app(app)
             .upstream_retry(RetryConfig::default().with_max_retries(0))
-            .max_body_bytes(max_body_bytes)
+            .max_body_bytes(64 * 1024)
             .upstream_timeout(Duration::from_millis(800));
         let server = configure(builder).build().await.unwrap();
         let admin = server.admin();
@@ -192,6 +191,42 @@ impl Service {
             .await;
         assert_eq!(status, 201, "{body}");
         body
+    }
+
+    /// An OAuth connector of customer `c` with only a refresh token (refreshed at first use) and
+    /// the mock's client as its own; its id.
+    pub async fn own_client_connector(&self, token: &str) -> String {
+        let issued = self.asana.issue_tokens("default");
+        let connector = self
+            .connector(
+                token,
+                "c",
+                json!({
+                    "refresh_token": issued.refresh_token,
+                    "client_id": self.asana.client_id(),
+                    "client_secret": self.asana.client_secret(),
+                }),
+            )
+            .await;
+        connector["id"].as_str().unwrap().to_string()
+    }
+
+    /// `GET path` without a token: status, content type and the body as text.
+    pub async fn get_text(&self, path: &str) -> (u16, String, String) {
+        let response = self
+            .http
+            .get(format!("{}{path}", self.url))
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string();
+        (status, content_type, response.text().await.unwrap())
     }
 
     /// A new application's token and a token connector of its customer `c`.

@@ -54,25 +54,13 @@ async fn an_oauth_connector_refreshes_with_its_own_client() {
     let service = Service::start_with(false, 64 * 1024).await;
     let app = service.application("acme").await;
     let token = service.app_token(&app).await;
-    let issued = service.asana.issue_tokens("default");
-    let connector = service
-        .connector(
-            &token,
-            "c",
-            json!({
-                "refresh_token": issued.refresh_token,
-                "client_id": service.asana.client_id(),
-                "client_secret": service.asana.client_secret(),
-            }),
-        )
-        .await;
-    let id = connector["id"].as_str().unwrap();
+    let id = service.own_client_connector(&token).await;
     let (status, body) = service
-        .execute(&token, id, "users", "get", json!({ "user_gid": "me" }))
+        .execute(&token, &id, "users", "get", json!({ "user_gid": "me" }))
         .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(service.asana.token_requests_for("refresh_token"), 1);
-    assert!(service.stored_access_token(id).await.unwrap().len() > 1);
+    assert!(service.stored_access_token(&id).await.unwrap().len() > 1);
 }
 
 #[tokio::test]

@@ -1,0 +1,196 @@
+//! Limits on what one client may ask of the service: a per-application rate limit (a token
+//! bucket per application, [`RateLimiter`]) and a deadline for each request ([`deadline`]).
+//! The request body limit is axum's `DefaultBodyLimit`, set where the router is built.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use axum::extract::{Request, State};
+use axum::http::StatusCode;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use crate::error::ApiError;
+
+/// How long the service may take to answer a request unless configured; past it the answer is
+/// 504.
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+/// How many requests per second an application may send to one instance unless configured.
+pub const DEFAULT_RATE_LIMIT_PER_SECOND: u32 = 100;
+/// How many requests an application may send at once to one instance unless configured.
+pub const DEFAULT_RATE_LIMIT_BURST: u32 = 200;
+
+/// The most applications whose buckets are kept; past it, full (idle) buckets are forgotten
+/// first, then the least recently used. A forgotten bucket starts full again, so forgetting one
+/// only ever lets an application through.
+const MAX_BUCKETS: usize = 100_000;
+
+/// A token bucket per application: `burst` requests at once, refilled at `per_second`.
+#[derive(Debug)]
+pub(crate) struct RateLimiter {
+    per_second: f64,
+    burst: f64,
+    max_buckets: usize,
+    buckets: Mutex<HashMap<String, Bucket>>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Bucket {
+    tokens: f64,
+    at: Instant,
+}
+
+impl RateLimiter {
+    /// A limiter letting each key through `per_second` times a second, `burst` at once.
+    pub(crate) fn new(per_second: u32, burst: u32) -> Self {
+        Self::bounded(per_second, burst, MAX_BUCKETS)
+    }
+
+    fn bounded(per_second: u32, burst: u32, max_buckets: usize) -> Self {
+        Self {
+            per_second: f64::from(per_second.max(1)),
+            burst: f64::from(burst.max(1)),
+            max_buckets: max_buckets.max(1),
+            buckets: Mutex::default(),
+        }
+    }
+
+    /// Takes one request from the application's bucket, or answers 429 with the time until one
+    /// is available as `Retry-After`.
+    pub(crate) fn admit(&self, application_id: &str) -> Result<(), ApiError> {
+        self.check_at(application_id, Instant::now())
+            .map_err(|wait| {
+                ApiError::rate_limited(
+                    "this application sends more requests than the service accepts; retry after the Retry-After delay",
+                    Some(wait),
+                )
+            })
+    }
+
+    fn check_at(&self, key: &str, now: Instant) -> Result<(), Duration> {
+        let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+        if !buckets.contains_key(key) && buckets.len() >= self.max_buckets {
+            self.make_room(&mut buckets, now);
+        }
+        let bucket = buckets.entry(key.to_string()).or_insert(Bucket {
+            tokens: self.burst,
+            at: now,
+        });
+        bucket.tokens = self.refilled(bucket, now);
+        bucket.at = now;
+        if bucket.tokens >= 1.0 {
+            bucket.tokens -= 1.0;
+            Ok(())
+        } else {
+            Err(Duration::from_secs_f64(
+                (1.0 - bucket.tokens) / self.per_second,
+            ))
+        }
+    }
+
+    fn refilled(&self, bucket: &Bucket, now: Instant) -> f64 {
+        let elapsed = now.saturating_duration_since(bucket.at).as_secs_f64();
+        (bucket.tokens + elapsed * self.per_second).min(self.burst)
+    }
+
+    fn make_room(&self, buckets: &mut HashMap<String, Bucket>, now: Instant) {
+        buckets.retain(|_, bucket| self.refilled(bucket, now) < self.burst);
+        if buckets.len() >= self.max_buckets {
+            let oldest = buckets
+                .iter()
+                .min_by_key(|(_, bucket)| bucket.at)
+                .map(|(key, _)| key.clone());
+            if let Some(oldest) = oldest {
+                buckets.remove(&oldest);
+            }
+        }
+    }
+}
+
+/// Answers 504 when the handler has not answered within `timeout` (and drops its work).
+pub(crate) async fn deadline(
+    State(timeout): State<Duration>,
+    request: Request,
+    next: Next,
+) -> Response {
+    match tokio::time::timeout(timeout, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => ApiError::new(
+            StatusCode::GATEWAY_TIMEOUT,
+            format!(
+                "the request was not answered within the service's limit of {} ms; retry later",
+                timeout.as_millis()
+            ),
+        )
+        .retryable()
+        .into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bucket_lets_its_burst_through_then_says_when_to_retry() {
+        let limiter = RateLimiter::new(2, 3);
+        let now = Instant::now();
+        for _ in 0..3 {
+            assert_eq!(limiter.check_at("a", now), Ok(()));
+        }
+        assert_eq!(limiter.check_at("a", now), Err(Duration::from_millis(500)));
+        assert_eq!(
+            limiter.check_at("b", now),
+            Ok(()),
+            "another key has its own"
+        );
+        let later = now + Duration::from_millis(500);
+        assert_eq!(limiter.check_at("a", later), Ok(()), "refilled");
+        assert!(limiter.check_at("a", later).is_err());
+    }
+
+    #[test]
+    fn the_default_lets_a_hundred_requests_through_in_the_same_instant() {
+        let limiter = RateLimiter::new(DEFAULT_RATE_LIMIT_PER_SECOND, DEFAULT_RATE_LIMIT_BURST);
+        let now = Instant::now();
+        for _ in 0..100 {
+            assert_eq!(limiter.check_at("app", now), Ok(()));
+        }
+    }
+
+    #[test]
+    fn the_buckets_are_bounded_and_forget_idle_ones_first() {
+        let limiter = RateLimiter::bounded(1, 2, 2);
+        let keys = |limiter: &RateLimiter| {
+            let mut keys: Vec<String> = limiter.buckets.lock().unwrap().keys().cloned().collect();
+            keys.sort();
+            keys
+        };
+        let start = Instant::now();
+        limiter.check_at("idle", start).unwrap();
+        let second = start + Duration::from_secs(1);
+        limiter.check_at("busy", second).unwrap();
+        limiter.check_at("busy", second).unwrap();
+        limiter
+            .check_at("new", second + Duration::from_millis(50))
+            .unwrap();
+        assert_eq!(
+            keys(&limiter),
+            ["busy", "new"],
+            "the full bucket went first"
+        );
+        let later = second + Duration::from_millis(100);
+        limiter.check_at("newer", later).unwrap();
+        assert_eq!(
+            keys(&limiter),
+            ["new", "newer"],
+            "then the least recently used"
+        );
+        assert!(
+            limiter.check_at("new", later).is_ok(),
+            "a kept bucket keeps its count"
+        );
+        assert!(limiter.check_at("new", later).is_err());
+    }
+}

@@ -1,0 +1,234 @@
+//! The service's metrics, answered at `GET /metrics` in Prometheus' text format: requests by
+//! method, route template and status; the latency of executes; token refreshes; Asana's 429s.
+//!
+//! Written by hand: four metric families need no registry crate, and the text format is a few
+//! lines per family. Every label value comes from a bounded set (the router's route templates,
+//! a fixed list of methods, status codes), so the metrics' memory is bounded whatever clients
+//! send.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::Method;
+use axum::middleware::Next;
+use axum::response::Response;
+
+/// The content type of the text format.
+pub(crate) const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// The upper bounds, in seconds, of the execute latency histogram's buckets.
+const LATENCY_BUCKETS: [f64; 12] = [
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+];
+
+/// The label of requests that matched no route.
+const UNMATCHED: &str = "unmatched";
+
+/// The service's counters, shared by the middleware, the handlers and the connectors' clients.
+#[derive(Debug, Default)]
+pub(crate) struct Metrics {
+    requests: Mutex<BTreeMap<RequestKey, u64>>,
+    execute: Mutex<Histogram>,
+    refreshes: AtomicU64,
+    upstream_rate_limited: AtomicU64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct RequestKey {
+    route: String,
+    method: &'static str,
+    status: u16,
+}
+
+#[derive(Debug, Default)]
+struct Histogram {
+    /// Observations per bucket of [`LATENCY_BUCKETS`] (not cumulative), then those above all.
+    buckets: [u64; LATENCY_BUCKETS.len() + 1],
+    sum: f64,
+    count: u64,
+}
+
+impl Metrics {
+    /// Counts one answered request.
+    fn request(&self, route: &str, method: &Method, status: u16) {
+        let key = RequestKey {
+            route: route.to_string(),
+            method: method_label(method),
+            status,
+        };
+        *lock(&self.requests).entry(key).or_default() += 1;
+    }
+
+    /// Records how long one execute took.
+    pub(crate) fn execute_latency(&self, took: Duration) {
+        let seconds = took.as_secs_f64();
+        let bucket = LATENCY_BUCKETS
+            .iter()
+            .position(|bound| seconds <= *bound)
+            .unwrap_or(LATENCY_BUCKETS.len());
+        let mut histogram = lock(&self.execute);
+        histogram.buckets[bucket] += 1;
+        histogram.sum += seconds;
+        histogram.count += 1;
+    }
+
+    /// Counts one refresh of a connector's access token.
+    pub(crate) fn refreshed(&self) {
+        self.refreshes.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts one call that Asana answered 429.
+    pub(crate) fn upstream_rate_limited(&self) {
+        self.upstream_rate_limited.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The metrics in Prometheus' text format.
+    pub(crate) fn render(&self) -> String {
+        let mut out = String::new();
+        family(
+            &mut out,
+            "integrations_http_requests_total",
+            "counter",
+            "HTTP requests answered, by method, route template and status.",
+        );
+        for (key, count) in lock(&self.requests).iter() {
+            let _ = writeln!(
+                out,
+                "integrations_http_requests_total{{method=\"{}\",route=\"{}\",status=\"{}\"}} {count}",
+                key.method,
+                escape(&key.route),
+                key.status
+            );
+        }
+        family(
+            &mut out,
+            "integrations_execute_duration_seconds",
+            "histogram",
+            "How long executes took, from the request's authentication to its answer.",
+        );
+        {
+            let histogram = lock(&self.execute);
+            let mut cumulative = 0;
+            for (bound, count) in LATENCY_BUCKETS.iter().zip(histogram.buckets) {
+                cumulative += count;
+                let _ = writeln!(
+                    out,
+                    "integrations_execute_duration_seconds_bucket{{le=\"{bound}\"}} {cumulative}"
+                );
+            }
+            let _ = writeln!(
+                out,
+                "integrations_execute_duration_seconds_bucket{{le=\"+Inf\"}} {}\n\
+                 integrations_execute_duration_seconds_sum {}\n\
+                 integrations_execute_duration_seconds_count {}",
+                histogram.count, histogram.sum, histogram.count
+            );
+        }
+        for (name, help, value) in [
+            (
+                "integrations_token_refreshes_total",
+                "Connectors' access tokens refreshed and stored.",
+                &self.refreshes,
+            ),
+            (
+                "integrations_upstream_rate_limited_total",
+                "Calls to Asana that ended in its 429 (after the client's retries).",
+                &self.upstream_rate_limited,
+            ),
+        ] {
+            family(&mut out, name, "counter", help);
+            let _ = writeln!(out, "{name} {}", value.load(Ordering::Relaxed));
+        }
+        out
+    }
+}
+
+/// Counts each request by its route template (never the raw path, which holds ids), method and
+/// status.
+pub(crate) async fn track(
+    State(metrics): State<Arc<Metrics>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or(UNMATCHED.to_string(), |path| path.as_str().to_string());
+    let method = request.method().clone();
+    let response = next.run(request).await;
+    metrics.request(&route, &method, response.status().as_u16());
+    response
+}
+
+fn family(out: &mut String, name: &str, kind: &str, help: &str) {
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+}
+
+fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
+}
+
+/// A label value as the text format wants it.
+fn escape(value: &str) -> String {
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_histogram_is_cumulative_and_counts_the_slow_ones_in_inf_only() {
+        let metrics = Metrics::default();
+        metrics.execute_latency(Duration::from_millis(3));
+        metrics.execute_latency(Duration::from_millis(200));
+        metrics.execute_latency(Duration::from_secs(60));
+        let text = metrics.render();
+        for line in [
+            "integrations_execute_duration_seconds_bucket{le=\"0.005\"} 1",
+            "integrations_execute_duration_seconds_bucket{le=\"0.1\"} 1",
+            "integrations_execute_duration_seconds_bucket{le=\"0.25\"} 2",
+            "integrations_execute_duration_seconds_bucket{le=\"30\"} 2",
+            "integrations_execute_duration_seconds_bucket{le=\"+Inf\"} 3",
+            "integrations_execute_duration_seconds_count 3",
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line} in\n{text}");
+        }
+        let sum: f64 = text
+            .lines()
+            .find_map(|l| l.strip_prefix("integrations_execute_duration_seconds_sum "))
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!((sum - 60.203).abs() < 1e-9, "{sum}");
+    }
+
+    #[test]
+    fn an_unusual_method_is_one_label() {
+        let metrics = Metrics::default();
+        metrics.request(UNMATCHED, &Method::from_bytes(b"BREW").unwrap(), 404);
+        metrics.request(UNMATCHED, &Method::from_bytes(b"FETCH").unwrap(), 404);
+        assert!(metrics.render().lines().any(|l| l
+            == "integrations_http_requests_total{method=\"other\",route=\"unmatched\",status=\"404\"} 2"));
+    }
+}

@@ -1,0 +1,193 @@
+//! Operations: `GET /metrics` counts exactly what happened (by route template, never by raw
+//! path), the per-application rate limit answers 429 with `Retry-After` to one application only,
+//! and a request past the service's deadline is 504.
+
+use std::time::Duration;
+
+use provider_asana_testkit::MockAsana;
+use serde_json::json;
+
+use crate::support::{Service, error_message};
+
+/// The `integrations_http_requests_total` lines of the metrics, sorted.
+async fn request_lines(service: &Service) -> (Vec<String>, String) {
+    let (status, content_type, text) = service.get_text("/metrics").await;
+    assert_eq!(status, 200);
+    assert_eq!(content_type, "text/plain; version=0.0.4; charset=utf-8");
+    let mut lines: Vec<String> = text
+        .lines()
+        .filter(|l| l.starts_with("integrations_http_requests_total{"))
+        .map(str::to_string)
+        .collect();
+    lines.sort();
+    (lines, text)
+}
+
+#[tokio::test]
+async fn metrics_count_requests_by_route_template_executes_refreshes_and_asanas_429s() {
+    let service = Service::start().await;
+    for _ in 0..2 {
+        assert_eq!(service.get("/healthz", None).await.0, 200);
+    }
+    assert_eq!(
+        service.get("/api/v1/integrations/connectors", None).await.0,
+        401
+    );
+    assert_eq!(service.get("/no/such/route", None).await.0, 404);
+    let (token, id) = service.pat_connector().await;
+    let (status, body) = service
+        .execute(&token, &id, "users", "get", json!({ "user_gid": "me" }))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    service.asana.rate_limit_next(1, Some(3));
+    let (status, body) = service
+        .execute(&token, &id, "users", "get", json!({ "user_gid": "me" }))
+        .await;
+    assert_eq!(status, 429, "{body}");
+    let oauth_id = service.own_client_connector(&token).await;
+    let oauth_id = oauth_id.as_str();
+    let (status, body) = service
+        .execute(
+            &token,
+            oauth_id,
+            "users",
+            "get",
+            json!({ "user_gid": "me" }),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(service.asana.token_requests_for("refresh_token"), 1);
+
+    let (lines, text) = request_lines(&service).await;
+    let execute = "/api/v1/integrations/connectors/{id}/execute";
+    let expected = [
+        ("GET", "/api/v1/integrations/connectors", 401, 1),
+        ("GET", "/healthz", 200, 2),
+        ("GET", "unmatched", 404, 1),
+        ("POST", "/api/v1/account/applications/token", 200, 1),
+        ("POST", "/api/v1/integrations/connectors", 201, 2),
+        ("POST", execute, 200, 2),
+        ("POST", execute, 429, 1),
+    ];
+    let mut expected: Vec<String> = expected
+        .iter()
+        .map(|(method, route, status, count)| {
+            format!(
+                "integrations_http_requests_total{{method=\"{method}\",route=\"{route}\",status=\"{status}\"}} {count}"
+            )
+        })
+        .collect();
+    expected.sort();
+    assert_eq!(lines, expected, "{text}");
+    for line in [
+        "# TYPE integrations_execute_duration_seconds histogram",
+        "integrations_execute_duration_seconds_bucket{le=\"+Inf\"} 3",
+        "integrations_execute_duration_seconds_count 3",
+        "# TYPE integrations_token_refreshes_total counter",
+        "integrations_token_refreshes_total 1",
+        "# TYPE integrations_upstream_rate_limited_total counter",
+        "integrations_upstream_rate_limited_total 1",
+    ] {
+        assert!(text.lines().any(|l| l == line), "{line} in\n{text}");
+    }
+    assert!(!text.contains(&id) && !text.contains(oauth_id), "no ids");
+}
+
+#[tokio::test]
+async fn an_application_over_its_rate_limit_gets_429_with_retry_after_and_others_do_not() {
+    let service = Service::start_configured(MockAsana::start().await, true, |builder| {
+        builder.rate_limit(1, 3)
+    })
+    .await;
+    let busy_app = service.application("busy").await;
+    let busy = service.app_token(&busy_app).await;
+    let calm = service.application("calm").await;
+    let calm = service.app_token(&calm).await;
+    // Its token took one request of three.
+    for _ in 0..2 {
+        let (status, body) = service
+            .get("/api/v1/integrations/connectors", Some(&busy))
+            .await;
+        assert_eq!(status, 200, "{body}");
+    }
+    let response = service
+        .http
+        .get(format!("{}/api/v1/integrations/connectors", service.url))
+        .bearer_auth(&busy)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 429);
+    assert_eq!(response.headers()["retry-after"], "1");
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["retryable"], true);
+    assert!(error_message(&body).contains("more requests than the service accepts"));
+    let (status, body) = service
+        .token_request(
+            &busy_app.application.client_id,
+            busy_app.client_secret.expose_secret(),
+        )
+        .await;
+    assert_eq!(status, 429, "issuing tokens counts too: {body}");
+    let (status, _) = service
+        .token_request(&busy_app.application.client_id, "wrong")
+        .await;
+    assert_eq!(status, 401, "a wrong secret is refused before the limit");
+    let (status, body) = service
+        .get("/api/v1/integrations/connectors", Some(&calm))
+        .await;
+    assert_eq!(status, 200, "another application is unaffected: {body}");
+    let (lines, _) = request_lines(&service).await;
+    for line in [
+        "integrations_http_requests_total{method=\"GET\",route=\"/api/v1/integrations/connectors\",status=\"429\"} 1",
+        "integrations_http_requests_total{method=\"POST\",route=\"/api/v1/account/applications/token\",status=\"429\"} 1",
+    ] {
+        assert!(lines.contains(&line.to_string()), "{line}");
+    }
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let (status, _) = service
+        .get("/api/v1/integrations/connectors", Some(&busy))
+        .await;
+    assert_eq!(status, 200, "the bucket refilled after Retry-After");
+}
+
+#[tokio::test]
+async fn the_default_rate_limit_lets_a_hundred_requests_of_one_application_through_at_once() {
+    let service = Service::start().await;
+    let app = service.application("acme").await;
+    let token = service.app_token(&app).await;
+    let statuses = futures::future::join_all(
+        (0..100).map(|_| service.get("/api/v1/integrations/connectors", Some(&token))),
+    )
+    .await;
+    assert!(
+        statuses.iter().all(|(status, _)| *status == 200),
+        "{:?}",
+        statuses.iter().map(|(s, _)| s).collect::<Vec<_>>()
+    );
+}
+
+#[tokio::test]
+async fn a_request_past_the_services_deadline_is_504_and_counted() {
+    let service = Service::start_configured(MockAsana::start().await, true, |builder| {
+        builder
+            .request_timeout(Duration::from_millis(300))
+            .upstream_timeout(Duration::from_secs(5))
+    })
+    .await;
+    let (token, id) = service.pat_connector().await;
+    service.asana.set_latency(Duration::from_secs(2));
+    let started = std::time::Instant::now();
+    let (status, body) = service
+        .execute(&token, &id, "users", "get", json!({ "user_gid": "me" }))
+        .await;
+    assert_eq!(status, 504, "{body}");
+    assert!(started.elapsed() < Duration::from_millis(1500));
+    assert_eq!(body["retryable"], true);
+    assert!(error_message(&body).contains("not answered within the service's limit of 300 ms"));
+    let (lines, _) = request_lines(&service).await;
+    assert!(lines.contains(
+        &"integrations_http_requests_total{method=\"POST\",route=\"/api/v1/integrations/connectors/{id}/execute\",status=\"504\"} 1"
+            .to_string()
+    ));
+}
