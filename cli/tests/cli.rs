@@ -2788,11 +2788,25 @@ impl Serving {
 async fn serve_runs_the_hosted_life_against_asana_and_stops_gracefully_on_sigterm() {
     let mut h = Harness::start().await;
     h.set_env("INTEGRATIONS_ENCRYPTION_KEY", SERVICE_KEY);
+    // Asana's API URL from --config, layered as for every command: without it the service would
+    // call the real Asana, which is unreachable here.
+    h.remove_env("ASANA_API_BASE_URL");
+    let config = h.dir.path().join("config.toml");
+    std::fs::write(
+        &config,
+        format!("[asana]\napi_base_url = \"{}\"\n", h.mock.api_base_url()),
+    )
+    .expect("write the configuration");
+    let config = config.to_str().expect("utf-8 path");
     let dir = h.dir.path().join("service");
     let store = dir.to_str().expect("utf-8 path");
     let port = free_port();
     let listen = format!("127.0.0.1:{port}");
-    let serving = Serving::start(&h, &["--listen", &listen, "--store", store]).await;
+    let serving = Serving::start(
+        &h,
+        &["--listen", &listen, "--store", store, "--config", config],
+    )
+    .await;
     assert_eq!(serving.url, format!("http://{listen}"));
     let url = serving.url.clone();
 
