@@ -6,14 +6,13 @@
 //! create`) → its service token → a connector for a customer, with the customer's token →
 //! execute a read and a write → `check` → the customer's connectors → the same read through the
 //! library's hosted client, `AsanaConnector::hosted` → delete the connector → stop the service
-//! gracefully. Any failed step exits non-zero.
+//! gracefully. A failed step ends it with an error and a non-zero exit code.
 //!
 //! ```sh
 //! cargo run --example hosted
 //! ```
 
 use std::error::Error;
-use std::process::ExitCode;
 
 use integrations::asana::AsanaAppCredentials;
 use integrations::asana::connector::{AsanaConnector, HostedConfig, HostedTarget};
@@ -24,23 +23,9 @@ use serde_json::{Value, json};
 
 type Result<T> = std::result::Result<T, Box<dyn Error>>;
 
-#[tokio::main]
-async fn main() -> ExitCode {
-    match run().await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("hosted example failed: {e}");
-            ExitCode::FAILURE
-        }
-    }
-}
-
 fn check(ok: bool, what: &str) -> Result<()> {
-    if ok {
-        Ok(())
-    } else {
-        Err(format!("check failed: {what}").into())
-    }
+    ok.then_some(())
+        .ok_or_else(|| format!("check failed: {what}").into())
 }
 
 /// An HTTP call to the service: its status and JSON body.
@@ -50,7 +35,20 @@ async fn call(request: reqwest::RequestBuilder) -> Result<(u16, Value)> {
     Ok((status, response.json().await?))
 }
 
-async fn run() -> Result<()> {
+/// How many connectors customer-1 has (`GET /api/v1/integrations/connectors?external_user_id=`).
+async fn customer_connectors(http: &reqwest::Client, url: &str, bearer: &str) -> Result<usize> {
+    let (status, found) = call(
+        http.get(format!("{url}/api/v1/integrations/connectors"))
+            .query(&[("external_user_id", "customer-1")])
+            .bearer_auth(bearer),
+    )
+    .await?;
+    check(status == 200, "the customer's connectors are listed")?;
+    Ok(found["data"].as_array().map_or(0, Vec::len))
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
     let asana = MockAsana::start().await;
     println!(
         "Running the hosted service against the Asana testkit on {} (nothing leaves this machine).",
@@ -189,14 +187,8 @@ async fn run() -> Result<()> {
         health["result"]["checked_action"].as_str().unwrap_or("?")
     );
 
-    let (status, found) = call(
-        http.get(format!("{url}/api/v1/integrations/connectors"))
-            .query(&[("external_user_id", "customer-1")])
-            .bearer_auth(&bearer),
-    )
-    .await?;
-    let count = found["data"].as_array().map_or(0, Vec::len);
-    check(status == 200 && count == 1, "one connector for customer-1")?;
+    let count = customer_connectors(&http, &url, &bearer).await?;
+    check(count == 1, "one connector for customer-1")?;
     println!(
         " 8. GET /api/v1/integrations/connectors?external_user_id=customer-1: {count} connector"
     );
@@ -229,13 +221,7 @@ async fn run() -> Result<()> {
     )
     .await?;
     check(status == 200, "the connector is deleted")?;
-    let (_, found) = call(
-        http.get(format!("{url}/api/v1/integrations/connectors"))
-            .query(&[("external_user_id", "customer-1")])
-            .bearer_auth(&bearer),
-    )
-    .await?;
-    let left = found["data"].as_array().map_or(0, Vec::len);
+    let left = customer_connectors(&http, &url, &bearer).await?;
     check(left == 0, "no connector left")?;
     println!(
         "10. DELETE /api/v1/integrations/connectors/{id}: deleted, {left} left for customer-1"

@@ -2662,36 +2662,28 @@ async fn apps_create_list_rotate_and_delete_print_the_secret_once() {
             "error: no application with id `nope` in {shown}; list them with `integrations apps list --store {shown}`\n"
         )
     );
-    let bad = apps(
-        &h,
-        &dir,
-        &[
-            "create",
-            "gamma",
-            "--redirect-origin",
+    for (origin, reason) in [
+        (
             "ftp://files.example.com",
-        ],
-    )
-    .await;
-    bad.assert_code(2);
-    assert_eq!(
-        bad.stderr,
-        "error: invalid redirect_origin: `ftp://files.example.com` must be an http(s) origin such as https://app.example.com\n"
-    );
-    let bad = apps(
-        &h,
-        &dir,
-        &[
-            "create",
-            "gamma",
-            "--redirect-origin",
-            "not a url",
-            "--json",
-        ],
-    )
-    .await;
-    bad.assert_code(2);
-    assert_eq!(bad.json()["error"]["kind"], "usage");
+            "must be an http(s) origin such as https://app.example.com",
+        ),
+        ("not a url", "is not a URL"),
+    ] {
+        let message = format!("invalid redirect_origin: `{origin}` {reason}");
+        let bad = apps(&h, &dir, &["create", "gamma", "--redirect-origin", origin]).await;
+        bad.assert_code(2);
+        assert_eq!(bad.stderr, format!("error: {message}\n"));
+        let bad = apps(
+            &h,
+            &dir,
+            &["create", "gamma", "--redirect-origin", origin, "--json"],
+        )
+        .await;
+        assert_eq!(
+            bad.json(),
+            serde_json::json!({"error": {"kind": "usage", "exit_code": 2, "message": message, "retryable": false}})
+        );
+    }
     apps(&h, &dir, &["delete", "nope"]).await.assert_code(2);
 
     // delete: gone from the list, and a second delete is unknown.
