@@ -2571,6 +2571,7 @@ async fn apps_create_list_rotate_and_delete_print_the_secret_once() {
     )
     .await;
     let (id, client_id, secret) = printed_credentials(&created);
+    assert!(!created.stderr.contains(&secret), "{created:?}");
     assert!(
         created.stderr.contains(&format!(
             "Application `acme` created in {shown}. Keep the client secret now"
@@ -2752,11 +2753,11 @@ impl Serving {
         Self { child, url, stderr }
     }
 
-    /// Sends SIGTERM.
-    fn terminate(&self) {
+    /// Sends `signal` (`TERM`, `INT`).
+    fn signal(&self, signal: &str) {
         let pid = self.child.id().expect("serve is running");
         let status = std::process::Command::new("kill")
-            .args(["-TERM", &pid.to_string()])
+            .args([&format!("-{signal}"), &pid.to_string()])
             .status()
             .expect("run kill");
         assert!(status.success());
@@ -2894,7 +2895,7 @@ async fn serve_runs_the_hosted_life_against_asana_and_stops_gracefully_on_sigter
         }
     });
     tokio::time::sleep(Duration::from_millis(500)).await;
-    serving.terminate();
+    serving.signal("TERM");
     let (status, body) = execute.await.expect("execute task");
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["result"]["name"], "Greg Sanchez");
@@ -2959,7 +2960,7 @@ async fn serve_refuses_to_start_without_a_key_unless_told_to_store_plaintext() {
     out.assert_code(3);
     assert!(out.stderr.contains("openssl rand -base64 32"), "{out:?}");
 
-    // With --insecure-no-encryption it starts, says so, and stops on SIGTERM.
+    // With --insecure-no-encryption it starts and says so.
     h.remove_env("INTEGRATIONS_ENCRYPTION_KEY");
     let serving = Serving::start(
         &h,
@@ -2974,8 +2975,13 @@ async fn serve_refuses_to_start_without_a_key_unless_told_to_store_plaintext() {
     .await;
     let (status, body) = get(&format!("{}/healthz", serving.url)).await;
     assert_eq!(status, 200, "{body}");
-    serving.terminate();
+    // Ctrl-C (SIGINT) stops it as SIGTERM does.
+    serving.signal("INT");
     let (code, stderr) = serving.exit().await;
     assert_eq!(code, 0, "{stderr}");
     assert!(stderr.contains("credentials not encrypted"), "{stderr}");
+    assert!(
+        stderr.contains("integrations serve: Ctrl-C: no new connections"),
+        "{stderr}"
+    );
 }
