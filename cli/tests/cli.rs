@@ -2877,6 +2877,7 @@ async fn serve_runs_the_hosted_life_against_asana_and_stops_gracefully_on_sigter
 
     // A read in flight when SIGTERM comes is answered; then the service exits 0.
     h.mock.set_latency(Duration::from_millis(1500));
+    let asked = h.mock.api_requests();
     let execute = tokio::spawn({
         let http = http.clone();
         let url = format!("{url}/api/v1/integrations/connectors/{connector_id}/execute");
@@ -2894,7 +2895,14 @@ async fn serve_runs_the_hosted_life_against_asana_and_stops_gracefully_on_sigter
             )
         }
     });
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // SIGTERM once the read is at Asana, i.e. in flight at the service.
+    tokio::time::timeout(CHILD_TIMEOUT, async {
+        while h.mock.api_requests() == asked {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .expect("the read reaches Asana");
     serving.signal("TERM");
     let (status, body) = execute.await.expect("execute task");
     assert_eq!(status, 200, "{body}");
