@@ -185,7 +185,8 @@ actions on them (see the README, \"Hosted execution\").
 The service's own Asana app (client id and secret, which refresh OAuth connectors that bring no \
 app of their own) and Asana's URLs come from the environment (ASANA_CLIENT_ID, \
 ASANA_CLIENT_SECRET, ASANA_API_BASE_URL, ...) or the [asana] section of --config, as for the \
-other commands.
+other commands. Consent flows send customers back to PUBLIC_URL/api/v1/oauth/callback: register \
+it as a redirect URI of that Asana app (and of applications' own apps).
 
 Connector credentials are encrypted at rest with INTEGRATIONS_ENCRYPTION_KEY (base64 of 32 random \
 bytes, e.g. from `openssl rand -base64 32`); without it the service refuses to start unless \

@@ -2804,8 +2804,19 @@ async fn serve_runs_the_hosted_life_against_asana_and_stops_gracefully_on_sigter
     let url = serving.url.clone();
 
     // An application, created while the service runs on the same store.
-    let (app_id, client_id, secret) =
-        printed_credentials(&apps(&h, &dir, &["create", "acme"]).await);
+    let (app_id, client_id, secret) = printed_credentials(
+        &apps(
+            &h,
+            &dir,
+            &[
+                "create",
+                "acme",
+                "--redirect-origin",
+                "https://app.acme.example",
+            ],
+        )
+        .await,
+    );
     let http = reqwest::Client::builder()
         .timeout(CHILD_TIMEOUT)
         .build()
@@ -2861,6 +2872,33 @@ async fn serve_runs_the_hosted_life_against_asana_and_stops_gracefully_on_sigter
         .expect("JSON");
     assert_eq!(found["data"][0]["id"], connector_id.as_str());
     assert_eq!(found["data"].as_array().map(Vec::len), Some(1));
+
+    // A consent flow: Asana is to send the customer back to the default public URL.
+    let consent: Value = http
+        .post(format!(
+            "{url}/api/v1/integrations/connectors/oauth/initiate"
+        ))
+        .bearer_auth(&bearer)
+        .json(&serde_json::json!({
+            "customer_name": "customer-2",
+            "connector_type": "Asana",
+            "redirect_url": "https://app.acme.example/connected",
+        }))
+        .send()
+        .await
+        .expect("POST initiate")
+        .json()
+        .await
+        .expect("JSON");
+    let consent_url = consent["consent_url"].as_str().expect("consent_url");
+    assert!(
+        consent_url.starts_with(&h.mock.authorization_url()),
+        "{consent}"
+    );
+    assert_eq!(
+        query_param(consent_url, "redirect_uri").as_deref(),
+        Some(format!("http://{listen}/api/v1/oauth/callback").as_str())
+    );
 
     // The secret printed by rotate-secret is the one the service takes; the old one is refused.
     let (_, _, rotated) = printed_credentials(&apps(&h, &dir, &["rotate-secret", &app_id]).await);
