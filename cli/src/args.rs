@@ -45,7 +45,8 @@ Environment:
   RUST_LOG                     tracing filter, instead of -v
 
 Default store: SQLite at <data dir>/integrations/credentials.db (Linux ~/.local/share,
-macOS ~/Library/Application Support, Windows %APPDATA%)."
+macOS ~/Library/Application Support, Windows %APPDATA%). The hosted service (`serve`, `apps`)
+keeps its data in the directory <data dir>/integrations/service unless given --store DIR."
 );
 
 /// `integrations`: connect SaaS accounts (Asana) and use them from the command line.
@@ -157,6 +158,115 @@ be https (http only on 127.0.0.1, ::1, localhost)."
         after_help = "The subject's token goes only to the provider's API base URL         ({ID}_API_BASE_URL), with the headers the provider requires; a 401 refreshes the token         and retries once. A JSON body is pretty-printed. Exit code 0 on a 2xx answer, 5 on any         other status (the message names it)."
     )]
     Request(RequestArgs),
+
+    /// Run the hosted-execution service: a multi-tenant HTTP API (Airbyte's hosted agent API)
+    #[command(after_help = SERVE_AFTER_HELP)]
+    Serve(ServeArgs),
+
+    /// Manage the applications (tenants) of the hosted service, in its store, without HTTP
+    #[command(
+        after_help = "The commands read no connector credentials, so they need no encryption key; \
+         `delete` deletes the application's connectors with their credentials. They may run while \
+         `integrations serve` runs on the same --store."
+    )]
+    Apps {
+        /// What to do with them.
+        #[command(subcommand)]
+        command: AppsCommand,
+    },
+}
+
+/// Printed after `serve --help`.
+const SERVE_AFTER_HELP: &str = "Applications are created with `integrations apps create NAME` \
+(with the same --store); each trades its client_id and client_secret for a service token at \
+POST /api/v1/account/applications/token, then creates connectors for its customers and executes \
+actions on them (see the README, \"Hosted execution\").
+
+The service's own Asana app (client id and secret, which refresh OAuth connectors that bring no \
+app of their own) and Asana's URLs come from the environment (ASANA_CLIENT_ID, \
+ASANA_CLIENT_SECRET, ASANA_API_BASE_URL, ...) or the [asana] section of --config, as for the \
+other commands. Consent flows send customers back to PUBLIC_URL/api/v1/oauth/callback: register \
+it as a redirect URI of that Asana app (and of applications' own apps).
+
+Connector credentials are encrypted at rest with INTEGRATIONS_ENCRYPTION_KEY (base64 of 32 random \
+bytes, e.g. from `openssl rand -base64 32`); without it the service refuses to start unless \
+--insecure-no-encryption is given. SIGTERM or Ctrl-C stops it: it stops accepting connections and \
+exits 0 once the requests in flight are answered. Logs go to stderr (info by default; RUST_LOG or \
+-v to change).";
+
+/// Where the hosted service keeps its data, shared by `serve` and `apps`.
+#[derive(Debug, Args)]
+pub struct ServiceStoreArgs {
+    /// The directory of the service's data (credentials.db, service.db), created if missing
+    /// [default: <data dir>/integrations/service]
+    // Same id as the global --store, which clap then does not propagate here: the service's store
+    // is a directory, not the command line's sqlite:PATH|file:PATH, and INTEGRATIONS_STORE does
+    // not apply.
+    #[arg(id = "store", long = "store", value_name = "DIR")]
+    pub store: Option<String>,
+}
+
+/// `serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The address to listen on, HOST:PORT (port 0 picks a free one)
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+    pub listen: String,
+
+    /// The URL clients and Asana reach the service at (consent-flow redirects)
+    /// [default: http://ADDR, the address listened on]
+    #[arg(long, value_name = "URL")]
+    pub public_url: Option<url::Url>,
+
+    /// Store connector credentials in plaintext when INTEGRATIONS_ENCRYPTION_KEY is not set
+    /// (tests and demos only)
+    #[arg(long)]
+    pub insecure_no_encryption: bool,
+
+    /// The service's store.
+    #[command(flatten)]
+    pub store: ServiceStoreArgs,
+}
+
+/// `apps ...`.
+#[derive(Debug, Subcommand)]
+pub enum AppsCommand {
+    /// Register an application; prints its client_id and client_secret (the secret only this once)
+    Create {
+        /// Its name, e.g. acme
+        name: String,
+        /// An origin its consent flows may redirect to, e.g. https://app.example.com (repeat for
+        /// several)
+        #[arg(long = "redirect-origin", value_name = "URL")]
+        redirect_origins: Vec<String>,
+        /// The service's store.
+        #[command(flatten)]
+        store: ServiceStoreArgs,
+    },
+    /// Id, name, client id, redirect origins and creation time of every application (never a
+    /// secret)
+    List {
+        /// The service's store.
+        #[command(flatten)]
+        store: ServiceStoreArgs,
+    },
+    /// Give the application a new client secret, printed once; the old one and every service
+    /// token issued with it stop working at once
+    RotateSecret {
+        /// The application's id (see `integrations apps list`)
+        id: String,
+        /// The service's store.
+        #[command(flatten)]
+        store: ServiceStoreArgs,
+    },
+    /// Delete the application with its service tokens, connectors and their credentials
+    Delete {
+        /// The application's id (see `integrations apps list`)
+        id: String,
+        /// The service's store.
+        #[command(flatten)]
+        store: ServiceStoreArgs,
+    },
 }
 
 /// The methods `request` sends.

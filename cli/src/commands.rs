@@ -23,6 +23,7 @@ use crate::args::{
 use crate::error::{CliError, ExitKind};
 use crate::login::{self, describe_user};
 use crate::output::{Output, relative, rfc3339, table, unix_seconds};
+use crate::service;
 
 /// Runs the parsed command line.
 pub async fn run(cli: Cli, store_from_flag: bool, out: &Output) -> Result<(), CliError> {
@@ -51,6 +52,8 @@ pub async fn run(cli: Cli, store_from_flag: bool, out: &Output) -> Result<(), Cl
         } => rotate_credentials(&globals, out).await,
         Command::Logout(args) => logout(&App::open(&globals).await?, &args, out).await,
         Command::Request(args) => request(&App::open(&globals).await?, &args, out).await,
+        Command::Serve(args) => service::serve(&globals, &args).await,
+        Command::Apps { command } => service::apps(&command, out).await,
     }
 }
 

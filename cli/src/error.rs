@@ -7,6 +7,7 @@ use integrations::asana::{AsanaError, ExecuteError, ServiceError};
 use integrations::auth_core::redact::strip_controls;
 use integrations::declarative::DeclarativeError;
 use integrations::{AuthError, ErrorClass, OAuthErrorCode, StoreError};
+use integrations_server::ServerError;
 
 /// What kind of failure, i.e. which exit code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -332,6 +333,32 @@ fn service_error(e: ServiceError) -> CliError {
             ErrorClass::Transient => CliError::new(ExitKind::Remote, message).retryable(true),
             _ => CliError::new(ExitKind::Remote, message),
         },
+    }
+}
+
+/// How to get a key for the hosted service, or run it without one.
+pub const SERVICE_KEY_HINT: &str = "set INTEGRATIONS_ENCRYPTION_KEY to base64 of 32 random bytes (make one with `openssl rand -base64 32`, and keep it: credentials stored under it cannot be read without it), or pass --insecure-no-encryption to store connector credentials in plaintext (tests and demos only)";
+
+/// Maps a [`ServerError`] of the hosted service (`serve`, `apps`) over the store in `store_dir`.
+pub fn server_error(e: ServerError, store_dir: &str) -> CliError {
+    match e {
+        ServerError::NoEncryptionKey => CliError::new(
+            ExitKind::Config,
+            format!(
+                "no encryption key for the service's connector credentials: {SERVICE_KEY_HINT}"
+            ),
+        ),
+        ServerError::InvalidConfig { .. } => CliError::new(ExitKind::Config, e.to_string()),
+        ServerError::InvalidArgument { .. } => CliError::new(ExitKind::Usage, e.to_string()),
+        ServerError::UnknownApplication { id } => CliError::new(
+            ExitKind::Usage,
+            format!(
+                "no application with id `{id}` in {store_dir}; list them with `integrations apps list --store {}`",
+                shell_quote(store_dir)
+            ),
+        ),
+        ServerError::Credentials(store) => store_error(store),
+        other => CliError::new(ExitKind::Other, other.to_string()),
     }
 }
 

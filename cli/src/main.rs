@@ -12,6 +12,8 @@
 //! integrations credentials list
 //! integrations mcp asana --read-only             # MCP tools on stdio, for Claude Desktop or Cursor
 //! integrations logout asana
+//! integrations apps create acme                 # an application (tenant) of the hosted service
+//! integrations serve                            # the hosted service, on 127.0.0.1:8080
 //! ```
 //!
 //! Modules:
@@ -22,6 +24,7 @@
 //!   [`spinner`] while waiting, and `--with-token`.
 //! - [`error`]: one-line errors that say what to do, and their exit codes.
 //! - [`output`]: human and `--json` output, time formatting.
+//! - [`service`]: the hosted-execution service, `serve` and `apps`.
 
 mod app;
 mod args;
@@ -30,13 +33,14 @@ mod error;
 mod login;
 mod loopback;
 mod output;
+mod service;
 mod spinner;
 
 use std::process::ExitCode;
 
 use clap::{CommandFactory, FromArgMatches};
 
-use crate::args::Cli;
+use crate::args::{Cli, Command};
 use crate::error::{CliError, ExitKind};
 use crate::output::Output;
 
@@ -52,13 +56,19 @@ fn main() -> ExitCode {
         Err(e) => return usage_error(e, json),
     };
     let out = Output::new(cli.json);
-    init_tracing(cli.verbose);
+    // The service logs its address and its requests; a command logs only errors by default.
+    let serve = matches!(cli.command, Command::Serve(_));
+    init_tracing(cli.verbose, if serve { "info" } else { "error" });
     let store_from_flag =
         matches.value_source("store") == Some(clap::parser::ValueSource::CommandLine);
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = if serve {
+        tokio::runtime::Builder::new_multi_thread()
+    } else {
+        tokio::runtime::Builder::new_current_thread()
+    }
+    .enable_all()
+    .build();
+    let runtime = match runtime {
         Ok(runtime) => runtime,
         Err(e) => {
             let err = CliError::new(
@@ -103,11 +113,11 @@ fn first_line(text: &str) -> String {
 }
 
 /// `-v` info, `-vv` debug, `-vvv` trace, on stderr; `RUST_LOG` wins when set. Without either,
-/// only errors are logged.
-fn init_tracing(verbose: u8) {
+/// `quiet` (errors for commands, info for `serve`).
+fn init_tracing(verbose: u8, quiet: &str) {
     use tracing_subscriber::EnvFilter;
     let level = match verbose {
-        0 => "error",
+        0 => quiet,
         1 => "info",
         2 => "debug",
         _ => "trace",

@@ -2524,3 +2524,510 @@ async fn execute_hosted_maps_the_services_errors_to_exit_codes() {
     out.assert_code(2);
     assert!(out.stderr.contains("must be https"), "{out:?}");
 }
+
+/// `apps ...` over the service's store at `dir`.
+async fn apps(h: &Harness, dir: &Path, args: &[&str]) -> Outcome {
+    let mut all = vec!["apps"];
+    all.extend_from_slice(args);
+    all.extend_from_slice(&["--store", dir.to_str().expect("utf-8 path")]);
+    h.run(&all).await
+}
+
+/// `id`, `client_id` and `client_secret`: the three lines `apps create` and `apps rotate-secret`
+/// print, in that order and nothing else.
+fn printed_credentials(out: &Outcome) -> (String, String, String) {
+    out.assert_code(0);
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    let value = |i: usize, key: &str| -> String {
+        let prefix = format!("{key}: ");
+        lines
+            .get(i)
+            .and_then(|line| line.strip_prefix(&prefix))
+            .unwrap_or_else(|| panic!("line {i} is not `{prefix}...`: {out:?}"))
+            .to_string()
+    };
+    assert_eq!(lines.len(), 3, "{out:?}");
+    let secret = value(2, "client_secret");
+    assert!(secret.len() >= 32, "{out:?}");
+    (value(0, "id"), value(1, "client_id"), secret)
+}
+
+#[tokio::test]
+async fn apps_create_list_rotate_and_delete_print_the_secret_once() {
+    let h = Harness::start().await;
+    let dir = h.dir.path().join("service");
+    let shown = dir.display().to_string();
+
+    // No INTEGRATIONS_ENCRYPTION_KEY: the admin reads no credentials and needs none.
+    let created = apps(
+        &h,
+        &dir,
+        &[
+            "create",
+            "acme",
+            "--redirect-origin",
+            "https://app.example.com/callback",
+        ],
+    )
+    .await;
+    let (id, client_id, secret) = printed_credentials(&created);
+    assert!(!created.stderr.contains(&secret), "{created:?}");
+    assert!(
+        created.stderr.contains(&format!(
+            "Application `acme` created in {shown}. Keep the client secret now"
+        )),
+        "{created:?}"
+    );
+    let json = apps(&h, &dir, &["create", "beta", "--json"]).await;
+    json.assert_code(0);
+    let beta = json.json();
+    let mut keys: Vec<&str> = beta
+        .as_object()
+        .expect("an object")
+        .keys()
+        .map(String::as_str)
+        .collect();
+    keys.sort_unstable();
+    assert_eq!(
+        keys,
+        [
+            "client_id",
+            "client_secret",
+            "created_at",
+            "id",
+            "name",
+            "organization_id",
+            "redirect_origins"
+        ]
+    );
+    assert_eq!(
+        (&beta["name"], &beta["redirect_origins"]),
+        (&Value::from("beta"), &serde_json::json!([]))
+    );
+    let beta_secret = beta["client_secret"].as_str().expect("secret").to_string();
+    assert!(json.stderr.is_empty(), "{json:?}");
+
+    // list: both, never a secret.
+    let listed = apps(&h, &dir, &["list"]).await;
+    listed.assert_code(0);
+    let lines: Vec<&str> = listed.stdout.lines().collect();
+    assert_eq!(lines.len(), 3, "{listed:?}");
+    assert!(lines[0].starts_with("ID "), "{listed:?}");
+    assert!(
+        lines[1].starts_with(&format!("{id}  acme  {client_id}  ")),
+        "{listed:?}"
+    );
+    assert!(
+        lines[1].ends_with("  https://app.example.com"),
+        "{listed:?}"
+    );
+    let listed_json = apps(&h, &dir, &["list", "--json"]).await;
+    listed_json.assert_code(0);
+    let document = listed_json.json();
+    assert_eq!(document["store"], shown);
+    let applications = document["applications"].as_array().expect("a list");
+    assert_eq!(applications.len(), 2);
+    assert_eq!(applications[0]["id"], id.as_str());
+    assert_eq!(
+        applications[0]["redirect_origins"],
+        serde_json::json!(["https://app.example.com"])
+    );
+    assert!(
+        applications
+            .iter()
+            .all(|a| a.get("client_secret").is_none())
+    );
+    for out in [&listed, &listed_json] {
+        assert!(!out.stdout.contains(&secret) && !out.stdout.contains(&beta_secret));
+    }
+
+    // rotate-secret: the same application, a new secret, shown once.
+    let rotated = apps(&h, &dir, &["rotate-secret", &id]).await;
+    let (same_id, same_client, new_secret) = printed_credentials(&rotated);
+    assert_eq!(
+        (same_id.as_str(), same_client.as_str()),
+        (id.as_str(), client_id.as_str())
+    );
+    assert_ne!(new_secret, secret);
+    let rotated_json = apps(&h, &dir, &["rotate-secret", &id, "--json"]).await;
+    rotated_json.assert_code(0);
+    assert_eq!(rotated_json.json()["client_id"], client_id.as_str());
+    assert_ne!(rotated_json.json()["client_secret"], new_secret.as_str());
+
+    // Unknown ids and bad origins: usage errors that say what to do; nothing created.
+    let unknown = apps(&h, &dir, &["rotate-secret", "nope"]).await;
+    unknown.assert_code(2);
+    assert_eq!(
+        unknown.stderr,
+        format!(
+            "error: no application with id `nope` in {shown}; list them with `integrations apps list --store {shown}`\n"
+        )
+    );
+    for (origin, reason) in [
+        (
+            "ftp://files.example.com",
+            "must be an http(s) origin such as https://app.example.com",
+        ),
+        ("not a url", "is not a URL"),
+    ] {
+        let message = format!("invalid redirect_origin: `{origin}` {reason}");
+        let bad = apps(&h, &dir, &["create", "gamma", "--redirect-origin", origin]).await;
+        bad.assert_code(2);
+        assert_eq!(bad.stderr, format!("error: {message}\n"));
+        let bad = apps(
+            &h,
+            &dir,
+            &["create", "gamma", "--redirect-origin", origin, "--json"],
+        )
+        .await;
+        assert_eq!(
+            bad.json(),
+            serde_json::json!({"error": {"kind": "usage", "exit_code": 2, "message": message, "retryable": false}})
+        );
+    }
+    apps(&h, &dir, &["delete", "nope"]).await.assert_code(2);
+
+    // delete: gone from the list, and a second delete is unknown.
+    let deleted = apps(&h, &dir, &["delete", &id]).await;
+    deleted.assert_code(0);
+    assert_eq!(
+        deleted.stdout,
+        format!(
+            "Deleted application {id} with its service tokens, connectors and their credentials.\n"
+        )
+    );
+    let beta_id = beta["id"].as_str().expect("id");
+    let deleted = apps(&h, &dir, &["delete", beta_id, "--json"]).await;
+    deleted.assert_code(0);
+    assert_eq!(
+        deleted.json(),
+        serde_json::json!({"id": beta_id, "deleted": true})
+    );
+    let empty = apps(&h, &dir, &["list"]).await;
+    empty.assert_code(0);
+    assert_eq!(
+        empty.stdout,
+        format!(
+            "No applications in {shown}; create one with `integrations apps create NAME --store {shown}`.\n"
+        )
+    );
+    apps(&h, &dir, &["delete", &id]).await.assert_code(2);
+}
+
+/// A key for `INTEGRATIONS_ENCRYPTION_KEY` (base64 of 32 bytes).
+const SERVICE_KEY: &str = "faBFFFXItYsrwO3hIr1i0NnigsuwRi3Ph/73UjEu2aM=";
+
+/// `integrations serve` running as a child process.
+struct Serving {
+    child: Child,
+    url: String,
+    /// Every stderr line so far, then the rest once the child exits.
+    stderr: JoinHandle<String>,
+}
+
+impl Serving {
+    /// Starts `serve {args}` and waits for its startup line on stderr.
+    async fn start(h: &Harness, args: &[&str]) -> Self {
+        let mut all = vec!["serve"];
+        all.extend_from_slice(args);
+        let mut child = h.command(&all).spawn().expect("start serve");
+        let stderr = child.stderr.take().expect("piped stderr");
+        let (ready, mut listening) = tokio::sync::mpsc::unbounded_channel();
+        let stderr = tokio::spawn(async move {
+            let mut lines = BufReader::new(stderr).lines();
+            let mut text = String::new();
+            while let Some(line) = lines.next_line().await.expect("read stderr") {
+                if let Some((_, rest)) = line.split_once("listening on ") {
+                    let url = rest.split_whitespace().next().unwrap_or_default();
+                    let _ = ready.send(url.to_string());
+                }
+                text.push_str(&line);
+                text.push('\n');
+            }
+            text
+        });
+        let url = tokio::time::timeout(CHILD_TIMEOUT, listening.recv())
+            .await
+            .expect("serve starts in time")
+            .expect("serve prints `listening on URL` on stderr");
+        Self { child, url, stderr }
+    }
+
+    /// Sends `signal` (`TERM`, `INT`).
+    fn signal(&self, signal: &str) {
+        let pid = self.child.id().expect("serve is running");
+        let status = std::process::Command::new("kill")
+            .args([&format!("-{signal}"), &pid.to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success());
+    }
+
+    /// Waits for the child to exit: its code and its stderr.
+    async fn exit(mut self) -> (i32, String) {
+        let status = tokio::time::timeout(CHILD_TIMEOUT, self.child.wait())
+            .await
+            .expect("serve exits in time")
+            .expect("wait for serve");
+        (
+            status.code().unwrap_or(-1),
+            self.stderr.await.expect("stderr task"),
+        )
+    }
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn serve_runs_the_hosted_life_against_asana_and_stops_gracefully_on_sigterm() {
+    let mut h = Harness::start().await;
+    h.set_env("INTEGRATIONS_ENCRYPTION_KEY", SERVICE_KEY);
+    // Asana's API URL from --config, layered as for every command: without it the service would
+    // call the real Asana, which is unreachable here.
+    h.remove_env("ASANA_API_BASE_URL");
+    let config = h.dir.path().join("config.toml");
+    std::fs::write(
+        &config,
+        format!("[asana]\napi_base_url = \"{}\"\n", h.mock.api_base_url()),
+    )
+    .expect("write the configuration");
+    let config = config.to_str().expect("utf-8 path");
+    let dir = h.dir.path().join("service");
+    let store = dir.to_str().expect("utf-8 path");
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let serving = Serving::start(
+        &h,
+        &["--listen", &listen, "--store", store, "--config", config],
+    )
+    .await;
+    assert_eq!(serving.url, format!("http://{listen}"));
+    let url = serving.url.clone();
+
+    // An application, created while the service runs on the same store.
+    let (app_id, client_id, secret) = printed_credentials(
+        &apps(
+            &h,
+            &dir,
+            &[
+                "create",
+                "acme",
+                "--redirect-origin",
+                "https://app.acme.example",
+            ],
+        )
+        .await,
+    );
+    let http = reqwest::Client::builder()
+        .timeout(CHILD_TIMEOUT)
+        .build()
+        .expect("http client");
+    let token_for = |secret: String| {
+        let http = http.clone();
+        let url = url.clone();
+        let client_id = client_id.clone();
+        async move {
+            http.post(format!("{url}/api/v1/account/applications/token"))
+                .json(&serde_json::json!({"client_id": client_id, "client_secret": secret}))
+                .send()
+                .await
+                .expect("POST token")
+        }
+    };
+    let answer = token_for(secret.clone()).await;
+    assert_eq!(answer.status(), 200);
+    let token: Value = answer.json().await.expect("JSON");
+    assert_eq!(token["token_type"], "bearer");
+    assert!(token["expires_in"].as_u64().expect("expires_in") >= 900);
+    let bearer = token["access_token"]
+        .as_str()
+        .expect("access_token")
+        .to_string();
+
+    // A connector for a customer, with a token; found by the customer.
+    let pat = h.mock.personal_access_token().to_string();
+    let created = http
+        .post(format!("{url}/api/v1/integrations/connectors"))
+        .bearer_auth(&bearer)
+        .json(&serde_json::json!({
+            "external_user_id": "customer-1",
+            "connector_type": "Asana",
+            "credentials": {"token": pat},
+        }))
+        .send()
+        .await
+        .expect("POST connector");
+    assert_eq!(created.status(), 201);
+    let connector: Value = created.json().await.expect("JSON");
+    assert!(!connector.to_string().contains(&pat), "{connector}");
+    let connector_id = connector["id"].as_str().expect("id").to_string();
+    let found: Value = http
+        .get(format!("{url}/api/v1/integrations/connectors"))
+        .query(&[("external_user_id", "customer-1")])
+        .bearer_auth(&bearer)
+        .send()
+        .await
+        .expect("GET connectors")
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(found["data"][0]["id"], connector_id.as_str());
+    assert_eq!(found["data"].as_array().map(Vec::len), Some(1));
+
+    // A consent flow: Asana is to send the customer back to the default public URL.
+    let consent: Value = http
+        .post(format!(
+            "{url}/api/v1/integrations/connectors/oauth/initiate"
+        ))
+        .bearer_auth(&bearer)
+        .json(&serde_json::json!({
+            "customer_name": "customer-2",
+            "connector_type": "Asana",
+            "redirect_url": "https://app.acme.example/connected",
+        }))
+        .send()
+        .await
+        .expect("POST initiate")
+        .json()
+        .await
+        .expect("JSON");
+    let consent_url = consent["consent_url"].as_str().expect("consent_url");
+    assert!(
+        consent_url.starts_with(&h.mock.authorization_url()),
+        "{consent}"
+    );
+    assert_eq!(
+        query_param(consent_url, "redirect_uri").as_deref(),
+        Some(format!("http://{listen}/api/v1/oauth/callback").as_str())
+    );
+
+    // The secret printed by rotate-secret is the one the service takes; the old one is refused.
+    let (_, _, rotated) = printed_credentials(&apps(&h, &dir, &["rotate-secret", &app_id]).await);
+    assert_eq!(token_for(secret).await.status(), 401);
+    assert_eq!(token_for(rotated.clone()).await.status(), 200);
+    let bearer: String = token_for(rotated)
+        .await
+        .json::<Value>()
+        .await
+        .expect("JSON")["access_token"]
+        .as_str()
+        .expect("access_token")
+        .to_string();
+
+    // A read in flight when SIGTERM comes is answered; then the service exits 0.
+    h.mock.set_latency(Duration::from_millis(1500));
+    let asked = h.mock.api_requests();
+    let execute = tokio::spawn({
+        let http = http.clone();
+        let url = format!("{url}/api/v1/integrations/connectors/{connector_id}/execute");
+        async move {
+            let answer = http
+                .post(url)
+                .bearer_auth(bearer)
+                .json(&serde_json::json!({"entity": "users", "action": "get", "params": {"user_gid": "me"}}))
+                .send()
+                .await
+                .expect("POST execute");
+            (
+                answer.status().as_u16(),
+                answer.json::<Value>().await.expect("JSON"),
+            )
+        }
+    });
+    // SIGTERM once the read is at Asana, i.e. in flight at the service.
+    tokio::time::timeout(CHILD_TIMEOUT, async {
+        while h.mock.api_requests() == asked {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .expect("the read reaches Asana");
+    serving.signal("TERM");
+    let (status, body) = execute.await.expect("execute task");
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["result"]["name"], "Greg Sanchez");
+    let (code, stderr) = serving.exit().await;
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stderr.contains(
+            "integrations serve: SIGTERM: no new connections; finishing the requests in flight"
+        ),
+        "{stderr}"
+    );
+    assert!(stderr.contains("integrations serve: stopped"), "{stderr}");
+    assert!(!stderr.contains(&pat), "{stderr}");
+    assert!(
+        reqwest::get(format!("{url}/healthz")).await.is_err(),
+        "nothing listens any more"
+    );
+
+    // The connector's token is encrypted at rest.
+    for entry in std::fs::read_dir(&dir).expect("the store directory") {
+        let bytes = std::fs::read(entry.expect("entry").path()).expect("read a store file");
+        assert!(
+            !bytes.windows(pat.len()).any(|w| w == pat.as_bytes()),
+            "the token is in clear in the store"
+        );
+    }
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn serve_refuses_to_start_without_a_key_unless_told_to_store_plaintext() {
+    let mut h = Harness::start().await;
+    let dir = h.dir.path().join("service");
+    let store = dir.to_str().expect("utf-8 path");
+    let out = h
+        .run(&["serve", "--listen", "127.0.0.1:0", "--store", store])
+        .await;
+    out.assert_code(3);
+    assert_eq!(
+        out.stderr,
+        "error: no encryption key for the service's connector credentials: set INTEGRATIONS_ENCRYPTION_KEY to base64 of 32 random bytes (make one with `openssl rand -base64 32`, and keep it: credentials stored under it cannot be read without it), or pass --insecure-no-encryption to store connector credentials in plaintext (tests and demos only)\n"
+    );
+    assert!(out.stdout.is_empty(), "{out:?}");
+    let json = h
+        .run(&[
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--store",
+            store,
+            "--json",
+        ])
+        .await;
+    json.assert_code(3);
+    assert_eq!(json.json()["error"]["kind"], "configuration");
+    assert!(!dir.exists(), "nothing was created");
+
+    h.set_env("INTEGRATIONS_ENCRYPTION_KEY", "not base64!");
+    let out = h
+        .run(&["serve", "--listen", "127.0.0.1:0", "--store", store])
+        .await;
+    out.assert_code(3);
+    assert!(out.stderr.contains("openssl rand -base64 32"), "{out:?}");
+
+    // With --insecure-no-encryption it starts and says so.
+    h.remove_env("INTEGRATIONS_ENCRYPTION_KEY");
+    let serving = Serving::start(
+        &h,
+        &[
+            "--listen",
+            "127.0.0.1:0",
+            "--store",
+            store,
+            "--insecure-no-encryption",
+        ],
+    )
+    .await;
+    let (status, body) = get(&format!("{}/healthz", serving.url)).await;
+    assert_eq!(status, 200, "{body}");
+    // Ctrl-C (SIGINT) stops it as SIGTERM does.
+    serving.signal("INT");
+    let (code, stderr) = serving.exit().await;
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("credentials not encrypted"), "{stderr}");
+    assert!(
+        stderr.contains("integrations serve: Ctrl-C: no new connections"),
+        "{stderr}"
+    );
+}

@@ -1,0 +1,374 @@
+//! The hosted-execution service: `serve` runs it until SIGTERM or Ctrl-C, `apps` manages its
+//! applications directly in its store (no HTTP).
+
+use std::future::Future;
+use std::path::PathBuf;
+
+use integrations::KeyRing;
+use integrations::asana::{self, AsanaAppCredentials};
+use integrations::auth_core::config::ConfigLoader;
+use integrations_server::{
+    Admin, Application, ApplicationCredentials, Server, ServerBuilder, ServerError,
+};
+use serde_json::{Value, json};
+use url::Url;
+
+use crate::app::Globals;
+use crate::args::{AppsCommand, ServeArgs, ServiceStoreArgs};
+use crate::error::{CliError, ExitKind, server_error, shell_quote, store_error};
+use crate::output::{Output, rfc3339, table};
+
+/// The service's store directory, as `--store` names it or the platform default.
+struct StoreDir {
+    path: PathBuf,
+    /// For messages.
+    shown: String,
+}
+
+impl StoreDir {
+    /// `--store DIR`, or `<data dir>/integrations/service`.
+    fn from_args(args: &ServiceStoreArgs) -> Result<Self, CliError> {
+        let path = match args.store.as_deref() {
+            Some(dir) if dir.contains("://") => {
+                return Err(CliError::new(
+                    ExitKind::Usage,
+                    format!(
+                        "--store is `{dir}`: the service's store is a directory (of credentials.db and service.db); this release stores no data at a URL"
+                    ),
+                ));
+            }
+            Some(dir) if !dir.trim().is_empty() => PathBuf::from(dir),
+            Some(_) => {
+                return Err(CliError::new(
+                    ExitKind::Usage,
+                    "--store is empty: name the directory of the service's data",
+                ));
+            }
+            None => dirs::data_dir()
+                .ok_or_else(|| {
+                    CliError::new(
+                        ExitKind::Config,
+                        "cannot find the platform's data directory (is HOME set?): pass --store DIR",
+                    )
+                })?
+                .join("integrations")
+                .join("service"),
+        };
+        let shown = path.display().to_string();
+        Ok(Self { path, shown })
+    }
+
+    /// A builder over this directory with the key of `INTEGRATIONS_ENCRYPTION_KEY`; without
+    /// one, plaintext if `allow_plaintext`, else an error that says how to make a key. Also says
+    /// whether credentials are encrypted.
+    fn builder(&self, allow_plaintext: bool) -> Result<(ServerBuilder, bool), CliError> {
+        let builder = Server::builder().store_dir(&self.path);
+        match KeyRing::from_env().map_err(store_error)? {
+            Some(keys) => Ok((builder.encryption_keys(keys), true)),
+            None if allow_plaintext => Ok((builder.insecure_no_encryption(), false)),
+            None => Err(self.error(ServerError::NoEncryptionKey)),
+        }
+    }
+
+    /// The operator's operations over this directory. They read no credentials (deleting an
+    /// application deletes its connectors' records unread), so they need no key.
+    async fn admin(&self) -> Result<Admin, CliError> {
+        let (builder, _) = self.builder(true)?;
+        let server = builder.build().await.map_err(|e| self.error(e))?;
+        Ok(server.admin())
+    }
+
+    fn error(&self, e: ServerError) -> CliError {
+        server_error(e, &self.shown)
+    }
+}
+
+/// `serve`: listens on `--listen`, serves until SIGTERM or Ctrl-C, then finishes the requests in
+/// flight and returns.
+pub async fn serve(globals: &Globals, args: &ServeArgs) -> Result<(), CliError> {
+    let dir = StoreDir::from_args(&args.store)?;
+    let (builder, encrypted) = dir.builder(args.insecure_no_encryption)?;
+    let asana = asana_app(globals)?;
+    let listener = tokio::net::TcpListener::bind(&args.listen)
+        .await
+        .map_err(|e| {
+            let kind = match e.kind() {
+                std::io::ErrorKind::InvalidInput => ExitKind::Usage,
+                _ => ExitKind::Other,
+            };
+            CliError::new(
+                kind,
+                format!(
+                    "cannot listen on {}: {e}; pass another --listen HOST:PORT",
+                    args.listen
+                ),
+            )
+        })?;
+    let address = listener.local_addr().map_err(|e| {
+        CliError::new(
+            ExitKind::Other,
+            format!("cannot read the address listened on: {e}"),
+        )
+    })?;
+    let public_url = match &args.public_url {
+        Some(url) => checked_public_url(url)?,
+        None => Url::parse(&format!("http://{address}")).map_err(|e| {
+            CliError::new(
+                ExitKind::Usage,
+                format!("http://{address} is not a URL ({e}); pass --public-url URL"),
+            )
+        })?,
+    };
+    let server = builder
+        .public_url(public_url.clone())
+        .asana_app(asana)
+        .build()
+        .await
+        .map_err(|e| dir.error(e))?;
+    let shutdown = shutdown_signal().map_err(|e| {
+        CliError::new(
+            ExitKind::Other,
+            format!("cannot listen for SIGTERM and Ctrl-C: {e}"),
+        )
+    })?;
+    tracing::info!(
+        "integrations serve: listening on http://{address} (public URL {public_url}, store {}, credentials {})",
+        dir.shown,
+        if encrypted {
+            "encrypted"
+        } else {
+            "not encrypted"
+        }
+    );
+    server
+        .serve(listener, shutdown)
+        .await
+        .map_err(|e| dir.error(e))?;
+    tracing::info!("integrations serve: stopped");
+    Ok(())
+}
+
+/// The service's Asana app and URLs, from the environment and `--config` (or
+/// `INTEGRATIONS_CONFIG`), layered as for every command.
+fn asana_app(globals: &Globals) -> Result<AsanaAppCredentials, CliError> {
+    let mut loader = ConfigLoader::new();
+    if let Some(path) = &globals.config {
+        loader = loader.with_file(path);
+    }
+    let config = loader
+        .load(asana::PROVIDER_ID, asana::FIELDS)
+        .map_err(|e| CliError::new(ExitKind::Config, e.to_string()))?;
+    Ok(AsanaAppCredentials::from_config(&config))
+}
+
+/// `--public-url`: http(s) with a host.
+fn checked_public_url(url: &Url) -> Result<Url, CliError> {
+    if matches!(url.scheme(), "http" | "https") && url.host().is_some() {
+        Ok(url.clone())
+    } else {
+        Err(CliError::new(
+            ExitKind::Usage,
+            format!(
+                "--public-url is `{url}`: pass the http(s) URL the service is reached at, e.g. https://integrations.example.com"
+            ),
+        ))
+    }
+}
+
+/// Completes on the first SIGTERM or Ctrl-C. The handlers are installed before this returns, so
+/// a signal that comes once the service says it is listening is never lost.
+fn shutdown_signal() -> std::io::Result<impl Future<Output = ()> + Send + 'static> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut terminate = signal(SignalKind::terminate())?;
+        let mut interrupt = signal(SignalKind::interrupt())?;
+        Ok(async move {
+            let which = tokio::select! {
+                _ = terminate.recv() => "SIGTERM",
+                _ = interrupt.recv() => "Ctrl-C",
+            };
+            tracing::info!(
+                "integrations serve: {which}: no new connections; finishing the requests in flight"
+            );
+        })
+    }
+    #[cfg(not(unix))]
+    {
+        Ok(async {
+            let _ = tokio::signal::ctrl_c().await;
+            tracing::info!(
+                "integrations serve: Ctrl-C: no new connections; finishing the requests in flight"
+            );
+        })
+    }
+}
+
+/// `apps ...`.
+pub async fn apps(command: &AppsCommand, out: &Output) -> Result<(), CliError> {
+    match command {
+        AppsCommand::Create {
+            name,
+            redirect_origins,
+            store,
+        } => {
+            let dir = StoreDir::from_args(store)?;
+            let created = dir
+                .admin()
+                .await?
+                .create_application(name, redirect_origins)
+                .await
+                .map_err(|e| dir.error(e))?;
+            print_credentials(out, &created);
+            out.note(&format!(
+                "Application `{}` created in {}. Keep the client secret now: the service stores only its hash, so it cannot be shown again (`integrations apps rotate-secret {}` replaces it).",
+                created.application.name, dir.shown, created.application.id
+            ));
+            Ok(())
+        }
+        AppsCommand::List { store } => {
+            let dir = StoreDir::from_args(store)?;
+            let listed = dir
+                .admin()
+                .await?
+                .list_applications()
+                .await
+                .map_err(|e| dir.error(e))?;
+            print_list(out, &dir, &listed);
+            Ok(())
+        }
+        AppsCommand::RotateSecret { id, store } => {
+            let dir = StoreDir::from_args(store)?;
+            let rotated = dir
+                .admin()
+                .await?
+                .rotate_secret(id)
+                .await
+                .map_err(|e| dir.error(e))?;
+            print_credentials(out, &rotated);
+            out.note(&format!(
+                "New client secret for `{}`: the old one and the service tokens issued with it no longer work. Keep it now: it cannot be shown again.",
+                rotated.application.name
+            ));
+            Ok(())
+        }
+        AppsCommand::Delete { id, store } => {
+            let dir = StoreDir::from_args(store)?;
+            dir.admin()
+                .await?
+                .delete_application(id)
+                .await
+                .map_err(|e| dir.error(e))?;
+            if out.is_json() {
+                out.json(&json!({ "id": id, "deleted": true }));
+            } else {
+                out.line(&format!(
+                    "Deleted application {id} with its service tokens, connectors and their credentials."
+                ));
+            }
+            Ok(())
+        }
+    }
+}
+
+/// An application as JSON (never a secret).
+fn application_json(application: &Application) -> Value {
+    json!({
+        "id": application.id,
+        "name": application.name,
+        "organization_id": application.organization_id,
+        "client_id": application.client_id,
+        "redirect_origins": application.redirect_origins,
+        "created_at": rfc3339(application.created_at),
+    })
+}
+
+/// `id`, `client_id` and `client_secret` lines, or the application as JSON with its
+/// `client_secret`.
+fn print_credentials(out: &Output, created: &ApplicationCredentials) {
+    let application = &created.application;
+    let secret = created.client_secret.expose_secret();
+    if out.is_json() {
+        let mut document = application_json(application);
+        document["client_secret"] = json!(secret);
+        out.json(&document);
+    } else {
+        out.line(&format!(
+            "id: {}\nclient_id: {}\nclient_secret: {secret}",
+            application.id, application.client_id
+        ));
+    }
+}
+
+/// `apps list`.
+fn print_list(out: &Output, dir: &StoreDir, listed: &[Application]) {
+    if out.is_json() {
+        out.json(&json!({
+            "store": dir.shown,
+            "applications": listed.iter().map(application_json).collect::<Vec<_>>(),
+        }));
+        return;
+    }
+    if listed.is_empty() {
+        out.line(&format!(
+            "No applications in {}; create one with `integrations apps create NAME --store {}`.",
+            dir.shown,
+            shell_quote(&dir.shown)
+        ));
+        return;
+    }
+    let rows: Vec<Vec<String>> = listed
+        .iter()
+        .map(|application| {
+            vec![
+                application.id.clone(),
+                application.name.clone(),
+                application.client_id.clone(),
+                rfc3339(application.created_at),
+                application.redirect_origins.join(" "),
+            ]
+        })
+        .collect();
+    out.line(&table(
+        &["ID", "NAME", "CLIENT_ID", "CREATED", "REDIRECT_ORIGINS"],
+        &rows,
+    ));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn public_urls_are_http_origins() {
+        let ok = Url::parse("https://integrations.example.com/base").unwrap();
+        assert_eq!(checked_public_url(&ok).unwrap(), ok);
+        for bad in ["ftp://example.com", "mailto:ops@example.com"] {
+            let e = checked_public_url(&Url::parse(bad).unwrap()).unwrap_err();
+            assert_eq!(e.kind(), ExitKind::Usage, "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_store_is_a_directory_or_the_platform_default() {
+        let args = |store: Option<&str>| ServiceStoreArgs {
+            store: store.map(String::from),
+        };
+        assert_eq!(
+            StoreDir::from_args(&args(Some("/srv/integrations")))
+                .unwrap()
+                .path,
+            PathBuf::from("/srv/integrations")
+        );
+        for bad in ["postgres://db/integrations", " "] {
+            let e = StoreDir::from_args(&args(Some(bad))).err().unwrap();
+            assert_eq!(e.kind(), ExitKind::Usage, "{bad}");
+        }
+        if let Some(data) = dirs::data_dir() {
+            assert_eq!(
+                StoreDir::from_args(&args(None)).unwrap().path,
+                data.join("integrations").join("service")
+            );
+        }
+    }
+}
