@@ -9,6 +9,7 @@ use super::data::{Attachment, Data, Gid, Project, Section, Story, Tag, Task, Use
 use super::request::{ApiError, Ctx};
 use super::state::Reply;
 
+mod records;
 mod relations;
 
 use relations::Link;
@@ -317,7 +318,7 @@ pub(super) fn route(data: &mut Data, ctx: &Ctx<'_>) -> Result<Reply, ApiError> {
             let tag = existing(&data.tags, "tag", tag)?;
             list_tasks(data, ctx, |_, t| t.tags.contains(&tag))
         }
-        _ => Err(ApiError::new(404, "No matching route for request")),
+        _ => records::route(data, ctx, &segments),
     }
 }
 
@@ -527,12 +528,7 @@ fn add_user(data: &mut Data, ctx: &Ctx<'_>, raw: &str) -> Result<Reply, ApiError
     let gid = data
         .find_user(ctx.me, &key)
         .ok_or_else(|| ApiError::bad_request(format!("user: Unknown object: {key}")))?;
-    let Some(user) = data.users.get_mut(&gid) else {
-        return Err(ApiError::unknown_object(&key));
-    };
-    if !user.workspaces.contains(&workspace) {
-        user.workspaces.push(workspace);
-    }
+    data.join_workspace(gid, workspace);
     let mut json = data.user_json(gid, &data.users[&gid]);
     json.retain(|key, _| {
         ["gid", "resource_type", "name", "email", "photo"].contains(&key.as_str())
@@ -659,8 +655,15 @@ fn create_project(data: &mut Data, ctx: &Ctx<'_>) -> Result<Reply, ApiError> {
         team,
         owner: ctx.me,
         created_at: now.clone(),
-        modified_at: now.clone(),
+        modified_at: now,
     };
+    let gid = insert_project(data, project);
+    Ok(ctx.object(201, data.project_json(gid, &data.projects[&gid])))
+}
+
+/// Stores a new project with its first section, "Untitled section"; answers its gid.
+fn insert_project(data: &mut Data, project: Project) -> Gid {
+    let created_at = project.created_at.clone();
     let gid = data.next_gid();
     data.projects.insert(gid, project);
     let section = data.next_gid();
@@ -669,11 +672,11 @@ fn create_project(data: &mut Data, ctx: &Ctx<'_>) -> Result<Reply, ApiError> {
         Section {
             name: "Untitled section".into(),
             project: gid,
-            created_at: now,
+            created_at,
             rank: section,
         },
     );
-    Ok(ctx.object(201, data.project_json(gid, &data.projects[&gid])))
+    gid
 }
 
 fn update_project(data: &mut Data, ctx: &Ctx<'_>, raw: &str) -> Result<Reply, ApiError> {

@@ -14,4 +14,5 @@ mod client_webhooks;
 mod connector_execute;
 mod connector_failures;
 mod connector_standalone;
+mod connector_testkit_walk;
 mod e2e_auth_manager;
