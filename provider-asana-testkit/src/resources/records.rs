@@ -8,7 +8,9 @@
 use serde_json::{Map, Value, json};
 use wiremock::http::Method;
 
-use super::{deleted, existing, gid_field, gid_list, insert_project, string};
+use asana_endpoints::Op;
+
+use super::{NO_ROUTE, deleted, existing, gid_field, gid_list, insert_project, string};
 use crate::data::{Data, Gid, Project, Record, Task, Team, hidden, now_timestamp};
 use crate::request::{ApiError, Ctx};
 use crate::state::{Body, Reply};
@@ -59,11 +61,16 @@ const REFERENCE_LISTS: &[&str] = &["followers", "members"];
 /// The most objects a batch runs.
 const MAX_BATCH: usize = 10;
 
-/// Dispatches the routes this module serves; others are 404.
-pub(super) fn route(data: &mut Data, ctx: &Ctx<'_>, segments: &[&str]) -> Result<Reply, ApiError> {
-    match (ctx.method.as_str(), segments) {
-        ("PUT", ["workspaces", workspace]) => update_workspace(data, ctx, workspace),
-        ("GET", ["workspaces", workspace, "users", user]) => {
+/// Serves the operations this module models; others are 404.
+pub(super) fn route(
+    data: &mut Data,
+    ctx: &Ctx<'_>,
+    op: Op,
+    params: &[&str],
+) -> Result<Reply, ApiError> {
+    match (op, params) {
+        (Op::UpdateWorkspace, [workspace]) => update_workspace(data, ctx, workspace),
+        (Op::GetUserForWorkspace, [workspace, user]) => {
             let workspace = existing(&data.workspaces, "workspace", workspace)?;
             let user = user_gid(data, ctx, user)?;
             if !data.users[&user].workspaces.contains(&workspace) {
@@ -71,32 +78,30 @@ pub(super) fn route(data: &mut Data, ctx: &Ctx<'_>, segments: &[&str]) -> Result
             }
             Ok(ctx.object(200, data.user_json(user, &data.users[&user])))
         }
-        ("POST", ["workspaces", workspace, "removeUser"]) => {
-            remove_workspace_user(data, ctx, workspace)
-        }
-        ("GET", ["workspaces", workspace, "workspace_memberships"]) => {
+        (Op::RemoveUserForWorkspace, [workspace]) => remove_workspace_user(data, ctx, workspace),
+        (Op::GetWorkspaceMembershipsForWorkspace, [workspace]) => {
             let workspace = existing(&data.workspaces, "workspace", workspace)?;
             let wanted = wanted(data, ctx, &[("user", "user")]);
             list(data, ctx, "workspace_membership", |f| {
                 refers(f, "workspace", workspace) && matches(f, &wanted)
             })
         }
-        ("GET", ["workspace_memberships", membership]) => {
+        (Op::GetWorkspaceMembership, [membership]) => {
             get(data, ctx, "workspace_membership", membership)
         }
-        ("GET", ["users", user, "workspace_memberships"]) => {
+        (Op::GetWorkspaceMembershipsForUser, [user]) => {
             let user = user_gid(data, ctx, user)?;
             list(data, ctx, "workspace_membership", |f| {
                 refers(f, "user", user)
             })
         }
-        ("GET", ["workspaces", workspace, "custom_fields"]) => {
+        (Op::GetCustomFieldsForWorkspace, [workspace]) => {
             let workspace = existing(&data.workspaces, "workspace", workspace)?;
             list(data, ctx, "custom_field", |f| {
                 refers(f, "workspace", workspace)
             })
         }
-        ("GET", ["workspaces", workspace, "tasks", "custom_id", custom_id]) => {
+        (Op::GetTaskForCustomID, [workspace, custom_id]) => {
             let workspace = existing(&data.workspaces, "workspace", workspace)?;
             let task = data
                 .custom_ids
@@ -110,20 +115,20 @@ pub(super) fn route(data: &mut Data, ctx: &Ctx<'_>, segments: &[&str]) -> Result
                 .ok_or_else(|| ApiError::unknown_object(custom_id))?;
             Ok(ctx.object(200, data.task_json(task, &data.tasks[&task])))
         }
-        ("GET", ["workspaces", workspace, "typeahead"]) => typeahead(data, ctx, workspace),
-        ("POST", ["workspaces", workspace, "projects"]) => {
+        (Op::TypeaheadForWorkspace, [workspace]) => typeahead(data, ctx, workspace),
+        (Op::CreateProjectForWorkspace, [workspace]) => {
             let workspace = existing(&data.workspaces, "workspace", workspace)?;
             create_project(data, ctx, workspace, None)
         }
-        ("POST", ["teams"]) => create_team(data, ctx),
-        ("PUT", ["teams", team]) => update_team(data, ctx, team),
-        ("POST", ["teams", team, "addUser"]) => change_team_member(data, ctx, team, true),
-        ("POST", ["teams", team, "removeUser"]) => change_team_member(data, ctx, team, false),
-        ("GET", ["teams", team, "team_memberships"]) => {
+        (Op::CreateTeam, []) => create_team(data, ctx),
+        (Op::UpdateTeam, [team]) => update_team(data, ctx, team),
+        (Op::AddUserForTeam, [team]) => change_team_member(data, ctx, team, true),
+        (Op::RemoveUserForTeam, [team]) => change_team_member(data, ctx, team, false),
+        (Op::GetTeamMembershipsForTeam, [team]) => {
             let team = existing(&data.teams, "team", team)?;
             list(data, ctx, "team_membership", |f| refers(f, "team", team))
         }
-        ("GET", ["team_memberships"]) => {
+        (Op::GetTeamMemberships, []) => {
             if ctx.param("team").is_none()
                 && (ctx.param("user").is_none() || ctx.param("workspace").is_none())
             {
@@ -142,8 +147,8 @@ pub(super) fn route(data: &mut Data, ctx: &Ctx<'_>, segments: &[&str]) -> Result
             );
             list(data, ctx, "team_membership", |f| matches(f, &wanted))
         }
-        ("GET", ["team_memberships", membership]) => get(data, ctx, "team_membership", membership),
-        ("GET", ["users", user, "team_memberships"]) => {
+        (Op::GetTeamMembership, [membership]) => get(data, ctx, "team_membership", membership),
+        (Op::GetTeamMembershipsForUser, [user]) => {
             let user = user_gid(data, ctx, user)?;
             let workspace = required_param(ctx, "workspace")?;
             let workspace = existing(&data.workspaces, "workspace", workspace)?;
@@ -151,19 +156,19 @@ pub(super) fn route(data: &mut Data, ctx: &Ctx<'_>, segments: &[&str]) -> Result
                 refers(f, "user", user) && refers(f, "_workspace", workspace)
             })
         }
-        ("POST", ["teams", team, "projects"]) => {
+        (Op::CreateProjectForTeam, [team]) => {
             let team = existing(&data.teams, "team", team)?;
             let workspace = data.teams[&team].workspace;
             create_project(data, ctx, workspace, Some(team))
         }
-        ("GET", ["teams", team, "project_templates"]) => {
+        (Op::GetProjectTemplatesForTeam, [team]) => {
             let team = existing(&data.teams, "team", team)?;
             list(data, ctx, "project_template", |f| refers(f, "team", team))
         }
-        ("POST", ["custom_fields"]) => create_custom_field(data, ctx),
-        ("GET", ["custom_fields", field]) => get(data, ctx, "custom_field", field),
-        ("PUT", ["custom_fields", field]) => update(data, ctx, "custom_field", field),
-        ("DELETE", ["custom_fields", field]) => {
+        (Op::CreateCustomField, []) => create_custom_field(data, ctx),
+        (Op::GetCustomField, [field]) => get(data, ctx, "custom_field", field),
+        (Op::UpdateCustomField, [field]) => update(data, ctx, "custom_field", field),
+        (Op::DeleteCustomField, [field]) => {
             let gid = record(data, "custom_field", field)?;
             data.records.retain(|_, r| {
                 !refers(&r.fields, "_custom_field", gid) && !refers(&r.fields, "custom_field", gid)
@@ -171,47 +176,45 @@ pub(super) fn route(data: &mut Data, ctx: &Ctx<'_>, segments: &[&str]) -> Result
             data.records.remove(&gid);
             Ok(deleted())
         }
-        ("POST", ["custom_fields", field, "enum_options"]) => create_enum_option(data, ctx, field),
-        ("POST", ["custom_fields", field, "enum_options", "insert"]) => {
-            move_enum_option(data, ctx, field)
-        }
-        ("PUT", ["enum_options", option]) => update(data, ctx, "enum_option", option),
-        ("GET", ["projects", project, "custom_field_settings"]) => {
+        (Op::CreateEnumOptionForCustomField, [field]) => create_enum_option(data, ctx, field),
+        (Op::InsertEnumOptionForCustomField, [field]) => move_enum_option(data, ctx, field),
+        (Op::UpdateEnumOption, [option]) => update(data, ctx, "enum_option", option),
+        (Op::GetCustomFieldSettingsForProject, [project]) => {
             let project = existing(&data.projects, "project", project)?;
             list(data, ctx, "custom_field_setting", |f| {
                 refers(f, "parent", project)
             })
         }
-        ("GET", ["portfolios", portfolio, "custom_field_settings"]) => {
+        (Op::GetCustomFieldSettingsForPortfolio, [portfolio]) => {
             let portfolio = record(data, "portfolio", portfolio)?;
             list(data, ctx, "custom_field_setting", |f| {
                 refers(f, "parent", portfolio)
             })
         }
-        ("POST", ["projects", project, "addCustomFieldSetting"]) => {
+        (Op::AddCustomFieldSettingForProject, [project]) => {
             let project = existing(&data.projects, "project", project)?;
             add_custom_field_setting(data, ctx, project)
         }
-        ("POST", ["portfolios", portfolio, "addCustomFieldSetting"]) => {
+        (Op::AddCustomFieldSettingForPortfolio, [portfolio]) => {
             let portfolio = record(data, "portfolio", portfolio)?;
             add_custom_field_setting(data, ctx, portfolio)
         }
-        ("POST", ["projects", project, "removeCustomFieldSetting"]) => {
+        (Op::RemoveCustomFieldSettingForProject, [project]) => {
             let project = existing(&data.projects, "project", project)?;
             remove_where(data, ctx, "custom_field_setting", project, "custom_field")
         }
-        ("POST", ["portfolios", portfolio, "removeCustomFieldSetting"]) => {
+        (Op::RemoveCustomFieldSettingForPortfolio, [portfolio]) => {
             let portfolio = record(data, "portfolio", portfolio)?;
             remove_where(data, ctx, "custom_field_setting", portfolio, "custom_field")
         }
-        ("POST", ["tasks", task, "duplicate"]) => duplicate_task(data, ctx, task),
-        ("GET", ["tasks", task, "time_tracking_entries"]) => {
+        (Op::DuplicateTask, [task]) => duplicate_task(data, ctx, task),
+        (Op::GetTimeTrackingEntriesForTask, [task]) => {
             let task = existing(&data.tasks, "task", task)?;
             list(data, ctx, "time_tracking_entry", |f| {
                 refers(f, "task", task)
             })
         }
-        ("POST", ["tasks", task, "time_tracking_entries"]) => {
+        (Op::CreateTimeTrackingEntry, [task]) => {
             let task = existing(&data.tasks, "task", task)?;
             let extra = json!({"task": data.task_ref(task), "created_by": data.user_ref(ctx.me)});
             let gid = create(
@@ -223,7 +226,7 @@ pub(super) fn route(data: &mut Data, ctx: &Ctx<'_>, segments: &[&str]) -> Result
             )?;
             Ok(show(data, ctx, 201, gid))
         }
-        ("GET", ["time_tracking_entries"]) => {
+        (Op::GetTimeTrackingEntries, []) => {
             let wanted = wanted(
                 data,
                 ctx,
@@ -235,42 +238,40 @@ pub(super) fn route(data: &mut Data, ctx: &Ctx<'_>, segments: &[&str]) -> Result
             );
             list(data, ctx, "time_tracking_entry", |f| matches(f, &wanted))
         }
-        ("GET", ["time_tracking_entries", entry]) => get(data, ctx, "time_tracking_entry", entry),
-        ("PUT", ["time_tracking_entries", entry]) => {
-            update(data, ctx, "time_tracking_entry", entry)
-        }
-        ("DELETE", ["time_tracking_entries", entry]) => delete(data, "time_tracking_entry", entry),
-        ("GET", ["status_updates"]) => {
+        (Op::GetTimeTrackingEntry, [entry]) => get(data, ctx, "time_tracking_entry", entry),
+        (Op::UpdateTimeTrackingEntry, [entry]) => update(data, ctx, "time_tracking_entry", entry),
+        (Op::DeleteTimeTrackingEntry, [entry]) => delete(data, "time_tracking_entry", entry),
+        (Op::GetStatusesForObject, []) => {
             let parent = required_param(ctx, "parent")?.to_string();
             list(data, ctx, "status_update", |f| {
                 refers_raw(f, "parent", &parent)
             })
         }
-        ("POST", ["status_updates"]) => {
+        (Op::CreateStatusForObject, []) => {
             let extra =
                 json!({"author": data.user_ref(ctx.me), "created_by": data.user_ref(ctx.me)});
             let required = ["parent", "text", "status_type"];
             let gid = create(data, ctx, "status_update", &required, extra)?;
             Ok(show(data, ctx, 201, gid))
         }
-        ("GET", ["status_updates", update]) => get(data, ctx, "status_update", update),
-        ("DELETE", ["status_updates", update]) => delete(data, "status_update", update),
-        ("GET", ["projects", project, "project_statuses"]) => {
+        (Op::GetStatus, [update]) => get(data, ctx, "status_update", update),
+        (Op::DeleteStatus, [update]) => delete(data, "status_update", update),
+        (Op::GetProjectStatusesForProject, [project]) => {
             let project = existing(&data.projects, "project", project)?;
             list(data, ctx, "status_update", |f| refers(f, "parent", project))
         }
-        ("GET", ["goals"]) => {
+        (Op::GetGoals, []) => {
             let wanted = wanted(data, ctx, &[("workspace", "workspace"), ("team", "team")]);
             list(data, ctx, "goal", |f| matches(f, &wanted))
         }
-        ("POST", ["goals"]) => {
+        (Op::CreateGoal, []) => {
             let extra = json!({"followers": [data.user_ref(ctx.me)], "metric": null});
             let gid = create(data, ctx, "goal", &["name", "workspace"], extra)?;
             Ok(show(data, ctx, 201, gid))
         }
-        ("GET", ["goals", goal]) => get(data, ctx, "goal", goal),
-        ("PUT", ["goals", goal]) => update(data, ctx, "goal", goal),
-        ("DELETE", ["goals", goal]) => {
+        (Op::GetGoal, [goal]) => get(data, ctx, "goal", goal),
+        (Op::UpdateGoal, [goal]) => update(data, ctx, "goal", goal),
+        (Op::DeleteGoal, [goal]) => {
             let gid = record(data, "goal", goal)?;
             data.records.retain(|_, r| {
                 !(r.kind == "goal_relationship"
@@ -280,15 +281,11 @@ pub(super) fn route(data: &mut Data, ctx: &Ctx<'_>, segments: &[&str]) -> Result
             data.records.remove(&gid);
             Ok(deleted())
         }
-        ("POST", ["goals", goal, "setMetric"]) => set_metric(data, ctx, goal),
-        ("POST", ["goals", goal, "setMetricCurrentValue"]) => set_metric_value(data, ctx, goal),
-        ("POST", ["goals", goal, "addFollowers"]) => {
-            change_list(data, ctx, "goal", goal, "followers", true)
-        }
-        ("POST", ["goals", goal, "removeFollowers"]) => {
-            change_list(data, ctx, "goal", goal, "followers", false)
-        }
-        ("GET", ["goals", goal, "parentGoals"]) => {
+        (Op::CreateGoalMetric, [goal]) => set_metric(data, ctx, goal),
+        (Op::UpdateGoalMetric, [goal]) => set_metric_value(data, ctx, goal),
+        (Op::AddFollowers, [goal]) => change_list(data, ctx, "goal", goal, "followers", true),
+        (Op::RemoveFollowers, [goal]) => change_list(data, ctx, "goal", goal, "followers", false),
+        (Op::GetParentGoalsForGoal, [goal]) => {
             let goal = record(data, "goal", goal)?;
             let parents: Vec<Gid> = data
                 .records
@@ -305,20 +302,20 @@ pub(super) fn route(data: &mut Data, ctx: &Ctx<'_>, segments: &[&str]) -> Result
                 .collect();
             Ok(Reply::json(200, json!({ "data": Value::Array(items) })))
         }
-        ("GET", ["goal_relationships"]) => {
+        (Op::GetGoalRelationships, []) => {
             let goal = required_param(ctx, "supported_goal")?.to_string();
             let wanted = wanted(data, ctx, &[("resource_subtype", "resource_subtype")]);
             list(data, ctx, "goal_relationship", |f| {
                 refers_raw(f, "supported_goal", &goal) && matches(f, &wanted)
             })
         }
-        ("GET", ["goal_relationships", relationship]) => {
+        (Op::GetGoalRelationship, [relationship]) => {
             get(data, ctx, "goal_relationship", relationship)
         }
-        ("PUT", ["goal_relationships", relationship]) => {
+        (Op::UpdateGoalRelationship, [relationship]) => {
             update(data, ctx, "goal_relationship", relationship)
         }
-        ("POST", ["goals", goal, "addSupportingRelationship"]) => {
+        (Op::AddSupportingRelationship, [goal]) => {
             let goal = record(data, "goal", goal)?;
             let supported = data.reference_of(goal, &ctx.origin).unwrap_or_default();
             let extra = json!({"supported_goal": supported, "resource_subtype": "subgoal"});
@@ -331,7 +328,7 @@ pub(super) fn route(data: &mut Data, ctx: &Ctx<'_>, segments: &[&str]) -> Result
             )?;
             Ok(show(data, ctx, 201, gid))
         }
-        ("POST", ["goals", goal, "removeSupportingRelationship"]) => {
+        (Op::RemoveSupportingRelationship, [goal]) => {
             let goal = record(data, "goal", goal)?;
             let body = body_with_references(data, ctx)?;
             let resource = ref_gid(body.get("supporting_resource"))
@@ -343,20 +340,20 @@ pub(super) fn route(data: &mut Data, ctx: &Ctx<'_>, segments: &[&str]) -> Result
             });
             Ok(deleted())
         }
-        ("GET", ["portfolios"]) => {
+        (Op::GetPortfolios, []) => {
             required_param(ctx, "workspace")?;
             let wanted = wanted(data, ctx, &[("workspace", "workspace"), ("owner", "owner")]);
             list(data, ctx, "portfolio", |f| matches(f, &wanted))
         }
-        ("POST", ["portfolios"]) => {
+        (Op::CreatePortfolio, []) => {
             let extra = json!({"owner": data.user_ref(ctx.me), "_items": []});
             let gid = create(data, ctx, "portfolio", &["name", "workspace"], extra)?;
             Ok(show(data, ctx, 201, gid))
         }
-        ("GET", ["portfolios", portfolio]) => get(data, ctx, "portfolio", portfolio),
-        ("PUT", ["portfolios", portfolio]) => update(data, ctx, "portfolio", portfolio),
-        ("DELETE", ["portfolios", portfolio]) => delete(data, "portfolio", portfolio),
-        ("GET", ["portfolios", portfolio, "items"]) => {
+        (Op::GetPortfolio, [portfolio]) => get(data, ctx, "portfolio", portfolio),
+        (Op::UpdatePortfolio, [portfolio]) => update(data, ctx, "portfolio", portfolio),
+        (Op::DeletePortfolio, [portfolio]) => delete(data, "portfolio", portfolio),
+        (Op::GetItemsForPortfolio, [portfolio]) => {
             let portfolio = record(data, "portfolio", portfolio)?;
             let items = data.records[&portfolio]
                 .fields
@@ -370,29 +367,29 @@ pub(super) fn route(data: &mut Data, ctx: &Ctx<'_>, segments: &[&str]) -> Result
                 .collect();
             ctx.list(items)
         }
-        ("POST", ["portfolios", portfolio, "addItem"]) => {
+        (Op::AddItemForPortfolio, [portfolio]) => {
             change_list(data, ctx, "portfolio", portfolio, "item", true)
         }
-        ("POST", ["portfolios", portfolio, "removeItem"]) => {
+        (Op::RemoveItemForPortfolio, [portfolio]) => {
             change_list(data, ctx, "portfolio", portfolio, "item", false)
         }
-        ("POST", ["portfolios", portfolio, "addMembers"]) => {
+        (Op::AddMembersForPortfolio, [portfolio]) => {
             let portfolio = record(data, "portfolio", portfolio)?;
             change_members(data, ctx, portfolio, "portfolio_membership", true)
         }
-        ("POST", ["portfolios", portfolio, "removeMembers"]) => {
+        (Op::RemoveMembersForPortfolio, [portfolio]) => {
             let portfolio = record(data, "portfolio", portfolio)?;
             change_members(data, ctx, portfolio, "portfolio_membership", false)
         }
-        ("GET", ["portfolios", portfolio, "portfolio_memberships"]) => {
+        (Op::GetPortfolioMembershipsForPortfolio, [portfolio]) => {
             let portfolio = record(data, "portfolio", portfolio)?;
             let wanted = wanted(data, ctx, &[("user", "member")]);
             list(data, ctx, "membership", |f| {
                 refers(f, "parent", portfolio) && matches(f, &wanted)
             })
         }
-        ("GET", ["user_task_lists", list_gid]) => get(data, ctx, "user_task_list", list_gid),
-        ("GET", ["users", user, "user_task_list"]) => {
+        (Op::GetUserTaskList, [list_gid]) => get(data, ctx, "user_task_list", list_gid),
+        (Op::GetUserTaskListForUser, [user]) => {
             let user = user_gid(data, ctx, user)?;
             let workspace = required_param(ctx, "workspace")?;
             let workspace = existing(&data.workspaces, "workspace", workspace)?;
@@ -408,7 +405,7 @@ pub(super) fn route(data: &mut Data, ctx: &Ctx<'_>, segments: &[&str]) -> Result
                 .ok_or_else(|| ApiError::unknown_object(&user.to_string()))?;
             Ok(show(data, ctx, 200, found))
         }
-        ("GET", ["user_task_lists", list_gid, "tasks"]) => {
+        (Op::GetTasksForUserTaskList, [list_gid]) => {
             let gid = record(data, "user_task_list", list_gid)?;
             let fields = &data.records[&gid].fields;
             let owner = ref_gid(fields.get("owner"));
@@ -417,7 +414,7 @@ pub(super) fn route(data: &mut Data, ctx: &Ctx<'_>, segments: &[&str]) -> Result
                 t.assignee.is_some() && t.assignee == owner && Some(t.workspace) == workspace
             })
         }
-        ("GET", ["memberships"]) => {
+        (Op::GetMemberships, []) => {
             if ctx.param("parent").is_none() && ctx.param("member").is_none() {
                 return Err(ApiError::bad_request(
                     "Must specify either parent or member",
@@ -434,18 +431,18 @@ pub(super) fn route(data: &mut Data, ctx: &Ctx<'_>, segments: &[&str]) -> Result
             );
             list(data, ctx, "membership", |f| matches(f, &wanted))
         }
-        ("POST", ["memberships"]) => create_membership(data, ctx),
-        ("GET", ["memberships", membership]) => get(data, ctx, "membership", membership),
-        ("PUT", ["memberships", membership]) => update(data, ctx, "membership", membership),
-        ("DELETE", ["memberships", membership]) => delete(data, "membership", membership),
-        ("GET", ["projects", project, "project_memberships"]) => {
+        (Op::CreateMembership, []) => create_membership(data, ctx),
+        (Op::GetMembership, [membership]) => get(data, ctx, "membership", membership),
+        (Op::UpdateMembership, [membership]) => update(data, ctx, "membership", membership),
+        (Op::DeleteMembership, [membership]) => delete(data, "membership", membership),
+        (Op::GetProjectMembershipsForProject, [project]) => {
             let project = existing(&data.projects, "project", project)?;
             let wanted = wanted(data, ctx, &[("user", "member")]);
             list(data, ctx, "membership", |f| {
                 refers(f, "parent", project) && matches(f, &wanted)
             })
         }
-        ("GET", ["project_memberships", membership]) => {
+        (Op::GetProjectMembership, [membership]) => {
             let gid = record(data, "membership", membership)?;
             if !refers_raw(
                 &data.records[&gid].fields,
@@ -456,22 +453,22 @@ pub(super) fn route(data: &mut Data, ctx: &Ctx<'_>, segments: &[&str]) -> Result
             }
             Ok(show(data, ctx, 200, gid))
         }
-        ("POST", ["projects", project, "addMembers"]) => {
+        (Op::AddMembersForProject, [project]) => {
             let project = existing(&data.projects, "project", project)?;
             change_members(data, ctx, project, "project_membership", true)
         }
-        ("POST", ["projects", project, "removeMembers"]) => {
+        (Op::RemoveMembersForProject, [project]) => {
             let project = existing(&data.projects, "project", project)?;
             change_members(data, ctx, project, "project_membership", false)
         }
-        ("POST", ["projects", project, "addFollowers"]) => {
+        (Op::AddFollowersForProject, [project]) => {
             change_project_followers(data, ctx, project, true)
         }
-        ("POST", ["projects", project, "removeFollowers"]) => {
+        (Op::RemoveFollowersForProject, [project]) => {
             change_project_followers(data, ctx, project, false)
         }
-        ("POST", ["projects", project, "duplicate"]) => duplicate_project(data, ctx, project),
-        ("GET", ["projects", project, "task_counts"]) => {
+        (Op::DuplicateProject, [project]) => duplicate_project(data, ctx, project),
+        (Op::GetTaskCountsForProject, [project]) => {
             let project = existing(&data.projects, "project", project)?;
             let tasks: Vec<bool> = data
                 .tasks
@@ -490,17 +487,15 @@ pub(super) fn route(data: &mut Data, ctx: &Ctx<'_>, segments: &[&str]) -> Result
             });
             Ok(ctx.object(200, counts.as_object().cloned().unwrap_or_default()))
         }
-        ("POST", ["projects", project, "saveAsTemplate"]) => save_as_template(data, ctx, project),
-        ("GET", ["project_templates"]) => {
+        (Op::ProjectSaveAsTemplate, [project]) => save_as_template(data, ctx, project),
+        (Op::GetProjectTemplates, []) => {
             let wanted = wanted(data, ctx, &[("workspace", "_workspace"), ("team", "team")]);
             list(data, ctx, "project_template", |f| matches(f, &wanted))
         }
-        ("GET", ["project_templates", template]) => get(data, ctx, "project_template", template),
-        ("DELETE", ["project_templates", template]) => delete(data, "project_template", template),
-        ("POST", ["project_templates", template, "instantiateProject"]) => {
-            instantiate(data, ctx, template)
-        }
-        ("GET", ["users", user, "favorites"]) => {
+        (Op::GetProjectTemplate, [template]) => get(data, ctx, "project_template", template),
+        (Op::DeleteProjectTemplate, [template]) => delete(data, "project_template", template),
+        (Op::InstantiateProject, [template]) => instantiate(data, ctx, template),
+        (Op::GetFavoritesForUser, [user]) => {
             let user = user_gid(data, ctx, user)?;
             let resource_type = required_param(ctx, "resource_type")?.to_string();
             let workspace = required_param(ctx, "workspace")?;
@@ -518,7 +513,7 @@ pub(super) fn route(data: &mut Data, ctx: &Ctx<'_>, segments: &[&str]) -> Result
                 .collect();
             ctx.list(items)
         }
-        ("GET", ["webhooks"]) => {
+        (Op::GetWebhooks, []) => {
             required_param(ctx, "workspace")?;
             let wanted = wanted(
                 data,
@@ -527,20 +522,20 @@ pub(super) fn route(data: &mut Data, ctx: &Ctx<'_>, segments: &[&str]) -> Result
             );
             list(data, ctx, "webhook", |f| matches(f, &wanted))
         }
-        ("POST", ["webhooks"]) => create_webhook(data, ctx),
-        ("GET", ["webhooks", webhook]) => get(data, ctx, "webhook", webhook),
-        ("PUT", ["webhooks", webhook]) => update(data, ctx, "webhook", webhook),
-        ("DELETE", ["webhooks", webhook]) => delete(data, "webhook", webhook),
-        ("GET", ["time_periods"]) => {
+        (Op::CreateWebhook, []) => create_webhook(data, ctx),
+        (Op::GetWebhook, [webhook]) => get(data, ctx, "webhook", webhook),
+        (Op::UpdateWebhook, [webhook]) => update(data, ctx, "webhook", webhook),
+        (Op::DeleteWebhook, [webhook]) => delete(data, "webhook", webhook),
+        (Op::GetTimePeriods, []) => {
             let workspace = required_param(ctx, "workspace")?.to_string();
             list(data, ctx, "time_period", |f| {
                 refers_raw(f, "_workspace", &workspace)
             })
         }
-        ("GET", ["time_periods", period]) => get(data, ctx, "time_period", period),
-        ("GET", ["jobs", job]) => get(data, ctx, "job", job),
-        ("POST", ["batch"]) => batch(data, ctx),
-        _ => Err(ApiError::new(404, "No matching route for request")),
+        (Op::GetTimePeriod, [period]) => get(data, ctx, "time_period", period),
+        (Op::GetJob, [job]) => get(data, ctx, "job", job),
+        (Op::CreateBatchRequest, []) => batch(data, ctx),
+        _ => Err(ApiError::new(404, NO_ROUTE)),
     }
 }
 
