@@ -169,7 +169,8 @@
 
 // Layers, each module importing only those above it in this list: `seed`; `data` (the objects);
 // `state` (app, grants, tokens, faults, counters, replies); `request` (a parsed API request and
-// its answers); `resources` (the API operations, found by `asana_endpoints::route`); `api` and `oauth` (the endpoints' handlers);
+// its answers); `resources` (the API operations, found by `asana_endpoints::route`); `api` and
+// `oauth` (the endpoints' handlers);
 // `responder` (the wiremock responder that dispatches to them); this file (the server and builder).
 mod api;
 mod data;
