@@ -1,6 +1,7 @@
 //! Asana's REST endpoints, as data: for each operation its method, its path template, and the
-//! query and body fields it takes. Written once here and read by the `provider-asana` catalog
-//! (which builds its requests from it) and by `provider-asana-testkit` (which routes by it).
+//! query and body fields it takes. Written once here and read by `provider-asana` (its catalog
+//! builds requests from it, its typed client its URLs and methods) and by
+//! `provider-asana-testkit` (which routes by it).
 //!
 //! ```
 //! use asana_endpoints::{Method, Op, route};
@@ -114,6 +115,8 @@ pub enum Op {
     InsertEnumOptionForCustomField,
     /// `PUT /enum_options/{enum_option_gid}`
     UpdateEnumOption,
+    /// `GET /events`
+    GetEvents,
     /// `GET /goal_relationships`
     GetGoalRelationships,
     /// `GET /goal_relationships/{goal_relationship_gid}`
@@ -577,6 +580,13 @@ pub const ENDPOINTS: &[Endpoint] = &[
         path: "/enum_options/{enum_option_gid}",
         query: &["opt_fields"],
         body: &["name", "enabled", "color"],
+    },
+    Endpoint {
+        op: Op::GetEvents,
+        method: Method::Get,
+        path: "/events",
+        query: &["resource", "sync", "opt_fields"],
+        body: &[],
     },
     Endpoint {
         op: Op::GetGoalRelationships,

@@ -24,7 +24,6 @@ use std::fmt;
 
 use std::sync::Arc;
 
-use asana_endpoints as endpoints;
 use auth_core::{
     AuthError, Credentials, OAuth2Token, RefreshingTokenSource, SecretString, Session,
     TokenEndpoint,
@@ -35,7 +34,7 @@ use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 use crate::auth::{AsanaAppCredentials, AsanaAuthProvider, AsanaSessionExt, PROVIDER_ID};
-use crate::client::{AsanaClient, AsanaClientSettings};
+use crate::client::{AsanaClient, AsanaClientSettings, method_of};
 use crate::error::AsanaError;
 use catalog::{In, Kind, Operation, Rule, Ty};
 
@@ -442,12 +441,7 @@ impl AsanaConnector {
             .map(|(k, v)| (k.as_str(), v.as_str()))
             .collect();
         let query = query.as_slice();
-        let method = match op.endpoint().method {
-            endpoints::Method::Get => Method::GET,
-            endpoints::Method::Post => Method::POST,
-            endpoints::Method::Put => Method::PUT,
-            endpoints::Method::Delete => Method::DELETE,
-        };
+        let method = method_of(op.endpoint);
         let result = match op.kind {
             Kind::List | Kind::Unpaged => {
                 let response = self.client.request(method, &path, query, None).await?;
