@@ -60,6 +60,9 @@ pub struct Endpoint {
     pub query: &'static [&'static str],
     /// The fields it takes in the body's `data`.
     pub body: &'static [&'static str],
+    /// Groups of body fields of which a request may give at most one (`insert_before` and
+    /// `insert_after`: Asana refuses both).
+    pub exclusive: &'static [&'static [&'static str]],
 }
 
 impl Endpoint {
@@ -458,6 +461,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         path: "/attachments",
         query: &["parent", "opt_fields", "limit", "offset"],
         body: &[],
+        exclusive: &[],
     },
     Endpoint {
         op: Op::CreateAttachmentForObject,
@@ -465,6 +469,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         path: "/attachments",
         query: &[],
         body: &["parent", "url", "name"],
+        exclusive: &[],
     },
     Endpoint {
         op: Op::GetAttachment,
@@ -472,6 +477,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         path: "/attachments/{attachment_gid}",
         query: &["opt_fields"],
         body: &[],
+        exclusive: &[],
     },
     Endpoint {
         op: Op::DeleteAttachment,
@@ -479,6 +485,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         path: "/attachments/{attachment_gid}",
         query: &[],
         body: &[],
+        exclusive: &[],
     },
     Endpoint {
         op: Op::CreateBatchRequest,
@@ -486,6 +493,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         path: "/batch",
         query: &[],
         body: &["actions"],
+        exclusive: &[],
     },
     Endpoint {
         op: Op::CreateCustomField,
@@ -516,6 +524,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
             "reference_value",
             "resource_subtype",
         ],
+        exclusive: &[],
     },
     Endpoint {
         op: Op::GetCustomField,
@@ -523,6 +532,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         path: "/custom_fields/{custom_field_gid}",
         query: &["opt_fields"],
         body: &[],
+        exclusive: &[],
     },
     Endpoint {
         op: Op::UpdateCustomField,
@@ -552,6 +562,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
             "people_value",
             "reference_value",
         ],
+        exclusive: &[],
     },
     Endpoint {
         op: Op::DeleteCustomField,
@@ -559,6 +570,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         path: "/custom_fields/{custom_field_gid}",
         query: &[],
         body: &[],
+        exclusive: &[],
     },
     Endpoint {
         op: Op::CreateEnumOptionForCustomField,
@@ -566,6 +578,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         path: "/custom_fields/{custom_field_gid}/enum_options",
         query: &["opt_fields"],
         body: &["name", "enabled", "color", "insert_before", "insert_after"],
+        exclusive: &[&["insert_before", "insert_after"]],
     },
     Endpoint {
         op: Op::InsertEnumOptionForCustomField,
@@ -573,6 +586,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         path: "/custom_fields/{custom_field_gid}/enum_options/insert",
         query: &["opt_fields"],
         body: &["enum_option", "before_enum_option", "after_enum_option"],
+        exclusive: &[&["before_enum_option", "after_enum_option"]],
     },
     Endpoint {
         op: Op::UpdateEnumOption,
@@ -580,6 +594,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         path: "/enum_options/{enum_option_gid}",
         query: &["opt_fields"],
         body: &["name", "enabled", "color"],
+        exclusive: &[],
     },
     Endpoint {
         op: Op::GetEvents,
@@ -587,6 +602,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         path: "/events",
         query: &["resource", "sync", "opt_fields"],
         body: &[],
+        exclusive: &[],
     },
     Endpoint {
         op: Op::GetGoalRelationships,
@@ -600,6 +616,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
             "opt_fields",
         ],
         body: &[],
+        exclusive: &[],
     },
     Endpoint {
         op: Op::GetGoalRelationship,
@@ -607,17 +624,15 @@ pub const ENDPOINTS: &[Endpoint] = &[
         path: "/goal_relationships/{goal_relationship_gid}",
         query: &["opt_fields"],
         body: &[],
+        exclusive: &[],
     },
     Endpoint {
         op: Op::UpdateGoalRelationship,
         method: Method::Put,
         path: "/goal_relationships/{goal_relationship_gid}",
         query: &["opt_fields"],
-        body: &[
-            "supporting_resource",
-            "contribution_weight",
-            "supported_goal",
-        ],
+        body: &["contribution_weight"],
+        exclusive: &[],
     },
     Endpoint {
         op: Op::GetGoals,
@@ -636,6 +651,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
             "opt_fields",
         ],
         body: &[],
+        exclusive: &[],
     },
     Endpoint {
         op: Op::CreateGoal,
@@ -656,6 +672,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
             "owner",
             "followers",
         ],
+        exclusive: &[],
     },
     Endpoint {
         op: Op::GetGoal,
@@ -663,6 +680,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         path: "/goals/{goal_gid}",
         query: &["opt_fields"],
         body: &[],
+        exclusive: &[],
     },
     Endpoint {
         op: Op::UpdateGoal,
@@ -684,6 +702,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
             "status",
             "custom_fields",
         ],
+        exclusive: &[],
     },
     Endpoint {
         op: Op::DeleteGoal,
@@ -691,6 +710,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         path: "/goals/{goal_gid}",
         query: &[],
         body: &[],
+        exclusive: &[],
     },
     Endpoint {
         op: Op::AddFollowers,
@@ -698,6 +718,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         path: "/goals/{goal_gid}/addFollowers",
         query: &["opt_fields"],
         body: &["followers"],
+        exclusive: &[],
     },
     Endpoint {
         op: Op::AddSupportingRelationship,
@@ -710,6 +731,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
             "insert_after",
             "contribution_weight",
         ],
+        exclusive: &[&["insert_before", "insert_after"]],
     },
     Endpoint {
         op: Op::GetParentGoalsForGoal,
@@ -717,6 +739,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         path: "/goals/{goal_gid}/parentGoals",
         query: &["opt_fields"],
         body: &[],
+        exclusive: &[],
     },
     Endpoint {
         op: Op::RemoveFollowers,
@@ -724,6 +747,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         path: "/goals/{goal_gid}/removeFollowers",
         query: &["opt_fields"],
         body: &["followers"],
+        exclusive: &[],
     },
     Endpoint {
         op: Op::RemoveSupportingRelationship,
@@ -731,6 +755,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         path: "/goals/{goal_gid}/removeSupportingRelationship",
         query: &[],
         body: &["supporting_resource"],
+        exclusive: &[],
     },
     Endpoint {
         op: Op::CreateGoalMetric,
@@ -747,6 +772,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
             "progress_source",
             "is_custom_weight",
         ],
+        exclusive: &[],
     },
     Endpoint {
         op: Op::UpdateGoalMetric,
@@ -754,6 +780,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         path: "/goals/{goal_gid}/setMetricCurrentValue",
         query: &["opt_fields"],
         body: &["current_number_value"],
+        exclusive: &[],
     },
     Endpoint {
         op: Op::GetJob,
@@ -761,6 +788,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         path: "/jobs/{job_gid}",
         query: &["opt_fields"],
         body: &[],
+        exclusive: &[],
     },
     Endpoint {
         op: Op::GetMemberships,
@@ -775,6 +803,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
             "opt_fields",
         ],
         body: &[],
+        exclusive: &[],
     },
     Endpoint {
         op: Op::CreateMembership,
@@ -782,6 +811,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         path: "/memberships",
         query: &[],
         body: &["access_level", "member", "parent", "role"],
+        exclusive: &[],
     },
     Endpoint {
         op: Op::GetMembership,
@@ -789,6 +819,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         path: "/memberships/{membership_gid}",
         query: &[],
         body: &[],
+        exclusive: &[],
     },
     Endpoint {
         op: Op::UpdateMembership,
@@ -796,6 +827,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         path: "/memberships/{membership_gid}",
         query: &[],
         body: &["access_level"],
+        exclusive: &[],
     },
     Endpoint {
         op: Op::DeleteMembership,
@@ -803,6 +835,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         path: "/memberships/{membership_gid}",
         query: &[],
         body: &[],
+        exclusive: &[],
     },
     Endpoint {
         op: Op::GetPortfolios,
@@ -810,6 +843,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         path: "/portfolios",
         query: &["workspace", "owner", "limit", "offset", "opt_fields"],
         body: &[],
+        exclusive: &[],
     },
     Endpoint {
         op: Op::CreatePortfolio,
@@ -826,6 +860,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
             "workspace",
             "public",
         ],
+        exclusive: &[],
     },
     Endpoint {
         op: Op::GetPortfolio,
@@ -833,6 +868,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         path: "/portfolios/{portfolio_gid}",
         query: &["opt_fields"],
         body: &[],
+        exclusive: &[],
     },
     Endpoint {
         op: Op::UpdatePortfolio,
@@ -848,6 +884,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
             "default_access_level",
             "custom_fields",
         ],
+        exclusive: &[],
     },
     Endpoint {
         op: Op::DeletePortfolio,
@@ -855,6 +892,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         path: "/portfolios/{portfolio_gid}",
         query: &[],
         body: &[],
+        exclusive: &[],
     },
     Endpoint {
         op: Op::AddCustomFieldSettingForPortfolio,
@@ -867,6 +905,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
             "insert_before",
             "insert_after",
         ],
+        exclusive: &[&["insert_before", "insert_after"]],
     },
     Endpoint {
         op: Op::AddItemForPortfolio,
@@ -874,6 +913,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         path: "/portfolios/{portfolio_gid}/addItem",
         query: &[],
         body: &["item", "insert_before", "insert_after"],
+        exclusive: &[&["insert_before", "insert_after"]],
     },
     Endpoint {
         op: Op::AddMembersForPortfolio,
@@ -881,6 +921,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         path: "/portfolios/{portfolio_gid}/addMembers",
         query: &["opt_fields"],
         body: &["members"],
+        exclusive: &[],
     },
     Endpoint {
         op: Op::GetCustomFieldSettingsForPortfolio,
@@ -888,6 +929,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         path: "/portfolios/{portfolio_gid}/custom_field_settings",
         query: &["limit", "offset", "opt_fields"],
         body: &[],
+        exclusive: &[],
     },
     Endpoint {
         op: Op::GetItemsForPortfolio,
@@ -895,6 +937,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         path: "/portfolios/{portfolio_gid}/items",
         query: &["limit", "offset", "opt_fields"],
         body: &[],
+        exclusive: &[],
     },
     Endpoint {
         op: Op::GetPortfolioMembershipsForPortfolio,
@@ -902,6 +945,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         path: "/portfolios/{portfolio_gid}/portfolio_memberships",
         query: &["user", "limit", "offset", "opt_fields"],
         body: &[],
+        exclusive: &[],
     },
     Endpoint {
         op: Op::RemoveCustomFieldSettingForPortfolio,
@@ -909,6 +953,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         path: "/portfolios/{portfolio_gid}/removeCustomFieldSetting",
         query: &[],
         body: &["custom_field"],
+        exclusive: &[],
     },
     Endpoint {
         op: Op::RemoveItemForPortfolio,
@@ -916,6 +961,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         path: "/portfolios/{portfolio_gid}/removeItem",
         query: &[],
         body: &["item"],
+        exclusive: &[],
     },
     Endpoint {
         op: Op::RemoveMembersForPortfolio,
@@ -923,6 +969,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         path: "/portfolios/{portfolio_gid}/removeMembers",
         query: &["opt_fields"],
         body: &["members"],
+        exclusive: &[],
     },
     Endpoint {
         op: Op::GetProjectMembership,
@@ -930,6 +977,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         path: "/project_memberships/{project_membership_gid}",
         query: &["opt_fields"],
         body: &[],
+        exclusive: &[],
     },
     Endpoint {
         op: Op::GetProjectTemplates,
@@ -937,6 +985,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         path: "/project_templates",
         query: &["workspace", "team", "limit", "offset", "opt_fields"],
         body: &[],
+        exclusive: &[],
     },
     Endpoint {
         op: Op::GetProjectTemplate,
@@ -944,6 +993,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         path: "/project_templates/{project_template_gid}",
         query: &["opt_fields"],
         body: &[],
+        exclusive: &[],
     },
     Endpoint {
         op: Op::DeleteProjectTemplate,
@@ -951,6 +1001,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         path: "/project_templates/{project_template_gid}",
         query: &[],
         body: &[],
+        exclusive: &[],
     },
     Endpoint {
         op: Op::InstantiateProject,
@@ -966,6 +1017,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
             "requested_dates",
             "requested_roles",
         ],
+        exclusive: &[],
     },
     Endpoint {
         op: Op::GetProjects,
@@ -980,6 +1032,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
             "offset",
         ],
         body: &[],
+        exclusive: &[],
     },
     Endpoint {
         op: Op::CreateProject,
@@ -996,6 +1049,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
             "start_on",
             "default_view",
         ],
+        exclusive: &[],
     },
     Endpoint {
         op: Op::GetProject,
@@ -1003,6 +1057,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         path: "/projects/{project_gid}",
         query: &["opt_fields"],
         body: &[],
+        exclusive: &[],
     },
     Endpoint {
         op: Op::UpdateProject,
@@ -1018,6 +1073,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
             "archived",
             "default_view",
         ],
+        exclusive: &[],
     },
     Endpoint {
         op: Op::DeleteProject,
@@ -1025,6 +1081,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         path: "/projects/{project_gid}",
         query: &[],
         body: &[],
+        exclusive: &[],
     },
     Endpoint {
         op: Op::AddCustomFieldSettingForProject,
@@ -1037,6 +1094,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
             "insert_before",
             "insert_after",
         ],
+        exclusive: &[&["insert_before", "insert_after"]],
     },
     Endpoint {
         op: Op::AddFollowersForProject,
@@ -1044,6 +1102,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         path: "/projects/{project_gid}/addFollowers",
         query: &["opt_fields"],
         body: &["followers"],
+        exclusive: &[],
     },
     Endpoint {
         op: Op::AddMembersForProject,
@@ -1051,6 +1110,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         path: "/projects/{project_gid}/addMembers",
         query: &["opt_fields"],
         body: &["members"],
+        exclusive: &[],
     },
     Endpoint {
         op: Op::GetCustomFieldSettingsForProject,
@@ -1058,6 +1118,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         path: "/projects/{project_gid}/custom_field_settings",
         query: &["limit", "offset", "opt_fields"],
         body: &[],
+        exclusive: &[],
     },
     Endpoint {
         op: Op::DuplicateProject,
@@ -1065,6 +1126,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         path: "/projects/{project_gid}/duplicate",
         query: &["opt_fields"],
         body: &["name", "include", "schedule_dates"],
+        exclusive: &[],
     },
     Endpoint {
         op: Op::GetProjectMembershipsForProject,
@@ -1072,6 +1134,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         path: "/projects/{project_gid}/project_memberships",
         query: &["user", "limit", "offset", "opt_fields"],
         body: &[],
+        exclusive: &[],
     },
     Endpoint {
         op: Op::GetProjectStatusesForProject,
@@ -1079,6 +1142,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         path: "/projects/{project_gid}/project_statuses",
         query: &["limit", "offset", "opt_fields"],
         body: &[],
+        exclusive: &[],
     },
     Endpoint {
         op: Op::RemoveCustomFieldSettingForProject,
@@ -1086,6 +1150,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         path: "/projects/{project_gid}/removeCustomFieldSetting",
         query: &[],
         body: &["custom_field"],
+        exclusive: &[],
     },
     Endpoint {
         op: Op::RemoveFollowersForProject,
@@ -1093,6 +1158,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         path: "/projects/{project_gid}/removeFollowers",
         query: &["opt_fields"],
         body: &["followers"],
+        exclusive: &[],
     },
     Endpoint {
         op: Op::RemoveMembersForProject,
@@ -1100,6 +1166,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         path: "/projects/{project_gid}/removeMembers",
         query: &["opt_fields"],
         body: &["members"],
+        exclusive: &[],
     },
     Endpoint {
         op: Op::ProjectSaveAsTemplate,
@@ -1107,6 +1174,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         path: "/projects/{project_gid}/saveAsTemplate",
         query: &["opt_fields"],
         body: &["name", "team", "workspace", "public"],
+        exclusive: &[],
     },
     Endpoint {
         op: Op::GetSectionsForProject,
@@ -1114,6 +1182,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         path: "/projects/{project_gid}/sections",
         query: &["opt_fields", "limit", "offset"],
         body: &[],
+        exclusive: &[],
     },
     Endpoint {
         op: Op::CreateSectionForProject,
@@ -1121,6 +1190,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         path: "/projects/{project_gid}/sections",
         query: &[],
         body: &["name", "insert_before", "insert_after"],
+        exclusive: &[&["insert_before", "insert_after"]],
     },
     Endpoint {
         op: Op::InsertSectionForProject,
@@ -1128,6 +1198,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         path: "/projects/{project_gid}/sections/insert",
         query: &[],
         body: &["section", "before_section", "after_section"],
+        exclusive: &[&["before_section", "after_section"]],
     },
     Endpoint {
         op: Op::GetTaskCountsForProject,
@@ -1135,6 +1206,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         path: "/projects/{project_gid}/task_counts",
         query: &["opt_fields"],
         body: &[],
+        exclusive: &[],
     },
     Endpoint {
         op: Op::GetTasksForProject,
@@ -1142,6 +1214,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         path: "/projects/{project_gid}/tasks",
         query: &["completed_since", "opt_fields", "limit", "offset"],
         body: &[],
+        exclusive: &[],
     },
     Endpoint {
         op: Op::GetSection,
@@ -1149,6 +1222,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         path: "/sections/{section_gid}",
         query: &["opt_fields"],
         body: &[],
+        exclusive: &[],
     },
     Endpoint {
         op: Op::UpdateSection,
@@ -1156,6 +1230,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         path: "/sections/{section_gid}",
         query: &["opt_fields"],
         body: &["name"],
+        exclusive: &[],
     },
     Endpoint {
         op: Op::DeleteSection,
@@ -1163,6 +1238,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         path: "/sections/{section_gid}",
         query: &[],
         body: &[],
+        exclusive: &[],
     },
     Endpoint {
         op: Op::AddTaskForSection,
@@ -1170,6 +1246,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         path: "/sections/{section_gid}/addTask",
         query: &[],
         body: &["task", "insert_before", "insert_after"],
+        exclusive: &[&["insert_before", "insert_after"]],
     },
     Endpoint {
         op: Op::GetTasksForSection,
@@ -1177,6 +1254,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         path: "/sections/{section_gid}/tasks",
         query: &["completed_since", "opt_fields", "limit", "offset"],
         body: &[],
+        exclusive: &[],
     },
     Endpoint {
         op: Op::GetStatusesForObject,
@@ -1184,6 +1262,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         path: "/status_updates",
         query: &["parent", "created_since", "limit", "offset", "opt_fields"],
         body: &[],
+        exclusive: &[],
     },
     Endpoint {
         op: Op::CreateStatusForObject,
@@ -1191,6 +1270,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         path: "/status_updates",
         query: &["limit", "offset", "opt_fields"],
         body: &["title", "text", "html_text", "status_type", "parent"],
+        exclusive: &[],
     },
     Endpoint {
         op: Op::GetStatus,
@@ -1198,6 +1278,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         path: "/status_updates/{status_update_gid}",
         query: &["opt_fields"],
         body: &[],
+        exclusive: &[],
     },
     Endpoint {
         op: Op::DeleteStatus,
@@ -1205,6 +1286,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         path: "/status_updates/{status_update_gid}",
         query: &[],
         body: &[],
+        exclusive: &[],
     },
     Endpoint {
         op: Op::GetStory,
@@ -1212,6 +1294,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         path: "/stories/{story_gid}",
         query: &["opt_fields"],
         body: &[],
+        exclusive: &[],
     },
     Endpoint {
         op: Op::UpdateStory,
@@ -1219,6 +1302,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         path: "/stories/{story_gid}",
         query: &["opt_fields"],
         body: &["text", "html_text", "is_pinned", "sticker_name"],
+        exclusive: &[],
     },
     Endpoint {
         op: Op::DeleteStory,
@@ -1226,6 +1310,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         path: "/stories/{story_gid}",
         query: &[],
         body: &[],
+        exclusive: &[],
     },
     Endpoint {
         op: Op::GetTags,
@@ -1233,6 +1318,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         path: "/tags",
         query: &["workspace", "limit", "offset", "opt_fields"],
         body: &[],
+        exclusive: &[],
     },
     Endpoint {
         op: Op::CreateTag,
@@ -1240,6 +1326,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         path: "/tags",
         query: &["opt_fields"],
         body: &["name", "color", "notes", "followers", "workspace"],
+        exclusive: &[],
     },
     Endpoint {
         op: Op::GetTag,
@@ -1247,6 +1334,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         path: "/tags/{tag_gid}",
         query: &["opt_fields"],
         body: &[],
+        exclusive: &[],
     },
     Endpoint {
         op: Op::UpdateTag,
@@ -1254,6 +1342,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         path: "/tags/{tag_gid}",
         query: &[],
         body: &["name", "color", "notes"],
+        exclusive: &[],
     },
     Endpoint {
         op: Op::DeleteTag,
@@ -1261,6 +1350,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         path: "/tags/{tag_gid}",
         query: &[],
         body: &[],
+        exclusive: &[],
     },
     Endpoint {
         op: Op::GetTasksForTag,
@@ -1268,6 +1358,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         path: "/tags/{tag_gid}/tasks",
         query: &["opt_fields", "limit", "offset"],
         body: &[],
+        exclusive: &[],
     },
     Endpoint {
         op: Op::GetTasks,
@@ -1286,6 +1377,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
             "offset",
         ],
         body: &[],
+        exclusive: &[],
     },
     Endpoint {
         op: Op::CreateTask,
@@ -1311,6 +1403,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
             "tags",
             "followers",
         ],
+        exclusive: &[],
     },
     Endpoint {
         op: Op::GetTask,
@@ -1318,6 +1411,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         path: "/tasks/{task_gid}",
         query: &["opt_fields"],
         body: &[],
+        exclusive: &[],
     },
     Endpoint {
         op: Op::UpdateTask,
@@ -1338,6 +1432,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
             "resource_subtype",
             "approval_status",
         ],
+        exclusive: &[],
     },
     Endpoint {
         op: Op::DeleteTask,
@@ -1345,6 +1440,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         path: "/tasks/{task_gid}",
         query: &[],
         body: &[],
+        exclusive: &[],
     },
     Endpoint {
         op: Op::AddDependenciesForTask,
@@ -1352,6 +1448,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         path: "/tasks/{task_gid}/addDependencies",
         query: &[],
         body: &["dependencies"],
+        exclusive: &[],
     },
     Endpoint {
         op: Op::AddDependentsForTask,
@@ -1359,6 +1456,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         path: "/tasks/{task_gid}/addDependents",
         query: &[],
         body: &["dependents"],
+        exclusive: &[],
     },
     Endpoint {
         op: Op::AddFollowersForTask,
@@ -1366,6 +1464,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         path: "/tasks/{task_gid}/addFollowers",
         query: &["opt_fields"],
         body: &["followers"],
+        exclusive: &[],
     },
     Endpoint {
         op: Op::AddProjectForTask,
@@ -1373,6 +1472,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         path: "/tasks/{task_gid}/addProject",
         query: &[],
         body: &["project", "insert_after", "insert_before", "section"],
+        exclusive: &[],
     },
     Endpoint {
         op: Op::AddTagForTask,
@@ -1380,6 +1480,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         path: "/tasks/{task_gid}/addTag",
         query: &[],
         body: &["tag"],
+        exclusive: &[],
     },
     Endpoint {
         op: Op::GetDependenciesForTask,
@@ -1387,6 +1488,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         path: "/tasks/{task_gid}/dependencies",
         query: &["opt_fields", "limit", "offset"],
         body: &[],
+        exclusive: &[],
     },
     Endpoint {
         op: Op::GetDependentsForTask,
@@ -1394,6 +1496,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         path: "/tasks/{task_gid}/dependents",
         query: &["opt_fields", "limit", "offset"],
         body: &[],
+        exclusive: &[],
     },
     Endpoint {
         op: Op::DuplicateTask,
@@ -1401,6 +1504,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         path: "/tasks/{task_gid}/duplicate",
         query: &["opt_fields"],
         body: &["name", "include"],
+        exclusive: &[],
     },
     Endpoint {
         op: Op::GetProjectsForTask,
@@ -1408,6 +1512,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         path: "/tasks/{task_gid}/projects",
         query: &["opt_fields", "limit", "offset"],
         body: &[],
+        exclusive: &[],
     },
     Endpoint {
         op: Op::RemoveDependenciesForTask,
@@ -1415,6 +1520,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         path: "/tasks/{task_gid}/removeDependencies",
         query: &[],
         body: &["dependencies"],
+        exclusive: &[],
     },
     Endpoint {
         op: Op::RemoveDependentsForTask,
@@ -1422,6 +1528,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         path: "/tasks/{task_gid}/removeDependents",
         query: &[],
         body: &["dependents"],
+        exclusive: &[],
     },
     Endpoint {
         op: Op::RemoveFollowerForTask,
@@ -1429,6 +1536,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         path: "/tasks/{task_gid}/removeFollowers",
         query: &["opt_fields"],
         body: &["followers"],
+        exclusive: &[],
     },
     Endpoint {
         op: Op::RemoveProjectForTask,
@@ -1436,6 +1544,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         path: "/tasks/{task_gid}/removeProject",
         query: &[],
         body: &["project"],
+        exclusive: &[],
     },
     Endpoint {
         op: Op::RemoveTagForTask,
@@ -1443,6 +1552,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         path: "/tasks/{task_gid}/removeTag",
         query: &[],
         body: &["tag"],
+        exclusive: &[],
     },
     Endpoint {
         op: Op::SetParentForTask,
@@ -1450,6 +1560,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         path: "/tasks/{task_gid}/setParent",
         query: &["opt_fields"],
         body: &["parent", "insert_after", "insert_before"],
+        exclusive: &[],
     },
     Endpoint {
         op: Op::GetStoriesForTask,
@@ -1457,6 +1568,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         path: "/tasks/{task_gid}/stories",
         query: &["opt_fields", "limit", "offset"],
         body: &[],
+        exclusive: &[],
     },
     Endpoint {
         op: Op::CreateStoryForTask,
@@ -1464,6 +1576,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         path: "/tasks/{task_gid}/stories",
         query: &[],
         body: &["text", "html_text", "is_pinned"],
+        exclusive: &[],
     },
     Endpoint {
         op: Op::GetSubtasksForTask,
@@ -1471,6 +1584,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         path: "/tasks/{task_gid}/subtasks",
         query: &["opt_fields", "limit", "offset"],
         body: &[],
+        exclusive: &[],
     },
     Endpoint {
         op: Op::CreateSubtaskForTask,
@@ -1482,9 +1596,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
             "resource_subtype",
             "approval_status",
             "assignee_status",
-            "assigned_by",
             "completed",
-            "completed_by",
             "due_at",
             "due_on",
             "external",
@@ -1502,6 +1614,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
             "tags",
             "workspace",
         ],
+        exclusive: &[],
     },
     Endpoint {
         op: Op::GetTagsForTask,
@@ -1509,6 +1622,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         path: "/tasks/{task_gid}/tags",
         query: &["limit", "offset", "opt_fields"],
         body: &[],
+        exclusive: &[],
     },
     Endpoint {
         op: Op::GetTimeTrackingEntriesForTask,
@@ -1516,6 +1630,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         path: "/tasks/{task_gid}/time_tracking_entries",
         query: &["limit", "offset", "opt_fields"],
         body: &[],
+        exclusive: &[],
     },
     Endpoint {
         op: Op::CreateTimeTrackingEntry,
@@ -1530,6 +1645,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
             "description",
             "categories",
         ],
+        exclusive: &[],
     },
     Endpoint {
         op: Op::GetTeamMemberships,
@@ -1537,6 +1653,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         path: "/team_memberships",
         query: &["team", "user", "workspace", "limit", "offset", "opt_fields"],
         body: &[],
+        exclusive: &[],
     },
     Endpoint {
         op: Op::GetTeamMembership,
@@ -1544,6 +1661,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         path: "/team_memberships/{team_membership_gid}",
         query: &["opt_fields"],
         body: &[],
+        exclusive: &[],
     },
     Endpoint {
         op: Op::CreateTeam,
@@ -1565,6 +1683,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
             "team_content_management_access_level",
             "endorsed",
         ],
+        exclusive: &[],
     },
     Endpoint {
         op: Op::GetTeam,
@@ -1572,6 +1691,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         path: "/teams/{team_gid}",
         query: &["opt_fields"],
         body: &[],
+        exclusive: &[],
     },
     Endpoint {
         op: Op::UpdateTeam,
@@ -1593,6 +1713,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
             "team_content_management_access_level",
             "endorsed",
         ],
+        exclusive: &[],
     },
     Endpoint {
         op: Op::AddUserForTeam,
@@ -1600,6 +1721,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         path: "/teams/{team_gid}/addUser",
         query: &["opt_fields"],
         body: &["user"],
+        exclusive: &[],
     },
     Endpoint {
         op: Op::GetProjectTemplatesForTeam,
@@ -1607,6 +1729,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         path: "/teams/{team_gid}/project_templates",
         query: &["limit", "offset", "opt_fields"],
         body: &[],
+        exclusive: &[],
     },
     Endpoint {
         op: Op::GetProjectsForTeam,
@@ -1614,6 +1737,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         path: "/teams/{team_gid}/projects",
         query: &["archived", "opt_fields", "limit", "offset"],
         body: &[],
+        exclusive: &[],
     },
     Endpoint {
         op: Op::CreateProjectForTeam,
@@ -1644,6 +1768,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
             "team",
             "workspace",
         ],
+        exclusive: &[],
     },
     Endpoint {
         op: Op::RemoveUserForTeam,
@@ -1651,6 +1776,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         path: "/teams/{team_gid}/removeUser",
         query: &[],
         body: &["user"],
+        exclusive: &[],
     },
     Endpoint {
         op: Op::GetTeamMembershipsForTeam,
@@ -1658,6 +1784,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         path: "/teams/{team_gid}/team_memberships",
         query: &["limit", "offset", "opt_fields"],
         body: &[],
+        exclusive: &[],
     },
     Endpoint {
         op: Op::GetUsersForTeam,
@@ -1665,6 +1792,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         path: "/teams/{team_gid}/users",
         query: &["opt_fields", "offset"],
         body: &[],
+        exclusive: &[],
     },
     Endpoint {
         op: Op::GetTimePeriods,
@@ -1679,6 +1807,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
             "opt_fields",
         ],
         body: &[],
+        exclusive: &[],
     },
     Endpoint {
         op: Op::GetTimePeriod,
@@ -1686,6 +1815,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         path: "/time_periods/{time_period_gid}",
         query: &["opt_fields"],
         body: &[],
+        exclusive: &[],
     },
     Endpoint {
         op: Op::GetTimeTrackingEntries,
@@ -1705,6 +1835,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
             "opt_fields",
         ],
         body: &[],
+        exclusive: &[],
     },
     Endpoint {
         op: Op::GetTimeTrackingEntry,
@@ -1712,6 +1843,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         path: "/time_tracking_entries/{time_tracking_entry_gid}",
         query: &["opt_fields"],
         body: &[],
+        exclusive: &[],
     },
     Endpoint {
         op: Op::UpdateTimeTrackingEntry,
@@ -1726,6 +1858,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
             "description",
             "categories",
         ],
+        exclusive: &[],
     },
     Endpoint {
         op: Op::DeleteTimeTrackingEntry,
@@ -1733,6 +1866,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         path: "/time_tracking_entries/{time_tracking_entry_gid}",
         query: &[],
         body: &[],
+        exclusive: &[],
     },
     Endpoint {
         op: Op::GetUserTaskList,
@@ -1740,6 +1874,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         path: "/user_task_lists/{user_task_list_gid}",
         query: &["opt_fields"],
         body: &[],
+        exclusive: &[],
     },
     Endpoint {
         op: Op::GetTasksForUserTaskList,
@@ -1747,6 +1882,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         path: "/user_task_lists/{user_task_list_gid}/tasks",
         query: &["completed_since", "limit", "offset", "opt_fields"],
         body: &[],
+        exclusive: &[],
     },
     Endpoint {
         op: Op::GetUsers,
@@ -1754,6 +1890,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         path: "/users",
         query: &["workspace", "team", "opt_fields", "limit", "offset"],
         body: &[],
+        exclusive: &[],
     },
     Endpoint {
         op: Op::GetUser,
@@ -1761,6 +1898,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         path: "/users/{user_gid}",
         query: &["opt_fields"],
         body: &[],
+        exclusive: &[],
     },
     Endpoint {
         op: Op::GetFavoritesForUser,
@@ -1774,6 +1912,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
             "opt_fields",
         ],
         body: &[],
+        exclusive: &[],
     },
     Endpoint {
         op: Op::GetTeamMembershipsForUser,
@@ -1781,6 +1920,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         path: "/users/{user_gid}/team_memberships",
         query: &["workspace", "limit", "offset", "opt_fields"],
         body: &[],
+        exclusive: &[],
     },
     Endpoint {
         op: Op::GetTeamsForUser,
@@ -1788,6 +1928,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         path: "/users/{user_gid}/teams",
         query: &["organization", "opt_fields", "limit", "offset"],
         body: &[],
+        exclusive: &[],
     },
     Endpoint {
         op: Op::GetUserTaskListForUser,
@@ -1795,6 +1936,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         path: "/users/{user_gid}/user_task_list",
         query: &["workspace", "opt_fields"],
         body: &[],
+        exclusive: &[],
     },
     Endpoint {
         op: Op::GetWorkspaceMembershipsForUser,
@@ -1802,6 +1944,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         path: "/users/{user_gid}/workspace_memberships",
         query: &["limit", "offset", "opt_fields"],
         body: &[],
+        exclusive: &[],
     },
     Endpoint {
         op: Op::GetWebhooks,
@@ -1809,6 +1952,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         path: "/webhooks",
         query: &["workspace", "resource", "limit", "offset", "opt_fields"],
         body: &[],
+        exclusive: &[],
     },
     Endpoint {
         op: Op::CreateWebhook,
@@ -1816,6 +1960,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         path: "/webhooks",
         query: &["opt_fields"],
         body: &["resource", "target", "filters"],
+        exclusive: &[],
     },
     Endpoint {
         op: Op::GetWebhook,
@@ -1823,6 +1968,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         path: "/webhooks/{webhook_gid}",
         query: &["opt_fields"],
         body: &[],
+        exclusive: &[],
     },
     Endpoint {
         op: Op::UpdateWebhook,
@@ -1830,6 +1976,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         path: "/webhooks/{webhook_gid}",
         query: &["opt_fields"],
         body: &["filters"],
+        exclusive: &[],
     },
     Endpoint {
         op: Op::DeleteWebhook,
@@ -1837,6 +1984,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         path: "/webhooks/{webhook_gid}",
         query: &[],
         body: &[],
+        exclusive: &[],
     },
     Endpoint {
         op: Op::GetWorkspaceMembership,
@@ -1844,6 +1992,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         path: "/workspace_memberships/{workspace_membership_gid}",
         query: &["opt_fields"],
         body: &[],
+        exclusive: &[],
     },
     Endpoint {
         op: Op::GetWorkspaces,
@@ -1851,6 +2000,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         path: "/workspaces",
         query: &["opt_fields", "limit", "offset"],
         body: &[],
+        exclusive: &[],
     },
     Endpoint {
         op: Op::GetWorkspace,
@@ -1858,6 +2008,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         path: "/workspaces/{workspace_gid}",
         query: &["opt_fields"],
         body: &[],
+        exclusive: &[],
     },
     Endpoint {
         op: Op::UpdateWorkspace,
@@ -1865,6 +2016,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         path: "/workspaces/{workspace_gid}",
         query: &["opt_fields"],
         body: &["name"],
+        exclusive: &[],
     },
     Endpoint {
         op: Op::AddUserForWorkspace,
@@ -1872,6 +2024,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         path: "/workspaces/{workspace_gid}/addUser",
         query: &[],
         body: &["user"],
+        exclusive: &[],
     },
     Endpoint {
         op: Op::GetCustomFieldsForWorkspace,
@@ -1879,6 +2032,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         path: "/workspaces/{workspace_gid}/custom_fields",
         query: &["limit", "offset", "opt_fields"],
         body: &[],
+        exclusive: &[],
     },
     Endpoint {
         op: Op::GetProjectsForWorkspace,
@@ -1886,6 +2040,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         path: "/workspaces/{workspace_gid}/projects",
         query: &["archived", "opt_fields", "limit", "offset"],
         body: &[],
+        exclusive: &[],
     },
     Endpoint {
         op: Op::CreateProjectForWorkspace,
@@ -1916,6 +2071,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
             "team",
             "workspace",
         ],
+        exclusive: &[],
     },
     Endpoint {
         op: Op::RemoveUserForWorkspace,
@@ -1923,6 +2079,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         path: "/workspaces/{workspace_gid}/removeUser",
         query: &[],
         body: &["user"],
+        exclusive: &[],
     },
     Endpoint {
         op: Op::GetTagsForWorkspace,
@@ -1930,6 +2087,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         path: "/workspaces/{workspace_gid}/tags",
         query: &["opt_fields", "limit", "offset"],
         body: &[],
+        exclusive: &[],
     },
     Endpoint {
         op: Op::CreateTagForWorkspace,
@@ -1937,6 +2095,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         path: "/workspaces/{workspace_gid}/tags",
         query: &[],
         body: &["name", "color", "notes"],
+        exclusive: &[],
     },
     Endpoint {
         op: Op::GetTaskForCustomID,
@@ -1944,6 +2103,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         path: "/workspaces/{workspace_gid}/tasks/custom_id/{custom_id}",
         query: &[],
         body: &[],
+        exclusive: &[],
     },
     Endpoint {
         op: Op::SearchTasksForWorkspace,
@@ -1971,6 +2131,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
             "limit",
         ],
         body: &[],
+        exclusive: &[],
     },
     Endpoint {
         op: Op::GetTeamsForWorkspace,
@@ -1978,6 +2139,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         path: "/workspaces/{workspace_gid}/teams",
         query: &["opt_fields", "limit", "offset"],
         body: &[],
+        exclusive: &[],
     },
     Endpoint {
         op: Op::TypeaheadForWorkspace,
@@ -1985,6 +2147,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         path: "/workspaces/{workspace_gid}/typeahead",
         query: &["resource_type", "type", "query", "count", "opt_fields"],
         body: &[],
+        exclusive: &[],
     },
     Endpoint {
         op: Op::GetUsersForWorkspace,
@@ -1992,6 +2155,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         path: "/workspaces/{workspace_gid}/users",
         query: &["opt_fields", "offset"],
         body: &[],
+        exclusive: &[],
     },
     Endpoint {
         op: Op::GetUserForWorkspace,
@@ -1999,6 +2163,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         path: "/workspaces/{workspace_gid}/users/{user_gid}",
         query: &["opt_fields"],
         body: &[],
+        exclusive: &[],
     },
     Endpoint {
         op: Op::GetWorkspaceMembershipsForWorkspace,
@@ -2006,6 +2171,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         path: "/workspaces/{workspace_gid}/workspace_memberships",
         query: &["user", "limit", "offset", "opt_fields"],
         body: &[],
+        exclusive: &[],
     },
 ];
 
@@ -2026,6 +2192,15 @@ mod tests {
             let (op, params) = route(endpoint.method, &segments).unwrap();
             assert_eq!(op, endpoint.op, "{}", endpoint.path);
             assert_eq!(params.len(), endpoint.path_params().count());
+        }
+    }
+
+    #[test]
+    fn exclusive_fields_are_body_fields() {
+        for endpoint in ENDPOINTS {
+            for name in endpoint.exclusive.iter().flat_map(|group| group.iter()) {
+                assert!(endpoint.body.contains(name), "{}: {name}", endpoint.path);
+            }
         }
     }
 

@@ -77,6 +77,22 @@ pub(super) fn route(data: &mut Data, ctx: &Ctx<'_>) -> Result<Reply, ApiError> {
     else {
         return Err(ApiError::new(404, NO_ROUTE));
     };
+    let exclusive = op.endpoint().exclusive;
+    if !exclusive.is_empty() {
+        let body = ctx.data()?;
+        for group in exclusive {
+            let given: Vec<&str> = group
+                .iter()
+                .copied()
+                .filter(|field| body.get(*field).is_some_and(|v| !v.is_null()))
+                .collect();
+            if let [first, second, ..] = given.as_slice() {
+                return Err(ApiError::bad_request(format!(
+                    "{first}: Cannot be provided together with {second}"
+                )));
+            }
+        }
+    }
     match (op, params.as_slice()) {
         (Op::GetUsers, []) => list_users(data, ctx),
         (Op::GetUser, [user]) => get_user(data, ctx, user),

@@ -1287,3 +1287,31 @@ async fn batch_runs_each_call_as_if_sent_alone() {
     assert_eq!(body["data"][2]["status_code"], 404);
     assert_eq!(asana.api_requests(), 1, "one request to the API");
 }
+
+#[tokio::test]
+async fn insert_before_and_insert_after_together_are_refused() {
+    let asana = MockAsana::start().await;
+    let api = Api::pat(&asana);
+    let (status, body) = api
+        .post(
+            &format!("/projects/{}/sections", seed::BACKLOG_PROJECT_GID),
+            json!({
+                "name": "Both",
+                "insert_before": seed::BACKLOG_TODO_SECTION_GID,
+                "insert_after": seed::BACKLOG_DONE_SECTION_GID,
+            }),
+        )
+        .await;
+    assert_eq!(status, 400);
+    assert_eq!(
+        error_message(&body),
+        "insert_before: Cannot be provided together with insert_after"
+    );
+    let (status, _) = api
+        .post(
+            &format!("/projects/{}/sections", seed::BACKLOG_PROJECT_GID),
+            json!({"name": "One", "insert_after": seed::BACKLOG_DONE_SECTION_GID}),
+        )
+        .await;
+    assert_eq!(status, 201);
+}

@@ -1129,10 +1129,7 @@ pub(crate) const OPERATIONS: &[Operation] = &[
                 "Gid of the section to put it after",
             ),
         ],
-        rules: &[
-            Rule::AnyGroup(&[&["before_section"], &["after_section"]]),
-            Rule::AtMostOne(&["before_section", "after_section"]),
-        ],
+        rules: &[Rule::AnyGroup(&[&["before_section"], &["after_section"]])],
     },
     Operation {
         entity: "sections",
@@ -1612,7 +1609,7 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         description: "Add a custom field to a project",
         params: &[
             gid!("project_gid", "project"),
-            req("custom_field", Ty::Object, "Gid of the custom field"),
+            req("custom_field", Ty::Str, "Gid of the custom field"),
             p(
                 "is_important",
                 Ty::Bool,
@@ -1666,7 +1663,7 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         description: "Add a custom field to a portfolio",
         params: &[
             gid!("portfolio_gid", "portfolio"),
-            req("custom_field", Ty::Object, "Gid of the custom field"),
+            req("custom_field", Ty::Str, "Gid of the custom field"),
             p(
                 "is_important",
                 Ty::Bool,
@@ -1893,13 +1890,7 @@ pub(crate) const OPERATIONS: &[Operation] = &[
                 Ty::Enum(&["today", "upcoming", "later", "new", "inbox"]),
                 "Deprecated by Asana: the assignee's My Tasks bucket",
             ),
-            p("assigned_by", Ty::Object, "Gid of the user who assigned it"),
             p("completed", Ty::Bool, "Whether the subtask is complete"),
-            p(
-                "completed_by",
-                Ty::Object,
-                "Gid of the user who completed it",
-            ),
             p(
                 "due_at",
                 Ty::Str,
@@ -2104,7 +2095,7 @@ pub(crate) const OPERATIONS: &[Operation] = &[
             ),
             req(
                 "parent",
-                Ty::Object,
+                Ty::Str,
                 "Gid of the project, portfolio or goal the update is about",
             ),
             LIMIT,
@@ -2439,16 +2430,10 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         params: &[
             gid!("goal_relationship_gid", "goal relationship"),
             p(
-                "supporting_resource",
-                Ty::Object,
-                "Gid of the goal, project, task or portfolio that supports the goal",
-            ),
-            p(
                 "contribution_weight",
                 Ty::Num,
                 "How much the supporting item's progress counts towards the goal, 0 to 1",
             ),
-            p("supported_goal", Ty::Object, "Gid of the goal supported"),
             OPT_FIELDS,
         ],
         rules: &[],

@@ -752,6 +752,18 @@ fn validate(op: &Operation, params: Value) -> Result<Map<String, Value>, Execute
             }
         }
     }
+    // Fields the endpoint takes one of at most (`insert_before`, `insert_after`).
+    for group in op.endpoint().exclusive {
+        let given: Vec<&str> = op
+            .params
+            .iter()
+            .filter(|p| group.contains(&p.wire) && object.contains_key(p.name))
+            .map(|p| p.name)
+            .collect();
+        if given.len() > 1 {
+            problems.push(format!("give only one of: {}", given.join(", ")));
+        }
+    }
     if problems.is_empty() {
         Ok(object)
     } else {

@@ -6,6 +6,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use asana_endpoints::{Method, route};
 use provider_asana::AsanaClientSettings;
 use provider_asana::connector::{AsanaConnector, ExecuteError};
 use provider_asana_testkit::{MockAsana, seed};
@@ -133,22 +134,22 @@ fn cases(entity: &str, action: &str) -> Vec<Value> {
             "insert_before": seed::DRAFT_SUBTASK_GIDS[1],
             "insert_after": seed::DRAFT_SUBTASK_GIDS[1],
         })],
-        ("project_sections", "create") => vec![
-            json!({
-                "insert_before": seed::LAUNCH_SECTION_GID,
-                "insert_after": null,
-            }),
-            json!({
-                "insert_before": null,
-                "insert_after": seed::LAUNCH_SECTION_GID,
-            }),
-        ],
+        ("project_sections", "create") => vec![json!({
+            "insert_before": seed::LAUNCH_SECTION_GID,
+            "insert_after": seed::LAUNCH_SECTION_GID,
+        })],
+        ("portfolio_items", "create") => vec![json!({
+            "insert_before": seed::LAUNCH_PROJECT_GID,
+            "insert_after": seed::LAUNCH_PROJECT_GID,
+        })],
         ("custom_field_enum_options", "create") => vec![json!({
             "insert_before": seed::ENUM_OPTION_GIDS[0],
             "insert_after": seed::ENUM_OPTION_GIDS[1],
         })],
-        ("status_updates", "create") => vec![json!({"parent": {"gid": seed::LAUNCH_PROJECT_GID}})],
-        ("status_updates", "list") | ("memberships", "create" | "list") => {
+        ("custom_field_enum_options", "move") => vec![json!({
+            "after_enum_option": seed::ENUM_OPTION_GIDS[0],
+        })],
+        ("status_updates", "create" | "list") | ("memberships", "create" | "list") => {
             vec![json!({"parent": seed::LAUNCH_PROJECT_GID})]
         }
         ("sections", "delete") => vec![json!({"section_gid": seed::BACKLOG_DONE_SECTION_GID})],
@@ -159,6 +160,40 @@ fn cases(entity: &str, action: &str) -> Vec<Value> {
         })],
         _ => vec![json!({})],
     }
+}
+
+/// The cases of an action, each patch split into one per member of a group of fields its
+/// endpoint takes at most one of (`insert_before`, `insert_after`), unless the patch already
+/// leaves one of them out.
+fn cases_one_of_each(entity: &str, action: &str, endpoint: &str) -> Vec<Value> {
+    let (method, path) = endpoint.split_once(' ').unwrap();
+    let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    let (op, _) = route(Method::parse(method).unwrap(), &segments).unwrap();
+    let mut cases = cases(entity, action);
+    for group in op.endpoint().exclusive {
+        cases = cases
+            .into_iter()
+            .flat_map(|patch| {
+                if group
+                    .iter()
+                    .any(|name| patch.get(*name) == Some(&Value::Null))
+                {
+                    return vec![patch];
+                }
+                group
+                    .iter()
+                    .map(|kept| {
+                        let mut patch = patch.clone();
+                        for other in group.iter().filter(|name| *name != kept) {
+                            patch[*other] = Value::Null;
+                        }
+                        patch
+                    })
+                    .collect()
+            })
+            .collect();
+    }
+    cases
 }
 
 /// The params of one case: every property of the action's schema, generated, then patched.
@@ -176,7 +211,6 @@ fn params(schema: &Value, patch: &Value) -> Map<String, Value> {
                     .collect::<Vec<_>>()
                     .join(",")
             ),
-            (Some(Value::String(gid)), Some("object")) => json!({ "gid": gid }),
             (Some(value), _) => value,
             (None, _) => by_type(property),
         };
@@ -267,7 +301,7 @@ async fn every_catalog_action_runs_against_the_testkit_with_every_param_and_refu
                 .unwrap_or_default()
                 .to_string();
             let mut sent: BTreeSet<String> = BTreeSet::new();
-            for patch in cases(entity.entity, info.action) {
+            for patch in cases_one_of_each(entity.entity, info.action, &info.endpoints[0]) {
                 let mock = MockAsana::builder().tasks_per_project(3).start().await;
                 let agent = connector(&mock);
                 let params = params(schema, &patch);
@@ -317,7 +351,8 @@ async fn every_catalog_action_runs_against_the_testkit_with_every_param_and_refu
                 .iter()
                 .next()
                 .expect("every action takes a param");
-            let mut params = self::params(schema, &cases(entity.entity, info.action)[0]);
+            let first = cases_one_of_each(entity.entity, info.action, &info.endpoints[0]);
+            let mut params = self::params(schema, &first[0]);
             params.insert(bad.clone(), wrong_type(property));
             match connector(&mock)
                 .execute(entity.entity, info.action, Value::Object(params))
@@ -341,5 +376,52 @@ async fn every_catalog_action_runs_against_the_testkit_with_every_param_and_refu
         "{} failures:\n{}\nparams no case sets: {uncovered:?}",
         failures.len(),
         failures.join("\n")
+    );
+}
+
+#[tokio::test]
+async fn fields_an_endpoint_takes_one_of_are_refused_together_before_anything_is_sent() {
+    let mut refused = Vec::new();
+    for entity in AsanaConnector::catalog() {
+        for info in &entity.actions {
+            let (method, path) = info.endpoints[0].split_once(' ').unwrap();
+            let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+            let (op, _) = route(Method::parse(method).unwrap(), &segments).unwrap();
+            for group in op.endpoint().exclusive {
+                let mock = MockAsana::builder().tasks_per_project(3).start().await;
+                let first = cases_one_of_each(entity.entity, info.action, &info.endpoints[0]);
+                let mut params = params(&info.params_schema, &first[0]);
+                for name in group.iter() {
+                    params.insert((*name).to_string(), json!(seed::LAUNCH_SECTION_GID));
+                }
+                let err = connector(&mock)
+                    .execute(entity.entity, info.action, Value::Object(params))
+                    .await
+                    .unwrap_err();
+                let ExecuteError::InvalidParams { problems, .. } = &err else {
+                    panic!("{}.{}: {err:?}", entity.entity, info.action);
+                };
+                assert_eq!(
+                    problems,
+                    &[format!("give only one of: {}", group.join(", "))]
+                );
+                assert_eq!(mock.api_requests(), 0);
+                refused.push(format!("{}.{}", entity.entity, info.action));
+            }
+        }
+    }
+    assert_eq!(
+        refused,
+        [
+            "project_sections.create",
+            "sections.move",
+            "section_tasks.create",
+            "custom_field_enum_options.create",
+            "custom_field_enum_options.move",
+            "project_custom_field_settings.create",
+            "portfolio_custom_field_settings.create",
+            "goal_relationships.create",
+            "portfolio_items.create",
+        ]
     );
 }
