@@ -539,16 +539,20 @@ fn user_teams(data: &Data, ctx: &Ctx<'_>, key: &str) -> Result<Reply, ApiError> 
     ctx.list(items)
 }
 
+/// The user the body's `user` names (gid, e-mail or `me`): 400 if missing or unknown.
+fn body_user(data: &Data, ctx: &Ctx<'_>, body: &Map<String, Value>) -> Result<Gid, ApiError> {
+    let key =
+        gid_field(body, "user")?.ok_or_else(|| ApiError::bad_request("user: Missing input"))?;
+    data.find_user(ctx.me, &key)
+        .ok_or_else(|| ApiError::bad_request(format!("user: Unknown object: {key}")))
+}
+
 /// `POST /workspaces/{gid}/addUser` with `user` (gid, e-mail or `me`): the user joins the
 /// workspace; answers the user's gid, name and e-mail.
 fn add_user(data: &mut Data, ctx: &Ctx<'_>, raw: &str) -> Result<Reply, ApiError> {
     let workspace = existing(&data.workspaces, "workspace", raw)?;
     let body = ctx.data()?;
-    let key =
-        gid_field(&body, "user")?.ok_or_else(|| ApiError::bad_request("user: Missing input"))?;
-    let gid = data
-        .find_user(ctx.me, &key)
-        .ok_or_else(|| ApiError::bad_request(format!("user: Unknown object: {key}")))?;
+    let gid = body_user(data, ctx, &body)?;
     data.join_workspace(gid, workspace);
     let mut json = data.user_json(gid, &data.users[&gid]);
     json.retain(|key, _| {

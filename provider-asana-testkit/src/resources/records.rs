@@ -8,9 +8,11 @@
 use serde_json::{Map, Value, json};
 use wiremock::http::Method;
 
+use std::collections::BTreeMap;
+
 use asana_endpoints::Op;
 
-use super::{NO_ROUTE, deleted, existing, gid_field, gid_list, insert_project, string};
+use super::{NO_ROUTE, body_user, deleted, existing, gid_field, gid_list, insert_project, string};
 use crate::data::{Data, Gid, Project, Record, Task, Team, hidden, now_timestamp};
 use crate::request::{ApiError, Ctx};
 use crate::state::{Body, Reply};
@@ -728,11 +730,7 @@ fn update_workspace(data: &mut Data, ctx: &Ctx<'_>, raw: &str) -> Result<Reply, 
 fn remove_workspace_user(data: &mut Data, ctx: &Ctx<'_>, raw: &str) -> Result<Reply, ApiError> {
     let workspace = existing(&data.workspaces, "workspace", raw)?;
     let body = ctx.data()?;
-    let key =
-        gid_field(&body, "user")?.ok_or_else(|| ApiError::bad_request("user: Missing input"))?;
-    let user = data
-        .find_user(ctx.me, &key)
-        .ok_or_else(|| ApiError::bad_request(format!("user: Unknown object: {key}")))?;
+    let user = body_user(data, ctx, &body)?;
     if let Some(member) = data.users.get_mut(&user) {
         member.workspaces.retain(|w| *w != workspace);
     }
@@ -746,6 +744,14 @@ fn remove_workspace_user(data: &mut Data, ctx: &Ctx<'_>, raw: &str) -> Result<Re
                 || refers(&r.fields, "_workspace", workspace)))
     });
     Ok(deleted())
+}
+
+/// The gids of the objects of `map` that `keep` keeps.
+fn gids_where<T>(map: &BTreeMap<Gid, T>, keep: impl Fn(&T) -> bool) -> Vec<Gid> {
+    map.iter()
+        .filter(|(_, object)| keep(object))
+        .map(|(gid, _)| *gid)
+        .collect()
 }
 
 /// `GET /workspaces/{gid}/typeahead`: up to `count` (default 20) objects of `resource_type` in
@@ -768,46 +774,14 @@ fn typeahead(data: &Data, ctx: &Ctx<'_>, raw: &str) -> Result<Reply, ApiError> {
         },
     };
     let query = ctx.param("query").unwrap_or_default().to_lowercase();
-    let mut candidates: Vec<Gid> = Vec::new();
-    candidates.extend(
-        data.users
-            .iter()
-            .filter(|(_, u)| u.workspaces.contains(&workspace))
-            .map(|(gid, _)| *gid),
-    );
-    candidates.extend(
-        data.teams
-            .iter()
-            .filter(|(_, t)| t.workspace == workspace)
-            .map(|(g, _)| *g),
-    );
-    candidates.extend(
-        data.projects
-            .iter()
-            .filter(|(_, p)| p.workspace == workspace)
-            .map(|(g, _)| *g),
-    );
-    candidates.extend(
-        data.tasks
-            .iter()
-            .filter(|(_, t)| t.workspace == workspace)
-            .map(|(g, _)| *g),
-    );
-    candidates.extend(
-        data.tags
-            .iter()
-            .filter(|(_, t)| t.workspace == workspace)
-            .map(|(g, _)| *g),
-    );
-    candidates.extend(
-        data.records
-            .iter()
-            .filter(|(_, r)| {
-                refers(&r.fields, "workspace", workspace)
-                    || refers(&r.fields, "_workspace", workspace)
-            })
-            .map(|(g, _)| *g),
-    );
+    let mut candidates = gids_where(&data.users, |u| u.workspaces.contains(&workspace));
+    candidates.extend(gids_where(&data.teams, |t| t.workspace == workspace));
+    candidates.extend(gids_where(&data.projects, |p| p.workspace == workspace));
+    candidates.extend(gids_where(&data.tasks, |t| t.workspace == workspace));
+    candidates.extend(gids_where(&data.tags, |t| t.workspace == workspace));
+    candidates.extend(gids_where(&data.records, |r| {
+        refers(&r.fields, "workspace", workspace) || refers(&r.fields, "_workspace", workspace)
+    }));
     let items: Vec<Value> = candidates
         .into_iter()
         .filter_map(|gid| data.any_json(gid, &ctx.origin))
@@ -872,11 +846,7 @@ fn change_team_member(
 ) -> Result<Reply, ApiError> {
     let team = existing(&data.teams, "team", raw)?;
     let body = ctx.data()?;
-    let key =
-        gid_field(&body, "user")?.ok_or_else(|| ApiError::bad_request("user: Missing input"))?;
-    let user = data
-        .find_user(ctx.me, &key)
-        .ok_or_else(|| ApiError::bad_request(format!("user: Unknown object: {key}")))?;
+    let user = body_user(data, ctx, &body)?;
     let existing_membership = data
         .records
         .iter()
