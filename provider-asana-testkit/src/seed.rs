@@ -28,7 +28,7 @@
 //! | attachment "Design doc" | [`DESIGN_DOC_ATTACHMENT_GID`] | on Draft announcement; hosted on Google Drive (no `download_url`) |
 //!
 //! | custom field "Priority" (enum) | [`CUSTOM_FIELD_GID`] | Acme Corp; options "High", "Low" ([`ENUM_OPTION_GIDS`]); set on Launch plan ([`PROJECT_CUSTOM_FIELD_SETTING_GID`]) and Q3 launches ([`PORTFOLIO_CUSTOM_FIELD_SETTING_GID`]) |
-//! | portfolio "Q3 launches" | [`PORTFOLIO_GID`] | Acme Corp; owned by Greg; holds Launch plan; Greg a member ([`PORTFOLIO_MEMBERSHIP_GID`]) |
+//! | portfolio "Q3 launches" | [`PORTFOLIO_GID`] | Acme Corp; owned by Greg; holds Launch plan and Backlog; Greg a member ([`PORTFOLIO_MEMBERSHIP_GID`]) |
 //! | project membership | [`PROJECT_MEMBERSHIP_GID`] | Greg in Launch plan |
 //! | team memberships | from [`TEAM_MEMBERSHIP_GID`] | Greg and Ada in Engineering, then Greg in Marketing |
 //! | workspace memberships | from [`WORKSPACE_MEMBERSHIP_GID`] | Greg in Acme Corp and Personal Projects, then Ada in Acme Corp |
@@ -41,6 +41,14 @@
 //! | job | [`JOB_GID`] | a succeeded project duplication |
 //! | webhook | [`WEBHOOK_GID`] | on Launch plan |
 //! | custom ID `LAUNCH-1` | | Draft announcement |
+//!
+//! Status updates, time tracking entries, project templates, webhooks, time periods, portfolios,
+//! project and portfolio memberships, custom fields and their settings, and goal relationships
+//! have a second record each (gids from [`SECOND_RECORDS_FROM`], in that order), so that their
+//! lists page: "Week 2" (at risk), 30 minutes by Ada, "Retro template", a second webhook on
+//! Launch plan, "Q4 FY26", the portfolio "Q4 launches", Ada in Launch plan, the number field
+//! "Effort" (also set on Launch plan and Q3 launches), Ada in Q3 launches, and Launch plan
+//! supporting "Ship the launch".
 //!
 //! Greg's favorite is Launch plan.
 //!
@@ -152,3 +160,5 @@ pub const WEBHOOK_GID: &str = "1201000000001031";
 pub const TEAM_MEMBERSHIP_GID: &str = "1201000000001041";
 /// Greg's membership of Acme Corp; the other workspace memberships follow one by one.
 pub const WORKSPACE_MEMBERSHIP_GID: &str = "1201000000001051";
+/// The gid of the first of the second records (see the table above); the others follow one by one.
+pub const SECOND_RECORDS_FROM: &str = "1201000000001101";

@@ -117,6 +117,79 @@ impl Data {
         self.insert_record(gid, kind, fields);
     }
 
+    /// A copy of the seeded record `source` under `gid`, with `changes`.
+    fn seed_copy(&mut self, source: &str, gid: Gid, changes: Value) {
+        let Some(record) = self.records.get(&g(source)) else {
+            return;
+        };
+        let kind = record.kind;
+        let mut fields = record.fields.clone();
+        fields.extend(into_map(changes));
+        self.records.insert(gid, Record { kind, fields });
+    }
+
+    /// The second record of the kinds the seed has one of, so that their lists page: gids from
+    /// [`seed::SECOND_RECORDS_FROM`].
+    fn seed_seconds(&mut self) {
+        let first = g(seed::SECOND_RECORDS_FROM);
+        let ada = self.user_ref(g(seed::ADA_GID));
+        let effort = first + 7;
+        let effort_ref = json!({"gid": effort.to_string(), "name": "Effort", "resource_type": "custom_field", "resource_subtype": "number"});
+        let copies = [
+            (
+                seed::STATUS_UPDATE_GID,
+                json!({"title": "Week 2", "status_type": "at_risk"}),
+            ),
+            (
+                seed::TIME_TRACKING_ENTRY_GID,
+                json!({"duration_minutes": 30, "created_by": ada}),
+            ),
+            (
+                seed::PROJECT_TEMPLATE_GID,
+                json!({"name": "Retro template"}),
+            ),
+            (
+                seed::WEBHOOK_GID,
+                json!({"target": "https://example.com/second-hook"}),
+            ),
+            (
+                seed::TIME_PERIOD_GID,
+                json!({"display_name": "Q4 FY26", "period": "Q4", "start_on": "2026-10-01", "end_on": "2026-12-31"}),
+            ),
+            (
+                seed::PORTFOLIO_GID,
+                json!({"name": "Q4 launches", "_items": []}),
+            ),
+            (
+                seed::PROJECT_MEMBERSHIP_GID,
+                json!({"member": ada, "user": ada, "access_level": "editor"}),
+            ),
+            (
+                seed::CUSTOM_FIELD_GID,
+                json!({"name": "Effort", "resource_subtype": "number", "type": "number", "precision": 0}),
+            ),
+            (
+                seed::PROJECT_CUSTOM_FIELD_SETTING_GID,
+                json!({"custom_field": effort_ref}),
+            ),
+            (
+                seed::PORTFOLIO_CUSTOM_FIELD_SETTING_GID,
+                json!({"custom_field": effort_ref}),
+            ),
+            (
+                seed::PORTFOLIO_MEMBERSHIP_GID,
+                json!({"member": ada, "user": ada, "access_level": "editor"}),
+            ),
+            (
+                seed::GOAL_RELATIONSHIP_GID,
+                json!({"resource_subtype": "project", "supporting_resource": self.project_ref(g(seed::LAUNCH_PROJECT_GID))}),
+            ),
+        ];
+        for (gid, (source, changes)) in (first..).zip(copies) {
+            self.seed_copy(source, gid, changes);
+        }
+    }
+
     /// The records of the seed (see [`seed`]).
     pub(super) fn seed_records(&mut self) {
         let me = g(seed::ME_GID);
@@ -209,7 +282,7 @@ impl Data {
                 "public": false,
                 "archived": false,
                 "created_at": SEED_CREATED_AT,
-                "_items": [seed::LAUNCH_PROJECT_GID],
+                "_items": [seed::LAUNCH_PROJECT_GID, seed::BACKLOG_PROJECT_GID],
             }),
         );
         for (gid, parent, subtype) in [
@@ -343,6 +416,7 @@ impl Data {
                 "_workspace": seed::WORKSPACE_GID,
             }),
         );
+        self.seed_seconds();
         self.custom_ids
             .insert("LAUNCH-1".into(), g(seed::DRAFT_TASK_GID));
         self.favorites.push((me, g(seed::LAUNCH_PROJECT_GID)));

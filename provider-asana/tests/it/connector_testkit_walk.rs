@@ -226,6 +226,35 @@ fn params(schema: &Value, patch: &Value) -> Map<String, Value> {
     params
 }
 
+/// The next-page offset of the same call with only its required params (and `limit` 1), if
+/// that has a next page: offsets belong to a path, not to its filters.
+async fn fewer_filters_offset(
+    agent: &AsanaConnector,
+    entity: &str,
+    action: &str,
+    schema: &Value,
+    params: &Map<String, Value>,
+) -> Option<String> {
+    let required: Vec<&str> = schema["required"]
+        .as_array()?
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    let mut fewer: Map<String, Value> = params
+        .iter()
+        .filter(|(name, _)| required.contains(&name.as_str()))
+        .map(|(name, value)| (name.clone(), value.clone()))
+        .collect();
+    fewer.insert("limit".into(), json!(1));
+    let page = agent
+        .execute(entity, action, Value::Object(fewer))
+        .await
+        .ok()?;
+    page["meta"]["next_page"]["offset"]
+        .as_str()
+        .map(str::to_string)
+}
+
 /// A value of another JSON type than the param's.
 fn wrong_type(property: &Value) -> Value {
     let ty = match &property["type"] {
@@ -301,6 +330,10 @@ async fn every_catalog_action_runs_against_the_testkit_with_every_param_and_refu
                 .unwrap_or_default()
                 .to_string();
             let mut sent: BTreeSet<String> = BTreeSet::new();
+            let properties = schema["properties"]
+                .as_object()
+                .cloned()
+                .unwrap_or_default();
             for patch in cases_one_of_each(entity.entity, info.action, &info.endpoints[0]) {
                 let mock = MockAsana::builder().tasks_per_project(3).start().await;
                 let agent = connector(&mock);
@@ -314,7 +347,21 @@ async fn every_catalog_action_runs_against_the_testkit_with_every_param_and_refu
                         if let Err(problem) = check(&mock, &method, info.action, &params, &result) {
                             failures.push(format!("{name} {patch}: {problem}"));
                         }
-                        let offset = result["meta"]["next_page"]["offset"].as_str();
+                        let mut offset = result["meta"]["next_page"]["offset"]
+                            .as_str()
+                            .map(str::to_string);
+                        if offset.is_none() && properties.contains_key("offset") {
+                            // Every filter set leaves one page: page the same endpoint with its
+                            // required params only, and take the offset it gives.
+                            offset = fewer_filters_offset(
+                                &agent,
+                                entity.entity,
+                                info.action,
+                                schema,
+                                &params,
+                            )
+                            .await;
+                        }
                         if let Some(offset) = offset {
                             let mut next = params.clone();
                             next.insert("offset".into(), json!(offset));
@@ -370,7 +417,7 @@ async fn every_catalog_action_runs_against_the_testkit_with_every_param_and_refu
         }
     }
     assert_eq!(actions, 169, "the catalog's size");
-    assert_eq!(paged, 14, "lists whose next page ran with its offset");
+    assert_eq!(paged, 33, "lists whose next page ran with its offset");
     assert!(
         failures.is_empty() && uncovered.is_empty(),
         "{} failures:\n{}\nparams no case sets: {uncovered:?}",
