@@ -1367,7 +1367,6 @@ pub const ENDPOINTS: &[Endpoint] = &[
         query: &[
             "project",
             "section",
-            "tag",
             "assignee",
             "workspace",
             "completed_since",
