@@ -472,3 +472,296 @@ async fn fields_an_endpoint_takes_one_of_are_refused_together_before_anything_is
         ]
     );
 }
+
+/// The data of a successful call.
+async fn ok(agent: &AsanaConnector, entity: &str, action: &str, params: Value) -> Value {
+    match agent.execute(entity, action, params.clone()).await {
+        Ok(result) => result["data"].clone(),
+        Err(e) => panic!("{entity}.{action} {params}: {e}"),
+    }
+}
+
+/// The gids of a list's items.
+fn gids(list: &Value) -> Vec<String> {
+    picked(list, "/gid")
+}
+
+/// What `pointer` finds in each item of a list.
+fn picked(list: &Value, pointer: &str) -> Vec<String> {
+    list.as_array()
+        .unwrap()
+        .iter()
+        .map(|item| item.pointer(pointer).unwrap().as_str().unwrap().to_string())
+        .collect()
+}
+
+/// What `pointer` finds in each item of the list `entity.list` answers.
+async fn listed(agent: &AsanaConnector, entity: &str, params: Value, pointer: &str) -> Vec<String> {
+    picked(&ok(agent, entity, "list", params).await, pointer)
+}
+
+#[tokio::test]
+async fn relations_added_through_the_catalog_show_in_the_testkits_lists_and_go_when_removed() {
+    let mock = MockAsana::start().await;
+    let agent = connector(&mock);
+    let goal = json!({"goal_gid": seed::GOAL_GID});
+
+    // Goal followers.
+    let followed = ok(
+        &agent,
+        "goal_followers",
+        "create",
+        json!({"goal_gid": seed::GOAL_GID, "followers": [seed::ADA_GID]}),
+    )
+    .await;
+    assert_eq!(gids(&followed["followers"]), [seed::ME_GID, seed::ADA_GID]);
+    let unfollowed = ok(
+        &agent,
+        "goal_followers",
+        "delete",
+        json!({"goal_gid": seed::GOAL_GID, "followers": [seed::ME_GID]}),
+    )
+    .await;
+    assert_eq!(gids(&unfollowed["followers"]), [seed::ADA_GID]);
+
+    // A supporting goal, seen from the supported side and from the supporting side.
+    assert_eq!(
+        listed(
+            &agent,
+            "goal_parent_goals",
+            json!({"goal_gid": seed::SUPPORTING_GOAL_GID}),
+            "/gid"
+        )
+        .await,
+        [seed::GOAL_GID]
+    );
+    ok(
+        &agent,
+        "goal_relationships",
+        "delete",
+        json!({"goal_gid": seed::GOAL_GID, "supporting_resource": seed::SUPPORTING_GOAL_GID}),
+    )
+    .await;
+    assert!(
+        listed(
+            &agent,
+            "goal_parent_goals",
+            json!({"goal_gid": seed::SUPPORTING_GOAL_GID}),
+            "/gid"
+        )
+        .await
+        .is_empty()
+    );
+    ok(&agent, "goal_relationships", "create", json!({"goal_gid": seed::GOAL_GID, "supporting_resource": seed::SUPPORTING_GOAL_GID, "contribution_weight": 0.5})).await;
+    assert_eq!(
+        listed(
+            &agent,
+            "goal_parent_goals",
+            json!({"goal_gid": seed::SUPPORTING_GOAL_GID}),
+            "/gid"
+        )
+        .await,
+        [seed::GOAL_GID]
+    );
+
+    // A metric, then its current value.
+    ok(&agent, "goal_metrics", "create", json!({"goal_gid": seed::GOAL_GID, "target_number_value": 20.0, "current_number_value": 1.0})).await;
+    let updated = ok(
+        &agent,
+        "goal_metrics",
+        "update",
+        json!({"goal_gid": seed::GOAL_GID, "current_number_value": 7.0}),
+    )
+    .await;
+    assert_eq!(updated["metric"]["current_number_value"], 7.0);
+    assert_eq!(updated["metric"]["target_number_value"], 20.0);
+    assert_eq!(
+        ok(&agent, "goals", "get", goal).await["metric"]["current_number_value"],
+        7.0
+    );
+
+    // Portfolio items.
+    let portfolio = json!({"portfolio_gid": seed::PORTFOLIO_GID});
+    assert_eq!(
+        listed(&agent, "portfolio_items", portfolio.clone(), "/gid").await,
+        [seed::LAUNCH_PROJECT_GID, seed::BACKLOG_PROJECT_GID]
+    );
+    ok(
+        &agent,
+        "portfolio_items",
+        "delete",
+        json!({"portfolio_gid": seed::PORTFOLIO_GID, "item": seed::LAUNCH_PROJECT_GID}),
+    )
+    .await;
+    ok(
+        &agent,
+        "portfolio_items",
+        "create",
+        json!({"portfolio_gid": seed::PORTFOLIO_GID, "item": seed::HOME_PROJECT_GID}),
+    )
+    .await;
+    assert_eq!(
+        listed(&agent, "portfolio_items", portfolio.clone(), "/gid").await,
+        [seed::BACKLOG_PROJECT_GID, seed::HOME_PROJECT_GID]
+    );
+    assert_eq!(
+        ok(&agent, "portfolios", "get", portfolio).await["name"],
+        "Q3 launches"
+    );
+
+    // Project members, as project memberships.
+    assert!(
+        listed(
+            &agent,
+            "project_memberships",
+            json!({"project_gid": seed::HOME_PROJECT_GID}),
+            "/member/gid"
+        )
+        .await
+        .is_empty()
+    );
+    ok(
+        &agent,
+        "project_members",
+        "create",
+        json!({"project_gid": seed::HOME_PROJECT_GID, "members": seed::ADA_GID}),
+    )
+    .await;
+    assert_eq!(
+        listed(
+            &agent,
+            "project_memberships",
+            json!({"project_gid": seed::HOME_PROJECT_GID}),
+            "/member/gid"
+        )
+        .await,
+        [seed::ADA_GID]
+    );
+    ok(
+        &agent,
+        "project_members",
+        "delete",
+        json!({"project_gid": seed::HOME_PROJECT_GID, "members": seed::ADA_GID}),
+    )
+    .await;
+    assert!(
+        listed(
+            &agent,
+            "project_memberships",
+            json!({"project_gid": seed::HOME_PROJECT_GID}),
+            "/member/gid"
+        )
+        .await
+        .is_empty()
+    );
+
+    // Custom field settings of a project.
+    ok(
+        &agent,
+        "project_custom_field_settings",
+        "create",
+        json!({"project_gid": seed::HOME_PROJECT_GID, "custom_field": seed::CUSTOM_FIELD_GID}),
+    )
+    .await;
+    assert_eq!(
+        listed(
+            &agent,
+            "project_custom_field_settings",
+            json!({"project_gid": seed::HOME_PROJECT_GID}),
+            "/custom_field/gid"
+        )
+        .await,
+        [seed::CUSTOM_FIELD_GID]
+    );
+    ok(
+        &agent,
+        "project_custom_field_settings",
+        "delete",
+        json!({"project_gid": seed::HOME_PROJECT_GID, "custom_field": seed::CUSTOM_FIELD_GID}),
+    )
+    .await;
+    assert!(
+        listed(
+            &agent,
+            "project_custom_field_settings",
+            json!({"project_gid": seed::HOME_PROJECT_GID}),
+            "/custom_field/gid"
+        )
+        .await
+        .is_empty()
+    );
+
+    // Time tracking: created on a task, changed, gone.
+    let entry = ok(
+        &agent,
+        "task_time_tracking_entries",
+        "create",
+        json!({"task_gid": seed::VENUE_TASK_GID, "duration_minutes": 45}),
+    )
+    .await;
+    let entry = json!({"time_tracking_entry_gid": entry["gid"]});
+    ok(&agent, "time_tracking_entries", "update", json!({"time_tracking_entry_gid": entry["time_tracking_entry_gid"], "duration_minutes": 50})).await;
+    assert_eq!(
+        ok(&agent, "time_tracking_entries", "get", entry.clone()).await["duration_minutes"],
+        50
+    );
+    ok(&agent, "time_tracking_entries", "delete", entry.clone()).await;
+    let gone = agent
+        .execute("time_tracking_entries", "get", entry)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            gone,
+            ExecuteError::Api(provider_asana::AsanaError::NotFound { .. })
+        ),
+        "{gone:?}"
+    );
+
+    // A duplicated task and an instantiated template come back as jobs naming what they made.
+    let job = ok(
+        &agent,
+        "task_duplicates",
+        "create",
+        json!({"task_gid": seed::DRAFT_TASK_GID, "name": "Draft, again"}),
+    )
+    .await;
+    assert_eq!(job["status"], "succeeded");
+    let job = ok(&agent, "jobs", "get", json!({"job_gid": job["gid"]})).await;
+    let copy = ok(
+        &agent,
+        "tasks",
+        "get",
+        json!({"task_gid": job["new_task"]["gid"]}),
+    )
+    .await;
+    assert_eq!(copy["name"], "Draft, again");
+    let job = ok(
+        &agent,
+        "project_template_instances",
+        "create",
+        json!({"project_template_gid": seed::PROJECT_TEMPLATE_GID, "name": "Launch 2"}),
+    )
+    .await;
+    let project = ok(
+        &agent,
+        "projects",
+        "get",
+        json!({"project_gid": job["new_project"]["gid"]}),
+    )
+    .await;
+    assert_eq!(
+        (project["name"].as_str(), project["team"]["gid"].as_str()),
+        (Some("Launch 2"), Some(seed::MARKETING_TEAM_GID))
+    );
+
+    // Typeahead finds by part of a name.
+    let found = ok(
+        &agent,
+        "workspace_typeahead",
+        "list",
+        json!({"workspace_gid": seed::WORKSPACE_GID, "resource_type": "goal", "query": "launch"}),
+    )
+    .await;
+    assert_eq!(gids(&found), [seed::GOAL_GID]);
+}
