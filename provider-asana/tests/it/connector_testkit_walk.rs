@@ -500,6 +500,30 @@ async fn listed(agent: &AsanaConnector, entity: &str, params: Value, pointer: &s
     picked(&ok(agent, entity, "list", params).await, pointer)
 }
 
+/// `entity.create` with `params` makes `added` the only item the `listing` (entity, params, pointer
+/// to each item's gid) shows, and `entity.delete` with the same params empties it again.
+async fn added_then_removed(
+    agent: &AsanaConnector,
+    entity: &str,
+    params: Value,
+    listing: (&str, Value, &str),
+    added: &str,
+) {
+    let (list, list_params, pointer) = listing;
+    assert!(
+        listed(agent, list, list_params.clone(), pointer)
+            .await
+            .is_empty()
+    );
+    ok(agent, entity, "create", params.clone()).await;
+    assert_eq!(
+        listed(agent, list, list_params.clone(), pointer).await,
+        [added]
+    );
+    ok(agent, entity, "delete", params).await;
+    assert!(listed(agent, list, list_params, pointer).await.is_empty());
+}
+
 #[tokio::test]
 async fn relations_added_through_the_catalog_show_in_the_testkits_lists_and_go_when_removed() {
     let mock = MockAsana::start().await;
@@ -525,16 +549,9 @@ async fn relations_added_through_the_catalog_show_in_the_testkits_lists_and_go_w
     assert_eq!(gids(&unfollowed["followers"]), [seed::ADA_GID]);
 
     // A supporting goal, seen from the supported side and from the supporting side.
-    assert_eq!(
-        listed(
-            &agent,
-            "goal_parent_goals",
-            json!({"goal_gid": seed::SUPPORTING_GOAL_GID}),
-            "/gid"
-        )
-        .await,
-        [seed::GOAL_GID]
-    );
+    let supporting = json!({"goal_gid": seed::SUPPORTING_GOAL_GID});
+    let parents = || listed(&agent, "goal_parent_goals", supporting.clone(), "/gid");
+    assert_eq!(parents().await, [seed::GOAL_GID]);
     ok(
         &agent,
         "goal_relationships",
@@ -542,27 +559,9 @@ async fn relations_added_through_the_catalog_show_in_the_testkits_lists_and_go_w
         json!({"goal_gid": seed::GOAL_GID, "supporting_resource": seed::SUPPORTING_GOAL_GID}),
     )
     .await;
-    assert!(
-        listed(
-            &agent,
-            "goal_parent_goals",
-            json!({"goal_gid": seed::SUPPORTING_GOAL_GID}),
-            "/gid"
-        )
-        .await
-        .is_empty()
-    );
+    assert!(parents().await.is_empty());
     ok(&agent, "goal_relationships", "create", json!({"goal_gid": seed::GOAL_GID, "supporting_resource": seed::SUPPORTING_GOAL_GID, "contribution_weight": 0.5})).await;
-    assert_eq!(
-        listed(
-            &agent,
-            "goal_parent_goals",
-            json!({"goal_gid": seed::SUPPORTING_GOAL_GID}),
-            "/gid"
-        )
-        .await,
-        [seed::GOAL_GID]
-    );
+    assert_eq!(parents().await, [seed::GOAL_GID]);
 
     // A metric, then its current value.
     ok(&agent, "goal_metrics", "create", json!({"goal_gid": seed::GOAL_GID, "target_number_value": 20.0, "current_number_value": 1.0})).await;
@@ -609,87 +608,22 @@ async fn relations_added_through_the_catalog_show_in_the_testkits_lists_and_go_w
         "Q3 launches"
     );
 
-    // Project members, as project memberships.
-    assert!(
-        listed(
-            &agent,
-            "project_memberships",
-            json!({"project_gid": seed::HOME_PROJECT_GID}),
-            "/member/gid"
-        )
-        .await
-        .is_empty()
-    );
-    ok(
-        &agent,
-        "project_members",
-        "create",
-        json!({"project_gid": seed::HOME_PROJECT_GID, "members": seed::ADA_GID}),
-    )
-    .await;
-    assert_eq!(
-        listed(
-            &agent,
-            "project_memberships",
-            json!({"project_gid": seed::HOME_PROJECT_GID}),
-            "/member/gid"
-        )
-        .await,
-        [seed::ADA_GID]
-    );
-    ok(
-        &agent,
-        "project_members",
-        "delete",
-        json!({"project_gid": seed::HOME_PROJECT_GID, "members": seed::ADA_GID}),
-    )
-    .await;
-    assert!(
-        listed(
-            &agent,
-            "project_memberships",
-            json!({"project_gid": seed::HOME_PROJECT_GID}),
-            "/member/gid"
-        )
-        .await
-        .is_empty()
-    );
-
-    // Custom field settings of a project.
-    ok(
+    // Project members, as project memberships; a project's custom field settings.
+    let home = json!({"project_gid": seed::HOME_PROJECT_GID});
+    let ada = json!({"project_gid": seed::HOME_PROJECT_GID, "members": seed::ADA_GID});
+    let listing = ("project_memberships", home.clone(), "/member/gid");
+    added_then_removed(&agent, "project_members", ada, listing, seed::ADA_GID).await;
+    let priority =
+        json!({"project_gid": seed::HOME_PROJECT_GID, "custom_field": seed::CUSTOM_FIELD_GID});
+    let listing = ("project_custom_field_settings", home, "/custom_field/gid");
+    added_then_removed(
         &agent,
         "project_custom_field_settings",
-        "create",
-        json!({"project_gid": seed::HOME_PROJECT_GID, "custom_field": seed::CUSTOM_FIELD_GID}),
+        priority,
+        listing,
+        seed::CUSTOM_FIELD_GID,
     )
     .await;
-    assert_eq!(
-        listed(
-            &agent,
-            "project_custom_field_settings",
-            json!({"project_gid": seed::HOME_PROJECT_GID}),
-            "/custom_field/gid"
-        )
-        .await,
-        [seed::CUSTOM_FIELD_GID]
-    );
-    ok(
-        &agent,
-        "project_custom_field_settings",
-        "delete",
-        json!({"project_gid": seed::HOME_PROJECT_GID, "custom_field": seed::CUSTOM_FIELD_GID}),
-    )
-    .await;
-    assert!(
-        listed(
-            &agent,
-            "project_custom_field_settings",
-            json!({"project_gid": seed::HOME_PROJECT_GID}),
-            "/custom_field/gid"
-        )
-        .await
-        .is_empty()
-    );
 
     // Time tracking: created on a task, changed, gone.
     let entry = ok(
