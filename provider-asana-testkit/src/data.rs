@@ -7,6 +7,10 @@ use serde_json::{Map, Value, json};
 
 use super::seed;
 
+mod records;
+
+pub(super) use records::{Record, hidden};
+
 /// A gid as the mock stores it; rendered as a decimal string.
 pub(super) type Gid = u64;
 
@@ -34,6 +38,7 @@ pub(super) struct Team {
     pub members: Vec<Gid>,
 }
 
+#[derive(Clone)]
 pub(super) struct Project {
     pub name: String,
     pub notes: String,
@@ -115,6 +120,14 @@ pub(super) struct Data {
     pub stories: BTreeMap<Gid, Story>,
     pub tags: BTreeMap<Gid, Tag>,
     pub attachments: BTreeMap<Gid, Attachment>,
+    /// The objects kept as JSON (custom fields, goals, portfolios ...).
+    pub records: BTreeMap<Gid, Record>,
+    /// Tasks by custom ID (`LAUNCH-1`).
+    pub custom_ids: BTreeMap<String, Gid>,
+    /// (user, object) pairs: what each user marked as a favorite.
+    pub favorites: Vec<(Gid, Gid)>,
+    /// The followers of each project, in the order they started.
+    pub project_followers: BTreeMap<Gid, Vec<Gid>>,
 }
 
 /// A seed gid constant as a number. The constants are decimal literals, so this cannot fail.
@@ -159,6 +172,10 @@ impl Data {
             stories: BTreeMap::new(),
             tags: BTreeMap::new(),
             attachments: BTreeMap::new(),
+            records: BTreeMap::new(),
+            custom_ids: BTreeMap::new(),
+            favorites: Vec::new(),
+            project_followers: BTreeMap::new(),
         };
         let (acme, personal) = (g(seed::WORKSPACE_GID), g(seed::PERSONAL_WORKSPACE_GID));
         let me = g(seed::ME_GID);
@@ -405,6 +422,7 @@ impl Data {
                 },
             );
         }
+        data.seed_records();
         data
     }
 
@@ -679,7 +697,10 @@ impl Data {
         if let Some(story) = self.stories.get(&gid) {
             return Some(self.story_json(gid, story));
         }
-        self.tags.get(&gid).map(|tag| self.tag_json(gid, tag))
+        if let Some(tag) = self.tags.get(&gid) {
+            return Some(self.tag_json(gid, tag));
+        }
+        self.record_json(gid)
     }
 
     /// Deletes a task, its subtasks (recursively) and their stories; other tasks stop depending

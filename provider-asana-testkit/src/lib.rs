@@ -27,7 +27,7 @@
 //! | `GET /-/oauth_authorize` | checks `client_id` and the exact `redirect_uri` (400 otherwise, no redirect); then 302 to `redirect_uri?code=...&state=...`, or `?error=...` (missing `state`, `response_type` not `code`, PKCE missing or not `S256`, a queued denial) |
 //! | `POST /-/oauth_token` | form body; client credentials in the body or HTTP Basic; `authorization_code` (single-use code, 15 minute life, same `redirect_uri`, PKCE S256) and `refresh_token` (no new refresh token) |
 //! | `POST /-/oauth_revoke` | form `token` = a refresh token: revokes the grant and its access tokens; 200 for unknown tokens, 400 for access tokens |
-//! | `/api/1.0/...` | `Authorization: Bearer` with an access token or [`MockAsana::personal_access_token`]; users, workspaces, teams, projects, sections, tasks, subtasks, stories, tags, attachments |
+//! | `/api/1.0/...` | `Authorization: Bearer` with an access token or [`MockAsana::personal_access_token`]; users, workspaces, teams, projects, sections, tasks, subtasks, stories, tags, attachments, and every other resource Asana's API has (custom fields, goals, portfolios, status updates, time tracking, memberships, templates, jobs, webhooks, time periods, typeahead, batch) |
 //! | `GET /-/attachments/{gid}/{name}?signature=...` | the storage host of an attachment's `download_url`: the bytes with no token; 400 if an `Authorization` header is sent (as a presigned storage URL answers), 403 for a wrong signature |
 //!
 //! API routes: `GET /users?workspace|team`, `GET /users/{gid|me|email}`,
@@ -43,8 +43,35 @@
 //! `GET /tasks/{gid}/projects`, `GET /tasks/{gid}/dependencies`, `GET /tasks/{gid}/dependents`,
 //! `POST /tasks/{gid}/addTag|removeTag`, `GET /attachments?parent` (a task),
 //! `GET|DELETE /attachments/{gid}`, `GET /tags?workspace`, `POST /tags`,
-//! `GET|PUT|DELETE /tags/{gid}`, `GET /tags/{gid}/tasks`. Path segments are percent-decoded. Other
-//! routes answer 404 `No matching route for request`.
+//! `GET|PUT|DELETE /tags/{gid}`, `GET /tags/{gid}/tasks`.
+//!
+//! Kept as generic records (created from the request body, where fields naming objects become
+//! `{gid, name, resource_type}` references and unknown gids are a 400; `PUT` merges the body;
+//! a deleted record is 404): custom fields with their enum options
+//! (`/workspaces/{gid}/custom_fields`, `/custom_fields[/{gid}[/enum_options[/insert]]]`,
+//! `/enum_options/{gid}`) and settings (`/projects|portfolios/{gid}/custom_field_settings`,
+//! `addCustomFieldSetting`, `removeCustomFieldSetting`); `/status_updates[/{gid}]` and
+//! `/projects/{gid}/project_statuses`; `/goals[/{gid}]` with `setMetric`,
+//! `setMetricCurrentValue`, `addFollowers`, `removeFollowers`, `parentGoals`,
+//! `addSupportingRelationship`, `removeSupportingRelationship` and `/goal_relationships[/{gid}]`;
+//! `/portfolios[/{gid}]` with `items`, `addItem`, `removeItem`, `addMembers`, `removeMembers`,
+//! `portfolio_memberships`; `/time_tracking_entries[/{gid}]` and
+//! `/tasks/{gid}/time_tracking_entries`; `/user_task_lists/{gid}[/tasks]` and
+//! `/users/{gid}/user_task_list`; `/memberships[/{gid}]`, `/projects/{gid}/project_memberships`,
+//! `/project_memberships/{gid}`, `/projects/{gid}/addMembers|removeMembers|addFollowers|removeFollowers`;
+//! team and workspace memberships (`/teams/{gid}/team_memberships`, `/team_memberships[/{gid}]`,
+//! `/users/{gid}/team_memberships`, `/workspaces/{gid}/workspace_memberships`,
+//! `/workspace_memberships/{gid}`, `/users/{gid}/workspace_memberships`), kept in step with
+//! `addUser`/`removeUser` on teams and workspaces; `/project_templates[/{gid}]`,
+//! `/teams/{gid}/project_templates`, `saveAsTemplate`, `instantiateProject`; `/jobs/{gid}` (the
+//! succeeded jobs of duplicating tasks and projects, saving and instantiating templates);
+//! `/webhooks[/{gid}]`; `/time_periods[/{gid}]`. Also `PUT /workspaces/{gid}`,
+//! `GET /workspaces/{gid}/users/{gid}`, `GET /workspaces/{gid}/tasks/custom_id/{id}`,
+//! `GET /workspaces/{gid}/typeahead` (names containing `query`, of one `resource_type`, at most
+//! `count`), `POST /teams`, `PUT /teams/{gid}`, `POST /teams|workspaces/{gid}/projects`,
+//! `POST /tasks|projects/{gid}/duplicate`, `GET /projects/{gid}/task_counts`,
+//! `GET /users/{gid}/favorites` and `POST /batch` (each call routed as if sent alone).
+//! Path segments are percent-decoded. Other routes answer 404 `No matching route for request`.
 //!
 //! Lists take `limit` (1..=100, otherwise 400) and an opaque `offset`; `next_page`
 //! (`{offset, path, uri}` or `null`) is present only when `limit` was sent. Lists return compact
@@ -142,7 +169,8 @@
 
 // Layers, each module importing only those above it in this list: `seed`; `data` (the objects);
 // `state` (app, grants, tokens, faults, counters, replies); `request` (a parsed API request and
-// its answers); `resources` (the API routes); `api` and `oauth` (the endpoints' handlers);
+// its answers); `resources` (the API operations, found by `asana_endpoints::route`); `api` and
+// `oauth` (the endpoints' handlers);
 // `responder` (the wiremock responder that dispatches to them); this file (the server and builder).
 mod api;
 mod data;

@@ -138,21 +138,26 @@ fn header_params(params: &str) -> Option<Vec<(String, String)>> {
     }
 }
 
+/// The top-level fields `opt_fields` names (`assignee.name` names `assignee`), if any.
+fn opt_fields(query: &[(String, String)]) -> Option<Vec<String>> {
+    query
+        .iter()
+        .find(|(name, _)| name == "opt_fields")
+        .map(|(_, value)| {
+            value
+                .split(',')
+                .filter_map(|f| f.trim().split('.').next())
+                .filter(|f| !f.is_empty())
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        })
+        .filter(|fields| !fields.is_empty())
+}
+
 impl<'a> Ctx<'a> {
     pub fn new(state: &State, request: &'a Request) -> Self {
         let query: Vec<(String, String)> = request.url.query_pairs().into_owned().collect();
-        let opt_fields = query
-            .iter()
-            .find(|(name, _)| name == "opt_fields")
-            .map(|(_, value)| {
-                value
-                    .split(',')
-                    .filter_map(|f| f.trim().split('.').next())
-                    .filter(|f| !f.is_empty())
-                    .map(str::to_string)
-                    .collect::<Vec<_>>()
-            })
-            .filter(|fields| !fields.is_empty());
+        let opt_fields = opt_fields(&query);
         Ctx {
             me: state.app.me,
             method: &request.method,
@@ -171,6 +176,28 @@ impl<'a> Ctx<'a> {
             origin: state.app.uri.clone(),
             api_base: format!("{}/api/1.0", state.app.uri),
             opt_fields,
+        }
+    }
+
+    /// A call of a batch: `method` on `path` (under the API base) with `query` and a JSON `body`,
+    /// by the same user.
+    pub fn nested<'b>(
+        &self,
+        method: &'b Method,
+        path: &str,
+        query: Vec<(String, String)>,
+        body: &'b [u8],
+    ) -> Ctx<'b> {
+        Ctx {
+            me: self.me,
+            method,
+            path: path.to_string(),
+            body,
+            content_type: Some("application/json"),
+            opt_fields: opt_fields(&query),
+            query,
+            origin: self.origin.clone(),
+            api_base: self.api_base.clone(),
         }
     }
 

@@ -3,12 +3,14 @@
 
 use std::collections::BTreeMap;
 
+use asana_endpoints::{self as endpoints, Method, Op};
 use serde_json::{Map, Value, json};
 
 use super::data::{Attachment, Data, Gid, Project, Section, Story, Tag, Task, User, now_timestamp};
 use super::request::{ApiError, Ctx};
 use super::state::Reply;
 
+mod records;
 mod relations;
 
 use relations::Link;
@@ -32,6 +34,9 @@ const ATTACHMENT_COMPACT: &[&str] = &["gid", "name", "resource_type", "resource_
 /// The message of `GET /tasks` without exactly one filter.
 const TASK_FILTER_MESSAGE: &str =
     "Must specify exactly one of project, tag, section, user task list, or assignee + workspace";
+
+/// The message of a 404 for a route the mock does not serve.
+const NO_ROUTE: &str = "No matching route for request";
 
 /// Decodes the `%XX` escapes of a path segment, as any HTTP server does (`+` stays a plus).
 fn percent_decode(segment: &str) -> String {
@@ -67,11 +72,32 @@ pub(super) fn route(data: &mut Data, ctx: &Ctx<'_>) -> Result<Reply, ApiError> {
         .map(percent_decode)
         .collect();
     let segments: Vec<&str> = decoded.iter().map(String::as_str).collect();
-    match (ctx.method.as_str(), segments.as_slice()) {
-        ("GET", ["users"]) => list_users(data, ctx),
-        ("GET", ["users", user]) => get_user(data, ctx, user),
-        ("GET", ["users", user, "teams"]) => user_teams(data, ctx, user),
-        ("GET", ["workspaces"]) => {
+    let Some((op, params)) =
+        Method::parse(ctx.method.as_str()).and_then(|method| endpoints::route(method, &segments))
+    else {
+        return Err(ApiError::new(404, NO_ROUTE));
+    };
+    let exclusive = op.endpoint().exclusive;
+    if !exclusive.is_empty() {
+        let body = ctx.data()?;
+        for group in exclusive {
+            let given: Vec<&str> = group
+                .iter()
+                .copied()
+                .filter(|field| body.get(*field).is_some_and(|v| !v.is_null()))
+                .collect();
+            if let [first, second, ..] = given.as_slice() {
+                return Err(ApiError::bad_request(format!(
+                    "{first}: Cannot be provided together with {second}"
+                )));
+            }
+        }
+    }
+    match (op, params.as_slice()) {
+        (Op::GetUsers, []) => list_users(data, ctx),
+        (Op::GetUser, [user]) => get_user(data, ctx, user),
+        (Op::GetTeamsForUser, [user]) => user_teams(data, ctx, user),
+        (Op::GetWorkspaces, []) => {
             let items = data
                 .workspaces
                 .iter()
@@ -79,20 +105,20 @@ pub(super) fn route(data: &mut Data, ctx: &Ctx<'_>) -> Result<Reply, ApiError> {
                 .collect();
             ctx.list(items)
         }
-        ("GET", ["workspaces", workspace]) => {
+        (Op::GetWorkspace, [workspace]) => {
             let gid = existing(&data.workspaces, "workspace", workspace)?;
             Ok(ctx.object(200, Data::workspace_json(gid, &data.workspaces[&gid])))
         }
-        ("GET", ["workspaces", workspace, "tasks", "search"]) => {
+        (Op::SearchTasksForWorkspace, [workspace]) => {
             let workspace = existing(&data.workspaces, "workspace", workspace)?;
             search_tasks(data, ctx, workspace)
         }
-        ("GET", ["workspaces", workspace, "users"]) => {
+        (Op::GetUsersForWorkspace, [workspace]) => {
             let workspace = existing(&data.workspaces, "workspace", workspace)?;
             users_where(data, ctx, |_, u| u.workspaces.contains(&workspace))
         }
-        ("POST", ["workspaces", workspace, "addUser"]) => add_user(data, ctx, workspace),
-        ("GET", ["workspaces", workspace, "teams"]) => {
+        (Op::AddUserForWorkspace, [workspace]) => add_user(data, ctx, workspace),
+        (Op::GetTeamsForWorkspace, [workspace]) => {
             let workspace = existing(&data.workspaces, "workspace", workspace)?;
             let items = data
                 .teams
@@ -102,32 +128,32 @@ pub(super) fn route(data: &mut Data, ctx: &Ctx<'_>) -> Result<Reply, ApiError> {
                 .collect();
             ctx.list(items)
         }
-        ("GET", ["workspaces", workspace, "projects"]) => {
+        (Op::GetProjectsForWorkspace, [workspace]) => {
             let workspace = existing(&data.workspaces, "workspace", workspace)?;
             list_projects(data, ctx, |p| p.workspace == workspace)
         }
-        ("GET", ["workspaces", workspace, "tags"]) => {
+        (Op::GetTagsForWorkspace, [workspace]) => {
             let workspace = existing(&data.workspaces, "workspace", workspace)?;
             list_tags(data, ctx, workspace)
         }
-        ("POST", ["workspaces", workspace, "tags"]) => {
+        (Op::CreateTagForWorkspace, [workspace]) => {
             let workspace = existing(&data.workspaces, "workspace", workspace)?;
             create_tag(data, ctx, Some(workspace))
         }
-        ("GET", ["teams", team]) => {
+        (Op::GetTeam, [team]) => {
             let gid = existing(&data.teams, "team", team)?;
             Ok(ctx.object(200, data.team_json(gid, &data.teams[&gid])))
         }
-        ("GET", ["teams", team, "users"]) => {
+        (Op::GetUsersForTeam, [team]) => {
             let team = existing(&data.teams, "team", team)?;
             let members = data.teams[&team].members.clone();
             users_where(data, ctx, |gid, _| members.contains(&gid))
         }
-        ("GET", ["teams", team, "projects"]) => {
+        (Op::GetProjectsForTeam, [team]) => {
             let team = existing(&data.teams, "team", team)?;
             list_projects(data, ctx, |p| p.team == Some(team))
         }
-        ("GET", ["projects"]) => {
+        (Op::GetProjects, []) => {
             if let Some(team) = ctx.param("team") {
                 let team = existing(&data.teams, "team", team)?;
                 list_projects(data, ctx, |p| p.team == Some(team))
@@ -140,18 +166,18 @@ pub(super) fn route(data: &mut Data, ctx: &Ctx<'_>) -> Result<Reply, ApiError> {
                 ))
             }
         }
-        ("POST", ["projects"]) => create_project(data, ctx),
-        ("GET", ["projects", project]) => {
+        (Op::CreateProject, []) => create_project(data, ctx),
+        (Op::GetProject, [project]) => {
             let gid = existing(&data.projects, "project", project)?;
             Ok(ctx.object(200, data.project_json(gid, &data.projects[&gid])))
         }
-        ("PUT", ["projects", project]) => update_project(data, ctx, project),
-        ("DELETE", ["projects", project]) => {
+        (Op::UpdateProject, [project]) => update_project(data, ctx, project),
+        (Op::DeleteProject, [project]) => {
             let gid = existing(&data.projects, "project", project)?;
             data.delete_project(gid);
             Ok(deleted())
         }
-        ("GET", ["projects", project, "sections"]) => {
+        (Op::GetSectionsForProject, [project]) => {
             let project = existing(&data.projects, "project", project)?;
             let items = data
                 .project_sections(project)
@@ -160,48 +186,48 @@ pub(super) fn route(data: &mut Data, ctx: &Ctx<'_>) -> Result<Reply, ApiError> {
                 .collect();
             ctx.list(items)
         }
-        ("POST", ["projects", project, "sections"]) => create_section(data, ctx, project),
-        ("POST", ["projects", project, "sections", "insert"]) => move_section(data, ctx, project),
-        ("GET", ["projects", project, "tasks"]) => {
+        (Op::CreateSectionForProject, [project]) => create_section(data, ctx, project),
+        (Op::InsertSectionForProject, [project]) => move_section(data, ctx, project),
+        (Op::GetTasksForProject, [project]) => {
             let project = existing(&data.projects, "project", project)?;
             list_tasks(data, ctx, |_, t| {
                 t.memberships.iter().any(|(p, _)| *p == project)
             })
         }
-        ("GET", ["sections", section]) => {
+        (Op::GetSection, [section]) => {
             let gid = existing(&data.sections, "section", section)?;
             Ok(ctx.object(200, data.section_json(gid, &data.sections[&gid])))
         }
-        ("PUT", ["sections", section]) => update_section(data, ctx, section),
-        ("DELETE", ["sections", section]) => delete_section(data, section),
-        ("POST", ["sections", section, "addTask"]) => add_task_to_section(data, ctx, section),
-        ("GET", ["sections", section, "tasks"]) => {
+        (Op::UpdateSection, [section]) => update_section(data, ctx, section),
+        (Op::DeleteSection, [section]) => delete_section(data, section),
+        (Op::AddTaskForSection, [section]) => add_task_to_section(data, ctx, section),
+        (Op::GetTasksForSection, [section]) => {
             let section = existing(&data.sections, "section", section)?;
             list_tasks(data, ctx, |_, t| {
                 t.memberships.iter().any(|(_, s)| *s == section)
             })
         }
-        ("GET", ["tasks"]) => query_tasks(data, ctx),
-        ("POST", ["tasks"]) => create_task(data, ctx, None),
-        ("GET", ["tasks", task]) => {
+        (Op::GetTasks, []) => query_tasks(data, ctx),
+        (Op::CreateTask, []) => create_task(data, ctx, None),
+        (Op::GetTask, [task]) => {
             let gid = existing(&data.tasks, "task", task)?;
             Ok(ctx.object(200, data.task_json(gid, &data.tasks[&gid])))
         }
-        ("PUT", ["tasks", task]) => update_task(data, ctx, task),
-        ("DELETE", ["tasks", task]) => {
+        (Op::UpdateTask, [task]) => update_task(data, ctx, task),
+        (Op::DeleteTask, [task]) => {
             let gid = existing(&data.tasks, "task", task)?;
             data.delete_task(gid);
             Ok(deleted())
         }
-        ("GET", ["tasks", task, "subtasks"]) => {
+        (Op::GetSubtasksForTask, [task]) => {
             let parent = existing(&data.tasks, "task", task)?;
             list_tasks(data, ctx, |_, t| t.parent == Some(parent))
         }
-        ("POST", ["tasks", task, "subtasks"]) => {
+        (Op::CreateSubtaskForTask, [task]) => {
             let parent = existing(&data.tasks, "task", task)?;
             create_task(data, ctx, Some(parent))
         }
-        ("GET", ["tasks", task, "stories"]) => {
+        (Op::GetStoriesForTask, [task]) => {
             let task = existing(&data.tasks, "task", task)?;
             let items = data
                 .stories
@@ -211,8 +237,8 @@ pub(super) fn route(data: &mut Data, ctx: &Ctx<'_>) -> Result<Reply, ApiError> {
                 .collect();
             ctx.list(items)
         }
-        ("POST", ["tasks", task, "stories"]) => create_story(data, ctx, task),
-        ("GET", ["tasks", task, "projects"]) => {
+        (Op::CreateStoryForTask, [task]) => create_story(data, ctx, task),
+        (Op::GetProjectsForTask, [task]) => {
             let task = existing(&data.tasks, "task", task)?;
             let mut projects: Vec<Gid> = Vec::new();
             for (project, _) in &data.tasks[&task].memberships {
@@ -227,43 +253,39 @@ pub(super) fn route(data: &mut Data, ctx: &Ctx<'_>) -> Result<Reply, ApiError> {
                 .collect();
             ctx.list(items)
         }
-        ("GET", ["tasks", task, "dependencies"]) => {
+        (Op::GetDependenciesForTask, [task]) => {
             let task = existing(&data.tasks, "task", task)?;
             let dependencies = data.tasks[&task].dependencies.clone();
             list_tasks(data, ctx, |gid, _| dependencies.contains(&gid))
         }
-        ("GET", ["tasks", task, "dependents"]) => {
+        (Op::GetDependentsForTask, [task]) => {
             let task = existing(&data.tasks, "task", task)?;
             list_tasks(data, ctx, |_, t| t.dependencies.contains(&task))
         }
-        ("POST", ["tasks", task, "setParent"]) => relations::set_parent(data, ctx, task),
-        ("POST", ["tasks", task, "addFollowers"]) => {
-            relations::change_followers(data, ctx, task, true)
-        }
-        ("POST", ["tasks", task, "removeFollowers"]) => {
-            relations::change_followers(data, ctx, task, false)
-        }
-        ("POST", ["tasks", task, "addDependencies"]) => {
+        (Op::SetParentForTask, [task]) => relations::set_parent(data, ctx, task),
+        (Op::AddFollowersForTask, [task]) => relations::change_followers(data, ctx, task, true),
+        (Op::RemoveFollowerForTask, [task]) => relations::change_followers(data, ctx, task, false),
+        (Op::AddDependenciesForTask, [task]) => {
             relations::change_links(data, ctx, task, Link::Dependencies, true)
         }
-        ("POST", ["tasks", task, "removeDependencies"]) => {
+        (Op::RemoveDependenciesForTask, [task]) => {
             relations::change_links(data, ctx, task, Link::Dependencies, false)
         }
-        ("POST", ["tasks", task, "addDependents"]) => {
+        (Op::AddDependentsForTask, [task]) => {
             relations::change_links(data, ctx, task, Link::Dependents, true)
         }
-        ("POST", ["tasks", task, "removeDependents"]) => {
+        (Op::RemoveDependentsForTask, [task]) => {
             relations::change_links(data, ctx, task, Link::Dependents, false)
         }
-        ("POST", ["tasks", task, "addProject"]) => relations::add_project(data, ctx, task),
-        ("POST", ["tasks", task, "removeProject"]) => relations::remove_project(data, ctx, task),
-        ("GET", ["tasks", task, "tags"]) => relations::task_tags(data, ctx, task),
-        ("GET", ["stories", story]) => relations::get_story(data, ctx, story),
-        ("PUT", ["stories", story]) => relations::update_story(data, ctx, story),
-        ("DELETE", ["stories", story]) => relations::delete_story(data, ctx, story),
-        ("POST", ["tasks", task, "addTag"]) => change_tag(data, ctx, task, true),
-        ("POST", ["tasks", task, "removeTag"]) => change_tag(data, ctx, task, false),
-        ("GET", ["attachments"]) => {
+        (Op::AddProjectForTask, [task]) => relations::add_project(data, ctx, task),
+        (Op::RemoveProjectForTask, [task]) => relations::remove_project(data, ctx, task),
+        (Op::GetTagsForTask, [task]) => relations::task_tags(data, ctx, task),
+        (Op::GetStory, [story]) => relations::get_story(data, ctx, story),
+        (Op::UpdateStory, [story]) => relations::update_story(data, ctx, story),
+        (Op::DeleteStory, [story]) => relations::delete_story(data, ctx, story),
+        (Op::AddTagForTask, [task]) => change_tag(data, ctx, task, true),
+        (Op::RemoveTagForTask, [task]) => change_tag(data, ctx, task, false),
+        (Op::GetAttachmentsForObject, []) => {
             let parent = ctx
                 .param("parent")
                 .ok_or_else(|| ApiError::bad_request("parent: Missing input"))?;
@@ -282,42 +304,42 @@ pub(super) fn route(data: &mut Data, ctx: &Ctx<'_>) -> Result<Reply, ApiError> {
                 .collect();
             ctx.list(items)
         }
-        ("POST", ["attachments"]) => create_attachment(data, ctx),
-        ("GET", ["attachments", attachment]) => {
+        (Op::CreateAttachmentForObject, []) => create_attachment(data, ctx),
+        (Op::GetAttachment, [attachment]) => {
             let gid = existing(&data.attachments, "attachment", attachment)?;
             Ok(ctx.object(
                 200,
                 data.attachment_json(gid, &data.attachments[&gid], &ctx.origin),
             ))
         }
-        ("DELETE", ["attachments", attachment]) => {
+        (Op::DeleteAttachment, [attachment]) => {
             let gid = existing(&data.attachments, "attachment", attachment)?;
             data.attachments.remove(&gid);
             Ok(deleted())
         }
-        ("GET", ["tags"]) => {
+        (Op::GetTags, []) => {
             let workspace = ctx
                 .param("workspace")
                 .ok_or_else(|| ApiError::bad_request("workspace: Missing input"))?;
             let workspace = existing(&data.workspaces, "workspace", workspace)?;
             list_tags(data, ctx, workspace)
         }
-        ("POST", ["tags"]) => create_tag(data, ctx, None),
-        ("GET", ["tags", tag]) => {
+        (Op::CreateTag, []) => create_tag(data, ctx, None),
+        (Op::GetTag, [tag]) => {
             let gid = existing(&data.tags, "tag", tag)?;
             Ok(ctx.object(200, data.tag_json(gid, &data.tags[&gid])))
         }
-        ("PUT", ["tags", tag]) => update_tag(data, ctx, tag),
-        ("DELETE", ["tags", tag]) => {
+        (Op::UpdateTag, [tag]) => update_tag(data, ctx, tag),
+        (Op::DeleteTag, [tag]) => {
             let gid = existing(&data.tags, "tag", tag)?;
             data.delete_tag(gid);
             Ok(deleted())
         }
-        ("GET", ["tags", tag, "tasks"]) => {
+        (Op::GetTasksForTag, [tag]) => {
             let tag = existing(&data.tags, "tag", tag)?;
             list_tasks(data, ctx, |_, t| t.tags.contains(&tag))
         }
-        _ => Err(ApiError::new(404, "No matching route for request")),
+        _ => records::route(data, ctx, op, &params),
     }
 }
 
@@ -517,22 +539,21 @@ fn user_teams(data: &Data, ctx: &Ctx<'_>, key: &str) -> Result<Reply, ApiError> 
     ctx.list(items)
 }
 
+/// The user the body's `user` names (gid, e-mail or `me`): 400 if missing or unknown.
+fn body_user(data: &Data, ctx: &Ctx<'_>, body: &Map<String, Value>) -> Result<Gid, ApiError> {
+    let key =
+        gid_field(body, "user")?.ok_or_else(|| ApiError::bad_request("user: Missing input"))?;
+    data.find_user(ctx.me, &key)
+        .ok_or_else(|| ApiError::bad_request(format!("user: Unknown object: {key}")))
+}
+
 /// `POST /workspaces/{gid}/addUser` with `user` (gid, e-mail or `me`): the user joins the
 /// workspace; answers the user's gid, name and e-mail.
 fn add_user(data: &mut Data, ctx: &Ctx<'_>, raw: &str) -> Result<Reply, ApiError> {
     let workspace = existing(&data.workspaces, "workspace", raw)?;
     let body = ctx.data()?;
-    let key =
-        gid_field(&body, "user")?.ok_or_else(|| ApiError::bad_request("user: Missing input"))?;
-    let gid = data
-        .find_user(ctx.me, &key)
-        .ok_or_else(|| ApiError::bad_request(format!("user: Unknown object: {key}")))?;
-    let Some(user) = data.users.get_mut(&gid) else {
-        return Err(ApiError::unknown_object(&key));
-    };
-    if !user.workspaces.contains(&workspace) {
-        user.workspaces.push(workspace);
-    }
+    let gid = body_user(data, ctx, &body)?;
+    data.join_workspace(gid, workspace);
     let mut json = data.user_json(gid, &data.users[&gid]);
     json.retain(|key, _| {
         ["gid", "resource_type", "name", "email", "photo"].contains(&key.as_str())
@@ -659,8 +680,15 @@ fn create_project(data: &mut Data, ctx: &Ctx<'_>) -> Result<Reply, ApiError> {
         team,
         owner: ctx.me,
         created_at: now.clone(),
-        modified_at: now.clone(),
+        modified_at: now,
     };
+    let gid = insert_project(data, project);
+    Ok(ctx.object(201, data.project_json(gid, &data.projects[&gid])))
+}
+
+/// Stores a new project with its first section, "Untitled section"; answers its gid.
+fn insert_project(data: &mut Data, project: Project) -> Gid {
+    let created_at = project.created_at.clone();
     let gid = data.next_gid();
     data.projects.insert(gid, project);
     let section = data.next_gid();
@@ -669,11 +697,11 @@ fn create_project(data: &mut Data, ctx: &Ctx<'_>) -> Result<Reply, ApiError> {
         Section {
             name: "Untitled section".into(),
             project: gid,
-            created_at: now,
+            created_at,
             rank: section,
         },
     );
-    Ok(ctx.object(201, data.project_json(gid, &data.projects[&gid])))
+    gid
 }
 
 fn update_project(data: &mut Data, ctx: &Ctx<'_>, raw: &str) -> Result<Reply, ApiError> {

@@ -27,6 +27,31 @@
 //! | attachment [`ANNOUNCEMENT_ATTACHMENT_NAME`] | [`ANNOUNCEMENT_ATTACHMENT_GID`] | on Draft announcement; hosted by Asana, content [`ANNOUNCEMENT_ATTACHMENT_CONTENT`] |
 //! | attachment "Design doc" | [`DESIGN_DOC_ATTACHMENT_GID`] | on Draft announcement; hosted on Google Drive (no `download_url`) |
 //!
+//! | custom field "Priority" (enum) | [`CUSTOM_FIELD_GID`] | Acme Corp; options "High", "Low" ([`ENUM_OPTION_GIDS`]); set on Launch plan ([`PROJECT_CUSTOM_FIELD_SETTING_GID`]) and Q3 launches ([`PORTFOLIO_CUSTOM_FIELD_SETTING_GID`]) |
+//! | portfolio "Q3 launches" | [`PORTFOLIO_GID`] | Acme Corp; owned by Greg; holds Launch plan and Backlog; Greg a member ([`PORTFOLIO_MEMBERSHIP_GID`]) |
+//! | project membership | [`PROJECT_MEMBERSHIP_GID`] | Greg in Launch plan |
+//! | team memberships | from [`TEAM_MEMBERSHIP_GID`] | Greg and Ada in Engineering, then Greg in Marketing |
+//! | workspace memberships | from [`WORKSPACE_MEMBERSHIP_GID`] | Greg in Acme Corp and Personal Projects, then Ada in Acme Corp |
+//! | goals "Ship the launch", "Book the venue" | [`GOAL_GID`], [`SUPPORTING_GOAL_GID`] | Marketing, in [`TIME_PERIOD_GID`]; the first has a number metric (3 of 10), the second supports it ([`GOAL_RELATIONSHIP_GID`]) |
+//! | time period "Q3 FY26" | [`TIME_PERIOD_GID`] | Acme Corp |
+//! | status update "Week 1" | [`STATUS_UPDATE_GID`] | on Launch plan, on track |
+//! | time tracking entry | [`TIME_TRACKING_ENTRY_GID`] | 60 minutes on Draft announcement |
+//! | user task lists "My Tasks" | [`USER_TASK_LIST_GID`], [`ADA_USER_TASK_LIST_GID`] | Greg's and Ada's, in Acme Corp |
+//! | project template "Launch template" | [`PROJECT_TEMPLATE_GID`] | Marketing |
+//! | job | [`JOB_GID`] | a succeeded project duplication |
+//! | webhook | [`WEBHOOK_GID`] | on Launch plan |
+//! | custom ID `LAUNCH-1` | | Draft announcement |
+//!
+//! Status updates, time tracking entries, project templates, webhooks, time periods, portfolios,
+//! project and portfolio memberships, custom fields and their settings, and goal relationships
+//! have a second record each (gids from [`SECOND_RECORDS_FROM`], in that order), so that their
+//! lists page: "Week 2" (at risk), 30 minutes by Ada, "Retro template", a second webhook on
+//! Launch plan, "Q4 FY26", the portfolio "Q4 launches", Ada in Launch plan, the number field
+//! "Effort" (also set on Launch plan and Q3 launches), Ada in Q3 launches, and Launch plan
+//! supporting "Ship the launch".
+//!
+//! Greg's favorite is Launch plan.
+//!
 //! The Backlog project holds `tasks_per_project` generated tasks (250 by default) named
 //! `Backlog task 001`, `Backlog task 002`, ... with gids counting up from
 //! [`FIRST_BACKLOG_TASK_GID`]. Task `i` (1-based) is completed when `i` is a multiple of 5 and then
@@ -95,3 +120,45 @@ pub const FIRST_BACKLOG_TASK_GID: u64 = 1_202_000_000_000_001;
 pub const FIRST_CREATED_GID: u64 = 1_203_000_000_000_001;
 /// The default number of generated tasks in Backlog (three pages of 100 and more).
 pub const DEFAULT_TASKS_PER_PROJECT: usize = 250;
+/// The "Priority" enum custom field of Acme Corp.
+pub const CUSTOM_FIELD_GID: &str = "1201000000000901";
+/// The enum options of "Priority": "High" and "Low".
+pub const ENUM_OPTION_GIDS: [&str; 2] = ["1201000000000911", "1201000000000912"];
+/// "Priority" on Launch plan.
+pub const PROJECT_CUSTOM_FIELD_SETTING_GID: &str = "1201000000000921";
+/// "Priority" on the "Q3 launches" portfolio.
+pub const PORTFOLIO_CUSTOM_FIELD_SETTING_GID: &str = "1201000000000922";
+/// The "Q3 launches" portfolio.
+pub const PORTFOLIO_GID: &str = "1201000000000931";
+/// Greg's membership of "Q3 launches".
+pub const PORTFOLIO_MEMBERSHIP_GID: &str = "1201000000000941";
+/// Greg's membership of Launch plan.
+pub const PROJECT_MEMBERSHIP_GID: &str = "1201000000000942";
+/// The goal "Ship the launch".
+pub const GOAL_GID: &str = "1201000000000951";
+/// The goal "Book the venue", supporting [`GOAL_GID`].
+pub const SUPPORTING_GOAL_GID: &str = "1201000000000952";
+/// "Book the venue" supports "Ship the launch".
+pub const GOAL_RELATIONSHIP_GID: &str = "1201000000000961";
+/// The time period "Q3 FY26".
+pub const TIME_PERIOD_GID: &str = "1201000000000971";
+/// The status update "Week 1" on Launch plan.
+pub const STATUS_UPDATE_GID: &str = "1201000000000981";
+/// An hour logged on Draft announcement.
+pub const TIME_TRACKING_ENTRY_GID: &str = "1201000000000991";
+/// Greg's "My Tasks" in Acme Corp.
+pub const USER_TASK_LIST_GID: &str = "1201000000001001";
+/// Ada's "My Tasks" in Acme Corp.
+pub const ADA_USER_TASK_LIST_GID: &str = "1201000000001002";
+/// The "Launch template" project template.
+pub const PROJECT_TEMPLATE_GID: &str = "1201000000001011";
+/// A succeeded job.
+pub const JOB_GID: &str = "1201000000001021";
+/// The webhook on Launch plan.
+pub const WEBHOOK_GID: &str = "1201000000001031";
+/// Greg's membership of Engineering; the other team memberships follow one by one.
+pub const TEAM_MEMBERSHIP_GID: &str = "1201000000001041";
+/// Greg's membership of Acme Corp; the other workspace memberships follow one by one.
+pub const WORKSPACE_MEMBERSHIP_GID: &str = "1201000000001051";
+/// The gid of the first of the second records (see the table above); the others follow one by one.
+pub const SECOND_RECORDS_FROM: &str = "1201000000001101";

@@ -1152,3 +1152,166 @@ async fn users_without_workspace_or_team_are_those_sharing_a_workspace() {
     assert_eq!(names(&users), [seed::ME_NAME]);
     assert!(users["next_page"]["offset"].is_string(), "{users}");
 }
+
+#[tokio::test]
+async fn records_are_read_back_changed_and_gone_after_delete() {
+    let asana = MockAsana::start().await;
+    let api = Api::pat(&asana);
+    let (status, created) = api
+        .post(
+            "/goals",
+            json!({"name": "Grow", "workspace": seed::WORKSPACE_GID, "team": seed::MARKETING_TEAM_GID}),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    let gid = created["data"]["gid"].as_str().unwrap().to_string();
+    assert_eq!(created["data"]["resource_type"], "goal");
+    assert_eq!(created["data"]["team"]["name"], "Marketing");
+    let (status, read) = api.get(&format!("/goals/{gid}")).await;
+    assert_eq!((status, &read), (StatusCode::OK, &created));
+    let (status, _) = api
+        .put(&format!("/goals/{gid}"), json!({"name": "Grow more"}))
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(asana.object(&gid).unwrap()["name"], "Grow more");
+    let (status, listed) = api
+        .get(&format!("/goals?team={}", seed::MARKETING_TEAM_GID))
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        names(&listed),
+        ["Ship the launch", "Book the venue", "Grow more"]
+    );
+    let (status, _) = api.delete(&format!("/goals/{gid}")).await;
+    assert_eq!(status, 200);
+    let (status, gone) = api.get(&format!("/goals/{gid}")).await;
+    assert_eq!(status, 404);
+    assert_eq!(
+        error_message(&gone),
+        format!(
+            "{gid}: Unknown object. The resource may have been deleted or may not be visible to the requester."
+        )
+    );
+    let (status, refused) = api
+        .post("/goals", json!({"name": "Nowhere", "workspace": "999"}))
+        .await;
+    assert_eq!(status, 400);
+    assert_eq!(error_message(&refused), "workspace: Unknown object: 999");
+}
+
+#[tokio::test]
+async fn enum_options_keep_their_order_and_move() {
+    let asana = MockAsana::start().await;
+    let api = Api::pat(&asana);
+    let field = format!("/custom_fields/{}", seed::CUSTOM_FIELD_GID);
+    let (status, medium) = api
+        .post(
+            &format!("{field}/enum_options"),
+            json!({"name": "Medium", "insert_after": seed::ENUM_OPTION_GIDS[0]}),
+        )
+        .await;
+    assert_eq!(status, 201, "{medium}");
+    let options = |body: &Value| -> Vec<String> {
+        body["data"]["enum_options"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| o["name"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(options(&api.get(&field).await.1), ["High", "Medium", "Low"]);
+    let (status, _) = api
+        .post(
+            &format!("{field}/enum_options/insert"),
+            json!({"enum_option": seed::ENUM_OPTION_GIDS[1], "before_enum_option": seed::ENUM_OPTION_GIDS[0]}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(options(&api.get(&field).await.1), ["Low", "High", "Medium"]);
+}
+
+#[tokio::test]
+async fn team_membership_follows_add_and_remove_user() {
+    let asana = MockAsana::start().await;
+    let api = Api::pat(&asana);
+    let team = format!("/teams/{}", seed::MARKETING_TEAM_GID);
+    let (status, added) = api
+        .post(&format!("{team}/addUser"), json!({"user": seed::ADA_GID}))
+        .await;
+    assert_eq!(status, 200, "{added}");
+    assert_eq!(added["data"]["resource_type"], "team_membership");
+    let (_, members) = api.get(&format!("{team}/team_memberships")).await;
+    assert_eq!(members["data"].as_array().unwrap().len(), 2);
+    let (_, users) = api
+        .get(&format!("/users?team={}", seed::MARKETING_TEAM_GID))
+        .await;
+    assert_eq!(names(&users), [seed::ME_NAME, "Ada Lovelace"]);
+    let (status, _) = api
+        .post(
+            &format!("{team}/removeUser"),
+            json!({"user": seed::ADA_GID}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let membership = added["data"]["gid"].as_str().unwrap();
+    assert_eq!(
+        api.get(&format!("/team_memberships/{membership}")).await.0,
+        404
+    );
+    let (_, users) = api
+        .get(&format!("/users?team={}", seed::MARKETING_TEAM_GID))
+        .await;
+    assert_eq!(names(&users), [seed::ME_NAME]);
+}
+
+#[tokio::test]
+async fn batch_runs_each_call_as_if_sent_alone() {
+    let asana = MockAsana::start().await;
+    let api = Api::pat(&asana);
+    let (status, body) = api
+        .post(
+            "/batch",
+            json!({"actions": [
+                {"relative_path": format!("/tasks/{}", seed::DRAFT_TASK_GID), "method": "put", "data": {"name": "Batched"}},
+                {"relative_path": format!("/tasks/{}", seed::DRAFT_TASK_GID), "method": "get", "options": {"fields": ["name"]}},
+                {"relative_path": "/tasks/1", "method": "get"},
+            ]}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"][0]["status_code"], 200);
+    assert_eq!(
+        body["data"][1]["body"],
+        json!({"data": {"gid": seed::DRAFT_TASK_GID, "name": "Batched"}})
+    );
+    assert_eq!(body["data"][2]["status_code"], 404);
+    assert_eq!(asana.api_requests(), 1, "one request to the API");
+}
+
+#[tokio::test]
+async fn insert_before_and_insert_after_together_are_refused() {
+    let asana = MockAsana::start().await;
+    let api = Api::pat(&asana);
+    let (status, body) = api
+        .post(
+            &format!("/projects/{}/sections", seed::BACKLOG_PROJECT_GID),
+            json!({
+                "name": "Both",
+                "insert_before": seed::BACKLOG_TODO_SECTION_GID,
+                "insert_after": seed::BACKLOG_DONE_SECTION_GID,
+            }),
+        )
+        .await;
+    assert_eq!(status, 400);
+    assert_eq!(
+        error_message(&body),
+        "insert_before: Cannot be provided together with insert_after"
+    );
+    let (status, _) = api
+        .post(
+            &format!("/projects/{}/sections", seed::BACKLOG_PROJECT_GID),
+            json!({"name": "One", "insert_after": seed::BACKLOG_DONE_SECTION_GID}),
+        )
+        .await;
+    assert_eq!(status, 201);
+}

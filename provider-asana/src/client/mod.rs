@@ -32,6 +32,7 @@ use std::fmt;
 use std::net::Ipv4Addr;
 use std::sync::{Arc, Mutex};
 
+use asana_endpoints::Op;
 use auth_core::TokenSource;
 use auth_core::config::is_secure_endpoint;
 use reqwest::Method;
@@ -449,11 +450,25 @@ impl AsanaClient {
         Ok(DownloadAccess::WithoutToken)
     }
 
-    /// The URL of `segments` under the base; each segment is percent-encoded, so a gid can never
-    /// change the path's shape.
-    fn endpoint(&self, segments: &[&str]) -> Result<Url, AsanaError> {
+    /// The URL of `op`'s endpoint under the base, `params` filling its path params in order;
+    /// each segment is percent-encoded, so a gid can never change the path's shape.
+    fn endpoint(&self, op: Op, params: &[&str]) -> Result<Url, AsanaError> {
+        let mut params = params.iter();
+        let segments: Vec<&str> = op
+            .endpoint()
+            .path
+            .split('/')
+            .filter(|segment| !segment.is_empty())
+            .map(|segment| {
+                if segment.starts_with('{') {
+                    params.next().copied().unwrap_or_default()
+                } else {
+                    segment
+                }
+            })
+            .collect();
         let mut url = self.inner.base.clone();
-        for segment in segments {
+        for segment in &segments {
             if segment.is_empty() || *segment == "." || *segment == ".." {
                 return Err(AsanaError::InvalidArgument {
                     name: "gid",
@@ -467,7 +482,7 @@ impl AsanaClient {
                 reason: "cannot have path segments".into(),
             })?
             .pop_if_empty()
-            .extend(segments);
+            .extend(&segments);
         Ok(url)
     }
 
@@ -486,10 +501,11 @@ impl AsanaClient {
     /// GETs `segments` and returns its `data`.
     async fn get_data<T: DeserializeOwned>(
         &self,
-        segments: &[&str],
+        op: Op,
+        params: &[&str],
         query: &[(&str, &str)],
     ) -> Result<T, AsanaError> {
-        let mut url = self.endpoint(segments)?;
+        let mut url = self.endpoint(op, params)?;
         append_query(&mut url, query);
         self.data_call(Method::GET, url, None).await
     }
@@ -513,12 +529,12 @@ impl AsanaClient {
     /// Sends a write to `segments` whose response data is ignored (`{"data": {}}`).
     async fn write_call(
         &self,
-        method: Method,
-        segments: &[&str],
+        op: Op,
+        params: &[&str],
         body: Option<Map<String, Value>>,
     ) -> Result<(), AsanaError> {
-        let url = self.endpoint(segments)?;
-        self.data_call::<serde::de::IgnoredAny>(method, url, body)
+        let url = self.endpoint(op, params)?;
+        self.data_call::<serde::de::IgnoredAny>(method_of(op), url, body)
             .await
             .map(|_| ())
     }
@@ -607,6 +623,16 @@ fn to_object<B: Serialize + ?Sized>(body: &B) -> Result<Map<String, Value>, Asan
             name: "body",
             reason: e.to_string(),
         }),
+    }
+}
+
+/// The HTTP method of `op`'s endpoint.
+pub(crate) fn method_of(op: Op) -> Method {
+    match op.endpoint().method {
+        asana_endpoints::Method::Get => Method::GET,
+        asana_endpoints::Method::Post => Method::POST,
+        asana_endpoints::Method::Put => Method::PUT,
+        asana_endpoints::Method::Delete => Method::DELETE,
     }
 }
 

@@ -7,6 +7,7 @@
 
 use std::path::Path;
 
+use asana_endpoints::Op;
 use bytes::Bytes;
 use reqwest::{Method, StatusCode};
 use serde::{Deserialize, Serialize};
@@ -16,7 +17,7 @@ use url::Url;
 
 use super::download::{DownloadOptions, PartFile};
 use super::transport::{ApiRequest, RequestBody, decode, error_info};
-use super::{AsanaClient, DataEnvelope, DownloadAccess, List, MAX_PAGE_SIZE, to_object};
+use super::{AsanaClient, DataEnvelope, DownloadAccess, List, MAX_PAGE_SIZE, method_of, to_object};
 use crate::error::AsanaError;
 use crate::models::{
     Attachment, AttachmentUpload, CustomField, CustomFieldSetting, Event, EventsResponse, Project,
@@ -49,23 +50,24 @@ fn fields_query(opt_fields: &[&str]) -> Option<String> {
 impl AsanaClient {
     async fn get_with_fields<T: serde::de::DeserializeOwned>(
         &self,
-        segments: &[&str],
+        op: Op,
+        params: &[&str],
         opt_fields: &[&str],
     ) -> Result<T, AsanaError> {
         match fields_query(opt_fields) {
-            Some(fields) => self.get_data(segments, &[("opt_fields", &fields)]).await,
-            None => self.get_data(segments, &[]).await,
+            Some(fields) => self.get_data(op, params, &[("opt_fields", &fields)]).await,
+            None => self.get_data(op, params, &[]).await,
         }
     }
 
     async fn send_body<T: serde::de::DeserializeOwned>(
         &self,
-        method: Method,
-        segments: &[&str],
+        op: Op,
+        params: &[&str],
         body: Map<String, Value>,
     ) -> Result<T, AsanaError> {
-        let url = self.endpoint(segments)?;
-        self.data_call(method, url, Some(body)).await
+        let url = self.endpoint(op, params)?;
+        self.data_call(method_of(op), url, Some(body)).await
     }
 
     /// The body as an object, with the default workspace added when none of `targets` is set.
@@ -85,12 +87,12 @@ impl AsanaClient {
 
     fn workspace_endpoint(
         &self,
+        op: Op,
         workspace: Option<&str>,
         operation: &'static str,
-        tail: &str,
     ) -> Result<Url, AsanaError> {
         let workspace = self.workspace_or_default(workspace, operation)?;
-        self.endpoint(&["workspaces", &workspace, tail])
+        self.endpoint(op, &[&workspace])
     }
 }
 
@@ -110,7 +112,7 @@ impl Users<'_> {
     /// `GET /users/{gid|me|email}`.
     pub async fn get(&self, user: &str, opt_fields: &[&str]) -> Result<User, AsanaError> {
         self.client
-            .get_with_fields(&["users", user], opt_fields)
+            .get_with_fields(Op::GetUser, &[user], opt_fields)
             .await
     }
 
@@ -120,7 +122,7 @@ impl Users<'_> {
             .client
             .workspace_or_default(workspace, "listing users")
             .and_then(|workspace| {
-                let mut url = self.client.endpoint(&["users"])?;
+                let mut url = self.client.endpoint(Op::GetUsers, &[])?;
                 url.query_pairs_mut().append_pair("workspace", &workspace);
                 Ok(url)
             });
@@ -129,7 +131,7 @@ impl Users<'_> {
 
     /// `GET /teams/{gid}/users` (takes no `limit`).
     pub fn list_for_team(&self, team: &str) -> List<User> {
-        let target = self.client.endpoint(&["teams", team, "users"]);
+        let target = self.client.endpoint(Op::GetUsersForTeam, &[team]);
         self.client.list_at(target, &[], None)
     }
 }
@@ -142,14 +144,14 @@ handle! {
 impl Workspaces<'_> {
     /// `GET /workspaces`.
     pub fn list(&self) -> List<Workspace> {
-        let target = self.client.endpoint(&["workspaces"]);
+        let target = self.client.endpoint(Op::GetWorkspaces, &[]);
         self.client.list_at(target, &[], PAGED)
     }
 
     /// `GET /workspaces/{gid}`.
     pub async fn get(&self, workspace: &str, opt_fields: &[&str]) -> Result<Workspace, AsanaError> {
         self.client
-            .get_with_fields(&["workspaces", workspace], opt_fields)
+            .get_with_fields(Op::GetWorkspace, &[workspace], opt_fields)
             .await
     }
 }
@@ -163,15 +165,15 @@ impl Teams<'_> {
     /// `GET /teams/{gid}`.
     pub async fn get(&self, team: &str, opt_fields: &[&str]) -> Result<Team, AsanaError> {
         self.client
-            .get_with_fields(&["teams", team], opt_fields)
+            .get_with_fields(Op::GetTeam, &[team], opt_fields)
             .await
     }
 
     /// `GET /workspaces/{gid}/teams` (the default workspace when `None`).
     pub fn list_for_workspace(&self, workspace: Option<&str>) -> List<Team> {
-        let target = self
-            .client
-            .workspace_endpoint(workspace, "listing teams", "teams");
+        let target =
+            self.client
+                .workspace_endpoint(Op::GetTeamsForWorkspace, workspace, "listing teams");
         self.client.list_at(target, &[], PAGED)
     }
 
@@ -181,7 +183,7 @@ impl Teams<'_> {
             .client
             .workspace_or_default(organization, "listing a user's teams")
             .and_then(|organization| {
-                let mut url = self.client.endpoint(&["users", user, "teams"])?;
+                let mut url = self.client.endpoint(Op::GetTeamsForUser, &[user])?;
                 url.query_pairs_mut()
                     .append_pair("organization", &organization);
                 Ok(url)
@@ -199,28 +201,30 @@ impl Projects<'_> {
     /// `GET /workspaces/{gid}/projects` (the default workspace when `None`). Filter with
     /// `.param("archived", "false")`.
     pub fn list_for_workspace(&self, workspace: Option<&str>) -> List<Project> {
-        let target = self
-            .client
-            .workspace_endpoint(workspace, "listing projects", "projects");
+        let target = self.client.workspace_endpoint(
+            Op::GetProjectsForWorkspace,
+            workspace,
+            "listing projects",
+        );
         self.client.list_at(target, &[], PAGED)
     }
 
     /// `GET /teams/{gid}/projects`.
     pub fn list_for_team(&self, team: &str) -> List<Project> {
-        let target = self.client.endpoint(&["teams", team, "projects"]);
+        let target = self.client.endpoint(Op::GetProjectsForTeam, &[team]);
         self.client.list_at(target, &[], PAGED)
     }
 
     /// `GET /tasks/{gid}/projects`: the projects a task is in.
     pub fn list_for_task(&self, task: &str) -> List<Project> {
-        let target = self.client.endpoint(&["tasks", task, "projects"]);
+        let target = self.client.endpoint(Op::GetProjectsForTask, &[task]);
         self.client.list_at(target, &[], PAGED)
     }
 
     /// `GET /projects/{gid}`.
     pub async fn get(&self, project: &str, opt_fields: &[&str]) -> Result<Project, AsanaError> {
         self.client
-            .get_with_fields(&["projects", project], opt_fields)
+            .get_with_fields(Op::GetProject, &[project], opt_fields)
             .await
     }
 
@@ -231,9 +235,7 @@ impl Projects<'_> {
             &["workspace", "team"],
             "creating a project",
         )?;
-        self.client
-            .send_body(Method::POST, &["projects"], fields)
-            .await
+        self.client.send_body(Op::CreateProject, &[], fields).await
     }
 
     /// `PUT /projects/{gid}`.
@@ -243,14 +245,14 @@ impl Projects<'_> {
         body: &B,
     ) -> Result<Project, AsanaError> {
         self.client
-            .send_body(Method::PUT, &["projects", project], to_object(body)?)
+            .send_body(Op::UpdateProject, &[project], to_object(body)?)
             .await
     }
 
     /// `DELETE /projects/{gid}`.
     pub async fn delete(&self, project: &str) -> Result<(), AsanaError> {
         self.client
-            .write_call(Method::DELETE, &["projects", project], None)
+            .write_call(Op::DeleteProject, &[project], None)
             .await
     }
 }
@@ -263,14 +265,14 @@ handle! {
 impl Sections<'_> {
     /// `GET /projects/{gid}/sections`.
     pub fn list_for_project(&self, project: &str) -> List<Section> {
-        let target = self.client.endpoint(&["projects", project, "sections"]);
+        let target = self.client.endpoint(Op::GetSectionsForProject, &[project]);
         self.client.list_at(target, &[], PAGED)
     }
 
     /// `GET /sections/{gid}`.
     pub async fn get(&self, section: &str, opt_fields: &[&str]) -> Result<Section, AsanaError> {
         self.client
-            .get_with_fields(&["sections", section], opt_fields)
+            .get_with_fields(Op::GetSection, &[section], opt_fields)
             .await
     }
 
@@ -281,11 +283,7 @@ impl Sections<'_> {
         body: &B,
     ) -> Result<Section, AsanaError> {
         self.client
-            .send_body(
-                Method::POST,
-                &["projects", project, "sections"],
-                to_object(body)?,
-            )
+            .send_body(Op::CreateSectionForProject, &[project], to_object(body)?)
             .await
     }
 
@@ -296,14 +294,14 @@ impl Sections<'_> {
         body: &B,
     ) -> Result<Section, AsanaError> {
         self.client
-            .send_body(Method::PUT, &["sections", section], to_object(body)?)
+            .send_body(Op::UpdateSection, &[section], to_object(body)?)
             .await
     }
 
     /// `DELETE /sections/{gid}` (only empty sections can be deleted).
     pub async fn delete(&self, section: &str) -> Result<(), AsanaError> {
         self.client
-            .write_call(Method::DELETE, &["sections", section], None)
+            .write_call(Op::DeleteSection, &[section], None)
             .await
     }
 
@@ -311,8 +309,8 @@ impl Sections<'_> {
     pub async fn add_task(&self, section: &str, task: &str) -> Result<(), AsanaError> {
         self.client
             .write_call(
-                Method::POST,
-                &["sections", section, "addTask"],
+                Op::AddTaskForSection,
+                &[section],
                 Some(object(&[("task", task)])),
             )
             .await
@@ -327,19 +325,19 @@ handle! {
 impl Tasks<'_> {
     /// `GET /projects/{gid}/tasks`. Filter with `.param("completed_since", "now")`.
     pub fn list_for_project(&self, project: &str) -> List<Task> {
-        let target = self.client.endpoint(&["projects", project, "tasks"]);
+        let target = self.client.endpoint(Op::GetTasksForProject, &[project]);
         self.client.list_at(target, &[], PAGED)
     }
 
     /// `GET /sections/{gid}/tasks`.
     pub fn list_for_section(&self, section: &str) -> List<Task> {
-        let target = self.client.endpoint(&["sections", section, "tasks"]);
+        let target = self.client.endpoint(Op::GetTasksForSection, &[section]);
         self.client.list_at(target, &[], PAGED)
     }
 
     /// `GET /tags/{gid}/tasks`.
     pub fn list_for_tag(&self, tag: &str) -> List<Task> {
-        let target = self.client.endpoint(&["tags", tag, "tasks"]);
+        let target = self.client.endpoint(Op::GetTasksForTag, &[tag]);
         self.client.list_at(target, &[], PAGED)
     }
 
@@ -350,7 +348,7 @@ impl Tasks<'_> {
             .client
             .workspace_or_default(workspace, "listing a user's tasks")
             .and_then(|workspace| {
-                let mut url = self.client.endpoint(&["tasks"])?;
+                let mut url = self.client.endpoint(Op::GetTasks, &[])?;
                 url.query_pairs_mut()
                     .append_pair("assignee", assignee)
                     .append_pair("workspace", &workspace);
@@ -368,7 +366,7 @@ impl Tasks<'_> {
             .workspace_or_default(workspace, "searching tasks")
             .and_then(|workspace| {
                 self.client
-                    .endpoint(&["workspaces", &workspace, "tasks", "search"])
+                    .endpoint(Op::SearchTasksForWorkspace, &[&workspace])
             });
         self.client.list_at(target, &[], PAGED)
     }
@@ -376,7 +374,7 @@ impl Tasks<'_> {
     /// `GET /tasks/{gid}`.
     pub async fn get(&self, task: &str, opt_fields: &[&str]) -> Result<Task, AsanaError> {
         self.client
-            .get_with_fields(&["tasks", task], opt_fields)
+            .get_with_fields(Op::GetTask, &[task], opt_fields)
             .await
     }
 
@@ -388,9 +386,7 @@ impl Tasks<'_> {
             &["workspace", "projects", "parent", "memberships"],
             "creating a task",
         )?;
-        self.client
-            .send_body(Method::POST, &["tasks"], fields)
-            .await
+        self.client.send_body(Op::CreateTask, &[], fields).await
     }
 
     /// `PUT /tasks/{gid}`.
@@ -400,20 +396,18 @@ impl Tasks<'_> {
         body: &B,
     ) -> Result<Task, AsanaError> {
         self.client
-            .send_body(Method::PUT, &["tasks", task], to_object(body)?)
+            .send_body(Op::UpdateTask, &[task], to_object(body)?)
             .await
     }
 
     /// `DELETE /tasks/{gid}`.
     pub async fn delete(&self, task: &str) -> Result<(), AsanaError> {
-        self.client
-            .write_call(Method::DELETE, &["tasks", task], None)
-            .await
+        self.client.write_call(Op::DeleteTask, &[task], None).await
     }
 
     /// `GET /tasks/{gid}/subtasks`.
     pub fn subtasks(&self, task: &str) -> List<Task> {
-        let target = self.client.endpoint(&["tasks", task, "subtasks"]);
+        let target = self.client.endpoint(Op::GetSubtasksForTask, &[task]);
         self.client.list_at(target, &[], PAGED)
     }
 
@@ -424,45 +418,33 @@ impl Tasks<'_> {
         body: &B,
     ) -> Result<Task, AsanaError> {
         self.client
-            .send_body(
-                Method::POST,
-                &["tasks", parent, "subtasks"],
-                to_object(body)?,
-            )
+            .send_body(Op::CreateSubtaskForTask, &[parent], to_object(body)?)
             .await
     }
 
     /// `GET /tasks/{gid}/dependencies`: the tasks this task waits for.
     pub fn dependencies(&self, task: &str) -> List<Task> {
-        let target = self.client.endpoint(&["tasks", task, "dependencies"]);
+        let target = self.client.endpoint(Op::GetDependenciesForTask, &[task]);
         self.client.list_at(target, &[], PAGED)
     }
 
     /// `GET /tasks/{gid}/dependents`: the tasks waiting for this task.
     pub fn dependents(&self, task: &str) -> List<Task> {
-        let target = self.client.endpoint(&["tasks", task, "dependents"]);
+        let target = self.client.endpoint(Op::GetDependentsForTask, &[task]);
         self.client.list_at(target, &[], PAGED)
     }
 
     /// `POST /tasks/{gid}/addTag`.
     pub async fn add_tag(&self, task: &str, tag: &str) -> Result<(), AsanaError> {
         self.client
-            .write_call(
-                Method::POST,
-                &["tasks", task, "addTag"],
-                Some(object(&[("tag", tag)])),
-            )
+            .write_call(Op::AddTagForTask, &[task], Some(object(&[("tag", tag)])))
             .await
     }
 
     /// `POST /tasks/{gid}/removeTag`.
     pub async fn remove_tag(&self, task: &str, tag: &str) -> Result<(), AsanaError> {
         self.client
-            .write_call(
-                Method::POST,
-                &["tasks", task, "removeTag"],
-                Some(object(&[("tag", tag)])),
-            )
+            .write_call(Op::RemoveTagForTask, &[task], Some(object(&[("tag", tag)])))
             .await
     }
 
@@ -479,7 +461,7 @@ impl Tasks<'_> {
         };
         fields.insert("project".into(), Value::String(project.to_string()));
         self.client
-            .write_call(Method::POST, &["tasks", task, "addProject"], Some(fields))
+            .write_call(Op::AddProjectForTask, &[task], Some(fields))
             .await
     }
 
@@ -487,8 +469,8 @@ impl Tasks<'_> {
     pub async fn remove_project(&self, task: &str, project: &str) -> Result<(), AsanaError> {
         self.client
             .write_call(
-                Method::POST,
-                &["tasks", task, "removeProject"],
+                Op::RemoveProjectForTask,
+                &[task],
                 Some(object(&[("project", project)])),
             )
             .await
@@ -503,14 +485,14 @@ handle! {
 impl Stories<'_> {
     /// `GET /tasks/{gid}/stories`: comments and activity, oldest first.
     pub fn list_for_task(&self, task: &str) -> List<Story> {
-        let target = self.client.endpoint(&["tasks", task, "stories"]);
+        let target = self.client.endpoint(Op::GetStoriesForTask, &[task]);
         self.client.list_at(target, &[], PAGED)
     }
 
     /// `GET /stories/{gid}`.
     pub async fn get(&self, story: &str, opt_fields: &[&str]) -> Result<Story, AsanaError> {
         self.client
-            .get_with_fields(&["stories", story], opt_fields)
+            .get_with_fields(Op::GetStory, &[story], opt_fields)
             .await
     }
 
@@ -522,7 +504,7 @@ impl Stories<'_> {
         body: &B,
     ) -> Result<Story, AsanaError> {
         self.client
-            .send_body(Method::POST, &["tasks", task, "stories"], to_object(body)?)
+            .send_body(Op::CreateStoryForTask, &[task], to_object(body)?)
             .await
     }
 }
@@ -535,16 +517,16 @@ handle! {
 impl Tags<'_> {
     /// `GET /workspaces/{gid}/tags` (the default workspace when `None`).
     pub fn list_for_workspace(&self, workspace: Option<&str>) -> List<Tag> {
-        let target = self
-            .client
-            .workspace_endpoint(workspace, "listing tags", "tags");
+        let target =
+            self.client
+                .workspace_endpoint(Op::GetTagsForWorkspace, workspace, "listing tags");
         self.client.list_at(target, &[], PAGED)
     }
 
     /// `GET /tags/{gid}`.
     pub async fn get(&self, tag: &str, opt_fields: &[&str]) -> Result<Tag, AsanaError> {
         self.client
-            .get_with_fields(&["tags", tag], opt_fields)
+            .get_with_fields(Op::GetTag, &[tag], opt_fields)
             .await
     }
 
@@ -553,7 +535,7 @@ impl Tags<'_> {
         let fields = self
             .client
             .with_default_workspace(body, &["workspace"], "creating a tag")?;
-        self.client.send_body(Method::POST, &["tags"], fields).await
+        self.client.send_body(Op::CreateTag, &[], fields).await
     }
 
     /// `PUT /tags/{gid}`.
@@ -563,15 +545,13 @@ impl Tags<'_> {
         body: &B,
     ) -> Result<Tag, AsanaError> {
         self.client
-            .send_body(Method::PUT, &["tags", tag], to_object(body)?)
+            .send_body(Op::UpdateTag, &[tag], to_object(body)?)
             .await
     }
 
     /// `DELETE /tags/{gid}`.
     pub async fn delete(&self, tag: &str) -> Result<(), AsanaError> {
-        self.client
-            .write_call(Method::DELETE, &["tags", tag], None)
-            .await
+        self.client.write_call(Op::DeleteTag, &[tag], None).await
     }
 
     /// `GET /tags/{gid}/tasks`: the tasks with this tag.
@@ -588,7 +568,7 @@ handle! {
 impl Attachments<'_> {
     /// `GET /attachments?parent=`: the files attached to a task or project.
     pub fn list_for_parent(&self, parent: &str) -> List<Attachment> {
-        let target = self.client.endpoint(&["attachments"]);
+        let target = self.client.endpoint(Op::GetAttachmentsForObject, &[]);
         self.client.list_at(target, &[("parent", parent)], PAGED)
     }
 
@@ -599,7 +579,7 @@ impl Attachments<'_> {
         opt_fields: &[&str],
     ) -> Result<Attachment, AsanaError> {
         self.client
-            .get_with_fields(&["attachments", attachment], opt_fields)
+            .get_with_fields(Op::GetAttachment, &[attachment], opt_fields)
             .await
     }
 
@@ -624,7 +604,7 @@ impl Attachments<'_> {
                 reason: "is not a valid MIME type".into(),
             });
         }
-        let url = self.client.endpoint(&["attachments"])?;
+        let url = self.client.endpoint(Op::CreateAttachmentForObject, &[])?;
         let req = ApiRequest::new(Method::POST, url, RequestBody::File(Box::new(upload)));
         let response = self.client.execute(&req).await?;
         decode::<DataEnvelope<Attachment>>(&req, &response).map(|envelope| envelope.data)
@@ -682,7 +662,7 @@ impl Attachments<'_> {
             ("url", link.to_string()),
             ("name", name.to_string()),
         ];
-        let endpoint = self.client.endpoint(&["attachments"])?;
+        let endpoint = self.client.endpoint(Op::CreateAttachmentForObject, &[])?;
         let req = ApiRequest::new(
             Method::POST,
             endpoint,
@@ -695,7 +675,7 @@ impl Attachments<'_> {
     /// `DELETE /attachments/{gid}`.
     pub async fn delete(&self, attachment: &str) -> Result<(), AsanaError> {
         self.client
-            .write_call(Method::DELETE, &["attachments", attachment], None)
+            .write_call(Op::DeleteAttachment, &[attachment], None)
             .await
     }
 
@@ -821,9 +801,11 @@ handle! {
 impl CustomFields<'_> {
     /// `GET /workspaces/{gid}/custom_fields` (the default workspace when `None`).
     pub fn list_for_workspace(&self, workspace: Option<&str>) -> List<CustomField> {
-        let target =
-            self.client
-                .workspace_endpoint(workspace, "listing custom fields", "custom_fields");
+        let target = self.client.workspace_endpoint(
+            Op::GetCustomFieldsForWorkspace,
+            workspace,
+            "listing custom fields",
+        );
         self.client.list_at(target, &[], PAGED)
     }
 
@@ -834,7 +816,7 @@ impl CustomFields<'_> {
         opt_fields: &[&str],
     ) -> Result<CustomField, AsanaError> {
         self.client
-            .get_with_fields(&["custom_fields", custom_field], opt_fields)
+            .get_with_fields(Op::GetCustomField, &[custom_field], opt_fields)
             .await
     }
 
@@ -842,7 +824,7 @@ impl CustomFields<'_> {
     pub fn settings_for_project(&self, project: &str) -> List<CustomFieldSetting> {
         let target = self
             .client
-            .endpoint(&["projects", project, "custom_field_settings"]);
+            .endpoint(Op::GetCustomFieldSettingsForProject, &[project]);
         self.client.list_at(target, &[], PAGED)
     }
 }
@@ -857,7 +839,7 @@ impl Webhooks<'_> {
     /// the target before answering.
     pub async fn create<B: Serialize + ?Sized>(&self, body: &B) -> Result<Webhook, AsanaError> {
         self.client
-            .send_body(Method::POST, &["webhooks"], to_object(body)?)
+            .send_body(Op::CreateWebhook, &[], to_object(body)?)
             .await
     }
 
@@ -867,7 +849,7 @@ impl Webhooks<'_> {
             .client
             .workspace_or_default(workspace, "listing webhooks")
             .and_then(|workspace| {
-                let mut url = self.client.endpoint(&["webhooks"])?;
+                let mut url = self.client.endpoint(Op::GetWebhooks, &[])?;
                 url.query_pairs_mut().append_pair("workspace", &workspace);
                 if let Some(resource) = resource {
                     url.query_pairs_mut().append_pair("resource", resource);
@@ -880,14 +862,14 @@ impl Webhooks<'_> {
     /// `GET /webhooks/{gid}`.
     pub async fn get(&self, webhook: &str, opt_fields: &[&str]) -> Result<Webhook, AsanaError> {
         self.client
-            .get_with_fields(&["webhooks", webhook], opt_fields)
+            .get_with_fields(Op::GetWebhook, &[webhook], opt_fields)
             .await
     }
 
     /// `DELETE /webhooks/{gid}`.
     pub async fn delete(&self, webhook: &str) -> Result<(), AsanaError> {
         self.client
-            .write_call(Method::DELETE, &["webhooks", webhook], None)
+            .write_call(Op::DeleteWebhook, &[webhook], None)
             .await
     }
 }
@@ -922,7 +904,7 @@ impl Events<'_> {
         resource: &str,
         sync: Option<&str>,
     ) -> Result<EventsResponse, AsanaError> {
-        let mut url = self.client.endpoint(&["events"])?;
+        let mut url = self.client.endpoint(Op::GetEvents, &[])?;
         url.query_pairs_mut().append_pair("resource", resource);
         if let Some(sync) = sync {
             url.query_pairs_mut().append_pair("sync", sync);

@@ -1,5 +1,6 @@
 //! The declarative catalog: every entity and action, its HTTP mapping and its parameters.
 
+use asana_endpoints::{Endpoint, Op};
 use serde_json::{Map, Value, json};
 
 /// How an action calls Asana and shapes its result.
@@ -26,7 +27,7 @@ pub(crate) enum Kind {
     Link,
 }
 
-/// Where a parameter goes.
+/// Where a parameter goes: read from its operation's endpoint (see [`Operation::at`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum In {
     Path,
@@ -221,7 +222,9 @@ pub(crate) struct Param {
     pub(crate) required: bool,
     /// Whether Asana's schema marks the field nullable: an update may send `null` to clear it.
     pub(crate) nullable: bool,
-    pub(crate) at: In,
+    /// Read by the connector and never sent (output control); any other param goes where its
+    /// operation's endpoint takes `wire`.
+    pub(crate) local: bool,
     pub(crate) description: &'static str,
 }
 
@@ -247,11 +250,11 @@ pub(crate) enum Rule {
     AnyGroup(&'static [&'static [&'static str]]),
     /// At most one of these params (an alias and its original, or exclusive options).
     AtMostOne(&'static [&'static str]),
-    /// When `param` is given, the call goes to `path` (which names `param`), and only `with`
-    /// may accompany it: the operation there declares nothing else.
+    /// When `param` is given, the call goes to `endpoint` (whose one path param `param` fills),
+    /// and only `with` may accompany it: the operation there declares nothing else.
     Via {
         param: &'static str,
-        path: &'static str,
+        endpoint: Op,
         with: &'static [&'static str],
     },
 }
@@ -261,86 +264,84 @@ pub(crate) struct Operation {
     pub(crate) entity: &'static str,
     pub(crate) action: &'static str,
     pub(crate) kind: Kind,
-    pub(crate) path: &'static str,
+    /// The endpoint it calls, from `asana_endpoints`: method, path and where each param goes.
+    pub(crate) endpoint: Op,
     pub(crate) description: &'static str,
     pub(crate) params: &'static [Param],
     pub(crate) rules: &'static [Rule],
 }
 
-const fn p(name: &'static str, ty: Ty, at: In, description: &'static str) -> Param {
+const fn p(name: &'static str, ty: Ty, description: &'static str) -> Param {
     Param {
         name,
         wire: name,
         ty,
         required: false,
         nullable: false,
-        at,
+        local: false,
         description,
     }
 }
 
-const fn req(name: &'static str, ty: Ty, at: In, description: &'static str) -> Param {
+const fn req(name: &'static str, ty: Ty, description: &'static str) -> Param {
     Param {
         required: true,
-        ..p(name, ty, at, description)
+        ..p(name, ty, description)
+    }
+}
+
+/// A param the connector reads and never sends.
+const fn local(name: &'static str, ty: Ty, description: &'static str) -> Param {
+    Param {
+        local: true,
+        ..p(name, ty, description)
     }
 }
 
 const OPT_FIELDS: Param = p(
     "opt_fields",
     Ty::StrList,
-    In::Query,
     "Fields to include in each returned object, e.g. [\"name\", \"assignee.name\"]",
 );
 const LIMIT: Param = p(
     "limit",
     Ty::Int(1, 100),
-    In::Query,
     "Page size, 1 to 100 (default 100)",
 );
 const OFFSET: Param = p(
     "offset",
     Ty::Str,
-    In::Query,
     "Offset token from a previous page's meta.next_page.offset",
 );
 /// The output control every read takes (see [`Operation::all_params`]).
 const OUTPUT: [Param; 2] = [
-    p(
+    local(
         "select_fields",
         Ty::StrList,
-        In::Local,
         "Return only these fields of each record (gid is always kept), e.g. [\"name\", \"assignee.name\"]",
     ),
-    p(
+    local(
         "exclude_fields",
         Ty::StrList,
-        In::Local,
         "Leave these fields out of each record, e.g. [\"notes\", \"memberships\"]",
     ),
 ];
 const ARCHIVED: Param = p(
     "archived",
     Ty::Bool,
-    In::Query,
     "Only archived (true) or unarchived (false) projects",
 );
 
 /// A snake_case alias of a dotted search filter (as Airbyte names them).
 macro_rules! alias {
     ($name:literal, $wire:literal) => {
-        p($name, Ty::Str, In::Query, concat!("Same as ", $wire)).wire($wire)
+        p($name, Ty::Str, concat!("Same as ", $wire)).wire($wire)
     };
 }
 
 macro_rules! gid {
     ($name:literal, $what:literal) => {
-        req(
-            $name,
-            Ty::Str,
-            In::Path,
-            concat!("Global id of the ", $what),
-        )
+        req($name, Ty::Str, concat!("Global id of the ", $what))
     };
 }
 
@@ -403,53 +404,37 @@ pub(crate) const PROJECT_COLORS: &[&str] = &[
 ];
 
 const TASK_FIELDS_WRITE: [Param; 12] = [
-    p("name", Ty::Str, In::Body, "Task name"),
-    p("notes", Ty::Str, In::Body, "Plain-text description"),
+    p("name", Ty::Str, "Task name"),
+    p("notes", Ty::Str, "Plain-text description"),
     p(
         "html_notes",
         Ty::Str,
-        In::Body,
         "Rich-text description in Asana's HTML subset",
     ),
-    p(
-        "assignee",
-        Ty::Str,
-        In::Body,
-        "Assignee user gid, email, or \"me\"",
-    )
-    .nullable(),
-    p("due_on", Ty::Str, In::Body, "Due date, YYYY-MM-DD").nullable(),
-    p("due_at", Ty::Str, In::Body, "Due date and time, ISO 8601").nullable(),
-    p("start_on", Ty::Str, In::Body, "Start date, YYYY-MM-DD").nullable(),
-    p(
-        "completed",
-        Ty::Bool,
-        In::Body,
-        "Whether the task is complete",
-    ),
+    p("assignee", Ty::Str, "Assignee user gid, email, or \"me\"").nullable(),
+    p("due_on", Ty::Str, "Due date, YYYY-MM-DD").nullable(),
+    p("due_at", Ty::Str, "Due date and time, ISO 8601").nullable(),
+    p("start_on", Ty::Str, "Start date, YYYY-MM-DD").nullable(),
+    p("completed", Ty::Bool, "Whether the task is complete"),
     p(
         "custom_fields",
         Ty::Object,
-        In::Body,
         "Custom field values by custom field gid",
     ),
     p(
         "start_at",
         Ty::Str,
-        In::Body,
         "Start date and time, ISO 8601 (needs due_at)",
     )
     .nullable(),
     p(
         "resource_subtype",
         Ty::Enum(&["default_task", "milestone", "approval"]),
-        In::Body,
         "Task kind",
     ),
     p(
         "approval_status",
         Ty::Enum(&["pending", "approved", "rejected", "changes_requested"]),
-        In::Body,
         "Approval state (approval tasks only)",
     ),
 ];
@@ -470,28 +455,12 @@ const TASK_CREATE: [Param; 17] = [
     p(
         "workspace",
         Ty::Str,
-        In::Body,
         "Workspace gid (needed unless projects or parent is given)",
     ),
-    p(
-        "projects",
-        Ty::StrList,
-        In::Body,
-        "Project gids to add the task to",
-    ),
-    p(
-        "parent",
-        Ty::Str,
-        In::Body,
-        "Parent task gid, to create a subtask",
-    ),
-    p("tags", Ty::StrList, In::Body, "Tag gids"),
-    p(
-        "followers",
-        Ty::StrList,
-        In::Body,
-        "Follower user gids or emails",
-    ),
+    p("projects", Ty::StrList, "Project gids to add the task to"),
+    p("parent", Ty::Str, "Parent task gid, to create a subtask"),
+    p("tags", Ty::StrList, "Tag gids"),
+    p("followers", Ty::StrList, "Follower user gids or emails"),
 ];
 
 const TASK_UPDATE: [Param; 14] = [
@@ -512,32 +481,25 @@ const TASK_UPDATE: [Param; 14] = [
 ];
 
 const PROJECT_WRITE: [Param; 7] = [
-    p("name", Ty::Str, In::Body, "Project name"),
-    p("notes", Ty::Str, In::Body, "Description"),
+    p("name", Ty::Str, "Project name"),
+    p("notes", Ty::Str, "Description"),
     p(
         "color",
         Ty::Enum(PROJECT_COLORS),
-        In::Body,
         "Project color (none for no color)",
     )
     .nullable(),
-    p("due_on", Ty::Str, In::Body, "Due date, YYYY-MM-DD").nullable(),
-    p("start_on", Ty::Str, In::Body, "Start date, YYYY-MM-DD").nullable(),
-    p(
-        "archived",
-        Ty::Bool,
-        In::Body,
-        "Whether the project is archived",
-    ),
+    p("due_on", Ty::Str, "Due date, YYYY-MM-DD").nullable(),
+    p("start_on", Ty::Str, "Start date, YYYY-MM-DD").nullable(),
+    p("archived", Ty::Bool, "Whether the project is archived"),
     p(
         "default_view",
         Ty::Enum(&["list", "board", "calendar", "timeline"]),
-        In::Body,
         "Default view: list, board, calendar or timeline",
     ),
 ];
 
-const TAG_COLOR: Param = p("color", Ty::Enum(TAG_COLORS), In::Body, "Tag color").nullable();
+const TAG_COLOR: Param = p("color", Ty::Enum(TAG_COLORS), "Tag color").nullable();
 
 /// Every operation, in catalog order.
 pub(crate) const OPERATIONS: &[Operation] = &[
@@ -546,39 +508,30 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         entity: "tasks",
         action: "list",
         kind: Kind::List,
-        path: "/tasks",
+        endpoint: Op::GetTasks,
         description: "List tasks of a project, section or tag, or those assigned to a user in a workspace",
         params: &[
-            p("project", Ty::Str, In::Query, "Project gid"),
-            p("section", Ty::Str, In::Query, "Section gid"),
+            p("project", Ty::Str, "Project gid"),
+            p("section", Ty::Str, "Section gid"),
             p(
                 "tag",
                 Ty::Str,
-                In::Query,
                 "Tag gid (alone, with opt_fields, limit and offset only)",
             ),
             p(
                 "assignee",
                 Ty::Str,
-                In::Query,
                 "Assignee user gid or \"me\" (with workspace)",
             ),
-            p(
-                "workspace",
-                Ty::Str,
-                In::Query,
-                "Workspace gid (with assignee)",
-            ),
+            p("workspace", Ty::Str, "Workspace gid (with assignee)"),
             p(
                 "completed_since",
                 Ty::Str,
-                In::Query,
                 "Only tasks incomplete or completed since this ISO 8601 time, or \"now\"",
             ),
             p(
                 "modified_since",
                 Ty::Str,
-                In::Query,
                 "Only tasks modified since this ISO 8601 time",
             ),
             OPT_FIELDS,
@@ -594,7 +547,7 @@ pub(crate) const OPERATIONS: &[Operation] = &[
             ]),
             Rule::Via {
                 param: "tag",
-                path: "/tags/{tag}/tasks",
+                endpoint: Op::GetTasksForTag,
                 with: &["opt_fields", "limit", "offset"],
             },
         ],
@@ -603,7 +556,7 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         entity: "tasks",
         action: "get",
         kind: Kind::Get,
-        path: "/tasks/{task_gid}",
+        endpoint: Op::GetTask,
         description: "Get one task",
         params: &[gid!("task_gid", "task"), OPT_FIELDS],
         rules: &[],
@@ -612,7 +565,7 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         entity: "tasks",
         action: "create",
         kind: Kind::Create,
-        path: "/tasks",
+        endpoint: Op::CreateTask,
         description: "Create a task in a workspace, in projects, or as a subtask of a parent",
         params: &TASK_CREATE,
         rules: &[Rule::AnyGroup(&[
@@ -625,7 +578,7 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         entity: "tasks",
         action: "update",
         kind: Kind::Update,
-        path: "/tasks/{task_gid}",
+        endpoint: Op::UpdateTask,
         description: "Update a task's fields",
         params: &TASK_UPDATE,
         rules: &[],
@@ -634,7 +587,7 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         entity: "tasks",
         action: "delete",
         kind: Kind::Delete,
-        path: "/tasks/{task_gid}",
+        endpoint: Op::DeleteTask,
         description: "Delete a task",
         params: &[gid!("task_gid", "task")],
         rules: &[],
@@ -643,14 +596,13 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         entity: "project_tasks",
         action: "list",
         kind: Kind::List,
-        path: "/projects/{project_gid}/tasks",
+        endpoint: Op::GetTasksForProject,
         description: "List the tasks of a project",
         params: &[
             gid!("project_gid", "project"),
             p(
                 "completed_since",
                 Ty::Str,
-                In::Query,
                 "Only tasks incomplete or completed since this ISO 8601 time, or \"now\"",
             ),
             OPT_FIELDS,
@@ -663,76 +615,53 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         entity: "workspace_task_search",
         action: "list",
         kind: Kind::Unpaged,
-        path: "/workspaces/{workspace_gid}/tasks/search",
+        endpoint: Op::SearchTasksForWorkspace,
         description: "Search tasks in a workspace (Asana premium; returns at most `limit` results, no paging)",
         params: &[
             gid!("workspace_gid", "workspace"),
-            p(
-                "text",
-                Ty::Str,
-                In::Query,
-                "Full-text search on name and description",
-            ),
+            p("text", Ty::Str, "Full-text search on name and description"),
             p(
                 "assignee.any",
                 Ty::Str,
-                In::Query,
                 "Comma-separated assignee gids or \"me\"",
             ),
-            p(
-                "projects.any",
-                Ty::Str,
-                In::Query,
-                "Comma-separated project gids",
-            ),
-            p(
-                "sections.any",
-                Ty::Str,
-                In::Query,
-                "Comma-separated section gids",
-            ),
-            p("tags.any", Ty::Str, In::Query, "Comma-separated tag gids"),
-            p("teams.any", Ty::Str, In::Query, "Comma-separated team gids"),
+            p("projects.any", Ty::Str, "Comma-separated project gids"),
+            p("sections.any", Ty::Str, "Comma-separated section gids"),
+            p("tags.any", Ty::Str, "Comma-separated tag gids"),
+            p("teams.any", Ty::Str, "Comma-separated team gids"),
             p(
                 "followers.any",
                 Ty::Str,
-                In::Query,
                 "Comma-separated follower user gids or \"me\"",
             ),
             p(
                 "created_at.after",
                 Ty::Str,
-                In::Query,
                 "Only tasks created after this ISO 8601 time",
             ),
             p(
                 "created_at.before",
                 Ty::Str,
-                In::Query,
                 "Only tasks created before this ISO 8601 time",
             ),
             p(
                 "modified_at.after",
                 Ty::Str,
-                In::Query,
                 "Only tasks modified after this ISO 8601 time",
             ),
             p(
                 "modified_at.before",
                 Ty::Str,
-                In::Query,
                 "Only tasks modified before this ISO 8601 time",
             ),
             p(
                 "due_on.after",
                 Ty::Str,
-                In::Query,
                 "Only tasks due after this date, YYYY-MM-DD",
             ),
             p(
                 "due_on.before",
                 Ty::Str,
-                In::Query,
                 "Only tasks due before this date, YYYY-MM-DD",
             ),
             alias!("assignee_any", "assignee.any"),
@@ -750,13 +679,11 @@ pub(crate) const OPERATIONS: &[Operation] = &[
             p(
                 "resource_subtype",
                 Ty::Enum(&["default_task", "milestone", "approval", "custom"]),
-                In::Query,
                 "Only tasks of this kind",
             ),
             p(
                 "completed",
                 Ty::Bool,
-                In::Query,
                 "Only complete (true) or incomplete (false) tasks",
             ),
             p(
@@ -769,13 +696,11 @@ pub(crate) const OPERATIONS: &[Operation] = &[
                     "modified_at",
                     "relevance",
                 ]),
-                In::Query,
                 "Sort order (default modified_at)",
             ),
             p(
                 "sort_ascending",
                 Ty::Bool,
-                In::Query,
                 "Sort in ascending order (default descending)",
             ),
             OPT_FIELDS,
@@ -801,14 +726,13 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         entity: "projects",
         action: "list",
         kind: Kind::List,
-        path: "/projects",
+        endpoint: Op::GetProjects,
         description: "List projects of a workspace or team",
         params: &[
-            p("workspace", Ty::Str, In::Query, "Workspace gid"),
+            p("workspace", Ty::Str, "Workspace gid"),
             p(
                 "team",
                 Ty::Str,
-                In::Query,
                 "Team gid. Deprecated by Asana on this endpoint: prefer team_projects.list",
             ),
             ARCHIVED,
@@ -822,7 +746,7 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         entity: "projects",
         action: "get",
         kind: Kind::Get,
-        path: "/projects/{project_gid}",
+        endpoint: Op::GetProject,
         description: "Get one project",
         params: &[gid!("project_gid", "project"), OPT_FIELDS],
         rules: &[],
@@ -831,17 +755,12 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         entity: "projects",
         action: "create",
         kind: Kind::Create,
-        path: "/projects",
+        endpoint: Op::CreateProject,
         description: "Create a project in a workspace (and team, for organizations)",
         params: &[
-            req("name", Ty::Str, In::Body, "Project name"),
-            p("workspace", Ty::Str, In::Body, "Workspace gid"),
-            p(
-                "team",
-                Ty::Str,
-                In::Body,
-                "Team gid (required in organizations)",
-            ),
+            req("name", Ty::Str, "Project name"),
+            p("workspace", Ty::Str, "Workspace gid"),
+            p("team", Ty::Str, "Team gid (required in organizations)"),
             PROJECT_WRITE[1],
             PROJECT_WRITE[2],
             PROJECT_WRITE[3],
@@ -854,7 +773,7 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         entity: "projects",
         action: "update",
         kind: Kind::Update,
-        path: "/projects/{project_gid}",
+        endpoint: Op::UpdateProject,
         description: "Update a project's fields",
         params: &[
             gid!("project_gid", "project"),
@@ -872,7 +791,7 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         entity: "projects",
         action: "delete",
         kind: Kind::Delete,
-        path: "/projects/{project_gid}",
+        endpoint: Op::DeleteProject,
         description: "Delete a project",
         params: &[gid!("project_gid", "project")],
         rules: &[],
@@ -881,7 +800,7 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         entity: "task_projects",
         action: "list",
         kind: Kind::List,
-        path: "/tasks/{task_gid}/projects",
+        endpoint: Op::GetProjectsForTask,
         description: "List the projects a task is in",
         params: &[gid!("task_gid", "task"), OPT_FIELDS, LIMIT, OFFSET],
         rules: &[],
@@ -890,7 +809,7 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         entity: "team_projects",
         action: "list",
         kind: Kind::List,
-        path: "/teams/{team_gid}/projects",
+        endpoint: Op::GetProjectsForTeam,
         description: "List a team's projects",
         params: &[
             gid!("team_gid", "team"),
@@ -905,7 +824,7 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         entity: "workspace_projects",
         action: "list",
         kind: Kind::List,
-        path: "/workspaces/{workspace_gid}/projects",
+        endpoint: Op::GetProjectsForWorkspace,
         description: "List a workspace's projects",
         params: &[
             gid!("workspace_gid", "workspace"),
@@ -921,7 +840,7 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         entity: "workspaces",
         action: "list",
         kind: Kind::List,
-        path: "/workspaces",
+        endpoint: Op::GetWorkspaces,
         description: "List the workspaces the user belongs to",
         params: &[OPT_FIELDS, LIMIT, OFFSET],
         rules: &[],
@@ -930,7 +849,7 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         entity: "workspaces",
         action: "get",
         kind: Kind::Get,
-        path: "/workspaces/{workspace_gid}",
+        endpoint: Op::GetWorkspace,
         description: "Get one workspace",
         params: &[gid!("workspace_gid", "workspace"), OPT_FIELDS],
         rules: &[],
@@ -939,11 +858,11 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         entity: "users",
         action: "list",
         kind: Kind::List,
-        path: "/users",
+        endpoint: Op::GetUsers,
         description: "List users, of a workspace or team if given, else of every workspace the user can see",
         params: &[
-            p("workspace", Ty::Str, In::Query, "Workspace gid"),
-            p("team", Ty::Str, In::Query, "Team gid"),
+            p("workspace", Ty::Str, "Workspace gid"),
+            p("team", Ty::Str, "Team gid"),
             OPT_FIELDS,
             LIMIT,
             OFFSET,
@@ -954,10 +873,10 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         entity: "users",
         action: "get",
         kind: Kind::Get,
-        path: "/users/{user_gid}",
+        endpoint: Op::GetUser,
         description: "Get one user by gid, email, or \"me\"",
         params: &[
-            req("user_gid", Ty::Str, In::Path, "User gid, email, or \"me\""),
+            req("user_gid", Ty::Str, "User gid, email, or \"me\""),
             OPT_FIELDS,
         ],
         rules: &[],
@@ -966,16 +885,10 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         entity: "workspace_users",
         action: "list",
         kind: Kind::List,
-        path: "/users",
+        endpoint: Op::GetUsers,
         description: "List a workspace's users, page by page (GET /users?workspace=, which pages with limit)",
         params: &[
-            req(
-                "workspace_gid",
-                Ty::Str,
-                In::Query,
-                "Global id of the workspace",
-            )
-            .wire("workspace"),
+            req("workspace_gid", Ty::Str, "Global id of the workspace").wire("workspace"),
             OPT_FIELDS,
             LIMIT,
             OFFSET,
@@ -986,10 +899,10 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         entity: "team_users",
         action: "list",
         kind: Kind::List,
-        path: "/users",
+        endpoint: Op::GetUsers,
         description: "List a team's users, page by page (GET /users?team=, which pages with limit)",
         params: &[
-            req("team_gid", Ty::Str, In::Query, "Global id of the team").wire("team"),
+            req("team_gid", Ty::Str, "Global id of the team").wire("team"),
             OPT_FIELDS,
             LIMIT,
             OFFSET,
@@ -1000,7 +913,7 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         entity: "teams",
         action: "get",
         kind: Kind::Get,
-        path: "/teams/{team_gid}",
+        endpoint: Op::GetTeam,
         description: "Get one team",
         params: &[gid!("team_gid", "team"), OPT_FIELDS],
         rules: &[],
@@ -1009,7 +922,7 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         entity: "workspace_teams",
         action: "list",
         kind: Kind::List,
-        path: "/workspaces/{workspace_gid}/teams",
+        endpoint: Op::GetTeamsForWorkspace,
         description: "List the teams of an organization",
         params: &[
             gid!("workspace_gid", "workspace (organization)"),
@@ -1023,16 +936,11 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         entity: "user_teams",
         action: "list",
         kind: Kind::List,
-        path: "/users/{user_gid}/teams",
+        endpoint: Op::GetTeamsForUser,
         description: "List the teams a user belongs to in an organization",
         params: &[
-            req("user_gid", Ty::Str, In::Path, "User gid, email, or \"me\""),
-            req(
-                "organization",
-                Ty::Str,
-                In::Query,
-                "Organization (workspace) gid",
-            ),
+            req("user_gid", Ty::Str, "User gid, email, or \"me\""),
+            req("organization", Ty::Str, "Organization (workspace) gid"),
             OPT_FIELDS,
             LIMIT,
             OFFSET,
@@ -1044,10 +952,10 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         entity: "attachments",
         action: "list",
         kind: Kind::List,
-        path: "/attachments",
+        endpoint: Op::GetAttachmentsForObject,
         description: "List the attachments of a task or project",
         params: &[
-            req("parent", Ty::Str, In::Query, "Task or project gid"),
+            req("parent", Ty::Str, "Task or project gid"),
             OPT_FIELDS,
             LIMIT,
             OFFSET,
@@ -1058,7 +966,7 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         entity: "attachments",
         action: "get",
         kind: Kind::Get,
-        path: "/attachments/{attachment_gid}",
+        endpoint: Op::GetAttachment,
         description: "Get an attachment's metadata",
         params: &[gid!("attachment_gid", "attachment"), OPT_FIELDS],
         rules: &[],
@@ -1067,17 +975,12 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         entity: "attachments",
         action: "create",
         kind: Kind::Link,
-        path: "/attachments",
+        endpoint: Op::CreateAttachmentForObject,
         description: "Attach a link to a task or project: Asana stores the URL and a name, not the file",
         params: &[
-            req("parent", Ty::Str, In::Body, "Task or project gid"),
-            req("url", Ty::Str, In::Body, "An absolute http or https URL"),
-            req(
-                "name",
-                Ty::Str,
-                In::Body,
-                "The name Asana shows for the link",
-            ),
+            req("parent", Ty::Str, "Task or project gid"),
+            req("url", Ty::Str, "An absolute http or https URL"),
+            req("name", Ty::Str, "The name Asana shows for the link"),
         ],
         rules: &[],
     },
@@ -1085,7 +988,7 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         entity: "attachments",
         action: "download",
         kind: Kind::Download,
-        path: "/attachments/{attachment_gid}",
+        endpoint: Op::GetAttachment,
         description: "Download an attachment: returns its name, host, size and base64 content (at most 10 MiB)",
         params: &[gid!("attachment_gid", "attachment")],
         rules: &[],
@@ -1095,7 +998,7 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         entity: "workspace_tags",
         action: "list",
         kind: Kind::List,
-        path: "/workspaces/{workspace_gid}/tags",
+        endpoint: Op::GetTagsForWorkspace,
         description: "List a workspace's tags",
         params: &[
             gid!("workspace_gid", "workspace"),
@@ -1109,13 +1012,13 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         entity: "workspace_tags",
         action: "create",
         kind: Kind::Create,
-        path: "/workspaces/{workspace_gid}/tags",
+        endpoint: Op::CreateTagForWorkspace,
         description: "Create a tag in a workspace",
         params: &[
             gid!("workspace_gid", "workspace"),
-            req("name", Ty::Str, In::Body, "Tag name"),
+            req("name", Ty::Str, "Tag name"),
             TAG_COLOR,
-            p("notes", Ty::Str, In::Body, "Description"),
+            p("notes", Ty::Str, "Description"),
         ],
         rules: &[],
     },
@@ -1123,7 +1026,7 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         entity: "tags",
         action: "get",
         kind: Kind::Get,
-        path: "/tags/{tag_gid}",
+        endpoint: Op::GetTag,
         description: "Get one tag",
         params: &[gid!("tag_gid", "tag"), OPT_FIELDS],
         rules: &[],
@@ -1132,13 +1035,13 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         entity: "tags",
         action: "update",
         kind: Kind::Update,
-        path: "/tags/{tag_gid}",
+        endpoint: Op::UpdateTag,
         description: "Update a tag",
         params: &[
             gid!("tag_gid", "tag"),
-            p("name", Ty::Str, In::Body, "Tag name"),
+            p("name", Ty::Str, "Tag name"),
             TAG_COLOR,
-            p("notes", Ty::Str, In::Body, "Description"),
+            p("notes", Ty::Str, "Description"),
         ],
         rules: &[],
     },
@@ -1146,7 +1049,7 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         entity: "tags",
         action: "delete",
         kind: Kind::Delete,
-        path: "/tags/{tag_gid}",
+        endpoint: Op::DeleteTag,
         description: "Delete a tag",
         params: &[gid!("tag_gid", "tag")],
         rules: &[],
@@ -1155,7 +1058,7 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         entity: "tag_tasks",
         action: "list",
         kind: Kind::List,
-        path: "/tags/{tag_gid}/tasks",
+        endpoint: Op::GetTasksForTag,
         description: "List the tasks with a tag",
         params: &[gid!("tag_gid", "tag"), OPT_FIELDS, LIMIT, OFFSET],
         rules: &[],
@@ -1165,7 +1068,7 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         entity: "project_sections",
         action: "list",
         kind: Kind::List,
-        path: "/projects/{project_gid}/sections",
+        endpoint: Op::GetSectionsForProject,
         description: "List a project's sections",
         params: &[gid!("project_gid", "project"), OPT_FIELDS, LIMIT, OFFSET],
         rules: &[],
@@ -1174,23 +1077,13 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         entity: "project_sections",
         action: "create",
         kind: Kind::Create,
-        path: "/projects/{project_gid}/sections",
+        endpoint: Op::CreateSectionForProject,
         description: "Create a section in a project",
         params: &[
             gid!("project_gid", "project"),
-            req("name", Ty::Str, In::Body, "Section name"),
-            p(
-                "insert_before",
-                Ty::Str,
-                In::Body,
-                "Section gid to insert before",
-            ),
-            p(
-                "insert_after",
-                Ty::Str,
-                In::Body,
-                "Section gid to insert after",
-            ),
+            req("name", Ty::Str, "Section name"),
+            p("insert_before", Ty::Str, "Section gid to insert before"),
+            p("insert_after", Ty::Str, "Section gid to insert after"),
         ],
         rules: &[],
     },
@@ -1198,7 +1091,7 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         entity: "sections",
         action: "get",
         kind: Kind::Get,
-        path: "/sections/{section_gid}",
+        endpoint: Op::GetSection,
         description: "Get one section",
         params: &[gid!("section_gid", "section"), OPT_FIELDS],
         rules: &[],
@@ -1207,11 +1100,11 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         entity: "sections",
         action: "update",
         kind: Kind::Update,
-        path: "/sections/{section_gid}",
+        endpoint: Op::UpdateSection,
         description: "Rename a section (to move one, use sections.move)",
         params: &[
             gid!("section_gid", "section"),
-            req("name", Ty::Str, In::Body, "New section name"),
+            req("name", Ty::Str, "New section name"),
             OPT_FIELDS,
         ],
         rules: &[],
@@ -1220,34 +1113,29 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         entity: "sections",
         action: "move",
         kind: Kind::Post,
-        path: "/projects/{project_gid}/sections/insert",
+        endpoint: Op::InsertSectionForProject,
         description: "Move a section before or after another section of the same project",
         params: &[
             gid!("project_gid", "project the sections belong to"),
-            req("section", Ty::Str, In::Body, "Gid of the section to move"),
+            req("section", Ty::Str, "Gid of the section to move"),
             p(
                 "before_section",
                 Ty::Str,
-                In::Body,
                 "Gid of the section to put it before",
             ),
             p(
                 "after_section",
                 Ty::Str,
-                In::Body,
                 "Gid of the section to put it after",
             ),
         ],
-        rules: &[
-            Rule::AnyGroup(&[&["before_section"], &["after_section"]]),
-            Rule::AtMostOne(&["before_section", "after_section"]),
-        ],
+        rules: &[Rule::AnyGroup(&[&["before_section"], &["after_section"]])],
     },
     Operation {
         entity: "sections",
         action: "delete",
         kind: Kind::Delete,
-        path: "/sections/{section_gid}",
+        endpoint: Op::DeleteSection,
         description: "Delete an empty section",
         params: &[gid!("section_gid", "section")],
         rules: &[],
@@ -1256,14 +1144,13 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         entity: "section_tasks",
         action: "list",
         kind: Kind::List,
-        path: "/sections/{section_gid}/tasks",
+        endpoint: Op::GetTasksForSection,
         description: "List the tasks in a section",
         params: &[
             gid!("section_gid", "section"),
             p(
                 "completed_since",
                 Ty::Str,
-                In::Query,
                 "Only tasks incomplete or completed since this ISO 8601 time, or \"now\"",
             ),
             OPT_FIELDS,
@@ -1276,23 +1163,13 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         entity: "section_tasks",
         action: "create",
         kind: Kind::Post,
-        path: "/sections/{section_gid}/addTask",
+        endpoint: Op::AddTaskForSection,
         description: "Move a task into a section",
         params: &[
             gid!("section_gid", "section"),
-            req("task", Ty::Str, In::Body, "Task gid"),
-            p(
-                "insert_before",
-                Ty::Str,
-                In::Body,
-                "Task gid to insert before",
-            ),
-            p(
-                "insert_after",
-                Ty::Str,
-                In::Body,
-                "Task gid to insert after",
-            ),
+            req("task", Ty::Str, "Task gid"),
+            p("insert_before", Ty::Str, "Task gid to insert before"),
+            p("insert_after", Ty::Str, "Task gid to insert after"),
         ],
         rules: &[],
     },
@@ -1301,7 +1178,7 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         entity: "task_subtasks",
         action: "list",
         kind: Kind::List,
-        path: "/tasks/{task_gid}/subtasks",
+        endpoint: Op::GetSubtasksForTask,
         description: "List a task's subtasks",
         params: &[gid!("task_gid", "task"), OPT_FIELDS, LIMIT, OFFSET],
         rules: &[],
@@ -1310,7 +1187,7 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         entity: "task_dependencies",
         action: "list",
         kind: Kind::List,
-        path: "/tasks/{task_gid}/dependencies",
+        endpoint: Op::GetDependenciesForTask,
         description: "List the tasks this task depends on",
         params: &[gid!("task_gid", "task"), OPT_FIELDS, LIMIT, OFFSET],
         rules: &[],
@@ -1319,7 +1196,7 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         entity: "task_dependents",
         action: "list",
         kind: Kind::List,
-        path: "/tasks/{task_gid}/dependents",
+        endpoint: Op::GetDependentsForTask,
         description: "List the tasks that depend on this task",
         params: &[gid!("task_gid", "task"), OPT_FIELDS, LIMIT, OFFSET],
         rules: &[],
@@ -1328,7 +1205,7 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         entity: "task_stories",
         action: "list",
         kind: Kind::List,
-        path: "/tasks/{task_gid}/stories",
+        endpoint: Op::GetStoriesForTask,
         description: "List a task's stories (comments and activity)",
         params: &[gid!("task_gid", "task"), OPT_FIELDS, LIMIT, OFFSET],
         rules: &[],
@@ -1337,18 +1214,17 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         entity: "task_stories",
         action: "create",
         kind: Kind::Create,
-        path: "/tasks/{task_gid}/stories",
+        endpoint: Op::CreateStoryForTask,
         description: "Comment on a task",
         params: &[
             gid!("task_gid", "task"),
-            p("text", Ty::Str, In::Body, "Plain-text comment"),
+            p("text", Ty::Str, "Plain-text comment"),
             p(
                 "html_text",
                 Ty::Str,
-                In::Body,
                 "Rich-text comment in Asana's HTML subset",
             ),
-            p("is_pinned", Ty::Bool, In::Body, "Pin the comment"),
+            p("is_pinned", Ty::Bool, "Pin the comment"),
         ],
         rules: &[Rule::AnyGroup(&[&["text"], &["html_text"]])],
     },
@@ -1356,35 +1232,29 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         entity: "task_tags",
         action: "create",
         kind: Kind::Post,
-        path: "/tasks/{task_gid}/addTag",
+        endpoint: Op::AddTagForTask,
         description: "Add a tag to a task",
-        params: &[
-            gid!("task_gid", "task"),
-            req("tag", Ty::Str, In::Body, "Tag gid"),
-        ],
+        params: &[gid!("task_gid", "task"), req("tag", Ty::Str, "Tag gid")],
         rules: &[],
     },
     Operation {
         entity: "task_tags",
         action: "delete",
         kind: Kind::Post,
-        path: "/tasks/{task_gid}/removeTag",
+        endpoint: Op::RemoveTagForTask,
         description: "Remove a tag from a task",
-        params: &[
-            gid!("task_gid", "task"),
-            req("tag", Ty::Str, In::Body, "Tag gid"),
-        ],
+        params: &[gid!("task_gid", "task"), req("tag", Ty::Str, "Tag gid")],
         rules: &[],
     },
     Operation {
         entity: "workspace_memberships",
         action: "create",
         kind: Kind::Post,
-        path: "/workspaces/{workspace_gid}/addUser",
+        endpoint: Op::AddUserForWorkspace,
         description: "Add a user to a workspace or organization",
         params: &[
             gid!("workspace_gid", "workspace"),
-            req("user", Ty::Str, In::Body, "User gid, email, or \"me\""),
+            req("user", Ty::Str, "User gid, email, or \"me\""),
         ],
         rules: &[],
     },
@@ -1393,7 +1263,7 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         entity: "workspace_custom_fields",
         action: "list",
         kind: Kind::List,
-        path: "/workspaces/{workspace_gid}/custom_fields",
+        endpoint: Op::GetCustomFieldsForWorkspace,
         description: "List a workspace's custom fields, to find a field's gid before setting it on a task",
         params: &[
             gid!("workspace_gid", "workspace"),
@@ -1407,7 +1277,7 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         entity: "custom_fields",
         action: "get",
         kind: Kind::Get,
-        path: "/custom_fields/{custom_field_gid}",
+        endpoint: Op::GetCustomField,
         description: "Get one custom field with its enum options",
         params: &[gid!("custom_field_gid", "custom field"), OPT_FIELDS],
         rules: &[],
@@ -1416,68 +1286,51 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         entity: "custom_fields",
         action: "create",
         kind: Kind::Post,
-        path: "/custom_fields",
+        endpoint: Op::CreateCustomField,
         description: "Create a custom field in a workspace",
         params: &[
-            p(
-                "name",
-                Ty::Str,
-                In::Body,
-                "Field name, unique in the workspace",
-            ),
+            p("name", Ty::Str, "Field name, unique in the workspace"),
             p(
                 "enum_options",
                 Ty::List,
-                In::Body,
                 "The options of an enum or multi_enum field: [{name, color?, enabled?}]",
             ),
             p(
                 "id_prefix",
                 Ty::Str,
-                In::Body,
                 "Prefix of the custom IDs this field gives tasks, e.g. ENG",
             )
             .nullable(),
             p(
                 "input_restrictions",
                 Ty::StrList,
-                In::Body,
                 "Resource types a reference field may point to, e.g. [\"task\"]",
             ),
             p(
                 "is_formula_field",
                 Ty::Bool,
-                In::Body,
                 "Whether the value is computed by a formula",
             ),
             p(
                 "date_value",
                 Ty::Object,
-                In::Body,
                 "Date value of a date field: {date} or {date_time}",
             )
             .nullable(),
             p(
                 "enum_value",
                 Ty::Object,
-                In::Body,
                 "The chosen option of an enum field, {gid}",
             ),
             p(
                 "multi_enum_values",
                 Ty::List,
-                In::Body,
                 "Chosen options of a multi_enum field: [{gid}]",
             ),
-            p("number_value", Ty::Num, In::Body, "Value of a number field").nullable(),
-            p("text_value", Ty::Str, In::Body, "Value of a text field").nullable(),
-            p("description", Ty::Str, In::Body, "What the field is for"),
-            p(
-                "precision",
-                Ty::Integer,
-                In::Body,
-                "Decimal places shown, 0 to 6",
-            ),
+            p("number_value", Ty::Num, "Value of a number field").nullable(),
+            p("text_value", Ty::Str, "Value of a text field").nullable(),
+            p("description", Ty::Str, "What the field is for"),
+            p("precision", Ty::Integer, "Decimal places shown, 0 to 6"),
             p(
                 "format",
                 Ty::Enum(&[
@@ -1488,58 +1341,49 @@ pub(crate) const OPERATIONS: &[Operation] = &[
                     "duration",
                     "none",
                 ]),
-                In::Body,
                 "How number values are shown: currency, identifier, percentage, custom, duration or none",
             ),
             p(
                 "currency_code",
                 Ty::Str,
-                In::Body,
                 "ISO 4217 currency code (for the currency format), e.g. EUR",
             )
             .nullable(),
             p(
                 "custom_label",
                 Ty::Str,
-                In::Body,
                 "Label shown with values (custom format only), e.g. km",
             )
             .nullable(),
             p(
                 "custom_label_position",
                 Ty::Enum(&["prefix", "suffix"]),
-                In::Body,
                 "Whether custom_label goes before (prefix) or after (suffix) values",
             )
             .nullable(),
             p(
                 "has_notifications_enabled",
                 Ty::Bool,
-                In::Body,
                 "Whether followers are notified when the value changes",
             ),
             req(
                 "workspace",
                 Ty::Str,
-                In::Body,
                 "Gid of the workspace the field belongs to",
             ),
             p(
                 "owned_by_app",
                 Ty::Bool,
-                In::Body,
                 "Whether the field is managed by the app that created it",
             ),
             p(
                 "people_value",
                 Ty::StrList,
-                In::Body,
                 "Gids of the users, for a people field",
             ),
             p(
                 "reference_value",
                 Ty::StrList,
-                In::Body,
                 "Gids of the referenced objects, for a reference field",
             ),
             req(
@@ -1553,7 +1397,6 @@ pub(crate) const OPERATIONS: &[Operation] = &[
                     "people",
                     "reference",
                 ]),
-                In::Body,
                 "Field type: text, enum, multi_enum, number, date, people or reference",
             ),
             OPT_FIELDS,
@@ -1564,69 +1407,52 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         entity: "custom_fields",
         action: "update",
         kind: Kind::Update,
-        path: "/custom_fields/{custom_field_gid}",
+        endpoint: Op::UpdateCustomField,
         description: "Update a custom field",
         params: &[
             gid!("custom_field_gid", "custom field"),
-            p(
-                "name",
-                Ty::Str,
-                In::Body,
-                "Field name, unique in the workspace",
-            ),
+            p("name", Ty::Str, "Field name, unique in the workspace"),
             p(
                 "enum_options",
                 Ty::List,
-                In::Body,
                 "The options of an enum or multi_enum field: [{name, color?, enabled?}]",
             ),
             p(
                 "id_prefix",
                 Ty::Str,
-                In::Body,
                 "Prefix of the custom IDs this field gives tasks, e.g. ENG",
             )
             .nullable(),
             p(
                 "input_restrictions",
                 Ty::StrList,
-                In::Body,
                 "Resource types a reference field may point to, e.g. [\"task\"]",
             ),
             p(
                 "is_formula_field",
                 Ty::Bool,
-                In::Body,
                 "Whether the value is computed by a formula",
             ),
             p(
                 "date_value",
                 Ty::Object,
-                In::Body,
                 "Date value of a date field: {date} or {date_time}",
             )
             .nullable(),
             p(
                 "enum_value",
                 Ty::Object,
-                In::Body,
                 "The chosen option of an enum field, {gid}",
             ),
             p(
                 "multi_enum_values",
                 Ty::List,
-                In::Body,
                 "Chosen options of a multi_enum field: [{gid}]",
             ),
-            p("number_value", Ty::Num, In::Body, "Value of a number field").nullable(),
-            p("text_value", Ty::Str, In::Body, "Value of a text field").nullable(),
-            p("description", Ty::Str, In::Body, "What the field is for"),
-            p(
-                "precision",
-                Ty::Integer,
-                In::Body,
-                "Decimal places shown, 0 to 6",
-            ),
+            p("number_value", Ty::Num, "Value of a number field").nullable(),
+            p("text_value", Ty::Str, "Value of a text field").nullable(),
+            p("description", Ty::Str, "What the field is for"),
+            p("precision", Ty::Integer, "Decimal places shown, 0 to 6"),
             p(
                 "format",
                 Ty::Enum(&[
@@ -1637,58 +1463,49 @@ pub(crate) const OPERATIONS: &[Operation] = &[
                     "duration",
                     "none",
                 ]),
-                In::Body,
                 "How number values are shown: currency, identifier, percentage, custom, duration or none",
             ),
             p(
                 "currency_code",
                 Ty::Str,
-                In::Body,
                 "ISO 4217 currency code (for the currency format), e.g. EUR",
             )
             .nullable(),
             p(
                 "custom_label",
                 Ty::Str,
-                In::Body,
                 "Label shown with values (custom format only), e.g. km",
             )
             .nullable(),
             p(
                 "custom_label_position",
                 Ty::Enum(&["prefix", "suffix"]),
-                In::Body,
                 "Whether custom_label goes before (prefix) or after (suffix) values",
             )
             .nullable(),
             p(
                 "has_notifications_enabled",
                 Ty::Bool,
-                In::Body,
                 "Whether followers are notified when the value changes",
             ),
             req(
                 "workspace",
                 Ty::Str,
-                In::Body,
                 "Gid of the workspace the field belongs to",
             ),
             p(
                 "owned_by_app",
                 Ty::Bool,
-                In::Body,
                 "Whether the field is managed by the app that created it",
             ),
             p(
                 "people_value",
                 Ty::StrList,
-                In::Body,
                 "Gids of the users, for a people field",
             ),
             p(
                 "reference_value",
                 Ty::StrList,
-                In::Body,
                 "Gids of the referenced objects, for a reference field",
             ),
             OPT_FIELDS,
@@ -1699,7 +1516,7 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         entity: "custom_fields",
         action: "delete",
         kind: Kind::Delete,
-        path: "/custom_fields/{custom_field_gid}",
+        endpoint: Op::DeleteCustomField,
         description: "Delete a custom field",
         params: &[gid!("custom_field_gid", "custom field")],
         rules: &[],
@@ -1708,33 +1525,25 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         entity: "custom_field_enum_options",
         action: "create",
         kind: Kind::Post,
-        path: "/custom_fields/{custom_field_gid}/enum_options",
+        endpoint: Op::CreateEnumOptionForCustomField,
         description: "Add an enum option to a custom field",
         params: &[
             gid!("custom_field_gid", "custom field"),
-            p("name", Ty::Str, In::Body, "Option name"),
+            p("name", Ty::Str, "Option name"),
             p(
                 "enabled",
                 Ty::Bool,
-                In::Body,
                 "Whether the option can be chosen (false hides it without deleting)",
             ),
-            p(
-                "color",
-                Ty::Str,
-                In::Body,
-                "Option color, e.g. blue or none",
-            ),
+            p("color", Ty::Str, "Option color, e.g. blue or none"),
             p(
                 "insert_before",
                 Ty::Str,
-                In::Body,
                 "Gid of the option to place it before",
             ),
             p(
                 "insert_after",
                 Ty::Str,
-                In::Body,
                 "Gid of the option to place it after",
             ),
             OPT_FIELDS,
@@ -1745,26 +1554,19 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         entity: "custom_field_enum_options",
         action: "move",
         kind: Kind::Post,
-        path: "/custom_fields/{custom_field_gid}/enum_options/insert",
+        endpoint: Op::InsertEnumOptionForCustomField,
         description: "Move an enum option before or after another option of its custom field",
         params: &[
             gid!("custom_field_gid", "custom field"),
-            req(
-                "enum_option",
-                Ty::Str,
-                In::Body,
-                "Gid of the enum option to move",
-            ),
+            req("enum_option", Ty::Str, "Gid of the enum option to move"),
             p(
                 "before_enum_option",
                 Ty::Str,
-                In::Body,
                 "Gid of the option to place it before",
             ),
             p(
                 "after_enum_option",
                 Ty::Str,
-                In::Body,
                 "Gid of the option to place it after",
             ),
             OPT_FIELDS,
@@ -1775,23 +1577,17 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         entity: "enum_options",
         action: "update",
         kind: Kind::Update,
-        path: "/enum_options/{enum_option_gid}",
+        endpoint: Op::UpdateEnumOption,
         description: "Rename, recolor or disable an enum option",
         params: &[
             gid!("enum_option_gid", "enum option"),
-            p("name", Ty::Str, In::Body, "New option name"),
+            p("name", Ty::Str, "New option name"),
             p(
                 "enabled",
                 Ty::Bool,
-                In::Body,
                 "Whether the option can be chosen (false hides it without deleting)",
             ),
-            p(
-                "color",
-                Ty::Str,
-                In::Body,
-                "Option color, e.g. blue or none",
-            ),
+            p("color", Ty::Str, "Option color, e.g. blue or none"),
             OPT_FIELDS,
         ],
         rules: &[],
@@ -1800,7 +1596,7 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         entity: "project_custom_field_settings",
         action: "list",
         kind: Kind::List,
-        path: "/projects/{project_gid}/custom_field_settings",
+        endpoint: Op::GetCustomFieldSettingsForProject,
         description: "List the custom fields set up on a project",
         params: &[gid!("project_gid", "project"), LIMIT, OFFSET, OPT_FIELDS],
         rules: &[],
@@ -1809,32 +1605,24 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         entity: "project_custom_field_settings",
         action: "create",
         kind: Kind::Post,
-        path: "/projects/{project_gid}/addCustomFieldSetting",
+        endpoint: Op::AddCustomFieldSettingForProject,
         description: "Add a custom field to a project",
         params: &[
             gid!("project_gid", "project"),
-            req(
-                "custom_field",
-                Ty::Object,
-                In::Body,
-                "Gid of the custom field",
-            ),
+            req("custom_field", Ty::Str, "Gid of the custom field"),
             p(
                 "is_important",
                 Ty::Bool,
-                In::Body,
                 "Show the field on tasks and in the list view",
             ),
             p(
                 "insert_before",
                 Ty::Str,
-                In::Body,
                 "Gid of a field setting to place it before",
             ),
             p(
                 "insert_after",
                 Ty::Str,
-                In::Body,
                 "Gid of a field setting to place it after",
             ),
             OPT_FIELDS,
@@ -1845,11 +1633,11 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         entity: "project_custom_field_settings",
         action: "delete",
         kind: Kind::Post,
-        path: "/projects/{project_gid}/removeCustomFieldSetting",
+        endpoint: Op::RemoveCustomFieldSettingForProject,
         description: "Remove a custom field from a project",
         params: &[
             gid!("project_gid", "project"),
-            req("custom_field", Ty::Str, In::Body, "Gid of the custom field"),
+            req("custom_field", Ty::Str, "Gid of the custom field"),
         ],
         rules: &[],
     },
@@ -1857,7 +1645,7 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         entity: "portfolio_custom_field_settings",
         action: "list",
         kind: Kind::List,
-        path: "/portfolios/{portfolio_gid}/custom_field_settings",
+        endpoint: Op::GetCustomFieldSettingsForPortfolio,
         description: "List the custom fields set up on a portfolio",
         params: &[
             gid!("portfolio_gid", "portfolio"),
@@ -1871,32 +1659,24 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         entity: "portfolio_custom_field_settings",
         action: "create",
         kind: Kind::Post,
-        path: "/portfolios/{portfolio_gid}/addCustomFieldSetting",
+        endpoint: Op::AddCustomFieldSettingForPortfolio,
         description: "Add a custom field to a portfolio",
         params: &[
             gid!("portfolio_gid", "portfolio"),
-            req(
-                "custom_field",
-                Ty::Object,
-                In::Body,
-                "Gid of the custom field",
-            ),
+            req("custom_field", Ty::Str, "Gid of the custom field"),
             p(
                 "is_important",
                 Ty::Bool,
-                In::Body,
                 "Show the field on tasks and in the list view",
             ),
             p(
                 "insert_before",
                 Ty::Str,
-                In::Body,
                 "Gid of a field setting to place it before",
             ),
             p(
                 "insert_after",
                 Ty::Str,
-                In::Body,
                 "Gid of a field setting to place it after",
             ),
         ],
@@ -1906,11 +1686,11 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         entity: "portfolio_custom_field_settings",
         action: "delete",
         kind: Kind::Post,
-        path: "/portfolios/{portfolio_gid}/removeCustomFieldSetting",
+        endpoint: Op::RemoveCustomFieldSettingForPortfolio,
         description: "Remove a custom field from a portfolio",
         params: &[
             gid!("portfolio_gid", "portfolio"),
-            req("custom_field", Ty::Str, In::Body, "Gid of the custom field"),
+            req("custom_field", Ty::Str, "Gid of the custom field"),
         ],
         rules: &[],
     },
@@ -1918,27 +1698,24 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         entity: "task_parent",
         action: "update",
         kind: Kind::Post,
-        path: "/tasks/{task_gid}/setParent",
+        endpoint: Op::SetParentForTask,
         description: "Make a task a subtask of another task, or a top-level task with parent null",
         params: &[
             gid!("task_gid", "task"),
             req(
                 "parent",
                 Ty::Str,
-                In::Body,
                 "Gid of the new parent task, or null to make it a top-level task",
             )
             .nullable(),
             p(
                 "insert_after",
                 Ty::Str,
-                In::Body,
                 "Gid of a sibling subtask to place it after",
             ),
             p(
                 "insert_before",
                 Ty::Str,
-                In::Body,
                 "Gid of a sibling subtask to place it before",
             ),
             OPT_FIELDS,
@@ -1949,14 +1726,13 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         entity: "task_followers",
         action: "create",
         kind: Kind::Post,
-        path: "/tasks/{task_gid}/addFollowers",
+        endpoint: Op::AddFollowersForTask,
         description: "Add followers to a task",
         params: &[
             gid!("task_gid", "task"),
             req(
                 "followers",
                 Ty::StrList,
-                In::Body,
                 "Gids or emails of the users, or \"me\"",
             ),
             OPT_FIELDS,
@@ -1967,14 +1743,13 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         entity: "task_followers",
         action: "delete",
         kind: Kind::Post,
-        path: "/tasks/{task_gid}/removeFollowers",
+        endpoint: Op::RemoveFollowerForTask,
         description: "Remove followers from a task",
         params: &[
             gid!("task_gid", "task"),
             req(
                 "followers",
                 Ty::StrList,
-                In::Body,
                 "Gids or emails of the users, or \"me\"",
             ),
             OPT_FIELDS,
@@ -1985,14 +1760,13 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         entity: "task_dependencies",
         action: "create",
         kind: Kind::Post,
-        path: "/tasks/{task_gid}/addDependencies",
+        endpoint: Op::AddDependenciesForTask,
         description: "Mark a task as depending on other tasks",
         params: &[
             gid!("task_gid", "task"),
             p(
                 "dependencies",
                 Ty::StrList,
-                In::Body,
                 "Gids of the tasks it depends on (blocked until they are done)",
             ),
         ],
@@ -2002,14 +1776,13 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         entity: "task_dependencies",
         action: "delete",
         kind: Kind::Post,
-        path: "/tasks/{task_gid}/removeDependencies",
+        endpoint: Op::RemoveDependenciesForTask,
         description: "Remove dependencies from a task",
         params: &[
             gid!("task_gid", "task"),
             p(
                 "dependencies",
                 Ty::StrList,
-                In::Body,
                 "Gids of the tasks it depends on (blocked until they are done)",
             ),
         ],
@@ -2019,14 +1792,13 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         entity: "task_dependents",
         action: "create",
         kind: Kind::Post,
-        path: "/tasks/{task_gid}/addDependents",
+        endpoint: Op::AddDependentsForTask,
         description: "Mark other tasks as depending on a task",
         params: &[
             gid!("task_gid", "task"),
             p(
                 "dependents",
                 Ty::StrList,
-                In::Body,
                 "Gids of the tasks that depend on it",
             ),
         ],
@@ -2036,14 +1808,13 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         entity: "task_dependents",
         action: "delete",
         kind: Kind::Post,
-        path: "/tasks/{task_gid}/removeDependents",
+        endpoint: Op::RemoveDependentsForTask,
         description: "Remove dependents from a task",
         params: &[
             gid!("task_gid", "task"),
             p(
                 "dependents",
                 Ty::StrList,
-                In::Body,
                 "Gids of the tasks that depend on it",
             ),
         ],
@@ -2053,34 +1824,26 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         entity: "task_projects",
         action: "create",
         kind: Kind::Post,
-        path: "/tasks/{task_gid}/addProject",
+        endpoint: Op::AddProjectForTask,
         description: "Add a task to a project, optionally in a section or next to a task",
         params: &[
             gid!("task_gid", "task"),
-            req(
-                "project",
-                Ty::Str,
-                In::Body,
-                "Gid of the project to add the task to",
-            ),
+            req("project", Ty::Str, "Gid of the project to add the task to"),
             p(
                 "insert_after",
                 Ty::Str,
-                In::Body,
                 "Gid of a task of the project to place it after",
             )
             .nullable(),
             p(
                 "insert_before",
                 Ty::Str,
-                In::Body,
                 "Gid of a task of the project to place it before",
             )
             .nullable(),
             p(
                 "section",
                 Ty::Str,
-                In::Body,
                 "Gid of a section of that project to put the task in",
             )
             .nullable(),
@@ -2091,14 +1854,13 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         entity: "task_projects",
         action: "delete",
         kind: Kind::Post,
-        path: "/tasks/{task_gid}/removeProject",
+        endpoint: Op::RemoveProjectForTask,
         description: "Remove a task from a project",
         params: &[
             gid!("task_gid", "task"),
             req(
                 "project",
                 Ty::Str,
-                In::Body,
                 "Gid of the project to remove the task from",
             ),
         ],
@@ -2108,132 +1870,86 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         entity: "task_subtasks",
         action: "create",
         kind: Kind::Post,
-        path: "/tasks/{task_gid}/subtasks",
+        endpoint: Op::CreateSubtaskForTask,
         description: "Create a subtask of a task",
         params: &[
             gid!("task_gid", "task"),
-            p("name", Ty::Str, In::Body, "Subtask name"),
+            p("name", Ty::Str, "Subtask name"),
             p(
                 "resource_subtype",
                 Ty::Enum(&["default_task", "milestone", "approval", "custom"]),
-                In::Body,
                 "Task kind: default_task, milestone, approval or custom",
             ),
             p(
                 "approval_status",
                 Ty::Enum(&["pending", "approved", "rejected", "changes_requested"]),
-                In::Body,
                 "Approval state (approval subtasks only)",
             ),
             p(
                 "assignee_status",
                 Ty::Enum(&["today", "upcoming", "later", "new", "inbox"]),
-                In::Body,
                 "Deprecated by Asana: the assignee's My Tasks bucket",
             ),
-            p(
-                "assigned_by",
-                Ty::Object,
-                In::Body,
-                "Gid of the user who assigned it",
-            ),
-            p(
-                "completed",
-                Ty::Bool,
-                In::Body,
-                "Whether the subtask is complete",
-            ),
-            p(
-                "completed_by",
-                Ty::Object,
-                In::Body,
-                "Gid of the user who completed it",
-            ),
+            p("completed", Ty::Bool, "Whether the subtask is complete"),
             p(
                 "due_at",
                 Ty::Str,
-                In::Body,
                 "Due date and time, ISO 8601 (instead of due_on)",
             )
             .nullable(),
-            p("due_on", Ty::Str, In::Body, "Due date, YYYY-MM-DD").nullable(),
+            p("due_on", Ty::Str, "Due date, YYYY-MM-DD").nullable(),
             p(
                 "external",
                 Ty::Object,
-                In::Body,
                 "App data stored on the task: {gid, data} (OAuth apps only)",
             ),
             p(
                 "html_notes",
                 Ty::Str,
-                In::Body,
                 "Description in Asana's rich-text HTML",
             ),
-            p(
-                "liked",
-                Ty::Bool,
-                In::Body,
-                "Whether the current user likes it",
-            ),
-            p("notes", Ty::Str, In::Body, "Plain-text description"),
+            p("liked", Ty::Bool, "Whether the current user likes it"),
+            p("notes", Ty::Str, "Plain-text description"),
             p(
                 "start_at",
                 Ty::Str,
-                In::Body,
                 "Start date and time, ISO 8601 (needs due_at)",
             )
             .nullable(),
             p(
                 "start_on",
                 Ty::Str,
-                In::Body,
                 "Start date, YYYY-MM-DD (needs a due date)",
             )
             .nullable(),
-            p(
-                "assignee",
-                Ty::Str,
-                In::Body,
-                "Assignee user gid, email, or \"me\"",
-            )
-            .nullable(),
+            p("assignee", Ty::Str, "Assignee user gid, email, or \"me\"").nullable(),
             p(
                 "assignee_section",
                 Ty::Str,
-                In::Body,
                 "Gid of the section of the assignee's My Tasks to put it in",
             )
             .nullable(),
             p(
                 "custom_fields",
                 Ty::Object,
-                In::Body,
                 "Custom field values by custom field gid, e.g. {\"123\": \"text\", \"456\": 42}",
             ),
             p(
                 "parent",
                 Ty::Str,
-                In::Body,
                 "Gid of the parent task (deprecated here: the path names it)",
             )
             .nullable(),
-            p(
-                "followers",
-                Ty::StrList,
-                In::Body,
-                "Gids or emails of the followers",
-            ),
+            p("followers", Ty::StrList, "Gids or emails of the followers"),
             p(
                 "projects",
                 Ty::StrList,
-                In::Body,
                 "Gids of projects to add the subtask to as well",
             ),
-            p("tags", Ty::StrList, In::Body, "Gids of the tags"),
+            p("tags", Ty::StrList, "Gids of the tags"),
             p(
                 "workspace",
                 Ty::Str,
-                In::Body,
                 "Gid of the workspace (taken from the parent when left out)",
             ),
             OPT_FIELDS,
@@ -2244,15 +1960,14 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         entity: "task_duplicates",
         action: "create",
         kind: Kind::Post,
-        path: "/tasks/{task_gid}/duplicate",
+        endpoint: Op::DuplicateTask,
         description: "Duplicate a task (returns a job to follow with jobs.get)",
         params: &[
             gid!("task_gid", "task"),
-            p("name", Ty::Str, In::Body, "Name of the new task"),
+            p("name", Ty::Str, "Name of the new task"),
             p(
                 "include",
                 Ty::Str,
-                In::Body,
                 "Comma-separated parts to copy: assignee, attachments, dates, dependencies, followers, notes, parent, projects, subtasks, tags",
             ),
             OPT_FIELDS,
@@ -2263,7 +1978,7 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         entity: "task_tags",
         action: "list",
         kind: Kind::List,
-        path: "/tasks/{task_gid}/tags",
+        endpoint: Op::GetTagsForTask,
         description: "List a task's tags",
         params: &[gid!("task_gid", "task"), LIMIT, OFFSET, OPT_FIELDS],
         rules: &[],
@@ -2272,16 +1987,11 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         entity: "workspace_task_custom_ids",
         action: "get",
         kind: Kind::Get,
-        path: "/workspaces/{workspace_gid}/tasks/custom_id/{custom_id}",
+        endpoint: Op::GetTaskForCustomID,
         description: "Get a task by its custom id (e.g. ENG-123)",
         params: &[
             gid!("workspace_gid", "workspace"),
-            req(
-                "custom_id",
-                Ty::Str,
-                In::Path,
-                "The task's custom ID, e.g. ENG-123",
-            ),
+            req("custom_id", Ty::Str, "The task's custom ID, e.g. ENG-123"),
         ],
         rules: &[],
     },
@@ -2289,7 +1999,7 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         entity: "workspace_typeahead",
         action: "list",
         kind: Kind::Unpaged,
-        path: "/workspaces/{workspace_gid}/typeahead",
+        endpoint: Op::TypeaheadForWorkspace,
         description: "Find objects by name prefix (the name-to-gid lookup that works on free workspaces)",
         params: &[
             gid!("workspace_gid", "workspace"),
@@ -2308,7 +2018,6 @@ pub(crate) const OPERATIONS: &[Operation] = &[
                     "team",
                     "user",
                 ]),
-                In::Query,
                 "Type of objects to find, e.g. task, project, user or custom_field",
             ),
             p(
@@ -2321,19 +2030,16 @@ pub(crate) const OPERATIONS: &[Operation] = &[
                     "task",
                     "user",
                 ]),
-                In::Query,
                 "Deprecated by Asana: use resource_type",
             ),
             p(
                 "query",
                 Ty::Str,
-                In::Query,
                 "Text to match, from the start of words; empty gives recent or favorite objects",
             ),
             p(
                 "count",
                 Ty::Integer,
-                In::Query,
                 "Most results to return, 1 to 100 (default 20)",
             ),
             OPT_FIELDS,
@@ -2344,19 +2050,13 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         entity: "status_updates",
         action: "list",
         kind: Kind::List,
-        path: "/status_updates",
+        endpoint: Op::GetStatusesForObject,
         description: "List the status updates of a project, portfolio or goal",
         params: &[
-            req(
-                "parent",
-                Ty::Str,
-                In::Query,
-                "Gid of the project, portfolio or goal",
-            ),
+            req("parent", Ty::Str, "Gid of the project, portfolio or goal"),
             p(
                 "created_since",
                 Ty::Str,
-                In::Query,
                 "Only status updates created since this ISO 8601 time",
             ),
             LIMIT,
@@ -2369,7 +2069,7 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         entity: "status_updates",
         action: "get",
         kind: Kind::Get,
-        path: "/status_updates/{status_update_gid}",
+        endpoint: Op::GetStatus,
         description: "Get one status update",
         params: &[gid!("status_update_gid", "status update"), OPT_FIELDS],
         rules: &[],
@@ -2378,32 +2078,24 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         entity: "status_updates",
         action: "create",
         kind: Kind::Post,
-        path: "/status_updates",
+        endpoint: Op::CreateStatusForObject,
         description: "Post a status update on a project, portfolio or goal",
         params: &[
-            p("title", Ty::Str, In::Body, "Headline of the update"),
-            req(
-                "text",
-                Ty::Str,
-                In::Body,
-                "Body of the update in plain text",
-            ),
+            p("title", Ty::Str, "Headline of the update"),
+            req("text", Ty::Str, "Body of the update in plain text"),
             p(
                 "html_text",
                 Ty::Str,
-                In::Body,
                 "Body of the update in Asana's rich-text HTML (instead of text)",
             ),
             req(
                 "status_type",
                 Ty::Enum(STATUS_TYPES),
-                In::Body,
                 "Status: on_track, at_risk, off_track, on_hold, complete, achieved, partial, missed or dropped",
             ),
             req(
                 "parent",
-                Ty::Object,
-                In::Body,
+                Ty::Str,
                 "Gid of the project, portfolio or goal the update is about",
             ),
             LIMIT,
@@ -2416,7 +2108,7 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         entity: "status_updates",
         action: "delete",
         kind: Kind::Delete,
-        path: "/status_updates/{status_update_gid}",
+        endpoint: Op::DeleteStatus,
         description: "Delete a status update",
         params: &[gid!("status_update_gid", "status update")],
         rules: &[],
@@ -2425,44 +2117,30 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         entity: "goals",
         action: "list",
         kind: Kind::List,
-        path: "/goals",
+        endpoint: Op::GetGoals,
         description: "List goals of a workspace, team, portfolio, project or time period",
         params: &[
             p(
                 "portfolio",
                 Ty::Str,
-                In::Query,
                 "Gid of a portfolio: only goals it supports",
             ),
             p(
                 "project",
                 Ty::Str,
-                In::Query,
                 "Gid of a project: only goals it supports",
             ),
-            p(
-                "task",
-                Ty::Str,
-                In::Query,
-                "Gid of a task: only goals it supports",
-            ),
+            p("task", Ty::Str, "Gid of a task: only goals it supports"),
             p(
                 "is_workspace_level",
                 Ty::Bool,
-                In::Query,
                 "Only workspace-level goals (with workspace)",
             ),
-            p("team", Ty::Str, In::Query, "Gid of a team: only its goals"),
-            p(
-                "workspace",
-                Ty::Str,
-                In::Query,
-                "Gid of a workspace: only its goals",
-            ),
+            p("team", Ty::Str, "Gid of a team: only its goals"),
+            p("workspace", Ty::Str, "Gid of a workspace: only its goals"),
             p(
                 "time_periods",
                 Ty::StrList,
-                In::Query,
                 "Gids of time periods: only goals in them",
             ),
             LIMIT,
@@ -2475,7 +2153,7 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         entity: "goals",
         action: "get",
         kind: Kind::Get,
-        path: "/goals/{goal_gid}",
+        endpoint: Op::GetGoal,
         description: "Get one goal",
         params: &[gid!("goal_gid", "goal"), OPT_FIELDS],
         rules: &[],
@@ -2484,64 +2162,44 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         entity: "goals",
         action: "create",
         kind: Kind::Post,
-        path: "/goals",
+        endpoint: Op::CreateGoal,
         description: "Create a goal",
         params: &[
-            p("name", Ty::Str, In::Body, "Goal name"),
+            p("name", Ty::Str, "Goal name"),
             p(
                 "html_notes",
                 Ty::Str,
-                In::Body,
                 "Description of the goal in Asana's rich-text HTML",
             ),
-            p(
-                "notes",
-                Ty::Str,
-                In::Body,
-                "Plain-text description of the goal",
-            ),
-            p("due_on", Ty::Str, In::Body, "Due date, YYYY-MM-DD").nullable(),
-            p("start_on", Ty::Str, In::Body, "Start date, YYYY-MM-DD").nullable(),
+            p("notes", Ty::Str, "Plain-text description of the goal"),
+            p("due_on", Ty::Str, "Due date, YYYY-MM-DD").nullable(),
+            p("start_on", Ty::Str, "Start date, YYYY-MM-DD").nullable(),
             p(
                 "is_workspace_level",
                 Ty::Bool,
-                In::Body,
                 "Whether the goal belongs to the workspace rather than a team",
             ),
-            p(
-                "liked",
-                Ty::Bool,
-                In::Body,
-                "Whether the current user likes the goal",
-            ),
+            p("liked", Ty::Bool, "Whether the current user likes the goal"),
             p(
                 "team",
                 Ty::Str,
-                In::Body,
                 "Gid of the team the goal belongs to (leave out for a workspace goal)",
             )
             .nullable(),
-            p("workspace", Ty::Str, In::Body, "Gid of the workspace"),
+            p("workspace", Ty::Str, "Gid of the workspace"),
             p(
                 "time_period",
                 Ty::Str,
-                In::Body,
                 "Gid of the time period (from time_periods.list)",
             )
             .nullable(),
             p(
                 "owner",
                 Ty::Str,
-                In::Body,
                 "Gid of the user who owns the goal, or null",
             )
             .nullable(),
-            p(
-                "followers",
-                Ty::StrList,
-                In::Body,
-                "Gids or emails of the followers",
-            ),
+            p("followers", Ty::StrList, "Gids or emails of the followers"),
             OPT_FIELDS,
         ],
         rules: &[],
@@ -2550,70 +2208,53 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         entity: "goals",
         action: "update",
         kind: Kind::Update,
-        path: "/goals/{goal_gid}",
+        endpoint: Op::UpdateGoal,
         description: "Update a goal",
         params: &[
             gid!("goal_gid", "goal"),
-            p("name", Ty::Str, In::Body, "Goal name"),
+            p("name", Ty::Str, "Goal name"),
             p(
                 "html_notes",
                 Ty::Str,
-                In::Body,
                 "Description of the goal in Asana's rich-text HTML",
             ),
-            p(
-                "notes",
-                Ty::Str,
-                In::Body,
-                "Plain-text description of the goal",
-            ),
-            p("due_on", Ty::Str, In::Body, "Due date, YYYY-MM-DD").nullable(),
-            p("start_on", Ty::Str, In::Body, "Start date, YYYY-MM-DD").nullable(),
+            p("notes", Ty::Str, "Plain-text description of the goal"),
+            p("due_on", Ty::Str, "Due date, YYYY-MM-DD").nullable(),
+            p("start_on", Ty::Str, "Start date, YYYY-MM-DD").nullable(),
             p(
                 "is_workspace_level",
                 Ty::Bool,
-                In::Body,
                 "Whether the goal belongs to the workspace rather than a team",
             ),
-            p(
-                "liked",
-                Ty::Bool,
-                In::Body,
-                "Whether the current user likes the goal",
-            ),
+            p("liked", Ty::Bool, "Whether the current user likes the goal"),
             p(
                 "team",
                 Ty::Str,
-                In::Body,
                 "Gid of the team the goal belongs to (leave out for a workspace goal)",
             )
             .nullable(),
-            p("workspace", Ty::Str, In::Body, "Gid of the workspace"),
+            p("workspace", Ty::Str, "Gid of the workspace"),
             p(
                 "time_period",
                 Ty::Str,
-                In::Body,
                 "Gid of the time period (from time_periods.list)",
             )
             .nullable(),
             p(
                 "owner",
                 Ty::Str,
-                In::Body,
                 "Gid of the user who owns the goal, or null",
             )
             .nullable(),
             p(
                 "status",
                 Ty::Str,
-                In::Body,
                 "Status: green, yellow, red, missed, achieved, partial or dropped",
             )
             .nullable(),
             p(
                 "custom_fields",
                 Ty::Object,
-                In::Body,
                 "Custom field values by custom field gid, e.g. {\"123\": \"text\", \"456\": 42}",
             ),
             OPT_FIELDS,
@@ -2624,7 +2265,7 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         entity: "goals",
         action: "delete",
         kind: Kind::Delete,
-        path: "/goals/{goal_gid}",
+        endpoint: Op::DeleteGoal,
         description: "Delete a goal",
         params: &[gid!("goal_gid", "goal")],
         rules: &[],
@@ -2633,45 +2274,35 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         entity: "goal_metrics",
         action: "create",
         kind: Kind::Post,
-        path: "/goals/{goal_gid}/setMetric",
+        endpoint: Op::CreateGoalMetric,
         description: "Set how a goal is measured",
         params: &[
             gid!("goal_gid", "goal"),
-            p(
-                "precision",
-                Ty::Integer,
-                In::Body,
-                "Decimal places shown, 0 to 6",
-            ),
+            p("precision", Ty::Integer, "Decimal places shown, 0 to 6"),
             p(
                 "unit",
                 Ty::Enum(&["none", "currency", "percentage"]),
-                In::Body,
                 "Unit of the metric: none, currency or percentage",
             ),
             p(
                 "currency_code",
                 Ty::Str,
-                In::Body,
                 "ISO 4217 currency code for the currency unit, e.g. EUR",
             )
             .nullable(),
             p(
                 "initial_number_value",
                 Ty::Num,
-                In::Body,
                 "The metric's starting value",
             ),
             p(
                 "target_number_value",
                 Ty::Num,
-                In::Body,
                 "The value that achieves the goal",
             ),
             p(
                 "current_number_value",
                 Ty::Num,
-                In::Body,
                 "The metric's current value",
             ),
             p(
@@ -2684,13 +2315,11 @@ pub(crate) const OPERATIONS: &[Operation] = &[
                     "task_completion",
                     "external",
                 ]),
-                In::Body,
                 "Where progress comes from: manual, subgoals, project tasks or milestones, tasks, or external",
             ),
             p(
                 "is_custom_weight",
                 Ty::Bool,
-                In::Body,
                 "Weigh supporting items by their contribution_weight (for computed progress)",
             ),
             OPT_FIELDS,
@@ -2701,14 +2330,13 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         entity: "goal_metrics",
         action: "update",
         kind: Kind::Post,
-        path: "/goals/{goal_gid}/setMetricCurrentValue",
+        endpoint: Op::UpdateGoalMetric,
         description: "Update a goal's current metric value",
         params: &[
             gid!("goal_gid", "goal"),
             p(
                 "current_number_value",
                 Ty::Num,
-                In::Body,
                 "The metric's current value",
             ),
             OPT_FIELDS,
@@ -2719,14 +2347,13 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         entity: "goal_followers",
         action: "create",
         kind: Kind::Post,
-        path: "/goals/{goal_gid}/addFollowers",
+        endpoint: Op::AddFollowers,
         description: "Add followers to a goal",
         params: &[
             gid!("goal_gid", "goal"),
             req(
                 "followers",
                 Ty::StrList,
-                In::Body,
                 "Gids or emails of the users, or \"me\"",
             ),
             OPT_FIELDS,
@@ -2737,14 +2364,13 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         entity: "goal_followers",
         action: "delete",
         kind: Kind::Post,
-        path: "/goals/{goal_gid}/removeFollowers",
+        endpoint: Op::RemoveFollowers,
         description: "Remove followers from a goal",
         params: &[
             gid!("goal_gid", "goal"),
             req(
                 "followers",
                 Ty::StrList,
-                In::Body,
                 "Gids or emails of the users, or \"me\"",
             ),
             OPT_FIELDS,
@@ -2755,7 +2381,7 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         entity: "goal_parent_goals",
         action: "list",
         kind: Kind::Unpaged,
-        path: "/goals/{goal_gid}/parentGoals",
+        endpoint: Op::GetParentGoalsForGoal,
         description: "List the goals a goal supports",
         params: &[gid!("goal_gid", "goal"), OPT_FIELDS],
         rules: &[],
@@ -2764,19 +2390,17 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         entity: "goal_relationships",
         action: "list",
         kind: Kind::List,
-        path: "/goal_relationships",
+        endpoint: Op::GetGoalRelationships,
         description: "List the relationships of a supported goal",
         params: &[
             req(
                 "supported_goal",
                 Ty::Str,
-                In::Query,
                 "Gid of the goal whose relationships to list",
             ),
             p(
                 "resource_subtype",
                 Ty::Str,
-                In::Query,
                 "Only subgoal or supporting_work relationships",
             ),
             LIMIT,
@@ -2789,7 +2413,7 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         entity: "goal_relationships",
         action: "get",
         kind: Kind::Get,
-        path: "/goal_relationships/{goal_relationship_gid}",
+        endpoint: Op::GetGoalRelationship,
         description: "Get one goal relationship",
         params: &[
             gid!("goal_relationship_gid", "goal relationship"),
@@ -2801,27 +2425,14 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         entity: "goal_relationships",
         action: "update",
         kind: Kind::Update,
-        path: "/goal_relationships/{goal_relationship_gid}",
+        endpoint: Op::UpdateGoalRelationship,
         description: "Change how much a supporting resource contributes to a goal",
         params: &[
             gid!("goal_relationship_gid", "goal relationship"),
             p(
-                "supporting_resource",
-                Ty::Object,
-                In::Body,
-                "Gid of the goal, project, task or portfolio that supports the goal",
-            ),
-            p(
                 "contribution_weight",
                 Ty::Num,
-                In::Body,
                 "How much the supporting item's progress counts towards the goal, 0 to 1",
-            ),
-            p(
-                "supported_goal",
-                Ty::Object,
-                In::Body,
-                "Gid of the goal supported",
             ),
             OPT_FIELDS,
         ],
@@ -2831,32 +2442,28 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         entity: "goal_relationships",
         action: "create",
         kind: Kind::Post,
-        path: "/goals/{goal_gid}/addSupportingRelationship",
+        endpoint: Op::AddSupportingRelationship,
         description: "Add a goal, project, task or portfolio that supports a goal",
         params: &[
             gid!("goal_gid", "goal"),
             req(
                 "supporting_resource",
                 Ty::Str,
-                In::Body,
                 "Gid of the goal, project, task or portfolio that supports the goal",
             ),
             p(
                 "insert_before",
                 Ty::Str,
-                In::Body,
                 "Gid of a subgoal to place it before (subgoals only)",
             ),
             p(
                 "insert_after",
                 Ty::Str,
-                In::Body,
                 "Gid of a subgoal to place it after (subgoals only)",
             ),
             p(
                 "contribution_weight",
                 Ty::Num,
-                In::Body,
                 "How much the supporting item's progress counts towards the goal, 0 to 1",
             ),
             OPT_FIELDS,
@@ -2867,14 +2474,13 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         entity: "goal_relationships",
         action: "delete",
         kind: Kind::Post,
-        path: "/goals/{goal_gid}/removeSupportingRelationship",
+        endpoint: Op::RemoveSupportingRelationship,
         description: "Remove a supporting resource from a goal",
         params: &[
             gid!("goal_gid", "goal"),
             req(
                 "supporting_resource",
                 Ty::Str,
-                In::Body,
                 "Gid of the goal, project, task or portfolio that supports the goal",
             ),
         ],
@@ -2884,14 +2490,13 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         entity: "portfolios",
         action: "list",
         kind: Kind::List,
-        path: "/portfolios",
+        endpoint: Op::GetPortfolios,
         description: "List the portfolios a user owns in a workspace",
         params: &[
-            req("workspace", Ty::Str, In::Query, "Gid of the workspace"),
+            req("workspace", Ty::Str, "Gid of the workspace"),
             p(
                 "owner",
                 Ty::Str,
-                In::Query,
                 "Gid of the owner: only their portfolios (required by Asana unless an app token)",
             ),
             LIMIT,
@@ -2904,7 +2509,7 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         entity: "portfolios",
         action: "get",
         kind: Kind::Get,
-        path: "/portfolios/{portfolio_gid}",
+        endpoint: Op::GetPortfolio,
         description: "Get one portfolio",
         params: &[gid!("portfolio_gid", "portfolio"), OPT_FIELDS],
         rules: &[],
@@ -2913,16 +2518,11 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         entity: "portfolios",
         action: "create",
         kind: Kind::Post,
-        path: "/portfolios",
+        endpoint: Op::CreatePortfolio,
         description: "Create a portfolio",
         params: &[
-            p("name", Ty::Str, In::Body, "Portfolio name"),
-            p(
-                "archived",
-                Ty::Bool,
-                In::Body,
-                "Whether the portfolio is archived",
-            ),
+            p("name", Ty::Str, "Portfolio name"),
+            p("archived", Ty::Bool, "Whether the portfolio is archived"),
             p(
                 "color",
                 Ty::Enum(&[
@@ -2945,28 +2545,24 @@ pub(crate) const OPERATIONS: &[Operation] = &[
                     "light-purple",
                     "light-warm-gray",
                 ]),
-                In::Body,
                 "Portfolio color",
             ),
             p(
                 "start_on",
                 Ty::Str,
-                In::Body,
                 "Start date, YYYY-MM-DD (needs a due date)",
             )
             .nullable(),
-            p("due_on", Ty::Str, In::Body, "Due date, YYYY-MM-DD").nullable(),
+            p("due_on", Ty::Str, "Due date, YYYY-MM-DD").nullable(),
             p(
                 "default_access_level",
                 Ty::Enum(&["admin", "editor", "viewer"]),
-                In::Body,
                 "Access level given to people invited without one",
             ),
-            p("workspace", Ty::Str, In::Body, "Gid of the workspace"),
+            p("workspace", Ty::Str, "Gid of the workspace"),
             p(
                 "public",
                 Ty::Bool,
-                In::Body,
                 "Deprecated by Asana: use privacy_setting",
             ),
             OPT_FIELDS,
@@ -2977,17 +2573,12 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         entity: "portfolios",
         action: "update",
         kind: Kind::Update,
-        path: "/portfolios/{portfolio_gid}",
+        endpoint: Op::UpdatePortfolio,
         description: "Update a portfolio",
         params: &[
             gid!("portfolio_gid", "portfolio"),
-            p("name", Ty::Str, In::Body, "Portfolio name"),
-            p(
-                "archived",
-                Ty::Bool,
-                In::Body,
-                "Whether the portfolio is archived",
-            ),
+            p("name", Ty::Str, "Portfolio name"),
+            p("archived", Ty::Bool, "Whether the portfolio is archived"),
             p(
                 "color",
                 Ty::Enum(&[
@@ -3010,27 +2601,23 @@ pub(crate) const OPERATIONS: &[Operation] = &[
                     "light-purple",
                     "light-warm-gray",
                 ]),
-                In::Body,
                 "Portfolio color",
             ),
             p(
                 "start_on",
                 Ty::Str,
-                In::Body,
                 "Start date, YYYY-MM-DD (needs a due date)",
             )
             .nullable(),
-            p("due_on", Ty::Str, In::Body, "Due date, YYYY-MM-DD").nullable(),
+            p("due_on", Ty::Str, "Due date, YYYY-MM-DD").nullable(),
             p(
                 "default_access_level",
                 Ty::Enum(&["admin", "editor", "viewer"]),
-                In::Body,
                 "Access level given to people invited without one",
             ),
             p(
                 "custom_fields",
                 Ty::Object,
-                In::Body,
                 "Custom field values by custom field gid, e.g. {\"123\": \"text\", \"456\": 42}",
             ),
             OPT_FIELDS,
@@ -3041,7 +2628,7 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         entity: "portfolios",
         action: "delete",
         kind: Kind::Delete,
-        path: "/portfolios/{portfolio_gid}",
+        endpoint: Op::DeletePortfolio,
         description: "Delete a portfolio",
         params: &[gid!("portfolio_gid", "portfolio")],
         rules: &[],
@@ -3050,7 +2637,7 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         entity: "portfolio_items",
         action: "list",
         kind: Kind::List,
-        path: "/portfolios/{portfolio_gid}/items",
+        endpoint: Op::GetItemsForPortfolio,
         description: "List the projects and portfolios in a portfolio",
         params: &[
             gid!("portfolio_gid", "portfolio"),
@@ -3064,23 +2651,17 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         entity: "portfolio_items",
         action: "create",
         kind: Kind::Post,
-        path: "/portfolios/{portfolio_gid}/addItem",
+        endpoint: Op::AddItemForPortfolio,
         description: "Add a project or portfolio to a portfolio",
         params: &[
             gid!("portfolio_gid", "portfolio"),
-            req("item", Ty::Str, In::Body, "Gid of the project or portfolio"),
+            req("item", Ty::Str, "Gid of the project or portfolio"),
             p(
                 "insert_before",
                 Ty::Str,
-                In::Body,
                 "Gid of an item to place it before",
             ),
-            p(
-                "insert_after",
-                Ty::Str,
-                In::Body,
-                "Gid of an item to place it after",
-            ),
+            p("insert_after", Ty::Str, "Gid of an item to place it after"),
         ],
         rules: &[],
     },
@@ -3088,11 +2669,11 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         entity: "portfolio_items",
         action: "delete",
         kind: Kind::Post,
-        path: "/portfolios/{portfolio_gid}/removeItem",
+        endpoint: Op::RemoveItemForPortfolio,
         description: "Remove an item from a portfolio",
         params: &[
             gid!("portfolio_gid", "portfolio"),
-            req("item", Ty::Str, In::Body, "Gid of the project or portfolio"),
+            req("item", Ty::Str, "Gid of the project or portfolio"),
         ],
         rules: &[],
     },
@@ -3100,16 +2681,11 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         entity: "portfolio_members",
         action: "create",
         kind: Kind::Post,
-        path: "/portfolios/{portfolio_gid}/addMembers",
+        endpoint: Op::AddMembersForPortfolio,
         description: "Add members to a portfolio",
         params: &[
             gid!("portfolio_gid", "portfolio"),
-            req(
-                "members",
-                Ty::Str,
-                In::Body,
-                "Gids or emails of the users, or \"me\"",
-            ),
+            req("members", Ty::Str, "Gids or emails of the users, or \"me\""),
             OPT_FIELDS,
         ],
         rules: &[],
@@ -3118,16 +2694,11 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         entity: "portfolio_members",
         action: "delete",
         kind: Kind::Post,
-        path: "/portfolios/{portfolio_gid}/removeMembers",
+        endpoint: Op::RemoveMembersForPortfolio,
         description: "Remove members from a portfolio",
         params: &[
             gid!("portfolio_gid", "portfolio"),
-            req(
-                "members",
-                Ty::Str,
-                In::Body,
-                "Gids or emails of the users, or \"me\"",
-            ),
+            req("members", Ty::Str, "Gids or emails of the users, or \"me\""),
             OPT_FIELDS,
         ],
         rules: &[],
@@ -3136,14 +2707,13 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         entity: "portfolio_memberships",
         action: "list",
         kind: Kind::List,
-        path: "/portfolios/{portfolio_gid}/portfolio_memberships",
+        endpoint: Op::GetPortfolioMembershipsForPortfolio,
         description: "List a portfolio's memberships",
         params: &[
             gid!("portfolio_gid", "portfolio"),
             p(
                 "user",
                 Ty::Str,
-                In::Query,
                 "Gid or email of a user, or \"me\": only their membership",
             ),
             LIMIT,
@@ -3156,7 +2726,7 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         entity: "task_time_tracking_entries",
         action: "list",
         kind: Kind::List,
-        path: "/tasks/{task_gid}/time_tracking_entries",
+        endpoint: Op::GetTimeTrackingEntriesForTask,
         description: "List the time tracked on a task",
         params: &[gid!("task_gid", "task"), LIMIT, OFFSET, OPT_FIELDS],
         rules: &[],
@@ -3165,44 +2735,30 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         entity: "task_time_tracking_entries",
         action: "create",
         kind: Kind::Post,
-        path: "/tasks/{task_gid}/time_tracking_entries",
+        endpoint: Op::CreateTimeTrackingEntry,
         description: "Track time on a task",
         params: &[
             gid!("task_gid", "task"),
-            p(
-                "duration_minutes",
-                Ty::Integer,
-                In::Body,
-                "Time spent, in minutes",
-            ),
+            p("duration_minutes", Ty::Integer, "Time spent, in minutes"),
             p(
                 "entered_on",
                 Ty::Str,
-                In::Body,
                 "Day the time was spent, YYYY-MM-DD (default today)",
             ),
             p(
                 "attributable_to",
                 Ty::Str,
-                In::Body,
                 "Gid of the project the time counts towards",
             ),
             p(
                 "billable_status",
                 Ty::Enum(&["billable", "nonBillable", "notApplicable"]),
-                In::Body,
                 "Whether the time is billable, nonBillable or notApplicable",
             ),
-            p(
-                "description",
-                Ty::Str,
-                In::Body,
-                "What the time was spent on",
-            ),
+            p("description", Ty::Str, "What the time was spent on"),
             p(
                 "categories",
                 Ty::StrList,
-                In::Body,
                 "Gids of the time tracking categories",
             ),
             OPT_FIELDS,
@@ -3213,50 +2769,35 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         entity: "time_tracking_entries",
         action: "list",
         kind: Kind::List,
-        path: "/time_tracking_entries",
+        endpoint: Op::GetTimeTrackingEntries,
         description: "List time tracking entries by task, portfolio, user, workspace or date range",
         params: &[
-            p(
-                "task",
-                Ty::Str,
-                In::Query,
-                "Gid of a task: only its entries",
-            ),
+            p("task", Ty::Str, "Gid of a task: only its entries"),
             p(
                 "attributable_to",
                 Ty::Str,
-                In::Query,
                 "Gid of a project: only entries counted towards it",
             ),
             p(
                 "portfolio",
                 Ty::Str,
-                In::Query,
                 "Gid of a portfolio: only entries on its projects",
             ),
-            p(
-                "user",
-                Ty::Str,
-                In::Query,
-                "Gid of a user: only their entries",
-            ),
-            p("workspace", Ty::Str, In::Query, "Gid of the workspace"),
+            p("user", Ty::Str, "Gid of a user: only their entries"),
+            p("workspace", Ty::Str, "Gid of the workspace"),
             p(
                 "entered_on_start_date",
                 Ty::Str,
-                In::Query,
                 "Only entries entered on or after this date, YYYY-MM-DD",
             ),
             p(
                 "entered_on_end_date",
                 Ty::Str,
-                In::Query,
                 "Only entries entered on or before this date, YYYY-MM-DD",
             ),
             p(
                 "timesheet_approval_status",
                 Ty::Str,
-                In::Query,
                 "Only entries with this approval status",
             ),
             LIMIT,
@@ -3269,7 +2810,7 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         entity: "time_tracking_entries",
         action: "get",
         kind: Kind::Get,
-        path: "/time_tracking_entries/{time_tracking_entry_gid}",
+        endpoint: Op::GetTimeTrackingEntry,
         description: "Get one time tracking entry",
         params: &[
             gid!("time_tracking_entry_gid", "time tracking entry"),
@@ -3281,44 +2822,30 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         entity: "time_tracking_entries",
         action: "update",
         kind: Kind::Update,
-        path: "/time_tracking_entries/{time_tracking_entry_gid}",
+        endpoint: Op::UpdateTimeTrackingEntry,
         description: "Update a time tracking entry",
         params: &[
             gid!("time_tracking_entry_gid", "time tracking entry"),
-            p(
-                "duration_minutes",
-                Ty::Integer,
-                In::Body,
-                "Time spent, in minutes",
-            ),
+            p("duration_minutes", Ty::Integer, "Time spent, in minutes"),
             p(
                 "entered_on",
                 Ty::Str,
-                In::Body,
                 "Day the time was spent, YYYY-MM-DD (default today)",
             ),
             p(
                 "attributable_to",
                 Ty::Str,
-                In::Body,
                 "Gid of the project the time counts towards",
             ),
             p(
                 "billable_status",
                 Ty::Enum(&["billable", "nonBillable", "notApplicable"]),
-                In::Body,
                 "Whether the time is billable, nonBillable or notApplicable",
             ),
-            p(
-                "description",
-                Ty::Str,
-                In::Body,
-                "What the time was spent on",
-            ),
+            p("description", Ty::Str, "What the time was spent on"),
             p(
                 "categories",
                 Ty::StrList,
-                In::Body,
                 "Gids of the time tracking categories",
             ),
             OPT_FIELDS,
@@ -3329,7 +2856,7 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         entity: "time_tracking_entries",
         action: "delete",
         kind: Kind::Delete,
-        path: "/time_tracking_entries/{time_tracking_entry_gid}",
+        endpoint: Op::DeleteTimeTrackingEntry,
         description: "Delete a time tracking entry",
         params: &[gid!("time_tracking_entry_gid", "time tracking entry")],
         rules: &[],
@@ -3338,7 +2865,7 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         entity: "user_task_lists",
         action: "get",
         kind: Kind::Get,
-        path: "/user_task_lists/{user_task_list_gid}",
+        endpoint: Op::GetUserTaskList,
         description: "Get one user task list (\"My tasks\")",
         params: &[gid!("user_task_list_gid", "user task list"), OPT_FIELDS],
         rules: &[],
@@ -3347,14 +2874,13 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         entity: "user_user_task_lists",
         action: "get",
         kind: Kind::Get,
-        path: "/users/{user_gid}/user_task_list",
+        endpoint: Op::GetUserTaskListForUser,
         description: "Get a user's task list (\"My tasks\") in a workspace",
         params: &[
-            req("user_gid", Ty::Str, In::Path, "User gid, email, or \"me\""),
+            req("user_gid", Ty::Str, "User gid, email, or \"me\""),
             req(
                 "workspace",
                 Ty::Str,
-                In::Query,
                 "Gid of the workspace of the My Tasks list",
             ),
             OPT_FIELDS,
@@ -3365,14 +2891,13 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         entity: "user_task_list_tasks",
         action: "list",
         kind: Kind::List,
-        path: "/user_task_lists/{user_task_list_gid}/tasks",
+        endpoint: Op::GetTasksForUserTaskList,
         description: "List the tasks in a user's \"My tasks\"",
         params: &[
             gid!("user_task_list_gid", "user task list"),
             p(
                 "completed_since",
                 Ty::Str,
-                In::Query,
                 "Only tasks incomplete or completed since this ISO 8601 time, or \"now\"",
             ),
             LIMIT,
@@ -3385,25 +2910,22 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         entity: "memberships",
         action: "list",
         kind: Kind::List,
-        path: "/memberships",
+        endpoint: Op::GetMemberships,
         description: "List the memberships of a project, portfolio or goal, or of a member",
         params: &[
             p(
                 "parent",
                 Ty::Str,
-                In::Query,
                 "Gid of the project, goal or portfolio whose memberships to list",
             ),
             p(
                 "member",
                 Ty::Str,
-                In::Query,
                 "Gid of a user or team: only its membership",
             ),
             p(
                 "resource_subtype",
                 Ty::Enum(&["project_membership"]),
-                In::Query,
                 "Kind of membership to list",
             ),
             LIMIT,
@@ -3416,7 +2938,7 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         entity: "memberships",
         action: "get",
         kind: Kind::Get,
-        path: "/memberships/{membership_gid}",
+        endpoint: Op::GetMembership,
         description: "Get one membership",
         params: &[gid!("membership_gid", "membership")],
         rules: &[],
@@ -3425,33 +2947,21 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         entity: "memberships",
         action: "create",
         kind: Kind::Post,
-        path: "/memberships",
+        endpoint: Op::CreateMembership,
         description: "Share a project, portfolio or goal with a user or team",
         params: &[
             p(
                 "access_level",
                 Ty::Str,
-                In::Body,
                 "Access the member gets: admin, editor, commenter or viewer",
             ),
-            p(
-                "member",
-                Ty::Str,
-                In::Body,
-                "Gid of the user or team to give access",
-            ),
+            p("member", Ty::Str, "Gid of the user or team to give access"),
             p(
                 "parent",
                 Ty::Str,
-                In::Body,
                 "Gid of the project, goal or portfolio to give access to",
             ),
-            p(
-                "role",
-                Ty::Str,
-                In::Body,
-                "Role on a goal: editor or commenter",
-            ),
+            p("role", Ty::Str, "Role on a goal: editor or commenter"),
         ],
         rules: &[],
     },
@@ -3459,14 +2969,13 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         entity: "memberships",
         action: "update",
         kind: Kind::Update,
-        path: "/memberships/{membership_gid}",
+        endpoint: Op::UpdateMembership,
         description: "Change a membership's access level",
         params: &[
             gid!("membership_gid", "membership"),
             p(
                 "access_level",
                 Ty::Str,
-                In::Body,
                 "Access the member gets: admin, editor, commenter or viewer",
             ),
         ],
@@ -3476,7 +2985,7 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         entity: "memberships",
         action: "delete",
         kind: Kind::Delete,
-        path: "/memberships/{membership_gid}",
+        endpoint: Op::DeleteMembership,
         description: "Remove a membership",
         params: &[gid!("membership_gid", "membership")],
         rules: &[],
@@ -3485,14 +2994,13 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         entity: "project_memberships",
         action: "list",
         kind: Kind::List,
-        path: "/projects/{project_gid}/project_memberships",
+        endpoint: Op::GetProjectMembershipsForProject,
         description: "List a project's memberships",
         params: &[
             gid!("project_gid", "project"),
             p(
                 "user",
                 Ty::Str,
-                In::Query,
                 "Gid or email of a user, or \"me\": only their membership",
             ),
             LIMIT,
@@ -3505,7 +3013,7 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         entity: "project_memberships",
         action: "get",
         kind: Kind::Get,
-        path: "/project_memberships/{project_membership_gid}",
+        endpoint: Op::GetProjectMembership,
         description: "Get one project membership",
         params: &[
             gid!("project_membership_gid", "project membership"),
@@ -3517,16 +3025,11 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         entity: "project_members",
         action: "create",
         kind: Kind::Post,
-        path: "/projects/{project_gid}/addMembers",
+        endpoint: Op::AddMembersForProject,
         description: "Add members to a project",
         params: &[
             gid!("project_gid", "project"),
-            req(
-                "members",
-                Ty::Str,
-                In::Body,
-                "Gids or emails of the users, or \"me\"",
-            ),
+            req("members", Ty::Str, "Gids or emails of the users, or \"me\""),
             OPT_FIELDS,
         ],
         rules: &[],
@@ -3535,16 +3038,11 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         entity: "project_members",
         action: "delete",
         kind: Kind::Post,
-        path: "/projects/{project_gid}/removeMembers",
+        endpoint: Op::RemoveMembersForProject,
         description: "Remove members from a project",
         params: &[
             gid!("project_gid", "project"),
-            req(
-                "members",
-                Ty::Str,
-                In::Body,
-                "Gids or emails of the users, or \"me\"",
-            ),
+            req("members", Ty::Str, "Gids or emails of the users, or \"me\""),
             OPT_FIELDS,
         ],
         rules: &[],
@@ -3553,14 +3051,13 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         entity: "project_followers",
         action: "create",
         kind: Kind::Post,
-        path: "/projects/{project_gid}/addFollowers",
+        endpoint: Op::AddFollowersForProject,
         description: "Add followers to a project",
         params: &[
             gid!("project_gid", "project"),
             req(
                 "followers",
                 Ty::Str,
-                In::Body,
                 "Gids or emails of the users, or \"me\"",
             ),
             OPT_FIELDS,
@@ -3571,14 +3068,13 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         entity: "project_followers",
         action: "delete",
         kind: Kind::Post,
-        path: "/projects/{project_gid}/removeFollowers",
+        endpoint: Op::RemoveFollowersForProject,
         description: "Remove followers from a project",
         params: &[
             gid!("project_gid", "project"),
             req(
                 "followers",
                 Ty::Str,
-                In::Body,
                 "Gids or emails of the users, or \"me\"",
             ),
             OPT_FIELDS,
@@ -3589,27 +3085,16 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         entity: "team_memberships",
         action: "list",
         kind: Kind::List,
-        path: "/team_memberships",
+        endpoint: Op::GetTeamMemberships,
         description: "List team memberships by team, user or workspace",
         params: &[
-            p(
-                "team",
-                Ty::Str,
-                In::Query,
-                "Gid of a team: only its memberships",
-            ),
+            p("team", Ty::Str, "Gid of a team: only its memberships"),
             p(
                 "user",
                 Ty::Str,
-                In::Query,
                 "Gid or email of a user, or \"me\": only their memberships (with workspace)",
             ),
-            p(
-                "workspace",
-                Ty::Str,
-                In::Query,
-                "Gid of the workspace (with user)",
-            ),
+            p("workspace", Ty::Str, "Gid of the workspace (with user)"),
             LIMIT,
             OFFSET,
             OPT_FIELDS,
@@ -3620,7 +3105,7 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         entity: "team_memberships",
         action: "get",
         kind: Kind::Get,
-        path: "/team_memberships/{team_membership_gid}",
+        endpoint: Op::GetTeamMembership,
         description: "Get one team membership",
         params: &[gid!("team_membership_gid", "team membership"), OPT_FIELDS],
         rules: &[],
@@ -3629,7 +3114,7 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         entity: "team_team_memberships",
         action: "list",
         kind: Kind::List,
-        path: "/teams/{team_gid}/team_memberships",
+        endpoint: Op::GetTeamMembershipsForTeam,
         description: "List a team's memberships",
         params: &[gid!("team_gid", "team"), LIMIT, OFFSET, OPT_FIELDS],
         rules: &[],
@@ -3638,14 +3123,13 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         entity: "user_team_memberships",
         action: "list",
         kind: Kind::List,
-        path: "/users/{user_gid}/team_memberships",
+        endpoint: Op::GetTeamMembershipsForUser,
         description: "List a user's team memberships in a workspace",
         params: &[
-            req("user_gid", Ty::Str, In::Path, "User gid, email, or \"me\""),
+            req("user_gid", Ty::Str, "User gid, email, or \"me\""),
             req(
                 "workspace",
                 Ty::Str,
-                In::Query,
                 "Gid of the workspace whose teams to include",
             ),
             LIMIT,
@@ -3658,16 +3142,11 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         entity: "team_members",
         action: "create",
         kind: Kind::Post,
-        path: "/teams/{team_gid}/addUser",
+        endpoint: Op::AddUserForTeam,
         description: "Add a user to a team",
         params: &[
             gid!("team_gid", "team"),
-            p(
-                "user",
-                Ty::Str,
-                In::Body,
-                "Gid or email of the user, or \"me\"",
-            ),
+            p("user", Ty::Str, "Gid or email of the user, or \"me\""),
             OPT_FIELDS,
         ],
         rules: &[],
@@ -3676,16 +3155,11 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         entity: "team_members",
         action: "delete",
         kind: Kind::Post,
-        path: "/teams/{team_gid}/removeUser",
+        endpoint: Op::RemoveUserForTeam,
         description: "Remove a user from a team",
         params: &[
             gid!("team_gid", "team"),
-            p(
-                "user",
-                Ty::Str,
-                In::Body,
-                "Gid or email of the user, or \"me\"",
-            ),
+            p("user", Ty::Str, "Gid or email of the user, or \"me\""),
         ],
         rules: &[],
     },
@@ -3693,14 +3167,13 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         entity: "workspace_memberships",
         action: "delete",
         kind: Kind::Post,
-        path: "/workspaces/{workspace_gid}/removeUser",
+        endpoint: Op::RemoveUserForWorkspace,
         description: "Remove a user from a workspace or organization",
         params: &[
             gid!("workspace_gid", "workspace"),
             p(
                 "user",
                 Ty::Str,
-                In::Body,
                 "Gid or email of the user to remove, or \"me\"",
             ),
         ],
@@ -3710,14 +3183,13 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         entity: "workspace_memberships",
         action: "list",
         kind: Kind::List,
-        path: "/workspaces/{workspace_gid}/workspace_memberships",
+        endpoint: Op::GetWorkspaceMembershipsForWorkspace,
         description: "List a workspace's memberships",
         params: &[
             gid!("workspace_gid", "workspace"),
             p(
                 "user",
                 Ty::Str,
-                In::Query,
                 "Gid or email of a user, or \"me\": only their membership",
             ),
             LIMIT,
@@ -3730,7 +3202,7 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         entity: "workspace_memberships",
         action: "get",
         kind: Kind::Get,
-        path: "/workspace_memberships/{workspace_membership_gid}",
+        endpoint: Op::GetWorkspaceMembership,
         description: "Get one workspace membership",
         params: &[
             gid!("workspace_membership_gid", "workspace membership"),
@@ -3742,10 +3214,10 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         entity: "user_workspace_memberships",
         action: "list",
         kind: Kind::List,
-        path: "/users/{user_gid}/workspace_memberships",
+        endpoint: Op::GetWorkspaceMembershipsForUser,
         description: "List a user's workspace memberships",
         params: &[
-            req("user_gid", Ty::Str, In::Path, "User gid, email, or \"me\""),
+            req("user_gid", Ty::Str, "User gid, email, or \"me\""),
             LIMIT,
             OFFSET,
             OPT_FIELDS,
@@ -3756,21 +3228,19 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         entity: "project_duplicates",
         action: "create",
         kind: Kind::Post,
-        path: "/projects/{project_gid}/duplicate",
+        endpoint: Op::DuplicateProject,
         description: "Duplicate a project (returns a job to follow with jobs.get)",
         params: &[
             gid!("project_gid", "project"),
-            req("name", Ty::Str, In::Body, "Name of the new project"),
+            req("name", Ty::Str, "Name of the new project"),
             p(
                 "include",
                 Ty::Str,
-                In::Body,
                 "Comma-separated optional parts to copy, e.g. members,notes,task_notes,task_assignee,task_subtasks,task_attachments,task_dates,task_dependencies,task_followers,task_tags,task_projects",
             ),
             p(
                 "schedule_dates",
                 Ty::Object,
-                In::Body,
                 "Shift task dates: {should_skip_weekends, start_on or due_on} (needs task_dates in include)",
             ),
             OPT_FIELDS,
@@ -3781,7 +3251,7 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         entity: "project_task_counts",
         action: "get",
         kind: Kind::Get,
-        path: "/projects/{project_gid}/task_counts",
+        endpoint: Op::GetTaskCountsForProject,
         description: "Count a project's tasks (pick counts with opt_fields)",
         params: &[gid!("project_gid", "project"), OPT_FIELDS],
         rules: &[],
@@ -3790,17 +3260,12 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         entity: "team_projects",
         action: "create",
         kind: Kind::Post,
-        path: "/teams/{team_gid}/projects",
+        endpoint: Op::CreateProjectForTeam,
         description: "Create a project in a team",
         params: &[
             gid!("team_gid", "team"),
-            p("name", Ty::Str, In::Body, "Project name"),
-            p(
-                "archived",
-                Ty::Bool,
-                In::Body,
-                "Whether the project is archived",
-            ),
+            p("name", Ty::Str, "Project name"),
+            p("archived", Ty::Bool, "Whether the project is archived"),
             p(
                 "color",
                 Ty::Enum(&[
@@ -3824,7 +3289,6 @@ pub(crate) const OPERATIONS: &[Operation] = &[
                     "light-warm-gray",
                     "none",
                 ]),
-                In::Body,
                 "Project color",
             )
             .nullable(),
@@ -3864,108 +3328,82 @@ pub(crate) const OPERATIONS: &[Operation] = &[
                     "ticket",
                     "coins",
                 ]),
-                In::Body,
                 "Project icon",
             )
             .nullable(),
             p(
                 "current_status",
                 Ty::Object,
-                In::Body,
                 "Deprecated by Asana: use status_updates instead",
             ),
             p(
                 "current_status_update",
                 Ty::Object,
-                In::Body,
                 "Deprecated by Asana: use status_updates instead",
             ),
             p(
                 "default_view",
                 Ty::Enum(&["list", "board", "calendar", "timeline"]),
-                In::Body,
                 "Default view: list, board, calendar or timeline",
             ),
-            p(
-                "due_date",
-                Ty::Str,
-                In::Body,
-                "Deprecated by Asana: use due_on",
-            )
-            .nullable(),
-            p("due_on", Ty::Str, In::Body, "Due date, YYYY-MM-DD").nullable(),
+            p("due_date", Ty::Str, "Deprecated by Asana: use due_on").nullable(),
+            p("due_on", Ty::Str, "Due date, YYYY-MM-DD").nullable(),
             p(
                 "html_notes",
                 Ty::Str,
-                In::Body,
                 "Description in Asana's rich-text HTML",
             ),
-            p(
-                "notes",
-                Ty::Str,
-                In::Body,
-                "Plain-text description of the project",
-            ),
+            p("notes", Ty::Str, "Plain-text description of the project"),
             p(
                 "public",
                 Ty::Bool,
-                In::Body,
                 "Deprecated by Asana: use privacy_setting",
             ),
             p(
                 "privacy_setting",
                 Ty::Enum(&["public_to_workspace", "private_to_team", "private"]),
-                In::Body,
                 "Who can see the project: public_to_workspace, private_to_team or private",
             ),
             p(
                 "start_on",
                 Ty::Str,
-                In::Body,
                 "Start date, YYYY-MM-DD (needs a due date)",
             )
             .nullable(),
             p(
                 "default_access_level",
                 Ty::Enum(&["admin", "editor", "commenter", "viewer"]),
-                In::Body,
                 "Access level given to people invited without one",
             ),
             p(
                 "minimum_access_level_for_customization",
                 Ty::Enum(&["admin", "editor"]),
-                In::Body,
                 "Lowest access level that may change the project's workflow and appearance",
             ),
             p(
                 "minimum_access_level_for_sharing",
                 Ty::Enum(&["admin", "editor"]),
-                In::Body,
                 "Lowest access level that may share the project",
             ),
             p(
                 "custom_fields",
                 Ty::Object,
-                In::Body,
                 "Custom field values by custom field gid, e.g. {\"123\": \"text\", \"456\": 42}",
             ),
             p(
                 "followers",
                 Ty::Str,
-                In::Body,
                 "Comma-separated gids or emails of followers",
             ),
-            p("owner", Ty::Str, In::Body, "Gid of the owner, or \"me\"").nullable(),
+            p("owner", Ty::Str, "Gid of the owner, or \"me\"").nullable(),
             p(
                 "team",
                 Ty::Str,
-                In::Body,
                 "Gid of the team (deprecated here: the path names it)",
             ),
             p(
                 "workspace",
                 Ty::Str,
-                In::Body,
                 "Gid of the workspace (taken from the team when left out)",
             ),
             OPT_FIELDS,
@@ -3976,17 +3414,12 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         entity: "workspace_projects",
         action: "create",
         kind: Kind::Post,
-        path: "/workspaces/{workspace_gid}/projects",
+        endpoint: Op::CreateProjectForWorkspace,
         description: "Create a project in a workspace",
         params: &[
             gid!("workspace_gid", "workspace"),
-            p("name", Ty::Str, In::Body, "Project name"),
-            p(
-                "archived",
-                Ty::Bool,
-                In::Body,
-                "Whether the project is archived",
-            ),
+            p("name", Ty::Str, "Project name"),
+            p("archived", Ty::Bool, "Whether the project is archived"),
             p(
                 "color",
                 Ty::Enum(&[
@@ -4010,7 +3443,6 @@ pub(crate) const OPERATIONS: &[Operation] = &[
                     "light-warm-gray",
                     "none",
                 ]),
-                In::Body,
                 "Project color",
             )
             .nullable(),
@@ -4050,108 +3482,82 @@ pub(crate) const OPERATIONS: &[Operation] = &[
                     "ticket",
                     "coins",
                 ]),
-                In::Body,
                 "Project icon",
             )
             .nullable(),
             p(
                 "current_status",
                 Ty::Object,
-                In::Body,
                 "Deprecated by Asana: use status_updates instead",
             ),
             p(
                 "current_status_update",
                 Ty::Object,
-                In::Body,
                 "Deprecated by Asana: use status_updates instead",
             ),
             p(
                 "default_view",
                 Ty::Enum(&["list", "board", "calendar", "timeline"]),
-                In::Body,
                 "Default view: list, board, calendar or timeline",
             ),
-            p(
-                "due_date",
-                Ty::Str,
-                In::Body,
-                "Deprecated by Asana: use due_on",
-            )
-            .nullable(),
-            p("due_on", Ty::Str, In::Body, "Due date, YYYY-MM-DD").nullable(),
+            p("due_date", Ty::Str, "Deprecated by Asana: use due_on").nullable(),
+            p("due_on", Ty::Str, "Due date, YYYY-MM-DD").nullable(),
             p(
                 "html_notes",
                 Ty::Str,
-                In::Body,
                 "Description in Asana's rich-text HTML",
             ),
-            p(
-                "notes",
-                Ty::Str,
-                In::Body,
-                "Plain-text description of the project",
-            ),
+            p("notes", Ty::Str, "Plain-text description of the project"),
             p(
                 "public",
                 Ty::Bool,
-                In::Body,
                 "Deprecated by Asana: use privacy_setting",
             ),
             p(
                 "privacy_setting",
                 Ty::Enum(&["public_to_workspace", "private_to_team", "private"]),
-                In::Body,
                 "Who can see the project: public_to_workspace, private_to_team or private",
             ),
             p(
                 "start_on",
                 Ty::Str,
-                In::Body,
                 "Start date, YYYY-MM-DD (needs a due date)",
             )
             .nullable(),
             p(
                 "default_access_level",
                 Ty::Enum(&["admin", "editor", "commenter", "viewer"]),
-                In::Body,
                 "Access level given to people invited without one",
             ),
             p(
                 "minimum_access_level_for_customization",
                 Ty::Enum(&["admin", "editor"]),
-                In::Body,
                 "Lowest access level that may change the project's workflow and appearance",
             ),
             p(
                 "minimum_access_level_for_sharing",
                 Ty::Enum(&["admin", "editor"]),
-                In::Body,
                 "Lowest access level that may share the project",
             ),
             p(
                 "custom_fields",
                 Ty::Object,
-                In::Body,
                 "Custom field values by custom field gid, e.g. {\"123\": \"text\", \"456\": 42}",
             ),
             p(
                 "followers",
                 Ty::Str,
-                In::Body,
                 "Comma-separated gids or emails of followers",
             ),
-            p("owner", Ty::Str, In::Body, "Gid of the owner, or \"me\"").nullable(),
+            p("owner", Ty::Str, "Gid of the owner, or \"me\"").nullable(),
             p(
                 "team",
                 Ty::Str,
-                In::Body,
                 "Gid of the team to share it with (required in an organization)",
             ),
             p(
                 "workspace",
                 Ty::Str,
-                In::Body,
                 "Gid of the workspace (deprecated here: the path names it)",
             ),
             OPT_FIELDS,
@@ -4162,21 +3568,15 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         entity: "project_templates",
         action: "list",
         kind: Kind::List,
-        path: "/project_templates",
+        endpoint: Op::GetProjectTemplates,
         description: "List project templates of a workspace or team",
         params: &[
             p(
                 "workspace",
                 Ty::Str,
-                In::Query,
                 "Gid of a workspace: only its templates",
             ),
-            p(
-                "team",
-                Ty::Str,
-                In::Query,
-                "Gid of a team: only its templates",
-            ),
+            p("team", Ty::Str, "Gid of a team: only its templates"),
             LIMIT,
             OFFSET,
             OPT_FIELDS,
@@ -4187,7 +3587,7 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         entity: "project_templates",
         action: "get",
         kind: Kind::Get,
-        path: "/project_templates/{project_template_gid}",
+        endpoint: Op::GetProjectTemplate,
         description: "Get one project template",
         params: &[gid!("project_template_gid", "project template"), OPT_FIELDS],
         rules: &[],
@@ -4196,7 +3596,7 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         entity: "project_templates",
         action: "delete",
         kind: Kind::Delete,
-        path: "/project_templates/{project_template_gid}",
+        endpoint: Op::DeleteProjectTemplate,
         description: "Delete a project template",
         params: &[gid!("project_template_gid", "project template")],
         rules: &[],
@@ -4205,27 +3605,24 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         entity: "project_templates",
         action: "create",
         kind: Kind::Post,
-        path: "/projects/{project_gid}/saveAsTemplate",
+        endpoint: Op::ProjectSaveAsTemplate,
         description: "Save a project as a template (returns a job)",
         params: &[
             gid!("project_gid", "project"),
-            req("name", Ty::Str, In::Body, "Name of the new template"),
+            req("name", Ty::Str, "Name of the new template"),
             p(
                 "team",
                 Ty::Str,
-                In::Body,
                 "Gid of the team of the template (or give workspace)",
             ),
             p(
                 "workspace",
                 Ty::Str,
-                In::Body,
                 "Gid of the workspace of the template (or give team)",
             ),
             req(
                 "public",
                 Ty::Bool,
-                In::Body,
                 "Whether the template is visible to the whole team",
             ),
             OPT_FIELDS,
@@ -4236,7 +3633,7 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         entity: "team_project_templates",
         action: "list",
         kind: Kind::List,
-        path: "/teams/{team_gid}/project_templates",
+        endpoint: Op::GetProjectTemplatesForTeam,
         description: "List a team's project templates",
         params: &[gid!("team_gid", "team"), LIMIT, OFFSET, OPT_FIELDS],
         rules: &[],
@@ -4245,45 +3642,35 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         entity: "project_template_instances",
         action: "create",
         kind: Kind::Post,
-        path: "/project_templates/{project_template_gid}/instantiateProject",
+        endpoint: Op::InstantiateProject,
         description: "Create a project from a template (returns a job)",
         params: &[
             gid!("project_template_gid", "project template"),
-            req("name", Ty::Str, In::Body, "Name of the new project"),
-            p(
-                "team",
-                Ty::Str,
-                In::Body,
-                "Gid of the team of the new project",
-            ),
+            req("name", Ty::Str, "Name of the new project"),
+            p("team", Ty::Str, "Gid of the team of the new project"),
             p(
                 "public",
                 Ty::Bool,
-                In::Body,
                 "Deprecated by Asana: use privacy_setting",
             ),
             p(
                 "privacy_setting",
                 Ty::Enum(&["public_to_workspace", "private_to_team", "private"]),
-                In::Body,
                 "Who can see the new project: public_to_workspace, private_to_team or private",
             ),
             p(
                 "is_strict",
                 Ty::Bool,
-                In::Body,
                 "Fail (422) if a date variable has no date, instead of using a default",
             ),
             p(
                 "requested_dates",
                 Ty::List,
-                In::Body,
                 "Dates for the template's date variables: [{gid, value: YYYY-MM-DD}]",
             ),
             p(
                 "requested_roles",
                 Ty::List,
-                In::Body,
                 "Users for the template's roles: [{gid, value: user gid}]",
             ),
             OPT_FIELDS,
@@ -4294,7 +3681,7 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         entity: "project_statuses",
         action: "list",
         kind: Kind::List,
-        path: "/projects/{project_gid}/project_statuses",
+        endpoint: Op::GetProjectStatusesForProject,
         description: "List a project's legacy status updates (prefer status_updates)",
         params: &[gid!("project_gid", "project"), LIMIT, OFFSET, OPT_FIELDS],
         rules: &[],
@@ -4303,7 +3690,7 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         entity: "stories",
         action: "get",
         kind: Kind::Get,
-        path: "/stories/{story_gid}",
+        endpoint: Op::GetStory,
         description: "Get one story (comment or activity)",
         params: &[gid!("story_gid", "story"), OPT_FIELDS],
         rules: &[],
@@ -4312,21 +3699,19 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         entity: "stories",
         action: "update",
         kind: Kind::Update,
-        path: "/stories/{story_gid}",
+        endpoint: Op::UpdateStory,
         description: "Edit a comment, or pin or unpin it",
         params: &[
             gid!("story_gid", "story"),
-            p("text", Ty::Str, In::Body, "New comment text"),
+            p("text", Ty::Str, "New comment text"),
             p(
                 "html_text",
                 Ty::Str,
-                In::Body,
                 "New comment text in Asana's rich-text HTML (instead of text)",
             ),
             p(
                 "is_pinned",
                 Ty::Bool,
-                In::Body,
                 "Whether the comment is pinned to the top of the task",
             ),
             p(
@@ -4345,7 +3730,6 @@ pub(crate) const OPERATIONS: &[Operation] = &[
                     "determined_climbers",
                     "phoenix_spreading_love",
                 ]),
-                In::Body,
                 "Sticker shown with the comment",
             ),
             OPT_FIELDS,
@@ -4356,7 +3740,7 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         entity: "stories",
         action: "delete",
         kind: Kind::Delete,
-        path: "/stories/{story_gid}",
+        endpoint: Op::DeleteStory,
         description: "Delete a comment",
         params: &[gid!("story_gid", "story")],
         rules: &[],
@@ -4365,13 +3749,12 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         entity: "tags",
         action: "list",
         kind: Kind::List,
-        path: "/tags",
+        endpoint: Op::GetTags,
         description: "List the tags of a workspace",
         params: &[
             p(
                 "workspace",
                 Ty::Str,
-                In::Query,
                 "Gid of the workspace whose tags to list",
             ),
             LIMIT,
@@ -4384,10 +3767,10 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         entity: "tags",
         action: "create",
         kind: Kind::Post,
-        path: "/tags",
+        endpoint: Op::CreateTag,
         description: "Create a tag",
         params: &[
-            p("name", Ty::Str, In::Body, "Tag name"),
+            p("name", Ty::Str, "Tag name"),
             p(
                 "color",
                 Ty::Enum(&[
@@ -4410,23 +3793,12 @@ pub(crate) const OPERATIONS: &[Operation] = &[
                     "light-purple",
                     "light-warm-gray",
                 ]),
-                In::Body,
                 "Tag color",
             )
             .nullable(),
-            p("notes", Ty::Str, In::Body, "Plain-text notes about the tag"),
-            p(
-                "followers",
-                Ty::StrList,
-                In::Body,
-                "Gids or emails of followers",
-            ),
-            p(
-                "workspace",
-                Ty::Str,
-                In::Body,
-                "Gid of the workspace of the tag",
-            ),
+            p("notes", Ty::Str, "Plain-text notes about the tag"),
+            p("followers", Ty::StrList, "Gids or emails of followers"),
+            p("workspace", Ty::Str, "Gid of the workspace of the tag"),
             OPT_FIELDS,
         ],
         rules: &[],
@@ -4435,7 +3807,7 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         entity: "attachments",
         action: "delete",
         kind: Kind::Delete,
-        path: "/attachments/{attachment_gid}",
+        endpoint: Op::DeleteAttachment,
         description: "Delete an attachment",
         params: &[gid!("attachment_gid", "attachment")],
         rules: &[],
@@ -4444,80 +3816,64 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         entity: "teams",
         action: "create",
         kind: Kind::Post,
-        path: "/teams",
+        endpoint: Op::CreateTeam,
         description: "Create a team in an organization",
         params: &[
-            p("name", Ty::Str, In::Body, "Team name"),
-            p(
-                "description",
-                Ty::Str,
-                In::Body,
-                "Plain-text description of the team",
-            ),
+            p("name", Ty::Str, "Team name"),
+            p("description", Ty::Str, "Plain-text description of the team"),
             p(
                 "html_description",
                 Ty::Str,
-                In::Body,
                 "Description of the team in Asana's rich-text HTML",
             ),
             p(
                 "organization",
                 Ty::Str,
-                In::Body,
                 "Gid of the organization the team belongs to",
             ),
             p(
                 "visibility",
                 Ty::Enum(&["secret", "request_to_join", "public"]),
-                In::Body,
                 "Who can find and join the team: secret, request_to_join or public",
             ),
             p(
                 "edit_team_name_or_description_access_level",
                 Ty::Enum(&["all_team_members", "only_team_admins"]),
-                In::Body,
                 "Who may rename the team or edit its description",
             ),
             p(
                 "edit_team_visibility_or_trash_team_access_level",
                 Ty::Enum(&["all_team_members", "only_team_admins"]),
-                In::Body,
                 "Who may change the team's visibility or delete it",
             ),
             p(
                 "member_invite_management_access_level",
                 Ty::Enum(&["all_team_members", "only_team_admins"]),
-                In::Body,
                 "Who may invite members to the team",
             ),
             p(
                 "guest_invite_management_access_level",
                 Ty::Enum(&["all_team_members", "only_team_admins"]),
-                In::Body,
                 "Who may invite guests to the team",
             ),
             p(
                 "join_request_management_access_level",
                 Ty::Enum(&["all_team_members", "only_team_admins"]),
-                In::Body,
                 "Who may approve requests to join the team",
             ),
             p(
                 "team_member_removal_access_level",
                 Ty::Enum(&["all_team_members", "only_team_admins"]),
-                In::Body,
                 "Who may remove members from the team",
             ),
             p(
                 "team_content_management_access_level",
                 Ty::Enum(&["no_restriction", "only_team_admins"]),
-                In::Body,
                 "Who may manage the team's projects and content",
             ),
             p(
                 "endorsed",
                 Ty::Bool,
-                In::Body,
                 "Whether the team is endorsed by an admin",
             ),
             OPT_FIELDS,
@@ -4528,81 +3884,65 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         entity: "teams",
         action: "update",
         kind: Kind::Update,
-        path: "/teams/{team_gid}",
+        endpoint: Op::UpdateTeam,
         description: "Update a team",
         params: &[
             gid!("team_gid", "team"),
-            p("name", Ty::Str, In::Body, "Team name"),
-            p(
-                "description",
-                Ty::Str,
-                In::Body,
-                "Plain-text description of the team",
-            ),
+            p("name", Ty::Str, "Team name"),
+            p("description", Ty::Str, "Plain-text description of the team"),
             p(
                 "html_description",
                 Ty::Str,
-                In::Body,
                 "Description of the team in Asana's rich-text HTML",
             ),
             p(
                 "organization",
                 Ty::Str,
-                In::Body,
                 "Gid of the organization the team belongs to",
             ),
             p(
                 "visibility",
                 Ty::Enum(&["secret", "request_to_join", "public"]),
-                In::Body,
                 "Who can find and join the team: secret, request_to_join or public",
             ),
             p(
                 "edit_team_name_or_description_access_level",
                 Ty::Enum(&["all_team_members", "only_team_admins"]),
-                In::Body,
                 "Who may rename the team or edit its description",
             ),
             p(
                 "edit_team_visibility_or_trash_team_access_level",
                 Ty::Enum(&["all_team_members", "only_team_admins"]),
-                In::Body,
                 "Who may change the team's visibility or delete it",
             ),
             p(
                 "member_invite_management_access_level",
                 Ty::Enum(&["all_team_members", "only_team_admins"]),
-                In::Body,
                 "Who may invite members to the team",
             ),
             p(
                 "guest_invite_management_access_level",
                 Ty::Enum(&["all_team_members", "only_team_admins"]),
-                In::Body,
                 "Who may invite guests to the team",
             ),
             p(
                 "join_request_management_access_level",
                 Ty::Enum(&["all_team_members", "only_team_admins"]),
-                In::Body,
                 "Who may approve requests to join the team",
             ),
             p(
                 "team_member_removal_access_level",
                 Ty::Enum(&["all_team_members", "only_team_admins"]),
-                In::Body,
                 "Who may remove members from the team",
             ),
             p(
                 "team_content_management_access_level",
                 Ty::Enum(&["no_restriction", "only_team_admins"]),
-                In::Body,
                 "Who may manage the team's projects and content",
             ),
             p(
                 "endorsed",
                 Ty::Bool,
-                In::Body,
                 "Whether the team is endorsed by an admin",
             ),
             OPT_FIELDS,
@@ -4613,10 +3953,10 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         entity: "user_favorites",
         action: "list",
         kind: Kind::List,
-        path: "/users/{user_gid}/favorites",
+        endpoint: Op::GetFavoritesForUser,
         description: "List a user's favorite projects, tags, portfolios or users",
         params: &[
-            req("user_gid", Ty::Str, In::Path, "User gid, email, or \"me\""),
+            req("user_gid", Ty::Str, "User gid, email, or \"me\""),
             req(
                 "resource_type",
                 Ty::Enum(&[
@@ -4627,13 +3967,11 @@ pub(crate) const OPERATIONS: &[Operation] = &[
                     "user",
                     "project_template",
                 ]),
-                In::Query,
                 "Type of favorites to list: portfolio, project, tag, task, user or project_template",
             ),
             req(
                 "workspace",
                 Ty::Str,
-                In::Query,
                 "Gid of the workspace of the favorites",
             ),
             LIMIT,
@@ -4646,11 +3984,11 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         entity: "workspace_users",
         action: "get",
         kind: Kind::Get,
-        path: "/workspaces/{workspace_gid}/users/{user_gid}",
+        endpoint: Op::GetUserForWorkspace,
         description: "Get a user of a workspace",
         params: &[
             gid!("workspace_gid", "workspace"),
-            req("user_gid", Ty::Str, In::Path, "User gid, email, or \"me\""),
+            req("user_gid", Ty::Str, "User gid, email, or \"me\""),
             OPT_FIELDS,
         ],
         rules: &[],
@@ -4659,11 +3997,11 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         entity: "workspaces",
         action: "update",
         kind: Kind::Update,
-        path: "/workspaces/{workspace_gid}",
+        endpoint: Op::UpdateWorkspace,
         description: "Rename a workspace",
         params: &[
             gid!("workspace_gid", "workspace"),
-            p("name", Ty::Str, In::Body, "New workspace name"),
+            p("name", Ty::Str, "New workspace name"),
             OPT_FIELDS,
         ],
         rules: &[],
@@ -4672,19 +4010,17 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         entity: "webhooks",
         action: "list",
         kind: Kind::List,
-        path: "/webhooks",
+        endpoint: Op::GetWebhooks,
         description: "List the webhooks of a workspace",
         params: &[
             req(
                 "workspace",
                 Ty::Str,
-                In::Query,
                 "Gid of the workspace whose webhooks to list",
             ),
             p(
                 "resource",
                 Ty::Str,
-                In::Query,
                 "Gid of a watched object: only its webhooks",
             ),
             LIMIT,
@@ -4697,7 +4033,7 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         entity: "webhooks",
         action: "get",
         kind: Kind::Get,
-        path: "/webhooks/{webhook_gid}",
+        endpoint: Op::GetWebhook,
         description: "Get one webhook",
         params: &[gid!("webhook_gid", "webhook"), OPT_FIELDS],
         rules: &[],
@@ -4706,25 +4042,18 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         entity: "webhooks",
         action: "create",
         kind: Kind::Post,
-        path: "/webhooks",
+        endpoint: Op::CreateWebhook,
         description: "Create a webhook for a resource (Asana calls the target to confirm)",
         params: &[
             req(
                 "resource",
                 Ty::Str,
-                In::Body,
                 "Gid of the object to watch (task, project, portfolio, goal, team, workspace...)",
             ),
-            req(
-                "target",
-                Ty::Str,
-                In::Body,
-                "HTTPS URL that receives the events",
-            ),
+            req("target", Ty::Str, "HTTPS URL that receives the events"),
             p(
                 "filters",
                 Ty::List,
-                In::Body,
                 "Send only matching events: [{resource_type, resource_subtype?, action?, fields?}]",
             ),
             OPT_FIELDS,
@@ -4735,14 +4064,13 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         entity: "webhooks",
         action: "update",
         kind: Kind::Update,
-        path: "/webhooks/{webhook_gid}",
+        endpoint: Op::UpdateWebhook,
         description: "Change a webhook's filters",
         params: &[
             gid!("webhook_gid", "webhook"),
             p(
                 "filters",
                 Ty::List,
-                In::Body,
                 "Send only matching events: [{resource_type, resource_subtype?, action?, fields?}]",
             ),
             OPT_FIELDS,
@@ -4753,7 +4081,7 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         entity: "webhooks",
         action: "delete",
         kind: Kind::Delete,
-        path: "/webhooks/{webhook_gid}",
+        endpoint: Op::DeleteWebhook,
         description: "Delete a webhook",
         params: &[gid!("webhook_gid", "webhook")],
         rules: &[],
@@ -4762,22 +4090,20 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         entity: "time_periods",
         action: "list",
         kind: Kind::List,
-        path: "/time_periods",
+        endpoint: Op::GetTimePeriods,
         description: "List the time periods of a workspace (for goals)",
         params: &[
             p(
                 "start_on",
                 Ty::Str,
-                In::Query,
                 "Only periods starting on or after this date, YYYY-MM-DD",
             ),
             p(
                 "end_on",
                 Ty::Str,
-                In::Query,
                 "Only periods ending on or before this date, YYYY-MM-DD",
             ),
-            req("workspace", Ty::Str, In::Query, "Gid of the workspace"),
+            req("workspace", Ty::Str, "Gid of the workspace"),
             LIMIT,
             OFFSET,
             OPT_FIELDS,
@@ -4788,7 +4114,7 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         entity: "time_periods",
         action: "get",
         kind: Kind::Get,
-        path: "/time_periods/{time_period_gid}",
+        endpoint: Op::GetTimePeriod,
         description: "Get one time period",
         params: &[gid!("time_period_gid", "time period"), OPT_FIELDS],
         rules: &[],
@@ -4797,7 +4123,7 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         entity: "jobs",
         action: "get",
         kind: Kind::Get,
-        path: "/jobs/{job_gid}",
+        endpoint: Op::GetJob,
         description: "Follow an asynchronous job (duplicate, instantiate) until it succeeds",
         params: &[gid!("job_gid", "job"), OPT_FIELDS],
         rules: &[],
@@ -4806,12 +4132,11 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         entity: "batch",
         action: "submit",
         kind: Kind::Post,
-        path: "/batch",
+        endpoint: Op::CreateBatchRequest,
         description: "Run up to 10 API calls in one request (Asana's Batch API): each result has its own status_code, headers and body, in order",
         params: &[req(
             "actions",
             Ty::BatchActions,
-            In::Body,
             "The calls, 1 to 10, run in parallel: each {relative_path, method, data?, options?}",
         )],
         rules: &[],
@@ -4854,14 +4179,52 @@ pub(crate) fn actions(entity: &str) -> Vec<&'static str> {
 }
 
 impl Operation {
+    /// Its endpoint: method, path template, and the query and body fields it takes.
+    pub(crate) fn endpoint(&self) -> &'static Endpoint {
+        self.endpoint.endpoint()
+    }
+
+    /// Its path template, e.g. `/tasks/{task_gid}`.
+    pub(crate) fn path(&self) -> &'static str {
+        self.endpoint().path
+    }
+
+    /// The endpoint a [`Rule::Via`] sends `param` to, if there is one.
+    pub(crate) fn via(&self, param: &str) -> Option<&'static Endpoint> {
+        self.rules.iter().find_map(|rule| match rule {
+            Rule::Via {
+                param: via,
+                endpoint,
+                ..
+            } if *via == param => Some(endpoint.endpoint()),
+            _ => None,
+        })
+    }
+
+    /// Where `param` goes, as its endpoint takes `param.wire`: a path segment (also the param of
+    /// a [`Rule::Via`]), a query pair or a body field; `Local` for output control, and for a
+    /// param the endpoint does not take (a catalog test makes sure there is none).
+    pub(crate) fn at(&self, param: &Param) -> In {
+        let endpoint = self.endpoint();
+        if param.local {
+            In::Local
+        } else if self.via(param.name).is_some()
+            || endpoint.path_params().any(|name| name == param.wire)
+        {
+            In::Path
+        } else if endpoint.query.contains(&param.wire) {
+            In::Query
+        } else if endpoint.body.contains(&param.wire) {
+            In::Body
+        } else {
+            In::Local
+        }
+    }
+
     /// Whether `param` ends up as a path segment: a path param, or the param of a
     /// [`Rule::Via`].
     pub(crate) fn in_path(&self, param: &Param) -> bool {
-        param.at == In::Path
-            || self
-                .rules
-                .iter()
-                .any(|rule| matches!(rule, Rule::Via { param: via, .. } if *via == param.name))
+        self.at(param) == In::Path
     }
 
     /// Whether `param` may be `null`: body fields that Asana's schema marks nullable. In an
@@ -4870,7 +4233,7 @@ impl Operation {
     /// makes a top-level task, `addProject` with `section: null` uses the first section).
     pub(crate) fn clearable(&self, param: &Param) -> bool {
         param.nullable
-            && param.at == In::Body
+            && self.at(param) == In::Body
             && match self.kind {
                 Kind::Update => !param.required,
                 Kind::Post => true,
@@ -4878,27 +4241,16 @@ impl Operation {
             }
     }
 
-    /// The HTTP method it sends.
-    pub(crate) fn method(&self) -> &'static str {
-        match self.kind {
-            Kind::List | Kind::Unpaged | Kind::Get | Kind::Download => "GET",
-            Kind::Create | Kind::Post | Kind::Link => "POST",
-            Kind::Update => "PUT",
-            Kind::Delete => "DELETE",
-        }
-    }
-
-    /// `METHOD /path` of the operations it may call, with the spec's names for path params
-    /// (`{tag}` of a [`Rule::Via`] is the spec's `{tag_gid}`).
+    /// `METHOD /path` of the endpoints it may call: its own, then those of its [`Rule::Via`]s.
     pub(crate) fn endpoints(&self) -> Vec<String> {
-        let mut out = vec![format!("{} {}", self.method(), self.path)];
-        for rule in self.rules {
-            if let Rule::Via { param, path, .. } = rule {
-                let spec_path = path.replace(&format!("{{{param}}}"), &format!("{{{param}_gid}}"));
-                out.push(format!("{} {spec_path}", self.method()));
-            }
-        }
-        out
+        let vias = self.rules.iter().filter_map(|rule| match rule {
+            Rule::Via { endpoint, .. } => Some(endpoint.endpoint()),
+            _ => None,
+        });
+        std::iter::once(self.endpoint())
+            .chain(vias)
+            .map(|endpoint| format!("{} {}", endpoint.method.as_str(), endpoint.path))
+            .collect()
     }
 
     /// Whether the action reads records (and so takes `select_fields` / `exclude_fields`).

@@ -37,7 +37,7 @@ use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 use crate::auth::{AsanaAppCredentials, AsanaAuthProvider, AsanaSessionExt, PROVIDER_ID};
-use crate::client::{AsanaClient, AsanaClientSettings};
+use crate::client::{AsanaClient, AsanaClientSettings, method_of};
 use crate::error::{AsanaError, ServiceError};
 use catalog::{In, Kind, Operation, Rule, Ty};
 use hosted::HostedClient;
@@ -524,18 +524,16 @@ impl AsanaConnector {
             .map(|(k, v)| (k.as_str(), v.as_str()))
             .collect();
         let query = query.as_slice();
+        let method = method_of(op.endpoint);
         let result = match op.kind {
             Kind::List | Kind::Unpaged => {
-                let response = client.request(Method::GET, &path, query, None).await?;
+                let response = client.request(method, &path, query, None).await?;
                 let next_page = response.get("next_page").cloned().unwrap_or(Value::Null);
                 json!({"data": response.get("data").cloned().unwrap_or(json!([])), "meta": {"next_page": next_page}})
             }
-            Kind::Get => data_only(client.request(Method::GET, &path, query, None).await?),
-            Kind::Create | Kind::Post => {
-                data_only(client.request(Method::POST, &path, query, body).await?)
+            Kind::Get | Kind::Create | Kind::Post | Kind::Update | Kind::Delete => {
+                data_only(client.request(method, &path, query, body).await?)
             }
-            Kind::Update => data_only(client.request(Method::PUT, &path, query, body).await?),
-            Kind::Delete => data_only(client.request(Method::DELETE, &path, query, None).await?),
             Kind::Download => self.download(client, &path, &params).await?,
             Kind::Link => data_only(
                 client
@@ -914,6 +912,18 @@ fn validate(op: &Operation, params: Value) -> Result<Map<String, Value>, Execute
             }
         }
     }
+    // Fields the endpoint takes one of at most (`insert_before`, `insert_after`).
+    for group in op.endpoint().exclusive {
+        let given: Vec<&str> = op
+            .params
+            .iter()
+            .filter(|p| group.contains(&p.wire) && object.contains_key(p.name))
+            .map(|p| p.name)
+            .collect();
+        if given.len() > 1 {
+            problems.push(format!("give only one of: {}", given.join(", ")));
+        }
+    }
     if problems.is_empty() {
         Ok(object)
     } else {
@@ -1023,25 +1033,32 @@ fn build_request(
     op: &Operation,
     params: &Map<String, Value>,
 ) -> (String, Vec<(String, String)>, Option<Value>) {
-    let via = op.rules.iter().find_map(|rule| match rule {
-        Rule::Via { param, path, .. } if params.contains_key(*param) => Some((*param, *path)),
-        _ => None,
+    let via = op.params.iter().find_map(|param| {
+        let endpoint = op.via(param.name)?;
+        params
+            .contains_key(param.name)
+            .then_some((param.name, endpoint))
     });
-    let mut path = via.map_or(op.path, |(_, path)| path).to_string();
+    let mut path = via
+        .map_or(op.path(), |(_, endpoint)| endpoint.path)
+        .to_string();
     let mut query = Vec::new();
     let mut body = Map::new();
     for param in op.params {
         let Some(value) = params.get(param.name) else {
             continue;
         };
-        let at = match via {
-            Some((name, _)) if name == param.name => In::Path,
-            _ => param.at,
-        };
-        match at {
+        match op.at(param) {
             In::Path => {
+                // The param of a `Via` fills that endpoint's one path param.
+                let placeholder = match via {
+                    Some((name, endpoint)) if name == param.name => {
+                        endpoint.path_params().next().unwrap_or(param.wire)
+                    }
+                    _ => param.wire,
+                };
                 let raw = value.as_str().unwrap_or_default();
-                path = path.replace(&format!("{{{}}}", param.name), &encode_segment(raw));
+                path = path.replace(&format!("{{{placeholder}}}"), &encode_segment(raw));
             }
             // An empty list asks for nothing: send no pair (as the typed client does), rather
             // than an empty value.
@@ -1226,9 +1243,8 @@ mod tests {
                     op.action
                 );
             }
-            for path_param in op.params.iter().filter(|p| p.at == In::Path) {
-                assert!(path_param.required, "path params are required");
-                assert!(op.path.contains(&format!("{{{}}}", path_param.name)));
+            for path_param in op.params.iter().filter(|p| op.at(p) == In::Path) {
+                assert!(path_param.required || op.via(path_param.name).is_some());
             }
         }
         let search = catalog::find("workspace_task_search", "list")
@@ -1698,6 +1714,41 @@ mod tests {
                     action.action
                 );
             }
+        }
+    }
+
+    #[test]
+    fn every_param_goes_where_its_endpoint_takes_it() {
+        for op in catalog::OPERATIONS {
+            let name = format!("{}.{}", op.entity, op.action);
+            let endpoint = op.endpoint();
+            for param in op.params {
+                assert_eq!(
+                    param.local,
+                    op.at(param) == In::Local,
+                    "{name}: `{}` is not taken by {} {}",
+                    param.wire,
+                    endpoint.method.as_str(),
+                    endpoint.path
+                );
+            }
+            for path_param in endpoint.path_params() {
+                assert!(
+                    op.params.iter().any(|p| p.wire == path_param && p.required),
+                    "{name}: nothing fills {{{path_param}}}"
+                );
+            }
+            let method = match op.kind {
+                Kind::List | Kind::Unpaged | Kind::Get | Kind::Download => "GET",
+                Kind::Create | Kind::Post | Kind::Link => "POST",
+                Kind::Update => "PUT",
+                Kind::Delete => "DELETE",
+            };
+            assert_eq!(
+                endpoint.method.as_str(),
+                method,
+                "{name}: its kind and its endpoint disagree"
+            );
         }
     }
 

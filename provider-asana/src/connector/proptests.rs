@@ -6,7 +6,7 @@ use proptest::prelude::*;
 use serde_json::{Map, Value, json};
 use url::Url;
 
-use super::catalog::{In, OPERATIONS, Operation, Rule, Ty};
+use super::catalog::{In, OPERATIONS, Operation, Ty};
 use super::{build_request, query_value, resolve, validate};
 
 fn cases() -> ProptestConfig {
@@ -177,7 +177,7 @@ proptest! {
         (op, params) in operation_and_params(),
     ) {
         let found = resolve(op.entity, op.action).unwrap();
-        prop_assert_eq!((found.entity, found.action, found.path), (op.entity, op.action, op.path));
+        prop_assert_eq!((found.entity, found.action, found.path()), (op.entity, op.action, op.path()));
         let Ok(valid) = validate(op, params) else {
             return Ok(());
         };
@@ -185,11 +185,11 @@ proptest! {
 
         // A param with a path of its own (`tasks.list` with `tag`) moves the call there and into
         // that path.
-        let via = op.rules.iter().find_map(|rule| match rule {
-            Rule::Via { param, path, .. } if valid.contains_key(*param) => Some((*param, *path)),
-            _ => None,
+        let via = op.params.iter().find_map(|param| {
+            let endpoint = op.via(param.name)?;
+            valid.contains_key(param.name).then_some((param.name, endpoint))
         });
-        let template = via.map_or(op.path, |(_, path)| path);
+        let template = via.map_or(op.path(), |(_, endpoint)| endpoint.path);
 
         // The path has the template's segments, each the param's exact value, percent-encoded so
         // that nothing in it is a separator, a dot segment or a control character.
@@ -198,7 +198,13 @@ proptest! {
         prop_assert_eq!(segments.len(), template.len(), "{}", path);
         for (segment, part) in segments.iter().zip(&template) {
             match part.strip_prefix('{').and_then(|p| p.strip_suffix('}')) {
-                Some(name) => prop_assert_eq!(Some(segment.as_str()), valid[name].as_str()),
+                Some(name) => {
+                    // The endpoint's name for a path param is the param's wire name, or the
+                    // `Via` param's.
+                    let param = via.map_or(name, |(param, _)| param);
+                    let param = op.params.iter().find(|p| p.wire == param).map_or(param, |p| p.name);
+                    prop_assert_eq!(Some(segment.as_str()), valid[param].as_str())
+                }
                 None => prop_assert_eq!(segment, part),
             }
         }
@@ -217,7 +223,7 @@ proptest! {
         // Query pairs and the body hold the params where the catalog puts them.
         for param in op.params {
             let Some(value) = valid.get(param.name) else { continue };
-            match param.at {
+            match op.at(param) {
                 _ if via.is_some_and(|(name, _)| name == param.name) => {}
                 In::Path | In::Local => {}
                 // `select_fields` is merged into `opt_fields`, so that one is checked by the

@@ -15,4 +15,5 @@ mod connector_execute;
 mod connector_failures;
 mod connector_hosted;
 mod connector_standalone;
+mod connector_testkit_walk;
 mod e2e_auth_manager;
