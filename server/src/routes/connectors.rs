@@ -30,11 +30,13 @@ pub(super) fn routes() -> Router<AppState> {
 
 /// The connector as answered: never a secret.
 pub(super) async fn view(state: &AppState, record: &ConnectorRecord) -> Result<Value, ApiError> {
-    let status = match state.connectors.status(&record.id).await? {
+    let status = match state.connectors.status(record).await? {
         CredentialStatus::NeedsReauthorization => "needs_reauthorization",
         _ => "active",
     };
-    let connector_type = ConnectorType::from_name(&record.connector_type)
+    let kind = state.connectors.types().by_name(&record.connector_type);
+    let connector_type = kind
+        .as_ref()
         .map_or(record.connector_type.as_str(), |kind| kind.display_name());
     Ok(json!({
         "id": record.id,
@@ -83,6 +85,7 @@ impl NewConnector {
     /// Without a name, the provider's and the customer's.
     pub(super) fn resolve(
         &self,
+        state: &AppState,
         principal: &Principal,
     ) -> Result<(String, ConnectorType, String), ApiError> {
         let named = customer_of(
@@ -102,11 +105,11 @@ impl NewConnector {
                 ));
             }
         };
-        let kind = ConnectorType::resolve(
+        let kind = state.connectors.types().resolve(
             self.definition_id.as_deref(),
             self.connector_type.as_deref(),
         )?;
-        let name = default_name(self.name.as_deref(), kind, &customer)?;
+        let name = default_name(self.name.as_deref(), &kind, &customer)?;
         Ok((customer, kind, name))
     }
 }
@@ -126,7 +129,8 @@ async fn create(
     ApiJson(body): ApiJson<Value>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let started = Instant::now();
-    let (customer, kind, name) = from_json::<NewConnector>(body.clone())?.resolve(&principal)?;
+    let (customer, kind, name) =
+        from_json::<NewConnector>(body.clone())?.resolve(&state, &principal)?;
     let request: CreateRequest = from_json(body)?;
     let credentials = match (&request.credentials, &request.server_side_oauth_secret_id) {
         (Some(credentials), _) => CredentialsInput::parse(credentials)?,
@@ -143,7 +147,7 @@ async fn create(
     };
     let oauth_app = state
         .connectors
-        .oauth_app_for(&principal.application_id, &credentials)
+        .oauth_app_for(&principal.application_id, &kind, &credentials)
         .await?;
     let now = SystemTime::now();
     let record = ConnectorRecord {
@@ -161,7 +165,7 @@ async fn create(
     };
     let stored = state
         .connectors
-        .store_credentials(&record.id, &credentials)
+        .store_credentials(&record, &credentials)
         .await;
     save_new(&state, &principal, &record, stored, started).await?;
     Ok((StatusCode::CREATED, Json(view(&state, &record).await?)))
@@ -170,7 +174,7 @@ async fn create(
 /// A connector's name: the one given (not empty), else the provider's and the customer's.
 pub(super) fn default_name(
     name: Option<&str>,
-    kind: ConnectorType,
+    kind: &ConnectorType,
     customer: &str,
 ) -> Result<String, ApiError> {
     match name.map(str::trim) {
@@ -199,7 +203,7 @@ pub(super) async fn save_new(
         Err(e) => Err(e),
     };
     if let Err(e) = saved {
-        state.connectors.delete_credentials(&record.id).await?;
+        state.connectors.delete_credentials(record).await?;
         return Err(e);
     }
     Audit {
@@ -246,7 +250,7 @@ async fn list(
         connector_type: None,
     };
     if query.definition_id.is_some() || query.connector_type.is_some() {
-        match ConnectorType::resolve(
+        match state.connectors.types().resolve(
             query.definition_id.as_deref(),
             query.connector_type.as_deref(),
         ) {
@@ -307,9 +311,10 @@ async fn update(
         .map(CredentialsInput::parse)
         .transpose()?;
     if let Some(credentials) = &credentials {
+        let kind = state.connectors.kind_of(&record)?;
         record.oauth_app = state
             .connectors
-            .oauth_app_for(&principal.application_id, credentials)
+            .oauth_app_for(&principal.application_id, &kind, credentials)
             .await?;
         record.auth_kind = credentials.auth_kind();
         changed.push("credentials".to_string());
@@ -318,7 +323,7 @@ async fn update(
     if let Some(credentials) = &credentials {
         state
             .connectors
-            .store_credentials(&record.id, credentials)
+            .store_credentials(&record, credentials)
             .await?;
     }
     if !state.store.update_connector(&record).await? {
@@ -355,7 +360,7 @@ async fn remove(
     {
         return Err(ApiError::connector_not_found());
     }
-    state.connectors.delete_credentials(&record.id).await?;
+    state.connectors.delete_credentials(&record).await?;
     Audit {
         principal: &principal,
         customer_name: Some(&record.customer_name),

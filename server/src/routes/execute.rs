@@ -2,6 +2,7 @@
 //! the path in Airbyte's docs): `{entity, action, params}` run through the library's
 //! `AsanaConnector` (same catalog, validation and error classes), answered as
 //! `{result, connector_metadata}`; `{entity: "*", action: "check"}` checks the connection.
+//! Connectors of providers without a catalog go to [`super::proxy`].
 
 use std::time::Instant;
 
@@ -15,8 +16,9 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::connectors::owned;
-use super::{ApiJson, ApiPath, AppState, Audit};
+use super::{ApiJson, ApiPath, AppState, Audit, proxy};
 use crate::error::ApiError;
+use crate::providers::ConnectorType;
 use crate::store::ConnectorRecord;
 use crate::tokens::Principal;
 
@@ -49,11 +51,21 @@ async fn execute(
 ) -> Result<Json<Value>, ApiError> {
     let started = Instant::now();
     let record = owned(&state, &principal, &id).await?;
-    let param_names = match &request.params {
-        Value::Object(params) => params.keys().cloned().collect(),
-        _ => Vec::new(),
+    let kind = state.connectors.kind_of(&record)?;
+    let param_names = proxy::audit_names(&request.entity, &request.action, &request.params);
+    let answer = match kind {
+        ConnectorType::Asana => run(&state, &record, &request).await,
+        ConnectorType::Api(_) => {
+            proxy::run(
+                &state,
+                &record,
+                &request.entity,
+                &request.action,
+                &request.params,
+            )
+            .await
+        }
     };
-    let answer = run(&state, &record, &request).await;
     Audit {
         principal: &principal,
         customer_name: Some(&record.customer_name),
@@ -145,7 +157,7 @@ pub(super) async fn run_action(
     params: Value,
 ) -> Result<Value, ActionFailure> {
     AsanaConnector::validate(entity, action, &params).map_err(ActionFailure::Action)?;
-    if state.connectors.status(&record.id).await? == CredentialStatus::NeedsReauthorization {
+    if state.connectors.status(record).await? == CredentialStatus::NeedsReauthorization {
         return Err(ApiError::needs_reauthorization(&record.id).into());
     }
     let connector = state.connectors.connector(record).await?;
@@ -157,7 +169,7 @@ pub(super) async fn run_action(
 
 async fn check(state: &AppState, record: &ConnectorRecord) -> Result<Value, ApiError> {
     let (healthy, error) =
-        if state.connectors.status(&record.id).await? == CredentialStatus::NeedsReauthorization {
+        if state.connectors.status(record).await? == CredentialStatus::NeedsReauthorization {
             (
                 false,
                 Some(

@@ -9,6 +9,7 @@ mod execute;
 mod mcp;
 mod oauth;
 mod ops;
+mod proxy;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};

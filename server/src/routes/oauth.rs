@@ -1,11 +1,11 @@
 //! The consent flow and applications' own OAuth apps.
 //!
-//! - `POST /api/v1/integrations/connectors/oauth/initiate`: Asana's consent URL (state, PKCE
+//! - `POST /api/v1/integrations/connectors/oauth/initiate`: the provider's consent URL (state, PKCE
 //!   S256, scopes, and the service's callback as `redirect_uri`) for a customer, to send the user
 //!   to. The state is stored, hashed, with everything the callback needs, so the callback may land
 //!   on any instance sharing the store. The `redirect_url` the user returns to must be on an
 //!   origin the application registered: no open redirect.
-//! - `GET /api/v1/oauth/callback`: where Asana sends the user back. Takes the state once,
+//! - `GET /api/v1/oauth/callback`: where the provider sends the user back. Takes the state once,
 //!   exchanges the code, creates the connector and sends the user on to
 //!   `redirect_url?connector_id=ID`, or `redirect_url?error=CODE` ([`ConsentFailure`]). A state
 //!   the service did not issue, or issued and saw used or expired, is 400: then there is no
@@ -72,21 +72,22 @@ async fn initiate(
     principal: Principal,
     ApiJson(body): ApiJson<Value>,
 ) -> Result<Json<Value>, ApiError> {
-    let (customer, kind, name) = from_json::<NewConnector>(body.clone())?.resolve(&principal)?;
+    let (customer, kind, name) =
+        from_json::<NewConnector>(body.clone())?.resolve(&state, &principal)?;
     let request: InitiateRequest = from_json(body)?;
     let redirect_url = registered_redirect(&state, &principal, &request.redirect_url).await?;
     let callback = callback_url(state.public_url.as_ref())?;
     let source = state
         .connectors
-        .shared_app_for(&principal.application_id)
+        .shared_app_for(&principal.application_id, &kind)
         .await?;
     let endpoint = state
         .connectors
-        .shared_endpoint(&principal.application_id, source)
+        .shared_endpoint(&principal.application_id, &kind, source)
         .await?;
-    let scopes = state.connectors.consent_scopes();
+    let scopes = state.connectors.consent_scopes(&kind, &endpoint);
     let issued = Arc::new(Issued::default());
-    let authorization = OAuth2Flow::new(Arc::new(endpoint), issued.clone())
+    let authorization = OAuth2Flow::new(endpoint, issued.clone())
         .map_err(consent_setup)?
         .authorize(
             AuthorizeOptions::default()
@@ -162,7 +163,7 @@ fn callback_url(public_url: Option<&Url>) -> Result<Url, ApiError> {
 
 fn consent_setup(e: impl std::fmt::Display) -> ApiError {
     tracing::error!(error = %e, "cannot start a consent flow");
-    ApiError::internal("cannot start the consent flow; check the service's Asana configuration")
+    ApiError::internal("cannot start the consent flow; check the service's provider configuration")
 }
 
 /// Receives the pending authorization [`OAuth2Flow::authorize`] issues, which `initiate` then
@@ -284,7 +285,10 @@ async fn complete(
         tracing::error!(what, "a consent flow could not be completed");
         ConsentFailure::ServerError
     };
-    let kind = ConnectorType::from_name(&pending.connector_type)
+    let kind = state
+        .connectors
+        .types()
+        .by_name(&pending.connector_type)
         .ok_or_else(|| server_error("unknown connector type in the state"))?;
     let verifier = state
         .connectors
@@ -295,7 +299,7 @@ async fn complete(
         .map_err(|_| server_error("the redirect_uri cannot be read"))?;
     let endpoint = state
         .connectors
-        .shared_endpoint(&pending.application_id, pending.oauth_app)
+        .shared_endpoint(&pending.application_id, &kind, pending.oauth_app)
         .await
         .map_err(|e| {
             tracing::warn!(error = e.message(), "no OAuth app for a consent flow");
@@ -308,7 +312,7 @@ async fn complete(
             tracing::warn!(error = %e, "the authorization code exchange failed");
             ConsentFailure::ExchangeFailed
         })?;
-    let name = default_name(pending.name.as_deref(), kind, &pending.customer_name)
+    let name = default_name(pending.name.as_deref(), &kind, &pending.customer_name)
         .map_err(|_| server_error("the connector name in the state is empty"))?;
     let now = SystemTime::now();
     let record = ConnectorRecord {
@@ -328,10 +332,7 @@ async fn complete(
         application_id: pending.application_id.clone(),
         customer: Some(pending.customer_name.clone()),
     };
-    let stored = state
-        .connectors
-        .store_granted(&record.id, &credentials)
-        .await;
+    let stored = state.connectors.store_granted(&record, &credentials).await;
     save_new(state, &principal, &record, stored, started)
         .await
         .map_err(|e| server_error(e.message()))?;
@@ -364,7 +365,7 @@ fn oauth_app_not_found() -> ApiError {
 }
 
 /// The OAuth app as answered: never its secret.
-fn app_view(kind: ConnectorType, app: &OAuthAppRecord) -> Value {
+fn app_view(kind: &ConnectorType, app: &OAuthAppRecord) -> Value {
     json!({
         "connector_type": kind.display_name(),
         "definition_id": kind.definition_id(),
@@ -393,7 +394,10 @@ async fn set_app(
 ) -> Result<Json<Value>, ApiError> {
     let started = Instant::now();
     application_only(&principal)?;
-    let kind = ConnectorType::resolve(None, Some(&request.connector_type))?;
+    let kind = state
+        .connectors
+        .types()
+        .resolve(None, Some(&request.connector_type))?;
     let client_id = request.configuration.client_id.trim();
     let client_secret = SecretString::from(request.configuration.client_secret);
     if client_id.is_empty() || client_secret.expose_secret().trim().is_empty() {
@@ -407,12 +411,12 @@ async fn set_app(
     };
     let record = state
         .connectors
-        .set_application_app(&principal.application_id, kind, &client)
+        .set_application_app(&principal.application_id, &kind, &client)
         .await?;
     let mut audit = app_audit(&principal, "oauth_app.set", started);
     audit.param_names = vec!["client_id".into(), "client_secret".into()];
     audit.record(state.store.as_ref(), StatusCode::OK).await;
-    Ok(Json(app_view(kind, &record)))
+    Ok(Json(app_view(&kind, &record)))
 }
 
 /// The principal's OAuth app for the provider the path names, or 404.
@@ -422,7 +426,11 @@ async fn owned_app(
     connector_type: &str,
 ) -> Result<(ConnectorType, OAuthAppRecord), ApiError> {
     application_only(principal)?;
-    let kind = ConnectorType::from_name(connector_type).ok_or_else(oauth_app_not_found)?;
+    let kind = state
+        .connectors
+        .types()
+        .by_name(connector_type)
+        .ok_or_else(oauth_app_not_found)?;
     let app = state
         .store
         .oauth_app(&principal.application_id, kind.id())
@@ -437,7 +445,7 @@ async fn read_app(
     ApiPath(connector_type): ApiPath<String>,
 ) -> Result<Json<Value>, ApiError> {
     let (kind, app) = owned_app(&state, &principal, &connector_type).await?;
-    Ok(Json(app_view(kind, &app)))
+    Ok(Json(app_view(&kind, &app)))
 }
 
 async fn delete_app(
@@ -449,7 +457,7 @@ async fn delete_app(
     let (kind, app) = owned_app(&state, &principal, &connector_type).await?;
     if !state
         .connectors
-        .delete_application_app(&principal.application_id, kind)
+        .delete_application_app(&principal.application_id, &kind)
         .await?
     {
         return Err(oauth_app_not_found());
@@ -457,7 +465,7 @@ async fn delete_app(
     app_audit(&principal, "oauth_app.delete", started)
         .record(state.store.as_ref(), StatusCode::OK)
         .await;
-    Ok(Json(app_view(kind, &app)))
+    Ok(Json(app_view(&kind, &app)))
 }
 
 #[cfg(test)]

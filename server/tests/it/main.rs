@@ -7,6 +7,7 @@ mod bad_input;
 mod connectors;
 mod mcp;
 mod oauth;
+mod providers;
 mod secrets;
 mod support;
 mod tenancy;

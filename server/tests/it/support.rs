@@ -84,7 +84,9 @@ impl Service {
         .await
     }
 
-    async fn serve_built(
+    /// A service over this Asana with this Asana app, on `listener`, with `configure` applied
+    /// to its builder last.
+    pub async fn serve_built(
         asana: MockAsana,
         app: AsanaAppCredentials,
         max_body_bytes: usize,

@@ -1,0 +1,484 @@
+//! Connectors of declarative providers (GitHub, Google): created with a token or OAuth tokens, or
+//! through the consent flow, against wiremock fakes of the providers; `proxy.request` and
+//! `*.check` on them; what they refuse, who may see them, and what never shows.
+
+use std::time::Duration;
+
+use integrations::EnvSource;
+use integrations::asana::AsanaAppCredentials;
+use provider_asana_testkit::MockAsana;
+use serde_json::{Value, json};
+use url::Url;
+use wiremock::matchers::{header, method, path};
+use wiremock::{Mock, MockServer, Request, ResponseTemplate};
+
+use crate::support::{Service, error_message};
+
+const PAT: &str = "ghp-canary-4f1d";
+
+/// A service whose providers' URLs point at `fake` (`GITHUB_*` and `GOOGLE_*` keys) plus `extra`
+/// keys, told it is reached at its own address.
+async fn start(fake: &MockServer, extra: &[(&str, String)]) -> Service {
+    let mut env = vec![
+        ("GITHUB_API_BASE_URL".to_string(), fake.uri()),
+        (
+            "GITHUB_AUTHORIZATION_URL".to_string(),
+            format!("{}/login/oauth/authorize", fake.uri()),
+        ),
+        (
+            "GITHUB_TOKEN_URL".to_string(),
+            format!("{}/login/oauth/access_token", fake.uri()),
+        ),
+        ("GOOGLE_API_BASE_URL".to_string(), fake.uri()),
+        (
+            "GOOGLE_TOKEN_URL".to_string(),
+            format!("{}/token", fake.uri()),
+        ),
+        (
+            "GOOGLE_REVOCATION_URL".to_string(),
+            format!("{}/revoke", fake.uri()),
+        ),
+    ];
+    env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.clone())));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let public: Url = format!("http://{}", listener.local_addr().unwrap())
+        .parse()
+        .unwrap();
+    let asana = MockAsana::start().await;
+    Service::serve_built(
+        asana,
+        AsanaAppCredentials::default(),
+        64 * 1024,
+        listener,
+        move |builder| {
+            builder
+                .provider_env(EnvSource::from_pairs(env))
+                .public_url(public)
+        },
+    )
+    .await
+}
+
+/// GitHub's `/user`: 200 for [`PAT`], 401 for any other token.
+async fn github_user(fake: &MockServer) {
+    Mock::given(method("GET"))
+        .and(path("/user"))
+        .and(header("authorization", format!("Bearer {PAT}").as_str()))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({ "login": "octocat", "id": 1 })),
+        )
+        .mount(fake)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/user"))
+        .respond_with(
+            ResponseTemplate::new(401).set_body_json(json!({ "message": "Bad credentials" })),
+        )
+        .with_priority(10)
+        .mount(fake)
+        .await;
+}
+
+/// A new application's token and its GitHub connector for customer `c` with `token`.
+async fn github_connector(svc: &Service, token: &str) -> (String, Value) {
+    let app = svc.application("acme").await;
+    let app_token = svc.app_token(&app).await;
+    let (status, connector) = svc
+        .post(
+            "/api/v1/integrations/connectors",
+            Some(&app_token),
+            json!({ "customer_name": "c", "connector_type": "github", "credentials": { "token": token } }),
+        )
+        .await;
+    assert_eq!(status, 201, "{connector}");
+    (app_token, connector)
+}
+
+fn proxy(method: &str, path: &str) -> Value {
+    json!({ "method": method, "path": path })
+}
+
+fn header_of<'a>(request: &'a Request, name: &str) -> Option<&'a str> {
+    request.headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+#[tokio::test]
+async fn a_github_token_connector_sends_get_user_with_github_s_headers_to_github_only() {
+    let fake = MockServer::start().await;
+    github_user(&fake).await;
+    let svc = start(&fake, &[]).await;
+    let (token, connector) = github_connector(&svc, PAT).await;
+    assert_eq!(connector["connector_type"], "GitHub");
+    assert_eq!(connector["definition_id"], "github");
+    assert_eq!(connector["status"], "active");
+    let id = connector["id"].as_str().unwrap();
+
+    let (status, body) = svc
+        .execute(&token, id, "proxy", "request", proxy("GET", "/user"))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["result"], json!({ "login": "octocat", "id": 1 }));
+    assert_eq!(body["connector_metadata"]["status"], 200);
+    assert_eq!(
+        body["connector_metadata"]["headers"]["content-type"],
+        "application/json"
+    );
+    let received = fake.received_requests().await.unwrap();
+    assert_eq!(received.len(), 1);
+    let sent = &received[0];
+    assert_eq!(sent.url.path(), "/user");
+    assert_eq!(
+        header_of(sent, "authorization"),
+        Some(format!("Bearer {PAT}").as_str())
+    );
+    assert_eq!(header_of(sent, "user-agent"), Some("integrations"));
+    assert_eq!(
+        header_of(sent, "accept"),
+        Some("application/vnd.github+json")
+    );
+    assert!(svc.asana.received_requests().await.is_empty());
+}
+
+#[tokio::test]
+async fn a_path_that_leaves_github_s_api_is_400_and_nothing_is_sent() {
+    let fake = MockServer::start().await;
+    let elsewhere = MockServer::start().await;
+    github_user(&fake).await;
+    let svc = start(&fake, &[]).await;
+    let (token, connector) = github_connector(&svc, PAT).await;
+    let id = connector["id"].as_str().unwrap();
+    for path in [
+        "/../user".to_string(),
+        "/repos/%2e%2e/user".to_string(),
+        format!("{}/user", elsewhere.uri()),
+        format!("//{}/user", elsewhere.address()),
+        "user".to_string(),
+    ] {
+        let (status, body) = svc
+            .execute(&token, id, "proxy", "request", proxy("GET", &path))
+            .await;
+        assert_eq!(status, 400, "{path}: {body}");
+        assert!(!error_message(&body).contains(PAT));
+    }
+    assert!(fake.received_requests().await.unwrap().is_empty());
+    assert!(elsewhere.received_requests().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn only_proxy_request_and_check_are_offered_and_bad_params_are_422() {
+    let fake = MockServer::start().await;
+    let svc = start(&fake, &[]).await;
+    let (token, connector) = github_connector(&svc, PAT).await;
+    let id = connector["id"].as_str().unwrap();
+    for (entity, action) in [("tasks", "list"), ("proxy", "get"), ("*", "request")] {
+        let (status, body) = svc.execute(&token, id, entity, action, json!({})).await;
+        assert_eq!(status, 400, "{entity}.{action}: {body}");
+        let message = error_message(&body);
+        assert!(
+            message.contains("\"proxy\"") && message.contains("\"check\""),
+            "{message}"
+        );
+    }
+    let (status, body) = svc
+        .execute(
+            &token,
+            id,
+            "proxy",
+            "request",
+            json!({ "method": "TRACE", "path": "/user" }),
+        )
+        .await;
+    assert_eq!(status, 422, "{body}");
+    assert!(fake.received_requests().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn check_runs_github_s_who_am_i_and_answers_healthy_or_unhealthy() {
+    let fake = MockServer::start().await;
+    github_user(&fake).await;
+    let svc = start(&fake, &[]).await;
+    let (token, good) = github_connector(&svc, PAT).await;
+    let (_, bad) = svc
+        .post(
+            "/api/v1/integrations/connectors",
+            Some(&token),
+            json!({ "customer_name": "c", "connector_type": "GitHub", "credentials": { "token": "revoked-token" } }),
+        )
+        .await;
+
+    let (status, healthy) = svc
+        .execute(
+            &token,
+            good["id"].as_str().unwrap(),
+            "*",
+            "check",
+            Value::Null,
+        )
+        .await;
+    assert_eq!(status, 200, "{healthy}");
+    assert_eq!(healthy["result"]["status"], "healthy");
+    assert_eq!(healthy["result"]["error"], Value::Null);
+    assert_eq!(healthy["result"]["checked_request"], "GET /user");
+
+    let (status, unhealthy) = svc
+        .execute(
+            &token,
+            bad["id"].as_str().unwrap(),
+            "*",
+            "check",
+            Value::Null,
+        )
+        .await;
+    assert_eq!(status, 200, "{unhealthy}");
+    assert_eq!(unhealthy["result"]["status"], "unhealthy");
+    assert!(
+        unhealthy["result"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("401")
+    );
+}
+
+#[tokio::test]
+async fn another_application_or_customer_gets_404_for_a_github_connector() {
+    let fake = MockServer::start().await;
+    github_user(&fake).await;
+    let svc = start(&fake, &[]).await;
+    let (token, connector) = github_connector(&svc, PAT).await;
+    let id = connector["id"].as_str().unwrap();
+    let stranger = svc.application("other").await;
+    let stranger = svc.app_token(&stranger).await;
+    let other_customer = svc.scoped_token(&token, "someone-else").await;
+    for who in [&stranger, &other_customer] {
+        let (status, body) = svc
+            .execute(who, id, "proxy", "request", proxy("GET", "/user"))
+            .await;
+        assert_eq!(status, 404, "{body}");
+        let (status, _) = svc
+            .get(&format!("/api/v1/integrations/connectors/{id}"), Some(who))
+            .await;
+        assert_eq!(status, 404);
+    }
+    assert!(fake.received_requests().await.unwrap().is_empty());
+    let own = svc.scoped_token(&token, "c").await;
+    let (status, _) = svc
+        .execute(&own, id, "proxy", "request", proxy("GET", "/user"))
+        .await;
+    assert_eq!(status, 200);
+}
+
+#[tokio::test]
+async fn no_secret_body_or_query_value_shows_in_answers_or_the_audit() {
+    let fake = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/repos/octo/hello/issues"))
+        .respond_with(ResponseTemplate::new(201).set_body_json(json!({ "number": 7 })))
+        .mount(&fake)
+        .await;
+    let svc = start(&fake, &[]).await;
+    let (token, connector) = github_connector(&svc, PAT).await;
+    let id = connector["id"].as_str().unwrap();
+    let (status, created) = svc
+        .execute(
+            &token,
+            id,
+            "proxy",
+            "request",
+            json!({
+                "method": "POST", "path": "/repos/octo/hello/issues",
+                "query": { "note": "query-canary" }, "body": { "title": "body-canary" },
+            }),
+        )
+        .await;
+    assert_eq!(status, 200, "{created}");
+    assert_eq!(created["connector_metadata"]["status"], 201);
+    let sent = &fake.received_requests().await.unwrap()[0];
+    assert_eq!(sent.url.query(), Some("note=query-canary"));
+    assert_eq!(
+        serde_json::from_slice::<Value>(&sent.body).unwrap(),
+        json!({ "title": "body-canary" })
+    );
+
+    let (_, read) = svc
+        .get(
+            &format!("/api/v1/integrations/connectors/{id}"),
+            Some(&token),
+        )
+        .await;
+    let (status, audit) = svc.get("/api/v1/audit", Some(&token)).await;
+    assert_eq!(status, 200);
+    let execute = &audit["data"][0];
+    assert_eq!(execute["operation"], "execute");
+    assert_eq!(
+        execute["param_names"],
+        json!([
+            "method POST",
+            "path /repos/octo/hello/issues",
+            "query.note",
+            "body"
+        ])
+    );
+    for answer in [&connector, &created, &read, &audit] {
+        let text = answer.to_string();
+        for canary in [PAT, "query-canary", "body-canary"] {
+            assert!(!text.contains(canary), "{canary} in {text}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_google_connector_with_an_expired_token_refreshes_once_then_sends_the_request() {
+    let fake = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "access_token": "ya29-fresh", "expires_in": 3600, "token_type": "Bearer",
+        })))
+        .mount(&fake)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/oauth2/v3/userinfo"))
+        .and(header("authorization", "Bearer ya29-fresh"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({ "sub": "42" })))
+        .mount(&fake)
+        .await;
+    let svc = start(&fake, &[]).await;
+    let app = svc.application("acme").await;
+    let token = svc.app_token(&app).await;
+    let (status, connector) = svc
+        .post(
+            "/api/v1/integrations/connectors",
+            Some(&token),
+            json!({
+                "customer_name": "c", "connector_type": "google",
+                "credentials": {
+                    "refresh_token": "1//refresh-canary",
+                    "client_id": "own-client", "client_secret": "own-secret-canary",
+                },
+            }),
+        )
+        .await;
+    assert_eq!(status, 201, "{connector}");
+    assert_eq!(connector["auth_type"], "oauth");
+    let id = connector["id"].as_str().unwrap();
+    for _ in 0..2 {
+        let (status, body) = svc
+            .execute(
+                &token,
+                id,
+                "proxy",
+                "request",
+                proxy("GET", "/oauth2/v3/userinfo"),
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["result"]["sub"], "42");
+    }
+    let received = fake.received_requests().await.unwrap();
+    let refreshes: Vec<&Request> = received
+        .iter()
+        .filter(|r| r.url.path() == "/token")
+        .collect();
+    assert_eq!(refreshes.len(), 1, "one refresh for two requests");
+    let form: std::collections::HashMap<String, String> =
+        url::form_urlencoded::parse(&refreshes[0].body)
+            .into_owned()
+            .collect();
+    assert_eq!(form["grant_type"], "refresh_token");
+    assert_eq!(form["refresh_token"], "1//refresh-canary");
+    assert_eq!(form["client_id"], "own-client");
+    assert_eq!(received.len(), 3);
+    assert_eq!(received[0].url.path(), "/token");
+}
+
+#[tokio::test]
+async fn the_consent_flow_creates_a_github_connector_with_the_service_s_github_app() {
+    let fake = MockServer::start().await;
+    github_user(&fake).await;
+    Mock::given(method("POST"))
+        .and(path("/login/oauth/access_token"))
+        .and(header("accept", "application/json"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "access_token": PAT, "token_type": "bearer", "scope": "read:user",
+        })))
+        .mount(&fake)
+        .await;
+    let svc = start(
+        &fake,
+        &[
+            ("GITHUB_CLIENT_ID", "service-github-app".into()),
+            ("GITHUB_CLIENT_SECRET", "service-github-secret".into()),
+        ],
+    )
+    .await;
+    let app = svc.application("acme").await;
+    let token = svc.app_token(&app).await;
+    let (status, body) = svc
+        .post(
+            "/api/v1/integrations/connectors/oauth/initiate",
+            Some(&token),
+            json!({
+                "customer_name": "c", "connector_type": "github",
+                "redirect_url": "https://app.example.com/done",
+            }),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let consent: Url = body["consent_url"].as_str().unwrap().parse().unwrap();
+    assert_eq!(consent.path(), "/login/oauth/authorize");
+    let params: std::collections::HashMap<String, String> =
+        consent.query_pairs().into_owned().collect();
+    assert_eq!(params["client_id"], "service-github-app");
+    assert_eq!(params["scope"], "read:user");
+    let callback = format!("{}/api/v1/oauth/callback", svc.url);
+    assert_eq!(params["redirect_uri"], callback);
+
+    let browser = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(20))
+        .build()
+        .unwrap();
+    let landed = browser
+        .get(format!("{callback}?code=code-1&state={}", params["state"]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(landed.status().as_u16(), 303);
+    let back: Url = landed.headers()["location"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(back.path(), "/done");
+    let back: std::collections::HashMap<String, String> = back.query_pairs().into_owned().collect();
+    let id = &back["connector_id"];
+
+    let (status, connector) = svc
+        .get(
+            &format!("/api/v1/integrations/connectors/{id}"),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(connector["connector_type"], "GitHub");
+    assert_eq!(connector["auth_type"], "oauth");
+    let (status, body) = svc
+        .execute(&token, id, "proxy", "request", proxy("GET", "/user"))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["result"]["login"], "octocat");
+    let exchange = fake
+        .received_requests()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|r| r.url.path() == "/login/oauth/access_token")
+        .unwrap();
+    let form: std::collections::HashMap<String, String> =
+        url::form_urlencoded::parse(&exchange.body)
+            .into_owned()
+            .collect();
+    assert_eq!(form["code"], "code-1");
+    assert_eq!(form["redirect_uri"], callback);
+    assert!(form.contains_key("code_verifier"));
+}
