@@ -482,3 +482,275 @@ async fn the_consent_flow_creates_a_github_connector_with_the_service_s_github_a
     assert_eq!(form["redirect_uri"], callback);
     assert!(form.contains_key("code_verifier"));
 }
+
+/// The refresh of a Google connector: 200 with a new access token, or a revocation: 200.
+async fn google_token_endpoints(fake: &MockServer) {
+    for (at, body) in [
+        (
+            "/token",
+            json!({ "access_token": "ya29-fresh", "expires_in": 3600, "token_type": "Bearer" }),
+        ),
+        ("/revoke", json!({})),
+    ] {
+        Mock::given(method("POST"))
+            .and(path(at))
+            .respond_with(ResponseTemplate::new(200).set_body_json(body))
+            .mount(fake)
+            .await;
+    }
+}
+
+fn form_of(request: &Request) -> std::collections::HashMap<String, String> {
+    url::form_urlencoded::parse(&request.body)
+        .into_owned()
+        .collect()
+}
+
+#[tokio::test]
+async fn an_application_s_own_apps_serve_its_github_consent_and_its_google_refreshes() {
+    let fake = MockServer::start().await;
+    google_token_endpoints(&fake).await;
+    let svc = start(&fake, &[]).await;
+    let app = svc.application("acme").await;
+    let token = svc.app_token(&app).await;
+    let google = json!({
+        "customer_name": "c", "connector_type": "Google",
+        "credentials": { "refresh_token": "1//r" },
+    });
+    let (status, body) = svc
+        .post(
+            "/api/v1/integrations/connectors",
+            Some(&token),
+            google.clone(),
+        )
+        .await;
+    assert_eq!(status, 422, "no app for Google anywhere: {body}");
+    assert!(error_message(&body).contains("PUT /api/v1/oauth/credentials"));
+
+    for (kind, client_id) in [("github", "byo-github"), ("google", "byo-google")] {
+        let (status, body) = svc
+            .send(
+                reqwest::Method::PUT,
+                "/api/v1/oauth/credentials",
+                Some(&token),
+                Some(
+                    json!({
+                        "connector_type": kind,
+                        "configuration": { "client_id": client_id, "client_secret": "byo-secret-canary" },
+                    })
+                    .to_string()
+                    .into_bytes(),
+                ),
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["configuration"]["client_id"], client_id);
+        assert!(!body.to_string().contains("byo-secret-canary"));
+    }
+
+    let (status, body) = svc
+        .post(
+            "/api/v1/integrations/connectors/oauth/initiate",
+            Some(&token),
+            json!({
+                "customer_name": "c", "connector_type": "GitHub",
+                "redirect_url": "https://app.example.com/done",
+            }),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let consent: Url = body["consent_url"].as_str().unwrap().parse().unwrap();
+    assert!(
+        consent
+            .query_pairs()
+            .any(|(k, v)| k == "client_id" && v == "byo-github")
+    );
+
+    let (status, connector) = svc
+        .post("/api/v1/integrations/connectors", Some(&token), google)
+        .await;
+    assert_eq!(status, 201, "{connector}");
+    let id = connector["id"].as_str().unwrap();
+    let (status, body) = svc.execute(&token, id, "*", "check", Value::Null).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        body["result"]["status"], "unhealthy",
+        "userinfo is not faked"
+    );
+    let refresh = &fake.received_requests().await.unwrap()[0];
+    assert_eq!(refresh.url.path(), "/token");
+    let form = form_of(refresh);
+    assert_eq!(form["client_id"], "byo-google");
+    assert_eq!(form["client_secret"], "byo-secret-canary");
+
+    let (status, _) = svc
+        .send(
+            reqwest::Method::DELETE,
+            "/api/v1/oauth/credentials/connector_type/github",
+            Some(&token),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (status, _) = svc
+        .send(
+            reqwest::Method::DELETE,
+            "/api/v1/oauth/credentials/connector_type/github",
+            Some(&token),
+            None,
+        )
+        .await;
+    assert_eq!(status, 404);
+}
+
+#[tokio::test]
+async fn deleting_a_google_connector_revokes_its_grant_and_its_credentials() {
+    let fake = MockServer::start().await;
+    google_token_endpoints(&fake).await;
+    let svc = start(&fake, &[]).await;
+    let app = svc.application("acme").await;
+    let token = svc.app_token(&app).await;
+    let (status, connector) = svc
+        .post(
+            "/api/v1/integrations/connectors",
+            Some(&token),
+            json!({
+                "customer_name": "c", "connector_type": "google",
+                "credentials": {
+                    "access_token": "ya29-current", "refresh_token": "1//to-revoke",
+                    "client_id": "own-client", "client_secret": "own-secret",
+                },
+            }),
+        )
+        .await;
+    assert_eq!(status, 201, "{connector}");
+    let id = connector["id"].as_str().unwrap();
+    let (status, _) = svc
+        .send(
+            reqwest::Method::DELETE,
+            &format!("/api/v1/integrations/connectors/{id}"),
+            Some(&token),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200);
+    let received = fake.received_requests().await.unwrap();
+    assert_eq!(received.len(), 1);
+    assert_eq!(received[0].url.path(), "/revoke");
+    assert_eq!(form_of(&received[0])["token"], "1//to-revoke");
+    use integrations::CredentialStore;
+    assert!(
+        svc.credentials()
+            .await
+            .get("google", id)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let (status, _) = svc
+        .get(
+            &format!("/api/v1/integrations/connectors/{id}"),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(status, 404);
+}
+
+#[tokio::test]
+async fn a_provider_from_the_service_s_own_definition_file_gets_connectors() {
+    let fake = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/v2/me"))
+        .and(header("authorization", "Bearer acme-token"))
+        .respond_with(ResponseTemplate::new(200).set_body_string("plain text"))
+        .mount(&fake)
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("acme.toml");
+    std::fs::write(
+        &file,
+        format!(
+            r#"
+[[providers]]
+id = "acme"
+display_name = "Acme"
+authorization_url = "https://acme.example/oauth/authorize"
+token_url = "https://acme.example/oauth/token"
+api_base_url = "{}/v2"
+"#,
+            fake.uri()
+        ),
+    )
+    .unwrap();
+    let svc = start(
+        &fake,
+        &[("INTEGRATIONS_PROVIDERS", file.display().to_string())],
+    )
+    .await;
+    let app = svc.application("acme").await;
+    let token = svc.app_token(&app).await;
+    let (status, connector) = svc
+        .post(
+            "/api/v1/integrations/connectors",
+            Some(&token),
+            json!({ "customer_name": "c", "definition_id": "ACME", "credentials": { "token": "acme-token" } }),
+        )
+        .await;
+    assert_eq!(status, 201, "{connector}");
+    assert_eq!(connector["connector_type"], "Acme");
+    let id = connector["id"].as_str().unwrap();
+    let (status, body) = svc
+        .execute(&token, id, "proxy", "request", proxy("get", "/me"))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["result"], "plain text");
+    let (status, body) = svc
+        .execute(&token, id, "proxy", "request", proxy("GET", "/../v1/me"))
+        .await;
+    assert_eq!(status, 400, "{body}");
+    let (status, body) = svc.execute(&token, id, "*", "check", Value::Null).await;
+    assert_eq!(status, 200);
+    assert_eq!(body["result"]["status"], "healthy", "no who-am-i: a token");
+    let (status, listed) = svc
+        .get(
+            "/api/v1/integrations/connectors?connector_type=acme",
+            Some(&token),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(listed["data"].as_array().unwrap().len(), 1);
+    assert_eq!(fake.received_requests().await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn a_broken_definition_file_stops_the_service_naming_the_file_and_the_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("broken.toml");
+    std::fs::write(
+        &file,
+        "[[providers]]\nid = \"broken\"\ndisplay_name = \"Broken\"\nauthorization_url = \"https://b.example/a\"\napi_base_url = \"https://api.b.example\"\n",
+    )
+    .unwrap();
+    let error = integrations_server::Server::builder()
+        .store_dir(dir.path().join("store"))
+        .insecure_no_encryption()
+        .provider_env(EnvSource::from_pairs([(
+            "INTEGRATIONS_PROVIDERS",
+            file.display().to_string(),
+        )]))
+        .build()
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            error,
+            integrations_server::ServerError::ProviderDefinitions(_)
+        ),
+        "{error:?}"
+    );
+    let message = error.to_string();
+    assert!(
+        message.contains("broken.toml") && message.contains("token_url"),
+        "{message}"
+    );
+}
