@@ -2,6 +2,7 @@
 //! through the consent flow, against wiremock fakes of the providers; `proxy.request` and
 //! `*.check` on them; what they refuse, who may see them, and what never shows.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use integrations::EnvSource;
@@ -81,17 +82,66 @@ async fn github_user(fake: &MockServer) {
 
 /// A new application's token and its GitHub connector for customer `c` with `token`.
 async fn github_connector(svc: &Service, token: &str) -> (String, Value) {
-    let app = svc.application("acme").await;
-    let app_token = svc.app_token(&app).await;
-    let (status, connector) = svc
-        .post(
-            "/api/v1/integrations/connectors",
-            Some(&app_token),
-            json!({ "customer_name": "c", "connector_type": "github", "credentials": { "token": token } }),
-        )
-        .await;
+    let app_token = app_token(svc).await;
+    let body = json!({
+        "customer_name": "c", "connector_type": "github",
+        "credentials": { "token": token },
+    });
+    let (status, connector) = create(svc, &app_token, body).await;
     assert_eq!(status, 201, "{connector}");
     (app_token, connector)
+}
+
+/// A new application's token.
+async fn app_token(svc: &Service) -> String {
+    let app = svc.application("acme").await;
+    svc.app_token(&app).await
+}
+
+/// `POST /api/v1/integrations/connectors` with `body`.
+async fn create(svc: &Service, token: &str, body: Value) -> (u16, Value) {
+    svc.post("/api/v1/integrations/connectors", Some(token), body)
+        .await
+}
+
+/// `DELETE path`; the status.
+async fn delete(svc: &Service, token: &str, path: &str) -> u16 {
+    svc.send(reqwest::Method::DELETE, path, Some(token), None)
+        .await
+        .0
+}
+
+/// The consent URL of `oauth/initiate` for customer `c` and `connector_type`.
+async fn consent_url(svc: &Service, token: &str, connector_type: &str) -> Url {
+    let (status, body) = svc
+        .post(
+            "/api/v1/integrations/connectors/oauth/initiate",
+            Some(token),
+            json!({
+                "customer_name": "c", "connector_type": connector_type,
+                "redirect_url": "https://app.example.com/done",
+            }),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    body["consent_url"].as_str().unwrap().parse().unwrap()
+}
+
+/// A URL's query as a map.
+fn query_of(url: &Url) -> HashMap<String, String> {
+    url.query_pairs().into_owned().collect()
+}
+
+/// A form body as a map.
+fn form_of(request: &Request) -> HashMap<String, String> {
+    url::form_urlencoded::parse(&request.body)
+        .into_owned()
+        .collect()
+}
+
+/// `*.check` on a connector.
+async fn check(svc: &Service, token: &str, id: &str) -> (u16, Value) {
+    svc.execute(token, id, "*", "check", Value::Null).await
 }
 
 fn proxy(method: &str, path: &str) -> Value {
@@ -198,37 +248,19 @@ async fn check_runs_github_s_who_am_i_and_answers_healthy_or_unhealthy() {
     github_user(&fake).await;
     let svc = start(&fake, &[]).await;
     let (token, good) = github_connector(&svc, PAT).await;
-    let (_, bad) = svc
-        .post(
-            "/api/v1/integrations/connectors",
-            Some(&token),
-            json!({ "customer_name": "c", "connector_type": "GitHub", "credentials": { "token": "revoked-token" } }),
-        )
-        .await;
+    let bad = json!({
+        "customer_name": "c", "connector_type": "GitHub",
+        "credentials": { "token": "revoked-token" },
+    });
+    let (_, bad) = create(&svc, &token, bad).await;
 
-    let (status, healthy) = svc
-        .execute(
-            &token,
-            good["id"].as_str().unwrap(),
-            "*",
-            "check",
-            Value::Null,
-        )
-        .await;
+    let (status, healthy) = check(&svc, &token, good["id"].as_str().unwrap()).await;
     assert_eq!(status, 200, "{healthy}");
     assert_eq!(healthy["result"]["status"], "healthy");
     assert_eq!(healthy["result"]["error"], Value::Null);
     assert_eq!(healthy["result"]["checked_request"], "GET /user");
 
-    let (status, unhealthy) = svc
-        .execute(
-            &token,
-            bad["id"].as_str().unwrap(),
-            "*",
-            "check",
-            Value::Null,
-        )
-        .await;
+    let (status, unhealthy) = check(&svc, &token, bad["id"].as_str().unwrap()).await;
     assert_eq!(status, 200, "{unhealthy}");
     assert_eq!(unhealthy["result"]["status"], "unhealthy");
     assert!(
@@ -343,21 +375,19 @@ async fn a_google_connector_with_an_expired_token_refreshes_once_then_sends_the_
         .mount(&fake)
         .await;
     let svc = start(&fake, &[]).await;
-    let app = svc.application("acme").await;
-    let token = svc.app_token(&app).await;
-    let (status, connector) = svc
-        .post(
-            "/api/v1/integrations/connectors",
-            Some(&token),
-            json!({
-                "customer_name": "c", "connector_type": "google",
-                "credentials": {
-                    "refresh_token": "1//refresh-canary",
-                    "client_id": "own-client", "client_secret": "own-secret-canary",
-                },
-            }),
-        )
-        .await;
+    let token = app_token(&svc).await;
+    let (status, connector) = create(
+        &svc,
+        &token,
+        json!({
+            "customer_name": "c", "connector_type": "google",
+            "credentials": {
+                "refresh_token": "1//refresh-canary",
+                "client_id": "own-client", "client_secret": "own-secret-canary",
+            },
+        }),
+    )
+    .await;
     assert_eq!(status, 201, "{connector}");
     assert_eq!(connector["auth_type"], "oauth");
     let id = connector["id"].as_str().unwrap();
@@ -380,10 +410,7 @@ async fn a_google_connector_with_an_expired_token_refreshes_once_then_sends_the_
         .filter(|r| r.url.path() == "/token")
         .collect();
     assert_eq!(refreshes.len(), 1, "one refresh for two requests");
-    let form: std::collections::HashMap<String, String> =
-        url::form_urlencoded::parse(&refreshes[0].body)
-            .into_owned()
-            .collect();
+    let form = form_of(refreshes[0]);
     assert_eq!(form["grant_type"], "refresh_token");
     assert_eq!(form["refresh_token"], "1//refresh-canary");
     assert_eq!(form["client_id"], "own-client");
@@ -411,23 +438,10 @@ async fn the_consent_flow_creates_a_github_connector_with_the_service_s_github_a
         ],
     )
     .await;
-    let app = svc.application("acme").await;
-    let token = svc.app_token(&app).await;
-    let (status, body) = svc
-        .post(
-            "/api/v1/integrations/connectors/oauth/initiate",
-            Some(&token),
-            json!({
-                "customer_name": "c", "connector_type": "github",
-                "redirect_url": "https://app.example.com/done",
-            }),
-        )
-        .await;
-    assert_eq!(status, 200, "{body}");
-    let consent: Url = body["consent_url"].as_str().unwrap().parse().unwrap();
+    let token = app_token(&svc).await;
+    let consent = consent_url(&svc, &token, "github").await;
     assert_eq!(consent.path(), "/login/oauth/authorize");
-    let params: std::collections::HashMap<String, String> =
-        consent.query_pairs().into_owned().collect();
+    let params = query_of(&consent);
     assert_eq!(params["client_id"], "service-github-app");
     assert_eq!(params["scope"], "read:user");
     let callback = format!("{}/api/v1/oauth/callback", svc.url);
@@ -450,7 +464,7 @@ async fn the_consent_flow_creates_a_github_connector_with_the_service_s_github_a
         .parse()
         .unwrap();
     assert_eq!(back.path(), "/done");
-    let back: std::collections::HashMap<String, String> = back.query_pairs().into_owned().collect();
+    let back = query_of(&back);
     let id = &back["connector_id"];
 
     let (status, connector) = svc
@@ -474,10 +488,7 @@ async fn the_consent_flow_creates_a_github_connector_with_the_service_s_github_a
         .into_iter()
         .find(|r| r.url.path() == "/login/oauth/access_token")
         .unwrap();
-    let form: std::collections::HashMap<String, String> =
-        url::form_urlencoded::parse(&exchange.body)
-            .into_owned()
-            .collect();
+    let form = form_of(&exchange);
     assert_eq!(form["code"], "code-1");
     assert_eq!(form["redirect_uri"], callback);
     assert!(form.contains_key("code_verifier"));
@@ -500,30 +511,17 @@ async fn google_token_endpoints(fake: &MockServer) {
     }
 }
 
-fn form_of(request: &Request) -> std::collections::HashMap<String, String> {
-    url::form_urlencoded::parse(&request.body)
-        .into_owned()
-        .collect()
-}
-
 #[tokio::test]
 async fn an_application_s_own_apps_serve_its_github_consent_and_its_google_refreshes() {
     let fake = MockServer::start().await;
     google_token_endpoints(&fake).await;
     let svc = start(&fake, &[]).await;
-    let app = svc.application("acme").await;
-    let token = svc.app_token(&app).await;
+    let token = app_token(&svc).await;
     let google = json!({
         "customer_name": "c", "connector_type": "Google",
         "credentials": { "refresh_token": "1//r" },
     });
-    let (status, body) = svc
-        .post(
-            "/api/v1/integrations/connectors",
-            Some(&token),
-            google.clone(),
-        )
-        .await;
+    let (status, body) = create(&svc, &token, google.clone()).await;
     assert_eq!(status, 422, "no app for Google anywhere: {body}");
     assert!(error_message(&body).contains("PUT /api/v1/oauth/credentials"));
 
@@ -548,30 +546,13 @@ async fn an_application_s_own_apps_serve_its_github_consent_and_its_google_refre
         assert!(!body.to_string().contains("byo-secret-canary"));
     }
 
-    let (status, body) = svc
-        .post(
-            "/api/v1/integrations/connectors/oauth/initiate",
-            Some(&token),
-            json!({
-                "customer_name": "c", "connector_type": "GitHub",
-                "redirect_url": "https://app.example.com/done",
-            }),
-        )
-        .await;
-    assert_eq!(status, 200, "{body}");
-    let consent: Url = body["consent_url"].as_str().unwrap().parse().unwrap();
-    assert!(
-        consent
-            .query_pairs()
-            .any(|(k, v)| k == "client_id" && v == "byo-github")
-    );
+    let consent = consent_url(&svc, &token, "GitHub").await;
+    assert_eq!(query_of(&consent)["client_id"], "byo-github");
 
-    let (status, connector) = svc
-        .post("/api/v1/integrations/connectors", Some(&token), google)
-        .await;
+    let (status, connector) = create(&svc, &token, google).await;
     assert_eq!(status, 201, "{connector}");
     let id = connector["id"].as_str().unwrap();
-    let (status, body) = svc.execute(&token, id, "*", "check", Value::Null).await;
+    let (status, body) = check(&svc, &token, id).await;
     assert_eq!(status, 200);
     assert_eq!(
         body["result"]["status"], "unhealthy",
@@ -583,24 +564,9 @@ async fn an_application_s_own_apps_serve_its_github_consent_and_its_google_refre
     assert_eq!(form["client_id"], "byo-google");
     assert_eq!(form["client_secret"], "byo-secret-canary");
 
-    let (status, _) = svc
-        .send(
-            reqwest::Method::DELETE,
-            "/api/v1/oauth/credentials/connector_type/github",
-            Some(&token),
-            None,
-        )
-        .await;
-    assert_eq!(status, 200);
-    let (status, _) = svc
-        .send(
-            reqwest::Method::DELETE,
-            "/api/v1/oauth/credentials/connector_type/github",
-            Some(&token),
-            None,
-        )
-        .await;
-    assert_eq!(status, 404);
+    let app_path = "/api/v1/oauth/credentials/connector_type/github";
+    assert_eq!(delete(&svc, &token, app_path).await, 200);
+    assert_eq!(delete(&svc, &token, app_path).await, 404);
 }
 
 #[tokio::test]
@@ -608,32 +574,23 @@ async fn deleting_a_google_connector_revokes_its_grant_and_its_credentials() {
     let fake = MockServer::start().await;
     google_token_endpoints(&fake).await;
     let svc = start(&fake, &[]).await;
-    let app = svc.application("acme").await;
-    let token = svc.app_token(&app).await;
-    let (status, connector) = svc
-        .post(
-            "/api/v1/integrations/connectors",
-            Some(&token),
-            json!({
-                "customer_name": "c", "connector_type": "google",
-                "credentials": {
-                    "access_token": "ya29-current", "refresh_token": "1//to-revoke",
-                    "client_id": "own-client", "client_secret": "own-secret",
-                },
-            }),
-        )
-        .await;
+    let token = app_token(&svc).await;
+    let (status, connector) = create(
+        &svc,
+        &token,
+        json!({
+            "customer_name": "c", "connector_type": "google",
+            "credentials": {
+                "access_token": "ya29-current", "refresh_token": "1//to-revoke",
+                "client_id": "own-client", "client_secret": "own-secret",
+            },
+        }),
+    )
+    .await;
     assert_eq!(status, 201, "{connector}");
     let id = connector["id"].as_str().unwrap();
-    let (status, _) = svc
-        .send(
-            reqwest::Method::DELETE,
-            &format!("/api/v1/integrations/connectors/{id}"),
-            Some(&token),
-            None,
-        )
-        .await;
-    assert_eq!(status, 200);
+    let connector_path = format!("/api/v1/integrations/connectors/{id}");
+    assert_eq!(delete(&svc, &token, &connector_path).await, 200);
     let received = fake.received_requests().await.unwrap();
     assert_eq!(received.len(), 1);
     assert_eq!(received[0].url.path(), "/revoke");
@@ -687,15 +644,13 @@ api_base_url = "{}/v2"
         &[("INTEGRATIONS_PROVIDERS", file.display().to_string())],
     )
     .await;
-    let app = svc.application("acme").await;
-    let token = svc.app_token(&app).await;
-    let (status, connector) = svc
-        .post(
-            "/api/v1/integrations/connectors",
-            Some(&token),
-            json!({ "customer_name": "c", "definition_id": "ACME", "credentials": { "token": "acme-token" } }),
-        )
-        .await;
+    let token = app_token(&svc).await;
+    let (status, connector) = create(
+        &svc,
+        &token,
+        json!({ "customer_name": "c", "definition_id": "ACME", "credentials": { "token": "acme-token" } }),
+    )
+    .await;
     assert_eq!(status, 201, "{connector}");
     assert_eq!(connector["connector_type"], "Acme");
     let id = connector["id"].as_str().unwrap();
@@ -708,7 +663,7 @@ api_base_url = "{}/v2"
         .execute(&token, id, "proxy", "request", proxy("GET", "/../v1/me"))
         .await;
     assert_eq!(status, 400, "{body}");
-    let (status, body) = svc.execute(&token, id, "*", "check", Value::Null).await;
+    let (status, body) = check(&svc, &token, id).await;
     assert_eq!(status, 200);
     assert_eq!(body["result"]["status"], "healthy", "no who-am-i: a token");
     let (status, listed) = svc
