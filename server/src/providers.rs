@@ -683,7 +683,10 @@ impl Connectors {
         let Ok(credentials) = Credentials::from_payload(&stored.record.payload) else {
             return Ok(());
         };
-        let kind = self.kind_of(record)?;
+        let Ok(kind) = self.kind_of(record) else {
+            tracing::warn!(connector = %record.id, "the connector's provider is no longer configured: its grant cannot be revoked; deleting anyway");
+            return Ok(());
+        };
         let endpoint = self.endpoint(&kind, self.client_for(record).await?)?;
         match endpoint.revoke(&credentials).await {
             Ok(()) => Ok(()),

@@ -709,3 +709,74 @@ async fn a_broken_definition_file_stops_the_service_naming_the_file_and_the_fiel
         "{message}"
     );
 }
+
+#[tokio::test]
+async fn concurrent_requests_on_an_expired_google_connector_share_one_refresh() {
+    let fake = MockServer::start().await;
+    google_token_endpoints(&fake).await;
+    Mock::given(method("GET"))
+        .and(path("/drive/v3/files"))
+        .and(header("authorization", "Bearer ya29-fresh"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({ "files": [] })))
+        .mount(&fake)
+        .await;
+    let svc = start(
+        &fake,
+        &[
+            ("GOOGLE_CLIENT_ID", "service-google-app".into()),
+            ("GOOGLE_CLIENT_SECRET", "service-google-secret".into()),
+        ],
+    )
+    .await;
+    let token = app_token(&svc).await;
+    let body = json!({
+        "customer_name": "c", "connector_type": "google",
+        "credentials": { "access_token": "ya29-stale", "refresh_token": "1//r" },
+    });
+    let (status, connector) = create(&svc, &token, body).await;
+    assert_eq!(status, 201, "{connector}");
+    let id = connector["id"].as_str().unwrap();
+    // The stale token is refused: each request refreshes only through the shared cell.
+    Mock::given(method("GET"))
+        .and(path("/drive/v3/files"))
+        .respond_with(ResponseTemplate::new(401))
+        .with_priority(10)
+        .mount(&fake)
+        .await;
+    let answers = futures::future::join_all((0..5).map(|_| {
+        svc.execute(
+            &token,
+            id,
+            "proxy",
+            "request",
+            proxy("GET", "/drive/v3/files"),
+        )
+    }))
+    .await;
+    for (status, body) in answers {
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["connector_metadata"]["status"], 200, "{body}");
+    }
+    let received = fake.received_requests().await.unwrap();
+    let refreshes: Vec<&Request> = received
+        .iter()
+        .filter(|r| r.url.path() == "/token")
+        .collect();
+    assert_eq!(refreshes.len(), 1);
+    assert_eq!(form_of(refreshes[0])["client_id"], "service-google-app");
+}
+
+#[tokio::test]
+async fn a_rejected_token_is_answered_with_the_provider_s_401() {
+    let fake = MockServer::start().await;
+    github_user(&fake).await;
+    let svc = start(&fake, &[]).await;
+    let (token, connector) = github_connector(&svc, "revoked-token").await;
+    let id = connector["id"].as_str().unwrap();
+    let (status, body) = svc
+        .execute(&token, id, "proxy", "request", proxy("GET", "/user"))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["connector_metadata"]["status"], 401);
+    assert_eq!(body["result"]["message"], "Bad credentials");
+}
