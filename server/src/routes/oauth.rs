@@ -87,7 +87,7 @@ async fn initiate(
         .await?;
     let scopes = state.connectors.consent_scopes(&kind, &endpoint);
     let issued = Arc::new(Issued::default());
-    let authorization = OAuth2Flow::new(endpoint, issued.clone())
+    let authorization = OAuth2Flow::new(endpoint.clone(), issued.clone())
         .map_err(consent_setup)?
         .authorize(
             AuthorizeOptions::default()
@@ -96,9 +96,17 @@ async fn initiate(
         )
         .await
         .map_err(consent_setup)?;
-    let verifier = issued
-        .verifier()
-        .ok_or_else(|| consent_setup("no PKCE verifier was issued"))?;
+    // A provider without PKCE (Notion, Slack, HubSpot) issues no verifier: an empty one is
+    // kept, and the callback sends none.
+    let pkce = endpoint
+        .provider()
+        .oauth2_settings()
+        .is_some_and(|settings| settings.pkce);
+    let verifier = match (issued.verifier(), pkce) {
+        (Some(verifier), _) => verifier,
+        (None, false) => SecretString::from(""),
+        (None, true) => return Err(consent_setup("no PKCE verifier was issued")),
+    };
     let state_hash = secrets::hash(&authorization.state);
     let pkce_verifier = state
         .connectors
@@ -306,7 +314,12 @@ async fn complete(
             ConsentFailure::ExchangeFailed
         })?;
     let credentials = endpoint
-        .exchange(code, Some(&redirect_uri), Some(&verifier), &pending.scopes)
+        .exchange(
+            code,
+            Some(&redirect_uri),
+            (!verifier.expose_secret().is_empty()).then_some(&verifier),
+            &pending.scopes,
+        )
         .await
         .map_err(|e| {
             tracing::warn!(error = %e, "the authorization code exchange failed");

@@ -780,3 +780,71 @@ async fn a_rejected_token_is_answered_with_the_provider_s_401() {
     assert_eq!(body["connector_metadata"]["status"], 401);
     assert_eq!(body["result"]["message"], "Bad credentials");
 }
+
+#[tokio::test]
+async fn the_consent_flow_works_for_a_provider_without_pkce() {
+    let fake = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v1/oauth/token"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "access_token": "secret_notion", "token_type": "bearer",
+            "bot_id": "b1", "workspace_id": "w1", "owner": { "user": { "id": "u1" } },
+        })))
+        .mount(&fake)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/v1/users/me"))
+        .and(header("authorization", "Bearer secret_notion"))
+        .and(header("notion-version", "2022-06-28"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({ "id": "u1" })))
+        .mount(&fake)
+        .await;
+    let svc = start(
+        &fake,
+        &[
+            ("NOTION_CLIENT_ID", "notion-app".into()),
+            ("NOTION_CLIENT_SECRET", "notion-secret".into()),
+            (
+                "NOTION_AUTHORIZATION_URL",
+                format!("{}/v1/oauth/authorize", fake.uri()),
+            ),
+            ("NOTION_TOKEN_URL", format!("{}/v1/oauth/token", fake.uri())),
+            ("NOTION_API_BASE_URL", format!("{}/v1", fake.uri())),
+        ],
+    )
+    .await;
+    let token = app_token(&svc).await;
+    let consent = query_of(&consent_url(&svc, &token, "notion").await);
+    assert!(!consent.contains_key("code_challenge"));
+    assert_eq!(consent["owner"], "user");
+    let landed = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .get(format!(
+            "{}/api/v1/oauth/callback?code=n-code&state={}",
+            svc.url, consent["state"]
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(landed.status().as_u16(), 303);
+    let back: Url = landed.headers()["location"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let id = query_of(&back)["connector_id"].clone();
+    let exchange = &fake.received_requests().await.unwrap()[0];
+    let sent: Value = serde_json::from_slice(&exchange.body).unwrap();
+    assert_eq!(sent["code"], "n-code");
+    assert!(sent.get("code_verifier").is_none());
+    assert!(
+        header_of(exchange, "authorization")
+            .unwrap()
+            .starts_with("Basic ")
+    );
+    let (status, body) = svc.execute(&token, &id, "*", "check", Value::Null).await;
+    assert_eq!(status, 200);
+    assert_eq!(body["result"]["status"], "healthy", "{body}");
+}
