@@ -127,6 +127,46 @@ async fn consent_url(svc: &Service, token: &str, connector_type: &str) -> Url {
     body["consent_url"].as_str().unwrap().parse().unwrap()
 }
 
+/// Lands on the service's callback with `code` and `state`, as the provider's redirect does;
+/// where the service sends the user on.
+async fn land(svc: &Service, code: &str, state: &str) -> Url {
+    let landed = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(20))
+        .build()
+        .unwrap()
+        .get(format!(
+            "{}/api/v1/oauth/callback?code={code}&state={state}",
+            svc.url
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(landed.status().as_u16(), 303);
+    landed.headers()["location"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+/// A service (as [`start`]) whose OAuth app for `id` (upper case) is `client_id`.
+async fn start_with_app(
+    fake: &MockServer,
+    id: &str,
+    client_id: &str,
+    extra: &[(&str, String)],
+) -> Service {
+    let client_id_key = format!("{id}_CLIENT_ID");
+    let secret_key = format!("{id}_CLIENT_SECRET");
+    let mut env = vec![
+        (client_id_key.as_str(), client_id.to_string()),
+        (secret_key.as_str(), "service-secret".to_string()),
+    ];
+    env.extend(extra.iter().cloned());
+    start(fake, &env).await
+}
+
 /// A URL's query as a map.
 fn query_of(url: &Url) -> HashMap<String, String> {
     url.query_pairs().into_owned().collect()
@@ -430,14 +470,7 @@ async fn the_consent_flow_creates_a_github_connector_with_the_service_s_github_a
         })))
         .mount(&fake)
         .await;
-    let svc = start(
-        &fake,
-        &[
-            ("GITHUB_CLIENT_ID", "service-github-app".into()),
-            ("GITHUB_CLIENT_SECRET", "service-github-secret".into()),
-        ],
-    )
-    .await;
+    let svc = start_with_app(&fake, "GITHUB", "service-github-app", &[]).await;
     let token = app_token(&svc).await;
     let consent = consent_url(&svc, &token, "github").await;
     assert_eq!(consent.path(), "/login/oauth/authorize");
@@ -447,22 +480,7 @@ async fn the_consent_flow_creates_a_github_connector_with_the_service_s_github_a
     let callback = format!("{}/api/v1/oauth/callback", svc.url);
     assert_eq!(params["redirect_uri"], callback);
 
-    let browser = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .timeout(Duration::from_secs(20))
-        .build()
-        .unwrap();
-    let landed = browser
-        .get(format!("{callback}?code=code-1&state={}", params["state"]))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(landed.status().as_u16(), 303);
-    let back: Url = landed.headers()["location"]
-        .to_str()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let back = land(&svc, "code-1", &params["state"]).await;
     assert_eq!(back.path(), "/done");
     let back = query_of(&back);
     let id = &back["connector_id"];
@@ -720,14 +738,7 @@ async fn concurrent_requests_on_an_expired_google_connector_share_one_refresh() 
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({ "files": [] })))
         .mount(&fake)
         .await;
-    let svc = start(
-        &fake,
-        &[
-            ("GOOGLE_CLIENT_ID", "service-google-app".into()),
-            ("GOOGLE_CLIENT_SECRET", "service-google-secret".into()),
-        ],
-    )
-    .await;
+    let svc = start_with_app(&fake, "GOOGLE", "service-google-app", &[]).await;
     let token = app_token(&svc).await;
     let body = json!({
         "customer_name": "c", "connector_type": "google",
@@ -799,11 +810,11 @@ async fn the_consent_flow_works_for_a_provider_without_pkce() {
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({ "id": "u1" })))
         .mount(&fake)
         .await;
-    let svc = start(
+    let svc = start_with_app(
         &fake,
+        "NOTION",
+        "notion-app",
         &[
-            ("NOTION_CLIENT_ID", "notion-app".into()),
-            ("NOTION_CLIENT_SECRET", "notion-secret".into()),
             (
                 "NOTION_AUTHORIZATION_URL",
                 format!("{}/v1/oauth/authorize", fake.uri()),
@@ -817,23 +828,7 @@ async fn the_consent_flow_works_for_a_provider_without_pkce() {
     let consent = query_of(&consent_url(&svc, &token, "notion").await);
     assert!(!consent.contains_key("code_challenge"));
     assert_eq!(consent["owner"], "user");
-    let landed = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-        .get(format!(
-            "{}/api/v1/oauth/callback?code=n-code&state={}",
-            svc.url, consent["state"]
-        ))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(landed.status().as_u16(), 303);
-    let back: Url = landed.headers()["location"]
-        .to_str()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let back = land(&svc, "n-code", &consent["state"]).await;
     let id = query_of(&back)["connector_id"].clone();
     let exchange = &fake.received_requests().await.unwrap()[0];
     let sent: Value = serde_json::from_slice(&exchange.body).unwrap();
