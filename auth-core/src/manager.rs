@@ -10,7 +10,7 @@ use std::time::{Duration, SystemTime};
 
 use tracing::Instrument;
 
-use crate::cell::{RefreshPolicy, TokenCell};
+use crate::cell::{RefreshCallback, RefreshPolicy, TokenCell};
 use crate::config::{CodeValue, ConfigLoader, EnvSource};
 use crate::endpoint::TokenEndpoint;
 use crate::error::{AuthError, ConfigError, ConfigSource};
@@ -91,6 +91,7 @@ struct Inner {
     states: Arc<dyn PendingStateStore>,
     cells: Mutex<HashMap<(String, String), Weak<TokenCell>>>,
     policy: RefreshPolicy,
+    on_refresh: Option<RefreshCallback>,
 }
 
 /// The entry point: configured providers, a credential store, OAuth2 flows and sessions.
@@ -134,6 +135,7 @@ pub struct AuthManagerBuilder {
     state_ttl: Duration,
     states: Option<Arc<dyn PendingStateStore>>,
     policy: RefreshPolicy,
+    on_refresh: Option<RefreshCallback>,
 }
 
 impl fmt::Debug for AuthManagerBuilder {
@@ -153,6 +155,7 @@ impl Default for AuthManagerBuilder {
             state_ttl: Duration::from_secs(600),
             states: None,
             policy: RefreshPolicy::default(),
+            on_refresh: None,
         }
     }
 }
@@ -253,6 +256,17 @@ impl AuthManagerBuilder {
         self
     }
 
+    /// Called with (provider, subject, credentials) after each refresh of stored credentials this
+    /// manager performs (a refresh another process made and this one only read is not reported).
+    /// Override credentials report to [`SessionOptions::on_refresh`] instead.
+    pub fn on_refresh(
+        mut self,
+        callback: impl Fn(&str, &str, &Credentials) + Send + Sync + 'static,
+    ) -> Self {
+        self.on_refresh = Some(Arc::new(callback));
+        self
+    }
+
     /// Builds the manager: sets up providers and validates their configuration.
     pub fn build(self) -> Result<AuthManager, AuthError> {
         let mut providers: BTreeMap<String, Arc<TokenEndpoint>> = BTreeMap::new();
@@ -331,6 +345,7 @@ impl AuthManagerBuilder {
                     .unwrap_or_else(|| Arc::new(MemoryPendingStates::new(self.state_ttl))),
                 cells: Mutex::new(HashMap::new()),
                 policy: self.policy,
+                on_refresh: self.on_refresh,
             }),
         })
     }
@@ -670,7 +685,7 @@ impl AuthManager {
             subject,
             self.inner.store.clone(),
             self.inner.policy,
-            None,
+            self.inner.on_refresh.clone(),
         ));
         cells.insert(key, Arc::downgrade(&cell));
         cell

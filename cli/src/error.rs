@@ -349,6 +349,9 @@ pub fn server_error(e: ServerError, store_dir: &str) -> CliError {
             ),
         ),
         ServerError::InvalidConfig { .. } => CliError::new(ExitKind::Config, e.to_string()),
+        ServerError::ProviderDefinitions(definitions) => {
+            CliError::new(ExitKind::Config, definitions.to_string())
+        }
         ServerError::InvalidArgument { .. } => CliError::new(ExitKind::Usage, e.to_string()),
         ServerError::UnknownApplication { id } => CliError::new(
             ExitKind::Usage,

@@ -4,9 +4,9 @@
 use std::future::Future;
 use std::path::PathBuf;
 
-use integrations::KeyRing;
 use integrations::asana::{self, AsanaAppCredentials};
 use integrations::auth_core::config::ConfigLoader;
+use integrations::{EnvSource, KeyRing};
 use integrations_server::{
     Admin, Application, ApplicationCredentials, Server, ServerBuilder, ServerError,
 };
@@ -119,7 +119,7 @@ pub async fn serve(globals: &Globals, args: &ServeArgs) -> Result<(), CliError> 
             )
         })?,
     };
-    let server = builder
+    let server = providers_of(globals, builder)
         .public_url(public_url.clone())
         .asana_app(asana)
         .build()
@@ -159,6 +159,17 @@ fn asana_app(globals: &Globals) -> Result<AsanaAppCredentials, CliError> {
         .load(asana::PROVIDER_ID, asana::FIELDS)
         .map_err(|e| CliError::new(ExitKind::Config, e.to_string()))?;
     Ok(AsanaAppCredentials::from_config(&config))
+}
+
+/// The declarative providers from the same configuration as every command's: the process
+/// environment (`{ID}_*` keys, `INTEGRATIONS_PROVIDERS`) and `--config` (else
+/// `INTEGRATIONS_CONFIG`), its `[id]` sections and its `providers` list of definition files.
+fn providers_of(globals: &Globals, builder: ServerBuilder) -> ServerBuilder {
+    let builder = builder.provider_env(EnvSource::process());
+    match &globals.config {
+        Some(path) => builder.provider_config_file(path),
+        None => builder,
+    }
 }
 
 /// `--public-url`: http(s) with a host.

@@ -3031,3 +3031,118 @@ async fn serve_refuses_to_start_without_a_key_unless_told_to_store_plaintext() {
         "{stderr}"
     );
 }
+
+/// A service token for a new application of the service in `dir` served at `url`.
+async fn service_bearer(h: &Harness, dir: &Path, http: &reqwest::Client, url: &str) -> String {
+    let (_, client_id, secret) = printed_credentials(&apps(h, dir, &["create", "acme"]).await);
+    let token: Value = http
+        .post(format!("{url}/api/v1/account/applications/token"))
+        .json(&json!({"client_id": client_id, "client_secret": secret}))
+        .send()
+        .await
+        .expect("POST token")
+        .json()
+        .await
+        .expect("JSON");
+    token["access_token"]
+        .as_str()
+        .expect("access_token")
+        .to_string()
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn serve_offers_the_providers_of_config_and_env_and_refuses_a_broken_definition() {
+    use wiremock::matchers::header;
+
+    let mut h = Harness::start().await;
+    h.set_env("INTEGRATIONS_ENCRYPTION_KEY", SERVICE_KEY);
+    let fake = wiremock::MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/v1/me"))
+        .and(header("authorization", "Bearer acme-canary"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"name": "Ada"})))
+        .mount(&fake)
+        .await;
+    // The definition comes from the file --config lists; its API base URL from the environment.
+    let definitions = h.dir.path().join("acme.toml");
+    std::fs::write(
+        &definitions,
+        "[[providers]]\nid = \"acme\"\ndisplay_name = \"Acme\"\nauthorization_url = \"https://acme.example/a\"\ntoken_url = \"https://acme.example/t\"\napi_base_url = \"https://api.acme.example\"\n",
+    )
+    .expect("write the definitions");
+    let config = h.dir.path().join("config.toml");
+    std::fs::write(
+        &config,
+        format!("providers = [{:?}]\n", definitions.to_str().expect("utf-8")),
+    )
+    .expect("write the configuration");
+    h.set_env("ACME_API_BASE_URL", &fake.uri());
+    let config = config.to_str().expect("utf-8 path");
+    let dir = h.dir.path().join("service");
+    let store = dir.to_str().expect("utf-8 path");
+    let args = [
+        "--listen",
+        "127.0.0.1:0",
+        "--store",
+        store,
+        "--config",
+        config,
+    ];
+    let serving = Serving::start(&h, &args).await;
+    let http = reqwest::Client::builder()
+        .timeout(CHILD_TIMEOUT)
+        .build()
+        .expect("http client");
+    let bearer = service_bearer(&h, &dir, &http, &serving.url).await;
+    let created = http
+        .post(format!("{}/api/v1/integrations/connectors", serving.url))
+        .bearer_auth(&bearer)
+        .json(&json!({
+            "customer_name": "c", "connector_type": "acme",
+            "credentials": {"token": "acme-canary"},
+        }))
+        .send()
+        .await
+        .expect("POST connector");
+    assert_eq!(created.status(), 201);
+    let connector: Value = created.json().await.expect("JSON");
+    assert_eq!(connector["connector_type"], "Acme");
+    let id = connector["id"].as_str().expect("id");
+    let answer = http
+        .post(format!(
+            "{}/api/v1/integrations/connectors/{id}/execute",
+            serving.url
+        ))
+        .bearer_auth(&bearer)
+        .json(&json!({
+            "entity": "proxy", "action": "request",
+            "params": {"method": "GET", "path": "/v1/me"},
+        }))
+        .send()
+        .await
+        .expect("POST execute");
+    assert_eq!(answer.status(), 200);
+    let answer: Value = answer.json().await.expect("JSON");
+    assert_eq!(answer["result"], json!({"name": "Ada"}));
+    assert_eq!(answer["connector_metadata"]["status"], 200);
+    serving.signal("TERM");
+    let (code, stderr) = serving.exit().await;
+    assert_eq!(code, 0, "{stderr}");
+
+    // A broken definition stops the service before it serves, with the configuration code.
+    std::fs::write(
+        &definitions,
+        "[[providers]]\nid = \"acme\"\ndisplay_name = \"Acme\"\nauthorization_url = \"https://acme.example/a\"\n",
+    )
+    .expect("write the definitions");
+    let out = h.run(&[&["serve"], &args[..]].concat()).await;
+    out.assert_code(3);
+    assert_eq!(
+        out.stderr,
+        format!(
+            "error: provider definition {}, line 1: `providers[0].token_url`: missing field `token_url`\n",
+            definitions.display()
+        )
+    );
+}

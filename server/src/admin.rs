@@ -9,7 +9,7 @@ use integrations::{CredentialStore, SecretString};
 use url::Url;
 
 use crate::error::ServerError;
-use crate::providers::{ConnectorType, OAuthClient, OWN_CLIENT_PROVIDER, oauth_app_record};
+use crate::providers::{ConnectorTypes, OAuthClient, OWN_CLIENT_PROVIDER, oauth_app_record};
 use crate::secrets::{self, Sealer};
 use crate::store::{ApplicationRecord, ServiceStore};
 
@@ -61,6 +61,7 @@ pub struct Admin {
     store: Arc<dyn ServiceStore>,
     credentials: Arc<dyn CredentialStore>,
     sealer: Sealer,
+    types: ConnectorTypes,
 }
 
 impl Admin {
@@ -68,11 +69,13 @@ impl Admin {
         store: Arc<dyn ServiceStore>,
         credentials: Arc<dyn CredentialStore>,
         sealer: Sealer,
+        types: ConnectorTypes,
     ) -> Self {
         Self {
             store,
             credentials,
             sealer,
+            types,
         }
     }
 
@@ -147,14 +150,14 @@ impl Admin {
             .await?
             .ok_or_else(|| ServerError::UnknownApplication { id: id.to_string() })?;
         for connector in connectors {
-            for provider in [ConnectorType::Asana.id(), OWN_CLIENT_PROVIDER] {
+            for provider in self.types.ids().chain([OWN_CLIENT_PROVIDER]) {
                 self.credentials.delete(provider, &connector).await?;
             }
         }
         Ok(())
     }
 
-    /// Sets the application's own OAuth app for `connector_type` (`asana`): OAuth connectors
+    /// Sets the application's own OAuth app for `connector_type` (`asana`, `github`, ...): OAuth connectors
     /// created without a client id and secret refresh with it. The secret is sealed with the
     /// service's key.
     pub async fn set_oauth_app(
@@ -165,12 +168,13 @@ impl Admin {
         client_secret: SecretString,
     ) -> Result<(), ServerError> {
         self.application(application_id).await?;
-        let kind = ConnectorType::from_name(connector_type).ok_or_else(|| {
-            ServerError::InvalidArgument {
-                name: "connector_type",
-                reason: "unknown; supported: asana".into(),
-            }
-        })?;
+        let kind =
+            self.types
+                .by_name(connector_type)
+                .ok_or_else(|| ServerError::InvalidArgument {
+                    name: "connector_type",
+                    reason: format!("unknown; supported: {}", self.types.supported()),
+                })?;
         if client_id.trim().is_empty() || client_secret.expose_secret().trim().is_empty() {
             return Err(ServerError::InvalidArgument {
                 name: "client_id",
@@ -185,7 +189,7 @@ impl Admin {
             .put_oauth_app(oauth_app_record(
                 &self.sealer,
                 application_id,
-                kind,
+                &kind,
                 &client,
             )?)
             .await?;

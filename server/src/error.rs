@@ -84,6 +84,10 @@ pub enum ServerError {
         /// What is wrong.
         reason: String,
     },
+    /// A provider definition file (or the configuration naming it) is broken: the error names
+    /// the file, the line and the field.
+    #[error("cannot load the provider definitions: {0}")]
+    ProviderDefinitions(integrations::ConfigError),
     /// The service's store failed.
     #[error(transparent)]
     Store(#[from] ServiceStoreError),

@@ -14,8 +14,8 @@
 //! | `GET /api/v1/integrations/connectors` | `{data: [connector, ...]}` |
 //! | `GET`, `PATCH`, `DELETE /api/v1/integrations/connectors/{id}` | the connector |
 //! | `POST /api/v1/integrations/connectors/{id}/execute` (also `/api/v1/connectors/sources/{id}/execute`) | `{result, connector_metadata}` |
-//! | `POST /api/v1/integrations/connectors/oauth/initiate` | `{consent_url}`: Asana's consent page for a customer |
-//! | `GET /api/v1/oauth/callback` (from Asana) | 303 to the `redirect_url` with `connector_id` (or `error`) |
+//! | `POST /api/v1/integrations/connectors/oauth/initiate` | `{consent_url}`: the provider's consent page for a customer |
+//! | `GET /api/v1/oauth/callback` (from the provider) | 303 to the `redirect_url` with `connector_id` (or `error`) |
 //! | `PUT /api/v1/oauth/credentials`, `GET`, `DELETE /api/v1/oauth/credentials/connector_type/{type}` | the application's own OAuth app (never its secret) |
 //! | `GET /api/v1/audit?limit=N` | `{data: [entry, ...]}`, newest first |
 //! | `POST /mcp` (`?connector_id=` or `X-Connector-Id`) | MCP, streamable HTTP: `describe` and `execute` on one connector |
@@ -30,6 +30,53 @@
 //! when Asana fails, 504 past the request timeout ([`DEFAULT_REQUEST_TIMEOUT`]).
 //! Service tokens live [`DEFAULT_TOKEN_TTL`] unless configured (never less than
 //! [`MIN_TOKEN_TTL`]).
+//!
+//! ## Providers without a catalog
+//!
+//! Besides Asana (`connector_type` `Asana`, `definition_id` `d0243522-dccf-4978-8ba0-37ed47a0bdbf`
+//! or `asana`), every declarative provider is a connector type: the built-in `github`, `google`,
+//! `slack`, `notion`, `microsoft`, `linear`, `hubspot`, `salesforce`, and those of the definition
+//! files the service's configuration names ([`ServerBuilder::provider_env`]'s
+//! `INTEGRATIONS_PROVIDERS`, the config file's `providers` list). `connector_type` and
+//! `definition_id` take the provider id or its display name, in any case. Credentials, OAuth
+//! apps (the service's from `{ID}_CLIENT_ID`/`{ID}_CLIENT_SECRET`, or the application's through
+//! `PUT /api/v1/oauth/credentials`), consent flows and revocation on `DELETE` work as for Asana.
+//! `execute` on such a connector offers two things; anything else is 400 naming them:
+//!
+//! - `{"entity": "*", "action": "check"}`: the provider's "who am I" call (without one, a token
+//!   is obtained, refreshed if due); `{result: {status: "healthy"|"unhealthy", error,
+//!   checked_entity: "proxy", checked_action: "request", checked_request: "GET /user"}}`.
+//! - `{"entity": "proxy", "action": "request", "params": ...}`: one raw request with the
+//!   connector's token, only to the provider's API origin and below its API base URL, with the
+//!   headers the provider requires; a 401 refreshes the token once and retries once; each
+//!   attempt times out after the upstream timeout; the body read is capped at 16 MiB. The
+//!   answer is `{result: <the body as JSON, else as text, null when empty>, connector_metadata:
+//!   {status: <the provider's status>, headers: {"content-type"}}}`, 200 whatever the provider's
+//!   status; a path that leaves the API is 400 and nothing is sent. The audit keeps the method,
+//!   the path with value-like segments replaced by `{}`, the query parameters' names and `body`
+//!   when one was sent. Its params:
+//!
+//! ```json
+//! {
+//!   "type": "object",
+//!   "additionalProperties": false,
+//!   "required": ["method", "path"],
+//!   "properties": {
+//!     "method": {"type": "string", "enum": ["GET", "POST", "PUT", "PATCH", "DELETE"],
+//!                "description": "any case"},
+//!     "path": {"type": "string", "pattern": "^/(?!/)[^?#]*$",
+//!              "description": "below the API base URL; no `.`, `..` or encoded `/` segments"},
+//!     "query": {"type": "object", "additionalProperties": {
+//!       "oneOf": [{"type": ["string", "number", "boolean"]},
+//!                 {"type": "array", "items": {"type": ["string", "number", "boolean"]}}]}},
+//!     "body": {"description": "any JSON, sent as the request body"}
+//!   }
+//! }
+//! ```
+//!
+//! Asana keeps its catalog and offers no `proxy`. `/mcp` serves Asana connectors only: for a
+//! connector of a provider without a catalog it answers 400 (no tools to offer). Refreshes of
+//! every provider's tokens count in `/metrics`' `integrations_token_refreshes_total`.
 //!
 //! ## The hosted life
 //!

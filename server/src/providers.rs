@@ -1,23 +1,29 @@
 //! Connector types and their credentials: which provider a request names (Asana by Airbyte's
-//! definition id or by name), the two credential forms of the seed (`{token}` and
+//! definition id or by name; every declarative provider, built in or from the service's provider
+//! configuration, by its id or name), the two credential forms of the seed (`{token}` and
 //! `{access_token?, refresh_token, client_id?, client_secret?}`), where they are kept (the core's
-//! credential store, provider `asana`, subject = connector id; a connector's own OAuth client
-//! under provider [`OWN_CLIENT_PROVIDER`]), and the warm [`AsanaConnector`]s built over them
-//! ([`Connectors`]): each refreshes through the core's `RefreshingTokenSource::stored_with_callback`
-//! (single flight, the refreshed token written back, each refresh counted in the metrics) with
-//! the right OAuth app.
+//! credential store, provider = the connector type's id, subject = connector id; a connector's
+//! own OAuth client under provider [`OWN_CLIENT_PROVIDER`]), and the warm clients built over them
+//! ([`Connectors`]): Asana's typed connector, refreshing through the core's
+//! `RefreshingTokenSource::stored_with_callback`, or, for a declarative provider, an
+//! `AuthManager` over the same store whose sessions send raw requests; both refresh with single
+//! flight, write the refreshed token back, count each refresh in the metrics, and use the right
+//! OAuth app.
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use integrations::asana::{
     AsanaAppCredentials, AsanaAuthProvider, AsanaClient, AsanaConnector, PROVIDER_ID, RetryConfig,
 };
+use integrations::auth_core::config::{CodeValue, ConfigLoader};
 use integrations::auth_core::{CredentialRecord, PutMode, TokenEndpoint};
+use integrations::declarative::{self, Definition};
 use integrations::{
-    AuthError, CredentialStatus, CredentialStore, Credentials, ErrorClass, OAuth2Token,
-    RefreshingTokenSource, SecretString,
+    AuthError, AuthManager, ConfigError, CredentialStatus, CredentialStore, Credentials, EnvSource,
+    ErrorClass, OAuth2Token, RefreshingTokenSource, SecretString,
 };
 use serde_json::{Map, Value, json};
 
@@ -38,61 +44,119 @@ pub const OWN_CLIENT_PROVIDER: &str = "asana-oauth-client";
 /// What the sealer binds an application's OAuth client secret to.
 pub(crate) const OAUTH_APP_PURPOSE: &str = "oauth_app";
 
-/// A provider the service runs connectors for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A provider the service runs connectors for: Asana (a typed client and its catalog) or a
+/// declarative provider (raw requests and `check` only).
+#[derive(Debug, Clone)]
 pub(crate) enum ConnectorType {
     Asana,
+    Api(Arc<Definition>),
+}
+
+impl PartialEq for ConnectorType {
+    fn eq(&self, other: &Self) -> bool {
+        self.id() == other.id()
+    }
 }
 
 impl ConnectorType {
-    /// By `definition_id` (Airbyte's id, or the provider's name).
-    pub(crate) fn from_definition_id(id: &str) -> Option<Self> {
-        (id.eq_ignore_ascii_case(ASANA_DEFINITION_ID) || id.eq_ignore_ascii_case(PROVIDER_ID))
-            .then_some(ConnectorType::Asana)
-    }
-
-    /// By `connector_type` (`Asana`, `asana`).
-    pub(crate) fn from_name(name: &str) -> Option<Self> {
-        name.eq_ignore_ascii_case(PROVIDER_ID)
-            .then_some(ConnectorType::Asana)
-    }
-
-    /// The id stored in records (`asana`).
-    pub(crate) fn id(self) -> &'static str {
+    /// The id stored in records and under which credentials are kept (`asana`, `github`).
+    pub(crate) fn id(&self) -> &str {
         match self {
             ConnectorType::Asana => PROVIDER_ID,
+            ConnectorType::Api(definition) => &definition.id,
         }
     }
 
     /// The name answered as `connector_type`.
-    pub(crate) fn display_name(self) -> &'static str {
+    pub(crate) fn display_name(&self) -> &str {
         match self {
             ConnectorType::Asana => "Asana",
+            ConnectorType::Api(definition) => &definition.display_name,
         }
     }
 
-    /// The definition id answered.
-    pub(crate) fn definition_id(self) -> &'static str {
+    /// The definition id answered: Airbyte's for Asana, the provider id for the others.
+    pub(crate) fn definition_id(&self) -> &str {
         match self {
             ConnectorType::Asana => ASANA_DEFINITION_ID,
+            ConnectorType::Api(definition) => &definition.id,
         }
+    }
+}
+
+/// The connector types this service offers: Asana and every declarative provider (built in, or
+/// from the files the service's configuration names).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ConnectorTypes {
+    declarative: Vec<Arc<Definition>>,
+}
+
+impl ConnectorTypes {
+    /// Asana and these definitions (one that claims Asana's id is left out).
+    pub(crate) fn new(definitions: Vec<Definition>) -> Self {
+        Self {
+            declarative: definitions
+                .into_iter()
+                .filter(|d| !d.id.eq_ignore_ascii_case(PROVIDER_ID))
+                .map(Arc::new)
+                .collect(),
+        }
+    }
+
+    /// Every provider id (`asana` first).
+    pub(crate) fn ids(&self) -> impl Iterator<Item = &str> {
+        std::iter::once(PROVIDER_ID).chain(self.declarative.iter().map(|d| d.id.as_str()))
+    }
+
+    /// By `definition_id` (Airbyte's id for Asana, or a provider id).
+    pub(crate) fn by_definition_id(&self, id: &str) -> Option<ConnectorType> {
+        if id.eq_ignore_ascii_case(ASANA_DEFINITION_ID) || id.eq_ignore_ascii_case(PROVIDER_ID) {
+            return Some(ConnectorType::Asana);
+        }
+        self.declarative
+            .iter()
+            .find(|d| d.id.eq_ignore_ascii_case(id))
+            .map(|d| ConnectorType::Api(d.clone()))
+    }
+
+    /// By `connector_type`: a provider id or display name, in any case (`Asana`, `github`,
+    /// `GitHub`).
+    pub(crate) fn by_name(&self, name: &str) -> Option<ConnectorType> {
+        if name.eq_ignore_ascii_case(PROVIDER_ID) {
+            return Some(ConnectorType::Asana);
+        }
+        self.declarative
+            .iter()
+            .find(|d| d.id.eq_ignore_ascii_case(name) || d.display_name.eq_ignore_ascii_case(name))
+            .map(|d| ConnectorType::Api(d.clone()))
+    }
+
+    /// The supported connector types, for error messages.
+    pub(crate) fn supported(&self) -> String {
+        self.ids().collect::<Vec<_>>().join(", ")
     }
 
     /// Resolves a request's `definition_id` and `connector_type` (either; both must agree).
     pub(crate) fn resolve(
+        &self,
         definition_id: Option<&str>,
         connector_type: Option<&str>,
-    ) -> Result<Self, ApiError> {
+    ) -> Result<ConnectorType, ApiError> {
         let by_id = definition_id.map(|id| {
-            Self::from_definition_id(id).ok_or_else(|| {
+            self.by_definition_id(id).ok_or_else(|| {
                 ApiError::unprocessable(format!(
-                    "unknown definition_id; supported: {ASANA_DEFINITION_ID} (Asana)"
+                    "unknown definition_id; supported: {ASANA_DEFINITION_ID} (Asana) or a provider id ({})",
+                    self.supported()
                 ))
             })
         });
         let by_name = connector_type.map(|name| {
-            Self::from_name(name)
-                .ok_or_else(|| ApiError::unprocessable("unknown connector_type; supported: Asana"))
+            self.by_name(name).ok_or_else(|| {
+                ApiError::unprocessable(format!(
+                    "unknown connector_type; supported: {}",
+                    self.supported()
+                ))
+            })
         });
         match (by_id.transpose()?, by_name.transpose()?) {
             (Some(a), Some(b)) if a != b => Err(ApiError::unprocessable(
@@ -202,17 +266,52 @@ impl CredentialsInput {
     }
 }
 
+/// Where declarative providers' configuration comes from: the same layering and env keys as the
+/// library (`{ID}_CLIENT_ID`, `{ID}_API_BASE_URL`, ..., the config file's `[id]` sections and
+/// its `providers` list of definition files, `INTEGRATIONS_PROVIDERS`).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ProviderConfigSource {
+    /// Env keys.
+    pub(crate) env: EnvSource,
+    /// The configuration file, if any (else `INTEGRATIONS_CONFIG` from `env`).
+    pub(crate) config_file: Option<PathBuf>,
+}
+
+impl ProviderConfigSource {
+    /// Every connector type this configuration offers; a broken definition file is an error
+    /// naming the file, the line and the field.
+    pub(crate) fn connector_types(&self) -> Result<ConnectorTypes, ConfigError> {
+        let mut loader = ConfigLoader::new().with_env(self.env.clone());
+        if let Some(file) = &self.config_file {
+            loader = loader.with_file(file.clone());
+        }
+        Ok(ConnectorTypes::new(declarative::definitions(&loader)?))
+    }
+}
+
 /// Settings of the upstream clients the service builds.
 #[derive(Debug, Clone)]
 pub(crate) struct UpstreamSettings {
     /// The service's Asana app (client id and secret, if configured) and Asana's URLs.
     pub(crate) asana: AsanaAppCredentials,
+    /// The declarative providers' configuration (their URLs and the service's OAuth apps).
+    pub(crate) providers: ProviderConfigSource,
+    /// The connector types offered.
+    pub(crate) types: ConnectorTypes,
     /// Retries of Asana calls.
     pub(crate) retry: RetryConfig,
-    /// How long one attempt of an Asana call may take.
+    /// How long one attempt of an upstream call may take.
     pub(crate) timeout: Duration,
     /// How many warm connectors are kept.
     pub(crate) cache_size: usize,
+}
+
+/// A connector's warm upstream client: Asana's typed connector, or a manager whose sessions send
+/// raw requests to a declarative provider's API.
+#[derive(Debug, Clone)]
+enum Warm {
+    Asana(Arc<AsanaConnector>),
+    Api(Arc<AuthManager>),
 }
 
 /// Builds, caches and forgets connectors' upstream clients, and keeps their credentials.
@@ -229,7 +328,7 @@ pub(crate) struct Connectors {
 #[derive(Debug, Default)]
 struct Cache {
     next: u64,
-    entries: HashMap<String, (u64, Arc<AsanaConnector>)>,
+    entries: HashMap<String, (u64, Warm)>,
 }
 
 impl Connectors {
@@ -255,11 +354,32 @@ impl Connectors {
         &self.sealer
     }
 
+    /// The connector types offered.
+    pub(crate) fn types(&self) -> &ConnectorTypes {
+        &self.settings.types
+    }
+
+    /// How long one attempt of an upstream call may take.
+    pub(crate) fn timeout(&self) -> Duration {
+        self.settings.timeout
+    }
+
+    /// The connector type of a stored connector; 422 when the service no longer offers it.
+    pub(crate) fn kind_of(&self, record: &ConnectorRecord) -> Result<ConnectorType, ApiError> {
+        self.types().by_name(&record.connector_type).ok_or_else(|| {
+            ApiError::unprocessable(format!(
+                "this connector's provider `{}` is no longer configured on this service",
+                record.connector_type
+            ))
+        })
+    }
+
     /// Whose OAuth app will refresh an OAuth connector of `application_id`: its own client, the
     /// application's app, else the service's; 422 when there is none.
     pub(crate) async fn oauth_app_for(
         &self,
         application_id: &str,
+        kind: &ConnectorType,
         input: &CredentialsInput,
     ) -> Result<Option<OAuthAppSource>, ApiError> {
         let CredentialsInput::OAuth { client, .. } = input else {
@@ -268,74 +388,102 @@ impl Connectors {
         if client.is_some() {
             return Ok(Some(OAuthAppSource::Own));
         }
-        self.shared_app_for(application_id).await.map(Some)
+        self.shared_app_for(application_id, kind).await.map(Some)
     }
 
     /// The OAuth app a connector of `application_id` without a client of its own uses: the
-    /// application's own app for Asana, else the service's; 422 when there is none.
+    /// application's own app for `kind`, else the service's; 422 when there is none.
     pub(crate) async fn shared_app_for(
         &self,
         application_id: &str,
+        kind: &ConnectorType,
     ) -> Result<OAuthAppSource, ApiError> {
         if self
             .store
-            .oauth_app(application_id, PROVIDER_ID)
+            .oauth_app(application_id, kind.id())
             .await?
             .is_some()
         {
             return Ok(OAuthAppSource::Application);
         }
-        if self.service_client().is_some() {
+        if self.service_client(kind)?.is_some() {
             return Ok(OAuthAppSource::Service);
         }
-        Err(ApiError::unprocessable(
-            "Asana OAuth needs an OAuth app, and neither this application nor the service has one for Asana: set the application's with PUT /api/v1/oauth/credentials (or pass client_id and client_secret in a connector's OAuth credentials)",
-        ))
+        let name = kind.display_name();
+        Err(ApiError::unprocessable(format!(
+            "{name} OAuth needs an OAuth app, and neither this application nor the service has one for {name}: set the application's with PUT /api/v1/oauth/credentials (or pass client_id and client_secret in a connector's OAuth credentials)"
+        )))
     }
 
-    /// The token endpoint of the application's or the service's OAuth app (`source`), for a
-    /// consent flow; 422 when that app is not (or no longer) there.
+    /// The token endpoint of the application's or the service's OAuth app (`source`) for
+    /// `kind`, for a consent flow; 422 when that app is not (or no longer) there.
     pub(crate) async fn shared_endpoint(
         &self,
         application_id: &str,
+        kind: &ConnectorType,
         source: OAuthAppSource,
-    ) -> Result<TokenEndpoint, ApiError> {
+    ) -> Result<Arc<TokenEndpoint>, ApiError> {
         let client = self
-            .shared_client(application_id, PROVIDER_ID, source)
+            .shared_client(application_id, kind, source)
             .await?
             .ok_or_else(|| {
                 ApiError::unprocessable(
                     "the OAuth app this consent flow uses is gone: set one with PUT /api/v1/oauth/credentials and start again",
                 )
             })?;
-        TokenEndpoint::new(Arc::new(self.provider_with(Some(client))?)).map_err(upstream_setup)
+        self.endpoint(kind, Some(client))
     }
 
-    /// The scopes a consent flow requests: the service's configured default scopes, else
-    /// Asana's `default` (full permissions).
-    pub(crate) fn consent_scopes(&self) -> Vec<String> {
-        match self.settings.asana.default_scope.as_slice() {
-            [] => vec!["default".to_string()],
-            scopes => scopes.to_vec(),
+    /// The scopes a consent flow requests: the provider's configured default scopes (for Asana
+    /// without any, `default`: full permissions).
+    pub(crate) fn consent_scopes(
+        &self,
+        kind: &ConnectorType,
+        endpoint: &TokenEndpoint,
+    ) -> Vec<String> {
+        let configured = endpoint
+            .provider()
+            .oauth2_settings()
+            .map(|s| s.default_scopes.clone())
+            .unwrap_or_default();
+        match (kind, configured.is_empty()) {
+            (ConnectorType::Asana, true) => vec!["default".to_string()],
+            _ => configured,
         }
     }
 
-    fn service_client(&self) -> Option<OAuthClient> {
-        let app = &self.settings.asana;
-        Some(OAuthClient {
-            client_id: app.client_id.clone()?,
-            client_secret: app.client_secret.clone()?,
-        })
+    /// The service's own OAuth app for `kind`, if configured.
+    fn service_client(&self, kind: &ConnectorType) -> Result<Option<OAuthClient>, ApiError> {
+        match kind {
+            ConnectorType::Asana => {
+                let app = &self.settings.asana;
+                Ok(app.client_id.clone().zip(app.client_secret.clone()).map(
+                    |(client_id, client_secret)| OAuthClient {
+                        client_id,
+                        client_secret,
+                    },
+                ))
+            }
+            ConnectorType::Api(definition) => {
+                let manager = self.manager(definition, None)?;
+                let provider = manager.provider(&definition.id).map_err(upstream_setup)?;
+                Ok(provider.oauth2_settings().and_then(|s| {
+                    s.client_secret.clone().map(|client_secret| OAuthClient {
+                        client_id: s.client_id.clone(),
+                        client_secret,
+                    })
+                }))
+            }
+        }
     }
 
     /// Writes a connector's credentials (and its own OAuth client, or removes a stale one).
     pub(crate) async fn store_credentials(
         &self,
-        connector_id: &str,
+        record: &ConnectorRecord,
         input: &CredentialsInput,
     ) -> Result<(), ApiError> {
-        self.store_granted(connector_id, &input.credentials())
-            .await?;
+        self.store_granted(record, &input.credentials()).await?;
         match input {
             CredentialsInput::OAuth {
                 client: Some(client),
@@ -347,30 +495,32 @@ impl Connectors {
                 });
                 let record = CredentialRecord::new(
                     OWN_CLIENT_PROVIDER,
-                    connector_id,
+                    &record.id,
                     integrations::auth_core::Payload::new(payload.to_string().into_bytes()),
                 );
                 self.credentials.put(record, PutMode::Overwrite).await?;
             }
             _ => {
                 self.credentials
-                    .delete(OWN_CLIENT_PROVIDER, connector_id)
+                    .delete(OWN_CLIENT_PROVIDER, &record.id)
                     .await?;
             }
         }
-        self.forget(connector_id);
+        self.forget(&record.id);
         Ok(())
     }
 
-    /// Writes a connector's tokens (what a code exchange or a request gave).
+    /// Writes a connector's tokens (what a code exchange or a request gave), under its
+    /// provider's id.
     pub(crate) async fn store_granted(
         &self,
-        connector_id: &str,
+        record: &ConnectorRecord,
         credentials: &Credentials,
     ) -> Result<(), ApiError> {
-        let record = CredentialRecord::new(PROVIDER_ID, connector_id, credentials.to_payload());
-        self.credentials.put(record, PutMode::Overwrite).await?;
-        self.forget(connector_id);
+        let stored =
+            CredentialRecord::new(&record.connector_type, &record.id, credentials.to_payload());
+        self.credentials.put(stored, PutMode::Overwrite).await?;
+        self.forget(&record.id);
         Ok(())
     }
 
@@ -379,7 +529,7 @@ impl Connectors {
     pub(crate) async fn set_application_app(
         &self,
         application_id: &str,
-        kind: ConnectorType,
+        kind: &ConnectorType,
         client: &OAuthClient,
     ) -> Result<OAuthAppRecord, ApiError> {
         let record = oauth_app_record(&self.sealer, application_id, kind, client)?;
@@ -394,7 +544,7 @@ impl Connectors {
     pub(crate) async fn delete_application_app(
         &self,
         application_id: &str,
-        kind: ConnectorType,
+        kind: &ConnectorType,
     ) -> Result<bool, ApiError> {
         let deleted = self
             .store
@@ -408,7 +558,7 @@ impl Connectors {
     async fn forget_application_app_users(
         &self,
         application_id: &str,
-        kind: ConnectorType,
+        kind: &ConnectorType,
     ) -> Result<(), ApiError> {
         let filter = ConnectorFilter {
             customer_name: None,
@@ -427,25 +577,35 @@ impl Connectors {
 
     /// The connector's credential status: `needs_reauthorization` when the grant was rejected
     /// (or the credentials are gone).
-    pub(crate) async fn status(&self, connector_id: &str) -> Result<CredentialStatus, ApiError> {
+    pub(crate) async fn status(
+        &self,
+        record: &ConnectorRecord,
+    ) -> Result<CredentialStatus, ApiError> {
         Ok(self
             .credentials
-            .get(PROVIDER_ID, connector_id)
+            .get(&record.connector_type, &record.id)
             .await?
             .map_or(CredentialStatus::NeedsReauthorization, |stored| {
                 stored.record.status
             }))
     }
 
-    /// The warm connector for `record`, built on first use.
+    /// The warm Asana connector for `record`, built on first use; 400 for a connector of a
+    /// provider without a catalog.
     pub(crate) async fn connector(
         &self,
         record: &ConnectorRecord,
     ) -> Result<Arc<AsanaConnector>, ApiError> {
-        if let Some((_, connector)) = self.lock().entries.get(&record.id) {
-            return Ok(connector.clone());
+        if record.connector_type != PROVIDER_ID {
+            return Err(ApiError::bad_request(format!(
+                "a {} connector has no catalog: it offers proxy.request and *.check",
+                record.connector_type
+            )));
         }
-        let provider = Arc::new(self.provider(record).await?);
+        if let Some(Warm::Asana(connector)) = self.cached(&record.id) {
+            return Ok(connector);
+        }
+        let provider = Arc::new(self.asana_provider(self.client_for(record).await?)?);
         let settings = provider
             .client_settings(None)
             .with_limiter(provider.limiter_for(&record.id))
@@ -464,6 +624,38 @@ impl Connectors {
             ApiError::internal("cannot build the Asana client; check the service's Asana URLs")
         })?;
         let connector = Arc::new(AsanaConnector::new(client));
+        self.keep(&record.id, Warm::Asana(connector.clone()));
+        Ok(connector)
+    }
+
+    /// The warm manager of a declarative provider's connector (its sessions send raw requests
+    /// and refresh through the core), built on first use, and the provider's definition.
+    pub(crate) async fn api(
+        &self,
+        record: &ConnectorRecord,
+    ) -> Result<(Arc<AuthManager>, Arc<Definition>), ApiError> {
+        let ConnectorType::Api(definition) = self.kind_of(record)? else {
+            return Err(ApiError::internal(
+                "an Asana connector has no raw API session",
+            ));
+        };
+        if let Some(Warm::Api(manager)) = self.cached(&record.id) {
+            return Ok((manager, definition));
+        }
+        let client = self.client_for(record).await?;
+        let manager = Arc::new(self.manager(&definition, client.as_ref())?);
+        self.keep(&record.id, Warm::Api(manager.clone()));
+        Ok((manager, definition))
+    }
+
+    fn cached(&self, connector_id: &str) -> Option<Warm> {
+        self.lock()
+            .entries
+            .get(connector_id)
+            .map(|(_, warm)| warm.clone())
+    }
+
+    fn keep(&self, connector_id: &str, warm: Warm) {
         let mut cache = self.lock();
         if cache.entries.len() >= self.settings.cache_size.max(1) {
             let oldest = cache
@@ -477,10 +669,7 @@ impl Connectors {
         }
         cache.next += 1;
         let n = cache.next;
-        cache
-            .entries
-            .insert(record.id.clone(), (n, connector.clone()));
-        Ok(connector)
+        cache.entries.insert(connector_id.to_string(), (n, warm));
     }
 
     /// Drops the warm connector (after its credentials changed or it was deleted).
@@ -488,43 +677,59 @@ impl Connectors {
         self.lock().entries.remove(connector_id);
     }
 
-    /// Revokes an OAuth connector's grant at the provider (a token connector has none). A grant
-    /// the provider no longer knows is no error; a transient failure is (502, retry).
+    /// Revokes an OAuth connector's grant at the provider (a token connector has none; nor has a
+    /// provider without a revocation endpoint). A grant the provider no longer knows is no
+    /// error; a transient failure is (502, retry).
     pub(crate) async fn revoke(&self, record: &ConnectorRecord) -> Result<(), ApiError> {
         if record.auth_kind != AuthKind::OAuth {
             return Ok(());
         }
-        let Some(stored) = self.credentials.get(PROVIDER_ID, &record.id).await? else {
+        let Some(stored) = self
+            .credentials
+            .get(&record.connector_type, &record.id)
+            .await?
+        else {
             return Ok(());
         };
         let Ok(credentials) = Credentials::from_payload(&stored.record.payload) else {
             return Ok(());
         };
-        let provider = Arc::new(self.provider(record).await?);
-        let endpoint = TokenEndpoint::new(provider).map_err(upstream_setup)?;
+        let Ok(kind) = self.kind_of(record) else {
+            tracing::warn!(connector = %record.id, "the connector's provider is no longer configured: its grant cannot be revoked; deleting anyway");
+            return Ok(());
+        };
+        let endpoint = self.endpoint(&kind, self.client_for(record).await?)?;
         match endpoint.revoke(&credentials).await {
             Ok(()) => Ok(()),
             Err(e) if e.class() == ErrorClass::Transient => {
                 tracing::warn!(connector = %record.id, error = %e, "revocation failed");
                 Err(ApiError::new(
                     axum::http::StatusCode::BAD_GATEWAY,
-                    "Asana did not answer the revocation of the connector's grant; nothing was deleted, retry later",
+                    format!(
+                        "{} did not answer the revocation of the connector's grant; nothing was deleted, retry later",
+                        kind.display_name()
+                    ),
                 )
                 .retryable())
             }
             Err(e) => {
-                tracing::info!(connector = %record.id, error = %e, "revocation refused; deleting anyway");
+                tracing::info!(connector = %record.id, error = %e, "revocation refused or not supported; deleting anyway");
                 Ok(())
             }
         }
     }
 
     /// Deletes a connector's credentials.
-    pub(crate) async fn delete_credentials(&self, connector_id: &str) -> Result<(), ApiError> {
-        self.forget(connector_id);
-        self.credentials.delete(PROVIDER_ID, connector_id).await?;
+    pub(crate) async fn delete_credentials(
+        &self,
+        record: &ConnectorRecord,
+    ) -> Result<(), ApiError> {
+        self.forget(&record.id);
         self.credentials
-            .delete(OWN_CLIENT_PROVIDER, connector_id)
+            .delete(&record.connector_type, &record.id)
+            .await?;
+        self.credentials
+            .delete(OWN_CLIENT_PROVIDER, &record.id)
             .await?;
         Ok(())
     }
@@ -533,31 +738,86 @@ impl Connectors {
         self.cache.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// The Asana provider with the OAuth app that refreshes `record` (none for a token connector).
-    async fn provider(&self, record: &ConnectorRecord) -> Result<AsanaAuthProvider, ApiError> {
-        let client = match (record.auth_kind, record.oauth_app) {
-            (AuthKind::Token, _) => None,
-            (AuthKind::OAuth, Some(OAuthAppSource::Own)) => Some(self.own_client(record).await?),
-            (AuthKind::OAuth, source) => Some(
-                self.shared_client(
-                    &record.application_id,
-                    &record.connector_type,
-                    source.unwrap_or(OAuthAppSource::Service),
-                )
-                .await?
-                .ok_or_else(|| ApiError::needs_reauthorization(&record.id))?,
-            ),
-        };
-        self.provider_with(client)
+    /// The OAuth client that refreshes `record` (none for a token connector).
+    async fn client_for(&self, record: &ConnectorRecord) -> Result<Option<OAuthClient>, ApiError> {
+        match (record.auth_kind, record.oauth_app) {
+            (AuthKind::Token, _) => Ok(None),
+            (AuthKind::OAuth, Some(OAuthAppSource::Own)) => {
+                Ok(Some(self.own_client(record).await?))
+            }
+            (AuthKind::OAuth, source) => {
+                let kind = self.kind_of(record)?;
+                Ok(Some(
+                    self.shared_client(
+                        &record.application_id,
+                        &kind,
+                        source.unwrap_or(OAuthAppSource::Service),
+                    )
+                    .await?
+                    .ok_or_else(|| ApiError::needs_reauthorization(&record.id))?,
+                ))
+            }
+        }
+    }
+
+    /// The token endpoint of `kind` with this OAuth client.
+    fn endpoint(
+        &self,
+        kind: &ConnectorType,
+        client: Option<OAuthClient>,
+    ) -> Result<Arc<TokenEndpoint>, ApiError> {
+        match kind {
+            ConnectorType::Asana => Ok(Arc::new(
+                TokenEndpoint::new(Arc::new(self.asana_provider(client)?))
+                    .map_err(upstream_setup)?,
+            )),
+            ConnectorType::Api(definition) => self
+                .manager(definition, client.as_ref())?
+                .endpoint(&definition.id)
+                .map_err(upstream_setup),
+        }
     }
 
     /// The Asana provider with this OAuth client (none: the API only, no token endpoint).
-    fn provider_with(&self, client: Option<OAuthClient>) -> Result<AsanaAuthProvider, ApiError> {
+    fn asana_provider(&self, client: Option<OAuthClient>) -> Result<AsanaAuthProvider, ApiError> {
         let mut app = self.settings.asana.clone();
         app.token = None;
         app.client_id = client.as_ref().map(|c| c.client_id.clone());
         app.client_secret = client.map(|c| c.client_secret);
         AsanaAuthProvider::new(app).map_err(|e| upstream_setup(AuthError::from(e)))
+    }
+
+    /// A manager over the service's credential store with the declarative provider alone,
+    /// configured from the service's provider configuration and, when given, this OAuth client
+    /// instead of the service's.
+    fn manager(
+        &self,
+        definition: &Definition,
+        client: Option<&OAuthClient>,
+    ) -> Result<AuthManager, ApiError> {
+        let config = &self.settings.providers;
+        let mut builder = AuthManager::builder()
+            .shared_store(self.credentials.clone())
+            .env(config.env.clone())
+            .auto_configure(false)
+            .enable(definition.id.clone())
+            .on_refresh({
+                let metrics = self.metrics.clone();
+                move |_, _, _| metrics.refreshed()
+            });
+        if let Some(file) = &config.config_file {
+            builder = builder.config_file(file.clone());
+        }
+        if let Some(client) = client {
+            builder = builder.configure(
+                &definition.id,
+                [
+                    ("client_id", CodeValue::from(client.client_id.as_str())),
+                    ("client_secret", CodeValue::from(&client.client_secret)),
+                ],
+            );
+        }
+        builder.build().map_err(upstream_setup)
     }
 
     async fn own_client(&self, record: &ConnectorRecord) -> Result<OAuthClient, ApiError> {
@@ -577,18 +837,18 @@ impl Connectors {
         }
     }
 
-    /// The application's OAuth app for `connector_type`, or the service's (`source`); `None`
-    /// when it is not configured.
+    /// The application's OAuth app for `kind`, or the service's (`source`); `None` when it is
+    /// not configured.
     async fn shared_client(
         &self,
         application_id: &str,
-        connector_type: &str,
+        kind: &ConnectorType,
         source: OAuthAppSource,
     ) -> Result<Option<OAuthClient>, ApiError> {
         if source != OAuthAppSource::Application {
-            return Ok(self.service_client());
+            return self.service_client(kind);
         }
-        let Some(app) = self.store.oauth_app(application_id, connector_type).await? else {
+        let Some(app) = self.store.oauth_app(application_id, kind.id()).await? else {
             return Ok(None);
         };
         let secret = self.sealer.open(
@@ -607,7 +867,7 @@ impl Connectors {
 pub(crate) fn oauth_app_record(
     sealer: &Sealer,
     application_id: &str,
-    kind: ConnectorType,
+    kind: &ConnectorType,
     client: &OAuthClient,
 ) -> Result<OAuthAppRecord, ServiceStoreError> {
     let client_secret = sealer.seal(
@@ -630,8 +890,10 @@ pub(crate) fn oauth_app_key(application_id: &str, connector_type: &str) -> Strin
 }
 
 fn upstream_setup(e: AuthError) -> ApiError {
-    tracing::error!(error = %e, "cannot set up the Asana provider");
-    ApiError::internal("cannot set up the Asana provider; check the service's Asana configuration")
+    tracing::error!(error = %e, "cannot set up a provider");
+    ApiError::internal(
+        "cannot set up the connector's provider; check the service's provider configuration",
+    )
 }
 
 #[cfg(test)]
@@ -667,6 +929,8 @@ mod tests {
             Sealer::new(None),
             UpstreamSettings {
                 asana,
+                providers: ProviderConfigSource::default(),
+                types: ConnectorTypes::default(),
                 retry: RetryConfig::default(),
                 timeout: Duration::from_secs(1),
                 cache_size: 2,
@@ -715,6 +979,8 @@ mod tests {
             Sealer::new(None),
             UpstreamSettings {
                 asana,
+                providers: ProviderConfigSource::default(),
+                types: ConnectorTypes::default(),
                 retry: RetryConfig::default(),
                 timeout: Duration::from_secs(1),
                 cache_size: 10,
@@ -726,7 +992,7 @@ mod tests {
             client_secret: "own-secret".into(),
         };
         connectors
-            .set_application_app("app", ConnectorType::Asana, &client)
+            .set_application_app("app", &ConnectorType::Asana, &client)
             .await
             .unwrap();
         let mut records = Vec::new();
@@ -758,14 +1024,14 @@ mod tests {
         warm_all().await;
         assert_eq!(cached(&connectors), ["own-app", "pat", "service"]);
         connectors
-            .set_application_app("app", ConnectorType::Asana, &client)
+            .set_application_app("app", &ConnectorType::Asana, &client)
             .await
             .unwrap();
         assert_eq!(cached(&connectors), ["pat", "service"]);
         warm_all().await;
         assert!(
             connectors
-                .delete_application_app("app", ConnectorType::Asana)
+                .delete_application_app("app", &ConnectorType::Asana)
                 .await
                 .unwrap()
         );

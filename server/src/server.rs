@@ -10,7 +10,7 @@ use std::time::Duration;
 use axum::http::StatusCode;
 use axum::{Router, middleware};
 use integrations::asana::{AsanaAppCredentials, RetryConfig};
-use integrations::{CredentialStore, KeyRing, SqliteCredentialStore};
+use integrations::{CredentialStore, EnvSource, KeyRing, SqliteCredentialStore};
 use tokio::net::TcpListener;
 use url::Url;
 
@@ -22,7 +22,7 @@ use crate::limits::{
 };
 use crate::metrics::{self, Metrics};
 use crate::openapi;
-use crate::providers::{Connectors, UpstreamSettings};
+use crate::providers::{Connectors, ProviderConfigSource, UpstreamSettings};
 use crate::routes::{self, AppState, McpAccess};
 use crate::secrets::Sealer;
 use crate::store::{ServiceStore, SqliteServiceStore};
@@ -57,6 +57,7 @@ pub struct ServerBuilder {
     keys: Keys,
     public_url: Option<Url>,
     asana: AsanaAppCredentials,
+    providers: ProviderConfigSource,
     retry: RetryConfig,
     upstream_timeout: Duration,
     token_ttl: Duration,
@@ -74,6 +75,7 @@ impl Default for ServerBuilder {
             keys: Keys::Env,
             public_url: None,
             asana: AsanaAppCredentials::default(),
+            providers: ProviderConfigSource::default(),
             // A 429 goes back to the caller at once, with Asana's Retry-After, rather than
             // holding the request while the client waits.
             retry: RetryConfig::default().with_max_rate_limit_wait(Duration::ZERO),
@@ -123,6 +125,22 @@ impl ServerBuilder {
     /// app of their own) and Asana's URLs (point them at a fake Asana in tests).
     pub fn asana_app(mut self, app: AsanaAppCredentials) -> Self {
         self.asana = app;
+        self
+    }
+
+    /// Where the declarative providers' configuration comes from instead of the process
+    /// environment: `{ID}_CLIENT_ID`, `{ID}_CLIENT_SECRET` (the service's OAuth app for that
+    /// provider), `{ID}_API_BASE_URL`, `{ID}_TOKEN_URL`, ..., and `INTEGRATIONS_PROVIDERS` (more
+    /// definition files), as in the library.
+    pub fn provider_env(mut self, env: EnvSource) -> Self {
+        self.providers.env = env;
+        self
+    }
+
+    /// The configuration file of the declarative providers (its `[id]` sections and its
+    /// `providers` list of definition files), instead of `INTEGRATIONS_CONFIG`.
+    pub fn provider_config_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.providers.config_file = Some(path.into());
         self
     }
 
@@ -219,6 +237,10 @@ impl ServerBuilder {
                 reason: "requests per second and burst must both be at least 1".into(),
             });
         }
+        let types = self
+            .providers
+            .connector_types()
+            .map_err(ServerError::ProviderDefinitions)?;
         let keys = match self.keys {
             Keys::Ring(ring) => Some(ring),
             Keys::Insecure => KeyRing::from_env()?,
@@ -245,6 +267,8 @@ impl ServerBuilder {
             sealer.clone(),
             UpstreamSettings {
                 asana: self.asana,
+                providers: self.providers,
+                types: types.clone(),
                 retry: self.retry,
                 timeout: self.upstream_timeout,
                 cache_size: self.connector_cache,
@@ -260,7 +284,7 @@ impl ServerBuilder {
                 metrics,
                 limiter: Arc::new(RateLimiter::new(per_second, burst)),
             },
-            admin: Admin::new(store, credentials, sealer),
+            admin: Admin::new(store, credentials, sealer, types),
             mcp: McpAccess {
                 public_url: self.public_url,
                 ..self.mcp

@@ -1646,3 +1646,68 @@ async fn a_short_lived_token_is_refreshed_once_not_on_every_call() {
     );
     assert_eq!(server.received_requests().await.unwrap().len(), 1);
 }
+
+#[tokio::test]
+async fn a_manager_reports_each_refresh_of_stored_credentials_it_makes() {
+    let (server, calls) = refresh_server(Duration::ZERO).await;
+    let store: Arc<dyn CredentialStore> = Arc::new(MemoryCredentialStore::new());
+    store
+        .put(
+            CredentialRecord::new(
+                "test",
+                "u",
+                Credentials::new(expired("stale", "rt")).to_payload(),
+            ),
+            PutMode::Create,
+        )
+        .await
+        .unwrap();
+    let manager = |seen: Arc<Mutex<Vec<(String, String, String)>>>| {
+        auth_core::AuthManager::builder()
+            .env(auth_core::config::EnvSource::empty())
+            .auto_configure(false)
+            .provider(provider(&server.uri()))
+            .shared_store(store.clone())
+            .on_refresh(move |provider, subject, fresh| {
+                seen.lock().unwrap().push((
+                    provider.to_string(),
+                    subject.to_string(),
+                    stored_access(fresh),
+                ));
+            })
+            .build()
+            .unwrap()
+    };
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let auth = manager(seen.clone());
+    let tokens = futures::future::join_all((0..10).map(|_| {
+        let auth = auth.clone();
+        async move {
+            let session = auth.session("u").await.unwrap();
+            session
+                .token("test")
+                .await
+                .unwrap()
+                .expose_secret()
+                .to_string()
+        }
+    }))
+    .await;
+    assert!(tokens.iter().all(|t| t == "access-1"), "{tokens:?}");
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    assert_eq!(
+        *seen.lock().unwrap(),
+        [("test".to_string(), "u".to_string(), "access-1".to_string())]
+    );
+
+    // Another manager over the same store reads the refreshed token: no refresh to report.
+    let other_seen = Arc::new(Mutex::new(Vec::new()));
+    let other = manager(other_seen.clone());
+    let session = other.session("u").await.unwrap();
+    assert_eq!(
+        session.token("test").await.unwrap().expose_secret(),
+        "access-1"
+    );
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    assert!(other_seen.lock().unwrap().is_empty());
+}

@@ -37,7 +37,8 @@ pub(crate) struct Connector {
     name: String,
     /// The customer it belongs to.
     customer_name: String,
-    /// `Asana`.
+    /// The connector type's display name: `Asana`, or a declarative provider's (`GitHub`,
+    /// `Google`, ...).
     connector_type: String,
     /// Airbyte's definition id of the connector type.
     definition_id: String,
@@ -76,11 +77,13 @@ pub(super) async fn view(
     state: &AppState,
     record: &ConnectorRecord,
 ) -> Result<Connector, ApiError> {
-    let status = match state.connectors.status(&record.id).await? {
+    let status = match state.connectors.status(record).await? {
         CredentialStatus::NeedsReauthorization => ConnectorStatus::NeedsReauthorization,
         _ => ConnectorStatus::Active,
     };
-    let connector_type = ConnectorType::from_name(&record.connector_type)
+    let kind = state.connectors.types().by_name(&record.connector_type);
+    let connector_type = kind
+        .as_ref()
         .map_or(record.connector_type.as_str(), |kind| kind.display_name());
     Ok(Connector {
         id: record.id.clone(),
@@ -119,9 +122,10 @@ pub(super) async fn owned(
 pub(crate) struct NewConnector {
     /// Defaults to the provider's and the customer's.
     name: Option<String>,
-    /// Airbyte's definition id (`d0243522-dccf-4978-8ba0-37ed47a0bdbf`) or `asana`.
+    /// Asana's Airbyte definition id (`d0243522-dccf-4978-8ba0-37ed47a0bdbf`) or a provider's id
+    /// (`asana`, `github`, `google`, ...).
     definition_id: Option<String>,
-    /// `Asana`.
+    /// A provider's display name or id (`Asana`, `GitHub`, `google`, ...).
     connector_type: Option<String>,
     customer_name: Option<String>,
     workspace_name: Option<String>,
@@ -134,6 +138,7 @@ impl NewConnector {
     /// Without a name, the provider's and the customer's.
     pub(super) fn resolve(
         &self,
+        state: &AppState,
         principal: &Principal,
     ) -> Result<(String, ConnectorType, String), ApiError> {
         let named = customer_of(
@@ -153,11 +158,11 @@ impl NewConnector {
                 ));
             }
         };
-        let kind = ConnectorType::resolve(
+        let kind = state.connectors.types().resolve(
             self.definition_id.as_deref(),
             self.connector_type.as_deref(),
         )?;
-        let name = default_name(self.name.as_deref(), kind, &customer)?;
+        let name = default_name(self.name.as_deref(), &kind, &customer)?;
         Ok((customer, kind, name))
     }
 }
@@ -199,7 +204,8 @@ pub(crate) async fn create(
     ApiJson(body): ApiJson<Value>,
 ) -> Result<(StatusCode, Json<Connector>), ApiError> {
     let started = Instant::now();
-    let (customer, kind, name) = from_json::<NewConnector>(body.clone())?.resolve(&principal)?;
+    let (customer, kind, name) =
+        from_json::<NewConnector>(body.clone())?.resolve(&state, &principal)?;
     let request: CreateRequest = from_json(body)?;
     let credentials = match (&request.credentials, &request.server_side_oauth_secret_id) {
         (Some(credentials), _) => CredentialsInput::parse(credentials)?,
@@ -216,7 +222,7 @@ pub(crate) async fn create(
     };
     let oauth_app = state
         .connectors
-        .oauth_app_for(&principal.application_id, &credentials)
+        .oauth_app_for(&principal.application_id, &kind, &credentials)
         .await?;
     let now = SystemTime::now();
     let record = ConnectorRecord {
@@ -234,7 +240,7 @@ pub(crate) async fn create(
     };
     let stored = state
         .connectors
-        .store_credentials(&record.id, &credentials)
+        .store_credentials(&record, &credentials)
         .await;
     save_new(&state, &principal, &record, stored, started).await?;
     Ok((StatusCode::CREATED, Json(view(&state, &record).await?)))
@@ -243,7 +249,7 @@ pub(crate) async fn create(
 /// A connector's name: the one given (not empty), else the provider's and the customer's.
 pub(super) fn default_name(
     name: Option<&str>,
-    kind: ConnectorType,
+    kind: &ConnectorType,
     customer: &str,
 ) -> Result<String, ApiError> {
     match name.map(str::trim) {
@@ -272,7 +278,7 @@ pub(super) async fn save_new(
         Err(e) => Err(e),
     };
     if let Err(e) = saved {
-        state.connectors.delete_credentials(&record.id).await?;
+        state.connectors.delete_credentials(record).await?;
         return Err(e);
     }
     Audit {
@@ -335,7 +341,7 @@ pub(crate) async fn list(
         connector_type: None,
     };
     if query.definition_id.is_some() || query.connector_type.is_some() {
-        match ConnectorType::resolve(
+        match state.connectors.types().resolve(
             query.definition_id.as_deref(),
             query.connector_type.as_deref(),
         ) {
@@ -425,9 +431,10 @@ pub(crate) async fn update(
         .map(CredentialsInput::parse)
         .transpose()?;
     if let Some(credentials) = &credentials {
+        let kind = state.connectors.kind_of(&record)?;
         record.oauth_app = state
             .connectors
-            .oauth_app_for(&principal.application_id, credentials)
+            .oauth_app_for(&principal.application_id, &kind, credentials)
             .await?;
         record.auth_kind = credentials.auth_kind();
         changed.push("credentials".to_string());
@@ -436,7 +443,7 @@ pub(crate) async fn update(
     if let Some(credentials) = &credentials {
         state
             .connectors
-            .store_credentials(&record.id, credentials)
+            .store_credentials(&record, credentials)
             .await?;
     }
     if !state.store.update_connector(&record).await? {
@@ -486,7 +493,7 @@ pub(crate) async fn remove(
     {
         return Err(ApiError::connector_not_found());
     }
-    state.connectors.delete_credentials(&record.id).await?;
+    state.connectors.delete_credentials(&record).await?;
     Audit {
         principal: &principal,
         customer_name: Some(&record.customer_name),

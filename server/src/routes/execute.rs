@@ -2,6 +2,7 @@
 //! the path in Airbyte's docs): `{entity, action, params}` run through the library's
 //! `AsanaConnector` (same catalog, validation and error classes), answered as
 //! `{result, connector_metadata}`; `{entity: "*", action: "check"}` checks the connection.
+//! Connectors of providers without a catalog go to [`super::proxy`].
 
 use std::time::Instant;
 
@@ -16,8 +17,9 @@ use serde_json::{Map, Value, json};
 use utoipa::ToSchema;
 
 use super::connectors::owned;
-use super::{ApiJson, ApiPath, AppState, Audit};
+use super::{ApiJson, ApiPath, AppState, Audit, proxy};
 use crate::error::{ApiError, ErrorBody};
+use crate::providers::ConnectorType;
 use crate::store::ConnectorRecord;
 use crate::tokens::Principal;
 
@@ -30,15 +32,20 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/api/v1/connectors/sources/{id}/execute", post(execute))
 }
 
-/// An action of the connector's catalog, or `{entity: "*", action: "check"}`.
+/// An action of the connector's catalog (Asana), `{entity: "*", action: "check"}`, or, on a
+/// connector of a provider without a catalog (GitHub, Google, ...), `{entity: "proxy", action:
+/// "request", params: {method, path, query?, body?}}`.
 #[derive(Deserialize, ToSchema)]
 #[schema(example = json!({ "entity": "users", "action": "get", "params": { "user_gid": "me" } }))]
 pub(crate) struct ExecuteRequest {
-    /// E.g. `tasks`, or `*` for `check`.
+    /// E.g. `tasks`, `proxy`, or `*` for `check`.
     entity: String,
-    /// E.g. `list`, `get`, `create`, or `check`.
+    /// E.g. `list`, `get`, `create`, `request` (of `proxy`), or `check`.
     action: String,
-    /// The action's parameters (an object; may be null or absent).
+    /// The action's parameters (an object; may be null or absent). For `proxy.request`:
+    /// `method` (`GET`, `POST`, `PUT`, `PATCH` or `DELETE`), `path` (below the provider's API
+    /// base URL, starting with `/`, without a query), optional `query` (names to strings,
+    /// numbers, booleans or lists of them) and optional `body` (JSON); nothing else.
     #[serde(default)]
     #[schema(value_type = Option<Object>)]
     params: Value,
@@ -47,10 +54,13 @@ pub(crate) struct ExecuteRequest {
 /// What an action answered.
 #[derive(Serialize, ToSchema)]
 pub(crate) struct ExecuteResponse {
-    /// The records themselves: the record for a get, the array for a list; for `check`,
-    /// `{status: "healthy" | "unhealthy", error, checked_entity, checked_action}`.
+    /// The records themselves: the record for a get, the array for a list; for `proxy.request`,
+    /// the provider's body (JSON, else text, null when empty); for `check`, `{status:
+    /// "healthy" | "unhealthy", error, checked_entity, checked_action}` (and `checked_request`
+    /// for a provider without a catalog).
     result: Value,
-    /// The rest, e.g. `{next_page}`; never null.
+    /// The rest, e.g. `{next_page}`; for `proxy.request`, `{status, headers: {content-type}}`
+    /// of the provider's answer (whatever its status); never null.
     connector_metadata: Map<String, Value>,
 }
 
@@ -71,7 +81,7 @@ const CHECKED_ACTION: &str = "get";
         (status = 403, description = "Asana refused the action to this account", body = ErrorBody),
         (status = 404, description = "No such connector of the caller's, or no such record at Asana", body = ErrorBody),
         (status = 409, description = "The connector needs re-authorization; the message says how", body = ErrorBody),
-        (status = 502, description = "Asana failed", body = ErrorBody),
+        (status = 502, description = "Asana or the provider failed", body = ErrorBody),
     )
 )]
 pub(crate) async fn execute(
@@ -82,11 +92,23 @@ pub(crate) async fn execute(
 ) -> Result<Json<ExecuteResponse>, ApiError> {
     let started = Instant::now();
     let record = owned(&state, &principal, &id).await?;
-    let param_names = match &request.params {
-        Value::Object(params) => params.keys().cloned().collect(),
-        _ => Vec::new(),
+    let kind = state.connectors.kind_of(&record)?;
+    let param_names = proxy::audit_names(&request.entity, &request.action, &request.params);
+    let answer = match kind {
+        ConnectorType::Asana => run(&state, &record, &request).await,
+        ConnectorType::Api(_) => proxy::run(
+            &state,
+            &record,
+            &request.entity,
+            &request.action,
+            &request.params,
+        )
+        .await
+        .map(|(result, connector_metadata)| ExecuteResponse {
+            result,
+            connector_metadata,
+        }),
     };
-    let answer = run(&state, &record, &request).await;
     state.metrics.execute_latency(started.elapsed());
     // The service's own rate limit answers before the handler runs: a 429 here is Asana's.
     if matches!(&answer, Err(e) if e.status() == StatusCode::TOO_MANY_REQUESTS) {
@@ -186,7 +208,7 @@ pub(super) async fn run_action(
     params: Value,
 ) -> Result<Value, ActionFailure> {
     AsanaConnector::validate(entity, action, &params).map_err(ActionFailure::Action)?;
-    if state.connectors.status(&record.id).await? == CredentialStatus::NeedsReauthorization {
+    if state.connectors.status(record).await? == CredentialStatus::NeedsReauthorization {
         return Err(ApiError::needs_reauthorization(&record.id).into());
     }
     let connector = state.connectors.connector(record).await?;
@@ -198,7 +220,7 @@ pub(super) async fn run_action(
 
 async fn check(state: &AppState, record: &ConnectorRecord) -> Result<ExecuteResponse, ApiError> {
     let (healthy, error) =
-        if state.connectors.status(&record.id).await? == CredentialStatus::NeedsReauthorization {
+        if state.connectors.status(record).await? == CredentialStatus::NeedsReauthorization {
             (
                 false,
                 Some(

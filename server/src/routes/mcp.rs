@@ -4,7 +4,8 @@
 //! The caller authenticates as for every route (`Authorization: Bearer`, 401 without). The
 //! connector is the one named by the `connector_id` query parameter or the `X-Connector-Id`
 //! header; a scoped token whose customer has exactly one Asana connector may name none. A
-//! connector the caller does not own is 404. The connector's `read_only` flag hides and refuses
+//! connector the caller does not own is 404; one of a provider without a catalog (GitHub, ...)
+//! is 400, as it has no tools. The connector's `read_only` flag hides and refuses
 //! its writes. Actions run as `execute` runs them ([`run_action`]: the same warm connector,
 //! refresh and error classes, as tool errors), and every tool call is audited
 //! (`mcp.execute`, `mcp.describe`; parameter names, never values). `Host` and `Origin` are
@@ -78,6 +79,13 @@ async fn server_for(chooser: &Chooser, request: Request) -> Result<Request, ApiE
     let (mut parts, body) = request.into_parts();
     let principal = Principal::from_request_parts(&mut parts, state).await?;
     let record = connector(state, &principal, named_connector(&parts)?).await?;
+    if record.connector_type != PROVIDER_ID {
+        let kind = state.connectors.kind_of(&record)?;
+        return Err(ApiError::bad_request(format!(
+            "a {} connector has no catalog, so no MCP tools: /mcp serves Asana connectors; send its requests with execute and proxy.request",
+            kind.display_name()
+        )));
+    }
     let body = axum::body::to_bytes(body, chooser.max_body_bytes)
         .await
         .map_err(|_| {

@@ -9,6 +9,7 @@ pub(crate) mod execute;
 mod mcp;
 pub(crate) mod oauth;
 pub(crate) mod ops;
+pub(crate) mod proxy;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};

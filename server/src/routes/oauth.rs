@@ -1,11 +1,11 @@
 //! The consent flow and applications' own OAuth apps.
 //!
-//! - `POST /api/v1/integrations/connectors/oauth/initiate`: Asana's consent URL (state, PKCE
+//! - `POST /api/v1/integrations/connectors/oauth/initiate`: the provider's consent URL (state, PKCE
 //!   S256, scopes, and the service's callback as `redirect_uri`) for a customer, to send the user
 //!   to. The state is stored, hashed, with everything the callback needs, so the callback may land
 //!   on any instance sharing the store. The `redirect_url` the user returns to must be on an
 //!   origin the application registered: no open redirect.
-//! - `GET /api/v1/oauth/callback`: where Asana sends the user back. Takes the state once,
+//! - `GET /api/v1/oauth/callback`: where the provider sends the user back. Takes the state once,
 //!   exchanges the code, creates the connector and sends the user on to
 //!   `redirect_url?connector_id=ID`, or `redirect_url?error=CODE` ([`ConsentFailure`]). A state
 //!   the service did not issue, or issued and saw used or expired, is 400: then there is no
@@ -101,21 +101,22 @@ pub(crate) async fn initiate(
     principal: Principal,
     ApiJson(body): ApiJson<Value>,
 ) -> Result<Json<ConsentUrl>, ApiError> {
-    let (customer, kind, name) = from_json::<NewConnector>(body.clone())?.resolve(&principal)?;
+    let (customer, kind, name) =
+        from_json::<NewConnector>(body.clone())?.resolve(&state, &principal)?;
     let request: InitiateRequest = from_json(body)?;
     let redirect_url = registered_redirect(&state, &principal, &request.redirect_url).await?;
     let callback = callback_url(state.public_url.as_ref())?;
     let source = state
         .connectors
-        .shared_app_for(&principal.application_id)
+        .shared_app_for(&principal.application_id, &kind)
         .await?;
     let endpoint = state
         .connectors
-        .shared_endpoint(&principal.application_id, source)
+        .shared_endpoint(&principal.application_id, &kind, source)
         .await?;
-    let scopes = state.connectors.consent_scopes();
+    let scopes = state.connectors.consent_scopes(&kind, &endpoint);
     let issued = Arc::new(Issued::default());
-    let authorization = OAuth2Flow::new(Arc::new(endpoint), issued.clone())
+    let authorization = OAuth2Flow::new(endpoint.clone(), issued.clone())
         .map_err(consent_setup)?
         .authorize(
             AuthorizeOptions::default()
@@ -124,9 +125,17 @@ pub(crate) async fn initiate(
         )
         .await
         .map_err(consent_setup)?;
-    let verifier = issued
-        .verifier()
-        .ok_or_else(|| consent_setup("no PKCE verifier was issued"))?;
+    // A provider without PKCE (Notion, Slack, HubSpot) issues no verifier: an empty one is
+    // kept, and the callback sends none.
+    let pkce = endpoint
+        .provider()
+        .oauth2_settings()
+        .is_some_and(|settings| settings.pkce);
+    let verifier = match (issued.verifier(), pkce) {
+        (Some(verifier), _) => verifier,
+        (None, false) => SecretString::from(""),
+        (None, true) => return Err(consent_setup("no PKCE verifier was issued")),
+    };
     let state_hash = secrets::hash(&authorization.state);
     let pkce_verifier = state
         .connectors
@@ -193,7 +202,7 @@ fn callback_url(public_url: Option<&Url>) -> Result<Url, ApiError> {
 
 fn consent_setup(e: impl std::fmt::Display) -> ApiError {
     tracing::error!(error = %e, "cannot start a consent flow");
-    ApiError::internal("cannot start the consent flow; check the service's Asana configuration")
+    ApiError::internal("cannot start the consent flow; check the service's provider configuration")
 }
 
 /// Receives the pending authorization [`OAuth2Flow::authorize`] issues, which `initiate` then
@@ -331,7 +340,10 @@ async fn complete(
         tracing::error!(what, "a consent flow could not be completed");
         ConsentFailure::ServerError
     };
-    let kind = ConnectorType::from_name(&pending.connector_type)
+    let kind = state
+        .connectors
+        .types()
+        .by_name(&pending.connector_type)
         .ok_or_else(|| server_error("unknown connector type in the state"))?;
     let verifier = state
         .connectors
@@ -342,20 +354,25 @@ async fn complete(
         .map_err(|_| server_error("the redirect_uri cannot be read"))?;
     let endpoint = state
         .connectors
-        .shared_endpoint(&pending.application_id, pending.oauth_app)
+        .shared_endpoint(&pending.application_id, &kind, pending.oauth_app)
         .await
         .map_err(|e| {
             tracing::warn!(error = e.message(), "no OAuth app for a consent flow");
             ConsentFailure::ExchangeFailed
         })?;
     let credentials = endpoint
-        .exchange(code, Some(&redirect_uri), Some(&verifier), &pending.scopes)
+        .exchange(
+            code,
+            Some(&redirect_uri),
+            (!verifier.expose_secret().is_empty()).then_some(&verifier),
+            &pending.scopes,
+        )
         .await
         .map_err(|e| {
             tracing::warn!(error = %e, "the authorization code exchange failed");
             ConsentFailure::ExchangeFailed
         })?;
-    let name = default_name(pending.name.as_deref(), kind, &pending.customer_name)
+    let name = default_name(pending.name.as_deref(), &kind, &pending.customer_name)
         .map_err(|_| server_error("the connector name in the state is empty"))?;
     let now = SystemTime::now();
     let record = ConnectorRecord {
@@ -375,10 +392,7 @@ async fn complete(
         application_id: pending.application_id.clone(),
         customer: Some(pending.customer_name.clone()),
     };
-    let stored = state
-        .connectors
-        .store_granted(&record.id, &credentials)
-        .await;
+    let stored = state.connectors.store_granted(&record, &credentials).await;
     save_new(state, &principal, &record, stored, started)
         .await
         .map_err(|e| server_error(e.message()))?;
@@ -388,7 +402,7 @@ async fn complete(
 /// The application's own OAuth app for a provider.
 #[derive(Deserialize, ToSchema)]
 pub(crate) struct SetAppRequest {
-    /// `Asana`.
+    /// A provider's display name or id: `Asana`, `GitHub`, `google`, ...
     connector_type: String,
     configuration: AppConfiguration,
 }
@@ -403,9 +417,10 @@ pub(crate) struct AppConfiguration {
 /// The application's OAuth app as answered: never its secret.
 #[derive(Serialize, ToSchema)]
 pub(crate) struct OAuthApp {
-    /// `Asana`.
-    connector_type: &'static str,
-    definition_id: &'static str,
+    /// The provider's display name: `Asana`, `GitHub`, ...
+    connector_type: String,
+    /// Asana's Airbyte definition id, or the provider's id.
+    definition_id: String,
     configuration: OAuthAppClient,
     /// RFC 3339, UTC.
     #[schema(format = DateTime)]
@@ -432,10 +447,10 @@ fn oauth_app_not_found() -> ApiError {
 }
 
 /// The OAuth app as answered: never its secret.
-fn app_view(kind: ConnectorType, app: &OAuthAppRecord) -> OAuthApp {
+fn app_view(kind: &ConnectorType, app: &OAuthAppRecord) -> OAuthApp {
     OAuthApp {
-        connector_type: kind.display_name(),
-        definition_id: kind.definition_id(),
+        connector_type: kind.display_name().to_string(),
+        definition_id: kind.definition_id().to_string(),
         configuration: OAuthAppClient {
             client_id: app.client_id.clone(),
         },
@@ -475,7 +490,10 @@ pub(crate) async fn set_app(
 ) -> Result<Json<OAuthApp>, ApiError> {
     let started = Instant::now();
     application_only(&principal)?;
-    let kind = ConnectorType::resolve(None, Some(&request.connector_type))?;
+    let kind = state
+        .connectors
+        .types()
+        .resolve(None, Some(&request.connector_type))?;
     let client_id = request.configuration.client_id.trim();
     let client_secret = SecretString::from(request.configuration.client_secret);
     if client_id.is_empty() || client_secret.expose_secret().trim().is_empty() {
@@ -489,12 +507,12 @@ pub(crate) async fn set_app(
     };
     let record = state
         .connectors
-        .set_application_app(&principal.application_id, kind, &client)
+        .set_application_app(&principal.application_id, &kind, &client)
         .await?;
     let mut audit = app_audit(&principal, "oauth_app.set", started);
     audit.param_names = vec!["client_id".into(), "client_secret".into()];
     audit.record(state.store.as_ref(), StatusCode::OK).await;
-    Ok(Json(app_view(kind, &record)))
+    Ok(Json(app_view(&kind, &record)))
 }
 
 /// The principal's OAuth app for the provider the path names, or 404.
@@ -504,7 +522,11 @@ async fn owned_app(
     connector_type: &str,
 ) -> Result<(ConnectorType, OAuthAppRecord), ApiError> {
     application_only(principal)?;
-    let kind = ConnectorType::from_name(connector_type).ok_or_else(oauth_app_not_found)?;
+    let kind = state
+        .connectors
+        .types()
+        .by_name(connector_type)
+        .ok_or_else(oauth_app_not_found)?;
     let app = state
         .store
         .oauth_app(&principal.application_id, kind.id())
@@ -518,7 +540,7 @@ async fn owned_app(
     get,
     path = "/api/v1/oauth/credentials/connector_type/{connector_type}",
     tag = "oauth",
-    params(("connector_type" = String, Path, description = "`Asana`")),
+    params(("connector_type" = String, Path, description = "A provider's display name or id: `Asana`, `GitHub`, `google`, ...")),
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The OAuth app", body = OAuthApp),
@@ -531,7 +553,7 @@ pub(crate) async fn read_app(
     ApiPath(connector_type): ApiPath<String>,
 ) -> Result<Json<OAuthApp>, ApiError> {
     let (kind, app) = owned_app(&state, &principal, &connector_type).await?;
-    Ok(Json(app_view(kind, &app)))
+    Ok(Json(app_view(&kind, &app)))
 }
 
 /// Deletes the application's own OAuth app for a provider (the service's is used again).
@@ -539,7 +561,7 @@ pub(crate) async fn read_app(
     delete,
     path = "/api/v1/oauth/credentials/connector_type/{connector_type}",
     tag = "oauth",
-    params(("connector_type" = String, Path, description = "`Asana`")),
+    params(("connector_type" = String, Path, description = "A provider's display name or id: `Asana`, `GitHub`, `google`, ...")),
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The deleted OAuth app", body = OAuthApp),
@@ -555,7 +577,7 @@ pub(crate) async fn delete_app(
     let (kind, app) = owned_app(&state, &principal, &connector_type).await?;
     if !state
         .connectors
-        .delete_application_app(&principal.application_id, kind)
+        .delete_application_app(&principal.application_id, &kind)
         .await?
     {
         return Err(oauth_app_not_found());
@@ -563,7 +585,7 @@ pub(crate) async fn delete_app(
     app_audit(&principal, "oauth_app.delete", started)
         .record(state.store.as_ref(), StatusCode::OK)
         .await;
-    Ok(Json(app_view(kind, &app)))
+    Ok(Json(app_view(&kind, &app)))
 }
 
 #[cfg(test)]

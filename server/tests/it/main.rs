@@ -9,6 +9,7 @@ mod mcp;
 mod oauth;
 mod openapi;
 mod operations;
+mod providers;
 mod secrets;
 mod support;
 mod tenancy;

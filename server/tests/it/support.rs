@@ -62,7 +62,7 @@ impl Service {
     ) -> Self {
         let app = asana_app(&asana, with_app);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        Self::serve_configured(asana, app, listener, configure).await
+        Self::serve_built(asana, app, listener, configure).await
     }
 
     /// A service over this Asana with this Asana app, on `listener`, told that it is reached at
@@ -74,7 +74,7 @@ impl Service {
         listener: tokio::net::TcpListener,
         public_url: Option<url::Url>,
     ) -> Self {
-        Self::serve_configured(asana, app, listener, move |builder| {
+        Self::serve_built(asana, app, listener, move |builder| {
             let builder = builder.max_body_bytes(max_body_bytes);
             match public_url {
                 Some(url) => builder.public_url(url),
@@ -84,7 +84,9 @@ impl Service {
         .await
     }
 
-    async fn serve_configured(
+    /// A service over this Asana with this Asana app, on `listener`, with `configure` applied
+    /// to its builder last.
+    pub async fn serve_built(
         asana: MockAsana,
         app: AsanaAppCredentials,
         listener: tokio::net::TcpListener,

@@ -1,0 +1,436 @@
+//! `execute` on a connector of a provider without a catalog (every declarative provider):
+//!
+//! - `{entity: "proxy", action: "request", params: {method, path, query?, body?}}` sends one raw
+//!   authenticated request through the core's `Session::request`: the connector's token goes only
+//!   to the provider's API origin, the path stays below its API base URL, the provider's required
+//!   headers are added, a 401 refreshes the token once and retries once, the response is capped
+//!   (the core's 16 MiB) and each attempt times out. The answer is
+//!   `{result: <body as JSON, else as text, null when empty>, connector_metadata: {status,
+//!   headers: {content-type}}}`, whatever the provider's status.
+//! - `{entity: "*", action: "check"}` runs the provider's "who am I" call (or, without one,
+//!   obtains a token, refreshing it if due) and answers healthy or unhealthy.
+//!
+//! Anything else is 400 naming what is allowed. The audit keeps the method and a path template
+//! (segments that look like values replaced by `{}`), the names of the query parameters and
+//! whether there was a body: never a body or a query value.
+
+use std::any::Any;
+
+use axum::http::{Method, StatusCode};
+use integrations::auth_core::ApiResponse;
+use integrations::declarative::{DeclarativeProvider, WhoamiMethod};
+use integrations::{AuthError, AuthManager, CredentialStatus, ErrorClass};
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+use super::AppState;
+use crate::error::ApiError;
+use crate::store::ConnectorRecord;
+
+/// The entity of a raw request.
+pub(super) const PROXY_ENTITY: &str = "proxy";
+/// The action of a raw request.
+pub(super) const PROXY_ACTION: &str = "request";
+
+const ALLOWED: &str = "a connector of a provider without a catalog offers {\"entity\": \"proxy\", \"action\": \"request\", \"params\": {\"method\", \"path\", \"query\"?, \"body\"?}} and {\"entity\": \"*\", \"action\": \"check\"}";
+
+/// The parameters of `proxy.request`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProxyParams {
+    /// `GET`, `POST`, `PUT`, `PATCH` or `DELETE` (any case).
+    method: String,
+    /// Below the provider's API base URL, starting with `/`, without `?`, `#`, `.` or `..`
+    /// segments.
+    path: String,
+    /// Query parameters: strings, numbers or booleans, or lists of them (repeated keys).
+    #[serde(default)]
+    query: Option<Map<String, Value>>,
+    /// A JSON body.
+    #[serde(default)]
+    body: Option<Value>,
+}
+
+/// The HTTP methods `proxy.request` sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ProxyMethod {
+    Get,
+    Post,
+    Put,
+    Patch,
+    Delete,
+}
+
+impl ProxyMethod {
+    fn parse(method: &str) -> Option<Self> {
+        match method.to_ascii_uppercase().as_str() {
+            "GET" => Some(ProxyMethod::Get),
+            "POST" => Some(ProxyMethod::Post),
+            "PUT" => Some(ProxyMethod::Put),
+            "PATCH" => Some(ProxyMethod::Patch),
+            "DELETE" => Some(ProxyMethod::Delete),
+            _ => None,
+        }
+    }
+
+    fn as_str(self) -> &'static str {
+        match self {
+            ProxyMethod::Get => "GET",
+            ProxyMethod::Post => "POST",
+            ProxyMethod::Put => "PUT",
+            ProxyMethod::Patch => "PATCH",
+            ProxyMethod::Delete => "DELETE",
+        }
+    }
+
+    fn to_http(self) -> Method {
+        match self {
+            ProxyMethod::Get => Method::GET,
+            ProxyMethod::Post => Method::POST,
+            ProxyMethod::Put => Method::PUT,
+            ProxyMethod::Patch => Method::PATCH,
+            ProxyMethod::Delete => Method::DELETE,
+        }
+    }
+}
+
+/// A checked `proxy.request`.
+struct Proxied {
+    method: ProxyMethod,
+    path: String,
+    query: Vec<(String, String)>,
+    body: Option<Value>,
+}
+
+impl Proxied {
+    /// Reads and checks the params; 422 naming the field, never echoing a value.
+    fn parse(params: &Value) -> Result<Self, ApiError> {
+        let params: ProxyParams = serde_json::from_value(params.clone()).map_err(|_| {
+            ApiError::unprocessable(
+                "proxy.request params must be {\"method\": \"GET\"|\"POST\"|\"PUT\"|\"PATCH\"|\"DELETE\", \"path\": \"/...\", \"query\"?: {name: value}, \"body\"?: JSON} and nothing else",
+            )
+        })?;
+        let method = ProxyMethod::parse(&params.method).ok_or_else(|| {
+            ApiError::unprocessable("params.method must be GET, POST, PUT, PATCH or DELETE")
+        })?;
+        let path = params.path;
+        if !path.starts_with('/') || path.starts_with("//") {
+            return Err(ApiError::bad_request(
+                "params.path must start with a single `/` and be relative to the provider's API base URL; absolute URLs are refused",
+            ));
+        }
+        if path.contains(['?', '#']) {
+            return Err(ApiError::bad_request(
+                "params.path must not carry a query or a fragment: put query parameters in params.query",
+            ));
+        }
+        let dotted = |segment: &str| {
+            let decoded = segment.to_ascii_lowercase().replace("%2e", ".");
+            decoded == "." || decoded == ".."
+        };
+        if path.split(['/', '\\']).any(dotted) || path.to_ascii_lowercase().contains("%2f") {
+            return Err(ApiError::bad_request(
+                "params.path must stay below the provider's API base URL: `.`, `..` and encoded `/` segments are refused",
+            ));
+        }
+        let mut query = Vec::new();
+        for (name, value) in params.query.unwrap_or_default() {
+            let values = match value {
+                Value::Array(items) => items,
+                single => vec![single],
+            };
+            for value in values {
+                let text = match value {
+                    Value::String(s) => s,
+                    Value::Number(n) => n.to_string(),
+                    Value::Bool(b) => b.to_string(),
+                    _ => {
+                        return Err(ApiError::unprocessable(format!(
+                            "params.query.{name} must be a string, a number, a boolean or a list of them"
+                        )));
+                    }
+                };
+                query.push((name.clone(), text));
+            }
+        }
+        Ok(Self {
+            method,
+            path,
+            query,
+            body: params.body,
+        })
+    }
+
+    /// The path with its query, as the core's request takes it.
+    fn path_and_query(&self) -> String {
+        if self.query.is_empty() {
+            return self.path.clone();
+        }
+        let query = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(&self.query)
+            .finish();
+        format!("{}?{query}", self.path)
+    }
+}
+
+/// What the audit keeps of an `execute` on such a connector: for `proxy.request`, the method,
+/// the path template, the query parameters' names and whether there was a body; else the
+/// params' names.
+pub(super) fn audit_names(entity: &str, action: &str, params: &Value) -> Vec<String> {
+    let names = || match params {
+        Value::Object(params) => params.keys().cloned().collect(),
+        _ => Vec::new(),
+    };
+    if entity != PROXY_ENTITY || action != PROXY_ACTION {
+        return names();
+    }
+    match Proxied::parse(params) {
+        Ok(proxied) => {
+            let mut kept = vec![
+                format!("method {}", proxied.method.as_str()),
+                format!("path {}", path_template(&proxied.path)),
+            ];
+            let mut query: Vec<String> = proxied
+                .query
+                .iter()
+                .map(|(name, _)| format!("query.{name}"))
+                .collect();
+            query.dedup();
+            kept.extend(query);
+            if proxied.body.is_some() {
+                kept.push("body".into());
+            }
+            kept
+        }
+        Err(_) => names(),
+    }
+}
+
+/// The path with every segment that may be a value (digits, upper case, anything but lower-case
+/// letters, `-` and `_`, or longer than 32 characters) replaced by `{}`.
+fn path_template(path: &str) -> String {
+    path.split('/')
+        .map(|segment| {
+            let word = segment.len() <= 32
+                && segment
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c == '-' || c == '_');
+            if word { segment } else { "{}" }
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// What `execute` answers: `(result, connector_metadata)`.
+pub(super) type Answer = (Value, Map<String, Value>);
+
+/// Runs `entity.action` on a connector of a provider without a catalog.
+pub(super) async fn run(
+    state: &AppState,
+    record: &ConnectorRecord,
+    entity: &str,
+    action: &str,
+    params: &Value,
+) -> Result<Answer, ApiError> {
+    match (entity, action) {
+        ("*", "check") => check(state, record).await,
+        (PROXY_ENTITY, PROXY_ACTION) => request(state, record, Proxied::parse(params)?).await,
+        _ => Err(ApiError::bad_request(format!(
+            "unknown entity or action `{}.{}`: {ALLOWED}",
+            clip(entity),
+            clip(action)
+        ))),
+    }
+}
+
+/// At most 64 characters of a name from the request, for a message.
+fn clip(name: &str) -> String {
+    name.chars().take(64).collect()
+}
+
+async fn request(
+    state: &AppState,
+    record: &ConnectorRecord,
+    proxied: Proxied,
+) -> Result<Answer, ApiError> {
+    if state.connectors.status(record).await? == CredentialStatus::NeedsReauthorization {
+        return Err(ApiError::needs_reauthorization(&record.id));
+    }
+    let (manager, definition) = state.connectors.api(record).await?;
+    let session = manager
+        .session(&record.id)
+        .await
+        .map_err(|e| auth_error(&e, &record.id))?;
+    let mut call = session
+        .request(&definition.id)
+        .map_err(|e| auth_error(&e, &record.id))?
+        .method(proxied.method.to_http())
+        .path(proxied.path_and_query())
+        .timeout(state.connectors.timeout());
+    if let Some(body) = proxied.body {
+        call = call.json(body);
+    }
+    let response = call.send().await.map_err(|e| auth_error(&e, &record.id))?;
+    Ok(answer(&response))
+}
+
+/// `{result, connector_metadata: {status, headers}}` of the provider's answer.
+fn answer(response: &ApiResponse) -> Answer {
+    let result = if response.body.is_empty() {
+        Value::Null
+    } else {
+        response
+            .json()
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&response.body).into_owned()))
+    };
+    let mut headers = Map::new();
+    if let Some(content_type) = &response.content_type {
+        headers.insert("content-type".into(), Value::String(content_type.clone()));
+    }
+    let mut metadata = Map::new();
+    metadata.insert("status".into(), json!(response.status()));
+    metadata.insert("headers".into(), Value::Object(headers));
+    (result, metadata)
+}
+
+/// The core's errors as HTTP answers: a refused path is 400, a connector without usable
+/// credentials 409, an unreachable or slow provider 502/504.
+fn auth_error(e: &AuthError, connector_id: &str) -> ApiError {
+    match e {
+        AuthError::ApiRequest { .. } => ApiError::bad_request(e.to_string()),
+        AuthError::ApiUnreachable { detail, .. } if detail.as_str() == "timed out" => {
+            ApiError::new(StatusCode::GATEWAY_TIMEOUT, e.to_string()).retryable()
+        }
+        _ => match e.class() {
+            ErrorClass::NeedsReauthorization => ApiError::needs_reauthorization(connector_id),
+            ErrorClass::Transient => {
+                ApiError::new(StatusCode::BAD_GATEWAY, e.to_string()).retryable()
+            }
+            _ => ApiError::new(StatusCode::BAD_GATEWAY, e.to_string()),
+        },
+    }
+}
+
+async fn check(state: &AppState, record: &ConnectorRecord) -> Result<Answer, ApiError> {
+    let (outcome, checked) =
+        if state.connectors.status(record).await? == CredentialStatus::NeedsReauthorization {
+            (
+                Err(ApiError::needs_reauthorization(&record.id)
+                    .message()
+                    .to_string()),
+                None,
+            )
+        } else {
+            let (manager, definition) = state.connectors.api(record).await?;
+            let checked = definition.whoami.as_ref().map(|call| {
+                let method = match call.method {
+                    WhoamiMethod::Post => "POST",
+                    _ => "GET",
+                };
+                format!("{method} {}", call.path)
+            });
+            (probe(&manager, &definition.id, &record.id).await, checked)
+        };
+    let result = json!({
+        "status": if outcome.is_ok() { "healthy" } else { "unhealthy" },
+        "error": outcome.err(),
+        "checked_entity": PROXY_ENTITY,
+        "checked_action": PROXY_ACTION,
+        "checked_request": checked,
+    });
+    Ok((result, Map::new()))
+}
+
+/// The provider's "who am I" call on the connector's session, or (without one) a token.
+async fn probe(manager: &AuthManager, provider: &str, connector_id: &str) -> Result<(), String> {
+    let session = manager
+        .session(connector_id)
+        .await
+        .map_err(|e| e.to_string())?;
+    let configured = manager.provider(provider).map_err(|e| e.to_string())?;
+    let declarative = (configured.as_ref() as &dyn Any).downcast_ref::<DeclarativeProvider>();
+    match declarative.filter(|p| p.definition().whoami.is_some()) {
+        Some(provider) => provider
+            .whoami(&session)
+            .await
+            .map(drop)
+            .map_err(|e| e.to_string()),
+        None => {
+            let source = session.token_source(provider).map_err(|e| e.to_string())?;
+            source.token().await.map(drop).map_err(|e| e.to_string())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_that_leave_the_base_or_carry_a_query_are_refused() {
+        for path in [
+            "https://evil.example/x",
+            "//evil.example/x",
+            "user",
+            "/../x",
+            "/a/./b",
+            "/a/%2E%2e/b",
+            "/a%2fb",
+            "/user?x=1",
+            "/a\\..\\b",
+        ] {
+            let e = Proxied::parse(&json!({ "method": "GET", "path": path })).err();
+            assert_eq!(
+                e.map(|e| e.status()),
+                Some(StatusCode::BAD_REQUEST),
+                "{path}"
+            );
+        }
+        let ok = Proxied::parse(&json!({
+            "method": "post", "path": "/repos/o/r/issues",
+            "query": { "per_page": 5, "state": ["open", "closed"], "a b": "c&d" },
+        }))
+        .unwrap();
+        assert_eq!(ok.method, ProxyMethod::Post);
+        assert_eq!(
+            ok.path_and_query(),
+            "/repos/o/r/issues?a+b=c%26d&per_page=5&state=open&state=closed"
+        );
+    }
+
+    #[test]
+    fn bad_params_are_422_without_their_values() {
+        for params in [
+            json!(null),
+            json!({ "path": "/user" }),
+            json!({ "method": "TRACE", "path": "/user" }),
+            json!({ "method": "GET", "path": "/user", "headers": { "x": "canary" } }),
+            json!({ "method": "GET", "path": "/user", "query": { "q": { "canary": 1 } } }),
+        ] {
+            let e = Proxied::parse(&params).err().unwrap();
+            assert_eq!(e.status(), StatusCode::UNPROCESSABLE_ENTITY, "{params}");
+            assert!(!e.message().contains("canary"));
+        }
+    }
+
+    #[test]
+    fn the_audit_keeps_the_method_and_the_path_template_only() {
+        let names = audit_names(
+            "proxy",
+            "request",
+            &json!({
+                "method": "get", "path": "/repos/Octo-Cat/hello-world/issues/42",
+                "query": { "state": "canary" }, "body": { "secret": "canary" },
+            }),
+        );
+        assert_eq!(
+            names,
+            [
+                "method GET",
+                "path /repos/{}/hello-world/issues/{}",
+                "query.state",
+                "body"
+            ]
+        );
+    }
+}

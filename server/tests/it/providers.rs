@@ -1,0 +1,877 @@
+//! Connectors of declarative providers (GitHub, Google): created with a token or OAuth tokens, or
+//! through the consent flow, against wiremock fakes of the providers; `proxy.request` and
+//! `*.check` on them; what they refuse, who may see them, and what never shows.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use integrations::EnvSource;
+use integrations::asana::AsanaAppCredentials;
+use provider_asana_testkit::MockAsana;
+use serde_json::{Value, json};
+use url::Url;
+use wiremock::matchers::{header, method, path};
+use wiremock::{Mock, MockServer, Request, ResponseTemplate};
+
+use crate::support::{Service, error_message};
+
+const PAT: &str = "ghp-canary-4f1d";
+
+/// A service whose providers' URLs point at `fake` (`GITHUB_*` and `GOOGLE_*` keys) plus `extra`
+/// keys, told it is reached at its own address.
+async fn start(fake: &MockServer, extra: &[(&str, String)]) -> Service {
+    let mut env = vec![
+        ("GITHUB_API_BASE_URL".to_string(), fake.uri()),
+        (
+            "GITHUB_AUTHORIZATION_URL".to_string(),
+            format!("{}/login/oauth/authorize", fake.uri()),
+        ),
+        (
+            "GITHUB_TOKEN_URL".to_string(),
+            format!("{}/login/oauth/access_token", fake.uri()),
+        ),
+        ("GOOGLE_API_BASE_URL".to_string(), fake.uri()),
+        (
+            "GOOGLE_TOKEN_URL".to_string(),
+            format!("{}/token", fake.uri()),
+        ),
+        (
+            "GOOGLE_REVOCATION_URL".to_string(),
+            format!("{}/revoke", fake.uri()),
+        ),
+    ];
+    env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.clone())));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let public: Url = format!("http://{}", listener.local_addr().unwrap())
+        .parse()
+        .unwrap();
+    let asana = MockAsana::start().await;
+    Service::serve_built(
+        asana,
+        AsanaAppCredentials::default(),
+        listener,
+        move |builder| {
+            builder
+                .provider_env(EnvSource::from_pairs(env))
+                .public_url(public)
+        },
+    )
+    .await
+}
+
+/// GitHub's `/user`: 200 for [`PAT`], 401 for any other token.
+async fn github_user(fake: &MockServer) {
+    Mock::given(method("GET"))
+        .and(path("/user"))
+        .and(header("authorization", format!("Bearer {PAT}").as_str()))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({ "login": "octocat", "id": 1 })),
+        )
+        .mount(fake)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/user"))
+        .respond_with(
+            ResponseTemplate::new(401).set_body_json(json!({ "message": "Bad credentials" })),
+        )
+        .with_priority(10)
+        .mount(fake)
+        .await;
+}
+
+/// A new application's token and its GitHub connector for customer `c` with `token`.
+async fn github_connector(svc: &Service, token: &str) -> (String, Value) {
+    let app_token = app_token(svc).await;
+    let body = json!({
+        "customer_name": "c", "connector_type": "github",
+        "credentials": { "token": token },
+    });
+    let (status, connector) = create(svc, &app_token, body).await;
+    assert_eq!(status, 201, "{connector}");
+    (app_token, connector)
+}
+
+/// A new application's token.
+async fn app_token(svc: &Service) -> String {
+    let app = svc.application("acme").await;
+    svc.app_token(&app).await
+}
+
+/// `POST /api/v1/integrations/connectors` with `body`.
+async fn create(svc: &Service, token: &str, body: Value) -> (u16, Value) {
+    svc.post("/api/v1/integrations/connectors", Some(token), body)
+        .await
+}
+
+/// `DELETE path`; the status.
+async fn delete(svc: &Service, token: &str, path: &str) -> u16 {
+    svc.send(reqwest::Method::DELETE, path, Some(token), None)
+        .await
+        .0
+}
+
+/// The consent URL of `oauth/initiate` for customer `c` and `connector_type`.
+async fn consent_url(svc: &Service, token: &str, connector_type: &str) -> Url {
+    let (status, body) = svc
+        .post(
+            "/api/v1/integrations/connectors/oauth/initiate",
+            Some(token),
+            json!({
+                "customer_name": "c", "connector_type": connector_type,
+                "redirect_url": "https://app.example.com/done",
+            }),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    body["consent_url"].as_str().unwrap().parse().unwrap()
+}
+
+/// Lands on the service's callback with `code` and `state`, as the provider's redirect does;
+/// where the service sends the user on.
+async fn land(svc: &Service, code: &str, state: &str) -> Url {
+    let landed = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(20))
+        .build()
+        .unwrap()
+        .get(format!(
+            "{}/api/v1/oauth/callback?code={code}&state={state}",
+            svc.url
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(landed.status().as_u16(), 303);
+    landed.headers()["location"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+/// A service (as [`start`]) whose OAuth app for `id` (upper case) is `client_id`.
+async fn start_with_app(
+    fake: &MockServer,
+    id: &str,
+    client_id: &str,
+    extra: &[(&str, String)],
+) -> Service {
+    let client_id_key = format!("{id}_CLIENT_ID");
+    let secret_key = format!("{id}_CLIENT_SECRET");
+    let mut env = vec![
+        (client_id_key.as_str(), client_id.to_string()),
+        (secret_key.as_str(), "service-secret".to_string()),
+    ];
+    env.extend(extra.iter().cloned());
+    start(fake, &env).await
+}
+
+/// A URL's query as a map.
+fn query_of(url: &Url) -> HashMap<String, String> {
+    url.query_pairs().into_owned().collect()
+}
+
+/// A form body as a map.
+fn form_of(request: &Request) -> HashMap<String, String> {
+    url::form_urlencoded::parse(&request.body)
+        .into_owned()
+        .collect()
+}
+
+/// `*.check` on a connector.
+async fn check(svc: &Service, token: &str, id: &str) -> (u16, Value) {
+    svc.execute(token, id, "*", "check", Value::Null).await
+}
+
+fn proxy(method: &str, path: &str) -> Value {
+    json!({ "method": method, "path": path })
+}
+
+fn header_of<'a>(request: &'a Request, name: &str) -> Option<&'a str> {
+    request.headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+#[tokio::test]
+async fn a_github_token_connector_sends_get_user_with_github_s_headers_to_github_only() {
+    let fake = MockServer::start().await;
+    github_user(&fake).await;
+    let svc = start(&fake, &[]).await;
+    let (token, connector) = github_connector(&svc, PAT).await;
+    assert_eq!(connector["connector_type"], "GitHub");
+    assert_eq!(connector["definition_id"], "github");
+    assert_eq!(connector["status"], "active");
+    let id = connector["id"].as_str().unwrap();
+
+    let (status, body) = svc
+        .execute(&token, id, "proxy", "request", proxy("GET", "/user"))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["result"], json!({ "login": "octocat", "id": 1 }));
+    assert_eq!(body["connector_metadata"]["status"], 200);
+    assert_eq!(
+        body["connector_metadata"]["headers"]["content-type"],
+        "application/json"
+    );
+    let received = fake.received_requests().await.unwrap();
+    assert_eq!(received.len(), 1);
+    let sent = &received[0];
+    assert_eq!(sent.url.path(), "/user");
+    assert_eq!(
+        header_of(sent, "authorization"),
+        Some(format!("Bearer {PAT}").as_str())
+    );
+    assert_eq!(header_of(sent, "user-agent"), Some("integrations"));
+    assert_eq!(
+        header_of(sent, "accept"),
+        Some("application/vnd.github+json")
+    );
+    assert!(svc.asana.received_requests().await.is_empty());
+}
+
+#[tokio::test]
+async fn a_path_that_leaves_github_s_api_is_400_and_nothing_is_sent() {
+    let fake = MockServer::start().await;
+    let elsewhere = MockServer::start().await;
+    github_user(&fake).await;
+    let svc = start(&fake, &[]).await;
+    let (token, connector) = github_connector(&svc, PAT).await;
+    let id = connector["id"].as_str().unwrap();
+    for path in [
+        "/../user".to_string(),
+        "/repos/%2e%2e/user".to_string(),
+        format!("{}/user", elsewhere.uri()),
+        format!("//{}/user", elsewhere.address()),
+        "user".to_string(),
+    ] {
+        let (status, body) = svc
+            .execute(&token, id, "proxy", "request", proxy("GET", &path))
+            .await;
+        assert_eq!(status, 400, "{path}: {body}");
+        assert!(!error_message(&body).contains(PAT));
+    }
+    assert!(fake.received_requests().await.unwrap().is_empty());
+    assert!(elsewhere.received_requests().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn only_proxy_request_and_check_are_offered_and_bad_params_are_422() {
+    let fake = MockServer::start().await;
+    let svc = start(&fake, &[]).await;
+    let (token, connector) = github_connector(&svc, PAT).await;
+    let id = connector["id"].as_str().unwrap();
+    for (entity, action) in [("tasks", "list"), ("proxy", "get"), ("*", "request")] {
+        let (status, body) = svc.execute(&token, id, entity, action, json!({})).await;
+        assert_eq!(status, 400, "{entity}.{action}: {body}");
+        let message = error_message(&body);
+        assert!(
+            message.contains("\"proxy\"") && message.contains("\"check\""),
+            "{message}"
+        );
+    }
+    let (status, body) = svc
+        .execute(
+            &token,
+            id,
+            "proxy",
+            "request",
+            json!({ "method": "TRACE", "path": "/user" }),
+        )
+        .await;
+    assert_eq!(status, 422, "{body}");
+    assert!(fake.received_requests().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn check_runs_github_s_who_am_i_and_answers_healthy_or_unhealthy() {
+    let fake = MockServer::start().await;
+    github_user(&fake).await;
+    let svc = start(&fake, &[]).await;
+    let (token, good) = github_connector(&svc, PAT).await;
+    let bad = json!({
+        "customer_name": "c", "connector_type": "GitHub",
+        "credentials": { "token": "revoked-token" },
+    });
+    let (_, bad) = create(&svc, &token, bad).await;
+
+    let (status, healthy) = check(&svc, &token, good["id"].as_str().unwrap()).await;
+    assert_eq!(status, 200, "{healthy}");
+    assert_eq!(healthy["result"]["status"], "healthy");
+    assert_eq!(healthy["result"]["error"], Value::Null);
+    assert_eq!(healthy["result"]["checked_request"], "GET /user");
+
+    let (status, unhealthy) = check(&svc, &token, bad["id"].as_str().unwrap()).await;
+    assert_eq!(status, 200, "{unhealthy}");
+    assert_eq!(unhealthy["result"]["status"], "unhealthy");
+    assert!(
+        unhealthy["result"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("401")
+    );
+}
+
+#[tokio::test]
+async fn another_application_or_customer_gets_404_for_a_github_connector() {
+    let fake = MockServer::start().await;
+    github_user(&fake).await;
+    let svc = start(&fake, &[]).await;
+    let (token, connector) = github_connector(&svc, PAT).await;
+    let id = connector["id"].as_str().unwrap();
+    let stranger = svc.application("other").await;
+    let stranger = svc.app_token(&stranger).await;
+    let other_customer = svc.scoped_token(&token, "someone-else").await;
+    for who in [&stranger, &other_customer] {
+        let (status, body) = svc
+            .execute(who, id, "proxy", "request", proxy("GET", "/user"))
+            .await;
+        assert_eq!(status, 404, "{body}");
+        let (status, _) = svc
+            .get(&format!("/api/v1/integrations/connectors/{id}"), Some(who))
+            .await;
+        assert_eq!(status, 404);
+    }
+    assert!(fake.received_requests().await.unwrap().is_empty());
+    let own = svc.scoped_token(&token, "c").await;
+    let (status, _) = svc
+        .execute(&own, id, "proxy", "request", proxy("GET", "/user"))
+        .await;
+    assert_eq!(status, 200);
+}
+
+#[tokio::test]
+async fn no_secret_body_or_query_value_shows_in_answers_or_the_audit() {
+    let fake = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/repos/octo/hello/issues"))
+        .respond_with(ResponseTemplate::new(201).set_body_json(json!({ "number": 7 })))
+        .mount(&fake)
+        .await;
+    let svc = start(&fake, &[]).await;
+    let (token, connector) = github_connector(&svc, PAT).await;
+    let id = connector["id"].as_str().unwrap();
+    let (status, created) = svc
+        .execute(
+            &token,
+            id,
+            "proxy",
+            "request",
+            json!({
+                "method": "POST", "path": "/repos/octo/hello/issues",
+                "query": { "note": "query-canary" }, "body": { "title": "body-canary" },
+            }),
+        )
+        .await;
+    assert_eq!(status, 200, "{created}");
+    assert_eq!(created["connector_metadata"]["status"], 201);
+    let sent = &fake.received_requests().await.unwrap()[0];
+    assert_eq!(sent.url.query(), Some("note=query-canary"));
+    assert_eq!(
+        serde_json::from_slice::<Value>(&sent.body).unwrap(),
+        json!({ "title": "body-canary" })
+    );
+
+    let (_, read) = svc
+        .get(
+            &format!("/api/v1/integrations/connectors/{id}"),
+            Some(&token),
+        )
+        .await;
+    let (status, audit) = svc.get("/api/v1/audit", Some(&token)).await;
+    assert_eq!(status, 200);
+    let execute = &audit["data"][0];
+    assert_eq!(execute["operation"], "execute");
+    assert_eq!(
+        execute["param_names"],
+        json!([
+            "method POST",
+            "path /repos/octo/hello/issues",
+            "query.note",
+            "body"
+        ])
+    );
+    for answer in [&connector, &created, &read, &audit] {
+        let text = answer.to_string();
+        for canary in [PAT, "query-canary", "body-canary"] {
+            assert!(!text.contains(canary), "{canary} in {text}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_google_connector_with_an_expired_token_refreshes_once_then_sends_the_request() {
+    let fake = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "access_token": "ya29-fresh", "expires_in": 3600, "token_type": "Bearer",
+        })))
+        .mount(&fake)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/oauth2/v3/userinfo"))
+        .and(header("authorization", "Bearer ya29-fresh"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({ "sub": "42" })))
+        .mount(&fake)
+        .await;
+    let svc = start(&fake, &[]).await;
+    let token = app_token(&svc).await;
+    let (status, connector) = create(
+        &svc,
+        &token,
+        json!({
+            "customer_name": "c", "connector_type": "google",
+            "credentials": {
+                "refresh_token": "1//refresh-canary",
+                "client_id": "own-client", "client_secret": "own-secret-canary",
+            },
+        }),
+    )
+    .await;
+    assert_eq!(status, 201, "{connector}");
+    assert_eq!(connector["auth_type"], "oauth");
+    let id = connector["id"].as_str().unwrap();
+    for _ in 0..2 {
+        let (status, body) = svc
+            .execute(
+                &token,
+                id,
+                "proxy",
+                "request",
+                proxy("GET", "/oauth2/v3/userinfo"),
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["result"]["sub"], "42");
+    }
+    let received = fake.received_requests().await.unwrap();
+    let refreshes: Vec<&Request> = received
+        .iter()
+        .filter(|r| r.url.path() == "/token")
+        .collect();
+    assert_eq!(refreshes.len(), 1, "one refresh for two requests");
+    let form = form_of(refreshes[0]);
+    assert_eq!(form["grant_type"], "refresh_token");
+    assert_eq!(form["refresh_token"], "1//refresh-canary");
+    assert_eq!(form["client_id"], "own-client");
+    assert_eq!(received.len(), 3);
+    assert_eq!(received[0].url.path(), "/token");
+    let (status, _, metrics) = svc.get_text("/metrics").await;
+    assert_eq!(status, 200);
+    assert!(
+        metrics
+            .lines()
+            .any(|line| line == "integrations_token_refreshes_total 1"),
+        "{metrics}"
+    );
+}
+
+#[tokio::test]
+async fn the_consent_flow_creates_a_github_connector_with_the_service_s_github_app() {
+    let fake = MockServer::start().await;
+    github_user(&fake).await;
+    Mock::given(method("POST"))
+        .and(path("/login/oauth/access_token"))
+        .and(header("accept", "application/json"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "access_token": PAT, "token_type": "bearer", "scope": "read:user",
+        })))
+        .mount(&fake)
+        .await;
+    let svc = start_with_app(&fake, "GITHUB", "service-github-app", &[]).await;
+    let token = app_token(&svc).await;
+    let consent = consent_url(&svc, &token, "github").await;
+    assert_eq!(consent.path(), "/login/oauth/authorize");
+    let params = query_of(&consent);
+    assert_eq!(params["client_id"], "service-github-app");
+    assert_eq!(params["scope"], "read:user");
+    let callback = format!("{}/api/v1/oauth/callback", svc.url);
+    assert_eq!(params["redirect_uri"], callback);
+
+    let back = land(&svc, "code-1", &params["state"]).await;
+    assert_eq!(back.path(), "/done");
+    let back = query_of(&back);
+    let id = &back["connector_id"];
+
+    let (status, connector) = svc
+        .get(
+            &format!("/api/v1/integrations/connectors/{id}"),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(connector["connector_type"], "GitHub");
+    assert_eq!(connector["auth_type"], "oauth");
+    let (status, body) = svc
+        .execute(&token, id, "proxy", "request", proxy("GET", "/user"))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["result"]["login"], "octocat");
+    let exchange = fake
+        .received_requests()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|r| r.url.path() == "/login/oauth/access_token")
+        .unwrap();
+    let form = form_of(&exchange);
+    assert_eq!(form["code"], "code-1");
+    assert_eq!(form["redirect_uri"], callback);
+    assert!(form.contains_key("code_verifier"));
+}
+
+/// The refresh of a Google connector: 200 with a new access token, or a revocation: 200.
+async fn google_token_endpoints(fake: &MockServer) {
+    for (at, body) in [
+        (
+            "/token",
+            json!({ "access_token": "ya29-fresh", "expires_in": 3600, "token_type": "Bearer" }),
+        ),
+        ("/revoke", json!({})),
+    ] {
+        Mock::given(method("POST"))
+            .and(path(at))
+            .respond_with(ResponseTemplate::new(200).set_body_json(body))
+            .mount(fake)
+            .await;
+    }
+}
+
+#[tokio::test]
+async fn an_application_s_own_apps_serve_its_github_consent_and_its_google_refreshes() {
+    let fake = MockServer::start().await;
+    google_token_endpoints(&fake).await;
+    let svc = start(&fake, &[]).await;
+    let token = app_token(&svc).await;
+    let google = json!({
+        "customer_name": "c", "connector_type": "Google",
+        "credentials": { "refresh_token": "1//r" },
+    });
+    let (status, body) = create(&svc, &token, google.clone()).await;
+    assert_eq!(status, 422, "no app for Google anywhere: {body}");
+    assert!(error_message(&body).contains("PUT /api/v1/oauth/credentials"));
+
+    for (kind, client_id) in [("github", "byo-github"), ("google", "byo-google")] {
+        let (status, body) = svc
+            .send(
+                reqwest::Method::PUT,
+                "/api/v1/oauth/credentials",
+                Some(&token),
+                Some(
+                    json!({
+                        "connector_type": kind,
+                        "configuration": { "client_id": client_id, "client_secret": "byo-secret-canary" },
+                    })
+                    .to_string()
+                    .into_bytes(),
+                ),
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["configuration"]["client_id"], client_id);
+        assert!(!body.to_string().contains("byo-secret-canary"));
+    }
+
+    let consent = consent_url(&svc, &token, "GitHub").await;
+    assert_eq!(query_of(&consent)["client_id"], "byo-github");
+
+    let (status, connector) = create(&svc, &token, google).await;
+    assert_eq!(status, 201, "{connector}");
+    let id = connector["id"].as_str().unwrap();
+    let (status, body) = check(&svc, &token, id).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        body["result"]["status"], "unhealthy",
+        "userinfo is not faked"
+    );
+    let refresh = &fake.received_requests().await.unwrap()[0];
+    assert_eq!(refresh.url.path(), "/token");
+    let form = form_of(refresh);
+    assert_eq!(form["client_id"], "byo-google");
+    assert_eq!(form["client_secret"], "byo-secret-canary");
+
+    let app_path = "/api/v1/oauth/credentials/connector_type/github";
+    assert_eq!(delete(&svc, &token, app_path).await, 200);
+    assert_eq!(delete(&svc, &token, app_path).await, 404);
+}
+
+#[tokio::test]
+async fn deleting_a_google_connector_revokes_its_grant_and_its_credentials() {
+    let fake = MockServer::start().await;
+    google_token_endpoints(&fake).await;
+    let svc = start(&fake, &[]).await;
+    let token = app_token(&svc).await;
+    let (status, connector) = create(
+        &svc,
+        &token,
+        json!({
+            "customer_name": "c", "connector_type": "google",
+            "credentials": {
+                "access_token": "ya29-current", "refresh_token": "1//to-revoke",
+                "client_id": "own-client", "client_secret": "own-secret",
+            },
+        }),
+    )
+    .await;
+    assert_eq!(status, 201, "{connector}");
+    let id = connector["id"].as_str().unwrap();
+    let connector_path = format!("/api/v1/integrations/connectors/{id}");
+    assert_eq!(delete(&svc, &token, &connector_path).await, 200);
+    let received = fake.received_requests().await.unwrap();
+    assert_eq!(received.len(), 1);
+    assert_eq!(received[0].url.path(), "/revoke");
+    assert_eq!(form_of(&received[0])["token"], "1//to-revoke");
+    use integrations::CredentialStore;
+    assert!(
+        svc.credentials()
+            .await
+            .get("google", id)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let (status, _) = svc
+        .get(
+            &format!("/api/v1/integrations/connectors/{id}"),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(status, 404);
+}
+
+#[tokio::test]
+async fn a_provider_from_the_service_s_own_definition_file_gets_connectors() {
+    let fake = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/v2/me"))
+        .and(header("authorization", "Bearer acme-token"))
+        .respond_with(ResponseTemplate::new(200).set_body_string("plain text"))
+        .mount(&fake)
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("acme.toml");
+    std::fs::write(
+        &file,
+        format!(
+            r#"
+[[providers]]
+id = "acme"
+display_name = "Acme"
+authorization_url = "https://acme.example/oauth/authorize"
+token_url = "https://acme.example/oauth/token"
+api_base_url = "{}/v2"
+"#,
+            fake.uri()
+        ),
+    )
+    .unwrap();
+    let svc = start(
+        &fake,
+        &[("INTEGRATIONS_PROVIDERS", file.display().to_string())],
+    )
+    .await;
+    let token = app_token(&svc).await;
+    let (status, connector) = create(
+        &svc,
+        &token,
+        json!({ "customer_name": "c", "definition_id": "ACME", "credentials": { "token": "acme-token" } }),
+    )
+    .await;
+    assert_eq!(status, 201, "{connector}");
+    assert_eq!(connector["connector_type"], "Acme");
+    let id = connector["id"].as_str().unwrap();
+    let (status, body) = svc
+        .execute(&token, id, "proxy", "request", proxy("get", "/me"))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["result"], "plain text");
+    let (status, body) = svc
+        .execute(&token, id, "proxy", "request", proxy("GET", "/../v1/me"))
+        .await;
+    assert_eq!(status, 400, "{body}");
+    let (status, body) = check(&svc, &token, id).await;
+    assert_eq!(status, 200);
+    assert_eq!(body["result"]["status"], "healthy", "no who-am-i: a token");
+    let (status, listed) = svc
+        .get(
+            "/api/v1/integrations/connectors?connector_type=acme",
+            Some(&token),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(listed["data"].as_array().unwrap().len(), 1);
+    assert_eq!(fake.received_requests().await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn a_broken_definition_file_stops_the_service_naming_the_file_and_the_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("broken.toml");
+    std::fs::write(
+        &file,
+        "[[providers]]\nid = \"broken\"\ndisplay_name = \"Broken\"\nauthorization_url = \"https://b.example/a\"\napi_base_url = \"https://api.b.example\"\n",
+    )
+    .unwrap();
+    let error = integrations_server::Server::builder()
+        .store_dir(dir.path().join("store"))
+        .insecure_no_encryption()
+        .provider_env(EnvSource::from_pairs([(
+            "INTEGRATIONS_PROVIDERS",
+            file.display().to_string(),
+        )]))
+        .build()
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            error,
+            integrations_server::ServerError::ProviderDefinitions(_)
+        ),
+        "{error:?}"
+    );
+    let message = error.to_string();
+    assert!(
+        message.contains("broken.toml") && message.contains("token_url"),
+        "{message}"
+    );
+}
+
+#[tokio::test]
+async fn concurrent_requests_on_an_expired_google_connector_share_one_refresh() {
+    let fake = MockServer::start().await;
+    google_token_endpoints(&fake).await;
+    Mock::given(method("GET"))
+        .and(path("/drive/v3/files"))
+        .and(header("authorization", "Bearer ya29-fresh"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({ "files": [] })))
+        .mount(&fake)
+        .await;
+    let svc = start_with_app(&fake, "GOOGLE", "service-google-app", &[]).await;
+    let token = app_token(&svc).await;
+    let body = json!({
+        "customer_name": "c", "connector_type": "google",
+        "credentials": { "access_token": "ya29-stale", "refresh_token": "1//r" },
+    });
+    let (status, connector) = create(&svc, &token, body).await;
+    assert_eq!(status, 201, "{connector}");
+    let id = connector["id"].as_str().unwrap();
+    // The stale token is refused: each request refreshes only through the shared cell.
+    Mock::given(method("GET"))
+        .and(path("/drive/v3/files"))
+        .respond_with(ResponseTemplate::new(401))
+        .with_priority(10)
+        .mount(&fake)
+        .await;
+    let answers = futures::future::join_all((0..5).map(|_| {
+        svc.execute(
+            &token,
+            id,
+            "proxy",
+            "request",
+            proxy("GET", "/drive/v3/files"),
+        )
+    }))
+    .await;
+    for (status, body) in answers {
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["connector_metadata"]["status"], 200, "{body}");
+    }
+    let received = fake.received_requests().await.unwrap();
+    let refreshes: Vec<&Request> = received
+        .iter()
+        .filter(|r| r.url.path() == "/token")
+        .collect();
+    assert_eq!(refreshes.len(), 1);
+    assert_eq!(form_of(refreshes[0])["client_id"], "service-google-app");
+}
+
+#[tokio::test]
+async fn a_rejected_token_is_answered_with_the_provider_s_401() {
+    let fake = MockServer::start().await;
+    github_user(&fake).await;
+    let svc = start(&fake, &[]).await;
+    let (token, connector) = github_connector(&svc, "revoked-token").await;
+    let id = connector["id"].as_str().unwrap();
+    let (status, body) = svc
+        .execute(&token, id, "proxy", "request", proxy("GET", "/user"))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["connector_metadata"]["status"], 401);
+    assert_eq!(body["result"]["message"], "Bad credentials");
+}
+
+#[tokio::test]
+async fn the_consent_flow_works_for_a_provider_without_pkce() {
+    let fake = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v1/oauth/token"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "access_token": "secret_notion", "token_type": "bearer",
+            "bot_id": "b1", "workspace_id": "w1", "owner": { "user": { "id": "u1" } },
+        })))
+        .mount(&fake)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/v1/users/me"))
+        .and(header("authorization", "Bearer secret_notion"))
+        .and(header("notion-version", "2022-06-28"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({ "id": "u1" })))
+        .mount(&fake)
+        .await;
+    let svc = start_with_app(
+        &fake,
+        "NOTION",
+        "notion-app",
+        &[
+            (
+                "NOTION_AUTHORIZATION_URL",
+                format!("{}/v1/oauth/authorize", fake.uri()),
+            ),
+            ("NOTION_TOKEN_URL", format!("{}/v1/oauth/token", fake.uri())),
+            ("NOTION_API_BASE_URL", format!("{}/v1", fake.uri())),
+        ],
+    )
+    .await;
+    let token = app_token(&svc).await;
+    let consent = query_of(&consent_url(&svc, &token, "notion").await);
+    assert!(!consent.contains_key("code_challenge"));
+    assert_eq!(consent["owner"], "user");
+    let back = land(&svc, "n-code", &consent["state"]).await;
+    let id = query_of(&back)["connector_id"].clone();
+    let exchange = &fake.received_requests().await.unwrap()[0];
+    let sent: Value = serde_json::from_slice(&exchange.body).unwrap();
+    assert_eq!(sent["code"], "n-code");
+    assert!(sent.get("code_verifier").is_none());
+    assert!(
+        header_of(exchange, "authorization")
+            .unwrap()
+            .starts_with("Basic ")
+    );
+    let (status, body) = svc.execute(&token, &id, "*", "check", Value::Null).await;
+    assert_eq!(status, 200);
+    assert_eq!(body["result"]["status"], "healthy", "{body}");
+}
+
+#[tokio::test]
+async fn mcp_refuses_a_github_connector_with_400_naming_proxy_request() {
+    let fake = MockServer::start().await;
+    let svc = start(&fake, &[]).await;
+    let (token, connector) = github_connector(&svc, PAT).await;
+    let id = connector["id"].as_str().unwrap();
+    let response = svc
+        .http
+        .post(format!("{}/mcp?connector_id={id}", svc.url))
+        .bearer_auth(&token)
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-protocol-version", "2025-06-18")
+        .json(&json!({ "jsonrpc": "2.0", "id": 1, "method": "tools/list" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(
+        error_message(&body),
+        "a GitHub connector has no catalog, so no MCP tools: /mcp serves Asana connectors; send its requests with execute and proxy.request"
+    );
+    assert!(fake.received_requests().await.unwrap().is_empty());
+}
