@@ -10,7 +10,9 @@
 //!
 //! 1. re-read the store: another process may already have refreshed (adopt its token);
 //! 2. take a short *refresh lease* on the record with a conditional put; if another process holds an
-//!    unexpired lease, wait and re-read (a lease left by a crashed holder expires);
+//!    unexpired lease, wait and re-read (a lease left by a crashed holder expires). The store
+//!    decides how to wait ([`CredentialStore::wait_for_change`]): most sleep a poll interval, one
+//!    that hears of other processes' writes wakes the waiter as soon as the holder writes;
 //! 3. call the token endpoint, then write the new credentials with a conditional put on the leased
 //!    version (clearing the lease). A store that is busy is retried for [`STORE_WRITE_BUDGET`];
 //!    if the write still fails, the call fails with [`AuthError::RefreshNotSaved`] and the cell
@@ -636,8 +638,9 @@ impl TokenCell {
                 Read::Token(token) => return Ok(token),
                 Read::Refresh(read) => *read,
             };
-            if self.leased_by_another(&stored) {
-                self.wait_for_lease(deadline).await?;
+            if let Some(lapses_at) = self.leased_by_another(&stored) {
+                self.wait_for_lease(store.as_ref(), lapses_at, deadline)
+                    .await?;
                 continue;
             }
             let Some(lease) = self.take_lease(store, stored).await? else {
@@ -679,23 +682,47 @@ impl TokenCell {
         })
     }
 
-    /// Whether another process holds an unexpired refresh lease on the record.
-    fn leased_by_another(&self, stored: &StoredCredential) -> bool {
-        stored.record.lease.as_ref().is_some_and(|lease| {
-            lease.holder != self.holder && lease.expires_at > SystemTime::now()
-        })
+    /// When the unexpired refresh lease another process holds on the record lapses, if there is
+    /// one.
+    fn leased_by_another(&self, stored: &StoredCredential) -> Option<SystemTime> {
+        stored
+            .record
+            .lease
+            .as_ref()
+            .filter(|lease| lease.holder != self.holder && lease.expires_at > SystemTime::now())
+            .map(|lease| lease.expires_at)
     }
 
-    /// Step 2: waits a moment for another process's lease to clear, or fails when we have waited
-    /// longer than the policy allows.
-    async fn wait_for_lease(&self, deadline: Option<Instant>) -> Result<(), AuthError> {
-        if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
+    /// Step 2: waits for another process's lease (that lapses at `lapses_at`) to clear, through
+    /// [`CredentialStore::wait_for_change`]: a poll interval, or until the store hears of a write
+    /// to the record; fails when we have waited longer than the policy allows.
+    async fn wait_for_lease(
+        &self,
+        store: &dyn CredentialStore,
+        lapses_at: SystemTime,
+        deadline: Option<Instant>,
+    ) -> Result<(), AuthError> {
+        let now = Instant::now();
+        if deadline.is_some_and(|deadline| now >= deadline) {
             return Err(AuthError::RefreshContended {
                 provider: self.endpoint.id().to_string(),
                 subject: self.subject.clone(),
             });
         }
-        tokio::time::sleep(self.policy.poll_interval).await;
+        let until_lapse = lapses_at
+            .duration_since(SystemTime::now())
+            .unwrap_or_default();
+        let max_wait = deadline.map_or(until_lapse, |deadline| {
+            until_lapse.min(deadline.saturating_duration_since(now))
+        });
+        store
+            .wait_for_change(
+                self.endpoint.id(),
+                &self.subject,
+                self.policy.poll_interval,
+                max_wait,
+            )
+            .await;
         Ok(())
     }
 

@@ -351,6 +351,18 @@ impl<S: CredentialStore> CredentialStore for EncryptedStore<S> {
         self.inner.replace_payloads(sealed).await
     }
 
+    async fn wait_for_change(
+        &self,
+        provider: &str,
+        subject: &str,
+        poll_interval: std::time::Duration,
+        max_wait: std::time::Duration,
+    ) {
+        self.inner
+            .wait_for_change(provider, subject, poll_interval, max_wait)
+            .await
+    }
+
     fn describe(&self) -> String {
         self.inner.describe()
     }

@@ -235,6 +235,26 @@ pub trait CredentialStore: Send + Sync + fmt::Debug {
         })
     }
 
+    /// Waits before a caller reads the record of (provider, subject) again, after finding it
+    /// leased by another holder: the token cell calls it while it waits for that holder's
+    /// refresh. `poll_interval` is how often the caller would poll; `max_wait` how long it may
+    /// wait at most (until the lease lapses, or the caller gives up).
+    ///
+    /// The default sleeps `poll_interval` (at most `max_wait`): the caller polls. A store that
+    /// hears of writes made by other processes (PostgreSQL's `LISTEN`/`NOTIFY`) may instead wait
+    /// up to `max_wait` and return as soon as the record is written. Returning early for any
+    /// reason is allowed (the caller reads again); waiting past `max_wait` is not.
+    async fn wait_for_change(
+        &self,
+        provider: &str,
+        subject: &str,
+        poll_interval: Duration,
+        max_wait: Duration,
+    ) {
+        let _ = (provider, subject);
+        tokio::time::sleep(poll_interval.min(max_wait)).await;
+    }
+
     /// A short description for messages and logs, e.g. `sqlite:/var/lib/app/creds.db`.
     fn describe(&self) -> String;
 }
@@ -268,6 +288,17 @@ impl<T: CredentialStore + ?Sized> CredentialStore for Arc<T> {
         replacements: Vec<PayloadReplacement>,
     ) -> Result<usize, StoreError> {
         (**self).replace_payloads(replacements).await
+    }
+    async fn wait_for_change(
+        &self,
+        provider: &str,
+        subject: &str,
+        poll_interval: Duration,
+        max_wait: Duration,
+    ) {
+        (**self)
+            .wait_for_change(provider, subject, poll_interval, max_wait)
+            .await
     }
     fn describe(&self) -> String {
         (**self).describe()
@@ -411,6 +442,30 @@ impl CredentialStore for MemoryCredentialStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn the_default_wait_for_change_sleeps_the_poll_interval() {
+        let store = MemoryCredentialStore::new();
+        let start = tokio::time::Instant::now();
+        store
+            .wait_for_change("p", "s", Duration::from_millis(25), Duration::from_secs(30))
+            .await;
+        assert_eq!(start.elapsed(), Duration::from_millis(25));
+        let start = tokio::time::Instant::now();
+        store
+            .wait_for_change(
+                "p",
+                "s",
+                Duration::from_millis(25),
+                Duration::from_millis(10),
+            )
+            .await;
+        assert_eq!(
+            start.elapsed(),
+            Duration::from_millis(10),
+            "never past max_wait"
+        );
+    }
 
     #[test]
     fn payload_debug_is_redacted() {

@@ -149,16 +149,21 @@ async fn two_managers_sharing_a_store_refresh_once() {
     assert_eq!(record.record.lease, None);
 }
 
-#[tokio::test]
-async fn a_lease_left_by_a_crashed_holder_expires() {
-    let (server, calls) = refresh_server(Duration::ZERO).await;
-    let store: Arc<dyn CredentialStore> = Arc::new(MemoryCredentialStore::new());
+/// A manager over `store` that waits up to `max_wait` for another holder's refresh lease, with
+/// the expired credentials of `u` stored under a lease of `holder` lasting `lease`.
+async fn leased_by_another(
+    server: &MockServer,
+    store: Arc<dyn CredentialStore>,
+    max_wait: Duration,
+    holder: &str,
+    lease: Duration,
+) -> auth_core::AuthManager {
     let auth = auth_core::AuthManager::builder()
         .env(auth_core::config::EnvSource::empty())
         .auto_configure(false)
         .provider(provider(&server.uri()))
         .shared_store(store.clone())
-        .max_refresh_wait(Duration::from_secs(5))
+        .max_refresh_wait(max_wait)
         .build()
         .unwrap();
     let mut record = CredentialRecord::new(
@@ -167,10 +172,25 @@ async fn a_lease_left_by_a_crashed_holder_expires() {
         Credentials::new(expired("old", "rt")).to_payload(),
     );
     record.lease = Some(RefreshLease {
-        holder: "crashed-process".into(),
-        expires_at: SystemTime::now() + Duration::from_millis(300),
+        holder: holder.into(),
+        expires_at: SystemTime::now() + lease,
     });
     store.put(record, PutMode::Create).await.unwrap();
+    auth
+}
+
+#[tokio::test]
+async fn a_lease_left_by_a_crashed_holder_expires() {
+    let (server, calls) = refresh_server(Duration::ZERO).await;
+    let store: Arc<dyn CredentialStore> = Arc::new(MemoryCredentialStore::new());
+    let auth = leased_by_another(
+        &server,
+        store.clone(),
+        Duration::from_secs(5),
+        "crashed-process",
+        Duration::from_millis(300),
+    )
+    .await;
     let started = std::time::Instant::now();
     let session = auth.session("u").await.unwrap();
     assert_eq!(
@@ -188,24 +208,14 @@ async fn a_lease_left_by_a_crashed_holder_expires() {
 async fn a_live_foreign_lease_makes_callers_wait_then_give_up() {
     let (server, calls) = refresh_server(Duration::ZERO).await;
     let store: Arc<dyn CredentialStore> = Arc::new(MemoryCredentialStore::new());
-    let auth = auth_core::AuthManager::builder()
-        .env(auth_core::config::EnvSource::empty())
-        .auto_configure(false)
-        .provider(provider(&server.uri()))
-        .shared_store(store.clone())
-        .max_refresh_wait(Duration::from_millis(200))
-        .build()
-        .unwrap();
-    let mut record = CredentialRecord::new(
-        "test",
-        "u",
-        Credentials::new(expired("old", "rt")).to_payload(),
-    );
-    record.lease = Some(RefreshLease {
-        holder: "busy".into(),
-        expires_at: SystemTime::now() + Duration::from_secs(60),
-    });
-    store.put(record, PutMode::Create).await.unwrap();
+    let auth = leased_by_another(
+        &server,
+        store.clone(),
+        Duration::from_millis(200),
+        "busy",
+        Duration::from_secs(60),
+    )
+    .await;
     let err = auth
         .session("u")
         .await
@@ -216,6 +226,105 @@ async fn a_live_foreign_lease_makes_callers_wait_then_give_up() {
     assert!(matches!(err, AuthError::RefreshContended { .. }), "{err:?}");
     assert!(err.is_transient());
     assert_eq!(calls.load(Ordering::SeqCst), 0);
+}
+
+/// A store that hears of other processes' writes: its `wait_for_change` records what it was
+/// asked, and the first time plays the lease holder finishing its refresh.
+#[derive(Debug, Default)]
+struct HearsOfWrites {
+    inner: MemoryCredentialStore,
+    waits: Mutex<Vec<(Duration, Duration)>>,
+}
+
+#[async_trait::async_trait]
+impl CredentialStore for HearsOfWrites {
+    async fn get(
+        &self,
+        provider: &str,
+        subject: &str,
+    ) -> Result<Option<StoredCredential>, auth_core::StoreError> {
+        self.inner.get(provider, subject).await
+    }
+    async fn put(
+        &self,
+        record: CredentialRecord,
+        mode: PutMode,
+    ) -> Result<auth_core::Version, auth_core::StoreError> {
+        self.inner.put(record, mode).await
+    }
+    async fn delete(&self, provider: &str, subject: &str) -> Result<bool, auth_core::StoreError> {
+        self.inner.delete(provider, subject).await
+    }
+    async fn list(
+        &self,
+        provider: Option<&str>,
+    ) -> Result<Vec<StoredCredential>, auth_core::StoreError> {
+        self.inner.list(provider).await
+    }
+    async fn wait_for_change(
+        &self,
+        provider: &str,
+        subject: &str,
+        poll_interval: Duration,
+        max_wait: Duration,
+    ) {
+        let first = {
+            let mut waits = self.waits.lock().unwrap();
+            waits.push((poll_interval, max_wait));
+            waits.len() == 1
+        };
+        if first {
+            let done = CredentialRecord::new(
+                provider,
+                subject,
+                Credentials::new(valid("refreshed-elsewhere", "rt")).to_payload(),
+            );
+            self.inner.put(done, PutMode::Overwrite).await.unwrap();
+        }
+    }
+    fn describe(&self) -> String {
+        "hears-of-writes".into()
+    }
+}
+
+#[tokio::test]
+async fn a_waiter_asks_the_store_to_wait_until_the_lease_lapses_and_adopts_the_holders_token() {
+    let (server, calls) = refresh_server(Duration::ZERO).await;
+    let store = Arc::new(HearsOfWrites::default());
+    let auth = leased_by_another(
+        &server,
+        store.clone(),
+        Duration::from_secs(60),
+        "another-instance",
+        Duration::from_secs(30),
+    )
+    .await;
+    let started = std::time::Instant::now();
+    let token = auth
+        .session("u")
+        .await
+        .unwrap()
+        .token("test")
+        .await
+        .unwrap();
+    assert_eq!(token.expose_secret(), "refreshed-elsewhere");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "woken, not polled out"
+    );
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        0,
+        "the holder's refresh is adopted"
+    );
+    let waits = store.waits.lock().unwrap().clone();
+    assert_eq!(waits.len(), 1, "{waits:?}");
+    let (poll_interval, max_wait) = waits[0];
+    assert_eq!(poll_interval, Duration::from_millis(25));
+    assert!(
+        max_wait > Duration::from_secs(25) && max_wait <= Duration::from_secs(30),
+        "may wait until the lease lapses: {max_wait:?}"
+    );
 }
 
 #[tokio::test]

@@ -1,0 +1,125 @@
+//! Connections: TLS as the URL asks, the pool, and the listener's own connection.
+//!
+//! `sslmode=require` connects with TLS through rustls, verifying the server's certificate
+//! against the Mozilla root certificates (webpki-roots) and its name against the host. Without
+//! `sslmode`, or with `sslmode=disable` or `prefer`, connections are plaintext: `prefer` cannot
+//! protect against an attacker on the path (one can answer "no TLS"), so asking for TLS means
+//! `require`. A Unix socket path as host never uses TLS.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use auth_core::StoreError;
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use futures::StreamExt;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio_postgres::config::SslMode;
+use tokio_postgres::{AsyncMessage, Client, Config, Connection, NoTls, Socket};
+use tokio_postgres_rustls::MakeRustlsConnect;
+
+use crate::error::{backend, pg_error};
+
+/// How connections are secured.
+#[derive(Clone)]
+pub(crate) enum Tls {
+    /// Plaintext (or a Unix socket).
+    Plain,
+    /// TLS through rustls.
+    Rustls(MakeRustlsConnect),
+}
+
+impl Tls {
+    /// What `config`'s `sslmode` asks for; `prefer` becomes `disable` (see the module docs).
+    pub(crate) fn for_config(config: &mut Config, location: &str) -> Result<Self, StoreError> {
+        if config.get_ssl_mode() != SslMode::Require {
+            config.ssl_mode(SslMode::Disable);
+            return Ok(Tls::Plain);
+        }
+        let roots = rustls::RootCertStore {
+            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+        };
+        let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .map_err(|e| backend(location, "setting up TLS", &e.to_string()))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+        Ok(Tls::Rustls(MakeRustlsConnect::new(tls)))
+    }
+
+    /// Whether connections use TLS.
+    pub(crate) fn is_tls(&self) -> bool {
+        matches!(self, Tls::Rustls(_))
+    }
+}
+
+/// A pool of at most `size` connections to `config`.
+pub(crate) fn pool(
+    config: Config,
+    tls: &Tls,
+    size: usize,
+    connect_timeout: Duration,
+    location: &str,
+) -> Result<Pool, StoreError> {
+    let manager_config = ManagerConfig {
+        recycling_method: RecyclingMethod::Fast,
+    };
+    let manager = match tls {
+        Tls::Plain => Manager::from_config(config, NoTls, manager_config),
+        Tls::Rustls(tls) => Manager::from_config(config, tls.clone(), manager_config),
+    };
+    Pool::builder(manager)
+        .max_size(size)
+        .runtime(Runtime::Tokio1)
+        .create_timeout(Some(connect_timeout))
+        .wait_timeout(Some(connect_timeout))
+        .recycle_timeout(Some(connect_timeout))
+        .build()
+        .map_err(|e| backend(location, "creating the connection pool", &e.to_string()))
+}
+
+/// A connection of its own whose notifications arrive on the returned channel (closed when the
+/// connection ends), and the task driving it.
+pub(crate) async fn dedicated(
+    config: &Config,
+    tls: &Tls,
+    location: &str,
+) -> Result<(Client, mpsc::UnboundedReceiver<String>, JoinHandle<()>), StoreError> {
+    let err = |e: tokio_postgres::Error| pg_error(location, "connecting the listener", &e);
+    let (tx, rx) = mpsc::unbounded_channel();
+    let (client, driver) = match tls {
+        Tls::Plain => {
+            let (client, connection) = config.connect(NoTls).await.map_err(err)?;
+            (client, tokio::spawn(drive(connection, tx)))
+        }
+        Tls::Rustls(tls) => {
+            let (client, connection) = config.connect(tls.clone()).await.map_err(err)?;
+            (client, tokio::spawn(drive(connection, tx)))
+        }
+    };
+    Ok((client, rx, driver))
+}
+
+/// Polls `connection` until it ends, forwarding each notification's payload.
+async fn drive<T>(mut connection: Connection<Socket, T>, tx: mpsc::UnboundedSender<String>)
+where
+    T: tokio_postgres::tls::TlsStream + Unpin,
+{
+    let mut messages = futures::stream::poll_fn(move |cx| connection.poll_message(cx));
+    while let Some(message) = messages.next().await {
+        match message {
+            Ok(AsyncMessage::Notification(n)) => {
+                if tx.send(n.payload().to_string()).is_err() {
+                    return;
+                }
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::debug!(error = %e, "the listener's connection ended");
+                return;
+            }
+        }
+    }
+}

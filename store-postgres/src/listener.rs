@@ -1,0 +1,194 @@
+//! Waking waiters with `LISTEN`/`NOTIFY`.
+//!
+//! A trigger announces every write to a credential on [`CHANNEL`] with a hash of its provider and
+//! subject ([`notify_key`]), never a secret. Each store keeps one dedicated connection that
+//! listens there (outside the pool, named `integrations-store-listener` in
+//! `pg_stat_activity`) and fans notifications out to the callers of
+//! [`Listener::wait_for_change`]. The same connection measures the clock skew every
+//! [`SKEW_INTERVAL`](crate::clock::SKEW_INTERVAL), which also finds a connection that died
+//! quietly.
+//!
+//! When the connection is lost, waiters fall back to polling (they sleep the caller's poll
+//! interval) while a background task reconnects, backing off from 100 ms to 5 s. Waiters that
+//! were waiting when it dropped, or when it came back, are woken at once to read again, since
+//! notifications sent meanwhile were lost.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use sha2::{Digest, Sha256};
+use tokio::sync::broadcast;
+use tokio::task::JoinHandle;
+use tokio_postgres::Config;
+
+use crate::clock::{Clock, SKEW_INTERVAL};
+use crate::connect::{Tls, dedicated};
+use crate::schema::CHANNEL;
+
+/// The longest a waiter waits for a notification while listening: a change that happened after
+/// the caller read the record but before it started waiting sent its notification too early,
+/// and lease expiry sends none; the caller reads again after this at the latest.
+pub(crate) const NOTIFIED_WAIT_CAP: Duration = Duration::from_secs(2);
+
+/// `application_name` of the listener's connection.
+pub(crate) const LISTENER_NAME: &str = "integrations-store-listener";
+
+/// What every waiter takes as "read again": sent when the connection drops or comes back.
+const WAKE_ALL: &str = "*";
+
+/// First and longest pause between reconnection attempts.
+const RECONNECT_FIRST: Duration = Duration::from_millis(100);
+const RECONNECT_MAX: Duration = Duration::from_secs(5);
+
+/// The payload the trigger sends for a write to (provider, subject): the SHA-256 in hex of the
+/// provider, a NUL byte and the subject.
+pub(crate) fn notify_key(provider: &str, subject: &str) -> String {
+    let mut hash = Sha256::new();
+    hash.update(provider.as_bytes());
+    hash.update([0u8]);
+    hash.update(subject.as_bytes());
+    hex::encode(hash.finalize())
+}
+
+/// The shared side of the listener.
+#[derive(Debug)]
+pub(crate) struct Listener {
+    listening: AtomicBool,
+    wakeups: broadcast::Sender<String>,
+}
+
+impl Listener {
+    /// Starts listening in the background; the task ends when the returned handle is aborted.
+    pub(crate) fn start(
+        config: Config,
+        tls: Tls,
+        clock: Arc<Clock>,
+        location: String,
+    ) -> (Arc<Self>, JoinHandle<()>) {
+        let (wakeups, _) = broadcast::channel(1024);
+        let listener = Arc::new(Self {
+            listening: AtomicBool::new(false),
+            wakeups,
+        });
+        let task = tokio::spawn(listener.clone().run(config, tls, clock, location));
+        (listener, task)
+    }
+
+    /// Whether notifications are arriving now (otherwise waiters poll).
+    pub(crate) fn is_listening(&self) -> bool {
+        self.listening.load(Ordering::Acquire)
+    }
+
+    /// Waits for a write to (provider, subject), at most `max_wait` (and [`NOTIFIED_WAIT_CAP`])
+    /// while listening; sleeps `poll_interval` (at most `max_wait`) while not.
+    pub(crate) async fn wait_for_change(
+        &self,
+        provider: &str,
+        subject: &str,
+        poll_interval: Duration,
+        max_wait: Duration,
+    ) {
+        let mut wakeups = self.wakeups.subscribe();
+        if !self.is_listening() {
+            tokio::time::sleep(poll_interval.min(max_wait)).await;
+            return;
+        }
+        let key = notify_key(provider, subject);
+        let wait = async {
+            loop {
+                match wakeups.recv().await {
+                    Ok(payload) if payload == key || payload == WAKE_ALL => return,
+                    Ok(_) => {}
+                    // Some were dropped, perhaps ours; or the listener is gone.
+                    Err(_) => return,
+                }
+            }
+        };
+        let _ = tokio::time::timeout(max_wait.min(NOTIFIED_WAIT_CAP), wait).await;
+    }
+
+    fn set_listening(&self, listening: bool) {
+        self.listening.store(listening, Ordering::Release);
+        // No receiver is fine.
+        let _ = self.wakeups.send(WAKE_ALL.to_string());
+    }
+
+    /// Connects, listens and forwards notifications; reconnects with backoff when the
+    /// connection is lost.
+    async fn run(
+        self: Arc<Self>,
+        mut config: Config,
+        tls: Tls,
+        clock: Arc<Clock>,
+        location: String,
+    ) {
+        config.application_name(LISTENER_NAME);
+        let mut pause = RECONNECT_FIRST;
+        loop {
+            match dedicated(&config, &tls, &location).await {
+                Ok((client, mut notifications, driver)) => {
+                    let ready = match client.batch_execute(&format!("LISTEN {CHANNEL}")).await {
+                        Ok(()) => clock.measure(&client, false).await.map(|_| ()),
+                        Err(e) => Err(e),
+                    };
+                    if let Err(e) = ready {
+                        tracing::debug!(location, error = %e, "the listener could not start listening");
+                    } else {
+                        pause = RECONNECT_FIRST;
+                        self.set_listening(true);
+                        tracing::debug!(location, "listening for credential changes");
+                        loop {
+                            tokio::select! {
+                                payload = notifications.recv() => match payload {
+                                    Some(payload) => {
+                                        let _ = self.wakeups.send(payload);
+                                    }
+                                    None => break,
+                                },
+                                () = tokio::time::sleep(SKEW_INTERVAL) => {
+                                    // Also the listener's liveness check: a connection that
+                                    // went silent is given up after one more interval.
+                                    match tokio::time::timeout(SKEW_INTERVAL, clock.measure(&client, false)).await {
+                                        Ok(Ok(_)) => {}
+                                        Ok(Err(e)) => {
+                                            tracing::debug!(location, error = %e, "the listener's connection failed");
+                                            break;
+                                        }
+                                        Err(_) => {
+                                            tracing::debug!(location, "the listener's connection went silent");
+                                            break;
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                        self.set_listening(false);
+                        tracing::warn!(
+                            location,
+                            "lost the listener connection; waiters poll until it is back"
+                        );
+                    }
+                    driver.abort();
+                }
+                Err(e) => tracing::debug!(location, error = %e, "the listener cannot connect yet"),
+            }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(RECONNECT_MAX);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_key_hashes_provider_and_subject_apart() {
+        let key = notify_key("asana", "user@example.com");
+        assert_eq!(key.len(), 64);
+        assert!(!key.contains("asana") && !key.contains("user"));
+        assert_ne!(notify_key("ab", "c"), notify_key("a", "bc"));
+        assert_eq!(key, notify_key("asana", "user@example.com"));
+    }
+}

@@ -1,0 +1,120 @@
+//! The schema and its versioned migrations, embedded in the binary.
+//!
+//! `integrations_schema` holds one row per component sharing the database (this store is
+//! `credentials`; the service may add its own), with the version its tables are at. Opening a
+//! store takes a transaction-scoped advisory lock, so that instances starting together migrate
+//! one after the other: the first applies what is missing, the others find it done. A database
+//! at a newer version than this build knows is refused with [`StoreError::UnsupportedVersion`].
+
+use auth_core::StoreError;
+use tokio_postgres::Client;
+
+use crate::error::{STORE, pg_error};
+
+/// The schema version this build writes and the newest it reads.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// This store's row in `integrations_schema`.
+const COMPONENT: &str = "credentials";
+
+/// The advisory lock key that serializes migrations ("INTG" in ASCII).
+const MIGRATION_LOCK: i64 = 0x494e_5447;
+
+/// The channel on which every write to a credential announces itself.
+pub(crate) const CHANNEL: &str = "integrations_credentials";
+
+/// `MIGRATIONS[i]` takes the schema from version `i` to `i + 1`.
+const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [r#"
+    CREATE TABLE integrations_credentials (
+        provider         text        COLLATE "C" NOT NULL,
+        subject          text        COLLATE "C" NOT NULL,
+        version          bigint      NOT NULL CHECK (version > 0),
+        status           text        NOT NULL,
+        lease_holder     text,
+        -- Milliseconds since the epoch on the database's clock (see the crate docs).
+        lease_expires_ms bigint,
+        created_at       timestamptz NOT NULL DEFAULT now(),
+        updated_at       timestamptz NOT NULL DEFAULT now(),
+        payload          bytea       NOT NULL,
+        PRIMARY KEY (provider, subject),
+        CHECK ((lease_holder IS NULL) = (lease_expires_ms IS NULL))
+    );
+
+    -- Every write wakes the instances waiting on that record: the payload is a hash of provider
+    -- and subject (neither can hold a NUL, so the separator is unambiguous), never a secret.
+    CREATE FUNCTION integrations_credentials_notify() RETURNS trigger LANGUAGE plpgsql AS $$
+    DECLARE
+        changed integrations_credentials;
+    BEGIN
+        IF TG_OP = 'DELETE' THEN changed := OLD; ELSE changed := NEW; END IF;
+        PERFORM pg_notify('integrations_credentials', encode(sha256(
+            convert_to(changed.provider, 'UTF8') || '\x00'::bytea || convert_to(changed.subject, 'UTF8')
+        ), 'hex'));
+        RETURN NULL;
+    END
+    $$;
+
+    CREATE TRIGGER integrations_credentials_notify
+        AFTER INSERT OR UPDATE OR DELETE ON integrations_credentials
+        FOR EACH ROW EXECUTE FUNCTION integrations_credentials_notify();
+"#];
+
+/// Brings the schema to [`SCHEMA_VERSION`] in one transaction (nothing is half-applied).
+pub(crate) async fn migrate(client: &mut Client, location: &str) -> Result<(), StoreError> {
+    let err = |e: tokio_postgres::Error| pg_error(location, "migrating the schema", &e);
+    let tx = client.transaction().await.map_err(err)?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
+        .await
+        .map_err(err)?;
+    tx.batch_execute(
+        "CREATE TABLE IF NOT EXISTS integrations_schema (
+             component text    PRIMARY KEY,
+             version   integer NOT NULL
+         )",
+    )
+    .await
+    .map_err(err)?;
+    let found: i32 = tx
+        .query_opt(
+            "SELECT version FROM integrations_schema WHERE component = $1",
+            &[&COMPONENT],
+        )
+        .await
+        .map_err(err)?
+        .map_or(0, |row| row.get(0));
+    let found = u32::try_from(found).map_err(|_| StoreError::Corrupt {
+        store: STORE,
+        location: location.to_string(),
+        reason: format!("integrations_schema holds a negative version {found} for {COMPONENT}"),
+    })?;
+    if found > SCHEMA_VERSION {
+        return Err(StoreError::UnsupportedVersion {
+            store: STORE,
+            location: location.to_string(),
+            found: found.into(),
+            supported: SCHEMA_VERSION.into(),
+        });
+    }
+    if found == SCHEMA_VERSION {
+        return Ok(());
+    }
+    for migration in &MIGRATIONS[found as usize..] {
+        tx.batch_execute(migration).await.map_err(err)?;
+    }
+    let version = i32::try_from(SCHEMA_VERSION).unwrap_or(i32::MAX);
+    tx.execute(
+        "INSERT INTO integrations_schema (component, version) VALUES ($1, $2)
+         ON CONFLICT (component) DO UPDATE SET version = EXCLUDED.version",
+        &[&COMPONENT, &version],
+    )
+    .await
+    .map_err(err)?;
+    tx.commit().await.map_err(err)?;
+    tracing::info!(
+        location,
+        from = found,
+        to = SCHEMA_VERSION,
+        "migrated the credential schema"
+    );
+    Ok(())
+}

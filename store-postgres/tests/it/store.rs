@@ -1,0 +1,253 @@
+//! `PostgresCredentialStore` against the conformance suite, with and without encryption, its
+//! migrations, and what it shows of itself.
+
+use crate::support;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use auth_core::crypto::Envelope;
+use auth_core::crypto::KeyRing;
+use auth_core::testing::encryption::{self, key};
+use auth_core::testing::{DynStore, payload, payload_n, run_conformance};
+use auth_core::{CredentialRecord, CredentialStore, PutMode, StoreError};
+use store_postgres::SCHEMA_VERSION;
+use store_postgres::testing::TestDatabase;
+
+use crate::support::Store;
+
+/// Runs the suite, each check on a fresh database.
+async fn conformance(keys: Option<KeyRing>) {
+    if support::database().await.is_none() {
+        return;
+    }
+    run_conformance(|| {
+        let keys = keys.clone();
+        async move {
+            let db = support::database().await.expect("a database");
+            let encrypted = keys.is_some();
+            let store = support::builder(&db.url(), keys)
+                .open()
+                .await
+                .expect("open");
+            assert_eq!(store.is_encrypted(), encrypted);
+            Arc::new(store) as DynStore
+        }
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conformance_without_key() {
+    conformance(None).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conformance_with_key() {
+    conformance(Some(KeyRing::new(key(7)))).await;
+}
+
+/// The tables in the public schema.
+async fn tables(admin: &tokio_postgres::Client) -> Vec<String> {
+    admin
+        .query(
+            "SELECT table_name::text FROM information_schema.tables \
+             WHERE table_schema = 'public' ORDER BY 1",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.get::<_, String>(0))
+        .collect()
+}
+
+#[tokio::test]
+async fn an_empty_database_is_migrated_and_opening_again_changes_nothing() {
+    let Some(db) = support::database().await else {
+        return;
+    };
+    let admin = db.connect().await;
+    assert!(tables(&admin).await.is_empty(), "the database starts empty");
+
+    let first = support::open(&db).await;
+    assert_eq!(
+        tables(&admin).await,
+        ["integrations_credentials", "integrations_schema"]
+    );
+    let version: i32 = admin
+        .query_one(
+            "SELECT version FROM integrations_schema WHERE component = 'credentials'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(version, SCHEMA_VERSION as i32);
+    first
+        .put(CredentialRecord::new("p", "s", payload(1)), PutMode::Create)
+        .await
+        .unwrap();
+
+    // Three more opens, two of them at once: the schema and the record stay as they are.
+    let (a, b) = tokio::join!(support::open(&db), support::open(&db));
+    let again = support::open(&db).await;
+    for store in [&a, &b, &again] {
+        let got = store.get("p", "s").await.unwrap().expect("the record");
+        assert_eq!((got.version, payload_n(&got.record.payload)), (1, 1));
+    }
+    let rows: i64 = admin
+        .query_one("SELECT count(*) FROM integrations_schema", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(rows, 1);
+}
+
+#[tokio::test]
+async fn a_newer_schema_is_refused() {
+    let Some(db) = support::database().await else {
+        return;
+    };
+    drop(support::open(&db).await);
+    db.connect()
+        .await
+        .execute(
+            "UPDATE integrations_schema SET version = $1 WHERE component = 'credentials'",
+            &[&(SCHEMA_VERSION as i32 + 1)],
+        )
+        .await
+        .unwrap();
+    let err = support::builder(&db.url(), None).open().await.unwrap_err();
+    match err {
+        StoreError::UnsupportedVersion {
+            store,
+            found,
+            supported,
+            ..
+        } => {
+            assert_eq!(store, "postgres");
+            assert_eq!(
+                (found, supported),
+                (u64::from(SCHEMA_VERSION) + 1, u64::from(SCHEMA_VERSION))
+            );
+        }
+        other => panic!("expected UnsupportedVersion, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn describe_debug_and_errors_name_the_database_and_never_the_password_or_a_payload() {
+    let Some(db) = support::database().await else {
+        return;
+    };
+    let store = support::builder(&db.url(), Some(KeyRing::new(key(3))))
+        .open()
+        .await
+        .unwrap();
+    let describe = store.describe();
+    assert!(
+        describe.starts_with("postgres:postgres://postgres@"),
+        "{describe}"
+    );
+    assert!(describe.ends_with(&format!("/{}", db.name())), "{describe}");
+    let debug = format!("{:?}", store.inner());
+    assert!(debug.contains(db.name()), "{debug}");
+
+    // A password in the URL shows nowhere, even when connecting fails.
+    let url = "host=127.0.0.1 port=1 user=someone password=hunter2-secret dbname=nothing";
+    let err = support::builder(url, None)
+        .connect_timeout(std::time::Duration::from_secs(2))
+        .open()
+        .await
+        .unwrap_err();
+    let text = format!("{err} {err:?}");
+    assert!(!text.contains("hunter2"), "{text}");
+    assert!(
+        text.contains("postgres://someone@127.0.0.1:1/nothing"),
+        "{text}"
+    );
+    assert!(
+        matches!(err, StoreError::Io { .. }),
+        "a refused connection is retryable: {err:?}"
+    );
+}
+
+#[tokio::test]
+async fn payloads_are_stored_as_the_encryption_layer_hands_them_over() {
+    let Some(db) = support::database().await else {
+        return;
+    };
+    let store = support::builder(&db.url(), Some(KeyRing::new(key(5))))
+        .open()
+        .await
+        .unwrap();
+    let secret = "canary-access-token-42";
+    let body = format!(r#"{{"access_token":"{secret}","n":1}}"#);
+    store
+        .put(
+            CredentialRecord::new("p", "s", auth_core::Payload::new(body.into_bytes())),
+            PutMode::Create,
+        )
+        .await
+        .unwrap();
+    let stored: Vec<u8> = db
+        .connect()
+        .await
+        .query_one("SELECT payload FROM integrations_credentials", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert!(!stored.is_empty());
+    assert!(
+        !String::from_utf8_lossy(&stored).contains(secret),
+        "the token is in the table in clear"
+    );
+    let got = store.get("p", "s").await.unwrap().unwrap();
+    assert!(String::from_utf8_lossy(got.record.payload.expose_bytes()).contains(secret));
+}
+
+/// The key id of each record's envelope (`None`: plaintext), ordered by subject, read with a
+/// connection of the test's own.
+fn key_ids(db: &TestDatabase) -> Vec<Option<String>> {
+    tokio::task::block_in_place(|| {
+        tokio::runtime::Handle::current().block_on(async {
+            db.connect()
+                .await
+                .query(
+                    "SELECT payload FROM integrations_credentials ORDER BY subject",
+                    &[],
+                )
+                .await
+                .unwrap()
+                .iter()
+                .map(|row| {
+                    Envelope::parse(row.get::<_, &[u8]>(0))
+                        .expect("a well-formed envelope or plaintext")
+                        .map(|envelope| envelope.sealed().key_id.clone())
+                })
+                .collect()
+        })
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn old_keys_still_read_and_rotate_moves_records_to_the_primary_key() {
+    let Some(db) = support::database().await else {
+        return;
+    };
+    // The checks name a file; here every "file" is the test's database, and the directory they
+    // search for a plaintext token stays empty.
+    let dir = tempfile::tempdir().unwrap();
+    encryption::old_keys_still_read_and_rotate_moves_records_to_the_primary_key(
+        dir.path(),
+        "pg",
+        async |_: PathBuf, keys: Option<KeyRing>| {
+            support::builder(&db.url(), keys).open().await.unwrap()
+        },
+        Store::rotate,
+        async |_: Store| Ok(()),
+        |_: &Path| key_ids(&db),
+    )
+    .await;
+}
