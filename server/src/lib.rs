@@ -107,6 +107,10 @@ pub use server::{
     DEFAULT_CONNECTOR_CACHE, DEFAULT_MAX_BODY_BYTES, DEFAULT_TOKEN_TTL, DEFAULT_UPSTREAM_TIMEOUT,
     MIN_TOKEN_TTL, Server, ServerBuilder,
 };
+#[cfg(feature = "postgres")]
+pub use store::PostgresServiceStore;
+#[cfg(feature = "testing")]
+pub use store::testing;
 pub use store::{
     ApplicationRecord, AuditEntry, AuthKind, ConnectorFilter, ConnectorRecord, OAuthAppRecord,
     OAuthAppSource, OAuthStateRecord, Sealed, ServiceStore, SqliteServiceStore, TokenRecord,

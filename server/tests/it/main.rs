@@ -7,6 +7,7 @@ mod bad_input;
 mod connectors;
 mod oauth;
 mod secrets;
+mod store;
 mod support;
 mod tenancy;
 mod upstream;
