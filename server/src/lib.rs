@@ -94,6 +94,7 @@
 mod admin;
 mod error;
 mod providers;
+mod refresher;
 mod routes;
 mod secrets;
 mod server;
@@ -104,8 +105,9 @@ pub use admin::{Admin, Application, ApplicationCredentials};
 pub use error::{ServerError, ServiceStoreError};
 pub use providers::ASANA_DEFINITION_ID;
 pub use server::{
-    DEFAULT_CONNECTOR_CACHE, DEFAULT_MAX_BODY_BYTES, DEFAULT_TOKEN_TTL, DEFAULT_UPSTREAM_TIMEOUT,
-    MIN_TOKEN_TTL, Server, ServerBuilder,
+    DEFAULT_CONNECTOR_CACHE, DEFAULT_MAX_BODY_BYTES, DEFAULT_REFRESH_INTERVAL,
+    DEFAULT_REFRESH_MARGIN, DEFAULT_TOKEN_TTL, DEFAULT_UPSTREAM_TIMEOUT, MIN_TOKEN_TTL, Server,
+    ServerBuilder, StoreLocation,
 };
 #[cfg(feature = "postgres")]
 pub use store::PostgresServiceStore;

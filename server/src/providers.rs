@@ -13,7 +13,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use integrations::asana::{
     AsanaAppCredentials, AsanaAuthProvider, AsanaClient, AsanaConnector, PROVIDER_ID, RetryConfig,
 };
-use integrations::auth_core::{CredentialRecord, PutMode, TokenEndpoint};
+use integrations::auth_core::provider::{ApiSettings, OAuth2Settings};
+use integrations::auth_core::{
+    AuthProvider, CredentialRecord, PutMode, TokenEndpoint, config::ProviderConfig,
+};
 use integrations::{
     AuthError, CredentialStatus, CredentialStore, Credentials, ErrorClass, OAuth2Token,
     RefreshingTokenSource, SecretString,
@@ -226,7 +229,72 @@ pub(crate) struct Connectors {
 #[derive(Debug, Default)]
 struct Cache {
     next: u64,
-    entries: HashMap<String, (u64, Arc<AsanaConnector>)>,
+    entries: HashMap<String, (u64, Warm)>,
+}
+
+/// A warm connector and the token source inside it (whose single flight the background refresher
+/// shares).
+#[derive(Debug, Clone)]
+struct Warm {
+    connector: Arc<AsanaConnector>,
+    source: RefreshingTokenSource,
+}
+
+/// How long a token request to the provider may take. A refresh lease lasts this, the core's
+/// store write budget (10 s) and its margin (15 s): 40 s, so that a lease left by an instance
+/// that died while refreshing lapses within 45 s.
+pub(crate) const TOKEN_REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// Asana's provider as the service's token endpoints use it: token requests time out after
+/// [`TOKEN_REQUEST_TIMEOUT`].
+#[derive(Debug)]
+struct ServiceProvider {
+    asana: Arc<AsanaAuthProvider>,
+    oauth2: Option<OAuth2Settings>,
+}
+
+#[async_trait::async_trait]
+impl AuthProvider for ServiceProvider {
+    fn id(&self) -> &str {
+        self.asana.id()
+    }
+
+    fn display_name(&self) -> &str {
+        self.asana.display_name()
+    }
+
+    fn oauth2_settings(&self) -> Option<&OAuth2Settings> {
+        self.oauth2.as_ref()
+    }
+
+    fn app_token(&self) -> Option<&SecretString> {
+        self.asana.app_token()
+    }
+
+    fn api(&self, extra: &Map<String, Value>) -> Option<ApiSettings> {
+        self.asana.api(extra)
+    }
+
+    fn config(&self) -> Option<&ProviderConfig> {
+        self.asana.config()
+    }
+
+    async fn credentials_from_token(&self, token: OAuth2Token) -> Result<Credentials, AuthError> {
+        self.asana.credentials_from_token(token).await
+    }
+
+    fn merge_refreshed(&self, previous: &Credentials, token: OAuth2Token) -> Credentials {
+        self.asana.merge_refreshed(previous, token)
+    }
+}
+
+/// The token endpoint of `asana`, with the service's token request timeout.
+fn token_endpoint(asana: Arc<AsanaAuthProvider>) -> Result<TokenEndpoint, ApiError> {
+    let oauth2 = asana
+        .oauth2_settings()
+        .cloned()
+        .map(|settings| settings.with_request_timeout(TOKEN_REQUEST_TIMEOUT));
+    TokenEndpoint::new(Arc::new(ServiceProvider { asana, oauth2 })).map_err(upstream_setup)
 }
 
 impl Connectors {
@@ -243,6 +311,11 @@ impl Connectors {
             settings,
             cache: Mutex::default(),
         }
+    }
+
+    /// The service's store.
+    pub(crate) fn store(&self) -> &dyn ServiceStore {
+        self.store.as_ref()
     }
 
     /// What seals the secrets the service keeps in its own store.
@@ -303,7 +376,7 @@ impl Connectors {
                     "the OAuth app this consent flow uses is gone: set one with PUT /api/v1/oauth/credentials and start again",
                 )
             })?;
-        TokenEndpoint::new(Arc::new(self.provider_with(Some(client))?)).map_err(upstream_setup)
+        token_endpoint(Arc::new(self.provider_with(Some(client))?))
     }
 
     /// The scopes a consent flow requests: the service's configured default scopes, else
@@ -437,8 +510,60 @@ impl Connectors {
         &self,
         record: &ConnectorRecord,
     ) -> Result<Arc<AsanaConnector>, ApiError> {
-        if let Some((_, connector)) = self.lock().entries.get(&record.id) {
-            return Ok(connector.clone());
+        Ok(self.warm(record).await?.connector)
+    }
+
+    /// Refreshes `record`'s token if it expires within `margin`, through its warm connector's
+    /// token source (so never beside an execute's refresh), and records the expiry of the token
+    /// it holds afterwards.
+    pub(crate) async fn refresh_ahead(
+        &self,
+        record: &ConnectorRecord,
+        margin: Duration,
+    ) -> Result<(), ApiError> {
+        let warm = self.warm(record).await?;
+        match warm.source.refresh_ahead(margin).await {
+            Ok(()) => self.track_expiry(&record.id).await,
+            Err(e) if e.is_transient() => {
+                tracing::warn!(connector = %record.id, error = %e, "refreshing ahead of use failed; trying again later");
+                Err(ApiError::unavailable("the refresh failed; retry later"))
+            }
+            Err(e) => {
+                // A rejected grant: its expiry is forgotten, as it is no longer active.
+                tracing::warn!(connector = %record.id, error = %e, "refreshing ahead of use failed");
+                self.track_expiry(&record.id).await?;
+                Err(ApiError::needs_reauthorization(&record.id))
+            }
+        }
+    }
+
+    /// Records when the connector's stored token expires, for the background refresher: only
+    /// for an active grant with a refresh token and a known expiry (an unknown expiry is
+    /// refreshed on a 401 only).
+    pub(crate) async fn track_expiry(&self, connector_id: &str) -> Result<(), ApiError> {
+        let expires_at = self
+            .credentials
+            .get(PROVIDER_ID, connector_id)
+            .await?
+            .filter(|stored| stored.record.status == CredentialStatus::Active)
+            .and_then(|stored| Credentials::from_payload(&stored.record.payload).ok())
+            .filter(|credentials| credentials.token.refresh_token.is_some())
+            .and_then(|credentials| credentials.token.expires_at);
+        self.store
+            .set_token_expiry(connector_id, expires_at)
+            .await?;
+        Ok(())
+    }
+
+    /// The refresh lease `record`'s token source takes.
+    #[cfg(test)]
+    pub(crate) async fn refresh_lease(&self, record: &ConnectorRecord) -> Duration {
+        self.warm(record).await.unwrap().source.refresh_lease()
+    }
+
+    async fn warm(&self, record: &ConnectorRecord) -> Result<Warm, ApiError> {
+        if let Some((_, warm)) = self.lock().entries.get(&record.id) {
+            return Ok(warm.clone());
         }
         let provider = Arc::new(self.provider(record).await?);
         let settings = provider
@@ -446,13 +571,16 @@ impl Connectors {
             .with_limiter(provider.limiter_for(&record.id))
             .with_retry(self.settings.retry.clone())
             .with_timeout(self.settings.timeout);
-        let endpoint = Arc::new(TokenEndpoint::new(provider).map_err(upstream_setup)?);
+        let endpoint = Arc::new(token_endpoint(provider)?);
         let source = RefreshingTokenSource::stored(endpoint, &record.id, self.credentials.clone());
-        let client = AsanaClient::new(Arc::new(source), settings).map_err(|e| {
+        let client = AsanaClient::new(Arc::new(source.clone()), settings).map_err(|e| {
             tracing::error!(error = %e, "cannot build the Asana client");
             ApiError::internal("cannot build the Asana client; check the service's Asana URLs")
         })?;
-        let connector = Arc::new(AsanaConnector::new(client));
+        let warm = Warm {
+            connector: Arc::new(AsanaConnector::new(client)),
+            source,
+        };
         let mut cache = self.lock();
         if cache.entries.len() >= self.settings.cache_size.max(1) {
             let oldest = cache
@@ -466,10 +594,8 @@ impl Connectors {
         }
         cache.next += 1;
         let n = cache.next;
-        cache
-            .entries
-            .insert(record.id.clone(), (n, connector.clone()));
-        Ok(connector)
+        cache.entries.insert(record.id.clone(), (n, warm.clone()));
+        Ok(warm)
     }
 
     /// Drops the warm connector (after its credentials changed or it was deleted).
@@ -490,7 +616,7 @@ impl Connectors {
             return Ok(());
         };
         let provider = Arc::new(self.provider(record).await?);
-        let endpoint = TokenEndpoint::new(provider).map_err(upstream_setup)?;
+        let endpoint = token_endpoint(provider)?;
         match endpoint.revoke(&credentials).await {
             Ok(()) => Ok(()),
             Err(e) if e.class() == ErrorClass::Transient => {
@@ -756,6 +882,32 @@ mod tests {
                 .unwrap()
         );
         assert_eq!(cached(&connectors), ["pat", "service"]);
+    }
+
+    #[tokio::test]
+    async fn a_refresh_lease_left_by_a_dead_instance_lapses_within_45_seconds() {
+        let mut asana = AsanaAppCredentials::default();
+        asana.client_id = Some("service-client".into());
+        asana.client_secret = Some("service-secret".into());
+        let connectors = Connectors::new(
+            Arc::new(SqliteServiceStore::open_in_memory().await.unwrap()),
+            Arc::new(MemoryCredentialStore::new()),
+            Sealer::new(None),
+            UpstreamSettings {
+                asana,
+                retry: RetryConfig::default(),
+                timeout: Duration::from_secs(30),
+                cache_size: 10,
+            },
+        );
+        let mut oauth = record("oauth");
+        oauth.auth_kind = AuthKind::OAuth;
+        oauth.oauth_app = Some(OAuthAppSource::Service);
+        assert_eq!(
+            connectors.refresh_lease(&oauth).await,
+            Duration::from_secs(40),
+            "the token request's 15 s, the core's write budget of 10 s and its margin of 15 s"
+        );
     }
 
     #[test]

@@ -11,6 +11,7 @@ use axum::routing::post;
 use axum::{Json, Router};
 use integrations::CredentialStatus;
 use integrations::asana::{AsanaConnector, AsanaError, ExecuteError};
+use integrations::{AuthError, StoreError};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -150,6 +151,12 @@ fn upstream_error(e: AsanaError, connector_id: &str) -> ApiError {
     }
     let message = e.to_string();
     match &e {
+        AsanaError::Auth(
+            AuthError::Store(StoreError::Io { .. }) | AuthError::RefreshNotSaved { .. },
+        ) => {
+            tracing::warn!(connector = connector_id, error = %e, "credential store unavailable");
+            ApiError::unavailable("the credential store is unavailable; retry later")
+        }
         AsanaError::RateLimited { .. } => ApiError::rate_limited(message, e.retry_after()),
         AsanaError::Timeout { .. } | AsanaError::DeadlineExceeded { .. } => {
             ApiError::new(StatusCode::GATEWAY_TIMEOUT, message).retryable()
