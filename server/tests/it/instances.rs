@@ -470,3 +470,48 @@ async fn with_the_database_stopped_requests_are_503_retryable_and_the_instances_
     drop(instances);
     tokio::task::block_in_place(|| drop(cluster));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_sqlite_the_refresher_renews_due_tokens_and_leaves_an_unknown_expiry_to_a_401() {
+    let dir = tempfile::tempdir().unwrap();
+    let asana = MockAsana::start().await;
+    let mut setup = Setup::new(dir.path().display().to_string(), &asana);
+    setup.refresher = Some((Duration::from_secs(300), Duration::from_millis(50)));
+    let instance = setup.instance(None).await;
+    let token = instance.app_token(&instance.admin).await;
+    let due = instance.due_connector(&token, &asana, "due").await;
+    let issued = asana.issue_tokens("default");
+    let (status, body) = instance
+        .post(
+            "/api/v1/integrations/connectors",
+            Some(&token),
+            json!({
+                "customer_name": "unknown",
+                "connector_type": "Asana",
+                "credentials": {
+                    "access_token": issued.access_token,
+                    "refresh_token": issued.refresh_token,
+                },
+            }),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let unknown = body["id"].as_str().unwrap().to_string();
+
+    let started = Instant::now();
+    while asana.token_requests() < 1 && started.elapsed() < Duration::from_secs(10) {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(asana.token_requests(), 1, "the due token only, once");
+    for id in [&due, &unknown] {
+        assert_eq!(instance.me(&token, id).await.0, 200);
+    }
+    assert_eq!(asana.token_requests(), 1, "executes found fresh tokens");
+
+    // Asana rejects the token of unknown expiry: the execute refreshes it once.
+    asana.expire_access_tokens();
+    let (status, body) = instance.me(&token, &unknown).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(asana.token_requests(), 2);
+}
