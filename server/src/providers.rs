@@ -18,8 +18,8 @@ use integrations::auth_core::{
     AuthProvider, CredentialRecord, PutMode, TokenEndpoint, config::ProviderConfig,
 };
 use integrations::{
-    AuthError, CredentialStatus, CredentialStore, Credentials, ErrorClass, OAuth2Token,
-    RefreshingTokenSource, SecretString,
+    AuthError, CredentialSource, CredentialStatus, CredentialStore, Credentials, ErrorClass,
+    OAuth2Token, RefreshingTokenSource, SecretString, TokenSource,
 };
 use serde_json::{Map, Value, json};
 
@@ -541,18 +541,15 @@ impl Connectors {
     /// for an active grant with a refresh token and a known expiry (an unknown expiry is
     /// refreshed on a 401 only).
     pub(crate) async fn track_expiry(&self, connector_id: &str) -> Result<(), ApiError> {
-        let expires_at = self
-            .credentials
-            .get(PROVIDER_ID, connector_id)
-            .await?
-            .filter(|stored| stored.record.status == CredentialStatus::Active)
-            .and_then(|stored| Credentials::from_payload(&stored.record.payload).ok())
-            .filter(|credentials| credentials.token.refresh_token.is_some())
-            .and_then(|credentials| credentials.token.expires_at);
-        self.store
-            .set_token_expiry(connector_id, expires_at)
-            .await?;
-        Ok(())
+        self.expiry_tracker(connector_id).track().await
+    }
+
+    fn expiry_tracker(&self, connector_id: &str) -> ExpiryTracker {
+        ExpiryTracker {
+            store: self.store.clone(),
+            credentials: self.credentials.clone(),
+            connector_id: connector_id.to_string(),
+        }
     }
 
     /// The refresh lease `record`'s token source takes.
@@ -573,7 +570,12 @@ impl Connectors {
             .with_timeout(self.settings.timeout);
         let endpoint = Arc::new(token_endpoint(provider)?);
         let source = RefreshingTokenSource::stored(endpoint, &record.id, self.credentials.clone());
-        let client = AsanaClient::new(Arc::new(source.clone()), settings).map_err(|e| {
+        let tracked = Tracked {
+            inner: source.clone(),
+            last: Mutex::new(None),
+            tracker: self.expiry_tracker(&record.id),
+        };
+        let client = AsanaClient::new(Arc::new(tracked), settings).map_err(|e| {
             tracing::error!(error = %e, "cannot build the Asana client");
             ApiError::internal("cannot build the Asana client; check the service's Asana URLs")
         })?;
@@ -718,6 +720,89 @@ impl Connectors {
     }
 }
 
+/// Records one connector's token expiry for the background refresher.
+#[derive(Debug, Clone)]
+struct ExpiryTracker {
+    store: Arc<dyn ServiceStore>,
+    credentials: Arc<dyn CredentialStore>,
+    connector_id: String,
+}
+
+impl ExpiryTracker {
+    /// Records when the stored token expires: only for an active grant with a refresh token and
+    /// a known expiry (none otherwise: an unknown expiry is refreshed on a 401 only).
+    async fn track(&self) -> Result<(), ApiError> {
+        let expires_at = self
+            .credentials
+            .get(PROVIDER_ID, &self.connector_id)
+            .await?
+            .filter(|stored| stored.record.status == CredentialStatus::Active)
+            .and_then(|stored| Credentials::from_payload(&stored.record.payload).ok())
+            .filter(|credentials| credentials.token.refresh_token.is_some())
+            .and_then(|credentials| credentials.token.expires_at);
+        self.store
+            .set_token_expiry(&self.connector_id, expires_at)
+            .await?;
+        Ok(())
+    }
+}
+
+/// A warm connector's token source: the core's, which records the token's expiry whenever it
+/// hands out a token it had not handed out before (loaded, refreshed by an execute, or adopted
+/// from another instance's refresh), so that the background refresher learns of expiries that
+/// became known on a 401. The cached path, taken by nearly every call, is the core's as it is.
+#[derive(Debug)]
+struct Tracked {
+    inner: RefreshingTokenSource,
+    last: Mutex<Option<SecretString>>,
+    tracker: ExpiryTracker,
+}
+
+#[async_trait::async_trait]
+impl TokenSource for Tracked {
+    async fn token(&self) -> Result<SecretString, AuthError> {
+        let token = self.inner.token().await?;
+        let changed = {
+            let mut last = self.last.lock().unwrap_or_else(|p| p.into_inner());
+            let changed = !last.as_ref().is_some_and(|l| l.same_secret(&token));
+            if changed {
+                *last = Some(token.clone());
+            }
+            changed
+        };
+        if changed {
+            let tracker = self.tracker.clone();
+            tokio::spawn(async move {
+                if let Err(e) = tracker.track().await {
+                    tracing::debug!(connector = %tracker.connector_id, error = e.message(),
+                        "could not record the token's expiry");
+                }
+            });
+        }
+        Ok(token)
+    }
+
+    fn cached_token(&self) -> Option<SecretString> {
+        self.inner.cached_token()
+    }
+
+    fn invalidate(&self, rejected: &SecretString) -> bool {
+        self.inner.invalidate(rejected)
+    }
+
+    fn provider(&self) -> &str {
+        self.inner.provider()
+    }
+
+    fn subject(&self) -> &str {
+        self.inner.subject()
+    }
+
+    fn source(&self) -> CredentialSource {
+        self.inner.source()
+    }
+}
+
 /// An application's own OAuth app for `kind`, its secret sealed.
 pub(crate) fn oauth_app_record(
     sealer: &Sealer,
@@ -771,20 +856,33 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn the_warm_cache_keeps_at_most_its_size_and_drops_the_oldest() {
-        let mut asana = AsanaAppCredentials::default();
+    /// Connectors over `store` and no credentials yet, for a fake Asana that never answers.
+    fn connectors_over(
+        store: Arc<dyn ServiceStore>,
+        mut asana: AsanaAppCredentials,
+        cache_size: usize,
+    ) -> Connectors {
         asana.api_base_url = "http://127.0.0.1:9/api/1.0".parse().unwrap();
-        let connectors = Connectors::new(
-            Arc::new(SqliteServiceStore::open_in_memory().await.unwrap()),
+        Connectors::new(
+            store,
             Arc::new(MemoryCredentialStore::new()),
             Sealer::new(None),
             UpstreamSettings {
                 asana,
                 retry: RetryConfig::default(),
                 timeout: Duration::from_secs(1),
-                cache_size: 2,
+                cache_size,
             },
+        )
+    }
+
+    #[tokio::test]
+    async fn the_warm_cache_keeps_at_most_its_size_and_drops_the_oldest() {
+        let asana = AsanaAppCredentials::default();
+        let connectors = connectors_over(
+            Arc::new(SqliteServiceStore::open_in_memory().await.unwrap()),
+            asana,
+            2,
         );
         let first = connectors.connector(&record("a")).await.unwrap();
         assert!(Arc::ptr_eq(
@@ -819,20 +917,9 @@ mod tests {
             .await
             .unwrap();
         let mut asana = AsanaAppCredentials::default();
-        asana.api_base_url = "http://127.0.0.1:9/api/1.0".parse().unwrap();
         asana.client_id = Some("service-client".into());
         asana.client_secret = Some("service-secret".into());
-        let connectors = Connectors::new(
-            store.clone(),
-            Arc::new(MemoryCredentialStore::new()),
-            Sealer::new(None),
-            UpstreamSettings {
-                asana,
-                retry: RetryConfig::default(),
-                timeout: Duration::from_secs(1),
-                cache_size: 10,
-            },
-        );
+        let connectors = connectors_over(store.clone(), asana, 10);
         let client = OAuthClient {
             client_id: "own-app".into(),
             client_secret: "own-secret".into(),
@@ -889,16 +976,10 @@ mod tests {
         let mut asana = AsanaAppCredentials::default();
         asana.client_id = Some("service-client".into());
         asana.client_secret = Some("service-secret".into());
-        let connectors = Connectors::new(
+        let connectors = connectors_over(
             Arc::new(SqliteServiceStore::open_in_memory().await.unwrap()),
-            Arc::new(MemoryCredentialStore::new()),
-            Sealer::new(None),
-            UpstreamSettings {
-                asana,
-                retry: RetryConfig::default(),
-                timeout: Duration::from_secs(30),
-                cache_size: 10,
-            },
+            asana,
+            10,
         );
         let mut oauth = record("oauth");
         oauth.auth_kind = AuthKind::OAuth;

@@ -509,11 +509,42 @@ async fn on_sqlite_the_refresher_renews_due_tokens_and_leaves_an_unknown_expiry_
     }
     assert_eq!(asana.token_requests(), 1, "executes found fresh tokens");
 
-    // Asana rejects the token of unknown expiry: the execute refreshes it once.
+    let tracked = |id: &str| -> Option<i64> {
+        rusqlite::Connection::open(dir.path().join("service.db"))
+            .unwrap()
+            .query_row(
+                "SELECT expires_ms FROM token_expiry WHERE connector_id = ?1",
+                [id],
+                |r| r.get(0),
+            )
+            .ok()
+    };
+    assert_eq!(tracked(&unknown), None, "never claimed");
+    assert!(tracked(&due).is_some());
+
+    // Asana rejects the token of unknown expiry: the execute refreshes it once, and the
+    // refresher learns when the new token expires.
     asana.expire_access_tokens();
     let (status, body) = instance.me(&token, &unknown).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(asana.token_requests(), 2);
+    let expected = std::time::SystemTime::now() + Duration::from_secs(3600);
+    let expected = expected
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let started = Instant::now();
+    let learned = loop {
+        if let Some(ms) = tracked(&unknown) {
+            break ms;
+        }
+        assert!(started.elapsed() < Duration::from_secs(5), "not tracked");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert!(
+        (expected - learned).abs() < 5_000,
+        "{learned} vs {expected}"
+    );
 }
 
 /// Where the parent tells the child instance what to run on.
