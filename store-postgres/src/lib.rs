@@ -29,7 +29,10 @@
 //! Needs PostgreSQL 11 or newer (`sha256()`, `EXECUTE FUNCTION` in triggers). Tables:
 //! `integrations_credentials` (one row per provider and subject; provider, subject,
 //! version, status, lease and timestamps in clear, the payload as opaque bytes) and
-//! `integrations_schema` (the schema version of each component sharing the database).
+//! `integrations_schema` (the schema version of each component sharing the database). Another
+//! component keeps its tables in the same database on the store's connections
+//! ([`PostgresCredentialStore::with_connection`]) and migrates them as this store does its own
+//! ([`PostgresCredentialStore::migrate_component`]): the service does so for its records.
 //! `replace_payloads` rewrites payloads in one transaction; as with any PostgreSQL update, the
 //! earlier row versions stay in the table's pages and the WAL until VACUUM reclaims them and new
 //! writes overwrite them.
