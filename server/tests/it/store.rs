@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use integrations_server::testing::run_conformance;
-use integrations_server::{PostgresServiceStore, SqliteServiceStore};
+use integrations_server::{PostgresServiceStore, ServiceStoreError, SqliteServiceStore};
 use store_postgres::PostgresCredentialStore;
 
 #[tokio::test]
@@ -30,6 +30,24 @@ async fn the_postgres_store_passes_the_conformance_checks() {
         .await
         .unwrap();
     run_conformance(Arc::new(store)).await;
-    // Opening again finds the schema migrated.
-    PostgresServiceStore::open(credentials).await.unwrap();
+    // Opening again finds the schema migrated; a newer schema is refused.
+    PostgresServiceStore::open(credentials.clone())
+        .await
+        .unwrap();
+    db.connect()
+        .await
+        .execute(
+            "UPDATE integrations_schema SET version = 99 WHERE component = 'service'",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert!(matches!(
+        PostgresServiceStore::open(credentials).await,
+        Err(ServiceStoreError::UnsupportedVersion {
+            found: 99,
+            supported: 1,
+            ..
+        })
+    ));
 }
