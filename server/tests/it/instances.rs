@@ -422,16 +422,35 @@ async fn with_the_database_stopped_requests_are_503_retryable_and_the_instances_
         Err(e) => panic!("CI needs PostgreSQL's binaries: {e}"),
     };
     let asana = MockAsana::start().await;
-    let instances = Setup::new(url_of(&cluster.url()), &asana).start(2).await;
+    let instances = Arc::new(Setup::new(url_of(&cluster.url()), &asana).start(2).await);
     let token = instances[0].app_token(&instances[0].admin).await;
     let id = instances[0].due_connector(&token, &asana, "c").await;
-    for instance in &instances {
+    for instance in instances.iter() {
         assert_eq!(instance.me(&token, &id).await.0, 200);
         assert_eq!(instance.get("/readyz").await, 200);
     }
 
+    // Load on both instances throughout: every answer is a 200 or a retryable 503.
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let load: Vec<_> = (0..8)
+        .map(|w| {
+            let (instances, stop) = (instances.clone(), stop.clone());
+            let (token, id) = (token.clone(), id.clone());
+            tokio::spawn(async move {
+                let mut seen = Vec::new();
+                while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                    let (status, body) = instances[w % 2].me(&token, &id).await;
+                    seen.push((status, body["retryable"].clone()));
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                seen
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
     tokio::task::block_in_place(|| cluster.stop());
-    for instance in &instances {
+    for instance in instances.iter() {
         let (status, body) = instance.me(&token, &id).await;
         assert_eq!(status, 503, "{body}");
         assert_eq!(body["retryable"], true);
@@ -453,7 +472,7 @@ async fn with_the_database_stopped_requests_are_503_retryable_and_the_instances_
 
     // The same instances serve again once the pool reconnects; nothing was lost.
     let started = Instant::now();
-    for instance in &instances {
+    for instance in instances.iter() {
         loop {
             let (status, body) = instance.me(&token, &id).await;
             if status == 200 {
@@ -466,7 +485,26 @@ async fn with_the_database_stopped_requests_are_503_retryable_and_the_instances_
         }
         assert_eq!(instance.get("/readyz").await, 200);
     }
-    assert_eq!(asana.token_requests(), 1);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    let mut answers = Vec::new();
+    for worker in load {
+        answers.extend(worker.await.unwrap());
+    }
+    let unavailable = answers.iter().filter(|(status, _)| *status == 503).count();
+    assert!(unavailable > 0, "the load saw the outage");
+    for (status, retryable) in &answers {
+        match status {
+            200 => {}
+            503 => assert_eq!(*retryable, true),
+            other => panic!("{other} under load during the outage"),
+        }
+    }
+    assert!(
+        answers.last().is_some_and(|(status, _)| *status == 200),
+        "served again"
+    );
+    assert_eq!(asana.token_requests(), 1, "nothing was refreshed again");
     drop(instances);
     tokio::task::block_in_place(|| drop(cluster));
 }
