@@ -1,10 +1,12 @@
-//! Several in-process instances of the service on one throwaway PostgreSQL database (see
+//! Several instances of the service on one throwaway PostgreSQL database (see
 //! `store_postgres::testing`): separate builders and warm caches, one store. A storm of executes
 //! on tokens that expired together refreshes each once between the instances; a consent flow
 //! started on one instance completes on another; the background refreshers of three instances
-//! refresh each expiring token once; the database going away answers 503 retryable and the
-//! instances recover without a restart; refreshers and executes racing on short-lived tokens
-//! never deadlock.
+//! refresh each expiring token once; the database going away under load answers 503 retryable
+//! and the instances recover without a restart; refreshers and executes racing on short-lived
+//! tokens never deadlock; an instance killed with SIGKILL (a child process: this test binary
+//! re-executed) while holding refresh leases leaves them to lapse, and another completes the
+//! refreshes. And on SQLite, the refresher of a single instance.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
