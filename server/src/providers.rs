@@ -14,10 +14,13 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use integrations::asana::{
     AsanaAppCredentials, AsanaAuthProvider, AsanaClient, AsanaConnector, PROVIDER_ID, RetryConfig,
 };
-use integrations::auth_core::{CredentialRecord, PutMode, TokenEndpoint};
+use integrations::auth_core::provider::{ApiSettings, OAuth2Settings};
+use integrations::auth_core::{
+    AuthProvider, CredentialRecord, PutMode, TokenEndpoint, config::ProviderConfig,
+};
 use integrations::{
-    AuthError, CredentialStatus, CredentialStore, Credentials, ErrorClass, OAuth2Token,
-    RefreshingTokenSource, SecretString,
+    AuthError, CredentialSource, CredentialStatus, CredentialStore, Credentials, ErrorClass,
+    OAuth2Token, RefreshingTokenSource, SecretString, TokenSource,
 };
 use serde_json::{Map, Value, json};
 
@@ -229,7 +232,72 @@ pub(crate) struct Connectors {
 #[derive(Debug, Default)]
 struct Cache {
     next: u64,
-    entries: HashMap<String, (u64, Arc<AsanaConnector>)>,
+    entries: HashMap<String, (u64, Warm)>,
+}
+
+/// A warm connector and the token source inside it (whose single flight the background refresher
+/// shares).
+#[derive(Debug, Clone)]
+struct Warm {
+    connector: Arc<AsanaConnector>,
+    source: RefreshingTokenSource,
+}
+
+/// How long a token request to the provider may take. A refresh lease lasts this, the core's
+/// store write budget (10 s) and its margin (15 s): 40 s, so that a lease left by an instance
+/// that died while refreshing lapses within 45 s.
+pub(crate) const TOKEN_REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// Asana's provider as the service's token endpoints use it: token requests time out after
+/// [`TOKEN_REQUEST_TIMEOUT`].
+#[derive(Debug)]
+struct ServiceProvider {
+    asana: Arc<AsanaAuthProvider>,
+    oauth2: Option<OAuth2Settings>,
+}
+
+#[async_trait::async_trait]
+impl AuthProvider for ServiceProvider {
+    fn id(&self) -> &str {
+        self.asana.id()
+    }
+
+    fn display_name(&self) -> &str {
+        self.asana.display_name()
+    }
+
+    fn oauth2_settings(&self) -> Option<&OAuth2Settings> {
+        self.oauth2.as_ref()
+    }
+
+    fn app_token(&self) -> Option<&SecretString> {
+        self.asana.app_token()
+    }
+
+    fn api(&self, extra: &Map<String, Value>) -> Option<ApiSettings> {
+        self.asana.api(extra)
+    }
+
+    fn config(&self) -> Option<&ProviderConfig> {
+        self.asana.config()
+    }
+
+    async fn credentials_from_token(&self, token: OAuth2Token) -> Result<Credentials, AuthError> {
+        self.asana.credentials_from_token(token).await
+    }
+
+    fn merge_refreshed(&self, previous: &Credentials, token: OAuth2Token) -> Credentials {
+        self.asana.merge_refreshed(previous, token)
+    }
+}
+
+/// The token endpoint of `asana`, with the service's token request timeout.
+fn token_endpoint(asana: Arc<AsanaAuthProvider>) -> Result<TokenEndpoint, ApiError> {
+    let oauth2 = asana
+        .oauth2_settings()
+        .cloned()
+        .map(|settings| settings.with_request_timeout(TOKEN_REQUEST_TIMEOUT));
+    TokenEndpoint::new(Arc::new(ServiceProvider { asana, oauth2 })).map_err(upstream_setup)
 }
 
 impl Connectors {
@@ -248,6 +316,11 @@ impl Connectors {
             metrics,
             cache: Mutex::default(),
         }
+    }
+
+    /// The service's store.
+    pub(crate) fn store(&self) -> &dyn ServiceStore {
+        self.store.as_ref()
     }
 
     /// What seals the secrets the service keeps in its own store.
@@ -308,7 +381,7 @@ impl Connectors {
                     "the OAuth app this consent flow uses is gone: set one with PUT /api/v1/oauth/credentials and start again",
                 )
             })?;
-        TokenEndpoint::new(Arc::new(self.provider_with(Some(client))?)).map_err(upstream_setup)
+        token_endpoint(Arc::new(self.provider_with(Some(client))?))
     }
 
     /// The scopes a consent flow requests: the service's configured default scopes, else
@@ -442,8 +515,57 @@ impl Connectors {
         &self,
         record: &ConnectorRecord,
     ) -> Result<Arc<AsanaConnector>, ApiError> {
-        if let Some((_, connector)) = self.lock().entries.get(&record.id) {
-            return Ok(connector.clone());
+        Ok(self.warm(record).await?.connector)
+    }
+
+    /// Refreshes `record`'s token if it expires within `margin`, through its warm connector's
+    /// token source (so never beside an execute's refresh), and records the expiry of the token
+    /// it holds afterwards.
+    pub(crate) async fn refresh_ahead(
+        &self,
+        record: &ConnectorRecord,
+        margin: Duration,
+    ) -> Result<(), ApiError> {
+        let warm = self.warm(record).await?;
+        match warm.source.refresh_ahead(margin).await {
+            Ok(()) => self.track_expiry(&record.id).await,
+            Err(e) if e.is_transient() => {
+                tracing::warn!(connector = %record.id, error = %e, "refreshing ahead of use failed; trying again later");
+                Err(ApiError::unavailable("the refresh failed; retry later"))
+            }
+            Err(e) => {
+                // A rejected grant: its expiry is forgotten, as it is no longer active.
+                tracing::warn!(connector = %record.id, error = %e, "refreshing ahead of use failed");
+                self.track_expiry(&record.id).await?;
+                Err(ApiError::needs_reauthorization(&record.id))
+            }
+        }
+    }
+
+    /// Records when the connector's stored token expires, for the background refresher: only
+    /// for an active grant with a refresh token and a known expiry (an unknown expiry is
+    /// refreshed on a 401 only).
+    pub(crate) async fn track_expiry(&self, connector_id: &str) -> Result<(), ApiError> {
+        self.expiry_tracker(connector_id).track().await
+    }
+
+    fn expiry_tracker(&self, connector_id: &str) -> ExpiryTracker {
+        ExpiryTracker {
+            store: self.store.clone(),
+            credentials: self.credentials.clone(),
+            connector_id: connector_id.to_string(),
+        }
+    }
+
+    /// The refresh lease `record`'s token source takes.
+    #[cfg(test)]
+    pub(crate) async fn refresh_lease(&self, record: &ConnectorRecord) -> Duration {
+        self.warm(record).await.unwrap().source.refresh_lease()
+    }
+
+    async fn warm(&self, record: &ConnectorRecord) -> Result<Warm, ApiError> {
+        if let Some((_, warm)) = self.lock().entries.get(&record.id) {
+            return Ok(warm.clone());
         }
         let provider = Arc::new(self.provider(record).await?);
         let settings = provider
@@ -451,7 +573,7 @@ impl Connectors {
             .with_limiter(provider.limiter_for(&record.id))
             .with_retry(self.settings.retry.clone())
             .with_timeout(self.settings.timeout);
-        let endpoint = Arc::new(TokenEndpoint::new(provider).map_err(upstream_setup)?);
+        let endpoint = Arc::new(token_endpoint(provider)?);
         let metrics = self.metrics.clone();
         let source = RefreshingTokenSource::stored_with_callback(
             endpoint,
@@ -459,11 +581,19 @@ impl Connectors {
             self.credentials.clone(),
             Arc::new(move |_, _, _| metrics.refreshed()),
         );
-        let client = AsanaClient::new(Arc::new(source), settings).map_err(|e| {
+        let tracked = Tracked {
+            inner: source.clone(),
+            last: Mutex::new(None),
+            tracker: self.expiry_tracker(&record.id),
+        };
+        let client = AsanaClient::new(Arc::new(tracked), settings).map_err(|e| {
             tracing::error!(error = %e, "cannot build the Asana client");
             ApiError::internal("cannot build the Asana client; check the service's Asana URLs")
         })?;
-        let connector = Arc::new(AsanaConnector::new(client));
+        let warm = Warm {
+            connector: Arc::new(AsanaConnector::new(client)),
+            source,
+        };
         let mut cache = self.lock();
         if cache.entries.len() >= self.settings.cache_size.max(1) {
             let oldest = cache
@@ -477,10 +607,8 @@ impl Connectors {
         }
         cache.next += 1;
         let n = cache.next;
-        cache
-            .entries
-            .insert(record.id.clone(), (n, connector.clone()));
-        Ok(connector)
+        cache.entries.insert(record.id.clone(), (n, warm.clone()));
+        Ok(warm)
     }
 
     /// Drops the warm connector (after its credentials changed or it was deleted).
@@ -501,7 +629,7 @@ impl Connectors {
             return Ok(());
         };
         let provider = Arc::new(self.provider(record).await?);
-        let endpoint = TokenEndpoint::new(provider).map_err(upstream_setup)?;
+        let endpoint = token_endpoint(provider)?;
         match endpoint.revoke(&credentials).await {
             Ok(()) => Ok(()),
             Err(e) if e.class() == ErrorClass::Transient => {
@@ -603,6 +731,89 @@ impl Connectors {
     }
 }
 
+/// Records one connector's token expiry for the background refresher.
+#[derive(Debug, Clone)]
+struct ExpiryTracker {
+    store: Arc<dyn ServiceStore>,
+    credentials: Arc<dyn CredentialStore>,
+    connector_id: String,
+}
+
+impl ExpiryTracker {
+    /// Records when the stored token expires: only for an active grant with a refresh token and
+    /// a known expiry (none otherwise: an unknown expiry is refreshed on a 401 only).
+    async fn track(&self) -> Result<(), ApiError> {
+        let expires_at = self
+            .credentials
+            .get(PROVIDER_ID, &self.connector_id)
+            .await?
+            .filter(|stored| stored.record.status == CredentialStatus::Active)
+            .and_then(|stored| Credentials::from_payload(&stored.record.payload).ok())
+            .filter(|credentials| credentials.token.refresh_token.is_some())
+            .and_then(|credentials| credentials.token.expires_at);
+        self.store
+            .set_token_expiry(&self.connector_id, expires_at)
+            .await?;
+        Ok(())
+    }
+}
+
+/// A warm connector's token source: the core's, which records the token's expiry whenever it
+/// hands out a token it had not handed out before (loaded, refreshed by an execute, or adopted
+/// from another instance's refresh), so that the background refresher learns of expiries that
+/// became known on a 401. The cached path, taken by nearly every call, is the core's as it is.
+#[derive(Debug)]
+struct Tracked {
+    inner: RefreshingTokenSource,
+    last: Mutex<Option<SecretString>>,
+    tracker: ExpiryTracker,
+}
+
+#[async_trait::async_trait]
+impl TokenSource for Tracked {
+    async fn token(&self) -> Result<SecretString, AuthError> {
+        let token = self.inner.token().await?;
+        let changed = {
+            let mut last = self.last.lock().unwrap_or_else(|p| p.into_inner());
+            let changed = !last.as_ref().is_some_and(|l| l.same_secret(&token));
+            if changed {
+                *last = Some(token.clone());
+            }
+            changed
+        };
+        if changed {
+            let tracker = self.tracker.clone();
+            tokio::spawn(async move {
+                if let Err(e) = tracker.track().await {
+                    tracing::debug!(connector = %tracker.connector_id, error = e.message(),
+                        "could not record the token's expiry");
+                }
+            });
+        }
+        Ok(token)
+    }
+
+    fn cached_token(&self) -> Option<SecretString> {
+        self.inner.cached_token()
+    }
+
+    fn invalidate(&self, rejected: &SecretString) -> bool {
+        self.inner.invalidate(rejected)
+    }
+
+    fn provider(&self) -> &str {
+        self.inner.provider()
+    }
+
+    fn subject(&self) -> &str {
+        self.inner.subject()
+    }
+
+    fn source(&self) -> CredentialSource {
+        self.inner.source()
+    }
+}
+
 /// An application's own OAuth app for `kind`, its secret sealed.
 pub(crate) fn oauth_app_record(
     sealer: &Sealer,
@@ -657,21 +868,34 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn the_warm_cache_keeps_at_most_its_size_and_drops_the_oldest() {
-        let mut asana = AsanaAppCredentials::default();
+    /// Connectors over `store` and no credentials yet, for a fake Asana that never answers.
+    fn connectors_over(
+        store: Arc<dyn ServiceStore>,
+        mut asana: AsanaAppCredentials,
+        cache_size: usize,
+    ) -> Connectors {
         asana.api_base_url = "http://127.0.0.1:9/api/1.0".parse().unwrap();
-        let connectors = Connectors::new(
-            Arc::new(SqliteServiceStore::open_in_memory().await.unwrap()),
+        Connectors::new(
+            store,
             Arc::new(MemoryCredentialStore::new()),
             Sealer::new(None),
             UpstreamSettings {
                 asana,
                 retry: RetryConfig::default(),
                 timeout: Duration::from_secs(1),
-                cache_size: 2,
+                cache_size,
             },
             Arc::default(),
+        )
+    }
+
+    #[tokio::test]
+    async fn the_warm_cache_keeps_at_most_its_size_and_drops_the_oldest() {
+        let asana = AsanaAppCredentials::default();
+        let connectors = connectors_over(
+            Arc::new(SqliteServiceStore::open_in_memory().await.unwrap()),
+            asana,
+            2,
         );
         let first = connectors.connector(&record("a")).await.unwrap();
         assert!(Arc::ptr_eq(
@@ -706,21 +930,9 @@ mod tests {
             .await
             .unwrap();
         let mut asana = AsanaAppCredentials::default();
-        asana.api_base_url = "http://127.0.0.1:9/api/1.0".parse().unwrap();
         asana.client_id = Some("service-client".into());
         asana.client_secret = Some("service-secret".into());
-        let connectors = Connectors::new(
-            store.clone(),
-            Arc::new(MemoryCredentialStore::new()),
-            Sealer::new(None),
-            UpstreamSettings {
-                asana,
-                retry: RetryConfig::default(),
-                timeout: Duration::from_secs(1),
-                cache_size: 10,
-            },
-            Arc::default(),
-        );
+        let connectors = connectors_over(store.clone(), asana, 10);
         let client = OAuthClient {
             client_id: "own-app".into(),
             client_secret: "own-secret".into(),
@@ -770,6 +982,26 @@ mod tests {
                 .unwrap()
         );
         assert_eq!(cached(&connectors), ["pat", "service"]);
+    }
+
+    #[tokio::test]
+    async fn a_refresh_lease_left_by_a_dead_instance_lapses_within_45_seconds() {
+        let mut asana = AsanaAppCredentials::default();
+        asana.client_id = Some("service-client".into());
+        asana.client_secret = Some("service-secret".into());
+        let connectors = connectors_over(
+            Arc::new(SqliteServiceStore::open_in_memory().await.unwrap()),
+            asana,
+            10,
+        );
+        let mut oauth = record("oauth");
+        oauth.auth_kind = AuthKind::OAuth;
+        oauth.oauth_app = Some(OAuthAppSource::Service);
+        assert_eq!(
+            connectors.refresh_lease(&oauth).await,
+            Duration::from_secs(40),
+            "the token request's 15 s, the core's write budget of 10 s and its margin of 15 s"
+        );
     }
 
     #[test]

@@ -240,6 +240,18 @@ pub(crate) async fn create(
     Ok((StatusCode::CREATED, Json(view(&state, &record).await?)))
 }
 
+/// Records the connector's token expiry for the background refresher; a failure is logged (the
+/// token is then refreshed when it is used).
+async fn track_expiry(state: &AppState, connector_id: &str) {
+    if let Err(e) = state.connectors.track_expiry(connector_id).await {
+        tracing::warn!(
+            connector = connector_id,
+            error = e.message(),
+            "could not record the token's expiry"
+        );
+    }
+}
+
 /// A connector's name: the one given (not empty), else the provider's and the customer's.
 pub(super) fn default_name(
     name: Option<&str>,
@@ -275,6 +287,7 @@ pub(super) async fn save_new(
         state.connectors.delete_credentials(&record.id).await?;
         return Err(e);
     }
+    track_expiry(state, &record.id).await;
     Audit {
         principal,
         customer_name: Some(&record.customer_name),
@@ -442,6 +455,7 @@ pub(crate) async fn update(
     if !state.store.update_connector(&record).await? {
         return Err(ApiError::connector_not_found());
     }
+    track_expiry(&state, &record.id).await;
     Audit {
         principal: &principal,
         customer_name: Some(&record.customer_name),
