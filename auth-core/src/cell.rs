@@ -360,6 +360,11 @@ impl TokenCell {
             .provider()
             .oauth2_settings()
             .map_or(DEFAULT_EXPIRY_MARGIN, |s| s.expiry_margin);
+        Self::capped(margin, token)
+    }
+
+    /// `margin`, but never more than half the token's lifetime (when known).
+    fn capped(margin: Duration, token: &OAuth2Token) -> Duration {
         match token.expires_in {
             Some(lifetime) => margin.min(Duration::from_secs(lifetime) / 2),
             None => margin,
@@ -495,9 +500,27 @@ impl TokenCell {
         }
         let rejected = self.read_cache().rejected.clone();
         match &self.backing {
-            Backing::Store(store) => self.refresh_stored(store, rejected, failures_seen).await,
+            Backing::Store(store) => {
+                self.refresh_stored(store, rejected, failures_seen, None)
+                    .await
+            }
             Backing::Memory(credentials) => self.refresh_in_memory(credentials, rejected).await,
         }
+    }
+
+    /// See [`RefreshingTokenSource::refresh_ahead`].
+    pub(crate) async fn refresh_ahead(&self, within: Duration) -> Result<(), AuthError> {
+        let Backing::Store(store) = &self.backing else {
+            return Ok(());
+        };
+        if self.state() == CellState::NeedsReauthorization {
+            return Ok(());
+        }
+        let failures_seen = self.unsaved_failures();
+        let _single_flight = self.refresh_lock.lock().await;
+        self.refresh_stored(store, None, failures_seen, Some(within))
+            .await
+            .map(|_| ())
     }
 
     /// How many writes of the unsaved credentials failed so far, if there are any.
@@ -562,15 +585,23 @@ impl TokenCell {
 
     /// Decides whether `credentials` can be used as they are, or must be refreshed (with which
     /// refresh token); an error when they can be neither.
+    ///
+    /// `ahead`, when given, widens the margin (still capped at half the token's lifetime): a
+    /// refresh ahead of use.
     fn decide(
         &self,
         credentials: &Credentials,
         rejected: Option<&SecretString>,
+        ahead: Option<Duration>,
     ) -> Result<Decision, AuthError> {
         let now = SystemTime::now();
         let token = &credentials.token;
         let was_rejected = rejected.is_some_and(|r| r.same_secret(&token.access_token));
-        if !was_rejected && !token.expires_within(self.margin(token), now) {
+        let margin = match ahead {
+            Some(ahead) => self.margin(token).max(Self::capped(ahead, token)),
+            None => self.margin(token),
+        };
+        if !was_rejected && !token.expires_within(margin, now) {
             return Ok(Decision::Use(self.prime(credentials, true)));
         }
         if token.refresh_token.is_some() {
@@ -626,6 +657,7 @@ impl TokenCell {
         store: &Arc<dyn CredentialStore>,
         rejected: Option<SecretString>,
         failures_seen: Option<u64>,
+        ahead: Option<Duration>,
     ) -> Result<SecretString, AuthError> {
         if let Some(unsaved) = self.take_unsaved(failures_seen)? {
             let token = self.save_refreshed(store.as_ref(), unsaved).await?;
@@ -635,10 +667,11 @@ impl TokenCell {
         }
         let deadline = Instant::now().checked_add(self.policy.max_wait);
         loop {
-            let (stored, credentials) = match self.read(store.as_ref(), rejected.as_ref()).await? {
-                Read::Token(token) => return Ok(token),
-                Read::Refresh(read) => *read,
-            };
+            let (stored, credentials) =
+                match self.read(store.as_ref(), rejected.as_ref(), ahead).await? {
+                    Read::Token(token) => return Ok(token),
+                    Read::Refresh(read) => *read,
+                };
             if let Some(lapses_at) = self.leased_by_another(&stored) {
                 self.wait_for_lease(store.as_ref(), lapses_at, deadline)
                     .await?;
@@ -663,6 +696,7 @@ impl TokenCell {
         &self,
         store: &dyn CredentialStore,
         rejected: Option<&SecretString>,
+        ahead: Option<Duration>,
     ) -> Result<Read, AuthError> {
         let stored = store
             .get(self.endpoint.id(), &self.subject)
@@ -677,7 +711,7 @@ impl TokenCell {
         }
         let credentials = Credentials::from_payload(&stored.record.payload)
             .map_err(|reason| self.corrupt(reason))?;
-        Ok(match self.decide(&credentials, rejected)? {
+        Ok(match self.decide(&credentials, rejected, ahead)? {
             Decision::Use(token) => Read::Token(token),
             Decision::Refresh => Read::Refresh(Box::new((stored, credentials))),
         })
@@ -981,7 +1015,7 @@ impl TokenCell {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clone();
-        if let Decision::Use(token) = self.decide(&current, rejected.as_ref())? {
+        if let Decision::Use(token) = self.decide(&current, rejected.as_ref(), None)? {
             return Ok(token);
         }
         match self.endpoint.refresh(&current).await {
@@ -1112,6 +1146,27 @@ impl RefreshingTokenSource {
         Self {
             cell: Arc::new(cell),
         }
+    }
+}
+
+impl RefreshingTokenSource {
+    /// Refreshes the stored token now if it expires within `within` (capped, as the expiry
+    /// margin is, at half the token's lifetime), through the same single flight and store lease
+    /// as [`TokenSource::token`], so that it never races a caller's refresh in this process or
+    /// another: what a background refresher calls so that callers find a fresh token. Reads the
+    /// store first: a token another process refreshed already is adopted, not refreshed again. A
+    /// token without a known expiry is left alone (it is refreshed when the API rejects it).
+    /// Does nothing for credentials kept in memory.
+    pub async fn refresh_ahead(&self, within: Duration) -> Result<(), AuthError> {
+        self.cell.refresh_ahead(within).await
+    }
+
+    /// How long a refresh lease this source takes lasts: a lease left by a process that died
+    /// while refreshing lapses after this long, and another process refreshes then.
+    pub fn refresh_lease(&self) -> Duration {
+        self.cell
+            .policy
+            .lease_for(self.cell.endpoint.request_timeout())
     }
 }
 

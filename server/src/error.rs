@@ -30,6 +30,19 @@ pub enum ServiceStoreError {
         /// Where the store is.
         location: String,
     },
+    /// The database cannot be reached, dropped the connection, is restarting or did not answer
+    /// in time: retrying later may succeed.
+    #[error(
+        "the service store is unavailable while it {operation}: {message}; retry when {location} is reachable again"
+    )]
+    Unavailable {
+        /// What the store was doing, e.g. `read a service token`.
+        operation: &'static str,
+        /// The driver's message (never a stored value).
+        message: String,
+        /// Where the store is (never a password).
+        location: String,
+    },
     /// A record with the same key exists already.
     #[error("the service store already holds {what}")]
     AlreadyExists {
@@ -163,6 +176,11 @@ impl ApiError {
         }
     }
 
+    /// 503: a store the service needs is unreachable; retryable.
+    pub fn unavailable(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::SERVICE_UNAVAILABLE, message).retryable()
+    }
+
     /// 500: the service itself failed (its store); retryable.
     pub fn internal(message: impl Into<String>) -> Self {
         Self::new(StatusCode::INTERNAL_SERVER_ERROR, message).retryable()
@@ -187,6 +205,10 @@ impl ApiError {
 
 impl From<ServiceStoreError> for ApiError {
     fn from(e: ServiceStoreError) -> Self {
+        if matches!(e, ServiceStoreError::Unavailable { .. }) {
+            tracing::warn!(error = %e, "service store unavailable");
+            return ApiError::unavailable("the service's database is unavailable; retry later");
+        }
         tracing::error!(error = %e, "service store failure");
         ApiError::internal("the service store failed; retry later")
     }
@@ -194,6 +216,10 @@ impl From<ServiceStoreError> for ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
+        if matches!(e, StoreError::Io { .. }) {
+            tracing::warn!(error = %e, "credential store unavailable");
+            return ApiError::unavailable("the credential store is unavailable; retry later");
+        }
         tracing::error!(error = %e, "credential store failure");
         ApiError::internal("the credential store failed; retry later")
     }

@@ -135,13 +135,36 @@
 //! # }
 //! ```
 //!
+//! ## One machine or many instances
+//!
+//! [`StoreLocation`] (what `integrations serve --store` takes) names a directory, where the
+//! service keeps SQLite files, or a `postgres://` URL (feature `postgres`, on by default): then
+//! the credentials and the service's tables ([`PostgresServiceStore`]) share one database, and
+//! any number of instances behind a load balancer serve the same applications and connectors:
+//! a consent started on one completes on another, and each expired token is refreshed once
+//! between them (the core's refresh lease, fenced by the record's version). A lease left by an
+//! instance that died while refreshing lapses after 40 s. While the database is unreachable,
+//! requests are answered 503 with `retryable: true` (a service token that cannot be checked
+//! too, never 401) and `/readyz` is 503; the instances serve again when it returns.
+//!
+//! While serving, a background refresher ([`ServerBuilder::refresh_ahead`]) refreshes OAuth
+//! tokens of every provider that expire within [`DEFAULT_REFRESH_MARGIN`], claimed in batches
+//! that no two instances share, through the same single flight as executes (for a provider
+//! without a catalog, the same store lease as its raw requests), so that executes find fresh
+//! tokens. A token created without an expiry is refreshed when the provider rejects it, and
+//! tracked from then on. Asana does not rotate refresh tokens; for a provider that does
+//! (GitHub, Microsoft), an instance that dies between the provider's answer and the write of the
+//! new tokens (a store write, usually milliseconds) loses the rotated token, and the connector
+//! needs re-authorization (see the core's `RefreshingTokenSource`).
+//!
 //! ## Layers
 //!
 //! Each module imports only those above it: `error`; `metrics` (Prometheus text); `limits` (rate
-//! limit, request deadline); `store` ([`ServiceStore`],
-//! [`SqliteServiceStore`]); `secrets` (random values, hashes, sealing); `tokens` (the `Principal` extractor);
-//! `providers` (connector types, credentials, warm connectors); `admin` ([`Admin`]); `routes`
-//! (one module per route group); `openapi` (the document); `server` ([`Server`], [`ServerBuilder`]).
+//! limit, request deadline); `store` ([`ServiceStore`], [`SqliteServiceStore`],
+//! `PostgresServiceStore`); `secrets` (random values, hashes, sealing); `tokens` (the `Principal`
+//! extractor); `providers` (connector types, credentials, warm connectors); `admin` ([`Admin`]);
+//! `refresher` (the background refresher); `routes` (one module per route group); `openapi` (the
+//! document); `server` ([`Server`], [`ServerBuilder`]).
 #![warn(missing_docs)]
 
 mod admin;
@@ -150,6 +173,7 @@ mod limits;
 mod metrics;
 mod openapi;
 mod providers;
+mod refresher;
 mod routes;
 mod secrets;
 mod server;
@@ -163,9 +187,14 @@ pub use limits::{
 };
 pub use providers::ASANA_DEFINITION_ID;
 pub use server::{
-    DEFAULT_CONNECTOR_CACHE, DEFAULT_MAX_BODY_BYTES, DEFAULT_TOKEN_TTL, DEFAULT_UPSTREAM_TIMEOUT,
-    MIN_TOKEN_TTL, Server, ServerBuilder,
+    DEFAULT_CONNECTOR_CACHE, DEFAULT_MAX_BODY_BYTES, DEFAULT_REFRESH_INTERVAL,
+    DEFAULT_REFRESH_MARGIN, DEFAULT_TOKEN_TTL, DEFAULT_UPSTREAM_TIMEOUT, MIN_TOKEN_TTL, Server,
+    ServerBuilder, StoreLocation,
 };
+#[cfg(feature = "postgres")]
+pub use store::PostgresServiceStore;
+#[cfg(feature = "testing")]
+pub use store::testing;
 pub use store::{
     ApplicationRecord, AuditEntry, AuthKind, ConnectorFilter, ConnectorRecord, OAuthAppRecord,
     OAuthAppSource, OAuthStateRecord, Sealed, ServiceStore, SqliteServiceStore, TokenRecord,

@@ -236,6 +236,10 @@ fn shared_answers(path: &str, operation: &mut Operation) {
     )];
     if !STORELESS.contains(&path) {
         answers.push(("500", "The service's store failed; retryable"));
+        answers.push((
+            "503",
+            "The service's database or credential store cannot be reached; retryable",
+        ));
     }
     if secured {
         answers.push((

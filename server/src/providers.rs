@@ -8,7 +8,10 @@
 //! `RefreshingTokenSource::stored_with_callback`, or, for a declarative provider, an
 //! `AuthManager` over the same store whose sessions send raw requests; both refresh with single
 //! flight, write the refreshed token back, count each refresh in the metrics, and use the right
-//! OAuth app.
+//! OAuth app. Each warm connector also keeps a stored token source through which the background
+//! refresher refreshes it ahead of use, and records its token's expiry (read under the
+//! connector's provider id) whenever a new token shows up. Token requests time out after
+//! [`TOKEN_REQUEST_TIMEOUT`].
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -18,12 +21,14 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use integrations::asana::{
     AsanaAppCredentials, AsanaAuthProvider, AsanaClient, AsanaConnector, PROVIDER_ID, RetryConfig,
 };
-use integrations::auth_core::config::{CodeValue, ConfigLoader};
-use integrations::auth_core::{CredentialRecord, PutMode, TokenEndpoint};
+use integrations::auth_core::config::{CodeValue, ConfigLoader, ProviderConfig};
+use integrations::auth_core::provider::{ApiSettings, OAuth2Settings};
+use integrations::auth_core::{AuthProvider, CredentialRecord, PutMode, TokenEndpoint};
 use integrations::declarative::{self, Definition};
 use integrations::{
-    AuthError, AuthManager, ConfigError, CredentialStatus, CredentialStore, Credentials, EnvSource,
-    ErrorClass, OAuth2Token, RefreshingTokenSource, SecretString,
+    AuthError, AuthManager, ConfigError, CredentialSource, CredentialStatus, CredentialStore,
+    Credentials, EnvSource, ErrorClass, OAuth2Token, RefreshingTokenSource, SecretString,
+    TokenSource,
 };
 use serde_json::{Map, Value, json};
 
@@ -306,10 +311,19 @@ pub(crate) struct UpstreamSettings {
     pub(crate) cache_size: usize,
 }
 
-/// A connector's warm upstream client: Asana's typed connector, or a manager whose sessions send
-/// raw requests to a declarative provider's API.
+/// A connector's warm upstream client and the token source the background refresher refreshes
+/// it through.
 #[derive(Debug, Clone)]
-enum Warm {
+struct Warm {
+    client: WarmClient,
+    source: RefreshingTokenSource,
+}
+
+/// Asana's typed connector (over [`Warm::source`], whose single flight the refresher shares), or
+/// a manager whose sessions send raw requests to a declarative provider's API (their token cell
+/// and [`Warm::source`] share the store's refresh lease, as two instances do).
+#[derive(Debug, Clone)]
+enum WarmClient {
     Asana(Arc<AsanaConnector>),
     Api(Arc<AuthManager>),
 }
@@ -331,6 +345,69 @@ struct Cache {
     entries: HashMap<String, (u64, Warm)>,
 }
 
+/// How long a token request to the provider may take. A refresh lease lasts this, the core's
+/// store write budget (10 s) and its margin (15 s): 40 s, so that a lease left by an instance
+/// that died while refreshing lapses within 45 s.
+pub(crate) const TOKEN_REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// A provider as the service's token endpoints use it: token requests time out after
+/// [`TOKEN_REQUEST_TIMEOUT`]; everything else is the provider's.
+#[derive(Debug)]
+struct ServiceProvider {
+    inner: Arc<dyn AuthProvider>,
+    oauth2: Option<OAuth2Settings>,
+}
+
+#[async_trait::async_trait]
+impl AuthProvider for ServiceProvider {
+    fn id(&self) -> &str {
+        self.inner.id()
+    }
+
+    fn display_name(&self) -> &str {
+        self.inner.display_name()
+    }
+
+    fn oauth2_settings(&self) -> Option<&OAuth2Settings> {
+        self.oauth2.as_ref()
+    }
+
+    fn app_token(&self) -> Option<&SecretString> {
+        self.inner.app_token()
+    }
+
+    fn api(&self, extra: &Map<String, Value>) -> Option<ApiSettings> {
+        self.inner.api(extra)
+    }
+
+    fn config(&self) -> Option<&ProviderConfig> {
+        self.inner.config()
+    }
+
+    async fn credentials_from_token(&self, token: OAuth2Token) -> Result<Credentials, AuthError> {
+        self.inner.credentials_from_token(token).await
+    }
+
+    fn merge_refreshed(&self, previous: &Credentials, token: OAuth2Token) -> Credentials {
+        self.inner.merge_refreshed(previous, token)
+    }
+}
+
+/// The token endpoint of `provider`, with the service's token request timeout.
+fn token_endpoint(provider: Arc<dyn AuthProvider>) -> Result<Arc<TokenEndpoint>, ApiError> {
+    let oauth2 = provider
+        .oauth2_settings()
+        .cloned()
+        .map(|settings| settings.with_request_timeout(TOKEN_REQUEST_TIMEOUT));
+    let provider = ServiceProvider {
+        inner: provider,
+        oauth2,
+    };
+    TokenEndpoint::new(Arc::new(provider))
+        .map(Arc::new)
+        .map_err(upstream_setup)
+}
+
 impl Connectors {
     pub(crate) fn new(
         store: Arc<dyn ServiceStore>,
@@ -347,6 +424,11 @@ impl Connectors {
             metrics,
             cache: Mutex::default(),
         }
+    }
+
+    /// The service's store.
+    pub(crate) fn store(&self) -> &dyn ServiceStore {
+        self.store.as_ref()
     }
 
     /// What seals the secrets the service keeps in its own store.
@@ -465,7 +547,7 @@ impl Connectors {
                 ))
             }
             ConnectorType::Api(definition) => {
-                let manager = self.manager(definition, None)?;
+                let manager = self.manager(definition, None, None)?;
                 let provider = manager.provider(&definition.id).map_err(upstream_setup)?;
                 Ok(provider.oauth2_settings().and_then(|s| {
                     s.client_secret.clone().map(|client_secret| OAuthClient {
@@ -602,30 +684,12 @@ impl Connectors {
                 record.connector_type
             )));
         }
-        if let Some(Warm::Asana(connector)) = self.cached(&record.id) {
-            return Ok(connector);
+        match self.warm(record).await?.client {
+            WarmClient::Asana(connector) => Ok(connector),
+            WarmClient::Api(_) => Err(ApiError::internal(
+                "an Asana connector was set up as a raw API session",
+            )),
         }
-        let provider = Arc::new(self.asana_provider(self.client_for(record).await?)?);
-        let settings = provider
-            .client_settings(None)
-            .with_limiter(provider.limiter_for(&record.id))
-            .with_retry(self.settings.retry.clone())
-            .with_timeout(self.settings.timeout);
-        let endpoint = Arc::new(TokenEndpoint::new(provider).map_err(upstream_setup)?);
-        let metrics = self.metrics.clone();
-        let source = RefreshingTokenSource::stored_with_callback(
-            endpoint,
-            &record.id,
-            self.credentials.clone(),
-            Arc::new(move |_, _, _| metrics.refreshed()),
-        );
-        let client = AsanaClient::new(Arc::new(source), settings).map_err(|e| {
-            tracing::error!(error = %e, "cannot build the Asana client");
-            ApiError::internal("cannot build the Asana client; check the service's Asana URLs")
-        })?;
-        let connector = Arc::new(AsanaConnector::new(client));
-        self.keep(&record.id, Warm::Asana(connector.clone()));
-        Ok(connector)
     }
 
     /// The warm manager of a declarative provider's connector (its sessions send raw requests
@@ -639,23 +703,103 @@ impl Connectors {
                 "an Asana connector has no raw API session",
             ));
         };
-        if let Some(Warm::Api(manager)) = self.cached(&record.id) {
-            return Ok((manager, definition));
+        match self.warm(record).await?.client {
+            WarmClient::Api(manager) => Ok((manager, definition)),
+            WarmClient::Asana(_) => Err(ApiError::internal(
+                "a declarative provider's connector was set up as an Asana connector",
+            )),
         }
+    }
+
+    /// Refreshes `record`'s token if it expires within `margin`, through its warm connector's
+    /// token source (so never beside an execute's refresh), and records the expiry of the token
+    /// it holds afterwards.
+    pub(crate) async fn refresh_ahead(
+        &self,
+        record: &ConnectorRecord,
+        margin: Duration,
+    ) -> Result<(), ApiError> {
+        let warm = self.warm(record).await?;
+        match warm.source.refresh_ahead(margin).await {
+            Ok(()) => self.track_expiry(record).await,
+            Err(e) if e.is_transient() => {
+                tracing::warn!(connector = %record.id, error = %e, "refreshing ahead of use failed; trying again later");
+                Err(ApiError::unavailable("the refresh failed; retry later"))
+            }
+            Err(e) => {
+                // A rejected grant: its expiry is forgotten, as it is no longer active.
+                tracing::warn!(connector = %record.id, error = %e, "refreshing ahead of use failed");
+                self.track_expiry(record).await?;
+                Err(ApiError::needs_reauthorization(&record.id))
+            }
+        }
+    }
+
+    /// Records when the connector's stored token expires, for the background refresher: only
+    /// for an active grant with a refresh token and a known expiry (an unknown expiry is
+    /// refreshed on a 401 only).
+    pub(crate) async fn track_expiry(&self, record: &ConnectorRecord) -> Result<(), ApiError> {
+        self.expiry_tracker(record).track().await
+    }
+
+    /// The expiry tracker of `record`: its credentials are read under its provider's id.
+    fn expiry_tracker(&self, record: &ConnectorRecord) -> ExpiryTracker {
+        ExpiryTracker {
+            store: self.store.clone(),
+            credentials: self.credentials.clone(),
+            provider: record.connector_type.clone(),
+            connector_id: record.id.clone(),
+        }
+    }
+
+    /// The refresh lease `record`'s token source takes.
+    #[cfg(test)]
+    pub(crate) async fn refresh_lease(&self, record: &ConnectorRecord) -> Duration {
+        self.warm(record).await.unwrap().source.refresh_lease()
+    }
+
+    /// `record`'s warm client and token source, built on first use.
+    async fn warm(&self, record: &ConnectorRecord) -> Result<Warm, ApiError> {
+        if let Some((_, warm)) = self.lock().entries.get(&record.id) {
+            return Ok(warm.clone());
+        }
+        let kind = self.kind_of(record)?;
         let client = self.client_for(record).await?;
-        let manager = Arc::new(self.manager(&definition, client.as_ref())?);
-        self.keep(&record.id, Warm::Api(manager.clone()));
-        Ok((manager, definition))
-    }
-
-    fn cached(&self, connector_id: &str) -> Option<Warm> {
-        self.lock()
-            .entries
-            .get(connector_id)
-            .map(|(_, warm)| warm.clone())
-    }
-
-    fn keep(&self, connector_id: &str, warm: Warm) {
+        let tracker = self.expiry_tracker(record);
+        let warm = match &kind {
+            ConnectorType::Asana => {
+                let provider = Arc::new(self.asana_provider(client)?);
+                let settings = provider
+                    .client_settings(None)
+                    .with_limiter(provider.limiter_for(&record.id))
+                    .with_retry(self.settings.retry.clone())
+                    .with_timeout(self.settings.timeout);
+                let source = self.source(token_endpoint(provider)?, record);
+                let tracked = Tracked {
+                    inner: source.clone(),
+                    last: Mutex::new(None),
+                    tracker,
+                };
+                let asana = AsanaClient::new(Arc::new(tracked), settings).map_err(|e| {
+                    tracing::error!(error = %e, "cannot build the Asana client");
+                    ApiError::internal(
+                        "cannot build the Asana client; check the service's Asana URLs",
+                    )
+                })?;
+                Warm {
+                    client: WarmClient::Asana(Arc::new(AsanaConnector::new(asana))),
+                    source,
+                }
+            }
+            ConnectorType::Api(definition) => {
+                let manager = self.manager(definition, client.as_ref(), Some(tracker))?;
+                let provider = manager.provider(&definition.id).map_err(upstream_setup)?;
+                Warm {
+                    client: WarmClient::Api(Arc::new(manager)),
+                    source: self.source(token_endpoint(provider)?, record),
+                }
+            }
+        };
         let mut cache = self.lock();
         if cache.entries.len() >= self.settings.cache_size.max(1) {
             let oldest = cache
@@ -669,7 +813,23 @@ impl Connectors {
         }
         cache.next += 1;
         let n = cache.next;
-        cache.entries.insert(connector_id.to_string(), (n, warm));
+        cache.entries.insert(record.id.clone(), (n, warm.clone()));
+        Ok(warm)
+    }
+
+    /// `record`'s stored credentials refreshed through `endpoint`, each refresh counted.
+    fn source(
+        &self,
+        endpoint: Arc<TokenEndpoint>,
+        record: &ConnectorRecord,
+    ) -> RefreshingTokenSource {
+        let metrics = self.metrics.clone();
+        RefreshingTokenSource::stored_with_callback(
+            endpoint,
+            &record.id,
+            self.credentials.clone(),
+            Arc::new(move |_, _, _| metrics.refreshed()),
+        )
     }
 
     /// Drops the warm connector (after its credentials changed or it was deleted).
@@ -767,14 +927,12 @@ impl Connectors {
         client: Option<OAuthClient>,
     ) -> Result<Arc<TokenEndpoint>, ApiError> {
         match kind {
-            ConnectorType::Asana => Ok(Arc::new(
-                TokenEndpoint::new(Arc::new(self.asana_provider(client)?))
+            ConnectorType::Asana => token_endpoint(Arc::new(self.asana_provider(client)?)),
+            ConnectorType::Api(definition) => token_endpoint(
+                self.manager(definition, client.as_ref(), None)?
+                    .provider(&definition.id)
                     .map_err(upstream_setup)?,
-            )),
-            ConnectorType::Api(definition) => self
-                .manager(definition, client.as_ref())?
-                .endpoint(&definition.id)
-                .map_err(upstream_setup),
+            ),
         }
     }
 
@@ -789,21 +947,26 @@ impl Connectors {
 
     /// A manager over the service's credential store with the declarative provider alone,
     /// configured from the service's provider configuration and, when given, this OAuth client
-    /// instead of the service's.
+    /// instead of the service's. Each refresh it makes is counted and, with a `tracker`, the
+    /// refreshed token's expiry recorded.
     fn manager(
         &self,
         definition: &Definition,
         client: Option<&OAuthClient>,
+        tracker: Option<ExpiryTracker>,
     ) -> Result<AuthManager, ApiError> {
         let config = &self.settings.providers;
+        let metrics = self.metrics.clone();
         let mut builder = AuthManager::builder()
             .shared_store(self.credentials.clone())
             .env(config.env.clone())
             .auto_configure(false)
             .enable(definition.id.clone())
-            .on_refresh({
-                let metrics = self.metrics.clone();
-                move |_, _, _| metrics.refreshed()
+            .on_refresh(move |_, _, _| {
+                metrics.refreshed();
+                if let Some(tracker) = &tracker {
+                    tracker.track_later();
+                }
             });
         if let Some(file) = &config.config_file {
             builder = builder.config_file(file.clone());
@@ -863,6 +1026,97 @@ impl Connectors {
     }
 }
 
+/// Records one connector's token expiry for the background refresher.
+#[derive(Debug, Clone)]
+struct ExpiryTracker {
+    store: Arc<dyn ServiceStore>,
+    credentials: Arc<dyn CredentialStore>,
+    /// The connector's provider id, under which its credentials are kept.
+    provider: String,
+    connector_id: String,
+}
+
+impl ExpiryTracker {
+    /// Records when the stored token expires: only for an active grant with a refresh token and
+    /// a known expiry (none otherwise: an unknown expiry is refreshed on a 401 only).
+    async fn track(&self) -> Result<(), ApiError> {
+        let expires_at = self
+            .credentials
+            .get(&self.provider, &self.connector_id)
+            .await?
+            .filter(|stored| stored.record.status == CredentialStatus::Active)
+            .and_then(|stored| Credentials::from_payload(&stored.record.payload).ok())
+            .filter(|credentials| credentials.token.refresh_token.is_some())
+            .and_then(|credentials| credentials.token.expires_at);
+        self.store
+            .set_token_expiry(&self.connector_id, expires_at)
+            .await?;
+        Ok(())
+    }
+
+    /// [`ExpiryTracker::track`] in the background; a failure is logged (the token is then
+    /// refreshed when it is used).
+    fn track_later(&self) {
+        let tracker = self.clone();
+        tokio::spawn(async move {
+            if let Err(e) = tracker.track().await {
+                tracing::debug!(connector = %tracker.connector_id, error = e.message(),
+                    "could not record the token's expiry");
+            }
+        });
+    }
+}
+
+/// A warm Asana connector's token source: the core's, which records the token's expiry whenever
+/// it hands out a token it had not handed out before (loaded, refreshed by an execute, or adopted
+/// from another instance's refresh), so that the background refresher learns of expiries that
+/// became known on a 401. The cached path, taken by nearly every call, is the core's as it is.
+#[derive(Debug)]
+struct Tracked {
+    inner: RefreshingTokenSource,
+    last: Mutex<Option<SecretString>>,
+    tracker: ExpiryTracker,
+}
+
+#[async_trait::async_trait]
+impl TokenSource for Tracked {
+    async fn token(&self) -> Result<SecretString, AuthError> {
+        let token = self.inner.token().await?;
+        let changed = {
+            let mut last = self.last.lock().unwrap_or_else(|p| p.into_inner());
+            let changed = !last.as_ref().is_some_and(|l| l.same_secret(&token));
+            if changed {
+                *last = Some(token.clone());
+            }
+            changed
+        };
+        if changed {
+            self.tracker.track_later();
+        }
+        Ok(token)
+    }
+
+    fn cached_token(&self) -> Option<SecretString> {
+        self.inner.cached_token()
+    }
+
+    fn invalidate(&self, rejected: &SecretString) -> bool {
+        self.inner.invalidate(rejected)
+    }
+
+    fn provider(&self) -> &str {
+        self.inner.provider()
+    }
+
+    fn subject(&self) -> &str {
+        self.inner.subject()
+    }
+
+    fn source(&self) -> CredentialSource {
+        self.inner.source()
+    }
+}
+
 /// An application's own OAuth app for `kind`, its secret sealed.
 pub(crate) fn oauth_app_record(
     sealer: &Sealer,
@@ -919,12 +1173,15 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn the_warm_cache_keeps_at_most_its_size_and_drops_the_oldest() {
-        let mut asana = AsanaAppCredentials::default();
+    /// Connectors over `store` and no credentials yet, for a fake Asana that never answers.
+    fn connectors_over(
+        store: Arc<dyn ServiceStore>,
+        mut asana: AsanaAppCredentials,
+        cache_size: usize,
+    ) -> Connectors {
         asana.api_base_url = "http://127.0.0.1:9/api/1.0".parse().unwrap();
-        let connectors = Connectors::new(
-            Arc::new(SqliteServiceStore::open_in_memory().await.unwrap()),
+        Connectors::new(
+            store,
             Arc::new(MemoryCredentialStore::new()),
             Sealer::new(None),
             UpstreamSettings {
@@ -933,9 +1190,18 @@ mod tests {
                 types: ConnectorTypes::default(),
                 retry: RetryConfig::default(),
                 timeout: Duration::from_secs(1),
-                cache_size: 2,
+                cache_size,
             },
             Arc::default(),
+        )
+    }
+
+    #[tokio::test]
+    async fn the_warm_cache_keeps_at_most_its_size_and_drops_the_oldest() {
+        let connectors = connectors_over(
+            Arc::new(SqliteServiceStore::open_in_memory().await.unwrap()),
+            AsanaAppCredentials::default(),
+            2,
         );
         let first = connectors.connector(&record("a")).await.unwrap();
         assert!(Arc::ptr_eq(
@@ -970,23 +1236,9 @@ mod tests {
             .await
             .unwrap();
         let mut asana = AsanaAppCredentials::default();
-        asana.api_base_url = "http://127.0.0.1:9/api/1.0".parse().unwrap();
         asana.client_id = Some("service-client".into());
         asana.client_secret = Some("service-secret".into());
-        let connectors = Connectors::new(
-            store.clone(),
-            Arc::new(MemoryCredentialStore::new()),
-            Sealer::new(None),
-            UpstreamSettings {
-                asana,
-                providers: ProviderConfigSource::default(),
-                types: ConnectorTypes::default(),
-                retry: RetryConfig::default(),
-                timeout: Duration::from_secs(1),
-                cache_size: 10,
-            },
-            Arc::default(),
-        );
+        let connectors = connectors_over(store.clone(), asana, 10);
         let client = OAuthClient {
             client_id: "own-app".into(),
             client_secret: "own-secret".into(),
@@ -1036,6 +1288,26 @@ mod tests {
                 .unwrap()
         );
         assert_eq!(cached(&connectors), ["pat", "service"]);
+    }
+
+    #[tokio::test]
+    async fn a_refresh_lease_left_by_a_dead_instance_lapses_within_45_seconds() {
+        let mut asana = AsanaAppCredentials::default();
+        asana.client_id = Some("service-client".into());
+        asana.client_secret = Some("service-secret".into());
+        let connectors = connectors_over(
+            Arc::new(SqliteServiceStore::open_in_memory().await.unwrap()),
+            asana,
+            10,
+        );
+        let mut oauth = record("oauth");
+        oauth.auth_kind = AuthKind::OAuth;
+        oauth.oauth_app = Some(OAuthAppSource::Service);
+        assert_eq!(
+            connectors.refresh_lease(&oauth).await,
+            Duration::from_secs(40),
+            "the token request's 15 s, the core's write budget of 10 s and its margin of 15 s"
+        );
     }
 
     #[test]

@@ -1,9 +1,11 @@
 //! [`Server`]: the service, built with [`ServerBuilder`] over a private configuration, and served
 //! on a listener until a shutdown future completes (in-flight requests finish first).
 
+use std::fmt;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -23,6 +25,7 @@ use crate::limits::{
 use crate::metrics::{self, Metrics};
 use crate::openapi;
 use crate::providers::{Connectors, ProviderConfigSource, UpstreamSettings};
+use crate::refresher::{self, RefresherSettings};
 use crate::routes::{self, AppState, McpAccess};
 use crate::secrets::Sealer;
 use crate::store::{ServiceStore, SqliteServiceStore};
@@ -38,6 +41,10 @@ pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
 pub const DEFAULT_UPSTREAM_TIMEOUT: Duration = Duration::from_secs(30);
 /// How many connectors are kept warm unless configured.
 pub const DEFAULT_CONNECTOR_CACHE: usize = 1000;
+/// How long before they expire OAuth tokens are refreshed in the background unless configured.
+pub const DEFAULT_REFRESH_MARGIN: Duration = Duration::from_secs(300);
+/// How often the background refresher looks for expiring tokens unless configured.
+pub const DEFAULT_REFRESH_INTERVAL: Duration = Duration::from_secs(30);
 
 /// Where the encryption keys come from.
 #[derive(Debug, Clone)]
@@ -50,10 +57,81 @@ enum Keys {
     Insecure,
 }
 
+/// Where the service keeps its data: what `integrations serve --store` names.
+///
+/// Parsed from a string ([`FromStr`]): a `postgres://` or `postgresql://` URL (libpq's form,
+/// `?sslmode=require` for TLS) is a PostgreSQL database, shared by every instance given the same
+/// URL; anything else is a directory for SQLite files, on one machine.
+///
+/// ```
+/// use integrations_server::StoreLocation;
+///
+/// let local: StoreLocation = "/var/lib/integrations".parse().unwrap();
+/// assert_eq!(local, StoreLocation::Directory("/var/lib/integrations".into()));
+/// let shared: StoreLocation = "postgres://app:secret@db.internal/app".parse().unwrap();
+/// assert!(matches!(shared, StoreLocation::Postgres(_)));
+/// assert_eq!(shared.to_string(), "postgres://app:***@db.internal/app", "no password shown");
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum StoreLocation {
+    /// A directory holding `credentials.db` (the core's encrypted credential store) and
+    /// `service.db` (applications, tokens, connectors, audit); created, owner-only, if missing.
+    Directory(PathBuf),
+    /// A PostgreSQL database (a `postgres://` URL) holding the credentials and the service's
+    /// tables (feature `postgres`, on by default).
+    Postgres(String),
+}
+
+impl FromStr for StoreLocation {
+    type Err = ServerError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let s = s.trim();
+        if s.is_empty() {
+            return Err(ServerError::InvalidConfig {
+                field: "store",
+                reason: "name a directory or a postgres:// URL".into(),
+            });
+        }
+        let lower = s.to_ascii_lowercase();
+        if lower.starts_with("postgres://") || lower.starts_with("postgresql://") {
+            return Ok(StoreLocation::Postgres(s.to_string()));
+        }
+        Ok(StoreLocation::Directory(PathBuf::from(s)))
+    }
+}
+
+/// The location without a password.
+impl fmt::Display for StoreLocation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StoreLocation::Directory(dir) => write!(f, "{}", dir.display()),
+            StoreLocation::Postgres(url) => match Url::parse(url) {
+                Ok(mut parsed) if parsed.password().is_some() => {
+                    let _ = parsed.set_password(Some("***"));
+                    f.write_str(parsed.as_str())
+                }
+                Ok(parsed) => f.write_str(parsed.as_str()),
+                Err(_) => f.write_str("postgres://[unparsable URL]"),
+            },
+        }
+    }
+}
+
+impl fmt::Debug for StoreLocation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StoreLocation::Directory(_) => write!(f, "Directory({self})"),
+            StoreLocation::Postgres(_) => write!(f, "Postgres({self})"),
+        }
+    }
+}
+
 /// Configures a [`Server`].
 #[derive(Debug, Clone)]
 pub struct ServerBuilder {
-    store: Option<PathBuf>,
+    store: Option<StoreLocation>,
     keys: Keys,
     public_url: Option<Url>,
     asana: AsanaAppCredentials,
@@ -66,6 +144,8 @@ pub struct ServerBuilder {
     mcp: McpAccess,
     request_timeout: Duration,
     rate_limit: (u32, u32),
+    /// `None`: no background refresher.
+    refresher: Option<RefresherSettings>,
 }
 
 impl Default for ServerBuilder {
@@ -86,6 +166,10 @@ impl Default for ServerBuilder {
             mcp: McpAccess::default(),
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
             rate_limit: (DEFAULT_RATE_LIMIT_PER_SECOND, DEFAULT_RATE_LIMIT_BURST),
+            refresher: Some(RefresherSettings {
+                margin: DEFAULT_REFRESH_MARGIN,
+                interval: DEFAULT_REFRESH_INTERVAL,
+            }),
         }
     }
 }
@@ -95,7 +179,15 @@ impl ServerBuilder {
     /// credential store) and `service.db` (applications, tokens, connectors, audit). Created,
     /// owner-only, if missing.
     pub fn store_dir(mut self, dir: impl Into<PathBuf>) -> Self {
-        self.store = Some(dir.into());
+        self.store = Some(StoreLocation::Directory(dir.into()));
+        self
+    }
+
+    /// Where the service keeps its data: a directory (SQLite, as [`ServerBuilder::store_dir`])
+    /// or a PostgreSQL database, which every instance given the same URL shares (consent flows
+    /// started on one instance complete on another; each token is refreshed once between them).
+    pub fn store(mut self, location: StoreLocation) -> Self {
+        self.store = Some(location);
         self
     }
 
@@ -212,6 +304,22 @@ impl ServerBuilder {
         self
     }
 
+    /// Refreshes OAuth tokens in the background, while the service serves, when they expire
+    /// within `margin` (default [`DEFAULT_REFRESH_MARGIN`]), looking every `interval` (default
+    /// [`DEFAULT_REFRESH_INTERVAL`]), so that executes find a fresh token. Instances sharing a
+    /// PostgreSQL store split the work and refresh each token once between them. Tokens without
+    /// a known expiry are refreshed only when their provider rejects them. On by default.
+    pub fn refresh_ahead(mut self, margin: Duration, interval: Duration) -> Self {
+        self.refresher = Some(RefresherSettings { margin, interval });
+        self
+    }
+
+    /// No background refresher: tokens are refreshed when an execute finds them (nearly) expired.
+    pub fn no_refresh_ahead(mut self) -> Self {
+        self.refresher = None;
+        self
+    }
+
     /// Opens the stores and builds the service. Fails without an encryption key unless
     /// [`ServerBuilder::insecure_no_encryption`] was set.
     pub async fn build(self) -> Result<Server, ServerError> {
@@ -246,19 +354,12 @@ impl ServerBuilder {
             Keys::Insecure => KeyRing::from_env()?,
             Keys::Env => Some(KeyRing::from_env()?.ok_or(ServerError::NoEncryptionKey)?),
         };
-        let dir = self.store.ok_or(ServerError::InvalidConfig {
+        let location = self.store.ok_or(ServerError::InvalidConfig {
             field: "store",
-            reason: "name the directory that holds the service's data".into(),
+            reason: "name the directory (or the postgres:// URL) that holds the service's data"
+                .into(),
         })?;
-        create_private_dir(&dir)?;
-        let credentials = SqliteCredentialStore::builder(dir.join("credentials.db"));
-        let credentials = match &keys {
-            Some(ring) => credentials.key_ring(ring.clone()),
-            None => credentials.unencrypted(),
-        };
-        let credentials: Arc<dyn CredentialStore> = Arc::new(credentials.open().await?);
-        let store: Arc<dyn ServiceStore> =
-            Arc::new(SqliteServiceStore::open(dir.join("service.db")).await?);
+        let (credentials, store) = open_stores(&location, keys.as_ref()).await?;
         let sealer = Sealer::new(keys);
         let metrics = Arc::new(Metrics::default());
         let connectors = Connectors::new(
@@ -291,7 +392,56 @@ impl ServerBuilder {
             },
             max_body_bytes: self.max_body_bytes,
             request_timeout: self.request_timeout,
+            refresher: self.refresher,
         })
+    }
+}
+
+/// The credential store (encrypted when there are keys) and the service's store at `location`.
+async fn open_stores(
+    location: &StoreLocation,
+    keys: Option<&KeyRing>,
+) -> Result<(Arc<dyn CredentialStore>, Arc<dyn ServiceStore>), ServerError> {
+    match location {
+        StoreLocation::Directory(dir) => {
+            create_private_dir(dir)?;
+            let credentials = SqliteCredentialStore::builder(dir.join("credentials.db"));
+            let credentials = match keys {
+                Some(ring) => credentials.key_ring(ring.clone()),
+                None => credentials.unencrypted(),
+            };
+            let credentials: Arc<dyn CredentialStore> = Arc::new(credentials.open().await?);
+            let store: Arc<dyn ServiceStore> =
+                Arc::new(SqliteServiceStore::open(dir.join("service.db")).await?);
+            Ok((credentials, store))
+        }
+        #[cfg(feature = "postgres")]
+        StoreLocation::Postgres(url) => {
+            let credentials = store_postgres::PostgresCredentialStore::builder(url);
+            let credentials = match keys {
+                Some(ring) => credentials.key_ring(ring.clone()),
+                None => credentials.unencrypted(),
+            };
+            let credentials = credentials.open().await?;
+            let store: Arc<dyn ServiceStore> = Arc::new(
+                crate::store::PostgresServiceStore::open(credentials.inner().clone()).await?,
+            );
+            Ok((Arc::new(credentials), store))
+        }
+        #[cfg(not(feature = "postgres"))]
+        StoreLocation::Postgres(_) => Err(ServerError::InvalidConfig {
+            field: "store",
+            reason: "this build has no PostgreSQL support: build integrations-server with the `postgres` feature, or name a directory".into(),
+        }),
+    }
+}
+
+/// Aborts the task when dropped (also when the future serving it is dropped).
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 
@@ -323,6 +473,7 @@ pub struct Server {
     max_body_bytes: usize,
     mcp: McpAccess,
     request_timeout: Duration,
+    refresher: Option<RefresherSettings>,
 }
 
 impl std::fmt::Debug for Server {
@@ -382,16 +533,24 @@ impl Server {
     }
 
     /// Serves on `listener` until `shutdown` completes; then stops accepting connections and
-    /// returns once the requests in flight have been answered.
+    /// returns once the requests in flight have been answered. The background refresher (see
+    /// [`ServerBuilder::refresh_ahead`]) runs meanwhile.
     pub async fn serve(
         self,
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), ServerError> {
+        let refresher = self.refresher.map(|settings| {
+            AbortOnDrop(tokio::spawn(refresher::run(
+                self.state.connectors.clone(),
+                settings,
+            )))
+        });
         let router = self.router_on(Some(listener.local_addr()?));
         axum::serve(listener, router)
             .with_graceful_shutdown(shutdown)
             .await?;
+        drop(refresher);
         Ok(())
     }
 }

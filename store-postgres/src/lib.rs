@@ -29,7 +29,10 @@
 //! Needs PostgreSQL 11 or newer (`sha256()`, `EXECUTE FUNCTION` in triggers). Tables:
 //! `integrations_credentials` (one row per provider and subject; provider, subject,
 //! version, status, lease and timestamps in clear, the payload as opaque bytes) and
-//! `integrations_schema` (the schema version of each component sharing the database).
+//! `integrations_schema` (the schema version of each component sharing the database). Another
+//! component keeps its tables in the same database on the store's connections
+//! ([`PostgresCredentialStore::with_connection`]) and migrates them as this store does its own
+//! ([`PostgresCredentialStore::migrate_component`]): the service does so for its records.
 //! `replace_payloads` rewrites payloads in one transaction; as with any PostgreSQL update, the
 //! earlier row versions stay in the table's pages and the WAL until VACUUM reclaims them and new
 //! writes overwrite them.
@@ -92,6 +95,13 @@ use error::{Op, STORE, backend, pg_error, pool_error, unavailable};
 use listener::Listener;
 
 pub use schema::SCHEMA_VERSION;
+/// The PostgreSQL driver, for [`PostgresCredentialStore::with_connection`]'s callers.
+pub use tokio_postgres;
+
+/// One of the store's pooled connections, lent by [`PostgresCredentialStore::with_connection`];
+/// it dereferences to a [`tokio_postgres::Client`] and caches prepared statements
+/// (`prepare_cached`).
+pub type PooledConnection = Object;
 
 /// How many connections a store's pool holds at most, unless the builder says otherwise.
 pub const DEFAULT_POOL_SIZE: usize = 16;
@@ -208,6 +218,35 @@ impl PostgresCredentialStore {
 
     fn location(&self) -> &str {
         &self.inner.location
+    }
+
+    /// Runs `work` on one of the store's pooled connections, for another component's tables in
+    /// the same database (the service keeps its own there): with the store's timeouts (each
+    /// statement's, and `statements` of them before a silent connection is given up) and its
+    /// errors, so that an unreachable or restarting database is a retryable [`StoreError::Io`]
+    /// and anything else the server refuses is [`StoreError::Backend`]; `op` names what was
+    /// being done in them.
+    pub async fn with_connection<T>(
+        &self,
+        op: &'static str,
+        statements: usize,
+        work: impl AsyncFnOnce(&mut PooledConnection) -> Result<T, tokio_postgres::Error>,
+    ) -> Result<T, StoreError> {
+        self.run(op, self.limit(statements), work).await
+    }
+
+    /// Brings `component`'s tables to version `migrations.len()` (`migrations[i]` takes them
+    /// from version `i` to `i + 1`), as this store does its own: in one transaction, one
+    /// instance at a time, with the version in `integrations_schema` under `component`; a newer
+    /// version than this build knows is refused with [`StoreError::UnsupportedVersion`].
+    pub async fn migrate_component(
+        &self,
+        component: &str,
+        migrations: &[&str],
+    ) -> Result<(), StoreError> {
+        let op = "migrating the schema";
+        let mut client = self.client(op).await?;
+        schema::migrate_component(&mut client, self.location(), component, migrations).await
     }
 
     async fn client(&self, op: Op) -> Result<Object, StoreError> {

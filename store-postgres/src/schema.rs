@@ -59,8 +59,22 @@ const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [r#"
         FOR EACH ROW EXECUTE FUNCTION integrations_credentials_notify();
 "#];
 
-/// Brings the schema to [`SCHEMA_VERSION`] in one transaction (nothing is half-applied).
+/// Brings the credential schema to [`SCHEMA_VERSION`] in one transaction (nothing is
+/// half-applied).
 pub(crate) async fn migrate(client: &mut Client, location: &str) -> Result<(), StoreError> {
+    migrate_component(client, location, COMPONENT, &MIGRATIONS).await
+}
+
+/// Brings `component`'s tables to version `migrations.len()` in one transaction, under the
+/// advisory lock every component's migration takes: `migrations[i]` takes them from version `i`
+/// to `i + 1`.
+pub(crate) async fn migrate_component(
+    client: &mut Client,
+    location: &str,
+    component: &str,
+    migrations: &[&str],
+) -> Result<(), StoreError> {
+    let latest = u32::try_from(migrations.len()).unwrap_or(u32::MAX);
     let err = |e: tokio_postgres::Error| pg_error(location, "migrating the schema", &e);
     let tx = client.transaction().await.map_err(err)?;
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
@@ -77,7 +91,7 @@ pub(crate) async fn migrate(client: &mut Client, location: &str) -> Result<(), S
     let found: i32 = tx
         .query_opt(
             "SELECT version FROM integrations_schema WHERE component = $1",
-            &[&COMPONENT],
+            &[&component],
         )
         .await
         .map_err(err)?
@@ -85,36 +99,37 @@ pub(crate) async fn migrate(client: &mut Client, location: &str) -> Result<(), S
     let found = u32::try_from(found).map_err(|_| StoreError::Corrupt {
         store: STORE,
         location: location.to_string(),
-        reason: format!("integrations_schema holds a negative version {found} for {COMPONENT}"),
+        reason: format!("integrations_schema holds a negative version {found} for {component}"),
     })?;
-    if found > SCHEMA_VERSION {
+    if found > latest {
         return Err(StoreError::UnsupportedVersion {
             store: STORE,
             location: location.to_string(),
             found: found.into(),
-            supported: SCHEMA_VERSION.into(),
+            supported: latest.into(),
         });
     }
-    if found == SCHEMA_VERSION {
+    if found == latest {
         return Ok(());
     }
-    for migration in &MIGRATIONS[found as usize..] {
+    for migration in &migrations[found as usize..] {
         tx.batch_execute(migration).await.map_err(err)?;
     }
-    let version = i32::try_from(SCHEMA_VERSION).unwrap_or(i32::MAX);
+    let version = i32::try_from(latest).unwrap_or(i32::MAX);
     tx.execute(
         "INSERT INTO integrations_schema (component, version) VALUES ($1, $2)
          ON CONFLICT (component) DO UPDATE SET version = EXCLUDED.version",
-        &[&COMPONENT, &version],
+        &[&component, &version],
     )
     .await
     .map_err(err)?;
     tx.commit().await.map_err(err)?;
     tracing::info!(
         location,
+        component,
         from = found,
-        to = SCHEMA_VERSION,
-        "migrated the credential schema"
+        to = latest,
+        "migrated the schema"
     );
     Ok(())
 }

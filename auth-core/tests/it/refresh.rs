@@ -1711,3 +1711,59 @@ async fn a_manager_reports_each_refresh_of_stored_credentials_it_makes() {
     assert_eq!(calls.load(Ordering::SeqCst), 1);
     assert!(other_seen.lock().unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn refreshing_ahead_refreshes_only_a_token_of_known_expiry_within_the_margin() {
+    use auth_core::{RefreshingTokenSource, TokenSource};
+    let (server, calls) = refresh_server(Duration::ZERO).await;
+    let store: Arc<dyn CredentialStore> = Arc::new(MemoryCredentialStore::new());
+    let mut soon = valid("soon", "rt");
+    soon.expires_at = Some(SystemTime::now() + Duration::from_secs(180));
+    let mut unknown = valid("unknown", "rt");
+    (unknown.expires_at, unknown.expires_in) = (None, None);
+    for (subject, token) in [("soon", soon), ("unknown", unknown)] {
+        let payload = Credentials::new(token).to_payload();
+        store
+            .put(
+                CredentialRecord::new("test", subject, payload),
+                PutMode::Create,
+            )
+            .await
+            .unwrap();
+    }
+    let source = RefreshingTokenSource::stored(endpoint(&server.uri()), "soon", store.clone());
+    // Three minutes away: outside a one-minute margin (and the provider's), inside five.
+    source.refresh_ahead(Duration::from_secs(60)).await.unwrap();
+    assert_eq!(calls.load(Ordering::SeqCst), 0);
+    assert_eq!(stored_access(&stored(&*store, "soon").await.1), "soon");
+    source
+        .refresh_ahead(Duration::from_secs(300))
+        .await
+        .unwrap();
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    let (record, credentials) = stored(&*store, "soon").await;
+    assert_eq!(stored_access(&credentials), "access-1");
+    assert_eq!(record.record.lease, None);
+    assert_eq!(source.cached_token().unwrap().expose_secret(), "access-1");
+    source
+        .refresh_ahead(Duration::from_secs(300))
+        .await
+        .unwrap();
+    assert_eq!(calls.load(Ordering::SeqCst), 1, "fresh now");
+
+    // An unknown expiry is left for a 401 to refresh, however wide the margin.
+    let unknown = RefreshingTokenSource::stored(endpoint(&server.uri()), "unknown", store.clone());
+    unknown
+        .refresh_ahead(Duration::from_secs(30 * 24 * 3600))
+        .await
+        .unwrap();
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    assert_eq!(
+        stored_access(&stored(&*store, "unknown").await.1),
+        "unknown"
+    );
+
+    // The token request's 5 s, the write budget's 10 s and the margin's 15 s, raised to the
+    // shortest lease, 30 s.
+    assert_eq!(source.refresh_lease(), Duration::from_secs(30));
+}

@@ -246,6 +246,18 @@ pub(crate) async fn create(
     Ok((StatusCode::CREATED, Json(view(&state, &record).await?)))
 }
 
+/// Records the connector's token expiry for the background refresher; a failure is logged (the
+/// token is then refreshed when it is used).
+async fn track_expiry(state: &AppState, record: &ConnectorRecord) {
+    if let Err(e) = state.connectors.track_expiry(record).await {
+        tracing::warn!(
+            connector = record.id,
+            error = e.message(),
+            "could not record the token's expiry"
+        );
+    }
+}
+
 /// A connector's name: the one given (not empty), else the provider's and the customer's.
 pub(super) fn default_name(
     name: Option<&str>,
@@ -281,6 +293,7 @@ pub(super) async fn save_new(
         state.connectors.delete_credentials(record).await?;
         return Err(e);
     }
+    track_expiry(state, record).await;
     Audit {
         principal,
         customer_name: Some(&record.customer_name),
@@ -449,6 +462,7 @@ pub(crate) async fn update(
     if !state.store.update_connector(&record).await? {
         return Err(ApiError::connector_not_found());
     }
+    track_expiry(&state, &record).await;
     Audit {
         principal: &principal,
         customer_name: Some(&record.customer_name),

@@ -12,6 +12,7 @@ use axum::routing::post;
 use axum::{Json, Router};
 use integrations::CredentialStatus;
 use integrations::asana::{AsanaConnector, AsanaError, ExecuteError};
+use integrations::{AuthError, StoreError};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use utoipa::ToSchema;
@@ -199,7 +200,8 @@ impl From<ApiError> for ActionFailure {
 
 /// Runs `entity.action` on the connector's warm client: params validated first (nothing is sent
 /// for bad ones), a connector that needs re-authorization refused, refreshes through the core.
-/// Answers the library's `{data, meta}` output.
+/// Answers the library's `{data, meta}` output; a credential store that cannot be reached is
+/// the service's failure (503, retryable), for `execute` and `/mcp` alike.
 pub(super) async fn run_action(
     state: &AppState,
     record: &ConnectorRecord,
@@ -215,7 +217,15 @@ pub(super) async fn run_action(
     connector
         .execute(entity, action, params)
         .await
-        .map_err(ActionFailure::Action)
+        .map_err(|e| match e {
+            ExecuteError::Api(AsanaError::Auth(
+                AuthError::Store(StoreError::Io { .. }) | AuthError::RefreshNotSaved { .. },
+            )) => {
+                tracing::warn!(connector = %record.id, error = %e, "credential store unavailable");
+                ApiError::unavailable("the credential store is unavailable; retry later").into()
+            }
+            e => ActionFailure::Action(e),
+        })
 }
 
 async fn check(state: &AppState, record: &ConnectorRecord) -> Result<ExecuteResponse, ApiError> {

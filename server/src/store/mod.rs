@@ -7,15 +7,21 @@
 //! tokens arrive as SHA-256 hashes, OAuth client secrets and PKCE verifiers sealed
 //! ([`Sealed`]).
 
+#[cfg(feature = "postgres")]
+mod postgres;
 mod sqlite;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 
 use std::fmt;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 
 use crate::error::ServiceStoreError;
 
+#[cfg(feature = "postgres")]
+pub use postgres::PostgresServiceStore;
 pub use sqlite::SqliteServiceStore;
 
 /// A registered application (a tenant of the service).
@@ -322,6 +328,25 @@ pub trait ServiceStore: Send + Sync + fmt::Debug {
         state_hash: &str,
         now: SystemTime,
     ) -> Result<Option<OAuthStateRecord>, ServiceStoreError>;
+
+    /// Records when a connector's access token expires, for the background refresher, and
+    /// releases a claim on it; `None` (an expiry unknown: refreshed on a 401 only) forgets it.
+    /// Nothing is recorded for a connector that does not exist.
+    async fn set_token_expiry(
+        &self,
+        connector_id: &str,
+        expires_at: Option<SystemTime>,
+    ) -> Result<(), ServiceStoreError>;
+    /// Claims at most `limit` connectors whose recorded token expiry is before `before` and that
+    /// no unexpired claim holds, for `claim_for` (a claim left by a dead instance lapses then),
+    /// soonest expiry first. Concurrent callers (other instances) never get the same connector
+    /// while its claim lasts. [`ServiceStore::set_token_expiry`] releases a claim.
+    async fn claim_expiring(
+        &self,
+        before: SystemTime,
+        claim_for: Duration,
+        limit: usize,
+    ) -> Result<Vec<ConnectorRecord>, ServiceStoreError>;
 
     /// Appends an audit entry.
     async fn append_audit(&self, entry: AuditEntry) -> Result<(), ServiceStoreError>;

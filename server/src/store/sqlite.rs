@@ -17,7 +17,7 @@ use super::{
 use crate::error::ServiceStoreError;
 
 /// The schema this release writes; each entry of [`MIGRATIONS`] moves a file one version up.
-const SCHEMA_VERSION: i64 = 2;
+const SCHEMA_VERSION: i64 = 3;
 
 /// `MIGRATIONS[n]` takes a file from version `n` to `n + 1`.
 const MIGRATIONS: &[&str] = &[
@@ -92,6 +92,14 @@ CREATE INDEX audit_by_application ON audit(application_id, seq);
 ",
     "
 ALTER TABLE connectors ADD COLUMN read_only INTEGER NOT NULL DEFAULT 0;
+",
+    "
+CREATE TABLE token_expiry (
+    connector_id TEXT PRIMARY KEY REFERENCES connectors(id) ON DELETE CASCADE,
+    expires_ms INTEGER NOT NULL,
+    claimed_until_ms INTEGER
+);
+CREATE INDEX token_expiry_by_expiry ON token_expiry(expires_ms);
 ",
 ];
 
@@ -703,6 +711,67 @@ impl ServiceStore for SqliteServiceStore {
         .await
     }
 
+    async fn set_token_expiry(
+        &self,
+        connector_id: &str,
+        expires_at: Option<SystemTime>,
+    ) -> Result<(), ServiceStoreError> {
+        let id = connector_id.to_string();
+        self.run("recorded a token expiry", move |c| {
+            match expires_at {
+                Some(at) => c.execute(
+                    "INSERT INTO token_expiry (connector_id, expires_ms) \
+                     SELECT id, ?2 FROM connectors WHERE id = ?1 \
+                     ON CONFLICT (connector_id) DO UPDATE SET expires_ms = excluded.expires_ms, \
+                     claimed_until_ms = NULL",
+                    params![id, millis(at)],
+                ),
+                None => c.execute("DELETE FROM token_expiry WHERE connector_id = ?1", [id]),
+            }
+            .map(|_| ())
+        })
+        .await
+    }
+
+    async fn claim_expiring(
+        &self,
+        before: SystemTime,
+        claim_for: Duration,
+        limit: usize,
+    ) -> Result<Vec<ConnectorRecord>, ServiceStoreError> {
+        let now = SystemTime::now();
+        let (before, now_ms) = (millis(before), millis(now));
+        let until = millis(now + claim_for);
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        // One connection serves the store: the scan and the claims are one transaction.
+        self.run("claimed tokens to refresh", move |c| {
+            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let claimed = {
+                let mut statement = tx.prepare(&format!(
+                    "SELECT {} FROM connectors c JOIN token_expiry e ON e.connector_id = c.id \
+                     WHERE e.expires_ms <= ?1 AND (e.claimed_until_ms IS NULL OR e.claimed_until_ms <= ?2) \
+                     ORDER BY e.expires_ms LIMIT ?3",
+                    CONNECTOR_COLUMNS
+                        .split(", ")
+                        .map(|column| format!("c.{column}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ))?;
+                let rows = statement.query_map(params![before, now_ms, limit], connector)?;
+                rows.collect::<rusqlite::Result<Vec<_>>>()?
+            };
+            for record in &claimed {
+                tx.execute(
+                    "UPDATE token_expiry SET claimed_until_ms = ?2 WHERE connector_id = ?1",
+                    params![record.id, until],
+                )?;
+            }
+            tx.commit()?;
+            Ok(claimed)
+        })
+        .await
+    }
+
     async fn append_audit(&self, entry: AuditEntry) -> Result<(), ServiceStoreError> {
         self.run("appended an audit entry", move |c| {
             c.execute(
@@ -753,107 +822,12 @@ impl ServiceStore for SqliteServiceStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn application(id: &str, client_id: &str) -> ApplicationRecord {
-        ApplicationRecord {
-            id: id.into(),
-            name: "acme".into(),
-            organization_id: "org".into(),
-            client_id: client_id.into(),
-            client_secret_hash: "hash".into(),
-            redirect_origins: vec!["https://app.example.com".into()],
-            created_at: time(1_000),
-        }
-    }
-
-    fn state(hash: &str, expires_at: SystemTime) -> OAuthStateRecord {
-        OAuthStateRecord {
-            state_hash: hash.into(),
-            application_id: "app-1".into(),
-            customer_name: "c".into(),
-            connector_type: "asana".into(),
-            name: None,
-            pkce_verifier: Sealed(b"sealed".to_vec()),
-            redirect_uri: "https://service.example/api/v1/oauth/callback".into(),
-            scopes: vec!["default".into()],
-            redirect_url: "https://app.example.com/done".into(),
-            oauth_app: OAuthAppSource::Service,
-            expires_at,
-        }
-    }
+    use crate::store::testing::{self, application};
 
     #[tokio::test]
-    async fn an_oauth_state_is_taken_once_and_not_after_it_expired() {
+    async fn passes_the_service_store_conformance_checks() {
         let store = SqliteServiceStore::open_in_memory().await.unwrap();
-        store
-            .create_application(application("app-1", "client-1"))
-            .await
-            .unwrap();
-        let now = SystemTime::now();
-        store
-            .put_oauth_state(state("s1", now + Duration::from_secs(600)))
-            .await
-            .unwrap();
-        store
-            .put_oauth_state(state("s2", now - Duration::from_secs(1)))
-            .await
-            .unwrap();
-        let taken = store.take_oauth_state("s1", now).await.unwrap().unwrap();
-        assert_eq!(
-            taken,
-            state("s1", time(millis(now + Duration::from_secs(600))))
-        );
-        assert_eq!(store.take_oauth_state("s1", now).await.unwrap(), None);
-        assert_eq!(store.take_oauth_state("s2", now).await.unwrap(), None);
-        assert_eq!(store.take_oauth_state("unknown", now).await.unwrap(), None);
-    }
-
-    #[tokio::test]
-    async fn a_taken_client_id_is_refused_and_deleting_an_application_cascades() {
-        let store = SqliteServiceStore::open_in_memory().await.unwrap();
-        store
-            .create_application(application("app-1", "client-1"))
-            .await
-            .unwrap();
-        assert!(matches!(
-            store
-                .create_application(application("app-2", "client-1"))
-                .await,
-            Err(ServiceStoreError::AlreadyExists { .. })
-        ));
-        store
-            .put_oauth_app(OAuthAppRecord {
-                application_id: "app-1".into(),
-                connector_type: "asana".into(),
-                client_id: "id".into(),
-                client_secret: Sealed(b"sealed".to_vec()),
-                updated_at: time(2_000),
-            })
-            .await
-            .unwrap();
-        store
-            .insert_connector(ConnectorRecord {
-                id: "conn-1".into(),
-                application_id: "app-1".into(),
-                customer_name: "c".into(),
-                connector_type: "asana".into(),
-                definition_id: "d".into(),
-                name: "n".into(),
-                auth_kind: AuthKind::OAuth,
-                oauth_app: Some(OAuthAppSource::Application),
-                read_only: false,
-                created_at: time(3_000),
-                updated_at: time(3_000),
-            })
-            .await
-            .unwrap();
-        assert_eq!(
-            store.delete_application("app-1").await.unwrap(),
-            Some(vec!["conn-1".to_string()])
-        );
-        assert_eq!(store.connector("app-1", "conn-1").await.unwrap(), None);
-        assert_eq!(store.oauth_app("app-1", "asana").await.unwrap(), None);
-        assert_eq!(store.delete_application("app-1").await.unwrap(), None);
+        testing::run_conformance(Arc::new(store)).await;
     }
 
     #[tokio::test]
@@ -917,8 +891,8 @@ mod tests {
         assert!(matches!(
             SqliteServiceStore::open(&path).await,
             Err(ServiceStoreError::UnsupportedVersion {
-                found: 3,
-                supported: 2,
+                found: 4,
+                supported: 3,
                 ..
             })
         ));

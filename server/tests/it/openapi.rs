@@ -171,7 +171,8 @@ async fn every_error_answer_is_documented_with_the_error_schema_and_tokens_with_
     assert_eq!(
         statuses,
         [
-            "200", "400", "401", "403", "404", "409", "413", "422", "429", "500", "502", "504"
+            "200", "400", "401", "403", "404", "409", "413", "422", "429", "500", "502", "503",
+            "504"
         ]
     );
 }

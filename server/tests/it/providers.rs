@@ -7,19 +7,29 @@ use std::time::Duration;
 
 use integrations::EnvSource;
 use integrations::asana::AsanaAppCredentials;
+use integrations_server::ServerBuilder;
 use provider_asana_testkit::MockAsana;
 use serde_json::{Value, json};
 use url::Url;
 use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
-use crate::support::{Service, error_message};
+use crate::support::{Service, error_message, tracked_expiry};
 
 const PAT: &str = "ghp-canary-4f1d";
 
 /// A service whose providers' URLs point at `fake` (`GITHUB_*` and `GOOGLE_*` keys) plus `extra`
 /// keys, told it is reached at its own address.
 async fn start(fake: &MockServer, extra: &[(&str, String)]) -> Service {
+    start_built(fake, extra, |builder| builder).await
+}
+
+/// As [`start`], with `configure` applied to the builder last.
+async fn start_built(
+    fake: &MockServer,
+    extra: &[(&str, String)],
+    configure: impl FnOnce(ServerBuilder) -> ServerBuilder,
+) -> Service {
     let mut env = vec![
         ("GITHUB_API_BASE_URL".to_string(), fake.uri()),
         (
@@ -51,9 +61,11 @@ async fn start(fake: &MockServer, extra: &[(&str, String)]) -> Service {
         AsanaAppCredentials::default(),
         listener,
         move |builder| {
-            builder
-                .provider_env(EnvSource::from_pairs(env))
-                .public_url(public)
+            configure(
+                builder
+                    .provider_env(EnvSource::from_pairs(env))
+                    .public_url(public),
+            )
         },
     )
     .await
@@ -400,34 +412,10 @@ async fn no_secret_body_or_query_value_shows_in_answers_or_the_audit() {
 #[tokio::test]
 async fn a_google_connector_with_an_expired_token_refreshes_once_then_sends_the_request() {
     let fake = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/token"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
-            "access_token": "ya29-fresh", "expires_in": 3600, "token_type": "Bearer",
-        })))
-        .mount(&fake)
-        .await;
-    Mock::given(method("GET"))
-        .and(path("/oauth2/v3/userinfo"))
-        .and(header("authorization", "Bearer ya29-fresh"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({ "sub": "42" })))
-        .mount(&fake)
-        .await;
+    google_userinfo(&fake).await;
     let svc = start(&fake, &[]).await;
     let token = app_token(&svc).await;
-    let (status, connector) = create(
-        &svc,
-        &token,
-        json!({
-            "customer_name": "c", "connector_type": "google",
-            "credentials": {
-                "refresh_token": "1//refresh-canary",
-                "client_id": "own-client", "client_secret": "own-secret-canary",
-            },
-        }),
-    )
-    .await;
-    assert_eq!(status, 201, "{connector}");
+    let connector = google_connector_with_own_client(&svc, &token).await;
     assert_eq!(connector["auth_type"], "oauth");
     let id = connector["id"].as_str().unwrap();
     for _ in 0..2 {
@@ -520,6 +508,36 @@ async fn the_consent_flow_creates_a_github_connector_with_the_service_s_github_a
 }
 
 /// The refresh of a Google connector: 200 with a new access token, or a revocation: 200.
+/// Google's fake: its token endpoint answers `ya29-fresh`, which its userinfo takes.
+async fn google_userinfo(fake: &MockServer) {
+    google_token_endpoints(fake).await;
+    Mock::given(method("GET"))
+        .and(path("/oauth2/v3/userinfo"))
+        .and(header("authorization", "Bearer ya29-fresh"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({ "sub": "42" })))
+        .mount(fake)
+        .await;
+}
+
+/// A Google connector of customer `c` with a refresh token only (so due at once) and its own
+/// OAuth client.
+async fn google_connector_with_own_client(svc: &Service, token: &str) -> Value {
+    let (status, connector) = create(
+        svc,
+        token,
+        json!({
+            "customer_name": "c", "connector_type": "google",
+            "credentials": {
+                "refresh_token": "1//refresh-canary",
+                "client_id": "own-client", "client_secret": "own-secret-canary",
+            },
+        }),
+    )
+    .await;
+    assert_eq!(status, 201, "{connector}");
+    connector
+}
+
 async fn google_token_endpoints(fake: &MockServer) {
     for (at, body) in [
         (
@@ -874,4 +892,56 @@ async fn mcp_refuses_a_github_connector_with_400_naming_proxy_request() {
         "a GitHub connector has no catalog, so no MCP tools: /mcp serves Asana connectors; send its requests with execute and proxy.request"
     );
     assert!(fake.received_requests().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn the_background_refresher_renews_a_google_token_read_under_google() {
+    let fake = MockServer::start().await;
+    google_userinfo(&fake).await;
+    let svc = start_built(&fake, &[], |builder| {
+        builder.refresh_ahead(Duration::from_secs(300), Duration::from_millis(50))
+    })
+    .await;
+    let token = app_token(&svc).await;
+    let connector = google_connector_with_own_client(&svc, &token).await;
+    let id = connector["id"].as_str().unwrap();
+    let tracked = || tracked_expiry(svc.dir.path(), id);
+    let expected = std::time::SystemTime::now() + Duration::from_secs(3600);
+    let expected = expected
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let started = std::time::Instant::now();
+    loop {
+        if tracked().is_some_and(|ms| (expected - ms).abs() < 5_000) {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the refresher did not renew the token: {:?}",
+            tracked()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let refreshes = || async {
+        fake.received_requests()
+            .await
+            .unwrap()
+            .iter()
+            .filter(|r| r.url.path() == "/token")
+            .count()
+    };
+    assert_eq!(refreshes().await, 1, "refreshed ahead of use, once");
+    let (status, body) = svc
+        .execute(
+            &token,
+            id,
+            "proxy",
+            "request",
+            proxy("GET", "/oauth2/v3/userinfo"),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["result"]["sub"], "42");
+    assert_eq!(refreshes().await, 1, "the request found the fresh token");
 }

@@ -347,3 +347,16 @@ pub fn error_message(body: &Value) -> String {
     assert!(body["retryable"].is_boolean());
     message
 }
+
+/// The token expiry the SQLite service store in `dir` tracks for `connector_id`, in
+/// milliseconds since the epoch.
+pub fn tracked_expiry(dir: &std::path::Path, connector_id: &str) -> Option<i64> {
+    rusqlite::Connection::open(dir.join("service.db"))
+        .unwrap()
+        .query_row(
+            "SELECT expires_ms FROM token_expiry WHERE connector_id = ?1",
+            [connector_id],
+            |r| r.get(0),
+        )
+        .ok()
+}

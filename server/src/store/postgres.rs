@@ -1,0 +1,779 @@
+//! [`PostgresServiceStore`]: the service's records in PostgreSQL, beside the credentials, on the
+//! connections of the credential store ([`PostgresCredentialStore::with_connection`]), so that
+//! every instance sharing the database sees the same applications, tokens, connectors and OAuth
+//! states. Its tables are migrated as the component `service` of `integrations_schema`.
+//!
+//! An unreachable or restarting database fails calls with [`ServiceStoreError::Unavailable`]
+//! (answered 503, retryable); the pool reconnects by itself when it is back.
+
+use std::time::{Duration, SystemTime};
+
+use async_trait::async_trait;
+use integrations::auth_core::store::{millis_since_epoch, time_from_millis};
+use integrations::{CredentialStore, StoreError};
+use store_postgres::tokio_postgres::Row;
+use store_postgres::tokio_postgres::types::ToSql;
+use store_postgres::{PooledConnection, PostgresCredentialStore, tokio_postgres};
+
+use super::{
+    ApplicationRecord, AuditEntry, AuthKind, ConnectorFilter, ConnectorRecord, OAuthAppRecord,
+    OAuthAppSource, OAuthStateRecord, Sealed, ServiceStore, TokenRecord,
+};
+use crate::error::ServiceStoreError;
+
+/// The service's row in `integrations_schema`.
+const COMPONENT: &str = "service";
+
+/// `MIGRATIONS[n]` takes the service's tables from version `n` to `n + 1`. Times are
+/// milliseconds since the epoch; claims are on the database's clock.
+const MIGRATIONS: &[&str] = &["
+CREATE TABLE integrations_service_applications (
+    id text PRIMARY KEY,
+    name text NOT NULL,
+    organization_id text NOT NULL,
+    client_id text NOT NULL UNIQUE,
+    client_secret_hash text NOT NULL,
+    redirect_origins text[] NOT NULL,
+    created_ms bigint NOT NULL,
+    seq bigserial NOT NULL
+);
+CREATE TABLE integrations_service_tokens (
+    token_hash text PRIMARY KEY,
+    application_id text NOT NULL REFERENCES integrations_service_applications(id) ON DELETE CASCADE,
+    customer text,
+    expires_ms bigint NOT NULL
+);
+CREATE INDEX integrations_service_tokens_by_application ON integrations_service_tokens(application_id);
+CREATE INDEX integrations_service_tokens_by_expiry ON integrations_service_tokens(expires_ms);
+CREATE TABLE integrations_service_connectors (
+    id text PRIMARY KEY,
+    application_id text NOT NULL REFERENCES integrations_service_applications(id) ON DELETE CASCADE,
+    customer_name text NOT NULL,
+    connector_type text NOT NULL,
+    definition_id text NOT NULL,
+    name text NOT NULL,
+    auth_kind text NOT NULL,
+    oauth_app text,
+    created_ms bigint NOT NULL,
+    updated_ms bigint NOT NULL,
+    read_only boolean NOT NULL DEFAULT false,
+    seq bigserial NOT NULL
+);
+CREATE INDEX integrations_service_connectors_by_customer
+    ON integrations_service_connectors(application_id, customer_name);
+CREATE TABLE integrations_service_oauth_apps (
+    application_id text NOT NULL REFERENCES integrations_service_applications(id) ON DELETE CASCADE,
+    connector_type text NOT NULL,
+    client_id text NOT NULL,
+    client_secret bytea NOT NULL,
+    updated_ms bigint NOT NULL,
+    PRIMARY KEY (application_id, connector_type)
+);
+CREATE TABLE integrations_service_oauth_states (
+    state_hash text PRIMARY KEY,
+    application_id text NOT NULL REFERENCES integrations_service_applications(id) ON DELETE CASCADE,
+    customer_name text NOT NULL,
+    connector_type text NOT NULL,
+    name text,
+    pkce_verifier bytea NOT NULL,
+    redirect_uri text NOT NULL,
+    scopes text[] NOT NULL,
+    redirect_url text NOT NULL,
+    oauth_app text NOT NULL,
+    expires_ms bigint NOT NULL
+);
+CREATE INDEX integrations_service_oauth_states_by_expiry ON integrations_service_oauth_states(expires_ms);
+CREATE TABLE integrations_service_audit (
+    seq bigserial PRIMARY KEY,
+    id text NOT NULL UNIQUE,
+    at_ms bigint NOT NULL,
+    application_id text NOT NULL,
+    customer_name text,
+    connector_id text,
+    operation text NOT NULL,
+    entity text,
+    action text,
+    param_names text[] NOT NULL,
+    outcome text NOT NULL,
+    status integer NOT NULL,
+    duration_ms bigint NOT NULL
+);
+CREATE INDEX integrations_service_audit_by_application ON integrations_service_audit(application_id, seq);
+CREATE TABLE integrations_service_token_expiry (
+    connector_id text PRIMARY KEY REFERENCES integrations_service_connectors(id) ON DELETE CASCADE,
+    expires_ms bigint NOT NULL,
+    claimed_until_ms bigint
+);
+CREATE INDEX integrations_service_token_expiry_by_expiry ON integrations_service_token_expiry(expires_ms);
+"];
+
+const APPLICATION_COLUMNS: &str =
+    "id, name, organization_id, client_id, client_secret_hash, redirect_origins, created_ms";
+const CONNECTOR_COLUMNS: &str = "id, application_id, customer_name, connector_type, definition_id, name, auth_kind, oauth_app, created_ms, updated_ms, read_only";
+const STATE_COLUMNS: &str = "state_hash, application_id, customer_name, connector_type, name, pkce_verifier, redirect_uri, scopes, redirect_url, oauth_app, expires_ms";
+const AUDIT_COLUMNS: &str = "id, at_ms, application_id, customer_name, connector_id, operation, entity, action, param_names, outcome, status, duration_ms";
+
+/// The database's clock, in milliseconds since the epoch.
+const DB_NOW_MS: &str = "(extract(epoch FROM clock_timestamp()) * 1000)::bigint";
+
+/// The service's store in PostgreSQL, on the credential store's connections. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct PostgresServiceStore {
+    db: PostgresCredentialStore,
+}
+
+impl PostgresServiceStore {
+    /// The service's tables in the database of `credentials` (the store without its encryption
+    /// layer), migrated if needed.
+    pub async fn open(credentials: PostgresCredentialStore) -> Result<Self, ServiceStoreError> {
+        let location = credentials.describe();
+        credentials
+            .migrate_component(COMPONENT, MIGRATIONS)
+            .await
+            .map_err(|e| match e {
+                StoreError::UnsupportedVersion {
+                    found, supported, ..
+                } => ServiceStoreError::UnsupportedVersion {
+                    location: location.clone(),
+                    found: i64::try_from(found).unwrap_or(i64::MAX),
+                    supported: i64::try_from(supported).unwrap_or(i64::MAX),
+                },
+                other => store_error("migrated the schema", &location, other),
+            })?;
+        Ok(Self { db: credentials })
+    }
+
+    /// Runs one statement, with a cached prepared statement.
+    async fn query(
+        &self,
+        operation: &'static str,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Vec<Row>, ServiceStoreError> {
+        self.run(operation, 1, async |c| {
+            let statement = c.prepare_cached(sql).await?;
+            c.query(&statement, params).await
+        })
+        .await
+    }
+
+    /// Runs `work` on a pooled connection; `statements` bounds how long it may take.
+    async fn run<T>(
+        &self,
+        operation: &'static str,
+        statements: usize,
+        work: impl AsyncFnOnce(&mut PooledConnection) -> Result<T, tokio_postgres::Error>,
+    ) -> Result<T, ServiceStoreError> {
+        self.db
+            .with_connection(operation, statements, work)
+            .await
+            .map_err(|e| store_error(operation, &self.db.describe(), e))
+    }
+}
+
+/// A credential-store error as the service store's: an outage stays retryable.
+fn store_error(operation: &'static str, location: &str, e: StoreError) -> ServiceStoreError {
+    match e {
+        StoreError::Io { source, .. } => ServiceStoreError::Unavailable {
+            operation,
+            message: source.to_string(),
+            location: location.to_string(),
+        },
+        other => ServiceStoreError::Backend {
+            operation,
+            message: other.to_string(),
+            location: location.to_string(),
+        },
+    }
+}
+
+fn millis(t: SystemTime) -> i64 {
+    millis_since_epoch(t)
+}
+
+fn corrupt(what: &str, value: &str) -> ServiceStoreError {
+    ServiceStoreError::Corrupt {
+        what: what.to_string(),
+        reason: format!("unknown stored value `{value}`"),
+    }
+}
+
+fn application(row: &Row) -> ApplicationRecord {
+    ApplicationRecord {
+        id: row.get(0),
+        name: row.get(1),
+        organization_id: row.get(2),
+        client_id: row.get(3),
+        client_secret_hash: row.get(4),
+        redirect_origins: row.get(5),
+        created_at: time_from_millis(row.get(6)),
+    }
+}
+
+fn connector(row: &Row) -> Result<ConnectorRecord, ServiceStoreError> {
+    let kind: String = row.get(6);
+    let oauth_app = match row.get::<_, Option<String>>(7) {
+        Some(source) => Some(
+            OAuthAppSource::parse(&source)
+                .ok_or_else(|| corrupt("connector oauth_app", &source))?,
+        ),
+        None => None,
+    };
+    Ok(ConnectorRecord {
+        id: row.get(0),
+        application_id: row.get(1),
+        customer_name: row.get(2),
+        connector_type: row.get(3),
+        definition_id: row.get(4),
+        name: row.get(5),
+        auth_kind: AuthKind::parse(&kind).ok_or_else(|| corrupt("connector auth_kind", &kind))?,
+        oauth_app,
+        created_at: time_from_millis(row.get(8)),
+        updated_at: time_from_millis(row.get(9)),
+        read_only: row.get(10),
+    })
+}
+
+fn oauth_state(row: &Row) -> Result<OAuthStateRecord, ServiceStoreError> {
+    let source: String = row.get(9);
+    Ok(OAuthStateRecord {
+        state_hash: row.get(0),
+        application_id: row.get(1),
+        customer_name: row.get(2),
+        connector_type: row.get(3),
+        name: row.get(4),
+        pkce_verifier: Sealed(row.get(5)),
+        redirect_uri: row.get(6),
+        scopes: row.get(7),
+        redirect_url: row.get(8),
+        oauth_app: OAuthAppSource::parse(&source)
+            .ok_or_else(|| corrupt("OAuth state oauth_app", &source))?,
+        expires_at: time_from_millis(row.get(10)),
+    })
+}
+
+fn audit(row: &Row) -> AuditEntry {
+    AuditEntry {
+        id: row.get(0),
+        at: time_from_millis(row.get(1)),
+        application_id: row.get(2),
+        customer_name: row.get(3),
+        connector_id: row.get(4),
+        operation: row.get(5),
+        entity: row.get(6),
+        action: row.get(7),
+        param_names: row.get(8),
+        outcome: row.get(9),
+        status: u16::try_from(row.get::<_, i32>(10)).unwrap_or(0),
+        duration_ms: u64::try_from(row.get::<_, i64>(11)).unwrap_or(0),
+    }
+}
+
+#[async_trait]
+impl ServiceStore for PostgresServiceStore {
+    async fn ping(&self) -> Result<(), ServiceStoreError> {
+        self.query(
+            "answered a ping",
+            "SELECT 1 FROM integrations_service_applications LIMIT 1",
+            &[],
+        )
+        .await
+        .map(|_| ())
+    }
+
+    async fn create_application(&self, app: ApplicationRecord) -> Result<(), ServiceStoreError> {
+        let rows = self
+            .query(
+                "created an application",
+                &format!(
+                    "INSERT INTO integrations_service_applications ({APPLICATION_COLUMNS}) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING RETURNING id"
+                ),
+                &[
+                    &app.id,
+                    &app.name,
+                    &app.organization_id,
+                    &app.client_id,
+                    &app.client_secret_hash,
+                    &app.redirect_origins,
+                    &millis(app.created_at),
+                ],
+            )
+            .await?;
+        if rows.is_empty() {
+            return Err(ServiceStoreError::AlreadyExists {
+                what: format!("an application with client id {}", app.client_id),
+            });
+        }
+        Ok(())
+    }
+
+    async fn application(&self, id: &str) -> Result<Option<ApplicationRecord>, ServiceStoreError> {
+        let rows = self
+            .query(
+                "read an application",
+                &format!(
+                    "SELECT {APPLICATION_COLUMNS} FROM integrations_service_applications WHERE id = $1"
+                ),
+                &[&id],
+            )
+            .await?;
+        Ok(rows.first().map(application))
+    }
+
+    async fn application_by_client_id(
+        &self,
+        client_id: &str,
+    ) -> Result<Option<ApplicationRecord>, ServiceStoreError> {
+        let rows = self
+            .query(
+                "read an application",
+                &format!(
+                    "SELECT {APPLICATION_COLUMNS} FROM integrations_service_applications WHERE client_id = $1"
+                ),
+                &[&client_id],
+            )
+            .await?;
+        Ok(rows.first().map(application))
+    }
+
+    async fn list_applications(&self) -> Result<Vec<ApplicationRecord>, ServiceStoreError> {
+        let rows = self
+            .query(
+                "listed the applications",
+                &format!(
+                    "SELECT {APPLICATION_COLUMNS} FROM integrations_service_applications ORDER BY created_ms, seq"
+                ),
+                &[],
+            )
+            .await?;
+        Ok(rows.iter().map(application).collect())
+    }
+
+    async fn replace_client_secret(
+        &self,
+        id: &str,
+        client_secret_hash: &str,
+    ) -> Result<bool, ServiceStoreError> {
+        self.run("replaced a client secret", 4, async |c| {
+            let tx = c.transaction().await?;
+            let changed = tx
+                .execute(
+                    "UPDATE integrations_service_applications SET client_secret_hash = $2 WHERE id = $1",
+                    &[&id, &client_secret_hash],
+                )
+                .await?;
+            tx.execute(
+                "DELETE FROM integrations_service_tokens WHERE application_id = $1",
+                &[&id],
+            )
+            .await?;
+            tx.commit().await?;
+            Ok(changed > 0)
+        })
+        .await
+    }
+
+    async fn delete_application(&self, id: &str) -> Result<Option<Vec<String>>, ServiceStoreError> {
+        self.run("deleted an application", 4, async |c| {
+            let tx = c.transaction().await?;
+            let connectors: Vec<String> = tx
+                .query(
+                    "SELECT id FROM integrations_service_connectors WHERE application_id = $1 ORDER BY id",
+                    &[&id],
+                )
+                .await?
+                .iter()
+                .map(|r| r.get(0))
+                .collect();
+            // The other tables reference the application ON DELETE CASCADE.
+            let deleted = tx
+                .execute(
+                    "DELETE FROM integrations_service_applications WHERE id = $1",
+                    &[&id],
+                )
+                .await?;
+            tx.commit().await?;
+            Ok((deleted > 0).then_some(connectors))
+        })
+        .await
+    }
+
+    async fn insert_token(&self, token: TokenRecord) -> Result<(), ServiceStoreError> {
+        self.query(
+            "stored a service token",
+            "INSERT INTO integrations_service_tokens (token_hash, application_id, customer, expires_ms) \
+             VALUES ($1, $2, $3, $4)",
+            &[
+                &token.token_hash,
+                &token.application_id,
+                &token.customer,
+                &millis(token.expires_at),
+            ],
+        )
+        .await
+        .map(|_| ())
+    }
+
+    async fn token(&self, token_hash: &str) -> Result<Option<TokenRecord>, ServiceStoreError> {
+        let rows = self
+            .query(
+                "read a service token",
+                "SELECT token_hash, application_id, customer, expires_ms \
+                 FROM integrations_service_tokens WHERE token_hash = $1",
+                &[&token_hash],
+            )
+            .await?;
+        Ok(rows.first().map(|r| TokenRecord {
+            token_hash: r.get(0),
+            application_id: r.get(1),
+            customer: r.get(2),
+            expires_at: time_from_millis(r.get(3)),
+        }))
+    }
+
+    async fn delete_expired_tokens(&self, now: SystemTime) -> Result<u64, ServiceStoreError> {
+        self.run("deleted expired service tokens", 1, async |c| {
+            c.execute(
+                "DELETE FROM integrations_service_tokens WHERE expires_ms <= $1",
+                &[&millis(now)],
+            )
+            .await
+        })
+        .await
+    }
+
+    async fn insert_connector(&self, connector: ConnectorRecord) -> Result<(), ServiceStoreError> {
+        self.query(
+            "stored a connector",
+            &format!(
+                "INSERT INTO integrations_service_connectors ({CONNECTOR_COLUMNS}) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+            ),
+            &[
+                &connector.id,
+                &connector.application_id,
+                &connector.customer_name,
+                &connector.connector_type,
+                &connector.definition_id,
+                &connector.name,
+                &connector.auth_kind.as_str(),
+                &connector.oauth_app.map(OAuthAppSource::as_str),
+                &millis(connector.created_at),
+                &millis(connector.updated_at),
+                &connector.read_only,
+            ],
+        )
+        .await
+        .map(|_| ())
+    }
+
+    async fn connector(
+        &self,
+        application_id: &str,
+        id: &str,
+    ) -> Result<Option<ConnectorRecord>, ServiceStoreError> {
+        let rows = self
+            .query(
+                "read a connector",
+                &format!(
+                    "SELECT {CONNECTOR_COLUMNS} FROM integrations_service_connectors \
+                     WHERE application_id = $1 AND id = $2"
+                ),
+                &[&application_id, &id],
+            )
+            .await?;
+        rows.first().map(connector).transpose()
+    }
+
+    async fn list_connectors(
+        &self,
+        application_id: &str,
+        filter: &ConnectorFilter,
+    ) -> Result<Vec<ConnectorRecord>, ServiceStoreError> {
+        let rows = self
+            .query(
+                "listed connectors",
+                &format!(
+                    "SELECT {CONNECTOR_COLUMNS} FROM integrations_service_connectors \
+                     WHERE application_id = $1 \
+                     AND ($2::text IS NULL OR customer_name = $2) \
+                     AND ($3::text IS NULL OR connector_type = $3) \
+                     ORDER BY created_ms, seq"
+                ),
+                &[
+                    &application_id,
+                    &filter.customer_name,
+                    &filter.connector_type,
+                ],
+            )
+            .await?;
+        rows.iter().map(connector).collect()
+    }
+
+    async fn update_connector(
+        &self,
+        connector: &ConnectorRecord,
+    ) -> Result<bool, ServiceStoreError> {
+        self.run("updated a connector", 1, async |c| {
+            c.execute(
+                "UPDATE integrations_service_connectors \
+                 SET name = $3, auth_kind = $4, oauth_app = $5, updated_ms = $6, read_only = $7 \
+                 WHERE application_id = $1 AND id = $2",
+                &[
+                    &connector.application_id,
+                    &connector.id,
+                    &connector.name,
+                    &connector.auth_kind.as_str(),
+                    &connector.oauth_app.map(OAuthAppSource::as_str),
+                    &millis(connector.updated_at),
+                    &connector.read_only,
+                ],
+            )
+            .await
+        })
+        .await
+        .map(|n| n > 0)
+    }
+
+    async fn delete_connector(
+        &self,
+        application_id: &str,
+        id: &str,
+    ) -> Result<bool, ServiceStoreError> {
+        self.run("deleted a connector", 1, async |c| {
+            c.execute(
+                "DELETE FROM integrations_service_connectors WHERE application_id = $1 AND id = $2",
+                &[&application_id, &id],
+            )
+            .await
+        })
+        .await
+        .map(|n| n > 0)
+    }
+
+    async fn put_oauth_app(&self, app: OAuthAppRecord) -> Result<(), ServiceStoreError> {
+        self.query(
+            "stored an OAuth app",
+            "INSERT INTO integrations_service_oauth_apps \
+             (application_id, connector_type, client_id, client_secret, updated_ms) \
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (application_id, connector_type) DO UPDATE SET \
+             client_id = EXCLUDED.client_id, client_secret = EXCLUDED.client_secret, \
+             updated_ms = EXCLUDED.updated_ms",
+            &[
+                &app.application_id,
+                &app.connector_type,
+                &app.client_id,
+                &app.client_secret.0,
+                &millis(app.updated_at),
+            ],
+        )
+        .await
+        .map(|_| ())
+    }
+
+    async fn oauth_app(
+        &self,
+        application_id: &str,
+        connector_type: &str,
+    ) -> Result<Option<OAuthAppRecord>, ServiceStoreError> {
+        let rows = self
+            .query(
+                "read an OAuth app",
+                "SELECT application_id, connector_type, client_id, client_secret, updated_ms \
+                 FROM integrations_service_oauth_apps WHERE application_id = $1 AND connector_type = $2",
+                &[&application_id, &connector_type],
+            )
+            .await?;
+        Ok(rows.first().map(|r| OAuthAppRecord {
+            application_id: r.get(0),
+            connector_type: r.get(1),
+            client_id: r.get(2),
+            client_secret: Sealed(r.get(3)),
+            updated_at: time_from_millis(r.get(4)),
+        }))
+    }
+
+    async fn delete_oauth_app(
+        &self,
+        application_id: &str,
+        connector_type: &str,
+    ) -> Result<bool, ServiceStoreError> {
+        self.run("deleted an OAuth app", 1, async |c| {
+            c.execute(
+                "DELETE FROM integrations_service_oauth_apps WHERE application_id = $1 AND connector_type = $2",
+                &[&application_id, &connector_type],
+            )
+            .await
+        })
+        .await
+        .map(|n| n > 0)
+    }
+
+    async fn put_oauth_state(&self, state: OAuthStateRecord) -> Result<(), ServiceStoreError> {
+        let now = millis(SystemTime::now());
+        self.run("stored an OAuth state", 2, async |c| {
+            c.execute(
+                "DELETE FROM integrations_service_oauth_states WHERE expires_ms <= $1",
+                &[&now],
+            )
+            .await?;
+            let statement = c
+                .prepare_cached(&format!(
+                    "INSERT INTO integrations_service_oauth_states ({STATE_COLUMNS}) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+                ))
+                .await?;
+            c.execute(
+                &statement,
+                &[
+                    &state.state_hash,
+                    &state.application_id,
+                    &state.customer_name,
+                    &state.connector_type,
+                    &state.name,
+                    &state.pkce_verifier.0,
+                    &state.redirect_uri,
+                    &state.scopes,
+                    &state.redirect_url,
+                    &state.oauth_app.as_str(),
+                    &millis(state.expires_at),
+                ],
+            )
+            .await
+        })
+        .await
+        .map(|_| ())
+    }
+
+    async fn take_oauth_state(
+        &self,
+        state_hash: &str,
+        now: SystemTime,
+    ) -> Result<Option<OAuthStateRecord>, ServiceStoreError> {
+        // One statement: of two callbacks with the same state, one gets the row.
+        let rows = self
+            .query(
+                "took an OAuth state",
+                &format!(
+                    "DELETE FROM integrations_service_oauth_states WHERE state_hash = $1 \
+                     RETURNING {STATE_COLUMNS}"
+                ),
+                &[&state_hash],
+            )
+            .await?;
+        let state = rows.first().map(oauth_state).transpose()?;
+        Ok(state.filter(|s| s.expires_at > now))
+    }
+
+    async fn append_audit(&self, entry: AuditEntry) -> Result<(), ServiceStoreError> {
+        self.query(
+            "appended an audit entry",
+            &format!(
+                "INSERT INTO integrations_service_audit ({AUDIT_COLUMNS}) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+            ),
+            &[
+                &entry.id,
+                &millis(entry.at),
+                &entry.application_id,
+                &entry.customer_name,
+                &entry.connector_id,
+                &entry.operation,
+                &entry.entity,
+                &entry.action,
+                &entry.param_names,
+                &entry.outcome,
+                &i32::from(entry.status),
+                &i64::try_from(entry.duration_ms).unwrap_or(i64::MAX),
+            ],
+        )
+        .await
+        .map(|_| ())
+    }
+
+    async fn list_audit(
+        &self,
+        application_id: &str,
+        customer_name: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<AuditEntry>, ServiceStoreError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = self
+            .query(
+                "listed audit entries",
+                &format!(
+                    "SELECT {AUDIT_COLUMNS} FROM integrations_service_audit WHERE application_id = $1 \
+                     AND ($2::text IS NULL OR customer_name = $2) ORDER BY seq DESC LIMIT $3"
+                ),
+                &[&application_id, &customer_name, &limit],
+            )
+            .await?;
+        Ok(rows.iter().map(audit).collect())
+    }
+
+    async fn set_token_expiry(
+        &self,
+        connector_id: &str,
+        expires_at: Option<SystemTime>,
+    ) -> Result<(), ServiceStoreError> {
+        let operation = "recorded a token expiry";
+        match expires_at {
+            // A connector deleted meanwhile has no row to reference: nothing is written.
+            Some(at) => {
+                self.query(
+                    operation,
+                    "INSERT INTO integrations_service_token_expiry (connector_id, expires_ms) \
+                     SELECT id, $2 FROM integrations_service_connectors WHERE id = $1 \
+                     ON CONFLICT (connector_id) DO UPDATE SET expires_ms = EXCLUDED.expires_ms, \
+                     claimed_until_ms = NULL",
+                    &[&connector_id, &millis(at)],
+                )
+                .await?
+            }
+            None => {
+                self.query(
+                    operation,
+                    "DELETE FROM integrations_service_token_expiry WHERE connector_id = $1",
+                    &[&connector_id],
+                )
+                .await?
+            }
+        };
+        Ok(())
+    }
+
+    async fn claim_expiring(
+        &self,
+        before: SystemTime,
+        claim_for: Duration,
+        limit: usize,
+    ) -> Result<Vec<ConnectorRecord>, ServiceStoreError> {
+        let claim_ms = i64::try_from(claim_for.as_millis()).unwrap_or(i64::MAX);
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        // One short statement: the rows due that no one claims (or whose claim lapsed on the
+        // database's clock) are locked, skipping those another instance is claiming, and
+        // claimed. No network call happens while they are locked.
+        let rows = self
+            .query(
+                "claimed tokens to refresh",
+                &format!(
+                    "WITH due AS ( \
+                         SELECT connector_id FROM integrations_service_token_expiry \
+                         WHERE expires_ms <= $1 \
+                         AND (claimed_until_ms IS NULL OR claimed_until_ms <= {DB_NOW_MS}) \
+                         ORDER BY expires_ms LIMIT $3 FOR UPDATE SKIP LOCKED), \
+                     claimed AS ( \
+                         UPDATE integrations_service_token_expiry e \
+                         SET claimed_until_ms = {DB_NOW_MS} + $2 \
+                         FROM due WHERE e.connector_id = due.connector_id \
+                         RETURNING e.connector_id, e.expires_ms) \
+                     SELECT {CONNECTOR_COLUMNS} FROM integrations_service_connectors c \
+                     JOIN claimed ON claimed.connector_id = c.id ORDER BY claimed.expires_ms"
+                ),
+                &[&millis(before), &claim_ms, &limit],
+            )
+            .await?;
+        rows.iter().map(connector).collect()
+    }
+}

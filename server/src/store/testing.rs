@@ -1,0 +1,654 @@
+//! Dev-only (feature `testing`): the behaviour every [`ServiceStore`] must have, as checks that
+//! the SQLite and the PostgreSQL store both pass ([`run_conformance`]). Each check works on
+//! records of its own (ids prefixed with its name), so all of them share one store.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use super::{
+    ApplicationRecord, AuditEntry, AuthKind, ConnectorFilter, ConnectorRecord, OAuthAppRecord,
+    OAuthAppSource, OAuthStateRecord, Sealed, ServiceStore, TokenRecord,
+};
+use crate::error::ServiceStoreError;
+
+/// A store under test.
+pub type DynStore = Arc<dyn ServiceStore>;
+
+/// Runs every check on `store`.
+pub async fn run_conformance(store: DynStore) {
+    applications_round_trip_and_collide(&store).await;
+    rotating_a_secret_drops_the_tokens(&store).await;
+    tokens_round_trip_and_expire(&store).await;
+    connectors_stay_with_their_application(&store).await;
+    oauth_apps_are_set_replaced_and_deleted(&store).await;
+    an_oauth_state_is_taken_once_and_not_after_it_expired(&store).await;
+    concurrent_takes_of_one_state_have_one_winner(&store, 16).await;
+    deleting_an_application_cascades_and_keeps_its_audit(&store).await;
+    audit_lists_newest_first(&store).await;
+    expiring_tokens_are_claimed_once_until_released_or_lapsed(&store).await;
+    concurrent_claims_never_overlap(&store, 8).await;
+}
+
+/// A time with the millisecond precision stores keep.
+pub fn ms(n: u64) -> SystemTime {
+    UNIX_EPOCH + Duration::from_millis(n)
+}
+
+/// Now, to the millisecond.
+fn now() -> SystemTime {
+    let since = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    ms(u64::try_from(since.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// An application with this id and client id.
+pub fn application(id: &str, client_id: &str) -> ApplicationRecord {
+    ApplicationRecord {
+        id: id.into(),
+        name: format!("{id} name"),
+        organization_id: format!("{id} org"),
+        client_id: client_id.into(),
+        client_secret_hash: "hash".into(),
+        redirect_origins: vec![
+            "https://app.example.com".into(),
+            "http://localhost:3000".into(),
+        ],
+        created_at: ms(1_000),
+    }
+}
+
+/// A connector of `application_id` for `customer`.
+pub fn connector(id: &str, application_id: &str, customer: &str) -> ConnectorRecord {
+    ConnectorRecord {
+        id: id.into(),
+        application_id: application_id.into(),
+        customer_name: customer.into(),
+        connector_type: "asana".into(),
+        definition_id: "d".into(),
+        name: format!("{id} name"),
+        auth_kind: AuthKind::OAuth,
+        oauth_app: Some(OAuthAppSource::Application),
+        read_only: false,
+        created_at: ms(3_000),
+        updated_at: ms(3_000),
+    }
+}
+
+/// A pending OAuth state of `application_id` that expires at `expires_at`.
+pub fn state(hash: &str, application_id: &str, expires_at: SystemTime) -> OAuthStateRecord {
+    OAuthStateRecord {
+        state_hash: hash.into(),
+        application_id: application_id.into(),
+        customer_name: "c".into(),
+        connector_type: "asana".into(),
+        name: Some("n".into()),
+        pkce_verifier: Sealed(b"sealed".to_vec()),
+        redirect_uri: "https://service.example/api/v1/oauth/callback".into(),
+        scopes: vec!["default".into(), "tasks:read".into()],
+        redirect_url: "https://app.example.com/done".into(),
+        oauth_app: OAuthAppSource::Service,
+        expires_at,
+    }
+}
+
+async fn with_application(store: &DynStore, id: &str) {
+    store
+        .create_application(application(id, &format!("{id}-client")))
+        .await
+        .unwrap();
+}
+
+/// Applications read back as written, by id and by client id; a taken id or client id is
+/// refused; the list is oldest first.
+pub async fn applications_round_trip_and_collide(store: &DynStore) {
+    let mut first = application("apps-1", "apps-client-1");
+    first.created_at = ms(10_000_000);
+    let mut second = application("apps-2", "apps-client-2");
+    second.created_at = ms(10_000_001);
+    store.create_application(second.clone()).await.unwrap();
+    store.create_application(first.clone()).await.unwrap();
+    assert_eq!(
+        store.application("apps-1").await.unwrap(),
+        Some(first.clone())
+    );
+    assert_eq!(
+        store
+            .application_by_client_id("apps-client-2")
+            .await
+            .unwrap(),
+        Some(second.clone())
+    );
+    assert_eq!(store.application("apps-none").await.unwrap(), None);
+    for taken in [
+        application("apps-3", "apps-client-1"),
+        application("apps-1", "apps-client-3"),
+    ] {
+        assert!(matches!(
+            store.create_application(taken).await,
+            Err(ServiceStoreError::AlreadyExists { .. })
+        ));
+    }
+    let listed: Vec<String> = store
+        .list_applications()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|a| a.id.starts_with("apps-"))
+        .map(|a| a.id)
+        .collect();
+    assert_eq!(listed, ["apps-1", "apps-2"]);
+}
+
+/// Replacing a client secret writes the hash and deletes the application's tokens only.
+pub async fn rotating_a_secret_drops_the_tokens(store: &DynStore) {
+    with_application(store, "rotate-1").await;
+    with_application(store, "rotate-2").await;
+    for (hash, app) in [("rotate-t1", "rotate-1"), ("rotate-t2", "rotate-2")] {
+        store
+            .insert_token(TokenRecord {
+                token_hash: hash.into(),
+                application_id: app.into(),
+                customer: None,
+                expires_at: now() + Duration::from_secs(600),
+            })
+            .await
+            .unwrap();
+    }
+    assert!(
+        store
+            .replace_client_secret("rotate-1", "new")
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store
+            .application("rotate-1")
+            .await
+            .unwrap()
+            .unwrap()
+            .client_secret_hash,
+        "new"
+    );
+    assert_eq!(store.token("rotate-t1").await.unwrap(), None);
+    assert!(store.token("rotate-t2").await.unwrap().is_some());
+    assert!(
+        !store
+            .replace_client_secret("rotate-none", "x")
+            .await
+            .unwrap()
+    );
+}
+
+/// Tokens read back with their scope; the expired ones are deleted and counted.
+pub async fn tokens_round_trip_and_expire(store: &DynStore) {
+    with_application(store, "tokens-1").await;
+    let at = now();
+    let live = TokenRecord {
+        token_hash: "tokens-live".into(),
+        application_id: "tokens-1".into(),
+        customer: Some("customer".into()),
+        expires_at: at + Duration::from_secs(600),
+    };
+    let expired = TokenRecord {
+        token_hash: "tokens-expired".into(),
+        customer: None,
+        expires_at: at - Duration::from_secs(1),
+        ..live.clone()
+    };
+    store.insert_token(live.clone()).await.unwrap();
+    store.insert_token(expired.clone()).await.unwrap();
+    assert_eq!(store.token("tokens-expired").await.unwrap(), Some(expired));
+    assert!(store.delete_expired_tokens(at).await.unwrap() >= 1);
+    assert_eq!(store.token("tokens-expired").await.unwrap(), None);
+    assert_eq!(store.token("tokens-live").await.unwrap(), Some(live));
+}
+
+/// Connectors are reached through their application only, filter and order as documented, keep
+/// every field (`read_only` too) through an insert and an update, and update and delete once.
+pub async fn connectors_stay_with_their_application(store: &DynStore) {
+    with_application(store, "conn-app-1").await;
+    with_application(store, "conn-app-2").await;
+    let mut a = connector("conn-a", "conn-app-1", "alice");
+    a.auth_kind = AuthKind::Token;
+    a.oauth_app = None;
+    a.read_only = true;
+    let mut b = connector("conn-b", "conn-app-1", "bob");
+    b.created_at = ms(4_000);
+    let mut c = connector("conn-c", "conn-app-1", "alice");
+    c.created_at = ms(5_000);
+    c.connector_type = "other".into();
+    let d = connector("conn-d", "conn-app-2", "alice");
+    for record in [&c, &a, &b, &d] {
+        store.insert_connector(record.clone()).await.unwrap();
+    }
+    assert_eq!(
+        store.connector("conn-app-1", "conn-a").await.unwrap(),
+        Some(a.clone())
+    );
+    assert_eq!(store.connector("conn-app-2", "conn-a").await.unwrap(), None);
+    let ids = |records: Vec<ConnectorRecord>| -> Vec<String> {
+        records.into_iter().map(|r| r.id).collect()
+    };
+    let all = ConnectorFilter::default();
+    assert_eq!(
+        ids(store.list_connectors("conn-app-1", &all).await.unwrap()),
+        ["conn-a", "conn-b", "conn-c"]
+    );
+    let alice = ConnectorFilter {
+        customer_name: Some("alice".into()),
+        connector_type: None,
+    };
+    assert_eq!(
+        ids(store.list_connectors("conn-app-1", &alice).await.unwrap()),
+        ["conn-a", "conn-c"]
+    );
+    let alice_asana = ConnectorFilter {
+        connector_type: Some("asana".into()),
+        ..alice
+    };
+    assert_eq!(
+        ids(store
+            .list_connectors("conn-app-1", &alice_asana)
+            .await
+            .unwrap()),
+        ["conn-a"]
+    );
+    let mut renamed = b.clone();
+    renamed.name = "renamed".into();
+    renamed.auth_kind = AuthKind::Token;
+    renamed.oauth_app = None;
+    renamed.read_only = true;
+    renamed.updated_at = ms(9_000);
+    assert!(store.update_connector(&renamed).await.unwrap());
+    assert_eq!(
+        store.connector("conn-app-1", "conn-b").await.unwrap(),
+        Some(renamed.clone())
+    );
+    let mut foreign = renamed;
+    foreign.application_id = "conn-app-2".into();
+    assert!(!store.update_connector(&foreign).await.unwrap());
+    assert!(
+        !store
+            .delete_connector("conn-app-2", "conn-b")
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .delete_connector("conn-app-1", "conn-b")
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .delete_connector("conn-app-1", "conn-b")
+            .await
+            .unwrap()
+    );
+    assert_eq!(store.connector("conn-app-1", "conn-b").await.unwrap(), None);
+}
+
+/// An application's OAuth app is set, replaced, read and deleted, per provider.
+pub async fn oauth_apps_are_set_replaced_and_deleted(store: &DynStore) {
+    with_application(store, "apps-oauth").await;
+    let mut app = OAuthAppRecord {
+        application_id: "apps-oauth".into(),
+        connector_type: "asana".into(),
+        client_id: "id-1".into(),
+        client_secret: Sealed(b"sealed-1".to_vec()),
+        updated_at: ms(2_000),
+    };
+    store.put_oauth_app(app.clone()).await.unwrap();
+    app.client_id = "id-2".into();
+    app.client_secret = Sealed(b"sealed-2".to_vec());
+    app.updated_at = ms(2_500);
+    store.put_oauth_app(app.clone()).await.unwrap();
+    assert_eq!(
+        store.oauth_app("apps-oauth", "asana").await.unwrap(),
+        Some(app)
+    );
+    assert_eq!(store.oauth_app("apps-oauth", "other").await.unwrap(), None);
+    assert!(store.delete_oauth_app("apps-oauth", "asana").await.unwrap());
+    assert!(!store.delete_oauth_app("apps-oauth", "asana").await.unwrap());
+    assert_eq!(store.oauth_app("apps-oauth", "asana").await.unwrap(), None);
+}
+
+/// A state is taken once; an expired one is not handed out, and storing a state forgets the
+/// expired ones.
+pub async fn an_oauth_state_is_taken_once_and_not_after_it_expired(store: &DynStore) {
+    with_application(store, "states").await;
+    let at = now();
+    let live = state("states-live", "states", at + Duration::from_secs(600));
+    store.put_oauth_state(live.clone()).await.unwrap();
+    store
+        .put_oauth_state(state(
+            "states-expired",
+            "states",
+            at - Duration::from_secs(1),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.take_oauth_state("states-live", at).await.unwrap(),
+        Some(live)
+    );
+    assert_eq!(
+        store.take_oauth_state("states-live", at).await.unwrap(),
+        None
+    );
+    assert_eq!(
+        store.take_oauth_state("states-unknown", at).await.unwrap(),
+        None
+    );
+    // Storing another state pruned the expired one: even asked as of long ago, it is gone.
+    store
+        .put_oauth_state(state(
+            "states-other",
+            "states",
+            at + Duration::from_secs(600),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .take_oauth_state("states-expired", UNIX_EPOCH)
+            .await
+            .unwrap(),
+        None
+    );
+    // An expired state is deleted when taken.
+    store
+        .put_oauth_state(state("states-late", "states", at + Duration::from_secs(1)))
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .take_oauth_state("states-late", at + Duration::from_secs(2))
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        store.take_oauth_state("states-late", at).await.unwrap(),
+        None
+    );
+}
+
+/// Of `n` concurrent takes of one state, exactly one gets it.
+pub async fn concurrent_takes_of_one_state_have_one_winner(store: &DynStore, n: usize) {
+    with_application(store, "race").await;
+    let at = now();
+    store
+        .put_oauth_state(state("race-state", "race", at + Duration::from_secs(600)))
+        .await
+        .unwrap();
+    let takes = (0..n).map(|_| {
+        let store = store.clone();
+        tokio::spawn(async move { store.take_oauth_state("race-state", at).await.unwrap() })
+    });
+    let mut winners = 0;
+    for take in takes.collect::<Vec<_>>() {
+        if take.await.unwrap().is_some() {
+            winners += 1;
+        }
+    }
+    assert_eq!(winners, 1);
+}
+
+/// Deleting an application deletes its tokens, connectors, OAuth apps and states, answers its
+/// connectors' ids, and keeps its audit entries.
+pub async fn deleting_an_application_cascades_and_keeps_its_audit(store: &DynStore) {
+    with_application(store, "cascade").await;
+    store
+        .put_oauth_app(OAuthAppRecord {
+            application_id: "cascade".into(),
+            connector_type: "asana".into(),
+            client_id: "id".into(),
+            client_secret: Sealed(b"sealed".to_vec()),
+            updated_at: ms(2_000),
+        })
+        .await
+        .unwrap();
+    for id in ["cascade-c2", "cascade-c1"] {
+        store
+            .insert_connector(connector(id, "cascade", "c"))
+            .await
+            .unwrap();
+    }
+    store
+        .set_token_expiry("cascade-c1", Some(ms(1)))
+        .await
+        .unwrap();
+    store
+        .insert_token(TokenRecord {
+            token_hash: "cascade-token".into(),
+            application_id: "cascade".into(),
+            customer: None,
+            expires_at: now() + Duration::from_secs(600),
+        })
+        .await
+        .unwrap();
+    store
+        .put_oauth_state(state(
+            "cascade-state",
+            "cascade",
+            now() + Duration::from_secs(600),
+        ))
+        .await
+        .unwrap();
+    store
+        .append_audit(audit_entry("cascade-audit", "cascade", None))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.delete_application("cascade").await.unwrap(),
+        Some(vec!["cascade-c1".to_string(), "cascade-c2".to_string()])
+    );
+    assert_eq!(
+        store.connector("cascade", "cascade-c1").await.unwrap(),
+        None
+    );
+    assert_eq!(store.oauth_app("cascade", "asana").await.unwrap(), None);
+    assert_eq!(store.token("cascade-token").await.unwrap(), None);
+    assert_eq!(
+        store
+            .take_oauth_state("cascade-state", now())
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        store.list_audit("cascade", None, 10).await.unwrap().len(),
+        1
+    );
+    assert_eq!(store.delete_application("cascade").await.unwrap(), None);
+}
+
+/// An audit entry of `application_id` (about `customer`).
+pub fn audit_entry(id: &str, application_id: &str, customer: Option<&str>) -> AuditEntry {
+    AuditEntry {
+        id: id.into(),
+        at: ms(7_000),
+        application_id: application_id.into(),
+        customer_name: customer.map(str::to_string),
+        connector_id: Some("connector".into()),
+        operation: "execute".into(),
+        entity: Some("tasks".into()),
+        action: Some("list".into()),
+        param_names: vec!["project_gid".into(), "limit".into()],
+        outcome: "ok".into(),
+        status: 200,
+        duration_ms: 12,
+    }
+}
+
+/// The audit log answers an application's newest entries first, of one customer when asked,
+/// at most `limit`.
+pub async fn audit_lists_newest_first(store: &DynStore) {
+    let entries = [
+        audit_entry("audit-1", "audit-app", Some("alice")),
+        audit_entry("audit-2", "audit-app", Some("bob")),
+        audit_entry("audit-3", "audit-app", Some("alice")),
+        audit_entry("audit-4", "audit-other", Some("alice")),
+    ];
+    for entry in &entries {
+        store.append_audit(entry.clone()).await.unwrap();
+    }
+    let ids =
+        |entries: Vec<AuditEntry>| -> Vec<String> { entries.into_iter().map(|e| e.id).collect() };
+    let newest = store.list_audit("audit-app", None, 10).await.unwrap();
+    assert_eq!(newest[0], entries[2]);
+    assert_eq!(ids(newest), ["audit-3", "audit-2", "audit-1"]);
+    assert_eq!(
+        ids(store
+            .list_audit("audit-app", Some("alice"), 10)
+            .await
+            .unwrap()),
+        ["audit-3", "audit-1"]
+    );
+    assert_eq!(
+        ids(store.list_audit("audit-app", None, 1).await.unwrap()),
+        ["audit-3"]
+    );
+}
+
+/// Connectors whose token expires before the horizon are claimed, soonest first, once while the
+/// claim lasts; recording a new expiry releases the claim; a claim lapses; an unknown expiry is
+/// never claimed.
+pub async fn expiring_tokens_are_claimed_once_until_released_or_lapsed(store: &DynStore) {
+    with_application(store, "claims").await;
+    let at = now();
+    for (id, expires) in [
+        ("claims-late", Some(at + Duration::from_secs(3_600))),
+        ("claims-soon", Some(at + Duration::from_secs(60))),
+        ("claims-sooner", Some(at + Duration::from_secs(30))),
+        ("claims-unknown", None),
+    ] {
+        store
+            .insert_connector(connector(id, "claims", "c"))
+            .await
+            .unwrap();
+        store.set_token_expiry(id, expires).await.unwrap();
+    }
+    // A connector that does not exist records nothing.
+    store
+        .set_token_expiry("claims-missing", Some(at))
+        .await
+        .unwrap();
+    let horizon = at + Duration::from_secs(300);
+    let claim = Duration::from_secs(600);
+    let ids = |records: Vec<ConnectorRecord>| -> Vec<String> {
+        records
+            .into_iter()
+            .filter(|r| r.id.starts_with("claims-"))
+            .map(|r| r.id)
+            .collect()
+    };
+    let claimed = store.claim_expiring(horizon, claim, 100).await.unwrap();
+    assert_eq!(
+        claimed.iter().find(|r| r.id == "claims-soon"),
+        Some(&connector("claims-soon", "claims", "c"))
+    );
+    assert_eq!(ids(claimed), ["claims-sooner", "claims-soon"]);
+    assert_eq!(
+        ids(store.claim_expiring(horizon, claim, 100).await.unwrap()),
+        Vec::<String>::new()
+    );
+    // Released by the refresher's new expiry; still due, so claimable again.
+    store
+        .set_token_expiry("claims-soon", Some(at + Duration::from_secs(90)))
+        .await
+        .unwrap();
+    assert_eq!(
+        ids(store.claim_expiring(horizon, claim, 100).await.unwrap()),
+        ["claims-soon"]
+    );
+    // A short claim lapses.
+    store
+        .set_token_expiry("claims-sooner", Some(at + Duration::from_secs(30)))
+        .await
+        .unwrap();
+    assert_eq!(
+        ids(store
+            .claim_expiring(horizon, Duration::from_millis(200), 100)
+            .await
+            .unwrap()),
+        ["claims-sooner"]
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        ids(store.claim_expiring(horizon, claim, 100).await.unwrap()),
+        ["claims-sooner"]
+    );
+    // Forgotten, and gone with its connector.
+    store.set_token_expiry("claims-late", None).await.unwrap();
+    assert_eq!(
+        ids(store
+            .claim_expiring(at + Duration::from_secs(7_200), claim, 100)
+            .await
+            .unwrap()),
+        Vec::<String>::new()
+    );
+    store
+        .set_token_expiry("claims-soon", Some(at))
+        .await
+        .unwrap();
+    assert!(
+        store
+            .delete_connector("claims", "claims-soon")
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        ids(store.claim_expiring(horizon, claim, 100).await.unwrap()),
+        Vec::<String>::new()
+    );
+}
+
+/// `n` concurrent claimers of 10-connector batches over 60 due connectors get every one of them
+/// exactly once.
+pub async fn concurrent_claims_never_overlap(store: &DynStore, n: usize) {
+    with_application(store, "overlap").await;
+    let at = now();
+    let mut expected = Vec::new();
+    for i in 0..60 {
+        let id = format!("overlap-{i:02}");
+        store
+            .insert_connector(connector(&id, "overlap", "c"))
+            .await
+            .unwrap();
+        store
+            .set_token_expiry(&id, Some(at - Duration::from_secs(1)))
+            .await
+            .unwrap();
+        expected.push(id);
+    }
+    let claimers = (0..n).map(|_| {
+        let store = store.clone();
+        tokio::spawn(async move {
+            let mut mine = Vec::new();
+            loop {
+                let batch = store
+                    .claim_expiring(at, Duration::from_secs(600), 10)
+                    .await
+                    .unwrap();
+                if batch.is_empty() {
+                    return mine;
+                }
+                mine.extend(
+                    batch
+                        .into_iter()
+                        .filter(|r| r.id.starts_with("overlap-"))
+                        .map(|r| r.id),
+                );
+            }
+        })
+    });
+    let mut claimed = Vec::new();
+    for claimer in claimers.collect::<Vec<_>>() {
+        claimed.extend(claimer.await.unwrap());
+    }
+    claimed.sort();
+    assert_eq!(claimed, expected);
+}
