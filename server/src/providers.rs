@@ -13,7 +13,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use integrations::asana::{
     AsanaAppCredentials, AsanaAuthProvider, AsanaClient, AsanaConnector, PROVIDER_ID, RetryConfig,
 };
-use integrations::auth_core::{CredentialRecord, PutMode, TokenEndpoint};
+use integrations::auth_core::{AuthProvider, CredentialRecord, PutMode, TokenEndpoint};
 use integrations::{
     AuthError, CredentialStatus, CredentialStore, Credentials, ErrorClass, OAuth2Token,
     RefreshingTokenSource, SecretString,
@@ -211,6 +211,10 @@ pub(crate) struct UpstreamSettings {
     pub(crate) timeout: Duration,
     /// How many warm connectors are kept.
     pub(crate) cache_size: usize,
+    /// The one HTTP client of every connector's provider and API client: one connection pool
+    /// and one TLS configuration for the service, not one per warm connector (each took about
+    /// 110 KiB).
+    pub(crate) http: reqwest::Client,
 }
 
 /// Builds, caches and forgets connectors' upstream clients, and keeps their credentials.
@@ -221,6 +225,9 @@ pub(crate) struct Connectors {
     sealer: Sealer,
     settings: UpstreamSettings,
     cache: Mutex<Cache>,
+    /// The token endpoints' HTTP clients, one per request timeout (each connector's endpoint
+    /// used to build its own, about 25 KiB per warm connector).
+    token_http: Mutex<HashMap<Duration, reqwest::Client>>,
 }
 
 #[derive(Debug, Default)]
@@ -242,6 +249,7 @@ impl Connectors {
             sealer,
             settings,
             cache: Mutex::default(),
+            token_http: Mutex::default(),
         }
     }
 
@@ -446,7 +454,7 @@ impl Connectors {
             .with_limiter(provider.limiter_for(&record.id))
             .with_retry(self.settings.retry.clone())
             .with_timeout(self.settings.timeout);
-        let endpoint = Arc::new(TokenEndpoint::new(provider).map_err(upstream_setup)?);
+        let endpoint = Arc::new(self.token_endpoint(provider)?);
         let source = RefreshingTokenSource::stored(endpoint, &record.id, self.credentials.clone());
         let client = AsanaClient::new(Arc::new(source), settings).map_err(|e| {
             tracing::error!(error = %e, "cannot build the Asana client");
@@ -470,6 +478,32 @@ impl Connectors {
             .entries
             .insert(record.id.clone(), (n, connector.clone()));
         Ok(connector)
+    }
+
+    /// The token endpoint of `provider`, on the shared HTTP client for its request timeout.
+    fn token_endpoint(&self, provider: Arc<AsanaAuthProvider>) -> Result<TokenEndpoint, ApiError> {
+        let timeout = provider
+            .oauth2_settings()
+            .map(|settings| settings.request_timeout);
+        let key = timeout.unwrap_or(Duration::ZERO);
+        let shared = self
+            .token_http
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&key)
+            .cloned();
+        let http = match shared {
+            Some(http) => http,
+            None => {
+                let http = TokenEndpoint::http_client(provider.as_ref()).map_err(upstream_setup)?;
+                self.token_http
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(key, http.clone());
+                http
+            }
+        };
+        Ok(TokenEndpoint::with_http_client(provider, http))
     }
 
     /// Drops the warm connector (after its credentials changed or it was deleted).
@@ -546,7 +580,8 @@ impl Connectors {
         app.token = None;
         app.client_id = client.as_ref().map(|c| c.client_id.clone());
         app.client_secret = client.map(|c| c.client_secret);
-        AsanaAuthProvider::new(app).map_err(|e| upstream_setup(AuthError::from(e)))
+        AsanaAuthProvider::with_http_client(app, self.settings.http.clone())
+            .map_err(|e| upstream_setup(AuthError::from(e)))
     }
 
     async fn own_client(&self, record: &ConnectorRecord) -> Result<OAuthClient, ApiError> {
@@ -658,6 +693,7 @@ mod tests {
                 retry: RetryConfig::default(),
                 timeout: Duration::from_secs(1),
                 cache_size: 2,
+                http: AsanaAuthProvider::http_client().unwrap(),
             },
         );
         let first = connectors.connector(&record("a")).await.unwrap();
@@ -705,6 +741,7 @@ mod tests {
                 retry: RetryConfig::default(),
                 timeout: Duration::from_secs(1),
                 cache_size: 10,
+                http: AsanaAuthProvider::http_client().unwrap(),
             },
         );
         let client = OAuthClient {

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use integrations::asana::{AsanaAppCredentials, RetryConfig};
+use integrations::asana::{AsanaAppCredentials, AsanaAuthProvider, RetryConfig};
 use integrations::{CredentialStore, KeyRing, SqliteCredentialStore};
 use tokio::net::TcpListener;
 use url::Url;
@@ -184,6 +184,10 @@ impl ServerBuilder {
                 retry: self.retry,
                 timeout: self.upstream_timeout,
                 cache_size: self.connector_cache,
+                http: AsanaAuthProvider::http_client().map_err(|e| ServerError::InvalidConfig {
+                    field: "asana_app",
+                    reason: format!("cannot build the HTTP client for Asana: {e}"),
+                })?,
             },
         );
         Ok(Server {
