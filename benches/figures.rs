@@ -181,6 +181,17 @@ fn pagination(criterion: &mut Criterion, runtime: &Runtime, server: &ServerHandl
             })
         })
     });
+    group.bench_function("value_loop", |b| {
+        b.iter_custom(|iters| {
+            runtime.block_on(async {
+                let start = Instant::now();
+                for _ in 0..iters {
+                    assert_eq!(clients.loop_values(PAGES).await, PAGES * PAGE_SIZE);
+                }
+                start.elapsed()
+            })
+        })
+    });
     group.finish();
 }
 

@@ -100,17 +100,30 @@ impl TokenEndpoint {
     /// settings (an app-level token only) has an endpoint too: its requests fail with
     /// [`AuthError::OAuthNotConfigured`].
     pub fn new(provider: Arc<dyn AuthProvider>) -> Result<Self, AuthError> {
-        let http = reqwest::Client::builder()
+        let http = Self::http_client(provider.as_ref())?;
+        Ok(Self { provider, http })
+    }
+
+    /// The endpoints of `provider` with this HTTP client, so that many endpoints (a service's
+    /// connectors, say) share one connection pool and TLS configuration. Build the client with
+    /// [`TokenEndpoint::http_client`], which gives it the provider's timeouts and no redirects.
+    pub fn with_http_client(provider: Arc<dyn AuthProvider>, http: reqwest::Client) -> Self {
+        Self { provider, http }
+    }
+
+    /// The HTTP client [`TokenEndpoint::new`] builds for `provider`: no redirects, a 10 s connect
+    /// timeout, and the provider's [`request_timeout`](OAuth2Settings::request_timeout).
+    pub fn http_client(provider: &dyn AuthProvider) -> Result<reqwest::Client, AuthError> {
+        reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(Duration::from_secs(10))
-            .timeout(request_timeout(provider.as_ref()))
+            .timeout(request_timeout(provider))
             .user_agent(concat!("integrations/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|source| AuthError::HttpClient {
                 provider: provider.id().to_string(),
                 source,
-            })?;
-        Ok(Self { provider, http })
+            })
     }
 
     /// The provider id.

@@ -8,6 +8,7 @@ use integrations::asana::{AsanaClient, AsanaSessionExt};
 use integrations::{MemoryCredentialStore, Session};
 use reqwest::header::ACCEPT;
 use serde::Deserialize;
+use serde_json::Value;
 
 use super::server::{PAGE_SIZE, ServerHandle};
 use super::{PROVIDER, REQUEST_TIMEOUT, SUBJECT, VALID_ACCESS_TOKEN, manager, valid_token};
@@ -88,28 +89,10 @@ impl Clients {
 
     /// Baseline: the loop one would write by hand: GET a page, decode it, follow `next_page`.
     pub async fn loop_tasks(&self, pages: usize) -> usize {
-        let url = format!("{}/projects/{pages}/tasks", self.api);
-        let limit = PAGE_SIZE.to_string();
         let mut offset: Option<String> = None;
         let mut count = 0;
         loop {
-            let mut request = self
-                .http
-                .get(&url)
-                .bearer_auth(VALID_ACCESS_TOKEN)
-                .header(ACCEPT, "application/json")
-                .query(&[("limit", limit.as_str())]);
-            if let Some(offset) = &offset {
-                request = request.query(&[("offset", offset.as_str())]);
-            }
-            let body = request
-                .send()
-                .await
-                .and_then(reqwest::Response::error_for_status)
-                .expect("GET a page")
-                .bytes()
-                .await
-                .expect("the page body");
+            let body = self.bare_page(pages, offset.as_deref()).await;
             let page: Page<Task> = serde_json::from_slice(&body).expect("a page of tasks");
             for task in page.data {
                 std::hint::black_box(task);
@@ -120,5 +103,47 @@ impl Clients {
                 None => return count,
             }
         }
+    }
+
+    /// Baseline of figure 5's CPU: the same loop decoding each page into a `serde_json::Value`
+    /// (generic decoding), taking the next offset out of it.
+    pub async fn loop_values(&self, pages: usize) -> usize {
+        let mut offset: Option<String> = None;
+        let mut count = 0;
+        loop {
+            let body = self.bare_page(pages, offset.as_deref()).await;
+            let mut page: Value = serde_json::from_slice(&body).expect("a page of JSON");
+            if let Some(Value::Array(items)) = page.get_mut("data").map(Value::take) {
+                for item in items {
+                    std::hint::black_box(item);
+                    count += 1;
+                }
+            }
+            match page.pointer_mut("/next_page/offset").map(Value::take) {
+                Some(Value::String(next)) => offset = Some(next),
+                _ => return count,
+            }
+        }
+    }
+
+    /// The body of one page of the project of `pages` pages, as the hand-written loops GET it.
+    async fn bare_page(&self, pages: usize, offset: Option<&str>) -> axum::body::Bytes {
+        let mut request = self
+            .http
+            .get(format!("{}/projects/{pages}/tasks", self.api))
+            .bearer_auth(VALID_ACCESS_TOKEN)
+            .header(ACCEPT, "application/json")
+            .query(&[("limit", PAGE_SIZE)]);
+        if let Some(offset) = offset {
+            request = request.query(&[("offset", offset)]);
+        }
+        request
+            .send()
+            .await
+            .and_then(reqwest::Response::error_for_status)
+            .expect("GET a page")
+            .bytes()
+            .await
+            .expect("the page body")
     }
 }

@@ -46,7 +46,8 @@ Environment:
 
 Default store: SQLite at <data dir>/integrations/credentials.db (Linux ~/.local/share,
 macOS ~/Library/Application Support, Windows %APPDATA%). The hosted service (`serve`, `apps`)
-keeps its data in the directory <data dir>/integrations/service unless given --store DIR."
+keeps its data in the directory <data dir>/integrations/service unless given --store DIR, or
+in a PostgreSQL database shared by any number of instances with --store postgres://..."
 );
 
 /// `integrations`: connect SaaS accounts (Asana) and use them from the command line.
@@ -197,12 +198,13 @@ exits 0 once the requests in flight are answered. Logs go to stderr (info by def
 /// Where the hosted service keeps its data, shared by `serve` and `apps`.
 #[derive(Debug, Args)]
 pub struct ServiceStoreArgs {
-    /// The directory of the service's data (credentials.db, service.db), created if missing
+    /// The directory of the service's data (credentials.db, service.db), created if missing, or
+    /// a postgres:// URL of a database that several instances share
     /// [default: <data dir>/integrations/service]
     // Same id as the global --store, which clap then does not propagate here: the service's store
-    // is a directory, not the command line's sqlite:PATH|file:PATH, and INTEGRATIONS_STORE does
-    // not apply.
-    #[arg(id = "store", long = "store", value_name = "DIR")]
+    // is a directory or a database URL, not the command line's sqlite:PATH|file:PATH, and
+    // INTEGRATIONS_STORE does not apply.
+    #[arg(id = "store", long = "store", value_name = "DIR|URL")]
     pub store: Option<String>,
 }
 

@@ -2,13 +2,12 @@
 //! applications directly in its store (no HTTP).
 
 use std::future::Future;
-use std::path::PathBuf;
 
 use integrations::asana::{self, AsanaAppCredentials};
 use integrations::auth_core::config::ConfigLoader;
 use integrations::{EnvSource, KeyRing};
 use integrations_server::{
-    Admin, Application, ApplicationCredentials, Server, ServerBuilder, ServerError,
+    Admin, Application, ApplicationCredentials, Server, ServerBuilder, ServerError, StoreLocation,
 };
 use serde_json::{Value, json};
 use url::Url;
@@ -18,51 +17,45 @@ use crate::args::{AppsCommand, ServeArgs, ServiceStoreArgs};
 use crate::error::{CliError, ExitKind, server_error, shell_quote, store_error};
 use crate::output::{Output, rfc3339, table};
 
-/// The service's store directory, as `--store` names it or the platform default.
-struct StoreDir {
-    path: PathBuf,
-    /// For messages.
+/// The service's store, as `--store` names it (a directory or a `postgres://` URL) or the
+/// platform default directory.
+struct Store {
+    location: StoreLocation,
+    /// For messages: the location without a password.
     shown: String,
 }
 
-impl StoreDir {
-    /// `--store DIR`, or `<data dir>/integrations/service`.
+impl Store {
+    /// `--store DIR|URL`, or `<data dir>/integrations/service`.
     fn from_args(args: &ServiceStoreArgs) -> Result<Self, CliError> {
-        let path = match args.store.as_deref() {
-            Some(dir) if dir.contains("://") => {
-                return Err(CliError::new(
+        let location = match args.store.as_deref() {
+            Some(store) => store.parse::<StoreLocation>().map_err(|e| {
+                CliError::new(
                     ExitKind::Usage,
-                    format!(
-                        "--store is `{dir}`: the service's store is a directory (of credentials.db and service.db); this release stores no data at a URL"
-                    ),
-                ));
-            }
-            Some(dir) if !dir.trim().is_empty() => PathBuf::from(dir),
-            Some(_) => {
-                return Err(CliError::new(
-                    ExitKind::Usage,
-                    "--store is empty: name the directory of the service's data",
-                ));
-            }
-            None => dirs::data_dir()
-                .ok_or_else(|| {
-                    CliError::new(
-                        ExitKind::Config,
-                        "cannot find the platform's data directory (is HOME set?): pass --store DIR",
-                    )
-                })?
-                .join("integrations")
-                .join("service"),
+                    format!("--store: {e}: the directory of the service's data, or a postgres:// URL"),
+                )
+            })?,
+            None => StoreLocation::Directory(
+                dirs::data_dir()
+                    .ok_or_else(|| {
+                        CliError::new(
+                            ExitKind::Config,
+                            "cannot find the platform's data directory (is HOME set?): pass --store DIR",
+                        )
+                    })?
+                    .join("integrations")
+                    .join("service"),
+            ),
         };
-        let shown = path.display().to_string();
-        Ok(Self { path, shown })
+        let shown = location.to_string();
+        Ok(Self { location, shown })
     }
 
-    /// A builder over this directory with the key of `INTEGRATIONS_ENCRYPTION_KEY`; without
+    /// A builder over this store with the key of `INTEGRATIONS_ENCRYPTION_KEY`; without
     /// one, plaintext if `allow_plaintext`, else an error that says how to make a key. Also says
     /// whether credentials are encrypted.
     fn builder(&self, allow_plaintext: bool) -> Result<(ServerBuilder, bool), CliError> {
-        let builder = Server::builder().store_dir(&self.path);
+        let builder = Server::builder().store(self.location.clone());
         match KeyRing::from_env().map_err(store_error)? {
             Some(keys) => Ok((builder.encryption_keys(keys), true)),
             None if allow_plaintext => Ok((builder.insecure_no_encryption(), false)),
@@ -70,7 +63,7 @@ impl StoreDir {
         }
     }
 
-    /// The operator's operations over this directory. They read no credentials (deleting an
+    /// The operator's operations over this store. They read no credentials (deleting an
     /// application deletes its connectors' records unread), so they need no key.
     async fn admin(&self) -> Result<Admin, CliError> {
         let (builder, _) = self.builder(true)?;
@@ -86,8 +79,8 @@ impl StoreDir {
 /// `serve`: listens on `--listen`, serves until SIGTERM or Ctrl-C, then finishes the requests in
 /// flight and returns.
 pub async fn serve(globals: &Globals, args: &ServeArgs) -> Result<(), CliError> {
-    let dir = StoreDir::from_args(&args.store)?;
-    let (builder, encrypted) = dir.builder(args.insecure_no_encryption)?;
+    let service = Store::from_args(&args.store)?;
+    let (builder, encrypted) = service.builder(args.insecure_no_encryption)?;
     let asana = asana_app(globals)?;
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await
@@ -124,7 +117,7 @@ pub async fn serve(globals: &Globals, args: &ServeArgs) -> Result<(), CliError> 
         .asana_app(asana)
         .build()
         .await
-        .map_err(|e| dir.error(e))?;
+        .map_err(|e| service.error(e))?;
     let shutdown = shutdown_signal().map_err(|e| {
         CliError::new(
             ExitKind::Other,
@@ -133,7 +126,7 @@ pub async fn serve(globals: &Globals, args: &ServeArgs) -> Result<(), CliError> 
     })?;
     tracing::info!(
         "integrations serve: listening on http://{address} (public URL {public_url}, store {}, credentials {})",
-        dir.shown,
+        service.shown,
         if encrypted {
             "encrypted"
         } else {
@@ -143,7 +136,7 @@ pub async fn serve(globals: &Globals, args: &ServeArgs) -> Result<(), CliError> 
     server
         .serve(listener, shutdown)
         .await
-        .map_err(|e| dir.error(e))?;
+        .map_err(|e| service.error(e))?;
     tracing::info!("integrations serve: stopped");
     Ok(())
 }
@@ -223,39 +216,39 @@ pub async fn apps(command: &AppsCommand, out: &Output) -> Result<(), CliError> {
             redirect_origins,
             store,
         } => {
-            let dir = StoreDir::from_args(store)?;
-            let created = dir
+            let service = Store::from_args(store)?;
+            let created = service
                 .admin()
                 .await?
                 .create_application(name, redirect_origins)
                 .await
-                .map_err(|e| dir.error(e))?;
+                .map_err(|e| service.error(e))?;
             print_credentials(out, &created);
             out.note(&format!(
                 "Application `{}` created in {}. Keep the client secret now: the service stores only its hash, so it cannot be shown again (`integrations apps rotate-secret {}` replaces it).",
-                created.application.name, dir.shown, created.application.id
+                created.application.name, service.shown, created.application.id
             ));
             Ok(())
         }
         AppsCommand::List { store } => {
-            let dir = StoreDir::from_args(store)?;
-            let listed = dir
+            let service = Store::from_args(store)?;
+            let listed = service
                 .admin()
                 .await?
                 .list_applications()
                 .await
-                .map_err(|e| dir.error(e))?;
-            print_list(out, &dir, &listed);
+                .map_err(|e| service.error(e))?;
+            print_list(out, &service, &listed);
             Ok(())
         }
         AppsCommand::RotateSecret { id, store } => {
-            let dir = StoreDir::from_args(store)?;
-            let rotated = dir
+            let service = Store::from_args(store)?;
+            let rotated = service
                 .admin()
                 .await?
                 .rotate_secret(id)
                 .await
-                .map_err(|e| dir.error(e))?;
+                .map_err(|e| service.error(e))?;
             print_credentials(out, &rotated);
             out.note(&format!(
                 "New client secret for `{}`: the old one and the service tokens issued with it no longer work. Keep it now: it cannot be shown again.",
@@ -264,12 +257,13 @@ pub async fn apps(command: &AppsCommand, out: &Output) -> Result<(), CliError> {
             Ok(())
         }
         AppsCommand::Delete { id, store } => {
-            let dir = StoreDir::from_args(store)?;
-            dir.admin()
+            let service = Store::from_args(store)?;
+            service
+                .admin()
                 .await?
                 .delete_application(id)
                 .await
-                .map_err(|e| dir.error(e))?;
+                .map_err(|e| service.error(e))?;
             if out.is_json() {
                 out.json(&json!({ "id": id, "deleted": true }));
             } else {
@@ -312,10 +306,10 @@ fn print_credentials(out: &Output, created: &ApplicationCredentials) {
 }
 
 /// `apps list`.
-fn print_list(out: &Output, dir: &StoreDir, listed: &[Application]) {
+fn print_list(out: &Output, service: &Store, listed: &[Application]) {
     if out.is_json() {
         out.json(&json!({
-            "store": dir.shown,
+            "store": service.shown,
             "applications": listed.iter().map(application_json).collect::<Vec<_>>(),
         }));
         return;
@@ -323,8 +317,8 @@ fn print_list(out: &Output, dir: &StoreDir, listed: &[Application]) {
     if listed.is_empty() {
         out.line(&format!(
             "No applications in {}; create one with `integrations apps create NAME --store {}`.",
-            dir.shown,
-            shell_quote(&dir.shown)
+            service.shown,
+            shell_quote(&service.shown)
         ));
         return;
     }
@@ -361,24 +355,29 @@ mod tests {
     }
 
     #[test]
-    fn the_store_is_a_directory_or_the_platform_default() {
+    fn the_store_is_a_directory_a_postgres_url_or_the_platform_default() {
         let args = |store: Option<&str>| ServiceStoreArgs {
             store: store.map(String::from),
         };
+        let service = Store::from_args(&args(Some("/srv/integrations"))).unwrap();
         assert_eq!(
-            StoreDir::from_args(&args(Some("/srv/integrations")))
-                .unwrap()
-                .path,
-            PathBuf::from("/srv/integrations")
+            service.location,
+            StoreLocation::Directory("/srv/integrations".into())
         );
-        for bad in ["postgres://db/integrations", " "] {
-            let e = StoreDir::from_args(&args(Some(bad))).err().unwrap();
-            assert_eq!(e.kind(), ExitKind::Usage, "{bad}");
-        }
+        assert_eq!(service.shown, "/srv/integrations");
+        let url = "postgres://svc:hunter2@db.example.com:5432/integrations";
+        let database = Store::from_args(&args(Some(url))).unwrap();
+        assert_eq!(database.location, StoreLocation::Postgres(url.into()));
+        assert_eq!(
+            database.shown,
+            "postgres://svc:***@db.example.com:5432/integrations"
+        );
+        let e = Store::from_args(&args(Some(" "))).err().unwrap();
+        assert_eq!(e.kind(), ExitKind::Usage);
         if let Some(data) = dirs::data_dir() {
             assert_eq!(
-                StoreDir::from_args(&args(None)).unwrap().path,
-                data.join("integrations").join("service")
+                Store::from_args(&args(None)).unwrap().location,
+                StoreLocation::Directory(data.join("integrations").join("service"))
             );
         }
     }

@@ -2527,9 +2527,14 @@ async fn execute_hosted_maps_the_services_errors_to_exit_codes() {
 
 /// `apps ...` over the service's store at `dir`.
 async fn apps(h: &Harness, dir: &Path, args: &[&str]) -> Outcome {
+    apps_on(h, dir.to_str().expect("utf-8 path"), args).await
+}
+
+/// `apps ...` with `--store store` (a directory or a postgres:// URL).
+async fn apps_on(h: &Harness, store: &str, args: &[&str]) -> Outcome {
     let mut all = vec!["apps"];
     all.extend_from_slice(args);
-    all.extend_from_slice(&["--store", dir.to_str().expect("utf-8 path")]);
+    all.extend_from_slice(&["--store", store]);
     h.run(&all).await
 }
 
@@ -2968,6 +2973,107 @@ async fn serve_runs_the_hosted_life_against_asana_and_stops_gracefully_on_sigter
             "the token is in clear in the store"
         );
     }
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn apps_and_serve_share_a_postgres_store_and_serve_executes_on_it() {
+    let Some(db) = store_postgres::testing::database().await else {
+        return;
+    };
+    let store = db.postgres_url();
+    let mut h = Harness::start().await;
+    h.set_env("INTEGRATIONS_ENCRYPTION_KEY", SERVICE_KEY);
+
+    // The application is created in the database before any instance runs.
+    let (_, client_id, secret) =
+        printed_credentials(&apps_on(&h, &store, &["create", "acme"]).await);
+    let listed = apps_on(&h, &store, &["list", "--json"]).await;
+    listed.assert_code(0);
+    let shown = store
+        .parse::<integrations_server::StoreLocation>()
+        .expect("a store location")
+        .to_string();
+    assert_eq!(listed.json()["store"], shown.as_str());
+    assert_eq!(
+        listed.json()["applications"][0]["client_id"],
+        client_id.as_str()
+    );
+
+    let serving = Serving::start(&h, &["--listen", "127.0.0.1:0", "--store", &store]).await;
+    let url = serving.url.clone();
+    let http = reqwest::Client::builder()
+        .timeout(CHILD_TIMEOUT)
+        .build()
+        .expect("http client");
+    let token: Value = http
+        .post(format!("{url}/api/v1/account/applications/token"))
+        .json(&json!({"client_id": client_id, "client_secret": secret}))
+        .send()
+        .await
+        .expect("POST token")
+        .json()
+        .await
+        .expect("JSON");
+    let bearer = token["access_token"].as_str().expect("access_token");
+    let pat = h.mock.personal_access_token().to_string();
+    let created = http
+        .post(format!("{url}/api/v1/integrations/connectors"))
+        .bearer_auth(bearer)
+        .json(&json!({
+            "external_user_id": "customer-1",
+            "connector_type": "Asana",
+            "credentials": {"token": pat},
+        }))
+        .send()
+        .await
+        .expect("POST connector");
+    assert_eq!(created.status(), 201);
+    let connector: Value = created.json().await.expect("JSON");
+    let connector_id = connector["id"].as_str().expect("id");
+    let executed = http
+        .post(format!(
+            "{url}/api/v1/integrations/connectors/{connector_id}/execute"
+        ))
+        .bearer_auth(bearer)
+        .json(&json!({"entity": "users", "action": "get", "params": {"user_gid": "me"}}))
+        .send()
+        .await
+        .expect("POST execute");
+    assert_eq!(executed.status(), 200);
+    let body: Value = executed.json().await.expect("JSON");
+    assert_eq!(body["result"]["name"], "Greg Sanchez");
+
+    // The connector is in the database, with its token encrypted there.
+    let client = db.connect().await;
+    let rows = client
+        .query("SELECT id FROM integrations_service_connectors", &[])
+        .await
+        .expect("read the connectors");
+    let ids: Vec<String> = rows.iter().map(|row| row.get(0)).collect();
+    assert_eq!(ids, [connector_id]);
+    let payloads = client
+        .query(
+            "SELECT payload FROM integrations_credentials WHERE subject = $1",
+            &[&connector_id],
+        )
+        .await
+        .expect("read the credentials");
+    assert_eq!(payloads.len(), 1);
+    let payload: Vec<u8> = payloads[0].get(0);
+    assert!(
+        !payload.windows(pat.len()).any(|w| w == pat.as_bytes()),
+        "the token is in clear in the database"
+    );
+
+    serving.signal("TERM");
+    let (code, stderr) = serving.exit().await;
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stderr.contains(&format!("store {shown}, credentials encrypted")),
+        "{stderr}"
+    );
+    assert!(!stderr.contains(&pat), "{stderr}");
 }
 
 #[cfg(unix)]

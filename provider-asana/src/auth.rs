@@ -285,6 +285,22 @@ impl AsanaAuthProvider {
     /// A provider from app credentials. Fails if only one of client id and secret is set. With
     /// neither an OAuth client nor a token, only credentials already stored can be used.
     pub fn new(app: AsanaAppCredentials) -> Result<Self, ConfigError> {
+        Self::build(app, None)
+    }
+
+    /// Like [`AsanaAuthProvider::new`], with the HTTP client for its token requests and the API
+    /// clients of [`AsanaAuthProvider::client_settings`], so that many providers (a service's
+    /// connectors, say) share one connection pool and one TLS configuration instead of building
+    /// their own. Give it no redirects and timeouts, as [`AsanaAuthProvider::new`]'s own has
+    /// (`redirect::Policy::none()`, a 10 s connect timeout, a 60 s timeout).
+    pub fn with_http_client(
+        app: AsanaAppCredentials,
+        http: reqwest::Client,
+    ) -> Result<Self, ConfigError> {
+        Self::build(app, Some(http))
+    }
+
+    fn build(app: AsanaAppCredentials, http: Option<reqwest::Client>) -> Result<Self, ConfigError> {
         let missing = |field: &str, keys: &[&str]| ConfigError::Missing {
             provider: PROVIDER_ID.into(),
             field: field.into(),
@@ -321,19 +337,16 @@ impl AsanaAuthProvider {
             // (`AuthManagerBuilder::enable`); `oauth2()` says what to set when OAuth is needed.
             (None, None) => None,
         };
-        let http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(Duration::from_secs(10))
-            .timeout(Duration::from_secs(60))
-            .user_agent(concat!("integrations-asana/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| ConfigError::Invalid {
+        let http = match http {
+            Some(http) => http,
+            None => Self::http_client().map_err(|e| ConfigError::Invalid {
                 provider: PROVIDER_ID.into(),
                 field: "api_base_url".into(),
                 origin: auth_core::ConfigSource::Default,
                 reason: format!("cannot build the HTTP client: {e}"),
                 env_keys: Vec::new(),
-            })?;
+            })?,
+        };
         Ok(Self {
             app,
             oauth2,
@@ -341,6 +354,18 @@ impl AsanaAuthProvider {
             http,
             limiters: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// The HTTP client [`AsanaAuthProvider::new`] builds for itself: no redirects, a 10 s connect
+    /// timeout, a 60 s timeout. Build one and hand it to every
+    /// [`AsanaAuthProvider::with_http_client`] to share it.
+    pub fn http_client() -> Result<reqwest::Client, reqwest::Error> {
+        reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(Duration::from_secs(10))
+            .timeout(Duration::from_secs(60))
+            .user_agent(concat!("integrations-asana/", env!("CARGO_PKG_VERSION")))
+            .build()
     }
 
     /// A provider from loaded configuration (what the registry does).

@@ -309,6 +309,10 @@ pub(crate) struct UpstreamSettings {
     pub(crate) timeout: Duration,
     /// How many warm connectors are kept.
     pub(crate) cache_size: usize,
+    /// The one HTTP client of every connector's provider and API client: one connection pool
+    /// and one TLS configuration for the service, not one per warm connector (each took about
+    /// 110 KiB).
+    pub(crate) http: reqwest::Client,
 }
 
 /// A connector's warm upstream client and the token source the background refresher refreshes
@@ -337,6 +341,9 @@ pub(crate) struct Connectors {
     settings: UpstreamSettings,
     metrics: Arc<Metrics>,
     cache: Mutex<Cache>,
+    /// The token endpoints' HTTP clients, one per request timeout (each connector's endpoint
+    /// used to build its own, about 25 KiB per warm connector).
+    token_http: Mutex<HashMap<Duration, reqwest::Client>>,
 }
 
 #[derive(Debug, Default)]
@@ -393,21 +400,6 @@ impl AuthProvider for ServiceProvider {
     }
 }
 
-/// The token endpoint of `provider`, with the service's token request timeout.
-fn token_endpoint(provider: Arc<dyn AuthProvider>) -> Result<Arc<TokenEndpoint>, ApiError> {
-    let oauth2 = provider
-        .oauth2_settings()
-        .cloned()
-        .map(|settings| settings.with_request_timeout(TOKEN_REQUEST_TIMEOUT));
-    let provider = ServiceProvider {
-        inner: provider,
-        oauth2,
-    };
-    TokenEndpoint::new(Arc::new(provider))
-        .map(Arc::new)
-        .map_err(upstream_setup)
-}
-
 impl Connectors {
     pub(crate) fn new(
         store: Arc<dyn ServiceStore>,
@@ -423,6 +415,7 @@ impl Connectors {
             settings,
             metrics,
             cache: Mutex::default(),
+            token_http: Mutex::default(),
         }
     }
 
@@ -774,7 +767,7 @@ impl Connectors {
                     .with_limiter(provider.limiter_for(&record.id))
                     .with_retry(self.settings.retry.clone())
                     .with_timeout(self.settings.timeout);
-                let source = self.source(token_endpoint(provider)?, record);
+                let source = self.source(self.token_endpoint(provider)?, record);
                 let tracked = Tracked {
                     inner: source.clone(),
                     last: Mutex::new(None),
@@ -796,7 +789,7 @@ impl Connectors {
                 let provider = manager.provider(&definition.id).map_err(upstream_setup)?;
                 Warm {
                     client: WarmClient::Api(Arc::new(manager)),
-                    source: self.source(token_endpoint(provider)?, record),
+                    source: self.source(self.token_endpoint(provider)?, record),
                 }
             }
         };
@@ -830,6 +823,43 @@ impl Connectors {
             self.credentials.clone(),
             Arc::new(move |_, _, _| metrics.refreshed()),
         )
+    }
+
+    /// The token endpoint of `provider`, with the service's token request timeout, on the
+    /// shared HTTP client for that timeout.
+    fn token_endpoint(
+        &self,
+        provider: Arc<dyn AuthProvider>,
+    ) -> Result<Arc<TokenEndpoint>, ApiError> {
+        let oauth2 = provider
+            .oauth2_settings()
+            .cloned()
+            .map(|settings| settings.with_request_timeout(TOKEN_REQUEST_TIMEOUT));
+        let key = oauth2
+            .as_ref()
+            .map_or(Duration::ZERO, |settings| settings.request_timeout);
+        let provider: Arc<dyn AuthProvider> = Arc::new(ServiceProvider {
+            inner: provider,
+            oauth2,
+        });
+        let shared = self
+            .token_http
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&key)
+            .cloned();
+        let http = match shared {
+            Some(http) => http,
+            None => {
+                let http = TokenEndpoint::http_client(provider.as_ref()).map_err(upstream_setup)?;
+                self.token_http
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(key, http.clone());
+                http
+            }
+        };
+        Ok(Arc::new(TokenEndpoint::with_http_client(provider, http)))
     }
 
     /// Drops the warm connector (after its credentials changed or it was deleted).
@@ -927,8 +957,8 @@ impl Connectors {
         client: Option<OAuthClient>,
     ) -> Result<Arc<TokenEndpoint>, ApiError> {
         match kind {
-            ConnectorType::Asana => token_endpoint(Arc::new(self.asana_provider(client)?)),
-            ConnectorType::Api(definition) => token_endpoint(
+            ConnectorType::Asana => self.token_endpoint(Arc::new(self.asana_provider(client)?)),
+            ConnectorType::Api(definition) => self.token_endpoint(
                 self.manager(definition, client.as_ref(), None)?
                     .provider(&definition.id)
                     .map_err(upstream_setup)?,
@@ -942,7 +972,8 @@ impl Connectors {
         app.token = None;
         app.client_id = client.as_ref().map(|c| c.client_id.clone());
         app.client_secret = client.map(|c| c.client_secret);
-        AsanaAuthProvider::new(app).map_err(|e| upstream_setup(AuthError::from(e)))
+        AsanaAuthProvider::with_http_client(app, self.settings.http.clone())
+            .map_err(|e| upstream_setup(AuthError::from(e)))
     }
 
     /// A manager over the service's credential store with the declarative provider alone,
@@ -1191,6 +1222,7 @@ mod tests {
                 retry: RetryConfig::default(),
                 timeout: Duration::from_secs(1),
                 cache_size,
+                http: AsanaAuthProvider::http_client().unwrap(),
             },
             Arc::default(),
         )

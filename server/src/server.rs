@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use axum::http::StatusCode;
 use axum::{Router, middleware};
-use integrations::asana::{AsanaAppCredentials, RetryConfig};
+use integrations::asana::{AsanaAppCredentials, AsanaAuthProvider, RetryConfig};
 use integrations::{CredentialStore, EnvSource, KeyRing, SqliteCredentialStore};
 use tokio::net::TcpListener;
 use url::Url;
@@ -373,6 +373,10 @@ impl ServerBuilder {
                 retry: self.retry,
                 timeout: self.upstream_timeout,
                 cache_size: self.connector_cache,
+                http: AsanaAuthProvider::http_client().map_err(|e| ServerError::InvalidConfig {
+                    field: "asana_app",
+                    reason: format!("cannot build the HTTP client for Asana: {e}"),
+                })?,
             },
             metrics.clone(),
         );

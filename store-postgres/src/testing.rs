@@ -66,6 +66,12 @@ impl TestDatabase {
         render(&self.config)
     }
 
+    /// The same settings as a `postgres://` URL (a Unix socket directory as its host), for
+    /// callers that take URLs only, such as the service's `--store`.
+    pub fn postgres_url(&self) -> String {
+        render_url(&self.config)
+    }
+
     /// The same database and credentials reached through another TCP address (a proxy).
     pub fn url_via(&self, host: &str, port: u16) -> String {
         let mut via = Config::new();
@@ -201,6 +207,46 @@ fn render(config: &Config) -> String {
     out
 }
 
+/// `config` as a `postgres://user:password@host:port/dbname?sslmode=...` URL.
+fn render_url(config: &Config) -> String {
+    let encode = |value: &[u8]| {
+        value.iter().fold(String::new(), |mut out, &byte| {
+            if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
+                out.push(char::from(byte));
+            } else {
+                let _ = write!(out, "%{byte:02X}");
+            }
+            out
+        })
+    };
+    let mut out = String::from("postgres://");
+    if let Some(user) = config.get_user() {
+        out.push_str(&encode(user.as_bytes()));
+        if let Some(password) = config.get_password() {
+            let _ = write!(out, ":{}", encode(password));
+        }
+        out.push('@');
+    }
+    match config.get_hosts().first() {
+        Some(Host::Unix(dir)) => out.push_str(&encode(dir.display().to_string().as_bytes())),
+        Some(Host::Tcp(host)) => out.push_str(host),
+        None => out.push_str("localhost"),
+    }
+    let port = config.get_ports().first().copied().unwrap_or(PORT);
+    let dbname = config.get_dbname().unwrap_or("postgres");
+    let sslmode = match config.get_ssl_mode() {
+        SslMode::Require => "require",
+        SslMode::Prefer => "prefer",
+        _ => "disable",
+    };
+    let _ = write!(
+        out,
+        ":{port}/{}?sslmode={sslmode}",
+        encode(dbname.as_bytes())
+    );
+    out
+}
+
 /// A throwaway PostgreSQL cluster in a temporary directory, listening on a Unix socket there;
 /// stopped and removed when dropped.
 #[derive(Debug)]
@@ -275,6 +321,11 @@ impl Cluster {
     /// the `postgres` database of this cluster.
     pub fn url(&self) -> String {
         render(&self.admin_config())
+    }
+
+    /// The same settings as a `postgres://` URL (the socket directory as its host).
+    pub fn postgres_url(&self) -> String {
+        render_url(&self.admin_config())
     }
 
     /// Stops the server with a fast shutdown (sessions are ended) and waits until it is gone.

@@ -113,6 +113,16 @@ const AUDIT_COLUMNS: &str = "id, at_ms, application_id, customer_name, connector
 pub struct SqliteServiceStore {
     connection: Arc<Mutex<Connection>>,
     location: Arc<str>,
+    audit: Arc<Mutex<AuditQueue>>,
+}
+
+/// Audit entries waiting to be written, and whether a writer is on its way. Concurrent appends
+/// share one transaction (group commit): one `fsync` for the batch instead of one per entry, and
+/// every caller still answers only once its entry is committed.
+#[derive(Default)]
+struct AuditQueue {
+    entries: Vec<(AuditEntry, tokio::sync::oneshot::Sender<Result<(), String>>)>,
+    writing: bool,
 }
 
 impl std::fmt::Debug for SqliteServiceStore {
@@ -170,6 +180,7 @@ impl SqliteServiceStore {
         let store = Self {
             connection: Arc::new(Mutex::new(connection)),
             location,
+            audit: Arc::default(),
         };
         let found = store
             .run("migrated the schema", |c| {
@@ -218,6 +229,57 @@ impl SqliteServiceStore {
 }
 
 /// Creates the file, readable and writable by its owner only, if it does not exist.
+/// Writes the queued audit entries, a batch per transaction, until the queue is empty. A batch
+/// that fails is written again entry by entry, so that one bad entry fails only its own append.
+fn write_audit_batches(connection: &Mutex<Connection>, audit: &Mutex<AuditQueue>) {
+    loop {
+        let batch = {
+            let mut queue = audit.lock().unwrap_or_else(|p| p.into_inner());
+            if queue.entries.is_empty() {
+                queue.writing = false;
+                return;
+            }
+            std::mem::take(&mut queue.entries)
+        };
+        let mut c = connection.lock().unwrap_or_else(|p| p.into_inner());
+        let together = c.transaction().and_then(|tx| {
+            for (entry, _) in &batch {
+                insert_audit(&tx, entry)?;
+            }
+            tx.commit()
+        });
+        for (entry, done) in batch {
+            let result = match &together {
+                Ok(()) => Ok(()),
+                Err(_) => insert_audit(&c, &entry).map_err(|e| e.to_string()),
+            };
+            // The caller may have gone away; its entry is written all the same.
+            let _ = done.send(result);
+        }
+    }
+}
+
+fn insert_audit(c: &Connection, entry: &AuditEntry) -> rusqlite::Result<()> {
+    c.prepare_cached(&format!(
+        "INSERT INTO audit ({AUDIT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
+    ))?
+    .execute(params![
+        entry.id,
+        millis(entry.at),
+        entry.application_id,
+        entry.customer_name,
+        entry.connector_id,
+        entry.operation,
+        entry.entity,
+        entry.action,
+        to_json(&entry.param_names),
+        entry.outcome,
+        entry.status,
+        i64::try_from(entry.duration_ms).unwrap_or(i64::MAX)
+    ])
+    .map(|_| ())
+}
+
 fn create_owner_only(path: &Path) -> std::io::Result<()> {
     let mut options = std::fs::OpenOptions::new();
     options.create(true).append(true);
@@ -461,8 +523,10 @@ impl ServiceStore for SqliteServiceStore {
     async fn token(&self, token_hash: &str) -> Result<Option<TokenRecord>, ServiceStoreError> {
         let hash = token_hash.to_string();
         self.run("read a service token", move |c| {
-            c.query_row(
+            c.prepare_cached(
                 "SELECT token_hash, application_id, customer, expires_ms FROM tokens WHERE token_hash = ?1",
+            )?
+            .query_row(
                 [hash],
                 |r| {
                     Ok(TokenRecord {
@@ -518,13 +582,10 @@ impl ServiceStore for SqliteServiceStore {
     ) -> Result<Option<ConnectorRecord>, ServiceStoreError> {
         let (application_id, id) = (application_id.to_string(), id.to_string());
         self.run("read a connector", move |c| {
-            c.query_row(
-                &format!(
-                    "SELECT {CONNECTOR_COLUMNS} FROM connectors WHERE application_id = ?1 AND id = ?2"
-                ),
-                [application_id, id],
-                connector,
-            )
+            c.prepare_cached(&format!(
+                "SELECT {CONNECTOR_COLUMNS} FROM connectors WHERE application_id = ?1 AND id = ?2"
+            ))?
+            .query_row([application_id, id], connector)
             .optional()
         })
         .await
@@ -773,29 +834,29 @@ impl ServiceStore for SqliteServiceStore {
     }
 
     async fn append_audit(&self, entry: AuditEntry) -> Result<(), ServiceStoreError> {
-        self.run("appended an audit entry", move |c| {
-            c.execute(
-                &format!(
-                    "INSERT INTO audit ({AUDIT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
-                ),
-                params![
-                    entry.id,
-                    millis(entry.at),
-                    entry.application_id,
-                    entry.customer_name,
-                    entry.connector_id,
-                    entry.operation,
-                    entry.entity,
-                    entry.action,
-                    to_json(&entry.param_names),
-                    entry.outcome,
-                    entry.status,
-                    i64::try_from(entry.duration_ms).unwrap_or(i64::MAX)
-                ],
-            )
-            .map(|_| ())
-        })
-        .await
+        const OPERATION: &str = "appended an audit entry";
+        let (done, written) = tokio::sync::oneshot::channel();
+        let start_writer = {
+            let mut queue = self.audit.lock().unwrap_or_else(|p| p.into_inner());
+            queue.entries.push((entry, done));
+            !std::mem::replace(&mut queue.writing, true)
+        };
+        if start_writer {
+            let (connection, audit) = (self.connection.clone(), self.audit.clone());
+            // Detached: the writer finishes the queue even if this caller goes away.
+            drop(tokio::task::spawn_blocking(move || {
+                write_audit_batches(&connection, &audit)
+            }));
+        }
+        match written.await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(message)) => Err(backend(OPERATION, &self.location, message)),
+            Err(_) => Err(backend(
+                OPERATION,
+                &self.location,
+                "the audit writer stopped".into(),
+            )),
+        }
     }
 
     async fn list_audit(
@@ -828,6 +889,61 @@ mod tests {
     async fn passes_the_service_store_conformance_checks() {
         let store = SqliteServiceStore::open_in_memory().await.unwrap();
         testing::run_conformance(Arc::new(store)).await;
+    }
+
+    fn audit_entry(id: &str) -> AuditEntry {
+        AuditEntry {
+            id: id.into(),
+            at: time(2_000),
+            application_id: "app-1".into(),
+            customer_name: Some("customer".into()),
+            connector_id: None,
+            operation: "execute".into(),
+            entity: None,
+            action: None,
+            param_names: Vec::new(),
+            outcome: "ok".into(),
+            status: 200,
+            duration_ms: 1,
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_audit_appends_are_all_committed_and_a_bad_one_fails_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteServiceStore::open(dir.path().join("service.db"))
+            .await
+            .unwrap();
+        store
+            .create_application(application("app-1", "client-1"))
+            .await
+            .unwrap();
+        store.append_audit(audit_entry("taken")).await.unwrap();
+        let ids: Vec<String> = (0..40).map(|n| format!("entry-{n}")).collect();
+        let appends = ids
+            .iter()
+            .map(|id| store.append_audit(audit_entry(id)))
+            .chain([store.append_audit(audit_entry("taken"))]);
+        let results = futures::future::join_all(appends).await;
+        let (duplicate, rest) = results.split_last().unwrap();
+        assert!(rest.iter().all(Result::is_ok), "{rest:?}");
+        assert!(matches!(duplicate, Err(ServiceStoreError::Backend { .. })));
+        // A second handle on the file sees every entry: each append answered after its commit.
+        let reopened = SqliteServiceStore::open(dir.path().join("service.db"))
+            .await
+            .unwrap();
+        let mut listed: Vec<String> = reopened
+            .list_audit("app-1", None, 100)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|entry| entry.id)
+            .collect();
+        listed.sort();
+        let mut expected = ids.clone();
+        expected.push("taken".into());
+        expected.sort();
+        assert_eq!(listed, expected);
     }
 
     #[tokio::test]

@@ -181,37 +181,9 @@ impl Instance {
 
 /// A database of the test's own, or `None` (skip) without PostgreSQL outside CI.
 async fn database() -> Option<String> {
-    store_postgres::testing::database().await.map(|db| {
-        // The builder takes postgres:// URLs; the harness hands out key=value settings.
-        url_of(&db.url())
-    })
-}
-
-/// `host=... port=... user=... dbname=...` as a postgres:// URL (the socket directory as host).
-fn url_of(settings: &str) -> String {
-    let mut host = String::new();
-    let mut port = String::from("5432");
-    let mut user = String::new();
-    let mut dbname = String::new();
-    for pair in settings.split_whitespace() {
-        let Some((key, value)) = pair.split_once('=') else {
-            continue;
-        };
-        let value = value.trim_matches('\'').to_string();
-        match key {
-            "host" => host = value,
-            "port" => port = value,
-            "user" => user = value,
-            "dbname" => dbname = value,
-            _ => {}
-        }
-    }
-    let encoded_host: String = url::form_urlencoded::byte_serialize(host.as_bytes()).collect();
-    if host.starts_with('/') {
-        format!("postgres://{user}@{encoded_host}:{port}/{dbname}")
-    } else {
-        format!("postgres://{user}@{host}:{port}/{dbname}")
-    }
+    store_postgres::testing::database()
+        .await
+        .map(|db| db.postgres_url())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -427,7 +399,7 @@ async fn with_the_database_stopped_requests_are_503_retryable_and_the_instances_
         Err(e) => panic!("CI needs PostgreSQL's binaries: {e}"),
     };
     let asana = MockAsana::start().await;
-    let instances = Arc::new(Setup::new(url_of(&cluster.url()), &asana).start(2).await);
+    let instances = Arc::new(Setup::new(cluster.postgres_url(), &asana).start(2).await);
     let token = instances[0].app_token(&instances[0].admin).await;
     let id = instances[0].due_connector(&token, &asana, "c").await;
     for instance in instances.iter() {
