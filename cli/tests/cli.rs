@@ -3077,18 +3077,12 @@ impl OnPostgres {
 #[cfg(unix)]
 #[tokio::test]
 async fn apps_and_serve_share_a_postgres_store_and_serve_executes_on_it() {
-    let Some(OnPostgres {
-        h,
-        db,
-        store,
-        client_id,
-        secret,
-    }) = OnPostgres::start().await
-    else {
+    let Some(pg) = OnPostgres::start().await else {
         return;
     };
+    let (h, store) = (&pg.h, pg.store.as_str());
     // The application created before any instance runs is listed from the database.
-    let listed = apps_on(&h, &store, &["list", "--json"]).await;
+    let listed = apps_on(h, store, &["list", "--json"]).await;
     listed.assert_code(0);
     let shown = store
         .parse::<integrations_server::StoreLocation>()
@@ -3097,12 +3091,12 @@ async fn apps_and_serve_share_a_postgres_store_and_serve_executes_on_it() {
     assert_eq!(listed.json()["store"], shown.as_str());
     assert_eq!(
         listed.json()["applications"][0]["client_id"],
-        client_id.as_str()
+        pg.client_id.as_str()
     );
 
-    let serving = Serving::start(&h, &["--listen", "127.0.0.1:0", "--store", &store]).await;
+    let serving = Serving::start(h, &["--listen", "127.0.0.1:0", "--store", store]).await;
     let url = serving.url.clone();
-    let caller = Caller::new(&url, &client_id, &secret).await;
+    let caller = Caller::new(&url, &pg.client_id, &pg.secret).await;
     let pat = h.mock.personal_access_token().to_string();
     let connector_id = caller
         .connector(&url, "customer-1", json!({"token": pat}))
@@ -3112,7 +3106,7 @@ async fn apps_and_serve_share_a_postgres_store_and_serve_executes_on_it() {
     assert_eq!(body["result"]["name"], "Greg Sanchez");
 
     // The connector is in the database, with its token encrypted there.
-    let client = db.connect().await;
+    let client = pg.db.connect().await;
     let rows = client
         .query("SELECT id FROM integrations_service_connectors", &[])
         .await
@@ -3151,22 +3145,16 @@ async fn apps_and_serve_share_a_postgres_store_and_serve_executes_on_it() {
 async fn three_serve_processes_on_one_postgres_refresh_each_due_token_once() {
     const CONNECTORS: usize = 30;
     const EXECUTES: usize = 300;
-    let Some(OnPostgres {
-        h,
-        store,
-        client_id,
-        secret,
-        ..
-    }) = OnPostgres::start().await
-    else {
+    let Some(pg) = OnPostgres::start().await else {
         return;
     };
+    let (h, store) = (&pg.h, pg.store.as_str());
     let mut instances = Vec::new();
     for _ in 0..3 {
-        instances.push(Serving::start(&h, &["--listen", "127.0.0.1:0", "--store", &store]).await);
+        instances.push(Serving::start(h, &["--listen", "127.0.0.1:0", "--store", store]).await);
     }
     let urls: Vec<String> = instances.iter().map(|s| s.url.clone()).collect();
-    let caller = Caller::new(&urls[0], &client_id, &secret).await;
+    let caller = Caller::new(&urls[0], &pg.client_id, &pg.secret).await;
     let mut ids = Vec::new();
     for i in 0..CONNECTORS {
         // A refresh token only: the access token is due on first use.
