@@ -2975,20 +2975,114 @@ async fn serve_runs_the_hosted_life_against_asana_and_stops_gracefully_on_sigter
     }
 }
 
+/// An application's calls to a running service: `POST path` with a service token.
+#[derive(Clone)]
+struct Caller {
+    http: reqwest::Client,
+    bearer: String,
+}
+
+impl Caller {
+    /// Trades the application's credentials for a service token at `url`.
+    async fn new(url: &str, client_id: &str, secret: &str) -> Self {
+        let http = reqwest::Client::builder()
+            .timeout(CHILD_TIMEOUT)
+            .build()
+            .expect("http client");
+        let token: Value = http
+            .post(format!("{url}/api/v1/account/applications/token"))
+            .json(&json!({"client_id": client_id, "client_secret": secret}))
+            .send()
+            .await
+            .expect("POST token")
+            .json()
+            .await
+            .expect("JSON");
+        let bearer = token["access_token"].as_str().expect("access_token").into();
+        Self { http, bearer }
+    }
+
+    /// `POST {url}{path}` with `body`: the status and the JSON answer.
+    async fn post(&self, url: &str, path: &str, body: Value) -> (u16, Value) {
+        let answer = self
+            .http
+            .post(format!("{url}{path}"))
+            .bearer_auth(&self.bearer)
+            .json(&body)
+            .send()
+            .await
+            .expect("POST");
+        let status = answer.status().as_u16();
+        (status, answer.json().await.expect("JSON"))
+    }
+
+    /// A connector of `customer` with `credentials`: its id.
+    async fn connector(&self, url: &str, customer: &str, credentials: Value) -> String {
+        let (status, body) = self
+            .post(
+                url,
+                "/api/v1/integrations/connectors",
+                json!({
+                    "external_user_id": customer,
+                    "connector_type": "Asana",
+                    "credentials": credentials,
+                }),
+            )
+            .await;
+        assert_eq!(status, 201, "{body}");
+        body["id"].as_str().expect("id").to_string()
+    }
+
+    /// `users.get me` on the connector.
+    async fn me(&self, url: &str, connector_id: &str) -> (u16, Value) {
+        self.post(
+            url,
+            &format!("/api/v1/integrations/connectors/{connector_id}/execute"),
+            json!({"entity": "users", "action": "get", "params": {"user_gid": "me"}}),
+        )
+        .await
+    }
+}
+
+/// A harness with an encryption key, a throwaway PostgreSQL database as `--store`, and an
+/// application created there.
+struct OnPostgres {
+    h: Harness,
+    db: store_postgres::testing::TestDatabase,
+    /// The database's postgres:// URL.
+    store: String,
+    client_id: String,
+    secret: String,
+}
+
+impl OnPostgres {
+    /// `None` without PostgreSQL outside CI (the test skips).
+    async fn start() -> Option<Self> {
+        let db = store_postgres::testing::database().await?;
+        let store = db.postgres_url();
+        let mut h = Harness::start().await;
+        h.set_env("INTEGRATIONS_ENCRYPTION_KEY", SERVICE_KEY);
+        let (_, client_id, secret) =
+            printed_credentials(&apps_on(&h, &store, &["create", "acme"]).await);
+        Some(Self {
+            h,
+            db,
+            store,
+            client_id,
+            secret,
+        })
+    }
+}
+
 #[cfg(unix)]
 #[tokio::test]
 async fn apps_and_serve_share_a_postgres_store_and_serve_executes_on_it() {
-    let Some(db) = store_postgres::testing::database().await else {
+    let Some(pg) = OnPostgres::start().await else {
         return;
     };
-    let store = db.postgres_url();
-    let mut h = Harness::start().await;
-    h.set_env("INTEGRATIONS_ENCRYPTION_KEY", SERVICE_KEY);
-
-    // The application is created in the database before any instance runs.
-    let (_, client_id, secret) =
-        printed_credentials(&apps_on(&h, &store, &["create", "acme"]).await);
-    let listed = apps_on(&h, &store, &["list", "--json"]).await;
+    let (h, store) = (&pg.h, pg.store.as_str());
+    // The application created before any instance runs is listed from the database.
+    let listed = apps_on(h, store, &["list", "--json"]).await;
     listed.assert_code(0);
     let shown = store
         .parse::<integrations_server::StoreLocation>()
@@ -2997,61 +3091,28 @@ async fn apps_and_serve_share_a_postgres_store_and_serve_executes_on_it() {
     assert_eq!(listed.json()["store"], shown.as_str());
     assert_eq!(
         listed.json()["applications"][0]["client_id"],
-        client_id.as_str()
+        pg.client_id.as_str()
     );
 
-    let serving = Serving::start(&h, &["--listen", "127.0.0.1:0", "--store", &store]).await;
+    let serving = Serving::start(h, &["--listen", "127.0.0.1:0", "--store", store]).await;
     let url = serving.url.clone();
-    let http = reqwest::Client::builder()
-        .timeout(CHILD_TIMEOUT)
-        .build()
-        .expect("http client");
-    let token: Value = http
-        .post(format!("{url}/api/v1/account/applications/token"))
-        .json(&json!({"client_id": client_id, "client_secret": secret}))
-        .send()
-        .await
-        .expect("POST token")
-        .json()
-        .await
-        .expect("JSON");
-    let bearer = token["access_token"].as_str().expect("access_token");
+    let caller = Caller::new(&url, &pg.client_id, &pg.secret).await;
     let pat = h.mock.personal_access_token().to_string();
-    let created = http
-        .post(format!("{url}/api/v1/integrations/connectors"))
-        .bearer_auth(bearer)
-        .json(&json!({
-            "external_user_id": "customer-1",
-            "connector_type": "Asana",
-            "credentials": {"token": pat},
-        }))
-        .send()
-        .await
-        .expect("POST connector");
-    assert_eq!(created.status(), 201);
-    let connector: Value = created.json().await.expect("JSON");
-    let connector_id = connector["id"].as_str().expect("id");
-    let executed = http
-        .post(format!(
-            "{url}/api/v1/integrations/connectors/{connector_id}/execute"
-        ))
-        .bearer_auth(bearer)
-        .json(&json!({"entity": "users", "action": "get", "params": {"user_gid": "me"}}))
-        .send()
-        .await
-        .expect("POST execute");
-    assert_eq!(executed.status(), 200);
-    let body: Value = executed.json().await.expect("JSON");
+    let connector_id = caller
+        .connector(&url, "customer-1", json!({"token": pat}))
+        .await;
+    let (status, body) = caller.me(&url, &connector_id).await;
+    assert_eq!(status, 200, "{body}");
     assert_eq!(body["result"]["name"], "Greg Sanchez");
 
     // The connector is in the database, with its token encrypted there.
-    let client = db.connect().await;
+    let client = pg.db.connect().await;
     let rows = client
         .query("SELECT id FROM integrations_service_connectors", &[])
         .await
         .expect("read the connectors");
     let ids: Vec<String> = rows.iter().map(|row| row.get(0)).collect();
-    assert_eq!(ids, [connector_id]);
+    assert_eq!(ids, [connector_id.as_str()]);
     let payloads = client
         .query(
             "SELECT payload FROM integrations_credentials WHERE subject = $1",
@@ -3074,6 +3135,67 @@ async fn apps_and_serve_share_a_postgres_store_and_serve_executes_on_it() {
         "{stderr}"
     );
     assert!(!stderr.contains(&pat), "{stderr}");
+}
+
+/// Three `integrations serve` processes on one database: 30 OAuth connectors whose access
+/// tokens are all due, 300 concurrent executes spread over the instances: every execute
+/// succeeds and Asana's token endpoint sees exactly one refresh per connector.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_serve_processes_on_one_postgres_refresh_each_due_token_once() {
+    const CONNECTORS: usize = 30;
+    const EXECUTES: usize = 300;
+    let Some(pg) = OnPostgres::start().await else {
+        return;
+    };
+    let (h, store) = (&pg.h, pg.store.as_str());
+    let mut instances = Vec::new();
+    for _ in 0..3 {
+        instances.push(Serving::start(h, &["--listen", "127.0.0.1:0", "--store", store]).await);
+    }
+    let urls: Vec<String> = instances.iter().map(|s| s.url.clone()).collect();
+    let caller = Caller::new(&urls[0], &pg.client_id, &pg.secret).await;
+    let mut ids = Vec::new();
+    for i in 0..CONNECTORS {
+        // A refresh token only: the access token is due on first use.
+        let issued = h.mock.issue_tokens("default");
+        ids.push(
+            caller
+                .connector(
+                    &urls[i % 3],
+                    &format!("customer-{i}"),
+                    json!({"refresh_token": issued.refresh_token}),
+                )
+                .await,
+        );
+    }
+    assert_eq!(h.mock.token_requests(), 0);
+
+    let executes: Vec<_> = (0..EXECUTES)
+        .map(|n| {
+            let (caller, url, id) = (
+                caller.clone(),
+                urls[n % 3].clone(),
+                ids[n % CONNECTORS].clone(),
+            );
+            tokio::spawn(async move { caller.me(&url, &id).await })
+        })
+        .collect();
+    for execute in executes {
+        let (status, body) = execute.await.expect("execute task");
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["result"]["name"], "Greg Sanchez");
+    }
+    assert_eq!(
+        h.mock.token_requests(),
+        CONNECTORS as u64,
+        "one refresh per connector between the three processes"
+    );
+    for serving in instances {
+        serving.signal("TERM");
+        let (code, stderr) = serving.exit().await;
+        assert_eq!(code, 0, "{stderr}");
+    }
 }
 
 #[cfg(unix)]
