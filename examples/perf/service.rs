@@ -4,6 +4,7 @@
 //!
 //! Both services run on one tokio runtime of their own (two workers, its own threads), the load
 //! comes from the caller's runtime, and Asana is the local server of `benches/support/server.rs`.
+//! Figure 11 starts its instances on PostgreSQL on the same runtime ([`Services::serve`]).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -16,7 +17,7 @@ use axum::extract::State;
 use axum::routing::post;
 use integrations::asana::AsanaAppCredentials;
 use integrations::{EncryptionKey, KeyRing};
-use integrations_server::Server;
+use integrations_server::{Admin, Server, ServerBuilder};
 use reqwest::header::ACCEPT;
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
@@ -25,7 +26,7 @@ use crate::support::server::ServerHandle;
 use crate::support::{REQUEST_TIMEOUT, VALID_ACCESS_TOKEN};
 
 /// The body of every execute: read the caller's own user.
-fn execute_body() -> Value {
+pub fn execute_body() -> Value {
     json!({"entity": "users", "action": "get", "params": {"user_gid": "me"}})
 }
 
@@ -122,6 +123,26 @@ impl Services {
             .store_dir(dir.path())
             .encryption_keys(KeyRing::new(EncryptionKey::generate()))
             .asana_app(app);
+        let (url, admin) = self.serve(builder).await;
+        let bearer = self.app_token(&url, admin).await;
+        let mut hosted = Hosted {
+            url,
+            dir: dir.path().to_path_buf(),
+            bearer,
+            connectors: Vec::new(),
+            http: self.http.clone(),
+            body: execute_body(),
+        };
+        for n in 0..connectors {
+            hosted.create_connector(&format!("customer-{n}")).await;
+        }
+        self.dirs.push(dir);
+        hosted
+    }
+
+    /// Builds `builder`'s server on the services' runtime and serves it on a fresh port until
+    /// `self` is dropped; returns its URL and its admin handle.
+    pub async fn serve(&mut self, builder: ServerBuilder) -> (String, Admin) {
         let server = self
             .runtime()
             .spawn(builder.build())
@@ -139,6 +160,12 @@ impl Services {
                     .expect("the service failed");
             })
         });
+        (url, admin)
+    }
+
+    /// Registers an application through `admin` and returns an access token for it from the
+    /// service at `url`.
+    pub async fn app_token(&self, url: &str, admin: Admin) -> String {
         let created = self
             .runtime()
             .spawn(async move { admin.create_application("bench", &[]).await })
@@ -159,23 +186,15 @@ impl Services {
             .json()
             .await
             .expect("the token answer");
-        let bearer = token["access_token"]
+        token["access_token"]
             .as_str()
             .expect("an access token")
-            .to_string();
-        let mut hosted = Hosted {
-            url,
-            dir: dir.path().to_path_buf(),
-            bearer,
-            connectors: Vec::new(),
-            http: self.http.clone(),
-            body: execute_body(),
-        };
-        for n in 0..connectors {
-            hosted.create_connector(&format!("customer-{n}")).await;
-        }
-        self.dirs.push(dir);
-        hosted
+            .to_string()
+    }
+
+    /// The client the load is sent with.
+    pub fn http(&self) -> &reqwest::Client {
+        &self.http
     }
 
     /// Starts the bare forwarding handler.
