@@ -14,7 +14,7 @@ use integrations_server::{Server, StoreLocation};
 use serde_json::{Value, json};
 use store_postgres::PostgresCredentialStore;
 use store_postgres::testing::TestDatabase;
-use tokio_postgres::{Client, Statement};
+use store_postgres::tokio_postgres::{Client, Statement};
 
 use auth_core::{CredentialRecord, CredentialStore, Payload, PutMode};
 
