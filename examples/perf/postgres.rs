@@ -16,10 +16,11 @@ use store_postgres::PostgresCredentialStore;
 use store_postgres::testing::TestDatabase;
 use store_postgres::tokio_postgres::{Client, Statement};
 
-use auth_core::{CredentialRecord, CredentialStore, Payload, PutMode};
+use auth_core::{CredentialStore, PutMode};
 
-use crate::service::{Services, execute_body};
+use crate::service::{Services, create_connector, execute_body};
 use crate::support::server::ServerHandle;
+use crate::support::stores::{payload, record};
 use crate::support::{CLIENT_ID, CLIENT_SECRET, PROVIDER, REFRESH_TOKEN, SUBJECT};
 
 /// A fresh database, or why there is none.
@@ -57,16 +58,6 @@ type RawRow = (
     i64,
     Vec<u8>,
 );
-
-/// A credential payload of realistic size, as figure 6 stores.
-fn payload() -> Vec<u8> {
-    br#"{"access_token":"2/1201000000000001/1209876543210987:0123456789abcdef0123456789abcdef","token_type":"bearer","refresh_token":"2/1201000000000001/1209876543210000:fedcba9876543210fedcba9876543210","expires_in":3600,"expires_at":1767225600000,"data":{"id":1201000000000001,"gid":"1201000000000001","name":"Greg Sanchez","email":"gsanchez@example.com"},"workspace_gid":"1200000000000001"}"#
-        .to_vec()
-}
-
-fn record() -> CredentialRecord {
-    CredentialRecord::new(PROVIDER, SUBJECT, Payload::new(payload()))
-}
 
 /// Figure 10: the store (unencrypted, as figure 6's SQLite store) and one raw tokio-postgres
 /// connection with the statements prepared, on the same database and table.
@@ -251,28 +242,9 @@ impl Storm {
             let n = self.created;
             self.created += 1;
             let url = &self.urls[n % self.urls.len()];
-            let connector: Value = self
-                .http
-                .post(format!("{url}/api/v1/integrations/connectors"))
-                .bearer_auth(&self.bearer)
-                .json(&json!({
-                    "customer_name": format!("storm-customer-{n}"),
-                    "connector_type": "Asana",
-                    "credentials": {"refresh_token": REFRESH_TOKEN},
-                }))
-                .send()
-                .await
-                .and_then(reqwest::Response::error_for_status)
-                .expect("create a connector")
-                .json()
-                .await
-                .expect("the connector");
-            ids.push(
-                connector["id"]
-                    .as_str()
-                    .expect("a connector id")
-                    .to_string(),
-            );
+            let customer = format!("storm-customer-{n}");
+            let credentials = json!({"refresh_token": REFRESH_TOKEN});
+            ids.push(create_connector(&self.http, url, &self.bearer, &customer, credentials).await);
         }
         ids
     }

@@ -270,24 +270,9 @@ impl Hosted {
 
     /// Creates a token connector for `customer` through the API.
     pub async fn create_connector(&mut self, customer: &str) {
-        let connector: Value = self
-            .http
-            .post(format!("{}/api/v1/integrations/connectors", self.url))
-            .bearer_auth(&self.bearer)
-            .json(&json!({
-                "external_user_id": customer,
-                "connector_type": "Asana",
-                "credentials": {"token": VALID_ACCESS_TOKEN},
-            }))
-            .send()
-            .await
-            .and_then(reqwest::Response::error_for_status)
-            .expect("create a connector")
-            .json()
-            .await
-            .expect("the connector");
-        let id = connector["id"].as_str().expect("a connector id");
-        self.connectors.push(id.to_string());
+        let credentials = json!({"token": VALID_ACCESS_TOKEN});
+        let id = create_connector(&self.http, &self.url, &self.bearer, customer, credentials).await;
+        self.connectors.push(id);
     }
 
     /// One execute on connector `n` (modulo the count); checks the answer.
@@ -328,6 +313,36 @@ impl Forwarder {
             .expect("the forwarded answer");
         assert_eq!(answer["result"]["name"], "Greg Sanchez");
     }
+}
+
+/// Creates an Asana connector of `customer` with `credentials` through the API of the service at
+/// `url`; returns its id.
+pub async fn create_connector(
+    http: &reqwest::Client,
+    url: &str,
+    bearer: &str,
+    customer: &str,
+    credentials: Value,
+) -> String {
+    let connector: Value = http
+        .post(format!("{url}/api/v1/integrations/connectors"))
+        .bearer_auth(bearer)
+        .json(&json!({
+            "external_user_id": customer,
+            "connector_type": "Asana",
+            "credentials": credentials,
+        }))
+        .send()
+        .await
+        .and_then(reqwest::Response::error_for_status)
+        .expect("create a connector")
+        .json()
+        .await
+        .expect("the connector");
+    connector["id"]
+        .as_str()
+        .expect("a connector id")
+        .to_string()
 }
 
 /// Requests completed and each one's latency, from `clients` concurrent callers sending requests
