@@ -11,14 +11,14 @@ use futures::future::join_all;
 use integrations::asana::{AsanaAppCredentials, RetryConfig};
 use integrations::{EncryptionKey, KeyRing};
 use integrations_server::{Server, StoreLocation};
-use serde_json::{Value, json};
+use serde_json::json;
 use store_postgres::PostgresCredentialStore;
 use store_postgres::testing::TestDatabase;
 use store_postgres::tokio_postgres::{Client, Statement};
 
 use auth_core::{CredentialStore, PutMode};
 
-use crate::service::{Services, create_connector, execute_body};
+use crate::service::{Services, create_connector, execute, execute_body};
 use crate::support::server::ServerHandle;
 use crate::support::stores::{payload, record};
 use crate::support::{CLIENT_ID, CLIENT_SECRET, PROVIDER, REFRESH_TOKEN, SUBJECT};
@@ -257,23 +257,7 @@ impl Storm {
         let started = Instant::now();
         let calls = (0..executes).map(|k| {
             let url = &self.urls[k % self.urls.len()];
-            let id = &ids[k % ids.len()];
-            let request = self
-                .http
-                .post(format!("{url}/api/v1/integrations/connectors/{id}/execute"))
-                .bearer_auth(&self.bearer)
-                .json(&body);
-            async move {
-                let answer: Value = request
-                    .send()
-                    .await
-                    .and_then(reqwest::Response::error_for_status)
-                    .expect("execute")
-                    .json()
-                    .await
-                    .expect("the execute answer");
-                assert_eq!(answer["result"]["name"], "Greg Sanchez");
-            }
+            execute(&self.http, url, &self.bearer, &ids[k % ids.len()], &body)
         });
         join_all(calls).await;
         StormOutcome {

@@ -278,22 +278,7 @@ impl Hosted {
     /// One execute on connector `n` (modulo the count); checks the answer.
     pub async fn execute(&self, n: usize) {
         let id = &self.connectors[n % self.connectors.len()];
-        let answer: Value = self
-            .http
-            .post(format!(
-                "{}/api/v1/integrations/connectors/{id}/execute",
-                self.url
-            ))
-            .bearer_auth(&self.bearer)
-            .json(&self.body)
-            .send()
-            .await
-            .and_then(reqwest::Response::error_for_status)
-            .expect("execute")
-            .json()
-            .await
-            .expect("the execute answer");
-        assert_eq!(answer["result"]["name"], "Greg Sanchez");
+        execute(&self.http, &self.url, &self.bearer, id, &self.body).await;
     }
 }
 
@@ -343,6 +328,22 @@ pub async fn create_connector(
         .as_str()
         .expect("a connector id")
         .to_string()
+}
+
+/// One execute of `body` on connector `id` of the service at `url`; checks the answer.
+pub async fn execute(http: &reqwest::Client, url: &str, bearer: &str, id: &str, body: &Value) {
+    let answer: Value = http
+        .post(format!("{url}/api/v1/integrations/connectors/{id}/execute"))
+        .bearer_auth(bearer)
+        .json(body)
+        .send()
+        .await
+        .and_then(reqwest::Response::error_for_status)
+        .expect("execute")
+        .json()
+        .await
+        .expect("the execute answer");
+    assert_eq!(answer["result"]["name"], "Greg Sanchez");
 }
 
 /// Requests completed and each one's latency, from `clients` concurrent callers sending requests
