@@ -38,12 +38,13 @@ const SELECT_ONE: &str = "SELECT provider, subject, version, status, lease_holde
 const UPDATE_IF_VERSION: &str = "UPDATE credentials SET version = ?4, status = 'active', lease_holder = NULL, lease_expires_ms = NULL, updated_ms = ?5, key_id = NULL, nonce = NULL, payload = ?6 WHERE provider = ?1 AND subject = ?2 AND version = ?3";
 
 /// A credential payload of realistic size (what a session stores for an Asana user).
-fn payload() -> Vec<u8> {
+pub fn payload() -> Vec<u8> {
     br#"{"access_token":"2/1201000000000001/1209876543210987:0123456789abcdef0123456789abcdef","token_type":"bearer","refresh_token":"2/1201000000000001/1209876543210000:fedcba9876543210fedcba9876543210","expires_in":3600,"expires_at":1767225600000,"data":{"id":1201000000000001,"gid":"1201000000000001","name":"Greg Sanchez","email":"gsanchez@example.com"},"workspace_gid":"1200000000000001"}"#
         .to_vec()
 }
 
-fn record() -> CredentialRecord {
+/// The record both stores' figures write: [`payload`] for the bench subject.
+pub fn record() -> CredentialRecord {
     CredentialRecord::new(PROVIDER, SUBJECT, Payload::new(payload()))
 }
 

@@ -10,6 +10,7 @@
 //! noise hits both; each side's figure is its median over the rounds, and the ratio is the median
 //! of the per-round ratios. Figure 3 re-executes this binary as the second process. The criterion benches of the same code are in `benches/figures.rs`.
 
+mod postgres;
 mod service;
 #[path = "../../benches/support/mod.rs"]
 mod support;
@@ -355,6 +356,17 @@ async fn measure(server: &ServerHandle, json: bool, only: Option<&[String]>) -> 
     if runs("9") {
         say(json, "figure 9: CLI token");
         rows.extend(cli_token(server).await);
+    }
+    if runs("10") {
+        say(json, "figure 10: PostgreSQL store");
+        rows.extend(postgres_store(&cpu).await);
+    }
+    if runs("11") {
+        say(
+            json,
+            "figure 11: multi-instance refresh storm on PostgreSQL",
+        );
+        rows.extend(instance_storm(server, &cpu).await);
     }
     rows
 }
@@ -1158,4 +1170,227 @@ async fn cli_token(server: &ServerHandle) -> Vec<Row> {
                 "baseline_cpu_s": bc, "cpu_ratio": cpu_ratio, "runs": RUNS,
                 "cpu_method": "getrusage(RUSAGE_CHILDREN) around each run"}),
     }]
+}
+
+/// The row of a PostgreSQL figure that could not run.
+fn skipped(id: &'static str, figure: &'static str, target: &'static str, why: &str) -> Row {
+    Row {
+        id,
+        figure,
+        ours: "skipped: no PostgreSQL".to_string(),
+        baseline: "–".to_string(),
+        ratio: None,
+        target,
+        pass: None,
+        values: json!({"skipped": why}),
+    }
+}
+
+async fn postgres_store(cpu: &ClientCpu) -> Vec<Row> {
+    const ROUNDS: usize = 21;
+    const CALLS: u32 = 200;
+    const TARGET: &str = "throughput ≥ 0.8× baseline";
+    let database = match postgres::database().await {
+        Ok(database) => database,
+        Err(why) => {
+            return vec![skipped(
+                "10",
+                "PostgreSQL store `get` and conditional put",
+                TARGET,
+                &why,
+            )];
+        }
+    };
+    let mut stores = postgres::Stores::new(&database).await;
+    for _ in 0..CALLS {
+        stores.store_get().await;
+        stores.raw_get().await;
+        stores.store_put().await;
+        stores.raw_put().await;
+    }
+    // Per side: wall and CPU per call, over the rounds.
+    let mut wall: [Vec<f64>; 4] = Default::default();
+    let mut used: [Vec<f64>; 4] = Default::default();
+    let per_call = |d: Duration| d.as_nanos() as f64 / f64::from(CALLS);
+    for round in 0..ROUNDS {
+        // Rotate the order so that no side always runs first.
+        for k in 0..4 {
+            let side = (round + k) % 4;
+            let (w, c, ()) = match side {
+                0 => {
+                    cpu.measure(async {
+                        for _ in 0..CALLS {
+                            stores.store_get().await;
+                        }
+                    })
+                    .await
+                }
+                1 => {
+                    cpu.measure(async {
+                        for _ in 0..CALLS {
+                            stores.raw_get().await;
+                        }
+                    })
+                    .await
+                }
+                2 => {
+                    cpu.measure(async {
+                        for _ in 0..CALLS {
+                            stores.store_put().await;
+                        }
+                    })
+                    .await
+                }
+                _ => {
+                    cpu.measure(async {
+                        for _ in 0..CALLS {
+                            stores.raw_put().await;
+                        }
+                    })
+                    .await
+                }
+            };
+            wall[side].push(per_call(w));
+            used[side].push(per_call(c));
+        }
+    }
+    // Throughput relative to the baseline's: baseline time over ours.
+    let get_ratio = paired_ratio(&wall[1], &wall[0]);
+    let put_ratio = paired_ratio(&wall[3], &wall[2]);
+    let get_cpu_ratio = paired_ratio(&used[0], &used[1]);
+    let put_cpu_ratio = paired_ratio(&used[2], &used[3]);
+    let [get_store, get_raw, put_store, put_raw] = wall.each_ref().map(|w| median(w));
+    let [get_store_cpu, get_raw_cpu, put_store_cpu, put_raw_cpu] =
+        used.each_ref().map(|c| median(c));
+    let ops = |ns: f64, cpu_ns: f64| {
+        format!(
+            "{} ({:.0} op/s), {} CPU",
+            fmt_ns(ns),
+            1e9 / ns,
+            fmt_ns(cpu_ns)
+        )
+    };
+    let method = "wall per call; CPU: this process's CPU clock minus the local server thread's (PostgreSQL's own processes not counted)";
+    vec![
+        Row {
+            id: "10",
+            figure: "PostgreSQL store `get`",
+            ours: ops(get_store, get_store_cpu),
+            baseline: format!(
+                "{} raw tokio-postgres, the same SELECT prepared on one connection",
+                ops(get_raw, get_raw_cpu)
+            ),
+            ratio: Some(get_ratio),
+            target: TARGET,
+            pass: Some(get_ratio >= 0.8),
+            values: json!({"store_ns": get_store, "raw_ns": get_raw,
+                "store_cpu_ns": get_store_cpu, "raw_cpu_ns": get_raw_cpu,
+                "cpu_ratio": get_cpu_ratio, "rounds": ROUNDS, "calls_per_round": CALLS,
+                "method": method}),
+        },
+        Row {
+            id: "10",
+            figure: "PostgreSQL store conditional put (`PutMode::Update`)",
+            ours: ops(put_store, put_store_cpu),
+            baseline: format!(
+                "{} raw tokio-postgres, the same `UPDATE … WHERE version = $7 RETURNING version`",
+                ops(put_raw, put_raw_cpu)
+            ),
+            ratio: Some(put_ratio),
+            target: TARGET,
+            pass: Some(put_ratio >= 0.8),
+            values: json!({"store_ns": put_store, "raw_ns": put_raw,
+                "store_cpu_ns": put_store_cpu, "raw_cpu_ns": put_raw_cpu,
+                "cpu_ratio": put_cpu_ratio, "rounds": ROUNDS, "calls_per_round": CALLS,
+                "method": method}),
+        },
+    ]
+}
+
+async fn instance_storm(server: &ServerHandle, cpu: &ClientCpu) -> Vec<Row> {
+    const ROUNDS: usize = 3;
+    const CONNECTORS: usize = 50;
+    const EXECUTES: usize = 500;
+    const FIGURE: &str = "multi-instance refresh storm: 3 instances on one PostgreSQL, 50 OAuth connectors expired at once, 500 concurrent executes";
+    const TARGET: &str = "token requests = connectors (exactly); wall ≤ 1.5× one refresh";
+    let database = match postgres::database().await {
+        Ok(database) => database,
+        Err(why) => return vec![skipped("11", FIGURE, TARGET, &why)],
+    };
+    let mut services = Services::new();
+    let mut storm = postgres::Storm::new(&mut services, server, &database).await;
+    server.set_token_delay(TOKEN_DELAY);
+    let one = OneRefresh::new(server);
+    one.run().await;
+    let (mut ours, mut base, mut ours_cpu, mut warm) = (vec![], vec![], vec![], vec![]);
+    let mut requests = Vec::new();
+    for round in 0..ROUNDS {
+        let ids = storm.due_connectors(CONNECTORS).await;
+        for k in 0..2 {
+            if (round + k) % 2 == 0 {
+                let (wall, used, outcome) = cpu.measure(storm.run(&ids, EXECUTES)).await;
+                assert_eq!(
+                    outcome.token_requests, CONNECTORS,
+                    "figure 11: {CONNECTORS} connectors due at once must be refreshed exactly once each across the instances"
+                );
+                requests.push(outcome.token_requests);
+                ours.push(secs(wall));
+                ours_cpu.push(secs(used));
+                // The same executes again, on tokens now valid: what the storm costs without
+                // refreshing.
+                let again = storm.run(&ids, EXECUTES).await;
+                assert_eq!(again.token_requests, 0, "valid tokens are not refreshed");
+                warm.push(secs(again.elapsed));
+            } else {
+                base.push(secs(one.run().await));
+            }
+        }
+    }
+    server.set_token_delay(Duration::ZERO);
+    drop(services);
+    let ratio = paired_ratio(&ours, &base);
+    // What the refreshes add to the same executes: each storm against its own warm pass.
+    let added: Vec<f64> = ours.iter().zip(&warm).map(|(s, w)| s - w).collect();
+    let added = median(&added);
+    let (ours, base, ours_cpu, warm) = (
+        median(&ours),
+        median(&base),
+        median(&ours_cpu),
+        median(&warm),
+    );
+    let ms = |s: f64| format!("{:.1} ms", s * 1e3);
+    vec![
+        Row {
+            id: "11",
+            figure: FIGURE,
+            ours: format!(
+                "{} wall, {} CPU, {CONNECTORS} token requests per storm",
+                ms(ours),
+                ms(ours_cpu)
+            ),
+            baseline: format!(
+                "{} (one refresh; endpoint delay {} ms)",
+                ms(base),
+                TOKEN_DELAY.as_millis()
+            ),
+            ratio: Some(ratio),
+            target: TARGET,
+            pass: Some(ratio <= 1.5),
+            values: json!({"storm_s": ours, "storm_cpu_s": ours_cpu, "one_refresh_s": base,
+                "token_requests": requests, "connectors": CONNECTORS, "executes": EXECUTES,
+                "instances": postgres::INSTANCES, "rounds": ROUNDS,
+                "token_delay_ms": TOKEN_DELAY.as_millis(),
+                "cpu_method": "this process's CPU clock (the instances, the load and their drivers) minus the local server thread's; PostgreSQL's processes not counted"}),
+        },
+        Row {
+            id: "11",
+            figure: "… the same 500 executes again, tokens valid (no refresh); the storm's wall minus this",
+            ours: format!("{} wall; the storm adds {}", ms(warm), ms(added)),
+            baseline: ms(base),
+            ratio: Some(added / base),
+            target: "(information: ratio = what the storm adds / one refresh)",
+            pass: None,
+            values: json!({"warm_s": warm, "storm_minus_warm_s": added}),
+        },
+    ]
 }

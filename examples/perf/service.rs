@@ -4,6 +4,7 @@
 //!
 //! Both services run on one tokio runtime of their own (two workers, its own threads), the load
 //! comes from the caller's runtime, and Asana is the local server of `benches/support/server.rs`.
+//! Figure 11 starts its instances on PostgreSQL on the same runtime ([`Services::serve`]).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -16,7 +17,7 @@ use axum::extract::State;
 use axum::routing::post;
 use integrations::asana::AsanaAppCredentials;
 use integrations::{EncryptionKey, KeyRing};
-use integrations_server::Server;
+use integrations_server::{Admin, Server, ServerBuilder};
 use reqwest::header::ACCEPT;
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
@@ -25,7 +26,7 @@ use crate::support::server::ServerHandle;
 use crate::support::{REQUEST_TIMEOUT, VALID_ACCESS_TOKEN};
 
 /// The body of every execute: read the caller's own user.
-fn execute_body() -> Value {
+pub fn execute_body() -> Value {
     json!({"entity": "users", "action": "get", "params": {"user_gid": "me"}})
 }
 
@@ -121,7 +122,31 @@ impl Services {
         let builder = Server::builder()
             .store_dir(dir.path())
             .encryption_keys(KeyRing::new(EncryptionKey::generate()))
-            .asana_app(app);
+            .asana_app(app)
+            // The load sends one application far more than its default rate (100/s): these
+            // figures measure the execute path (the limiter still runs on every request), not
+            // the limit's 429s.
+            .rate_limit(u32::MAX, u32::MAX);
+        let (url, admin) = self.serve(builder).await;
+        let bearer = self.app_token(&url, admin).await;
+        let mut hosted = Hosted {
+            url,
+            dir: dir.path().to_path_buf(),
+            bearer,
+            connectors: Vec::new(),
+            http: self.http.clone(),
+            body: execute_body(),
+        };
+        for n in 0..connectors {
+            hosted.create_connector(&format!("customer-{n}")).await;
+        }
+        self.dirs.push(dir);
+        hosted
+    }
+
+    /// Builds `builder`'s server on the services' runtime and serves it on a fresh port until
+    /// `self` is dropped; returns its URL and its admin handle.
+    pub async fn serve(&mut self, builder: ServerBuilder) -> (String, Admin) {
         let server = self
             .runtime()
             .spawn(builder.build())
@@ -139,6 +164,12 @@ impl Services {
                     .expect("the service failed");
             })
         });
+        (url, admin)
+    }
+
+    /// Registers an application through `admin` and returns an access token for it from the
+    /// service at `url`.
+    pub async fn app_token(&self, url: &str, admin: Admin) -> String {
         let created = self
             .runtime()
             .spawn(async move { admin.create_application("bench", &[]).await })
@@ -159,23 +190,15 @@ impl Services {
             .json()
             .await
             .expect("the token answer");
-        let bearer = token["access_token"]
+        token["access_token"]
             .as_str()
             .expect("an access token")
-            .to_string();
-        let mut hosted = Hosted {
-            url,
-            dir: dir.path().to_path_buf(),
-            bearer,
-            connectors: Vec::new(),
-            http: self.http.clone(),
-            body: execute_body(),
-        };
-        for n in 0..connectors {
-            hosted.create_connector(&format!("customer-{n}")).await;
-        }
-        self.dirs.push(dir);
-        hosted
+            .to_string()
+    }
+
+    /// The client the load is sent with.
+    pub fn http(&self) -> &reqwest::Client {
+        &self.http
     }
 
     /// Starts the bare forwarding handler.
@@ -247,45 +270,15 @@ impl Hosted {
 
     /// Creates a token connector for `customer` through the API.
     pub async fn create_connector(&mut self, customer: &str) {
-        let connector: Value = self
-            .http
-            .post(format!("{}/api/v1/integrations/connectors", self.url))
-            .bearer_auth(&self.bearer)
-            .json(&json!({
-                "external_user_id": customer,
-                "connector_type": "Asana",
-                "credentials": {"token": VALID_ACCESS_TOKEN},
-            }))
-            .send()
-            .await
-            .and_then(reqwest::Response::error_for_status)
-            .expect("create a connector")
-            .json()
-            .await
-            .expect("the connector");
-        let id = connector["id"].as_str().expect("a connector id");
-        self.connectors.push(id.to_string());
+        let credentials = json!({"token": VALID_ACCESS_TOKEN});
+        let id = create_connector(&self.http, &self.url, &self.bearer, customer, credentials).await;
+        self.connectors.push(id);
     }
 
     /// One execute on connector `n` (modulo the count); checks the answer.
     pub async fn execute(&self, n: usize) {
         let id = &self.connectors[n % self.connectors.len()];
-        let answer: Value = self
-            .http
-            .post(format!(
-                "{}/api/v1/integrations/connectors/{id}/execute",
-                self.url
-            ))
-            .bearer_auth(&self.bearer)
-            .json(&self.body)
-            .send()
-            .await
-            .and_then(reqwest::Response::error_for_status)
-            .expect("execute")
-            .json()
-            .await
-            .expect("the execute answer");
-        assert_eq!(answer["result"]["name"], "Greg Sanchez");
+        execute(&self.http, &self.url, &self.bearer, id, &self.body).await;
     }
 }
 
@@ -305,6 +298,52 @@ impl Forwarder {
             .expect("the forwarded answer");
         assert_eq!(answer["result"]["name"], "Greg Sanchez");
     }
+}
+
+/// Creates an Asana connector of `customer` with `credentials` through the API of the service at
+/// `url`; returns its id.
+pub async fn create_connector(
+    http: &reqwest::Client,
+    url: &str,
+    bearer: &str,
+    customer: &str,
+    credentials: Value,
+) -> String {
+    let connector: Value = http
+        .post(format!("{url}/api/v1/integrations/connectors"))
+        .bearer_auth(bearer)
+        .json(&json!({
+            "external_user_id": customer,
+            "connector_type": "Asana",
+            "credentials": credentials,
+        }))
+        .send()
+        .await
+        .and_then(reqwest::Response::error_for_status)
+        .expect("create a connector")
+        .json()
+        .await
+        .expect("the connector");
+    connector["id"]
+        .as_str()
+        .expect("a connector id")
+        .to_string()
+}
+
+/// One execute of `body` on connector `id` of the service at `url`; checks the answer.
+pub async fn execute(http: &reqwest::Client, url: &str, bearer: &str, id: &str, body: &Value) {
+    let answer: Value = http
+        .post(format!("{url}/api/v1/integrations/connectors/{id}/execute"))
+        .bearer_auth(bearer)
+        .json(body)
+        .send()
+        .await
+        .and_then(reqwest::Response::error_for_status)
+        .expect("execute")
+        .json()
+        .await
+        .expect("the execute answer");
+    assert_eq!(answer["result"]["name"], "Greg Sanchez");
 }
 
 /// Requests completed and each one's latency, from `clients` concurrent callers sending requests
