@@ -1,17 +1,23 @@
 //! The read-only directory check (feature `testing`, unix): in a directory the user cannot write,
-//! a store fails with [`StoreError::ReadOnly`](crate::StoreError::ReadOnly) and creates nothing.
+//! a store fails with [`StoreError::ReadOnly`] and creates nothing.
 //!
 //! Root writes anywhere, so when the tests run as root the check runs in a child process as the
 //! unprivileged user `nobody` (uid and gid 65534): the store crate's own test binary,
 //! re-executed with `--exact <child test> --ignored`. The crate declares an `#[ignore]`d child test
 //! that calls [`child_read_only`] with its check, and a parent test that calls
 //! [`run_read_only_directory`] with the name of that child test and the same check.
+//!
+//! Also here, for the same stores: [`parent_that_is_a_file_is_an_io_error`], a store path below a
+//! plain file.
 
 use std::ffi::OsString;
+use std::fmt;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+
+use crate::error::StoreError;
 
 /// Where the parent tells the child which directory to check.
 const CHILD_DIR_ENV: &str = "INTEGRATIONS_TEST_READ_ONLY_DIR";
@@ -100,4 +106,21 @@ where
     };
     check(&PathBuf::from(ro)).await;
     println!("{PASSED}");
+}
+
+/// Makes a plain file in `dir` and has `open` open a store at `file_name` below it: the open must
+/// fail with [`StoreError::Io`] of kind `NotADirectory`.
+pub async fn parent_that_is_a_file_is_an_io_error<S, O>(dir: &Path, file_name: &str, open: O)
+where
+    S: fmt::Debug,
+    O: AsyncFnOnce(PathBuf) -> Result<S, StoreError>,
+{
+    let file = dir.join("plain-file");
+    std::fs::write(&file, b"x").expect("write the plain file");
+    match open(file.join(file_name)).await {
+        Err(StoreError::Io { source, .. }) => {
+            assert_eq!(source.kind(), std::io::ErrorKind::NotADirectory)
+        }
+        other => panic!("expected Io, got {other:?}"),
+    }
 }

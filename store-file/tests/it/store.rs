@@ -645,18 +645,13 @@ async fn unknown_format_version_is_refused_and_never_overwritten() {
 #[tokio::test]
 async fn a_parent_that_is_a_file_is_an_io_error() {
     let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("plain-file");
-    std::fs::write(&file, b"x").unwrap();
-    match FileCredentialStore::builder(file.join("creds.json"))
-        .unencrypted()
-        .open()
-        .await
-    {
-        Err(StoreError::Io { source, .. }) => {
-            assert_eq!(source.kind(), std::io::ErrorKind::NotADirectory)
-        }
-        other => panic!("expected Io, got {other:?}"),
-    }
+    read_only::parent_that_is_a_file_is_an_io_error(dir.path(), "creds.json", async |path| {
+        FileCredentialStore::builder(path)
+            .unencrypted()
+            .open()
+            .await
+    })
+    .await;
 }
 
 /// In the read-only directory `ro`: a new store cannot be opened, and the existing one (whose

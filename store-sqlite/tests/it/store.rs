@@ -654,18 +654,13 @@ async fn another_applications_database_is_refused() {
 #[tokio::test]
 async fn a_parent_that_is_a_file_is_an_io_error() {
     let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("plain-file");
-    std::fs::write(&file, b"x").unwrap();
-    match SqliteCredentialStore::builder(file.join("creds.db"))
-        .unencrypted()
-        .open()
-        .await
-    {
-        Err(StoreError::Io { source, .. }) => {
-            assert_eq!(source.kind(), std::io::ErrorKind::NotADirectory)
-        }
-        other => panic!("expected Io, got {other:?}"),
-    }
+    read_only::parent_that_is_a_file_is_an_io_error(dir.path(), "creds.db", async |path| {
+        SqliteCredentialStore::builder(path)
+            .unencrypted()
+            .open()
+            .await
+    })
+    .await;
 }
 
 /// Opens a new database in the read-only directory `ro`, and checks the error.
