@@ -380,10 +380,8 @@ impl TokenEndpoint {
                 }
             }
             ClientAuthMethod::BasicAuth => {
-                request = request.basic_auth(
-                    &settings.client_id,
-                    settings.client_secret.as_ref().map(|s| s.expose_secret()),
-                );
+                let (id, secret) = basic_pair(settings);
+                request = request.basic_auth(id, Some(secret.expose_secret()));
             }
             ClientAuthMethod::None => form.push(("client_id", settings.client_id.clone())),
         }
@@ -558,10 +556,23 @@ fn secrets_of(settings: &OAuth2Settings, form: &[(&'static str, String)]) -> Red
     }
     if let Some(client_secret) = &settings.client_secret {
         secrets.add(client_secret);
-        let basic = format!("{}:{}", settings.client_id, client_secret.expose_secret());
+        let (id, secret) = basic_pair(settings);
+        let basic = format!("{id}:{}", secret.expose_secret());
         secrets.add(&SecretString::from(STANDARD.encode(basic)));
     }
     secrets
+}
+
+/// The `client_secret_basic` user and password: the client id and secret (empty when there is
+/// none), each form-urlencoded as RFC 6749 §2.3.1 asks, so a `:` in the id cannot move where the
+/// secret starts.
+fn basic_pair(settings: &OAuth2Settings) -> (String, SecretString) {
+    let encode = |v: &str| url::form_urlencoded::byte_serialize(v.as_bytes()).collect::<String>();
+    let secret = settings
+        .client_secret
+        .as_ref()
+        .map_or(String::new(), |s| encode(s.expose_secret()));
+    (encode(&settings.client_id), SecretString::from(secret))
 }
 
 /// The error code and description of an OAuth error body: `error` and `error_description`

@@ -4,7 +4,7 @@ use crate::common;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use auth_core::provider::ClientAuthMethod;
+use auth_core::provider::{ClientAuthMethod, OAuth2Settings};
 use auth_core::{
     AuthError, AuthorizeOptions, CredentialSource, Credentials, MemoryCredentialStore, OAuth2Token,
 };
@@ -152,6 +152,55 @@ async fn basic_auth_sends_credentials_in_the_header_only() {
     assert_eq!(header, format!("Basic {expected}"));
     assert_eq!(form_value(received, "client_secret"), None);
     assert_eq!(form_value(received, "client_id"), None);
+}
+
+/// RFC 6749 §2.3.1: the client id and secret are form-urlencoded before they are joined into the
+/// Basic pair, so a `:` in the id cannot shift where the secret starts.
+#[tokio::test]
+async fn basic_auth_form_urlencodes_the_client_id_and_secret() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(serde_json::json!({"access_token": "a"})),
+        )
+        .mount(&server)
+        .await;
+    let uri = server.uri();
+    let mut provider = provider(&uri);
+    provider.settings = Some(
+        OAuth2Settings::new(
+            format!("{uri}/authorize").parse().unwrap(),
+            format!("{uri}/token").parse().unwrap(),
+            "id:with space",
+        )
+        .with_client_secret("s&e/c+r%t=é".into())
+        .with_redirect_uri("http://127.0.0.1:9999/callback".parse().unwrap())
+        .with_client_auth(ClientAuthMethod::BasicAuth),
+    );
+    let auth = auth_core::AuthManager::builder()
+        .env(auth_core::config::EnvSource::empty())
+        .auto_configure(false)
+        .provider(provider)
+        .build()
+        .unwrap();
+    let flow = auth.oauth2("test").unwrap();
+    let request = flow.authorize(AuthorizeOptions::default()).await.unwrap();
+    flow.exchange("c", &request.state, "s").await.unwrap();
+    let received = &server.received_requests().await.unwrap()[0];
+    let expected = base64::Engine::encode(
+        &base64::engine::general_purpose::STANDARD,
+        "id%3Awith+space:s%26e%2Fc%2Br%25t%3D%C3%A9",
+    );
+    assert_eq!(
+        received
+            .headers
+            .get("authorization")
+            .unwrap()
+            .to_str()
+            .unwrap(),
+        format!("Basic {expected}")
+    );
 }
 
 #[tokio::test]
