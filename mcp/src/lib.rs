@@ -35,7 +35,8 @@
 //!
 //! Modules, each using only those before it: `executor` (the [`Executor`] trait), `tools` (the
 //! tool set, calls and tool errors), `server` (the MCP handler and its transports); `testing`
-//! (feature `testing`) helps tests call tools through rmcp's client.
+//! (feature `testing`) helps tests call tools through rmcp's client, and sends what that client
+//! cannot as plain HTTP.
 #![warn(missing_docs)]
 
 mod executor;

@@ -1,20 +1,31 @@
-//! The streamable-HTTP endpoint, mounted in axum on a loopback port: stateless JSON-RPC over POST,
-//! with `Host` and `Origin` checks, and each request answered by the server its route chose.
+//! The streamable-HTTP endpoint, mounted in axum on a loopback port and called through rmcp's
+//! streamable-HTTP client: stateless JSON-RPC over POST, each request answered by the server its
+//! route chose. What that client cannot send (no token, another `Host` or `Origin`) goes as a
+//! plain HTTP request (`testing::post_raw`).
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::Extension;
 use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::middleware::{Next, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
+use integrations_mcp::testing::{
+    assert_server_info, assert_tools_well_formed, call_execute, call_tool, connect,
+    initialize_request, invalid_params_message, list_tools_request, post_raw, structured_error,
+    structured_ok,
+};
 use integrations_mcp::{HttpSettings, McpServer, http_service};
 use provider_asana_testkit::{MockAsana, seed};
-use serde_json::{Value, json};
+use rmcp::RoleClient;
+use rmcp::model::CallToolRequestParams;
+use rmcp::service::RunningService;
+use rmcp::transport::StreamableHttpClientTransport;
+use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
+use serde_json::json;
 
-use crate::connector;
+use crate::{assert_tasks_tools, connector, create_task, hints, names};
 
 /// Serves `/mcp` on a free loopback port with one read-only server for every request; returns
 /// its URL.
@@ -36,6 +47,16 @@ async fn listen(router: axum::Router) -> String {
     let address = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, router).await });
     format!("http://{address}/mcp")
+}
+
+/// rmcp's streamable-HTTP client after its handshake with `url`, sending `token` as its bearer
+/// token.
+async fn connect_http(url: &str, token: Option<&str>) -> RunningService<RoleClient, ()> {
+    let mut config = StreamableHttpClientTransportConfig::with_uri(url);
+    if let Some(token) = token {
+        config = config.auth_header(token);
+    }
+    connect(StreamableHttpClientTransport::from_config(config)).await
 }
 
 /// As a hosted service would: the bearer token names the caller's server; none is 401, an unknown
@@ -60,90 +81,60 @@ async fn choose(
     next.run(request).await
 }
 
-/// POSTs one JSON-RPC message with extra headers; returns the status and the JSON answer (null
-/// when there is none).
-async fn post(url: &str, message: Value, headers: &[(&str, &str)]) -> (u16, Value) {
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(10))
-        .build()
-        .unwrap();
-    let mut request = client
-        .post(url)
-        .header("accept", "application/json, text/event-stream")
-        .header("mcp-protocol-version", "2025-06-18")
-        .json(&message);
-    for (name, value) in headers {
-        request = request.header(*name, *value);
-    }
-    let response = request.send().await.unwrap();
-    let status = response.status().as_u16();
-    let text = response.text().await.unwrap();
-    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
-}
-
-fn initialize() -> Value {
-    json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
-        "protocolVersion": "2025-06-18",
-        "capabilities": {},
-        "clientInfo": {"name": "test", "version": "1"},
-    }})
-}
-
 #[tokio::test]
-async fn stateless_json_rpc_over_post() {
+async fn rmcp_clients_initialize_list_describe_and_execute_over_stateless_http() {
     let mock = MockAsana::start().await;
     let url = serve(&mock, HttpSettings::default()).await;
+    let client = connect_http(&url, None).await;
 
-    let (status, answer) = post(&url, initialize(), &[]).await;
-    assert_eq!(status, 200, "{answer}");
-    assert_eq!(answer["result"]["serverInfo"]["name"], "integrations");
+    assert_server_info(&client);
+    let tools = client.list_all_tools().await.unwrap();
+    assert_eq!(names(&tools), ["describe", "execute"]);
+    assert_tools_well_formed(&tools);
+    assert_eq!(hints(&tools[1]), (Some(true), None, None));
 
-    let (status, answer) = post(
-        &url,
-        json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list"}),
-        &[],
-    )
-    .await;
-    assert_eq!(status, 200, "{answer}");
-    let names: Vec<&str> = answer["result"]["tools"]
+    let all = structured_ok(&call_tool(&client, "describe", json!({})).await);
+    assert_eq!(all["read_only"], true);
+    let tasks = all["entities"]
         .as_array()
         .unwrap()
         .iter()
-        .filter_map(|t| t["name"].as_str())
-        .collect();
-    assert_eq!(names, ["describe", "execute"]);
+        .find(|e| e["entity"] == "tasks")
+        .unwrap();
+    assert_eq!(tasks["actions"].as_array().unwrap().len(), 2);
+    assert_eq!(mock.api_requests(), 0);
 
-    let (status, answer) = post(
-        &url,
-        json!({"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {
-            "name": "execute",
-            "arguments": {"entity": "tasks", "action": "get",
-                          "params": {"task_gid": seed::VENUE_TASK_GID, "select_fields": ["name"]}},
-        }}),
-        &[],
-    )
-    .await;
-    assert_eq!(status, 200, "{answer}");
+    let read = structured_ok(
+        &call_execute(
+            &client,
+            "tasks",
+            "get",
+            json!({"task_gid": seed::VENUE_TASK_GID, "select_fields": ["name"]}),
+        )
+        .await,
+    );
     assert_eq!(
-        answer["result"]["structuredContent"],
+        read,
         json!({"data": {"gid": seed::VENUE_TASK_GID, "name": "Book venue"}})
     );
+    assert_eq!(mock.api_requests(), 1);
 
-    let (status, answer) = post(
-        &url,
-        json!({"jsonrpc": "2.0", "id": 4, "method": "tools/call", "params": {
-            "name": "execute",
-            "arguments": {"entity": "tasks", "action": "delete", "params": {"task_gid": seed::VENUE_TASK_GID}},
-        }}),
-        &[],
-    )
-    .await;
-    assert_eq!(status, 200, "{answer}");
-    assert_eq!(answer["result"]["isError"], true);
-    assert_eq!(
-        answer["result"]["structuredContent"]["error"]["kind"],
-        "read_only"
+    // A bad param and a write on a read-only server: tool errors, and nothing reaches Asana.
+    invalid_params_message(
+        &call_execute(&client, "tasks", "get", json!({"task": "1"})).await,
+        &["unknown param `task`"],
     );
+    let error = structured_error(
+        &call_execute(
+            &client,
+            "tasks",
+            "delete",
+            json!({"task_gid": seed::VENUE_TASK_GID}),
+        )
+        .await,
+    );
+    assert_eq!(error["kind"], "read_only");
+    assert_eq!(mock.api_requests(), 1);
     assert!(mock.object(seed::VENUE_TASK_GID).is_some());
 }
 
@@ -155,24 +146,29 @@ async fn other_hosts_and_origins_are_refused() {
         .allowed_origins(["https://app.example.com:443"]);
     let url = serve(&mock, settings).await;
 
-    let (status, _) = post(&url, initialize(), &[("host", "evil.example")]).await;
+    let (status, _) = post_raw(&url, &initialize_request(), &[("host", "evil.example")]).await;
     assert_eq!(status, 403);
-    let (status, _) = post(&url, initialize(), &[("origin", "https://evil.example")]).await;
+    let (status, _) = post_raw(
+        &url,
+        &initialize_request(),
+        &[("origin", "https://evil.example")],
+    )
+    .await;
     assert_eq!(status, 403);
-    let (status, answer) = post(&url, initialize(), &[("host", "mcp.example.com")]).await;
+    let (status, answer) =
+        post_raw(&url, &initialize_request(), &[("host", "mcp.example.com")]).await;
     assert_eq!(status, 200, "{answer}");
-    let (status, answer) = post(&url, initialize(), &[("origin", "https://app.example.com")]).await;
+    let (status, answer) = post_raw(
+        &url,
+        &initialize_request(),
+        &[("origin", "https://app.example.com")],
+    )
+    .await;
     assert_eq!(status, 200, "{answer}");
+    // rmcp's client sends the loopback Host it connects to, which is allowed.
+    let client = connect_http(&url, None).await;
+    assert_eq!(names(&client.list_all_tools().await.unwrap()).len(), 2);
     assert_eq!(mock.api_requests(), 0);
-}
-
-fn tool_names(answer: &Value) -> Vec<String> {
-    answer["result"]["tools"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|t| t["name"].as_str().map(str::to_string))
-        .collect()
 }
 
 #[tokio::test]
@@ -202,45 +198,60 @@ async fn each_request_is_answered_by_the_server_its_route_chose() {
             .layer(from_fn_with_state(Arc::new(servers), choose)),
     )
     .await;
-    let list = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"});
 
-    assert_eq!(post(&url, list.clone(), &[]).await.0, 401);
+    assert_eq!(post_raw(&url, &list_tools_request(), &[]).await.0, 401);
     assert_eq!(
-        post(
+        post_raw(
             &url,
-            list.clone(),
+            &list_tools_request(),
             &[("authorization", "Bearer someone-else")]
         )
         .await
         .0,
         404
     );
-    let (status, answer) = post(&url, list.clone(), &[("authorization", "Bearer reader")]).await;
-    assert_eq!(status, 200, "{answer}");
-    assert_eq!(tool_names(&answer), ["tasks_list", "tasks_get"]);
-    let (status, answer) = post(&url, list, &[("authorization", "Bearer writer")]).await;
-    assert_eq!(status, 200, "{answer}");
-    assert_eq!(
-        tool_names(&answer),
-        [
-            "tasks_list",
-            "tasks_get",
-            "tasks_create",
-            "tasks_update",
-            "tasks_delete"
-        ]
+
+    // One tool per action: the reader's hide the writes and refuse them as unknown tools.
+    let reader = connect_http(&url, Some("reader")).await;
+    let tools = reader.list_all_tools().await.unwrap();
+    assert_eq!(names(&tools), ["tasks_list", "tasks_get"]);
+    assert_tools_well_formed(&tools);
+    let unknown = reader
+        .call_tool(
+            CallToolRequestParams::new("tasks_delete").with_arguments(
+                json!({"task_gid": seed::DRAFT_TASK_GID})
+                    .as_object()
+                    .unwrap()
+                    .clone(),
+            ),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        unknown.to_string().contains("unknown tool `tasks_delete`"),
+        "{unknown}"
     );
+    assert_eq!(mock.api_requests(), 0);
+    assert!(mock.object(seed::DRAFT_TASK_GID).is_some());
+
+    let writer = connect_http(&url, Some("writer")).await;
+    let tools = writer.list_all_tools().await.unwrap();
+    assert_tasks_tools(&tools);
+    assert_tools_well_formed(&tools);
+    let gid = create_task(&writer, &mock, "Write the MCP docs").await;
+    let read = structured_ok(&call_tool(&reader, "tasks_get", json!({"task_gid": gid})).await);
+    assert_eq!(read["data"]["name"], "Write the MCP docs");
+    invalid_params_message(
+        &call_tool(&writer, "tasks_delete", json!({"task_gid": 7})).await,
+        &["`task_gid` must be string, got a number"],
+    );
+    assert_eq!(mock.api_requests(), 2);
 
     // A route that chose no server answers with a JSON-RPC error, not a tool list.
     let bare =
         listen(axum::Router::new().nest_service("/mcp", http_service(HttpSettings::default())))
             .await;
-    let (_, answer) = post(
-        &bare,
-        json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list"}),
-        &[],
-    )
-    .await;
+    let (_, answer) = post_raw(&bare, &list_tools_request(), &[]).await;
     assert!(
         answer["error"]["message"]
             .as_str()
@@ -248,5 +259,5 @@ async fn each_request_is_answered_by_the_server_its_route_chose() {
             .starts_with("no MCP server for this request"),
         "{answer}"
     );
-    assert_eq!(mock.api_requests(), 0);
+    assert_eq!(mock.api_requests(), 2);
 }

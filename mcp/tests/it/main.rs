@@ -1,21 +1,24 @@
 //! The MCP server in process, through rmcp's client over an in-memory stream, against the Asana
 //! testkit: the tools listed, `describe`, tool errors, read-only and one tool per action; and the
-//! streamable-HTTP endpoint (`http`). `execute` through the CLI's stored connection is tested in
-//! `cli/tests/cli.rs`.
+//! streamable-HTTP endpoint through rmcp's HTTP client (`http`). `execute` through the CLI's
+//! stored connection is tested in `cli/tests/cli.rs`.
 
 mod http;
 
 use std::sync::Arc;
 
 use auth_core::SecretString;
-use integrations_mcp::testing::{call_tool, structured_error, structured_ok};
-use integrations_mcp::{AnsweredCall, Executor, McpServer, SERVER_NAME, SetupError};
+use integrations_mcp::testing::{
+    assert_server_info, assert_tools_well_formed, call_tool, connect, invalid_params_message,
+    structured_error, structured_ok,
+};
+use integrations_mcp::{AnsweredCall, Executor, McpServer, SetupError};
 use provider_asana::AsanaClientSettings;
 use provider_asana::connector::{AsanaConnector, ExecuteError};
 use provider_asana_testkit::{MockAsana, seed};
-use rmcp::model::{CallToolRequestParams, JsonObject, Tool};
+use rmcp::model::{CallToolRequestParams, Tool};
 use rmcp::service::RunningService;
-use rmcp::{RoleClient, ServiceExt};
+use rmcp::{Peer, RoleClient, ServiceExt};
 use serde_json::{Value, json};
 use url::Url;
 
@@ -30,14 +33,14 @@ fn connector(mock: &MockAsana) -> AsanaConnector {
 }
 
 /// A client connected to `server` over an in-memory stream.
-async fn connect(server: McpServer) -> RunningService<RoleClient, ()> {
+async fn connect_in_memory(server: McpServer) -> RunningService<RoleClient, ()> {
     let (client_side, server_side) = tokio::io::duplex(1 << 20);
     tokio::spawn(async move {
         if let Ok(running) = server.serve(server_side).await {
             let _ = running.waiting().await;
         }
     });
-    ().serve(client_side).await.expect("the handshake")
+    connect(client_side).await
 }
 
 fn names(tools: &[Tool]) -> Vec<String> {
@@ -49,20 +52,60 @@ fn hints(tool: &Tool) -> (Option<bool>, Option<bool>, Option<bool>) {
     (a.read_only_hint, a.destructive_hint, a.idempotent_hint)
 }
 
+/// Checks the tools of a server built with `.tools(["tasks.*"])`: one per tasks action, in the
+/// catalog's order, with hints from what each does.
+fn assert_tasks_tools(tools: &[Tool]) {
+    assert_eq!(
+        names(tools),
+        [
+            "tasks_list",
+            "tasks_get",
+            "tasks_create",
+            "tasks_update",
+            "tasks_delete"
+        ]
+    );
+    let hints: Vec<_> = tools.iter().map(hints).collect();
+    assert_eq!(
+        hints,
+        [
+            (Some(true), None, None),
+            (Some(true), None, None),
+            (Some(false), Some(false), Some(false)),
+            (Some(false), Some(false), Some(true)),
+            (Some(false), Some(true), Some(true)),
+        ]
+    );
+}
+
+/// Creates a task named `name` in the launch project through `tasks_create`; returns its gid
+/// after checking that the testkit holds it.
+async fn create_task(client: &Peer<RoleClient>, mock: &MockAsana, name: &str) -> String {
+    let created = structured_ok(
+        &call_tool(
+            client,
+            "tasks_create",
+            json!({"name": name, "projects": [seed::LAUNCH_PROJECT_GID]}),
+        )
+        .await,
+    );
+    let gid = created["data"]["gid"].as_str().unwrap().to_string();
+    assert_eq!(mock.object(&gid).unwrap()["name"], name);
+    gid
+}
+
 #[tokio::test]
 async fn the_server_names_itself_and_offers_describe_and_execute() {
     let mock = MockAsana::start().await;
     let server = McpServer::builder()
         .build(Arc::new(connector(&mock)))
         .unwrap();
-    let client = connect(server).await;
-    let info = client.peer_info().expect("server info");
-    assert_eq!(info.server_info.as_ref().unwrap().name, SERVER_NAME);
-    assert_eq!(SERVER_NAME, "integrations");
-    assert!(info.capabilities.tools.is_some());
+    let client = connect_in_memory(server).await;
+    assert_server_info(&client);
 
     let tools = client.list_all_tools().await.unwrap();
     assert_eq!(names(&tools), ["describe", "execute"]);
+    assert_tools_well_formed(&tools);
     assert_eq!(hints(&tools[0]), (Some(true), None, None));
     assert_eq!(hints(&tools[1]), (Some(false), Some(true), Some(false)));
     assert_eq!(
@@ -84,7 +127,7 @@ async fn describe_lists_everything_whatever_the_cap_and_one_entity_with_schemas(
     let server = McpServer::builder()
         .build(Arc::new(connector(&mock).with_max_result_chars(50)))
         .unwrap();
-    let client = connect(server).await;
+    let client = connect_in_memory(server).await;
     let catalog = AsanaConnector::catalog();
 
     let all = structured_ok(&call_tool(&client, "describe", json!({})).await);
@@ -134,24 +177,16 @@ async fn describe_lists_everything_whatever_the_cap_and_one_entity_with_schemas(
 async fn bad_params_and_arguments_are_tool_errors_and_nothing_is_sent() {
     let mock = MockAsana::start().await;
     let executor = Arc::new(connector(&mock));
-    let client = connect(McpServer::builder().build(executor.clone()).unwrap()).await;
+    let client = connect_in_memory(McpServer::builder().build(executor.clone()).unwrap()).await;
 
-    let error = structured_error(
+    invalid_params_message(
         &call_tool(
             &client,
             "execute",
             json!({"entity": "tasks", "action": "get", "params": {"task": "1"}}),
         )
         .await,
-    );
-    assert_eq!(error["kind"], "invalid_params");
-    assert_eq!(error["retryable"], false);
-    assert_eq!(error["needs_reauthorization"], false);
-    let message = error["message"].as_str().unwrap();
-    assert!(message.contains("unknown param `task`"), "{message}");
-    assert!(
-        message.contains("missing required param `task_gid`"),
-        "{message}"
+        &["unknown param `task`", "missing required param `task_gid`"],
     );
 
     let error = structured_error(&call_tool(&client, "execute", json!({"entity": "tasks"})).await);
@@ -172,22 +207,16 @@ async fn bad_params_and_arguments_are_tool_errors_and_nothing_is_sent() {
     );
     assert_eq!(error["kind"], "unknown_action");
 
-    let per_action = connect(
+    let per_action = connect_in_memory(
         McpServer::builder()
             .tools(["tasks.get"])
             .build(executor)
             .unwrap(),
     )
     .await;
-    let error =
-        structured_error(&call_tool(&per_action, "tasks_get", json!({"task_gid": 7})).await);
-    assert_eq!(error["kind"], "invalid_params");
-    assert!(
-        error["message"]
-            .as_str()
-            .unwrap()
-            .contains("`task_gid` must be string, got a number"),
-        "{error}"
+    invalid_params_message(
+        &call_tool(&per_action, "tasks_get", json!({"task_gid": 7})).await,
+        &["`task_gid` must be string, got a number"],
     );
     assert_eq!(mock.api_requests(), 0);
 
@@ -206,7 +235,7 @@ async fn bad_params_and_arguments_are_tool_errors_and_nothing_is_sent() {
 async fn a_read_only_server_hides_and_refuses_writes() {
     let mock = MockAsana::start().await;
     let executor = Arc::new(connector(&mock));
-    let client = connect(
+    let client = connect_in_memory(
         McpServer::builder()
             .read_only(true)
             .build(executor.clone())
@@ -277,7 +306,7 @@ async fn a_read_only_server_hides_and_refuses_writes() {
     .await);
     assert_eq!(read["data"]["name"], "Book venue");
 
-    let per_action = connect(
+    let per_action = connect_in_memory(
         McpServer::builder()
             .read_only(true)
             .tools(["tasks.*"])
@@ -295,7 +324,7 @@ async fn a_read_only_server_hides_and_refuses_writes() {
 async fn one_tool_per_selected_action_with_its_schema_and_hints() {
     let mock = MockAsana::start().await;
     let executor = Arc::new(connector(&mock));
-    let client = connect(
+    let client = connect_in_memory(
         McpServer::builder()
             .tools(["tasks.*"])
             .build(executor.clone())
@@ -303,27 +332,7 @@ async fn one_tool_per_selected_action_with_its_schema_and_hints() {
     )
     .await;
     let tools = client.list_all_tools().await.unwrap();
-    assert_eq!(
-        names(&tools),
-        [
-            "tasks_list",
-            "tasks_get",
-            "tasks_create",
-            "tasks_update",
-            "tasks_delete"
-        ]
-    );
-    let hints: Vec<_> = tools.iter().map(hints).collect();
-    assert_eq!(
-        hints,
-        [
-            (Some(true), None, None),
-            (Some(true), None, None),
-            (Some(false), Some(false), Some(false)),
-            (Some(false), Some(false), Some(true)),
-            (Some(false), Some(true), Some(true)),
-        ]
-    );
+    assert_tasks_tools(&tools);
     let definitions = AsanaConnector::tool_definitions();
     let list = definitions
         .iter()
@@ -338,21 +347,12 @@ async fn one_tool_per_selected_action_with_its_schema_and_hints() {
         list["description"].as_str()
     );
 
-    let created = structured_ok(
-        &call_tool(
-            &client,
-            "tasks_create",
-            json!({"name": "Write the MCP docs", "projects": [seed::LAUNCH_PROJECT_GID]}),
-        )
-        .await,
-    );
-    let gid = created["data"]["gid"].as_str().unwrap();
-    assert_eq!(mock.object(gid).unwrap()["name"], "Write the MCP docs");
+    let gid = create_task(&client, &mock, "Write the MCP docs").await;
     structured_ok(&call_tool(&client, "tasks_delete", json!({"task_gid": gid})).await);
-    assert!(mock.object(gid).is_none());
+    assert!(mock.object(&gid).is_none());
 
     // Every action at once: names unique, schemas objects without a top-level anyOf.
-    let all = connect(
+    let all = connect_in_memory(
         McpServer::builder()
             .tools(["*.*"])
             .build(executor.clone())
@@ -365,22 +365,12 @@ async fn one_tool_per_selected_action_with_its_schema_and_hints() {
         .map(|e| e.actions.len())
         .sum();
     assert_eq!(tools.len(), count);
-    let mut unique = names(&tools);
-    unique.sort();
-    unique.dedup();
-    assert_eq!(unique.len(), count);
+    assert_tools_well_formed(&tools);
     for tool in &tools {
-        assert!(
-            tool.name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '_'),
-            "{}",
-            tool.name
-        );
-        assert_schema_object(&tool.input_schema, &tool.name);
+        assert!(tool.input_schema["required"].is_array(), "{}", tool.name);
     }
 
-    let lists = connect(
+    let lists = connect_in_memory(
         McpServer::builder()
             .tools(["*.list", "tasks.get"])
             .build(executor)
@@ -394,28 +384,6 @@ async fn one_tool_per_selected_action_with_its_schema_and_hints() {
             .all(|t| t.name.ends_with("_list") || t.name == "tasks_get")
     );
     assert!(names(&tools).contains(&"project_tasks_list".to_string()));
-}
-
-/// A JSON Schema of an object: typed properties, required ones among them, no top-level
-/// combinators.
-fn assert_schema_object(schema: &JsonObject, name: &str) {
-    assert_eq!(schema["type"], "object", "{name}");
-    for keyword in ["anyOf", "oneOf", "allOf"] {
-        assert!(!schema.contains_key(keyword), "{name}: {keyword}");
-    }
-    let properties = schema["properties"].as_object().expect("properties");
-    for (param, property) in properties {
-        assert!(
-            property["type"].is_string() || property["type"].is_array(),
-            "{name}.{param}"
-        );
-    }
-    for required in schema["required"].as_array().expect("required") {
-        assert!(
-            properties.contains_key(required.as_str().unwrap()),
-            "{name}: {required}"
-        );
-    }
 }
 
 #[tokio::test]
@@ -470,7 +438,7 @@ async fn the_executor_hears_of_every_call_it_does_not_run() {
         connector: connector(&mock),
         answered: Default::default(),
     });
-    let client = connect(
+    let client = connect_in_memory(
         McpServer::builder()
             .read_only(true)
             .build(executor.clone())

@@ -1,8 +1,23 @@
-//! `/mcp`: raw JSON-RPC over HTTP (stateless streamable HTTP) with the service's tokens: the
-//! tools, reads and writes against MockAsana, tenancy (401, 404), `Host`/`Origin` allow lists
-//! (403), read-only connectors, error classes as tool errors, and the audit log.
+//! `/mcp` with the service's tokens, called through rmcp's streamable-HTTP client as MCP clients
+//! call it: the tools, reads and writes against MockAsana, read-only connectors, error classes as
+//! tool errors, refresh under concurrent calls, and the audit log. What that client cannot send or
+//! report goes as a plain HTTP request (`testing::post_raw`): no token (401), a connector the
+//! caller does not own (404), `Host`/`Origin` outside the allow lists (403), an over-sized body.
 
+use std::collections::HashMap;
+
+use axum::http::{HeaderName, HeaderValue};
+use integrations_mcp::testing::{
+    assert_server_info, assert_tools_well_formed, call_execute, call_tool, connect,
+    initialize_request, invalid_params_message, list_tools_request, post_raw, structured_error,
+    structured_ok,
+};
 use provider_asana_testkit::{MockAsana, seed};
+use rmcp::RoleClient;
+use rmcp::model::Tool;
+use rmcp::service::RunningService;
+use rmcp::transport::StreamableHttpClientTransport;
+use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
 use serde_json::{Value, json};
 
 use crate::support::{Service, error_message};
@@ -33,80 +48,66 @@ impl<'a> Call<'a> {
         self.headers.push((name, value.into()));
         self
     }
+
+    fn url(&self, service: &Service) -> String {
+        format!("{}/mcp{}", service.url, self.query)
+    }
 }
 
-/// POSTs one JSON-RPC message to `/mcp`; the status and the JSON answer (`Null` when none).
-async fn post(service: &Service, call: &Call<'_>, message: Value) -> (u16, Value) {
-    let mut request = service
-        .http
-        .post(format!("{}/mcp{}", service.url, call.query))
-        .header("accept", "application/json, text/event-stream")
-        .header("mcp-protocol-version", "2025-06-18")
-        .json(&message);
+/// rmcp's streamable-HTTP client after its handshake with `/mcp`, sending what `call` says with
+/// every request.
+async fn client(service: &Service, call: &Call<'_>) -> RunningService<RoleClient, ()> {
+    let headers: HashMap<HeaderName, HeaderValue> = call
+        .headers
+        .iter()
+        .map(|(name, value)| {
+            (
+                HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                HeaderValue::from_str(value).unwrap(),
+            )
+        })
+        .collect();
+    let mut config = StreamableHttpClientTransportConfig::with_uri(call.url(service))
+        .custom_headers(headers)
+        .max_concurrent_requests(CONCURRENT_CALLS);
     if let Some(token) = call.token {
-        request = request.bearer_auth(token);
+        config = config.auth_header(token);
     }
-    for (name, value) in &call.headers {
-        request = request.header(*name, value);
-    }
-    let response = request.send().await.unwrap();
-    let status = response.status().as_u16();
-    let text = response.text().await.unwrap();
-    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    connect(StreamableHttpClientTransport::from_config(config)).await
 }
 
-fn initialize() -> Value {
-    json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
-        "protocolVersion": "2025-06-18",
-        "capabilities": {},
-        "clientInfo": {"name": "test", "version": "1"},
+/// POSTs one JSON-RPC message to `/mcp` as a plain HTTP request; the status and the JSON answer
+/// (`Null` when none).
+async fn post(service: &Service, call: &Call<'_>, message: Value) -> (u16, Value) {
+    let bearer = call.token.map(|token| format!("Bearer {token}"));
+    let headers: Vec<(&str, &str)> = bearer
+        .iter()
+        .map(|value| ("authorization", value.as_str()))
+        .chain(
+            call.headers
+                .iter()
+                .map(|(name, value)| (*name, value.as_str())),
+        )
+        .collect();
+    post_raw(&call.url(service), &message, &headers).await
+}
+
+/// A JSON-RPC `tools/call` of `execute`, for a plain HTTP request.
+fn execute_request(entity: &str, action: &str, params: Value) -> Value {
+    json!({"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {
+        "name": "execute",
+        "arguments": {"entity": entity, "action": action, "params": params},
     }})
 }
 
-fn list_tools() -> Value {
-    json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list"})
+fn tool_names(tools: &[Tool]) -> Vec<&str> {
+    tools.iter().map(|t| t.name.as_ref()).collect()
 }
 
-fn tool(name: &str, arguments: Value) -> Value {
-    json!({"jsonrpc": "2.0", "id": 3, "method": "tools/call",
-           "params": {"name": name, "arguments": arguments}})
-}
-
-fn execute(entity: &str, action: &str, params: Value) -> Value {
-    tool(
-        "execute",
-        json!({"entity": entity, "action": action, "params": params}),
-    )
-}
-
-/// A tool call's result, after checking that the request succeeded at the HTTP and JSON-RPC
-/// levels.
-async fn result(service: &Service, call: &Call<'_>, message: Value) -> Value {
-    let (status, answer) = post(service, call, message).await;
-    assert_eq!(status, 200, "{answer}");
-    assert!(answer.get("error").is_none(), "{answer}");
-    answer["result"].clone()
-}
-
-/// The structured content of a successful tool result.
-fn ok(result: &Value) -> &Value {
-    assert_eq!(result["isError"], false, "{result}");
-    &result["structuredContent"]
-}
-
-/// The `error` of a failed tool result.
-fn tool_error(result: &Value) -> &Value {
-    assert_eq!(result["isError"], true, "{result}");
-    &result["structuredContent"]["error"]
-}
-
-fn tool_names(result: &Value) -> Vec<&str> {
-    result["tools"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t["name"].as_str().unwrap())
-        .collect()
+/// The `readOnlyHint` of the `execute` tool.
+fn execute_read_only_hint(tools: &[Tool]) -> Option<bool> {
+    assert_eq!(tools[1].name, "execute");
+    tools[1].annotations.as_ref().and_then(|a| a.read_only_hint)
 }
 
 /// The caller's audit entries, newest first.
@@ -129,37 +130,34 @@ fn line(entry: &Value) -> String {
     )
 }
 
+/// Tool calls sent at once in the refresh test, and so the client's concurrent requests.
+const CONCURRENT_CALLS: usize = 20;
+
 #[tokio::test]
 async fn a_scoped_token_lists_describes_reads_and_writes_and_every_call_is_audited() {
     let service = Service::start().await;
     let (app_token, id) = service.pat_connector().await;
     let scoped = service.scoped_token(&app_token, "c").await;
     let call = Call::token(&scoped);
+    let client = client(&service, &call).await;
 
-    let (status, answer) = post(&service, &call, initialize()).await;
-    assert_eq!(status, 200, "{answer}");
-    assert_eq!(answer["result"]["serverInfo"]["name"], "integrations");
-    assert!(answer["result"]["capabilities"]["tools"].is_object());
-    let tools = result(&service, &call, list_tools()).await;
+    assert_server_info(&client);
+    let tools = client.list_all_tools().await.unwrap();
     assert_eq!(tool_names(&tools), ["describe", "execute"]);
-    assert_eq!(tools["tools"][1]["annotations"]["readOnlyHint"], false);
+    assert_tools_well_formed(&tools);
+    assert_eq!(execute_read_only_hint(&tools), Some(false));
 
-    let all = result(&service, &call, tool("describe", json!({}))).await;
-    assert_eq!(ok(&all)["read_only"], false);
+    let all = structured_ok(&call_tool(&client, "describe", json!({})).await);
+    assert_eq!(all["read_only"], false);
     assert!(
-        ok(&all)["entities"]
+        all["entities"]
             .as_array()
             .unwrap()
             .iter()
             .any(|e| e["entity"] == "tasks")
     );
-    let tasks = result(
-        &service,
-        &call,
-        tool("describe", json!({"entity": "tasks"})),
-    )
-    .await;
-    let create = ok(&tasks)["actions"]
+    let tasks = structured_ok(&call_tool(&client, "describe", json!({"entity": "tasks"})).await);
+    let create = tasks["actions"]
         .as_array()
         .unwrap()
         .iter()
@@ -168,31 +166,24 @@ async fn a_scoped_token_lists_describes_reads_and_writes_and_every_call_is_audit
     assert_eq!(create["params_schema"]["type"], "object");
     assert_eq!(service.asana.api_requests(), 0);
 
-    let read = result(
-        &service,
-        &call,
-        execute(
-            "tasks",
-            "get",
-            json!({"task_gid": seed::VENUE_TASK_GID, "select_fields": ["name"]}),
-        ),
-    )
-    .await;
-    assert_eq!(
-        ok(&read),
-        &json!({"data": {"gid": seed::VENUE_TASK_GID, "name": "Book venue"}})
+    let get_task = |params: Value| call_execute(&client, "tasks", "get", params);
+    let read = structured_ok(
+        &get_task(json!({"task_gid": seed::VENUE_TASK_GID, "select_fields": ["name"]})).await,
     );
-    let written = result(
-        &service,
-        &call,
-        execute(
+    assert_eq!(
+        read,
+        json!({"data": {"gid": seed::VENUE_TASK_GID, "name": "Book venue"}})
+    );
+    let written = structured_ok(
+        &call_execute(
+            &client,
             "tasks",
             "create",
             json!({"name": "Plan the MCP launch", "projects": [seed::LAUNCH_PROJECT_GID]}),
-        ),
-    )
-    .await;
-    let gid = ok(&written)["data"]["gid"].as_str().unwrap().to_string();
+        )
+        .await,
+    );
+    let gid = written["data"]["gid"].as_str().unwrap().to_string();
     assert_eq!(
         service.asana.object(&gid).unwrap()["name"],
         "Plan the MCP launch"
@@ -200,29 +191,12 @@ async fn a_scoped_token_lists_describes_reads_and_writes_and_every_call_is_audit
 
     // Errors are tool errors with the library's classes: a bad param (nothing sent), Asana's 404.
     let sent = service.asana.api_requests();
-    let invalid = result(
-        &service,
-        &call,
-        execute("tasks", "get", json!({"task": "1"})),
-    )
-    .await;
-    let error = tool_error(&invalid);
-    assert_eq!(error["kind"], "invalid_params");
-    assert!(
-        error["message"]
-            .as_str()
-            .unwrap()
-            .contains("unknown param `task`"),
-        "{error}"
+    invalid_params_message(
+        &get_task(json!({"task": "1"})).await,
+        &["unknown param `task`"],
     );
     assert_eq!(service.asana.api_requests(), sent);
-    let missing = result(
-        &service,
-        &call,
-        execute("tasks", "get", json!({"task_gid": "999"})),
-    )
-    .await;
-    let error = tool_error(&missing);
+    let error = structured_error(&get_task(json!({"task_gid": "999"})).await);
     assert_eq!(
         (&error["kind"], &error["status"], &error["retryable"]),
         (&json!("api"), &json!(404), &json!(false))
@@ -255,7 +229,7 @@ async fn a_scoped_token_lists_describes_reads_and_writes_and_every_call_is_audit
     assert!(!text.contains(seed::VENUE_TASK_GID));
 
     // A body over the service's limit (64 KiB here) is refused before it is read as JSON-RPC.
-    let huge = execute(
+    let huge = execute_request(
         "tasks",
         "create",
         json!({"name": "x".repeat(70_000), "projects": [seed::LAUNCH_PROJECT_GID]}),
@@ -278,10 +252,10 @@ async fn no_token_is_401_and_a_connector_the_caller_does_not_own_is_404() {
     let second = second["id"].as_str().unwrap();
     let scoped = service.scoped_token(&token, "c1").await;
 
-    let (status, body) = post(&service, &Call::default(), initialize()).await;
+    let (status, body) = post(&service, &Call::default(), initialize_request()).await;
     assert_eq!(status, 401, "{body}");
     assert!(error_message(&body).contains("service token"));
-    let (status, body) = post(&service, &Call::token("forged"), list_tools()).await;
+    let (status, body) = post(&service, &Call::token("forged"), list_tools_request()).await;
     assert_eq!(status, 401, "{body}");
 
     // Another customer's connector through a scoped token, another application's connector, an
@@ -293,25 +267,30 @@ async fn no_token_is_401_and_a_connector_the_caller_does_not_own_is_404() {
         (other_token.as_str(), first),
         (token.as_str(), "no-such-connector"),
     ] {
-        let (status, body) = post(&service, &Call::token(caller).connector(id), list_tools()).await;
+        let (status, body) = post(
+            &service,
+            &Call::token(caller).connector(id),
+            list_tools_request(),
+        )
+        .await;
         assert_eq!(status, 404, "{body}");
         assert_eq!(error_message(&body), "connector not found");
         let (status, _) = post(
             &service,
             &Call::token(caller).header("x-connector-id", id),
-            list_tools(),
+            list_tools_request(),
         )
         .await;
         assert_eq!(status, 404);
     }
     // A customer with no connector has nothing to reach either.
     let nobody = service.scoped_token(&token, "c3").await;
-    let (status, _) = post(&service, &Call::token(&nobody), list_tools()).await;
+    let (status, _) = post(&service, &Call::token(&nobody), list_tools_request()).await;
     assert_eq!(status, 404);
 
     // An application token names the connector; a scoped token may, and must when its customer
     // has several.
-    let (status, body) = post(&service, &Call::token(&token), list_tools()).await;
+    let (status, body) = post(&service, &Call::token(&token), list_tools_request()).await;
     assert_eq!(status, 400, "{body}");
     assert!(error_message(&body).contains("connector_id"));
     for call in [
@@ -320,36 +299,32 @@ async fn no_token_is_401_and_a_connector_the_caller_does_not_own_is_404() {
         Call::token(&scoped),
         Call::token(&scoped).connector(first),
     ] {
-        assert_eq!(
-            tool_names(&result(&service, &call, list_tools()).await).len(),
-            2
-        );
+        let client = client(&service, &call).await;
+        assert_eq!(client.list_all_tools().await.unwrap().len(), 2);
     }
     let (status, body) = post(
         &service,
         &Call::token(&token)
             .connector(first)
             .header("x-connector-id", second),
-        list_tools(),
+        list_tools_request(),
     )
     .await;
     assert_eq!(status, 400, "{body}");
     let again = service.connector(&token, "c1", pat).await;
     let again = again["id"].as_str().unwrap();
-    let (status, body) = post(&service, &Call::token(&scoped), list_tools()).await;
+    let (status, body) = post(&service, &Call::token(&scoped), list_tools_request()).await;
     assert_eq!(status, 400, "{body}");
     let message = error_message(&body);
     assert!(
         message.contains(first) && message.contains(again),
         "{message}"
     );
-    let chosen = result(
-        &service,
-        &Call::token(&scoped).connector(again),
-        list_tools(),
-    )
-    .await;
-    assert_eq!(tool_names(&chosen), ["describe", "execute"]);
+    let chosen = client(&service, &Call::token(&scoped).connector(again)).await;
+    assert_eq!(
+        tool_names(&chosen.list_all_tools().await.unwrap()),
+        ["describe", "execute"]
+    );
 
     assert_eq!(service.asana.api_requests(), 0);
     assert!(
@@ -377,7 +352,10 @@ async fn hosts_and_origins_outside_the_allow_lists_are_refused() {
         call().header("origin", "https://mcp.example.com"),
         call().header("origin", "http://localhost:3000"),
     ] {
-        assert_eq!(status(post(&service, &allowed, initialize()).await), 200);
+        assert_eq!(
+            status(post(&service, &allowed, initialize_request()).await),
+            200
+        );
     }
     for refused in [
         call().header("host", "evil.example"),
@@ -389,7 +367,7 @@ async fn hosts_and_origins_outside_the_allow_lists_are_refused() {
                 post(
                     &service,
                     &refused,
-                    execute("tasks", "delete", json!({"task_gid": seed::DRAFT_TASK_GID}))
+                    execute_request("tasks", "delete", json!({"task_gid": seed::DRAFT_TASK_GID}))
                 )
                 .await
             ),
@@ -434,7 +412,7 @@ async fn hosts_and_origins_outside_the_allow_lists_are_refused() {
     ] {
         let expected = if allowed { 200 } else { 403 };
         assert_eq!(
-            status(post(&service, &request, initialize()).await),
+            status(post(&service, &request, initialize_request()).await),
             expected
         );
     }
@@ -460,13 +438,13 @@ async fn a_read_only_connector_hides_and_refuses_writes() {
     assert_eq!(status, 201, "{connector}");
     assert_eq!(connector["read_only"], true);
     let id = connector["id"].as_str().unwrap();
-    let call = Call::token(&token).connector(id);
+    let client = client(&service, &Call::token(&token).connector(id)).await;
 
-    let tools = result(&service, &call, list_tools()).await;
-    assert_eq!(tools["tools"][1]["annotations"]["readOnlyHint"], true);
-    let all = result(&service, &call, tool("describe", json!({}))).await;
-    assert_eq!(ok(&all)["read_only"], true);
-    let effects: Vec<&Value> = ok(&all)["entities"]
+    let tools = client.list_all_tools().await.unwrap();
+    assert_eq!(execute_read_only_hint(&tools), Some(true));
+    let all = structured_ok(&call_tool(&client, "describe", json!({})).await);
+    assert_eq!(all["read_only"], true);
+    let effects: Vec<&Value> = all["entities"]
         .as_array()
         .unwrap()
         .iter()
@@ -475,24 +453,30 @@ async fn a_read_only_connector_hides_and_refuses_writes() {
         .collect();
     assert!(!effects.is_empty() && effects.iter().all(|e| *e == "read"));
 
-    let refused = result(
-        &service,
-        &call,
-        execute("tasks", "delete", json!({"task_gid": seed::DRAFT_TASK_GID})),
-    )
-    .await;
-    assert_eq!(tool_error(&refused)["kind"], "read_only");
+    let delete = || {
+        call_execute(
+            &client,
+            "tasks",
+            "delete",
+            json!({"task_gid": seed::DRAFT_TASK_GID}),
+        )
+    };
+    assert_eq!(structured_error(&delete().await)["kind"], "read_only");
     assert_eq!(service.asana.api_requests(), 0);
     assert!(service.asana.object(seed::DRAFT_TASK_GID).is_some());
-    let read = result(
-        &service,
-        &call,
-        execute("tasks", "get", json!({"task_gid": seed::VENUE_TASK_GID})),
-    )
-    .await;
-    assert_eq!(ok(&read)["data"]["name"], "Book venue");
+    let read = structured_ok(
+        &call_execute(
+            &client,
+            "tasks",
+            "get",
+            json!({"task_gid": seed::VENUE_TASK_GID}),
+        )
+        .await,
+    );
+    assert_eq!(read["data"]["name"], "Book venue");
 
-    // The flag is the connector's: PATCH turns it off (and rejects a non-boolean).
+    // The flag is the connector's: PATCH turns it off (and rejects a non-boolean), and the same
+    // client sees it on its next request.
     let path = format!("/api/v1/integrations/connectors/{id}");
     let patch = |body: Value| {
         service.send(
@@ -509,15 +493,9 @@ async fn a_read_only_connector_hides_and_refuses_writes() {
     assert_eq!((status, &body["read_only"]), (200, &json!(false)), "{body}");
     let (_, got) = service.get(&path, Some(&token)).await;
     assert_eq!(got["read_only"], false);
-    let tools = result(&service, &call, list_tools()).await;
-    assert_eq!(tools["tools"][1]["annotations"]["readOnlyHint"], false);
-    let deleted = result(
-        &service,
-        &call,
-        execute("tasks", "delete", json!({"task_gid": seed::DRAFT_TASK_GID})),
-    )
-    .await;
-    ok(&deleted);
+    let tools = client.list_all_tools().await.unwrap();
+    assert_eq!(execute_read_only_hint(&tools), Some(false));
+    structured_ok(&delete().await);
     assert!(service.asana.object(seed::DRAFT_TASK_GID).is_none());
 
     let lines: Vec<String> = audit(&service, &token).await.iter().map(line).collect();
@@ -539,13 +517,13 @@ async fn an_oauth_connector_refreshes_once_and_a_revoked_grant_asks_for_reauthor
     let service = Service::start().await;
     let (token, id, first_access_token) = service.oauth_connector().await;
     let id = id.as_str();
-    let call = Call::token(&token).connector(id);
-    let me = || execute("users", "get", json!({"user_gid": "me"}));
+    let client = client(&service, &Call::token(&token).connector(id)).await;
+    let me = || call_execute(&client, "users", "get", json!({"user_gid": "me"}));
 
     service.asana.expire_access_tokens();
-    let calls = (0..6).map(|_| result(&service, &call, me()));
+    let calls = (0..CONCURRENT_CALLS).map(|_| me());
     for answer in futures::future::join_all(calls).await {
-        assert_eq!(ok(&answer)["data"]["name"], "Greg Sanchez");
+        assert_eq!(structured_ok(&answer)["data"]["name"], "Greg Sanchez");
     }
     assert_eq!(service.asana.token_requests_for("refresh_token"), 1);
     assert_ne!(
@@ -557,8 +535,7 @@ async fn an_oauth_connector_refreshes_once_and_a_revoked_grant_asks_for_reauthor
     service.asana.expire_access_tokens();
     // The refresh is refused, then the stored status answers without calling Asana.
     for _ in 0..2 {
-        let answer = result(&service, &call, me()).await;
-        let error = tool_error(&answer);
+        let error = structured_error(&me().await);
         assert_eq!(error["needs_reauthorization"], true, "{error}");
         assert_eq!(error["retryable"], false);
         assert!(error["message"].as_str().unwrap().contains(id), "{error}");

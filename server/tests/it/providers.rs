@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use integrations::EnvSource;
 use integrations::asana::AsanaAppCredentials;
+use integrations_mcp::testing::{list_tools_request, post_raw};
 use integrations_server::ServerBuilder;
 use provider_asana_testkit::MockAsana;
 use serde_json::{Value, json};
@@ -875,18 +876,13 @@ async fn mcp_refuses_a_github_connector_with_400_naming_proxy_request() {
     let svc = start(&fake, &[]).await;
     let (token, connector) = github_connector(&svc, PAT).await;
     let id = connector["id"].as_str().unwrap();
-    let response = svc
-        .http
-        .post(format!("{}/mcp?connector_id={id}", svc.url))
-        .bearer_auth(&token)
-        .header("accept", "application/json, text/event-stream")
-        .header("mcp-protocol-version", "2025-06-18")
-        .json(&json!({ "jsonrpc": "2.0", "id": 1, "method": "tools/list" }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 400);
-    let body: Value = response.json().await.unwrap();
+    let (status, body) = post_raw(
+        &format!("{}/mcp?connector_id={id}", svc.url),
+        &list_tools_request(),
+        &[("authorization", &format!("Bearer {token}"))],
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
     assert_eq!(
         error_message(&body),
         "a GitHub connector has no catalog, so no MCP tools: /mcp serves Asana connectors; send its requests with execute and proxy.request"
