@@ -141,9 +141,18 @@ pub fn assert_tools_well_formed(tools: &[Tool]) {
     }
 }
 
-/// A JSON Schema of an object: typed properties, required ones (when listed) among them, no
-/// top-level combinators.
+/// A JSON Schema of an object: valid against the 2020-12 meta-schema, typed properties, required
+/// ones (when listed) among them, no top-level combinators.
 pub fn assert_schema_object(schema: &JsonObject, name: &str) {
+    let location = format!("urn:integrations:tool:{name}");
+    let mut compiler = boon::Compiler::new();
+    compiler.set_default_draft(boon::Draft::V2020_12);
+    if let Err(e) = compiler
+        .add_resource(&location, Value::Object(schema.clone()))
+        .and_then(|()| compiler.compile(&location, &mut boon::Schemas::new()))
+    {
+        panic!("{name}: not a valid JSON Schema: {e:#}");
+    }
     assert_eq!(schema["type"], "object", "{name}");
     for keyword in ["anyOf", "oneOf", "allOf"] {
         assert!(!schema.contains_key(keyword), "{name}: {keyword}");

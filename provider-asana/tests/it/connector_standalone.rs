@@ -1333,3 +1333,47 @@ async fn the_testkits_records_match_their_entity_schemas() {
     checked.insert("stories");
     assert_eq!(checked.len(), 9, "{checked:?}");
 }
+
+/// Compiles `schema` as a JSON Schema 2020-12 document, which checks it against the meta-schema.
+fn compile_schema(name: &str, schema: Value) -> Result<(), String> {
+    let location = format!("urn:integrations:{name}");
+    let mut compiler = boon::Compiler::new();
+    compiler.set_default_draft(boon::Draft::V2020_12);
+    compiler
+        .add_resource(&location, schema)
+        .and_then(|()| compiler.compile(&location, &mut boon::Schemas::new()))
+        .map(|_| ())
+        .map_err(|e| format!("{e:#}"))
+}
+
+/// Every schema the catalog publishes is a valid JSON Schema: each action's params, each LLM tool
+/// definition's input, each entity's records.
+#[test]
+fn every_published_schema_is_a_valid_json_schema() {
+    let mut published = Vec::new();
+    for entity in AsanaConnector::catalog() {
+        for action in &entity.actions {
+            let name = format!("{}.{}", entity.entity, action.action);
+            published.push((format!("{name}.params"), action.params_schema.clone()));
+        }
+        let records = AsanaConnector::entity_schema(entity.entity).unwrap();
+        published.push((format!("{}.records", entity.entity), records));
+    }
+    for tool in AsanaConnector::tool_definitions() {
+        let name = tool["name"].as_str().unwrap().to_string();
+        published.push((name, tool["input_schema"].clone()));
+    }
+    let actions: usize = AsanaConnector::catalog()
+        .iter()
+        .map(|e| e.actions.len())
+        .sum();
+    assert!(actions >= 169, "{actions}");
+    assert_eq!(AsanaConnector::tool_definitions().len(), actions);
+    let invalid: Vec<String> = published
+        .into_iter()
+        .filter_map(|(name, schema)| compile_schema(&name, schema).err())
+        .collect();
+    assert!(invalid.is_empty(), "{invalid:#?}");
+    assert!(compile_schema("misspelt", json!({"type": "objekt"})).is_err());
+    assert!(compile_schema("misplaced", json!({"required": "gid"})).is_err());
+}
