@@ -197,5 +197,6 @@ pub use store::PostgresServiceStore;
 pub use store::testing;
 pub use store::{
     ApplicationRecord, AuditEntry, AuthKind, ConnectorFilter, ConnectorRecord, OAuthAppRecord,
-    OAuthAppSource, OAuthStateRecord, Sealed, ServiceStore, SqliteServiceStore, TokenRecord,
+    OAuthAppSource, OAuthSecretClaim, OAuthSecretRecord, OAuthStateRecord, Sealed, ServiceStore,
+    SqliteServiceStore, TokenRecord,
 };
