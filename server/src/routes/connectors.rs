@@ -588,3 +588,31 @@ pub(crate) async fn remove(
         .await;
     Ok(Json(answer))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_secret_id_is_held_redacted_and_a_wrong_one_is_not_echoed() {
+        let Ok(request) = from_json::<CreateRequest>(
+            json!({ "server_side_oauth_secret_id": "CANARY-secret-id" }),
+        ) else {
+            panic!("a string secret id is read");
+        };
+        let held = request.server_side_oauth_secret_id.expect("held");
+        assert_eq!(held.expose_secret(), "CANARY-secret-id");
+        assert!(!format!("{held:?}").contains("CANARY"));
+        for wrong in [json!(["CANARY"]), json!({ "CANARY": 1 }), json!(7)] {
+            let Err(refused) =
+                from_json::<CreateRequest>(json!({ "server_side_oauth_secret_id": wrong }))
+            else {
+                panic!("{wrong} is not a secret id");
+            };
+            assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+            assert!(refused.message().contains("server_side_oauth_secret_id"));
+            assert!(!refused.message().contains("CANARY"));
+        }
+    }
+}
