@@ -15,13 +15,20 @@
 //! | `GET`, `PATCH`, `DELETE /api/v1/integrations/connectors/{id}` | the connector |
 //! | `POST /api/v1/integrations/connectors/{id}/execute` (also `/api/v1/connectors/sources/{id}/execute`) | `{result, connector_metadata}` |
 //! | `POST /api/v1/integrations/connectors/oauth/initiate` | `{consent_url}`: the provider's consent page for a customer |
-//! | `GET /api/v1/oauth/callback` (from the provider) | 303 to the `redirect_url` with `connector_id` (or `error`) |
+//! | `GET /api/v1/oauth/callback` (from the provider) | 303 to the `redirect_url` with `connector_id` and `secret_id` (or `error`) |
 //! | `PUT /api/v1/oauth/credentials`, `GET`, `DELETE /api/v1/oauth/credentials/connector_type/{type}` | the application's own OAuth app (never its secret) |
 //! | `GET /api/v1/audit?limit=N` | `{data: [entry, ...]}`, newest first |
 //! | `POST /mcp` (`?connector_id=` or `X-Connector-Id`) | MCP, streamable HTTP: `describe` and `execute` on one connector |
 //! | `GET /healthz`, `GET /readyz` | `{status}` |
 //! | `GET /api/v1/openapi.json` | the OpenAPI 3.1 document of all this, generated from the code |
 //! | `GET /metrics` | Prometheus text: requests by route template and status, execute latency, token refreshes, Asana's 429s |
+//!
+//! A consent flow (`oauth/initiate`, the provider's consent page, the callback) creates the
+//! connector itself and sends the user back to the application's `redirect_url` with its
+//! `connector_id`, and with a `secret_id` for applications written for Airbyte's older flow:
+//! `POST /api/v1/integrations/connectors` with `server_side_oauth_secret_id` set to it (and the
+//! same customer and connector type) answers that same connector, once, within
+//! [`OAUTH_SECRET_ID_TTL`]; no second connector is created.
 //!
 //! Errors are `{message, errors: [{message}], retryable}`: 400/422 for invalid input, 401 for a
 //! bad or expired token, 404 for anything the caller does not own, 409 when a connector needs
@@ -186,6 +193,7 @@ pub use limits::{
     DEFAULT_RATE_LIMIT_BURST, DEFAULT_RATE_LIMIT_PER_SECOND, DEFAULT_REQUEST_TIMEOUT,
 };
 pub use providers::ASANA_DEFINITION_ID;
+pub use routes::oauth::OAUTH_SECRET_ID_TTL;
 pub use server::{
     DEFAULT_CONNECTOR_CACHE, DEFAULT_MAX_BODY_BYTES, DEFAULT_REFRESH_INTERVAL,
     DEFAULT_REFRESH_MARGIN, DEFAULT_TOKEN_TTL, DEFAULT_UPSTREAM_TIMEOUT, MIN_TOKEN_TTL, Server,
@@ -197,5 +205,6 @@ pub use store::PostgresServiceStore;
 pub use store::testing;
 pub use store::{
     ApplicationRecord, AuditEntry, AuthKind, ConnectorFilter, ConnectorRecord, OAuthAppRecord,
-    OAuthAppSource, OAuthStateRecord, Sealed, ServiceStore, SqliteServiceStore, TokenRecord,
+    OAuthAppSource, OAuthSecretClaim, OAuthSecretRecord, OAuthStateRecord, Sealed, ServiceStore,
+    SqliteServiceStore, TokenRecord,
 };

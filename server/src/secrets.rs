@@ -1,4 +1,5 @@
-//! The service's own secrets: random values (client secrets, service tokens, OAuth states),
+//! The service's own secrets: random values (client secrets, service tokens, OAuth states,
+//! consent flows' secret ids),
 //! their SHA-256 hashes (what the store keeps), constant-time comparison of hashes, and the
 //! [`Sealer`] that encrypts values kept in the service's store with the core's key ring.
 

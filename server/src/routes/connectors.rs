@@ -1,6 +1,11 @@
 //! Connectors: create (`POST /api/v1/integrations/connectors`, and `/v1/...` as SDK 0.19 sends
 //! it), list with filters, and get, reconnect (`PATCH`) or delete one. An application sees only
 //! its connectors, a scoped token only its customer's; anything else is 404.
+//!
+//! Create takes `credentials`, or the `server_side_oauth_secret_id` of a completed consent flow
+//! (the `secret_id` its callback sent to the `redirect_url`, beside `connector_id`): that answers
+//! the connector the flow created, claimed once, by the flow's application, customer and
+//! provider only; anything else is the same 422, and changes nothing.
 
 use std::time::{Instant, SystemTime};
 
@@ -8,7 +13,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use integrations::CredentialStatus;
+use integrations::{CredentialStatus, SecretString};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
@@ -16,7 +21,8 @@ use utoipa::{IntoParams, ToSchema};
 use super::{ApiJson, ApiPath, ApiQuery, AppState, Audit, customer_of, from_json, rfc3339};
 use crate::error::{ApiError, ErrorBody};
 use crate::providers::{ConnectorType, CredentialsInput};
-use crate::store::{ConnectorFilter, ConnectorRecord};
+use crate::secrets;
+use crate::store::{ConnectorFilter, ConnectorRecord, OAuthSecretClaim};
 use crate::tokens::Principal;
 
 pub(super) fn routes() -> Router<AppState> {
@@ -179,11 +185,15 @@ pub(crate) struct CreateRequest {
     /// client_secret?}`.
     #[schema(value_type = Option<Object>)]
     credentials: Option<Value>,
-    /// Not supported: answered 422.
-    server_side_oauth_secret_id: Option<Value>,
+    /// Instead of `credentials`: the `secret_id` a consent flow's callback sent to the
+    /// `redirect_url`. Answers the connector that flow created (its `connector_id`), with
+    /// `name` and `read_only` applied when given; single use, within 15 minutes of the
+    /// callback, for the flow's customer and connector type only (anything else is 422: start a
+    /// new consent flow).
+    #[schema(value_type = Option<String>)]
+    server_side_oauth_secret_id: Option<SecretString>,
     /// Offers only reads over MCP; default false.
-    #[serde(default)]
-    read_only: bool,
+    read_only: Option<bool>,
 }
 
 /// Creates a connector for a customer. The body is a [`NewConnector`] and a [`CreateRequest`].
@@ -194,8 +204,9 @@ pub(crate) struct CreateRequest {
     request_body = CreateRequest,
     security(("bearer" = [])),
     responses(
-        (status = 201, description = "The connector", body = Connector),
+        (status = 201, description = "The connector (for a `server_side_oauth_secret_id`, the one its consent flow created)", body = Connector),
         (status = 404, description = "A scoped token named another customer", body = ErrorBody),
+        (status = 422, description = "A field is missing, of the wrong type, or not acceptable (the message names it); both `credentials` and `server_side_oauth_secret_id`; or a `server_side_oauth_secret_id` that is unknown, used, expired, or of another customer or connector type (start a new consent flow)", body = ErrorBody),
     )
 )]
 pub(crate) async fn create(
@@ -204,15 +215,26 @@ pub(crate) async fn create(
     ApiJson(body): ApiJson<Value>,
 ) -> Result<(StatusCode, Json<Connector>), ApiError> {
     let started = Instant::now();
-    let (customer, kind, name) =
-        from_json::<NewConnector>(body.clone())?.resolve(&state, &principal)?;
+    let new: NewConnector = from_json(body.clone())?;
+    let (customer, kind, name) = new.resolve(&state, &principal)?;
     let request: CreateRequest = from_json(body)?;
     let credentials = match (&request.credentials, &request.server_side_oauth_secret_id) {
-        (Some(credentials), _) => CredentialsInput::parse(credentials)?,
-        (None, Some(_)) => {
+        (Some(_), Some(_)) => {
             return Err(ApiError::unprocessable(
-                "server_side_oauth_secret_id is not supported by this service: send credentials, or connect through the consent flow (POST /api/v1/integrations/connectors/oauth/initiate)",
+                "send either credentials or server_side_oauth_secret_id, not both",
             ));
+        }
+        (Some(credentials), None) => CredentialsInput::parse(credentials)?,
+        (None, Some(secret_id)) => {
+            let claim = OAuthSecretClaim {
+                secret_hash: secrets::hash(secret_id.expose_secret()),
+                application_id: principal.application_id.clone(),
+                customer_name: customer,
+                connector_type: kind.id().to_string(),
+            };
+            let name = new.name.is_some().then_some(name);
+            return claim_created(&state, &principal, &claim, name, request.read_only, started)
+                .await;
         }
         (None, None) => {
             return Err(ApiError::unprocessable(
@@ -234,7 +256,7 @@ pub(crate) async fn create(
         name,
         auth_kind: credentials.auth_kind(),
         oauth_app,
-        read_only: request.read_only,
+        read_only: request.read_only.unwrap_or(false),
         created_at: now,
         updated_at: now,
     };
@@ -244,6 +266,77 @@ pub(crate) async fn create(
         .await;
     save_new(&state, &principal, &record, stored, started).await?;
     Ok((StatusCode::CREATED, Json(view(&state, &record).await?)))
+}
+
+/// Answers the connector a consent flow created, for the secret id its callback issued
+/// (`claim`), which is used up; with `name` and `read_only` applied when given, and audited as
+/// a creation. A secret id that is unknown, used, expired, of another application, customer or
+/// provider, or whose connector is gone, is 422 and changes nothing.
+async fn claim_created(
+    state: &AppState,
+    principal: &Principal,
+    claim: &OAuthSecretClaim,
+    name: Option<String>,
+    read_only: Option<bool>,
+    started: Instant,
+) -> Result<(StatusCode, Json<Connector>), ApiError> {
+    let unclaimable = || {
+        ApiError::unprocessable(
+            "unknown, expired or already used server_side_oauth_secret_id, or one of another customer or connector type: start a new consent flow (POST /api/v1/integrations/connectors/oauth/initiate)",
+        )
+    };
+    let claimed = state
+        .store
+        .claim_oauth_secret(claim, SystemTime::now())
+        .await?
+        .ok_or_else(unclaimable)?;
+    let mut record = state
+        .store
+        .connector(&principal.application_id, &claimed.connector_id)
+        .await?
+        .filter(|record| {
+            record.customer_name == claim.customer_name && principal.may_see(&record.customer_name)
+        })
+        .ok_or_else(unclaimable)?;
+    let mut given = vec!["server_side_oauth_secret_id".to_string()];
+    if let Some(name) = name {
+        record.name = name;
+        given.push("name".to_string());
+    }
+    if let Some(read_only) = read_only {
+        record.read_only = read_only;
+        given.push("read_only".to_string());
+    }
+    if given.len() > 1 {
+        record.updated_at = SystemTime::now();
+        if !state.store.update_connector(&record).await? {
+            return Err(unclaimable());
+        }
+    }
+    connector_audit(principal, &record, "connector.create", given, started)
+        .record(state.store.as_ref(), StatusCode::CREATED)
+        .await;
+    Ok((StatusCode::CREATED, Json(view(state, &record).await?)))
+}
+
+/// The audit entry of a change to `record`: the names of the fields given, never their values.
+fn connector_audit<'a>(
+    principal: &'a Principal,
+    record: &'a ConnectorRecord,
+    operation: &'static str,
+    param_names: Vec<String>,
+    started: Instant,
+) -> Audit<'a> {
+    Audit {
+        principal,
+        customer_name: Some(&record.customer_name),
+        connector_id: Some(&record.id),
+        operation,
+        entity: None,
+        action: None,
+        param_names,
+        started,
+    }
 }
 
 /// Records the connector's token expiry for the background refresher; a failure is logged (the
@@ -294,18 +387,9 @@ pub(super) async fn save_new(
         return Err(e);
     }
     track_expiry(state, record).await;
-    Audit {
-        principal,
-        customer_name: Some(&record.customer_name),
-        connector_id: Some(&record.id),
-        operation: "connector.create",
-        entity: None,
-        action: None,
-        param_names: Vec::new(),
-        started,
-    }
-    .record(state.store.as_ref(), StatusCode::CREATED)
-    .await;
+    connector_audit(principal, record, "connector.create", Vec::new(), started)
+        .record(state.store.as_ref(), StatusCode::CREATED)
+        .await;
     Ok(())
 }
 
@@ -463,18 +547,9 @@ pub(crate) async fn update(
         return Err(ApiError::connector_not_found());
     }
     track_expiry(&state, &record).await;
-    Audit {
-        principal: &principal,
-        customer_name: Some(&record.customer_name),
-        connector_id: Some(&record.id),
-        operation: "connector.update",
-        entity: None,
-        action: None,
-        param_names: changed,
-        started,
-    }
-    .record(state.store.as_ref(), StatusCode::OK)
-    .await;
+    connector_audit(&principal, &record, "connector.update", changed, started)
+        .record(state.store.as_ref(), StatusCode::OK)
+        .await;
     Ok(Json(view(&state, &record).await?))
 }
 
@@ -508,17 +583,36 @@ pub(crate) async fn remove(
         return Err(ApiError::connector_not_found());
     }
     state.connectors.delete_credentials(&record).await?;
-    Audit {
-        principal: &principal,
-        customer_name: Some(&record.customer_name),
-        connector_id: Some(&record.id),
-        operation: "connector.delete",
-        entity: None,
-        action: None,
-        param_names: Vec::new(),
-        started,
-    }
-    .record(state.store.as_ref(), StatusCode::OK)
-    .await;
+    connector_audit(&principal, &record, "connector.delete", Vec::new(), started)
+        .record(state.store.as_ref(), StatusCode::OK)
+        .await;
     Ok(Json(answer))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_secret_id_is_held_redacted_and_a_wrong_one_is_not_echoed() {
+        let Ok(request) = from_json::<CreateRequest>(
+            json!({ "server_side_oauth_secret_id": "CANARY-secret-id" }),
+        ) else {
+            panic!("a string secret id is read");
+        };
+        let held = request.server_side_oauth_secret_id.expect("held");
+        assert_eq!(held.expose_secret(), "CANARY-secret-id");
+        assert!(!format!("{held:?}").contains("CANARY"));
+        for wrong in [json!(["CANARY"]), json!({ "CANARY": 1 }), json!(7)] {
+            let Err(refused) =
+                from_json::<CreateRequest>(json!({ "server_side_oauth_secret_id": wrong }))
+            else {
+                panic!("{wrong} is not a secret id");
+            };
+            assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+            assert!(refused.message().contains("server_side_oauth_secret_id"));
+            assert!(!refused.message().contains("CANARY"));
+        }
+    }
 }

@@ -7,7 +7,10 @@
 //!   origin the application registered: no open redirect.
 //! - `GET /api/v1/oauth/callback`: where the provider sends the user back. Takes the state once,
 //!   exchanges the code, creates the connector and sends the user on to
-//!   `redirect_url?connector_id=ID`, or `redirect_url?error=CODE` ([`ConsentFailure`]). A state
+//!   `redirect_url?connector_id=ID&secret_id=S`, or `redirect_url?error=CODE`
+//!   ([`ConsentFailure`]). `S` serves applications that finish the flow the older way: creating
+//!   a connector with `server_side_oauth_secret_id: S` answers the same connector, once, within
+//!   [`OAUTH_SECRET_ID_TTL`] (only its hash is stored). A state
 //!   the service did not issue, or issued and saw used or expired, is 400: then there is no
 //!   trusted `redirect_url` to send the user to.
 //! - `PUT /api/v1/oauth/credentials`, `GET` and `DELETE
@@ -37,11 +40,18 @@ use super::{ApiJson, ApiPath, ApiQuery, AppState, Audit, from_json, rfc3339};
 use crate::error::{ApiError, ErrorBody};
 use crate::providers::{ConnectorType, OAuthClient};
 use crate::secrets;
-use crate::store::{AuthKind, ConnectorRecord, OAuthAppRecord, OAuthStateRecord};
+use crate::store::{
+    AuthKind, ConnectorRecord, OAuthAppRecord, OAuthSecretRecord, OAuthStateRecord,
+};
 use crate::tokens::Principal;
 
 /// How long a consent flow may take, from `initiate` to the callback.
 const CONSENT_TTL: Duration = Duration::from_secs(600);
+
+/// How long the `secret_id` a consent flow's callback sends to the application's `redirect_url`
+/// may be claimed (once) with `server_side_oauth_secret_id` on `POST
+/// /api/v1/integrations/connectors`, which answers the connector the flow created.
+pub const OAUTH_SECRET_ID_TTL: Duration = Duration::from_secs(15 * 60);
 
 /// What the sealer binds a pending flow's PKCE verifier to (with the state's hash).
 const PKCE_PURPOSE: &str = "oauth_state";
@@ -71,7 +81,8 @@ pub(super) fn routes() -> Router<AppState> {
     "redirect_url": "https://app.example.com/connected",
 }))]
 pub(crate) struct InitiateRequest {
-    /// On an origin the application registered; gets `?connector_id=ID` or `?error=CODE`.
+    /// On an origin the application registered; gets `?connector_id=ID&secret_id=S` or
+    /// `?error=CODE`.
     redirect_url: String,
 }
 
@@ -279,14 +290,15 @@ impl ConsentFailure {
 }
 
 /// Where the provider sends the user back: creates the connector and sends the user on to the
-/// flow's `redirect_url`.
+/// flow's `redirect_url`, with the connector's id and a single-use `secret_id` for
+/// `server_side_oauth_secret_id`.
 #[utoipa::path(
     get,
     path = "/api/v1/oauth/callback",
     tag = "oauth",
     params(CallbackQuery),
     responses(
-        (status = 303, description = "To the flow's redirect_url with ?connector_id=ID, or ?error=CODE",
+        (status = 303, description = "To the flow's redirect_url with ?connector_id=ID&secret_id=S (S: a single-use handle, valid 15 minutes, that POST /api/v1/integrations/connectors takes as server_side_oauth_secret_id and answers with the same connector), or ?error=CODE",
             headers(("Location" = String, description = "The flow's redirect_url"))),
         (status = 400, description = "The state is unknown, expired or used (no trusted redirect_url), or the query cannot be read", body = ErrorBody),
     )
@@ -313,21 +325,58 @@ pub(crate) async fn callback(
     let mut back = Url::parse(&pending.redirect_url)
         .map_err(|_| ApiError::internal("the consent flow's redirect_url cannot be read"))?;
     match complete(&state, &pending, &query, started).await {
-        Ok(id) => back.query_pairs_mut().append_pair("connector_id", &id),
-        Err(failure) => back
-            .query_pairs_mut()
-            .append_pair("error", failure.as_str()),
+        Ok(record) => {
+            let secret_id = issue_secret_id(&state, &record).await;
+            let mut pairs = back.query_pairs_mut();
+            pairs.append_pair("connector_id", &record.id);
+            if let Some(secret_id) = &secret_id {
+                pairs.append_pair("secret_id", secret_id.expose_secret());
+            }
+        }
+        Err(failure) => {
+            back.query_pairs_mut()
+                .append_pair("error", failure.as_str());
+        }
     };
     Ok(Redirect::to(back.as_str()))
 }
 
-/// Exchanges the code of a taken state and creates the connector; its id.
+/// Stores a single-use secret id for the connector a consent flow created, valid
+/// [`OAUTH_SECRET_ID_TTL`]; `None` (logged) if it cannot be stored: the redirect then carries the
+/// connector's id alone.
+async fn issue_secret_id(state: &AppState, record: &ConnectorRecord) -> Option<SecretString> {
+    let secret_id = secrets::random_secret();
+    let stored = state
+        .store
+        .put_oauth_secret(OAuthSecretRecord {
+            secret_hash: secrets::hash(secret_id.expose_secret()),
+            connector_id: record.id.clone(),
+            application_id: record.application_id.clone(),
+            customer_name: record.customer_name.clone(),
+            connector_type: record.connector_type.clone(),
+            expires_at: SystemTime::now() + OAUTH_SECRET_ID_TTL,
+        })
+        .await;
+    match stored {
+        Ok(()) => Some(secret_id),
+        Err(e) => {
+            tracing::error!(
+                connector = record.id,
+                error = %e,
+                "could not store a consent flow's secret id; the redirect carries the connector id alone"
+            );
+            None
+        }
+    }
+}
+
+/// Exchanges the code of a taken state and creates the connector.
 async fn complete(
     state: &AppState,
     pending: &OAuthStateRecord,
     query: &CallbackQuery,
     started: Instant,
-) -> Result<String, ConsentFailure> {
+) -> Result<ConnectorRecord, ConsentFailure> {
     if let Some(error) = &query.error {
         return Err(ConsentFailure::from_provider(error));
     }
@@ -396,7 +445,7 @@ async fn complete(
     save_new(state, &principal, &record, stored, started)
         .await
         .map_err(|e| server_error(e.message()))?;
-    Ok(record.id)
+    Ok(record)
 }
 
 /// The application's own OAuth app for a provider.

@@ -1,10 +1,10 @@
 //! The service's own records behind one object-safe async trait, [`ServiceStore`]: applications,
-//! service tokens, connectors, applications' own OAuth apps, pending OAuth states and the audit
-//! log. Connector credentials are not here: they live in the core's credential store.
+//! service tokens, connectors, applications' own OAuth apps, pending OAuth states, the
+//! single-use secret ids of completed consent flows and the audit log. Connector credentials are not here: they live in the core's credential store.
 //!
 //! The trait names no database type, so that a PostgreSQL implementation can follow the SQLite
-//! one ([`SqliteServiceStore`]). Secrets never reach it in clear: client secrets and service
-//! tokens arrive as SHA-256 hashes, OAuth client secrets and PKCE verifiers sealed
+//! one ([`SqliteServiceStore`]). Secrets never reach it in clear: client secrets, service
+//! tokens and consent flows' secret ids arrive as SHA-256 hashes, OAuth client secrets and PKCE verifiers sealed
 //! ([`Sealed`]).
 
 #[cfg(feature = "postgres")]
@@ -209,6 +209,39 @@ pub struct OAuthStateRecord {
     pub expires_at: SystemTime,
 }
 
+/// The single-use handle a completed consent flow hands to the application with its connector
+/// (`secret_id`, Airbyte's `server_side_oauth_secret_id`): creating a connector with it answers
+/// the connector the flow created. Only its hash is stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OAuthSecretRecord {
+    /// Lowercase hex SHA-256 of the secret id.
+    pub secret_hash: String,
+    /// The connector the consent flow created.
+    pub connector_id: String,
+    /// The application that started the flow.
+    pub application_id: String,
+    /// The customer the connector is for.
+    pub customer_name: String,
+    /// The provider, e.g. `asana`.
+    pub connector_type: String,
+    /// When the secret id stops being accepted.
+    pub expires_at: SystemTime,
+}
+
+/// Whose secret id [`ServiceStore::claim_oauth_secret`] may claim: every field must match the
+/// stored [`OAuthSecretRecord`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OAuthSecretClaim {
+    /// Lowercase hex SHA-256 of the secret id presented.
+    pub secret_hash: String,
+    /// The caller's application.
+    pub application_id: String,
+    /// The customer the caller names.
+    pub customer_name: String,
+    /// The provider the caller names.
+    pub connector_type: String,
+}
+
 /// One audit log entry: a connector change or an execute.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuditEntry {
@@ -319,7 +352,8 @@ pub trait ServiceStore: Send + Sync + fmt::Debug {
         connector_type: &str,
     ) -> Result<bool, ServiceStoreError>;
 
-    /// Stores a pending OAuth state, and forgets the states that expired already.
+    /// Stores a pending OAuth state, and forgets the states and the consent flows' secret ids
+    /// that expired already.
     async fn put_oauth_state(&self, state: OAuthStateRecord) -> Result<(), ServiceStoreError>;
     /// Takes (reads and deletes, atomically: once only) the state with this hash, if it has not
     /// expired at `now`. An expired state is deleted and `None` returned.
@@ -328,6 +362,18 @@ pub trait ServiceStore: Send + Sync + fmt::Debug {
         state_hash: &str,
         now: SystemTime,
     ) -> Result<Option<OAuthStateRecord>, ServiceStoreError>;
+
+    /// Stores the secret id of a completed consent flow, for the connector it created.
+    async fn put_oauth_secret(&self, secret: OAuthSecretRecord) -> Result<(), ServiceStoreError>;
+    /// Claims (deletes, atomically: once only, across instances) the secret id `claim` names if
+    /// its application, customer and provider match and it has not expired at `now`, and
+    /// returns it. Anything else returns `None` and changes nothing. A connector's secret id
+    /// goes with the connector (or its application) when that is deleted.
+    async fn claim_oauth_secret(
+        &self,
+        claim: &OAuthSecretClaim,
+        now: SystemTime,
+    ) -> Result<Option<OAuthSecretRecord>, ServiceStoreError>;
 
     /// Records when a connector's access token expires, for the background refresher, and
     /// releases a claim on it; `None` (an expiry unknown: refreshed on a 401 only) forgets it.

@@ -17,7 +17,8 @@ use store_postgres::{PooledConnection, PostgresCredentialStore, tokio_postgres};
 
 use super::{
     ApplicationRecord, AuditEntry, AuthKind, ConnectorFilter, ConnectorRecord, OAuthAppRecord,
-    OAuthAppSource, OAuthStateRecord, Sealed, ServiceStore, TokenRecord,
+    OAuthAppSource, OAuthSecretClaim, OAuthSecretRecord, OAuthStateRecord, Sealed, ServiceStore,
+    TokenRecord,
 };
 use crate::error::ServiceStoreError;
 
@@ -26,7 +27,8 @@ const COMPONENT: &str = "service";
 
 /// `MIGRATIONS[n]` takes the service's tables from version `n` to `n + 1`. Times are
 /// milliseconds since the epoch; claims are on the database's clock.
-const MIGRATIONS: &[&str] = &["
+const MIGRATIONS: &[&str] = &[
+    "
 CREATE TABLE integrations_service_applications (
     id text PRIMARY KEY,
     name text NOT NULL,
@@ -105,12 +107,29 @@ CREATE TABLE integrations_service_token_expiry (
     claimed_until_ms bigint
 );
 CREATE INDEX integrations_service_token_expiry_by_expiry ON integrations_service_token_expiry(expires_ms);
-"];
+",
+    "
+CREATE TABLE integrations_service_oauth_secrets (
+    secret_hash text PRIMARY KEY,
+    connector_id text NOT NULL REFERENCES integrations_service_connectors(id) ON DELETE CASCADE,
+    application_id text NOT NULL REFERENCES integrations_service_applications(id) ON DELETE CASCADE,
+    customer_name text NOT NULL,
+    connector_type text NOT NULL,
+    expires_ms bigint NOT NULL
+);
+CREATE INDEX integrations_service_oauth_secrets_by_connector
+    ON integrations_service_oauth_secrets(connector_id);
+CREATE INDEX integrations_service_oauth_secrets_by_expiry
+    ON integrations_service_oauth_secrets(expires_ms);
+",
+];
 
 const APPLICATION_COLUMNS: &str =
     "id, name, organization_id, client_id, client_secret_hash, redirect_origins, created_ms";
 const CONNECTOR_COLUMNS: &str = "id, application_id, customer_name, connector_type, definition_id, name, auth_kind, oauth_app, created_ms, updated_ms, read_only";
 const STATE_COLUMNS: &str = "state_hash, application_id, customer_name, connector_type, name, pkce_verifier, redirect_uri, scopes, redirect_url, oauth_app, expires_ms";
+const SECRET_COLUMNS: &str =
+    "secret_hash, connector_id, application_id, customer_name, connector_type, expires_ms";
 const AUDIT_COLUMNS: &str = "id, at_ms, application_id, customer_name, connector_id, operation, entity, action, param_names, outcome, status, duration_ms";
 
 /// The database's clock, in milliseconds since the epoch.
@@ -612,9 +631,14 @@ impl ServiceStore for PostgresServiceStore {
 
     async fn put_oauth_state(&self, state: OAuthStateRecord) -> Result<(), ServiceStoreError> {
         let now = millis(SystemTime::now());
-        self.run("stored an OAuth state", 2, async |c| {
+        self.run("stored an OAuth state", 3, async |c| {
             c.execute(
                 "DELETE FROM integrations_service_oauth_states WHERE expires_ms <= $1",
+                &[&now],
+            )
+            .await?;
+            c.execute(
+                "DELETE FROM integrations_service_oauth_secrets WHERE expires_ms <= $1",
                 &[&now],
             )
             .await?;
@@ -664,6 +688,59 @@ impl ServiceStore for PostgresServiceStore {
             .await?;
         let state = rows.first().map(oauth_state).transpose()?;
         Ok(state.filter(|s| s.expires_at > now))
+    }
+
+    async fn put_oauth_secret(&self, secret: OAuthSecretRecord) -> Result<(), ServiceStoreError> {
+        self.query(
+            "stored a consent flow's secret id",
+            &format!(
+                "INSERT INTO integrations_service_oauth_secrets ({SECRET_COLUMNS}) \
+                 VALUES ($1, $2, $3, $4, $5, $6)"
+            ),
+            &[
+                &secret.secret_hash,
+                &secret.connector_id,
+                &secret.application_id,
+                &secret.customer_name,
+                &secret.connector_type,
+                &millis(secret.expires_at),
+            ],
+        )
+        .await
+        .map(|_| ())
+    }
+
+    async fn claim_oauth_secret(
+        &self,
+        claim: &OAuthSecretClaim,
+        now: SystemTime,
+    ) -> Result<Option<OAuthSecretRecord>, ServiceStoreError> {
+        // One statement: of two claims of the same secret id, on any instances, one gets the row.
+        let rows = self
+            .query(
+                "claimed a consent flow's secret id",
+                &format!(
+                    "DELETE FROM integrations_service_oauth_secrets WHERE secret_hash = $1 \
+                     AND application_id = $2 AND customer_name = $3 AND connector_type = $4 \
+                     AND expires_ms > $5 RETURNING {SECRET_COLUMNS}"
+                ),
+                &[
+                    &claim.secret_hash,
+                    &claim.application_id,
+                    &claim.customer_name,
+                    &claim.connector_type,
+                    &millis(now),
+                ],
+            )
+            .await?;
+        Ok(rows.first().map(|r| OAuthSecretRecord {
+            secret_hash: r.get(0),
+            connector_id: r.get(1),
+            application_id: r.get(2),
+            customer_name: r.get(3),
+            connector_type: r.get(4),
+            expires_at: time_from_millis(r.get(5)),
+        }))
     }
 
     async fn append_audit(&self, entry: AuditEntry) -> Result<(), ServiceStoreError> {

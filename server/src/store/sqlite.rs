@@ -12,12 +12,13 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::{
     ApplicationRecord, AuditEntry, AuthKind, ConnectorFilter, ConnectorRecord, OAuthAppRecord,
-    OAuthAppSource, OAuthStateRecord, Sealed, ServiceStore, TokenRecord,
+    OAuthAppSource, OAuthSecretClaim, OAuthSecretRecord, OAuthStateRecord, Sealed, ServiceStore,
+    TokenRecord,
 };
 use crate::error::ServiceStoreError;
 
 /// The schema this release writes; each entry of [`MIGRATIONS`] moves a file one version up.
-const SCHEMA_VERSION: i64 = 3;
+const SCHEMA_VERSION: i64 = 4;
 
 /// `MIGRATIONS[n]` takes a file from version `n` to `n + 1`.
 const MIGRATIONS: &[&str] = &[
@@ -101,11 +102,25 @@ CREATE TABLE token_expiry (
 );
 CREATE INDEX token_expiry_by_expiry ON token_expiry(expires_ms);
 ",
+    "
+CREATE TABLE oauth_secrets (
+    secret_hash TEXT PRIMARY KEY,
+    connector_id TEXT NOT NULL REFERENCES connectors(id) ON DELETE CASCADE,
+    application_id TEXT NOT NULL REFERENCES applications(id) ON DELETE CASCADE,
+    customer_name TEXT NOT NULL,
+    connector_type TEXT NOT NULL,
+    expires_ms INTEGER NOT NULL
+);
+CREATE INDEX oauth_secrets_by_connector ON oauth_secrets(connector_id);
+CREATE INDEX oauth_secrets_by_expiry ON oauth_secrets(expires_ms);
+",
 ];
 
 const APPLICATION_COLUMNS: &str =
     "id, name, organization_id, client_id, client_secret_hash, redirect_origins, created_ms";
 const CONNECTOR_COLUMNS: &str = "id, application_id, customer_name, connector_type, definition_id, name, auth_kind, oauth_app, created_ms, updated_ms, read_only";
+const SECRET_COLUMNS: &str =
+    "secret_hash, connector_id, application_id, customer_name, connector_type, expires_ms";
 const AUDIT_COLUMNS: &str = "id, at_ms, application_id, customer_name, connector_id, operation, entity, action, param_names, outcome, status, duration_ms";
 
 /// The service's store in a SQLite database. Cheap to clone: clones share the connection.
@@ -715,6 +730,7 @@ impl ServiceStore for SqliteServiceStore {
         let now = millis(SystemTime::now());
         self.run("stored an OAuth state", move |c| {
             c.execute("DELETE FROM oauth_states WHERE expires_ms <= ?1", [now])?;
+            c.execute("DELETE FROM oauth_secrets WHERE expires_ms <= ?1", [now])?;
             c.execute(
                 "INSERT INTO oauth_states (state_hash, application_id, customer_name, connector_type, name, pkce_verifier, redirect_uri, scopes, redirect_url, oauth_app, expires_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
                 params![
@@ -768,6 +784,63 @@ impl ServiceStore for SqliteServiceStore {
             tx.execute("DELETE FROM oauth_states WHERE state_hash = ?1", [&hash])?;
             tx.commit()?;
             Ok(state.filter(|s| s.expires_at > now))
+        })
+        .await
+    }
+
+    async fn put_oauth_secret(&self, secret: OAuthSecretRecord) -> Result<(), ServiceStoreError> {
+        self.run("stored a consent flow's secret id", move |c| {
+            c.execute(
+                &format!(
+                    "INSERT INTO oauth_secrets ({SECRET_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
+                ),
+                params![
+                    secret.secret_hash,
+                    secret.connector_id,
+                    secret.application_id,
+                    secret.customer_name,
+                    secret.connector_type,
+                    millis(secret.expires_at)
+                ],
+            )
+            .map(|_| ())
+        })
+        .await
+    }
+
+    async fn claim_oauth_secret(
+        &self,
+        claim: &OAuthSecretClaim,
+        now: SystemTime,
+    ) -> Result<Option<OAuthSecretRecord>, ServiceStoreError> {
+        let claim = claim.clone();
+        // One statement: of two claims of the same secret id, one gets the row.
+        self.run("claimed a consent flow's secret id", move |c| {
+            c.query_row(
+                &format!(
+                    "DELETE FROM oauth_secrets WHERE secret_hash = ?1 AND application_id = ?2 \
+                     AND customer_name = ?3 AND connector_type = ?4 AND expires_ms > ?5 \
+                     RETURNING {SECRET_COLUMNS}"
+                ),
+                params![
+                    claim.secret_hash,
+                    claim.application_id,
+                    claim.customer_name,
+                    claim.connector_type,
+                    millis(now)
+                ],
+                |r| {
+                    Ok(OAuthSecretRecord {
+                        secret_hash: r.get(0)?,
+                        connector_id: r.get(1)?,
+                        application_id: r.get(2)?,
+                        customer_name: r.get(3)?,
+                        connector_type: r.get(4)?,
+                        expires_at: time(r.get(5)?),
+                    })
+                },
+            )
+            .optional()
         })
         .await
     }
@@ -982,6 +1055,61 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_version_3_file_gains_consent_secret_ids_that_go_with_their_connector() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("service.db");
+        {
+            let c = Connection::open(&path).unwrap();
+            for migration in &MIGRATIONS[..3] {
+                c.execute_batch(migration).unwrap();
+            }
+            c.pragma_update(None, "user_version", 3).unwrap();
+            c.execute(
+                "INSERT INTO applications (id, name, organization_id, client_id, client_secret_hash, redirect_origins, created_ms) VALUES ('app-1', 'acme', 'org', 'client-1', 'hash', '[]', 1000)",
+                [],
+            )
+            .unwrap();
+            c.execute(
+                "INSERT INTO connectors (id, application_id, customer_name, connector_type, definition_id, name, auth_kind, oauth_app, created_ms, updated_ms, read_only) VALUES ('conn-1', 'app-1', 'c', 'asana', 'd', 'n', 'oauth', 'service', 3000, 3000, 0)",
+                [],
+            )
+            .unwrap();
+        }
+        let store = SqliteServiceStore::open(&path).await.unwrap();
+        let secret = OAuthSecretRecord {
+            secret_hash: "h".into(),
+            connector_id: "conn-1".into(),
+            application_id: "app-1".into(),
+            customer_name: "c".into(),
+            connector_type: "asana".into(),
+            expires_at: time(10_000),
+        };
+        let claim = OAuthSecretClaim {
+            secret_hash: "h".into(),
+            application_id: "app-1".into(),
+            customer_name: "c".into(),
+            connector_type: "asana".into(),
+        };
+        store.put_oauth_secret(secret.clone()).await.unwrap();
+        assert_eq!(
+            store.claim_oauth_secret(&claim, time(5_000)).await.unwrap(),
+            Some(secret.clone())
+        );
+        store.put_oauth_secret(secret).await.unwrap();
+        assert!(store.delete_connector("app-1", "conn-1").await.unwrap());
+        let left: i64 = Connection::open(&path)
+            .unwrap()
+            .query_row("SELECT count(*) FROM oauth_secrets", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(left, 0, "the secret id went with its connector");
+        let version: i64 = Connection::open(&path)
+            .unwrap()
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, SCHEMA_VERSION);
+    }
+
+    #[tokio::test]
     async fn a_file_is_migrated_once_and_a_newer_one_is_refused() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("service.db");
@@ -1007,8 +1135,8 @@ mod tests {
         assert!(matches!(
             SqliteServiceStore::open(&path).await,
             Err(ServiceStoreError::UnsupportedVersion {
-                found: 4,
-                supported: 3,
+                found: 5,
+                supported: 4,
                 ..
             })
         ));

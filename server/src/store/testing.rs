@@ -7,7 +7,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::{
     ApplicationRecord, AuditEntry, AuthKind, ConnectorFilter, ConnectorRecord, OAuthAppRecord,
-    OAuthAppSource, OAuthStateRecord, Sealed, ServiceStore, TokenRecord,
+    OAuthAppSource, OAuthSecretClaim, OAuthSecretRecord, OAuthStateRecord, Sealed, ServiceStore,
+    TokenRecord,
 };
 use crate::error::ServiceStoreError;
 
@@ -23,6 +24,10 @@ pub async fn run_conformance(store: DynStore) {
     oauth_apps_are_set_replaced_and_deleted(&store).await;
     an_oauth_state_is_taken_once_and_not_after_it_expired(&store).await;
     concurrent_takes_of_one_state_have_one_winner(&store, 16).await;
+    a_consent_secret_id_is_claimed_once_by_its_own_application_customer_and_type(&store).await;
+    expired_consent_secret_ids_are_not_claimed_and_are_swept(&store).await;
+    a_consent_secret_id_goes_with_its_connector(&store).await;
+    concurrent_claims_of_one_secret_id_have_one_winner(&store, 16).await;
     deleting_an_application_cascades_and_keeps_its_audit(&store).await;
     audit_lists_newest_first(&store).await;
     expiring_tokens_are_claimed_once_until_released_or_lapsed(&store).await;
@@ -390,6 +395,221 @@ pub async fn concurrent_takes_of_one_state_have_one_winner(store: &DynStore, n: 
     let mut winners = 0;
     for take in takes.collect::<Vec<_>>() {
         if take.await.unwrap().is_some() {
+            winners += 1;
+        }
+    }
+    assert_eq!(winners, 1);
+}
+
+/// The secret id of connector `connector_id` (of customer `c`, provider `asana`) with this hash.
+pub fn oauth_secret(
+    hash: &str,
+    connector_id: &str,
+    application_id: &str,
+    expires_at: SystemTime,
+) -> OAuthSecretRecord {
+    OAuthSecretRecord {
+        secret_hash: hash.into(),
+        connector_id: connector_id.into(),
+        application_id: application_id.into(),
+        customer_name: "c".into(),
+        connector_type: "asana".into(),
+        expires_at,
+    }
+}
+
+/// A claim of `secret`, as its own application, customer and provider would make it.
+pub fn claim_of(secret: &OAuthSecretRecord) -> OAuthSecretClaim {
+    OAuthSecretClaim {
+        secret_hash: secret.secret_hash.clone(),
+        application_id: secret.application_id.clone(),
+        customer_name: secret.customer_name.clone(),
+        connector_type: secret.connector_type.clone(),
+    }
+}
+
+/// An application with a connector `{id}-conn` of customer `c`.
+async fn with_connector(store: &DynStore, id: &str) -> String {
+    with_application(store, id).await;
+    let connector_id = format!("{id}-conn");
+    store
+        .insert_connector(connector(&connector_id, id, "c"))
+        .await
+        .unwrap();
+    connector_id
+}
+
+/// A secret id is claimed once, and only with its application, customer, provider and hash;
+/// a claim that does not match leaves it in place.
+pub async fn a_consent_secret_id_is_claimed_once_by_its_own_application_customer_and_type(
+    store: &DynStore,
+) {
+    let conn = with_connector(store, "secretids").await;
+    with_application(store, "secretids-other").await;
+    let at = now();
+    let secret = oauth_secret(
+        "secretids-h",
+        &conn,
+        "secretids",
+        at + Duration::from_secs(900),
+    );
+    store.put_oauth_secret(secret.clone()).await.unwrap();
+    let mut mismatches = Vec::new();
+    for change in [
+        |c: &mut OAuthSecretClaim| c.application_id = "secretids-other".into(),
+        |c: &mut OAuthSecretClaim| c.customer_name = "d".into(),
+        |c: &mut OAuthSecretClaim| c.connector_type = "github".into(),
+        |c: &mut OAuthSecretClaim| c.secret_hash = "secretids-unknown".into(),
+    ] {
+        let mut claim = claim_of(&secret);
+        change(&mut claim);
+        mismatches.push(claim);
+    }
+    for claim in &mismatches {
+        assert_eq!(
+            store.claim_oauth_secret(claim, at).await.unwrap(),
+            None,
+            "{claim:?}"
+        );
+    }
+    assert_eq!(
+        store
+            .claim_oauth_secret(&claim_of(&secret), at)
+            .await
+            .unwrap(),
+        Some(secret.clone()),
+        "the mismatched claims left it in place"
+    );
+    assert_eq!(
+        store
+            .claim_oauth_secret(&claim_of(&secret), at)
+            .await
+            .unwrap(),
+        None,
+        "claimed once"
+    );
+}
+
+/// An expired secret id is not claimed, and storing an OAuth state sweeps it.
+pub async fn expired_consent_secret_ids_are_not_claimed_and_are_swept(store: &DynStore) {
+    let conn = with_connector(store, "secretids-late").await;
+    let at = now();
+    let secret = oauth_secret(
+        "secretids-late-h",
+        &conn,
+        "secretids-late",
+        at + Duration::from_secs(1),
+    );
+    store.put_oauth_secret(secret.clone()).await.unwrap();
+    assert_eq!(
+        store
+            .claim_oauth_secret(&claim_of(&secret), at + Duration::from_secs(1))
+            .await
+            .unwrap(),
+        None
+    );
+    let expired = oauth_secret(
+        "secretids-late-x",
+        &conn,
+        "secretids-late",
+        at - Duration::from_secs(1),
+    );
+    store.put_oauth_secret(expired.clone()).await.unwrap();
+    store
+        .put_oauth_state(state(
+            "secretids-late-state",
+            "secretids-late",
+            at + Duration::from_secs(600),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .claim_oauth_secret(&claim_of(&expired), UNIX_EPOCH)
+            .await
+            .unwrap(),
+        None,
+        "swept: gone even when asked as of long ago"
+    );
+    assert_eq!(
+        store
+            .claim_oauth_secret(&claim_of(&secret), at)
+            .await
+            .unwrap(),
+        Some(secret),
+        "a secret id that has not expired stays"
+    );
+}
+
+/// Deleting a connector, or its application, deletes its secret id.
+pub async fn a_consent_secret_id_goes_with_its_connector(store: &DynStore) {
+    let conn = with_connector(store, "secretids-gone").await;
+    let at = now();
+    let first = oauth_secret(
+        "secretids-gone-1",
+        &conn,
+        "secretids-gone",
+        at + Duration::from_secs(900),
+    );
+    store.put_oauth_secret(first.clone()).await.unwrap();
+    assert!(
+        store
+            .delete_connector("secretids-gone", &conn)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store
+            .claim_oauth_secret(&claim_of(&first), at)
+            .await
+            .unwrap(),
+        None
+    );
+    store
+        .insert_connector(connector(&conn, "secretids-gone", "c"))
+        .await
+        .unwrap();
+    let second = oauth_secret(
+        "secretids-gone-2",
+        &conn,
+        "secretids-gone",
+        at + Duration::from_secs(900),
+    );
+    store.put_oauth_secret(second.clone()).await.unwrap();
+    assert!(
+        store
+            .delete_application("secretids-gone")
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert_eq!(
+        store
+            .claim_oauth_secret(&claim_of(&second), at)
+            .await
+            .unwrap(),
+        None
+    );
+}
+
+/// Of `n` concurrent claims of one secret id, exactly one gets it.
+pub async fn concurrent_claims_of_one_secret_id_have_one_winner(store: &DynStore, n: usize) {
+    let conn = with_connector(store, "secretids-race").await;
+    let at = now();
+    let secret = oauth_secret(
+        "secretids-race-h",
+        &conn,
+        "secretids-race",
+        at + Duration::from_secs(900),
+    );
+    store.put_oauth_secret(secret.clone()).await.unwrap();
+    let claims = (0..n).map(|_| {
+        let (store, claim) = (store.clone(), claim_of(&secret));
+        tokio::spawn(async move { store.claim_oauth_secret(&claim, at).await.unwrap() })
+    });
+    let mut winners = 0;
+    for claim in claims.collect::<Vec<_>>() {
+        if claim.await.unwrap().is_some() {
             winners += 1;
         }
     }

@@ -189,7 +189,8 @@ async fn the_consent_flow_creates_a_connector_that_executes() {
     assert_eq!(status, 303);
     let back = returned(location);
     let id = back["connector_id"].clone();
-    assert_eq!(back.len(), 1, "{back:?}");
+    assert_eq!(back["secret_id"].len(), 43, "{back:?}");
+    assert_eq!(back.len(), 2, "{back:?}");
     assert_eq!(pending_states(&svc), 0, "the state is taken");
 
     let requests = token_requests(&svc.asana).await;
@@ -663,4 +664,325 @@ async fn another_application_cannot_see_or_delete_an_own_app_and_no_answer_holds
             "{file} holds the secret in clear"
         );
     }
+}
+
+/// A completed consent flow of customer `c` (named "Asana of c"): the pairs the callback added
+/// to the redirect.
+async fn consented(svc: &Service, token: &str) -> HashMap<String, String> {
+    let consent = consent_url(svc, token).await;
+    let landing = svc.asana.consent(consent.as_str()).await.unwrap();
+    let (status, location, body) = land(&landing, None).await;
+    assert_eq!(status, 303, "{body}");
+    returned(location)
+}
+
+/// `POST path` creating a connector from a consent flow's `secret_id`, with `fields` added to
+/// the body (`{external_user_id: "c", connector_type: "Asana"}` unless `fields` replaces them).
+async fn claim_at(
+    svc: &Service,
+    path: &str,
+    token: &str,
+    secret_id: Value,
+    fields: Value,
+) -> (u16, Value) {
+    let mut body = json!({
+        "external_user_id": "c",
+        "connector_type": "Asana",
+        "server_side_oauth_secret_id": secret_id,
+    });
+    for (key, value) in fields.as_object().unwrap() {
+        if value.is_null() {
+            body.as_object_mut().unwrap().remove(key);
+        } else {
+            body[key] = value.clone();
+        }
+    }
+    svc.post(path, Some(token), body).await
+}
+
+async fn claim(svc: &Service, token: &str, secret_id: &str, fields: Value) -> (u16, Value) {
+    claim_at(
+        svc,
+        "/api/v1/integrations/connectors",
+        token,
+        json!(secret_id),
+        fields,
+    )
+    .await
+}
+
+/// Asserts the answer to a claim that may not succeed: 422 telling to start a new consent flow.
+fn unclaimable(status: u16, body: &Value, case: &str) {
+    assert_eq!(status, 422, "{case}: {body}");
+    assert!(
+        error_message(body).contains("start a new consent flow"),
+        "{case}: {body}"
+    );
+}
+
+/// The connector as the application reads it.
+async fn connector(svc: &Service, token: &str, id: &str) -> Value {
+    let (status, body) = svc
+        .get(
+            &format!("/api/v1/integrations/connectors/{id}"),
+            Some(token),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    body
+}
+
+/// Everything the process logs, once it is the subscriber's writer.
+#[derive(Clone, Default)]
+struct Logs(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Logs {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Logs {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+#[tokio::test]
+async fn the_older_client_flow_claims_the_consent_flow_s_connector_once_with_its_secret_id() {
+    // The process's subscriber (set once, by this test only): every log line of every thread
+    // from now on reaches `logs`, whichever test's service wrote it.
+    let logs = Logs::default();
+    tracing::subscriber::set_global_default(
+        tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::DEBUG)
+            .with_ansi(false)
+            .with_writer({
+                let logs = logs.clone();
+                move || logs.clone()
+            })
+            .finish(),
+    )
+    .expect("no other test sets the process's subscriber");
+    let svc = start(false).await;
+    let app = svc.application("acme").await;
+    let token = svc.app_token(&app).await;
+    let back = consented(&svc, &token).await;
+    let (id, secret_id) = (back["connector_id"].clone(), back["secret_id"].clone());
+    assert_eq!(secret_id.len(), 43, "32 random bytes, base64url");
+    let mut answers = Vec::new();
+
+    let (status, created) = claim(&svc, &token, &secret_id, json!({ "name": "Renamed" })).await;
+    assert_eq!(status, 201, "{created}");
+    assert_eq!(
+        created["id"],
+        id.as_str(),
+        "the flow's connector, not a new one"
+    );
+    assert_eq!(created["name"], "Renamed");
+    assert_eq!(created["customer_name"], "c");
+    assert_eq!(created["connector_type"], "Asana");
+    assert_eq!(created["auth_type"], "oauth");
+    assert_eq!(created["status"], "active");
+    assert_eq!(created["read_only"], false);
+    answers.push(created);
+    let read = connector(&svc, &token, &id).await;
+    assert_eq!(read["name"], "Renamed", "the name is stored");
+    answers.push(read);
+
+    let (status, me) = svc
+        .execute(&token, &id, "users", "get", json!({ "user_gid": "me" }))
+        .await;
+    assert_eq!(status, 200, "{me}");
+    assert_eq!(me["result"]["name"], "Greg Sanchez");
+    let listed = connectors(&svc, &token).await;
+    assert_eq!(listed.len(), 1, "one consent, one connector: {listed:?}");
+    assert_eq!(listed[0]["id"], id.as_str());
+
+    let (status, again) = claim(&svc, &token, &secret_id, json!({})).await;
+    unclaimable(status, &again, "a second claim");
+    answers.push(again);
+    assert_eq!(connector(&svc, &token, &id).await["name"], "Renamed");
+
+    let (_, audit) = svc.get("/api/v1/audit?limit=100", Some(&token)).await;
+    let created: Vec<&Value> = audit["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["operation"] == "connector.create")
+        .collect();
+    assert_eq!(created.len(), 2, "the callback's and the claim's: {audit}");
+    assert!(created.iter().all(|e| e["connector_id"] == id.as_str()));
+    assert_eq!(
+        created[0]["param_names"],
+        json!(["server_side_oauth_secret_id", "name"])
+    );
+    assert_eq!(created[0]["status"], 201);
+    answers.push(audit);
+
+    let text = answers.iter().map(Value::to_string).collect::<String>();
+    assert!(!text.contains(&secret_id), "an answer holds the secret id");
+    let logged = logs.text();
+    assert!(
+        logged.contains("authorization URL issued"),
+        "the flow's logs are captured: {logged}"
+    );
+    assert!(
+        !logged.contains(&secret_id),
+        "a log line holds the secret id"
+    );
+    for file in ["service.db", "service.db-wal"] {
+        let bytes = std::fs::read(svc.dir.path().join(file)).unwrap_or_default();
+        assert!(
+            !bytes
+                .windows(secret_id.len())
+                .any(|w| w == secret_id.as_bytes()),
+            "{file} holds the secret id in clear"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_secret_id_serves_only_its_application_customer_and_type_and_bad_claims_change_nothing() {
+    let svc = start(false).await;
+    let app = svc.application("acme").await;
+    let token = svc.app_token(&app).await;
+    let other = svc.application("other").await;
+    let other_token = svc.app_token(&other).await;
+    let scoped_d = svc.scoped_token(&token, "d").await;
+    let scoped_c = svc.scoped_token(&token, "c").await;
+    let back = consented(&svc, &token).await;
+    let (id, secret_id) = (back["connector_id"].clone(), back["secret_id"].clone());
+    let before = connector(&svc, &token, &id).await;
+
+    let name = json!({ "name": "Stolen" });
+    for (case, bearer, fields) in [
+        ("another application's token", &other_token, name.clone()),
+        (
+            "another customer's scoped token",
+            &scoped_d,
+            json!({ "external_user_id": null, "name": "Stolen" }),
+        ),
+        (
+            "another customer's scoped token naming its customer",
+            &scoped_d,
+            json!({ "external_user_id": "d", "name": "Stolen" }),
+        ),
+        (
+            "another customer",
+            &token,
+            json!({ "external_user_id": "d", "read_only": true }),
+        ),
+        (
+            "another connector type",
+            &token,
+            json!({ "connector_type": "GitHub", "name": "Stolen" }),
+        ),
+    ] {
+        let (status, body) = claim(&svc, bearer, &secret_id, fields).await;
+        unclaimable(status, &body, case);
+        assert!(!body.to_string().contains(&secret_id), "{case}: {body}");
+    }
+    for (case, secret) in [
+        ("an unknown secret id", "x".repeat(43)),
+        ("empty", String::new()),
+    ] {
+        let (status, body) = claim(&svc, &token, &secret, json!({})).await;
+        unclaimable(status, &body, case);
+    }
+    // A scoped token naming another customer is refused as any create of it is.
+    let (status, body) = claim(&svc, &scoped_d, &secret_id, name.clone()).await;
+    assert_eq!(status, 404, "{body}");
+    for (case, secret) in [
+        ("a number", json!(42)),
+        ("an object", json!({ "secret_id": secret_id })),
+        ("an array", json!([secret_id])),
+    ] {
+        let (status, body) = claim_at(
+            &svc,
+            "/api/v1/integrations/connectors",
+            &token,
+            secret,
+            json!({}),
+        )
+        .await;
+        assert_eq!(status, 422, "{case}: {body}");
+        let message = error_message(&body);
+        assert!(
+            message.contains("server_side_oauth_secret_id"),
+            "{case}: {message}"
+        );
+        assert!(!message.contains(&secret_id), "{case}: {message}");
+    }
+    let (status, body) = claim(
+        &svc,
+        &token,
+        &secret_id,
+        json!({ "credentials": { "token": svc.asana.personal_access_token() } }),
+    )
+    .await;
+    assert_eq!(status, 422, "{body}");
+    assert!(error_message(&body).contains("not both"));
+
+    assert_eq!(connector(&svc, &token, &id).await, before, "unchanged");
+    assert_eq!(connectors(&svc, &token).await.len(), 1);
+    assert!(connectors(&svc, &other_token).await.is_empty());
+
+    // Its own customer's scoped token still claims it, through SDK 0.19's path.
+    let (status, created) = claim_at(
+        &svc,
+        "/v1/integrations/connectors",
+        &scoped_c,
+        json!(secret_id),
+        json!({ "external_user_id": null, "read_only": true }),
+    )
+    .await;
+    assert_eq!(status, 201, "{created}");
+    assert_eq!(created["id"], id.as_str());
+    assert_eq!(created["read_only"], true);
+    assert_eq!(created["name"], "Asana of c", "no name given: the flow's");
+    assert_eq!(connectors(&svc, &token).await.len(), 1);
+}
+
+#[tokio::test]
+async fn an_expired_secret_id_or_one_whose_connector_is_gone_is_refused() {
+    let svc = start(false).await;
+    let app = svc.application("acme").await;
+    let token = svc.app_token(&app).await;
+
+    let back = consented(&svc, &token).await;
+    let (id, secret_id) = (back["connector_id"].clone(), back["secret_id"].clone());
+    let before = connector(&svc, &token, &id).await;
+    let expired = rusqlite::Connection::open(svc.dir.path().join("service.db"))
+        .unwrap()
+        .execute("UPDATE oauth_secrets SET expires_ms = 1", [])
+        .unwrap();
+    assert_eq!(expired, 1);
+    let (status, body) = claim(&svc, &token, &secret_id, json!({ "name": "Late" })).await;
+    unclaimable(status, &body, "expired");
+    assert_eq!(connector(&svc, &token, &id).await, before, "unchanged");
+
+    let back = consented(&svc, &token).await;
+    let (id, secret_id) = (back["connector_id"].clone(), back["secret_id"].clone());
+    let (status, body) = svc
+        .send(
+            reqwest::Method::DELETE,
+            &format!("/api/v1/integrations/connectors/{id}"),
+            Some(&token),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = claim(&svc, &token, &secret_id, json!({})).await;
+    unclaimable(status, &body, "the connector was deleted");
+    assert_eq!(
+        connectors(&svc, &token).await.len(),
+        1,
+        "the first flow's only"
+    );
 }

@@ -223,3 +223,25 @@ async fn a_method_a_path_does_not_take_is_405_in_the_error_shape_with_allow() {
         assert!(crate::support::error_message(&body).contains("does not take this method"));
     }
 }
+
+#[tokio::test]
+async fn the_consent_flow_s_secret_id_is_documented_on_the_callback_and_on_create() {
+    let service = Service::start().await;
+    let (_, doc) = document(&service).await;
+    let schemas = &doc["components"]["schemas"];
+    assert_eq!(
+        schemas["CreateRequest"]["properties"]["server_side_oauth_secret_id"]["type"],
+        serde_json::json!(["string", "null"])
+    );
+    let create = &doc["paths"]["/api/v1/integrations/connectors"]["post"]["responses"];
+    let refused = create["422"]["description"].as_str().unwrap();
+    assert!(
+        refused.contains("server_side_oauth_secret_id") && refused.contains("new consent flow"),
+        "{refused}"
+    );
+    let redirected =
+        doc["paths"]["/api/v1/oauth/callback"]["get"]["responses"]["303"]["description"]
+            .as_str()
+            .unwrap();
+    assert!(redirected.contains("secret_id=S"), "{redirected}");
+}

@@ -2,7 +2,10 @@
 
 use std::sync::Arc;
 
-use integrations_server::testing::run_conformance;
+use integrations_server::ServiceStore;
+use integrations_server::testing::{
+    application, claim_of, connector, ms, oauth_secret, run_conformance,
+};
 use integrations_server::{PostgresServiceStore, ServiceStoreError, SqliteServiceStore};
 use store_postgres::PostgresCredentialStore;
 
@@ -34,6 +37,40 @@ async fn the_postgres_store_passes_the_conformance_checks() {
     PostgresServiceStore::open(credentials.clone())
         .await
         .unwrap();
+    // A database of version 1 gains the consent flows' secret ids.
+    db.connect()
+        .await
+        .batch_execute(
+            "DROP TABLE integrations_service_oauth_secrets; \
+             UPDATE integrations_schema SET version = 1 WHERE component = 'service'",
+        )
+        .await
+        .unwrap();
+    let store = PostgresServiceStore::open(credentials.clone())
+        .await
+        .unwrap();
+    store
+        .create_application(application("migrated", "migrated-client"))
+        .await
+        .unwrap();
+    store
+        .insert_connector(connector("migrated-conn", "migrated", "c"))
+        .await
+        .unwrap();
+    let secret = oauth_secret(
+        "migrated-h",
+        "migrated-conn",
+        "migrated",
+        ms(4_000_000_000_000),
+    );
+    store.put_oauth_secret(secret.clone()).await.unwrap();
+    assert_eq!(
+        store
+            .claim_oauth_secret(&claim_of(&secret), ms(1))
+            .await
+            .unwrap(),
+        Some(secret)
+    );
     db.connect()
         .await
         .execute(
@@ -46,7 +83,7 @@ async fn the_postgres_store_passes_the_conformance_checks() {
         PostgresServiceStore::open(credentials).await,
         Err(ServiceStoreError::UnsupportedVersion {
             found: 99,
-            supported: 1,
+            supported: 2,
             ..
         })
     ));
