@@ -231,6 +231,41 @@ resource! {
 }
 
 resource! {
+    /// A task as a big listing wants it: Asana's compact task (`gid`, `resource_type`, `name`,
+    /// `resource_subtype`, `created_by`) plus `completed`, `due_on` and `assignee`, in under a third
+    /// of a [`Task`]'s size. [`List::compact`](crate::List::compact) streams these, asking for
+    /// exactly [`TaskCompact::OPT_FIELDS`].
+    TaskCompact {
+        /// Name.
+        name: String,
+        /// `default_task`, `milestone`, `section` or `approval`.
+        resource_subtype: String,
+        /// Who created the task (`{gid, resource_type}`).
+        created_by: Box<Compact>,
+        /// Whether the task is completed.
+        completed: bool,
+        /// Due date.
+        due_on: String,
+        /// The assignee (`{gid, resource_type, name}`).
+        assignee: Box<Compact>,
+    }
+}
+
+impl TaskCompact {
+    /// The `opt_fields` that fill every field of a `TaskCompact` (`gid` always comes).
+    pub const OPT_FIELDS: &'static [&'static str] = &[
+        "resource_type",
+        "name",
+        "resource_subtype",
+        "created_by",
+        "completed",
+        "due_on",
+        "assignee",
+        "assignee.name",
+    ];
+}
+
+resource! {
     /// A story: a comment or a change recorded on a task.
     Story {
         /// E.g. `comment_added`, `assigned`, `marked_complete`.
@@ -724,5 +759,11 @@ mod tests {
             Some(json!({"field": "name", "action": "changed"}))
         );
         assert_eq!(serde_json::to_value(&typed).unwrap(), event);
+    }
+
+    #[test]
+    fn a_compact_task_stays_small() {
+        assert!(std::mem::size_of::<TaskCompact>() <= 256);
+        assert!(std::mem::size_of::<Task>() <= 528);
     }
 }
