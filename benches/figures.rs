@@ -170,6 +170,17 @@ fn pagination(criterion: &mut Criterion, runtime: &Runtime, server: &ServerHandl
             })
         })
     });
+    group.bench_function("stream_10000_compact_tasks", |b| {
+        b.iter_custom(|iters| {
+            runtime.block_on(async {
+                let start = Instant::now();
+                for _ in 0..iters {
+                    assert_eq!(clients.stream_compact_tasks(PAGES).await, PAGES * PAGE_SIZE);
+                }
+                start.elapsed()
+            })
+        })
+    });
     group.bench_function("hand_written_loop", |b| {
         b.iter_custom(|iters| {
             runtime.block_on(async {

@@ -13,7 +13,7 @@
 //! give.
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime};
 
 use base64::Engine;
@@ -23,7 +23,7 @@ use tracing::Instrument;
 use url::Url;
 
 use crate::error::{AuthError, OAuthErrorCode, TokenOperation};
-use crate::http::read_limited;
+use crate::http::{client_once, read_limited};
 use crate::provider::{AuthProvider, BodyFormat, ClientAuthMethod, OAuth2Settings, RevokeToken};
 use crate::redact::Redactor;
 use crate::secret::SecretString;
@@ -84,7 +84,8 @@ const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// ```
 pub struct TokenEndpoint {
     provider: Arc<dyn AuthProvider>,
-    http: reqwest::Client,
+    /// Built at the first request (see [`client_once`]), unless given.
+    http: OnceLock<reqwest::Client>,
 }
 
 impl fmt::Debug for TokenEndpoint {
@@ -96,19 +97,26 @@ impl fmt::Debug for TokenEndpoint {
 }
 
 impl TokenEndpoint {
-    /// The endpoints of `provider`, with an HTTP client of their own. A provider without OAuth2
-    /// settings (an app-level token only) has an endpoint too: its requests fail with
-    /// [`AuthError::OAuthNotConfigured`].
+    /// The endpoints of `provider`, with an HTTP client of their own ([`TokenEndpoint::http_client`]),
+    /// built at the first request rather than here, so that a manager that only reads stored
+    /// tokens builds none; if it cannot be built, that request fails with
+    /// [`AuthError::HttpClient`]. A provider without OAuth2 settings (an app-level token only) has
+    /// an endpoint too: its requests fail with [`AuthError::OAuthNotConfigured`].
     pub fn new(provider: Arc<dyn AuthProvider>) -> Result<Self, AuthError> {
-        let http = Self::http_client(provider.as_ref())?;
-        Ok(Self { provider, http })
+        Ok(Self {
+            provider,
+            http: OnceLock::new(),
+        })
     }
 
     /// The endpoints of `provider` with this HTTP client, so that many endpoints (a service's
     /// connectors, say) share one connection pool and TLS configuration. Build the client with
     /// [`TokenEndpoint::http_client`], which gives it the provider's timeouts and no redirects.
     pub fn with_http_client(provider: Arc<dyn AuthProvider>, http: reqwest::Client) -> Self {
-        Self { provider, http }
+        Self {
+            provider,
+            http: OnceLock::from(http),
+        }
     }
 
     /// The HTTP client [`TokenEndpoint::new`] builds for `provider`: no redirects, a 10 s connect
@@ -367,8 +375,8 @@ impl TokenEndpoint {
         mut form: Vec<(&'static str, String)>,
         operation: TokenOperation,
     ) -> Result<reqwest::Response, AuthError> {
-        let mut request = self
-            .http
+        let http = client_once(&self.http, || Self::http_client(self.provider.as_ref()))?;
+        let mut request = http
             .post(url.clone())
             .timeout(settings.request_timeout)
             .header("Accept", "application/json");

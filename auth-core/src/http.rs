@@ -1,5 +1,7 @@
 //! For provider implementers: reading a response from a server we do not control.
 
+use std::sync::OnceLock;
+
 /// How much a body may reserve up front: a server may announce more than it sends.
 const MAX_RESERVED: u64 = 1024 * 1024;
 
@@ -38,4 +40,32 @@ pub async fn read_limited(
         body.extend_from_slice(&chunk);
     }
     Ok(Some(body))
+}
+
+/// The HTTP client in `cell`, built by `build` on first use, so that a program that sends no
+/// request (a CLI printing a stored token, say) never pays for building it: TLS configuration,
+/// root certificates, connection pool. Callers that race on the first use may each build one;
+/// the first stored wins and every caller gets that one, so the client is shared from then on.
+///
+/// ```
+/// use std::sync::OnceLock;
+///
+/// let cell = OnceLock::new();
+/// let build = || reqwest::Client::builder().build();
+/// let first = auth_core::http::client_once(&cell, build).unwrap() as *const reqwest::Client;
+/// let again = auth_core::http::client_once(&cell, || -> Result<_, reqwest::Error> {
+///     unreachable!("built once")
+/// });
+/// let again = again.unwrap();
+/// assert!(std::ptr::eq(first, again));
+/// ```
+pub fn client_once<E>(
+    cell: &OnceLock<reqwest::Client>,
+    build: impl FnOnce() -> Result<reqwest::Client, E>,
+) -> Result<&reqwest::Client, E> {
+    if let Some(client) = cell.get() {
+        return Ok(client);
+    }
+    let built = build()?;
+    Ok(cell.get_or_init(|| built))
 }

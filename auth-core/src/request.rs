@@ -11,7 +11,7 @@ use serde_json::Value;
 use tracing::Instrument;
 
 use crate::error::AuthError;
-use crate::http::read_limited;
+use crate::http::{client_once, read_limited};
 use crate::provider::ApiSettings;
 use crate::secret::SecretString;
 use crate::token_source::TokenSource;
@@ -26,15 +26,13 @@ const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 /// followed, so the token never leaves the API's origin.
 fn client() -> Result<&'static reqwest::Client, reqwest::Error> {
     static CLIENT: OnceLock<reqwest::Client> = OnceLock::new();
-    if let Some(client) = CLIENT.get() {
-        return Ok(client);
-    }
-    let built = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .connect_timeout(Duration::from_secs(10))
-        .user_agent(concat!("integrations/", env!("CARGO_PKG_VERSION")))
-        .build()?;
-    Ok(CLIENT.get_or_init(|| built))
+    client_once(&CLIENT, || {
+        reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(Duration::from_secs(10))
+            .user_agent(concat!("integrations/", env!("CARGO_PKG_VERSION")))
+            .build()
+    })
 }
 
 /// A request to a provider's API on behalf of a session's subject, from

@@ -4,7 +4,7 @@
 
 use futures::TryStreamExt;
 use integrations::asana::models::{Page, Task, User};
-use integrations::asana::{AsanaClient, AsanaSessionExt};
+use integrations::asana::{AsanaClient, AsanaSessionExt, List};
 use integrations::{MemoryCredentialStore, Session};
 use reqwest::header::ACCEPT;
 use serde::Deserialize;
@@ -75,16 +75,19 @@ impl Clients {
 
     /// Ours: streams every task of the project of `pages` pages; returns how many.
     pub async fn stream_tasks(&self, pages: usize) -> usize {
-        self.client
-            .tasks()
-            .list_for_project(&pages.to_string())
-            .stream()
-            .try_fold(0, |count, task| {
-                std::hint::black_box(task);
-                futures::future::ready(Ok(count + 1))
-            })
-            .await
-            .expect("stream the tasks")
+        count_items(self.client.tasks().list_for_project(&pages.to_string())).await
+    }
+
+    /// Ours, compact: streams the same tasks as `TaskCompact`s (`.compact()`, which also sends
+    /// their `opt_fields`; the local server answers the same pages either way).
+    pub async fn stream_compact_tasks(&self, pages: usize) -> usize {
+        count_items(
+            self.client
+                .tasks()
+                .list_for_project(&pages.to_string())
+                .compact(),
+        )
+        .await
     }
 
     /// Baseline: the loop one would write by hand: GET a page, decode it, follow `next_page`.
@@ -146,4 +149,15 @@ impl Clients {
             .await
             .expect("the page body")
     }
+}
+
+/// Streams every item of `list`, each consumed as it arrives; returns how many.
+async fn count_items<T: serde::de::DeserializeOwned + Send + 'static>(list: List<T>) -> usize {
+    list.stream()
+        .try_fold(0, |count, item| {
+            std::hint::black_box(item);
+            futures::future::ready(Ok(count + 1))
+        })
+        .await
+        .expect("stream the tasks")
 }

@@ -23,11 +23,12 @@
 use std::any::Any;
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use auth_core::config::{ConfigField, ProviderConfig};
+use auth_core::http::client_once;
 use auth_core::provider::{ApiSettings, ClientAuthMethod, OAuth2Settings};
 use auth_core::token::UserCredentials;
 use auth_core::{
@@ -268,7 +269,8 @@ pub struct AsanaAuthProvider {
     app: AsanaAppCredentials,
     oauth2: Option<OAuth2Settings>,
     config: Option<ProviderConfig>,
-    http: reqwest::Client,
+    /// Built when the first API client is made (see [`client_once`]), unless given.
+    http: OnceLock<reqwest::Client>,
     /// Asana limits concurrency per token: clients of the same token share one limiter.
     limiters: Mutex<HashMap<String, Weak<ConcurrencyLimiter>>>,
 }
@@ -337,16 +339,7 @@ impl AsanaAuthProvider {
             // (`AuthManagerBuilder::enable`); `oauth2()` says what to set when OAuth is needed.
             (None, None) => None,
         };
-        let http = match http {
-            Some(http) => http,
-            None => Self::http_client().map_err(|e| ConfigError::Invalid {
-                provider: PROVIDER_ID.into(),
-                field: "api_base_url".into(),
-                origin: auth_core::ConfigSource::Default,
-                reason: format!("cannot build the HTTP client: {e}"),
-                env_keys: Vec::new(),
-            })?,
-        };
+        let http = http.map_or_else(OnceLock::new, OnceLock::from);
         Ok(Self {
             app,
             oauth2,
@@ -394,10 +387,13 @@ impl AsanaAuthProvider {
     }
 
     /// Client settings for the API: base URL, default workspace, and the provider's shared HTTP
-    /// client.
+    /// client (built at the first call, not with the provider).
     pub fn client_settings(&self, workspace_gid: Option<String>) -> AsanaClientSettings {
-        let mut settings = AsanaClientSettings::new(self.app.api_base_url.clone())
-            .with_http_client(self.http.clone());
+        let mut settings = AsanaClientSettings::new(self.app.api_base_url.clone());
+        // Should the shared client fail to build, the API client builds its own and reports that.
+        if let Ok(http) = client_once(&self.http, Self::http_client) {
+            settings = settings.with_http_client(http.clone());
+        }
         if let Some(gid) = workspace_gid.or_else(|| self.app.workspace_gid.clone()) {
             settings = settings.with_workspace_gid(gid);
         }

@@ -4,6 +4,9 @@
 //! is lost (ask for more with `opt_fields`). Fields Asana may omit (compact records, `opt_fields`
 //! selections) are `Option`. Request bodies skip `None` fields; put anything else in their `extra`.
 //! Dates and times are kept as the strings Asana sends (`2024-05-01`, RFC 3339 date-times).
+//! Single nested objects (a task's `assignee`, a custom field's `enum_value`, ...) are boxed
+//! (`Option<Box<Compact>>`): they are often absent, and inline they made a `Task` 792 bytes instead of
+//! 528. They serialize as before; read one with `task.assignee.as_deref()`.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -89,7 +92,7 @@ resource! {
         /// Email address (needs the `email` scope for OAuth apps).
         email: String,
         /// Photo URLs by size.
-        photo: Value,
+        photo: Box<Value>,
         /// The workspaces the user belongs to.
         workspaces: Vec<Compact>,
     }
@@ -117,7 +120,7 @@ resource! {
         /// Rich-text description.
         html_description: String,
         /// The organization the team belongs to.
-        organization: Compact,
+        organization: Box<Compact>,
         /// Link to the team in Asana.
         permalink_url: String,
         /// Who can see and join the team.
@@ -149,11 +152,11 @@ resource! {
         /// Default view: `list`, `board`, `calendar`, `timeline`.
         default_view: String,
         /// The owner.
-        owner: Compact,
+        owner: Box<Compact>,
         /// The team (organizations only).
-        team: Compact,
+        team: Box<Compact>,
         /// The workspace.
-        workspace: Compact,
+        workspace: Box<Compact>,
         /// Members.
         members: Vec<Compact>,
         /// Followers.
@@ -171,7 +174,7 @@ resource! {
         /// Name (the section header).
         name: String,
         /// The project.
-        project: Compact,
+        project: Box<Compact>,
         /// Creation time.
         created_at: String,
     }
@@ -205,11 +208,11 @@ resource! {
         /// Start date and time.
         start_at: String,
         /// The assignee.
-        assignee: Compact,
+        assignee: Box<Compact>,
         /// The workspace.
-        workspace: Compact,
+        workspace: Box<Compact>,
         /// The parent task of a subtask.
-        parent: Compact,
+        parent: Box<Compact>,
         /// The projects the task is in.
         projects: Vec<Compact>,
         /// Project and section memberships.
@@ -228,6 +231,41 @@ resource! {
 }
 
 resource! {
+    /// A task as a big listing wants it: Asana's compact task (`gid`, `resource_type`, `name`,
+    /// `resource_subtype`, `created_by`) plus `completed`, `due_on` and `assignee`, in under a third
+    /// of a [`Task`]'s size. [`List::compact`](crate::List::compact) streams these, asking for
+    /// exactly [`TaskCompact::OPT_FIELDS`].
+    TaskCompact {
+        /// Name.
+        name: String,
+        /// `default_task`, `milestone`, `section` or `approval`.
+        resource_subtype: String,
+        /// Who created the task (`{gid, resource_type}`).
+        created_by: Box<Compact>,
+        /// Whether the task is completed.
+        completed: bool,
+        /// Due date.
+        due_on: String,
+        /// The assignee (`{gid, resource_type, name}`).
+        assignee: Box<Compact>,
+    }
+}
+
+impl TaskCompact {
+    /// The `opt_fields` that fill every field of a `TaskCompact` (`gid` always comes).
+    pub const OPT_FIELDS: &'static [&'static str] = &[
+        "resource_type",
+        "name",
+        "resource_subtype",
+        "created_by",
+        "completed",
+        "due_on",
+        "assignee",
+        "assignee.name",
+    ];
+}
+
+resource! {
     /// A story: a comment or a change recorded on a task.
     Story {
         /// E.g. `comment_added`, `assigned`, `marked_complete`.
@@ -242,9 +280,9 @@ resource! {
         /// Creation time.
         created_at: String,
         /// Author.
-        created_by: Compact,
+        created_by: Box<Compact>,
         /// The task the story is on.
-        target: Compact,
+        target: Box<Compact>,
         /// Whether the comment is pinned.
         is_pinned: bool,
         /// Whether the comment was edited.
@@ -264,7 +302,7 @@ resource! {
         /// Creation time.
         created_at: String,
         /// The workspace.
-        workspace: Compact,
+        workspace: Box<Compact>,
         /// Followers.
         followers: Vec<Compact>,
         /// Link to the tag in Asana.
@@ -292,7 +330,7 @@ resource! {
         /// Size in bytes.
         size: u64,
         /// The task or project the file is attached to.
-        parent: Compact,
+        parent: Box<Compact>,
     }
 }
 
@@ -329,11 +367,11 @@ resource! {
         /// The value of a number field.
         number_value: f64,
         /// The value of an enum field.
-        enum_value: EnumOption,
+        enum_value: Box<EnumOption>,
         /// The values of a multi-enum field.
         multi_enum_values: Vec<EnumOption>,
         /// The value of a date field (`{date, date_time}`).
-        date_value: Value,
+        date_value: Box<Value>,
         /// Decimal places of a number field.
         precision: u32,
         /// Whether the field is available in every project of the workspace.
@@ -345,11 +383,11 @@ resource! {
     /// A custom field attached to a project.
     CustomFieldSetting {
         /// The custom field.
-        custom_field: CustomField,
+        custom_field: Box<CustomField>,
         /// The project.
-        project: Compact,
+        project: Box<Compact>,
         /// The parent (project or portfolio).
-        parent: Compact,
+        parent: Box<Compact>,
         /// Whether the field is shown in list views.
         is_important: bool,
     }
@@ -361,7 +399,7 @@ resource! {
         /// Whether Asana still delivers to it.
         active: bool,
         /// The watched resource.
-        resource: Compact,
+        resource: Box<Compact>,
         /// The URL deliveries are posted to.
         target: String,
         /// Creation time.
@@ -382,22 +420,22 @@ resource! {
 pub struct Event {
     /// Who made the change.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub user: Option<Compact>,
+    pub user: Option<Box<Compact>>,
     /// The changed resource.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub resource: Option<Compact>,
+    pub resource: Option<Box<Compact>>,
     /// `changed`, `added`, `removed`, `deleted`, `undeleted`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub action: Option<String>,
     /// The parent the resource was added to or removed from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub parent: Option<Compact>,
+    pub parent: Option<Box<Compact>>,
     /// When the change happened.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_at: Option<String>,
     /// What changed (`{field, action, new_value, ...}`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub change: Option<Value>,
+    pub change: Option<Box<Value>>,
     /// Every other field Asana sent, unchanged.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
@@ -685,5 +723,47 @@ mod tests {
             serde_json::to_value(&body).unwrap(),
             json!({"name": "Buy milk", "projects": ["2"], "assignee": null})
         );
+    }
+
+    #[test]
+    fn boxed_references_keep_the_json_unchanged() {
+        let task = json!({
+            "gid": "1", "resource_type": "task", "name": "Buy milk",
+            "assignee": {"gid": "2", "resource_type": "user", "name": "Ada"},
+            "workspace": {"gid": "3", "resource_type": "workspace", "name": "Home", "x": 1},
+            "custom_fields": [{"gid": "9", "enum_value": {"gid": "10", "name": "High"},
+                "date_value": {"date": "2024-05-01", "date_time": null}}]
+        });
+        let typed: Task = serde_json::from_value(task.clone()).unwrap();
+        let assignee = typed.assignee.as_deref().unwrap();
+        assert_eq!(
+            (assignee.gid.as_str(), assignee.name.as_deref()),
+            ("2", Some("Ada"))
+        );
+        assert_eq!(
+            typed.workspace.as_ref().unwrap().extra.get("x"),
+            Some(&json!(1))
+        );
+        let field = &typed.custom_fields.as_ref().unwrap()[0];
+        assert_eq!(
+            field.enum_value.as_ref().unwrap().name.as_deref(),
+            Some("High")
+        );
+        assert_eq!(serde_json::to_value(&typed).unwrap(), task);
+
+        let event = json!({"user": {"gid": "2"}, "resource": {"gid": "1", "resource_type": "task"},
+            "action": "changed", "change": {"field": "name", "action": "changed"}});
+        let typed: Event = serde_json::from_value(event.clone()).unwrap();
+        assert_eq!(
+            typed.change.as_deref().cloned(),
+            Some(json!({"field": "name", "action": "changed"}))
+        );
+        assert_eq!(serde_json::to_value(&typed).unwrap(), event);
+    }
+
+    #[test]
+    fn a_compact_task_stays_small() {
+        assert!(std::mem::size_of::<TaskCompact>() <= 256);
+        assert!(std::mem::size_of::<Task>() <= 528);
     }
 }

@@ -14,7 +14,7 @@ use url::Url;
 use super::AsanaClient;
 use super::transport::{ApiRequest, RequestBody, decode};
 use crate::error::AsanaError;
-use crate::models::Page;
+use crate::models::{Page, Task, TaskCompact};
 
 /// The largest page Asana serves.
 pub const MAX_PAGE_SIZE: u32 = 100;
@@ -139,6 +139,40 @@ impl<T: DeserializeOwned + Send + 'static> List<T> {
             pending: None,
             done: false,
         }
+    }
+}
+
+impl List<Task> {
+    /// The same list as [`TaskCompact`]s: asks for exactly [`TaskCompact::OPT_FIELDS`] (replacing
+    /// earlier `opt_fields`; other parameters, the page size and the offset stay). For big listings:
+    /// less to transfer and decode, and each item a third of a [`Task`]'s size.
+    ///
+    /// ```no_run
+    /// # async fn run(client: provider_asana::AsanaClient) -> Result<(), provider_asana::AsanaError> {
+    /// use futures::TryStreamExt;
+    ///
+    /// let mut open = client
+    ///     .tasks()
+    ///     .list_for_project("1200")
+    ///     .param("completed_since", "now")
+    ///     .compact()
+    ///     .stream();
+    /// while let Some(task) = open.try_next().await? {
+    ///     let assignee = task.assignee.as_deref().and_then(|a| a.name.as_deref());
+    ///     println!("{} {:?} due {:?} for {assignee:?}", task.gid, task.name, task.due_on);
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn compact(self) -> List<TaskCompact> {
+        List {
+            client: self.client,
+            target: self.target,
+            query: self.query,
+            page_size: self.page_size,
+            offset: self.offset,
+            _item: PhantomData,
+        }
+        .opt_fields(TaskCompact::OPT_FIELDS)
     }
 }
 

@@ -270,3 +270,101 @@ async fn raw_lists_page_and_stream_any_endpoint() {
         .unwrap();
     assert_eq!(all, tasks(0, 3));
 }
+
+#[tokio::test]
+async fn the_compact_stream_asks_for_its_fields_and_decodes_the_testkits_records() {
+    use provider_asana::models::{Compact, CreateTask, TaskCompact};
+    use provider_asana_testkit::{MockAsana, seed};
+
+    let mock = MockAsana::start().await;
+    let settings = client_support::settings_at(&mock.server().uri());
+    let connector = provider_asana::AsanaConnector::with_token_and_settings(
+        mock.personal_access_token().into(),
+        settings,
+    )
+    .unwrap();
+    let client = connector.client().unwrap();
+    let created = client
+        .tasks()
+        .create(&CreateTask {
+            name: Some("Order cake".into()),
+            projects: Some(vec![seed::LAUNCH_PROJECT_GID.into()]),
+            due_on: Some("2026-06-01".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+
+    let tasks: Vec<TaskCompact> = client
+        .tasks()
+        .list_for_project(seed::LAUNCH_PROJECT_GID)
+        .opt_fields(&["notes"])
+        .limit(2)
+        .compact()
+        .stream()
+        .try_collect()
+        .await
+        .unwrap();
+
+    let user = |gid: &str, name: &str| {
+        Some(Box::new(Compact {
+            gid: gid.into(),
+            resource_type: Some("user".into()),
+            name: Some(name.into()),
+            ..Default::default()
+        }))
+    };
+    let task =
+        |gid: &str, name: &str, completed: bool, due_on: Option<&str>, assignee| TaskCompact {
+            gid: gid.into(),
+            resource_type: Some("task".into()),
+            name: Some(name.into()),
+            resource_subtype: Some("default_task".into()),
+            created_by: None,
+            completed: Some(completed),
+            due_on: due_on.map(Into::into),
+            assignee,
+            extra: serde_json::Map::new(),
+        };
+    assert_eq!(
+        tasks,
+        [
+            task(
+                seed::DRAFT_TASK_GID,
+                "Draft announcement",
+                false,
+                Some("2024-03-01"),
+                user(seed::ME_GID, seed::ME_NAME)
+            ),
+            task(seed::VENUE_TASK_GID, "Book venue", true, None, None),
+            task(
+                seed::INVITES_TASK_GID,
+                "Send invites",
+                false,
+                None,
+                user(seed::ADA_GID, "Ada Lovelace")
+            ),
+            task(&created.gid, "Order cake", false, Some("2026-06-01"), None),
+        ]
+    );
+    let pages: Vec<_> = mock
+        .received_requests()
+        .await
+        .into_iter()
+        .filter(|r| r.method.as_str() == "GET")
+        .collect();
+    assert_eq!(pages.len(), 2);
+    for page in &pages {
+        let opt_fields: Vec<String> = page
+            .url
+            .query_pairs()
+            .filter(|(key, _)| key == "opt_fields")
+            .map(|(_, value)| value.into_owned())
+            .collect();
+        assert_eq!(opt_fields, [TaskCompact::OPT_FIELDS.join(",")]);
+        assert_eq!(
+            opt_fields[0],
+            "resource_type,name,resource_subtype,created_by,completed,due_on,assignee,assignee.name"
+        );
+    }
+}
