@@ -198,10 +198,12 @@ impl From<ApiError> for ActionFailure {
     }
 }
 
-/// Runs `entity.action` on the connector's warm client: params validated first (nothing is sent
-/// for bad ones), a connector that needs re-authorization refused, refreshes through the core.
-/// Answers the library's `{data, meta}` output; a credential store that cannot be reached is
-/// the service's failure (503, retryable), for `execute` and `/mcp` alike.
+/// Runs `entity.action` on the connector's warm client: a connector that needs
+/// re-authorization refused, refreshes through the core. Params are validated once, by the
+/// connector's `execute`, before anything is sent; bad params answer that error before any of
+/// the service's own refusals, as they would had they been checked first. Answers the library's
+/// `{data, meta}` output; a credential store that cannot be reached is the service's failure
+/// (503, retryable), for `execute` and `/mcp` alike.
 pub(super) async fn run_action(
     state: &AppState,
     record: &ConnectorRecord,
@@ -209,11 +211,13 @@ pub(super) async fn run_action(
     action: &str,
     params: Value,
 ) -> Result<Value, ActionFailure> {
-    AsanaConnector::validate(entity, action, &params).map_err(ActionFailure::Action)?;
-    if state.connectors.status(record).await? == CredentialStatus::NeedsReauthorization {
-        return Err(ApiError::needs_reauthorization(&record.id).into());
-    }
-    let connector = state.connectors.connector(record).await?;
+    let connector = match ready(state, record).await {
+        Ok(connector) => connector,
+        Err(refused) => {
+            AsanaConnector::validate(entity, action, &params).map_err(ActionFailure::Action)?;
+            return Err(refused.into());
+        }
+    };
     connector
         .execute(entity, action, params)
         .await
@@ -226,6 +230,17 @@ pub(super) async fn run_action(
             }
             e => ActionFailure::Action(e),
         })
+}
+
+/// The warm connector of a connector whose grant is active.
+async fn ready(
+    state: &AppState,
+    record: &ConnectorRecord,
+) -> Result<std::sync::Arc<AsanaConnector>, ApiError> {
+    if state.connectors.status(record).await? == CredentialStatus::NeedsReauthorization {
+        return Err(ApiError::needs_reauthorization(&record.id));
+    }
+    state.connectors.connector(record).await
 }
 
 async fn check(state: &AppState, record: &ConnectorRecord) -> Result<ExecuteResponse, ApiError> {
