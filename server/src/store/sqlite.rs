@@ -106,6 +106,15 @@ CREATE INDEX token_expiry_by_expiry ON token_expiry(expires_ms);
 const APPLICATION_COLUMNS: &str =
     "id, name, organization_id, client_id, client_secret_hash, redirect_origins, created_ms";
 const CONNECTOR_COLUMNS: &str = "id, application_id, customer_name, connector_type, definition_id, name, auth_kind, oauth_app, created_ms, updated_ms, read_only";
+const TOKEN_BY_HASH: &str =
+    "SELECT token_hash, application_id, customer, expires_ms FROM tokens WHERE token_hash = ?1";
+/// A token and its application's connector with id `?2`, in one statement: [`TOKEN_BY_HASH`]'s
+/// columns, then [`CONNECTOR_COLUMNS`] (all null when there is no such connector).
+const TOKEN_AND_CONNECTOR: &str = "SELECT t.token_hash, t.application_id, t.customer, t.expires_ms, \
+     c.id, c.application_id, c.customer_name, c.connector_type, c.definition_id, c.name, c.auth_kind, \
+     c.oauth_app, c.created_ms, c.updated_ms, c.read_only \
+     FROM tokens t LEFT JOIN connectors c ON c.id = ?2 AND c.application_id = t.application_id \
+     WHERE t.token_hash = ?1";
 const AUDIT_COLUMNS: &str = "id, at_ms, application_id, customer_name, connector_id, operation, entity, action, param_names, outcome, status, duration_ms";
 
 /// The service's store in a SQLite database. Cheap to clone: clones share the connection.
@@ -341,22 +350,36 @@ fn application(row: &Row<'_>) -> rusqlite::Result<ApplicationRecord> {
     })
 }
 
-fn connector(row: &Row<'_>) -> rusqlite::Result<ConnectorRecord> {
-    Ok(ConnectorRecord {
-        id: row.get(0)?,
+fn token(row: &Row<'_>) -> rusqlite::Result<TokenRecord> {
+    Ok(TokenRecord {
+        token_hash: row.get(0)?,
         application_id: row.get(1)?,
-        customer_name: row.get(2)?,
-        connector_type: row.get(3)?,
-        definition_id: row.get(4)?,
-        name: row.get(5)?,
-        auth_kind: parsed(row.get(6)?, AuthKind::parse)?,
-        oauth_app: match row.get::<_, Option<String>>(7)? {
+        customer: row.get(2)?,
+        expires_at: time(row.get(3)?),
+    })
+}
+
+fn connector(row: &Row<'_>) -> rusqlite::Result<ConnectorRecord> {
+    connector_at(row, 0)
+}
+
+/// A connector from [`CONNECTOR_COLUMNS`], starting at column `first`.
+fn connector_at(row: &Row<'_>, first: usize) -> rusqlite::Result<ConnectorRecord> {
+    Ok(ConnectorRecord {
+        id: row.get(first)?,
+        application_id: row.get(first + 1)?,
+        customer_name: row.get(first + 2)?,
+        connector_type: row.get(first + 3)?,
+        definition_id: row.get(first + 4)?,
+        name: row.get(first + 5)?,
+        auth_kind: parsed(row.get(first + 6)?, AuthKind::parse)?,
+        oauth_app: match row.get::<_, Option<String>>(first + 7)? {
             Some(source) => Some(parsed(source, OAuthAppSource::parse)?),
             None => None,
         },
-        created_at: time(row.get(8)?),
-        updated_at: time(row.get(9)?),
-        read_only: row.get(10)?,
+        created_at: time(row.get(first + 8)?),
+        updated_at: time(row.get(first + 9)?),
+        read_only: row.get(first + 10)?,
     })
 }
 
@@ -523,21 +546,29 @@ impl ServiceStore for SqliteServiceStore {
     async fn token(&self, token_hash: &str) -> Result<Option<TokenRecord>, ServiceStoreError> {
         let hash = token_hash.to_string();
         self.run("read a service token", move |c| {
-            c.prepare_cached(
-                "SELECT token_hash, application_id, customer, expires_ms FROM tokens WHERE token_hash = ?1",
-            )?
-            .query_row(
-                [hash],
-                |r| {
-                    Ok(TokenRecord {
-                        token_hash: r.get(0)?,
-                        application_id: r.get(1)?,
-                        customer: r.get(2)?,
-                        expires_at: time(r.get(3)?),
-                    })
-                },
-            )
-            .optional()
+            c.prepare_cached(TOKEN_BY_HASH)?
+                .query_row([hash], token)
+                .optional()
+        })
+        .await
+    }
+
+    async fn token_and_connector(
+        &self,
+        token_hash: &str,
+        connector_id: &str,
+    ) -> Result<Option<(TokenRecord, Option<ConnectorRecord>)>, ServiceStoreError> {
+        let (hash, id) = (token_hash.to_string(), connector_id.to_string());
+        self.run("read a service token and a connector", move |c| {
+            c.prepare_cached(TOKEN_AND_CONNECTOR)?
+                .query_row([hash, id], |r| {
+                    let connector = match r.get::<_, Option<String>>(4)? {
+                        Some(_) => Some(connector_at(r, 4)?),
+                        None => None,
+                    };
+                    Ok((token(r)?, connector))
+                })
+                .optional()
         })
         .await
     }
