@@ -7,6 +7,7 @@
 //! tokens arrive as SHA-256 hashes, OAuth client secrets and PKCE verifiers sealed
 //! ([`Sealed`]).
 
+mod connection_thread;
 #[cfg(feature = "postgres")]
 mod postgres;
 mod sqlite;

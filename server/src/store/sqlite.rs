@@ -1,7 +1,10 @@
 //! [`SqliteServiceStore`]: the service's records in one SQLite file (`service.db`), with its own
-//! `PRAGMA user_version` migrations. Every statement runs on tokio's blocking pool.
+//! `PRAGMA user_version` migrations. Every statement runs on a connection's own thread
+//! ([`ConnectionThread`]): writes on the writer's; for a file, reads on a second, read-only
+//! connection, so that they never wait for a write's `fsync` (WAL readers see every committed
+//! write).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -10,6 +13,7 @@ use integrations::StoreError;
 use integrations::auth_core::local_files;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
+use super::connection_thread::ConnectionThread;
 use super::{
     ApplicationRecord, AuditEntry, AuthKind, ConnectorFilter, ConnectorRecord, OAuthAppRecord,
     OAuthAppSource, OAuthStateRecord, Sealed, ServiceStore, TokenRecord,
@@ -117,10 +121,12 @@ const TOKEN_AND_CONNECTOR: &str = "SELECT t.token_hash, t.application_id, t.cust
      WHERE t.token_hash = ?1";
 const AUDIT_COLUMNS: &str = "id, at_ms, application_id, customer_name, connector_id, operation, entity, action, param_names, outcome, status, duration_ms";
 
-/// The service's store in a SQLite database. Cheap to clone: clones share the connection.
+/// The service's store in a SQLite database. Cheap to clone: clones share the connections.
 #[derive(Clone)]
 pub struct SqliteServiceStore {
-    connection: Arc<Mutex<Connection>>,
+    writer: Arc<ConnectionThread>,
+    /// A read-only connection to the same file; the writer itself for an in-memory database.
+    reader: Arc<ConnectionThread>,
     location: Arc<str>,
     audit: Arc<Mutex<AuditQueue>>,
 }
@@ -148,7 +154,9 @@ impl SqliteServiceStore {
         let path = path.as_ref().to_path_buf();
         let location: Arc<str> = path.display().to_string().into();
         let at = location.clone();
+        let opened = path.clone();
         let connection = tokio::task::spawn_blocking(move || {
+            let path = opened;
             create_owner_only(&path)
                 .map_err(|e| backend("created the database", &at, e.to_string()))?;
             let connection = Connection::open(&path)
@@ -171,7 +179,7 @@ impl SqliteServiceStore {
         })
         .await
         .map_err(|e| backend("opened the database", &location, e.to_string()))??;
-        Self::prepare(connection, location).await
+        Self::prepare(connection, location, Some(path)).await
     }
 
     /// A private in-memory database (for tests).
@@ -179,15 +187,23 @@ impl SqliteServiceStore {
         let location: Arc<str> = ":memory:".into();
         let connection = Connection::open_in_memory()
             .map_err(|e| backend("opened the database", &location, e.to_string()))?;
-        Self::prepare(connection, location).await
+        Self::prepare(connection, location, None).await
     }
 
+    /// Migrates the schema on `connection` and, for the file at `path`, opens the reader
+    /// connection beside it.
     async fn prepare(
         connection: Connection,
         location: Arc<str>,
+        path: Option<PathBuf>,
     ) -> Result<Self, ServiceStoreError> {
-        let store = Self {
-            connection: Arc::new(Mutex::new(connection)),
+        let writer = Arc::new(
+            ConnectionThread::spawn("service-writer", connection)
+                .map_err(|e| backend("started the store's thread", &location, e.to_string()))?,
+        );
+        let mut store = Self {
+            reader: writer.clone(),
+            writer,
             location,
             audit: Arc::default(),
         };
@@ -216,31 +232,62 @@ impl SqliteServiceStore {
                 supported: SCHEMA_VERSION,
             });
         }
+        if let Some(path) = path {
+            let at = store.location.clone();
+            let reader = tokio::task::spawn_blocking(move || {
+                Connection::open(&path).and_then(|c| {
+                    c.busy_timeout(Duration::from_secs(5))?;
+                    c.pragma_update(None, "query_only", "ON")?;
+                    Ok(c)
+                })
+            })
+            .await
+            .map_err(|e| backend("opened the reader", &at, e.to_string()))?
+            .map_err(|e| backend("opened the reader", &at, e.to_string()))?;
+            store.reader = Arc::new(
+                ConnectionThread::spawn("service-reader", reader)
+                    .map_err(|e| backend("started the store's thread", &at, e.to_string()))?,
+            );
+        }
         Ok(store)
     }
 
-    /// Runs `job` on the connection, on the blocking pool.
+    /// Runs `job` on the writer's connection.
     async fn run<T: Send + 'static>(
         &self,
         operation: &'static str,
         job: impl FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
     ) -> Result<T, ServiceStoreError> {
-        let connection = self.connection.clone();
-        let location = self.location.clone();
-        tokio::task::spawn_blocking(move || {
-            let mut connection = connection.lock().unwrap_or_else(|p| p.into_inner());
-            job(&mut connection)
-        })
-        .await
-        .map_err(|e| backend(operation, &location, e.to_string()))?
-        .map_err(|e| backend(operation, &location, e.to_string()))
+        on(&self.writer, &self.location, operation, job).await
     }
+
+    /// Runs `job`, which only reads, on the reader's connection.
+    async fn read<T: Send + 'static>(
+        &self,
+        operation: &'static str,
+        job: impl FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
+    ) -> Result<T, ServiceStoreError> {
+        on(&self.reader, &self.location, operation, job).await
+    }
+}
+
+async fn on<T: Send + 'static>(
+    thread: &ConnectionThread,
+    location: &str,
+    operation: &'static str,
+    job: impl FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
+) -> Result<T, ServiceStoreError> {
+    thread
+        .run(job)
+        .await
+        .map_err(|_| backend(operation, location, "the store's thread stopped".into()))?
+        .map_err(|e| backend(operation, location, e.to_string()))
 }
 
 /// Creates the file, readable and writable by its owner only, if it does not exist.
 /// Writes the queued audit entries, a batch per transaction, until the queue is empty. A batch
 /// that fails is written again entry by entry, so that one bad entry fails only its own append.
-fn write_audit_batches(connection: &Mutex<Connection>, audit: &Mutex<AuditQueue>) {
+fn write_audit_batches(c: &mut Connection, audit: &Mutex<AuditQueue>) {
     loop {
         let batch = {
             let mut queue = audit.lock().unwrap_or_else(|p| p.into_inner());
@@ -250,7 +297,6 @@ fn write_audit_batches(connection: &Mutex<Connection>, audit: &Mutex<AuditQueue>
             }
             std::mem::take(&mut queue.entries)
         };
-        let mut c = connection.lock().unwrap_or_else(|p| p.into_inner());
         let together = c.transaction().and_then(|tx| {
             for (entry, _) in &batch {
                 insert_audit(&tx, entry)?;
@@ -260,7 +306,7 @@ fn write_audit_batches(connection: &Mutex<Connection>, audit: &Mutex<AuditQueue>
         for (entry, done) in batch {
             let result = match &together {
                 Ok(()) => Ok(()),
-                Err(_) => insert_audit(&c, &entry).map_err(|e| e.to_string()),
+                Err(_) => insert_audit(c, &entry).map_err(|e| e.to_string()),
             };
             // The caller may have gone away; its entry is written all the same.
             let _ = done.send(result);
@@ -452,7 +498,7 @@ impl ServiceStore for SqliteServiceStore {
 
     async fn application(&self, id: &str) -> Result<Option<ApplicationRecord>, ServiceStoreError> {
         let id = id.to_string();
-        self.run("read an application", move |c| {
+        self.read("read an application", move |c| {
             c.query_row(
                 &format!("SELECT {APPLICATION_COLUMNS} FROM applications WHERE id = ?1"),
                 [id],
@@ -468,7 +514,7 @@ impl ServiceStore for SqliteServiceStore {
         client_id: &str,
     ) -> Result<Option<ApplicationRecord>, ServiceStoreError> {
         let client_id = client_id.to_string();
-        self.run("read an application", move |c| {
+        self.read("read an application", move |c| {
             c.query_row(
                 &format!("SELECT {APPLICATION_COLUMNS} FROM applications WHERE client_id = ?1"),
                 [client_id],
@@ -480,7 +526,7 @@ impl ServiceStore for SqliteServiceStore {
     }
 
     async fn list_applications(&self) -> Result<Vec<ApplicationRecord>, ServiceStoreError> {
-        self.run("listed the applications", |c| {
+        self.read("listed the applications", |c| {
             let mut statement = c.prepare(&format!(
                 "SELECT {APPLICATION_COLUMNS} FROM applications ORDER BY created_ms, rowid"
             ))?;
@@ -545,7 +591,7 @@ impl ServiceStore for SqliteServiceStore {
 
     async fn token(&self, token_hash: &str) -> Result<Option<TokenRecord>, ServiceStoreError> {
         let hash = token_hash.to_string();
-        self.run("read a service token", move |c| {
+        self.read("read a service token", move |c| {
             c.prepare_cached(TOKEN_BY_HASH)?
                 .query_row([hash], token)
                 .optional()
@@ -559,7 +605,7 @@ impl ServiceStore for SqliteServiceStore {
         connector_id: &str,
     ) -> Result<Option<(TokenRecord, Option<ConnectorRecord>)>, ServiceStoreError> {
         let (hash, id) = (token_hash.to_string(), connector_id.to_string());
-        self.run("read a service token and a connector", move |c| {
+        self.read("read a service token and a connector", move |c| {
             c.prepare_cached(TOKEN_AND_CONNECTOR)?
                 .query_row([hash, id], |r| {
                     let connector = match r.get::<_, Option<String>>(4)? {
@@ -612,7 +658,7 @@ impl ServiceStore for SqliteServiceStore {
         id: &str,
     ) -> Result<Option<ConnectorRecord>, ServiceStoreError> {
         let (application_id, id) = (application_id.to_string(), id.to_string());
-        self.run("read a connector", move |c| {
+        self.read("read a connector", move |c| {
             c.prepare_cached(&format!(
                 "SELECT {CONNECTOR_COLUMNS} FROM connectors WHERE application_id = ?1 AND id = ?2"
             ))?
@@ -628,7 +674,7 @@ impl ServiceStore for SqliteServiceStore {
         filter: &ConnectorFilter,
     ) -> Result<Vec<ConnectorRecord>, ServiceStoreError> {
         let (application_id, filter) = (application_id.to_string(), filter.clone());
-        self.run("listed connectors", move |c| {
+        self.read("listed connectors", move |c| {
             let mut statement = c.prepare(&format!(
                 "SELECT {CONNECTOR_COLUMNS} FROM connectors WHERE application_id = ?1 \
                  AND (?2 IS NULL OR customer_name = ?2) AND (?3 IS NULL OR connector_type = ?3) \
@@ -706,7 +752,7 @@ impl ServiceStore for SqliteServiceStore {
     ) -> Result<Option<OAuthAppRecord>, ServiceStoreError> {
         let (application_id, connector_type) =
             (application_id.to_string(), connector_type.to_string());
-        self.run("read an OAuth app", move |c| {
+        self.read("read an OAuth app", move |c| {
             c.query_row(
                 "SELECT application_id, connector_type, client_id, client_secret, updated_ms FROM oauth_apps WHERE application_id = ?1 AND connector_type = ?2",
                 [application_id, connector_type],
@@ -873,11 +919,15 @@ impl ServiceStore for SqliteServiceStore {
             !std::mem::replace(&mut queue.writing, true)
         };
         if start_writer {
-            let (connection, audit) = (self.connection.clone(), self.audit.clone());
-            // Detached: the writer finishes the queue even if this caller goes away.
-            drop(tokio::task::spawn_blocking(move || {
-                write_audit_batches(&connection, &audit)
-            }));
+            let audit = self.audit.clone();
+            // Not awaited: the writer finishes the queue even if this caller goes away.
+            let submitted = self.writer.submit(move |c| write_audit_batches(c, &audit));
+            if submitted.is_err() {
+                // Nothing will write the queue: its callers (this one too) learn so now.
+                let mut queue = self.audit.lock().unwrap_or_else(|p| p.into_inner());
+                queue.entries.clear();
+                queue.writing = false;
+            }
         }
         match written.await {
             Ok(Ok(())) => Ok(()),
@@ -899,7 +949,7 @@ impl ServiceStore for SqliteServiceStore {
         let application_id = application_id.to_string();
         let customer = customer_name.map(str::to_string);
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        self.run("listed audit entries", move |c| {
+        self.read("listed audit entries", move |c| {
             let mut statement = c.prepare(&format!(
                 "SELECT {AUDIT_COLUMNS} FROM audit WHERE application_id = ?1 \
                  AND (?2 IS NULL OR customer_name = ?2) ORDER BY seq DESC LIMIT ?3"
