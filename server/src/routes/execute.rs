@@ -106,12 +106,12 @@ pub(crate) async fn execute(
             return Err(unreadable);
         }
     };
-    let ApiJson(request) = ApiJson::<ExecuteRequest>::from_request(body, &state).await?;
+    let ApiJson(mut request) = ApiJson::<ExecuteRequest>::from_request(body, &state).await?;
     let record = visible(&principal, record)?;
     let kind = state.connectors.kind_of(&record)?;
     let param_names = proxy::audit_names(&request.entity, &request.action, &request.params);
     let answer = match kind {
-        ConnectorType::Asana => run(&state, &record, &request).await,
+        ConnectorType::Asana => run(&state, &record, &mut request).await,
         ConnectorType::Api(_) => proxy::run(
             &state,
             &record,
@@ -150,10 +150,11 @@ pub(crate) async fn execute(
     answer.map(Json)
 }
 
+/// Runs the request's action; its params are handed to the connector (taken, not copied).
 async fn run(
     state: &AppState,
     record: &ConnectorRecord,
-    request: &ExecuteRequest,
+    request: &mut ExecuteRequest,
 ) -> Result<ExecuteResponse, ApiError> {
     if request.entity == "*" && request.action == "check" {
         return check(state, record).await;
@@ -163,7 +164,7 @@ async fn run(
         record,
         &request.entity,
         &request.action,
-        request.params.clone(),
+        request.params.take(),
     )
     .await
     .map_err(|failure| failure.into_api(&record.id))?;
