@@ -2,7 +2,8 @@
 //! with their application, optional customer scope and expiry, so that every instance sharing the
 //! store verifies them the same way. [`Principal`] is the axum extractor that turns
 //! `Authorization: Bearer <token>` into who is calling, or a 401; and takes the request from the
-//! application's rate limit, or answers 429.
+//! application's rate limit, or answers 429. [`Bearer`] does the same in two steps, so that a
+//! route can read the token and the connector it names in one store call.
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -15,7 +16,7 @@ use integrations::SecretString;
 use crate::error::ApiError;
 use crate::limits::RateLimiter;
 use crate::secrets;
-use crate::store::{ServiceStore, TokenRecord};
+use crate::store::{ConnectorRecord, ServiceStore, TokenRecord};
 
 /// Who is calling: an application, and for a scoped token the one customer it may reach.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -70,6 +71,28 @@ where
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        Bearer::from_request_parts(parts, state)
+            .await?
+            .verify(
+                Arc::<dyn ServiceStore>::from_ref(state).as_ref(),
+                &Arc::<RateLimiter>::from_ref(state),
+            )
+            .await
+    }
+}
+
+/// A request's `Authorization: Bearer` token, read (401 when missing or malformed) but not yet
+/// verified: [`Bearer::verify`] does what [`Principal`] does, and
+/// [`Bearer::verify_with_connector`] reads the connector a request names in the same store
+/// call.
+pub(crate) struct Bearer {
+    hash: String,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Bearer {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
         let header = parts
             .headers
             .get(AUTHORIZATION)
@@ -80,16 +103,46 @@ where
         if !scheme.eq_ignore_ascii_case("bearer") || token.is_empty() {
             return Err(unauthorized());
         }
-        let store = Arc::<dyn ServiceStore>::from_ref(state);
-        let record = store
-            .token(&secrets::hash(token))
-            .await?
-            .filter(|record| record.expires_at > SystemTime::now())
-            .ok_or_else(unauthorized)?;
-        Arc::<RateLimiter>::from_ref(state).admit(&record.application_id)?;
-        Ok(Principal {
-            application_id: record.application_id,
-            customer: record.customer,
+        Ok(Bearer {
+            hash: secrets::hash(token),
         })
     }
+}
+
+impl Bearer {
+    /// Who is calling: 401 for an unknown or expired token; the request taken from the
+    /// application's rate limit (429 over it).
+    pub(crate) async fn verify(
+        &self,
+        store: &dyn ServiceStore,
+        limiter: &RateLimiter,
+    ) -> Result<Principal, ApiError> {
+        admit(store.token(&self.hash).await?, limiter)
+    }
+
+    /// As [`Bearer::verify`], and the caller's application's connector `id` (if it has one),
+    /// both read in one store call. Whether the caller may see that connector (a scoped token)
+    /// is the caller's to check.
+    pub(crate) async fn verify_with_connector(
+        &self,
+        store: &dyn ServiceStore,
+        limiter: &RateLimiter,
+        id: &str,
+    ) -> Result<(Principal, Option<ConnectorRecord>), ApiError> {
+        let (token, connector) = store.token_and_connector(&self.hash, id).await?.unzip();
+        Ok((admit(token, limiter)?, connector.flatten()))
+    }
+}
+
+/// The principal of a stored token that has not expired, admitted by its application's rate
+/// limit.
+fn admit(token: Option<TokenRecord>, limiter: &RateLimiter) -> Result<Principal, ApiError> {
+    let token = token
+        .filter(|token| token.expires_at > SystemTime::now())
+        .ok_or_else(unauthorized)?;
+    limiter.admit(&token.application_id)?;
+    Ok(Principal {
+        application_id: token.application_id,
+        customer: token.customer,
+    })
 }

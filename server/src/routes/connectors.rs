@@ -112,10 +112,18 @@ pub(super) async fn owned(
     principal: &Principal,
     id: &str,
 ) -> Result<ConnectorRecord, ApiError> {
-    state
-        .store
-        .connector(&principal.application_id, id)
-        .await?
+    visible(
+        principal,
+        state.store.connector(&principal.application_id, id).await?,
+    )
+}
+
+/// The principal's application's connector, if the principal may see it; else 404.
+pub(super) fn visible(
+    principal: &Principal,
+    record: Option<ConnectorRecord>,
+) -> Result<ConnectorRecord, ApiError> {
+    record
         .filter(|record| principal.may_see(&record.customer_name))
         .ok_or_else(ApiError::connector_not_found)
 }

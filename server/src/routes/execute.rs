@@ -6,7 +6,7 @@
 
 use std::time::Instant;
 
-use axum::extract::State;
+use axum::extract::{FromRequest, Request, State};
 use axum::http::StatusCode;
 use axum::routing::post;
 use axum::{Json, Router};
@@ -17,12 +17,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use utoipa::ToSchema;
 
-use super::connectors::owned;
+use super::connectors::visible;
 use super::{ApiJson, ApiPath, AppState, Audit, proxy};
 use crate::error::{ApiError, ErrorBody};
 use crate::providers::ConnectorType;
 use crate::store::ConnectorRecord;
-use crate::tokens::Principal;
+use crate::tokens::Bearer;
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
@@ -87,16 +87,31 @@ const CHECKED_ACTION: &str = "get";
 )]
 pub(crate) async fn execute(
     State(state): State<AppState>,
-    principal: Principal,
-    ApiPath(id): ApiPath<String>,
-    ApiJson(request): ApiJson<ExecuteRequest>,
+    bearer: Bearer,
+    path: Result<ApiPath<String>, ApiError>,
+    body: Request,
 ) -> Result<Json<ExecuteResponse>, ApiError> {
     let started = Instant::now();
-    let record = owned(&state, &principal, &id).await?;
+    // The service token and the connector in one store call; the answers keep the order of a
+    // route that takes a `Principal`, a path and a body: 401 (or 429), the path's 404, the
+    // body's 4xx, then an unknown connector's 404.
+    let (principal, record) = match path {
+        Ok(ApiPath(id)) => {
+            bearer
+                .verify_with_connector(state.store.as_ref(), &state.limiter, &id)
+                .await?
+        }
+        Err(unreadable) => {
+            bearer.verify(state.store.as_ref(), &state.limiter).await?;
+            return Err(unreadable);
+        }
+    };
+    let ApiJson(mut request) = ApiJson::<ExecuteRequest>::from_request(body, &state).await?;
+    let record = visible(&principal, record)?;
     let kind = state.connectors.kind_of(&record)?;
     let param_names = proxy::audit_names(&request.entity, &request.action, &request.params);
     let answer = match kind {
-        ConnectorType::Asana => run(&state, &record, &request).await,
+        ConnectorType::Asana => run(&state, &record, &mut request).await,
         ConnectorType::Api(_) => proxy::run(
             &state,
             &record,
@@ -135,10 +150,11 @@ pub(crate) async fn execute(
     answer.map(Json)
 }
 
+/// Runs the request's action; its params are handed to the connector (taken, not copied).
 async fn run(
     state: &AppState,
     record: &ConnectorRecord,
-    request: &ExecuteRequest,
+    request: &mut ExecuteRequest,
 ) -> Result<ExecuteResponse, ApiError> {
     if request.entity == "*" && request.action == "check" {
         return check(state, record).await;
@@ -148,7 +164,7 @@ async fn run(
         record,
         &request.entity,
         &request.action,
-        request.params.clone(),
+        request.params.take(),
     )
     .await
     .map_err(|failure| failure.into_api(&record.id))?;
@@ -198,10 +214,12 @@ impl From<ApiError> for ActionFailure {
     }
 }
 
-/// Runs `entity.action` on the connector's warm client: params validated first (nothing is sent
-/// for bad ones), a connector that needs re-authorization refused, refreshes through the core.
-/// Answers the library's `{data, meta}` output; a credential store that cannot be reached is
-/// the service's failure (503, retryable), for `execute` and `/mcp` alike.
+/// Runs `entity.action` on the connector's warm client: a connector that needs
+/// re-authorization refused, refreshes through the core. Params are validated once, by the
+/// connector's `execute`, before anything is sent; bad params answer that error before any of
+/// the service's own refusals, as they would had they been checked first. Answers the library's
+/// `{data, meta}` output; a credential store that cannot be reached is the service's failure
+/// (503, retryable), for `execute` and `/mcp` alike.
 pub(super) async fn run_action(
     state: &AppState,
     record: &ConnectorRecord,
@@ -209,11 +227,13 @@ pub(super) async fn run_action(
     action: &str,
     params: Value,
 ) -> Result<Value, ActionFailure> {
-    AsanaConnector::validate(entity, action, &params).map_err(ActionFailure::Action)?;
-    if state.connectors.status(record).await? == CredentialStatus::NeedsReauthorization {
-        return Err(ApiError::needs_reauthorization(&record.id).into());
-    }
-    let connector = state.connectors.connector(record).await?;
+    let connector = match ready(state, record).await {
+        Ok(connector) => connector,
+        Err(refused) => {
+            AsanaConnector::validate(entity, action, &params).map_err(ActionFailure::Action)?;
+            return Err(refused.into());
+        }
+    };
     connector
         .execute(entity, action, params)
         .await
@@ -226,6 +246,17 @@ pub(super) async fn run_action(
             }
             e => ActionFailure::Action(e),
         })
+}
+
+/// The warm connector of a connector whose grant is active.
+async fn ready(
+    state: &AppState,
+    record: &ConnectorRecord,
+) -> Result<std::sync::Arc<AsanaConnector>, ApiError> {
+    if state.connectors.status(record).await? == CredentialStatus::NeedsReauthorization {
+        return Err(ApiError::needs_reauthorization(&record.id));
+    }
+    state.connectors.connector(record).await
 }
 
 async fn check(state: &AppState, record: &ConnectorRecord) -> Result<ExecuteResponse, ApiError> {

@@ -7,6 +7,7 @@
 //! tokens and consent flows' secret ids arrive as SHA-256 hashes, OAuth client secrets and PKCE verifiers sealed
 //! ([`Sealed`]).
 
+mod connection_thread;
 #[cfg(feature = "postgres")]
 mod postgres;
 mod sqlite;
@@ -307,6 +308,13 @@ pub trait ServiceStore: Send + Sync + fmt::Debug {
     async fn insert_token(&self, token: TokenRecord) -> Result<(), ServiceStoreError>;
     /// The token with this hash, expired or not.
     async fn token(&self, token_hash: &str) -> Result<Option<TokenRecord>, ServiceStoreError>;
+    /// The token with this hash (expired or not) and, when its application has one, that
+    /// application's connector with id `connector_id`: what an execute reads, in one round trip.
+    async fn token_and_connector(
+        &self,
+        token_hash: &str,
+        connector_id: &str,
+    ) -> Result<Option<(TokenRecord, Option<ConnectorRecord>)>, ServiceStoreError>;
     /// Deletes the tokens that expired before `now`; returns how many.
     async fn delete_expired_tokens(&self, now: SystemTime) -> Result<u64, ServiceStoreError>;
 

@@ -127,6 +127,14 @@ CREATE INDEX integrations_service_oauth_secrets_by_expiry
 const APPLICATION_COLUMNS: &str =
     "id, name, organization_id, client_id, client_secret_hash, redirect_origins, created_ms";
 const CONNECTOR_COLUMNS: &str = "id, application_id, customer_name, connector_type, definition_id, name, auth_kind, oauth_app, created_ms, updated_ms, read_only";
+/// A token and its application's connector with id `$2`, in one statement: the token's columns,
+/// then [`CONNECTOR_COLUMNS`] (all null when there is no such connector).
+const TOKEN_AND_CONNECTOR: &str = "SELECT t.token_hash, t.application_id, t.customer, t.expires_ms, \
+     c.id, c.application_id, c.customer_name, c.connector_type, c.definition_id, c.name, c.auth_kind, \
+     c.oauth_app, c.created_ms, c.updated_ms, c.read_only \
+     FROM integrations_service_tokens t LEFT JOIN integrations_service_connectors c \
+     ON c.id = $2 AND c.application_id = t.application_id \
+     WHERE t.token_hash = $1";
 const STATE_COLUMNS: &str = "state_hash, application_id, customer_name, connector_type, name, pkce_verifier, redirect_uri, scopes, redirect_url, oauth_app, expires_ms";
 const SECRET_COLUMNS: &str =
     "secret_hash, connector_id, application_id, customer_name, connector_type, expires_ms";
@@ -229,9 +237,23 @@ fn application(row: &Row) -> ApplicationRecord {
     }
 }
 
+fn token(row: &Row) -> TokenRecord {
+    TokenRecord {
+        token_hash: row.get(0),
+        application_id: row.get(1),
+        customer: row.get(2),
+        expires_at: time_from_millis(row.get(3)),
+    }
+}
+
 fn connector(row: &Row) -> Result<ConnectorRecord, ServiceStoreError> {
-    let kind: String = row.get(6);
-    let oauth_app = match row.get::<_, Option<String>>(7) {
+    connector_at(row, 0)
+}
+
+/// A connector from [`CONNECTOR_COLUMNS`], starting at column `first`.
+fn connector_at(row: &Row, first: usize) -> Result<ConnectorRecord, ServiceStoreError> {
+    let kind: String = row.get(first + 6);
+    let oauth_app = match row.get::<_, Option<String>>(first + 7) {
         Some(source) => Some(
             OAuthAppSource::parse(&source)
                 .ok_or_else(|| corrupt("connector oauth_app", &source))?,
@@ -239,17 +261,17 @@ fn connector(row: &Row) -> Result<ConnectorRecord, ServiceStoreError> {
         None => None,
     };
     Ok(ConnectorRecord {
-        id: row.get(0),
-        application_id: row.get(1),
-        customer_name: row.get(2),
-        connector_type: row.get(3),
-        definition_id: row.get(4),
-        name: row.get(5),
+        id: row.get(first),
+        application_id: row.get(first + 1),
+        customer_name: row.get(first + 2),
+        connector_type: row.get(first + 3),
+        definition_id: row.get(first + 4),
+        name: row.get(first + 5),
         auth_kind: AuthKind::parse(&kind).ok_or_else(|| corrupt("connector auth_kind", &kind))?,
         oauth_app,
-        created_at: time_from_millis(row.get(8)),
-        updated_at: time_from_millis(row.get(9)),
-        read_only: row.get(10),
+        created_at: time_from_millis(row.get(first + 8)),
+        updated_at: time_from_millis(row.get(first + 9)),
+        read_only: row.get(first + 10),
     })
 }
 
@@ -443,12 +465,29 @@ impl ServiceStore for PostgresServiceStore {
                 &[&token_hash],
             )
             .await?;
-        Ok(rows.first().map(|r| TokenRecord {
-            token_hash: r.get(0),
-            application_id: r.get(1),
-            customer: r.get(2),
-            expires_at: time_from_millis(r.get(3)),
-        }))
+        Ok(rows.first().map(token))
+    }
+
+    async fn token_and_connector(
+        &self,
+        token_hash: &str,
+        connector_id: &str,
+    ) -> Result<Option<(TokenRecord, Option<ConnectorRecord>)>, ServiceStoreError> {
+        let rows = self
+            .query(
+                "read a service token and a connector",
+                TOKEN_AND_CONNECTOR,
+                &[&token_hash, &connector_id],
+            )
+            .await?;
+        let Some(row) = rows.first() else {
+            return Ok(None);
+        };
+        let connector = match row.get::<_, Option<String>>(4) {
+            Some(_) => Some(connector_at(row, 4)?),
+            None => None,
+        };
+        Ok(Some((token(row), connector)))
     }
 
     async fn delete_expired_tokens(&self, now: SystemTime) -> Result<u64, ServiceStoreError> {

@@ -1,7 +1,10 @@
 //! [`SqliteServiceStore`]: the service's records in one SQLite file (`service.db`), with its own
-//! `PRAGMA user_version` migrations. Every statement runs on tokio's blocking pool.
+//! `PRAGMA user_version` migrations. Every statement runs on a connection's own thread
+//! ([`ConnectionThread`]): writes on the writer's; for a file, reads on a second, read-only
+//! connection, so that they never wait for a write's `fsync` (WAL readers see every committed
+//! write).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -10,6 +13,7 @@ use integrations::StoreError;
 use integrations::auth_core::local_files;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
+use super::connection_thread::ConnectionThread;
 use super::{
     ApplicationRecord, AuditEntry, AuthKind, ConnectorFilter, ConnectorRecord, OAuthAppRecord,
     OAuthAppSource, OAuthSecretClaim, OAuthSecretRecord, OAuthStateRecord, Sealed, ServiceStore,
@@ -121,12 +125,23 @@ const APPLICATION_COLUMNS: &str =
 const CONNECTOR_COLUMNS: &str = "id, application_id, customer_name, connector_type, definition_id, name, auth_kind, oauth_app, created_ms, updated_ms, read_only";
 const SECRET_COLUMNS: &str =
     "secret_hash, connector_id, application_id, customer_name, connector_type, expires_ms";
+const TOKEN_BY_HASH: &str =
+    "SELECT token_hash, application_id, customer, expires_ms FROM tokens WHERE token_hash = ?1";
+/// A token and its application's connector with id `?2`, in one statement: [`TOKEN_BY_HASH`]'s
+/// columns, then [`CONNECTOR_COLUMNS`] (all null when there is no such connector).
+const TOKEN_AND_CONNECTOR: &str = "SELECT t.token_hash, t.application_id, t.customer, t.expires_ms, \
+     c.id, c.application_id, c.customer_name, c.connector_type, c.definition_id, c.name, c.auth_kind, \
+     c.oauth_app, c.created_ms, c.updated_ms, c.read_only \
+     FROM tokens t LEFT JOIN connectors c ON c.id = ?2 AND c.application_id = t.application_id \
+     WHERE t.token_hash = ?1";
 const AUDIT_COLUMNS: &str = "id, at_ms, application_id, customer_name, connector_id, operation, entity, action, param_names, outcome, status, duration_ms";
 
-/// The service's store in a SQLite database. Cheap to clone: clones share the connection.
+/// The service's store in a SQLite database. Cheap to clone: clones share the connections.
 #[derive(Clone)]
 pub struct SqliteServiceStore {
-    connection: Arc<Mutex<Connection>>,
+    writer: Arc<ConnectionThread>,
+    /// A read-only connection to the same file; the writer itself for an in-memory database.
+    reader: Arc<ConnectionThread>,
     location: Arc<str>,
     audit: Arc<Mutex<AuditQueue>>,
 }
@@ -154,7 +169,9 @@ impl SqliteServiceStore {
         let path = path.as_ref().to_path_buf();
         let location: Arc<str> = path.display().to_string().into();
         let at = location.clone();
+        let opened = path.clone();
         let connection = tokio::task::spawn_blocking(move || {
+            let path = opened;
             create_owner_only(&path)
                 .map_err(|e| backend("created the database", &at, e.to_string()))?;
             let connection = Connection::open(&path)
@@ -177,7 +194,7 @@ impl SqliteServiceStore {
         })
         .await
         .map_err(|e| backend("opened the database", &location, e.to_string()))??;
-        Self::prepare(connection, location).await
+        Self::prepare(connection, location, Some(path)).await
     }
 
     /// A private in-memory database (for tests).
@@ -185,15 +202,23 @@ impl SqliteServiceStore {
         let location: Arc<str> = ":memory:".into();
         let connection = Connection::open_in_memory()
             .map_err(|e| backend("opened the database", &location, e.to_string()))?;
-        Self::prepare(connection, location).await
+        Self::prepare(connection, location, None).await
     }
 
+    /// Migrates the schema on `connection` and, for the file at `path`, opens the reader
+    /// connection beside it.
     async fn prepare(
         connection: Connection,
         location: Arc<str>,
+        path: Option<PathBuf>,
     ) -> Result<Self, ServiceStoreError> {
-        let store = Self {
-            connection: Arc::new(Mutex::new(connection)),
+        let writer = Arc::new(
+            ConnectionThread::spawn("service-writer", connection)
+                .map_err(|e| backend("started the store's thread", &location, e.to_string()))?,
+        );
+        let mut store = Self {
+            reader: writer.clone(),
+            writer,
             location,
             audit: Arc::default(),
         };
@@ -222,31 +247,62 @@ impl SqliteServiceStore {
                 supported: SCHEMA_VERSION,
             });
         }
+        if let Some(path) = path {
+            let at = store.location.clone();
+            let reader = tokio::task::spawn_blocking(move || {
+                Connection::open(&path).and_then(|c| {
+                    c.busy_timeout(Duration::from_secs(5))?;
+                    c.pragma_update(None, "query_only", "ON")?;
+                    Ok(c)
+                })
+            })
+            .await
+            .map_err(|e| backend("opened the reader", &at, e.to_string()))?
+            .map_err(|e| backend("opened the reader", &at, e.to_string()))?;
+            store.reader = Arc::new(
+                ConnectionThread::spawn("service-reader", reader)
+                    .map_err(|e| backend("started the store's thread", &at, e.to_string()))?,
+            );
+        }
         Ok(store)
     }
 
-    /// Runs `job` on the connection, on the blocking pool.
+    /// Runs `job` on the writer's connection.
     async fn run<T: Send + 'static>(
         &self,
         operation: &'static str,
         job: impl FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
     ) -> Result<T, ServiceStoreError> {
-        let connection = self.connection.clone();
-        let location = self.location.clone();
-        tokio::task::spawn_blocking(move || {
-            let mut connection = connection.lock().unwrap_or_else(|p| p.into_inner());
-            job(&mut connection)
-        })
-        .await
-        .map_err(|e| backend(operation, &location, e.to_string()))?
-        .map_err(|e| backend(operation, &location, e.to_string()))
+        on(&self.writer, &self.location, operation, job).await
     }
+
+    /// Runs `job`, which only reads, on the reader's connection.
+    async fn read<T: Send + 'static>(
+        &self,
+        operation: &'static str,
+        job: impl FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
+    ) -> Result<T, ServiceStoreError> {
+        on(&self.reader, &self.location, operation, job).await
+    }
+}
+
+async fn on<T: Send + 'static>(
+    thread: &ConnectionThread,
+    location: &str,
+    operation: &'static str,
+    job: impl FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
+) -> Result<T, ServiceStoreError> {
+    thread
+        .run(job)
+        .await
+        .map_err(|_| backend(operation, location, "the store's thread stopped".into()))?
+        .map_err(|e| backend(operation, location, e.to_string()))
 }
 
 /// Creates the file, readable and writable by its owner only, if it does not exist.
 /// Writes the queued audit entries, a batch per transaction, until the queue is empty. A batch
 /// that fails is written again entry by entry, so that one bad entry fails only its own append.
-fn write_audit_batches(connection: &Mutex<Connection>, audit: &Mutex<AuditQueue>) {
+fn write_audit_batches(c: &mut Connection, audit: &Mutex<AuditQueue>) {
     loop {
         let batch = {
             let mut queue = audit.lock().unwrap_or_else(|p| p.into_inner());
@@ -256,7 +312,6 @@ fn write_audit_batches(connection: &Mutex<Connection>, audit: &Mutex<AuditQueue>
             }
             std::mem::take(&mut queue.entries)
         };
-        let mut c = connection.lock().unwrap_or_else(|p| p.into_inner());
         let together = c.transaction().and_then(|tx| {
             for (entry, _) in &batch {
                 insert_audit(&tx, entry)?;
@@ -266,7 +321,7 @@ fn write_audit_batches(connection: &Mutex<Connection>, audit: &Mutex<AuditQueue>
         for (entry, done) in batch {
             let result = match &together {
                 Ok(()) => Ok(()),
-                Err(_) => insert_audit(&c, &entry).map_err(|e| e.to_string()),
+                Err(_) => insert_audit(c, &entry).map_err(|e| e.to_string()),
             };
             // The caller may have gone away; its entry is written all the same.
             let _ = done.send(result);
@@ -356,22 +411,36 @@ fn application(row: &Row<'_>) -> rusqlite::Result<ApplicationRecord> {
     })
 }
 
-fn connector(row: &Row<'_>) -> rusqlite::Result<ConnectorRecord> {
-    Ok(ConnectorRecord {
-        id: row.get(0)?,
+fn token(row: &Row<'_>) -> rusqlite::Result<TokenRecord> {
+    Ok(TokenRecord {
+        token_hash: row.get(0)?,
         application_id: row.get(1)?,
-        customer_name: row.get(2)?,
-        connector_type: row.get(3)?,
-        definition_id: row.get(4)?,
-        name: row.get(5)?,
-        auth_kind: parsed(row.get(6)?, AuthKind::parse)?,
-        oauth_app: match row.get::<_, Option<String>>(7)? {
+        customer: row.get(2)?,
+        expires_at: time(row.get(3)?),
+    })
+}
+
+fn connector(row: &Row<'_>) -> rusqlite::Result<ConnectorRecord> {
+    connector_at(row, 0)
+}
+
+/// A connector from [`CONNECTOR_COLUMNS`], starting at column `first`.
+fn connector_at(row: &Row<'_>, first: usize) -> rusqlite::Result<ConnectorRecord> {
+    Ok(ConnectorRecord {
+        id: row.get(first)?,
+        application_id: row.get(first + 1)?,
+        customer_name: row.get(first + 2)?,
+        connector_type: row.get(first + 3)?,
+        definition_id: row.get(first + 4)?,
+        name: row.get(first + 5)?,
+        auth_kind: parsed(row.get(first + 6)?, AuthKind::parse)?,
+        oauth_app: match row.get::<_, Option<String>>(first + 7)? {
             Some(source) => Some(parsed(source, OAuthAppSource::parse)?),
             None => None,
         },
-        created_at: time(row.get(8)?),
-        updated_at: time(row.get(9)?),
-        read_only: row.get(10)?,
+        created_at: time(row.get(first + 8)?),
+        updated_at: time(row.get(first + 9)?),
+        read_only: row.get(first + 10)?,
     })
 }
 
@@ -444,7 +513,7 @@ impl ServiceStore for SqliteServiceStore {
 
     async fn application(&self, id: &str) -> Result<Option<ApplicationRecord>, ServiceStoreError> {
         let id = id.to_string();
-        self.run("read an application", move |c| {
+        self.read("read an application", move |c| {
             c.query_row(
                 &format!("SELECT {APPLICATION_COLUMNS} FROM applications WHERE id = ?1"),
                 [id],
@@ -460,7 +529,7 @@ impl ServiceStore for SqliteServiceStore {
         client_id: &str,
     ) -> Result<Option<ApplicationRecord>, ServiceStoreError> {
         let client_id = client_id.to_string();
-        self.run("read an application", move |c| {
+        self.read("read an application", move |c| {
             c.query_row(
                 &format!("SELECT {APPLICATION_COLUMNS} FROM applications WHERE client_id = ?1"),
                 [client_id],
@@ -472,7 +541,7 @@ impl ServiceStore for SqliteServiceStore {
     }
 
     async fn list_applications(&self) -> Result<Vec<ApplicationRecord>, ServiceStoreError> {
-        self.run("listed the applications", |c| {
+        self.read("listed the applications", |c| {
             let mut statement = c.prepare(&format!(
                 "SELECT {APPLICATION_COLUMNS} FROM applications ORDER BY created_ms, rowid"
             ))?;
@@ -537,22 +606,30 @@ impl ServiceStore for SqliteServiceStore {
 
     async fn token(&self, token_hash: &str) -> Result<Option<TokenRecord>, ServiceStoreError> {
         let hash = token_hash.to_string();
-        self.run("read a service token", move |c| {
-            c.prepare_cached(
-                "SELECT token_hash, application_id, customer, expires_ms FROM tokens WHERE token_hash = ?1",
-            )?
-            .query_row(
-                [hash],
-                |r| {
-                    Ok(TokenRecord {
-                        token_hash: r.get(0)?,
-                        application_id: r.get(1)?,
-                        customer: r.get(2)?,
-                        expires_at: time(r.get(3)?),
-                    })
-                },
-            )
-            .optional()
+        self.read("read a service token", move |c| {
+            c.prepare_cached(TOKEN_BY_HASH)?
+                .query_row([hash], token)
+                .optional()
+        })
+        .await
+    }
+
+    async fn token_and_connector(
+        &self,
+        token_hash: &str,
+        connector_id: &str,
+    ) -> Result<Option<(TokenRecord, Option<ConnectorRecord>)>, ServiceStoreError> {
+        let (hash, id) = (token_hash.to_string(), connector_id.to_string());
+        self.read("read a service token and a connector", move |c| {
+            c.prepare_cached(TOKEN_AND_CONNECTOR)?
+                .query_row([hash, id], |r| {
+                    let connector = match r.get::<_, Option<String>>(4)? {
+                        Some(_) => Some(connector_at(r, 4)?),
+                        None => None,
+                    };
+                    Ok((token(r)?, connector))
+                })
+                .optional()
         })
         .await
     }
@@ -596,7 +673,7 @@ impl ServiceStore for SqliteServiceStore {
         id: &str,
     ) -> Result<Option<ConnectorRecord>, ServiceStoreError> {
         let (application_id, id) = (application_id.to_string(), id.to_string());
-        self.run("read a connector", move |c| {
+        self.read("read a connector", move |c| {
             c.prepare_cached(&format!(
                 "SELECT {CONNECTOR_COLUMNS} FROM connectors WHERE application_id = ?1 AND id = ?2"
             ))?
@@ -612,7 +689,7 @@ impl ServiceStore for SqliteServiceStore {
         filter: &ConnectorFilter,
     ) -> Result<Vec<ConnectorRecord>, ServiceStoreError> {
         let (application_id, filter) = (application_id.to_string(), filter.clone());
-        self.run("listed connectors", move |c| {
+        self.read("listed connectors", move |c| {
             let mut statement = c.prepare(&format!(
                 "SELECT {CONNECTOR_COLUMNS} FROM connectors WHERE application_id = ?1 \
                  AND (?2 IS NULL OR customer_name = ?2) AND (?3 IS NULL OR connector_type = ?3) \
@@ -690,7 +767,7 @@ impl ServiceStore for SqliteServiceStore {
     ) -> Result<Option<OAuthAppRecord>, ServiceStoreError> {
         let (application_id, connector_type) =
             (application_id.to_string(), connector_type.to_string());
-        self.run("read an OAuth app", move |c| {
+        self.read("read an OAuth app", move |c| {
             c.query_row(
                 "SELECT application_id, connector_type, client_id, client_secret, updated_ms FROM oauth_apps WHERE application_id = ?1 AND connector_type = ?2",
                 [application_id, connector_type],
@@ -915,11 +992,15 @@ impl ServiceStore for SqliteServiceStore {
             !std::mem::replace(&mut queue.writing, true)
         };
         if start_writer {
-            let (connection, audit) = (self.connection.clone(), self.audit.clone());
-            // Detached: the writer finishes the queue even if this caller goes away.
-            drop(tokio::task::spawn_blocking(move || {
-                write_audit_batches(&connection, &audit)
-            }));
+            let audit = self.audit.clone();
+            // Not awaited: the writer finishes the queue even if this caller goes away.
+            let submitted = self.writer.submit(move |c| write_audit_batches(c, &audit));
+            if submitted.is_err() {
+                // Nothing will write the queue: its callers (this one too) learn so now.
+                let mut queue = self.audit.lock().unwrap_or_else(|p| p.into_inner());
+                queue.entries.clear();
+                queue.writing = false;
+            }
         }
         match written.await {
             Ok(Ok(())) => Ok(()),
@@ -941,7 +1022,7 @@ impl ServiceStore for SqliteServiceStore {
         let application_id = application_id.to_string();
         let customer = customer_name.map(str::to_string);
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        self.run("listed audit entries", move |c| {
+        self.read("listed audit entries", move |c| {
             let mut statement = c.prepare(&format!(
                 "SELECT {AUDIT_COLUMNS} FROM audit WHERE application_id = ?1 \
                  AND (?2 IS NULL OR customer_name = ?2) ORDER BY seq DESC LIMIT ?3"

@@ -21,6 +21,7 @@ pub async fn run_conformance(store: DynStore) {
     rotating_a_secret_drops_the_tokens(&store).await;
     tokens_round_trip_and_expire(&store).await;
     connectors_stay_with_their_application(&store).await;
+    a_token_is_read_with_its_own_application_s_connector_only(&store).await;
     oauth_apps_are_set_replaced_and_deleted(&store).await;
     an_oauth_state_is_taken_once_and_not_after_it_expired(&store).await;
     concurrent_takes_of_one_state_have_one_winner(&store, 16).await;
@@ -292,6 +293,62 @@ pub async fn connectors_stay_with_their_application(store: &DynStore) {
             .unwrap()
     );
     assert_eq!(store.connector("conn-app-1", "conn-b").await.unwrap(), None);
+}
+
+/// [`ServiceStore::token_and_connector`] answers the token (expired or not, with its scope) and
+/// the connector only when the token's own application has it: not another application's, not a
+/// deleted one; nothing for an unknown token or one dropped with a rotated secret.
+pub async fn a_token_is_read_with_its_own_application_s_connector_only(store: &DynStore) {
+    with_application(store, "tc-app-1").await;
+    with_application(store, "tc-app-2").await;
+    let mut own = connector("tc-own", "tc-app-1", "alice");
+    own.auth_kind = AuthKind::Token;
+    own.oauth_app = None;
+    own.read_only = true;
+    let foreign = connector("tc-foreign", "tc-app-2", "alice");
+    for record in [&own, &foreign] {
+        store.insert_connector(record.clone()).await.unwrap();
+    }
+    let live = TokenRecord {
+        token_hash: "tc-live".into(),
+        application_id: "tc-app-1".into(),
+        customer: Some("alice".into()),
+        expires_at: now() + Duration::from_secs(600),
+    };
+    let expired = TokenRecord {
+        token_hash: "tc-expired".into(),
+        customer: None,
+        expires_at: now() - Duration::from_secs(1),
+        ..live.clone()
+    };
+    store.insert_token(live.clone()).await.unwrap();
+    store.insert_token(expired.clone()).await.unwrap();
+    let read = |hash: &'static str, id: &'static str| async move {
+        store.token_and_connector(hash, id).await.unwrap()
+    };
+    assert_eq!(
+        read("tc-live", "tc-own").await,
+        Some((live.clone(), Some(own.clone())))
+    );
+    assert_eq!(
+        read("tc-expired", "tc-own").await,
+        Some((expired, Some(own)))
+    );
+    assert_eq!(
+        read("tc-live", "tc-foreign").await,
+        Some((live.clone(), None))
+    );
+    assert_eq!(read("tc-live", "tc-none").await, Some((live.clone(), None)));
+    assert_eq!(read("tc-none", "tc-own").await, None);
+    assert!(store.delete_connector("tc-app-1", "tc-own").await.unwrap());
+    assert_eq!(read("tc-live", "tc-own").await, Some((live, None)));
+    assert!(
+        store
+            .replace_client_secret("tc-app-1", "new")
+            .await
+            .unwrap()
+    );
+    assert_eq!(read("tc-live", "tc-foreign").await, None);
 }
 
 /// An application's OAuth app is set, replaced, read and deleted, per provider.

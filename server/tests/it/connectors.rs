@@ -1,6 +1,8 @@
 //! The hosted life over HTTP: connectors with a token and with OAuth credentials, lookups by
 //! customer, reads and writes, `check`, a refresh on expiry, reconnecting, deleting.
 
+use integrations::auth_core::PutMode;
+use integrations::{CredentialStatus, CredentialStore};
 use provider_asana_testkit::seed;
 use serde_json::{Value, json};
 
@@ -314,4 +316,29 @@ async fn several_connectors_per_customer_and_provider_are_all_listed() {
         )
         .await;
     assert_eq!(listed["data"].as_array().unwrap().len(), 4);
+}
+
+/// Another instance that found a connector's grant rejected marks it in the shared credential
+/// store. This instance's warm connector still holds a token Asana accepts, yet the next execute
+/// is 409 and sends nothing to Asana.
+#[tokio::test]
+async fn a_connector_marked_needs_reauthorization_in_the_store_is_refused_by_the_next_execute() {
+    let service = Service::start().await;
+    let (token, id) = service.pat_connector().await;
+    let me = || json!({ "user_gid": "me" });
+    let (status, body) = service.execute(&token, &id, "users", "get", me()).await;
+    assert_eq!(status, 200, "{body}");
+    let credentials = service.credentials().await;
+    let stored = credentials.get("asana", &id).await.unwrap().unwrap();
+    let mut marked = stored.record;
+    marked.status = CredentialStatus::NeedsReauthorization;
+    credentials
+        .put(marked, PutMode::Update(stored.version))
+        .await
+        .unwrap();
+    let sent = service.asana.api_requests();
+    let (status, body) = service.execute(&token, &id, "users", "get", me()).await;
+    assert_eq!(status, 409, "{body}");
+    assert!(error_message(&body).contains(&id), "{body}");
+    assert_eq!(service.asana.api_requests(), sent, "nothing was sent");
 }
