@@ -1,6 +1,8 @@
 //! What this crate's test modules share.
 
+use auth_core::AuthProvider;
 use auth_core::crypto::KeyRing;
+use auth_core::provider::OAuth2Settings;
 use auth_core::testing::payload;
 use auth_core::{CredentialRecord, CredentialStore, EncryptedStore, PutMode};
 use store_postgres::testing::{self, TestDatabase};
@@ -41,4 +43,17 @@ pub async fn with_record(builder: PostgresStoreBuilder) -> Store {
         .await
         .unwrap();
     store
+}
+
+/// An OAuth provider `example` with these settings, whose token cells refresh through them.
+#[derive(Debug)]
+pub struct Provider(pub OAuth2Settings);
+
+impl AuthProvider for Provider {
+    fn id(&self) -> &str {
+        "example"
+    }
+    fn oauth2_settings(&self) -> Option<&OAuth2Settings> {
+        Some(&self.0)
+    }
 }
