@@ -6,7 +6,6 @@ use crate::support;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use auth_core::provider::OAuth2Settings;
 use auth_core::{
     CredentialRecord, CredentialStore, Credentials, OAuth2Token, RefreshingTokenSource,
     TokenEndpoint, TokenSource,
@@ -36,12 +35,8 @@ async fn instances_sharing_the_database_refresh_an_expired_token_once() {
         .expect(1)
         .mount(&server)
         .await;
-    let settings = OAuth2Settings::new(
-        format!("{}/authorize", server.uri()).parse().unwrap(),
-        format!("{}/token", server.uri()).parse().unwrap(),
-        "client-id",
-    );
-    let endpoint = Arc::new(TokenEndpoint::new(Arc::new(support::Provider(settings))).unwrap());
+    let provider = support::Provider(support::settings(&server));
+    let endpoint = Arc::new(TokenEndpoint::new(Arc::new(provider)).unwrap());
     let mut token = OAuth2Token::bearer("at-1");
     token.refresh_token = Some("rt-1".into());
     token.expires_at = Some(SystemTime::now() - Duration::from_secs(60));

@@ -10,7 +10,6 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
-use auth_core::provider::OAuth2Settings;
 use auth_core::{
     CredentialRecord, CredentialStatus, CredentialStore, Credentials, OAuth2Token, PutMode,
     RefreshingTokenSource, TokenEndpoint, TokenSource,
@@ -146,12 +145,7 @@ async fn refreshers_on_three_instances_never_deadlock_and_refresh_each_expiry_on
         .respond_with(issuer.clone())
         .mount(&server)
         .await;
-    let settings = OAuth2Settings::new(
-        format!("{}/authorize", server.uri()).parse().unwrap(),
-        format!("{}/token", server.uri()).parse().unwrap(),
-        "client-id",
-    )
-    .with_request_timeout(REQUEST_TIMEOUT);
+    let settings = support::settings(&server).with_request_timeout(REQUEST_TIMEOUT);
     let subjects: Vec<String> = (0..SUBJECTS).map(|s| format!("subject{s}")).collect();
 
     // Three instances: each its own store (pool and listener), token endpoint (HTTP client) and

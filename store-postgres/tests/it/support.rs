@@ -45,6 +45,15 @@ pub async fn with_record(builder: PostgresStoreBuilder) -> Store {
     store
 }
 
+/// OAuth settings whose token endpoint is `server`'s `/token`.
+pub fn settings(server: &wiremock::MockServer) -> OAuth2Settings {
+    OAuth2Settings::new(
+        format!("{}/authorize", server.uri()).parse().unwrap(),
+        format!("{}/token", server.uri()).parse().unwrap(),
+        "client-id",
+    )
+}
+
 /// An OAuth provider `example` with these settings, whose token cells refresh through them.
 #[derive(Debug)]
 pub struct Provider(pub OAuth2Settings);
