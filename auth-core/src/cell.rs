@@ -12,7 +12,9 @@
 //! 2. take a short *refresh lease* on the record with a conditional put; if another process holds an
 //!    unexpired lease, wait and re-read (a lease left by a crashed holder expires). The store
 //!    decides how to wait ([`CredentialStore::wait_for_change`]): most sleep a poll interval, one
-//!    that hears of other processes' writes wakes the waiter as soon as the holder writes;
+//!    that hears of other processes' writes wakes the waiter as soon as the holder writes. The
+//!    wait starts (is polled once) before each read, so that a write landing between the read
+//!    and the wait is heard too;
 //! 3. call the token endpoint, then write the new credentials with a conditional put on the leased
 //!    version (clearing the lease). A store that is busy is retried for [`STORE_WRITE_BUDGET`];
 //!    if the write still fails, the call fails with [`AuthError::RefreshNotSaved`] and the cell
@@ -41,8 +43,10 @@
 //! store a token before the provider has issued it); it stays as short as a store write.
 
 use std::fmt;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
+use std::task::{Context, Waker};
 use std::time::{Duration, Instant, SystemTime};
 
 use async_trait::async_trait;
@@ -210,6 +214,10 @@ async fn release_lease(store: &dyn CredentialStore, record: CredentialRecord, ve
             "could not release the refresh lease; it will expire"),
     }
 }
+
+/// A started [`CredentialStore::wait_for_change`] (see [`TokenCell::watch`]); `None` when it
+/// ended at its first poll.
+type Watch<'a> = Option<Pin<Box<dyn Future<Output = ()> + Send + 'a>>>;
 
 /// Whether a failed write may succeed if tried again soon (a busy lock, an I/O hiccup).
 fn worth_retrying(e: &StoreError) -> bool {
@@ -667,16 +675,17 @@ impl TokenCell {
         }
         let deadline = Instant::now().checked_add(self.policy.max_wait);
         loop {
+            let change = self.watch(store.as_ref(), deadline);
             let (stored, credentials) =
                 match self.read(store.as_ref(), rejected.as_ref(), ahead).await? {
                     Read::Token(token) => return Ok(token),
                     Read::Refresh(read) => *read,
                 };
             if let Some(lapses_at) = self.leased_by_another(&stored) {
-                self.wait_for_lease(store.as_ref(), lapses_at, deadline)
-                    .await?;
+                self.wait_for_lease(change, lapses_at, deadline).await?;
                 continue;
             }
+            drop(change);
             let Some(lease) = self.take_lease(store, stored).await? else {
                 continue;
             };
@@ -728,17 +737,38 @@ impl TokenCell {
             .map(|lease| lease.expires_at)
     }
 
-    /// Step 2: waits for another process's lease (that lapses at `lapses_at`) to clear, through
-    /// [`CredentialStore::wait_for_change`]: a poll interval, or until the store hears of a write
-    /// to the record; fails when we have waited longer than the policy allows.
+    /// Starts waiting for a write to the record before it is read (the caller's wait until
+    /// `deadline`, if it comes to wait): [`CredentialStore::wait_for_change`] polled once, so that
+    /// a store that hears of writes listens from here on, and the holder's write cannot land
+    /// unheard between the read and the wait. `None` when the wait ended at once.
+    fn watch<'a>(&'a self, store: &'a dyn CredentialStore, deadline: Option<Instant>) -> Watch<'a> {
+        let max_wait = deadline.map_or(self.policy.max_wait, |deadline| {
+            deadline.saturating_duration_since(Instant::now())
+        });
+        let mut wait = store.wait_for_change(
+            self.endpoint.id(),
+            &self.subject,
+            self.policy.poll_interval,
+            max_wait,
+        );
+        let started = wait
+            .as_mut()
+            .poll(&mut Context::from_waker(Waker::noop()))
+            .is_pending();
+        started.then_some(wait)
+    }
+
+    /// Step 2: waits for another process's lease (that lapses at `lapses_at`) to clear, with the
+    /// wait [`TokenCell::watch`] started before the read: a poll interval, or until the store
+    /// hears of a write to the record, at most until the lease lapses; fails when we have waited
+    /// longer than the policy allows.
     async fn wait_for_lease(
         &self,
-        store: &dyn CredentialStore,
+        change: Watch<'_>,
         lapses_at: SystemTime,
         deadline: Option<Instant>,
     ) -> Result<(), AuthError> {
-        let now = Instant::now();
-        if deadline.is_some_and(|deadline| now >= deadline) {
+        if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
             return Err(AuthError::RefreshContended {
                 provider: self.endpoint.id().to_string(),
                 subject: self.subject.clone(),
@@ -747,17 +777,10 @@ impl TokenCell {
         let until_lapse = lapses_at
             .duration_since(SystemTime::now())
             .unwrap_or_default();
-        let max_wait = deadline.map_or(until_lapse, |deadline| {
-            until_lapse.min(deadline.saturating_duration_since(now))
-        });
-        store
-            .wait_for_change(
-                self.endpoint.id(),
-                &self.subject,
-                self.policy.poll_interval,
-                max_wait,
-            )
-            .await;
+        if let Some(change) = change {
+            // Elapsed: the lease lapsed; read again.
+            let _ = tokio::time::timeout(until_lapse, change).await;
+        }
         Ok(())
     }
 

@@ -244,6 +244,11 @@ pub trait CredentialStore: Send + Sync + fmt::Debug {
     /// hears of writes made by other processes (PostgreSQL's `LISTEN`/`NOTIFY`) may instead wait
     /// up to `max_wait` and return as soon as the record is written. Returning early for any
     /// reason is allowed (the caller reads again); waiting past `max_wait` is not.
+    ///
+    /// The token cell starts the wait before it reads the record (it polls the future once) and
+    /// awaits it only when the read finds another holder's lease, ending it when that lease
+    /// lapses: so such a store should start listening for writes at the first poll, and a
+    /// write that lands between the caller's read and its wait then still ends the wait.
     async fn wait_for_change(
         &self,
         provider: &str,

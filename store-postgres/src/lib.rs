@@ -599,16 +599,30 @@ impl CredentialStore for PostgresCredentialStore {
             &lease_expires_ms,
             &payload,
         ];
+        // For a conditional put that matched nothing: the version there now, read on the same
+        // connection (one pool checkout, which a busy service queues for), only to report it;
+        // the write itself was decided by the UPDATE.
+        let mut found = Vec::new();
         let rows = match mode {
             PutMode::Create => self.query("create", CREATE, &columns).await?,
             PutMode::Overwrite => self.query("overwrite", OVERWRITE, &columns).await?,
-            PutMode::Update(expected) => match db_version(expected) {
-                Some(expected) => {
-                    let params = [columns.as_slice(), &[&expected]].concat();
-                    self.query("conditional put", UPDATE, &params).await?
-                }
-                None => Vec::new(),
-            },
+            PutMode::Update(expected) => {
+                let expected = db_version(expected);
+                self.run("conditional put", self.limit(2), async |client| {
+                    if let Some(expected) = expected {
+                        let params = [columns.as_slice(), &[&expected]].concat();
+                        let update = client.prepare_cached(UPDATE).await?;
+                        let rows = client.query(&update, &params).await?;
+                        if !rows.is_empty() {
+                            return Ok(rows);
+                        }
+                    }
+                    let version = client.prepare_cached(VERSION).await?;
+                    found = client.query(&version, &[&provider, &subject]).await?;
+                    Ok(Vec::new())
+                })
+                .await?
+            }
         };
         if let Some(version) = returned_version(&rows, self.location(), &record) {
             return version;
@@ -619,10 +633,6 @@ impl CredentialStore for PostgresCredentialStore {
                 subject: record.subject,
             }),
             PutMode::Update(expected) => {
-                // Only to report what is there now; the write itself was decided above.
-                let found = self
-                    .query("conditional put", VERSION, &[&provider, &subject])
-                    .await?;
                 let found = returned_version(&found, self.location(), &record).transpose()?;
                 Err(StoreError::VersionMismatch {
                     provider: record.provider,

@@ -6,10 +6,9 @@ use crate::support;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use auth_core::provider::OAuth2Settings;
 use auth_core::{
-    AuthProvider, CredentialRecord, CredentialStore, Credentials, OAuth2Token,
-    RefreshingTokenSource, TokenEndpoint, TokenSource,
+    CredentialRecord, CredentialStore, Credentials, OAuth2Token, RefreshingTokenSource,
+    TokenEndpoint, TokenSource,
 };
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -17,18 +16,6 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 /// Instances sharing the database, and callers in each.
 const INSTANCES: usize = 4;
 const CALLERS: usize = 25;
-
-#[derive(Debug)]
-struct Provider(OAuth2Settings);
-
-impl AuthProvider for Provider {
-    fn id(&self) -> &str {
-        "example"
-    }
-    fn oauth2_settings(&self) -> Option<&OAuth2Settings> {
-        Some(&self.0)
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn instances_sharing_the_database_refresh_an_expired_token_once() {
@@ -48,12 +35,8 @@ async fn instances_sharing_the_database_refresh_an_expired_token_once() {
         .expect(1)
         .mount(&server)
         .await;
-    let settings = OAuth2Settings::new(
-        format!("{}/authorize", server.uri()).parse().unwrap(),
-        format!("{}/token", server.uri()).parse().unwrap(),
-        "client-id",
-    );
-    let endpoint = Arc::new(TokenEndpoint::new(Arc::new(Provider(settings))).unwrap());
+    let provider = support::Provider(support::settings(&server));
+    let endpoint = Arc::new(TokenEndpoint::new(Arc::new(provider)).unwrap());
     let mut token = OAuth2Token::bearer("at-1");
     token.refresh_token = Some("rt-1".into());
     token.expires_at = Some(SystemTime::now() - Duration::from_secs(60));

@@ -1,6 +1,8 @@
 //! What this crate's test modules share.
 
+use auth_core::AuthProvider;
 use auth_core::crypto::KeyRing;
+use auth_core::provider::OAuth2Settings;
 use auth_core::testing::payload;
 use auth_core::{CredentialRecord, CredentialStore, EncryptedStore, PutMode};
 use store_postgres::testing::{self, TestDatabase};
@@ -41,4 +43,26 @@ pub async fn with_record(builder: PostgresStoreBuilder) -> Store {
         .await
         .unwrap();
     store
+}
+
+/// OAuth settings whose token endpoint is `server`'s `/token`.
+pub fn settings(server: &wiremock::MockServer) -> OAuth2Settings {
+    OAuth2Settings::new(
+        format!("{}/authorize", server.uri()).parse().unwrap(),
+        format!("{}/token", server.uri()).parse().unwrap(),
+        "client-id",
+    )
+}
+
+/// An OAuth provider `example` with these settings, whose token cells refresh through them.
+#[derive(Debug)]
+pub struct Provider(pub OAuth2Settings);
+
+impl AuthProvider for Provider {
+    fn id(&self) -> &str {
+        "example"
+    }
+    fn oauth2_settings(&self) -> Option<&OAuth2Settings> {
+        Some(&self.0)
+    }
 }
