@@ -30,19 +30,6 @@ pub(crate) fn env_prefix(id: &str) -> String {
     id.to_ascii_uppercase()
 }
 
-/// The names of the fields every definition has, in the order of [`fields_of`].
-pub(crate) const STANDARD_FIELDS: [&str; 9] = [
-    "client_id",
-    "client_secret",
-    "redirect_uri",
-    "default_scope",
-    "authorization_url",
-    "token_url",
-    "revocation_url",
-    "api_base_url",
-    "token_auth_method",
-];
-
 /// The env key of a provider's field: `{ID}_{NAME}`, both upper-cased.
 pub(crate) fn env_key(id: &str, name: &str) -> String {
     format!("{}_{}", env_prefix(id), name.to_ascii_uppercase())
@@ -127,6 +114,7 @@ fn intern(owned: Vec<OwnedField>) -> &'static [ConfigField] {
 mod tests {
     use super::*;
     use crate::builtin::{BUILTIN, parse_builtin};
+    use crate::definition::STANDARD_FIELDS;
 
     #[test]
     fn every_table_starts_with_the_standard_fields_and_their_env_keys() {

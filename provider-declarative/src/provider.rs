@@ -15,9 +15,9 @@ use serde_json::{Map, Value};
 use url::Url;
 
 use crate::builtin::{parse_builtin, parse_builtin_or_log};
-use crate::definition::{Definition, WhoamiMethod, fill};
+use crate::definition::{Definition, STANDARD_FIELDS, WhoamiMethod, fill};
 use crate::error::DeclarativeError;
-use crate::fields::{STANDARD_FIELDS, env_key, env_prefix, fields_of};
+use crate::fields::{env_key, env_prefix, fields_of};
 
 const CLIENT_ID: ConfigKey<str> = ConfigKey::text("client_id");
 const CLIENT_SECRET: ConfigKey<auth_core::SecretString> = ConfigKey::secret("client_secret");
