@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::{Duration, SystemTime};
 
 use tracing::Instrument;
@@ -87,7 +87,7 @@ pub enum ListedCredential {
 struct Inner {
     store: Arc<dyn CredentialStore>,
     providers: BTreeMap<String, Arc<TokenEndpoint>>,
-    statuses: Vec<ProviderStatus>,
+    statuses: Statuses,
     states: Arc<dyn PendingStateStore>,
     cells: Mutex<HashMap<(String, String), Weak<TokenCell>>>,
     policy: RefreshPolicy,
@@ -271,6 +271,7 @@ impl AuthManagerBuilder {
     pub fn build(self) -> Result<AuthManager, AuthError> {
         let mut providers: BTreeMap<String, Arc<TokenEndpoint>> = BTreeMap::new();
         let mut statuses = Vec::new();
+        let mut deferred = Vec::new();
         for provider in self.providers {
             statuses.push(configured_status(&*provider));
             let endpoint = TokenEndpoint::new(provider)?;
@@ -295,6 +296,10 @@ impl AuthManagerBuilder {
             if !explicit && !self.auto_configure {
                 continue;
             }
+            if !explicit && registration.surely_unconfigured(&self.loader) {
+                deferred.push(id.to_string());
+                continue;
+            }
             let config = self.loader.load(id, registration.fields())?;
             if explicit || registration.is_configured(&config) {
                 let provider = registration.build(config)?;
@@ -302,17 +307,15 @@ impl AuthManagerBuilder {
                 let endpoint = TokenEndpoint::new(provider)?;
                 providers.insert(endpoint.id().to_string(), Arc::new(endpoint));
             } else {
-                statuses.push(ProviderStatus {
-                    id: id.to_string(),
-                    display_name: registration.display_name().to_string(),
-                    configured: false,
-                    sources: sources_of(&config),
-                    oauth2: false,
-                    app_token: false,
-                    missing: Some(missing_hint(registration.fields())),
-                });
+                statuses.push(unconfigured_status(*registration, sources_of(&config)));
             }
         }
+        // Only sourced factories defer: a registration keeps the default `surely_unconfigured`.
+        let deferred = sourced
+            .iter()
+            .filter(|f| deferred.iter().any(|id| id == f.id()))
+            .cloned()
+            .collect();
         for provider in self
             .loader
             .code_providers()
@@ -330,7 +333,6 @@ impl AuthManagerBuilder {
                 .into());
             }
         }
-        statuses.sort_by(|a, b| a.id.cmp(&b.id));
         let store = self.store.unwrap_or_else(|| {
             tracing::info!("no credential store configured: credentials are kept in memory only");
             Arc::new(MemoryCredentialStore::new())
@@ -339,7 +341,12 @@ impl AuthManagerBuilder {
             inner: Arc::new(Inner {
                 store,
                 providers,
-                statuses,
+                statuses: Statuses {
+                    made: statuses,
+                    deferred,
+                    loader: self.loader,
+                    all: OnceLock::new(),
+                },
                 states: self
                     .states
                     .unwrap_or_else(|| Arc::new(MemoryPendingStates::new(self.state_ttl))),
@@ -361,6 +368,52 @@ fn sources_of(config: &crate::config::ProviderConfig) -> Vec<(String, ConfigSour
                 .map(|o| (f.name.to_string(), o.clone()))
         })
         .collect()
+}
+
+/// The status of a provider the builder left unconfigured.
+fn unconfigured_status(
+    factory: &dyn ProviderFactory,
+    sources: Vec<(String, ConfigSource)>,
+) -> ProviderStatus {
+    ProviderStatus {
+        id: factory.id().to_string(),
+        display_name: factory.display_name().to_string(),
+        configured: false,
+        sources,
+        oauth2: false,
+        app_token: false,
+        missing: Some(missing_hint(factory.fields())),
+    }
+}
+
+/// The providers' statuses: those the builder made, and those of the providers it skipped as
+/// [`surely_unconfigured`](ProviderFactory::surely_unconfigured), made at the first call.
+struct Statuses {
+    made: Vec<ProviderStatus>,
+    deferred: Vec<Arc<dyn ProviderFactory>>,
+    loader: ConfigLoader,
+    all: OnceLock<Vec<ProviderStatus>>,
+}
+
+impl Statuses {
+    /// Every status, sorted by id.
+    fn all(&self) -> &[ProviderStatus] {
+        self.all.get_or_init(|| {
+            let mut all = self.made.clone();
+            for factory in &self.deferred {
+                // A surely unconfigured provider's configuration loads; if it no longer does (the
+                // environment changed since), its status shows no sources.
+                let sources = self
+                    .loader
+                    .load(factory.id(), factory.fields())
+                    .map(|config| sources_of(&config))
+                    .unwrap_or_default();
+                all.push(unconfigured_status(factory.as_ref(), sources));
+            }
+            all.sort_by(|a, b| a.id.cmp(&b.id));
+            all
+        })
+    }
 }
 
 /// The status of a provider the manager set up.
@@ -419,7 +472,7 @@ impl AuthManager {
 
     /// Every provider the builder saw, configured or not, with the sources of its values.
     pub fn provider_statuses(&self) -> &[ProviderStatus] {
-        &self.inner.statuses
+        self.inner.statuses.all()
     }
 
     /// The credential store.

@@ -476,6 +476,15 @@ pub trait ProviderFactory: Send + Sync + fmt::Debug {
     fn is_configured(&self, config: &ProviderConfig) -> bool;
     /// Builds the provider from its configuration.
     fn build(&self, config: ProviderConfig) -> Result<Arc<dyn AuthProvider>, ConfigError>;
+    /// `true` only when `loader` certainly leaves this provider unconfigured and loading its
+    /// configuration cannot fail, so that the manager's builder may skip it (and whatever
+    /// [`fields`](Self::fields) costs) and make its status when
+    /// [`provider_statuses`](crate::AuthManager::provider_statuses) is first called. The default,
+    /// `false`, has the builder load the configuration.
+    fn surely_unconfigured(&self, loader: &ConfigLoader) -> bool {
+        let _ = loader;
+        false
+    }
 }
 
 impl ProviderFactory for ProviderRegistration {

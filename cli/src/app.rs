@@ -205,10 +205,12 @@ impl App {
 
     /// Fails unless `provider` is registered (usage) and configured (configuration).
     pub fn require_configured(&self, provider: &str) -> Result<(), CliError> {
-        self.require_registered(provider)?;
+        // A configured provider is registered: the statuses of the others (which make the
+        // manager parse the built-in provider definitions) are only needed for an error.
         if self.auth.provider_ids().iter().any(|id| id == provider) {
             return Ok(());
         }
+        self.require_registered(provider)?;
         Err(CliError::new(
             ExitKind::Config,
             format!(

@@ -1,9 +1,11 @@
 //! The built-in definitions, embedded from `builtin/*.toml`.
 
+use auth_core::ConfigError;
+
 use crate::definition::{Definition, parse};
 
 /// Each built-in definition's id and text.
-const BUILTIN: [(&str, &str); 8] = [
+pub(crate) const BUILTIN: [(&str, &str); 8] = [
     ("github", include_str!("../builtin/github.toml")),
     ("google", include_str!("../builtin/google.toml")),
     ("hubspot", include_str!("../builtin/hubspot.toml")),
@@ -14,18 +16,34 @@ const BUILTIN: [(&str, &str); 8] = [
     ("slack", include_str!("../builtin/slack.toml")),
 ];
 
-/// The built-in definitions. Each is checked by this crate's tests; one that failed to parse
-/// would be left out with an error in the log, never take the others down.
+/// The built-in definition of `id`, parsed from its `text`.
+pub(crate) fn parse_builtin(id: &str, text: &str) -> Result<Definition, ConfigError> {
+    let origin = format!("built-in:{id}");
+    parse(text, &origin)?
+        .into_iter()
+        .find(|d| d.id == id)
+        .ok_or_else(|| ConfigError::Definition {
+            path: origin,
+            line: 1,
+            field: "providers".into(),
+            reason: format!("no provider has the id `{id}`"),
+        })
+}
+
+/// [`parse_builtin`], logging a failure: a built-in definition that failed to parse is left out
+/// with an error in the log, never takes the others down. Each is checked by this crate's tests.
+pub(crate) fn parse_builtin_or_log(id: &str, text: &str) -> Option<Definition> {
+    parse_builtin(id, text)
+        .inspect_err(|e| tracing::error!(error = %e, "a built-in provider definition is invalid"))
+        .ok()
+}
+
+/// The built-in definitions, each parsed now (the manager's builder parses one only when its
+/// provider is configured or its status is asked for).
 pub fn builtin_definitions() -> Vec<Definition> {
     BUILTIN
         .iter()
-        .flat_map(|(id, text)| match parse(text, &format!("built-in:{id}")) {
-            Ok(definitions) => definitions,
-            Err(e) => {
-                tracing::error!(error = %e, "a built-in provider definition is invalid");
-                Vec::new()
-            }
-        })
+        .filter_map(|(id, text)| parse_builtin_or_log(id, text))
         .collect()
 }
 

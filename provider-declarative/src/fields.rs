@@ -30,14 +30,18 @@ pub(crate) fn env_prefix(id: &str) -> String {
     id.to_ascii_uppercase()
 }
 
+/// The env key of a provider's field: `{ID}_{NAME}`, both upper-cased.
+pub(crate) fn env_key(id: &str, name: &str) -> String {
+    format!("{}_{}", env_prefix(id), name.to_ascii_uppercase())
+}
+
 /// The configuration fields of `definition`, in this order: `client_id`, `client_secret`,
 /// `redirect_uri`, `default_scope`, the four URLs, `token_auth_method`, then the placeholders.
 pub(crate) fn fields_of(definition: &Definition) -> &'static [ConfigField] {
-    let prefix = env_prefix(&definition.id);
     let field = |name: &str, kind: FieldKind, default: Option<String>| OwnedField {
         name: name.to_string(),
         kind,
-        env_key: format!("{prefix}_{}", name.to_ascii_uppercase()),
+        env_key: env_key(&definition.id, name),
         default,
     };
     // A URL with placeholders has no fixed default: it is filled when the provider is built.
@@ -104,4 +108,23 @@ fn intern(owned: Vec<OwnedField>) -> &'static [ConfigField] {
     let table: &'static [ConfigField] = Box::leak(table.into_boxed_slice());
     tables.push((owned, table));
     table
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::builtin::{BUILTIN, parse_builtin};
+    use crate::definition::STANDARD_FIELDS;
+
+    #[test]
+    fn every_table_starts_with_the_standard_fields_and_their_env_keys() {
+        for (id, text) in BUILTIN {
+            let table = fields_of(&parse_builtin(id, text).unwrap());
+            let names: Vec<&str> = table.iter().map(|f| f.name).collect();
+            assert_eq!(names[..STANDARD_FIELDS.len()], STANDARD_FIELDS, "{id}");
+            for field in &table[..STANDARD_FIELDS.len()] {
+                assert_eq!(field.env_keys, [env_key(id, field.name).as_str()], "{id}");
+            }
+        }
+    }
 }

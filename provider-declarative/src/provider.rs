@@ -2,10 +2,10 @@
 //! and the factory the manager's builder uses to configure and build it.
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use async_trait::async_trait;
-use auth_core::config::{ConfigKey, ProviderConfig, is_secure_endpoint};
+use auth_core::config::{ConfigKey, ConfigLoader, ProviderConfig, is_secure_endpoint};
 use auth_core::provider::{ApiSettings, ClientAuthMethod, OAuth2Settings, ProviderFactory};
 use auth_core::{
     AuthError, AuthProvider, ConfigError, ConfigSource, Credentials, OAuth2Token, Session,
@@ -14,9 +14,10 @@ use reqwest::Method;
 use serde_json::{Map, Value};
 use url::Url;
 
-use crate::definition::{Definition, WhoamiMethod, fill};
+use crate::builtin::{parse_builtin, parse_builtin_or_log};
+use crate::definition::{Definition, STANDARD_FIELDS, WhoamiMethod, fill};
 use crate::error::DeclarativeError;
-use crate::fields::{env_prefix, fields_of};
+use crate::fields::{env_key, env_prefix, fields_of};
 
 const CLIENT_ID: ConfigKey<str> = ConfigKey::text("client_id");
 const CLIENT_SECRET: ConfigKey<auth_core::SecretString> = ConfigKey::secret("client_secret");
@@ -322,6 +323,13 @@ impl AuthProvider for DeclarativeProvider {
     }
 }
 
+/// Whether a definition's provider is configured: a client id, and a client secret unless the
+/// provider is public (`token_auth_method = "none"`).
+fn is_configured(config: &ProviderConfig) -> bool {
+    let public = config.get(&TOKEN_AUTH_METHOD) == Some(ClientAuthMethod::None.as_str());
+    config.is_set(&CLIENT_ID) && (config.is_set(&CLIENT_SECRET) || public)
+}
+
 /// A definition as the manager's builder sees it.
 #[derive(Debug)]
 pub(crate) struct DefinitionFactory(pub(crate) Arc<Definition>);
@@ -340,11 +348,109 @@ impl ProviderFactory for DefinitionFactory {
     }
 
     fn is_configured(&self, config: &ProviderConfig) -> bool {
-        let public = config.get(&TOKEN_AUTH_METHOD) == Some(ClientAuthMethod::None.as_str());
-        config.is_set(&CLIENT_ID) && (config.is_set(&CLIENT_SECRET) || public)
+        is_configured(config)
     }
 
     fn build(&self, config: ProviderConfig) -> Result<Arc<dyn AuthProvider>, ConfigError> {
         Ok(Arc::new(DeclarativeProvider::new(self.0.clone(), config)?))
+    }
+}
+
+/// A built-in definition as the manager's builder sees it: its text is parsed at the first
+/// question its id does not answer, so that a process using other providers never parses it.
+#[derive(Debug)]
+pub(crate) struct BuiltinFactory {
+    id: &'static str,
+    text: &'static str,
+    /// `None` if the text failed to parse (logged; the crate's tests parse every built-in).
+    definition: OnceLock<Option<Arc<Definition>>>,
+}
+
+impl BuiltinFactory {
+    pub(crate) fn new(id: &'static str, text: &'static str) -> Self {
+        Self {
+            id,
+            text,
+            definition: OnceLock::new(),
+        }
+    }
+
+    fn definition(&self) -> Option<&Arc<Definition>> {
+        self.definition
+            .get_or_init(|| parse_builtin_or_log(self.id, self.text).map(Arc::new))
+            .as_ref()
+    }
+}
+
+impl ProviderFactory for BuiltinFactory {
+    fn id(&self) -> &str {
+        self.id
+    }
+
+    fn display_name(&self) -> &str {
+        self.definition().map_or(self.id, |d| &d.display_name)
+    }
+
+    fn fields(&self) -> &'static [auth_core::config::ConfigField] {
+        self.definition().map_or(&[], |d| fields_of(d))
+    }
+
+    fn is_configured(&self, config: &ProviderConfig) -> bool {
+        is_configured(config)
+    }
+
+    fn build(&self, config: ProviderConfig) -> Result<Arc<dyn AuthProvider>, ConfigError> {
+        let definition = match self.definition() {
+            Some(definition) => definition.clone(),
+            None => Arc::new(parse_builtin(self.id, self.text)?),
+        };
+        Ok(Arc::new(DeclarativeProvider::new(definition, config)?))
+    }
+
+    /// No config file, no values in code, and none of the standard fields' env keys set: then no
+    /// client id is set, and every value the configuration could load is a default of the
+    /// definition or a placeholder's env value.
+    fn surely_unconfigured(&self, loader: &ConfigLoader) -> bool {
+        loader.file().is_none()
+            && !loader.has_code_values(self.id)
+            && STANDARD_FIELDS
+                .iter()
+                .all(|name| loader.env().get(&env_key(self.id, name)).is_none())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use auth_core::config::EnvSource;
+
+    use super::*;
+    use crate::builtin::BUILTIN;
+
+    #[test]
+    fn a_builtin_is_parsed_only_when_more_than_its_id_is_asked_for() {
+        let (id, text) = BUILTIN[0];
+        let factory = BuiltinFactory::new(id, text);
+        let loader = |pairs: &[(&str, &str)]| {
+            ConfigLoader::new().with_env(EnvSource::from_pairs(pairs.iter().copied()))
+        };
+        assert!(factory.surely_unconfigured(&loader(&[("GOOGLE_CLIENT_ID", "x")])));
+        assert_eq!(factory.id(), "github");
+        assert!(factory.definition.get().is_none(), "parsed too early");
+
+        for name in STANDARD_FIELDS {
+            let key = env_key(id, name);
+            assert!(
+                !factory.surely_unconfigured(&loader(&[(key.as_str(), "x")])),
+                "{key}"
+            );
+        }
+        let in_code = loader(&[]).with_value("github", "client_id", "x");
+        assert!(!factory.surely_unconfigured(&in_code));
+        let with_file = loader(&[]).with_file("/nonexistent/integrations.toml");
+        assert!(!factory.surely_unconfigured(&with_file));
+        assert!(factory.definition.get().is_none(), "parsed too early");
+
+        assert_eq!(factory.display_name(), "GitHub");
+        assert!(factory.definition.get().is_some());
     }
 }

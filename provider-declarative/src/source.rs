@@ -10,9 +10,9 @@ use auth_core::ConfigError;
 use auth_core::config::ConfigLoader;
 use auth_core::provider::Factories;
 
-use crate::builtin::builtin_definitions;
+use crate::builtin::{BUILTIN, builtin_definitions};
 use crate::definition::{Definition, parse};
-use crate::provider::DefinitionFactory;
+use crate::provider::{BuiltinFactory, DefinitionFactory};
 
 /// The env key listing definition files, separated like `PATH`.
 pub const PROVIDERS_ENV: &str = "INTEGRATIONS_PROVIDERS";
@@ -28,7 +28,16 @@ pub fn load_file(path: &Path) -> Result<Vec<Definition>, ConfigError> {
 
 /// Every definition this configuration knows: built-in ones, then users' files in order.
 pub fn definitions(loader: &ConfigLoader) -> Result<Vec<Definition>, ConfigError> {
+    let users = user_definitions(loader)?;
     let mut all = builtin_definitions();
+    all.retain(|d| !users.iter().any(|u| u.id == d.id));
+    all.extend(users);
+    Ok(all)
+}
+
+/// The definitions of users' files, in order; a later definition of an id replaces an earlier one.
+fn user_definitions(loader: &ConfigLoader) -> Result<Vec<Definition>, ConfigError> {
+    let mut all: Vec<Definition> = Vec::new();
     for path in definition_files(loader)? {
         for definition in load_file(&path)? {
             all.retain(|d| d.id != definition.id);
@@ -72,11 +81,21 @@ fn definition_files(loader: &ConfigLoader) -> Result<Vec<PathBuf>, ConfigError> 
     Ok(files)
 }
 
+/// Users' files are read and checked now; a built-in definition is parsed only when the manager's
+/// builder needs more than its id (see [`BuiltinFactory`]).
 fn load(loader: &ConfigLoader) -> Result<Factories, ConfigError> {
-    Ok(definitions(loader)?
-        .into_iter()
-        .map(|d| Arc::new(DefinitionFactory(Arc::new(d))) as _)
-        .collect())
+    let users = user_definitions(loader)?;
+    let mut factories: Factories = BUILTIN
+        .iter()
+        .filter(|(id, _)| !users.iter().any(|u| u.id == *id))
+        .map(|(id, text)| Arc::new(BuiltinFactory::new(id, text)) as _)
+        .collect();
+    factories.extend(
+        users
+            .into_iter()
+            .map(|d| Arc::new(DefinitionFactory(Arc::new(d))) as _),
+    );
+    Ok(factories)
 }
 
 auth_core::inventory::submit! {

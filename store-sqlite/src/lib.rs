@@ -12,9 +12,11 @@
 //! - **Concurrent.** A conditional put ([`PutMode::Update`]) is one `BEGIN IMMEDIATE` transaction
 //!   that checks the version column and writes: exactly one of several racing writers, in this or
 //!   any other process, wins. Lock waits use a busy timeout (5 s by default).
-//! - **Async without blocking the runtime.** Each store owns two threads, one per connection (a
-//!   writer, and a query-only reader so that reads never wait behind an fsync), and sends them jobs
-//!   over a channel. Statements are prepared once and cached.
+//! - **Async without blocking the runtime.** Each store owns up to two threads, one per connection,
+//!   and sends them jobs over a channel: a query-only reader, so that reads never wait behind an
+//!   fsync, opened (with every check of the file) when the store is opened; and a writer, started
+//!   at the first write, so that a process that only reads waits for one thread, once. Statements
+//!   are prepared once and cached.
 //! - **Versioned schema.** `PRAGMA user_version` holds [`SCHEMA_VERSION`]; older files are migrated
 //!   on open, newer ones are refused with [`StoreError::UnsupportedVersion`]. A file that is not a
 //!   credential database, or one cut short or garbled, is refused with [`StoreError::Corrupt`]
@@ -88,6 +90,7 @@ use auth_core::{
     RefreshLease, StoreError, StoredCredential, Version,
 };
 use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
+use tokio::sync::OnceCell;
 
 pub use schema::SCHEMA_VERSION;
 use schema::{Role, STORE, sql_error};
@@ -138,9 +141,20 @@ pub struct SqliteCredentialStore {
 struct Inner {
     /// The path, shown in errors: shared with every job, so cloning it costs no allocation.
     location: Arc<str>,
-    writer: Worker,
-    /// `None` for an in-memory database, where the writer also serves reads.
-    reader: Option<Worker>,
+    reader: Worker,
+    writer: Writer,
+}
+
+/// Where writes go.
+enum Writer {
+    /// An in-memory database has one connection, which serves reads and writes.
+    Reader,
+    /// A file's writer connection, opened on its own thread at the first write.
+    Lazy {
+        worker: OnceCell<Worker>,
+        path: PathBuf,
+        busy_timeout: Duration,
+    },
 }
 
 impl SqliteCredentialStore {
@@ -166,20 +180,47 @@ impl SqliteCredentialStore {
         }
     }
 
-    /// Closes this handle. When it is the last one, waits until both connections are closed (SQLite
+    /// Closes this handle. When it is the last one, waits until its connections are closed (SQLite
     /// then checkpoints the WAL into the main file). Other clones keep working.
     pub async fn close(self) -> Result<(), StoreError> {
         let Ok(inner) = Arc::try_unwrap(self.inner) else {
             return Ok(());
         };
-        if let Some(reader) = inner.reader {
-            reader.close().await?;
+        inner.reader.close().await?;
+        match inner.writer {
+            Writer::Lazy { worker, .. } => match worker.into_inner() {
+                Some(writer) => writer.close().await,
+                None => Ok(()),
+            },
+            Writer::Reader => Ok(()),
         }
-        inner.writer.close().await
     }
 
     fn reader(&self) -> &Worker {
-        self.inner.reader.as_ref().unwrap_or(&self.inner.writer)
+        &self.inner.reader
+    }
+
+    /// The writer connection's thread, started (and its connection opened) at the first call.
+    /// If opening fails, the call fails and the next write tries again.
+    async fn writer(&self) -> Result<&Worker, StoreError> {
+        match &self.inner.writer {
+            Writer::Reader => Ok(&self.inner.reader),
+            Writer::Lazy {
+                worker,
+                path,
+                busy_timeout,
+            } => {
+                worker
+                    .get_or_try_init(|| {
+                        let (path, location) = (path.clone(), self.inner.location.to_string());
+                        let timeout = *busy_timeout;
+                        Worker::spawn("sqlite-store-writer", location.clone(), move || {
+                            schema::open_file(&path, &location, timeout, Role::Writer)
+                        })
+                    })
+                    .await
+            }
+        }
     }
 
     fn decode(&self, row: RawRow) -> Result<StoredCredential, StoreError> {
@@ -261,28 +302,27 @@ impl SqliteStoreBuilder {
         let inner = match self.path {
             None => Inner {
                 location: Arc::from(":memory:"),
-                writer: Worker::spawn("sqlite-store", ":memory:".into(), schema::open_memory)
+                reader: Worker::spawn("sqlite-store", ":memory:".into(), schema::open_memory)
                     .await?,
-                reader: None,
+                writer: Writer::Reader,
             },
             Some(path) => {
                 let location = path.display().to_string();
                 let timeout = self.busy_timeout;
-                let (writer_path, writer_location) = (path.clone(), location.clone());
-                let writer = Worker::spawn("sqlite-store-writer", location.clone(), move || {
-                    schema::open_file(&writer_path, &writer_location, timeout, Role::Writer)
-                })
-                .await?;
-                let reader_location = location.clone();
+                let (reader_path, reader_location) = (path.clone(), location.clone());
                 let reader = Worker::spawn("sqlite-store-reader", location.clone(), move || {
-                    schema::open_file(&path, &reader_location, timeout, Role::Reader)
+                    schema::open_file(&reader_path, &reader_location, timeout, Role::Reader)
                 })
                 .await?;
                 log_encryption_status(&format!("sqlite:{location}"), keys.as_ref());
                 Inner {
                     location: Arc::from(location),
-                    writer,
-                    reader: Some(reader),
+                    reader,
+                    writer: Writer::Lazy {
+                        worker: OnceCell::new(),
+                        path,
+                        busy_timeout: timeout,
+                    },
                 }
             }
         };
@@ -318,8 +358,8 @@ impl CredentialStore for SqliteCredentialStore {
 
     async fn put(&self, record: CredentialRecord, mode: PutMode) -> Result<Version, StoreError> {
         let location = self.inner.location.clone();
-        self.inner
-            .writer
+        self.writer()
+            .await?
             .run(move |conn| put_blocking(conn, &record, mode, &location))
             .await
     }
@@ -327,8 +367,8 @@ impl CredentialStore for SqliteCredentialStore {
     async fn delete(&self, provider: &str, subject: &str) -> Result<bool, StoreError> {
         let (provider, subject) = (provider.to_string(), subject.to_string());
         let location = self.inner.location.clone();
-        self.inner
-            .writer
+        self.writer()
+            .await?
             .run(move |conn| {
                 conn.prepare_cached("DELETE FROM credentials WHERE provider = ?1 AND subject = ?2")
                     .and_then(|mut stmt| stmt.execute(params![provider, subject]))
@@ -391,8 +431,8 @@ impl CredentialStore for SqliteCredentialStore {
         replacements: Vec<PayloadReplacement>,
     ) -> Result<usize, StoreError> {
         let location = self.inner.location.clone();
-        self.inner
-            .writer
+        self.writer()
+            .await?
             .run(move |conn| replace_blocking(conn, &replacements, &location))
             .await
     }

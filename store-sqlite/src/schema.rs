@@ -57,13 +57,16 @@ const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
 /// Which connection of a store is being opened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Role {
-    /// The one connection that writes: creates the file and runs migrations.
+    /// The one connection that writes, opened at the store's first write.
     Writer,
-    /// A query-only connection for reads, opened after the writer.
+    /// The query-only connection for reads, opened when the store is opened.
     Reader,
 }
 
-/// Opens a connection to the database file at `path`.
+/// Opens a connection to the database file at `path`. Either role creates the file if it is
+/// missing, restricts it to its owner, checks that it is ours and whole, switches it to WAL and
+/// migrates the schema, so that whichever connection opens first finds every error the file has;
+/// the reader is then made query-only.
 pub(crate) fn open_file(
     path: &Path,
     location: &str,
@@ -71,42 +74,36 @@ pub(crate) fn open_file(
     role: Role,
 ) -> Result<Connection, StoreError> {
     let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-    if role == Role::Writer {
-        create_file(path, location)?;
-        for suffix in ["", "-wal", "-shm"] {
-            restrict_to_owner(&sibling(path, suffix), STORE, location, |e| {
-                io_error(location, e)
-            })?;
-        }
+    create_file(path, location)?;
+    for suffix in ["", "-wal", "-shm"] {
+        restrict_to_owner(&sibling(path, suffix), STORE, location, |e| {
+            io_error(location, e)
+        })?;
     }
     let mut conn = Connection::open_with_flags(path, flags).map_err(|e| sql_error(location, e))?;
     conn.busy_timeout(busy_timeout)
         .map_err(|e| sql_error(location, e))?;
-    match role {
-        Role::Writer => {
-            // Processes opening a new file at the same time race to switch it to WAL and to create
-            // the schema; some of those steps fail with "busy" at once instead of waiting, so the
-            // whole initialization is retried until the busy timeout.
-            let deadline = Instant::now() + busy_timeout;
-            let mut attempt = 0;
-            loop {
-                match init_writer(&mut conn, path, location) {
-                    Ok(()) => return Ok(conn),
-                    Err(Init::Busy(_)) if Instant::now() < deadline => {
-                        attempt += 1;
-                        thread::sleep(Duration::from_millis(attempt.min(10)));
-                    }
-                    Err(Init::Busy(e)) => return Err(sql_error(location, e)),
-                    Err(Init::Failed(e)) => return Err(e),
-                }
+    // Processes opening a new file at the same time race to switch it to WAL and to create the
+    // schema; some of those steps fail with "busy" at once instead of waiting, so the whole
+    // initialization is retried until the busy timeout.
+    let deadline = Instant::now() + busy_timeout;
+    let mut attempt = 0;
+    loop {
+        match init(&mut conn, path, location) {
+            Ok(()) => break,
+            Err(Init::Busy(_)) if Instant::now() < deadline => {
+                attempt += 1;
+                thread::sleep(Duration::from_millis(attempt.min(10)));
             }
-        }
-        Role::Reader => {
-            conn.pragma_update(None, "query_only", true)
-                .map_err(|e| sql_error(location, e))?;
-            Ok(conn)
+            Err(Init::Busy(e)) => return Err(sql_error(location, e)),
+            Err(Init::Failed(e)) => return Err(e),
         }
     }
+    if role == Role::Reader {
+        conn.pragma_update(None, "query_only", true)
+            .map_err(|e| sql_error(location, e))?;
+    }
+    Ok(conn)
 }
 
 /// Why an initialization step failed.
@@ -137,7 +134,7 @@ fn init_error(location: &str) -> impl Fn(rusqlite::Error) -> Init + '_ {
 
 /// Checks that the file is ours and whole, switches it to WAL, sets the pragmas and migrates the
 /// schema.
-fn init_writer(conn: &mut Connection, path: &Path, location: &str) -> Result<(), Init> {
+fn init(conn: &mut Connection, path: &Path, location: &str) -> Result<(), Init> {
     // Refuse a file that is not ours before anything writes to it (switching to WAL does).
     check(conn, location)?;
     check_whole_pages(conn, path, location)?;

@@ -147,6 +147,15 @@ fn an_unconfigured_definition_is_listed_with_its_prefixed_keys() {
         .find(|s| s.id == "github")
         .unwrap();
     assert!(!github.configured);
+    assert_eq!(github.display_name, "GitHub");
+    assert!(
+        github
+            .sources
+            .iter()
+            .any(|(field, origin)| field == "token_url" && *origin == ConfigSource::Default),
+        "{:?}",
+        github.sources
+    );
     let missing = github.missing.as_deref().unwrap();
     assert!(missing.contains("GITHUB_CLIENT_ID"), "{missing}");
     assert!(missing.contains("GITHUB_CLIENT_SECRET"), "{missing}");

@@ -743,3 +743,87 @@ async fn a_database_written_before_the_encryption_layer_reads_and_rotate_rewrite
     encryption::fixture_records_read_after_rotate(&new_only).await;
     close(new_only).await.unwrap();
 }
+
+/// Where the parent tells the thread-counting child which database to read.
+const THREADS_CHILD_DB_ENV: &str = "STORE_SQLITE_TEST_THREADS_DB";
+/// What that child prints when its checks passed.
+const THREADS_CHECKED: &str = "store threads checked";
+
+/// The names of this process's store threads (Linux cuts a thread's name to 15 bytes), sorted.
+fn store_threads() -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir("/proc/self/task")
+        .unwrap()
+        .filter_map(|task| std::fs::read_to_string(task.unwrap().path().join("comm")).ok())
+        .map(|name| name.trim_end().to_string())
+        .filter(|name| name.starts_with("sqlite-store"))
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn a_store_that_only_reads_starts_no_writer_thread_until_its_first_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("creds.db");
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let store = open(path.clone(), None).await;
+        store
+            .put(CredentialRecord::new("p", "s", payload(1)), PutMode::Create)
+            .await
+            .unwrap();
+        close(store).await.unwrap();
+    });
+    // Threads are counted in a process of their own: other tests run stores beside this one.
+    let output = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "store::store_threads_child",
+            "--nocapture",
+            "--ignored",
+        ])
+        .env(THREADS_CHILD_DB_ENV, &path)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success() && stdout.contains(THREADS_CHECKED),
+        "child failed: {stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[test]
+#[ignore = "child process of a_store_that_only_reads_starts_no_writer_thread_until_its_first_write"]
+fn store_threads_child() {
+    let path = PathBuf::from(std::env::var_os(THREADS_CHILD_DB_ENV).unwrap());
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let store = open(path, None).await;
+        let got = store.get("p", "s").await.unwrap().expect("stored");
+        assert_eq!(
+            store_threads(),
+            ["sqlite-store-re"],
+            "after open and a read"
+        );
+        store
+            .put(
+                CredentialRecord::new("p", "s", payload(2)),
+                PutMode::Update(got.version),
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            store_threads(),
+            ["sqlite-store-re", "sqlite-store-wr"],
+            "after a write"
+        );
+        assert_eq!(
+            store.get("p", "s").await.unwrap().expect("stored").version,
+            got.version + 1
+        );
+        close(store).await.unwrap();
+    });
+    println!("{THREADS_CHECKED}");
+}
