@@ -115,92 +115,66 @@ async fn full_code_flow_with_pkce_then_session() {
     assert_eq!(session.source("test"), Some(CredentialSource::Stored));
 }
 
+/// Basic client authentication sends the id and secret in the header only, each form-urlencoded
+/// first (RFC 6749 §2.3.1), so a `:` in the id cannot shift where the secret starts.
 #[tokio::test]
-async fn basic_auth_sends_credentials_in_the_header_only() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/token"))
-        .respond_with(
-            ResponseTemplate::new(200).set_body_json(serde_json::json!({"access_token": "a"})),
-        )
-        .mount(&server)
-        .await;
-    let mut provider = provider(&server.uri());
-    provider.settings = provider
-        .settings
-        .map(|s| s.with_client_auth(ClientAuthMethod::BasicAuth));
-    let auth = auth_core::AuthManager::builder()
-        .env(auth_core::config::EnvSource::empty())
-        .auto_configure(false)
-        .provider(provider)
-        .build()
-        .unwrap();
-    let flow = auth.oauth2("test").unwrap();
-    let request = flow.authorize(AuthorizeOptions::default()).await.unwrap();
-    flow.exchange("c", &request.state, "s").await.unwrap();
-    let received = &server.received_requests().await.unwrap()[0];
-    let header = received
-        .headers
-        .get("authorization")
-        .unwrap()
-        .to_str()
-        .unwrap();
-    let expected = base64::Engine::encode(
-        &base64::engine::general_purpose::STANDARD,
-        "client-1:client-secret-canary",
-    );
-    assert_eq!(header, format!("Basic {expected}"));
-    assert_eq!(form_value(received, "client_secret"), None);
-    assert_eq!(form_value(received, "client_id"), None);
-}
-
-/// RFC 6749 §2.3.1: the client id and secret are form-urlencoded before they are joined into the
-/// Basic pair, so a `:` in the id cannot shift where the secret starts.
-#[tokio::test]
-async fn basic_auth_form_urlencodes_the_client_id_and_secret() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/token"))
-        .respond_with(
-            ResponseTemplate::new(200).set_body_json(serde_json::json!({"access_token": "a"})),
-        )
-        .mount(&server)
-        .await;
-    let uri = server.uri();
-    let mut provider = provider(&uri);
-    provider.settings = Some(
-        OAuth2Settings::new(
-            format!("{uri}/authorize").parse().unwrap(),
-            format!("{uri}/token").parse().unwrap(),
+async fn basic_auth_sends_the_form_urlencoded_credentials_in_the_header_only() {
+    let cases = [
+        (
+            "client-1",
+            "client-secret-canary",
+            "client-1:client-secret-canary",
+        ),
+        (
             "id:with space",
-        )
-        .with_client_secret("s&e/c+r%t=é".into())
-        .with_redirect_uri("http://127.0.0.1:9999/callback".parse().unwrap())
-        .with_client_auth(ClientAuthMethod::BasicAuth),
-    );
-    let auth = auth_core::AuthManager::builder()
-        .env(auth_core::config::EnvSource::empty())
-        .auto_configure(false)
-        .provider(provider)
-        .build()
-        .unwrap();
-    let flow = auth.oauth2("test").unwrap();
-    let request = flow.authorize(AuthorizeOptions::default()).await.unwrap();
-    flow.exchange("c", &request.state, "s").await.unwrap();
-    let received = &server.received_requests().await.unwrap()[0];
-    let expected = base64::Engine::encode(
-        &base64::engine::general_purpose::STANDARD,
-        "id%3Awith+space:s%26e%2Fc%2Br%25t%3D%C3%A9",
-    );
-    assert_eq!(
-        received
-            .headers
-            .get("authorization")
-            .unwrap()
-            .to_str()
-            .unwrap(),
-        format!("Basic {expected}")
-    );
+            "s&e/c+r%t=é",
+            "id%3Awith+space:s%26e%2Fc%2Br%25t%3D%C3%A9",
+        ),
+    ];
+    for (client_id, client_secret, pair) in cases {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .and(path("/token"))
+            .respond_with(
+                ResponseTemplate::new(200).set_body_json(serde_json::json!({"access_token": "a"})),
+            )
+            .mount(&server)
+            .await;
+        let uri = server.uri();
+        let mut provider = provider(&uri);
+        provider.settings = Some(
+            OAuth2Settings::new(
+                format!("{uri}/authorize").parse().unwrap(),
+                format!("{uri}/token").parse().unwrap(),
+                client_id,
+            )
+            .with_client_secret(client_secret.into())
+            .with_redirect_uri("http://127.0.0.1:9999/callback".parse().unwrap())
+            .with_client_auth(ClientAuthMethod::BasicAuth),
+        );
+        let auth = auth_core::AuthManager::builder()
+            .env(auth_core::config::EnvSource::empty())
+            .auto_configure(false)
+            .provider(provider)
+            .build()
+            .unwrap();
+        let flow = auth.oauth2("test").unwrap();
+        let request = flow.authorize(AuthorizeOptions::default()).await.unwrap();
+        flow.exchange("c", &request.state, "s").await.unwrap();
+        let received = &server.received_requests().await.unwrap()[0];
+        let expected = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, pair);
+        assert_eq!(
+            received
+                .headers
+                .get("authorization")
+                .unwrap()
+                .to_str()
+                .unwrap(),
+            format!("Basic {expected}")
+        );
+        assert_eq!(form_value(received, "client_secret"), None);
+        assert_eq!(form_value(received, "client_id"), None);
+    }
 }
 
 #[tokio::test]
