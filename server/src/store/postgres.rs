@@ -11,7 +11,7 @@ use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 use integrations::auth_core::store::{millis_since_epoch, time_from_millis};
-use integrations::{CredentialStore, StoreError};
+use integrations::{CredentialStatus, CredentialStore, StoreError};
 use store_postgres::tokio_postgres::Row;
 use store_postgres::tokio_postgres::types::ToSql;
 use store_postgres::{PooledConnection, PostgresCredentialStore, tokio_postgres};
@@ -136,6 +136,17 @@ const TOKEN_AND_CONNECTOR: &str = "SELECT t.token_hash, t.application_id, t.cust
      c.oauth_app, c.created_ms, c.updated_ms, c.read_only \
      FROM integrations_service_tokens t LEFT JOIN integrations_service_connectors c \
      ON c.id = $2 AND c.application_id = t.application_id \
+     WHERE t.token_hash = $1";
+/// [`TOKEN_AND_CONNECTOR`] and the connector's credential status (column 15; null when it has
+/// no credentials), read from the credential store's table in the same database: the record
+/// the core's store keeps under the connector's provider id and its id.
+const TOKEN_CONNECTOR_AND_STATUS: &str = "SELECT t.token_hash, t.application_id, t.customer, t.expires_ms, \
+     c.id, c.application_id, c.customer_name, c.connector_type, c.definition_id, c.name, c.auth_kind, \
+     c.oauth_app, c.created_ms, c.updated_ms, c.read_only, k.status \
+     FROM integrations_service_tokens t LEFT JOIN integrations_service_connectors c \
+     ON c.id = $2 AND c.application_id = t.application_id \
+     LEFT JOIN integrations_credentials k \
+     ON k.provider = c.connector_type COLLATE \"C\" AND k.subject = c.id COLLATE \"C\" \
      WHERE t.token_hash = $1";
 const STATE_COLUMNS: &str = "state_hash, application_id, customer_name, connector_type, name, pkce_verifier, redirect_uri, scopes, redirect_url, oauth_app, expires_ms";
 const SECRET_COLUMNS: &str =
@@ -654,6 +665,46 @@ impl ServiceStore for PostgresServiceStore {
         };
         let connector = match row.get::<_, Option<String>>(4) {
             Some(_) => Some(connector_at(row, 4)?),
+            None => None,
+        };
+        Ok(Some((token(row), connector)))
+    }
+
+    async fn token_connector_and_status(
+        &self,
+        token_hash: &str,
+        connector_id: &str,
+    ) -> Result<
+        Option<(
+            TokenRecord,
+            Option<(ConnectorRecord, Option<CredentialStatus>)>,
+        )>,
+        ServiceStoreError,
+    > {
+        let rows = self
+            .query(
+                "read a service token, a connector and its credential status",
+                TOKEN_CONNECTOR_AND_STATUS,
+                &[&token_hash, &connector_id],
+            )
+            .await?;
+        let Some(row) = rows.first() else {
+            return Ok(None);
+        };
+        let connector = match row.get::<_, Option<String>>(4) {
+            Some(_) => {
+                let status = match row.get::<_, Option<&str>>(15) {
+                    None => CredentialStatus::NeedsReauthorization,
+                    Some(stored) => CredentialStatus::parse(stored).ok_or_else(|| {
+                        ServiceStoreError::Backend {
+                            operation: "read a connector's credential status",
+                            message: format!("unknown stored status `{stored}`"),
+                            location: self.db.describe(),
+                        }
+                    })?,
+                };
+                Some((connector_at(row, 4)?, Some(status)))
+            }
             None => None,
         };
         Ok(Some((token(row), connector)))
