@@ -130,16 +130,10 @@ const APPLICATION_COLUMNS: &str =
     "id, name, organization_id, client_id, client_secret_hash, redirect_origins, created_ms";
 const CONNECTOR_COLUMNS: &str = "id, application_id, customer_name, connector_type, definition_id, name, auth_kind, oauth_app, created_ms, updated_ms, read_only";
 /// A token and its application's connector with id `$2`, in one statement: the token's columns,
-/// then [`CONNECTOR_COLUMNS`] (all null when there is no such connector).
-const TOKEN_AND_CONNECTOR: &str = "SELECT t.token_hash, t.application_id, t.customer, t.expires_ms, \
-     c.id, c.application_id, c.customer_name, c.connector_type, c.definition_id, c.name, c.auth_kind, \
-     c.oauth_app, c.created_ms, c.updated_ms, c.read_only \
-     FROM integrations_service_tokens t LEFT JOIN integrations_service_connectors c \
-     ON c.id = $2 AND c.application_id = t.application_id \
-     WHERE t.token_hash = $1";
-/// [`TOKEN_AND_CONNECTOR`] and the connector's credential status (column 15; null when it has
-/// no credentials), read from the credential store's table in the same database: the record
-/// the core's store keeps under the connector's provider id and its id.
+/// then [`CONNECTOR_COLUMNS`] (all null when there is no such connector), then the connector's
+/// credential status (column 15; null when it has no credentials), read from the credential
+/// store's table in the same database: the record the core's store keeps under the connector's
+/// provider id and its id.
 const TOKEN_CONNECTOR_AND_STATUS: &str = "SELECT t.token_hash, t.application_id, t.customer, t.expires_ms, \
      c.id, c.application_id, c.customer_name, c.connector_type, c.definition_id, c.name, c.auth_kind, \
      c.oauth_app, c.created_ms, c.updated_ms, c.read_only, k.status \
@@ -653,21 +647,10 @@ impl ServiceStore for PostgresServiceStore {
         token_hash: &str,
         connector_id: &str,
     ) -> Result<Option<(TokenRecord, Option<ConnectorRecord>)>, ServiceStoreError> {
-        let rows = self
-            .query(
-                "read a service token and a connector",
-                TOKEN_AND_CONNECTOR,
-                &[&token_hash, &connector_id],
-            )
-            .await?;
-        let Some(row) = rows.first() else {
-            return Ok(None);
-        };
-        let connector = match row.get::<_, Option<String>>(4) {
-            Some(_) => Some(connector_at(row, 4)?),
-            None => None,
-        };
-        Ok(Some((token(row), connector)))
+        Ok(self
+            .token_connector_and_status(token_hash, connector_id)
+            .await?
+            .map(|(token, connector)| (token, connector.map(|(connector, _)| connector))))
     }
 
     async fn token_connector_and_status(

@@ -13,6 +13,16 @@ use integrations_server::{
 };
 use store_postgres::PostgresCredentialStore;
 
+/// The credential store on `db`, without its encryption layer (as the service store takes it).
+async fn unencrypted(db: &store_postgres::testing::TestDatabase) -> PostgresCredentialStore {
+    PostgresCredentialStore::builder(&db.url())
+        .unencrypted()
+        .open()
+        .await
+        .unwrap()
+        .into_inner()
+}
+
 #[tokio::test]
 async fn the_sqlite_store_passes_the_conformance_checks() {
     let dir = tempfile::tempdir().unwrap();
@@ -27,12 +37,7 @@ async fn the_postgres_store_passes_the_conformance_checks() {
     let Some(db) = store_postgres::testing::database().await else {
         return;
     };
-    let credentials = PostgresCredentialStore::builder(&db.url())
-        .unencrypted()
-        .open()
-        .await
-        .unwrap()
-        .into_inner();
+    let credentials = unencrypted(&db).await;
     let store = PostgresServiceStore::open(credentials.clone())
         .await
         .unwrap();
@@ -102,12 +107,7 @@ async fn postgres_reads_the_credential_status_with_the_token_and_the_connector()
     let Some(db) = store_postgres::testing::database().await else {
         return;
     };
-    let credentials = PostgresCredentialStore::builder(&db.url())
-        .unencrypted()
-        .open()
-        .await
-        .unwrap()
-        .into_inner();
+    let credentials = unencrypted(&db).await;
     let store: Arc<dyn ServiceStore> = Arc::new(
         PostgresServiceStore::open(credentials.clone())
             .await
