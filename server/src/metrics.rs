@@ -31,18 +31,16 @@ const UNMATCHED: &str = "unmatched";
 /// The service's counters, shared by the middleware, the handlers and the connectors' clients.
 #[derive(Debug, Default)]
 pub(crate) struct Metrics {
-    requests: Mutex<BTreeMap<RequestKey, u64>>,
+    /// Requests by route template, then by method and status: a known route is counted
+    /// without allocating.
+    requests: Mutex<BTreeMap<String, RouteCounts>>,
     execute: Mutex<Histogram>,
     refreshes: AtomicU64,
     upstream_rate_limited: AtomicU64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-struct RequestKey {
-    route: String,
-    method: &'static str,
-    status: u16,
-}
+/// One route's requests by method and status.
+type RouteCounts = BTreeMap<(&'static str, u16), u64>;
 
 #[derive(Debug, Default)]
 struct Histogram {
@@ -55,12 +53,13 @@ struct Histogram {
 impl Metrics {
     /// Counts one answered request.
     fn request(&self, route: &str, method: &Method, status: u16) {
-        let key = RequestKey {
-            route: route.to_string(),
-            method: method_label(method),
-            status,
+        let key = (method_label(method), status);
+        let mut requests = lock(&self.requests);
+        let counts = match requests.get_mut(route) {
+            Some(counts) => counts,
+            None => requests.entry(route.to_string()).or_default(),
         };
-        *lock(&self.requests).entry(key).or_default() += 1;
+        *counts.entry(key).or_default() += 1;
     }
 
     /// Records how long one execute took.
@@ -95,14 +94,14 @@ impl Metrics {
             "counter",
             "HTTP requests answered, by method, route template and status.",
         );
-        for (key, count) in lock(&self.requests).iter() {
-            let _ = writeln!(
-                out,
-                "integrations_http_requests_total{{method=\"{}\",route=\"{}\",status=\"{}\"}} {count}",
-                key.method,
-                escape(&key.route),
-                key.status
-            );
+        for (route, counts) in lock(&self.requests).iter() {
+            let route = escape(route);
+            for ((method, status), count) in counts {
+                let _ = writeln!(
+                    out,
+                    "integrations_http_requests_total{{method=\"{method}\",route=\"{route}\",status=\"{status}\"}} {count}",
+                );
+            }
         }
         family(
             &mut out,
@@ -154,13 +153,15 @@ pub(crate) async fn track(
     request: Request,
     next: Next,
 ) -> Response {
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or(UNMATCHED.to_string(), |path| path.as_str().to_string());
+    // The matched path is shared (an `Arc`): cloning it allocates nothing.
+    let route = request.extensions().get::<MatchedPath>().cloned();
     let method = request.method().clone();
     let response = next.run(request).await;
-    metrics.request(&route, &method, response.status().as_u16());
+    metrics.request(
+        route.as_ref().map_or(UNMATCHED, MatchedPath::as_str),
+        &method,
+        response.status().as_u16(),
+    );
     response
 }
 

@@ -11,7 +11,7 @@ use std::time::{Duration, SystemTime};
 use axum::extract::{FromRef, FromRequestParts};
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
-use integrations::SecretString;
+use integrations::{CredentialStatus, SecretString};
 
 use crate::error::ApiError;
 use crate::limits::RateLimiter;
@@ -120,16 +120,25 @@ impl Bearer {
         admit(store.token(&self.hash).await?, limiter)
     }
 
-    /// As [`Bearer::verify`], and the caller's application's connector `id` (if it has one),
-    /// both read in one store call. Whether the caller may see that connector (a scoped token)
-    /// is the caller's to check.
+    /// As [`Bearer::verify`], and the caller's application's connector `id` (if it has one)
+    /// with its credential status when the store reads that too, all in one store call. Whether
+    /// the caller may see that connector (a scoped token) is the caller's to check.
     pub(crate) async fn verify_with_connector(
         &self,
         store: &dyn ServiceStore,
         limiter: &RateLimiter,
         id: &str,
-    ) -> Result<(Principal, Option<ConnectorRecord>), ApiError> {
-        let (token, connector) = store.token_and_connector(&self.hash, id).await?.unzip();
+    ) -> Result<
+        (
+            Principal,
+            Option<(ConnectorRecord, Option<CredentialStatus>)>,
+        ),
+        ApiError,
+    > {
+        let (token, connector) = store
+            .token_connector_and_status(&self.hash, id)
+            .await?
+            .unzip();
         Ok((admit(token, limiter)?, connector.flatten()))
     }
 }

@@ -95,7 +95,7 @@ pub(crate) async fn execute(
     // The service token and the connector in one store call; the answers keep the order of a
     // route that takes a `Principal`, a path and a body: 401 (or 429), the path's 404, the
     // body's 4xx, then an unknown connector's 404.
-    let (principal, record) = match path {
+    let (principal, read) = match path {
         Ok(ApiPath(id)) => {
             bearer
                 .verify_with_connector(state.store.as_ref(), &state.limiter, &id)
@@ -107,11 +107,13 @@ pub(crate) async fn execute(
         }
     };
     let ApiJson(mut request) = ApiJson::<ExecuteRequest>::from_request(body, &state).await?;
+    let (record, status) = read.unzip();
     let record = visible(&principal, record)?;
+    let status = Status(status.flatten());
     let kind = state.connectors.kind_of(&record)?;
     let param_names = proxy::audit_names(&request.entity, &request.action, &request.params);
     let answer = match kind {
-        ConnectorType::Asana => run(&state, &record, &mut request).await,
+        ConnectorType::Asana => run(&state, &record, status, &mut request).await,
         ConnectorType::Api(_) => proxy::run(
             &state,
             &record,
@@ -154,14 +156,16 @@ pub(crate) async fn execute(
 async fn run(
     state: &AppState,
     record: &ConnectorRecord,
+    status: Status,
     request: &mut ExecuteRequest,
 ) -> Result<ExecuteResponse, ApiError> {
     if request.entity == "*" && request.action == "check" {
-        return check(state, record).await;
+        return check(state, record, status).await;
     }
     let mut output = run_action(
         state,
         record,
+        status,
         &request.entity,
         &request.action,
         request.params.take(),
@@ -180,6 +184,25 @@ async fn run(
         result,
         connector_metadata,
     })
+}
+
+/// A connector's credential status as its store call answered it, if it did; else the
+/// credential store is asked ([`Status::get`]).
+#[derive(Clone, Copy)]
+pub(super) struct Status(pub(super) Option<CredentialStatus>);
+
+impl Status {
+    /// The status read with the connector, or the credential store's.
+    pub(super) async fn get(
+        self,
+        state: &AppState,
+        record: &ConnectorRecord,
+    ) -> Result<CredentialStatus, ApiError> {
+        match self.0 {
+            Some(status) => Ok(status),
+            None => state.connectors.status(record).await,
+        }
+    }
 }
 
 /// Why an action failed: the library's error, or the service's own (its stores, a connector that
@@ -223,11 +246,12 @@ impl From<ApiError> for ActionFailure {
 pub(super) async fn run_action(
     state: &AppState,
     record: &ConnectorRecord,
+    status: Status,
     entity: &str,
     action: &str,
     params: Value,
 ) -> Result<Value, ActionFailure> {
-    let connector = match ready(state, record).await {
+    let connector = match ready(state, record, status).await {
         Ok(connector) => connector,
         Err(refused) => {
             AsanaConnector::validate(entity, action, &params).map_err(ActionFailure::Action)?;
@@ -252,16 +276,21 @@ pub(super) async fn run_action(
 async fn ready(
     state: &AppState,
     record: &ConnectorRecord,
+    status: Status,
 ) -> Result<std::sync::Arc<AsanaConnector>, ApiError> {
-    if state.connectors.status(record).await? == CredentialStatus::NeedsReauthorization {
+    if status.get(state, record).await? == CredentialStatus::NeedsReauthorization {
         return Err(ApiError::needs_reauthorization(&record.id));
     }
     state.connectors.connector(record).await
 }
 
-async fn check(state: &AppState, record: &ConnectorRecord) -> Result<ExecuteResponse, ApiError> {
+async fn check(
+    state: &AppState,
+    record: &ConnectorRecord,
+    status: Status,
+) -> Result<ExecuteResponse, ApiError> {
     let (healthy, error) =
-        if state.connectors.status(record).await? == CredentialStatus::NeedsReauthorization {
+        if status.get(state, record).await? == CredentialStatus::NeedsReauthorization {
             (
                 false,
                 Some(

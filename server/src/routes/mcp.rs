@@ -29,7 +29,7 @@ use serde_json::Value;
 use url::Url;
 
 use super::connectors::owned;
-use super::execute::{ActionFailure, run_action};
+use super::execute::{ActionFailure, Status, run_action};
 use super::{AppState, Audit};
 use crate::error::ApiError;
 use crate::store::{ConnectorFilter, ConnectorRecord};
@@ -217,7 +217,15 @@ impl Executor for ServiceExecutor {
             Value::Object(params) => params.keys().cloned().collect(),
             _ => Vec::new(),
         };
-        let outcome = run_action(&self.state, &self.record, entity, action, params).await;
+        let outcome = run_action(
+            &self.state,
+            &self.record,
+            Status(None),
+            entity,
+            action,
+            params,
+        )
+        .await;
         let status = match &outcome {
             Ok(_) => StatusCode::OK,
             Err(failure) => failure.to_api(&self.record.id).status(),

@@ -18,6 +18,7 @@ use std::fmt;
 use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
+use integrations::CredentialStatus;
 
 use crate::error::ServiceStoreError;
 
@@ -315,6 +316,26 @@ pub trait ServiceStore: Send + Sync + fmt::Debug {
         token_hash: &str,
         connector_id: &str,
     ) -> Result<Option<(TokenRecord, Option<ConnectorRecord>)>, ServiceStoreError>;
+    /// As [`ServiceStore::token_and_connector`], with the connector's credential status when
+    /// this store reads it in the same round trip (it shares the credential store's database;
+    /// a connector without credentials needs re-authorization), `None` when it does not (the
+    /// caller then asks the credential store).
+    async fn token_connector_and_status(
+        &self,
+        token_hash: &str,
+        connector_id: &str,
+    ) -> Result<
+        Option<(
+            TokenRecord,
+            Option<(ConnectorRecord, Option<CredentialStatus>)>,
+        )>,
+        ServiceStoreError,
+    > {
+        Ok(self
+            .token_and_connector(token_hash, connector_id)
+            .await?
+            .map(|(token, connector)| (token, connector.map(|c| (c, None)))))
+    }
     /// Deletes the tokens that expired before `now`; returns how many.
     async fn delete_expired_tokens(&self, now: SystemTime) -> Result<u64, ServiceStoreError>;
 

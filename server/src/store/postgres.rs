@@ -6,14 +6,16 @@
 //! An unreachable or restarting database fails calls with [`ServiceStoreError::Unavailable`]
 //! (answered 503, retryable); the pool reconnects by itself when it is back.
 
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 use integrations::auth_core::store::{millis_since_epoch, time_from_millis};
-use integrations::{CredentialStore, StoreError};
+use integrations::{CredentialStatus, CredentialStore, StoreError};
 use store_postgres::tokio_postgres::Row;
 use store_postgres::tokio_postgres::types::ToSql;
 use store_postgres::{PooledConnection, PostgresCredentialStore, tokio_postgres};
+use tokio::sync::oneshot;
 
 use super::{
     ApplicationRecord, AuditEntry, AuthKind, ConnectorFilter, ConnectorRecord, OAuthAppRecord,
@@ -128,25 +130,83 @@ const APPLICATION_COLUMNS: &str =
     "id, name, organization_id, client_id, client_secret_hash, redirect_origins, created_ms";
 const CONNECTOR_COLUMNS: &str = "id, application_id, customer_name, connector_type, definition_id, name, auth_kind, oauth_app, created_ms, updated_ms, read_only";
 /// A token and its application's connector with id `$2`, in one statement: the token's columns,
-/// then [`CONNECTOR_COLUMNS`] (all null when there is no such connector).
-const TOKEN_AND_CONNECTOR: &str = "SELECT t.token_hash, t.application_id, t.customer, t.expires_ms, \
+/// then [`CONNECTOR_COLUMNS`] (all null when there is no such connector), then the connector's
+/// credential status (column 15; null when it has no credentials), read from the credential
+/// store's table in the same database: the record the core's store keeps under the connector's
+/// provider id and its id.
+const TOKEN_CONNECTOR_AND_STATUS: &str = "SELECT t.token_hash, t.application_id, t.customer, t.expires_ms, \
      c.id, c.application_id, c.customer_name, c.connector_type, c.definition_id, c.name, c.auth_kind, \
-     c.oauth_app, c.created_ms, c.updated_ms, c.read_only \
+     c.oauth_app, c.created_ms, c.updated_ms, c.read_only, k.status \
      FROM integrations_service_tokens t LEFT JOIN integrations_service_connectors c \
      ON c.id = $2 AND c.application_id = t.application_id \
+     LEFT JOIN integrations_credentials k \
+     ON k.provider = c.connector_type COLLATE \"C\" AND k.subject = c.id COLLATE \"C\" \
      WHERE t.token_hash = $1";
 const STATE_COLUMNS: &str = "state_hash, application_id, customer_name, connector_type, name, pkce_verifier, redirect_uri, scopes, redirect_url, oauth_app, expires_ms";
 const SECRET_COLUMNS: &str =
     "secret_hash, connector_id, application_id, customer_name, connector_type, expires_ms";
-const AUDIT_COLUMNS: &str = "id, at_ms, application_id, customer_name, connector_id, operation, entity, action, param_names, outcome, status, duration_ms";
+/// The audit's columns, in the order of [`INSERT_AUDIT`]'s parameters.
+macro_rules! audit_columns {
+    () => {
+        "id, at_ms, application_id, customer_name, connector_id, operation, entity, action, param_names, outcome, status, duration_ms"
+    };
+}
+const AUDIT_COLUMNS: &str = audit_columns!();
 
 /// The database's clock, in milliseconds since the epoch.
 const DB_NOW_MS: &str = "(extract(epoch FROM clock_timestamp()) * 1000)::bigint";
+
+/// One audit entry, as [`append_audit`](ServiceStore::append_audit) writes an entry alone.
+const INSERT_AUDIT: &str = concat!(
+    "INSERT INTO integrations_service_audit (",
+    audit_columns!(),
+    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+);
+/// Several audit entries in one statement, in the order given: one array per column (each
+/// entry's param names as a JSON array of strings, in `$9`).
+const INSERT_AUDIT_BATCH: &str = concat!(
+    "INSERT INTO integrations_service_audit (",
+    audit_columns!(),
+    ") SELECT e.id, e.at_ms, e.application_id, e.customer_name, e.connector_id, e.operation, e.entity, \
+     e.action, ARRAY(SELECT p.name FROM jsonb_array_elements_text(e.param_names::jsonb) \
+     WITH ORDINALITY AS p(name, n) ORDER BY p.n), e.outcome, e.status, e.duration_ms \
+     FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], \
+     $8::text[], $9::text[], $10::text[], $11::integer[], $12::bigint[]) WITH ORDINALITY \
+     AS e(id, at_ms, application_id, customer_name, connector_id, operation, entity, action, \
+     param_names, outcome, status, duration_ms, n) ORDER BY e.n"
+);
 
 /// The service's store in PostgreSQL, on the credential store's connections. Cheap to clone.
 #[derive(Clone, Debug)]
 pub struct PostgresServiceStore {
     db: PostgresCredentialStore,
+    audit: Arc<Mutex<AuditQueue>>,
+}
+
+/// The running audit writer: if it is dropped before it finished (its runtime shut down), the
+/// entries left in the queue fail (their callers learn so) and the next append starts a writer.
+struct AuditWriter<'a> {
+    queue: &'a Mutex<AuditQueue>,
+    finished: bool,
+}
+
+impl Drop for AuditWriter<'_> {
+    fn drop(&mut self) {
+        if !self.finished {
+            let mut queue = self.queue.lock().unwrap_or_else(|p| p.into_inner());
+            queue.entries.clear();
+            queue.writing = false;
+        }
+    }
+}
+
+/// Audit entries waiting to be written, and whether a writer is on its way. Concurrent appends
+/// share one statement (group commit): one pool checkout and one round trip for the batch
+/// instead of one each, and every caller still answers only once its entry is committed.
+#[derive(Debug, Default)]
+struct AuditQueue {
+    entries: Vec<(AuditEntry, oneshot::Sender<Result<(), ServiceStoreError>>)>,
+    writing: bool,
 }
 
 impl PostgresServiceStore {
@@ -167,7 +227,10 @@ impl PostgresServiceStore {
                 },
                 other => store_error("migrated the schema", &location, other),
             })?;
-        Ok(Self { db: credentials })
+        Ok(Self {
+            db: credentials,
+            audit: Arc::default(),
+        })
     }
 
     /// Runs one statement, with a cached prepared statement.
@@ -182,6 +245,117 @@ impl PostgresServiceStore {
             c.query(&statement, params).await
         })
         .await
+    }
+
+    /// Writes the queued audit entries, a batch per statement, until the queue is empty. A batch
+    /// that fails is written again entry by entry, so that one bad entry fails only its own
+    /// append.
+    async fn write_audit_batches(&self) {
+        let mut writer = AuditWriter {
+            queue: &self.audit,
+            finished: false,
+        };
+        loop {
+            let batch = {
+                let mut queue = self.audit.lock().unwrap_or_else(|p| p.into_inner());
+                if queue.entries.is_empty() {
+                    queue.writing = false;
+                    writer.finished = true;
+                    return;
+                }
+                std::mem::take(&mut queue.entries)
+            };
+            let together = if batch.len() == 1 {
+                None
+            } else {
+                Some(self.insert_audit_batch(&batch).await)
+            };
+            for (entry, done) in batch {
+                let result = match &together {
+                    Some(Ok(())) => Ok(()),
+                    // An outage fails the whole batch at once: retrying each entry would queue
+                    // them one after another at the unreachable database.
+                    Some(Err(ServiceStoreError::Unavailable {
+                        operation,
+                        message,
+                        location,
+                    })) => Err(ServiceStoreError::Unavailable {
+                        operation,
+                        message: message.clone(),
+                        location: location.clone(),
+                    }),
+                    _ => self.insert_audit(&entry).await,
+                };
+                // The caller may have gone away; its entry is written all the same.
+                let _ = done.send(result);
+            }
+        }
+    }
+
+    async fn insert_audit_batch(
+        &self,
+        batch: &[(AuditEntry, oneshot::Sender<Result<(), ServiceStoreError>>)],
+    ) -> Result<(), ServiceStoreError> {
+        let entries = || batch.iter().map(|(entry, _)| entry);
+        let ids: Vec<&str> = entries().map(|e| e.id.as_str()).collect();
+        let at: Vec<i64> = entries().map(|e| millis(e.at)).collect();
+        let applications: Vec<&str> = entries().map(|e| e.application_id.as_str()).collect();
+        let customers: Vec<Option<&str>> = entries().map(|e| e.customer_name.as_deref()).collect();
+        let connectors: Vec<Option<&str>> = entries().map(|e| e.connector_id.as_deref()).collect();
+        let operations: Vec<&str> = entries().map(|e| e.operation.as_str()).collect();
+        let entities: Vec<Option<&str>> = entries().map(|e| e.entity.as_deref()).collect();
+        let actions: Vec<Option<&str>> = entries().map(|e| e.action.as_deref()).collect();
+        let param_names: Vec<String> = entries()
+            .map(|e| serde_json::to_string(&e.param_names).unwrap_or_else(|_| "[]".into()))
+            .collect();
+        let outcomes: Vec<&str> = entries().map(|e| e.outcome.as_str()).collect();
+        let statuses: Vec<i32> = entries().map(|e| i32::from(e.status)).collect();
+        let durations: Vec<i64> = entries()
+            .map(|e| i64::try_from(e.duration_ms).unwrap_or(i64::MAX))
+            .collect();
+        self.query(
+            "appended audit entries",
+            INSERT_AUDIT_BATCH,
+            &[
+                &ids,
+                &at,
+                &applications,
+                &customers,
+                &connectors,
+                &operations,
+                &entities,
+                &actions,
+                &param_names,
+                &outcomes,
+                &statuses,
+                &durations,
+            ],
+        )
+        .await
+        .map(|_| ())
+    }
+
+    async fn insert_audit(&self, entry: &AuditEntry) -> Result<(), ServiceStoreError> {
+        self.query(
+            "appended an audit entry",
+            INSERT_AUDIT,
+            &[
+                &entry.id,
+                &millis(entry.at),
+                &entry.application_id,
+                &entry.customer_name,
+                &entry.connector_id,
+                &entry.operation,
+                &entry.entity,
+                &entry.action,
+                &entry.param_names,
+                &entry.outcome,
+                &i32::from(entry.status),
+                &i64::try_from(entry.duration_ms).unwrap_or(i64::MAX),
+            ],
+        )
+        .await
+        .map(|_| ())
     }
 
     /// Runs `work` on a pooled connection; `statements` bounds how long it may take.
@@ -473,10 +647,27 @@ impl ServiceStore for PostgresServiceStore {
         token_hash: &str,
         connector_id: &str,
     ) -> Result<Option<(TokenRecord, Option<ConnectorRecord>)>, ServiceStoreError> {
+        Ok(self
+            .token_connector_and_status(token_hash, connector_id)
+            .await?
+            .map(|(token, connector)| (token, connector.map(|(connector, _)| connector))))
+    }
+
+    async fn token_connector_and_status(
+        &self,
+        token_hash: &str,
+        connector_id: &str,
+    ) -> Result<
+        Option<(
+            TokenRecord,
+            Option<(ConnectorRecord, Option<CredentialStatus>)>,
+        )>,
+        ServiceStoreError,
+    > {
         let rows = self
             .query(
-                "read a service token and a connector",
-                TOKEN_AND_CONNECTOR,
+                "read a service token, a connector and its credential status",
+                TOKEN_CONNECTOR_AND_STATUS,
                 &[&token_hash, &connector_id],
             )
             .await?;
@@ -484,7 +675,19 @@ impl ServiceStore for PostgresServiceStore {
             return Ok(None);
         };
         let connector = match row.get::<_, Option<String>>(4) {
-            Some(_) => Some(connector_at(row, 4)?),
+            Some(_) => {
+                let status = match row.get::<_, Option<&str>>(15) {
+                    None => CredentialStatus::NeedsReauthorization,
+                    Some(stored) => CredentialStatus::parse(stored).ok_or_else(|| {
+                        ServiceStoreError::Backend {
+                            operation: "read a connector's credential status",
+                            message: format!("unknown stored status `{stored}`"),
+                            location: self.db.describe(),
+                        }
+                    })?,
+                };
+                Some((connector_at(row, 4)?, Some(status)))
+            }
             None => None,
         };
         Ok(Some((token(row), connector)))
@@ -783,29 +986,24 @@ impl ServiceStore for PostgresServiceStore {
     }
 
     async fn append_audit(&self, entry: AuditEntry) -> Result<(), ServiceStoreError> {
-        self.query(
-            "appended an audit entry",
-            &format!(
-                "INSERT INTO integrations_service_audit ({AUDIT_COLUMNS}) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
-            ),
-            &[
-                &entry.id,
-                &millis(entry.at),
-                &entry.application_id,
-                &entry.customer_name,
-                &entry.connector_id,
-                &entry.operation,
-                &entry.entity,
-                &entry.action,
-                &entry.param_names,
-                &entry.outcome,
-                &i32::from(entry.status),
-                &i64::try_from(entry.duration_ms).unwrap_or(i64::MAX),
-            ],
-        )
-        .await
-        .map(|_| ())
+        let (done, written) = oneshot::channel();
+        let start_writer = {
+            let mut queue = self.audit.lock().unwrap_or_else(|p| p.into_inner());
+            queue.entries.push((entry, done));
+            !std::mem::replace(&mut queue.writing, true)
+        };
+        if start_writer {
+            // Not awaited: the writer finishes the queue even if this caller goes away.
+            let store = self.clone();
+            tokio::spawn(async move { store.write_audit_batches().await });
+        }
+        written.await.unwrap_or_else(|_| {
+            Err(ServiceStoreError::Backend {
+                operation: "appended an audit entry",
+                message: "the audit writer stopped".into(),
+                location: self.db.describe(),
+            })
+        })
     }
 
     async fn list_audit(

@@ -134,7 +134,19 @@ const TOKEN_AND_CONNECTOR: &str = "SELECT t.token_hash, t.application_id, t.cust
      c.oauth_app, c.created_ms, c.updated_ms, c.read_only \
      FROM tokens t LEFT JOIN connectors c ON c.id = ?2 AND c.application_id = t.application_id \
      WHERE t.token_hash = ?1";
-const AUDIT_COLUMNS: &str = "id, at_ms, application_id, customer_name, connector_id, operation, entity, action, param_names, outcome, status, duration_ms";
+/// The audit's columns, in the order of [`INSERT_AUDIT`]'s parameters.
+macro_rules! audit_columns {
+    () => {
+        "id, at_ms, application_id, customer_name, connector_id, operation, entity, action, param_names, outcome, status, duration_ms"
+    };
+}
+const AUDIT_COLUMNS: &str = audit_columns!();
+/// One audit entry (a constant: its cached statement is found without building the text first).
+const INSERT_AUDIT: &str = concat!(
+    "INSERT INTO audit (",
+    audit_columns!(),
+    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
+);
 
 /// The service's store in a SQLite database. Cheap to clone: clones share the connections.
 #[derive(Clone)]
@@ -330,24 +342,22 @@ fn write_audit_batches(c: &mut Connection, audit: &Mutex<AuditQueue>) {
 }
 
 fn insert_audit(c: &Connection, entry: &AuditEntry) -> rusqlite::Result<()> {
-    c.prepare_cached(&format!(
-        "INSERT INTO audit ({AUDIT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
-    ))?
-    .execute(params![
-        entry.id,
-        millis(entry.at),
-        entry.application_id,
-        entry.customer_name,
-        entry.connector_id,
-        entry.operation,
-        entry.entity,
-        entry.action,
-        to_json(&entry.param_names),
-        entry.outcome,
-        entry.status,
-        i64::try_from(entry.duration_ms).unwrap_or(i64::MAX)
-    ])
-    .map(|_| ())
+    c.prepare_cached(INSERT_AUDIT)?
+        .execute(params![
+            entry.id,
+            millis(entry.at),
+            entry.application_id,
+            entry.customer_name,
+            entry.connector_id,
+            entry.operation,
+            entry.entity,
+            entry.action,
+            to_json(&entry.param_names),
+            entry.outcome,
+            entry.status,
+            i64::try_from(entry.duration_ms).unwrap_or(i64::MAX)
+        ])
+        .map(|_| ())
 }
 
 fn create_owner_only(path: &Path) -> std::io::Result<()> {
@@ -385,7 +395,8 @@ fn strings(json: &str) -> rusqlite::Result<Vec<String>> {
 }
 
 fn to_json(values: &[String]) -> String {
-    serde_json::Value::from(values.to_vec()).to_string()
+    // Strings always serialise; written straight, without copying them into a `Value` first.
+    serde_json::to_string(values).unwrap_or_else(|_| "[]".into())
 }
 
 /// A column with an enum's stored form.

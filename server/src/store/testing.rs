@@ -31,6 +31,7 @@ pub async fn run_conformance(store: DynStore) {
     concurrent_claims_of_one_secret_id_have_one_winner(&store, 16).await;
     deleting_an_application_cascades_and_keeps_its_audit(&store).await;
     audit_lists_newest_first(&store).await;
+    concurrent_audit_appends_are_all_committed_and_a_bad_one_fails_alone(&store).await;
     expiring_tokens_are_claimed_once_until_released_or_lapsed(&store).await;
     concurrent_claims_never_overlap(&store, 8).await;
 }
@@ -788,6 +789,56 @@ pub async fn audit_lists_newest_first(store: &DynStore) {
         ids(store.list_audit("audit-app", None, 1).await.unwrap()),
         ["audit-3"]
     );
+}
+
+/// Concurrent appends (written together) are all committed before they answer, each entry as
+/// it was given (param names with quotes, backslashes, braces and none at all); an entry that
+/// cannot be written (its id is taken) fails alone.
+pub async fn concurrent_audit_appends_are_all_committed_and_a_bad_one_fails_alone(
+    store: &DynStore,
+) {
+    let append_all = |entries: Vec<AuditEntry>| async move {
+        let appends: Vec<_> = entries
+            .into_iter()
+            .map(|entry| {
+                let store = store.clone();
+                tokio::spawn(async move { store.append_audit(entry).await })
+            })
+            .collect();
+        let mut results = Vec::new();
+        for append in appends {
+            results.push(append.await.unwrap());
+        }
+        results
+    };
+    let entries: Vec<AuditEntry> = (0..50)
+        .map(|n| {
+            let mut entry = audit_entry(&format!("group-{n:02}"), "group", Some("alice"));
+            entry.at = ms(8_000 + n);
+            entry.param_names = match n % 3 {
+                0 => Vec::new(),
+                1 => vec!["a\"b".into(), "c\\d".into(), "{e,f}".into(), "é".into()],
+                _ => vec!["NULL".into(), String::new()],
+            };
+            entry.entity = (n % 2 == 0).then(|| "tasks".into());
+            entry
+        })
+        .collect();
+    let (first, second) = entries.split_at(40);
+    let results = append_all(first.to_vec()).await;
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+    let mut taken = second.to_vec();
+    taken.push(first[0].clone());
+    let results = append_all(taken).await;
+    let (duplicate, rest) = results.split_last().unwrap();
+    assert!(rest.iter().all(Result::is_ok), "{rest:?}");
+    assert!(
+        matches!(duplicate, Err(ServiceStoreError::Backend { .. })),
+        "{duplicate:?}"
+    );
+    let mut listed = store.list_audit("group", Some("alice"), 100).await.unwrap();
+    listed.sort_by(|a, b| a.id.cmp(&b.id));
+    assert_eq!(listed, entries);
 }
 
 /// Connectors whose token expires before the horizon are claimed, soonest first, once while the

@@ -2,12 +2,26 @@
 
 use std::sync::Arc;
 
+use integrations::auth_core::{CredentialRecord, Payload, PutMode};
+use integrations::{CredentialStatus, CredentialStore};
 use integrations_server::ServiceStore;
 use integrations_server::testing::{
     application, claim_of, connector, ms, oauth_secret, run_conformance,
 };
-use integrations_server::{PostgresServiceStore, ServiceStoreError, SqliteServiceStore};
+use integrations_server::{
+    PostgresServiceStore, ServiceStoreError, SqliteServiceStore, TokenRecord,
+};
 use store_postgres::PostgresCredentialStore;
+
+/// The credential store on `db`, without its encryption layer (as the service store takes it).
+async fn unencrypted(db: &store_postgres::testing::TestDatabase) -> PostgresCredentialStore {
+    PostgresCredentialStore::builder(&db.url())
+        .unencrypted()
+        .open()
+        .await
+        .unwrap()
+        .into_inner()
+}
 
 #[tokio::test]
 async fn the_sqlite_store_passes_the_conformance_checks() {
@@ -23,12 +37,7 @@ async fn the_postgres_store_passes_the_conformance_checks() {
     let Some(db) = store_postgres::testing::database().await else {
         return;
     };
-    let credentials = PostgresCredentialStore::builder(&db.url())
-        .unencrypted()
-        .open()
-        .await
-        .unwrap()
-        .into_inner();
+    let credentials = unencrypted(&db).await;
     let store = PostgresServiceStore::open(credentials.clone())
         .await
         .unwrap();
@@ -87,4 +96,94 @@ async fn the_postgres_store_passes_the_conformance_checks() {
             ..
         })
     ));
+}
+
+/// On PostgreSQL, an execute's one store call also reads the connector's credential status from
+/// the credential store's table (as that store answers it: a connector marked by another instance
+/// is seen at once; one without credentials needs re-authorization); SQLite, in files of its own,
+/// leaves it to the credential store.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_reads_the_credential_status_with_the_token_and_the_connector() {
+    let Some(db) = store_postgres::testing::database().await else {
+        return;
+    };
+    let credentials = unencrypted(&db).await;
+    let store: Arc<dyn ServiceStore> = Arc::new(
+        PostgresServiceStore::open(credentials.clone())
+            .await
+            .unwrap(),
+    );
+    let sqlite: Arc<dyn ServiceStore> =
+        Arc::new(SqliteServiceStore::open_in_memory().await.unwrap());
+    let token = TokenRecord {
+        token_hash: "status-token".into(),
+        application_id: "status-app".into(),
+        customer: None,
+        expires_at: ms(4_000_000_000_000),
+    };
+    let record = connector("status-conn", "status-app", "alice");
+    for store in [&store, &sqlite] {
+        store
+            .create_application(application("status-app", "status-client"))
+            .await
+            .unwrap();
+        store.insert_token(token.clone()).await.unwrap();
+        store.insert_connector(record.clone()).await.unwrap();
+    }
+    let status = || async {
+        let (read_token, connector) = store
+            .token_connector_and_status("status-token", "status-conn")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(read_token, token);
+        let (read, status) = connector.unwrap();
+        assert_eq!(read, record);
+        status
+    };
+    assert_eq!(status().await, Some(CredentialStatus::NeedsReauthorization));
+    credentials
+        .put(
+            CredentialRecord::new("asana", "status-conn", Payload::new(b"{}".to_vec())),
+            PutMode::Overwrite,
+        )
+        .await
+        .unwrap();
+    assert_eq!(status().await, Some(CredentialStatus::Active));
+    let stored = credentials
+        .get("asana", "status-conn")
+        .await
+        .unwrap()
+        .unwrap();
+    let mut marked = stored.record;
+    marked.status = CredentialStatus::NeedsReauthorization;
+    credentials
+        .put(marked, PutMode::Update(stored.version))
+        .await
+        .unwrap();
+    assert_eq!(status().await, Some(CredentialStatus::NeedsReauthorization));
+    // Another provider's record under the same id is not this connector's.
+    credentials.delete("asana", "status-conn").await.unwrap();
+    credentials
+        .put(
+            CredentialRecord::new("github", "status-conn", Payload::new(b"{}".to_vec())),
+            PutMode::Overwrite,
+        )
+        .await
+        .unwrap();
+    assert_eq!(status().await, Some(CredentialStatus::NeedsReauthorization));
+    assert_eq!(
+        sqlite
+            .token_connector_and_status("status-token", "status-conn")
+            .await
+            .unwrap(),
+        Some((token.clone(), Some((record.clone(), None))))
+    );
+    assert_eq!(
+        store
+            .token_connector_and_status("status-token", "missing")
+            .await
+            .unwrap(),
+        Some((token.clone(), None))
+    );
 }
