@@ -527,9 +527,11 @@ impl AsanaConnector {
         let method = method_of(op.endpoint);
         let result = match op.kind {
             Kind::List | Kind::Unpaged => {
-                let response = client.request(method, &path, query, None).await?;
-                let next_page = response.get("next_page").cloned().unwrap_or(Value::Null);
-                json!({"data": response.get("data").cloned().unwrap_or(json!([])), "meta": {"next_page": next_page}})
+                let mut response = client.request(method, &path, query, None).await?;
+                let mut take = |field| response.get_mut(field).map(Value::take);
+                let next_page = take("next_page").unwrap_or(Value::Null);
+                let data = take("data").unwrap_or_else(|| json!([]));
+                json!({"data": data, "meta": {"next_page": next_page}})
             }
             Kind::Get | Kind::Create | Kind::Post | Kind::Update | Kind::Delete => {
                 data_only(client.request(method, &path, query, body).await?)
@@ -661,7 +663,7 @@ impl AsanaConnector {
     ) -> Result<Value, ExecuteError> {
         let gid = text(params, "attachment_gid").to_string();
         let query = [("opt_fields", "name,download_url,size,host,resource_subtype")];
-        let meta = data_only(client.request(Method::GET, path, &query, None).await?);
+        let mut meta = data_only(client.request(Method::GET, path, &query, None).await?);
         let limit = MAX_DOWNLOAD_BYTES.min(client.settings().max_download_bytes);
         let size = meta["data"]["size"].as_u64().unwrap_or(0);
         if size > limit as u64 {
@@ -684,7 +686,7 @@ impl AsanaConnector {
             }
             Err(e) => return Err(e.into()),
         };
-        let mut data = meta["data"].clone();
+        let mut data = meta["data"].take();
         if let Some(object) = data.as_object_mut() {
             object.remove("download_url");
             object.insert("size".into(), json!(bytes.len()));
@@ -776,8 +778,8 @@ fn text<'a>(params: &'a Map<String, Value>, name: &str) -> &'a str {
     params.get(name).and_then(Value::as_str).unwrap_or_default()
 }
 
-fn data_only(response: Value) -> Value {
-    json!({ "data": response.get("data").cloned().unwrap_or(Value::Null) })
+fn data_only(mut response: Value) -> Value {
+    json!({ "data": response.get_mut("data").map(Value::take).unwrap_or(Value::Null) })
 }
 
 fn resolve(entity: &str, action: &str) -> Result<&'static Operation, ExecuteError> {
