@@ -135,10 +135,7 @@ impl Bearer {
         ),
         ApiError,
     > {
-        let (token, connector) = store
-            .token_connector_and_status(&self.hash, id)
-            .await?
-            .unzip();
+        let (token, connector) = store.token_and_connector(&self.hash, id).await?.unzip();
         Ok((admit(token, limiter)?, connector.flatten()))
     }
 }

@@ -26,6 +26,13 @@ use crate::error::ServiceStoreError;
 pub use postgres::PostgresServiceStore;
 pub use sqlite::SqliteServiceStore;
 
+/// What [`ServiceStore::token_and_connector`] reads: a service token and, when its application
+/// has it, the connector asked for, with its credential status when the store reads that too.
+pub type TokenAndConnector = (
+    TokenRecord,
+    Option<(ConnectorRecord, Option<CredentialStatus>)>,
+);
+
 /// A registered application (a tenant of the service).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApplicationRecord {
@@ -311,31 +318,14 @@ pub trait ServiceStore: Send + Sync + fmt::Debug {
     async fn token(&self, token_hash: &str) -> Result<Option<TokenRecord>, ServiceStoreError>;
     /// The token with this hash (expired or not) and, when its application has one, that
     /// application's connector with id `connector_id`: what an execute reads, in one round trip.
+    /// The connector comes with its credential status when this store reads it in the same round
+    /// trip (it shares the credential store's database; a connector without credentials needs
+    /// re-authorization), `None` when it does not (the caller then asks the credential store).
     async fn token_and_connector(
         &self,
         token_hash: &str,
         connector_id: &str,
-    ) -> Result<Option<(TokenRecord, Option<ConnectorRecord>)>, ServiceStoreError>;
-    /// As [`ServiceStore::token_and_connector`], with the connector's credential status when
-    /// this store reads it in the same round trip (it shares the credential store's database;
-    /// a connector without credentials needs re-authorization), `None` when it does not (the
-    /// caller then asks the credential store).
-    async fn token_connector_and_status(
-        &self,
-        token_hash: &str,
-        connector_id: &str,
-    ) -> Result<
-        Option<(
-            TokenRecord,
-            Option<(ConnectorRecord, Option<CredentialStatus>)>,
-        )>,
-        ServiceStoreError,
-    > {
-        Ok(self
-            .token_and_connector(token_hash, connector_id)
-            .await?
-            .map(|(token, connector)| (token, connector.map(|c| (c, None)))))
-    }
+    ) -> Result<Option<TokenAndConnector>, ServiceStoreError>;
     /// Deletes the tokens that expired before `now`; returns how many.
     async fn delete_expired_tokens(&self, now: SystemTime) -> Result<u64, ServiceStoreError>;
 

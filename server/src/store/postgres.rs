@@ -20,7 +20,7 @@ use tokio::sync::oneshot;
 use super::{
     ApplicationRecord, AuditEntry, AuthKind, ConnectorFilter, ConnectorRecord, OAuthAppRecord,
     OAuthAppSource, OAuthSecretClaim, OAuthSecretRecord, OAuthStateRecord, Sealed, ServiceStore,
-    TokenRecord,
+    TokenAndConnector, TokenRecord,
 };
 use crate::error::ServiceStoreError;
 
@@ -646,24 +646,7 @@ impl ServiceStore for PostgresServiceStore {
         &self,
         token_hash: &str,
         connector_id: &str,
-    ) -> Result<Option<(TokenRecord, Option<ConnectorRecord>)>, ServiceStoreError> {
-        Ok(self
-            .token_connector_and_status(token_hash, connector_id)
-            .await?
-            .map(|(token, connector)| (token, connector.map(|(connector, _)| connector))))
-    }
-
-    async fn token_connector_and_status(
-        &self,
-        token_hash: &str,
-        connector_id: &str,
-    ) -> Result<
-        Option<(
-            TokenRecord,
-            Option<(ConnectorRecord, Option<CredentialStatus>)>,
-        )>,
-        ServiceStoreError,
-    > {
+    ) -> Result<Option<TokenAndConnector>, ServiceStoreError> {
         let rows = self
             .query(
                 "read a service token, a connector and its credential status",

@@ -17,7 +17,7 @@ use super::connection_thread::ConnectionThread;
 use super::{
     ApplicationRecord, AuditEntry, AuthKind, ConnectorFilter, ConnectorRecord, OAuthAppRecord,
     OAuthAppSource, OAuthSecretClaim, OAuthSecretRecord, OAuthStateRecord, Sealed, ServiceStore,
-    TokenRecord,
+    TokenAndConnector, TokenRecord,
 };
 use crate::error::ServiceStoreError;
 
@@ -629,13 +629,13 @@ impl ServiceStore for SqliteServiceStore {
         &self,
         token_hash: &str,
         connector_id: &str,
-    ) -> Result<Option<(TokenRecord, Option<ConnectorRecord>)>, ServiceStoreError> {
+    ) -> Result<Option<TokenAndConnector>, ServiceStoreError> {
         let (hash, id) = (token_hash.to_string(), connector_id.to_string());
         self.read("read a service token and a connector", move |c| {
             c.prepare_cached(TOKEN_AND_CONNECTOR)?
                 .query_row([hash, id], |r| {
                     let connector = match r.get::<_, Option<String>>(4)? {
-                        Some(_) => Some(connector_at(r, 4)?),
+                        Some(_) => Some((connector_at(r, 4)?, None)),
                         None => None,
                     };
                     Ok((token(r)?, connector))

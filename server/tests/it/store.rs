@@ -132,7 +132,7 @@ async fn postgres_reads_the_credential_status_with_the_token_and_the_connector()
     }
     let status = || async {
         let (read_token, connector) = store
-            .token_connector_and_status("status-token", "status-conn")
+            .token_and_connector("status-token", "status-conn")
             .await
             .unwrap()
             .unwrap();
@@ -174,14 +174,14 @@ async fn postgres_reads_the_credential_status_with_the_token_and_the_connector()
     assert_eq!(status().await, Some(CredentialStatus::NeedsReauthorization));
     assert_eq!(
         sqlite
-            .token_connector_and_status("status-token", "status-conn")
+            .token_and_connector("status-token", "status-conn")
             .await
             .unwrap(),
         Some((token.clone(), Some((record.clone(), None))))
     );
     assert_eq!(
         store
-            .token_connector_and_status("status-token", "missing")
+            .token_and_connector("status-token", "missing")
             .await
             .unwrap(),
         Some((token.clone(), None))
