@@ -1,12 +1,10 @@
 //! The hosted life over HTTP: connectors with a token and with OAuth credentials, lookups by
 //! customer, reads and writes, `check`, a refresh on expiry, reconnecting, deleting.
 
-use integrations::auth_core::PutMode;
-use integrations::{CredentialStatus, CredentialStore};
 use provider_asana_testkit::seed;
 use serde_json::{Value, json};
 
-use crate::support::{Service, error_message};
+use crate::support::{Service, error_message, mark_needs_reauthorization};
 
 #[tokio::test]
 async fn the_hosted_life() {
@@ -328,14 +326,7 @@ async fn a_connector_marked_needs_reauthorization_in_the_store_is_refused_by_the
     let me = || json!({ "user_gid": "me" });
     let (status, body) = service.execute(&token, &id, "users", "get", me()).await;
     assert_eq!(status, 200, "{body}");
-    let credentials = service.credentials().await;
-    let stored = credentials.get("asana", &id).await.unwrap().unwrap();
-    let mut marked = stored.record;
-    marked.status = CredentialStatus::NeedsReauthorization;
-    credentials
-        .put(marked, PutMode::Update(stored.version))
-        .await
-        .unwrap();
+    mark_needs_reauthorization(&service.credentials().await, "asana", &id).await;
     let sent = service.asana.api_requests();
     let (status, body) = service.execute(&token, &id, "users", "get", me()).await;
     assert_eq!(status, 409, "{body}");

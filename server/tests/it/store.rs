@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use crate::support::mark_needs_reauthorization;
 use integrations::auth_core::{CredentialRecord, Payload, PutMode};
 use integrations::{CredentialStatus, CredentialStore};
 use integrations_server::ServiceStore;
@@ -150,17 +151,7 @@ async fn postgres_reads_the_credential_status_with_the_token_and_the_connector()
         .await
         .unwrap();
     assert_eq!(status().await, Some(CredentialStatus::Active));
-    let stored = credentials
-        .get("asana", "status-conn")
-        .await
-        .unwrap()
-        .unwrap();
-    let mut marked = stored.record;
-    marked.status = CredentialStatus::NeedsReauthorization;
-    credentials
-        .put(marked, PutMode::Update(stored.version))
-        .await
-        .unwrap();
+    mark_needs_reauthorization(&credentials, "asana", "status-conn").await;
     assert_eq!(status().await, Some(CredentialStatus::NeedsReauthorization));
     // Another provider's record under the same id is not this connector's.
     credentials.delete("asana", "status-conn").await.unwrap();

@@ -348,6 +348,25 @@ pub fn error_message(body: &Value) -> String {
     message
 }
 
+/// Marks the stored credentials of `provider` and `subject` as needing re-authorization, with a
+/// conditional put as another instance that saw the grant rejected would.
+pub async fn mark_needs_reauthorization(
+    store: &dyn integrations::CredentialStore,
+    provider: &str,
+    subject: &str,
+) {
+    let stored = store.get(provider, subject).await.unwrap().unwrap();
+    let mut marked = stored.record;
+    marked.status = integrations::CredentialStatus::NeedsReauthorization;
+    store
+        .put(
+            marked,
+            integrations::auth_core::PutMode::Update(stored.version),
+        )
+        .await
+        .unwrap();
+}
+
 /// The token expiry the SQLite service store in `dir` tracks for `connector_id`, in
 /// milliseconds since the epoch.
 pub fn tracked_expiry(dir: &std::path::Path, connector_id: &str) -> Option<i64> {
