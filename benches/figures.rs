@@ -214,7 +214,7 @@ fn stores(criterion: &mut Criterion, runtime: &Runtime) {
             runtime.block_on(async {
                 let start = Instant::now();
                 for _ in 0..iters {
-                    sqlite.store_get().await;
+                    sqlite.ours.get().await;
                 }
                 start.elapsed()
             })
@@ -240,7 +240,7 @@ fn stores(criterion: &mut Criterion, runtime: &Runtime) {
             runtime.block_on(async {
                 let start = Instant::now();
                 for _ in 0..iters {
-                    sqlite.store_put().await;
+                    sqlite.ours.put().await;
                 }
                 start.elapsed()
             })

@@ -48,6 +48,44 @@ pub fn record() -> CredentialRecord {
     CredentialRecord::new(PROVIDER, SUBJECT, Payload::new(payload()))
 }
 
+/// Our side of a store figure: a store holding [`record`], read whole and updated conditionally
+/// on the version it last wrote.
+pub struct Ours<S> {
+    store: S,
+    version: u64,
+}
+
+impl<S: CredentialStore> Ours<S> {
+    /// Writes [`record`] into `store`.
+    pub async fn new(store: S) -> Ours<S> {
+        let version = store
+            .put(record(), PutMode::Create)
+            .await
+            .expect("the first put");
+        Ours { store, version }
+    }
+
+    /// `store.get`.
+    pub async fn get(&self) {
+        let got = self
+            .store
+            .get(PROVIDER, SUBJECT)
+            .await
+            .expect("get")
+            .expect("the record");
+        std::hint::black_box(got);
+    }
+
+    /// `store.put(.., PutMode::Update(version))`.
+    pub async fn put(&mut self) {
+        self.version = self
+            .store
+            .put(record(), PutMode::Update(self.version))
+            .await
+            .expect("conditional put");
+    }
+}
+
 fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -72,8 +110,8 @@ type RawRow = (
 /// The SQLite store and raw rusqlite connections to the same database file.
 pub struct Sqlite {
     _dir: TempDir,
-    store: SqliteCredentialStore,
-    version: u64,
+    /// Ours: the store.
+    pub ours: Ours<SqliteCredentialStore>,
     /// The raw side mirrors the store: a writer, and a query-only reader.
     writer: Arc<Mutex<Connection>>,
     reader: Arc<Mutex<Connection>>,
@@ -92,40 +130,16 @@ impl Sqlite {
             .await
             .expect("open the store")
             .into_inner();
-        let version = store
-            .put(record(), PutMode::Create)
-            .await
-            .expect("the first put");
+        let ours = Ours::new(store).await;
         let writer = open_raw_writer(&path);
         let reader = open_raw_reader(&path);
         Sqlite {
             _dir: dir,
-            store,
-            version,
+            ours,
             writer: Arc::new(Mutex::new(writer)),
             reader: Arc::new(Mutex::new(reader)),
             raw_version: 1,
         }
-    }
-
-    /// Ours: `store.get`.
-    pub async fn store_get(&self) {
-        let got = self
-            .store
-            .get(PROVIDER, SUBJECT)
-            .await
-            .expect("get")
-            .expect("the record");
-        std::hint::black_box(got);
-    }
-
-    /// Ours: `store.put(.., PutMode::Update(version))`.
-    pub async fn store_put(&mut self) {
-        self.version = self
-            .store
-            .put(record(), PutMode::Update(self.version))
-            .await
-            .expect("conditional put");
     }
 
     /// Baseline: the same SELECT on tokio's blocking pool.

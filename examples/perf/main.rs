@@ -767,7 +767,7 @@ async fn stores() -> Vec<Row> {
     const PUTS: u32 = 10;
     let mut sqlite = Sqlite::new().await;
     for _ in 0..GETS {
-        sqlite.store_get().await;
+        sqlite.ours.get().await;
         sqlite.raw_get_blocking().await;
         sqlite.raw_get_direct();
     }
@@ -778,7 +778,7 @@ async fn stores() -> Vec<Row> {
             let side = match (round + k) % 3 {
                 0 => {
                     for _ in 0..GETS {
-                        sqlite.store_get().await;
+                        sqlite.ours.get().await;
                     }
                     &mut get_store
                 }
@@ -805,7 +805,7 @@ async fn stores() -> Vec<Row> {
             let side = match (round + k) % 3 {
                 0 => {
                     for _ in 0..PUTS {
-                        sqlite.store_put().await;
+                        sqlite.ours.put().await;
                     }
                     &mut put_store
                 }
@@ -1285,9 +1285,9 @@ async fn postgres_store(cpu: &ClientCpu) -> Vec<Row> {
     };
     let mut stores = postgres::Stores::new(&database).await;
     for _ in 0..CALLS {
-        stores.store_get().await;
+        stores.ours.get().await;
         stores.raw_get().await;
-        stores.store_put().await;
+        stores.ours.put().await;
         stores.raw_put().await;
     }
     // Per side: wall and CPU per call, over the rounds.
@@ -1302,7 +1302,7 @@ async fn postgres_store(cpu: &ClientCpu) -> Vec<Row> {
                 0 => {
                     cpu.measure(async {
                         for _ in 0..CALLS {
-                            stores.store_get().await;
+                            stores.ours.get().await;
                         }
                     })
                     .await
@@ -1318,7 +1318,7 @@ async fn postgres_store(cpu: &ClientCpu) -> Vec<Row> {
                 2 => {
                     cpu.measure(async {
                         for _ in 0..CALLS {
-                            stores.store_put().await;
+                            stores.ours.put().await;
                         }
                     })
                     .await

@@ -16,12 +16,10 @@ use store_postgres::PostgresCredentialStore;
 use store_postgres::testing::TestDatabase;
 use store_postgres::tokio_postgres::{Client, Statement};
 
-use auth_core::{CredentialStore, PutMode};
-
 use crate::service::{Services, create_connector, execute, execute_body};
 use crate::support::server::ServerHandle;
-use crate::support::stores::{payload, record};
-use crate::support::{CLIENT_ID, CLIENT_SECRET, PROVIDER, REFRESH_TOKEN, SUBJECT};
+use crate::support::stores::{Ours, payload};
+use crate::support::{CLIENT_ID, CLIENT_SECRET, PROVIDER, REFRESH_TOKEN};
 
 /// A fresh database, or why there is none.
 pub async fn database() -> Result<TestDatabase, String> {
@@ -62,8 +60,8 @@ type RawRow = (
 /// Figure 10: the store (unencrypted, as figure 6's SQLite store) and one raw tokio-postgres
 /// connection with the statements prepared, on the same database and table.
 pub struct Stores {
-    store: PostgresCredentialStore,
-    version: u64,
+    /// Ours: the store.
+    pub ours: Ours<PostgresCredentialStore>,
     raw: Client,
     select: Statement,
     update: Statement,
@@ -80,10 +78,7 @@ impl Stores {
             .await
             .expect("open the store")
             .into_inner();
-        let version = store
-            .put(record(), PutMode::Create)
-            .await
-            .expect("the first put");
+        let ours = Ours::new(store).await;
         let raw = database.connect().await;
         raw.execute(
             "INSERT INTO integrations_credentials (provider, subject, version, status, payload) VALUES ($1, $2, 1, 'active', $3)",
@@ -94,33 +89,12 @@ impl Stores {
         let select = raw.prepare(SELECT_ONE).await.expect("prepare the SELECT");
         let update = raw.prepare(UPDATE).await.expect("prepare the UPDATE");
         Stores {
-            store,
-            version,
+            ours,
             raw,
             select,
             update,
             raw_version: 1,
         }
-    }
-
-    /// Ours: `store.get`.
-    pub async fn store_get(&self) {
-        let got = self
-            .store
-            .get(PROVIDER, SUBJECT)
-            .await
-            .expect("get")
-            .expect("the record");
-        std::hint::black_box(got);
-    }
-
-    /// Ours: `store.put(.., PutMode::Update(version))`.
-    pub async fn store_put(&mut self) {
-        self.version = self
-            .store
-            .put(record(), PutMode::Update(self.version))
-            .await
-            .expect("conditional put");
     }
 
     /// Baseline: the same SELECT, decoded into owned values.
