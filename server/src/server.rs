@@ -415,8 +415,13 @@ async fn open_stores(
                 None => credentials.unencrypted(),
             };
             let credentials: Arc<dyn CredentialStore> = Arc::new(credentials.open().await?);
-            let store: Arc<dyn ServiceStore> =
-                Arc::new(SqliteServiceStore::open(dir.join("service.db")).await?);
+            let store: Arc<dyn ServiceStore> = Arc::new(
+                SqliteServiceStore::open_with_credentials(
+                    dir.join("service.db"),
+                    dir.join("credentials.db"),
+                )
+                .await?,
+            );
             Ok((credentials, store))
         }
         #[cfg(feature = "postgres")]

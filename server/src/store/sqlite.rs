@@ -9,8 +9,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
-use integrations::StoreError;
 use integrations::auth_core::local_files;
+use integrations::{CredentialStatus, StoreError};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::connection_thread::ConnectionThread;
@@ -134,6 +134,17 @@ const TOKEN_AND_CONNECTOR: &str = "SELECT t.token_hash, t.application_id, t.cust
      c.oauth_app, c.created_ms, c.updated_ms, c.read_only \
      FROM tokens t LEFT JOIN connectors c ON c.id = ?2 AND c.application_id = t.application_id \
      WHERE t.token_hash = ?1";
+/// The schema name the reader attaches the credential store's database under.
+const CREDENTIAL_SCHEMA: &str = "credential_store";
+/// [`TOKEN_AND_CONNECTOR`], and the connector's credential status from the credential store's
+/// table (`credentials` of store-sqlite: its status column, kept in the clear beside the
+/// encrypted payload), null when it holds no credentials for the connector.
+const TOKEN_CONNECTOR_AND_STATUS: &str = "SELECT t.token_hash, t.application_id, t.customer, t.expires_ms, \
+     c.id, c.application_id, c.customer_name, c.connector_type, c.definition_id, c.name, c.auth_kind, \
+     c.oauth_app, c.created_ms, c.updated_ms, c.read_only, k.status \
+     FROM tokens t LEFT JOIN connectors c ON c.id = ?2 AND c.application_id = t.application_id \
+     LEFT JOIN credential_store.credentials k ON k.provider = c.connector_type AND k.subject = c.id \
+     WHERE t.token_hash = ?1";
 /// The audit's columns, in the order of [`INSERT_AUDIT`]'s parameters.
 macro_rules! audit_columns {
     () => {
@@ -156,6 +167,10 @@ pub struct SqliteServiceStore {
     reader: Arc<ConnectionThread>,
     location: Arc<str>,
     audit: Arc<Mutex<AuditQueue>>,
+    /// Whether the reader has the credential store's database attached (as
+    /// [`CREDENTIAL_SCHEMA`]), so that [`ServiceStore::token_and_connector`] reads each
+    /// connector's credential status in the same statement.
+    statuses: bool,
 }
 
 /// Audit entries waiting to be written, and whether a writer is on its way. Concurrent appends
@@ -176,9 +191,49 @@ impl std::fmt::Debug for SqliteServiceStore {
 }
 
 impl SqliteServiceStore {
-    /// Opens (creating and migrating if needed) the database at `path`.
+    /// Opens (creating and migrating if needed) the database at `path`. A connector's credential
+    /// status is left to the credential store ([`ServiceStore::token_and_connector`] answers
+    /// none).
     pub async fn open(path: impl AsRef<Path>) -> Result<Self, ServiceStoreError> {
-        let path = path.as_ref().to_path_buf();
+        Self::open_file(path.as_ref(), None).await
+    }
+
+    /// As [`SqliteServiceStore::open`], beside the database of a
+    /// [`SqliteCredentialStore`](integrations::SqliteCredentialStore) at `credentials` (opened
+    /// already, so that its schema exists): the reader attaches that file, and
+    /// [`ServiceStore::token_and_connector`] reads each connector's credential status in the same
+    /// statement as the token and the connector, as the credential store would answer it (active,
+    /// or needing re-authorization when it is marked so or holds no credentials), without a call
+    /// to the credential store. Only the status column is read; credentials stay where they are,
+    /// encrypted when that store encrypts them.
+    ///
+    /// ```no_run
+    /// # async fn example() -> Result<(), Box<dyn std::error::Error>> {
+    /// use integrations::SqliteCredentialStore;
+    /// use integrations_server::SqliteServiceStore;
+    ///
+    /// let credentials = SqliteCredentialStore::open("data/credentials.db").await?;
+    /// let service =
+    ///     SqliteServiceStore::open_with_credentials("data/service.db", "data/credentials.db")
+    ///         .await?;
+    /// # drop((credentials, service));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn open_with_credentials(
+        path: impl AsRef<Path>,
+        credentials: impl AsRef<Path>,
+    ) -> Result<Self, ServiceStoreError> {
+        Self::open_file(path.as_ref(), Some(credentials.as_ref().to_path_buf())).await
+    }
+
+    /// Opens the database at `path`; its reader attaches the credential database at
+    /// `credentials`, when given.
+    async fn open_file(
+        path: &Path,
+        credentials: Option<PathBuf>,
+    ) -> Result<Self, ServiceStoreError> {
+        let path = path.to_path_buf();
         let location: Arc<str> = path.display().to_string().into();
         let at = location.clone();
         let opened = path.clone();
@@ -206,7 +261,7 @@ impl SqliteServiceStore {
         })
         .await
         .map_err(|e| backend("opened the database", &location, e.to_string()))??;
-        Self::prepare(connection, location, Some(path)).await
+        Self::prepare(connection, location, Some((path, credentials))).await
     }
 
     /// A private in-memory database (for tests).
@@ -218,11 +273,11 @@ impl SqliteServiceStore {
     }
 
     /// Migrates the schema on `connection` and, for the file at `path`, opens the reader
-    /// connection beside it.
+    /// connection beside it (which attaches the credential database, when given).
     async fn prepare(
         connection: Connection,
         location: Arc<str>,
-        path: Option<PathBuf>,
+        path: Option<(PathBuf, Option<PathBuf>)>,
     ) -> Result<Self, ServiceStoreError> {
         let writer = Arc::new(
             ConnectionThread::spawn("service-writer", connection)
@@ -233,6 +288,7 @@ impl SqliteServiceStore {
             writer,
             location,
             audit: Arc::default(),
+            statuses: false,
         };
         let found = store
             .run("migrated the schema", |c| {
@@ -259,11 +315,18 @@ impl SqliteServiceStore {
                 supported: SCHEMA_VERSION,
             });
         }
-        if let Some(path) = path {
+        if let Some((path, credentials)) = path {
             let at = store.location.clone();
+            store.statuses = credentials.is_some();
             let reader = tokio::task::spawn_blocking(move || {
                 Connection::open(&path).and_then(|c| {
                     c.busy_timeout(Duration::from_secs(5))?;
+                    if let Some(credentials) = credentials {
+                        c.execute(
+                            &format!("ATTACH DATABASE ?1 AS {CREDENTIAL_SCHEMA}"),
+                            [credentials.to_string_lossy()],
+                        )?;
+                    }
                     c.pragma_update(None, "query_only", "ON")?;
                     Ok(c)
                 })
@@ -429,6 +492,21 @@ fn token(row: &Row<'_>) -> rusqlite::Result<TokenRecord> {
         customer: row.get(2)?,
         expires_at: time(row.get(3)?),
     })
+}
+
+/// The credential status in column `index` of a row that joined the credential store's table:
+/// none there (no credentials) needs re-authorization, as the credential store would say.
+fn status_at(row: &Row<'_>, index: usize) -> rusqlite::Result<CredentialStatus> {
+    match row.get_ref(index)?.as_str_or_null()? {
+        None => Ok(CredentialStatus::NeedsReauthorization),
+        Some(stored) => CredentialStatus::parse(stored).ok_or_else(|| {
+            rusqlite::Error::FromSqlConversionFailure(
+                index,
+                rusqlite::types::Type::Text,
+                format!("unknown stored credential status `{stored}`").into(),
+            )
+        }),
+    }
 }
 
 fn connector(row: &Row<'_>) -> rusqlite::Result<ConnectorRecord> {
@@ -631,17 +709,35 @@ impl ServiceStore for SqliteServiceStore {
         connector_id: &str,
     ) -> Result<Option<TokenAndConnector>, ServiceStoreError> {
         let (hash, id) = (token_hash.to_string(), connector_id.to_string());
-        self.read("read a service token and a connector", move |c| {
-            c.prepare_cached(TOKEN_AND_CONNECTOR)?
-                .query_row([hash, id], |r| {
-                    let connector = match r.get::<_, Option<String>>(4)? {
-                        Some(_) => Some((connector_at(r, 4)?, None)),
-                        None => None,
-                    };
-                    Ok((token(r)?, connector))
+        if !self.statuses {
+            return self
+                .read("read a service token and a connector", move |c| {
+                    c.prepare_cached(TOKEN_AND_CONNECTOR)?
+                        .query_row([hash, id], |r| {
+                            let connector = match r.get::<_, Option<String>>(4)? {
+                                Some(_) => Some((connector_at(r, 4)?, None)),
+                                None => None,
+                            };
+                            Ok((token(r)?, connector))
+                        })
+                        .optional()
                 })
-                .optional()
-        })
+                .await;
+        }
+        self.read(
+            "read a service token, a connector and its credential status",
+            move |c| {
+                c.prepare_cached(TOKEN_CONNECTOR_AND_STATUS)?
+                    .query_row([hash, id], |r| {
+                        let connector = match r.get::<_, Option<String>>(4)? {
+                            Some(_) => Some((connector_at(r, 4)?, Some(status_at(r, 15)?))),
+                            None => None,
+                        };
+                        Ok((token(r)?, connector))
+                    })
+                    .optional()
+            },
+        )
         .await
     }
 

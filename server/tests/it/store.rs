@@ -4,13 +4,15 @@ use std::sync::Arc;
 
 use crate::support::mark_needs_reauthorization;
 use integrations::auth_core::{CredentialRecord, Payload, PutMode};
-use integrations::{CredentialStatus, CredentialStore};
+use integrations::{
+    CredentialStatus, CredentialStore, EncryptionKey, KeyRing, SqliteCredentialStore,
+};
 use integrations_server::ServiceStore;
 use integrations_server::testing::{
     application, claim_of, connector, ms, oauth_secret, run_conformance,
 };
 use integrations_server::{
-    PostgresServiceStore, ServiceStoreError, SqliteServiceStore, TokenRecord,
+    ConnectorRecord, PostgresServiceStore, ServiceStoreError, SqliteServiceStore, TokenRecord,
 };
 use store_postgres::PostgresCredentialStore;
 
@@ -99,23 +101,56 @@ async fn the_postgres_store_passes_the_conformance_checks() {
     ));
 }
 
-/// On PostgreSQL, an execute's one store call also reads the connector's credential status from
-/// the credential store's table (as that store answers it: a connector marked by another instance
-/// is seen at once; one without credentials needs re-authorization); SQLite, in files of its own,
-/// leaves it to the credential store.
+/// An execute's one store call also reads the connector's credential status from the credential
+/// store's table, as that store answers it: a connector marked by another instance is seen at
+/// once; one without credentials needs re-authorization; another provider's record under the same
+/// id is not the connector's. On PostgreSQL (one database) and on SQLite opened beside the
+/// credential store's file (attached, encrypted credentials and all); SQLite opened alone leaves
+/// the status to the credential store.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn postgres_reads_the_credential_status_with_the_token_and_the_connector() {
+async fn an_execute_s_store_call_reads_the_credential_status_with_the_token_and_the_connector() {
+    let dir = tempfile::tempdir().unwrap();
+    let credentials_path = dir.path().join("credentials.db");
+    let sqlite_credentials: Arc<dyn CredentialStore> = Arc::new(
+        SqliteCredentialStore::builder(&credentials_path)
+            .key_ring(KeyRing::new(EncryptionKey::generate()))
+            .open()
+            .await
+            .unwrap(),
+    );
+    let beside: Arc<dyn ServiceStore> = Arc::new(
+        SqliteServiceStore::open_with_credentials(dir.path().join("service.db"), &credentials_path)
+            .await
+            .unwrap(),
+    );
+    reads_statuses(&beside, sqlite_credentials.as_ref()).await;
+    let alone: Arc<dyn ServiceStore> = Arc::new(
+        SqliteServiceStore::open(dir.path().join("alone.db"))
+            .await
+            .unwrap(),
+    );
+    let (token, record) = token_and_connector(&alone).await;
+    assert_eq!(
+        alone
+            .token_and_connector(&token.token_hash, &record.id)
+            .await
+            .unwrap(),
+        Some((token, Some((record, None))))
+    );
     let Some(db) = store_postgres::testing::database().await else {
         return;
     };
     let credentials = unencrypted(&db).await;
-    let store: Arc<dyn ServiceStore> = Arc::new(
+    let postgres: Arc<dyn ServiceStore> = Arc::new(
         PostgresServiceStore::open(credentials.clone())
             .await
             .unwrap(),
     );
-    let sqlite: Arc<dyn ServiceStore> =
-        Arc::new(SqliteServiceStore::open_in_memory().await.unwrap());
+    reads_statuses(&postgres, &credentials).await;
+}
+
+/// A service token and a connector of its application, stored in `store`.
+async fn token_and_connector(store: &Arc<dyn ServiceStore>) -> (TokenRecord, ConnectorRecord) {
     let token = TokenRecord {
         token_hash: "status-token".into(),
         application_id: "status-app".into(),
@@ -123,14 +158,18 @@ async fn postgres_reads_the_credential_status_with_the_token_and_the_connector()
         expires_at: ms(4_000_000_000_000),
     };
     let record = connector("status-conn", "status-app", "alice");
-    for store in [&store, &sqlite] {
-        store
-            .create_application(application("status-app", "status-client"))
-            .await
-            .unwrap();
-        store.insert_token(token.clone()).await.unwrap();
-        store.insert_connector(record.clone()).await.unwrap();
-    }
+    store
+        .create_application(application("status-app", "status-client"))
+        .await
+        .unwrap();
+    store.insert_token(token.clone()).await.unwrap();
+    store.insert_connector(record.clone()).await.unwrap();
+    (token, record)
+}
+
+/// The statuses `store` reads with the token and the connector, as `credentials` changes.
+async fn reads_statuses(store: &Arc<dyn ServiceStore>, credentials: &dyn CredentialStore) {
+    let (token, record) = token_and_connector(store).await;
     let status = || async {
         let (read_token, connector) = store
             .token_and_connector("status-token", "status-conn")
@@ -151,9 +190,8 @@ async fn postgres_reads_the_credential_status_with_the_token_and_the_connector()
         .await
         .unwrap();
     assert_eq!(status().await, Some(CredentialStatus::Active));
-    mark_needs_reauthorization(&credentials, "asana", "status-conn").await;
+    mark_needs_reauthorization(credentials, "asana", "status-conn").await;
     assert_eq!(status().await, Some(CredentialStatus::NeedsReauthorization));
-    // Another provider's record under the same id is not this connector's.
     credentials.delete("asana", "status-conn").await.unwrap();
     credentials
         .put(
@@ -163,13 +201,6 @@ async fn postgres_reads_the_credential_status_with_the_token_and_the_connector()
         .await
         .unwrap();
     assert_eq!(status().await, Some(CredentialStatus::NeedsReauthorization));
-    assert_eq!(
-        sqlite
-            .token_and_connector("status-token", "status-conn")
-            .await
-            .unwrap(),
-        Some((token.clone(), Some((record.clone(), None))))
-    );
     assert_eq!(
         store
             .token_and_connector("status-token", "missing")
