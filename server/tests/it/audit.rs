@@ -59,6 +59,10 @@ async fn changes_and_executes_are_audited_newest_first_with_param_names_only() {
             "connector.create"
         ]
     );
+    // Ids are time-ordered (UUID version 7): newest first reads them in descending order.
+    let ids: Vec<&str> = entries.iter().map(|e| e["id"].as_str().unwrap()).collect();
+    assert!(ids.is_sorted_by(|newer, older| newer > older), "{ids:?}");
+    assert!(ids.iter().all(|id| id.as_bytes()[14] == b'7'), "{ids:?}");
     assert_eq!(entries[0]["connector_id"], other["id"]);
     let failed = &entries[2];
     assert_eq!(failed["outcome"], "error");
