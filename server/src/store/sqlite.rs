@@ -374,11 +374,19 @@ async fn on<T: Send + 'static>(
         .map_err(|e| backend(operation, location, e.to_string()))
 }
 
-/// Creates the file, readable and writable by its owner only, if it does not exist.
+/// How long the audit writer waits for more entries before the next batch when the one it just
+/// committed was shared by several callers (the service is under load): a commit's cost (its
+/// WAL frames and `fsync`) is paid once for more entries, and a lone request never waits.
+const AUDIT_LINGER: Duration = Duration::from_micros(500);
+
 /// Writes the queued audit entries, a batch per transaction, until the queue is empty. A batch
 /// that fails is written again entry by entry, so that one bad entry fails only its own append.
 fn write_audit_batches(c: &mut Connection, audit: &Mutex<AuditQueue>) {
+    let mut shared = false;
     loop {
+        if shared {
+            std::thread::sleep(AUDIT_LINGER);
+        }
         let batch = {
             let mut queue = audit.lock().unwrap_or_else(|p| p.into_inner());
             if queue.entries.is_empty() {
@@ -387,6 +395,7 @@ fn write_audit_batches(c: &mut Connection, audit: &Mutex<AuditQueue>) {
             }
             std::mem::take(&mut queue.entries)
         };
+        shared = batch.len() > 1;
         let together = c.transaction().and_then(|tx| {
             for (entry, _) in &batch {
                 insert_audit(&tx, entry)?;
@@ -423,6 +432,7 @@ fn insert_audit(c: &Connection, entry: &AuditEntry) -> rusqlite::Result<()> {
         .map(|_| ())
 }
 
+/// Creates the file, readable and writable by its owner only, if it does not exist.
 fn create_owner_only(path: &Path) -> std::io::Result<()> {
     let mut options = std::fs::OpenOptions::new();
     options.create(true).append(true);
