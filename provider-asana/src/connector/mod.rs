@@ -627,7 +627,7 @@ impl AsanaConnector {
 
     /// Refuses a result over the cap, with advice on how to narrow the call.
     fn cap(&self, op: &Operation, result: &Value) -> Result<(), ExecuteError> {
-        let chars = result.to_string().chars().count();
+        let chars = json_chars(result);
         if chars <= self.max_result_chars {
             return Ok(());
         }
@@ -776,6 +776,26 @@ pub fn request_for_fuzzing(
 /// A string param that validation already required (empty if absent).
 fn text<'a>(params: &'a Map<String, Value>, name: &str) -> &'a str {
     params.get(name).and_then(Value::as_str).unwrap_or_default()
+}
+
+/// The length in characters of `value`'s compact JSON text (`value.to_string()`), counted as
+/// the text is written instead of built: every result is measured against the cap.
+fn json_chars(value: &Value) -> usize {
+    /// Counts the characters of the UTF-8 it is given: every byte that does not continue one.
+    struct Chars(usize);
+    impl std::io::Write for Chars {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.iter().filter(|&&b| b & 0xC0 != 0x80).count();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut chars = Chars(0);
+    // A `Value` always serializes, and the counter never fails a write.
+    let _ = serde_json::to_writer(&mut chars, value);
+    chars.0
 }
 
 fn data_only(mut response: Value) -> Value {

@@ -1,13 +1,14 @@
 //! Property tests of connector params: validation never panics on any JSON, and params that pass
-//! validation build a request whose path keeps the catalog's shape, whatever the strings hold. The
-//! cargo-fuzz target `connector_params` feeds the same functions.
+//! validation build a request whose path keeps the catalog's shape, whatever the strings hold; a
+//! result is measured in the characters of its JSON text. The cargo-fuzz target `connector_params`
+//! feeds the same validation and request building.
 
 use proptest::prelude::*;
 use serde_json::{Map, Value, json};
 use url::Url;
 
 use super::catalog::{In, OPERATIONS, Operation, Ty};
-use super::{build_request, query_value, resolve, validate};
+use super::{build_request, json_chars, query_value, resolve, validate};
 
 fn cases() -> ProptestConfig {
     ProptestConfig {
@@ -159,6 +160,11 @@ fn decoded_segments(path: &str) -> Vec<String> {
 
 proptest! {
     #![proptest_config(cases())]
+
+    #[test]
+    fn a_result_is_measured_in_the_characters_of_its_json_text(value in any_json()) {
+        prop_assert_eq!(json_chars(&value), value.to_string().chars().count());
+    }
 
     #[test]
     fn validation_never_panics(
