@@ -24,7 +24,9 @@ use url::Url;
 
 use crate::error::{AuthError, OAuthErrorCode, TokenOperation};
 use crate::http::{client_once, read_limited};
-use crate::provider::{AuthProvider, BodyFormat, ClientAuthMethod, OAuth2Settings, RevokeToken};
+use crate::provider::{
+    AuthProvider, BodyFormat, ClientAuthMethod, OAuth2Settings, RevocationRequest,
+};
 use crate::redact::Redactor;
 use crate::secret::SecretString;
 use crate::token::{Credentials, OAuth2Token};
@@ -228,23 +230,65 @@ impl TokenEndpoint {
                     hint: "the provider has no revocation_url".into(),
                 });
             };
-            let (token, hint) = match (settings.revoke_token, &credentials.token.refresh_token) {
-                (RevokeToken::Refresh | RevokeToken::RefreshOrAccess, Some(rt)) => {
-                    (rt, "refresh_token")
-                }
-                (RevokeToken::Refresh, None) => {
-                    tracing::debug!("no refresh token: no grant to revoke at the provider");
-                    return Ok(());
-                }
-                _ => (&credentials.token.access_token, "access_token"),
+            let Some(token) = settings.revoked_token(&credentials.token) else {
+                tracing::debug!("no refresh token: no grant to revoke at the provider");
+                return Ok(());
             };
-            let form = vec![
-                ("token", token.expose_secret().to_string()),
-                ("token_type_hint", hint.to_string()),
-            ];
-            let secrets = secrets_of(settings, &form);
             let operation = TokenOperation::Revoke;
-            let response = self.send_form(settings, url, form, operation).await?;
+            let (response, secrets) = match settings.revocation_request {
+                RevocationRequest::DeleteGrantWithAccessToken => {
+                    if settings.client_secret.is_none() {
+                        return Err(AuthError::OAuthNotConfigured {
+                            provider: self.id().to_string(),
+                            hint: "deleting the grant needs the client secret: configure it".into(),
+                        });
+                    }
+                    let secrets = secrets_of(settings, &[]).with_secret(token);
+                    let (id, secret) = basic_pair(settings);
+                    let request = self
+                        .http()?
+                        .delete(url.clone())
+                        .timeout(settings.request_timeout)
+                        .header("Accept", "application/json")
+                        .basic_auth(id, Some(secret.expose_secret()))
+                        .json(&serde_json::json!({ "access_token": token.expose_secret() }));
+                    (self.send(request, operation).await?, secrets)
+                }
+                RevocationRequest::DeleteRefreshTokenInPath => {
+                    let mut url = url.clone();
+                    url.path_segments_mut()
+                        .map_err(|()| AuthError::OAuthNotConfigured {
+                            provider: self.id().to_string(),
+                            hint: "the revocation_url cannot take a path segment".into(),
+                        })?
+                        .pop_if_empty()
+                        .push(token.expose_secret());
+                    let secrets = secrets_of(settings, &[]).with_secret(token);
+                    let request = self
+                        .http()?
+                        .delete(url)
+                        .timeout(settings.request_timeout)
+                        .header("Accept", "application/json");
+                    (self.send(request, operation).await?, secrets)
+                }
+                _ => {
+                    let refresh = credentials.token.refresh_token.as_ref();
+                    let hint = if refresh.is_some_and(|rt| std::ptr::eq(rt, token)) {
+                        "refresh_token"
+                    } else {
+                        "access_token"
+                    };
+                    let form = vec![
+                        ("token", token.expose_secret().to_string()),
+                        ("token_type_hint", hint.to_string()),
+                    ];
+                    let secrets = secrets_of(settings, &form);
+                    (
+                        self.send_form(settings, url, form, operation).await?,
+                        secrets,
+                    )
+                }
+            };
             if response.status().is_success() {
                 let status = response.status().as_u16();
                 let body = read_limited(response, MAX_RESPONSE_BYTES)
@@ -375,8 +419,8 @@ impl TokenEndpoint {
         mut form: Vec<(&'static str, String)>,
         operation: TokenOperation,
     ) -> Result<reqwest::Response, AuthError> {
-        let http = client_once(&self.http, || Self::http_client(self.provider.as_ref()))?;
-        let mut request = http
+        let mut request = self
+            .http()?
             .post(url.clone())
             .timeout(settings.request_timeout)
             .header("Accept", "application/json");
@@ -402,6 +446,21 @@ impl TokenEndpoint {
             ),
             _ => request.form(&form),
         };
+        self.send(request, operation).await
+    }
+
+    /// The endpoint's HTTP client, built at its first use.
+    fn http(&self) -> Result<&reqwest::Client, AuthError> {
+        client_once(&self.http, || Self::http_client(self.provider.as_ref()))
+    }
+
+    /// Sends `request`; a failure to get an answer is transient, and says nothing of the request
+    /// (its URL may hold a token).
+    async fn send(
+        &self,
+        request: reqwest::RequestBuilder,
+        operation: TokenOperation,
+    ) -> Result<reqwest::Response, AuthError> {
         request.send().await.map_err(|e| {
             let detail = if e.is_timeout() {
                 "timed out"

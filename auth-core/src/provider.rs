@@ -92,6 +92,26 @@ pub enum RevokeToken {
     Access,
 }
 
+/// How a revocation request is sent to [`OAuth2Settings::revocation_url`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum RevocationRequest {
+    /// RFC 7009: `POST` a form of `token` and `token_type_hint` (the token
+    /// [`OAuth2Settings::revoke_token`] picks), with the client's authentication at the token
+    /// endpoint.
+    #[default]
+    Rfc7009,
+    /// `DELETE` the URL with HTTP Basic authentication of the client id and secret, and
+    /// `{"access_token": ...}` as a JSON body: deletes the whole grant, every token of it
+    /// (GitHub's `DELETE /applications/{client_id}/grant`). Needs the client secret.
+    DeleteGrantWithAccessToken,
+    /// `DELETE` the URL with the refresh token appended as one more path segment, no body
+    /// (HubSpot's `DELETE /oauth/v1/refresh-tokens/{token}`): the refresh token is deleted, and
+    /// access tokens already issued from it run until they expire. Credentials without a refresh
+    /// token have nothing to delete: revocation then succeeds without a request.
+    DeleteRefreshTokenInPath,
+}
+
 /// How a body to or from the token endpoint is encoded.
 ///
 /// ```
@@ -176,8 +196,10 @@ pub struct OAuth2Settings {
     pub client_auth: ClientAuthMethod,
     /// Send a PKCE S256 challenge (default true).
     pub pkce: bool,
-    /// Which token revocation sends.
+    /// Which token revocation sends (for an RFC 7009 revocation).
     pub revoke_token: RevokeToken,
+    /// How revocation is sent (default [`RevocationRequest::Rfc7009`]).
+    pub revocation_request: RevocationRequest,
     /// Extra query parameters for every authorize URL.
     pub extra_authorize_params: Vec<(String, String)>,
     /// Timeout of each token-endpoint request (default 30 s).
@@ -220,6 +242,7 @@ impl OAuth2Settings {
             client_auth: ClientAuthMethod::RequestBody,
             pkce: true,
             revoke_token: RevokeToken::Refresh,
+            revocation_request: RevocationRequest::Rfc7009,
             extra_authorize_params: Vec::new(),
             request_timeout: Duration::from_secs(30),
             scope_param: "scope".into(),
@@ -284,6 +307,27 @@ impl OAuth2Settings {
     pub fn with_revoke_token(mut self, which: RevokeToken) -> Self {
         self.revoke_token = which;
         self
+    }
+
+    /// Sets how revocation is sent.
+    pub fn with_revocation_request(mut self, request: RevocationRequest) -> Self {
+        self.revocation_request = request;
+        self
+    }
+
+    /// The token a revocation of `token` sends, if it sends one: none without a revocation URL,
+    /// or when the request needs a refresh token that `token` lacks (a personal access token, or
+    /// an access token alone, has no grant to revoke there).
+    pub fn revoked_token<'a>(&self, token: &'a OAuth2Token) -> Option<&'a SecretString> {
+        self.revocation_url.as_ref()?;
+        match (self.revocation_request, self.revoke_token) {
+            (RevocationRequest::DeleteGrantWithAccessToken, _)
+            | (RevocationRequest::Rfc7009, RevokeToken::Access) => Some(&token.access_token),
+            (RevocationRequest::Rfc7009, RevokeToken::RefreshOrAccess) => {
+                Some(token.refresh_token.as_ref().unwrap_or(&token.access_token))
+            }
+            _ => token.refresh_token.as_ref(),
+        }
     }
 
     /// Adds a query parameter to every authorize URL.

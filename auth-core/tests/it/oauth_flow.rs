@@ -4,7 +4,7 @@ use crate::common;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use auth_core::provider::{ClientAuthMethod, OAuth2Settings};
+use auth_core::provider::{ClientAuthMethod, OAuth2Settings, RevocationRequest};
 use auth_core::{
     AuthError, AuthorizeOptions, CredentialSource, Credentials, MemoryCredentialStore, OAuth2Token,
 };
@@ -592,6 +592,145 @@ async fn refresh_or_access_revokes_the_access_token_when_there_is_no_refresh_tok
         form_value(received, "token_type_hint").as_deref(),
         Some("access_token")
     );
+}
+
+/// A manager whose provider revokes with `request` at `{uri}{revocation_path}`.
+fn revoking_with(
+    uri: &str,
+    request: RevocationRequest,
+    revocation_path: &str,
+    secret: bool,
+) -> auth_core::AuthManager {
+    let mut p = provider(uri);
+    p.settings = p.settings.map(|mut s| {
+        if !secret {
+            s.client_secret = None;
+        }
+        s.with_revocation_request(request)
+            .with_revocation_url(format!("{uri}{revocation_path}").parse().unwrap())
+    });
+    auth_core::AuthManager::builder()
+        .env(auth_core::config::EnvSource::empty())
+        .auto_configure(false)
+        .provider(p)
+        .build()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_grant_deletion_sends_the_access_token_with_the_client_s_basic_auth() {
+    let server = MockServer::start().await;
+    Mock::given(method("DELETE"))
+        .and(path("/applications/client-1/grant"))
+        .respond_with(ResponseTemplate::new(204))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let request = RevocationRequest::DeleteGrantWithAccessToken;
+    let auth = revoking_with(&server.uri(), request, "/applications/client-1/grant", true);
+    auth.store_credentials("test", "u", &valid("at-canary", "rt-canary"))
+        .await
+        .unwrap();
+
+    assert!(auth.revoke_credentials("test", "u").await.unwrap());
+
+    let received = &server.received_requests().await.unwrap()[0];
+    let basic = base64::Engine::encode(
+        &base64::engine::general_purpose::STANDARD,
+        "client-1:client-secret-canary",
+    );
+    assert_eq!(
+        received.headers["authorization"].to_str().unwrap(),
+        format!("Basic {basic}")
+    );
+    assert_eq!(
+        serde_json::from_slice::<serde_json::Value>(&received.body).unwrap(),
+        serde_json::json!({"access_token": "at-canary"})
+    );
+    assert!(
+        auth.load_credentials::<Credentials>("test", "u")
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+#[tokio::test]
+async fn a_refused_grant_deletion_keeps_the_credentials_and_names_no_secret() {
+    let server = MockServer::start().await;
+    Mock::given(method("DELETE"))
+        .respond_with(ResponseTemplate::new(422).set_body_json(serde_json::json!({
+            "error": "invalid_request", "error_description": "bad token at-canary"
+        })))
+        .mount(&server)
+        .await;
+    let request = RevocationRequest::DeleteGrantWithAccessToken;
+    let auth = revoking_with(&server.uri(), request, "/grant", true);
+    auth.store_credentials("test", "u", &valid("at-canary", "rt-canary"))
+        .await
+        .unwrap();
+
+    let err = auth.revoke_credentials("test", "u").await.unwrap_err();
+
+    assert!(matches!(&err, AuthError::OAuth { .. }), "{err:?}");
+    assert!(!format!("{err} {err:?}").contains("at-canary"), "{err:?}");
+    let kept: OAuth2Token = auth.load_credentials("test", "u").await.unwrap().unwrap();
+    assert_eq!(kept.access_token.expose_secret(), "at-canary");
+    // Without the client secret the grant cannot be deleted: nothing is sent, nothing deleted.
+    let auth = revoking_with(&server.uri(), request, "/grant", false);
+    auth.store_credentials("test", "u", &valid("at-canary", "rt-canary"))
+        .await
+        .unwrap();
+    let err = auth.revoke_credentials("test", "u").await.unwrap_err();
+    assert!(
+        matches!(&err, AuthError::OAuthNotConfigured { hint, .. } if hint.contains("client secret")),
+        "{err:?}"
+    );
+    assert_eq!(server.received_requests().await.unwrap().len(), 1);
+    assert!(
+        auth.load_credentials::<Credentials>("test", "u")
+            .await
+            .unwrap()
+            .is_some()
+    );
+}
+
+#[tokio::test]
+async fn a_refresh_token_deletion_sends_it_as_one_path_segment_and_nothing_else() {
+    let server = MockServer::start().await;
+    Mock::given(method("DELETE"))
+        .and(path("/oauth/v1/refresh-tokens/rt%2Fcanary%20x"))
+        .respond_with(ResponseTemplate::new(204))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let request = RevocationRequest::DeleteRefreshTokenInPath;
+    let auth = revoking_with(&server.uri(), request, "/oauth/v1/refresh-tokens/", true);
+    auth.store_credentials("test", "u", &valid("at-canary", "rt/canary x"))
+        .await
+        .unwrap();
+    auth.store_credentials("test", "pat", &OAuth2Token::bearer("personal-access-token"))
+        .await
+        .unwrap();
+
+    assert!(auth.revoke_credentials("test", "u").await.unwrap());
+    assert!(
+        auth.revoke_credentials("test", "pat").await.unwrap(),
+        "nothing to delete remotely"
+    );
+
+    let received = server.received_requests().await.unwrap();
+    assert_eq!(received.len(), 1);
+    assert!(received[0].body.is_empty());
+    assert!(!received[0].headers.contains_key("authorization"));
+    for subject in ["u", "pat"] {
+        assert!(
+            auth.load_credentials::<Credentials>("test", subject)
+                .await
+                .unwrap()
+                .is_none()
+        );
+    }
 }
 
 /// Exchanges a code against a token endpoint that answers `body`.
