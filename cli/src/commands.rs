@@ -756,7 +756,17 @@ async fn logout(app: &App, args: &LogoutArgs, out: &Output) -> Result<(), CliErr
         return Ok(());
     };
     let local_only = format!("integrations logout {provider} --local");
-    let skip_reason = if credentials.token.refresh_token.is_none() {
+    let settings = app
+        .auth
+        .provider(provider)
+        .ok()
+        .and_then(|p| p.oauth2_settings().cloned());
+    let revokes = settings
+        .as_ref()
+        .is_some_and(|s| s.revoked_token(&credentials.token).is_some());
+    let skip_reason = if revokes {
+        None
+    } else if credentials.token.refresh_token.is_none() {
         Some(
             "the credentials have no grant to revoke (a personal access token is revoked in the provider's developer settings)"
                 .to_string(),
@@ -767,13 +777,7 @@ async fn logout(app: &App, args: &LogoutArgs, out: &Output) -> Result<(), CliErr
                 "to delete the credentials without revoking them, run `{local_only}`"
             ))
         })?;
-        let revocable = app
-            .auth
-            .provider(provider)
-            .map_err(|e| app.hints.auth(e))?
-            .oauth2_settings()
-            .is_some_and(|s| s.revocation_url.is_some());
-        (!revocable).then(|| format!("{provider} has no revocation endpoint configured"))
+        Some(format!("{provider} has no revocation endpoint configured"))
     };
     match &skip_reason {
         None => {

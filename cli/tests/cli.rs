@@ -1659,7 +1659,7 @@ async fn consent(h: &Harness, login: &Login, code: &str) -> (u16, String) {
 #[tokio::test]
 async fn github_end_to_end_login_whoami_token_request_and_logout() {
     let mut h = Harness::start().await;
-    let server = declarative_fake(&mut h, "github", false).await;
+    let server = declarative_fake(&mut h, "github", true).await;
     Mock::given(method("POST"))
         .and(path("/token"))
         .respond_with(|request: &wiremock::Request| {
@@ -1790,9 +1790,29 @@ async fn github_end_to_end_login_whoami_token_request_and_logout() {
         .await;
     out.assert_code(2);
 
+    // GitHub's grant deletion: DELETE with the client's Basic auth and the access token.
+    Mock::given(method("DELETE"))
+        .and(path("/revoke"))
+        .respond_with(ResponseTemplate::new(204))
+        .expect(1)
+        .mount(&server)
+        .await;
     let out = h.run(&["logout", "github"]).await;
     out.assert_code(0);
-    assert!(out.stdout.contains("not revoked"), "{out:?}");
+    assert!(
+        out.stdout.contains("the grant was revoked at github"),
+        "{out:?}"
+    );
+    let deleted = server
+        .received_requests()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|r| r.method.as_str() == "DELETE")
+        .unwrap();
+    assert!(deleted.headers.contains_key("authorization"));
+    let body: serde_json::Value = serde_json::from_slice(&deleted.body).unwrap();
+    assert!(body["access_token"].is_string(), "{body}");
     let out = h.run(&["token", "github"]).await;
     out.assert_code(4);
     assert!(out.stderr.contains("integrations login github"), "{out:?}");

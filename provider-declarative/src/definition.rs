@@ -6,7 +6,7 @@ use std::ops::Range;
 
 use auth_core::ConfigError;
 use auth_core::config::is_secure_endpoint;
-use auth_core::provider::{BodyFormat, ClientAuthMethod, RevokeToken};
+use auth_core::provider::{BodyFormat, ClientAuthMethod, RevocationRequest, RevokeToken};
 use serde::Deserialize;
 use toml::Spanned;
 use url::Url;
@@ -42,6 +42,8 @@ struct Raw {
     client_auth: ClientAuth,
     #[serde(default)]
     revoke_token: Revoke,
+    #[serde(default)]
+    revocation_request: Revocation,
     #[serde(default)]
     authorize_params: BTreeMap<String, String>,
     #[serde(default)]
@@ -176,6 +178,25 @@ impl From<Revoke> for RevokeToken {
     }
 }
 
+#[derive(Deserialize, Default, Clone, Copy)]
+#[serde(rename_all = "snake_case")]
+enum Revocation {
+    #[default]
+    Rfc7009,
+    DeleteGrantWithAccessToken,
+    DeleteRefreshTokenInPath,
+}
+
+impl From<Revocation> for RevocationRequest {
+    fn from(request: Revocation) -> Self {
+        match request {
+            Revocation::Rfc7009 => RevocationRequest::Rfc7009,
+            Revocation::DeleteGrantWithAccessToken => RevocationRequest::DeleteGrantWithAccessToken,
+            Revocation::DeleteRefreshTokenInPath => RevocationRequest::DeleteRefreshTokenInPath,
+        }
+    }
+}
+
 /// The method of the "who am I" call.
 #[derive(Debug, Deserialize, Default, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -234,6 +255,8 @@ pub struct Definition {
     pub client_auth: ClientAuthMethod,
     /// Which token revocation sends.
     pub revoke_token: RevokeToken,
+    /// How revocation is sent.
+    pub revocation_request: RevocationRequest,
     /// Extra authorize parameters.
     pub authorize_params: Vec<(String, String)>,
     /// Placeholders and their defaults.
@@ -379,6 +402,19 @@ fn validate(source: &Source<'_>, index: usize, raw: Raw) -> Result<Definition, C
         }
         Ok(value.get_ref().clone())
     };
+    // The revocation URL may also name the client (`{client_id}`), filled when the provider is
+    // built with its client id.
+    let with_client: Vec<(String, String)> = placeholders
+        .iter()
+        .cloned()
+        .chain([("client_id".to_string(), "client-id".to_string())])
+        .collect();
+    let revocation_template = |value: &Spanned<String>| -> Result<String, ConfigError> {
+        let filled = fill(value.get_ref(), &with_client)
+            .map_err(|reason| source.error(Some(value.span()), at("revocation_url"), reason))?;
+        template("revocation_url", &Spanned::new(value.span(), filled))
+            .map(|_| value.get_ref().clone())
+    };
     let pointer =
         |field: &str, value: &Option<Spanned<String>>| -> Result<Option<String>, ConfigError> {
             match value {
@@ -422,7 +458,7 @@ fn validate(source: &Source<'_>, index: usize, raw: Raw) -> Result<Definition, C
         revocation_url: raw
             .revocation_url
             .as_ref()
-            .map(|u| template("revocation_url", u))
+            .map(revocation_template)
             .transpose()?,
         api_base_url: raw
             .api_base_url
@@ -449,6 +485,7 @@ fn validate(source: &Source<'_>, index: usize, raw: Raw) -> Result<Definition, C
         pkce: raw.pkce,
         client_auth: raw.client_auth.into(),
         revoke_token: raw.revoke_token.into(),
+        revocation_request: raw.revocation_request.into(),
         authorize_params: raw.authorize_params.into_iter().collect(),
         placeholders,
         api_headers: raw.api_headers.into_iter().collect(),

@@ -77,8 +77,9 @@ impl DeclarativeProvider {
                 (name.clone(), value.to_string())
             })
             .collect();
-        let url = |name: &'static str,
-                   template: Option<&String>|
+        let url_with = |name: &'static str,
+                        template: Option<&String>,
+                        placeholders: &[(String, String)]|
          -> Result<Option<Url>, ConfigError> {
             if let Some(url) = config.get(&ConfigKey::url(name)) {
                 return Ok(Some(url.clone()));
@@ -97,7 +98,7 @@ impl DeclarativeProvider {
                     name.to_ascii_uppercase()
                 )],
             };
-            let filled = fill(template, &placeholders).map_err(invalid)?;
+            let filled = fill(template, placeholders).map_err(invalid)?;
             let url = Url::parse(&filled).map_err(|e| invalid(format!("not a valid URL ({e})")))?;
             if !is_secure_endpoint(&url) {
                 return Err(invalid(
@@ -106,13 +107,14 @@ impl DeclarativeProvider {
             }
             Ok(Some(url))
         };
+        let url =
+            |name: &'static str, template: Option<&String>| url_with(name, template, &placeholders);
         // Both have a template, so both have a value.
         let required = |name: &'static str, template: &String| {
             url(name, Some(template))?.ok_or_else(|| config.missing(&ConfigKey::url(name)))
         };
         let authorization_url = required("authorization_url", &definition.authorization_url)?;
         let token_url = required("token_url", &definition.token_url)?;
-        let revocation_url = url("revocation_url", definition.revocation_url.as_ref())?;
         let api_base_url = url("api_base_url", definition.api_base_url.as_ref())?;
         let method: ClientAuthMethod = config
             .get(&TOKEN_AUTH_METHOD)
@@ -125,6 +127,18 @@ impl DeclarativeProvider {
             (None, Some(_)) => return Err(config.missing(&CLIENT_ID)),
             (None, None) => None,
             (Some(id), secret) => {
+                // The revocation URL may name the client (GitHub's
+                // `/applications/{client_id}/grant`).
+                let mut with_client = placeholders.clone();
+                with_client.push((
+                    "client_id".into(),
+                    url::form_urlencoded::byte_serialize(id.as_bytes()).collect(),
+                ));
+                let revocation_url = url_with(
+                    "revocation_url",
+                    definition.revocation_url.as_ref(),
+                    &with_client,
+                )?;
                 let mut settings = OAuth2Settings::new(authorization_url, token_url, id)
                     .with_default_scopes(
                         config
@@ -137,6 +151,7 @@ impl DeclarativeProvider {
                     .with_pkce(definition.pkce)
                     .with_client_auth(method)
                     .with_revoke_token(definition.revoke_token)
+                    .with_revocation_request(definition.revocation_request)
                     .with_token_request_format(definition.token_request_format)
                     .with_token_response_format(definition.token_response_format);
                 for (key, value) in &definition.authorize_params {

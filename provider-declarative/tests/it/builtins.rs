@@ -125,7 +125,7 @@ fn github_api(body: serde_json::Value) -> impl Fn(&Request) -> ResponseTemplate 
 }
 
 pub async fn github_fake(rotation: std::sync::Arc<Rotation>) -> Fake {
-    let fake = Fake::start("github", None, Some("")).await;
+    let fake = Fake::start("github", Some("/applications/client-1/grant"), Some("")).await;
     Mock::given(method("POST"))
         .and(path("/token"))
         .respond_with(github_tokens(rotation))
@@ -219,10 +219,38 @@ async fn github_life() {
             .all(|r| r.headers["accept"] == "application/json")
     );
 
-    // No RFC 7009 endpoint: logging out deletes locally and sends nothing.
+    // Logging out deletes the grant at GitHub (the client's Basic auth, the access token in
+    // JSON), then locally.
+    Mock::given(method("DELETE"))
+        .and(path("/applications/client-1/grant"))
+        .respond_with(ResponseTemplate::new(204))
+        .expect(1)
+        .mount(&fake.server)
+        .await;
+    let held = stored(&auth, "github").await.unwrap();
     assert!(auth.revoke_credentials("github", SUBJECT).await.unwrap());
     assert!(stored(&auth, "github").await.is_none());
-    assert_eq!(fake.hits("/revoke").await, 0);
+    let deleted = fake
+        .server
+        .received_requests()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|r| r.method.as_str() == "DELETE")
+        .unwrap();
+    assert_eq!(
+        deleted.headers["authorization"],
+        format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD
+                .encode(format!("{CLIENT_ID}:{CLIENT_SECRET}"))
+        )
+        .as_str()
+    );
+    assert_eq!(
+        serde_json::from_slice::<serde_json::Value>(&deleted.body).unwrap(),
+        json!({"access_token": held.token.access_token.expose_secret()})
+    );
 }
 
 #[tokio::test]
@@ -746,7 +774,7 @@ async fn linear_life() {
 
 #[tokio::test]
 async fn hubspot_life() {
-    let fake = Fake::start("hubspot", None, Some("")).await;
+    let fake = Fake::start("hubspot", Some("/oauth/v1/refresh-tokens"), Some("")).await;
     Mock::given(method("POST"))
         .and(path("/token"))
         .respond_with(|request: &Request| {
@@ -820,6 +848,13 @@ async fn hubspot_life() {
         .unwrap();
     let err = token(&auth, "hubspot").await.unwrap_err();
     assert!(err.needs_reauthorization(), "{err:?}");
+    // Logging out deletes the refresh token at HubSpot (in the path), then locally.
+    Mock::given(method("DELETE"))
+        .and(path("/oauth/v1/refresh-tokens/hs-rt-revoked"))
+        .respond_with(ResponseTemplate::new(204))
+        .expect(1)
+        .mount(&fake.server)
+        .await;
     assert!(auth.revoke_credentials("hubspot", SUBJECT).await.unwrap());
     assert!(stored(&auth, "hubspot").await.is_none());
 }

@@ -68,6 +68,84 @@ fn the_smallest_definition_works_with_its_defaults() {
     assert_eq!(declarative.definition().origin, file.display().to_string());
 }
 
+/// GitHub's and HubSpot's revocations are not RFC 7009: each built-in says its request, and
+/// GitHub's URL names the configured client.
+#[test]
+fn github_and_hubspot_revoke_with_their_own_requests() {
+    use auth_core::provider::RevocationRequest;
+    let auth = AuthManager::builder()
+        .env(env(&[
+            ("GITHUB_CLIENT_ID", "Iv1.a/b"),
+            ("GITHUB_CLIENT_SECRET", "secret-1"),
+            ("HUBSPOT_CLIENT_ID", "hs-1"),
+            ("HUBSPOT_CLIENT_SECRET", "secret-2"),
+            ("LINEAR_CLIENT_ID", "lin-1"),
+            ("LINEAR_CLIENT_SECRET", "secret-3"),
+        ]))
+        .build()
+        .unwrap();
+    let settings = |id: &str| {
+        auth.provider(id)
+            .unwrap()
+            .oauth2_settings()
+            .unwrap()
+            .clone()
+    };
+    let github = settings("github");
+    assert_eq!(
+        github.revocation_url.unwrap().as_str(),
+        "https://api.github.com/applications/Iv1.a%2Fb/grant"
+    );
+    assert_eq!(
+        github.revocation_request,
+        RevocationRequest::DeleteGrantWithAccessToken
+    );
+    let hubspot = settings("hubspot");
+    assert_eq!(
+        hubspot.revocation_url.unwrap().as_str(),
+        "https://api.hubapi.com/oauth/v1/refresh-tokens"
+    );
+    assert_eq!(
+        hubspot.revocation_request,
+        RevocationRequest::DeleteRefreshTokenInPath
+    );
+    assert_eq!(
+        settings("linear").revocation_request,
+        RevocationRequest::Rfc7009
+    );
+}
+
+/// `{client_id}` is the revocation URL's alone; an unknown revocation request is refused.
+#[test]
+fn the_client_id_fills_the_revocation_url_only_and_revocation_requests_are_named() {
+    let with = |field: &str| {
+        ACME.replace(
+            "token_url = \"https://acme.example/oauth/token\"",
+            &format!("token_url = \"https://acme.example/oauth/token\"\n{field}"),
+        )
+    };
+    for (text, expected) in [
+        (
+            ACME.replace("oauth/token", "{client_id}/token"),
+            "unknown placeholder `{client_id}`",
+        ),
+        (
+            with("revocation_request = \"delete_everything\""),
+            "unknown variant `delete_everything`",
+        ),
+    ] {
+        let err = provider_declarative::parse(&text, "acme.toml").unwrap_err();
+        assert!(err.to_string().contains(expected), "{err}");
+    }
+    let text = with("revocation_url = \"https://acme.example/apps/{client_id}/grant\"");
+    assert_eq!(
+        provider_declarative::parse(&text, "acme.toml").unwrap()[0]
+            .revocation_url
+            .as_deref(),
+        Some("https://acme.example/apps/{client_id}/grant")
+    );
+}
+
 #[test]
 fn the_config_file_lists_definitions_and_configures_them_below_env_and_code() {
     let dir = tempfile::tempdir().unwrap();
