@@ -22,6 +22,23 @@ pub const MAX_API_RESPONSE_BYTES: usize = 16 * 1024 * 1024;
 /// The default timeout of one request.
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// Request headers a caller may not set: the connector's own credentials, and what frames the
+/// request, which the client writes itself.
+const REFUSED_HEADERS: [&str; 12] = [
+    "authorization",
+    "proxy-authorization",
+    "cookie",
+    "host",
+    "content-length",
+    "transfer-encoding",
+    "connection",
+    "upgrade",
+    "te",
+    "trailer",
+    "keep-alive",
+    "expect",
+];
+
 /// One HTTP client for raw requests: connections are reused across sessions. Redirects are not
 /// followed, so the token never leaves the API's origin.
 fn client() -> Result<&'static reqwest::Client, reqwest::Error> {
@@ -77,6 +94,7 @@ pub struct ApiRequest {
     api: ApiSettings,
     method: Method,
     path: String,
+    headers: Vec<(String, String)>,
     body: Option<Value>,
     timeout: Duration,
 }
@@ -100,6 +118,9 @@ pub struct ApiResponse {
     pub status: u16,
     /// The `Content-Type`, if any.
     pub content_type: Option<String>,
+    /// Every header of the answer whose value is visible ASCII, names in lower case, in the
+    /// order received; `Set-Cookie` is left out.
+    pub headers: Vec<(String, String)>,
     /// The body (at most [`MAX_API_RESPONSE_BYTES`]).
     pub body: Vec<u8>,
 }
@@ -115,6 +136,32 @@ impl ApiResponse {
         (200..300).contains(&self.status)
     }
 
+    /// The headers as a JSON object of names to strings, a repeated header's values joined with
+    /// `, ` as HTTP joins them.
+    pub fn headers_json(&self) -> serde_json::Map<String, Value> {
+        let mut headers = serde_json::Map::new();
+        for (name, value) in &self.headers {
+            match headers.get_mut(name) {
+                Some(Value::String(joined)) => {
+                    joined.push_str(", ");
+                    joined.push_str(value);
+                }
+                _ => {
+                    headers.insert(name.clone(), Value::String(value.clone()));
+                }
+            }
+        }
+        headers
+    }
+
+    /// The first value of the header `name` (any case), if the answer has it.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
     /// The body as JSON.
     pub fn json(&self) -> Result<Value, serde_json::Error> {
         serde_json::from_slice(&self.body)
@@ -128,6 +175,7 @@ impl ApiRequest {
             api,
             method: Method::GET,
             path: "/".into(),
+            headers: Vec::new(),
             body: None,
             timeout: DEFAULT_TIMEOUT,
         }
@@ -143,6 +191,16 @@ impl ApiRequest {
     /// URL, or a path that leaves the base URL, is refused when sent.
     pub fn path(mut self, path: impl Into<String>) -> Self {
         self.path = path.into();
+        self
+    }
+
+    /// Adds a request header, which replaces the provider's own header of that name (an
+    /// `Accept` for another media type, say). Headers that carry credentials or frame the request
+    /// (`Authorization`, `Cookie`, `Host`, `Content-Length`, `Transfer-Encoding`, `Connection`,
+    /// ...), and invalid names or values, are refused when the request is sent; the error names
+    /// the header, never its value.
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.headers.push((name.into(), value.into()));
         self
     }
 
@@ -187,6 +245,7 @@ impl ApiRequest {
     /// the request once more. Any status is an `Ok` answer: the caller decides what a 4xx means.
     pub async fn send(self) -> Result<ApiResponse, AuthError> {
         let url = self.url()?;
+        let headers = self.checked_headers()?;
         let span = tracing::info_span!(
             "api.request",
             provider = self.source.provider(),
@@ -195,21 +254,47 @@ impl ApiRequest {
         );
         async {
             let token = self.source.current_token().await?;
-            let first = self.attempt(&url, &token).await?;
+            let first = self.attempt(&url, &headers, &token).await?;
             if first.status != 401 || !self.source.invalidate(&token) {
                 return Ok(first);
             }
             tracing::debug!("the API rejected the token: refreshing once and retrying");
             let fresh = self.source.token().await?;
-            self.attempt(&url, &fresh).await
+            self.attempt(&url, &headers, &fresh).await
         }
         .instrument(span)
         .await
     }
 
+    /// The caller's headers, checked: refused names and invalid names or values fail the request.
+    fn checked_headers(&self) -> Result<reqwest::header::HeaderMap, AuthError> {
+        let refuse = |reason: String| AuthError::ApiRequest {
+            provider: self.source.provider().to_string(),
+            reason,
+        };
+        let mut checked = reqwest::header::HeaderMap::new();
+        for (name, value) in &self.headers {
+            let parsed = reqwest::header::HeaderName::from_bytes(name.as_bytes())
+                .map_err(|_| refuse("a request header has an invalid name".into()))?;
+            if REFUSED_HEADERS.contains(&parsed.as_str()) {
+                return Err(refuse(format!(
+                    "the request header `{parsed}` is the client's own and cannot be set"
+                )));
+            }
+            let value = reqwest::header::HeaderValue::from_str(value).map_err(|_| {
+                refuse(format!(
+                    "the request header `{parsed}` has an invalid value (visible ASCII only)"
+                ))
+            })?;
+            checked.append(parsed, value);
+        }
+        Ok(checked)
+    }
+
     async fn attempt(
         &self,
         url: &url::Url,
+        headers: &reqwest::header::HeaderMap,
         token: &SecretString,
     ) -> Result<ApiResponse, AuthError> {
         let failed = |detail: &str| AuthError::ApiUnreachable {
@@ -225,8 +310,11 @@ impl ApiRequest {
             .timeout(self.timeout)
             .bearer_auth(token.expose_secret());
         for (name, value) in &self.api.headers {
-            request = request.header(name.as_str(), value.as_str());
+            if !headers.contains_key(name.as_str()) {
+                request = request.header(name.as_str(), value.as_str());
+            }
         }
+        request = request.headers(headers.clone());
         if let Some(body) = &self.body {
             request = request.json(body);
         }
@@ -245,6 +333,12 @@ impl ApiRequest {
             .get(reqwest::header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .map(String::from);
+        let answered = response
+            .headers()
+            .iter()
+            .filter(|(name, _)| *name != reqwest::header::SET_COOKIE)
+            .filter_map(|(name, value)| Some((name.to_string(), value.to_str().ok()?.to_string())))
+            .collect();
         let body = read_limited(response, MAX_API_RESPONSE_BYTES)
             .await
             .map_err(|_| failed("the connection failed while reading the response"))?
@@ -256,6 +350,7 @@ impl ApiRequest {
         Ok(ApiResponse {
             status,
             content_type,
+            headers: answered,
             body,
         })
     }

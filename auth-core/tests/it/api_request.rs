@@ -152,3 +152,95 @@ async fn paths_that_leave_the_api_are_refused_before_anything_is_sent() {
     }
     assert!(server.received_requests().await.unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn a_caller_s_headers_go_out_and_the_answer_s_headers_come_back() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/api/v1/items"))
+        .and(header("authorization", "Bearer at-1"))
+        .and(header("user-agent", "integrations-test-2"))
+        .and(header("if-none-match", "\"v1\""))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .insert_header("link", "<https://next.example/?page=2>; rel=\"next\"")
+                .insert_header("set-cookie", "session=cookie-canary")
+                .set_body_json(serde_json::json!([])),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    let (_auth, session) = alice(&server, "at-1").await;
+    let response = session
+        .request("test")
+        .unwrap()
+        .path("/items")
+        .header("User-Agent", "integrations-test-2")
+        .header("If-None-Match", "\"v1\"")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.header("Link"),
+        Some("<https://next.example/?page=2>; rel=\"next\"")
+    );
+    assert_eq!(response.header("set-cookie"), None);
+    assert_eq!(
+        response.headers_json()["link"],
+        "<https://next.example/?page=2>; rel=\"next\""
+    );
+    assert!(!response.headers_json().contains_key("set-cookie"));
+    assert!(!format!("{response:?}").contains("cookie-canary"));
+    // The provider's User-Agent was replaced, not sent beside the caller's.
+    let received = &server.received_requests().await.unwrap()[0];
+    assert_eq!(received.headers.get_all("user-agent").iter().count(), 1);
+}
+
+#[tokio::test]
+async fn credential_and_framing_headers_and_invalid_ones_are_refused_before_sending() {
+    let server = MockServer::start().await;
+    let (_auth, session) = alice(&server, "at-1").await;
+    for (name, value, reason) in [
+        (
+            "Authorization",
+            "Bearer value-canary",
+            "the request header `authorization` is the client's own and cannot be set",
+        ),
+        (
+            "Cookie",
+            "value-canary",
+            "the request header `cookie` is the client's own and cannot be set",
+        ),
+        (
+            "Content-Length",
+            "1",
+            "the request header `content-length` is the client's own and cannot be set",
+        ),
+        (
+            "X-Bad Name",
+            "value-canary",
+            "a request header has an invalid name",
+        ),
+        (
+            "X-Value",
+            "value-canary\r\nX-Injected: 1",
+            "the request header `x-value` has an invalid value (visible ASCII only)",
+        ),
+    ] {
+        let err = session
+            .request("test")
+            .unwrap()
+            .path("/items")
+            .header(name, value)
+            .send()
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, AuthError::ApiRequest { reason: r, .. } if r == reason),
+            "{name}: {err:?}"
+        );
+        assert!(!format!("{err} {err:?}").contains("value-canary"));
+    }
+    assert!(server.received_requests().await.unwrap().is_empty());
+}
