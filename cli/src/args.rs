@@ -300,6 +300,9 @@ pub struct RequestArgs {
     /// A JSON body to send
     #[arg(long, value_name = "JSON")]
     pub data: Option<String>,
+    /// A request header (repeat for more); it replaces the provider's header of that name
+    #[arg(short = 'H', long = "header", value_name = "NAME: VALUE")]
+    pub headers: Vec<String>,
 }
 
 /// A provider id.

@@ -283,6 +283,15 @@ async fn request(app: &App, args: &RequestArgs, out: &Output) -> Result<(), CliE
         .map_err(|e| app.hints.auth(e))?
         .method(method.clone())
         .path(args.path.clone());
+    for header in &args.headers {
+        let (name, value) = header.split_once(':').ok_or_else(|| {
+            CliError::new(
+                ExitKind::Usage,
+                "--header takes `NAME: VALUE`, e.g. --header 'Accept: application/json'",
+            )
+        })?;
+        request = request.header(name.trim(), value.trim());
+    }
     if let Some(body) = body {
         request = request.json(body);
     }
@@ -296,6 +305,7 @@ async fn request(app: &App, args: &RequestArgs, out: &Output) -> Result<(), CliE
         out.json(&json!({
             "provider": provider,
             "status": response.status(),
+            "headers": response.headers_json(),
             "body": body,
         }));
     } else {

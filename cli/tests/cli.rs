@@ -1762,6 +1762,49 @@ async fn github_end_to_end_login_whoami_token_request_and_logout() {
     out.assert_code(0);
     assert_eq!(out.stdout, "{\n  \"id\": 1,\n  \"name\": \"hello\"\n}\n");
 
+    Mock::given(method("GET"))
+        .and(path("/api/user/starred"))
+        .and(wiremock::matchers::header("if-none-match", "\"etag-1\""))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .insert_header("x-ratelimit-remaining", "4999")
+                .set_body_json(serde_json::json!([])),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    let out = h
+        .run(&[
+            "request",
+            "github",
+            "GET",
+            "/user/starred",
+            "-H",
+            "If-None-Match: \"etag-1\"",
+            "--json",
+        ])
+        .await;
+    out.assert_code(0);
+    assert_eq!(out.json()["status"], 200);
+    assert_eq!(out.json()["headers"]["x-ratelimit-remaining"], "4999");
+    let out = h
+        .run(&["request", "github", "GET", "/user", "-H", "Authorization"])
+        .await;
+    out.assert_code(2);
+    assert!(
+        out.stderr.contains("--header takes `NAME: VALUE`"),
+        "{out:?}"
+    );
+    let out = h
+        .run(&["request", "github", "GET", "/user", "-H", "Cookie: c=1"])
+        .await;
+    out.assert_code(2);
+    assert!(
+        out.stderr
+            .contains("the request header `cookie` is the client's own and cannot be set"),
+        "{out:?}"
+    );
+
     let out = h.run(&["request", "github", "GET", "/missing"]).await;
     out.assert_code(5);
     assert_eq!(out.stdout, "{\n  \"message\": \"Not Found\"\n}\n");

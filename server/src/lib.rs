@@ -58,10 +58,12 @@
 //!   headers the provider requires; a 401 refreshes the token once and retries once; each
 //!   attempt times out after the upstream timeout; the body read is capped at 16 MiB. The
 //!   answer is `{result: <the body as JSON, else as text, null when empty>, connector_metadata:
-//!   {status: <the provider's status>, headers: {"content-type"}}}`, 200 whatever the provider's
-//!   status; a path that leaves the API is 400 and nothing is sent. The audit keeps the method,
-//!   the path with value-like segments replaced by `{}`, the query parameters' names and `body`
-//!   when one was sent. Its params:
+//!   {status: <the provider's status>, headers: <its headers but Set-Cookie>}}`, 200 whatever
+//!   the provider's status; a path that leaves the API, or a request header that carries
+//!   credentials or frames the request (`Authorization`, `Cookie`, `Host`, `Content-Length`,
+//!   ...), is 400 and nothing is sent. The audit keeps the method, the path with value-like
+//!   segments replaced by `{}`, the query parameters' and headers' names and `body` when one was
+//!   sent. Its params:
 //!
 //! ```json
 //! {
@@ -76,6 +78,8 @@
 //!     "query": {"type": "object", "additionalProperties": {
 //!       "oneOf": [{"type": ["string", "number", "boolean"]},
 //!                 {"type": "array", "items": {"type": ["string", "number", "boolean"]}}]}},
+//!     "headers": {"type": "object", "maxProperties": 32, "additionalProperties": {"type": "string"},
+//!                 "description": "each replaces the provider's header of its name"},
 //!     "body": {"description": "any JSON, sent as the request body"}
 //!   }
 //! }

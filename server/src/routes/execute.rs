@@ -18,7 +18,7 @@ use serde_json::{Map, Value, json};
 use utoipa::ToSchema;
 
 use super::connectors::visible;
-use super::{ApiJson, ApiPath, AppState, Audit, proxy};
+use super::{ApiJson, ApiPath, AppState, Audit, Status, proxy};
 use crate::error::{ApiError, ErrorBody};
 use crate::providers::ConnectorType;
 use crate::store::ConnectorRecord;
@@ -35,7 +35,7 @@ pub(super) fn routes() -> Router<AppState> {
 
 /// An action of the connector's catalog (Asana), `{entity: "*", action: "check"}`, or, on a
 /// connector of a provider without a catalog (GitHub, Google, ...), `{entity: "proxy", action:
-/// "request", params: {method, path, query?, body?}}`.
+/// "request", params: {method, path, query?, headers?, body?}}`.
 #[derive(Deserialize, ToSchema)]
 #[schema(example = json!({ "entity": "users", "action": "get", "params": { "user_gid": "me" } }))]
 pub(crate) struct ExecuteRequest {
@@ -46,7 +46,9 @@ pub(crate) struct ExecuteRequest {
     /// The action's parameters (an object; may be null or absent). For `proxy.request`:
     /// `method` (`GET`, `POST`, `PUT`, `PATCH` or `DELETE`), `path` (below the provider's API
     /// base URL, starting with `/`, without a query), optional `query` (names to strings,
-    /// numbers, booleans or lists of them) and optional `body` (JSON); nothing else.
+    /// numbers, booleans or lists of them), optional `headers` (at most 32, names to strings; one
+    /// replaces the provider's header of its name; `Authorization`, `Cookie`, `Host` and the
+    /// framing headers are refused) and optional `body` (JSON); nothing else.
     #[serde(default)]
     #[schema(value_type = Option<Object>)]
     params: Value,
@@ -60,8 +62,10 @@ pub(crate) struct ExecuteResponse {
     /// "healthy" | "unhealthy", error, checked_entity, checked_action}` (and `checked_request`
     /// for a provider without a catalog).
     result: Value,
-    /// The rest, e.g. `{next_page}`; for `proxy.request`, `{status, headers: {content-type}}`
-    /// of the provider's answer (whatever its status); never null.
+    /// The rest, e.g. `{next_page}`; for `proxy.request`, `{status, headers}` of the provider's
+    /// answer, whatever its status (every header but `Set-Cookie`, names in lower case, a
+    /// repeated header's values joined with `, `: `link` for the next page, rate limits, ...);
+    /// never null.
     connector_metadata: Map<String, Value>,
 }
 
@@ -117,6 +121,7 @@ pub(crate) async fn execute(
         ConnectorType::Api(_) => proxy::run(
             &state,
             &record,
+            status,
             &request.entity,
             &request.action,
             &request.params,
@@ -184,25 +189,6 @@ async fn run(
         result,
         connector_metadata,
     })
-}
-
-/// A connector's credential status as its store call answered it, if it did; else the
-/// credential store is asked ([`Status::get`]).
-#[derive(Clone, Copy)]
-pub(super) struct Status(pub(super) Option<CredentialStatus>);
-
-impl Status {
-    /// The status read with the connector, or the credential store's.
-    pub(super) async fn get(
-        self,
-        state: &AppState,
-        record: &ConnectorRecord,
-    ) -> Result<CredentialStatus, ApiError> {
-        match self.0 {
-            Some(status) => Ok(status),
-            None => state.connectors.status(record).await,
-        }
-    }
 }
 
 /// Why an action failed: the library's error, or the service's own (its stores, a connector that

@@ -28,8 +28,9 @@ use integrations_mcp::{AnsweredCall, Executor, HttpSettings, McpServer, Refusal,
 use serde_json::Value;
 use url::Url;
 
+use super::Status;
 use super::connectors::owned;
-use super::execute::{ActionFailure, Status, run_action};
+use super::execute::{ActionFailure, run_action};
 use super::{AppState, Audit};
 use crate::error::ApiError;
 use crate::store::{ConnectorFilter, ConnectorRecord};

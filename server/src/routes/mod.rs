@@ -21,6 +21,7 @@ use axum::extract::{
 };
 use axum::http::StatusCode;
 use axum::http::request::Parts;
+use integrations::CredentialStatus;
 use integrations_mcp::HttpSettings;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -30,7 +31,7 @@ use crate::error::ApiError;
 use crate::limits::RateLimiter;
 use crate::metrics::Metrics;
 use crate::providers::Connectors;
-use crate::store::{AuditEntry, ServiceStore};
+use crate::store::{AuditEntry, ConnectorRecord, ServiceStore};
 use crate::tokens::Principal;
 
 pub(crate) use mcp::McpAccess;
@@ -248,6 +249,25 @@ pub(crate) fn rfc3339(t: SystemTime) -> String {
         .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
     t.format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default()
+}
+
+/// A connector's credential status as its store call answered it, if it did; else the
+/// credential store is asked ([`Status::get`]).
+#[derive(Clone, Copy)]
+pub(crate) struct Status(pub(crate) Option<CredentialStatus>);
+
+impl Status {
+    /// The status read with the connector, or the credential store's.
+    pub(crate) async fn get(
+        self,
+        state: &AppState,
+        record: &ConnectorRecord,
+    ) -> Result<CredentialStatus, ApiError> {
+        match self.0 {
+            Some(status) => Ok(status),
+            None => state.connectors.status(record).await,
+        }
+    }
 }
 
 #[cfg(test)]

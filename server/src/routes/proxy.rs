@@ -1,18 +1,20 @@
 //! `execute` on a connector of a provider without a catalog (every declarative provider):
 //!
-//! - `{entity: "proxy", action: "request", params: {method, path, query?, body?}}` sends one raw
-//!   authenticated request through the core's `Session::request`: the connector's token goes only
-//!   to the provider's API origin, the path stays below its API base URL, the provider's required
-//!   headers are added, a 401 refreshes the token once and retries once, the response is capped
-//!   (the core's 16 MiB) and each attempt times out. The answer is
-//!   `{result: <body as JSON, else as text, null when empty>, connector_metadata: {status,
-//!   headers: {content-type}}}`, whatever the provider's status.
+//! - `{entity: "proxy", action: "request", params: {method, path, query?, headers?, body?}}`
+//!   sends one raw authenticated request through the core's `Session::request`: the connector's
+//!   token goes only to the provider's API origin, the path stays below its API base URL, the
+//!   provider's required headers are added (a header of the request's replaces the provider's of
+//!   that name; credential and framing headers are refused), a 401 refreshes the token once and
+//!   retries once, the response is capped (the core's 16 MiB) and each attempt times out. The
+//!   answer is `{result: <body as JSON, else as text, null when empty>, connector_metadata:
+//!   {status, headers}}` with the provider's response headers (but `Set-Cookie`), whatever its
+//!   status.
 //! - `{entity: "*", action: "check"}` runs the provider's "who am I" call (or, without one,
 //!   obtains a token, refreshing it if due) and answers healthy or unhealthy.
 //!
 //! Anything else is 400 naming what is allowed. The audit keeps the method and a path template
 //! (segments that look like values replaced by `{}`), the names of the query parameters and
-//! whether there was a body: never a body or a query value.
+//! headers, and whether there was a body: never a body, a query value or a header value.
 
 use std::any::Any;
 
@@ -23,7 +25,8 @@ use integrations::{AuthError, AuthManager, CredentialStatus, ErrorClass};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::AppState;
+use super::{AppState, Status};
+
 use crate::error::ApiError;
 use crate::store::ConnectorRecord;
 
@@ -32,7 +35,10 @@ pub(super) const PROXY_ENTITY: &str = "proxy";
 /// The action of a raw request.
 pub(super) const PROXY_ACTION: &str = "request";
 
-const ALLOWED: &str = "a connector of a provider without a catalog offers {\"entity\": \"proxy\", \"action\": \"request\", \"params\": {\"method\", \"path\", \"query\"?, \"body\"?}} and {\"entity\": \"*\", \"action\": \"check\"}";
+const ALLOWED: &str = "a connector of a provider without a catalog offers {\"entity\": \"proxy\", \"action\": \"request\", \"params\": {\"method\", \"path\", \"query\"?, \"headers\"?, \"body\"?}} and {\"entity\": \"*\", \"action\": \"check\"}";
+
+/// The most request headers `proxy.request` takes.
+const MAX_HEADERS: usize = 32;
 
 /// The parameters of `proxy.request`.
 #[derive(Deserialize)]
@@ -46,6 +52,9 @@ struct ProxyParams {
     /// Query parameters: strings, numbers or booleans, or lists of them (repeated keys).
     #[serde(default)]
     query: Option<Map<String, Value>>,
+    /// Request headers: names to strings.
+    #[serde(default)]
+    headers: Option<Map<String, Value>>,
     /// A JSON body.
     #[serde(default)]
     body: Option<Value>,
@@ -99,6 +108,7 @@ struct Proxied {
     method: ProxyMethod,
     path: String,
     query: Vec<(String, String)>,
+    headers: Vec<(String, String)>,
     body: Option<Value>,
 }
 
@@ -107,7 +117,7 @@ impl Proxied {
     fn parse(params: &Value) -> Result<Self, ApiError> {
         let params: ProxyParams = serde_json::from_value(params.clone()).map_err(|_| {
             ApiError::unprocessable(
-                "proxy.request params must be {\"method\": \"GET\"|\"POST\"|\"PUT\"|\"PATCH\"|\"DELETE\", \"path\": \"/...\", \"query\"?: {name: value}, \"body\"?: JSON} and nothing else",
+                "proxy.request params must be {\"method\": \"GET\"|\"POST\"|\"PUT\"|\"PATCH\"|\"DELETE\", \"path\": \"/...\", \"query\"?: {name: value}, \"headers\"?: {name: string}, \"body\"?: JSON} and nothing else",
             )
         })?;
         let method = ProxyMethod::parse(&params.method).ok_or_else(|| {
@@ -153,10 +163,27 @@ impl Proxied {
                 query.push((name.clone(), text));
             }
         }
+        let headers = params.headers.unwrap_or_default();
+        if headers.len() > MAX_HEADERS {
+            return Err(ApiError::unprocessable(format!(
+                "params.headers takes at most {MAX_HEADERS} headers"
+            )));
+        }
+        let headers = headers
+            .into_iter()
+            .map(|(name, value)| match value {
+                Value::String(value) => Ok((name, value)),
+                _ => Err(ApiError::unprocessable(format!(
+                    "params.headers.{} must be a string",
+                    clip(&name)
+                ))),
+            })
+            .collect::<Result<_, _>>()?;
         Ok(Self {
             method,
             path,
             query,
+            headers,
             body: params.body,
         })
     }
@@ -197,6 +224,12 @@ pub(super) fn audit_names(entity: &str, action: &str, params: &Value) -> Vec<Str
                 .collect();
             query.dedup();
             kept.extend(query);
+            kept.extend(
+                proxied
+                    .headers
+                    .iter()
+                    .map(|(name, _)| format!("headers.{}", name.to_ascii_lowercase())),
+            );
             if proxied.body.is_some() {
                 kept.push("body".into());
             }
@@ -228,13 +261,16 @@ pub(super) type Answer = (Value, Map<String, Value>);
 pub(super) async fn run(
     state: &AppState,
     record: &ConnectorRecord,
+    status: Status,
     entity: &str,
     action: &str,
     params: &Value,
 ) -> Result<Answer, ApiError> {
     match (entity, action) {
-        ("*", "check") => check(state, record).await,
-        (PROXY_ENTITY, PROXY_ACTION) => request(state, record, Proxied::parse(params)?).await,
+        ("*", "check") => check(state, record, status).await,
+        (PROXY_ENTITY, PROXY_ACTION) => {
+            request(state, record, status, Proxied::parse(params)?).await
+        }
         _ => Err(ApiError::bad_request(format!(
             "unknown entity or action `{}.{}`: {ALLOWED}",
             clip(entity),
@@ -251,9 +287,10 @@ fn clip(name: &str) -> String {
 async fn request(
     state: &AppState,
     record: &ConnectorRecord,
+    status: Status,
     proxied: Proxied,
 ) -> Result<Answer, ApiError> {
-    if state.connectors.status(record).await? == CredentialStatus::NeedsReauthorization {
+    if status.get(state, record).await? == CredentialStatus::NeedsReauthorization {
         return Err(ApiError::needs_reauthorization(&record.id));
     }
     let (manager, definition) = state.connectors.api(record).await?;
@@ -267,6 +304,9 @@ async fn request(
         .method(proxied.method.to_http())
         .path(proxied.path_and_query())
         .timeout(state.connectors.timeout());
+    for (name, value) in proxied.headers {
+        call = call.header(name, value);
+    }
     if let Some(body) = proxied.body {
         call = call.json(body);
     }
@@ -283,13 +323,9 @@ fn answer(response: &ApiResponse) -> Answer {
             .json()
             .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&response.body).into_owned()))
     };
-    let mut headers = Map::new();
-    if let Some(content_type) = &response.content_type {
-        headers.insert("content-type".into(), Value::String(content_type.clone()));
-    }
     let mut metadata = Map::new();
     metadata.insert("status".into(), json!(response.status()));
-    metadata.insert("headers".into(), Value::Object(headers));
+    metadata.insert("headers".into(), Value::Object(response.headers_json()));
     (result, metadata)
 }
 
@@ -311,9 +347,13 @@ fn auth_error(e: &AuthError, connector_id: &str) -> ApiError {
     }
 }
 
-async fn check(state: &AppState, record: &ConnectorRecord) -> Result<Answer, ApiError> {
+async fn check(
+    state: &AppState,
+    record: &ConnectorRecord,
+    status: Status,
+) -> Result<Answer, ApiError> {
     let (outcome, checked) =
-        if state.connectors.status(record).await? == CredentialStatus::NeedsReauthorization {
+        if status.get(state, record).await? == CredentialStatus::NeedsReauthorization {
             (
                 Err(ApiError::needs_reauthorization(&record.id)
                     .message()

@@ -242,6 +242,85 @@ async fn a_github_token_connector_sends_get_user_with_github_s_headers_to_github
 }
 
 #[tokio::test]
+async fn proxy_request_headers_replace_github_s_and_the_answer_s_headers_come_back() {
+    let fake = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/user/repos"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .insert_header(
+                    "link",
+                    "<https://api.github.com/user/repos?page=2>; rel=\"next\"",
+                )
+                .insert_header("x-ratelimit-remaining", "4999")
+                .insert_header("set-cookie", "logged_in=cookie-canary")
+                .set_body_json(json!([{ "name": "Hello-World" }])),
+        )
+        .expect(1)
+        .mount(&fake)
+        .await;
+    let svc = start(&fake, &[]).await;
+    let (token, connector) = github_connector(&svc, PAT).await;
+    let id = connector["id"].as_str().unwrap();
+    let params = json!({
+        "method": "GET", "path": "/user/repos",
+        "headers": { "Accept": "application/vnd.github.raw+json", "If-None-Match": "\"etag-1\"" },
+    });
+    let (status, body) = svc.execute(&token, id, "proxy", "request", params).await;
+    assert_eq!(status, 200, "{body}");
+    let headers = &body["connector_metadata"]["headers"];
+    assert_eq!(
+        headers["link"],
+        "<https://api.github.com/user/repos?page=2>; rel=\"next\""
+    );
+    assert_eq!(headers["x-ratelimit-remaining"], "4999");
+    assert_eq!(headers["content-type"], "application/json");
+    assert!(headers.get("set-cookie").is_none(), "{headers}");
+    let sent = &fake.received_requests().await.unwrap()[0];
+    assert_eq!(sent.headers.get_all("accept").iter().count(), 1);
+    assert_eq!(
+        header_of(sent, "accept"),
+        Some("application/vnd.github.raw+json")
+    );
+    assert_eq!(header_of(sent, "if-none-match"), Some("\"etag-1\""));
+    assert_eq!(
+        header_of(sent, "authorization"),
+        Some(format!("Bearer {PAT}").as_str())
+    );
+
+    // The connector's credentials and the request's framing are not the caller's to set; a
+    // header's value is a string. Nothing more is sent, and no value is echoed.
+    for (headers, expected) in [
+        (json!({ "Authorization": "Bearer value-canary" }), 400),
+        (json!({ "cookie": "value-canary" }), 400),
+        (json!({ "Host": "value-canary.example" }), 400),
+        (json!({ "X-Count": 1 }), 422),
+    ] {
+        let params = json!({ "method": "GET", "path": "/user/repos", "headers": headers });
+        let (status, body) = svc.execute(&token, id, "proxy", "request", params).await;
+        assert_eq!(status, expected, "{headers}: {body}");
+        assert!(!body.to_string().contains("value-canary"), "{body}");
+    }
+    assert_eq!(fake.received_requests().await.unwrap().len(), 1);
+    let (_, audit) = svc.get("/api/v1/audit?limit=5", Some(&token)).await;
+    let newest_ok = audit["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["status"] == 200 && e["operation"] == "execute")
+        .unwrap();
+    assert_eq!(
+        newest_ok["param_names"],
+        json!([
+            "method GET",
+            "path /user/repos",
+            "headers.accept",
+            "headers.if-none-match"
+        ])
+    );
+}
+
+#[tokio::test]
 async fn a_path_that_leaves_github_s_api_is_400_and_nothing_is_sent() {
     let fake = MockServer::start().await;
     let elsewhere = MockServer::start().await;
