@@ -128,6 +128,8 @@ struct Cache {
     /// costs tens, and its millisecond granularity is nothing against an expiry margin of
     /// seconds. This check runs on every API call.
     refresh_at: Option<coarsetime::Instant>,
+    /// When the cached token expires, if known: what the credentials it came from say.
+    expires_at: Option<SystemTime>,
     /// The last token a caller reported as rejected.
     rejected: Option<SecretString>,
     can_refresh: bool,
@@ -418,12 +420,22 @@ impl TokenCell {
         if replace || cache.token.is_none() {
             cache.token = Some(token.clone());
             cache.refresh_at = refresh_at;
+            cache.expires_at = credentials.token.expires_at;
             cache.can_refresh = credentials.token.refresh_token.is_some();
             cache.rejected = None;
             cache.unsaved = None;
         }
         self.state.store(LOADED, Ordering::Release);
         token
+    }
+
+    /// See [`RefreshingTokenSource::refreshable_expiry`].
+    pub(crate) fn refreshable_expiry(&self) -> Option<SystemTime> {
+        if self.state() == CellState::NeedsReauthorization {
+            return None;
+        }
+        let cache = self.read_cache();
+        cache.expires_at.filter(|_| cache.can_refresh)
     }
 
     /// Forgets the cached token (after the credentials were deleted).
@@ -483,10 +495,13 @@ impl TokenCell {
         Ok(credentials.extra)
     }
 
-    fn hold_until(&self, token: &SecretString, until: coarsetime::Instant) {
+    /// Serves `credentials`' token until `until` (after a failed refresh).
+    fn hold_until(&self, credentials: &Credentials, until: coarsetime::Instant) {
         let mut cache = self.write_cache();
-        cache.token = Some(token.clone());
+        cache.token = Some(credentials.token.access_token.clone());
         cache.refresh_at = Some(until);
+        cache.expires_at = credentials.token.expires_at;
+        cache.can_refresh = credentials.token.refresh_token.is_some();
     }
 
     pub(crate) async fn token(&self) -> Result<SecretString, AuthError> {
@@ -647,7 +662,7 @@ impl TokenCell {
             tracing::warn!(provider = self.endpoint.id(), subject = %self.subject, error = %err,
                 "refresh failed; using the current token until it expires");
             self.hold_until(
-                &token.access_token,
+                credentials,
                 coarsetime::Instant::now()
                     + coarsetime::Duration::from(self.policy.retry_after_transient),
             );
@@ -1182,6 +1197,14 @@ impl RefreshingTokenSource {
     /// Does nothing for credentials kept in memory.
     pub async fn refresh_ahead(&self, within: Duration) -> Result<(), AuthError> {
         self.cell.refresh_ahead(within).await
+    }
+
+    /// When the token this source last handed out expires, for a background refresher to
+    /// schedule its refresh ahead of use, without reading the store: known only while its
+    /// credentials can be refreshed (they have a refresh token and their grant was not
+    /// rejected) and say when they expire; `None` otherwise, and before the first call.
+    pub fn refreshable_expiry(&self) -> Option<SystemTime> {
+        self.cell.refreshable_expiry()
     }
 
     /// How long a refresh lease this source takes lasts: a lease left by a process that died

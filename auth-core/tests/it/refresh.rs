@@ -1782,3 +1782,92 @@ async fn refreshing_ahead_refreshes_only_a_token_of_known_expiry_within_the_marg
     // shortest lease, 30 s.
     assert_eq!(source.refresh_lease(), Duration::from_secs(30));
 }
+
+#[tokio::test]
+async fn refreshable_expiry_is_the_held_tokens_while_it_can_be_refreshed() {
+    use auth_core::{RefreshingTokenSource, TokenSource};
+    let (server, _calls) = refresh_server(Duration::ZERO).await;
+    let store: Arc<dyn CredentialStore> = Arc::new(MemoryCredentialStore::new());
+    let put = async |subject: &str, token: OAuth2Token| {
+        let payload = Credentials::new(token).to_payload();
+        store
+            .put(
+                CredentialRecord::new("test", subject, payload),
+                PutMode::Create,
+            )
+            .await
+            .unwrap();
+    };
+    put("refreshed", expired("stale", "rt")).await;
+    let source = RefreshingTokenSource::stored(endpoint(&server.uri()), "refreshed", store.clone());
+    assert_eq!(source.refreshable_expiry(), None, "nothing read yet");
+    source.token().await.unwrap();
+    let (_, credentials) = stored(&*store, "refreshed").await;
+    assert!(credentials.token.expires_at.unwrap() > SystemTime::now());
+    assert_eq!(
+        source.refreshable_expiry().map(millis),
+        credentials.token.expires_at.map(millis),
+        "the refreshed token's, as stored"
+    );
+
+    // A token read from the store, as another process left it.
+    let adopted = valid("adopted", "rt");
+    put("adopted", adopted.clone()).await;
+    let source = RefreshingTokenSource::stored(endpoint(&server.uri()), "adopted", store.clone());
+    assert_eq!(source.token().await.unwrap().expose_secret(), "adopted");
+    let (_, credentials) = stored(&*store, "adopted").await;
+    assert_eq!(
+        source.refreshable_expiry().map(millis),
+        credentials.token.expires_at.map(millis)
+    );
+
+    // Without a refresh token there is nothing to refresh ahead of use.
+    let mut unrefreshable = valid("alone", "rt");
+    unrefreshable.refresh_token = None;
+    put("alone", unrefreshable).await;
+    let source = RefreshingTokenSource::stored(endpoint(&server.uri()), "alone", store.clone());
+    assert_eq!(source.token().await.unwrap().expose_secret(), "alone");
+    assert_eq!(source.refreshable_expiry(), None);
+
+    // A refresh that failed for a while: the token served meanwhile is still to be refreshed.
+    let failing = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .respond_with(ResponseTemplate::new(502))
+        .mount(&failing)
+        .await;
+    let mut soon = valid("soon", "rt");
+    soon.expires_at = Some(SystemTime::now() + Duration::from_secs(30)); // inside the margin
+    put("soon", soon.clone()).await;
+    let source = RefreshingTokenSource::stored(endpoint(&failing.uri()), "soon", store.clone());
+    assert_eq!(source.token().await.unwrap().expose_secret(), "soon");
+    let (_, credentials) = stored(&*store, "soon").await;
+    assert_eq!(
+        source.refreshable_expiry().map(millis),
+        credentials.token.expires_at.map(millis)
+    );
+
+    // A rejected grant is no longer refreshed.
+    let rejecting = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .respond_with(
+            ResponseTemplate::new(400).set_body_json(serde_json::json!({"error": "invalid_grant"})),
+        )
+        .mount(&rejecting)
+        .await;
+    let source =
+        RefreshingTokenSource::stored(endpoint(&rejecting.uri()), "adopted", store.clone());
+    assert_eq!(source.token().await.unwrap().expose_secret(), "adopted");
+    assert!(source.refreshable_expiry().is_some());
+    assert!(source.invalidate(&"adopted".into()));
+    assert!(source.token().await.unwrap_err().needs_reauthorization());
+    assert_eq!(source.refreshable_expiry(), None);
+}
+
+/// A time to the millisecond, as stores and payloads keep it.
+fn millis(at: SystemTime) -> u128 {
+    at.duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap()
+        .as_millis()
+}
