@@ -12,7 +12,8 @@
 //!   and read through the measured skew between the host's clock and the database's, so every
 //!   instance judges a lease live or lapsed as the database clock would (see [Clocks](#clocks)).
 //! - **Woken, not polling.** A trigger sends a `NOTIFY` for every write with a hash of provider
-//!   and subject (never a secret); a dedicated connection per store listens, and a caller waiting
+//!   and subject (never a secret), but one that only hands the refresh lease to a new holder (no
+//!   waiter waits for that); a dedicated connection per store listens, and a caller waiting
 //!   for another instance's refresh ([`CredentialStore::wait_for_change`]) returns as soon as it
 //!   is written. While that connection is down, waiters poll and it reconnects in the background.
 //! - **Connection loss is retryable.** A database that cannot be reached, drops a connection or
