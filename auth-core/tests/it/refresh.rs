@@ -295,6 +295,130 @@ impl CredentialStore for HearsOfWrites {
     }
 }
 
+/// A store on which another instance always claims the refresh lease just before the caller
+/// does, and writes its refreshed token when the caller waits: a lost claim returns the record
+/// without a `get` (as a store that reads it in the same round trip does); `get`s are counted.
+#[derive(Debug, Default)]
+struct LosesTheClaim {
+    inner: MemoryCredentialStore,
+    lost: std::sync::atomic::AtomicBool,
+    waits: AtomicUsize,
+    gets: AtomicUsize,
+}
+
+#[async_trait::async_trait]
+impl CredentialStore for LosesTheClaim {
+    async fn get(
+        &self,
+        provider: &str,
+        subject: &str,
+    ) -> Result<Option<StoredCredential>, auth_core::StoreError> {
+        self.gets.fetch_add(1, Ordering::SeqCst);
+        self.inner.get(provider, subject).await
+    }
+    async fn put(
+        &self,
+        record: CredentialRecord,
+        mode: PutMode,
+    ) -> Result<auth_core::Version, auth_core::StoreError> {
+        if let (Some(_), PutMode::Update(expected)) = (&record.lease, mode)
+            && !self.lost.swap(true, Ordering::SeqCst)
+        {
+            let mut theirs =
+                CredentialRecord::new(&record.provider, &record.subject, record.payload.clone());
+            theirs.lease = Some(RefreshLease {
+                holder: "another-instance".into(),
+                expires_at: SystemTime::now() + Duration::from_secs(60),
+            });
+            self.inner
+                .put(theirs, PutMode::Update(expected))
+                .await
+                .unwrap();
+        }
+        self.inner.put(record, mode).await
+    }
+    async fn update_or_read(
+        &self,
+        record: CredentialRecord,
+        expected: auth_core::Version,
+    ) -> Result<auth_core::Updated, auth_core::StoreError> {
+        let (provider, subject) = (record.provider.clone(), record.subject.clone());
+        match self.put(record, PutMode::Update(expected)).await {
+            Ok(version) => Ok(auth_core::Updated::Written(version)),
+            Err(auth_core::StoreError::VersionMismatch { .. }) => Ok(auth_core::Updated::Changed(
+                self.inner.get(&provider, &subject).await?,
+            )),
+            Err(e) => Err(e),
+        }
+    }
+    async fn delete(&self, provider: &str, subject: &str) -> Result<bool, auth_core::StoreError> {
+        self.inner.delete(provider, subject).await
+    }
+    async fn list(
+        &self,
+        provider: Option<&str>,
+    ) -> Result<Vec<StoredCredential>, auth_core::StoreError> {
+        self.inner.list(provider).await
+    }
+    async fn wait_for_change(&self, provider: &str, subject: &str, _: Duration, _: Duration) {
+        if self.waits.fetch_add(1, Ordering::SeqCst) > 0 {
+            return;
+        }
+        // The first wait, started before the first read: ended by the other instance's write,
+        // which lands once the caller lost the claim.
+        while !self.lost.load(Ordering::SeqCst) {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        let done = CredentialRecord::new(
+            provider,
+            subject,
+            Credentials::new(valid("refreshed-elsewhere", "rt")).to_payload(),
+        );
+        self.inner.put(done, PutMode::Overwrite).await.unwrap();
+    }
+    fn describe(&self) -> String {
+        "loses-the-claim".into()
+    }
+}
+
+#[tokio::test]
+async fn a_lost_lease_claim_waits_on_the_record_it_returned_without_reading_it_again() {
+    use auth_core::{RefreshingTokenSource, TokenSource};
+    let (server, calls) = refresh_server(Duration::ZERO).await;
+    let store = Arc::new(LosesTheClaim::default());
+    let payload = Credentials::new(expired("stale", "rt")).to_payload();
+    store
+        .inner
+        .put(CredentialRecord::new("test", "u", payload), PutMode::Create)
+        .await
+        .unwrap();
+    let source = RefreshingTokenSource::stored(endpoint(&server.uri()), "u", store.clone());
+    let started = std::time::Instant::now();
+    assert_eq!(
+        source.token().await.unwrap().expose_secret(),
+        "refreshed-elsewhere"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "woken, not polled out"
+    );
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        0,
+        "the winner's refresh is adopted"
+    );
+    assert_eq!(
+        store.gets.load(Ordering::SeqCst),
+        2,
+        "read, claim lost (the record returned), woken by the winner's write, read again"
+    );
+    assert_eq!(
+        store.waits.load(Ordering::SeqCst),
+        2,
+        "the wait started before the first read lasted through the claim"
+    );
+}
+
 #[tokio::test]
 async fn a_waiter_asks_the_store_to_wait_until_the_lease_lapses_and_adopts_the_holders_token() {
     let (server, calls) = refresh_server(Duration::ZERO).await;
