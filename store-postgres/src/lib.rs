@@ -83,12 +83,13 @@ use auth_core::crypto::{KeySource, log_encryption_status};
 use auth_core::store::{PayloadReplacement, time_from_millis};
 use auth_core::{
     CredentialRecord, CredentialStatus, CredentialStore, EncryptedStore, Payload, PutMode,
-    RefreshLease, StoreError, StoredCredential, Version,
+    RefreshLease, StoreError, StoredCredential, Updated, Version,
 };
 use deadpool_postgres::{Object, Pool};
 use tokio::task::JoinHandle;
 use tokio_postgres::Row;
 use tokio_postgres::config::Host;
+use tokio_postgres::types::ToSql;
 
 use clock::Clock;
 use connect::Tls;
@@ -311,6 +312,64 @@ impl PostgresCredentialStore {
         .await
     }
 
+    /// `record`'s columns, with its lease's expiry on the database clock.
+    fn columns<'a>(&self, record: &'a CredentialRecord) -> Columns<'a> {
+        let (lease_holder, lease_expires_ms) = match &record.lease {
+            Some(lease) => (
+                Some(lease.holder.as_str()),
+                Some(self.inner.clock.to_database(lease.expires_at)),
+            ),
+            None => (None, None),
+        };
+        Columns {
+            provider: &record.provider,
+            subject: &record.subject,
+            status: record.status.as_str(),
+            lease_holder,
+            lease_expires_ms,
+            payload: record.payload.expose_bytes(),
+        }
+    }
+
+    /// Runs `sql` (`CREATE` or `OVERWRITE`) on `record`'s columns.
+    async fn write(
+        &self,
+        op: Op,
+        sql: &str,
+        record: &CredentialRecord,
+    ) -> Result<Vec<Row>, StoreError> {
+        self.query(op, sql, &self.columns(record).params()).await
+    }
+
+    /// The conditional UPDATE of `record` at `expected`, and when it matched nothing, `then` (a
+    /// SELECT by provider and subject) on the same connection: one pool checkout, which a busy
+    /// service queues for. Returns the UPDATE's rows and `then`'s.
+    async fn update_then(
+        &self,
+        record: &CredentialRecord,
+        expected: Version,
+        then: &'static str,
+    ) -> Result<(Vec<Row>, Vec<Row>), StoreError> {
+        let expected = db_version(expected);
+        let columns = self.columns(record);
+        let columns = columns.params();
+        let (provider, subject) = (record.provider.as_str(), record.subject.as_str());
+        self.run("conditional put", self.limit(2), async |client| {
+            if let Some(expected) = expected {
+                let params = [columns.as_slice(), &[&expected]].concat();
+                let update = client.prepare_cached(UPDATE).await?;
+                let rows = client.query(&update, &params).await?;
+                if !rows.is_empty() {
+                    return Ok((rows, Vec::new()));
+                }
+            }
+            let current = client.prepare_cached(then).await?;
+            let current = client.query(&current, &[&provider, &subject]).await?;
+            Ok((Vec::new(), current))
+        })
+        .await
+    }
+
     fn decode(&self, row: &Row) -> Result<StoredCredential, StoreError> {
         decode(row, &self.inner.clock, self.location())
     }
@@ -486,6 +545,30 @@ impl PostgresStoreBuilder {
     }
 }
 
+/// A record's columns, as the statements that write it take them.
+struct Columns<'a> {
+    provider: &'a str,
+    subject: &'a str,
+    status: &'a str,
+    lease_holder: Option<&'a str>,
+    lease_expires_ms: Option<i64>,
+    payload: &'a [u8],
+}
+
+impl Columns<'_> {
+    /// The parameters `$1` to `$6` of `CREATE`, `OVERWRITE` and `UPDATE`.
+    fn params(&self) -> [&(dyn ToSql + Sync); 6] {
+        [
+            &self.provider,
+            &self.subject,
+            &self.status,
+            &self.lease_holder,
+            &self.lease_expires_ms,
+            &self.payload,
+        ]
+    }
+}
+
 /// `postgres://user@host:port/dbname` for messages: never the password.
 fn location(config: &tokio_postgres::Config) -> String {
     let user = config
@@ -582,47 +665,15 @@ impl CredentialStore for PostgresCredentialStore {
     }
 
     async fn put(&self, record: CredentialRecord, mode: PutMode) -> Result<Version, StoreError> {
-        let (lease_holder, lease_expires_ms) = match &record.lease {
-            Some(lease) => (
-                Some(lease.holder.as_str()),
-                Some(self.inner.clock.to_database(lease.expires_at)),
-            ),
-            None => (None, None),
-        };
-        let status = record.status.as_str();
-        let payload = record.payload.expose_bytes();
-        let (provider, subject) = (record.provider.as_str(), record.subject.as_str());
-        let columns: [&(dyn tokio_postgres::types::ToSql + Sync); 6] = [
-            &provider,
-            &subject,
-            &status,
-            &lease_holder,
-            &lease_expires_ms,
-            &payload,
-        ];
-        // For a conditional put that matched nothing: the version there now, read on the same
-        // connection (one pool checkout, which a busy service queues for), only to report it;
-        // the write itself was decided by the UPDATE.
+        // For a conditional put that matched nothing: the version there now, only to report it.
         let mut found = Vec::new();
         let rows = match mode {
-            PutMode::Create => self.query("create", CREATE, &columns).await?,
-            PutMode::Overwrite => self.query("overwrite", OVERWRITE, &columns).await?,
+            PutMode::Create => self.write("create", CREATE, &record).await?,
+            PutMode::Overwrite => self.write("overwrite", OVERWRITE, &record).await?,
             PutMode::Update(expected) => {
-                let expected = db_version(expected);
-                self.run("conditional put", self.limit(2), async |client| {
-                    if let Some(expected) = expected {
-                        let params = [columns.as_slice(), &[&expected]].concat();
-                        let update = client.prepare_cached(UPDATE).await?;
-                        let rows = client.query(&update, &params).await?;
-                        if !rows.is_empty() {
-                            return Ok(rows);
-                        }
-                    }
-                    let version = client.prepare_cached(VERSION).await?;
-                    found = client.query(&version, &[&provider, &subject]).await?;
-                    Ok(Vec::new())
-                })
-                .await?
+                let (rows, current) = self.update_then(&record, expected, VERSION).await?;
+                found = current;
+                rows
             }
         };
         if let Some(version) = returned_version(&rows, self.location(), &record) {
@@ -646,6 +697,22 @@ impl CredentialStore for PostgresCredentialStore {
                 self.location(),
                 "overwrite",
                 "the upsert returned no version",
+            )),
+        }
+    }
+
+    /// The record for a claim that lost is read in the same pool checkout, right after the
+    /// UPDATE that matched nothing.
+    async fn update_or_read(
+        &self,
+        record: CredentialRecord,
+        expected: Version,
+    ) -> Result<Updated, StoreError> {
+        let (rows, current) = self.update_then(&record, expected, SELECT_ONE).await?;
+        match returned_version(&rows, self.location(), &record) {
+            Some(version) => Ok(Updated::Written(version?)),
+            None => Ok(Updated::Changed(
+                current.first().map(|row| self.decode(row)).transpose()?,
             )),
         }
     }
