@@ -203,12 +203,7 @@ impl<S: CredentialStore> EncryptedStore<S> {
         mode: PutMode,
         version: Version,
     ) -> Result<Version, StoreError> {
-        record.payload = keys.seal_envelope(
-            &record.provider,
-            &record.subject,
-            version,
-            record.payload.expose_bytes(),
-        )?;
+        seal(keys, &mut record, version)?;
         let (provider, subject) = (record.provider.clone(), record.subject.clone());
         let written = self.inner.put(record, mode).await?;
         if written != version {
@@ -268,6 +263,17 @@ impl<S: CredentialStore> EncryptedStore<S> {
             ),
         }))
     }
+}
+
+/// Seals `record`'s payload for `version`, the version its write will give it.
+fn seal(keys: &KeyRing, record: &mut CredentialRecord, version: Version) -> Result<(), StoreError> {
+    record.payload = keys.seal_envelope(
+        &record.provider,
+        &record.subject,
+        version,
+        record.payload.expose_bytes(),
+    )?;
+    Ok(())
 }
 
 /// The version after `v`, which the store contract gives an `Update(v)`.
@@ -332,12 +338,7 @@ impl<S: CredentialStore> CredentialStore for EncryptedStore<S> {
             });
         };
         let version = next(&record, expected)?;
-        record.payload = keys.seal_envelope(
-            &record.provider,
-            &record.subject,
-            version,
-            record.payload.expose_bytes(),
-        )?;
+        seal(keys, &mut record, version)?;
         let (provider, subject) = (record.provider.clone(), record.subject.clone());
         match self.inner.update_or_read(record, expected).await? {
             Updated::Written(written) if written != version => {

@@ -231,12 +231,17 @@ async fn a_live_foreign_lease_makes_callers_wait_then_give_up() {
 /// A store that hears of other processes' writes: its `wait_for_change` records what it was
 /// asked, and the first time plays the lease holder finishing its refresh as soon as the caller
 /// has read the record after starting that wait (the write lands between the read and the
-/// wait).
+/// wait). With `loses_claim`, another instance claims the refresh lease just before the caller
+/// does (once), and the first wait ends with its write as soon as the caller lost that claim. A
+/// lost claim returns the record without a `get` (as a store that reads it in the same round
+/// trip does).
 #[derive(Debug, Default)]
 struct HearsOfWrites {
     inner: MemoryCredentialStore,
     waits: Mutex<Vec<(Duration, Duration)>>,
     gets: AtomicUsize,
+    loses_claim: bool,
+    lost: std::sync::atomic::AtomicBool,
 }
 
 #[async_trait::async_trait]
@@ -254,74 +259,7 @@ impl CredentialStore for HearsOfWrites {
         record: CredentialRecord,
         mode: PutMode,
     ) -> Result<auth_core::Version, auth_core::StoreError> {
-        self.inner.put(record, mode).await
-    }
-    async fn delete(&self, provider: &str, subject: &str) -> Result<bool, auth_core::StoreError> {
-        self.inner.delete(provider, subject).await
-    }
-    async fn list(
-        &self,
-        provider: Option<&str>,
-    ) -> Result<Vec<StoredCredential>, auth_core::StoreError> {
-        self.inner.list(provider).await
-    }
-    async fn wait_for_change(
-        &self,
-        provider: &str,
-        subject: &str,
-        poll_interval: Duration,
-        max_wait: Duration,
-    ) {
-        let first = {
-            let mut waits = self.waits.lock().unwrap();
-            waits.push((poll_interval, max_wait));
-            waits.len() == 1
-        };
-        if first {
-            let read = self.gets.load(Ordering::SeqCst);
-            while self.gets.load(Ordering::SeqCst) == read {
-                tokio::time::sleep(Duration::from_millis(1)).await;
-            }
-            let done = CredentialRecord::new(
-                provider,
-                subject,
-                Credentials::new(valid("refreshed-elsewhere", "rt")).to_payload(),
-            );
-            self.inner.put(done, PutMode::Overwrite).await.unwrap();
-        }
-    }
-    fn describe(&self) -> String {
-        "hears-of-writes".into()
-    }
-}
-
-/// A store on which another instance always claims the refresh lease just before the caller
-/// does, and writes its refreshed token when the caller waits: a lost claim returns the record
-/// without a `get` (as a store that reads it in the same round trip does); `get`s are counted.
-#[derive(Debug, Default)]
-struct LosesTheClaim {
-    inner: MemoryCredentialStore,
-    lost: std::sync::atomic::AtomicBool,
-    waits: AtomicUsize,
-    gets: AtomicUsize,
-}
-
-#[async_trait::async_trait]
-impl CredentialStore for LosesTheClaim {
-    async fn get(
-        &self,
-        provider: &str,
-        subject: &str,
-    ) -> Result<Option<StoredCredential>, auth_core::StoreError> {
-        self.gets.fetch_add(1, Ordering::SeqCst);
-        self.inner.get(provider, subject).await
-    }
-    async fn put(
-        &self,
-        record: CredentialRecord,
-        mode: PutMode,
-    ) -> Result<auth_core::Version, auth_core::StoreError> {
-        if let (Some(_), PutMode::Update(expected)) = (&record.lease, mode)
+        if let (true, Some(_), PutMode::Update(expected)) = (self.loses_claim, &record.lease, mode)
             && !self.lost.swap(true, Ordering::SeqCst)
         {
             let mut theirs =
@@ -360,32 +298,62 @@ impl CredentialStore for LosesTheClaim {
     ) -> Result<Vec<StoredCredential>, auth_core::StoreError> {
         self.inner.list(provider).await
     }
-    async fn wait_for_change(&self, provider: &str, subject: &str, _: Duration, _: Duration) {
-        if self.waits.fetch_add(1, Ordering::SeqCst) > 0 {
-            return;
+    async fn wait_for_change(
+        &self,
+        provider: &str,
+        subject: &str,
+        poll_interval: Duration,
+        max_wait: Duration,
+    ) {
+        let first = {
+            let mut waits = self.waits.lock().unwrap();
+            waits.push((poll_interval, max_wait));
+            waits.len() == 1
+        };
+        if first {
+            let read = self.gets.load(Ordering::SeqCst);
+            while if self.loses_claim {
+                !self.lost.load(Ordering::SeqCst)
+            } else {
+                self.gets.load(Ordering::SeqCst) == read
+            } {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+            let done = CredentialRecord::new(
+                provider,
+                subject,
+                Credentials::new(valid("refreshed-elsewhere", "rt")).to_payload(),
+            );
+            self.inner.put(done, PutMode::Overwrite).await.unwrap();
         }
-        // The first wait, started before the first read: ended by the other instance's write,
-        // which lands once the caller lost the claim.
-        while !self.lost.load(Ordering::SeqCst) {
-            tokio::time::sleep(Duration::from_millis(1)).await;
-        }
-        let done = CredentialRecord::new(
-            provider,
-            subject,
-            Credentials::new(valid("refreshed-elsewhere", "rt")).to_payload(),
-        );
-        self.inner.put(done, PutMode::Overwrite).await.unwrap();
     }
     fn describe(&self) -> String {
-        "loses-the-claim".into()
+        "hears-of-writes".into()
     }
+}
+
+/// The caller that started at `started` was woken by the holder's write (not polled out) and
+/// adopted its token without a token request of its own.
+fn woken_and_adopted(started: std::time::Instant, calls: &AtomicUsize) {
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "woken, not polled out"
+    );
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        0,
+        "the holder's refresh is adopted"
+    );
 }
 
 #[tokio::test]
 async fn a_lost_lease_claim_waits_on_the_record_it_returned_without_reading_it_again() {
     use auth_core::{RefreshingTokenSource, TokenSource};
     let (server, calls) = refresh_server(Duration::ZERO).await;
-    let store = Arc::new(LosesTheClaim::default());
+    let store = Arc::new(HearsOfWrites {
+        loses_claim: true,
+        ..Default::default()
+    });
     let payload = Credentials::new(expired("stale", "rt")).to_payload();
     store
         .inner
@@ -398,22 +366,14 @@ async fn a_lost_lease_claim_waits_on_the_record_it_returned_without_reading_it_a
         source.token().await.unwrap().expose_secret(),
         "refreshed-elsewhere"
     );
-    assert!(
-        started.elapsed() < Duration::from_secs(5),
-        "woken, not polled out"
-    );
-    assert_eq!(
-        calls.load(Ordering::SeqCst),
-        0,
-        "the winner's refresh is adopted"
-    );
+    woken_and_adopted(started, &calls);
     assert_eq!(
         store.gets.load(Ordering::SeqCst),
         2,
         "read, claim lost (the record returned), woken by the winner's write, read again"
     );
     assert_eq!(
-        store.waits.load(Ordering::SeqCst),
+        store.waits.lock().unwrap().len(),
         2,
         "the wait started before the first read lasted through the claim"
     );
@@ -440,15 +400,7 @@ async fn a_waiter_asks_the_store_to_wait_until_the_lease_lapses_and_adopts_the_h
         .await
         .unwrap();
     assert_eq!(token.expose_secret(), "refreshed-elsewhere");
-    assert!(
-        started.elapsed() < Duration::from_secs(5),
-        "woken, not polled out"
-    );
-    assert_eq!(
-        calls.load(Ordering::SeqCst),
-        0,
-        "the holder's refresh is adopted"
-    );
+    woken_and_adopted(started, &calls);
     // One wait started before each read: the first ended by the holder's write, the second
     // not needed (the record held the holder's token).
     let waits = store.waits.lock().unwrap().clone();
