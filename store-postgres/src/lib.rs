@@ -86,6 +86,7 @@ use auth_core::{
     RefreshLease, StoreError, StoredCredential, Updated, Version,
 };
 use deadpool_postgres::{Object, Pool};
+use tokio::sync::Semaphore;
 use tokio::task::JoinHandle;
 use tokio_postgres::Row;
 use tokio_postgres::config::Host;
@@ -170,6 +171,9 @@ pub struct PostgresCredentialStore {
 
 struct Inner {
     pool: Pool,
+    /// Permits for [`PostgresCredentialStore::with_connection`]'s callers: fewer than the pool's
+    /// connections, so that the credential records always find one (see [`reserved`]).
+    shared: Semaphore,
     query_timeout: Duration,
     /// `postgres://user@host:port/dbname`, without the password.
     location: Arc<str>,
@@ -228,12 +232,30 @@ impl PostgresCredentialStore {
     /// errors, so that an unreachable or restarting database is a retryable [`StoreError::Io`]
     /// and anything else the server refuses is [`StoreError::Backend`]; `op` names what was
     /// being done in them.
+    ///
+    /// Such callers share all but a quarter of the pool's connections (see
+    /// [`PostgresStoreBuilder::pool_size`]): the rest stay free for the credential records, so
+    /// that a refresh's reads and writes never queue behind another component's statements.
     pub async fn with_connection<T>(
         &self,
         op: &'static str,
         statements: usize,
         work: impl AsyncFnOnce(&mut PooledConnection) -> Result<T, tokio_postgres::Error>,
     ) -> Result<T, StoreError> {
+        let wait = self
+            .inner
+            .pool
+            .timeouts()
+            .wait
+            .unwrap_or(DEFAULT_CONNECT_TIMEOUT);
+        let Ok(Ok(_permit)) = tokio::time::timeout(wait, self.inner.shared.acquire()).await else {
+            return Err(unavailable(
+                self.location(),
+                op,
+                io::ErrorKind::TimedOut,
+                &format!("no pooled connection free within {wait:?}"),
+            ));
+        };
         self.run(op, self.limit(statements), work).await
     }
 
@@ -445,7 +467,9 @@ impl PostgresStoreBuilder {
     }
 
     /// How many pooled connections the store opens at most (default [`DEFAULT_POOL_SIZE`], at
-    /// least 1). The listener's connection comes on top.
+    /// least 1). The listener's connection comes on top. A quarter of them (rounded down) is
+    /// kept for the credential records: another component's statements
+    /// ([`PostgresCredentialStore::with_connection`]) use the others.
     pub fn pool_size(mut self, size: usize) -> Self {
         self.pool_size = size.max(1);
         self
@@ -534,6 +558,7 @@ impl PostgresStoreBuilder {
         let store = PostgresCredentialStore {
             inner: Arc::new(Inner {
                 pool,
+                shared: Semaphore::new(self.pool_size - reserved(self.pool_size)),
                 query_timeout: self.query_timeout,
                 location: Arc::from(location),
                 clock,
@@ -567,6 +592,11 @@ impl Columns<'_> {
             &self.payload,
         ]
     }
+}
+
+/// How many of a pool of `size` connections only the credential records use: a quarter.
+fn reserved(size: usize) -> usize {
+    size / 4
 }
 
 /// `postgres://user@host:port/dbname` for messages: never the password.
