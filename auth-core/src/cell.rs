@@ -10,11 +10,13 @@
 //!
 //! 1. re-read the store: another process may already have refreshed (adopt its token);
 //! 2. take a short *refresh lease* on the record with a conditional put; if another process holds an
-//!    unexpired lease, wait and re-read (a lease left by a crashed holder expires). The store
+//!    unexpired lease, wait and re-read (a lease left by a crashed holder expires). A claim lost
+//!    to another process's write returns the record as it is now
+//!    ([`CredentialStore::update_or_read`]), which is examined as a read is. The store
 //!    decides how to wait ([`CredentialStore::wait_for_change`]): most sleep a poll interval, one
 //!    that hears of other processes' writes wakes the waiter as soon as the holder writes. The
-//!    wait starts (is polled once) before each read, so that a write landing between the read
-//!    and the wait is heard too;
+//!    wait starts (is polled once) before each read and lasts through the claim, so that a write
+//!    landing between the read (or the lost claim) and the wait is heard too;
 //! 3. call the token endpoint, then write the new credentials with a conditional put on the leased
 //!    version (clearing the lease). A store that is busy is retried for [`STORE_WRITE_BUDGET`];
 //!    if the write still fails, the call fails with [`AuthError::RefreshNotSaved`] and the cell
@@ -57,7 +59,7 @@ use crate::error::{AuthError, OAuthErrorCode, StoreError};
 use crate::secret::SecretString;
 use crate::store::{
     CredentialRecord, CredentialStatus, CredentialStore, PutMode, RefreshLease, StoredCredential,
-    Version,
+    Updated, Version,
 };
 use crate::token::{Credentials, MAX_TOKEN_LIFETIME, OAuth2Token};
 use crate::token_source::{CredentialSource, TokenSource};
@@ -128,6 +130,8 @@ struct Cache {
     /// costs tens, and its millisecond granularity is nothing against an expiry margin of
     /// seconds. This check runs on every API call.
     refresh_at: Option<coarsetime::Instant>,
+    /// When the cached token expires, if known: what the credentials it came from say.
+    expires_at: Option<SystemTime>,
     /// The last token a caller reported as rejected.
     rejected: Option<SecretString>,
     can_refresh: bool,
@@ -238,6 +242,14 @@ enum Read {
     Token(SecretString),
     /// Credentials to refresh, and the record they came from.
     Refresh(Box<(StoredCredential, Credentials)>),
+}
+
+/// How a claim of the refresh lease ended.
+enum Claim {
+    /// Ours: the lease, released unless a write replaces it.
+    Taken(LeaseRelease),
+    /// Another writer changed the record first: the record as it is now, if any.
+    Lost(Option<StoredCredential>),
 }
 
 /// How a refresh under our lease ended, when it did not fail.
@@ -418,12 +430,22 @@ impl TokenCell {
         if replace || cache.token.is_none() {
             cache.token = Some(token.clone());
             cache.refresh_at = refresh_at;
+            cache.expires_at = credentials.token.expires_at;
             cache.can_refresh = credentials.token.refresh_token.is_some();
             cache.rejected = None;
             cache.unsaved = None;
         }
         self.state.store(LOADED, Ordering::Release);
         token
+    }
+
+    /// See [`RefreshingTokenSource::refreshable_expiry`].
+    pub(crate) fn refreshable_expiry(&self) -> Option<SystemTime> {
+        if self.state() == CellState::NeedsReauthorization {
+            return None;
+        }
+        let cache = self.read_cache();
+        cache.expires_at.filter(|_| cache.can_refresh)
     }
 
     /// Forgets the cached token (after the credentials were deleted).
@@ -483,10 +505,13 @@ impl TokenCell {
         Ok(credentials.extra)
     }
 
-    fn hold_until(&self, token: &SecretString, until: coarsetime::Instant) {
+    /// Serves `credentials`' token until `until` (after a failed refresh).
+    fn hold_until(&self, credentials: &Credentials, until: coarsetime::Instant) {
         let mut cache = self.write_cache();
-        cache.token = Some(token.clone());
+        cache.token = Some(credentials.token.access_token.clone());
         cache.refresh_at = Some(until);
+        cache.expires_at = credentials.token.expires_at;
+        cache.can_refresh = credentials.token.refresh_token.is_some();
     }
 
     pub(crate) async fn token(&self) -> Result<SecretString, AuthError> {
@@ -647,7 +672,7 @@ impl TokenCell {
             tracing::warn!(provider = self.endpoint.id(), subject = %self.subject, error = %err,
                 "refresh failed; using the current token until it expires");
             self.hold_until(
-                &token.access_token,
+                credentials,
                 coarsetime::Instant::now()
                     + coarsetime::Duration::from(self.policy.retry_after_transient),
             );
@@ -674,21 +699,33 @@ impl TokenCell {
             }
         }
         let deadline = Instant::now().checked_add(self.policy.max_wait);
+        // The record as a lost claim of the lease returned it, with the wait started before
+        // that claim: a write landing since still ends the wait for a lease found on it.
+        let mut known = None;
         loop {
-            let change = self.watch(store.as_ref(), deadline);
-            let (stored, credentials) =
-                match self.read(store.as_ref(), rejected.as_ref(), ahead).await? {
-                    Read::Token(token) => return Ok(token),
-                    Read::Refresh(read) => *read,
-                };
+            let (change, stored) = match known.take() {
+                Some(known) => known,
+                None => {
+                    let change = self.watch(store.as_ref(), deadline);
+                    (change, store.get(self.endpoint.id(), &self.subject).await?)
+                }
+            };
+            let (stored, credentials) = match self.examine(stored, rejected.as_ref(), ahead)? {
+                Read::Token(token) => return Ok(token),
+                Read::Refresh(read) => *read,
+            };
             if let Some(lapses_at) = self.leased_by_another(&stored) {
                 self.wait_for_lease(change, lapses_at, deadline).await?;
                 continue;
             }
-            drop(change);
-            let Some(lease) = self.take_lease(store, stored).await? else {
-                continue;
+            let lease = match self.take_lease(store, stored).await? {
+                Claim::Taken(lease) => lease,
+                Claim::Lost(current) => {
+                    known = Some((change, current));
+                    continue;
+                }
             };
+            drop(change);
             match self
                 .spend(store, lease, &credentials, rejected.as_ref())
                 .await?
@@ -699,22 +736,19 @@ impl TokenCell {
         }
     }
 
-    /// Step 1: reads the record and decides whether its credentials can be used or must be
+    /// Step 1: decides whether the credentials of the record read can be used or must be
     /// refreshed (another process may have refreshed them already).
-    async fn read(
+    fn examine(
         &self,
-        store: &dyn CredentialStore,
+        stored: Option<StoredCredential>,
         rejected: Option<&SecretString>,
         ahead: Option<Duration>,
     ) -> Result<Read, AuthError> {
-        let stored = store
-            .get(self.endpoint.id(), &self.subject)
-            .await?
-            .ok_or_else(|| AuthError::NoCredentials {
-                provider: self.endpoint.id().to_string(),
-                subject: self.subject.clone(),
-                fallback_available: false,
-            })?;
+        let stored = stored.ok_or_else(|| AuthError::NoCredentials {
+            provider: self.endpoint.id().to_string(),
+            subject: self.subject.clone(),
+            fallback_available: false,
+        })?;
         if stored.record.status == CredentialStatus::NeedsReauthorization {
             return Err(self.needs_reauthorization("the stored grant was rejected earlier".into()));
         }
@@ -784,26 +818,26 @@ impl TokenCell {
         Ok(())
     }
 
-    /// Step 3: takes the refresh lease with a conditional put on the version read; `None` when
-    /// another process wrote the record first (read it again).
+    /// Step 3: takes the refresh lease with a conditional put on the version read; when another
+    /// process wrote the record first, the record as it is now, which the store returns
+    /// without another round trip when it can.
     async fn take_lease(
         &self,
         store: &Arc<dyn CredentialStore>,
         stored: StoredCredential,
-    ) -> Result<Option<LeaseRelease>, AuthError> {
+    ) -> Result<Claim, AuthError> {
         let mut leased = stored.record.clone();
         leased.lease = Some(RefreshLease {
             holder: self.holder.clone(),
             expires_at: SystemTime::now() + self.policy.lease_for(self.endpoint.request_timeout()),
         });
-        let version = match store.put(leased, PutMode::Update(stored.version)).await {
-            Ok(version) => version,
-            Err(StoreError::VersionMismatch { .. }) => return Ok(None),
-            Err(e) => return Err(e.into()),
+        let version = match store.update_or_read(leased, stored.version).await? {
+            Updated::Written(version) => version,
+            Updated::Changed(current) => return Ok(Claim::Lost(current)),
         };
         let mut released = stored.record;
         released.lease = None;
-        Ok(Some(LeaseRelease {
+        Ok(Claim::Taken(LeaseRelease {
             store: store.clone(),
             record: Some(released),
             version,
@@ -1182,6 +1216,14 @@ impl RefreshingTokenSource {
     /// Does nothing for credentials kept in memory.
     pub async fn refresh_ahead(&self, within: Duration) -> Result<(), AuthError> {
         self.cell.refresh_ahead(within).await
+    }
+
+    /// When the token this source last handed out expires, for a background refresher to
+    /// schedule its refresh ahead of use, without reading the store: known only while its
+    /// credentials can be refreshed (they have a refresh token and their grant was not
+    /// rejected) and say when they expire; `None` otherwise, and before the first call.
+    pub fn refreshable_expiry(&self) -> Option<SystemTime> {
+        self.cell.refreshable_expiry()
     }
 
     /// How long a refresh lease this source takes lasts: a lease left by a process that died

@@ -28,7 +28,7 @@ use crate::crypto::{Envelope, KeyRing, accept_plaintext, unseal};
 use crate::error::StoreError;
 use crate::store::{
     CredentialRecord, CredentialStore, Payload, PayloadReplacement, PutMode, StoredCredential,
-    Version,
+    Updated, Version,
 };
 
 /// Store kind in this layer's errors.
@@ -203,24 +203,30 @@ impl<S: CredentialStore> EncryptedStore<S> {
         mode: PutMode,
         version: Version,
     ) -> Result<Version, StoreError> {
-        record.payload = keys.seal_envelope(
-            &record.provider,
-            &record.subject,
-            version,
-            record.payload.expose_bytes(),
-        )?;
+        seal(keys, &mut record, version)?;
         let (provider, subject) = (record.provider.clone(), record.subject.clone());
         let written = self.inner.put(record, mode).await?;
         if written != version {
-            return Err(StoreError::Backend {
-                store: LAYER,
-                message: format!(
-                    "{} wrote {provider}/{subject} as version {written} where the CredentialStore contract says {version}, so the payload sealed for {version} will not decrypt; this store cannot be encrypted with EncryptedStore until it numbers versions as the contract says",
-                    self.describe()
-                ),
-            });
+            return Err(self.misnumbered(&provider, &subject, written, version));
         }
         Ok(written)
+    }
+
+    /// The inner store wrote (provider, subject) as `written` where the contract says `version`.
+    fn misnumbered(
+        &self,
+        provider: &str,
+        subject: &str,
+        written: Version,
+        version: Version,
+    ) -> StoreError {
+        StoreError::Backend {
+            store: LAYER,
+            message: format!(
+                "{} wrote {provider}/{subject} as version {written} where the CredentialStore contract says {version}, so the payload sealed for {version} will not decrypt; this store cannot be encrypted with EncryptedStore until it numbers versions as the contract says",
+                self.describe()
+            ),
+        }
     }
 
     /// `Overwrite` as conditional puts, so that the version sealed for is the one written.
@@ -257,6 +263,17 @@ impl<S: CredentialStore> EncryptedStore<S> {
             ),
         }))
     }
+}
+
+/// Seals `record`'s payload for `version`, the version its write will give it.
+fn seal(keys: &KeyRing, record: &mut CredentialRecord, version: Version) -> Result<(), StoreError> {
+    record.payload = keys.seal_envelope(
+        &record.provider,
+        &record.subject,
+        version,
+        record.payload.expose_bytes(),
+    )?;
+    Ok(())
 }
 
 /// The version after `v`, which the store contract gives an `Update(v)`.
@@ -304,6 +321,33 @@ impl<S: CredentialStore> CredentialStore for EncryptedStore<S> {
                 self.put_sealed(keys, record, mode, version).await
             }
             PutMode::Overwrite => self.overwrite(keys, record).await,
+        }
+    }
+
+    async fn update_or_read(
+        &self,
+        mut record: CredentialRecord,
+        expected: Version,
+    ) -> Result<Updated, StoreError> {
+        let Some(keys) = self.keys.as_deref() else {
+            return Ok(match self.inner.update_or_read(record, expected).await? {
+                Updated::Changed(current) => {
+                    Updated::Changed(current.map(|c| self.open(c)).transpose()?)
+                }
+                written => written,
+            });
+        };
+        let version = next(&record, expected)?;
+        seal(keys, &mut record, version)?;
+        let (provider, subject) = (record.provider.clone(), record.subject.clone());
+        match self.inner.update_or_read(record, expected).await? {
+            Updated::Written(written) if written != version => {
+                Err(self.misnumbered(&provider, &subject, written, version))
+            }
+            Updated::Written(written) => Ok(Updated::Written(written)),
+            Updated::Changed(current) => {
+                Ok(Updated::Changed(current.map(|c| self.open(c)).transpose()?))
+            }
         }
     }
 

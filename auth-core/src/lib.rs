@@ -133,7 +133,7 @@ pub use secret::SecretString;
 pub use session::{Session, SessionOptions};
 pub use store::{
     CredentialRecord, CredentialStatus, CredentialStore, MemoryCredentialStore, Payload, PutMode,
-    RefreshLease, StoredCredential, Version,
+    RefreshLease, StoredCredential, Updated, Version,
 };
 pub use token::{Credentials, OAuth2Token, UserCredentials};
 pub use token_source::{CredentialSource, StaticTokenSource, TokenSource};

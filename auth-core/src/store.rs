@@ -162,6 +162,16 @@ pub struct PayloadReplacement {
     pub payload: Payload,
 }
 
+/// What [`CredentialStore::update_or_read`] did.
+#[derive(Debug, Clone)]
+pub enum Updated {
+    /// The record was at the expected version and was written: its new version.
+    Written(Version),
+    /// The record was not at the expected version and was left alone: the record as it is
+    /// now (`None` when there is none).
+    Changed(Option<StoredCredential>),
+}
+
 /// Durable storage of user credentials by (provider, subject).
 ///
 /// A store keeps payloads as opaque bytes: encryption at rest is a layer over any store
@@ -183,6 +193,26 @@ pub trait CredentialStore: Send + Sync + fmt::Debug {
 
     /// Writes a record under `mode` and returns its new version, numbered as [`next_version`] does.
     async fn put(&self, record: CredentialRecord, mode: PutMode) -> Result<Version, StoreError>;
+
+    /// Writes `record` if it is at version `expected` (as `put` with [`PutMode::Update`]);
+    /// otherwise returns the record as it is now, for a caller that would read it next (one
+    /// that lost a race for a refresh lease reads who holds it and until when).
+    ///
+    /// The default is that `put`, and a `get` after a [`StoreError::VersionMismatch`]; a store
+    /// that can read the record in the same round trip overrides it.
+    async fn update_or_read(
+        &self,
+        record: CredentialRecord,
+        expected: Version,
+    ) -> Result<Updated, StoreError> {
+        match self.put(record, PutMode::Update(expected)).await {
+            Ok(version) => Ok(Updated::Written(version)),
+            Err(StoreError::VersionMismatch {
+                provider, subject, ..
+            }) => Ok(Updated::Changed(self.get(&provider, &subject).await?)),
+            Err(e) => Err(e),
+        }
+    }
 
     /// Deletes the record; `true` if there was one.
     async fn delete(&self, provider: &str, subject: &str) -> Result<bool, StoreError>;
@@ -275,6 +305,13 @@ impl<T: CredentialStore + ?Sized> CredentialStore for Arc<T> {
     }
     async fn put(&self, record: CredentialRecord, mode: PutMode) -> Result<Version, StoreError> {
         (**self).put(record, mode).await
+    }
+    async fn update_or_read(
+        &self,
+        record: CredentialRecord,
+        expected: Version,
+    ) -> Result<Updated, StoreError> {
+        (**self).update_or_read(record, expected).await
     }
     async fn delete(&self, provider: &str, subject: &str) -> Result<bool, StoreError> {
         (**self).delete(provider, subject).await

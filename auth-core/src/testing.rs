@@ -30,7 +30,7 @@ use std::time::{Duration, SystemTime};
 use crate::error::StoreError;
 use crate::store::{
     CredentialRecord, CredentialStatus, CredentialStore, Payload, PayloadReplacement, PutMode,
-    RefreshLease,
+    RefreshLease, Updated,
 };
 
 /// Log output captured in memory, for tests that check what was logged and what never was.
@@ -159,6 +159,7 @@ where
     create_then_get_round_trips(make().await).await;
     create_twice_conflicts(make().await).await;
     update_requires_current_version(make().await).await;
+    update_or_read_writes_or_returns_the_current_record(make().await).await;
     overwrite_always_writes(make().await).await;
     versions_follow_the_contract(make().await).await;
     replace_payloads_keeps_everything_else(make().await).await;
@@ -289,6 +290,63 @@ pub async fn update_requires_current_version(store: DynStore) {
         store.get("p", "other").await.unwrap().is_none(),
         "a failed update must not create"
     );
+}
+
+/// `update_or_read` at the current version writes as `Update` does; at a stale version it
+/// changes nothing and returns the record as it is, lease included; for an absent record it
+/// returns `None` and creates nothing.
+pub async fn update_or_read_writes_or_returns_the_current_record(store: DynStore) {
+    let v1 = store
+        .put(CredentialRecord::new("p", "s", payload(1)), PutMode::Create)
+        .await
+        .unwrap();
+    let mut leased = CredentialRecord::new("p", "s", payload(2));
+    let lease = RefreshLease {
+        holder: "holder-a".into(),
+        expires_at: SystemTime::UNIX_EPOCH + Duration::from_secs(2_000_000_000),
+    };
+    leased.lease = Some(lease.clone());
+    let v2 = match store.update_or_read(leased, v1).await.expect("update") {
+        Updated::Written(v2) => v2,
+        other => panic!("an update at the current version must write, got {other:?}"),
+    };
+    assert_eq!(v2, v1 + 1, "numbered as Update(v1) is");
+    let mut late = CredentialRecord::new("p", "s", payload(3));
+    late.lease = Some(RefreshLease {
+        holder: "holder-b".into(),
+        ..lease.clone()
+    });
+    let current = match store.update_or_read(late, v1).await.expect("stale update") {
+        Updated::Changed(Some(current)) => current,
+        other => panic!("a stale update must return the current record, got {other:?}"),
+    };
+    assert_eq!(current.version, v2);
+    assert_eq!(payload_n(&current.record.payload), 2);
+    let found = current.record.lease.expect("the winner's lease");
+    assert_eq!(found.holder, "holder-a");
+    let drift = found
+        .expires_at
+        .duration_since(lease.expires_at)
+        .unwrap_or_else(|e| e.duration());
+    assert!(
+        drift < Duration::from_millis(1),
+        "the winner's lease expiry"
+    );
+    let got = store.get("p", "s").await.unwrap().unwrap();
+    assert_eq!(
+        (got.version, payload_n(&got.record.payload)),
+        (v2, 2),
+        "a stale update_or_read must not change the record"
+    );
+    let absent = store
+        .update_or_read(CredentialRecord::new("p", "other", payload(1)), v1)
+        .await
+        .expect("absent");
+    assert!(
+        matches!(absent, Updated::Changed(None)),
+        "an absent record reads as None, got {absent:?}"
+    );
+    assert!(store.get("p", "other").await.unwrap().is_none());
 }
 
 /// `Overwrite` writes whether or not a record exists, and still bumps the version.

@@ -714,7 +714,11 @@ impl Connectors {
     ) -> Result<(), ApiError> {
         let warm = self.warm(record).await?;
         match warm.source.refresh_ahead(margin).await {
-            Ok(()) => self.track_expiry(record).await,
+            Ok(()) => {
+                self.expiry_tracker(record)
+                    .record(warm.source.refreshable_expiry())
+                    .await
+            }
             Err(e) if e.is_transient() => {
                 tracing::warn!(connector = %record.id, error = %e, "refreshing ahead of use failed; trying again later");
                 Err(ApiError::unavailable("the refresh failed; retry later"))
@@ -993,10 +997,12 @@ impl Connectors {
             .env(config.env.clone())
             .auto_configure(false)
             .enable(definition.id.clone())
-            .on_refresh(move |_, _, _| {
+            .on_refresh(move |_, _, fresh| {
                 metrics.refreshed();
                 if let Some(tracker) = &tracker {
-                    tracker.track_later();
+                    let token = &fresh.token;
+                    tracker
+                        .record_later(token.expires_at.filter(|_| token.refresh_token.is_some()));
                 }
             });
         if let Some(file) = &config.config_file {
@@ -1079,18 +1085,24 @@ impl ExpiryTracker {
             .and_then(|stored| Credentials::from_payload(&stored.record.payload).ok())
             .filter(|credentials| credentials.token.refresh_token.is_some())
             .and_then(|credentials| credentials.token.expires_at);
+        self.record(expires_at).await
+    }
+
+    /// Records `expires_at` as the expiry of the connector's token (`None`: nothing to refresh
+    /// ahead of use), as its token source knows it.
+    async fn record(&self, expires_at: Option<SystemTime>) -> Result<(), ApiError> {
         self.store
             .set_token_expiry(&self.connector_id, expires_at)
             .await?;
         Ok(())
     }
 
-    /// [`ExpiryTracker::track`] in the background; a failure is logged (the token is then
+    /// [`ExpiryTracker::record`] in the background; a failure is logged (the token is then
     /// refreshed when it is used).
-    fn track_later(&self) {
+    fn record_later(&self, expires_at: Option<SystemTime>) {
         let tracker = self.clone();
         tokio::spawn(async move {
-            if let Err(e) = tracker.track().await {
+            if let Err(e) = tracker.record(expires_at).await {
                 tracing::debug!(connector = %tracker.connector_id, error = e.message(),
                     "could not record the token's expiry");
             }
@@ -1098,10 +1110,11 @@ impl ExpiryTracker {
     }
 }
 
-/// A warm Asana connector's token source: the core's, which records the token's expiry whenever
-/// it hands out a token it had not handed out before (loaded, refreshed by an execute, or adopted
-/// from another instance's refresh), so that the background refresher learns of expiries that
-/// became known on a 401. The cached path, taken by nearly every call, is the core's as it is.
+/// A warm Asana connector's token source: the core's, which records the token's expiry (as the
+/// core's source holds it: no store read) whenever it hands out a token it had not handed out
+/// before (loaded, refreshed by an execute, or adopted from another instance's refresh), so that
+/// the background refresher learns of expiries that became known on a 401. The cached path,
+/// taken by nearly every call, is the core's as it is.
 #[derive(Debug)]
 struct Tracked {
     inner: RefreshingTokenSource,
@@ -1122,7 +1135,7 @@ impl TokenSource for Tracked {
             changed
         };
         if changed {
-            self.tracker.track_later();
+            self.tracker.record_later(self.inner.refreshable_expiry());
         }
         Ok(token)
     }

@@ -12,7 +12,8 @@
 //!   and read through the measured skew between the host's clock and the database's, so every
 //!   instance judges a lease live or lapsed as the database clock would (see [Clocks](#clocks)).
 //! - **Woken, not polling.** A trigger sends a `NOTIFY` for every write with a hash of provider
-//!   and subject (never a secret); a dedicated connection per store listens, and a caller waiting
+//!   and subject (never a secret), but one that only hands the refresh lease to a new holder (no
+//!   waiter waits for that); a dedicated connection per store listens, and a caller waiting
 //!   for another instance's refresh ([`CredentialStore::wait_for_change`]) returns as soon as it
 //!   is written. While that connection is down, waiters poll and it reconnects in the background.
 //! - **Connection loss is retryable.** A database that cannot be reached, drops a connection or
@@ -82,12 +83,14 @@ use auth_core::crypto::{KeySource, log_encryption_status};
 use auth_core::store::{PayloadReplacement, time_from_millis};
 use auth_core::{
     CredentialRecord, CredentialStatus, CredentialStore, EncryptedStore, Payload, PutMode,
-    RefreshLease, StoreError, StoredCredential, Version,
+    RefreshLease, StoreError, StoredCredential, Updated, Version,
 };
 use deadpool_postgres::{Object, Pool};
+use tokio::sync::Semaphore;
 use tokio::task::JoinHandle;
 use tokio_postgres::Row;
 use tokio_postgres::config::Host;
+use tokio_postgres::types::ToSql;
 
 use clock::Clock;
 use connect::Tls;
@@ -168,6 +171,9 @@ pub struct PostgresCredentialStore {
 
 struct Inner {
     pool: Pool,
+    /// Permits for [`PostgresCredentialStore::with_connection`]'s callers: fewer than the pool's
+    /// connections, so that the credential records always find one (see [`reserved`]).
+    shared: Semaphore,
     query_timeout: Duration,
     /// `postgres://user@host:port/dbname`, without the password.
     location: Arc<str>,
@@ -226,12 +232,30 @@ impl PostgresCredentialStore {
     /// errors, so that an unreachable or restarting database is a retryable [`StoreError::Io`]
     /// and anything else the server refuses is [`StoreError::Backend`]; `op` names what was
     /// being done in them.
+    ///
+    /// Such callers share all but a quarter of the pool's connections (see
+    /// [`PostgresStoreBuilder::pool_size`]): the rest stay free for the credential records, so
+    /// that a refresh's reads and writes never queue behind another component's statements.
     pub async fn with_connection<T>(
         &self,
         op: &'static str,
         statements: usize,
         work: impl AsyncFnOnce(&mut PooledConnection) -> Result<T, tokio_postgres::Error>,
     ) -> Result<T, StoreError> {
+        let wait = self
+            .inner
+            .pool
+            .timeouts()
+            .wait
+            .unwrap_or(DEFAULT_CONNECT_TIMEOUT);
+        let Ok(Ok(_permit)) = tokio::time::timeout(wait, self.inner.shared.acquire()).await else {
+            return Err(unavailable(
+                self.location(),
+                op,
+                io::ErrorKind::TimedOut,
+                &format!("no pooled connection free within {wait:?}"),
+            ));
+        };
         self.run(op, self.limit(statements), work).await
     }
 
@@ -306,6 +330,64 @@ impl PostgresCredentialStore {
         self.run(op, self.limit(1), async |client| {
             let statement = client.prepare_cached(sql).await?;
             client.query(&statement, params).await
+        })
+        .await
+    }
+
+    /// `record`'s columns, with its lease's expiry on the database clock.
+    fn columns<'a>(&self, record: &'a CredentialRecord) -> Columns<'a> {
+        let (lease_holder, lease_expires_ms) = match &record.lease {
+            Some(lease) => (
+                Some(lease.holder.as_str()),
+                Some(self.inner.clock.to_database(lease.expires_at)),
+            ),
+            None => (None, None),
+        };
+        Columns {
+            provider: &record.provider,
+            subject: &record.subject,
+            status: record.status.as_str(),
+            lease_holder,
+            lease_expires_ms,
+            payload: record.payload.expose_bytes(),
+        }
+    }
+
+    /// Runs `sql` (`CREATE` or `OVERWRITE`) on `record`'s columns.
+    async fn write(
+        &self,
+        op: Op,
+        sql: &str,
+        record: &CredentialRecord,
+    ) -> Result<Vec<Row>, StoreError> {
+        self.query(op, sql, &self.columns(record).params()).await
+    }
+
+    /// The conditional UPDATE of `record` at `expected`, and when it matched nothing, `then` (a
+    /// SELECT by provider and subject) on the same connection: one pool checkout, which a busy
+    /// service queues for. Returns the UPDATE's rows and `then`'s.
+    async fn update_then(
+        &self,
+        record: &CredentialRecord,
+        expected: Version,
+        then: &'static str,
+    ) -> Result<(Vec<Row>, Vec<Row>), StoreError> {
+        let expected = db_version(expected);
+        let columns = self.columns(record);
+        let columns = columns.params();
+        let (provider, subject) = (record.provider.as_str(), record.subject.as_str());
+        self.run("conditional put", self.limit(2), async |client| {
+            if let Some(expected) = expected {
+                let params = [columns.as_slice(), &[&expected]].concat();
+                let update = client.prepare_cached(UPDATE).await?;
+                let rows = client.query(&update, &params).await?;
+                if !rows.is_empty() {
+                    return Ok((rows, Vec::new()));
+                }
+            }
+            let current = client.prepare_cached(then).await?;
+            let current = client.query(&current, &[&provider, &subject]).await?;
+            Ok((Vec::new(), current))
         })
         .await
     }
@@ -385,7 +467,9 @@ impl PostgresStoreBuilder {
     }
 
     /// How many pooled connections the store opens at most (default [`DEFAULT_POOL_SIZE`], at
-    /// least 1). The listener's connection comes on top.
+    /// least 1). The listener's connection comes on top. A quarter of them (rounded down) is
+    /// kept for the credential records: another component's statements
+    /// ([`PostgresCredentialStore::with_connection`]) use the others.
     pub fn pool_size(mut self, size: usize) -> Self {
         self.pool_size = size.max(1);
         self
@@ -474,6 +558,7 @@ impl PostgresStoreBuilder {
         let store = PostgresCredentialStore {
             inner: Arc::new(Inner {
                 pool,
+                shared: Semaphore::new(self.pool_size - reserved(self.pool_size)),
                 query_timeout: self.query_timeout,
                 location: Arc::from(location),
                 clock,
@@ -483,6 +568,35 @@ impl PostgresStoreBuilder {
         };
         Ok(EncryptedStore::with_keys(store, keys))
     }
+}
+
+/// A record's columns, as the statements that write it take them.
+struct Columns<'a> {
+    provider: &'a str,
+    subject: &'a str,
+    status: &'a str,
+    lease_holder: Option<&'a str>,
+    lease_expires_ms: Option<i64>,
+    payload: &'a [u8],
+}
+
+impl Columns<'_> {
+    /// The parameters `$1` to `$6` of `CREATE`, `OVERWRITE` and `UPDATE`.
+    fn params(&self) -> [&(dyn ToSql + Sync); 6] {
+        [
+            &self.provider,
+            &self.subject,
+            &self.status,
+            &self.lease_holder,
+            &self.lease_expires_ms,
+            &self.payload,
+        ]
+    }
+}
+
+/// How many of a pool of `size` connections only the credential records use: a quarter.
+fn reserved(size: usize) -> usize {
+    size / 4
 }
 
 /// `postgres://user@host:port/dbname` for messages: never the password.
@@ -581,47 +695,15 @@ impl CredentialStore for PostgresCredentialStore {
     }
 
     async fn put(&self, record: CredentialRecord, mode: PutMode) -> Result<Version, StoreError> {
-        let (lease_holder, lease_expires_ms) = match &record.lease {
-            Some(lease) => (
-                Some(lease.holder.as_str()),
-                Some(self.inner.clock.to_database(lease.expires_at)),
-            ),
-            None => (None, None),
-        };
-        let status = record.status.as_str();
-        let payload = record.payload.expose_bytes();
-        let (provider, subject) = (record.provider.as_str(), record.subject.as_str());
-        let columns: [&(dyn tokio_postgres::types::ToSql + Sync); 6] = [
-            &provider,
-            &subject,
-            &status,
-            &lease_holder,
-            &lease_expires_ms,
-            &payload,
-        ];
-        // For a conditional put that matched nothing: the version there now, read on the same
-        // connection (one pool checkout, which a busy service queues for), only to report it;
-        // the write itself was decided by the UPDATE.
+        // For a conditional put that matched nothing: the version there now, only to report it.
         let mut found = Vec::new();
         let rows = match mode {
-            PutMode::Create => self.query("create", CREATE, &columns).await?,
-            PutMode::Overwrite => self.query("overwrite", OVERWRITE, &columns).await?,
+            PutMode::Create => self.write("create", CREATE, &record).await?,
+            PutMode::Overwrite => self.write("overwrite", OVERWRITE, &record).await?,
             PutMode::Update(expected) => {
-                let expected = db_version(expected);
-                self.run("conditional put", self.limit(2), async |client| {
-                    if let Some(expected) = expected {
-                        let params = [columns.as_slice(), &[&expected]].concat();
-                        let update = client.prepare_cached(UPDATE).await?;
-                        let rows = client.query(&update, &params).await?;
-                        if !rows.is_empty() {
-                            return Ok(rows);
-                        }
-                    }
-                    let version = client.prepare_cached(VERSION).await?;
-                    found = client.query(&version, &[&provider, &subject]).await?;
-                    Ok(Vec::new())
-                })
-                .await?
+                let (rows, current) = self.update_then(&record, expected, VERSION).await?;
+                found = current;
+                rows
             }
         };
         if let Some(version) = returned_version(&rows, self.location(), &record) {
@@ -645,6 +727,22 @@ impl CredentialStore for PostgresCredentialStore {
                 self.location(),
                 "overwrite",
                 "the upsert returned no version",
+            )),
+        }
+    }
+
+    /// The record for a claim that lost is read in the same pool checkout, right after the
+    /// UPDATE that matched nothing.
+    async fn update_or_read(
+        &self,
+        record: CredentialRecord,
+        expected: Version,
+    ) -> Result<Updated, StoreError> {
+        let (rows, current) = self.update_then(&record, expected, SELECT_ONE).await?;
+        match returned_version(&rows, self.location(), &record) {
+            Some(version) => Ok(Updated::Written(version?)),
+            None => Ok(Updated::Changed(
+                current.first().map(|row| self.decode(row)).transpose()?,
             )),
         }
     }

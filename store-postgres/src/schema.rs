@@ -12,7 +12,7 @@ use tokio_postgres::Client;
 use crate::error::{STORE, pg_error};
 
 /// The schema version this build writes and the newest it reads.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// This store's row in `integrations_schema`.
 const COMPONENT: &str = "credentials";
@@ -24,7 +24,8 @@ const MIGRATION_LOCK: i64 = 0x494e_5447;
 pub(crate) const CHANNEL: &str = "integrations_credentials";
 
 /// `MIGRATIONS[i]` takes the schema from version `i` to `i + 1`.
-const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [r#"
+const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
+    r#"
     CREATE TABLE integrations_credentials (
         provider         text        COLLATE "C" NOT NULL,
         subject          text        COLLATE "C" NOT NULL,
@@ -57,7 +58,29 @@ const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [r#"
     CREATE TRIGGER integrations_credentials_notify
         AFTER INSERT OR UPDATE OR DELETE ON integrations_credentials
         FOR EACH ROW EXECUTE FUNCTION integrations_credentials_notify();
-"#];
+"#,
+    r#"
+    -- A write that only hands the refresh lease to a new holder wakes nobody: waiters wait for
+    -- a lease to clear (the holder's write or release) or to lapse (on their own clock), and
+    -- the instances that lost the claim to that write would only read the record again.
+    CREATE OR REPLACE FUNCTION integrations_credentials_notify() RETURNS trigger LANGUAGE plpgsql AS $$
+    DECLARE
+        changed integrations_credentials;
+    BEGIN
+        IF TG_OP = 'UPDATE' AND NEW.lease_holder IS NOT NULL
+            AND NEW.lease_holder IS DISTINCT FROM OLD.lease_holder
+            AND NEW.status = OLD.status THEN
+            RETURN NULL;
+        END IF;
+        IF TG_OP = 'DELETE' THEN changed := OLD; ELSE changed := NEW; END IF;
+        PERFORM pg_notify('integrations_credentials', encode(sha256(
+            convert_to(changed.provider, 'UTF8') || '\x00'::bytea || convert_to(changed.subject, 'UTF8')
+        ), 'hex'));
+        RETURN NULL;
+    END
+    $$;
+"#,
+];
 
 /// Brings the credential schema to [`SCHEMA_VERSION`] in one transaction (nothing is
 /// half-applied).

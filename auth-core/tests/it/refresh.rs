@@ -231,12 +231,17 @@ async fn a_live_foreign_lease_makes_callers_wait_then_give_up() {
 /// A store that hears of other processes' writes: its `wait_for_change` records what it was
 /// asked, and the first time plays the lease holder finishing its refresh as soon as the caller
 /// has read the record after starting that wait (the write lands between the read and the
-/// wait).
+/// wait). With `loses_claim`, another instance claims the refresh lease just before the caller
+/// does (once), and the first wait ends with its write as soon as the caller lost that claim. A
+/// lost claim returns the record without a `get` (as a store that reads it in the same round
+/// trip does).
 #[derive(Debug, Default)]
 struct HearsOfWrites {
     inner: MemoryCredentialStore,
     waits: Mutex<Vec<(Duration, Duration)>>,
     gets: AtomicUsize,
+    loses_claim: bool,
+    lost: std::sync::atomic::AtomicBool,
 }
 
 #[async_trait::async_trait]
@@ -254,7 +259,35 @@ impl CredentialStore for HearsOfWrites {
         record: CredentialRecord,
         mode: PutMode,
     ) -> Result<auth_core::Version, auth_core::StoreError> {
+        if let (true, Some(_), PutMode::Update(expected)) = (self.loses_claim, &record.lease, mode)
+            && !self.lost.swap(true, Ordering::SeqCst)
+        {
+            let mut theirs =
+                CredentialRecord::new(&record.provider, &record.subject, record.payload.clone());
+            theirs.lease = Some(RefreshLease {
+                holder: "another-instance".into(),
+                expires_at: SystemTime::now() + Duration::from_secs(60),
+            });
+            self.inner
+                .put(theirs, PutMode::Update(expected))
+                .await
+                .unwrap();
+        }
         self.inner.put(record, mode).await
+    }
+    async fn update_or_read(
+        &self,
+        record: CredentialRecord,
+        expected: auth_core::Version,
+    ) -> Result<auth_core::Updated, auth_core::StoreError> {
+        let (provider, subject) = (record.provider.clone(), record.subject.clone());
+        match self.put(record, PutMode::Update(expected)).await {
+            Ok(version) => Ok(auth_core::Updated::Written(version)),
+            Err(auth_core::StoreError::VersionMismatch { .. }) => Ok(auth_core::Updated::Changed(
+                self.inner.get(&provider, &subject).await?,
+            )),
+            Err(e) => Err(e),
+        }
     }
     async fn delete(&self, provider: &str, subject: &str) -> Result<bool, auth_core::StoreError> {
         self.inner.delete(provider, subject).await
@@ -279,7 +312,11 @@ impl CredentialStore for HearsOfWrites {
         };
         if first {
             let read = self.gets.load(Ordering::SeqCst);
-            while self.gets.load(Ordering::SeqCst) == read {
+            while if self.loses_claim {
+                !self.lost.load(Ordering::SeqCst)
+            } else {
+                self.gets.load(Ordering::SeqCst) == read
+            } {
                 tokio::time::sleep(Duration::from_millis(1)).await;
             }
             let done = CredentialRecord::new(
@@ -293,6 +330,53 @@ impl CredentialStore for HearsOfWrites {
     fn describe(&self) -> String {
         "hears-of-writes".into()
     }
+}
+
+/// The caller that started at `started` was woken by the holder's write (not polled out) and
+/// adopted its token without a token request of its own.
+fn woken_and_adopted(started: std::time::Instant, calls: &AtomicUsize) {
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "woken, not polled out"
+    );
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        0,
+        "the holder's refresh is adopted"
+    );
+}
+
+#[tokio::test]
+async fn a_lost_lease_claim_waits_on_the_record_it_returned_without_reading_it_again() {
+    use auth_core::{RefreshingTokenSource, TokenSource};
+    let (server, calls) = refresh_server(Duration::ZERO).await;
+    let store = Arc::new(HearsOfWrites {
+        loses_claim: true,
+        ..Default::default()
+    });
+    let payload = Credentials::new(expired("stale", "rt")).to_payload();
+    store
+        .inner
+        .put(CredentialRecord::new("test", "u", payload), PutMode::Create)
+        .await
+        .unwrap();
+    let source = RefreshingTokenSource::stored(endpoint(&server.uri()), "u", store.clone());
+    let started = std::time::Instant::now();
+    assert_eq!(
+        source.token().await.unwrap().expose_secret(),
+        "refreshed-elsewhere"
+    );
+    woken_and_adopted(started, &calls);
+    assert_eq!(
+        store.gets.load(Ordering::SeqCst),
+        2,
+        "read, claim lost (the record returned), woken by the winner's write, read again"
+    );
+    assert_eq!(
+        store.waits.lock().unwrap().len(),
+        2,
+        "the wait started before the first read lasted through the claim"
+    );
 }
 
 #[tokio::test]
@@ -316,15 +400,7 @@ async fn a_waiter_asks_the_store_to_wait_until_the_lease_lapses_and_adopts_the_h
         .await
         .unwrap();
     assert_eq!(token.expose_secret(), "refreshed-elsewhere");
-    assert!(
-        started.elapsed() < Duration::from_secs(5),
-        "woken, not polled out"
-    );
-    assert_eq!(
-        calls.load(Ordering::SeqCst),
-        0,
-        "the holder's refresh is adopted"
-    );
+    woken_and_adopted(started, &calls);
     // One wait started before each read: the first ended by the holder's write, the second
     // not needed (the record held the holder's token).
     let waits = store.waits.lock().unwrap().clone();
@@ -1781,4 +1857,93 @@ async fn refreshing_ahead_refreshes_only_a_token_of_known_expiry_within_the_marg
     // The token request's 5 s, the write budget's 10 s and the margin's 15 s, raised to the
     // shortest lease, 30 s.
     assert_eq!(source.refresh_lease(), Duration::from_secs(30));
+}
+
+#[tokio::test]
+async fn refreshable_expiry_is_the_held_tokens_while_it_can_be_refreshed() {
+    use auth_core::{RefreshingTokenSource, TokenSource};
+    let (server, _calls) = refresh_server(Duration::ZERO).await;
+    let store: Arc<dyn CredentialStore> = Arc::new(MemoryCredentialStore::new());
+    let put = async |subject: &str, token: OAuth2Token| {
+        let payload = Credentials::new(token).to_payload();
+        store
+            .put(
+                CredentialRecord::new("test", subject, payload),
+                PutMode::Create,
+            )
+            .await
+            .unwrap();
+    };
+    put("refreshed", expired("stale", "rt")).await;
+    let source = RefreshingTokenSource::stored(endpoint(&server.uri()), "refreshed", store.clone());
+    assert_eq!(source.refreshable_expiry(), None, "nothing read yet");
+    source.token().await.unwrap();
+    let (_, credentials) = stored(&*store, "refreshed").await;
+    assert!(credentials.token.expires_at.unwrap() > SystemTime::now());
+    assert_eq!(
+        source.refreshable_expiry().map(millis),
+        credentials.token.expires_at.map(millis),
+        "the refreshed token's, as stored"
+    );
+
+    // A token read from the store, as another process left it.
+    let adopted = valid("adopted", "rt");
+    put("adopted", adopted.clone()).await;
+    let source = RefreshingTokenSource::stored(endpoint(&server.uri()), "adopted", store.clone());
+    assert_eq!(source.token().await.unwrap().expose_secret(), "adopted");
+    let (_, credentials) = stored(&*store, "adopted").await;
+    assert_eq!(
+        source.refreshable_expiry().map(millis),
+        credentials.token.expires_at.map(millis)
+    );
+
+    // Without a refresh token there is nothing to refresh ahead of use.
+    let mut unrefreshable = valid("alone", "rt");
+    unrefreshable.refresh_token = None;
+    put("alone", unrefreshable).await;
+    let source = RefreshingTokenSource::stored(endpoint(&server.uri()), "alone", store.clone());
+    assert_eq!(source.token().await.unwrap().expose_secret(), "alone");
+    assert_eq!(source.refreshable_expiry(), None);
+
+    // A refresh that failed for a while: the token served meanwhile is still to be refreshed.
+    let failing = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .respond_with(ResponseTemplate::new(502))
+        .mount(&failing)
+        .await;
+    let mut soon = valid("soon", "rt");
+    soon.expires_at = Some(SystemTime::now() + Duration::from_secs(30)); // inside the margin
+    put("soon", soon.clone()).await;
+    let source = RefreshingTokenSource::stored(endpoint(&failing.uri()), "soon", store.clone());
+    assert_eq!(source.token().await.unwrap().expose_secret(), "soon");
+    let (_, credentials) = stored(&*store, "soon").await;
+    assert_eq!(
+        source.refreshable_expiry().map(millis),
+        credentials.token.expires_at.map(millis)
+    );
+
+    // A rejected grant is no longer refreshed.
+    let rejecting = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .respond_with(
+            ResponseTemplate::new(400).set_body_json(serde_json::json!({"error": "invalid_grant"})),
+        )
+        .mount(&rejecting)
+        .await;
+    let source =
+        RefreshingTokenSource::stored(endpoint(&rejecting.uri()), "adopted", store.clone());
+    assert_eq!(source.token().await.unwrap().expose_secret(), "adopted");
+    assert!(source.refreshable_expiry().is_some());
+    assert!(source.invalidate(&"adopted".into()));
+    assert!(source.token().await.unwrap_err().needs_reauthorization());
+    assert_eq!(source.refreshable_expiry(), None);
+}
+
+/// A time to the millisecond, as stores and payloads keep it.
+fn millis(at: SystemTime) -> u128 {
+    at.duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap()
+        .as_millis()
 }

@@ -1016,14 +1016,18 @@ impl ServiceStore for PostgresServiceStore {
     ) -> Result<(), ServiceStoreError> {
         let operation = "recorded a token expiry";
         match expires_at {
-            // A connector deleted meanwhile has no row to reference: nothing is written.
+            // A connector deleted meanwhile has no row to reference: nothing is written. Nor is
+            // an expiry recorded already and unclaimed (every instance that adopts a refreshed
+            // token records it).
             Some(at) => {
                 self.query(
                     operation,
                     "INSERT INTO integrations_service_token_expiry (connector_id, expires_ms) \
                      SELECT id, $2 FROM integrations_service_connectors WHERE id = $1 \
                      ON CONFLICT (connector_id) DO UPDATE SET expires_ms = EXCLUDED.expires_ms, \
-                     claimed_until_ms = NULL",
+                     claimed_until_ms = NULL \
+                     WHERE integrations_service_token_expiry.expires_ms <> EXCLUDED.expires_ms \
+                     OR integrations_service_token_expiry.claimed_until_ms IS NOT NULL",
                     &[&connector_id, &millis(at)],
                 )
                 .await?

@@ -209,3 +209,86 @@ async fn reads_statuses(store: &Arc<dyn ServiceStore>, credentials: &dyn Credent
         Some((token.clone(), None))
     );
 }
+
+/// On PostgreSQL, recording the expiry a connector has already, unclaimed (as each instance that
+/// adopts another's refreshed token does), writes nothing; one under a claim releases it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_records_an_unchanged_unclaimed_expiry_without_writing() {
+    let Some(db) = store_postgres::testing::database().await else {
+        return;
+    };
+    let store = PostgresServiceStore::open(unencrypted(&db).await)
+        .await
+        .unwrap();
+    store
+        .create_application(application("expiry-app", "expiry-client"))
+        .await
+        .unwrap();
+    store
+        .insert_connector(connector("expiry-conn", "expiry-app", "alice"))
+        .await
+        .unwrap();
+    let raw = db.connect().await;
+    // The row's transaction id changes with each write of it.
+    let row = async || {
+        let row = raw
+            .query_one(
+                "SELECT xmin::text, expires_ms, claimed_until_ms IS NOT NULL \
+                 FROM integrations_service_token_expiry WHERE connector_id = 'expiry-conn'",
+                &[],
+            )
+            .await
+            .unwrap();
+        (
+            row.get::<_, String>(0),
+            row.get::<_, i64>(1),
+            row.get::<_, bool>(2),
+        )
+    };
+    let at = ms(4_000_000_000_000);
+    store
+        .set_token_expiry("expiry-conn", Some(at))
+        .await
+        .unwrap();
+    let (written, expires, claimed) = row().await;
+    assert_eq!((expires, claimed), (4_000_000_000_000, false));
+    store
+        .set_token_expiry("expiry-conn", Some(at))
+        .await
+        .unwrap();
+    assert_eq!(
+        row().await,
+        (written.clone(), expires, false),
+        "not written again"
+    );
+
+    let later = ms(4_000_000_060_000);
+    store
+        .set_token_expiry("expiry-conn", Some(later))
+        .await
+        .unwrap();
+    let (changed, expires, _) = row().await;
+    assert_ne!(changed, written);
+    assert_eq!(expires, 4_000_000_060_000);
+
+    let claimed = store
+        .claim_expiring(
+            ms(4_100_000_000_000),
+            std::time::Duration::from_secs(600),
+            10,
+        )
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 1);
+    assert!(row().await.2);
+    store
+        .set_token_expiry("expiry-conn", Some(later))
+        .await
+        .unwrap();
+    let (_, expires, claimed) = row().await;
+    assert_eq!(
+        (expires, claimed),
+        (4_000_000_060_000, false),
+        "the claim is released"
+    );
+}

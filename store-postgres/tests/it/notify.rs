@@ -2,10 +2,10 @@
 
 use crate::support;
 
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use auth_core::testing::payload;
-use auth_core::{CredentialRecord, CredentialStore, PutMode};
+use auth_core::{CredentialRecord, CredentialStore, PutMode, RefreshLease};
 use store_postgres::testing::TestDatabase;
 
 use crate::support::Store;
@@ -107,6 +107,43 @@ async fn a_write_by_another_instance_wakes_its_waiters_at_once_and_no_others() {
         (Duration::from_millis(290)..Duration::from_millis(1_500)).contains(&took),
         "{took:?}"
     );
+}
+
+#[tokio::test]
+async fn taking_a_refresh_lease_wakes_nobody_and_the_holders_write_does() {
+    let Some(db) = support::database().await else {
+        return;
+    };
+    let writer = support::open_with_record(&db).await;
+    let waiter = support::open(&db).await;
+    until_listening(&waiter, true).await;
+    let leased = |holder: &str, version| {
+        let mut record = CredentialRecord::new("p", "s", payload(1));
+        record.lease = Some(RefreshLease {
+            holder: holder.to_string(),
+            expires_at: SystemTime::now() + Duration::from_secs(60),
+        });
+        writer.put(record, PutMode::Update(version))
+    };
+
+    // Another instance's claim: the waiter sleeps on until the notified wait's cap (2 s).
+    let took = timed_wait(&waiter, "s", Duration::from_secs(10), async {
+        leased("claimant", 1).await.unwrap();
+    })
+    .await;
+    assert!(
+        (Duration::from_millis(1_900)..Duration::from_secs(5)).contains(&took),
+        "a claim woke it after {took:?}"
+    );
+
+    // The holder's write, keeping its lease or clearing it, wakes it at once.
+    let took = timed_wait(&waiter, "s", Duration::from_secs(10), async {
+        leased("claimant", 2).await.unwrap();
+    })
+    .await;
+    assert!(took < Duration::from_millis(1_200), "woken after {took:?}");
+    let took = timed_wait(&waiter, "s", Duration::from_secs(10), write_s(&writer, 4)).await;
+    assert!(took < Duration::from_millis(1_200), "woken after {took:?}");
 }
 
 #[tokio::test]
