@@ -444,7 +444,8 @@ mod tests {
             json!(null),
             json!({ "path": "/user" }),
             json!({ "method": "TRACE", "path": "/user" }),
-            json!({ "method": "GET", "path": "/user", "headers": { "x": "canary" } }),
+            json!({ "method": "GET", "path": "/user", "cookies": { "x": "canary" } }),
+            json!({ "method": "GET", "path": "/user", "headers": { "x": { "canary": 1 } } }),
             json!({ "method": "GET", "path": "/user", "query": { "q": { "canary": 1 } } }),
         ] {
             let e = Proxied::parse(&params).err().unwrap();
