@@ -297,7 +297,9 @@ pub(crate) struct TokenCell {
     cache: RwLock<Cache>,
     refresh_lock: tokio::sync::Mutex<()>,
     policy: RefreshPolicy,
-    holder: String,
+    /// Who this cell is when it holds a refresh lease (kept as 16 bytes, written as text only
+    /// into a lease: a cell that never refreshes costs no allocation for it).
+    holder: uuid::Uuid,
     on_refresh: Option<RefreshCallback>,
 }
 
@@ -366,7 +368,7 @@ impl TokenCell {
             cache: RwLock::new(Cache::default()),
             refresh_lock: tokio::sync::Mutex::new(()),
             policy,
-            holder: uuid::Uuid::new_v4().to_string(),
+            holder: uuid::Uuid::new_v4(),
             on_refresh,
         }
     }
@@ -760,6 +762,12 @@ impl TokenCell {
         })
     }
 
+    /// Whether `lease` is this cell's.
+    fn holds(&self, lease: &RefreshLease) -> bool {
+        let mut text = uuid::Uuid::encode_buffer();
+        lease.holder == *self.holder.hyphenated().encode_lower(&mut text)
+    }
+
     /// When the unexpired refresh lease another process holds on the record lapses, if there is
     /// one.
     fn leased_by_another(&self, stored: &StoredCredential) -> Option<SystemTime> {
@@ -767,7 +775,7 @@ impl TokenCell {
             .record
             .lease
             .as_ref()
-            .filter(|lease| lease.holder != self.holder && lease.expires_at > SystemTime::now())
+            .filter(|lease| !self.holds(lease) && lease.expires_at > SystemTime::now())
             .map(|lease| lease.expires_at)
     }
 
@@ -828,7 +836,7 @@ impl TokenCell {
     ) -> Result<Claim, AuthError> {
         let mut leased = stored.record.clone();
         leased.lease = Some(RefreshLease {
-            holder: self.holder.clone(),
+            holder: self.holder.to_string(),
             expires_at: SystemTime::now() + self.policy.lease_for(self.endpoint.request_timeout()),
         });
         let version = match store.update_or_read(leased, stored.version).await? {
