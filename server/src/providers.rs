@@ -762,7 +762,6 @@ impl Connectors {
         }
         let kind = self.kind_of(record)?;
         let client = self.client_for(record).await?;
-        let tracker = self.expiry_tracker(record);
         let warm = match &kind {
             ConnectorType::Asana => {
                 let provider = Arc::new(self.asana_provider(client)?);
@@ -775,7 +774,8 @@ impl Connectors {
                 let tracked = Tracked {
                     inner: source.clone(),
                     last: Mutex::new(None),
-                    tracker,
+                    store: self.store.clone(),
+                    credentials: self.credentials.clone(),
                 };
                 let asana = AsanaClient::new(Arc::new(tracked), settings).map_err(|e| {
                     tracing::error!(error = %e, "cannot build the Asana client");
@@ -789,6 +789,7 @@ impl Connectors {
                 }
             }
             ConnectorType::Api(definition) => {
+                let tracker = self.expiry_tracker(record);
                 let manager = self.manager(definition, client.as_ref(), Some(tracker))?;
                 let provider = manager.provider(&definition.id).map_err(upstream_setup)?;
                 Warm {
@@ -1115,11 +1116,15 @@ impl ExpiryTracker {
 /// before (loaded, refreshed by an execute, or adopted from another instance's refresh), so that
 /// the background refresher learns of expiries that became known on a 401. The cached path,
 /// taken by nearly every call, is the core's as it is.
+///
+/// It keeps no ids of its own: the core's source knows its provider and subject (the
+/// connector's id), and a warm connector is kept for every connector used.
 #[derive(Debug)]
 struct Tracked {
     inner: RefreshingTokenSource,
     last: Mutex<Option<SecretString>>,
-    tracker: ExpiryTracker,
+    store: Arc<dyn ServiceStore>,
+    credentials: Arc<dyn CredentialStore>,
 }
 
 #[async_trait::async_trait]
@@ -1135,7 +1140,13 @@ impl TokenSource for Tracked {
             changed
         };
         if changed {
-            self.tracker.record_later(self.inner.refreshable_expiry());
+            ExpiryTracker {
+                store: self.store.clone(),
+                credentials: self.credentials.clone(),
+                provider: self.inner.provider().to_string(),
+                connector_id: self.inner.subject().to_string(),
+            }
+            .record_later(self.inner.refreshable_expiry());
         }
         Ok(token)
     }
