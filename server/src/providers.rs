@@ -15,11 +15,12 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use integrations::asana::{
-    AsanaAppCredentials, AsanaAuthProvider, AsanaClient, AsanaConnector, PROVIDER_ID, RetryConfig,
+    AsanaAppCredentials, AsanaAuthProvider, AsanaClient, AsanaConnector, ConcurrencyLimiter,
+    PROVIDER_ID, RetryConfig,
 };
 use integrations::auth_core::config::{CodeValue, ConfigLoader, ProviderConfig};
 use integrations::auth_core::provider::{ApiSettings, OAuth2Settings};
@@ -344,6 +345,9 @@ pub(crate) struct Connectors {
     /// The token endpoints' HTTP clients, one per request timeout (each connector's endpoint
     /// used to build its own, about 25 KiB per warm connector).
     token_http: Mutex<HashMap<Duration, reqwest::Client>>,
+    /// The Asana provider and token endpoint of every connector without an OAuth client (a
+    /// personal access token): the same for all of them, built at the first one's first use.
+    token_only: OnceLock<(Arc<AsanaAuthProvider>, Arc<TokenEndpoint>)>,
 }
 
 #[derive(Debug, Default)]
@@ -416,6 +420,7 @@ impl Connectors {
             metrics,
             cache: Mutex::default(),
             token_http: Mutex::default(),
+            token_only: OnceLock::new(),
         }
     }
 
@@ -764,13 +769,21 @@ impl Connectors {
         let client = self.client_for(record).await?;
         let warm = match &kind {
             ConnectorType::Asana => {
-                let provider = Arc::new(self.asana_provider(client)?);
+                let (provider, endpoint) = match client {
+                    None => self.token_only()?,
+                    client => {
+                        let provider = Arc::new(self.asana_provider(client)?);
+                        let endpoint = self.token_endpoint(provider.clone())?;
+                        (provider, endpoint)
+                    }
+                };
+                // Its own limiter: a warm connector is kept per connector id.
                 let settings = provider
                     .client_settings(None)
-                    .with_limiter(provider.limiter_for(&record.id))
+                    .with_limiter(Arc::new(ConcurrencyLimiter::new()))
                     .with_retry(self.settings.retry.clone())
                     .with_timeout(self.settings.timeout);
-                let source = self.source(self.token_endpoint(provider)?, record);
+                let source = self.source(endpoint, record);
                 let tracked = Tracked {
                     inner: source.clone(),
                     last: Mutex::new(None),
@@ -972,6 +985,16 @@ impl Connectors {
     }
 
     /// The Asana provider with this OAuth client (none: the API only, no token endpoint).
+    /// The Asana provider and token endpoint of connectors without an OAuth client, shared.
+    fn token_only(&self) -> Result<(Arc<AsanaAuthProvider>, Arc<TokenEndpoint>), ApiError> {
+        if let Some(built) = self.token_only.get() {
+            return Ok(built.clone());
+        }
+        let provider = Arc::new(self.asana_provider(None)?);
+        let endpoint = self.token_endpoint(provider.clone())?;
+        Ok(self.token_only.get_or_init(|| (provider, endpoint)).clone())
+    }
+
     fn asana_provider(&self, client: Option<OAuthClient>) -> Result<AsanaAuthProvider, ApiError> {
         let mut app = self.settings.asana.clone();
         app.token = None;
