@@ -235,7 +235,16 @@ impl TokenEndpoint {
                 return Ok(());
             };
             let operation = TokenOperation::Revoke;
-            let (response, secrets) = match settings.revocation_request {
+            // What an answer must not echo: the token sent and the client's secret.
+            let secrets = secrets_of(settings, &[]).with_secret(token);
+            let delete = |url: Url| -> Result<reqwest::RequestBuilder, AuthError> {
+                Ok(self
+                    .http()?
+                    .delete(url)
+                    .timeout(settings.request_timeout)
+                    .header("Accept", "application/json"))
+            };
+            let response = match settings.revocation_request {
                 RevocationRequest::DeleteGrantWithAccessToken => {
                     if settings.client_secret.is_none() {
                         return Err(AuthError::OAuthNotConfigured {
@@ -243,16 +252,11 @@ impl TokenEndpoint {
                             hint: "deleting the grant needs the client secret: configure it".into(),
                         });
                     }
-                    let secrets = secrets_of(settings, &[]).with_secret(token);
                     let (id, secret) = basic_pair(settings);
-                    let request = self
-                        .http()?
-                        .delete(url.clone())
-                        .timeout(settings.request_timeout)
-                        .header("Accept", "application/json")
+                    let request = delete(url.clone())?
                         .basic_auth(id, Some(secret.expose_secret()))
                         .json(&serde_json::json!({ "access_token": token.expose_secret() }));
-                    (self.send(request, operation).await?, secrets)
+                    self.send(request, operation).await?
                 }
                 RevocationRequest::DeleteRefreshTokenInPath => {
                     let mut url = url.clone();
@@ -263,13 +267,7 @@ impl TokenEndpoint {
                         })?
                         .pop_if_empty()
                         .push(token.expose_secret());
-                    let secrets = secrets_of(settings, &[]).with_secret(token);
-                    let request = self
-                        .http()?
-                        .delete(url)
-                        .timeout(settings.request_timeout)
-                        .header("Accept", "application/json");
-                    (self.send(request, operation).await?, secrets)
+                    self.send(delete(url)?, operation).await?
                 }
                 _ => {
                     let refresh = credentials.token.refresh_token.as_ref();
@@ -282,11 +280,7 @@ impl TokenEndpoint {
                         ("token", token.expose_secret().to_string()),
                         ("token_type_hint", hint.to_string()),
                     ];
-                    let secrets = secrets_of(settings, &form);
-                    (
-                        self.send_form(settings, url, form, operation).await?,
-                        secrets,
-                    )
+                    self.send_form(settings, url, form, operation).await?
                 }
             };
             if response.status().is_success() {
