@@ -33,6 +33,17 @@ pub type TokenAndConnector = (
     Option<(ConnectorRecord, Option<CredentialStatus>)>,
 );
 
+/// A connector's credential status as read by a join with the credential store's table: no row
+/// there (no credentials) needs re-authorization, as the credential store would answer; an error
+/// names a stored status this release does not know.
+pub(super) fn joined_status(stored: Option<&str>) -> Result<CredentialStatus, String> {
+    match stored {
+        None => Ok(CredentialStatus::NeedsReauthorization),
+        Some(stored) => CredentialStatus::parse(stored)
+            .ok_or_else(|| format!("unknown stored credential status `{stored}`")),
+    }
+}
+
 /// A registered application (a tenant of the service).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApplicationRecord {

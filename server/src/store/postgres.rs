@@ -11,7 +11,7 @@ use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 use integrations::auth_core::store::{millis_since_epoch, time_from_millis};
-use integrations::{CredentialStatus, CredentialStore, StoreError};
+use integrations::{CredentialStore, StoreError};
 use store_postgres::tokio_postgres::Row;
 use store_postgres::tokio_postgres::types::ToSql;
 use store_postgres::{PooledConnection, PostgresCredentialStore, tokio_postgres};
@@ -20,7 +20,7 @@ use tokio::sync::oneshot;
 use super::{
     ApplicationRecord, AuditEntry, AuthKind, ConnectorFilter, ConnectorRecord, OAuthAppRecord,
     OAuthAppSource, OAuthSecretClaim, OAuthSecretRecord, OAuthStateRecord, Sealed, ServiceStore,
-    TokenAndConnector, TokenRecord,
+    TokenAndConnector, TokenRecord, joined_status,
 };
 use crate::error::ServiceStoreError;
 
@@ -659,16 +659,13 @@ impl ServiceStore for PostgresServiceStore {
         };
         let connector = match row.get::<_, Option<String>>(4) {
             Some(_) => {
-                let status = match row.get::<_, Option<&str>>(15) {
-                    None => CredentialStatus::NeedsReauthorization,
-                    Some(stored) => CredentialStatus::parse(stored).ok_or_else(|| {
-                        ServiceStoreError::Backend {
-                            operation: "read a connector's credential status",
-                            message: format!("unknown stored status `{stored}`"),
-                            location: self.db.describe(),
-                        }
-                    })?,
-                };
+                let status = joined_status(row.get::<_, Option<&str>>(15)).map_err(|message| {
+                    ServiceStoreError::Backend {
+                        operation: "read a connector's credential status",
+                        message,
+                        location: self.db.describe(),
+                    }
+                })?;
                 Some((connector_at(row, 4)?, Some(status)))
             }
             None => None,

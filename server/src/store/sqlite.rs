@@ -17,7 +17,7 @@ use super::connection_thread::ConnectionThread;
 use super::{
     ApplicationRecord, AuditEntry, AuthKind, ConnectorFilter, ConnectorRecord, OAuthAppRecord,
     OAuthAppSource, OAuthSecretClaim, OAuthSecretRecord, OAuthStateRecord, Sealed, ServiceStore,
-    TokenAndConnector, TokenRecord,
+    TokenAndConnector, TokenRecord, joined_status,
 };
 use crate::error::ServiceStoreError;
 
@@ -127,24 +127,45 @@ const SECRET_COLUMNS: &str =
     "secret_hash, connector_id, application_id, customer_name, connector_type, expires_ms";
 const TOKEN_BY_HASH: &str =
     "SELECT token_hash, application_id, customer, expires_ms FROM tokens WHERE token_hash = ?1";
-/// A token and its application's connector with id `?2`, in one statement: [`TOKEN_BY_HASH`]'s
-/// columns, then [`CONNECTOR_COLUMNS`] (all null when there is no such connector).
-const TOKEN_AND_CONNECTOR: &str = "SELECT t.token_hash, t.application_id, t.customer, t.expires_ms, \
-     c.id, c.application_id, c.customer_name, c.connector_type, c.definition_id, c.name, c.auth_kind, \
-     c.oauth_app, c.created_ms, c.updated_ms, c.read_only \
-     FROM tokens t LEFT JOIN connectors c ON c.id = ?2 AND c.application_id = t.application_id \
-     WHERE t.token_hash = ?1";
+/// [`TOKEN_BY_HASH`]'s columns, then [`CONNECTOR_COLUMNS`] of the connector (all null when there
+/// is no such connector).
+macro_rules! token_and_connector_columns {
+    () => {
+        "SELECT t.token_hash, t.application_id, t.customer, t.expires_ms, \
+         c.id, c.application_id, c.customer_name, c.connector_type, c.definition_id, c.name, c.auth_kind, \
+         c.oauth_app, c.created_ms, c.updated_ms, c.read_only"
+    };
+}
+/// The token with hash `?1` and its application's connector with id `?2`.
+macro_rules! token_and_connector_tables {
+    () => {
+        " FROM tokens t LEFT JOIN connectors c ON c.id = ?2 AND c.application_id = t.application_id"
+    };
+}
 /// The schema name the reader attaches the credential store's database under.
-const CREDENTIAL_SCHEMA: &str = "credential_store";
+macro_rules! credential_schema {
+    () => {
+        "credential_store"
+    };
+}
+/// A token and its application's connector with id `?2`, in one statement.
+const TOKEN_AND_CONNECTOR: &str = concat!(
+    token_and_connector_columns!(),
+    token_and_connector_tables!(),
+    " WHERE t.token_hash = ?1"
+);
 /// [`TOKEN_AND_CONNECTOR`], and the connector's credential status from the credential store's
 /// table (`credentials` of store-sqlite: its status column, kept in the clear beside the
 /// encrypted payload), null when it holds no credentials for the connector.
-const TOKEN_CONNECTOR_AND_STATUS: &str = "SELECT t.token_hash, t.application_id, t.customer, t.expires_ms, \
-     c.id, c.application_id, c.customer_name, c.connector_type, c.definition_id, c.name, c.auth_kind, \
-     c.oauth_app, c.created_ms, c.updated_ms, c.read_only, k.status \
-     FROM tokens t LEFT JOIN connectors c ON c.id = ?2 AND c.application_id = t.application_id \
-     LEFT JOIN credential_store.credentials k ON k.provider = c.connector_type AND k.subject = c.id \
-     WHERE t.token_hash = ?1";
+const TOKEN_CONNECTOR_AND_STATUS: &str = concat!(
+    token_and_connector_columns!(),
+    ", k.status",
+    token_and_connector_tables!(),
+    " LEFT JOIN ",
+    credential_schema!(),
+    ".credentials k ON k.provider = c.connector_type AND k.subject = c.id",
+    " WHERE t.token_hash = ?1"
+);
 /// The audit's columns, in the order of [`INSERT_AUDIT`]'s parameters.
 macro_rules! audit_columns {
     () => {
@@ -167,8 +188,7 @@ pub struct SqliteServiceStore {
     reader: Arc<ConnectionThread>,
     location: Arc<str>,
     audit: Arc<Mutex<AuditQueue>>,
-    /// Whether the reader has the credential store's database attached (as
-    /// [`CREDENTIAL_SCHEMA`]), so that [`ServiceStore::token_and_connector`] reads each
+    /// Whether the reader has the credential store's database attached, so that [`ServiceStore::token_and_connector`] reads each
     /// connector's credential status in the same statement.
     statuses: bool,
 }
@@ -323,7 +343,7 @@ impl SqliteServiceStore {
                     c.busy_timeout(Duration::from_secs(5))?;
                     if let Some(credentials) = credentials {
                         c.execute(
-                            &format!("ATTACH DATABASE ?1 AS {CREDENTIAL_SCHEMA}"),
+                            concat!("ATTACH DATABASE ?1 AS ", credential_schema!()),
                             [credentials.to_string_lossy()],
                         )?;
                     }
@@ -507,16 +527,13 @@ fn token(row: &Row<'_>) -> rusqlite::Result<TokenRecord> {
 /// The credential status in column `index` of a row that joined the credential store's table:
 /// none there (no credentials) needs re-authorization, as the credential store would say.
 fn status_at(row: &Row<'_>, index: usize) -> rusqlite::Result<CredentialStatus> {
-    match row.get_ref(index)?.as_str_or_null()? {
-        None => Ok(CredentialStatus::NeedsReauthorization),
-        Some(stored) => CredentialStatus::parse(stored).ok_or_else(|| {
-            rusqlite::Error::FromSqlConversionFailure(
-                index,
-                rusqlite::types::Type::Text,
-                format!("unknown stored credential status `{stored}`").into(),
-            )
-        }),
-    }
+    joined_status(row.get_ref(index)?.as_str_or_null()?).map_err(|message| {
+        rusqlite::Error::FromSqlConversionFailure(
+            index,
+            rusqlite::types::Type::Text,
+            message.into(),
+        )
+    })
 }
 
 fn connector(row: &Row<'_>) -> rusqlite::Result<ConnectorRecord> {
@@ -719,35 +736,29 @@ impl ServiceStore for SqliteServiceStore {
         connector_id: &str,
     ) -> Result<Option<TokenAndConnector>, ServiceStoreError> {
         let (hash, id) = (token_hash.to_string(), connector_id.to_string());
-        if !self.statuses {
-            return self
-                .read("read a service token and a connector", move |c| {
-                    c.prepare_cached(TOKEN_AND_CONNECTOR)?
-                        .query_row([hash, id], |r| {
-                            let connector = match r.get::<_, Option<String>>(4)? {
-                                Some(_) => Some((connector_at(r, 4)?, None)),
-                                None => None,
-                            };
-                            Ok((token(r)?, connector))
-                        })
-                        .optional()
+        let statuses = self.statuses;
+        let (operation, statement) = if statuses {
+            (
+                "read a service token, a connector and its credential status",
+                TOKEN_CONNECTOR_AND_STATUS,
+            )
+        } else {
+            ("read a service token and a connector", TOKEN_AND_CONNECTOR)
+        };
+        self.read(operation, move |c| {
+            c.prepare_cached(statement)?
+                .query_row([hash, id], |r| {
+                    let connector = match r.get::<_, Option<String>>(4)? {
+                        Some(_) => {
+                            let status = statuses.then(|| status_at(r, 15)).transpose()?;
+                            Some((connector_at(r, 4)?, status))
+                        }
+                        None => None,
+                    };
+                    Ok((token(r)?, connector))
                 })
-                .await;
-        }
-        self.read(
-            "read a service token, a connector and its credential status",
-            move |c| {
-                c.prepare_cached(TOKEN_CONNECTOR_AND_STATUS)?
-                    .query_row([hash, id], |r| {
-                        let connector = match r.get::<_, Option<String>>(4)? {
-                            Some(_) => Some((connector_at(r, 4)?, Some(status_at(r, 15)?))),
-                            None => None,
-                        };
-                        Ok((token(r)?, connector))
-                    })
-                    .optional()
-            },
-        )
+                .optional()
+        })
         .await
     }
 
