@@ -383,8 +383,11 @@ fn validate(source: &Source<'_>, index: usize, raw: Raw) -> Result<Definition, C
         }
         placeholders.push((name.clone(), default.clone()));
     }
-    let template = |field: &str, value: &Spanned<String>| -> Result<String, ConfigError> {
-        let filled = fill(value.get_ref(), &placeholders)
+    let template_with = |field: &str,
+                         value: &Spanned<String>,
+                         placeholders: &[(String, String)]|
+     -> Result<String, ConfigError> {
+        let filled = fill(value.get_ref(), placeholders)
             .map_err(|reason| source.error(Some(value.span()), at(field), reason))?;
         let url = Url::parse(&filled).map_err(|e| {
             source.error(
@@ -402,6 +405,8 @@ fn validate(source: &Source<'_>, index: usize, raw: Raw) -> Result<Definition, C
         }
         Ok(value.get_ref().clone())
     };
+    let template =
+        |field: &str, value: &Spanned<String>| template_with(field, value, &placeholders);
     // The revocation URL may also name the client (`{client_id}`), filled when the provider is
     // built with its client id.
     let with_client: Vec<(String, String)> = placeholders
@@ -409,12 +414,8 @@ fn validate(source: &Source<'_>, index: usize, raw: Raw) -> Result<Definition, C
         .cloned()
         .chain([("client_id".to_string(), "client-id".to_string())])
         .collect();
-    let revocation_template = |value: &Spanned<String>| -> Result<String, ConfigError> {
-        let filled = fill(value.get_ref(), &with_client)
-            .map_err(|reason| source.error(Some(value.span()), at("revocation_url"), reason))?;
-        template("revocation_url", &Spanned::new(value.span(), filled))
-            .map(|_| value.get_ref().clone())
-    };
+    let revocation_template =
+        |value: &Spanned<String>| template_with("revocation_url", value, &with_client);
     let pointer =
         |field: &str, value: &Option<Spanned<String>>| -> Result<Option<String>, ConfigError> {
             match value {
