@@ -116,8 +116,6 @@ impl fmt::Debug for ApiRequest {
 pub struct ApiResponse {
     /// The HTTP status.
     pub status: u16,
-    /// The `Content-Type`, if any.
-    pub content_type: Option<String>,
     /// Every header of the answer whose value is visible ASCII, names in lower case, in the
     /// order received; `Set-Cookie` is left out.
     pub headers: Vec<(String, String)>,
@@ -152,6 +150,11 @@ impl ApiResponse {
             }
         }
         headers
+    }
+
+    /// The `Content-Type`, if any.
+    pub fn content_type(&self) -> Option<&str> {
+        self.header("content-type")
     }
 
     /// The first value of the header `name` (any case), if the answer has it.
@@ -328,11 +331,6 @@ impl ApiRequest {
             })
         })?;
         let status = response.status().as_u16();
-        let content_type = response
-            .headers()
-            .get(reqwest::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .map(String::from);
         let answered = response
             .headers()
             .iter()
@@ -349,7 +347,6 @@ impl ApiRequest {
             })?;
         Ok(ApiResponse {
             status,
-            content_type,
             headers: answered,
             body,
         })

@@ -186,6 +186,7 @@ async fn a_caller_s_headers_go_out_and_the_answer_s_headers_come_back() {
         Some("<https://next.example/?page=2>; rel=\"next\"")
     );
     assert_eq!(response.header("set-cookie"), None);
+    assert_eq!(response.content_type(), Some("application/json"));
     assert_eq!(
         response.headers_json()["link"],
         "<https://next.example/?page=2>; rel=\"next\""
