@@ -530,8 +530,8 @@ impl AsanaConnector {
                 let mut response = client.request(method, &path, query, None).await?;
                 let mut take = |field| response.get_mut(field).map(Value::take);
                 let next_page = take("next_page").unwrap_or(Value::Null);
-                let data = take("data").unwrap_or_else(|| json!([]));
-                json!({"data": data, "meta": {"next_page": next_page}})
+                let data = take("data").unwrap_or_else(|| Value::Array(Vec::new()));
+                object([("data", data), ("meta", object([("next_page", next_page)]))])
             }
             Kind::Get | Kind::Create | Kind::Post | Kind::Update | Kind::Delete => {
                 data_only(client.request(method, &path, query, body).await?)
@@ -604,8 +604,10 @@ impl AsanaConnector {
                 other => other.into(),
             })?;
         let result = match op.kind {
-            Kind::List | Kind::Unpaged => json!({"data": answer.result, "meta": answer.metadata}),
-            _ => json!({ "data": answer.result }),
+            Kind::List | Kind::Unpaged => {
+                object([("data", answer.result), ("meta", answer.metadata)])
+            }
+            _ => object([("data", answer.result)]),
         };
         self.finish(op, result, &params)
     }
@@ -689,13 +691,13 @@ impl AsanaConnector {
         let mut data = meta["data"].take();
         if let Some(object) = data.as_object_mut() {
             object.remove("download_url");
-            object.insert("size".into(), json!(bytes.len()));
+            object.insert("size".into(), bytes.len().into());
             object.insert(
                 "content_base64".into(),
-                json!(base64::engine::general_purpose::STANDARD.encode(&bytes)),
+                Value::String(base64::engine::general_purpose::STANDARD.encode(&bytes)),
             );
         }
-        Ok(json!({ "data": data }))
+        Ok(object([("data", data)]))
     }
 }
 
@@ -799,7 +801,24 @@ fn json_chars(value: &Value) -> usize {
 }
 
 fn data_only(mut response: Value) -> Value {
-    json!({ "data": response.get_mut("data").map(Value::take).unwrap_or(Value::Null) })
+    object([(
+        "data",
+        response
+            .get_mut("data")
+            .map(Value::take)
+            .unwrap_or(Value::Null),
+    )])
+}
+
+/// `{key: value, ...}` with each value moved in: `json!` would copy a `Value` argument through
+/// serde, a second walk over a whole result.
+fn object<const N: usize>(fields: [(&str, Value); N]) -> Value {
+    Value::Object(
+        fields
+            .into_iter()
+            .map(|(key, value)| (key.to_string(), value))
+            .collect(),
+    )
 }
 
 fn resolve(entity: &str, action: &str) -> Result<&'static Operation, ExecuteError> {
@@ -1115,7 +1134,7 @@ fn build_request(
         query.push(("limit".into(), "100".into()));
     }
     let body = matches!(op.kind, Kind::Create | Kind::Update | Kind::Post)
-        .then(|| json!({ "data": body }));
+        .then(|| object([("data", Value::Object(body))]));
     (path, query, body)
 }
 
