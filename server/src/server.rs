@@ -385,7 +385,7 @@ impl ServerBuilder {
                 store: store.clone(),
                 connectors: Arc::new(connectors),
                 token_ttl: self.token_ttl,
-                public_url: self.public_url.clone(),
+                public_url: self.public_url.clone().map(Arc::new),
                 metrics,
                 limiter: Arc::new(RateLimiter::new(per_second, burst)),
             },
@@ -507,7 +507,7 @@ impl Server {
 
     /// The URL the service was told it is reached at.
     pub fn public_url(&self) -> Option<&Url> {
-        self.state.public_url.as_ref()
+        self.state.public_url.as_deref()
     }
 
     /// The service's routes and its OpenAPI document, to serve or to nest in another router:

@@ -43,8 +43,9 @@ pub(crate) struct AppState {
     pub(crate) connectors: Arc<Connectors>,
     /// How long service tokens live.
     pub(crate) token_ttl: Duration,
-    /// Where clients and providers reach the service (consent flows need it).
-    pub(crate) public_url: Option<Url>,
+    /// Where clients and providers reach the service (consent flows need it); shared, since
+    /// every request clones the state.
+    pub(crate) public_url: Option<Arc<Url>>,
     pub(crate) metrics: Arc<Metrics>,
     /// Each application's requests per second.
     pub(crate) limiter: Arc<RateLimiter>,

@@ -116,7 +116,7 @@ pub(crate) async fn initiate(
         from_json::<NewConnector>(body.clone())?.resolve(&state, &principal)?;
     let request: InitiateRequest = from_json(body)?;
     let redirect_url = registered_redirect(&state, &principal, &request.redirect_url).await?;
-    let callback = callback_url(state.public_url.as_ref())?;
+    let callback = callback_url(state.public_url.as_deref())?;
     let source = state
         .connectors
         .shared_app_for(&principal.application_id, &kind)
