@@ -272,7 +272,36 @@ pub struct AsanaAuthProvider {
     /// Built when the first API client is made (see [`client_once`]), unless given.
     http: OnceLock<reqwest::Client>,
     /// Asana limits concurrency per token: clients of the same token share one limiter.
-    limiters: Mutex<HashMap<String, Weak<ConcurrencyLimiter>>>,
+    limiters: Mutex<Limiters>,
+}
+
+/// The limiters of the tokens in use, by key. Entries of limiters no client holds any more are
+/// dropped when the map has doubled since the last sweep, so that a new key costs O(1)
+/// amortized however many tokens the provider serves.
+#[derive(Default)]
+struct Limiters {
+    by_key: HashMap<String, Weak<ConcurrencyLimiter>>,
+    /// The size at which the next new key sweeps the map first.
+    sweep_at: usize,
+}
+
+impl Limiters {
+    /// The fewest entries a map holds before it is swept.
+    const MIN_SWEEP: usize = 64;
+
+    fn get_or_insert(&mut self, key: &str) -> Arc<ConcurrencyLimiter> {
+        if let Some(limiter) = self.by_key.get(key).and_then(Weak::upgrade) {
+            return limiter;
+        }
+        if self.by_key.len() >= self.sweep_at {
+            self.by_key.retain(|_, weak| weak.strong_count() > 0);
+            self.sweep_at = (2 * self.by_key.len()).max(Self::MIN_SWEEP);
+        }
+        let limiter = Arc::new(ConcurrencyLimiter::new());
+        self.by_key
+            .insert(key.to_string(), Arc::downgrade(&limiter));
+        limiter
+    }
 }
 
 impl fmt::Debug for AsanaAuthProvider {
@@ -345,7 +374,7 @@ impl AsanaAuthProvider {
             oauth2,
             config: None,
             http,
-            limiters: Mutex::new(HashMap::new()),
+            limiters: Mutex::default(),
         })
     }
 
@@ -376,14 +405,10 @@ impl AsanaAuthProvider {
     /// The concurrency limiter shared by every client of the token identified by `key` (while any
     /// of them is alive).
     pub fn limiter_for(&self, key: &str) -> Arc<ConcurrencyLimiter> {
-        let mut limiters = self.limiters.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(limiter) = limiters.get(key).and_then(Weak::upgrade) {
-            return limiter;
-        }
-        limiters.retain(|_, weak| weak.strong_count() > 0);
-        let limiter = Arc::new(ConcurrencyLimiter::new());
-        limiters.insert(key.to_string(), Arc::downgrade(&limiter));
-        limiter
+        self.limiters
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get_or_insert(key)
     }
 
     /// Client settings for the API: base URL, default workspace, and the provider's shared HTTP
@@ -543,6 +568,27 @@ mod tests {
             ))
             .load(PROVIDER_ID, FIELDS)
             .unwrap()
+    }
+
+    #[test]
+    fn clients_of_one_key_share_a_limiter_and_released_keys_are_swept_as_the_map_doubles() {
+        let mut limiters = Limiters::default();
+        let held = limiters.get_or_insert("held");
+        assert!(Arc::ptr_eq(&held, &limiters.get_or_insert("held")));
+        for n in 0..10_000 {
+            drop(limiters.get_or_insert(&format!("released-{n}")));
+            // One live entry: a sweep leaves 1, and the next is due at 64 entries.
+            assert!(limiters.by_key.len() <= Limiters::MIN_SWEEP, "{n}");
+        }
+        let live: Vec<_> = (0..100)
+            .map(|n| limiters.get_or_insert(&format!("live-{n}")))
+            .collect();
+        for n in 0..1_000 {
+            drop(limiters.get_or_insert(&format!("late-{n}")));
+            assert!(limiters.by_key.len() <= 2 * (live.len() + 1) + 1, "{n}");
+        }
+        assert!(Arc::ptr_eq(&live[7], &limiters.get_or_insert("live-7")));
+        assert!(Arc::ptr_eq(&held, &limiters.get_or_insert("held")));
     }
 
     #[test]
