@@ -299,7 +299,7 @@ impl Service {
     }
 
     /// Sends `method path` with a bearer token and an optional raw body; status and JSON answer
-    /// (`Null` when the answer is not JSON).
+    /// (`Null` when the answer is not JSON). A JSON answer must say so in its `Content-Type`.
     pub async fn send(
         &self,
         method: reqwest::Method,
@@ -318,8 +318,17 @@ impl Service {
         }
         let response = request.send().await.unwrap();
         let status = response.status().as_u16();
+        let content_type = response.headers().get("content-type").cloned();
         let text = response.text().await.unwrap();
-        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+        let answer = serde_json::from_str(&text).unwrap_or(Value::Null);
+        if !answer.is_null() {
+            assert_eq!(
+                content_type.as_ref().and_then(|v| v.to_str().ok()),
+                Some("application/json"),
+                "the content type of {path}'s answer"
+            );
+        }
+        (status, answer)
     }
 
     pub async fn post(&self, path: &str, token: Option<&str>, body: Value) -> (u16, Value) {
