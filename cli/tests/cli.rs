@@ -2105,6 +2105,26 @@ async fn github_login_with_token_checks_it_and_serves_token_request_whoami_and_l
         out.stderr,
         "error: no credentials for github/default: run `integrations login github`\n"
     );
+
+    // With --json: who logged in as the whoami call answered, and what was stored.
+    let out = h
+        .run_with_stdin(&["--json", "login", "github", "--with-token"], GITHUB_PAT)
+        .await;
+    assert_no_secret(&out, GITHUB_PAT);
+    out.assert_code(0);
+    assert_eq!(
+        out.json(),
+        serde_json::json!({
+            "provider": "github",
+            "subject": "default",
+            "user": {"id": 583231, "login": "octocat", "name": null},
+            "scopes": [],
+            "expires_at": null,
+            "has_refresh_token": false,
+            "store": store,
+        })
+    );
+    assert_eq!(out.stderr, "");
 }
 
 #[tokio::test]
