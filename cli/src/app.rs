@@ -7,7 +7,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use integrations::{
-    AuthManager, ConfigSource, CredentialStore, FileCredentialStore, SqliteCredentialStore,
+    AuthError, AuthManager, ConfigError, ConfigSource, CredentialStore, FileCredentialStore,
+    SqliteCredentialStore,
 };
 use url::{Host, Url};
 
@@ -16,7 +17,9 @@ use crate::error::{CliError, ExitKind, Hints, store_error};
 /// The redirect URI `login` uses when none is configured. Register it with your OAuth app.
 pub const DEFAULT_REDIRECT_URI: &str = "http://127.0.0.1:8765/callback";
 
-/// The only provider with `whoami`, `execute`, `catalog` and `login --with-token` so far.
+/// The only provider with `execute`, `catalog` and `mcp` so far. It is set up even without
+/// configuration; `login --with-token` takes a token for it and for every provider described by
+/// a definition (GitHub, HubSpot, ...), which [`App::open_for`] sets up the same way.
 pub const ASANA: &str = "asana";
 
 /// Where credentials are stored.
@@ -166,30 +169,50 @@ impl App {
     /// Opens the store and builds the manager.
     pub async fn open(globals: &Globals) -> Result<Self, CliError> {
         let (store, encrypted) = globals.store_spec()?.open().await?;
-        Self::build(globals, Some(store), encrypted)
+        Self::build(globals, Some(store), encrypted, None)
+    }
+
+    /// Opens the store and builds the manager with `provider` set up even without an OAuth app,
+    /// as Asana always is: a token stored by `login --with-token` then serves `whoami`, `token`
+    /// and `request`, and an OAuth login says which keys to set. Configuration the provider
+    /// cannot do without (a value that makes an invalid URL, a client id without its secret)
+    /// fails here, naming the keys. An unregistered `provider` is a usage error.
+    pub async fn open_for(globals: &Globals, provider: &str) -> Result<Self, CliError> {
+        let (store, encrypted) = globals.store_spec()?.open().await?;
+        Self::build(globals, Some(store), encrypted, Some(provider))
     }
 
     /// Builds the manager over an in-memory store (for commands that store nothing).
     pub fn without_store(globals: &Globals) -> Result<Self, CliError> {
-        Self::build(globals, None, false)
+        Self::build(globals, None, false, None)
     }
 
     fn build(
         globals: &Globals,
         store: Option<Arc<dyn CredentialStore>>,
         encrypted: bool,
+        provider: Option<&str>,
     ) -> Result<Self, CliError> {
         let hints = globals.hints();
         // Asana is set up even without configuration, so that credentials stored by
         // `login --with-token` work on their own; OAuth errors still say which keys to set.
-        let mut builder = AuthManager::builder().enable("asana");
+        let mut builder = AuthManager::builder().enable(ASANA);
+        if let Some(provider) = provider.filter(|p| *p != ASANA) {
+            builder = builder.enable(provider);
+        }
         if let Some(path) = &globals.config {
             builder = builder.config_file(path);
         }
         if let Some(store) = store {
             builder = builder.shared_store(store);
         }
-        let auth = builder.build().map_err(|e| hints.auth(e))?;
+        let auth = builder.build().map_err(|e| match e {
+            AuthError::Config(ConfigError::UnknownProvider {
+                provider,
+                registered,
+            }) => unknown_provider(&provider, &registered),
+            other => hints.auth(other),
+        })?;
         Ok(Self {
             auth,
             hints,
@@ -227,13 +250,7 @@ impl App {
             return Ok(());
         }
         let known: Vec<&str> = statuses.iter().map(|s| s.id.as_str()).collect();
-        Err(CliError::new(
-            ExitKind::Usage,
-            format!(
-                "unknown provider `{provider}`; registered providers: {}",
-                known.join(", ")
-            ),
-        ))
+        Err(unknown_provider(provider, &known.join(", ")))
     }
 
     /// Where `field` of `provider` was configured, if it was.
@@ -313,6 +330,14 @@ pub fn setup_hint(provider: &str) -> String {
             "set {prefix}_CLIENT_ID and {prefix}_CLIENT_SECRET in the environment or the [{provider}] section of INTEGRATIONS_CONFIG"
         )
     }
+}
+
+/// `provider` is not registered (usage); `registered` lists the ids that are.
+fn unknown_provider(provider: &str, registered: &str) -> CliError {
+    CliError::new(
+        ExitKind::Usage,
+        format!("unknown provider `{provider}`; registered providers: {registered}"),
+    )
 }
 
 /// Fails (usage) unless `provider` is Asana: `command` is Asana-only so far.

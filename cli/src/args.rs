@@ -109,7 +109,13 @@ pub enum Command {
          ASANA_REDIRECT_URI (default ",
         "http://127.0.0.1:8765/callback",
         "), which must be registered as a redirect URI of your Asana app; it checks the returned \
-         state, exchanges the code (with PKCE) and stores the credentials under the subject."
+         state, exchanges the code (with PKCE) and stores the credentials under the subject.\n\n\
+         --with-token needs no OAuth app and works for asana and every provider described by a \
+         definition (github, hubspot, ... and your own): it reads the token (an Asana or GitHub \
+         personal access token, a HubSpot private app token) from standard input, checks it with \
+         the provider's \"who am I\" call when its definition has one (a rejected token exits 4 \
+         and nothing is stored), and stores it under the subject without a refresh token or an \
+         expiry, e.g. `printf %s \"$TOKEN\" | integrations login github --with-token`."
     ))]
     Login(LoginArgs),
 
@@ -341,7 +347,8 @@ pub struct LoginArgs {
     )]
     pub timeout: u64,
 
-    /// Read a personal access token from standard input, check it, and store it
+    /// Read a token (e.g. a personal access token) from standard input, check it, and store it;
+    /// for asana and every provider described by a definition, without an OAuth app
     #[arg(long)]
     pub with_token: bool,
 }

@@ -1,13 +1,11 @@
 //! One function per subcommand (`login` lives in [`crate::login`]).
 
-use std::any::Any;
 use std::sync::Arc;
 use std::time::SystemTime;
 
 use integrations::asana::AsanaError;
 use integrations::asana::AsanaSessionExt;
 use integrations::asana::connector::{AsanaConnector, EntityInfo, HostedConfig, HostedTarget};
-use integrations::declarative::DeclarativeProvider;
 use integrations::{
     AuthError, ConfigSource, CredentialSource, CredentialStatus, Credentials, ListedCredential,
     Method, SecretString, Session, SessionOptions,
@@ -21,7 +19,7 @@ use crate::args::{
     ProviderArg, RequestArgs,
 };
 use crate::error::{CliError, ExitKind};
-use crate::login::{self, describe_user};
+use crate::login::{self, as_declarative, describe_identity, describe_user};
 use crate::output::{Output, relative, rfc3339, table, unix_seconds};
 use crate::service;
 
@@ -37,9 +35,15 @@ pub async fn run(cli: Cli, store_from_flag: bool, out: &Output) -> Result<(), Cl
         Command::Providers => providers(&App::without_store(&globals)?, out),
         Command::Catalog(args) => catalog(&args, out),
         Command::Mcp(args) => mcp(&App::open(&globals).await?, &args, out).await,
-        Command::Login(args) => login::run(&App::open(&globals).await?, &args, out).await,
-        Command::Whoami(args) => whoami(&App::open(&globals).await?, &args, out).await,
-        Command::Token(args) => token(&App::open(&globals).await?, &args, out).await,
+        Command::Login(args) => {
+            login::run(&App::open_for(&globals, &args.provider).await?, &args, out).await
+        }
+        Command::Whoami(args) => {
+            whoami(&App::open_for(&globals, &args.provider).await?, &args, out).await
+        }
+        Command::Token(args) => {
+            token(&App::open_for(&globals, &args.provider).await?, &args, out).await
+        }
         Command::Execute(args) if args.hosted.is_some() => {
             execute_hosted(&App::without_store(&globals)?, &args, out).await
         }
@@ -51,7 +55,9 @@ pub async fn run(cli: Cli, store_from_flag: bool, out: &Output) -> Result<(), Cl
             command: CredentialsCommand::Rotate,
         } => rotate_credentials(&globals, out).await,
         Command::Logout(args) => logout(&App::open(&globals).await?, &args, out).await,
-        Command::Request(args) => request(&App::open(&globals).await?, &args, out).await,
+        Command::Request(args) => {
+            request(&App::open_for(&globals, &args.provider).await?, &args, out).await
+        }
         Command::Serve(args) => service::serve(&globals, &args).await,
         Command::Apps { command } => service::apps(&command, out).await,
     }
@@ -214,14 +220,12 @@ async fn whoami(app: &App, args: &ProviderArg, out: &Output) -> Result<(), CliEr
 async fn whoami_declarative(app: &App, provider: &str, out: &Output) -> Result<(), CliError> {
     app.require_configured(provider)?;
     let configured = app.auth.provider(provider).map_err(|e| app.hints.auth(e))?;
-    let declarative = (configured.as_ref() as &dyn Any)
-        .downcast_ref::<DeclarativeProvider>()
-        .ok_or_else(|| {
-            CliError::new(
-                ExitKind::Usage,
-                format!("`whoami` does not know how to ask {provider} who the user is"),
-            )
-        })?;
+    let declarative = as_declarative(&configured).ok_or_else(|| {
+        CliError::new(
+            ExitKind::Usage,
+            format!("`whoami` does not know how to ask {provider} who the user is"),
+        )
+    })?;
     let session = session(app, provider).await?;
     let identity = declarative
         .whoami(&session)
@@ -238,16 +242,9 @@ async fn whoami_declarative(app: &App, provider: &str, out: &Output) -> Result<(
         }));
         return Ok(());
     }
-    let who = ["name", "displayName", "login", "email", "user"]
-        .iter()
-        .find_map(|key| identity.user[key].as_str())
-        .unwrap_or("the user");
-    let id = identity
-        .user_id
-        .map(|id| format!(" (id {id})"))
-        .unwrap_or_default();
     out.line(&format!(
-        "{who}{id}\nsubject `{}`, credentials: {}",
+        "{}\nsubject `{}`, credentials: {}",
+        describe_identity(&identity),
         app.subject,
         source.unwrap_or("none")
     ));

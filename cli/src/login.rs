@@ -1,5 +1,6 @@
 //! `integrations login`: the OAuth authorization code flow through a loopback redirect listener,
-//! or `--with-token` for a personal access token read from standard input.
+//! or `--with-token` for a personal access token read from standard input (Asana's, or a token
+//! for any provider described by a definition: GitHub, HubSpot, ...).
 //!
 //! OAuth: bind the redirect URI's host and port first (so a busy port fails before anything is
 //! shown), build the authorize URL (the library remembers its state and PKCE verifier), print it
@@ -19,17 +20,22 @@ use integrations::asana::models::User;
 use integrations::asana::{
     AsanaAuthProvider, AsanaClient, AsanaError, AsanaUser, AsanaUserCredentials,
 };
-use integrations::auth_core::config::FieldKind;
+use integrations::auth_core::AuthProvider;
+use integrations::auth_core::config::{ConfigKey, FieldKind};
 use integrations::auth_core::crypto::{KEY_ENV, OLD_KEYS_ENV};
 use integrations::auth_core::provider::registered_providers;
 use integrations::auth_core::redact::Redactor;
-use integrations::{
-    AuthError, AuthorizeOptions, Credentials, OAuth2Flow, SecretString, StaticTokenSource,
+use integrations::declarative::{
+    API_BASE_URL_FIELD, DeclarativeError, DeclarativeProvider, Identity, USER_ID_FIELD,
 };
-use serde_json::{Value, json};
+use integrations::{
+    AuthError, AuthorizeOptions, Credentials, OAuth2Flow, OAuth2Token, SecretString,
+    SessionOptions, StaticTokenSource,
+};
+use serde_json::{Map, Value, json};
 use tokio::time::Instant;
 
-use crate::app::{ASANA, App, require_asana};
+use crate::app::{ASANA, App};
 use crate::args::LoginArgs;
 use crate::error::{CliError, ExitKind};
 use crate::loopback::{Event, Listener, Page, Server};
@@ -42,20 +48,23 @@ const MAX_TOKEN_BYTES: u64 = 16 * 1024;
 /// Runs `login`.
 pub async fn run(app: &App, args: &LoginArgs, out: &Output) -> Result<(), CliError> {
     let provider = args.provider.as_str();
-    if args.with_token {
-        app.require_registered(provider)?;
-        require_asana(provider, "login --with-token")?;
-        app.require_configured(provider)?;
-        return with_token(app, out).await;
-    }
     app.require_configured(provider)?;
+    if args.with_token {
+        return if provider == ASANA {
+            with_token(app, out).await
+        } else {
+            with_token_declarative(app, provider, out).await
+        };
+    }
     let flow = app.auth.oauth2(provider).map_err(|e| match e {
         AuthError::OAuthNotConfigured { .. } => {
             let prefix = provider.to_ascii_uppercase();
-            let pat = if provider == ASANA {
-                " (with a personal access token instead, run `integrations login asana --with-token`)"
+            let pat = if takes_token(app, provider) {
+                format!(
+                    " (with a personal access token instead, run `integrations login {provider} --with-token`)"
+                )
             } else {
-                ""
+                String::new()
             };
             CliError::new(
                 ExitKind::Config,
@@ -125,7 +134,8 @@ pub async fn run(app: &App, args: &LoginArgs, out: &Output) -> Result<(), CliErr
     spinner.stop();
     server.shutdown().await;
     let credentials = outcome?;
-    report(app, out, provider, &name, &credentials);
+    let who = Who::of(&credentials);
+    report(app, out, provider, &name, &credentials, who);
     Ok(())
 }
 
@@ -258,7 +268,7 @@ async fn exchange(
 
 /// `login asana --with-token`: reads the token, checks it with `GET /users/me`, stores it.
 async fn with_token(app: &App, out: &Output) -> Result<(), CliError> {
-    let token = read_token(out).await?;
+    let token = read_token(ASANA, out).await?;
     let provider = app.auth.provider(ASANA).map_err(|e| app.hints.auth(e))?;
     let asana = (provider.as_ref() as &dyn Any)
         .downcast_ref::<AsanaAuthProvider>()
@@ -272,10 +282,7 @@ async fn with_token(app: &App, out: &Output) -> Result<(), CliError> {
     let client = AsanaClient::new(Arc::new(source), asana.client_settings(None))
         .map_err(|e| app.hints.asana(e, &app.subject))?;
     let me: User = client.get_user("me").await.map_err(|e| match e {
-        AsanaError::Unauthorized { .. } => CliError::new(
-            ExitKind::Auth,
-            "Asana rejected the token read from standard input (HTTP 401); nothing was stored: check that it is a valid personal access token",
-        ),
+        AsanaError::Unauthorized { .. } => rejected_token("Asana"),
         other => app.hints.asana(other, &app.subject),
     })?;
     let mut credentials = AsanaUserCredentials::from_personal_access_token(token);
@@ -295,12 +302,106 @@ async fn with_token(app: &App, out: &Output) -> Result<(), CliError> {
             "the stored credentials cannot be described",
         )
     })?;
-    report(app, out, ASANA, &display_name(app, ASANA), &generic);
+    let who = Who::of(&generic);
+    report(app, out, ASANA, &display_name(app, ASANA), &generic, who);
     Ok(())
 }
 
+/// `login PROVIDER --with-token` for a provider described by a definition: reads the token,
+/// checks it with the definition's "who am I" call (when it has one), and stores it as
+/// credentials with no refresh token and no expiry.
+async fn with_token_declarative(app: &App, provider: &str, out: &Output) -> Result<(), CliError> {
+    let configured = app.auth.provider(provider).map_err(|e| app.hints.auth(e))?;
+    let declarative = as_declarative(&configured).ok_or_else(|| {
+        CliError::new(
+            ExitKind::Usage,
+            format!(
+                "`login --with-token` supports asana and the providers described by a definition, not `{provider}`"
+            ),
+        )
+    })?;
+    let definition = declarative.definition();
+    // A per-user API base URL comes with an OAuth token answer; a bare token needs it configured.
+    if definition.api_base_pointer.is_some()
+        && configured.api(&Map::new()).is_none()
+        && let Some(config) = configured.config()
+    {
+        let missing = config.missing(&ConfigKey::url(API_BASE_URL_FIELD));
+        return Err(CliError::new(
+            ExitKind::Config,
+            format!(
+                "{missing}; a token read from standard input comes without the API base URL an OAuth login receives"
+            ),
+        ));
+    }
+    let name = configured.display_name().to_string();
+    let token = read_token(provider, out).await?;
+    let mut credentials = Credentials::new(OAuth2Token::bearer(token));
+    let who = if definition.whoami.is_some() {
+        let options = SessionOptions::new()
+            .providers([provider])
+            .allow_app_token(false)
+            .with_credentials(provider, &credentials);
+        let session = app
+            .auth
+            .session_with(&app.subject, options)
+            .await
+            .map_err(|e| app.hints.auth(e))?;
+        let identity = declarative.whoami(&session).await.map_err(|e| match e {
+            DeclarativeError::Status { status: 401, .. }
+            | DeclarativeError::Auth(AuthError::Unauthorized { .. }) => rejected_token(&name),
+            other => app.hints.declarative(other),
+        })?;
+        if let Some(id) = &identity.user_id {
+            credentials
+                .extra
+                .insert(USER_ID_FIELD.into(), Value::String(id.clone()));
+        }
+        Some(Who {
+            name: describe_identity(&identity),
+            user: identity.user,
+        })
+    } else {
+        out.note(&format!(
+            "note: the {provider} definition has no \"who am I\" call, so the token is stored without a check"
+        ));
+        None
+    };
+    app.auth
+        .store_credentials(provider, &app.subject, &credentials)
+        .await
+        .map_err(|e| app.hints.auth(e))?;
+    report(app, out, provider, &name, &credentials, who);
+    Ok(())
+}
+
+/// Whether `login PROVIDER --with-token` takes a token for `provider`: Asana, and every provider
+/// described by a definition.
+fn takes_token(app: &App, provider: &str) -> bool {
+    provider == ASANA
+        || app
+            .auth
+            .provider(provider)
+            .is_ok_and(|p| as_declarative(&p).is_some())
+}
+
+/// `provider` as a provider described by a definition, if it is one.
+pub fn as_declarative(provider: &Arc<dyn AuthProvider>) -> Option<&DeclarativeProvider> {
+    (provider.as_ref() as &dyn Any).downcast_ref::<DeclarativeProvider>()
+}
+
+/// The provider (by its display name) answered 401 to the token read from standard input.
+fn rejected_token(name: &str) -> CliError {
+    CliError::new(
+        ExitKind::Auth,
+        format!(
+            "{name} rejected the token read from standard input (HTTP 401); nothing was stored: check that it is a valid personal access token"
+        ),
+    )
+}
+
 /// Reads one token from standard input (a prompt when it is a terminal).
-async fn read_token(out: &Output) -> Result<SecretString, CliError> {
+async fn read_token(provider: &str, out: &Output) -> Result<SecretString, CliError> {
     let interactive = std::io::stdin().is_terminal();
     if interactive && !out.is_json() {
         eprintln!("Paste the personal access token, then press Enter (it will be visible):");
@@ -332,7 +433,9 @@ async fn read_token(out: &Output) -> Result<SecretString, CliError> {
         )
     })?;
     let token = read.trim();
-    let example = "pipe it in, e.g. `printf %s \"$TOKEN\" | integrations login asana --with-token`";
+    let example = format!(
+        "pipe it in, e.g. `printf %s \"$TOKEN\" | integrations login {provider} --with-token`"
+    );
     if token.is_empty() {
         return Err(CliError::new(
             ExitKind::Usage,
@@ -381,10 +484,49 @@ pub fn describe_user(user: &Value) -> String {
     }
 }
 
+/// `octocat (id 583231)`: the user's name (or login, or email) and id, as a declarative
+/// provider's "who am I" call answered.
+pub fn describe_identity(identity: &Identity) -> String {
+    let who = ["name", "displayName", "login", "email", "user"]
+        .iter()
+        .find_map(|key| identity.user[key].as_str())
+        .unwrap_or("the user");
+    let id = identity
+        .user_id
+        .as_ref()
+        .map(|id| format!(" (id {id})"))
+        .unwrap_or_default();
+    format!("{who}{id}")
+}
+
+/// Who logged in, as the provider described them.
+struct Who {
+    /// The provider's description of the user (`user` in `--json` output).
+    user: Value,
+    /// How the text output names them.
+    name: String,
+}
+
+impl Who {
+    /// The user the credentials carry (Asana's), if any.
+    fn of(credentials: &Credentials) -> Option<Self> {
+        user_of(credentials).map(|user| Self {
+            name: describe_user(&user),
+            user,
+        })
+    }
+}
+
 /// Prints who logged in and what was stored; warns (once, on stderr) when the store keeps the
 /// credentials in clear.
-fn report(app: &App, out: &Output, provider: &str, name: &str, credentials: &Credentials) {
-    let user = user_of(credentials);
+fn report(
+    app: &App,
+    out: &Output,
+    provider: &str,
+    name: &str,
+    credentials: &Credentials,
+    who: Option<Who>,
+) {
     let token = &credentials.token;
     if !app.encrypted {
         out.note(&format!(
@@ -396,7 +538,7 @@ fn report(app: &App, out: &Output, provider: &str, name: &str, credentials: &Cre
         out.json(&json!({
             "provider": provider,
             "subject": app.subject,
-            "user": user,
+            "user": who.map(|w| w.user),
             "scopes": token.scope,
             "expires_at": token.expires_at.map(rfc3339),
             "has_refresh_token": token.refresh_token.is_some(),
@@ -404,10 +546,7 @@ fn report(app: &App, out: &Output, provider: &str, name: &str, credentials: &Cre
         }));
         return;
     }
-    let who = user
-        .as_ref()
-        .map(|u| format!(" as {}", describe_user(u)))
-        .unwrap_or_default();
+    let who = who.map(|w| format!(" as {}", w.name)).unwrap_or_default();
     out.line(&format!(
         "Logged in to {name}{who} (subject `{}`); credentials stored in {}",
         app.subject,

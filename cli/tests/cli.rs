@@ -1943,6 +1943,359 @@ async fn google_end_to_end_refreshes_on_a_401_and_revokes_at_logout() {
     );
 }
 
+/// A token that must never appear in any output but `token`'s stdout.
+const GITHUB_PAT: &str = "ghp_canary0patTokenNeverPrinted";
+
+/// GitHub's API on a wiremock server: `GET /api/user` answers octocat for [`GITHUB_PAT`] and
+/// 401 for any other token; the harness points GITHUB_API_BASE_URL at it, with no OAuth app.
+async fn github_api_for_a_pat(h: &mut Harness) -> wiremock::MockServer {
+    let server = wiremock::MockServer::start().await;
+    h.set_env("GITHUB_API_BASE_URL", &format!("{}/api", server.uri()));
+    Mock::given(method("GET"))
+        .and(path("/api/user"))
+        .respond_with(|request: &wiremock::Request| {
+            let bearer = format!("Bearer {GITHUB_PAT}");
+            if request
+                .headers
+                .get("authorization")
+                .is_some_and(|v| v.as_bytes() == bearer.as_bytes())
+            {
+                ResponseTemplate::new(200).set_body_json(
+                    serde_json::json!({"id": 583231, "login": "octocat", "name": null}),
+                )
+            } else {
+                ResponseTemplate::new(401).set_body_json(serde_json::json!({
+                    "message": "Bad credentials",
+                    "documentation_url": "https://docs.github.com/rest"
+                }))
+            }
+        })
+        .mount(&server)
+        .await;
+    server
+}
+
+/// The `authorization` header of each request the server received, in order.
+async fn authorizations(server: &wiremock::MockServer) -> Vec<(String, String)> {
+    server
+        .received_requests()
+        .await
+        .expect("request recording is on")
+        .iter()
+        .map(|r| {
+            let auth = r
+                .headers
+                .get("authorization")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_string();
+            (format!("{} {}", r.method, r.url.path()), auth)
+        })
+        .collect()
+}
+
+fn assert_no_secret(out: &Outcome, secret: &str) {
+    assert!(
+        !out.stdout.contains(secret) && !out.stderr.contains(secret),
+        "the token was printed: {out:?}"
+    );
+}
+
+#[tokio::test]
+async fn github_login_with_token_checks_it_and_serves_token_request_whoami_and_logout() {
+    let mut h = Harness::start().await;
+    let server = github_api_for_a_pat(&mut h).await;
+    let bearer = format!("Bearer {GITHUB_PAT}");
+
+    let out = h
+        .run_with_stdin(
+            &["login", "github", "--with-token"],
+            &format!("{GITHUB_PAT}\n"),
+        )
+        .await;
+    assert_no_secret(&out, GITHUB_PAT);
+    out.assert_code(0);
+    let store = format!("sqlite:{}", h.store_path().display());
+    assert_eq!(
+        out.stdout,
+        format!(
+            "Logged in to GitHub as octocat (id 583231) (subject `default`); credentials stored in {store}\n"
+        )
+    );
+    assert_eq!(
+        out.stderr,
+        format!(
+            "warning: the credentials are stored unencrypted in {store}; set INTEGRATIONS_ENCRYPTION_KEY (base64 of 32 random bytes) to encrypt them at rest\n"
+        )
+    );
+    assert_eq!(
+        authorizations(&server).await,
+        [("GET /api/user".to_string(), bearer.clone())],
+        "checked once, with the token as a bearer token"
+    );
+    let checked = &server.received_requests().await.unwrap()[0];
+    assert_eq!(
+        checked.headers.get("user-agent").map(|v| v.as_bytes()),
+        Some(b"integrations".as_slice()),
+        "the definition's headers"
+    );
+
+    let out = h.run(&["token", "github"]).await;
+    out.assert_code(0);
+    assert_eq!(out.stdout, format!("{GITHUB_PAT}\n"));
+    assert_eq!(out.stderr, "");
+
+    let out = h.run(&["request", "github", "GET", "/user"]).await;
+    assert_no_secret(&out, GITHUB_PAT);
+    out.assert_code(0);
+    assert_eq!(
+        out.json(),
+        serde_json::json!({"id": 583231, "login": "octocat", "name": null})
+    );
+    assert_eq!(
+        authorizations(&server).await.last(),
+        Some(&("GET /api/user".to_string(), bearer.clone()))
+    );
+
+    let out = h.run(&["whoami", "github", "--json"]).await;
+    assert_no_secret(&out, GITHUB_PAT);
+    out.assert_code(0);
+    assert_eq!(out.json()["user_id"], "583231");
+    assert_eq!(out.json()["source"], "stored");
+
+    let out = h.run(&["credentials", "list", "--json"]).await;
+    assert_no_secret(&out, GITHUB_PAT);
+    let listed = out.json();
+    let github: Vec<&Value> = listed["credentials"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["provider"] == "github")
+        .collect();
+    assert_eq!(github.len(), 1, "{listed}");
+    assert_eq!(github[0]["subject"], "default");
+    assert_eq!(github[0]["has_refresh_token"], false);
+    assert_eq!(github[0]["expires_at"], Value::Null);
+
+    // Still no OAuth app: `providers` says so.
+    let out = h.run(&["providers", "--json"]).await;
+    let providers = out.json();
+    let listed = providers["providers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["id"] == "github")
+        .cloned()
+        .unwrap();
+    assert_eq!(listed["configured"], false);
+
+    // Logout deletes the token; without an OAuth client nothing is revoked.
+    let requests = server.received_requests().await.unwrap().len();
+    let out = h.run(&["logout", "github"]).await;
+    assert_no_secret(&out, GITHUB_PAT);
+    out.assert_code(0);
+    assert_eq!(
+        out.stdout,
+        "Logged out github/default: the stored credentials were deleted; not revoked: the credentials have no grant to revoke (a personal access token is revoked in the provider's developer settings).\n"
+    );
+    assert_eq!(server.received_requests().await.unwrap().len(), requests);
+    let out = h.run(&["token", "github"]).await;
+    out.assert_code(4);
+    assert_eq!(
+        out.stderr,
+        "error: no credentials for github/default: run `integrations login github`\n"
+    );
+
+    // With --json: who logged in as the whoami call answered, and what was stored.
+    let out = h
+        .run_with_stdin(&["--json", "login", "github", "--with-token"], GITHUB_PAT)
+        .await;
+    assert_no_secret(&out, GITHUB_PAT);
+    out.assert_code(0);
+    assert_eq!(
+        out.json(),
+        serde_json::json!({
+            "provider": "github",
+            "subject": "default",
+            "user": {"id": 583231, "login": "octocat", "name": null},
+            "scopes": [],
+            "expires_at": null,
+            "has_refresh_token": false,
+            "store": store,
+        })
+    );
+    assert_eq!(out.stderr, "");
+}
+
+#[tokio::test]
+async fn a_github_token_rejected_at_whoami_is_not_stored() {
+    let mut h = Harness::start().await;
+    let server = github_api_for_a_pat(&mut h).await;
+    let rejected = "ghp_canary1rejectedNeverPrinted";
+
+    for json in [false, true] {
+        let mut args = vec!["login", "github", "--with-token", "--subject", "eve"];
+        if json {
+            args.push("--json");
+        }
+        let out = h.run_with_stdin(&args, rejected).await;
+        assert_no_secret(&out, rejected);
+        out.assert_code(4);
+        let message = "GitHub rejected the token read from standard input (HTTP 401); nothing was stored: check that it is a valid personal access token";
+        if json {
+            let error = out.json();
+            assert_eq!(error["error"]["kind"], "authorization");
+            assert_eq!(error["error"]["message"], message);
+        } else {
+            assert_eq!(out.stdout, "");
+            assert_eq!(out.stderr, format!("error: {message}\n"));
+        }
+    }
+    assert_eq!(
+        authorizations(&server).await,
+        vec![("GET /api/user".to_string(), format!("Bearer {rejected}")); 2],
+        "asked once per login, never retried"
+    );
+
+    let out = h.run(&["token", "github", "--subject", "eve"]).await;
+    out.assert_code(4);
+    assert_eq!(
+        out.stderr,
+        "error: no credentials for github/eve: run `integrations login github --subject eve`\n"
+    );
+    let out = h.run(&["credentials", "list", "--json"]).await;
+    assert_eq!(out.json()["credentials"], Value::Array(Vec::new()));
+
+    // Nothing on standard input: the same usage error as Asana's, naming the provider.
+    let out = h
+        .run_with_stdin(&["login", "github", "--with-token"], "")
+        .await;
+    out.assert_code(2);
+    assert_eq!(
+        out.stderr,
+        "error: no token on standard input: pipe it in, e.g. `printf %s \"$TOKEN\" | integrations login github --with-token`\n"
+    );
+    assert_eq!(server.received_requests().await.unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn login_with_token_errors_keep_their_exit_codes_and_never_print_the_token() {
+    let mut h = Harness::start().await;
+    let server = github_api_for_a_pat(&mut h).await;
+
+    // An unknown provider is a usage error, before standard input is read.
+    let out = h
+        .run_with_stdin(&["login", "gitlab", "--with-token"], GITHUB_PAT)
+        .await;
+    assert_no_secret(&out, GITHUB_PAT);
+    out.assert_code(2);
+    assert_eq!(
+        out.stderr,
+        "error: unknown provider `gitlab`; registered providers: asana, github, google, hubspot, linear, microsoft, notion, salesforce, slack\n"
+    );
+    let out = h.run(&["token", "gitlab"]).await;
+    out.assert_code(2);
+
+    // An OAuth login still needs the app, and says how to use a token instead.
+    let out = h.run(&["login", "github", "--no-browser"]).await;
+    out.assert_code(3);
+    assert_eq!(
+        out.stderr,
+        "error: `integrations login github` needs an OAuth app: set GITHUB_CLIENT_ID and GITHUB_CLIENT_SECRET (with a personal access token instead, run `integrations login github --with-token`)\n"
+    );
+    assert_eq!(out.stdout, "");
+
+    // A half-configured OAuth app is named, not ignored.
+    h.set_env("GITHUB_CLIENT_ID", "client-1");
+    let out = h
+        .run_with_stdin(&["login", "github", "--with-token"], GITHUB_PAT)
+        .await;
+    assert_no_secret(&out, GITHUB_PAT);
+    out.assert_code(3);
+    assert!(
+        out.stderr
+            .starts_with("error: github: missing `client_secret`; set GITHUB_CLIENT_SECRET"),
+        "{out:?}"
+    );
+    h.remove_env("GITHUB_CLIENT_ID");
+
+    // Salesforce's API base URL comes with an OAuth answer: a bare token needs it configured.
+    let out = h
+        .run_with_stdin(&["login", "salesforce", "--with-token"], GITHUB_PAT)
+        .await;
+    assert_no_secret(&out, GITHUB_PAT);
+    out.assert_code(3);
+    assert_eq!(
+        out.stderr,
+        "error: salesforce: missing `api_base_url`; set SALESFORCE_API_BASE_URL or pass `api_base_url` in code or in the [salesforce] section of the config file; a token read from standard input comes without the API base URL an OAuth login receives\n"
+    );
+    assert_eq!(server.received_requests().await.unwrap().len(), 0);
+    let out = h.run(&["credentials", "list", "--json"]).await;
+    assert_eq!(out.json()["credentials"], Value::Array(Vec::new()));
+}
+
+#[tokio::test]
+async fn a_definition_without_whoami_stores_the_token_unchecked_and_says_so() {
+    let mut h = Harness::start().await;
+    let server = wiremock::MockServer::start().await;
+    let file = h.dir.path().join("acme.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "[[providers]]\nid = \"acme\"\ndisplay_name = \"Acme\"\nauthorization_url = \"https://acme.example/a\"\ntoken_url = \"https://acme.example/t\"\napi_base_url = \"{}/api\"\n",
+            server.uri()
+        ),
+    )
+    .unwrap();
+    h.set_env("INTEGRATIONS_PROVIDERS", file.to_str().unwrap());
+    h.set_env(
+        "INTEGRATIONS_ENCRYPTION_KEY",
+        "AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA=",
+    );
+    let canary = "acme_canary2uncheckedNeverPrinted";
+
+    let out = h
+        .run_with_stdin(
+            &["login", "acme", "--with-token", "--subject", "ann"],
+            canary,
+        )
+        .await;
+    assert_no_secret(&out, canary);
+    out.assert_code(0);
+    assert_eq!(
+        out.stderr,
+        "note: the acme definition has no \"who am I\" call, so the token is stored without a check\n"
+    );
+    assert_eq!(
+        out.stdout,
+        format!(
+            "Logged in to Acme (subject `ann`); credentials stored in sqlite:{}\n",
+            h.store_path().display()
+        )
+    );
+    assert_eq!(server.received_requests().await.unwrap().len(), 0);
+
+    Mock::given(method("GET"))
+        .and(path("/api/things"))
+        .and(wiremock::matchers::header(
+            "authorization",
+            format!("Bearer {canary}").as_str(),
+        ))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!([])))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let out = h
+        .run(&["request", "acme", "GET", "/things", "--subject", "ann"])
+        .await;
+    assert_no_secret(&out, canary);
+    out.assert_code(0);
+    assert_eq!(out.stdout, "[]\n");
+    let out = h.run(&["token", "acme", "--subject", "ann"]).await;
+    out.assert_code(0);
+    assert_eq!(out.stdout, format!("{canary}\n"));
+}
+
 #[tokio::test]
 async fn a_broken_definition_file_fails_every_command_with_the_configuration_code() {
     let mut h = Harness::start().await;
