@@ -7,6 +7,8 @@
 //! tokens and consent flows' secret ids arrive as SHA-256 hashes, OAuth client secrets and PKCE verifiers sealed
 //! ([`Sealed`]).
 
+#[cfg(feature = "postgres")]
+mod batches;
 mod connection_thread;
 #[cfg(feature = "postgres")]
 mod postgres;

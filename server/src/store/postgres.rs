@@ -15,8 +15,8 @@ use integrations::{CredentialStore, StoreError};
 use store_postgres::tokio_postgres::Row;
 use store_postgres::tokio_postgres::types::ToSql;
 use store_postgres::{PooledConnection, PostgresCredentialStore, tokio_postgres};
-use tokio::sync::oneshot;
 
+use super::batches::{self, Batches, Waiting};
 use super::{
     ApplicationRecord, AuditEntry, AuthKind, ConnectorFilter, ConnectorRecord, OAuthAppRecord,
     OAuthAppSource, OAuthSecretClaim, OAuthSecretRecord, OAuthStateRecord, Sealed, ServiceStore,
@@ -129,19 +129,24 @@ CREATE INDEX integrations_service_oauth_secrets_by_expiry
 const APPLICATION_COLUMNS: &str =
     "id, name, organization_id, client_id, client_secret_hash, redirect_origins, created_ms";
 const CONNECTOR_COLUMNS: &str = "id, application_id, customer_name, connector_type, definition_id, name, auth_kind, oauth_app, created_ms, updated_ms, read_only";
-/// A token and its application's connector with id `$2`, in one statement: the token's columns,
-/// then [`CONNECTOR_COLUMNS`] (all null when there is no such connector), then the connector's
-/// credential status (column 15; null when it has no credentials), read from the credential
-/// store's table in the same database: the record the core's store keeps under the connector's
-/// provider id and its id.
-const TOKEN_CONNECTOR_AND_STATUS: &str = "SELECT t.token_hash, t.application_id, t.customer, t.expires_ms, \
-     c.id, c.application_id, c.customer_name, c.connector_type, c.definition_id, c.name, c.auth_kind, \
-     c.oauth_app, c.created_ms, c.updated_ms, c.read_only, k.status \
-     FROM integrations_service_tokens t LEFT JOIN integrations_service_connectors c \
-     ON c.id = $2 AND c.application_id = t.application_id \
+/// Reads of tokens (hashes in `$1`) each with its application's connector (ids in `$2`, the same
+/// order), in one statement: for each read whose token exists, the token's columns, then
+/// [`CONNECTOR_COLUMNS`] (all null when its application has no such connector), then the
+/// connector's credential status (column 15; null when it has no credentials), read from the
+/// credential store's table in the same database (the record the core's store keeps under the
+/// connector's provider id and its id), then the read's position, from 1 (column 16).
+const TOKENS_CONNECTORS_AND_STATUSES: &str = "SELECT t.token_hash, t.application_id, t.customer, \
+     t.expires_ms, c.id, c.application_id, c.customer_name, c.connector_type, c.definition_id, \
+     c.name, c.auth_kind, c.oauth_app, c.created_ms, c.updated_ms, c.read_only, k.status, r.n \
+     FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS r(token_hash, connector_id, n) \
+     JOIN integrations_service_tokens t ON t.token_hash = r.token_hash \
+     LEFT JOIN integrations_service_connectors c \
+     ON c.id = r.connector_id AND c.application_id = t.application_id \
      LEFT JOIN integrations_credentials k \
-     ON k.provider = c.connector_type COLLATE \"C\" AND k.subject = c.id COLLATE \"C\" \
-     WHERE t.token_hash = $1";
+     ON k.provider = c.connector_type COLLATE \"C\" AND k.subject = c.id COLLATE \"C\"";
+/// The operation of [`TOKENS_CONNECTORS_AND_STATUSES`], as errors name it.
+const READ_TOKEN_AND_CONNECTOR: &str =
+    "read a service token, a connector and its credential status";
 const STATE_COLUMNS: &str = "state_hash, application_id, customer_name, connector_type, name, pkce_verifier, redirect_uri, scopes, redirect_url, oauth_app, expires_ms";
 const SECRET_COLUMNS: &str =
     "secret_hash, connector_id, application_id, customer_name, connector_type, expires_ms";
@@ -180,34 +185,15 @@ const INSERT_AUDIT_BATCH: &str = concat!(
 #[derive(Clone, Debug)]
 pub struct PostgresServiceStore {
     db: PostgresCredentialStore,
-    audit: Arc<Mutex<AuditQueue>>,
+    /// Audit appends: concurrent ones share one statement (group commit), and every caller
+    /// still answers only once its entry is committed.
+    audit: Arc<Mutex<Batches<AuditEntry, ()>>>,
+    /// Reads of a service token and a connector: concurrent ones share one statement.
+    reads: Arc<Mutex<Batches<Read, Option<TokenAndConnector>>>>,
 }
 
-/// The running audit writer: if it is dropped before it finished (its runtime shut down), the
-/// entries left in the queue fail (their callers learn so) and the next append starts a writer.
-struct AuditWriter<'a> {
-    queue: &'a Mutex<AuditQueue>,
-    finished: bool,
-}
-
-impl Drop for AuditWriter<'_> {
-    fn drop(&mut self) {
-        if !self.finished {
-            let mut queue = self.queue.lock().unwrap_or_else(|p| p.into_inner());
-            queue.entries.clear();
-            queue.writing = false;
-        }
-    }
-}
-
-/// Audit entries waiting to be written, and whether a writer is on its way. Concurrent appends
-/// share one statement (group commit): one pool checkout and one round trip for the batch
-/// instead of one each, and every caller still answers only once its entry is committed.
-#[derive(Debug, Default)]
-struct AuditQueue {
-    entries: Vec<(AuditEntry, oneshot::Sender<Result<(), ServiceStoreError>>)>,
-    writing: bool,
-}
+/// A read of a service token (its hash) and a connector (its id).
+type Read = (String, String);
 
 impl PostgresServiceStore {
     /// The service's tables in the database of `credentials` (the store without its encryption
@@ -230,6 +216,7 @@ impl PostgresServiceStore {
         Ok(Self {
             db: credentials,
             audit: Arc::default(),
+            reads: Arc::default(),
         })
     }
 
@@ -247,54 +234,33 @@ impl PostgresServiceStore {
         .await
     }
 
-    /// Writes the queued audit entries, a batch per statement, until the queue is empty. A batch
-    /// that fails is written again entry by entry, so that one bad entry fails only its own
-    /// append.
-    async fn write_audit_batches(&self) {
-        let mut writer = AuditWriter {
-            queue: &self.audit,
-            finished: false,
+    /// Writes a batch of audit entries in one statement. A batch that fails is written again
+    /// entry by entry, so that one bad entry fails only its own append.
+    async fn write_audit_batch(&self, batch: Vec<Waiting<AuditEntry, ()>>) {
+        let together = if batch.len() == 1 {
+            None
+        } else {
+            Some(self.insert_audit_batch(&batch).await)
         };
-        loop {
-            let batch = {
-                let mut queue = self.audit.lock().unwrap_or_else(|p| p.into_inner());
-                if queue.entries.is_empty() {
-                    queue.writing = false;
-                    writer.finished = true;
-                    return;
-                }
-                std::mem::take(&mut queue.entries)
+        for (entry, done) in batch {
+            let result = match &together {
+                Some(Ok(())) => Ok(()),
+                // An outage fails the whole batch at once: retrying each entry would queue them
+                // one after another at the unreachable database.
+                Some(Err(e)) => match outage(e) {
+                    Some(again) => Err(again),
+                    None => self.insert_audit(&entry).await,
+                },
+                None => self.insert_audit(&entry).await,
             };
-            let together = if batch.len() == 1 {
-                None
-            } else {
-                Some(self.insert_audit_batch(&batch).await)
-            };
-            for (entry, done) in batch {
-                let result = match &together {
-                    Some(Ok(())) => Ok(()),
-                    // An outage fails the whole batch at once: retrying each entry would queue
-                    // them one after another at the unreachable database.
-                    Some(Err(ServiceStoreError::Unavailable {
-                        operation,
-                        message,
-                        location,
-                    })) => Err(ServiceStoreError::Unavailable {
-                        operation,
-                        message: message.clone(),
-                        location: location.clone(),
-                    }),
-                    _ => self.insert_audit(&entry).await,
-                };
-                // The caller may have gone away; its entry is written all the same.
-                let _ = done.send(result);
-            }
+            // The caller may have gone away; its entry is written all the same.
+            let _ = done.send(result);
         }
     }
 
     async fn insert_audit_batch(
         &self,
-        batch: &[(AuditEntry, oneshot::Sender<Result<(), ServiceStoreError>>)],
+        batch: &[Waiting<AuditEntry, ()>],
     ) -> Result<(), ServiceStoreError> {
         let entries = || batch.iter().map(|(entry, _)| entry);
         let ids: Vec<&str> = entries().map(|e| e.id.as_str()).collect();
@@ -358,6 +324,87 @@ impl PostgresServiceStore {
         .map(|_| ())
     }
 
+    /// Answers every read of `batch` from one statement. When that statement fails, an outage
+    /// answers every read; any other failure runs each read on its own, so that it fails only
+    /// the read it belongs to.
+    async fn read_batch(&self, batch: Vec<Waiting<Read, Option<TokenAndConnector>>>) {
+        let (reads, answers): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
+        let error = match self.read(&reads).await {
+            Ok(found) => {
+                for (found, answer) in found.into_iter().zip(answers) {
+                    let _ = answer.send(Ok(found));
+                }
+                return;
+            }
+            Err(error) => error,
+        };
+        for (read, answer) in reads.into_iter().zip(answers) {
+            // An outage fails every read at once: running each alone would queue them one
+            // after another at the unreachable database.
+            let result = match outage(&error) {
+                Some(outage) => Err(outage),
+                None => self
+                    .read(std::slice::from_ref(&read))
+                    .await
+                    .map(|mut found| found.pop().flatten()),
+            };
+            let _ = answer.send(result);
+        }
+    }
+
+    /// Each of `reads` (a token hash and a connector id): its token and connector, or `None`
+    /// for an unknown token, in the order of `reads`.
+    async fn read(
+        &self,
+        reads: &[Read],
+    ) -> Result<Vec<Option<TokenAndConnector>>, ServiceStoreError> {
+        let hashes: Vec<&str> = reads.iter().map(|(hash, _)| hash.as_str()).collect();
+        let ids: Vec<&str> = reads.iter().map(|(_, id)| id.as_str()).collect();
+        let rows = self
+            .query(
+                READ_TOKEN_AND_CONNECTOR,
+                TOKENS_CONNECTORS_AND_STATUSES,
+                &[&hashes, &ids],
+            )
+            .await?;
+        let mut found: Vec<Option<TokenAndConnector>> = reads.iter().map(|_| None).collect();
+        for row in &rows {
+            let slot = usize::try_from(row.get::<_, i64>(16))
+                .ok()
+                .and_then(|n| found.get_mut(n.checked_sub(1)?))
+                .ok_or_else(|| corrupt("read position", &row.get::<_, i64>(16).to_string()))?;
+            *slot = Some(self.token_and_connector_at(row)?);
+        }
+        Ok(found)
+    }
+
+    /// A row of [`TOKENS_CONNECTORS_AND_STATUSES`].
+    fn token_and_connector_at(&self, row: &Row) -> Result<TokenAndConnector, ServiceStoreError> {
+        let connector = match row.get::<_, Option<String>>(4) {
+            Some(_) => {
+                let status = joined_status(row.get::<_, Option<&str>>(15)).map_err(|message| {
+                    ServiceStoreError::Backend {
+                        operation: "read a connector's credential status",
+                        message,
+                        location: self.db.describe(),
+                    }
+                })?;
+                Some((connector_at(row, 4)?, Some(status)))
+            }
+            None => None,
+        };
+        Ok((token(row), connector))
+    }
+
+    /// The task running `what`'s batches stopped before answering (its runtime shut down).
+    fn stopped(&self, operation: &'static str, what: &str) -> ServiceStoreError {
+        ServiceStoreError::Backend {
+            operation,
+            message: format!("{what} stopped"),
+            location: self.db.describe(),
+        }
+    }
+
     /// Runs `work` on a pooled connection; `statements` bounds how long it may take.
     async fn run<T>(
         &self,
@@ -369,6 +416,23 @@ impl PostgresServiceStore {
             .with_connection(operation, statements, work)
             .await
             .map_err(|e| store_error(operation, &self.db.describe(), e))
+    }
+}
+
+/// The same error again when `e` is an outage, which every call of a failed batch answers; other
+/// errors belong to the batch's statement, not to each call, which then runs alone.
+fn outage(e: &ServiceStoreError) -> Option<ServiceStoreError> {
+    match e {
+        ServiceStoreError::Unavailable {
+            operation,
+            message,
+            location,
+        } => Some(ServiceStoreError::Unavailable {
+            operation,
+            message: message.clone(),
+            location: location.clone(),
+        }),
+        _ => None,
     }
 }
 
@@ -647,30 +711,14 @@ impl ServiceStore for PostgresServiceStore {
         token_hash: &str,
         connector_id: &str,
     ) -> Result<Option<TokenAndConnector>, ServiceStoreError> {
-        let rows = self
-            .query(
-                "read a service token, a connector and its credential status",
-                TOKEN_CONNECTOR_AND_STATUS,
-                &[&token_hash, &connector_id],
-            )
-            .await?;
-        let Some(row) = rows.first() else {
-            return Ok(None);
-        };
-        let connector = match row.get::<_, Option<String>>(4) {
-            Some(_) => {
-                let status = joined_status(row.get::<_, Option<&str>>(15)).map_err(|message| {
-                    ServiceStoreError::Backend {
-                        operation: "read a connector's credential status",
-                        message,
-                        location: self.db.describe(),
-                    }
-                })?;
-                Some((connector_at(row, 4)?, Some(status)))
-            }
-            None => None,
-        };
-        Ok(Some((token(row), connector)))
+        let store = self.clone();
+        let read = (token_hash.to_string(), connector_id.to_string());
+        batches::join(&self.reads, read, move |batch| {
+            let store = store.clone();
+            async move { store.read_batch(batch).await }
+        })
+        .await
+        .unwrap_or_else(|_| Err(self.stopped(READ_TOKEN_AND_CONNECTOR, "the reader")))
     }
 
     async fn delete_expired_tokens(&self, now: SystemTime) -> Result<u64, ServiceStoreError> {
@@ -966,24 +1014,13 @@ impl ServiceStore for PostgresServiceStore {
     }
 
     async fn append_audit(&self, entry: AuditEntry) -> Result<(), ServiceStoreError> {
-        let (done, written) = oneshot::channel();
-        let start_writer = {
-            let mut queue = self.audit.lock().unwrap_or_else(|p| p.into_inner());
-            queue.entries.push((entry, done));
-            !std::mem::replace(&mut queue.writing, true)
-        };
-        if start_writer {
-            // Not awaited: the writer finishes the queue even if this caller goes away.
-            let store = self.clone();
-            tokio::spawn(async move { store.write_audit_batches().await });
-        }
-        written.await.unwrap_or_else(|_| {
-            Err(ServiceStoreError::Backend {
-                operation: "appended an audit entry",
-                message: "the audit writer stopped".into(),
-                location: self.db.describe(),
-            })
+        let store = self.clone();
+        batches::join(&self.audit, entry, move |batch| {
+            let store = store.clone();
+            async move { store.write_audit_batch(batch).await }
         })
+        .await
+        .unwrap_or_else(|_| Err(self.stopped("appended an audit entry", "the audit writer")))
     }
 
     async fn list_audit(

@@ -22,6 +22,7 @@ pub async fn run_conformance(store: DynStore) {
     tokens_round_trip_and_expire(&store).await;
     connectors_stay_with_their_application(&store).await;
     a_token_is_read_with_its_own_application_s_connector_only(&store).await;
+    concurrent_reads_of_tokens_and_connectors_each_get_their_own_answer(&store, 48).await;
     oauth_apps_are_set_replaced_and_deleted(&store).await;
     an_oauth_state_is_taken_once_and_not_after_it_expired(&store).await;
     concurrent_takes_of_one_state_have_one_winner(&store, 16).await;
@@ -351,6 +352,67 @@ pub async fn a_token_is_read_with_its_own_application_s_connector_only(store: &D
             .unwrap()
     );
     assert_eq!(read("tc-live", "tc-foreign").await, None);
+}
+
+/// `n` concurrent [`ServiceStore::token_and_connector`] reads of every kind (a token with its
+/// own connector, with another application's, with none; an unknown token) each answer what the
+/// same read answers alone.
+pub async fn concurrent_reads_of_tokens_and_connectors_each_get_their_own_answer(
+    store: &DynStore,
+    n: usize,
+) {
+    for app in ["cr-app-1", "cr-app-2"] {
+        with_application(store, app).await;
+        store
+            .insert_token(TokenRecord {
+                token_hash: format!("{app}-token"),
+                application_id: app.into(),
+                customer: None,
+                expires_at: now() + Duration::from_secs(600),
+            })
+            .await
+            .unwrap();
+        for k in 0..3 {
+            let id = format!("{app}-conn-{k}");
+            store
+                .insert_connector(connector(&id, app, &format!("customer-{k}")))
+                .await
+                .unwrap();
+        }
+    }
+    let reads: Vec<(String, String)> = (0..n)
+        .map(|k| {
+            let token = ["cr-app-1-token", "cr-app-2-token", "cr-unknown"][k % 3];
+            let connector = format!("cr-app-{}-conn-{}", 1 + k / 3 % 2, k % 4);
+            (token.to_string(), connector)
+        })
+        .collect();
+    let mut alone = Vec::new();
+    for (token, connector) in &reads {
+        alone.push(store.token_and_connector(token, connector).await.unwrap());
+    }
+    let tasks: Vec<_> = reads
+        .iter()
+        .cloned()
+        .map(|(token, connector)| {
+            let store = store.clone();
+            tokio::spawn(async move { store.token_and_connector(&token, &connector).await })
+        })
+        .collect();
+    let mut together = Vec::new();
+    for task in tasks {
+        together.push(task.await.unwrap());
+    }
+    let mut kinds = std::collections::BTreeSet::new();
+    for ((read, alone), together) in reads.iter().zip(alone).zip(together) {
+        kinds.insert(match &alone {
+            None => "unknown token",
+            Some((_, None)) => "no such connector of its application",
+            Some((_, Some(_))) => "its own connector",
+        });
+        assert_eq!(together.unwrap(), alone, "{read:?}");
+    }
+    assert_eq!(kinds.len(), 3, "{kinds:?}");
 }
 
 /// An application's OAuth app is set, replaced, read and deleted, per provider.
