@@ -76,6 +76,41 @@ where
     answered
 }
 
+/// Settles `batch` with `together`, the result of one statement over all its items (answers in
+/// the items' order): on success every call is answered and nothing is returned; on an outage
+/// every call is answered with it (running each alone would queue them one after another at the
+/// unreachable database); on any other failure the calls are returned, for the caller to run each
+/// alone, so that a bad item fails only its own call. A caller that went away is not answered;
+/// its item is handled all the same.
+pub(super) fn settle<I, A>(
+    batch: Vec<Waiting<I, A>>,
+    together: Result<Vec<A>, ServiceStoreError>,
+) -> Vec<Waiting<I, A>> {
+    match together {
+        Ok(found) => {
+            for (found, (_, answer)) in found.into_iter().zip(batch) {
+                let _ = answer.send(Ok(found));
+            }
+            Vec::new()
+        }
+        Err(ServiceStoreError::Unavailable {
+            operation,
+            message,
+            location,
+        }) => {
+            for (_, answer) in batch {
+                let _ = answer.send(Err(ServiceStoreError::Unavailable {
+                    operation,
+                    message: message.clone(),
+                    location: location.clone(),
+                }));
+            }
+            Vec::new()
+        }
+        Err(_) => batch,
+    }
+}
+
 fn lock<I, A>(queue: &Mutex<Batches<I, A>>) -> MutexGuard<'_, Batches<I, A>> {
     queue.lock().unwrap_or_else(|p| p.into_inner())
 }

@@ -6,6 +6,7 @@
 //! An unreachable or restarting database fails calls with [`ServiceStoreError::Unavailable`]
 //! (answered 503, retryable); the pool reconnects by itself when it is back.
 
+use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
@@ -144,6 +145,19 @@ const TOKENS_CONNECTORS_AND_STATUSES: &str = "SELECT t.token_hash, t.application
      ON c.id = r.connector_id AND c.application_id = t.application_id \
      LEFT JOIN integrations_credentials k \
      ON k.provider = c.connector_type COLLATE \"C\" AND k.subject = c.id COLLATE \"C\"";
+/// Records token expiries (connector ids in `$1`, expiries in `$2`), each connector once, in the
+/// order of its id (so that concurrent statements lock rows in one order). A connector deleted
+/// meanwhile has no row to reference: nothing is written for it. Nor is an expiry recorded
+/// already and unclaimed (every instance that adopts a refreshed token records it).
+const RECORD_EXPIRIES: &str = "INSERT INTO integrations_service_token_expiry (connector_id, expires_ms) \
+     SELECT c.id, e.expires_ms FROM unnest($1::text[], $2::bigint[]) AS e(connector_id, expires_ms) \
+     JOIN integrations_service_connectors c ON c.id = e.connector_id ORDER BY c.id \
+     ON CONFLICT (connector_id) DO UPDATE SET expires_ms = EXCLUDED.expires_ms, \
+     claimed_until_ms = NULL \
+     WHERE integrations_service_token_expiry.expires_ms <> EXCLUDED.expires_ms \
+     OR integrations_service_token_expiry.claimed_until_ms IS NOT NULL";
+/// The operation of [`RECORD_EXPIRIES`], as errors name it.
+const RECORD_EXPIRY: &str = "recorded a token expiry";
 /// The operation of [`TOKENS_CONNECTORS_AND_STATUSES`], as errors name it.
 const READ_TOKEN_AND_CONNECTOR: &str =
     "read a service token, a connector and its credential status";
@@ -190,7 +204,12 @@ pub struct PostgresServiceStore {
     audit: Arc<Mutex<Batches<AuditEntry, ()>>>,
     /// Reads of a service token and a connector: concurrent ones share one statement.
     reads: Arc<Mutex<Batches<Read, Option<TokenAndConnector>>>>,
+    /// Token expiries being recorded: concurrent ones share one statement.
+    expiries: Arc<Mutex<Batches<Expiry, ()>>>,
 }
+
+/// A connector's token expiry to record: its id, and the expiry in milliseconds.
+type Expiry = (String, i64);
 
 /// A read of a service token (its hash) and a connector (its id).
 type Read = (String, String);
@@ -217,6 +236,7 @@ impl PostgresServiceStore {
             db: credentials,
             audit: Arc::default(),
             reads: Arc::default(),
+            expiries: Arc::default(),
         })
     }
 
@@ -234,35 +254,19 @@ impl PostgresServiceStore {
         .await
     }
 
-    /// Writes a batch of audit entries in one statement. A batch that fails is written again
-    /// entry by entry, so that one bad entry fails only its own append.
+    /// Writes a batch of audit entries in one statement (each alone when that fails, so that
+    /// one bad entry fails only its own append).
     async fn write_audit_batch(&self, batch: Vec<Waiting<AuditEntry, ()>>) {
-        let together = if batch.len() == 1 {
-            None
-        } else {
-            Some(self.insert_audit_batch(&batch).await)
-        };
-        for (entry, done) in batch {
-            let result = match &together {
-                Some(Ok(())) => Ok(()),
-                // An outage fails the whole batch at once: retrying each entry would queue them
-                // one after another at the unreachable database.
-                Some(Err(e)) => match outage(e) {
-                    Some(again) => Err(again),
-                    None => self.insert_audit(&entry).await,
-                },
-                None => self.insert_audit(&entry).await,
-            };
-            // The caller may have gone away; its entry is written all the same.
-            let _ = done.send(result);
+        let entries: Vec<&AuditEntry> = batch.iter().map(|(entry, _)| entry).collect();
+        let together = self.insert_audit_batch(&entries).await;
+        let written = together.map(|()| vec![(); entries.len()]);
+        for (entry, answer) in batches::settle(batch, written) {
+            let _ = answer.send(self.insert_audit(&entry).await);
         }
     }
 
-    async fn insert_audit_batch(
-        &self,
-        batch: &[Waiting<AuditEntry, ()>],
-    ) -> Result<(), ServiceStoreError> {
-        let entries = || batch.iter().map(|(entry, _)| entry);
+    async fn insert_audit_batch(&self, batch: &[&AuditEntry]) -> Result<(), ServiceStoreError> {
+        let entries = || batch.iter().copied();
         let ids: Vec<&str> = entries().map(|e| e.id.as_str()).collect();
         let at: Vec<i64> = entries().map(|e| millis(e.at)).collect();
         let applications: Vec<&str> = entries().map(|e| e.application_id.as_str()).collect();
@@ -324,39 +328,45 @@ impl PostgresServiceStore {
         .map(|_| ())
     }
 
-    /// Answers every read of `batch` from one statement. When that statement fails, an outage
-    /// answers every read; any other failure runs each read on its own, so that it fails only
-    /// the read it belongs to.
+    /// Answers every read of `batch` from one statement.
     async fn read_batch(&self, batch: Vec<Waiting<Read, Option<TokenAndConnector>>>) {
-        let (reads, answers): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
-        let error = match self.read(&reads).await {
-            Ok(found) => {
-                for (found, answer) in found.into_iter().zip(answers) {
-                    let _ = answer.send(Ok(found));
-                }
-                return;
-            }
-            Err(error) => error,
-        };
-        for (read, answer) in reads.into_iter().zip(answers) {
-            // An outage fails every read at once: running each alone would queue them one
-            // after another at the unreachable database.
-            let result = match outage(&error) {
-                Some(outage) => Err(outage),
-                None => self
-                    .read(std::slice::from_ref(&read))
-                    .await
-                    .map(|mut found| found.pop().flatten()),
-            };
-            let _ = answer.send(result);
+        let reads: Vec<&Read> = batch.iter().map(|(read, _)| read).collect();
+        let together = self.read(&reads).await;
+        for (read, answer) in batches::settle(batch, together) {
+            let alone = self.read(&[&read]).await;
+            let _ = answer.send(alone.map(|mut found| found.pop().flatten()));
         }
+    }
+
+    /// Records a batch of token expiries in one statement (each alone when that fails). Of two
+    /// expiries of one connector in a batch, the one queued last is recorded.
+    async fn record_expiry_batch(&self, batch: Vec<Waiting<Expiry, ()>>) {
+        let expiries: Vec<&Expiry> = batch.iter().map(|(expiry, _)| expiry).collect();
+        let together = self.record_expiries(&expiries).await;
+        let recorded = together.map(|()| vec![(); expiries.len()]);
+        for (expiry, answer) in batches::settle(batch, recorded) {
+            let _ = answer.send(self.record_expiries(&[&expiry]).await);
+        }
+    }
+
+    async fn record_expiries(&self, expiries: &[&Expiry]) -> Result<(), ServiceStoreError> {
+        let mut seen = HashSet::with_capacity(expiries.len());
+        let (ids, at): (Vec<&str>, Vec<i64>) = expiries
+            .iter()
+            .rev()
+            .filter(|(id, _)| seen.insert(id.as_str()))
+            .map(|(id, at)| (id.as_str(), *at))
+            .unzip();
+        self.query(RECORD_EXPIRY, RECORD_EXPIRIES, &[&ids, &at])
+            .await
+            .map(|_| ())
     }
 
     /// Each of `reads` (a token hash and a connector id): its token and connector, or `None`
     /// for an unknown token, in the order of `reads`.
     async fn read(
         &self,
-        reads: &[Read],
+        reads: &[&Read],
     ) -> Result<Vec<Option<TokenAndConnector>>, ServiceStoreError> {
         let hashes: Vec<&str> = reads.iter().map(|(hash, _)| hash.as_str()).collect();
         let ids: Vec<&str> = reads.iter().map(|(_, id)| id.as_str()).collect();
@@ -416,23 +426,6 @@ impl PostgresServiceStore {
             .with_connection(operation, statements, work)
             .await
             .map_err(|e| store_error(operation, &self.db.describe(), e))
-    }
-}
-
-/// The same error again when `e` is an outage, which every call of a failed batch answers; other
-/// errors belong to the batch's statement, not to each call, which then runs alone.
-fn outage(e: &ServiceStoreError) -> Option<ServiceStoreError> {
-    match e {
-        ServiceStoreError::Unavailable {
-            operation,
-            message,
-            location,
-        } => Some(ServiceStoreError::Unavailable {
-            operation,
-            message: message.clone(),
-            location: location.clone(),
-        }),
-        _ => None,
     }
 }
 
@@ -1048,34 +1041,23 @@ impl ServiceStore for PostgresServiceStore {
         connector_id: &str,
         expires_at: Option<SystemTime>,
     ) -> Result<(), ServiceStoreError> {
-        let operation = "recorded a token expiry";
-        match expires_at {
-            // A connector deleted meanwhile has no row to reference: nothing is written. Nor is
-            // an expiry recorded already and unclaimed (every instance that adopts a refreshed
-            // token records it).
-            Some(at) => {
-                self.query(
-                    operation,
-                    "INSERT INTO integrations_service_token_expiry (connector_id, expires_ms) \
-                     SELECT id, $2 FROM integrations_service_connectors WHERE id = $1 \
-                     ON CONFLICT (connector_id) DO UPDATE SET expires_ms = EXCLUDED.expires_ms, \
-                     claimed_until_ms = NULL \
-                     WHERE integrations_service_token_expiry.expires_ms <> EXCLUDED.expires_ms \
-                     OR integrations_service_token_expiry.claimed_until_ms IS NOT NULL",
-                    &[&connector_id, &millis(at)],
-                )
-                .await?
-            }
-            None => {
-                self.query(
-                    operation,
-                    "DELETE FROM integrations_service_token_expiry WHERE connector_id = $1",
-                    &[&connector_id],
-                )
-                .await?
-            }
+        let Some(at) = expires_at else {
+            self.query(
+                RECORD_EXPIRY,
+                "DELETE FROM integrations_service_token_expiry WHERE connector_id = $1",
+                &[&connector_id],
+            )
+            .await?;
+            return Ok(());
         };
-        Ok(())
+        let store = self.clone();
+        let expiry = (connector_id.to_string(), millis(at));
+        batches::join(&self.expiries, expiry, move |batch| {
+            let store = store.clone();
+            async move { store.record_expiry_batch(batch).await }
+        })
+        .await
+        .unwrap_or_else(|_| Err(self.stopped(RECORD_EXPIRY, "the expiry writer")))
     }
 
     async fn claim_expiring(

@@ -34,6 +34,7 @@ pub async fn run_conformance(store: DynStore) {
     audit_lists_newest_first(&store).await;
     concurrent_audit_appends_are_all_committed_and_a_bad_one_fails_alone(&store).await;
     expiring_tokens_are_claimed_once_until_released_or_lapsed(&store).await;
+    concurrent_expiries_are_each_recorded(&store, 40).await;
     concurrent_claims_never_overlap(&store, 8).await;
 }
 
@@ -413,6 +414,57 @@ pub async fn concurrent_reads_of_tokens_and_connectors_each_get_their_own_answer
         assert_eq!(together.unwrap(), alone, "{read:?}");
     }
     assert_eq!(kinds.len(), 3, "{kinds:?}");
+}
+
+/// `n` concurrent [`ServiceStore::set_token_expiry`] calls on `n` connectors, half of them due
+/// in a minute and half in an hour, and one on a connector that does not exist: each connector
+/// is claimed once, when its own expiry is within the horizon.
+pub async fn concurrent_expiries_are_each_recorded(store: &DynStore, n: usize) {
+    with_application(store, "ce-app").await;
+    let at = now();
+    for k in 0..n {
+        store
+            .insert_connector(connector(&format!("ce-{k:03}"), "ce-app", "c"))
+            .await
+            .unwrap();
+    }
+    let calls: Vec<_> = (0..=n)
+        .map(|k| {
+            let store = store.clone();
+            // Even connectors are due in a minute, odd ones in an hour; `ce-{n}` does not exist.
+            let expires = at + Duration::from_secs(if k % 2 == 0 { 60 } else { 3_600 });
+            tokio::spawn(async move {
+                store
+                    .set_token_expiry(&format!("ce-{k:03}"), Some(expires))
+                    .await
+            })
+        })
+        .collect();
+    for call in calls {
+        call.await.unwrap().unwrap();
+    }
+    // Within five minutes, the even ones; within two hours, the odd ones (the even ones are
+    // claimed already): every expiry was recorded, each with its own value.
+    for (horizon, first) in [(300, 0), (7_200, 1)] {
+        let mut claimed: Vec<String> = store
+            .claim_expiring(
+                at + Duration::from_secs(horizon),
+                Duration::from_secs(600),
+                1_000,
+            )
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|r| r.id)
+            .filter(|id| id.starts_with("ce-"))
+            .collect();
+        claimed.sort();
+        let due: Vec<String> = (first..n)
+            .step_by(2)
+            .map(|k| format!("ce-{k:03}"))
+            .collect();
+        assert_eq!(claimed, due, "due within {horizon} s");
+    }
 }
 
 /// An application's OAuth app is set, replaced, read and deleted, per provider.
