@@ -768,11 +768,18 @@ async fn logout(app: &App, args: &LogoutArgs, out: &Output) -> Result<(), CliErr
         .provider(provider)
         .ok()
         .and_then(|p| p.oauth2_settings().cloned());
-    let revokes = settings
-        .as_ref()
-        .is_some_and(|s| s.revoked_token(&credentials.token).is_some());
+    let pasted = credentials.extra.get(login::FROM_TOKEN_LOGIN) == Some(&Value::Bool(true));
+    let revokes = !pasted
+        && settings
+            .as_ref()
+            .is_some_and(|s| s.revoked_token(&credentials.token).is_some());
     let skip_reason = if revokes {
         None
+    } else if pasted {
+        Some(
+            "the token was stored by `login --with-token` and is no grant of an OAuth app (revoke it in the provider's developer settings)"
+                .to_string(),
+        )
     } else if credentials.token.refresh_token.is_none() {
         Some(
             "the credentials have no grant to revoke (a personal access token is revoked in the provider's developer settings)"

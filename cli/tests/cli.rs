@@ -1946,6 +1946,51 @@ async fn google_end_to_end_refreshes_on_a_401_and_revokes_at_logout() {
 /// A token that must never appear in any output but `token`'s stdout.
 const GITHUB_PAT: &str = "ghp_canary0patTokenNeverPrinted";
 
+/// What `logout github` says of a token stored by `login github --with-token`.
+const PASTED_TOKEN_LOGOUT: &str = "Logged out github/default: the stored credentials were deleted; not revoked: the token was stored by `login --with-token` and is no grant of an OAuth app (revoke it in the provider's developer settings).\n";
+
+/// With GitHub's OAuth app configured (its grant deletion at the fake), a token stored by
+/// `login --with-token` is still only deleted at logout: GitHub would refuse to delete a grant
+/// for a personal access token, and the credentials would be kept.
+#[tokio::test]
+async fn a_token_from_login_with_token_is_deleted_not_revoked_even_with_an_oauth_app() {
+    let mut h = Harness::start().await;
+    let server = declarative_fake(&mut h, "github", true).await;
+    Mock::given(method("GET"))
+        .and(path("/api/user"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(serde_json::json!({"id": 583231, "login": "octocat"})),
+        )
+        .mount(&server)
+        .await;
+    Mock::given(method("DELETE"))
+        .and(path("/revoke"))
+        .respond_with(ResponseTemplate::new(422))
+        .expect(0)
+        .mount(&server)
+        .await;
+    let out = h
+        .run_with_stdin(&["login", "github", "--with-token"], GITHUB_PAT)
+        .await;
+    assert_no_secret(&out, GITHUB_PAT);
+    out.assert_code(0);
+
+    let out = h.run(&["logout", "github"]).await;
+    assert_no_secret(&out, GITHUB_PAT);
+    out.assert_code(0);
+    assert_eq!(out.stdout, PASTED_TOKEN_LOGOUT);
+    let methods: Vec<String> = server
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| format!("{} {}", r.method, r.url.path()))
+        .collect();
+    assert_eq!(methods, ["GET /api/user"]);
+    h.run(&["token", "github"]).await.assert_code(4);
+}
+
 /// GitHub's API on a wiremock server: `GET /api/user` answers octocat for [`GITHUB_PAT`] and
 /// 401 for any other token; the harness points GITHUB_API_BASE_URL at it, with no OAuth app.
 async fn github_api_for_a_pat(h: &mut Harness) -> wiremock::MockServer {
@@ -2089,15 +2134,12 @@ async fn github_login_with_token_checks_it_and_serves_token_request_whoami_and_l
         .unwrap();
     assert_eq!(listed["configured"], false);
 
-    // Logout deletes the token; without an OAuth client nothing is revoked.
+    // Logout deletes the token and revokes nothing.
     let requests = server.received_requests().await.unwrap().len();
     let out = h.run(&["logout", "github"]).await;
     assert_no_secret(&out, GITHUB_PAT);
     out.assert_code(0);
-    assert_eq!(
-        out.stdout,
-        "Logged out github/default: the stored credentials were deleted; not revoked: the credentials have no grant to revoke (a personal access token is revoked in the provider's developer settings).\n"
-    );
+    assert_eq!(out.stdout, PASTED_TOKEN_LOGOUT);
     assert_eq!(server.received_requests().await.unwrap().len(), requests);
     let out = h.run(&["token", "github"]).await;
     out.assert_code(4);
