@@ -932,6 +932,14 @@ async fn stores() -> Vec<Row> {
 /// `service-writer`).
 const SERVICE_THREADS: &[&str] = &["bench-service", "sqlite-store", "service-"];
 
+/// The same threads in groups, to say where our side's CPU goes: the runtime's (which serve the
+/// forwarder too, whose CPU is all there), the store threads that read and those that write.
+const SERVICE_THREAD_GROUPS: [(&str, &[&str]); 3] = [
+    ("runtime", &["bench-service"]),
+    ("store readers", &["service-reader", "sqlite-store-re"]),
+    ("store writers", &["service-writer", "sqlite-store-wr"]),
+];
+
 async fn service_load(server: &ServerHandle, services: &mut Services) -> Vec<Row> {
     const ROUNDS: usize = 5;
     const WINDOW: Duration = Duration::from_millis(400);
@@ -958,9 +966,11 @@ async fn service_load(server: &ServerHandle, services: &mut Services) -> Vec<Row
     // The services' CPU per request: their runtime's threads (workers and blocking pool) and the
     // credential store's connection threads, over every round of each side.
     let (mut ours_cpu, mut base_cpu) = ((Duration::ZERO, 0), (Duration::ZERO, 0));
+    let mut ours_groups = [Duration::ZERO; SERVICE_THREAD_GROUPS.len()];
     for round in 0..ROUNDS {
         for k in 0..2 {
             let ours_turn = (round + k) % 2 == 0;
+            let groups_before = SERVICE_THREAD_GROUPS.map(|(_, names)| threads_cpu(names));
             let before = threads_cpu(SERVICE_THREADS);
             let run = if ours_turn {
                 load(64, WINDOW, ours.clone()).await
@@ -968,6 +978,15 @@ async fn service_load(server: &ServerHandle, services: &mut Services) -> Vec<Row
                 load(64, WINDOW, base.clone()).await
             };
             let spent = threads_cpu(SERVICE_THREADS).saturating_sub(before);
+            if ours_turn {
+                for ((group, (_, names)), before) in ours_groups
+                    .iter_mut()
+                    .zip(SERVICE_THREAD_GROUPS)
+                    .zip(groups_before)
+                {
+                    *group += threads_cpu(names).saturating_sub(before);
+                }
+            }
             let (rps, cpu) = if ours_turn {
                 (&mut ours_rps, &mut ours_cpu)
             } else {
@@ -981,7 +1000,14 @@ async fn service_load(server: &ServerHandle, services: &mut Services) -> Vec<Row
     let ratio = paired_ratio(&ours_rps, &base_rps);
     let (ours_rps, base_rps) = (median(&ours_rps), median(&base_rps));
     let per_request = |(cpu, n): (Duration, usize)| cpu.as_secs_f64() * 1e6 / n.max(1) as f64;
+    let by_group = ours_groups.map(|spent| per_request((spent, ours_cpu.1)));
     let (ours_cpu, base_cpu) = (per_request(ours_cpu), per_request(base_cpu));
+    let where_ours_goes = SERVICE_THREAD_GROUPS
+        .iter()
+        .zip(by_group)
+        .map(|((name, _), us)| format!("{name} {us:.0} µs"))
+        .collect::<Vec<_>>()
+        .join(", ");
     let heavy = load(200, WINDOW * 2, ours).await;
     let heavy_base = load(200, WINDOW * 2, base).await;
     let ms = |d: Duration| d.as_secs_f64() * 1e3;
@@ -1002,6 +1028,17 @@ async fn service_load(server: &ServerHandle, services: &mut Services) -> Vec<Row
             values: json!({"ours_rps": ours_rps, "baseline_rps": base_rps, "clients": 64,
                 "rounds": ROUNDS, "window_ms": WINDOW.as_millis(), "connectors": CONNECTORS,
                 "ours_cpu_us_per_request": ours_cpu, "baseline_cpu_us_per_request": base_cpu}),
+        },
+        Row {
+            id: "7",
+            figure: "… where ours' CPU per request goes, by thread (64 clients)",
+            ours: where_ours_goes,
+            baseline: format!("{base_cpu:.0} µs, all on the runtime"),
+            ratio: None,
+            target: "(information)",
+            pass: None,
+            values: json!({"runtime_us": by_group[0], "store_readers_us": by_group[1],
+                "store_writers_us": by_group[2], "baseline_runtime_us": base_cpu}),
         },
         Row {
             id: "7",
