@@ -926,14 +926,11 @@ async fn stores() -> Vec<Row> {
     ]
 }
 
-/// The names of the threads that serve figure 7's requests: the services' runtime (workers and
-/// blocking pool), the credential store's connection threads (`sqlite-store-reader`,
-/// `sqlite-store-writer`, as `/proc` truncates them) and the service store's (`service-reader`,
-/// `service-writer`).
-const SERVICE_THREADS: &[&str] = &["bench-service", "sqlite-store", "service-"];
-
-/// The same threads in groups, to say where our side's CPU goes: the runtime's (which serve the
-/// forwarder too, whose CPU is all there), the store threads that read and those that write.
+/// The names of the threads that serve figure 7's requests, in groups that say where our side's
+/// CPU goes: the services' runtime (workers and blocking pool, which serve the forwarder too,
+/// whose CPU is all there), the store threads that read and those that write (the credential
+/// store's `sqlite-store-reader` and `sqlite-store-writer`, as `/proc` truncates them, and the
+/// service store's).
 const SERVICE_THREAD_GROUPS: [(&str, &[&str]); 3] = [
     ("runtime", &["bench-service"]),
     ("store readers", &["service-reader", "sqlite-store-re"]),
@@ -967,24 +964,25 @@ async fn service_load(server: &ServerHandle, services: &mut Services) -> Vec<Row
     // credential store's connection threads, over every round of each side.
     let (mut ours_cpu, mut base_cpu) = ((Duration::ZERO, 0), (Duration::ZERO, 0));
     let mut ours_groups = [Duration::ZERO; SERVICE_THREAD_GROUPS.len()];
+    let groups_cpu = || SERVICE_THREAD_GROUPS.map(|(_, names)| threads_cpu(names));
     for round in 0..ROUNDS {
         for k in 0..2 {
             let ours_turn = (round + k) % 2 == 0;
-            let groups_before = SERVICE_THREAD_GROUPS.map(|(_, names)| threads_cpu(names));
-            let before = threads_cpu(SERVICE_THREADS);
+            let before = groups_cpu();
             let run = if ours_turn {
                 load(64, WINDOW, ours.clone()).await
             } else {
                 load(64, WINDOW, base.clone()).await
             };
-            let spent = threads_cpu(SERVICE_THREADS).saturating_sub(before);
+            let by_group: Vec<Duration> = groups_cpu()
+                .iter()
+                .zip(before)
+                .map(|(after, before)| after.saturating_sub(before))
+                .collect();
+            let spent: Duration = by_group.iter().sum();
             if ours_turn {
-                for ((group, (_, names)), before) in ours_groups
-                    .iter_mut()
-                    .zip(SERVICE_THREAD_GROUPS)
-                    .zip(groups_before)
-                {
-                    *group += threads_cpu(names).saturating_sub(before);
+                for (group, spent) in ours_groups.iter_mut().zip(by_group) {
+                    *group += spent;
                 }
             }
             let (rps, cpu) = if ours_turn {
