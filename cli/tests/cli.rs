@@ -1980,14 +1980,10 @@ async fn a_token_from_login_with_token_is_deleted_not_revoked_even_with_an_oauth
     assert_no_secret(&out, GITHUB_PAT);
     out.assert_code(0);
     assert_eq!(out.stdout, PASTED_TOKEN_LOGOUT);
-    let methods: Vec<String> = server
-        .received_requests()
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| format!("{} {}", r.method, r.url.path()))
-        .collect();
-    assert_eq!(methods, ["GET /api/user"]);
+    assert_eq!(
+        authorizations(&server).await,
+        [("GET /api/user".to_string(), format!("Bearer {GITHUB_PAT}"))]
+    );
     h.run(&["token", "github"]).await.assert_code(4);
 }
 
