@@ -171,7 +171,8 @@
 //! ## Layers
 //!
 //! Each module imports only those above it: `error`; `metrics` (Prometheus text); `limits` (rate
-//! limit, request deadline); `store` ([`ServiceStore`], [`SqliteServiceStore`],
+//! limit, the answer past a request's deadline); `edge` (the layer every request passes: its
+//! deadline and its count); `store` ([`ServiceStore`], [`SqliteServiceStore`],
 //! `PostgresServiceStore`); `secrets` (random values, hashes, sealing); `tokens` (the `Principal`
 //! extractor); `providers` (connector types, credentials, warm connectors); `admin` ([`Admin`]);
 //! `refresher` (the background refresher); `routes` (one module per route group); `openapi` (the
@@ -179,6 +180,7 @@
 #![warn(missing_docs)]
 
 mod admin;
+mod edge;
 mod error;
 mod limits;
 mod metrics;

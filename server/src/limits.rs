@@ -1,14 +1,13 @@
 //! Limits on what one client may ask of the service: a per-application rate limit (a token
-//! bucket per application, [`RateLimiter`]) and a deadline for each request ([`deadline`]).
+//! bucket per application, [`RateLimiter`]) and the answer past a request's deadline
+//! ([`past_deadline`]; the deadline itself is kept by `edge`).
 //! The request body limit is axum's `DefaultBodyLimit`, set where the router is built.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use axum::extract::{Request, State};
 use axum::http::StatusCode;
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use crate::error::ApiError;
@@ -108,24 +107,17 @@ impl RateLimiter {
     }
 }
 
-/// Answers 504 when the handler has not answered within `timeout` (and drops its work).
-pub(crate) async fn deadline(
-    State(timeout): State<Duration>,
-    request: Request,
-    next: Next,
-) -> Response {
-    match tokio::time::timeout(timeout, next.run(request)).await {
-        Ok(response) => response,
-        Err(_) => ApiError::new(
-            StatusCode::GATEWAY_TIMEOUT,
-            format!(
-                "the request was not answered within the service's limit of {} ms; retry later",
-                timeout.as_millis()
-            ),
-        )
-        .retryable()
-        .into_response(),
-    }
+/// The answer to a request its handler did not answer within `timeout` (504, retryable).
+pub(crate) fn past_deadline(timeout: Duration) -> Response {
+    ApiError::new(
+        StatusCode::GATEWAY_TIMEOUT,
+        format!(
+            "the request was not answered within the service's limit of {} ms; retry later",
+            timeout.as_millis()
+        ),
+    )
+    .retryable()
+    .into_response()
 }
 
 #[cfg(test)]

@@ -8,14 +8,12 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::extract::{MatchedPath, Request, State};
-use axum::http::Method;
-use axum::middleware::Next;
-use axum::response::Response;
+use axum::extract::MatchedPath;
+use axum::http::{Method, StatusCode};
 
 /// The content type of the text format.
 pub(crate) const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -28,7 +26,7 @@ const LATENCY_BUCKETS: [f64; 12] = [
 /// The label of requests that matched no route.
 const UNMATCHED: &str = "unmatched";
 
-/// The service's counters, shared by the middleware, the handlers and the connectors' clients.
+/// The service's counters, shared by the `edge` layer, the handlers and the connectors' clients.
 #[derive(Debug, Default)]
 pub(crate) struct Metrics {
     /// Requests by route template, then by method and status: a known route is counted
@@ -51,9 +49,16 @@ struct Histogram {
 }
 
 impl Metrics {
-    /// Counts one answered request.
-    fn request(&self, route: &str, method: &Method, status: u16) {
-        let key = (method_label(method), status);
+    /// Counts one answered request by its route template (never the raw path, which holds
+    /// ids), method and status.
+    pub(crate) fn answered(
+        &self,
+        template: Option<&MatchedPath>,
+        method: &Method,
+        status: StatusCode,
+    ) {
+        let route = template.map_or(UNMATCHED, MatchedPath::as_str);
+        let key = (method_label(method), status.as_u16());
         let mut requests = lock(&self.requests);
         let counts = match requests.get_mut(route) {
             Some(counts) => counts,
@@ -146,25 +151,6 @@ impl Metrics {
     }
 }
 
-/// Counts each request by its route template (never the raw path, which holds ids), method and
-/// status.
-pub(crate) async fn track(
-    State(metrics): State<Arc<Metrics>>,
-    request: Request,
-    next: Next,
-) -> Response {
-    // The matched path is shared (an `Arc`): cloning it allocates nothing.
-    let route = request.extensions().get::<MatchedPath>().cloned();
-    let method = request.method().clone();
-    let response = next.run(request).await;
-    metrics.request(
-        route.as_ref().map_or(UNMATCHED, MatchedPath::as_str),
-        &method,
-        response.status().as_u16(),
-    );
-    response
-}
-
 fn family(out: &mut String, name: &str, kind: &str, help: &str) {
     let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
 }
@@ -227,8 +213,10 @@ mod tests {
     #[test]
     fn an_unusual_method_is_one_label() {
         let metrics = Metrics::default();
-        metrics.request(UNMATCHED, &Method::from_bytes(b"BREW").unwrap(), 404);
-        metrics.request(UNMATCHED, &Method::from_bytes(b"FETCH").unwrap(), 404);
+        for method in [&b"BREW"[..], b"FETCH"] {
+            let method = Method::from_bytes(method).unwrap();
+            metrics.answered(None, &method, StatusCode::NOT_FOUND);
+        }
         assert!(metrics.render().lines().any(|l| l
             == "integrations_http_requests_total{method=\"other\",route=\"unmatched\",status=\"404\"} 2"));
     }

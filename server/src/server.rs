@@ -9,20 +9,20 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::Router;
 use axum::http::StatusCode;
-use axum::{Router, middleware};
 use integrations::asana::{AsanaAppCredentials, AsanaAuthProvider, RetryConfig};
 use integrations::{CredentialStore, EnvSource, KeyRing, SqliteCredentialStore};
 use tokio::net::TcpListener;
 use url::Url;
 
 use crate::admin::Admin;
+use crate::edge::EdgeLayer;
 use crate::error::{ApiError, ServerError};
 use crate::limits::{
-    self, DEFAULT_RATE_LIMIT_BURST, DEFAULT_RATE_LIMIT_PER_SECOND, DEFAULT_REQUEST_TIMEOUT,
-    RateLimiter,
+    DEFAULT_RATE_LIMIT_BURST, DEFAULT_RATE_LIMIT_PER_SECOND, DEFAULT_REQUEST_TIMEOUT, RateLimiter,
 };
-use crate::metrics::{self, Metrics};
+use crate::metrics::Metrics;
 use crate::openapi;
 use crate::providers::{Connectors, ProviderConfigSource, UpstreamSettings};
 use crate::refresher::{self, RefresherSettings};
@@ -531,13 +531,9 @@ impl Server {
                 "this path does not take this method; the Allow header lists those it takes",
             )
         })
-        .layer(middleware::from_fn_with_state(
-            self.request_timeout,
-            limits::deadline,
-        ))
-        .layer(middleware::from_fn_with_state(
+        .layer(EdgeLayer::new(
             self.state.metrics.clone(),
-            metrics::track,
+            self.request_timeout,
         ))
     }
 
