@@ -525,30 +525,34 @@ impl AsanaConnector {
             .collect();
         let query = query.as_slice();
         let method = method_of(op.endpoint);
-        let result = match op.kind {
+        let (result, answered_bytes) = match op.kind {
             Kind::List | Kind::Unpaged => {
-                let mut response = client.request(method, &path, query, None).await?;
+                let (mut response, bytes) =
+                    client.request_with_len(method, &path, query, None).await?;
                 let mut take = |field| response.get_mut(field).map(Value::take);
                 let next_page = take("next_page").unwrap_or(Value::Null);
                 let data = take("data").unwrap_or_else(|| Value::Array(Vec::new()));
-                object([("data", data), ("meta", object([("next_page", next_page)]))])
+                let result = object([("data", data), ("meta", object([("next_page", next_page)]))]);
+                (result, Some(bytes))
             }
             Kind::Get | Kind::Create | Kind::Post | Kind::Update | Kind::Delete => {
-                data_only(client.request(method, &path, query, body).await?)
+                let (response, bytes) = client.request_with_len(method, &path, query, body).await?;
+                (data_only(response), Some(bytes))
             }
-            Kind::Download => self.download(client, &path, &params).await?,
-            Kind::Link => data_only(
-                client
+            Kind::Download => (self.download(client, &path, &params).await?, None),
+            Kind::Link => {
+                let response = client
                     .attachments()
                     .post_link::<Value>(
                         text(&params, "parent"),
                         text(&params, "url"),
                         text(&params, "name"),
                     )
-                    .await?,
-            ),
+                    .await?;
+                (data_only(response), None)
+            }
         };
-        self.finish(op, result, &params)
+        self.finish(op, result, &params, answered_bytes)
     }
 
     /// A cheap health check: `GET /users/me` (for a hosted connector, the service's check of
@@ -609,19 +613,23 @@ impl AsanaConnector {
             }
             _ => object([("data", answer.result)]),
         };
-        self.finish(op, result, &params)
+        self.finish(op, result, &params, None)
     }
 
     /// Applies `select_fields` and `exclude_fields` to a result, and the cap (downloads have
-    /// their own limit).
+    /// their own limit). `answered_bytes`, when the result was made of one answer of Asana's, is
+    /// that answer's length: a result that cannot reach the cap is not measured.
     fn finish(
         &self,
         op: &Operation,
         mut result: Value,
         params: &Map<String, Value>,
+        answered_bytes: Option<usize>,
     ) -> Result<Value, ExecuteError> {
         shape(&mut result["data"], params);
-        if op.kind != Kind::Download {
+        let within_cap =
+            answered_bytes.is_some_and(|bytes| result_chars_bound(bytes) <= self.max_result_chars);
+        if op.kind != Kind::Download && !within_cap {
             self.cap(op, &result)?;
         }
         Ok(result)
@@ -778,6 +786,25 @@ pub fn request_for_fuzzing(
 /// A string param that validation already required (empty if absent).
 fn text<'a>(params: &'a Map<String, Value>, name: &str) -> &'a str {
     params.get(name).and_then(Value::as_str).unwrap_or_default()
+}
+
+/// The longest text of a number written by serde_json (`-1.7976931348623157e308` has 23
+/// characters; `-9223372036854775808` has 20).
+const MAX_NUMBER_CHARS: usize = 24;
+
+/// What wrapping parts of an answer as a result adds: `{"data":…,"meta":{"next_page":…}}`, or
+/// `[]` and `null` for the parts it lacked.
+const RESULT_WRAPPING_CHARS: usize = 64;
+
+/// At most how many characters [`json_chars`] counts in a result made of parts of one answer
+/// of `bytes` bytes of JSON, picked and shaped by removing only. Written back compact, no part
+/// of the text grows but a number (`1e9` becomes `1000000000.0`), and a number's text, at least
+/// one byte, becomes at most [`MAX_NUMBER_CHARS`]; strings never grow (escapes are as long
+/// or shorter, and a character of several bytes counts once).
+fn result_chars_bound(bytes: usize) -> usize {
+    bytes
+        .saturating_mul(MAX_NUMBER_CHARS)
+        .saturating_add(RESULT_WRAPPING_CHARS)
 }
 
 /// The length in characters of `value`'s compact JSON text (`value.to_string()`), counted as

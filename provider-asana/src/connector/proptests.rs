@@ -1,6 +1,7 @@
 //! Property tests of connector params: validation never panics on any JSON, and params that pass
 //! validation build a request whose path keeps the catalog's shape, whatever the strings hold; a
-//! result is measured in the characters of its JSON text. The cargo-fuzz target `connector_params`
+//! result is measured in the characters of its JSON text, and never exceeds the bound its answer's
+//! length sets. The cargo-fuzz target `connector_params`
 //! feeds the same validation and request building.
 
 use proptest::prelude::*;
@@ -8,7 +9,10 @@ use serde_json::{Map, Value, json};
 use url::Url;
 
 use super::catalog::{In, OPERATIONS, Operation, Ty};
-use super::{build_request, json_chars, query_value, resolve, validate};
+use super::{
+    build_request, data_only, json_chars, object, query_value, resolve, result_chars_bound,
+    validate,
+};
 
 fn cases() -> ProptestConfig {
     ProptestConfig {
@@ -158,12 +162,87 @@ fn decoded_segments(path: &str) -> Vec<String> {
         .collect()
 }
 
+/// Numbers whose text grows when written back: exponents, negative zero, integers past 64 bits.
+fn growing_number() -> impl Strategy<Value = String> {
+    prop::sample::select(vec![
+        "1e9",
+        "9e15",
+        "-0",
+        "1E22",
+        "0.1",
+        "-1e-7",
+        "5e-324",
+        "1e308",
+        "18446744073709551616",
+        "-9223372036854775809",
+    ])
+    .prop_map(str::to_string)
+}
+
+/// JSON text written as tersely as JSON allows, or with escapes: what an answer could hold that
+/// grows most when written back compact.
+fn terse_json_text() -> impl Strategy<Value = String> {
+    let atom = prop_oneof![
+        growing_number(),
+        any::<i64>().prop_map(|n| n.to_string()),
+        any::<f64>()
+            .prop_filter("finite", |f| f.is_finite())
+            .prop_map(|f| format!("{f:e}")),
+        // Strings as escapes, written back as long or shorter.
+        prop::sample::select(vec![
+            r#""\u00e9""#,
+            r#""\/""#,
+            r#""\u0001""#,
+            r#""\ud83d\ude00""#,
+            r#""\n""#,
+            r#""é""#,
+        ])
+        .prop_map(str::to_string),
+        any::<String>().prop_map(|s| Value::String(s).to_string()),
+        prop::sample::select(vec!["true", "false", "null", "{}", "[]"]).prop_map(str::to_string),
+    ];
+    let mixed = atom.prop_recursive(3, 64, 8, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..8)
+                .prop_map(|items| format!("[{}]", items.join(","))),
+            prop::collection::vec(("[a-z_]{0,8}", inner), 0..8).prop_map(|fields| {
+                let fields: Vec<String> = fields
+                    .iter()
+                    .map(|(key, value)| format!("{}:{value}", Value::String(key.clone())))
+                    .collect();
+                format!("{{{}}}", fields.join(","))
+            }),
+        ]
+    });
+    // Long runs of one growing number, where the bound is closest.
+    let growing = (growing_number(), 1..400_usize)
+        .prop_map(|(number, count)| format!("[{}]", vec![number; count].join(",")));
+    prop_oneof![mixed, growing]
+}
+
 proptest! {
     #![proptest_config(cases())]
 
     #[test]
     fn a_result_is_measured_in_the_characters_of_its_json_text(value in any_json()) {
         prop_assert_eq!(json_chars(&value), value.to_string().chars().count());
+    }
+
+    #[test]
+    fn a_result_never_exceeds_the_bound_its_answers_length_sets(
+        data in terse_json_text(),
+        next_page in terse_json_text(),
+    ) {
+        let text = format!(r#"{{"data":{data},"next_page":{next_page}}}"#);
+        let mut answer: Value = serde_json::from_str(&text).unwrap();
+        let bound = result_chars_bound(text.len());
+        let mut take = |field| answer.get_mut(field).map(Value::take).unwrap_or(Value::Null);
+        let (data, next_page) = (take("data"), take("next_page"));
+        let listed = object([("data", data), ("meta", object([("next_page", next_page)]))]);
+        prop_assert!(json_chars(&listed) <= bound, "{} > {bound} for {text}", json_chars(&listed));
+        let answer: Value = serde_json::from_str(&text).unwrap();
+        let got = data_only(answer);
+        prop_assert!(json_chars(&got) <= bound, "{} > {bound} for {text}", json_chars(&got));
     }
 
     #[test]
