@@ -326,6 +326,19 @@ impl AsanaClient {
         query: &[(&str, &str)],
         body: Option<Value>,
     ) -> Result<Value, AsanaError> {
+        self.request_with_len(method, path_or_url, query, body)
+            .await
+            .map(|(value, _)| value)
+    }
+
+    /// [`AsanaClient::request`], with the length in bytes of the body Asana answered.
+    pub(crate) async fn request_with_len(
+        &self,
+        method: Method,
+        path_or_url: &str,
+        query: &[(&str, &str)],
+        body: Option<Value>,
+    ) -> Result<(Value, usize), AsanaError> {
         let mut url = self.resolve(path_or_url)?;
         append_query(&mut url, query);
         let body = match body {
@@ -334,7 +347,7 @@ impl AsanaClient {
         };
         let req = ApiRequest::new(method, url, body);
         let response = self.execute(&req).await?;
-        decode(&req, &response)
+        Ok((decode(&req, &response)?, response.body.len()))
     }
 
     /// GETs one page of a list endpoint given as in [`AsanaClient::request`]; the query is sent
@@ -374,12 +387,9 @@ impl AsanaClient {
         };
         let url = match Url::parse(path_or_url) {
             Ok(url) => url,
-            Err(url::ParseError::RelativeUrlWithoutBase) => Url::parse(&format!(
-                "{}/{}",
-                base.as_str().trim_end_matches('/'),
-                path_or_url.trim_start_matches('/')
-            ))
-            .map_err(|e| invalid(e.to_string()))?,
+            Err(url::ParseError::RelativeUrlWithoutBase) => self
+                .below_base(path_or_url)
+                .map_err(|e| invalid(e.to_string()))?,
             Err(e) => return Err(invalid(e.to_string())),
         };
         if !self.on_origin(&url) || !self.under_base_path(&url) {
@@ -388,6 +398,19 @@ impl AsanaClient {
                 api: base.to_string(),
             });
         }
+        Ok(url)
+    }
+
+    /// The base URL, `/`, then `path` without its leading slashes: the URL
+    /// `{base}/{path}` parses to. Without a query or fragment in either, only the path is parsed.
+    fn below_base(&self, path: &str) -> Result<Url, url::ParseError> {
+        let base = &self.inner.base;
+        let path = path.trim_start_matches('/');
+        if base.query().is_some() || base.fragment().is_some() || path.contains(['?', '#']) {
+            return Url::parse(&format!("{}/{path}", base.as_str().trim_end_matches('/')));
+        }
+        let mut url = base.clone();
+        url.set_path(&format!("{}/{path}", self.inner.base_path));
         Ok(url)
     }
 
@@ -651,6 +674,37 @@ mod tests {
         client
             .download_access(&url.parse().unwrap())
             .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn a_path_below_the_base_resolves_as_the_whole_url_would_parse() {
+        for base in [
+            "https://app.asana.com/api/1.0",
+            "https://app.asana.com/api/1.0/",
+            "http://127.0.0.1:8080",
+        ] {
+            let client = client_at(base);
+            for path in [
+                "/users/me",
+                "users/me",
+                "//users//me",
+                "/tasks/1/../2",
+                "/tasks/%2E%2E/x",
+                "/a b/ü/%zz",
+                "/a\\b",
+                "/tasks?opt_fields=name#frag",
+                "",
+                "/",
+            ] {
+                let whole = Url::parse(&format!(
+                    "{}/{}",
+                    client.inner.base.as_str().trim_end_matches('/'),
+                    path.trim_start_matches('/')
+                ))
+                .unwrap();
+                assert_eq!(client.below_base(path).unwrap(), whole, "{base} {path:?}");
+            }
+        }
     }
 
     #[test]
