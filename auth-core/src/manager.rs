@@ -632,7 +632,10 @@ impl AuthManager {
     }
 
     /// Revokes the subject's grant at the provider, then deletes the credentials locally. If the
-    /// revocation fails the credentials are kept, so nothing is lost. Returns whether any existed.
+    /// revocation fails the credentials are kept, so nothing is lost. Credentials with no grant to
+    /// revoke (a pasted token, see [`Credentials::pasted`]; no revocation endpoint configured;
+    /// no refresh token where revocation needs one) are deleted without a request. Returns
+    /// whether any existed.
     pub async fn revoke_credentials(
         &self,
         provider: &str,
@@ -645,10 +648,11 @@ impl AuthManager {
             return Ok(false);
         };
         let entry = self.entry(provider)?;
-        let revocable = entry
-            .provider()
-            .oauth2_settings()
-            .is_some_and(|s| s.revocation_url.is_some());
+        let revocable = !credentials.is_pasted()
+            && entry
+                .provider()
+                .oauth2_settings()
+                .is_some_and(|s| s.revocation_url.is_some());
         if revocable {
             self.oauth2(provider)?.revoke(&credentials).await?;
         }

@@ -445,6 +445,10 @@ pub struct Credentials {
     pub extra: Map<String, Value>,
 }
 
+/// The extra field that marks a pasted token ([`Credentials::pasted`]), under the name the CLI's
+/// `login --with-token` first stored it with.
+const PASTED: &str = "from_login_with_token";
+
 impl Credentials {
     /// Credentials that are only a token.
     pub fn new(token: OAuth2Token) -> Self {
@@ -452,6 +456,30 @@ impl Credentials {
             token,
             extra: Map::new(),
         }
+    }
+
+    /// Credentials made of a token the user pasted (a personal access token, an API key),
+    /// marked as such in `extra` and stored with the mark: they are no grant of an OAuth app,
+    /// so [`AuthManager::revoke_credentials`](crate::AuthManager::revoke_credentials) deletes
+    /// them without asking the provider to revoke anything, even when the provider has a
+    /// revocation endpoint that takes access tokens.
+    ///
+    /// ```
+    /// use auth_core::{Credentials, OAuth2Token};
+    ///
+    /// let pasted = Credentials::pasted(OAuth2Token::bearer("ghp_example"));
+    /// assert!(pasted.is_pasted());
+    /// assert!(!Credentials::new(OAuth2Token::bearer("ghp_example")).is_pasted());
+    /// ```
+    pub fn pasted(token: OAuth2Token) -> Self {
+        let mut credentials = Self::new(token);
+        credentials.extra.insert(PASTED.into(), Value::Bool(true));
+        credentials
+    }
+
+    /// Whether these are a pasted token ([`Credentials::pasted`]).
+    pub fn is_pasted(&self) -> bool {
+        self.extra.get(PASTED) == Some(&Value::Bool(true))
     }
 
     /// Converts a provider's typed credentials into the generic form.

@@ -768,7 +768,7 @@ async fn logout(app: &App, args: &LogoutArgs, out: &Output) -> Result<(), CliErr
         .provider(provider)
         .ok()
         .and_then(|p| p.oauth2_settings().cloned());
-    let pasted = credentials.extra.get(login::FROM_TOKEN_LOGIN) == Some(&Value::Bool(true));
+    let pasted = credentials.is_pasted();
     let revokes = !pasted
         && settings
             .as_ref()

@@ -42,11 +42,6 @@ use crate::loopback::{Event, Listener, Page, Server};
 use crate::output::{Output, rfc3339};
 use crate::spinner::Spinner;
 
-/// Marks credentials stored by `login PROVIDER --with-token` (a key of their extra fields, set to
-/// `true`): a token the user pasted is no grant of the OAuth app the provider may also have
-/// configured, so `logout` deletes it without asking the provider to revoke it.
-pub const FROM_TOKEN_LOGIN: &str = "from_login_with_token";
-
 /// The longest token `--with-token` reads.
 const MAX_TOKEN_BYTES: u64 = 16 * 1024;
 
@@ -341,10 +336,9 @@ async fn with_token_declarative(app: &App, provider: &str, out: &Output) -> Resu
     }
     let name = configured.display_name().to_string();
     let token = read_token(provider, out).await?;
-    let mut credentials = Credentials::new(OAuth2Token::bearer(token));
-    credentials
-        .extra
-        .insert(FROM_TOKEN_LOGIN.into(), Value::Bool(true));
+    // A pasted token is no grant of the OAuth app the provider may also have configured:
+    // `logout` deletes it without asking the provider to revoke it.
+    let mut credentials = Credentials::pasted(OAuth2Token::bearer(token));
     let who = if definition.whoami.is_some() {
         let options = SessionOptions::new()
             .providers([provider])

@@ -561,6 +561,40 @@ async fn credentials_without_a_refresh_token_have_no_grant_to_revoke() {
 }
 
 #[tokio::test]
+async fn a_pasted_token_is_deleted_without_a_revocation_even_where_access_tokens_are_revoked() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/revoke"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&server)
+        .await;
+    let mut p = provider(&server.uri());
+    p.settings = p
+        .settings
+        .map(|s| s.with_revoke_token(auth_core::provider::RevokeToken::RefreshOrAccess));
+    let auth = auth_core::AuthManager::builder()
+        .env(auth_core::config::EnvSource::empty())
+        .auto_configure(false)
+        .provider(p)
+        .build()
+        .unwrap();
+    let pasted = Credentials::pasted(OAuth2Token::bearer("pasted-personal-token"));
+    auth.store_credentials("test", "u", &pasted).await.unwrap();
+    let stored: Credentials = auth.load_credentials("test", "u").await.unwrap().unwrap();
+    assert!(stored.is_pasted(), "the mark is stored with the token");
+
+    assert!(auth.revoke_credentials("test", "u").await.unwrap());
+
+    assert_eq!(server.received_requests().await.unwrap().len(), 0);
+    assert!(
+        auth.load_credentials::<Credentials>("test", "u")
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+#[tokio::test]
 async fn refresh_or_access_revokes_the_access_token_when_there_is_no_refresh_token() {
     let server = MockServer::start().await;
     Mock::given(method("POST"))
