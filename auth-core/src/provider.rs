@@ -388,7 +388,7 @@ impl OAuth2Settings {
     }
 }
 
-/// Where a subject's token may be sent for raw API requests, and the headers the API requires.
+/// Where a subject's token may be sent for raw API requests, how, and the headers the API requires.
 ///
 /// ```
 /// use auth_core::provider::ApiSettings;
@@ -404,14 +404,19 @@ pub struct ApiSettings {
     pub base_url: Url,
     /// Headers every request carries (GitHub refuses requests without a `User-Agent`).
     pub headers: Vec<(String, String)>,
+    /// A token that starts with one of these is sent bare, `Authorization: <token>`, instead of
+    /// `Authorization: Bearer <token>`: the API keys of a provider that refuses them with the
+    /// `Bearer` scheme it wants for OAuth tokens (Linear's personal keys, `lin_api_…`).
+    pub bare_token_prefixes: Vec<String>,
 }
 
 impl ApiSettings {
-    /// An API at `base_url`, with no required header.
+    /// An API at `base_url`, with no required header, every token sent as a bearer token.
     pub fn new(base_url: Url) -> Self {
         Self {
             base_url,
             headers: Vec::new(),
+            bare_token_prefixes: Vec::new(),
         }
     }
 
@@ -419,6 +424,29 @@ impl ApiSettings {
     pub fn with_header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.headers.push((name.into(), value.into()));
         self
+    }
+
+    /// Sends tokens that start with `prefix` bare, without the `Bearer` scheme.
+    ///
+    /// ```
+    /// use auth_core::provider::ApiSettings;
+    ///
+    /// let api = ApiSettings::new("https://api.linear.app".parse().unwrap())
+    ///     .with_bare_token_prefix("lin_api_");
+    /// assert!(api.sends_bare("lin_api_0123"));
+    /// assert!(!api.sends_bare("an-oauth-access-token"));
+    /// ```
+    pub fn with_bare_token_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.bare_token_prefixes.push(prefix.into());
+        self
+    }
+
+    /// Whether `token` is sent bare ([`ApiSettings::bare_token_prefixes`]); an empty prefix
+    /// matches nothing.
+    pub fn sends_bare(&self, token: &str) -> bool {
+        self.bare_token_prefixes
+            .iter()
+            .any(|prefix| !prefix.is_empty() && token.starts_with(prefix.as_str()))
     }
 }
 

@@ -51,6 +51,8 @@ struct Raw {
     #[serde(default)]
     api_headers: BTreeMap<String, String>,
     #[serde(default)]
+    bare_token_prefixes: Vec<Spanned<String>>,
+    #[serde(default)]
     token_request: Format,
     #[serde(default)]
     token_response: RawTokenResponse,
@@ -263,6 +265,9 @@ pub struct Definition {
     pub placeholders: Vec<(String, String)>,
     /// Headers every API request carries.
     pub api_headers: Vec<(String, String)>,
+    /// Tokens that start with one of these go in `Authorization` bare, without `Bearer` (API
+    /// keys of a provider that refuses them with the scheme it wants for OAuth tokens).
+    pub bare_token_prefixes: Vec<String>,
     /// How grants are sent.
     pub token_request_format: BodyFormat,
     /// How the token endpoint answers.
@@ -428,6 +433,17 @@ fn validate(source: &Source<'_>, index: usize, raw: Raw) -> Result<Definition, C
                 None => Ok(None),
             }
         };
+    let mut bare_token_prefixes = Vec::new();
+    for prefix in &raw.bare_token_prefixes {
+        if prefix.get_ref().trim().is_empty() {
+            return Err(source.error(
+                Some(prefix.span()),
+                at("bare_token_prefixes"),
+                "a prefix that tokens sent bare start with, e.g. `lin_api_`: not empty",
+            ));
+        }
+        bare_token_prefixes.push(prefix.get_ref().clone());
+    }
     let whoami = match &raw.whoami {
         Some(w) => {
             if !w.path.get_ref().starts_with('/') || w.path.get_ref().starts_with("//") {
@@ -490,6 +506,7 @@ fn validate(source: &Source<'_>, index: usize, raw: Raw) -> Result<Definition, C
         authorize_params: raw.authorize_params.into_iter().collect(),
         placeholders,
         api_headers: raw.api_headers.into_iter().collect(),
+        bare_token_prefixes,
         token_request_format: raw.token_request.into(),
         token_response_format: raw.token_response.format.into(),
         invalid_grant_codes: raw.token_response.invalid_grant_codes,

@@ -299,6 +299,9 @@ impl AuthProvider for DeclarativeProvider {
         for (name, value) in &self.definition.api_headers {
             api = api.with_header(name, value);
         }
+        for prefix in &self.definition.bare_token_prefixes {
+            api = api.with_bare_token_prefix(prefix);
+        }
         Some(api)
     }
 

@@ -245,3 +245,41 @@ async fn credential_and_framing_headers_and_invalid_ones_are_refused_before_send
     }
     assert!(server.received_requests().await.unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn a_token_with_a_bare_prefix_goes_without_the_bearer_scheme_and_others_with_it() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/api/v1/me"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({"id": 1})))
+        .expect(2)
+        .mount(&server)
+        .await;
+    let auth = AuthManager::builder()
+        .env(EnvSource::empty())
+        .auto_configure(false)
+        .provider(WithApi {
+            settings: settings(&server.uri()),
+            api: ApiSettings::new(format!("{}/api/v1", server.uri()).parse().unwrap())
+                .with_bare_token_prefix("")
+                .with_bare_token_prefix("key_"),
+        })
+        .build()
+        .unwrap();
+    for (subject, token) in [("alice", "key_123"), ("bob", "at-oauth")] {
+        auth.store_credentials("test", subject, &valid(token, "rt-1"))
+            .await
+            .unwrap();
+        let session = auth.session(subject).await.unwrap();
+        let response = session.request("test").unwrap().path("/me").send().await;
+        assert_eq!(response.unwrap().status, 200, "{subject}");
+    }
+    let sent: Vec<String> = server
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.headers["authorization"].to_str().unwrap().to_string())
+        .collect();
+    assert_eq!(sent, ["key_123", "Bearer at-oauth"]);
+}

@@ -4,7 +4,7 @@
 
 use std::any::Any;
 
-use auth_core::{AuthError, AuthManager, OAuthErrorCode};
+use auth_core::{AuthError, AuthManager, Credentials, OAuth2Token, OAuthErrorCode};
 use base64::Engine;
 use provider_declarative::DeclarativeProvider;
 use reqwest::Method;
@@ -770,6 +770,41 @@ async fn linear_life() {
     assert_eq!(token(&auth, "linear").await.unwrap(), "lin_oauth_2");
     assert!(auth.revoke_credentials("linear", SUBJECT).await.unwrap());
     assert!(stored(&auth, "linear").await.is_none());
+}
+
+#[tokio::test]
+async fn a_linear_personal_key_goes_bare_and_is_deleted_without_a_revocation() {
+    let fake = Fake::start("linear", Some("/oauth/revoke"), Some("")).await;
+    Mock::given(method("POST"))
+        .and(path("/graphql"))
+        .and(header("authorization", "lin_api_personal"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"data": {"viewer": {"id": "lin-user-1", "name": "Alice"}}})),
+        )
+        .expect(1)
+        .mount(&fake.server)
+        .await;
+    let auth = fake.manager();
+    let pasted = Credentials::pasted(OAuth2Token::bearer("lin_api_personal"));
+    auth.store_credentials("linear", SUBJECT, &pasted)
+        .await
+        .unwrap();
+
+    let me = whoami(&auth, "linear").await;
+    assert_eq!(me.user_id.as_deref(), Some("lin-user-1"));
+    assert!(auth.revoke_credentials("linear", SUBJECT).await.unwrap());
+
+    assert!(stored(&auth, "linear").await.is_none());
+    let paths: Vec<String> = fake
+        .server
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.url.path().to_string())
+        .collect();
+    assert_eq!(paths, ["/graphql"], "no revocation was asked for");
 }
 
 #[tokio::test]

@@ -361,6 +361,20 @@ fn a_bad_format_value_is_refused_naming_the_choices() {
 }
 
 #[test]
+fn an_empty_bare_token_prefix_is_refused() {
+    let (err, file) = refused(
+        "[[providers]]\nid = \"acme\"\ndisplay_name = \"Acme\"\nauthorization_url = \"https://acme.example/a\"\ntoken_url = \"https://acme.example/t\"\nbare_token_prefixes = [\"key_\", \" \"]\n",
+    );
+    assert_definition_error(
+        &err,
+        &file,
+        6,
+        "providers[0].bare_token_prefixes",
+        "not empty",
+    );
+}
+
+#[test]
 fn an_unknown_field_is_refused_by_its_name() {
     let (err, file) = refused(
         "[[providers]]\nid = \"acme\"\ndisplay_name = \"Acme\"\nauthorization_url = \"https://acme.example/a\"\ntoken_url = \"https://acme.example/t\"\nclient_secret = \"oops\"\n",
