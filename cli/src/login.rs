@@ -282,7 +282,7 @@ async fn with_token(app: &App, out: &Output) -> Result<(), CliError> {
     let client = AsanaClient::new(Arc::new(source), asana.client_settings(None))
         .map_err(|e| app.hints.asana(e, &app.subject))?;
     let me: User = client.get_user("me").await.map_err(|e| match e {
-        AsanaError::Unauthorized { .. } => rejected_token("Asana"),
+        AsanaError::Unauthorized { .. } => rejected_token("Asana", "HTTP 401"),
         other => app.hints.asana(other, &app.subject),
     })?;
     let mut credentials = AsanaUserCredentials::from_personal_access_token(token);
@@ -349,10 +349,16 @@ async fn with_token_declarative(app: &App, provider: &str, out: &Output) -> Resu
             .session_with(&app.subject, options)
             .await
             .map_err(|e| app.hints.auth(e))?;
-        let identity = declarative.whoami(&session).await.map_err(|e| match e {
-            DeclarativeError::Status { status: 401, .. }
-            | DeclarativeError::Auth(AuthError::Unauthorized { .. }) => rejected_token(&name),
-            other => app.hints.declarative(other),
+        let identity = declarative.whoami(&session).await.map_err(|e| {
+            if e.rejects_token() {
+                let why = match &e {
+                    DeclarativeError::TokenRejected { code, .. } => format!("`{code}`"),
+                    _ => "HTTP 401".to_string(),
+                };
+                rejected_token(&name, &why)
+            } else {
+                app.hints.declarative(e)
+            }
         })?;
         if let Some(id) = &identity.user_id {
             credentials
@@ -392,12 +398,13 @@ pub fn as_declarative(provider: &Arc<dyn AuthProvider>) -> Option<&DeclarativePr
     (provider.as_ref() as &dyn Any).downcast_ref::<DeclarativeProvider>()
 }
 
-/// The provider (by its display name) answered 401 to the token read from standard input.
-fn rejected_token(name: &str) -> CliError {
+/// The provider (by its display name) rejected the token read from standard input, `why` (its
+/// 401, or the error code its API gives a token it does not accept).
+fn rejected_token(name: &str, why: &str) -> CliError {
     CliError::new(
         ExitKind::Auth,
         format!(
-            "{name} rejected the token read from standard input (HTTP 401); nothing was stored: check that it is a valid personal access token"
+            "{name} rejected the token read from standard input ({why}); nothing was stored: check that it is a valid personal access token"
         ),
     )
 }

@@ -2217,6 +2217,44 @@ async fn a_github_token_rejected_at_whoami_is_not_stored() {
 }
 
 #[tokio::test]
+async fn a_slack_token_rejected_with_ok_false_exits_4_and_is_not_stored() {
+    let mut h = Harness::start().await;
+    let server = wiremock::MockServer::start().await;
+    h.set_env("SLACK_API_BASE_URL", &format!("{}/api", server.uri()));
+    Mock::given(method("POST"))
+        .and(path("/api/auth.test"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(serde_json::json!({"ok": false, "error": "invalid_auth"})),
+        )
+        .mount(&server)
+        .await;
+    let rejected = "xoxp-canary-rejectedNeverPrinted";
+
+    let out = h
+        .run_with_stdin(&["login", "slack", "--with-token", "--json"], rejected)
+        .await;
+
+    assert_no_secret(&out, rejected);
+    out.assert_code(4);
+    let error = out.json();
+    assert_eq!(error["error"]["kind"], "authorization");
+    assert_eq!(
+        error["error"]["message"],
+        "Slack rejected the token read from standard input (`invalid_auth`); nothing was stored: check that it is a valid personal access token"
+    );
+    assert_eq!(
+        authorizations(&server).await,
+        vec![(
+            "POST /api/auth.test".to_string(),
+            format!("Bearer {rejected}")
+        )]
+    );
+    let out = h.run(&["credentials", "list", "--json"]).await;
+    assert_eq!(out.json()["credentials"], Value::Array(Vec::new()));
+}
+
+#[tokio::test]
 async fn login_with_token_errors_keep_their_exit_codes_and_never_print_the_token() {
     let mut h = Harness::start().await;
     let server = github_api_for_a_pat(&mut h).await;

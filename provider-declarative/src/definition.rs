@@ -121,6 +121,8 @@ struct RawWhoami {
     body: Option<serde_json::Value>,
     #[serde(default)]
     user_id: Option<Spanned<String>>,
+    #[serde(default)]
+    rejected_token_codes: Vec<String>,
 }
 
 #[derive(Deserialize, Default, Clone, Copy)]
@@ -224,6 +226,9 @@ pub struct Whoami {
     pub body: Option<serde_json::Value>,
     /// A JSON pointer to the user's id in the answer.
     pub user_id: Option<String>,
+    /// The `error` codes of a 2xx answer with `ok: false` (Slack's errors) that mean the token
+    /// itself was rejected, as a 401 does elsewhere.
+    pub rejected_token_codes: Vec<String>,
 }
 
 /// A validated provider definition. URLs are templates whose `{placeholders}` are filled from
@@ -465,6 +470,7 @@ fn validate(source: &Source<'_>, index: usize, raw: Raw) -> Result<Definition, C
                 path: w.path.get_ref().clone(),
                 body: w.body.clone(),
                 user_id: pointer("whoami.user_id", &w.user_id)?,
+                rejected_token_codes: w.rejected_token_codes.clone(),
             })
         }
         None => None,

@@ -25,6 +25,15 @@ pub enum DeclarativeError {
         /// The HTTP status.
         status: u16,
     },
+    /// The API answered 2xx with `ok: false` and an `error` code that the definition lists as
+    /// the token's rejection (`whoami.rejected_token_codes`, e.g. Slack's `invalid_auth`).
+    #[error("{provider}: the API rejected the token in the \"who am I\" call ({code})")]
+    TokenRejected {
+        /// Provider id.
+        provider: String,
+        /// The `error` code it gave.
+        code: String,
+    },
     /// The API answered 2xx with `ok: false` (Slack's errors).
     #[error("{provider}: the API refused the \"who am I\" call ({code})")]
     Refused {
@@ -39,4 +48,18 @@ pub enum DeclarativeError {
         /// Provider id.
         provider: String,
     },
+}
+
+impl DeclarativeError {
+    /// Whether the provider rejected the token itself: a 401 to the "who am I" call (also after
+    /// the refresh it triggers), or an `ok: false` answer whose code the definition lists as a
+    /// rejection. Another token may work; retrying this one will not.
+    pub fn rejects_token(&self) -> bool {
+        matches!(
+            self,
+            DeclarativeError::Status { status: 401, .. }
+                | DeclarativeError::TokenRejected { .. }
+                | DeclarativeError::Auth(AuthError::Unauthorized { .. })
+        )
+    }
 }

@@ -229,15 +229,18 @@ impl DeclarativeProvider {
             provider: id.clone(),
         })?;
         if user.get("ok") == Some(&Value::Bool(false)) {
-            return Err(DeclarativeError::Refused {
-                provider: id.clone(),
-                code: user
-                    .get("error")
-                    .and_then(Value::as_str)
-                    .unwrap_or("ok: false")
-                    .chars()
-                    .take(64)
-                    .collect(),
+            let code: String = user
+                .get("error")
+                .and_then(Value::as_str)
+                .unwrap_or("ok: false")
+                .chars()
+                .take(64)
+                .collect();
+            let provider = id.clone();
+            return Err(if call.rejected_token_codes.contains(&code) {
+                DeclarativeError::TokenRejected { provider, code }
+            } else {
+                DeclarativeError::Refused { provider, code }
             });
         }
         let user_id = call

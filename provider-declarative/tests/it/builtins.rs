@@ -6,7 +6,7 @@ use std::any::Any;
 
 use auth_core::{AuthError, AuthManager, Credentials, OAuth2Token, OAuthErrorCode};
 use base64::Engine;
-use provider_declarative::DeclarativeProvider;
+use provider_declarative::{DeclarativeError, DeclarativeProvider};
 use reqwest::Method;
 use serde_json::json;
 use wiremock::matchers::{header, method, path};
@@ -18,6 +18,13 @@ use crate::fakes::{
 };
 
 async fn whoami(auth: &AuthManager, provider: &str) -> provider_declarative::Identity {
+    asked_whoami(auth, provider).await.unwrap()
+}
+
+async fn asked_whoami(
+    auth: &AuthManager,
+    provider: &str,
+) -> Result<provider_declarative::Identity, DeclarativeError> {
     let session = auth.session(SUBJECT).await.unwrap();
     let provider = auth.provider(provider).unwrap();
     (provider.as_ref() as &dyn Any)
@@ -25,7 +32,6 @@ async fn whoami(auth: &AuthManager, provider: &str) -> provider_declarative::Ide
         .unwrap()
         .whoami(&session)
         .await
-        .unwrap()
 }
 
 async fn raw(auth: &AuthManager, provider: &str, method: Method, path: &str) -> serde_json::Value {
@@ -409,6 +415,7 @@ async fn slack_life() {
                 200,
                 json!({"ok": true, "user_id": "U1", "team_id": "T1", "user": "alice"}),
             ),
+            Some("xoxp-busy") => json(200, json!({"ok": false, "error": "ratelimited"})),
             _ => json(200, json!({"ok": false, "error": "invalid_auth"})),
         })
         .mount(&fake.server)
@@ -470,6 +477,23 @@ async fn slack_life() {
         .await
         .unwrap_err();
     assert!(matches!(err, AuthError::Unauthorized { .. }), "{err:?}");
+
+    // `ok: false` to "who am I": a listed code rejects the token, any other is a refusal.
+    for (token, rejected) in [("xoxp-busy", false), ("xoxp-other", true)] {
+        let mut other = credentials.clone();
+        other.token.access_token = token.into();
+        auth.store_credentials("slack", SUBJECT, &other)
+            .await
+            .unwrap();
+        let err = asked_whoami(&auth, "slack").await.unwrap_err();
+        assert_eq!(err.rejects_token(), rejected, "{err:?}");
+        let expected = if rejected {
+            "slack: the API rejected the token in the \"who am I\" call (invalid_auth)"
+        } else {
+            "slack: the API refused the \"who am I\" call (ratelimited)"
+        };
+        assert_eq!(err.to_string(), expected);
+    }
 
     // Revocation refused with ok: false keeps the credentials; then a real revocation.
     let mut wrong = credentials.clone();
