@@ -402,11 +402,16 @@ impl AsanaClient {
     }
 
     /// The base URL, `/`, then `path` without its leading slashes: the URL
-    /// `{base}/{path}` parses to. Without a query or fragment in either, only the path is parsed.
+    /// `{base}/{path}` parses to. Without a query or fragment in either, and without the trailing
+    /// spaces or control characters a whole URL's parse trims, only the path is parsed.
     fn below_base(&self, path: &str) -> Result<Url, url::ParseError> {
         let base = &self.inner.base;
         let path = path.trim_start_matches('/');
-        if base.query().is_some() || base.fragment().is_some() || path.contains(['?', '#']) {
+        if base.query().is_some()
+            || base.fragment().is_some()
+            || path.contains(['?', '#'])
+            || path.ends_with(|c: char| c <= ' ')
+        {
             return Url::parse(&format!("{}/{path}", base.as_str().trim_end_matches('/')));
         }
         let mut url = base.clone();
@@ -693,6 +698,10 @@ mod tests {
                 "/a b/ü/%zz",
                 "/a\\b",
                 "/tasks?opt_fields=name#frag",
+                "users/me ",
+                "x\u{0}",
+                " ",
+                "\tusers/\nme",
                 "",
                 "/",
             ] {

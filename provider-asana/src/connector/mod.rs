@@ -788,7 +788,7 @@ fn text<'a>(params: &'a Map<String, Value>, name: &str) -> &'a str {
     params.get(name).and_then(Value::as_str).unwrap_or_default()
 }
 
-/// The longest text of a number written by serde_json (`-1.7976931348623157e308` has 23
+/// The longest text of a number written by serde_json (`-2.2250738585072014e-308` has 24
 /// characters; `-9223372036854775808` has 20).
 const MAX_NUMBER_CHARS: usize = 24;
 

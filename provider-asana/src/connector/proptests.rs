@@ -10,8 +10,8 @@ use url::Url;
 
 use super::catalog::{In, OPERATIONS, Operation, Ty};
 use super::{
-    build_request, data_only, json_chars, object, query_value, resolve, result_chars_bound,
-    validate,
+    MAX_NUMBER_CHARS, build_request, data_only, json_chars, object, query_value, resolve,
+    result_chars_bound, validate,
 };
 
 fn cases() -> ProptestConfig {
@@ -214,10 +214,28 @@ fn terse_json_text() -> impl Strategy<Value = String> {
             }),
         ]
     });
-    // Long runs of one growing number, where the bound is closest.
+    // Long runs of one growing number: the most a result grows (about 4.5 times, for `9e15`).
     let growing = (growing_number(), 1..400_usize)
         .prop_map(|(number, count)| format!("[{}]", vec![number; count].join(",")));
     prop_oneof![mixed, growing]
+}
+
+#[test]
+fn no_number_is_written_back_longer_than_the_bound_allows() {
+    for text in [
+        "-2.2250738585072014e-308",
+        "-1.7976931348623157e308",
+        "-4.9406564584124654e-324",
+        "-0.000012345678901234567",
+        "-9223372036854775808",
+        "18446744073709551615",
+        "-18446744073709551616",
+        "1e15",
+        "-0",
+    ] {
+        let number: Value = serde_json::from_str(text).unwrap();
+        assert!(json_chars(&number) <= MAX_NUMBER_CHARS, "{text} → {number}");
+    }
 }
 
 proptest! {
