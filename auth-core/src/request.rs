@@ -311,14 +311,18 @@ impl ApiRequest {
         let request = http
             .request(self.method.clone(), url.clone())
             .timeout(self.timeout);
-        let mut request = if self.api.sends_bare(token.expose_secret()) {
-            let mut bare = reqwest::header::HeaderValue::from_str(token.expose_secret())
-                .map_err(|_| failed("the token is not a valid header value"))?;
-            bare.set_sensitive(true);
-            request.header(reqwest::header::AUTHORIZATION, bare)
-        } else {
-            request.bearer_auth(token.expose_secret())
-        };
+        let mut request =
+            if self.api.sends_bare(token.expose_secret()) {
+                let mut bare = reqwest::header::HeaderValue::from_str(token.expose_secret())
+                    .map_err(|_| AuthError::ApiRequest {
+                        provider: self.source.provider().to_string(),
+                        reason: "the token is not a valid header value (visible ASCII only)".into(),
+                    })?;
+                bare.set_sensitive(true);
+                request.header(reqwest::header::AUTHORIZATION, bare)
+            } else {
+                request.bearer_auth(token.expose_secret())
+            };
         for (name, value) in &self.api.headers {
             if !headers.contains_key(name.as_str()) {
                 request = request.header(name.as_str(), value.as_str());
