@@ -230,7 +230,7 @@ async fn whoami_declarative(app: &App, provider: &str, out: &Output) -> Result<(
     let identity = declarative
         .whoami(&session)
         .await
-        .map_err(|e| app.hints.declarative(e))?;
+        .map_err(|e| app.hints.declarative(e, &app.subject))?;
     let source = session.source(provider).map(CredentialSource::as_str);
     if out.is_json() {
         out.json(&json!({

@@ -289,12 +289,24 @@ impl Hints {
         }
     }
 
-    /// Maps a declarative provider's [`DeclarativeError`].
-    pub fn declarative(&self, e: DeclarativeError) -> CliError {
-        match e {
-            DeclarativeError::Auth(auth) => self.auth(auth),
+    /// Maps a declarative provider's [`DeclarativeError`] for `subject`: a token the provider
+    /// rejected is an authorization error that names the login to run.
+    pub fn declarative(&self, e: DeclarativeError, subject: &str) -> CliError {
+        match &e {
+            DeclarativeError::Status { provider, .. }
+            | DeclarativeError::TokenRejected { provider, .. }
+                if e.rejects_token() =>
+            {
+                CliError::new(
+                    ExitKind::Auth,
+                    format!("{e}: run `{}`", self.login(provider, subject)),
+                )
+            }
             DeclarativeError::NoWhoami { .. } => CliError::new(ExitKind::Usage, e.to_string()),
-            other => CliError::new(ExitKind::Remote, other.to_string()),
+            _ => match e {
+                DeclarativeError::Auth(auth) => self.auth(auth),
+                other => CliError::new(ExitKind::Remote, other.to_string()),
+            },
         }
     }
 

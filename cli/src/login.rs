@@ -357,7 +357,7 @@ async fn with_token_declarative(app: &App, provider: &str, out: &Output) -> Resu
                 };
                 rejected_token(&name, &why)
             } else {
-                app.hints.declarative(e)
+                app.hints.declarative(e, &app.subject)
             }
         })?;
         if let Some(id) = &identity.user_id {

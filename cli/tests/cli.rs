@@ -2255,6 +2255,44 @@ async fn a_slack_token_rejected_with_ok_false_exits_4_and_is_not_stored() {
 }
 
 #[tokio::test]
+async fn whoami_with_a_token_slack_now_rejects_exits_4_naming_the_login() {
+    let mut h = Harness::start().await;
+    let server = wiremock::MockServer::start().await;
+    h.set_env("SLACK_API_BASE_URL", &format!("{}/api", server.uri()));
+    let auth_test = || Mock::given(method("POST")).and(path("/api/auth.test"));
+    auth_test()
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(serde_json::json!({"ok": true, "user_id": "U1", "user": "alice"})),
+        )
+        .mount(&server)
+        .await;
+    h.run_with_stdin(
+        &["login", "slack", "--with-token"],
+        "xoxp-canary-revokedLater",
+    )
+    .await
+    .assert_code(0);
+    server.reset().await;
+    auth_test()
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(serde_json::json!({"ok": false, "error": "token_revoked"})),
+        )
+        .mount(&server)
+        .await;
+
+    let out = h.run(&["whoami", "slack"]).await;
+
+    assert_no_secret(&out, "xoxp-canary-revokedLater");
+    out.assert_code(4);
+    assert_eq!(
+        out.stderr,
+        "error: slack: the API rejected the token in the \"who am I\" call (token_revoked): run `integrations login slack`\n"
+    );
+}
+
+#[tokio::test]
 async fn login_with_token_errors_keep_their_exit_codes_and_never_print_the_token() {
     let mut h = Harness::start().await;
     let server = github_api_for_a_pat(&mut h).await;

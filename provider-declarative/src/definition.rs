@@ -122,7 +122,7 @@ struct RawWhoami {
     #[serde(default)]
     user_id: Option<Spanned<String>>,
     #[serde(default)]
-    rejected_token_codes: Vec<String>,
+    rejected_token_codes: Vec<Spanned<String>>,
 }
 
 #[derive(Deserialize, Default, Clone, Copy)]
@@ -465,12 +465,27 @@ fn validate(source: &Source<'_>, index: usize, raw: Raw) -> Result<Definition, C
                     "a \"who am I\" call needs `api_base_url` or `token_response.api_base_url`",
                 ));
             }
+            if let Some(empty) = w
+                .rejected_token_codes
+                .iter()
+                .find(|code| code.get_ref().trim().is_empty())
+            {
+                return Err(source.error(
+                    Some(empty.span()),
+                    at("whoami.rejected_token_codes"),
+                    "an `error` code that means the token was rejected, e.g. `invalid_auth`: not empty",
+                ));
+            }
             Some(Whoami {
                 method: w.method,
                 path: w.path.get_ref().clone(),
                 body: w.body.clone(),
                 user_id: pointer("whoami.user_id", &w.user_id)?,
-                rejected_token_codes: w.rejected_token_codes.clone(),
+                rejected_token_codes: w
+                    .rejected_token_codes
+                    .iter()
+                    .map(|code| code.get_ref().clone())
+                    .collect(),
             })
         }
         None => None,

@@ -229,15 +229,14 @@ impl DeclarativeProvider {
             provider: id.clone(),
         })?;
         if user.get("ok") == Some(&Value::Bool(false)) {
-            let code: String = user
+            let code = user
                 .get("error")
                 .and_then(Value::as_str)
-                .unwrap_or("ok: false")
-                .chars()
-                .take(64)
-                .collect();
+                .unwrap_or("ok: false");
+            let rejected = call.rejected_token_codes.iter().any(|c| c == code);
             let provider = id.clone();
-            return Err(if call.rejected_token_codes.contains(&code) {
+            let code = code.chars().take(64).collect();
+            return Err(if rejected {
                 DeclarativeError::TokenRejected { provider, code }
             } else {
                 DeclarativeError::Refused { provider, code }

@@ -375,6 +375,20 @@ fn an_empty_bare_token_prefix_is_refused() {
 }
 
 #[test]
+fn an_empty_rejected_token_code_is_refused() {
+    let (err, file) = refused(
+        "[[providers]]\nid = \"acme\"\ndisplay_name = \"Acme\"\nauthorization_url = \"https://acme.example/a\"\ntoken_url = \"https://acme.example/t\"\napi_base_url = \"https://api.acme.example\"\n\n[providers.whoami]\npath = \"/me\"\nrejected_token_codes = [\"invalid_auth\", \"\"]\n",
+    );
+    assert_definition_error(
+        &err,
+        &file,
+        10,
+        "providers[0].whoami.rejected_token_codes",
+        "not empty",
+    );
+}
+
+#[test]
 fn an_unknown_field_is_refused_by_its_name() {
     let (err, file) = refused(
         "[[providers]]\nid = \"acme\"\ndisplay_name = \"Acme\"\nauthorization_url = \"https://acme.example/a\"\ntoken_url = \"https://acme.example/t\"\nclient_secret = \"oops\"\n",
