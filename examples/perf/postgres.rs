@@ -1,5 +1,6 @@
 //! Figures 10 and 11, on PostgreSQL: the store's `get` and conditional put against the same
-//! statements sent by hand with tokio-postgres, and the multi-instance refresh storm.
+//! statements sent by hand with tokio-postgres, and the multi-instance refresh storm; and the
+//! rows figure 8 adds to a hosted service's tables there.
 //!
 //! The database is a throwaway cluster started from the system's PostgreSQL binaries by
 //! `store_postgres::testing` (fsync off, a Unix socket), or the server `DATABASE_URL` names; each
@@ -141,6 +142,42 @@ impl Stores {
         let version: i64 = rows.first().expect("the version matched").get(0);
         self.raw_version = version;
     }
+}
+
+/// Adds `extra` connectors straight to the hosted service's tables in `database` (its connector
+/// rows, and their credentials), copying the rows of connector `template`, one statement each,
+/// then vacuums and analyses both tables as autovacuum would. The copies are never executed:
+/// they make the tables as large as a service holding that many connectors.
+pub async fn add_rows(database: &TestDatabase, template: &str, extra: usize) {
+    let client = database.connect().await;
+    let extra = i64::try_from(extra).expect("a row count");
+    for (what, copy) in [
+        (
+            "the connector rows",
+            "INSERT INTO integrations_service_connectors (id, application_id, customer_name, connector_type, definition_id, name, auth_kind, oauth_app, created_ms, updated_ms, read_only) \
+             SELECT c.id || '-copy-' || n, c.application_id, 'copied-customer-' || n, c.connector_type, c.definition_id, c.name, c.auth_kind, c.oauth_app, c.created_ms, c.updated_ms, c.read_only \
+             FROM integrations_service_connectors c, generate_series(1::bigint, $2) AS n WHERE c.id = $1",
+        ),
+        (
+            "their credentials",
+            "INSERT INTO integrations_credentials (provider, subject, version, status, lease_holder, lease_expires_ms, payload) \
+             SELECT k.provider, k.subject || '-copy-' || n, k.version, k.status, k.lease_holder, k.lease_expires_ms, k.payload \
+             FROM integrations_credentials k, generate_series(1::bigint, $2) AS n WHERE k.provider = 'asana' AND k.subject = $1",
+        ),
+    ] {
+        let copied = client
+            .execute(copy, &[&template, &extra])
+            .await
+            .unwrap_or_else(|e| panic!("copy {what}: {e}"));
+        assert_eq!(
+            copied, extra as u64,
+            "the template rows of {template} exist"
+        );
+    }
+    client
+        .batch_execute("VACUUM (ANALYZE) integrations_service_connectors, integrations_credentials")
+        .await
+        .expect("vacuum and analyse the copies");
 }
 
 /// How many instances of the service share the database in figure 11.

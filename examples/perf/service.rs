@@ -6,7 +6,7 @@
 //! comes from the caller's runtime, and Asana is the local server of `benches/support/server.rs`.
 //! Figure 11 starts its instances on PostgreSQL on the same runtime ([`Services::serve`]).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -17,7 +17,7 @@ use axum::extract::State;
 use axum::routing::post;
 use integrations::asana::AsanaAppCredentials;
 use integrations::{EncryptionKey, KeyRing};
-use integrations_server::{Admin, Server, ServerBuilder};
+use integrations_server::{Admin, Server, ServerBuilder, StoreLocation};
 use reqwest::header::ACCEPT;
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
@@ -41,7 +41,7 @@ pub struct Services {
 /// One `integrations-server` with an application token and its connectors.
 pub struct Hosted {
     url: String,
-    dir: PathBuf,
+    store: StoreLocation,
     bearer: String,
     /// The connectors created through the API, which executes go to.
     pub connectors: Vec<String>,
@@ -115,12 +115,24 @@ impl Services {
     /// application and `connectors` token connectors of one customer each.
     pub async fn hosted(&mut self, asana: &ServerHandle, connectors: usize) -> Hosted {
         let dir = tempfile::tempdir().expect("a store directory");
+        let store = StoreLocation::Directory(dir.path().to_path_buf());
+        self.dirs.push(dir);
+        self.hosted_on(asana, connectors, store).await
+    }
+
+    /// [`Services::hosted`] over `store`.
+    pub async fn hosted_on(
+        &mut self,
+        asana: &ServerHandle,
+        connectors: usize,
+        store: StoreLocation,
+    ) -> Hosted {
         let mut app = AsanaAppCredentials::default();
         app.api_base_url = format!("{}/api/1.0", asana.url())
             .parse()
             .expect("the local API URL");
         let builder = Server::builder()
-            .store_dir(dir.path())
+            .store(store.clone())
             .encryption_keys(KeyRing::new(EncryptionKey::generate()))
             .asana_app(app)
             // The load sends one application far more than its default rate (100/s): these
@@ -131,7 +143,7 @@ impl Services {
         let bearer = self.app_token(&url, admin).await;
         let mut hosted = Hosted {
             url,
-            dir: dir.path().to_path_buf(),
+            store,
             bearer,
             connectors: Vec::new(),
             http: self.http.clone(),
@@ -140,7 +152,6 @@ impl Services {
         for n in 0..connectors {
             hosted.create_connector(&format!("customer-{n}")).await;
         }
-        self.dirs.push(dir);
         hosted
     }
 
@@ -263,9 +274,9 @@ async fn forward(State(upstream): State<Upstream>, Json(request): Json<Value>) -
 }
 
 impl Hosted {
-    /// The service's store directory.
-    pub fn dir(&self) -> &Path {
-        &self.dir
+    /// Where the service keeps its data.
+    pub fn store(&self) -> &StoreLocation {
+        &self.store
     }
 
     /// Creates a token connector for `customer` through the API.
@@ -407,7 +418,7 @@ impl Load {
 /// Adds `extra` connectors straight to both SQLite files of the hosted service in `dir` (its
 /// `service.db` rows, and their credentials in `credentials.db`), copying the rows of connector
 /// `template`, in one transaction per file. The copies are never executed: they make the tables
-/// as large as a service holding that many connectors.
+/// as large as a service holding that many connectors. (On PostgreSQL: `postgres::add_rows`.)
 pub fn add_rows(dir: &Path, template: &str, extra: usize) {
     let service = rusqlite::Connection::open(dir.join("service.db")).expect("open service.db");
     copy_rows(
