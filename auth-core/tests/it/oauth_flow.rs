@@ -568,16 +568,7 @@ async fn a_pasted_token_is_deleted_without_a_revocation_even_where_access_tokens
         .respond_with(ResponseTemplate::new(200))
         .mount(&server)
         .await;
-    let mut p = provider(&server.uri());
-    p.settings = p
-        .settings
-        .map(|s| s.with_revoke_token(auth_core::provider::RevokeToken::RefreshOrAccess));
-    let auth = auth_core::AuthManager::builder()
-        .env(auth_core::config::EnvSource::empty())
-        .auto_configure(false)
-        .provider(p)
-        .build()
-        .unwrap();
+    let auth = revoking_access_tokens_too(&server.uri());
     let pasted = Credentials::pasted(OAuth2Token::bearer("pasted-personal-token"));
     auth.store_credentials("test", "u", &pasted).await.unwrap();
     let stored: Credentials = auth.load_credentials("test", "u").await.unwrap().unwrap();
@@ -603,16 +594,7 @@ async fn refresh_or_access_revokes_the_access_token_when_there_is_no_refresh_tok
         .expect(1)
         .mount(&server)
         .await;
-    let mut p = provider(&server.uri());
-    p.settings = p
-        .settings
-        .map(|s| s.with_revoke_token(auth_core::provider::RevokeToken::RefreshOrAccess));
-    let auth = auth_core::AuthManager::builder()
-        .env(auth_core::config::EnvSource::empty())
-        .auto_configure(false)
-        .provider(p)
-        .build()
-        .unwrap();
+    let auth = revoking_access_tokens_too(&server.uri());
     auth.store_credentials("test", "u", &OAuth2Token::bearer("access-only"))
         .await
         .unwrap();
@@ -626,6 +608,20 @@ async fn refresh_or_access_revokes_the_access_token_when_there_is_no_refresh_tok
         form_value(received, "token_type_hint").as_deref(),
         Some("access_token")
     );
+}
+
+/// A manager whose provider revokes the refresh token, or the access token when there is none.
+fn revoking_access_tokens_too(uri: &str) -> auth_core::AuthManager {
+    let mut p = provider(uri);
+    p.settings = p
+        .settings
+        .map(|s| s.with_revoke_token(auth_core::provider::RevokeToken::RefreshOrAccess));
+    auth_core::AuthManager::builder()
+        .env(auth_core::config::EnvSource::empty())
+        .auto_configure(false)
+        .provider(p)
+        .build()
+        .unwrap()
 }
 
 /// A manager whose provider revokes with `request` at `{uri}{revocation_path}`.
