@@ -2216,19 +2216,31 @@ async fn a_github_token_rejected_at_whoami_is_not_stored() {
     assert_eq!(server.received_requests().await.unwrap().len(), 2);
 }
 
+/// A fake of Slack's API for the CLI under `h`, whose `auth.test` answers `answer` (200).
+async fn slack_api(h: &mut Harness, answer: Value) -> wiremock::MockServer {
+    let server = wiremock::MockServer::start().await;
+    h.set_env("SLACK_API_BASE_URL", &format!("{}/api", server.uri()));
+    answer_auth_test(&server, answer).await;
+    server
+}
+
+/// Slack's `auth.test` on `server` answers `answer` (200, as Slack answers its errors too).
+async fn answer_auth_test(server: &wiremock::MockServer, answer: Value) {
+    Mock::given(method("POST"))
+        .and(path("/api/auth.test"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(answer))
+        .mount(server)
+        .await;
+}
+
 #[tokio::test]
 async fn a_slack_token_rejected_with_ok_false_exits_4_and_is_not_stored() {
     let mut h = Harness::start().await;
-    let server = wiremock::MockServer::start().await;
-    h.set_env("SLACK_API_BASE_URL", &format!("{}/api", server.uri()));
-    Mock::given(method("POST"))
-        .and(path("/api/auth.test"))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_json(serde_json::json!({"ok": false, "error": "invalid_auth"})),
-        )
-        .mount(&server)
-        .await;
+    let server = slack_api(
+        &mut h,
+        serde_json::json!({"ok": false, "error": "invalid_auth"}),
+    )
+    .await;
     let rejected = "xoxp-canary-rejectedNeverPrinted";
 
     let out = h
@@ -2257,16 +2269,11 @@ async fn a_slack_token_rejected_with_ok_false_exits_4_and_is_not_stored() {
 #[tokio::test]
 async fn whoami_with_a_token_slack_now_rejects_exits_4_naming_the_login() {
     let mut h = Harness::start().await;
-    let server = wiremock::MockServer::start().await;
-    h.set_env("SLACK_API_BASE_URL", &format!("{}/api", server.uri()));
-    let auth_test = || Mock::given(method("POST")).and(path("/api/auth.test"));
-    auth_test()
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_json(serde_json::json!({"ok": true, "user_id": "U1", "user": "alice"})),
-        )
-        .mount(&server)
-        .await;
+    let server = slack_api(
+        &mut h,
+        serde_json::json!({"ok": true, "user_id": "U1", "user": "alice"}),
+    )
+    .await;
     h.run_with_stdin(
         &["login", "slack", "--with-token"],
         "xoxp-canary-revokedLater",
@@ -2274,13 +2281,11 @@ async fn whoami_with_a_token_slack_now_rejects_exits_4_naming_the_login() {
     .await
     .assert_code(0);
     server.reset().await;
-    auth_test()
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_json(serde_json::json!({"ok": false, "error": "token_revoked"})),
-        )
-        .mount(&server)
-        .await;
+    answer_auth_test(
+        &server,
+        serde_json::json!({"ok": false, "error": "token_revoked"}),
+    )
+    .await;
 
     let out = h.run(&["whoami", "slack"]).await;
 
