@@ -438,17 +438,26 @@ fn validate(source: &Source<'_>, index: usize, raw: Raw) -> Result<Definition, C
                 None => Ok(None),
             }
         };
-    let mut bare_token_prefixes = Vec::new();
-    for prefix in &raw.bare_token_prefixes {
-        if prefix.get_ref().trim().is_empty() {
-            return Err(source.error(
-                Some(prefix.span()),
-                at("bare_token_prefixes"),
-                "a prefix that tokens sent bare start with, e.g. `lin_api_`: not empty",
-            ));
-        }
-        bare_token_prefixes.push(prefix.get_ref().clone());
-    }
+    // A list of words none of which may be blank; `what` says what one is.
+    let words = |field: &str,
+                 values: &[Spanned<String>],
+                 what: &str|
+     -> Result<Vec<String>, ConfigError> {
+        values
+            .iter()
+            .map(|value| match value.get_ref() {
+                word if word.trim().is_empty() => {
+                    Err(source.error(Some(value.span()), at(field), format!("{what}: not empty")))
+                }
+                word => Ok(word.clone()),
+            })
+            .collect()
+    };
+    let bare_token_prefixes = words(
+        "bare_token_prefixes",
+        &raw.bare_token_prefixes,
+        "a prefix that tokens sent bare start with, e.g. `lin_api_`",
+    )?;
     let whoami = match &raw.whoami {
         Some(w) => {
             if !w.path.get_ref().starts_with('/') || w.path.get_ref().starts_with("//") {
@@ -465,27 +474,16 @@ fn validate(source: &Source<'_>, index: usize, raw: Raw) -> Result<Definition, C
                     "a \"who am I\" call needs `api_base_url` or `token_response.api_base_url`",
                 ));
             }
-            if let Some(empty) = w
-                .rejected_token_codes
-                .iter()
-                .find(|code| code.get_ref().trim().is_empty())
-            {
-                return Err(source.error(
-                    Some(empty.span()),
-                    at("whoami.rejected_token_codes"),
-                    "an `error` code that means the token was rejected, e.g. `invalid_auth`: not empty",
-                ));
-            }
             Some(Whoami {
                 method: w.method,
                 path: w.path.get_ref().clone(),
                 body: w.body.clone(),
                 user_id: pointer("whoami.user_id", &w.user_id)?,
-                rejected_token_codes: w
-                    .rejected_token_codes
-                    .iter()
-                    .map(|code| code.get_ref().clone())
-                    .collect(),
+                rejected_token_codes: words(
+                    "whoami.rejected_token_codes",
+                    &w.rejected_token_codes,
+                    "an `error` code that means the token was rejected, e.g. `invalid_auth`",
+                )?,
             })
         }
         None => None,
