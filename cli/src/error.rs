@@ -292,9 +292,11 @@ impl Hints {
     /// Maps a declarative provider's [`DeclarativeError`] for `subject`: a token the provider
     /// rejected is an authorization error that names the login to run.
     pub fn declarative(&self, e: DeclarativeError, subject: &str) -> CliError {
-        match &e {
-            DeclarativeError::Status { provider, .. }
-            | DeclarativeError::TokenRejected { provider, .. }
+        match e {
+            DeclarativeError::Auth(auth) => self.auth(auth),
+            DeclarativeError::NoWhoami { .. } => CliError::new(ExitKind::Usage, e.to_string()),
+            DeclarativeError::Status { ref provider, .. }
+            | DeclarativeError::TokenRejected { ref provider, .. }
                 if e.rejects_token() =>
             {
                 CliError::new(
@@ -302,11 +304,7 @@ impl Hints {
                     format!("{e}: run `{}`", self.login(provider, subject)),
                 )
             }
-            DeclarativeError::NoWhoami { .. } => CliError::new(ExitKind::Usage, e.to_string()),
-            _ => match e {
-                DeclarativeError::Auth(auth) => self.auth(auth),
-                other => CliError::new(ExitKind::Remote, other.to_string()),
-            },
+            other => CliError::new(ExitKind::Remote, other.to_string()),
         }
     }
 
