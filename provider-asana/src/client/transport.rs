@@ -2,7 +2,6 @@
 //! deadline per call, retries (429 with `Retry-After`, 5xx and transport failures with backoff),
 //! one refresh on 401, response bodies read up to a limit, tracing, and typed errors.
 
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use auth_core::SecretString;
@@ -70,6 +69,18 @@ enum Failure {
     },
 }
 
+impl From<reqwest::Error> for Failure {
+    /// The attempt's timeout (reqwest's, see `send_once`) is [`Failure::Timeout`]; a connection
+    /// that could not be made in time is a transport failure like any other.
+    fn from(e: reqwest::Error) -> Self {
+        if e.is_timeout() && !e.is_connect() {
+            Failure::Timeout
+        } else {
+            Failure::Http(e)
+        }
+    }
+}
+
 /// The time one call may still take.
 struct Budget {
     /// When the call must be over; `None` when that is too far away to represent.
@@ -88,6 +99,13 @@ impl Budget {
         self.ends.map_or(Duration::MAX, |ends| {
             ends.saturating_duration_since(Instant::now())
         })
+    }
+
+    /// `step`, or `None` if the call's deadline passes first. The timer is armed only if `step`
+    /// has to wait (`tokio::time::timeout` polls the step first): a cached token and a free permit
+    /// cost no timer, so a call in the common case runs with one timer, its attempt's.
+    async fn bound<F: Future>(&self, step: F) -> Option<F::Output> {
+        tokio::time::timeout(self.remaining(), step).await.ok()
     }
 
     /// Whether waiting `wait` would leave no time for another attempt.
@@ -125,16 +143,7 @@ impl AsanaClient {
             status = tracing::field::Empty,
         );
         let budget = Budget::start(self.inner.settings.deadline);
-        let attempts = AtomicU32::new(0);
-        let call = self
-            .execute_in_span(req, &budget, &attempts)
-            .instrument(span);
-        // Each attempt is also cut at the deadline, and no wait is started that would end past
-        // it. The timer around the whole call bounds the rest (getting the token, the limiter).
-        match tokio::time::timeout(budget.remaining(), call).await {
-            Ok(result) => result,
-            Err(_) => Err(self.deadline_exceeded(req, attempts.load(Ordering::Relaxed))),
-        }
+        self.execute_in_span(req, &budget).instrument(span).await
     }
 
     fn deadline_exceeded(&self, req: &ApiRequest, attempts: u32) -> AsanaError {
@@ -152,11 +161,13 @@ impl AsanaClient {
         }
     }
 
+    /// Every wait of the call is cut at its deadline: getting the token and a limiter permit
+    /// ([`Budget::bound`]), each attempt (its timeout is never past the deadline), and no backoff
+    /// or `Retry-After` wait is started that would end past it.
     async fn execute_in_span(
         &self,
         req: &ApiRequest,
         budget: &Budget,
-        attempts: &AtomicU32,
     ) -> Result<ApiResponse, AsanaError> {
         let inner = &*self.inner;
         let retry = &inner.settings.retry;
@@ -166,17 +177,21 @@ impl AsanaClient {
         let mut retries = 0u32;
         let mut rate_limit_wait = Duration::ZERO;
         let mut refreshed = false;
+        let mut attempt = 0u32;
         loop {
-            let attempt = attempts.fetch_add(1, Ordering::Relaxed) + 1;
+            attempt += 1;
             tracing::Span::current().record("attempt", attempt);
-            let token = inner
-                .token_source
-                .current_token()
-                .await
-                .map_err(AsanaError::Auth)?;
+            let Some(token) = budget.bound(inner.token_source.current_token()).await else {
+                return Err(self.deadline_exceeded(req, attempt));
+            };
+            let token = token.map_err(AsanaError::Auth)?;
+            let limiter = inner.limiter.for_method(&req.method);
+            let Some(permit) = budget.bound(limiter.acquire()).await else {
+                return Err(self.deadline_exceeded(req, attempt));
+            };
             let outcome = {
                 // The semaphores are never closed, so acquiring cannot fail.
-                let _permit = inner.limiter.for_method(&req.method).acquire().await.ok();
+                let _permit = permit.ok();
                 self.send_once(req, &token, budget).await
             };
             let received = match outcome {
@@ -279,9 +294,12 @@ impl AsanaClient {
         budget: &Budget,
     ) -> Result<Received, Failure> {
         let inner = &*self.inner;
+        // The attempt's timeout is set on the request, so it is `settings.timeout` even over a
+        // shared client with a timeout of its own; reqwest's timer covers reading the body too.
         let mut builder = inner
             .http
             .request(req.method.clone(), req.url.clone())
+            .timeout(inner.settings.timeout.min(budget.remaining()))
             .bearer_auth(token.expose_secret())
             .header(ACCEPT, "application/json");
         for (name, value) in &inner.change_headers {
@@ -303,31 +321,24 @@ impl AsanaClient {
                     }),
             ),
         };
-        let exchange = async {
-            let response = builder.send().await.map_err(Failure::Http)?;
-            let status = response.status();
-            let retry_after =
-                parse_retry_after(response.headers(), inner.settings.retry.max_retry_after);
-            self.log_announced_changes(req, response.headers());
-            let limit = if status.is_success() || req.also_ok == Some(status) {
-                inner.settings.max_response_bytes
-            } else {
-                MAX_ERROR_BODY_BYTES
-            };
-            let Some(body) = read_limited(response, limit).await.map_err(Failure::Http)? else {
-                return Err(Failure::TooLarge { status, limit });
-            };
-            let body = Bytes::from(body);
-            Ok(Received {
-                status,
-                retry_after,
-                body,
-            })
+        let response = builder.send().await.map_err(Failure::from)?;
+        let status = response.status();
+        let retry_after =
+            parse_retry_after(response.headers(), inner.settings.retry.max_retry_after);
+        self.log_announced_changes(req, response.headers());
+        let limit = if status.is_success() || req.also_ok == Some(status) {
+            inner.settings.max_response_bytes
+        } else {
+            MAX_ERROR_BODY_BYTES
         };
-        let timeout = inner.settings.timeout.min(budget.remaining());
-        tokio::time::timeout(timeout, exchange)
-            .await
-            .unwrap_or(Err(Failure::Timeout))
+        let Some(body) = read_limited(response, limit).await.map_err(Failure::from)? else {
+            return Err(Failure::TooLarge { status, limit });
+        };
+        Ok(Received {
+            status,
+            retry_after,
+            body: Bytes::from(body),
+        })
     }
 
     /// Logs each `Asana-Change` announcement once per client, as a warning: Asana sends one on every

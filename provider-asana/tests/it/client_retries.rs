@@ -14,12 +14,14 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use auth_core::StaticTokenSource;
+use auth_core::{AuthError, CredentialSource, SecretString, StaticTokenSource, TokenSource};
 use client_support::raw::{RawServer, Reply};
 use client_support::{
     CountingTokenSource, client, client_with, fast_retry, settings, settings_at, slow_backoff,
 };
-use provider_asana::{AsanaClient, AsanaClientSettings, AsanaError, RetryConfig};
+use provider_asana::{
+    AsanaClient, AsanaClientSettings, AsanaError, ConcurrencyLimiter, RetryConfig,
+};
 use serde_json::json;
 use wiremock::matchers::{body_json, header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -375,6 +377,134 @@ async fn the_deadline_spans_every_attempt_and_the_waits_between_them() {
         "{elapsed:?}"
     );
     assert!(server.connections() >= 2, "retried within the deadline");
+}
+
+/// A token source whose `token()` never returns: a refresh stuck on an unresponsive endpoint.
+#[derive(Debug)]
+struct StuckTokenSource;
+
+#[async_trait::async_trait]
+impl TokenSource for StuckTokenSource {
+    async fn token(&self) -> Result<SecretString, AuthError> {
+        std::future::pending().await
+    }
+
+    fn invalidate(&self, _rejected: &SecretString) -> bool {
+        false
+    }
+
+    fn provider(&self) -> &str {
+        "asana"
+    }
+
+    fn subject(&self) -> &str {
+        "alice"
+    }
+
+    fn source(&self) -> CredentialSource {
+        CredentialSource::Stored
+    }
+}
+
+#[tokio::test]
+async fn the_deadline_cuts_a_token_source_that_never_answers() {
+    let server = MockServer::start().await;
+    let client = AsanaClient::new(
+        Arc::new(StuckTokenSource),
+        settings(&server).with_deadline(ms(300)),
+    )
+    .unwrap();
+
+    let started = Instant::now();
+    let err = client.get_user("me").await.unwrap_err();
+
+    assert!(
+        matches!(&err, AsanaError::DeadlineExceeded { attempts: 1, deadline, .. } if *deadline == ms(300)),
+        "{err:?}"
+    );
+    assert_between(started.elapsed(), ms(300), ms(1000));
+    assert_eq!(requests(&server).await, 0);
+}
+
+#[tokio::test]
+async fn the_deadline_cuts_a_wait_for_a_limiter_permit() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/api/1.0/users/me"))
+        .respond_with(ok_user().set_delay(Duration::from_secs(2)))
+        .mount(&server)
+        .await;
+    let limiter = Arc::new(ConcurrencyLimiter::with_limits(1, 1));
+    let (holder, _) = client_with(settings(&server).with_limiter(limiter.clone()));
+    let held = tokio::spawn(async move { holder.get_user("me").await });
+    while requests(&server).await == 0 {
+        tokio::time::sleep(ms(10)).await;
+    }
+    let (waiter, _) = client_with(
+        settings(&server)
+            .with_limiter(limiter)
+            .with_deadline(ms(300)),
+    );
+
+    let started = Instant::now();
+    let err = waiter.get_user("me").await.unwrap_err();
+
+    assert!(
+        matches!(&err, AsanaError::DeadlineExceeded { attempts: 1, .. }),
+        "{err:?}"
+    );
+    assert_between(started.elapsed(), ms(300), ms(1000));
+    assert_eq!(
+        requests(&server).await,
+        1,
+        "the waiter never sent its request"
+    );
+    assert_eq!(held.await.unwrap().unwrap().gid, "42");
+}
+
+#[tokio::test]
+async fn the_attempt_timeout_is_the_settings_one_over_a_shared_client_with_a_shorter_one() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/api/1.0/users/me"))
+        .respond_with(ok_user().set_delay(ms(400)))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let shared = reqwest::Client::builder().timeout(ms(100)).build().unwrap();
+    let (client, _) = client_with(
+        settings(&server)
+            .with_http_client(shared)
+            .with_timeout(Duration::from_secs(2))
+            .with_retry(RetryConfig::default().with_max_retries(0)),
+    );
+
+    assert_eq!(client.get_user("me").await.unwrap().gid, "42");
+}
+
+#[tokio::test]
+async fn an_attempt_past_the_settings_timeout_is_a_timeout_error() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/api/1.0/users/me"))
+        .respond_with(ok_user().set_delay(Duration::from_secs(2)))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let (client, _) = client_with(
+        settings(&server)
+            .with_timeout(ms(200))
+            .with_retry(RetryConfig::default().with_max_retries(0)),
+    );
+
+    let started = Instant::now();
+    let err = client.get_user("me").await.unwrap_err();
+
+    assert!(
+        matches!(&err, AsanaError::Timeout { timeout, attempts: 1, .. } if *timeout == ms(200)),
+        "{err:?}"
+    );
+    assert_between(started.elapsed(), ms(200), ms(1000));
 }
 
 #[tokio::test]
