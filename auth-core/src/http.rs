@@ -2,11 +2,14 @@
 
 use std::sync::OnceLock;
 
+use bytes::{Bytes, BytesMut};
+
 /// How much a body may reserve up front: a server may announce more than it sends.
 const MAX_RESERVED: u64 = 1024 * 1024;
 
 /// Reads `response`'s body, or `None` as soon as it is known to be longer than `limit` bytes
-/// (from its `Content-Length`, or once more arrived): the rest is never read nor buffered.
+/// (from its `Content-Length`, or once more arrived): the rest is never read nor buffered. A body
+/// that arrives in one chunk is returned without being copied.
 ///
 /// ```
 /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
@@ -27,19 +30,34 @@ const MAX_RESERVED: u64 = 1024 * 1024;
 pub async fn read_limited(
     mut response: reqwest::Response,
     limit: usize,
-) -> Result<Option<Vec<u8>>, reqwest::Error> {
+) -> Result<Option<Bytes>, reqwest::Error> {
     let announced = response.content_length().unwrap_or(0);
     if announced > limit as u64 {
         return Ok(None);
     }
-    let mut body = Vec::with_capacity(announced.min(MAX_RESERVED) as usize);
-    while let Some(chunk) = response.chunk().await? {
-        if chunk.len() > limit - body.len() {
+    // A body that arrives in one chunk, as most API answers do, is returned as it is: copying it
+    // would write every byte again into memory the cache has not seen.
+    let Some(first) = response.chunk().await? else {
+        return Ok(Some(Bytes::new()));
+    };
+    if first.len() > limit {
+        return Ok(None);
+    }
+    let Some(mut next) = response.chunk().await? else {
+        return Ok(Some(first));
+    };
+    let mut body = BytesMut::with_capacity(announced.min(MAX_RESERVED) as usize);
+    body.extend_from_slice(&first);
+    loop {
+        if next.len() > limit - body.len() {
             return Ok(None);
         }
-        body.extend_from_slice(&chunk);
+        body.extend_from_slice(&next);
+        match response.chunk().await? {
+            Some(chunk) => next = chunk,
+            None => return Ok(Some(body.freeze())),
+        }
     }
-    Ok(Some(body))
 }
 
 /// The HTTP client in `cell`, built by `build` on first use, so that a program that sends no

@@ -359,7 +359,7 @@ impl ApiRequest {
         Ok(ApiResponse {
             status,
             headers: answered,
-            body,
+            body: Vec::from(body),
         })
     }
 }

@@ -6,5 +6,6 @@ mod common;
 #[cfg(feature = "testing")]
 mod memory_store;
 mod oauth_flow;
+mod read_limited;
 mod refresh;
 mod token_quirks;

@@ -337,7 +337,7 @@ impl AsanaClient {
         Ok(Received {
             status,
             retry_after,
-            body: Bytes::from(body),
+            body,
         })
     }
 
@@ -409,7 +409,7 @@ impl AsanaClient {
                     }));
                 }
                 match read_limited(response, limit).await.map_err(Failure::Http)? {
-                    Some(body) => Ok(Ok(Bytes::from(body))),
+                    Some(body) => Ok(Ok(body)),
                     None => Ok(Err(AsanaError::DownloadTooLarge {
                         host: host.clone(),
                         limit,

@@ -184,7 +184,7 @@ impl fmt::Debug for HostedClient {
 struct Received {
     status: u16,
     retry_after: Option<Duration>,
-    body: Vec<u8>,
+    body: bytes::Bytes,
 }
 
 impl HostedClient {
