@@ -167,6 +167,7 @@ where
     list_filters_and_orders(make().await).await;
     status_and_lease_round_trip(make().await).await;
     odd_keys_round_trip(make().await).await;
+    concurrent_gets_each_read_their_own_record(make().await, 40).await;
     concurrent_conditional_puts_have_one_winner(make().await, 50).await;
     concurrent_creates_have_one_winner(make().await, 50).await;
     concurrent_increments_lose_nothing(make().await, 8, 25).await;
@@ -613,6 +614,76 @@ pub async fn odd_keys_round_trip(store: DynStore) {
             .is_none(),
         "no prefix matching"
     );
+}
+
+/// `n` records under two providers (one updated once, so versions differ), read by three
+/// concurrent `get`s each, among as many reads of keys that do not exist (a known subject under
+/// the other provider, among them): every read answers with its own record, or `None`. A store
+/// that serves concurrent reads together must still give each read exactly its own row.
+pub async fn concurrent_gets_each_read_their_own_record(store: DynStore, n: u64) {
+    let key = |i: u64| (["p", "q"][(i % 2) as usize], format!("subject-{i}"));
+    let mut expected = Vec::new();
+    for i in 0..n {
+        let (provider, subject) = key(i);
+        let mut v = store
+            .put(
+                CredentialRecord::new(provider, subject.clone(), payload(i)),
+                PutMode::Create,
+            )
+            .await
+            .expect("create");
+        let mut n_in_payload = i;
+        if i.is_multiple_of(3) {
+            n_in_payload = i + 1000;
+            v = store
+                .put(
+                    CredentialRecord::new(provider, subject, payload(n_in_payload)),
+                    PutMode::Update(v),
+                )
+                .await
+                .expect("update");
+        }
+        expected.push((n_in_payload, v));
+    }
+    let reads: Vec<_> = (0..4 * n)
+        .map(|k| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let i = k % n;
+                let (provider, subject) = key(i);
+                let (provider, subject) = match k / n {
+                    3 if i.is_multiple_of(2) => ("q", subject),
+                    3 => (provider, format!("missing-{i}")),
+                    _ => (provider, subject),
+                };
+                let got = store.get(provider, &subject).await.expect("get");
+                (k, provider, subject, got)
+            })
+        })
+        .collect();
+    for read in futures::future::join_all(reads).await {
+        let (k, provider, subject, got) = read.expect("task");
+        let i = k % n;
+        if k / n == 3 {
+            assert!(
+                got.is_none(),
+                "{provider}/{subject} does not exist, yet read {got:?}"
+            );
+            continue;
+        }
+        let got = got.unwrap_or_else(|| panic!("{provider}/{subject} read as missing"));
+        assert_eq!(
+            (got.record.provider.as_str(), got.record.subject.as_str()),
+            (provider, subject.as_str()),
+            "a read got another key's record"
+        );
+        let (n_in_payload, version) = expected[i as usize];
+        assert_eq!(
+            (payload_n(&got.record.payload), got.version),
+            (n_in_payload, version),
+            "{provider}/{subject}"
+        );
+    }
 }
 
 /// `n` tasks race `Update(v)` on one record: exactly one wins, the rest get `VersionMismatch`.
