@@ -370,7 +370,11 @@ impl AsanaClient {
         url: Url,
         access: DownloadAccess,
     ) -> Result<reqwest::RequestBuilder, AsanaError> {
-        let request = self.inner.http.get(url);
+        // The callers time a download themselves: the whole exchange for one read into memory,
+        // each read for a stream, which may take longer than any fixed limit. Set on the request,
+        // "no total timeout" replaces the one a shared HTTP client may have, which would cut a
+        // long stream short.
+        let request = self.inner.http.get(url).timeout(Duration::MAX);
         if access != DownloadAccess::WithToken {
             return Ok(request);
         }

@@ -5,6 +5,7 @@
 use crate::client_support;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use auth_core::StaticTokenSource;
 use client_support::raw::{RawServer, Reply};
@@ -1001,6 +1002,40 @@ async fn a_range_the_server_cannot_or_does_not_answer_is_an_error() {
     assert!(matches!(err, AsanaError::DownloadRange { .. }), "{err:?}");
     assert!(written.is_empty());
     assert!(ByteRange::new(5, 4).is_err());
+}
+
+/// A stream is timed per read, so one that takes longer than the shared HTTP client's own total
+/// timeout still completes: that timeout does not apply to downloads.
+#[tokio::test]
+async fn a_stream_longer_than_the_shared_clients_timeout_completes() {
+    let raw = RawServer::start(|_| Reply {
+        head: "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: 100\r\nConnection: close".into(),
+        body: Box::new(std::iter::repeat_n(vec![b'x'; 10], 10)),
+        pace: Duration::from_millis(60),
+    })
+    .await;
+    let shared = reqwest::Client::builder()
+        .timeout(Duration::from_millis(200))
+        .build()
+        .unwrap();
+    let (client, _) = client_with(
+        settings_at(&raw.uri)
+            .with_http_client(shared)
+            .with_timeout(Duration::from_secs(2)),
+    );
+
+    let mut written = Vec::new();
+    let count = client
+        .attachments()
+        .stream_from(
+            &format!("{}/bucket/big.bin", raw.uri),
+            &mut written,
+            &DownloadOptions::default(),
+        )
+        .await
+        .unwrap();
+
+    assert_eq!((count, written), (100, vec![b'x'; 100]));
 }
 
 #[tokio::test]
