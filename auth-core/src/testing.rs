@@ -616,10 +616,10 @@ pub async fn odd_keys_round_trip(store: DynStore) {
     );
 }
 
-/// `n` records under two providers (one updated once, so versions differ), read by three
-/// concurrent `get`s each, among as many reads of keys that do not exist (a known subject under
-/// the other provider, among them): every read answers with its own record, or `None`. A store
-/// that serves concurrent reads together must still give each read exactly its own row.
+/// `n` records under two providers (every third updated once, so versions differ), each read by
+/// three concurrent `get`s, among `n` reads of keys that do not exist (half of them a known
+/// subject under the other provider): every read answers with its own record and version, or
+/// `None`. A store that serves concurrent reads together must still give each read its own row.
 pub async fn concurrent_gets_each_read_their_own_record(store: DynStore, n: u64) {
     let key = |i: u64| (["p", "q"][(i % 2) as usize], format!("subject-{i}"));
     let mut expected = Vec::new();

@@ -69,11 +69,18 @@ enum Failure {
     },
 }
 
-impl From<reqwest::Error> for Failure {
-    /// The attempt's timeout (reqwest's, see `send_once`) is [`Failure::Timeout`]; a connection
-    /// that could not be made in time is a transport failure like any other.
-    fn from(e: reqwest::Error) -> Self {
-        if e.is_timeout() && !e.is_connect() {
+/// The attempt's own timer: the request's timeout (see `send_once`) and when the attempt began.
+struct AttemptTimer {
+    began: Instant,
+    timeout: Duration,
+}
+
+impl AttemptTimer {
+    /// `e` as a failure of this attempt: [`Failure::Timeout`] when it is the attempt's timer that
+    /// went off. Any other timeout (a connection that could not be made in time, a shared
+    /// client's read timeout, the system's) is a transport failure like any other.
+    fn failure(&self, e: reqwest::Error) -> Failure {
+        if e.is_timeout() && !e.is_connect() && self.began.elapsed() >= self.timeout {
             Failure::Timeout
         } else {
             Failure::Http(e)
@@ -296,10 +303,14 @@ impl AsanaClient {
         let inner = &*self.inner;
         // The attempt's timeout is set on the request, so it is `settings.timeout` even over a
         // shared client with a timeout of its own; reqwest's timer covers reading the body too.
+        let timer = AttemptTimer {
+            began: Instant::now(),
+            timeout: inner.settings.timeout.min(budget.remaining()),
+        };
         let mut builder = inner
             .http
             .request(req.method.clone(), req.url.clone())
-            .timeout(inner.settings.timeout.min(budget.remaining()))
+            .timeout(timer.timeout)
             .bearer_auth(token.expose_secret())
             .header(ACCEPT, "application/json");
         for (name, value) in &inner.change_headers {
@@ -321,7 +332,7 @@ impl AsanaClient {
                     }),
             ),
         };
-        let response = builder.send().await.map_err(Failure::from)?;
+        let response = builder.send().await.map_err(|e| timer.failure(e))?;
         let status = response.status();
         let retry_after =
             parse_retry_after(response.headers(), inner.settings.retry.max_retry_after);
@@ -331,7 +342,10 @@ impl AsanaClient {
         } else {
             MAX_ERROR_BODY_BYTES
         };
-        let Some(body) = read_limited(response, limit).await.map_err(Failure::from)? else {
+        let Some(body) = read_limited(response, limit)
+            .await
+            .map_err(|e| timer.failure(e))?
+        else {
             return Err(Failure::TooLarge { status, limit });
         };
         Ok(Received {
@@ -413,7 +427,9 @@ impl AsanaClient {
                     }));
                 }
                 match read_limited(response, limit).await.map_err(Failure::Http)? {
-                    Some(body) => Ok(Ok(body)),
+                    // The file goes to the caller, who may keep it: copied to its own size, it
+                    // does not hold on to the connection's read buffer it may have been cut from.
+                    Some(body) => Ok(Ok(Bytes::copy_from_slice(&body))),
                     None => Ok(Err(AsanaError::DownloadTooLarge {
                         host: host.clone(),
                         limit,

@@ -483,6 +483,49 @@ async fn the_attempt_timeout_is_the_settings_one_over_a_shared_client_with_a_sho
 }
 
 #[tokio::test]
+async fn a_body_still_arriving_when_the_attempt_times_out_is_a_timeout_error() {
+    let server = RawServer::start(|_| Reply::dribble(1_000_000, Duration::from_millis(50))).await;
+    let (client, _) = client_with(
+        settings_at(&server.uri)
+            .with_timeout(ms(300))
+            .with_deadline(Duration::from_secs(10))
+            .with_retry(RetryConfig::default().with_max_retries(0)),
+    );
+
+    let started = Instant::now();
+    let err = client.get_user("me").await.unwrap_err();
+
+    assert!(
+        matches!(&err, AsanaError::Timeout { timeout, attempts: 1, .. } if *timeout == ms(300)),
+        "{err:?}"
+    );
+    assert_between(started.elapsed(), ms(300), ms(1500));
+    assert_eq!(server.connections(), 1);
+}
+
+#[tokio::test]
+async fn a_shared_clients_own_read_timeout_is_a_network_error_not_the_attempts_timeout() {
+    let server = RawServer::start(|_| Reply::dribble(10, Duration::from_millis(400))).await;
+    let shared = reqwest::Client::builder()
+        .read_timeout(ms(100))
+        .build()
+        .unwrap();
+    let (client, _) = client_with(
+        settings_at(&server.uri)
+            .with_http_client(shared)
+            .with_timeout(Duration::from_secs(5))
+            .with_retry(RetryConfig::default().with_max_retries(0)),
+    );
+
+    let err = client.get_user("me").await.unwrap_err();
+
+    assert!(
+        matches!(&err, AsanaError::Network { attempts: 1, .. }),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
 async fn an_attempt_past_the_settings_timeout_is_a_timeout_error() {
     let server = MockServer::start().await;
     Mock::given(method("GET"))
