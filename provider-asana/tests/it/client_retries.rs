@@ -14,10 +14,11 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use auth_core::{AuthError, CredentialSource, SecretString, StaticTokenSource, TokenSource};
+use auth_core::StaticTokenSource;
 use client_support::raw::{RawServer, Reply};
 use client_support::{
-    CountingTokenSource, client, client_with, fast_retry, settings, settings_at, slow_backoff,
+    CountingTokenSource, client, client_with, fast_retry, no_retries, settings, settings_at,
+    slow_backoff,
 };
 use provider_asana::{
     AsanaClient, AsanaClientSettings, AsanaError, ConcurrencyLimiter, RetryConfig,
@@ -379,38 +380,11 @@ async fn the_deadline_spans_every_attempt_and_the_waits_between_them() {
     assert!(server.connections() >= 2, "retried within the deadline");
 }
 
-/// A token source whose `token()` never returns: a refresh stuck on an unresponsive endpoint.
-#[derive(Debug)]
-struct StuckTokenSource;
-
-#[async_trait::async_trait]
-impl TokenSource for StuckTokenSource {
-    async fn token(&self) -> Result<SecretString, AuthError> {
-        std::future::pending().await
-    }
-
-    fn invalidate(&self, _rejected: &SecretString) -> bool {
-        false
-    }
-
-    fn provider(&self) -> &str {
-        "asana"
-    }
-
-    fn subject(&self) -> &str {
-        "alice"
-    }
-
-    fn source(&self) -> CredentialSource {
-        CredentialSource::Stored
-    }
-}
-
 #[tokio::test]
 async fn the_deadline_cuts_a_token_source_that_never_answers() {
     let server = MockServer::start().await;
     let client = AsanaClient::new(
-        Arc::new(StuckTokenSource),
+        CountingTokenSource::stuck(),
         settings(&server).with_deadline(ms(300)),
     )
     .unwrap();
@@ -476,7 +450,7 @@ async fn the_attempt_timeout_is_the_settings_one_over_a_shared_client_with_a_sho
         settings(&server)
             .with_http_client(shared)
             .with_timeout(Duration::from_secs(2))
-            .with_retry(RetryConfig::default().with_max_retries(0)),
+            .with_retry(no_retries()),
     );
 
     assert_eq!(client.get_user("me").await.unwrap().gid, "42");
@@ -489,7 +463,7 @@ async fn a_body_still_arriving_when_the_attempt_times_out_is_a_timeout_error() {
         settings_at(&server.uri)
             .with_timeout(ms(300))
             .with_deadline(Duration::from_secs(10))
-            .with_retry(RetryConfig::default().with_max_retries(0)),
+            .with_retry(no_retries()),
     );
 
     let started = Instant::now();
@@ -514,7 +488,7 @@ async fn a_shared_clients_own_read_timeout_is_a_network_error_not_the_attempts_t
         settings_at(&server.uri)
             .with_http_client(shared)
             .with_timeout(Duration::from_secs(5))
-            .with_retry(RetryConfig::default().with_max_retries(0)),
+            .with_retry(no_retries()),
     );
 
     let err = client.get_user("me").await.unwrap_err();
@@ -537,7 +511,7 @@ async fn an_attempt_past_the_settings_timeout_is_a_timeout_error() {
     let (client, _) = client_with(
         settings(&server)
             .with_timeout(ms(200))
-            .with_retry(RetryConfig::default().with_max_retries(0)),
+            .with_retry(no_retries()),
     );
 
     let started = Instant::now();

@@ -10,9 +10,9 @@ use std::collections::BTreeSet;
 
 use auth_core::SecretString;
 use client_support::raw::{RawServer, Reply};
-use client_support::{form_fields, settings, settings_at};
+use client_support::{form_fields, no_retries, settings, settings_at};
 use provider_asana::connector::{AsanaConnector, ExecuteError, MAX_DOWNLOAD_BYTES};
-use provider_asana::{AsanaClientSettings, AsanaError, RetryConfig};
+use provider_asana::{AsanaClientSettings, AsanaError};
 use serde_json::{Value, json};
 use url::Url;
 use wiremock::matchers::{body_json, header, method, path};
@@ -3055,7 +3055,7 @@ async fn check_says_healthy_or_why_not() {
     let settings = AsanaClientSettings::new(
         Url::parse(&format!("http://127.0.0.1:{closed}/api/1.0")).unwrap(),
     )
-    .with_retry(RetryConfig::default().with_max_retries(0));
+    .with_retry(no_retries());
     let offline = AsanaConnector::with_token_and_settings(SecretString::from(TOKEN), settings)
         .unwrap()
         .check()

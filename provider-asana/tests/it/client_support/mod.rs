@@ -25,6 +25,8 @@ pub struct CountingTokenSource {
     pub cached_calls: AtomicUsize,
     pub invalidations: AtomicUsize,
     caching: bool,
+    /// When set, `token()` never returns: a refresh stuck on an unresponsive endpoint.
+    stuck: bool,
     /// When set, `token()` fails with this reason (as `NeedsReauthorization`).
     pub fail_with: Option<String>,
 }
@@ -38,6 +40,7 @@ impl CountingTokenSource {
             cached_calls: AtomicUsize::new(0),
             invalidations: AtomicUsize::new(0),
             caching: false,
+            stuck: false,
             fail_with: None,
         })
     }
@@ -45,6 +48,13 @@ impl CountingTokenSource {
     pub fn caching(tokens: &[&str]) -> Arc<Self> {
         let mut source = Arc::into_inner(Self::new(tokens)).unwrap();
         source.caching = true;
+        Arc::new(source)
+    }
+
+    /// A source whose `token()` never returns (and that caches nothing).
+    pub fn stuck() -> Arc<Self> {
+        let mut source = Arc::into_inner(Self::new(&[])).unwrap();
+        source.stuck = true;
         Arc::new(source)
     }
 
@@ -56,6 +66,7 @@ impl CountingTokenSource {
             cached_calls: AtomicUsize::new(0),
             invalidations: AtomicUsize::new(0),
             caching: false,
+            stuck: false,
             fail_with: Some(reason.to_string()),
         })
     }
@@ -69,6 +80,9 @@ impl CountingTokenSource {
 impl TokenSource for CountingTokenSource {
     async fn token(&self) -> Result<SecretString, AuthError> {
         self.token_calls.fetch_add(1, Ordering::SeqCst);
+        if self.stuck {
+            return std::future::pending().await;
+        }
         if let Some(reason) = &self.fail_with {
             return Err(AuthError::NeedsReauthorization {
                 provider: "asana".into(),
@@ -132,6 +146,11 @@ pub fn fast_retry() -> RetryConfig {
         .with_initial_backoff(Duration::from_millis(50))
         .with_max_backoff(Duration::from_millis(800))
         .with_max_rate_limit_wait(Duration::from_millis(500))
+}
+
+/// No retries at all: a test of what one attempt reports.
+pub fn no_retries() -> RetryConfig {
+    RetryConfig::default().with_max_retries(0)
 }
 
 /// A backoff so long that any wait shows: at least 5 s before the first retry. Tests that must
