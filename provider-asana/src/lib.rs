@@ -36,7 +36,7 @@ pub use client::{
     AsanaClient, AsanaClientSettings, ConcurrencyLimiter, List, PageStream, RetryConfig,
 };
 pub use connector::{
-    AsanaConnector, AsanaOAuthConfig, ExecuteError, Health, HostedConfig, HostedTarget,
+    AsanaConnector, AsanaOAuthConfig, ExecuteError, Health, HostedConfig, HostedTarget, JsonResult,
     UnhealthyReason,
 };
 pub use defaults::{

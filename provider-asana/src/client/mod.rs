@@ -331,14 +331,15 @@ impl AsanaClient {
             .map(|(value, _)| value)
     }
 
-    /// [`AsanaClient::request`], with the length in bytes of the body Asana answered.
-    pub(crate) async fn request_with_len(
+    /// [`AsanaClient::request`], with the answer decoded as `T` (a `Value`, or only the fields
+    /// the caller needs), and the length in bytes of the body Asana answered.
+    pub(crate) async fn request_with_len<T: DeserializeOwned>(
         &self,
         method: Method,
         path_or_url: &str,
         query: &[(&str, &str)],
         body: Option<Value>,
-    ) -> Result<(Value, usize), AsanaError> {
+    ) -> Result<(T, usize), AsanaError> {
         let mut url = self.resolve(path_or_url)?;
         append_query(&mut url, query);
         let body = match body {

@@ -2037,29 +2037,35 @@ async fn describe_received(server: &MockServer) -> String {
         .join("\n")
 }
 
+/// Mounts the one request `case` must send, answered with its response, expected once (after a
+/// reset of everything mounted before).
+async fn mount_case(server: &MockServer, case: &Case) {
+    server.reset().await;
+    let full_path = format!("/api/1.0{}", case.path);
+    let mock = Mock::given(method(case.method))
+        .and(path(full_path.as_str()))
+        .and(ExactQuery::new(case.query))
+        .and(header("authorization", format!("Bearer {TOKEN}").as_str()))
+        .and(header("accept", "application/json"));
+    let mock = match &case.body {
+        Some(body) => mock
+            .and(header("content-type", "application/json"))
+            .and(body_json(body)),
+        None => mock.and(NoBody),
+    };
+    mock.respond_with(ResponseTemplate::new(case.status).set_body_json(&case.response))
+        .expect(1)
+        .mount(server)
+        .await;
+}
+
 #[tokio::test]
 async fn every_action_sends_exactly_one_exact_request_and_returns_its_shape() {
     let server = MockServer::start().await;
     let connector = connector(&server);
     for case in cases() {
         let name = format!("{}.{} {}", case.entity, case.action, case.params);
-        server.reset().await;
-        let full_path = format!("/api/1.0{}", case.path);
-        let mock = Mock::given(method(case.method))
-            .and(path(full_path.as_str()))
-            .and(ExactQuery::new(case.query))
-            .and(header("authorization", format!("Bearer {TOKEN}").as_str()))
-            .and(header("accept", "application/json"));
-        let mock = match &case.body {
-            Some(body) => mock
-                .and(header("content-type", "application/json"))
-                .and(body_json(body)),
-            None => mock.and(NoBody),
-        };
-        mock.respond_with(ResponseTemplate::new(case.status).set_body_json(&case.response))
-            .expect(1)
-            .mount(&server)
-            .await;
+        mount_case(&server, &case).await;
 
         let result = connector
             .execute(case.entity, case.action, case.params.clone())
@@ -2079,6 +2085,143 @@ async fn every_action_sends_exactly_one_exact_request_and_returns_its_shape() {
             "{name}: exactly one request"
         );
         server.verify().await;
+    }
+}
+
+#[tokio::test]
+async fn execute_json_sends_the_same_request_and_returns_the_same_result_as_text() {
+    let server = MockServer::start().await;
+    let connector = connector(&server);
+    for case in cases() {
+        let name = format!("{}.{} {}", case.entity, case.action, case.params);
+        mount_case(&server, &case).await;
+
+        let result = match connector
+            .execute_json(case.entity, case.action, case.params.clone())
+            .await
+        {
+            Ok(result) => result,
+            Err(e) => panic!(
+                "{name}: {e}\nreceived:\n{}",
+                describe_received(&server).await
+            ),
+        };
+        let data: Value = serde_json::from_str(result.data.get()).unwrap();
+        assert_eq!(data, case.expected["data"], "{name}");
+        let meta = case.expected.get("meta").cloned().unwrap_or(json!({}));
+        assert_eq!(Value::Object(result.meta), meta, "{name}");
+        server.verify().await;
+    }
+}
+
+#[tokio::test]
+async fn execute_json_hands_a_record_over_as_asana_wrote_it_and_shapes_or_caps_it_as_execute_does()
+{
+    let server = MockServer::start().await;
+    let record = r#"{"name":"Ann","gid":"1","custom":{"b":1,"a":2.50,"s":"\u00e9"}}"#;
+    Mock::given(method("GET"))
+        .and(path("/api/1.0/users/1"))
+        .respond_with(ResponseTemplate::new(200).set_body_raw(
+            format!(r#"{{"data":{record},"extra":[1]}}"#),
+            "application/json",
+        ))
+        .mount(&server)
+        .await;
+    let connector = connector(&server);
+    let get = json!({"user_gid": "1"});
+
+    let text = connector
+        .execute_json("users", "get", get.clone())
+        .await
+        .unwrap();
+    assert_eq!(
+        text.data.get(),
+        record,
+        "field order, number and escape as sent"
+    );
+    assert!(text.meta.is_empty());
+
+    let shaped = connector
+        .execute_json(
+            "users",
+            "get",
+            json!({"user_gid": "1", "select_fields": ["name", "custom"]}),
+        )
+        .await
+        .unwrap();
+    let value = connector
+        .execute(
+            "users",
+            "get",
+            json!({"user_gid": "1", "select_fields": ["name", "custom"]}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(shaped.data.get(), value["data"].to_string());
+    assert_eq!(
+        shaped.data.get(),
+        r#"{"custom":{"a":2.5,"b":1,"s":"é"},"gid":"1","name":"Ann"}"#
+    );
+
+    // Over the cap: the same error, with the length `execute` measures (compact, as a `Value`
+    // writes it), not the text's.
+    let small = connector.clone().with_max_result_chars(40);
+    let by_text = small
+        .execute_json("users", "get", get.clone())
+        .await
+        .unwrap_err();
+    let by_value = small.execute("users", "get", get).await.unwrap_err();
+    assert!(
+        matches!(
+            by_text,
+            ExecuteError::ResultTooLarge {
+                chars: 66,
+                max: 40,
+                ..
+            }
+        ),
+        "{by_text:?}"
+    );
+    assert_eq!(by_text.to_string(), by_value.to_string());
+
+    // An answer without a body has no data: `null`, as `execute`'s.
+    Mock::given(method("DELETE"))
+        .and(path("/api/1.0/tasks/9"))
+        .respond_with(ResponseTemplate::new(204))
+        .mount(&server)
+        .await;
+    let delete = json!({"task_gid": "9"});
+    let deleted = connector
+        .execute_json("tasks", "delete", delete.clone())
+        .await
+        .unwrap();
+    assert_eq!(deleted.data.get(), "null");
+    let value = connector.execute("tasks", "delete", delete).await.unwrap();
+    assert_eq!(value, json!({"data": null}));
+
+    // `data` as `execute` finds it: the last of two, none in an answer that is not an object.
+    for (gid, answer, data) in [
+        (
+            "7",
+            r#"{"data":1,"x":[{}],"data":{"gid":"7"}}"#,
+            r#"{"gid":"7"}"#,
+        ),
+        ("8", r#"[{"data":{"gid":"8"}}]"#, "null"),
+        ("9", r#""data""#, "null"),
+    ] {
+        Mock::given(method("GET"))
+            .and(path(format!("/api/1.0/users/{gid}")))
+            .respond_with(ResponseTemplate::new(200).set_body_raw(answer, "application/json"))
+            .mount(&server)
+            .await;
+        let params = json!({ "user_gid": gid });
+        let text = connector
+            .execute_json("users", "get", params.clone())
+            .await
+            .unwrap();
+        assert_eq!(text.data.get(), data, "{answer}");
+        let value = connector.execute("users", "get", params).await.unwrap();
+        assert_eq!(value["data"].to_string(), data, "{answer}");
     }
 }
 

@@ -13,9 +13,10 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use integrations::CredentialStatus;
-use integrations::asana::{AsanaConnector, AsanaError, ExecuteError};
+use integrations::asana::{AsanaConnector, AsanaError, ExecuteError, JsonResult};
 use integrations::{AuthError, StoreError};
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
 use utoipa::ToSchema;
 
@@ -63,12 +64,22 @@ pub(crate) struct ExecuteResponse {
     /// the provider's body (JSON, else text, null when empty); for `check`, `{status:
     /// "healthy" | "unhealthy", error, checked_entity, checked_action}` (and `checked_request`
     /// for a provider without a catalog).
-    result: Value,
+    #[schema(value_type = Value)]
+    result: ResultJson,
     /// The rest, e.g. `{next_page}`; for `proxy.request`, `{status, headers}` of the provider's
     /// answer, whatever its status (every header but `Set-Cookie`, names in lower case, a
     /// repeated header's values joined with `, `: `link` for the next page, rate limits, ...);
     /// never null.
     connector_metadata: Map<String, Value>,
+}
+
+/// A result: one the service built, or the JSON text of one the library handed over (a record
+/// as Asana wrote it), written out as it is.
+#[derive(Serialize)]
+#[serde(untagged)]
+pub(crate) enum ResultJson {
+    Value(Value),
+    Text(Box<RawValue>),
 }
 
 /// How much room an answer's JSON text gets to start with: one record fits (axum's `Json` starts
@@ -149,7 +160,7 @@ pub(crate) async fn execute(
         )
         .await
         .map(|(result, connector_metadata)| ExecuteResponse {
-            result,
+            result: ResultJson::Value(result),
             connector_metadata,
         }),
     };
@@ -188,7 +199,7 @@ async fn run(
     if request.entity == "*" && request.action == "check" {
         return check(state, record, status).await;
     }
-    let mut output = run_action(
+    let output = run_action_json(
         state,
         record,
         status,
@@ -198,17 +209,9 @@ async fn run(
     )
     .await
     .map_err(|failure| failure.into_api(&record.id))?;
-    let result = output
-        .get_mut("data")
-        .map(Value::take)
-        .unwrap_or(Value::Null);
-    let connector_metadata = match output.get_mut("meta").map(Value::take) {
-        Some(Value::Object(meta)) => meta,
-        _ => Map::new(),
-    };
     Ok(ExecuteResponse {
-        result,
-        connector_metadata,
+        result: ResultJson::Text(output.data),
+        connector_metadata: output.meta,
     })
 }
 
@@ -258,25 +261,60 @@ pub(super) async fn run_action(
     action: &str,
     params: Value,
 ) -> Result<Value, ActionFailure> {
-    let connector = match ready(state, record, status).await {
-        Ok(connector) => connector,
-        Err(refused) => {
-            AsanaConnector::validate(entity, action, &params).map_err(ActionFailure::Action)?;
-            return Err(refused.into());
-        }
-    };
+    let connector = runnable(state, record, status, entity, action, &params).await?;
     connector
         .execute(entity, action, params)
         .await
-        .map_err(|e| match e {
-            ExecuteError::Api(AsanaError::Auth(
-                AuthError::Store(StoreError::Io { .. }) | AuthError::RefreshNotSaved { .. },
-            )) => {
-                tracing::warn!(connector = %record.id, error = %e, "credential store unavailable");
-                ApiError::unavailable("the credential store is unavailable; retry later").into()
-            }
-            e => ActionFailure::Action(e),
-        })
+        .map_err(|e| action_failure(record, e))
+}
+
+/// [`run_action`], with the result's `data` as JSON text ([`AsanaConnector::execute_json`]),
+/// for `execute`'s answer.
+async fn run_action_json(
+    state: &AppState,
+    record: &ConnectorRecord,
+    status: Status,
+    entity: &str,
+    action: &str,
+    params: Value,
+) -> Result<JsonResult, ActionFailure> {
+    let connector = runnable(state, record, status, entity, action, &params).await?;
+    connector
+        .execute_json(entity, action, params)
+        .await
+        .map_err(|e| action_failure(record, e))
+}
+
+/// The warm connector that runs `entity.action`; when the service refuses the call, the params'
+/// error comes first (see [`run_action`]).
+async fn runnable(
+    state: &AppState,
+    record: &ConnectorRecord,
+    status: Status,
+    entity: &str,
+    action: &str,
+    params: &Value,
+) -> Result<std::sync::Arc<AsanaConnector>, ActionFailure> {
+    match ready(state, record, status).await {
+        Ok(connector) => Ok(connector),
+        Err(refused) => {
+            AsanaConnector::validate(entity, action, params).map_err(ActionFailure::Action)?;
+            Err(refused.into())
+        }
+    }
+}
+
+/// A failed action: a credential store that cannot be reached is the service's 503.
+fn action_failure(record: &ConnectorRecord, e: ExecuteError) -> ActionFailure {
+    match e {
+        ExecuteError::Api(AsanaError::Auth(
+            AuthError::Store(StoreError::Io { .. }) | AuthError::RefreshNotSaved { .. },
+        )) => {
+            tracing::warn!(connector = %record.id, error = %e, "credential store unavailable");
+            ApiError::unavailable("the credential store is unavailable; retry later").into()
+        }
+        e => ActionFailure::Action(e),
+    }
 }
 
 /// The warm connector of a connector whose grant is active.
@@ -311,12 +349,12 @@ async fn check(
             (health.healthy, (!health.healthy).then_some(health.message))
         };
     Ok(ExecuteResponse {
-        result: json!({
+        result: ResultJson::Value(json!({
             "status": if healthy { "healthy" } else { "unhealthy" },
             "error": error,
             "checked_entity": CHECKED_ENTITY,
             "checked_action": CHECKED_ACTION,
-        }),
+        })),
         connector_metadata: Map::new(),
     })
 }

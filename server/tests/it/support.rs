@@ -279,6 +279,27 @@ impl Service {
         .await
     }
 
+    /// `POST .../connectors/{id}/execute` of `users.get` for `user_gid`, the answer as it came.
+    pub async fn execute_users_get(
+        &self,
+        token: &str,
+        id: &str,
+        user_gid: &str,
+    ) -> reqwest::Response {
+        self.http
+            .post(format!(
+                "{}/api/v1/integrations/connectors/{id}/execute",
+                self.url
+            ))
+            .bearer_auth(token)
+            .json(
+                &json!({ "entity": "users", "action": "get", "params": { "user_gid": user_gid } }),
+            )
+            .send()
+            .await
+            .unwrap()
+    }
+
     /// The service's credential store, opened beside it.
     pub async fn credentials(
         &self,

@@ -12,17 +12,7 @@ async fn asanas_rate_limit_is_429_with_its_retry_after() {
     let service = Service::start().await;
     let (token, id) = service.pat_connector().await;
     service.asana.rate_limit_next(1, Some(7));
-    let response = service
-        .http
-        .post(format!(
-            "{}/api/v1/integrations/connectors/{id}/execute",
-            service.url
-        ))
-        .bearer_auth(&token)
-        .json(&json!({ "entity": "users", "action": "get", "params": { "user_gid": "me" } }))
-        .send()
-        .await
-        .unwrap();
+    let response = service.execute_users_get(&token, &id, "me").await;
     assert_eq!(response.status(), 429);
     assert_eq!(response.headers()["retry-after"], "7");
     let body: Value = response.json().await.unwrap();
@@ -124,4 +114,29 @@ async fn concurrent_executes_on_an_expired_token_refresh_once() {
         assert_eq!(status, 200, "{body}");
     }
     assert_eq!(service.asana.token_requests_for("refresh_token"), 1);
+}
+
+#[tokio::test]
+async fn an_executes_result_is_the_record_as_asana_wrote_it() {
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, ResponseTemplate};
+    let service = Service::start().await;
+    let (token, id) = service.pat_connector().await;
+    let record = r#"{"name":"Ann","gid":"42","amount":2.50,"note":"caf\u00e9"}"#;
+    Mock::given(method("GET"))
+        .and(path("/api/1.0/users/42"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_raw(format!(r#"{{"data":{record}}}"#), "application/json"),
+        )
+        .with_priority(1)
+        .mount(service.asana.server())
+        .await;
+    let response = service.execute_users_get(&token, &id, "42").await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.text().await.unwrap(),
+        format!(r#"{{"result":{record},"connector_metadata":{{}}}}"#),
+        "field order, numbers and escapes as Asana sent them"
+    );
 }
