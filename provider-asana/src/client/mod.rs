@@ -20,6 +20,7 @@
 //! # let _ = (me, projects); Ok(()) }
 //! ```
 
+mod data_text;
 mod download;
 mod list;
 mod resources;
@@ -54,7 +55,7 @@ pub use settings::AsanaClientSettings;
 
 use crate::error::AsanaError;
 use crate::models::{Page, User};
-use transport::{ApiRequest, RequestBody, decode};
+use transport::{ApiRequest, ApiResponse, RequestBody, decode};
 
 /// Asana's limit of concurrent GET requests per token.
 pub const MAX_CONCURRENT_READS: usize = 50;
@@ -331,15 +332,49 @@ impl AsanaClient {
             .map(|(value, _)| value)
     }
 
-    /// [`AsanaClient::request`], with the answer decoded as `T` (a `Value`, or only the fields
-    /// the caller needs), and the length in bytes of the body Asana answered.
-    pub(crate) async fn request_with_len<T: DeserializeOwned>(
+    /// [`AsanaClient::request`], with the length in bytes of the body Asana answered.
+    pub(crate) async fn request_with_len(
         &self,
         method: Method,
         path_or_url: &str,
         query: &[(&str, &str)],
         body: Option<Value>,
-    ) -> Result<(T, usize), AsanaError> {
+    ) -> Result<(Value, usize), AsanaError> {
+        let (req, response) = self.exchange(method, path_or_url, query, body).await?;
+        Ok((decode(&req, &response)?, response.body.len()))
+    }
+
+    /// [`AsanaClient::request`] for a caller that writes the answer's `data` out as JSON:
+    /// `data`'s text as Asana wrote it, once the whole answer passed the checks of reading it
+    /// into a `Value` (with its errors); and, when `as_value_too` says so of the answer's length
+    /// in bytes, the whole answer as a `Value` too.
+    pub(crate) async fn request_data(
+        &self,
+        method: Method,
+        path_or_url: &str,
+        query: &[(&str, &str)],
+        body: Option<Value>,
+        as_value_too: impl FnOnce(usize) -> bool,
+    ) -> Result<DataAnswer, AsanaError> {
+        let (req, response) = self.exchange(method, path_or_url, query, body).await?;
+        let text = data_text::data_text(&req, &response)?;
+        let value = if as_value_too(response.body.len()) {
+            Some(decode(&req, &response)?)
+        } else {
+            None
+        };
+        Ok(DataAnswer { text, value })
+    }
+
+    /// Sends a raw request (see [`AsanaClient::request`]); the answer undecoded, beside the
+    /// request it answers.
+    async fn exchange(
+        &self,
+        method: Method,
+        path_or_url: &str,
+        query: &[(&str, &str)],
+        body: Option<Value>,
+    ) -> Result<(ApiRequest, ApiResponse), AsanaError> {
         let mut url = self.resolve(path_or_url)?;
         append_query(&mut url, query);
         let body = match body {
@@ -348,7 +383,7 @@ impl AsanaClient {
         };
         let req = ApiRequest::new(method, url, body);
         let response = self.execute(&req).await?;
-        Ok((decode(&req, &response)?, response.body.len()))
+        Ok((req, response))
     }
 
     /// GETs one page of a list endpoint given as in [`AsanaClient::request`]; the query is sent
@@ -663,6 +698,14 @@ pub(crate) fn method_of(op: Op) -> Method {
         asana_endpoints::Method::Put => Method::PUT,
         asana_endpoints::Method::Delete => Method::DELETE,
     }
+}
+
+/// What [`AsanaClient::request_data`] answers.
+pub(crate) struct DataAnswer {
+    /// `data`'s text (`null` when the answer has none).
+    pub(crate) text: Box<serde_json::value::RawValue>,
+    /// The whole answer, when asked for.
+    pub(crate) value: Option<Value>,
 }
 
 #[cfg(test)]

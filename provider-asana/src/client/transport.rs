@@ -502,6 +502,15 @@ pub(crate) fn decode<T: DeserializeOwned>(
     req: &ApiRequest,
     response: &ApiResponse,
 ) -> Result<T, AsanaError> {
+    decode_as(req, response, std::any::type_name::<T>())
+}
+
+/// [`decode`], naming `expected` as what the body failed to decode as.
+pub(crate) fn decode_as<T: DeserializeOwned>(
+    req: &ApiRequest,
+    response: &ApiResponse,
+    expected: &'static str,
+) -> Result<T, AsanaError> {
     let body: &[u8] = if response.body.is_empty() {
         b"null"
     } else {
@@ -511,7 +520,7 @@ pub(crate) fn decode<T: DeserializeOwned>(
         method: req.method.to_string(),
         path: req.url.path().to_string(),
         status: response.status.as_u16(),
-        expected: std::any::type_name::<T>(),
+        expected,
         reason: format!(
             "{} error at line {} column {}",
             match e.classify() {

@@ -33,8 +33,7 @@ use auth_core::{
 };
 use base64::Engine;
 use reqwest::Method;
-use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
 
@@ -521,9 +520,11 @@ impl AsanaConnector {
 
     /// [`AsanaConnector::execute`], with the result's `data` as JSON text, for a caller that
     /// writes it out as JSON (a service's answer, an agent's tool result): a record Asana
-    /// answered is handed over as Asana wrote it, its fields in Asana's order, with no
-    /// `serde_json::Value` built and written again. The same validation, errors and cap apply;
-    /// when `select_fields` or `exclude_fields` reshape the record, and for lists, downloads
+    /// answered is handed over as Asana wrote it (its fields in Asana's order, its numbers and
+    /// escapes as written), with no `serde_json::Value` built and written again. The same
+    /// validation, checks of the answer, errors and cap apply: the cap counts the result as
+    /// `execute` writes it, so Asana's own text may be a little longer (whitespace, escapes).
+    /// When `select_fields` or `exclude_fields` reshape the record, and for lists, downloads
     /// and hosted connectors, the text is `execute`'s `data` written compact.
     ///
     /// ```no_run
@@ -559,9 +560,9 @@ impl AsanaConnector {
         Ok(JsonResult { data, meta })
     }
 
-    /// A read or a write whose `data` is not reshaped: Asana's `data` as its JSON text, measured
-    /// against the cap as [`AsanaConnector::execute`] measures it when the answer's length
-    /// cannot rule it out.
+    /// A read or a write whose `data` is not reshaped: Asana's `data` as its JSON text, after
+    /// the whole answer was checked as `execute` reads it; measured against the cap as `execute`
+    /// measures it when the answer's length cannot rule it out.
     async fn record_as_sent(
         &self,
         client: &AsanaClient,
@@ -569,20 +570,20 @@ impl AsanaConnector {
         params: &Map<String, Value>,
     ) -> Result<JsonResult, ExecuteError> {
         let (path, query, body) = build_request(op, params);
-        let query: Vec<(&str, &str)> = query
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect();
-        let (answer, bytes) = client
-            .request_with_len::<DataText>(method_of(op.endpoint), &path, &query, body)
+        let answer = client
+            .request_data(
+                method_of(op.endpoint),
+                &path,
+                &pairs(&query),
+                body,
+                |bytes| result_chars_bound(bytes) > self.max_result_chars,
+            )
             .await?;
-        let data = answer.data.unwrap_or_else(|| RawValue::NULL.to_owned());
-        if result_chars_bound(bytes) > self.max_result_chars {
-            let value = serde_json::from_str(data.get()).unwrap_or(Value::Null);
-            self.cap(op, &object([("data", value)]))?;
+        if let Some(value) = answer.value {
+            self.cap(op, &data_only(value))?;
         }
         Ok(JsonResult {
-            data,
+            data: answer.text,
             meta: Map::new(),
         })
     }
@@ -594,17 +595,13 @@ impl AsanaConnector {
             Backend::Hosted(hosted) => return self.execute_hosted(hosted, op, params).await,
         };
         let (path, query, body) = build_request(op, &params);
-        let query: Vec<(&str, &str)> = query
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect();
+        let query = pairs(&query);
         let query = query.as_slice();
         let method = method_of(op.endpoint);
         let (result, answered_bytes) = match op.kind {
             Kind::List | Kind::Unpaged => {
-                let (mut response, bytes) = client
-                    .request_with_len::<Value>(method, &path, query, None)
-                    .await?;
+                let (mut response, bytes) =
+                    client.request_with_len(method, &path, query, None).await?;
                 let mut take = |field| response.get_mut(field).map(Value::take);
                 let next_page = take("next_page").unwrap_or(Value::Null);
                 let data = take("data").unwrap_or_else(|| Value::Array(Vec::new()));
@@ -612,9 +609,7 @@ impl AsanaConnector {
                 (result, Some(bytes))
             }
             Kind::Get | Kind::Create | Kind::Post | Kind::Update | Kind::Delete => {
-                let (response, bytes) = client
-                    .request_with_len::<Value>(method, &path, query, body)
-                    .await?;
+                let (response, bytes) = client.request_with_len(method, &path, query, body).await?;
                 (data_only(response), Some(bytes))
             }
             Kind::Download => (self.download(client, &path, &params).await?, None),
@@ -915,6 +910,14 @@ pub struct JsonResult {
     pub meta: Map<String, Value>,
 }
 
+/// The query pairs of [`build_request`] as the client takes them.
+fn pairs(query: &[(String, String)]) -> Vec<(&str, &str)> {
+    query
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect()
+}
+
 /// Whether `kind`'s result is `{data}` taken from one answer of Asana's.
 fn answers_one_record(kind: Kind) -> bool {
     matches!(
@@ -931,101 +934,6 @@ fn reshapes(params: &Map<String, Value>) -> bool {
             .and_then(Value::as_array)
             .is_some_and(|names| !names.is_empty())
     })
-}
-
-/// An answer of Asana's, of which only `data` is kept, as its text: as
-/// `Value::get_mut("data")` would find it (the last `data` of an object; none in an answer that
-/// is not an object, or whose `data` is `null`).
-struct DataText {
-    data: Option<Box<RawValue>>,
-}
-
-impl<'de> Deserialize<'de> for DataText {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_any(DataVisitor)
-    }
-}
-
-/// Reads an answer into [`DataText`].
-struct DataVisitor;
-
-impl DataVisitor {
-    /// An answer that is not an object has no `data`.
-    fn none<E>(self) -> Result<DataText, E> {
-        Ok(DataText { data: None })
-    }
-}
-
-impl<'de> Visitor<'de> for DataVisitor {
-    type Value = DataText;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a JSON answer")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<DataText, A::Error> {
-        let mut data = None;
-        while let Some(key) = map.next_key::<Key>()? {
-            match key {
-                Key::Data => data = map.next_value()?,
-                Key::Other => {
-                    map.next_value::<IgnoredAny>()?;
-                }
-            }
-        }
-        Ok(DataText { data })
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<DataText, A::Error> {
-        while seq.next_element::<IgnoredAny>()?.is_some() {}
-        self.none()
-    }
-
-    fn visit_unit<E: de::Error>(self) -> Result<DataText, E> {
-        self.none()
-    }
-
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<DataText, E> {
-        self.none()
-    }
-
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<DataText, E> {
-        self.none()
-    }
-
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<DataText, E> {
-        self.none()
-    }
-
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<DataText, E> {
-        self.none()
-    }
-
-    fn visit_str<E: de::Error>(self, _: &str) -> Result<DataText, E> {
-        self.none()
-    }
-}
-
-/// A key of an answer: `data` or any other.
-enum Key {
-    Data,
-    Other,
-}
-
-impl<'de> Deserialize<'de> for Key {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct KeyVisitor;
-        impl Visitor<'_> for KeyVisitor {
-            type Value = Key;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a key")
-            }
-            fn visit_str<E: de::Error>(self, key: &str) -> Result<Key, E> {
-                Ok(if key == "data" { Key::Data } else { Key::Other })
-            }
-        }
-        deserializer.deserialize_str(KeyVisitor)
-    }
 }
 
 fn data_only(mut response: Value) -> Value {

@@ -2226,6 +2226,46 @@ async fn execute_json_hands_a_record_over_as_asana_wrote_it_and_shapes_or_caps_i
 }
 
 #[tokio::test]
+async fn execute_json_refuses_every_answer_execute_refuses_with_the_same_error() {
+    let server = MockServer::start().await;
+    let deep = format!("{}1{}", "[".repeat(130), "]".repeat(130));
+    let answers: [(&str, Vec<u8>); 6] = [
+        ("lone surrogate", br#"{"data":{"n":"\ud800"}}"#.to_vec()),
+        ("number out of range", br#"{"data":{"x":1e400}}"#.to_vec()),
+        ("too deep", format!(r#"{{"data":{deep}}}"#).into_bytes()),
+        (
+            "bad UTF-8 beside data",
+            b"{\"x\":\"\xff\",\"data\":{}}".to_vec(),
+        ),
+        (
+            "bad number beside data",
+            br#"{"meta":{"x":-1e400},"data":{}}"#.to_vec(),
+        ),
+        ("truncated", br#"{"data":{"gid":"#.to_vec()),
+    ];
+    let connector = connector(&server);
+    for (n, (what, body)) in answers.into_iter().enumerate() {
+        let gid = n.to_string();
+        Mock::given(method("GET"))
+            .and(path(format!("/api/1.0/users/{gid}")))
+            .respond_with(ResponseTemplate::new(200).set_body_raw(body, "application/json"))
+            .mount(&server)
+            .await;
+        let params = json!({ "user_gid": gid });
+        let by_text = connector
+            .execute_json("users", "get", params.clone())
+            .await
+            .unwrap_err();
+        let by_value = connector.execute("users", "get", params).await.unwrap_err();
+        assert!(
+            matches!(&by_text, ExecuteError::Api(AsanaError::Decode { expected, .. }) if *expected == "serde_json::value::Value"),
+            "{what}: {by_text:?}"
+        );
+        assert_eq!(by_text.to_string(), by_value.to_string(), "{what}");
+    }
+}
+
+#[tokio::test]
 async fn batch_sends_ten_actions_in_one_request_and_refuses_an_eleventh_before_sending() {
     let server = MockServer::start().await;
     let connector = connector(&server);

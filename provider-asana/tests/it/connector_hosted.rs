@@ -337,6 +337,29 @@ async fn list_and_get_results_take_the_librarys_shape() {
         .await
         .expect("null params");
     assert_eq!(users, json!({"data": [], "meta": {"next_page": null}}));
+
+    // The same results as text, `meta` beside them.
+    let list = connector
+        .execute_json("tasks", "list", json!({"project": "12", "limit": 2}))
+        .await
+        .expect("list as text");
+    assert_eq!(
+        list.data.get(),
+        r#"[{"gid":"1","name":"a"},{"gid":"2","name":"b"}]"#
+    );
+    assert_eq!(
+        Value::Object(list.meta),
+        json!({"next_page": {"offset": "eyJ", "path": "/tasks?offset=eyJ"}})
+    );
+    let get = connector
+        .execute_json("tasks", "get", json!({"task_gid": "1"}))
+        .await
+        .expect("get as text");
+    assert_eq!(
+        get.data.get(),
+        r#"{"completed":false,"gid":"1","name":"a"}"#
+    );
+    assert!(get.meta.is_empty(), "{:?}", get.meta);
 }
 
 #[tokio::test]
