@@ -366,7 +366,8 @@ pub enum ServiceError {
     Timeout {
         /// Method and path of the call.
         operation: String,
-        /// The per-request timeout.
+        /// The timeout that ran out: the request's, or, for a connection that did not open in
+        /// time, the connection's (10 s, or the request's if shorter).
         timeout: Duration,
     },
     /// A connection or protocol failure.

@@ -161,6 +161,8 @@ struct Inner {
     client_secret: SecretString,
     target: HostedTarget,
     timeout: Duration,
+    /// How long a connection may take to open: [`CONNECT_TIMEOUT`], or `timeout` if shorter.
+    connect_timeout: Duration,
     token: Mutex<Option<ServiceToken>>,
     connector: Mutex<Option<String>>,
 }
@@ -205,9 +207,10 @@ impl HostedClient {
         }
         let path = base.path().trim_end_matches('/').to_string();
         base.set_path(&path);
+        let connect_timeout = CONNECT_TIMEOUT.min(config.timeout);
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(CONNECT_TIMEOUT.min(config.timeout))
+            .connect_timeout(connect_timeout)
             .user_agent(concat!(
                 "integrations-provider-asana/",
                 env!("CARGO_PKG_VERSION")
@@ -222,6 +225,7 @@ impl HostedClient {
                 client_secret: config.client_secret,
                 target: config.target,
                 timeout: config.timeout,
+                connect_timeout,
                 token: Mutex::new(None),
                 connector: Mutex::new(None),
             }),
@@ -463,10 +467,13 @@ impl HostedClient {
         let failed = |e: reqwest::Error| {
             let operation = operation(method, url);
             if e.is_timeout() {
-                ServiceError::Timeout {
-                    operation,
-                    timeout: self.inner.timeout,
-                }
+                // A connection that did not open in time ran out the connect timeout.
+                let timeout = if e.is_connect() {
+                    self.inner.connect_timeout
+                } else {
+                    self.inner.timeout
+                };
+                ServiceError::Timeout { operation, timeout }
             } else {
                 ServiceError::Network {
                     operation,

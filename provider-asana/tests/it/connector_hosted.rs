@@ -592,6 +592,49 @@ async fn a_slow_service_times_out_as_retryable() {
 }
 
 #[tokio::test]
+async fn a_connection_that_never_opens_times_out_after_the_connect_timeout() {
+    // A listener whose backlog is full and that never accepts: the kernel drops further SYNs,
+    // so a connection to it never opens.
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let listener = socket.listen(0).unwrap();
+    let address = listener.local_addr().unwrap();
+    let backlog: Vec<std::net::TcpStream> = (0..4)
+        .filter_map(|_| {
+            std::net::TcpStream::connect_timeout(&address, Duration::from_millis(200)).ok()
+        })
+        .collect();
+    assert!(!backlog.is_empty(), "the backlog took a connection");
+    let config = HostedConfig::new(
+        format!("http://{address}").parse().unwrap(),
+        CLIENT_ID,
+        SecretString::from(SECRET),
+        HostedTarget::Connector(CONNECTOR.into()),
+    )
+    .with_timeout(Duration::from_secs(30));
+    let connector = AsanaConnector::hosted(config).expect("config");
+
+    let started = std::time::Instant::now();
+    let err = failed_get(&connector).await;
+    let took = started.elapsed();
+    assert!(
+        matches!(service_error(&err), ServiceError::Timeout { timeout, .. } if *timeout == Duration::from_secs(10)),
+        "{err:?}"
+    );
+    assert!(
+        err.to_string()
+            .contains("timed out after 10000ms; retry later"),
+        "{err}"
+    );
+    assert!(err.is_retryable());
+    assert!(
+        (Duration::from_secs(10)..Duration::from_secs(20)).contains(&took),
+        "{took:?}"
+    );
+    drop(listener);
+}
+
+#[tokio::test]
 async fn no_secret_in_errors_or_debug_output() {
     let (server, _) = service(900).await;
     // A service that echoes what it received: the bearer and the application's secret.
