@@ -2,82 +2,143 @@
 //! checked as reading it into a `Value` checks it (the same errors, at the same positions),
 //! without building one, then `data`'s text taken as it is.
 
+use std::cell::Cell;
 use std::fmt;
 
-use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::de::{
+    self, Deserialize, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor,
+};
 use serde_json::Value;
 use serde_json::value::RawValue;
 
-use super::transport::{ApiRequest, ApiResponse, decode_as};
+use super::transport::{ApiRequest, ApiResponse, body_of, decode_error};
 use crate::error::AsanaError;
+
+/// The key with which serde_json (its `raw_value` feature, on in this workspace) marks an object
+/// that stands for the JSON text in its one string: a `Value` read of an object whose first key
+/// is this reads that text instead of the object.
+const RAW_VALUE_TOKEN: &str = "$serde_json::private::RawValue";
 
 /// `data`'s text in the answer `response` to `req` (`null` when it has none), once the whole
 /// answer passed every check reading it into a `Value` makes: its syntax, nesting depth,
 /// numbers' range, strings' escapes and UTF-8. A failure is the [`AsanaError::Decode`] that
-/// reading it into a `Value` gives.
+/// reading it into a `Value` gives. An answer holding serde_json's raw-value token (see
+/// [`RAW_VALUE_TOKEN`]) is read as a `Value` reads it, and its `data` written back.
 pub(crate) fn data_text(
     req: &ApiRequest,
     response: &ApiResponse,
 ) -> Result<Box<RawValue>, AsanaError> {
-    let as_value = std::any::type_name::<Value>();
-    decode_as::<Checked>(req, response, as_value)?;
-    let answer: DataText = decode_as(req, response, as_value)?;
+    let body = body_of(response);
+    let failed =
+        |e: serde_json::Error| decode_error(req, response, std::any::type_name::<Value>(), &e);
+    let token = Cell::new(false);
+    let mut reader = serde_json::Deserializer::from_slice(body);
+    Checked { token: &token }
+        .deserialize(&mut reader)
+        .and_then(|()| reader.end())
+        .map_err(failed)?;
+    if token.get() {
+        let value: Value = serde_json::from_slice(body).map_err(failed)?;
+        return serde_json::value::to_raw_value(&value["data"]).map_err(failed);
+    }
+    let answer: DataText = serde_json::from_slice(body).map_err(failed)?;
     Ok(answer.data.unwrap_or_else(|| RawValue::NULL.to_owned()))
 }
 
-/// A JSON value read through as a `Value` is, every scalar parsed and every level entered, and
-/// kept nowhere. (`IgnoredAny`, and reading a `RawValue`, only follow the grammar.)
-struct Checked;
+/// Reads a JSON value through as a `Value` read does, every scalar parsed and every level
+/// entered, and keeps nothing (`IgnoredAny`, and reading a `RawValue`, only follow the grammar);
+/// sets `token` when an object's first key is [`RAW_VALUE_TOKEN`].
+#[derive(Clone, Copy)]
+struct Checked<'a> {
+    token: &'a Cell<bool>,
+}
 
-impl<'de> Deserialize<'de> for Checked {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_any(CheckedVisitor)
+impl<'de> DeserializeSeed<'de> for Checked<'_> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_any(self)
     }
 }
 
-struct CheckedVisitor;
-
-impl<'de> Visitor<'de> for CheckedVisitor {
-    type Value = Checked;
+impl<'de> Visitor<'de> for Checked<'_> {
+    type Value = ();
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("any JSON value")
     }
 
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Checked, E> {
-        Ok(Checked)
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<(), E> {
+        Ok(())
     }
 
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Checked, E> {
-        Ok(Checked)
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<(), E> {
+        Ok(())
     }
 
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Checked, E> {
-        Ok(Checked)
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<(), E> {
+        Ok(())
     }
 
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Checked, E> {
-        Ok(Checked)
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<(), E> {
+        Ok(())
     }
 
-    fn visit_str<E: de::Error>(self, _: &str) -> Result<Checked, E> {
-        Ok(Checked)
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<(), E> {
+        Ok(())
     }
 
-    fn visit_unit<E: de::Error>(self) -> Result<Checked, E> {
-        Ok(Checked)
+    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+        Ok(())
     }
 
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Checked, A::Error> {
-        while seq.next_element::<Checked>()?.is_some() {}
-        Ok(Checked)
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while seq.next_element_seed(self)?.is_some() {}
+        Ok(())
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Checked, A::Error> {
-        while map.next_key::<Checked>()?.is_some() {
-            map.next_value::<Checked>()?;
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let mut first = Some(self.token);
+        while map
+            .next_key_seed(CheckedKey {
+                token: first.take(),
+            })?
+            .is_some()
+        {
+            map.next_value_seed(self)?;
         }
-        Ok(Checked)
+        Ok(())
+    }
+}
+
+/// An object's key, read as [`Checked`] reads strings; the first one of an object is compared
+/// with [`RAW_VALUE_TOKEN`] (into `token`).
+struct CheckedKey<'a> {
+    token: Option<&'a Cell<bool>>,
+}
+
+impl<'de> DeserializeSeed<'de> for CheckedKey<'_> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_str(self)
+    }
+}
+
+impl Visitor<'_> for CheckedKey<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a key")
+    }
+
+    fn visit_str<E: de::Error>(self, key: &str) -> Result<(), E> {
+        if let Some(token) = self.token
+            && key == RAW_VALUE_TOKEN
+        {
+            token.set(true);
+        }
+        Ok(())
     }
 }
 

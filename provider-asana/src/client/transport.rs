@@ -502,21 +502,27 @@ pub(crate) fn decode<T: DeserializeOwned>(
     req: &ApiRequest,
     response: &ApiResponse,
 ) -> Result<T, AsanaError> {
-    decode_as(req, response, std::any::type_name::<T>())
+    serde_json::from_slice(body_of(response))
+        .map_err(|e| decode_error(req, response, std::any::type_name::<T>(), &e))
 }
 
-/// [`decode`], naming `expected` as what the body failed to decode as.
-pub(crate) fn decode_as<T: DeserializeOwned>(
-    req: &ApiRequest,
-    response: &ApiResponse,
-    expected: &'static str,
-) -> Result<T, AsanaError> {
-    let body: &[u8] = if response.body.is_empty() {
+/// The JSON text of `response`'s body: `null` when it is empty.
+pub(crate) fn body_of(response: &ApiResponse) -> &[u8] {
+    if response.body.is_empty() {
         b"null"
     } else {
         &response.body
-    };
-    serde_json::from_slice(body).map_err(|e| AsanaError::Decode {
+    }
+}
+
+/// Why `response`'s body did not decode as `expected`, by position only (never by content).
+pub(crate) fn decode_error(
+    req: &ApiRequest,
+    response: &ApiResponse,
+    expected: &'static str,
+    e: &serde_json::Error,
+) -> AsanaError {
+    AsanaError::Decode {
         method: req.method.to_string(),
         path: req.url.path().to_string(),
         status: response.status.as_u16(),
@@ -532,7 +538,7 @@ pub(crate) fn decode_as<T: DeserializeOwned>(
             e.line(),
             e.column()
         ),
-    })
+    }
 }
 
 /// The error entries of `body`, cleaned of control characters and of `token` (a server may echo

@@ -2208,6 +2208,17 @@ async fn execute_json_hands_a_record_over_as_asana_wrote_it_and_shapes_or_caps_i
         ),
         ("8", r#"[{"data":{"gid":"8"}}]"#, "null"),
         ("9", r#""data""#, "null"),
+        // serde_json's raw-value token: a `Value` read takes the object for the text it holds.
+        (
+            "10",
+            r#"{"data":{"$serde_json::private::RawValue":"[1, {\"b\":2,\"a\":1}]"}}"#,
+            r#"[1,{"a":1,"b":2}]"#,
+        ),
+        (
+            "11",
+            r#"{"$serde_json::private::Raw\u0056alue":"{\"data\":{\"gid\":\"11\"}}"}"#,
+            r#"{"gid":"11"}"#,
+        ),
     ] {
         Mock::given(method("GET"))
             .and(path(format!("/api/1.0/users/{gid}")))
@@ -2229,7 +2240,15 @@ async fn execute_json_hands_a_record_over_as_asana_wrote_it_and_shapes_or_caps_i
 async fn execute_json_refuses_every_answer_execute_refuses_with_the_same_error() {
     let server = MockServer::start().await;
     let deep = format!("{}1{}", "[".repeat(130), "]".repeat(130));
-    let answers: [(&str, Vec<u8>); 6] = [
+    let answers: [(&str, Vec<u8>); 8] = [
+        (
+            "raw-value token over text that is not JSON",
+            br#"{"data":{"$serde_json::private::RawValue":"not json"}}"#.to_vec(),
+        ),
+        (
+            "raw-value token with a second key",
+            br#"{"$serde_json::private::RawValue":"{}","data":{}}"#.to_vec(),
+        ),
         ("lone surrogate", br#"{"data":{"n":"\ud800"}}"#.to_vec()),
         ("number out of range", br#"{"data":{"x":1e400}}"#.to_vec()),
         ("too deep", format!(r#"{{"data":{deep}}}"#).into_bytes()),
@@ -2256,12 +2275,26 @@ async fn execute_json_refuses_every_answer_execute_refuses_with_the_same_error()
             .execute_json("users", "get", params.clone())
             .await
             .unwrap_err();
-        let by_value = connector.execute("users", "get", params).await.unwrap_err();
+        let by_value = connector
+            .execute("users", "get", params.clone())
+            .await
+            .unwrap_err();
         assert!(
             matches!(&by_text, ExecuteError::Api(AsanaError::Decode { expected, .. }) if *expected == "serde_json::value::Value"),
             "{what}: {by_text:?}"
         );
         assert_eq!(by_text.to_string(), by_value.to_string(), "{what}");
+        // The same when the answer is long enough for the cap to measure it.
+        let small = connector.clone().with_max_result_chars(10);
+        let by_text = small
+            .execute_json("users", "get", params)
+            .await
+            .unwrap_err();
+        assert_eq!(
+            by_text.to_string(),
+            by_value.to_string(),
+            "{what}, measured"
+        );
     }
 }
 
