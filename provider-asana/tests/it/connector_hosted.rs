@@ -594,17 +594,23 @@ async fn a_slow_service_times_out_as_retryable() {
 #[tokio::test]
 async fn a_connection_that_never_opens_times_out_after_the_connect_timeout() {
     // A listener whose backlog is full and that never accepts: the kernel drops further SYNs,
-    // so a connection to it never opens.
+    // so a connection to it never opens. Connections are made until one does not open.
     let socket = tokio::net::TcpSocket::new_v4().unwrap();
     socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
-    let listener = socket.listen(0).unwrap();
+    let listener = socket.listen(1).unwrap();
     let address = listener.local_addr().unwrap();
-    let backlog: Vec<std::net::TcpStream> = (0..4)
-        .filter_map(|_| {
-            std::net::TcpStream::connect_timeout(&address, Duration::from_millis(200)).ok()
-        })
-        .collect();
-    assert!(!backlog.is_empty(), "the backlog took a connection");
+    let mut backlog = Vec::new();
+    for _ in 0..8 {
+        match tokio::time::timeout(
+            Duration::from_millis(200),
+            tokio::net::TcpStream::connect(address),
+        )
+        .await
+        {
+            Ok(Ok(stream)) => backlog.push(stream),
+            _ => break,
+        }
+    }
     let config = HostedConfig::new(
         format!("http://{address}").parse().unwrap(),
         CLIENT_ID,
