@@ -2114,19 +2114,21 @@ async fn execute_json_sends_the_same_request_and_returns_the_same_result_as_text
     }
 }
 
+/// Answers `GET /users/{gid}` with `body`, byte for byte.
+async fn answer_user_get(server: &MockServer, gid: &str, body: impl Into<Vec<u8>>) {
+    Mock::given(method("GET"))
+        .and(path(format!("/api/1.0/users/{gid}")))
+        .respond_with(ResponseTemplate::new(200).set_body_raw(body.into(), "application/json"))
+        .mount(server)
+        .await;
+}
+
 #[tokio::test]
 async fn execute_json_hands_a_record_over_as_asana_wrote_it_and_shapes_or_caps_it_as_execute_does()
 {
     let server = MockServer::start().await;
     let record = r#"{"name":"Ann","gid":"1","custom":{"b":1,"a":2.50,"s":"\u00e9"}}"#;
-    Mock::given(method("GET"))
-        .and(path("/api/1.0/users/1"))
-        .respond_with(ResponseTemplate::new(200).set_body_raw(
-            format!(r#"{{"data":{record},"extra":[1]}}"#),
-            "application/json",
-        ))
-        .mount(&server)
-        .await;
+    answer_user_get(&server, "1", format!(r#"{{"data":{record},"extra":[1]}}"#)).await;
     let connector = connector(&server);
     let get = json!({"user_gid": "1"});
 
@@ -2220,11 +2222,7 @@ async fn execute_json_hands_a_record_over_as_asana_wrote_it_and_shapes_or_caps_i
             r#"{"gid":"11"}"#,
         ),
     ] {
-        Mock::given(method("GET"))
-            .and(path(format!("/api/1.0/users/{gid}")))
-            .respond_with(ResponseTemplate::new(200).set_body_raw(answer, "application/json"))
-            .mount(&server)
-            .await;
+        answer_user_get(&server, gid, answer).await;
         let params = json!({ "user_gid": gid });
         let text = connector
             .execute_json("users", "get", params.clone())
@@ -2265,11 +2263,7 @@ async fn execute_json_refuses_every_answer_execute_refuses_with_the_same_error()
     let connector = connector(&server);
     for (n, (what, body)) in answers.into_iter().enumerate() {
         let gid = n.to_string();
-        Mock::given(method("GET"))
-            .and(path(format!("/api/1.0/users/{gid}")))
-            .respond_with(ResponseTemplate::new(200).set_body_raw(body, "application/json"))
-            .mount(&server)
-            .await;
+        answer_user_get(&server, &gid, body).await;
         let params = json!({ "user_gid": gid });
         let by_text = connector
             .execute_json("users", "get", params.clone())
