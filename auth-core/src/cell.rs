@@ -44,9 +44,10 @@
 //! `invalid_grant` and the user must connect again. No client can close the window alone (it cannot
 //! store a token before the provider has issued it); it stays as short as a store write.
 
+use std::convert::Infallible;
 use std::fmt;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::task::{Context, Waker};
 use std::time::{Duration, Instant, SystemTime};
@@ -295,12 +296,26 @@ pub(crate) struct TokenCell {
     backing: Backing,
     source: CredentialSource,
     cache: RwLock<Cache>,
-    refresh_lock: tokio::sync::Mutex<()>,
+    /// Set while one task of this process refreshes (see [`TokenCell::flight`]).
+    refreshing: AtomicBool,
+    /// Wakes every task waiting for that refresh at once when it ends.
+    landed: tokio::sync::Notify,
     policy: RefreshPolicy,
     /// Who this cell is when it holds a refresh lease (kept as 16 bytes, written as text only
     /// into a lease: a cell that never refreshes costs no allocation for it).
     holder: uuid::Uuid,
     on_refresh: Option<RefreshCallback>,
+}
+
+/// This process's refresh of a cell, held by one task ([`TokenCell::flight`]); dropped when the
+/// refresh ends, fails or is dropped, it wakes the tasks waiting for it.
+struct Flight<'a>(&'a TokenCell);
+
+impl Drop for Flight<'_> {
+    fn drop(&mut self) {
+        self.0.refreshing.store(false, Ordering::Release);
+        self.0.landed.notify_waiters();
+    }
 }
 
 impl fmt::Debug for TokenCell {
@@ -366,7 +381,8 @@ impl TokenCell {
             backing,
             source,
             cache: RwLock::new(Cache::default()),
-            refresh_lock: tokio::sync::Mutex::new(()),
+            refreshing: AtomicBool::new(false),
+            landed: tokio::sync::Notify::new(),
             policy,
             holder: uuid::Uuid::new_v4(),
             on_refresh,
@@ -529,7 +545,10 @@ impl TokenCell {
     /// The slow path: one task at a time refreshes, or adopts the token another one fetched.
     async fn refresh(&self) -> Result<SecretString, AuthError> {
         let failures_seen = self.unsaved_failures();
-        let _single_flight = self.refresh_lock.lock().await;
+        let _flight = match self.flight(|| self.fresh()).await {
+            Ok(flight) => flight,
+            Err(token) => return Ok(token),
+        };
         if let Some(token) = self.fresh() {
             return Ok(token);
         }
@@ -543,6 +562,30 @@ impl TokenCell {
         }
     }
 
+    /// Takes this process's refresh of the cell: at once when no other task holds it, else when
+    /// the holder's ends, unless `after_wait` then has something to answer instead (`Err`), such
+    /// as the token that refresh left fresh. A refresh that ends wakes all its waiters at once,
+    /// not one at a time as a lock's queue hands over: they go on together, and one that is slow
+    /// to be polled again holds up none of the others.
+    async fn flight<T>(&self, after_wait: impl Fn() -> Option<T>) -> Result<Flight<'_>, T> {
+        loop {
+            let mut landed = std::pin::pin!(self.landed.notified());
+            // Registered before the attempt, so that a refresh ending in between is heard.
+            landed.as_mut().enable();
+            if self
+                .refreshing
+                .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
+                .is_ok()
+            {
+                return Ok(Flight(self));
+            }
+            landed.await;
+            if let Some(answer) = after_wait() {
+                return Err(answer);
+            }
+        }
+    }
+
     /// See [`RefreshingTokenSource::refresh_ahead`].
     pub(crate) async fn refresh_ahead(&self, within: Duration) -> Result<(), AuthError> {
         let Backing::Store(store) = &self.backing else {
@@ -552,7 +595,7 @@ impl TokenCell {
             return Ok(());
         }
         let failures_seen = self.unsaved_failures();
-        let _single_flight = self.refresh_lock.lock().await;
+        let Ok(_flight) = self.flight(|| None::<Infallible>).await;
         self.refresh_stored(store, None, failures_seen, Some(within))
             .await
             .map(|_| ())

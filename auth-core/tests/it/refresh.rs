@@ -1625,6 +1625,48 @@ async fn a_standalone_refreshing_token_source_refreshes_once_and_reports_each_re
     assert_eq!(calls.load(Ordering::SeqCst), 2);
 }
 
+/// The tasks waiting for a refresh go on together when it lands: one that is not polled again
+/// holds up none of the others (with a lock, the first in line would be handed it, and the rest
+/// would wait until that task ran).
+#[tokio::test]
+async fn a_waiter_that_is_not_polled_again_holds_up_no_other_caller() {
+    use auth_core::{RefreshingTokenSource, TokenSource};
+    use std::future::Future;
+    use std::task::{Context, Waker};
+    let (server, calls) = refresh_server(Duration::from_millis(200)).await;
+    let source = Arc::new(RefreshingTokenSource::in_memory(
+        endpoint(&server.uri()),
+        "u",
+        Credentials::new(expired("stale", "rt")),
+        None,
+    ));
+    let caller = |source: Arc<RefreshingTokenSource>| async move {
+        source.token().await.map(|t| t.expose_secret().to_string())
+    };
+    let refresher = tokio::spawn(caller(source.clone()));
+    while calls.load(Ordering::SeqCst) == 0 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    // The token request is out: this caller waits for it, first in line, and is never polled
+    // again.
+    let mut stalled = Box::pin(caller(source.clone()));
+    assert!(
+        stalled
+            .as_mut()
+            .poll(&mut Context::from_waker(Waker::noop()))
+            .is_pending()
+    );
+    let other = tokio::spawn(caller(source.clone()));
+    assert_eq!(refresher.await.unwrap().unwrap(), "access-1");
+    let other = tokio::time::timeout(Duration::from_secs(5), other)
+        .await
+        .expect("the other caller went on without the stalled one")
+        .unwrap();
+    assert_eq!(other.unwrap(), "access-1");
+    assert_eq!(calls.load(Ordering::SeqCst), 1, "one token request");
+    drop(stalled);
+}
+
 #[tokio::test]
 async fn a_standalone_refreshing_token_source_over_a_store_writes_back_and_marks_a_rejected_grant()
 {
