@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use auth_core::StoreError;
-use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use deadpool_postgres::{Manager, ManagerConfig, Pool, QueueMode, RecyclingMethod, Runtime};
 use futures::StreamExt;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -72,6 +72,9 @@ pub(crate) fn pool(
     };
     Pool::builder(manager)
         .max_size(size)
+        // The connection used last goes out first: a few warm server processes serve a light
+        // load, instead of every connection in turn with its caches gone cold.
+        .queue_mode(QueueMode::Lifo)
         .runtime(Runtime::Tokio1)
         .create_timeout(Some(connect_timeout))
         .wait_timeout(Some(connect_timeout))
