@@ -234,6 +234,12 @@ pub struct ServeArgs {
     /// The service's store.
     #[command(flatten)]
     pub store: ServiceStoreArgs,
+
+    /// With a postgres:// store: how many pooled connections this instance opens at most; it
+    /// keeps one more for notifications, so N instances need N × (this + 1) of the server's
+    /// max_connections [default: 16]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub pool_size: Option<u16>,
 }
 
 /// `apps ...`.

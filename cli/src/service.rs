@@ -80,7 +80,19 @@ impl Store {
 /// flight and returns.
 pub async fn serve(globals: &Globals, args: &ServeArgs) -> Result<(), CliError> {
     let service = Store::from_args(&args.store)?;
-    let (builder, encrypted) = service.builder(args.insecure_no_encryption)?;
+    let (mut builder, encrypted) = service.builder(args.insecure_no_encryption)?;
+    if let Some(size) = args.pool_size {
+        if !matches!(service.location, StoreLocation::Postgres(_)) {
+            return Err(CliError::new(
+                ExitKind::Usage,
+                format!(
+                    "--pool-size applies to a postgres:// store; {} is a directory of SQLite files",
+                    service.shown
+                ),
+            ));
+        }
+        builder = builder.postgres_pool_size(size.into());
+    }
     let asana = asana_app(globals)?;
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await

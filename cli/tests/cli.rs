@@ -3686,7 +3686,15 @@ async fn three_serve_processes_on_one_postgres_refresh_each_due_token_once() {
     let (h, store) = (&pg.h, pg.store.as_str());
     let mut instances = Vec::new();
     for _ in 0..3 {
-        instances.push(Serving::start(h, &["--listen", "127.0.0.1:0", "--store", store]).await);
+        let args = [
+            "--listen",
+            "127.0.0.1:0",
+            "--store",
+            store,
+            "--pool-size",
+            "2",
+        ];
+        instances.push(Serving::start(h, &args).await);
     }
     let urls: Vec<String> = instances.iter().map(|s| s.url.clone()).collect();
     let caller = Caller::new(&urls[0], &pg.client_id, &pg.secret).await;
@@ -3725,6 +3733,15 @@ async fn three_serve_processes_on_one_postgres_refresh_each_due_token_once() {
         h.mock.token_requests(),
         CONNECTORS as u64,
         "one refresh per connector between the three processes"
+    );
+    // Each process pooled two connections (--pool-size 2) and listens on one more.
+    let connections = pg.db.store_connections().await;
+    assert_eq!(
+        connections,
+        [
+            ("integrations-store".to_string(), 6),
+            ("integrations-store-listener".to_string(), 3)
+        ]
     );
     for serving in instances {
         serving.signal("TERM");
@@ -3768,6 +3785,27 @@ async fn serve_refuses_to_start_without_a_key_unless_told_to_store_plaintext() {
         .await;
     out.assert_code(3);
     assert!(out.stderr.contains("openssl rand -base64 32"), "{out:?}");
+
+    // A directory has no connection pool to size.
+    h.remove_env("INTEGRATIONS_ENCRYPTION_KEY");
+    let out = h
+        .run(&[
+            "serve",
+            "--store",
+            store,
+            "--insecure-no-encryption",
+            "--pool-size",
+            "4",
+        ])
+        .await;
+    out.assert_code(2);
+    assert_eq!(
+        out.stderr,
+        format!(
+            "error: --pool-size applies to a postgres:// store; {store} is a directory of SQLite files\n"
+        )
+    );
+    assert!(!dir.exists(), "nothing was created");
 
     // With --insecure-no-encryption it starts and says so.
     h.remove_env("INTEGRATIONS_ENCRYPTION_KEY");

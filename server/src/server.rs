@@ -132,6 +132,8 @@ impl fmt::Debug for StoreLocation {
 #[derive(Debug, Clone)]
 pub struct ServerBuilder {
     store: Option<StoreLocation>,
+    /// With a PostgreSQL store: its pool's size; `None`, the store's default.
+    pool_size: Option<usize>,
     keys: Keys,
     public_url: Option<Url>,
     asana: AsanaAppCredentials,
@@ -152,6 +154,7 @@ impl Default for ServerBuilder {
     fn default() -> Self {
         Self {
             store: None,
+            pool_size: None,
             keys: Keys::Env,
             public_url: None,
             asana: AsanaAppCredentials::default(),
@@ -188,6 +191,16 @@ impl ServerBuilder {
     /// started on one instance complete on another; each token is refreshed once between them).
     pub fn store(mut self, location: StoreLocation) -> Self {
         self.store = Some(location);
+        self
+    }
+
+    /// With a PostgreSQL store: how many pooled connections this instance opens at most
+    /// (default 16, at least 1), for the credentials and the service's tables together. Each
+    /// instance also keeps one connection that listens for other instances' writes, so `n`
+    /// instances need `n × (size + 1)` of the server's `max_connections` (100 by default,
+    /// a few of them reserved). A directory's SQLite files take no pool: the size is not used.
+    pub fn postgres_pool_size(mut self, size: usize) -> Self {
+        self.pool_size = Some(size);
         self
     }
 
@@ -338,6 +351,12 @@ impl ServerBuilder {
                 reason: "must be longer than zero".into(),
             });
         }
+        if self.pool_size == Some(0) {
+            return Err(ServerError::InvalidConfig {
+                field: "postgres_pool_size",
+                reason: "must be at least 1".into(),
+            });
+        }
         let (per_second, burst) = self.rate_limit;
         if per_second == 0 || burst == 0 {
             return Err(ServerError::InvalidConfig {
@@ -359,7 +378,7 @@ impl ServerBuilder {
             reason: "name the directory (or the postgres:// URL) that holds the service's data"
                 .into(),
         })?;
-        let (credentials, store) = open_stores(&location, keys.as_ref()).await?;
+        let (credentials, store) = open_stores(&location, self.pool_size, keys.as_ref()).await?;
         let sealer = Sealer::new(keys);
         let metrics = Arc::new(Metrics::default());
         let connectors = Connectors::new(
@@ -404,6 +423,8 @@ impl ServerBuilder {
 /// The credential store (encrypted when there are keys) and the service's store at `location`.
 async fn open_stores(
     location: &StoreLocation,
+    // Only a PostgreSQL store has a pool.
+    #[cfg_attr(not(feature = "postgres"), allow(unused_variables))] pool_size: Option<usize>,
     keys: Option<&KeyRing>,
 ) -> Result<(Arc<dyn CredentialStore>, Arc<dyn ServiceStore>), ServerError> {
     match location {
@@ -426,7 +447,10 @@ async fn open_stores(
         }
         #[cfg(feature = "postgres")]
         StoreLocation::Postgres(url) => {
-            let credentials = store_postgres::PostgresCredentialStore::builder(url);
+            let mut credentials = store_postgres::PostgresCredentialStore::builder(url);
+            if let Some(size) = pool_size {
+                credentials = credentials.pool_size(size);
+            }
             let credentials = match keys {
                 Some(ring) => credentials.key_ring(ring.clone()),
                 None => credentials.unencrypted(),

@@ -103,6 +103,24 @@ impl TestDatabase {
     pub async fn connect(&self) -> Client {
         connect(&self.config).await
     }
+
+    /// The stores' connections to the database now, by application name in order (the pools'
+    /// `integrations-store`, the listeners' `integrations-store-listener`) and how many of each.
+    pub async fn store_connections(&self) -> Vec<(String, i64)> {
+        self.connect()
+            .await
+            .query(
+                "SELECT application_name, count(*) FROM pg_stat_activity \
+                 WHERE datname = current_database() AND application_name LIKE 'integrations-store%' \
+                 GROUP BY application_name ORDER BY application_name",
+                &[],
+            )
+            .await
+            .expect("read the stores' connections")
+            .iter()
+            .map(|row| (row.get(0), row.get(1)))
+            .collect()
+    }
 }
 
 /// A fresh database on this test binary's server, or `None` when there is no PostgreSQL and the

@@ -173,7 +173,7 @@ async fn health_and_readiness_answer() {
 }
 
 #[tokio::test]
-async fn the_service_refuses_to_start_without_a_key_or_with_a_short_token_life() {
+async fn the_service_refuses_to_start_without_a_key_with_a_short_token_life_or_an_empty_pool() {
     let dir = tempfile::tempdir().unwrap();
     // Without INTEGRATIONS_ENCRYPTION_KEY in the environment, the builder finds no key.
     let built = integrations_server::Server::builder()
@@ -196,6 +196,19 @@ async fn the_service_refuses_to_start_without_a_key_or_with_a_short_token_life()
         built,
         Err(integrations_server::ServerError::InvalidConfig {
             field: "token_ttl",
+            ..
+        })
+    ));
+    let built = integrations_server::Server::builder()
+        .store_dir(dir.path())
+        .insecure_no_encryption()
+        .postgres_pool_size(0)
+        .build()
+        .await;
+    assert!(matches!(
+        built,
+        Err(integrations_server::ServerError::InvalidConfig {
+            field: "postgres_pool_size",
             ..
         })
     ));

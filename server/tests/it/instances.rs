@@ -43,6 +43,8 @@ struct Setup {
     app: AsanaAppCredentials,
     /// The background refresher's margin and interval; `None`: off.
     refresher: Option<(Duration, Duration)>,
+    /// The pool's size; `None`: the default.
+    pool_size: Option<usize>,
 }
 
 impl Setup {
@@ -52,6 +54,7 @@ impl Setup {
             keys: KeyRing::new(EncryptionKey::generate()),
             app: asana_app(asana, true),
             refresher: None,
+            pool_size: None,
         }
     }
 
@@ -84,6 +87,9 @@ impl Setup {
             Some((margin, interval)) => builder.refresh_ahead(margin, interval),
             None => builder.no_refresh_ahead(),
         };
+        if let Some(size) = self.pool_size {
+            builder = builder.postgres_pool_size(size);
+        }
         let server = builder.build().await.unwrap();
         let admin = server.admin();
         let served = tokio::spawn(async move {
@@ -215,6 +221,43 @@ async fn a_storm_of_executes_on_three_instances_refreshes_each_expired_token_onc
     }
     assert_eq!(asana.token_requests(), 100, "one refresh per connector");
     eprintln!("1000 executes over 3 instances: {:?}", started.elapsed());
+}
+
+/// An instance opens no more pooled connections than its pool size, and one that listens: 200
+/// concurrent executes on 20 due tokens run on two.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_instance_opens_at_most_its_pool_size_of_connections() {
+    let Some(db) = store_postgres::testing::database().await else {
+        return;
+    };
+    let asana = MockAsana::start().await;
+    let setup = Setup {
+        pool_size: Some(2),
+        ..Setup::new(db.postgres_url(), &asana)
+    };
+    let instance = setup.instance(None).await;
+    let token = instance.app_token(&instance.admin).await;
+    let mut ids = Vec::new();
+    for i in 0..20 {
+        ids.push(
+            instance
+                .due_connector(&token, &asana, &format!("customer-{i}"))
+                .await,
+        );
+    }
+    let executes = (0..200).map(|n| instance.me(&token, &ids[n % 20]));
+    for (status, body) in join_all(executes).await {
+        assert_eq!(status, 200, "{body}");
+    }
+    assert_eq!(asana.token_requests(), 20, "one refresh per connector");
+    let connections = db.store_connections().await;
+    assert_eq!(
+        connections,
+        [
+            ("integrations-store".to_string(), 2),
+            ("integrations-store-listener".to_string(), 1)
+        ]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
