@@ -10,7 +10,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use auth_core::StoreError;
-use deadpool_postgres::{Manager, ManagerConfig, Pool, QueueMode, RecyclingMethod, Runtime};
+use deadpool_postgres::{
+    Hook, HookError, Manager, ManagerConfig, Pool, QueueMode, RecyclingMethod, Runtime,
+};
 use futures::StreamExt;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -55,12 +57,21 @@ impl Tls {
     }
 }
 
-/// A pool of at most `size` connections to `config`.
+/// How a pool is sized and kept.
+pub(crate) struct PoolSettings {
+    /// The most connections it opens.
+    pub(crate) size: usize,
+    /// How long a connection may sit unused before it is replaced instead of lent.
+    pub(crate) max_idle: Duration,
+    /// How long connecting, or waiting for a free connection, may take.
+    pub(crate) connect_timeout: Duration,
+}
+
+/// A pool of connections to `config`, as `settings` say.
 pub(crate) fn pool(
     config: Config,
     tls: &Tls,
-    size: usize,
-    connect_timeout: Duration,
+    settings: PoolSettings,
     location: &str,
 ) -> Result<Pool, StoreError> {
     let manager_config = ManagerConfig {
@@ -70,11 +81,25 @@ pub(crate) fn pool(
         Tls::Plain => Manager::from_config(config, NoTls, manager_config),
         Tls::Rustls(tls) => Manager::from_config(config, tls.clone(), manager_config),
     };
+    let PoolSettings {
+        size,
+        max_idle,
+        connect_timeout,
+    } = settings;
     Pool::builder(manager)
         .max_size(size)
         // The connection used last goes out first: a few warm server processes serve a light
         // load, instead of every connection in turn with its caches gone cold.
         .queue_mode(QueueMode::Lifo)
+        // One unused for longer is dropped (the pool then lends another or opens a new one):
+        // something on the way may have dropped it silently.
+        .pre_recycle(Hook::sync_fn(move |_, metrics| {
+            if metrics.last_used() > max_idle {
+                Err(HookError::message("idle for longer than the store allows"))
+            } else {
+                Ok(())
+            }
+        }))
         .runtime(Runtime::Tokio1)
         .create_timeout(Some(connect_timeout))
         .wait_timeout(Some(connect_timeout))

@@ -109,6 +109,15 @@ pub type PooledConnection = Object;
 /// How many connections a store's pool holds at most, unless the builder says otherwise.
 pub const DEFAULT_POOL_SIZE: usize = 16;
 
+/// The most connections a builder gives a pool (PostgreSQL's own ceiling is higher, but a
+/// store that needs more has a problem a pool will not solve).
+pub const MAX_POOL_SIZE: usize = 10_000;
+
+/// How long a pooled connection may sit unused before it is replaced instead of lent, unless
+/// the builder says otherwise: shorter than the idle timeouts of common load balancers and NAT
+/// gateways (four minutes and up), which drop a connection without either end hearing of it.
+pub const DEFAULT_MAX_IDLE: Duration = Duration::from_secs(180);
+
 /// How long connecting, or waiting for a free pooled connection, may take before a call fails
 /// with a retryable error, unless the builder says otherwise.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -204,6 +213,7 @@ impl PostgresCredentialStore {
             url: url.to_string(),
             encryption: KeySource::FromEnv,
             pool_size: DEFAULT_POOL_SIZE,
+            max_idle: DEFAULT_MAX_IDLE,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             query_timeout: DEFAULT_QUERY_TIMEOUT,
             host_clock_offset_ms: 0,
@@ -434,6 +444,7 @@ pub struct PostgresStoreBuilder {
     url: String,
     encryption: KeySource,
     pool_size: usize,
+    max_idle: Duration,
     connect_timeout: Duration,
     query_timeout: Duration,
     /// See [`PostgresStoreBuilder::pretend_host_clock_offset`]; 0 unless testing.
@@ -446,6 +457,7 @@ impl fmt::Debug for PostgresStoreBuilder {
         f.debug_struct("PostgresStoreBuilder")
             .field("encryption", &self.encryption)
             .field("pool_size", &self.pool_size)
+            .field("max_idle", &self.max_idle)
             .field("connect_timeout", &self.connect_timeout)
             .field("query_timeout", &self.query_timeout)
             .finish_non_exhaustive()
@@ -467,11 +479,24 @@ impl PostgresStoreBuilder {
     }
 
     /// How many pooled connections the store opens at most (default [`DEFAULT_POOL_SIZE`], at
-    /// least 1). The listener's connection comes on top. A quarter of them (rounded down) is
-    /// kept for the credential records: another component's statements
-    /// ([`PostgresCredentialStore::with_connection`]) use the others.
+    /// least 1 and at most [`MAX_POOL_SIZE`]). The listener's connection comes on top. A
+    /// quarter of them (rounded down, and at least one of a pool of two or more) is kept for
+    /// the credential records: another component's statements
+    /// ([`PostgresCredentialStore::with_connection`]) use the others. A pool of one is shared.
+    ///
+    /// The pool lends the connection returned last, so a light load runs on a few warm
+    /// connections and the rest sit idle.
     pub fn pool_size(mut self, size: usize) -> Self {
-        self.pool_size = size.max(1);
+        self.pool_size = size.clamp(1, MAX_POOL_SIZE);
+        self
+    }
+
+    /// How long a pooled connection may sit unused before it is closed and replaced, when next
+    /// needed, instead of lent (default [`DEFAULT_MAX_IDLE`]): a load balancer or NAT gateway on
+    /// the way may have dropped it without a word, and a statement sent on it would wait for
+    /// the query timeout before failing.
+    pub fn max_idle(mut self, idle: Duration) -> Self {
+        self.max_idle = idle;
         self
     }
 
@@ -527,8 +552,11 @@ impl PostgresStoreBuilder {
         let pool = connect::pool(
             config.clone(),
             &tls,
-            self.pool_size,
-            self.connect_timeout,
+            connect::PoolSettings {
+                size: self.pool_size,
+                max_idle: self.max_idle,
+                connect_timeout: self.connect_timeout,
+            },
             &location,
         )?;
         let clock = Arc::new(Clock::new(self.host_clock_offset_ms));
@@ -594,9 +622,10 @@ impl Columns<'_> {
     }
 }
 
-/// How many of a pool of `size` connections only the credential records use: a quarter.
+/// How many of a pool of `size` connections only the credential records use: a quarter, and at
+/// least one when there are two or more.
 fn reserved(size: usize) -> usize {
-    size / 4
+    if size < 2 { 0 } else { (size / 4).max(1) }
 }
 
 /// `postgres://user@host:port/dbname` for messages: never the password.

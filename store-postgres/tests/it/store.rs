@@ -253,40 +253,85 @@ async fn old_keys_still_read_and_rotate_moves_records_to_the_primary_key() {
 }
 
 /// Another component's statements ([`PostgresCredentialStore::with_connection`]) use at most
-/// three quarters of the pool: with all of those busy, the credential records still find a
-/// connection at once, and a further statement of that component waits for one of its own.
+/// three quarters of the pool, and never its last connection: with all of those busy, the
+/// credential records still find a connection at once, and a further statement of that
+/// component waits for one of its own.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn other_components_leave_a_quarter_of_the_pool_to_the_credential_records() {
     let Some(db) = support::database().await else {
         return;
     };
-    let store = support::with_record(support::builder(&db.url(), None).pool_size(4)).await;
-    let inner = store.inner().clone();
-    let busy = async |inner: store_postgres::PostgresCredentialStore| {
-        inner
-            .with_connection("sleeping", 1, async |client| {
-                client.batch_execute("SELECT pg_sleep(1)").await
+    // (pool size, connections the other component may hold)
+    for (size, shared) in [(4, 3), (2, 1)] {
+        let store = support::with_record(support::builder(&db.url(), None).pool_size(size)).await;
+        let inner = store.inner().clone();
+        let busy = async |inner: store_postgres::PostgresCredentialStore| {
+            inner
+                .with_connection("sleeping", 1, async |client| {
+                    client.batch_execute("SELECT pg_sleep(1)").await
+                })
+                .await
+                .unwrap();
+            std::time::Instant::now()
+        };
+        let sleepers: Vec<_> = (0..=shared)
+            .map(|_| tokio::spawn(busy(inner.clone())))
+            .collect();
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        let started = std::time::Instant::now();
+        assert_eq!(store.get("p", "s").await.unwrap().unwrap().version, 1);
+        assert!(
+            started.elapsed() < std::time::Duration::from_millis(500),
+            "pool of {size}: the credential record waited {:?} for a connection",
+            started.elapsed()
+        );
+        let mut finished: Vec<std::time::Instant> = Vec::new();
+        for sleeper in sleepers {
+            finished.push(sleeper.await.unwrap());
+        }
+        finished.sort();
+        assert!(
+            finished[shared] - finished[shared - 1] > std::time::Duration::from_millis(500),
+            "pool of {size}: the last statement waited for one of the {shared} connections to be free"
+        );
+        store.delete("p", "s").await.unwrap();
+    }
+}
+
+/// A pooled connection unused for longer than `max_idle` is not lent again: the next call
+/// runs on a new one (another server process), and works.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_idle_longer_than_max_idle_is_replaced() {
+    let Some(db) = support::database().await else {
+        return;
+    };
+    let store = support::with_record(
+        support::builder(&db.url(), None)
+            .pool_size(1)
+            .max_idle(std::time::Duration::from_millis(300)),
+    )
+    .await;
+    let backend = async || -> i32 {
+        store
+            .inner()
+            .with_connection("reading the backend", 1, async |client| {
+                client
+                    .query_one("SELECT pg_backend_pid()", &[])
+                    .await
+                    .map(|row| row.get(0))
             })
             .await
-            .unwrap();
-        std::time::Instant::now()
+            .unwrap()
     };
-    let sleepers: Vec<_> = (0..4).map(|_| tokio::spawn(busy(inner.clone()))).collect();
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    let started = std::time::Instant::now();
+    let first = backend().await;
+    assert_eq!(
+        backend().await,
+        first,
+        "a connection just used is lent again"
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(600)).await;
+    let after_idle = backend().await;
+    assert_ne!(after_idle, first, "the idle connection was replaced");
     assert_eq!(store.get("p", "s").await.unwrap().unwrap().version, 1);
-    assert!(
-        started.elapsed() < std::time::Duration::from_millis(500),
-        "the credential record waited {:?} for a connection",
-        started.elapsed()
-    );
-    let mut finished: Vec<std::time::Instant> = Vec::new();
-    for sleeper in sleepers {
-        finished.push(sleeper.await.unwrap());
-    }
-    finished.sort();
-    assert!(
-        finished[3] - finished[2] > std::time::Duration::from_millis(500),
-        "the fourth statement waited for one of the three connections to be free"
-    );
+    assert_eq!(backend().await, after_idle);
 }
