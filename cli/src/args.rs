@@ -237,8 +237,8 @@ pub struct ServeArgs {
 
     /// With a postgres:// store: how many pooled connections this instance opens at most; it
     /// keeps one more for notifications, so N instances need N × (this + 1) of the server's
-    /// max_connections [default: 16]
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    /// max_connections, plus room for `apps` commands [default: 16]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=10_000))]
     pub pool_size: Option<u16>,
 }
 

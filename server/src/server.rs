@@ -195,10 +195,12 @@ impl ServerBuilder {
     }
 
     /// With a PostgreSQL store: how many pooled connections this instance opens at most
-    /// (default 16, at least 1), for the credentials and the service's tables together. Each
-    /// instance also keeps one connection that listens for other instances' writes, so `n`
-    /// instances need `n × (size + 1)` of the server's `max_connections` (100 by default,
-    /// a few of them reserved). A directory's SQLite files take no pool: the size is not used.
+    /// (default 16, at least 1; more than 10,000 is taken as 10,000), for the credentials and the
+    /// service's tables together. Each instance also keeps one connection that listens for other
+    /// instances' writes, so `n` instances need `n × (size + 1)` of the server's
+    /// `max_connections` (100 by default, a few of them reserved), plus room for `integrations
+    /// apps` runs (one pool and listener each, while they run) and for connections being
+    /// replaced. A directory's SQLite files take no pool: the size is not used.
     pub fn postgres_pool_size(mut self, size: usize) -> Self {
         self.pool_size = Some(size);
         self

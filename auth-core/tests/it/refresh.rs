@@ -1633,7 +1633,9 @@ async fn a_waiter_that_is_not_polled_again_holds_up_no_other_caller() {
     use auth_core::{RefreshingTokenSource, TokenSource};
     use std::future::Future;
     use std::task::{Context, Waker};
-    let (server, calls) = refresh_server(Duration::from_millis(200)).await;
+    // The token request is answered after a second: time enough to set up the waiters below
+    // on a busy machine.
+    let (server, calls) = refresh_server(Duration::from_secs(1)).await;
     let source = Arc::new(RefreshingTokenSource::in_memory(
         endpoint(&server.uri()),
         "u",
