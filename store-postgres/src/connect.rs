@@ -108,6 +108,16 @@ pub(crate) fn pool(
         .map_err(|e| backend(location, "creating the connection pool", &e.to_string()))
 }
 
+/// Closes `pool`'s connections unused for longer than `max_idle`, looking every half of it
+/// (at least every 100 ms); runs until aborted.
+pub(crate) async fn prune(pool: Pool, max_idle: Duration) {
+    let every = (max_idle / 2).max(Duration::from_millis(100));
+    loop {
+        tokio::time::sleep(every).await;
+        pool.retain(|_, metrics| metrics.last_used() <= max_idle);
+    }
+}
+
 /// A connection of its own whose notifications arrive on the returned channel (closed when the
 /// connection ends), and the task driving it.
 pub(crate) async fn dedicated(

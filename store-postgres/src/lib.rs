@@ -189,11 +189,14 @@ struct Inner {
     clock: Arc<Clock>,
     listener: Arc<Listener>,
     listener_task: JoinHandle<()>,
+    /// Closes the pool's connections that stay unused for longer than the builder's `max_idle`.
+    pruner_task: JoinHandle<()>,
 }
 
 impl Drop for Inner {
     fn drop(&mut self) {
         self.listener_task.abort();
+        self.pruner_task.abort();
     }
 }
 
@@ -491,10 +494,11 @@ impl PostgresStoreBuilder {
         self
     }
 
-    /// How long a pooled connection may sit unused before it is closed and replaced, when next
-    /// needed, instead of lent (default [`DEFAULT_MAX_IDLE`]): a load balancer or NAT gateway on
-    /// the way may have dropped it without a word, and a statement sent on it would wait for
-    /// the query timeout before failing.
+    /// How long a pooled connection may sit unused before it is closed (default
+    /// [`DEFAULT_MAX_IDLE`]): checked when it would be lent, so that one a load balancer or NAT
+    /// gateway dropped without a word is replaced rather than trusted (a statement sent on it
+    /// would wait for the query timeout before failing), and every half of it in the
+    /// background, so that the connections a burst opened are given back to the server.
     pub fn max_idle(mut self, idle: Duration) -> Self {
         self.max_idle = idle;
         self
@@ -583,6 +587,7 @@ impl PostgresStoreBuilder {
             skew_ms = clock.skew_ms(),
             "opened the credential store"
         );
+        let pruner_task = tokio::spawn(connect::prune(pool.clone(), self.max_idle));
         let store = PostgresCredentialStore {
             inner: Arc::new(Inner {
                 pool,
@@ -592,6 +597,7 @@ impl PostgresStoreBuilder {
                 clock,
                 listener,
                 listener_task,
+                pruner_task,
             }),
         };
         Ok(EncryptedStore::with_keys(store, keys))

@@ -298,6 +298,50 @@ async fn other_components_leave_a_quarter_of_the_pool_to_the_credential_records(
     }
 }
 
+/// The connections a burst opened are closed once unused for longer than `max_idle`, with
+/// no call to the store; the next call opens one again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_unused_for_longer_than_max_idle_are_closed() {
+    let Some(db) = support::database().await else {
+        return;
+    };
+    let store = support::with_record(
+        support::builder(&db.url(), None)
+            .pool_size(4)
+            .max_idle(std::time::Duration::from_secs(1)),
+    )
+    .await;
+    let pooled = async || {
+        db.store_connections()
+            .await
+            .iter()
+            .find(|(name, _)| name == "integrations-store")
+            .map_or(0, |(_, n)| *n)
+    };
+    let burst = (0..3).map(|_| {
+        store
+            .inner()
+            .with_connection("sleeping", 1, async |client| {
+                client.batch_execute("SELECT pg_sleep(0.2)").await
+            })
+    });
+    for slept in futures::future::join_all(burst).await {
+        slept.unwrap();
+    }
+    assert_eq!(pooled().await, 3, "the burst's connections stay pooled");
+    let started = std::time::Instant::now();
+    while pooled().await > 0 {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(5),
+            "idle connections still open after {:?}",
+            started.elapsed()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(store.get("p", "s").await.unwrap().unwrap().version, 1);
+    assert_eq!(pooled().await, 1);
+}
+
 /// A pooled connection unused for longer than `max_idle` is not lent again: the next call
 /// runs on a new one (another server process), and works.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
