@@ -113,9 +113,9 @@ pub const DEFAULT_POOL_SIZE: usize = 16;
 /// store that needs more has a problem a pool will not solve).
 pub const MAX_POOL_SIZE: usize = 10_000;
 
-/// How long a pooled connection may sit unused before it is replaced instead of lent, unless
-/// the builder says otherwise: shorter than the idle timeouts of common load balancers and NAT
-/// gateways (four minutes and up), which drop a connection without either end hearing of it.
+/// How long a pooled connection may sit unused before it is closed, unless the builder says
+/// otherwise: shorter than the idle timeouts of common load balancers and NAT gateways (four
+/// minutes and up), which drop a connection without either end hearing of it.
 pub const DEFAULT_MAX_IDLE: Duration = Duration::from_secs(180);
 
 /// How long connecting, or waiting for a free pooled connection, may take before a call fails
@@ -488,7 +488,7 @@ impl PostgresStoreBuilder {
     /// ([`PostgresCredentialStore::with_connection`]) use the others. A pool of one is shared.
     ///
     /// The pool lends the connection returned last, so a light load runs on a few warm
-    /// connections and the rest sit idle.
+    /// connections, and the others are closed once unused for [`PostgresStoreBuilder::max_idle`].
     pub fn pool_size(mut self, size: usize) -> Self {
         self.pool_size = size.clamp(1, MAX_POOL_SIZE);
         self
@@ -498,7 +498,8 @@ impl PostgresStoreBuilder {
     /// [`DEFAULT_MAX_IDLE`]): checked when it would be lent, so that one a load balancer or NAT
     /// gateway dropped without a word is replaced rather than trusted (a statement sent on it
     /// would wait for the query timeout before failing), and every half of it in the
-    /// background, so that the connections a burst opened are given back to the server.
+    /// background, so that the connections a burst opened are given back to the server. Zero
+    /// closes every connection between two uses.
     pub fn max_idle(mut self, idle: Duration) -> Self {
         self.max_idle = idle;
         self
