@@ -27,7 +27,8 @@
 //!    record's;
 //! 4. on `invalid_grant`, re-read once more (another process may have rotated the grant), then mark
 //!    the record as needing re-authorization, without deleting it; on a transient failure (5xx,
-//!    timeout, connection) release the lease and leave the credentials untouched. A refresh that
+//!    timeout, connection) release the lease and leave the credentials untouched, and fail the
+//!    tasks of this process that waited for this refresh with the same error. A refresh that
 //!    fails in any other way, panics, or is dropped by its caller releases its lease too.
 //!
 //! The lease lasts longer than the token request may take plus the store write budget (see
@@ -47,7 +48,7 @@
 use std::convert::Infallible;
 use std::fmt;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::task::{Context, Waker};
 use std::time::{Duration, Instant, SystemTime};
@@ -56,7 +57,7 @@ use async_trait::async_trait;
 use serde_json::{Map, Value};
 
 use crate::endpoint::TokenEndpoint;
-use crate::error::{AuthError, OAuthErrorCode, StoreError};
+use crate::error::{AuthError, OAuthErrorCode, StoreError, TokenOperation};
 use crate::secret::SecretString;
 use crate::store::{
     CredentialRecord, CredentialStatus, CredentialStore, PutMode, RefreshLease, StoredCredential,
@@ -139,6 +140,16 @@ struct Cache {
     /// Refreshed credentials the store did not take yet: while they are here, every call goes
     /// through the slow path, which writes them first.
     unsaved: Option<Box<Unsaved>>,
+    /// The transient failure of the flight numbered here (see [`TokenCell::flights`]), for the
+    /// tasks that waited for it.
+    failed_flight: Option<(u64, Box<TransientFailure>)>,
+}
+
+/// What [`AuthError::Transient`] says, kept to hand the same error to a refresh's waiters.
+struct TransientFailure {
+    operation: TokenOperation,
+    detail: String,
+    retry_after: Option<Duration>,
 }
 
 /// Refreshed credentials that are not in the store yet: being written, or kept after the write
@@ -300,6 +311,8 @@ pub(crate) struct TokenCell {
     refreshing: AtomicBool,
     /// Wakes every task waiting for that refresh at once when it ends.
     landed: tokio::sync::Notify,
+    /// How many refreshes of this process have ended.
+    flights: AtomicU64,
     policy: RefreshPolicy,
     /// Who this cell is when it holds a refresh lease (kept as 16 bytes, written as text only
     /// into a lease: a cell that never refreshes costs no allocation for it).
@@ -313,6 +326,7 @@ struct Flight<'a>(&'a TokenCell);
 
 impl Drop for Flight<'_> {
     fn drop(&mut self) {
+        self.0.flights.fetch_add(1, Ordering::Release);
         self.0.refreshing.store(false, Ordering::Release);
         self.0.landed.notify_waiters();
     }
@@ -383,6 +397,7 @@ impl TokenCell {
             cache: RwLock::new(Cache::default()),
             refreshing: AtomicBool::new(false),
             landed: tokio::sync::Notify::new(),
+            flights: AtomicU64::new(0),
             policy,
             holder: uuid::Uuid::new_v4(),
             on_refresh,
@@ -542,24 +557,64 @@ impl TokenCell {
         }
     }
 
-    /// The slow path: one task at a time refreshes, or adopts the token another one fetched.
+    /// The slow path: one task at a time refreshes, or adopts the token another one fetched, or
+    /// shares the transient failure of the refresh it waited for: while the token endpoint is
+    /// down, the callers waiting together fail together, instead of each trying again in turn.
     async fn refresh(&self) -> Result<SecretString, AuthError> {
         let failures_seen = self.unsaved_failures();
-        let _flight = match self.flight(|| self.fresh()).await {
+        let landed_before = self.flights.load(Ordering::Acquire);
+        let _flight = match self.flight(|| self.outcome_since(landed_before)).await {
             Ok(flight) => flight,
-            Err(token) => return Ok(token),
+            Err(outcome) => return outcome,
         };
         if let Some(token) = self.fresh() {
             return Ok(token);
         }
         let rejected = self.read_cache().rejected.clone();
-        match &self.backing {
+        let refreshed = match &self.backing {
             Backing::Store(store) => {
                 self.refresh_stored(store, rejected, failures_seen, None)
                     .await
             }
             Backing::Memory(credentials) => self.refresh_in_memory(credentials, rejected).await,
+        };
+        if let Err(AuthError::Transient {
+            operation,
+            detail,
+            retry_after,
+            ..
+        }) = &refreshed
+        {
+            // Numbered as this flight will be once it ends.
+            let flight = self.flights.load(Ordering::Acquire) + 1;
+            let failure = TransientFailure {
+                operation: *operation,
+                detail: detail.clone(),
+                retry_after: *retry_after,
+            };
+            self.write_cache().failed_flight = Some((flight, Box::new(failure)));
         }
+        refreshed
+    }
+
+    /// For a task woken by the end of a refresh it waited for (one that ended after
+    /// `landed_before` had): the token it left fresh, or its transient failure; `None` when
+    /// neither (the task may take the next flight).
+    fn outcome_since(&self, landed_before: u64) -> Option<Result<SecretString, AuthError>> {
+        if let Some(token) = self.fresh() {
+            return Some(Ok(token));
+        }
+        let landed = self.flights.load(Ordering::Acquire);
+        let cache = self.read_cache();
+        let (flight, failure) = cache.failed_flight.as_ref()?;
+        (*flight == landed && landed > landed_before).then(|| {
+            Err(AuthError::Transient {
+                provider: self.endpoint.id().to_string(),
+                operation: failure.operation,
+                detail: failure.detail.clone(),
+                retry_after: failure.retry_after,
+            })
+        })
     }
 
     /// Takes this process's refresh of the cell: at once when no other task holds it, else when

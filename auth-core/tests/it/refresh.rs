@@ -1669,6 +1669,49 @@ async fn a_waiter_that_is_not_polled_again_holds_up_no_other_caller() {
     drop(stalled);
 }
 
+/// The callers waiting for a refresh that fails transiently (the token endpoint down) fail with
+/// its error together: one token request, not one per caller in turn. The next call tries again.
+#[tokio::test]
+async fn the_waiters_of_a_refresh_that_fails_transiently_share_its_failure() {
+    use auth_core::{RefreshingTokenSource, TokenSource};
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .respond_with(ResponseTemplate::new(503).set_delay(Duration::from_millis(300)))
+        .mount(&server)
+        .await;
+    let source = Arc::new(RefreshingTokenSource::in_memory(
+        endpoint(&server.uri()),
+        "u",
+        Credentials::new(expired("stale", "rt")),
+        None,
+    ));
+    let answers = futures::future::join_all((0..20).map(|_| {
+        let source = source.clone();
+        async move { source.token().await.map(|t| t.expose_secret().to_string()) }
+    }))
+    .await;
+    let requests = || async { server.received_requests().await.unwrap().len() };
+    assert_eq!(
+        requests().await,
+        1,
+        "one token request for the twenty callers"
+    );
+    let first = answers[0].as_ref().unwrap_err();
+    assert!(
+        matches!(first, AuthError::Transient { provider, .. } if provider == "test"),
+        "{first:?}"
+    );
+    for answer in &answers {
+        assert_eq!(answer.as_ref().unwrap_err().to_string(), first.to_string());
+    }
+    assert!(matches!(
+        source.token().await,
+        Err(AuthError::Transient { .. })
+    ));
+    assert_eq!(requests().await, 2, "a later call tries again");
+}
+
 #[tokio::test]
 async fn a_standalone_refreshing_token_source_over_a_store_writes_back_and_marks_a_rejected_grant()
 {
