@@ -621,9 +621,10 @@ impl TokenCell {
     /// the holder's ends, unless `after_wait` then has something to answer instead (`Err`), such
     /// as the token that refresh left fresh. A refresh that ends wakes all its waiters at once,
     /// not one at a time as a lock's queue hands over: they go on together, and one that is slow
-    /// to be polled again holds up none of the others. After a refresh that left no fresh token
-    /// (it failed), one of the woken takes the next flight and the others wait again: as many
-    /// attempts as a lock's queue would make, in no set order, with more wake-ups.
+    /// to be polled again holds up none of the others. When `after_wait` has nothing to answer
+    /// (a refresh that failed other than transiently, say), one of the woken takes the next
+    /// flight and the others wait again: as many attempts as a lock's queue would make, in no
+    /// set order, with more wake-ups.
     async fn flight<T>(&self, after_wait: impl Fn() -> Option<T>) -> Result<Flight<'_>, T> {
         loop {
             let mut landed = std::pin::pin!(self.landed.notified());

@@ -49,6 +49,15 @@ pub enum Endpoint {
     Tcp(String, u16),
 }
 
+/// How many connections the stores have to a database ([`TestDatabase::store_connections`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoreConnections {
+    /// Pooled connections (`integrations-store`).
+    pub pooled: i64,
+    /// Listening connections (`integrations-store-listener`).
+    pub listeners: i64,
+}
+
 /// A database of a test's own.
 #[derive(Debug, Clone)]
 pub struct TestDatabase {
@@ -104,22 +113,24 @@ impl TestDatabase {
         connect(&self.config).await
     }
 
-    /// The stores' connections to the database now, by application name in order (the pools'
-    /// `integrations-store`, the listeners' `integrations-store-listener`) and how many of each.
-    pub async fn store_connections(&self) -> Vec<(String, i64)> {
-        self.connect()
+    /// The stores' connections to the database now: their pools' (`integrations-store`) and
+    /// their listeners' (`integrations-store-listener`).
+    pub async fn store_connections(&self) -> StoreConnections {
+        let row = self
+            .connect()
             .await
-            .query(
-                "SELECT application_name, count(*) FROM pg_stat_activity \
-                 WHERE datname = current_database() AND application_name LIKE 'integrations-store%' \
-                 GROUP BY application_name ORDER BY application_name",
+            .query_one(
+                "SELECT count(*) FILTER (WHERE application_name = 'integrations-store'), \
+                        count(*) FILTER (WHERE application_name = 'integrations-store-listener') \
+                 FROM pg_stat_activity WHERE datname = current_database()",
                 &[],
             )
             .await
-            .expect("read the stores' connections")
-            .iter()
-            .map(|row| (row.get(0), row.get(1)))
-            .collect()
+            .expect("read the stores' connections");
+        StoreConnections {
+            pooled: row.get(0),
+            listeners: row.get(1),
+        }
     }
 }
 

@@ -311,13 +311,7 @@ async fn connections_unused_for_longer_than_max_idle_are_closed() {
             .max_idle(std::time::Duration::from_secs(1)),
     )
     .await;
-    let pooled = async || {
-        db.store_connections()
-            .await
-            .iter()
-            .find(|(name, _)| name == "integrations-store")
-            .map_or(0, |(_, n)| *n)
-    };
+    let pooled = async || db.store_connections().await.pooled;
     let burst = (0..3).map(|_| {
         store
             .inner()
