@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use auth_core::StoreError;
 use deadpool_postgres::{
-    Hook, HookError, Manager, ManagerConfig, Pool, QueueMode, RecyclingMethod, Runtime,
+    Hook, HookError, Manager, ManagerConfig, Metrics, Pool, QueueMode, RecyclingMethod, Runtime,
 };
 use futures::StreamExt;
 use tokio::sync::mpsc;
@@ -94,7 +94,7 @@ pub(crate) fn pool(
         // One unused for longer is dropped (the pool then lends another or opens a new one):
         // something on the way may have dropped it silently.
         .pre_recycle(Hook::sync_fn(move |_, metrics| {
-            if metrics.last_used() > max_idle {
+            if overstayed(metrics, max_idle) {
                 Err(HookError::message("idle for longer than the store allows"))
             } else {
                 Ok(())
@@ -108,13 +108,18 @@ pub(crate) fn pool(
         .map_err(|e| backend(location, "creating the connection pool", &e.to_string()))
 }
 
+/// Whether a pooled connection has been unused for longer than `max_idle`.
+fn overstayed(metrics: &Metrics, max_idle: Duration) -> bool {
+    metrics.last_used() > max_idle
+}
+
 /// Closes `pool`'s connections unused for longer than `max_idle`, looking every half of it
 /// (at least every 100 ms); runs until aborted.
 pub(crate) async fn prune(pool: Pool, max_idle: Duration) {
     let every = (max_idle / 2).max(Duration::from_millis(100));
     loop {
         tokio::time::sleep(every).await;
-        pool.retain(|_, metrics| metrics.last_used() <= max_idle);
+        pool.retain(|_, metrics| !overstayed(&metrics, max_idle));
     }
 }
 
