@@ -43,8 +43,8 @@ pub use auth_core::{
     AuthorizeOptions, ConfigError, ConfigSource, CredentialInfo, CredentialSource,
     CredentialStatus, CredentialStore, Credentials, EncryptedStore, ErrorClass, ListedCredential,
     MemoryCredentialStore, Method, OAuth2Flow, OAuth2Token, OAuthErrorCode, ProviderStatus,
-    RefreshingTokenSource, SecretString, Session, SessionOptions, StaticTokenSource, StoreError,
-    TokenOperation, TokenSource,
+    RecordOpener, RefreshingTokenSource, SecretString, Session, SessionOptions, StaticTokenSource,
+    StoreError, TokenOperation, TokenSource,
 };
 
 /// Asana: auth provider, typed client, agent catalog (feature `asana`).

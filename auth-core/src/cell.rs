@@ -8,7 +8,9 @@
 //! within the provider's expiry margin, or a caller reported it rejected with
 //! [`TokenSource::invalidate`], exactly one task refreshes it while the others wait:
 //!
-//! 1. re-read the store: another process may already have refreshed (adopt its token);
+//! 1. re-read the store: another process may already have refreshed (adopt its token). A record
+//!    its caller read moments ago by other means, offered with [`RefreshingTokenSource::offer`],
+//!    stands in for this read when no other process held its lease: step 2 claims on it;
 //! 2. take a short *refresh lease* on the record with a conditional put; if another process holds an
 //!    unexpired lease, wait and re-read (a lease left by a crashed holder expires). A claim lost
 //!    to another process's write returns the record as it is now
@@ -143,6 +145,10 @@ struct Cache {
     /// The transient failure of the flight numbered here (see [`TokenCell::flights`]), for the
     /// tasks that waited for it.
     failed_flight: Option<(u64, Box<TransientFailure>)>,
+    /// A record its caller read moments ago ([`TokenCell::offer`]) whose credentials are due
+    /// and not leased by another: the next refresh claims the lease on it instead of reading
+    /// the store first.
+    offered: Option<Box<StoredCredential>>,
 }
 
 /// What [`AuthError::Transient`] says, kept to hand the same error to a refresh's waiters.
@@ -644,6 +650,45 @@ impl TokenCell {
         }
     }
 
+    /// See [`RefreshingTokenSource::offer`].
+    pub(crate) fn offer(&self, stored: StoredCredential) {
+        let record = &stored.record;
+        if !matches!(self.backing, Backing::Store(_))
+            || record.provider != self.endpoint.id()
+            || record.subject != self.subject
+        {
+            return;
+        }
+        // Taken without waiting, so that no refresh of this process is under way: it would have
+        // a newer answer than the record offered.
+        if self
+            .refreshing
+            .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
+            .is_err()
+        {
+            return;
+        }
+        let _flight = Flight(self);
+        let rejected = {
+            let cache = self.read_cache();
+            if cache.unsaved.is_some() {
+                // Refreshed credentials to write first: newer than any record read.
+                return;
+            }
+            cache.rejected.clone()
+        };
+        if self.fresh().is_some() {
+            return;
+        }
+        // A token to use is primed by `examine`; an error (no refresh token, a rejected grant)
+        // is left for the refresh to find in the store and answer.
+        if let Ok(Read::Refresh(read)) = self.examine(Some(stored), rejected.as_ref(), None)
+            && self.leased_by_another(&read.0).is_none()
+        {
+            self.write_cache().offered = Some(Box::new(read.0));
+        }
+    }
+
     /// See [`RefreshingTokenSource::refresh_ahead`].
     pub(crate) async fn refresh_ahead(&self, within: Duration) -> Result<(), AuthError> {
         let Backing::Store(store) = &self.backing else {
@@ -804,7 +849,10 @@ impl TokenCell {
         let deadline = Instant::now().checked_add(self.policy.max_wait);
         // The record as a lost claim of the lease returned it, with the wait started before
         // that claim: a write landing since still ends the wait for a lease found on it.
-        let mut known = None;
+        let mut known = self.write_cache().offered.take().map(|offered| {
+            // Started before the claim on the record offered, as after a lost claim.
+            (self.watch(store.as_ref(), deadline), Some(*offered))
+        });
         loop {
             let (change, stored) = match known.take() {
                 Some(known) => known,
@@ -1325,6 +1373,51 @@ impl RefreshingTokenSource {
     /// Does nothing for credentials kept in memory.
     pub async fn refresh_ahead(&self, within: Duration) -> Result<(), AuthError> {
         self.cell.refresh_ahead(within).await
+    }
+
+    /// Hands the source a record of its credentials that its caller read from the source's store
+    /// by other means just now (the service reads a connector's record in the same query as the
+    /// connector), as the store's `get` answers it ([`RecordOpener`](crate::RecordOpener) opens
+    /// an encrypted store's). When the source has no fresh token, it takes the record's token if
+    /// that is fresh, without reading the store; if the record is due and no other process holds
+    /// its refresh lease, the next refresh claims the lease on it directly, its version the
+    /// fence, so that a record changed meanwhile loses the claim and is read as it is then.
+    /// Ignored while the source has a fresh token or is refreshing, for a record of other
+    /// credentials, and for credentials kept in memory.
+    ///
+    /// ```
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// use std::sync::Arc;
+    /// use auth_core::provider::OAuth2Settings;
+    /// use auth_core::{AuthProvider, CredentialRecord, CredentialStore, Credentials,
+    ///     MemoryCredentialStore, OAuth2Token, PutMode, RefreshingTokenSource, TokenEndpoint, TokenSource};
+    ///
+    /// #[derive(Debug)]
+    /// struct Example(OAuth2Settings);
+    /// #[async_trait::async_trait]
+    /// impl AuthProvider for Example {
+    ///     fn id(&self) -> &str { "example" }
+    ///     fn oauth2_settings(&self) -> Option<&OAuth2Settings> { Some(&self.0) }
+    /// }
+    ///
+    /// let settings = OAuth2Settings::new(
+    ///     "https://example.com/authorize".parse().unwrap(),
+    ///     "https://example.com/token".parse().unwrap(),
+    ///     "client-id",
+    /// );
+    /// let endpoint = Arc::new(TokenEndpoint::new(Arc::new(Example(settings))).unwrap());
+    /// let store = MemoryCredentialStore::new();
+    /// let payload = Credentials::new(OAuth2Token::bearer("at-1")).to_payload();
+    /// store.put(CredentialRecord::new("example", "user-1", payload), PutMode::Create).await.unwrap();
+    ///
+    /// let read = store.get("example", "user-1").await.unwrap().expect("stored");
+    /// let source = RefreshingTokenSource::stored(endpoint, "user-1", Arc::new(store));
+    /// source.offer(read);
+    /// assert_eq!(source.cached_token().expect("taken from the record").expose_secret(), "at-1");
+    /// # });
+    /// ```
+    pub fn offer(&self, stored: StoredCredential) {
+        self.cell.offer(stored);
     }
 
     /// When the token this source last handed out expires, for a background refresher to

@@ -175,24 +175,40 @@ impl<S: CredentialStore> EncryptedStore<S> {
         subject: &str,
         payload: &Payload,
     ) -> Result<Option<Envelope>, StoreError> {
-        Envelope::parse(payload.expose_bytes()).map_err(|reason| StoreError::Corrupt {
-            store: LAYER,
-            location: self.inner.describe(),
-            reason: format!("the record for {provider}/{subject} holds {reason}"),
-        })
+        envelope(provider, subject, payload, || self.inner.describe())
     }
 
     /// The record as its writer put it: decrypted, or refused.
-    fn open(&self, mut stored: StoredCredential) -> Result<StoredCredential, StoreError> {
-        let keys = self.keys.as_deref();
-        let record = &stored.record;
-        let (provider, subject) = (record.provider.as_str(), record.subject.as_str());
-        let payload = match self.envelope(provider, subject, &record.payload)? {
-            Some(envelope) => unseal(keys, provider, subject, stored.version, envelope.sealed())?,
-            None => accept_plaintext(keys, provider, subject, record.payload.clone())?,
-        };
-        stored.record.payload = payload;
-        Ok(stored)
+    fn open(&self, stored: StoredCredential) -> Result<StoredCredential, StoreError> {
+        open(self.keys.as_deref(), stored, || self.inner.describe())
+    }
+
+    /// What opens records read from the store underneath by other means (a query that joins its
+    /// table, say) as [`CredentialStore::get`] answers them. The service reads a connector's
+    /// record with the connector this way, and hands it to the connector's token source
+    /// ([`RefreshingTokenSource::offer`](crate::RefreshingTokenSource::offer)).
+    ///
+    /// ```
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// use auth_core::crypto::{EncryptionKey, KeyRing};
+    /// use auth_core::{CredentialRecord, CredentialStore, EncryptedStore, MemoryCredentialStore, Payload, PutMode};
+    ///
+    /// let memory = MemoryCredentialStore::new();
+    /// let store = EncryptedStore::new(memory.clone(), KeyRing::new(EncryptionKey::generate()));
+    /// let record = CredentialRecord::new("asana", "user-1", Payload::new(br#"{"access_token":"t1"}"#.to_vec()));
+    /// store.put(record, PutMode::Create).await?;
+    ///
+    /// let sealed = memory.get("asana", "user-1").await?.expect("stored");
+    /// let opened = store.opener().open(sealed)?;
+    /// assert_eq!(opened.record.payload.expose_bytes(), br#"{"access_token":"t1"}"#);
+    /// # Ok::<(), auth_core::StoreError>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn opener(&self) -> RecordOpener {
+        RecordOpener {
+            keys: self.keys.clone(),
+            location: self.inner.describe().into(),
+        }
     }
 
     /// Writes `record` sealed for `version`, the version `mode` gives it by the store contract.
@@ -263,6 +279,65 @@ impl<S: CredentialStore> EncryptedStore<S> {
             ),
         }))
     }
+}
+
+/// Opens the records of an [`EncryptedStore`] read from the store underneath by other means, as
+/// the store's `get` answers them: decrypted, or refused (a plaintext record while the store has
+/// a key ring, a payload no key opens). Cheap to clone. See [`EncryptedStore::opener`].
+///
+/// `Debug` shows the store underneath and whether there are keys, never a key.
+#[derive(Clone)]
+pub struct RecordOpener {
+    keys: Option<Arc<KeyRing>>,
+    location: Arc<str>,
+}
+
+impl RecordOpener {
+    /// `stored` as the store's `get` would answer it. `stored` must be the record as the store
+    /// underneath holds it, version included (the payload is bound to it).
+    pub fn open(&self, stored: StoredCredential) -> Result<StoredCredential, StoreError> {
+        open(self.keys.as_deref(), stored, || self.location.to_string())
+    }
+}
+
+impl fmt::Debug for RecordOpener {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RecordOpener")
+            .field("location", &self.location)
+            .field("encrypted", &self.keys.is_some())
+            .finish()
+    }
+}
+
+/// The envelope a stored payload holds, `None` for a plaintext one; `location` names the store
+/// in an error.
+fn envelope(
+    provider: &str,
+    subject: &str,
+    payload: &Payload,
+    location: impl FnOnce() -> String,
+) -> Result<Option<Envelope>, StoreError> {
+    Envelope::parse(payload.expose_bytes()).map_err(|reason| StoreError::Corrupt {
+        store: LAYER,
+        location: location(),
+        reason: format!("the record for {provider}/{subject} holds {reason}"),
+    })
+}
+
+/// The record as its writer put it: decrypted with `keys`, or refused.
+fn open(
+    keys: Option<&KeyRing>,
+    mut stored: StoredCredential,
+    location: impl FnOnce() -> String,
+) -> Result<StoredCredential, StoreError> {
+    let record = &stored.record;
+    let (provider, subject) = (record.provider.as_str(), record.subject.as_str());
+    let payload = match envelope(provider, subject, &record.payload, location)? {
+        Some(envelope) => unseal(keys, provider, subject, stored.version, envelope.sealed())?,
+        None => accept_plaintext(keys, provider, subject, record.payload.clone())?,
+    };
+    stored.record.payload = payload;
+    Ok(stored)
 }
 
 /// Seals `record`'s payload for `version`, the version its write will give it.

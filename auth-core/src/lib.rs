@@ -115,7 +115,7 @@ mod token_source;
 
 pub use cell::{RefreshCallback, RefreshingTokenSource, STORE_WRITE_BUDGET};
 #[cfg(feature = "encryption")]
-pub use encrypted::EncryptedStore;
+pub use encrypted::{EncryptedStore, RecordOpener};
 pub use endpoint::TokenEndpoint;
 pub use error::{
     AuthError, ConfigError, ConfigSource, ErrorClass, OAuthErrorCode, StoreError, TokenOperation,

@@ -13,8 +13,8 @@ use integrations::auth_core::crypto::{EncryptionKey, KeyRing};
 use integrations::auth_core::store::CredentialRecord;
 use integrations::auth_core::testing::CapturedLogs;
 use integrations::{
-    AuthManager, AuthorizeOptions, CredentialStore, Credentials, OAuth2Token, SecretString,
-    SessionOptions, SqliteCredentialStore,
+    AuthManager, AuthorizeOptions, CredentialStore, Credentials, EncryptedStore,
+    MemoryCredentialStore, OAuth2Token, SecretString, SessionOptions, SqliteCredentialStore,
 };
 use store_file::FileCredentialStore;
 use wiremock::matchers::{body_string_contains, method, path};
@@ -172,6 +172,10 @@ async fn no_public_type_error_or_log_line_contains_a_secret() {
         stored.record,
         auth.list_credentials(None).await.unwrap()
     );
+    // A record read beneath the encryption layer (as the service's join reads it), opened.
+    let opener = store.opener();
+    let sealed = store.inner().get("asana", "alice").await.unwrap().unwrap();
+    clean!(opener, sealed, opener.open(sealed.clone()).unwrap());
 
     let session = auth.session("alice").await.unwrap();
     let source = session.token_source("asana").unwrap();
@@ -253,6 +257,14 @@ async fn no_public_type_error_or_log_line_contains_a_secret() {
         Ok(store) => store.get("asana", "alice").await.unwrap_err(),
     };
     assert_error_clean("wrong key", &err);
+    let err = EncryptedStore::new(
+        MemoryCredentialStore::new(),
+        KeyRing::new(EncryptionKey::from_bytes([9; 32])),
+    )
+    .opener()
+    .open(sealed)
+    .unwrap_err();
+    assert_error_clean("wrong key, opening a record read beneath", &err);
     let err = EncryptionKey::from_base64("CANARY-not-base64").unwrap_err();
     assert_error_clean("bad key", &err);
     let err = AsanaConnector::from_session(&session)

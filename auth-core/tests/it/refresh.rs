@@ -2034,3 +2034,150 @@ fn millis(at: SystemTime) -> u128 {
         .unwrap()
         .as_millis()
 }
+
+/// A store holding `token` for (test, u), and the record as a caller read it. It counts its
+/// reads, and its first wait ends only after a read (a wait that starts after the write it
+/// waits for is not woken by it, as with PostgreSQL's notifications).
+async fn offered(token: OAuth2Token) -> (Arc<HearsOfWrites>, StoredCredential) {
+    let store = Arc::new(HearsOfWrites::default());
+    let record = CredentialRecord::new("test", "u", Credentials::new(token).to_payload());
+    store.inner.put(record, PutMode::Create).await.unwrap();
+    let read = store.inner.get("test", "u").await.unwrap().unwrap();
+    (store, read)
+}
+
+#[tokio::test]
+async fn an_offered_record_with_a_fresh_token_is_served_without_reading_the_store() {
+    use auth_core::{RefreshingTokenSource, TokenSource};
+    let (server, calls) = refresh_server(Duration::ZERO).await;
+    let (store, read) = offered(valid("offered", "rt")).await;
+    let source = RefreshingTokenSource::stored(endpoint(&server.uri()), "u", store.clone());
+    // Another subject's record, or another provider's, is not this source's.
+    let mut other = read.clone();
+    other.record.subject = "v".into();
+    source.offer(other);
+    let mut other = read.clone();
+    other.record.provider = "other".into();
+    source.offer(other);
+    assert!(source.cached_token().is_none());
+    source.offer(read);
+    assert_eq!(source.cached_token().unwrap().expose_secret(), "offered");
+    assert_eq!(source.token().await.unwrap().expose_secret(), "offered");
+    assert_eq!(store.gets.load(Ordering::SeqCst), 0, "no read of the store");
+    // A source with a fresh token keeps it: an offered record is older than what it knows.
+    let (_, older) = offered(valid("older", "rt")).await;
+    source.offer(older);
+    assert_eq!(source.cached_token().unwrap().expose_secret(), "offered");
+    assert_eq!(calls.load(Ordering::SeqCst), 0);
+}
+
+#[tokio::test]
+async fn a_due_record_offered_is_claimed_as_read_and_refreshed_once() {
+    use auth_core::{RefreshingTokenSource, TokenSource};
+    let (server, calls) = refresh_server(Duration::ZERO).await;
+    let (store, read) = offered(expired("old", "rt")).await;
+    let source = RefreshingTokenSource::stored(endpoint(&server.uri()), "u", store.clone());
+    source.offer(read);
+    assert!(
+        source.cached_token().is_none(),
+        "due: refreshed at the next call"
+    );
+    assert_eq!(source.token().await.unwrap().expose_secret(), "access-1");
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    assert_eq!(
+        store.gets.load(Ordering::SeqCst),
+        0,
+        "the lease claimed on the record offered"
+    );
+    let (saved, credentials) = stored(&store.inner, "u").await;
+    assert_eq!(stored_access(&credentials), "access-1");
+    assert_eq!((saved.version, saved.record.lease), (3, None));
+}
+
+#[tokio::test]
+async fn a_due_record_offered_after_another_process_refreshed_loses_its_claim_and_adopts_that_token()
+ {
+    use auth_core::{RefreshingTokenSource, TokenSource};
+    let (server, calls) = refresh_server(Duration::ZERO).await;
+    let (store, read) = offered(expired("old", "rt")).await;
+    let theirs = CredentialRecord::new(
+        "test",
+        "u",
+        Credentials::new(valid("refreshed-elsewhere", "rt")).to_payload(),
+    );
+    store
+        .inner
+        .put(theirs, PutMode::Update(read.version))
+        .await
+        .unwrap();
+    let source = RefreshingTokenSource::stored(endpoint(&server.uri()), "u", store.clone());
+    source.offer(read);
+    assert_eq!(
+        source.token().await.unwrap().expose_secret(),
+        "refreshed-elsewhere"
+    );
+    assert_eq!(calls.load(Ordering::SeqCst), 0, "the version is the fence");
+    assert_eq!(
+        stored(&store.inner, "u").await.0.version,
+        2,
+        "nothing written"
+    );
+}
+
+#[tokio::test]
+async fn a_record_offered_under_another_process_s_lease_is_read_again_not_waited_on() {
+    use auth_core::{RefreshingTokenSource, TokenSource};
+    let (server, calls) = refresh_server(Duration::ZERO).await;
+    let mut token = Credentials::new(expired("old", "rt")).to_payload();
+    let store = Arc::new(HearsOfWrites::default());
+    let mut record = CredentialRecord::new("test", "u", token.clone());
+    record.lease = Some(RefreshLease {
+        holder: "another-instance".into(),
+        expires_at: SystemTime::now() + Duration::from_secs(30),
+    });
+    store.inner.put(record, PutMode::Create).await.unwrap();
+    let read = store.inner.get("test", "u").await.unwrap().unwrap();
+    // The holder's write lands after the caller's read and before its wait could start: a
+    // wait on the record offered would not hear it.
+    token = Credentials::new(valid("refreshed-elsewhere", "rt")).to_payload();
+    store
+        .inner
+        .put(
+            CredentialRecord::new("test", "u", token),
+            PutMode::Update(read.version),
+        )
+        .await
+        .unwrap();
+    let source = RefreshingTokenSource::stored(endpoint(&server.uri()), "u", store.clone());
+    source.offer(read);
+    let answer = tokio::time::timeout(Duration::from_secs(5), source.token())
+        .await
+        .expect("the store read again, not a wait until the lease lapses");
+    assert_eq!(answer.unwrap().expose_secret(), "refreshed-elsewhere");
+    assert_eq!(store.gets.load(Ordering::SeqCst), 1);
+    assert_eq!(calls.load(Ordering::SeqCst), 0);
+}
+
+#[tokio::test]
+async fn a_record_offered_during_a_refresh_is_ignored() {
+    use auth_core::{RefreshingTokenSource, TokenSource};
+    let (server, calls) = refresh_server(Duration::from_millis(300)).await;
+    let (store, _) = offered(expired("old", "rt")).await;
+    let source = RefreshingTokenSource::stored(endpoint(&server.uri()), "u", store.clone());
+    let refreshing = tokio::spawn({
+        let source = source.clone();
+        async move { source.token().await }
+    });
+    while calls.load(Ordering::SeqCst) == 0 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    // Read before the refresh lands, offered after it may have: never taken over its answer.
+    let (_, earlier) = offered(valid("read-earlier", "rt")).await;
+    source.offer(earlier);
+    assert!(source.cached_token().is_none(), "the refresh is under way");
+    assert_eq!(
+        refreshing.await.unwrap().unwrap().expose_secret(),
+        "access-1"
+    );
+    assert_eq!(source.cached_token().unwrap().expose_secret(), "access-1");
+}
