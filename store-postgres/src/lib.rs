@@ -239,6 +239,36 @@ impl PostgresCredentialStore {
         &self.inner.location
     }
 
+    /// A credential record that another component's query of this database read with its own
+    /// rows (the service reads a connector's record in the same statement as the connector), as
+    /// this store's `get` answers it before any layer above (still sealed, with an encrypting
+    /// layer; see `EncryptedStore::opener`), lease in host time. The query selects, from
+    /// `integrations_credentials` (here aliased `k`), these nine columns in this order, from
+    /// column `first` on:
+    ///
+    /// ```sql
+    /// k.provider, k.subject, k.version, k.status, k.lease_holder, k.lease_expires_ms,
+    /// (extract(epoch FROM k.created_at) * 1000)::bigint,
+    /// (extract(epoch FROM k.updated_at) * 1000)::bigint, k.payload
+    /// ```
+    ///
+    /// `None` when they are null (an outer join found no record).
+    ///
+    /// # Panics
+    ///
+    /// As [`Row::get`] does, when the row has no such columns of these types: a query written
+    /// wrong, which any test of it finds.
+    pub fn record_at(
+        &self,
+        row: &Row,
+        first: usize,
+    ) -> Result<Option<StoredCredential>, StoreError> {
+        if row.get::<_, Option<&str>>(first).is_none() {
+            return Ok(None);
+        }
+        decode(row, first, &self.inner.clock, self.location()).map(Some)
+    }
+
     /// Runs `work` on one of the store's pooled connections, for another component's tables in
     /// the same database (the service keeps its own there): with the store's timeouts (each
     /// statement's, and `statements` of them before a silent connection is given up) and its
@@ -406,7 +436,7 @@ impl PostgresCredentialStore {
     }
 
     fn decode(&self, row: &Row) -> Result<StoredCredential, StoreError> {
-        decode(row, &self.inner.clock, self.location())
+        decode(row, 0, &self.inner.clock, self.location())
     }
 }
 
@@ -651,23 +681,29 @@ fn location(config: &tokio_postgres::Config) -> String {
     format!("postgres://{user}{host}:{port}/{dbname}")
 }
 
-/// A row of `columns!()` as a stored credential, with the lease in host time.
-fn decode(row: &Row, clock: &Clock, location: &str) -> Result<StoredCredential, StoreError> {
-    let provider: String = row.get(0);
-    let subject: String = row.get(1);
+/// The columns of `columns!()`, from column `first` of `row`, as a stored credential, with the
+/// lease in host time.
+fn decode(
+    row: &Row,
+    first: usize,
+    clock: &Clock,
+    location: &str,
+) -> Result<StoredCredential, StoreError> {
+    let provider: String = row.get(first);
+    let subject: String = row.get(first + 1);
     let corrupt = |what: &str| StoreError::Corrupt {
         store: STORE,
         location: location.to_string(),
         reason: format!("the record for {provider}/{subject} has {what}"),
     };
-    let version =
-        Version::try_from(row.get::<_, i64>(2)).map_err(|_| corrupt("a negative version"))?;
-    let status_text: String = row.get(3);
+    let version = Version::try_from(row.get::<_, i64>(first + 2))
+        .map_err(|_| corrupt("a negative version"))?;
+    let status_text: String = row.get(first + 3);
     let status = CredentialStatus::parse(&status_text)
         .ok_or_else(|| corrupt(&format!("an unknown status `{status_text}`")))?;
     let lease = match (
-        row.get::<_, Option<String>>(4),
-        row.get::<_, Option<i64>>(5),
+        row.get::<_, Option<String>>(first + 4),
+        row.get::<_, Option<i64>>(first + 5),
     ) {
         (None, None) => None,
         (Some(holder), Some(expires_ms)) => Some(RefreshLease {
@@ -676,9 +712,9 @@ fn decode(row: &Row, clock: &Clock, location: &str) -> Result<StoredCredential, 
         }),
         _ => return Err(corrupt("half a refresh lease")),
     };
-    let created_at = time_from_millis(row.get(6));
-    let updated_at = time_from_millis(row.get(7));
-    let payload = Payload::new(row.get(8));
+    let created_at = time_from_millis(row.get(first + 6));
+    let updated_at = time_from_millis(row.get(first + 7));
+    let payload = Payload::new(row.get(first + 8));
     Ok(StoredCredential {
         record: CredentialRecord {
             provider,
