@@ -812,6 +812,11 @@ impl Connectors {
             }
         };
         let mut cache = self.lock();
+        if let Some((_, built)) = cache.entries.get(&record.id) {
+            // Built by a concurrent first call while this one waited for its OAuth app: one warm
+            // connector, so that its callers share one token source and its single flight.
+            return Ok(built.clone());
+        }
         if cache.entries.len() >= self.settings.cache_size.max(1) {
             let oldest = cache
                 .entries
@@ -1299,8 +1304,11 @@ mod tests {
         assert_eq!(connectors.lock().entries.len(), 1);
     }
 
-    #[tokio::test]
-    async fn changing_the_application_s_app_forgets_the_warm_connectors_that_used_it() {
+    /// Connectors over a store holding the application `app`, which has an Asana OAuth app of
+    /// its own (the client returned).
+    async fn with_application_app(
+        asana: AsanaAppCredentials,
+    ) -> (Arc<SqliteServiceStore>, Connectors, OAuthClient) {
         let store = Arc::new(SqliteServiceStore::open_in_memory().await.unwrap());
         store
             .create_application(ApplicationRecord {
@@ -1314,9 +1322,6 @@ mod tests {
             })
             .await
             .unwrap();
-        let mut asana = AsanaAppCredentials::default();
-        asana.client_id = Some("service-client".into());
-        asana.client_secret = Some("service-secret".into());
         let connectors = connectors_over(store.clone(), asana, 10);
         let client = OAuthClient {
             client_id: "own-app".into(),
@@ -1326,6 +1331,27 @@ mod tests {
             .set_application_app("app", &ConnectorType::Asana, &client)
             .await
             .unwrap();
+        (store, connectors, client)
+    }
+
+    #[tokio::test]
+    async fn concurrent_first_calls_share_one_warm_connector() {
+        let (store, connectors, _) = with_application_app(AsanaAppCredentials::default()).await;
+        let mut own = record("own-app");
+        own.auth_kind = AuthKind::OAuth;
+        own.oauth_app = Some(OAuthAppSource::Application);
+        store.insert_connector(own.clone()).await.unwrap();
+        // Both wait for the application's OAuth app, each having found no warm connector.
+        let (first, second) = tokio::join!(connectors.connector(&own), connectors.connector(&own));
+        assert!(Arc::ptr_eq(&first.unwrap(), &second.unwrap()));
+    }
+
+    #[tokio::test]
+    async fn changing_the_application_s_app_forgets_the_warm_connectors_that_used_it() {
+        let mut asana = AsanaAppCredentials::default();
+        asana.client_id = Some("service-client".into());
+        asana.client_secret = Some("service-secret".into());
+        let (store, connectors, client) = with_application_app(asana).await;
         let mut records = Vec::new();
         for (id, kind, source) in [
             ("pat", AuthKind::Token, None),
