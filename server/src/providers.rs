@@ -24,12 +24,14 @@ use integrations::asana::{
 };
 use integrations::auth_core::config::{CodeValue, ConfigLoader, ProviderConfig};
 use integrations::auth_core::provider::{ApiSettings, OAuth2Settings};
-use integrations::auth_core::{AuthProvider, CredentialRecord, PutMode, TokenEndpoint};
+use integrations::auth_core::{
+    AuthProvider, CredentialRecord, PutMode, StoredCredential, TokenEndpoint,
+};
 use integrations::declarative::{self, Definition};
 use integrations::{
     AuthError, AuthManager, ConfigError, CredentialSource, CredentialStatus, CredentialStore,
-    Credentials, EnvSource, ErrorClass, OAuth2Token, RefreshingTokenSource, SecretString,
-    TokenSource,
+    Credentials, EnvSource, ErrorClass, OAuth2Token, RecordOpener, RefreshingTokenSource,
+    SecretString, TokenSource,
 };
 use serde_json::{Map, Value, json};
 
@@ -338,6 +340,9 @@ enum WarmClient {
 pub(crate) struct Connectors {
     store: Arc<dyn ServiceStore>,
     credentials: Arc<dyn CredentialStore>,
+    /// Opens the credential records the service's store reads with a connector, to offer them
+    /// to the connector's token source.
+    opener: RecordOpener,
     sealer: Sealer,
     settings: UpstreamSettings,
     metrics: Arc<Metrics>,
@@ -408,6 +413,7 @@ impl Connectors {
     pub(crate) fn new(
         store: Arc<dyn ServiceStore>,
         credentials: Arc<dyn CredentialStore>,
+        opener: RecordOpener,
         sealer: Sealer,
         settings: UpstreamSettings,
         metrics: Arc<Metrics>,
@@ -415,6 +421,7 @@ impl Connectors {
         Self {
             store,
             credentials,
+            opener,
             sealer,
             settings,
             metrics,
@@ -671,10 +678,13 @@ impl Connectors {
     }
 
     /// The warm Asana connector for `record`, built on first use; 400 for a connector of a
-    /// provider without a catalog.
+    /// provider without a catalog. `read` is its credential record as the service's store read
+    /// it with the connector, if it did: a token source without a fresh token starts from it
+    /// ([`RefreshingTokenSource::offer`]) instead of reading the credential store again.
     pub(crate) async fn connector(
         &self,
         record: &ConnectorRecord,
+        read: Option<StoredCredential>,
     ) -> Result<Arc<AsanaConnector>, ApiError> {
         if record.connector_type != PROVIDER_ID {
             return Err(ApiError::bad_request(format!(
@@ -682,7 +692,19 @@ impl Connectors {
                 record.connector_type
             )));
         }
-        match self.warm(record).await?.client {
+        let warm = self.warm(record).await?;
+        if let Some(read) = read
+            && warm.source.cached_token().is_none()
+        {
+            match self.opener.open(read) {
+                Ok(read) => warm.source.offer(read),
+                // The token source reads the record itself, and answers what is wrong with it.
+                Err(e) => {
+                    tracing::debug!(connector = %record.id, error = %e, "the credential record read with the connector does not open");
+                }
+            }
+        }
+        match warm.client {
             WarmClient::Asana(connector) => Ok(connector),
             WarmClient::Api(_) => Err(ApiError::internal(
                 "an Asana connector was set up as a raw API session",
@@ -1235,7 +1257,7 @@ fn upstream_setup(e: AuthError) -> ApiError {
 
 #[cfg(test)]
 mod tests {
-    use integrations::MemoryCredentialStore;
+    use integrations::{EncryptedStore, EncryptionKey, KeyRing, MemoryCredentialStore};
 
     use super::*;
     use crate::store::{ApplicationRecord, SqliteServiceStore};
@@ -1259,13 +1281,25 @@ mod tests {
     /// Connectors over `store` and no credentials yet, for a fake Asana that never answers.
     fn connectors_over(
         store: Arc<dyn ServiceStore>,
-        mut asana: AsanaAppCredentials,
+        asana: AsanaAppCredentials,
         cache_size: usize,
     ) -> Connectors {
+        connectors_with_keys(store, asana, cache_size, None)
+    }
+
+    /// As [`connectors_over`], the credentials encrypted with `keys`.
+    fn connectors_with_keys(
+        store: Arc<dyn ServiceStore>,
+        mut asana: AsanaAppCredentials,
+        cache_size: usize,
+        keys: Option<KeyRing>,
+    ) -> Connectors {
         asana.api_base_url = "http://127.0.0.1:9/api/1.0".parse().unwrap();
+        let credentials = EncryptedStore::with_keys(MemoryCredentialStore::new(), keys);
         Connectors::new(
             store,
-            Arc::new(MemoryCredentialStore::new()),
+            Arc::new(credentials.clone()),
+            credentials.opener(),
             Sealer::new(None),
             UpstreamSettings {
                 asana,
@@ -1287,13 +1321,13 @@ mod tests {
             AsanaAppCredentials::default(),
             2,
         );
-        let first = connectors.connector(&record("a")).await.unwrap();
+        let first = connectors.connector(&record("a"), None).await.unwrap();
         assert!(Arc::ptr_eq(
             &first,
-            &connectors.connector(&record("a")).await.unwrap()
+            &connectors.connector(&record("a"), None).await.unwrap()
         ));
-        connectors.connector(&record("b")).await.unwrap();
-        connectors.connector(&record("c")).await.unwrap();
+        connectors.connector(&record("b"), None).await.unwrap();
+        connectors.connector(&record("c"), None).await.unwrap();
         let cached: Vec<String> = {
             let mut ids: Vec<String> = connectors.lock().entries.keys().cloned().collect();
             ids.sort();
@@ -1302,6 +1336,53 @@ mod tests {
         assert_eq!(cached, ["b", "c"]);
         connectors.forget("b");
         assert_eq!(connectors.lock().entries.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_connector_s_token_source_starts_from_the_record_read_with_the_connector() {
+        let keys = KeyRing::new(EncryptionKey::generate());
+        let connectors = connectors_with_keys(
+            Arc::new(SqliteServiceStore::open_in_memory().await.unwrap()),
+            AsanaAppCredentials::default(),
+            10,
+            Some(keys.clone()),
+        );
+        // Sealed as the credential store's table holds it (which holds nothing here: the token
+        // can only come from the record offered).
+        let sealed = |keys: KeyRing, subject: &'static str| async move {
+            let beneath = MemoryCredentialStore::new();
+            let token = OAuth2Token::bearer(format!("joined-{subject}"));
+            EncryptedStore::new(beneath.clone(), keys)
+                .put(
+                    CredentialRecord::new(
+                        PROVIDER_ID,
+                        subject,
+                        Credentials::new(token).to_payload(),
+                    ),
+                    PutMode::Create,
+                )
+                .await
+                .unwrap();
+            beneath.get(PROVIDER_ID, subject).await.unwrap()
+        };
+        let cached = |id: &'static str| {
+            let connectors = &connectors;
+            async move {
+                connectors
+                    .warm(&record(id))
+                    .await
+                    .unwrap()
+                    .source
+                    .cached_token()
+            }
+        };
+        let read = sealed(keys.clone(), "a").await;
+        connectors.connector(&record("a"), read).await.unwrap();
+        assert_eq!(cached("a").await.unwrap().expose_secret(), "joined-a");
+        // A record that does not open is left for the token source to read (and refuse) itself.
+        let read = sealed(KeyRing::new(EncryptionKey::generate()), "b").await;
+        connectors.connector(&record("b"), read).await.unwrap();
+        assert!(cached("b").await.is_none());
     }
 
     /// Connectors over a store holding the application `app`, which has an Asana OAuth app of
@@ -1342,7 +1423,10 @@ mod tests {
         own.oauth_app = Some(OAuthAppSource::Application);
         store.insert_connector(own.clone()).await.unwrap();
         // Both wait for the application's OAuth app, each having found no warm connector.
-        let (first, second) = tokio::join!(connectors.connector(&own), connectors.connector(&own));
+        let (first, second) = tokio::join!(
+            connectors.connector(&own, None),
+            connectors.connector(&own, None)
+        );
         assert!(Arc::ptr_eq(&first.unwrap(), &second.unwrap()));
     }
 
@@ -1375,7 +1459,7 @@ mod tests {
         };
         let warm_all = || async {
             for record in &records {
-                connectors.connector(record).await.unwrap();
+                connectors.connector(record, None).await.unwrap();
             }
         };
         warm_all().await;

@@ -12,7 +12,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::http::StatusCode;
 use integrations::asana::{AsanaAppCredentials, AsanaAuthProvider, RetryConfig};
-use integrations::{CredentialStore, EnvSource, KeyRing, SqliteCredentialStore};
+use integrations::{CredentialStore, EnvSource, KeyRing, RecordOpener, SqliteCredentialStore};
 use tokio::net::TcpListener;
 use url::Url;
 
@@ -380,12 +380,14 @@ impl ServerBuilder {
             reason: "name the directory (or the postgres:// URL) that holds the service's data"
                 .into(),
         })?;
-        let (credentials, store) = open_stores(&location, self.pool_size, keys.as_ref()).await?;
+        let (credentials, opener, store) =
+            open_stores(&location, self.pool_size, keys.as_ref()).await?;
         let sealer = Sealer::new(keys);
         let metrics = Arc::new(Metrics::default());
         let connectors = Connectors::new(
             store.clone(),
             credentials.clone(),
+            opener,
             sealer.clone(),
             UpstreamSettings {
                 asana: self.asana,
@@ -422,13 +424,21 @@ impl ServerBuilder {
     }
 }
 
-/// The credential store (encrypted when there are keys) and the service's store at `location`.
+/// The credential store (encrypted when there are keys), what opens the records the service's
+/// store reads of it, and the service's store, at `location`.
 async fn open_stores(
     location: &StoreLocation,
     // Only a PostgreSQL store has a pool.
     #[cfg_attr(not(feature = "postgres"), allow(unused_variables))] pool_size: Option<usize>,
     keys: Option<&KeyRing>,
-) -> Result<(Arc<dyn CredentialStore>, Arc<dyn ServiceStore>), ServerError> {
+) -> Result<
+    (
+        Arc<dyn CredentialStore>,
+        RecordOpener,
+        Arc<dyn ServiceStore>,
+    ),
+    ServerError,
+> {
     match location {
         StoreLocation::Directory(dir) => {
             create_private_dir(dir)?;
@@ -437,7 +447,8 @@ async fn open_stores(
                 Some(ring) => credentials.key_ring(ring.clone()),
                 None => credentials.unencrypted(),
             };
-            let credentials: Arc<dyn CredentialStore> = Arc::new(credentials.open().await?);
+            let credentials = credentials.open().await?;
+            let opener = credentials.opener();
             let store: Arc<dyn ServiceStore> = Arc::new(
                 SqliteServiceStore::open_with_credentials(
                     dir.join("service.db"),
@@ -445,7 +456,7 @@ async fn open_stores(
                 )
                 .await?,
             );
-            Ok((credentials, store))
+            Ok((Arc::new(credentials), opener, store))
         }
         #[cfg(feature = "postgres")]
         StoreLocation::Postgres(url) => {
@@ -461,7 +472,7 @@ async fn open_stores(
             let store: Arc<dyn ServiceStore> = Arc::new(
                 crate::store::PostgresServiceStore::open(credentials.inner().clone()).await?,
             );
-            Ok((Arc::new(credentials), store))
+            Ok((Arc::new(credentials.clone()), credentials.opener(), store))
         }
         #[cfg(not(feature = "postgres"))]
         StoreLocation::Postgres(_) => Err(ServerError::InvalidConfig {

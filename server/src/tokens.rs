@@ -11,12 +11,12 @@ use std::time::{Duration, SystemTime};
 use axum::extract::{FromRef, FromRequestParts};
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
-use integrations::{CredentialStatus, SecretString};
+use integrations::SecretString;
 
 use crate::error::ApiError;
 use crate::limits::RateLimiter;
 use crate::secrets;
-use crate::store::{ConnectorRecord, ServiceStore, TokenRecord};
+use crate::store::{ConnectorRecord, JoinedCredentials, ServiceStore, TokenRecord};
 
 /// Who is calling: an application, and for a scoped token the one customer it may reach.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -121,20 +121,14 @@ impl Bearer {
     }
 
     /// As [`Bearer::verify`], and the caller's application's connector `id` (if it has one)
-    /// with its credential status when the store reads that too, all in one store call. Whether
-    /// the caller may see that connector (a scoped token) is the caller's to check.
+    /// with what the store reads of its credentials, all in one store call. Whether the caller
+    /// may see that connector (a scoped token) is the caller's to check.
     pub(crate) async fn verify_with_connector(
         &self,
         store: &dyn ServiceStore,
         limiter: &RateLimiter,
         id: &str,
-    ) -> Result<
-        (
-            Principal,
-            Option<(ConnectorRecord, Option<CredentialStatus>)>,
-        ),
-        ApiError,
-    > {
+    ) -> Result<(Principal, Option<(ConnectorRecord, JoinedCredentials)>), ApiError> {
         let (token, connector) = store.token_and_connector(&self.hash, id).await?.unzip();
         Ok((admit(token, limiter)?, connector.flatten()))
     }

@@ -145,7 +145,7 @@ pub(crate) async fn execute(
     let ApiJson(mut request) = ApiJson::<ExecuteRequest>::from_request(body, &state).await?;
     let (record, status) = read.unzip();
     let record = visible(&principal, record)?;
-    let status = Status(status.flatten());
+    let status = Status(status.unwrap_or_default());
     let kind = state.connectors.kind_of(&record)?;
     let param_names = proxy::audit_names(&request.entity, &request.action, &request.params);
     let answer = match kind {
@@ -326,7 +326,7 @@ async fn ready(
     if status.get(state, record).await? == CredentialStatus::NeedsReauthorization {
         return Err(ApiError::needs_reauthorization(&record.id));
     }
-    state.connectors.connector(record).await
+    state.connectors.connector(record, status.record()).await
 }
 
 async fn check(
@@ -345,7 +345,12 @@ async fn check(
                 ),
             )
         } else {
-            let health = state.connectors.connector(record).await?.check().await;
+            let health = state
+                .connectors
+                .connector(record, status.record())
+                .await?
+                .check()
+                .await;
             (health.healthy, (!health.healthy).then_some(health.message))
         };
     Ok(ExecuteResponse {

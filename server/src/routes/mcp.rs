@@ -221,7 +221,7 @@ impl Executor for ServiceExecutor {
         let outcome = run_action(
             &self.state,
             &self.record,
-            Status(None),
+            Status::default(),
             entity,
             action,
             params,

@@ -22,6 +22,7 @@ use axum::extract::{
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use integrations::CredentialStatus;
+use integrations::auth_core::StoredCredential;
 use integrations_mcp::HttpSettings;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -31,7 +32,7 @@ use crate::error::ApiError;
 use crate::limits::RateLimiter;
 use crate::metrics::Metrics;
 use crate::providers::Connectors;
-use crate::store::{AuditEntry, ConnectorRecord, ServiceStore};
+use crate::store::{AuditEntry, ConnectorRecord, JoinedCredentials, ServiceStore};
 use crate::tokens::Principal;
 
 pub(crate) use mcp::McpAccess;
@@ -252,22 +253,28 @@ pub(crate) fn rfc3339(t: SystemTime) -> String {
         .unwrap_or_default()
 }
 
-/// A connector's credential status as its store call answered it, if it did; else the
-/// credential store is asked ([`Status::get`]).
-#[derive(Clone, Copy)]
-pub(crate) struct Status(pub(crate) Option<CredentialStatus>);
+/// What a connector's store call read of its credentials, if anything: their status (else the
+/// credential store is asked, [`Status::get`]) and their record (offered to the connector's
+/// token source, [`Status::record`]).
+#[derive(Default)]
+pub(crate) struct Status(pub(crate) JoinedCredentials);
 
 impl Status {
     /// The status read with the connector, or the credential store's.
     pub(crate) async fn get(
-        self,
+        &self,
         state: &AppState,
         record: &ConnectorRecord,
     ) -> Result<CredentialStatus, ApiError> {
-        match self.0 {
+        match self.0.status {
             Some(status) => Ok(status),
             None => state.connectors.status(record).await,
         }
+    }
+
+    /// The credential record read with the connector, if it was.
+    pub(crate) fn record(self) -> Option<StoredCredential> {
+        self.0.record
     }
 }
 

@@ -21,6 +21,7 @@ use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 use integrations::CredentialStatus;
+use integrations::auth_core::StoredCredential;
 
 use crate::error::ServiceStoreError;
 
@@ -29,11 +30,39 @@ pub use postgres::PostgresServiceStore;
 pub use sqlite::SqliteServiceStore;
 
 /// What [`ServiceStore::token_and_connector`] reads: a service token and, when its application
-/// has it, the connector asked for, with its credential status when the store reads that too.
-pub type TokenAndConnector = (
-    TokenRecord,
-    Option<(ConnectorRecord, Option<CredentialStatus>)>,
-);
+/// has it, the connector asked for, with what the store read of its credentials.
+pub type TokenAndConnector = (TokenRecord, Option<(ConnectorRecord, JoinedCredentials)>);
+
+/// What [`ServiceStore::token_and_connector`] read of a connector's credentials in the same round
+/// trip as the connector: as much as the store can, as it shares the credential store's database
+/// or not.
+#[derive(Debug, Clone, Default)]
+pub struct JoinedCredentials {
+    /// Their status (a connector without credentials needs re-authorization); `None` when the
+    /// store does not read it (the caller then asks the credential store).
+    pub status: Option<CredentialStatus>,
+    /// The record, as the credential store holds it underneath its encryption layer (sealed),
+    /// when the store reads it too: the connector's token source then starts from it instead of
+    /// reading it again ([`RecordOpener`](integrations::auth_core::RecordOpener) opens it).
+    pub record: Option<StoredCredential>,
+}
+
+/// Two reads are alike when they agree on the status and on the record's provider, subject and
+/// version (a version is written once; `StoredCredential` has no equality of its own).
+impl PartialEq for JoinedCredentials {
+    fn eq(&self, other: &Self) -> bool {
+        let key = |joined: &Self| {
+            joined.record.as_ref().map(|stored| {
+                (
+                    stored.record.provider.clone(),
+                    stored.record.subject.clone(),
+                    stored.version,
+                )
+            })
+        };
+        self.status == other.status && key(self) == key(other)
+    }
+}
 
 /// A connector's credential status as read by a join with the credential store's table: no row
 /// there (no credentials) needs re-authorization, as the credential store would answer; an error
@@ -331,9 +360,10 @@ pub trait ServiceStore: Send + Sync + fmt::Debug {
     async fn token(&self, token_hash: &str) -> Result<Option<TokenRecord>, ServiceStoreError>;
     /// The token with this hash (expired or not) and, when its application has one, that
     /// application's connector with id `connector_id`: what an execute reads, in one round trip.
-    /// The connector comes with its credential status when this store reads it in the same round
-    /// trip (it shares the credential store's database; a connector without credentials needs
-    /// re-authorization), `None` when it does not (the caller then asks the credential store).
+    /// The connector comes with what this store reads of its credentials in the same round trip
+    /// ([`JoinedCredentials`]): their status when it can see the credential store's table (a
+    /// connector without credentials needs re-authorization), and their record when it shares
+    /// that store's database.
     async fn token_and_connector(
         &self,
         token_hash: &str,

@@ -12,16 +12,16 @@ use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 use integrations::auth_core::store::{millis_since_epoch, time_from_millis};
-use integrations::{CredentialStore, StoreError};
+use integrations::{CredentialStatus, CredentialStore, StoreError};
 use store_postgres::tokio_postgres::Row;
 use store_postgres::tokio_postgres::types::ToSql;
 use store_postgres::{PooledConnection, PostgresCredentialStore, tokio_postgres};
 
 use super::batches::{self, Batches, Waiting};
 use super::{
-    ApplicationRecord, AuditEntry, AuthKind, ConnectorFilter, ConnectorRecord, OAuthAppRecord,
-    OAuthAppSource, OAuthSecretClaim, OAuthSecretRecord, OAuthStateRecord, Sealed, ServiceStore,
-    TokenAndConnector, TokenRecord, joined_status,
+    ApplicationRecord, AuditEntry, AuthKind, ConnectorFilter, ConnectorRecord, JoinedCredentials,
+    OAuthAppRecord, OAuthAppSource, OAuthSecretClaim, OAuthSecretRecord, OAuthStateRecord, Sealed,
+    ServiceStore, TokenAndConnector, TokenRecord,
 };
 use crate::error::ServiceStoreError;
 
@@ -131,17 +131,25 @@ const APPLICATION_COLUMNS: &str =
     "id, name, organization_id, client_id, client_secret_hash, redirect_origins, created_ms";
 const CONNECTOR_COLUMNS: &str = "id, application_id, customer_name, connector_type, definition_id, name, auth_kind, oauth_app, created_ms, updated_ms, read_only";
 /// The columns of a token-and-connector read: the token's columns, then [`CONNECTOR_COLUMNS`]
-/// (all null when its application has no such connector), then the connector's credential status
-/// (column 15; null when it has no credentials), read from the credential store's table in the
-/// same database (the record the core's store keeps under the connector's provider id and its
-/// id), then the read's position, from 1 (column 16).
+/// (all null when its application has no such connector), then the connector's credential record
+/// (columns 15 to 23, as [`PostgresCredentialStore::record_at`] reads them; null when it has no
+/// credentials) from the credential store's table in the same database (the record the core's
+/// store keeps under the connector's provider id and its id), then the read's position, from 1
+/// (column 24).
 macro_rules! token_connector_status_columns {
     () => {
         "SELECT t.token_hash, t.application_id, t.customer, \
          t.expires_ms, c.id, c.application_id, c.customer_name, c.connector_type, c.definition_id, \
-         c.name, c.auth_kind, c.oauth_app, c.created_ms, c.updated_ms, c.read_only, k.status, "
+         c.name, c.auth_kind, c.oauth_app, c.created_ms, c.updated_ms, c.read_only, \
+         k.provider, k.subject, k.version, k.status, k.lease_holder, k.lease_expires_ms, \
+         (extract(epoch FROM k.created_at) * 1000)::bigint, \
+         (extract(epoch FROM k.updated_at) * 1000)::bigint, k.payload, "
     };
 }
+/// The first credential column of a token-and-connector read.
+const CREDENTIAL_COLUMN: usize = 15;
+/// The position column of a token-and-connector read.
+const POSITION_COLUMN: usize = 24;
 /// The connector and credential joins of a token-and-connector read, on `c_id`.
 macro_rules! connector_status_joins {
     ($c_id:literal) => {
@@ -416,10 +424,11 @@ impl PostgresServiceStore {
         };
         let mut found: Vec<Option<TokenAndConnector>> = reads.iter().map(|_| None).collect();
         for row in &rows {
-            let slot = usize::try_from(row.get::<_, i64>(16))
+            let position = row.get::<_, i64>(POSITION_COLUMN);
+            let slot = usize::try_from(position)
                 .ok()
                 .and_then(|n| found.get_mut(n.checked_sub(1)?))
-                .ok_or_else(|| corrupt("read position", &row.get::<_, i64>(16).to_string()))?;
+                .ok_or_else(|| corrupt("read position", &position.to_string()))?;
             *slot = Some(self.token_and_connector_at(row)?);
         }
         Ok(found)
@@ -429,14 +438,23 @@ impl PostgresServiceStore {
     fn token_and_connector_at(&self, row: &Row) -> Result<TokenAndConnector, ServiceStoreError> {
         let connector = match row.get::<_, Option<String>>(4) {
             Some(_) => {
-                let status = joined_status(row.get::<_, Option<&str>>(15)).map_err(|message| {
+                let record = self.db.record_at(row, CREDENTIAL_COLUMN).map_err(|e| {
                     ServiceStoreError::Backend {
-                        operation: "read a connector's credential status",
-                        message,
+                        operation: "read a connector's credentials",
+                        message: e.to_string(),
                         location: self.db.describe(),
                     }
                 })?;
-                Some((connector_at(row, 4)?, Some(status)))
+                let status = record
+                    .as_ref()
+                    .map_or(CredentialStatus::NeedsReauthorization, |stored| {
+                        stored.record.status
+                    });
+                let joined = JoinedCredentials {
+                    status: Some(status),
+                    record,
+                };
+                Some((connector_at(row, 4)?, joined))
             }
             None => None,
         };

@@ -15,9 +15,9 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::connection_thread::ConnectionThread;
 use super::{
-    ApplicationRecord, AuditEntry, AuthKind, ConnectorFilter, ConnectorRecord, OAuthAppRecord,
-    OAuthAppSource, OAuthSecretClaim, OAuthSecretRecord, OAuthStateRecord, Sealed, ServiceStore,
-    TokenAndConnector, TokenRecord, joined_status,
+    ApplicationRecord, AuditEntry, AuthKind, ConnectorFilter, ConnectorRecord, JoinedCredentials,
+    OAuthAppRecord, OAuthAppSource, OAuthSecretClaim, OAuthSecretRecord, OAuthStateRecord, Sealed,
+    ServiceStore, TokenAndConnector, TokenRecord, joined_status,
 };
 use crate::error::ServiceStoreError;
 
@@ -754,7 +754,11 @@ impl ServiceStore for SqliteServiceStore {
                     let connector = match r.get::<_, Option<String>>(4)? {
                         Some(_) => {
                             let status = statuses.then(|| status_at(r, 15)).transpose()?;
-                            Some((connector_at(r, 4)?, status))
+                            let joined = JoinedCredentials {
+                                status,
+                                record: None,
+                            };
+                            Some((connector_at(r, 4)?, joined))
                         }
                         None => None,
                     };

@@ -3,16 +3,17 @@
 use std::sync::Arc;
 
 use crate::support::mark_needs_reauthorization;
-use integrations::auth_core::{CredentialRecord, Payload, PutMode};
+use integrations::auth_core::{CredentialRecord, Payload, PutMode, RefreshLease};
 use integrations::{
-    CredentialStatus, CredentialStore, EncryptionKey, KeyRing, SqliteCredentialStore,
+    CredentialStatus, CredentialStore, EncryptionKey, KeyRing, RecordOpener, SqliteCredentialStore,
 };
 use integrations_server::ServiceStore;
 use integrations_server::testing::{
     application, claim_of, connector, ms, oauth_secret, run_conformance,
 };
 use integrations_server::{
-    ConnectorRecord, PostgresServiceStore, ServiceStoreError, SqliteServiceStore, TokenRecord,
+    ConnectorRecord, JoinedCredentials, PostgresServiceStore, ServiceStoreError,
+    SqliteServiceStore, TokenRecord,
 };
 use store_postgres::PostgresCredentialStore;
 
@@ -106,7 +107,8 @@ async fn the_postgres_store_passes_the_conformance_checks() {
 /// once; one without credentials needs re-authorization; another provider's record under the same
 /// id is not the connector's. On PostgreSQL (one database) and on SQLite opened beside the
 /// credential store's file (attached, encrypted credentials and all); SQLite opened alone leaves
-/// the status to the credential store.
+/// the status to the credential store. PostgreSQL reads the record too, sealed: opened, it is
+/// what the credential store's `get` answers, version, lease and payload.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_execute_s_store_call_reads_the_credential_status_with_the_token_and_the_connector() {
     let dir = tempfile::tempdir().unwrap();
@@ -123,7 +125,7 @@ async fn an_execute_s_store_call_reads_the_credential_status_with_the_token_and_
             .await
             .unwrap(),
     );
-    reads_statuses(&beside, sqlite_credentials.as_ref()).await;
+    reads_statuses(&beside, sqlite_credentials.as_ref(), None).await;
     let alone: Arc<dyn ServiceStore> = Arc::new(
         SqliteServiceStore::open(dir.path().join("alone.db"))
             .await
@@ -135,18 +137,22 @@ async fn an_execute_s_store_call_reads_the_credential_status_with_the_token_and_
             .token_and_connector(&token.token_hash, &record.id)
             .await
             .unwrap(),
-        Some((token, Some((record, None))))
+        Some((token, Some((record, JoinedCredentials::default()))))
     );
     let Some(db) = store_postgres::testing::database().await else {
         return;
     };
-    let credentials = unencrypted(&db).await;
+    let credentials = PostgresCredentialStore::builder(&db.url())
+        .key_ring(KeyRing::new(EncryptionKey::generate()))
+        .open()
+        .await
+        .unwrap();
     let postgres: Arc<dyn ServiceStore> = Arc::new(
-        PostgresServiceStore::open(credentials.clone())
+        PostgresServiceStore::open(credentials.inner().clone())
             .await
             .unwrap(),
     );
-    reads_statuses(&postgres, &credentials).await;
+    reads_statuses(&postgres, &credentials, Some(&credentials.opener())).await;
 }
 
 /// A service token and a connector of its application, stored in `store`.
@@ -167,8 +173,13 @@ async fn token_and_connector(store: &Arc<dyn ServiceStore>) -> (TokenRecord, Con
     (token, record)
 }
 
-/// The statuses `store` reads with the token and the connector, as `credentials` changes.
-async fn reads_statuses(store: &Arc<dyn ServiceStore>, credentials: &dyn CredentialStore) {
+/// The statuses `store` reads with the token and the connector, as `credentials` changes; with
+/// `opener`, the records it reads too, checked against `credentials`' own reads.
+async fn reads_statuses(
+    store: &Arc<dyn ServiceStore>,
+    credentials: &dyn CredentialStore,
+    opener: Option<&RecordOpener>,
+) {
     let (token, record) = token_and_connector(store).await;
     let status = || async {
         let (read_token, connector) = store
@@ -177,18 +188,48 @@ async fn reads_statuses(store: &Arc<dyn ServiceStore>, credentials: &dyn Credent
             .unwrap()
             .unwrap();
         assert_eq!(read_token, token);
-        let (read, status) = connector.unwrap();
+        let (read, joined) = connector.unwrap();
         assert_eq!(read, record);
-        status
+        let expected = credentials.get("asana", "status-conn").await.unwrap();
+        match opener {
+            None => assert!(joined.record.is_none()),
+            Some(opener) => {
+                let opened = joined.record.map(|sealed| {
+                    assert_ne!(
+                        sealed.record.payload.expose_bytes(),
+                        br#"{"access_token":"joined"}"#,
+                        "read sealed"
+                    );
+                    opener.open(sealed).unwrap()
+                });
+                let seen = |stored: Option<integrations::auth_core::StoredCredential>| {
+                    stored.map(|stored| {
+                        (
+                            stored.version,
+                            stored.record.status,
+                            stored.record.lease,
+                            stored.record.payload.expose_bytes().to_vec(),
+                            stored.created_at,
+                            stored.updated_at,
+                        )
+                    })
+                };
+                assert_eq!(seen(opened), seen(expected));
+            }
+        }
+        joined.status
     };
     assert_eq!(status().await, Some(CredentialStatus::NeedsReauthorization));
-    credentials
-        .put(
-            CredentialRecord::new("asana", "status-conn", Payload::new(b"{}".to_vec())),
-            PutMode::Overwrite,
-        )
-        .await
-        .unwrap();
+    let mut written = CredentialRecord::new(
+        "asana",
+        "status-conn",
+        Payload::new(br#"{"access_token":"joined"}"#.to_vec()),
+    );
+    written.lease = Some(RefreshLease {
+        holder: "another instance".into(),
+        expires_at: std::time::SystemTime::now() + std::time::Duration::from_secs(30),
+    });
+    credentials.put(written, PutMode::Overwrite).await.unwrap();
     assert_eq!(status().await, Some(CredentialStatus::Active));
     mark_needs_reauthorization(credentials, "asana", "status-conn").await;
     assert_eq!(status().await, Some(CredentialStatus::NeedsReauthorization));
