@@ -338,6 +338,18 @@ impl Drop for Flight<'_> {
     }
 }
 
+/// The refresh of a cell taken by an offer ([`TokenCell::offer`]) while it examines the record
+/// offered; dropped, it wakes the tasks that waited meanwhile. No refresh ran, so the count of
+/// ended refreshes stays: the waiters of one that failed transiently still share its failure.
+struct Offering<'a>(&'a TokenCell);
+
+impl Drop for Offering<'_> {
+    fn drop(&mut self) {
+        self.0.refreshing.store(false, Ordering::Release);
+        self.0.landed.notify_waiters();
+    }
+}
+
 impl fmt::Debug for TokenCell {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TokenCell")
@@ -473,6 +485,7 @@ impl TokenCell {
             cache.can_refresh = credentials.token.refresh_token.is_some();
             cache.rejected = None;
             cache.unsaved = None;
+            cache.offered = None;
         }
         self.state.store(LOADED, Ordering::Release);
         token
@@ -653,9 +666,12 @@ impl TokenCell {
     /// See [`RefreshingTokenSource::offer`].
     pub(crate) fn offer(&self, stored: StoredCredential) {
         let record = &stored.record;
+        // A rejected grant is lifted by a read of the store only: the record offered may have
+        // been read before the grant was marked.
         if !matches!(self.backing, Backing::Store(_))
             || record.provider != self.endpoint.id()
             || record.subject != self.subject
+            || self.state() == CellState::NeedsReauthorization
         {
             return;
         }
@@ -668,7 +684,7 @@ impl TokenCell {
         {
             return;
         }
-        let _flight = Flight(self);
+        let _offering = Offering(self);
         let rejected = {
             let cache = self.read_cache();
             if cache.unsaved.is_some() {
@@ -1368,7 +1384,8 @@ impl RefreshingTokenSource {
     /// margin is, at half the token's lifetime), through the same single flight and store lease
     /// as [`TokenSource::token`], so that it never races a caller's refresh in this process or
     /// another: what a background refresher calls so that callers find a fresh token. Reads the
-    /// store first: a token another process refreshed already is adopted, not refreshed again. A
+    /// store first (or starts from a record [offered](Self::offer)): a token another process
+    /// refreshed already is adopted, not refreshed again. A
     /// token without a known expiry is left alone (it is refreshed when the API rejects it).
     /// Does nothing for credentials kept in memory.
     pub async fn refresh_ahead(&self, within: Duration) -> Result<(), AuthError> {
@@ -1382,8 +1399,10 @@ impl RefreshingTokenSource {
     /// that is fresh, without reading the store; if the record is due and no other process holds
     /// its refresh lease, the next refresh claims the lease on it directly, its version the
     /// fence, so that a record changed meanwhile loses the claim and is read as it is then.
-    /// Ignored while the source has a fresh token or is refreshing, for a record of other
-    /// credentials, and for credentials kept in memory.
+    /// Ignored while the source has a fresh token, is refreshing, or holds refreshed credentials
+    /// not saved yet, after a rejected grant (only a read of the store lifts that), for a record
+    /// of other credentials, and for credentials kept in memory. A record kept for the next
+    /// refresh is dropped when the source learns newer credentials first.
     ///
     /// ```
     /// # tokio::runtime::Runtime::new().unwrap().block_on(async {

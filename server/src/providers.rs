@@ -15,6 +15,7 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -347,6 +348,8 @@ pub(crate) struct Connectors {
     settings: UpstreamSettings,
     metrics: Arc<Metrics>,
     cache: Mutex<Cache>,
+    /// How many times a warm connector was forgotten because its credentials changed.
+    forgotten: AtomicU64,
     /// The token endpoints' HTTP clients, one per request timeout (each connector's endpoint
     /// used to build its own, about 25 KiB per warm connector).
     token_http: Mutex<HashMap<Duration, reqwest::Client>>,
@@ -359,6 +362,13 @@ pub(crate) struct Connectors {
 struct Cache {
     next: u64,
     entries: HashMap<String, (u64, Warm)>,
+}
+
+/// A connector's credential record as the service's store read it with the connector, and how
+/// many times warm connectors had been forgotten before that read ([`Connectors::forgotten`]).
+pub(crate) struct ReadRecord {
+    pub(crate) stored: StoredCredential,
+    pub(crate) forgotten: u64,
 }
 
 /// How long a token request to the provider may take. A refresh lease lasts this, the core's
@@ -426,6 +436,7 @@ impl Connectors {
             settings,
             metrics,
             cache: Mutex::default(),
+            forgotten: AtomicU64::new(0),
             token_http: Mutex::default(),
             token_only: OnceLock::new(),
         }
@@ -680,11 +691,13 @@ impl Connectors {
     /// The warm Asana connector for `record`, built on first use; 400 for a connector of a
     /// provider without a catalog. `read` is its credential record as the service's store read
     /// it with the connector, if it did: a token source without a fresh token starts from it
-    /// ([`RefreshingTokenSource::offer`]) instead of reading the credential store again.
+    /// ([`RefreshingTokenSource::offer`]) instead of reading the credential store again, unless
+    /// a warm connector was forgotten since that read (its credentials may have changed: the
+    /// token source reads them).
     pub(crate) async fn connector(
         &self,
         record: &ConnectorRecord,
-        read: Option<StoredCredential>,
+        read: Option<ReadRecord>,
     ) -> Result<Arc<AsanaConnector>, ApiError> {
         if record.connector_type != PROVIDER_ID {
             return Err(ApiError::bad_request(format!(
@@ -695,8 +708,9 @@ impl Connectors {
         let warm = self.warm(record).await?;
         if let Some(read) = read
             && warm.source.cached_token().is_none()
+            && read.forgotten == self.forgotten()
         {
-            match self.opener.open(read) {
+            match self.opener.open(read.stored) {
                 Ok(read) => warm.source.offer(read),
                 // The token source reads the record itself, and answers what is wrong with it.
                 Err(e) => {
@@ -910,6 +924,13 @@ impl Connectors {
     /// Drops the warm connector (after its credentials changed or it was deleted).
     pub(crate) fn forget(&self, connector_id: &str) {
         self.lock().entries.remove(connector_id);
+        self.forgotten.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// How many times a warm connector was forgotten so far: taken before a store read, it tells
+    /// whether a record read then may predate a change of credentials on this instance.
+    pub(crate) fn forgotten(&self) -> u64 {
+        self.forgotten.load(Ordering::Acquire)
     }
 
     /// Revokes an OAuth connector's grant at the provider (a token connector has none; nor has a
@@ -1376,13 +1397,37 @@ mod tests {
                     .cached_token()
             }
         };
-        let read = sealed(keys.clone(), "a").await;
-        connectors.connector(&record("a"), read).await.unwrap();
+        let read = |stored: Option<StoredCredential>, forgotten: u64| {
+            stored.map(|stored| ReadRecord { stored, forgotten })
+        };
+        let before = connectors.forgotten();
+        let joined = sealed(keys.clone(), "a").await;
+        connectors
+            .connector(&record("a"), read(joined, before))
+            .await
+            .unwrap();
         assert_eq!(cached("a").await.unwrap().expose_secret(), "joined-a");
         // A record that does not open is left for the token source to read (and refuse) itself.
-        let read = sealed(KeyRing::new(EncryptionKey::generate()), "b").await;
-        connectors.connector(&record("b"), read).await.unwrap();
+        let joined = sealed(KeyRing::new(EncryptionKey::generate()), "b").await;
+        connectors
+            .connector(&record("b"), read(joined, before))
+            .await
+            .unwrap();
         assert!(cached("b").await.is_none());
+        // Nor is one read before a warm connector was forgotten (its credentials changed, on
+        // this instance, perhaps after the read).
+        let joined = sealed(keys.clone(), "c").await;
+        connectors.forget("a");
+        connectors
+            .connector(&record("c"), read(joined.clone(), before))
+            .await
+            .unwrap();
+        assert!(cached("c").await.is_none());
+        connectors
+            .connector(&record("c"), read(joined, connectors.forgotten()))
+            .await
+            .unwrap();
+        assert_eq!(cached("c").await.unwrap().expose_secret(), "joined-c");
     }
 
     /// Connectors over a store holding the application `app`, which has an Asana OAuth app of

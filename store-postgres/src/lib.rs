@@ -129,28 +129,61 @@ pub const DEFAULT_QUERY_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long past the statement timeouts a silent connection is given before a call gives up on it.
 const SILENCE_MARGIN: Duration = Duration::from_secs(5);
 
-/// The columns every query reads, in the order [`decode`] takes them.
-macro_rules! columns {
-    () => {
-        "provider, subject, version, status, lease_holder, lease_expires_ms, \
-         (extract(epoch FROM created_at) * 1000)::bigint, \
-         (extract(epoch FROM updated_at) * 1000)::bigint, payload"
+/// The [`CREDENTIAL_COLUMNS`] columns of a credential record, in the order
+/// [`PostgresCredentialStore::record_at`] (and every read of this store) decodes them, as one
+/// string literal for `concat!`: those of `integrations_credentials` named with `$prefix` (`""`,
+/// or a table alias and a dot).
+///
+/// ```
+/// const READ: &str = concat!(
+///     "SELECT c.id, ",
+///     store_postgres::credential_columns!("k."),
+///     " FROM connectors c LEFT JOIN integrations_credentials k ON k.subject = c.id"
+/// );
+/// assert!(READ.starts_with("SELECT c.id, k.provider, k.subject, k.version, "));
+/// ```
+#[macro_export]
+macro_rules! credential_columns {
+    ($prefix:literal) => {
+        concat!(
+            $prefix,
+            "provider, ",
+            $prefix,
+            "subject, ",
+            $prefix,
+            "version, ",
+            $prefix,
+            "status, ",
+            $prefix,
+            "lease_holder, ",
+            $prefix,
+            "lease_expires_ms, (extract(epoch FROM ",
+            $prefix,
+            "created_at) * 1000)::bigint, (extract(epoch FROM ",
+            $prefix,
+            "updated_at) * 1000)::bigint, ",
+            $prefix,
+            "payload"
+        )
     };
 }
 
+/// How many columns [`credential_columns!`] names.
+pub const CREDENTIAL_COLUMNS: usize = 9;
+
 const SELECT_ONE: &str = concat!(
     "SELECT ",
-    columns!(),
+    credential_columns!(""),
     " FROM integrations_credentials WHERE provider = $1 AND subject = $2"
 );
 const SELECT_PROVIDER: &str = concat!(
     "SELECT ",
-    columns!(),
+    credential_columns!(""),
     " FROM integrations_credentials WHERE provider = $1 ORDER BY provider, subject"
 );
 const SELECT_ALL: &str = concat!(
     "SELECT ",
-    columns!(),
+    credential_columns!(""),
     " FROM integrations_credentials ORDER BY provider, subject"
 );
 const CREATE: &str = "INSERT INTO integrations_credentials \
@@ -242,17 +275,9 @@ impl PostgresCredentialStore {
     /// A credential record that another component's query of this database read with its own
     /// rows (the service reads a connector's record in the same statement as the connector), as
     /// this store's `get` answers it before any layer above (still sealed, with an encrypting
-    /// layer; see `EncryptedStore::opener`), lease in host time. The query selects, from
-    /// `integrations_credentials` (here aliased `k`), these nine columns in this order, from
-    /// column `first` on:
-    ///
-    /// ```sql
-    /// k.provider, k.subject, k.version, k.status, k.lease_holder, k.lease_expires_ms,
-    /// (extract(epoch FROM k.created_at) * 1000)::bigint,
-    /// (extract(epoch FROM k.updated_at) * 1000)::bigint, k.payload
-    /// ```
-    ///
-    /// `None` when they are null (an outer join found no record).
+    /// layer; see `EncryptedStore::opener`), lease in host time. The query selects the
+    /// [`credential_columns!`] of `integrations_credentials` from column `first` on. `None` when
+    /// they are null (an outer join found no record).
     ///
     /// # Panics
     ///
@@ -681,7 +706,7 @@ fn location(config: &tokio_postgres::Config) -> String {
     format!("postgres://{user}{host}:{port}/{dbname}")
 }
 
-/// The columns of `columns!()`, from column `first` of `row`, as a stored credential, with the
+/// The [`credential_columns!`], from column `first` of `row`, as a stored credential, with the
 /// lease in host time.
 fn decode(
     row: &Row,

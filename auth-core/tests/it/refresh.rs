@@ -2181,3 +2181,79 @@ async fn a_record_offered_during_a_refresh_is_ignored() {
     );
     assert_eq!(source.cached_token().unwrap().expose_secret(), "access-1");
 }
+
+/// Credentials valid for twenty minutes more: not due for a caller, due for a refresh ahead of
+/// an hour.
+fn due_within_the_hour(access: &str, refresh: &str) -> OAuth2Token {
+    let mut token = valid(access, refresh);
+    token.expires_at = Some(SystemTime::now() + Duration::from_secs(1200));
+    token
+}
+
+#[tokio::test]
+async fn a_record_offered_after_the_grant_was_rejected_is_ignored() {
+    use auth_core::{RefreshingTokenSource, TokenSource};
+    let rejecting = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .respond_with(
+            ResponseTemplate::new(400).set_body_json(serde_json::json!({"error": "invalid_grant"})),
+        )
+        .expect(1)
+        .mount(&rejecting)
+        .await;
+    let (store, read_before_the_mark) = offered(due_within_the_hour("before", "rt")).await;
+    let source = RefreshingTokenSource::stored(endpoint(&rejecting.uri()), "u", store.clone());
+    let err = source
+        .refresh_ahead(Duration::from_secs(3600))
+        .await
+        .unwrap_err();
+    assert!(err.needs_reauthorization(), "{err:?}");
+    source.offer(read_before_the_mark);
+    assert!(source.cached_token().is_none());
+    let err = source.token().await.unwrap_err();
+    assert!(err.needs_reauthorization(), "{err:?}");
+}
+
+#[tokio::test]
+async fn a_record_offered_while_refreshed_credentials_wait_to_be_saved_is_ignored() {
+    use auth_core::{RefreshingTokenSource, TokenSource};
+    let server = MockServer::start().await;
+    let rotating = Rotating::default();
+    let store = Arc::new(HangingStore::default());
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .respond_with(HangsTheStore {
+            store: store.clone(),
+            rotating: rotating.clone(),
+        })
+        .mount(&server)
+        .await;
+    let record = CredentialRecord::new(
+        "test",
+        "u",
+        Credentials::new(due_within_the_hour("before", "rt-0")).to_payload(),
+    );
+    store.inner.put(record, PutMode::Create).await.unwrap();
+    let read_before = store.inner.get("test", "u").await.unwrap().unwrap();
+    let source = RefreshingTokenSource::stored(endpoint(&server.uri()), "u", store.clone());
+    // The endpoint rotated the grant; the write of its answer is abandoned.
+    let abandoned = tokio::time::timeout(
+        Duration::from_millis(300),
+        source.refresh_ahead(Duration::from_secs(3600)),
+    )
+    .await;
+    assert!(abandoned.is_err(), "the write was still running");
+    store.hanging.store(false, Ordering::SeqCst);
+    // The record read before the refresh holds a token a caller could use, and the spent grant.
+    source.offer(read_before);
+    assert_eq!(source.token().await.unwrap().expose_secret(), "access-1");
+    let (_, credentials) = stored(&store.inner, "u").await;
+    assert_eq!(stored_access(&credentials), "access-1");
+    assert_eq!(
+        credentials.token.refresh_token.unwrap().expose_secret(),
+        "rt-1",
+        "the rotated grant is kept"
+    );
+    assert_eq!(rotating.state.lock().unwrap().spent, ["rt-0"]);
+}

@@ -131,6 +131,8 @@ pub(crate) async fn execute(
     // The service token and the connector in one store call; the answers keep the order of a
     // route that takes a `Principal`, a path and a body: 401 (or 429), the path's 404, the
     // body's 4xx, then an unknown connector's 404.
+    // Taken before the read: a warm connector forgotten after it may have new credentials.
+    let forgotten = state.connectors.forgotten();
     let (principal, read) = match path {
         Ok(ApiPath(id)) => {
             bearer
@@ -145,7 +147,10 @@ pub(crate) async fn execute(
     let ApiJson(mut request) = ApiJson::<ExecuteRequest>::from_request(body, &state).await?;
     let (record, status) = read.unzip();
     let record = visible(&principal, record)?;
-    let status = Status(status.unwrap_or_default());
+    let status = Status {
+        joined: status.unwrap_or_default(),
+        forgotten,
+    };
     let kind = state.connectors.kind_of(&record)?;
     let param_names = proxy::audit_names(&request.entity, &request.action, &request.params);
     let answer = match kind {

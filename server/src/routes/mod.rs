@@ -22,7 +22,6 @@ use axum::extract::{
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use integrations::CredentialStatus;
-use integrations::auth_core::StoredCredential;
 use integrations_mcp::HttpSettings;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -31,7 +30,7 @@ use url::Url;
 use crate::error::ApiError;
 use crate::limits::RateLimiter;
 use crate::metrics::Metrics;
-use crate::providers::Connectors;
+use crate::providers::{Connectors, ReadRecord};
 use crate::store::{AuditEntry, ConnectorRecord, JoinedCredentials, ServiceStore};
 use crate::tokens::Principal;
 
@@ -255,9 +254,13 @@ pub(crate) fn rfc3339(t: SystemTime) -> String {
 
 /// What a connector's store call read of its credentials, if anything: their status (else the
 /// credential store is asked, [`Status::get`]) and their record (offered to the connector's
-/// token source, [`Status::record`]).
+/// token source, [`Status::record`]), with how many warm connectors had been forgotten before
+/// that call ([`Connectors::forgotten`]).
 #[derive(Default)]
-pub(crate) struct Status(pub(crate) JoinedCredentials);
+pub(crate) struct Status {
+    pub(crate) joined: JoinedCredentials,
+    pub(crate) forgotten: u64,
+}
 
 impl Status {
     /// The status read with the connector, or the credential store's.
@@ -266,15 +269,18 @@ impl Status {
         state: &AppState,
         record: &ConnectorRecord,
     ) -> Result<CredentialStatus, ApiError> {
-        match self.0.status {
+        match self.joined.status {
             Some(status) => Ok(status),
             None => state.connectors.status(record).await,
         }
     }
 
     /// The credential record read with the connector, if it was.
-    pub(crate) fn record(self) -> Option<StoredCredential> {
-        self.0.record
+    pub(crate) fn record(self) -> Option<ReadRecord> {
+        let forgotten = self.forgotten;
+        self.joined
+            .record
+            .map(|stored| ReadRecord { stored, forgotten })
     }
 }
 

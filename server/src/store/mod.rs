@@ -48,7 +48,8 @@ pub struct JoinedCredentials {
 }
 
 /// Two reads are alike when they agree on the status and on the record's provider, subject and
-/// version (a version is written once; `StoredCredential` has no equality of its own).
+/// version (`StoredCredential` has no equality of its own; for the reads of one record, the
+/// version tells a write apart).
 impl PartialEq for JoinedCredentials {
     fn eq(&self, other: &Self) -> bool {
         let key = |joined: &Self| {

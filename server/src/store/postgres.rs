@@ -132,24 +132,25 @@ const APPLICATION_COLUMNS: &str =
 const CONNECTOR_COLUMNS: &str = "id, application_id, customer_name, connector_type, definition_id, name, auth_kind, oauth_app, created_ms, updated_ms, read_only";
 /// The columns of a token-and-connector read: the token's columns, then [`CONNECTOR_COLUMNS`]
 /// (all null when its application has no such connector), then the connector's credential record
-/// (columns 15 to 23, as [`PostgresCredentialStore::record_at`] reads them; null when it has no
-/// credentials) from the credential store's table in the same database (the record the core's
-/// store keeps under the connector's provider id and its id), then the read's position, from 1
-/// (column 24).
+/// from [`CREDENTIAL_COLUMN`] on (null when it has no credentials), read from the credential
+/// store's table in the same database (the record the core's store keeps under the connector's
+/// provider id and its id), then the read's position, from 1 ([`POSITION_COLUMN`]).
 macro_rules! token_connector_status_columns {
     () => {
-        "SELECT t.token_hash, t.application_id, t.customer, \
-         t.expires_ms, c.id, c.application_id, c.customer_name, c.connector_type, c.definition_id, \
-         c.name, c.auth_kind, c.oauth_app, c.created_ms, c.updated_ms, c.read_only, \
-         k.provider, k.subject, k.version, k.status, k.lease_holder, k.lease_expires_ms, \
-         (extract(epoch FROM k.created_at) * 1000)::bigint, \
-         (extract(epoch FROM k.updated_at) * 1000)::bigint, k.payload, "
+        concat!(
+            "SELECT t.token_hash, t.application_id, t.customer, \
+             t.expires_ms, c.id, c.application_id, c.customer_name, c.connector_type, \
+             c.definition_id, c.name, c.auth_kind, c.oauth_app, c.created_ms, c.updated_ms, \
+             c.read_only, ",
+            store_postgres::credential_columns!("k."),
+            ", "
+        )
     };
 }
 /// The first credential column of a token-and-connector read.
 const CREDENTIAL_COLUMN: usize = 15;
 /// The position column of a token-and-connector read.
-const POSITION_COLUMN: usize = 24;
+const POSITION_COLUMN: usize = CREDENTIAL_COLUMN + store_postgres::CREDENTIAL_COLUMNS;
 /// The connector and credential joins of a token-and-connector read, on `c_id`.
 macro_rules! connector_status_joins {
     ($c_id:literal) => {

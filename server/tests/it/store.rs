@@ -182,11 +182,19 @@ async fn reads_statuses(
 ) {
     let (token, record) = token_and_connector(store).await;
     let status = || async {
-        let (read_token, connector) = store
+        let read = store
             .token_and_connector("status-token", "status-conn")
             .await
-            .unwrap()
             .unwrap();
+        // Concurrent reads share a statement (on PostgreSQL): each answers the same.
+        let together = futures::future::join_all(
+            (0..4).map(|_| store.token_and_connector("status-token", "status-conn")),
+        )
+        .await;
+        for other in together {
+            assert_eq!(other.unwrap(), read);
+        }
+        let (read_token, connector) = read.unwrap();
         assert_eq!(read_token, token);
         let (read, joined) = connector.unwrap();
         assert_eq!(read, record);
