@@ -1479,10 +1479,9 @@ impl Respond for HangsTheStore {
     }
 }
 
-#[tokio::test]
-async fn a_crash_after_the_token_endpoint_answered_loses_a_rotated_refresh_token() {
-    // The window documented in `auth_core::session`: the endpoint rotated the grant, and the
-    // process dies before the new credentials reach the store.
+/// A rotating token endpoint whose first answer hangs the puts of the store returned; it
+/// answers as `Rotating` (the state returned) after that.
+async fn hangs_the_store_once() -> (MockServer, Arc<HangingStore>, Rotating) {
     let server = MockServer::start().await;
     let rotating = Rotating::default();
     let store = Arc::new(HangingStore::default());
@@ -1500,6 +1499,14 @@ async fn a_crash_after_the_token_endpoint_answered_loses_a_rotated_refresh_token
         .respond_with(rotating.clone())
         .mount(&server)
         .await;
+    (server, store, rotating)
+}
+
+#[tokio::test]
+async fn a_crash_after_the_token_endpoint_answered_loses_a_rotated_refresh_token() {
+    // The window documented in `auth_core::session`: the endpoint rotated the grant, and the
+    // process dies before the new credentials reach the store.
+    let (server, store, rotating) = hangs_the_store_once().await;
     let crashed = manager_with_store(&server.uri(), store.clone());
     crashed
         .store_credentials("test", "u", &expired("old", "rt-0"))
@@ -1535,23 +1542,7 @@ async fn a_crash_after_the_token_endpoint_answered_loses_a_rotated_refresh_token
 
 #[tokio::test]
 async fn a_refresh_dropped_while_saving_keeps_the_credentials_for_the_next_call() {
-    let server = MockServer::start().await;
-    let rotating = Rotating::default();
-    let store = Arc::new(HangingStore::default());
-    Mock::given(method("POST"))
-        .and(path("/token"))
-        .respond_with(HangsTheStore {
-            store: store.clone(),
-            rotating: rotating.clone(),
-        })
-        .up_to_n_times(1)
-        .mount(&server)
-        .await;
-    Mock::given(method("POST"))
-        .and(path("/token"))
-        .respond_with(rotating.clone())
-        .mount(&server)
-        .await;
+    let (server, store, rotating) = hangs_the_store_once().await;
     let auth = manager_with_store(&server.uri(), store.clone());
     auth.store_credentials("test", "u", &expired("old", "rt-0"))
         .await
@@ -2218,17 +2209,7 @@ async fn a_record_offered_after_the_grant_was_rejected_is_ignored() {
 #[tokio::test]
 async fn a_record_offered_while_refreshed_credentials_wait_to_be_saved_is_ignored() {
     use auth_core::{RefreshingTokenSource, TokenSource};
-    let server = MockServer::start().await;
-    let rotating = Rotating::default();
-    let store = Arc::new(HangingStore::default());
-    Mock::given(method("POST"))
-        .and(path("/token"))
-        .respond_with(HangsTheStore {
-            store: store.clone(),
-            rotating: rotating.clone(),
-        })
-        .mount(&server)
-        .await;
+    let (server, store, rotating) = hangs_the_store_once().await;
     let record = CredentialRecord::new(
         "test",
         "u",
