@@ -666,12 +666,9 @@ impl TokenCell {
     /// See [`RefreshingTokenSource::offer`].
     pub(crate) fn offer(&self, stored: StoredCredential) {
         let record = &stored.record;
-        // A rejected grant is lifted by a read of the store only: the record offered may have
-        // been read before the grant was marked.
         if !matches!(self.backing, Backing::Store(_))
             || record.provider != self.endpoint.id()
             || record.subject != self.subject
-            || self.state() == CellState::NeedsReauthorization
         {
             return;
         }
@@ -685,6 +682,11 @@ impl TokenCell {
             return;
         }
         let _offering = Offering(self);
+        // A rejected grant is lifted by a read of the store only: the record offered may have
+        // been read before the grant was marked (which happens under the flag just taken).
+        if self.state() == CellState::NeedsReauthorization {
+            return;
+        }
         let rejected = {
             let cache = self.read_cache();
             if cache.unsaved.is_some() {

@@ -923,12 +923,16 @@ impl Connectors {
 
     /// Drops the warm connector (after its credentials changed or it was deleted).
     pub(crate) fn forget(&self, connector_id: &str) {
-        self.lock().entries.remove(connector_id);
+        // Counted first: an execute that compared its count before this saw the connector
+        // warm already (it compares after getting it), so the removal below drops what it
+        // offered a record to.
         self.forgotten.fetch_add(1, Ordering::AcqRel);
+        self.lock().entries.remove(connector_id);
     }
 
     /// How many times a warm connector was forgotten so far: taken before a store read, it tells
-    /// whether a record read then may predate a change of credentials on this instance.
+    /// whether a record read then may predate a change of credentials on this instance (each
+    /// change forgets the connector after its write).
     pub(crate) fn forgotten(&self) -> u64 {
         self.forgotten.load(Ordering::Acquire)
     }
@@ -980,13 +984,14 @@ impl Connectors {
         &self,
         record: &ConnectorRecord,
     ) -> Result<(), ApiError> {
-        self.forget(&record.id);
         self.credentials
             .delete(&record.connector_type, &record.id)
             .await?;
         self.credentials
             .delete(OWN_CLIENT_PROVIDER, &record.id)
             .await?;
+        // After the writes, as every change of credentials: see `forgotten`.
+        self.forget(&record.id);
         Ok(())
     }
 

@@ -141,6 +141,7 @@ const SILENCE_MARGIN: Duration = Duration::from_secs(5);
 ///     " FROM connectors c LEFT JOIN integrations_credentials k ON k.subject = c.id"
 /// );
 /// assert!(READ.starts_with("SELECT c.id, k.provider, k.subject, k.version, "));
+/// assert_eq!(store_postgres::CREDENTIAL_COLUMNS, 9);
 /// ```
 #[macro_export]
 macro_rules! credential_columns {
@@ -169,7 +170,21 @@ macro_rules! credential_columns {
 }
 
 /// How many columns [`credential_columns!`] names.
-pub const CREDENTIAL_COLUMNS: usize = 9;
+pub const CREDENTIAL_COLUMNS: usize = column_count(credential_columns!(""));
+
+/// How many columns `columns` lists, separated by `", "` (which no column of this store's lists
+/// holds).
+const fn column_count(columns: &str) -> usize {
+    let bytes = columns.as_bytes();
+    let (mut count, mut i) = (1, 0);
+    while i + 1 < bytes.len() {
+        if bytes[i] == b',' && bytes[i + 1] == b' ' {
+            count += 1;
+        }
+        i += 1;
+    }
+    count
+}
 
 const SELECT_ONE: &str = concat!(
     "SELECT ",

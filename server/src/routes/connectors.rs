@@ -554,6 +554,11 @@ pub(crate) async fn update(
     if !state.store.update_connector(&record).await? {
         return Err(ApiError::connector_not_found());
     }
+    if credentials.is_some() {
+        // A warm connector built between the credentials' write and this update has the old
+        // OAuth app and kind.
+        state.connectors.forget(&record.id);
+    }
     track_expiry(&state, &record).await;
     connector_audit(&principal, &record, "connector.update", changed, started)
         .record(state.store.as_ref(), StatusCode::OK)
