@@ -211,7 +211,8 @@ pub const CODE_LIFETIME: Duration = Duration::from_secs(15 * 60);
 /// Every method that reads or changes state is synchronous (the state sits behind a mutex that no
 /// endpoint holds across an `.await`).
 pub struct MockAsana {
-    server: MockServer,
+    /// Taken only by `Drop`.
+    server: Option<MockServer>,
     state: Shared,
     client_id: String,
     client_secret: String,
@@ -219,10 +220,21 @@ pub struct MockAsana {
     tasks_per_project: usize,
 }
 
+/// wiremock's `MockServer` blocks on a tokio lock when dropped. On a runtime thread whose task
+/// has spent its cooperative budget (awaiting a few hundred finished tasks does), that lock's
+/// budget check never passes and the drop spins forever; on a thread of its own, it cannot.
+impl Drop for MockAsana {
+    fn drop(&mut self) {
+        if let Some(server) = self.server.take() {
+            let _ = std::thread::spawn(move || drop(server)).join();
+        }
+    }
+}
+
 impl fmt::Debug for MockAsana {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("MockAsana")
-            .field("uri", &self.server.uri())
+            .field("uri", &self.server().uri())
             .field("client_id", &self.client_id)
             .field("redirect_uri", &self.redirect_uri)
             .field("tasks_per_project", &self.tasks_per_project)
@@ -379,7 +391,7 @@ impl MockAsanaBuilder {
             .mount(&server)
             .await;
         MockAsana {
-            server,
+            server: Some(server),
             state,
             client_id: self.client_id,
             client_secret: self.client_secret,
@@ -440,27 +452,27 @@ impl MockAsana {
 
     /// The server's base URI, e.g. `http://127.0.0.1:41234`.
     pub fn uri(&self) -> String {
-        self.server.uri()
+        self.server().uri()
     }
 
     /// The API base URL: `{uri}/api/1.0`.
     pub fn api_base_url(&self) -> String {
-        format!("{}/api/1.0", self.server.uri())
+        format!("{}/api/1.0", self.server().uri())
     }
 
     /// The authorization endpoint: `{uri}/-/oauth_authorize`.
     pub fn authorization_url(&self) -> String {
-        format!("{}/-/oauth_authorize", self.server.uri())
+        format!("{}/-/oauth_authorize", self.server().uri())
     }
 
     /// The token endpoint: `{uri}/-/oauth_token`.
     pub fn token_url(&self) -> String {
-        format!("{}/-/oauth_token", self.server.uri())
+        format!("{}/-/oauth_token", self.server().uri())
     }
 
     /// The revocation endpoint: `{uri}/-/oauth_revoke`.
     pub fn revocation_url(&self) -> String {
-        format!("{}/-/oauth_revoke", self.server.uri())
+        format!("{}/-/oauth_revoke", self.server().uri())
     }
 
     /// The registered app's client id.
@@ -514,7 +526,9 @@ impl MockAsana {
 
     /// The underlying wiremock server: mount overrides with a priority below 5, or inspect it.
     pub fn server(&self) -> &MockServer {
-        &self.server
+        self.server
+            .as_ref()
+            .expect("the server lives as long as the MockAsana")
     }
 
     /// Plays the user's browser: sends `authorization_url` (as built by a client) to the mock's
@@ -705,7 +719,7 @@ impl MockAsana {
 
     /// Every request the server received, in order (headers and bodies included).
     pub async fn received_requests(&self) -> Vec<Request> {
-        self.server.received_requests().await.unwrap_or_default()
+        self.server().received_requests().await.unwrap_or_default()
     }
 
     /// The full representation of any object the mock holds (what `GET` of it would return under

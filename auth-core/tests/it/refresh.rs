@@ -101,8 +101,8 @@ async fn a_thousand_concurrent_callers_cause_one_refresh() {
             })
         })
         .collect();
-    for task in tasks {
-        assert_eq!(task.await.unwrap().unwrap(), "access-1");
+    for token in joined(tasks).await {
+        assert_eq!(token.unwrap(), "access-1");
     }
     assert_eq!(calls.load(Ordering::SeqCst), 1, "exactly one token request");
 }
@@ -132,10 +132,9 @@ async fn two_managers_sharing_a_store_refresh_once() {
                 .to_string()
         }));
     }
-    for task in tasks {
+    for token in joined(tasks).await {
         assert_eq!(
-            task.await.unwrap(),
-            "access-1",
+            token, "access-1",
             "both managers must use the single refresh's token"
         );
     }
@@ -1185,8 +1184,8 @@ async fn refreshed_credentials_that_cannot_be_saved_fail_the_call_and_are_kept()
             tokio::spawn(async move { session.token("test").await.map(|_| ()) })
         })
         .collect();
-    for task in tasks {
-        let err = task.await.unwrap().unwrap_err();
+    for answer in joined(tasks).await {
+        let err = answer.unwrap_err();
         match &err {
             AuthError::RefreshNotSaved {
                 provider,
@@ -1402,10 +1401,11 @@ async fn rotating_refresh_tokens_are_spent_once_across_managers() {
             }));
         }
     }
-    let mut served = Vec::new();
-    for task in tasks {
-        served.push(task.await.unwrap().unwrap());
-    }
+    let mut served: Vec<String> = joined(tasks)
+        .await
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
     let (record, credentials) = stored(&*store, "u").await;
     let state = endpoint.state.lock().unwrap();
     assert!(state.refused.is_empty(), "spent twice: {:?}", state.refused);

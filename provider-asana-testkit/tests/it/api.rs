@@ -1315,3 +1315,29 @@ async fn insert_before_and_insert_after_together_are_refused() {
         .await;
     assert_eq!(status, 201);
 }
+
+/// A task that has spent its cooperative budget (as one that awaited hundreds of finished tasks
+/// has) can still drop a mock: wiremock's own drop blocks on a tokio lock and, on such a task,
+/// spins forever. Run on a thread of its own, watched, so that a regression fails rather than
+/// hangs the suite.
+#[test]
+fn a_mock_dropped_by_a_task_out_of_budget_goes() {
+    let (done, finished) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let asana = MockAsana::start().await;
+            while tokio::task::coop::has_budget_remaining() {
+                tokio::task::coop::consume_budget().await;
+            }
+            drop(asana);
+        });
+        let _ = done.send(());
+    });
+    finished
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the mock was dropped");
+}

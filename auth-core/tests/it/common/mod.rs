@@ -117,3 +117,16 @@ impl Respond for RefreshResponder {
 pub fn stored_access(c: &Credentials) -> String {
     c.token.access_token.expose_secret().to_string()
 }
+
+/// Awaits every task, in order, then yields once. Awaiting many finished tasks spends the test
+/// task's cooperative budget (tokio's `coop`), and a wiremock `MockServer` dropped while none is
+/// left spins forever: its `Drop` blocks on a tokio lock whose budget check never passes. After
+/// the yield the task runs on a fresh budget.
+pub async fn joined<T>(tasks: Vec<tokio::task::JoinHandle<T>>) -> Vec<T> {
+    let mut done = Vec::with_capacity(tasks.len());
+    for task in tasks {
+        done.push(task.await.expect("the task panicked"));
+    }
+    tokio::task::yield_now().await;
+    done
+}
