@@ -326,27 +326,28 @@ pub(crate) struct TokenCell {
     on_refresh: Option<RefreshCallback>,
 }
 
-/// This process's refresh of a cell, held by one task ([`TokenCell::flight`]); dropped when the
-/// refresh ends, fails or is dropped, it wakes the tasks waiting for it.
-struct Flight<'a>(&'a TokenCell);
+/// The cell's refresh flag, held by one task ([`TokenCell::hold`]): while it is held no other
+/// task of this process refreshes the cell. Dropped, it clears the flag and wakes the tasks that
+/// waited for it. An offer ([`TokenCell::offer`]) holds it alone while it examines the record
+/// offered: no refresh runs, so none is counted as ended, and the waiters of one that failed
+/// transiently still share its failure.
+struct Held<'a>(&'a TokenCell);
 
-impl Drop for Flight<'_> {
+impl Drop for Held<'_> {
     fn drop(&mut self) {
-        self.0.flights.fetch_add(1, Ordering::Release);
         self.0.refreshing.store(false, Ordering::Release);
         self.0.landed.notify_waiters();
     }
 }
 
-/// The refresh of a cell taken by an offer ([`TokenCell::offer`]) while it examines the record
-/// offered; dropped, it wakes the tasks that waited meanwhile. No refresh ran, so the count of
-/// ended refreshes stays: the waiters of one that failed transiently still share its failure.
-struct Offering<'a>(&'a TokenCell);
+/// This process's refresh of a cell ([`TokenCell::flight`]): the flag held, and, once the
+/// refresh ends, fails or is dropped, counted among the ended refreshes before the flag is
+/// cleared and its waiters woken.
+struct Flight<'a>(Held<'a>);
 
-impl Drop for Offering<'_> {
+impl Drop for Flight<'_> {
     fn drop(&mut self) {
-        self.0.refreshing.store(false, Ordering::Release);
-        self.0.landed.notify_waiters();
+        self.0.0.flights.fetch_add(1, Ordering::Release);
     }
 }
 
@@ -649,18 +650,22 @@ impl TokenCell {
             let mut landed = std::pin::pin!(self.landed.notified());
             // Registered before the attempt, so that a refresh ending in between is heard.
             landed.as_mut().enable();
-            if self
-                .refreshing
-                .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
-                .is_ok()
-            {
-                return Ok(Flight(self));
+            if let Some(held) = self.hold() {
+                return Ok(Flight(held));
             }
             landed.await;
             if let Some(answer) = after_wait() {
                 return Err(answer);
             }
         }
+    }
+
+    /// The refresh flag, if no other task of this process holds it.
+    fn hold(&self) -> Option<Held<'_>> {
+        self.refreshing
+            .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
+            .is_ok()
+            .then(|| Held(self))
     }
 
     /// See [`RefreshingTokenSource::offer`].
@@ -674,14 +679,9 @@ impl TokenCell {
         }
         // Taken without waiting, so that no refresh of this process is under way: it would have
         // a newer answer than the record offered.
-        if self
-            .refreshing
-            .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
-            .is_err()
-        {
+        let Some(_held) = self.hold() else {
             return;
-        }
-        let _offering = Offering(self);
+        };
         // A rejected grant is lifted by a read of the store only: the record offered may have
         // been read before the grant was marked (which happens under the flag just taken).
         if self.state() == CellState::NeedsReauthorization {
