@@ -41,6 +41,7 @@ use crate::metrics::Metrics;
 use crate::secrets::Sealer;
 use crate::store::{
     AuthKind, ConnectorFilter, ConnectorRecord, OAuthAppRecord, OAuthAppSource, ServiceStore,
+    record_status,
 };
 
 /// Airbyte's definition id for Asana.
@@ -679,13 +680,11 @@ impl Connectors {
         &self,
         record: &ConnectorRecord,
     ) -> Result<CredentialStatus, ApiError> {
-        Ok(self
+        let stored = self
             .credentials
             .get(&record.connector_type, &record.id)
-            .await?
-            .map_or(CredentialStatus::NeedsReauthorization, |stored| {
-                stored.record.status
-            }))
+            .await?;
+        Ok(record_status(stored.as_ref()))
     }
 
     /// The warm Asana connector for `record`, built on first use; 400 for a connector of a

@@ -66,14 +66,22 @@ impl PartialEq for JoinedCredentials {
 }
 
 /// A connector's credential status as read by a join with the credential store's table: no row
-/// there (no credentials) needs re-authorization, as the credential store would answer; an error
-/// names a stored status this release does not know.
+/// there (no credentials) needs re-authorization, as [`record_status`] says; an error names a
+/// stored status this release does not know.
 pub(super) fn joined_status(stored: Option<&str>) -> Result<CredentialStatus, String> {
     match stored {
-        None => Ok(CredentialStatus::NeedsReauthorization),
+        None => Ok(record_status(None)),
         Some(stored) => CredentialStatus::parse(stored)
             .ok_or_else(|| format!("unknown stored credential status `{stored}`")),
     }
+}
+
+/// A connector's credential status from its record as the credential store holds it: no record
+/// (no credentials) needs re-authorization.
+pub(crate) fn record_status(stored: Option<&StoredCredential>) -> CredentialStatus {
+    stored.map_or(CredentialStatus::NeedsReauthorization, |stored| {
+        stored.record.status
+    })
 }
 
 /// A registered application (a tenant of the service).

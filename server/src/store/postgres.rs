@@ -12,7 +12,7 @@ use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 use integrations::auth_core::store::{millis_since_epoch, time_from_millis};
-use integrations::{CredentialStatus, CredentialStore, StoreError};
+use integrations::{CredentialStore, StoreError};
 use store_postgres::tokio_postgres::Row;
 use store_postgres::tokio_postgres::types::ToSql;
 use store_postgres::{PooledConnection, PostgresCredentialStore, tokio_postgres};
@@ -21,7 +21,7 @@ use super::batches::{self, Batches, Waiting};
 use super::{
     ApplicationRecord, AuditEntry, AuthKind, ConnectorFilter, ConnectorRecord, JoinedCredentials,
     OAuthAppRecord, OAuthAppSource, OAuthSecretClaim, OAuthSecretRecord, OAuthStateRecord, Sealed,
-    ServiceStore, TokenAndConnector, TokenRecord,
+    ServiceStore, TokenAndConnector, TokenRecord, record_status,
 };
 use crate::error::ServiceStoreError;
 
@@ -446,13 +446,8 @@ impl PostgresServiceStore {
                         location: self.db.describe(),
                     }
                 })?;
-                let status = record
-                    .as_ref()
-                    .map_or(CredentialStatus::NeedsReauthorization, |stored| {
-                        stored.record.status
-                    });
                 let joined = JoinedCredentials {
-                    status: Some(status),
+                    status: Some(record_status(record.as_ref())),
                     record,
                 };
                 Some((connector_at(row, 4)?, joined))
