@@ -1570,6 +1570,20 @@ async fn a_refresh_dropped_while_saving_keeps_the_credentials_for_the_next_call(
     assert_eq!(record.record.lease, None);
 }
 
+/// A token endpoint that answers `invalid_grant`, and expects to be asked exactly once.
+async fn rejecting_token_endpoint() -> MockServer {
+    let rejecting = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .respond_with(
+            ResponseTemplate::new(400).set_body_json(serde_json::json!({"error": "invalid_grant"})),
+        )
+        .expect(1)
+        .mount(&rejecting)
+        .await;
+    rejecting
+}
+
 /// The endpoint of the test provider, on its own.
 fn endpoint(uri: &str) -> Arc<auth_core::TokenEndpoint> {
     Arc::new(auth_core::TokenEndpoint::new(Arc::new(provider(uri))).unwrap())
@@ -1742,15 +1756,7 @@ async fn a_standalone_refreshing_token_source_over_a_store_writes_back_and_marks
     assert_eq!(source.source(), CredentialSource::Stored);
     assert_eq!(calls.load(Ordering::SeqCst), 1);
 
-    let rejecting = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/token"))
-        .respond_with(
-            ResponseTemplate::new(400).set_body_json(serde_json::json!({"error": "invalid_grant"})),
-        )
-        .expect(1)
-        .mount(&rejecting)
-        .await;
+    let rejecting = rejecting_token_endpoint().await;
     let source = RefreshingTokenSource::stored(endpoint(&rejecting.uri()), "u", store.clone());
     assert!(source.invalidate(&"access-1".into()));
     let err = source.token().await.unwrap_err();
@@ -2002,14 +2008,7 @@ async fn refreshable_expiry_is_the_held_tokens_while_it_can_be_refreshed() {
     );
 
     // A rejected grant is no longer refreshed.
-    let rejecting = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/token"))
-        .respond_with(
-            ResponseTemplate::new(400).set_body_json(serde_json::json!({"error": "invalid_grant"})),
-        )
-        .mount(&rejecting)
-        .await;
+    let rejecting = rejecting_token_endpoint().await;
     let source =
         RefreshingTokenSource::stored(endpoint(&rejecting.uri()), "adopted", store.clone());
     assert_eq!(source.token().await.unwrap().expose_secret(), "adopted");
@@ -2184,15 +2183,7 @@ fn due_within_the_hour(access: &str, refresh: &str) -> OAuth2Token {
 #[tokio::test]
 async fn a_record_offered_after_the_grant_was_rejected_is_ignored() {
     use auth_core::{RefreshingTokenSource, TokenSource};
-    let rejecting = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/token"))
-        .respond_with(
-            ResponseTemplate::new(400).set_body_json(serde_json::json!({"error": "invalid_grant"})),
-        )
-        .expect(1)
-        .mount(&rejecting)
-        .await;
+    let rejecting = rejecting_token_endpoint().await;
     let (store, read_before_the_mark) = offered(due_within_the_hour("before", "rt")).await;
     let source = RefreshingTokenSource::stored(endpoint(&rejecting.uri()), "u", store.clone());
     let err = source
