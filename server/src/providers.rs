@@ -957,7 +957,11 @@ impl Connectors {
             tracing::warn!(connector = %record.id, "the connector's provider is no longer configured: its grant cannot be revoked; deleting anyway");
             return Ok(());
         };
-        let endpoint = self.endpoint(&kind, self.client_for(record).await?)?;
+        let Some(client) = self.find_client(record).await? else {
+            tracing::warn!(connector = %record.id, "the connector's OAuth app is gone: its grant cannot be revoked; deleting anyway");
+            return Ok(());
+        };
+        let endpoint = self.endpoint(&kind, client)?;
         match endpoint.revoke(&credentials).await {
             Ok(()) => Ok(()),
             Err(e) if e.class() == ErrorClass::Transient => {
@@ -998,24 +1002,35 @@ impl Connectors {
         self.cache.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// The OAuth client that refreshes `record` (none for a token connector).
+    /// The OAuth client that refreshes `record` (none for a token connector); 409 (reconnect)
+    /// when that client is gone.
     async fn client_for(&self, record: &ConnectorRecord) -> Result<Option<OAuthClient>, ApiError> {
+        self.find_client(record)
+            .await?
+            .ok_or_else(|| ApiError::needs_reauthorization(&record.id))
+    }
+
+    /// The OAuth client that refreshes `record`: `Some(None)` for a token connector, `None` when
+    /// the connector's own client or the OAuth app it was connected with is gone.
+    async fn find_client(
+        &self,
+        record: &ConnectorRecord,
+    ) -> Result<Option<Option<OAuthClient>>, ApiError> {
         match (record.auth_kind, record.oauth_app) {
-            (AuthKind::Token, _) => Ok(None),
+            (AuthKind::Token, _) => Ok(Some(None)),
             (AuthKind::OAuth, Some(OAuthAppSource::Own)) => {
-                Ok(Some(self.own_client(record).await?))
+                Ok(self.own_client(record).await?.map(Some))
             }
             (AuthKind::OAuth, source) => {
                 let kind = self.kind_of(record)?;
-                Ok(Some(
-                    self.shared_client(
+                Ok(self
+                    .shared_client(
                         &record.application_id,
                         &kind,
                         source.unwrap_or(OAuthAppSource::Service),
                     )
                     .await?
-                    .ok_or_else(|| ApiError::needs_reauthorization(&record.id))?,
-                ))
+                    .map(Some))
             }
         }
     }
@@ -1096,21 +1111,26 @@ impl Connectors {
         builder.build().map_err(upstream_setup)
     }
 
-    async fn own_client(&self, record: &ConnectorRecord) -> Result<OAuthClient, ApiError> {
-        let stored = self
+    /// The connector's own OAuth client, `None` when it is not stored (whole).
+    async fn own_client(&self, record: &ConnectorRecord) -> Result<Option<OAuthClient>, ApiError> {
+        let Some(stored) = self
             .credentials
             .get(OWN_CLIENT_PROVIDER, &record.id)
             .await?
-            .ok_or_else(|| ApiError::needs_reauthorization(&record.id))?;
+        else {
+            return Ok(None);
+        };
         let fields: Map<String, Value> =
             serde_json::from_slice(stored.record.payload.expose_bytes()).unwrap_or_default();
-        match (fields.get("client_id"), fields.get("client_secret")) {
-            (Some(Value::String(id)), Some(Value::String(secret))) => Ok(OAuthClient {
-                client_id: id.clone(),
-                client_secret: SecretString::from(secret.clone()),
-            }),
-            _ => Err(ApiError::needs_reauthorization(&record.id)),
-        }
+        Ok(
+            match (fields.get("client_id"), fields.get("client_secret")) {
+                (Some(Value::String(id)), Some(Value::String(secret))) => Some(OAuthClient {
+                    client_id: id.clone(),
+                    client_secret: SecretString::from(secret.clone()),
+                }),
+                _ => None,
+            },
+        )
     }
 
     /// The application's OAuth app for `kind`, or the service's (`source`); `None` when it is

@@ -586,6 +586,29 @@ async fn an_application_s_own_app_exchanges_and_refreshes_and_its_removal_falls_
         SERVICE_ID,
         "the service's app again"
     );
+
+    // The connector made with the removed app cannot refresh, but it can still be deleted (its
+    // grant cannot be revoked without the app's secret: no revocation is sent).
+    let connector_path = format!("/api/v1/integrations/connectors/{id}");
+    let (status, body) = svc.get(&connector_path, Some(&token)).await;
+    assert_eq!(status, 200, "{body}");
+    let revocations = svc.asana.revocations();
+    let (status, body) = svc
+        .send(reqwest::Method::DELETE, &connector_path, Some(&token), None)
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(svc.asana.revocations(), revocations);
+    let (status, _) = svc.get(&connector_path, Some(&token)).await;
+    assert_eq!(status, 404);
+    use integrations::CredentialStore;
+    assert!(
+        svc.credentials()
+            .await
+            .get("asana", &id)
+            .await
+            .unwrap()
+            .is_none()
+    );
 }
 
 #[tokio::test]
