@@ -359,17 +359,31 @@ async fn track_expiry(state: &AppState, record: &ConnectorRecord) {
     }
 }
 
-/// A connector's name: the one given (not empty), else the provider's and the customer's.
+/// A connector's name: the one given ([`given_name`]), else the provider's and the customer's.
 pub(super) fn default_name(
     name: Option<&str>,
     kind: &ConnectorType,
     customer: &str,
 ) -> Result<String, ApiError> {
-    match name.map(str::trim) {
-        Some("") => Err(ApiError::unprocessable("name must not be empty")),
-        Some(name) => Ok(name.to_string()),
+    match name {
+        Some(name) => given_name(name),
         None => Ok(format!("{} {}", kind.display_name(), customer)),
     }
+}
+
+/// A connector's name as a request gives it: trimmed; 422 when that leaves nothing or it holds a
+/// control character.
+fn given_name(name: &str) -> Result<String, ApiError> {
+    let name = name.trim();
+    if name.is_empty() {
+        return Err(ApiError::unprocessable("name must not be empty"));
+    }
+    if name.chars().any(char::is_control) {
+        return Err(ApiError::unprocessable(
+            "name must not contain control characters",
+        ));
+    }
+    Ok(name.to_string())
 }
 
 /// Saves a new connector whose credentials were just written (`stored` says whether that
@@ -519,11 +533,8 @@ pub(crate) async fn update(
     let started = Instant::now();
     let mut record = owned(&state, &principal, &id).await?;
     let mut changed = Vec::new();
-    if let Some(name) = request.name.as_deref().map(str::trim) {
-        if name.is_empty() {
-            return Err(ApiError::unprocessable("name must not be empty"));
-        }
-        record.name = name.to_string();
+    if let Some(name) = request.name.as_deref() {
+        record.name = given_name(name)?;
         changed.push("name".to_string());
     }
     if let Some(read_only) = request.read_only {

@@ -176,7 +176,8 @@ impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for ApiPath
 }
 
 /// The customer a request names with `customer_name`, `workspace_name` or `external_user_id`
-/// (Airbyte's three names for it): `None` when none is given, 422 when they disagree or are empty.
+/// (Airbyte's three names for it): `None` when none is given, 422 when they disagree, are empty
+/// or hold a control character.
 pub(crate) fn customer_of(
     customer_name: Option<&str>,
     workspace_name: Option<&str>,
@@ -191,6 +192,11 @@ pub(crate) fn customer_of(
         if name.is_empty() {
             return Err(ApiError::unprocessable(
                 "customer_name, workspace_name and external_user_id must not be empty",
+            ));
+        }
+        if name.chars().any(char::is_control) {
+            return Err(ApiError::unprocessable(
+                "customer_name, workspace_name and external_user_id must not contain control characters",
             ));
         }
         match found {
@@ -227,12 +233,22 @@ impl Audit<'_> {
             id: uuid::Uuid::now_v7().to_string(),
             at: SystemTime::now(),
             application_id: self.principal.application_id.clone(),
-            customer_name: self.customer_name.map(str::to_string),
-            connector_id: self.connector_id.map(str::to_string),
+            customer_name: self.customer_name.map(storable),
+            connector_id: self.connector_id.map(storable),
             operation: self.operation.to_string(),
-            entity: self.entity.map(str::to_string),
-            action: self.action.map(str::to_string),
-            param_names: self.param_names,
+            entity: self.entity.map(storable),
+            action: self.action.map(storable),
+            param_names: self
+                .param_names
+                .into_iter()
+                .map(|name| {
+                    if name.contains('\0') {
+                        storable(&name)
+                    } else {
+                        name
+                    }
+                })
+                .collect(),
             outcome: if status.is_success() { "ok" } else { "error" }.to_string(),
             status: status.as_u16(),
             duration_ms: u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX),
@@ -241,6 +257,13 @@ impl Audit<'_> {
             tracing::error!(error = %e, "could not write an audit entry");
         }
     }
+}
+
+/// `text` as every store can keep it: PostgreSQL's text holds no NUL, so a NUL (which a caller
+/// can put in an entity, an action or a param's name) is written as U+FFFD; the entry is kept
+/// rather than lost.
+fn storable(text: &str) -> String {
+    text.replace('\0', "\u{FFFD}")
 }
 
 /// RFC 3339 UTC, to the second.

@@ -126,6 +126,18 @@ impl Instance {
         }
     }
 
+    async fn get_json(&self, path: &str, token: &str) -> (u16, Value) {
+        let response = self
+            .http
+            .get(format!("{}{path}", self.url))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
     async fn get(&self, path: &str) -> u16 {
         let response = self
             .http
@@ -253,6 +265,45 @@ async fn an_instance_opens_at_most_its_pool_size_of_connections() {
     let connections = db.store_connections().await;
     assert!((1..=2).contains(&connections.pooled), "{connections:?}");
     assert_eq!(connections.listeners, 1, "{connections:?}");
+}
+
+/// PostgreSQL's text holds no NUL: names with one are refused (422, as on SQLite) and an
+/// execute whose entity, action or param names hold one is still audited, with U+FFFD for it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_nul_in_a_name_is_refused_and_in_an_execute_is_audited() {
+    let Some(url) = database().await else {
+        return;
+    };
+    let asana = MockAsana::start().await;
+    let instance = Setup::new(url, &asana).instance(None).await;
+    let token = instance.app_token(&instance.admin).await;
+    for body in [
+        json!({"customer_name": "a\u{0}b", "connector_type": "Asana", "credentials": {"token": "t"}}),
+        json!({"customer_name": "c", "name": "n\u{0}", "connector_type": "Asana", "credentials": {"token": "t"}}),
+    ] {
+        let (status, answer) = instance
+            .post("/api/v1/integrations/connectors", Some(&token), body)
+            .await;
+        assert_eq!(status, 422, "{answer}");
+        assert_eq!(answer["retryable"], false, "{answer}");
+    }
+    let id = instance.due_connector(&token, &asana, "c").await;
+    let (status, answer) = instance
+        .post(
+            &format!("/api/v1/integrations/connectors/{id}/execute"),
+            Some(&token),
+            json!({"entity": "us\u{0}ers", "action": "g\u{0}et", "params": {"user_gid": "me", "x\u{0}y": 1}}),
+        )
+        .await;
+    assert_eq!(status, 400, "{answer}");
+
+    let (status, audit) = instance.get_json("/api/v1/audit", &token).await;
+    assert_eq!(status, 200, "{audit}");
+    let newest = &audit["data"][0];
+    assert_eq!(newest["operation"], "execute", "{audit}");
+    assert_eq!(newest["entity"], "us\u{FFFD}ers");
+    assert_eq!(newest["action"], "g\u{FFFD}et");
+    assert_eq!(newest["param_names"], json!(["user_gid", "x\u{FFFD}y"]));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
