@@ -186,6 +186,13 @@ impl ApiError {
         Self::new(StatusCode::INTERNAL_SERVER_ERROR, message).retryable()
     }
 
+    /// 500: the service's configuration or stored data is wrong (a provider set up badly, a
+    /// record sealed under a key the service lacks); retrying will not help until an operator
+    /// fixes it.
+    pub fn misconfigured(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, message)
+    }
+
     /// Marks the error as one that retrying later may fix.
     pub fn retryable(mut self) -> Self {
         self.retryable = true;
@@ -210,6 +217,14 @@ impl From<ServiceStoreError> for ApiError {
             return ApiError::unavailable("the service's database is unavailable; retry later");
         }
         tracing::error!(error = %e, "service store failure");
+        if matches!(
+            e,
+            ServiceStoreError::Corrupt { .. } | ServiceStoreError::UnsupportedVersion { .. }
+        ) {
+            return ApiError::misconfigured(
+                "the service store holds data this service cannot read; an operator must fix it (see the service's log)",
+            );
+        }
         ApiError::internal("the service store failed; retry later")
     }
 }
@@ -221,6 +236,21 @@ impl From<StoreError> for ApiError {
             return ApiError::unavailable("the credential store is unavailable; retry later");
         }
         tracing::error!(error = %e, "credential store failure");
+        if matches!(
+            e,
+            StoreError::Corrupt { .. }
+                | StoreError::UnsupportedVersion { .. }
+                | StoreError::ReadOnly { .. }
+                | StoreError::Decrypt { .. }
+                | StoreError::UnknownKey { .. }
+                | StoreError::MissingKey { .. }
+                | StoreError::Unencrypted { .. }
+                | StoreError::InvalidKey { .. }
+        ) {
+            return ApiError::misconfigured(
+                "the credential store holds data this service cannot read or write (a missing encryption key, a damaged or read-only store); an operator must fix it (see the service's log)",
+            );
+        }
         ApiError::internal("the credential store failed; retry later")
     }
 }
@@ -266,5 +296,74 @@ impl IntoResponse for ApiError {
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
         response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answer(e: ApiError) -> (StatusCode, bool) {
+        (e.status(), e.retryable)
+    }
+
+    /// Only failures that may pass say a retry can help: an outage or a backend error, not
+    /// data the service cannot read or a key it lacks.
+    #[test]
+    fn store_errors_say_whether_a_retry_can_help() {
+        let io = StoreError::Io {
+            store: "sqlite",
+            location: "db".into(),
+            source: std::io::Error::from(std::io::ErrorKind::TimedOut),
+        };
+        assert_eq!(answer(io.into()), (StatusCode::SERVICE_UNAVAILABLE, true));
+        let backend = StoreError::Backend {
+            store: "sqlite",
+            message: "disk I/O error".into(),
+        };
+        assert_eq!(
+            answer(backend.into()),
+            (StatusCode::INTERNAL_SERVER_ERROR, true)
+        );
+        let unknown_key = StoreError::UnknownKey {
+            provider: "asana".into(),
+            subject: "c".into(),
+            key_id: "k2".into(),
+        };
+        let corrupt = StoreError::Corrupt {
+            store: "sqlite",
+            location: "db".into(),
+            reason: "bad row".into(),
+        };
+        for e in [unknown_key, corrupt] {
+            assert_eq!(answer(e.into()), (StatusCode::INTERNAL_SERVER_ERROR, false));
+        }
+
+        let unavailable = ServiceStoreError::Unavailable {
+            operation: "read a token",
+            message: "closed".into(),
+            location: "db".into(),
+        };
+        assert_eq!(
+            answer(unavailable.into()),
+            (StatusCode::SERVICE_UNAVAILABLE, true)
+        );
+        let backend = ServiceStoreError::Backend {
+            operation: "read a token",
+            message: "locked".into(),
+            location: "db".into(),
+        };
+        assert_eq!(
+            answer(backend.into()),
+            (StatusCode::INTERNAL_SERVER_ERROR, true)
+        );
+        let corrupt = ServiceStoreError::Corrupt {
+            what: "OAuth app".into(),
+            reason: "sealed under an unknown key".into(),
+        };
+        assert_eq!(
+            answer(corrupt.into()),
+            (StatusCode::INTERNAL_SERVER_ERROR, false)
+        );
     }
 }

@@ -1295,7 +1295,7 @@ pub(crate) fn oauth_app_key(application_id: &str, connector_type: &str) -> Strin
 
 fn upstream_setup(e: AuthError) -> ApiError {
     tracing::error!(error = %e, "cannot set up a provider");
-    ApiError::internal(
+    ApiError::misconfigured(
         "cannot set up the connector's provider; check the service's provider configuration",
     )
 }

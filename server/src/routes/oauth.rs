@@ -213,7 +213,9 @@ fn callback_url(public_url: Option<&Url>) -> Result<Url, ApiError> {
 
 fn consent_setup(e: impl std::fmt::Display) -> ApiError {
     tracing::error!(error = %e, "cannot start a consent flow");
-    ApiError::internal("cannot start the consent flow; check the service's provider configuration")
+    ApiError::misconfigured(
+        "cannot start the consent flow; check the service's provider configuration",
+    )
 }
 
 /// Receives the pending authorization [`OAuth2Flow::authorize`] issues, which `initiate` then
@@ -323,7 +325,7 @@ pub(crate) async fn callback(
         )
     })?;
     let mut back = Url::parse(&pending.redirect_url)
-        .map_err(|_| ApiError::internal("the consent flow's redirect_url cannot be read"))?;
+        .map_err(|_| ApiError::misconfigured("the consent flow's redirect_url cannot be read"))?;
     match complete(&state, &pending, &query, started).await {
         Ok(record) => {
             let secret_id = issue_secret_id(&state, &record).await;
