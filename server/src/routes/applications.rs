@@ -2,6 +2,7 @@
 //! `POST /api/v1/account/applications/scoped-token` (a token limited to one customer).
 
 use axum::extract::State;
+use axum::http::StatusCode;
 use axum::routing::post;
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
@@ -115,6 +116,7 @@ pub(crate) struct ScopedTokenResponse {
     security(("bearer" = [])),
     responses(
         (status = 200, description = "A scoped token", body = ScopedTokenResponse),
+        (status = 403, description = "The token is itself a scoped token, which cannot issue tokens", body = ErrorBody),
     )
 )]
 pub(crate) async fn scoped_token(
@@ -123,7 +125,8 @@ pub(crate) async fn scoped_token(
     ApiJson(request): ApiJson<ScopedTokenRequest>,
 ) -> Result<Json<ScopedTokenResponse>, ApiError> {
     if principal.customer.is_some() {
-        return Err(ApiError::unauthorized(
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
             "a scoped token cannot issue tokens; use the application's token from POST /api/v1/account/applications/token",
         ));
     }

@@ -139,7 +139,7 @@ async fn a_scoped_token_needs_one_customer_and_an_application_token() {
             json!({ "workspace_name": "customer-2" }),
         )
         .await;
-    assert_eq!(status, 401, "a scoped token cannot mint another");
+    assert_eq!(status, 403, "a scoped token cannot mint another");
     let (status, body) = service
         .post(
             "/api/v1/account/applications/scoped-token",
