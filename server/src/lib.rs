@@ -210,7 +210,7 @@ pub use store::PostgresServiceStore;
 #[cfg(feature = "testing")]
 pub use store::testing;
 pub use store::{
-    ApplicationRecord, AuditEntry, AuthKind, ConnectorFilter, ConnectorRecord, JoinedCredentials,
-    OAuthAppRecord, OAuthAppSource, OAuthSecretClaim, OAuthSecretRecord, OAuthStateRecord, Sealed,
-    ServiceStore, SqliteServiceStore, TokenAndConnector, TokenRecord,
+    ApplicationRecord, AuditEntry, AuthKind, ConnectorFilter, ConnectorRecord, Issuer,
+    JoinedCredentials, OAuthAppRecord, OAuthAppSource, OAuthSecretClaim, OAuthSecretRecord,
+    OAuthStateRecord, Sealed, ServiceStore, SqliteServiceStore, TokenAndConnector, TokenRecord,
 };

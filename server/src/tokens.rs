@@ -16,7 +16,7 @@ use integrations::SecretString;
 use crate::error::ApiError;
 use crate::limits::RateLimiter;
 use crate::secrets;
-use crate::store::{ConnectorRecord, JoinedCredentials, ServiceStore, TokenRecord};
+use crate::store::{ConnectorRecord, Issuer, JoinedCredentials, ServiceStore, TokenRecord};
 
 /// Who is calling: an application, and for a scoped token the one customer it may reach.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,25 +35,31 @@ impl Principal {
 }
 
 /// Issues a token for `application_id` (limited to `customer` when given) that expires after
-/// `ttl`, and forgets the tokens that expired already.
+/// `ttl`, and forgets the tokens that expired already. 401 when `issuer` no longer holds (the
+/// secret was rotated, or the token deleted, since it was checked): no token is stored then.
 pub(crate) async fn issue(
     store: &dyn ServiceStore,
     application_id: &str,
     customer: Option<String>,
     ttl: Duration,
+    issuer: Issuer<'_>,
 ) -> Result<SecretString, ApiError> {
     let now = SystemTime::now();
     store.delete_expired_tokens(now).await?;
     let token = secrets::random_secret();
-    store
-        .insert_token(TokenRecord {
-            token_hash: secrets::hash(token.expose_secret()),
-            application_id: application_id.to_string(),
-            customer,
-            expires_at: now + ttl,
-        })
-        .await?;
-    Ok(token)
+    let record = TokenRecord {
+        token_hash: secrets::hash(token.expose_secret()),
+        application_id: application_id.to_string(),
+        customer,
+        expires_at: now + ttl,
+    };
+    if store.insert_token(record, issuer).await? {
+        return Ok(token);
+    }
+    Err(match issuer {
+        Issuer::ClientSecret(_) => ApiError::unauthorized("invalid client credentials"),
+        Issuer::Token(_) => unauthorized(),
+    })
 }
 
 fn unauthorized() -> ApiError {
@@ -118,6 +124,11 @@ impl Bearer {
         limiter: &RateLimiter,
     ) -> Result<Principal, ApiError> {
         admit(store.token(&self.hash).await?, limiter)
+    }
+
+    /// The token's hash: what the store keeps of it.
+    pub(crate) fn hash(&self) -> &str {
+        &self.hash
     }
 
     /// As [`Bearer::verify`], and the caller's application's connector `id` (if it has one)

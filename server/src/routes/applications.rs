@@ -1,7 +1,7 @@
 //! `POST /api/v1/account/applications/token` (client id and secret → service token) and
 //! `POST /api/v1/account/applications/scoped-token` (a token limited to one customer).
 
-use axum::extract::State;
+use axum::extract::{FromRequest, Request, State};
 use axum::http::StatusCode;
 use axum::routing::post;
 use axum::{Json, Router};
@@ -11,7 +11,8 @@ use utoipa::ToSchema;
 use super::{ApiJson, AppState, customer_of};
 use crate::error::{ApiError, ErrorBody};
 use crate::secrets;
-use crate::tokens::{self, Principal};
+use crate::store::Issuer;
+use crate::tokens::{self, Bearer};
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
@@ -80,7 +81,14 @@ pub(crate) async fn token(
         return Err(ApiError::unauthorized("invalid client credentials"));
     };
     state.limiter.admit(&application.id)?;
-    let token = tokens::issue(state.store.as_ref(), &application.id, None, state.token_ttl).await?;
+    let token = tokens::issue(
+        state.store.as_ref(),
+        &application.id,
+        None,
+        state.token_ttl,
+        Issuer::ClientSecret(&application.client_secret_hash),
+    )
+    .await?;
     Ok(Json(TokenResponse {
         access_token: token.expose_secret().to_string(),
         token_type: "bearer",
@@ -121,9 +129,12 @@ pub(crate) struct ScopedTokenResponse {
 )]
 pub(crate) async fn scoped_token(
     State(state): State<AppState>,
-    principal: Principal,
-    ApiJson(request): ApiJson<ScopedTokenRequest>,
+    bearer: Bearer,
+    body: Request,
 ) -> Result<Json<ScopedTokenResponse>, ApiError> {
+    // The token first, then the body: the order of a route that takes a `Principal`.
+    let principal = bearer.verify(state.store.as_ref(), &state.limiter).await?;
+    let ApiJson(request) = ApiJson::<ScopedTokenRequest>::from_request(body, &state).await?;
     if principal.customer.is_some() {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
@@ -145,6 +156,7 @@ pub(crate) async fn scoped_token(
         &principal.application_id,
         Some(customer),
         state.token_ttl,
+        Issuer::Token(bearer.hash()),
     )
     .await?;
     Ok(Json(ScopedTokenResponse {

@@ -116,6 +116,18 @@ pub struct TokenRecord {
     pub expires_at: SystemTime,
 }
 
+/// What a new service token is issued on. The store keeps the token only while that still
+/// holds, in the same statement: a token cannot outlive the rotation of the client secret, or the
+/// deletion of the token, that it was issued on, however the requests interleave.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Issuer<'a> {
+    /// The application's client secret, by its hash: it must still be the application's.
+    ClientSecret(&'a str),
+    /// A token of the same application, by its hash: it must still be stored.
+    Token(&'a str),
+}
+
 /// How a connector authenticates to its provider.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -363,8 +375,13 @@ pub trait ServiceStore: Send + Sync + fmt::Debug {
     /// deletes); `None` if there is no such application. Its audit entries stay.
     async fn delete_application(&self, id: &str) -> Result<Option<Vec<String>>, ServiceStoreError>;
 
-    /// Stores a service token.
-    async fn insert_token(&self, token: TokenRecord) -> Result<(), ServiceStoreError>;
+    /// Stores a service token if its `issuer` still holds (true); stores nothing and answers
+    /// false when it does not.
+    async fn insert_token(
+        &self,
+        token: TokenRecord,
+        issuer: Issuer<'_>,
+    ) -> Result<bool, ServiceStoreError>;
     /// The token with this hash, expired or not.
     async fn token(&self, token_hash: &str) -> Result<Option<TokenRecord>, ServiceStoreError>;
     /// The token with this hash (expired or not) and, when its application has one, that

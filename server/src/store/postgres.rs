@@ -19,9 +19,9 @@ use store_postgres::{PooledConnection, PostgresCredentialStore, tokio_postgres};
 
 use super::batches::{self, Batches, Waiting};
 use super::{
-    ApplicationRecord, AuditEntry, AuthKind, ConnectorFilter, ConnectorRecord, JoinedCredentials,
-    OAuthAppRecord, OAuthAppSource, OAuthSecretClaim, OAuthSecretRecord, OAuthStateRecord, Sealed,
-    ServiceStore, TokenAndConnector, TokenRecord, record_status,
+    ApplicationRecord, AuditEntry, AuthKind, ConnectorFilter, ConnectorRecord, Issuer,
+    JoinedCredentials, OAuthAppRecord, OAuthAppSource, OAuthSecretClaim, OAuthSecretRecord,
+    OAuthStateRecord, Sealed, ServiceStore, TokenAndConnector, TokenRecord, record_status,
 };
 use crate::error::ServiceStoreError;
 
@@ -722,20 +722,38 @@ impl ServiceStore for PostgresServiceStore {
         .await
     }
 
-    async fn insert_token(&self, token: TokenRecord) -> Result<(), ServiceStoreError> {
+    async fn insert_token(
+        &self,
+        token: TokenRecord,
+        issuer: Issuer<'_>,
+    ) -> Result<bool, ServiceStoreError> {
+        let (statement, issued_on) = match issuer {
+            Issuer::ClientSecret(hash) => (
+                "INSERT INTO integrations_service_tokens (token_hash, application_id, customer, expires_ms) \
+                 SELECT $1, $2, $3, $4 WHERE EXISTS (SELECT 1 FROM integrations_service_applications \
+                 WHERE id = $2 AND client_secret_hash = $5) RETURNING token_hash",
+                hash,
+            ),
+            Issuer::Token(hash) => (
+                "INSERT INTO integrations_service_tokens (token_hash, application_id, customer, expires_ms) \
+                 SELECT $1, $2, $3, $4 WHERE EXISTS (SELECT 1 FROM integrations_service_tokens \
+                 WHERE token_hash = $5 AND application_id = $2) RETURNING token_hash",
+                hash,
+            ),
+        };
         self.query(
             "stored a service token",
-            "INSERT INTO integrations_service_tokens (token_hash, application_id, customer, expires_ms) \
-             VALUES ($1, $2, $3, $4)",
+            statement,
             &[
                 &token.token_hash,
                 &token.application_id,
                 &token.customer,
                 &millis(token.expires_at),
+                &issued_on,
             ],
         )
         .await
-        .map(|_| ())
+        .map(|rows| rows.len() == 1)
     }
 
     async fn token(&self, token_hash: &str) -> Result<Option<TokenRecord>, ServiceStoreError> {

@@ -15,9 +15,9 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::connection_thread::ConnectionThread;
 use super::{
-    ApplicationRecord, AuditEntry, AuthKind, ConnectorFilter, ConnectorRecord, JoinedCredentials,
-    OAuthAppRecord, OAuthAppSource, OAuthSecretClaim, OAuthSecretRecord, OAuthStateRecord, Sealed,
-    ServiceStore, TokenAndConnector, TokenRecord, joined_status,
+    ApplicationRecord, AuditEntry, AuthKind, ConnectorFilter, ConnectorRecord, Issuer,
+    JoinedCredentials, OAuthAppRecord, OAuthAppSource, OAuthSecretClaim, OAuthSecretRecord,
+    OAuthStateRecord, Sealed, ServiceStore, TokenAndConnector, TokenRecord, joined_status,
 };
 use crate::error::ServiceStoreError;
 
@@ -707,18 +707,34 @@ impl ServiceStore for SqliteServiceStore {
         .await
     }
 
-    async fn insert_token(&self, token: TokenRecord) -> Result<(), ServiceStoreError> {
+    async fn insert_token(
+        &self,
+        token: TokenRecord,
+        issuer: Issuer<'_>,
+    ) -> Result<bool, ServiceStoreError> {
+        let (condition, issued_on) = match issuer {
+            Issuer::ClientSecret(hash) => (
+                "EXISTS (SELECT 1 FROM applications WHERE id = ?2 AND client_secret_hash = ?5)",
+                hash.to_string(),
+            ),
+            Issuer::Token(hash) => (
+                "EXISTS (SELECT 1 FROM tokens WHERE token_hash = ?5 AND application_id = ?2)",
+                hash.to_string(),
+            ),
+        };
         self.run("stored a service token", move |c| {
-            c.execute(
-                "INSERT INTO tokens (token_hash, application_id, customer, expires_ms) VALUES (?1, ?2, ?3, ?4)",
-                params![
-                    token.token_hash,
-                    token.application_id,
-                    token.customer,
-                    millis(token.expires_at)
-                ],
-            )
-            .map(|_| ())
+            c.prepare_cached(&format!(
+                "INSERT INTO tokens (token_hash, application_id, customer, expires_ms) \
+                 SELECT ?1, ?2, ?3, ?4 WHERE {condition}"
+            ))?
+            .execute(params![
+                token.token_hash,
+                token.application_id,
+                token.customer,
+                millis(token.expires_at),
+                issued_on
+            ])
+            .map(|inserted| inserted == 1)
         })
         .await
     }

@@ -6,9 +6,9 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::{
-    ApplicationRecord, AuditEntry, AuthKind, ConnectorFilter, ConnectorRecord, OAuthAppRecord,
-    OAuthAppSource, OAuthSecretClaim, OAuthSecretRecord, OAuthStateRecord, Sealed, ServiceStore,
-    TokenRecord,
+    ApplicationRecord, AuditEntry, AuthKind, ConnectorFilter, ConnectorRecord, Issuer,
+    OAuthAppRecord, OAuthAppSource, OAuthSecretClaim, OAuthSecretRecord, OAuthStateRecord, Sealed,
+    ServiceStore, TokenRecord,
 };
 use crate::error::ServiceStoreError;
 
@@ -19,6 +19,7 @@ pub type DynStore = Arc<dyn ServiceStore>;
 pub async fn run_conformance(store: DynStore) {
     applications_round_trip_and_collide(&store).await;
     rotating_a_secret_drops_the_tokens(&store).await;
+    a_token_is_stored_only_while_its_issuer_holds(&store).await;
     tokens_round_trip_and_expire(&store).await;
     connectors_stay_with_their_application(&store).await;
     a_token_is_read_with_its_own_application_s_connector_only(&store).await;
@@ -101,6 +102,17 @@ pub fn state(hash: &str, application_id: &str, expires_at: SystemTime) -> OAuthS
     }
 }
 
+/// Stores `token`, issued on its application's client secret (the hash of [`application`]).
+async fn issued(store: &DynStore, token: TokenRecord) {
+    assert!(
+        store
+            .insert_token(token, Issuer::ClientSecret("hash"))
+            .await
+            .unwrap(),
+        "issued on the application's secret"
+    );
+}
+
 async fn with_application(store: &DynStore, id: &str) {
     store
         .create_application(application(id, &format!("{id}-client")))
@@ -154,15 +166,16 @@ pub async fn rotating_a_secret_drops_the_tokens(store: &DynStore) {
     with_application(store, "rotate-1").await;
     with_application(store, "rotate-2").await;
     for (hash, app) in [("rotate-t1", "rotate-1"), ("rotate-t2", "rotate-2")] {
-        store
-            .insert_token(TokenRecord {
+        issued(
+            store,
+            TokenRecord {
                 token_hash: hash.into(),
                 application_id: app.into(),
                 customer: None,
                 expires_at: now() + Duration::from_secs(600),
-            })
-            .await
-            .unwrap();
+            },
+        )
+        .await;
     }
     assert!(
         store
@@ -189,6 +202,57 @@ pub async fn rotating_a_secret_drops_the_tokens(store: &DynStore) {
     );
 }
 
+/// A token issued on a client secret is stored only while the secret is its application's, and
+/// one issued on a token only while that token is stored for the same application: none
+/// outlives a rotation that happened after its issuer was checked.
+pub async fn a_token_is_stored_only_while_its_issuer_holds(store: &DynStore) {
+    with_application(store, "issuer-1").await;
+    with_application(store, "issuer-2").await;
+    let token = |hash: &str, app: &str| TokenRecord {
+        token_hash: hash.into(),
+        application_id: app.into(),
+        customer: None,
+        expires_at: now() + Duration::from_secs(600),
+    };
+    let insert = |hash: &'static str, app: &'static str, issuer: Issuer<'static>| async move {
+        store.insert_token(token(hash, app), issuer).await.unwrap()
+    };
+    assert!(!insert("issuer-t0", "issuer-1", Issuer::ClientSecret("other")).await);
+    assert!(insert("issuer-t1", "issuer-1", Issuer::ClientSecret("hash")).await);
+    assert!(insert("issuer-t2", "issuer-1", Issuer::Token("issuer-t1")).await);
+    assert!(
+        !insert("issuer-t3", "issuer-2", Issuer::Token("issuer-t1")).await,
+        "a token of another application"
+    );
+    assert!(!insert("issuer-t4", "issuer-1", Issuer::Token("issuer-none")).await);
+    for (hash, stored) in [
+        ("issuer-t0", false),
+        ("issuer-t1", true),
+        ("issuer-t2", true),
+        ("issuer-t3", false),
+        ("issuer-t4", false),
+    ] {
+        assert_eq!(store.token(hash).await.unwrap().is_some(), stored, "{hash}");
+    }
+
+    assert!(
+        store
+            .replace_client_secret("issuer-1", "new")
+            .await
+            .unwrap()
+    );
+    assert!(!insert("issuer-t5", "issuer-1", Issuer::ClientSecret("hash")).await);
+    assert!(!insert("issuer-t6", "issuer-1", Issuer::Token("issuer-t1")).await);
+    assert!(insert("issuer-t7", "issuer-1", Issuer::ClientSecret("new")).await);
+    for (hash, stored) in [
+        ("issuer-t5", false),
+        ("issuer-t6", false),
+        ("issuer-t7", true),
+    ] {
+        assert_eq!(store.token(hash).await.unwrap().is_some(), stored, "{hash}");
+    }
+}
+
 /// Tokens read back with their scope; the expired ones are deleted and counted.
 pub async fn tokens_round_trip_and_expire(store: &DynStore) {
     with_application(store, "tokens-1").await;
@@ -205,8 +269,8 @@ pub async fn tokens_round_trip_and_expire(store: &DynStore) {
         expires_at: at - Duration::from_secs(1),
         ..live.clone()
     };
-    store.insert_token(live.clone()).await.unwrap();
-    store.insert_token(expired.clone()).await.unwrap();
+    issued(store, live.clone()).await;
+    issued(store, expired.clone()).await;
     assert_eq!(store.token("tokens-expired").await.unwrap(), Some(expired));
     assert!(store.delete_expired_tokens(at).await.unwrap() >= 1);
     assert_eq!(store.token("tokens-expired").await.unwrap(), None);
@@ -324,8 +388,8 @@ pub async fn a_token_is_read_with_its_own_application_s_connector_only(store: &D
         expires_at: now() - Duration::from_secs(1),
         ..live.clone()
     };
-    store.insert_token(live.clone()).await.unwrap();
-    store.insert_token(expired.clone()).await.unwrap();
+    issued(store, live.clone()).await;
+    issued(store, expired.clone()).await;
     let read = |hash: &'static str, id: &'static str| async move {
         let read = store.token_and_connector(hash, id).await.unwrap();
         read.map(|(token, connector)| (token, connector.map(|(connector, _status)| connector)))
@@ -364,15 +428,16 @@ pub async fn concurrent_reads_of_tokens_and_connectors_each_get_their_own_answer
 ) {
     for app in ["cr-app-1", "cr-app-2"] {
         with_application(store, app).await;
-        store
-            .insert_token(TokenRecord {
+        issued(
+            store,
+            TokenRecord {
                 token_hash: format!("{app}-token"),
                 application_id: app.into(),
                 customer: None,
                 expires_at: now() + Duration::from_secs(600),
-            })
-            .await
-            .unwrap();
+            },
+        )
+        .await;
         for k in 0..3 {
             let id = format!("{app}-conn-{k}");
             store
@@ -813,15 +878,16 @@ pub async fn deleting_an_application_cascades_and_keeps_its_audit(store: &DynSto
         .set_token_expiry("cascade-c1", Some(ms(1)))
         .await
         .unwrap();
-    store
-        .insert_token(TokenRecord {
+    issued(
+        store,
+        TokenRecord {
             token_hash: "cascade-token".into(),
             application_id: "cascade".into(),
             customer: None,
             expires_at: now() + Duration::from_secs(600),
-        })
-        .await
-        .unwrap();
+        },
+    )
+    .await;
     store
         .put_oauth_state(state(
             "cascade-state",

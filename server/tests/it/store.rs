@@ -7,7 +7,6 @@ use integrations::auth_core::{CredentialRecord, Payload, PutMode, RefreshLease};
 use integrations::{
     CredentialStatus, CredentialStore, EncryptionKey, KeyRing, RecordOpener, SqliteCredentialStore,
 };
-use integrations_server::ServiceStore;
 use integrations_server::testing::{
     application, claim_of, connector, ms, oauth_secret, run_conformance,
 };
@@ -15,6 +14,7 @@ use integrations_server::{
     ConnectorRecord, JoinedCredentials, PostgresServiceStore, ServiceStoreError,
     SqliteServiceStore, TokenRecord,
 };
+use integrations_server::{Issuer, ServiceStore};
 use store_postgres::PostgresCredentialStore;
 
 /// The credential store on `db`, without its encryption layer (as the service store takes it).
@@ -168,7 +168,8 @@ async fn token_and_connector(store: &Arc<dyn ServiceStore>) -> (TokenRecord, Con
         .create_application(application("status-app", "status-client"))
         .await
         .unwrap();
-    store.insert_token(token.clone()).await.unwrap();
+    let issuer = Issuer::ClientSecret("hash");
+    assert!(store.insert_token(token.clone(), issuer).await.unwrap());
     store.insert_connector(record.clone()).await.unwrap();
     (token, record)
 }
