@@ -326,6 +326,10 @@ pub(crate) struct UpstreamSettings {
 struct Warm {
     client: WarmClient,
     source: RefreshingTokenSource,
+    /// The `updated_at` of the connector's row it was built from. A row read later with a newer
+    /// one was changed since (its credentials, OAuth client or kind), on this instance or on
+    /// another: the warm connector is built again.
+    updated_at: SystemTime,
 }
 
 /// Asana's typed connector (over [`Warm::source`], whose single flight the refresher shares), or
@@ -797,8 +801,15 @@ impl Connectors {
 
     /// `record`'s warm client and token source, built on first use.
     async fn warm(&self, record: &ConnectorRecord) -> Result<Warm, ApiError> {
-        if let Some((_, warm)) = self.lock().entries.get(&record.id) {
-            return Ok(warm.clone());
+        let stale = match self.lock().entries.get(&record.id) {
+            Some((_, warm)) if warm.updated_at >= record.updated_at => return Ok(warm.clone()),
+            Some(_) => true,
+            None => false,
+        };
+        if stale {
+            // Forgotten as after a change on this instance, so that no record read before it is
+            // offered to the new token source.
+            self.forget(&record.id);
         }
         let kind = self.kind_of(record)?;
         let client = self.client_for(record).await?;
@@ -834,6 +845,7 @@ impl Connectors {
                 Warm {
                     client: WarmClient::Asana(Arc::new(AsanaConnector::new(asana))),
                     source,
+                    updated_at: record.updated_at,
                 }
             }
             ConnectorType::Api(definition) => {
@@ -843,11 +855,14 @@ impl Connectors {
                 Warm {
                     client: WarmClient::Api(Arc::new(manager)),
                     source: self.source(self.token_endpoint(provider)?, record),
+                    updated_at: record.updated_at,
                 }
             }
         };
         let mut cache = self.lock();
-        if let Some((_, built)) = cache.entries.get(&record.id) {
+        if let Some((_, built)) = cache.entries.get(&record.id)
+            && built.updated_at >= record.updated_at
+        {
             // Built by a concurrent first call while this one waited for its OAuth app: one warm
             // connector, so that its callers share one token source and its single flight.
             return Ok(built.clone());
@@ -1318,8 +1333,8 @@ mod tests {
             auth_kind: AuthKind::Token,
             oauth_app: None,
             read_only: false,
-            created_at: SystemTime::now(),
-            updated_at: SystemTime::now(),
+            created_at: UNIX_EPOCH + Duration::from_secs(1_700_000_000),
+            updated_at: UNIX_EPOCH + Duration::from_secs(1_700_000_000),
         }
     }
 
@@ -1381,6 +1396,30 @@ mod tests {
         assert_eq!(cached, ["b", "c"]);
         connectors.forget("b");
         assert_eq!(connectors.lock().entries.len(), 1);
+    }
+
+    /// A row changed since the warm connector was built (here or on another instance) builds it
+    /// again, and forgets (no record read before is offered to it); an older row read by a slower
+    /// request keeps the newer one.
+    #[tokio::test]
+    async fn a_newer_row_builds_the_warm_connector_again_and_an_older_one_does_not() {
+        let connectors = connectors_over(
+            Arc::new(SqliteServiceStore::open_in_memory().await.unwrap()),
+            AsanaAppCredentials::default(),
+            10,
+        );
+        let first = connectors.connector(&record("a"), None).await.unwrap();
+        let forgotten = connectors.forgotten();
+        let mut changed = record("a");
+        changed.updated_at += Duration::from_millis(1);
+        let rebuilt = connectors.connector(&changed, None).await.unwrap();
+        assert!(!Arc::ptr_eq(&first, &rebuilt));
+        assert_eq!(connectors.forgotten(), forgotten + 1);
+        for read in [record("a"), changed] {
+            let warm = connectors.connector(&read, None).await.unwrap();
+            assert!(Arc::ptr_eq(&rebuilt, &warm));
+        }
+        assert_eq!(connectors.forgotten(), forgotten + 1);
     }
 
     #[tokio::test]

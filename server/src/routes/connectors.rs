@@ -7,7 +7,7 @@
 //! the connector the flow created, claimed once, by the flow's application, customer and
 //! provider only; anything else is the same 422, and changes nothing.
 
-use std::time::{Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -316,7 +316,7 @@ async fn claim_created(
         given.push("read_only".to_string());
     }
     if given.len() > 1 {
-        record.updated_at = SystemTime::now();
+        record.updated_at = changed_at(record.updated_at);
         if !state.store.update_connector(&record).await? {
             return Err(unclaimable());
         }
@@ -384,6 +384,13 @@ fn given_name(name: &str) -> Result<String, ApiError> {
         ));
     }
     Ok(name.to_string())
+}
+
+/// When a connector read from the store (`previous`, to the millisecond the stores keep) changes
+/// now: at least a millisecond later, so that every instance reading the row sees that it
+/// changed (a warm connector built from an older row is built again).
+fn changed_at(previous: SystemTime) -> SystemTime {
+    SystemTime::now().max(previous + Duration::from_millis(1))
 }
 
 /// Saves a new connector whose credentials were just written (`stored` says whether that
@@ -555,7 +562,7 @@ pub(crate) async fn update(
         record.auth_kind = credentials.auth_kind();
         changed.push("credentials".to_string());
     }
-    record.updated_at = SystemTime::now();
+    record.updated_at = changed_at(record.updated_at);
     if let Some(credentials) = &credentials {
         state
             .connectors

@@ -425,7 +425,9 @@ pub trait ServiceStore: Send + Sync + fmt::Debug {
         id: &str,
     ) -> Result<bool, ServiceStoreError>;
 
-    /// Sets (adds or replaces) an application's OAuth app for a provider.
+    /// Sets (adds or replaces) an application's OAuth app for a provider, and marks the
+    /// application's connectors of that provider that refresh with its own app as changed (their
+    /// `updated_at` at least a millisecond later), so that every instance rebuilds them.
     async fn put_oauth_app(&self, app: OAuthAppRecord) -> Result<(), ServiceStoreError>;
     /// The application's OAuth app for a provider.
     async fn oauth_app(
@@ -433,7 +435,8 @@ pub trait ServiceStore: Send + Sync + fmt::Debug {
         application_id: &str,
         connector_type: &str,
     ) -> Result<Option<OAuthAppRecord>, ServiceStoreError>;
-    /// Deletes the application's OAuth app for a provider; `false` if there was none.
+    /// Deletes the application's OAuth app for a provider; `false` if there was none. Marks the
+    /// connectors that refreshed with it as changed, as [`ServiceStore::put_oauth_app`] does.
     async fn delete_oauth_app(
         &self,
         application_id: &str,

@@ -25,6 +25,13 @@ use super::{
 };
 use crate::error::ServiceStoreError;
 
+/// Marks an application's connectors of a type (`$1`, `$2`) that refresh with its own OAuth app
+/// (`$4`) as changed at `$3` (a millisecond after their last change at least), when that app is
+/// set or deleted: every instance builds their warm connectors again, with the app as it is now.
+const APP_USERS_CHANGED: &str = "UPDATE integrations_service_connectors \
+     SET updated_ms = GREATEST(updated_ms + 1, $3) \
+     WHERE application_id = $1 AND connector_type = $2 AND oauth_app = $4";
+
 /// The service's row in `integrations_schema`.
 const COMPONENT: &str = "service";
 
@@ -904,23 +911,36 @@ impl ServiceStore for PostgresServiceStore {
     }
 
     async fn put_oauth_app(&self, app: OAuthAppRecord) -> Result<(), ServiceStoreError> {
-        self.query(
-            "stored an OAuth app",
-            "INSERT INTO integrations_service_oauth_apps \
-             (application_id, connector_type, client_id, client_secret, updated_ms) \
-             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (application_id, connector_type) DO UPDATE SET \
-             client_id = EXCLUDED.client_id, client_secret = EXCLUDED.client_secret, \
-             updated_ms = EXCLUDED.updated_ms",
-            &[
-                &app.application_id,
-                &app.connector_type,
-                &app.client_id,
-                &app.client_secret.0,
-                &millis(app.updated_at),
-            ],
-        )
+        self.run("stored an OAuth app", 3, async |c| {
+            let tx = c.transaction().await?;
+            tx.execute(
+                "INSERT INTO integrations_service_oauth_apps \
+                 (application_id, connector_type, client_id, client_secret, updated_ms) \
+                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (application_id, connector_type) DO UPDATE SET \
+                 client_id = EXCLUDED.client_id, client_secret = EXCLUDED.client_secret, \
+                 updated_ms = EXCLUDED.updated_ms",
+                &[
+                    &app.application_id,
+                    &app.connector_type,
+                    &app.client_id,
+                    &app.client_secret.0,
+                    &millis(app.updated_at),
+                ],
+            )
+            .await?;
+            tx.execute(
+                APP_USERS_CHANGED,
+                &[
+                    &app.application_id,
+                    &app.connector_type,
+                    &millis(SystemTime::now()),
+                    &OAuthAppSource::Application.as_str(),
+                ],
+            )
+            .await?;
+            tx.commit().await
+        })
         .await
-        .map(|_| ())
     }
 
     async fn oauth_app(
@@ -950,15 +970,28 @@ impl ServiceStore for PostgresServiceStore {
         application_id: &str,
         connector_type: &str,
     ) -> Result<bool, ServiceStoreError> {
-        self.run("deleted an OAuth app", 1, async |c| {
-            c.execute(
-                "DELETE FROM integrations_service_oauth_apps WHERE application_id = $1 AND connector_type = $2",
-                &[&application_id, &connector_type],
+        self.run("deleted an OAuth app", 3, async |c| {
+            let tx = c.transaction().await?;
+            let deleted = tx
+                .execute(
+                    "DELETE FROM integrations_service_oauth_apps WHERE application_id = $1 AND connector_type = $2",
+                    &[&application_id, &connector_type],
+                )
+                .await?;
+            tx.execute(
+                APP_USERS_CHANGED,
+                &[
+                    &application_id,
+                    &connector_type,
+                    &millis(SystemTime::now()),
+                    &OAuthAppSource::Application.as_str(),
+                ],
             )
-            .await
+            .await?;
+            tx.commit().await?;
+            Ok(deleted > 0)
         })
         .await
-        .map(|n| n > 0)
     }
 
     async fn put_oauth_state(&self, state: OAuthStateRecord) -> Result<(), ServiceStoreError> {

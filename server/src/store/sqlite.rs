@@ -436,6 +436,27 @@ fn write_audit_batches(c: &mut Connection, audit: &Mutex<AuditQueue>) {
     }
 }
 
+/// Marks the application's connectors of `connector_type` that refresh with its own OAuth app as
+/// changed now (their `updated_ms` a millisecond later at least): every instance builds their
+/// warm connectors again, with the app as it is now.
+fn app_users_changed(
+    c: &Connection,
+    application_id: &str,
+    connector_type: &str,
+) -> rusqlite::Result<()> {
+    c.execute(
+        "UPDATE connectors SET updated_ms = max(updated_ms + 1, ?3) \
+         WHERE application_id = ?1 AND connector_type = ?2 AND oauth_app = ?4",
+        params![
+            application_id,
+            connector_type,
+            millis(SystemTime::now()),
+            OAuthAppSource::Application.as_str()
+        ],
+    )
+    .map(|_| ())
+}
+
 fn insert_audit(c: &Connection, entry: &AuditEntry) -> rusqlite::Result<()> {
     c.prepare_cached(INSERT_AUDIT)?
         .execute(params![
@@ -896,7 +917,8 @@ impl ServiceStore for SqliteServiceStore {
 
     async fn put_oauth_app(&self, app: OAuthAppRecord) -> Result<(), ServiceStoreError> {
         self.run("stored an OAuth app", move |c| {
-            c.execute(
+            let tx = c.transaction()?;
+            tx.execute(
                 "INSERT OR REPLACE INTO oauth_apps (application_id, connector_type, client_id, client_secret, updated_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
                 params![
                     app.application_id,
@@ -905,8 +927,9 @@ impl ServiceStore for SqliteServiceStore {
                     app.client_secret.0,
                     millis(app.updated_at)
                 ],
-            )
-            .map(|_| ())
+            )?;
+            app_users_changed(&tx, &app.application_id, &app.connector_type)?;
+            tx.commit()
         })
         .await
     }
@@ -945,11 +968,14 @@ impl ServiceStore for SqliteServiceStore {
         let (application_id, connector_type) =
             (application_id.to_string(), connector_type.to_string());
         self.run("deleted an OAuth app", move |c| {
-            c.execute(
+            let tx = c.transaction()?;
+            let deleted = tx.execute(
                 "DELETE FROM oauth_apps WHERE application_id = ?1 AND connector_type = ?2",
-                [application_id, connector_type],
-            )
-            .map(|n| n > 0)
+                [&application_id, &connector_type],
+            )?;
+            app_users_changed(&tx, &application_id, &connector_type)?;
+            tx.commit()?;
+            Ok(deleted > 0)
         })
         .await
     }

@@ -535,6 +535,40 @@ pub async fn concurrent_expiries_are_each_recorded(store: &DynStore, n: usize) {
 /// An application's OAuth app is set, replaced, read and deleted, per provider.
 pub async fn oauth_apps_are_set_replaced_and_deleted(store: &DynStore) {
     with_application(store, "apps-oauth").await;
+    // Setting or deleting the app marks the connectors that refresh with it as changed, and no
+    // other: one with its own client, one with the service's, one of another type.
+    let user = connector("apps-oauth-user", "apps-oauth", "c");
+    let own = ConnectorRecord {
+        id: "apps-oauth-own".into(),
+        oauth_app: Some(OAuthAppSource::Own),
+        ..user.clone()
+    };
+    let service = ConnectorRecord {
+        id: "apps-oauth-service".into(),
+        oauth_app: Some(OAuthAppSource::Service),
+        ..user.clone()
+    };
+    let other_type = ConnectorRecord {
+        id: "apps-oauth-github".into(),
+        connector_type: "github".into(),
+        ..user.clone()
+    };
+    for connector in [&user, &own, &service, &other_type] {
+        store.insert_connector(connector.clone()).await.unwrap();
+    }
+    let updated_at = |id: &'static str| async move {
+        store
+            .connector("apps-oauth", id)
+            .await
+            .unwrap()
+            .unwrap()
+            .updated_at
+    };
+    let unchanged = || async {
+        for id in ["apps-oauth-own", "apps-oauth-service", "apps-oauth-github"] {
+            assert_eq!(updated_at(id).await, ms(3_000), "{id}");
+        }
+    };
     let mut app = OAuthAppRecord {
         application_id: "apps-oauth".into(),
         connector_type: "asana".into(),
@@ -543,16 +577,24 @@ pub async fn oauth_apps_are_set_replaced_and_deleted(store: &DynStore) {
         updated_at: ms(2_000),
     };
     store.put_oauth_app(app.clone()).await.unwrap();
+    let first = updated_at("apps-oauth-user").await;
+    assert!(first > ms(3_000), "{first:?}");
+    unchanged().await;
     app.client_id = "id-2".into();
     app.client_secret = Sealed(b"sealed-2".to_vec());
     app.updated_at = ms(2_500);
     store.put_oauth_app(app.clone()).await.unwrap();
+    let second = updated_at("apps-oauth-user").await;
+    assert!(second > first, "{second:?} after {first:?}");
     assert_eq!(
         store.oauth_app("apps-oauth", "asana").await.unwrap(),
         Some(app)
     );
     assert_eq!(store.oauth_app("apps-oauth", "other").await.unwrap(), None);
     assert!(store.delete_oauth_app("apps-oauth", "asana").await.unwrap());
+    let third = updated_at("apps-oauth-user").await;
+    assert!(third > second, "{third:?} after {second:?}");
+    unchanged().await;
     assert!(!store.delete_oauth_app("apps-oauth", "asana").await.unwrap());
     assert_eq!(store.oauth_app("apps-oauth", "asana").await.unwrap(), None);
 }

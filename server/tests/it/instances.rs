@@ -126,6 +126,19 @@ impl Instance {
         }
     }
 
+    async fn patch(&self, path: &str, token: &str, body: Value) -> (u16, Value) {
+        let response = self
+            .http
+            .patch(format!("{}{path}", self.url))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
     async fn get_json(&self, path: &str, token: &str) -> (u16, Value) {
         let response = self
             .http
@@ -265,6 +278,61 @@ async fn an_instance_opens_at_most_its_pool_size_of_connections() {
     let connections = db.store_connections().await;
     assert!((1..=2).contains(&connections.pooled), "{connections:?}");
     assert_eq!(connections.listeners, 1, "{connections:?}");
+}
+
+/// New credentials given on one instance are used by the next execute on another, whose warm
+/// connector held the old ones: it sees the connector's row changed and builds it again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn credentials_changed_on_one_instance_are_used_by_the_next_execute_on_another() {
+    let Some(url) = database().await else {
+        return;
+    };
+    let asana = MockAsana::start().await;
+    let instances = Setup::new(url, &asana).start(2).await;
+    let token = instances[0].app_token(&instances[0].admin).await;
+    let first = asana.personal_access_token().to_string();
+    let (status, body) = instances[0]
+        .post(
+            "/api/v1/integrations/connectors",
+            Some(&token),
+            json!({"customer_name": "c", "connector_type": "Asana", "credentials": {"token": first}}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let id = body["id"].as_str().unwrap().to_string();
+    let bearers = || async {
+        asana
+            .received_requests()
+            .await
+            .iter()
+            .filter(|r| r.url.path() == "/api/1.0/users/me")
+            .map(|r| r.headers["authorization"].to_str().unwrap().to_string())
+            .collect::<Vec<_>>()
+    };
+    let (status, body) = instances[1].me(&token, &id).await;
+    assert_eq!(status, 200, "{body}");
+
+    let second = asana.issue_tokens("default").access_token;
+    for _ in 0..2 {
+        let (status, body) = instances[0]
+            .patch(
+                &format!("/api/v1/integrations/connectors/{id}"),
+                &token,
+                json!({"credentials": {"token": second}}),
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        let (status, body) = instances[1].me(&token, &id).await;
+        assert_eq!(status, 200, "{body}");
+    }
+    assert_eq!(
+        bearers().await,
+        [
+            format!("Bearer {first}"),
+            format!("Bearer {second}"),
+            format!("Bearer {second}")
+        ]
+    );
 }
 
 /// PostgreSQL's text holds no NUL: names with one are refused (422, as on SQLite) and an
