@@ -294,6 +294,92 @@ async fn a_write_gives_up_after_the_lock_timeout_and_changes_nothing() {
 }
 
 #[tokio::test]
+async fn a_store_opened_through_a_symlink_writes_through_to_its_target() {
+    let dir = tempfile::tempdir().unwrap();
+    let real_dir = dir.path().join("real");
+    let real = real_dir.join("creds.json");
+    let v1 = plain(&real)
+        .await
+        .put(CredentialRecord::new("p", "s", payload(1)), PutMode::Create)
+        .await
+        .unwrap();
+    let link = dir.path().join("link.json");
+    std::os::unix::fs::symlink(&real, &link).unwrap();
+    let via_link = plain(&link).await;
+    let via_real = plain(&real).await;
+
+    assert_eq!(
+        via_link
+            .put(
+                CredentialRecord::new("p", "s", payload(2)),
+                PutMode::Update(v1)
+            )
+            .await
+            .unwrap(),
+        v1 + 1
+    );
+    assert!(
+        std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink(),
+        "the link stays a link"
+    );
+    assert_eq!(std::fs::read_link(&link).unwrap(), real);
+    let got = via_real.get("p", "s").await.unwrap().unwrap();
+    assert_eq!((got.version, got.record.payload), (v1 + 1, payload(2)));
+    match via_real
+        .put(
+            CredentialRecord::new("p", "s", payload(3)),
+            PutMode::Update(v1),
+        )
+        .await
+    {
+        Err(StoreError::VersionMismatch {
+            expected, found, ..
+        }) => assert_eq!((expected, found), (v1, Some(v1 + 1))),
+        other => panic!("expected VersionMismatch, got {other:?}"),
+    }
+    let mut beside_the_link: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name())
+        .collect();
+    beside_the_link.sort();
+    assert_eq!(
+        beside_the_link,
+        ["link.json", "real"],
+        "no lock or temp file beside the link"
+    );
+    assert!(real_dir.join("creds.json.lock").exists());
+    assert_eq!(via_link.describe(), format!("file:{}", link.display()));
+
+    // A relative link to a file that does not exist yet: the first write creates the target.
+    let new_link = dir.path().join("new-link.json");
+    std::os::unix::fs::symlink("real/new.json", &new_link).unwrap();
+    plain(&new_link)
+        .await
+        .put(CredentialRecord::new("p", "s", payload(4)), PutMode::Create)
+        .await
+        .unwrap();
+    assert!(
+        std::fs::symlink_metadata(&new_link)
+            .unwrap()
+            .file_type()
+            .is_symlink(),
+        "the link stays a link"
+    );
+    let created = plain(&real_dir.join("new.json"))
+        .await
+        .get("p", "s")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((created.version, created.record.payload), (1, payload(4)));
+    assert!(real_dir.join("new.json.lock").exists());
+    assert!(!dir.path().join("new-link.json.lock").exists());
+}
+
+#[tokio::test]
 async fn with_a_key_the_token_is_nowhere_in_the_files() {
     let dir = tempfile::tempdir().unwrap();
     encryption::token_is_nowhere_in_the_files(dir.path(), "json", open, close, key_ids, |path| {
