@@ -11,7 +11,9 @@
 //! [`rotate`]: EncryptedStore::rotate
 //! - **Concurrent.** A conditional put ([`PutMode::Update`]) is one `BEGIN IMMEDIATE` transaction
 //!   that checks the version column and writes: exactly one of several racing writers, in this or
-//!   any other process, wins. Lock waits use a busy timeout (5 s by default).
+//!   any other process, wins. Lock waits use a busy timeout (5 s by default), after which the call
+//!   fails with a transient [`StoreError::Io`] of kind `TimedOut`, as the file store's lock wait
+//!   does.
 //! - **Async without blocking the runtime.** Each store owns up to two threads, one per connection,
 //!   and sends them jobs over a channel: a query-only reader, so that reads never wait behind an
 //!   fsync, opened (with every check of the file) when the store is opened; and a writer, started
@@ -289,8 +291,8 @@ impl SqliteStoreBuilder {
         self
     }
 
-    /// How long to wait for another connection's lock before failing (default
-    /// [`DEFAULT_BUSY_TIMEOUT`]).
+    /// How long to wait for another connection's lock before failing with [`StoreError::Io`]
+    /// (kind `TimedOut`, a transient error). Default [`DEFAULT_BUSY_TIMEOUT`].
     pub fn busy_timeout(mut self, timeout: Duration) -> Self {
         self.busy_timeout = timeout;
         self

@@ -146,11 +146,22 @@ async fn a_lock_held_past_the_busy_timeout_fails_the_write_and_changes_nothing()
         "waited for the busy timeout"
     );
     match &err {
-        StoreError::Backend { message, .. } => {
-            assert!(message.contains("busy timeout"), "{message}")
+        StoreError::Io {
+            location, source, ..
+        } => {
+            assert_eq!(location, &path.display().to_string());
+            assert_eq!(source.kind(), std::io::ErrorKind::TimedOut);
+            assert_eq!(
+                source.to_string(),
+                "database is locked: another connection held the database lock for longer than the busy timeout; retry later"
+            );
         }
-        other => panic!("expected Backend, got {other:?}"),
+        other => panic!("expected Io(TimedOut), got {other:?}"),
     }
+    assert!(
+        auth_core::AuthError::Store(err).is_transient(),
+        "a held lock is worth retrying"
+    );
     other.execute_batch("ROLLBACK").unwrap();
     assert_eq!(
         store
