@@ -375,21 +375,25 @@ pub fn server_error(e: ServerError, store_dir: &str) -> CliError {
     }
 }
 
-/// Maps a [`StoreError`]: key problems are configuration, the rest is local trouble.
+/// Maps a [`StoreError`]: key problems are configuration, the rest is local trouble. It is
+/// `retryable` when auth-core classes it as transient (a concurrent write, a lock held past the
+/// store's timeout, an I/O failure).
 pub fn store_error(e: StoreError) -> CliError {
-    match e {
+    let error = match &e {
         StoreError::MissingKey { .. }
         | StoreError::UnknownKey { .. }
         | StoreError::InvalidKey { .. }
         | StoreError::Decrypt { .. } => CliError::new(ExitKind::Config, e.to_string()),
         StoreError::Unencrypted { provider, subject } => {
-            Hints::default().unencrypted(&provider, &subject)
+            Hints::default().unencrypted(provider, subject)
         }
         StoreError::VersionMismatch { .. } => {
-            CliError::new(ExitKind::Other, format!("{e}; run the command again")).retryable(true)
+            CliError::new(ExitKind::Other, format!("{e}; run the command again"))
         }
         other => CliError::new(ExitKind::Other, other.to_string()),
-    }
+    };
+    let retryable = AuthError::Store(e).is_transient();
+    error.retryable(retryable)
 }
 
 /// Quotes `s` for a POSIX shell when it holds anything but safe characters.
@@ -480,6 +484,70 @@ mod tests {
             subject: "default".into(),
         });
         assert_eq!(key.kind(), ExitKind::Config);
+    }
+
+    #[test]
+    fn store_errors_are_retryable_when_auth_core_classes_them_transient() {
+        let timed_out = StoreError::Io {
+            store: "sqlite",
+            location: "/tmp/c.db".into(),
+            source: std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "database is locked: another connection held the database lock for longer than the busy timeout; retry later",
+            ),
+        };
+        assert_eq!(
+            store_error(timed_out).to_json(),
+            serde_json::json!({"error": {
+                "kind": "other",
+                "exit_code": 1,
+                "message": "sqlite store at /tmp/c.db: database is locked: another connection held the database lock for longer than the busy timeout; retry later",
+                "retryable": true,
+            }})
+        );
+        let conflict = store_error(StoreError::VersionMismatch {
+            provider: "asana".into(),
+            subject: "alice".into(),
+            expected: 1,
+            found: Some(2),
+        });
+        assert_eq!(
+            conflict.to_json(),
+            serde_json::json!({"error": {
+                "kind": "other",
+                "exit_code": 1,
+                "message": "credentials for asana/alice changed concurrently (expected version 1, found 2); run the command again",
+                "retryable": true,
+            }})
+        );
+        let corrupt = store_error(StoreError::Corrupt {
+            store: "file",
+            location: "/tmp/c.json".into(),
+            reason: "not valid JSON".into(),
+        });
+        assert_eq!(
+            (corrupt.kind(), &corrupt.to_json()["error"]["retryable"]),
+            (ExitKind::Other, &serde_json::Value::Bool(false))
+        );
+        let backend = store_error(StoreError::Backend {
+            store: "sqlite",
+            message: "disk I/O error".into(),
+        });
+        assert_eq!(backend.to_json()["error"]["retryable"], false);
+        let key = store_error(StoreError::MissingKey {
+            provider: "asana".into(),
+            subject: "alice".into(),
+        });
+        assert_eq!(
+            (key.kind(), &key.to_json()["error"]["retryable"]),
+            (ExitKind::Config, &serde_json::Value::Bool(false))
+        );
+        let through_auth = Hints::default().auth(AuthError::Store(StoreError::Io {
+            store: "file",
+            location: "/tmp/c.json".into(),
+            source: std::io::Error::new(std::io::ErrorKind::TimedOut, "lock held"),
+        }));
+        assert_eq!(through_auth.to_json()["error"]["retryable"], true);
     }
 
     #[test]
