@@ -1192,6 +1192,57 @@ async fn a_damaged_record_is_reported_and_logout_local_deletes_it() {
     );
 }
 
+#[tokio::test]
+async fn logout_local_deletes_the_record_of_a_provider_no_longer_registered() {
+    let h = Harness::start().await;
+    {
+        use integrations::auth_core::{CredentialRecord, Payload, PutMode};
+        use integrations::{CredentialStore, SqliteCredentialStore};
+        let store = SqliteCredentialStore::builder(h.store_path())
+            .unencrypted()
+            .open()
+            .await
+            .expect("open the store");
+        store
+            .put(
+                CredentialRecord::new(
+                    "acme",
+                    "default",
+                    Payload::new(br#"{"access_token":"at","expires_at":1e30}"#.to_vec()),
+                ),
+                PutMode::Create,
+            )
+            .await
+            .expect("store a damaged record of a provider that is not registered");
+        store.into_inner().close().await.expect("close the store");
+    }
+    let listed = h.run(&["credentials", "list"]).await;
+    listed.assert_code(0);
+    assert_eq!(
+        listed.stderr.lines().last(),
+        Some(
+            "warning: acme/default cannot be read: acme: the stored credentials of `default` are damaged (`expires_at` is not a Unix timestamp); they cannot be used: connect the account again (the new credentials replace them) or delete them; delete it with `integrations logout acme --local`, then log in again"
+        ),
+        "{listed:?}"
+    );
+    let out = h.run(&["logout", "acme"]).await;
+    out.assert_code(2);
+    assert!(
+        out.stderr
+            .starts_with("error: unknown provider `acme`; registered providers: "),
+        "{out:?}"
+    );
+
+    let out = h.run(&["logout", "acme", "--local"]).await;
+    out.assert_code(0);
+    assert_eq!(
+        out.stdout,
+        "Logged out acme/default: the stored credentials were deleted; not revoked: --local.\n"
+    );
+    let listed = h.run(&["credentials", "list", "--json"]).await.json();
+    assert_eq!(listed["credentials"], Value::Array(Vec::new()));
+}
+
 /// `n` `token` processes at once on one expired stored token, over the store `store`: exactly one
 /// refresh reaches the token endpoint, and every process prints the token it returned.
 async fn processes_share_one_refresh(store: &str, n: usize) {
