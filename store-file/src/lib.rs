@@ -500,6 +500,8 @@ impl CredentialStore for FileCredentialStore {
                 let key = (record.provider.clone(), record.subject.clone());
                 let existing = doc.records.get(&key);
                 let version = next_version(
+                    STORE,
+                    &inner.location,
                     &record.provider,
                     &record.subject,
                     existing.map(|r| r.version),

@@ -599,7 +599,14 @@ fn put_blocking(
                 record.provider, record.subject
             ),
         })?;
-    let version = next_version(&record.provider, &record.subject, current_version, mode)?;
+    let version = next_version(
+        STORE,
+        location,
+        &record.provider,
+        &record.subject,
+        current_version,
+        mode,
+    )?;
     let now = to_millis(SystemTime::now());
     let created = current.map_or(now, |(_, created)| created);
     let (lease_holder, lease_expires) = match &record.lease {

@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use auth_core::crypto::{Envelope, KeyRing};
+use auth_core::store::MAX_VERSION;
 use auth_core::testing::encryption::{self, CANARY, canary_payload, key};
 use auth_core::testing::{DynStore, payload, payload_n, read_only, run_conformance};
 use auth_core::{CredentialRecord, CredentialStore, EncryptedStore, Payload, PutMode, StoreError};
@@ -726,6 +727,77 @@ async fn unknown_format_version_is_refused_and_never_overwritten() {
         other => panic!("expected UnsupportedVersion, got {other:?}"),
     })
     .await;
+}
+
+/// `bytes`, a document, with `subject`'s record at `version`.
+fn with_version(bytes: Vec<u8>, subject: &str, version: u64) -> Vec<u8> {
+    let mut doc: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    record_mut(&mut doc, subject)["version"] = version.into();
+    serde_json::to_vec_pretty(&doc).unwrap()
+}
+
+#[tokio::test]
+async fn a_version_past_the_highest_is_corrupt_and_never_overwritten() {
+    let dir = tempfile::tempdir().unwrap();
+    for version in [MAX_VERSION + 1, u64::MAX] {
+        let path = dir.path().join(format!("{version}.json"));
+        let (store, bad) = damaged(&path, |b| with_version(b, "a", version)).await;
+        let location = path.display().to_string();
+        assert_refused(&path, &store, &bad, |e| match e {
+            StoreError::Corrupt {
+                location: l,
+                reason,
+                ..
+            } => {
+                assert_eq!(l, &location);
+                assert_eq!(
+                    reason,
+                    &format!(
+                        "the record for p/a has version {version}, above the highest a store keeps (9223372036854775807)"
+                    )
+                );
+            }
+            other => panic!("expected Corrupt, got {other:?}"),
+        })
+        .await;
+    }
+}
+
+#[tokio::test]
+async fn a_record_at_the_highest_version_reads_but_is_not_written_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("creds.json");
+    let (_, at_max) = damaged(&path, |b| with_version(b, "a", MAX_VERSION)).await;
+    let store = plain(&path).await;
+    assert_eq!(
+        store.get("p", "a").await.unwrap().unwrap().version,
+        MAX_VERSION
+    );
+    for mode in [PutMode::Update(MAX_VERSION), PutMode::Overwrite] {
+        match store
+            .put(CredentialRecord::new("p", "a", payload(2)), mode)
+            .await
+        {
+            Err(StoreError::Corrupt {
+                location, reason, ..
+            }) => {
+                assert_eq!(location, path.display().to_string());
+                assert_eq!(
+                    reason,
+                    "the record for p/a is at version 9223372036854775807, and versions stop at 9223372036854775807: it was damaged or edited by hand"
+                );
+            }
+            other => panic!("{mode:?}: expected Corrupt, got {other:?}"),
+        }
+    }
+    assert!(
+        std::fs::read(&path).unwrap() == at_max,
+        "the file was modified"
+    );
+    assert!(
+        store.delete("p", "a").await.unwrap(),
+        "deleting it still works"
+    );
 }
 
 #[tokio::test]
