@@ -1689,6 +1689,32 @@ async fn declarative_fake(h: &mut Harness, id: &str, revocation: bool) -> wiremo
     server
 }
 
+#[tokio::test]
+async fn a_redirect_port_in_use_names_the_providers_own_redirect_uri_key() {
+    let mut h = Harness::start().await;
+    let _fake = declarative_fake(&mut h, "github", false).await;
+    let taken = std::net::TcpListener::bind(("127.0.0.1", h.port)).expect("take the port");
+    let in_use = std::net::TcpListener::bind(("127.0.0.1", h.port))
+        .expect_err("the port is taken")
+        .to_string();
+    for (provider, key) in [
+        ("github", "GITHUB_REDIRECT_URI"),
+        ("asana", "ASANA_REDIRECT_URI"),
+    ] {
+        let out = h.run(&["login", provider, "--no-browser"]).await;
+        out.assert_code(1);
+        assert_eq!(
+            out.stderr,
+            format!(
+                "error: cannot listen on 127.0.0.1:{port} for the redirect to http://127.0.0.1:{port}/callback: {in_use}; stop whatever uses that port, or set {key} to another loopback URI registered with your app\n",
+                port = h.port
+            ),
+            "{provider}"
+        );
+    }
+    drop(taken);
+}
+
 /// Form fields of a request.
 fn form_of(request: &wiremock::Request) -> std::collections::HashMap<String, String> {
     url::form_urlencoded::parse(&request.body)
