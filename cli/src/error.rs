@@ -349,8 +349,20 @@ fn service_error(e: ServiceError) -> CliError {
 /// How to get a key for the hosted service, or run it without one.
 pub const SERVICE_KEY_HINT: &str = "set INTEGRATIONS_ENCRYPTION_KEY to base64 of 32 random bytes (make one with `openssl rand -base64 32`, and keep it: credentials stored under it cannot be read without it), or pass --insecure-no-encryption to store connector credentials in plaintext (tests and demos only)";
 
-/// Maps a [`ServerError`] of the hosted service (`serve`, `apps`) over the store in `store_dir`.
-pub fn server_error(e: ServerError, store_dir: &str) -> CliError {
+/// What follows an `apps` command a message suggests: ` (with the same --store)` when `--store`
+/// named the service's store, else nothing. The store is never repeated itself: it is shown
+/// without its password, so a command that echoed it could not reach the database.
+pub fn with_same_store(store_flag: bool) -> &'static str {
+    if store_flag {
+        " (with the same --store)"
+    } else {
+        ""
+    }
+}
+
+/// Maps a [`ServerError`] of the hosted service (`serve`, `apps`) over the store shown as
+/// `store_dir`; `store_flag` says whether `--store` named it.
+pub fn server_error(e: ServerError, store_dir: &str, store_flag: bool) -> CliError {
     match e {
         ServerError::NoEncryptionKey => CliError::new(
             ExitKind::Config,
@@ -366,8 +378,8 @@ pub fn server_error(e: ServerError, store_dir: &str) -> CliError {
         ServerError::UnknownApplication { id } => CliError::new(
             ExitKind::Usage,
             format!(
-                "no application with id `{id}` in {store_dir}; list them with `integrations apps list --store {}`",
-                shell_quote(store_dir)
+                "no application with id `{id}` in {store_dir}; list them with `integrations apps list`{}",
+                with_same_store(store_flag)
             ),
         ),
         ServerError::Credentials(store) => store_error(store),
@@ -548,6 +560,30 @@ mod tests {
             source: std::io::Error::new(std::io::ErrorKind::TimedOut, "lock held"),
         }));
         assert_eq!(through_auth.to_json()["error"]["retryable"], true);
+    }
+
+    #[test]
+    fn apps_hints_say_the_same_store_and_never_echo_it() {
+        let shown = "postgres://svc:***@db.example.com:5432/integrations";
+        let e = server_error(
+            ServerError::UnknownApplication { id: "nope".into() },
+            shown,
+            true,
+        );
+        assert_eq!(e.kind(), ExitKind::Usage);
+        assert_eq!(
+            e.message(),
+            "no application with id `nope` in postgres://svc:***@db.example.com:5432/integrations; list them with `integrations apps list` (with the same --store)"
+        );
+        let e = server_error(
+            ServerError::UnknownApplication { id: "nope".into() },
+            "/home/me/.local/share/integrations/service",
+            false,
+        );
+        assert_eq!(
+            e.message(),
+            "no application with id `nope` in /home/me/.local/share/integrations/service; list them with `integrations apps list`"
+        );
     }
 
     #[test]

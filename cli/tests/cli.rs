@@ -3191,7 +3191,7 @@ async fn apps_create_list_rotate_and_delete_print_the_secret_once() {
     assert!(!created.stderr.contains(&secret), "{created:?}");
     assert!(
         created.stderr.contains(&format!(
-            "Application `acme` created in {shown}. Keep the client secret now"
+            "Application `acme` created in {shown}. Keep the client secret now: the service stores only its hash, so it cannot be shown again; `integrations apps rotate-secret {id}` (with the same --store) replaces it."
         )),
         "{created:?}"
     );
@@ -3277,7 +3277,7 @@ async fn apps_create_list_rotate_and_delete_print_the_secret_once() {
     assert_eq!(
         unknown.stderr,
         format!(
-            "error: no application with id `nope` in {shown}; list them with `integrations apps list --store {shown}`\n"
+            "error: no application with id `nope` in {shown}; list them with `integrations apps list` (with the same --store)\n"
         )
     );
     for (origin, reason) in [
@@ -3325,7 +3325,7 @@ async fn apps_create_list_rotate_and_delete_print_the_secret_once() {
     assert_eq!(
         empty.stdout,
         format!(
-            "No applications in {shown}; create one with `integrations apps create NAME --store {shown}`.\n"
+            "No applications in {shown}; create one with `integrations apps create NAME` (with the same --store).\n"
         )
     );
     apps(&h, &dir, &["delete", &id]).await.assert_code(2);
@@ -3704,6 +3704,27 @@ async fn apps_and_serve_share_a_postgres_store_and_serve_executes_on_it() {
     assert_eq!(
         listed.json()["applications"][0]["client_id"],
         pg.client_id.as_str()
+    );
+
+    // A URL with a password (the test cluster trusts local connections and ignores it): a hint
+    // that suggests a command says to repeat --store, never the URL, whose password it masks.
+    let mut with_password = url::Url::parse(store).expect("a postgres:// URL");
+    with_password
+        .set_password(Some("hunter2"))
+        .expect("a URL that takes a password");
+    let masked = with_password
+        .as_str()
+        .parse::<integrations_server::StoreLocation>()
+        .expect("a store location")
+        .to_string();
+    assert!(masked.contains(":***@"), "{masked}");
+    let unknown = apps_on(h, with_password.as_str(), &["rotate-secret", "nope"]).await;
+    unknown.assert_code(2);
+    assert_eq!(
+        unknown.stderr,
+        format!(
+            "error: no application with id `nope` in {masked}; list them with `integrations apps list` (with the same --store)\n"
+        )
     );
 
     let serving = Serving::start(h, &["--listen", "127.0.0.1:0", "--store", store]).await;
