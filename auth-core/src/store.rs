@@ -17,6 +17,11 @@ use crate::error::StoreError;
 /// A record's version: assigned by the store, strictly increasing for a given (provider, subject).
 pub type Version = u64;
 
+/// The highest version a record can have: databases keep versions as signed 64-bit integers
+/// (SQLite's `INTEGER`, PostgreSQL's `bigint`), so every store stops where they do. A store reads a
+/// record above it as corrupt, and [`next_version`] refuses to go past it.
+pub const MAX_VERSION: Version = i64::MAX as Version;
+
 /// A stored credential payload: JSON bytes holding secrets. `Debug` is redacted and the bytes are
 /// wiped on drop.
 #[derive(Clone, PartialEq, Eq)]
@@ -180,8 +185,9 @@ pub enum Updated {
 /// Implementations must make `put` atomic with respect to its [`PutMode`] across every handle and
 /// process sharing the same backing storage, must number versions as [`next_version`] does
 /// (`Create` writes version 1, `Update(v)` writes `v + 1`, `Overwrite` one more than the stored
-/// version, or 1): layers above rely on it, `EncryptedStore` binds each payload to the version its
-/// put will write. They must pass the conformance suite in `auth_core::testing` (feature `testing`).
+/// version, or 1; never past [`MAX_VERSION`]): layers above rely on it, `EncryptedStore` binds each
+/// payload to the version its put will write. They must pass the conformance suite in
+/// `auth_core::testing` (feature `testing`).
 #[async_trait]
 pub trait CredentialStore: Send + Sync + fmt::Debug {
     /// The record for (provider, subject), if any.
@@ -349,7 +355,13 @@ impl<T: CredentialStore + ?Sized> CredentialStore for Arc<T> {
 
 /// Checks `mode` against the current version and computes the next one. Shared by every store so
 /// that conditional-put semantics are identical everywhere.
+///
+/// A record at [`MAX_VERSION`] or above cannot be written again: no store counts that far, so it
+/// is [`StoreError::Corrupt`], naming the store kind `store` (`"sqlite"`, `"file"`) and its
+/// `location` (a path), and the record is left as it is.
 pub fn next_version(
+    store: &'static str,
+    location: &str,
     provider: &str,
     subject: &str,
     current: Option<Version>,
@@ -368,7 +380,17 @@ pub fn next_version(
                 found,
             })
         }
-        (_, current) => Ok(current.map_or(1, |v| v + 1)),
+        (_, None) => Ok(1),
+        (_, Some(current)) => current
+            .checked_add(1)
+            .filter(|next| *next <= MAX_VERSION)
+            .ok_or_else(|| StoreError::Corrupt {
+                store,
+                location: location.to_string(),
+                reason: format!(
+                    "the record for {provider}/{subject} is at version {current}, and versions stop at {MAX_VERSION}: it was damaged or edited by hand"
+                ),
+            }),
     }
 }
 
@@ -427,7 +449,14 @@ impl CredentialStore for MemoryCredentialStore {
         let mut records = self.lock();
         let key = (record.provider.clone(), record.subject.clone());
         let existing = records.get(&key);
-        let version = next_version(&key.0, &key.1, existing.map(|r| r.version), mode)?;
+        let version = next_version(
+            "memory",
+            "memory",
+            &key.0,
+            &key.1,
+            existing.map(|r| r.version),
+            mode,
+        )?;
         let now = SystemTime::now();
         let created_at = existing.map_or(now, |r| r.created_at);
         records.insert(
@@ -529,17 +558,20 @@ mod tests {
 
     #[test]
     fn next_version_rules() {
-        assert_eq!(next_version("p", "s", None, PutMode::Create).unwrap(), 1);
+        assert_eq!(
+            next_version("memory", "memory", "p", "s", None, PutMode::Create).unwrap(),
+            1
+        );
         assert!(matches!(
-            next_version("p", "s", Some(1), PutMode::Create),
+            next_version("memory", "memory", "p", "s", Some(1), PutMode::Create),
             Err(StoreError::AlreadyExists { .. })
         ));
         assert_eq!(
-            next_version("p", "s", Some(4), PutMode::Update(4)).unwrap(),
+            next_version("memory", "memory", "p", "s", Some(4), PutMode::Update(4)).unwrap(),
             5
         );
         assert!(matches!(
-            next_version("p", "s", Some(5), PutMode::Update(4)),
+            next_version("memory", "memory", "p", "s", Some(5), PutMode::Update(4)),
             Err(StoreError::VersionMismatch {
                 expected: 4,
                 found: Some(5),
@@ -547,12 +579,46 @@ mod tests {
             })
         ));
         assert!(matches!(
-            next_version("p", "s", None, PutMode::Update(4)),
+            next_version("memory", "memory", "p", "s", None, PutMode::Update(4)),
             Err(StoreError::VersionMismatch { found: None, .. })
         ));
         assert_eq!(
-            next_version("p", "s", Some(9), PutMode::Overwrite).unwrap(),
+            next_version("memory", "memory", "p", "s", Some(9), PutMode::Overwrite).unwrap(),
             10
         );
+        assert_eq!(
+            next_version(
+                "memory",
+                "memory",
+                "p",
+                "s",
+                Some(MAX_VERSION - 1),
+                PutMode::Update(MAX_VERSION - 1)
+            )
+            .unwrap(),
+            MAX_VERSION
+        );
+    }
+
+    #[test]
+    fn next_version_never_goes_past_the_highest_version() {
+        assert_eq!(MAX_VERSION, 9_223_372_036_854_775_807);
+        for (current, mode) in [
+            (MAX_VERSION, PutMode::Update(MAX_VERSION)),
+            (MAX_VERSION, PutMode::Overwrite),
+            (MAX_VERSION + 1, PutMode::Overwrite),
+            (u64::MAX, PutMode::Update(u64::MAX)),
+            (u64::MAX, PutMode::Overwrite),
+        ] {
+            match next_version("file", "/tmp/c.json", "p", "s", Some(current), mode) {
+                Err(e @ StoreError::Corrupt { .. }) => assert_eq!(
+                    e.to_string(),
+                    format!(
+                        "file store at /tmp/c.json is corrupt: the record for p/s is at version {current}, and versions stop at 9223372036854775807: it was damaged or edited by hand; it was left untouched, restore it from a backup or move it away"
+                    )
+                ),
+                other => panic!("{current}, {mode:?}: expected Corrupt, got {other:?}"),
+            }
+        }
     }
 }

@@ -434,7 +434,8 @@ pub enum CredentialsCommand {
 pub struct LogoutArgs {
     /// The provider, e.g. asana
     pub provider: String,
-    /// Only delete the stored credentials; do not revoke the grant at the provider
+    /// Only delete the stored credentials; do not revoke the grant at the provider (works for a
+    /// damaged record, and for a provider that is no longer registered)
     #[arg(long)]
     pub local: bool,
 }

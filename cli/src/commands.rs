@@ -735,10 +735,10 @@ async fn rotate_credentials(globals: &Globals, out: &Output) -> Result<(), CliEr
 }
 
 /// `logout`: revoke at the provider (when there is a grant to revoke), then delete locally.
-/// `--local` only deletes, without reading the credentials: it works on a damaged record too.
+/// `--local` only deletes, by key, without reading the credentials: it works on a damaged record
+/// too, and on one of a provider that is no longer registered.
 async fn logout(app: &App, args: &LogoutArgs, out: &Output) -> Result<(), CliError> {
     let provider = args.provider.as_str();
-    app.require_registered(provider)?;
     let subject = app.subject.as_str();
     if args.local {
         let deleted = app
@@ -753,6 +753,7 @@ async fn logout(app: &App, args: &LogoutArgs, out: &Output) -> Result<(), CliErr
         }
         return Ok(());
     }
+    app.require_registered(provider)?;
     let stored = app
         .auth
         .load_credentials::<Credentials>(provider, subject)

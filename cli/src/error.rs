@@ -349,8 +349,20 @@ fn service_error(e: ServiceError) -> CliError {
 /// How to get a key for the hosted service, or run it without one.
 pub const SERVICE_KEY_HINT: &str = "set INTEGRATIONS_ENCRYPTION_KEY to base64 of 32 random bytes (make one with `openssl rand -base64 32`, and keep it: credentials stored under it cannot be read without it), or pass --insecure-no-encryption to store connector credentials in plaintext (tests and demos only)";
 
-/// Maps a [`ServerError`] of the hosted service (`serve`, `apps`) over the store in `store_dir`.
-pub fn server_error(e: ServerError, store_dir: &str) -> CliError {
+/// What follows an `apps` command a message suggests: ` (with the same --store)` when `--store`
+/// named the service's store, else nothing. The store is never repeated itself: it is shown
+/// without its password, so a command that echoed it could not reach the database.
+pub fn with_same_store(store_flag: bool) -> &'static str {
+    if store_flag {
+        " (with the same --store)"
+    } else {
+        ""
+    }
+}
+
+/// Maps a [`ServerError`] of the hosted service (`serve`, `apps`) over the store shown as
+/// `store_dir`; `store_flag` says whether `--store` named it.
+pub fn server_error(e: ServerError, store_dir: &str, store_flag: bool) -> CliError {
     match e {
         ServerError::NoEncryptionKey => CliError::new(
             ExitKind::Config,
@@ -366,8 +378,8 @@ pub fn server_error(e: ServerError, store_dir: &str) -> CliError {
         ServerError::UnknownApplication { id } => CliError::new(
             ExitKind::Usage,
             format!(
-                "no application with id `{id}` in {store_dir}; list them with `integrations apps list --store {}`",
-                shell_quote(store_dir)
+                "no application with id `{id}` in {store_dir}; list them with `integrations apps list`{}",
+                with_same_store(store_flag)
             ),
         ),
         ServerError::Credentials(store) => store_error(store),
@@ -375,21 +387,25 @@ pub fn server_error(e: ServerError, store_dir: &str) -> CliError {
     }
 }
 
-/// Maps a [`StoreError`]: key problems are configuration, the rest is local trouble.
+/// Maps a [`StoreError`]: key problems are configuration, the rest is local trouble. It is
+/// `retryable` when auth-core classes it as transient (a concurrent write, a lock held past the
+/// store's timeout, an I/O failure).
 pub fn store_error(e: StoreError) -> CliError {
-    match e {
+    let error = match &e {
         StoreError::MissingKey { .. }
         | StoreError::UnknownKey { .. }
         | StoreError::InvalidKey { .. }
         | StoreError::Decrypt { .. } => CliError::new(ExitKind::Config, e.to_string()),
         StoreError::Unencrypted { provider, subject } => {
-            Hints::default().unencrypted(&provider, &subject)
+            Hints::default().unencrypted(provider, subject)
         }
         StoreError::VersionMismatch { .. } => {
-            CliError::new(ExitKind::Other, format!("{e}; run the command again")).retryable(true)
+            CliError::new(ExitKind::Other, format!("{e}; run the command again"))
         }
         other => CliError::new(ExitKind::Other, other.to_string()),
-    }
+    };
+    let retryable = AuthError::Store(e).is_transient();
+    error.retryable(retryable)
 }
 
 /// Quotes `s` for a POSIX shell when it holds anything but safe characters.
@@ -480,6 +496,94 @@ mod tests {
             subject: "default".into(),
         });
         assert_eq!(key.kind(), ExitKind::Config);
+    }
+
+    #[test]
+    fn store_errors_are_retryable_when_auth_core_classes_them_transient() {
+        let timed_out = StoreError::Io {
+            store: "sqlite",
+            location: "/tmp/c.db".into(),
+            source: std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "database is locked: another connection held the database lock for longer than the busy timeout; retry later",
+            ),
+        };
+        assert_eq!(
+            store_error(timed_out).to_json(),
+            serde_json::json!({"error": {
+                "kind": "other",
+                "exit_code": 1,
+                "message": "sqlite store at /tmp/c.db: database is locked: another connection held the database lock for longer than the busy timeout; retry later",
+                "retryable": true,
+            }})
+        );
+        let conflict = store_error(StoreError::VersionMismatch {
+            provider: "asana".into(),
+            subject: "alice".into(),
+            expected: 1,
+            found: Some(2),
+        });
+        assert_eq!(
+            conflict.to_json(),
+            serde_json::json!({"error": {
+                "kind": "other",
+                "exit_code": 1,
+                "message": "credentials for asana/alice changed concurrently (expected version 1, found 2); run the command again",
+                "retryable": true,
+            }})
+        );
+        let corrupt = store_error(StoreError::Corrupt {
+            store: "file",
+            location: "/tmp/c.json".into(),
+            reason: "not valid JSON".into(),
+        });
+        assert_eq!(
+            (corrupt.kind(), &corrupt.to_json()["error"]["retryable"]),
+            (ExitKind::Other, &serde_json::Value::Bool(false))
+        );
+        let backend = store_error(StoreError::Backend {
+            store: "sqlite",
+            message: "disk I/O error".into(),
+        });
+        assert_eq!(backend.to_json()["error"]["retryable"], false);
+        let key = store_error(StoreError::MissingKey {
+            provider: "asana".into(),
+            subject: "alice".into(),
+        });
+        assert_eq!(
+            (key.kind(), &key.to_json()["error"]["retryable"]),
+            (ExitKind::Config, &serde_json::Value::Bool(false))
+        );
+        let through_auth = Hints::default().auth(AuthError::Store(StoreError::Io {
+            store: "file",
+            location: "/tmp/c.json".into(),
+            source: std::io::Error::new(std::io::ErrorKind::TimedOut, "lock held"),
+        }));
+        assert_eq!(through_auth.to_json()["error"]["retryable"], true);
+    }
+
+    #[test]
+    fn apps_hints_say_the_same_store_and_never_echo_it() {
+        let shown = "postgres://svc:***@db.example.com:5432/integrations";
+        let e = server_error(
+            ServerError::UnknownApplication { id: "nope".into() },
+            shown,
+            true,
+        );
+        assert_eq!(e.kind(), ExitKind::Usage);
+        assert_eq!(
+            e.message(),
+            "no application with id `nope` in postgres://svc:***@db.example.com:5432/integrations; list them with `integrations apps list` (with the same --store)"
+        );
+        let e = server_error(
+            ServerError::UnknownApplication { id: "nope".into() },
+            "/home/me/.local/share/integrations/service",
+            false,
+        );
+        assert_eq!(
+            e.message(),
+            "no application with id `nope` in /home/me/.local/share/integrations/service; list them with `integrations apps list`"
+        );
     }
 
     #[test]

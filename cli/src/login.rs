@@ -76,7 +76,7 @@ pub async fn run(app: &App, args: &LoginArgs, out: &Output) -> Result<(), CliErr
         other => app.hints.auth(other),
     })?;
     let redirect = app.login_redirect(provider)?;
-    let listener = Listener::bind(&redirect.uri).await?;
+    let listener = Listener::bind(provider, &redirect.uri).await?;
 
     let mut options = AuthorizeOptions::default();
     let scopes: Vec<&str> = args

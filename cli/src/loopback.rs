@@ -120,8 +120,9 @@ impl Page {
 }
 
 impl Listener {
-    /// Binds the host and port of `redirect` (`localhost` binds 127.0.0.1).
-    pub async fn bind(redirect: &Url) -> Result<Self, CliError> {
+    /// Binds the host and port of `redirect` (`localhost` binds 127.0.0.1), the redirect URI of
+    /// `provider`'s login; an error names `provider`'s redirect URI key.
+    pub async fn bind(provider: &str, redirect: &Url) -> Result<Self, CliError> {
         let ip = match redirect.host() {
             Some(Host::Ipv4(ip)) => IpAddr::V4(ip),
             Some(Host::Ipv6(ip)) => IpAddr::V6(ip),
@@ -133,7 +134,8 @@ impl Listener {
             CliError::new(
                 ExitKind::Other,
                 format!(
-                    "cannot listen on {addr} for the redirect to {redirect}: {e}; stop whatever uses that port, or set ASANA_REDIRECT_URI to another loopback URI registered with your app"
+                    "cannot listen on {addr} for the redirect to {redirect}: {e}; stop whatever uses that port, or set {}_REDIRECT_URI to another loopback URI registered with your app",
+                    provider.to_ascii_uppercase()
                 ),
             )
         })?;

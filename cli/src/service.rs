@@ -14,7 +14,7 @@ use url::Url;
 
 use crate::app::Globals;
 use crate::args::{AppsCommand, ServeArgs, ServiceStoreArgs};
-use crate::error::{CliError, ExitKind, server_error, shell_quote, store_error};
+use crate::error::{CliError, ExitKind, server_error, store_error, with_same_store};
 use crate::output::{Output, rfc3339, table};
 
 /// The service's store, as `--store` names it (a directory or a `postgres://` URL) or the
@@ -23,6 +23,8 @@ struct Store {
     location: StoreLocation,
     /// For messages: the location without a password.
     shown: String,
+    /// Whether `--store` named it (then a suggested command says to repeat it).
+    flag: bool,
 }
 
 impl Store {
@@ -48,7 +50,11 @@ impl Store {
             ),
         };
         let shown = location.to_string();
-        Ok(Self { location, shown })
+        Ok(Self {
+            location,
+            shown,
+            flag: args.store.is_some(),
+        })
     }
 
     /// A builder over this store with the key of `INTEGRATIONS_ENCRYPTION_KEY`; without
@@ -72,7 +78,7 @@ impl Store {
     }
 
     fn error(&self, e: ServerError) -> CliError {
-        server_error(e, &self.shown)
+        server_error(e, &self.shown, self.flag)
     }
 }
 
@@ -237,8 +243,11 @@ pub async fn apps(command: &AppsCommand, out: &Output) -> Result<(), CliError> {
                 .map_err(|e| service.error(e))?;
             print_credentials(out, &created);
             out.note(&format!(
-                "Application `{}` created in {}. Keep the client secret now: the service stores only its hash, so it cannot be shown again (`integrations apps rotate-secret {}` replaces it).",
-                created.application.name, service.shown, created.application.id
+                "Application `{}` created in {}. Keep the client secret now: the service stores only its hash, so it cannot be shown again; `integrations apps rotate-secret {}`{} replaces it.",
+                created.application.name,
+                service.shown,
+                created.application.id,
+                with_same_store(service.flag)
             ));
             Ok(())
         }
@@ -328,9 +337,9 @@ fn print_list(out: &Output, service: &Store, listed: &[Application]) {
     }
     if listed.is_empty() {
         out.line(&format!(
-            "No applications in {}; create one with `integrations apps create NAME --store {}`.",
+            "No applications in {}; create one with `integrations apps create NAME`{}.",
             service.shown,
-            shell_quote(&service.shown)
+            with_same_store(service.flag)
         ));
         return;
     }
@@ -377,6 +386,7 @@ mod tests {
             StoreLocation::Directory("/srv/integrations".into())
         );
         assert_eq!(service.shown, "/srv/integrations");
+        assert!(service.flag);
         let url = "postgres://svc:hunter2@db.example.com:5432/integrations";
         let database = Store::from_args(&args(Some(url))).unwrap();
         assert_eq!(database.location, StoreLocation::Postgres(url.into()));
@@ -391,6 +401,7 @@ mod tests {
                 Store::from_args(&args(None)).unwrap().location,
                 StoreLocation::Directory(data.join("integrations").join("service"))
             );
+            assert!(!Store::from_args(&args(None)).unwrap().flag);
         }
     }
 }

@@ -1192,6 +1192,57 @@ async fn a_damaged_record_is_reported_and_logout_local_deletes_it() {
     );
 }
 
+#[tokio::test]
+async fn logout_local_deletes_the_record_of_a_provider_no_longer_registered() {
+    let h = Harness::start().await;
+    {
+        use integrations::auth_core::{CredentialRecord, Payload, PutMode};
+        use integrations::{CredentialStore, SqliteCredentialStore};
+        let store = SqliteCredentialStore::builder(h.store_path())
+            .unencrypted()
+            .open()
+            .await
+            .expect("open the store");
+        store
+            .put(
+                CredentialRecord::new(
+                    "acme",
+                    "default",
+                    Payload::new(br#"{"access_token":"at","expires_at":1e30}"#.to_vec()),
+                ),
+                PutMode::Create,
+            )
+            .await
+            .expect("store a damaged record of a provider that is not registered");
+        store.into_inner().close().await.expect("close the store");
+    }
+    let listed = h.run(&["credentials", "list"]).await;
+    listed.assert_code(0);
+    assert_eq!(
+        listed.stderr.lines().last(),
+        Some(
+            "warning: acme/default cannot be read: acme: the stored credentials of `default` are damaged (`expires_at` is not a Unix timestamp); they cannot be used: connect the account again (the new credentials replace them) or delete them; delete it with `integrations logout acme --local`, then log in again"
+        ),
+        "{listed:?}"
+    );
+    let out = h.run(&["logout", "acme"]).await;
+    out.assert_code(2);
+    assert!(
+        out.stderr
+            .starts_with("error: unknown provider `acme`; registered providers: "),
+        "{out:?}"
+    );
+
+    let out = h.run(&["logout", "acme", "--local"]).await;
+    out.assert_code(0);
+    assert_eq!(
+        out.stdout,
+        "Logged out acme/default: the stored credentials were deleted; not revoked: --local.\n"
+    );
+    let listed = h.run(&["credentials", "list", "--json"]).await.json();
+    assert_eq!(listed["credentials"], Value::Array(Vec::new()));
+}
+
 /// `n` `token` processes at once on one expired stored token, over the store `store`: exactly one
 /// refresh reaches the token endpoint, and every process prints the token it returned.
 async fn processes_share_one_refresh(store: &str, n: usize) {
@@ -1636,6 +1687,32 @@ async fn declarative_fake(h: &mut Harness, id: &str, revocation: bool) -> wiremo
         h.set_env(&key, &value);
     }
     server
+}
+
+#[tokio::test]
+async fn a_redirect_port_in_use_names_the_providers_own_redirect_uri_key() {
+    let mut h = Harness::start().await;
+    let _fake = declarative_fake(&mut h, "github", false).await;
+    let taken = std::net::TcpListener::bind(("127.0.0.1", h.port)).expect("take the port");
+    let in_use = std::net::TcpListener::bind(("127.0.0.1", h.port))
+        .expect_err("the port is taken")
+        .to_string();
+    for (provider, key) in [
+        ("github", "GITHUB_REDIRECT_URI"),
+        ("asana", "ASANA_REDIRECT_URI"),
+    ] {
+        let out = h.run(&["login", provider, "--no-browser"]).await;
+        out.assert_code(1);
+        assert_eq!(
+            out.stderr,
+            format!(
+                "error: cannot listen on 127.0.0.1:{port} for the redirect to http://127.0.0.1:{port}/callback: {in_use}; stop whatever uses that port, or set {key} to another loopback URI registered with your app\n",
+                port = h.port
+            ),
+            "{provider}"
+        );
+    }
+    drop(taken);
 }
 
 /// Form fields of a request.
@@ -3114,7 +3191,7 @@ async fn apps_create_list_rotate_and_delete_print_the_secret_once() {
     assert!(!created.stderr.contains(&secret), "{created:?}");
     assert!(
         created.stderr.contains(&format!(
-            "Application `acme` created in {shown}. Keep the client secret now"
+            "Application `acme` created in {shown}. Keep the client secret now: the service stores only its hash, so it cannot be shown again; `integrations apps rotate-secret {id}` (with the same --store) replaces it."
         )),
         "{created:?}"
     );
@@ -3200,7 +3277,7 @@ async fn apps_create_list_rotate_and_delete_print_the_secret_once() {
     assert_eq!(
         unknown.stderr,
         format!(
-            "error: no application with id `nope` in {shown}; list them with `integrations apps list --store {shown}`\n"
+            "error: no application with id `nope` in {shown}; list them with `integrations apps list` (with the same --store)\n"
         )
     );
     for (origin, reason) in [
@@ -3248,7 +3325,7 @@ async fn apps_create_list_rotate_and_delete_print_the_secret_once() {
     assert_eq!(
         empty.stdout,
         format!(
-            "No applications in {shown}; create one with `integrations apps create NAME --store {shown}`.\n"
+            "No applications in {shown}; create one with `integrations apps create NAME` (with the same --store).\n"
         )
     );
     apps(&h, &dir, &["delete", &id]).await.assert_code(2);
@@ -3627,6 +3704,27 @@ async fn apps_and_serve_share_a_postgres_store_and_serve_executes_on_it() {
     assert_eq!(
         listed.json()["applications"][0]["client_id"],
         pg.client_id.as_str()
+    );
+
+    // A URL with a password (the test cluster trusts local connections and ignores it): a hint
+    // that suggests a command says to repeat --store, never the URL, whose password it masks.
+    let mut with_password = url::Url::parse(store).expect("a postgres:// URL");
+    with_password
+        .set_password(Some("hunter2"))
+        .expect("a URL that takes a password");
+    let masked = with_password
+        .as_str()
+        .parse::<integrations_server::StoreLocation>()
+        .expect("a store location")
+        .to_string();
+    assert!(masked.contains(":***@"), "{masked}");
+    let unknown = apps_on(h, with_password.as_str(), &["rotate-secret", "nope"]).await;
+    unknown.assert_code(2);
+    assert_eq!(
+        unknown.stderr,
+        format!(
+            "error: no application with id `nope` in {masked}; list them with `integrations apps list` (with the same --store)\n"
+        )
     );
 
     let serving = Serving::start(h, &["--listen", "127.0.0.1:0", "--store", store]).await;

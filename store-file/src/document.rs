@@ -4,7 +4,9 @@
 use std::collections::BTreeMap;
 
 use auth_core::crypto::{Envelope, NONCE_LEN, SealFormat, SealedPayload};
-use auth_core::store::{millis_since_epoch as to_millis, time_from_millis as from_millis};
+use auth_core::store::{
+    MAX_VERSION, millis_since_epoch as to_millis, time_from_millis as from_millis,
+};
 use auth_core::{
     CredentialRecord, CredentialStatus, Payload, RefreshLease, StoreError, StoredCredential,
     Version,
@@ -242,8 +244,18 @@ impl FileRecord {
         )
     }
 
-    /// Checks what parsing cannot: one payload form, a known status, a valid encrypted form.
+    /// Checks what parsing cannot: a version a store can reach, one payload form, a known status,
+    /// a valid encrypted form.
     fn check(&self, location: &str) -> Result<(), StoreError> {
+        if self.version > MAX_VERSION {
+            return Err(self.corrupt(
+                location,
+                &format!(
+                    "has version {}, above the highest a store keeps ({MAX_VERSION})",
+                    self.version
+                ),
+            ));
+        }
         let forms = usize::from(self.payload.is_some())
             + usize::from(self.payload_base64.is_some())
             + usize::from(self.encrypted.is_some());

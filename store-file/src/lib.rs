@@ -8,7 +8,10 @@
 //!   is (a payload that is not JSON, an encrypted one say, is stored as `payload_base64`).
 //! - **Atomic writes.** Every write goes to `<file>.tmp` in the same directory, is fsynced, renamed
 //!   over the file, and the directory is fsynced: a crash leaves the old document or the new one,
-//!   never a mix, and an acknowledged write survives a power loss.
+//!   never a mix, and an acknowledged write survives a power loss. A path that is (or leads
+//!   through) a symbolic link is resolved when the store is opened: writes replace the link's
+//!   target and leave the link in place, and the `.lock` and `.tmp` files sit beside the target,
+//!   so processes that open the file through the link and through its real path share one lock.
 //! - **Safe across processes.** Each read-modify-write holds an exclusive advisory lock
 //!   (`flock`) on the sidecar `<file>.lock` (the data file itself is replaced by every write, so it
 //!   cannot carry the lock): two processes never lose each other's updates. Reads take no lock; the
@@ -93,14 +96,17 @@ pub struct FileCredentialStore {
 }
 
 struct Inner {
+    /// The file, symbolic links resolved: the lock, the temp file and the directory to fsync are
+    /// its siblings and parent.
     path: PathBuf,
     tmp_path: PathBuf,
+    /// The path as given, for messages.
     location: String,
     /// The open lock file. The mutex serializes this process's writers; the `flock` on the file,
     /// taken for each write, serializes processes.
     lock: Mutex<File>,
     lock_timeout: Duration,
-    /// The directory, kept open to fsync it after each rename (unix).
+    /// The file's directory, kept open to fsync it after each rename (unix).
     #[cfg(unix)]
     dir: File,
 }
@@ -197,8 +203,10 @@ impl FileStoreBuilder {
         self
     }
 
-    /// Opens the store: creates the directory (0700) and the lock file (0600) if needed, restricts
-    /// existing files to their owner, and checks an existing document.
+    /// Opens the store: creates the directory (0700) if needed, resolves symbolic links in the
+    /// path (the store then reads and replaces the file a link leads to), creates the lock file
+    /// (0600) beside that file if needed, restricts existing files to their owner, and checks an
+    /// existing document.
     pub async fn open(self) -> Result<EncryptedStore<FileCredentialStore>, StoreError> {
         let keys = self.encryption.resolve()?;
         let (path, lock_timeout) = (self.path, self.lock_timeout);
@@ -229,10 +237,7 @@ impl Drop for Flock<'_> {
 impl Inner {
     fn open(path: PathBuf, lock_timeout: Duration) -> Result<Self, StoreError> {
         let location = path.display().to_string();
-        let dir = match path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            Some(dir) => dir.to_path_buf(),
-            None => PathBuf::from("."),
-        };
+        let dir = parent(&path);
         let mut builder = DirBuilder::new();
         builder.recursive(true);
         #[cfg(unix)]
@@ -248,6 +253,7 @@ impl Inner {
             ),
             _ => io_error(&location, e),
         })?;
+        let path = real_path(&path).map_err(|e| io_error(&location, e))?;
         let lock = private_options()
             .read(true)
             .write(true)
@@ -263,7 +269,7 @@ impl Inner {
         let inner = Self {
             tmp_path: sibling(&path, ".tmp"),
             #[cfg(unix)]
-            dir: File::open(&dir).map_err(|e| io_error(&location, e))?,
+            dir: File::open(parent(&path)).map_err(|e| io_error(&location, e))?,
             path,
             location,
             lock: Mutex::new(lock),
@@ -376,6 +382,69 @@ pub fn read_document_for_fuzzing(
     Ok((records, doc.to_bytes()?))
 }
 
+/// The directory of `file` (`.` for a bare file name).
+fn parent(file: &Path) -> PathBuf {
+    match file.parent().filter(|d| !d.as_os_str().is_empty()) {
+        Some(dir) => dir.to_path_buf(),
+        None => PathBuf::from("."),
+    }
+}
+
+/// How many symbolic links [`real_path`] follows to a file that does not exist yet (Linux's own
+/// limit for a path).
+const MAX_LINKS: usize = 40;
+
+/// The file the store at `path` reads and replaces: `path` with every symbolic link resolved, so
+/// that a write through a link replaces its target rather than the link, and processes that name
+/// the same file by different paths take the same lock. `path`'s directory must exist.
+fn real_path(path: &Path) -> io::Result<PathBuf> {
+    match fs::canonicalize(path) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        resolved => return resolved,
+    }
+    // No file yet, or a link to one that does not exist yet: follow the links to the name the
+    // file will have, then resolve the directory it will be created in.
+    let mut file = path.to_path_buf();
+    for _ in 0..MAX_LINKS {
+        match fs::read_link(&file) {
+            Ok(target) => file = parent(&file).join(target),
+            // Not a link (`InvalidInput`), or nothing there.
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::InvalidInput | io::ErrorKind::NotFound
+                ) =>
+            {
+                let name = file.file_name().ok_or_else(|| {
+                    io::Error::new(
+                        io::ErrorKind::InvalidInput,
+                        format!(
+                            "{} does not name a file; pass the path of a file",
+                            file.display()
+                        ),
+                    )
+                })?;
+                let dir = fs::canonicalize(parent(&file)).map_err(|e| {
+                    io::Error::new(
+                        e.kind(),
+                        format!(
+                            "{} leads to {}, whose directory cannot be resolved ({e}); create the directory or change the link",
+                            path.display(),
+                            file.display()
+                        ),
+                    )
+                })?;
+                return Ok(dir.join(name));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Err(io::Error::other(format!(
+        "{} leads through more than {MAX_LINKS} symbolic links; point it at the file directly",
+        path.display()
+    )))
+}
+
 /// Options that create files readable by their owner only (unix).
 fn private_options() -> OpenOptions {
     #[cfg_attr(not(unix), allow(unused_mut))]
@@ -431,6 +500,8 @@ impl CredentialStore for FileCredentialStore {
                 let key = (record.provider.clone(), record.subject.clone());
                 let existing = doc.records.get(&key);
                 let version = next_version(
+                    STORE,
+                    &inner.location,
                     &record.provider,
                     &record.subject,
                     existing.map(|r| r.version),

@@ -11,7 +11,9 @@
 //! [`rotate`]: EncryptedStore::rotate
 //! - **Concurrent.** A conditional put ([`PutMode::Update`]) is one `BEGIN IMMEDIATE` transaction
 //!   that checks the version column and writes: exactly one of several racing writers, in this or
-//!   any other process, wins. Lock waits use a busy timeout (5 s by default).
+//!   any other process, wins. Lock waits use a busy timeout (5 s by default), after which the call
+//!   fails with a transient [`StoreError::Io`] of kind `TimedOut`, as the file store's lock wait
+//!   does.
 //! - **Async without blocking the runtime.** Each store owns up to two threads, one per connection,
 //!   and sends them jobs over a channel: a query-only reader, so that reads never wait behind an
 //!   fsync, opened (with every check of the file) when the store is opened; and a writer, started
@@ -289,8 +291,8 @@ impl SqliteStoreBuilder {
         self
     }
 
-    /// How long to wait for another connection's lock before failing (default
-    /// [`DEFAULT_BUSY_TIMEOUT`]).
+    /// How long to wait for another connection's lock before failing with [`StoreError::Io`]
+    /// (kind `TimedOut`, a transient error). Default [`DEFAULT_BUSY_TIMEOUT`].
     pub fn busy_timeout(mut self, timeout: Duration) -> Self {
         self.busy_timeout = timeout;
         self
@@ -597,7 +599,14 @@ fn put_blocking(
                 record.provider, record.subject
             ),
         })?;
-    let version = next_version(&record.provider, &record.subject, current_version, mode)?;
+    let version = next_version(
+        STORE,
+        location,
+        &record.provider,
+        &record.subject,
+        current_version,
+        mode,
+    )?;
     let now = to_millis(SystemTime::now());
     let created = current.map_or(now, |(_, created)| created);
     let (lease_holder, lease_expires) = match &record.lease {

@@ -353,10 +353,15 @@ pub(crate) fn sql_error(location: &str, err: rusqlite::Error) -> StoreError {
             location: location.to_string(),
             reason: format!("{err}; make the file and its directory writable by this user"),
         },
-        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => StoreError::Backend {
+        // A timeout, as the file store's lock wait is: transient, worth retrying.
+        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => StoreError::Io {
             store: STORE,
-            message: format!(
-                "{location}: {err}: another connection held the database lock for longer than the busy timeout; retry later"
+            location: location.to_string(),
+            source: io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!(
+                    "{err}: another connection held the database lock for longer than the busy timeout; retry later"
+                ),
             ),
         },
         Some(ErrorCode::CannotOpen) => StoreError::Io {

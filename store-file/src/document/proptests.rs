@@ -3,7 +3,7 @@
 //! cargo-fuzz target `file_document` feeds the same reader.
 
 use auth_core::crypto::{EncryptionKey, KEY_LEN, KeyRing, NONCE_LEN};
-use auth_core::store::time_from_millis;
+use auth_core::store::{MAX_VERSION, time_from_millis};
 use auth_core::{CredentialRecord, CredentialStatus, Payload, RefreshLease, StoredCredential};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -157,7 +157,7 @@ fn document_like() -> impl Strategy<Value = Value> {
         })
 }
 
-/// A record as a writer hands it to the store.
+/// A record as a writer hands it to the store, at a version a store can reach.
 fn credential_record() -> impl Strategy<Value = (CredentialRecord, u64, i64, i64)> {
     (
         any::<String>(),
@@ -172,7 +172,7 @@ fn credential_record() -> impl Strategy<Value = (CredentialRecord, u64, i64, i64
             CredentialStatus::NeedsReauthorization,
         ]),
         prop::option::of((any::<String>(), any::<i64>())),
-        (any::<u64>(), any::<i64>(), any::<i64>()),
+        (0..=MAX_VERSION, any::<i64>(), any::<i64>()),
     )
         .prop_map(
             |(provider, subject, payload, status, lease, (version, created, updated))| {

@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use auth_core::crypto::{Envelope, KeyRing};
+use auth_core::store::MAX_VERSION;
 use auth_core::testing::encryption::{self, CANARY, canary_payload, key};
 use auth_core::testing::{DynStore, payload, payload_n, read_only, run_conformance};
 use auth_core::{CredentialRecord, CredentialStore, EncryptedStore, Payload, PutMode, StoreError};
@@ -291,6 +292,92 @@ async fn a_write_gives_up_after_the_lock_timeout_and_changes_nothing() {
             .unwrap(),
         2
     );
+}
+
+#[tokio::test]
+async fn a_store_opened_through_a_symlink_writes_through_to_its_target() {
+    let dir = tempfile::tempdir().unwrap();
+    let real_dir = dir.path().join("real");
+    let real = real_dir.join("creds.json");
+    let v1 = plain(&real)
+        .await
+        .put(CredentialRecord::new("p", "s", payload(1)), PutMode::Create)
+        .await
+        .unwrap();
+    let link = dir.path().join("link.json");
+    std::os::unix::fs::symlink(&real, &link).unwrap();
+    let via_link = plain(&link).await;
+    let via_real = plain(&real).await;
+
+    assert_eq!(
+        via_link
+            .put(
+                CredentialRecord::new("p", "s", payload(2)),
+                PutMode::Update(v1)
+            )
+            .await
+            .unwrap(),
+        v1 + 1
+    );
+    assert!(
+        std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink(),
+        "the link stays a link"
+    );
+    assert_eq!(std::fs::read_link(&link).unwrap(), real);
+    let got = via_real.get("p", "s").await.unwrap().unwrap();
+    assert_eq!((got.version, got.record.payload), (v1 + 1, payload(2)));
+    match via_real
+        .put(
+            CredentialRecord::new("p", "s", payload(3)),
+            PutMode::Update(v1),
+        )
+        .await
+    {
+        Err(StoreError::VersionMismatch {
+            expected, found, ..
+        }) => assert_eq!((expected, found), (v1, Some(v1 + 1))),
+        other => panic!("expected VersionMismatch, got {other:?}"),
+    }
+    let mut beside_the_link: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name())
+        .collect();
+    beside_the_link.sort();
+    assert_eq!(
+        beside_the_link,
+        ["link.json", "real"],
+        "no lock or temp file beside the link"
+    );
+    assert!(real_dir.join("creds.json.lock").exists());
+    assert_eq!(via_link.describe(), format!("file:{}", link.display()));
+
+    // A relative link to a file that does not exist yet: the first write creates the target.
+    let new_link = dir.path().join("new-link.json");
+    std::os::unix::fs::symlink("real/new.json", &new_link).unwrap();
+    plain(&new_link)
+        .await
+        .put(CredentialRecord::new("p", "s", payload(4)), PutMode::Create)
+        .await
+        .unwrap();
+    assert!(
+        std::fs::symlink_metadata(&new_link)
+            .unwrap()
+            .file_type()
+            .is_symlink(),
+        "the link stays a link"
+    );
+    let created = plain(&real_dir.join("new.json"))
+        .await
+        .get("p", "s")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((created.version, created.record.payload), (1, payload(4)));
+    assert!(real_dir.join("new.json.lock").exists());
+    assert!(!dir.path().join("new-link.json.lock").exists());
 }
 
 #[tokio::test]
@@ -640,6 +727,77 @@ async fn unknown_format_version_is_refused_and_never_overwritten() {
         other => panic!("expected UnsupportedVersion, got {other:?}"),
     })
     .await;
+}
+
+/// `bytes`, a document, with `subject`'s record at `version`.
+fn with_version(bytes: Vec<u8>, subject: &str, version: u64) -> Vec<u8> {
+    let mut doc: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    record_mut(&mut doc, subject)["version"] = version.into();
+    serde_json::to_vec_pretty(&doc).unwrap()
+}
+
+#[tokio::test]
+async fn a_version_past_the_highest_is_corrupt_and_never_overwritten() {
+    let dir = tempfile::tempdir().unwrap();
+    for version in [MAX_VERSION + 1, u64::MAX] {
+        let path = dir.path().join(format!("{version}.json"));
+        let (store, bad) = damaged(&path, |b| with_version(b, "a", version)).await;
+        let location = path.display().to_string();
+        assert_refused(&path, &store, &bad, |e| match e {
+            StoreError::Corrupt {
+                location: l,
+                reason,
+                ..
+            } => {
+                assert_eq!(l, &location);
+                assert_eq!(
+                    reason,
+                    &format!(
+                        "the record for p/a has version {version}, above the highest a store keeps (9223372036854775807)"
+                    )
+                );
+            }
+            other => panic!("expected Corrupt, got {other:?}"),
+        })
+        .await;
+    }
+}
+
+#[tokio::test]
+async fn a_record_at_the_highest_version_reads_but_is_not_written_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("creds.json");
+    let (_, at_max) = damaged(&path, |b| with_version(b, "a", MAX_VERSION)).await;
+    let store = plain(&path).await;
+    assert_eq!(
+        store.get("p", "a").await.unwrap().unwrap().version,
+        MAX_VERSION
+    );
+    for mode in [PutMode::Update(MAX_VERSION), PutMode::Overwrite] {
+        match store
+            .put(CredentialRecord::new("p", "a", payload(2)), mode)
+            .await
+        {
+            Err(StoreError::Corrupt {
+                location, reason, ..
+            }) => {
+                assert_eq!(location, path.display().to_string());
+                assert_eq!(
+                    reason,
+                    "the record for p/a is at version 9223372036854775807, and versions stop at 9223372036854775807: it was damaged or edited by hand"
+                );
+            }
+            other => panic!("{mode:?}: expected Corrupt, got {other:?}"),
+        }
+    }
+    assert!(
+        std::fs::read(&path).unwrap() == at_max,
+        "the file was modified"
+    );
+    assert!(
+        store.delete("p", "a").await.unwrap(),
+        "deleting it still works"
+    );
 }
 
 #[tokio::test]

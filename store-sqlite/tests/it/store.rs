@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use auth_core::crypto::{Envelope, KeyRing};
+use auth_core::store::MAX_VERSION;
 use auth_core::testing::encryption::{self, key};
 use auth_core::testing::{DynStore, payload, payload_n, read_only, run_conformance};
 use auth_core::{CredentialRecord, CredentialStore, EncryptedStore, PutMode, StoreError};
@@ -146,11 +147,22 @@ async fn a_lock_held_past_the_busy_timeout_fails_the_write_and_changes_nothing()
         "waited for the busy timeout"
     );
     match &err {
-        StoreError::Backend { message, .. } => {
-            assert!(message.contains("busy timeout"), "{message}")
+        StoreError::Io {
+            location, source, ..
+        } => {
+            assert_eq!(location, &path.display().to_string());
+            assert_eq!(source.kind(), std::io::ErrorKind::TimedOut);
+            assert_eq!(
+                source.to_string(),
+                "database is locked: another connection held the database lock for longer than the busy timeout; retry later"
+            );
         }
-        other => panic!("expected Backend, got {other:?}"),
+        other => panic!("expected Io(TimedOut), got {other:?}"),
     }
+    assert!(
+        auth_core::AuthError::Store(err).is_transient(),
+        "a held lock is worth retrying"
+    );
     other.execute_batch("ROLLBACK").unwrap();
     assert_eq!(
         store
@@ -592,6 +604,67 @@ async fn a_column_of_the_wrong_type_is_corrupt() {
             other => panic!("expected Corrupt, got {other:?}"),
         }
     }
+}
+
+#[tokio::test]
+async fn a_record_at_the_highest_version_reads_but_is_not_written_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("creds.db");
+    let store = open(path.clone(), None).await;
+    store
+        .put(CredentialRecord::new("p", "s", payload(1)), PutMode::Create)
+        .await
+        .unwrap();
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute("UPDATE credentials SET version = ?1", [i64::MAX])
+        .unwrap();
+    assert_eq!(
+        store.get("p", "s").await.unwrap().unwrap().version,
+        MAX_VERSION
+    );
+    for mode in [PutMode::Update(MAX_VERSION), PutMode::Overwrite] {
+        match store
+            .put(CredentialRecord::new("p", "s", payload(2)), mode)
+            .await
+        {
+            Err(StoreError::Corrupt {
+                location, reason, ..
+            }) => {
+                assert_eq!(location, path.display().to_string());
+                assert_eq!(
+                    reason,
+                    "the record for p/s is at version 9223372036854775807, and versions stop at 9223372036854775807: it was damaged or edited by hand"
+                );
+            }
+            other => panic!("{mode:?}: expected Corrupt, got {other:?}"),
+        }
+    }
+    let kept = store.get("p", "s").await.unwrap().unwrap();
+    assert_eq!(
+        (kept.version, kept.record.payload),
+        (MAX_VERSION, payload(1)),
+        "the record was left as it was"
+    );
+
+    // Past i64::MAX, SQLite keeps the number as a float: not a version.
+    conn.execute("UPDATE credentials SET version = 9223372036854775808", [])
+        .unwrap();
+    match store.get("p", "s").await {
+        Err(StoreError::Corrupt {
+            location, reason, ..
+        }) => {
+            assert_eq!(location, path.display().to_string());
+            assert_eq!(
+                reason,
+                "a row does not match the schema (Invalid column type Real at index: 2, name: version)"
+            );
+        }
+        other => panic!("expected Corrupt, got {other:?}"),
+    }
+    assert!(
+        store.delete("p", "s").await.unwrap(),
+        "deleting it still works"
+    );
 }
 
 #[tokio::test]
