@@ -15,7 +15,7 @@ use rmcp::transport::{StreamableHttpServerConfig, StreamableHttpService};
 use rmcp::{RoleServer, ServerHandler, ServiceExt};
 use serde_json::Value;
 
-use crate::executor::{AnsweredCall, Executor};
+use crate::executor::{AnsweredCall, Executor, Refusal};
 use crate::tools::{Call, DESCRIBE, Resolved, SetupError, ToolError, ToolSet};
 
 /// The name the server gives itself in `serverInfo`.
@@ -214,6 +214,13 @@ impl ServerHandler for McpServer {
         let call = match self.tools.resolve(&request.name, request.arguments) {
             Resolved::Call(call) => call,
             Resolved::UnknownTool => {
+                self.executor
+                    .answered(AnsweredCall {
+                        describe: false,
+                        refused: Some(Refusal::UnknownTool),
+                        ..answered(&request.name, None, None, Vec::new())
+                    })
+                    .await;
                 return Err(ErrorData::invalid_params(
                     format!("unknown tool `{}`; see tools/list", request.name),
                     None,

@@ -462,6 +462,28 @@ async fn the_executor_hears_of_every_call_it_does_not_run() {
         json!({"entity": "tasks", "action": "get", "params": {"task_gid": seed::VENUE_TASK_GID}}),
     )
     .await);
+    // Tools the server does not offer: protocol errors, heard all the same (`describe` of a
+    // server with one tool per action is not a `describe`).
+    let per_action = connect_in_memory(
+        McpServer::builder()
+            .read_only(true)
+            .tools(["tasks.get"])
+            .build(executor.clone())
+            .unwrap(),
+    )
+    .await;
+    for (client, tool) in [(&client, "tasks_list"), (&per_action, "describe")] {
+        let unknown = client
+            .call_tool(CallToolRequestParams::new(tool))
+            .await
+            .unwrap_err();
+        assert!(
+            unknown
+                .to_string()
+                .contains(&format!("unknown tool `{tool}`")),
+            "{unknown}"
+        );
+    }
 
     let heard: Vec<String> = executor
         .answered
@@ -482,6 +504,8 @@ async fn the_executor_hears_of_every_call_it_does_not_run() {
             r#"describe true Some("taskz") None [] Some(InvalidArguments)"#,
             r#"execute false Some("tasks") Some("delete") ["task_gid"] Some(ReadOnly)"#,
             r#"execute false None None [] Some(InvalidArguments)"#,
+            r#"tasks_list false None None [] Some(UnknownTool)"#,
+            r#"describe false None None [] Some(UnknownTool)"#,
         ]
     );
     // The read went to the executor, not to `answered`.
