@@ -424,6 +424,18 @@ fn execute_tool(read_only: bool) -> Tool {
     tool
 }
 
+/// What kind of JSON value `value` is, for errors that must not quote the caller's value.
+fn json_kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
 /// `describe {entity?}`.
 fn describe_call(mut arguments: JsonObject) -> Result<Call, ToolError> {
     let invalid = |problem: String| ToolError::InvalidArguments {
@@ -433,7 +445,12 @@ fn describe_call(mut arguments: JsonObject) -> Result<Call, ToolError> {
     let entity = match arguments.remove("entity") {
         None | Some(Value::Null) => None,
         Some(Value::String(entity)) => Some(entity),
-        Some(other) => return Err(invalid(format!("`entity` must be a string, got {other}"))),
+        Some(other) => {
+            return Err(invalid(format!(
+                "`entity` must be a string, got {}",
+                json_kind(&other)
+            )));
+        }
     };
     if let Some(name) = arguments.keys().next() {
         return Err(invalid(format!(
@@ -453,7 +470,10 @@ fn execute_call(mut arguments: JsonObject) -> Result<Call, ToolError> {
             String::new()
         }
         Some(other) => {
-            problems.push(format!("`{name}` must be a string, got {other}"));
+            problems.push(format!(
+                "`{name}` must be a string, got {}",
+                json_kind(&other)
+            ));
             String::new()
         }
     };
@@ -463,7 +483,10 @@ fn execute_call(mut arguments: JsonObject) -> Result<Call, ToolError> {
         None | Some(Value::Null) => Value::Null,
         Some(Value::Object(params)) => Value::Object(params),
         Some(other) => {
-            problems.push(format!("`params` must be a JSON object, got {other}"));
+            problems.push(format!(
+                "`params` must be a JSON object, got {}",
+                json_kind(&other)
+            ));
             Value::Null
         }
     };
@@ -533,16 +556,16 @@ mod tests {
         let err = call(json!({"entity": 1, "params": [], "extra": true})).unwrap_err();
         assert_eq!(
             err.to_string(),
-            "invalid arguments for the `execute` tool: `entity` must be a string, got 1; missing \
-             `action`; `params` must be a JSON object, got []; unknown argument `extra`; `execute` \
-             takes {entity, action, params}, e.g. {\"entity\": \"tasks\", \"action\": \"list\", \
-             \"params\": {\"project\": \"1201\"}}"
+            "invalid arguments for the `execute` tool: `entity` must be a string, got a number; \
+             missing `action`; `params` must be a JSON object, got an array; unknown argument \
+             `extra`; `execute` takes {entity, action, params}, e.g. {\"entity\": \"tasks\", \
+             \"action\": \"list\", \"params\": {\"project\": \"1201\"}}"
         );
         assert_eq!(err.to_json()["error"]["kind"], "invalid_arguments");
         let err = describe_call(object(json!({"entity": 3}))).unwrap_err();
         assert_eq!(
             err.to_string(),
-            "invalid arguments for the `describe` tool: `entity` must be a string, got 3"
+            "invalid arguments for the `describe` tool: `entity` must be a string, got a number"
         );
     }
 }

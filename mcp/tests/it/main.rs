@@ -232,6 +232,40 @@ async fn bad_params_and_arguments_are_tool_errors_and_nothing_is_sent() {
 }
 
 #[tokio::test]
+async fn argument_errors_name_the_kind_of_a_value_never_the_value() {
+    const CANARY: &str = "canary-7c1d-secret";
+    let mock = MockAsana::start().await;
+    let client = connect_in_memory(
+        McpServer::builder()
+            .build(Arc::new(connector(&mock)))
+            .unwrap(),
+    )
+    .await;
+    for (tool, arguments, message) in [
+        (
+            "describe",
+            json!({"entity": {"token": CANARY}}),
+            "invalid arguments for the `describe` tool: `entity` must be a string, got an object",
+        ),
+        (
+            "execute",
+            json!({"entity": [CANARY], "action": "list", "params": CANARY}),
+            "invalid arguments for the `execute` tool: `entity` must be a string, got an array; \
+             `params` must be a JSON object, got a string; `execute` takes {entity, action, \
+             params}, e.g. {\"entity\": \"tasks\", \"action\": \"list\", \"params\": \
+             {\"project\": \"1201\"}}",
+        ),
+    ] {
+        let result = call_tool(&client, tool, arguments).await;
+        let error = structured_error(&result);
+        assert_eq!(error["kind"], "invalid_arguments");
+        assert_eq!(error["message"], message);
+        assert!(!format!("{result:?}").contains(CANARY), "{result:?}");
+    }
+    assert_eq!(mock.api_requests(), 0);
+}
+
+#[tokio::test]
 async fn a_read_only_server_hides_and_refuses_writes() {
     let mock = MockAsana::start().await;
     let executor = Arc::new(connector(&mock));
