@@ -209,9 +209,27 @@ impl ToolSet {
         &self.tools
     }
 
-    /// Whether writes are refused.
-    pub(crate) fn read_only(&self) -> bool {
-        self.read_only
+    /// What the server tells agents at the handshake: how to use the tools it offers, and
+    /// whether writes are refused.
+    pub(crate) fn instructions(&self) -> &'static str {
+        match (self.per_action.is_some(), self.read_only) {
+            (false, false) => {
+                "Asana through your connection: call `describe` for the entities and actions, \
+                 then `execute`."
+            }
+            (false, true) => {
+                "Asana through your connection, read-only: call `describe` for the entities and \
+                 actions, then `execute`; actions that change data are refused."
+            }
+            (true, false) => {
+                "Asana through your connection: one tool per action, named {entity}_{action}, \
+                 whose input schema lists the action's params."
+            }
+            (true, true) => {
+                "Asana through your connection, read-only: one tool per action that reads, named \
+                 {entity}_{action}, whose input schema lists the action's params."
+            }
+        }
     }
 
     /// What a call to `name` with `arguments` asks for.

@@ -43,6 +43,25 @@ async fn connect_in_memory(server: McpServer) -> RunningService<RoleClient, ()> 
     connect(client_side).await
 }
 
+/// What a server with `describe` and `execute` tells agents at the handshake.
+const DESCRIBE_THEN_EXECUTE: &str =
+    "Asana through your connection: call `describe` for the entities and actions, then `execute`.";
+/// The same, read-only.
+const DESCRIBE_THEN_EXECUTE_READ_ONLY: &str = "Asana through your connection, read-only: call \
+    `describe` for the entities and actions, then `execute`; actions that change data are refused.";
+/// What a server with one tool per action tells agents.
+const PER_ACTION: &str = "Asana through your connection: one tool per action, named \
+    {entity}_{action}, whose input schema lists the action's params.";
+/// The same, read-only.
+const PER_ACTION_READ_ONLY: &str = "Asana through your connection, read-only: one tool per action \
+    that reads, named {entity}_{action}, whose input schema lists the action's params.";
+
+/// The instructions the server gave `client` at the handshake.
+fn instructions(client: &Peer<RoleClient>) -> String {
+    let info = client.peer_info().expect("server info from the handshake");
+    info.instructions.clone().expect("instructions")
+}
+
 fn names(tools: &[Tool]) -> Vec<String> {
     tools.iter().map(|t| t.name.to_string()).collect()
 }
@@ -102,6 +121,7 @@ async fn the_server_names_itself_and_offers_describe_and_execute() {
         .unwrap();
     let client = connect_in_memory(server).await;
     assert_server_info(&client);
+    assert_eq!(instructions(&client), DESCRIBE_THEN_EXECUTE);
 
     let tools = client.list_all_tools().await.unwrap();
     assert_eq!(names(&tools), ["describe", "execute"]);
@@ -276,6 +296,7 @@ async fn a_read_only_server_hides_and_refuses_writes() {
             .unwrap(),
     )
     .await;
+    assert_eq!(instructions(&client), DESCRIBE_THEN_EXECUTE_READ_ONLY);
     let tools = client.list_all_tools().await.unwrap();
     assert_eq!(hints(&tools[1]), (Some(true), None, None));
 
@@ -348,6 +369,7 @@ async fn a_read_only_server_hides_and_refuses_writes() {
             .unwrap(),
     )
     .await;
+    assert_eq!(instructions(&per_action), PER_ACTION_READ_ONLY);
     assert_eq!(
         names(&per_action.list_all_tools().await.unwrap()),
         ["tasks_list", "tasks_get"]
@@ -365,6 +387,7 @@ async fn one_tool_per_selected_action_with_its_schema_and_hints() {
             .unwrap(),
     )
     .await;
+    assert_eq!(instructions(&client), PER_ACTION);
     let tools = client.list_all_tools().await.unwrap();
     assert_tasks_tools(&tools);
     let definitions = AsanaConnector::tool_definitions();
