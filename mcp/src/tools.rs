@@ -272,43 +272,38 @@ impl ToolSet {
     }
 
     /// The answer of `describe`: every entity with its actions and their one-line descriptions,
-    /// or one entity with the params schema of each action. Writes are left out when read-only.
+    /// or one entity with the params schema of each action. Writes are left out when read-only,
+    /// and so are entities left with no action.
     pub(crate) fn describe(&self, entity: Option<&str>) -> Result<Value, ToolError> {
-        let visible = |effect: ActionEffect| !self.read_only || effect == ActionEffect::Read;
+        let read_only = self.read_only;
+        let entities = || offered(&self.catalog, read_only);
         let Some(name) = entity else {
-            let entities: Vec<Value> = self
-                .catalog
-                .iter()
-                .filter_map(|e| {
+            let entities: Vec<Value> = entities()
+                .map(|e| {
                     let actions: Vec<Value> = e
                         .actions
                         .iter()
-                        .filter(|a| visible(a.effect))
+                        .filter(|a| visible(a.effect, read_only))
                         .map(|a| {
                             json!({"action": a.action, "description": a.description, "effect": a.effect})
                         })
                         .collect();
-                    (!actions.is_empty()).then(|| json!({"entity": e.entity, "actions": actions}))
+                    json!({"entity": e.entity, "actions": actions})
                 })
                 .collect();
-            return Ok(json!({"read_only": self.read_only, "entities": entities}));
+            return Ok(json!({"read_only": read_only, "entities": entities}));
         };
-        let Some(info) = self.catalog.iter().find(|e| e.entity == name) else {
+        let Some(info) = entities().find(|e| e.entity == name) else {
             return Err(ExecuteError::UnknownEntity {
                 entity: name.to_string(),
-                available: self
-                    .catalog
-                    .iter()
-                    .map(|e| e.entity)
-                    .collect::<Vec<_>>()
-                    .join(", "),
+                available: entities().map(|e| e.entity).collect::<Vec<_>>().join(", "),
             }
             .into());
         };
         let actions: Vec<Value> = info
             .actions
             .iter()
-            .filter(|a| visible(a.effect))
+            .filter(|a| visible(a.effect, read_only))
             .map(|a| {
                 json!({
                     "action": a.action,
@@ -352,6 +347,18 @@ pub(crate) fn glob(pattern: &str, text: &str) -> bool {
     rest.len() >= last.len() && rest.ends_with(last)
 }
 
+/// Whether an action with this effect is offered: every action is, only reads when read-only.
+fn visible(effect: ActionEffect, read_only: bool) -> bool {
+    !read_only || effect == ActionEffect::Read
+}
+
+/// The entities `describe` offers: those with an action offered.
+fn offered(catalog: &[EntityInfo], read_only: bool) -> impl Iterator<Item = &EntityInfo> {
+    catalog
+        .iter()
+        .filter(move |e| e.actions.iter().any(|a| visible(a.effect, read_only)))
+}
+
 /// The hints of an action with this effect.
 fn annotations(effect: ActionEffect, idempotent: bool) -> ToolAnnotations {
     let annotations = ToolAnnotations::new().open_world(true);
@@ -382,7 +389,7 @@ fn object(value: Value) -> JsonObject {
 }
 
 fn describe_tool(catalog: &[EntityInfo], read_only: bool) -> Tool {
-    let entities: Vec<&str> = catalog.iter().map(|e| e.entity).collect();
+    let entities: Vec<&str> = offered(catalog, read_only).map(|e| e.entity).collect();
     let schema = object(json!({
         "type": "object",
         "properties": {

@@ -318,6 +318,28 @@ async fn a_read_only_server_hides_and_refuses_writes() {
             .iter()
             .any(|e| e["entity"] == "batch")
     );
+    // Entities left with no action (batch.submit writes) are neither in `describe`'s schema nor
+    // described.
+    let listed: Vec<&str> = all["entities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["entity"].as_str().unwrap())
+        .collect();
+    assert!(listed.len() < AsanaConnector::catalog().len());
+    assert_eq!(
+        tools[0].input_schema["properties"]["entity"]["enum"],
+        json!(listed)
+    );
+    let error = structured_error(&call_tool(&client, "describe", json!({"entity": "batch"})).await);
+    assert_eq!(error["kind"], "unknown_entity");
+    assert_eq!(
+        error["message"],
+        format!(
+            "unknown entity `batch`; available entities: {}",
+            listed.join(", ")
+        )
+    );
     let tasks = structured_ok(&call_tool(&client, "describe", json!({"entity": "tasks"})).await);
     let actions: Vec<&Value> = tasks["actions"]
         .as_array()
