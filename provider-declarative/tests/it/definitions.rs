@@ -388,6 +388,64 @@ fn an_empty_rejected_token_code_is_refused() {
     );
 }
 
+/// A header the client could not send, or one it sets itself, is refused where it is written,
+/// not found by every request failing.
+#[test]
+fn api_headers_are_refused_when_invalid_or_set_by_the_client() {
+    let with = |headers: &str| {
+        format!(
+            "[[providers]]\nid = \"acme\"\ndisplay_name = \"Acme\"\nauthorization_url = \"https://acme.example/a\"\ntoken_url = \"https://acme.example/t\"\n\n[providers.api_headers]\n\"User-Agent\" = \"integrations\"\n{headers}\n"
+        )
+    };
+    let name =
+        "a header name is ASCII letters, digits and any of !#$%&'*+-.^_`|~, e.g. `User-Agent`";
+    let value = "a header value holds no control character (line breaks included) but tabs";
+    let reserved =
+        "the client sets this header itself (the token, cookies, the request's framing); remove it";
+    for (headers, field, reason) in [
+        ("\"X Team\" = \"1\"", "providers[0].api_headers", name),
+        ("\"X-Team:\" = \"1\"", "providers[0].api_headers", name),
+        (
+            "X-Team = \"canary-value\\r\\nX-Evil: 1\"",
+            "providers[0].api_headers.X-Team",
+            value,
+        ),
+        (
+            "X-Team = \"a\\u0000b\"",
+            "providers[0].api_headers.X-Team",
+            value,
+        ),
+        (
+            "Authorization = \"Bearer canary-value\"",
+            "providers[0].api_headers.Authorization",
+            reserved,
+        ),
+        (
+            "cookie = \"a=b\"",
+            "providers[0].api_headers.cookie",
+            reserved,
+        ),
+        (
+            "Host = \"api.acme.example\"",
+            "providers[0].api_headers.Host",
+            reserved,
+        ),
+    ] {
+        let (err, file) = refused(&with(headers));
+        assert_definition_error(&err, &file, 9, field, reason);
+        assert!(!format!("{err} {err:?}").contains("canary"), "{err}");
+    }
+    let definitions =
+        provider_declarative::parse(&with("X-Team = \"a\\tb c\""), "acme.toml").unwrap();
+    assert_eq!(
+        definitions[0].api_headers,
+        [
+            ("User-Agent".to_string(), "integrations".to_string()),
+            ("X-Team".to_string(), "a\tb c".to_string())
+        ]
+    );
+}
+
 #[test]
 fn an_unknown_field_is_refused_by_its_name() {
     let (err, file) = refused(
