@@ -514,6 +514,28 @@ fn a_missing_definition_file_or_a_bad_providers_list_is_a_file_error() {
     );
 }
 
+/// The config file that lists definition files is reported with why it cannot be read, not as
+/// missing.
+#[test]
+fn a_config_file_that_cannot_be_read_says_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("missing.toml");
+    for (path, kind) in [
+        (dir.path(), "is a directory"),
+        (&missing, "entity not found"),
+    ] {
+        let loader = auth_core::config::ConfigLoader::new().with_file(path);
+        let err = provider_declarative::definitions(&loader).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "cannot read config file {}: {kind}; check the path and its permissions",
+                path.display()
+            )
+        );
+    }
+}
+
 #[test]
 fn a_file_can_replace_a_builtin_definition() {
     let dir = tempfile::tempdir().unwrap();
