@@ -48,7 +48,7 @@ struct Raw {
     #[serde(default)]
     authorize_params: BTreeMap<String, String>,
     #[serde(default)]
-    placeholders: BTreeMap<String, String>,
+    placeholders: BTreeMap<Spanned<String>, String>,
     #[serde(default)]
     api_headers: BTreeMap<Spanned<String>, Spanned<String>>,
     #[serde(default)]
@@ -404,9 +404,11 @@ fn validate(source: &Source<'_>, index: usize, raw: Raw) -> Result<Definition, C
     }
     let mut placeholders = Vec::new();
     for (name, default) in &raw.placeholders {
+        let span = name.span();
+        let name = name.get_ref();
         if !is_name(name) || STANDARD_FIELDS.contains(&name.as_str()) {
             return Err(source.error(
-                Some(raw.id.span()),
+                Some(span),
                 at(&format!("placeholders.{name}")),
                 "a placeholder is lower-case ASCII letters, digits and `_`, and not the name of a standard field",
             ));

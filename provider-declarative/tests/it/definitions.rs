@@ -347,6 +347,24 @@ fn an_unknown_placeholder_is_refused_where_it_is_used() {
 }
 
 #[test]
+fn a_bad_placeholder_name_is_refused_at_its_own_line() {
+    let head = "[[providers]]\nid = \"acme\"\ndisplay_name = \"Acme\"\nauthorization_url = \"https://acme.example/a\"\ntoken_url = \"https://acme.example/t\"\n";
+    let reason = "a placeholder is lower-case ASCII letters, digits and `_`, and not the name of a standard field";
+    let (err, file) = refused(&format!(
+        "{head}\n[providers.placeholders]\ntenant = \"common\"\nclient_secret = \"x\"\n"
+    ));
+    assert_definition_error(
+        &err,
+        &file,
+        9,
+        "providers[0].placeholders.client_secret",
+        reason,
+    );
+    let (err, file) = refused(&format!("{head}placeholders = {{ Tenant = \"common\" }}\n"));
+    assert_definition_error(&err, &file, 6, "providers[0].placeholders.Tenant", reason);
+}
+
+#[test]
 fn a_bad_format_value_is_refused_naming_the_choices() {
     let (err, file) = refused(
         "[[providers]]\nid = \"acme\"\ndisplay_name = \"Acme\"\nauthorization_url = \"https://acme.example/a\"\ntoken_url = \"https://acme.example/t\"\n\n[providers.token_response]\nformat = \"xml\"\n",
