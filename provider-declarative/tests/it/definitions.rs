@@ -5,8 +5,13 @@
 use std::path::{Path, PathBuf};
 
 use auth_core::config::EnvSource;
-use auth_core::{AuthError, AuthManager, ConfigError, ConfigSource};
+use auth_core::{AuthError, AuthManager, ConfigError, ConfigSource, Credentials};
 use provider_declarative::DeclarativeProvider;
+use serde_json::json;
+use wiremock::matchers::{header, method, path};
+use wiremock::{Mock, ResponseTemplate};
+
+use crate::fakes::{Fake, SUBJECT, form};
 
 const ACME: &str = r#"
 [[providers]]
@@ -578,36 +583,76 @@ fn a_file_can_replace_a_builtin_definition() {
     );
 }
 
+/// The client secret, the access token and the refresh token are all used (the API rejects the
+/// token, the refresh that follows fails, and both answers echo what they were sent), and none of
+/// them reaches the error or `Debug` output.
 #[tokio::test]
 async fn no_secret_reaches_debug_output_or_errors() {
+    let fake = Fake::start("slack", None, Some("/api")).await;
+    let pairs = fake.env.iter().map(|(key, value)| match key.as_str() {
+        "SLACK_CLIENT_SECRET" => (key.clone(), "canary-client-secret".to_string()),
+        _ => (key.clone(), value.clone()),
+    });
     let auth = AuthManager::builder()
-        .env(env(&[
-            ("SLACK_CLIENT_ID", "id"),
-            ("SLACK_CLIENT_SECRET", "canary-client-secret"),
-        ]))
+        .env(EnvSource::from_pairs(pairs))
         .build()
         .unwrap();
-    auth.store_credentials(
-        "slack",
-        "alice",
-        &auth_core::OAuth2Token::bearer("canary-token"),
-    )
-    .await
-    .unwrap();
+    let mut token = auth_core::OAuth2Token::bearer("canary-token");
+    token.refresh_token = Some("canary-refresh-token".into());
+    auth.store_credentials("slack", SUBJECT, &Credentials::new(token))
+        .await
+        .unwrap();
+    // The API rejects the token, and the refresh token was revoked: both answers echo them.
+    Mock::given(method("POST"))
+        .and(path("/api/auth.test"))
+        .and(header("authorization", "Bearer canary-token"))
+        .respond_with(
+            ResponseTemplate::new(401).set_body_json(
+                json!({"ok": false, "error": "invalid_auth", "token": "canary-token"}),
+            ),
+        )
+        .expect(1)
+        .mount(&fake.server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .respond_with(ResponseTemplate::new(400).set_body_json(
+            json!({"error": "invalid_grant", "error_description": "The refresh token canary-refresh-token was revoked"}),
+        ))
+        .expect(1)
+        .mount(&fake.server)
+        .await;
+
     let provider = auth.provider("slack").unwrap();
-    let session = auth.session("alice").await.unwrap();
-    let request = session.request("slack").unwrap().path("/auth.test");
+    let session = auth.session(SUBJECT).await.unwrap();
+    let request = session
+        .request("slack")
+        .unwrap()
+        .method(reqwest::Method::POST)
+        .path("/auth.test");
     let printed = format!(
         "{provider:?} {:?} {auth:?} {session:?} {request:?}",
         provider.oauth2_settings()
     );
     assert!(!printed.contains("canary"), "{printed}");
-    let err = session
-        .request("slack")
-        .unwrap()
-        .path("//evil.example/")
-        .send()
+    let err = request.send().await.unwrap_err();
+    assert!(
+        matches!(&err, AuthError::NeedsReauthorization { provider, subject, reason }
+            if provider == "slack" && subject == SUBJECT
+                && reason == "invalid_grant: The refresh token [REDACTED] was revoked"),
+        "{err:?}"
+    );
+    let printed = format!("{err} {err:?}");
+    assert!(!printed.contains("canary"), "{printed}");
+    let refresh = fake
+        .server
+        .received_requests()
         .await
-        .unwrap_err();
-    assert!(!format!("{err} {err:?}").contains("canary"));
+        .unwrap()
+        .into_iter()
+        .find(|r| r.url.path() == "/token")
+        .unwrap();
+    let fields = form(&refresh);
+    assert_eq!(fields["refresh_token"], "canary-refresh-token");
+    assert_eq!(fields["client_secret"], "canary-client-secret");
 }
