@@ -22,9 +22,9 @@ pub trait Executor: Send + Sync + 'static {
     ) -> Result<Value, ExecuteError>;
 
     /// Told of each tool call the server answered without [`Executor::execute`], once answered:
-    /// `describe`, a write refused by a read-only server, arguments the tool does not take.
-    /// Together with `execute`, an executor sees every tool call (a hosted service audits them
-    /// here). Does nothing unless overridden.
+    /// `describe`, a write refused by a read-only server, arguments the tool does not take, a
+    /// tool the server does not offer. Together with `execute`, an executor sees every tool call
+    /// (a hosted service audits them here). Does nothing unless overridden.
     async fn answered(&self, call: AnsweredCall) {
         let _ = call;
     }
@@ -36,7 +36,8 @@ pub trait Executor: Send + Sync + 'static {
 pub struct AnsweredCall {
     /// The tool called.
     pub tool: String,
-    /// Whether it was `describe` (otherwise `execute` or a per-action tool).
+    /// Whether it was `describe` (otherwise `execute`, a per-action tool, or a tool the server
+    /// does not offer).
     pub describe: bool,
     /// The entity the call named, if any.
     pub entity: Option<String>,
@@ -44,11 +45,12 @@ pub struct AnsweredCall {
     pub action: Option<String>,
     /// The names of the action's params given (never their values).
     pub param_names: Vec<String>,
-    /// Why the call was answered with a tool error; `None` when it succeeded.
+    /// Why the call was refused (with a tool error, or a protocol error for a tool the server
+    /// does not offer); `None` when it succeeded.
     pub refused: Option<Refusal>,
 }
 
-/// Why the server answered a call with a tool error without running an action.
+/// Why the server refused a call without running an action.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Refusal {
@@ -56,6 +58,10 @@ pub enum Refusal {
     ReadOnly,
     /// The arguments are not what the tool takes (`describe` of an unknown entity included).
     InvalidArguments,
+    /// The server offers no tool of this name (answered with a JSON-RPC error, not a tool
+    /// result): a write hidden by a read-only server, an action not among the selected tools, a
+    /// mistyped name.
+    UnknownTool,
 }
 
 #[async_trait]

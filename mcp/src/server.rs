@@ -6,8 +6,9 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, ErrorData,
-    Implementation, ListToolsResult, PaginatedRequestParams, ServerCapabilities, ServerConfig,
+    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, DiscoverResult,
+    ErrorData, Implementation, InitializeRequestParams, InitializeResult, ListToolsResult,
+    PaginatedRequestParams, ServerCapabilities, ServerConfig,
 };
 use rmcp::service::RequestContext;
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
@@ -15,7 +16,7 @@ use rmcp::transport::{StreamableHttpServerConfig, StreamableHttpService};
 use rmcp::{RoleServer, ServerHandler, ServiceExt};
 use serde_json::Value;
 
-use crate::executor::{AnsweredCall, Executor};
+use crate::executor::{AnsweredCall, Executor, Refusal};
 use crate::tools::{Call, DESCRIBE, Resolved, SetupError, ToolError, ToolSet};
 
 /// The name the server gives itself in `serverInfo`.
@@ -189,13 +190,7 @@ fn server_info() -> ServerConfig {
 
 impl ServerHandler for McpServer {
     fn get_info(&self) -> ServerConfig {
-        server_info().with_instructions(if self.tools.read_only() {
-            "Asana through your connection, read-only: call `describe` for the entities and \
-             actions, then `execute`."
-        } else {
-            "Asana through your connection: call `describe` for the entities and actions, then \
-             `execute`."
-        })
+        server_info().with_instructions(self.tools.instructions())
     }
 
     async fn list_tools(
@@ -214,6 +209,13 @@ impl ServerHandler for McpServer {
         let call = match self.tools.resolve(&request.name, request.arguments) {
             Resolved::Call(call) => call,
             Resolved::UnknownTool => {
+                self.executor
+                    .answered(AnsweredCall {
+                        describe: false,
+                        refused: Some(Refusal::UnknownTool),
+                        ..answered(&request.name, None, None, Vec::new())
+                    })
+                    .await;
                 return Err(ErrorData::invalid_params(
                     format!("unknown tool `{}`; see tools/list", request.name),
                     None,
@@ -288,11 +290,27 @@ impl HttpHandler {
 }
 
 impl ServerHandler for HttpHandler {
+    /// What holds for every request's server; `initialize` and `discover` answer with the
+    /// instructions of the request's own server.
     fn get_info(&self) -> ServerConfig {
         server_info().with_instructions(
-            "Asana through your connection: call `describe` for the entities and actions, then \
-             `execute`.",
+            "Asana through your connection: tools/list gives the tools this connection offers.",
         )
+    }
+
+    async fn initialize(
+        &self,
+        request: InitializeRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<InitializeResult, ErrorData> {
+        Self::server(&context)?.initialize(request, context).await
+    }
+
+    async fn discover(
+        &self,
+        context: RequestContext<RoleServer>,
+    ) -> Result<DiscoverResult, ErrorData> {
+        Self::server(&context)?.discover(context).await
     }
 
     async fn list_tools(

@@ -209,9 +209,27 @@ impl ToolSet {
         &self.tools
     }
 
-    /// Whether writes are refused.
-    pub(crate) fn read_only(&self) -> bool {
-        self.read_only
+    /// What the server tells agents at the handshake: how to use the tools it offers, and
+    /// whether writes are refused.
+    pub(crate) fn instructions(&self) -> &'static str {
+        match (self.per_action.is_some(), self.read_only) {
+            (false, false) => {
+                "Asana through your connection: call `describe` for the entities and actions, \
+                 then `execute`."
+            }
+            (false, true) => {
+                "Asana through your connection, read-only: call `describe` for the entities and \
+                 actions, then `execute`; actions that change data are refused."
+            }
+            (true, false) => {
+                "Asana through your connection: one tool per action, named {entity}_{action}, \
+                 whose input schema lists the action's params."
+            }
+            (true, true) => {
+                "Asana through your connection, read-only: one tool per action that reads, named \
+                 {entity}_{action}, whose input schema lists the action's params."
+            }
+        }
     }
 
     /// What a call to `name` with `arguments` asks for.
@@ -254,43 +272,38 @@ impl ToolSet {
     }
 
     /// The answer of `describe`: every entity with its actions and their one-line descriptions,
-    /// or one entity with the params schema of each action. Writes are left out when read-only.
+    /// or one entity with the params schema of each action. Writes are left out when read-only,
+    /// and so are entities left with no action.
     pub(crate) fn describe(&self, entity: Option<&str>) -> Result<Value, ToolError> {
-        let visible = |effect: ActionEffect| !self.read_only || effect == ActionEffect::Read;
+        let read_only = self.read_only;
+        let entities = || offered(&self.catalog, read_only);
         let Some(name) = entity else {
-            let entities: Vec<Value> = self
-                .catalog
-                .iter()
-                .filter_map(|e| {
+            let entities: Vec<Value> = entities()
+                .map(|e| {
                     let actions: Vec<Value> = e
                         .actions
                         .iter()
-                        .filter(|a| visible(a.effect))
+                        .filter(|a| visible(a.effect, read_only))
                         .map(|a| {
                             json!({"action": a.action, "description": a.description, "effect": a.effect})
                         })
                         .collect();
-                    (!actions.is_empty()).then(|| json!({"entity": e.entity, "actions": actions}))
+                    json!({"entity": e.entity, "actions": actions})
                 })
                 .collect();
-            return Ok(json!({"read_only": self.read_only, "entities": entities}));
+            return Ok(json!({"read_only": read_only, "entities": entities}));
         };
-        let Some(info) = self.catalog.iter().find(|e| e.entity == name) else {
+        let Some(info) = entities().find(|e| e.entity == name) else {
             return Err(ExecuteError::UnknownEntity {
                 entity: name.to_string(),
-                available: self
-                    .catalog
-                    .iter()
-                    .map(|e| e.entity)
-                    .collect::<Vec<_>>()
-                    .join(", "),
+                available: entities().map(|e| e.entity).collect::<Vec<_>>().join(", "),
             }
             .into());
         };
         let actions: Vec<Value> = info
             .actions
             .iter()
-            .filter(|a| visible(a.effect))
+            .filter(|a| visible(a.effect, read_only))
             .map(|a| {
                 json!({
                     "action": a.action,
@@ -334,6 +347,18 @@ pub(crate) fn glob(pattern: &str, text: &str) -> bool {
     rest.len() >= last.len() && rest.ends_with(last)
 }
 
+/// Whether an action with this effect is offered: every action is, only reads when read-only.
+fn visible(effect: ActionEffect, read_only: bool) -> bool {
+    !read_only || effect == ActionEffect::Read
+}
+
+/// The entities `describe` offers: those with an action offered.
+fn offered(catalog: &[EntityInfo], read_only: bool) -> impl Iterator<Item = &EntityInfo> {
+    catalog
+        .iter()
+        .filter(move |e| e.actions.iter().any(|a| visible(a.effect, read_only)))
+}
+
 /// The hints of an action with this effect.
 fn annotations(effect: ActionEffect, idempotent: bool) -> ToolAnnotations {
     let annotations = ToolAnnotations::new().open_world(true);
@@ -364,7 +389,7 @@ fn object(value: Value) -> JsonObject {
 }
 
 fn describe_tool(catalog: &[EntityInfo], read_only: bool) -> Tool {
-    let entities: Vec<&str> = catalog.iter().map(|e| e.entity).collect();
+    let entities: Vec<&str> = offered(catalog, read_only).map(|e| e.entity).collect();
     let schema = object(json!({
         "type": "object",
         "properties": {
@@ -424,6 +449,18 @@ fn execute_tool(read_only: bool) -> Tool {
     tool
 }
 
+/// What kind of JSON value `value` is, for errors that must not quote the caller's value.
+fn json_kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
 /// `describe {entity?}`.
 fn describe_call(mut arguments: JsonObject) -> Result<Call, ToolError> {
     let invalid = |problem: String| ToolError::InvalidArguments {
@@ -433,7 +470,12 @@ fn describe_call(mut arguments: JsonObject) -> Result<Call, ToolError> {
     let entity = match arguments.remove("entity") {
         None | Some(Value::Null) => None,
         Some(Value::String(entity)) => Some(entity),
-        Some(other) => return Err(invalid(format!("`entity` must be a string, got {other}"))),
+        Some(other) => {
+            return Err(invalid(format!(
+                "`entity` must be a string, got {}",
+                json_kind(&other)
+            )));
+        }
     };
     if let Some(name) = arguments.keys().next() {
         return Err(invalid(format!(
@@ -453,7 +495,10 @@ fn execute_call(mut arguments: JsonObject) -> Result<Call, ToolError> {
             String::new()
         }
         Some(other) => {
-            problems.push(format!("`{name}` must be a string, got {other}"));
+            problems.push(format!(
+                "`{name}` must be a string, got {}",
+                json_kind(&other)
+            ));
             String::new()
         }
     };
@@ -463,7 +508,10 @@ fn execute_call(mut arguments: JsonObject) -> Result<Call, ToolError> {
         None | Some(Value::Null) => Value::Null,
         Some(Value::Object(params)) => Value::Object(params),
         Some(other) => {
-            problems.push(format!("`params` must be a JSON object, got {other}"));
+            problems.push(format!(
+                "`params` must be a JSON object, got {}",
+                json_kind(&other)
+            ));
             Value::Null
         }
     };
@@ -533,16 +581,16 @@ mod tests {
         let err = call(json!({"entity": 1, "params": [], "extra": true})).unwrap_err();
         assert_eq!(
             err.to_string(),
-            "invalid arguments for the `execute` tool: `entity` must be a string, got 1; missing \
-             `action`; `params` must be a JSON object, got []; unknown argument `extra`; `execute` \
-             takes {entity, action, params}, e.g. {\"entity\": \"tasks\", \"action\": \"list\", \
-             \"params\": {\"project\": \"1201\"}}"
+            "invalid arguments for the `execute` tool: `entity` must be a string, got a number; \
+             missing `action`; `params` must be a JSON object, got an array; unknown argument \
+             `extra`; `execute` takes {entity, action, params}, e.g. {\"entity\": \"tasks\", \
+             \"action\": \"list\", \"params\": {\"project\": \"1201\"}}"
         );
         assert_eq!(err.to_json()["error"]["kind"], "invalid_arguments");
         let err = describe_call(object(json!({"entity": 3}))).unwrap_err();
         assert_eq!(
             err.to_string(),
-            "invalid arguments for the `describe` tool: `entity` must be a string, got 3"
+            "invalid arguments for the `describe` tool: `entity` must be a string, got a number"
         );
     }
 }

@@ -7,6 +7,7 @@ use std::ops::Range;
 use auth_core::ConfigError;
 use auth_core::config::is_secure_endpoint;
 use auth_core::provider::{BodyFormat, ClientAuthMethod, RevocationRequest, RevokeToken};
+use reqwest::header::{HeaderName, HeaderValue};
 use serde::Deserialize;
 use toml::Spanned;
 use url::Url;
@@ -47,9 +48,9 @@ struct Raw {
     #[serde(default)]
     authorize_params: BTreeMap<String, String>,
     #[serde(default)]
-    placeholders: BTreeMap<String, String>,
+    placeholders: BTreeMap<Spanned<String>, String>,
     #[serde(default)]
-    api_headers: BTreeMap<String, String>,
+    api_headers: BTreeMap<Spanned<String>, Spanned<String>>,
     #[serde(default)]
     bare_token_prefixes: Vec<Spanned<String>>,
     #[serde(default)]
@@ -268,7 +269,8 @@ pub struct Definition {
     pub authorize_params: Vec<(String, String)>,
     /// Placeholders and their defaults.
     pub placeholders: Vec<(String, String)>,
-    /// Headers every API request carries.
+    /// Headers every API request carries: valid names and values, none that the client sets
+    /// itself (`Authorization`, `Cookie`, `Host`, the request's framing).
     pub api_headers: Vec<(String, String)>,
     /// Tokens that start with one of these go in `Authorization` bare, without `Bearer` (API
     /// keys of a provider that refuses them with the scheme it wants for OAuth tokens).
@@ -305,6 +307,24 @@ pub(crate) const STANDARD_FIELDS: [&str; 9] = [
     "revocation_url",
     "api_base_url",
     "token_auth_method",
+];
+
+/// Headers `api_headers` may not name: the credentials the client sends itself, and what frames
+/// the request, which the client writes itself (the names `auth_core`'s raw requests refuse from
+/// their callers, lower case).
+const RESERVED_HEADERS: [&str; 12] = [
+    "authorization",
+    "proxy-authorization",
+    "cookie",
+    "host",
+    "content-length",
+    "transfer-encoding",
+    "connection",
+    "upgrade",
+    "te",
+    "trailer",
+    "keep-alive",
+    "expect",
 ];
 
 /// Where a definition's errors point.
@@ -384,9 +404,11 @@ fn validate(source: &Source<'_>, index: usize, raw: Raw) -> Result<Definition, C
     }
     let mut placeholders = Vec::new();
     for (name, default) in &raw.placeholders {
+        let span = name.span();
+        let name = name.get_ref();
         if !is_name(name) || STANDARD_FIELDS.contains(&name.as_str()) {
             return Err(source.error(
-                Some(raw.id.span()),
+                Some(span),
                 at(&format!("placeholders.{name}")),
                 "a placeholder is lower-case ASCII letters, digits and `_`, and not the name of a standard field",
             ));
@@ -453,6 +475,32 @@ fn validate(source: &Source<'_>, index: usize, raw: Raw) -> Result<Definition, C
             })
             .collect()
     };
+    let mut api_headers = Vec::new();
+    for (name, value) in &raw.api_headers {
+        let parsed = HeaderName::from_bytes(name.get_ref().as_bytes()).map_err(|_| {
+            source.error(
+                Some(name.span()),
+                at("api_headers"),
+                "a header name is ASCII letters, digits and any of !#$%&'*+-.^_`|~, e.g. `User-Agent`",
+            )
+        })?;
+        let field = at(&format!("api_headers.{}", name.get_ref()));
+        if RESERVED_HEADERS.contains(&parsed.as_str()) {
+            return Err(source.error(
+                Some(name.span()),
+                field,
+                "the client sets this header itself (the token, cookies, the request's framing); remove it",
+            ));
+        }
+        if HeaderValue::from_str(value.get_ref()).is_err() {
+            return Err(source.error(
+                Some(value.span()),
+                field,
+                "a header value holds no control character (line breaks included) but tabs",
+            ));
+        }
+        api_headers.push((name.get_ref().clone(), value.get_ref().clone()));
+    }
     let bare_token_prefixes = words(
         "bare_token_prefixes",
         &raw.bare_token_prefixes,
@@ -524,7 +572,7 @@ fn validate(source: &Source<'_>, index: usize, raw: Raw) -> Result<Definition, C
         revocation_request: raw.revocation_request.into(),
         authorize_params: raw.authorize_params.into_iter().collect(),
         placeholders,
-        api_headers: raw.api_headers.into_iter().collect(),
+        api_headers,
         bare_token_prefixes,
         token_request_format: raw.token_request.into(),
         token_response_format: raw.token_response.format.into(),

@@ -55,7 +55,9 @@ fn definition_files(loader: &ConfigLoader) -> Result<Vec<PathBuf>, ConfigError> 
             path: config.display().to_string(),
             reason: reason.to_string(),
         };
-        let text = std::fs::read_to_string(&config).map_err(|_| file_error("no such file"))?;
+        let text = std::fs::read_to_string(&config).map_err(|e| {
+            file_error(&format!("{}; check the path and its permissions", e.kind()))
+        })?;
         // The parser's message can quote a line holding a secret: not repeated.
         let table: toml::Table =
             toml::from_str(&text).map_err(|_| file_error("not valid TOML; check its syntax"))?;

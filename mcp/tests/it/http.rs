@@ -25,7 +25,10 @@ use rmcp::transport::StreamableHttpClientTransport;
 use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
 use serde_json::json;
 
-use crate::{assert_tasks_tools, connector, create_task, hints, names};
+use crate::{
+    DESCRIBE_THEN_EXECUTE_READ_ONLY, PER_ACTION, PER_ACTION_READ_ONLY, assert_tasks_tools,
+    connector, create_task, hints, instructions, names,
+};
 
 /// Serves `/mcp` on a free loopback port with one read-only server for every request; returns
 /// its URL.
@@ -88,6 +91,7 @@ async fn rmcp_clients_initialize_list_describe_and_execute_over_stateless_http()
     let client = connect_http(&url, None).await;
 
     assert_server_info(&client);
+    assert_eq!(instructions(&client), DESCRIBE_THEN_EXECUTE_READ_ONLY);
     let tools = client.list_all_tools().await.unwrap();
     assert_eq!(names(&tools), ["describe", "execute"]);
     assert_tools_well_formed(&tools);
@@ -213,6 +217,7 @@ async fn each_request_is_answered_by_the_server_its_route_chose() {
 
     // One tool per action: the reader's hide the writes and refuse them as unknown tools.
     let reader = connect_http(&url, Some("reader")).await;
+    assert_eq!(instructions(&reader), PER_ACTION_READ_ONLY);
     let tools = reader.list_all_tools().await.unwrap();
     assert_eq!(names(&tools), ["tasks_list", "tasks_get"]);
     assert_tools_well_formed(&tools);
@@ -235,6 +240,7 @@ async fn each_request_is_answered_by_the_server_its_route_chose() {
     assert!(mock.object(seed::DRAFT_TASK_GID).is_some());
 
     let writer = connect_http(&url, Some("writer")).await;
+    assert_eq!(instructions(&writer), PER_ACTION);
     let tools = writer.list_all_tools().await.unwrap();
     assert_tasks_tools(&tools);
     assert_tools_well_formed(&tools);

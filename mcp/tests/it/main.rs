@@ -43,6 +43,25 @@ async fn connect_in_memory(server: McpServer) -> RunningService<RoleClient, ()> 
     connect(client_side).await
 }
 
+/// What a server with `describe` and `execute` tells agents at the handshake.
+const DESCRIBE_THEN_EXECUTE: &str =
+    "Asana through your connection: call `describe` for the entities and actions, then `execute`.";
+/// The same, read-only.
+const DESCRIBE_THEN_EXECUTE_READ_ONLY: &str = "Asana through your connection, read-only: call \
+    `describe` for the entities and actions, then `execute`; actions that change data are refused.";
+/// What a server with one tool per action tells agents.
+const PER_ACTION: &str = "Asana through your connection: one tool per action, named \
+    {entity}_{action}, whose input schema lists the action's params.";
+/// The same, read-only.
+const PER_ACTION_READ_ONLY: &str = "Asana through your connection, read-only: one tool per action \
+    that reads, named {entity}_{action}, whose input schema lists the action's params.";
+
+/// The instructions the server gave `client` at the handshake.
+fn instructions(client: &Peer<RoleClient>) -> String {
+    let info = client.peer_info().expect("server info from the handshake");
+    info.instructions.clone().expect("instructions")
+}
+
 fn names(tools: &[Tool]) -> Vec<String> {
     tools.iter().map(|t| t.name.to_string()).collect()
 }
@@ -102,6 +121,7 @@ async fn the_server_names_itself_and_offers_describe_and_execute() {
         .unwrap();
     let client = connect_in_memory(server).await;
     assert_server_info(&client);
+    assert_eq!(instructions(&client), DESCRIBE_THEN_EXECUTE);
 
     let tools = client.list_all_tools().await.unwrap();
     assert_eq!(names(&tools), ["describe", "execute"]);
@@ -232,6 +252,40 @@ async fn bad_params_and_arguments_are_tool_errors_and_nothing_is_sent() {
 }
 
 #[tokio::test]
+async fn argument_errors_name_the_kind_of_a_value_never_the_value() {
+    const CANARY: &str = "canary-7c1d-secret";
+    let mock = MockAsana::start().await;
+    let client = connect_in_memory(
+        McpServer::builder()
+            .build(Arc::new(connector(&mock)))
+            .unwrap(),
+    )
+    .await;
+    for (tool, arguments, message) in [
+        (
+            "describe",
+            json!({"entity": {"token": CANARY}}),
+            "invalid arguments for the `describe` tool: `entity` must be a string, got an object",
+        ),
+        (
+            "execute",
+            json!({"entity": [CANARY], "action": "list", "params": CANARY}),
+            "invalid arguments for the `execute` tool: `entity` must be a string, got an array; \
+             `params` must be a JSON object, got a string; `execute` takes {entity, action, \
+             params}, e.g. {\"entity\": \"tasks\", \"action\": \"list\", \"params\": \
+             {\"project\": \"1201\"}}",
+        ),
+    ] {
+        let result = call_tool(&client, tool, arguments).await;
+        let error = structured_error(&result);
+        assert_eq!(error["kind"], "invalid_arguments");
+        assert_eq!(error["message"], message);
+        assert!(!format!("{result:?}").contains(CANARY), "{result:?}");
+    }
+    assert_eq!(mock.api_requests(), 0);
+}
+
+#[tokio::test]
 async fn a_read_only_server_hides_and_refuses_writes() {
     let mock = MockAsana::start().await;
     let executor = Arc::new(connector(&mock));
@@ -242,6 +296,7 @@ async fn a_read_only_server_hides_and_refuses_writes() {
             .unwrap(),
     )
     .await;
+    assert_eq!(instructions(&client), DESCRIBE_THEN_EXECUTE_READ_ONLY);
     let tools = client.list_all_tools().await.unwrap();
     assert_eq!(hints(&tools[1]), (Some(true), None, None));
 
@@ -262,6 +317,28 @@ async fn a_read_only_server_hides_and_refuses_writes() {
             .unwrap()
             .iter()
             .any(|e| e["entity"] == "batch")
+    );
+    // Entities left with no action (batch.submit writes) are neither in `describe`'s schema nor
+    // described.
+    let listed: Vec<&str> = all["entities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["entity"].as_str().unwrap())
+        .collect();
+    assert!(listed.len() < AsanaConnector::catalog().len());
+    assert_eq!(
+        tools[0].input_schema["properties"]["entity"]["enum"],
+        json!(listed)
+    );
+    let error = structured_error(&call_tool(&client, "describe", json!({"entity": "batch"})).await);
+    assert_eq!(error["kind"], "unknown_entity");
+    assert_eq!(
+        error["message"],
+        format!(
+            "unknown entity `batch`; available entities: {}",
+            listed.join(", ")
+        )
     );
     let tasks = structured_ok(&call_tool(&client, "describe", json!({"entity": "tasks"})).await);
     let actions: Vec<&Value> = tasks["actions"]
@@ -314,6 +391,7 @@ async fn a_read_only_server_hides_and_refuses_writes() {
             .unwrap(),
     )
     .await;
+    assert_eq!(instructions(&per_action), PER_ACTION_READ_ONLY);
     assert_eq!(
         names(&per_action.list_all_tools().await.unwrap()),
         ["tasks_list", "tasks_get"]
@@ -331,6 +409,7 @@ async fn one_tool_per_selected_action_with_its_schema_and_hints() {
             .unwrap(),
     )
     .await;
+    assert_eq!(instructions(&client), PER_ACTION);
     let tools = client.list_all_tools().await.unwrap();
     assert_tasks_tools(&tools);
     let definitions = AsanaConnector::tool_definitions();
@@ -462,6 +541,28 @@ async fn the_executor_hears_of_every_call_it_does_not_run() {
         json!({"entity": "tasks", "action": "get", "params": {"task_gid": seed::VENUE_TASK_GID}}),
     )
     .await);
+    // Tools the server does not offer: protocol errors, heard all the same (`describe` of a
+    // server with one tool per action is not a `describe`).
+    let per_action = connect_in_memory(
+        McpServer::builder()
+            .read_only(true)
+            .tools(["tasks.get"])
+            .build(executor.clone())
+            .unwrap(),
+    )
+    .await;
+    for (client, tool) in [(&client, "tasks_list"), (&per_action, "describe")] {
+        let unknown = client
+            .call_tool(CallToolRequestParams::new(tool))
+            .await
+            .unwrap_err();
+        assert!(
+            unknown
+                .to_string()
+                .contains(&format!("unknown tool `{tool}`")),
+            "{unknown}"
+        );
+    }
 
     let heard: Vec<String> = executor
         .answered
@@ -482,6 +583,8 @@ async fn the_executor_hears_of_every_call_it_does_not_run() {
             r#"describe true Some("taskz") None [] Some(InvalidArguments)"#,
             r#"execute false Some("tasks") Some("delete") ["task_gid"] Some(ReadOnly)"#,
             r#"execute false None None [] Some(InvalidArguments)"#,
+            r#"tasks_list false None None [] Some(UnknownTool)"#,
+            r#"describe false None None [] Some(UnknownTool)"#,
         ]
     );
     // The read went to the executor, not to `answered`.

@@ -260,35 +260,6 @@ async fn github_life() {
 }
 
 #[tokio::test]
-async fn github_answers_form_encoded_without_accept_json() {
-    let rotation = std::sync::Arc::new(Rotation::new());
-    let fake = github_fake(rotation).await;
-    let response = reqwest::Client::new()
-        .post(format!("{}/token", fake.uri()))
-        .form(&[
-            ("grant_type", "authorization_code"),
-            ("code", "gh-code"),
-            ("code_verifier", "v"),
-            ("client_id", CLIENT_ID),
-            ("client_secret", CLIENT_SECRET),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        response.headers()["content-type"],
-        "application/x-www-form-urlencoded"
-    );
-    assert!(
-        response
-            .text()
-            .await
-            .unwrap()
-            .starts_with("access_token=at-1&")
-    );
-}
-
-#[tokio::test]
 async fn google_life() {
     let fake = Fake::start("google", Some("/revoke"), Some("")).await;
     Mock::given(method("POST"))

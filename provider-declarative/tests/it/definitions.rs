@@ -5,8 +5,13 @@
 use std::path::{Path, PathBuf};
 
 use auth_core::config::EnvSource;
-use auth_core::{AuthError, AuthManager, ConfigError, ConfigSource};
+use auth_core::{AuthError, AuthManager, ConfigError, ConfigSource, Credentials};
 use provider_declarative::DeclarativeProvider;
+use serde_json::json;
+use wiremock::matchers::{header, method, path};
+use wiremock::{Mock, ResponseTemplate};
+
+use crate::fakes::{Fake, SUBJECT, form};
 
 const ACME: &str = r#"
 [[providers]]
@@ -347,6 +352,24 @@ fn an_unknown_placeholder_is_refused_where_it_is_used() {
 }
 
 #[test]
+fn a_bad_placeholder_name_is_refused_at_its_own_line() {
+    let head = "[[providers]]\nid = \"acme\"\ndisplay_name = \"Acme\"\nauthorization_url = \"https://acme.example/a\"\ntoken_url = \"https://acme.example/t\"\n";
+    let reason = "a placeholder is lower-case ASCII letters, digits and `_`, and not the name of a standard field";
+    let (err, file) = refused(&format!(
+        "{head}\n[providers.placeholders]\ntenant = \"common\"\nclient_secret = \"x\"\n"
+    ));
+    assert_definition_error(
+        &err,
+        &file,
+        9,
+        "providers[0].placeholders.client_secret",
+        reason,
+    );
+    let (err, file) = refused(&format!("{head}placeholders = {{ Tenant = \"common\" }}\n"));
+    assert_definition_error(&err, &file, 6, "providers[0].placeholders.Tenant", reason);
+}
+
+#[test]
 fn a_bad_format_value_is_refused_naming_the_choices() {
     let (err, file) = refused(
         "[[providers]]\nid = \"acme\"\ndisplay_name = \"Acme\"\nauthorization_url = \"https://acme.example/a\"\ntoken_url = \"https://acme.example/t\"\n\n[providers.token_response]\nformat = \"xml\"\n",
@@ -385,6 +408,64 @@ fn an_empty_rejected_token_code_is_refused() {
         10,
         "providers[0].whoami.rejected_token_codes",
         "not empty",
+    );
+}
+
+/// A header the client could not send, or one it sets itself, is refused where it is written,
+/// not found by every request failing.
+#[test]
+fn api_headers_are_refused_when_invalid_or_set_by_the_client() {
+    let with = |headers: &str| {
+        format!(
+            "[[providers]]\nid = \"acme\"\ndisplay_name = \"Acme\"\nauthorization_url = \"https://acme.example/a\"\ntoken_url = \"https://acme.example/t\"\n\n[providers.api_headers]\n\"User-Agent\" = \"integrations\"\n{headers}\n"
+        )
+    };
+    let name =
+        "a header name is ASCII letters, digits and any of !#$%&'*+-.^_`|~, e.g. `User-Agent`";
+    let value = "a header value holds no control character (line breaks included) but tabs";
+    let reserved =
+        "the client sets this header itself (the token, cookies, the request's framing); remove it";
+    for (headers, field, reason) in [
+        ("\"X Team\" = \"1\"", "providers[0].api_headers", name),
+        ("\"X-Team:\" = \"1\"", "providers[0].api_headers", name),
+        (
+            "X-Team = \"canary-value\\r\\nX-Evil: 1\"",
+            "providers[0].api_headers.X-Team",
+            value,
+        ),
+        (
+            "X-Team = \"a\\u0000b\"",
+            "providers[0].api_headers.X-Team",
+            value,
+        ),
+        (
+            "Authorization = \"Bearer canary-value\"",
+            "providers[0].api_headers.Authorization",
+            reserved,
+        ),
+        (
+            "cookie = \"a=b\"",
+            "providers[0].api_headers.cookie",
+            reserved,
+        ),
+        (
+            "Host = \"api.acme.example\"",
+            "providers[0].api_headers.Host",
+            reserved,
+        ),
+    ] {
+        let (err, file) = refused(&with(headers));
+        assert_definition_error(&err, &file, 9, field, reason);
+        assert!(!format!("{err} {err:?}").contains("canary"), "{err}");
+    }
+    let definitions =
+        provider_declarative::parse(&with("X-Team = \"a\\tb c\""), "acme.toml").unwrap();
+    assert_eq!(
+        definitions[0].api_headers,
+        [
+            ("User-Agent".to_string(), "integrations".to_string()),
+            ("X-Team".to_string(), "a\tb c".to_string())
+        ]
     );
 }
 
@@ -456,6 +537,28 @@ fn a_missing_definition_file_or_a_bad_providers_list_is_a_file_error() {
     );
 }
 
+/// The config file that lists definition files is reported with why it cannot be read, not as
+/// missing.
+#[test]
+fn a_config_file_that_cannot_be_read_says_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("missing.toml");
+    for (path, kind) in [
+        (dir.path(), "is a directory"),
+        (&missing, "entity not found"),
+    ] {
+        let loader = auth_core::config::ConfigLoader::new().with_file(path);
+        let err = provider_declarative::definitions(&loader).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "cannot read config file {}: {kind}; check the path and its permissions",
+                path.display()
+            )
+        );
+    }
+}
+
 #[test]
 fn a_file_can_replace_a_builtin_definition() {
     let dir = tempfile::tempdir().unwrap();
@@ -480,36 +583,76 @@ fn a_file_can_replace_a_builtin_definition() {
     );
 }
 
+/// The client secret, the access token and the refresh token are all used (the API rejects the
+/// token, the refresh that follows fails, and both answers echo what they were sent), and none of
+/// them reaches the error or `Debug` output.
 #[tokio::test]
 async fn no_secret_reaches_debug_output_or_errors() {
+    let fake = Fake::start("slack", None, Some("/api")).await;
+    let pairs = fake.env.iter().map(|(key, value)| match key.as_str() {
+        "SLACK_CLIENT_SECRET" => (key.clone(), "canary-client-secret".to_string()),
+        _ => (key.clone(), value.clone()),
+    });
     let auth = AuthManager::builder()
-        .env(env(&[
-            ("SLACK_CLIENT_ID", "id"),
-            ("SLACK_CLIENT_SECRET", "canary-client-secret"),
-        ]))
+        .env(EnvSource::from_pairs(pairs))
         .build()
         .unwrap();
-    auth.store_credentials(
-        "slack",
-        "alice",
-        &auth_core::OAuth2Token::bearer("canary-token"),
-    )
-    .await
-    .unwrap();
+    let mut token = auth_core::OAuth2Token::bearer("canary-token");
+    token.refresh_token = Some("canary-refresh-token".into());
+    auth.store_credentials("slack", SUBJECT, &Credentials::new(token))
+        .await
+        .unwrap();
+    // The API rejects the token, and the refresh token was revoked: both answers echo them.
+    Mock::given(method("POST"))
+        .and(path("/api/auth.test"))
+        .and(header("authorization", "Bearer canary-token"))
+        .respond_with(
+            ResponseTemplate::new(401).set_body_json(
+                json!({"ok": false, "error": "invalid_auth", "token": "canary-token"}),
+            ),
+        )
+        .expect(1)
+        .mount(&fake.server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .respond_with(ResponseTemplate::new(400).set_body_json(
+            json!({"error": "invalid_grant", "error_description": "The refresh token canary-refresh-token was revoked"}),
+        ))
+        .expect(1)
+        .mount(&fake.server)
+        .await;
+
     let provider = auth.provider("slack").unwrap();
-    let session = auth.session("alice").await.unwrap();
-    let request = session.request("slack").unwrap().path("/auth.test");
+    let session = auth.session(SUBJECT).await.unwrap();
+    let request = session
+        .request("slack")
+        .unwrap()
+        .method(reqwest::Method::POST)
+        .path("/auth.test");
     let printed = format!(
         "{provider:?} {:?} {auth:?} {session:?} {request:?}",
         provider.oauth2_settings()
     );
     assert!(!printed.contains("canary"), "{printed}");
-    let err = session
-        .request("slack")
-        .unwrap()
-        .path("//evil.example/")
-        .send()
+    let err = request.send().await.unwrap_err();
+    assert!(
+        matches!(&err, AuthError::NeedsReauthorization { provider, subject, reason }
+            if provider == "slack" && subject == SUBJECT
+                && reason == "invalid_grant: The refresh token [REDACTED] was revoked"),
+        "{err:?}"
+    );
+    let printed = format!("{err} {err:?}");
+    assert!(!printed.contains("canary"), "{printed}");
+    let refresh = fake
+        .server
+        .received_requests()
         .await
-        .unwrap_err();
-    assert!(!format!("{err} {err:?}").contains("canary"));
+        .unwrap()
+        .into_iter()
+        .find(|r| r.url.path() == "/token")
+        .unwrap();
+    let fields = form(&refresh);
+    assert_eq!(fields["refresh_token"], "canary-refresh-token");
+    assert_eq!(fields["client_secret"], "canary-client-secret");
 }
