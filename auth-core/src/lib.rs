@@ -128,7 +128,7 @@ pub use pending::{MemoryPendingStates, PendingStateStore, StoredPendingStates};
 pub use provider::{
     AuthProvider, OAuth2Settings, ProviderFactory, ProviderRegistration, ProviderSource,
 };
-pub use request::{ApiRequest, ApiResponse, MAX_API_RESPONSE_BYTES};
+pub use request::{ApiRequest, ApiResponse, MAX_API_RESPONSE_BYTES, REFUSED_HEADERS};
 pub use secret::SecretString;
 pub use session::{Session, SessionOptions};
 pub use store::{

@@ -218,6 +218,26 @@ fn skip_string(chars: &mut std::iter::Peekable<std::str::Chars<'_>>) {
     }
 }
 
+/// What kind of JSON value `value` is (`"a string"`, `"an array"`, ...), for an error about a
+/// caller's value that must not quote it: the value may be private text, or a pasted token.
+///
+/// ```
+/// use auth_core::redact::json_kind;
+///
+/// assert_eq!(json_kind(&serde_json::json!(["secret"])), "an array");
+/// ```
+pub fn json_kind(value: &serde_json::Value) -> &'static str {
+    use serde_json::Value;
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

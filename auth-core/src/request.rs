@@ -22,9 +22,10 @@ pub const MAX_API_RESPONSE_BYTES: usize = 16 * 1024 * 1024;
 /// The default timeout of one request.
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// Request headers a caller may not set: the connector's own credentials, and what frames the
-/// request, which the client writes itself.
-const REFUSED_HEADERS: [&str; 12] = [
+/// Request headers a caller may not set (lower case): the connector's own credentials, and what
+/// frames the request, which the client writes itself. [`ApiRequest::header`] refuses them; a
+/// provider's fixed headers may not name them either.
+pub const REFUSED_HEADERS: [&str; 12] = [
     "authorization",
     "proxy-authorization",
     "cookie",

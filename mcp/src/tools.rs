@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use auth_core::redact::json_kind;
 use provider_asana::connector::{ActionEffect, AsanaConnector, EntityInfo, ExecuteError};
 use rmcp::model::{JsonObject, Tool, ToolAnnotations};
 use serde_json::{Map, Value, json};
@@ -447,18 +448,6 @@ fn execute_tool(read_only: bool) -> Tool {
             .idempotent(false)
     });
     tool
-}
-
-/// What kind of JSON value `value` is, for errors that must not quote the caller's value.
-fn json_kind(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
 }
 
 /// `describe {entity?}`.

@@ -4,9 +4,9 @@
 use std::collections::BTreeMap;
 use std::ops::Range;
 
-use auth_core::ConfigError;
 use auth_core::config::is_secure_endpoint;
 use auth_core::provider::{BodyFormat, ClientAuthMethod, RevocationRequest, RevokeToken};
+use auth_core::{ConfigError, REFUSED_HEADERS};
 use reqwest::header::{HeaderName, HeaderValue};
 use serde::Deserialize;
 use toml::Spanned;
@@ -309,24 +309,6 @@ pub(crate) const STANDARD_FIELDS: [&str; 9] = [
     "token_auth_method",
 ];
 
-/// Headers `api_headers` may not name: the credentials the client sends itself, and what frames
-/// the request, which the client writes itself (the names `auth_core`'s raw requests refuse from
-/// their callers, lower case).
-const RESERVED_HEADERS: [&str; 12] = [
-    "authorization",
-    "proxy-authorization",
-    "cookie",
-    "host",
-    "content-length",
-    "transfer-encoding",
-    "connection",
-    "upgrade",
-    "te",
-    "trailer",
-    "keep-alive",
-    "expect",
-];
-
 /// Where a definition's errors point.
 struct Source<'a> {
     origin: &'a str,
@@ -485,7 +467,7 @@ fn validate(source: &Source<'_>, index: usize, raw: Raw) -> Result<Definition, C
             )
         })?;
         let field = at(&format!("api_headers.{}", name.get_ref()));
-        if RESERVED_HEADERS.contains(&parsed.as_str()) {
+        if REFUSED_HEADERS.contains(&parsed.as_str()) {
             return Err(source.error(
                 Some(name.span()),
                 field,

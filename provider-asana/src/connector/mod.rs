@@ -27,6 +27,7 @@ use std::fmt;
 
 use std::sync::Arc;
 
+use auth_core::redact::json_kind;
 use auth_core::{
     AuthError, Credentials, OAuth2Token, RefreshingTokenSource, SecretString, Session,
     TokenEndpoint,
@@ -1120,17 +1121,6 @@ fn one_of(groups: &[&[&str]]) -> String {
         .map(|group| group.join(" + "))
         .collect::<Vec<_>>()
         .join(", or ")
-}
-
-fn json_kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
 }
 
 fn check_type(ty: Ty, value: &Value) -> Option<String> {
