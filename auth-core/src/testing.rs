@@ -793,6 +793,47 @@ pub async fn concurrent_increments_lose_nothing(store: DynStore, workers: u64, p
     );
 }
 
+/// For a store whose record `provider/subject` was damaged to
+/// [`MAX_VERSION`](crate::store::MAX_VERSION), a version no store counts past: it still reads, a
+/// put over it fails as corrupt (the error names `location`), and it is left as it was.
+pub async fn a_record_at_the_highest_version_is_not_written_again(
+    store: &dyn CredentialStore,
+    provider: &str,
+    subject: &str,
+    location: &str,
+) {
+    use crate::store::MAX_VERSION;
+    let read = store.get(provider, subject).await.unwrap().unwrap();
+    assert_eq!(read.version, MAX_VERSION);
+    for mode in [PutMode::Update(MAX_VERSION), PutMode::Overwrite] {
+        match store
+            .put(CredentialRecord::new(provider, subject, payload(2)), mode)
+            .await
+        {
+            Err(StoreError::Corrupt {
+                location: at,
+                reason,
+                ..
+            }) => {
+                assert_eq!(at, location);
+                assert_eq!(
+                    reason,
+                    format!(
+                        "the record for {provider}/{subject} is at version {MAX_VERSION}, and versions stop at {MAX_VERSION}: it was damaged or edited by hand"
+                    )
+                );
+            }
+            other => panic!("{mode:?}: expected Corrupt, got {other:?}"),
+        }
+    }
+    let kept = store.get(provider, subject).await.unwrap().unwrap();
+    assert_eq!(
+        (kept.version, kept.record.payload),
+        (MAX_VERSION, read.record.payload),
+        "the record was left as it was"
+    );
+}
+
 /// Adds one to a [`payload`] counter by read-modify-write, retrying on `VersionMismatch`.
 /// Returns the number of conflicts it retried.
 pub async fn increment(store: &dyn CredentialStore, provider: &str, subject: &str) -> u64 {

@@ -13,7 +13,10 @@ use std::time::Duration;
 use auth_core::crypto::{Envelope, KeyRing};
 use auth_core::store::MAX_VERSION;
 use auth_core::testing::encryption::{self, CANARY, canary_payload, key};
-use auth_core::testing::{DynStore, payload, payload_n, read_only, run_conformance};
+use auth_core::testing::{
+    DynStore, a_record_at_the_highest_version_is_not_written_again, payload, payload_n, read_only,
+    run_conformance,
+};
 use auth_core::{CredentialRecord, CredentialStore, EncryptedStore, Payload, PutMode, StoreError};
 use store_file::{FORMAT, FORMAT_VERSION, FileCredentialStore};
 
@@ -769,27 +772,13 @@ async fn a_record_at_the_highest_version_reads_but_is_not_written_again() {
     let path = dir.path().join("creds.json");
     let (_, at_max) = damaged(&path, |b| with_version(b, "a", MAX_VERSION)).await;
     let store = plain(&path).await;
-    assert_eq!(
-        store.get("p", "a").await.unwrap().unwrap().version,
-        MAX_VERSION
-    );
-    for mode in [PutMode::Update(MAX_VERSION), PutMode::Overwrite] {
-        match store
-            .put(CredentialRecord::new("p", "a", payload(2)), mode)
-            .await
-        {
-            Err(StoreError::Corrupt {
-                location, reason, ..
-            }) => {
-                assert_eq!(location, path.display().to_string());
-                assert_eq!(
-                    reason,
-                    "the record for p/a is at version 9223372036854775807, and versions stop at 9223372036854775807: it was damaged or edited by hand"
-                );
-            }
-            other => panic!("{mode:?}: expected Corrupt, got {other:?}"),
-        }
-    }
+    a_record_at_the_highest_version_is_not_written_again(
+        &store,
+        "p",
+        "a",
+        &path.display().to_string(),
+    )
+    .await;
     assert!(
         std::fs::read(&path).unwrap() == at_max,
         "the file was modified"

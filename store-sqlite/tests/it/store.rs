@@ -10,9 +10,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use auth_core::crypto::{Envelope, KeyRing};
-use auth_core::store::MAX_VERSION;
 use auth_core::testing::encryption::{self, key};
-use auth_core::testing::{DynStore, payload, payload_n, read_only, run_conformance};
+use auth_core::testing::{
+    DynStore, a_record_at_the_highest_version_is_not_written_again, payload, payload_n, read_only,
+    run_conformance,
+};
 use auth_core::{CredentialRecord, CredentialStore, EncryptedStore, PutMode, StoreError};
 use store_sqlite::{SCHEMA_VERSION, SqliteCredentialStore};
 
@@ -618,33 +620,13 @@ async fn a_record_at_the_highest_version_reads_but_is_not_written_again() {
     let conn = rusqlite::Connection::open(&path).unwrap();
     conn.execute("UPDATE credentials SET version = ?1", [i64::MAX])
         .unwrap();
-    assert_eq!(
-        store.get("p", "s").await.unwrap().unwrap().version,
-        MAX_VERSION
-    );
-    for mode in [PutMode::Update(MAX_VERSION), PutMode::Overwrite] {
-        match store
-            .put(CredentialRecord::new("p", "s", payload(2)), mode)
-            .await
-        {
-            Err(StoreError::Corrupt {
-                location, reason, ..
-            }) => {
-                assert_eq!(location, path.display().to_string());
-                assert_eq!(
-                    reason,
-                    "the record for p/s is at version 9223372036854775807, and versions stop at 9223372036854775807: it was damaged or edited by hand"
-                );
-            }
-            other => panic!("{mode:?}: expected Corrupt, got {other:?}"),
-        }
-    }
-    let kept = store.get("p", "s").await.unwrap().unwrap();
-    assert_eq!(
-        (kept.version, kept.record.payload),
-        (MAX_VERSION, payload(1)),
-        "the record was left as it was"
-    );
+    a_record_at_the_highest_version_is_not_written_again(
+        &store,
+        "p",
+        "s",
+        &path.display().to_string(),
+    )
+    .await;
 
     // Past i64::MAX, SQLite keeps the number as a float: not a version.
     conn.execute("UPDATE credentials SET version = 9223372036854775808", [])
