@@ -11,7 +11,7 @@ use url::Url;
 use crate::error::ServerError;
 use crate::providers::{ConnectorTypes, OAuthClient, OWN_CLIENT_PROVIDER, oauth_app_record};
 use crate::secrets::{self, Sealer};
-use crate::store::{ApplicationRecord, ServiceStore};
+use crate::store::{ApplicationRecord, ConnectorFilter, ServiceStore};
 
 /// An application as the operator sees it (never its secret).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -143,15 +143,35 @@ impl Admin {
 
     /// Deletes the application with its tokens, connectors (and their credentials), OAuth apps and
     /// pending consent flows. Its audit entries stay.
+    ///
+    /// The connectors' credentials go first: when the credential store fails, the application is
+    /// still there and deleting it again finishes the job, rather than leaving refresh tokens that
+    /// nothing names. Connectors created meanwhile lose theirs after the application.
     pub async fn delete_application(&self, id: &str) -> Result<(), ServerError> {
+        self.application(id).await?;
+        let before = self
+            .store
+            .list_connectors(id, &ConnectorFilter::default())
+            .await?;
+        let before: Vec<String> = before.into_iter().map(|connector| connector.id).collect();
+        self.delete_credentials(&before).await?;
         let connectors = self
             .store
             .delete_application(id)
             .await?
             .ok_or_else(|| ServerError::UnknownApplication { id: id.to_string() })?;
+        let created_meanwhile: Vec<String> = connectors
+            .into_iter()
+            .filter(|connector| !before.contains(connector))
+            .collect();
+        self.delete_credentials(&created_meanwhile).await
+    }
+
+    /// Deletes the credentials (and own OAuth clients) of these connectors.
+    async fn delete_credentials(&self, connectors: &[String]) -> Result<(), ServerError> {
         for connector in connectors {
             for provider in self.types.ids().chain([OWN_CLIENT_PROVIDER]) {
-                self.credentials.delete(provider, &connector).await?;
+                self.credentials.delete(provider, connector).await?;
             }
         }
         Ok(())

@@ -705,8 +705,15 @@ impl ServiceStore for PostgresServiceStore {
     }
 
     async fn delete_application(&self, id: &str) -> Result<Option<Vec<String>>, ServiceStoreError> {
-        self.run("deleted an application", 4, async |c| {
+        self.run("deleted an application", 5, async |c| {
             let tx = c.transaction().await?;
+            // Locked first: a connector inserted meanwhile (its foreign key check shares this
+            // lock) waits for the delete, then fails, so none is deleted without being listed.
+            tx.execute(
+                "SELECT 1 FROM integrations_service_applications WHERE id = $1 FOR UPDATE",
+                &[&id],
+            )
+            .await?;
             let connectors: Vec<String> = tx
                 .query(
                     "SELECT id FROM integrations_service_connectors WHERE application_id = $1 ORDER BY id",
