@@ -56,9 +56,18 @@ fn main() -> ExitCode {
         Err(e) => return usage_error(e, json),
     };
     let out = Output::new(cli.json);
-    // The service logs its address and its requests; a command logs only errors by default.
+    // The service logs its address and its requests; a command logs only errors by default, and
+    // the warning that a credential store's file was open to other users (the user should know,
+    // and may want to log in again).
     let serve = matches!(cli.command, Command::Serve(_));
-    init_tracing(cli.verbose, if serve { "info" } else { "error" });
+    init_tracing(
+        cli.verbose,
+        if serve {
+            "info"
+        } else {
+            "error,auth_core::local_files=warn"
+        },
+    );
     let store_from_flag =
         matches.value_source("store") == Some(clap::parser::ValueSource::CommandLine);
     let runtime = if serve {

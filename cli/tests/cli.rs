@@ -1193,6 +1193,37 @@ async fn a_damaged_record_is_reported_and_logout_local_deletes_it() {
 }
 
 #[tokio::test]
+async fn a_store_file_open_to_other_users_is_restricted_and_the_user_told() {
+    use std::os::unix::fs::PermissionsExt;
+    let h = Harness::start().await;
+    let pat = h.mock.personal_access_token().to_string();
+    h.run_with_stdin(&["login", "asana", "--with-token"], &pat)
+        .await
+        .assert_code(0);
+    let path = h.store_path();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+
+    let out = h.run(&["credentials", "list"]).await;
+    out.assert_code(0);
+    assert!(
+        out.stderr.contains(
+            "the credential store's file was open to other users; it is now readable by its owner only (if others could read it, consider logging in again)"
+        ),
+        "{out:?}"
+    );
+    assert_eq!(
+        std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let again = h.run(&["credentials", "list"]).await;
+    again.assert_code(0);
+    assert!(
+        !again.stderr.contains("open to other users"),
+        "nothing to say once restricted: {again:?}"
+    );
+}
+
+#[tokio::test]
 async fn logout_local_deletes_the_record_of_a_provider_no_longer_registered() {
     let h = Harness::start().await;
     {
