@@ -361,6 +361,9 @@ pub(crate) struct Connectors {
     /// The Asana provider and token endpoint of every connector without an OAuth client (a
     /// personal access token): the same for all of them, built at the first one's first use.
     token_only: OnceLock<(Arc<AsanaAuthProvider>, Arc<TokenEndpoint>)>,
+    /// Held by a request that replaces a connector's credentials, from their write until the
+    /// connector's row says what they are: such requests on this instance go one at a time.
+    replacing: tokio::sync::Mutex<()>,
 }
 
 #[derive(Debug, Default)]
@@ -444,7 +447,14 @@ impl Connectors {
             forgotten: AtomicU64::new(0),
             token_http: Mutex::default(),
             token_only: OnceLock::new(),
+            replacing: tokio::sync::Mutex::const_new(()),
         }
+    }
+
+    /// Taken by a request that replaces a connector's credentials, until the connector's row is
+    /// written: two such requests on this instance cannot interleave their two writes.
+    pub(crate) async fn replacing_credentials(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.replacing.lock().await
     }
 
     /// The service's store.

@@ -316,8 +316,9 @@ async fn claim_created(
         given.push("read_only".to_string());
     }
     if given.len() > 1 {
-        record.updated_at = changed_at(record.updated_at);
-        if !state.store.update_connector(&record).await? {
+        let read_at = record.updated_at;
+        record.updated_at = changed_at(read_at);
+        if !state.store.update_connector(&record, read_at).await? {
             return Err(unclaimable());
         }
     }
@@ -529,6 +530,7 @@ pub(crate) struct UpdateRequest {
     responses(
         (status = 200, description = "The connector", body = Connector),
         (status = 404, description = "No such connector of the caller's", body = ErrorBody),
+        (status = 409, description = "Other requests kept changing the connector meanwhile; send it again", body = ErrorBody),
     )
 )]
 pub(crate) async fn update(
@@ -538,40 +540,86 @@ pub(crate) async fn update(
     ApiJson(request): ApiJson<UpdateRequest>,
 ) -> Result<Json<Connector>, ApiError> {
     let started = Instant::now();
-    let mut record = owned(&state, &principal, &id).await?;
-    let mut changed = Vec::new();
-    if let Some(name) = request.name.as_deref() {
-        record.name = given_name(name)?;
-        changed.push("name".to_string());
-    }
-    if let Some(read_only) = request.read_only {
-        record.read_only = read_only;
-        changed.push("read_only".to_string());
-    }
+    let mut read = owned(&state, &principal, &id).await?;
+    let name = request.name.as_deref().map(given_name).transpose()?;
     let credentials = request
         .credentials
         .as_ref()
         .map(CredentialsInput::parse)
         .transpose()?;
-    if let Some(credentials) = &credentials {
-        let kind = state.connectors.kind_of(&record)?;
-        record.oauth_app = state
-            .connectors
-            .oauth_app_for(&principal.application_id, &kind, credentials)
-            .await?;
-        record.auth_kind = credentials.auth_kind();
-        changed.push("credentials".to_string());
-    }
-    record.updated_at = changed_at(record.updated_at);
-    if let Some(credentials) = &credentials {
-        state
-            .connectors
-            .store_credentials(&record, credentials)
-            .await?;
-    }
-    if !state.store.update_connector(&record).await? {
-        return Err(ApiError::connector_not_found());
-    }
+    let changed: Vec<String> = [
+        name.as_ref().map(|_| "name"),
+        request.read_only.map(|_| "read_only"),
+        credentials.as_ref().map(|_| "credentials"),
+    ]
+    .into_iter()
+    .flatten()
+    .map(str::to_string)
+    .collect();
+    // The change is applied to the row as read, and written only over that row: when another
+    // request changed it meanwhile, it is applied again to the row as it is now, so that neither
+    // change is lost and the row describes the credentials written last. Credentials replaced on
+    // this instance are replaced one request at a time (their write and the row's are two
+    // stores' writes).
+    let _replacing = match &credentials {
+        Some(_) => Some(state.connectors.replacing_credentials().await),
+        None => None,
+    };
+    let mut attempts = 0;
+    let record = loop {
+        let mut record = read.clone();
+        if let Some(name) = &name {
+            record.name = name.clone();
+        }
+        if let Some(read_only) = request.read_only {
+            record.read_only = read_only;
+        }
+        if let Some(credentials) = &credentials {
+            let kind = state.connectors.kind_of(&record)?;
+            record.oauth_app = state
+                .connectors
+                .oauth_app_for(&principal.application_id, &kind, credentials)
+                .await?;
+            record.auth_kind = credentials.auth_kind();
+        }
+        record.updated_at = changed_at(read.updated_at);
+        if let Some(credentials) = &credentials {
+            state
+                .connectors
+                .store_credentials(&record, credentials)
+                .await?;
+        }
+        if state
+            .store
+            .update_connector(&record, read.updated_at)
+            .await?
+        {
+            break record;
+        }
+        attempts += 1;
+        match state
+            .store
+            .connector(&principal.application_id, &id)
+            .await?
+        {
+            // Deleted meanwhile: the credentials just written go too, rather than stay behind
+            // with no connector naming them.
+            None => {
+                if credentials.is_some() {
+                    state.connectors.delete_credentials(&record).await?;
+                }
+                return Err(ApiError::connector_not_found());
+            }
+            Some(now) if attempts < UPDATE_ATTEMPTS => read = now,
+            Some(_) => {
+                return Err(ApiError::new(
+                    StatusCode::CONFLICT,
+                    "the connector kept changing while this request changed it; send it again",
+                )
+                .retryable());
+            }
+        }
+    };
     if credentials.is_some() {
         // A warm connector built between the credentials' write and this update has the old
         // OAuth app and kind.
@@ -583,6 +631,10 @@ pub(crate) async fn update(
         .await;
     Ok(Json(view(&state, &record).await?))
 }
+
+/// How many times an update is applied to a connector that other requests keep changing before
+/// it answers 409 (retryable).
+const UPDATE_ATTEMPTS: u32 = 3;
 
 /// Revokes a connector's grant at the provider, then deletes it and its credentials.
 #[utoipa::path(

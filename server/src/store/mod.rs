@@ -412,11 +412,13 @@ pub trait ServiceStore: Send + Sync + fmt::Debug {
         application_id: &str,
         filter: &ConnectorFilter,
     ) -> Result<Vec<ConnectorRecord>, ServiceStoreError>;
-    /// Writes a connector's name, auth kind, OAuth app, read-only flag and `updated_at`; `false`
-    /// if the application has no such connector.
+    /// Writes a connector's name, auth kind, OAuth app, read-only flag and `updated_at` if its
+    /// stored `updated_at` is still `read_at` (the row it was changed from; in the same
+    /// statement); `false` if the application has no such connector or it changed since.
     async fn update_connector(
         &self,
         connector: &ConnectorRecord,
+        read_at: SystemTime,
     ) -> Result<bool, ServiceStoreError>;
     /// Deletes the application's connector; `false` if there was none.
     async fn delete_connector(

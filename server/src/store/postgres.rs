@@ -879,12 +879,13 @@ impl ServiceStore for PostgresServiceStore {
     async fn update_connector(
         &self,
         connector: &ConnectorRecord,
+        read_at: SystemTime,
     ) -> Result<bool, ServiceStoreError> {
         self.run("updated a connector", 1, async |c| {
             c.execute(
                 "UPDATE integrations_service_connectors \
                  SET name = $3, auth_kind = $4, oauth_app = $5, updated_ms = $6, read_only = $7 \
-                 WHERE application_id = $1 AND id = $2",
+                 WHERE application_id = $1 AND id = $2 AND updated_ms = $8",
                 &[
                     &connector.application_id,
                     &connector.id,
@@ -893,6 +894,7 @@ impl ServiceStore for PostgresServiceStore {
                     &connector.oauth_app.map(OAuthAppSource::as_str),
                     &millis(connector.updated_at),
                     &connector.read_only,
+                    &millis(read_at),
                 ],
             )
             .await

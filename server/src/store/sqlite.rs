@@ -879,11 +879,12 @@ impl ServiceStore for SqliteServiceStore {
     async fn update_connector(
         &self,
         connector: &ConnectorRecord,
+        read_at: SystemTime,
     ) -> Result<bool, ServiceStoreError> {
         let connector = connector.clone();
         self.run("updated a connector", move |c| {
             c.execute(
-                "UPDATE connectors SET name = ?3, auth_kind = ?4, oauth_app = ?5, updated_ms = ?6, read_only = ?7 WHERE application_id = ?1 AND id = ?2",
+                "UPDATE connectors SET name = ?3, auth_kind = ?4, oauth_app = ?5, updated_ms = ?6, read_only = ?7 WHERE application_id = ?1 AND id = ?2 AND updated_ms = ?8",
                 params![
                     connector.application_id,
                     connector.id,
@@ -891,7 +892,8 @@ impl ServiceStore for SqliteServiceStore {
                     connector.auth_kind.as_str(),
                     connector.oauth_app.map(OAuthAppSource::as_str),
                     millis(connector.updated_at),
-                    connector.read_only
+                    connector.read_only,
+                    millis(read_at)
                 ],
             )
             .map(|n| n > 0)
@@ -1300,7 +1302,8 @@ mod tests {
         let mut record = store.connector("app-1", "conn-1").await.unwrap().unwrap();
         assert!(!record.read_only);
         record.read_only = true;
-        assert!(store.update_connector(&record).await.unwrap());
+        let read_at = record.updated_at;
+        assert!(store.update_connector(&record, read_at).await.unwrap());
         assert_eq!(
             store.connector("app-1", "conn-1").await.unwrap(),
             Some(record)

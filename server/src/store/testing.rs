@@ -333,14 +333,29 @@ pub async fn connectors_stay_with_their_application(store: &DynStore) {
     renamed.oauth_app = None;
     renamed.read_only = true;
     renamed.updated_at = ms(9_000);
-    assert!(store.update_connector(&renamed).await.unwrap());
+    // Only over the row as it was read: a change from a row changed since is refused.
+    let mut stale = renamed.clone();
+    stale.name = "lost".into();
+    assert!(!store.update_connector(&stale, ms(2_999)).await.unwrap());
+    assert!(
+        store
+            .update_connector(&renamed, b.updated_at)
+            .await
+            .unwrap()
+    );
+    assert!(!store.update_connector(&stale, b.updated_at).await.unwrap());
     assert_eq!(
         store.connector("conn-app-1", "conn-b").await.unwrap(),
         Some(renamed.clone())
     );
-    let mut foreign = renamed;
+    let mut foreign = renamed.clone();
     foreign.application_id = "conn-app-2".into();
-    assert!(!store.update_connector(&foreign).await.unwrap());
+    assert!(
+        !store
+            .update_connector(&foreign, renamed.updated_at)
+            .await
+            .unwrap()
+    );
     assert!(
         !store
             .delete_connector("conn-app-2", "conn-b")

@@ -333,3 +333,66 @@ async fn a_connector_marked_needs_reauthorization_in_the_store_is_refused_by_the
     assert!(error_message(&body).contains(&id), "{body}");
     assert_eq!(service.asana.api_requests(), sent, "nothing was sent");
 }
+
+/// Concurrent updates of one connector, to a personal access token, to OAuth credentials or of
+/// its name only, lose none of their changes: the row's kind is always that of the credentials
+/// written last, and every update answered 200 or asked to be sent again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_updates_leave_the_row_describing_the_credentials_written_last() {
+    let service = Service::start().await;
+    let app = service.application("acme").await;
+    let token = service.app_token(&app).await;
+    let pat = service.asana.personal_access_token().to_string();
+    let connector = service
+        .connector(&token, "customer-1", json!({ "token": pat }))
+        .await;
+    let id = connector["id"].as_str().unwrap();
+    let path = format!("/api/v1/integrations/connectors/{id}");
+    for round in 0..5 {
+        let updates = (0..12).map(|n| {
+            let name = format!("n{round}-{n}");
+            let body = match n % 3 {
+                0 => json!({ "name": name, "credentials": { "token": pat } }),
+                1 => json!({ "name": name, "credentials": {
+                    "refresh_token": service.asana.issue_tokens("default").refresh_token,
+                } }),
+                _ => json!({ "name": name }),
+            };
+            let (service, token, path) = (&service, &token, &path);
+            async move {
+                service
+                    .send(
+                        reqwest::Method::PATCH,
+                        path,
+                        Some(token),
+                        Some(body.to_string().into_bytes()),
+                    )
+                    .await
+            }
+        });
+        for (status, body) in futures::future::join_all(updates).await {
+            assert!(status == 200 || status == 409, "{status}: {body}");
+            if status == 409 {
+                assert_eq!(body["retryable"], true, "{body}");
+            }
+        }
+        let (status, row) = service.get(&path, Some(&token)).await;
+        assert_eq!(status, 200, "{row}");
+        use integrations::CredentialStore;
+        let stored = service
+            .credentials()
+            .await
+            .get("asana", id)
+            .await
+            .unwrap()
+            .unwrap();
+        let payload: Value = serde_json::from_slice(stored.record.payload.expose_bytes()).unwrap();
+        let oauth = payload.get("refresh_token").is_some_and(|t| !t.is_null());
+        assert_eq!(
+            row["auth_type"],
+            if oauth { "oauth" } else { "token" },
+            "round {round}: the row says {} over {payload}",
+            row["auth_type"]
+        );
+    }
+}
