@@ -24,6 +24,49 @@ pub fn sibling(path: &Path, suffix: &str) -> PathBuf {
     PathBuf::from(name)
 }
 
+/// Creates `dir` and its missing parents, owner-only (mode 0700), and syncs each new directory's
+/// entry into its parent, so that a power loss soon after the store's first durable write cannot
+/// lose the directory holding it. A component that exists and is not a directory fails with
+/// [`io::ErrorKind::NotADirectory`], naming `dir`.
+///
+/// ```
+/// use auth_core::local_files::create_private_dir;
+///
+/// let root = tempfile::tempdir()?;
+/// let dir = root.path().join("a/b");
+/// create_private_dir(&dir)?;
+/// assert!(dir.is_dir());
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub fn create_private_dir(dir: &Path) -> io::Result<()> {
+    let mut missing = Vec::new();
+    let mut at = Some(dir);
+    while let Some(path) = at.filter(|p| !p.as_os_str().is_empty() && !p.exists()) {
+        missing.push(path);
+        at = path.parent();
+    }
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir).map_err(|e| match e.kind() {
+        io::ErrorKind::AlreadyExists => io::Error::new(
+            io::ErrorKind::NotADirectory,
+            format!("{} is not a directory", dir.display()),
+        ),
+        _ => e,
+    })?;
+    #[cfg(unix)]
+    for created in missing {
+        let parent = match created.parent().filter(|p| !p.as_os_str().is_empty()) {
+            Some(parent) => parent,
+            None => Path::new("."),
+        };
+        std::fs::File::open(parent)?.sync_all()?;
+    }
+    Ok(())
+}
+
 /// Restricts `file`, if it exists and other users may read or write it, to its owner (mode 0600,
 /// or 0400 if the owner could not write it either), with a warning: a file created by another tool
 /// or an older release, or copied with a permissive umask, must not stay readable by every local
@@ -70,4 +113,43 @@ pub fn restrict_to_owner(
     #[cfg(not(unix))]
     let _ = (file, store, location, io_error);
     Ok(())
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+
+    fn mode(path: &Path) -> u32 {
+        std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+    }
+
+    #[test]
+    fn a_private_dir_is_created_owner_only_with_its_parents_and_a_file_in_the_way_fails() {
+        let root = tempfile::tempdir().unwrap();
+        std::fs::set_permissions(root.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        let dir = root.path().join("a/b/c");
+        create_private_dir(&dir).unwrap();
+        for created in ["a", "a/b", "a/b/c"] {
+            assert_eq!(mode(&root.path().join(created)), 0o700, "{created}");
+        }
+        assert_eq!(
+            mode(root.path()),
+            0o755,
+            "an existing directory is left as it is"
+        );
+        create_private_dir(&dir).unwrap();
+
+        let file = root.path().join("file");
+        std::fs::write(&file, b"").unwrap();
+        let error = create_private_dir(&file.join("d")).unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::NotADirectory);
+        let error = create_private_dir(&file).unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::NotADirectory);
+        assert_eq!(
+            error.to_string(),
+            format!("{} is not a directory", file.display())
+        );
+    }
 }

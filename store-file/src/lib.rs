@@ -67,7 +67,7 @@
 mod document;
 
 use std::fmt;
-use std::fs::{self, DirBuilder, File, OpenOptions, TryLockError};
+use std::fs::{self, File, OpenOptions, TryLockError};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -75,7 +75,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use async_trait::async_trait;
 use auth_core::crypto::{KeyRing, KeySource, log_encryption_status};
-use auth_core::local_files::{restrict_to_owner, sibling};
+use auth_core::local_files::{create_private_dir, restrict_to_owner, sibling};
 use auth_core::store::{PayloadReplacement, millis_since_epoch as to_millis, next_version};
 use auth_core::{
     CredentialRecord, CredentialStore, EncryptedStore, PutMode, StoreError, StoredCredential,
@@ -238,21 +238,7 @@ impl Inner {
     fn open(path: PathBuf, lock_timeout: Duration) -> Result<Self, StoreError> {
         let location = path.display().to_string();
         let dir = parent(&path);
-        let mut builder = DirBuilder::new();
-        builder.recursive(true);
-        #[cfg(unix)]
-        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-        builder.create(&dir).map_err(|e| match e.kind() {
-            // Some component of the path exists and is not a directory.
-            io::ErrorKind::AlreadyExists => io_error(
-                &location,
-                io::Error::new(
-                    io::ErrorKind::NotADirectory,
-                    format!("{} is not a directory", dir.display()),
-                ),
-            ),
-            _ => io_error(&location, e),
-        })?;
+        create_private_dir(&dir).map_err(|e| io_error(&location, e))?;
         let path = real_path(&path).map_err(|e| io_error(&location, e))?;
         let lock = private_options()
             .read(true)

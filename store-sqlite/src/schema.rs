@@ -1,14 +1,14 @@
 //! Opening connections: file creation and permissions, pragmas, the schema and its migrations, and
 //! the mapping of SQLite errors to [`StoreError`].
 
-use std::fs::{DirBuilder, OpenOptions};
+use std::fs::OpenOptions;
 use std::io;
 use std::path::Path;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use auth_core::StoreError;
-use auth_core::local_files::{restrict_to_owner, sibling};
+use auth_core::local_files::{create_private_dir, restrict_to_owner, sibling};
 use rusqlite::{Connection, ErrorCode, OpenFlags, TransactionBehavior};
 
 /// Store kind in errors.
@@ -178,21 +178,7 @@ fn durable_pragmas(conn: &Connection, location: &str) -> Result<(), Init> {
 /// world-readable file.
 fn create_file(path: &Path, location: &str) -> Result<(), StoreError> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        let mut builder = DirBuilder::new();
-        builder.recursive(true);
-        #[cfg(unix)]
-        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-        builder.create(dir).map_err(|e| match e.kind() {
-            // Some component of the path exists and is not a directory.
-            io::ErrorKind::AlreadyExists => io_error(
-                location,
-                io::Error::new(
-                    io::ErrorKind::NotADirectory,
-                    format!("{} is not a directory", dir.display()),
-                ),
-            ),
-            _ => io_error(location, e),
-        })?;
+        create_private_dir(dir).map_err(|e| io_error(location, e))?;
     }
     // Only a file that does not exist yet is opened here: closing any descriptor of a file drops
     // every POSIX lock this process holds on it, so opening an existing database (which another
