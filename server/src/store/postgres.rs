@@ -755,19 +755,34 @@ impl ServiceStore for PostgresServiceStore {
                 hash,
             ),
         };
-        self.query(
-            "stored a service token",
-            statement,
-            &[
-                &token.token_hash,
-                &token.application_id,
-                &token.customer,
-                &millis(token.expires_at),
-                &issued_on,
-            ],
-        )
+        self.run("stored a service token", 2, async |c| {
+            let tx = c.transaction().await?;
+            // A share lock on the application first: a rotation of its secret (which updates the
+            // row, then deletes its tokens) holds a conflicting lock until it commits, so the
+            // insert, a statement of its own, sees the rotation whole or not at all.
+            tx.execute(
+                "SELECT 1 FROM integrations_service_applications WHERE id = $1 FOR SHARE",
+                &[&token.application_id],
+            )
+            .await?;
+            let inserted = tx
+                .query(
+                    statement,
+                    &[
+                        &token.token_hash,
+                        &token.application_id,
+                        &token.customer,
+                        &millis(token.expires_at),
+                        &issued_on,
+                    ],
+                )
+                .await?
+                .len()
+                == 1;
+            tx.commit().await?;
+            Ok(inserted)
+        })
         .await
-        .map(|rows| rows.len() == 1)
     }
 
     async fn token(&self, token_hash: &str) -> Result<Option<TokenRecord>, ServiceStoreError> {
