@@ -146,7 +146,8 @@ impl Admin {
     ///
     /// The connectors' credentials go first: when the credential store fails, the application is
     /// still there and deleting it again finishes the job, rather than leaving refresh tokens that
-    /// nothing names. Connectors created meanwhile lose theirs after the application.
+    /// nothing names. They go again after the application, for the connectors created, or given
+    /// new credentials, meanwhile.
     pub async fn delete_application(&self, id: &str) -> Result<(), ServerError> {
         self.application(id).await?;
         let before = self
@@ -160,11 +161,7 @@ impl Admin {
             .delete_application(id)
             .await?
             .ok_or_else(|| ServerError::UnknownApplication { id: id.to_string() })?;
-        let created_meanwhile: Vec<String> = connectors
-            .into_iter()
-            .filter(|connector| !before.contains(connector))
-            .collect();
-        self.delete_credentials(&created_meanwhile).await
+        self.delete_credentials(&connectors).await
     }
 
     /// Deletes the credentials (and own OAuth clients) of these connectors.
