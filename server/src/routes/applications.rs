@@ -69,10 +69,13 @@ pub(crate) async fn token(
     State(state): State<AppState>,
     ApiJson(request): ApiJson<TokenRequest>,
 ) -> Result<Json<TokenResponse>, ApiError> {
-    let application = state
-        .store
-        .application_by_client_id(request.client_id.trim())
-        .await?;
+    let client_id = request.client_id.trim();
+    // No client id holds a control character (and PostgreSQL's text cannot hold a NUL).
+    let application = if client_id.chars().any(char::is_control) {
+        None
+    } else {
+        state.store.application_by_client_id(client_id).await?
+    };
     let expected = application
         .as_ref()
         .map_or(NO_APPLICATION_HASH, |app| app.client_secret_hash.as_str());
@@ -124,7 +127,11 @@ pub(crate) struct ScopedTokenResponse {
     security(("bearer" = [])),
     responses(
         (status = 200, description = "A scoped token", body = ScopedTokenResponse),
+        (status = 401, description = "A missing, invalid or expired token (or one deleted meanwhile by a rotation of the secret)", body = ErrorBody),
         (status = 403, description = "The token is itself a scoped token, which cannot issue tokens", body = ErrorBody),
+        (status = 422, description = "No customer named, names that disagree, or a name with a control character", body = ErrorBody),
+        (status = 429, description = "Over the application's rate limit; retry after Retry-After seconds", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait"))),
     )
 )]
 pub(crate) async fn scoped_token(

@@ -161,18 +161,35 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
     }
 }
 
-/// A path parameter: a path that cannot be read names no connector (404).
+/// A path parameter: a path that cannot be read, or that holds a control character (no id has
+/// one, and PostgreSQL's text cannot hold a NUL), names no connector (404).
 pub(crate) struct ApiPath<T>(pub(crate) T);
 
 impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for ApiPath<T> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let not_found = || ApiError::new(StatusCode::NOT_FOUND, "not found");
+        if encodes_a_control(parts.uri.path()) {
+            return Err(not_found());
+        }
         Path::<T>::from_request_parts(parts, state)
             .await
             .map(|Path(value)| ApiPath(value))
-            .map_err(|_| ApiError::new(StatusCode::NOT_FOUND, "not found"))
+            .map_err(|_| not_found())
     }
+}
+
+/// Whether a request path percent-encodes a control character (`%00`–`%1F`, `%7F`); a path as it
+/// arrives holds none unencoded.
+fn encodes_a_control(path: &str) -> bool {
+    path.as_bytes().windows(3).any(|w| {
+        w[0] == b'%'
+            && std::str::from_utf8(&w[1..])
+                .ok()
+                .and_then(|hex| u8::from_str_radix(hex, 16).ok())
+                .is_some_and(|byte| byte < 0x20 || byte == 0x7f)
+    })
 }
 
 /// The customer a request names with `customer_name`, `workspace_name` or `external_user_id`
@@ -312,6 +329,24 @@ mod tests {
     use serde::Deserialize;
 
     use super::*;
+
+    #[test]
+    fn a_path_that_encodes_a_control_character_is_told_apart() {
+        for path in ["/c/a%00b", "/c/%1f", "/c/%7F", "/c/x%0A"] {
+            assert!(encodes_a_control(path), "{path}");
+        }
+        for path in [
+            "/c/abc",
+            "/c/a%20b",
+            "/c/%7e",
+            "/c/%",
+            "/c/%0",
+            "/c/%zz",
+            "/c/%C3%A9",
+        ] {
+            assert!(!encodes_a_control(path), "{path}");
+        }
+    }
 
     #[derive(Debug, Deserialize, PartialEq)]
     struct Body {

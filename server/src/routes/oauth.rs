@@ -546,6 +546,11 @@ pub(crate) async fn set_app(
         .types()
         .resolve(None, Some(&request.connector_type))?;
     let client_id = request.configuration.client_id.trim();
+    if client_id.chars().any(char::is_control) {
+        return Err(ApiError::unprocessable(
+            "configuration.client_id must not contain control characters",
+        ));
+    }
     let client_secret = SecretString::from(request.configuration.client_secret);
     if client_id.is_empty() || client_secret.expose_secret().trim().is_empty() {
         return Err(ApiError::unprocessable(

@@ -335,8 +335,9 @@ async fn credentials_changed_on_one_instance_are_used_by_the_next_execute_on_ano
     );
 }
 
-/// PostgreSQL's text holds no NUL: names with one are refused (422, as on SQLite) and an
-/// execute whose entity, action or param names hold one is still audited, with U+FFFD for it.
+/// PostgreSQL's text holds no NUL: names with one are refused (422, as on SQLite), ids and client
+/// ids with one name nothing (404, 401; not a retryable 500), and an execute whose entity,
+/// action or param names hold one is still audited, with U+FFFD for it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_nul_in_a_name_is_refused_and_in_an_execute_is_audited() {
     let Some(url) = database().await else {
@@ -355,6 +356,23 @@ async fn a_nul_in_a_name_is_refused_and_in_an_execute_is_audited() {
         assert_eq!(status, 422, "{answer}");
         assert_eq!(answer["retryable"], false, "{answer}");
     }
+    // Nor is an id or a client id with one looked up: no resource has such a name.
+    let (status, answer) = instance
+        .get_json("/api/v1/integrations/connectors/a%00b", &token)
+        .await;
+    assert_eq!(
+        (status, &answer["retryable"]),
+        (404, &json!(false)),
+        "{answer}"
+    );
+    let (status, answer) = instance
+        .post(
+            "/api/v1/account/applications/token",
+            None,
+            json!({"client_id": "a\u{0}b", "client_secret": "s"}),
+        )
+        .await;
+    assert_eq!(status, 401, "{answer}");
     let id = instance.due_connector(&token, &asana, "c").await;
     let (status, answer) = instance
         .post(
