@@ -31,8 +31,11 @@
 //! [`OAUTH_SECRET_ID_TTL`]; no second connector is created.
 //!
 //! Errors are `{message, errors: [{message}], retryable}`: 400/422 for invalid input, 401 for a
-//! bad or expired token, 404 for anything the caller does not own, 409 when a connector needs
-//! re-authorization, 413 for an oversized body, 429 with `Retry-After` (Asana's, or the service's
+//! bad or expired token, 403 for what a scoped token may not do, 404 for anything the caller does
+//! not own, 409 when a connector needs re-authorization (`retryable: false`) or, from an update,
+//! when other requests kept changing it meanwhile (`retryable: true`: send it again), 413 for an
+//! oversized body, 500 with `retryable: false` when the service's configuration or stored data
+//! needs an operator, 429 with `Retry-After` (Asana's, or the service's
 //! own per-application rate limit, [`DEFAULT_RATE_LIMIT_PER_SECOND`] unless configured), 502/504
 //! when Asana fails, 504 past the request timeout ([`DEFAULT_REQUEST_TIMEOUT`]).
 //! Service tokens live [`DEFAULT_TOKEN_TTL`] unless configured (never less than

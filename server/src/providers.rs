@@ -361,10 +361,14 @@ pub(crate) struct Connectors {
     /// The Asana provider and token endpoint of every connector without an OAuth client (a
     /// personal access token): the same for all of them, built at the first one's first use.
     token_only: OnceLock<(Arc<AsanaAuthProvider>, Arc<TokenEndpoint>)>,
-    /// Held by a request that replaces a connector's credentials, from their write until the
-    /// connector's row says what they are: such requests on this instance go one at a time.
-    replacing: tokio::sync::Mutex<()>,
+    /// Taken by a request that replaces a connector's credentials, from their write until the
+    /// connector's row says what they are: such requests for one connector on this instance take
+    /// turns. Striped by connector id (a few locks, whatever the number of connectors).
+    replacing: [tokio::sync::Mutex<()>; REPLACING_STRIPES],
 }
+
+/// How many locks [`Connectors::replacing_credentials`] spreads connectors over.
+const REPLACING_STRIPES: usize = 16;
 
 #[derive(Debug, Default)]
 struct Cache {
@@ -447,14 +451,21 @@ impl Connectors {
             forgotten: AtomicU64::new(0),
             token_http: Mutex::default(),
             token_only: OnceLock::new(),
-            replacing: tokio::sync::Mutex::const_new(()),
+            replacing: std::array::from_fn(|_| tokio::sync::Mutex::const_new(())),
         }
     }
 
-    /// Taken by a request that replaces a connector's credentials, until the connector's row is
-    /// written: two such requests on this instance cannot interleave their two writes.
-    pub(crate) async fn replacing_credentials(&self) -> tokio::sync::MutexGuard<'_, ()> {
-        self.replacing.lock().await
+    /// Taken by a request that replaces `connector_id`'s credentials, until the connector's row
+    /// is written: two such requests on this instance cannot interleave their two writes.
+    pub(crate) async fn replacing_credentials(
+        &self,
+        connector_id: &str,
+    ) -> tokio::sync::MutexGuard<'_, ()> {
+        use std::hash::{Hash, Hasher};
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        connector_id.hash(&mut hasher);
+        let stripe = usize::try_from(hasher.finish() % REPLACING_STRIPES as u64).unwrap_or(0);
+        self.replacing[stripe].lock().await
     }
 
     /// The service's store.

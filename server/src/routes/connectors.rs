@@ -307,20 +307,24 @@ async fn claim_created(
         })
         .ok_or_else(unclaimable)?;
     let mut given = vec!["server_side_oauth_secret_id".to_string()];
-    if let Some(name) = name {
-        record.name = name;
+    if name.is_some() {
         given.push("name".to_string());
     }
-    if let Some(read_only) = read_only {
-        record.read_only = read_only;
+    if read_only.is_some() {
         given.push("read_only".to_string());
     }
     if given.len() > 1 {
-        let read_at = record.updated_at;
-        record.updated_at = changed_at(read_at);
-        if !state.store.update_connector(&record, read_at).await? {
-            return Err(unclaimable());
-        }
+        let change = |record: &mut ConnectorRecord| {
+            if let Some(name) = &name {
+                record.name = name.clone();
+            }
+            if let Some(read_only) = read_only {
+                record.read_only = read_only;
+            }
+        };
+        record = write_change(state, record, change, None)
+            .await?
+            .ok_or_else(unclaimable)?;
     }
     connector_audit(principal, &record, "connector.create", given, started)
         .record(state.store.as_ref(), StatusCode::CREATED)
@@ -531,6 +535,7 @@ pub(crate) struct UpdateRequest {
         (status = 200, description = "The connector", body = Connector),
         (status = 404, description = "No such connector of the caller's", body = ErrorBody),
         (status = 409, description = "Other requests kept changing the connector meanwhile; send it again", body = ErrorBody),
+        (status = 422, description = "An empty name or one with a control character, invalid credentials, or OAuth credentials with no OAuth app to refresh them", body = ErrorBody),
     )
 )]
 pub(crate) async fn update(
@@ -540,7 +545,7 @@ pub(crate) async fn update(
     ApiJson(request): ApiJson<UpdateRequest>,
 ) -> Result<Json<Connector>, ApiError> {
     let started = Instant::now();
-    let mut read = owned(&state, &principal, &id).await?;
+    let read = owned(&state, &principal, &id).await?;
     let name = request.name.as_deref().map(given_name).transpose()?;
     let credentials = request
         .credentials
@@ -556,70 +561,38 @@ pub(crate) async fn update(
     .flatten()
     .map(str::to_string)
     .collect();
-    // The change is applied to the row as read, and written only over that row: when another
-    // request changed it meanwhile, it is applied again to the row as it is now, so that neither
-    // change is lost and the row describes the credentials written last. Credentials replaced on
-    // this instance are replaced one request at a time (their write and the row's are two
-    // stores' writes).
-    let _replacing = match &credentials {
-        Some(_) => Some(state.connectors.replacing_credentials().await),
+    // Resolved once: they depend on the request and the application, not on the row.
+    let reconnect = match &credentials {
+        Some(credentials) => {
+            let kind = state.connectors.kind_of(&read)?;
+            let oauth_app = state
+                .connectors
+                .oauth_app_for(&principal.application_id, &kind, credentials)
+                .await?;
+            Some((credentials, credentials.auth_kind(), oauth_app))
+        }
         None => None,
     };
-    let mut attempts = 0;
-    let record = loop {
-        let mut record = read.clone();
+    let change = |record: &mut ConnectorRecord| {
         if let Some(name) = &name {
             record.name = name.clone();
         }
         if let Some(read_only) = request.read_only {
             record.read_only = read_only;
         }
-        if let Some(credentials) = &credentials {
-            let kind = state.connectors.kind_of(&record)?;
-            record.oauth_app = state
-                .connectors
-                .oauth_app_for(&principal.application_id, &kind, credentials)
-                .await?;
-            record.auth_kind = credentials.auth_kind();
-        }
-        record.updated_at = changed_at(read.updated_at);
-        if let Some(credentials) = &credentials {
-            state
-                .connectors
-                .store_credentials(&record, credentials)
-                .await?;
-        }
-        if state
-            .store
-            .update_connector(&record, read.updated_at)
-            .await?
-        {
-            break record;
-        }
-        attempts += 1;
-        match state
-            .store
-            .connector(&principal.application_id, &id)
-            .await?
-        {
-            // Deleted meanwhile: the credentials just written go too, rather than stay behind
-            // with no connector naming them.
-            None => {
-                if credentials.is_some() {
-                    state.connectors.delete_credentials(&record).await?;
-                }
-                return Err(ApiError::connector_not_found());
-            }
-            Some(now) if attempts < UPDATE_ATTEMPTS => read = now,
-            Some(_) => {
-                return Err(ApiError::new(
-                    StatusCode::CONFLICT,
-                    "the connector kept changing while this request changed it; send it again",
-                )
-                .retryable());
-            }
+        if let Some((_, auth_kind, oauth_app)) = &reconnect {
+            record.auth_kind = *auth_kind;
+            record.oauth_app = *oauth_app;
         }
     };
+    let written = write_change(
+        &state,
+        read,
+        change,
+        reconnect.map(|(credentials, ..)| credentials),
+    )
+    .await?;
+    let record = written.ok_or_else(ApiError::connector_not_found)?;
     if credentials.is_some() {
         // A warm connector built between the credentials' write and this update has the old
         // OAuth app and kind.
@@ -632,9 +605,71 @@ pub(crate) async fn update(
     Ok(Json(view(&state, &record).await?))
 }
 
-/// How many times an update is applied to a connector that other requests keep changing before
-/// it answers 409 (retryable).
+/// How many times a change is applied to a connector that other requests keep changing before
+/// it answers 409 (retryable), and how many when it replaces the credentials (already written by
+/// then: the row must come to describe them).
 const UPDATE_ATTEMPTS: u32 = 3;
+const RECONNECT_ATTEMPTS: u32 = 10;
+
+/// Writes `change` over the connector's row as it was `read`, only if it is still that row; when
+/// another request changed the row meanwhile, applies `change` again to the row as it is now, so
+/// that neither change is lost. With `credentials`, writes them first, each time, so that the row
+/// ends up describing the credentials written last (requests replacing one connector's
+/// credentials on this instance take turns). `None` when the connector was deleted meanwhile
+/// (the credentials just written are deleted too, rather than stay with no connector naming
+/// them); 409, retryable, when it kept changing.
+async fn write_change(
+    state: &AppState,
+    mut read: ConnectorRecord,
+    change: impl Fn(&mut ConnectorRecord),
+    credentials: Option<&CredentialsInput>,
+) -> Result<Option<ConnectorRecord>, ApiError> {
+    let _turn = match credentials {
+        Some(_) => Some(state.connectors.replacing_credentials(&read.id).await),
+        None => None,
+    };
+    let attempts = if credentials.is_some() {
+        RECONNECT_ATTEMPTS
+    } else {
+        UPDATE_ATTEMPTS
+    };
+    for _ in 0..attempts {
+        let mut record = read.clone();
+        change(&mut record);
+        record.updated_at = changed_at(read.updated_at);
+        if let Some(credentials) = credentials {
+            state
+                .connectors
+                .store_credentials(&record, credentials)
+                .await?;
+        }
+        if state
+            .store
+            .update_connector(&record, read.updated_at)
+            .await?
+        {
+            return Ok(Some(record));
+        }
+        match state
+            .store
+            .connector(&record.application_id, &record.id)
+            .await?
+        {
+            Some(now) => read = now,
+            None => {
+                if credentials.is_some() {
+                    state.connectors.delete_credentials(&record).await?;
+                }
+                return Ok(None);
+            }
+        }
+    }
+    Err(ApiError::new(
+        StatusCode::CONFLICT,
+        "the connector kept changing while this request changed it; send it again",
+    )
+    .retryable())
+}
 
 /// Revokes a connector's grant at the provider, then deletes it and its credentials.
 #[utoipa::path(
