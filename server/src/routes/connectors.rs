@@ -22,7 +22,7 @@ use super::{ApiJson, ApiPath, ApiQuery, AppState, Audit, customer_of, from_json,
 use crate::error::{ApiError, ErrorBody};
 use crate::providers::{ConnectorType, CredentialsInput};
 use crate::secrets;
-use crate::store::{ConnectorFilter, ConnectorRecord, OAuthSecretClaim};
+use crate::store::{AuthKind, ConnectorFilter, ConnectorRecord, OAuthAppSource, OAuthSecretClaim};
 use crate::tokens::Principal;
 
 pub(super) fn routes() -> Router<AppState> {
@@ -306,23 +306,17 @@ async fn claim_created(
             record.customer_name == claim.customer_name && principal.may_see(&record.customer_name)
         })
         .ok_or_else(unclaimable)?;
-    let mut given = vec!["server_side_oauth_secret_id".to_string()];
-    if name.is_some() {
-        given.push("name".to_string());
-    }
-    if read_only.is_some() {
-        given.push("read_only".to_string());
-    }
-    if given.len() > 1 {
-        let change = |record: &mut ConnectorRecord| {
-            if let Some(name) = &name {
-                record.name = name.clone();
-            }
-            if let Some(read_only) = read_only {
-                record.read_only = read_only;
-            }
-        };
-        record = write_change(state, record, change, None)
+    let change = RowChange {
+        name,
+        read_only,
+        reconnect: None,
+    };
+    let given = std::iter::once("server_side_oauth_secret_id")
+        .chain(change.fields())
+        .map(str::to_string)
+        .collect();
+    if change.fields().next().is_some() {
+        record = write_change(state, record, &change)
             .await?
             .ok_or_else(unclaimable)?;
     }
@@ -552,52 +546,31 @@ pub(crate) async fn update(
         .as_ref()
         .map(CredentialsInput::parse)
         .transpose()?;
-    let changed: Vec<String> = [
-        name.as_ref().map(|_| "name"),
-        request.read_only.map(|_| "read_only"),
-        credentials.as_ref().map(|_| "credentials"),
-    ]
-    .into_iter()
-    .flatten()
-    .map(str::to_string)
-    .collect();
     // Resolved once: they depend on the request and the application, not on the row.
-    let reconnect = match &credentials {
+    let reconnect = match credentials {
         Some(credentials) => {
             let kind = state.connectors.kind_of(&read)?;
             let oauth_app = state
                 .connectors
-                .oauth_app_for(&principal.application_id, &kind, credentials)
+                .oauth_app_for(&principal.application_id, &kind, &credentials)
                 .await?;
-            Some((credentials, credentials.auth_kind(), oauth_app))
+            Some(Reconnect {
+                auth_kind: credentials.auth_kind(),
+                oauth_app,
+                credentials,
+            })
         }
         None => None,
     };
-    let change = |record: &mut ConnectorRecord| {
-        if let Some(name) = &name {
-            record.name = name.clone();
-        }
-        if let Some(read_only) = request.read_only {
-            record.read_only = read_only;
-        }
-        if let Some((_, auth_kind, oauth_app)) = &reconnect {
-            record.auth_kind = *auth_kind;
-            record.oauth_app = *oauth_app;
-        }
+    let change = RowChange {
+        name,
+        read_only: request.read_only,
+        reconnect,
     };
-    let written = write_change(
-        &state,
-        read,
-        change,
-        reconnect.map(|(credentials, ..)| credentials),
-    )
-    .await?;
-    let record = written.ok_or_else(ApiError::connector_not_found)?;
-    if credentials.is_some() {
-        // A warm connector built between the credentials' write and this update has the old
-        // OAuth app and kind.
-        state.connectors.forget(&record.id);
-    }
+    let changed = change.fields().map(str::to_string).collect();
+    let record = write_change(&state, read, &change)
+        .await?
+        .ok_or_else(ApiError::connector_not_found)?;
     track_expiry(&state, &record).await;
     connector_audit(&principal, &record, "connector.update", changed, started)
         .record(state.store.as_ref(), StatusCode::OK)
@@ -611,9 +584,49 @@ pub(crate) async fn update(
 const UPDATE_ATTEMPTS: u32 = 3;
 const RECONNECT_ATTEMPTS: u32 = 10;
 
+/// What a request changes in a connector's row.
+struct RowChange {
+    name: Option<String>,
+    read_only: Option<bool>,
+    reconnect: Option<Reconnect>,
+}
+
+/// New credentials, and the kind and OAuth app the row then says they are.
+struct Reconnect {
+    credentials: CredentialsInput,
+    auth_kind: AuthKind,
+    oauth_app: Option<OAuthAppSource>,
+}
+
+impl RowChange {
+    /// The names of the fields it changes, for the audit.
+    fn fields(&self) -> impl Iterator<Item = &'static str> {
+        [
+            self.name.as_ref().map(|_| "name"),
+            self.read_only.map(|_| "read_only"),
+            self.reconnect.as_ref().map(|_| "credentials"),
+        ]
+        .into_iter()
+        .flatten()
+    }
+
+    fn apply(&self, record: &mut ConnectorRecord) {
+        if let Some(name) = &self.name {
+            record.name = name.clone();
+        }
+        if let Some(read_only) = self.read_only {
+            record.read_only = read_only;
+        }
+        if let Some(reconnect) = &self.reconnect {
+            record.auth_kind = reconnect.auth_kind;
+            record.oauth_app = reconnect.oauth_app;
+        }
+    }
+}
+
 /// Writes `change` over the connector's row as it was `read`, only if it is still that row; when
 /// another request changed the row meanwhile, applies `change` again to the row as it is now, so
-/// that neither change is lost. With `credentials`, writes them first, each time, so that the row
+/// that neither change is lost. New credentials are written first, each time, so that the row
 /// ends up describing the credentials written last (requests replacing one connector's
 /// credentials on this instance take turns). `None` when the connector was deleted meanwhile
 /// (the credentials just written are deleted too, rather than stay with no connector naming
@@ -621,9 +634,12 @@ const RECONNECT_ATTEMPTS: u32 = 10;
 async fn write_change(
     state: &AppState,
     mut read: ConnectorRecord,
-    change: impl Fn(&mut ConnectorRecord),
-    credentials: Option<&CredentialsInput>,
+    change: &RowChange,
 ) -> Result<Option<ConnectorRecord>, ApiError> {
+    let credentials = change
+        .reconnect
+        .as_ref()
+        .map(|reconnect| &reconnect.credentials);
     let _turn = match credentials {
         Some(_) => Some(state.connectors.replacing_credentials(&read.id).await),
         None => None,
@@ -635,7 +651,7 @@ async fn write_change(
     };
     for _ in 0..attempts {
         let mut record = read.clone();
-        change(&mut record);
+        change.apply(&mut record);
         record.updated_at = changed_at(read.updated_at);
         if let Some(credentials) = credentials {
             state
