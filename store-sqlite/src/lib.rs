@@ -94,8 +94,8 @@ use auth_core::{
 use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 use tokio::sync::OnceCell;
 
-pub use schema::SCHEMA_VERSION;
-use schema::{Role, STORE, sql_error};
+use schema::{Role, STORE};
+pub use schema::{SCHEMA_VERSION, sql_error};
 use worker::Worker;
 
 /// How long a connection waits for another one's lock before failing, unless the builder says

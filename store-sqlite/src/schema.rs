@@ -310,8 +310,28 @@ pub(crate) fn io_error(location: &str, source: io::Error) -> StoreError {
     }
 }
 
-/// Maps a SQLite error to the [`StoreError`] variant that says what a caller can do.
-pub(crate) fn sql_error(location: &str, err: rusqlite::Error) -> StoreError {
+/// Maps a SQLite error to the [`StoreError`] variant that says what a caller can do: a lock
+/// held past the busy timeout, an I/O failure, a full disk or a file that cannot be opened may
+/// pass ([`StoreError::Io`]); a damaged file or row ([`StoreError::Corrupt`]) or a read-only one
+/// ([`StoreError::ReadOnly`]) will not until someone fixes it; anything else SQLite refused is
+/// [`StoreError::Backend`].
+///
+/// Other tables kept in SQLite beside the store (the service's own) report their failures
+/// through it too, so that one failure means one thing everywhere.
+///
+/// ```
+/// use auth_core::StoreError;
+///
+/// let busy = rusqlite::Error::SqliteFailure(
+///     rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_BUSY),
+///     None,
+/// );
+/// assert!(matches!(
+///     store_sqlite::sql_error("creds.db", busy),
+///     StoreError::Io { .. }
+/// ));
+/// ```
+pub fn sql_error(location: &str, err: rusqlite::Error) -> StoreError {
     let code = match &err {
         rusqlite::Error::SqliteFailure(e, _) => Some(e.code),
         _ => None,
@@ -349,6 +369,15 @@ pub(crate) fn sql_error(location: &str, err: rusqlite::Error) -> StoreError {
                     "{err}: another connection held the database lock for longer than the busy timeout; retry later"
                 ),
             ),
+        },
+        // A failed read or write of the file, or a disk that is full: an outage, not a fault
+        // of the data.
+        Some(ErrorCode::SystemIoFailure | ErrorCode::DiskFull) => StoreError::Io {
+            store: STORE,
+            location: location.to_string(),
+            source: io::Error::other(format!(
+                "{err}; check the disk that holds the database, then retry"
+            )),
         },
         Some(ErrorCode::CannotOpen) => StoreError::Io {
             store: STORE,
