@@ -10,7 +10,7 @@ use std::time::Duration;
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use integrations::StoreError;
+use integrations::{AuthError, StoreError};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -18,7 +18,9 @@ use utoipa::ToSchema;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ServiceStoreError {
-    /// The database failed (locked, full, unreadable); `operation` names what was being done.
+    /// The database refused the operation (a constraint, a permission, a statement it cannot
+    /// run, a store that cannot be written): retrying will not help until an operator looks.
+    /// `operation` names what was being done.
     #[error(
         "the service store failed while it {operation}: {message}; check that {location} is reachable and writable"
     )]
@@ -70,6 +72,30 @@ pub enum ServiceStoreError {
         /// Why (never the value).
         reason: String,
     },
+}
+
+impl ServiceStoreError {
+    /// The failure `e` of the store layer under the service's tables (PostgreSQL's pool, SQLite's
+    /// classification) while the store did `operation` at `location`: an outage stays retryable,
+    /// damaged data stays corrupt, anything else is the backend's refusal.
+    pub(crate) fn from_store(operation: &'static str, location: &str, e: StoreError) -> Self {
+        match e {
+            StoreError::Io { source, .. } => ServiceStoreError::Unavailable {
+                operation,
+                message: source.to_string(),
+                location: location.to_string(),
+            },
+            StoreError::Corrupt { reason, .. } => ServiceStoreError::Corrupt {
+                what: format!("row or file (when it {operation})"),
+                reason,
+            },
+            other => ServiceStoreError::Backend {
+                operation,
+                message: other.to_string(),
+                location: location.to_string(),
+            },
+        }
+    }
 }
 
 /// Why the service could not start, or an admin operation failed.
@@ -199,6 +225,11 @@ impl ApiError {
         self
     }
 
+    /// Whether the same request may succeed later.
+    pub fn is_retryable(&self) -> bool {
+        self.retryable
+    }
+
     /// The HTTP status.
     pub fn status(&self) -> StatusCode {
         self.status
@@ -217,41 +248,74 @@ impl From<ServiceStoreError> for ApiError {
             return ApiError::unavailable("the service's database is unavailable; retry later");
         }
         tracing::error!(error = %e, "service store failure");
-        if matches!(
-            e,
-            ServiceStoreError::Corrupt { .. } | ServiceStoreError::UnsupportedVersion { .. }
-        ) {
-            return ApiError::misconfigured(
-                "the service store holds data this service cannot read; an operator must fix it (see the service's log)",
-            );
+        match e {
+            ServiceStoreError::Corrupt { .. } | ServiceStoreError::UnsupportedVersion { .. } => {
+                ApiError::misconfigured(
+                    "the service store holds data this service cannot read; an operator must fix it (see the service's log)",
+                )
+            }
+            // A key that exists already is refused where it is inserted, with its own answer;
+            // here it is a race another request won.
+            ServiceStoreError::AlreadyExists { .. } => {
+                ApiError::internal("the service store changed under this request; retry")
+            }
+            _ => ApiError::misconfigured(
+                "the service store refused the operation; retrying will not help until an operator fixes it (see the service's log)",
+            ),
         }
-        ApiError::internal("the service store failed; retry later")
+    }
+}
+
+impl ApiError {
+    /// The credential store's failure inside a provider call (its record could not be read,
+    /// opened or written) as the service's own answer, not the provider's: 503 when the store
+    /// cannot be reached, 500 when what it holds cannot be used. `None` for any other failure.
+    pub(crate) fn from_auth_store(e: &AuthError, connector_id: &str) -> Option<ApiError> {
+        let answer = match e {
+            AuthError::Store(store) => credential_store_answer(store),
+            AuthError::RefreshNotSaved { .. } => unavailable_credential_store(),
+            _ => return None,
+        };
+        if answer.retryable {
+            tracing::warn!(connector = connector_id, error = %e, "credential store unavailable");
+        } else {
+            tracing::error!(connector = connector_id, error = %e, "credential store failure");
+        }
+        Some(answer)
     }
 }
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
-        if matches!(e, StoreError::Io { .. }) {
+        let answer = credential_store_answer(&e);
+        if answer.retryable {
             tracing::warn!(error = %e, "credential store unavailable");
-            return ApiError::unavailable("the credential store is unavailable; retry later");
+        } else {
+            tracing::error!(error = %e, "credential store failure");
         }
-        tracing::error!(error = %e, "credential store failure");
-        if matches!(
-            e,
-            StoreError::Corrupt { .. }
-                | StoreError::UnsupportedVersion { .. }
-                | StoreError::ReadOnly { .. }
-                | StoreError::Decrypt { .. }
-                | StoreError::UnknownKey { .. }
-                | StoreError::MissingKey { .. }
-                | StoreError::Unencrypted { .. }
-                | StoreError::InvalidKey { .. }
-        ) {
-            return ApiError::misconfigured(
-                "the credential store holds data this service cannot read or write (a missing encryption key, a damaged or read-only store); an operator must fix it (see the service's log)",
-            );
+        answer
+    }
+}
+
+fn unavailable_credential_store() -> ApiError {
+    ApiError::unavailable("the credential store is unavailable; retry later")
+}
+
+/// What the credential store's failure `e` answers; the message never names the store's
+/// location or a record's key.
+fn credential_store_answer(e: &StoreError) -> ApiError {
+    match e {
+        StoreError::Io { .. } => unavailable_credential_store(),
+        // Another writer got there first: the same request, made again, reads its write.
+        StoreError::VersionMismatch { .. } | StoreError::AlreadyExists { .. } => {
+            ApiError::internal("the credential store changed under this request; retry")
         }
-        ApiError::internal("the credential store failed; retry later")
+        StoreError::Backend { .. } => ApiError::misconfigured(
+            "the credential store refused the operation; retrying will not help until an operator fixes it (see the service's log)",
+        ),
+        _ => ApiError::misconfigured(
+            "the credential store holds data this service cannot read or write (a missing encryption key, a damaged or read-only store); an operator must fix it (see the service's log)",
+        ),
     }
 }
 
@@ -307,8 +371,8 @@ mod tests {
         (e.status(), e.retryable)
     }
 
-    /// Only failures that may pass say a retry can help: an outage or a backend error, not
-    /// data the service cannot read or a key it lacks.
+    /// Only failures that may pass say a retry can help (an outage, another writer's race), not
+    /// a backend's refusal, data the service cannot read or a key it lacks.
     #[test]
     fn store_errors_say_whether_a_retry_can_help() {
         let io = StoreError::Io {
@@ -317,14 +381,20 @@ mod tests {
             source: std::io::Error::from(std::io::ErrorKind::TimedOut),
         };
         assert_eq!(answer(io.into()), (StatusCode::SERVICE_UNAVAILABLE, true));
-        let backend = StoreError::Backend {
-            store: "sqlite",
-            message: "disk I/O error".into(),
+        let raced = StoreError::VersionMismatch {
+            provider: "asana".into(),
+            subject: "c".into(),
+            expected: 1,
+            found: Some(2),
         };
         assert_eq!(
-            answer(backend.into()),
+            answer(raced.into()),
             (StatusCode::INTERNAL_SERVER_ERROR, true)
         );
+        let backend = StoreError::Backend {
+            store: "postgres",
+            message: "permission denied for table credentials".into(),
+        };
         let unknown_key = StoreError::UnknownKey {
             provider: "asana".into(),
             subject: "c".into(),
@@ -335,7 +405,7 @@ mod tests {
             location: "db".into(),
             reason: "bad row".into(),
         };
-        for e in [unknown_key, corrupt] {
+        for e in [backend, unknown_key, corrupt] {
             assert_eq!(answer(e.into()), (StatusCode::INTERNAL_SERVER_ERROR, false));
         }
 
@@ -350,12 +420,12 @@ mod tests {
         );
         let backend = ServiceStoreError::Backend {
             operation: "read a token",
-            message: "locked".into(),
+            message: "permission denied".into(),
             location: "db".into(),
         };
         assert_eq!(
             answer(backend.into()),
-            (StatusCode::INTERNAL_SERVER_ERROR, true)
+            (StatusCode::INTERNAL_SERVER_ERROR, false)
         );
         let corrupt = ServiceStoreError::Corrupt {
             what: "OAuth app".into(),

@@ -35,7 +35,9 @@
 //! not own, 409 when a connector needs re-authorization (`retryable: false`) or, from an update,
 //! when other requests kept changing it meanwhile (`retryable: true`: send it again), 413 for an
 //! oversized body, 500 with `retryable: false` when the service's configuration or stored data
-//! needs an operator, 429 with `Retry-After` (Asana's, or the service's
+//! needs an operator or its database refused the operation (`retryable: true` only when another
+//! request's write raced this one), 503 (`retryable: true`) when a store cannot be reached or is
+//! locked, 429 with `Retry-After` (Asana's, or the service's
 //! own per-application rate limit, [`DEFAULT_RATE_LIMIT_PER_SECOND`] unless configured), 502/504
 //! when Asana fails, 504 past the request timeout ([`DEFAULT_REQUEST_TIMEOUT`]).
 //! Service tokens live [`DEFAULT_TOKEN_TTL`] unless configured (never less than

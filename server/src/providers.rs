@@ -784,15 +784,23 @@ impl Connectors {
                     .record(warm.source.refreshable_expiry())
                     .await
             }
+            Err(e) if e.needs_reauthorization() => {
+                // A rejected grant: its expiry is forgotten, as it is no longer active.
+                tracing::warn!(connector = %record.id, error = %e, "refreshing ahead of use failed");
+                self.track_expiry(record).await?;
+                Err(ApiError::needs_reauthorization(&record.id))
+            }
             Err(e) if e.is_transient() => {
                 tracing::warn!(connector = %record.id, error = %e, "refreshing ahead of use failed; trying again later");
                 Err(ApiError::unavailable("the refresh failed; retry later"))
             }
             Err(e) => {
-                // A rejected grant: its expiry is forgotten, as it is no longer active.
-                tracing::warn!(connector = %record.id, error = %e, "refreshing ahead of use failed");
-                self.track_expiry(record).await?;
-                Err(ApiError::needs_reauthorization(&record.id))
+                // The service's own fault (a record it cannot open, a provider set up badly):
+                // the grant may be fine, so its expiry is kept and the next sweep tries again.
+                Err(ApiError::from_auth_store(&e, &record.id).unwrap_or_else(|| {
+                    tracing::error!(connector = %record.id, error = %e, "refreshing ahead of use failed");
+                    ApiError::misconfigured("refreshing ahead of use failed; see the service's log")
+                }))
             }
         }
     }

@@ -14,7 +14,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use integrations::CredentialStatus;
 use integrations::asana::{AsanaConnector, AsanaError, ExecuteError, JsonResult};
-use integrations::{AuthError, StoreError};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
@@ -309,17 +308,15 @@ async fn runnable(
     }
 }
 
-/// A failed action: a credential store that cannot be reached is the service's 503.
+/// A failed action: the credential store's failure is the service's own (503 when it cannot be
+/// reached, 500 when what it holds cannot be used), not Asana's.
 fn action_failure(record: &ConnectorRecord, e: ExecuteError) -> ActionFailure {
-    match e {
-        ExecuteError::Api(AsanaError::Auth(
-            AuthError::Store(StoreError::Io { .. }) | AuthError::RefreshNotSaved { .. },
-        )) => {
-            tracing::warn!(connector = %record.id, error = %e, "credential store unavailable");
-            ApiError::unavailable("the credential store is unavailable; retry later").into()
-        }
-        e => ActionFailure::Action(e),
+    if let ExecuteError::Api(AsanaError::Auth(auth)) = &e
+        && let Some(answer) = ApiError::from_auth_store(auth, &record.id)
+    {
+        return answer.into();
     }
+    ActionFailure::Action(e)
 }
 
 /// The warm connector of a connector whose grant is active.

@@ -271,8 +271,8 @@ impl Executor for ServiceExecutor {
     }
 }
 
-/// The service's own failure as the library's error class: re-authorization (409), else
-/// retryable (its stores failed).
+/// The service's own failure as the library's error class: re-authorization (409), retryable
+/// when the service said so (a store it could not reach), else permanent (data it cannot read).
 fn service_error(e: &ApiError, connector_id: &str) -> ExecuteError {
     let auth = if e.status() == StatusCode::CONFLICT {
         AuthError::NeedsReauthorization {
@@ -282,11 +282,16 @@ fn service_error(e: &ApiError, connector_id: &str) -> ExecuteError {
                 "its Asana grant was revoked or expired; reconnect it with PATCH /api/v1/integrations/connectors/{connector_id} or through the consent flow"
             ),
         }
-    } else {
+    } else if e.is_retryable() {
         AuthError::Store(StoreError::Io {
             store: "service",
             location: "integrations-server".to_string(),
             source: std::io::Error::other(e.message().to_string()),
+        })
+    } else {
+        AuthError::Store(StoreError::Backend {
+            store: "service",
+            message: e.message().to_string(),
         })
     };
     ExecuteError::Api(AsanaError::Auth(auth))

@@ -330,8 +330,12 @@ fn answer(response: &ApiResponse) -> Answer {
 }
 
 /// The core's errors as HTTP answers: a refused path is 400, a connector without usable
-/// credentials 409, an unreachable or slow provider 502/504.
+/// credentials 409, an unreachable or slow provider 502/504, the credential store's failure the
+/// service's own (503, 500).
 fn auth_error(e: &AuthError, connector_id: &str) -> ApiError {
+    if let Some(answer) = ApiError::from_auth_store(e, connector_id) {
+        return answer;
+    }
     match e {
         AuthError::ApiRequest { .. } => ApiError::bad_request(e.to_string()),
         AuthError::ApiUnreachable { detail, .. } if detail.as_str() == "timed out" => {

@@ -275,7 +275,7 @@ impl PostgresServiceStore {
                     found: i64::try_from(found).unwrap_or(i64::MAX),
                     supported: i64::try_from(supported).unwrap_or(i64::MAX),
                 },
-                other => store_error("migrated the schema", &location, other),
+                other => ServiceStoreError::from_store("migrated the schema", &location, other),
             })?;
         Ok(Self {
             db: credentials,
@@ -447,11 +447,11 @@ impl PostgresServiceStore {
         let connector = match row.get::<_, Option<String>>(4) {
             Some(_) => {
                 let record = self.db.record_at(row, CREDENTIAL_COLUMN).map_err(|e| {
-                    ServiceStoreError::Backend {
-                        operation: "read a connector's credentials",
-                        message: e.to_string(),
-                        location: self.db.describe(),
-                    }
+                    ServiceStoreError::from_store(
+                        "read a connector's credentials",
+                        &self.db.describe(),
+                        e,
+                    )
                 })?;
                 let joined = JoinedCredentials {
                     status: Some(record_status(record.as_ref())),
@@ -464,9 +464,10 @@ impl PostgresServiceStore {
         Ok((token(row), connector))
     }
 
-    /// The task running `what`'s batches stopped before answering (its runtime shut down).
+    /// The task running `what`'s batches stopped before answering (its runtime shut down: the
+    /// service is stopping, and another instance may answer).
     fn stopped(&self, operation: &'static str, what: &str) -> ServiceStoreError {
-        ServiceStoreError::Backend {
+        ServiceStoreError::Unavailable {
             operation,
             message: format!("{what} stopped"),
             location: self.db.describe(),
@@ -483,23 +484,7 @@ impl PostgresServiceStore {
         self.db
             .with_connection(operation, statements, work)
             .await
-            .map_err(|e| store_error(operation, &self.db.describe(), e))
-    }
-}
-
-/// A credential-store error as the service store's: an outage stays retryable.
-fn store_error(operation: &'static str, location: &str, e: StoreError) -> ServiceStoreError {
-    match e {
-        StoreError::Io { source, .. } => ServiceStoreError::Unavailable {
-            operation,
-            message: source.to_string(),
-            location: location.to_string(),
-        },
-        other => ServiceStoreError::Backend {
-            operation,
-            message: other.to_string(),
-            location: location.to_string(),
-        },
+            .map_err(|e| ServiceStoreError::from_store(operation, &self.db.describe(), e))
     }
 }
 

@@ -198,7 +198,10 @@ pub struct SqliteServiceStore {
 /// every caller still answers only once its entry is committed.
 #[derive(Default)]
 struct AuditQueue {
-    entries: Vec<(AuditEntry, tokio::sync::oneshot::Sender<Result<(), String>>)>,
+    entries: Vec<(
+        AuditEntry,
+        tokio::sync::oneshot::Sender<rusqlite::Result<()>>,
+    )>,
     writing: bool,
 }
 
@@ -267,7 +270,7 @@ impl SqliteServiceStore {
                     c.pragma_update(None, "synchronous", "FULL")?;
                     Ok(c)
                 })
-                .map_err(|e| backend("opened the database", &at, e.to_string()))?;
+                .map_err(|e| sqlite_error("opened the database", &at, e))?;
             for suffix in ["", "-wal", "-shm"] {
                 let file = local_files::sibling(&path, suffix);
                 local_files::restrict_to_owner(&file, "service", &at, |e| StoreError::Io {
@@ -288,7 +291,7 @@ impl SqliteServiceStore {
     pub async fn open_in_memory() -> Result<Self, ServiceStoreError> {
         let location: Arc<str> = ":memory:".into();
         let connection = Connection::open_in_memory()
-            .map_err(|e| backend("opened the database", &location, e.to_string()))?;
+            .map_err(|e| sqlite_error("opened the database", &location, e))?;
         Self::prepare(connection, location, None).await
     }
 
@@ -353,7 +356,7 @@ impl SqliteServiceStore {
             })
             .await
             .map_err(|e| backend("opened the reader", &at, e.to_string()))?
-            .map_err(|e| backend("opened the reader", &at, e.to_string()))?;
+            .map_err(|e| sqlite_error("opened the reader", &at, e))?;
             store.reader = Arc::new(
                 ConnectionThread::spawn_reader("service-reader", reader)
                     .map_err(|e| backend("started the store's thread", &at, e.to_string()))?,
@@ -390,8 +393,24 @@ async fn on<T: Send + 'static>(
     thread
         .run(job)
         .await
-        .map_err(|_| backend(operation, location, "the store's thread stopped".into()))?
-        .map_err(|e| backend(operation, location, e.to_string()))
+        .map_err(|_| stopped(operation, location, "the store's thread"))?
+        .map_err(|e| sqlite_error(operation, location, e))
+}
+
+/// SQLite's failure `e` while the store did `operation`, classified as the credential store's
+/// are: a lock held too long or an I/O failure is retryable, a damaged file or row is corrupt.
+fn sqlite_error(operation: &'static str, location: &str, e: rusqlite::Error) -> ServiceStoreError {
+    ServiceStoreError::from_store(operation, location, store_sqlite::sql_error(location, e))
+}
+
+/// `what` stopped before answering: the service is shutting down (retryable: another instance
+/// may answer).
+fn stopped(operation: &'static str, location: &str, what: &str) -> ServiceStoreError {
+    ServiceStoreError::Unavailable {
+        operation,
+        message: format!("{what} stopped"),
+        location: location.to_string(),
+    }
 }
 
 /// How long the audit writer waits for more entries before the next batch when the one it just
@@ -428,7 +447,7 @@ fn write_audit_batches(c: &mut Connection, audit: &Mutex<AuditQueue>) {
         for (entry, done) in batch {
             let result = match &together {
                 Ok(()) => Ok(()),
-                Err(_) => insert_audit(c, &entry).map_err(|e| e.to_string()),
+                Err(_) => insert_audit(c, &entry),
             };
             // The caller may have gone away; its entry is written all the same.
             let _ = done.send(result);
@@ -1183,12 +1202,8 @@ impl ServiceStore for SqliteServiceStore {
         }
         match written.await {
             Ok(Ok(())) => Ok(()),
-            Ok(Err(message)) => Err(backend(OPERATION, &self.location, message)),
-            Err(_) => Err(backend(
-                OPERATION,
-                &self.location,
-                "the audit writer stopped".into(),
-            )),
+            Ok(Err(e)) => Err(sqlite_error(OPERATION, &self.location, e)),
+            Err(_) => Err(stopped(OPERATION, &self.location, "the audit writer")),
         }
     }
 
@@ -1222,6 +1237,58 @@ mod tests {
     async fn passes_the_service_store_conformance_checks() {
         let store = SqliteServiceStore::open_in_memory().await.unwrap();
         testing::run_conformance(Arc::new(store)).await;
+    }
+
+    /// SQLite's failures mean what they mean to the credential store: a lock held too long, an
+    /// I/O failure or a full disk may pass; a damaged file or row will not; a refused statement
+    /// is the backend's.
+    #[test]
+    fn sqlite_failures_are_classified_as_the_credential_store_classifies_them() {
+        let failure = |code| {
+            sqlite_error(
+                "read a token",
+                "service.db",
+                rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(code), None),
+            )
+        };
+        for code in [
+            rusqlite::ffi::SQLITE_BUSY,
+            rusqlite::ffi::SQLITE_LOCKED,
+            rusqlite::ffi::SQLITE_IOERR,
+            rusqlite::ffi::SQLITE_FULL,
+        ] {
+            assert!(
+                matches!(
+                    failure(code),
+                    ServiceStoreError::Unavailable {
+                        operation: "read a token",
+                        ..
+                    }
+                ),
+                "{code}"
+            );
+        }
+        for code in [rusqlite::ffi::SQLITE_CORRUPT, rusqlite::ffi::SQLITE_NOTADB] {
+            assert!(
+                matches!(failure(code), ServiceStoreError::Corrupt { .. }),
+                "{code}"
+            );
+        }
+        let row = sqlite_error(
+            "read a token",
+            "service.db",
+            rusqlite::Error::InvalidColumnType(0, "kind".into(), rusqlite::types::Type::Integer),
+        );
+        assert!(matches!(row, ServiceStoreError::Corrupt { .. }), "{row:?}");
+        for code in [
+            rusqlite::ffi::SQLITE_CONSTRAINT,
+            rusqlite::ffi::SQLITE_READONLY,
+        ] {
+            assert!(
+                matches!(failure(code), ServiceStoreError::Backend { .. }),
+                "{code}"
+            );
+        }
     }
 
     fn audit_entry(id: &str) -> AuditEntry {

@@ -555,3 +555,32 @@ async fn an_oauth_connector_refreshes_once_and_a_revoked_grant_asks_for_reauthor
         .collect();
     assert_eq!(statuses, [409, 409]);
 }
+
+/// A tool call whose credentials are sealed under a key this instance lacks is a tool error no
+/// retry can fix, audited as the service's 500.
+#[tokio::test]
+async fn credentials_under_a_missing_key_are_an_error_no_retry_can_fix() {
+    let service = Service::start().await;
+    let (app_token, id) = service.pat_connector().await;
+    let other = service
+        .another_instance(integrations::KeyRing::new(
+            integrations::EncryptionKey::generate(),
+        ))
+        .await;
+    let scoped = other.scoped_token(&app_token, "c").await;
+    let call = Call::token(&scoped).connector(&id);
+    let client = client(&other, &call).await;
+    let error =
+        structured_error(&call_execute(&client, "users", "get", json!({"user_gid": "me"})).await);
+    assert_eq!(
+        (&error["retryable"], &error["needs_reauthorization"]),
+        (&json!(false), &json!(false)),
+        "{error}"
+    );
+    assert_eq!(service.asana.api_requests(), 0);
+    let entries = audit(&other, &scoped).await;
+    assert_eq!(
+        line(&entries[0]),
+        r#"mcp.execute users.get ["user_gid"] error 500"#
+    );
+}

@@ -5,8 +5,8 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use integrations::EnvSource;
 use integrations::asana::AsanaAppCredentials;
+use integrations::{EncryptionKey, EnvSource, KeyRing};
 use integrations_mcp::testing::{list_tools_request, post_raw};
 use integrations_server::ServerBuilder;
 use provider_asana_testkit::MockAsana;
@@ -1019,4 +1019,24 @@ async fn the_background_refresher_renews_a_google_token_read_under_google() {
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["result"]["sub"], "42");
     assert_eq!(refreshes().await, 1, "the request found the fresh token");
+}
+
+/// A raw request whose credentials are sealed under a key this instance lacks is the service's
+/// own failure (500, not retryable), not GitHub's (502); nothing is sent.
+#[tokio::test]
+async fn a_proxy_request_with_credentials_under_a_missing_key_is_a_500() {
+    let fake = MockServer::start().await;
+    github_user(&fake).await;
+    let svc = start(&fake, &[]).await;
+    let (token, connector) = github_connector(&svc, PAT).await;
+    let id = connector["id"].as_str().unwrap();
+    let other = svc
+        .another_instance(KeyRing::new(EncryptionKey::generate()))
+        .await;
+    let (status, body) = other
+        .execute(&token, id, "proxy", "request", proxy("GET", "/user"))
+        .await;
+    assert_eq!((status, &body["retryable"]), (500, &json!(false)), "{body}");
+    assert!(!error_message(&body).contains("GitHub"), "{body}");
+    assert!(fake.received_requests().await.unwrap().is_empty());
 }

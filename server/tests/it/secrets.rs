@@ -2,10 +2,11 @@
 //! the application's client secret) are sent through every endpoint and never come back, and are
 //! not in the service's files in clear.
 
+use integrations::{EncryptionKey, KeyRing};
 use provider_asana_testkit::MockAsana;
 use serde_json::{Value, json};
 
-use crate::support::Service;
+use crate::support::{Service, error_message};
 
 const CLIENT_SECRET: &str = "canary-oauth-client-secret-5f1e";
 
@@ -158,4 +159,29 @@ async fn canary_secrets_never_come_back() {
             );
         }
     }
+}
+
+/// Credentials sealed under a key this instance lacks are the service's own failure (500, not
+/// retryable, the store's location not in the answer), not Asana's (502).
+#[tokio::test]
+async fn credentials_under_a_missing_key_are_a_500_no_retry_can_fix() {
+    let svc = Service::start().await;
+    let (token, id) = svc.pat_connector().await;
+    let (status, _) = svc
+        .execute(&token, &id, "users", "get", json!({ "user_gid": "me" }))
+        .await;
+    assert_eq!(status, 200);
+    let other = svc
+        .another_instance(KeyRing::new(EncryptionKey::generate()))
+        .await;
+    let (status, body) = other
+        .execute(&token, &id, "users", "get", json!({ "user_gid": "me" }))
+        .await;
+    assert_eq!((status, &body["retryable"]), (500, &json!(false)), "{body}");
+    let message = error_message(&body);
+    assert!(
+        !message.contains(&svc.dir.path().display().to_string()),
+        "{message}"
+    );
+    assert!(!message.contains("Asana"), "{message}");
 }

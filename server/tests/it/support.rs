@@ -12,7 +12,7 @@ use tokio::sync::oneshot;
 /// The service, its Asana, its store directory and an HTTP client.
 pub struct Service {
     pub url: String,
-    pub asana: MockAsana,
+    pub asana: std::sync::Arc<MockAsana>,
     pub admin: Admin,
     pub dir: tempfile::TempDir,
     pub keys: KeyRing,
@@ -93,9 +93,30 @@ impl Service {
         configure: impl FnOnce(ServerBuilder) -> ServerBuilder,
     ) -> Self {
         let dir = tempfile::tempdir().unwrap();
+        let store = dir.path().to_path_buf();
         let keys = KeyRing::new(EncryptionKey::generate());
+        Self::launch(asana.into(), app, listener, (dir, &store), keys, configure).await
+    }
+
+    /// Another instance over this one's store and Asana, with `keys`.
+    pub async fn another_instance(&self, keys: KeyRing) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let app = asana_app(&self.asana, true);
+        let dir = (tempfile::tempdir().unwrap(), self.dir.path());
+        Self::launch(self.asana.clone(), app, listener, dir, keys, |b| b).await
+    }
+
+    /// A service on `listener` whose store is in `store`; `dir` is the directory it owns.
+    async fn launch(
+        asana: std::sync::Arc<MockAsana>,
+        app: AsanaAppCredentials,
+        listener: tokio::net::TcpListener,
+        (dir, store): (tempfile::TempDir, &std::path::Path),
+        keys: KeyRing,
+        configure: impl FnOnce(ServerBuilder) -> ServerBuilder,
+    ) -> Self {
         let builder = Server::builder()
-            .store_dir(dir.path())
+            .store_dir(store)
             .encryption_keys(keys.clone())
             .asana_app(app)
             .upstream_retry(RetryConfig::default().with_max_retries(0))
