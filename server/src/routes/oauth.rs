@@ -268,7 +268,7 @@ enum ConsentFailure {
     AuthorizationFailed,
     /// Asana did not trade the code for tokens.
     ExchangeFailed,
-    /// The service failed to keep the connector.
+    /// The service failed to keep the connector (the grant it was given is revoked).
     ServerError,
 }
 
@@ -411,6 +411,8 @@ async fn complete(
             tracing::warn!(error = e.message(), "no OAuth app for a consent flow");
             ConsentFailure::ExchangeFailed
         })?;
+    let name = default_name(pending.name.as_deref(), &kind, &pending.customer_name)
+        .map_err(|_| server_error("the connector name in the state is empty"))?;
     let credentials = endpoint
         .exchange(
             code,
@@ -423,8 +425,6 @@ async fn complete(
             tracing::warn!(error = %e, "the authorization code exchange failed");
             ConsentFailure::ExchangeFailed
         })?;
-    let name = default_name(pending.name.as_deref(), &kind, &pending.customer_name)
-        .map_err(|_| server_error("the connector name in the state is empty"))?;
     let now = SystemTime::now();
     let record = ConnectorRecord {
         id: uuid::Uuid::new_v4().to_string(),
@@ -444,9 +444,14 @@ async fn complete(
         customer: Some(pending.customer_name.clone()),
     };
     let stored = state.connectors.store_granted(&record, &credentials).await;
-    save_new(state, &principal, &record, stored, started)
-        .await
-        .map_err(|e| server_error(e.message()))?;
+    if let Err(e) = save_new(state, &principal, &record, stored, started).await {
+        // The provider granted access that no connector holds (the application was deleted
+        // meanwhile, or a store failed): give it back rather than leave it live.
+        if let Err(revocation) = endpoint.revoke(&credentials).await {
+            tracing::warn!(error = %revocation, "could not revoke the grant of a consent flow whose connector was not kept");
+        }
+        return Err(server_error(e.message()));
+    }
     Ok(record)
 }
 

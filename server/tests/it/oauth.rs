@@ -426,6 +426,46 @@ async fn a_denied_consent_or_a_failed_exchange_returns_an_error_code_and_stores_
     assert!(credentials.list(Some("asana")).await.unwrap().is_empty());
 }
 
+/// The application is deleted while the callback trades its code: no connector can hold the
+/// grant, so its credentials are not kept and the grant is given back to Asana.
+#[tokio::test]
+async fn a_grant_no_connector_can_hold_is_revoked() {
+    let svc = start(false).await;
+    let app = svc.application("acme").await;
+    let token = svc.app_token(&app).await;
+    let consent = consent_url(&svc, &token).await;
+    let landing = svc.asana.consent(consent.as_str()).await.unwrap();
+    svc.asana.set_latency(Duration::from_millis(300));
+    let landed = tokio::spawn(async move { land(&landing, None).await });
+    while svc.asana.token_requests() == 0 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    svc.admin
+        .delete_application(&app.application.id)
+        .await
+        .unwrap();
+    let (status, location, _) = landed.await.unwrap();
+    assert_eq!(status, 303);
+    assert_eq!(
+        returned(location),
+        HashMap::from([("error".to_string(), "server_error".to_string())])
+    );
+    let issued = token_requests(&svc.asana).await;
+    let revoked: Vec<HashMap<String, String>> = svc
+        .asana
+        .received_requests()
+        .await
+        .into_iter()
+        .filter(|r| r.url.path() == "/-/oauth_revoke")
+        .map(|r| url::form_urlencoded::parse(&r.body).into_owned().collect())
+        .collect();
+    assert_eq!(issued.len(), 1);
+    assert_eq!(revoked.len(), 1, "the grant is revoked once");
+    assert!(revoked[0].contains_key("token"));
+    let credentials = svc.credentials().await;
+    assert!(credentials.list(None).await.unwrap().is_empty());
+}
+
 #[tokio::test]
 async fn a_scoped_token_starts_consent_flows_for_its_own_customer_only() {
     let svc = start(false).await;
