@@ -13,12 +13,13 @@
 //! were waiting when it dropped, or when it came back, are woken at once to read again, since
 //! notifications sent meanwhile were lost.
 
-use std::sync::Arc;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use sha2::{Digest, Sha256};
-use tokio::sync::broadcast;
+use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use tokio_postgres::Config;
 
@@ -55,7 +56,35 @@ pub(crate) fn notify_key(provider: &str, subject: &str) -> String {
 #[derive(Debug)]
 pub(crate) struct Listener {
     listening: AtomicBool,
-    wakeups: broadcast::Sender<String>,
+    /// The callers waiting, by [`notify_key`]: a notification wakes the waiters of its record
+    /// only, so that a burst of writes to many records does not wake every waiter for each.
+    waiters: Mutex<HashMap<String, Waiters>>,
+}
+
+/// The callers waiting for one record's change.
+#[derive(Debug)]
+struct Waiters {
+    notify: Arc<Notify>,
+    count: usize,
+}
+
+/// A caller's place among [`Listener::waiters`], given up on drop.
+struct Registration<'a> {
+    listener: &'a Listener,
+    key: String,
+    notify: Arc<Notify>,
+}
+
+impl Drop for Registration<'_> {
+    fn drop(&mut self) {
+        let mut waiters = self.listener.waiters();
+        if let Some(entry) = waiters.get_mut(&self.key) {
+            entry.count -= 1;
+            if entry.count == 0 {
+                waiters.remove(&self.key);
+            }
+        }
+    }
 }
 
 impl Listener {
@@ -66,10 +95,9 @@ impl Listener {
         clock: Arc<Clock>,
         location: String,
     ) -> (Arc<Self>, JoinHandle<()>) {
-        let (wakeups, _) = broadcast::channel(1024);
         let listener = Arc::new(Self {
             listening: AtomicBool::new(false),
-            wakeups,
+            waiters: Mutex::default(),
         });
         let task = tokio::spawn(listener.clone().run(config, tls, clock, location));
         (listener, task)
@@ -89,29 +117,55 @@ impl Listener {
         poll_interval: Duration,
         max_wait: Duration,
     ) {
-        let mut wakeups = self.wakeups.subscribe();
+        // Registered before anything else, at the first poll: a notification from then on wakes
+        // this caller, even before it is awaited.
+        let registration = self.register(notify_key(provider, subject));
+        let notified = registration.notify.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
         if !self.is_listening() {
             tokio::time::sleep(poll_interval.min(max_wait)).await;
             return;
         }
-        let key = notify_key(provider, subject);
-        let wait = async {
-            loop {
-                match wakeups.recv().await {
-                    Ok(payload) if payload == key || payload == WAKE_ALL => return,
-                    Ok(_) => {}
-                    // Some were dropped, perhaps ours; or the listener is gone.
-                    Err(_) => return,
-                }
-            }
+        let _ = tokio::time::timeout(max_wait.min(NOTIFIED_WAIT_CAP), notified).await;
+    }
+
+    fn waiters(&self) -> MutexGuard<'_, HashMap<String, Waiters>> {
+        self.waiters.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn register(&self, key: String) -> Registration<'_> {
+        let notify = {
+            let mut waiters = self.waiters();
+            let entry = waiters.entry(key.clone()).or_insert_with(|| Waiters {
+                notify: Arc::default(),
+                count: 0,
+            });
+            entry.count += 1;
+            entry.notify.clone()
         };
-        let _ = tokio::time::timeout(max_wait.min(NOTIFIED_WAIT_CAP), wait).await;
+        Registration {
+            listener: self,
+            key,
+            notify,
+        }
+    }
+
+    /// Wakes the callers waiting for the record of `payload`, or every caller for [`WAKE_ALL`].
+    fn wake(&self, payload: &str) {
+        let waiters = self.waiters();
+        if payload == WAKE_ALL {
+            waiters
+                .values()
+                .for_each(|entry| entry.notify.notify_waiters());
+        } else if let Some(entry) = waiters.get(payload) {
+            entry.notify.notify_waiters();
+        }
     }
 
     fn set_listening(&self, listening: bool) {
         self.listening.store(listening, Ordering::Release);
-        // No receiver is fine.
-        let _ = self.wakeups.send(WAKE_ALL.to_string());
+        self.wake(WAKE_ALL);
     }
 
     /// Connects, listens and forwards notifications; reconnects with backoff when the
@@ -141,9 +195,7 @@ impl Listener {
                         loop {
                             tokio::select! {
                                 payload = notifications.recv() => match payload {
-                                    Some(payload) => {
-                                        let _ = self.wakeups.send(payload);
-                                    }
+                                    Some(payload) => self.wake(&payload),
                                     None => break,
                                 },
                                 () = tokio::time::sleep(SKEW_INTERVAL) => {
@@ -182,6 +234,42 @@ impl Listener {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A notification wakes the waiters of its record, and only those; a lost connection wakes
+    /// every waiter; a waiter that returns leaves nothing behind.
+    #[tokio::test]
+    async fn a_notification_wakes_the_waiters_of_its_record_only() {
+        let listener = Listener {
+            listening: AtomicBool::new(true),
+            waiters: Mutex::default(),
+        };
+        let wait = |subject: &'static str| {
+            Box::pin(listener.wait_for_change(
+                "p",
+                subject,
+                Duration::from_secs(1),
+                Duration::from_secs(60),
+            ))
+        };
+        let (mut a1, mut a2, mut b) = (wait("a"), wait("a"), wait("b"));
+        assert!(futures::poll!(a1.as_mut()).is_pending());
+        assert!(futures::poll!(a2.as_mut()).is_pending());
+        assert!(futures::poll!(b.as_mut()).is_pending());
+        assert_eq!(listener.waiters().len(), 2, "one entry per record");
+
+        listener.wake(&notify_key("p", "b"));
+        assert!(futures::poll!(b.as_mut()).is_ready());
+        assert!(futures::poll!(a1.as_mut()).is_pending());
+        assert!(futures::poll!(a2.as_mut()).is_pending());
+        assert_eq!(listener.waiters().len(), 1, "b's waiter is gone");
+
+        listener.wake(&notify_key("p", "c"));
+        assert!(futures::poll!(a1.as_mut()).is_pending());
+        listener.wake(WAKE_ALL);
+        assert!(futures::poll!(a1.as_mut()).is_ready());
+        assert!(futures::poll!(a2.as_mut()).is_ready());
+        assert!(listener.waiters().is_empty());
+    }
 
     #[test]
     fn the_key_hashes_provider_and_subject_apart() {
