@@ -1,7 +1,8 @@
 //! How PostgreSQL and pool failures become [`StoreError`]s.
 //!
-//! A lost, refused or timed-out connection, a server shutting down, too many connections, a
-//! serialization failure or a deadlock are worth retrying: they become [`StoreError::Io`]
+//! A lost, refused or timed-out connection, a server shutting down, too many connections, a full
+//! disk or another shortage of resources, an I/O error, a serialization failure or a deadlock are
+//! worth retrying: they become [`StoreError::Io`]
 //! (which `AuthError::class` calls transient), with an `io::ErrorKind` that says which. Anything
 //! else the server refused (a constraint, a permission, a malformed statement) is
 //! [`StoreError::Backend`]. Messages name the operation and the database, never a payload.
@@ -21,16 +22,18 @@ pub(crate) type Op = &'static str;
 /// Whether SQLSTATE `code` reports a condition that may clear on its own.
 fn retryable_state(code: &SqlState) -> bool {
     let class = &code.code()[..2];
-    // 08: connection exception; 57P01-3: the server is shutting down, crashed or starting;
-    // 57014: cancelled (statement_timeout); 53300: too many connections; 40001/40P01:
-    // serialization failure, deadlock.
+    // 08: connection exception; 53: insufficient resources (a full disk, memory, too many
+    // connections); 57P01-3: the server is shutting down, crashed or starting; 57014: cancelled
+    // (statement_timeout); 58030: an I/O error; 40001/40P01: serialization failure, deadlock.
+    // The disk and I/O failures are outages of the server, as SQLite's are for its store.
     class == "08"
+        || class == "53"
         || [
             SqlState::ADMIN_SHUTDOWN,
             SqlState::CRASH_SHUTDOWN,
             SqlState::CANNOT_CONNECT_NOW,
             SqlState::QUERY_CANCELED,
-            SqlState::TOO_MANY_CONNECTIONS,
+            SqlState::IO_ERROR,
             SqlState::T_R_SERIALIZATION_FAILURE,
             SqlState::T_R_DEADLOCK_DETECTED,
         ]
@@ -120,6 +123,9 @@ mod tests {
             SqlState::ADMIN_SHUTDOWN,
             SqlState::CANNOT_CONNECT_NOW,
             SqlState::TOO_MANY_CONNECTIONS,
+            SqlState::DISK_FULL,
+            SqlState::OUT_OF_MEMORY,
+            SqlState::IO_ERROR,
             SqlState::T_R_DEADLOCK_DETECTED,
         ] {
             assert!(retryable_state(&code), "{code:?}");
