@@ -1,7 +1,7 @@
 //! The OpenAPI 3.1 document of the API, served at `GET /api/v1/openapi.json`: each operation
 //! comes from its handler's `#[utoipa::path]` and its request and response types. What the
 //! router adds to every route is added here, from the same facts: 504 past the request timeout
-//! (every route), 500 when the store fails (every route that uses it), 401 and 429 with
+//! (every route), 500 and 503 when the store fails (every route that uses it), 401 and 429 with
 //! `Retry-After` (every route that takes a service token), 400, 413 and 422 (every route that
 //! reads a JSON body); and the aliases the router serves for Airbyte's SDKs.
 
@@ -235,7 +235,10 @@ fn shared_answers(path: &str, operation: &mut Operation) {
         "The service did not answer within its request timeout (or Asana timed out); retryable",
     )];
     if !STORELESS.contains(&path) {
-        answers.push(("500", "The service's store failed; retryable"));
+        answers.push((
+            "500",
+            "The service's store failed: `retryable` says whether the same request may succeed later (another request's write raced this one) or an operator must act (data the service cannot read, a refused operation)",
+        ));
         answers.push((
             "503",
             "The service's database or credential store cannot be reached; retryable",
