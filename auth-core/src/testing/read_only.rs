@@ -2,8 +2,10 @@
 //! a store fails with [`StoreError::ReadOnly`] and creates nothing.
 //!
 //! Root writes anywhere, so when the tests run as root the check runs in a child process as the
-//! unprivileged user `nobody` (uid and gid 65534): the store crate's own test binary,
-//! re-executed with `--exact <child test> --ignored`. The crate declares an `#[ignore]`d child test
+//! unprivileged user `nobody` (uid and gid 65534): the store crate's own test binary, linked or
+//! copied into the test's directory (so that `nobody` can reach it wherever the checkout lives)
+//! and re-executed with `--exact <child test> --ignored`. A child that cannot start fails the
+//! test. The crate declares an `#[ignore]`d child test
 //! that calls [`child_read_only`] with its check, and a parent test that calls
 //! [`run_read_only_directory`] with the name of that child test and the same check.
 //!
@@ -62,8 +64,17 @@ where
     if unsafe { libc::geteuid() } != 0 {
         check(&ro).await;
     } else {
-        // Root writes anywhere: check as the unprivileged user `nobody` in a child process.
-        let output = Command::new(std::env::current_exe().expect("test binary path"))
+        // Root writes anywhere: check as the unprivileged user `nobody` in a child process,
+        // running this test binary from `dir` (a link to it, or a copy), which `nobody` can
+        // reach wherever the checkout lives.
+        let binary = std::env::current_exe().expect("test binary path");
+        let reachable = dir.join("read-only-child");
+        if std::fs::hard_link(&binary, &reachable).is_err() {
+            std::fs::copy(&binary, &reachable)
+                .unwrap_or_else(|e| panic!("copy the test binary to {}: {e}", reachable.display()));
+        }
+        set_mode(&reachable, 0o755);
+        let output = Command::new(&reachable)
             .args(["--exact", child_test, "--nocapture", "--ignored"])
             .env(CHILD_DIR_ENV, &ro)
             .uid(NOBODY)
@@ -79,12 +90,10 @@ where
                 );
                 println!("{PASSED} in a child process as nobody");
             }
-            Err(err) if err.kind() == std::io::ErrorKind::PermissionDenied => {
-                println!(
-                    "note: running as root and `nobody` cannot execute this test binary ({err}); the read-only check was skipped"
-                );
-            }
-            Err(err) => panic!("cannot start the read-only child: {err}"),
+            Err(err) => panic!(
+                "cannot start the read-only child as `nobody` from {}: {err}",
+                reachable.display()
+            ),
         }
     }
     assert_eq!(
