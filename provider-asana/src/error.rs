@@ -346,7 +346,7 @@ pub enum ServiceError {
         connector: String,
     },
     /// The service answered with an error status.
-    #[error("hosted service {operation} (HTTP {status}): {message}{}", status_advice(*.status, *.retry_after))]
+    #[error("hosted service {operation} (HTTP {status}): {message}{}", status_advice(*.status, *.retryable, *.retry_after))]
     Status {
         /// Method and path of the call (never its query).
         operation: String,
@@ -356,7 +356,8 @@ pub enum ServiceError {
         message: String,
         /// The messages of its `errors` entries.
         errors: Vec<String>,
-        /// Its `retryable` flag.
+        /// Whether the same call may succeed later: the service's `retryable` flag, or, in an
+        /// answer without one, whether the status is 429 or 5xx.
         retryable: bool,
         /// Its `Retry-After`, on a 429 or 503.
         retry_after: Option<Duration>,
@@ -391,7 +392,7 @@ pub enum ServiceError {
 }
 
 /// What to do about an error status of the hosted service.
-fn status_advice(status: u16, retry_after: Option<Duration>) -> String {
+fn status_advice(status: u16, retryable: bool, retry_after: Option<Duration>) -> String {
     match status {
         401 => "; the service rejected its token even after a fresh one".into(),
         409 => "; the customer must connect their Asana account again (reconnect the connector with new credentials, or through a consent link)".into(),
@@ -399,20 +400,22 @@ fn status_advice(status: u16, retry_after: Option<Duration>) -> String {
             Some(wait) => format!("; rate limited, retry after {}s", wait.as_secs()),
             None => "; rate limited, retry later".into(),
         },
-        500.. => "; retry later".into(),
+        500.. if retryable => "; retry later".into(),
+        500.. => "; retrying will not help until the service's operator fixes it".into(),
         _ => String::new(),
     }
 }
 
 impl ServiceError {
-    /// What the caller can do about this error: 409 means the customer must connect again; 429,
-    /// 5xx, timeouts, connection failures and answers marked `retryable` may pass on a retry.
+    /// What the caller can do about this error: 409 means the customer must connect again;
+    /// timeouts, connection failures and answers marked `retryable` (or, without the service's
+    /// flag, 429 and 5xx) may pass on a retry.
     pub fn class(&self) -> ErrorClass {
         match self {
             ServiceError::Status { status: 409, .. } => ErrorClass::NeedsReauthorization,
             ServiceError::Status {
-                status, retryable, ..
-            } if *retryable || *status == 429 || *status >= 500 => ErrorClass::Transient,
+                retryable: true, ..
+            } => ErrorClass::Transient,
             ServiceError::Timeout { .. } | ServiceError::Network { .. } => ErrorClass::Transient,
             _ => ErrorClass::Permanent,
         }

@@ -548,7 +548,11 @@ impl HostedClient {
             status: received.status,
             message,
             errors,
-            retryable: error["retryable"].as_bool().unwrap_or(false),
+            // The service's own flag; an answer without one (a proxy's) is retryable when its
+            // status says so.
+            retryable: error["retryable"]
+                .as_bool()
+                .unwrap_or(received.status == 429 || received.status >= 500),
             retry_after: received.retry_after,
         })
     }

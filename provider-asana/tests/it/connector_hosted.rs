@@ -414,18 +414,27 @@ async fn a_failing_check_call_keeps_the_error_class() {
 
 #[tokio::test]
 async fn each_error_status_has_its_class() {
-    // (status, retryable flag, Retry-After) -> (retryable, needs reauthorization)
-    let cases: [(u16, bool, Option<&str>, bool, bool); 6] = [
-        (409, false, None, false, true),
-        (429, false, Some("7"), true, false),
-        (502, true, None, true, false),
-        (504, false, None, true, false),
-        (403, false, None, false, false),
-        (503, true, Some("3"), true, false),
+    // (status, retryable flag, Retry-After) -> (retryable, needs reauthorization): the service's
+    // flag decides; without one (a proxy's answer), 429 and 5xx are retryable.
+    type Case = (u16, Option<bool>, Option<&'static str>, bool, bool);
+    let cases: [Case; 9] = [
+        (409, Some(false), None, false, true),
+        (429, Some(true), Some("7"), true, false),
+        (429, None, Some("7"), true, false),
+        (502, Some(true), None, true, false),
+        (504, None, None, true, false),
+        (403, Some(false), None, false, false),
+        (503, Some(true), Some("3"), true, false),
+        (500, Some(false), None, false, false),
+        (500, None, None, true, false),
     ];
     for (status, flag, retry_after, retryable, reauthorize) in cases {
         let (server, _) = service(900).await;
-        let mut answer = error_answer(status, "the service says no", flag);
+        let mut answer = match flag {
+            Some(flag) => error_answer(status, "the service says no", flag),
+            None => ResponseTemplate::new(status)
+                .set_body_json(json!({ "message": "the proxy says no" })),
+        };
         if let Some(seconds) = retry_after {
             answer = answer.insert_header("retry-after", seconds);
         }
