@@ -207,14 +207,15 @@ impl ApiError {
         Self::new(StatusCode::SERVICE_UNAVAILABLE, message).retryable()
     }
 
-    /// 500: the service itself failed (its store); retryable.
+    /// 500, retryable: the service's store changed under the request (another request's write
+    /// won a race), so the same request made again can succeed.
     pub fn internal(message: impl Into<String>) -> Self {
         Self::new(StatusCode::INTERNAL_SERVER_ERROR, message).retryable()
     }
 
     /// 500: the service's configuration or stored data is wrong (a provider set up badly, a
-    /// record sealed under a key the service lacks); retrying will not help until an operator
-    /// fixes it.
+    /// record sealed under a key the service lacks), or its database refused the operation;
+    /// retrying will not help until an operator fixes it.
     pub fn misconfigured(message: impl Into<String>) -> Self {
         Self::new(StatusCode::INTERNAL_SERVER_ERROR, message)
     }

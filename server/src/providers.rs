@@ -744,7 +744,7 @@ impl Connectors {
         }
         match warm.client {
             WarmClient::Asana(connector) => Ok(connector),
-            WarmClient::Api(_) => Err(ApiError::internal(
+            WarmClient::Api(_) => Err(ApiError::misconfigured(
                 "an Asana connector was set up as a raw API session",
             )),
         }
@@ -757,13 +757,13 @@ impl Connectors {
         record: &ConnectorRecord,
     ) -> Result<(Arc<AuthManager>, Arc<Definition>), ApiError> {
         let ConnectorType::Api(definition) = self.kind_of(record)? else {
-            return Err(ApiError::internal(
+            return Err(ApiError::misconfigured(
                 "an Asana connector has no raw API session",
             ));
         };
         match self.warm(record).await?.client {
             WarmClient::Api(manager) => Ok((manager, definition)),
-            WarmClient::Asana(_) => Err(ApiError::internal(
+            WarmClient::Asana(_) => Err(ApiError::misconfigured(
                 "a declarative provider's connector was set up as an Asana connector",
             )),
         }
@@ -867,7 +867,7 @@ impl Connectors {
                 };
                 let asana = AsanaClient::new(Arc::new(tracked), settings).map_err(|e| {
                     tracing::error!(error = %e, "cannot build the Asana client");
-                    ApiError::internal(
+                    ApiError::misconfigured(
                         "cannot build the Asana client; check the service's Asana URLs",
                     )
                 })?;
@@ -962,6 +962,20 @@ impl Connectors {
             }
         };
         Ok(Arc::new(TokenEndpoint::with_http_client(provider, http)))
+    }
+
+    /// Gets the connector's token before its health check, so that a failure of the service's
+    /// own credential store answers as the service's (503, 500) rather than as the connector's
+    /// health; any other failure is left for the check to report.
+    pub(crate) async fn token_unless_store_fails(
+        &self,
+        record: &ConnectorRecord,
+    ) -> Result<(), ApiError> {
+        let warm = self.warm(record).await?;
+        match warm.source.token().await {
+            Ok(_) => Ok(()),
+            Err(e) => ApiError::from_auth_store(&e, &record.id).map_or(Ok(()), Err),
+        }
     }
 
     /// Drops the warm connector (after its credentials changed or it was deleted).

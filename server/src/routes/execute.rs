@@ -94,8 +94,10 @@ impl IntoResponse for ExecuteResponse {
                 body,
             )
                 .into_response(),
-            Err(e) => ApiError::internal(format!("the answer could not be written as JSON: {e}"))
-                .into_response(),
+            Err(e) => {
+                ApiError::misconfigured(format!("the answer could not be written as JSON: {e}"))
+                    .into_response()
+            }
         }
     }
 }
@@ -347,12 +349,9 @@ async fn check(
                 ),
             )
         } else {
-            let health = state
-                .connectors
-                .connector(record, status.record())
-                .await?
-                .check()
-                .await;
+            let connector = state.connectors.connector(record, status.record()).await?;
+            state.connectors.token_unless_store_fails(record).await?;
+            let health = connector.check().await;
             (health.healthy, (!health.healthy).then_some(health.message))
         };
     Ok(ExecuteResponse {

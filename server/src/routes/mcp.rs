@@ -104,7 +104,7 @@ async fn server_for(chooser: &Chooser, request: Request) -> Result<Request, ApiE
         }))
         .map_err(|e| {
             tracing::error!(error = %e, "cannot set up the MCP server");
-            ApiError::internal("cannot set up the MCP server")
+            ApiError::misconfigured("cannot set up the MCP server")
         })?;
     parts.extensions.insert(server);
     Ok(Request::from_parts(parts, Body::from(body)))

@@ -20,7 +20,7 @@ use std::any::Any;
 
 use axum::http::{Method, StatusCode};
 use integrations::auth_core::ApiResponse;
-use integrations::declarative::{DeclarativeProvider, WhoamiMethod};
+use integrations::declarative::{DeclarativeError, DeclarativeProvider, WhoamiMethod};
 use integrations::{AuthError, AuthManager, CredentialStatus, ErrorClass};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
@@ -373,7 +373,7 @@ async fn check(
                 };
                 format!("{method} {}", call.path)
             });
-            (probe(&manager, &definition.id, &record.id).await, checked)
+            (probe(&manager, &definition.id, &record.id).await?, checked)
         };
     let result = json!({
         "status": if outcome.is_ok() { "healthy" } else { "unhealthy" },
@@ -386,24 +386,44 @@ async fn check(
 }
 
 /// The provider's "who am I" call on the connector's session, or (without one) a token.
-async fn probe(manager: &AuthManager, provider: &str, connector_id: &str) -> Result<(), String> {
-    let session = manager
-        .session(connector_id)
-        .await
-        .map_err(|e| e.to_string())?;
-    let configured = manager.provider(provider).map_err(|e| e.to_string())?;
+/// The outcome is the connector's health (`Err`: what failed, as the answer's `error`); the
+/// service's own failure (its credential store) is the call's error.
+async fn probe(
+    manager: &AuthManager,
+    provider: &str,
+    connector_id: &str,
+) -> Result<Result<(), String>, ApiError> {
+    let unhealthy = |e: &AuthError| match ApiError::from_auth_store(e, connector_id) {
+        Some(answer) => Err(answer),
+        None => Ok(Err(e.to_string())),
+    };
+    let session = match manager.session(connector_id).await {
+        Ok(session) => session,
+        Err(e) => return unhealthy(&e),
+    };
+    let configured = match manager.provider(provider) {
+        Ok(configured) => configured,
+        Err(e) => return unhealthy(&e),
+    };
     let declarative = (configured.as_ref() as &dyn Any).downcast_ref::<DeclarativeProvider>();
-    match declarative.filter(|p| p.definition().whoami.is_some()) {
-        Some(provider) => provider
-            .whoami(&session)
-            .await
-            .map(drop)
-            .map_err(|e| e.to_string()),
+    let outcome = match declarative.filter(|p| p.definition().whoami.is_some()) {
+        Some(provider) => match provider.whoami(&session).await {
+            Ok(_) => Ok(()),
+            Err(DeclarativeError::Auth(e)) => return unhealthy(&e),
+            Err(e) => Err(e.to_string()),
+        },
         None => {
-            let source = session.token_source(provider).map_err(|e| e.to_string())?;
-            source.token().await.map(drop).map_err(|e| e.to_string())
+            let token = match session.token_source(provider) {
+                Ok(source) => source.token().await,
+                Err(e) => Err(e),
+            };
+            match token {
+                Ok(_) => Ok(()),
+                Err(e) => return unhealthy(&e),
+            }
         }
-    }
+    };
+    Ok(outcome)
 }
 
 #[cfg(test)]

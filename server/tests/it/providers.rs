@@ -1021,8 +1021,9 @@ async fn the_background_refresher_renews_a_google_token_read_under_google() {
     assert_eq!(refreshes().await, 1, "the request found the fresh token");
 }
 
-/// A raw request whose credentials are sealed under a key this instance lacks is the service's
-/// own failure (500, not retryable), not GitHub's (502); nothing is sent.
+/// A raw request (or a check) whose credentials are sealed under a key this instance lacks is the
+/// service's own failure (500, not retryable), not GitHub's (502) nor the connector's health;
+/// nothing is sent.
 #[tokio::test]
 async fn a_proxy_request_with_credentials_under_a_missing_key_is_a_500() {
     let fake = MockServer::start().await;
@@ -1038,5 +1039,8 @@ async fn a_proxy_request_with_credentials_under_a_missing_key_is_a_500() {
         .await;
     assert_eq!((status, &body["retryable"]), (500, &json!(false)), "{body}");
     assert!(!error_message(&body).contains("GitHub"), "{body}");
+    let (status, body) = check(&other, &token, id).await;
+    assert_eq!((status, &body["retryable"]), (500, &json!(false)), "{body}");
+    assert!(!body.to_string().contains("encrypted with key"), "{body}");
     assert!(fake.received_requests().await.unwrap().is_empty());
 }

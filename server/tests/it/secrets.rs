@@ -162,7 +162,8 @@ async fn canary_secrets_never_come_back() {
 }
 
 /// Credentials sealed under a key this instance lacks are the service's own failure (500, not
-/// retryable, the store's location not in the answer), not Asana's (502).
+/// retryable, the store's location not in the answer), not Asana's (502), nor the connector's
+/// health in a check.
 #[tokio::test]
 async fn credentials_under_a_missing_key_are_a_500_no_retry_can_fix() {
     let svc = Service::start().await;
@@ -184,4 +185,8 @@ async fn credentials_under_a_missing_key_are_a_500_no_retry_can_fix() {
         "{message}"
     );
     assert!(!message.contains("Asana"), "{message}");
+    // Nor is it the connector's health: the check cannot be made.
+    let (status, body) = other.execute(&token, &id, "*", "check", json!({})).await;
+    assert_eq!((status, &body["retryable"]), (500, &json!(false)), "{body}");
+    assert!(!body.to_string().contains("encrypted with key"), "{body}");
 }
