@@ -29,6 +29,7 @@ use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use integrations::auth_core::PendingStateStore;
 use integrations::auth_core::pending::PendingState;
+use integrations::auth_core::provider::RevocationRequest;
 use integrations::{AuthError, AuthorizeOptions, OAuth2Flow, SecretString};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -268,7 +269,8 @@ enum ConsentFailure {
     AuthorizationFailed,
     /// Asana did not trade the code for tokens.
     ExchangeFailed,
-    /// The service failed to keep the connector (the grant it was given is revoked).
+    /// The service failed to keep the connector (the grant it was given is revoked, unless
+    /// revoking would end the account's whole grant to the app).
     ServerError,
 }
 
@@ -446,8 +448,16 @@ async fn complete(
     let stored = state.connectors.store_granted(&record, &credentials).await;
     if let Err(e) = save_new(state, &principal, &record, stored, started).await {
         // The provider granted access that no connector holds (the application was deleted
-        // meanwhile, or a store failed): give it back rather than leave it live.
-        if let Err(revocation) = endpoint.revoke(&credentials).await {
+        // meanwhile, or a store failed): give it back rather than leave it live. Not where
+        // revoking deletes the account's whole grant to the app (GitHub's), which other
+        // connectors of the same account may hold.
+        let per_token = endpoint
+            .provider()
+            .oauth2_settings()
+            .is_some_and(|settings| {
+                settings.revocation_request != RevocationRequest::DeleteGrantWithAccessToken
+            });
+        if per_token && let Err(revocation) = endpoint.revoke(&credentials).await {
             tracing::warn!(error = %revocation, "could not revoke the grant of a consent flow whose connector was not kept");
         }
         return Err(server_error(e.message()));

@@ -133,6 +133,24 @@ async fn token_requests(asana: &MockAsana) -> Vec<HashMap<String, String>> {
         .collect()
 }
 
+/// A refresh at the mock's token endpoint with `refresh_token` and the mock's client: the status
+/// and the answer.
+async fn refresh_with(asana: &MockAsana, refresh_token: &str) -> (u16, Value) {
+    let response = reqwest::Client::new()
+        .post(asana.token_url())
+        .form(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh_token),
+            ("client_id", asana.client_id()),
+            ("client_secret", asana.client_secret()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
 /// How many consent flows are pending in the service's store.
 fn pending_states(svc: &Service) -> i64 {
     rusqlite::Connection::open(svc.dir.path().join("service.db"))
@@ -435,9 +453,15 @@ async fn a_grant_no_connector_can_hold_is_revoked() {
     let token = svc.app_token(&app).await;
     let consent = consent_url(&svc, &token).await;
     let landing = svc.asana.consent(consent.as_str()).await.unwrap();
-    svc.asana.set_latency(Duration::from_millis(300));
+    // The mock answers after a second: the application is deleted while the callback waits.
+    svc.asana.set_latency(Duration::from_secs(1));
     let landed = tokio::spawn(async move { land(&landing, None).await });
+    let waited = std::time::Instant::now();
     while svc.asana.token_requests() == 0 {
+        assert!(
+            waited.elapsed() < Duration::from_secs(10),
+            "the callback never traded its code"
+        );
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     svc.admin
@@ -461,7 +485,19 @@ async fn a_grant_no_connector_can_hold_is_revoked() {
         .collect();
     assert_eq!(issued.len(), 1);
     assert_eq!(revoked.len(), 1, "the grant is revoked once");
-    assert!(revoked[0].contains_key("token"));
+    assert_eq!(revoked[0]["token_type_hint"], "refresh_token");
+    svc.asana.set_latency(Duration::ZERO);
+    // The token sent is the grant's refresh token, revoked (not unknown) now.
+    let (status, refreshed) = refresh_with(&svc.asana, &revoked[0]["token"]).await;
+    assert_eq!(
+        (status, &refreshed["error"], &refreshed["error_description"]),
+        (
+            400,
+            &json!("invalid_grant"),
+            &json!("the refresh token has been revoked")
+        ),
+        "{refreshed}"
+    );
     let credentials = svc.credentials().await;
     assert!(credentials.list(None).await.unwrap().is_empty());
 }

@@ -587,6 +587,80 @@ async fn the_consent_flow_creates_a_github_connector_with_the_service_s_github_a
     assert!(form.contains_key("code_verifier"));
 }
 
+/// A GitHub consent flow whose connector cannot be kept (its application deleted during the
+/// exchange) revokes nothing: GitHub's revocation deletes the account's whole grant to the app,
+/// which other connectors of the same account may hold.
+#[tokio::test]
+async fn a_failed_github_consent_flow_leaves_the_account_s_grant() {
+    let fake = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/login/oauth/access_token"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({
+                    "access_token": PAT, "token_type": "bearer", "scope": "read:user",
+                }))
+                .set_delay(Duration::from_secs(1)),
+        )
+        .mount(&fake)
+        .await;
+    Mock::given(method("DELETE"))
+        .respond_with(ResponseTemplate::new(204))
+        .mount(&fake)
+        .await;
+    let revocation = format!("{}/applications/{{client_id}}/grant", fake.uri());
+    let svc = start_with_app(
+        &fake,
+        "GITHUB",
+        "service-github-app",
+        &[("GITHUB_REVOCATION_URL", revocation)],
+    )
+    .await;
+    let app = svc.application("acme").await;
+    let token = svc.app_token(&app).await;
+    let consent = consent_url(&svc, &token, "github").await;
+    let callback = format!(
+        "{}/api/v1/oauth/callback?code=code-1&state={}",
+        svc.url,
+        query_of(&consent)["state"]
+    );
+    let landed = tokio::spawn(async move {
+        reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap()
+            .get(callback)
+            .send()
+            .await
+            .unwrap()
+    });
+    let waited = std::time::Instant::now();
+    while fake.received_requests().await.unwrap().is_empty() {
+        assert!(waited.elapsed() < Duration::from_secs(10), "no exchange");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    svc.admin
+        .delete_application(&app.application.id)
+        .await
+        .unwrap();
+    let landed = landed.await.unwrap();
+    assert_eq!(landed.status().as_u16(), 303);
+    let back: Url = landed.headers()["location"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(query_of(&back)["error"], "server_error");
+    let methods: Vec<String> = fake
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.method.to_string())
+        .collect();
+    assert_eq!(methods, ["POST"], "the exchange only: no revocation");
+}
+
 /// The refresh of a Google connector: 200 with a new access token, or a revocation: 200.
 /// Google's fake: its token endpoint answers `ya29-fresh`, which its userinfo takes.
 async fn google_userinfo(fake: &MockServer) {
