@@ -22,13 +22,16 @@ pub(crate) type Op = &'static str;
 /// Whether SQLSTATE `code` reports a condition that may clear on its own.
 fn retryable_state(code: &SqlState) -> bool {
     let class = &code.code()[..2];
-    // 08: connection exception; 53: insufficient resources (a full disk, memory, too many
-    // connections); 57P01-3: the server is shutting down, crashed or starting; 57014: cancelled
-    // (statement_timeout); 58030: an I/O error; 40001/40P01: serialization failure, deadlock.
-    // The disk and I/O failures are outages of the server, as SQLite's are for its store.
+    // 08: connection exception; 53100-53300: a full disk, out of memory, too many connections
+    // (not 53400, a configured limit the same statement exceeds again); 57P01-3: the server is
+    // shutting down, crashed or starting; 57014: cancelled (statement_timeout); 58030: an I/O
+    // error; 40001/40P01: serialization failure, deadlock. The disk and I/O failures are
+    // outages of the server, as SQLite's are for its store.
     class == "08"
-        || class == "53"
         || [
+            SqlState::DISK_FULL,
+            SqlState::OUT_OF_MEMORY,
+            SqlState::TOO_MANY_CONNECTIONS,
             SqlState::ADMIN_SHUTDOWN,
             SqlState::CRASH_SHUTDOWN,
             SqlState::CANNOT_CONNECT_NOW,
@@ -132,6 +135,7 @@ mod tests {
         }
         for code in [
             SqlState::UNIQUE_VIOLATION,
+            SqlState::CONFIGURATION_LIMIT_EXCEEDED,
             SqlState::INSUFFICIENT_PRIVILEGE,
             SqlState::UNDEFINED_TABLE,
         ] {

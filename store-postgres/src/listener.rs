@@ -109,7 +109,8 @@ impl Listener {
     }
 
     /// Waits for a write to (provider, subject), at most `max_wait` (and [`NOTIFIED_WAIT_CAP`])
-    /// while listening; sleeps `poll_interval` (at most `max_wait`) while not.
+    /// while listening; while not, `poll_interval` (at most `max_wait`), or until the connection
+    /// is back.
     pub(crate) async fn wait_for_change(
         &self,
         provider: &str,
@@ -123,11 +124,14 @@ impl Listener {
         let notified = registration.notify.notified();
         tokio::pin!(notified);
         notified.as_mut().enable();
-        if !self.is_listening() {
-            tokio::time::sleep(poll_interval.min(max_wait)).await;
-            return;
-        }
-        let _ = tokio::time::timeout(max_wait.min(NOTIFIED_WAIT_CAP), notified).await;
+        // Not listening: a poll interval, cut short when the connection comes back (its
+        // notifications were lost meanwhile, so every waiter reads again).
+        let wait = if self.is_listening() {
+            max_wait.min(NOTIFIED_WAIT_CAP)
+        } else {
+            poll_interval.min(max_wait)
+        };
+        let _ = tokio::time::timeout(wait, notified).await;
     }
 
     fn waiters(&self) -> MutexGuard<'_, HashMap<String, Waiters>> {
@@ -236,7 +240,7 @@ mod tests {
     use super::*;
 
     /// A notification wakes the waiters of its record, and only those; a lost connection wakes
-    /// every waiter; a waiter that returns leaves nothing behind.
+    /// every waiter, and so does its return; a waiter that returns leaves nothing behind.
     #[tokio::test]
     async fn a_notification_wakes_the_waiters_of_its_record_only() {
         let listener = Listener {
@@ -269,6 +273,13 @@ mod tests {
         assert!(futures::poll!(a1.as_mut()).is_ready());
         assert!(futures::poll!(a2.as_mut()).is_ready());
         assert!(listener.waiters().is_empty());
+
+        // Polling while the connection is down, a waiter reads again when it is back.
+        listener.set_listening(false);
+        let mut polling = wait("a");
+        assert!(futures::poll!(polling.as_mut()).is_pending());
+        listener.set_listening(true);
+        assert!(futures::poll!(polling.as_mut()).is_ready());
     }
 
     #[test]
