@@ -1494,7 +1494,7 @@ async fn instance_storm(server: &ServerHandle, cpu: &ClientCpu) -> Vec<Row> {
     // cost a running service paid long before and that the first round's storm would otherwise
     // pay alone.
     let warmup = storm.due_connectors(CONNECTORS).await;
-    storm.run(&warmup, EXECUTES).await;
+    let warmed = storm.run(&warmup, EXECUTES).await;
     let (mut ours, mut rounds, mut ours_cpu, mut warm, mut single) =
         (vec![], vec![], vec![], vec![], vec![]);
     let mut requests = Vec::new();
@@ -1505,6 +1505,7 @@ async fn instance_storm(server: &ServerHandle, cpu: &ClientCpu) -> Vec<Row> {
             "figure 11: {CONNECTORS} connectors due at once must be refreshed exactly once each across the instances ({what})"
         );
     };
+    due(&warmed, "the untimed first storm");
     for round in 0..ROUNDS {
         let storm_ids = storm.due_connectors(CONNECTORS).await;
         let round_ids = storm.due_connectors(CONNECTORS).await;
