@@ -261,7 +261,7 @@ impl From<ServiceStoreError> for ApiError {
                 ApiError::internal("the service store changed under this request; retry")
             }
             _ => ApiError::misconfigured(
-                "the service store refused the operation; retrying will not help until an operator fixes it (see the service's log)",
+                "the service store refused the operation; the same request would fail the same way (the service's log says why: a constraint, such as a resource deleted meanwhile, or a permission)",
             ),
         }
     }
@@ -312,7 +312,7 @@ fn credential_store_answer(e: &StoreError) -> ApiError {
             ApiError::internal("the credential store changed under this request; retry")
         }
         StoreError::Backend { .. } => ApiError::misconfigured(
-            "the credential store refused the operation; retrying will not help until an operator fixes it (see the service's log)",
+            "the credential store refused the operation; the same request would fail the same way (the service's log says why)",
         ),
         _ => ApiError::misconfigured(
             "the credential store holds data this service cannot read or write (a missing encryption key, a damaged or read-only store); an operator must fix it (see the service's log)",
