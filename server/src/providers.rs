@@ -9,8 +9,8 @@
 //! `AuthManager` over the same store whose sessions send raw requests; both refresh with single
 //! flight, write the refreshed token back, count each refresh in the metrics, and use the right
 //! OAuth app. Each warm connector also keeps a stored token source through which the background
-//! refresher refreshes it ahead of use, and records its token's expiry whenever it refreshes
-//! (the instances that adopt the token from the store leave that to the one that refreshed). Token requests time out after
+//! refresher refreshes it ahead of use, and records its token's expiry (read under the
+//! connector's provider id) whenever a new token shows up. Token requests time out after
 //! [`TOKEN_REQUEST_TIMEOUT`].
 
 use std::collections::HashMap;
@@ -30,8 +30,9 @@ use integrations::auth_core::{
 };
 use integrations::declarative::{self, Definition};
 use integrations::{
-    AuthError, AuthManager, ConfigError, CredentialStatus, CredentialStore, Credentials, EnvSource,
-    ErrorClass, OAuth2Token, RecordOpener, RefreshingTokenSource, SecretString, TokenSource,
+    AuthError, AuthManager, ConfigError, CredentialSource, CredentialStatus, CredentialStore,
+    Credentials, EnvSource, ErrorClass, OAuth2Token, RecordOpener, RefreshingTokenSource,
+    SecretString, TokenSource,
 };
 use serde_json::{Map, Value, json};
 
@@ -858,7 +859,13 @@ impl Connectors {
                     .with_retry(self.settings.retry.clone())
                     .with_timeout(self.settings.timeout);
                 let source = self.source(endpoint, record);
-                let asana = AsanaClient::new(Arc::new(source.clone()), settings).map_err(|e| {
+                let tracked = Tracked {
+                    inner: source.clone(),
+                    last: Mutex::new(None),
+                    store: self.store.clone(),
+                    credentials: self.credentials.clone(),
+                };
+                let asana = AsanaClient::new(Arc::new(tracked), settings).map_err(|e| {
                     tracing::error!(error = %e, "cannot build the Asana client");
                     ApiError::misconfigured(
                         "cannot build the Asana client; check the service's Asana URLs",
@@ -905,27 +912,18 @@ impl Connectors {
         Ok(warm)
     }
 
-    /// `record`'s stored credentials refreshed through `endpoint`, each refresh counted and its
-    /// token's expiry recorded for the background refresher (an expiry learned on a 401 too).
-    /// Only the instance that refreshed records it: the others adopt the token from the store,
-    /// and the expiry is recorded already. Should that instance stop between saving the token
-    /// and recording its expiry, the expiry recorded is the old token's, past or near: the
-    /// refresher claims it, finds the fresh token and records its expiry then.
+    /// `record`'s stored credentials refreshed through `endpoint`, each refresh counted.
     fn source(
         &self,
         endpoint: Arc<TokenEndpoint>,
         record: &ConnectorRecord,
     ) -> RefreshingTokenSource {
         let metrics = self.metrics.clone();
-        let tracker = self.expiry_tracker(record);
         RefreshingTokenSource::stored_with_callback(
             endpoint,
             &record.id,
             self.credentials.clone(),
-            Arc::new(move |_, _, fresh| {
-                metrics.refreshed();
-                tracker.record_refreshed(fresh);
-            }),
+            Arc::new(move |_, _, _| metrics.refreshed()),
         )
     }
 
@@ -1151,7 +1149,9 @@ impl Connectors {
             .on_refresh(move |_, _, fresh| {
                 metrics.refreshed();
                 if let Some(tracker) = &tracker {
-                    tracker.record_refreshed(fresh);
+                    let token = &fresh.token;
+                    tracker
+                        .record_later(token.expires_at.filter(|_| token.refresh_token.is_some()));
                 }
             });
         if let Some(file) = &config.config_file {
@@ -1251,13 +1251,6 @@ impl ExpiryTracker {
         Ok(())
     }
 
-    /// Records, in the background, the expiry of credentials just refreshed (none without a
-    /// refresh token: nothing to refresh ahead of use).
-    fn record_refreshed(&self, fresh: &Credentials) {
-        let token = &fresh.token;
-        self.record_later(token.expires_at.filter(|_| token.refresh_token.is_some()));
-    }
-
     /// [`ExpiryTracker::record`] in the background; a failure is logged (the token is then
     /// refreshed when it is used).
     fn record_later(&self, expires_at: Option<SystemTime>) {
@@ -1268,6 +1261,67 @@ impl ExpiryTracker {
                     "could not record the token's expiry");
             }
         });
+    }
+}
+
+/// A warm Asana connector's token source: the core's, which records the token's expiry (as the
+/// core's source holds it: no store read) whenever it hands out a token it had not handed out
+/// before (loaded, refreshed by an execute, or adopted from another instance's refresh), so that
+/// the background refresher learns of expiries that became known on a 401. The cached path,
+/// taken by nearly every call, is the core's as it is.
+///
+/// It keeps no ids of its own: the core's source knows its provider and subject (the
+/// connector's id), and a warm connector is kept for every connector used.
+#[derive(Debug)]
+struct Tracked {
+    inner: RefreshingTokenSource,
+    last: Mutex<Option<SecretString>>,
+    store: Arc<dyn ServiceStore>,
+    credentials: Arc<dyn CredentialStore>,
+}
+
+#[async_trait::async_trait]
+impl TokenSource for Tracked {
+    async fn token(&self) -> Result<SecretString, AuthError> {
+        let token = self.inner.token().await?;
+        let changed = {
+            let mut last = self.last.lock().unwrap_or_else(|p| p.into_inner());
+            let changed = !last.as_ref().is_some_and(|l| l.same_secret(&token));
+            if changed {
+                *last = Some(token.clone());
+            }
+            changed
+        };
+        if changed {
+            ExpiryTracker {
+                store: self.store.clone(),
+                credentials: self.credentials.clone(),
+                provider: self.inner.provider().to_string(),
+                connector_id: self.inner.subject().to_string(),
+            }
+            .record_later(self.inner.refreshable_expiry());
+        }
+        Ok(token)
+    }
+
+    fn cached_token(&self) -> Option<SecretString> {
+        self.inner.cached_token()
+    }
+
+    fn invalidate(&self, rejected: &SecretString) -> bool {
+        self.inner.invalidate(rejected)
+    }
+
+    fn provider(&self) -> &str {
+        self.inner.provider()
+    }
+
+    fn subject(&self) -> &str {
+        self.inner.subject()
+    }
+
+    fn source(&self) -> CredentialSource {
+        self.inner.source()
     }
 }
 
