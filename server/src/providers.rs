@@ -964,20 +964,6 @@ impl Connectors {
         Ok(Arc::new(TokenEndpoint::with_http_client(provider, http)))
     }
 
-    /// Gets the connector's token before its health check, so that a failure of the service's
-    /// own credential store answers as the service's (503, 500) rather than as the connector's
-    /// health; any other failure is left for the check to report.
-    pub(crate) async fn token_unless_store_fails(
-        &self,
-        record: &ConnectorRecord,
-    ) -> Result<(), ApiError> {
-        let warm = self.warm(record).await?;
-        match warm.source.token().await {
-            Ok(_) => Ok(()),
-            Err(e) => ApiError::from_auth_store(&e, &record.id).map_or(Ok(()), Err),
-        }
-    }
-
     /// Drops the warm connector (after its credentials changed or it was deleted).
     pub(crate) fn forget(&self, connector_id: &str) {
         // Counted first: an execute that compared its count before this saw the connector

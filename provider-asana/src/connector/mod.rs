@@ -633,23 +633,31 @@ impl AsanaConnector {
     /// the connector). Says whether the connection works and, if not, why: the grant expired or
     /// was revoked, a scope is missing, or Asana, the service or the network failed.
     pub async fn check(&self) -> Health {
+        self.check_or_error().await.unwrap_or_else(Health::from)
+    }
+
+    /// [`AsanaConnector::check`], with the error that made a local connection unhealthy given
+    /// whole rather than as an unhealthy [`Health`] (`Health::from` makes that): for a caller
+    /// that tells its own failures apart, as the hosted service tells its credential store's
+    /// from the connection's.
+    pub async fn check_or_error(&self) -> Result<Health, AsanaError> {
         let client = match &self.backend {
             Backend::Local(client) => client,
-            Backend::Hosted(hosted) => return check_hosted(hosted).await,
+            Backend::Hosted(hosted) => return Ok(check_hosted(hosted).await),
         };
         let query = [("opt_fields", "name")];
-        match client.request(Method::GET, "/users/me", &query, None).await {
-            Ok(me) => Health {
-                healthy: true,
-                reason: None,
-                message: format!(
-                    "connected to Asana as {} (user {})",
-                    me["data"]["name"].as_str().unwrap_or("an unnamed user"),
-                    me["data"]["gid"].as_str().unwrap_or("?")
-                ),
-            },
-            Err(e) => unhealthy(e),
-        }
+        let me = client
+            .request(Method::GET, "/users/me", &query, None)
+            .await?;
+        Ok(Health {
+            healthy: true,
+            reason: None,
+            message: format!(
+                "connected to Asana as {} (user {})",
+                me["data"]["name"].as_str().unwrap_or("an unnamed user"),
+                me["data"]["gid"].as_str().unwrap_or("?")
+            ),
+        })
     }
 
     /// [`AsanaConnector::execute`] through the service, after the same validation: its
@@ -783,20 +791,23 @@ impl AsanaConnector {
     }
 }
 
-/// The health behind a failed check.
-fn unhealthy(e: AsanaError) -> Health {
-    Health {
-        healthy: false,
-        reason: Some(if e.needs_reauthorization() {
-            UnhealthyReason::Reauthorize
-        } else if matches!(e, AsanaError::Forbidden { .. }) {
-            UnhealthyReason::MissingScope
-        } else if e.is_retryable() {
-            UnhealthyReason::Unavailable
-        } else {
-            UnhealthyReason::Failed
-        }),
-        message: e.to_string(),
+/// The unhealthy connection behind a failed check: why (a grant to renew, a missing scope, a
+/// failure that may pass) and what failed.
+impl From<AsanaError> for Health {
+    fn from(e: AsanaError) -> Self {
+        Health {
+            healthy: false,
+            reason: Some(if e.needs_reauthorization() {
+                UnhealthyReason::Reauthorize
+            } else if matches!(e, AsanaError::Forbidden { .. }) {
+                UnhealthyReason::MissingScope
+            } else if e.is_retryable() {
+                UnhealthyReason::Unavailable
+            } else {
+                UnhealthyReason::Failed
+            }),
+            message: e.to_string(),
+        }
     }
 }
 
@@ -821,7 +832,7 @@ async fn check_hosted(hosted: &HostedClient) -> Health {
                     .unwrap_or("the service gave no reason")
             ),
         },
-        Err(e) => unhealthy(e),
+        Err(e) => Health::from(e),
     }
 }
 

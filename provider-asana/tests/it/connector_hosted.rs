@@ -452,6 +452,12 @@ async fn each_error_status_has_its_class() {
             (retryable, reauthorize),
             "{status}"
         );
+        // Only a failure of the service that may pass says to retry.
+        assert_eq!(
+            err.to_string().ends_with("; retry later"),
+            status >= 500 && retryable,
+            "{status}: {err}"
+        );
         assert_eq!(api.status(), Some(status));
         assert_eq!(
             api.retry_after(),

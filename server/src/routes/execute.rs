@@ -13,7 +13,7 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use integrations::CredentialStatus;
-use integrations::asana::{AsanaConnector, AsanaError, ExecuteError, JsonResult};
+use integrations::asana::{AsanaConnector, AsanaError, ExecuteError, Health, JsonResult};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
@@ -350,8 +350,18 @@ async fn check(
             )
         } else {
             let connector = state.connectors.connector(record, status.record()).await?;
-            state.connectors.token_unless_store_fails(record).await?;
-            let health = connector.check().await;
+            let health = match connector.check_or_error().await {
+                Ok(health) => health,
+                Err(e) => {
+                    // The service's own store failed: not the connector's health to report.
+                    if let AsanaError::Auth(auth) = &e
+                        && let Some(answer) = ApiError::from_auth_store(auth, &record.id)
+                    {
+                        return Err(answer);
+                    }
+                    Health::from(e)
+                }
+            };
             (health.healthy, (!health.healthy).then_some(health.message))
         };
     Ok(ExecuteResponse {
