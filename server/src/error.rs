@@ -19,7 +19,7 @@ use utoipa::ToSchema;
 #[non_exhaustive]
 pub enum ServiceStoreError {
     /// The database refused the operation (a constraint, a permission, a statement it cannot
-    /// run, a store that cannot be written): retrying will not help until an operator looks.
+    /// run, a store that cannot be written): the same request would fail the same way.
     /// `operation` names what was being done.
     #[error(
         "the service store failed while it {operation}: {message}; check that {location} is reachable and writable"
@@ -213,9 +213,9 @@ impl ApiError {
         Self::new(StatusCode::INTERNAL_SERVER_ERROR, message).retryable()
     }
 
-    /// 500: the service's configuration or stored data is wrong (a provider set up badly, a
-    /// record sealed under a key the service lacks), or its database refused the operation;
-    /// retrying will not help until an operator fixes it.
+    /// 500, not retryable: the service's configuration or stored data is wrong (a provider set
+    /// up badly, a record sealed under a key the service lacks), or its database refused the
+    /// operation; the same request would fail the same way.
     pub fn misconfigured(message: impl Into<String>) -> Self {
         Self::new(StatusCode::INTERNAL_SERVER_ERROR, message)
     }

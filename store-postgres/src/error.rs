@@ -22,13 +22,15 @@ pub(crate) type Op = &'static str;
 /// Whether SQLSTATE `code` reports a condition that may clear on its own.
 fn retryable_state(code: &SqlState) -> bool {
     let class = &code.code()[..2];
-    // 08: connection exception; 53100-53300: a full disk, out of memory, too many connections
-    // (not 53400, a configured limit the same statement exceeds again); 57P01-3: the server is
+    // 08: connection exception; 53000-53300: a shortage of resources, a full disk, out of
+    // memory, too many connections (not 53400, a configured limit the same statement exceeds
+    // again); 57P01-3: the server is
     // shutting down, crashed or starting; 57014: cancelled (statement_timeout); 58030: an I/O
     // error; 40001/40P01: serialization failure, deadlock. The disk and I/O failures are
     // outages of the server, as SQLite's are for its store.
     class == "08"
         || [
+            SqlState::INSUFFICIENT_RESOURCES,
             SqlState::DISK_FULL,
             SqlState::OUT_OF_MEMORY,
             SqlState::TOO_MANY_CONNECTIONS,
@@ -126,6 +128,7 @@ mod tests {
             SqlState::ADMIN_SHUTDOWN,
             SqlState::CANNOT_CONNECT_NOW,
             SqlState::TOO_MANY_CONNECTIONS,
+            SqlState::INSUFFICIENT_RESOURCES,
             SqlState::DISK_FULL,
             SqlState::OUT_OF_MEMORY,
             SqlState::IO_ERROR,

@@ -269,8 +269,8 @@ enum ConsentFailure {
     AuthorizationFailed,
     /// Asana did not trade the code for tokens.
     ExchangeFailed,
-    /// The service failed to keep the connector (the grant it was given is revoked, unless
-    /// revoking would end the account's whole grant to the app).
+    /// The service failed to keep the connector (the grant it was given is revoked where
+    /// revoking ends that grant's tokens only).
     ServerError,
 }
 
@@ -448,15 +448,17 @@ async fn complete(
     let stored = state.connectors.store_granted(&record, &credentials).await;
     if let Err(e) = save_new(state, &principal, &record, stored, started).await {
         // The provider granted access that no connector holds (the application was deleted
-        // meanwhile, or a store failed): give it back rather than leave it live. Not where
-        // revoking deletes the account's whole grant to the app (GitHub's), which other
-        // connectors of the same account may hold.
-        let per_token = endpoint
-            .provider()
-            .oauth2_settings()
-            .is_some_and(|settings| {
-                settings.revocation_request != RevocationRequest::DeleteGrantWithAccessToken
-            });
+        // meanwhile, or a store failed): give it back rather than leave it live, where
+        // revoking ends this grant's tokens only (Asana's refresh token; HubSpot's). Elsewhere
+        // a revocation may end the account's whole grant to the app (GitHub's does, Google's
+        // may), which other connectors of the same account hold: that grant is left.
+        let per_token = matches!(kind, ConnectorType::Asana)
+            || endpoint
+                .provider()
+                .oauth2_settings()
+                .is_some_and(|settings| {
+                    settings.revocation_request == RevocationRequest::DeleteRefreshTokenInPath
+                });
         if per_token && let Err(revocation) = endpoint.revoke(&credentials).await {
             tracing::warn!(error = %revocation, "could not revoke the grant of a consent flow whose connector was not kept");
         }
