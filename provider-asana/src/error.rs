@@ -400,9 +400,9 @@ fn status_advice(status: u16, retryable: bool, retry_after: Option<Duration>) ->
             Some(wait) => format!("; rate limited, retry after {}s", wait.as_secs()),
             None => "; rate limited, retry later".into(),
         },
-        // Not retryable: the service's message says what failed (its own data, or the
-        // upstream API's refusal).
         500.. if retryable => "; retry later".into(),
+        // A 5xx that is not retryable: the service's message says what failed (its own data,
+        // or the upstream API's refusal).
         _ => String::new(),
     }
 }

@@ -1243,8 +1243,8 @@ impl ExpiryTracker {
         let tracker = self.clone();
         tokio::spawn(async move {
             if let Err(e) = tracker.record(expires_at).await {
-                tracing::warn!(connector = %tracker.connector_id, error = e.message(),
-                    "could not record the token's expiry; it is refreshed when used, not ahead");
+                tracing::debug!(connector = %tracker.connector_id, error = e.message(),
+                    "could not record the token's expiry (the store's failure is logged above)");
             }
         });
     }

@@ -24,10 +24,9 @@ fn retryable_state(code: &SqlState) -> bool {
     let class = &code.code()[..2];
     // 08: connection exception; 53000-53300: a shortage of resources, a full disk, out of
     // memory, too many connections (not 53400, a configured limit the same statement exceeds
-    // again); 57P01-3: the server is
-    // shutting down, crashed or starting; 57014: cancelled (statement_timeout); 58030: an I/O
-    // error; 40001/40P01: serialization failure, deadlock. The disk and I/O failures are
-    // outages of the server, as SQLite's are for its store.
+    // again); 57P01-3: the server is shutting down, crashed or starting; 57014: cancelled
+    // (statement_timeout); 58030: an I/O error; 40001/40P01: serialization failure, deadlock.
+    // The disk and I/O failures are outages of the server, as SQLite's are for its store.
     class == "08"
         || [
             SqlState::INSUFFICIENT_RESOURCES,

@@ -639,7 +639,8 @@ impl AsanaConnector {
     /// [`AsanaConnector::check`], with the error that made a local connection unhealthy given
     /// whole rather than as an unhealthy [`Health`] (`Health::from` makes that): for a caller
     /// that tells its own failures apart, as the hosted service tells its credential store's
-    /// from the connection's.
+    /// from the connection's. A local connector's `Ok` is always healthy; a hosted connector's
+    /// answer is always `Ok`, healthy or not, as the service reported it.
     pub async fn check_or_error(&self) -> Result<Health, AsanaError> {
         let client = match &self.backend {
             Backend::Local(client) => client,

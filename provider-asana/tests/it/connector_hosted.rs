@@ -452,12 +452,19 @@ async fn each_error_status_has_its_class() {
             (retryable, reauthorize),
             "{status}"
         );
-        // Only a failure of the service that may pass says to retry.
+        // Only a failure of the service that may pass says to retry; one that will not ends
+        // with the service's own message.
         assert_eq!(
             err.to_string().ends_with("; retry later"),
             status >= 500 && retryable,
             "{status}: {err}"
         );
+        if status == 500 && flag == Some(false) {
+            assert!(
+                err.to_string().ends_with("(HTTP 500): the service says no"),
+                "{err}"
+            );
+        }
         assert_eq!(api.status(), Some(status));
         assert_eq!(
             api.retry_after(),
