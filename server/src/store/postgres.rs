@@ -1206,3 +1206,64 @@ impl ServiceStore for PostgresServiceStore {
         rows.iter().map(connector).collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The batched token-and-connector read looks each connector up by its primary key, whatever
+    /// PostgreSQL knows of the tables: on tables never analyzed that hold an application of many
+    /// connectors, plain joins went through the application's index (every connector of the
+    /// application, filtered by id), 22 ms for a batch of 50 over 4,000 connectors.
+    #[tokio::test]
+    async fn the_batched_read_looks_each_connector_up_by_its_primary_key() {
+        let Some(db) = store_postgres::testing::database().await else {
+            return;
+        };
+        let credentials = PostgresCredentialStore::builder(&db.url())
+            .unencrypted()
+            .open()
+            .await
+            .unwrap();
+        let store = PostgresServiceStore::open(credentials.inner().clone())
+            .await
+            .unwrap();
+        let plan = store
+            .run("explained the batched read", 4, async |c| {
+                c.batch_execute(
+                    "INSERT INTO integrations_service_applications \
+                     (id, name, organization_id, client_id, client_secret_hash, redirect_origins, created_ms) \
+                     VALUES ('app', 'acme', 'org', 'client', 'hash', '{}', 0); \
+                     INSERT INTO integrations_service_tokens (token_hash, application_id, expires_ms) \
+                     VALUES ('token', 'app', 0); \
+                     INSERT INTO integrations_service_connectors \
+                     (id, application_id, customer_name, connector_type, definition_id, name, auth_kind, created_ms, updated_ms) \
+                     SELECT 'c' || n, 'app', 'customer', 'asana', 'asana', 'n', 'token', 0, 0 \
+                     FROM generate_series(1, 2000) AS n",
+                )
+                .await?;
+                let hashes = vec!["token"; 50];
+                let ids: Vec<String> = (1..=50).map(|n| format!("c{}", n * 40)).collect();
+                let explained = format!("EXPLAIN {TOKENS_CONNECTORS_AND_STATUSES}");
+                let rows = c.query(&explained, &[&hashes, &ids]).await?;
+                Ok(rows
+                    .iter()
+                    .map(|row| row.get::<_, String>(0))
+                    .collect::<Vec<_>>()
+                    .join("\n"))
+            })
+            .await
+            .unwrap();
+        for key in [
+            "integrations_service_tokens_pkey",
+            "integrations_service_connectors_pkey",
+            "integrations_credentials_pkey",
+        ] {
+            assert!(plan.contains(&format!("using {key} on")), "{key}:\n{plan}");
+        }
+        assert!(
+            !plan.contains("integrations_service_connectors_by_customer"),
+            "{plan}"
+        );
+    }
+}
