@@ -223,6 +223,26 @@ impl Harness {
     fn store_path(&self) -> PathBuf {
         self.dir.path().join("c.db")
     }
+
+    /// Writes `payload` as `provider`/`subject`'s record straight into the (unencrypted) store,
+    /// as no command of the CLI would: `what` says what it plants.
+    async fn plant(&self, provider: &str, subject: &str, payload: &[u8], what: &str) {
+        use integrations::auth_core::{CredentialRecord, Payload, PutMode};
+        use integrations::{CredentialStore, SqliteCredentialStore};
+        let store = SqliteCredentialStore::builder(self.store_path())
+            .unencrypted()
+            .open()
+            .await
+            .expect("open the store");
+        store
+            .put(
+                CredentialRecord::new(provider, subject, Payload::new(payload.to_vec())),
+                PutMode::Create,
+            )
+            .await
+            .unwrap_or_else(|e| panic!("{what}: {e}"));
+        store.into_inner().close().await.expect("close the store");
+    }
 }
 
 impl Login {
@@ -1142,24 +1162,13 @@ async fn token_fails_and_says_so_when_the_refreshed_credentials_cannot_be_saved(
 #[tokio::test]
 async fn a_damaged_record_is_reported_and_logout_local_deletes_it() {
     let h = Harness::start().await;
-    {
-        use integrations::auth_core::{CredentialRecord, Payload, PutMode};
-        use integrations::{CredentialStore, SqliteCredentialStore};
-        let store = SqliteCredentialStore::builder(h.store_path())
-            .unencrypted()
-            .open()
-            .await
-            .expect("open the store");
-        let payload = br#"{"access_token":"at","refresh_token":"rt","expires_at":1e30}"#.to_vec();
-        store
-            .put(
-                CredentialRecord::new("asana", "heidi", Payload::new(payload)),
-                PutMode::Create,
-            )
-            .await
-            .expect("plant a damaged record");
-        store.into_inner().close().await.expect("close the store");
-    }
+    h.plant(
+        "asana",
+        "heidi",
+        br#"{"access_token":"at","refresh_token":"rt","expires_at":1e30}"#,
+        "plant a damaged record",
+    )
+    .await;
     let expected = "error: the stored credentials of asana/heidi are damaged (`expires_at` is not a Unix timestamp) and cannot be used: run `integrations login asana --subject heidi` to replace them, or `integrations logout asana --subject heidi --local` to delete them\n";
     for command in [
         &["token", "asana", "--subject", "heidi"][..],
@@ -1226,27 +1235,13 @@ async fn a_store_file_open_to_other_users_is_restricted_and_the_user_told() {
 #[tokio::test]
 async fn logout_local_deletes_the_record_of_a_provider_no_longer_registered() {
     let h = Harness::start().await;
-    {
-        use integrations::auth_core::{CredentialRecord, Payload, PutMode};
-        use integrations::{CredentialStore, SqliteCredentialStore};
-        let store = SqliteCredentialStore::builder(h.store_path())
-            .unencrypted()
-            .open()
-            .await
-            .expect("open the store");
-        store
-            .put(
-                CredentialRecord::new(
-                    "acme",
-                    "default",
-                    Payload::new(br#"{"access_token":"at","expires_at":1e30}"#.to_vec()),
-                ),
-                PutMode::Create,
-            )
-            .await
-            .expect("store a damaged record of a provider that is not registered");
-        store.into_inner().close().await.expect("close the store");
-    }
+    h.plant(
+        "acme",
+        "default",
+        br#"{"access_token":"at","expires_at":1e30}"#,
+        "store a damaged record of a provider that is not registered",
+    )
+    .await;
     let listed = h.run(&["credentials", "list"]).await;
     listed.assert_code(0);
     assert_eq!(

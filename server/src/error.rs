@@ -75,6 +75,16 @@ pub enum ServiceStoreError {
 }
 
 impl ServiceStoreError {
+    /// `what` (a store thread, a batch writer) stopped before answering while the store did
+    /// `operation` at `location`: the service is shutting down, and another instance may answer.
+    pub(crate) fn stopped(operation: &'static str, location: &str, what: &str) -> Self {
+        ServiceStoreError::Unavailable {
+            operation,
+            message: format!("{what} stopped"),
+            location: location.to_string(),
+        }
+    }
+
     /// The failure `e` of the store layer under the service's tables (PostgreSQL's pool, SQLite's
     /// classification) while the store did `operation` at `location`: an outage stays retryable,
     /// damaged data stays corrupt, anything else is the backend's refusal.
@@ -277,24 +287,24 @@ impl ApiError {
             AuthError::RefreshNotSaved { .. } => unavailable_credential_store(),
             _ => return None,
         };
-        if answer.retryable {
-            tracing::warn!(connector = connector_id, error = %e, "credential store unavailable");
+        Some(answer.logged(e, Some(connector_id)))
+    }
+
+    /// Logs the credential store's failure `e` behind this answer: a warning when a retry may
+    /// help, an error when not.
+    fn logged(self, e: &dyn std::fmt::Display, connector: Option<&str>) -> Self {
+        if self.retryable {
+            tracing::warn!(connector, error = %e, "credential store unavailable");
         } else {
-            tracing::error!(connector = connector_id, error = %e, "credential store failure");
+            tracing::error!(connector, error = %e, "credential store failure");
         }
-        Some(answer)
+        self
     }
 }
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
-        let answer = credential_store_answer(&e);
-        if answer.retryable {
-            tracing::warn!(error = %e, "credential store unavailable");
-        } else {
-            tracing::error!(error = %e, "credential store failure");
-        }
-        answer
+        credential_store_answer(&e).logged(&e, None)
     }
 }
 

@@ -310,15 +310,23 @@ async fn runnable(
     }
 }
 
-/// A failed action: the credential store's failure is the service's own (503 when it cannot be
-/// reached, 500 when what it holds cannot be used), not Asana's.
+/// A failed action: the credential store's failure is the service's own, not Asana's.
 fn action_failure(record: &ConnectorRecord, e: ExecuteError) -> ActionFailure {
-    if let ExecuteError::Api(AsanaError::Auth(auth)) = &e
-        && let Some(answer) = ApiError::from_auth_store(auth, &record.id)
+    if let ExecuteError::Api(api) = &e
+        && let Some(answer) = store_failure(api, record)
     {
         return answer.into();
     }
     ActionFailure::Action(e)
+}
+
+/// The service's own answer when `e` is its credential store's failure (503 when the store
+/// cannot be reached, 500 when what it holds cannot be used); `None` for Asana's failures.
+fn store_failure(e: &AsanaError, record: &ConnectorRecord) -> Option<ApiError> {
+    match e {
+        AsanaError::Auth(auth) => ApiError::from_auth_store(auth, &record.id),
+        _ => None,
+    }
 }
 
 /// The warm connector of a connector whose grant is active.
@@ -352,15 +360,11 @@ async fn check(
             let connector = state.connectors.connector(record, status.record()).await?;
             let health = match connector.check_or_error().await {
                 Ok(health) => health,
-                Err(e) => {
-                    // The service's own store failed: not the connector's health to report.
-                    if let AsanaError::Auth(auth) = &e
-                        && let Some(answer) = ApiError::from_auth_store(auth, &record.id)
-                    {
-                        return Err(answer);
-                    }
-                    Health::from(e)
-                }
+                // The service's own store failed: not the connector's health to report.
+                Err(e) => match store_failure(&e, record) {
+                    Some(answer) => return Err(answer),
+                    None => Health::from(e),
+                },
             };
             (health.healthy, (!health.healthy).then_some(health.message))
         };

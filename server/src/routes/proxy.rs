@@ -385,45 +385,36 @@ async fn check(
     Ok((result, Map::new()))
 }
 
-/// The provider's "who am I" call on the connector's session, or (without one) a token.
-/// The outcome is the connector's health (`Err`: what failed, as the answer's `error`); the
+/// The connector's health from [`whoami`] (`Err`: what failed, as the answer's `error`); the
 /// service's own failure (its credential store) is the call's error.
 async fn probe(
     manager: &AuthManager,
     provider: &str,
     connector_id: &str,
 ) -> Result<Result<(), String>, ApiError> {
-    let unhealthy = |e: &AuthError| match ApiError::from_auth_store(e, connector_id) {
-        Some(answer) => Err(answer),
-        None => Ok(Err(e.to_string())),
-    };
-    let session = match manager.session(connector_id).await {
-        Ok(session) => session,
-        Err(e) => return unhealthy(&e),
-    };
-    let configured = match manager.provider(provider) {
-        Ok(configured) => configured,
-        Err(e) => return unhealthy(&e),
-    };
-    let declarative = (configured.as_ref() as &dyn Any).downcast_ref::<DeclarativeProvider>();
-    let outcome = match declarative.filter(|p| p.definition().whoami.is_some()) {
-        Some(provider) => match provider.whoami(&session).await {
-            Ok(_) => Ok(()),
-            Err(DeclarativeError::Auth(e)) => return unhealthy(&e),
-            Err(e) => Err(e.to_string()),
+    match whoami(manager, provider, connector_id).await {
+        Ok(()) => Ok(Ok(())),
+        Err(DeclarativeError::Auth(e)) => match ApiError::from_auth_store(&e, connector_id) {
+            Some(answer) => Err(answer),
+            None => Ok(Err(e.to_string())),
         },
-        None => {
-            let token = match session.token_source(provider) {
-                Ok(source) => source.token().await,
-                Err(e) => Err(e),
-            };
-            match token {
-                Ok(_) => Ok(()),
-                Err(e) => return unhealthy(&e),
-            }
-        }
-    };
-    Ok(outcome)
+        Err(e) => Ok(Err(e.to_string())),
+    }
+}
+
+/// The provider's "who am I" call on the connector's session, or (without one) a token.
+async fn whoami(
+    manager: &AuthManager,
+    provider: &str,
+    connector_id: &str,
+) -> Result<(), DeclarativeError> {
+    let session = manager.session(connector_id).await?;
+    let configured = manager.provider(provider)?;
+    let declarative = (configured.as_ref() as &dyn Any).downcast_ref::<DeclarativeProvider>();
+    match declarative.filter(|p| p.definition().whoami.is_some()) {
+        Some(provider) => provider.whoami(&session).await.map(drop),
+        None => Ok(session.token_source(provider)?.token().await.map(drop)?),
+    }
 }
 
 #[cfg(test)]

@@ -465,14 +465,9 @@ impl PostgresServiceStore {
         Ok((token(row), connector))
     }
 
-    /// The task running `what`'s batches stopped before answering (its runtime shut down: the
-    /// service is stopping, and another instance may answer).
+    /// The task running `what`'s batches stopped before answering (its runtime shut down).
     fn stopped(&self, operation: &'static str, what: &str) -> ServiceStoreError {
-        ServiceStoreError::Unavailable {
-            operation,
-            message: format!("{what} stopped"),
-            location: self.db.describe(),
-        }
+        ServiceStoreError::stopped(operation, &self.db.describe(), what)
     }
 
     /// Runs `work` on a pooled connection; `statements` bounds how long it may take.

@@ -393,7 +393,7 @@ async fn on<T: Send + 'static>(
     thread
         .run(job)
         .await
-        .map_err(|_| stopped(operation, location, "the store's thread"))?
+        .map_err(|_| ServiceStoreError::stopped(operation, location, "the store's thread"))?
         .map_err(|e| sqlite_error(operation, location, e))
 }
 
@@ -401,16 +401,6 @@ async fn on<T: Send + 'static>(
 /// are: a lock held too long or an I/O failure is retryable, a damaged file or row is corrupt.
 fn sqlite_error(operation: &'static str, location: &str, e: rusqlite::Error) -> ServiceStoreError {
     ServiceStoreError::from_store(operation, location, store_sqlite::sql_error(location, e))
-}
-
-/// `what` stopped before answering: the service is shutting down (retryable: another instance
-/// may answer).
-fn stopped(operation: &'static str, location: &str, what: &str) -> ServiceStoreError {
-    ServiceStoreError::Unavailable {
-        operation,
-        message: format!("{what} stopped"),
-        location: location.to_string(),
-    }
 }
 
 /// How long the audit writer waits for more entries before the next batch when the one it just
@@ -1203,7 +1193,11 @@ impl ServiceStore for SqliteServiceStore {
         match written.await {
             Ok(Ok(())) => Ok(()),
             Ok(Err(e)) => Err(sqlite_error(OPERATION, &self.location, e)),
-            Err(_) => Err(stopped(OPERATION, &self.location, "the audit writer")),
+            Err(_) => Err(ServiceStoreError::stopped(
+                OPERATION,
+                &self.location,
+                "the audit writer",
+            )),
         }
     }
 

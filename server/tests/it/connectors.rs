@@ -340,13 +340,8 @@ async fn a_connector_marked_needs_reauthorization_in_the_store_is_refused_by_the
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_updates_leave_the_row_describing_the_credentials_written_last() {
     let service = Service::start().await;
-    let app = service.application("acme").await;
-    let token = service.app_token(&app).await;
+    let (token, id) = service.pat_connector().await;
     let pat = service.asana.personal_access_token().to_string();
-    let connector = service
-        .connector(&token, "customer-1", json!({ "token": pat }))
-        .await;
-    let id = connector["id"].as_str().unwrap();
     let path = format!("/api/v1/integrations/connectors/{id}");
     for round in 0..5 {
         let updates = (0..12).map(|n| {
@@ -382,7 +377,7 @@ async fn concurrent_updates_leave_the_row_describing_the_credentials_written_las
         let stored = service
             .credentials()
             .await
-            .get("asana", id)
+            .get("asana", &id)
             .await
             .unwrap()
             .unwrap();
