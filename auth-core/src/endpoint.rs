@@ -245,11 +245,11 @@ impl TokenEndpoint {
                     .header("Accept", "application/json"))
             };
             let response = match settings.revocation_request {
-                RevocationRequest::DeleteGrantWithAccessToken => {
+                RevocationRequest::DeleteWithAccessToken => {
                     if settings.client_secret.is_none() {
                         return Err(AuthError::OAuthNotConfigured {
                             provider: self.id().to_string(),
-                            hint: "deleting the grant needs the client secret: configure it".into(),
+                            hint: "this revocation needs the client secret: configure it".into(),
                         });
                     }
                     let (id, secret) = basic_pair(settings);

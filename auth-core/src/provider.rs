@@ -102,14 +102,43 @@ pub enum RevocationRequest {
     #[default]
     Rfc7009,
     /// `DELETE` the URL with HTTP Basic authentication of the client id and secret, and
-    /// `{"access_token": ...}` as a JSON body: deletes the whole grant, every token of it
-    /// (GitHub's `DELETE /applications/{client_id}/grant`). Needs the client secret.
-    DeleteGrantWithAccessToken,
+    /// `{"access_token": ...}` as a JSON body (GitHub's `DELETE /applications/{client_id}/token`,
+    /// which deletes that token, or `/grant`, which deletes every token of the account's grant to
+    /// the app). Needs the client secret.
+    DeleteWithAccessToken,
     /// `DELETE` the URL with the refresh token appended as one more path segment, no body
     /// (HubSpot's `DELETE /oauth/v1/refresh-tokens/{token}`): the refresh token is deleted, and
     /// access tokens already issued from it run until they expire. Credentials without a refresh
     /// token have nothing to delete: revocation then succeeds without a request.
     DeleteRefreshTokenInPath,
+}
+
+/// What a revocation ends at the provider: the tokens it names, or the account's whole grant to
+/// the OAuth app. An application may hold several connectors of one account under one app; where
+/// revoking one ends the grant, it ends them all.
+///
+/// ```
+/// use auth_core::provider::{OAuth2Settings, RevocationScope};
+///
+/// let settings = OAuth2Settings::new(
+///     "https://acme.example/authorize".parse().unwrap(),
+///     "https://acme.example/token".parse().unwrap(),
+///     "client-id",
+/// );
+/// assert_eq!(settings.revocation_scope, RevocationScope::Grant);
+/// let settings = settings.with_revocation_scope(RevocationScope::Token);
+/// assert_eq!(settings.revocation_scope, RevocationScope::Token);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum RevocationScope {
+    /// Revoking ends the token sent and the tokens issued from it, nothing else (Asana's refresh
+    /// token, HubSpot's, GitHub's `DELETE /applications/{client_id}/token`).
+    Token,
+    /// Revoking may end every token of the account's grant to the app (the default: what a
+    /// provider does is assumed to be the larger harm until it is known).
+    #[default]
+    Grant,
 }
 
 /// How a body to or from the token endpoint is encoded.
@@ -200,6 +229,8 @@ pub struct OAuth2Settings {
     pub revoke_token: RevokeToken,
     /// How revocation is sent (default [`RevocationRequest::Rfc7009`]).
     pub revocation_request: RevocationRequest,
+    /// What a revocation ends (default [`RevocationScope::Grant`]).
+    pub revocation_scope: RevocationScope,
     /// Extra query parameters for every authorize URL.
     pub extra_authorize_params: Vec<(String, String)>,
     /// Timeout of each token-endpoint request (default 30 s).
@@ -243,6 +274,7 @@ impl OAuth2Settings {
             pkce: true,
             revoke_token: RevokeToken::Refresh,
             revocation_request: RevocationRequest::Rfc7009,
+            revocation_scope: RevocationScope::Grant,
             extra_authorize_params: Vec::new(),
             request_timeout: Duration::from_secs(30),
             scope_param: "scope".into(),
@@ -315,13 +347,19 @@ impl OAuth2Settings {
         self
     }
 
+    /// Sets what a revocation ends.
+    pub fn with_revocation_scope(mut self, scope: RevocationScope) -> Self {
+        self.revocation_scope = scope;
+        self
+    }
+
     /// The token a revocation of `token` sends, if it sends one: none without a revocation URL,
     /// or when the request needs a refresh token that `token` lacks (a personal access token, or
     /// an access token alone, has no grant to revoke there).
     pub fn revoked_token<'a>(&self, token: &'a OAuth2Token) -> Option<&'a SecretString> {
         self.revocation_url.as_ref()?;
         match (self.revocation_request, self.revoke_token) {
-            (RevocationRequest::DeleteGrantWithAccessToken, _)
+            (RevocationRequest::DeleteWithAccessToken, _)
             | (RevocationRequest::Rfc7009, RevokeToken::Access) => Some(&token.access_token),
             (RevocationRequest::Rfc7009, RevokeToken::RefreshOrAccess) => {
                 Some(token.refresh_token.as_ref().unwrap_or(&token.access_token))

@@ -29,7 +29,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use auth_core::config::{ConfigField, ProviderConfig};
 use auth_core::http::client_once;
-use auth_core::provider::{ApiSettings, ClientAuthMethod, OAuth2Settings};
+use auth_core::provider::{ApiSettings, ClientAuthMethod, OAuth2Settings, RevocationScope};
 use auth_core::token::UserCredentials;
 use auth_core::{
     AuthError, AuthProvider, ConfigError, CredentialSource, Credentials, OAuth2Token, SecretString,
@@ -352,6 +352,8 @@ impl AsanaAuthProvider {
                     id.clone(),
                 )
                 .with_revocation_url(app.revocation_url.clone())
+                // Revoking a refresh token ends it and its access tokens, nothing else.
+                .with_revocation_scope(RevocationScope::Token)
                 .with_default_scopes(app.default_scope.clone())
                 .with_scope_separator(" ")
                 .with_client_auth(app.token_auth_method);

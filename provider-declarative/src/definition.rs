@@ -5,7 +5,9 @@ use std::collections::BTreeMap;
 use std::ops::Range;
 
 use auth_core::config::is_secure_endpoint;
-use auth_core::provider::{BodyFormat, ClientAuthMethod, RevocationRequest, RevokeToken};
+use auth_core::provider::{
+    BodyFormat, ClientAuthMethod, RevocationRequest, RevocationScope, RevokeToken,
+};
 use auth_core::{ConfigError, REFUSED_HEADERS};
 use reqwest::header::{HeaderName, HeaderValue};
 use serde::Deserialize;
@@ -45,6 +47,8 @@ struct Raw {
     revoke_token: Revoke,
     #[serde(default)]
     revocation_request: Revocation,
+    #[serde(default)]
+    revocation_scope: Scope,
     #[serde(default)]
     authorize_params: BTreeMap<String, String>,
     #[serde(default)]
@@ -188,7 +192,10 @@ impl From<Revoke> for RevokeToken {
 enum Revocation {
     #[default]
     Rfc7009,
-    DeleteGrantWithAccessToken,
+    // The name before the request learned to delete a single token; definitions written then
+    // still load.
+    #[serde(alias = "delete_grant_with_access_token")]
+    DeleteWithAccessToken,
     DeleteRefreshTokenInPath,
 }
 
@@ -196,8 +203,25 @@ impl From<Revocation> for RevocationRequest {
     fn from(request: Revocation) -> Self {
         match request {
             Revocation::Rfc7009 => RevocationRequest::Rfc7009,
-            Revocation::DeleteGrantWithAccessToken => RevocationRequest::DeleteGrantWithAccessToken,
+            Revocation::DeleteWithAccessToken => RevocationRequest::DeleteWithAccessToken,
             Revocation::DeleteRefreshTokenInPath => RevocationRequest::DeleteRefreshTokenInPath,
+        }
+    }
+}
+
+#[derive(Deserialize, Default, Clone, Copy)]
+#[serde(rename_all = "snake_case")]
+enum Scope {
+    Token,
+    #[default]
+    Grant,
+}
+
+impl From<Scope> for RevocationScope {
+    fn from(scope: Scope) -> Self {
+        match scope {
+            Scope::Token => RevocationScope::Token,
+            Scope::Grant => RevocationScope::Grant,
         }
     }
 }
@@ -265,6 +289,8 @@ pub struct Definition {
     pub revoke_token: RevokeToken,
     /// How revocation is sent.
     pub revocation_request: RevocationRequest,
+    /// What a revocation ends.
+    pub revocation_scope: RevocationScope,
     /// Extra authorize parameters.
     pub authorize_params: Vec<(String, String)>,
     /// Placeholders and their defaults.
@@ -552,6 +578,7 @@ fn validate(source: &Source<'_>, index: usize, raw: Raw) -> Result<Definition, C
         client_auth: raw.client_auth.into(),
         revoke_token: raw.revoke_token.into(),
         revocation_request: raw.revocation_request.into(),
+        revocation_scope: raw.revocation_scope.into(),
         authorize_params: raw.authorize_params.into_iter().collect(),
         placeholders,
         api_headers,

@@ -81,16 +81,11 @@ impl DeclarativeProvider {
                         template: Option<&String>,
                         placeholders: &[(String, String)]|
          -> Result<Option<Url>, ConfigError> {
-            if let Some(url) = config.get(&ConfigKey::url(name)) {
-                return Ok(Some(url.clone()));
-            }
-            let Some(template) = template else {
-                return Ok(None);
-            };
-            let invalid = |reason: String| ConfigError::Invalid {
+            let key = ConfigKey::url(name);
+            let invalid = |origin: ConfigSource, reason: String| ConfigError::Invalid {
                 provider: definition.id.clone(),
                 field: name.to_string(),
-                origin: ConfigSource::Default,
+                origin,
                 reason,
                 env_keys: vec![format!(
                     "{}_{}",
@@ -98,6 +93,27 @@ impl DeclarativeProvider {
                     name.to_ascii_uppercase()
                 )],
             };
+            if let Some(url) = config.get(&key) {
+                // A configured URL may name the template's placeholders too (a GitHub
+                // Enterprise host's `/applications/{client_id}/token`), their braces written
+                // percent-encoded by the URL parser.
+                if !url.as_str().contains("%7B") {
+                    return Ok(Some(url.clone()));
+                }
+                let origin = config
+                    .origin(key.name())
+                    .cloned()
+                    .unwrap_or(ConfigSource::Default);
+                let text = url.as_str().replace("%7B", "{").replace("%7D", "}");
+                let filled = fill(&text, placeholders).map_err(|e| invalid(origin.clone(), e))?;
+                return Url::parse(&filled)
+                    .map(Some)
+                    .map_err(|e| invalid(origin, format!("not a valid URL once filled ({e})")));
+            }
+            let Some(template) = template else {
+                return Ok(None);
+            };
+            let invalid = |reason: String| invalid(ConfigSource::Default, reason);
             let filled = fill(template, placeholders).map_err(invalid)?;
             let url = Url::parse(&filled).map_err(|e| invalid(format!("not a valid URL ({e})")))?;
             if !is_secure_endpoint(&url) {
@@ -128,7 +144,7 @@ impl DeclarativeProvider {
             (None, None) => None,
             (Some(id), secret) => {
                 // The revocation URL may name the client (GitHub's
-                // `/applications/{client_id}/grant`).
+                // `/applications/{client_id}/token`).
                 let mut with_client = placeholders.clone();
                 with_client.push((
                     "client_id".into(),
@@ -152,6 +168,7 @@ impl DeclarativeProvider {
                     .with_client_auth(method)
                     .with_revoke_token(definition.revoke_token)
                     .with_revocation_request(definition.revocation_request)
+                    .with_revocation_scope(definition.revocation_scope)
                     .with_token_request_format(definition.token_request_format)
                     .with_token_response_format(definition.token_response_format);
                 for (key, value) in &definition.authorize_params {

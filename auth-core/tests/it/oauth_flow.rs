@@ -651,13 +651,13 @@ fn revoking_with(
 async fn a_grant_deletion_sends_the_access_token_with_the_client_s_basic_auth() {
     let server = MockServer::start().await;
     Mock::given(method("DELETE"))
-        .and(path("/applications/client-1/grant"))
+        .and(path("/applications/client-1/token"))
         .respond_with(ResponseTemplate::new(204))
         .expect(1)
         .mount(&server)
         .await;
-    let request = RevocationRequest::DeleteGrantWithAccessToken;
-    let auth = revoking_with(&server.uri(), request, "/applications/client-1/grant", true);
+    let request = RevocationRequest::DeleteWithAccessToken;
+    let auth = revoking_with(&server.uri(), request, "/applications/client-1/token", true);
     auth.store_credentials("test", "u", &valid("at-canary", "rt-canary"))
         .await
         .unwrap();
@@ -694,7 +694,7 @@ async fn a_refused_grant_deletion_keeps_the_credentials_and_names_no_secret() {
         })))
         .mount(&server)
         .await;
-    let request = RevocationRequest::DeleteGrantWithAccessToken;
+    let request = RevocationRequest::DeleteWithAccessToken;
     let auth = revoking_with(&server.uri(), request, "/grant", true);
     auth.store_credentials("test", "u", &valid("at-canary", "rt-canary"))
         .await

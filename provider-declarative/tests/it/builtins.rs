@@ -131,7 +131,7 @@ fn github_api(body: serde_json::Value) -> impl Fn(&Request) -> ResponseTemplate 
 }
 
 pub async fn github_fake(rotation: std::sync::Arc<Rotation>) -> Fake {
-    let fake = Fake::start("github", Some("/applications/client-1/grant"), Some("")).await;
+    let fake = Fake::start("github", Some("/applications/client-1/token"), Some("")).await;
     Mock::given(method("POST"))
         .and(path("/token"))
         .respond_with(github_tokens(rotation))
@@ -225,10 +225,10 @@ async fn github_life() {
             .all(|r| r.headers["accept"] == "application/json")
     );
 
-    // Logging out deletes the grant at GitHub (the client's Basic auth, the access token in
+    // Logging out deletes the token at GitHub (the client's Basic auth, the access token in
     // JSON), then locally.
     Mock::given(method("DELETE"))
-        .and(path("/applications/client-1/grant"))
+        .and(path("/applications/client-1/token"))
         .respond_with(ResponseTemplate::new(204))
         .expect(1)
         .mount(&fake.server)

@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use auth_core::config::EnvSource;
+use auth_core::provider::{RevocationRequest, RevocationScope};
 use auth_core::{AuthError, AuthManager, ConfigError, ConfigSource, Credentials};
 use provider_declarative::DeclarativeProvider;
 use serde_json::json;
@@ -77,7 +78,6 @@ fn the_smallest_definition_works_with_its_defaults() {
 /// GitHub's URL names the configured client.
 #[test]
 fn github_and_hubspot_revoke_with_their_own_requests() {
-    use auth_core::provider::RevocationRequest;
     let auth = AuthManager::builder()
         .env(env(&[
             ("GITHUB_CLIENT_ID", "Iv1.a/b"),
@@ -99,12 +99,13 @@ fn github_and_hubspot_revoke_with_their_own_requests() {
     let github = settings("github");
     assert_eq!(
         github.revocation_url.unwrap().as_str(),
-        "https://api.github.com/applications/Iv1.a%2Fb/grant"
+        "https://api.github.com/applications/Iv1.a%2Fb/token"
     );
     assert_eq!(
         github.revocation_request,
-        RevocationRequest::DeleteGrantWithAccessToken
+        RevocationRequest::DeleteWithAccessToken
     );
+    assert_eq!(github.revocation_scope, RevocationScope::Token);
     let hubspot = settings("hubspot");
     assert_eq!(
         hubspot.revocation_url.unwrap().as_str(),
@@ -114,9 +115,48 @@ fn github_and_hubspot_revoke_with_their_own_requests() {
         hubspot.revocation_request,
         RevocationRequest::DeleteRefreshTokenInPath
     );
+    assert_eq!(hubspot.revocation_scope, RevocationScope::Token);
+    let linear = settings("linear");
+    assert_eq!(linear.revocation_request, RevocationRequest::Rfc7009);
+    assert_eq!(linear.revocation_scope, RevocationScope::Grant);
+}
+
+/// A configured URL names the definition's placeholders as its template does: a GitHub
+/// Enterprise host's revocation URL gets the client id, and an unknown name is refused.
+#[test]
+fn a_configured_url_names_the_client_and_the_placeholders() {
+    let pairs = |revocation| {
+        [
+            ("GITHUB_CLIENT_ID", "Iv1.a/b"),
+            ("GITHUB_CLIENT_SECRET", "secret-1"),
+            ("GITHUB_REVOCATION_URL", revocation),
+        ]
+    };
+    let auth = AuthManager::builder()
+        .env(env(&pairs(
+            "https://ghe.example/api/v3/applications/{client_id}/token",
+        )))
+        .build()
+        .unwrap();
+    let github = auth
+        .provider("github")
+        .unwrap()
+        .oauth2_settings()
+        .unwrap()
+        .clone();
     assert_eq!(
-        settings("linear").revocation_request,
-        RevocationRequest::Rfc7009
+        github.revocation_url.unwrap().as_str(),
+        "https://ghe.example/api/v3/applications/Iv1.a%2Fb/token"
+    );
+    let err = build_error(&pairs("https://ghe.example/applications/{client}/token"));
+    assert!(
+        matches!(&err, ConfigError::Invalid { field, origin, .. }
+            if field == "revocation_url" && *origin != ConfigSource::Default),
+        "{err:?}"
+    );
+    assert!(
+        err.to_string().contains("unknown placeholder `{client}`"),
+        "{err}"
     );
 }
 
@@ -138,6 +178,10 @@ fn the_client_id_fills_the_revocation_url_only_and_revocation_requests_are_named
             with("revocation_request = \"delete_everything\""),
             "unknown variant `delete_everything`",
         ),
+        (
+            with("revocation_scope = \"account\""),
+            "unknown variant `account`",
+        ),
     ] {
         let err = provider_declarative::parse(&text, "acme.toml").unwrap_err();
         assert!(err.to_string().contains(expected), "{err}");
@@ -149,6 +193,16 @@ fn the_client_id_fills_the_revocation_url_only_and_revocation_requests_are_named
             .as_deref(),
         Some("https://acme.example/apps/{client_id}/grant")
     );
+    // The request's name before it could delete a single token still reads.
+    let text = with(
+        "revocation_request = \"delete_grant_with_access_token\"\nrevocation_scope = \"token\"",
+    );
+    let parsed = &provider_declarative::parse(&text, "acme.toml").unwrap()[0];
+    assert_eq!(
+        parsed.revocation_request,
+        RevocationRequest::DeleteWithAccessToken
+    );
+    assert_eq!(parsed.revocation_scope, RevocationScope::Token);
 }
 
 #[test]

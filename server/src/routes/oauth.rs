@@ -29,7 +29,7 @@ use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use integrations::auth_core::PendingStateStore;
 use integrations::auth_core::pending::PendingState;
-use integrations::auth_core::provider::RevocationRequest;
+use integrations::auth_core::provider::RevocationScope;
 use integrations::{AuthError, AuthorizeOptions, OAuth2Flow, SecretString};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -449,16 +449,13 @@ async fn complete(
     if let Err(e) = save_new(state, &principal, &record, stored, started).await {
         // The provider granted access that no connector holds (the application was deleted
         // meanwhile, or a store failed): give it back rather than leave it live, where
-        // revoking ends this grant's tokens only (Asana's refresh token; HubSpot's). Elsewhere
-        // a revocation may end the account's whole grant to the app (GitHub's does, Google's
-        // may), which other connectors of the same account hold: that grant is left.
-        let per_token = matches!(kind, ConnectorType::Asana)
-            || endpoint
-                .provider()
-                .oauth2_settings()
-                .is_some_and(|settings| {
-                    settings.revocation_request == RevocationRequest::DeleteRefreshTokenInPath
-                });
+        // revoking ends this flow's tokens only. Elsewhere a revocation may end the account's
+        // whole grant to the app, which other connectors of the same account hold: that grant
+        // is left, the lesser harm.
+        let per_token = endpoint
+            .provider()
+            .oauth2_settings()
+            .is_some_and(|settings| settings.revocation_scope == RevocationScope::Token);
         if per_token && let Err(revocation) = endpoint.revoke(&credentials).await {
             tracing::warn!(error = %revocation, "could not revoke the grant of a consent flow whose connector was not kept");
         }

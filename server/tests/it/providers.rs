@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
+use base64::Engine;
 use integrations::asana::AsanaAppCredentials;
 use integrations::{EncryptionKey, EnvSource, KeyRing};
 use integrations_mcp::testing::{list_tools_request, post_raw};
@@ -587,78 +588,109 @@ async fn the_consent_flow_creates_a_github_connector_with_the_service_s_github_a
     assert!(form.contains_key("code_verifier"));
 }
 
-/// A GitHub consent flow whose connector cannot be kept (its application deleted during the
-/// exchange) revokes nothing: GitHub's revocation deletes the account's whole grant to the app,
-/// which other connectors of the same account may hold.
-#[tokio::test]
-async fn a_failed_github_consent_flow_leaves_the_account_s_grant() {
-    let fake = MockServer::start().await;
+/// Runs a consent flow of `provider` (upper case in the service's keys) whose connector cannot
+/// be kept: the application is deleted while the fake's token endpoint (`token_path`) delays the
+/// exchange, which answers `token`. Checks that the user lands on `server_error`; answers every
+/// request the fake received.
+async fn a_consent_flow_that_cannot_keep_its_grant(
+    fake: &MockServer,
+    provider: &str,
+    token_path: &str,
+    token: Value,
+    extra: &[(&str, String)],
+) -> Vec<Request> {
     Mock::given(method("POST"))
-        .and(path("/login/oauth/access_token"))
+        .and(path(token_path))
         .respond_with(
             ResponseTemplate::new(200)
-                .set_body_json(json!({
-                    "access_token": PAT, "token_type": "bearer", "scope": "read:user",
-                }))
+                .set_body_json(token)
                 .set_delay(Duration::from_secs(1)),
         )
-        .mount(&fake)
+        .mount(fake)
         .await;
+    let svc = start_with_app(fake, provider, "service-app", extra).await;
+    let app = svc.application("acme").await;
+    let token = svc.app_token(&app).await;
+    let consent = consent_url(&svc, &token, &provider.to_ascii_lowercase()).await;
+    let deleted = async {
+        let waited = std::time::Instant::now();
+        while fake.received_requests().await.unwrap().is_empty() {
+            assert!(waited.elapsed() < Duration::from_secs(10), "no exchange");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        svc.admin
+            .delete_application(&app.application.id)
+            .await
+            .unwrap();
+    };
+    let state = query_of(&consent)["state"].clone();
+    let (back, ()) = tokio::join!(land(&svc, "code-1", &state), deleted);
+    assert_eq!(query_of(&back)["error"], "server_error");
+    fake.received_requests().await.unwrap()
+}
+
+/// A GitHub consent flow whose connector cannot be kept gives back the token it was granted,
+/// and that token only (`DELETE /applications/{client_id}/token`, the client's Basic auth, the
+/// token in JSON): `/grant` would end the account's other connectors too.
+#[tokio::test]
+async fn a_failed_github_consent_flow_revokes_its_token_only() {
+    let fake = MockServer::start().await;
     Mock::given(method("DELETE"))
         .respond_with(ResponseTemplate::new(204))
         .mount(&fake)
         .await;
-    let revocation = format!("{}/applications/{{client_id}}/grant", fake.uri());
-    let svc = start_with_app(
+    let revocation = format!("{}/applications/{{client_id}}/token", fake.uri());
+    let token = json!({ "access_token": PAT, "token_type": "bearer", "scope": "read:user" });
+    let received = a_consent_flow_that_cannot_keep_its_grant(
         &fake,
         "GITHUB",
-        "service-github-app",
+        "/login/oauth/access_token",
+        token,
         &[("GITHUB_REVOCATION_URL", revocation)],
     )
     .await;
-    let app = svc.application("acme").await;
-    let token = svc.app_token(&app).await;
-    let consent = consent_url(&svc, &token, "github").await;
-    let callback = format!(
-        "{}/api/v1/oauth/callback?code=code-1&state={}",
-        svc.url,
-        query_of(&consent)["state"]
-    );
-    let landed = tokio::spawn(async move {
-        reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap()
-            .get(callback)
-            .send()
-            .await
-            .unwrap()
-    });
-    let waited = std::time::Instant::now();
-    while fake.received_requests().await.unwrap().is_empty() {
-        assert!(waited.elapsed() < Duration::from_secs(10), "no exchange");
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    svc.admin
-        .delete_application(&app.application.id)
-        .await
-        .unwrap();
-    let landed = landed.await.unwrap();
-    assert_eq!(landed.status().as_u16(), 303);
-    let back: Url = landed.headers()["location"]
-        .to_str()
-        .unwrap()
-        .parse()
-        .unwrap();
-    assert_eq!(query_of(&back)["error"], "server_error");
-    let methods: Vec<String> = fake
-        .received_requests()
-        .await
-        .unwrap()
+    let calls: Vec<String> = received
         .iter()
-        .map(|r| r.method.to_string())
+        .map(|r| format!("{} {}", r.method, r.url.path()))
         .collect();
-    assert_eq!(methods, ["POST"], "the exchange only: no revocation");
+    assert_eq!(
+        calls,
+        [
+            "POST /login/oauth/access_token",
+            "DELETE /applications/service-app/token"
+        ]
+    );
+    let revoked = &received[1];
+    let basic = base64::engine::general_purpose::STANDARD.encode("service-app:service-secret");
+    assert_eq!(
+        header_of(revoked, "authorization"),
+        Some(format!("Basic {basic}").as_str())
+    );
+    assert_eq!(
+        serde_json::from_slice::<Value>(&revoked.body).unwrap(),
+        json!({ "access_token": PAT })
+    );
+}
+
+/// A Google consent flow whose connector cannot be kept revokes nothing: Google's revocation
+/// may end the account's whole grant to the app, which other connectors of the same account may
+/// hold.
+#[tokio::test]
+async fn a_failed_google_consent_flow_leaves_the_account_s_grant() {
+    let fake = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/revoke"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({})))
+        .mount(&fake)
+        .await;
+    let token = json!({
+        "access_token": "ya29-fresh", "refresh_token": "1//refresh-canary",
+        "expires_in": 3600, "token_type": "Bearer",
+    });
+    let received =
+        a_consent_flow_that_cannot_keep_its_grant(&fake, "GOOGLE", "/token", token, &[]).await;
+    let calls: Vec<&str> = received.iter().map(|r| r.url.path()).collect();
+    assert_eq!(calls, ["/token"], "the exchange only: no revocation");
 }
 
 /// The refresh of a Google connector: 200 with a new access token, or a revocation: 200.
