@@ -341,9 +341,12 @@ impl TokenEndpoint {
         }
         let body = match &settings.token_pointer {
             Some(pointer) => {
-                lift_token(body, pointer).ok_or_else(|| AuthError::InvalidTokenResponse {
-                    provider: self.id().to_string(),
-                    reason: format!("the response has no token object at `{pointer}`"),
+                let refresh = operation == TokenOperation::Refresh;
+                lift_token(body, pointer, refresh).ok_or_else(|| {
+                    AuthError::InvalidTokenResponse {
+                        provider: self.id().to_string(),
+                        reason: format!("the response has no token object at `{pointer}`"),
+                    }
                 })?
             }
             None => body,
@@ -561,8 +564,25 @@ fn error_code(settings: Option<&OAuth2Settings>, code: String) -> OAuthErrorCode
 /// top-level fields are kept beside them except the secrets (which belong to another token, such
 /// as Slack's bot token beside the user's), and the object's own `token_type` is dropped (a
 /// nested token names its kind there, Slack's `user`, not an HTTP scheme).
-fn lift_token(body: serde_json::Value, pointer: &str) -> Option<serde_json::Value> {
-    let nested = body.pointer(pointer)?.as_object()?.clone();
+///
+/// A `refresh` answer without that object, but with an access token at its top level, is the
+/// refreshed token itself (Slack answers a user token's refresh so, `token_type` `user`): its
+/// `token_type` is dropped likewise. An exchange's top-level token belongs to another (Slack's
+/// bot), so an exchange answer without the object has no token.
+fn lift_token(body: serde_json::Value, pointer: &str, refresh: bool) -> Option<serde_json::Value> {
+    let nested = match body.pointer(pointer) {
+        Some(found) => found.as_object()?.clone(),
+        None => {
+            let serde_json::Value::Object(mut top) = body else {
+                return None;
+            };
+            if !refresh || !top.contains_key("access_token") {
+                return None;
+            }
+            top.remove("token_type");
+            return Some(serde_json::Value::Object(top));
+        }
+    };
     let serde_json::Value::Object(top) = body else {
         return None;
     };

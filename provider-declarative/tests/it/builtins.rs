@@ -361,6 +361,71 @@ async fn google_life() {
     assert!(stored(&auth, "google").await.is_none());
 }
 
+/// Slack with token rotation on: the exchange nests the user's token under `authed_user` with a
+/// refresh token; a refresh answers the user's new token at the top level (`token_type` `user`),
+/// rotating the refresh token; a spent one is `ok: false` with `invalid_refresh_token`.
+#[tokio::test]
+async fn slack_rotates_a_user_token_and_a_spent_refresh_token_asks_for_a_new_login() {
+    let rotation = std::sync::Arc::new(Rotation::new());
+    let fake = Fake::start("slack", None, Some("/api")).await;
+    let spent = rotation.clone();
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .respond_with(move |request: &Request| {
+            let fields = form(request);
+            match fields.get("grant_type").map(String::as_str) {
+                Some("authorization_code") => json(
+                    200,
+                    json!({
+                        "ok": true, "access_token": "xoxb-bot", "token_type": "bot",
+                        "authed_user": {
+                            "id": "U1", "scope": "users:read", "access_token": "xoxe.xoxp-1",
+                            "token_type": "user", "refresh_token": "rt-1", "expires_in": 43200,
+                        },
+                    }),
+                ),
+                _ => match spent.spend(fields.get("refresh_token")) {
+                    Some(n) => json(
+                        200,
+                        json!({
+                            "ok": true, "access_token": format!("xoxe.xoxp-{n}"),
+                            "refresh_token": format!("rt-{n}"), "token_type": "user",
+                            "scope": "users:read", "expires_in": 43200,
+                        }),
+                    ),
+                    None => json(200, json!({"ok": false, "error": "invalid_refresh_token"})),
+                },
+            }
+        })
+        .mount(&fake.server)
+        .await;
+    let auth = fake.manager();
+    let (_, credentials) = log_in(&auth, "slack", "slack-code").await;
+    assert_eq!(
+        credentials.token.access_token.expose_secret(),
+        "xoxe.xoxp-1"
+    );
+
+    expire(&auth, "slack").await;
+    assert_eq!(token(&auth, "slack").await.unwrap(), "xoxe.xoxp-2");
+    let after = stored(&auth, "slack").await.unwrap();
+    assert_eq!(
+        after.token.refresh_token.as_ref().unwrap().expose_secret(),
+        "rt-2"
+    );
+    assert_eq!(credentials.extra["user_id"], "U1");
+    assert_eq!(rotation.refreshes(), 1);
+
+    let mut old = after.clone();
+    old.token.refresh_token = Some("rt-1".into());
+    old.token.expires_at = Some(std::time::SystemTime::now() - std::time::Duration::from_secs(60));
+    auth.store_credentials("slack", SUBJECT, &old)
+        .await
+        .unwrap();
+    let err = token(&auth, "slack").await.unwrap_err();
+    assert!(err.needs_reauthorization(), "{err:?}");
+}
+
 #[tokio::test]
 async fn slack_life() {
     let fake = Fake::start("slack", Some("/api/auth.revoke"), Some("/api")).await;
