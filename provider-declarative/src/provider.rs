@@ -93,28 +93,26 @@ impl DeclarativeProvider {
                     name.to_ascii_uppercase()
                 )],
             };
-            if let Some(url) = config.get(&key) {
-                // A configured URL may name the template's placeholders too (a GitHub
-                // Enterprise host's `/applications/{client_id}/token`), their braces written
-                // percent-encoded by the URL parser.
-                if !url.as_str().contains("%7B") {
-                    return Ok(Some(url.clone()));
+            // A configured URL may name the template's placeholders too (a GitHub Enterprise
+            // host's `/applications/{client_id}/token`, `https://{login_host}/...`): the URL
+            // parser kept their braces in the host and the query, and percent-encoded them in
+            // the path.
+            let (template, origin) = match config.get(&key) {
+                Some(url) => {
+                    let text = url.as_str().replace("%7B", "{").replace("%7D", "}");
+                    if !text.contains('{') {
+                        return Ok(Some(url.clone()));
+                    }
+                    let origin = config.origin(key.name()).cloned();
+                    (text, origin.unwrap_or(ConfigSource::Default))
                 }
-                let origin = config
-                    .origin(key.name())
-                    .cloned()
-                    .unwrap_or(ConfigSource::Default);
-                let text = url.as_str().replace("%7B", "{").replace("%7D", "}");
-                let filled = fill(&text, placeholders).map_err(|e| invalid(origin.clone(), e))?;
-                return Url::parse(&filled)
-                    .map(Some)
-                    .map_err(|e| invalid(origin, format!("not a valid URL once filled ({e})")));
-            }
-            let Some(template) = template else {
-                return Ok(None);
+                None => match template {
+                    Some(template) => (template.clone(), ConfigSource::Default),
+                    None => return Ok(None),
+                },
             };
-            let invalid = |reason: String| invalid(ConfigSource::Default, reason);
-            let filled = fill(template, placeholders).map_err(invalid)?;
+            let invalid = |reason: String| invalid(origin.clone(), reason);
+            let filled = fill(&template, placeholders).map_err(invalid)?;
             let url = Url::parse(&filled).map_err(|e| invalid(format!("not a valid URL ({e})")))?;
             if !is_secure_endpoint(&url) {
                 return Err(invalid(

@@ -121,8 +121,9 @@ fn github_and_hubspot_revoke_with_their_own_requests() {
     assert_eq!(linear.revocation_scope, RevocationScope::Grant);
 }
 
-/// A configured URL names the definition's placeholders as its template does: a GitHub
-/// Enterprise host's revocation URL gets the client id, and an unknown name is refused.
+/// A configured URL names the definition's placeholders as its template does, anywhere: a GitHub
+/// Enterprise host's revocation URL gets the client id, an unknown name is refused, and a
+/// Salesforce token URL gets its login host.
 #[test]
 fn a_configured_url_names_the_client_and_the_placeholders() {
     let pairs = |revocation| {
@@ -157,6 +158,24 @@ fn a_configured_url_names_the_client_and_the_placeholders() {
     assert!(
         err.to_string().contains("unknown placeholder `{client}`"),
         "{err}"
+    );
+    // In the host and the query too (where the URL parser keeps the braces).
+    let auth = AuthManager::builder()
+        .env(env(&[
+            ("SALESFORCE_CLIENT_ID", "sf-1"),
+            ("SALESFORCE_CLIENT_SECRET", "secret-4"),
+            ("SALESFORCE_LOGIN_HOST", "acme.my.salesforce.com"),
+            (
+                "SALESFORCE_TOKEN_URL",
+                "https://{login_host}/services/oauth2/token?host={login_host}",
+            ),
+        ]))
+        .build()
+        .unwrap();
+    let salesforce = auth.provider("salesforce").unwrap();
+    assert_eq!(
+        salesforce.oauth2_settings().unwrap().token_url.as_str(),
+        "https://acme.my.salesforce.com/services/oauth2/token?host=acme.my.salesforce.com"
     );
 }
 
