@@ -399,13 +399,39 @@ impl TokenEndpoint {
         secrets: &Redactor,
     ) -> Option<AuthError> {
         let (code, description) = oauth_error_of(Some(settings), body)?;
-        Some(AuthError::OAuth {
+        Some(self.oauth_error(
+            Some(settings),
+            operation,
+            status,
+            code,
+            description,
+            secrets,
+        ))
+    }
+
+    /// The provider's OAuth error `code` (with its `description`), cleaned of `secrets`: a code
+    /// that says the provider failed for now ([`OAuth2Settings::is_transient_code`]) is
+    /// [`AuthError::Transient`], any other [`AuthError::OAuth`].
+    fn oauth_error(
+        &self,
+        settings: Option<&OAuth2Settings>,
+        operation: TokenOperation,
+        status: u16,
+        code: &str,
+        description: Option<&str>,
+        secrets: &Redactor,
+    ) -> AuthError {
+        let code = secrets.clean(code, 64);
+        if settings.is_some_and(|s| s.is_transient_code(&code)) {
+            return self.transient(operation, format!("the provider answered `{code}`"), None);
+        }
+        AuthError::OAuth {
             provider: self.id().to_string(),
             operation,
             status,
-            code: error_code(Some(settings), secrets.clean(code, 64)),
+            code: error_code(settings, code),
             description: description.map(|d| secrets.clean(d, 300)),
-        })
+        }
     }
 
     /// Posts `form` to `url` with the client authentication of the settings.
@@ -470,7 +496,8 @@ impl TokenEndpoint {
         })
     }
 
-    /// Classifies a non-2xx answer: 5xx, 408 and 429 are transient; otherwise the OAuth `error`
+    /// Classifies a non-2xx answer: 5xx, 408 and 429 are transient, as is an error code that
+    /// says the provider failed for now; otherwise the OAuth `error`
     /// code and description are kept (cleaned: controls stripped, the request's `secrets`
     /// redacted, truncated), never the body itself, which is read up to [`MAX_RESPONSE_BYTES`].
     async fn refusal(
@@ -505,22 +532,22 @@ impl TokenEndpoint {
             Ok(None) => return self.too_large(operation),
             Err(_) => None,
         };
-        let (code, description) = match parsed {
-            Some((code, description)) => (
-                error_code(settings, secrets.clean(&code, 64)),
-                description.map(|d| secrets.clean(&d, 300)),
+        match parsed {
+            Some((code, description)) => self.oauth_error(
+                settings,
+                operation,
+                status.as_u16(),
+                &code,
+                description.as_deref(),
+                secrets,
             ),
-            None => (
-                OAuthErrorCode::Other(format!("http_{}", status.as_u16())),
-                None,
-            ),
-        };
-        AuthError::OAuth {
-            provider: self.id().to_string(),
-            operation,
-            status: status.as_u16(),
-            code,
-            description,
+            None => AuthError::OAuth {
+                provider: self.id().to_string(),
+                operation,
+                status: status.as_u16(),
+                code: OAuthErrorCode::Other(format!("http_{}", status.as_u16())),
+                description: None,
+            },
         }
     }
 

@@ -249,6 +249,10 @@ pub struct OAuth2Settings {
     /// Error codes that mean what `invalid_grant` means (GitHub's `bad_refresh_token`): they are
     /// reported as [`OAuthErrorCode::InvalidGrant`](crate::OAuthErrorCode::InvalidGrant).
     pub invalid_grant_codes: Vec<String>,
+    /// Error codes that say the provider failed for now, not the request (Slack's
+    /// `internal_error`): they are reported as [`AuthError::Transient`](crate::AuthError::Transient),
+    /// as RFC 6749's `temporarily_unavailable` and `server_error` always are.
+    pub transient_codes: Vec<String>,
     /// A JSON pointer to the error code of an error answer (default `/error`, RFC 6749 §5.2;
     /// HubSpot's is `/status`).
     pub error_pointer: String,
@@ -282,6 +286,7 @@ impl OAuth2Settings {
             token_response_format: BodyFormat::Json,
             token_pointer: None,
             invalid_grant_codes: Vec::new(),
+            transient_codes: Vec::new(),
             error_pointer: "/error".into(),
             error_description_pointer: "/error_description".into(),
         }
@@ -423,6 +428,19 @@ impl OAuth2Settings {
     pub fn with_invalid_grant_code(mut self, code: impl Into<String>) -> Self {
         self.invalid_grant_codes.push(code.into());
         self
+    }
+
+    /// Adds an error code that means the provider failed for now.
+    pub fn with_transient_code(mut self, code: impl Into<String>) -> Self {
+        self.transient_codes.push(code.into());
+        self
+    }
+
+    /// Whether error `code` says the provider failed for now: RFC 6749's
+    /// `temporarily_unavailable` or `server_error`, or one of [`OAuth2Settings::transient_codes`].
+    pub fn is_transient_code(&self, code: &str) -> bool {
+        matches!(code, "temporarily_unavailable" | "server_error")
+            || self.transient_codes.iter().any(|c| c == code)
     }
 }
 

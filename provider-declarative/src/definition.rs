@@ -92,6 +92,8 @@ struct RawTokenResponse {
     #[serde(default)]
     invalid_grant_codes: Vec<String>,
     #[serde(default)]
+    transient_codes: Vec<String>,
+    #[serde(default)]
     error: Option<Spanned<String>>,
     #[serde(default)]
     error_description: Option<Spanned<String>>,
@@ -109,6 +111,7 @@ impl Default for RawTokenResponse {
             user_id: None,
             api_base_url: None,
             invalid_grant_codes: Vec::new(),
+            transient_codes: Vec::new(),
             error: None,
             error_description: None,
         }
@@ -313,6 +316,8 @@ pub struct Definition {
     pub api_base_pointer: Option<String>,
     /// Error codes that mean `invalid_grant`.
     pub invalid_grant_codes: Vec<String>,
+    /// Error codes that mean the provider failed for now.
+    pub transient_codes: Vec<String>,
     /// Where an error answer's code sits (a JSON pointer), when not at `/error`.
     pub error_pointer: Option<String>,
     /// Where an error answer's description sits (a JSON pointer), when not at
@@ -586,6 +591,7 @@ fn validate(source: &Source<'_>, index: usize, raw: Raw) -> Result<Definition, C
         token_request_format: raw.token_request.into(),
         token_response_format: raw.token_response.format.into(),
         invalid_grant_codes: raw.token_response.invalid_grant_codes,
+        transient_codes: raw.token_response.transient_codes,
         whoami,
     })
 }

@@ -175,6 +175,9 @@ impl DeclarativeProvider {
                 for code in &definition.invalid_grant_codes {
                     settings = settings.with_invalid_grant_code(code);
                 }
+                for code in &definition.transient_codes {
+                    settings = settings.with_transient_code(code);
+                }
                 if definition.error_pointer.is_some()
                     || definition.error_description_pointer.is_some()
                 {

@@ -305,6 +305,49 @@ async fn token_endpoint_5xx_and_garbage_are_classified() {
     );
 }
 
+/// RFC 6749's `temporarily_unavailable` and `server_error` say the provider failed for now,
+/// whatever the status that carries them: transient, as a 503 is. `invalid_request` is not.
+#[tokio::test]
+async fn error_codes_that_say_the_provider_failed_for_now_are_transient() {
+    for (status, code, transient) in [
+        (400, "temporarily_unavailable", true),
+        (400, "server_error", true),
+        (200, "temporarily_unavailable", true),
+        (400, "invalid_request", false),
+    ] {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .and(path("/token"))
+            .respond_with(
+                ResponseTemplate::new(status)
+                    .set_body_json(serde_json::json!({ "error": code, "error_description": "d" })),
+            )
+            .mount(&server)
+            .await;
+        let auth = builder(&server.uri()).build().unwrap();
+        let flow = auth.oauth2("test").unwrap();
+        let request = flow.authorize(AuthorizeOptions::default()).await.unwrap();
+        let err = flow.exchange("c", &request.state, "s").await.unwrap_err();
+        if transient {
+            assert!(
+                matches!(&err, AuthError::Transient { detail, .. } if detail == &format!("the provider answered `{code}`")),
+                "{status} {code}: {err:?}"
+            );
+        } else {
+            assert!(
+                matches!(
+                    &err,
+                    AuthError::OAuth {
+                        code: auth_core::OAuthErrorCode::InvalidRequest,
+                        ..
+                    }
+                ),
+                "{status} {code}: {err:?}"
+            );
+        }
+    }
+}
+
 #[tokio::test]
 async fn unusable_retry_after_from_the_token_endpoint_is_dropped() {
     for value in ["18446744073709551615", "86401", "1e30", "-5", "NaN"] {

@@ -467,10 +467,11 @@ async fn slack_life() {
         .respond_with(
             |request: &Request| match form(request).get("token").map(String::as_str) {
                 Some("xoxp-user") => json(200, json!({"ok": true, "revoked": true})),
+                Some("xoxp-outage") => json(200, json!({"ok": false, "error": "internal_error"})),
                 _ => json(200, json!({"ok": false, "error": "invalid_auth"})),
             },
         )
-        .expect(2)
+        .expect(3)
         .mount(&fake.server)
         .await;
     let auth = fake.manager();
@@ -540,6 +541,17 @@ async fn slack_life() {
     let err = auth.revoke_credentials("slack", SUBJECT).await.unwrap_err();
     assert!(
         matches!(&err, AuthError::OAuth { status: 200, code: OAuthErrorCode::Other(c), .. } if c == "invalid_auth"),
+        "{err:?}"
+    );
+    assert!(stored(&auth, "slack").await.is_some());
+    // Slack failing for now (`ok: false`, `internal_error`) is worth a retry, not a refusal.
+    wrong.token.access_token = "xoxp-outage".into();
+    auth.store_credentials("slack", SUBJECT, &wrong)
+        .await
+        .unwrap();
+    let err = auth.revoke_credentials("slack", SUBJECT).await.unwrap_err();
+    assert!(
+        matches!(&err, AuthError::Transient { detail, .. } if detail == "the provider answered `internal_error`"),
         "{err:?}"
     );
     assert!(stored(&auth, "slack").await.is_some());
