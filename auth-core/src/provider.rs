@@ -132,8 +132,10 @@ pub enum RevocationRequest {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum RevocationScope {
-    /// Revoking ends the token sent and the tokens issued from it, nothing else (Asana's refresh
-    /// token, HubSpot's, GitHub's `DELETE /applications/{client_id}/token`).
+    /// Revoking ends no token that another connector holds: the token sent and, at most, the
+    /// tokens issued from it (Asana's refresh token and its access tokens; HubSpot's refresh
+    /// token, whose access tokens run until they expire; a GitHub token, through
+    /// `DELETE /applications/{client_id}/token`).
     Token,
     /// Revoking may end every token of the account's grant to the app (the default: what a
     /// provider does is assumed to be the larger harm until it is known).
