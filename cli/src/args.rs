@@ -162,7 +162,12 @@ be https (http only on 127.0.0.1, ::1, localhost)."
 
     /// Send an authenticated request to the provider's API and print the answer's body
     #[command(
-        after_help = "The subject's token goes only to the provider's API base URL         ({ID}_API_BASE_URL), with the headers the provider requires; a 401 refreshes the token         and retries once. A JSON body is pretty-printed. Exit code 0 on a 2xx answer, 5 on any         other status (the message names it)."
+        after_help = "The subject's token goes only to the provider's API base URL \
+         ({ID}_API_BASE_URL), with the headers the provider requires; a 401 refreshes the token \
+         and retries once when it has a refresh token (a token from `login --with-token` or an \
+         app-level token is sent once). A JSON body is pretty-printed; any other body is written \
+         byte for byte (on a terminal, without control characters but with its tabs and line \
+         breaks). Exit code 0 on a 2xx answer, 5 on any other status (the message names it)."
     )]
     Request(RequestArgs),
 
@@ -207,9 +212,11 @@ pub struct ServiceStoreArgs {
     /// The directory of the service's data (credentials.db, service.db), created if missing, or
     /// a postgres:// URL of a database that several instances share
     /// [default: <data dir>/integrations/service]
-    // Same id as the global --store, which clap then does not propagate here: the service's store
-    // is a directory or a database URL, not the command line's sqlite:PATH|file:PATH, and
-    // INTEGRATIONS_STORE does not apply.
+    // Same id as the global --store, so that clap does not add that one here as a second
+    // `--store`. clap still copies the global's value into this one when it is not given, the
+    // value of INTEGRATIONS_STORE included: the service's store is a directory or a database URL,
+    // not the command line's sqlite:PATH|file:PATH, so `service` takes the value only when it
+    // came from the command line, and INTEGRATIONS_STORE does not apply.
     #[arg(id = "store", long = "store", value_name = "DIR|URL")]
     pub store: Option<String>,
 }

@@ -59,7 +59,7 @@ pub async fn run(cli: Cli, store_from_flag: bool, out: &Output) -> Result<(), Cl
             request(&App::open_for(&globals, &args.provider).await?, &args, out).await
         }
         Command::Serve(args) => service::serve(&globals, &args).await,
-        Command::Apps { command } => service::apps(&command, out).await,
+        Command::Apps { command } => service::apps(&globals, &command, out).await,
     }
 }
 
@@ -251,8 +251,9 @@ async fn whoami_declarative(app: &App, provider: &str, out: &Output) -> Result<(
     Ok(())
 }
 
-/// `request`: the answer's body on stdout (JSON pretty-printed); a status other than 2xx is a
-/// remote error naming it, after the body was printed.
+/// `request`: the answer's body on stdout (JSON pretty-printed, any other body as received, see
+/// [`Output::body`]); a status other than 2xx is a remote error naming it, after the body was
+/// printed.
 async fn request(app: &App, args: &RequestArgs, out: &Output) -> Result<(), CliError> {
     let provider = args.provider.as_str();
     app.require_configured(provider)?;
@@ -305,16 +306,12 @@ async fn request(app: &App, args: &RequestArgs, out: &Output) -> Result<(), CliE
             "headers": response.headers_json(),
             "body": body,
         }));
+    } else if let Some(value) = &parsed {
+        let text = serde_json::to_string_pretty(value)
+            .map_err(|e| CliError::new(ExitKind::Other, format!("cannot print the answer: {e}")))?;
+        out.line(&text);
     } else {
-        let text = match &parsed {
-            Some(value) => serde_json::to_string_pretty(value).map_err(|e| {
-                CliError::new(ExitKind::Other, format!("cannot print the answer: {e}"))
-            })?,
-            None => String::from_utf8_lossy(&response.body).into_owned(),
-        };
-        if !text.is_empty() {
-            out.line(&text);
-        }
+        out.body(&response.body);
     }
     if response.is_success() {
         return Ok(());
@@ -329,12 +326,36 @@ async fn request(app: &App, args: &RequestArgs, out: &Output) -> Result<(), CliE
     )
     .retryable(status == 429 || status >= 500);
     if status == 401 {
-        err = err.context(&format!(
-            "the token was refused even after a refresh: run `{}`",
-            app.hints.login(provider, &app.subject)
-        ));
+        err = err.context(&refused_token(app, &session, provider).await);
     }
     Err(err)
+}
+
+/// What a 401 to `request` says of the token, and what to do. The request refreshes the token
+/// and retries once only for stored credentials with a refresh token; an app-level token, or
+/// stored credentials without a refresh token (`login --with-token`), were sent once.
+async fn refused_token(app: &App, session: &Session, provider: &str) -> String {
+    let subject = app.subject.as_str();
+    let login = app.hints.login(provider, subject);
+    if session.source(provider) == Some(CredentialSource::AppToken) {
+        let origin = app
+            .origin(provider, "token")
+            .map_or_else(|| "configured".to_string(), |o| o.to_string());
+        return format!(
+            "the app-level token ({origin}) was refused and cannot be refreshed: replace it, or connect an account for the subject with `{login}`"
+        );
+    }
+    match app.auth.credential_info(provider, subject).await {
+        Ok(Some(info)) if info.has_refresh_token => {
+            format!("the token was refused even after a refresh: run `{login}`")
+        }
+        Ok(Some(_)) => format!(
+            "the token was refused and was not refreshed (it has no refresh token): pipe a new one to `{}`, or run `{login}`",
+            app.hints.login_with_token(provider, subject)
+        ),
+        // Gone, or unreadable, since the request: whether it was refreshed is unknown.
+        Ok(None) | Err(_) => format!("the token was refused: run `{login}`"),
+    }
 }
 
 /// `token`: only the token on stdout.
@@ -763,7 +784,7 @@ async fn logout(app: &App, args: &LogoutArgs, out: &Output) -> Result<(), CliErr
         report_nothing_stored(app, out, provider, subject);
         return Ok(());
     };
-    let local_only = format!("integrations logout {provider} --local");
+    let local_only = app.hints.logout_local(provider, subject);
     let settings = app
         .auth
         .provider(provider)
@@ -786,12 +807,17 @@ async fn logout(app: &App, args: &LogoutArgs, out: &Output) -> Result<(), CliErr
             "the credentials have no grant to revoke (a personal access token is revoked in the provider's developer settings)"
                 .to_string(),
         )
+    } else if settings.is_none() {
+        // A grant, but no OAuth app to revoke it with: deleting it would leave it valid at the
+        // provider, unknown to the user.
+        let prefix = provider.to_ascii_uppercase();
+        return Err(CliError::new(
+            ExitKind::Config,
+            format!(
+                "cannot revoke the grant of {provider}/{subject}: the {provider} OAuth app is not configured, so nothing was deleted; set {prefix}_CLIENT_ID and {prefix}_CLIENT_SECRET in the environment or the [{provider}] section of INTEGRATIONS_CONFIG, or run `{local_only}` to delete the credentials without revoking them"
+            ),
+        ));
     } else {
-        app.require_configured(provider).map_err(|e| {
-            e.context(&format!(
-                "to delete the credentials without revoking them, run `{local_only}`"
-            ))
-        })?;
         Some(format!("{provider} has no revocation endpoint configured"))
     };
     match &skip_reason {

@@ -129,6 +129,11 @@ impl Hints {
         self.command("login", provider, subject, "")
     }
 
+    /// `integrations login PROVIDER [--subject S] --with-token [--store X] [--config F]`.
+    pub fn login_with_token(&self, provider: &str, subject: &str) -> String {
+        self.command("login", provider, subject, " --with-token")
+    }
+
     /// `integrations logout PROVIDER [--subject S] --local [--store X] [--config F]`.
     pub fn logout_local(&self, provider: &str, subject: &str) -> String {
         self.command("logout", provider, subject, " --local")

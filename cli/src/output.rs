@@ -1,7 +1,7 @@
 //! Where output goes: results on stdout (text, or one JSON document per line with `--json`),
 //! notes and errors on stderr (errors on stdout as JSON with `--json`); time formatting.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -31,6 +31,23 @@ impl Output {
     /// for it).
     pub fn line(&self, text: &str) {
         write_line(&printable(text));
+    }
+
+    /// A body received from a provider, on stdout: byte for byte when stdout is not a terminal
+    /// (a pipe or a file gets exactly what was received); on a terminal, as
+    /// [`terminal_text`], ending with a newline.
+    pub fn body(&self, body: &[u8]) {
+        let mut stdout = std::io::stdout().lock();
+        if stdout.is_terminal() {
+            let mut text = terminal_text(body);
+            if !text.is_empty() && !text.ends_with('\n') {
+                text.push('\n');
+            }
+            let _ = stdout.write_all(text.as_bytes());
+        } else {
+            let _ = stdout.write_all(body);
+        }
+        let _ = stdout.flush();
     }
 
     /// A JSON document on one line of stdout (JSON escapes control characters itself).
@@ -70,6 +87,32 @@ fn printable(text: &str) -> String {
         .map(strip_controls)
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+/// `body` as text a terminal shows as it reads: invalid UTF-8 replaced, tabs, newlines and CRLF
+/// line ends kept, and everything else [`strip_controls`] removes (other control characters, a
+/// lone carriage return that would let a line overwrite itself, escape sequences, bidirectional
+/// overrides) removed from what lies between them.
+fn terminal_text(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(body);
+    let mut lines = text.split('\n').peekable();
+    let mut out = String::with_capacity(text.len());
+    while let Some(line) = lines.next() {
+        let last = lines.peek().is_none();
+        let (line, crlf) = match line.strip_suffix('\r') {
+            Some(line) if !last => (line, true),
+            _ => (line, false),
+        };
+        let cells: Vec<String> = line.split('\t').map(strip_controls).collect();
+        out.push_str(&cells.join("\t"));
+        if crlf {
+            out.push('\r');
+        }
+        if !last {
+            out.push('\n');
+        }
+    }
+    out
 }
 
 /// `2026-11-23T10:27:25Z` (UTC, whole seconds).
@@ -196,6 +239,22 @@ mod tests {
             printable("Greg \u{1b}[2JSanchez\r\nworkspaces: \u{1b}]0;x\u{7}Acme\t"),
             "Greg Sanchez\nworkspaces: Acme"
         );
+    }
+
+    #[test]
+    fn terminal_text_keeps_tabs_and_line_ends_and_drops_escape_sequences() {
+        assert_eq!(
+            terminal_text(b"a\tb\r\nc\t\x1b]0;title\x07d\x1b[2J\r\n\x1b[31mred\x1b[0m\n"),
+            "a\tb\r\nc\td\r\nred\n"
+        );
+        // A lone carriage return (overwriting the line) and other controls go; so does a final
+        // one, which no newline follows.
+        assert_eq!(
+            terminal_text("paid\rdue\u{8}\u{9b}1A\u{202e}x\r".as_bytes()),
+            "paidduex"
+        );
+        assert_eq!(terminal_text(b"\xff\tok"), "\u{fffd}\tok");
+        assert_eq!(terminal_text(b""), "");
     }
 
     #[test]

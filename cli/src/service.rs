@@ -28,9 +28,13 @@ struct Store {
 }
 
 impl Store {
-    /// `--store DIR|URL`, or `<data dir>/integrations/service`.
-    fn from_args(args: &ServiceStoreArgs) -> Result<Self, CliError> {
-        let location = match args.store.as_deref() {
+    /// `--store DIR|URL`, or `<data dir>/integrations/service`. `from_command_line` says whether
+    /// `args.store` came from the command line: clap also fills it with the value of
+    /// `INTEGRATIONS_STORE`, which names the command line's store, not the service's, and is
+    /// ignored here.
+    fn from_args(args: &ServiceStoreArgs, from_command_line: bool) -> Result<Self, CliError> {
+        let named = args.store.as_deref().filter(|_| from_command_line);
+        let location = match named {
             Some(store) => store.parse::<StoreLocation>().map_err(|e| {
                 CliError::new(
                     ExitKind::Usage,
@@ -53,7 +57,7 @@ impl Store {
         Ok(Self {
             location,
             shown,
-            flag: args.store.is_some(),
+            flag: named.is_some(),
         })
     }
 
@@ -85,7 +89,7 @@ impl Store {
 /// `serve`: listens on `--listen`, serves until SIGTERM or Ctrl-C, then finishes the requests in
 /// flight and returns.
 pub async fn serve(globals: &Globals, args: &ServeArgs) -> Result<(), CliError> {
-    let service = Store::from_args(&args.store)?;
+    let service = Store::from_args(&args.store, globals.store_from_flag)?;
     let (mut builder, encrypted) = service.builder(args.insecure_no_encryption)?;
     if let Some(size) = args.pool_size {
         if !matches!(service.location, StoreLocation::Postgres(_)) {
@@ -227,14 +231,14 @@ fn shutdown_signal() -> std::io::Result<impl Future<Output = ()> + Send + 'stati
 }
 
 /// `apps ...`.
-pub async fn apps(command: &AppsCommand, out: &Output) -> Result<(), CliError> {
+pub async fn apps(globals: &Globals, command: &AppsCommand, out: &Output) -> Result<(), CliError> {
     match command {
         AppsCommand::Create {
             name,
             redirect_origins,
             store,
         } => {
-            let service = Store::from_args(store)?;
+            let service = Store::from_args(store, globals.store_from_flag)?;
             let created = service
                 .admin()
                 .await?
@@ -252,7 +256,7 @@ pub async fn apps(command: &AppsCommand, out: &Output) -> Result<(), CliError> {
             Ok(())
         }
         AppsCommand::List { store } => {
-            let service = Store::from_args(store)?;
+            let service = Store::from_args(store, globals.store_from_flag)?;
             let listed = service
                 .admin()
                 .await?
@@ -263,7 +267,7 @@ pub async fn apps(command: &AppsCommand, out: &Output) -> Result<(), CliError> {
             Ok(())
         }
         AppsCommand::RotateSecret { id, store } => {
-            let service = Store::from_args(store)?;
+            let service = Store::from_args(store, globals.store_from_flag)?;
             let rotated = service
                 .admin()
                 .await?
@@ -278,7 +282,7 @@ pub async fn apps(command: &AppsCommand, out: &Output) -> Result<(), CliError> {
             Ok(())
         }
         AppsCommand::Delete { id, store } => {
-            let service = Store::from_args(store)?;
+            let service = Store::from_args(store, globals.store_from_flag)?;
             service
                 .admin()
                 .await?
@@ -380,7 +384,7 @@ mod tests {
         let args = |store: Option<&str>| ServiceStoreArgs {
             store: store.map(String::from),
         };
-        let service = Store::from_args(&args(Some("/srv/integrations"))).unwrap();
+        let service = Store::from_args(&args(Some("/srv/integrations")), true).unwrap();
         assert_eq!(
             service.location,
             StoreLocation::Directory("/srv/integrations".into())
@@ -388,20 +392,21 @@ mod tests {
         assert_eq!(service.shown, "/srv/integrations");
         assert!(service.flag);
         let url = "postgres://svc:hunter2@db.example.com:5432/integrations";
-        let database = Store::from_args(&args(Some(url))).unwrap();
+        let database = Store::from_args(&args(Some(url)), true).unwrap();
         assert_eq!(database.location, StoreLocation::Postgres(url.into()));
         assert_eq!(
             database.shown,
             "postgres://svc:***@db.example.com:5432/integrations"
         );
-        let e = Store::from_args(&args(Some(" "))).err().unwrap();
+        let e = Store::from_args(&args(Some(" ")), true).err().unwrap();
         assert_eq!(e.kind(), ExitKind::Usage);
         if let Some(data) = dirs::data_dir() {
-            assert_eq!(
-                Store::from_args(&args(None)).unwrap().location,
-                StoreLocation::Directory(data.join("integrations").join("service"))
-            );
-            assert!(!Store::from_args(&args(None)).unwrap().flag);
+            let default = StoreLocation::Directory(data.join("integrations").join("service"));
+            let unnamed = Store::from_args(&args(None), false).unwrap();
+            assert_eq!((unnamed.location, unnamed.flag), (default.clone(), false));
+            // INTEGRATIONS_STORE, which clap copies into the arguments, is not the service's.
+            let from_env = Store::from_args(&args(Some("sqlite:/home/me/c.db")), false).unwrap();
+            assert_eq!((from_env.location, from_env.flag), (default, false));
         }
     }
 }

@@ -1023,6 +1023,75 @@ async fn the_default_store_is_sqlite_in_the_data_directory() {
     assert!(expected.exists());
 }
 
+/// INTEGRATIONS_STORE names the command line's store: `apps` and `serve` keep to the service's
+/// default directory unless given --store (clap copies the variable into their --store).
+#[tokio::test]
+async fn integrations_store_does_not_apply_to_apps_and_serve() {
+    let h = Harness::start().await;
+    let service = h.dir.path().join(".local/share/integrations/service");
+    let shown = service.display().to_string();
+
+    let out = h.run(&["apps", "list", "--json"]).await;
+    out.assert_code(0);
+    assert_eq!(out.json(), json!({"applications": [], "store": shown}));
+    let out = h.run(&["apps", "create", "acme"]).await;
+    let (id, _, _) = printed_credentials(&out);
+    assert_eq!(
+        out.stderr,
+        format!(
+            "Application `acme` created in {shown}. Keep the client secret now: the service stores only its hash, so it cannot be shown again; `integrations apps rotate-secret {id}` replaces it.\n"
+        )
+    );
+    assert!(service.join("service.db").exists(), "{out:?}");
+    assert!(
+        !h.dir.path().join("sqlite:").exists(),
+        "no directory named after the variable"
+    );
+
+    // `serve` names the store it would use before it binds anything.
+    let out = h
+        .run(&["serve", "--insecure-no-encryption", "--pool-size", "4"])
+        .await;
+    out.assert_code(2);
+    assert_eq!(
+        out.stderr,
+        format!(
+            "error: --pool-size applies to a postgres:// store; {shown} is a directory of SQLite files\n"
+        )
+    );
+}
+
+/// A store value that is no `sqlite:`/`file:` spec is echoed without the password it may carry.
+#[tokio::test]
+async fn a_bad_store_value_is_shown_without_its_password() {
+    const CANARY: &str = "hunter2canaryStorePw";
+    let mut h = Harness::start().await;
+    h.set_env(
+        "INTEGRATIONS_STORE",
+        &format!("postgres://svc:{CANARY}@db.example.com:5432/x"),
+    );
+    let out = h.run(&["token", "asana"]).await;
+    assert_no_secret(&out, CANARY);
+    out.assert_code(3);
+    assert_eq!(out.stdout, "");
+    assert_eq!(
+        out.stderr,
+        "error: INTEGRATIONS_STORE is `postgres://svc:***@db.example.com:5432/x`: use sqlite:PATH or file:PATH, e.g. sqlite:./credentials.db\n"
+    );
+
+    h.remove_env("INTEGRATIONS_STORE");
+    let store = format!("host=db user=svc password={CANARY} dbname=x");
+    let out = h
+        .run(&["credentials", "list", "--json", "--store", &store])
+        .await;
+    assert_no_secret(&out, CANARY);
+    out.assert_code(3);
+    assert_eq!(
+        out.json()["error"]["message"],
+        "--store is `host=db user=svc password=*** dbname=x`: use sqlite:PATH or file:PATH, e.g. sqlite:./credentials.db"
+    );
+}
+
 #[tokio::test]
 async fn catalog_lists_entities_and_the_params_of_one() {
     let h = Harness::start().await;
@@ -1267,6 +1336,60 @@ async fn logout_local_deletes_the_record_of_a_provider_no_longer_registered() {
     );
     let listed = h.run(&["credentials", "list", "--json"]).await.json();
     assert_eq!(listed["credentials"], Value::Array(Vec::new()));
+}
+
+/// Without the OAuth app, `logout` cannot revoke a grant (credentials with a refresh token): it
+/// refuses with the configuration code and deletes nothing. Credentials without a refresh token
+/// hold no grant and are still deleted.
+#[tokio::test]
+async fn logout_without_the_oauth_app_keeps_a_grant_it_cannot_revoke() {
+    let mut h = Harness::start().await;
+    h.login("alice").await.assert_code(0);
+    h.plant(
+        "asana",
+        "legacy",
+        br#"{"access_token":"legacy-at"}"#,
+        "store credentials without a refresh token",
+    )
+    .await;
+    h.remove_env("ASANA_CLIENT_ID");
+    h.remove_env("ASANA_CLIENT_SECRET");
+
+    let out = h.run(&["logout", "asana", "--subject", "alice"]).await;
+    out.assert_code(3);
+    assert_eq!(out.stdout, "");
+    assert_eq!(
+        out.stderr,
+        "error: cannot revoke the grant of asana/alice: the asana OAuth app is not configured, so nothing was deleted; set ASANA_CLIENT_ID and ASANA_CLIENT_SECRET in the environment or the [asana] section of INTEGRATIONS_CONFIG, or run `integrations logout asana --subject alice --local` to delete the credentials without revoking them\n"
+    );
+    let out = h
+        .run(&["logout", "asana", "--subject", "alice", "--json"])
+        .await;
+    out.assert_code(3);
+    assert_eq!(out.json()["error"]["kind"], "configuration");
+    assert_eq!(h.mock.revocations(), 0);
+    let listed = h.run(&["credentials", "list", "--json"]).await.json();
+    let subjects: Vec<&str> = listed["credentials"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|c| c["subject"].as_str())
+        .collect();
+    assert_eq!(subjects, ["alice", "legacy"], "{listed}");
+
+    let out = h.run(&["logout", "asana", "--subject", "legacy"]).await;
+    out.assert_code(0);
+    assert_eq!(
+        out.stdout,
+        "Logged out asana/legacy: the stored credentials were deleted; not revoked: the credentials have no grant to revoke (a personal access token is revoked in the provider's developer settings).\n"
+    );
+    let out = h
+        .run(&["logout", "asana", "--subject", "alice", "--local"])
+        .await;
+    out.assert_code(0);
+    let listed = h.run(&["credentials", "list", "--json"]).await.json();
+    assert_eq!(listed["credentials"], Value::Array(Vec::new()));
+    assert_eq!(h.mock.revocations(), 0);
 }
 
 /// `n` `token` processes at once on one expired stored token, over the store `store`: exactly one
@@ -2038,6 +2161,20 @@ async fn google_end_to_end_refreshes_on_a_401_and_revokes_at_logout() {
     out.assert_code(0);
     assert_eq!(out.json()["user_id"], "1098");
 
+    // A path that refuses every token: refreshed once, then refused again.
+    Mock::given(method("GET"))
+        .and(path("/api/forbidden"))
+        .respond_with(ResponseTemplate::new(401))
+        .expect(2)
+        .mount(&server)
+        .await;
+    let out = h.run(&["request", "google", "GET", "/forbidden"]).await;
+    out.assert_code(5);
+    assert_eq!(
+        out.stderr,
+        "error: google answered HTTP 401 to GET /forbidden; the token was refused even after a refresh: run `integrations login google`\n"
+    );
+
     let out = h.run(&["logout", "google"]).await;
     out.assert_code(0);
     assert!(
@@ -2266,6 +2403,77 @@ async fn github_login_with_token_checks_it_and_serves_token_request_whoami_and_l
         })
     );
     assert_eq!(out.stderr, "");
+}
+
+/// A body that is not JSON reaches a pipe byte for byte: tabs, CRLF line ends, escape
+/// sequences, and no newline added.
+#[tokio::test]
+async fn request_writes_a_raw_body_to_a_pipe_unchanged() {
+    let mut h = Harness::start().await;
+    let server = github_api_for_a_pat(&mut h).await;
+    let body = "name\tsize\r\nreport.txt\t42\r\n\u{1b}[1mlast\tline";
+    Mock::given(method("GET"))
+        .and(path("/api/raw"))
+        .respond_with(ResponseTemplate::new(200).set_body_raw(body, "text/plain"))
+        .mount(&server)
+        .await;
+    h.run_with_stdin(&["login", "github", "--with-token"], GITHUB_PAT)
+        .await
+        .assert_code(0);
+    let out = h.run(&["request", "github", "GET", "/raw"]).await;
+    out.assert_code(0);
+    assert_eq!(out.stdout, body);
+    assert_eq!(out.stderr, "");
+}
+
+/// A 401 to a token that cannot be refreshed (a pasted token, an app-level token) is retried
+/// with nothing: the message says so and what to do; a refreshable one says it was refreshed.
+#[tokio::test]
+async fn request_says_whether_a_refused_token_was_refreshed() {
+    let mut h = Harness::start().await;
+    let server = github_api_for_a_pat(&mut h).await;
+    Mock::given(method("GET"))
+        .and(path("/api/private"))
+        .respond_with(
+            ResponseTemplate::new(401).set_body_json(json!({"message": "Bad credentials"})),
+        )
+        .mount(&server)
+        .await;
+    h.run_with_stdin(&["login", "github", "--with-token"], GITHUB_PAT)
+        .await
+        .assert_code(0);
+    let out = h.run(&["request", "github", "GET", "/private"]).await;
+    assert_no_secret(&out, GITHUB_PAT);
+    out.assert_code(5);
+    assert_eq!(out.stdout, "{\n  \"message\": \"Bad credentials\"\n}\n");
+    assert_eq!(
+        out.stderr,
+        "error: github answered HTTP 401 to GET /private; the token was refused and was not refreshed (it has no refresh token): pipe a new one to `integrations login github --with-token`, or run `integrations login github`\n"
+    );
+    let sent: Vec<(String, String)> = authorizations(&server)
+        .await
+        .into_iter()
+        .filter(|(request, _)| request == "GET /api/private")
+        .collect();
+    assert_eq!(sent.len(), 1, "sent once: {sent:?}");
+
+    // Asana's app-level token, for a subject with no stored credentials.
+    h.set_env("ASANA_ACCESS_TOKEN", "not-a-valid-token");
+    let out = h
+        .run(&[
+            "request",
+            "asana",
+            "GET",
+            "/users/me",
+            "--subject",
+            "nobody",
+        ])
+        .await;
+    out.assert_code(5);
+    assert_eq!(
+        out.stderr,
+        "note: asana/nobody has no stored credentials; using the app-level token (env ASANA_ACCESS_TOKEN)\nerror: asana answered HTTP 401 to GET /users/me; the app-level token (env ASANA_ACCESS_TOKEN) was refused and cannot be refreshed: replace it, or connect an account for the subject with `integrations login asana --subject nobody`\n"
+    );
 }
 
 #[tokio::test]
