@@ -24,7 +24,7 @@ use integrations::asana::{
     PROVIDER_ID, RetryConfig,
 };
 use integrations::auth_core::config::{CodeValue, ConfigLoader, ProviderConfig};
-use integrations::auth_core::provider::{ApiSettings, OAuth2Settings};
+use integrations::auth_core::provider::{ApiSettings, OAuth2Settings, RevocationScope};
 use integrations::auth_core::{
     AuthProvider, CredentialRecord, PutMode, StoredCredential, TokenEndpoint,
 };
@@ -982,7 +982,11 @@ impl Connectors {
 
     /// Revokes an OAuth connector's grant at the provider (a token connector has none; nor has a
     /// provider without a revocation endpoint). A grant the provider no longer knows is no
-    /// error; a transient failure is (502, retry).
+    /// error; a transient failure is (502, retry). Where a revocation may end the account's whole
+    /// grant to the app ([`RevocationScope::Grant`]) and the app is shared (the application's or
+    /// the service's, which other connectors of the same account use, in this application or
+    /// another), nothing is revoked: the grant is left at the provider, held by no connector once
+    /// the credentials are deleted, rather than end those connectors' access.
     pub(crate) async fn revoke(&self, record: &ConnectorRecord) -> Result<(), ApiError> {
         if record.auth_kind != AuthKind::OAuth {
             return Ok(());
@@ -1006,6 +1010,14 @@ impl Connectors {
             return Ok(());
         };
         let endpoint = self.endpoint(&kind, client)?;
+        let grant_wide = endpoint
+            .provider()
+            .oauth2_settings()
+            .is_none_or(|settings| settings.revocation_scope == RevocationScope::Grant);
+        if grant_wide && record.oauth_app != Some(OAuthAppSource::Own) {
+            tracing::info!(connector = %record.id, "revoking could end other connectors' grant to a shared OAuth app: the grant is left at the provider; deleting");
+            return Ok(());
+        }
         match endpoint.revoke(&credentials).await {
             Ok(()) => Ok(()),
             Err(e) if e.class() == ErrorClass::Transient => {

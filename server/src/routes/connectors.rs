@@ -687,7 +687,10 @@ async fn write_change(
     .retryable())
 }
 
-/// Revokes a connector's grant at the provider, then deletes it and its credentials.
+/// Revokes a connector's grant at the provider, then deletes its credentials and it. The grant
+/// is left at the provider where revoking it could end other connectors' access (a provider
+/// whose revocation ends the account's whole grant, Google's say, through an OAuth app that
+/// other connectors share).
 #[utoipa::path(
     delete,
     path = "/api/v1/integrations/connectors/{id}",
@@ -709,6 +712,8 @@ pub(crate) async fn remove(
     let record = owned(&state, &principal, &id).await?;
     let answer = view(&state, &record).await?;
     state.connectors.revoke(&record).await?;
+    // The credentials first: a failure leaves the row, so that the same DELETE can be sent again.
+    state.connectors.delete_credentials(&record).await?;
     if !state
         .store
         .delete_connector(&principal.application_id, &record.id)
@@ -716,7 +721,11 @@ pub(crate) async fn remove(
     {
         return Err(ApiError::connector_not_found());
     }
-    state.connectors.delete_credentials(&record).await?;
+    // And again: an update that wrote credentials in between (to the row it still found) left
+    // them. The connector is gone whatever this answers, so a failure is logged, not answered.
+    if let Err(e) = state.connectors.delete_credentials(&record).await {
+        tracing::error!(connector = %record.id, error = %e.message(), "the credentials of a deleted connector may be left in the credential store");
+    }
     connector_audit(&principal, &record, "connector.delete", Vec::new(), started)
         .record(state.store.as_ref(), StatusCode::OK)
         .await;

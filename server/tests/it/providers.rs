@@ -802,7 +802,7 @@ async fn an_application_s_own_apps_serve_its_github_consent_and_its_google_refre
 async fn deleting_a_google_connector_revokes_its_grant_and_its_credentials() {
     let fake = MockServer::start().await;
     google_token_endpoints(&fake).await;
-    let svc = start(&fake, &[]).await;
+    let svc = start_with_app(&fake, "GOOGLE", "service-app", &[]).await;
     let token = app_token(&svc).await;
     let (status, connector) = create(
         &svc,
@@ -840,6 +840,35 @@ async fn deleting_a_google_connector_revokes_its_grant_and_its_credentials() {
         )
         .await;
     assert_eq!(status, 404);
+
+    // Through the service's app, which other connectors of the account (in any application)
+    // share, Google's revocation would end their grant too: it is left, the credentials deleted.
+    let (status, shared) = create(
+        &svc,
+        &token,
+        json!({
+            "customer_name": "c", "connector_type": "google",
+            "credentials": { "access_token": "ya29-shared", "refresh_token": "1//kept" },
+        }),
+    )
+    .await;
+    assert_eq!(status, 201, "{shared}");
+    let id = shared["id"].as_str().unwrap();
+    let connector_path = format!("/api/v1/integrations/connectors/{id}");
+    assert_eq!(delete(&svc, &token, &connector_path).await, 200);
+    assert_eq!(
+        fake.received_requests().await.unwrap().len(),
+        1,
+        "no second revocation"
+    );
+    assert!(
+        svc.credentials()
+            .await
+            .get("google", id)
+            .await
+            .unwrap()
+            .is_none()
+    );
 }
 
 #[tokio::test]
