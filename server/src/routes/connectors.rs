@@ -106,12 +106,16 @@ pub(super) async fn view(
 }
 
 /// The principal's connector with this id, or 404 (unknown, another application's, or another
-/// customer's for a scoped token).
+/// customer's for a scoped token). An id with a control character, as a query parameter may
+/// carry, names none (and PostgreSQL's text cannot hold a NUL): it is not looked up.
 pub(super) async fn owned(
     state: &AppState,
     principal: &Principal,
     id: &str,
 ) -> Result<ConnectorRecord, ApiError> {
+    if id.chars().any(char::is_control) {
+        return Err(ApiError::connector_not_found());
+    }
     visible(
         principal,
         state.store.connector(&principal.application_id, id).await?,

@@ -357,14 +357,17 @@ async fn a_nul_in_a_name_is_refused_and_in_an_execute_is_audited() {
         assert_eq!(answer["retryable"], false, "{answer}");
     }
     // Nor is an id or a client id with one looked up: no resource has such a name.
-    let (status, answer) = instance
-        .get_json("/api/v1/integrations/connectors/a%00b", &token)
-        .await;
-    assert_eq!(
-        (status, &answer["retryable"]),
-        (404, &json!(false)),
-        "{answer}"
-    );
+    for path in [
+        "/api/v1/integrations/connectors/a%00b",
+        "/mcp?connector_id=a%00b",
+    ] {
+        let (status, answer) = instance.get_json(path, &token).await;
+        assert_eq!(
+            (status, &answer["retryable"]),
+            (404, &json!(false)),
+            "{path}: {answer}"
+        );
+    }
     let (status, answer) = instance
         .post(
             "/api/v1/account/applications/token",
