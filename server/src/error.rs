@@ -199,7 +199,7 @@ impl ApiError {
         Self::new(
             StatusCode::CONFLICT,
             format!(
-                "connector {connector_id} needs re-authorization: its Asana grant was revoked or expired; reconnect it with PATCH /api/v1/integrations/connectors/{connector_id} and new credentials, or through the consent flow (POST /api/v1/integrations/connectors/oauth/initiate)"
+                "connector {connector_id} needs re-authorization: its grant was revoked or expired at the provider; reconnect it with PATCH /api/v1/integrations/connectors/{connector_id} and new credentials, or through the consent flow (POST /api/v1/integrations/connectors/oauth/initiate)"
             ),
         )
     }

@@ -16,7 +16,7 @@ use url::Url;
 use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
-use crate::support::{Service, error_message, tracked_expiry};
+use crate::support::{Service, error_message, mark_needs_reauthorization, tracked_expiry};
 
 const PAT: &str = "ghp-canary-4f1d";
 
@@ -240,6 +240,20 @@ async fn a_github_token_connector_sends_get_user_with_github_s_headers_to_github
         Some("application/vnd.github+json")
     );
     assert!(svc.asana.received_requests().await.is_empty());
+
+    // A grant the store marks rejected: 409, naming no other provider.
+    mark_needs_reauthorization(&svc.credentials().await, "github", id).await;
+    let (status, body) = svc
+        .execute(&token, id, "proxy", "request", proxy("GET", "/user"))
+        .await;
+    assert_eq!(status, 409, "{body}");
+    assert_eq!(
+        error_message(&body),
+        format!(
+            "connector {id} needs re-authorization: its grant was revoked or expired at the provider; reconnect it with PATCH /api/v1/integrations/connectors/{id} and new credentials, or through the consent flow (POST /api/v1/integrations/connectors/oauth/initiate)"
+        )
+    );
+    assert_eq!(fake.received_requests().await.unwrap().len(), 1);
 }
 
 #[tokio::test]
