@@ -252,7 +252,7 @@ pub struct OAuth2Settings {
     /// reported as [`OAuthErrorCode::InvalidGrant`](crate::OAuthErrorCode::InvalidGrant).
     pub invalid_grant_codes: Vec<String>,
     /// Error codes that say the provider failed for now, not the request (Slack's
-    /// `internal_error`): they are reported as [`AuthError::Transient`](crate::AuthError::Transient),
+    /// `internal_error`): they are reported as [`AuthError::Transient`],
     /// as RFC 6749's `temporarily_unavailable` and `server_error` always are.
     pub transient_codes: Vec<String>,
     /// A JSON pointer to the error code of an error answer (default `/error`, RFC 6749 §5.2;
