@@ -87,11 +87,16 @@ pub(super) async fn view(
         CredentialStatus::NeedsReauthorization => ConnectorStatus::NeedsReauthorization,
         _ => ConnectorStatus::Active,
     };
+    Ok(view_as(state, record, status))
+}
+
+/// [`view`] of a connector whose credentials' status the caller knows.
+fn view_as(state: &AppState, record: &ConnectorRecord, status: ConnectorStatus) -> Connector {
     let kind = state.connectors.types().by_name(&record.connector_type);
     let connector_type = kind
         .as_ref()
         .map_or(record.connector_type.as_str(), |kind| kind.display_name());
-    Ok(Connector {
+    Connector {
         id: record.id.clone(),
         name: record.name.clone(),
         customer_name: record.customer_name.clone(),
@@ -102,7 +107,7 @@ pub(super) async fn view(
         read_only: record.read_only,
         created_at: rfc3339(record.created_at),
         updated_at: rfc3339(record.updated_at),
-    })
+    }
 }
 
 /// The principal's connector with this id, or 404 (unknown, another application's, or another
@@ -277,7 +282,10 @@ pub(crate) async fn create(
         .store_credentials(&record, &credentials)
         .await;
     save_new(&state, &principal, &record, stored, started).await?;
-    Ok((StatusCode::CREATED, Json(view(&state, &record).await?)))
+    // Its credentials were just written: no store read that could fail after the connector
+    // exists, and invite a retry that would create a second one.
+    let created = view_as(&state, &record, ConnectorStatus::Active);
+    Ok((StatusCode::CREATED, Json(created)))
 }
 
 /// Answers the connector a consent flow created, for the secret id its callback issued
@@ -302,10 +310,23 @@ async fn claim_created(
         .claim_oauth_secret(claim, SystemTime::now())
         .await?
         .ok_or_else(unclaimable)?;
+    // From here on the secret id is used up, so the same request would be refused: a failure
+    // says where the connector is rather than invite that retry.
+    let id = &claimed.connector_id;
+    let spent = |e: ApiError| {
+        ApiError::new(
+            e.status(),
+            format!(
+                "{}; the consent flow's connector {id} exists and its server_side_oauth_secret_id is used up: read it with GET /api/v1/integrations/connectors/{id}",
+                e.message()
+            ),
+        )
+    };
     let mut record = state
         .store
-        .connector(&principal.application_id, &claimed.connector_id)
-        .await?
+        .connector(&principal.application_id, id)
+        .await
+        .map_err(|e| spent(e.into()))?
         .filter(|record| {
             record.customer_name == claim.customer_name && principal.may_see(&record.customer_name)
         })
@@ -321,13 +342,17 @@ async fn claim_created(
         .collect();
     if change.fields().next().is_some() {
         record = write_change(state, record, &change)
-            .await?
+            .await
+            .map_err(spent)?
             .ok_or_else(unclaimable)?;
     }
     connector_audit(principal, &record, "connector.create", given, started)
         .record(state.store.as_ref(), StatusCode::CREATED)
         .await;
-    Ok((StatusCode::CREATED, Json(view(state, &record).await?)))
+    Ok((
+        StatusCode::CREATED,
+        Json(view(state, &record).await.map_err(spent)?),
+    ))
 }
 
 /// The audit entry of a change to `record`: the names of the fields given, never their values.
