@@ -31,7 +31,13 @@
 //!    the record as needing re-authorization, without deleting it; on a transient failure (5xx,
 //!    timeout, connection) release the lease and leave the credentials untouched, and fail the
 //!    tasks of this process that waited for this refresh with the same error. A refresh that
-//!    fails in any other way, panics, or is dropped by its caller releases its lease too.
+//!    fails in any other way, or panics, releases its lease too.
+//!
+//! A refresh runs as a task of its own, which its caller awaits: a caller that gives up (its
+//! timeout, a request dropped) does not cut it short, so it never stops between the provider's
+//! answer and the store write, where a rotated refresh token would be lost and the lease released
+//! for another process to spend the spent one. It keeps the cell alive until it ends. A runtime
+//! shutting down still stops it, as a crash would (below).
 //!
 //! The lease lasts longer than the token request may take plus the store write budget (see
 //! [`LEASE_MARGIN`]), so no other process takes over, and spends the same refresh token, while the
@@ -159,7 +165,7 @@ struct TransientFailure {
 }
 
 /// Refreshed credentials that are not in the store yet: being written, or kept after the write
-/// failed (or was dropped by its caller) for the next call to write.
+/// failed for the next call to write.
 #[derive(Clone)]
 struct Unsaved {
     credentials: Credentials,
@@ -192,8 +198,8 @@ enum Conflict {
 }
 
 /// Releases a refresh lease that no write replaced: awaited on the error paths, and spawned from
-/// `Drop` when the refresh unwinds from a panic or its future is dropped (a caller's timeout), so
-/// that no lease outlives its holder's attempt.
+/// `Drop` when the refresh unwinds from a panic or its task is stopped (a runtime shutting
+/// down), so that no lease outlives its holder's attempt.
 struct LeaseRelease {
     store: Arc<dyn CredentialStore>,
     /// The record as it was before the lease, until released or disarmed.
@@ -567,13 +573,40 @@ impl TokenCell {
         cache.can_refresh = credentials.token.refresh_token.is_some();
     }
 
-    pub(crate) async fn token(&self) -> Result<SecretString, AuthError> {
+    pub(crate) async fn token(self: &Arc<Self>) -> Result<SecretString, AuthError> {
         match self.fresh() {
             Some(token) => Ok(token),
-            // The refresh future is large (it holds every store and HTTP future of a refresh):
-            // boxed, it stays out of this future and of every future awaiting it, so the hot
-            // path never copies it.
-            None => Box::pin(self.refresh()).await,
+            None => {
+                self.detached(|cell| async move { cell.refresh().await })
+                    .await
+            }
+        }
+    }
+
+    /// Runs `refresh` as a task of its own, and answers its outcome. A caller that gives up (its
+    /// timeout, a dropped request) does not cut the refresh short: between the provider's answer
+    /// and the store write, that would lose a rotated refresh token and release the lease for
+    /// another process to spend the old one. The task keeps the cell alive until it ends. (The
+    /// refresh future is large, too: spawned, it stays out of every future awaiting this one.)
+    async fn detached<T, F>(
+        self: &Arc<Self>,
+        refresh: impl FnOnce(Arc<Self>) -> F,
+    ) -> Result<T, AuthError>
+    where
+        T: Send + 'static,
+        F: Future<Output = Result<T, AuthError>> + Send + 'static,
+    {
+        match tokio::spawn(refresh(Arc::clone(self))).await {
+            Ok(outcome) => outcome,
+            Err(e) => match e.try_into_panic() {
+                Ok(panic) => std::panic::resume_unwind(panic),
+                Err(_) => Err(AuthError::Transient {
+                    provider: self.endpoint.id().to_string(),
+                    operation: TokenOperation::Refresh,
+                    detail: "the runtime shut down during the refresh".into(),
+                    retry_after: None,
+                }),
+            },
         }
     }
 
@@ -708,7 +741,13 @@ impl TokenCell {
     }
 
     /// See [`RefreshingTokenSource::refresh_ahead`].
-    pub(crate) async fn refresh_ahead(&self, within: Duration) -> Result<(), AuthError> {
+    pub(crate) async fn refresh_ahead(self: &Arc<Self>, within: Duration) -> Result<(), AuthError> {
+        self.detached(move |cell| async move { cell.refresh_ahead_now(within).await })
+            .await
+    }
+
+    /// [`TokenCell::refresh_ahead`], in the caller's task.
+    async fn refresh_ahead_now(&self, within: Duration) -> Result<(), AuthError> {
         let Backing::Store(store) = &self.backing else {
             return Ok(());
         };
@@ -1118,7 +1157,7 @@ impl TokenCell {
     /// Writes refreshed credentials with a conditional put (which also clears our lease),
     /// retrying a busy store for the write budget. When the record changed meanwhile, the newer
     /// grant wins (see [`TokenCell::newer`]). Until they are written, the credentials stay in the
-    /// cell, so that the next call writes them if this one fails or is dropped by its caller.
+    /// cell, so that the next call writes them if this one fails.
     async fn save_refreshed(
         &self,
         store: &dyn CredentialStore,

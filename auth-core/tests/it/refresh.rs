@@ -955,20 +955,41 @@ async fn an_unusable_refresh_response_is_invalid_and_releases_the_lease() {
 }
 
 #[tokio::test]
-async fn a_refresh_dropped_mid_request_releases_its_lease() {
-    let (server, calls) = refresh_server(Duration::from_secs(3)).await;
+async fn a_refresh_whose_caller_gives_up_completes_and_saves() {
+    let (server, calls) = refresh_server(Duration::from_millis(500)).await;
     let store: Arc<dyn CredentialStore> = Arc::new(MemoryCredentialStore::new());
     let auth = manager_with_store(&server.uri(), store.clone());
     auth.store_credentials("test", "u", &expired("old", "rt"))
         .await
         .unwrap();
     let session = auth.session("u").await.unwrap();
-    // A caller's own timeout drops the refresh while the token endpoint is still answering.
-    let abandoned = tokio::time::timeout(Duration::from_millis(300), session.token("test")).await;
+    // A caller's own timeout gives up while the token endpoint is still answering, and the
+    // caller goes away: the refresh goes on, so that a rotated refresh token is not lost between
+    // the provider's answer and the store.
+    let abandoned = tokio::time::timeout(Duration::from_millis(100), session.token("test")).await;
     assert!(abandoned.is_err(), "the refresh was still running");
+    drop((session, auth));
+    let (record, credentials) = wait_for_release(&*store).await;
+    assert_eq!(
+        record.record.lease, None,
+        "the refresh's save cleared its lease"
+    );
+    assert_ne!(
+        stored_access(&credentials),
+        "old",
+        "the refreshed token is stored"
+    );
     assert_eq!(calls.load(Ordering::SeqCst), 1);
-    let (record, _) = wait_for_release(&*store).await;
-    assert_eq!(record.record.lease, None, "the lease is released at once");
+    let next = manager_with_store(&server.uri(), store.clone());
+    let token = next
+        .session("u")
+        .await
+        .unwrap()
+        .token("test")
+        .await
+        .unwrap();
+    assert_eq!(token.expose_secret(), stored_access(&credentials));
+    assert_eq!(calls.load(Ordering::SeqCst), 1, "no second refresh");
 }
 
 /// The record once its lease is gone, or as it is after two seconds.
@@ -1447,8 +1468,9 @@ impl CredentialStore for HangingStore {
         record: CredentialRecord,
         mode: PutMode,
     ) -> Result<auth_core::Version, auth_core::StoreError> {
-        if self.hanging.load(Ordering::SeqCst) {
-            futures::future::pending::<()>().await;
+        // Busy while `hanging` is set, as a store whose lock another writer holds.
+        while self.hanging.load(Ordering::SeqCst) {
+            tokio::time::sleep(Duration::from_millis(5)).await;
         }
         self.inner.put(record, mode).await
     }
@@ -1512,10 +1534,25 @@ async fn a_crash_after_the_token_endpoint_answered_loses_a_rotated_refresh_token
         .store_credentials("test", "u", &expired("old", "rt-0"))
         .await
         .unwrap();
+    // The process that crashes: its own runtime, shut down with every task of it.
+    let process = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
     let session = crashed.session("u").await.unwrap();
-    let died = tokio::time::timeout(Duration::from_millis(500), session.token("test")).await;
-    assert!(died.is_err(), "the write never finished");
-    drop((session, crashed));
+    let died = process.spawn(async move { session.token("test").await });
+    let waited = std::time::Instant::now();
+    while !store.hanging.load(Ordering::SeqCst) {
+        assert!(
+            waited.elapsed() < Duration::from_secs(5),
+            "no refresh answered"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    process.shutdown_background();
+    assert!(died.await.is_err(), "the write never finished");
+    drop(crashed);
     store.hanging.store(false, Ordering::SeqCst);
     // Its lease expires; the next process finds the spent refresh token.
     let (mut record, _) = stored(&store.inner, "u").await;
@@ -1541,33 +1578,39 @@ async fn a_crash_after_the_token_endpoint_answered_loses_a_rotated_refresh_token
 }
 
 #[tokio::test]
-async fn a_refresh_dropped_while_saving_keeps_the_credentials_for_the_next_call() {
+async fn a_refresh_whose_caller_gives_up_while_saving_saves_the_rotated_grant() {
     let (server, store, rotating) = hangs_the_store_once().await;
     let auth = manager_with_store(&server.uri(), store.clone());
     auth.store_credentials("test", "u", &expired("old", "rt-0"))
         .await
         .unwrap();
     let session = auth.session("u").await.unwrap();
-    // The caller gives up while the store is still busy with the write.
+    // The caller gives up while the store is still busy with the write, and goes away.
     let abandoned = tokio::time::timeout(Duration::from_millis(300), session.token("test")).await;
     assert!(abandoned.is_err(), "the write was still running");
+    drop(session);
     store.hanging.store(false, Ordering::SeqCst);
 
-    // The next call writes the kept credentials instead of spending the rotated grant again.
-    let token = session.token("test").await.unwrap();
-    assert_eq!(token.expose_secret(), "access-1");
-    {
-        let state = rotating.state.lock().unwrap();
-        assert_eq!(state.spent, ["rt-0"]);
-        assert!(state.refused.is_empty(), "{:?}", state.refused);
-    }
-    let (record, credentials) = stored(&store.inner, "u").await;
+    // The refresh writes the rotated grant once the store is free.
+    let (record, credentials) = wait_for_release(&store.inner).await;
     assert_eq!(stored_access(&credentials), "access-1");
     assert_eq!(
         credentials.token.refresh_token.unwrap().expose_secret(),
         "rt-1"
     );
     assert_eq!(record.record.lease, None);
+    // The next call (its tokens expire as they are issued) spends the rotated grant, not the old.
+    let token = auth
+        .session("u")
+        .await
+        .unwrap()
+        .token("test")
+        .await
+        .unwrap();
+    assert_eq!(token.expose_secret(), "access-2");
+    let state = rotating.state.lock().unwrap();
+    assert_eq!(state.spent, ["rt-0", "rt-1"]);
+    assert!(state.refused.is_empty(), "{:?}", state.refused);
 }
 
 /// A token endpoint that answers `invalid_grant`, and expects to be asked exactly once.
@@ -2216,16 +2259,20 @@ async fn a_record_offered_while_refreshed_credentials_wait_to_be_saved_is_ignore
     )
     .await;
     assert!(abandoned.is_err(), "the write was still running");
-    store.hanging.store(false, Ordering::SeqCst);
     // The record read before the refresh holds a token a caller could use, and the spent grant.
     source.offer(read_before);
-    assert_eq!(source.token().await.unwrap().expose_secret(), "access-1");
+    store.hanging.store(false, Ordering::SeqCst);
+    // The rotated grant is saved and spent next (its tokens expire as they are issued); the
+    // spent one is never sent again.
+    assert_eq!(source.token().await.unwrap().expose_secret(), "access-2");
     let (_, credentials) = stored(&store.inner, "u").await;
-    assert_eq!(stored_access(&credentials), "access-1");
+    assert_eq!(stored_access(&credentials), "access-2");
     assert_eq!(
         credentials.token.refresh_token.unwrap().expose_secret(),
-        "rt-1",
+        "rt-2",
         "the rotated grant is kept"
     );
-    assert_eq!(rotating.state.lock().unwrap().spent, ["rt-0"]);
+    let state = rotating.state.lock().unwrap();
+    assert_eq!(state.spent, ["rt-0", "rt-1"]);
+    assert!(state.refused.is_empty(), "{:?}", state.refused);
 }
