@@ -22,7 +22,8 @@
 //! 3. call the token endpoint, then write the new credentials with a conditional put on the leased
 //!    version (clearing the lease). A store that is busy is retried for [`STORE_WRITE_BUDGET`];
 //!    if the write still fails, the call fails with [`AuthError::RefreshNotSaved`] and the cell
-//!    keeps the new credentials, writing them at its next call. A writer that finds the record
+//!    keeps the new credentials, writing them at its next call and, meanwhile, from a task of its
+//!    own that holds the cell until the store takes them (for up to an hour). A writer that finds the record
 //!    changed compares: if the record still holds the credentials it refreshed from (perhaps
 //!    marked as rejected by a process that spent the same refresh token after it), or a grant
 //!    that expires earlier, its own are the newer grant and are written; otherwise it adopts the
@@ -81,6 +82,10 @@ pub type RefreshCallback = Arc<dyn Fn(&str, &str, &Credentials) + Send + Sync>;
 /// How long writing refreshed credentials is retried while the store reports a busy lock or an
 /// I/O error (the default; see `AuthManagerBuilder::store_write_budget`). No attempt starts later.
 pub const STORE_WRITE_BUDGET: Duration = Duration::from_secs(10);
+
+/// How long a cell's task keeps writing refreshed credentials that could not be stored
+/// ([`TokenCell::keep_unsaved`]).
+const KEEP_UNSAVED_FOR: Duration = Duration::from_secs(3600);
 
 /// How long before expiry a token is refreshed when the provider has no OAuth2 settings.
 const DEFAULT_EXPIRY_MARGIN: Duration = Duration::from_secs(60);
@@ -330,6 +335,9 @@ pub(crate) struct TokenCell {
     /// into a lease: a cell that never refreshes costs no allocation for it).
     holder: uuid::Uuid,
     on_refresh: Option<RefreshCallback>,
+    /// Set while a task keeps writing refreshed credentials a save could not store
+    /// ([`TokenCell::keep_unsaved`]).
+    keeping: AtomicBool,
 }
 
 /// The cell's refresh flag, held by one task ([`TokenCell::hold`]): while it is held no other
@@ -426,6 +434,7 @@ impl TokenCell {
             policy,
             holder: uuid::Uuid::new_v4(),
             on_refresh,
+            keeping: AtomicBool::new(false),
         }
     }
 
@@ -597,7 +606,12 @@ impl TokenCell {
         F: Future<Output = Result<T, AuthError>> + Send + 'static,
     {
         match tokio::spawn(refresh(Arc::clone(self))).await {
-            Ok(outcome) => outcome,
+            Ok(outcome) => {
+                if let Err(AuthError::RefreshNotSaved { .. }) = &outcome {
+                    self.keep_unsaved();
+                }
+                outcome
+            }
             Err(e) => match e.try_into_panic() {
                 Ok(panic) => std::panic::resume_unwind(panic),
                 Err(_) => Err(AuthError::Transient {
@@ -738,6 +752,41 @@ impl TokenCell {
         {
             self.write_cache().offered = Some(Box::new(read.0));
         }
+    }
+
+    /// Keeps writing the refreshed credentials that a save could not store within its write
+    /// budget, in a task of its own, a write budget's pause between attempts, until they are
+    /// stored (by this task or a call), superseded, or [`KEEP_UNSAVED_FOR`] has passed (then a
+    /// later call still writes them). The task holds the cell: the credentials, perhaps a rotated
+    /// refresh token that is the grant's only live copy, outlive every session that held the
+    /// cell. One such task per cell.
+    fn keep_unsaved(self: &Arc<Self>) {
+        let Backing::Store(store) = &self.backing else {
+            return;
+        };
+        if self.keeping.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let (cell, store) = (Arc::clone(self), Arc::clone(store));
+        tokio::spawn(async move {
+            let give_up_at = Instant::now().checked_add(KEEP_UNSAVED_FOR);
+            while cell.unsaved_failures().is_some()
+                && give_up_at.is_none_or(|at| Instant::now() < at)
+            {
+                tokio::time::sleep(cell.policy.store_write_budget).await;
+                let failures = cell.unsaved_failures();
+                let Ok(_flight) = cell.flight(|| None::<Infallible>).await;
+                // A call may have written them, or failed to, meanwhile: then the next round.
+                if let Ok(Some(unsaved)) = cell.take_unsaved(failures) {
+                    let _ = cell.save_refreshed(store.as_ref(), unsaved).await;
+                }
+            }
+            if cell.unsaved_failures().is_some() {
+                tracing::error!(provider = cell.endpoint.id(), subject = %cell.subject,
+                    "refreshed credentials could not be stored in an hour of trying; only a later call on this subject writes them now");
+            }
+            cell.keeping.store(false, Ordering::Release);
+        });
     }
 
     /// See [`RefreshingTokenSource::refresh_ahead`].

@@ -551,7 +551,7 @@ pub enum AuthError {
     /// The token was refreshed but the new credentials could not be written to the store, even
     /// after retrying for the store write budget.
     #[error(
-        "{provider}: the token of `{subject}` was refreshed but the new credentials could not be saved to the store ({reason}); this process keeps them and saves them at its next call; if it exits first, the stored grant may be spent and the user may have to connect again"
+        "{provider}: the token of `{subject}` was refreshed but the new credentials could not be saved to the store ({reason}); this process keeps them and keeps trying to save them; if it exits first, the stored grant may be spent and the user may have to connect again"
     )]
     RefreshNotSaved {
         /// Provider id.

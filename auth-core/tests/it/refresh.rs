@@ -1260,6 +1260,58 @@ async fn refreshed_credentials_that_cannot_be_saved_fail_the_call_and_are_kept()
     );
 }
 
+/// Refreshed credentials the store would not take within the write budget are written by the
+/// cell's own task once it does, although every session and the manager were dropped: the
+/// rotated refresh token is not lost to a store outage longer than the budget.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refreshed_credentials_that_could_not_be_saved_are_written_when_the_store_recovers() {
+    let server = MockServer::start().await;
+    let store = Arc::new(FlakyStore::default());
+    let calls = Arc::new(AtomicUsize::new(0));
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .respond_with(LocksTheStore {
+            store: store.clone(),
+            calls: calls.clone(),
+        })
+        .mount(&server)
+        .await;
+    let auth = builder(&server.uri())
+        .shared_store(store.clone())
+        .store_write_budget(Duration::from_millis(200))
+        .build()
+        .unwrap();
+    auth.store_credentials("test", "u", &expired("old", "rt-1"))
+        .await
+        .unwrap();
+    let err = auth
+        .session("u")
+        .await
+        .unwrap()
+        .token("test")
+        .await
+        .unwrap_err();
+    assert!(matches!(err, AuthError::RefreshNotSaved { .. }), "{err:?}");
+    drop(auth);
+    store.failing.store(false, Ordering::SeqCst);
+
+    let waited = std::time::Instant::now();
+    let credentials = loop {
+        let (record, credentials) = stored(&store.inner, "u").await;
+        if stored_access(&credentials) == "at-unsaved" {
+            assert_eq!(record.record.lease, None);
+            break credentials;
+        }
+        assert!(waited.elapsed() < Duration::from_secs(5), "never written");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(
+        credentials.token.refresh_token.unwrap().expose_secret(),
+        "rt-2"
+    );
+    assert_eq!(calls.load(Ordering::SeqCst), 1, "the grant was spent once");
+}
+
 /// A token endpoint that, as another process would, writes `record` to the store while it
 /// answers the refresh with `fresh` (valid for an hour, with refresh token `rt-new`).
 struct SomeoneWritesFirst {
