@@ -566,7 +566,12 @@ impl TokenCell {
         let credentials = Credentials::from_payload(&stored.record.payload)
             .map_err(|reason| self.corrupt(reason))?;
         if stored.record.status == CredentialStatus::NeedsReauthorization {
-            self.mark_needs_reauthorization();
+            // Refreshed credentials not stored yet are the newer grant: another process spent
+            // the refresh token they replace and marked the record for it (see `newer`). They
+            // are kept, for their writer to store over the mark.
+            if self.unsaved_failures().is_none() {
+                self.mark_needs_reauthorization();
+            }
         } else {
             self.prime(&credentials, false);
         }

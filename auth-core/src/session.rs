@@ -123,6 +123,11 @@ impl Binding {
     }
 
     async fn token(&self) -> Result<SecretString, AuthError> {
+        if self.cell.state() == CellState::NeedsReauthorization {
+            // Another process may have stored new credentials since (the user connected again
+            // there): the store is read again before the grant is refused.
+            self.cell.load().await?;
+        }
         match (self.cell.state(), &self.fallback) {
             (CellState::Loaded, _) => self.cell.token().await,
             (CellState::NeedsReauthorization, _) => Err(self.grant_rejected()),

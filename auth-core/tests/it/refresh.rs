@@ -1312,6 +1312,59 @@ async fn refreshed_credentials_that_could_not_be_saved_are_written_when_the_stor
     assert_eq!(calls.load(Ordering::SeqCst), 1, "the grant was spent once");
 }
 
+/// Refreshed credentials kept unsaved are the newer grant: another process that spent the
+/// refresh token they replace, and marked the record rejected, does not make a new session drop
+/// them; they are written over the mark once the store takes writes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_session_keeps_unsaved_credentials_over_a_record_marked_rejected() {
+    let server = MockServer::start().await;
+    let store = Arc::new(FlakyStore::default());
+    let calls = Arc::new(AtomicUsize::new(0));
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .respond_with(LocksTheStore {
+            store: store.clone(),
+            calls: calls.clone(),
+        })
+        .mount(&server)
+        .await;
+    let auth = builder(&server.uri())
+        .shared_store(store.clone())
+        .store_write_budget(Duration::from_millis(200))
+        .build()
+        .unwrap();
+    auth.store_credentials("test", "u", &expired("old", "rt-1"))
+        .await
+        .unwrap();
+    let first = auth.session("u").await.unwrap();
+    let err = first.token("test").await.unwrap_err();
+    assert!(matches!(err, AuthError::RefreshNotSaved { .. }), "{err:?}");
+    // Another process, once the lease lapsed, spent rt-1 and marked the record.
+    let current = store.inner.get("test", "u").await.unwrap().unwrap();
+    let mut marked = current.record.clone();
+    marked.status = CredentialStatus::NeedsReauthorization;
+    marked.lease = None;
+    store
+        .inner
+        .put(marked, PutMode::Update(current.version))
+        .await
+        .unwrap();
+
+    let second = auth.session("u").await.unwrap();
+    store.failing.store(false, Ordering::SeqCst);
+    assert_eq!(
+        second.token("test").await.unwrap().expose_secret(),
+        "at-unsaved"
+    );
+    let (record, credentials) = stored(&store.inner, "u").await;
+    assert_eq!(record.record.status, CredentialStatus::Active);
+    assert_eq!(
+        credentials.token.refresh_token.unwrap().expose_secret(),
+        "rt-2"
+    );
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+}
+
 /// A token endpoint that, as another process would, writes `record` to the store while it
 /// answers the refresh with `fresh` (valid for an hour, with refresh token `rt-new`).
 struct SomeoneWritesFirst {
@@ -2273,6 +2326,33 @@ fn due_within_the_hour(access: &str, refresh: &str) -> OAuth2Token {
     let mut token = valid(access, refresh);
     token.expires_at = Some(SystemTime::now() + Duration::from_secs(1200));
     token
+}
+
+/// A session that found its grant rejected reads the store again at its next call: credentials
+/// another process stored since (the user connected again there) are used, not refused.
+#[tokio::test]
+async fn a_rejected_session_uses_credentials_another_process_stored_since() {
+    let rejecting = rejecting_token_endpoint().await;
+    let store: Arc<dyn CredentialStore> = Arc::new(MemoryCredentialStore::new());
+    let auth = manager_with_store(&rejecting.uri(), store.clone());
+    auth.store_credentials("test", "u", &expired("old", "rt"))
+        .await
+        .unwrap();
+    let session = auth.session("u").await.unwrap();
+    let err = session.token("test").await.unwrap_err();
+    assert!(err.needs_reauthorization(), "{err:?}");
+    let err = session.token("test").await.unwrap_err();
+    assert!(err.needs_reauthorization(), "still rejected: {err:?}");
+
+    let elsewhere = manager_with_store(&rejecting.uri(), store.clone());
+    elsewhere
+        .store_credentials("test", "u", &valid("reconnected", "rt-new"))
+        .await
+        .unwrap();
+    assert_eq!(
+        session.token("test").await.unwrap().expose_secret(),
+        "reconnected"
+    );
 }
 
 #[tokio::test]
