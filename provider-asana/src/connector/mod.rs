@@ -425,6 +425,20 @@ impl AsanaConnector {
         }
     }
 
+    /// What `entity.action` does to the data in Asana, or `None` when the catalog has no such
+    /// action: what a read-only caller checks before it sends one.
+    ///
+    /// ```
+    /// use provider_asana::connector::{ActionEffect, AsanaConnector};
+    ///
+    /// assert_eq!(AsanaConnector::effect_of("tasks", "list"), Some(ActionEffect::Read));
+    /// assert_eq!(AsanaConnector::effect_of("tasks", "delete"), Some(ActionEffect::Delete));
+    /// assert_eq!(AsanaConnector::effect_of("tasks", "fly"), None);
+    /// ```
+    pub fn effect_of(entity: &str, action: &str) -> Option<ActionEffect> {
+        catalog::find(entity, action).map(|op| ActionEffect::of(op).0)
+    }
+
     /// Every entity and action with the JSON Schema of its params.
     pub fn catalog() -> Vec<EntityInfo> {
         catalog::entities()

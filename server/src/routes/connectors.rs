@@ -556,6 +556,7 @@ pub(crate) struct UpdateRequest {
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The connector", body = Connector),
+        (status = 403, description = "A customer's scoped token asked to make a read-only connector writable", body = ErrorBody),
         (status = 404, description = "No such connector of the caller's", body = ErrorBody),
         (status = 409, description = "Other requests kept changing the connector meanwhile; send it again", body = ErrorBody),
         (status = 422, description = "An empty name or one with a control character, invalid credentials, or OAuth credentials with no OAuth app to refresh them", body = ErrorBody),
@@ -569,6 +570,14 @@ pub(crate) async fn update(
 ) -> Result<Json<Connector>, ApiError> {
     let started = Instant::now();
     let read = owned(&state, &principal, &id).await?;
+    // A customer's scoped token, the one its MCP clients hold, may make its connector read-only
+    // but not lift that: only the application's token can.
+    if request.read_only == Some(false) && read.read_only && principal.customer.is_some() {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "a customer's scoped token cannot make a read-only connector writable: use the application's token",
+        ));
+    }
     let name = request.name.as_deref().map(given_name).transpose()?;
     let credentials = request
         .credentials

@@ -13,6 +13,7 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use integrations::CredentialStatus;
+use integrations::asana::connector::ActionEffect;
 use integrations::asana::{AsanaConnector, AsanaError, ExecuteError, Health, JsonResult};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
@@ -116,7 +117,7 @@ const CHECKED_ACTION: &str = "get";
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The action's records; an unhealthy check is 200 too", body = ExecuteResponse),
-        (status = 403, description = "Asana refused the action to this account", body = ErrorBody),
+        (status = 403, description = "Asana refused the action to this account, or the action changes data and the connector is read-only (nothing was sent)", body = ErrorBody),
         (status = 404, description = "No such connector of the caller's, or no such record at Asana", body = ErrorBody),
         (status = 409, description = "The connector needs re-authorization; the message says how", body = ErrorBody),
         (status = 502, description = "Asana or the provider failed", body = ErrorBody),
@@ -204,6 +205,18 @@ async fn run(
 ) -> Result<ExecuteResponse, ApiError> {
     if request.entity == "*" && request.action == "check" {
         return check(state, record, status).await;
+    }
+    if record.read_only
+        && AsanaConnector::effect_of(&request.entity, &request.action)
+            .is_some_and(|effect| effect != ActionEffect::Read)
+    {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            format!(
+                "{}.{} changes data in Asana, and connector {} is read-only: nothing was sent; an application token can PATCH it with \"read_only\": false",
+                request.entity, request.action, record.id
+            ),
+        ));
     }
     let output = run_action_json(
         state,

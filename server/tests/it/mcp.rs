@@ -464,6 +464,27 @@ async fn a_read_only_connector_hides_and_refuses_writes() {
     assert_eq!(structured_error(&delete().await)["kind"], "read_only");
     assert_eq!(service.asana.api_requests(), 0);
     assert!(service.asana.object(seed::DRAFT_TASK_GID).is_some());
+    // Nor does the REST execute send a write, whatever the token.
+    let scoped = service.scoped_token(&token, "c").await;
+    for caller in [&token, &scoped] {
+        let (status, body) = service
+            .execute(
+                caller,
+                id,
+                "tasks",
+                "delete",
+                json!({"task_gid": seed::DRAFT_TASK_GID}),
+            )
+            .await;
+        assert_eq!(status, 403, "{body}");
+        assert_eq!(
+            error_message(&body),
+            format!(
+                "tasks.delete changes data in Asana, and connector {id} is read-only: nothing was sent; an application token can PATCH it with \"read_only\": false"
+            )
+        );
+    }
+    assert_eq!(service.asana.api_requests(), 0);
     let read = structured_ok(
         &call_execute(
             &client,
@@ -489,6 +510,17 @@ async fn a_read_only_connector_hides_and_refuses_writes() {
     let (status, body) = patch(json!({ "read_only": "no" })).await;
     assert_eq!(status, 422, "{body}");
     assert!(error_message(&body).contains("read_only"));
+    // The customer's scoped token, which its MCP clients hold, cannot lift the flag.
+    let (status, body) = service
+        .send(
+            reqwest::Method::PATCH,
+            &path,
+            Some(&scoped),
+            Some(json!({ "read_only": false }).to_string().into_bytes()),
+        )
+        .await;
+    assert_eq!(status, 403, "{body}");
+    assert_eq!(body["retryable"], false, "{body}");
     let (status, body) = patch(json!({ "read_only": false })).await;
     assert_eq!((status, &body["read_only"]), (200, &json!(false)), "{body}");
     let (_, got) = service.get(&path, Some(&token)).await;
@@ -505,6 +537,8 @@ async fn a_read_only_connector_hides_and_refuses_writes() {
             r#"mcp.execute tasks.delete ["task_gid"] ok 200"#,
             r#"connector.update -.- ["read_only"] ok 200"#,
             r#"mcp.execute tasks.get ["task_gid"] ok 200"#,
+            r#"execute tasks.delete ["task_gid"] error 403"#,
+            r#"execute tasks.delete ["task_gid"] error 403"#,
             r#"mcp.execute tasks.delete ["task_gid"] error 403"#,
             r#"mcp.describe -.- [] ok 200"#,
             r#"connector.create -.- [] ok 201"#,
