@@ -18,7 +18,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
-use super::{ApiJson, ApiPath, ApiQuery, AppState, Audit, customer_of, from_json, rfc3339};
+use super::{
+    ApiJson, ApiPath, ApiQuery, AppState, Audit, customer_of, from_json, rfc3339, to_completion,
+};
 use crate::error::{ApiError, ErrorBody};
 use crate::providers::{ConnectorType, CredentialsInput};
 use crate::secrets;
@@ -277,11 +279,17 @@ pub(crate) async fn create(
         created_at: now,
         updated_at: now,
     };
-    let stored = state
-        .connectors
-        .store_credentials(&record, &credentials)
-        .await;
-    save_new(&state, &principal, &record, stored, started).await?;
+    let written = {
+        let (state, record) = (state.clone(), record.clone());
+        to_completion(async move {
+            let stored = state
+                .connectors
+                .store_credentials(&record, &credentials)
+                .await;
+            save_new(&state, &principal, &record, stored, started).await
+        })
+    };
+    written.await?;
     // Its credentials were just written: no store read that could fail after the connector
     // exists, and invite a retry that would create a second one.
     let created = view_as(&state, &record, ConnectorStatus::Active);
@@ -606,9 +614,11 @@ pub(crate) async fn update(
         reconnect,
     };
     let changed = change.fields().map(str::to_string).collect();
-    let record = write_change(&state, read, &change)
-        .await?
-        .ok_or_else(ApiError::connector_not_found)?;
+    let written = {
+        let state = state.clone();
+        to_completion(async move { write_change(&state, read, &change).await })
+    };
+    let record = written.await?.ok_or_else(ApiError::connector_not_found)?;
     track_expiry(&state, &record).await;
     connector_audit(&principal, &record, "connector.update", changed, started)
         .record(state.store.as_ref(), StatusCode::OK)

@@ -328,9 +328,21 @@ pub(crate) async fn callback(
     })?;
     let mut back = Url::parse(&pending.redirect_url)
         .map_err(|_| ApiError::misconfigured("the consent flow's redirect_url cannot be read"))?;
-    match complete(&state, &pending, &query, started).await {
-        Ok(record) => {
-            let secret_id = issue_secret_id(&state, &record).await;
+    // The exchange and the writes run as a task of their own: a browser that leaves (or the
+    // request's deadline) while the provider answers must not stop the flow between the grant
+    // and the connector that holds it.
+    let finished = tokio::spawn(async move {
+        let record = complete(&state, &pending, &query, started).await?;
+        let secret_id = issue_secret_id(&state, &record).await;
+        Ok((record, secret_id))
+    })
+    .await
+    .unwrap_or_else(|e| {
+        tracing::error!(error = %e, "a consent flow's task ended without an outcome");
+        Err(ConsentFailure::ServerError)
+    });
+    match finished {
+        Ok((record, secret_id)) => {
             let mut pairs = back.query_pairs_mut();
             pairs.append_pair("connector_id", &record.id);
             if let Some(secret_id) = &secret_id {

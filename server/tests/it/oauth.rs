@@ -502,6 +502,45 @@ async fn a_grant_no_connector_can_hold_is_revoked() {
     assert!(credentials.list(None).await.unwrap().is_empty());
 }
 
+/// The browser leaves while the callback trades its code: the flow still ends with the
+/// connector holding the grant, not with a grant (or credentials) that nothing holds.
+#[tokio::test]
+async fn a_consent_flow_completes_when_the_browser_leaves_during_the_exchange() {
+    let svc = start(false).await;
+    let app = svc.application("acme").await;
+    let token = svc.app_token(&app).await;
+    let consent = consent_url(&svc, &token).await;
+    let landing = svc.asana.consent(consent.as_str()).await.unwrap();
+    svc.asana.set_latency(Duration::from_millis(500));
+    let left = browser()
+        .get(landing)
+        .timeout(Duration::from_millis(100))
+        .send()
+        .await;
+    assert!(left.unwrap_err().is_timeout(), "the browser gave up first");
+    let waited = std::time::Instant::now();
+    let listed = loop {
+        let listed = connectors(&svc, &token).await;
+        if !listed.is_empty() {
+            break listed;
+        }
+        assert!(
+            waited.elapsed() < Duration::from_secs(10),
+            "no connector holds the grant"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    svc.asana.set_latency(Duration::ZERO);
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0]["status"], "active");
+    let id = listed[0]["id"].as_str().unwrap();
+    let (status, body) = svc
+        .execute(&token, id, "users", "get", json!({ "user_gid": "me" }))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(token_requests(&svc.asana).await.len(), 1);
+}
+
 #[tokio::test]
 async fn a_scoped_token_starts_consent_flows_for_its_own_customer_only() {
     let svc = start(false).await;
