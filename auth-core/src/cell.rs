@@ -87,6 +87,12 @@ pub const STORE_WRITE_BUDGET: Duration = Duration::from_secs(10);
 /// ([`TokenCell::keep_unsaved`]).
 const KEEP_UNSAVED_FOR: Duration = Duration::from_secs(3600);
 
+/// The longest the write of a refresh lease may take for the lease to be used: [`LEASE_MARGIN`]
+/// counts on it. A lease whose write took longer may lapse before the token request and the
+/// save it must cover are done, and another process spend the same refresh token: it is given
+/// back unused.
+const LEASE_WRITE_ALLOWANCE: Duration = Duration::from_secs(5);
+
 /// How long before expiry a token is refreshed when the provider has no OAuth2 settings.
 const DEFAULT_EXPIRY_MARGIN: Duration = Duration::from_secs(60);
 
@@ -1099,17 +1105,31 @@ impl TokenCell {
             holder: self.holder.to_string(),
             expires_at: SystemTime::now() + self.policy.lease_for(self.endpoint.request_timeout()),
         });
+        let started = Instant::now();
         let version = match store.update_or_read(leased, stored.version).await? {
             Updated::Written(version) => version,
             Updated::Changed(current) => return Ok(Claim::Lost(current)),
         };
         let mut released = stored.record;
         released.lease = None;
-        Ok(Claim::Taken(LeaseRelease {
+        let lease = LeaseRelease {
             store: store.clone(),
             record: Some(released),
             version,
-        }))
+        };
+        if started.elapsed() > LEASE_WRITE_ALLOWANCE {
+            lease.release().await;
+            return Err(AuthError::Transient {
+                provider: self.endpoint.id().to_string(),
+                operation: TokenOperation::Refresh,
+                detail: format!(
+                    "the store took longer than {} s to take the refresh lease, which might lapse before the refresh is done; nothing was sent",
+                    LEASE_WRITE_ALLOWANCE.as_secs()
+                ),
+                retry_after: None,
+            });
+        }
+        Ok(Claim::Taken(lease))
     }
 
     /// Step 4: spends the refresh token under our lease and saves the answer; on `invalid_grant`

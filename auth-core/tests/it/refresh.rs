@@ -1112,6 +1112,75 @@ async fn a_damaged_stored_record_is_corrupt_for_its_subject_and_can_be_deleted()
     }
 }
 
+/// A store whose first write of a refresh lease takes `delay` (a database slow to answer).
+#[derive(Debug, Default)]
+struct SlowLeaseStore {
+    inner: MemoryCredentialStore,
+    delay: Duration,
+    delayed: std::sync::atomic::AtomicBool,
+}
+
+#[async_trait::async_trait]
+impl CredentialStore for SlowLeaseStore {
+    async fn get(
+        &self,
+        provider: &str,
+        subject: &str,
+    ) -> Result<Option<StoredCredential>, auth_core::StoreError> {
+        self.inner.get(provider, subject).await
+    }
+    async fn put(
+        &self,
+        record: CredentialRecord,
+        mode: PutMode,
+    ) -> Result<auth_core::Version, auth_core::StoreError> {
+        if record.lease.is_some() && !self.delayed.swap(true, Ordering::SeqCst) {
+            tokio::time::sleep(self.delay).await;
+        }
+        self.inner.put(record, mode).await
+    }
+    async fn delete(&self, provider: &str, subject: &str) -> Result<bool, auth_core::StoreError> {
+        self.inner.delete(provider, subject).await
+    }
+    async fn list(
+        &self,
+        provider: Option<&str>,
+    ) -> Result<Vec<StoredCredential>, auth_core::StoreError> {
+        self.inner.list(provider).await
+    }
+    fn describe(&self) -> String {
+        "slow".into()
+    }
+}
+
+/// A lease whose write took longer than the lease's margin allows may lapse before the refresh
+/// it covers is done: it is given back, nothing is sent, and the call fails transiently; the
+/// next call refreshes.
+#[tokio::test]
+async fn a_lease_written_too_slowly_is_given_back_unused() {
+    let (server, calls) = refresh_server(Duration::ZERO).await;
+    let store = Arc::new(SlowLeaseStore {
+        delay: Duration::from_millis(5200),
+        ..SlowLeaseStore::default()
+    });
+    let auth = manager_with_store(&server.uri(), store.clone());
+    auth.store_credentials("test", "u", &expired("old", "rt"))
+        .await
+        .unwrap();
+    let session = auth.session("u").await.unwrap();
+    let err = session.token("test").await.unwrap_err();
+    assert!(
+        matches!(&err, AuthError::Transient { detail, .. } if detail.contains("longer than 5 s to take the refresh lease")),
+        "{err:?}"
+    );
+    assert_eq!(calls.load(Ordering::SeqCst), 0, "nothing was sent");
+    let (record, _) = stored(&store.inner, "u").await;
+    assert_eq!(record.record.lease, None, "the lease was given back");
+
+    assert_ne!(session.token("test").await.unwrap().expose_secret(), "old");
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+}
+
 /// A store whose puts fail, as a database locked by another process does, while `failing` is set.
 #[derive(Debug, Default)]
 struct FlakyStore {
