@@ -25,9 +25,9 @@
 //!    keeps the new credentials, writing them at its next call and, meanwhile, from a task of its
 //!    own that holds the cell until the store takes them (for up to an hour). A writer that finds the record
 //!    changed compares: if the record still holds the credentials it refreshed from (perhaps
-//!    marked as rejected by a process that spent the same refresh token after it), or a grant
-//!    that expires earlier, its own are the newer grant and are written; otherwise it adopts the
-//!    record's;
+//!    marked as rejected by a process that spent the same refresh token after it), its own are
+//!    the newer grant and are written; otherwise it adopts the record's (the user connected
+//!    again meanwhile);
 //! 4. on `invalid_grant`, re-read once more (another process may have rotated the grant), then mark
 //!    the record as needing re-authorization, without deleting it; on a transient failure (5xx,
 //!    timeout, connection) release the lease and leave the credentials untouched, and fail the
@@ -1314,7 +1314,11 @@ impl TokenCell {
     /// Decides who holds the newer grant when our write found the record changed: ours if the
     /// record still holds the credentials we refreshed from (whatever their status: a process
     /// that spent the same refresh token after us may have marked them), if it cannot be read,
-    /// or if its grant is rejected or expires before ours; otherwise theirs.
+    /// or if its grant is rejected; otherwise theirs. Other credentials in the record were
+    /// written after our refresh began: the user connecting again (perhaps another account, or
+    /// new scopes), which must not be overwritten, or, with a provider that does not rotate,
+    /// another refresh of the same grant, as good as ours. Which of them expires later says
+    /// nothing about which is meant.
     fn newer(&self, current: &StoredCredential, unsaved: &Unsaved) -> Newer {
         let Ok(theirs) = Credentials::from_payload(&current.record.payload) else {
             return Newer::Ours(current.version);
@@ -1331,10 +1335,7 @@ impl TokenCell {
         {
             return Newer::Ours(current.version);
         }
-        match (their_token.expires_at, our_token.expires_at) {
-            (Some(theirs_at), Some(ours_at)) if theirs_at < ours_at => Newer::Ours(current.version),
-            _ => Newer::Theirs(theirs),
-        }
+        Newer::Theirs(theirs)
     }
 
     /// The refreshed credentials are stored: serve them.

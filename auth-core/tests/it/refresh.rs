@@ -1501,27 +1501,25 @@ async fn a_writer_that_loses_the_race_keeps_its_grant_when_it_is_newer() {
     );
     assert_eq!(record.record.status, CredentialStatus::Active);
     assert_eq!(record.record.lease, None);
-
-    // A grant that expires before ours (an older refresh elsewhere) is replaced by ours too.
-    let mut older = valid("other-refresh", "rt-other");
-    older.expires_at = Some(SystemTime::now() + Duration::from_secs(600));
-    let older = CredentialRecord::new("test", "u", Credentials::new(older).to_payload());
-    let (token, record, credentials) = refresh_losing_the_race_to(older).await;
-    assert_eq!(token, "fresh");
-    assert_eq!(stored_access(&credentials), "fresh");
-    assert_eq!(record.record.lease, None);
 }
 
 #[tokio::test]
 async fn a_writer_that_loses_the_race_to_a_newer_grant_adopts_it() {
-    // The user connected again while we refreshed: their new grant outlives ours and wins.
-    let mut relogin = valid("relogin", "rt-relogin");
-    relogin.expires_at = Some(SystemTime::now() + Duration::from_secs(7200));
-    let relogin = CredentialRecord::new("test", "u", Credentials::new(relogin).to_payload());
-    let (token, record, credentials) = refresh_losing_the_race_to(relogin).await;
-    assert_eq!(token, "relogin");
-    assert_eq!(stored_access(&credentials), "relogin");
-    assert_eq!(record.record.status, CredentialStatus::Active);
+    // The user connected again while we refreshed: their new grant wins, whichever expires
+    // first (here theirs, issued before our refresh's answer).
+    for lifetime in [600, 7200] {
+        let mut relogin = valid("relogin", "rt-relogin");
+        relogin.expires_at = Some(SystemTime::now() + Duration::from_secs(lifetime));
+        let relogin = CredentialRecord::new("test", "u", Credentials::new(relogin).to_payload());
+        let (token, record, credentials) = refresh_losing_the_race_to(relogin).await;
+        assert_eq!(token, "relogin", "{lifetime}");
+        assert_eq!(stored_access(&credentials), "relogin");
+        assert_eq!(
+            credentials.token.refresh_token.unwrap().expose_secret(),
+            "rt-relogin"
+        );
+        assert_eq!(record.record.status, CredentialStatus::Active);
+    }
 }
 
 /// A token endpoint that rotates refresh tokens: each one works once, and its refresh issues
