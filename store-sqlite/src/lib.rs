@@ -3,7 +3,8 @@
 //! [`SqliteCredentialStore`], the embedded default [`CredentialStore`] of `integrations`: one SQLite
 //! file (SQLite is compiled in; no system library is needed) that several processes can share.
 //!
-//! - **Durable.** WAL journal with `synchronous=FULL`: every acknowledged write has been fsynced, so
+//! - **Durable.** WAL journal with `synchronous=FULL`: every acknowledged write has been fsynced
+//!   (on macOS with `F_FULLFSYNC`, as a plain `fsync` leaves it in the drive's cache there), so
 //!   it survives a crash or a power loss. `secure_delete` zeroes overwritten payloads in the main
 //!   file (older page images stay in the `-wal` file until SQLite reuses it; [`rotate`] truncates
 //!   it).

@@ -165,10 +165,14 @@ pub(crate) fn open_memory() -> Result<Connection, StoreError> {
 }
 
 /// `synchronous=FULL`: in WAL mode every commit is fsynced, so an acknowledged write survives a
-/// power loss, not only a crash. `secure_delete`: overwritten and deleted payloads are zeroed in
-/// the file instead of lingering in free space.
+/// power loss, not only a crash. `fullfsync` and `checkpoint_fullfsync`: on macOS, where a plain
+/// `fsync` leaves the data in the drive's cache, the sync is `F_FULLFSYNC` (other systems ignore
+/// them). `secure_delete`: overwritten and deleted payloads are zeroed in the file instead of
+/// lingering in free space.
 fn durable_pragmas(conn: &Connection, location: &str) -> Result<(), Init> {
     conn.pragma_update(None, "synchronous", "FULL")
+        .and_then(|()| conn.pragma_update(None, "fullfsync", true))
+        .and_then(|()| conn.pragma_update(None, "checkpoint_fullfsync", true))
         .and_then(|()| conn.pragma_update(None, "secure_delete", true))
         .map_err(init_error(location))
 }
@@ -390,5 +394,24 @@ pub fn sql_error(location: &str, err: rusqlite::Error) -> StoreError {
             store: STORE,
             message: format!("{location}: {err}"),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_connection_syncs_fully_and_zeroes_what_it_deletes() {
+        let conn = open_memory().unwrap();
+        let pragma = |name: &str| -> i64 {
+            conn.pragma_query_value(None, name, |row| row.get(0))
+                .unwrap()
+        };
+        // 2 is FULL.
+        assert_eq!(pragma("synchronous"), 2);
+        assert_eq!(pragma("fullfsync"), 1);
+        assert_eq!(pragma("checkpoint_fullfsync"), 1);
+        assert_eq!(pragma("secure_delete"), 1);
     }
 }
