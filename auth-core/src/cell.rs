@@ -616,13 +616,18 @@ impl TokenCell {
         T: Send + 'static,
         F: Future<Output = Result<T, AuthError>> + Send + 'static,
     {
-        match tokio::spawn(refresh(Arc::clone(self))).await {
-            Ok(outcome) => {
-                if let Err(AuthError::RefreshNotSaved { .. }) = &outcome {
-                    self.keep_unsaved();
-                }
-                outcome
+        let (cell, refreshing) = (Arc::clone(self), refresh(Arc::clone(self)));
+        let task = tokio::spawn(async move {
+            let outcome = refreshing.await;
+            // In the task, so that credentials it could not store are kept written after a
+            // caller that gave up.
+            if let Err(AuthError::RefreshNotSaved { .. }) = &outcome {
+                cell.keep_unsaved();
             }
+            outcome
+        });
+        match task.await {
+            Ok(outcome) => outcome,
             Err(e) => match e.try_into_panic() {
                 Ok(panic) => std::panic::resume_unwind(panic),
                 Err(_) => Err(AuthError::Transient {
@@ -766,7 +771,8 @@ impl TokenCell {
     }
 
     /// Keeps writing the refreshed credentials that a save could not store within its write
-    /// budget, in a task of its own, a write budget's pause between attempts, until they are
+    /// budget, in a task of its own, a write budget's pause (at least a second) between
+    /// attempts, until they are
     /// stored (by this task or a call), superseded, or [`KEEP_UNSAVED_FOR`] has passed (then a
     /// later call still writes them). The task holds the cell: the credentials, perhaps a rotated
     /// refresh token that is the grant's only live copy, outlive every session that held the
@@ -781,10 +787,11 @@ impl TokenCell {
         let (cell, store) = (Arc::clone(self), Arc::clone(store));
         tokio::spawn(async move {
             let give_up_at = Instant::now().checked_add(KEEP_UNSAVED_FOR);
+            let pause = cell.policy.store_write_budget.max(Duration::from_secs(1));
             while cell.unsaved_failures().is_some()
                 && give_up_at.is_none_or(|at| Instant::now() < at)
             {
-                tokio::time::sleep(cell.policy.store_write_budget).await;
+                tokio::time::sleep(pause).await;
                 let failures = cell.unsaved_failures();
                 let Ok(_flight) = cell.flight(|| None::<Infallible>).await;
                 // A call may have written them, or failed to, meanwhile: then the next round.
@@ -794,7 +801,7 @@ impl TokenCell {
             }
             if cell.unsaved_failures().is_some() {
                 tracing::error!(provider = cell.endpoint.id(), subject = %cell.subject,
-                    "refreshed credentials could not be stored in an hour of trying; only a later call on this subject writes them now");
+                    "refreshed credentials could not be stored in an hour of trying; stopped trying in the background (a later call on this subject, while this process holds them, tries again)");
             }
             cell.keeping.store(false, Ordering::Release);
         });
@@ -986,12 +993,17 @@ impl TokenCell {
                 self.wait_for_lease(change, lapses_at, deadline).await?;
                 continue;
             }
-            let lease = match self.take_lease(store, stored).await? {
-                Claim::Taken(lease) => lease,
-                Claim::Lost(current) => {
+            let lease = match self.take_lease(store, stored).await {
+                Ok(Claim::Taken(lease)) => lease,
+                Ok(Claim::Lost(current)) => {
                     known = Some((change, current));
                     continue;
                 }
+                // A lease given back unused: a token still valid is served meanwhile.
+                Err(slow @ AuthError::Transient { .. }) => {
+                    return self.fallback_after_failure(&credentials, rejected.as_ref(), slow);
+                }
+                Err(e) => return Err(e),
             };
             drop(change);
             match self

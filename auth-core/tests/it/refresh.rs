@@ -1334,51 +1334,61 @@ async fn refreshed_credentials_that_cannot_be_saved_fail_the_call_and_are_kept()
 /// rotated refresh token is not lost to a store outage longer than the budget.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refreshed_credentials_that_could_not_be_saved_are_written_when_the_store_recovers() {
-    let server = MockServer::start().await;
-    let store = Arc::new(FlakyStore::default());
-    let calls = Arc::new(AtomicUsize::new(0));
-    Mock::given(method("POST"))
-        .and(path("/token"))
-        .respond_with(LocksTheStore {
-            store: store.clone(),
-            calls: calls.clone(),
-        })
-        .mount(&server)
-        .await;
-    let auth = builder(&server.uri())
-        .shared_store(store.clone())
-        .store_write_budget(Duration::from_millis(200))
-        .build()
-        .unwrap();
-    auth.store_credentials("test", "u", &expired("old", "rt-1"))
-        .await
-        .unwrap();
-    let err = auth
-        .session("u")
-        .await
-        .unwrap()
-        .token("test")
-        .await
-        .unwrap_err();
-    assert!(matches!(err, AuthError::RefreshNotSaved { .. }), "{err:?}");
-    drop(auth);
-    store.failing.store(false, Ordering::SeqCst);
-
-    let waited = std::time::Instant::now();
-    let credentials = loop {
-        let (record, credentials) = stored(&store.inner, "u").await;
-        if stored_access(&credentials) == "at-unsaved" {
-            assert_eq!(record.record.lease, None);
-            break credentials;
+    // The caller waits for the failure, or gives up before it (the refresh's task goes on).
+    for gives_up in [false, true] {
+        let server = MockServer::start().await;
+        let store = Arc::new(FlakyStore::default());
+        let calls = Arc::new(AtomicUsize::new(0));
+        Mock::given(method("POST"))
+            .and(path("/token"))
+            .respond_with(LocksTheStore {
+                store: store.clone(),
+                calls: calls.clone(),
+            })
+            .mount(&server)
+            .await;
+        let auth = builder(&server.uri())
+            .shared_store(store.clone())
+            .store_write_budget(Duration::from_millis(200))
+            .build()
+            .unwrap();
+        auth.store_credentials("test", "u", &expired("old", "rt-1"))
+            .await
+            .unwrap();
+        let session = auth.session("u").await.unwrap();
+        if gives_up {
+            let abandoned =
+                tokio::time::timeout(Duration::from_millis(50), session.token("test")).await;
+            assert!(abandoned.is_err(), "the write was still being tried");
+            drop((session, auth));
+            // The write budget runs out in the refresh's task meanwhile.
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        } else {
+            let err = session.token("test").await.unwrap_err();
+            assert!(matches!(err, AuthError::RefreshNotSaved { .. }), "{err:?}");
+            drop((session, auth));
         }
-        assert!(waited.elapsed() < Duration::from_secs(5), "never written");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
-    assert_eq!(
-        credentials.token.refresh_token.unwrap().expose_secret(),
-        "rt-2"
-    );
-    assert_eq!(calls.load(Ordering::SeqCst), 1, "the grant was spent once");
+        store.failing.store(false, Ordering::SeqCst);
+
+        let waited = std::time::Instant::now();
+        let credentials = loop {
+            let (record, credentials) = stored(&store.inner, "u").await;
+            if stored_access(&credentials) == "at-unsaved" {
+                assert_eq!(record.record.lease, None);
+                break credentials;
+            }
+            assert!(
+                waited.elapsed() < Duration::from_secs(5),
+                "never written (gives up: {gives_up})"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
+        assert_eq!(
+            credentials.token.refresh_token.unwrap().expose_secret(),
+            "rt-2"
+        );
+        assert_eq!(calls.load(Ordering::SeqCst), 1, "the grant was spent once");
+    }
 }
 
 /// Refreshed credentials kept unsaved are the newer grant: another process that spent the
