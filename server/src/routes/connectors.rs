@@ -252,8 +252,12 @@ pub(crate) async fn create(
                 connector_type: kind.id().to_string(),
             };
             let name = new.name.is_some().then_some(name);
-            return claim_created(&state, &principal, &claim, name, request.read_only, started)
-                .await;
+            let read_only = request.read_only;
+            // The claim uses the secret id up: what follows it runs to its end.
+            return to_completion(async move {
+                claim_created(&state, &principal, &claim, name, read_only, started).await
+            })
+            .await;
         }
         (None, None) => {
             return Err(ApiError::unprocessable(
@@ -339,9 +343,11 @@ async fn claim_created(
             record.customer_name == claim.customer_name && principal.may_see(&record.customer_name)
         })
         .ok_or_else(unclaimable)?;
+    // The consent flow's connector, new and writable: whoever claims it may set the flag.
     let change = RowChange {
         name,
         read_only,
+        may_make_writable: true,
         reconnect: None,
     };
     let given = std::iter::once("server_side_oauth_secret_id")
@@ -611,6 +617,7 @@ pub(crate) async fn update(
     let change = RowChange {
         name,
         read_only: request.read_only,
+        may_make_writable: principal.customer.is_none(),
         reconnect,
     };
     let changed = change.fields().map(str::to_string).collect();
@@ -636,6 +643,9 @@ const RECONNECT_ATTEMPTS: u32 = 10;
 struct RowChange {
     name: Option<String>,
     read_only: Option<bool>,
+    /// Whether `read_only: false` may lift the flag from a row that has it (an application
+    /// token); otherwise such a row keeps it, also when another request set it meanwhile.
+    may_make_writable: bool,
     reconnect: Option<Reconnect>,
 }
 
@@ -662,7 +672,9 @@ impl RowChange {
         if let Some(name) = &self.name {
             record.name = name.clone();
         }
-        if let Some(read_only) = self.read_only {
+        if let Some(read_only) = self.read_only
+            && (read_only || self.may_make_writable || !record.read_only)
+        {
             record.read_only = read_only;
         }
         if let Some(reconnect) = &self.reconnect {

@@ -117,7 +117,7 @@ const CHECKED_ACTION: &str = "get";
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The action's records; an unhealthy check is 200 too", body = ExecuteResponse),
-        (status = 403, description = "Asana refused the action to this account, or the action changes data and the connector is read-only (nothing was sent)", body = ErrorBody),
+        (status = 403, description = "Asana refused the action to this account, or the action changes data (for a raw proxy.request, any method but GET) and the connector is read-only (nothing was sent)", body = ErrorBody),
         (status = 404, description = "No such connector of the caller's, or no such record at Asana", body = ErrorBody),
         (status = 409, description = "The connector needs re-authorization; the message says how", body = ErrorBody),
         (status = 502, description = "Asana or the provider failed", body = ErrorBody),

@@ -269,7 +269,19 @@ pub(super) async fn run(
     match (entity, action) {
         ("*", "check") => check(state, record, status).await,
         (PROXY_ENTITY, PROXY_ACTION) => {
-            request(state, record, status, Proxied::parse(params)?).await
+            let proxied = Proxied::parse(params)?;
+            // A raw request says what it does only by its method: a read-only connector sends
+            // GETs alone (a GraphQL read, a POST, too is refused).
+            if record.read_only && proxied.method != ProxyMethod::Get {
+                return Err(ApiError::new(
+                    StatusCode::FORBIDDEN,
+                    format!(
+                        "connector {} is read-only: proxy.request sends only GET requests through it; nothing was sent; an application token can PATCH it with \"read_only\": false",
+                        record.id
+                    ),
+                ));
+            }
+            request(state, record, status, proxied).await
         }
         _ => Err(ApiError::bad_request(format!(
             "unknown entity or action `{}.{}`: {ALLOWED}",

@@ -256,6 +256,45 @@ async fn a_github_token_connector_sends_get_user_with_github_s_headers_to_github
     assert_eq!(fake.received_requests().await.unwrap().len(), 1);
 }
 
+/// A read-only connector of a provider without a catalog sends only GETs through
+/// `proxy.request`: a raw request says what it does by its method alone.
+#[tokio::test]
+async fn a_read_only_github_connector_sends_gets_only() {
+    let fake = MockServer::start().await;
+    github_user(&fake).await;
+    let svc = start(&fake, &[]).await;
+    let token = app_token(&svc).await;
+    let (status, connector) = create(
+        &svc,
+        &token,
+        json!({
+            "customer_name": "c", "connector_type": "github", "read_only": true,
+            "credentials": { "token": PAT },
+        }),
+    )
+    .await;
+    assert_eq!(status, 201, "{connector}");
+    let id = connector["id"].as_str().unwrap();
+    for method in ["POST", "PUT", "PATCH", "DELETE"] {
+        let (status, body) = svc
+            .execute(&token, id, "proxy", "request", proxy(method, "/user/repos"))
+            .await;
+        assert_eq!(status, 403, "{method}: {body}");
+        assert_eq!(
+            error_message(&body),
+            format!(
+                "connector {id} is read-only: proxy.request sends only GET requests through it; nothing was sent; an application token can PATCH it with \"read_only\": false"
+            )
+        );
+    }
+    assert!(fake.received_requests().await.unwrap().is_empty());
+    let (status, body) = svc
+        .execute(&token, id, "proxy", "request", proxy("GET", "/user"))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["result"]["login"], "octocat");
+}
+
 #[tokio::test]
 async fn proxy_request_headers_replace_github_s_and_the_answer_s_headers_come_back() {
     let fake = MockServer::start().await;
