@@ -802,14 +802,13 @@ async fn logout(app: &App, args: &LogoutArgs, out: &Output) -> Result<(), CliErr
             "the token was stored by `login --with-token` and is no grant of an OAuth app (revoke it in the provider's developer settings)"
                 .to_string(),
         )
-    } else if credentials.token.refresh_token.is_none() {
-        Some(
-            "the credentials have no grant to revoke (a personal access token is revoked in the provider's developer settings)"
-                .to_string(),
-        )
-    } else if settings.is_none() {
-        // A grant, but no OAuth app to revoke it with: deleting it would leave it valid at the
-        // provider, unknown to the user.
+    } else if settings.is_none()
+        && (credentials.token.refresh_token.is_some()
+            || provider != integrations::asana::PROVIDER_ID)
+    {
+        // A grant (Asana's is its refresh token; elsewhere an access token alone may be one, a
+        // GitHub OAuth app's), but no OAuth app to revoke it with: deleting it would leave it
+        // valid at the provider, unknown to the user.
         let prefix = provider.to_ascii_uppercase();
         return Err(CliError::new(
             ExitKind::Config,
@@ -817,6 +816,11 @@ async fn logout(app: &App, args: &LogoutArgs, out: &Output) -> Result<(), CliErr
                 "cannot revoke the grant of {provider}/{subject}: the {provider} OAuth app is not configured, so nothing was deleted; set {prefix}_CLIENT_ID and {prefix}_CLIENT_SECRET in the environment or the [{provider}] section of INTEGRATIONS_CONFIG, or run `{local_only}` to delete the credentials without revoking them"
             ),
         ));
+    } else if credentials.token.refresh_token.is_none() {
+        Some(
+            "the credentials have no grant to revoke (a personal access token is revoked in the provider's developer settings)"
+                .to_string(),
+        )
     } else {
         Some(format!("{provider} has no revocation endpoint configured"))
     };

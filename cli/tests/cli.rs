@@ -1377,6 +1377,24 @@ async fn logout_without_the_oauth_app_keeps_a_grant_it_cannot_revoke() {
         .collect();
     assert_eq!(subjects, ["alice", "legacy"], "{listed}");
 
+    // A GitHub OAuth app's token is its grant, refresh token or not.
+    h.plant(
+        "github",
+        "alice",
+        br#"{"access_token":"gho-oauth-app-token"}"#,
+        "store a GitHub OAuth app's token",
+    )
+    .await;
+    let out = h.run(&["logout", "github", "--subject", "alice"]).await;
+    out.assert_code(3);
+    assert_eq!(
+        out.stderr,
+        "error: cannot revoke the grant of github/alice: the github OAuth app is not configured, so nothing was deleted; set GITHUB_CLIENT_ID and GITHUB_CLIENT_SECRET in the environment or the [github] section of INTEGRATIONS_CONFIG, or run `integrations logout github --subject alice --local` to delete the credentials without revoking them\n"
+    );
+    h.run(&["logout", "github", "--subject", "alice", "--local"])
+        .await
+        .assert_code(0);
+
     let out = h.run(&["logout", "asana", "--subject", "legacy"]).await;
     out.assert_code(0);
     assert_eq!(
