@@ -103,14 +103,24 @@ pub(crate) async fn migrate_component(
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
         .await
         .map_err(err)?;
-    tx.batch_execute(
-        "CREATE TABLE IF NOT EXISTS integrations_schema (
-             component text    PRIMARY KEY,
-             version   integer NOT NULL
-         )",
-    )
-    .await
-    .map_err(err)?;
+    // Created only when missing: `CREATE TABLE IF NOT EXISTS` needs the CREATE privilege on the
+    // schema even when the table exists, and a role that may only read and write the tables
+    // (PostgreSQL 15 no longer lets every role create in `public`) must open a current schema.
+    let missing: bool = tx
+        .query_one("SELECT to_regclass('integrations_schema') IS NULL", &[])
+        .await
+        .map_err(err)?
+        .get(0);
+    if missing {
+        tx.batch_execute(
+            "CREATE TABLE IF NOT EXISTS integrations_schema (
+                 component text    PRIMARY KEY,
+                 version   integer NOT NULL
+             )",
+        )
+        .await
+        .map_err(err)?;
+    }
     let found: i32 = tx
         .query_opt(
             "SELECT version FROM integrations_schema WHERE component = $1",

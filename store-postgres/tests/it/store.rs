@@ -104,6 +104,38 @@ async fn an_empty_database_is_migrated_and_opening_again_changes_nothing() {
     assert_eq!(rows, 1);
 }
 
+/// A role that may only read and write the store's tables (no CREATE on the schema, as
+/// PostgreSQL 15 and later give `public` by default) opens a store whose schema is current.
+#[tokio::test]
+async fn a_role_without_create_opens_a_current_schema() {
+    let Some(db) = support::database().await else {
+        return;
+    };
+    drop(support::open_with_record(&db).await);
+    let role = format!("dml_{}", db.name());
+    db.connect()
+        .await
+        .batch_execute(&format!(
+            "CREATE ROLE {role} LOGIN PASSWORD 'dml-pw';
+             REVOKE CREATE ON SCHEMA public FROM PUBLIC;
+             GRANT USAGE ON SCHEMA public TO {role};
+             GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role};"
+        ))
+        .await
+        .unwrap();
+    let url = format!("{} user={role} password=dml-pw", db.url());
+    let store = support::builder(&url, None)
+        .open()
+        .await
+        .expect("open as a role without CREATE");
+    let got = store.get("p", "s").await.unwrap().expect("the record");
+    assert_eq!((got.version, payload_n(&got.record.payload)), (1, 1));
+    store
+        .put(CredentialRecord::new("p", "t", payload(2)), PutMode::Create)
+        .await
+        .unwrap();
+}
+
 #[tokio::test]
 async fn a_newer_schema_is_refused() {
     let Some(db) = support::database().await else {
