@@ -129,6 +129,25 @@ pub const DEFAULT_QUERY_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long past the statement timeouts a silent connection is given before a call gives up on it.
 const SILENCE_MARGIN: Duration = Duration::from_secs(5);
 
+/// The client-side limit of an operation of `statements` statements, each bounded by `timeout`
+/// on the server.
+fn statements_limit(timeout: Duration, statements: usize) -> Duration {
+    let statements = u32::try_from(statements).unwrap_or(u32::MAX);
+    timeout
+        .saturating_mul(statements)
+        .saturating_add(SILENCE_MARGIN)
+}
+
+/// The retryable error of an operation whose connection gave no answer within `limit`.
+fn silent(location: &str, op: Op, limit: Duration) -> StoreError {
+    unavailable(
+        location,
+        op,
+        io::ErrorKind::TimedOut,
+        &format!("no answer within {limit:?}"),
+    )
+}
+
 /// The [`CREDENTIAL_COLUMNS`] columns of a credential record, in the order
 /// [`PostgresCredentialStore::record_at`] (and every read of this store) decodes them, as one
 /// string literal for `concat!`: those of `integrations_credentials` named with `$prefix` (`""`,
@@ -353,7 +372,16 @@ impl PostgresCredentialStore {
     ) -> Result<(), StoreError> {
         let op = "migrating the schema";
         let mut client = self.client(op).await?;
-        schema::migrate_component(&mut client, self.location(), component, migrations).await
+        let limit = self.limit(schema::statements(migrations));
+        let migrated = tokio::time::timeout(
+            limit,
+            schema::migrate_component(&mut client, self.location(), component, migrations),
+        )
+        .await;
+        migrated.unwrap_or_else(|_| {
+            drop(Object::take(client));
+            Err(silent(self.location(), op, limit))
+        })
     }
 
     async fn client(&self, op: Op) -> Result<Object, StoreError> {
@@ -384,23 +412,14 @@ impl PostgresCredentialStore {
             Ok(result) => result.map_err(self.pg(op)),
             Err(_) => {
                 drop(Object::take(client));
-                Err(unavailable(
-                    self.location(),
-                    op,
-                    io::ErrorKind::TimedOut,
-                    &format!("no answer within {limit:?}"),
-                ))
+                Err(silent(self.location(), op, limit))
             }
         }
     }
 
     /// The client-side limit for an operation of `statements` statements.
     fn limit(&self, statements: usize) -> Duration {
-        let statements = u32::try_from(statements).unwrap_or(u32::MAX);
-        self.inner
-            .query_timeout
-            .saturating_mul(statements)
-            .saturating_add(SILENCE_MARGIN)
+        statements_limit(self.inner.query_timeout, statements)
     }
 
     /// Runs `sql` on a pooled connection with a cached statement.
@@ -641,11 +660,26 @@ impl PostgresStoreBuilder {
                 .get()
                 .await
                 .map_err(|e| pool_error(&location, op, &e))?;
-            schema::migrate(&mut client, &location).await?;
-            clock
-                .measure(&client, true)
-                .await
-                .map_err(|e| pg_error(&location, op, &e))?;
+            // Bounded as every call is: a connection that goes silent here (a failover, a
+            // partition) would otherwise hold `open` for as long as the kernel retries.
+            let limit = statements_limit(self.query_timeout, schema::OWN_STATEMENTS + 1);
+            let opened = tokio::time::timeout(limit, async {
+                schema::migrate(&mut client, &location).await?;
+                clock
+                    .measure(&client, true)
+                    .await
+                    .map_err(|e| pg_error(&location, op, &e))
+            })
+            .await;
+            match opened {
+                Ok(result) => {
+                    result?;
+                }
+                Err(_) => {
+                    drop(Object::take(client));
+                    return Err(silent(&location, op, limit));
+                }
+            }
         }
         let tls_used = tls.is_tls();
         let (listener, listener_task) =

@@ -38,6 +38,10 @@ pub(crate) const LISTENER_NAME: &str = "integrations-store-listener";
 /// What every waiter takes as "read again": sent when the connection drops or comes back.
 const WAKE_ALL: &str = "*";
 
+/// How long the listener's `LISTEN` and clock reading may take on a new connection before it
+/// gives that connection up and connects again.
+const START_LIMIT: Duration = Duration::from_secs(10);
+
 /// First and longest pause between reconnection attempts.
 const RECONNECT_FIRST: Duration = Duration::from_millis(100);
 const RECONNECT_MAX: Duration = Duration::from_secs(5);
@@ -186,9 +190,16 @@ impl Listener {
         loop {
             match dedicated(&config, &tls, &location).await {
                 Ok((client, mut notifications, driver)) => {
-                    let ready = match client.batch_execute(&format!("LISTEN {CHANNEL}")).await {
-                        Ok(()) => clock.measure(&client, false).await.map(|_| ()),
-                        Err(e) => Err(e),
+                    // Bounded: a connection gone silent here would keep the listener down
+                    // (waiters polling) for as long as the kernel retries.
+                    let started = tokio::time::timeout(START_LIMIT, async {
+                        client.batch_execute(&format!("LISTEN {CHANNEL}")).await?;
+                        clock.measure(&client, false).await.map(|_| ())
+                    })
+                    .await;
+                    let ready = match started {
+                        Ok(started) => started.map_err(|e| e.to_string()),
+                        Err(_) => Err(format!("no answer within {START_LIMIT:?}")),
                     };
                     if let Err(e) = ready {
                         tracing::debug!(location, error = %e, "the listener could not start listening");

@@ -84,6 +84,15 @@ const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
 
 /// Brings the credential schema to [`SCHEMA_VERSION`] in one transaction (nothing is
 /// half-applied).
+/// How many statements a migration of `migrations` runs at most: the transaction, the lock, the
+/// schema table's check and creation, the version read and write, the commit, and one each.
+pub(crate) fn statements(migrations: &[&str]) -> usize {
+    migrations.len() + 7
+}
+
+/// How many statements [`migrate`] runs at most.
+pub(crate) const OWN_STATEMENTS: usize = SCHEMA_VERSION as usize + 7;
+
 pub(crate) async fn migrate(client: &mut Client, location: &str) -> Result<(), StoreError> {
     migrate_component(client, location, COMPONENT, &MIGRATIONS).await
 }

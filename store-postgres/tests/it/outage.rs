@@ -325,6 +325,44 @@ async fn a_connection_gone_silent_fails_the_call_retryably_and_the_store_goes_on
     proxy.stop();
 }
 
+/// A migration on a connection gone silent fails retryably within its statements' timeouts and
+/// the margin, as every call does, instead of waiting for the kernel to give up on the socket.
+#[tokio::test]
+async fn a_migration_on_a_connection_gone_silent_fails_in_bounded_time() {
+    let Some(db) = support::database().await else {
+        return;
+    };
+    let proxy = Proxy::start(db.endpoint(), 0).await;
+    let store = open_impatient(&db.url_via("127.0.0.1", proxy.port)).await;
+
+    proxy.freeze(true);
+    let started = Instant::now();
+    let err = store
+        .inner()
+        .migrate_component("silent", &["CREATE TABLE silent_component (a int)"])
+        .await
+        .unwrap_err();
+    let took = started.elapsed();
+    // Eight statements of 500 ms, and the 5 s given to a silent connection.
+    assert!(
+        (Duration::from_millis(8_900)..Duration::from_secs(12)).contains(&took),
+        "{took:?}"
+    );
+    let message = timed_out(err);
+    assert!(
+        message.starts_with("migrating the schema failed: no answer within 9s"),
+        "{message}"
+    );
+
+    proxy.freeze(false);
+    store
+        .inner()
+        .migrate_component("silent", &["CREATE TABLE silent_component (a int)"])
+        .await
+        .unwrap();
+    proxy.stop();
+}
+
 /// A cluster of the test's own; `None` (skip) when there are no PostgreSQL binaries outside CI.
 fn own_cluster() -> Option<Cluster> {
     match tokio::task::block_in_place(Cluster::start) {
