@@ -196,8 +196,9 @@ impl FileStoreBuilder {
         self
     }
 
-    /// How long a write waits for another process to release the lock before it fails with
-    /// [`StoreError::Io`] (kind `TimedOut`, a transient error). Default [`DEFAULT_LOCK_TIMEOUT`].
+    /// How long a write waits for the lock, held by another process or by this process's other
+    /// writers, in all, before it fails with [`StoreError::Io`] (kind `TimedOut`, a transient
+    /// error). Default [`DEFAULT_LOCK_TIMEOUT`].
     pub fn lock_timeout(mut self, timeout: Duration) -> Self {
         self.lock_timeout = timeout;
         self
@@ -282,8 +283,19 @@ impl Inner {
         &self,
         change: impl FnOnce(&mut Document) -> Result<(R, bool), StoreError>,
     ) -> Result<R, StoreError> {
-        let lock = self.lock.lock().unwrap_or_else(|p| p.into_inner());
-        let _flock = self.flock(&lock)?;
+        // One deadline for both locks: a writer queued behind this process's other writers
+        // (each waiting for another process) waits `lock_timeout` in all, not that much each.
+        let deadline = Instant::now() + self.lock_timeout;
+        let lock = self.wait_for(deadline, || match self.lock.try_lock() {
+            Ok(lock) => Ok(Some(lock)),
+            Err(std::sync::TryLockError::Poisoned(p)) => Ok(Some(p.into_inner())),
+            Err(std::sync::TryLockError::WouldBlock) => Ok(None),
+        })?;
+        let _flock = self.wait_for(deadline, || match lock.try_lock() {
+            Ok(()) => Ok(Some(Flock(&lock))),
+            Err(TryLockError::Error(e)) => Err(io_error(&self.location, e)),
+            Err(TryLockError::WouldBlock) => Ok(None),
+        })?;
         let mut doc = self.read()?;
         let (result, write) = change(&mut doc)?;
         if write {
@@ -292,16 +304,17 @@ impl Inner {
         Ok(result)
     }
 
-    /// Takes the cross-process lock, waiting at most `lock_timeout` for another process to release
-    /// it (this runs on a blocking thread, so it sleeps between attempts).
-    fn flock<'a>(&self, lock: &'a File) -> Result<Flock<'a>, StoreError> {
-        let deadline = Instant::now() + self.lock_timeout;
+    /// Tries `attempt` until it answers, or `deadline` passes with the store's lock still held
+    /// by another writer (this runs on a blocking thread, so it sleeps between attempts).
+    fn wait_for<T>(
+        &self,
+        deadline: Instant,
+        mut attempt: impl FnMut() -> Result<Option<T>, StoreError>,
+    ) -> Result<T, StoreError> {
         let mut pause = Duration::from_millis(1);
         loop {
-            match lock.try_lock() {
-                Ok(()) => return Ok(Flock(lock)),
-                Err(TryLockError::Error(e)) => return Err(io_error(&self.location, e)),
-                Err(TryLockError::WouldBlock) => {}
+            if let Some(taken) = attempt()? {
+                return Ok(taken);
             }
             let now = Instant::now();
             if now >= deadline {
@@ -311,7 +324,7 @@ impl Inner {
                     source: io::Error::new(
                         io::ErrorKind::TimedOut,
                         format!(
-                            "another process held the store's lock (`{}`) for more than {:?}; retry later, or find the process that holds it",
+                            "another writer held the store's lock (`{}`) for more than {:?}; retry later, or find the process that holds it",
                             sibling(&self.path, ".lock").display(),
                             self.lock_timeout
                         ),

@@ -284,6 +284,33 @@ async fn a_write_gives_up_after_the_lock_timeout_and_changes_nothing() {
     );
     assert_eq!(std::fs::read(&path).unwrap(), before, "nothing was written");
 
+    // Four writers of this process queued behind each other wait the timeout in all, not in turn
+    // (300, 600, 900, 1200 ms).
+    let store = std::sync::Arc::new(store);
+    let started = std::time::Instant::now();
+    let writers: Vec<_> = (0..4)
+        .map(|n| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let put = store
+                    .put(
+                        CredentialRecord::new("p", "s", payload(10 + n)),
+                        PutMode::Update(1),
+                    )
+                    .await;
+                (put, started.elapsed())
+            })
+        })
+        .collect();
+    for writer in writers {
+        let (put, waited) = writer.await.unwrap();
+        assert!(
+            matches!(&put, Err(StoreError::Io { source, .. }) if source.kind() == std::io::ErrorKind::TimedOut),
+            "{put:?}"
+        );
+        assert!(waited < Duration::from_millis(800), "waited {waited:?}");
+    }
+
     other.unlock().unwrap();
     assert_eq!(
         store
