@@ -264,13 +264,31 @@ impl SqliteServiceStore {
             let path = opened;
             create_owner_only(&path)
                 .map_err(|e| backend("created the database", &at, e.to_string()))?;
-            let connection = Connection::open(&path)
-                .and_then(|c| {
+            // The switch to WAL takes the database's lock, and SQLite answers "busy" at once,
+            // without its busy handler, to a connection that meets another's switch: processes
+            // opening a new file at the same moment try again for a while.
+            let give_up_at = std::time::Instant::now() + Duration::from_secs(5);
+            let connection = loop {
+                let opened = Connection::open(&path).and_then(|c| {
+                    c.busy_timeout(Duration::from_secs(5))?;
                     c.pragma_update(None, "journal_mode", "WAL")?;
                     c.pragma_update(None, "synchronous", "FULL")?;
                     Ok(c)
-                })
-                .map_err(|e| sqlite_error("opened the database", &at, e))?;
+                });
+                match opened {
+                    Err(e)
+                        if matches!(
+                            e.sqlite_error_code(),
+                            Some(rusqlite::ErrorCode::DatabaseBusy)
+                        ) && std::time::Instant::now() < give_up_at =>
+                    {
+                        std::thread::sleep(Duration::from_millis(10));
+                    }
+                    opened => {
+                        break opened.map_err(|e| sqlite_error("opened the database", &at, e))?;
+                    }
+                }
+            };
             for suffix in ["", "-wal", "-shm"] {
                 let file = local_files::sibling(&path, suffix);
                 local_files::restrict_to_owner(&file, "service", &at, |e| StoreError::Io {
@@ -1299,6 +1317,22 @@ mod tests {
             outcome: "ok".into(),
             status: 200,
             duration_ms: 1,
+        }
+    }
+
+    /// Service processes starting at once on a database not created yet all open it: the one
+    /// that switches it to WAL holds a lock the others wait for, as for any other write.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn stores_opened_at_once_on_a_new_file_all_open() {
+        for round in 0..200 {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("service.db");
+            let opens = (0..8).map(|_| SqliteServiceStore::open(&path));
+            for opened in futures::future::join_all(opens).await {
+                if let Err(e) = opened {
+                    panic!("round {round}: {e}");
+                }
+            }
         }
     }
 
