@@ -1242,8 +1242,17 @@ impl Respond for LocksTheStore {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn refreshed_credentials_that_cannot_be_saved_fail_the_call_and_are_kept() {
+/// A manager over a [`FlakyStore`] whose token endpoint ([`LocksTheStore`]) makes it refuse
+/// writes as it answers, with a write budget of `budget`, and `old`/`rt-1` stored (due); the
+/// endpoint's server and its count of token requests.
+async fn locked_at_refresh(
+    budget: Duration,
+) -> (
+    MockServer,
+    Arc<FlakyStore>,
+    Arc<AtomicUsize>,
+    auth_core::AuthManager,
+) {
     let server = MockServer::start().await;
     let store = Arc::new(FlakyStore::default());
     let calls = Arc::new(AtomicUsize::new(0));
@@ -1257,12 +1266,18 @@ async fn refreshed_credentials_that_cannot_be_saved_fail_the_call_and_are_kept()
         .await;
     let auth = builder(&server.uri())
         .shared_store(store.clone())
-        .store_write_budget(Duration::from_millis(400))
+        .store_write_budget(budget)
         .build()
         .unwrap();
     auth.store_credentials("test", "u", &expired("old", "rt-1"))
         .await
         .unwrap();
+    (server, store, calls, auth)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refreshed_credentials_that_cannot_be_saved_fail_the_call_and_are_kept() {
+    let (_server, store, calls, auth) = locked_at_refresh(Duration::from_millis(400)).await;
     let session = Arc::new(auth.session("u").await.unwrap());
 
     // Ten callers wait for one refresh whose write fails: they share its failure at once instead
@@ -1336,25 +1351,7 @@ async fn refreshed_credentials_that_cannot_be_saved_fail_the_call_and_are_kept()
 async fn refreshed_credentials_that_could_not_be_saved_are_written_when_the_store_recovers() {
     // The caller waits for the failure, or gives up before it (the refresh's task goes on).
     for gives_up in [false, true] {
-        let server = MockServer::start().await;
-        let store = Arc::new(FlakyStore::default());
-        let calls = Arc::new(AtomicUsize::new(0));
-        Mock::given(method("POST"))
-            .and(path("/token"))
-            .respond_with(LocksTheStore {
-                store: store.clone(),
-                calls: calls.clone(),
-            })
-            .mount(&server)
-            .await;
-        let auth = builder(&server.uri())
-            .shared_store(store.clone())
-            .store_write_budget(Duration::from_millis(200))
-            .build()
-            .unwrap();
-        auth.store_credentials("test", "u", &expired("old", "rt-1"))
-            .await
-            .unwrap();
+        let (_server, store, calls, auth) = locked_at_refresh(Duration::from_millis(200)).await;
         let session = auth.session("u").await.unwrap();
         if gives_up {
             let abandoned =
@@ -1396,25 +1393,7 @@ async fn refreshed_credentials_that_could_not_be_saved_are_written_when_the_stor
 /// them; they are written over the mark once the store takes writes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_new_session_keeps_unsaved_credentials_over_a_record_marked_rejected() {
-    let server = MockServer::start().await;
-    let store = Arc::new(FlakyStore::default());
-    let calls = Arc::new(AtomicUsize::new(0));
-    Mock::given(method("POST"))
-        .and(path("/token"))
-        .respond_with(LocksTheStore {
-            store: store.clone(),
-            calls: calls.clone(),
-        })
-        .mount(&server)
-        .await;
-    let auth = builder(&server.uri())
-        .shared_store(store.clone())
-        .store_write_budget(Duration::from_millis(200))
-        .build()
-        .unwrap();
-    auth.store_credentials("test", "u", &expired("old", "rt-1"))
-        .await
-        .unwrap();
+    let (_server, store, calls, auth) = locked_at_refresh(Duration::from_millis(200)).await;
     let first = auth.session("u").await.unwrap();
     let err = first.token("test").await.unwrap_err();
     assert!(matches!(err, AuthError::RefreshNotSaved { .. }), "{err:?}");
