@@ -1112,16 +1112,32 @@ async fn a_damaged_stored_record_is_corrupt_for_its_subject_and_can_be_deleted()
     }
 }
 
-/// A store whose first write of a refresh lease takes `delay` (a database slow to answer).
+/// What a [`Gated`] store does before each put of its in-memory records: wait, or fail.
+#[async_trait::async_trait]
+trait BeforePut: std::fmt::Debug + Send + Sync {
+    /// The store's `describe`.
+    const NAME: &'static str;
+
+    async fn before_put(&self, record: &CredentialRecord) -> Result<(), auth_core::StoreError>;
+}
+
+/// An in-memory store whose puts pass `gate` first; it reads as its gate's fields.
 #[derive(Debug, Default)]
-struct SlowLeaseStore {
+struct Gated<G> {
     inner: MemoryCredentialStore,
-    delay: Duration,
-    delayed: std::sync::atomic::AtomicBool,
+    gate: G,
+}
+
+impl<G> std::ops::Deref for Gated<G> {
+    type Target = G;
+
+    fn deref(&self) -> &G {
+        &self.gate
+    }
 }
 
 #[async_trait::async_trait]
-impl CredentialStore for SlowLeaseStore {
+impl<G: BeforePut> CredentialStore for Gated<G> {
     async fn get(
         &self,
         provider: &str,
@@ -1134,9 +1150,7 @@ impl CredentialStore for SlowLeaseStore {
         record: CredentialRecord,
         mode: PutMode,
     ) -> Result<auth_core::Version, auth_core::StoreError> {
-        if record.lease.is_some() && !self.delayed.swap(true, Ordering::SeqCst) {
-            tokio::time::sleep(self.delay).await;
-        }
+        self.gate.before_put(&record).await?;
         self.inner.put(record, mode).await
     }
     async fn delete(&self, provider: &str, subject: &str) -> Result<bool, auth_core::StoreError> {
@@ -1149,7 +1163,28 @@ impl CredentialStore for SlowLeaseStore {
         self.inner.list(provider).await
     }
     fn describe(&self) -> String {
-        "slow".into()
+        G::NAME.into()
+    }
+}
+
+/// A store whose first write of a refresh lease takes `delay` (a database slow to answer).
+type SlowLeaseStore = Gated<SlowLease>;
+
+#[derive(Debug, Default)]
+struct SlowLease {
+    delay: Duration,
+    delayed: std::sync::atomic::AtomicBool,
+}
+
+#[async_trait::async_trait]
+impl BeforePut for SlowLease {
+    const NAME: &'static str = "slow";
+
+    async fn before_put(&self, record: &CredentialRecord) -> Result<(), auth_core::StoreError> {
+        if record.lease.is_some() && !self.delayed.swap(true, Ordering::SeqCst) {
+            tokio::time::sleep(self.delay).await;
+        }
+        Ok(())
     }
 }
 
@@ -1160,7 +1195,10 @@ impl CredentialStore for SlowLeaseStore {
 async fn a_lease_written_too_slowly_is_given_back_unused() {
     let (server, calls) = refresh_server(Duration::ZERO).await;
     let store = Arc::new(SlowLeaseStore {
-        delay: Duration::from_millis(5200),
+        gate: SlowLease {
+            delay: Duration::from_millis(5200),
+            ..SlowLease::default()
+        },
         ..SlowLeaseStore::default()
     });
     let auth = manager_with_store(&server.uri(), store.clone());
@@ -1182,27 +1220,19 @@ async fn a_lease_written_too_slowly_is_given_back_unused() {
 }
 
 /// A store whose puts fail, as a database locked by another process does, while `failing` is set.
+type FlakyStore = Gated<Flaky>;
+
 #[derive(Debug, Default)]
-struct FlakyStore {
-    inner: MemoryCredentialStore,
+struct Flaky {
     failing: std::sync::atomic::AtomicBool,
     failed_puts: AtomicUsize,
 }
 
 #[async_trait::async_trait]
-impl CredentialStore for FlakyStore {
-    async fn get(
-        &self,
-        provider: &str,
-        subject: &str,
-    ) -> Result<Option<StoredCredential>, auth_core::StoreError> {
-        self.inner.get(provider, subject).await
-    }
-    async fn put(
-        &self,
-        record: CredentialRecord,
-        mode: PutMode,
-    ) -> Result<auth_core::Version, auth_core::StoreError> {
+impl BeforePut for Flaky {
+    const NAME: &'static str = "flaky";
+
+    async fn before_put(&self, _: &CredentialRecord) -> Result<(), auth_core::StoreError> {
         if self.failing.load(Ordering::SeqCst) {
             self.failed_puts.fetch_add(1, Ordering::SeqCst);
             return Err(auth_core::StoreError::Backend {
@@ -1210,19 +1240,7 @@ impl CredentialStore for FlakyStore {
                 message: "database is locked".into(),
             });
         }
-        self.inner.put(record, mode).await
-    }
-    async fn delete(&self, provider: &str, subject: &str) -> Result<bool, auth_core::StoreError> {
-        self.inner.delete(provider, subject).await
-    }
-    async fn list(
-        &self,
-        provider: Option<&str>,
-    ) -> Result<Vec<StoredCredential>, auth_core::StoreError> {
-        self.inner.list(provider).await
-    }
-    fn describe(&self) -> String {
-        "flaky".into()
+        Ok(())
     }
 }
 
@@ -1609,43 +1627,23 @@ async fn rotating_refresh_tokens_are_spent_once_across_managers() {
 }
 
 /// A store whose puts hang while `hanging` is set: a process stuck (or killed) mid-write.
+type HangingStore = Gated<Hanging>;
+
 #[derive(Debug, Default)]
-struct HangingStore {
-    inner: MemoryCredentialStore,
+struct Hanging {
     hanging: std::sync::atomic::AtomicBool,
 }
 
 #[async_trait::async_trait]
-impl CredentialStore for HangingStore {
-    async fn get(
-        &self,
-        provider: &str,
-        subject: &str,
-    ) -> Result<Option<StoredCredential>, auth_core::StoreError> {
-        self.inner.get(provider, subject).await
-    }
-    async fn put(
-        &self,
-        record: CredentialRecord,
-        mode: PutMode,
-    ) -> Result<auth_core::Version, auth_core::StoreError> {
+impl BeforePut for Hanging {
+    const NAME: &'static str = "hanging";
+
+    async fn before_put(&self, _: &CredentialRecord) -> Result<(), auth_core::StoreError> {
         // Busy while `hanging` is set, as a store whose lock another writer holds.
         while self.hanging.load(Ordering::SeqCst) {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
-        self.inner.put(record, mode).await
-    }
-    async fn delete(&self, provider: &str, subject: &str) -> Result<bool, auth_core::StoreError> {
-        self.inner.delete(provider, subject).await
-    }
-    async fn list(
-        &self,
-        provider: Option<&str>,
-    ) -> Result<Vec<StoredCredential>, auth_core::StoreError> {
-        self.inner.list(provider).await
-    }
-    fn describe(&self) -> String {
-        "hanging".into()
+        Ok(())
     }
 }
 
