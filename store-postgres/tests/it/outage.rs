@@ -296,68 +296,58 @@ async fn a_statement_stuck_behind_a_lock_is_cancelled_by_the_query_timeout_and_c
         .unwrap();
 }
 
+/// Runs `call` with every byte to and from the database held back, and lets them through again:
+/// the message of its retryable time-out error, and how long it took.
+async fn while_frozen<T: std::fmt::Debug>(
+    proxy: &Proxy,
+    call: impl Future<Output = Result<T, StoreError>>,
+) -> (String, Duration) {
+    proxy.freeze(true);
+    let started = Instant::now();
+    let err = call.await.unwrap_err();
+    let took = started.elapsed();
+    proxy.freeze(false);
+    (timed_out(err), took)
+}
+
 #[tokio::test]
-async fn a_connection_gone_silent_fails_the_call_retryably_and_the_store_goes_on() {
+async fn a_connection_gone_silent_fails_calls_retryably_and_the_store_goes_on() {
     let Some(db) = support::database().await else {
         return;
     };
     let proxy = Proxy::start(db.endpoint(), 0).await;
     let store = open_impatient(&db.url_via("127.0.0.1", proxy.port)).await;
 
-    proxy.freeze(true);
-    let started = Instant::now();
-    let err = store.get("p", "s").await.unwrap_err();
-    let took = started.elapsed();
+    let (message, took) = while_frozen(&proxy, store.get("p", "s")).await;
     // The statement timeout plus the 5 s given to a silent connection.
     assert!(
         (Duration::from_millis(5_400)..Duration::from_secs(8)).contains(&took),
         "{took:?}"
     );
-    let message = timed_out(err);
     assert!(
         message.starts_with("get failed: no answer within 5.5s"),
         "{message}"
     );
-
-    proxy.freeze(false);
     let got = store.get("p", "s").await.unwrap().unwrap();
     assert_eq!(got.version, 1);
-    proxy.stop();
-}
 
-/// A migration on a connection gone silent fails retryably within its statements' timeouts and
-/// the margin, as every call does, instead of waiting for the kernel to give up on the socket.
-#[tokio::test]
-async fn a_migration_on_a_connection_gone_silent_fails_in_bounded_time() {
-    let Some(db) = support::database().await else {
-        return;
-    };
-    let proxy = Proxy::start(db.endpoint(), 0).await;
-    let store = open_impatient(&db.url_via("127.0.0.1", proxy.port)).await;
-
-    proxy.freeze(true);
-    let started = Instant::now();
-    let err = store
-        .inner()
-        .migrate_component("silent", &["CREATE TABLE silent_component (a int)"])
-        .await
-        .unwrap_err();
-    let took = started.elapsed();
+    // A migration too, within its statements' timeouts and the margin, instead of waiting for
+    // the kernel to give up on the socket.
+    let migration = ["CREATE TABLE silent_component (a int)"];
+    let migrating = store.inner().migrate_component("silent", &migration);
+    let (message, took) = while_frozen(&proxy, migrating).await;
     // Eight statements of 500 ms, and the 5 s given to a silent connection.
     assert!(
         (Duration::from_millis(8_900)..Duration::from_secs(12)).contains(&took),
         "{took:?}"
     );
-    let message = timed_out(err);
     assert!(
         message.starts_with("migrating the schema failed: no answer within 9s"),
         "{message}"
     );
-
-    proxy.freeze(false);
     store
         .inner()
-        .migrate_component("silent", &["CREATE TABLE silent_component (a int)"])
+        .migrate_component("silent", &migration)
         .await
         .unwrap();
     proxy.stop();
