@@ -96,7 +96,7 @@ use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 use tokio::sync::OnceCell;
 
 use schema::{Role, STORE};
-pub use schema::{SCHEMA_VERSION, sql_error};
+pub use schema::{SCHEMA_VERSION, retry_while_busy, sql_error};
 use worker::Worker;
 
 /// How long a connection waits for another one's lock before failing, unless the builder says

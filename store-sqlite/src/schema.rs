@@ -86,24 +86,58 @@ pub(crate) fn open_file(
     // Processes opening a new file at the same time race to switch it to WAL and to create the
     // schema; some of those steps fail with "busy" at once instead of waiting, so the whole
     // initialization is retried until the busy timeout.
-    let deadline = Instant::now() + busy_timeout;
-    let mut attempt = 0;
-    loop {
-        match init(&mut conn, path, location) {
-            Ok(()) => break,
-            Err(Init::Busy(_)) if Instant::now() < deadline => {
-                attempt += 1;
-                thread::sleep(Duration::from_millis(attempt.min(10)));
-            }
-            Err(Init::Busy(e)) => return Err(sql_error(location, e)),
-            Err(Init::Failed(e)) => return Err(e),
-        }
+    match retry_while_busy(
+        busy_timeout,
+        || init(&mut conn, path, location),
+        |e| matches!(e, Init::Busy(_)),
+    ) {
+        Ok(()) => {}
+        Err(Init::Busy(e)) => return Err(sql_error(location, e)),
+        Err(Init::Failed(e)) => return Err(e),
     }
     if role == Role::Reader {
         conn.pragma_update(None, "query_only", true)
             .map_err(|e| sql_error(location, e))?;
     }
     Ok(conn)
+}
+
+/// Runs `attempt` until it succeeds, fails in a way `busy` does not call a lock conflict, or
+/// `patience` has passed: for the steps SQLite answers "busy" at once, without waiting in its busy
+/// handler, such as switching a file to WAL while another connection does. It sleeps between
+/// attempts (1 ms, then a millisecond longer each time, up to 10 ms), so it belongs on a blocking
+/// thread.
+///
+/// ```
+/// use std::time::Duration;
+///
+/// let mut tries = 0;
+/// let opened = store_sqlite::retry_while_busy(
+///     Duration::from_secs(1),
+///     || {
+///         tries += 1;
+///         if tries < 3 { Err("busy") } else { Ok(tries) }
+///     },
+///     |e| *e == "busy",
+/// );
+/// assert_eq!(opened, Ok(3));
+/// ```
+pub fn retry_while_busy<T, E>(
+    patience: Duration,
+    mut attempt: impl FnMut() -> Result<T, E>,
+    busy: impl Fn(&E) -> bool,
+) -> Result<T, E> {
+    let deadline = Instant::now() + patience;
+    let mut attempts = 0;
+    loop {
+        match attempt() {
+            Err(e) if busy(&e) && Instant::now() < deadline => {
+                attempts += 1;
+                thread::sleep(Duration::from_millis(attempts.min(10)));
+            }
+            done => return done,
+        }
+    }
 }
 
 /// Why an initialization step failed.

@@ -267,28 +267,20 @@ impl SqliteServiceStore {
             // The switch to WAL takes the database's lock, and SQLite answers "busy" at once,
             // without its busy handler, to a connection that meets another's switch: processes
             // opening a new file at the same moment try again for a while.
-            let give_up_at = std::time::Instant::now() + Duration::from_secs(5);
-            let connection = loop {
-                let opened = Connection::open(&path).and_then(|c| {
+            let connection = store_sqlite::retry_while_busy(
+                Duration::from_secs(5),
+                || {
+                    let c = Connection::open(&path)?;
                     c.busy_timeout(Duration::from_secs(5))?;
                     c.pragma_update(None, "journal_mode", "WAL")?;
                     c.pragma_update(None, "synchronous", "FULL")?;
                     Ok(c)
-                });
-                match opened {
-                    Err(e)
-                        if matches!(
-                            e.sqlite_error_code(),
-                            Some(rusqlite::ErrorCode::DatabaseBusy)
-                        ) && std::time::Instant::now() < give_up_at =>
-                    {
-                        std::thread::sleep(Duration::from_millis(10));
-                    }
-                    opened => {
-                        break opened.map_err(|e| sqlite_error("opened the database", &at, e))?;
-                    }
-                }
-            };
+                },
+                |e: &rusqlite::Error| {
+                    e.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseBusy)
+                },
+            )
+            .map_err(|e| sqlite_error("opened the database", &at, e))?;
             for suffix in ["", "-wal", "-shm"] {
                 let file = local_files::sibling(&path, suffix);
                 local_files::restrict_to_owner(&file, "service", &at, |e| StoreError::Io {
