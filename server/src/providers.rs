@@ -1010,11 +1010,7 @@ impl Connectors {
             return Ok(());
         };
         let endpoint = self.endpoint(&kind, client)?;
-        let grant_wide = endpoint
-            .provider()
-            .oauth2_settings()
-            .is_none_or(|settings| settings.revocation_scope == RevocationScope::Grant);
-        if grant_wide && record.oauth_app != Some(OAuthAppSource::Own) {
+        if !revokes_only_its_tokens(&endpoint) && record.oauth_app != Some(OAuthAppSource::Own) {
             tracing::info!(connector = %record.id, "revoking could end other connectors' grant to a shared OAuth app: the grant is left at the provider; deleting");
             return Ok(());
         }
@@ -1347,6 +1343,15 @@ pub(crate) fn oauth_app_record(
 /// The id an application's OAuth client secret is sealed for.
 pub(crate) fn oauth_app_key(application_id: &str, connector_type: &str) -> String {
     format!("{application_id}/{connector_type}")
+}
+
+/// Whether revoking at `endpoint` ends no token that another connector of the same grant holds
+/// ([`RevocationScope::Token`]); otherwise it may end the account's whole grant to the app.
+pub(crate) fn revokes_only_its_tokens(endpoint: &TokenEndpoint) -> bool {
+    endpoint
+        .provider()
+        .oauth2_settings()
+        .is_some_and(|settings| settings.revocation_scope == RevocationScope::Token)
 }
 
 fn upstream_setup(e: AuthError) -> ApiError {

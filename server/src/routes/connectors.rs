@@ -20,6 +20,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::{
     ApiJson, ApiPath, ApiQuery, AppState, Audit, customer_of, from_json, rfc3339, to_completion,
+    writes_lost,
 };
 use crate::error::{ApiError, ErrorBody};
 use crate::providers::{ConnectorType, CredentialsInput};
@@ -254,9 +255,12 @@ pub(crate) async fn create(
             let name = new.name.is_some().then_some(name);
             let read_only = request.read_only;
             // The claim uses the secret id up: what follows it runs to its end.
-            return to_completion(async move {
-                claim_created(&state, &principal, &claim, name, read_only, started).await
-            })
+            return to_completion(
+                async move {
+                    claim_created(&state, &principal, &claim, name, read_only, started).await
+                },
+                writes_lost,
+            )
             .await;
         }
         (None, None) => {
@@ -285,13 +289,16 @@ pub(crate) async fn create(
     };
     let written = {
         let (state, record) = (state.clone(), record.clone());
-        to_completion(async move {
-            let stored = state
-                .connectors
-                .store_credentials(&record, &credentials)
-                .await;
-            save_new(&state, &principal, &record, stored, started).await
-        })
+        to_completion(
+            async move {
+                let stored = state
+                    .connectors
+                    .store_credentials(&record, &credentials)
+                    .await;
+                save_new(&state, &principal, &record, stored, started).await
+            },
+            writes_lost,
+        )
     };
     written.await?;
     // Its credentials were just written: no store read that could fail after the connector
@@ -623,7 +630,10 @@ pub(crate) async fn update(
     let changed = change.fields().map(str::to_string).collect();
     let written = {
         let state = state.clone();
-        to_completion(async move { write_change(&state, read, &change).await })
+        to_completion(
+            async move { write_change(&state, read, &change).await },
+            writes_lost,
+        )
     };
     let record = written.await?.ok_or_else(ApiError::connector_not_found)?;
     track_expiry(&state, &record).await;

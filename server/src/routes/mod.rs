@@ -149,16 +149,21 @@ pub(crate) fn from_json<T: DeserializeOwned>(value: Value) -> Result<T, ApiError
 
 /// Runs `work` as a task of its own and answers its outcome: a client that leaves, or the
 /// request's deadline, does not stop it between writes that must land together (credentials and
-/// the row that describes them). A task that panicked is a 500.
-pub(crate) async fn to_completion<T: Send + 'static>(
-    work: impl Future<Output = Result<T, ApiError>> + Send + 'static,
-) -> Result<T, ApiError> {
+/// the row that describes them, a grant and the connector that holds it). A task that ended
+/// without an outcome (it panicked) answers `lost()`.
+pub(crate) async fn to_completion<T: Send + 'static, E: Send + 'static>(
+    work: impl Future<Output = Result<T, E>> + Send + 'static,
+    lost: impl FnOnce() -> E,
+) -> Result<T, E> {
     tokio::spawn(work).await.unwrap_or_else(|e| {
         tracing::error!(error = %e, "a request's writes ended without an outcome");
-        Err(ApiError::misconfigured(
-            "the request's writes failed; the service's log says why",
-        ))
+        Err(lost())
     })
+}
+
+/// [`to_completion`]'s answer when an API request's writes ended without an outcome: a 500.
+pub(crate) fn writes_lost() -> ApiError {
+    ApiError::misconfigured("the request's writes failed; the service's log says why")
 }
 
 /// Query parameters: 400 naming what could not be read.

@@ -29,7 +29,6 @@ use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use integrations::auth_core::PendingStateStore;
 use integrations::auth_core::pending::PendingState;
-use integrations::auth_core::provider::RevocationScope;
 use integrations::{AuthError, AuthorizeOptions, OAuth2Flow, SecretString};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -37,9 +36,9 @@ use url::Url;
 use utoipa::{IntoParams, ToSchema};
 
 use super::connectors::{NewConnector, default_name, save_new};
-use super::{ApiJson, ApiPath, ApiQuery, AppState, Audit, from_json, rfc3339};
+use super::{ApiJson, ApiPath, ApiQuery, AppState, Audit, from_json, rfc3339, to_completion};
 use crate::error::{ApiError, ErrorBody};
-use crate::providers::{ConnectorType, OAuthClient};
+use crate::providers::{ConnectorType, OAuthClient, revokes_only_its_tokens};
 use crate::secrets;
 use crate::store::{
     AuthKind, ConnectorRecord, OAuthAppRecord, OAuthSecretRecord, OAuthStateRecord,
@@ -331,16 +330,15 @@ pub(crate) async fn callback(
     // The exchange and the writes run as a task of their own: a browser that leaves (or the
     // request's deadline) while the provider answers must not stop the flow between the grant
     // and the connector that holds it.
-    let finished = tokio::spawn(async move {
-        let record = complete(&state, &pending, &query, started).await?;
-        let secret_id = issue_secret_id(&state, &record).await;
-        Ok((record, secret_id))
-    })
-    .await
-    .unwrap_or_else(|e| {
-        tracing::error!(error = %e, "a consent flow's task ended without an outcome");
-        Err(ConsentFailure::ServerError)
-    });
+    let finished = to_completion(
+        async move {
+            let record = complete(&state, &pending, &query, started).await?;
+            let secret_id = issue_secret_id(&state, &record).await;
+            Ok((record, secret_id))
+        },
+        || ConsentFailure::ServerError,
+    )
+    .await;
     match finished {
         Ok((record, secret_id)) => {
             let mut pairs = back.query_pairs_mut();
@@ -464,11 +462,9 @@ async fn complete(
         // revoking ends this flow's tokens only. Elsewhere a revocation may end the account's
         // whole grant to the app, which other connectors of the same account hold: that grant
         // is left, the lesser harm.
-        let per_token = endpoint
-            .provider()
-            .oauth2_settings()
-            .is_some_and(|settings| settings.revocation_scope == RevocationScope::Token);
-        if per_token && let Err(revocation) = endpoint.revoke(&credentials).await {
+        if revokes_only_its_tokens(&endpoint)
+            && let Err(revocation) = endpoint.revoke(&credentials).await
+        {
             tracing::warn!(error = %revocation, "could not revoke the grant of a consent flow whose connector was not kept");
         }
         return Err(server_error(e.message()));
