@@ -19,8 +19,8 @@ use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
 use super::{
-    ApiJson, ApiPath, ApiQuery, AppState, Audit, customer_of, from_json, rfc3339, to_completion,
-    writes_lost,
+    ApiJson, ApiPath, ApiQuery, AppState, Audit, MAX_NAME_BYTES, customer_of, from_json, rfc3339,
+    to_completion, writes_lost,
 };
 use crate::error::{ApiError, ErrorBody};
 use crate::providers::{ConnectorType, CredentialsInput};
@@ -143,7 +143,8 @@ pub(super) fn visible(
 /// What a request for a new connector names: the customer (one of `customer_name`,
 /// `workspace_name`, `external_user_id`; a scoped token's own by default), the provider
 /// (`definition_id` or `connector_type`) and, optionally, a name. Read from the same body as the
-/// rest of the request; other fields are ignored.
+/// rest of the request; other fields are ignored. Names (the customer's and the connector's) are
+/// at most 256 bytes of UTF-8 without control characters.
 #[derive(Deserialize, ToSchema)]
 pub(crate) struct NewConnector {
     /// Defaults to the provider's and the customer's.
@@ -420,8 +421,8 @@ pub(super) fn default_name(
     }
 }
 
-/// A connector's name as a request gives it: trimmed; 422 when that leaves nothing or it holds a
-/// control character.
+/// A connector's name as a request gives it: trimmed; 422 when that leaves nothing, it holds a
+/// control character or it is longer than [`MAX_NAME_BYTES`].
 fn given_name(name: &str) -> Result<String, ApiError> {
     let name = name.trim();
     if name.is_empty() {
@@ -431,6 +432,11 @@ fn given_name(name: &str) -> Result<String, ApiError> {
         return Err(ApiError::unprocessable(
             "name must not contain control characters",
         ));
+    }
+    if name.len() > MAX_NAME_BYTES {
+        return Err(ApiError::unprocessable(format!(
+            "name must be at most {MAX_NAME_BYTES} bytes"
+        )));
     }
     Ok(name.to_string())
 }

@@ -212,8 +212,8 @@ fn encodes_a_control(path: &str) -> bool {
 }
 
 /// The customer a request names with `customer_name`, `workspace_name` or `external_user_id`
-/// (Airbyte's three names for it): `None` when none is given, 422 when they disagree, are empty
-/// or hold a control character.
+/// (Airbyte's three names for it): `None` when none is given, 422 when they disagree, are empty,
+/// are longer than [`MAX_NAME_BYTES`] or hold a control character.
 pub(crate) fn customer_of(
     customer_name: Option<&str>,
     workspace_name: Option<&str>,
@@ -235,6 +235,11 @@ pub(crate) fn customer_of(
                 "customer_name, workspace_name and external_user_id must not contain control characters",
             ));
         }
+        if name.len() > MAX_NAME_BYTES {
+            return Err(ApiError::unprocessable(format!(
+                "customer_name, workspace_name and external_user_id must be at most {MAX_NAME_BYTES} bytes"
+            )));
+        }
         match found {
             Some(other) if other != name => {
                 return Err(ApiError::unprocessable(
@@ -246,6 +251,18 @@ pub(crate) fn customer_of(
     }
     Ok(found.map(str::to_string))
 }
+
+/// The longest customer or connector name the service keeps, in bytes (UTF-8): a name is an
+/// identifier, and every store indexes it.
+pub(crate) const MAX_NAME_BYTES: usize = 256;
+
+/// The longest entity, action or param name an audit entry keeps, in bytes; a longer one is cut
+/// at a character boundary and ends with `…`.
+const MAX_AUDITED_NAME_BYTES: usize = 128;
+
+/// How many param names an audit entry keeps; the last of them then says how many more the
+/// request had.
+const MAX_AUDITED_PARAMS: usize = 64;
 
 /// What an audit entry records about one request.
 pub(crate) struct Audit<'a> {
@@ -274,17 +291,7 @@ impl Audit<'_> {
             operation: self.operation.to_string(),
             entity: self.entity.map(storable),
             action: self.action.map(storable),
-            param_names: self
-                .param_names
-                .into_iter()
-                .map(|name| {
-                    if name.contains('\0') {
-                        storable(&name)
-                    } else {
-                        name
-                    }
-                })
-                .collect(),
+            param_names: audited_params(self.param_names),
             outcome: if status.is_success() { "ok" } else { "error" }.to_string(),
             status: status.as_u16(),
             duration_ms: u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX),
@@ -295,11 +302,37 @@ impl Audit<'_> {
     }
 }
 
-/// `text` as every store can keep it: PostgreSQL's text holds no NUL, so a NUL (which a caller
-/// can put in an entity, an action or a param's name) is written as U+FFFD; the entry is kept
-/// rather than lost.
+/// `text` as every store can keep it, and as long as an entry needs: PostgreSQL's text holds no
+/// NUL, so a NUL (which a caller can put in an entity, an action or a param's name) is written as
+/// U+FFFD, and a name longer than [`MAX_AUDITED_NAME_BYTES`] is cut; the entry is kept rather
+/// than lost, and a caller cannot grow the audit log by more than a bounded entry per request.
 fn storable(text: &str) -> String {
-    text.replace('\0', "\u{FFFD}")
+    let mut kept = text.replace('\0', "\u{FFFD}");
+    if kept.len() > MAX_AUDITED_NAME_BYTES {
+        let mut end = MAX_AUDITED_NAME_BYTES - '…'.len_utf8();
+        while !kept.is_char_boundary(end) {
+            end -= 1;
+        }
+        kept.truncate(end);
+        kept.push('…');
+    }
+    kept
+}
+
+/// A request's param names as an entry keeps them: each [`storable`], at most
+/// [`MAX_AUDITED_PARAMS`] of them, the last saying how many more there were.
+fn audited_params(names: Vec<String>) -> Vec<String> {
+    let total = names.len();
+    let kept = if total > MAX_AUDITED_PARAMS {
+        MAX_AUDITED_PARAMS - 1
+    } else {
+        total
+    };
+    let mut audited: Vec<String> = names.iter().take(kept).map(|name| storable(name)).collect();
+    if kept < total {
+        audited.push(format!("… {} more", total - kept));
+    }
+    audited
 }
 
 /// RFC 3339 UTC, to the second.

@@ -104,3 +104,62 @@ async fn changes_and_executes_are_audited_newest_first_with_param_names_only() {
     let (status, _) = service.get("/api/v1/audit", None).await;
     assert_eq!(status, 401);
 }
+
+/// A caller cannot grow the audit log by more than a bounded entry per request: long names are
+/// cut (at a character boundary, ending with `…`) and at most 64 param names are kept, the last
+/// saying how many more there were; names the service stores are refused past 256 bytes.
+#[tokio::test]
+async fn an_entry_is_bounded_whatever_the_request_holds() {
+    let service = Service::start().await;
+    let app = service.application("acme").await;
+    let token = service.app_token(&app).await;
+    let pat = service.asana.personal_access_token().to_string();
+    let connector = service
+        .connector(&token, "customer-1", json!({ "token": pat }))
+        .await;
+    let id = connector["id"].as_str().unwrap();
+    // 127 bytes of `a` then `é` (2 bytes): the cut falls inside the `é`.
+    let entity = format!("{}é{}", "a".repeat(124), "b".repeat(10_000));
+    let params: serde_json::Map<String, serde_json::Value> = (0..100)
+        .map(|i| (format!("p{i:03}{}", "x".repeat(500)), json!(i)))
+        .collect();
+    let (status, _) = service
+        .execute(&token, id, &entity, "get", json!(params))
+        .await;
+    assert_eq!(status, 400);
+    let (status, audit) = service.get("/api/v1/audit?limit=1", Some(&token)).await;
+    assert_eq!(status, 200);
+    let entry = &audit["data"][0];
+    assert_eq!(entry["entity"], format!("{}…", "a".repeat(124)));
+    let names = entry["param_names"].as_array().unwrap();
+    assert_eq!(names.len(), 64);
+    let cut = format!("p000{}…", "x".repeat(121));
+    assert_eq!((names[0].as_str(), cut.len()), (Some(cut.as_str()), 128));
+    assert_eq!(names[62].as_str().map(|n| &n[..4]), Some("p062"));
+    assert_eq!(names[63], "… 37 more");
+
+    let longest = "c".repeat(256);
+    for (body, expected) in [
+        (
+            json!({"customer_name": longest, "connector_type": "Asana", "credentials": {"token": pat}}),
+            201,
+        ),
+        (
+            json!({"customer_name": format!("{longest}c"), "connector_type": "Asana", "credentials": {"token": pat}}),
+            422,
+        ),
+        (
+            json!({"external_user_id": format!("{longest}c"), "connector_type": "Asana", "credentials": {"token": pat}}),
+            422,
+        ),
+        (
+            json!({"customer_name": "c", "name": format!("{longest}n"), "connector_type": "Asana", "credentials": {"token": pat}}),
+            422,
+        ),
+    ] {
+        let (status, answer) = service
+            .post("/api/v1/integrations/connectors", Some(&token), body)
+            .await;
+        assert_eq!(status, expected, "{answer}");
+    }
+}

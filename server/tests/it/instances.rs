@@ -335,7 +335,8 @@ async fn credentials_changed_on_one_instance_are_used_by_the_next_execute_on_ano
     );
 }
 
-/// PostgreSQL's text holds no NUL: names with one are refused (422, as on SQLite), ids and client
+/// PostgreSQL's text holds no NUL and its indexes no key of a few kilobytes: names with a NUL or
+/// of more than 256 bytes are refused (422, as on SQLite), ids and client
 /// ids with one name nothing (404, 401; not a retryable 500), and an execute whose entity,
 /// action or param names hold one is still audited, with U+FFFD for it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -349,6 +350,7 @@ async fn a_nul_in_a_name_is_refused_and_in_an_execute_is_audited() {
     for body in [
         json!({"customer_name": "a\u{0}b", "connector_type": "Asana", "credentials": {"token": "t"}}),
         json!({"customer_name": "c", "name": "n\u{0}", "connector_type": "Asana", "credentials": {"token": "t"}}),
+        json!({"customer_name": "c".repeat(4_000), "connector_type": "Asana", "credentials": {"token": "t"}}),
     ] {
         let (status, answer) = instance
             .post("/api/v1/integrations/connectors", Some(&token), body)
