@@ -167,7 +167,7 @@ pub(crate) async fn execute(
         )
         .await
         .map(|(result, connector_metadata)| ExecuteResponse {
-            result: ResultJson::Value(result),
+            result: ResultJson::Text(result),
             connector_metadata,
         }),
     };

@@ -23,6 +23,7 @@ use integrations::auth_core::ApiResponse;
 use integrations::declarative::{DeclarativeError, DeclarativeProvider, WhoamiMethod};
 use integrations::{AuthError, AuthManager, CredentialStatus, ErrorClass};
 use serde::Deserialize;
+use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
 
 use super::{AppState, Status};
@@ -254,8 +255,8 @@ fn path_template(path: &str) -> String {
         .join("/")
 }
 
-/// What `execute` answers: `(result, connector_metadata)`.
-pub(super) type Answer = (Value, Map<String, Value>);
+/// What `execute` answers: `(result, connector_metadata)`, the result as JSON text.
+pub(super) type Answer = (Box<RawValue>, Map<String, Value>);
 
 /// Runs `entity.action` on a connector of a provider without a catalog.
 pub(super) async fn run(
@@ -326,19 +327,29 @@ async fn request(
     Ok(answer(&response))
 }
 
-/// `{result, connector_metadata: {status, headers}}` of the provider's answer.
+/// `{result, connector_metadata: {status, headers}}` of the provider's answer. A JSON body is
+/// checked and handed on as the provider wrote it (up to [`MAX_API_RESPONSE_BYTES`]), never
+/// built into a tree: a `Value` of small numbers takes many times its text's size.
+///
+/// [`MAX_API_RESPONSE_BYTES`]: integrations::auth_core::MAX_API_RESPONSE_BYTES
 fn answer(response: &ApiResponse) -> Answer {
-    let result = if response.body.is_empty() {
-        Value::Null
-    } else {
-        response
-            .json()
-            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&response.body).into_owned()))
-    };
     let mut metadata = Map::new();
     metadata.insert("status".into(), json!(response.status()));
     metadata.insert("headers".into(), Value::Object(response.headers_json()));
-    (result, metadata)
+    (result_of(&response.body), metadata)
+}
+
+/// A provider's body as a result: its JSON as written, else its text as a JSON string (invalid
+/// UTF-8 replaced), `null` when empty.
+fn result_of(body: &[u8]) -> Box<RawValue> {
+    if body.is_empty() {
+        return RawValue::NULL.to_owned();
+    }
+    match serde_json::from_slice::<&RawValue>(body) {
+        Ok(json) => json.to_owned(),
+        Err(_) => serde_json::value::to_raw_value(&String::from_utf8_lossy(body))
+            .unwrap_or_else(|_| RawValue::NULL.to_owned()),
+    }
 }
 
 /// The core's errors as HTTP answers: a refused path is 400, a connector without usable
@@ -394,6 +405,11 @@ async fn check(
         "checked_action": PROXY_ACTION,
         "checked_request": checked,
     });
+    let result = serde_json::value::to_raw_value(&result).map_err(|e| {
+        ApiError::misconfigured(format!(
+            "the check's answer could not be written as JSON: {e}"
+        ))
+    })?;
     Ok((result, Map::new()))
 }
 
@@ -432,6 +448,20 @@ async fn whoami(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_body_is_handed_on_as_the_provider_wrote_it() {
+        let result = |body: &[u8]| result_of(body).get().to_string();
+        // JSON as written: key order, number forms and escapes kept, outer whitespace dropped.
+        assert_eq!(
+            result(b" {\"b\":1.0,\"a\":[1e3,\"\\u00e9\"]}\n"),
+            r#"{"b":1.0,"a":[1e3,"\u00e9"]}"#
+        );
+        assert_eq!(result(b"<html>busy</html>"), r#""<html>busy</html>""#);
+        assert_eq!(result(b"{\"a\":"), r#""{\"a\":""#);
+        assert_eq!(result(b"ok \xff"), "\"ok \u{FFFD}\"");
+        assert_eq!(result(b""), "null");
+    }
 
     #[test]
     fn paths_that_leave_the_base_or_carry_a_query_are_refused() {
