@@ -312,18 +312,19 @@ impl ApiRequest {
         let request = http
             .request(self.method.clone(), url.clone())
             .timeout(self.timeout);
-        let mut request =
-            if self.api.sends_bare(token.expose_secret()) {
-                let mut bare = reqwest::header::HeaderValue::from_str(token.expose_secret())
-                    .map_err(|_| AuthError::ApiRequest {
-                        provider: self.source.provider().to_string(),
-                        reason: "the token is not a valid header value (visible ASCII only)".into(),
-                    })?;
-                bare.set_sensitive(true);
-                request.header(reqwest::header::AUTHORIZATION, bare)
-            } else {
-                request.bearer_auth(token.expose_secret())
-            };
+        // Built here rather than by reqwest's `bearer_auth`, whose failure on a token that is no
+        // header value would surface at `send` as a retryable transport error.
+        let authorization = if self.api.sends_bare(token.expose_secret()) {
+            reqwest::header::HeaderValue::from_str(token.expose_secret())
+        } else {
+            reqwest::header::HeaderValue::try_from(format!("Bearer {}", token.expose_secret()))
+        };
+        let mut authorization = authorization.map_err(|_| AuthError::ApiRequest {
+            provider: self.source.provider().to_string(),
+            reason: "the token is not a valid header value (visible ASCII only)".into(),
+        })?;
+        authorization.set_sensitive(true);
+        let mut request = request.header(reqwest::header::AUTHORIZATION, authorization);
         for (name, value) in &self.api.headers {
             if !headers.contains_key(name.as_str()) {
                 request = request.header(name.as_str(), value.as_str());
@@ -334,6 +335,13 @@ impl ApiRequest {
             request = request.json(body);
         }
         let response = request.send().await.map_err(|e| {
+            if e.is_builder() {
+                return AuthError::ApiRequest {
+                    provider: self.source.provider().to_string(),
+                    reason: "the request could not be built (a header or the body is not valid)"
+                        .into(),
+                };
+            }
             failed(if e.is_timeout() {
                 "timed out"
             } else if e.is_connect() {

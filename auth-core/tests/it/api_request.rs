@@ -153,6 +153,28 @@ async fn paths_that_leave_the_api_are_refused_before_anything_is_sent() {
     assert!(server.received_requests().await.unwrap().is_empty());
 }
 
+/// A stored token that cannot travel in a header (a newline from a hand-edited file) is a
+/// permanent error before anything is sent, never a transport failure to retry.
+#[tokio::test]
+async fn a_token_that_is_no_header_value_is_refused_before_anything_is_sent() {
+    let server = MockServer::start().await;
+    let (_auth, session) = alice(&server, "at-1\nX-Injected: 1").await;
+    let err = session
+        .request("test")
+        .unwrap()
+        .path("/me")
+        .send()
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, AuthError::ApiRequest { reason, .. } if reason == "the token is not a valid header value (visible ASCII only)"),
+        "{err:?}"
+    );
+    assert_eq!(err.class(), auth_core::ErrorClass::Permanent);
+    assert!(!err.to_string().contains("at-1"), "{err}");
+    assert!(server.received_requests().await.unwrap().is_empty());
+}
+
 #[tokio::test]
 async fn a_caller_s_headers_go_out_and_the_answer_s_headers_come_back() {
     let server = MockServer::start().await;
