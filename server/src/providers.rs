@@ -219,10 +219,23 @@ impl CredentialsInput {
                 ))),
             }
         };
-        if let Some(token) = text("token")? {
+        // A token travels in a header (or a form field) as it is: visible ASCII, as RFC 6750's
+        // token syntax has it. Refused here, not on every later call.
+        let token = |name: &str| -> Result<Option<SecretString>, ApiError> {
+            let value = text(name)?;
+            match &value {
+                Some(t) if !t.expose_secret().bytes().all(|b| b.is_ascii_graphic()) => {
+                    Err(ApiError::unprocessable(format!(
+                        "credentials.{name} must be visible ASCII, without spaces or control characters"
+                    )))
+                }
+                _ => Ok(value),
+            }
+        };
+        if let Some(token) = token("token")? {
             return Ok(CredentialsInput::Token(token));
         }
-        let Some(refresh_token) = text("refresh_token")? else {
+        let Some(refresh_token) = token("refresh_token")? else {
             return Err(ApiError::unprocessable(CREDENTIAL_FORMS));
         };
         let client = match (text("client_id")?, text("client_secret")?) {
@@ -238,7 +251,7 @@ impl CredentialsInput {
             }
         };
         Ok(CredentialsInput::OAuth {
-            access_token: text("access_token")?,
+            access_token: token("access_token")?,
             refresh_token,
             client,
         })

@@ -59,6 +59,21 @@ async fn bad_connector_bodies_are_4xx_and_store_nothing() {
             "credentials.token must be a non-empty string",
         ),
         (
+            raw(&json!({ "customer_name": "c", "connector_type": "Asana", "credentials": { "token": "pat\nX-Injected: 1" } }).to_string()),
+            422,
+            "credentials.token must be visible ASCII",
+        ),
+        (
+            raw(&json!({ "customer_name": "c", "connector_type": "Asana", "credentials": { "refresh_token": "r t" } }).to_string()),
+            422,
+            "credentials.refresh_token must be visible ASCII",
+        ),
+        (
+            raw(&json!({ "customer_name": "c", "connector_type": "Asana", "credentials": { "refresh_token": "r", "access_token": "tokén" } }).to_string()),
+            422,
+            "credentials.access_token must be visible ASCII",
+        ),
+        (
             raw(&json!({ "customer_name": "c", "connector_type": "Asana", "credentials": { "access_token": "only" } }).to_string()),
             422,
             "credentials must be",
