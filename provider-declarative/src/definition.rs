@@ -58,6 +58,8 @@ struct Raw {
     #[serde(default)]
     bare_token_prefixes: Vec<Spanned<String>>,
     #[serde(default)]
+    read_paths: Option<Vec<Spanned<String>>>,
+    #[serde(default)]
     token_request: Format,
     #[serde(default)]
     token_response: RawTokenResponse,
@@ -304,6 +306,11 @@ pub struct Definition {
     /// Tokens that start with one of these go in `Authorization` bare, without `Bearer` (API
     /// keys of a provider that refuses them with the scheme it wants for OAuth tokens).
     pub bare_token_prefixes: Vec<String>,
+    /// The paths whose GET only reads, as patterns (`*` stands for one or more characters
+    /// other than `/`), for a provider whose GETs can change data (Slack's Web API takes any
+    /// method's arguments in a GET's query); `None`: every GET only reads. See
+    /// [`Definition::reads`].
+    pub read_paths: Option<Vec<String>>,
     /// How grants are sent.
     pub token_request_format: BodyFormat,
     /// How the token endpoint answers.
@@ -519,6 +526,29 @@ fn validate(source: &Source<'_>, index: usize, raw: Raw) -> Result<Definition, C
         &raw.bare_token_prefixes,
         "a prefix that tokens sent bare start with, e.g. `lin_api_`",
     )?;
+    let read_paths = match &raw.read_paths {
+        Some(patterns) => Some(
+            patterns
+                .iter()
+                .map(|pattern| {
+                    let text = pattern.get_ref();
+                    let valid = text.starts_with('/')
+                        && text.len() > 1
+                        && text.bytes().all(|b| is_plain_path_byte(b) || b == b'*');
+                    if valid {
+                        Ok(text.clone())
+                    } else {
+                        Err(source.error(
+                            Some(pattern.span()),
+                            at("read_paths"),
+                            "a path below the API base URL, starting with `/`, of ASCII letters, digits and `/._~-`, `*` standing for one or more characters but `/`, e.g. `/*.list`",
+                        ))
+                    }
+                })
+                .collect::<Result<Vec<_>, _>>()?,
+        ),
+        None => None,
+    };
     let whoami = match &raw.whoami {
         Some(w) => {
             if !w.path.get_ref().starts_with('/') || w.path.get_ref().starts_with("//") {
@@ -588,12 +618,56 @@ fn validate(source: &Source<'_>, index: usize, raw: Raw) -> Result<Definition, C
         placeholders,
         api_headers,
         bare_token_prefixes,
+        read_paths,
         token_request_format: raw.token_request.into(),
         token_response_format: raw.token_response.format.into(),
         invalid_grant_codes: raw.token_response.invalid_grant_codes,
         transient_codes: raw.token_response.transient_codes,
         whoami,
     })
+}
+
+impl Definition {
+    /// Whether a GET of `path` (below the API base URL, without its query) only reads: any
+    /// path, unless the definition lists its [`read_paths`](Definition::read_paths); then only a
+    /// path one of them matches, written without percent-encoding.
+    ///
+    /// ```
+    /// let slack = provider_declarative::builtin_definitions()
+    ///     .into_iter()
+    ///     .find(|d| d.id == "slack")
+    ///     .unwrap();
+    /// assert!(slack.reads("/conversations.history"));
+    /// assert!(!slack.reads("/chat.postMessage"));
+    /// assert!(!slack.reads("/chat.postMessage%3F.list"));
+    /// ```
+    pub fn reads(&self, path: &str) -> bool {
+        match &self.read_paths {
+            None => true,
+            Some(patterns) => {
+                path.bytes().all(is_plain_path_byte)
+                    && patterns
+                        .iter()
+                        .any(|pattern| matches(pattern.as_bytes(), path.as_bytes()))
+            }
+        }
+    }
+}
+
+/// The bytes a read path is written with: unreserved characters and `/`.
+fn is_plain_path_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'/' | b'.' | b'_' | b'~' | b'-')
+}
+
+/// Whether `path` matches `pattern`, whose `*` stands for one or more bytes other than `/`.
+fn matches(pattern: &[u8], path: &[u8]) -> bool {
+    match pattern.split_first() {
+        None => path.is_empty(),
+        Some((b'*', rest)) => (1..=path.len())
+            .take_while(|&n| path[n - 1] != b'/')
+            .any(|n| matches(rest, &path[n..])),
+        Some((first, rest)) => path.first() == Some(first) && matches(rest, &path[1..]),
+    }
 }
 
 /// Whether `name` can be an id or a placeholder: lower-case ASCII letters, digits and `_`,

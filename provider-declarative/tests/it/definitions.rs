@@ -729,3 +729,42 @@ async fn no_secret_reaches_debug_output_or_errors() {
     assert_eq!(fields["refresh_token"], "canary-refresh-token");
     assert_eq!(fields["client_secret"], "canary-client-secret");
 }
+
+/// `read_paths` lists the paths whose GET only reads; `*` stands for one or more characters
+/// other than `/`, and a percent-encoded path never matches.
+#[test]
+fn read_paths_say_which_gets_only_read() {
+    let head = "[[providers]]\nid = \"acme\"\ndisplay_name = \"Acme\"\nauthorization_url = \"https://acme.example/a\"\ntoken_url = \"https://acme.example/t\"\n";
+    let parse = |extra: &str| {
+        provider_declarative::parse(&format!("{head}{extra}"), "acme.toml")
+            .unwrap()
+            .remove(0)
+    };
+    let every = parse("");
+    assert_eq!(every.read_paths, None);
+    assert!(every.reads("/anything%2Fat/all"));
+    let listed = parse("read_paths = [\"/*.list\", \"/v1/*/items\", \"/auth.test\"]\n");
+    for (path, reads) in [
+        ("/conversations.list", true),
+        ("/users.profile.list", true),
+        ("/.list", false),
+        ("/a/b.list", false),
+        ("/conversations.list2", false),
+        ("/v1/x/items", true),
+        ("/v1//items", false),
+        ("/v1/x/y/items", false),
+        ("/auth.test", true),
+        ("/auth.tests", false),
+        ("/auth%2Etest", false),
+        ("/chat.postMessage", false),
+        ("/chat.postMessage%3F.list", false),
+        ("/", false),
+    ] {
+        assert_eq!(listed.reads(path), reads, "{path}");
+    }
+    let reason = "a path below the API base URL, starting with `/`, of ASCII letters, digits and `/._~-`, `*` standing for one or more characters but `/`, e.g. `/*.list`";
+    for bad in ["\"*.list\"", "\"/\"", "\"/a?b\"", "\"/a%2Fb\""] {
+        let (err, file) = refused(&format!("{head}read_paths = [\"/ok\", {bad}]\n"));
+        assert_definition_error(&err, &file, 6, "providers[0].read_paths", reason);
+    }
+}

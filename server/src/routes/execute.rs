@@ -117,7 +117,7 @@ const CHECKED_ACTION: &str = "get";
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The action's records; an unhealthy check is 200 too", body = ExecuteResponse),
-        (status = 403, description = "Asana refused the action to this account, or the action changes data (for a raw proxy.request, any method but GET) and the connector is read-only (nothing was sent)", body = ErrorBody),
+        (status = 403, description = "Asana refused the action to this account, or the action changes data (for a raw proxy.request, any method but GET, or for a provider whose GETs can write, such as Slack, a GET of a path its definition does not list as a read) and the connector is read-only (nothing was sent)", body = ErrorBody),
         (status = 404, description = "No such connector of the caller's, or no such record at Asana", body = ErrorBody),
         (status = 409, description = "The connector needs re-authorization; the message says how", body = ErrorBody),
         (status = 502, description = "Asana or the provider failed", body = ErrorBody),
@@ -157,9 +157,10 @@ pub(crate) async fn execute(
     let param_names = proxy::audit_names(&request.entity, &request.action, &request.params);
     let answer = match kind {
         ConnectorType::Asana => run(&state, &record, status, &mut request).await,
-        ConnectorType::Api(_) => proxy::run(
+        ConnectorType::Api(definition) => proxy::run(
             &state,
             &record,
+            &definition,
             status,
             &request.entity,
             &request.action,

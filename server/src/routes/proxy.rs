@@ -20,7 +20,7 @@ use std::any::Any;
 
 use axum::http::{Method, StatusCode};
 use integrations::auth_core::ApiResponse;
-use integrations::declarative::{DeclarativeError, DeclarativeProvider, WhoamiMethod};
+use integrations::declarative::{DeclarativeError, DeclarativeProvider, Definition, WhoamiMethod};
 use integrations::{AuthError, AuthManager, CredentialStatus, ErrorClass};
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -262,6 +262,7 @@ pub(super) type Answer = (Box<RawValue>, Map<String, Value>);
 pub(super) async fn run(
     state: &AppState,
     record: &ConnectorRecord,
+    definition: &Definition,
     status: Status,
     entity: &str,
     action: &str,
@@ -271,13 +272,22 @@ pub(super) async fn run(
         ("*", "check") => check(state, record, status).await,
         (PROXY_ENTITY, PROXY_ACTION) => {
             let proxied = Proxied::parse(params)?;
-            // A raw request says what it does only by its method: a read-only connector sends
-            // GETs alone (a GraphQL read, a POST, too is refused).
-            if record.read_only && proxied.method != ProxyMethod::Get {
+            // A raw request says what it does by its method, and for a provider whose GETs can
+            // write (Slack's), by its path: a read-only connector sends GETs alone (a GraphQL
+            // read, a POST, too is refused), to the paths the definition says only read.
+            if record.read_only
+                && (proxied.method != ProxyMethod::Get || !definition.reads(&proxied.path))
+            {
+                let sends = match definition.read_paths {
+                    Some(_) => {
+                        "only GET requests to the paths that only read (the provider's definition lists them)"
+                    }
+                    None => "only GET requests",
+                };
                 return Err(ApiError::new(
                     StatusCode::FORBIDDEN,
                     format!(
-                        "connector {} is read-only: proxy.request sends only GET requests through it; nothing was sent; an application token can PATCH it with \"read_only\": false",
+                        "connector {} is read-only: proxy.request sends {sends} through it; nothing was sent; an application token can PATCH it with \"read_only\": false",
                         record.id
                     ),
                 ));

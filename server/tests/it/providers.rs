@@ -295,6 +295,61 @@ async fn a_read_only_github_connector_sends_gets_only() {
     assert_eq!(body["result"]["login"], "octocat");
 }
 
+/// Slack's Web API takes any method's arguments in a GET's query, writes too: a read-only Slack
+/// connector sends GETs only to the methods its definition lists as reads.
+#[tokio::test]
+async fn a_read_only_slack_connector_sends_gets_to_reading_methods_only() {
+    let fake = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/conversations.list"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"ok": true, "channels": []})))
+        .expect(1)
+        .mount(&fake)
+        .await;
+    let svc = start(&fake, &[("SLACK_API_BASE_URL", fake.uri())]).await;
+    let token = app_token(&svc).await;
+    let (status, connector) = create(
+        &svc,
+        &token,
+        json!({
+            "customer_name": "c", "connector_type": "slack", "read_only": true,
+            "credentials": { "token": PAT },
+        }),
+    )
+    .await;
+    assert_eq!(status, 201, "{connector}");
+    let id = connector["id"].as_str().unwrap();
+    for (verb, at) in [
+        ("GET", "/chat.postMessage"),
+        ("GET", "/auth.revoke"),
+        ("GET", "/chat.postMessage%3F.list"),
+        ("POST", "/conversations.list"),
+    ] {
+        let (status, body) = svc
+            .execute(&token, id, "proxy", "request", proxy(verb, at))
+            .await;
+        assert_eq!(status, 403, "{verb} {at}: {body}");
+        assert_eq!(
+            error_message(&body),
+            format!(
+                "connector {id} is read-only: proxy.request sends only GET requests to the paths that only read (the provider's definition lists them) through it; nothing was sent; an application token can PATCH it with \"read_only\": false"
+            )
+        );
+    }
+    assert!(fake.received_requests().await.unwrap().is_empty());
+    let (status, body) = svc
+        .execute(
+            &token,
+            id,
+            "proxy",
+            "request",
+            proxy("GET", "/conversations.list"),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["result"], json!({"ok": true, "channels": []}));
+}
+
 #[tokio::test]
 async fn proxy_request_headers_replace_github_s_and_the_answer_s_headers_come_back() {
     let fake = MockServer::start().await;
