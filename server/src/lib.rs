@@ -215,7 +215,7 @@ pub use store::PostgresServiceStore;
 #[cfg(feature = "testing")]
 pub use store::testing;
 pub use store::{
-    ApplicationRecord, AuditEntry, AuthKind, ConnectorFilter, ConnectorRecord, Issuer,
-    JoinedCredentials, OAuthAppRecord, OAuthAppSource, OAuthSecretClaim, OAuthSecretRecord,
+    ApplicationRecord, AuditEntry, AuthKind, ConnectorFilter, ConnectorPosition, ConnectorRecord,
+    Issuer, JoinedCredentials, OAuthAppRecord, OAuthAppSource, OAuthSecretClaim, OAuthSecretRecord,
     OAuthStateRecord, Sealed, ServiceStore, SqliteServiceStore, TokenAndConnector, TokenRecord,
 };

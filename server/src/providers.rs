@@ -698,8 +698,8 @@ impl Connectors {
         kind: &ConnectorType,
     ) -> Result<(), ApiError> {
         let filter = ConnectorFilter {
-            customer_name: None,
             connector_type: Some(kind.id().to_string()),
+            ..ConnectorFilter::default()
         };
         let connectors = self.store.list_connectors(application_id, &filter).await?;
         let mut cache = self.lock();

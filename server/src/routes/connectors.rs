@@ -7,7 +7,7 @@
 //! the connector the flow created, claimed once, by the flow's application, customer and
 //! provider only; anything else is the same 422, and changes nothing.
 
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -25,7 +25,9 @@ use super::{
 use crate::error::{ApiError, ErrorBody};
 use crate::providers::{ConnectorType, CredentialsInput};
 use crate::secrets;
-use crate::store::{AuthKind, ConnectorFilter, ConnectorRecord, OAuthAppSource, OAuthSecretClaim};
+use crate::store::{
+    AuthKind, ConnectorFilter, ConnectorPosition, ConnectorRecord, OAuthAppSource, OAuthSecretClaim,
+};
 use crate::tokens::Principal;
 
 pub(super) fn routes() -> Router<AppState> {
@@ -75,10 +77,46 @@ pub(crate) enum ConnectorStatus {
     NeedsReauthorization,
 }
 
-/// Connectors.
+/// A page of connectors.
 #[derive(Serialize, ToSchema)]
 pub(crate) struct ConnectorList {
     data: Vec<Connector>,
+    /// Where the next page starts: pass it as `cursor`; `null` on the last page.
+    next_cursor: Option<String>,
+}
+
+/// How many connectors a page holds when the request does not say.
+const DEFAULT_PAGE: u32 = 100;
+
+/// The most connectors a page holds.
+const MAX_PAGE: u32 = 1_000;
+
+/// A page's cursor: where its last connector stands (creation time in milliseconds, then id).
+fn cursor_of(record: &ConnectorRecord) -> String {
+    let ms = record
+        .created_at
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis());
+    format!("{ms}.{}", record.id)
+}
+
+/// The position a cursor names; 422 for one this service did not give.
+fn position_of(cursor: &str) -> Result<ConnectorPosition, ApiError> {
+    cursor
+        .split_once('.')
+        .and_then(|(ms, id)| {
+            let ms = ms.parse::<u64>().ok()?;
+            let created_at = UNIX_EPOCH.checked_add(Duration::from_millis(ms))?;
+            (!id.is_empty()).then(|| ConnectorPosition {
+                created_at,
+                id: id.to_string(),
+            })
+        })
+        .ok_or_else(|| {
+            ApiError::unprocessable(
+                "cursor is not one this service gave: pass a page's next_cursor as it was answered",
+            )
+        })
 }
 
 /// The connector as answered: never a secret.
@@ -477,7 +515,8 @@ pub(super) async fn save_new(
     Ok(())
 }
 
-/// Which connectors to list: a customer (by any of its three names) and a type.
+/// Which connectors to list: a customer (by any of its three names) and a type, a page at a time
+/// in the order they were created.
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub(crate) struct ListQuery {
@@ -486,6 +525,11 @@ pub(crate) struct ListQuery {
     external_user_id: Option<String>,
     definition_id: Option<String>,
     connector_type: Option<String>,
+    /// How many connectors a page holds: 1 to 1,000, 100 when not given.
+    #[param(minimum = 1, maximum = 1000)]
+    limit: Option<u32>,
+    /// The previous page's `next_cursor`, for the page after it.
+    cursor: Option<String>,
 }
 
 /// Lists the caller's connectors (a scoped token: its customer's), filtered.
@@ -497,9 +541,9 @@ pub(crate) struct ListQuery {
     params(ListQuery),
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "The connectors; none match: an empty list", body = ConnectorList),
+        (status = 200, description = "A page of the connectors, oldest first; none match: an empty list", body = ConnectorList),
         (status = 400, description = "The query cannot be read", body = ErrorBody),
-        (status = 422, description = "The customer's names disagree or are empty", body = ErrorBody),
+        (status = 422, description = "The customer's names disagree or are empty, the limit is out of range, or the cursor is not one the service gave", body = ErrorBody),
     )
 )]
 pub(crate) async fn list(
@@ -507,7 +551,19 @@ pub(crate) async fn list(
     principal: Principal,
     ApiQuery(query): ApiQuery<ListQuery>,
 ) -> Result<Json<ConnectorList>, ApiError> {
-    let empty = || Json(ConnectorList { data: Vec::new() });
+    let empty = || {
+        Json(ConnectorList {
+            data: Vec::new(),
+            next_cursor: None,
+        })
+    };
+    let limit = query.limit.unwrap_or(DEFAULT_PAGE);
+    if !(1..=MAX_PAGE).contains(&limit) {
+        return Err(ApiError::unprocessable(format!(
+            "limit must be 1 to {MAX_PAGE}"
+        )));
+    }
+    let after = query.cursor.as_deref().map(position_of).transpose()?;
     let named = customer_of(
         query.customer_name.as_deref(),
         query.workspace_name.as_deref(),
@@ -517,9 +573,12 @@ pub(crate) async fn list(
         (Some(named), Some(own)) if &named != own => return Ok(empty()),
         (named, own) => named.or_else(|| own.clone()),
     };
+    // One more than the page holds: whether there is a next page.
     let mut filter = ConnectorFilter {
         customer_name,
         connector_type: None,
+        after,
+        limit: Some(limit + 1),
     };
     if query.definition_id.is_some() || query.connector_type.is_some() {
         match state.connectors.types().resolve(
@@ -530,15 +589,18 @@ pub(crate) async fn list(
             Err(_) => return Ok(empty()),
         }
     }
-    let records = state
+    let mut records = state
         .store
         .list_connectors(&principal.application_id, &filter)
         .await?;
+    let more = records.len() > limit as usize;
+    records.truncate(limit as usize);
+    let next_cursor = records.last().filter(|_| more).map(cursor_of);
     let mut data = Vec::with_capacity(records.len());
     for record in &records {
         data.push(view(&state, record).await?);
     }
-    Ok(Json(ConnectorList { data }))
+    Ok(Json(ConnectorList { data, next_cursor }))
 }
 
 /// One connector.

@@ -157,6 +157,7 @@ async fn connector(
             &ConnectorFilter {
                 customer_name: Some(customer.clone()),
                 connector_type: Some(PROVIDER_ID.to_string()),
+                ..ConnectorFilter::default()
             },
         )
         .await?;

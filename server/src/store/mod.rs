@@ -219,13 +219,26 @@ pub struct ConnectorRecord {
 }
 
 /// Which connectors [`ServiceStore::list_connectors`] returns (of one application; every given
-/// field must match).
+/// field must match), in the listing's order: creation time, then id.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ConnectorFilter {
     /// Only this customer's.
     pub customer_name: Option<String>,
     /// Only this provider's.
     pub connector_type: Option<String>,
+    /// Only those after this one in the listing's order (a page's last connector).
+    pub after: Option<ConnectorPosition>,
+    /// At most this many (`None`: all).
+    pub limit: Option<u32>,
+}
+
+/// Where a connector stands in the listing's order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectorPosition {
+    /// Its creation time (to the millisecond, as stores keep it).
+    pub created_at: SystemTime,
+    /// Its id.
+    pub id: String,
 }
 
 /// A value sealed by the service before it is stored (with the core's key ring, or marked as

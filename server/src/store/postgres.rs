@@ -852,6 +852,11 @@ impl ServiceStore for PostgresServiceStore {
         application_id: &str,
         filter: &ConnectorFilter,
     ) -> Result<Vec<ConnectorRecord>, ServiceStoreError> {
+        let (after_ms, after_id) = filter
+            .after
+            .as_ref()
+            .map(|p| (millis(p.created_at), p.id.as_str()))
+            .unzip();
         let rows = self
             .query(
                 "listed connectors",
@@ -860,12 +865,16 @@ impl ServiceStore for PostgresServiceStore {
                      WHERE application_id = $1 \
                      AND ($2::text IS NULL OR customer_name = $2) \
                      AND ($3::text IS NULL OR connector_type = $3) \
-                     ORDER BY created_ms, seq"
+                     AND ($4::bigint IS NULL OR created_ms > $4 OR (created_ms = $4 AND id > $5)) \
+                     ORDER BY created_ms, id LIMIT $6"
                 ),
                 &[
                     &application_id,
                     &filter.customer_name,
                     &filter.connector_type,
+                    &after_ms,
+                    &after_id,
+                    &filter.limit.map(i64::from),
                 ],
             )
             .await?;

@@ -884,10 +884,19 @@ impl ServiceStore for SqliteServiceStore {
             let mut statement = c.prepare(&format!(
                 "SELECT {CONNECTOR_COLUMNS} FROM connectors WHERE application_id = ?1 \
                  AND (?2 IS NULL OR customer_name = ?2) AND (?3 IS NULL OR connector_type = ?3) \
-                 ORDER BY created_ms, rowid"
+                 AND (?4 IS NULL OR created_ms > ?4 OR (created_ms = ?4 AND id > ?5)) \
+                 ORDER BY created_ms, id LIMIT ?6"
             ))?;
+            let (after_ms, after_id) = filter.after.map(|p| (millis(p.created_at), p.id)).unzip();
             let rows = statement.query_map(
-                params![application_id, filter.customer_name, filter.connector_type],
+                params![
+                    application_id,
+                    filter.customer_name,
+                    filter.connector_type,
+                    after_ms,
+                    after_id,
+                    filter.limit.map_or(-1, i64::from)
+                ],
                 connector,
             )?;
             rows.collect()

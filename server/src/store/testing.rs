@@ -6,9 +6,9 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::{
-    ApplicationRecord, AuditEntry, AuthKind, ConnectorFilter, ConnectorRecord, Issuer,
-    OAuthAppRecord, OAuthAppSource, OAuthSecretClaim, OAuthSecretRecord, OAuthStateRecord, Sealed,
-    ServiceStore, TokenRecord,
+    ApplicationRecord, AuditEntry, AuthKind, ConnectorFilter, ConnectorPosition, ConnectorRecord,
+    Issuer, OAuthAppRecord, OAuthAppSource, OAuthSecretClaim, OAuthSecretRecord, OAuthStateRecord,
+    Sealed, ServiceStore, TokenRecord,
 };
 use crate::error::ServiceStoreError;
 
@@ -310,7 +310,7 @@ pub async fn connectors_stay_with_their_application(store: &DynStore) {
     );
     let alice = ConnectorFilter {
         customer_name: Some("alice".into()),
-        connector_type: None,
+        ..ConnectorFilter::default()
     };
     assert_eq!(
         ids(store.list_connectors("conn-app-1", &alice).await.unwrap()),
@@ -326,6 +326,57 @@ pub async fn connectors_stay_with_their_application(store: &DynStore) {
             .await
             .unwrap()),
         ["conn-a"]
+    );
+    // Pages: at most `limit`, from after a position; connectors created in the same
+    // millisecond follow in id order.
+    let mut b2 = connector("conn-b2", "conn-app-1", "bob");
+    b2.created_at = b.created_at;
+    store.insert_connector(b2.clone()).await.unwrap();
+    let page = |after: Option<&ConnectorRecord>| ConnectorFilter {
+        after: after.map(|r| ConnectorPosition {
+            created_at: r.created_at,
+            id: r.id.clone(),
+        }),
+        limit: Some(2),
+        ..ConnectorFilter::default()
+    };
+    assert_eq!(
+        ids(store
+            .list_connectors("conn-app-1", &page(None))
+            .await
+            .unwrap()),
+        ["conn-a", "conn-b"]
+    );
+    assert_eq!(
+        ids(store
+            .list_connectors("conn-app-1", &page(Some(&b)))
+            .await
+            .unwrap()),
+        ["conn-b2", "conn-c"]
+    );
+    assert_eq!(
+        ids(store
+            .list_connectors("conn-app-1", &page(Some(&c)))
+            .await
+            .unwrap()),
+        Vec::<String>::new()
+    );
+    let bob_after_b = ConnectorFilter {
+        customer_name: Some("bob".into()),
+        ..page(Some(&b))
+    };
+    assert_eq!(
+        ids(store
+            .list_connectors("conn-app-1", &bob_after_b)
+            .await
+            .unwrap()),
+        ["conn-b2"]
+    );
+    assert!(
+        store
+            .delete_connector("conn-app-1", "conn-b2")
+            .await
+            .unwrap()
     );
     let mut renamed = b.clone();
     renamed.name = "renamed".into();

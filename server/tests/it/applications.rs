@@ -26,7 +26,10 @@ async fn the_right_client_secret_gets_a_bearer_token_that_authenticates() {
     let (status, body) = service
         .get("/api/v1/integrations/connectors", Some(token))
         .await;
-    assert_eq!((status, body), (200, json!({ "data": [] })));
+    assert_eq!(
+        (status, body),
+        (200, json!({ "data": [], "next_cursor": null }))
+    );
 }
 
 #[tokio::test]

@@ -11,7 +11,7 @@ async fn nothing_stored(service: &Service, token: &str) {
     let (_, listed) = service
         .get("/api/v1/integrations/connectors", Some(token))
         .await;
-    assert_eq!(listed, json!({ "data": [] }));
+    assert_eq!(listed, json!({ "data": [], "next_cursor": null }));
     assert!(
         service
             .credentials()

@@ -82,7 +82,7 @@ async fn the_hosted_life() {
                 Some(&token)
             )
             .await,
-        (200, json!({ "data": [] }))
+        (200, json!({ "data": [], "next_cursor": null }))
     );
 
     // A list read through the seed's path: the bare array, paging in connector_metadata.
@@ -389,5 +389,91 @@ async fn concurrent_updates_leave_the_row_describing_the_credentials_written_las
             "round {round}: the row says {} over {payload}",
             row["auth_type"]
         );
+    }
+}
+
+/// The list answers a page at a time, oldest first: `limit` connectors (100 by default, at most
+/// 1,000) and a `next_cursor` for the page after, `null` on the last; filters hold across pages.
+#[tokio::test]
+async fn the_list_answers_pages_that_together_hold_every_connector_once() {
+    let service = Service::start().await;
+    let app = service.application("acme").await;
+    let token = service.app_token(&app).await;
+    let pat = service.asana.personal_access_token().to_string();
+    let mut created = Vec::new();
+    for i in 0..5 {
+        let customer = if i % 2 == 0 { "even" } else { "odd" };
+        let connector = service
+            .connector(&token, customer, json!({ "token": pat }))
+            .await;
+        created.push(connector["id"].as_str().unwrap().to_string());
+    }
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    let mut pages = 0;
+    loop {
+        let path = match &cursor {
+            Some(c) => format!("/api/v1/integrations/connectors?limit=2&cursor={c}"),
+            None => "/api/v1/integrations/connectors?limit=2".to_string(),
+        };
+        let (status, page) = service.get(&path, Some(&token)).await;
+        assert_eq!(status, 200, "{page}");
+        pages += 1;
+        let data = page["data"].as_array().unwrap();
+        assert!(data.len() <= 2, "{page}");
+        seen.extend(data.iter().map(|c| c["id"].as_str().unwrap().to_string()));
+        match page["next_cursor"].as_str() {
+            Some(next) => cursor = Some(next.to_string()),
+            None => break,
+        }
+    }
+    assert_eq!((pages, &seen), (3, &created));
+    let (_, all) = service
+        .get("/api/v1/integrations/connectors", Some(&token))
+        .await;
+    assert_eq!(all["data"].as_array().unwrap().len(), 5);
+    assert_eq!(all["next_cursor"], Value::Null);
+    // A filter holds on every page.
+    let (_, first) = service
+        .get(
+            "/api/v1/integrations/connectors?customer_name=even&limit=2",
+            Some(&token),
+        )
+        .await;
+    let next = first["next_cursor"].as_str().unwrap();
+    let (_, second) = service
+        .get(
+            &format!("/api/v1/integrations/connectors?customer_name=even&limit=2&cursor={next}"),
+            Some(&token),
+        )
+        .await;
+    let ids = |page: &Value| -> Vec<String> {
+        page["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(
+        [ids(&first), ids(&second)].concat(),
+        [created[0].clone(), created[2].clone(), created[4].clone()]
+    );
+    assert_eq!(second["next_cursor"], Value::Null);
+    for bad in [
+        "limit=0",
+        "limit=1001",
+        "cursor=x",
+        "cursor=12.",
+        "cursor=.id",
+    ] {
+        let (status, answer) = service
+            .get(
+                &format!("/api/v1/integrations/connectors?{bad}"),
+                Some(&token),
+            )
+            .await;
+        assert_eq!(status, 422, "{bad}: {answer}");
+        assert_eq!(answer["retryable"], false, "{bad}: {answer}");
     }
 }

@@ -66,7 +66,10 @@ async fn other_applications_and_other_customers_get_404_and_change_nothing() {
                 Some(token),
             )
             .await;
-        assert_eq!((status, listed), (200, json!({ "data": [] })));
+        assert_eq!(
+            (status, listed),
+            (200, json!({ "data": [], "next_cursor": null }))
+        );
         let (status, _) = service
             .post(
                 "/api/v1/integrations/connectors",
