@@ -71,6 +71,14 @@ enum Keys {
 /// let shared: StoreLocation = "postgres://app:secret@db.internal/app".parse().unwrap();
 /// assert!(matches!(shared, StoreLocation::Postgres(_)));
 /// assert_eq!(shared.to_string(), "postgres://app:***@db.internal/app", "no password shown");
+/// let query: StoreLocation = "postgres://app@db.internal/app?Password=secret&sslmode=require"
+///     .parse()
+///     .unwrap();
+/// assert_eq!(
+///     format!("{query} {query:?}"),
+///     "postgres://app@db.internal/app?Password=***&sslmode=require \
+///      Postgres(postgres://app@db.internal/app?Password=***&sslmode=require)",
+/// );
 /// ```
 #[derive(Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -108,11 +116,30 @@ impl fmt::Display for StoreLocation {
         match self {
             StoreLocation::Directory(dir) => write!(f, "{}", dir.display()),
             StoreLocation::Postgres(url) => match Url::parse(url) {
-                Ok(mut parsed) if parsed.password().is_some() => {
-                    let _ = parsed.set_password(Some("***"));
+                Ok(mut parsed) => {
+                    if parsed.password().is_some() {
+                        let _ = parsed.set_password(Some("***"));
+                    }
+                    // libpq takes the password as a query parameter too.
+                    if parsed
+                        .query_pairs()
+                        .any(|(key, _)| key.eq_ignore_ascii_case("password"))
+                    {
+                        let pairs: Vec<(String, String)> = parsed
+                            .query_pairs()
+                            .map(|(key, value)| {
+                                let value = if key.eq_ignore_ascii_case("password") {
+                                    "***".to_string()
+                                } else {
+                                    value.into_owned()
+                                };
+                                (key.into_owned(), value)
+                            })
+                            .collect();
+                        parsed.query_pairs_mut().clear().extend_pairs(pairs);
+                    }
                     f.write_str(parsed.as_str())
                 }
-                Ok(parsed) => f.write_str(parsed.as_str()),
                 Err(_) => f.write_str("postgres://[unparsable URL]"),
             },
         }

@@ -190,3 +190,20 @@ async fn credentials_under_a_missing_key_are_a_500_no_retry_can_fix() {
     assert_eq!((status, &body["retryable"]), (500, &json!(false)), "{body}");
     assert!(!body.to_string().contains("encrypted with key"), "{body}");
 }
+
+/// A PostgreSQL URL's password, in its user info or as libpq's `password` parameter (any case),
+/// is never shown by the location or by a builder holding it.
+#[test]
+fn a_store_url_s_password_is_never_formatted() {
+    for url in [
+        "postgres://app:canary-pg-password@db.internal/app",
+        "postgres://app@db.internal/app?password=canary-pg-password",
+        "postgresql://app@db.internal/app?sslmode=require&PASSWORD=canary-pg-password",
+    ] {
+        let location: integrations_server::StoreLocation = url.parse().unwrap();
+        let builder = integrations_server::Server::builder().store(location.clone());
+        let shown = format!("{location} {location:?} {builder:?}");
+        assert!(!shown.contains("canary-pg-password"), "{shown}");
+        assert!(shown.contains("***"), "{shown}");
+    }
+}

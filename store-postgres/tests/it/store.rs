@@ -405,3 +405,19 @@ async fn a_connection_idle_longer_than_max_idle_is_replaced() {
     assert_eq!(store.get("p", "s").await.unwrap().unwrap().version, 1);
     assert_eq!(backend().await, after_idle);
 }
+
+/// A builder holds the URL, password and all: its `Debug` shows neither.
+#[test]
+fn a_builder_s_debug_never_shows_the_url_s_password() {
+    for url in [
+        "postgres://app:canary-pg-password@db.internal/app",
+        "postgres://app@db.internal/app?password=canary-pg-password",
+    ] {
+        let shown = format!(
+            "{:?}",
+            store_postgres::PostgresCredentialStore::builder(url)
+        );
+        assert!(!shown.contains("canary-pg-password"), "{shown}");
+        assert!(shown.starts_with("PostgresStoreBuilder"), "{shown}");
+    }
+}
