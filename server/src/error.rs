@@ -416,9 +416,80 @@ mod tests {
             location: "db".into(),
             reason: "bad row".into(),
         };
-        for e in [backend, unknown_key, corrupt] {
-            assert_eq!(answer(e.into()), (StatusCode::INTERNAL_SERVER_ERROR, false));
+        let (provider, subject) = ("asana".to_string(), "c".to_string());
+        let permanent = [
+            backend,
+            unknown_key,
+            corrupt,
+            StoreError::UnsupportedVersion {
+                store: "sqlite",
+                location: "db".into(),
+                found: 9,
+                supported: 2,
+            },
+            StoreError::ReadOnly {
+                store: "file",
+                location: "f".into(),
+                reason: "read-only file system".into(),
+            },
+            StoreError::Decrypt {
+                provider: provider.clone(),
+                subject: subject.clone(),
+                key_id: "k1".into(),
+            },
+            StoreError::MissingKey {
+                provider: provider.clone(),
+                subject: subject.clone(),
+            },
+            StoreError::Unencrypted {
+                provider: provider.clone(),
+                subject: subject.clone(),
+            },
+            StoreError::InvalidKey {
+                reason: "short".into(),
+            },
+        ];
+        for e in permanent {
+            let shown = e.to_string();
+            assert_eq!(
+                answer(e.into()),
+                (StatusCode::INTERNAL_SERVER_ERROR, false),
+                "{shown}"
+            );
         }
+        let created = StoreError::AlreadyExists {
+            provider: provider.clone(),
+            subject: subject.clone(),
+        };
+        assert_eq!(
+            answer(created.into()),
+            (StatusCode::INTERNAL_SERVER_ERROR, true)
+        );
+
+        // Inside a provider call: the credential store's failure is the service's own answer.
+        let outage = AuthError::Store(StoreError::Io {
+            store: "sqlite",
+            location: "db".into(),
+            source: std::io::Error::from(std::io::ErrorKind::TimedOut),
+        });
+        let not_saved = AuthError::RefreshNotSaved {
+            provider: provider.clone(),
+            subject: subject.clone(),
+            reason: "database is locked".into(),
+        };
+        for e in [outage, not_saved] {
+            assert_eq!(
+                ApiError::from_auth_store(&e, "c").map(answer),
+                Some((StatusCode::SERVICE_UNAVAILABLE, true)),
+                "{e}"
+            );
+        }
+        let provider_failure = AuthError::Unauthorized {
+            provider,
+            subject,
+            reason: "no refresh token".into(),
+        };
+        assert!(ApiError::from_auth_store(&provider_failure, "c").is_none());
 
         let unavailable = ServiceStoreError::Unavailable {
             operation: "read a token",
@@ -442,9 +513,20 @@ mod tests {
             what: "OAuth app".into(),
             reason: "sealed under an unknown key".into(),
         };
+        let newer = ServiceStoreError::UnsupportedVersion {
+            location: "db".into(),
+            found: 9,
+            supported: 4,
+        };
+        for e in [corrupt, newer] {
+            assert_eq!(answer(e.into()), (StatusCode::INTERNAL_SERVER_ERROR, false));
+        }
+        let raced = ServiceStoreError::AlreadyExists {
+            what: "connector c".into(),
+        };
         assert_eq!(
-            answer(corrupt.into()),
-            (StatusCode::INTERNAL_SERVER_ERROR, false)
+            answer(raced.into()),
+            (StatusCode::INTERNAL_SERVER_ERROR, true)
         );
     }
 }

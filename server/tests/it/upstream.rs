@@ -39,6 +39,38 @@ async fn asana_failing_is_502_and_asana_too_slow_is_504() {
     assert!(error_message(&body).contains("timed out"));
 }
 
+/// Each of Asana's refusals is its own answer, and only Asana's own failures say a retry can
+/// help: its message comes through, never as the service's fault.
+#[tokio::test]
+async fn each_of_asanas_refusals_is_its_own_answer() {
+    let service = Service::start().await;
+    let (token, id) = service.pat_connector().await;
+    for (asana, status, retryable, says) in [
+        (400, 422, false, "Invalid Request"),
+        (402, 422, false, "premium"),
+        (403, 403, false, "Forbidden"),
+        (404, 404, false, "Not Found"),
+        (500, 502, true, "Server Error"),
+        (503, 502, true, "Service Unavailable"),
+    ] {
+        service.asana.fail_next(1, asana);
+        let (got, body) = service
+            .execute(&token, &id, "users", "get", json!({ "user_gid": "me" }))
+            .await;
+        assert_eq!(
+            (got, &body["retryable"]),
+            (status, &json!(retryable)),
+            "{asana}: {body}"
+        );
+        assert!(error_message(&body).contains(says), "{asana}: {body}");
+    }
+    // The faults are spent: the same call now succeeds.
+    let (got, body) = service
+        .execute(&token, &id, "users", "get", json!({ "user_gid": "me" }))
+        .await;
+    assert_eq!(got, 200, "{body}");
+}
+
 #[tokio::test]
 async fn an_oauth_connector_refreshes_with_its_own_client() {
     let service = Service::start_with(false, 64 * 1024).await;
