@@ -188,6 +188,13 @@ pub enum Updated {
 /// version, or 1; never past [`MAX_VERSION`]): layers above rely on it, `EncryptedStore` binds each
 /// payload to the version its put will write. They must pass the conformance suite in
 /// `auth_core::testing` (feature `testing`).
+///
+/// Versions fence writers of one record, not of its successors: a record deleted and created
+/// again starts at version 1 again, so a writer still holding a version of the deleted record
+/// writes over the new one if that has reached the same version meanwhile. For a refresh, that
+/// takes a delete, a new login and a write to the new record (a lease, a rejection) all within
+/// the refresh's token request; the service never creates a deleted connector's record again
+/// (every connector has a new id).
 #[async_trait]
 pub trait CredentialStore: Send + Sync + fmt::Debug {
     /// The record for (provider, subject), if any.

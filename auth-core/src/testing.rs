@@ -203,13 +203,14 @@ pub async fn create_then_get_round_trips(store: DynStore) {
     );
     assert_eq!(got.record.status, CredentialStatus::Active);
     assert_eq!(got.record.lease, None);
+    let after = SystemTime::now() + Duration::from_secs(1);
     assert!(
-        got.created_at >= before,
+        got.created_at >= before && got.created_at <= after,
         "created_at must be the time of creation"
     );
     assert!(
-        got.updated_at >= got.created_at,
-        "updated_at must not precede created_at"
+        got.updated_at >= got.created_at && got.updated_at <= after,
+        "updated_at must be the time of creation, not before created_at"
     );
 }
 
@@ -242,6 +243,8 @@ pub async fn update_requires_current_version(store: DynStore) {
         .await
         .unwrap();
     let created = store.get("p", "s").await.unwrap().unwrap().created_at;
+    // Stores keep milliseconds: the update lands in a later one than the create.
+    tokio::time::sleep(Duration::from_millis(5)).await;
     let v2 = store
         .put(
             CredentialRecord::new("p", "s", payload(2)),
@@ -277,6 +280,10 @@ pub async fn update_requires_current_version(store: DynStore) {
     );
     assert_eq!(got.version, v2);
     assert_eq!(got.created_at, created, "updates must keep created_at");
+    assert!(
+        got.updated_at > created && got.updated_at <= SystemTime::now() + Duration::from_secs(1),
+        "an update must move updated_at to its time"
+    );
     let absent = store
         .put(
             CredentialRecord::new("p", "other", payload(1)),
@@ -484,12 +491,16 @@ pub async fn replace_payloads_keeps_everything_else(store: DynStore) {
     assert_eq!(store.replace_payloads(Vec::new()).await.unwrap(), 0);
 }
 
-/// `delete` removes the record and reports whether there was one.
+/// `delete` removes the record and reports whether there was one; a record created again
+/// afterwards keeps nothing of the deleted one (payload, status, lease, creation time, version).
 pub async fn delete_removes(store: DynStore) {
-    store
-        .put(CredentialRecord::new("p", "s", payload(1)), PutMode::Create)
-        .await
-        .unwrap();
+    let mut first = CredentialRecord::new("p", "s", payload(1));
+    first.status = CredentialStatus::NeedsReauthorization;
+    first.lease = Some(RefreshLease {
+        holder: "holder-1".into(),
+        expires_at: SystemTime::now() + Duration::from_secs(3_600),
+    });
+    store.put(first, PutMode::Create).await.unwrap();
     store
         .put(CredentialRecord::new("p", "t", payload(2)), PutMode::Create)
         .await
@@ -507,10 +518,39 @@ pub async fn delete_removes(store: DynStore) {
         store.get("p", "t").await.unwrap().is_some(),
         "delete must not touch other subjects"
     );
-    store
+    let deleted = SystemTime::now();
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    let version = store
         .put(CredentialRecord::new("p", "s", payload(3)), PutMode::Create)
         .await
         .expect("re-create after delete");
+    let again = store.get("p", "s").await.unwrap().unwrap();
+    assert_eq!(
+        (
+            version,
+            again.version,
+            payload_n(&again.record.payload),
+            again.record.status,
+            &again.record.lease
+        ),
+        (1, 1, 3, CredentialStatus::Active, &None),
+        "a record created again is the new one alone"
+    );
+    assert!(
+        again.created_at > deleted,
+        "a record created again has its own creation time"
+    );
+    let listed: Vec<(String, String)> = store
+        .list(Some("p"))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| (r.record.provider, r.record.subject))
+        .collect();
+    assert_eq!(
+        listed,
+        [("p".to_string(), "s".to_string()), ("p".into(), "t".into())]
+    );
 }
 
 /// `list` (and `list_subjects`) return every record ordered by (provider, subject), or one
