@@ -887,7 +887,11 @@ mod tests {
                 .unwrap()
         };
         let plain = manager(Arc::new(memory.clone()));
-        assert!(plain.list_credentials(None).await.is_err());
+        let whole = plain.list_credentials(None).await;
+        assert!(
+            matches!(&whole, Err(AuthError::CorruptCredentials { subject, .. }) if subject == "d"),
+            "{whole:?}"
+        );
         let listed = plain.list_credentials_each(Some("p")).await.unwrap();
         assert_eq!(
             summary(&listed),
@@ -900,7 +904,11 @@ mod tests {
         );
 
         let tampered = manager(Arc::new(OneUnreadable(memory)));
-        assert!(tampered.list_credentials(None).await.is_err());
+        let whole = tampered.list_credentials(None).await;
+        assert!(
+            matches!(&whole, Err(AuthError::Store(StoreError::Decrypt { subject, .. })) if subject == "b"),
+            "{whole:?}"
+        );
         let listed = tampered.list_credentials_each(None).await.unwrap();
         assert_eq!(
             summary(&listed),

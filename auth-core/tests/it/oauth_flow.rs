@@ -7,6 +7,7 @@ use std::time::Duration;
 use auth_core::provider::{ClientAuthMethod, OAuth2Settings, RevocationRequest};
 use auth_core::{
     AuthError, AuthorizeOptions, CredentialSource, Credentials, MemoryCredentialStore, OAuth2Token,
+    TokenOperation,
 };
 use common::*;
 use sha2::Digest;
@@ -917,14 +918,34 @@ async fn token_endpoint_redirects_are_not_followed() {
 
     let step = flow.authorize(AuthorizeOptions::default()).await.unwrap();
     let exchanged = flow.exchange("code", &step.state, "u").await;
-    assert!(exchanged.is_err(), "{exchanged:?}");
+    assert!(
+        matches!(
+            exchanged,
+            Err(AuthError::OAuth {
+                status: 307,
+                operation: TokenOperation::Exchange,
+                ..
+            })
+        ),
+        "{exchanged:?}"
+    );
 
     auth.store_credentials("test", "u", &expired("old", "rt"))
         .await
         .unwrap();
     let session = auth.session("u").await.unwrap();
     let refreshed = session.token("test").await;
-    assert!(refreshed.is_err(), "{refreshed:?}");
+    assert!(
+        matches!(
+            refreshed,
+            Err(AuthError::OAuth {
+                status: 307,
+                operation: TokenOperation::Refresh,
+                ..
+            })
+        ),
+        "{refreshed:?}"
+    );
     let kept: OAuth2Token = auth.load_credentials("test", "u").await.unwrap().unwrap();
     assert_eq!(kept.access_token.expose_secret(), "old");
     assert_eq!(kept.refresh_token.unwrap().expose_secret(), "rt");
