@@ -355,24 +355,36 @@ async fn concurrent_updates_leave_the_row_describing_the_credentials_written_las
             };
             let (service, token, path) = (&service, &token, &path);
             async move {
-                service
+                let answer = service
                     .send(
                         reqwest::Method::PATCH,
                         path,
                         Some(token),
                         Some(body.to_string().into_bytes()),
                     )
-                    .await
+                    .await;
+                (name, answer)
             }
         });
-        for (status, body) in futures::future::join_all(updates).await {
+        let mut applied = Vec::new();
+        for (name, (status, body)) in futures::future::join_all(updates).await {
             assert!(status == 200 || status == 409, "{status}: {body}");
             if status == 409 {
                 assert_eq!(body["retryable"], true, "{body}");
+            } else {
+                assert_eq!(body["name"], name, "{body}");
+                applied.push(name);
             }
         }
         let (status, row) = service.get(&path, Some(&token)).await;
         assert_eq!(status, 200, "{row}");
+        // The name is one an update was answered 200 for: one asked to be sent again changed
+        // nothing.
+        assert!(
+            applied.iter().any(|name| row["name"] == name.as_str()),
+            "round {round}: {} is none of {applied:?}",
+            row["name"]
+        );
         use integrations::CredentialStore;
         let stored = service
             .credentials()
