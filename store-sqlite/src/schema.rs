@@ -436,6 +436,39 @@ mod tests {
     use super::*;
 
     #[test]
+    fn busy_is_tried_again_until_patience_runs_out_and_nothing_else_is() {
+        let patience = Duration::from_millis(50);
+        let started = Instant::now();
+        let mut tries = 0;
+        let always_busy: Result<(), &str> = retry_while_busy(
+            patience,
+            || {
+                tries += 1;
+                Err("busy")
+            },
+            |e| *e == "busy",
+        );
+        let took = started.elapsed();
+        assert_eq!(always_busy, Err("busy"));
+        assert!(tries > 2, "tried {tries} times");
+        // It gives up once patience has passed (the bound leaves room for a loaded machine).
+        assert!(
+            took >= patience && took < patience + Duration::from_secs(1),
+            "{took:?}"
+        );
+        let mut tries = 0;
+        let other: Result<(), &str> = retry_while_busy(
+            patience,
+            || {
+                tries += 1;
+                Err("disk I/O error")
+            },
+            |e| *e == "busy",
+        );
+        assert_eq!((other, tries), (Err("disk I/O error"), 1));
+    }
+
+    #[test]
     fn every_connection_syncs_fully_and_zeroes_what_it_deletes() {
         let conn = open_memory().unwrap();
         let pragma = |name: &str| -> i64 {
