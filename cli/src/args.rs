@@ -247,6 +247,11 @@ pub struct ServeArgs {
     /// max_connections, plus room for `apps` commands [default: 16]
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=10_000))]
     pub pool_size: Option<u16>,
+
+    /// How many days audit entries are kept; older ones are deleted while the service serves
+    /// (0 keeps them for ever) [default: 365]
+    #[arg(long, value_name = "DAYS", value_parser = clap::value_parser!(u32).range(0..=36_500))]
+    pub audit_retention_days: Option<u32>,
 }
 
 /// `apps ...`.

@@ -2,6 +2,7 @@
 //! applications directly in its store (no HTTP).
 
 use std::future::Future;
+use std::time::Duration;
 
 use integrations::asana::{self, AsanaAppCredentials};
 use integrations::auth_core::config::ConfigLoader;
@@ -102,6 +103,10 @@ pub async fn serve(globals: &Globals, args: &ServeArgs) -> Result<(), CliError> 
             ));
         }
         builder = builder.postgres_pool_size(size.into());
+    }
+    if let Some(days) = args.audit_retention_days {
+        let retention = (days > 0).then(|| Duration::from_secs(u64::from(days) * 86_400));
+        builder = builder.audit_retention(retention);
     }
     let asana = asana_app(globals)?;
     let listener = tokio::net::TcpListener::bind(&args.listen)

@@ -1059,6 +1059,22 @@ async fn integrations_store_does_not_apply_to_apps_and_serve() {
             "error: --pool-size applies to a postgres:// store; {shown} is a directory of SQLite files\n"
         )
     );
+    // A retention past a hundred years is refused as usage, before anything is bound.
+    let out = h
+        .run(&[
+            "serve",
+            "--insecure-no-encryption",
+            "--audit-retention-days",
+            "36501",
+        ])
+        .await;
+    out.assert_code(2);
+    assert!(
+        out.stderr
+            .contains("invalid value '36501' for '--audit-retention-days <DAYS>'"),
+        "{}",
+        out.stderr
+    );
 }
 
 /// A store value that is no `sqlite:`/`file:` spec is echoed without the password it may carry.

@@ -180,7 +180,8 @@
 //! deadline and its count); `store` ([`ServiceStore`], [`SqliteServiceStore`],
 //! `PostgresServiceStore`); `secrets` (random values, hashes, sealing); `tokens` (the `Principal`
 //! extractor); `providers` (connector types, credentials, warm connectors); `admin` ([`Admin`]);
-//! `refresher` (the background refresher); `routes` (one module per route group); `openapi` (the
+//! `refresher` (the background refresher); `retention` (audit entries past their retention);
+//! `routes` (one module per route group); `openapi` (the
 //! document); `server` ([`Server`], [`ServerBuilder`]).
 #![warn(missing_docs)]
 
@@ -192,6 +193,7 @@ mod metrics;
 mod openapi;
 mod providers;
 mod refresher;
+mod retention;
 mod routes;
 mod secrets;
 mod server;
@@ -206,9 +208,9 @@ pub use limits::{
 pub use providers::ASANA_DEFINITION_ID;
 pub use routes::oauth::OAUTH_SECRET_ID_TTL;
 pub use server::{
-    DEFAULT_CONNECTOR_CACHE, DEFAULT_MAX_BODY_BYTES, DEFAULT_REFRESH_INTERVAL,
-    DEFAULT_REFRESH_MARGIN, DEFAULT_TOKEN_TTL, DEFAULT_UPSTREAM_TIMEOUT, MIN_TOKEN_TTL, Server,
-    ServerBuilder, StoreLocation,
+    DEFAULT_AUDIT_RETENTION, DEFAULT_CONNECTOR_CACHE, DEFAULT_MAX_BODY_BYTES,
+    DEFAULT_REFRESH_INTERVAL, DEFAULT_REFRESH_MARGIN, DEFAULT_TOKEN_TTL, DEFAULT_UPSTREAM_TIMEOUT,
+    MIN_TOKEN_TTL, Server, ServerBuilder, StoreLocation,
 };
 #[cfg(feature = "postgres")]
 pub use store::PostgresServiceStore;

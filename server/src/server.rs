@@ -26,6 +26,7 @@ use crate::metrics::Metrics;
 use crate::openapi;
 use crate::providers::{Connectors, ProviderConfigSource, UpstreamSettings};
 use crate::refresher::{self, RefresherSettings};
+use crate::retention;
 use crate::routes::{self, AppState, McpAccess};
 use crate::secrets::Sealer;
 use crate::store::{ServiceStore, SqliteServiceStore};
@@ -45,6 +46,8 @@ pub const DEFAULT_CONNECTOR_CACHE: usize = 1000;
 pub const DEFAULT_REFRESH_MARGIN: Duration = Duration::from_secs(300);
 /// How often the background refresher looks for expiring tokens unless configured.
 pub const DEFAULT_REFRESH_INTERVAL: Duration = Duration::from_secs(30);
+/// How long audit entries are kept unless configured: a year.
+pub const DEFAULT_AUDIT_RETENTION: Duration = Duration::from_secs(365 * 86_400);
 
 /// Where the encryption keys come from.
 #[derive(Debug, Clone)]
@@ -175,6 +178,8 @@ pub struct ServerBuilder {
     rate_limit: (u32, u32),
     /// `None`: no background refresher.
     refresher: Option<RefresherSettings>,
+    /// `None`: audit entries are kept for ever.
+    audit_retention: Option<Duration>,
 }
 
 impl Default for ServerBuilder {
@@ -200,6 +205,7 @@ impl Default for ServerBuilder {
                 margin: DEFAULT_REFRESH_MARGIN,
                 interval: DEFAULT_REFRESH_INTERVAL,
             }),
+            audit_retention: Some(DEFAULT_AUDIT_RETENTION),
         }
     }
 }
@@ -346,6 +352,15 @@ impl ServerBuilder {
         self
     }
 
+    /// How long audit entries are kept (default [`DEFAULT_AUDIT_RETENTION`]); `None` keeps them
+    /// for ever. While the service serves, entries past it are deleted in the background, the
+    /// oldest first, within a tenth of the retention (at most an hour) after they pass it;
+    /// instances sharing a store share the work.
+    pub fn audit_retention(mut self, retention: Option<Duration>) -> Self {
+        self.audit_retention = retention;
+        self
+    }
+
     /// Refreshes OAuth tokens in the background, while the service serves, when they expire
     /// within `margin` (default [`DEFAULT_REFRESH_MARGIN`]), looking every `interval` (default
     /// [`DEFAULT_REFRESH_INTERVAL`]), so that executes find a fresh token. Instances sharing a
@@ -447,6 +462,7 @@ impl ServerBuilder {
             max_body_bytes: self.max_body_bytes,
             request_timeout: self.request_timeout,
             refresher: self.refresher,
+            audit_retention: self.audit_retention,
         })
     }
 }
@@ -547,6 +563,7 @@ pub struct Server {
     mcp: McpAccess,
     request_timeout: Duration,
     refresher: Option<RefresherSettings>,
+    audit_retention: Option<Duration>,
 }
 
 impl std::fmt::Debug for Server {
@@ -603,7 +620,8 @@ impl Server {
 
     /// Serves on `listener` until `shutdown` completes; then stops accepting connections and
     /// returns once the requests in flight have been answered. The background refresher (see
-    /// [`ServerBuilder::refresh_ahead`]) runs meanwhile.
+    /// [`ServerBuilder::refresh_ahead`]) and the audit's retention (see
+    /// [`ServerBuilder::audit_retention`]) run meanwhile.
     pub async fn serve(
         self,
         listener: TcpListener,
@@ -615,11 +633,17 @@ impl Server {
                 settings,
             )))
         });
+        let retention = self.audit_retention.map(|retention| {
+            AbortOnDrop(tokio::spawn(retention::run(
+                self.state.store.clone(),
+                retention,
+            )))
+        });
         let router = self.router_on(Some(listener.local_addr()?));
         axum::serve(listener, router)
             .with_graceful_shutdown(shutdown)
             .await?;
-        drop(refresher);
+        drop((refresher, retention));
         Ok(())
     }
 }

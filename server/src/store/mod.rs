@@ -502,6 +502,14 @@ pub trait ServiceStore: Send + Sync + fmt::Debug {
 
     /// Appends an audit entry.
     async fn append_audit(&self, entry: AuditEntry) -> Result<(), ServiceStoreError>;
+    /// Deletes entries written before `before`, at most `limit` of the oldest (of every
+    /// application) in one call; returns how many. It reads no further than the `limit` oldest
+    /// entries, so a call costs the same however large the log is.
+    async fn delete_audit_before(
+        &self,
+        before: SystemTime,
+        limit: u32,
+    ) -> Result<u64, ServiceStoreError>;
     /// The application's newest `limit` entries (of one customer, when given), newest first.
     async fn list_audit(
         &self,

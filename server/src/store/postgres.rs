@@ -1132,6 +1132,24 @@ impl ServiceStore for PostgresServiceStore {
         .unwrap_or_else(|_| Err(self.stopped("appended an audit entry", "the audit writer")))
     }
 
+    async fn delete_audit_before(
+        &self,
+        before: SystemTime,
+        limit: u32,
+    ) -> Result<u64, ServiceStoreError> {
+        let limit = i64::from(limit);
+        self.run("deleted old audit entries", 1, async |c| {
+            c.execute(
+                "DELETE FROM integrations_service_audit WHERE seq IN \
+                 (SELECT seq FROM integrations_service_audit ORDER BY seq LIMIT $2) \
+                 AND at_ms < $1",
+                &[&millis(before), &limit],
+            )
+            .await
+        })
+        .await
+    }
+
     async fn list_audit(
         &self,
         application_id: &str,

@@ -1220,6 +1220,22 @@ impl ServiceStore for SqliteServiceStore {
         }
     }
 
+    async fn delete_audit_before(
+        &self,
+        before: SystemTime,
+        limit: u32,
+    ) -> Result<u64, ServiceStoreError> {
+        self.run("deleted old audit entries", move |c| {
+            c.execute(
+                "DELETE FROM audit WHERE seq IN (SELECT seq FROM audit ORDER BY seq LIMIT ?2) \
+                 AND at_ms < ?1",
+                params![millis(before), limit],
+            )
+            .map(|n| n as u64)
+        })
+        .await
+    }
+
     async fn list_audit(
         &self,
         application_id: &str,

@@ -37,6 +37,7 @@ pub async fn run_conformance(store: DynStore) {
     expiring_tokens_are_claimed_once_until_released_or_lapsed(&store).await;
     concurrent_expiries_are_each_recorded(&store, 40).await;
     concurrent_claims_never_overlap(&store, 8).await;
+    old_audit_entries_are_deleted_oldest_first_a_batch_at_a_time(&store).await;
 }
 
 /// A time with the millisecond precision stores keep.
@@ -1077,6 +1078,44 @@ pub async fn audit_lists_newest_first(store: &DynStore) {
     assert_eq!(
         ids(store.list_audit("audit-app", None, 1).await.unwrap()),
         ["audit-3"]
+    );
+}
+
+/// Entries written before a time are deleted, of every application, the oldest first and at
+/// most a batch at a time; newer ones stay. Runs last: it deletes the other checks' entries (all
+/// written at 7 s after the epoch or earlier).
+pub async fn old_audit_entries_are_deleted_oldest_first_a_batch_at_a_time(store: &DynStore) {
+    for (id, at) in [("prune-a", 8_000), ("prune-b", 9_000), ("prune-c", 10_000)] {
+        let entry = AuditEntry {
+            at: ms(at),
+            ..audit_entry(id, "prune-app", None)
+        };
+        store.append_audit(entry).await.unwrap();
+    }
+    let ids =
+        |entries: Vec<AuditEntry>| -> Vec<String> { entries.into_iter().map(|e| e.id).collect() };
+    assert!(store.delete_audit_before(ms(9_500), 100_000).await.unwrap() >= 2);
+    assert_eq!(
+        ids(store.list_audit("prune-app", None, 10).await.unwrap()),
+        ["prune-c"]
+    );
+    assert!(
+        store
+            .list_audit("audit-app", None, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(store.delete_audit_before(ms(9_500), 10).await.unwrap(), 0);
+    let later = AuditEntry {
+        at: ms(11_000),
+        ..audit_entry("prune-d", "prune-app", None)
+    };
+    store.append_audit(later).await.unwrap();
+    assert_eq!(store.delete_audit_before(ms(20_000), 1).await.unwrap(), 1);
+    assert_eq!(
+        ids(store.list_audit("prune-app", None, 10).await.unwrap()),
+        ["prune-d"]
     );
 }
 

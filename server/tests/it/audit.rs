@@ -163,3 +163,45 @@ async fn an_entry_is_bounded_whatever_the_request_holds() {
         assert_eq!(status, expected, "{answer}");
     }
 }
+
+/// Entries past the retention are deleted while the service serves; newer ones stay.
+#[tokio::test]
+async fn entries_past_the_retention_are_deleted_and_newer_ones_stay() {
+    let asana = provider_asana_testkit::MockAsana::start().await;
+    let retention = std::time::Duration::from_secs(2);
+    let service = Service::start_configured(asana, true, move |builder| {
+        builder.audit_retention(Some(retention))
+    })
+    .await;
+    let app = service.application("acme").await;
+    let token = service.app_token(&app).await;
+    let pat = service.asana.personal_access_token().to_string();
+    let first = service
+        .connector(&token, "customer-1", json!({ "token": pat }))
+        .await;
+    let entries = |audit: &serde_json::Value| -> Vec<String> {
+        audit["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["connector_id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let (_, audit) = service.get("/api/v1/audit", Some(&token)).await;
+    assert_eq!(entries(&audit), [first["id"].as_str().unwrap()]);
+    // Past the retention and one more look (a tenth of it), the entry is gone.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let (_, audit) = service.get("/api/v1/audit", Some(&token)).await;
+        if entries(&audit).is_empty() {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{audit}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let second = service
+        .connector(&token, "customer-1", json!({ "token": pat }))
+        .await;
+    let (_, audit) = service.get("/api/v1/audit", Some(&token)).await;
+    assert_eq!(entries(&audit), [second["id"].as_str().unwrap()]);
+}

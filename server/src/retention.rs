@@ -1,0 +1,55 @@
+//! Audit retention: entries older than the configured retention are deleted in the background,
+//! a batch at a time, so that the log of a service that runs for years stays bounded.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use crate::store::ServiceStore;
+
+/// How often entries past the retention are looked for, at most: a tenth of the retention when
+/// that is shorter.
+const LONGEST_INTERVAL: Duration = Duration::from_secs(3_600);
+
+/// How many entries one statement deletes: a batch that holds the store's writer briefly.
+const BATCH: u32 = 10_000;
+
+/// How often entries past `retention` are looked for.
+pub(crate) fn interval(retention: Duration) -> Duration {
+    (retention / 10).clamp(Duration::from_millis(10), LONGEST_INTERVAL)
+}
+
+/// Deletes entries older than `retention`, every [`interval`], until the task is aborted.
+pub(crate) async fn run(store: Arc<dyn ServiceStore>, retention: Duration) {
+    loop {
+        let before = SystemTime::now()
+            .checked_sub(retention)
+            .unwrap_or(SystemTime::UNIX_EPOCH);
+        loop {
+            match store.delete_audit_before(before, BATCH).await {
+                Ok(deleted) if deleted == u64::from(BATCH) => tokio::task::yield_now().await,
+                Ok(_) => break,
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not delete audit entries past their retention; trying again later");
+                    break;
+                }
+            }
+        }
+        tokio::time::sleep(interval(retention)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entries_are_looked_for_every_tenth_of_the_retention_at_most_hourly() {
+        let day = Duration::from_secs(86_400);
+        assert_eq!(interval(365 * day), LONGEST_INTERVAL);
+        assert_eq!(interval(Duration::from_secs(600)), Duration::from_secs(60));
+        assert_eq!(
+            interval(Duration::from_millis(20)),
+            Duration::from_millis(10)
+        );
+    }
+}
