@@ -1041,6 +1041,22 @@ impl ServiceStore for SqliteServiceStore {
         state_hash: &str,
         now: SystemTime,
     ) -> Result<Option<OAuthStateRecord>, ServiceStoreError> {
+        // Looked up on a reader first: a callback with a state nobody issued (anyone can send
+        // one) answers without queueing on the one writer.
+        let hash = state_hash.to_string();
+        let issued = self
+            .read("looked up an OAuth state", move |c| {
+                c.query_row(
+                    "SELECT 1 FROM oauth_states WHERE state_hash = ?1",
+                    [&hash],
+                    |_| Ok(()),
+                )
+                .optional()
+            })
+            .await?;
+        if issued.is_none() {
+            return Ok(None);
+        }
         let hash = state_hash.to_string();
         self.run("took an OAuth state", move |c| {
             let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
