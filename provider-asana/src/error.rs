@@ -182,6 +182,22 @@ pub enum AsanaError {
         /// The underlying error (its URL removed).
         source: reqwest::Error,
     },
+    /// A request that is not safe to repeat (a POST: a create, an add, a duplicate ...) failed
+    /// after it may have reached Asana: a 5xx, a timeout, or a connection lost once the request
+    /// was on its way. Asana may have applied it, so it was not retried, and it is not
+    /// retryable: repeating it could apply it twice (two tasks, two comments). Check whether it
+    /// took effect before repeating it.
+    #[error(
+        "{}; the request may have been applied all the same, so it was not retried: check whether it took effect (read the object back) before repeating it, or it may be applied twice",
+        failure_of(cause)
+    )]
+    OutcomeUnknown {
+        /// The failure, as a request that is safe to repeat would report it
+        /// ([`AsanaError::Server`], [`AsanaError::Timeout`], [`AsanaError::DeadlineExceeded`] or
+        /// [`AsanaError::Network`]).
+        #[source]
+        cause: Box<AsanaError>,
+    },
     /// A raw request named a URL outside the configured API origin; nothing was sent.
     #[error(
         "refused to send the Asana token to {origin}: raw requests only go to {api} (pass a path such as `/tasks/123`)"
@@ -295,6 +311,39 @@ pub enum AsanaError {
     /// [`AsanaConnector::hosted`](crate::connector::AsanaConnector::hosted)).
     #[error(transparent)]
     Service(#[from] ServiceError),
+}
+
+/// What went wrong in a request whose outcome is unknown, without the advice to retry that the
+/// error alone would give.
+fn failure_of(cause: &AsanaError) -> String {
+    match cause {
+        AsanaError::Server(info) => format!("{info}: Asana server error"),
+        AsanaError::Timeout {
+            method,
+            path,
+            timeout,
+            ..
+        } => format!(
+            "Asana {method} {path} timed out after {}ms",
+            timeout.as_millis()
+        ),
+        AsanaError::DeadlineExceeded {
+            method,
+            path,
+            deadline,
+            ..
+        } => format!(
+            "Asana {method} {path} did not finish within its {}ms deadline",
+            deadline.as_millis()
+        ),
+        AsanaError::Network {
+            method,
+            path,
+            source,
+            ..
+        } => format!("Asana {method} {path} failed to transfer: {source}"),
+        other => other.to_string(),
+    }
 }
 
 /// A hosted execution service (`integrations serve`, or any API of the same shape) failed or
@@ -453,7 +502,8 @@ impl AsanaError {
     }
 
     /// Whether retrying later may succeed (rate limits, 5xx, timeouts, connection failures,
-    /// transient token-source failures).
+    /// transient token-source failures). Never for [`AsanaError::OutcomeUnknown`]: repeating a
+    /// request that may have been applied could apply it twice.
     pub fn is_retryable(&self) -> bool {
         self.class() == ErrorClass::Transient
     }
@@ -474,6 +524,7 @@ impl AsanaError {
             | AsanaError::Unauthorized { info, .. }
             | AsanaError::Forbidden { info, .. }
             | AsanaError::RateLimited { info, .. } => Some(info),
+            AsanaError::OutcomeUnknown { cause } => cause.api_info(),
             _ => None,
         }
     }

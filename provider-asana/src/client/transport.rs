@@ -178,7 +178,8 @@ impl AsanaClient {
     ) -> Result<ApiResponse, AsanaError> {
         let inner = &*self.inner;
         let retry = &inner.settings.retry;
-        // A POST may have been applied before a 5xx or a lost connection: never replay it.
+        // A POST may have been applied before a 5xx or a lost connection: never replay it, and
+        // report such a failure as `OutcomeUnknown`, which is not retryable either.
         // 429 and 401 are replayed for every method: Asana did not process those requests.
         let replayable = req.method != Method::POST;
         let mut retries = 0u32;
@@ -204,12 +205,19 @@ impl AsanaClient {
             let received = match outcome {
                 Ok(received) => received,
                 Err(Failure::Timeout) if budget.remaining().is_zero() => {
-                    return Err(self.deadline_exceeded(req, attempt));
+                    let e = self.deadline_exceeded(req, attempt);
+                    return Err(if replayable { e } else { outcome_unknown(e) });
                 }
                 Err(failure) => {
                     let retryable = match &failure {
                         Failure::Timeout => true,
                         Failure::Http(e) => !e.is_builder(),
+                        Failure::TooLarge { .. } => false,
+                    };
+                    // A request that never got a connection did not reach Asana.
+                    let may_have_reached = match &failure {
+                        Failure::Timeout => true,
+                        Failure::Http(e) => !e.is_builder() && !e.is_connect(),
                         Failure::TooLarge { .. } => false,
                     };
                     let wait = retry.backoff(retries);
@@ -226,7 +234,12 @@ impl AsanaClient {
                         tokio::time::sleep(wait).await;
                         continue;
                     }
-                    return Err(self.transport_error(req, failure, attempt));
+                    let e = self.transport_error(req, failure, attempt);
+                    return Err(if !replayable && may_have_reached {
+                        outcome_unknown(e)
+                    } else {
+                        e
+                    });
                 }
             };
             let status = received.status;
@@ -288,6 +301,10 @@ impl AsanaClient {
                         continue;
                     }
                     return Err(self.status_error(req, status, &received.body, &token));
+                }
+                _ if status.is_server_error() && !replayable => {
+                    let e = self.status_error(req, status, &received.body, &token);
+                    return Err(outcome_unknown(e));
                 }
                 _ => return Err(self.status_error(req, status, &received.body, &token)),
             }
@@ -495,6 +512,12 @@ impl AsanaClient {
         path.strip_prefix(self.inner.base_path.as_str())
             .unwrap_or(path)
     }
+}
+
+/// `e`, the failure of a request that is not safe to repeat after it may have reached Asana, as
+/// an error that says so and is not retryable.
+fn outcome_unknown(e: AsanaError) -> AsanaError {
+    AsanaError::OutcomeUnknown { cause: Box::new(e) }
 }
 
 /// Decodes a JSON body into `T`, describing a mismatch by position only (never by content).

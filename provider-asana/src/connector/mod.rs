@@ -193,7 +193,18 @@ impl ExecuteError {
         matches!(self, ExecuteError::Api(e) if e.needs_reauthorization())
     }
 
-    /// A machine-readable form for an agent: `{"error": {kind, message, retryable, needs_reauthorization}}`.
+    /// Whether an action that is not idempotent (a create, an add, a duplicate ...) failed after
+    /// it may have reached Asana, which may have applied it ([`AsanaError::OutcomeUnknown`]):
+    /// such a failure is not retryable, since repeating the call could apply it twice; check
+    /// whether it took effect first.
+    pub fn outcome_unknown(&self) -> bool {
+        matches!(self, ExecuteError::Api(AsanaError::OutcomeUnknown { .. }))
+    }
+
+    /// A machine-readable form for an agent: `{"error": {kind, message, retryable,
+    /// needs_reauthorization}}`, with the HTTP `status` when Asana answered, and
+    /// `outcome_unknown: true` when the call may have been applied (see
+    /// [`ExecuteError::outcome_unknown`]).
     pub fn to_json(&self) -> Value {
         let kind = match self {
             ExecuteError::UnknownEntity { .. } => "unknown_entity",
@@ -213,6 +224,9 @@ impl ExecuteError {
             && let Some(status) = e.status()
         {
             error["status"] = json!(status);
+        }
+        if self.outcome_unknown() {
+            error["outcome_unknown"] = json!(true);
         }
         json!({ "error": error })
     }
@@ -530,7 +544,9 @@ impl AsanaConnector {
     ) -> Result<Value, ExecuteError> {
         let op = resolve(entity, action)?;
         let params = validate(op, params)?;
-        self.run(op, params).await
+        self.run(op, params)
+            .await
+            .map_err(|e| outcome_for_action(op, e))
     }
 
     /// [`AsanaConnector::execute`], with the result's `data` as JSON text, for a caller that
@@ -563,9 +579,15 @@ impl AsanaConnector {
             && answers_one_record(op.kind)
             && !reshapes(&params)
         {
-            return self.record_as_sent(client, op, &params).await;
+            return self
+                .record_as_sent(client, op, &params)
+                .await
+                .map_err(|e| outcome_for_action(op, e));
         }
-        let mut result = self.run(op, params).await?;
+        let mut result = self
+            .run(op, params)
+            .await
+            .map_err(|e| outcome_for_action(op, e))?;
         let data = serde_json::value::to_raw_value(&result["data"])
             .expect("a Value is always written as JSON");
         let meta = match result.get_mut("meta").map(Value::take) {
@@ -803,6 +825,20 @@ impl AsanaConnector {
             );
         }
         Ok(object([("data", data)]))
+    }
+}
+
+/// `e` as `op`'s failure. The client reports a POST that failed after it may have reached Asana
+/// as [`AsanaError::OutcomeUnknown`], not retryable: right for an action that is not idempotent
+/// (repeating it could apply it twice). An idempotent action sent as a POST (`task_tags.delete`, `task_parent.update`)
+/// is safe to repeat, and keeps the retryable failure behind it.
+fn outcome_for_action(op: &Operation, e: ExecuteError) -> ExecuteError {
+    let (_, idempotent) = ActionEffect::of(op);
+    match e {
+        ExecuteError::Api(AsanaError::OutcomeUnknown { cause }) if idempotent => {
+            ExecuteError::Api(*cause)
+        }
+        other => other,
     }
 }
 

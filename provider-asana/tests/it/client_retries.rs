@@ -585,12 +585,44 @@ async fn server_errors_are_never_retried_on_post() {
         .create(&json!({"workspace": "1", "name": "once"}))
         .await
         .unwrap_err();
+    let AsanaError::OutcomeUnknown { cause } = &err else {
+        panic!("{err:?}")
+    };
     assert!(
-        matches!(&err, AsanaError::Server(info) if info.status == 503),
+        matches!(&**cause, AsanaError::Server(info) if info.status == 503),
         "{err:?}"
+    );
+    assert!(!err.is_retryable());
+    assert_eq!(err.status(), Some(503));
+    assert_eq!(
+        err.to_string(),
+        "Asana POST /api/1.0/tasks (HTTP 503): Asana server error; the request may have been applied all the same, so it was not retried: check whether it took effect (read the object back) before repeating it, or it may be applied twice"
     );
     assert_eq!(requests(&server).await, 1);
     assert!(started.elapsed() < ms(2500), "{:?}", started.elapsed());
+}
+
+#[tokio::test]
+async fn a_post_whose_connection_never_opened_is_retryable() {
+    // A port nobody listens on: the request never reached anyone, so it was not applied.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let base =
+        AsanaClientSettings::new(format!("http://127.0.0.1:{port}/api/1.0").parse().unwrap());
+    let (client, _) = client_with(base.with_retry(no_retries()));
+    let err = client
+        .tasks()
+        .create(&json!({"workspace": "1"}))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, AsanaError::Network { attempts: 1, method, .. } if method == "POST"),
+        "{err:?}"
+    );
+    assert!(err.is_retryable());
 }
 
 #[tokio::test]
@@ -641,11 +673,19 @@ async fn timeouts_are_not_retried_on_post() {
         .create(&json!({"workspace": "1"}))
         .await
         .unwrap_err();
+    let AsanaError::OutcomeUnknown { cause } = &err else {
+        panic!("{err:?}")
+    };
     assert!(
-        matches!(&err, AsanaError::Timeout { attempts: 1, method, .. } if method == "POST"),
+        matches!(&**cause, AsanaError::Timeout { attempts: 1, method, .. } if method == "POST"),
         "{err:?}"
     );
-    assert!(err.is_retryable());
+    // Asana may have created the task: repeating the call could create a second one.
+    assert!(!err.is_retryable());
+    assert_eq!(
+        err.to_string(),
+        "Asana POST /api/1.0/tasks timed out after 200ms; the request may have been applied all the same, so it was not retried: check whether it took effect (read the object back) before repeating it, or it may be applied twice"
+    );
 }
 
 #[tokio::test]

@@ -425,7 +425,7 @@ async fn server_error_on_get_is_retried_then_succeeds() {
 }
 
 #[tokio::test]
-async fn server_error_on_post_is_sent_once_and_retryable() {
+async fn server_error_on_a_create_is_sent_once_and_not_retryable() {
     let server = MockServer::start().await;
     Mock::given(method("POST"))
         .and(path("/api/1.0/tasks"))
@@ -447,12 +447,51 @@ async fn server_error_on_post_is_sent_once_and_retryable() {
         started.elapsed()
     );
     assert!(
+        matches!(&err, ExecuteError::Api(AsanaError::OutcomeUnknown { cause })
+            if matches!(&**cause, AsanaError::Server(info) if info.status == 503)),
+        "{err:?}"
+    );
+    // Asana may have created the task: repeating the call could create a second one.
+    assert!(!err.is_retryable());
+    assert!(err.outcome_unknown());
+    assert_eq!(
+        err.to_json(),
+        json!({"error": {
+            "kind": "api",
+            "message": "Asana POST /api/1.0/tasks (HTTP 503): Service Unavailable: Asana server error; the request may have been applied all the same, so it was not retried: check whether it took effect (read the object back) before repeating it, or it may be applied twice",
+            "retryable": false,
+            "needs_reauthorization": false,
+            "status": 503,
+            "outcome_unknown": true,
+        }})
+    );
+}
+
+#[tokio::test]
+async fn server_error_on_an_idempotent_post_is_sent_once_and_retryable() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/api/1.0/tasks/7/removeTag"))
+        .respond_with(unavailable())
+        .mount(&server)
+        .await;
+
+    let err = connector_with(settings(&server).with_retry(slow_backoff()))
+        .execute("task_tags", "delete", json!({"task_gid": "7", "tag": "9"}))
+        .await
+        .unwrap_err();
+
+    assert_eq!(requests(&server).await, 1, "a POST is never replayed");
+    // Removing a tag twice removes it once: the call may be repeated.
+    assert!(
         matches!(&err, ExecuteError::Api(AsanaError::Server(info)) if info.status == 503),
         "{err:?}"
     );
     assert!(err.is_retryable());
-    assert_eq!(err.to_json()["error"]["status"], 503);
-    assert_eq!(err.to_json()["error"]["retryable"], true);
+    assert!(!err.outcome_unknown());
+    let json = err.to_json();
+    assert_eq!(json["error"]["retryable"], true);
+    assert!(json["error"].get("outcome_unknown").is_none(), "{json}");
 }
 
 #[tokio::test]
