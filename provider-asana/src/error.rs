@@ -198,6 +198,17 @@ pub enum AsanaError {
         #[source]
         cause: Box<AsanaError>,
     },
+    /// The request could not be built, so nothing was sent: the access token is not a valid HTTP
+    /// header value, for instance. Sending it again fails the same way.
+    #[error("Asana {method} {path}: the request could not be built, so nothing was sent: {reason}")]
+    InvalidRequest {
+        /// HTTP method.
+        method: String,
+        /// Request path (no query).
+        path: String,
+        /// What could not be built (never the token or another header's value).
+        reason: String,
+    },
     /// A raw request named a URL outside the configured API origin; nothing was sent.
     #[error(
         "refused to send the Asana token to {origin}: raw requests only go to {api} (pass a path such as `/tasks/123`)"

@@ -8,7 +8,7 @@ use auth_core::SecretString;
 use auth_core::http::read_limited;
 use auth_core::redact::Redactor;
 use bytes::Bytes;
-use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderMap, RETRY_AFTER};
+use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderValue, RETRY_AFTER};
 use reqwest::{Method, StatusCode};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -62,6 +62,8 @@ struct Received {
 enum Failure {
     Timeout,
     Http(reqwest::Error),
+    /// The request could not be built, for this reason; nothing was sent.
+    Unbuildable(String),
     /// The body of a response with this status passed `limit` bytes; the rest was not read.
     TooLarge {
         status: StatusCode,
@@ -212,13 +214,13 @@ impl AsanaClient {
                     let retryable = match &failure {
                         Failure::Timeout => true,
                         Failure::Http(e) => !e.is_builder(),
-                        Failure::TooLarge { .. } => false,
+                        Failure::Unbuildable(_) | Failure::TooLarge { .. } => false,
                     };
                     // A request that never got a connection did not reach Asana.
                     let may_have_reached = match &failure {
                         Failure::Timeout => true,
                         Failure::Http(e) => !e.is_builder() && !e.is_connect(),
-                        Failure::TooLarge { .. } => false,
+                        Failure::Unbuildable(_) | Failure::TooLarge { .. } => false,
                     };
                     let wait = retry.backoff(retries);
                     if replayable
@@ -324,11 +326,12 @@ impl AsanaClient {
             began: Instant::now(),
             timeout: inner.settings.timeout.min(budget.remaining()),
         };
+        let authorization = bearer(token).map_err(|reason| Failure::Unbuildable(reason.into()))?;
         let mut builder = inner
             .http
             .request(req.method.clone(), req.url.clone())
             .timeout(timer.timeout)
-            .bearer_auth(token.expose_secret())
+            .header(AUTHORIZATION, authorization)
             .header(ACCEPT, "application/json");
         for (name, value) in &inner.change_headers {
             builder = builder.header(*name, value.clone());
@@ -405,6 +408,7 @@ impl AsanaClient {
         // each read for a stream, which may take longer than any fixed limit. Set on the request,
         // "no total timeout" replaces the one a shared HTTP client may have, which would cut a
         // long stream short.
+        let url_path = url.path().to_string();
         let request = self.inner.http.get(url).timeout(Duration::MAX);
         if access != DownloadAccess::WithToken {
             return Ok(request);
@@ -415,7 +419,12 @@ impl AsanaClient {
             .current_token()
             .await
             .map_err(AsanaError::Auth)?;
-        Ok(request.bearer_auth(token.expose_secret()))
+        let authorization = bearer(&token).map_err(|reason| AsanaError::InvalidRequest {
+            method: Method::GET.to_string(),
+            path: url_path.clone(),
+            reason: reason.into(),
+        })?;
+        Ok(request.header(AUTHORIZATION, authorization))
     }
 
     /// GETs an attachment's `download_url`, which [`AsanaClient::download_access`] allowed: with
@@ -471,6 +480,16 @@ impl AsanaClient {
                 timeout: self.inner.settings.timeout,
                 attempts,
             },
+            Failure::Http(e) if e.is_builder() => AsanaError::InvalidRequest {
+                method: req.method.to_string(),
+                path: req.url.path().to_string(),
+                reason: error_chain(&e.without_url()),
+            },
+            Failure::Unbuildable(reason) => AsanaError::InvalidRequest {
+                method: req.method.to_string(),
+                path: req.url.path().to_string(),
+                reason,
+            },
             Failure::Http(e) => AsanaError::Network {
                 method: req.method.to_string(),
                 path: req.url.path().to_string(),
@@ -512,6 +531,30 @@ impl AsanaClient {
         path.strip_prefix(self.inner.base_path.as_str())
             .unwrap_or(path)
     }
+}
+
+/// The `Authorization` header carrying `token`, marked sensitive; or why the token cannot be a
+/// header value (never the token itself).
+fn bearer(token: &SecretString) -> Result<HeaderValue, &'static str> {
+    let mut value =
+        HeaderValue::from_str(&format!("Bearer {}", token.expose_secret())).map_err(|_| {
+            "the access token is not a valid HTTP header value (it holds a line break or another \
+             character a header cannot carry): check the token that was configured"
+        })?;
+    value.set_sensitive(true);
+    Ok(value)
+}
+
+/// `e` and its sources, `: `-separated (reqwest's own text is only "builder error").
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
 
 /// `e`, the failure of a request that is not safe to repeat after it may have reached Asana, as

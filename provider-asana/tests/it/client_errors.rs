@@ -389,3 +389,43 @@ async fn a_body_without_a_length_is_cut_at_the_limit_while_it_streams() {
     );
     assert_eq!(server.connections(), 1, "not retried");
 }
+
+#[tokio::test]
+async fn a_token_that_is_not_a_header_value_is_a_permanent_invalid_request() {
+    let server = MockServer::start().await;
+    let tokens = Arc::new(auth_core::StaticTokenSource::new(
+        "asana",
+        "alice",
+        "pat-canary\n".into(),
+    ));
+    let client = AsanaClient::new(tokens, settings(&server)).unwrap();
+
+    let err = client.get_user("me").await.unwrap_err();
+    assert!(
+        matches!(&err, AsanaError::InvalidRequest { method, path, .. }
+            if method == "GET" && path == "/api/1.0/users/me"),
+        "{err:?}"
+    );
+    assert_eq!(err.class(), ErrorClass::Permanent);
+    assert!(!err.is_retryable());
+    assert_eq!(
+        err.to_string(),
+        "Asana GET /api/1.0/users/me: the request could not be built, so nothing was sent: the access token is not a valid HTTP header value (it holds a line break or another character a header cannot carry): check the token that was configured"
+    );
+    let download = client
+        .attachments()
+        .download_from(&format!("{}/api/1.0/files/1", server.uri()))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&download, AsanaError::InvalidRequest { method, path, .. }
+            if method == "GET" && path == "/api/1.0/files/1"),
+        "{download:?}"
+    );
+    assert!(!download.is_retryable());
+    for err in [&err, &download] {
+        let text = format!("{err} {err:?}");
+        assert!(!text.contains("pat-canary"), "{text}");
+    }
+    assert!(server.received_requests().await.unwrap().is_empty());
+}
