@@ -516,7 +516,7 @@ pub(crate) const OPERATIONS: &[Operation] = &[
             p(
                 "tag",
                 Ty::Str,
-                "Tag gid (alone, with opt_fields, limit and offset only)",
+                "Tag gid (with only opt_fields, limit, offset, select_fields and exclude_fields)",
             ),
             p(
                 "assignee",

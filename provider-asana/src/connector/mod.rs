@@ -1136,10 +1136,13 @@ fn validate(op: &Operation, params: Value) -> Result<Map<String, Value>, Execute
             }
             Rule::Via { param, with, .. } => {
                 if object.contains_key(*param) {
+                    // Output control (`select_fields`, `exclude_fields`) is never sent, so it
+                    // goes with any endpoint.
+                    let is_local = |name: &str| op.all_params().any(|p| p.name == name && p.local);
                     let others: Vec<&str> = object
                         .keys()
                         .map(String::as_str)
-                        .filter(|name| name != param && !with.contains(name))
+                        .filter(|name| name != param && !with.contains(name) && !is_local(name))
                         .collect();
                     if !others.is_empty() {
                         problems.push(format!(

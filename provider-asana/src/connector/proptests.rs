@@ -122,13 +122,12 @@ fn value_for(ty: Ty) -> BoxedStrategy<Value> {
     prop_oneof![9 => right, 1 => any_json()].boxed()
 }
 
-/// An operation and params for it: required params usually present, optional ones sometimes,
-/// and now and then a param the operation does not have.
+/// An operation and params for it (output control included): required params usually present,
+/// optional ones sometimes, and now and then a param the operation does not have.
 fn operation_and_params() -> impl Strategy<Value = (&'static Operation, Value)> {
     operation().prop_flat_map(|op| {
         let params: Vec<_> = op
-            .params
-            .iter()
+            .all_params()
             .map(|p| {
                 let presence = if p.required { 0.95 } else { 0.4 };
                 prop::option::weighted(presence, value_for(p.ty)).prop_map(move |v| (p.name, v))

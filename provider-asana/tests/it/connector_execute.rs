@@ -3136,6 +3136,39 @@ async fn select_fields_become_opt_fields_and_both_controls_trim_the_records() {
 }
 
 #[tokio::test]
+async fn tasks_by_tag_take_the_output_control_of_every_read() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/api/1.0/tags/5/tasks"))
+        .and(ExactQuery::new(&[
+            ("opt_fields", "name,notes"),
+            ("limit", "100"),
+        ]))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "data": [{"gid": "1", "resource_type": "task", "name": "A", "notes": "n"}],
+            "next_page": null
+        })))
+        .expect(1)
+        .mount(&server)
+        .await;
+
+    let page = connector(&server)
+        .execute(
+            "tasks",
+            "list",
+            json!({"tag": "5", "select_fields": ["name", "notes"], "exclude_fields": ["notes"]}),
+        )
+        .await
+        .unwrap();
+
+    assert_eq!(
+        page,
+        json!({"data": [{"gid": "1", "name": "A"}], "meta": {"next_page": null}})
+    );
+    server.verify().await;
+}
+
+#[tokio::test]
 async fn results_over_the_cap_are_refused_with_advice_instead_of_truncated() {
     let server = MockServer::start().await;
     let notes = "x".repeat(100_000);
