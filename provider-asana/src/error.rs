@@ -209,6 +209,16 @@ pub enum AsanaError {
         /// What could not be built (never the token or another header's value).
         reason: String,
     },
+    /// A list's next page pointed back at the page just fetched: its `next_page.offset` was the
+    /// offset that had been sent. Following it would never end, so the stream stopped after that
+    /// page's items.
+    #[error(
+        "Asana GET {path}: the next page's offset is the one just sent, so paging would never end; stopped"
+    )]
+    PagingLoop {
+        /// The list's path (no query).
+        path: String,
+    },
     /// A raw request named a URL outside the configured API origin; nothing was sent.
     #[error(
         "refused to send the Asana token to {origin}: raw requests only go to {api} (pass a path such as `/tasks/123`)"

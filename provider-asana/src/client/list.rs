@@ -133,6 +133,7 @@ impl<T: DeserializeOwned + Send + 'static> List<T> {
             query: self.query,
             page_size: self.page_size,
             next_offset: self.offset,
+            sent_offset: None,
             started: false,
             remaining: None,
             buffer: Vec::new().into_iter(),
@@ -205,7 +206,8 @@ async fn fetch_page<T: DeserializeOwned>(
 
 /// Every item of a list, fetched page by page as it is consumed.
 ///
-/// Yields `Err` once (and then ends) if a page cannot be fetched.
+/// Yields `Err` once (and then ends) if a page cannot be fetched, or after the items of a page
+/// whose `next_page.offset` is the offset it was fetched with ([`AsanaError::PagingLoop`]).
 ///
 /// ```no_run
 /// # async fn run(client: provider_asana::AsanaClient) -> Result<(), provider_asana::AsanaError> {
@@ -229,6 +231,8 @@ pub struct PageStream<T> {
     query: Vec<(String, String)>,
     page_size: Option<u32>,
     next_offset: Option<String>,
+    /// The offset the page in flight (or the last one) was fetched with.
+    sent_offset: Option<String>,
     started: bool,
     remaining: Option<usize>,
     buffer: std::vec::IntoIter<T>,
@@ -291,7 +295,19 @@ impl<T: DeserializeOwned + Send + 'static> Stream for PageStream<T> {
                 this.pending = None;
                 match result {
                     Ok(page) => {
-                        this.next_offset = page.next_page.map(|next| next.offset);
+                        let next = page.next_page.map(|next| next.offset);
+                        if next.is_some() && next == this.sent_offset {
+                            // The page's items are new; the error follows them.
+                            this.error = Some(AsanaError::PagingLoop {
+                                path: this
+                                    .target
+                                    .as_ref()
+                                    .map(|url| url.path().to_string())
+                                    .unwrap_or_default(),
+                            });
+                        } else {
+                            this.next_offset = next;
+                        }
                         this.buffer = page.data.into_iter();
                         continue;
                     }
@@ -311,12 +327,13 @@ impl<T: DeserializeOwned + Send + 'static> Stream for PageStream<T> {
                 return Poll::Ready(None);
             };
             this.started = true;
+            this.sent_offset = this.next_offset.take();
             this.pending = Some(Box::pin(fetch_page(
                 this.client.clone(),
                 url.clone(),
                 this.query.clone(),
                 this.page_size,
-                this.next_offset.take(),
+                this.sent_offset.clone(),
             )));
         }
     }

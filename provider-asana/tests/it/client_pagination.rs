@@ -227,6 +227,48 @@ async fn an_error_ends_the_stream_after_the_items_before_it() {
 }
 
 #[tokio::test]
+async fn a_next_page_offset_that_repeats_the_one_sent_ends_the_stream_with_an_error() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/api/1.0/tags/3/tasks"))
+        .and(query_param_is_missing("offset"))
+        .respond_with(page(0, 100, Some("stuck")))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api/1.0/tags/3/tasks"))
+        .and(query_param("offset", "stuck"))
+        .respond_with(page(100, 100, Some("stuck")))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let (client, _) = client(&server);
+
+    let items: Vec<Result<Task, AsanaError>> = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        client.tags().tasks("3").stream().collect(),
+    )
+    .await
+    .expect("the stream ends");
+    assert_eq!(items.len(), 201);
+    let gids: Vec<String> = items[..200]
+        .iter()
+        .map(|item| item.as_ref().unwrap().gid.clone())
+        .collect();
+    let expected: Vec<String> = (0..200).map(|i| i.to_string()).collect();
+    assert_eq!(gids, expected);
+    match &items[200] {
+        Err(err @ AsanaError::PagingLoop { path }) => {
+            assert_eq!(path, "/api/1.0/tags/3/tasks");
+            assert!(!err.is_retryable());
+        }
+        other => panic!("{other:?}"),
+    }
+    server.verify().await;
+}
+
+#[tokio::test]
 async fn raw_lists_page_and_stream_any_endpoint() {
     let server = MockServer::start().await;
     Mock::given(method("GET"))
