@@ -61,9 +61,11 @@ impl ByteRange {
         self.last
     }
 
-    /// How many bytes the range spans, when it is bounded.
+    /// How many bytes the range spans, when it is bounded. `None` too for a range of more bytes
+    /// than a `u64` counts (`0` to `u64::MAX`), which no file has: it runs to the end of the file.
     fn len(&self) -> Option<u64> {
-        self.last.map(|last| last - self.first + 1)
+        self.last
+            .and_then(|last| last.saturating_sub(self.first).checked_add(1))
     }
 }
 

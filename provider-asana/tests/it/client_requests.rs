@@ -934,12 +934,26 @@ async fn a_server_that_ignores_range_answers_200_and_only_the_range_is_written()
         matches!(&err, AsanaError::DownloadRange { reason, .. } if reason == "the file ends before the range starts"),
         "{err:?}"
     );
+    // A range to the last byte there can be spans more bytes than a u64 counts: all of the file.
+    assert_eq!(
+        fetch(ByteRange::new(0, u64::MAX).unwrap()).await.unwrap(),
+        (10, b"hello file".to_vec())
+    );
     let heads: Vec<_> = bucket_requests(&server)
         .await
         .iter()
         .map(|r| r.headers["range"].to_str().unwrap().to_string())
         .collect();
-    assert_eq!(heads, ["bytes=2-5", "bytes=6-", "bytes=8-100", "bytes=10-"]);
+    assert_eq!(
+        heads,
+        [
+            "bytes=2-5",
+            "bytes=6-",
+            "bytes=8-100",
+            "bytes=10-",
+            "bytes=0-18446744073709551615"
+        ]
+    );
 }
 
 #[tokio::test]
