@@ -173,10 +173,10 @@ pub(crate) fn batch_problems(actions: &[Value]) -> Option<String> {
         match action.get("options") {
             None => {}
             Some(Value::Object(options)) => {
-                if options
-                    .get("limit")
-                    .is_some_and(|limit| !limit.as_i64().is_some_and(|n| (1..=100).contains(&n)))
-                {
+                if options.get("limit").is_some_and(|limit| {
+                    !(super::is_integer(limit)
+                        && limit.as_f64().is_some_and(|n| (1.0..=100.0).contains(&n)))
+                }) {
                     problems.push(format!(
                         "item {item}: `options.limit` must be an integer between 1 and 100"
                     ));

@@ -1073,7 +1073,9 @@ fn allowed(op: &Operation) -> String {
 /// Checks `params` against the operation's schema and rules; returns the object.
 fn validate(op: &Operation, params: Value) -> Result<Map<String, Value>, ExecuteError> {
     let mut problems = Vec::new();
-    let object = match params {
+    // The valid params that are or hold integers, whose `10.0` is sent as `10`.
+    let mut integers = Vec::new();
+    let mut object = match params {
         Value::Null => Map::new(),
         Value::Object(map) => map,
         other => {
@@ -1104,6 +1106,8 @@ fn validate(op: &Operation, params: Value) -> Result<Map<String, Value>, Execute
         }
         if let Some(problem) = check_type(param.ty, value) {
             problems.push(format!("`{name}` {problem}"));
+        } else if matches!(param.ty, Ty::Int(..) | Ty::Integer | Ty::BatchActions) {
+            integers.push(name.clone());
         } else if op.in_path(param) && matches!(value.as_str(), Some("." | "..")) {
             // A dot segment would be resolved away and change which endpoint is called.
             problems.push(format!("`{name}` must be a gid, not a dot segment"));
@@ -1168,6 +1172,19 @@ fn validate(op: &Operation, params: Value) -> Result<Map<String, Value>, Execute
         }
     }
     if problems.is_empty() {
+        for name in integers {
+            match object.get_mut(&name) {
+                Some(Value::Array(actions)) => {
+                    for action in actions {
+                        if let Some(limit) = action.pointer_mut("/options/limit") {
+                            write_as_integer(limit);
+                        }
+                    }
+                }
+                Some(value) => write_as_integer(value),
+                None => {}
+            }
+        }
         Ok(object)
     } else {
         Err(ExecuteError::InvalidParams {
@@ -1202,15 +1219,16 @@ fn check_type(ty: Ty, value: &Value) -> Option<String> {
             Some(_) => None,
             None => wrong(),
         },
-        Ty::Int(min, max) => match value.as_i64() {
-            Some(n) if n < min || n > max => {
-                Some(format!("must be between {min} and {max}, got {n}"))
+        Ty::Int(min, max) => match value.as_f64().filter(|_| is_integer(value)) {
+            // The bounds are small: a float compares with them exactly.
+            Some(n) if n < min as f64 || n > max as f64 => {
+                Some(format!("must be between {min} and {max}, got {value}"))
             }
             Some(_) => None,
             None => wrong(),
         },
         Ty::Integer => {
-            if value.is_i64() || value.is_u64() {
+            if is_integer(value) {
                 None
             } else {
                 wrong()
@@ -1257,6 +1275,29 @@ fn check_type(ty: Ty, value: &Value) -> Option<String> {
             Some(actions) => catalog::batch_problems(actions),
             None => wrong(),
         },
+    }
+}
+
+/// Whether `value` is an integer as JSON Schema's `integer` reads it: a number without a
+/// fractional part, written `10` or `10.0`.
+pub(crate) fn is_integer(value: &Value) -> bool {
+    value.is_i64() || value.is_u64() || value.as_f64().is_some_and(|n| n.fract() == 0.0)
+}
+
+/// Writes an integer written with a fraction (`10.0`) as `10`, when it fits in 64 bits, so that
+/// Asana reads an integer.
+pub(crate) fn write_as_integer(value: &mut Value) {
+    let Some(n) = value
+        .as_f64()
+        .filter(|_| value.is_f64() && is_integer(value))
+    else {
+        return;
+    };
+    // 2^63 and 2^64 are exact as floats; the casts below are exact within them.
+    if (-(2f64.powi(63))..2f64.powi(63)).contains(&n) {
+        *value = Value::from(n as i64);
+    } else if (0.0..2f64.powi(64)).contains(&n) {
+        *value = Value::from(n as u64);
     }
 }
 

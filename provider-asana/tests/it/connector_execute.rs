@@ -2089,6 +2089,76 @@ async fn every_action_sends_exactly_one_exact_request_and_returns_its_shape() {
 }
 
 #[tokio::test]
+async fn integers_written_with_a_zero_fraction_are_taken_and_sent_as_integers() {
+    let server = MockServer::start().await;
+    let connector = connector(&server);
+    let cases = [
+        list(
+            "tasks",
+            json!({"project": "1", "limit": 10.0}),
+            "/tasks",
+            &[("project", "1"), ("limit", "10")],
+        ),
+        write(
+            "time_tracking_entries",
+            "update",
+            json!({"time_tracking_entry_gid": "100", "duration_minutes": 30.0}),
+            ("PUT", "/time_tracking_entries/100"),
+            &[],
+            json!({"duration_minutes": 30}),
+        ),
+        Case {
+            entity: "batch",
+            action: "submit",
+            params: json!({"actions": [
+                {"relative_path": "/tasks", "method": "get", "options": {"limit": 3.0}}
+            ]}),
+            method: "POST",
+            path: "/batch",
+            query: &[],
+            body: Some(json!({"data": {"actions": [
+                {"relative_path": "/tasks", "method": "get", "options": {"limit": 3}}
+            ]}})),
+            status: 200,
+            response: batch_results(),
+            expected: batch_results(),
+        },
+    ];
+    for case in cases {
+        let name = format!("{}.{} {}", case.entity, case.action, case.params);
+        mount_case(&server, &case).await;
+        let result = connector
+            .execute(case.entity, case.action, case.params.clone())
+            .await;
+        let result = match result {
+            Ok(result) => result,
+            Err(e) => panic!(
+                "{name}: {e}\nreceived:\n{}",
+                describe_received(&server).await
+            ),
+        };
+        assert_eq!(result, case.expected, "{name}");
+        server.verify().await;
+    }
+    let err = connector
+        .execute("tasks", "list", json!({"project": "1", "limit": 100.5}))
+        .await
+        .unwrap_err();
+    let ExecuteError::InvalidParams { problems, .. } = &err else {
+        panic!("{err:?}");
+    };
+    assert_eq!(problems, &["`limit` must be integer 1..=100, got a number"]);
+    let err = connector
+        .execute("tasks", "list", json!({"project": "1", "limit": 101.0}))
+        .await
+        .unwrap_err();
+    let ExecuteError::InvalidParams { problems, .. } = &err else {
+        panic!("{err:?}");
+    };
+    assert_eq!(problems, &["`limit` must be between 1 and 100, got 101.0"]);
+}
+
+#[tokio::test]
 async fn execute_json_sends_the_same_request_and_returns_the_same_result_as_text() {
     let server = MockServer::start().await;
     let connector = connector(&server);

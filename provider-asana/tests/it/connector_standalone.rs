@@ -1377,3 +1377,85 @@ fn every_published_schema_is_a_valid_json_schema() {
     assert!(compile_schema("misspelt", json!({"type": "objekt"})).is_err());
     assert!(compile_schema("misplaced", json!({"required": "gid"})).is_err());
 }
+
+/// Whether the published schema of `entity.action`'s params accepts `params`.
+fn published_schema_accepts(entity: &str, action: &str, params: &Value) -> bool {
+    let schema = AsanaConnector::catalog()
+        .into_iter()
+        .find(|e| e.entity == entity)
+        .and_then(|e| e.actions.into_iter().find(|a| a.action == action))
+        .expect("in the catalog")
+        .params_schema;
+    let location = format!("urn:integrations:{entity}.{action}");
+    let mut compiler = boon::Compiler::new();
+    compiler.set_default_draft(boon::Draft::V2020_12);
+    let mut schemas = boon::Schemas::new();
+    compiler.add_resource(&location, schema).unwrap();
+    let index = compiler.compile(&location, &mut schemas).unwrap();
+    schemas.validate(params, index).is_ok()
+}
+
+/// The validator and the published schema agree on each of `cases` (entity, action, params,
+/// whether they are valid).
+fn assert_schema_and_validator_agree(cases: &[(&str, &str, Value, bool)]) {
+    for (entity, action, params, valid) in cases {
+        let validated = AsanaConnector::validate(entity, action, params);
+        assert_eq!(
+            (
+                validated.is_ok(),
+                published_schema_accepts(entity, action, params)
+            ),
+            (*valid, *valid),
+            "{entity}.{action} {params}: {validated:?}"
+        );
+    }
+}
+
+#[test]
+fn integers_are_what_json_schema_calls_integers() {
+    assert_schema_and_validator_agree(&[
+        ("tasks", "list", json!({"project": "1", "limit": 10}), true),
+        (
+            "tasks",
+            "list",
+            json!({"project": "1", "limit": 10.0}),
+            true,
+        ),
+        (
+            "tasks",
+            "list",
+            json!({"project": "1", "limit": 10.5}),
+            false,
+        ),
+        (
+            "tasks",
+            "list",
+            json!({"project": "1", "limit": 101.0}),
+            false,
+        ),
+        (
+            "time_tracking_entries",
+            "update",
+            json!({"time_tracking_entry_gid": "1", "duration_minutes": 30.0}),
+            true,
+        ),
+        (
+            "time_tracking_entries",
+            "update",
+            json!({"time_tracking_entry_gid": "1", "duration_minutes": 1e300}),
+            true,
+        ),
+        (
+            "time_tracking_entries",
+            "update",
+            json!({"time_tracking_entry_gid": "1", "duration_minutes": 0.5}),
+            false,
+        ),
+        (
+            "batch",
+            "submit",
+            json!({"actions": [{"relative_path": "/tasks", "method": "get", "options": {"limit": 3.0}}]}),
+            true,
+        ),
+    ]);
+}
