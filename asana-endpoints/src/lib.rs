@@ -1471,7 +1471,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         path: "/tasks/{task_gid}/addProject",
         query: &[],
         body: &["project", "insert_after", "insert_before", "section"],
-        exclusive: &[],
+        exclusive: &[&["insert_after", "insert_before", "section"]],
     },
     Endpoint {
         op: Op::AddTagForTask,
@@ -1559,7 +1559,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         path: "/tasks/{task_gid}/setParent",
         query: &["opt_fields"],
         body: &["parent", "insert_after", "insert_before"],
-        exclusive: &[],
+        exclusive: &[&["insert_after", "insert_before"]],
     },
     Endpoint {
         op: Op::GetStoriesForTask,
@@ -2201,6 +2201,32 @@ mod tests {
                 assert!(endpoint.body.contains(name), "{}: {name}", endpoint.path);
             }
         }
+    }
+
+    #[test]
+    fn every_endpoint_that_takes_both_insert_fields_takes_one_at_most() {
+        for endpoint in ENDPOINTS {
+            let takes = |name| endpoint.body.contains(&name);
+            if !(takes("insert_before") && takes("insert_after")) {
+                continue;
+            }
+            assert!(
+                endpoint.exclusive.iter().any(|group| {
+                    group.contains(&"insert_before") && group.contains(&"insert_after")
+                }),
+                "{}",
+                endpoint.path
+            );
+        }
+    }
+
+    #[test]
+    fn a_task_goes_into_a_project_by_one_anchor_at_most() {
+        let add_project = Op::AddProjectForTask.endpoint();
+        assert_eq!(
+            add_project.exclusive,
+            &[&["insert_after", "insert_before", "section"][..]]
+        );
     }
 
     #[test]

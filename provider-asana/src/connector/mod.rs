@@ -1159,12 +1159,13 @@ fn validate(op: &Operation, params: Value) -> Result<Map<String, Value>, Execute
             }
         }
     }
-    // Fields the endpoint takes one of at most (`insert_before`, `insert_after`).
+    // Fields the endpoint takes one of at most (`insert_before`, `insert_after`); a `null`, where
+    // allowed, gives none.
     for group in op.endpoint().exclusive {
         let given: Vec<&str> = op
             .params
             .iter()
-            .filter(|p| group.contains(&p.wire) && object.contains_key(p.name))
+            .filter(|p| group.contains(&p.wire) && object.get(p.name).is_some_and(|v| !v.is_null()))
             .map(|p| p.name)
             .collect();
         if given.len() > 1 {

@@ -867,10 +867,10 @@ fn cases() -> Vec<Case> {
         exact(
             "task_parent",
             "update",
-            json!({"task_gid": "100", "opt_fields": ["name"], "parent": "v1", "insert_after": "v2", "insert_before": "v3"}),
+            json!({"task_gid": "100", "opt_fields": ["name"], "parent": "v1", "insert_before": "v3"}),
             ("POST", "/tasks/100/setParent"),
             &[("opt_fields", "name")],
-            Some(json!({"data": {"parent": "v1", "insert_after": "v2", "insert_before": "v3"}})),
+            Some(json!({"data": {"parent": "v1", "insert_before": "v3"}})),
             Shape::Object,
         ),
         exact(
@@ -930,12 +930,10 @@ fn cases() -> Vec<Case> {
         exact(
             "task_projects",
             "create",
-            json!({"task_gid": "100", "project": "v1", "insert_after": "v2", "insert_before": "v3", "section": "v4"}),
+            json!({"task_gid": "100", "project": "v1", "insert_before": "v3"}),
             ("POST", "/tasks/100/addProject"),
             &[],
-            Some(
-                json!({"data": {"project": "v1", "insert_after": "v2", "insert_before": "v3", "section": "v4"}}),
-            ),
+            Some(json!({"data": {"project": "v1", "insert_before": "v3"}})),
             Shape::Object,
         ),
         exact(

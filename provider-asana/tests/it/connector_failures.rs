@@ -307,6 +307,34 @@ async fn limit_must_be_between_1_and_100() {
 }
 
 #[tokio::test]
+async fn a_task_is_placed_by_one_anchor_at_most() {
+    let err = refused(
+        "task_projects",
+        "create",
+        json!({"task_gid": "1", "project": "2", "insert_before": "3", "section": "4"}),
+    )
+    .await;
+    assert_eq!(problems(&err), ["give only one of: insert_before, section"]);
+    let err = refused(
+        "task_projects",
+        "create",
+        json!({"task_gid": "1", "project": "2", "insert_after": "3", "section": "4"}),
+    )
+    .await;
+    assert_eq!(problems(&err), ["give only one of: insert_after, section"]);
+    let err = refused(
+        "task_parent",
+        "update",
+        json!({"task_gid": "1", "parent": "2", "insert_before": "3", "insert_after": "4"}),
+    )
+    .await;
+    assert_eq!(
+        problems(&err),
+        ["give only one of: insert_after, insert_before"]
+    );
+}
+
+#[tokio::test]
 async fn dot_segments_are_refused_as_gids() {
     for (entity, action, params) in [
         ("tasks", "delete", json!({"task_gid": ".."})),

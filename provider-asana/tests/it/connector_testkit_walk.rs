@@ -460,6 +460,7 @@ async fn fields_an_endpoint_takes_one_of_are_refused_together_before_anything_is
     assert_eq!(
         refused,
         [
+            "task_projects.create",
             "project_sections.create",
             "sections.move",
             "section_tasks.create",
@@ -467,6 +468,7 @@ async fn fields_an_endpoint_takes_one_of_are_refused_together_before_anything_is
             "custom_field_enum_options.move",
             "project_custom_field_settings.create",
             "portfolio_custom_field_settings.create",
+            "task_parent.update",
             "goal_relationships.create",
             "portfolio_items.create",
         ]
