@@ -129,10 +129,21 @@ impl Users<'_> {
         self.client.list_at(target, &[], PAGED)
     }
 
-    /// `GET /teams/{gid}/users` (takes no `limit`).
+    /// `GET /users?team=`, page by page. (`GET /teams/{gid}/users` takes no `limit`, so Asana
+    /// answers it with one page, cut short on a big team.)
     pub fn list_for_team(&self, team: &str) -> List<User> {
-        let target = self.client.endpoint(Op::GetUsersForTeam, &[team]);
-        self.client.list_at(target, &[], None)
+        let target = if team.is_empty() {
+            Err(AsanaError::InvalidArgument {
+                name: "team",
+                reason: "must be a team's gid, not empty".into(),
+            })
+        } else {
+            self.client.endpoint(Op::GetUsers, &[]).map(|mut url| {
+                url.query_pairs_mut().append_pair("team", team);
+                url
+            })
+        };
+        self.client.list_at(target, &[], PAGED)
     }
 }
 

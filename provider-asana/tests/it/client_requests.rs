@@ -10,6 +10,7 @@ use std::time::Duration;
 use auth_core::StaticTokenSource;
 use client_support::raw::{RawServer, Reply};
 use client_support::{client, client_with, form_fields, settings, settings_at};
+use futures::TryStreamExt;
 use provider_asana::client::{ByteRange, DownloadOptions};
 use provider_asana::models::{
     AttachmentUpload, CreateComment, CreateTask, CreateWebhook, ProjectPlacement, UpdateTask,
@@ -1345,13 +1346,6 @@ async fn list_endpoints_send_their_filters() {
             .mount(&server)
             .await;
     }
-    Mock::given(method("GET"))
-        .and(path("/api/1.0/teams/5/users"))
-        .and(query_param_is_missing("limit"))
-        .respond_with(empty.clone())
-        .expect(1)
-        .mount(&server)
-        .await;
     let (client, _) = client_with(settings(&server).with_workspace_gid("1200"));
 
     assert!(
@@ -1395,7 +1389,57 @@ async fn list_endpoints_send_their_filters() {
         .page()
         .await
         .unwrap();
-    client.users().list_for_team("5").page().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_teams_users_are_listed_page_by_page() {
+    let server = MockServer::start().await;
+    let user = |gid: &str| json!({"gid": gid, "resource_type": "user", "name": gid});
+    Mock::given(method("GET"))
+        .and(path("/api/1.0/users"))
+        .and(query_param("team", "5"))
+        .and(query_param("limit", "100"))
+        .and(query_param_is_missing("offset"))
+        .and(query_param_is_missing("workspace"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "data": [user("1"), user("2")],
+            "next_page": {"offset": "o2", "path": "/users?team=5&limit=100&offset=o2"}
+        })))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api/1.0/users"))
+        .and(query_param("team", "5"))
+        .and(query_param("limit", "100"))
+        .and(query_param("offset", "o2"))
+        .and(query_param_is_missing("workspace"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "data": [user("3")],
+            "next_page": null
+        })))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let (client, _) = client(&server);
+
+    let users: Vec<String> = client
+        .users()
+        .list_for_team("5")
+        .stream()
+        .map_ok(|user| user.gid)
+        .try_collect()
+        .await
+        .unwrap();
+
+    assert_eq!(users, ["1", "2", "3"]);
+    server.verify().await;
+    let err = client.users().list_for_team("").page().await.unwrap_err();
+    assert!(
+        matches!(&err, AsanaError::InvalidArgument { name: "team", .. }),
+        "{err:?}"
+    );
+    assert_eq!(server.received_requests().await.unwrap().len(), 2);
 }
 
 #[tokio::test]
