@@ -58,6 +58,10 @@ pub(crate) enum Ty {
     BatchActions,
 }
 
+/// The plain-text fields that an update clears with an empty string (a task's, project's, tag's
+/// or goal's `notes`, a team's, custom field's or time entry's `description`).
+const CLEARED_BY_EMPTY: &[&str] = &["notes", "description"];
+
 /// The most calls one `POST /batch` takes.
 pub(crate) const MAX_BATCH_ACTIONS: usize = 10;
 
@@ -4241,6 +4245,16 @@ impl Operation {
             }
     }
 
+    /// Whether `param` may be the empty string: a plain-text body field of an update (`notes`,
+    /// `description`), which `""` clears. Every other string, gids and path params first, must
+    /// not be empty.
+    pub(crate) fn cleared_by_empty(&self, param: &Param) -> bool {
+        self.kind == Kind::Update
+            && param.ty == Ty::Str
+            && self.at(param) == In::Body
+            && CLEARED_BY_EMPTY.contains(&param.wire)
+    }
+
     /// `METHOD /path` of the endpoints it may call: its own, then those of its [`Rule::Via`]s.
     pub(crate) fn endpoints(&self) -> Vec<String> {
         let vias = self.rules.iter().filter_map(|rule| match rule {
@@ -4281,6 +4295,13 @@ impl Operation {
                 Ty::BatchActions => batch_actions_schema(),
             };
             prop["description"] = Value::from(param.description);
+            if self.cleared_by_empty(param) {
+                if let Some(prop) = prop.as_object_mut() {
+                    prop.remove("minLength");
+                }
+                prop["description"] =
+                    Value::from(format!("{} (\"\" clears it)", param.description));
+            }
             if self.clearable(param) {
                 let ty = prop["type"].clone();
                 prop["type"] = json!([ty, "null"]);

@@ -1104,6 +1104,9 @@ fn validate(op: &Operation, params: Value) -> Result<Map<String, Value>, Execute
             }
             continue;
         }
+        if value.as_str() == Some("") && op.cleared_by_empty(param) {
+            continue;
+        }
         if let Some(problem) = check_type(param.ty, value) {
             problems.push(format!("`{name}` {problem}"));
         } else if matches!(param.ty, Ty::Int(..) | Ty::Integer | Ty::BatchActions) {

@@ -2157,6 +2157,46 @@ async fn integers_written_with_a_zero_fraction_are_taken_and_sent_as_integers() 
 }
 
 #[tokio::test]
+async fn an_update_sends_an_empty_text_field_to_clear_it() {
+    let server = MockServer::start().await;
+    let connector = connector(&server);
+    let cases = [
+        write(
+            "tasks",
+            "update",
+            json!({"task_gid": "12", "notes": ""}),
+            ("PUT", "/tasks/12"),
+            &[],
+            json!({"notes": ""}),
+        ),
+        write(
+            "teams",
+            "update",
+            json!({"team_gid": "7", "description": ""}),
+            ("PUT", "/teams/7"),
+            &[],
+            json!({"description": ""}),
+        ),
+    ];
+    for case in cases {
+        let name = format!("{}.{} {}", case.entity, case.action, case.params);
+        mount_case(&server, &case).await;
+        let result = connector
+            .execute(case.entity, case.action, case.params.clone())
+            .await;
+        let result = match result {
+            Ok(result) => result,
+            Err(e) => panic!(
+                "{name}: {e}\nreceived:\n{}",
+                describe_received(&server).await
+            ),
+        };
+        assert_eq!(result, case.expected, "{name}");
+        server.verify().await;
+    }
+}
+
+#[tokio::test]
 async fn execute_json_sends_the_same_request_and_returns_the_same_result_as_text() {
     let server = MockServer::start().await;
     let connector = connector(&server);

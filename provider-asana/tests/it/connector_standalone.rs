@@ -1459,3 +1459,75 @@ fn integers_are_what_json_schema_calls_integers() {
         ),
     ]);
 }
+
+#[test]
+fn an_update_clears_a_text_field_with_an_empty_string_and_nothing_else_is_empty() {
+    assert_schema_and_validator_agree(&[
+        (
+            "tasks",
+            "update",
+            json!({"task_gid": "1", "notes": ""}),
+            true,
+        ),
+        (
+            "projects",
+            "update",
+            json!({"project_gid": "1", "notes": ""}),
+            true,
+        ),
+        ("tags", "update", json!({"tag_gid": "1", "notes": ""}), true),
+        (
+            "goals",
+            "update",
+            json!({"goal_gid": "1", "notes": ""}),
+            true,
+        ),
+        (
+            "teams",
+            "update",
+            json!({"team_gid": "1", "description": ""}),
+            true,
+        ),
+        (
+            "custom_fields",
+            "update",
+            json!({"custom_field_gid": "1", "workspace": "2", "description": ""}),
+            true,
+        ),
+        (
+            "tasks",
+            "update",
+            json!({"task_gid": "1", "name": ""}),
+            false,
+        ),
+        (
+            "tasks",
+            "update",
+            json!({"task_gid": "1", "html_notes": ""}),
+            false,
+        ),
+        (
+            "tasks",
+            "update",
+            json!({"task_gid": "", "notes": "x"}),
+            false,
+        ),
+        (
+            "tasks",
+            "create",
+            json!({"workspace": "1", "notes": ""}),
+            false,
+        ),
+        ("tags", "update", json!({"tag_gid": "1", "name": ""}), false),
+    ]);
+    let notes = &AsanaConnector::catalog()
+        .into_iter()
+        .find(|e| e.entity == "tasks")
+        .and_then(|e| e.actions.into_iter().find(|a| a.action == "update"))
+        .unwrap()
+        .params_schema["properties"]["notes"];
+    assert_eq!(
+        notes,
+        &json!({"type": "string", "description": "Plain-text description (\"\" clears it)"})
+    );
+}
