@@ -756,9 +756,14 @@ async fn reconnecting_reaches_a_session_opened_while_reauthorization_was_needed(
     connect(&auth, &mock, "alice").await;
     mock.revoke_all_grants();
     let first = auth.session("alice").await.unwrap();
-    first.asana().unwrap().get_user("me").await.unwrap_err();
+    let rejected = first.asana().unwrap().get_user("me").await.unwrap_err();
+    assert!(rejected.needs_reauthorization(), "{rejected:?}");
     let waiting = auth.session("alice").await.unwrap();
-    assert!(waiting.asana().is_err(), "marked: no usable credentials");
+    let marked = waiting.asana().map(drop).unwrap_err();
+    assert!(
+        marked.needs_reauthorization(),
+        "marked: no usable credentials, {marked:?}"
+    );
 
     connect(&auth, &mock, "alice").await;
 
