@@ -452,6 +452,20 @@ pub enum AuthError {
         /// The provider the state belongs to.
         issued_for: String,
     },
+    /// The state was bound to another subject when the authorization started
+    /// ([`AuthorizeOptions::subject`](crate::AuthorizeOptions::subject)): the callback was
+    /// opened by someone other than who started it, as in a login CSRF, where a victim opens an
+    /// attacker's callback link. The state was consumed and nothing was sent to the provider. The
+    /// subject it was bound to is not named: it belongs to someone else.
+    #[error(
+        "{provider}: the OAuth state was issued to another subject than `{subject}`, so it was refused and consumed; nothing was exchanged; `{subject}` must start the authorization again, and callback links from others must not be followed"
+    )]
+    StateSubjectMismatch {
+        /// Provider id.
+        provider: String,
+        /// The subject that asked to exchange the state.
+        subject: String,
+    },
     /// The token or revocation endpoint answered with an OAuth error (other than a transient
     /// failure).
     #[error("{provider}: the {} refused the {operation} request (HTTP {status}, {code}){}", operation.endpoint(), description.as_ref().map(|d| format!(": {d}")).unwrap_or_default())]

@@ -41,7 +41,7 @@
 //! # tokio::runtime::Runtime::new().unwrap().block_on(async {
 //! use auth_core::config::EnvSource;
 //! use auth_core::provider::OAuth2Settings;
-//! use auth_core::{AuthManager, AuthProvider, AuthorizeOptions, CredentialSource};
+//! use auth_core::{AuthError, AuthManager, AuthProvider, AuthorizeOptions, CredentialSource};
 //! use wiremock::matchers::{method, path};
 //! use wiremock::{Mock, MockServer, ResponseTemplate};
 //!
@@ -69,14 +69,20 @@
 //! .with_redirect_uri("http://127.0.0.1:8765/callback".parse().unwrap());
 //! let auth = AuthManager::builder().env(EnvSource::empty()).provider(Example(settings)).build().unwrap();
 //!
-//! // 1. Send the user to the consent page; state and PKCE verifier are remembered.
+//! // 1. Send the logged-in user to the consent page; state, PKCE verifier and the user (the
+//! //    subject) are remembered.
 //! let flow = auth.oauth2("example").unwrap();
-//! let step = flow.authorize(AuthorizeOptions::default().scopes(["read"])).await.unwrap();
+//! let options = AuthorizeOptions::default().subject("user-123").scopes(["read"]);
+//! let step = flow.authorize(options).await.unwrap();
 //! assert!(step.url.as_str().contains("code_challenge_method=S256"));
 //!
-//! // 2. The provider redirects back with ?code=...&state=...: the state is checked first.
+//! // 2. The provider redirects back with ?code=...&state=...: the state is checked first, and
+//! //    must have been issued to the user at the callback (from the app's login session).
 //! let credentials = flow.exchange("the-code", &step.state, "user-123").await.unwrap();
 //! assert!(flow.exchange("the-code", &step.state, "user-123").await.is_err(), "states are single use");
+//! let other = flow.authorize(AuthorizeOptions::default().subject("user-123")).await.unwrap();
+//! let refused = flow.exchange("the-code", &other.state, "user-456").await.unwrap_err();
+//! assert!(matches!(refused, AuthError::StateSubjectMismatch { .. }), "issued to another user");
 //!
 //! // 3. Store them under (provider, subject) and open a session.
 //! auth.store_credentials("example", "user-123", &credentials).await.unwrap();

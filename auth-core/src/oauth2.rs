@@ -2,9 +2,9 @@
 //! code exchange after its state was checked; refresh and revoke as the endpoint does them.
 //!
 //! Unlike the Python framework, every authorization's `state` is remembered (single use, with a time
-//! to live) together with its PKCE verifier, in a [`PendingStateStore`], and `exchange` refuses a
-//! state that is unknown, expired, reused or issued for another provider. PKCE is twenty lines on
-//! `sha2` and `rand`.
+//! to live) together with its PKCE verifier and the subject that started it, in a
+//! [`PendingStateStore`], and `exchange` refuses a state that is unknown, expired, reused, issued
+//! for another provider or bound to another subject. PKCE is twenty lines on `sha2` and `rand`.
 
 use std::sync::Arc;
 
@@ -66,9 +66,32 @@ pub struct AuthorizeOptions {
     pub redirect_uri: Option<Url>,
     /// Extra query parameters.
     pub extra_params: Vec<(String, String)>,
+    /// The subject the authorization is for: only an exchange for this subject may redeem the
+    /// state.
+    pub subject: Option<String>,
 }
 
 impl AuthorizeOptions {
+    /// Binds the state to `subject`, the user who starts the authorization: an
+    /// [`OAuth2Flow::exchange`] for any other subject is refused with
+    /// [`AuthError::StateSubjectMismatch`]. Always bind it when the subject is known at this
+    /// point (a web app's logged-in user): otherwise a logged-in victim who opens an attacker's
+    /// callback link connects the attacker's account to the victim (login CSRF).
+    ///
+    /// A state bound to no subject can be exchanged for any subject, as before subjects were
+    /// bound; it suits only flows whose callback cannot be opened by someone else.
+    ///
+    /// ```
+    /// use auth_core::AuthorizeOptions;
+    ///
+    /// let options = AuthorizeOptions::default().subject("user-123").scopes(["read"]);
+    /// assert_eq!(options.subject.as_deref(), Some("user-123"));
+    /// ```
+    pub fn subject(mut self, subject: impl Into<String>) -> Self {
+        self.subject = Some(subject.into());
+        self
+    }
+
     /// Sets the state.
     pub fn state(mut self, state: impl Into<String>) -> Self {
         self.state = Some(state.into());
@@ -139,8 +162,9 @@ impl OAuth2Flow {
         &self.endpoint
     }
 
-    /// Builds the consent URL and remembers its state, PKCE verifier, redirect URI and scopes
-    /// (single use, with the pending states' time to live, 10 minutes by default).
+    /// Builds the consent URL and remembers its state, PKCE verifier, redirect URI, scopes and
+    /// subject (single use, with the pending states' time to live, 10 minutes by default). Bind
+    /// the subject ([`AuthorizeOptions::subject`]) whenever it is known.
     pub async fn authorize(
         &self,
         options: AuthorizeOptions,
@@ -188,12 +212,15 @@ impl OAuth2Flow {
                     q.append_pair(k, v);
                 }
             }
-            let pending = PendingState::new(
+            let mut pending = PendingState::new(
                 self.provider(),
                 pkce.map(|p| p.verifier),
                 redirect_uri,
                 scopes,
             );
+            if let Some(subject) = &options.subject {
+                pending = pending.with_subject(subject.clone());
+            }
             self.states.insert(&state, pending).await?;
             tracing::debug!("authorization URL issued");
             Ok(AuthorizationRequest { url, state })
@@ -202,10 +229,14 @@ impl OAuth2Flow {
         .await
     }
 
-    /// Exchanges an authorization code. Checks `state` first (unknown, expired, reused and
-    /// other-provider states are distinct errors), sends the PKCE verifier, and returns the
-    /// provider's credentials. Store them with
-    /// [`AuthManager::store_credentials`](crate::AuthManager::store_credentials).
+    /// Exchanges an authorization code for `subject`. Checks `state` first (unknown, expired,
+    /// reused and other-provider states are distinct errors, and a state bound to another subject
+    /// is [`AuthError::StateSubjectMismatch`]; each is consumed and nothing is sent), sends the
+    /// PKCE verifier, and returns the provider's credentials. Store them under the same subject
+    /// with [`AuthManager::store_credentials`](crate::AuthManager::store_credentials).
+    ///
+    /// `subject` must come from who is at the callback (the app's login session), never from
+    /// the callback's query. A state bound to no subject is accepted for any subject.
     pub async fn exchange(
         &self,
         code: &str,
@@ -215,6 +246,17 @@ impl OAuth2Flow {
         let span = tracing::info_span!("oauth2.exchange", provider = self.provider(), subject);
         async {
             let pending = self.states.take(self.provider(), state).await?;
+            if pending
+                .subject
+                .as_deref()
+                .is_some_and(|bound| bound != subject)
+            {
+                tracing::warn!("OAuth state bound to another subject refused");
+                return Err(AuthError::StateSubjectMismatch {
+                    provider: self.provider().to_string(),
+                    subject: subject.to_string(),
+                });
+            }
             let credentials = self
                 .endpoint
                 .exchange(

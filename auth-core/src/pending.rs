@@ -1,6 +1,6 @@
 //! Pending authorizations: the OAuth `state` of each consent page sent out, with its PKCE
-//! verifier, redirect URI and requested scopes, single use and with a time to live, behind the
-//! [`PendingStateStore`] trait.
+//! verifier, redirect URI, requested scopes and the subject it is bound to, single use and with a
+//! time to live, behind the [`PendingStateStore`] trait.
 //!
 //! [`MemoryPendingStates`] keeps them in this process (the default). A callback that may land on
 //! another process or instance needs them in a store every instance shares:
@@ -39,6 +39,10 @@ pub struct PendingState {
     pub redirect_uri: Option<Url>,
     /// The scopes requested: granted when the token response does not name any (RFC 6749 §5.1).
     pub scopes: Vec<String>,
+    /// The subject the authorization was started for, if it was bound to one: the exchange
+    /// refuses any other. `None` for states issued without one, and for those stored before
+    /// states were bound.
+    pub subject: Option<String>,
 }
 
 impl PendingState {
@@ -54,7 +58,21 @@ impl PendingState {
             verifier,
             redirect_uri,
             scopes,
+            subject: None,
         }
+    }
+
+    /// The same pending authorization, bound to `subject`.
+    ///
+    /// ```
+    /// use auth_core::pending::PendingState;
+    ///
+    /// let pending = PendingState::new("acme", None, None, vec![]).with_subject("user-123");
+    /// assert_eq!(pending.subject.as_deref(), Some("user-123"));
+    /// ```
+    pub fn with_subject(mut self, subject: impl Into<String>) -> Self {
+        self.subject = Some(subject.into());
+        self
     }
 }
 
@@ -182,9 +200,10 @@ pub const PENDING_STATES_PROVIDER: &str = "_oauth_state";
 ///
 /// Each state is a record under [`PENDING_STATES_PROVIDER`] whose subject is the SHA-256 of the
 /// state (the state itself is not a key); its payload holds the provider, the PKCE verifier, the
-/// redirect URI, the requested scopes and the issue time. Taking a state rewrites its record as
-/// used, without the verifier, with a conditional put: of two processes taking the same state,
-/// one wins and the other gets [`AuthError::StateReused`]. Records are deleted once expired: at a
+/// redirect URI, the requested scopes, the subject the state is bound to (records written before
+/// states were bound have none, and are read as bound to no subject) and the issue time. Taking
+/// a state rewrites its record as used, without the verifier, with a conditional put: of two
+/// processes taking the same state, one wins and the other gets [`AuthError::StateReused`]. Records are deleted once expired: at a
 /// take, and by a sweep at most once per time to live when states are inserted.
 ///
 /// ```
@@ -227,6 +246,9 @@ struct StoredState {
     redirect_uri: Option<String>,
     #[serde(default)]
     scopes: Vec<String>,
+    /// Absent from records written before states were bound to a subject.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    subject: Option<String>,
     /// Unix milliseconds.
     issued_at: u64,
     #[serde(default)]
@@ -299,6 +321,7 @@ impl PendingStateStore for StoredPendingStates {
             verifier: pending.verifier.map(|v| v.expose_secret().to_string()),
             redirect_uri: pending.redirect_uri.map(String::from),
             scopes: pending.scopes,
+            subject: pending.subject,
             issued_at: unix_now(),
             used: false,
         };
@@ -363,6 +386,91 @@ impl PendingStateStore for StoredPendingStates {
             verifier,
             redirect_uri: stored.redirect_uri.and_then(|uri| Url::parse(&uri).ok()),
             scopes: stored.scopes,
+            subject: stored.subject,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::MemoryCredentialStore;
+
+    const TTL: Duration = Duration::from_secs(600);
+
+    #[tokio::test]
+    async fn a_stored_state_keeps_the_subject_it_is_bound_to() {
+        let store = Arc::new(MemoryCredentialStore::new());
+        let states = StoredPendingStates::new(store.clone(), TTL);
+        states
+            .insert(
+                "state-1",
+                PendingState::new("acme", None, None, vec![]).with_subject("user-123"),
+            )
+            .await
+            .unwrap();
+        let record = store
+            .get(
+                PENDING_STATES_PROVIDER,
+                &StoredPendingStates::key("state-1"),
+            )
+            .await
+            .unwrap()
+            .unwrap();
+        let payload: serde_json::Value =
+            serde_json::from_slice(record.record.payload.expose_bytes()).unwrap();
+        assert_eq!(payload["subject"], "user-123");
+        let taken = states.take("acme", "state-1").await.unwrap();
+        assert_eq!(taken.subject.as_deref(), Some("user-123"));
+    }
+
+    /// Records written before states were bound to a subject have no `subject` field: they are
+    /// still read, as bound to no subject.
+    #[tokio::test]
+    async fn a_stored_state_of_the_previous_format_is_read_as_bound_to_no_subject() {
+        let store = Arc::new(MemoryCredentialStore::new());
+        let previous = serde_json::json!({
+            "provider": "acme",
+            "verifier": "verifier-1",
+            "redirect_uri": "http://127.0.0.1:9999/callback",
+            "scopes": ["read"],
+            "issued_at": unix_now(),
+        });
+        store
+            .put(
+                CredentialRecord::new(
+                    PENDING_STATES_PROVIDER,
+                    StoredPendingStates::key("state-1"),
+                    Payload::new(serde_json::to_vec(&previous).unwrap()),
+                ),
+                PutMode::Create,
+            )
+            .await
+            .unwrap();
+        let taken = StoredPendingStates::new(store, TTL)
+            .take("acme", "state-1")
+            .await
+            .unwrap();
+        assert_eq!(taken.subject, None);
+        assert_eq!(taken.scopes, ["read"]);
+        assert_eq!(taken.verifier.unwrap().expose_secret(), "verifier-1");
+        assert_eq!(
+            taken.redirect_uri.unwrap().as_str(),
+            "http://127.0.0.1:9999/callback"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_state_in_memory_keeps_the_subject_it_is_bound_to() {
+        let states = MemoryPendingStates::new(TTL);
+        states
+            .insert(
+                "state-1",
+                PendingState::new("acme", None, None, vec![]).with_subject("user-123"),
+            )
+            .await
+            .unwrap();
+        let taken = states.take("acme", "state-1").await.unwrap();
+        assert_eq!(taken.subject.as_deref(), Some("user-123"));
     }
 }

@@ -1310,3 +1310,72 @@ async fn each_client_authentication_method_is_used_for_token_and_revocation_requ
         }
     }
 }
+
+/// Login CSRF: a victim opens an attacker's callback link. A state bound to a subject is
+/// redeemed for that subject only; another subject's exchange is refused before the token
+/// endpoint is asked, never names the subject the state is bound to, and consumes the state.
+/// States bound to no subject are redeemed for anyone. The same in memory and in a shared store.
+#[tokio::test]
+async fn a_state_bound_to_a_subject_is_refused_for_another_and_consumed() {
+    use auth_core::{ErrorClass, StoredPendingStates};
+    let server = MockServer::start().await;
+    let in_memory = builder(&server.uri()).build().unwrap();
+    let shared = Arc::new(MemoryCredentialStore::new());
+    let in_store = builder(&server.uri())
+        .pending_states(StoredPendingStates::new(shared, Duration::from_secs(600)))
+        .build()
+        .unwrap();
+    for auth in [in_memory, in_store] {
+        server.reset().await;
+        Mock::given(method("POST"))
+            .and(path("/token"))
+            .respond_with(
+                ResponseTemplate::new(200).set_body_json(serde_json::json!({"access_token": "a"})),
+            )
+            .mount(&server)
+            .await;
+        let flow = auth.oauth2("test").unwrap();
+
+        let attackers = flow
+            .authorize(AuthorizeOptions::default().subject("mallory"))
+            .await
+            .unwrap();
+        let err = flow
+            .exchange("code-1", &attackers.state, "alice")
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, AuthError::StateSubjectMismatch { provider, subject }
+                if provider == "test" && subject == "alice"),
+            "{err:?}"
+        );
+        assert_eq!(err.class(), ErrorClass::Permanent);
+        let text = format!("{err} {err:?}");
+        assert!(!text.contains("mallory"), "{text}");
+        assert!(server.received_requests().await.unwrap().is_empty());
+        let err = flow
+            .exchange("code-1", &attackers.state, "mallory")
+            .await
+            .unwrap_err();
+        assert!(matches!(err, AuthError::StateReused { .. }), "{err:?}");
+        assert!(server.received_requests().await.unwrap().is_empty());
+
+        let own = flow
+            .authorize(AuthorizeOptions::default().subject("alice"))
+            .await
+            .unwrap();
+        flow.exchange("code-2", &own.state, "alice").await.unwrap();
+        let unbound = flow.authorize(AuthorizeOptions::default()).await.unwrap();
+        flow.exchange("code-3", &unbound.state, "anyone")
+            .await
+            .unwrap();
+        let codes: Vec<Option<String>> = server
+            .received_requests()
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| form_value(r, "code"))
+            .collect();
+        assert_eq!(codes, [Some("code-2".into()), Some("code-3".into())]);
+    }
+}
