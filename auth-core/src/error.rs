@@ -239,6 +239,16 @@ pub enum ConfigError {
     },
 }
 
+/// What to do after an [`AuthError::Transient`] of `operation`.
+fn transient_advice(operation: TokenOperation) -> &'static str {
+    match operation {
+        TokenOperation::Exchange => "no tokens were received; retry the exchange later",
+        TokenOperation::Refresh | TokenOperation::Revoke => {
+            "the credentials were kept, retry later"
+        }
+    }
+}
+
 fn join_keys(keys: &[String]) -> String {
     match keys {
         [] => "no environment key (this field is only read from code or the config file)".into(),
@@ -516,8 +526,12 @@ pub enum AuthError {
         reason: String,
     },
     /// A failure that may pass: 5xx, timeout, connection error. Credentials were not changed.
+    ///
+    /// During a code exchange no tokens were received;
+    /// [`OAuth2Flow::exchange`](crate::OAuth2Flow::exchange) has put the state back, so the same
+    /// callback may be retried.
     #[error(
-        "{provider}: transient failure during {operation} at the {} ({detail}); the credentials were kept, retry later", operation.endpoint()
+        "{provider}: transient failure during {operation} at the {} ({detail}); {}", operation.endpoint(), transient_advice(*operation)
     )]
     Transient {
         /// Provider id.
@@ -528,6 +542,19 @@ pub enum AuthError {
         detail: String,
         /// How long the server asked us to wait, if it said.
         retry_after: Option<Duration>,
+    },
+    /// A code exchange failed for now ([`AuthError::Transient`]), and the state could not be put
+    /// back for a retry: the authorization must start again.
+    #[error(
+        "{provider}: transient failure during exchange at the token endpoint ({detail}), and the OAuth state could not be kept for a retry ({reason}); start the authorization again"
+    )]
+    ExchangeNotRetryable {
+        /// Provider id.
+        provider: String,
+        /// What happened at the token endpoint (status or error kind; never a response body).
+        detail: String,
+        /// Why the state could not be put back.
+        reason: String,
     },
     /// The token endpoint answered 2xx with something that is not a token response, or the
     /// token or revocation endpoint answered with a body over 1 MiB (not read).

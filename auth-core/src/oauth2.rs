@@ -16,7 +16,7 @@ use tracing::Instrument;
 use url::Url;
 
 use crate::endpoint::TokenEndpoint;
-use crate::error::AuthError;
+use crate::error::{AuthError, TokenOperation};
 use crate::pending::{PendingState, PendingStateStore};
 use crate::provider::OAuth2Settings;
 use crate::secret::SecretString;
@@ -237,6 +237,17 @@ impl OAuth2Flow {
     ///
     /// `subject` must come from who is at the callback (the app's login session), never from
     /// the callback's query. A state bound to no subject is accepted for any subject.
+    ///
+    /// The state is spent by the exchange, except when the token endpoint gave no answer or a
+    /// transient one (a timeout, a connection failure, a 5xx, 408 or 429, or an error code that
+    /// says the provider failed for now): then no tokens were received, the code may not have
+    /// been spent, and the state is put back ([`PendingStateStore::restore`]) with its original
+    /// time to live, so [`AuthError::Transient`] means what it says: retrying the same callback
+    /// later may succeed. Whether the provider spent the code anyway (a 5xx after it did, or a
+    /// 2xx answer cut off while read) cannot be known here; if it did, the retry fails with the
+    /// provider's `invalid_grant` ([`AuthError::OAuth`]), which spends the state. When the state
+    /// cannot be put back, the exchange fails with [`AuthError::ExchangeNotRetryable`] instead:
+    /// start the authorization again.
     pub async fn exchange(
         &self,
         code: &str,
@@ -257,7 +268,7 @@ impl OAuth2Flow {
                     subject: subject.to_string(),
                 });
             }
-            let credentials = self
+            let exchanged = self
                 .endpoint
                 .exchange(
                     code,
@@ -265,9 +276,47 @@ impl OAuth2Flow {
                     pending.verifier.as_ref(),
                     &pending.scopes,
                 )
-                .await?;
-            tracing::info!("authorization code exchanged");
-            Ok(credentials)
+                .await;
+            match exchanged {
+                Ok(credentials) => {
+                    tracing::info!("authorization code exchanged");
+                    Ok(credentials)
+                }
+                Err(AuthError::Transient {
+                    provider,
+                    operation: TokenOperation::Exchange,
+                    detail,
+                    retry_after,
+                }) => {
+                    let reason = match self.states.restore(state, pending).await {
+                        Ok(true) => {
+                            tracing::info!(
+                                detail,
+                                "exchange failed for now; the state is pending again"
+                            );
+                            return Err(AuthError::Transient {
+                                provider,
+                                operation: TokenOperation::Exchange,
+                                detail,
+                                retry_after,
+                            });
+                        }
+                        Ok(false) => "the pending-state store does not put states back".into(),
+                        Err(e) => e.to_string(),
+                    };
+                    tracing::warn!(
+                        detail,
+                        reason,
+                        "exchange failed for now; the state is spent"
+                    );
+                    Err(AuthError::ExchangeNotRetryable {
+                        provider,
+                        detail,
+                        reason,
+                    })
+                }
+                Err(e) => Err(e),
+            }
         }
         .instrument(span)
         .await

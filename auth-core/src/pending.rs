@@ -89,6 +89,20 @@ pub trait PendingStateStore: Send + Sync + fmt::Debug {
     /// with [`AuthError::UnknownState`], [`AuthError::StateExpired`], [`AuthError::StateReused`] or
     /// [`AuthError::StateProviderMismatch`]; a state that fails so is consumed all the same.
     async fn take(&self, provider: &str, state: &str) -> Result<PendingState, AuthError>;
+
+    /// Puts back `pending`, which [`PendingStateStore::take`] gave for `state`, after a code
+    /// exchange the token endpoint did not answer, or answered with a transient failure
+    /// ([`AuthError::Transient`]): the code may not have been spent, and the same callback may be
+    /// retried. The state keeps its issue time, so its time to live still counts from the
+    /// authorization. `Ok(true)` when it is pending again; an expired state, or one no longer
+    /// taken, fails.
+    ///
+    /// The default puts nothing back and answers `Ok(false)`: the exchange then fails with
+    /// [`AuthError::ExchangeNotRetryable`], which tells the caller to start again.
+    async fn restore(&self, state: &str, pending: PendingState) -> Result<bool, AuthError> {
+        let _ = (state, pending);
+        Ok(false)
+    }
 }
 
 /// The error for a state that is pending already.
@@ -189,6 +203,29 @@ impl PendingStateStore for MemoryPendingStates {
             ..entry.pending.clone()
         })
     }
+
+    async fn restore(&self, state: &str, pending: PendingState) -> Result<bool, AuthError> {
+        let mut map = self.lock();
+        let provider = pending.provider.clone();
+        let expired = map
+            .get(state)
+            .is_some_and(|entry| entry.issued.elapsed() >= self.ttl);
+        if expired {
+            map.remove(state);
+            return Err(AuthError::StateExpired {
+                provider,
+                ttl: self.ttl,
+            });
+        }
+        match map.get_mut(state) {
+            Some(entry) if entry.used && entry.pending.provider == provider => {
+                entry.pending = pending;
+                entry.used = false;
+                Ok(true)
+            }
+            _ => Err(AuthError::UnknownState { provider }),
+        }
+    }
 }
 
 /// The provider id under which [`StoredPendingStates`] keeps pending authorizations. Listings of
@@ -203,7 +240,8 @@ pub const PENDING_STATES_PROVIDER: &str = "_oauth_state";
 /// redirect URI, the requested scopes, the subject the state is bound to (records written before
 /// states were bound have none, and are read as bound to no subject) and the issue time. Taking
 /// a state rewrites its record as used, without the verifier, with a conditional put: of two
-/// processes taking the same state, one wins and the other gets [`AuthError::StateReused`]. Records are deleted once expired: at a
+/// processes taking the same state, one wins and the other gets [`AuthError::StateReused`];
+/// [`PendingStateStore::restore`] writes it back as it was, conditionally too. Records are deleted once expired: at a
 /// take, and by a sweep at most once per time to live when states are inserted.
 ///
 /// ```
@@ -274,6 +312,19 @@ impl StoredPendingStates {
         Payload::new(serde_json::to_vec(stored).unwrap_or_default())
     }
 
+    /// `pending` as stored, not used yet, issued at `issued_at`.
+    fn stored(pending: PendingState, issued_at: u64) -> StoredState {
+        StoredState {
+            provider: pending.provider,
+            verifier: pending.verifier.map(|v| v.expose_secret().to_string()),
+            redirect_uri: pending.redirect_uri.map(String::from),
+            scopes: pending.scopes,
+            subject: pending.subject,
+            issued_at,
+            used: false,
+        }
+    }
+
     fn expired(&self, stored: &StoredState, now: u64) -> bool {
         u128::from(now.saturating_sub(stored.issued_at)) >= self.ttl.as_millis()
     }
@@ -316,15 +367,8 @@ fn unix_now() -> u64 {
 impl PendingStateStore for StoredPendingStates {
     async fn insert(&self, state: &str, pending: PendingState) -> Result<(), AuthError> {
         self.sweep().await;
-        let stored = StoredState {
-            provider: pending.provider.clone(),
-            verifier: pending.verifier.map(|v| v.expose_secret().to_string()),
-            redirect_uri: pending.redirect_uri.map(String::from),
-            scopes: pending.scopes,
-            subject: pending.subject,
-            issued_at: unix_now(),
-            used: false,
-        };
+        let provider = pending.provider.clone();
+        let stored = Self::stored(pending, unix_now());
         let record = CredentialRecord::new(
             PENDING_STATES_PROVIDER,
             Self::key(state),
@@ -332,7 +376,7 @@ impl PendingStateStore for StoredPendingStates {
         );
         match self.store.put(record, PutMode::Create).await {
             Ok(_) => Ok(()),
-            Err(StoreError::AlreadyExists { .. }) => Err(already_pending(&pending.provider)),
+            Err(StoreError::AlreadyExists { .. }) => Err(already_pending(&provider)),
             Err(e) => Err(e.into()),
         }
     }
@@ -388,6 +432,40 @@ impl PendingStateStore for StoredPendingStates {
             scopes: stored.scopes,
             subject: stored.subject,
         })
+    }
+
+    async fn restore(&self, state: &str, pending: PendingState) -> Result<bool, AuthError> {
+        let key = Self::key(state);
+        let provider = pending.provider.clone();
+        let unknown = || AuthError::UnknownState {
+            provider: provider.clone(),
+        };
+        let Some(found) = self.store.get(PENDING_STATES_PROVIDER, &key).await? else {
+            return Err(unknown());
+        };
+        let Ok(taken) = serde_json::from_slice::<StoredState>(found.record.payload.expose_bytes())
+        else {
+            return Err(unknown());
+        };
+        if self.expired(&taken, unix_now()) {
+            self.store.delete(PENDING_STATES_PROVIDER, &key).await?;
+            return Err(AuthError::StateExpired {
+                provider,
+                ttl: self.ttl,
+            });
+        }
+        if !taken.used || taken.provider != provider {
+            return Err(unknown());
+        }
+        let record = CredentialRecord::new(
+            PENDING_STATES_PROVIDER,
+            key,
+            Self::encode(&Self::stored(pending, taken.issued_at)),
+        );
+        self.store
+            .put(record, PutMode::Update(found.version))
+            .await?;
+        Ok(true)
     }
 }
 
@@ -472,5 +550,89 @@ mod tests {
             .unwrap();
         let taken = states.take("acme", "state-1").await.unwrap();
         assert_eq!(taken.subject.as_deref(), Some("user-123"));
+    }
+
+    #[tokio::test]
+    async fn a_state_in_memory_is_put_back_only_while_taken_and_not_expired() {
+        let states = MemoryPendingStates::new(TTL);
+        let pending = || PendingState::new("acme", Some("verifier-1".into()), None, vec![]);
+        states.insert("state-1", pending()).await.unwrap();
+        assert!(matches!(
+            states.restore("state-1", pending()).await,
+            Err(AuthError::UnknownState { .. })
+        ));
+        let taken = states.take("acme", "state-1").await.unwrap();
+        assert!(states.restore("state-1", taken).await.unwrap());
+        let again = states.take("acme", "state-1").await.unwrap();
+        assert_eq!(again.verifier.unwrap().expose_secret(), "verifier-1");
+
+        states.insert("state-2", pending()).await.unwrap();
+        let taken = states.take("acme", "state-2").await.unwrap();
+        states.lock().get_mut("state-2").unwrap().issued = Instant::now() - TTL;
+        assert!(matches!(
+            states.restore("state-2", taken).await,
+            Err(AuthError::StateExpired { .. })
+        ));
+        assert!(!states.lock().contains_key("state-2"));
+    }
+
+    #[tokio::test]
+    async fn a_stored_state_is_put_back_with_its_issue_time_unless_expired() {
+        let store = Arc::new(MemoryCredentialStore::new());
+        let states = StoredPendingStates::new(store.clone(), TTL);
+        let payload = || async {
+            let record = store
+                .get(
+                    PENDING_STATES_PROVIDER,
+                    &StoredPendingStates::key("state-1"),
+                )
+                .await
+                .unwrap()
+                .unwrap();
+            serde_json::from_slice::<serde_json::Value>(record.record.payload.expose_bytes())
+                .unwrap()
+        };
+        states
+            .insert(
+                "state-1",
+                PendingState::new("acme", Some("verifier-1".into()), None, vec![]),
+            )
+            .await
+            .unwrap();
+        let issued = payload().await;
+        let taken = states.take("acme", "state-1").await.unwrap();
+        assert!(states.restore("state-1", taken).await.unwrap());
+        assert_eq!(payload().await, issued);
+
+        let taken = states.take("acme", "state-1").await.unwrap();
+        let expired = StoredState {
+            issued_at: unix_now() - u64::try_from(TTL.as_millis()).unwrap(),
+            used: true,
+            ..serde_json::from_value(payload().await).unwrap()
+        };
+        let found = store
+            .get(
+                PENDING_STATES_PROVIDER,
+                &StoredPendingStates::key("state-1"),
+            )
+            .await
+            .unwrap()
+            .unwrap();
+        store
+            .put(
+                CredentialRecord::new(
+                    PENDING_STATES_PROVIDER,
+                    StoredPendingStates::key("state-1"),
+                    StoredPendingStates::encode(&expired),
+                ),
+                PutMode::Update(found.version),
+            )
+            .await
+            .unwrap();
+        assert!(matches!(
+            states.restore("state-1", taken).await,
+            Err(AuthError::StateExpired { .. })
+        ));
+        assert!(store.list(None).await.unwrap().is_empty());
     }
 }

@@ -1379,3 +1379,162 @@ async fn a_state_bound_to_a_subject_is_refused_for_another_and_consumed() {
         assert_eq!(codes, [Some("code-2".into()), Some("code-3".into())]);
     }
 }
+
+/// The S256 challenge sent on the consent URL of `step`.
+fn challenge_of(step: &auth_core::AuthorizationRequest) -> String {
+    step.url
+        .query_pairs()
+        .find(|(k, _)| k == "code_challenge")
+        .map(|(_, v)| v.into_owned())
+        .unwrap()
+}
+
+/// A token endpoint that fails for now gives no tokens and may not have spent the code: the state
+/// is put back, so retrying the same callback succeeds with the same code and verifier, in
+/// memory and in a shared store alike. A refusal spends it.
+#[tokio::test]
+async fn a_transient_exchange_failure_puts_the_state_back_for_a_retry() {
+    use auth_core::{CredentialStore, StoredPendingStates, TokenOperation};
+    let server = MockServer::start().await;
+    let shared = Arc::new(MemoryCredentialStore::new());
+    let in_memory = builder(&server.uri()).build().unwrap();
+    let in_store = builder(&server.uri())
+        .pending_states(StoredPendingStates::new(
+            shared.clone(),
+            Duration::from_secs(600),
+        ))
+        .build()
+        .unwrap();
+    for (auth, stored) in [(in_memory, false), (in_store, true)] {
+        server.reset().await;
+        Mock::given(method("POST"))
+            .and(path("/token"))
+            .respond_with(ResponseTemplate::new(503))
+            .up_to_n_times(1)
+            .mount(&server)
+            .await;
+        Mock::given(method("POST"))
+            .and(path("/token"))
+            .respond_with(
+                ResponseTemplate::new(200).set_body_json(serde_json::json!({"access_token": "a"})),
+            )
+            .mount(&server)
+            .await;
+        let flow = auth.oauth2("test").unwrap();
+        let step = flow
+            .authorize(AuthorizeOptions::default().subject("alice"))
+            .await
+            .unwrap();
+
+        let err = flow
+            .exchange("code-1", &step.state, "alice")
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, AuthError::Transient { provider, operation: TokenOperation::Exchange, detail, retry_after: None }
+                if provider == "test" && detail == "HTTP 503"),
+            "{err:?}"
+        );
+        assert_eq!(
+            err.to_string(),
+            "test: transient failure during exchange at the token endpoint (HTTP 503); no tokens were received; retry the exchange later"
+        );
+        if stored {
+            let records = shared.list(None).await.unwrap();
+            let payload: serde_json::Value =
+                serde_json::from_slice(records[0].record.payload.expose_bytes()).unwrap();
+            assert_eq!(payload["used"], false, "{payload}");
+            assert_eq!(payload["subject"], "alice", "{payload}");
+            assert!(payload["verifier"].is_string(), "{payload}");
+        }
+
+        let credentials = flow.exchange("code-1", &step.state, "alice").await.unwrap();
+        assert_eq!(stored_access(&credentials), "a");
+        let received = server.received_requests().await.unwrap();
+        assert_eq!(received.len(), 2);
+        for request in &received {
+            assert_eq!(form_value(request, "code").as_deref(), Some("code-1"));
+            let verifier = form_value(request, "code_verifier").unwrap();
+            assert_eq!(
+                base64::Engine::encode(
+                    &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+                    sha2::Sha256::digest(verifier.as_bytes()),
+                ),
+                challenge_of(&step)
+            );
+        }
+        let err = flow
+            .exchange("code-1", &step.state, "alice")
+            .await
+            .unwrap_err();
+        assert!(matches!(err, AuthError::StateReused { .. }), "{err:?}");
+
+        server.reset().await;
+        Mock::given(method("POST"))
+            .and(path("/token"))
+            .respond_with(
+                ResponseTemplate::new(400)
+                    .set_body_json(serde_json::json!({"error": "invalid_grant"})),
+            )
+            .mount(&server)
+            .await;
+        let step = flow.authorize(AuthorizeOptions::default()).await.unwrap();
+        let err = flow.exchange("code-2", &step.state, "u").await.unwrap_err();
+        assert!(matches!(err, AuthError::OAuth { .. }), "{err:?}");
+        let err = flow.exchange("code-2", &step.state, "u").await.unwrap_err();
+        assert!(matches!(err, AuthError::StateReused { .. }), "{err:?}");
+        assert_eq!(server.received_requests().await.unwrap().len(), 1);
+    }
+}
+
+/// Pending states that cannot put a state back (the trait's default): a transient exchange
+/// failure spent the state, and the error says to start again rather than to retry.
+#[tokio::test]
+async fn a_transient_exchange_failure_that_cannot_keep_the_state_says_to_start_again() {
+    use auth_core::pending::{PendingState, PendingStateStore};
+    use auth_core::{ErrorClass, MemoryPendingStates};
+
+    #[derive(Debug)]
+    struct NoRestore(MemoryPendingStates);
+
+    #[async_trait::async_trait]
+    impl PendingStateStore for NoRestore {
+        async fn insert(&self, state: &str, pending: PendingState) -> Result<(), AuthError> {
+            self.0.insert(state, pending).await
+        }
+        async fn take(&self, provider: &str, state: &str) -> Result<PendingState, AuthError> {
+            self.0.take(provider, state).await
+        }
+    }
+
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .respond_with(ResponseTemplate::new(502))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let auth = builder(&server.uri())
+        .pending_states(NoRestore(MemoryPendingStates::new(Duration::from_secs(
+            600,
+        ))))
+        .build()
+        .unwrap();
+    let flow = auth.oauth2("test").unwrap();
+    let step = flow.authorize(AuthorizeOptions::default()).await.unwrap();
+    let err = flow.exchange("c", &step.state, "u").await.unwrap_err();
+    assert!(
+        matches!(&err, AuthError::ExchangeNotRetryable { provider, detail, reason }
+            if provider == "test" && detail == "HTTP 502"
+                && reason == "the pending-state store does not put states back"),
+        "{err:?}"
+    );
+    assert_eq!(err.class(), ErrorClass::Permanent);
+    assert!(
+        err.to_string().ends_with("start the authorization again"),
+        "{err}"
+    );
+    let err = flow.exchange("c", &step.state, "u").await.unwrap_err();
+    assert!(matches!(err, AuthError::StateReused { .. }), "{err:?}");
+    server.verify().await;
+}
