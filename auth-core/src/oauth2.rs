@@ -20,7 +20,7 @@ use crate::error::{AuthError, TokenOperation};
 use crate::pending::{PendingState, PendingStateStore};
 use crate::provider::OAuth2Settings;
 use crate::secret::SecretString;
-use crate::token::Credentials;
+use crate::token::{Credentials, join_scopes};
 
 /// A PKCE verifier and its S256 challenge.
 #[derive(Debug, Clone)]
@@ -196,7 +196,7 @@ impl OAuth2Flow {
                 if !scopes.is_empty() {
                     q.append_pair(
                         &settings.scope_param,
-                        &scopes.join(&settings.scope_separator),
+                        &join_scopes(&scopes, &settings.scope_separator),
                     );
                 }
                 q.append_pair("state", &state);

@@ -12,7 +12,7 @@ use url::Url;
 use crate::SecretString;
 use crate::config::{ConfigField, ConfigKey, ConfigLoader, EnvSource};
 use crate::store::Payload;
-use crate::token::{Credentials, OAuth2Token};
+use crate::token::{Credentials, OAuth2Token, join_scopes, split_scopes};
 
 /// Numbers and numeric strings at the edges of what `u64`, `i64`, `f64`, `Duration` and `SystemTime`
 /// can hold: the values a hostile server or a damaged store would try.
@@ -229,6 +229,15 @@ proptest! {
             }
             token.expires_within(Duration::from_secs(60), now);
         }
+    }
+
+    #[test]
+    fn scopes_joined_for_the_consent_url_split_back_into_themselves(
+        scopes in prop::collection::vec("[a-z._/-]{1,12}", 0..6),
+        separator in prop::sample::select(vec![" ", ",", "", "::", "\t", "  "]),
+    ) {
+        let joined = join_scopes(&scopes, separator);
+        prop_assert_eq!(split_scopes(&joined, separator), scopes);
     }
 
     #[test]

@@ -218,7 +218,8 @@ pub struct OAuth2Settings {
     pub redirect_uri: Option<Url>,
     /// Scopes requested when `authorize` is given none.
     pub default_scopes: Vec<String>,
-    /// How scopes are joined in the authorize URL and split in token responses (default `" "`).
+    /// How scopes are joined in the authorize URL and split in token responses (default `" "`);
+    /// a blank one joins with a space and splits on whitespace and commas.
     pub scope_separator: String,
     /// Refresh this long before the access token expires (default 60 s), but never more than half
     /// the token's lifetime (a 30-second token is refreshed 15 s before it expires).

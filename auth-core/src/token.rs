@@ -256,10 +256,29 @@ fn parse_scope(value: Value, separator: &str) -> Result<Vec<String>, String> {
     }
 }
 
-/// Splits a scope string on `separator`, dropping empty parts. An empty separator splits on
-/// whitespace and commas.
+/// Joins scopes with `separator`, the inverse of [`split_scopes`]: a blank separator (empty or
+/// whitespace only), which [`split_scopes`] reads as whitespace and commas, joins with a space.
+///
+/// ```
+/// use auth_core::token::{join_scopes, split_scopes};
+///
+/// let scopes = ["read".to_string(), "write".to_string()];
+/// assert_eq!(join_scopes(&scopes, ","), "read,write");
+/// assert_eq!(join_scopes(&scopes, ""), "read write");
+/// assert_eq!(split_scopes(&join_scopes(&scopes, ""), ""), scopes);
+/// ```
+pub fn join_scopes(scopes: &[String], separator: &str) -> String {
+    if separator.trim().is_empty() {
+        scopes.join(" ")
+    } else {
+        scopes.join(separator)
+    }
+}
+
+/// Splits a scope string on `separator`, dropping empty parts. A blank separator (empty or
+/// whitespace only) splits on whitespace and commas.
 pub fn split_scopes(s: &str, separator: &str) -> Vec<String> {
-    let parts: Vec<&str> = if separator.trim().is_empty() || separator.is_empty() {
+    let parts: Vec<&str> = if separator.trim().is_empty() {
         s.split(|c: char| c.is_whitespace() || c == ',').collect()
     } else {
         s.split(separator).collect()

@@ -1538,3 +1538,35 @@ async fn a_transient_exchange_failure_that_cannot_keep_the_state_says_to_start_a
     assert!(matches!(err, AuthError::StateReused { .. }), "{err:?}");
     server.verify().await;
 }
+
+/// A blank scope separator joins the consent URL's scopes with a space, as token responses'
+/// scopes are split on whitespace (and commas) for it; other separators join as they are.
+#[tokio::test]
+async fn a_blank_scope_separator_joins_scopes_with_a_space() {
+    for (separator, expected) in [
+        ("", "read write"),
+        ("\t", "read write"),
+        (",", "read,write"),
+    ] {
+        let mut p = provider("http://127.0.0.1:9");
+        p.settings = p.settings.map(|s| s.with_scope_separator(separator));
+        let auth = auth_core::AuthManager::builder()
+            .env(auth_core::config::EnvSource::empty())
+            .auto_configure(false)
+            .provider(p)
+            .build()
+            .unwrap();
+        let step = auth
+            .oauth2("test")
+            .unwrap()
+            .authorize(AuthorizeOptions::default().scopes(["read", "write"]))
+            .await
+            .unwrap();
+        let scope = step
+            .url
+            .query_pairs()
+            .find(|(k, _)| k == "scope")
+            .map(|(_, v)| v.into_owned());
+        assert_eq!(scope.as_deref(), Some(expected), "separator {separator:?}");
+    }
+}
