@@ -476,6 +476,21 @@ pub enum AuthError {
         /// The subject that asked to exchange the state.
         subject: String,
     },
+    /// An extra authorization request parameter, from
+    /// [`AuthorizeOptions::param`](crate::AuthorizeOptions::param) or the provider's
+    /// [`OAuth2Settings::extra_authorize_params`](crate::OAuth2Settings::extra_authorize_params),
+    /// names one the flow sets itself: `response_type`, `client_id`, `redirect_uri`, `state`,
+    /// `code_challenge`, `code_challenge_method` or the provider's scope parameter. Nothing was
+    /// issued.
+    #[error(
+        "{provider}: the extra authorize parameter `{param}` is one the flow sets itself; remove it from AuthorizeOptions::param or the provider's authorize parameters (set the state, scopes and redirect URI through AuthorizeOptions)"
+    )]
+    ReservedAuthorizeParam {
+        /// Provider id.
+        provider: String,
+        /// The parameter's name.
+        param: String,
+    },
     /// The token or revocation endpoint answered with an OAuth error (other than a transient
     /// failure).
     #[error("{provider}: the {} refused the {operation} request (HTTP {status}, {code}){}", operation.endpoint(), description.as_ref().map(|d| format!(": {d}")).unwrap_or_default())]

@@ -54,6 +54,40 @@ fn random_bytes() -> [u8; 32] {
     bytes
 }
 
+/// The authorization request parameters the flow sets itself (RFC 6749 §4.1.1, RFC 7636 §4.3),
+/// beside the provider's scope parameter: no extra parameter may repeat them.
+#[derive(Debug, Clone, Copy)]
+enum FlowParam {
+    ResponseType,
+    ClientId,
+    RedirectUri,
+    State,
+    CodeChallenge,
+    CodeChallengeMethod,
+}
+
+impl FlowParam {
+    const ALL: [FlowParam; 6] = [
+        FlowParam::ResponseType,
+        FlowParam::ClientId,
+        FlowParam::RedirectUri,
+        FlowParam::State,
+        FlowParam::CodeChallenge,
+        FlowParam::CodeChallengeMethod,
+    ];
+
+    fn as_str(self) -> &'static str {
+        match self {
+            FlowParam::ResponseType => "response_type",
+            FlowParam::ClientId => "client_id",
+            FlowParam::RedirectUri => "redirect_uri",
+            FlowParam::State => "state",
+            FlowParam::CodeChallenge => "code_challenge",
+            FlowParam::CodeChallengeMethod => "code_challenge_method",
+        }
+    }
+}
+
 /// Options for [`OAuth2Flow::authorize`].
 #[derive(Debug, Clone, Default)]
 #[non_exhaustive]
@@ -110,7 +144,10 @@ impl AuthorizeOptions {
         self
     }
 
-    /// Adds a query parameter.
+    /// Adds a query parameter. The parameters the flow sets itself (`response_type`,
+    /// `client_id`, `redirect_uri`, `state`, `code_challenge`, `code_challenge_method` and the
+    /// provider's scope parameter) are refused by [`OAuth2Flow::authorize`] with
+    /// [`AuthError::ReservedAuthorizeParam`].
     pub fn param(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
         self.extra_params.push((key.into(), value.into()));
         self
@@ -172,6 +209,20 @@ impl OAuth2Flow {
         let span = tracing::info_span!("oauth2.authorize", provider = self.provider());
         async {
             let settings = self.settings()?;
+            let reserved = |name: &str| {
+                name == settings.scope_param || FlowParam::ALL.iter().any(|p| p.as_str() == name)
+            };
+            if let Some((param, _)) = settings
+                .extra_authorize_params
+                .iter()
+                .chain(&options.extra_params)
+                .find(|(name, _)| reserved(name))
+            {
+                return Err(AuthError::ReservedAuthorizeParam {
+                    provider: self.provider().to_string(),
+                    param: param.clone(),
+                });
+            }
             let state = options
                 .state
                 .clone()
@@ -188,10 +239,10 @@ impl OAuth2Flow {
             let mut url = settings.authorization_url.clone();
             {
                 let mut q = url.query_pairs_mut();
-                q.append_pair("response_type", "code");
-                q.append_pair("client_id", &settings.client_id);
+                q.append_pair(FlowParam::ResponseType.as_str(), "code");
+                q.append_pair(FlowParam::ClientId.as_str(), &settings.client_id);
                 if let Some(uri) = &redirect_uri {
-                    q.append_pair("redirect_uri", uri.as_str());
+                    q.append_pair(FlowParam::RedirectUri.as_str(), uri.as_str());
                 }
                 if !scopes.is_empty() {
                     q.append_pair(
@@ -199,10 +250,10 @@ impl OAuth2Flow {
                         &join_scopes(&scopes, &settings.scope_separator),
                     );
                 }
-                q.append_pair("state", &state);
+                q.append_pair(FlowParam::State.as_str(), &state);
                 if let Some(pkce) = &pkce {
-                    q.append_pair("code_challenge", &pkce.challenge);
-                    q.append_pair("code_challenge_method", "S256");
+                    q.append_pair(FlowParam::CodeChallenge.as_str(), &pkce.challenge);
+                    q.append_pair(FlowParam::CodeChallengeMethod.as_str(), "S256");
                 }
                 for (k, v) in settings
                     .extra_authorize_params

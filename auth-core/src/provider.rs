@@ -234,7 +234,8 @@ pub struct OAuth2Settings {
     pub revocation_request: RevocationRequest,
     /// What a revocation ends (default [`RevocationScope::Grant`]).
     pub revocation_scope: RevocationScope,
-    /// Extra query parameters for every authorize URL.
+    /// Extra query parameters for every authorize URL; one the flow sets itself is refused (see
+    /// [`AuthError::ReservedAuthorizeParam`]).
     pub extra_authorize_params: Vec<(String, String)>,
     /// Timeout of each token-endpoint request (default 30 s).
     pub request_timeout: Duration,
@@ -376,7 +377,8 @@ impl OAuth2Settings {
         }
     }
 
-    /// Adds a query parameter to every authorize URL.
+    /// Adds a query parameter to every authorize URL (not one the flow sets itself: see
+    /// [`AuthError::ReservedAuthorizeParam`]).
     pub fn with_authorize_param(
         mut self,
         key: impl Into<String>,

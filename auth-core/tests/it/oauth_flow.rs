@@ -1570,3 +1570,91 @@ async fn a_blank_scope_separator_joins_scopes_with_a_space() {
         assert_eq!(scope.as_deref(), Some(expected), "separator {separator:?}");
     }
 }
+
+/// An extra authorize parameter that repeats one the flow sets itself (the scope parameter by
+/// its configured name) is refused, from the call or the provider's settings, and no state is
+/// issued; other parameters are sent after the flow's own.
+#[tokio::test]
+async fn extra_authorize_params_cannot_repeat_the_flows_own() {
+    let manager = |settings: fn(OAuth2Settings) -> OAuth2Settings| {
+        let mut p = provider("http://127.0.0.1:9");
+        p.settings = p.settings.map(settings);
+        auth_core::AuthManager::builder()
+            .env(auth_core::config::EnvSource::empty())
+            .auto_configure(false)
+            .provider(p)
+            .build()
+            .unwrap()
+    };
+    let renamed = manager(|s| s.with_scope_param("scopes"));
+    let flow = renamed.oauth2("test").unwrap();
+    for param in [
+        "response_type",
+        "client_id",
+        "redirect_uri",
+        "state",
+        "code_challenge",
+        "code_challenge_method",
+        "scopes",
+    ] {
+        let err = flow
+            .authorize(
+                AuthorizeOptions::default()
+                    .state(format!("state-{param}"))
+                    .param(param, "x"),
+            )
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, AuthError::ReservedAuthorizeParam { provider, param: p }
+                if provider == "test" && p == param),
+            "{param}: {err:?}"
+        );
+        let never_issued = flow
+            .exchange("c", &format!("state-{param}"), "u")
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(never_issued, AuthError::UnknownState { .. }),
+            "{never_issued:?}"
+        );
+    }
+    let step = flow
+        .authorize(
+            AuthorizeOptions::default()
+                .param("scope", "x")
+                .param("prompt", "consent"),
+        )
+        .await
+        .unwrap();
+    let names: Vec<String> = step
+        .url
+        .query_pairs()
+        .map(|(k, _)| k.into_owned())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "response_type",
+            "client_id",
+            "redirect_uri",
+            "state",
+            "code_challenge",
+            "code_challenge_method",
+            "scope",
+            "prompt"
+        ]
+    );
+
+    let configured = manager(|s| s.with_authorize_param("state", "fixed"));
+    let err = configured
+        .oauth2("test")
+        .unwrap()
+        .authorize(AuthorizeOptions::default())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, AuthError::ReservedAuthorizeParam { param, .. } if param == "state"),
+        "{err:?}"
+    );
+}
