@@ -194,17 +194,16 @@ impl TokenEndpoint {
     }
 
     /// Refreshes `credentials` with their refresh token and merges the answer into them (the old
-    /// refresh token is kept when the response omits it). Touches no store.
+    /// refresh token is kept when the response omits it). Touches no store. Credentials without
+    /// a refresh token fail with [`AuthError::NoRefreshToken`], and nothing is sent.
     pub async fn refresh(&self, credentials: &Credentials) -> Result<Credentials, AuthError> {
         let refresh_token =
             credentials
                 .token
                 .refresh_token
                 .as_ref()
-                .ok_or_else(|| AuthError::Unauthorized {
+                .ok_or_else(|| AuthError::NoRefreshToken {
                     provider: self.id().to_string(),
-                    subject: String::new(),
-                    reason: "the credentials have no refresh token".into(),
                 })?;
         let span = tracing::info_span!("oauth2.refresh", provider = self.id());
         let form = vec![

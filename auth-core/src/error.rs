@@ -452,6 +452,15 @@ pub enum AuthError {
         /// Provider id.
         provider: String,
     },
+    /// A state asked for ([`AuthorizeOptions::state`](crate::AuthorizeOptions::state)) is
+    /// pending already: states must be fresh and unpredictable. Nothing was issued.
+    #[error(
+        "{provider}: this OAuth state is already pending; use a fresh, unpredictable state (leave AuthorizeOptions::state unset to get a random one)"
+    )]
+    StateAlreadyPending {
+        /// Provider id.
+        provider: String,
+    },
     /// The state was issued for another provider.
     #[error(
         "{provider}: the OAuth state was issued for provider `{issued_for}`; exchange it with that provider"
@@ -580,6 +589,16 @@ pub enum AuthError {
         /// What is wrong (never the body).
         reason: String,
     },
+    /// Credentials without a refresh token were given to be refreshed
+    /// ([`TokenEndpoint::refresh`](crate::TokenEndpoint::refresh)): nothing was sent. Use them
+    /// until they expire; then only a new authorization gives new ones.
+    #[error(
+        "{provider}: the credentials have no refresh token, so they cannot be refreshed; nothing was sent; use them until they expire, then connect the account again"
+    )]
+    NoRefreshToken {
+        /// Provider id.
+        provider: String,
+    },
     /// Stored or passed credentials cannot be decoded as this provider's credentials.
     #[error("{provider}: invalid credentials for `{subject}`: {reason}")]
     InvalidCredentials {
@@ -665,9 +684,9 @@ impl AuthError {
             | AuthError::RefreshNotSaved { .. } => ErrorClass::Transient,
             AuthError::Store(StoreError::VersionMismatch { .. }) => ErrorClass::Transient,
             AuthError::Store(StoreError::Io { .. }) => ErrorClass::Transient,
-            AuthError::NeedsReauthorization { .. } | AuthError::Unauthorized { .. } => {
-                ErrorClass::NeedsReauthorization
-            }
+            AuthError::NeedsReauthorization { .. }
+            | AuthError::Unauthorized { .. }
+            | AuthError::NoRefreshToken { .. } => ErrorClass::NeedsReauthorization,
             AuthError::NoCredentials { .. } | AuthError::CorruptCredentials { .. } => {
                 ErrorClass::NeedsReauthorization
             }

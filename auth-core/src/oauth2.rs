@@ -92,7 +92,8 @@ impl FlowParam {
 #[derive(Debug, Clone, Default)]
 #[non_exhaustive]
 pub struct AuthorizeOptions {
-    /// Use this state instead of a random one (it must not be pending already).
+    /// Use this state instead of a random one (it must not be pending already:
+    /// [`AuthError::StateAlreadyPending`]).
     pub state: Option<String>,
     /// Request these scopes instead of the provider's default scopes.
     pub scopes: Option<Vec<String>>,

@@ -82,7 +82,8 @@ impl PendingState {
 /// [`PendingStateStore::take`]s of one state, one fails with [`AuthError::StateReused`].
 #[async_trait]
 pub trait PendingStateStore: Send + Sync + fmt::Debug {
-    /// Remembers `pending` under `state`. Fails when `state` is pending already.
+    /// Remembers `pending` under `state`. Fails with [`AuthError::StateAlreadyPending`] when
+    /// `state` is pending already.
     async fn insert(&self, state: &str, pending: PendingState) -> Result<(), AuthError>;
 
     /// Consumes `state` for `provider`. An unknown, expired, reused or other-provider state fails
@@ -107,10 +108,8 @@ pub trait PendingStateStore: Send + Sync + fmt::Debug {
 
 /// The error for a state that is pending already.
 fn already_pending(provider: &str) -> AuthError {
-    AuthError::InvalidCredentials {
+    AuthError::StateAlreadyPending {
         provider: provider.to_string(),
-        subject: String::new(),
-        reason: "this state is already pending; use a fresh, unpredictable state".into(),
     }
 }
 

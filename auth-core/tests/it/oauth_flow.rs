@@ -1658,3 +1658,59 @@ async fn extra_authorize_params_cannot_repeat_the_flows_own() {
         "{err:?}"
     );
 }
+
+/// A caller-chosen state that is pending already is refused as such, in memory and in a shared
+/// store, and the pending one is left as it was.
+#[tokio::test]
+async fn a_state_pending_already_is_refused_and_the_first_kept() {
+    use auth_core::StoredPendingStates;
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(serde_json::json!({"access_token": "a"})),
+        )
+        .mount(&server)
+        .await;
+    let in_memory = builder(&server.uri()).build().unwrap();
+    let in_store = builder(&server.uri())
+        .pending_states(StoredPendingStates::new(
+            Arc::new(MemoryCredentialStore::new()),
+            Duration::from_secs(600),
+        ))
+        .build()
+        .unwrap();
+    for auth in [in_memory, in_store] {
+        let flow = auth.oauth2("test").unwrap();
+        flow.authorize(AuthorizeOptions::default().state("fixed").subject("alice"))
+            .await
+            .unwrap();
+        let err = flow
+            .authorize(AuthorizeOptions::default().state("fixed").subject("bob"))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, AuthError::StateAlreadyPending { provider } if provider == "test"),
+            "{err:?}"
+        );
+        flow.exchange("c", "fixed", "alice").await.unwrap();
+    }
+}
+
+/// Credentials without a refresh token cannot be refreshed: said so, with nothing sent.
+#[tokio::test]
+async fn refreshing_credentials_without_a_refresh_token_sends_nothing() {
+    let server = MockServer::start().await;
+    let auth = builder(&server.uri()).build().unwrap();
+    let flow = auth.oauth2("test").unwrap();
+    let err = flow
+        .refresh(&Credentials::new(OAuth2Token::bearer("access-1")))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, AuthError::NoRefreshToken { provider } if provider == "test"),
+        "{err:?}"
+    );
+    assert!(err.needs_reauthorization());
+    assert!(server.received_requests().await.unwrap().is_empty());
+}

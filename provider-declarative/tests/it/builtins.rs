@@ -513,7 +513,10 @@ async fn slack_life() {
         .refresh(&credentials)
         .await
         .unwrap_err();
-    assert!(matches!(err, AuthError::Unauthorized { .. }), "{err:?}");
+    assert!(
+        matches!(&err, AuthError::NoRefreshToken { provider } if provider == "slack"),
+        "{err:?}"
+    );
 
     // `ok: false` to "who am I": a listed code rejects the token, any other is a refusal.
     for (token, rejected) in [("xoxp-busy", false), ("xoxp-other", true)] {
