@@ -461,6 +461,17 @@ pub enum AuthError {
         /// Provider id.
         provider: String,
     },
+    /// The in-memory pending states hold as many authorizations as they may, all still pending:
+    /// no new one is issued until some expire or are exchanged.
+    #[error(
+        "{provider}: {limit} authorizations are pending in this process, none expired or exchanged, so no new one was issued; retry later, or keep pending states in a shared store sized for this load (StoredPendingStates)"
+    )]
+    TooManyPendingStates {
+        /// Provider id.
+        provider: String,
+        /// The most pending authorizations kept.
+        limit: usize,
+    },
     /// The state was issued for another provider.
     #[error(
         "{provider}: the OAuth state was issued for provider `{issued_for}`; exchange it with that provider"
@@ -679,6 +690,7 @@ impl AuthError {
     pub fn class(&self) -> ErrorClass {
         match self {
             AuthError::Transient { .. }
+            | AuthError::TooManyPendingStates { .. }
             | AuthError::ApiUnreachable { .. }
             | AuthError::RefreshContended { .. }
             | AuthError::RefreshNotSaved { .. } => ErrorClass::Transient,

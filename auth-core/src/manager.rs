@@ -233,7 +233,9 @@ impl AuthManagerBuilder {
     }
 
     /// Where pending authorizations are kept (default: in this process's memory, for
-    /// [`AuthManagerBuilder::state_ttl`]). Use
+    /// [`AuthManagerBuilder::state_ttl`], [`MAX_PENDING_STATES`](crate::pending::MAX_PENDING_STATES)
+    /// at most; [`MemoryPendingStates::with_limit`](crate::MemoryPendingStates::with_limit) sets
+    /// another bound). Use
     /// [`StoredPendingStates`](crate::pending::StoredPendingStates) over a shared store when the
     /// callback may land on another process or instance.
     pub fn pending_states(mut self, states: impl PendingStateStore + 'static) -> Self {

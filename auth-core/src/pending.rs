@@ -23,8 +23,9 @@ use crate::error::{AuthError, StoreError};
 use crate::secret::SecretString;
 use crate::store::{CredentialRecord, CredentialStore, Payload, PutMode};
 
-/// How many pending authorizations are kept in memory before expired ones are purged eagerly.
-const MAX_PENDING: usize = 10_000;
+/// How many authorizations [`MemoryPendingStates::new`] keeps at most (used ones included, until
+/// they expire or room is needed).
+pub const MAX_PENDING_STATES: usize = 10_000;
 
 /// What is remembered about an authorization until its callback: checked and consumed by the
 /// code exchange.
@@ -121,8 +122,30 @@ struct Entry {
 
 /// Pending authorizations in this process's memory, single use, with a time to live. Used states
 /// are kept as tombstones until they expire so that a replay is reported as such.
+///
+/// They are bounded: once the limit is reached, a new state first makes room by dropping the
+/// expired ones, then the tombstones (a replay of one is then [`AuthError::UnknownState`], refused
+/// all the same); when every entry is a live pending authorization, it fails with
+/// [`AuthError::TooManyPendingStates`].
+///
+/// ```
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// use std::time::Duration;
+/// use auth_core::pending::{PendingState, PendingStateStore};
+/// use auth_core::{AuthError, MemoryPendingStates};
+///
+/// let states = MemoryPendingStates::with_limit(Duration::from_secs(600), 1);
+/// let pending = || PendingState::new("acme", None, None, vec![]);
+/// states.insert("state-1", pending()).await.unwrap();
+/// let full = states.insert("state-2", pending()).await.unwrap_err();
+/// assert!(matches!(full, AuthError::TooManyPendingStates { limit: 1, .. }));
+/// states.take("acme", "state-1").await.unwrap();
+/// states.insert("state-2", pending()).await.unwrap();
+/// # });
+/// ```
 pub struct MemoryPendingStates {
     ttl: Duration,
+    limit: usize,
     map: Mutex<HashMap<String, Entry>>,
 }
 
@@ -130,15 +153,22 @@ impl fmt::Debug for MemoryPendingStates {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("MemoryPendingStates")
             .field("ttl", &self.ttl)
+            .field("limit", &self.limit)
             .finish_non_exhaustive()
     }
 }
 
 impl MemoryPendingStates {
-    /// States valid for `ttl` after they were issued.
+    /// States valid for `ttl` after they were issued, [`MAX_PENDING_STATES`] at most.
     pub fn new(ttl: Duration) -> Self {
+        Self::with_limit(ttl, MAX_PENDING_STATES)
+    }
+
+    /// States valid for `ttl` after they were issued, `limit` at most.
+    pub fn with_limit(ttl: Duration, limit: usize) -> Self {
         Self {
             ttl,
+            limit,
             map: Mutex::new(HashMap::new()),
         }
     }
@@ -152,12 +182,21 @@ impl MemoryPendingStates {
 impl PendingStateStore for MemoryPendingStates {
     async fn insert(&self, state: &str, pending: PendingState) -> Result<(), AuthError> {
         let mut map = self.lock();
-        if map.len() >= MAX_PENDING {
+        if map.len() >= self.limit {
             let ttl = self.ttl;
             map.retain(|_, p| p.issued.elapsed() < ttl);
         }
+        if map.len() >= self.limit {
+            map.retain(|_, p| !p.used);
+        }
         if map.contains_key(state) {
             return Err(already_pending(&pending.provider));
+        }
+        if map.len() >= self.limit {
+            return Err(AuthError::TooManyPendingStates {
+                provider: pending.provider,
+                limit: self.limit,
+            });
         }
         map.insert(
             state.to_string(),
@@ -473,7 +512,9 @@ mod tests {
     use super::*;
     use crate::store::MemoryCredentialStore;
 
-    const TTL: Duration = Duration::from_secs(600);
+    /// Short enough that `Instant::now() - TTL` is after the clock's start on a machine up for a
+    /// minute, long enough that no state expires while a test runs.
+    const TTL: Duration = Duration::from_secs(60);
 
     #[tokio::test]
     async fn a_stored_state_keeps_the_subject_it_is_bound_to() {
@@ -633,5 +674,37 @@ mod tests {
             Err(AuthError::StateExpired { .. })
         ));
         assert!(store.list(None).await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn memory_states_are_bounded_and_make_room_from_expired_then_used_ones() {
+        let states = MemoryPendingStates::with_limit(TTL, 3);
+        let pending = || PendingState::new("acme", None, None, vec![]);
+        for state in ["s1", "s2", "s3"] {
+            states.insert(state, pending()).await.unwrap();
+        }
+        let full = states.insert("s4", pending()).await.unwrap_err();
+        assert!(
+            matches!(&full, AuthError::TooManyPendingStates { provider, limit: 3 } if provider == "acme"),
+            "{full:?}"
+        );
+        assert!(full.is_transient());
+        let mut kept: Vec<String> = states.lock().keys().cloned().collect();
+        kept.sort();
+        assert_eq!(kept, ["s1", "s2", "s3"]);
+
+        states.lock().get_mut("s1").unwrap().issued = Instant::now() - TTL;
+        states.insert("s4", pending()).await.unwrap();
+        assert!(!states.lock().contains_key("s1"));
+
+        states.take("acme", "s2").await.unwrap();
+        states.insert("s5", pending()).await.unwrap();
+        assert!(matches!(
+            states.take("acme", "s2").await,
+            Err(AuthError::UnknownState { .. })
+        ));
+        let mut kept: Vec<String> = states.lock().keys().cloned().collect();
+        kept.sort();
+        assert_eq!(kept, ["s3", "s4", "s5"]);
     }
 }
