@@ -3,7 +3,8 @@
 //!
 //! A provider declares its fields as [`ConfigField`]s. Each provider reads only its own prefixed env
 //! keys: an unprefixed `CLIENT_ID` is never read, unlike the Python framework. An empty env value counts
-//! as unset, so the next key in the priority order is tried.
+//! as unset, so the next key in the priority order is tried; a value that is not UTF-8 is an
+//! error, not an unset key.
 //!
 //! ```
 //! use auth_core::config::{ConfigField, ConfigKey, ConfigLoader, EnvSource};
@@ -28,6 +29,7 @@
 //! ```
 
 use std::collections::{BTreeMap, HashMap};
+use std::ffi::OsString;
 use std::fmt;
 use std::marker::PhantomData;
 use std::path::{Path, PathBuf};
@@ -336,20 +338,48 @@ impl ProviderConfig {
 #[derive(Clone)]
 pub struct EnvSource(Arc<EnvLookup>);
 
-/// A function from env key to value.
-type EnvLookup = dyn Fn(&str) -> Option<String> + Send + Sync;
+/// A function from env key to value, as the OS gives it.
+type EnvLookup = dyn Fn(&str) -> Option<OsString> + Send + Sync;
 
 impl EnvSource {
     /// The process environment.
     pub fn process() -> Self {
-        Self(Arc::new(|key| std::env::var(key).ok()))
+        Self(Arc::new(|key| std::env::var_os(key)))
     }
 
     /// A fixed set of variables; nothing else is visible.
     pub fn from_pairs<K: Into<String>, V: Into<String>>(
         pairs: impl IntoIterator<Item = (K, V)>,
     ) -> Self {
-        let map: HashMap<String, String> = pairs
+        Self::from_os_pairs(pairs.into_iter().map(|(k, v)| (k, v.into())))
+    }
+
+    /// A fixed set of variables whose values need not be UTF-8, as the process environment's
+    /// may not be; nothing else is visible.
+    ///
+    /// ```
+    /// # #[cfg(unix)] {
+    /// use std::ffi::OsString;
+    /// use std::os::unix::ffi::OsStringExt;
+    /// use auth_core::config::EnvSource;
+    /// use auth_core::ConfigError;
+    ///
+    /// let env = EnvSource::from_os_pairs([
+    ///     ("ACME_CLIENT_ID", OsString::from("id-1")),
+    ///     ("ACME_CLIENT_SECRET", OsString::from_vec(vec![0xff, 0xfe])),
+    /// ]);
+    /// assert_eq!(env.get("ACME_CLIENT_ID").unwrap().as_deref(), Some("id-1"));
+    /// assert!(matches!(
+    ///     env.get("ACME_CLIENT_SECRET"),
+    ///     Err(ConfigError::EnvNotUnicode { key }) if key == "ACME_CLIENT_SECRET"
+    /// ));
+    /// assert_eq!(env.get_os("ACME_CLIENT_SECRET"), Some(OsString::from_vec(vec![0xff, 0xfe])));
+    /// # }
+    /// ```
+    pub fn from_os_pairs<K: Into<String>, V: Into<OsString>>(
+        pairs: impl IntoIterator<Item = (K, V)>,
+    ) -> Self {
+        let map: HashMap<String, OsString> = pairs
             .into_iter()
             .map(|(k, v)| (k.into(), v.into()))
             .collect();
@@ -361,8 +391,21 @@ impl EnvSource {
         Self(Arc::new(|_| None))
     }
 
-    /// A variable's value; empty values count as unset.
-    pub fn get(&self, key: &str) -> Option<String> {
+    /// A variable's value as text; empty values count as unset. A value that is not UTF-8 fails
+    /// with [`ConfigError::EnvNotUnicode`], which does not repeat it.
+    pub fn get(&self, key: &str) -> Result<Option<String>, ConfigError> {
+        self.get_os(key)
+            .map(|value| {
+                value.into_string().map_err(|_| ConfigError::EnvNotUnicode {
+                    key: key.to_string(),
+                })
+            })
+            .transpose()
+    }
+
+    /// A variable's value as the OS gives it (a path, say, need not be UTF-8); empty values
+    /// count as unset.
+    pub fn get_os(&self, key: &str) -> Option<OsString> {
         (self.0)(key).filter(|v| !v.is_empty())
     }
 }
@@ -511,7 +554,7 @@ impl ConfigLoader {
     pub fn file(&self) -> Option<PathBuf> {
         self.file
             .clone()
-            .or_else(|| self.env.get(CONFIG_FILE_ENV).map(PathBuf::from))
+            .or_else(|| self.env.get_os(CONFIG_FILE_ENV).map(PathBuf::from))
     }
 
     /// Loads one provider's fields.
@@ -548,12 +591,24 @@ impl ConfigLoader {
                 };
                 (raw, ConfigSource::Code)
             });
-            let from_env = || {
-                field.env_keys.iter().find_map(|key| {
-                    self.env
-                        .get(key)
-                        .map(|v| (RawValue::Text(v), ConfigSource::Env(key.to_string())))
-                })
+            let from_env = || -> Result<_, ConfigError> {
+                for key in field.env_keys {
+                    let origin = ConfigSource::Env(key.to_string());
+                    match self.env.get(key) {
+                        Ok(Some(v)) => return Ok(Some((RawValue::Text(v), origin))),
+                        Ok(None) => {}
+                        Err(_) => {
+                            return Err(ConfigError::Invalid {
+                                provider: provider.to_string(),
+                                field: field.name.to_string(),
+                                origin,
+                                reason: "the value is not valid UTF-8 (not shown); set it as UTF-8 text or unset it".into(),
+                                env_keys: field.env_keys.iter().map(|k| k.to_string()).collect(),
+                            });
+                        }
+                    }
+                }
+                Ok(None)
             };
             let from_file = || {
                 file_values.get(field.name).map(|v| {
@@ -573,11 +628,11 @@ impl ConfigLoader {
                     .default
                     .map(|d| (RawValue::Text(d.to_string()), ConfigSource::Default))
             };
-            let Some((raw, origin)) = from_code
-                .or_else(from_env)
-                .or_else(from_file)
-                .or_else(from_default)
-            else {
+            let found = match from_code {
+                Some(found) => Some(found),
+                None => from_env()?,
+            };
+            let Some((raw, origin)) = found.or_else(from_file).or_else(from_default) else {
                 continue;
             };
             let value = validate(provider, field, raw, &origin)?;
@@ -779,6 +834,54 @@ mod tests {
             .load("p", FIELDS)
             .unwrap();
         assert_eq!(c.get(&TOKEN).unwrap().expose_secret(), "c");
+    }
+
+    /// A set value that is not UTF-8 is not taken for an unset one (the next key would then be
+    /// read instead): it fails, naming the field and the key, not the value.
+    #[cfg(unix)]
+    #[test]
+    fn an_env_value_that_is_not_utf8_fails_without_showing_it() {
+        use std::os::unix::ffi::OsStringExt;
+        let env = || {
+            EnvSource::from_os_pairs([
+                (
+                    "P_ACCESS_TOKEN",
+                    OsString::from_vec(b"zq-canary-\xff".to_vec()),
+                ),
+                ("P_TOKEN", OsString::from("fallback")),
+            ])
+        };
+        let err = ConfigLoader::new()
+            .with_env(env())
+            .load("p", FIELDS)
+            .unwrap_err();
+        assert!(
+            matches!(&err, ConfigError::Invalid { provider, field, origin: ConfigSource::Env(key), .. }
+                if provider == "p" && field == "token" && key == "P_ACCESS_TOKEN"),
+            "{err:?}"
+        );
+        assert_eq!(
+            err.to_string(),
+            "p: invalid `token` from env P_ACCESS_TOKEN: the value is not valid UTF-8 (not shown); set it as UTF-8 text or unset it (env keys tried: P_ACCESS_TOKEN or P_PERSONAL_ACCESS_TOKEN or P_TOKEN)"
+        );
+        assert!(!format!("{err:?}").contains("canary"));
+        let c = ConfigLoader::new()
+            .with_env(env())
+            .with_value("p", "token", "from-code")
+            .load("p", FIELDS)
+            .unwrap();
+        assert_eq!(c.get(&TOKEN).unwrap().expose_secret(), "from-code");
+    }
+
+    /// The configuration file's path is a path: it need not be UTF-8.
+    #[cfg(unix)]
+    #[test]
+    fn the_config_file_env_key_may_name_a_path_that_is_not_utf8() {
+        use std::os::unix::ffi::OsStringExt;
+        let path = OsString::from_vec(b"/nonexistent/\xff.toml".to_vec());
+        let loader = ConfigLoader::new()
+            .with_env(EnvSource::from_os_pairs([(CONFIG_FILE_ENV, path.clone())]));
+        assert_eq!(loader.file(), Some(PathBuf::from(path)));
     }
 
     #[test]

@@ -209,6 +209,15 @@ pub enum ConfigError {
         /// The provider's fields, comma-separated.
         known: String,
     },
+    /// An environment variable is set to a value that is not UTF-8 (read through
+    /// [`EnvSource::get`](crate::config::EnvSource::get)); the value is not repeated.
+    #[error(
+        "environment variable {key} is set but its value is not valid UTF-8 (not shown); set it as UTF-8 text or unset it"
+    )]
+    EnvNotUnicode {
+        /// The variable.
+        key: String,
+    },
     /// The configuration file could not be read or parsed.
     #[error("cannot read config file {path}: {reason}")]
     File {

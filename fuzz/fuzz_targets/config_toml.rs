@@ -27,7 +27,7 @@ fuzz_target!(|data: &[u8]| {
         ("ASANA_TOKEN_URL", "http://127.0.0.1:9/token"),
     ]);
     for env in [EnvSource::empty(), env] {
-        let with_env = env.get("ASANA_CLIENT_ID").is_some();
+        let with_env = env.get_os("ASANA_CLIENT_ID").is_some();
         match ConfigLoader::new()
             .with_env(env)
             .with_file(path())

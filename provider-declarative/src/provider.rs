@@ -453,7 +453,7 @@ impl ProviderFactory for BuiltinFactory {
             && !loader.has_code_values(self.id)
             && STANDARD_FIELDS
                 .iter()
-                .all(|name| loader.env().get(&env_key(self.id, name)).is_none())
+                .all(|name| loader.env().get_os(&env_key(self.id, name)).is_none())
     }
 }
 

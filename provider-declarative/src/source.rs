@@ -77,7 +77,7 @@ fn definition_files(loader: &ConfigLoader) -> Result<Vec<PathBuf>, ConfigError> 
             );
         }
     }
-    if let Some(list) = loader.env().get(PROVIDERS_ENV) {
+    if let Some(list) = loader.env().get_os(PROVIDERS_ENV) {
         files.extend(std::env::split_paths(&list).filter(|p| !p.as_os_str().is_empty()));
     }
     Ok(files)
