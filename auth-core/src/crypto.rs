@@ -71,6 +71,7 @@
 //! # Ok::<(), auth_core::StoreError>(())
 //! ```
 
+use std::ffi::OsString;
 use std::fmt;
 
 use base64::Engine as _;
@@ -443,9 +444,36 @@ impl KeyRing {
     }
 
     /// Reads [`KEY_ENV`] and [`OLD_KEYS_ENV`] from the process environment. `Ok(None)` when
-    /// [`KEY_ENV`] is unset or blank (stores are then plaintext).
+    /// [`KEY_ENV`] is unset or blank (stores are then plaintext); a value that is not UTF-8 is
+    /// refused ([`StoreError::InvalidKey`]), never taken for an unset one.
     pub fn from_env() -> Result<Option<Self>, StoreError> {
-        Self::from_lookup(|name| std::env::var(name).ok())
+        Self::from_os_lookup(|name| std::env::var_os(name))
+    }
+
+    /// [`KeyRing::from_lookup`] over values as the OS gives them: one that is not UTF-8 fails.
+    fn from_os_lookup(
+        lookup: impl Fn(&str) -> Option<OsString>,
+    ) -> Result<Option<Self>, StoreError> {
+        let text = |name: &str| {
+            lookup(name)
+                .map(|value| {
+                    value
+                        .into_string()
+                        .map(Zeroizing::new)
+                        .map_err(|_| StoreError::InvalidKey {
+                            reason: format!(
+                                "{name} is set but is not valid UTF-8 (not shown); set it as base64 text, or unset it"
+                            ),
+                        })
+                })
+                .transpose()
+        };
+        let (primary, old) = (text(KEY_ENV)?, text(OLD_KEYS_ENV)?);
+        Self::from_lookup(|name| match name {
+            KEY_ENV => primary.as_ref().map(|v| v.to_string()),
+            OLD_KEYS_ENV => old.as_ref().map(|v| v.to_string()),
+            _ => None,
+        })
     }
 
     /// [`KeyRing::from_env`] with an injectable lookup, for tests and other configuration sources.
@@ -703,6 +731,42 @@ mod tests {
                 .find(|(k, _)| *k == name)
                 .map(|(_, v)| v.to_string())
         }
+    }
+
+    /// A key variable that is not UTF-8 is refused, not taken for unset (which would leave the
+    /// stores in clear), and its value is not shown.
+    #[cfg(unix)]
+    #[test]
+    fn key_variables_that_are_not_utf8_are_refused() {
+        use std::os::unix::ffi::OsStringExt;
+        let primary = key(1).to_base64().expose_secret().to_string();
+        let canary = || OsString::from_vec(b"zq-canary-\xff".to_vec());
+        for (name, vars) in [
+            (KEY_ENV, vec![(KEY_ENV, canary())]),
+            (
+                OLD_KEYS_ENV,
+                vec![
+                    (KEY_ENV, OsString::from(&primary)),
+                    (OLD_KEYS_ENV, canary()),
+                ],
+            ),
+        ] {
+            let err = KeyRing::from_os_lookup(|n| {
+                vars.iter().find(|(k, _)| *k == n).map(|(_, v)| v.clone())
+            })
+            .unwrap_err();
+            assert!(
+                matches!(&err, StoreError::InvalidKey { reason } if *reason == format!(
+                    "{name} is set but is not valid UTF-8 (not shown); set it as base64 text, or unset it"
+                )),
+                "{err:?}"
+            );
+            assert!(!format!("{err} {err:?}").contains("canary"));
+        }
+        let ring = KeyRing::from_os_lookup(|n| (n == KEY_ENV).then(|| OsString::from(&primary)))
+            .unwrap()
+            .unwrap();
+        assert_eq!(ring.primary_id(), key(1).id());
     }
 
     #[test]
