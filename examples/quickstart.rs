@@ -69,7 +69,11 @@ async fn offline() -> Result<()> {
 
     let flow = auth.oauth2("asana")?;
     let step = flow
-        .authorize(AuthorizeOptions::default().scopes(["default"]))
+        .authorize(
+            AuthorizeOptions::default()
+                .subject(subject)
+                .scopes(["default"]),
+        )
         .await?;
     println!(" 1. authorize: {}", step.url);
 
