@@ -45,6 +45,10 @@ use sealed::ConfigValue;
 /// The env key naming a TOML configuration file when none is given in code.
 pub const CONFIG_FILE_ENV: &str = "INTEGRATIONS_CONFIG";
 
+/// The configuration file's one top-level key that is not a provider's section: the list of
+/// provider definition files (`providers = ["./my-providers.toml"]`), read by provider sources.
+pub const PROVIDERS_KEY: &str = "providers";
+
 /// What kind of value a field holds; decides parsing, validation and redaction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -557,6 +561,21 @@ impl ConfigLoader {
             .or_else(|| self.env.get_os(CONFIG_FILE_ENV).map(PathBuf::from))
     }
 
+    /// The top-level keys of the configuration file (its sections and its `providers` list),
+    /// sorted; none without a file.
+    pub fn file_keys(&self) -> Result<Vec<String>, ConfigError> {
+        let Some(path) = self.file() else {
+            return Ok(Vec::new());
+        };
+        let table = read_file(&path)?
+            .try_deserialize::<BTreeMap<String, config::Value>>()
+            .map_err(|_| ConfigError::File {
+                path: path.display().to_string(),
+                reason: "not a TOML table; check its syntax".into(),
+            })?;
+        Ok(table.into_keys().collect())
+    }
+
     /// Loads one provider's fields.
     pub fn load(
         &self,
@@ -651,7 +670,8 @@ enum FileValue {
     List(Vec<String>),
 }
 
-fn read_section(path: &Path, provider: &str) -> Result<BTreeMap<String, FileValue>, ConfigError> {
+/// The configuration file, parsed.
+fn read_file(path: &Path) -> Result<config::Config, ConfigError> {
     let file_error = |reason: &str| ConfigError::File {
         path: path.display().to_string(),
         reason: reason.to_string(),
@@ -659,7 +679,7 @@ fn read_section(path: &Path, provider: &str) -> Result<BTreeMap<String, FileValu
     if !path.is_file() {
         return Err(file_error("no such file"));
     }
-    let config = config::Config::builder()
+    config::Config::builder()
         .add_source(
             config::File::from(path)
                 .format(config::FileFormat::Toml)
@@ -667,7 +687,15 @@ fn read_section(path: &Path, provider: &str) -> Result<BTreeMap<String, FileValu
         )
         .build()
         // The parser's message can quote the offending line, which may hold a secret: not repeated.
-        .map_err(|_| file_error("not valid TOML; check its syntax"))?;
+        .map_err(|_| file_error("not valid TOML; check its syntax"))
+}
+
+fn read_section(path: &Path, provider: &str) -> Result<BTreeMap<String, FileValue>, ConfigError> {
+    let file_error = |reason: &str| ConfigError::File {
+        path: path.display().to_string(),
+        reason: reason.to_string(),
+    };
+    let config = read_file(path)?;
     let table = match config.get_table(provider) {
         Ok(table) => table,
         Err(config::ConfigError::NotFound(_)) => return Ok(BTreeMap::new()),

@@ -209,6 +209,19 @@ pub enum ConfigError {
         /// The provider's fields, comma-separated.
         known: String,
     },
+    /// The configuration file has a top-level key that is neither a provider's section nor
+    /// `providers` (a misspelled section, such as `[asna]`, would otherwise be ignored).
+    #[error(
+        "config file {path}: unknown top-level key `{key}`; sections name providers ({known}), and `providers` lists provider definition files"
+    )]
+    UnknownSection {
+        /// The file.
+        path: String,
+        /// The unknown key.
+        key: String,
+        /// The providers' ids, comma-separated.
+        known: String,
+    },
     /// An environment variable is set to a value that is not UTF-8 (read through
     /// [`EnvSource::get`](crate::config::EnvSource::get)); the value is not repeated.
     #[error(

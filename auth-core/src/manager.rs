@@ -11,7 +11,7 @@ use std::time::{Duration, SystemTime};
 use tracing::Instrument;
 
 use crate::cell::{RefreshCallback, RefreshPolicy, TokenCell};
-use crate::config::{CodeValue, ConfigLoader, EnvSource};
+use crate::config::{CodeValue, ConfigLoader, EnvSource, PROVIDERS_KEY};
 use crate::endpoint::TokenEndpoint;
 use crate::error::{AuthError, ConfigError, ConfigSource};
 use crate::oauth2::OAuth2Flow;
@@ -287,6 +287,31 @@ impl AuthManagerBuilder {
         for factory in &sourced {
             if !registered.iter().any(|r| r.id() == factory.id()) {
                 registered.push(factory.as_ref());
+            }
+        }
+        // A section nobody reads is a mistake (`[asna]`), not something to ignore.
+        for key in self.loader.file_keys()? {
+            let known = key == PROVIDERS_KEY
+                || providers.contains_key(&key)
+                || registered.iter().any(|r| r.id() == key);
+            if !known {
+                let mut ids: Vec<&str> = registered
+                    .iter()
+                    .map(|r| r.id())
+                    .chain(providers.keys().map(String::as_str))
+                    .collect();
+                ids.sort_unstable();
+                ids.dedup();
+                return Err(ConfigError::UnknownSection {
+                    path: self
+                        .loader
+                        .file()
+                        .map(|p| p.display().to_string())
+                        .unwrap_or_default(),
+                    key,
+                    known: ids.join(", "),
+                }
+                .into());
             }
         }
         for registration in &registered {

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use auth_core::ConfigError;
-use auth_core::config::ConfigLoader;
+use auth_core::config::{ConfigLoader, PROVIDERS_KEY};
 use auth_core::provider::Factories;
 
 use crate::builtin::{BUILTIN, builtin_definitions};
@@ -61,7 +61,7 @@ fn definition_files(loader: &ConfigLoader) -> Result<Vec<PathBuf>, ConfigError> 
         // The parser's message can quote a line holding a secret: not repeated.
         let table: toml::Table =
             toml::from_str(&text).map_err(|_| file_error("not valid TOML; check its syntax"))?;
-        if let Some(list) = table.get("providers") {
+        if let Some(list) = table.get(PROVIDERS_KEY) {
             let paths = list
                 .as_array()
                 .filter(|items| items.iter().all(toml::Value::is_str))

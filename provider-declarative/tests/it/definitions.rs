@@ -610,6 +610,50 @@ fn a_missing_definition_file_or_a_bad_providers_list_is_a_file_error() {
     );
 }
 
+/// A top-level key of the config file that is neither a provider's section nor `providers`
+/// fails the build, naming it, instead of being ignored: a misspelled `[asna]` or `[GitHub]`, or
+/// `provider` for `providers`.
+#[test]
+fn a_misspelled_section_of_the_config_file_fails_the_build() {
+    let dir = tempfile::tempdir().unwrap();
+    for (text, key) in [
+        (
+            "[gihtub]\nclient_id = \"id\"\nclient_secret = \"s\"\n",
+            "gihtub",
+        ),
+        ("[GitHub]\nclient_id = \"id\"\n", "GitHub"),
+        ("provider = [\"defs.toml\"]\n", "provider"),
+    ] {
+        let config = write(dir.path(), "c.toml", text);
+        let err = build_error(&[("INTEGRATIONS_CONFIG", config.to_str().unwrap())]);
+        match &err {
+            ConfigError::UnknownSection {
+                path,
+                key: found,
+                known,
+            } => {
+                assert_eq!(
+                    (path.as_str(), found.as_str()),
+                    (config.to_str().unwrap(), key)
+                );
+                assert!(known.contains("github, google"), "{known}");
+            }
+            other => panic!("{text}: {other:?}"),
+        }
+    }
+    // A provider's section and the definitions list are read.
+    let config = write(
+        dir.path(),
+        "c.toml",
+        "providers = []\n[github]\nclient_id = \"id\"\nclient_secret = \"s\"\n",
+    );
+    let auth = AuthManager::builder()
+        .env(env(&[("INTEGRATIONS_CONFIG", config.to_str().unwrap())]))
+        .build()
+        .unwrap();
+    assert!(auth.provider("github").is_ok());
+}
+
 /// The config file that lists definition files is reported with why it cannot be read, not as
 /// missing.
 #[test]
