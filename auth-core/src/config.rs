@@ -59,6 +59,10 @@ pub enum FieldKind {
     Secret,
     /// An endpoint URL: https, or http on a loopback host only.
     Url,
+    /// Where a provider sends the user back after consent (RFC 8252's kinds too): https, http on a
+    /// loopback host, an app's private-use scheme (a reversed domain with a `.`, such as
+    /// `com.example.app:/callback`), or `urn:ietf:wg:oauth:2.0:oob`.
+    RedirectUri,
     /// A list: a TOML array, or a comma- or space-separated string.
     List,
     /// One of these names (read as text through a [`ConfigKey::one_of`] key).
@@ -171,6 +175,11 @@ impl ConfigKey<Url> {
     /// An endpoint URL field ([`FieldKind::Url`]).
     pub const fn url(name: &'static str) -> Self {
         Self::of(name, FieldKind::Url)
+    }
+
+    /// A redirect URI field ([`FieldKind::RedirectUri`]).
+    pub const fn redirect_uri(name: &'static str) -> Self {
+        Self::of(name, FieldKind::RedirectUri)
     }
 }
 
@@ -789,7 +798,25 @@ fn validate(
             }
             ConfigValue::Url(url)
         }
+        FieldKind::RedirectUri => {
+            let t = text(raw)?;
+            let url = Url::parse(&t).map_err(|e| invalid(&format!("not a valid URL ({e})")))?;
+            if !is_redirect_uri(&url) {
+                return Err(invalid(&format!(
+                    "a redirect URI is https, http on 127.0.0.1, ::1 or localhost, an app's private-use scheme (a reversed domain, such as com.example.app:/callback) or urn:ietf:wg:oauth:2.0:oob; got {}",
+                    redact_url(&url)
+                )));
+            }
+            ConfigValue::Url(url)
+        }
     })
+}
+
+/// Whether `url` can be a redirect URI ([`FieldKind::RedirectUri`]).
+fn is_redirect_uri(url: &Url) -> bool {
+    is_secure_endpoint(url)
+        || url.as_str() == "urn:ietf:wg:oauth:2.0:oob"
+        || url.scheme().contains('.')
 }
 
 /// Whether `url` may carry credentials: https anywhere, or http on a loopback host
@@ -811,9 +838,13 @@ fn is_loopback(url: &Url) -> bool {
     }
 }
 
-/// Only the scheme, host and port of a URL: paths, queries and user info can hold secrets.
+/// Only the scheme, host and port of a URL (the scheme alone when it has no host): paths,
+/// queries and user info can hold secrets.
 fn redact_url(url: &Url) -> String {
-    url.origin().ascii_serialization()
+    match url.origin() {
+        origin @ url::Origin::Tuple(..) => origin.ascii_serialization(),
+        url::Origin::Opaque(_) => format!("{}:…", url.scheme()),
+    }
 }
 
 #[cfg(test)]
@@ -1058,6 +1089,45 @@ mod tests {
                 .contains("P_TOKEN_URL or P_ACCESS_TOKEN_URL"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn redirect_uris_take_rfc_8252_s_kinds_and_nothing_else() {
+        const REDIRECT: ConfigKey<Url> = ConfigKey::redirect_uri("redirect_uri");
+        const FIELDS: &[ConfigField] = &[REDIRECT.field(&["P_REDIRECT_URI"])];
+        let load = |value: &str| {
+            ConfigLoader::new()
+                .with_env(env(&[("P_REDIRECT_URI", value)]))
+                .load("p", FIELDS)
+        };
+        for ok in [
+            "https://app.example/callback",
+            "http://127.0.0.1:8765/callback",
+            "http://localhost/cb",
+            "com.example.app:/oauth2redirect",
+            "urn:ietf:wg:oauth:2.0:oob",
+        ] {
+            let config = load(ok).unwrap();
+            assert_eq!(config.get(&REDIRECT).map(Url::as_str), Some(ok));
+        }
+        for (bad, shown) in [
+            ("http://app.example/callback", "http://app.example"),
+            ("javascript:alert(1)", "javascript:…"),
+            ("urn:other:oob", "urn:…"),
+            ("ftp://app.example/cb", "ftp://app.example"),
+        ] {
+            let err = load(bad).unwrap_err();
+            match &err {
+                ConfigError::Invalid { field, reason, .. } => {
+                    assert_eq!(field, "redirect_uri");
+                    assert!(
+                        reason.ends_with(&format!("; got {shown}")),
+                        "{bad}: {reason}"
+                    );
+                }
+                other => panic!("{bad}: {other:?}"),
+            }
+        }
     }
 
     #[test]

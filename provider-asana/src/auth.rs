@@ -60,7 +60,7 @@ mod keys {
     pub(super) const API_BASE_URL: ConfigKey<Url> = ConfigKey::url("api_base_url");
     pub(super) const CLIENT_ID: ConfigKey<str> = ConfigKey::text("client_id");
     pub(super) const CLIENT_SECRET: ConfigKey<SecretString> = ConfigKey::secret("client_secret");
-    pub(super) const REDIRECT_URI: ConfigKey<Url> = ConfigKey::url("redirect_uri");
+    pub(super) const REDIRECT_URI: ConfigKey<Url> = ConfigKey::redirect_uri("redirect_uri");
     pub(super) const TOKEN: ConfigKey<SecretString> = ConfigKey::secret("token");
     pub(super) const DEFAULT_SCOPE: ConfigKey<[String]> = ConfigKey::list("default_scope");
     pub(super) const WORKSPACE_GID: ConfigKey<str> = ConfigKey::text("workspace_gid");

@@ -49,7 +49,7 @@ pub(crate) fn fields_of(definition: &Definition) -> &'static [ConfigField] {
     let mut owned = vec![
         field("client_id", FieldKind::Text, None),
         field("client_secret", FieldKind::Secret, None),
-        field("redirect_uri", FieldKind::Url, None),
+        field("redirect_uri", FieldKind::RedirectUri, None),
         field(
             "default_scope",
             FieldKind::List,

@@ -21,7 +21,7 @@ use crate::fields::{env_key, env_prefix, fields_of};
 
 const CLIENT_ID: ConfigKey<str> = ConfigKey::text("client_id");
 const CLIENT_SECRET: ConfigKey<auth_core::SecretString> = ConfigKey::secret("client_secret");
-const REDIRECT_URI: ConfigKey<Url> = ConfigKey::url("redirect_uri");
+const REDIRECT_URI: ConfigKey<Url> = ConfigKey::redirect_uri("redirect_uri");
 const DEFAULT_SCOPE: ConfigKey<[String]> = ConfigKey::list("default_scope");
 const TOKEN_AUTH_METHOD: ConfigKey<str> =
     ConfigKey::one_of("token_auth_method", ClientAuthMethod::NAMES);
