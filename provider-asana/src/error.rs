@@ -363,6 +363,10 @@ fn failure_of(cause: &AsanaError) -> String {
             source,
             ..
         } => format!("Asana {method} {path} failed to transfer: {source}"),
+        AsanaError::Service(ServiceError::Timeout { operation, timeout }) => format!(
+            "hosted service {operation} timed out after {}ms",
+            timeout.as_millis()
+        ),
         other => other.to_string(),
     }
 }
@@ -478,6 +482,12 @@ fn status_advice(status: u16, retryable: bool, retry_after: Option<Duration>) ->
 }
 
 impl ServiceError {
+    /// Whether the call surely never reached the service: its connection did not open. A
+    /// timeout may have struck after the request was sent, so it is never counted here.
+    pub fn never_sent(&self) -> bool {
+        matches!(self, ServiceError::Network { source, .. } if source.is_connect())
+    }
+
     /// What the caller can do about this error: 409 means the customer must connect again;
     /// timeouts, connection failures and answers marked `retryable` (or, without the service's
     /// flag, 429 and 5xx) may pass on a retry.

@@ -724,6 +724,14 @@ impl AsanaConnector {
                     },
                     allowed: allowed(op),
                 },
+                // The call reached the service (or may have), which may have run the action:
+                // for one that is not idempotent, repeating it could run it twice.
+                AsanaError::Service(
+                    ref failure @ (ServiceError::Timeout { .. } | ServiceError::Network { .. }),
+                ) if !failure.never_sent() => outcome_for_action(
+                    op,
+                    ExecuteError::Api(AsanaError::OutcomeUnknown { cause: Box::new(e) }),
+                ),
                 other => other.into(),
             })?;
         let result = match op.kind {

@@ -613,6 +613,49 @@ async fn a_slow_service_times_out_as_retryable() {
     assert!(err.is_retryable());
 }
 
+/// A write whose call to the service timed out may have run there: it is reported as an unknown
+/// outcome, not retryable, while an idempotent action (a read, a tag's removal) keeps the
+/// retryable timeout.
+#[tokio::test]
+async fn a_write_that_timed_out_at_the_service_is_an_unknown_outcome() {
+    let (server, _) = service(900).await;
+    mount_execute(&server, tasks_answer().set_delay(Duration::from_secs(5))).await;
+    let connector = AsanaConnector::hosted(
+        config(&server, HostedTarget::Connector(CONNECTOR.into()))
+            .with_timeout(Duration::from_millis(300)),
+    )
+    .expect("config");
+    let err = connector
+        .execute(
+            "tasks",
+            "create",
+            json!({"workspace": "1", "name": "Written once"}),
+        )
+        .await
+        .expect_err("the call fails");
+    match &err {
+        ExecuteError::Api(AsanaError::OutcomeUnknown { cause }) => assert!(
+            matches!(**cause, AsanaError::Service(ServiceError::Timeout { .. })),
+            "{cause:?}"
+        ),
+        other => panic!("{other:?}"),
+    }
+    assert!(err.outcome_unknown() && !err.is_retryable(), "{err:?}");
+    assert!(
+        err.to_string()
+            .contains("timed out after 300ms; the request may have been applied"),
+        "{err}"
+    );
+    let removal = connector
+        .execute("task_tags", "delete", json!({"task_gid": "1", "tag": "2"}))
+        .await
+        .expect_err("the call fails");
+    assert!(
+        matches!(service_error(&removal), ServiceError::Timeout { .. }) && removal.is_retryable(),
+        "{removal:?}"
+    );
+}
+
 #[tokio::test]
 async fn a_connection_that_never_opens_times_out_after_the_connect_timeout() {
     // A listener whose backlog is full and that never accepts: the kernel drops further SYNs,
