@@ -328,7 +328,17 @@ fn audited_params(names: Vec<String>) -> Vec<String> {
     } else {
         total
     };
-    let mut audited: Vec<String> = names.iter().take(kept).map(|name| storable(name)).collect();
+    let mut audited: Vec<String> = names
+        .into_iter()
+        .take(kept)
+        .map(|name| {
+            if name.contains('\0') || name.len() > MAX_AUDITED_NAME_BYTES {
+                storable(&name)
+            } else {
+                name
+            }
+        })
+        .collect();
     if kept < total {
         audited.push(format!("… {} more", total - kept));
     }
