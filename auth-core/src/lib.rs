@@ -129,7 +129,7 @@ pub use error::{
 pub use manager::{
     AuthManager, AuthManagerBuilder, CredentialInfo, ListedCredential, ProviderStatus,
 };
-pub use oauth2::{AuthorizationRequest, AuthorizeOptions, OAuth2Flow};
+pub use oauth2::{AuthorizationRequest, AuthorizeOptions, OAuth2Flow, is_reserved_authorize_param};
 pub use pending::{MemoryPendingStates, PendingStateStore, StoredPendingStates};
 pub use provider::{
     AuthProvider, OAuth2Settings, ProviderFactory, ProviderRegistration, ProviderSource,

@@ -88,6 +88,23 @@ impl FlowParam {
     }
 }
 
+/// Whether an extra authorize parameter named `name` would repeat one the flow sets itself:
+/// `response_type`, `client_id`, `redirect_uri`, `state`, `code_challenge`,
+/// `code_challenge_method`, or the provider's scope parameter `scope_param`.
+/// [`OAuth2Flow::authorize`] refuses such a parameter with [`AuthError::ReservedAuthorizeParam`];
+/// a provider's settings can be checked with it where they are written.
+///
+/// ```
+/// use auth_core::is_reserved_authorize_param;
+///
+/// assert!(is_reserved_authorize_param("state", "scope"));
+/// assert!(is_reserved_authorize_param("user_scope", "user_scope"));
+/// assert!(!is_reserved_authorize_param("prompt", "scope"));
+/// ```
+pub fn is_reserved_authorize_param(name: &str, scope_param: &str) -> bool {
+    name == scope_param || FlowParam::ALL.iter().any(|p| p.as_str() == name)
+}
+
 /// Options for [`OAuth2Flow::authorize`].
 #[derive(Debug, Clone, Default)]
 #[non_exhaustive]
@@ -210,14 +227,11 @@ impl OAuth2Flow {
         let span = tracing::info_span!("oauth2.authorize", provider = self.provider());
         async {
             let settings = self.settings()?;
-            let reserved = |name: &str| {
-                name == settings.scope_param || FlowParam::ALL.iter().any(|p| p.as_str() == name)
-            };
             if let Some((param, _)) = settings
                 .extra_authorize_params
                 .iter()
                 .chain(&options.extra_params)
-                .find(|(name, _)| reserved(name))
+                .find(|(name, _)| is_reserved_authorize_param(name, &settings.scope_param))
             {
                 return Err(AuthError::ReservedAuthorizeParam {
                     provider: self.provider().to_string(),

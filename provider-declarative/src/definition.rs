@@ -8,7 +8,7 @@ use auth_core::config::is_secure_endpoint;
 use auth_core::provider::{
     BodyFormat, ClientAuthMethod, RevocationRequest, RevocationScope, RevokeToken,
 };
-use auth_core::{ConfigError, REFUSED_HEADERS};
+use auth_core::{ConfigError, REFUSED_HEADERS, is_reserved_authorize_param};
 use reqwest::header::{HeaderName, HeaderValue};
 use serde::Deserialize;
 use toml::Spanned;
@@ -50,7 +50,7 @@ struct Raw {
     #[serde(default)]
     revocation_scope: Scope,
     #[serde(default)]
-    authorize_params: BTreeMap<String, String>,
+    authorize_params: BTreeMap<Spanned<String>, String>,
     #[serde(default)]
     placeholders: BTreeMap<Spanned<String>, String>,
     #[serde(default)]
@@ -526,6 +526,17 @@ fn validate(source: &Source<'_>, index: usize, raw: Raw) -> Result<Definition, C
         &raw.bare_token_prefixes,
         "a prefix that tokens sent bare start with, e.g. `lin_api_`",
     )?;
+    if let Some(name) = raw
+        .authorize_params
+        .keys()
+        .find(|name| is_reserved_authorize_param(name.get_ref(), &raw.scope_param))
+    {
+        return Err(source.error(
+            Some(name.span()),
+            at(&format!("authorize_params.{}", name.get_ref())),
+            "the flow sets this parameter itself (response_type, client_id, redirect_uri, state, code_challenge, code_challenge_method and the scope parameter): remove it",
+        ));
+    }
     let read_paths = match &raw.read_paths {
         Some(patterns) => Some(
             patterns
@@ -614,7 +625,11 @@ fn validate(source: &Source<'_>, index: usize, raw: Raw) -> Result<Definition, C
         revoke_token: raw.revoke_token.into(),
         revocation_request: raw.revocation_request.into(),
         revocation_scope: raw.revocation_scope.into(),
-        authorize_params: raw.authorize_params.into_iter().collect(),
+        authorize_params: raw
+            .authorize_params
+            .into_iter()
+            .map(|(name, value)| (name.into_inner(), value))
+            .collect(),
         placeholders,
         api_headers,
         bare_token_prefixes,

@@ -812,3 +812,33 @@ fn read_paths_say_which_gets_only_read() {
         assert_definition_error(&err, &file, 6, "providers[0].read_paths", reason);
     }
 }
+
+/// An authorize parameter the flow sets itself is refused where the definition writes it, not
+/// by every consent flow failing.
+#[test]
+fn authorize_params_that_repeat_the_flow_s_own_are_refused() {
+    let head = "[[providers]]\nid = \"acme\"\ndisplay_name = \"Acme\"\nauthorization_url = \"https://acme.example/a\"\ntoken_url = \"https://acme.example/t\"\nscope_param = \"user_scope\"\n";
+    let reason = "the flow sets this parameter itself (response_type, client_id, redirect_uri, state, code_challenge, code_challenge_method and the scope parameter): remove it";
+    for name in ["state", "response_type", "user_scope"] {
+        let (err, file) = refused(&format!(
+            "{head}\n[providers.authorize_params]\nprompt = \"consent\"\n{name} = \"x\"\n"
+        ));
+        assert_definition_error(
+            &err,
+            &file,
+            10,
+            &format!("providers[0].authorize_params.{name}"),
+            reason,
+        );
+    }
+    // `scope` is the scope parameter only where the definition says so.
+    let parsed = provider_declarative::parse(
+        &format!("{head}\n[providers.authorize_params]\nscope = \"openid\"\n"),
+        "acme.toml",
+    )
+    .unwrap();
+    assert_eq!(
+        parsed[0].authorize_params,
+        [("scope".to_string(), "openid".to_string())]
+    );
+}
