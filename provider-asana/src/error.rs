@@ -367,6 +367,12 @@ fn failure_of(cause: &AsanaError) -> String {
             "hosted service {operation} timed out after {}ms",
             timeout.as_millis()
         ),
+        AsanaError::Service(ServiceError::Status {
+            operation,
+            status,
+            message,
+            ..
+        }) => format!("hosted service {operation} (HTTP {status}): {message}"),
         other => other.to_string(),
     }
 }
@@ -482,10 +488,19 @@ fn status_advice(status: u16, retryable: bool, retry_after: Option<Duration>) ->
 }
 
 impl ServiceError {
-    /// Whether the call surely never reached the service: its connection did not open. A
-    /// timeout may have struck after the request was sent, so it is never counted here.
-    pub fn never_sent(&self) -> bool {
-        matches!(self, ServiceError::Network { source, .. } if source.is_connect())
+    /// Whether the call may have run at the service although it failed, and a retry is offered:
+    /// a timeout or a connection lost once the request was on its way (not one that never
+    /// opened), or a retryable 500, 502 or 504 (the service, or a proxy in front of it, gave up
+    /// while the call may have been running). A retryable 503 is the service refusing work.
+    pub fn may_have_run(&self) -> bool {
+        match self {
+            ServiceError::Timeout { .. } => true,
+            ServiceError::Network { source, .. } => !source.is_connect(),
+            ServiceError::Status {
+                status, retryable, ..
+            } => *retryable && matches!(status, 500 | 502 | 504),
+            _ => false,
+        }
     }
 
     /// What the caller can do about this error: 409 means the customer must connect again;

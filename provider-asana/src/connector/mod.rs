@@ -726,9 +726,7 @@ impl AsanaConnector {
                 },
                 // The call reached the service (or may have), which may have run the action:
                 // for one that is not idempotent, repeating it could run it twice.
-                AsanaError::Service(
-                    ref failure @ (ServiceError::Timeout { .. } | ServiceError::Network { .. }),
-                ) if !failure.never_sent() => outcome_for_action(
+                AsanaError::Service(ref failure) if failure.may_have_run() => outcome_for_action(
                     op,
                     ExecuteError::Api(AsanaError::OutcomeUnknown { cause: Box::new(e) }),
                 ),

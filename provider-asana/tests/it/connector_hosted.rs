@@ -656,6 +656,40 @@ async fn a_write_that_timed_out_at_the_service_is_an_unknown_outcome() {
     );
 }
 
+/// A gateway's "retry" after a write may have run (a 504 of the service's deadline, a proxy's
+/// 502) is an unknown outcome too; a 503, the service refusing work, stays retryable.
+#[tokio::test]
+async fn a_write_a_gateway_gave_up_on_is_an_unknown_outcome() {
+    for (status, unknown) in [(504, true), (502, true), (500, true), (503, false)] {
+        let (server, _) = service(900).await;
+        mount_execute(&server, error_answer(status, "gave up", true)).await;
+        let connector =
+            AsanaConnector::hosted(config(&server, HostedTarget::Connector(CONNECTOR.into())))
+                .expect("config");
+        let err = connector
+            .execute(
+                "tasks",
+                "create",
+                json!({"workspace": "1", "name": "Written once"}),
+            )
+            .await
+            .expect_err("the call fails");
+        assert_eq!(
+            (err.outcome_unknown(), err.is_retryable()),
+            (unknown, !unknown),
+            "{status}: {err:?}"
+        );
+        if unknown {
+            assert!(
+                err.to_string().contains(&format!(
+                    "(HTTP {status}): gave up; the request may have been applied"
+                )),
+                "{err}"
+            );
+        }
+    }
+}
+
 #[tokio::test]
 async fn a_connection_that_never_opens_times_out_after_the_connect_timeout() {
     // A listener whose backlog is full and that never accepts: the kernel drops further SYNs,
