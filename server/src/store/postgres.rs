@@ -132,6 +132,11 @@ CREATE INDEX integrations_service_oauth_secrets_by_connector
 CREATE INDEX integrations_service_oauth_secrets_by_expiry
     ON integrations_service_oauth_secrets(expires_ms);
 ",
+    // The listing's order, so that a page reads only its own rows.
+    "
+CREATE INDEX integrations_service_connectors_in_order
+    ON integrations_service_connectors(application_id, created_ms, id);
+",
 ];
 
 const APPLICATION_COLUMNS: &str =

@@ -22,7 +22,7 @@ use super::{
 use crate::error::ServiceStoreError;
 
 /// The schema this release writes; each entry of [`MIGRATIONS`] moves a file one version up.
-const SCHEMA_VERSION: i64 = 4;
+const SCHEMA_VERSION: i64 = 5;
 
 /// `MIGRATIONS[n]` takes a file from version `n` to `n + 1`.
 const MIGRATIONS: &[&str] = &[
@@ -118,7 +118,22 @@ CREATE TABLE oauth_secrets (
 CREATE INDEX oauth_secrets_by_connector ON oauth_secrets(connector_id);
 CREATE INDEX oauth_secrets_by_expiry ON oauth_secrets(expires_ms);
 ",
+    // The listing's order, so that a page reads only its own rows.
+    "
+CREATE INDEX connectors_in_order ON connectors(application_id, created_ms, id);
+",
 ];
+
+/// The listing of an application's connectors, in order, from after a position, at most a
+/// limit: read along `connectors_in_order`, never sorted.
+fn list_connectors_statement() -> String {
+    format!(
+        "SELECT {CONNECTOR_COLUMNS} FROM connectors WHERE application_id = ?1 \
+         AND (?2 IS NULL OR customer_name = ?2) AND (?3 IS NULL OR connector_type = ?3) \
+         AND (?4 IS NULL OR created_ms > ?4 OR (created_ms = ?4 AND id > ?5)) \
+         ORDER BY created_ms, id LIMIT ?6"
+    )
+}
 
 const APPLICATION_COLUMNS: &str =
     "id, name, organization_id, client_id, client_secret_hash, redirect_origins, created_ms";
@@ -881,12 +896,7 @@ impl ServiceStore for SqliteServiceStore {
     ) -> Result<Vec<ConnectorRecord>, ServiceStoreError> {
         let (application_id, filter) = (application_id.to_string(), filter.clone());
         self.read("listed connectors", move |c| {
-            let mut statement = c.prepare(&format!(
-                "SELECT {CONNECTOR_COLUMNS} FROM connectors WHERE application_id = ?1 \
-                 AND (?2 IS NULL OR customer_name = ?2) AND (?3 IS NULL OR connector_type = ?3) \
-                 AND (?4 IS NULL OR created_ms > ?4 OR (created_ms = ?4 AND id > ?5)) \
-                 ORDER BY created_ms, id LIMIT ?6"
-            ))?;
+            let mut statement = c.prepare(&list_connectors_statement())?;
             let (after_ms, after_id) = filter.after.map(|p| (millis(p.created_at), p.id)).unzip();
             let rows = statement.query_map(
                 params![
@@ -1276,6 +1286,37 @@ impl ServiceStore for SqliteServiceStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_page_of_connectors_is_read_along_its_index_never_sorted() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("service.db");
+        drop(SqliteServiceStore::open(&path).await.unwrap());
+        let plan: Vec<String> = {
+            let c = Connection::open(&path).unwrap();
+            let mut explain = c
+                .prepare(&format!(
+                    "EXPLAIN QUERY PLAN {}",
+                    list_connectors_statement()
+                ))
+                .unwrap();
+            explain
+                .query_map(params!["app", "c", "asana", 1_i64, "id", 100_i64], |r| {
+                    r.get::<_, String>(3)
+                })
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap()
+        };
+        assert!(
+            plan.iter().any(|step| step.contains("connectors_in_order")),
+            "{plan:?}"
+        );
+        assert!(
+            !plan.iter().any(|step| step.contains("TEMP B-TREE")),
+            "{plan:?}"
+        );
+    }
     use crate::store::testing::{self, application};
 
     #[tokio::test]

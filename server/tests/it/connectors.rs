@@ -419,6 +419,8 @@ async fn the_list_answers_pages_that_together_hold_every_connector_once() {
             .connector(&token, customer, json!({ "token": pat }))
             .await;
         created.push(connector["id"].as_str().unwrap().to_string());
+        // Connectors created in the same millisecond are listed by id: a later one here.
+        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
     }
     let mut seen = Vec::new();
     let mut cursor: Option<String> = None;
