@@ -13,6 +13,10 @@ const LONGEST_INTERVAL: Duration = Duration::from_secs(3_600);
 /// How many entries one statement deletes: a batch that holds the store's writer briefly.
 const BATCH: u32 = 10_000;
 
+/// The pause between two full batches, so that a backlog (the first run over years of entries)
+/// leaves the store's writer to requests in between.
+const PAUSE: Duration = Duration::from_millis(100);
+
 /// How often entries past `retention` are looked for.
 pub(crate) fn interval(retention: Duration) -> Duration {
     (retention / 10).clamp(Duration::from_millis(10), LONGEST_INTERVAL)
@@ -26,7 +30,7 @@ pub(crate) async fn run(store: Arc<dyn ServiceStore>, retention: Duration) {
             .unwrap_or(SystemTime::UNIX_EPOCH);
         loop {
             match store.delete_audit_before(before, BATCH).await {
-                Ok(deleted) if deleted == u64::from(BATCH) => tokio::task::yield_now().await,
+                Ok(deleted) if deleted == u64::from(BATCH) => tokio::time::sleep(PAUSE).await,
                 Ok(_) => break,
                 Err(e) => {
                     tracing::warn!(error = %e, "could not delete audit entries past their retention; trying again later");

@@ -123,15 +123,14 @@ impl fmt::Display for StoreLocation {
                     if parsed.password().is_some() {
                         let _ = parsed.set_password(Some("***"));
                     }
-                    // libpq takes the password as a query parameter too.
-                    if parsed
-                        .query_pairs()
-                        .any(|(key, _)| key.eq_ignore_ascii_case("password"))
-                    {
+                    // libpq takes the password as a query parameter too, and a client key's
+                    // as `sslpassword`.
+                    let secret = |key: &str| key.to_ascii_lowercase().contains("password");
+                    if parsed.query_pairs().any(|(key, _)| secret(&key)) {
                         let pairs: Vec<(String, String)> = parsed
                             .query_pairs()
                             .map(|(key, value)| {
-                                let value = if key.eq_ignore_ascii_case("password") {
+                                let value = if secret(&key) {
                                     "***".to_string()
                                 } else {
                                     value.into_owned()

@@ -455,7 +455,18 @@ pub(super) fn default_name(
 ) -> Result<String, ApiError> {
     match name {
         Some(name) => given_name(name),
-        None => Ok(format!("{} {}", kind.display_name(), customer)),
+        None => {
+            // Within the names' limit, so that it can be given back as it was answered.
+            let mut name = format!("{} {}", kind.display_name(), customer);
+            if name.len() > MAX_NAME_BYTES {
+                let mut end = MAX_NAME_BYTES;
+                while !name.is_char_boundary(end) {
+                    end -= 1;
+                }
+                name.truncate(end);
+            }
+            Ok(name)
+        }
     }
 }
 

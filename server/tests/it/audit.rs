@@ -161,6 +161,24 @@ async fn an_entry_is_bounded_whatever_the_request_holds() {
             .post("/api/v1/integrations/connectors", Some(&token), body)
             .await;
         assert_eq!(status, expected, "{answer}");
+        if status == 201 {
+            // The default name ("Asana " and the customer's) is cut to the limit, so that it
+            // can be given back as it was answered.
+            let name = answer["name"].as_str().unwrap();
+            assert_eq!(name, format!("Asana {}", "c".repeat(250)));
+            let (status, patched) = service
+                .send(
+                    reqwest::Method::PATCH,
+                    &format!(
+                        "/api/v1/integrations/connectors/{}",
+                        answer["id"].as_str().unwrap()
+                    ),
+                    Some(&token),
+                    Some(json!({ "name": name }).to_string().into_bytes()),
+                )
+                .await;
+            assert_eq!(status, 200, "{patched}");
+        }
     }
 }
 

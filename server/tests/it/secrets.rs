@@ -199,6 +199,7 @@ fn a_store_url_s_password_is_never_formatted() {
         "postgres://app:canary-pg-password@db.internal/app",
         "postgres://app@db.internal/app?password=canary-pg-password",
         "postgresql://app@db.internal/app?sslmode=require&PASSWORD=canary-pg-password",
+        "postgres://app@db.internal/app?sslkey=k.pem&sslpassword=canary-pg-password",
     ] {
         let location: integrations_server::StoreLocation = url.parse().unwrap();
         let builder = integrations_server::Server::builder().store(location.clone());
