@@ -1714,3 +1714,25 @@ async fn refreshing_credentials_without_a_refresh_token_sends_nothing() {
     assert!(err.needs_reauthorization());
     assert!(server.received_requests().await.unwrap().is_empty());
 }
+
+/// A config file's section for a provider given in code is read as that provider's, and a
+/// section naming nothing fails the build.
+#[test]
+fn a_section_for_a_provider_given_in_code_is_known_and_a_stray_one_is_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("c.toml");
+    std::fs::write(&file, "[test]\n").unwrap();
+    assert!(
+        builder("http://127.0.0.1:1")
+            .config_file(&file)
+            .build()
+            .is_ok()
+    );
+    std::fs::write(&file, "[test]\n[tset]\n").unwrap();
+    match builder("http://127.0.0.1:1").config_file(&file).build() {
+        Err(AuthError::Config(auth_core::ConfigError::UnknownSection { key, known, .. })) => {
+            assert_eq!((key.as_str(), known.as_str()), ("tset", "test"));
+        }
+        other => panic!("{other:?}"),
+    }
+}
