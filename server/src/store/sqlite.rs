@@ -1565,8 +1565,8 @@ mod tests {
         assert!(matches!(
             SqliteServiceStore::open(&path).await,
             Err(ServiceStoreError::UnsupportedVersion {
-                found: 5,
-                supported: 4,
+                found: 6,
+                supported: 5,
                 ..
             })
         ));

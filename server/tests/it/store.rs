@@ -50,11 +50,12 @@ async fn the_postgres_store_passes_the_conformance_checks() {
     PostgresServiceStore::open(credentials.clone())
         .await
         .unwrap();
-    // A database of version 1 gains the consent flows' secret ids.
+    // A database of version 1 gains the consent flows' secret ids and the listing's index.
     db.connect()
         .await
         .batch_execute(
             "DROP TABLE integrations_service_oauth_secrets; \
+             DROP INDEX integrations_service_connectors_in_order; \
              UPDATE integrations_schema SET version = 1 WHERE component = 'service'",
         )
         .await
@@ -62,6 +63,16 @@ async fn the_postgres_store_passes_the_conformance_checks() {
     let store = PostgresServiceStore::open(credentials.clone())
         .await
         .unwrap();
+    let indexes = db
+        .connect()
+        .await
+        .query(
+            "SELECT 1 FROM pg_indexes WHERE indexname = 'integrations_service_connectors_in_order'",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(indexes.len(), 1);
     store
         .create_application(application("migrated", "migrated-client"))
         .await
@@ -96,7 +107,7 @@ async fn the_postgres_store_passes_the_conformance_checks() {
         PostgresServiceStore::open(credentials).await,
         Err(ServiceStoreError::UnsupportedVersion {
             found: 99,
-            supported: 2,
+            supported: 3,
             ..
         })
     ));
