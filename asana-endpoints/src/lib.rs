@@ -1471,7 +1471,8 @@ pub const ENDPOINTS: &[Endpoint] = &[
         path: "/tasks/{task_gid}/addProject",
         query: &[],
         body: &["project", "insert_after", "insert_before", "section"],
-        exclusive: &[&["insert_after", "insert_before", "section"]],
+        // `section` combines with either, placing the task within the section.
+        exclusive: &[&["insert_after", "insert_before"]],
     },
     Endpoint {
         op: Op::AddTagForTask,
@@ -2221,11 +2222,11 @@ mod tests {
     }
 
     #[test]
-    fn a_task_goes_into_a_project_by_one_anchor_at_most() {
+    fn a_task_goes_into_a_project_by_one_anchor_at_most_and_a_section_with_it() {
         let add_project = Op::AddProjectForTask.endpoint();
         assert_eq!(
             add_project.exclusive,
-            &[&["insert_after", "insert_before", "section"][..]]
+            &[&["insert_after", "insert_before"][..]]
         );
     }
 

@@ -930,10 +930,10 @@ fn cases() -> Vec<Case> {
         exact(
             "task_projects",
             "create",
-            json!({"task_gid": "100", "project": "v1", "insert_before": "v3"}),
+            json!({"task_gid": "100", "project": "v1", "insert_before": "v3", "section": "v4"}),
             ("POST", "/tasks/100/addProject"),
             &[],
-            Some(json!({"data": {"project": "v1", "insert_before": "v3"}})),
+            Some(json!({"data": {"project": "v1", "insert_before": "v3", "section": "v4"}})),
             Shape::Object,
         ),
         exact(
