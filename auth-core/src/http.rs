@@ -3,6 +3,34 @@
 use std::sync::OnceLock;
 
 use bytes::{Bytes, BytesMut};
+use reqwest::header::HeaderValue;
+
+use crate::secret::SecretString;
+
+/// The `Authorization` header value that sends `token`: `Bearer <token>`, or the token alone when
+/// `bare`, marked sensitive (HTTP/2 never indexes it, `Debug` hides it). `None` when the token
+/// cannot be a header value (a line break, a non-ASCII character): built before a request, this
+/// fails where the token is at fault, not later as a transport error.
+///
+/// ```
+/// use auth_core::SecretString;
+/// use auth_core::http::authorization;
+///
+/// let header = authorization(&SecretString::from("t-1"), false).unwrap();
+/// assert_eq!((header.to_str().unwrap(), header.is_sensitive()), ("Bearer t-1", true));
+/// assert_eq!(authorization(&SecretString::from("k-1"), true).unwrap(), "k-1");
+/// assert!(authorization(&SecretString::from("t\n1"), false).is_none());
+/// ```
+pub fn authorization(token: &SecretString, bare: bool) -> Option<HeaderValue> {
+    let value = if bare {
+        HeaderValue::from_str(token.expose_secret())
+    } else {
+        HeaderValue::try_from(format!("Bearer {}", token.expose_secret()))
+    };
+    let mut value = value.ok()?;
+    value.set_sensitive(true);
+    Some(value)
+}
 
 /// How much a body may reserve up front: a server may announce more than it sends.
 const MAX_RESERVED: u64 = 1024 * 1024;

@@ -314,16 +314,12 @@ impl ApiRequest {
             .timeout(self.timeout);
         // Built here rather than by reqwest's `bearer_auth`, whose failure on a token that is no
         // header value would surface at `send` as a retryable transport error.
-        let authorization = if self.api.sends_bare(token.expose_secret()) {
-            reqwest::header::HeaderValue::from_str(token.expose_secret())
-        } else {
-            reqwest::header::HeaderValue::try_from(format!("Bearer {}", token.expose_secret()))
-        };
-        let mut authorization = authorization.map_err(|_| AuthError::ApiRequest {
-            provider: self.source.provider().to_string(),
-            reason: "the token is not a valid header value (visible ASCII only)".into(),
-        })?;
-        authorization.set_sensitive(true);
+        let authorization =
+            crate::http::authorization(token, self.api.sends_bare(token.expose_secret()))
+                .ok_or_else(|| AuthError::ApiRequest {
+                    provider: self.source.provider().to_string(),
+                    reason: "the token is not a valid header value (visible ASCII only)".into(),
+                })?;
         let mut request = request.header(reqwest::header::AUTHORIZATION, authorization);
         for (name, value) in &self.api.headers {
             if !headers.contains_key(name.as_str()) {

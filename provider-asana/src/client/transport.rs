@@ -536,13 +536,10 @@ impl AsanaClient {
 /// The `Authorization` header carrying `token`, marked sensitive; or why the token cannot be a
 /// header value (never the token itself).
 fn bearer(token: &SecretString) -> Result<HeaderValue, &'static str> {
-    let mut value =
-        HeaderValue::from_str(&format!("Bearer {}", token.expose_secret())).map_err(|_| {
-            "the access token is not a valid HTTP header value (it holds a line break or another \
-             character a header cannot carry): check the token that was configured"
-        })?;
-    value.set_sensitive(true);
-    Ok(value)
+    auth_core::http::authorization(token, false).ok_or(
+        "the access token is not a valid HTTP header value (it holds a line break or another \
+         character a header cannot carry): check the token that was configured",
+    )
 }
 
 /// `e` and its sources, `: `-separated (reqwest's own text is only "builder error").
