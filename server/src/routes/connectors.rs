@@ -19,8 +19,8 @@ use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
 use super::{
-    ApiJson, ApiPath, ApiQuery, AppState, Audit, MAX_NAME_BYTES, customer_of, from_json, rfc3339,
-    to_completion, writes_lost,
+    ApiJson, ApiPath, ApiQuery, AppState, Audit, MAX_NAME_BYTES, customer_of, cut_to, from_json,
+    rfc3339, to_completion, writes_lost,
 };
 use crate::error::{ApiError, ErrorBody};
 use crate::providers::{ConnectorType, CredentialsInput};
@@ -458,13 +458,7 @@ pub(super) fn default_name(
         None => {
             // Within the names' limit, so that it can be given back as it was answered.
             let mut name = format!("{} {}", kind.display_name(), customer);
-            if name.len() > MAX_NAME_BYTES {
-                let mut end = MAX_NAME_BYTES;
-                while !name.is_char_boundary(end) {
-                    end -= 1;
-                }
-                name.truncate(end);
-            }
+            cut_to(&mut name, MAX_NAME_BYTES);
             Ok(name)
         }
     }

@@ -309,14 +309,21 @@ impl Audit<'_> {
 fn storable(text: &str) -> String {
     let mut kept = text.replace('\0', "\u{FFFD}");
     if kept.len() > MAX_AUDITED_NAME_BYTES {
-        let mut end = MAX_AUDITED_NAME_BYTES - '…'.len_utf8();
-        while !kept.is_char_boundary(end) {
-            end -= 1;
-        }
-        kept.truncate(end);
+        cut_to(&mut kept, MAX_AUDITED_NAME_BYTES - '…'.len_utf8());
         kept.push('…');
     }
     kept
+}
+
+/// Cuts `text` to at most `max` bytes, at a character boundary.
+pub(crate) fn cut_to(text: &mut String, max: usize) {
+    if text.len() > max {
+        let mut end = max;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+    }
 }
 
 /// A request's param names as an entry keeps them: each [`storable`], at most
