@@ -21,7 +21,7 @@ use url::Url;
 
 use crate::error::{AuthError, StoreError};
 use crate::secret::SecretString;
-use crate::store::{CredentialRecord, CredentialStore, Payload, PutMode};
+use crate::store::{CredentialRecord, CredentialStore, Payload, PutMode, Version};
 
 /// How many authorizations [`MemoryPendingStates::new`] keeps at most (used ones included, until
 /// they expire or room is needed).
@@ -363,6 +363,34 @@ impl StoredPendingStates {
         }
     }
 
+    /// The state under `key`, not expired, with its record's version: [`AuthError::UnknownState`]
+    /// when there is none (or it cannot be read), [`AuthError::StateExpired`] when it expired (its
+    /// record is then deleted).
+    async fn unexpired(
+        &self,
+        provider: &str,
+        key: &str,
+    ) -> Result<(StoredState, Version), AuthError> {
+        let unknown = || AuthError::UnknownState {
+            provider: provider.to_string(),
+        };
+        let Some(found) = self.store.get(PENDING_STATES_PROVIDER, key).await? else {
+            return Err(unknown());
+        };
+        let Ok(stored) = serde_json::from_slice::<StoredState>(found.record.payload.expose_bytes())
+        else {
+            return Err(unknown());
+        };
+        if self.expired(&stored, unix_now()) {
+            self.store.delete(PENDING_STATES_PROVIDER, key).await?;
+            return Err(AuthError::StateExpired {
+                provider: provider.to_string(),
+                ttl: self.ttl,
+            });
+        }
+        Ok((stored, found.version))
+    }
+
     fn expired(&self, stored: &StoredState, now: u64) -> bool {
         u128::from(now.saturating_sub(stored.issued_at)) >= self.ttl.as_millis()
     }
@@ -421,24 +449,7 @@ impl PendingStateStore for StoredPendingStates {
 
     async fn take(&self, provider: &str, state: &str) -> Result<PendingState, AuthError> {
         let key = Self::key(state);
-        let unknown = || AuthError::UnknownState {
-            provider: provider.to_string(),
-        };
-        let Some(found) = self.store.get(PENDING_STATES_PROVIDER, &key).await? else {
-            return Err(unknown());
-        };
-        let Ok(mut stored) =
-            serde_json::from_slice::<StoredState>(found.record.payload.expose_bytes())
-        else {
-            return Err(unknown());
-        };
-        if self.expired(&stored, unix_now()) {
-            self.store.delete(PENDING_STATES_PROVIDER, &key).await?;
-            return Err(AuthError::StateExpired {
-                provider: provider.to_string(),
-                ttl: self.ttl,
-            });
-        }
+        let (mut stored, version) = self.unexpired(provider, &key).await?;
         let reused = || AuthError::StateReused {
             provider: provider.to_string(),
         };
@@ -448,11 +459,7 @@ impl PendingStateStore for StoredPendingStates {
         let verifier = stored.verifier.take().map(SecretString::from);
         stored.used = true;
         let tombstone = CredentialRecord::new(PENDING_STATES_PROVIDER, key, Self::encode(&stored));
-        match self
-            .store
-            .put(tombstone, PutMode::Update(found.version))
-            .await
-        {
+        match self.store.put(tombstone, PutMode::Update(version)).await {
             Ok(_) => {}
             Err(StoreError::VersionMismatch { .. }) => return Err(reused()),
             Err(e) => return Err(e.into()),
@@ -475,34 +482,16 @@ impl PendingStateStore for StoredPendingStates {
     async fn restore(&self, state: &str, pending: PendingState) -> Result<bool, AuthError> {
         let key = Self::key(state);
         let provider = pending.provider.clone();
-        let unknown = || AuthError::UnknownState {
-            provider: provider.clone(),
-        };
-        let Some(found) = self.store.get(PENDING_STATES_PROVIDER, &key).await? else {
-            return Err(unknown());
-        };
-        let Ok(taken) = serde_json::from_slice::<StoredState>(found.record.payload.expose_bytes())
-        else {
-            return Err(unknown());
-        };
-        if self.expired(&taken, unix_now()) {
-            self.store.delete(PENDING_STATES_PROVIDER, &key).await?;
-            return Err(AuthError::StateExpired {
-                provider,
-                ttl: self.ttl,
-            });
-        }
+        let (taken, version) = self.unexpired(&provider, &key).await?;
         if !taken.used || taken.provider != provider {
-            return Err(unknown());
+            return Err(AuthError::UnknownState { provider });
         }
         let record = CredentialRecord::new(
             PENDING_STATES_PROVIDER,
             key,
             Self::encode(&Self::stored(pending, taken.issued_at)),
         );
-        self.store
-            .put(record, PutMode::Update(found.version))
-            .await?;
+        self.store.put(record, PutMode::Update(version)).await?;
         Ok(true)
     }
 }
@@ -516,6 +505,16 @@ mod tests {
     /// minute, long enough that no state expires while a test runs.
     const TTL: Duration = Duration::from_secs(60);
 
+    /// The JSON payload stored for `state`.
+    async fn stored_payload(store: &MemoryCredentialStore, state: &str) -> serde_json::Value {
+        let record = store
+            .get(PENDING_STATES_PROVIDER, &StoredPendingStates::key(state))
+            .await
+            .unwrap()
+            .unwrap();
+        serde_json::from_slice(record.record.payload.expose_bytes()).unwrap()
+    }
+
     #[tokio::test]
     async fn a_stored_state_keeps_the_subject_it_is_bound_to() {
         let store = Arc::new(MemoryCredentialStore::new());
@@ -527,17 +526,10 @@ mod tests {
             )
             .await
             .unwrap();
-        let record = store
-            .get(
-                PENDING_STATES_PROVIDER,
-                &StoredPendingStates::key("state-1"),
-            )
-            .await
-            .unwrap()
-            .unwrap();
-        let payload: serde_json::Value =
-            serde_json::from_slice(record.record.payload.expose_bytes()).unwrap();
-        assert_eq!(payload["subject"], "user-123");
+        assert_eq!(
+            stored_payload(&store, "state-1").await["subject"],
+            "user-123"
+        );
         let taken = states.take("acme", "state-1").await.unwrap();
         assert_eq!(taken.subject.as_deref(), Some("user-123"));
     }
@@ -620,18 +612,7 @@ mod tests {
     async fn a_stored_state_is_put_back_with_its_issue_time_unless_expired() {
         let store = Arc::new(MemoryCredentialStore::new());
         let states = StoredPendingStates::new(store.clone(), TTL);
-        let payload = || async {
-            let record = store
-                .get(
-                    PENDING_STATES_PROVIDER,
-                    &StoredPendingStates::key("state-1"),
-                )
-                .await
-                .unwrap()
-                .unwrap();
-            serde_json::from_slice::<serde_json::Value>(record.record.payload.expose_bytes())
-                .unwrap()
-        };
+        let payload = || stored_payload(&store, "state-1");
         states
             .insert(
                 "state-1",
