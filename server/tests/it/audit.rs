@@ -111,20 +111,15 @@ async fn changes_and_executes_are_audited_newest_first_with_param_names_only() {
 #[tokio::test]
 async fn an_entry_is_bounded_whatever_the_request_holds() {
     let service = Service::start().await;
-    let app = service.application("acme").await;
-    let token = service.app_token(&app).await;
+    let (token, id) = service.pat_connector().await;
     let pat = service.asana.personal_access_token().to_string();
-    let connector = service
-        .connector(&token, "customer-1", json!({ "token": pat }))
-        .await;
-    let id = connector["id"].as_str().unwrap();
     // 127 bytes of `a` then `é` (2 bytes): the cut falls inside the `é`.
     let entity = format!("{}é{}", "a".repeat(124), "b".repeat(10_000));
     let params: serde_json::Map<String, serde_json::Value> = (0..100)
         .map(|i| (format!("p{i:03}{}", "x".repeat(500)), json!(i)))
         .collect();
     let (status, _) = service
-        .execute(&token, id, &entity, "get", json!(params))
+        .execute(&token, &id, &entity, "get", json!(params))
         .await;
     assert_eq!(status, 400);
     let (status, audit) = service.get("/api/v1/audit?limit=1", Some(&token)).await;
@@ -191,12 +186,8 @@ async fn entries_past_the_retention_are_deleted_and_newer_ones_stay() {
         builder.audit_retention(Some(retention))
     })
     .await;
-    let app = service.application("acme").await;
-    let token = service.app_token(&app).await;
+    let (token, first) = service.pat_connector().await;
     let pat = service.asana.personal_access_token().to_string();
-    let first = service
-        .connector(&token, "customer-1", json!({ "token": pat }))
-        .await;
     let entries = |audit: &serde_json::Value| -> Vec<String> {
         audit["data"]
             .as_array()
@@ -206,7 +197,7 @@ async fn entries_past_the_retention_are_deleted_and_newer_ones_stay() {
             .collect()
     };
     let (_, audit) = service.get("/api/v1/audit", Some(&token)).await;
-    assert_eq!(entries(&audit), [first["id"].as_str().unwrap()]);
+    assert_eq!(entries(&audit), [first]);
     // Past the retention and one more look (a tenth of it), the entry is gone.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     loop {
