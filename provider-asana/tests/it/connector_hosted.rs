@@ -596,8 +596,8 @@ async fn invalid_params_send_nothing() {
     );
 }
 
-#[tokio::test]
-async fn a_slow_service_times_out_as_retryable() {
+/// A service that answers executes after 5 s, and a connector to it that waits 300 ms.
+async fn slow_service() -> (MockServer, AsanaConnector) {
     let (server, _) = service(900).await;
     mount_execute(&server, tasks_answer().set_delay(Duration::from_secs(5))).await;
     let connector = AsanaConnector::hosted(
@@ -605,6 +605,12 @@ async fn a_slow_service_times_out_as_retryable() {
             .with_timeout(Duration::from_millis(300)),
     )
     .expect("config");
+    (server, connector)
+}
+
+#[tokio::test]
+async fn a_slow_service_times_out_as_retryable() {
+    let (_server, connector) = slow_service().await;
     let err = failed_get(&connector).await;
     assert!(
         matches!(service_error(&err), ServiceError::Timeout { .. }),
@@ -618,13 +624,7 @@ async fn a_slow_service_times_out_as_retryable() {
 /// retryable timeout.
 #[tokio::test]
 async fn a_write_that_timed_out_at_the_service_is_an_unknown_outcome() {
-    let (server, _) = service(900).await;
-    mount_execute(&server, tasks_answer().set_delay(Duration::from_secs(5))).await;
-    let connector = AsanaConnector::hosted(
-        config(&server, HostedTarget::Connector(CONNECTOR.into()))
-            .with_timeout(Duration::from_millis(300)),
-    )
-    .expect("config");
+    let (_server, connector) = slow_service().await;
     let err = connector
         .execute(
             "tasks",
