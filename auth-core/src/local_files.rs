@@ -70,7 +70,8 @@ pub fn create_private_dir(dir: &Path) -> io::Result<()> {
 /// Restricts `file`, if it exists and other users may read or write it, to its owner (mode 0600,
 /// or 0400 if the owner could not write it either), with a warning: a file created by another tool
 /// or an older release, or copied with a permissive umask, must not stay readable by every local
-/// user. Fails when it cannot (another user owns the file, say) rather than keep using it.
+/// user. Fails when it cannot (another user owns the file, say) rather than keep using it, and
+/// when `file` is not a regular file (a directory named as a store's file is never touched).
 ///
 /// `store` and `location` name the store in errors; `io_error` maps a failure to read the file's
 /// metadata the way the store maps its other I/O errors. Without unix modes this does nothing.
@@ -83,11 +84,30 @@ pub fn restrict_to_owner(
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = match std::fs::metadata(file) {
-            Ok(meta) => meta.permissions().mode() & 0o777,
+        let meta = match std::fs::metadata(file) {
+            Ok(meta) => meta,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
             Err(e) => return Err(io_error(e)),
         };
+        if !meta.is_file() {
+            let (kind, what) = if meta.is_dir() {
+                (io::ErrorKind::IsADirectory, "a directory")
+            } else {
+                (io::ErrorKind::InvalidInput, "not a regular file")
+            };
+            return Err(StoreError::Io {
+                store,
+                location: location.to_string(),
+                source: io::Error::new(
+                    kind,
+                    format!(
+                        "{} is {what}, not a store's file; name a file (a new one is created)",
+                        file.display()
+                    ),
+                ),
+            });
+        }
+        let mode = meta.permissions().mode() & 0o777;
         if mode & 0o077 == 0 {
             return Ok(());
         }
@@ -151,5 +171,44 @@ mod tests {
             error.to_string(),
             format!("{} is not a directory", file.display())
         );
+    }
+
+    #[test]
+    fn only_a_regular_file_is_restricted_and_a_directory_named_as_one_is_left_alone() {
+        let root = tempfile::tempdir().unwrap();
+        let io_error = |e: io::Error| StoreError::Io {
+            store: "test",
+            location: "loc".into(),
+            source: e,
+        };
+        let file = root.path().join("creds.db");
+        std::fs::write(&file, b"").unwrap();
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+        restrict_to_owner(&file, "test", "loc", io_error).unwrap();
+        assert_eq!(mode(&file), 0o600);
+        restrict_to_owner(&root.path().join("absent"), "test", "loc", io_error).unwrap();
+
+        let dir = root.path().join("dir");
+        std::fs::create_dir(&dir).unwrap();
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let error = restrict_to_owner(&dir, "test", "loc", io_error).unwrap_err();
+        let StoreError::Io {
+            store,
+            location,
+            source,
+        } = error
+        else {
+            panic!("expected StoreError::Io, got {error:?}");
+        };
+        assert_eq!((store, location.as_str()), ("test", "loc"));
+        assert_eq!(source.kind(), io::ErrorKind::IsADirectory);
+        assert_eq!(
+            source.to_string(),
+            format!(
+                "{} is a directory, not a store's file; name a file (a new one is created)",
+                dir.display()
+            )
+        );
+        assert_eq!(mode(&dir), 0o755, "the directory keeps its mode");
     }
 }

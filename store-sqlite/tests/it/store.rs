@@ -235,6 +235,23 @@ async fn a_world_readable_database_and_its_wal_and_shm_are_made_private_at_open(
 }
 
 #[tokio::test]
+async fn a_directory_named_as_the_store_is_refused_and_keeps_its_mode() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("creds.db");
+    std::fs::create_dir(&path).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let Err(StoreError::Io { source, .. }) = support::builder(path.clone(), None).open().await
+    else {
+        panic!("a directory must be refused with StoreError::Io");
+    };
+    assert_eq!(source.kind(), std::io::ErrorKind::IsADirectory);
+    assert_eq!(
+        std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+        0o755
+    );
+}
+
+#[tokio::test]
 async fn data_survives_reopen() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("creds.db");
