@@ -862,13 +862,18 @@ impl TokenCell {
         Ok(cache.unsaved.take().map(|u| *u))
     }
 
-    pub(crate) fn invalidate(&self, rejected: &SecretString) -> bool {
+    pub(crate) fn invalidate(self: &Arc<Self>, rejected: &SecretString) -> bool {
         let mut cache = self.write_cache();
         match &cache.token {
             Some(current) if current.same_secret(rejected) => {
                 cache.token = None;
                 cache.rejected = Some(rejected.clone());
-                cache.can_refresh
+                if !cache.can_refresh {
+                    drop(cache);
+                    self.record_rejection(rejected.clone());
+                    return false;
+                }
+                true
             }
             Some(_) => true,
             None => {
@@ -877,6 +882,65 @@ impl TokenCell {
                 }
                 cache.can_refresh || matches!(self.backing, Backing::Store(_))
             }
+        }
+    }
+
+    /// The provider rejected a stored token that cannot be refreshed: in a task (the caller is
+    /// not async), its record is marked as needing re-authorization, as a rejected grant is, so
+    /// that the store says so to everyone who reads it (a service listing its connectors, other
+    /// processes). Not when the record holds other credentials by then (replaced meanwhile).
+    fn record_rejection(self: &Arc<Self>, rejected: SecretString) {
+        let Backing::Store(store) = &self.backing else {
+            return;
+        };
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let (cell, store) = (Arc::clone(self), Arc::clone(store));
+        runtime.spawn(async move {
+            match cell.mark_token_rejected(store.as_ref(), &rejected).await {
+                Ok(true) => {
+                    cell.mark_needs_reauthorization();
+                    tracing::warn!(
+                        provider = cell.endpoint.id(),
+                        subject = %cell.subject,
+                        "the provider rejected the stored token, which cannot be refreshed: needs re-authorization"
+                    );
+                }
+                Ok(false) => {}
+                Err(e) => tracing::warn!(
+                    provider = cell.endpoint.id(),
+                    subject = %cell.subject,
+                    error = %e,
+                    "could not record that the provider rejected the stored token"
+                ),
+            }
+        });
+    }
+
+    /// Marks the stored record as needing re-authorization if it still holds `rejected` without
+    /// a refresh token (true); false when it holds anything else or changed meanwhile.
+    async fn mark_token_rejected(
+        &self,
+        store: &dyn CredentialStore,
+        rejected: &SecretString,
+    ) -> Result<bool, AuthError> {
+        let Some(current) = store.get(self.endpoint.id(), &self.subject).await? else {
+            return Ok(false);
+        };
+        let still_rejected = current.record.status == CredentialStatus::Active
+            && Credentials::from_payload(&current.record.payload).is_ok_and(|c| {
+                c.token.refresh_token.is_none() && c.token.access_token.same_secret(rejected)
+            });
+        if !still_rejected {
+            return Ok(false);
+        }
+        let mut marked = current.record;
+        marked.status = CredentialStatus::NeedsReauthorization;
+        match store.put(marked, PutMode::Update(current.version)).await {
+            Ok(_) => Ok(true),
+            Err(StoreError::VersionMismatch { .. }) => Ok(false),
+            Err(e) => Err(e.into()),
         }
     }
 

@@ -683,9 +683,12 @@ async fn cached_token_hands_out_only_a_fresh_token_and_never_refreshes() {
     );
 }
 
+/// A stored token the provider rejected and nothing can refresh: the record is marked as
+/// needing re-authorization, for every reader of the store, until the user connects again.
 #[tokio::test]
-async fn a_rejected_token_without_refresh_token_is_unauthorized() {
-    let auth = builder("http://127.0.0.1:9").build().unwrap();
+async fn a_rejected_token_without_refresh_token_marks_its_record() {
+    let store = Arc::new(MemoryCredentialStore::new());
+    let auth = manager_with_store("http://127.0.0.1:9", store.clone());
     auth.store_credentials("test", "u", &OAuth2Token::bearer("no-refresh"))
         .await
         .unwrap();
@@ -697,8 +700,60 @@ async fn a_rejected_token_without_refresh_token_is_unauthorized() {
         .unwrap();
     let token = source.token().await.unwrap();
     assert!(!source.invalidate(&token), "nothing can replace it");
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while stored(&*store, "u").await.0.record.status != CredentialStatus::NeedsReauthorization {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the record was never marked"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let (record, credentials) = stored(&*store, "u").await;
+    assert_eq!(stored_access(&credentials), "no-refresh");
+    assert_eq!(record.version, 2);
     let err = source.token().await.unwrap_err();
-    assert!(matches!(err, AuthError::Unauthorized { .. }), "{err:?}");
+    assert!(
+        matches!(err, AuthError::NeedsReauthorization { .. }),
+        "{err:?}"
+    );
+
+    // Connecting again lifts it.
+    auth.store_credentials("test", "u", &OAuth2Token::bearer("replacement"))
+        .await
+        .unwrap();
+    let session = auth.session("u").await.unwrap();
+    assert_eq!(
+        session.token("test").await.unwrap().expose_secret(),
+        "replacement"
+    );
+}
+
+/// A rejected token replaced before its rejection is recorded: the new credentials stay active
+/// (the test's runtime has one thread, so the recording task runs only once the test waits).
+#[tokio::test]
+async fn a_rejected_token_replaced_meanwhile_leaves_the_new_one_active() {
+    let store = Arc::new(MemoryCredentialStore::new());
+    let auth = manager_with_store("http://127.0.0.1:9", store.clone());
+    auth.store_credentials("test", "u", &OAuth2Token::bearer("no-refresh"))
+        .await
+        .unwrap();
+    let source = auth
+        .session("u")
+        .await
+        .unwrap()
+        .token_source("test")
+        .unwrap();
+    let token = source.token().await.unwrap();
+    assert!(!source.invalidate(&token));
+    auth.store_credentials("test", "u", &OAuth2Token::bearer("replacement"))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let (record, credentials) = stored(&*store, "u").await;
+    assert_eq!(
+        (record.record.status, stored_access(&credentials)),
+        (CredentialStatus::Active, "replacement".to_string())
+    );
 }
 
 #[tokio::test]

@@ -334,6 +334,58 @@ async fn a_connector_marked_needs_reauthorization_in_the_store_is_refused_by_the
     assert_eq!(service.asana.api_requests(), sent, "nothing was sent");
 }
 
+/// A token connector whose token Asana rejects, which nothing can refresh, says so: 409 on
+/// execute, `needs_reauthorization` in its status (for an application looking for connectors
+/// to reconnect), and the next execute sends nothing; a PATCH with a good token reconnects it.
+#[tokio::test]
+async fn a_token_connector_whose_token_asana_rejects_needs_reauthorization() {
+    let service = Service::start().await;
+    let app = service.application("acme").await;
+    let token = service.app_token(&app).await;
+    let created = service
+        .connector(&token, "c", json!({ "token": "not-a-token-asana-knows" }))
+        .await;
+    assert_eq!(created["status"], "active");
+    let id = created["id"].as_str().unwrap().to_string();
+    let path = format!("/api/v1/integrations/connectors/{id}");
+    let me = || json!({ "user_gid": "me" });
+    let (status, body) = service.execute(&token, &id, "users", "get", me()).await;
+    assert_eq!(status, 409, "{body}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let (_, got) = service.get(&path, Some(&token)).await;
+        if got["status"] == "needs_reauthorization" {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "still {got}");
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let sent = service.asana.api_requests();
+    let (status, body) = service.execute(&token, &id, "users", "get", me()).await;
+    assert_eq!(status, 409, "{body}");
+    assert_eq!(service.asana.api_requests(), sent, "nothing was sent");
+
+    let (status, patched) = service
+        .send(
+            reqwest::Method::PATCH,
+            &path,
+            Some(&token),
+            Some(
+                json!({ "credentials": { "token": service.asana.personal_access_token() } })
+                    .to_string()
+                    .into_bytes(),
+            ),
+        )
+        .await;
+    assert_eq!(
+        (status, &patched["status"]),
+        (200, &json!("active")),
+        "{patched}"
+    );
+    let (status, body) = service.execute(&token, &id, "users", "get", me()).await;
+    assert_eq!(status, 200, "{body}");
+}
+
 /// Concurrent updates of one connector, to a personal access token, to OAuth credentials or of
 /// its name only, lose none of their changes: the row's kind is always that of the credentials
 /// written last, and every update answered 200 or asked to be sent again.
