@@ -441,6 +441,12 @@ pub enum ServiceError {
         retryable: bool,
         /// Its `Retry-After`, on a 429 or 503.
         retry_after: Option<Duration>,
+        /// Whether the service passed on the provider's answer (its `source` is `provider`): a
+        /// 404 is then a record Asana does not have, not an unknown connector.
+        from_provider: bool,
+        /// Whether the service said the call may have been carried out although it failed (its
+        /// `outcome_unknown`): check before repeating a write.
+        outcome_unknown: bool,
     },
     /// The call timed out.
     #[error("hosted service {operation} timed out after {}ms; retry later", timeout.as_millis())]
@@ -490,15 +496,19 @@ fn status_advice(status: u16, retryable: bool, retry_after: Option<Duration>) ->
 impl ServiceError {
     /// Whether the call may have run at the service although it failed, and a retry is offered:
     /// a timeout or a connection lost once the request was on its way (not one that never
-    /// opened), or a retryable 500, 502 or 504 (the service, or a proxy in front of it, gave up
-    /// while the call may have been running). A retryable 503 is the service refusing work.
+    /// opened), an answer the service marked `outcome_unknown`, or a retryable 500, 502 or 504
+    /// (the service, or a proxy in front of it, gave up while the call may have been running).
+    /// A retryable 503 is the service refusing work.
     pub fn may_have_run(&self) -> bool {
         match self {
             ServiceError::Timeout { .. } => true,
             ServiceError::Network { source, .. } => !source.is_connect(),
             ServiceError::Status {
-                status, retryable, ..
-            } => *retryable && matches!(status, 500 | 502 | 504),
+                status,
+                retryable,
+                outcome_unknown,
+                ..
+            } => *outcome_unknown || (*retryable && matches!(status, 500 | 502 | 504)),
             _ => false,
         }
     }

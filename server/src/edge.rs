@@ -106,7 +106,7 @@ where
         let response = match ready!(this.answer.poll(cx)) {
             Ok(Ok(response)) => response,
             Ok(Err(never)) => match never {},
-            Err(_elapsed) => limits::past_deadline(*this.timeout),
+            Err(_elapsed) => limits::past_deadline(*this.timeout, this.method),
         };
         this.metrics
             .answered(this.template.as_ref(), this.method, response.status());

@@ -161,6 +161,19 @@ pub struct ApiError {
     message: String,
     retryable: bool,
     retry_after: Option<Duration>,
+    source: ErrorSource,
+    outcome_unknown: bool,
+}
+
+/// Whose failure an error answer reports: the service's own, or the provider's (its refusal
+/// passed on, or no answer from it in time).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ErrorSource {
+    /// The service (a connector it does not know is a 404 of the service's).
+    Service,
+    /// The provider (a 404 is then a record the provider does not have).
+    Provider,
 }
 
 impl ApiError {
@@ -171,6 +184,8 @@ impl ApiError {
             message: message.into(),
             retryable: false,
             retry_after: None,
+            source: ErrorSource::Service,
+            outcome_unknown: false,
         }
     }
 
@@ -233,6 +248,19 @@ impl ApiError {
     /// Marks the error as one that retrying later may fix.
     pub fn retryable(mut self) -> Self {
         self.retryable = true;
+        self
+    }
+
+    /// Marks the error as the provider's failure (its refusal passed on, or no answer in time).
+    pub fn by_provider(mut self) -> Self {
+        self.source = ErrorSource::Provider;
+        self
+    }
+
+    /// Marks the request as one that may have been carried out although it failed (a write
+    /// that reached the provider, whose answer was lost): check before repeating it.
+    pub fn outcome_unknown(mut self) -> Self {
+        self.outcome_unknown = true;
         self
     }
 
@@ -340,6 +368,16 @@ pub(crate) struct ErrorBody {
     errors: Vec<ErrorItem>,
     /// Whether the same request may succeed later.
     retryable: bool,
+    /// Whose failure it is: `service`, or `provider` for the provider's (its refusal passed on,
+    /// or no answer from it in time); a 404 of the provider's is a record it does not have, not
+    /// an unknown connector.
+    source: ErrorSource,
+    /// Present and `true` when the request may have been carried out although it failed (a
+    /// write whose answer was lost, or cut by the service's deadline): check before repeating
+    /// it.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    #[schema(default = false)]
+    outcome_unknown: bool,
 }
 
 /// One error of [`ErrorBody::errors`].
@@ -357,6 +395,8 @@ impl IntoResponse for ApiError {
             }],
             message: self.message,
             retryable: self.retryable,
+            source: self.source,
+            outcome_unknown: self.outcome_unknown,
         };
         let mut response = (self.status, Json(body)).into_response();
         if let Some(after) = self.retry_after {

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use axum::http::StatusCode;
+use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 use crate::error::ApiError;
@@ -107,15 +107,26 @@ impl RateLimiter {
     }
 }
 
-/// The answer to a request its handler did not answer within `timeout` (504, retryable).
-pub(crate) fn past_deadline(timeout: Duration) -> Response {
-    ApiError::new(
-        StatusCode::GATEWAY_TIMEOUT,
-        format!(
-            "the request was not answered within the service's limit of {} ms; retry later",
-            timeout.as_millis()
-        ),
-    )
+/// The answer to a request its handler did not answer within `timeout` (504, retryable). The
+/// handler's work stops where it was: a request that may change something (any method but GET
+/// and HEAD: an execute, a proxied write, a connector's creation) may have been carried out, so
+/// its answer says `outcome_unknown`.
+pub(crate) fn past_deadline(timeout: Duration, method: &Method) -> Response {
+    let limit = timeout.as_millis();
+    if matches!(*method, Method::GET | Method::HEAD) {
+        ApiError::new(
+            StatusCode::GATEWAY_TIMEOUT,
+            format!("the request was not answered within the service's limit of {limit} ms; retry later"),
+        )
+    } else {
+        ApiError::new(
+            StatusCode::GATEWAY_TIMEOUT,
+            format!(
+                "the request was not answered within the service's limit of {limit} ms, and may have been carried out: check before repeating a change; a read can be retried"
+            ),
+        )
+        .outcome_unknown()
+    }
     .retryable()
     .into_response()
 }
@@ -123,6 +134,31 @@ pub(crate) fn past_deadline(timeout: Duration) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn past_the_deadline_a_request_that_may_change_something_has_an_unknown_outcome() {
+        for (method, outcome_unknown) in [
+            (Method::GET, None),
+            (Method::HEAD, None),
+            (Method::POST, Some(true)),
+            (Method::PATCH, Some(true)),
+            (Method::DELETE, Some(true)),
+        ] {
+            let response = past_deadline(Duration::from_millis(250), &method);
+            assert_eq!(response.status(), StatusCode::GATEWAY_TIMEOUT);
+            let body = axum::body::to_bytes(response.into_body(), 4096)
+                .await
+                .unwrap();
+            let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+            assert_eq!(body["retryable"], true, "{method}");
+            assert_eq!(
+                body.get("outcome_unknown")
+                    .and_then(serde_json::Value::as_bool),
+                outcome_unknown,
+                "{method}"
+            );
+        }
+    }
 
     #[test]
     fn a_bucket_lets_its_burst_through_then_says_when_to_retry() {

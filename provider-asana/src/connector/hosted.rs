@@ -275,7 +275,8 @@ impl HostedClient {
         })
     }
 
-    /// Posts `body` to the connector's execute path; a 404 forgets a looked-up connector.
+    /// Posts `body` to the connector's execute path; a 404 of the service's own (not Asana's,
+    /// passed on) forgets a looked-up connector.
     async fn execute_raw(&self, body: Value) -> Result<(String, Value), AsanaError> {
         let connector = self.connector_id().await?;
         let url = self.url(&[
@@ -288,7 +289,11 @@ impl HostedClient {
         ]);
         match self.call(Method::POST, url, Some(&body)).await {
             Ok(answer) => Ok((connector, answer)),
-            Err(ServiceError::Status { status: 404, .. }) => {
+            Err(ServiceError::Status {
+                status: 404,
+                from_provider: false,
+                ..
+            }) => {
                 self.forget_connector(&connector).await;
                 Err(ServiceError::ConnectorNotFound {
                     service: self.service(),
@@ -554,6 +559,8 @@ impl HostedClient {
                 .as_bool()
                 .unwrap_or(received.status == 429 || received.status >= 500),
             retry_after: received.retry_after,
+            from_provider: error["source"] == "provider",
+            outcome_unknown: error["outcome_unknown"] == true,
         })
     }
 

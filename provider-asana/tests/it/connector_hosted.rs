@@ -527,6 +527,74 @@ async fn a_404_is_connector_not_found_and_the_lookup_is_repeated() {
     );
 }
 
+/// A 404 the service passes on from Asana (`source: provider`) is a record Asana does not have:
+/// the connector stays known and is not looked up again.
+#[tokio::test]
+async fn asanas_404_passed_on_is_not_a_missing_connector() {
+    let (server, _) = service(900).await;
+    mount_lookup(&server, &[CONNECTOR]).await;
+    mount_execute(
+        &server,
+        ResponseTemplate::new(404).set_body_json(json!({
+            "message": "Asana answered 404: Not Found",
+            "errors": [{"message": "Asana answered 404: Not Found"}],
+            "retryable": false,
+            "source": "provider",
+        })),
+    )
+    .await;
+    let connector = for_customer(&server);
+
+    for _ in 0..2 {
+        let err = failed_get(&connector).await;
+        assert!(
+            matches!(
+                service_error(&err),
+                ServiceError::Status {
+                    status: 404,
+                    from_provider: true,
+                    outcome_unknown: false,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        assert!(!err.is_retryable());
+    }
+    assert_eq!(received(&server, LOOKUP_PATH).await.len(), 1);
+}
+
+/// An answer the service marks `outcome_unknown` (Asana failed on a write that may have been
+/// applied) is an unknown outcome, though not retryable.
+#[tokio::test]
+async fn a_write_the_service_says_may_have_run_is_an_unknown_outcome() {
+    let (server, _) = service(900).await;
+    mount_execute(
+        &server,
+        ResponseTemplate::new(502).set_body_json(json!({
+            "message": "Asana failed",
+            "errors": [{"message": "Asana failed"}],
+            "retryable": false,
+            "source": "provider",
+            "outcome_unknown": true,
+        })),
+    )
+    .await;
+    let err = for_connector(&server)
+        .execute(
+            "tasks",
+            "create",
+            json!({"workspace": "1", "name": "Written once"}),
+        )
+        .await
+        .expect_err("the call fails");
+    assert_eq!(
+        (err.outcome_unknown(), err.is_retryable()),
+        (true, false),
+        "{err:?}"
+    );
+}
+
 #[tokio::test]
 async fn no_connector_or_several_say_what_to_do() {
     let (server, _) = service(900).await;

@@ -118,9 +118,9 @@ const CHECKED_ACTION: &str = "get";
     responses(
         (status = 200, description = "The action's records; an unhealthy check is 200 too", body = ExecuteResponse),
         (status = 403, description = "Asana refused the action to this account, or the action changes data (for a raw proxy.request, any method but GET, or for a provider whose GETs can write, such as Slack, a GET of a path its definition does not list as a read) and the connector is read-only (nothing was sent)", body = ErrorBody),
-        (status = 404, description = "No such connector of the caller's, or no such record at Asana", body = ErrorBody),
+        (status = 404, description = "No such connector of the caller's (`source: service`), or no such record at Asana (`source: provider`)", body = ErrorBody),
         (status = 409, description = "The connector needs re-authorization; the message says how", body = ErrorBody),
-        (status = 502, description = "Asana or the provider failed", body = ErrorBody),
+        (status = 502, description = "Asana or the provider failed; `outcome_unknown` when a write may have been applied (check before repeating it)", body = ErrorBody),
     )
 )]
 pub(crate) async fn execute(
@@ -412,6 +412,17 @@ fn upstream_error(e: &AsanaError, connector_id: &str) -> ApiError {
     if e.needs_reauthorization() {
         return ApiError::needs_reauthorization(connector_id);
     }
+    let answer = asana_answer(e);
+    if matches!(e, AsanaError::OutcomeUnknown { .. }) {
+        answer.outcome_unknown()
+    } else {
+        answer
+    }
+    .by_provider()
+}
+
+/// The status and retryability of Asana's refusal, passed on.
+fn asana_answer(e: &AsanaError) -> ApiError {
     let message = e.to_string();
     match e {
         AsanaError::RateLimited { .. } => ApiError::rate_limited(message, e.retry_after()),

@@ -100,7 +100,7 @@ async fn every_error_answer_is_documented_with_the_error_schema_and_tokens_with_
     );
     assert_eq!(
         doc["components"]["schemas"]["Error"]["required"],
-        serde_json::json!(["message", "errors", "retryable"])
+        serde_json::json!(["message", "errors", "retryable", "source"])
     );
     let error_ref = serde_json::json!({ "$ref": "#/components/schemas/Error" });
     let mut secured = 0;

@@ -58,17 +58,57 @@ async fn each_of_asanas_refusals_is_its_own_answer() {
             .execute(&token, &id, "users", "get", json!({ "user_gid": "me" }))
             .await;
         assert_eq!(
-            (got, &body["retryable"]),
-            (status, &json!(retryable)),
+            (got, &body["retryable"], &body["source"]),
+            (status, &json!(retryable), &json!("provider")),
             "{asana}: {body}"
         );
+        assert_eq!(body.get("outcome_unknown"), None, "{asana}: {body}");
         assert!(error_message(&body).contains(says), "{asana}: {body}");
     }
+    // The service's own 404 (a connector it does not know) says so.
+    let (got, body) = service
+        .execute(
+            &token,
+            "no-such-connector",
+            "users",
+            "get",
+            json!({ "user_gid": "me" }),
+        )
+        .await;
+    assert_eq!((got, &body["source"]), (404, &json!("service")), "{body}");
     // The faults are spent: the same call now succeeds.
     let (got, body) = service
         .execute(&token, &id, "users", "get", json!({ "user_gid": "me" }))
         .await;
     assert_eq!(got, 200, "{body}");
+}
+
+/// A write Asana failed on may have been applied: the answer says so and is not retryable, and
+/// the hosted client reads it as an unknown outcome.
+#[tokio::test]
+async fn a_write_asana_failed_on_is_an_unknown_outcome_not_a_retry() {
+    let service = Service::start().await;
+    let (token, id) = service.pat_connector().await;
+    service.asana.fail_next(1, 500);
+    let (got, body) = service
+        .execute(
+            &token,
+            &id,
+            "tasks",
+            "create",
+            json!({ "name": "once", "workspace": "1" }),
+        )
+        .await;
+    assert_eq!(
+        (
+            got,
+            &body["retryable"],
+            &body["outcome_unknown"],
+            &body["source"]
+        ),
+        (502, &json!(false), &json!(true), &json!("provider")),
+        "{body}"
+    );
 }
 
 #[tokio::test]
