@@ -261,8 +261,8 @@ pub enum AppsCommand {
     Create {
         /// Its name, e.g. acme
         name: String,
-        /// An origin its consent flows may redirect to, e.g. https://app.example.com (repeat for
-        /// several)
+        /// An origin its consent flows may redirect to, e.g. https://app.example.com (plain http
+        /// only on localhost, 127.0.0.1 or [::1]; repeat for several)
         #[arg(long = "redirect-origin", value_name = "URL")]
         redirect_origins: Vec<String>,
         /// The service's store.

@@ -3554,6 +3554,10 @@ async fn apps_create_list_rotate_and_delete_print_the_secret_once() {
             "must be an http(s) origin such as https://app.example.com",
         ),
         ("not a url", "is not a URL"),
+        (
+            "http://evil.example",
+            "must be https: plain http is accepted only on localhost, 127.0.0.1 or [::1] (for development)",
+        ),
     ] {
         let message = format!("invalid redirect_origin: `{origin}` {reason}");
         let bad = apps(&h, &dir, &["create", "gamma", "--redirect-origin", origin]).await;

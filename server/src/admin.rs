@@ -5,6 +5,7 @@
 use std::sync::Arc;
 use std::time::SystemTime;
 
+use integrations::auth_core::config::is_secure_endpoint;
 use integrations::{CredentialStore, SecretString};
 use url::Url;
 
@@ -80,8 +81,9 @@ impl Admin {
     }
 
     /// Registers an application named `name` whose consent flows may redirect to
-    /// `redirect_origins` (`https://app.example.com`; a URL is reduced to its origin). Returns its
-    /// client id and secret: the secret cannot be read again.
+    /// `redirect_origins` (`https://app.example.com`, plain http only on a loopback host such as
+    /// `http://localhost:3000`; a URL is reduced to its origin). Returns its client id and
+    /// secret: the secret cannot be read again.
     pub async fn create_application(
         &self,
         name: &str,
@@ -221,7 +223,10 @@ impl Admin {
     }
 }
 
-/// `https://app.example.com/path` → `https://app.example.com`; only http(s) origins.
+/// `https://app.example.com/path` → `https://app.example.com`; only https origins, or plain http
+/// on a loopback host (`localhost`, `127.0.0.1`, `::1`): a consent flow's redirect carries the
+/// new connector's id and secret id, which plain http would expose on the way, as for every other
+/// URL that carries credentials.
 fn normalize_origin(origin: &str) -> Result<String, ServerError> {
     let invalid = |reason: &str| ServerError::InvalidArgument {
         name: "redirect_origin",
@@ -231,6 +236,11 @@ fn normalize_origin(origin: &str) -> Result<String, ServerError> {
     if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
         return Err(invalid(
             "must be an http(s) origin such as https://app.example.com",
+        ));
+    }
+    if !is_secure_endpoint(&url) {
+        return Err(invalid(
+            "must be https: plain http is accepted only on localhost, 127.0.0.1 or [::1] (for development)",
         ));
     }
     Ok(url.origin().ascii_serialization())
@@ -250,7 +260,37 @@ mod tests {
             normalize_origin("http://127.0.0.1:8080").unwrap(),
             "http://127.0.0.1:8080"
         );
+        assert_eq!(
+            normalize_origin("http://localhost:3000/app").unwrap(),
+            "http://localhost:3000"
+        );
+        assert_eq!(
+            normalize_origin("http://[::1]:8080").unwrap(),
+            "http://[::1]:8080"
+        );
         assert!(normalize_origin("ftp://example.com").is_err());
         assert!(normalize_origin("not a url").is_err());
+    }
+
+    #[test]
+    fn plain_http_is_refused_off_loopback() {
+        for origin in [
+            "http://evil.example",
+            "http://app.example.com:8080/callback",
+            "http://10.0.0.5",
+        ] {
+            match normalize_origin(origin) {
+                Err(ServerError::InvalidArgument { name, reason }) => {
+                    assert_eq!(name, "redirect_origin");
+                    assert_eq!(
+                        reason,
+                        format!(
+                            "`{origin}` must be https: plain http is accepted only on localhost, 127.0.0.1 or [::1] (for development)"
+                        )
+                    );
+                }
+                other => panic!("{origin}: {other:?}"),
+            }
+        }
     }
 }
