@@ -19,7 +19,7 @@
 //! | `PUT /api/v1/oauth/credentials`, `GET`, `DELETE /api/v1/oauth/credentials/connector_type/{type}` | the application's own OAuth app (never its secret) |
 //! | `GET /api/v1/audit?limit=N` | `{data: [entry, ...]}`, newest first |
 //! | `POST /mcp` (`?connector_id=` or `X-Connector-Id`) | MCP, streamable HTTP: `describe` and `execute` on one connector |
-//! | `GET /healthz`, `GET /readyz` | `{status}` |
+//! | `GET /healthz`, `GET /readyz` | `{status}`; `/readyz` is 503 while the store does not answer, or while the encryption keys do not open the stored credentials (`retryable: false`) |
 //! | `GET /api/v1/openapi.json` | the OpenAPI 3.1 document of all this, generated from the code |
 //! | `GET /metrics` | Prometheus text: requests by route template and status, execute latency, token refreshes, Asana's 429s |
 //!
@@ -178,8 +178,9 @@
 //! Each module imports only those above it: `error`; `metrics` (Prometheus text); `limits` (rate
 //! limit, the answer past a request's deadline); `edge` (the layer every request passes: its
 //! deadline and its count); `store` ([`ServiceStore`], [`SqliteServiceStore`],
-//! `PostgresServiceStore`); `secrets` (random values, hashes, sealing); `tokens` (the `Principal`
-//! extractor); `providers` (connector types, credentials, warm connectors); `admin` ([`Admin`]);
+//! `PostgresServiceStore`); `secrets` (random values, hashes, sealing); `keycheck` (whether the
+//! configured keys open the stored credentials); `tokens` (the `Principal` extractor);
+//! `providers` (connector types, credentials, warm connectors); `admin` ([`Admin`]);
 //! `refresher` (the background refresher); `retention` (audit entries past their retention);
 //! `routes` (one module per route group); `openapi` (the
 //! document); `server` ([`Server`], [`ServerBuilder`]).
@@ -188,6 +189,7 @@
 mod admin;
 mod edge;
 mod error;
+mod keycheck;
 mod limits;
 mod metrics;
 mod openapi;

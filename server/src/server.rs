@@ -19,6 +19,7 @@ use url::Url;
 use crate::admin::Admin;
 use crate::edge::EdgeLayer;
 use crate::error::{ApiError, ServerError};
+use crate::keycheck::KeyCheck;
 use crate::limits::{
     DEFAULT_RATE_LIMIT_BURST, DEFAULT_RATE_LIMIT_PER_SECOND, DEFAULT_REQUEST_TIMEOUT, RateLimiter,
 };
@@ -425,6 +426,7 @@ impl ServerBuilder {
             open_stores(&location, self.pool_size, keys.as_ref()).await?;
         let sealer = Sealer::new(keys);
         let metrics = Arc::new(Metrics::default());
+        let key_check = Arc::new(KeyCheck::new(store.clone(), credentials.clone()));
         let connectors = Connectors::new(
             store.clone(),
             credentials.clone(),
@@ -452,6 +454,7 @@ impl ServerBuilder {
                 public_url: self.public_url.clone().map(Arc::new),
                 metrics,
                 limiter: Arc::new(RateLimiter::new(per_second, burst)),
+                keys: key_check,
             },
             admin: Admin::new(store, credentials, sealer, types),
             mcp: McpAccess {
@@ -620,12 +623,19 @@ impl Server {
     /// Serves on `listener` until `shutdown` completes; then stops accepting connections and
     /// returns once the requests in flight have been answered. The background refresher (see
     /// [`ServerBuilder::refresh_ahead`]) and the audit's retention (see
-    /// [`ServerBuilder::audit_retention`]) run meanwhile.
+    /// [`ServerBuilder::audit_retention`]) run meanwhile. At the start, the encryption keys are
+    /// checked against a stored credential record: when they cannot open it, an error is logged
+    /// and `/readyz` answers 503.
     pub async fn serve(
         self,
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), ServerError> {
+        let keys = self.state.keys.clone();
+        let key_check = AbortOnDrop(tokio::spawn(async move {
+            // A mismatch is logged by the check; /readyz answers it.
+            let _ = keys.check().await;
+        }));
         let refresher = self.refresher.map(|settings| {
             AbortOnDrop(tokio::spawn(refresher::run(
                 self.state.connectors.clone(),
@@ -642,7 +652,7 @@ impl Server {
         axum::serve(listener, router)
             .with_graceful_shutdown(shutdown)
             .await?;
-        drop((refresher, retention));
+        drop((key_check, refresher, retention));
         Ok(())
     }
 }

@@ -28,6 +28,7 @@ use serde_json::Value;
 use url::Url;
 
 use crate::error::ApiError;
+use crate::keycheck::KeyCheck;
 use crate::limits::RateLimiter;
 use crate::metrics::Metrics;
 use crate::providers::{Connectors, ReadRecord};
@@ -49,6 +50,8 @@ pub(crate) struct AppState {
     pub(crate) metrics: Arc<Metrics>,
     /// Each application's requests per second.
     pub(crate) limiter: Arc<RateLimiter>,
+    /// Whether the configured keys open the stored credentials (for `/readyz`).
+    pub(crate) keys: Arc<KeyCheck>,
 }
 
 impl FromRef<AppState> for Arc<dyn ServiceStore> {

@@ -1,5 +1,5 @@
-//! `GET /healthz` (the process answers), `GET /readyz` (its store answers too) and `GET /metrics`
-//! (Prometheus text).
+//! `GET /healthz` (the process answers), `GET /readyz` (its store answers too, and its keys open
+//! the stored credentials) and `GET /metrics` (Prometheus text).
 
 use axum::extract::State;
 use axum::http::{StatusCode, header};
@@ -23,7 +23,8 @@ pub(super) fn routes() -> Router<AppState> {
 /// The service's state.
 #[derive(Serialize, ToSchema)]
 pub(crate) struct Health {
-    /// `ok` (the process answers) or `ready` (its store answers too).
+    /// `ok` (the process answers) or `ready` (its store answers too, and its keys open the stored
+    /// credentials).
     status: &'static str,
 }
 
@@ -53,14 +54,15 @@ pub(crate) async fn healthz() -> Json<Health> {
     Json(Health { status: "ok" })
 }
 
-/// Whether the process and its store answer.
+/// Whether the process and its store answer, and the configured encryption keys open the
+/// credentials stored.
 #[utoipa::path(
     get,
     path = "/readyz",
     tag = "operations",
     responses(
-        (status = 200, description = "Both do", body = Health),
-        (status = 503, description = "The store does not answer", body = ErrorBody),
+        (status = 200, description = "All do", body = Health),
+        (status = 503, description = "The store does not answer (`retryable: true`), or the encryption key does not open the stored credentials (`retryable: false`: an operator must configure the key they were stored with)", body = ErrorBody),
     ),
 )]
 pub(crate) async fn readyz(State(state): State<AppState>) -> Result<Json<Health>, ApiError> {
@@ -72,5 +74,6 @@ pub(crate) async fn readyz(State(state): State<AppState>) -> Result<Json<Health>
         )
         .retryable()
     })?;
+    state.keys.check().await?;
     Ok(Json(Health { status: "ready" }))
 }

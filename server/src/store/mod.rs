@@ -364,6 +364,11 @@ pub struct AuditEntry {
 pub trait ServiceStore: Send + Sync + fmt::Debug {
     /// Whether the store answers (for `/readyz`).
     async fn ping(&self) -> Result<(), ServiceStoreError>;
+    /// The provider and subject of the first record (in their order) of the credential store
+    /// whose table this store reads, so that `/readyz` can check that the configured keys open
+    /// what is stored; `None` when it holds none, or when this store reads no credential store's
+    /// table (a [`SqliteServiceStore`] opened without one).
+    async fn first_credential(&self) -> Result<Option<(String, String)>, ServiceStoreError>;
 
     /// Adds an application; [`ServiceStoreError::AlreadyExists`] if its id or client id is taken.
     async fn create_application(&self, app: ApplicationRecord) -> Result<(), ServiceStoreError>;

@@ -597,6 +597,18 @@ impl ServiceStore for PostgresServiceStore {
         .map(|_| ())
     }
 
+    async fn first_credential(&self) -> Result<Option<(String, String)>, ServiceStoreError> {
+        let rows = self
+            .query(
+                "read the first credential's key",
+                "SELECT provider, subject FROM integrations_credentials \
+                 ORDER BY provider, subject LIMIT 1",
+                &[],
+            )
+            .await?;
+        Ok(rows.first().map(|row| (row.get(0), row.get(1))))
+    }
+
     async fn create_application(&self, app: ApplicationRecord) -> Result<(), ServiceStoreError> {
         let rows = self
             .query(

@@ -181,6 +181,12 @@ const TOKEN_CONNECTOR_AND_STATUS: &str = concat!(
     ".credentials k ON k.provider = c.connector_type AND k.subject = c.id",
     " WHERE t.token_hash = ?1"
 );
+/// The key of the credential store's first record, by its primary key.
+const FIRST_CREDENTIAL: &str = concat!(
+    "SELECT provider, subject FROM ",
+    credential_schema!(),
+    ".credentials ORDER BY provider, subject LIMIT 1"
+);
 /// The audit's columns, in the order of [`INSERT_AUDIT`]'s parameters.
 macro_rules! audit_columns {
     () => {
@@ -643,6 +649,18 @@ impl ServiceStore for SqliteServiceStore {
                 r.get::<_, i64>(0)
             })
             .map(|_| ())
+        })
+        .await
+    }
+
+    async fn first_credential(&self) -> Result<Option<(String, String)>, ServiceStoreError> {
+        if !self.statuses {
+            return Ok(None);
+        }
+        self.read("read the first credential's key", |c| {
+            c.prepare_cached(FIRST_CREDENTIAL)?
+                .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()
         })
         .await
     }

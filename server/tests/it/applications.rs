@@ -1,9 +1,12 @@
 //! Applications: service tokens for the right client secret only, scoped tokens, rotation and
-//! deletion through `Admin`, and the health endpoints.
+//! deletion through `Admin`, and the health endpoints (readiness with a key that does not open
+//! the stored credentials too).
 
+use integrations::{EncryptionKey, KeyRing};
+use provider_asana_testkit::MockAsana;
 use serde_json::json;
 
-use crate::support::{Service, error_message};
+use crate::support::{Logs, Service, error_message};
 
 #[tokio::test]
 async fn the_right_client_secret_gets_a_bearer_token_that_authenticates() {
@@ -173,6 +176,75 @@ async fn health_and_readiness_answer() {
         service.get("/readyz", None).await,
         (200, json!({ "status": "ready" }))
     );
+}
+
+/// Started with a key that opens no stored credential (another key, or one that only shares
+/// the right one's id), the service is not ready: 503, not retryable, naming the setting; the
+/// error is logged once per instance, never the key. Before anything is stored, any key is
+/// ready; the key the credentials were stored with, kept as an old key beside a new one, is
+/// ready too.
+#[tokio::test]
+async fn readiness_says_when_the_encryption_key_opens_no_stored_credential() {
+    let logs = Logs::default();
+    let _capture = logs.capture();
+    let key = EncryptionKey::generate();
+    let keys = KeyRing::new(key.clone());
+    let service = Service::start_configured(MockAsana::start().await, true, |builder| {
+        builder.encryption_keys(keys)
+    })
+    .await;
+    let wrong = EncryptionKey::generate();
+    let shown = wrong.to_base64().expose_secret().to_string();
+    let early = service.another_instance(KeyRing::new(wrong.clone())).await;
+    let ready = (200, json!({ "status": "ready" }));
+    assert_eq!(
+        early.get("/readyz", None).await,
+        ready,
+        "nothing stored yet"
+    );
+
+    let (token, id) = service.pat_connector().await;
+    let message = "the encryption key does not match the stored credentials: set INTEGRATIONS_ENCRYPTION_KEY to the key they were stored with (a key being replaced goes in INTEGRATIONS_ENCRYPTION_OLD_KEYS)";
+    let not_ready = (
+        503,
+        json!({ "message": message, "errors": [{ "message": message }], "retryable": false, "source": "service" }),
+    );
+    let late = service.another_instance(KeyRing::new(wrong)).await;
+    for instance in [&late, &late, &early] {
+        assert_eq!(instance.get("/readyz", None).await, not_ready);
+    }
+    let (status, body) = late
+        .get(
+            &format!("/api/v1/integrations/connectors/{id}"),
+            Some(&token),
+        )
+        .await;
+    assert_eq!((status, &body["retryable"]), (500, &json!(false)), "{body}");
+    let same_id = EncryptionKey::generate().with_id(key.id()).unwrap();
+    let impostor = service.another_instance(KeyRing::new(same_id)).await;
+    assert_eq!(impostor.get("/readyz", None).await, not_ready);
+
+    let rotated = KeyRing::new(EncryptionKey::generate()).with_old_key(key);
+    let rotated = service.another_instance(rotated).await;
+    assert_eq!(rotated.get("/readyz", None).await, ready);
+    assert_eq!(service.get("/readyz", None).await, ready);
+
+    let logged = logs.text();
+    let errors: Vec<&str> = logged
+        .lines()
+        .filter(|line| line.contains(" ERROR ") && line.contains(message))
+        .collect();
+    assert_eq!(
+        errors.len(),
+        3,
+        "once per instance that cannot open them:\n{logged}"
+    );
+    assert!(
+        errors.iter().all(|line| line
+            .contains("/readyz answers 503 until the service is restarted with the right key")),
+        "{logged}"
+    );
+    assert!(!logged.contains(&shown), "the key is never logged");
 }
 
 #[tokio::test]

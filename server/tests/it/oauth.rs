@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use url::Url;
 
-use crate::support::{Service, asana_app, error_message};
+use crate::support::{Logs, Service, asana_app, error_message};
 
 /// Where the application sends its users back to: on its registered origin.
 const RETURN_TO: &str = "https://app.example.com/connected?from=asana";
@@ -868,27 +868,6 @@ async fn connector(svc: &Service, token: &str, id: &str) -> Value {
         .await;
     assert_eq!(status, 200, "{body}");
     body
-}
-
-/// Everything the process logs, once it is the subscriber's writer.
-#[derive(Clone, Default)]
-struct Logs(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
-
-impl std::io::Write for Logs {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Logs {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
-    }
 }
 
 #[tokio::test]

@@ -1,4 +1,5 @@
-//! The service store's conformance checks, on SQLite and on PostgreSQL.
+//! The service store's conformance checks, on SQLite and on PostgreSQL, and its reads of the
+//! credential store's table.
 
 use std::sync::Arc;
 
@@ -164,6 +165,64 @@ async fn an_execute_s_store_call_reads_the_credential_status_with_the_token_and_
             .unwrap(),
     );
     reads_statuses(&postgres, &credentials, Some(&credentials.opener())).await;
+}
+
+/// The key of the first credential record (by provider, then subject), which `/readyz` opens to
+/// check the encryption key: on SQLite opened beside the credential store's file and on
+/// PostgreSQL; none while there is none, and none on SQLite opened alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_store_names_the_first_stored_credential() {
+    let dir = tempfile::tempdir().unwrap();
+    let credentials_path = dir.path().join("credentials.db");
+    let sqlite_credentials = SqliteCredentialStore::builder(&credentials_path)
+        .key_ring(KeyRing::new(EncryptionKey::generate()))
+        .open()
+        .await
+        .unwrap();
+    let beside: Arc<dyn ServiceStore> = Arc::new(
+        SqliteServiceStore::open_with_credentials(dir.path().join("service.db"), &credentials_path)
+            .await
+            .unwrap(),
+    );
+    names_the_first_credential(&beside, &sqlite_credentials).await;
+    let alone = SqliteServiceStore::open(dir.path().join("alone.db"))
+        .await
+        .unwrap();
+    assert_eq!(alone.first_credential().await.unwrap(), None);
+    let Some(db) = store_postgres::testing::database().await else {
+        return;
+    };
+    let credentials = PostgresCredentialStore::builder(&db.url())
+        .key_ring(KeyRing::new(EncryptionKey::generate()))
+        .open()
+        .await
+        .unwrap();
+    let postgres: Arc<dyn ServiceStore> = Arc::new(
+        PostgresServiceStore::open(credentials.inner().clone())
+            .await
+            .unwrap(),
+    );
+    names_the_first_credential(&postgres, &credentials).await;
+}
+
+async fn names_the_first_credential(
+    store: &Arc<dyn ServiceStore>,
+    credentials: &dyn CredentialStore,
+) {
+    assert_eq!(store.first_credential().await.unwrap(), None);
+    for (provider, subject) in [("github", "a"), ("asana", "b"), ("asana", "a2")] {
+        let record = CredentialRecord::new(provider, subject, Payload::new(b"{}".to_vec()));
+        credentials.put(record, PutMode::Create).await.unwrap();
+    }
+    assert_eq!(
+        store.first_credential().await.unwrap(),
+        Some(("asana".to_string(), "a2".to_string()))
+    );
+    credentials.delete("asana", "a2").await.unwrap();
+    assert_eq!(
+        store.first_credential().await.unwrap(),
+        Some(("asana".to_string(), "b".to_string()))
+    );
 }
 
 /// A service token and a connector of its application, stored in `store`.
