@@ -605,7 +605,7 @@ impl Server {
         routes::router(
             self.state.clone(),
             self.max_body_bytes,
-            self.mcp.settings(listening),
+            self.mcp.allowed(listening),
         )
         .merge(openapi::routes())
         .method_not_allowed_fallback(|| async {

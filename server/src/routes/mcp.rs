@@ -9,7 +9,9 @@
 //! its writes. Actions run as `execute` runs them ([`run_action`]: the same warm connector,
 //! refresh and error classes, as tool errors), and every tool call is audited
 //! (`mcp.execute`, `mcp.describe`; parameter names, never values). `Host` and `Origin` are
-//! checked by the MCP service against the server's allow lists (403).
+//! checked first, against the server's allow lists (403). Every refusal answers the service's
+//! error JSON, those of the MCP transport too (its plain-text 406, 415, 405, ...; a body that is
+//! not JSON, or JSON that is no JSON-RPC message, is 400).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -19,12 +21,15 @@ use async_trait::async_trait;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{FromRequestParts, Request, State};
-use axum::http::StatusCode;
+use axum::http::request::Parts;
+use axum::http::uri::Authority;
+use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::middleware::{Next, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
 use integrations::asana::{AsanaError, ExecuteError, PROVIDER_ID};
 use integrations::{AuthError, StoreError};
 use integrations_mcp::{AnsweredCall, Executor, HttpSettings, McpServer, Refusal, http_service};
+use serde::de::IgnoredAny;
 use serde_json::Value;
 use url::Url;
 
@@ -41,18 +46,18 @@ const CONNECTOR_PARAM: &str = "connector_id";
 /// The header that names the connector.
 const CONNECTOR_HEADER: &str = "x-connector-id";
 
-/// `/mcp`, with `Host` and `Origin` checked against `settings` and bodies up to
+/// `/mcp`, with `Host` and `Origin` checked against `allowed` and bodies up to
 /// `max_body_bytes`.
-pub(super) fn routes(
-    state: AppState,
-    settings: HttpSettings,
-    max_body_bytes: usize,
-) -> Router<AppState> {
+pub(super) fn routes(state: AppState, allowed: Allowed, max_body_bytes: usize) -> Router<AppState> {
+    let settings = HttpSettings::default()
+        .allowed_hosts(allowed.hosts.clone())
+        .allowed_origins(allowed.origins.clone());
     Router::new()
         .nest_service("/mcp", http_service(settings))
         .layer(from_fn_with_state(
             Chooser {
                 state,
+                guard: Arc::new(Guard::new(&allowed)),
                 max_body_bytes,
             },
             choose,
@@ -63,21 +68,29 @@ pub(super) fn routes(
 #[derive(Clone)]
 struct Chooser {
     state: AppState,
+    guard: Arc<Guard>,
     max_body_bytes: usize,
 }
 
-/// Authenticates the caller, finds its connector and puts that connector's MCP server in the
-/// request's extensions; a failure is answered with the service's error JSON.
+/// Checks `Host` and `Origin`, authenticates the caller, finds its connector and puts that
+/// connector's MCP server in the request's extensions; a failure is answered with the service's
+/// error JSON, and so is a request the MCP service refuses before it reaches the server.
 async fn choose(State(chooser): State<Chooser>, request: Request, next: Next) -> Response {
-    match server_for(&chooser, request).await {
-        Ok(request) => next.run(request).await,
+    let json_body = is_json(request.headers());
+    match server_for(&chooser, request, json_body).await {
+        Ok(request) => refusal_as_json(next.run(request).await, json_body),
         Err(e) => e.into_response(),
     }
 }
 
-async fn server_for(chooser: &Chooser, request: Request) -> Result<Request, ApiError> {
+async fn server_for(
+    chooser: &Chooser,
+    request: Request,
+    json_body: bool,
+) -> Result<Request, ApiError> {
     let state = &chooser.state;
     let (mut parts, body) = request.into_parts();
+    chooser.guard.check(&parts)?;
     let principal = Principal::from_request_parts(&mut parts, state).await?;
     let record = connector(state, &principal, named_connector(&parts)?).await?;
     if record.connector_type != PROVIDER_ID {
@@ -95,6 +108,13 @@ async fn server_for(chooser: &Chooser, request: Request) -> Result<Request, ApiE
                 "the request body is larger than the service accepts",
             )
         })?;
+    if json_body && let Err(e) = serde_json::from_slice::<IgnoredAny>(&body) {
+        return Err(ApiError::bad_request(format!(
+            "the request body is not valid JSON (line {}, column {}): send one JSON-RPC message",
+            e.line(),
+            e.column()
+        )));
+    }
     let server = McpServer::builder()
         .read_only(record.read_only)
         .build(Arc::new(ServiceExecutor {
@@ -298,6 +318,262 @@ fn service_error(e: &ApiError, connector_id: &str) -> ExecuteError {
     ExecuteError::Api(AsanaError::Auth(auth))
 }
 
+/// Whether the request says its body is JSON (`Content-Type: application/json`, any
+/// parameters).
+fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split(';').next())
+        .is_some_and(|essence| essence.trim().eq_ignore_ascii_case("application/json"))
+}
+
+/// The MCP service's answer, with a refusal it answers in plain text (a missing `Accept`, a
+/// body that is not a JSON-RPC message, a method it does not take) in the service's error JSON
+/// instead, with the same status, except that a JSON body that is no JSON-RPC message is 400 (the
+/// MCP service says 415). Its JSON-RPC answers, errors included, pass unchanged.
+fn refusal_as_json(response: Response, json_body: bool) -> Response {
+    let status = response.status();
+    if !(status.is_client_error() || status.is_server_error()) || is_json(response.headers()) {
+        return response;
+    }
+    let refusal = match status {
+        StatusCode::NOT_ACCEPTABLE => ApiError::new(
+            status,
+            "an MCP client must accept both JSON and event streams: send Accept: application/json, text/event-stream",
+        ),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE if json_body => ApiError::bad_request(
+            "the request body is JSON but not a JSON-RPC message: send an MCP request such as {\"jsonrpc\": \"2.0\", \"id\": 1, \"method\": \"tools/list\"}",
+        ),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::new(
+            status,
+            "the request body must be a JSON-RPC message sent with Content-Type: application/json",
+        ),
+        StatusCode::METHOD_NOT_ALLOWED => ApiError::new(
+            status,
+            "this path does not take this method; the Allow header lists those it takes",
+        ),
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
+            status,
+            "the request body is larger than the service accepts",
+        ),
+        StatusCode::FORBIDDEN => ApiError::new(
+            status,
+            "the MCP service refused this request's Host or Origin",
+        ),
+        StatusCode::NOT_FOUND => ApiError::new(
+            status,
+            "no such MCP session: /mcp keeps none, so send each request without Mcp-Session-Id",
+        ),
+        StatusCode::BAD_REQUEST => ApiError::bad_request(
+            "the MCP request's headers are not valid: its MCP-Protocol-Version, when sent, must name a version this server supports",
+        ),
+        _ if status.is_server_error() => {
+            ApiError::misconfigured("the MCP service failed; see the service's log")
+        }
+        _ => ApiError::new(status, "the MCP service refused this request"),
+    };
+    let allow = response.headers().get(header::ALLOW).cloned();
+    let mut answer = refusal.into_response();
+    if let Some(allow) = allow {
+        answer.headers_mut().insert(header::ALLOW, allow);
+    }
+    answer
+}
+
+/// The allow lists of `/mcp`: `Host` values (`host` or `host:port`) and browser origins
+/// (`https://app.example.com:443`, `http://localhost:*`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Allowed {
+    pub(crate) hosts: Vec<String>,
+    pub(crate) origins: Vec<String>,
+}
+
+/// [`Allowed`], parsed once, checked before anything else of a request: a `Host` outside it
+/// (DNS rebinding) or an `Origin` outside it (a browser page of another site) is 403 in the
+/// service's error JSON, and logged as sent. The same rules as the MCP service's own check,
+/// which runs after this one: no hosts is loopback names only; a request without `Origin`
+/// passes; an origin without a port matches any port, `:*` too.
+#[derive(Debug)]
+struct Guard {
+    /// (host in lowercase without brackets, port when the entry names one).
+    hosts: Vec<(String, Option<u16>)>,
+    origins: Vec<AllowedOrigin>,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum AllowedOrigin {
+    /// The browser's `Origin: null`.
+    Null,
+    Tuple {
+        scheme: String,
+        host: String,
+        /// `None`: any port.
+        port: Option<u16>,
+    },
+}
+
+impl Guard {
+    fn new(allowed: &Allowed) -> Self {
+        let hosts: Vec<(String, Option<u16>)> = if allowed.hosts.is_empty() {
+            LOOPBACK_HOSTS
+                .iter()
+                .map(|h| (h.to_string(), None))
+                .collect()
+        } else {
+            allowed
+                .hosts
+                .iter()
+                .filter_map(|entry| {
+                    let entry = entry.trim();
+                    match Authority::try_from(entry) {
+                        Ok(authority) => Some((plain_host(authority.host()), authority.port_u16())),
+                        Err(_) => (!entry.is_empty()).then(|| (plain_host(entry), None)),
+                    }
+                })
+                .collect()
+        };
+        let origins = allowed
+            .origins
+            .iter()
+            .filter_map(|entry| allowed_origin(entry))
+            .collect();
+        Self { hosts, origins }
+    }
+
+    fn check(&self, parts: &Parts) -> Result<(), ApiError> {
+        let (host, port, sent) = request_host(parts)?;
+        let host_allowed = self.hosts.iter().any(|(allowed, allowed_port)| {
+            *allowed == host && allowed_port.is_none_or(|p| Some(p) == port)
+        });
+        if !host_allowed {
+            tracing::warn!(host = %sent, "refused an MCP request: its Host is not allowed (a guard against DNS rebinding)");
+            return Err(ApiError::new(StatusCode::FORBIDDEN, HOST_REFUSED));
+        }
+        let Some(origin) = parts.headers.get(header::ORIGIN) else {
+            return Ok(());
+        };
+        let refused = || ApiError::new(StatusCode::FORBIDDEN, ORIGIN_REFUSED);
+        let Some(text) = origin.to_str().ok() else {
+            tracing::warn!("refused an MCP request: its Origin is not text");
+            return Err(refused());
+        };
+        let allowed = origin_of(text).is_some_and(|origin| {
+            self.origins.iter().any(|allowed| match (allowed, &origin) {
+                (AllowedOrigin::Null, Origin::Null) => true,
+                (
+                    AllowedOrigin::Tuple { scheme, host, port },
+                    Origin::Tuple {
+                        scheme: sent_scheme,
+                        host: sent_host,
+                        port: sent_port,
+                    },
+                ) => {
+                    scheme == sent_scheme
+                        && host == sent_host
+                        && port.is_none_or(|p| Some(p) == *sent_port)
+                }
+                _ => false,
+            })
+        });
+        if !allowed {
+            tracing::warn!(origin = %text, "refused an MCP request: its Origin is not allowed (a guard against other sites' pages)");
+            return Err(refused());
+        }
+        Ok(())
+    }
+}
+
+/// The 403 of a `Host` outside the allow list.
+const HOST_REFUSED: &str = "/mcp does not accept this Host (a guard against DNS rebinding): it accepts the host of the service's public URL (integrations serve --public-url), loopback names when the service listens on loopback, or the hosts of ServerBuilder::mcp_allowed_hosts, which replace those";
+/// The 403 of an `Origin` outside the allow list.
+const ORIGIN_REFUSED: &str = "/mcp does not accept requests from this Origin (a guard against other sites' pages in a browser): it accepts the origin of the service's public URL (integrations serve --public-url), loopback origins when the service listens on loopback, or the origins of ServerBuilder::mcp_allowed_origins, which replace those";
+
+/// The request's host (lowercase, without brackets), its port, and the `Host` as sent (400 when
+/// it is missing or not a host with an optional port).
+fn request_host(parts: &Parts) -> Result<(String, Option<u16>, String), ApiError> {
+    let authority = match parts.headers.get(header::HOST) {
+        Some(value) => value
+            .to_str()
+            .ok()
+            .and_then(|text| Authority::try_from(text).ok())
+            .ok_or_else(|| {
+                ApiError::bad_request("the Host header is not a host name with an optional port")
+            })?,
+        None => parts.uri.authority().cloned().ok_or_else(|| {
+            ApiError::bad_request("the request names no host: send a Host header")
+        })?,
+    };
+    Ok((
+        plain_host(authority.host()),
+        authority.port_u16(),
+        authority.to_string(),
+    ))
+}
+
+/// A host in lowercase, without an IPv6 address's brackets.
+fn plain_host(host: &str) -> String {
+    host.trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_ascii_lowercase()
+}
+
+/// An `Origin` as sent.
+#[derive(Debug, PartialEq, Eq)]
+enum Origin {
+    Null,
+    Tuple {
+        scheme: String,
+        host: String,
+        /// The port, or the scheme's default.
+        port: Option<u16>,
+    },
+}
+
+/// `value` as an origin: `null`, or scheme, host and port (the scheme's default when it names
+/// none); `None` when it is neither.
+fn origin_of(value: &str) -> Option<Origin> {
+    let value = value.trim();
+    if value.eq_ignore_ascii_case("null") {
+        return Some(Origin::Null);
+    }
+    let uri = Uri::try_from(value).ok()?;
+    let scheme = uri.scheme_str()?.to_ascii_lowercase();
+    let authority = uri.authority()?;
+    let port = authority.port_u16().or(match scheme.as_str() {
+        "http" => Some(80),
+        "https" => Some(443),
+        _ => None,
+    });
+    Some(Origin::Tuple {
+        host: plain_host(authority.host()),
+        scheme,
+        port,
+    })
+}
+
+/// An allow-list entry as an origin: a port of `*`, or none, matches any port.
+fn allowed_origin(entry: &str) -> Option<AllowedOrigin> {
+    let entry = entry.trim();
+    let (base, any_port) = match entry.strip_suffix(":*") {
+        Some(base) => (base, true),
+        None => (entry, false),
+    };
+    if !any_port && entry.eq_ignore_ascii_case("null") {
+        return Some(AllowedOrigin::Null);
+    }
+    let uri = Uri::try_from(base).ok()?;
+    let authority = uri.authority()?;
+    if any_port && authority.port().is_some() {
+        return None;
+    }
+    Some(AllowedOrigin::Tuple {
+        scheme: uri.scheme_str()?.to_ascii_lowercase(),
+        host: plain_host(authority.host()),
+        port: authority.port_u16().filter(|_| !any_port),
+    })
+}
+
 /// Where `/mcp` may be reached from: the allow lists configured, or defaults derived from the
 /// public URL and the listener.
 #[derive(Debug, Clone, Default)]
@@ -319,7 +595,7 @@ impl McpAccess {
     /// The allow lists for a service listening on `listening` (unknown when only its router is
     /// built): unless configured, the public URL's host and origin, plus loopback when listening
     /// on loopback. With no host at all, the MCP service accepts loopback only.
-    pub(crate) fn allowed(&self, listening: Option<SocketAddr>) -> (Vec<String>, Vec<String>) {
+    pub(crate) fn allowed(&self, listening: Option<SocketAddr>) -> Allowed {
         let loopback = listening.is_some_and(|address| address.ip().is_loopback());
         let public = self.public_url.as_ref();
         let hosts = self.hosts.clone().unwrap_or_else(|| {
@@ -350,15 +626,7 @@ impl McpAccess {
             }
             origins
         });
-        (hosts, origins)
-    }
-
-    /// [`McpAccess::allowed`] as the MCP service's settings.
-    pub(crate) fn settings(&self, listening: Option<SocketAddr>) -> HttpSettings {
-        let (hosts, origins) = self.allowed(listening);
-        HttpSettings::default()
-            .allowed_hosts(hosts)
-            .allowed_origins(origins)
+        Allowed { hosts, origins }
     }
 }
 
@@ -378,23 +646,139 @@ mod tests {
         let public = access(Some("https://mcp.example.com/base"));
         assert_eq!(
             public.allowed(Some("0.0.0.0:8080".parse().unwrap())),
-            (
-                vec!["mcp.example.com".to_string()],
-                vec!["https://mcp.example.com:443".to_string()]
-            )
+            allowed(&["mcp.example.com"], &["https://mcp.example.com:443"])
         );
-        let (hosts, origins) = public.allowed(Some("127.0.0.1:8080".parse().unwrap()));
+        let Allowed { hosts, origins } = public.allowed(Some("127.0.0.1:8080".parse().unwrap()));
         assert_eq!(hosts, ["mcp.example.com", "localhost", "127.0.0.1", "::1"]);
         assert_eq!(origins[0], "https://mcp.example.com:443");
         assert_eq!(&origins[1..], LOOPBACK_ORIGINS);
         assert_eq!(
             access(Some("http://10.0.0.5:9000")).allowed(None),
-            (
-                vec!["10.0.0.5".to_string()],
-                vec!["http://10.0.0.5:9000".to_string()]
-            )
+            allowed(&["10.0.0.5"], &["http://10.0.0.5:9000"])
         );
-        assert_eq!(access(None).allowed(None), (vec![], vec![]));
+        assert_eq!(access(None).allowed(None), Allowed::default());
+    }
+
+    fn allowed(hosts: &[&str], origins: &[&str]) -> Allowed {
+        Allowed {
+            hosts: hosts.iter().map(|h| h.to_string()).collect(),
+            origins: origins.iter().map(|o| o.to_string()).collect(),
+        }
+    }
+
+    /// The request parts of a request with these headers.
+    fn parts(headers: &[(&str, &str)]) -> Parts {
+        let mut request = axum::http::Request::builder().uri("/mcp");
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        request.body(()).unwrap().into_parts().0
+    }
+
+    /// The status and message of the guard's answer to a request with these headers.
+    fn guarded(guard: &Guard, headers: &[(&str, &str)]) -> Result<(), (u16, String)> {
+        guard
+            .check(&parts(headers))
+            .map_err(|e| (e.status().as_u16(), e.message().to_string()))
+    }
+
+    #[test]
+    fn the_guard_accepts_the_allowed_hosts_and_origins_as_the_mcp_service_does() {
+        let guard = Guard::new(&allowed(
+            &["API.example.com", "pinned.example.com:8443", "::1"],
+            &[
+                "https://app.example.com:443",
+                "http://localhost:*",
+                "https://any-port.example.com",
+                "null",
+            ],
+        ));
+        for headers in [
+            vec![("host", "api.example.com")],
+            vec![("host", "Api.Example.com:8080")],
+            vec![("host", "pinned.example.com:8443")],
+            vec![("host", "[::1]:3000")],
+            vec![
+                ("host", "api.example.com"),
+                ("origin", "https://app.example.com"),
+            ],
+            vec![
+                ("host", "api.example.com"),
+                ("origin", "https://app.example.com:443"),
+            ],
+            vec![
+                ("host", "api.example.com"),
+                ("origin", "http://localhost:5173"),
+            ],
+            vec![
+                ("host", "api.example.com"),
+                ("origin", "https://any-port.example.com:1"),
+            ],
+            vec![("host", "api.example.com"), ("origin", "null")],
+        ] {
+            assert_eq!(guarded(&guard, &headers), Ok(()), "{headers:?}");
+        }
+        let host = Err((403, HOST_REFUSED.to_string()));
+        let origin = Err((403, ORIGIN_REFUSED.to_string()));
+        for (headers, expected) in [
+            (vec![("host", "evil.example")], &host),
+            (vec![("host", "pinned.example.com")], &host),
+            (vec![("host", "pinned.example.com:443")], &host),
+            (vec![("host", "localhost")], &host),
+            (
+                vec![
+                    ("host", "api.example.com"),
+                    ("origin", "http://app.example.com"),
+                ],
+                &origin,
+            ),
+            (
+                vec![
+                    ("host", "api.example.com"),
+                    ("origin", "https://app.example.com:8443"),
+                ],
+                &origin,
+            ),
+            (
+                vec![
+                    ("host", "api.example.com"),
+                    ("origin", "https://evil.example"),
+                ],
+                &origin,
+            ),
+            (
+                vec![("host", "api.example.com"), ("origin", "not an origin")],
+                &origin,
+            ),
+        ] {
+            assert_eq!(&guarded(&guard, &headers), expected, "{headers:?}");
+        }
+        assert_eq!(
+            guarded(&guard, &[("host", "bad host")]),
+            Err((
+                400,
+                "the Host header is not a host name with an optional port".to_string()
+            ))
+        );
+        assert_eq!(
+            guarded(&guard, &[]),
+            Err((
+                400,
+                "the request names no host: send a Host header".to_string()
+            ))
+        );
+        // No hosts at all: loopback names only, as the MCP service's default; no origins: none.
+        let loopback = Guard::new(&Allowed::default());
+        assert_eq!(guarded(&loopback, &[("host", "127.0.0.1:8080")]), Ok(()));
+        assert_eq!(guarded(&loopback, &[("host", "localhost")]), Ok(()));
+        assert_eq!(guarded(&loopback, &[("host", "example.com")]), host);
+        assert_eq!(
+            guarded(
+                &loopback,
+                &[("host", "localhost"), ("origin", "http://localhost:3000")]
+            ),
+            origin
+        );
     }
 
     #[test]
@@ -406,7 +790,7 @@ mod tests {
         };
         assert_eq!(
             configured.allowed(Some("127.0.0.1:1".parse().unwrap())),
-            (vec!["api.acme.test".to_string()], vec![])
+            allowed(&["api.acme.test"], &[])
         );
     }
 }

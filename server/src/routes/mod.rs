@@ -22,7 +22,6 @@ use axum::extract::{
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use integrations::CredentialStatus;
-use integrations_mcp::HttpSettings;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use url::Url;
@@ -35,7 +34,7 @@ use crate::providers::{Connectors, ReadRecord};
 use crate::store::{AuditEntry, ConnectorRecord, JoinedCredentials, ServiceStore};
 use crate::tokens::Principal;
 
-pub(crate) use mcp::McpAccess;
+pub(crate) use mcp::{Allowed as McpAllowed, McpAccess};
 
 /// What every handler shares.
 #[derive(Clone)]
@@ -68,7 +67,7 @@ impl FromRef<AppState> for Arc<RateLimiter> {
 
 /// The service's routes, with a request body limit of `max_body_bytes` and `/mcp` reachable as
 /// `mcp` allows.
-pub(crate) fn router(state: AppState, max_body_bytes: usize, mcp: HttpSettings) -> Router {
+pub(crate) fn router(state: AppState, max_body_bytes: usize, mcp: McpAllowed) -> Router {
     Router::new()
         .merge(mcp::routes(state.clone(), mcp, max_body_bytes))
         .merge(ops::routes())

@@ -2,7 +2,9 @@
 //! call it: the tools, reads and writes against MockAsana, read-only connectors, error classes as
 //! tool errors, refresh under concurrent calls, and the audit log. What that client cannot send or
 //! report goes as a plain HTTP request (`testing::post_raw`): no token (401), a connector the
-//! caller does not own (404), `Host`/`Origin` outside the allow lists (403), an over-sized body.
+//! caller does not own (404), `Host`/`Origin` outside the allow lists (403), an over-sized body,
+//! and what the transport refuses (malformed JSON, a missing `Accept`, ...), in the service's
+//! error JSON.
 
 use std::collections::HashMap;
 
@@ -333,6 +335,165 @@ async fn no_token_is_401_and_a_connector_the_caller_does_not_own_is_404() {
             .iter()
             .all(|e| e["operation"] == "connector.create")
     );
+}
+
+/// A request to `/mcp` with this method, these headers and this body, with the token and the
+/// connector of `call`; the status, the `Allow` header and the answer, which is the service's
+/// error JSON (its content type checked).
+async fn raw(
+    service: &Service,
+    call: &Call<'_>,
+    method: reqwest::Method,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> (u16, Option<String>, Value) {
+    let mut request = service
+        .http
+        .request(method, call.url(service))
+        .body(body.to_string());
+    if let Some(token) = call.token {
+        request = request.bearer_auth(token);
+    }
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    let header = |name: &str| {
+        response
+            .headers()
+            .get(name)
+            .map(|v| v.to_str().unwrap().to_string())
+    };
+    let (content_type, allow) = (header("content-type"), header("allow"));
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(content_type.as_deref(), Some("application/json"), "{body}");
+    (status, allow, body)
+}
+
+/// The service's error JSON with this message, not retryable.
+fn refusal(message: &str) -> Value {
+    json!({ "message": message, "errors": [{ "message": message }], "retryable": false, "source": "service" })
+}
+
+/// What the MCP transport refuses before any tool runs answers the service's error JSON, like
+/// every other route: malformed JSON and JSON that is no JSON-RPC message are 400, a missing
+/// `Accept` 406, another content type 415, another method 405 with `Allow`, a `Host` or
+/// `Origin` outside the allow lists 403 (before the token is looked at) naming the settings.
+#[tokio::test]
+async fn refusals_of_the_mcp_transport_answer_the_service_s_error_json() {
+    let service = Service::start().await;
+    let (token, id) = service.pat_connector().await;
+    let call = Call::token(&token).connector(&id);
+    let accept = ("accept", "application/json, text/event-stream");
+    let json_type = ("content-type", "application/json");
+    let list = list_tools_request().to_string();
+    let post = reqwest::Method::POST;
+
+    let malformed = raw(
+        &service,
+        &call,
+        post.clone(),
+        &[accept, json_type],
+        "{not json",
+    )
+    .await;
+    assert_eq!(
+        malformed,
+        (
+            400,
+            None,
+            refusal(
+                "the request body is not valid JSON (line 1, column 2): send one JSON-RPC message"
+            )
+        )
+    );
+    let not_rpc = raw(
+        &service,
+        &call,
+        post.clone(),
+        &[accept, json_type],
+        r#"{"a": 1}"#,
+    )
+    .await;
+    assert_eq!(
+        not_rpc,
+        (
+            400,
+            None,
+            refusal(
+                r#"the request body is JSON but not a JSON-RPC message: send an MCP request such as {"jsonrpc": "2.0", "id": 1, "method": "tools/list"}"#
+            )
+        )
+    );
+    let no_accept = raw(&service, &call, post.clone(), &[json_type], &list).await;
+    assert_eq!(
+        no_accept,
+        (
+            406,
+            None,
+            refusal(
+                "an MCP client must accept both JSON and event streams: send Accept: application/json, text/event-stream"
+            )
+        )
+    );
+    let text = raw(
+        &service,
+        &call,
+        post.clone(),
+        &[accept, ("content-type", "text/plain")],
+        &list,
+    )
+    .await;
+    assert_eq!(
+        text,
+        (
+            415,
+            None,
+            refusal(
+                "the request body must be a JSON-RPC message sent with Content-Type: application/json"
+            )
+        )
+    );
+    let get = raw(&service, &call, reqwest::Method::GET, &[accept], "").await;
+    assert_eq!(
+        get,
+        (
+            405,
+            Some("POST".to_string()),
+            refusal("this path does not take this method; the Allow header lists those it takes")
+        )
+    );
+    let host = refusal(
+        "/mcp does not accept this Host (a guard against DNS rebinding): it accepts the host of the service's public URL (integrations serve --public-url), loopback names when the service listens on loopback, or the hosts of ServerBuilder::mcp_allowed_hosts, which replace those",
+    );
+    let origin = refusal(
+        "/mcp does not accept requests from this Origin (a guard against other sites' pages in a browser): it accepts the origin of the service's public URL (integrations serve --public-url), loopback origins when the service listens on loopback, or the origins of ServerBuilder::mcp_allowed_origins, which replace those",
+    );
+    for caller in [&call, &Call::default()] {
+        let refused = raw(
+            &service,
+            caller,
+            post.clone(),
+            &[accept, json_type, ("host", "evil.example")],
+            &list,
+        )
+        .await;
+        assert_eq!(refused, (403, None, host.clone()));
+        let refused = raw(
+            &service,
+            caller,
+            post.clone(),
+            &[accept, json_type, ("origin", "https://evil.example")],
+            &list,
+        )
+        .await;
+        assert_eq!(refused, (403, None, origin.clone()));
+    }
+    // The same request, well formed, is answered.
+    let (status, body) = self::post(&service, &call, list_tools_request()).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["result"]["tools"][0]["name"], "describe");
 }
 
 #[tokio::test]
