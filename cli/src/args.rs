@@ -228,10 +228,22 @@ pub struct ServeArgs {
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
     pub listen: String,
 
-    /// The URL clients and Asana reach the service at (consent-flow redirects)
-    /// [default: http://ADDR, the address listened on]
+    /// The URL clients and Asana reach the service at (consent-flow redirects, /mcp's allowed
+    /// Host and Origin) [default: http://ADDR, the address listened on; none when ADDR is all
+    /// addresses (0.0.0.0, [::]): consent flows are then refused]
     #[arg(long, value_name = "URL")]
     pub public_url: Option<url::Url>,
+
+    /// A Host (HOST or HOST:PORT) /mcp accepts, replacing the defaults: the public URL's host,
+    /// and loopback names when listening on loopback or all addresses (repeat for several)
+    #[arg(long = "mcp-allowed-host", value_name = "HOST")]
+    pub mcp_allowed_hosts: Vec<String>,
+
+    /// A browser Origin /mcp accepts (https://app.example.com:443, http://localhost:*),
+    /// replacing the defaults: the public URL's origin, and loopback origins when listening on
+    /// loopback or all addresses (repeat for several)
+    #[arg(long = "mcp-allowed-origin", value_name = "ORIGIN")]
+    pub mcp_allowed_origins: Vec<String>,
 
     /// Store connector credentials in plaintext when INTEGRATIONS_ENCRYPTION_KEY is not set
     /// (tests and demos only)

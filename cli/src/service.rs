@@ -131,16 +131,38 @@ pub async fn serve(globals: &Globals, args: &ServeArgs) -> Result<(), CliError> 
         )
     })?;
     let public_url = match &args.public_url {
-        Some(url) => checked_public_url(url)?,
-        None => Url::parse(&format!("http://{address}")).map_err(|e| {
+        Some(url) => Some(checked_public_url(url)?),
+        // No client reaches the service at the unspecified address: a consent flow would send
+        // the customer back to http://0.0.0.0:PORT/. Without a public URL it is refused, with
+        // an answer that names --public-url.
+        None if address.ip().is_unspecified() => {
+            let mcp = if args.mcp_allowed_hosts.is_empty() {
+                " and /mcp accepts loopback Host names only"
+            } else {
+                ""
+            };
+            tracing::warn!(
+                "integrations serve: listening on all addresses ({address}) without --public-url: consent flows are refused (501){mcp}; pass --public-url with the URL clients and providers reach the service at"
+            );
+            None
+        }
+        None => Some(Url::parse(&format!("http://{address}")).map_err(|e| {
             CliError::new(
                 ExitKind::Usage,
                 format!("http://{address} is not a URL ({e}); pass --public-url URL"),
             )
-        })?,
+        })?),
     };
+    if let Some(url) = &public_url {
+        builder = builder.public_url(url.clone());
+    }
+    if !args.mcp_allowed_hosts.is_empty() {
+        builder = builder.mcp_allowed_hosts(args.mcp_allowed_hosts.iter().cloned());
+    }
+    if !args.mcp_allowed_origins.is_empty() {
+        builder = builder.mcp_allowed_origins(args.mcp_allowed_origins.iter().cloned());
+    }
     let server = providers_of(globals, builder)
-        .public_url(public_url.clone())
         .asana_app(asana)
         .build()
         .await
@@ -152,7 +174,8 @@ pub async fn serve(globals: &Globals, args: &ServeArgs) -> Result<(), CliError> 
         )
     })?;
     tracing::info!(
-        "integrations serve: listening on http://{address} (public URL {public_url}, store {}, credentials {})",
+        "integrations serve: listening on http://{address} (public URL {}, store {}, credentials {})",
+        public_url.as_ref().map_or("none", Url::as_str),
         service.shown,
         if encrypted {
             "encrypted"

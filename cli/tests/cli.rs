@@ -3859,6 +3859,130 @@ async fn serve_runs_the_hosted_life_against_asana_and_stops_gracefully_on_sigter
     }
 }
 
+/// Listening on all addresses without --public-url, `serve` says at start that consent flows
+/// are refused and names --public-url, and refuses them with a 501 naming it, rather than sending
+/// customers back to http://0.0.0.0; /mcp answers loopback Host names. --mcp-allowed-host
+/// replaces the hosts /mcp accepts, and the 403 names it.
+#[cfg(unix)]
+#[tokio::test]
+async fn serve_on_all_addresses_without_a_public_url_warns_and_answers_mcp_on_loopback() {
+    let mut h = Harness::start().await;
+    h.set_env("INTEGRATIONS_ENCRYPTION_KEY", SERVICE_KEY);
+    let dir = h.dir.path().join("service");
+    let store = dir.to_str().expect("utf-8 path");
+    let created = apps(
+        &h,
+        &dir,
+        &[
+            "create",
+            "acme",
+            "--redirect-origin",
+            "https://app.acme.example",
+        ],
+    )
+    .await;
+    let (_, client_id, secret) = printed_credentials(&created);
+    let initialize = integrations_mcp::testing::initialize_request();
+    let warning = |port: u16, mcp: &str| {
+        format!(
+            "integrations serve: listening on all addresses (0.0.0.0:{port}) without --public-url: consent flows are refused (501){mcp}; pass --public-url with the URL clients and providers reach the service at"
+        )
+    };
+
+    let port = free_port();
+    let listen = format!("0.0.0.0:{port}");
+    let serving = Serving::start(&h, &["--listen", &listen, "--store", store]).await;
+    let url = format!("http://127.0.0.1:{port}");
+    let caller = Caller::new(&url, &client_id, &secret).await;
+    let pat = h.mock.personal_access_token().to_string();
+    let id = caller
+        .connector(&url, "customer-1", json!({ "token": pat }))
+        .await;
+    let (status, body) = caller
+        .post(
+            &url,
+            "/api/v1/integrations/connectors/oauth/initiate",
+            json!({
+                "customer_name": "customer-2",
+                "connector_type": "Asana",
+                "redirect_url": "https://app.acme.example/connected",
+            }),
+        )
+        .await;
+    assert_eq!(
+        (status, &body["message"]),
+        (
+            501,
+            &json!(
+                "this service runs no consent flows: it was started without a public URL (integrations serve --public-url URL)"
+            )
+        )
+    );
+    let mcp = format!("{url}/mcp?connector_id={id}");
+    let bearer = format!("Bearer {}", caller.bearer);
+    let auth = ("authorization", bearer.as_str());
+    let localhost = format!("localhost:{port}");
+    for host in [None, Some(localhost.as_str())] {
+        let headers: Vec<(&str, &str)> = [Some(auth), host.map(|h| ("host", h))]
+            .into_iter()
+            .flatten()
+            .collect();
+        let (status, body) = integrations_mcp::testing::post_raw(&mcp, &initialize, &headers).await;
+        assert_eq!(status, 200, "{host:?}: {body}");
+    }
+    let (status, _) = integrations_mcp::testing::post_raw(
+        &mcp,
+        &initialize,
+        &[auth, ("host", "api.acme.example")],
+    )
+    .await;
+    assert_eq!(status, 403);
+    serving.signal("TERM");
+    let (code, stderr) = serving.exit().await;
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stderr.contains(&warning(port, " and /mcp accepts loopback Host names only")),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!(
+            "integrations serve: listening on http://{listen} (public URL none, store {store}, credentials encrypted)"
+        )),
+        "{stderr}"
+    );
+
+    let port = free_port();
+    let listen = format!("0.0.0.0:{port}");
+    let serving = Serving::start(
+        &h,
+        &[
+            "--listen",
+            &listen,
+            "--store",
+            store,
+            "--mcp-allowed-host",
+            "api.acme.example",
+        ],
+    )
+    .await;
+    let mcp = format!("http://127.0.0.1:{port}/mcp?connector_id={id}");
+    let (status, body) = integrations_mcp::testing::post_raw(
+        &mcp,
+        &initialize,
+        &[auth, ("host", "api.acme.example")],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = integrations_mcp::testing::post_raw(&mcp, &initialize, &[auth]).await;
+    assert_eq!(status, 403, "{body}");
+    let message = body["message"].as_str().expect("an error message");
+    assert!(message.contains("--mcp-allowed-host"), "{message}");
+    serving.signal("TERM");
+    let (code, stderr) = serving.exit().await;
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains(&warning(port, "")), "{stderr}");
+}
+
 /// An application's calls to a running service: `POST path` with a service token.
 #[derive(Clone)]
 struct Caller {

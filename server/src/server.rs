@@ -317,7 +317,8 @@ impl ServerBuilder {
     }
 
     /// The `Host` values (`host` or `host:port`) `/mcp` accepts, replacing the default: the
-    /// public URL's host, plus loopback when the service listens on loopback. Others are 403.
+    /// public URL's host, plus loopback when the service listens on loopback or on all addresses
+    /// (`0.0.0.0`, `[::]`). Others are 403.
     pub fn mcp_allowed_hosts<S: Into<String>>(
         mut self,
         hosts: impl IntoIterator<Item = S>,
@@ -328,7 +329,8 @@ impl ServerBuilder {
 
     /// The browser origins (`https://app.example.com:443`, `http://localhost:*`) `/mcp` accepts,
     /// replacing the default: the public URL's origin, plus loopback origins when the service
-    /// listens on loopback. A request with another `Origin` is 403; one without passes.
+    /// listens on loopback or on all addresses. A request with another `Origin` is 403; one
+    /// without passes.
     pub fn mcp_allowed_origins<S: Into<String>>(
         mut self,
         origins: impl IntoIterator<Item = S>,

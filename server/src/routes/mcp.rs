@@ -485,9 +485,9 @@ impl Guard {
 }
 
 /// The 403 of a `Host` outside the allow list.
-const HOST_REFUSED: &str = "/mcp does not accept this Host (a guard against DNS rebinding): it accepts the host of the service's public URL (integrations serve --public-url), loopback names when the service listens on loopback, or the hosts of ServerBuilder::mcp_allowed_hosts, which replace those";
+const HOST_REFUSED: &str = "/mcp does not accept this Host (a guard against DNS rebinding): it accepts the host of the service's public URL (integrations serve --public-url), loopback names when the service listens on loopback or on all addresses, or the hosts given with integrations serve --mcp-allowed-host (ServerBuilder::mcp_allowed_hosts), which replace those";
 /// The 403 of an `Origin` outside the allow list.
-const ORIGIN_REFUSED: &str = "/mcp does not accept requests from this Origin (a guard against other sites' pages in a browser): it accepts the origin of the service's public URL (integrations serve --public-url), loopback origins when the service listens on loopback, or the origins of ServerBuilder::mcp_allowed_origins, which replace those";
+const ORIGIN_REFUSED: &str = "/mcp does not accept requests from this Origin (a guard against other sites' pages in a browser): it accepts the origin of the service's public URL (integrations serve --public-url), loopback origins when the service listens on loopback or on all addresses, or the origins given with integrations serve --mcp-allowed-origin (ServerBuilder::mcp_allowed_origins), which replace those";
 
 /// The request's host (lowercase, without brackets), its port, and the `Host` as sent (400 when
 /// it is missing or not a host with an optional port).
@@ -594,9 +594,11 @@ const LOOPBACK_ORIGINS: [&str; 3] = ["http://localhost:*", "http://127.0.0.1:*",
 impl McpAccess {
     /// The allow lists for a service listening on `listening` (unknown when only its router is
     /// built): unless configured, the public URL's host and origin, plus loopback when listening
-    /// on loopback. With no host at all, the MCP service accepts loopback only.
+    /// on loopback or on all addresses (which loopback is one of). With no host at all, the MCP
+    /// service accepts loopback only.
     pub(crate) fn allowed(&self, listening: Option<SocketAddr>) -> Allowed {
-        let loopback = listening.is_some_and(|address| address.ip().is_loopback());
+        let loopback = listening
+            .is_some_and(|address| address.ip().is_loopback() || address.ip().is_unspecified());
         let public = self.public_url.as_ref();
         let hosts = self.hosts.clone().unwrap_or_else(|| {
             let mut hosts: Vec<String> = public
@@ -642,16 +644,24 @@ mod tests {
     }
 
     #[test]
-    fn defaults_are_the_public_url_and_loopback_only_on_loopback() {
+    fn defaults_are_the_public_url_and_loopback_on_loopback_or_all_addresses() {
         let public = access(Some("https://mcp.example.com/base"));
         assert_eq!(
-            public.allowed(Some("0.0.0.0:8080".parse().unwrap())),
+            public.allowed(Some("10.0.0.5:8080".parse().unwrap())),
             allowed(&["mcp.example.com"], &["https://mcp.example.com:443"])
         );
-        let Allowed { hosts, origins } = public.allowed(Some("127.0.0.1:8080".parse().unwrap()));
-        assert_eq!(hosts, ["mcp.example.com", "localhost", "127.0.0.1", "::1"]);
-        assert_eq!(origins[0], "https://mcp.example.com:443");
-        assert_eq!(&origins[1..], LOOPBACK_ORIGINS);
+        for listening in ["127.0.0.1:8080", "[::1]:8080", "0.0.0.0:8080", "[::]:8080"] {
+            let Allowed { hosts, origins } = public.allowed(Some(listening.parse().unwrap()));
+            assert_eq!(
+                hosts,
+                ["mcp.example.com", "localhost", "127.0.0.1", "::1"],
+                "{listening}"
+            );
+            assert_eq!(origins[0], "https://mcp.example.com:443");
+            assert_eq!(&origins[1..], LOOPBACK_ORIGINS);
+        }
+        let Allowed { hosts, .. } = access(None).allowed(Some("0.0.0.0:8080".parse().unwrap()));
+        assert_eq!(hosts, LOOPBACK_HOSTS);
         assert_eq!(
             access(Some("http://10.0.0.5:9000")).allowed(None),
             allowed(&["10.0.0.5"], &["http://10.0.0.5:9000"])

@@ -465,10 +465,10 @@ async fn refusals_of_the_mcp_transport_answer_the_service_s_error_json() {
         )
     );
     let host = refusal(
-        "/mcp does not accept this Host (a guard against DNS rebinding): it accepts the host of the service's public URL (integrations serve --public-url), loopback names when the service listens on loopback, or the hosts of ServerBuilder::mcp_allowed_hosts, which replace those",
+        "/mcp does not accept this Host (a guard against DNS rebinding): it accepts the host of the service's public URL (integrations serve --public-url), loopback names when the service listens on loopback or on all addresses, or the hosts given with integrations serve --mcp-allowed-host (ServerBuilder::mcp_allowed_hosts), which replace those",
     );
     let origin = refusal(
-        "/mcp does not accept requests from this Origin (a guard against other sites' pages in a browser): it accepts the origin of the service's public URL (integrations serve --public-url), loopback origins when the service listens on loopback, or the origins of ServerBuilder::mcp_allowed_origins, which replace those",
+        "/mcp does not accept requests from this Origin (a guard against other sites' pages in a browser): it accepts the origin of the service's public URL (integrations serve --public-url), loopback origins when the service listens on loopback or on all addresses, or the origins given with integrations serve --mcp-allowed-origin (ServerBuilder::mcp_allowed_origins), which replace those",
     );
     for caller in [&call, &Call::default()] {
         let refused = raw(
@@ -576,6 +576,45 @@ async fn hosts_and_origins_outside_the_allow_lists_are_refused() {
             status(post(&service, &request, initialize_request()).await),
             expected
         );
+    }
+}
+
+/// Listening on all addresses, which loopback is one of, `/mcp` accepts loopback `Host` names
+/// (and loopback origins) as on loopback, with or without a public URL; others stay refused.
+#[tokio::test]
+async fn on_all_addresses_loopback_hosts_are_accepted() {
+    for public_url in [None, Some("https://mcp.example.com/".parse().unwrap())] {
+        let asana = MockAsana::start().await;
+        let app = crate::support::asana_app(&asana, true);
+        let listener = tokio::net::TcpListener::bind("0.0.0.0:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let mut service = Service::serve(asana, app, 64 * 1024, listener, public_url).await;
+        service.url = format!("http://127.0.0.1:{port}");
+        let (token, id) = service.pat_connector().await;
+        let call = || Call::token(&token).connector(&id);
+        let status = |(status, _): (u16, Value)| status;
+        let localhost = format!("localhost:{port}");
+        for allowed in [
+            call(),
+            call().header("host", localhost.as_str()),
+            call().header("host", "[::1]"),
+            call().header("origin", "http://localhost:3000"),
+        ] {
+            assert_eq!(
+                status(post(&service, &allowed, initialize_request()).await),
+                200
+            );
+        }
+        for refused in [
+            call().header("host", "evil.example"),
+            call().header("host", "0.0.0.0"),
+            call().header("origin", "https://evil.example"),
+        ] {
+            assert_eq!(
+                status(post(&service, &refused, initialize_request()).await),
+                403
+            );
+        }
     }
 }
 
