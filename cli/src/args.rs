@@ -203,8 +203,9 @@ it as a redirect URI of that Asana app (and of applications' own apps).
 Connector credentials are encrypted at rest with INTEGRATIONS_ENCRYPTION_KEY (base64 of 32 random \
 bytes, e.g. from `openssl rand -base64 32`); without it the service refuses to start unless \
 --insecure-no-encryption is given. SIGTERM or Ctrl-C stops it: it stops accepting connections and \
-exits 0 once the requests in flight are answered. Logs go to stderr (info by default; RUST_LOG or \
--v to change).";
+exits 0 once the requests in flight are answered. Logs go to stderr (info by default, with one \
+line per request: method, route, status and duration; the MCP SDK's rmcp at warn; RUST_LOG or -v \
+to change).";
 
 /// Where the hosted service keeps its data, shared by `serve` and `apps`.
 #[derive(Debug, Args)]

@@ -63,7 +63,7 @@ fn main() -> ExitCode {
     init_tracing(
         cli.verbose,
         if serve {
-            "info"
+            INFO
         } else {
             "error,auth_core::local_files=warn"
         },
@@ -121,13 +121,17 @@ fn first_line(text: &str) -> String {
     line.trim_start_matches("error: ").trim().to_string()
 }
 
+/// Info, but rmcp's warnings and errors only: at info it logs three lines for every MCP request,
+/// one a dump of the client's parameters. `-vv` shows them.
+const INFO: &str = "info,rmcp=warn";
+
 /// `-v` info, `-vv` debug, `-vvv` trace, on stderr; `RUST_LOG` wins when set. Without either,
 /// `quiet` (errors for commands, info for `serve`).
 fn init_tracing(verbose: u8, quiet: &str) {
     use tracing_subscriber::EnvFilter;
     let level = match verbose {
         0 => quiet,
-        1 => "info",
+        1 => INFO,
         2 => "debug",
         _ => "trace",
     };

@@ -3844,6 +3844,19 @@ async fn serve_runs_the_hosted_life_against_asana_and_stops_gracefully_on_sigter
     );
     assert!(stderr.contains("integrations serve: stopped"), "{stderr}");
     assert!(!stderr.contains(&pat), "{stderr}");
+    // The request in flight was logged once answered, by its route template, without its query.
+    assert!(
+        stderr.contains(
+            " INFO request method=POST route=/api/v1/integrations/connectors/{id}/execute status=200 duration_ms="
+        ),
+        "{stderr}"
+    );
+    assert!(
+        stderr
+            .contains(" INFO request method=GET route=/api/v1/integrations/connectors status=200"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("external_user_id"), "{stderr}");
     assert!(
         reqwest::get(format!("{url}/healthz")).await.is_err(),
         "nothing listens any more"
@@ -3862,7 +3875,8 @@ async fn serve_runs_the_hosted_life_against_asana_and_stops_gracefully_on_sigter
 /// Listening on all addresses without --public-url, `serve` says at start that consent flows
 /// are refused and names --public-url, and refuses them with a 501 naming it, rather than sending
 /// customers back to http://0.0.0.0; /mcp answers loopback Host names. --mcp-allowed-host
-/// replaces the hosts /mcp accepts, and the 403 names it.
+/// replaces the hosts /mcp accepts, and the 403 names it. Each request is one log line; rmcp's
+/// own lines stay below the default level.
 #[cfg(unix)]
 #[tokio::test]
 async fn serve_on_all_addresses_without_a_public_url_warns_and_answers_mcp_on_loopback() {
@@ -3944,6 +3958,27 @@ async fn serve_on_all_addresses_without_a_public_url_warns_and_answers_mcp_on_lo
         stderr.contains(&warning(port, " and /mcp accepts loopback Host names only")),
         "{stderr}"
     );
+    // One line per request, the refused Host as sent, and none of rmcp's lines at info.
+    assert_eq!(
+        stderr
+            .lines()
+            .filter(|line| line
+                .contains(" INFO request method=POST route=/mcp status=200 duration_ms="))
+            .count(),
+        2,
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(
+            " WARN refused an MCP request: its Host is not allowed (a guard against DNS rebinding) host=api.acme.example\n"
+        ),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("rmcp") && !stderr.contains("peer_info"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains(&caller.bearer), "{stderr}");
     assert!(
         stderr.contains(&format!(
             "integrations serve: listening on http://{listen} (public URL none, store {store}, credentials encrypted)"

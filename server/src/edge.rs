@@ -1,6 +1,8 @@
 //! What every request passes through around its route: the request deadline (past it the
-//! answer is 504 and the handler's work is dropped) and the request's count in the metrics, by
-//! route template, method and status (a 504 counted as one).
+//! answer is 504 and the handler's work is dropped), the request's count in the metrics, by
+//! route template, method and status (a 504 counted as one), and one log line: method, route
+//! template, status and duration, never the path's ids, the query or a header (at info; at debug
+//! for health probes and metrics scrapes, which come every few seconds).
 //!
 //! One layer with its future written out, so that a request pays for one level of boxing around
 //! its route (axum's `from_fn` clones and boxes the route it wraps on every call).
@@ -10,10 +12,10 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::extract::{MatchedPath, Request};
-use axum::http::Method;
+use axum::http::{Method, StatusCode};
 use axum::response::Response;
 use pin_project_lite::pin_project;
 use tokio::time::Timeout;
@@ -21,7 +23,7 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 use crate::limits;
-use crate::metrics::Metrics;
+use crate::metrics::{self, Metrics};
 
 /// Wraps each route of the router in [`Edge`].
 #[derive(Clone)]
@@ -79,6 +81,7 @@ where
             timeout: self.timeout,
             template,
             method,
+            started: Instant::now(),
         }
     }
 }
@@ -92,6 +95,7 @@ pin_project! {
         timeout: Duration,
         template: Option<MatchedPath>,
         method: Method,
+        started: Instant,
     }
 }
 
@@ -108,8 +112,31 @@ where
             Ok(Err(never)) => match never {},
             Err(_elapsed) => limits::past_deadline(*this.timeout, this.method),
         };
+        let status = response.status();
         this.metrics
-            .answered(this.template.as_ref(), this.method, response.status());
+            .answered(this.template.as_ref(), this.method, status);
+        log(
+            this.method,
+            this.template.as_ref(),
+            status,
+            this.started.elapsed(),
+        );
         Poll::Ready(Ok(response))
+    }
+}
+
+/// Routes polled by machines every few seconds: logged at debug, not info.
+const PROBES: [&str; 3] = ["/healthz", "/readyz", "/metrics"];
+
+/// One line for an answered request: its method, its route template (`unmatched` when none),
+/// its status and how long it took, in milliseconds.
+fn log(method: &Method, template: Option<&MatchedPath>, status: StatusCode, took: Duration) {
+    let route = template.map_or(metrics::UNMATCHED, MatchedPath::as_str);
+    let status = status.as_u16();
+    let duration_ms = (took.as_secs_f64() * 10_000.0).round() / 10.0;
+    if PROBES.contains(&route) {
+        tracing::debug!(%method, %route, status, duration_ms, "request");
+    } else {
+        tracing::info!(%method, %route, status, duration_ms, "request");
     }
 }

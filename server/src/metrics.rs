@@ -24,7 +24,7 @@ const LATENCY_BUCKETS: [f64; 12] = [
 ];
 
 /// The label of requests that matched no route.
-const UNMATCHED: &str = "unmatched";
+pub(crate) const UNMATCHED: &str = "unmatched";
 
 /// The service's counters, shared by the `edge` layer, the handlers and the connectors' clients.
 #[derive(Debug, Default)]

@@ -1,13 +1,13 @@
 //! Operations: `GET /metrics` counts exactly what happened (by route template, never by raw
-//! path), the per-application rate limit answers 429 with `Retry-After` to one application only,
-//! and a request past the service's deadline is 504.
+//! path), each request is one log line, the per-application rate limit answers 429 with
+//! `Retry-After` to one application only, and a request past the service's deadline is 504.
 
 use std::time::Duration;
 
 use provider_asana_testkit::MockAsana;
 use serde_json::json;
 
-use crate::support::{Service, error_message};
+use crate::support::{Logs, Service, error_message};
 
 /// The `integrations_http_requests_total` lines of the metrics, sorted.
 async fn request_lines(service: &Service) -> (Vec<String>, String) {
@@ -91,6 +91,54 @@ async fn metrics_count_requests_by_route_template_executes_refreshes_and_asanas_
         assert!(text.lines().any(|l| l == line), "{line} in\n{text}");
     }
     assert!(!text.contains(&id) && !text.contains(oauth_id), "no ids");
+}
+
+/// Each request is one log line at info: method, route template, status and duration, never an
+/// id of the path, the query or a header; health probes and metrics scrapes only at debug.
+#[tokio::test]
+async fn each_request_is_logged_once_by_its_route_template_without_ids_queries_or_tokens() {
+    let logs = Logs::default();
+    let _capture = logs.capture();
+    let service = Service::start().await;
+    let (token, id) = service.pat_connector().await;
+    let (status, body) = service
+        .execute(&token, &id, "users", "get", json!({ "user_gid": "me" }))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let listed = "/api/v1/integrations/connectors?customer_name=query-canary";
+    assert_eq!(service.get(listed, Some(&token)).await.0, 200);
+    assert_eq!(service.get("/no/such/route", None).await.0, 404);
+    for probe in ["/healthz", "/readyz"] {
+        assert_eq!(service.get(probe, None).await.0, 200);
+    }
+    assert_eq!(service.get_text("/metrics").await.0, 200);
+
+    let logged = logs.text();
+    let lines: Vec<String> = logged
+        .lines()
+        .filter(|line| line.contains(" integrations_server::edge: "))
+        .map(|line| {
+            let (_, fields) = line.split_once(" integrations_server::edge: ").unwrap();
+            let (head, duration) = fields.rsplit_once(" duration_ms=").unwrap();
+            assert!(duration.parse::<f64>().is_ok(), "{line}");
+            assert!(line.contains(" INFO "), "{line}");
+            head.to_string()
+        })
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            "request method=POST route=/api/v1/account/applications/token status=200",
+            "request method=POST route=/api/v1/integrations/connectors status=201",
+            "request method=POST route=/api/v1/integrations/connectors/{id}/execute status=200",
+            "request method=GET route=/api/v1/integrations/connectors status=200",
+            "request method=GET route=unmatched status=404",
+        ],
+        "{logged}"
+    );
+    for secret in [token.as_str(), id.as_str(), "query-canary"] {
+        assert!(!logged.contains(secret), "{secret} in\n{logged}");
+    }
 }
 
 #[tokio::test]
