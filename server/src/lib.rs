@@ -31,15 +31,19 @@
 //! [`OAUTH_SECRET_ID_TTL`]; no second connector is created.
 //!
 //! Errors are `{message, errors: [{message}], retryable}`: 400/422 for invalid input, 401 for a
-//! bad or expired token, 403 for what a scoped token may not do, 404 for anything the caller does
-//! not own, 409 when a connector needs re-authorization (`retryable: false`) or, from an update,
+//! bad or expired token, 403 for what the caller may not do (a scoped token's limits, a write on
+//! a read-only connector, `/mcp` from a `Host` or `Origin` outside its allow lists) or what Asana
+//! refused, 404 for anything the caller does not own or that does not exist, Asana's records
+//! included, 405 for a method a path does not take (with `Allow`), 409 when a connector needs
+//! re-authorization (`retryable: false`) or, from an update,
 //! when other requests kept changing it meanwhile (`retryable: true`: send it again), 413 for an
 //! oversized body, 500 with `retryable: false` when the service's configuration or stored data
 //! needs an operator or its database refused the operation (`retryable: true` only when another
 //! request's write raced this one), 503 (`retryable: true`) when a store cannot be reached or is
 //! locked, 429 with `Retry-After` (Asana's, or the service's
-//! own per-application rate limit, [`DEFAULT_RATE_LIMIT_PER_SECOND`] unless configured), 502/504
-//! when Asana fails, 504 past the request timeout ([`DEFAULT_REQUEST_TIMEOUT`]).
+//! own per-application rate limit, [`DEFAULT_RATE_LIMIT_PER_SECOND`] unless configured), 501 for
+//! a consent flow without a public URL, 502/504 when Asana fails, 504 past the request timeout
+//! ([`DEFAULT_REQUEST_TIMEOUT`]).
 //! Service tokens live [`DEFAULT_TOKEN_TTL`] unless configured (never less than
 //! [`MIN_TOKEN_TTL`]).
 //!
