@@ -103,7 +103,7 @@ fn usage_error(e: clap::Error, json: bool) -> ExitCode {
             | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
     );
     if json && !display_only {
-        let message = first_line(&e.to_string());
+        let message = summary(&e.to_string());
         return Output::new(true).error(&CliError::new(ExitKind::Usage, message));
     }
     // clap prints help and version on stdout (exit 0) and errors on stderr (exit 2).
@@ -115,10 +115,18 @@ fn usage_error(e: clap::Error, json: bool) -> ExitCode {
     }
 }
 
-/// The first non-empty line of clap's error text, without its `error: ` prefix.
-fn first_line(text: &str) -> String {
-    let line = text.lines().find(|l| !l.trim().is_empty()).unwrap_or(text);
-    line.trim_start_matches("error: ").trim().to_string()
+/// Clap's error text up to its usage section, without its `error: ` prefix, on one line: the
+/// error with what it names on the lines below it (the missing arguments, a tip), but not the
+/// usage and `--help` lines that follow.
+fn summary(text: &str) -> String {
+    text.lines()
+        .take_while(|line| !line.starts_with("Usage:") && !line.starts_with("For more information"))
+        .map(str::trim)
+        .filter(|line| !line.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+        .trim_start_matches("error: ")
+        .to_string()
 }
 
 /// Info, but rmcp's warnings and errors only: at info it logs three lines for every MCP request,
@@ -142,4 +150,35 @@ fn init_tracing(verbose: u8, quiet: &str) {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_target(verbose >= 2)
         .try_init();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usage_errors_keep_what_they_name_and_drop_the_usage() {
+        let error = |args: &[&str]| {
+            let e = Cli::command()
+                .try_get_matches_from(args)
+                .expect_err("a usage error");
+            summary(&e.to_string())
+        };
+        assert_eq!(
+            error(&["integrations", "whoami"]),
+            "the following required arguments were not provided: <PROVIDER>"
+        );
+        assert_eq!(
+            error(&["integrations", "execute", "asana", "tasks"]),
+            "the following required arguments were not provided: <ACTION>"
+        );
+        assert_eq!(
+            error(&["integrations", "frobnicate"]),
+            "unrecognized subcommand 'frobnicate'"
+        );
+        assert_eq!(
+            error(&["integrations", "providers", "--jsn"]),
+            "unexpected argument '--jsn' found tip: a similar argument exists: '--json'"
+        );
+    }
 }

@@ -878,7 +878,18 @@ async fn errors_are_one_line_with_distinct_exit_codes() {
     h.run(&["execute", "asana", "tasks"]).await.assert_code(2);
     let out = h.run(&["--json", "frobnicate"]).await;
     out.assert_code(2);
-    assert_eq!(out.json()["error"]["kind"], "usage");
+    assert_eq!(
+        out.json(),
+        json!({"error": {"kind": "usage", "exit_code": 2, "message": "unrecognized subcommand 'frobnicate'", "retryable": false}})
+    );
+    // A missing argument is named, without clap's usage lines.
+    let out = h.run(&["--json", "whoami"]).await;
+    out.assert_code(2);
+    assert_eq!(
+        out.json(),
+        json!({"error": {"kind": "usage", "exit_code": 2, "message": "the following required arguments were not provided: <PROVIDER>", "retryable": false}})
+    );
+    assert_eq!(out.stderr, "");
     assert_eq!(h.mock.api_requests(), 0);
 
     // Configuration: a store spec, a redirect URI the CLI cannot listen on, OAuth without an app.
