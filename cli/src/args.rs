@@ -167,7 +167,9 @@ be https (http only on 127.0.0.1, ::1, localhost)."
          and retries once when it has a refresh token (a token from `login --with-token` or an \
          app-level token is sent once). A JSON body is pretty-printed; any other body is written \
          byte for byte (on a terminal, without control characters but with its tabs and line \
-         breaks). Exit code 0 on a 2xx answer, 5 on any other status (the message names it)."
+         breaks). Exit code 0 on a 2xx answer, 5 on any other status (the message names it). \
+         With --json the answer is one document, {\"provider\", \"status\", \"headers\", \"body\"}; \
+         for a status other than 2xx that document is the error, carrying the same members."
     )]
     Request(RequestArgs),
 

@@ -253,7 +253,8 @@ async fn whoami_declarative(app: &App, provider: &str, out: &Output) -> Result<(
 
 /// `request`: the answer's body on stdout (JSON pretty-printed, any other body as received, see
 /// [`Output::body`]); a status other than 2xx is a remote error naming it, after the body was
-/// printed.
+/// printed. With `--json`, a 2xx answer is one document (`provider`, `status`, `headers`,
+/// `body`), and any other is one too: the error, carrying the same members.
 async fn request(app: &App, args: &RequestArgs, out: &Output) -> Result<(), CliError> {
     let provider = args.provider.as_str();
     app.require_configured(provider)?;
@@ -296,16 +297,22 @@ async fn request(app: &App, args: &RequestArgs, out: &Output) -> Result<(), CliE
     let response = request.send().await.map_err(|e| app.hints.auth(e))?;
     note_source(app, out, &session, provider);
     let parsed = response.json().ok();
-    if out.is_json() {
+    // The answer as `--json` shows it: `provider`, `status`, `headers` and `body`.
+    let answer = || {
         let body = parsed
             .clone()
             .unwrap_or_else(|| Value::String(String::from_utf8_lossy(&response.body).into_owned()));
-        out.json(&json!({
-            "provider": provider,
-            "status": response.status(),
-            "headers": response.headers_json(),
-            "body": body,
-        }));
+        let mut answer = serde_json::Map::new();
+        answer.insert("provider".into(), json!(provider));
+        answer.insert("status".into(), json!(response.status()));
+        answer.insert("headers".into(), Value::Object(response.headers_json()));
+        answer.insert("body".into(), body);
+        answer
+    };
+    if out.is_json() {
+        if response.is_success() {
+            out.json(&Value::Object(answer()));
+        }
     } else if let Some(value) = &parsed {
         let text = serde_json::to_string_pretty(value)
             .map_err(|e| CliError::new(ExitKind::Other, format!("cannot print the answer: {e}")))?;
@@ -327,6 +334,11 @@ async fn request(app: &App, args: &RequestArgs, out: &Output) -> Result<(), CliE
     .retryable(status == 429 || status >= 500);
     if status == 401 {
         err = err.context(&refused_token(app, &session, provider).await);
+    }
+    if out.is_json() {
+        for (key, value) in answer() {
+            err = err.detail(&key, value);
+        }
     }
     Err(err)
 }

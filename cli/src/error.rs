@@ -54,6 +54,8 @@ pub struct CliError {
     kind: ExitKind,
     message: String,
     retryable: bool,
+    /// More members of the JSON error, after the four every error has.
+    details: serde_json::Map<String, serde_json::Value>,
 }
 
 impl CliError {
@@ -70,7 +72,15 @@ impl CliError {
             kind,
             message,
             retryable: false,
+            details: serde_json::Map::new(),
         }
+    }
+
+    /// Adds `key` to the JSON error (`--json`), beside `kind`, `exit_code`, `message` and
+    /// `retryable`; the one-line message is unchanged.
+    pub fn detail(mut self, key: &str, value: serde_json::Value) -> Self {
+        self.details.insert(key.to_string(), value);
+        self
     }
 
     /// Marks the error as one that retrying later may fix.
@@ -95,16 +105,18 @@ impl CliError {
         &self.message
     }
 
-    /// `{"error": {"kind", "exit_code", "message", "retryable"}}`.
+    /// `{"error": {"kind", "exit_code", "message", "retryable"}}`, with the [`CliError::detail`]s.
     pub fn to_json(&self) -> serde_json::Value {
-        serde_json::json!({
-            "error": {
-                "kind": self.kind.as_str(),
-                "exit_code": self.kind.code(),
-                "message": self.message,
-                "retryable": self.retryable,
-            }
-        })
+        let mut error = serde_json::json!({
+            "kind": self.kind.as_str(),
+            "exit_code": self.kind.code(),
+            "message": self.message,
+            "retryable": self.retryable,
+        });
+        if let Some(members) = error.as_object_mut() {
+            members.extend(self.details.clone());
+        }
+        serde_json::json!({ "error": error })
     }
 }
 
@@ -604,5 +616,11 @@ mod tests {
             "red \u{1b}[31mtext\u{1b}[0m \u{1b}]0;title\u{7} \r\nend\u{9b}2J",
         );
         assert_eq!(e.message(), "red text end");
+        let e = CliError::new(ExitKind::Remote, "HTTP 404").detail("status", 404.into());
+        assert_eq!(
+            e.to_json(),
+            serde_json::json!({"error": {"kind": "remote", "exit_code": 5, "message": "HTTP 404", "retryable": false, "status": 404}})
+        );
+        assert_eq!(e.message(), "HTTP 404");
     }
 }

@@ -2083,6 +2083,30 @@ async fn github_end_to_end_login_whoami_token_request_and_logout() {
         out.stderr,
         "error: github answered HTTP 404 to GET /missing\n"
     );
+    // With --json, one document: the error, carrying the answer's status, headers and body.
+    let out = h
+        .run(&["request", "github", "GET", "/missing", "--json"])
+        .await;
+    out.assert_code(5);
+    assert_eq!(out.stderr, "");
+    let mut document = out.json();
+    let headers = document["error"]
+        .as_object_mut()
+        .and_then(|error| error.remove("headers"))
+        .expect("the answer's headers");
+    assert_eq!(headers["content-type"], "application/json");
+    assert_eq!(
+        document,
+        json!({"error": {
+            "kind": "remote",
+            "exit_code": 5,
+            "message": "github answered HTTP 404 to GET /missing",
+            "retryable": false,
+            "provider": "github",
+            "status": 404,
+            "body": {"message": "Not Found"},
+        }})
+    );
 
     let out = h
         .run(&["request", "github", "GET", "https://evil.example/steal"])
