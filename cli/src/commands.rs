@@ -3,9 +3,9 @@
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use integrations::asana::AsanaError;
 use integrations::asana::AsanaSessionExt;
 use integrations::asana::connector::{AsanaConnector, EntityInfo, HostedConfig, HostedTarget};
+use integrations::asana::{AsanaError, ExecuteError};
 use integrations::{
     AuthError, ConfigSource, CredentialSource, CredentialStatus, Credentials, ListedCredential,
     Method, SecretString, Session, SessionOptions,
@@ -183,7 +183,7 @@ async fn whoami(app: &App, args: &ProviderArg, out: &Output) -> Result<(), CliEr
     let me = client
         .get_user("me")
         .await
-        .map_err(|e| app.hints.asana(e, &app.subject))?;
+        .map_err(|e| asana_error(app, &session, e))?;
     note_source(app, out, &session, provider);
     let source = session.source(provider).map(CredentialSource::as_str);
     let user = serde_json::to_value(&me)
@@ -421,9 +421,36 @@ async fn execute(app: &App, args: &ExecuteArgs, out: &Output) -> Result<(), CliE
     let result = connector
         .execute(&args.entity, &args.action, params)
         .await
-        .map_err(|e| app.hints.execute(e, &app.subject))?;
+        .map_err(|e| match e {
+            ExecuteError::Api(api) => asana_error(app, &session, api),
+            other => app.hints.execute(other, &app.subject),
+        })?;
     note_source(app, out, &session, provider);
     print_result(out, &result)
+}
+
+/// Maps an error of a call to Asana made with `session`. When Asana rejected the app-level token
+/// (the subject has no stored credentials), the message says to replace that token: logging the
+/// subject in is not what the user tried to use.
+fn asana_error(app: &App, session: &Session, e: AsanaError) -> CliError {
+    match e {
+        AsanaError::Unauthorized { info, .. }
+            if session.source(ASANA) == Some(CredentialSource::AppToken) =>
+        {
+            let origin = app
+                .origin(ASANA, "token")
+                .map(|o| format!(" from {o}"))
+                .unwrap_or_default();
+            CliError::new(
+                ExitKind::Auth,
+                format!(
+                    "{info}: the app-level token{origin} (used because {ASANA}/{} has no stored credentials) was rejected: replace it with a valid personal access token",
+                    app.subject
+                ),
+            )
+        }
+        other => app.hints.asana(other, &app.subject),
+    }
 }
 
 /// `execute --hosted URL`: the same action through a hosted service, as the application of

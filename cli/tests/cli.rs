@@ -2543,6 +2543,28 @@ async fn request_says_whether_a_refused_token_was_refreshed() {
         out.stderr,
         "note: asana/nobody has no stored credentials; using the app-level token (env ASANA_ACCESS_TOKEN)\nerror: asana answered HTTP 401 to GET /users/me; the app-level token (env ASANA_ACCESS_TOKEN) was refused and cannot be refreshed: replace it, or connect an account for the subject with `integrations login asana --subject nobody`\n"
     );
+    // Asana's own calls say the same: the token to replace, not a login of the subject.
+    let out = h.run(&["whoami", "asana", "--subject", "nobody"]).await;
+    out.assert_code(4);
+    assert_eq!(
+        out.stderr,
+        "error: Asana GET /api/1.0/users/me (HTTP 401): Not Authorized: the app-level token from env ASANA_ACCESS_TOKEN (used because asana/nobody has no stored credentials) was rejected: replace it with a valid personal access token\n"
+    );
+    let out = h
+        .run(&[
+            "execute",
+            "asana",
+            "users",
+            "get",
+            "--params",
+            r#"{"user_gid": "me"}"#,
+        ])
+        .await;
+    out.assert_code(4);
+    assert_eq!(
+        out.stderr,
+        "error: Asana GET /api/1.0/users/me (HTTP 401): Not Authorized: the app-level token from env ASANA_ACCESS_TOKEN (used because asana/default has no stored credentials) was rejected: replace it with a valid personal access token\n"
+    );
 }
 
 #[tokio::test]
