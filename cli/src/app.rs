@@ -145,7 +145,7 @@ impl Globals {
 /// `scheme://user:password@host` URL and the value of every `password=` (a libpq connection
 /// string, or a URL's query) replaced by `***`. The user information runs to the last `@`, so that
 /// a password with an unescaped `/` or `@` is hidden too.
-fn without_passwords(spec: &str) -> String {
+pub fn without_passwords(spec: &str) -> String {
     const KEY: &str = "password=";
     let spec = spec
         .split_once("://")

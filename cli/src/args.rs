@@ -184,6 +184,9 @@ be https (http only on 127.0.0.1, ::1, localhost)."
          `integrations serve` runs on the same --store."
     )]
     Apps {
+        /// The service's store, for every `apps` command.
+        #[command(flatten)]
+        store: ServiceStoreArgs,
         /// What to do with them.
         #[command(subcommand)]
         command: AppsCommand,
@@ -213,14 +216,15 @@ to change).";
 #[derive(Debug, Args)]
 pub struct ServiceStoreArgs {
     /// The directory of the service's data (credentials.db, service.db), created if missing, or
-    /// a postgres:// URL of a database that several instances share
-    /// [default: <data dir>/integrations/service]
-    // Same id as the global --store, so that clap does not add that one here as a second
-    // `--store`. clap still copies the global's value into this one when it is not given, the
-    // value of INTEGRATIONS_STORE included: the service's store is a directory or a database URL,
-    // not the command line's sqlite:PATH|file:PATH, so `service` takes the value only when it
-    // came from the command line, and INTEGRATIONS_STORE does not apply.
-    #[arg(id = "store", long = "store", value_name = "DIR|URL")]
+    /// a postgres:// URL of a database that several instances share; not sqlite:PATH or
+    /// file:PATH [default: <data dir>/integrations/service]
+    // Same id as the global --store, so that clap does not add that one here (nor, as this one
+    // is global too, to the `apps` subcommands) and help shows only this one. clap still copies
+    // the global's value into this one when it is not given, the value of INTEGRATIONS_STORE
+    // included: the service's store is a directory or a database URL, not the command line's
+    // sqlite:PATH|file:PATH, so `service` takes the value only when it came from the command
+    // line, and INTEGRATIONS_STORE does not apply.
+    #[arg(id = "store", long = "store", value_name = "DIR|URL", global = true)]
     pub store: Option<String>,
 }
 
@@ -280,33 +284,20 @@ pub enum AppsCommand {
         /// only on localhost, 127.0.0.1 or [::1]; repeat for several)
         #[arg(long = "redirect-origin", value_name = "URL")]
         redirect_origins: Vec<String>,
-        /// The service's store.
-        #[command(flatten)]
-        store: ServiceStoreArgs,
     },
     /// Id, name, client id, redirect origins and creation time of every application (never a
     /// secret)
-    List {
-        /// The service's store.
-        #[command(flatten)]
-        store: ServiceStoreArgs,
-    },
+    List,
     /// Give the application a new client secret, printed once; the old one and every service
     /// token issued with it stop working at once
     RotateSecret {
         /// The application's id (see `integrations apps list`)
         id: String,
-        /// The service's store.
-        #[command(flatten)]
-        store: ServiceStoreArgs,
     },
     /// Delete the application with its service tokens, connectors and their credentials
     Delete {
         /// The application's id (see `integrations apps list`)
         id: String,
-        /// The service's store.
-        #[command(flatten)]
-        store: ServiceStoreArgs,
     },
 }
 

@@ -59,7 +59,7 @@ pub async fn run(cli: Cli, store_from_flag: bool, out: &Output) -> Result<(), Cl
             request(&App::open_for(&globals, &args.provider).await?, &args, out).await
         }
         Command::Serve(args) => service::serve(&globals, &args).await,
-        Command::Apps { command } => service::apps(&globals, &command, out).await,
+        Command::Apps { store, command } => service::apps(&globals, &store, &command, out).await,
     }
 }
 

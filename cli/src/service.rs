@@ -13,7 +13,7 @@ use integrations_server::{
 use serde_json::{Value, json};
 use url::Url;
 
-use crate::app::Globals;
+use crate::app::{Globals, without_passwords};
 use crate::args::{AppsCommand, ServeArgs, ServiceStoreArgs};
 use crate::error::{CliError, ExitKind, server_error, store_error, with_same_store};
 use crate::output::{Output, rfc3339, table};
@@ -35,6 +35,22 @@ impl Store {
     /// ignored here.
     fn from_args(args: &ServiceStoreArgs, from_command_line: bool) -> Result<Self, CliError> {
         let named = args.store.as_deref().filter(|_| from_command_line);
+        if let Some(store) = named
+            && let Some(scheme) = foreign_scheme(store)
+        {
+            return Err(CliError::new(
+                ExitKind::Usage,
+                format!(
+                    "--store is `{}`: `serve` and `apps` keep the service's data in a directory or a postgres:// database, not in a {scheme}: store{}; pass a directory (./NAME for a name with a colon) or a postgres:// URL",
+                    without_userinfo(store),
+                    if matches!(scheme.as_str(), "sqlite" | "file") {
+                        " (sqlite:PATH and file:PATH name the credential store of the other commands)"
+                    } else {
+                        ""
+                    }
+                ),
+            ));
+        }
         let location = match named {
             Some(store) => store.parse::<StoreLocation>().map_err(|e| {
                 CliError::new(
@@ -85,6 +101,36 @@ impl Store {
     fn error(&self, e: ServerError) -> CliError {
         server_error(e, &self.shown, self.flag)
     }
+}
+
+/// The scheme of `store` when it starts like a URL (`scheme:`, RFC 3986's letters, two at least
+/// so that a Windows drive such as `C:` stays a directory) but is no `postgres://` or
+/// `postgresql://` URL: a value such as `sqlite:./svc.db` or `mysql://...` that the service would
+/// otherwise take for a directory and create, colon and all.
+fn foreign_scheme(store: &str) -> Option<String> {
+    let store = store.trim();
+    let (scheme, rest) = store.split_once(':')?;
+    let url_like = scheme.len() >= 2
+        && scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+        && scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c));
+    let scheme = scheme.to_ascii_lowercase();
+    let postgres = matches!(scheme.as_str(), "postgres" | "postgresql") && rest.starts_with("//");
+    (url_like && !postgres).then_some(scheme)
+}
+
+/// `store` fit to be echoed: the user information of a `scheme://userinfo@host` URL (a name and
+/// password, or a token) replaced by `***`, and the value of every `password=` hidden too.
+fn without_userinfo(store: &str) -> String {
+    let store = store
+        .split_once("://")
+        .and_then(|(scheme, rest)| {
+            let (_, host) = rest.rsplit_once('@')?;
+            Some(format!("{scheme}://***@{host}"))
+        })
+        .unwrap_or_else(|| store.to_string());
+    without_passwords(&store)
 }
 
 /// `serve`: listens on `--listen`, serves until SIGTERM or Ctrl-C, then finishes the requests in
@@ -258,15 +304,19 @@ fn shutdown_signal() -> std::io::Result<impl Future<Output = ()> + Send + 'stati
     }
 }
 
-/// `apps ...`.
-pub async fn apps(globals: &Globals, command: &AppsCommand, out: &Output) -> Result<(), CliError> {
+/// `apps ...` over the service's store `store`.
+pub async fn apps(
+    globals: &Globals,
+    store: &ServiceStoreArgs,
+    command: &AppsCommand,
+    out: &Output,
+) -> Result<(), CliError> {
+    let service = Store::from_args(store, globals.store_from_flag)?;
     match command {
         AppsCommand::Create {
             name,
             redirect_origins,
-            store,
         } => {
-            let service = Store::from_args(store, globals.store_from_flag)?;
             let created = service
                 .admin()
                 .await?
@@ -283,8 +333,7 @@ pub async fn apps(globals: &Globals, command: &AppsCommand, out: &Output) -> Res
             ));
             Ok(())
         }
-        AppsCommand::List { store } => {
-            let service = Store::from_args(store, globals.store_from_flag)?;
+        AppsCommand::List => {
             let listed = service
                 .admin()
                 .await?
@@ -294,8 +343,7 @@ pub async fn apps(globals: &Globals, command: &AppsCommand, out: &Output) -> Res
             print_list(out, &service, &listed);
             Ok(())
         }
-        AppsCommand::RotateSecret { id, store } => {
-            let service = Store::from_args(store, globals.store_from_flag)?;
+        AppsCommand::RotateSecret { id } => {
             let rotated = service
                 .admin()
                 .await?
@@ -309,8 +357,7 @@ pub async fn apps(globals: &Globals, command: &AppsCommand, out: &Output) -> Res
             ));
             Ok(())
         }
-        AppsCommand::Delete { id, store } => {
-            let service = Store::from_args(store, globals.store_from_flag)?;
+        AppsCommand::Delete { id } => {
             service
                 .admin()
                 .await?
@@ -435,6 +482,45 @@ mod tests {
             // INTEGRATIONS_STORE, which clap copies into the arguments, is not the service's.
             let from_env = Store::from_args(&args(Some("sqlite:/home/me/c.db")), false).unwrap();
             assert_eq!((from_env.location, from_env.flag), (default, false));
+        }
+        let windows = Store::from_args(&args(Some(r"C:\srv\integrations")), true).unwrap();
+        assert_eq!(
+            windows.location,
+            StoreLocation::Directory(r"C:\srv\integrations".into())
+        );
+        let upper = Store::from_args(&args(Some("PostgreSQL://db/x")), true).unwrap();
+        assert_eq!(
+            upper.location,
+            StoreLocation::Postgres("PostgreSQL://db/x".into())
+        );
+    }
+
+    #[test]
+    fn a_store_named_like_a_url_of_another_kind_is_refused_without_its_userinfo() {
+        let refused = |store: &str| {
+            let args = ServiceStoreArgs {
+                store: Some(store.into()),
+            };
+            let e = Store::from_args(&args, true).err().expect("refused");
+            assert_eq!(e.kind(), ExitKind::Usage, "{store}");
+            e.message().to_string()
+        };
+        assert_eq!(
+            refused("sqlite:./svc.db"),
+            "--store is `sqlite:./svc.db`: `serve` and `apps` keep the service's data in a directory or a postgres:// database, not in a sqlite: store (sqlite:PATH and file:PATH name the credential store of the other commands); pass a directory (./NAME for a name with a colon) or a postgres:// URL"
+        );
+        assert_eq!(
+            refused("mysql://svc:hunter2@db/x"),
+            "--store is `mysql://***@db/x`: `serve` and `apps` keep the service's data in a directory or a postgres:// database, not in a mysql: store; pass a directory (./NAME for a name with a colon) or a postgres:// URL"
+        );
+        assert!(refused("https://ghp_token@example.com/x").contains("`https://***@example.com/x`"));
+        assert!(refused("File:/tmp/c.json").contains("not in a file: store"));
+        assert!(refused("postgres:db").contains("not in a postgres: store"));
+        for kept in ["./sqlite:x", "/srv/a:b", "svc", "C:/srv"] {
+            let args = ServiceStoreArgs {
+                store: Some(kept.into()),
+            };
+            assert!(Store::from_args(&args, true).is_ok(), "{kept}");
         }
     }
 }

@@ -1117,6 +1117,57 @@ async fn a_bad_store_value_is_shown_without_its_password() {
         out.json()["error"]["message"],
         "--store is `host=db user=svc password=*** dbname=x`: use sqlite:PATH or file:PATH, e.g. sqlite:./credentials.db"
     );
+
+    // `apps` and `serve` take a directory or a postgres:// URL: a value with another scheme is a
+    // usage error, shown without its user information, and no directory is made of it.
+    let run_in_dir = |args: &[&str]| {
+        let mut command = h.command(args);
+        command.current_dir(h.dir.path());
+        wait(command.spawn().expect("start the binary"))
+    };
+    let mysql = format!("mysql://svc:{CANARY}@db.example.com/x");
+    let out = run_in_dir(&["apps", "list", "--store", &mysql]).await;
+    assert_no_secret(&out, CANARY);
+    out.assert_code(2);
+    assert_eq!(
+        out.stderr,
+        "error: --store is `mysql://***@db.example.com/x`: `serve` and `apps` keep the service's data in a directory or a postgres:// database, not in a mysql: store; pass a directory (./NAME for a name with a colon) or a postgres:// URL\n"
+    );
+    let out = run_in_dir(&[
+        "serve",
+        "--insecure-no-encryption",
+        "--store",
+        "sqlite:./svc.db",
+        "--json",
+    ])
+    .await;
+    out.assert_code(2);
+    assert_eq!(
+        out.json()["error"]["message"],
+        "--store is `sqlite:./svc.db`: `serve` and `apps` keep the service's data in a directory or a postgres:// database, not in a sqlite: store (sqlite:PATH and file:PATH name the credential store of the other commands); pass a directory (./NAME for a name with a colon) or a postgres:// URL"
+    );
+    assert!(!h.dir.path().join("mysql:").exists());
+    assert!(!h.dir.path().join("sqlite:.").exists());
+
+    // Their help describes that --store, not the other commands' sqlite:PATH|file:PATH.
+    for command in [
+        &["apps", "--help"][..],
+        &["apps", "list", "--help"],
+        &["serve", "--help"],
+    ] {
+        let out = h.run(command).await;
+        out.assert_code(0);
+        assert!(
+            out.stdout.contains("--store <DIR|URL>"),
+            "{command:?}: {}",
+            out.stdout
+        );
+        assert!(
+            !out.stdout.contains("<sqlite:PATH|file:PATH>"),
+            "{command:?}: {}",
+            out.stdout
+        );
+    }
 }
 
 #[tokio::test]
