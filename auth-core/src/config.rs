@@ -324,6 +324,13 @@ impl ProviderConfig {
             .and_then(|(value, _)| T::read(value))
     }
 
+    /// The same configuration without the values of the fields `names`.
+    pub(crate) fn without(&self, names: &[&str]) -> Self {
+        let mut config = self.clone();
+        config.values.retain(|name, _| !names.contains(name));
+        config
+    }
+
     /// The value of a required `key`, or the error [`ProviderConfig::missing`] describes.
     pub fn require<T: ConfigType + ?Sized>(&self, key: &ConfigKey<T>) -> Result<&T, ConfigError> {
         self.get(key).ok_or_else(|| self.missing(key))

@@ -22,7 +22,7 @@ use reqwest::StatusCode;
 use tracing::Instrument;
 use url::Url;
 
-use crate::error::{AuthError, OAuthErrorCode, TokenOperation};
+use crate::error::{AuthError, ConfigError, OAuthErrorCode, TokenOperation};
 use crate::http::{client_once, read_limited};
 use crate::provider::{
     AuthProvider, BodyFormat, ClientAuthMethod, OAuth2Settings, RevocationRequest,
@@ -88,6 +88,9 @@ pub struct TokenEndpoint {
     provider: Arc<dyn AuthProvider>,
     /// Built at the first request (see [`client_once`]), unless given.
     http: OnceLock<reqwest::Client>,
+    /// Why the provider has no OAuth2 client although one is configured: the field its
+    /// incomplete client lacks (see [`AuthManagerBuilder::enable`](crate::AuthManagerBuilder::enable)).
+    incomplete_client: Option<ConfigError>,
 }
 
 impl fmt::Debug for TokenEndpoint {
@@ -108,7 +111,16 @@ impl TokenEndpoint {
         Ok(Self {
             provider,
             http: OnceLock::new(),
+            incomplete_client: None,
         })
+    }
+
+    /// The same endpoint, for a provider built without its configured OAuth2 client because
+    /// that client is incomplete: its requests fail with `missing` (naming the field to set)
+    /// instead of [`AuthError::OAuthNotConfigured`].
+    pub(crate) fn with_incomplete_client(mut self, missing: ConfigError) -> Self {
+        self.incomplete_client = Some(missing);
+        self
     }
 
     /// The endpoints of `provider` with this HTTP client, so that many endpoints (a service's
@@ -118,6 +130,7 @@ impl TokenEndpoint {
         Self {
             provider,
             http: OnceLock::from(http),
+            incomplete_client: None,
         }
     }
 
@@ -146,18 +159,23 @@ impl TokenEndpoint {
         &self.provider
     }
 
-    /// The provider's OAuth2 settings, or the error saying what to configure.
+    /// The provider's OAuth2 settings, or the error saying what to configure: the
+    /// [`ConfigError::Missing`] of the field an incomplete OAuth2 client lacks, or
+    /// [`AuthError::OAuthNotConfigured`] when there is no client at all.
     pub fn settings(&self) -> Result<&OAuth2Settings, AuthError> {
-        self.provider
-            .oauth2_settings()
-            .ok_or_else(|| AuthError::OAuthNotConfigured {
+        self.provider.oauth2_settings().ok_or_else(|| {
+            if let Some(missing) = &self.incomplete_client {
+                return AuthError::Config(missing.clone());
+            }
+            AuthError::OAuthNotConfigured {
                 provider: self.id().to_string(),
                 hint: format!(
                     "set the {0} client id and secret (e.g. {1}_CLIENT_ID and {1}_CLIENT_SECRET) or pass them in code",
                     self.id(),
                     self.id().to_ascii_uppercase()
                 ),
-            })
+            }
+        })
     }
 
     /// The longest a token request may take.

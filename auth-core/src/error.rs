@@ -158,7 +158,7 @@ impl std::fmt::Display for ConfigSource {
 }
 
 /// A configuration value is missing or invalid.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum ConfigError {
     /// A required field has no value anywhere.

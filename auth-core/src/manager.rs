@@ -11,7 +11,7 @@ use std::time::{Duration, SystemTime};
 use tracing::Instrument;
 
 use crate::cell::{RefreshCallback, RefreshPolicy, TokenCell};
-use crate::config::{CodeValue, ConfigLoader, EnvSource, PROVIDERS_KEY};
+use crate::config::{CodeValue, ConfigLoader, EnvSource, PROVIDERS_KEY, ProviderConfig};
 use crate::endpoint::TokenEndpoint;
 use crate::error::{AuthError, ConfigError, ConfigSource};
 use crate::oauth2::OAuth2Flow;
@@ -40,7 +40,8 @@ pub struct ProviderStatus {
     pub oauth2: bool,
     /// Whether an app-level token is configured.
     pub app_token: bool,
-    /// What is missing, for unconfigured providers.
+    /// What is missing: for unconfigured providers, and for one set up without its incomplete
+    /// OAuth2 client (see [`AuthManagerBuilder::enable`]).
     pub missing: Option<String>,
 }
 
@@ -213,6 +214,13 @@ impl AuthManagerBuilder {
     /// already stored for it can be used (a command line that logged in with a personal access
     /// token, for example). What is missing surfaces when it is needed: [`AuthManager::oauth2`]
     /// says which keys to set.
+    ///
+    /// That includes an incomplete OAuth2 client: a `client_id` without the `client_secret` it
+    /// needs, or a `client_secret` without a `client_id`. The provider is then set up without a
+    /// client (its [`ProviderStatus`] says `oauth2: false`, with the missing field as `missing`),
+    /// and what needs the client (an authorization, a refresh, a revocation) fails with the
+    /// [`ConfigError::Missing`] that names the field. A provider also given values in code
+    /// ([`AuthManagerBuilder::configure`]) must build as it is, incomplete client or not.
     pub fn enable(mut self, provider: impl Into<String>) -> Self {
         self.enabled.push(provider.into());
         self
@@ -329,9 +337,17 @@ impl AuthManagerBuilder {
             }
             let config = self.loader.load(id, registration.fields())?;
             if explicit || registration.is_configured(&config) {
-                let provider = registration.build(config)?;
-                statuses.push(configured_status(&*provider));
-                let endpoint = TokenEndpoint::new(provider)?;
+                let only_enabled = !self.loader.has_code_values(id);
+                let (endpoint, status) = if only_enabled {
+                    build_enabled(*registration, config)?
+                } else {
+                    let provider = registration.build(config)?;
+                    (
+                        TokenEndpoint::new(provider.clone())?,
+                        configured_status(&*provider),
+                    )
+                };
+                statuses.push(status);
                 providers.insert(endpoint.id().to_string(), Arc::new(endpoint));
             } else {
                 statuses.push(unconfigured_status(*registration, sources_of(&config)));
@@ -383,6 +399,38 @@ impl AuthManagerBuilder {
             }),
         })
     }
+}
+
+/// The fields of an OAuth2 client, which [`AuthManagerBuilder::enable`] leaves out of a provider
+/// whose client is incomplete.
+const CLIENT_FIELDS: [&str; 2] = ["client_id", "client_secret"];
+
+/// Builds a provider [`AuthManagerBuilder::enable`] asked for, with its status. When only the
+/// incompleteness of its OAuth2 client ([`CLIENT_FIELDS`]) stops it from building, it is built
+/// without the client, and its endpoint fails OAuth2 requests with that [`ConfigError::Missing`];
+/// its status keeps the sources of every configured value, the client's included.
+fn build_enabled(
+    factory: &dyn ProviderFactory,
+    config: ProviderConfig,
+) -> Result<(TokenEndpoint, ProviderStatus), AuthError> {
+    let missing = match factory.build(config.clone()) {
+        Ok(provider) => {
+            let status = configured_status(&*provider);
+            return Ok((TokenEndpoint::new(provider)?, status));
+        }
+        Err(e) => e,
+    };
+    let client_field = matches!(&missing, ConfigError::Missing { field, .. }
+        if CLIENT_FIELDS.contains(&field.as_str()));
+    if !client_field {
+        return Err(missing.into());
+    }
+    let provider = factory.build(config.without(&CLIENT_FIELDS))?;
+    let mut status = configured_status(&*provider);
+    status.sources = sources_of(&config);
+    status.missing = Some(missing.to_string());
+    let endpoint = TokenEndpoint::new(provider)?.with_incomplete_client(missing);
+    Ok((endpoint, status))
 }
 
 fn sources_of(config: &crate::config::ProviderConfig) -> Vec<(String, ConfigSource)> {

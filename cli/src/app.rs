@@ -204,10 +204,11 @@ impl App {
     }
 
     /// Opens the store and builds the manager with `provider` set up even without an OAuth app,
-    /// as Asana always is: a token stored by `login --with-token` then serves `whoami`, `token`
-    /// and `request`, and an OAuth login says which keys to set. Configuration the provider
-    /// cannot do without (a value that makes an invalid URL, a client id without its secret)
-    /// fails here, naming the keys. An unregistered `provider` is a usage error.
+    /// or with an incomplete one (a client id without its secret), as Asana always is: a token
+    /// stored by `login --with-token` then serves `whoami`, `token` and `request`, and an OAuth
+    /// login or a refresh says which keys to set. Configuration the provider cannot do without
+    /// (a value that makes an invalid URL) fails here, naming the keys. An unregistered
+    /// `provider` is a usage error.
     pub async fn open_for(globals: &Globals, provider: &str) -> Result<Self, CliError> {
         let (store, encrypted) = globals.store_spec()?.open().await?;
         Self::build(globals, Some(store), encrypted, Some(provider))
@@ -225,8 +226,9 @@ impl App {
         provider: Option<&str>,
     ) -> Result<Self, CliError> {
         let hints = globals.hints();
-        // Asana is set up even without configuration, so that credentials stored by
-        // `login --with-token` work on their own; OAuth errors still say which keys to set.
+        // Asana is set up even without configuration or with an incomplete OAuth app, so that
+        // credentials stored by `login --with-token` work on their own; OAuth errors still say
+        // which keys to set.
         let mut builder = AuthManager::builder().enable(ASANA);
         if let Some(provider) = provider.filter(|p| *p != ASANA) {
             builder = builder.enable(provider);
@@ -286,14 +288,24 @@ impl App {
 
     /// Where `field` of `provider` was configured, if it was.
     pub fn origin(&self, provider: &str, field: &str) -> Option<ConfigSource> {
-        self.auth
-            .provider_statuses()
-            .iter()
-            .find(|s| s.id == provider)?
-            .sources
+        self.sources(provider)
             .iter()
             .find(|(name, _)| name == field)
             .map(|(_, source)| source.clone())
+    }
+
+    /// Where each configured value of `provider` came from.
+    fn sources(&self, provider: &str) -> &[(String, ConfigSource)] {
+        self.auth
+            .provider_statuses()
+            .iter()
+            .find(|s| s.id == provider)
+            .map_or(&[], |status| &status.sources)
+    }
+
+    /// What to set for `provider`'s OAuth app ([`oauth_app_hint`]).
+    pub fn oauth_app_hint(&self, provider: &str) -> String {
+        oauth_app_hint(provider, self.sources(provider))
     }
 
     /// The redirect URI `login` listens on: the configured one, or [`DEFAULT_REDIRECT_URI`].
@@ -357,9 +369,42 @@ pub fn setup_hint(provider: &str) -> String {
         "set ASANA_CLIENT_ID and ASANA_CLIENT_SECRET (an OAuth app), or ASANA_ACCESS_TOKEN (a personal access token), in the environment or the [asana] section of INTEGRATIONS_CONFIG".to_string()
     } else {
         let prefix = provider.to_ascii_uppercase();
-        format!(
-            "set {prefix}_CLIENT_ID and {prefix}_CLIENT_SECRET in the environment or the [{provider}] section of INTEGRATIONS_CONFIG"
+        set_hint(
+            provider,
+            &format!("{prefix}_CLIENT_ID and {prefix}_CLIENT_SECRET"),
         )
+    }
+}
+
+/// `set KEYS in the environment or the [provider] section of INTEGRATIONS_CONFIG`.
+pub fn set_hint(provider: &str, keys: &str) -> String {
+    format!("set {keys} in the environment or the [{provider}] section of INTEGRATIONS_CONFIG")
+}
+
+/// What to set for `provider`'s OAuth app, given the sources of its configured values: its
+/// client id and secret, or only the one missing when the other is set (and where that one came
+/// from).
+pub fn oauth_app_hint(provider: &str, sources: &[(String, ConfigSource)]) -> String {
+    let prefix = provider.to_ascii_uppercase();
+    let source = |field: &str| {
+        sources
+            .iter()
+            .find(|(name, _)| name == field)
+            .map(|(_, source)| source)
+    };
+    match (source("client_id"), source("client_secret")) {
+        (Some(origin), None) => format!(
+            "its client id is set ({origin}) but not its secret: {}",
+            set_hint(provider, &format!("{prefix}_CLIENT_SECRET"))
+        ),
+        (None, Some(origin)) => format!(
+            "its client secret is set ({origin}) but not its id: {}",
+            set_hint(provider, &format!("{prefix}_CLIENT_ID"))
+        ),
+        _ => set_hint(
+            provider,
+            &format!("{prefix}_CLIENT_ID and {prefix}_CLIENT_SECRET"),
+        ),
     }
 }
 

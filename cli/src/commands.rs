@@ -848,11 +848,11 @@ async fn logout(app: &App, args: &LogoutArgs, out: &Output) -> Result<(), CliErr
         // A grant (Asana's is its refresh token; elsewhere an access token alone may be one, a
         // GitHub OAuth app's), but no OAuth app to revoke it with: deleting it would leave it
         // valid at the provider, unknown to the user.
-        let prefix = provider.to_ascii_uppercase();
         return Err(CliError::new(
             ExitKind::Config,
             format!(
-                "cannot revoke the grant of {provider}/{subject}: the {provider} OAuth app is not configured, so nothing was deleted; set {prefix}_CLIENT_ID and {prefix}_CLIENT_SECRET in the environment or the [{provider}] section of INTEGRATIONS_CONFIG, or run `{local_only}` to delete the credentials without revoking them"
+                "cannot revoke the grant of {provider}/{subject}: the {provider} OAuth app is not configured, so nothing was deleted; {}, or run `{local_only}` to delete the credentials without revoking them",
+                app.oauth_app_hint(provider)
             ),
         ));
     } else if credentials.token.refresh_token.is_none() {

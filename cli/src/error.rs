@@ -6,8 +6,10 @@ use std::fmt;
 use integrations::asana::{AsanaError, ExecuteError, ServiceError};
 use integrations::auth_core::redact::strip_controls;
 use integrations::declarative::DeclarativeError;
-use integrations::{AuthError, ErrorClass, OAuthErrorCode, StoreError};
+use integrations::{AuthError, ConfigError, ErrorClass, OAuthErrorCode, StoreError};
 use integrations_server::ServerError;
+
+use crate::app::set_hint;
 
 /// What kind of failure, i.e. which exit code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -250,6 +252,21 @@ impl Hints {
                 format!("{e}: run `{}`", self.login(provider, subject)),
             ),
             AuthError::ApiRequest { .. } => CliError::new(ExitKind::Usage, e.to_string()),
+            AuthError::Config(ConfigError::Missing {
+                provider,
+                field,
+                env_keys,
+            }) => {
+                let set = set_hint(provider, &env_keys.join(" or "));
+                let message = if matches!(field.as_str(), "client_id" | "client_secret") {
+                    format!(
+                        "{provider}: the OAuth app has no `{field}`, which an OAuth login and a token refresh need: {set}"
+                    )
+                } else {
+                    format!("{provider}: missing `{field}`: {set}")
+                };
+                CliError::new(ExitKind::Config, message)
+            }
             AuthError::Config(_)
             | AuthError::UnknownProvider { .. }
             | AuthError::OAuthNotConfigured { .. } => {

@@ -29,7 +29,7 @@ use integrations::declarative::{
     API_BASE_URL_FIELD, DeclarativeError, DeclarativeProvider, Identity, USER_ID_FIELD,
 };
 use integrations::{
-    AuthError, AuthorizeOptions, Credentials, OAuth2Flow, OAuth2Token, SecretString,
+    AuthError, AuthorizeOptions, ConfigError, Credentials, OAuth2Flow, OAuth2Token, SecretString,
     SessionOptions, StaticTokenSource,
 };
 use serde_json::{Map, Value, json};
@@ -57,8 +57,7 @@ pub async fn run(app: &App, args: &LoginArgs, out: &Output) -> Result<(), CliErr
         };
     }
     let flow = app.auth.oauth2(provider).map_err(|e| match e {
-        AuthError::OAuthNotConfigured { .. } => {
-            let prefix = provider.to_ascii_uppercase();
+        AuthError::OAuthNotConfigured { .. } | AuthError::Config(ConfigError::Missing { .. }) => {
             let pat = if takes_token(app, provider) {
                 format!(
                     " (with a personal access token instead, run `integrations login {provider} --with-token`)"
@@ -69,7 +68,8 @@ pub async fn run(app: &App, args: &LoginArgs, out: &Output) -> Result<(), CliErr
             CliError::new(
                 ExitKind::Config,
                 format!(
-                    "`integrations login {provider}` needs an OAuth app: set {prefix}_CLIENT_ID and {prefix}_CLIENT_SECRET{pat}"
+                    "`integrations login {provider}` needs an OAuth app: {}{pat}",
+                    app.oauth_app_hint(provider)
                 ),
             )
         }

@@ -194,3 +194,65 @@ async fn an_enabled_provider_without_configuration_uses_stored_credentials_only(
         "{err}"
     );
 }
+
+/// An enabled provider whose OAuth client is incomplete (a client id without its secret) is set
+/// up without the client: stored tokens and the app-level token serve, and what needs the client
+/// (an authorization, a refresh) fails naming the missing field. Values in code stay strict.
+#[tokio::test]
+async fn an_enabled_provider_with_an_incomplete_oauth_client_still_serves_stored_tokens() {
+    let auth = AuthManager::builder()
+        .env(env(&[
+            ("ASANA_CLIENT_ID", "id-only"),
+            ("ASANA_ACCESS_TOKEN", "app-pat"),
+        ]))
+        .enable("asana")
+        .build()
+        .unwrap();
+    assert_eq!(auth.provider_ids(), ["asana"]);
+    let status = auth
+        .provider_statuses()
+        .iter()
+        .find(|s| s.id == "asana")
+        .unwrap();
+    assert!(status.configured && !status.oauth2 && status.app_token);
+    let missing = "asana: missing `client_secret`; set ASANA_CLIENT_SECRET or pass `client_secret` in code or in the [asana] section of the config file";
+    assert_eq!(status.missing.as_deref(), Some(missing));
+    assert!(status.sources.contains(&(
+        "client_id".into(),
+        ConfigSource::Env("ASANA_CLIENT_ID".into())
+    )));
+    let err = auth.oauth2("asana").unwrap_err();
+    assert!(
+        matches!(&err, integrations::AuthError::Config(ConfigError::Missing { field, .. }) if field == "client_secret"),
+        "{err}"
+    );
+    assert_eq!(err.to_string(), missing);
+
+    let session = auth.session("nobody").await.unwrap();
+    assert_eq!(
+        session.token("asana").await.unwrap().expose_secret(),
+        "app-pat"
+    );
+    let mut expired = integrations::OAuth2Token::bearer("expired-at");
+    expired.refresh_token = Some("rt".into());
+    expired.expires_at = Some(std::time::SystemTime::UNIX_EPOCH);
+    auth.store_credentials("asana", "me", &expired)
+        .await
+        .unwrap();
+    let err = auth
+        .session("me")
+        .await
+        .unwrap()
+        .token("asana")
+        .await
+        .unwrap_err();
+    assert_eq!(err.to_string(), missing);
+
+    let err = AuthManager::builder()
+        .env(env(&[("ASANA_CLIENT_ID", "id-only")]))
+        .enable("asana")
+        .configure("asana", [("workspace_gid", "1")])
+        .build()
+        .unwrap_err();
+    assert_eq!(err.to_string(), missing);
+}
