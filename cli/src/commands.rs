@@ -13,7 +13,7 @@ use integrations::{
 use integrations_mcp::McpServer;
 use serde_json::{Value, json};
 
-use crate::app::{ASANA, App, DEFAULT_REDIRECT_URI, Globals, require_asana, setup_hint};
+use crate::app::{ASANA, App, DEFAULT_REDIRECT_URI, Globals, oauth_app_hint, require_asana};
 use crate::args::{
     CatalogArgs, Cli, Command, CredentialsCommand, ExecuteArgs, HttpMethod, LogoutArgs, McpArgs,
     ProviderArg, RequestArgs,
@@ -78,6 +78,8 @@ fn providers(app: &App, out: &Output) -> Result<(), CliError> {
         });
         let default_redirect =
             status.oauth2 && !status.sources.iter().any(|(f, _)| f == "redirect_uri");
+        // What an OAuth app still needs: only the field that is missing when the other is set.
+        let oauth = oauth_app_hint(&status.id, &status.sources);
         let sources: serde_json::Map<String, Value> = status
             .sources
             .iter()
@@ -86,25 +88,26 @@ fn providers(app: &App, out: &Output) -> Result<(), CliError> {
         documents.push(json!({
             "id": status.id,
             "name": status.display_name,
-            "configured": status.configured,
+            "configured": status.oauth2 || status.app_token,
             "oauth2": status.oauth2,
             "app_token": status.app_token,
             "sources": sources,
             "login_redirect_uri": redirect,
             "login_redirect_uri_is_default": default_redirect,
-            "missing": if status.configured { None } else { Some(setup_hint(&status.id)) },
+            "missing": (!status.oauth2).then_some(&oauth),
         }));
-        let state = if status.configured {
-            let mut ways = Vec::new();
-            if status.oauth2 {
-                ways.push("OAuth app");
+        // Without an OAuth app a provider is still set up for the tokens `login --with-token`
+        // stores: `configured` says whether it has an app or an app-level token.
+        let state = match (status.oauth2, status.app_token) {
+            (true, false) => "configured (OAuth app)".to_string(),
+            (true, true) => "configured (OAuth app, app-level token)".to_string(),
+            (false, true) => {
+                format!("configured (app-level token); not configured for OAuth: {oauth}")
             }
-            if status.app_token {
-                ways.push("app-level token");
-            }
-            format!("configured ({})", ways.join(", "))
-        } else {
-            format!("not configured: {}", setup_hint(&status.id))
+            (false, false) => format!(
+                "not configured for OAuth: {oauth}; stored tokens and `integrations login {} --with-token` work without it",
+                status.id
+            ),
         };
         text.push(format!("{} ({}): {state}", status.id, status.display_name));
         let mut rows: Vec<Vec<String>> = status

@@ -1018,6 +1018,59 @@ async fn providers_say_where_each_value_comes_from_and_never_print_secrets() {
         "http://127.0.0.1:8765/callback"
     );
     assert_eq!(asana["login_redirect_uri_is_default"], true);
+
+    // Without an OAuth app Asana is set up for stored tokens only: not configured for OAuth,
+    // naming what to set, in text and in JSON.
+    h.remove_env("ASANA_CLIENT_ID");
+    h.remove_env("ASANA_CLIENT_SECRET");
+    let oauth = "set ASANA_CLIENT_ID and ASANA_CLIENT_SECRET in the environment or the [asana] section of INTEGRATIONS_CONFIG";
+    let out = h.run(&["providers"]).await;
+    out.assert_code(0);
+    assert_eq!(
+        out.stdout.lines().next(),
+        Some(format!("asana (Asana): not configured for OAuth: {oauth}; stored tokens and `integrations login asana --with-token` work without it").as_str())
+    );
+    let asana = &h.run(&["providers", "--json"]).await.json()["providers"][0];
+    assert_eq!(
+        (
+            &asana["configured"],
+            &asana["oauth2"],
+            &asana["app_token"],
+            &asana["missing"]
+        ),
+        (&json!(false), &json!(false), &json!(false), &json!(oauth))
+    );
+    assert_eq!(asana["login_redirect_uri"], Value::Null);
+    // A client id alone: only the secret is named, with where the id came from.
+    h.set_env("GITHUB_CLIENT_ID", "client-1");
+    let github = "its client id is set (env GITHUB_CLIENT_ID) but not its secret: set GITHUB_CLIENT_SECRET in the environment or the [github] section of INTEGRATIONS_CONFIG";
+    let out = h.run(&["providers"]).await;
+    out.assert_code(0);
+    assert!(
+        out.stdout.contains(&format!("\ngithub (GitHub): not configured for OAuth: {github}; stored tokens and `integrations login github --with-token` work without it\n")),
+        "{}",
+        out.stdout
+    );
+    let listed = h.run(&["providers", "--json"]).await.json();
+    assert_eq!(listed["providers"][1]["id"], "github");
+    assert_eq!(listed["providers"][1]["missing"], github);
+    // The app-level token alone: configured, and still not for OAuth.
+    h.set_env("ASANA_ACCESS_TOKEN", seed_pat());
+    let out = h.run(&["providers"]).await;
+    assert_eq!(
+        out.stdout.lines().next(),
+        Some(
+            format!(
+                "asana (Asana): configured (app-level token); not configured for OAuth: {oauth}"
+            )
+            .as_str()
+        )
+    );
+    let asana = &h.run(&["providers", "--json"]).await.json()["providers"][0];
+    assert_eq!(
+        (&asana["configured"], &asana["oauth2"], &asana["app_token"]),
+        (&json!(true), &json!(false), &json!(true))
+    );
 }
 
 #[cfg(target_os = "linux")]
