@@ -1,11 +1,14 @@
 //! One function per subcommand (`login` lives in [`crate::login`]).
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::SystemTime;
 
 use integrations::asana::AsanaSessionExt;
 use integrations::asana::connector::{AsanaConnector, EntityInfo, HostedConfig, HostedTarget};
 use integrations::asana::{AsanaError, ExecuteError};
+use integrations::auth_core::config::ConfigLoader;
+use integrations::auth_core::provider::registered_providers;
 use integrations::{
     AuthError, ConfigSource, CredentialSource, CredentialStatus, Credentials, ListedCredential,
     Method, SecretString, Session, SessionOptions,
@@ -32,7 +35,7 @@ pub async fn run(cli: Cli, store_from_flag: bool, out: &Output) -> Result<(), Cl
         subject: cli.subject,
     };
     match cli.command {
-        Command::Providers => providers(&App::without_store(&globals)?, out),
+        Command::Providers => providers(&App::without_store(&globals)?, &globals, out),
         Command::Catalog(args) => catalog(&args, out),
         Command::Mcp(args) => mcp(&App::open(&globals).await?, &args, out).await,
         Command::Login(args) => {
@@ -64,10 +67,13 @@ pub async fn run(cli: Cli, store_from_flag: bool, out: &Output) -> Result<(), Cl
 }
 
 /// `providers`.
-fn providers(app: &App, out: &Output) -> Result<(), CliError> {
+fn providers(app: &App, globals: &Globals, out: &Output) -> Result<(), CliError> {
+    let definitions = definition_origins(globals)?;
     let mut documents = Vec::new();
     let mut text = Vec::new();
     for status in app.auth.provider_statuses() {
+        // A definition's defaults are its own values, from its file or the built-in set.
+        let definition = definitions.get(&status.id).map(String::as_str);
         // The URI `login` would listen on: the configured one, or the CLI's default.
         let redirect = status.oauth2.then(|| {
             app.auth
@@ -83,7 +89,7 @@ fn providers(app: &App, out: &Output) -> Result<(), CliError> {
         let sources: serde_json::Map<String, Value> = status
             .sources
             .iter()
-            .map(|(field, source)| (field.clone(), json!(source_key(source))))
+            .map(|(field, source)| (field.clone(), json!(source_key(source, definition))))
             .collect();
         documents.push(json!({
             "id": status.id,
@@ -113,7 +119,7 @@ fn providers(app: &App, out: &Output) -> Result<(), CliError> {
         let mut rows: Vec<Vec<String>> = status
             .sources
             .iter()
-            .map(|(field, source)| vec![format!("  {field}"), source.to_string()])
+            .map(|(field, source)| vec![format!("  {field}"), source_text(source, definition)])
             .collect();
         if default_redirect {
             rows.push(vec![
@@ -133,14 +139,47 @@ fn providers(app: &App, out: &Output) -> Result<(), CliError> {
     Ok(())
 }
 
-/// `env:ASANA_CLIENT_ID`, `file:/path`, `default`, `code`.
-fn source_key(source: &ConfigSource) -> String {
-    match source {
-        ConfigSource::Default => "default".into(),
-        ConfigSource::File(path) => format!("file:{path}"),
-        ConfigSource::Env(key) => format!("env:{key}"),
-        ConfigSource::Code => "code".into(),
-        other => other.to_string(),
+/// The origin of each provider definition of this configuration (the process environment and
+/// `--config`, as the manager reads them), by provider id: a definition file's path, or
+/// `built-in:ID`. A definition whose id a provider in code has (Asana) is left out: that
+/// provider wins over it.
+fn definition_origins(globals: &Globals) -> Result<BTreeMap<String, String>, CliError> {
+    let mut loader = ConfigLoader::new();
+    if let Some(path) = &globals.config {
+        loader = loader.with_file(path);
+    }
+    let definitions = integrations::declarative::definitions(&loader)
+        .map_err(|e| CliError::new(ExitKind::Config, e.to_string()))?;
+    let coded = registered_providers();
+    Ok(definitions
+        .into_iter()
+        .filter(|definition| !coded.iter().any(|r| r.id == definition.id))
+        .map(|definition| (definition.id, definition.origin))
+        .collect())
+}
+
+/// `env:ASANA_CLIENT_ID`, `file:/path`, `default`, `code`; for a value a provider definition gives
+/// (`definition`, its origin), `definition:/path` or `definition:built-in:ID`.
+fn source_key(source: &ConfigSource, definition: Option<&str>) -> String {
+    match (source, definition) {
+        (ConfigSource::Default, Some(origin)) => format!("definition:{origin}"),
+        (ConfigSource::Default, None) => "default".into(),
+        (ConfigSource::File(path), _) => format!("file:{path}"),
+        (ConfigSource::Env(key), _) => format!("env:{key}"),
+        (ConfigSource::Code, _) => "code".into(),
+        (other, _) => other.to_string(),
+    }
+}
+
+/// How `providers` shows where a value came from: a value a provider definition gives
+/// (`definition`, its origin) as `the definition in PATH` or `the built-in ID definition`.
+fn source_text(source: &ConfigSource, definition: Option<&str>) -> String {
+    match (source, definition) {
+        (ConfigSource::Default, Some(origin)) => match origin.strip_prefix("built-in:") {
+            Some(id) => format!("the built-in {id} definition"),
+            None => format!("the definition in {origin}"),
+        },
+        (other, _) => other.to_string(),
     }
 }
 

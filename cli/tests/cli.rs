@@ -1071,6 +1071,61 @@ async fn providers_say_where_each_value_comes_from_and_never_print_secrets() {
         (&asana["configured"], &asana["oauth2"], &asana["app_token"]),
         (&json!(true), &json!(false), &json!(true))
     );
+
+    // A definition's values come from that definition, a file of the user's or a built-in one,
+    // not from a built-in default; Asana's defaults are its own.
+    let file = h.dir.path().join("acme.toml");
+    std::fs::write(
+        &file,
+        "[[providers]]\nid = \"acme\"\ndisplay_name = \"Acme\"\nauthorization_url = \"https://acme.example/a\"\ntoken_url = \"https://acme.example/t\"\n",
+    )
+    .unwrap();
+    h.set_env("INTEGRATIONS_PROVIDERS", file.to_str().unwrap());
+    h.set_env("ACME_CLIENT_ID", "acme-client");
+    let out = h.run(&["providers"]).await;
+    out.assert_code(0);
+    let acme = out
+        .stdout
+        .split("\nasana (Asana)")
+        .next()
+        .expect("acme is listed first");
+    let from = format!("the definition in {}", file.display());
+    assert_eq!(
+        acme,
+        format!(
+            "acme (Acme): not configured for OAuth: its client id is set (env ACME_CLIENT_ID) but not its secret: set ACME_CLIENT_SECRET in the environment or the [acme] section of INTEGRATIONS_CONFIG; stored tokens and `integrations login acme --with-token` work without it
+  FIELD              SOURCE
+  client_id          env ACME_CLIENT_ID
+  authorization_url  {from}
+  token_url          {from}
+  token_auth_method  {from}"
+        )
+    );
+    let listed = h.run(&["providers", "--json"]).await.json();
+    let from = format!("definition:{}", file.display());
+    assert_eq!(
+        listed["providers"][0]["sources"],
+        json!({
+            "client_id": "env:ACME_CLIENT_ID",
+            "authorization_url": from,
+            "token_url": from,
+            "token_auth_method": from,
+        })
+    );
+    assert_eq!(
+        listed["providers"][2]["sources"]["token_url"],
+        "definition:built-in:github"
+    );
+    assert_eq!(
+        listed["providers"][1]["sources"]["token_auth_method"],
+        "default"
+    );
+    assert!(
+        out.stdout
+            .contains("\n  token_url          the built-in github definition\n"),
+        "{}",
+        out.stdout
+    );
 }
 
 #[cfg(target_os = "linux")]
