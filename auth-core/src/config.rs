@@ -692,18 +692,50 @@ fn read_file(path: &Path) -> Result<config::Config, ConfigError> {
         path: path.display().to_string(),
         reason: reason.to_string(),
     };
-    if !path.is_file() {
-        return Err(file_error("no such file"));
+    let text = std::fs::read_to_string(path).map_err(|e| file_error(&read_failure(&e)))?;
+    if let Err(e) = toml::from_str::<toml::Table>(&text) {
+        return Err(file_error(&toml_failure(&text, e.span())));
     }
     config::Config::builder()
-        .add_source(
-            config::File::from(path)
-                .format(config::FileFormat::Toml)
-                .required(true),
-        )
+        .add_source(config::File::from_str(&text, config::FileFormat::Toml))
         .build()
         // The parser's message can quote the offending line, which may hold a secret: not repeated.
         .map_err(|_| file_error("not valid TOML; check its syntax"))
+}
+
+/// Why a configuration or provider definition file could not be read, in plain words and with
+/// what to check: `no such file; check the path`, and so on.
+pub fn read_failure(error: &std::io::Error) -> String {
+    match error.kind() {
+        std::io::ErrorKind::NotFound => "no such file; check the path".into(),
+        std::io::ErrorKind::PermissionDenied => {
+            "permission denied; check the file's permissions".into()
+        }
+        std::io::ErrorKind::IsADirectory => "it is a directory; name a file".into(),
+        _ => format!("{error}; check the path and its permissions"),
+    }
+}
+
+/// Why `text`, a configuration or provider definition file, is not valid TOML: where the
+/// parser's error at `span` (byte offsets into `text`) points, as a line and a column counted
+/// from 1 (the column in characters), never what the line holds, which may be a secret.
+pub fn toml_failure(text: &str, span: Option<std::ops::Range<usize>>) -> String {
+    let Some(span) = span else {
+        return "not valid TOML; check its syntax".into();
+    };
+    let mut at = span.start.min(text.len());
+    while !text.is_char_boundary(at) {
+        at -= 1;
+    }
+    let before = &text[..at];
+    let line = before.matches('\n').count() + 1;
+    let column = before
+        .rsplit_once('\n')
+        .map_or(before, |(_, last)| last)
+        .chars()
+        .count()
+        + 1;
+    format!("not valid TOML at line {line}, column {column}; check its syntax")
 }
 
 fn read_section(path: &Path, provider: &str) -> Result<BTreeMap<String, FileValue>, ConfigError> {
@@ -1053,7 +1085,50 @@ mod tests {
             .with_file(&missing)
             .load("p", FIELDS)
             .unwrap_err();
-        assert!(err.to_string().contains("no such file"));
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "cannot read config file {}: no such file; check the path",
+                missing.display()
+            )
+        );
+    }
+
+    /// A TOML error says where it is, never what the line holds.
+    #[test]
+    fn invalid_toml_is_located_by_line_and_column_without_its_content() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(
+            &path,
+            "[p]\nclient_id = \"é\"\nclient_secret = \"canary-secret\" oops\n",
+        )
+        .unwrap();
+        let err = ConfigLoader::new()
+            .with_env(EnvSource::empty())
+            .with_file(&path)
+            .load("p", FIELDS)
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "cannot read config file {}: not valid TOML at line 3, column 33; check its syntax",
+                path.display()
+            )
+        );
+        assert_eq!(
+            toml_failure("a = 1\nb = \"é\" x", Some(11..12)),
+            "not valid TOML at line 2, column 6; check its syntax"
+        );
+        assert_eq!(
+            toml_failure("é", Some(1..2)),
+            "not valid TOML at line 1, column 1; check its syntax"
+        );
+        assert_eq!(toml_failure("x", None), "not valid TOML; check its syntax");
+        assert_eq!(
+            read_failure(&std::io::Error::from(std::io::ErrorKind::PermissionDenied)),
+            "permission denied; check the file's permissions"
+        );
     }
 
     #[test]

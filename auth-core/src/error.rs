@@ -239,6 +239,15 @@ pub enum ConfigError {
         /// Why.
         reason: String,
     },
+    /// A provider definition file (named by `INTEGRATIONS_PROVIDERS` or the configuration file's
+    /// `providers` list) could not be read.
+    #[error("cannot read provider definition file {path}: {reason}")]
+    DefinitionFile {
+        /// The file.
+        path: String,
+        /// Why.
+        reason: String,
+    },
     /// A provider definition (a TOML file describing a provider) is refused.
     #[error("provider definition {path}, line {line}: `{field}`: {reason}")]
     Definition {

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use auth_core::ConfigError;
-use auth_core::config::{ConfigLoader, PROVIDERS_KEY};
+use auth_core::config::{ConfigLoader, PROVIDERS_KEY, read_failure, toml_failure};
 use auth_core::provider::Factories;
 
 use crate::builtin::{BUILTIN, builtin_definitions};
@@ -19,9 +19,9 @@ pub const PROVIDERS_ENV: &str = "INTEGRATIONS_PROVIDERS";
 
 /// Reads and validates one definition file.
 pub fn load_file(path: &Path) -> Result<Vec<Definition>, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|e| ConfigError::File {
+    let text = std::fs::read_to_string(path).map_err(|e| ConfigError::DefinitionFile {
         path: path.display().to_string(),
-        reason: format!("cannot read the provider definitions ({})", e.kind()),
+        reason: read_failure(&e),
     })?;
     parse(&text, &path.display().to_string())
 }
@@ -55,12 +55,10 @@ fn definition_files(loader: &ConfigLoader) -> Result<Vec<PathBuf>, ConfigError> 
             path: config.display().to_string(),
             reason: reason.to_string(),
         };
-        let text = std::fs::read_to_string(&config).map_err(|e| {
-            file_error(&format!("{}; check the path and its permissions", e.kind()))
-        })?;
-        // The parser's message can quote a line holding a secret: not repeated.
+        let text = std::fs::read_to_string(&config).map_err(|e| file_error(&read_failure(&e)))?;
+        // The parser's message can quote a line holding a secret: only where it points is said.
         let table: toml::Table =
-            toml::from_str(&text).map_err(|_| file_error("not valid TOML; check its syntax"))?;
+            toml::from_str(&text).map_err(|e| file_error(&toml_failure(&text, e.span())))?;
         if let Some(list) = table.get(PROVIDERS_KEY) {
             let paths = list
                 .as_array()

@@ -598,8 +598,12 @@ fn insecure_endpoints_bad_ids_pointers_and_duplicates_are_refused() {
 fn a_missing_definition_file_or_a_bad_providers_list_is_a_file_error() {
     let err = build_error(&[("INTEGRATIONS_PROVIDERS", "/nonexistent/defs.toml")]);
     assert!(
-        matches!(&err, ConfigError::File { path, .. } if path == "/nonexistent/defs.toml"),
+        matches!(&err, ConfigError::DefinitionFile { path, .. } if path == "/nonexistent/defs.toml"),
         "{err:?}"
+    );
+    assert_eq!(
+        err.to_string(),
+        "cannot read provider definition file /nonexistent/defs.toml: no such file; check the path"
     );
     let dir = tempfile::tempdir().unwrap();
     let config = write(dir.path(), "c.toml", "providers = \"defs.toml\"\n");
@@ -654,24 +658,30 @@ fn a_misspelled_section_of_the_config_file_fails_the_build() {
     assert!(auth.provider("github").is_ok());
 }
 
-/// The config file that lists definition files is reported with why it cannot be read, not as
-/// missing.
+/// The config file that lists definition files is reported with why it cannot be read, in plain
+/// words, and a syntax error with where it is but not what the line holds.
 #[test]
 fn a_config_file_that_cannot_be_read_says_why() {
     let dir = tempfile::tempdir().unwrap();
     let missing = dir.path().join("missing.toml");
-    for (path, kind) in [
-        (dir.path(), "is a directory"),
-        (&missing, "entity not found"),
+    let broken = write(
+        dir.path(),
+        "broken.toml",
+        "providers = []\n[github]\nclient_secret = \"canary-secret\" oops\n",
+    );
+    for (path, why) in [
+        (dir.path(), "it is a directory; name a file"),
+        (&missing, "no such file; check the path"),
+        (
+            &broken,
+            "not valid TOML at line 3, column 33; check its syntax",
+        ),
     ] {
         let loader = auth_core::config::ConfigLoader::new().with_file(path);
         let err = provider_declarative::definitions(&loader).unwrap_err();
         assert_eq!(
             err.to_string(),
-            format!(
-                "cannot read config file {}: {kind}; check the path and its permissions",
-                path.display()
-            )
+            format!("cannot read config file {}: {why}", path.display())
         );
     }
 }
