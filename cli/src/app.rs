@@ -116,6 +116,7 @@ impl Globals {
         Hints {
             store_flag: self.store.clone().filter(|_| self.store_from_flag),
             config_flag: self.config.as_ref().map(|p| p.display().to_string()),
+            without_oauth_app: Vec::new(),
         }
     }
 
@@ -225,7 +226,7 @@ impl App {
         encrypted: bool,
         provider: Option<&str>,
     ) -> Result<Self, CliError> {
-        let hints = globals.hints();
+        let mut hints = globals.hints();
         // Asana is set up even without configuration or with an incomplete OAuth app, so that
         // credentials stored by `login --with-token` work on their own; OAuth errors still say
         // which keys to set.
@@ -246,6 +247,14 @@ impl App {
             }) => unknown_provider(&provider, &registered),
             other => hints.auth(other),
         })?;
+        hints.without_oauth_app = auth
+            .provider_ids()
+            .into_iter()
+            .filter(|id| {
+                auth.provider(id)
+                    .is_ok_and(|provider| provider.oauth2_settings().is_none())
+            })
+            .collect();
         Ok(Self {
             auth,
             hints,

@@ -8,10 +8,11 @@ use integrations::asana::AsanaSessionExt;
 use integrations::asana::connector::{AsanaConnector, EntityInfo, HostedConfig, HostedTarget};
 use integrations::asana::{AsanaError, ExecuteError};
 use integrations::auth_core::config::ConfigLoader;
+use integrations::auth_core::crypto::KEY_ENV;
 use integrations::auth_core::provider::registered_providers;
 use integrations::{
-    AuthError, ConfigSource, CredentialSource, CredentialStatus, Credentials, ListedCredential,
-    Method, SecretString, Session, SessionOptions,
+    AuthError, ConfigSource, CredentialSource, CredentialStatus, Credentials, KeyRing,
+    ListedCredential, Method, SecretString, Session, SessionOptions,
 };
 use integrations_mcp::McpServer;
 use serde_json::{Value, json};
@@ -21,7 +22,7 @@ use crate::args::{
     CatalogArgs, Cli, Command, CredentialsCommand, ExecuteArgs, HttpMethod, LogoutArgs, McpArgs,
     ProviderArg, RequestArgs,
 };
-use crate::error::{CliError, ExitKind};
+use crate::error::{CliError, ExitKind, store_error};
 use crate::login::{self, as_declarative, describe_identity, describe_user};
 use crate::output::{Output, relative, rfc3339, table, unix_seconds};
 use crate::service;
@@ -706,11 +707,15 @@ async fn list_credentials(app: &App, provider: Option<&str>, out: &Output) -> Re
         _ if expired => "expired",
         _ => "active",
     };
-    // Why a record cannot be read, on one printable line (the error names no value from it).
-    let reason = |error: &AuthError| {
-        CliError::new(ExitKind::Other, error.to_string())
-            .message()
-            .to_string()
+    // Why a record cannot be read and what to do, on one printable line (the error names no
+    // value from it).
+    let reason = |provider: &str, subject: &str, error: &AuthError| {
+        CliError::new(
+            ExitKind::Other,
+            app.hints.unreadable(provider, subject, error),
+        )
+        .message()
+        .to_string()
     };
     if out.is_json() {
         let items: Vec<Value> = listed
@@ -741,7 +746,7 @@ async fn list_credentials(app: &App, provider: Option<&str>, out: &Output) -> Re
                     "subject": subject,
                     "source": CredentialSource::Stored.as_str(),
                     "status": UNREADABLE,
-                    "reason": reason(error),
+                    "reason": reason(provider, subject, error),
                 })),
                 _ => None,
             })
@@ -790,9 +795,8 @@ async fn list_credentials(app: &App, provider: Option<&str>, out: &Output) -> Re
                 error,
             } => {
                 warnings.push(format!(
-                    "warning: {provider}/{subject} cannot be read: {}; delete it with `{}`, then log in again",
-                    reason(error),
-                    app.hints.logout_local(provider, subject)
+                    "warning: {provider}/{subject} cannot be read: {}",
+                    reason(provider, subject, error)
                 ));
                 Some(vec![
                     provider.clone(),
@@ -825,7 +829,17 @@ const UNREADABLE: &str = "unreadable";
 
 /// `credentials rotate`: every record re-encrypted under the primary key.
 async fn rotate_credentials(globals: &Globals, out: &Output) -> Result<(), CliError> {
-    let rewritten = globals.store_spec()?.rotate().await?;
+    let store = globals.store_spec()?;
+    if KeyRing::from_env().map_err(store_error)?.is_none() {
+        return Err(CliError::new(
+            ExitKind::Config,
+            format!(
+                "no encryption key is set, so there is nothing to encrypt the stored credentials under: set {KEY_ENV} to base64 of 32 random bytes (make one with `openssl rand -base64 32`, and keep it: credentials encrypted under it cannot be read without it), then run `integrations credentials rotate{}` again",
+                globals.hints().global_flags()
+            ),
+        ));
+    }
+    let rewritten = store.rotate().await?;
     if out.is_json() {
         out.json(&json!({ "rewritten": rewritten }));
     } else {

@@ -4,6 +4,7 @@
 use std::fmt;
 
 use integrations::asana::{AsanaError, ExecuteError, ServiceError};
+use integrations::auth_core::crypto::{KEY_ENV, OLD_KEYS_ENV};
 use integrations::auth_core::redact::strip_controls;
 use integrations::declarative::DeclarativeError;
 use integrations::{AuthError, ConfigError, ErrorClass, OAuthErrorCode, StoreError};
@@ -135,6 +136,9 @@ pub struct Hints {
     pub store_flag: Option<String>,
     /// `--config` to repeat, when it was given on the command line.
     pub config_flag: Option<String>,
+    /// The providers set up without an OAuth app (for tokens stored by `login --with-token`):
+    /// what needs the app fails for them with [`AuthError::OAuthNotConfigured`].
+    pub without_oauth_app: Vec<String>,
 }
 
 impl Hints {
@@ -165,7 +169,7 @@ impl Hints {
     }
 
     /// ` --store X --config F`, for those given on the command line.
-    fn global_flags(&self) -> String {
+    pub fn global_flags(&self) -> String {
         let mut flags = String::new();
         if let Some(store) = &self.store_flag {
             flags.push_str(&format!(" --store {}", shell_quote(store)));
@@ -187,6 +191,33 @@ impl Hints {
                 self.logout_local(provider, subject)
             ),
         )
+    }
+
+    /// Why `credentials list` cannot read the record of `provider`/`subject` (`error`), and what
+    /// to do about it, on one line.
+    pub fn unreadable(&self, provider: &str, subject: &str, error: &AuthError) -> String {
+        let delete = format!(
+            "delete it with `{}`, then log in again",
+            self.logout_local(provider, subject)
+        );
+        match error {
+            AuthError::Store(StoreError::Unencrypted { .. }) => format!(
+                "it is stored unencrypted although an encryption key is set, so it is not used: if it was stored before the key was set, run `integrations credentials rotate{}`; otherwise someone else put it there: {delete}",
+                self.global_flags()
+            ),
+            AuthError::CorruptCredentials { reason, .. } => {
+                format!("it is damaged ({reason}): {delete}")
+            }
+            AuthError::Store(StoreError::UnknownKey {
+                provider,
+                subject,
+                key_id,
+            }) => format!(
+                "{}; otherwise {delete}",
+                unknown_key(provider, subject, key_id)
+            ),
+            other => format!("{other}; {delete}"),
+        }
     }
 
     /// Maps an [`AuthError`].
@@ -257,7 +288,11 @@ impl Hints {
                 field,
                 env_keys,
             }) => {
-                let set = set_hint(provider, &env_keys.join(" or "));
+                let set = if env_keys.is_empty() {
+                    format!("set `{field}` in the [{provider}] section of INTEGRATIONS_CONFIG")
+                } else {
+                    set_hint(provider, &env_keys.join(" or "))
+                };
                 let message = if matches!(field.as_str(), "client_id" | "client_secret") {
                     format!(
                         "{provider}: the OAuth app has no `{field}`, which an OAuth login and a token refresh need: {set}"
@@ -266,6 +301,21 @@ impl Hints {
                     format!("{provider}: missing `{field}`: {set}")
                 };
                 CliError::new(ExitKind::Config, message)
+            }
+            AuthError::OAuthNotConfigured { provider, .. }
+                if self.without_oauth_app.contains(provider) =>
+            {
+                let prefix = provider.to_ascii_uppercase();
+                CliError::new(
+                    ExitKind::Config,
+                    format!(
+                        "{provider}: the OAuth app is not configured, and an OAuth login and a token refresh need it: {}",
+                        set_hint(
+                            provider,
+                            &format!("{prefix}_CLIENT_ID and {prefix}_CLIENT_SECRET")
+                        )
+                    ),
+                )
             }
             AuthError::Config(_)
             | AuthError::UnknownProvider { .. }
@@ -426,8 +476,12 @@ pub fn server_error(e: ServerError, store_dir: &str, store_flag: bool) -> CliErr
 /// store's timeout, an I/O failure).
 pub fn store_error(e: StoreError) -> CliError {
     let error = match &e {
+        StoreError::UnknownKey {
+            provider,
+            subject,
+            key_id,
+        } => CliError::new(ExitKind::Config, unknown_key(provider, subject, key_id)),
         StoreError::MissingKey { .. }
-        | StoreError::UnknownKey { .. }
         | StoreError::InvalidKey { .. }
         | StoreError::Decrypt { .. } => CliError::new(ExitKind::Config, e.to_string()),
         StoreError::Unencrypted { provider, subject } => {
@@ -440,6 +494,14 @@ pub fn store_error(e: StoreError) -> CliError {
     };
     let retryable = AuthError::Store(e).is_transient();
     error.retryable(retryable)
+}
+
+/// A record encrypted under a key that is not configured, in the command line's words: the
+/// variables that configure keys (the library's message speaks of the builder too).
+fn unknown_key(provider: &str, subject: &str, key_id: &str) -> String {
+    format!(
+        "credentials for {provider}/{subject} are encrypted with key `{key_id}`, which is not configured: set {KEY_ENV} to that key, or add it to {OLD_KEYS_ENV}"
+    )
 }
 
 /// Quotes `s` for a POSIX shell when it holds anything but safe characters.
@@ -475,7 +537,7 @@ mod tests {
         );
         let hints = Hints {
             store_flag: Some("sqlite:/tmp/my creds.db".into()),
-            config_flag: None,
+            ..Hints::default()
         };
         assert_eq!(
             hints.login("asana", "default"),

@@ -326,12 +326,9 @@ async fn with_token_declarative(app: &App, provider: &str, out: &Output) -> Resu
         && configured.api(&Map::new()).is_none()
         && let Some(config) = configured.config()
     {
-        let missing = config.missing(&ConfigKey::url(API_BASE_URL_FIELD));
-        return Err(CliError::new(
-            ExitKind::Config,
-            format!(
-                "{missing}; a token read from standard input comes without the API base URL an OAuth login receives"
-            ),
+        let missing = AuthError::Config(config.missing(&ConfigKey::url(API_BASE_URL_FIELD)));
+        return Err(app.hints.auth(missing).context(
+            "a token read from standard input comes without the API base URL an OAuth login receives",
         ));
     }
     let name = configured.display_name().to_string();

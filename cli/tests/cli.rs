@@ -1502,7 +1502,7 @@ async fn logout_local_deletes_the_record_of_a_provider_no_longer_registered() {
     assert_eq!(
         listed.stderr.lines().last(),
         Some(
-            "warning: acme/default cannot be read: acme: the stored credentials of `default` are damaged (`expires_at` is not a Unix timestamp); they cannot be used: connect the account again (the new credentials replace them) or delete them; delete it with `integrations logout acme --local`, then log in again"
+            "warning: acme/default cannot be read: it is damaged (`expires_at` is not a Unix timestamp): delete it with `integrations logout acme --local`, then log in again"
         ),
         "{listed:?}"
     );
@@ -1967,10 +1967,27 @@ async fn credentials_list_flags_an_unreadable_record_and_lists_the_rest() {
 async fn credentials_stored_before_a_key_was_set_are_refused_until_rotate() {
     let mut h = Harness::start().await;
     h.login("dora").await.assert_code(0);
+    // Without a key there is nothing to rotate to: the variable to set is named.
+    let out = h.run(&["credentials", "rotate"]).await;
+    out.assert_code(3);
+    assert_eq!(
+        out.stderr,
+        "error: no encryption key is set, so there is nothing to encrypt the stored credentials under: set INTEGRATIONS_ENCRYPTION_KEY to base64 of 32 random bytes (make one with `openssl rand -base64 32`, and keep it: credentials encrypted under it cannot be read without it), then run `integrations credentials rotate` again\n"
+    );
     h.set_env(
         "INTEGRATIONS_ENCRYPTION_KEY",
         "AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA=",
     );
+    // `credentials list` says what to run, once each.
+    let listed = h.run(&["credentials", "list"]).await;
+    listed.assert_code(0);
+    let why = "it is stored unencrypted although an encryption key is set, so it is not used: if it was stored before the key was set, run `integrations credentials rotate`; otherwise someone else put it there: delete it with `integrations logout asana --subject dora --local`, then log in again";
+    assert_eq!(
+        listed.stderr.lines().last(),
+        Some(format!("warning: asana/dora cannot be read: {why}").as_str())
+    );
+    let listed = h.run(&["credentials", "list", "--json"]).await.json();
+    assert_eq!(listed["credentials"][0]["reason"], why);
 
     let refused = h.run(&["token", "asana", "--subject", "dora"]).await;
     refused.assert_code(3);
@@ -2007,6 +2024,32 @@ async fn credentials_stored_before_a_key_was_set_are_refused_until_rotate() {
     assert_eq!(
         again.stdout,
         "0 record(s) re-encrypted under the primary key\n"
+    );
+
+    // Under another key, the record names its key and the variables that configure keys.
+    h.set_env(
+        "INTEGRATIONS_ENCRYPTION_KEY",
+        "k2:ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8=",
+    );
+    let out = h.run(&["token", "asana", "--subject", "dora"]).await;
+    out.assert_code(3);
+    let key_id = out
+        .stderr
+        .split('`')
+        .nth(1)
+        .expect("the record's key id")
+        .to_string();
+    assert_eq!(
+        out.stderr,
+        format!(
+            "error: credentials for asana/dora are encrypted with key `{key_id}`, which is not configured: set INTEGRATIONS_ENCRYPTION_KEY to that key, or add it to INTEGRATIONS_ENCRYPTION_OLD_KEYS\n"
+        )
+    );
+    let listed = h.run(&["credentials", "list"]).await;
+    listed.assert_code(0);
+    assert_eq!(
+        listed.stderr.lines().last(),
+        Some(format!("warning: asana/dora cannot be read: credentials for asana/dora are encrypted with key `{key_id}`, which is not configured: set INTEGRATIONS_ENCRYPTION_KEY to that key, or add it to INTEGRATIONS_ENCRYPTION_OLD_KEYS; otherwise delete it with `integrations logout asana --subject dora --local`, then log in again").as_str())
     );
 }
 
@@ -2893,7 +2936,7 @@ async fn login_with_token_errors_keep_their_exit_codes_and_never_print_the_token
     out.assert_code(3);
     assert_eq!(
         out.stderr,
-        "error: salesforce: missing `api_base_url`; set SALESFORCE_API_BASE_URL or pass `api_base_url` in code or in the [salesforce] section of the config file; a token read from standard input comes without the API base URL an OAuth login receives\n"
+        "error: salesforce: missing `api_base_url`: set SALESFORCE_API_BASE_URL in the environment or the [salesforce] section of INTEGRATIONS_CONFIG; a token read from standard input comes without the API base URL an OAuth login receives\n"
     );
     assert_eq!(server.received_requests().await.unwrap().len(), 0);
     let out = h.run(&["credentials", "list", "--json"]).await;
@@ -2974,6 +3017,18 @@ async fn a_half_configured_oauth_app_leaves_the_token_commands_working() {
         "error: asana: the OAuth app has no `client_secret`, which an OAuth login and a token refresh need: set ASANA_CLIENT_SECRET in the environment or the [asana] section of INTEGRATIONS_CONFIG\n"
     );
     assert_eq!(h.mock.token_requests_for("refresh_token"), 0);
+    std::fs::write(&config, "").expect("empty the configuration file");
+    let out = h.run(&["token", "asana", "--subject", "bob"]).await;
+    out.assert_code(3);
+    assert_eq!(
+        out.stderr,
+        "error: asana: the OAuth app is not configured, and an OAuth login and a token refresh need it: set ASANA_CLIENT_ID and ASANA_CLIENT_SECRET in the environment or the [asana] section of INTEGRATIONS_CONFIG\n"
+    );
+    std::fs::write(
+        &config,
+        format!("[asana]\nclient_id = \"{}\"\n", h.mock.client_id()),
+    )
+    .expect("write the configuration file");
     let out = h.run(&["login", "asana", "--no-browser"]).await;
     out.assert_code(3);
     assert_eq!(
@@ -3073,6 +3128,49 @@ async fn a_broken_definition_file_fails_every_command_with_the_configuration_cod
             file.display()
         )
     );
+    // Files that cannot be read say why in plain words, and which kind of file they are; a
+    // configuration file that is not TOML says where, never what the line holds.
+    let missing = h.dir.path().join("missing.toml");
+    h.set_env("INTEGRATIONS_PROVIDERS", missing.to_str().unwrap());
+    let out = h.run(&["whoami", "asana"]).await;
+    out.assert_code(3);
+    assert_eq!(
+        out.stderr,
+        format!(
+            "error: cannot read provider definition file {}: no such file; check the path\n",
+            missing.display()
+        )
+    );
+    h.remove_env("INTEGRATIONS_PROVIDERS");
+    let out = h
+        .run(&["providers", "--config", missing.to_str().unwrap()])
+        .await;
+    out.assert_code(3);
+    assert_eq!(
+        out.stderr,
+        format!(
+            "error: cannot read config file {}: no such file; check the path\n",
+            missing.display()
+        )
+    );
+    let config = h.dir.path().join("integrations.toml");
+    std::fs::write(
+        &config,
+        "[asana]\nclient_secret = \"canary-config-secret\" oops\n",
+    )
+    .unwrap();
+    let out = h
+        .run(&["providers", "--config", config.to_str().unwrap()])
+        .await;
+    out.assert_code(3);
+    assert_eq!(
+        out.stderr,
+        format!(
+            "error: cannot read config file {}: not valid TOML at line 2, column 40; check its syntax\n",
+            config.display()
+        )
+    );
+    h.set_env("INTEGRATIONS_PROVIDERS", file.to_str().unwrap());
     std::fs::write(
         &file,
         "[[providers]]\nid = \"acme\"\ndisplay_name = \"Acme\"\nauthorization_url = \"https://acme.example/a\"\ntoken_url = \"https://acme.example/t\"\n",
