@@ -543,3 +543,48 @@ async fn the_list_answers_pages_that_together_hold_every_connector_once() {
         assert_eq!(answer["retryable"], false, "{bad}: {answer}");
     }
 }
+
+/// A list whose last page is exactly full says so: four connectors in pages of two are two
+/// pages, the first with a `next_cursor`, the second with both remaining connectors and a
+/// `null` one (no empty third page).
+#[tokio::test]
+async fn a_last_page_that_is_exactly_full_has_no_next_cursor() {
+    let service = Service::start().await;
+    let app = service.application("acme").await;
+    let token = service.app_token(&app).await;
+    let pat = service.asana.personal_access_token().to_string();
+    let mut created = Vec::new();
+    for _ in 0..4 {
+        let connector = service
+            .connector(&token, "c", json!({ "token": pat }))
+            .await;
+        created.push(connector["id"].as_str().unwrap().to_string());
+    }
+    let ids = |page: &Value| -> Vec<String> {
+        page["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let (status, first) = service
+        .get("/api/v1/integrations/connectors?limit=2", Some(&token))
+        .await;
+    assert_eq!(status, 200, "{first}");
+    assert_eq!(ids(&first).len(), 2, "{first}");
+    let next = first["next_cursor"].as_str().expect("a next page");
+    let (status, second) = service
+        .get(
+            &format!("/api/v1/integrations/connectors?limit=2&cursor={next}"),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(status, 200, "{second}");
+    assert_eq!(ids(&second).len(), 2, "{second}");
+    assert_eq!(second["next_cursor"], Value::Null, "{second}");
+    let mut listed = [ids(&first), ids(&second)].concat();
+    listed.sort();
+    created.sort();
+    assert_eq!(listed, created);
+}
