@@ -1,10 +1,10 @@
 //! The hosted life over HTTP: connectors with a token and with OAuth credentials, lookups by
 //! customer, reads and writes, `check`, a refresh on expiry, reconnecting, deleting.
 
-use provider_asana_testkit::seed;
+use provider_asana_testkit::{MockAsana, seed};
 use serde_json::{Value, json};
 
-use crate::support::{Service, error_message, mark_needs_reauthorization};
+use crate::support::{Service, error_message, mark_needs_reauthorization, tracked_expiry};
 
 #[tokio::test]
 async fn the_hosted_life() {
@@ -587,4 +587,33 @@ async fn a_last_page_that_is_exactly_full_has_no_next_cursor() {
     listed.sort();
     created.sort();
     assert_eq!(listed, created);
+}
+
+/// A token connector reconnected (PATCH) with a refresh token alone is due for a refresh at once,
+/// and the background refresher is told so by the time the PATCH answers: its expiry is
+/// tracked, as the epoch.
+#[tokio::test]
+async fn a_connector_reconnected_with_oauth_credentials_has_its_expiry_tracked() {
+    let service = Service::start_configured(MockAsana::start().await, true, |builder| {
+        builder.no_refresh_ahead()
+    })
+    .await;
+    let (token, id) = service.pat_connector().await;
+    assert_eq!(tracked_expiry(service.dir.path(), &id), None);
+    let issued = service.asana.issue_tokens("default");
+    let (status, patched) = service
+        .send(
+            reqwest::Method::PATCH,
+            &format!("/api/v1/integrations/connectors/{id}"),
+            Some(&token),
+            Some(
+                json!({ "credentials": { "refresh_token": issued.refresh_token } })
+                    .to_string()
+                    .into_bytes(),
+            ),
+        )
+        .await;
+    assert_eq!(status, 200, "{patched}");
+    assert_eq!(patched["auth_type"], "oauth", "{patched}");
+    assert_eq!(tracked_expiry(service.dir.path(), &id), Some(0));
 }
