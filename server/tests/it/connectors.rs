@@ -617,3 +617,67 @@ async fn a_connector_reconnected_with_oauth_credentials_has_its_expiry_tracked()
     assert_eq!(patched["auth_type"], "oauth", "{patched}");
     assert_eq!(tracked_expiry(service.dir.path(), &id), Some(0));
 }
+
+/// The background refresher renews a token that expires within its margin before it expires,
+/// with no execute asking for it: a token another instance obtained 58 minutes ago (an hour's
+/// lifetime, two minutes left) is refreshed once, and its new expiry, an hour ahead, is tracked.
+#[tokio::test]
+async fn the_refresher_renews_a_token_expiring_within_its_margin_before_it_expires() {
+    use integrations::CredentialStore;
+    use integrations::auth_core::PutMode;
+    use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+    let service = Service::start_configured(MockAsana::start().await, true, |builder| {
+        builder.refresh_ahead(Duration::from_secs(300), Duration::from_millis(50))
+    })
+    .await;
+    let asana = &service.asana;
+    asana.set_token_lifetime(3600);
+    let (token, id, _) = service.oauth_connector().await;
+    let store = service.credentials().await;
+    let stored = store.get("asana", &id).await.unwrap().expect("stored");
+    let mut credentials = integrations::Credentials::from_payload(&stored.record.payload).unwrap();
+    credentials.token.expires_in = Some(3600);
+    credentials.token.expires_at = Some(SystemTime::now() + Duration::from_secs(120));
+    let mut record = stored.record;
+    record.payload = credentials.to_payload();
+    store
+        .put(record, PutMode::Update(stored.version))
+        .await
+        .unwrap();
+    // A change of the connector's row has the service track the stored token's expiry.
+    let (status, body) = service
+        .send(
+            reqwest::Method::PATCH,
+            &format!("/api/v1/integrations/connectors/{id}"),
+            Some(&token),
+            Some(json!({ "name": "renamed" }).to_string().into_bytes()),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+
+    let millis = |at: SystemTime| at.duration_since(UNIX_EPOCH).unwrap().as_millis() as i64;
+    let started = std::time::Instant::now();
+    let renewed = loop {
+        if asana.token_requests_for("refresh_token") == 1
+            && let Some(ms) = tracked_expiry(service.dir.path(), &id)
+            && ms > millis(SystemTime::now() + Duration::from_secs(600))
+        {
+            break ms;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "not renewed: {} refreshes, tracked {:?}",
+            asana.token_requests_for("refresh_token"),
+            tracked_expiry(service.dir.path(), &id)
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let expected = millis(SystemTime::now() + Duration::from_secs(3600));
+    assert!(
+        (expected - renewed).abs() < 5_000,
+        "{renewed} vs {expected}"
+    );
+    assert_eq!(asana.token_requests_for("refresh_token"), 1);
+    assert_eq!(asana.token_requests(), 1);
+}
