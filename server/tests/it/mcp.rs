@@ -618,6 +618,34 @@ async fn on_all_addresses_loopback_hosts_are_accepted() {
     }
 }
 
+/// An empty list of origins accepts none: a browser's request with any `Origin` is 403, even
+/// with a valid token; one without an `Origin` (not from a browser) is served.
+#[tokio::test]
+async fn with_no_allowed_origins_every_origin_is_refused() {
+    let service = Service::start_configured(MockAsana::start().await, true, |builder| {
+        builder.mcp_allowed_origins(Vec::<String>::new())
+    })
+    .await;
+    let (token, id) = service.pat_connector().await;
+    let call = || Call::token(&token).connector(&id);
+    let (status, answer) = post(&service, &call(), initialize_request()).await;
+    assert_eq!(status, 200, "{answer}");
+    for origin in [
+        "https://evil.example",
+        "http://127.0.0.1",
+        "http://localhost:3000",
+    ] {
+        let (status, answer) = post(
+            &service,
+            &call().header("origin", origin),
+            initialize_request(),
+        )
+        .await;
+        assert_eq!(status, 403, "{origin}: {answer}");
+    }
+    assert_eq!(service.asana.api_requests(), 0);
+}
+
 #[tokio::test]
 async fn a_read_only_connector_hides_and_refuses_writes() {
     let service = Service::start().await;
