@@ -175,6 +175,21 @@ async fn other_hosts_and_origins_are_refused() {
     assert_eq!(mock.api_requests(), 0);
 }
 
+/// The default settings accept no browser origin: a request with an `Origin` is 403 even on a
+/// loopback `Host`, while one without (not from a browser) is served.
+#[tokio::test]
+async fn by_default_every_origin_is_refused() {
+    let mock = MockAsana::start().await;
+    let url = serve(&mock, HttpSettings::default()).await;
+    let (status, answer) = post_raw(&url, &initialize_request(), &[]).await;
+    assert_eq!(status, 200, "{answer}");
+    for origin in ["https://evil.example", "http://127.0.0.1"] {
+        let (status, answer) = post_raw(&url, &initialize_request(), &[("origin", origin)]).await;
+        assert_eq!(status, 403, "{origin}: {answer}");
+    }
+    assert_eq!(mock.api_requests(), 0);
+}
+
 #[tokio::test]
 async fn each_request_is_answered_by_the_server_its_route_chose() {
     let mock = MockAsana::start().await;
