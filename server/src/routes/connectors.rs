@@ -901,4 +901,47 @@ mod tests {
             assert!(!refused.message().contains("CANARY"));
         }
     }
+
+    /// `read_only: false` lifts the flag from a read-only row only for a change that may make a
+    /// connector writable (an application's token); a customer's change leaves the row
+    /// read-only. Setting the flag, or clearing it on a writable row, needs no such right.
+    #[test]
+    fn only_a_change_that_may_make_writable_lifts_read_only() {
+        let at = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let row = |read_only| ConnectorRecord {
+            id: "c1".into(),
+            application_id: "app".into(),
+            customer_name: "c".into(),
+            connector_type: "asana".into(),
+            definition_id: "asana".into(),
+            name: "n".into(),
+            auth_kind: AuthKind::Token,
+            oauth_app: None,
+            read_only,
+            created_at: at,
+            updated_at: at,
+        };
+        for (was, asked, may_make_writable, now) in [
+            (true, Some(false), false, true),
+            (true, Some(false), true, false),
+            (false, Some(true), false, true),
+            (false, Some(false), false, false),
+            (true, Some(true), false, true),
+            (true, None, true, true),
+        ] {
+            let change = RowChange {
+                name: None,
+                read_only: asked,
+                may_make_writable,
+                reconnect: None,
+            };
+            let mut record = row(was);
+            change.apply(&mut record);
+            assert_eq!(
+                record.read_only, now,
+                "read_only {was}, asked {asked:?}, may make writable {may_make_writable}"
+            );
+            assert_eq!(record.name, "n");
+        }
+    }
 }
