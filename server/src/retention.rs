@@ -45,6 +45,8 @@ pub(crate) async fn run(store: Arc<dyn ServiceStore>, retention: Duration) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::testing::{audit_entry, ms};
+    use crate::store::{AuditEntry, SqliteServiceStore};
 
     #[test]
     fn entries_are_looked_for_every_tenth_of_the_retention_at_most_hourly() {
@@ -55,5 +57,51 @@ mod tests {
             interval(Duration::from_millis(20)),
             Duration::from_millis(10)
         );
+    }
+
+    /// A backlog longer than a batch (the first run over years of entries) is deleted batch
+    /// after batch in one look, not a batch per interval: with a retention of an hour the next
+    /// look is six minutes away, yet every old entry goes at once, and the newer one stays.
+    #[tokio::test]
+    async fn a_backlog_longer_than_a_batch_is_deleted_in_one_look() {
+        let store = Arc::new(SqliteServiceStore::open_in_memory().await.unwrap());
+        let backlog = BATCH as usize + 3;
+        let appends = (0..backlog).map(|i| {
+            store.append_audit(AuditEntry {
+                at: ms(1_000 + i as u64),
+                ..audit_entry(&format!("old-{i}"), "app", None)
+            })
+        });
+        for appended in futures::future::join_all(appends).await {
+            appended.unwrap();
+        }
+        let recent = AuditEntry {
+            at: SystemTime::now(),
+            ..audit_entry("recent", "app", None)
+        };
+        store.append_audit(recent).await.unwrap();
+        let left = || async {
+            let entries = store.list_audit("app", None, 2 * backlog).await.unwrap();
+            entries.into_iter().map(|e| e.id).collect::<Vec<_>>()
+        };
+        assert_eq!(left().await.len(), backlog + 1);
+
+        let retention = Duration::from_secs(3_600);
+        assert_eq!(interval(retention), Duration::from_secs(360));
+        let deleting = tokio::spawn(run(store.clone(), retention));
+        let started = std::time::Instant::now();
+        loop {
+            let ids = left().await;
+            if ids == ["recent"] {
+                break;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "{} entries left",
+                ids.len()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        deleting.abort();
     }
 }
