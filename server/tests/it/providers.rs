@@ -696,6 +696,40 @@ async fn the_consent_flow_creates_a_github_connector_with_the_service_s_github_a
     assert!(form.contains_key("code_verifier"));
 }
 
+/// A consent flow whose token has an expiry but comes with no refresh token leaves nothing for
+/// the background refresher: the expiry is kept with the credentials, but not tracked, as there
+/// is nothing to refresh it with.
+#[tokio::test]
+async fn an_expiring_token_without_a_refresh_token_is_not_tracked_for_the_refresher() {
+    let fake = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/login/oauth/access_token"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "access_token": PAT, "token_type": "bearer", "scope": "read:user",
+            "expires_in": 28_800,
+        })))
+        .mount(&fake)
+        .await;
+    let svc = start_with_app(&fake, "GITHUB", "service-github-app", &[]).await;
+    let token = app_token(&svc).await;
+    let consent = consent_url(&svc, &token, "github").await;
+    let back = land(&svc, "code-1", &query_of(&consent)["state"]).await;
+    let id = query_of(&back)["connector_id"].clone();
+
+    use integrations::CredentialStore;
+    let stored = svc
+        .credentials()
+        .await
+        .get("github", &id)
+        .await
+        .unwrap()
+        .expect("stored credentials");
+    let credentials = integrations::Credentials::from_payload(&stored.record.payload).unwrap();
+    assert!(credentials.token.refresh_token.is_none());
+    assert!(credentials.token.expires_at.is_some(), "the expiry is kept");
+    assert_eq!(tracked_expiry(svc.dir.path(), &id), None);
+}
+
 /// Runs a consent flow of `provider` (upper case in the service's keys) whose connector cannot
 /// be kept: the application is deleted while the fake's token endpoint (`token_path`) delays the
 /// exchange, which answers `token`. Checks that the user lands on `server_error`; answers every
