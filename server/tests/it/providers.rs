@@ -730,6 +730,30 @@ async fn an_expiring_token_without_a_refresh_token_is_not_tracked_for_the_refres
     assert_eq!(tracked_expiry(svc.dir.path(), &id), None);
 }
 
+/// GitHub answering after the service's upstream timeout: `proxy.request` is 504, retryable
+/// (GitHub too slow, not GitHub failing).
+#[tokio::test]
+async fn a_proxy_request_past_the_upstream_timeout_is_a_retryable_504() {
+    let fake = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/user"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({ "login": "octocat", "id": 1 }))
+                .set_delay(Duration::from_secs(3)),
+        )
+        .mount(&fake)
+        .await;
+    let svc = start(&fake, &[]).await;
+    let (token, connector) = github_connector(&svc, PAT).await;
+    let id = connector["id"].as_str().unwrap();
+    let (status, body) = svc
+        .execute(&token, id, "proxy", "request", proxy("GET", "/user"))
+        .await;
+    assert_eq!((status, &body["retryable"]), (504, &json!(true)), "{body}");
+    assert!(error_message(&body).contains("timed out"), "{body}");
+}
+
 /// Runs a consent flow of `provider` (upper case in the service's keys) whose connector cannot
 /// be kept: the application is deleted while the fake's token endpoint (`token_path`) delays the
 /// exchange, which answers `token`. Checks that the user lands on `server_error`; answers every
