@@ -58,6 +58,32 @@ async fn missing_bad_and_forged_tokens_are_401() {
     }
 }
 
+/// A valid service token counts only under the `Bearer` scheme (in any case): sent as
+/// `Basic` or under another scheme it is 401, as no token is.
+#[tokio::test]
+async fn a_valid_token_under_another_scheme_than_bearer_is_401() {
+    let service = Service::start().await;
+    let app = service.application("acme").await;
+    let token = service.app_token(&app).await;
+    let send = |authorization: String| {
+        service
+            .http
+            .get(format!("{}/api/v1/integrations/connectors", service.url))
+            .header("authorization", authorization)
+            .send()
+    };
+    for scheme in ["Basic", "Token", "Bearer:"] {
+        let answer = send(format!("{scheme} {token}")).await.unwrap();
+        assert_eq!(answer.status(), 401, "{scheme}");
+        let body: serde_json::Value = answer.json().await.unwrap();
+        assert!(error_message(&body).contains("service token"), "{body}");
+    }
+    for scheme in ["Bearer", "bearer"] {
+        let answer = send(format!("{scheme} {token}")).await.unwrap();
+        assert_eq!(answer.status(), 200, "{scheme}");
+    }
+}
+
 #[tokio::test]
 async fn rotating_the_secret_retires_the_old_secret_and_its_tokens() {
     let service = Service::start().await;
