@@ -980,6 +980,25 @@ async fn errors_are_one_line_with_distinct_exit_codes() {
     );
 }
 
+/// `integrations` with no command is a usage error: exit 2, the usage on stderr and nothing on
+/// stdout, so that a script that forgot the command does not read help as output. That holds
+/// with no argument at all (clap shows the whole help) as with one given through the
+/// environment (`INTEGRATIONS_STORE`: clap says a command is missing).
+#[tokio::test]
+async fn no_command_is_a_usage_error_with_nothing_on_stdout() {
+    let mut h = Harness::start().await;
+    let out = h.run(&[]).await;
+    out.assert_code(2);
+    assert_eq!(out.stdout, "");
+    assert!(out.stderr.contains("Usage: integrations"), "{out:?}");
+    h.remove_env("INTEGRATIONS_STORE");
+    let out = h.run(&[]).await;
+    out.assert_code(2);
+    assert_eq!(out.stdout, "");
+    assert!(out.stderr.contains("Usage: integrations"), "{out:?}");
+    assert!(out.stderr.contains("Commands:"), "the whole help: {out:?}");
+}
+
 #[tokio::test]
 async fn providers_say_where_each_value_comes_from_and_never_print_secrets() {
     let mut h = Harness::start().await;
