@@ -484,6 +484,22 @@ fn an_empty_rejected_token_code_is_refused() {
     );
 }
 
+/// A who-am-I path starting with `//` would name another host (a network-path reference): it is
+/// refused at load, at its line and field.
+#[test]
+fn a_whoami_path_naming_another_host_is_refused() {
+    let (err, file) = refused(
+        "[[providers]]\nid = \"acme\"\ndisplay_name = \"Acme\"\nauthorization_url = \"https://acme.example/a\"\ntoken_url = \"https://acme.example/t\"\napi_base_url = \"https://api.acme.example\"\n\n[providers.whoami]\npath = \"//evil.example/me\"\n",
+    );
+    assert_definition_error(
+        &err,
+        &file,
+        9,
+        "providers[0].whoami.path",
+        "a path below the API base URL, starting with a single `/`",
+    );
+}
+
 /// A header the client could not send, or one it sets itself, is refused where it is written,
 /// not found by every request failing.
 #[test]
