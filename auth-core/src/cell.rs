@@ -381,6 +381,23 @@ impl fmt::Debug for TokenCell {
     }
 }
 
+/// Writes `current` back as needing re-authorization (its lease, if any, cleared) with a
+/// conditional put on the version it was read at: true when written, false when another writer
+/// came first.
+async fn write_rejected(
+    store: &dyn CredentialStore,
+    current: StoredCredential,
+) -> Result<bool, AuthError> {
+    let mut marked = current.record;
+    marked.status = CredentialStatus::NeedsReauthorization;
+    marked.lease = None;
+    match store.put(marked, PutMode::Update(current.version)).await {
+        Ok(_) => Ok(true),
+        Err(StoreError::VersionMismatch { .. }) => Ok(false),
+        Err(e) => Err(e.into()),
+    }
+}
+
 impl TokenCell {
     pub(crate) fn stored(
         endpoint: Arc<TokenEndpoint>,
@@ -935,13 +952,7 @@ impl TokenCell {
         if !still_rejected {
             return Ok(false);
         }
-        let mut marked = current.record;
-        marked.status = CredentialStatus::NeedsReauthorization;
-        match store.put(marked, PutMode::Update(current.version)).await {
-            Ok(_) => Ok(true),
-            Err(StoreError::VersionMismatch { .. }) => Ok(false),
-            Err(e) => Err(e.into()),
-        }
+        write_rejected(store, current).await
     }
 
     pub(crate) fn needs_reauthorization(&self, reason: String) -> AuthError {
@@ -1294,14 +1305,7 @@ impl TokenCell {
         if current.version != leased_version {
             return Ok(false);
         }
-        let mut marked = current.record;
-        marked.status = CredentialStatus::NeedsReauthorization;
-        marked.lease = None;
-        match store.put(marked, PutMode::Update(leased_version)).await {
-            Ok(_) => Ok(true),
-            Err(StoreError::VersionMismatch { .. }) => Ok(false),
-            Err(e) => Err(e.into()),
-        }
+        write_rejected(store, current).await
     }
 
     /// Writes refreshed credentials with a conditional put (which also clears our lease),
