@@ -683,10 +683,14 @@ async fn cached_token_hands_out_only_a_fresh_token_and_never_refreshes() {
     );
 }
 
-/// A stored token the provider rejected and nothing can refresh: the record is marked as
-/// needing re-authorization, for every reader of the store, until the user connects again.
-#[tokio::test]
-async fn a_rejected_token_without_refresh_token_marks_its_record() {
+/// A manager over a memory store holding user `u`'s token `no-refresh` (no refresh token), its
+/// token source and the token it hands out.
+async fn stored_token_without_refresh() -> (
+    Arc<MemoryCredentialStore>,
+    auth_core::AuthManager,
+    Arc<dyn auth_core::TokenSource>,
+    auth_core::SecretString,
+) {
     let store = Arc::new(MemoryCredentialStore::new());
     let auth = manager_with_store("http://127.0.0.1:9", store.clone());
     auth.store_credentials("test", "u", &OAuth2Token::bearer("no-refresh"))
@@ -699,6 +703,14 @@ async fn a_rejected_token_without_refresh_token_marks_its_record() {
         .token_source("test")
         .unwrap();
     let token = source.token().await.unwrap();
+    (store, auth, source, token)
+}
+
+/// A stored token the provider rejected and nothing can refresh: the record is marked as
+/// needing re-authorization, for every reader of the store, until the user connects again.
+#[tokio::test]
+async fn a_rejected_token_without_refresh_token_marks_its_record() {
+    let (store, auth, source, token) = stored_token_without_refresh().await;
     assert!(!source.invalidate(&token), "nothing can replace it");
     let deadline = std::time::Instant::now() + Duration::from_secs(5);
     while stored(&*store, "u").await.0.record.status != CredentialStatus::NeedsReauthorization {
@@ -732,18 +744,7 @@ async fn a_rejected_token_without_refresh_token_marks_its_record() {
 /// (the test's runtime has one thread, so the recording task runs only once the test waits).
 #[tokio::test]
 async fn a_rejected_token_replaced_meanwhile_leaves_the_new_one_active() {
-    let store = Arc::new(MemoryCredentialStore::new());
-    let auth = manager_with_store("http://127.0.0.1:9", store.clone());
-    auth.store_credentials("test", "u", &OAuth2Token::bearer("no-refresh"))
-        .await
-        .unwrap();
-    let source = auth
-        .session("u")
-        .await
-        .unwrap()
-        .token_source("test")
-        .unwrap();
-    let token = source.token().await.unwrap();
+    let (store, auth, source, token) = stored_token_without_refresh().await;
     assert!(!source.invalidate(&token));
     auth.store_credentials("test", "u", &OAuth2Token::bearer("replacement"))
         .await

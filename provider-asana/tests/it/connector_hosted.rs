@@ -135,6 +135,18 @@ async fn failed_get(connector: &AsanaConnector) -> ExecuteError {
         .expect_err("the call fails")
 }
 
+/// `tasks.create` of one task on `connector`, which must fail.
+async fn failed_create(connector: &AsanaConnector) -> ExecuteError {
+    connector
+        .execute(
+            "tasks",
+            "create",
+            json!({"workspace": "1", "name": "Written once"}),
+        )
+        .await
+        .expect_err("the call fails")
+}
+
 /// The service error behind `err`.
 fn service_error(err: &ExecuteError) -> &ServiceError {
     match err {
@@ -580,14 +592,7 @@ async fn a_write_the_service_says_may_have_run_is_an_unknown_outcome() {
         })),
     )
     .await;
-    let err = for_connector(&server)
-        .execute(
-            "tasks",
-            "create",
-            json!({"workspace": "1", "name": "Written once"}),
-        )
-        .await
-        .expect_err("the call fails");
+    let err = failed_create(&for_connector(&server)).await;
     assert_eq!(
         (err.outcome_unknown(), err.is_retryable()),
         (true, false),
@@ -693,14 +698,7 @@ async fn a_slow_service_times_out_as_retryable() {
 #[tokio::test]
 async fn a_write_that_timed_out_at_the_service_is_an_unknown_outcome() {
     let (_server, connector) = slow_service().await;
-    let err = connector
-        .execute(
-            "tasks",
-            "create",
-            json!({"workspace": "1", "name": "Written once"}),
-        )
-        .await
-        .expect_err("the call fails");
+    let err = failed_create(&connector).await;
     match &err {
         ExecuteError::Api(AsanaError::OutcomeUnknown { cause }) => assert!(
             matches!(**cause, AsanaError::Service(ServiceError::Timeout { .. })),
@@ -734,14 +732,7 @@ async fn a_write_a_gateway_gave_up_on_is_an_unknown_outcome() {
         let connector =
             AsanaConnector::hosted(config(&server, HostedTarget::Connector(CONNECTOR.into())))
                 .expect("config");
-        let err = connector
-            .execute(
-                "tasks",
-                "create",
-                json!({"workspace": "1", "name": "Written once"}),
-            )
-            .await
-            .expect_err("the call fails");
+        let err = failed_create(&connector).await;
         assert_eq!(
             (err.outcome_unknown(), err.is_retryable()),
             (unknown, !unknown),
