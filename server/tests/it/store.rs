@@ -28,6 +28,45 @@ async fn unencrypted(db: &store_postgres::testing::TestDatabase) -> PostgresCred
         .into_inner()
 }
 
+/// An encrypted SQLite credential store at `credentials_path`, and a service store in `dir`
+/// opened beside it (the credential file attached).
+async fn encrypted_beside(
+    credentials_path: &std::path::Path,
+    dir: &std::path::Path,
+) -> (
+    integrations::EncryptedStore<SqliteCredentialStore>,
+    Arc<dyn ServiceStore>,
+) {
+    let credentials = SqliteCredentialStore::builder(credentials_path)
+        .key_ring(KeyRing::new(EncryptionKey::generate()))
+        .open()
+        .await
+        .unwrap();
+    let service =
+        SqliteServiceStore::open_with_credentials(dir.join("service.db"), credentials_path)
+            .await
+            .unwrap();
+    (credentials, Arc::new(service))
+}
+
+/// An encrypted credential store on `db`, and the service store on the same database.
+async fn encrypted_on_postgres(
+    db: &store_postgres::testing::TestDatabase,
+) -> (
+    integrations::EncryptedStore<PostgresCredentialStore>,
+    Arc<dyn ServiceStore>,
+) {
+    let credentials = PostgresCredentialStore::builder(&db.url())
+        .key_ring(KeyRing::new(EncryptionKey::generate()))
+        .open()
+        .await
+        .unwrap();
+    let service = PostgresServiceStore::open(credentials.inner().clone())
+        .await
+        .unwrap();
+    (credentials, Arc::new(service))
+}
+
 #[tokio::test]
 async fn the_sqlite_store_passes_the_conformance_checks() {
     let dir = tempfile::tempdir().unwrap();
@@ -125,19 +164,8 @@ async fn the_postgres_store_passes_the_conformance_checks() {
 async fn an_execute_s_store_call_reads_the_credential_status_with_the_token_and_the_connector() {
     let dir = tempfile::tempdir().unwrap();
     let credentials_path = dir.path().join("credentials.db");
-    let sqlite_credentials: Arc<dyn CredentialStore> = Arc::new(
-        SqliteCredentialStore::builder(&credentials_path)
-            .key_ring(KeyRing::new(EncryptionKey::generate()))
-            .open()
-            .await
-            .unwrap(),
-    );
-    let beside: Arc<dyn ServiceStore> = Arc::new(
-        SqliteServiceStore::open_with_credentials(dir.path().join("service.db"), &credentials_path)
-            .await
-            .unwrap(),
-    );
-    reads_statuses(&beside, sqlite_credentials.as_ref(), None).await;
+    let (sqlite_credentials, beside) = encrypted_beside(&credentials_path, dir.path()).await;
+    reads_statuses(&beside, &sqlite_credentials, None).await;
     let alone: Arc<dyn ServiceStore> = Arc::new(
         SqliteServiceStore::open(dir.path().join("alone.db"))
             .await
@@ -154,16 +182,7 @@ async fn an_execute_s_store_call_reads_the_credential_status_with_the_token_and_
     let Some(db) = store_postgres::testing::database().await else {
         return;
     };
-    let credentials = PostgresCredentialStore::builder(&db.url())
-        .key_ring(KeyRing::new(EncryptionKey::generate()))
-        .open()
-        .await
-        .unwrap();
-    let postgres: Arc<dyn ServiceStore> = Arc::new(
-        PostgresServiceStore::open(credentials.inner().clone())
-            .await
-            .unwrap(),
-    );
+    let (credentials, postgres) = encrypted_on_postgres(&db).await;
     reads_statuses(&postgres, &credentials, Some(&credentials.opener())).await;
 }
 
@@ -174,16 +193,7 @@ async fn an_execute_s_store_call_reads_the_credential_status_with_the_token_and_
 async fn the_store_names_the_first_stored_credential() {
     let dir = tempfile::tempdir().unwrap();
     let credentials_path = dir.path().join("credentials.db");
-    let sqlite_credentials = SqliteCredentialStore::builder(&credentials_path)
-        .key_ring(KeyRing::new(EncryptionKey::generate()))
-        .open()
-        .await
-        .unwrap();
-    let beside: Arc<dyn ServiceStore> = Arc::new(
-        SqliteServiceStore::open_with_credentials(dir.path().join("service.db"), &credentials_path)
-            .await
-            .unwrap(),
-    );
+    let (sqlite_credentials, beside) = encrypted_beside(&credentials_path, dir.path()).await;
     names_the_first_credential(&beside, &sqlite_credentials).await;
     let alone = SqliteServiceStore::open(dir.path().join("alone.db"))
         .await
@@ -192,16 +202,7 @@ async fn the_store_names_the_first_stored_credential() {
     let Some(db) = store_postgres::testing::database().await else {
         return;
     };
-    let credentials = PostgresCredentialStore::builder(&db.url())
-        .key_ring(KeyRing::new(EncryptionKey::generate()))
-        .open()
-        .await
-        .unwrap();
-    let postgres: Arc<dyn ServiceStore> = Arc::new(
-        PostgresServiceStore::open(credentials.inner().clone())
-            .await
-            .unwrap(),
-    );
+    let (credentials, postgres) = encrypted_on_postgres(&db).await;
     names_the_first_credential(&postgres, &credentials).await;
 }
 
