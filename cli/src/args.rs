@@ -179,9 +179,9 @@ be https (http only on 127.0.0.1, ::1, localhost)."
 
     /// Manage the applications (tenants) of the hosted service, in its store, without HTTP
     #[command(
-        after_help = "The commands read no connector credentials, so they need no encryption key; \
-         `delete` deletes the application's connectors with their credentials. They may run while \
-         `integrations serve` runs on the same --store."
+        after_help = "Apart from `reencrypt`, the commands read no connector credentials, so they \
+         need no encryption key; `delete` deletes the application's connectors with their \
+         credentials. They may run while `integrations serve` runs on the same --store."
     )]
     Apps {
         /// The service's store, for every `apps` command.
@@ -299,6 +299,15 @@ pub enum AppsCommand {
         /// The application's id (see `integrations apps list`)
         id: String,
     },
+    /// Re-encrypt everything the service keeps under the primary INTEGRATIONS_ENCRYPTION_KEY
+    ///
+    /// Connectors' credentials, applications' own OAuth client secrets and pending consent flows
+    /// sealed under a key in INTEGRATIONS_ENCRYPTION_OLD_KEYS (or stored before the service had a
+    /// key) are sealed again under the primary key; prints how many of each. Run it once every
+    /// instance runs with the new key as its primary key; after it, the old key can go. It can
+    /// run while the service serves, on a directory or a postgres:// store. If any value does not
+    /// open with the configured keys, nothing is changed.
+    Reencrypt,
 }
 
 /// The methods `request` sends.

@@ -8,7 +8,7 @@ use integrations::auth_core::crypto::{KEY_ENV, OLD_KEYS_ENV};
 use integrations::auth_core::redact::strip_controls;
 use integrations::declarative::DeclarativeError;
 use integrations::{AuthError, ConfigError, ErrorClass, OAuthErrorCode, StoreError};
-use integrations_server::ServerError;
+use integrations_server::{ServerError, ServiceStoreError};
 
 use crate::app::set_hint;
 
@@ -467,6 +467,12 @@ pub fn server_error(e: ServerError, store_dir: &str, store_flag: bool) -> CliErr
             ),
         ),
         ServerError::Credentials(store) => store_error(store),
+        ServerError::Store(ServiceStoreError::UnknownKey { what, key_id }) => CliError::new(
+            ExitKind::Config,
+            format!(
+                "the service store holds {what} sealed under key `{key_id}`, which is not configured: add that key to {OLD_KEYS_ENV}"
+            ),
+        ),
         other => CliError::new(ExitKind::Other, other.to_string()),
     }
 }

@@ -357,6 +357,39 @@ pub async fn apps(
             ));
             Ok(())
         }
+        AppsCommand::Reencrypt => {
+            let (builder, encrypted) = service.builder(true)?;
+            if !encrypted {
+                return Err(CliError::new(
+                    ExitKind::Config,
+                    format!(
+                        "no encryption key is set, so there is nothing to re-encrypt under: set INTEGRATIONS_ENCRYPTION_KEY to the new key and INTEGRATIONS_ENCRYPTION_OLD_KEYS to the old one(s), then run `integrations apps reencrypt`{} again",
+                        with_same_store(service.flag)
+                    ),
+                ));
+            }
+            let done = builder
+                .build()
+                .await
+                .map_err(|e| service.error(e))?
+                .admin()
+                .reencrypt()
+                .await
+                .map_err(|e| service.error(e))?;
+            if out.is_json() {
+                out.json(&json!({
+                    "credentials": done.credentials,
+                    "oauth_apps": done.oauth_apps,
+                    "consent_flows": done.consent_flows,
+                }));
+            } else {
+                out.line(&format!(
+                    "Re-encrypted under the primary key in {}: {} credential record(s), {} OAuth client secret(s), {} pending consent flow(s).",
+                    service.shown, done.credentials, done.oauth_apps, done.consent_flows
+                ));
+            }
+            Ok(())
+        }
         AppsCommand::Delete { id } => {
             service
                 .admin()

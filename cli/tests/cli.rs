@@ -4014,6 +4014,112 @@ async fn apps_create_list_rotate_and_delete_print_the_secret_once() {
     apps(&h, &dir, &["delete", &id]).await.assert_code(2);
 }
 
+/// `apps reencrypt` seals what the service keeps under an old key (a connector's credentials,
+/// an application's own OAuth app) again under the primary key, on the store's files; a second
+/// run has nothing to do. Without a key, or without the old key, it says what to set and
+/// changes nothing.
+#[tokio::test]
+async fn apps_reencrypt_moves_the_service_s_values_to_the_primary_key() {
+    use integrations::auth_core::{CredentialRecord, Payload, PutMode};
+    use integrations::{CredentialStore, EncryptionKey, KeyRing, SecretString};
+
+    let mut h = Harness::start().await;
+    let dir = h.dir.path().join("service");
+    let new_key = "ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8=";
+    let old = KeyRing::new(EncryptionKey::from_base64(SERVICE_KEY).expect("a key"));
+    let admin = integrations_server::Server::builder()
+        .store_dir(&dir)
+        .encryption_keys(old.clone())
+        .build()
+        .await
+        .expect("the service's store")
+        .admin();
+    let app = admin
+        .create_application("acme", &[])
+        .await
+        .expect("an application");
+    admin
+        .set_oauth_app(
+            &app.application.id,
+            "asana",
+            "byo-id",
+            SecretString::from("CANARY-byo-secret"),
+        )
+        .await
+        .expect("its own OAuth app");
+    let credentials = integrations::SqliteCredentialStore::builder(dir.join("credentials.db"))
+        .key_ring(old)
+        .open()
+        .await
+        .expect("the credential store");
+    credentials
+        .put(
+            CredentialRecord::new("asana", "conn-1", Payload::new(b"{}".to_vec())),
+            PutMode::Create,
+        )
+        .await
+        .expect("a connector's credentials");
+    drop((admin, credentials));
+    let old_id = EncryptionKey::from_base64(SERVICE_KEY)
+        .unwrap()
+        .id()
+        .to_string();
+    // Whether the connector's credentials open with the key `key` alone.
+    let opens_with = |key: &'static str| {
+        let path = dir.join("credentials.db");
+        async move {
+            integrations::SqliteCredentialStore::builder(path)
+                .key_ring(KeyRing::new(EncryptionKey::from_base64(key).unwrap()))
+                .open()
+                .await
+                .expect("the credential store")
+                .get("asana", "conn-1")
+                .await
+                .is_ok()
+        }
+    };
+    assert!(opens_with(SERVICE_KEY).await && !opens_with(new_key).await);
+
+    let store = dir.to_str().expect("utf-8 path");
+    h.remove_env("INTEGRATIONS_ENCRYPTION_KEY");
+    let keyless = apps_on(&h, store, &["reencrypt"]).await;
+    keyless.assert_code(3);
+    assert_eq!(
+        keyless.stderr,
+        "error: no encryption key is set, so there is nothing to re-encrypt under: set INTEGRATIONS_ENCRYPTION_KEY to the new key and INTEGRATIONS_ENCRYPTION_OLD_KEYS to the old one(s), then run `integrations apps reencrypt` (with the same --store) again\n"
+    );
+    h.set_env("INTEGRATIONS_ENCRYPTION_KEY", new_key);
+    let without_old = apps_on(&h, store, &["reencrypt"]).await;
+    without_old.assert_code(3);
+    assert_eq!(
+        without_old.stderr,
+        format!(
+            "error: the service store holds an application's OAuth client secret sealed under key `{old_id}`, which is not configured: add that key to INTEGRATIONS_ENCRYPTION_OLD_KEYS\n"
+        )
+    );
+    assert!(opens_with(SERVICE_KEY).await, "nothing changed");
+
+    h.set_env("INTEGRATIONS_ENCRYPTION_OLD_KEYS", SERVICE_KEY);
+    let done = apps_on(&h, store, &["reencrypt"]).await;
+    done.assert_code(0);
+    assert_eq!(
+        done.stdout,
+        format!(
+            "Re-encrypted under the primary key in {store}: 1 credential record(s), 1 OAuth client secret(s), 0 pending consent flow(s).\n"
+        )
+    );
+    let again = apps_on(&h, store, &["reencrypt", "--json"]).await;
+    again.assert_code(0);
+    assert_eq!(
+        again.json(),
+        json!({ "credentials": 0, "oauth_apps": 0, "consent_flows": 0 })
+    );
+    for out in [&keyless, &without_old, &done, &again] {
+        assert!(!format!("{out:?}").contains("CANARY"), "{out:?}");
+    }
+    assert!(opens_with(new_key).await && !opens_with(SERVICE_KEY).await);
+}
+
 /// A key for `INTEGRATIONS_ENCRYPTION_KEY` (base64 of 32 bytes).
 const SERVICE_KEY: &str = "faBFFFXItYsrwO3hIr1i0NnigsuwRi3Ph/73UjEu2aM=";
 
@@ -4531,7 +4637,7 @@ impl OnPostgres {
 #[cfg(unix)]
 #[tokio::test]
 async fn apps_and_serve_share_a_postgres_store_and_serve_executes_on_it() {
-    let Some(pg) = OnPostgres::start().await else {
+    let Some(mut pg) = OnPostgres::start().await else {
         return;
     };
     let (h, store) = (&pg.h, pg.store.as_str());
@@ -4610,6 +4716,29 @@ async fn apps_and_serve_share_a_postgres_store_and_serve_executes_on_it() {
         "{stderr}"
     );
     assert!(!stderr.contains(&pat), "{stderr}");
+
+    // A new key, the old one kept as an old key: `apps reencrypt` seals the connector's
+    // credentials under the new one, in the database.
+    pg.h.set_env(
+        "INTEGRATIONS_ENCRYPTION_KEY",
+        "ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8=",
+    );
+    pg.h.set_env("INTEGRATIONS_ENCRYPTION_OLD_KEYS", SERVICE_KEY);
+    let done = apps_on(&pg.h, &pg.store, &["reencrypt", "--json"]).await;
+    done.assert_code(0);
+    assert_eq!(
+        done.json(),
+        json!({ "credentials": 1, "oauth_apps": 0, "consent_flows": 0 })
+    );
+    let resealed: Vec<u8> = client
+        .query_one(
+            "SELECT payload FROM integrations_credentials WHERE subject = $1",
+            &[&connector_id],
+        )
+        .await
+        .expect("read the credentials")
+        .get(0);
+    assert_ne!(resealed, payload);
 }
 
 /// Three `integrations serve` processes on one database: 30 OAuth connectors whose access

@@ -1,18 +1,47 @@
 //! [`Admin`]: the operator's operations on applications (the tenants of the service), called by
 //! the command line without HTTP: create, list, rotate the client secret, delete, and set an
-//! application's own OAuth app.
+//! application's own OAuth app; and re-encrypt what the service keeps under a new key.
 
+use std::fmt;
 use std::sync::Arc;
 use std::time::SystemTime;
 
+use async_trait::async_trait;
 use integrations::auth_core::config::is_secure_endpoint;
-use integrations::{CredentialStore, SecretString};
+use integrations::{CredentialStore, EncryptedStore, SecretString, StoreError};
 use url::Url;
 
-use crate::error::ServerError;
+use crate::error::{ServerError, ServiceStoreError};
 use crate::providers::{ConnectorTypes, OAuthClient, OWN_CLIENT_PROVIDER, oauth_app_record};
 use crate::secrets::{self, Sealer};
-use crate::store::{ApplicationRecord, ConnectorFilter, ServiceStore};
+use crate::store::{ApplicationRecord, ConnectorFilter, SealedAt, ServiceStore};
+
+/// The credential store's re-encryption under its primary key, whatever store is underneath.
+#[async_trait]
+pub(crate) trait Rotate: Send + Sync + fmt::Debug {
+    /// As [`EncryptedStore::rotate`]: how many records it rewrote.
+    async fn rotate(&self) -> Result<usize, StoreError>;
+}
+
+#[async_trait]
+impl<S: CredentialStore> Rotate for EncryptedStore<S> {
+    async fn rotate(&self) -> Result<usize, StoreError> {
+        EncryptedStore::rotate(self).await
+    }
+}
+
+/// What [`Admin::reencrypt`] rewrote under the primary key: how many of each.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Reencrypted {
+    /// Credential records: connectors' tokens, and the OAuth clients connectors were created
+    /// with.
+    pub credentials: usize,
+    /// Applications' own OAuth apps' client secrets.
+    pub oauth_apps: usize,
+    /// Pending consent flows' PKCE verifiers.
+    pub consent_flows: usize,
+}
 
 /// An application as the operator sees it (never its secret).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,6 +90,7 @@ pub struct ApplicationCredentials {
 pub struct Admin {
     store: Arc<dyn ServiceStore>,
     credentials: Arc<dyn CredentialStore>,
+    rotation: Arc<dyn Rotate>,
     sealer: Sealer,
     types: ConnectorTypes,
 }
@@ -69,12 +99,14 @@ impl Admin {
     pub(crate) fn new(
         store: Arc<dyn ServiceStore>,
         credentials: Arc<dyn CredentialStore>,
+        rotation: Arc<dyn Rotate>,
         sealer: Sealer,
         types: ConnectorTypes,
     ) -> Self {
         Self {
             store,
             credentials,
+            rotation,
             sealer,
             types,
         }
@@ -213,6 +245,50 @@ impl Admin {
             )?)
             .await?;
         Ok(())
+    }
+
+    /// Re-encrypts under the primary key of the service's key ring everything it keeps sealed
+    /// under another key, or in clear from before it had a key: the connectors' credentials (as
+    /// [`EncryptedStore::rotate`] does), the applications' own OAuth apps' client secrets and the
+    /// PKCE verifiers of pending consent flows. Returns how many of each it rewrote; a second run
+    /// rewrites none.
+    ///
+    /// Run it when every instance seals with the new key (its primary key, the old one kept as an
+    /// old key); after it, no instance needs the old key. It can run while the service serves: a
+    /// value written meanwhile was sealed by its writer and is left as it is.
+    ///
+    /// Fails with [`ServerError::NoEncryptionKey`] when the service has no key, and, changing
+    /// nothing, when a value does not open with the ring's keys (sealed under a key it lacks, or
+    /// damaged).
+    pub async fn reencrypt(&self) -> Result<Reencrypted, ServerError> {
+        if !self.sealer.is_encrypted() {
+            return Err(ServerError::NoEncryptionKey);
+        }
+        let values = self.store.sealed_values(SystemTime::now()).await?;
+        let replacements = values
+            .iter()
+            .map(|value| Ok((value, self.sealer.resealed(value)?)))
+            .collect::<Result<Vec<_>, ServiceStoreError>>()?;
+        let mut done = Reencrypted {
+            credentials: self.rotation.rotate().await?,
+            ..Reencrypted::default()
+        };
+        for (value, replacement) in replacements {
+            let Some(replacement) = replacement else {
+                continue;
+            };
+            if self
+                .store
+                .reseal(&value.at, &value.sealed, replacement)
+                .await?
+            {
+                match value.at {
+                    SealedAt::OAuthApp { .. } => done.oauth_apps += 1,
+                    SealedAt::OAuthState { .. } => done.consent_flows += 1,
+                }
+            }
+        }
+        Ok(done)
     }
 
     async fn application(&self, id: &str) -> Result<ApplicationRecord, ServerError> {

@@ -72,6 +72,17 @@ pub enum ServiceStoreError {
         /// Why (never the value).
         reason: String,
     },
+    /// A value the service sealed names a key that is not configured: it was sealed under
+    /// another key, which must be added as an old key to read it.
+    #[error(
+        "the service store holds {what} sealed under key `{key_id}`, which is not configured: add that key to INTEGRATIONS_ENCRYPTION_OLD_KEYS (or to the server builder's key ring)"
+    )]
+    UnknownKey {
+        /// What was sealed.
+        what: String,
+        /// The id of the key it was sealed under.
+        key_id: String,
+    },
 }
 
 impl ServiceStoreError {
@@ -288,11 +299,11 @@ impl From<ServiceStoreError> for ApiError {
         }
         tracing::error!(error = %e, "service store failure");
         match e {
-            ServiceStoreError::Corrupt { .. } | ServiceStoreError::UnsupportedVersion { .. } => {
-                ApiError::misconfigured(
-                    "the service store holds data this service cannot read; an operator must fix it (see the service's log)",
-                )
-            }
+            ServiceStoreError::Corrupt { .. }
+            | ServiceStoreError::UnknownKey { .. }
+            | ServiceStoreError::UnsupportedVersion { .. } => ApiError::misconfigured(
+                "the service store holds data this service cannot read; an operator must fix it (see the service's log)",
+            ),
             // A key that exists already is refused where it is inserted, with its own answer;
             // here it is a race another request won.
             ServiceStoreError::AlreadyExists { .. } => {
@@ -553,12 +564,16 @@ mod tests {
             what: "OAuth app".into(),
             reason: "sealed under an unknown key".into(),
         };
+        let unknown_key = ServiceStoreError::UnknownKey {
+            what: "an OAuth client secret".into(),
+            key_id: "k1".into(),
+        };
         let newer = ServiceStoreError::UnsupportedVersion {
             location: "db".into(),
             found: 9,
             supported: 4,
         };
-        for e in [corrupt, newer] {
+        for e in [corrupt, unknown_key, newer] {
             assert_eq!(answer(e.into()), (StatusCode::INTERNAL_SERVER_ERROR, false));
         }
         let raced = ServiceStoreError::AlreadyExists {

@@ -93,7 +93,7 @@ fn unusable_keys(e: &StoreError) -> Option<ApiError> {
             "the stored credentials are encrypted but no encryption key is configured: set INTEGRATIONS_ENCRYPTION_KEY to the key they were stored with"
         }
         StoreError::Unencrypted { .. } => {
-            "the stored credentials are not encrypted but an encryption key is configured: encrypt them with the credential store's rotate (for a directory store, `integrations credentials rotate --store sqlite:DIR/credentials.db`), or start the service without the key"
+            "the stored credentials are not encrypted but an encryption key is configured: encrypt them with `integrations apps reencrypt` (with the service's --store and this key), or start the service without the key"
         }
         _ => return None,
     };

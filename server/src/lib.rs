@@ -206,7 +206,7 @@ mod server;
 mod store;
 mod tokens;
 
-pub use admin::{Admin, Application, ApplicationCredentials};
+pub use admin::{Admin, Application, ApplicationCredentials, Reencrypted};
 pub use error::{ServerError, ServiceStoreError};
 pub use limits::{
     DEFAULT_RATE_LIMIT_BURST, DEFAULT_RATE_LIMIT_PER_SECOND, DEFAULT_REQUEST_TIMEOUT,
@@ -225,5 +225,6 @@ pub use store::testing;
 pub use store::{
     ApplicationRecord, AuditEntry, AuthKind, ConnectorFilter, ConnectorPosition, ConnectorRecord,
     Issuer, JoinedCredentials, OAuthAppRecord, OAuthAppSource, OAuthSecretClaim, OAuthSecretRecord,
-    OAuthStateRecord, Sealed, ServiceStore, SqliteServiceStore, TokenAndConnector, TokenRecord,
+    OAuthStateRecord, Sealed, SealedAt, SealedValue, ServiceStore, SqliteServiceStore,
+    TokenAndConnector, TokenRecord,
 };

@@ -38,7 +38,7 @@ use serde_json::{Map, Value, json};
 
 use crate::error::{ApiError, ServiceStoreError};
 use crate::metrics::Metrics;
-use crate::secrets::Sealer;
+use crate::secrets::{Purpose, Sealer, oauth_app_key};
 use crate::store::{
     AuthKind, ConnectorFilter, ConnectorRecord, OAuthAppRecord, OAuthAppSource, ServiceStore,
     record_status,
@@ -50,9 +50,6 @@ pub const ASANA_DEFINITION_ID: &str = "d0243522-dccf-4978-8ba0-37ed47a0bdbf";
 /// The credential-store provider id under which an OAuth connector's own client id and secret
 /// are kept (subject = connector id), beside its tokens.
 pub const OWN_CLIENT_PROVIDER: &str = "asana-oauth-client";
-
-/// What the sealer binds an application's OAuth client secret to.
-pub(crate) const OAUTH_APP_PURPOSE: &str = "oauth_app";
 
 /// A provider the service runs connectors for: Asana (a typed client and its catalog) or a
 /// declarative provider (raw requests and `check` only).
@@ -1213,7 +1210,7 @@ impl Connectors {
             return Ok(None);
         };
         let secret = self.sealer.open(
-            OAUTH_APP_PURPOSE,
+            Purpose::OAuthApp,
             &oauth_app_key(&app.application_id, &app.connector_type),
             &app.client_secret,
         )?;
@@ -1340,7 +1337,7 @@ pub(crate) fn oauth_app_record(
     client: &OAuthClient,
 ) -> Result<OAuthAppRecord, ServiceStoreError> {
     let client_secret = sealer.seal(
-        OAUTH_APP_PURPOSE,
+        Purpose::OAuthApp,
         &oauth_app_key(application_id, kind.id()),
         &client.client_secret,
     )?;
@@ -1351,11 +1348,6 @@ pub(crate) fn oauth_app_record(
         client_secret,
         updated_at: SystemTime::now(),
     })
-}
-
-/// The id an application's OAuth client secret is sealed for.
-pub(crate) fn oauth_app_key(application_id: &str, connector_type: &str) -> String {
-    format!("{application_id}/{connector_type}")
 }
 
 /// Whether revoking at `endpoint` ends no token that another connector of the same grant holds

@@ -6,14 +6,62 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use integrations::KeyRing;
-use integrations::SecretString;
 use integrations::auth_core::crypto::Envelope;
+use integrations::{SecretString, StoreError};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use crate::error::ServiceStoreError;
-use crate::store::Sealed;
+use crate::store::{Sealed, SealedAt, SealedValue};
+
+/// What a value the service seals is. It is bound into the seal with the value's id, so that a
+/// sealed value moved to another record does not open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Purpose {
+    /// An application's own OAuth app's client secret, sealed for [`oauth_app_key`].
+    OAuthApp,
+    /// A pending consent flow's PKCE verifier, sealed for its state's hash.
+    PkceVerifier,
+}
+
+impl Purpose {
+    /// What the seal binds: changing it would leave every stored value unopenable.
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::OAuthApp => "oauth_app",
+            Self::PkceVerifier => "oauth_state",
+        }
+    }
+
+    /// What such a value is, for an operator.
+    fn described(self) -> String {
+        match self {
+            Self::OAuthApp => "an application's OAuth client secret",
+            Self::PkceVerifier => "a consent flow's PKCE verifier",
+        }
+        .into()
+    }
+}
+
+/// The id an application's OAuth client secret is sealed for.
+pub(crate) fn oauth_app_key(application_id: &str, connector_type: &str) -> String {
+    format!("{application_id}/{connector_type}")
+}
+
+/// The purpose and id the value kept at `at` is sealed for.
+fn sealed_for(at: &SealedAt) -> (Purpose, String) {
+    match at {
+        SealedAt::OAuthApp {
+            application_id,
+            connector_type,
+        } => (
+            Purpose::OAuthApp,
+            oauth_app_key(application_id, connector_type),
+        ),
+        SealedAt::OAuthState { state_hash } => (Purpose::PkceVerifier, state_hash.clone()),
+    }
+}
 
 /// 32 random bytes from the OS, base64url without padding (43 characters).
 pub(crate) fn random_secret() -> SecretString {
@@ -44,11 +92,16 @@ impl Sealer {
         Self { keys }
     }
 
-    /// Seals `value`, bound to `purpose` (e.g. `oauth_app`) and `id` (the record's key): a sealed
-    /// value moved to another record does not open.
+    /// Whether it seals (the service has a key).
+    pub(crate) fn is_encrypted(&self) -> bool {
+        self.keys.is_some()
+    }
+
+    /// Seals `value`, bound to `purpose` and `id` (the record's key): a sealed value moved to
+    /// another record does not open.
     pub(crate) fn seal(
         &self,
-        purpose: &str,
+        purpose: Purpose,
         id: &str,
         value: &SecretString,
     ) -> Result<Sealed, ServiceStoreError> {
@@ -57,7 +110,7 @@ impl Sealer {
             None => Ok(Sealed(bytes.to_vec())),
             Some(ring) => {
                 let sealed = ring
-                    .seal(purpose, id, 1, bytes)
+                    .seal(purpose.as_str(), id, 1, bytes)
                     .map_err(|e| corrupt(purpose, e.to_string()))?;
                 Ok(Sealed(Envelope::from_earlier_layout(sealed).to_bytes()))
             }
@@ -67,7 +120,7 @@ impl Sealer {
     /// Opens what [`Sealer::seal`] sealed for the same `purpose` and `id`.
     pub(crate) fn open(
         &self,
-        purpose: &str,
+        purpose: Purpose,
         id: &str,
         sealed: &Sealed,
     ) -> Result<SecretString, ServiceStoreError> {
@@ -75,8 +128,14 @@ impl Sealer {
         let bytes = match (&self.keys, envelope) {
             (None, None) => sealed.0.clone(),
             (Some(ring), Some(envelope)) => ring
-                .open(purpose, id, 1, envelope.sealed())
-                .map_err(|e| corrupt(purpose, e.to_string()))?
+                .open(purpose.as_str(), id, 1, envelope.sealed())
+                .map_err(|e| match e {
+                    StoreError::UnknownKey { key_id, .. } => ServiceStoreError::UnknownKey {
+                        what: purpose.described(),
+                        key_id,
+                    },
+                    other => corrupt(purpose, other.to_string()),
+                })?
                 .expose_bytes()
                 .to_vec(),
             (None, Some(_)) => {
@@ -97,11 +156,32 @@ impl Sealer {
             .map(SecretString::from)
             .map_err(|_| corrupt(purpose, "it is not UTF-8".into()))
     }
+
+    /// `value` sealed again under the primary key, when it is not sealed under it yet (it is
+    /// sealed under an old key, or kept in clear from before the service had a key); `None` when
+    /// it is, or when the service runs without a key. Fails when it does not open.
+    pub(crate) fn resealed(
+        &self,
+        value: &SealedValue,
+    ) -> Result<Option<Sealed>, ServiceStoreError> {
+        let Some(ring) = &self.keys else {
+            return Ok(None);
+        };
+        let (purpose, id) = sealed_for(&value.at);
+        let secret = match Envelope::parse(&value.sealed.0).map_err(|r| corrupt(purpose, r))? {
+            Some(envelope) if ring.is_current(envelope.sealed()) => return Ok(None),
+            Some(_) => self.open(purpose, &id, &value.sealed)?,
+            None => String::from_utf8(value.sealed.0.clone())
+                .map(SecretString::from)
+                .map_err(|_| corrupt(purpose, "it is not UTF-8".into()))?,
+        };
+        self.seal(purpose, &id, &secret).map(Some)
+    }
 }
 
-fn corrupt(purpose: &str, reason: String) -> ServiceStoreError {
+fn corrupt(purpose: Purpose, reason: String) -> ServiceStoreError {
     ServiceStoreError::Corrupt {
-        what: format!("sealed {purpose}"),
+        what: purpose.described(),
         reason,
     }
 }
@@ -115,20 +195,93 @@ mod tests {
     fn sealed_values_open_only_for_their_record_and_key() {
         let sealer = Sealer::new(Some(KeyRing::new(EncryptionKey::generate())));
         let secret = SecretString::from("s3cret-value");
-        let sealed = sealer.seal("oauth_app", "app-1/asana", &secret).unwrap();
+        let sealed = sealer
+            .seal(Purpose::OAuthApp, "app-1/asana", &secret)
+            .unwrap();
         assert!(!sealed.0.windows(12).any(|w| w == b"s3cret-value"));
-        let opened = sealer.open("oauth_app", "app-1/asana", &sealed).unwrap();
+        let opened = sealer
+            .open(Purpose::OAuthApp, "app-1/asana", &sealed)
+            .unwrap();
         assert_eq!(opened.expose_secret(), "s3cret-value");
         assert!(matches!(
-            sealer.open("oauth_app", "app-2/asana", &sealed),
+            sealer.open(Purpose::OAuthApp, "app-2/asana", &sealed),
             Err(ServiceStoreError::Corrupt { .. })
         ));
         let other = Sealer::new(Some(KeyRing::new(EncryptionKey::generate())));
-        assert!(other.open("oauth_app", "app-1/asana", &sealed).is_err());
+        assert!(
+            other
+                .open(Purpose::OAuthApp, "app-1/asana", &sealed)
+                .is_err()
+        );
         assert!(
             Sealer::new(None)
-                .open("oauth_app", "app-1/asana", &sealed)
+                .open(Purpose::OAuthApp, "app-1/asana", &sealed)
                 .is_err()
+        );
+    }
+
+    #[test]
+    fn values_are_resealed_only_when_not_under_the_primary_key() {
+        let (old, new) = (EncryptionKey::generate(), EncryptionKey::generate());
+        let app = |sealed: Sealed| SealedValue {
+            at: SealedAt::OAuthApp {
+                application_id: "app-1".into(),
+                connector_type: "asana".into(),
+            },
+            sealed,
+        };
+        let secret = SecretString::from("s3cret-value");
+        let under_old = Sealer::new(Some(KeyRing::new(old.clone())))
+            .seal(Purpose::OAuthApp, "app-1/asana", &secret)
+            .unwrap();
+        let rotated = Sealer::new(Some(KeyRing::new(new.clone()).with_old_key(old)));
+        let resealed = rotated.resealed(&app(under_old)).unwrap().unwrap();
+        let only_new = Sealer::new(Some(KeyRing::new(new)));
+        assert_eq!(
+            only_new
+                .open(Purpose::OAuthApp, "app-1/asana", &resealed)
+                .unwrap()
+                .expose_secret(),
+            "s3cret-value"
+        );
+        assert_eq!(only_new.resealed(&app(resealed.clone())).unwrap(), None);
+        assert_eq!(Sealer::new(None).resealed(&app(resealed)).unwrap(), None);
+
+        // Kept in clear from before the service had a key: sealed now, for the verifier's own
+        // purpose and state.
+        let state = SealedValue {
+            at: SealedAt::OAuthState {
+                state_hash: "ab12".into(),
+            },
+            sealed: Sealed(b"verifier".to_vec()),
+        };
+        let sealed = only_new.resealed(&state).unwrap().unwrap();
+        assert!(!sealed.0.windows(8).any(|w| w == b"verifier"));
+        assert_eq!(
+            only_new
+                .open(Purpose::PkceVerifier, "ab12", &sealed)
+                .unwrap()
+                .expose_secret(),
+            "verifier"
+        );
+
+        let foreign = Sealer::new(Some(KeyRing::new(EncryptionKey::generate())))
+            .seal(Purpose::PkceVerifier, "ab12", &secret)
+            .unwrap();
+        let foreign = SealedValue {
+            sealed: foreign,
+            ..state
+        };
+        assert_eq!(
+            only_new.resealed(&foreign).unwrap_err().to_string(),
+            format!(
+                "the service store holds a consent flow's PKCE verifier sealed under key `{}`, which is not configured: add that key to INTEGRATIONS_ENCRYPTION_OLD_KEYS (or to the server builder's key ring)",
+                Envelope::parse(&foreign.sealed.0)
+                    .unwrap()
+                    .unwrap()
+                    .sealed()
+                    .key_id
+            )
         );
     }
 

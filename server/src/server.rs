@@ -16,7 +16,7 @@ use integrations::{CredentialStore, EnvSource, KeyRing, RecordOpener, SqliteCred
 use tokio::net::TcpListener;
 use url::Url;
 
-use crate::admin::Admin;
+use crate::admin::{Admin, Rotate};
 use crate::edge::EdgeLayer;
 use crate::error::{ApiError, ServerError};
 use crate::keycheck::KeyCheck;
@@ -424,8 +424,12 @@ impl ServerBuilder {
             reason: "name the directory (or the postgres:// URL) that holds the service's data"
                 .into(),
         })?;
-        let (credentials, opener, store) =
-            open_stores(&location, self.pool_size, keys.as_ref()).await?;
+        let Stores {
+            credentials,
+            rotation,
+            opener,
+            service: store,
+        } = open_stores(&location, self.pool_size, keys.as_ref()).await?;
         let sealer = Sealer::new(keys);
         let metrics = Arc::new(Metrics::default());
         let key_check = Arc::new(KeyCheck::new(store.clone(), credentials.clone()));
@@ -458,7 +462,7 @@ impl ServerBuilder {
                 limiter: Arc::new(RateLimiter::new(per_second, burst)),
                 keys: key_check,
             },
-            admin: Admin::new(store, credentials, sealer, types),
+            admin: Admin::new(store, credentials, rotation, sealer, types),
             mcp: McpAccess {
                 public_url: self.public_url,
                 ..self.mcp
@@ -471,21 +475,25 @@ impl ServerBuilder {
     }
 }
 
-/// The credential store (encrypted when there are keys), what opens the records the service's
-/// store reads of it, and the service's store, at `location`.
+/// The stores at a location.
+struct Stores {
+    /// The credential store, encrypted when there are keys.
+    credentials: Arc<dyn CredentialStore>,
+    /// The same store's re-encryption under the primary key.
+    rotation: Arc<dyn Rotate>,
+    /// What opens the records the service's store reads of the credential store.
+    opener: RecordOpener,
+    /// The service's own store.
+    service: Arc<dyn ServiceStore>,
+}
+
+/// The stores at `location`.
 async fn open_stores(
     location: &StoreLocation,
     // Only a PostgreSQL store has a pool.
     #[cfg_attr(not(feature = "postgres"), allow(unused_variables))] pool_size: Option<usize>,
     keys: Option<&KeyRing>,
-) -> Result<
-    (
-        Arc<dyn CredentialStore>,
-        RecordOpener,
-        Arc<dyn ServiceStore>,
-    ),
-    ServerError,
-> {
+) -> Result<Stores, ServerError> {
     match location {
         StoreLocation::Directory(dir) => {
             create_private_dir(dir)?;
@@ -494,16 +502,20 @@ async fn open_stores(
                 Some(ring) => credentials.key_ring(ring.clone()),
                 None => credentials.unencrypted(),
             };
-            let credentials = credentials.open().await?;
-            let opener = credentials.opener();
-            let store: Arc<dyn ServiceStore> = Arc::new(
+            let credentials = Arc::new(credentials.open().await?);
+            let service = Arc::new(
                 SqliteServiceStore::open_with_credentials(
                     dir.join("service.db"),
                     dir.join("credentials.db"),
                 )
                 .await?,
             );
-            Ok((Arc::new(credentials), opener, store))
+            Ok(Stores {
+                opener: credentials.opener(),
+                rotation: credentials.clone(),
+                credentials,
+                service,
+            })
         }
         #[cfg(feature = "postgres")]
         StoreLocation::Postgres(url) => {
@@ -515,11 +527,16 @@ async fn open_stores(
                 Some(ring) => credentials.key_ring(ring.clone()),
                 None => credentials.unencrypted(),
             };
-            let credentials = credentials.open().await?;
-            let store: Arc<dyn ServiceStore> = Arc::new(
+            let credentials = Arc::new(credentials.open().await?);
+            let service = Arc::new(
                 crate::store::PostgresServiceStore::open(credentials.inner().clone()).await?,
             );
-            Ok((Arc::new(credentials.clone()), credentials.opener(), store))
+            Ok(Stores {
+                opener: credentials.opener(),
+                rotation: credentials.clone(),
+                credentials,
+                service,
+            })
         }
         #[cfg(not(feature = "postgres"))]
         StoreLocation::Postgres(_) => Err(ServerError::InvalidConfig {

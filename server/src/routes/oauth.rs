@@ -39,7 +39,7 @@ use super::connectors::{NewConnector, default_name, save_new};
 use super::{ApiJson, ApiPath, ApiQuery, AppState, Audit, from_json, rfc3339, to_completion};
 use crate::error::{ApiError, ErrorBody};
 use crate::providers::{ConnectorType, OAuthClient, revokes_only_its_tokens};
-use crate::secrets;
+use crate::secrets::{self, Purpose};
 use crate::store::{
     AuthKind, ConnectorRecord, OAuthAppRecord, OAuthSecretRecord, OAuthStateRecord,
 };
@@ -52,9 +52,6 @@ const CONSENT_TTL: Duration = Duration::from_secs(600);
 /// may be claimed (once) with `server_side_oauth_secret_id` on `POST
 /// /api/v1/integrations/connectors`, which answers the connector the flow created.
 pub const OAUTH_SECRET_ID_TTL: Duration = Duration::from_secs(15 * 60);
-
-/// What the sealer binds a pending flow's PKCE verifier to (with the state's hash).
-const PKCE_PURPOSE: &str = "oauth_state";
 
 /// The service's callback, below its public URL.
 const CALLBACK_PATH: &str = "/api/v1/oauth/callback";
@@ -148,10 +145,11 @@ pub(crate) async fn initiate(
         (None, true) => return Err(consent_setup("no PKCE verifier was issued")),
     };
     let state_hash = secrets::hash(&authorization.state);
-    let pkce_verifier = state
-        .connectors
-        .sealer()
-        .seal(PKCE_PURPOSE, &state_hash, &verifier)?;
+    let pkce_verifier =
+        state
+            .connectors
+            .sealer()
+            .seal(Purpose::PkceVerifier, &state_hash, &verifier)?;
     state
         .store
         .put_oauth_state(OAuthStateRecord {
@@ -411,7 +409,11 @@ async fn complete(
     let verifier = state
         .connectors
         .sealer()
-        .open(PKCE_PURPOSE, &pending.state_hash, &pending.pkce_verifier)
+        .open(
+            Purpose::PkceVerifier,
+            &pending.state_hash,
+            &pending.pkce_verifier,
+        )
         .map_err(|_| server_error("the PKCE verifier cannot be opened"))?;
     let redirect_uri = Url::parse(&pending.redirect_uri)
         .map_err(|_| server_error("the redirect_uri cannot be read"))?;

@@ -252,6 +252,34 @@ impl fmt::Debug for Sealed {
     }
 }
 
+/// Where the service keeps a value it sealed: what [`ServiceStore::sealed_values`] lists and
+/// [`ServiceStore::reseal`] rewrites.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SealedAt {
+    /// An application's own OAuth app's client secret.
+    OAuthApp {
+        /// The application.
+        application_id: String,
+        /// The provider, e.g. `asana`.
+        connector_type: String,
+    },
+    /// A pending consent flow's PKCE verifier.
+    OAuthState {
+        /// Lowercase hex SHA-256 of its `state`.
+        state_hash: String,
+    },
+}
+
+/// A value the service sealed, and where it is kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SealedValue {
+    /// Where it is kept.
+    pub at: SealedAt,
+    /// The value as stored.
+    pub sealed: Sealed,
+}
+
 /// An application's own OAuth app for one provider ("bring your own app").
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OAuthAppRecord {
@@ -461,6 +489,20 @@ pub trait ServiceStore: Send + Sync + fmt::Debug {
         &self,
         application_id: &str,
         connector_type: &str,
+    ) -> Result<bool, ServiceStoreError>;
+
+    /// Every value the service sealed that is still in use: applications' OAuth client secrets
+    /// and the PKCE verifiers of pending consent flows that have not expired at `now`.
+    async fn sealed_values(&self, now: SystemTime) -> Result<Vec<SealedValue>, ServiceStoreError>;
+    /// Replaces the value kept at `at` with `replacement` if it is still `expected`, and changes
+    /// nothing else: for the same secret sealed again (under a new key), so an OAuth app keeps
+    /// its `updated_at` and its connectors are not marked as changed. `false` when the value was
+    /// changed or deleted meanwhile (its writer sealed it then).
+    async fn reseal(
+        &self,
+        at: &SealedAt,
+        expected: &Sealed,
+        replacement: Sealed,
     ) -> Result<bool, ServiceStoreError>;
 
     /// Stores a pending OAuth state, and forgets the states and the consent flows' secret ids

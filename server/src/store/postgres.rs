@@ -21,7 +21,8 @@ use super::batches::{self, Batches, Waiting};
 use super::{
     ApplicationRecord, AuditEntry, AuthKind, ConnectorFilter, ConnectorRecord, Issuer,
     JoinedCredentials, OAuthAppRecord, OAuthAppSource, OAuthSecretClaim, OAuthSecretRecord,
-    OAuthStateRecord, Sealed, ServiceStore, TokenAndConnector, TokenRecord, record_status,
+    OAuthStateRecord, Sealed, SealedAt, SealedValue, ServiceStore, TokenAndConnector, TokenRecord,
+    record_status,
 };
 use crate::error::ServiceStoreError;
 
@@ -1064,6 +1065,70 @@ impl ServiceStore for PostgresServiceStore {
         })
         .await
         .map(|_| ())
+    }
+
+    async fn sealed_values(&self, now: SystemTime) -> Result<Vec<SealedValue>, ServiceStoreError> {
+        let apps = self
+            .query(
+                "listed the sealed OAuth client secrets",
+                "SELECT application_id, connector_type, client_secret \
+                 FROM integrations_service_oauth_apps ORDER BY application_id, connector_type",
+                &[],
+            )
+            .await?;
+        let states = self
+            .query(
+                "listed the sealed PKCE verifiers",
+                "SELECT state_hash, pkce_verifier FROM integrations_service_oauth_states \
+                 WHERE expires_ms > $1 ORDER BY state_hash",
+                &[&millis(now)],
+            )
+            .await?;
+        let apps = apps.iter().map(|r| SealedValue {
+            at: SealedAt::OAuthApp {
+                application_id: r.get(0),
+                connector_type: r.get(1),
+            },
+            sealed: Sealed(r.get(2)),
+        });
+        let states = states.iter().map(|r| SealedValue {
+            at: SealedAt::OAuthState {
+                state_hash: r.get(0),
+            },
+            sealed: Sealed(r.get(1)),
+        });
+        Ok(apps.chain(states).collect())
+    }
+
+    async fn reseal(
+        &self,
+        at: &SealedAt,
+        expected: &Sealed,
+        replacement: Sealed,
+    ) -> Result<bool, ServiceStoreError> {
+        self.run("re-sealed a value", 1, async |c| match at {
+            SealedAt::OAuthApp {
+                application_id,
+                connector_type,
+            } => {
+                c.execute(
+                    "UPDATE integrations_service_oauth_apps SET client_secret = $3 \
+                     WHERE application_id = $1 AND connector_type = $2 AND client_secret = $4",
+                    &[application_id, connector_type, &replacement.0, &expected.0],
+                )
+                .await
+            }
+            SealedAt::OAuthState { state_hash } => {
+                c.execute(
+                    "UPDATE integrations_service_oauth_states SET pkce_verifier = $2 \
+                     WHERE state_hash = $1 AND pkce_verifier = $3",
+                    &[state_hash, &replacement.0, &expected.0],
+                )
+                .await
+            }
+        })
+        .await
+        .map(|n| n > 0)
     }
 
     async fn take_oauth_state(

@@ -17,7 +17,8 @@ use super::connection_thread::ConnectionThread;
 use super::{
     ApplicationRecord, AuditEntry, AuthKind, ConnectorFilter, ConnectorRecord, Issuer,
     JoinedCredentials, OAuthAppRecord, OAuthAppSource, OAuthSecretClaim, OAuthSecretRecord,
-    OAuthStateRecord, Sealed, ServiceStore, TokenAndConnector, TokenRecord, joined_status,
+    OAuthStateRecord, Sealed, SealedAt, SealedValue, ServiceStore, TokenAndConnector, TokenRecord,
+    joined_status,
 };
 use crate::error::ServiceStoreError;
 
@@ -1034,6 +1035,68 @@ impl ServiceStore for SqliteServiceStore {
             app_users_changed(&tx, &application_id, &connector_type)?;
             tx.commit()?;
             Ok(deleted > 0)
+        })
+        .await
+    }
+
+    async fn sealed_values(&self, now: SystemTime) -> Result<Vec<SealedValue>, ServiceStoreError> {
+        let now = millis(now);
+        self.read("listed the sealed values", move |c| {
+            let mut values = Vec::new();
+            let mut apps = c.prepare(
+                "SELECT application_id, connector_type, client_secret FROM oauth_apps ORDER BY application_id, connector_type",
+            )?;
+            for app in apps.query_map([], |r| {
+                Ok(SealedValue {
+                    at: SealedAt::OAuthApp {
+                        application_id: r.get(0)?,
+                        connector_type: r.get(1)?,
+                    },
+                    sealed: Sealed(r.get(2)?),
+                })
+            })? {
+                values.push(app?);
+            }
+            let mut states = c.prepare(
+                "SELECT state_hash, pkce_verifier FROM oauth_states WHERE expires_ms > ?1 ORDER BY state_hash",
+            )?;
+            for state in states.query_map([now], |r| {
+                Ok(SealedValue {
+                    at: SealedAt::OAuthState {
+                        state_hash: r.get(0)?,
+                    },
+                    sealed: Sealed(r.get(1)?),
+                })
+            })? {
+                values.push(state?);
+            }
+            Ok(values)
+        })
+        .await
+    }
+
+    async fn reseal(
+        &self,
+        at: &SealedAt,
+        expected: &Sealed,
+        replacement: Sealed,
+    ) -> Result<bool, ServiceStoreError> {
+        let (at, expected) = (at.clone(), expected.0.clone());
+        self.run("re-sealed a value", move |c| {
+            let written = match at {
+                SealedAt::OAuthApp {
+                    application_id,
+                    connector_type,
+                } => c.execute(
+                    "UPDATE oauth_apps SET client_secret = ?3 WHERE application_id = ?1 AND connector_type = ?2 AND client_secret = ?4",
+                    params![application_id, connector_type, replacement.0, expected],
+                )?,
+                SealedAt::OAuthState { state_hash } => c.execute(
+                    "UPDATE oauth_states SET pkce_verifier = ?2 WHERE state_hash = ?1 AND pkce_verifier = ?3",
+                    params![state_hash, replacement.0, expected],
+                )?,
+            };
+            Ok(written > 0)
         })
         .await
     }

@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use super::{
     ApplicationRecord, AuditEntry, AuthKind, ConnectorFilter, ConnectorPosition, ConnectorRecord,
     Issuer, OAuthAppRecord, OAuthAppSource, OAuthSecretClaim, OAuthSecretRecord, OAuthStateRecord,
-    Sealed, ServiceStore, TokenRecord,
+    Sealed, SealedAt, SealedValue, ServiceStore, TokenRecord,
 };
 use crate::error::ServiceStoreError;
 
@@ -25,6 +25,7 @@ pub async fn run_conformance(store: DynStore) {
     a_token_is_read_with_its_own_application_s_connector_only(&store).await;
     concurrent_reads_of_tokens_and_connectors_each_get_their_own_answer(&store, 48).await;
     oauth_apps_are_set_replaced_and_deleted(&store).await;
+    sealed_values_are_listed_and_resealed_only_while_unchanged(&store).await;
     an_oauth_state_is_taken_once_and_not_after_it_expired(&store).await;
     concurrent_takes_of_one_state_have_one_winner(&store, 16).await;
     a_consent_secret_id_is_claimed_once_by_its_own_application_customer_and_type(&store).await;
@@ -664,6 +665,157 @@ pub async fn oauth_apps_are_set_replaced_and_deleted(store: &DynStore) {
     unchanged().await;
     assert!(!store.delete_oauth_app("apps-oauth", "asana").await.unwrap());
     assert_eq!(store.oauth_app("apps-oauth", "asana").await.unwrap(), None);
+}
+
+/// The sealed values are the OAuth apps' client secrets and the live states' PKCE verifiers; a
+/// value is re-sealed only while it still holds what was read, and nothing else changes: the
+/// OAuth app keeps its `updated_at`, its connectors are not marked as changed.
+pub async fn sealed_values_are_listed_and_resealed_only_while_unchanged(store: &DynStore) {
+    with_application(store, "sealed").await;
+    store
+        .insert_connector(connector("sealed-user", "sealed", "c"))
+        .await
+        .unwrap();
+    let app = OAuthAppRecord {
+        application_id: "sealed".into(),
+        connector_type: "asana".into(),
+        client_id: "id".into(),
+        client_secret: Sealed(b"app-old".to_vec()),
+        updated_at: ms(2_000),
+    };
+    store.put_oauth_app(app.clone()).await.unwrap();
+    let marked = store
+        .connector("sealed", "sealed-user")
+        .await
+        .unwrap()
+        .unwrap()
+        .updated_at;
+    let at = now();
+    let live = state("sealed-live", "sealed", at + Duration::from_secs(600));
+    store.put_oauth_state(live.clone()).await.unwrap();
+    store
+        .put_oauth_state(state(
+            "sealed-expired",
+            "sealed",
+            at - Duration::from_secs(1),
+        ))
+        .await
+        .unwrap();
+    let app_at = SealedAt::OAuthApp {
+        application_id: "sealed".into(),
+        connector_type: "asana".into(),
+    };
+    let state_at = SealedAt::OAuthState {
+        state_hash: "sealed-live".into(),
+    };
+    let ours = store
+        .sealed_values(at)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|value| match &value.at {
+            SealedAt::OAuthApp { application_id, .. } => application_id == "sealed",
+            SealedAt::OAuthState { state_hash } => state_hash.starts_with("sealed-"),
+        })
+        .collect::<Vec<_>>();
+    assert_eq!(
+        ours,
+        [
+            SealedValue {
+                at: app_at.clone(),
+                sealed: Sealed(b"app-old".to_vec()),
+            },
+            SealedValue {
+                at: state_at.clone(),
+                sealed: Sealed(b"sealed".to_vec()),
+            },
+        ]
+    );
+
+    // Changed since it was read: left alone.
+    assert!(
+        !store
+            .reseal(
+                &app_at,
+                &Sealed(b"app-older".to_vec()),
+                Sealed(b"x".to_vec())
+            )
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store.oauth_app("sealed", "asana").await.unwrap(),
+        Some(app.clone())
+    );
+    assert!(
+        store
+            .reseal(
+                &app_at,
+                &Sealed(b"app-old".to_vec()),
+                Sealed(b"app-new".to_vec())
+            )
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store.oauth_app("sealed", "asana").await.unwrap(),
+        Some(OAuthAppRecord {
+            client_secret: Sealed(b"app-new".to_vec()),
+            ..app
+        })
+    );
+    assert_eq!(
+        store
+            .connector("sealed", "sealed-user")
+            .await
+            .unwrap()
+            .unwrap()
+            .updated_at,
+        marked
+    );
+
+    assert!(
+        store
+            .reseal(
+                &state_at,
+                &Sealed(b"sealed".to_vec()),
+                Sealed(b"verifier-new".to_vec())
+            )
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store.take_oauth_state("sealed-live", at).await.unwrap(),
+        Some(OAuthStateRecord {
+            pkce_verifier: Sealed(b"verifier-new".to_vec()),
+            ..live
+        })
+    );
+    // Taken (or deleted) meanwhile: nothing to write.
+    assert!(
+        !store
+            .reseal(
+                &state_at,
+                &Sealed(b"verifier-new".to_vec()),
+                Sealed(b"y".to_vec())
+            )
+            .await
+            .unwrap()
+    );
+    let unknown = SealedAt::OAuthApp {
+        application_id: "sealed".into(),
+        connector_type: "github".into(),
+    };
+    assert!(
+        !store
+            .reseal(
+                &unknown,
+                &Sealed(b"app-new".to_vec()),
+                Sealed(b"z".to_vec())
+            )
+            .await
+            .unwrap()
+    );
 }
 
 /// A state is taken once; an expired one is not handed out, and storing a state forgets the

@@ -603,6 +603,93 @@ async fn without_a_public_url_the_service_runs_no_consent_flows() {
     assert_eq!(pending_states(&svc), 0);
 }
 
+/// After a move to a new key, `Admin::reencrypt` re-seals under it what the old key sealed: the
+/// connector's credentials, the application's own OAuth app and a pending consent flow's PKCE
+/// verifier. An instance with the new key alone then runs all three. Without the old key it
+/// changes nothing; a second run has nothing left to do.
+#[tokio::test]
+async fn reencrypting_moves_every_sealed_value_to_the_new_key() {
+    use integrations::{EncryptionKey, KeyRing};
+    use integrations_server::{ServerError, ServiceStoreError};
+
+    let svc = start(true).await;
+    let public: Url = svc.url.parse().unwrap();
+    let (old, new) = (EncryptionKey::generate(), EncryptionKey::generate());
+    let first = svc
+        .another_instance_configured(KeyRing::new(old.clone()), |b| b.public_url(public))
+        .await;
+    let app = first.application("acme").await;
+    let token = first.app_token(&app).await;
+    let (status, body) = set_byo(&first, &token, BYO_SECRET).await;
+    assert_eq!(status, 200, "{body}");
+    let consent = consent_url(&first, &token).await;
+    let landing = svc.asana.consent(consent.as_str()).await.unwrap();
+    let (status, location, _) = land(&landing, Some(&first.url)).await;
+    assert_eq!(status, 303);
+    let id = returned(location)["connector_id"].clone();
+    let pending = consent_url(&first, &token).await;
+    let pending = svc.asana.consent(pending.as_str()).await.unwrap();
+
+    let without_old = svc.another_instance(KeyRing::new(new.clone())).await;
+    match without_old.admin.reencrypt().await {
+        Err(ServerError::Store(ServiceStoreError::UnknownKey { what, key_id })) => {
+            assert_eq!(
+                (what.as_str(), key_id.as_str()),
+                ("an application's OAuth client secret", old.id())
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+
+    let both = svc
+        .another_instance(KeyRing::new(new.clone()).with_old_key(old.clone()))
+        .await;
+    let done = both.admin.reencrypt().await.unwrap();
+    assert_eq!(
+        (done.credentials, done.oauth_apps, done.consent_flows),
+        (1, 1, 1)
+    );
+    let again = both.admin.reencrypt().await.unwrap();
+    assert_eq!(
+        (again.credentials, again.oauth_apps, again.consent_flows),
+        (0, 0, 0)
+    );
+
+    let only_new = svc
+        .another_instance_configured(KeyRing::new(new), |b| {
+            b.public_url("https://elsewhere.example.net/".parse().unwrap())
+        })
+        .await;
+    assert_eq!(
+        only_new.get("/readyz", None).await,
+        (200, json!({ "status": "ready" }))
+    );
+    svc.asana.expire_access_tokens();
+    let (status, me) = only_new
+        .execute(&token, &id, "users", "get", json!({ "user_gid": "me" }))
+        .await;
+    assert_eq!(status, 200, "{me}");
+    let (status, location, _) = land(&pending, Some(&only_new.url)).await;
+    assert_eq!(
+        status, 303,
+        "the pending flow completes with the new key alone"
+    );
+    let created = returned(location)["connector_id"].clone();
+    assert_ne!(created, id);
+    let grants: Vec<(String, String)> = token_requests(&svc.asana)
+        .await
+        .iter()
+        .map(|r| (r["grant_type"].clone(), r["client_id"].clone()))
+        .collect();
+    assert_eq!(
+        grants[1..],
+        [
+            ("refresh_token".to_string(), BYO_ID.to_string()),
+            ("authorization_code".to_string(), BYO_ID.to_string()),
+        ]
+    );
+}
+
 /// `PUT /api/v1/oauth/credentials` with the application's own app.
 async fn set_byo(svc: &Service, token: &str, client_secret: &str) -> (u16, Value) {
     svc.send(

@@ -100,10 +100,20 @@ impl Service {
 
     /// Another instance over this one's store and Asana, with `keys`.
     pub async fn another_instance(&self, keys: KeyRing) -> Self {
+        self.another_instance_configured(keys, |b| b).await
+    }
+
+    /// Another instance over this one's store and Asana, with `keys` and `configure` applied to
+    /// its builder last.
+    pub async fn another_instance_configured(
+        &self,
+        keys: KeyRing,
+        configure: impl FnOnce(ServerBuilder) -> ServerBuilder,
+    ) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let app = asana_app(&self.asana, true);
         let dir = (tempfile::tempdir().unwrap(), self.dir.path());
-        Self::launch(self.asana.clone(), app, listener, dir, keys, |b| b).await
+        Self::launch(self.asana.clone(), app, listener, dir, keys, configure).await
     }
 
     /// A service on `listener` whose store is in `store`; `dir` is the directory it owns.
