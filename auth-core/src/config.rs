@@ -852,10 +852,38 @@ fn validate(
 }
 
 /// Whether `url` can be a redirect URI ([`FieldKind::RedirectUri`]).
-fn is_redirect_uri(url: &Url) -> bool {
+pub(crate) fn is_redirect_uri(url: &Url) -> bool {
     is_secure_endpoint(url)
         || url.as_str() == "urn:ietf:wg:oauth:2.0:oob"
         || url.scheme().contains('.')
+}
+
+/// Refuses `url` as `provider`'s `field` unless it may carry credentials
+/// ([`is_secure_endpoint`]), with [`ConfigError::InsecureUrl`] from [`ConfigSource::Code`]:
+/// for URLs given in code, which configuration did not check as it read them.
+///
+/// ```
+/// use auth_core::config::check_endpoint_from_code;
+///
+/// let plain = "http://auth.example.com/token".parse().unwrap();
+/// let err = check_endpoint_from_code("acme", "token_url", &plain).unwrap_err();
+/// assert_eq!(
+///     err.to_string(),
+///     "acme: `token_url` must be an https URL (http is only allowed for 127.0.0.1, ::1 and localhost); got http://auth.example.com from code"
+/// );
+/// let local = "http://127.0.0.1:8080/token".parse().unwrap();
+/// assert!(check_endpoint_from_code("acme", "token_url", &local).is_ok());
+/// ```
+pub fn check_endpoint_from_code(provider: &str, field: &str, url: &Url) -> Result<(), ConfigError> {
+    if is_secure_endpoint(url) {
+        return Ok(());
+    }
+    Err(ConfigError::InsecureUrl {
+        provider: provider.to_string(),
+        field: field.to_string(),
+        url: redact_url(url),
+        origin: ConfigSource::Code,
+    })
 }
 
 /// Whether `url` may carry credentials: https anywhere, or http on a loopback host

@@ -1184,7 +1184,7 @@ pub fn log_encryption_status(store: &str, keys: Option<&KeyRing>) {
         ),
         None => tracing::warn!(
             store,
-            "credentials are stored unencrypted; set INTEGRATIONS_ENCRYPTION_KEY (base64 of 32 random bytes) to encrypt them at rest"
+            "credentials are stored unencrypted; to encrypt them at rest, give the store a key: INTEGRATIONS_ENCRYPTION_KEY (base64 of 32 random bytes) for a store opened with `open`, or the builder's key_ring in place of unencrypted()"
         ),
     }
 }

@@ -22,6 +22,7 @@ use reqwest::StatusCode;
 use tracing::Instrument;
 use url::Url;
 
+use crate::config::{check_endpoint_from_code, is_redirect_uri};
 use crate::error::{AuthError, ConfigError, OAuthErrorCode, TokenOperation};
 use crate::http::{client_once, read_limited};
 use crate::provider::{
@@ -93,6 +94,24 @@ pub struct TokenEndpoint {
     incomplete_client: Option<ConfigError>,
 }
 
+/// Refuses a provider whose OAuth2 URLs would carry credentials in clear (see
+/// [`TokenEndpoint::new`]).
+fn check_endpoints(provider: &dyn AuthProvider) -> Result<(), ConfigError> {
+    let Some(settings) = provider.oauth2_settings() else {
+        return Ok(());
+    };
+    let id = provider.id();
+    check_endpoint_from_code(id, "authorization_url", &settings.authorization_url)?;
+    check_endpoint_from_code(id, "token_url", &settings.token_url)?;
+    if let Some(url) = &settings.revocation_url {
+        check_endpoint_from_code(id, "revocation_url", url)?;
+    }
+    match &settings.redirect_uri {
+        Some(uri) if !is_redirect_uri(uri) => check_endpoint_from_code(id, "redirect_uri", uri),
+        _ => Ok(()),
+    }
+}
+
 impl fmt::Debug for TokenEndpoint {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TokenEndpoint")
@@ -107,7 +126,14 @@ impl TokenEndpoint {
     /// tokens builds none; if it cannot be built, that request fails with
     /// [`AuthError::HttpClient`]. A provider without OAuth2 settings (an app-level token only) has
     /// an endpoint too: its requests fail with [`AuthError::OAuthNotConfigured`].
+    ///
+    /// Fails with [`ConfigError::InsecureUrl`] when a URL of the provider's [`OAuth2Settings`]
+    /// would carry credentials in clear: an authorization, token or revocation URL that is not
+    /// https (plain http only on 127.0.0.1, ::1 or localhost), or a redirect URI that could not be
+    /// configured either. Configuration checks the values it reads; this catches those set in
+    /// code.
     pub fn new(provider: Arc<dyn AuthProvider>) -> Result<Self, AuthError> {
+        check_endpoints(&*provider)?;
         Ok(Self {
             provider,
             http: OnceLock::new(),
@@ -126,12 +152,17 @@ impl TokenEndpoint {
     /// The endpoints of `provider` with this HTTP client, so that many endpoints (a service's
     /// connectors, say) share one connection pool and TLS configuration. Build the client with
     /// [`TokenEndpoint::http_client`], which gives it the provider's timeouts and no redirects.
-    pub fn with_http_client(provider: Arc<dyn AuthProvider>, http: reqwest::Client) -> Self {
-        Self {
+    /// Fails as [`TokenEndpoint::new`] does.
+    pub fn with_http_client(
+        provider: Arc<dyn AuthProvider>,
+        http: reqwest::Client,
+    ) -> Result<Self, AuthError> {
+        check_endpoints(&*provider)?;
+        Ok(Self {
             provider,
             http: OnceLock::from(http),
             incomplete_client: None,
-        }
+        })
     }
 
     /// The HTTP client [`TokenEndpoint::new`] builds for `provider`: no redirects, a 10 s connect

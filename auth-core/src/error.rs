@@ -268,6 +268,18 @@ pub enum ConfigError {
         /// The registered ids, comma-separated.
         registered: String,
     },
+    /// A registration built a provider whose [`AuthProvider::id`](crate::AuthProvider::id) is
+    /// not the id it was registered under.
+    #[error(
+        "the provider registered as `{registered}` built a provider whose id() is `{built}`: they must be the same, since credentials are stored under the provider's id and configuration is read under the registration's"
+    )]
+    ProviderIdMismatch {
+        /// The id of the registration ([`ProviderRegistration`](crate::ProviderRegistration) or
+        /// [`ProviderFactory`](crate::ProviderFactory)).
+        registered: String,
+        /// The id of the provider it built.
+        built: String,
+    },
 }
 
 /// What to do after an [`AuthError::Transient`] of `operation`.
@@ -372,7 +384,7 @@ pub enum StoreError {
     },
     /// A record names a key id that is not configured.
     #[error(
-        "credentials for {provider}/{subject} are encrypted with key `{key_id}`, which is not configured; add it to the key ring (INTEGRATIONS_ENCRYPTION_KEY or the builder)"
+        "credentials for {provider}/{subject} are encrypted with key `{key_id}`, which is not configured; add it to the key ring (INTEGRATIONS_ENCRYPTION_OLD_KEYS, or KeyRing::with_old_key in code)"
     )]
     UnknownKey {
         /// Provider id.

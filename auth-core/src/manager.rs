@@ -341,7 +341,7 @@ impl AuthManagerBuilder {
                 let (endpoint, status) = if only_enabled {
                     build_enabled(*registration, config)?
                 } else {
-                    let provider = registration.build(config)?;
+                    let provider = built(*registration, config)?;
                     (
                         TokenEndpoint::new(provider.clone())?,
                         configured_status(&*provider),
@@ -413,7 +413,7 @@ fn build_enabled(
     factory: &dyn ProviderFactory,
     config: ProviderConfig,
 ) -> Result<(TokenEndpoint, ProviderStatus), AuthError> {
-    let missing = match factory.build(config.clone()) {
+    let missing = match built(factory, config.clone()) {
         Ok(provider) => {
             let status = configured_status(&*provider);
             return Ok((TokenEndpoint::new(provider)?, status));
@@ -425,12 +425,27 @@ fn build_enabled(
     if !client_field {
         return Err(missing.into());
     }
-    let provider = factory.build(config.without(&CLIENT_FIELDS))?;
+    let provider = built(factory, config.without(&CLIENT_FIELDS))?;
     let mut status = configured_status(&*provider);
     status.sources = sources_of(&config);
     status.missing = Some(missing.to_string());
     let endpoint = TokenEndpoint::new(provider)?.with_incomplete_client(missing);
     Ok((endpoint, status))
+}
+
+/// `factory`'s provider for `config`, refused when its id is not the factory's.
+fn built(
+    factory: &dyn ProviderFactory,
+    config: ProviderConfig,
+) -> Result<Arc<dyn AuthProvider>, ConfigError> {
+    let provider = factory.build(config)?;
+    if provider.id() != factory.id() {
+        return Err(ConfigError::ProviderIdMismatch {
+            registered: factory.id().to_string(),
+            built: provider.id().to_string(),
+        });
+    }
+    Ok(provider)
 }
 
 fn sources_of(config: &crate::config::ProviderConfig) -> Vec<(String, ConfigSource)> {
@@ -567,6 +582,9 @@ impl AuthManager {
 
     /// Stores a subject's credentials (replacing any), marks them active, and makes live sessions
     /// of that subject use them.
+    ///
+    /// Fails with [`AuthError::InvalidCredentials`] for a blank subject, and for credentials
+    /// with neither an access token nor a refresh token: nothing could ever be sent with them.
     pub async fn store_credentials<C: UserCredentials>(
         &self,
         provider: &str,
@@ -583,6 +601,27 @@ impl AuthManager {
                     reason: "the credentials do not serialize as a flat JSON object".into(),
                 }
             })?;
+            let invalid = |reason: &str| AuthError::InvalidCredentials {
+                provider: provider.to_string(),
+                subject: subject.to_string(),
+                reason: reason.into(),
+            };
+            if subject.trim().is_empty() {
+                return Err(invalid(
+                    "the subject is blank: credentials are stored under a subject (a user, a team, an agent), so name one",
+                ));
+            }
+            let token = &generic.token;
+            if token.access_token.expose_secret().trim().is_empty()
+                && token
+                    .refresh_token
+                    .as_ref()
+                    .is_none_or(|refresh| refresh.expose_secret().trim().is_empty())
+            {
+                return Err(invalid(
+                    "they hold neither an access token nor a refresh token",
+                ));
+            }
             let record = CredentialRecord::new(provider, subject, generic.to_payload());
             let version = self.inner.store.put(record, PutMode::Overwrite).await?;
             if let Some(cell) = self.live_cell(provider, subject) {
@@ -880,6 +919,55 @@ mod tests {
     use crate::store::Payload;
     use crate::token::OAuth2Token;
 
+    /// A factory whose provider has another id than the factory.
+    #[derive(Debug)]
+    struct Mislabelled;
+
+    #[derive(Debug)]
+    struct Other;
+
+    impl AuthProvider for Other {
+        fn id(&self) -> &str {
+            "Other Name"
+        }
+        fn oauth2_settings(&self) -> Option<&crate::provider::OAuth2Settings> {
+            None
+        }
+    }
+
+    impl ProviderFactory for Mislabelled {
+        fn id(&self) -> &str {
+            "mismatch"
+        }
+        fn display_name(&self) -> &str {
+            "Mismatch"
+        }
+        fn fields(&self) -> &'static [crate::config::ConfigField] {
+            &[]
+        }
+        fn is_configured(&self, _: &ProviderConfig) -> bool {
+            true
+        }
+        fn build(&self, _: ProviderConfig) -> Result<Arc<dyn AuthProvider>, ConfigError> {
+            Ok(Arc::new(Other))
+        }
+    }
+
+    #[test]
+    fn a_factory_whose_provider_has_another_id_is_refused() {
+        let config = crate::config::ConfigLoader::new()
+            .with_env(crate::config::EnvSource::empty())
+            .load("mismatch", &[])
+            .unwrap();
+        match built(&Mislabelled, config) {
+            Err(e @ ConfigError::ProviderIdMismatch { .. }) => assert_eq!(
+                e.to_string(),
+                "the provider registered as `mismatch` built a provider whose id() is `Other Name`: they must be the same, since credentials are stored under the provider's id and configuration is read under the registration's"
+            ),
+            other => panic!("{other:?}"),
+        }
+    }
+
     /// A store whose record of subject `b` cannot be read, as a tampered ciphertext: reading it,
     /// and so listing everything, fails.
     #[derive(Debug)]
@@ -915,6 +1003,12 @@ mod tests {
             provider: Option<&str>,
         ) -> Result<Vec<(String, String)>, StoreError> {
             self.0.list_subjects(provider).await
+        }
+        async fn replace_payloads(
+            &self,
+            replacements: Vec<crate::store::PayloadReplacement>,
+        ) -> Result<usize, StoreError> {
+            self.0.replace_payloads(replacements).await
         }
         fn describe(&self) -> String {
             "one-unreadable".into()

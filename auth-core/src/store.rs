@@ -263,20 +263,12 @@ pub trait CredentialStore: Send + Sync + fmt::Debug {
     /// holding the record sees its version move). Stores apply the batch in one transaction where
     /// they can, and leave no earlier form of a replaced payload behind where they can.
     ///
-    /// The default fails with [`StoreError::Backend`]: such a store cannot be rotated.
+    /// Required, so that every store's credentials can move to a new key; a store that wraps
+    /// another passes it on.
     async fn replace_payloads(
         &self,
         replacements: Vec<PayloadReplacement>,
-    ) -> Result<usize, StoreError> {
-        let _ = replacements;
-        Err(StoreError::Backend {
-            store: "credential",
-            message: format!(
-                "{} cannot replace payloads in place, so its payloads cannot be re-encrypted; implement CredentialStore::replace_payloads for it",
-                self.describe()
-            ),
-        })
-    }
+    ) -> Result<usize, StoreError>;
 
     /// Waits before a caller reads the record of (provider, subject) again, after finding it
     /// leased by another holder: the token cell calls it while it waits for that holder's

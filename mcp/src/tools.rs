@@ -119,7 +119,6 @@ pub(crate) enum Resolved {
 }
 
 /// The tools of one server.
-#[derive(Debug)]
 pub(crate) struct ToolSet {
     read_only: bool,
     catalog: Vec<EntityInfo>,
@@ -127,6 +126,19 @@ pub(crate) struct ToolSet {
     /// `execute`.
     per_action: Option<BTreeMap<String, (&'static str, &'static str)>>,
     tools: Vec<Tool>,
+}
+
+/// The mode and the tools' names: the catalog and the tools' schemas are some 300 KB.
+impl std::fmt::Debug for ToolSet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ToolSet")
+            .field("read_only", &self.read_only)
+            .field(
+                "tools",
+                &self.tools.iter().map(|tool| &tool.name).collect::<Vec<_>>(),
+            )
+            .finish_non_exhaustive()
+    }
 }
 
 impl ToolSet {

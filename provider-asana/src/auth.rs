@@ -27,7 +27,7 @@ use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use auth_core::config::{ConfigField, ProviderConfig};
+use auth_core::config::{ConfigField, ProviderConfig, check_endpoint_from_code};
 use auth_core::http::client_once;
 use auth_core::provider::{ApiSettings, ClientAuthMethod, OAuth2Settings, RevocationScope};
 use auth_core::token::UserCredentials;
@@ -332,6 +332,15 @@ impl AsanaAuthProvider {
     }
 
     fn build(app: AsanaAppCredentials, http: Option<reqwest::Client>) -> Result<Self, ConfigError> {
+        // Configuration checked the URLs it read; these may have been set in code.
+        for (key, url) in [
+            (keys::AUTHORIZATION_URL, &app.authorization_url),
+            (keys::TOKEN_URL, &app.token_url),
+            (keys::REVOCATION_URL, &app.revocation_url),
+            (keys::API_BASE_URL, &app.api_base_url),
+        ] {
+            check_endpoint_from_code(PROVIDER_ID, key.name(), url)?;
+        }
         let missing = |field: &str, keys: &[&str]| ConfigError::Missing {
             provider: PROVIDER_ID.into(),
             field: field.into(),
@@ -562,6 +571,53 @@ impl AsanaSessionExt for Session {
 mod tests {
     use super::*;
     use auth_core::config::{ConfigLoader, EnvSource};
+
+    /// URLs set in code are checked as configuration checks those it reads: plain http off
+    /// loopback is refused, naming the field, whether or not an OAuth client is set.
+    #[test]
+    fn plain_http_urls_set_in_code_are_refused() {
+        let http = |url: &str| Url::parse(url).unwrap();
+        let with = |field: &str| {
+            let mut app = AsanaAppCredentials::default();
+            let url = http("http://asana.example.net/x");
+            match field {
+                "authorization_url" => app.authorization_url = url,
+                "token_url" => app.token_url = url,
+                "revocation_url" => app.revocation_url = url,
+                _ => app.api_base_url = url,
+            }
+            app
+        };
+        for field in [
+            "authorization_url",
+            "token_url",
+            "revocation_url",
+            "api_base_url",
+        ] {
+            for client in [None, Some("cid")] {
+                let mut app = with(field);
+                app.client_id = client.map(str::to_string);
+                app.client_secret = client.map(|_| SecretString::from("CANARY-secret"));
+                match AsanaAuthProvider::new(app) {
+                    Err(ConfigError::InsecureUrl {
+                        field: refused,
+                        url,
+                        ..
+                    }) => assert_eq!(
+                        (refused.as_str(), url.as_str()),
+                        (field, "http://asana.example.net")
+                    ),
+                    other => panic!("{field}: {other:?}"),
+                }
+            }
+        }
+        let local = AsanaAppCredentials {
+            api_base_url: http("http://127.0.0.1:9/api/1.0"),
+            token_url: http("http://localhost:9/-/oauth_token"),
+            ..AsanaAppCredentials::default()
+        };
+        assert!(AsanaAuthProvider::new(local).is_ok());
+    }
 
     fn load(env: &[(&str, &str)]) -> ProviderConfig {
         ConfigLoader::new()

@@ -971,7 +971,9 @@ impl Connectors {
                 http
             }
         };
-        Ok(Arc::new(TokenEndpoint::with_http_client(provider, http)))
+        TokenEndpoint::with_http_client(provider, http)
+            .map(Arc::new)
+            .map_err(upstream_setup)
     }
 
     /// Drops the warm connector (after its credentials changed or it was deleted).

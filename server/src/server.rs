@@ -262,7 +262,8 @@ impl ServerBuilder {
     }
 
     /// The service's Asana app (client id and secret refresh OAuth connectors that bring no
-    /// app of their own) and Asana's URLs (point them at a fake Asana in tests).
+    /// app of their own) and Asana's URLs (point them at a fake Asana in tests; https, or plain http
+    /// only on a loopback host, or [`ServerBuilder::build`] fails).
     pub fn asana_app(mut self, app: AsanaAppCredentials) -> Self {
         self.asana = app;
         self
@@ -414,6 +415,11 @@ impl ServerBuilder {
             .providers
             .connector_types()
             .map_err(ServerError::ProviderDefinitions)?;
+        // Checked once here (its URLs, a secret without an id), not at the first connector.
+        AsanaAuthProvider::new(self.asana.clone()).map_err(|e| ServerError::InvalidConfig {
+            field: "asana_app",
+            reason: e.to_string(),
+        })?;
         let keys = match self.keys {
             Keys::Ring(ring) => Some(ring),
             Keys::Insecure => KeyRing::from_env()?,

@@ -4,10 +4,11 @@ use crate::common;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use auth_core::config::EnvSource;
 use auth_core::provider::{ClientAuthMethod, OAuth2Settings, RevocationRequest};
 use auth_core::{
-    AuthError, AuthorizeOptions, CredentialSource, Credentials, MemoryCredentialStore, OAuth2Token,
-    TokenOperation,
+    AuthError, AuthManager, AuthorizeOptions, ConfigError, ConfigSource, CredentialSource,
+    Credentials, MemoryCredentialStore, OAuth2Token, TokenEndpoint, TokenOperation,
 };
 use common::*;
 use sha2::Digest;
@@ -1735,4 +1736,126 @@ fn a_section_for_a_provider_given_in_code_is_known_and_a_stray_one_is_not() {
         }
         other => panic!("{other:?}"),
     }
+}
+
+/// OAuth2 URLs set in code are checked as configuration checks those it reads: a manager with a
+/// provider whose authorization, token or revocation URL is plain http off loopback, or whose
+/// redirect URI is, does not build, so no client secret or code is ever sent in clear. Loopback
+/// http and private-use redirect schemes are accepted.
+#[test]
+fn plain_http_endpoints_set_in_code_are_refused() {
+    let secure = settings("https://auth.example.com");
+    let mut cases = Vec::new();
+    let mut s = secure.clone();
+    s.authorization_url = "http://auth.example.com/authorize".parse().unwrap();
+    cases.push(("authorization_url", s));
+    let mut s = secure.clone();
+    s.token_url = "http://192.0.2.2:8080/token?x=secret".parse().unwrap();
+    cases.push(("token_url", s));
+    let mut s = secure.clone();
+    s.revocation_url = Some("ftp://auth.example.com/revoke".parse().unwrap());
+    cases.push(("revocation_url", s));
+    let mut s = secure.clone();
+    s.redirect_uri = Some("http://app.example.com/callback".parse().unwrap());
+    cases.push(("redirect_uri", s));
+    for (field, settings) in cases {
+        let url = match field {
+            "authorization_url" => "http://auth.example.com",
+            "token_url" => "http://192.0.2.2:8080",
+            "revocation_url" => "ftp://auth.example.com",
+            _ => "http://app.example.com",
+        };
+        let provider = || TestProvider {
+            id: "test",
+            settings: Some(settings.clone()),
+            app_token: None,
+        };
+        let built = AuthManager::builder()
+            .env(EnvSource::empty())
+            .auto_configure(false)
+            .provider(provider())
+            .build();
+        match built {
+            Err(AuthError::Config(ConfigError::InsecureUrl {
+                provider,
+                field: refused,
+                url: shown,
+                origin: ConfigSource::Code,
+            })) => {
+                assert_eq!(
+                    (provider.as_str(), refused.as_str(), shown.as_str()),
+                    ("test", field, url)
+                );
+            }
+            other => panic!("{field}: {other:?}"),
+        }
+        let endpoint =
+            TokenEndpoint::with_http_client(Arc::new(provider()), reqwest::Client::new());
+        assert!(
+            matches!(
+                endpoint,
+                Err(AuthError::Config(ConfigError::InsecureUrl { .. }))
+            ),
+            "{field}"
+        );
+    }
+    let mut local = settings("http://127.0.0.1:8080");
+    local.redirect_uri = Some("com.example.app:/callback".parse().unwrap());
+    assert!(
+        TokenEndpoint::new(Arc::new(TestProvider {
+            id: "test",
+            settings: Some(local),
+            app_token: None,
+        }))
+        .is_ok()
+    );
+}
+
+/// A blank subject, or credentials with nothing to send, are refused and nothing is stored; a
+/// refresh token alone (its access token to come) is stored.
+#[tokio::test]
+async fn credentials_with_a_blank_subject_or_no_token_are_refused() {
+    use auth_core::CredentialStore;
+
+    let store = Arc::new(MemoryCredentialStore::new());
+    let auth = manager_with_store("https://auth.example.com", store.clone());
+    let blank = |at: &str, rt: Option<&str>| {
+        let mut token = OAuth2Token::bearer(at);
+        token.refresh_token = rt.map(Into::into);
+        token
+    };
+    for (subject, credentials, reason) in [
+        (
+            " ",
+            valid("at", "rt"),
+            "the subject is blank: credentials are stored under a subject (a user, a team, an agent), so name one",
+        ),
+        (
+            "u",
+            blank("", None),
+            "they hold neither an access token nor a refresh token",
+        ),
+        (
+            "u",
+            blank(" ", Some("")),
+            "they hold neither an access token nor a refresh token",
+        ),
+    ] {
+        match auth.store_credentials("test", subject, &credentials).await {
+            Err(AuthError::InvalidCredentials {
+                provider,
+                subject: refused,
+                reason: why,
+            }) => assert_eq!(
+                (provider.as_str(), refused.as_str(), why.as_str()),
+                ("test", subject, reason)
+            ),
+            other => panic!("{subject:?}: {other:?}"),
+        }
+    }
+    assert!(store.list(None).await.unwrap().is_empty(), "nothing stored");
+    auth.store_credentials("test", "u", &blank("", Some("rt")))
+        .await
+        .unwrap();
+    assert_eq!(store.list(None).await.unwrap().len(), 1);
 }

@@ -326,6 +326,12 @@ impl CredentialStore for HearsOfWrites {
             self.inner.put(done, PutMode::Overwrite).await.unwrap();
         }
     }
+    async fn replace_payloads(
+        &self,
+        replacements: Vec<auth_core::store::PayloadReplacement>,
+    ) -> Result<usize, auth_core::StoreError> {
+        self.inner.replace_payloads(replacements).await
+    }
     fn describe(&self) -> String {
         "hears-of-writes".into()
     }
@@ -1214,6 +1220,12 @@ impl<G: BeforePut> CredentialStore for Gated<G> {
         provider: Option<&str>,
     ) -> Result<Vec<StoredCredential>, auth_core::StoreError> {
         self.inner.list(provider).await
+    }
+    async fn replace_payloads(
+        &self,
+        replacements: Vec<auth_core::store::PayloadReplacement>,
+    ) -> Result<usize, auth_core::StoreError> {
+        self.inner.replace_payloads(replacements).await
     }
     fn describe(&self) -> String {
         G::NAME.into()

@@ -119,6 +119,11 @@ async fn the_server_names_itself_and_offers_describe_and_execute() {
     let server = McpServer::builder()
         .build(Arc::new(connector(&mock)))
         .unwrap();
+    assert_eq!(
+        format!("{server:?}"),
+        r#"McpServer { tools: ToolSet { read_only: false, tools: ["describe", "execute"], .. }, .. }"#,
+        "the mode and the tools' names, not the catalog"
+    );
     let client = connect_in_memory(server).await;
     assert_server_info(&client);
     assert_eq!(instructions(&client), DESCRIBE_THEN_EXECUTE);

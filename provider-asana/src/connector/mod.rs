@@ -313,7 +313,8 @@ impl AsanaOAuthConfig {
         self
     }
 
-    /// Uses these endpoints (for tests, or a proxy).
+    /// Uses these endpoints (for tests, or a proxy): https, or plain http only on a loopback host
+    /// ([`AsanaConnector::with_oauth`] refuses others).
     pub fn with_app(mut self, app: AsanaAppCredentials) -> Self {
         self.app = app;
         self

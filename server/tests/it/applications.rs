@@ -274,7 +274,8 @@ async fn readiness_says_when_the_encryption_key_opens_no_stored_credential() {
 }
 
 #[tokio::test]
-async fn the_service_refuses_to_start_without_a_key_with_a_short_token_life_or_an_empty_pool() {
+async fn the_service_refuses_to_start_without_a_key_with_a_short_token_life_an_empty_pool_or_plain_http()
+ {
     let dir = tempfile::tempdir().unwrap();
     // Without INTEGRATIONS_ENCRYPTION_KEY in the environment, the builder finds no key.
     let built = integrations_server::Server::builder()
@@ -313,6 +314,24 @@ async fn the_service_refuses_to_start_without_a_key_with_a_short_token_life_or_a
             ..
         })
     ));
+    let mut plain = integrations::asana::AsanaAppCredentials::default();
+    plain.token_url = "http://asana.example.net/-/oauth_token".parse().unwrap();
+    let built = integrations_server::Server::builder()
+        .store_dir(dir.path())
+        .insecure_no_encryption()
+        .asana_app(plain)
+        .build()
+        .await;
+    match built {
+        Err(integrations_server::ServerError::InvalidConfig { field, reason }) => {
+            assert_eq!(field, "asana_app");
+            assert_eq!(
+                reason,
+                "asana: `token_url` must be an https URL (http is only allowed for 127.0.0.1, ::1 and localhost); got http://asana.example.net from code"
+            );
+        }
+        other => panic!("{:?}", other.map(|_| ())),
+    }
     assert!(
         integrations_server::Server::builder()
             .store_dir(dir.path())
