@@ -4,6 +4,12 @@
 //! `[REDACTED]`, it implements neither `Display` nor `Serialize`, and the value is reached only through
 //! [`SecretString::expose_secret`], which is called where the secret is sent or deliberately stored.
 //! Serializing a secret is an explicit opt-in through [`expose`] with `#[serde(serialize_with = ...)]`.
+//!
+//! The types that persist tokens opt in: [`OAuth2Token`](crate::OAuth2Token), and through it
+//! [`Credentials`](crate::Credentials) and every provider's
+//! [`UserCredentials`](crate::UserCredentials) type, serialize their secrets in clear, because
+//! that is the form credential stores keep (encrypted at rest by `EncryptedStore` when a key is
+//! configured). Serialize them into a credential store only.
 
 use std::fmt;
 use std::sync::Arc;

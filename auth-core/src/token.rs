@@ -46,6 +46,22 @@ const SECRET_FIELDS: [&str; 3] = ["access_token", "refresh_token", "id_token"];
 /// assert!(token.raw.get("access_token").is_none());
 /// assert!(!format!("{token:?}").contains("\"at\""));
 /// ```
+///
+/// # `Serialize` writes the tokens in clear
+///
+/// Unlike [`SecretString`], this type implements `Serialize`, and it writes `access_token`,
+/// `refresh_token` and `id_token` in clear: that is how credential stores persist them
+/// (encrypted at rest when the store is an `EncryptedStore` with a key configured, feature
+/// `encryption`). Serialize it into a credential store only, never into logs, HTTP responses,
+/// error messages or anything else; to show a token, use its `Debug`, which redacts them.
+///
+/// ```
+/// use auth_core::OAuth2Token;
+///
+/// let token = OAuth2Token::bearer("at-secret");
+/// assert!(serde_json::to_string(&token).unwrap().contains("at-secret"), "in clear");
+/// assert!(!format!("{token:?}").contains("at-secret"), "redacted");
+/// ```
 #[derive(Clone, Serialize, Deserialize)]
 #[serde(from = "TokenRepr")]
 pub struct OAuth2Token {
@@ -399,6 +415,10 @@ pub mod unix_seconds {
 /// Provider crates define their own type (for example `AsanaUserCredentials`, which adds the user and
 /// workspace) that embeds an [`OAuth2Token`] with `#[serde(flatten)]`, so that the stored form is a
 /// flat JSON object any provider-agnostic code can read as [`Credentials`].
+///
+/// The `Serialize` this trait requires is the form the store keeps, so it writes the embedded
+/// token's secrets in clear (see [`OAuth2Token`]): an implementing type must be serialized into
+/// a credential store only, never into logs, responses or anything else.
 pub trait UserCredentials:
     Serialize + DeserializeOwned + Clone + fmt::Debug + Send + Sync + 'static
 {
@@ -454,6 +474,11 @@ impl UserCredentials for OAuth2Token {
 ///
 /// This is what the manager stores, refreshes and hands around; convert to and from a provider's
 /// typed credentials with [`Credentials::from_typed`] and [`Credentials::to_typed`].
+///
+/// Its `Serialize` writes the token's secrets in clear, as [`OAuth2Token`]'s does, because that
+/// is how credential stores persist them (encrypted at rest when the store is an
+/// `EncryptedStore` with a key configured): serialize it into a credential store only, never
+/// into logs, responses or anything else. Its `Debug` redacts them.
 #[derive(Clone, Serialize, Deserialize)]
 pub struct Credentials {
     /// The OAuth2 token.

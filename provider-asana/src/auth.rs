@@ -229,6 +229,11 @@ fn id_as_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Er
 }
 
 /// A user's Asana credentials: the OAuth2 token plus the workspace and the Asana user.
+///
+/// Its `Serialize` writes the access and refresh tokens in clear, as
+/// [`OAuth2Token`]'s does, because that is how credential stores persist them (encrypted at rest
+/// when the store is an `EncryptedStore` with a key configured): serialize it into a credential
+/// store only, never into logs, responses or anything else. Its `Debug` redacts them.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AsanaUserCredentials {
     /// `access_token`, `token_type`, `refresh_token`, `scope`, `expires_in`, `expires_at`,
