@@ -11,7 +11,7 @@
 //! | `POST /api/v1/account/applications/token` | `{access_token, token_type: "bearer", expires_in, organization_id}` |
 //! | `POST /api/v1/account/applications/scoped-token` | `{token, expires_in}`, limited to one customer |
 //! | `POST /api/v1/integrations/connectors` (also `/v1/...`) | 201, the connector |
-//! | `GET /api/v1/integrations/connectors` | `{data: [connector, ...]}` |
+//! | `GET /api/v1/integrations/connectors` | `{data: [connector, ...], next_cursor}`: a page of at most `limit` connectors (1–1,000, default 100), oldest first; pass `next_cursor` as `cursor` for the next page (`null` on the last) |
 //! | `GET`, `PATCH`, `DELETE /api/v1/integrations/connectors/{id}` | the connector |
 //! | `POST /api/v1/integrations/connectors/{id}/execute` (also `/api/v1/connectors/sources/{id}/execute`) | `{result, connector_metadata}` |
 //! | `POST /api/v1/integrations/connectors/oauth/initiate` | `{consent_url}`: the provider's consent page for a customer |
@@ -30,20 +30,26 @@
 //! same customer and connector type) answers that same connector, once, within
 //! [`OAUTH_SECRET_ID_TTL`]; no second connector is created.
 //!
-//! Errors are `{message, errors: [{message}], retryable}`: 400/422 for invalid input, 401 for a
-//! bad or expired token, 403 for what the caller may not do (a scoped token's limits, a write on
-//! a read-only connector, `/mcp` from a `Host` or `Origin` outside its allow lists) or what Asana
-//! refused, 404 for anything the caller does not own or that does not exist, Asana's records
-//! included, 405 for a method a path does not take (with `Allow`), 409 when a connector needs
-//! re-authorization (`retryable: false`) or, from an update,
-//! when other requests kept changing it meanwhile (`retryable: true`: send it again), 413 for an
-//! oversized body, 500 with `retryable: false` when the service's configuration or stored data
-//! needs an operator or its database refused the operation (`retryable: true` only when another
-//! request's write raced this one), 503 (`retryable: true`) when a store cannot be reached or is
-//! locked, 429 with `Retry-After` (Asana's, or the service's
-//! own per-application rate limit, [`DEFAULT_RATE_LIMIT_PER_SECOND`] unless configured), 501 for
-//! a consent flow without a public URL, 502/504 when Asana fails, 504 past the request timeout
-//! ([`DEFAULT_REQUEST_TIMEOUT`]).
+//! Errors are `{message, errors: [{message}], retryable, source}`, with `"outcome_unknown": true`
+//! added when the request may have been carried out although it failed (a write the provider
+//! failed on or did not answer in time, or any request but a GET or HEAD cut by the service's
+//! deadline): check before repeating it. `retryable` says whether the same request may succeed
+//! later; `source` is `"provider"` when the failure is the provider's (its refusal passed on, or
+//! no answer from it in time; a 404 is then a record the provider does not have) and `"service"`
+//! otherwise.
+//!
+//! The statuses: 400/422 for invalid input, 401 for a bad or expired token, 403 for what the caller
+//! may not do (a scoped token's limits, a write on a read-only connector, `/mcp` from a `Host` or
+//! `Origin` outside its allow lists) or what Asana refused, 404 for anything the caller does not
+//! own or that does not exist, Asana's records included, 405 for a method a path does not take
+//! (with `Allow`), 409 when a connector needs re-authorization (`retryable: false`) or, from an
+//! update, when other requests kept changing it meanwhile (`retryable: true`: send it again), 413
+//! for an oversized body, 500 with `retryable: false` when the service's configuration or stored
+//! data needs an operator or its database refused the operation (`retryable: true` only when
+//! another request's write raced this one), 503 (`retryable: true`) when a store cannot be reached
+//! or is locked, 429 with `Retry-After` (Asana's, or the service's own per-application rate limit,
+//! [`DEFAULT_RATE_LIMIT_PER_SECOND`] unless configured), 501 for a consent flow without a public
+//! URL, 502/504 when Asana fails, 504 past the request timeout ([`DEFAULT_REQUEST_TIMEOUT`]).
 //! Service tokens live [`DEFAULT_TOKEN_TTL`] unless configured (never less than
 //! [`MIN_TOKEN_TTL`]).
 //!
