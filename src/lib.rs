@@ -29,6 +29,7 @@
 //! # #[cfg(not(feature = "asana"))] compile_error!("this example needs the asana feature");
 //! ```
 #![warn(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 /// The provider-agnostic core, for implementers of providers and stores: the `AuthProvider` and
 /// `UserCredentials` traits, configuration keys and fields, the registry, store records and

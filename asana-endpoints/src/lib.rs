@@ -14,6 +14,7 @@
 //! ```
 
 #![warn(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 /// An HTTP method an endpoint takes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

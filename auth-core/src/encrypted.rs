@@ -40,7 +40,8 @@ const OVERWRITE_ATTEMPTS: usize = 64;
 /// How often `rotate` lists the store again because records changed while it ran.
 const ROTATE_ROUNDS: usize = 8;
 
-/// A [`CredentialStore`] whose payloads are encrypted at rest, over any store `S`.
+/// A [`CredentialStore`] whose payloads are encrypted at rest, over any store `S` (feature
+/// `encryption`).
 ///
 /// With a [`KeyRing`], every payload written is sealed under its primary key, payloads under any of
 /// its keys are read, and a record the store holds in plaintext is refused with
@@ -283,7 +284,8 @@ impl<S: CredentialStore> EncryptedStore<S> {
 
 /// Opens the records of an [`EncryptedStore`] read from the store underneath by other means, as
 /// the store's `get` answers them: decrypted, or refused (a plaintext record while the store has
-/// a key ring, a payload no key opens). Cheap to clone. See [`EncryptedStore::opener`].
+/// a key ring, a payload no key opens). Cheap to clone. See [`EncryptedStore::opener`]. Needs the
+/// `encryption` feature.
 ///
 /// `Debug` shows the store underneath and whether there are keys, never a key.
 #[derive(Clone)]

@@ -92,6 +92,7 @@
 //! # });
 //! ```
 #![warn(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod cell;
 pub mod config;

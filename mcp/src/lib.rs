@@ -38,6 +38,7 @@
 //! (feature `testing`) helps tests call tools through rmcp's client, and sends what that client
 //! cannot as plain HTTP.
 #![warn(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod executor;
 mod server;

@@ -166,6 +166,7 @@
 //! # Ok(())
 //! # }
 //! ```
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 // Layers, each module importing only those above it in this list: `seed`; `data` (the objects);
 // `state` (app, grants, tokens, faults, counters, replies); `request` (a parsed API request and

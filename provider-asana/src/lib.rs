@@ -19,6 +19,7 @@
 //! assert!(!format!("{provider:?}").contains("client-secret"));
 //! ```
 #![warn(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod auth;
 pub mod client;

@@ -47,6 +47,7 @@
 //! `inventory` registration), `provider` ([`DeclarativeProvider`]), `fields` (configuration
 //! fields), `builtin`, `definition` (the schema and its validation), `error`.
 #![warn(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod builtin;
 mod definition;

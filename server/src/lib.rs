@@ -195,6 +195,7 @@
 //! `routes` (one module per route group); `openapi` (the
 //! document); `server` ([`Server`], [`ServerBuilder`]).
 #![warn(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod admin;
 mod edge;

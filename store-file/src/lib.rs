@@ -63,6 +63,7 @@
 //! # }).unwrap();
 //! ```
 #![warn(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod document;
 

@@ -71,6 +71,7 @@
 //! # }).unwrap();
 //! ```
 #![warn(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod schema;
 mod worker;

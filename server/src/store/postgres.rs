@@ -247,7 +247,8 @@ const INSERT_AUDIT_BATCH: &str = concat!(
      param_names, outcome, status, duration_ms, n) ORDER BY e.n"
 );
 
-/// The service's store in PostgreSQL, on the credential store's connections. Cheap to clone.
+/// The service's store in PostgreSQL, on the credential store's connections (feature
+/// `postgres`, on by default). Cheap to clone.
 #[derive(Clone, Debug)]
 pub struct PostgresServiceStore {
     db: PostgresCredentialStore,
