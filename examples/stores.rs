@@ -2,15 +2,16 @@
 //! file, each encrypted at rest by the same layer (`EncryptedStore`, over any store), and then
 //! rotates to a new key.
 //!
+//! The file store is behind the facade's `file` feature, which is not on by default:
+//!
 //! ```sh
-//! cargo run --example stores
+//! cargo run --example stores --features file
 //! ```
 
 use integrations::{
-    AuthManager, CredentialStore, EncryptedStore, EncryptionKey, EnvSource, KeyRing,
-    MemoryCredentialStore, OAuth2Token, SqliteCredentialStore,
+    AuthManager, CredentialStore, EncryptedStore, EncryptionKey, EnvSource, FileCredentialStore,
+    KeyRing, MemoryCredentialStore, OAuth2Token, SqliteCredentialStore,
 };
-use store_file::FileCredentialStore;
 
 /// Everything an application does with stored credentials, whatever the store.
 async fn connect_users(

@@ -13,6 +13,15 @@
 //! | `sqlite` | yes | [`SqliteCredentialStore`], the embedded default store |
 //! | `file` | no | `FileCredentialStore`, one JSON document on disk |
 //!
+//! The root holds what most applications use. The rest of the core is under [`auth_core`], for
+//! example `integrations::auth_core::StoredPendingStates` (pending consents shared by several
+//! instances), `integrations::auth_core::UserCredentials` and
+//! `integrations::auth_core::AuthProvider`; each provider is under its module (`asana`,
+//! `declarative`). The stores' builders (`SqliteCredentialStore::builder`,
+//! `FileCredentialStore::builder`) return types this crate does not re-export
+//! (`store_sqlite::SqliteStoreBuilder`, `store_file::FileStoreBuilder`): chain their methods, or
+//! depend on `store-sqlite` or `store-file` to name them.
+//!
 //! Providers register themselves with `inventory`: with the `asana` feature on,
 //! `AuthManager::builder()` finds Asana without any import, and configures it when its
 //! configuration (env keys `ASANA_*`, a TOML file, or values in code) is present.
@@ -33,8 +42,11 @@
 
 /// The provider-agnostic core, for implementers of providers and stores: the `AuthProvider` and
 /// `UserCredentials` traits, configuration keys and fields, the registry, store records and
-/// helpers, encryption envelopes. Applications need only the items re-exported at this crate's
-/// root.
+/// helpers, encryption envelopes. This crate's root re-exports what most applications use; the
+/// rest is reached through this module, for example
+/// [`auth_core::StoredPendingStates`] (for consent callbacks that may reach another instance
+/// than the one that started the flow), [`auth_core::UserCredentials`] and
+/// [`auth_core::AuthProvider`].
 pub use auth_core;
 
 pub use auth_core::config::EnvSource;
