@@ -116,6 +116,37 @@ impl FileCredentialStore {
     /// Opens the store at `path` (the file is created by the first write), encrypted with
     /// [`KeyRing::from_env`] when `INTEGRATIONS_ENCRYPTION_KEY` is set and plaintext otherwise.
     /// An existing file is read once to check that it is a valid document.
+    ///
+    /// Whether the tokens are encrypted is decided by the process environment, not by the code:
+    /// without `INTEGRATIONS_ENCRYPTION_KEY`, this writes every token in clear into the JSON
+    /// file, and the only sign is one `tracing` warning at open (unseen unless the application
+    /// installs a subscriber). To decide in code, use the builder: [`FileStoreBuilder::key_ring`]
+    /// always encrypts, whatever the environment says, and [`FileStoreBuilder::unencrypted`]
+    /// never does. [`EncryptedStore::is_encrypted`] says which a store is.
+    ///
+    /// ```
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// use auth_core::crypto::{EncryptionKey, KeyRing};
+    /// use store_file::FileCredentialStore;
+    ///
+    /// let dir = tempfile::tempdir().unwrap();
+    /// // Your key, from wherever you keep secrets (`EncryptionKey::from_base64`).
+    /// let ring = KeyRing::new(EncryptionKey::generate());
+    /// let encrypted = FileCredentialStore::builder(dir.path().join("credentials.json"))
+    ///     .key_ring(ring)
+    ///     .open()
+    ///     .await?;
+    /// assert!(encrypted.is_encrypted());
+    ///
+    /// // Plaintext on purpose (tests, throwaway tools).
+    /// let plain = FileCredentialStore::builder(dir.path().join("plain.json"))
+    ///     .unencrypted()
+    ///     .open()
+    ///     .await?;
+    /// assert!(!plain.is_encrypted());
+    /// # Ok::<(), auth_core::StoreError>(())
+    /// # }).unwrap();
+    /// ```
     pub async fn open(path: impl AsRef<Path>) -> Result<EncryptedStore<Self>, StoreError> {
         Self::builder(path).open().await
     }

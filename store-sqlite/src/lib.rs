@@ -165,6 +165,37 @@ impl SqliteCredentialStore {
     /// Opens (creating if needed) the database at `path`, encrypted with
     /// [`KeyRing::from_env`](auth_core::crypto::KeyRing::from_env) when
     /// `INTEGRATIONS_ENCRYPTION_KEY` is set and plaintext otherwise.
+    ///
+    /// Whether the tokens are encrypted is decided by the process environment, not by the code:
+    /// without `INTEGRATIONS_ENCRYPTION_KEY`, this stores every token in clear, and the only sign
+    /// is one `tracing` warning at open (unseen unless the application installs a subscriber).
+    /// To decide in code, use the builder: [`SqliteStoreBuilder::key_ring`] always encrypts,
+    /// whatever the environment says, and [`SqliteStoreBuilder::unencrypted`] never does.
+    /// [`EncryptedStore::is_encrypted`] says which a store is.
+    ///
+    /// ```
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// use auth_core::crypto::{EncryptionKey, KeyRing};
+    /// use store_sqlite::SqliteCredentialStore;
+    ///
+    /// let dir = tempfile::tempdir().unwrap();
+    /// // Your key, from wherever you keep secrets (`EncryptionKey::from_base64`).
+    /// let ring = KeyRing::new(EncryptionKey::generate());
+    /// let encrypted = SqliteCredentialStore::builder(dir.path().join("credentials.db"))
+    ///     .key_ring(ring)
+    ///     .open()
+    ///     .await?;
+    /// assert!(encrypted.is_encrypted());
+    ///
+    /// // Plaintext on purpose (tests, throwaway tools).
+    /// let plain = SqliteCredentialStore::builder(dir.path().join("plain.db"))
+    ///     .unencrypted()
+    ///     .open()
+    ///     .await?;
+    /// assert!(!plain.is_encrypted());
+    /// # Ok::<(), auth_core::StoreError>(())
+    /// # }).unwrap();
+    /// ```
     pub async fn open(path: impl AsRef<Path>) -> Result<EncryptedStore<Self>, StoreError> {
         Self::builder(path).open().await
     }
