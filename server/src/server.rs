@@ -622,6 +622,19 @@ impl Server {
     /// each request counted in the metrics (by route template) and answered 504 past the request
     /// timeout; a method a path does not take is 405 in the error shape, with `Allow`. Its `/mcp`
     /// accepts loopback `Host`s only when configured to, or when no public URL is set.
+    ///
+    /// The router only answers requests: the tasks [`Server::serve`] runs beside it do not
+    /// start. An application that serves this router itself goes without:
+    ///
+    /// - the background refresher ([`ServerBuilder::refresh_ahead`]): tokens are still refreshed
+    ///   when a request needs one, but none ahead of use, so an execute may wait for a refresh;
+    /// - the audit's retention ([`ServerBuilder::audit_retention`]): no audit entry is deleted,
+    ///   however old, unless another instance on the same store runs `serve`;
+    /// - the start-up check of the encryption keys: keys that cannot open the stored credentials
+    ///   are not logged at start (`/readyz` still runs the check when it is called, and answers
+    ///   503).
+    ///
+    /// To have them, run the service with [`Server::serve`].
     pub fn router(&self) -> Router {
         self.router_on(None)
     }
