@@ -22,7 +22,7 @@ const AUTHORIZATION_URL: ConfigKey<Url> = ConfigKey::url("authorization_url");
 const TOKEN_URL: ConfigKey<Url> = ConfigKey::url("token_url");
 const CLIENT_ID: ConfigKey<str> = ConfigKey::text("client_id");
 const CLIENT_SECRET: ConfigKey<SecretString> = ConfigKey::secret("client_secret");
-const REDIRECT_URI: ConfigKey<Url> = ConfigKey::url("redirect_uri");
+const REDIRECT_URI: ConfigKey<Url> = ConfigKey::redirect_uri("redirect_uri");
 
 /// Acme's configuration: its own prefixed env keys, defaults for the endpoints.
 const FIELDS: &[ConfigField] = &[
