@@ -851,8 +851,33 @@ fn validate(
     })
 }
 
+/// Refuses `uri` as `provider`'s redirect URI given in code unless configuration would take it
+/// ([`FieldKind::RedirectUri`]: https, http on a loopback host, an app's private-use scheme or
+/// `urn:ietf:wg:oauth:2.0:oob`), with [`ConfigError::InsecureUrl`] from [`ConfigSource::Code`]:
+/// the authorization code travels to it.
+///
+/// ```
+/// use auth_core::config::check_redirect_uri_from_code;
+///
+/// let app = "com.example.app:/callback".parse().unwrap();
+/// assert!(check_redirect_uri_from_code("acme", &app).is_ok());
+/// let plain = "http://app.example.com/callback".parse().unwrap();
+/// assert!(check_redirect_uri_from_code("acme", &plain).is_err());
+/// ```
+pub fn check_redirect_uri_from_code(provider: &str, uri: &Url) -> Result<(), ConfigError> {
+    if is_redirect_uri(uri) {
+        return Ok(());
+    }
+    Err(ConfigError::InsecureUrl {
+        provider: provider.to_string(),
+        field: "redirect_uri".into(),
+        url: redact_url(uri),
+        origin: ConfigSource::Code,
+    })
+}
+
 /// Whether `url` can be a redirect URI ([`FieldKind::RedirectUri`]).
-pub(crate) fn is_redirect_uri(url: &Url) -> bool {
+fn is_redirect_uri(url: &Url) -> bool {
     is_secure_endpoint(url)
         || url.as_str() == "urn:ietf:wg:oauth:2.0:oob"
         || url.scheme().contains('.')

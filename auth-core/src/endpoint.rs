@@ -22,7 +22,7 @@ use reqwest::StatusCode;
 use tracing::Instrument;
 use url::Url;
 
-use crate::config::{check_endpoint_from_code, is_redirect_uri};
+use crate::config::{check_endpoint_from_code, check_redirect_uri_from_code};
 use crate::error::{AuthError, ConfigError, OAuthErrorCode, TokenOperation};
 use crate::http::{client_once, read_limited};
 use crate::provider::{
@@ -107,8 +107,8 @@ fn check_endpoints(provider: &dyn AuthProvider) -> Result<(), ConfigError> {
         check_endpoint_from_code(id, "revocation_url", url)?;
     }
     match &settings.redirect_uri {
-        Some(uri) if !is_redirect_uri(uri) => check_endpoint_from_code(id, "redirect_uri", uri),
-        _ => Ok(()),
+        Some(uri) => check_redirect_uri_from_code(id, uri),
+        None => Ok(()),
     }
 }
 

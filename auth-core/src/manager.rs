@@ -585,6 +585,8 @@ impl AuthManager {
     ///
     /// Fails with [`AuthError::InvalidCredentials`] for a blank subject, and for credentials
     /// with neither an access token nor a refresh token: nothing could ever be sent with them.
+    /// Credentials with a refresh token alone are stored as expired, so that their first use
+    /// refreshes them.
     pub async fn store_credentials<C: UserCredentials>(
         &self,
         provider: &str,
@@ -611,16 +613,20 @@ impl AuthManager {
                     "the subject is blank: credentials are stored under a subject (a user, a team, an agent), so name one",
                 ));
             }
-            let token = &generic.token;
-            if token.access_token.expose_secret().trim().is_empty()
-                && token
+            let mut generic = generic;
+            let token = &mut generic.token;
+            if token.access_token.expose_secret().trim().is_empty() {
+                if token
                     .refresh_token
                     .as_ref()
                     .is_none_or(|refresh| refresh.expose_secret().trim().is_empty())
-            {
-                return Err(invalid(
-                    "they hold neither an access token nor a refresh token",
-                ));
+                {
+                    return Err(invalid(
+                        "they hold neither an access token nor a refresh token",
+                    ));
+                }
+                // Nothing to send yet: the first use refreshes.
+                token.expires_at = Some(std::time::UNIX_EPOCH);
             }
             let record = CredentialRecord::new(provider, subject, generic.to_payload());
             let version = self.inner.store.put(record, PutMode::Overwrite).await?;

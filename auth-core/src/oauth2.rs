@@ -15,6 +15,7 @@ use sha2::{Digest, Sha256};
 use tracing::Instrument;
 use url::Url;
 
+use crate::config::check_redirect_uri_from_code;
 use crate::endpoint::TokenEndpoint;
 use crate::error::{AuthError, TokenOperation};
 use crate::pending::{PendingState, PendingStateStore};
@@ -156,7 +157,9 @@ impl AuthorizeOptions {
         self
     }
 
-    /// Sets the redirect URI.
+    /// Sets the redirect URI, instead of the provider's. It must be one configuration would take
+    /// (https, http on a loopback host, an app's private-use scheme): `authorize` refuses others
+    /// with [`ConfigError::InsecureUrl`](crate::ConfigError::InsecureUrl).
     pub fn redirect_uri(mut self, uri: Url) -> Self {
         self.redirect_uri = Some(uri);
         self
@@ -242,6 +245,9 @@ impl OAuth2Flow {
                 .state
                 .clone()
                 .unwrap_or_else(|| URL_SAFE_NO_PAD.encode(random_bytes()));
+            if let Some(uri) = &options.redirect_uri {
+                check_redirect_uri_from_code(self.provider(), uri)?;
+            }
             let redirect_uri = options
                 .redirect_uri
                 .clone()

@@ -232,6 +232,11 @@ impl ApiRequest {
             ));
         }
         let base = &self.api.base_url;
+        if !crate::config::is_secure_endpoint(base) {
+            return Err(refuse(
+                "the API base URL is not https (plain http only on 127.0.0.1, ::1 or localhost), so the token is not sent there",
+            ));
+        }
         let joined = format!("{}{}", base.as_str().trim_end_matches('/'), self.path);
         let url =
             url::Url::parse(&joined).map_err(|_| refuse("the path is not a valid URL path"))?;

@@ -27,7 +27,9 @@ use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use auth_core::config::{ConfigField, ProviderConfig, check_endpoint_from_code};
+use auth_core::config::{
+    ConfigField, ProviderConfig, check_endpoint_from_code, check_redirect_uri_from_code,
+};
 use auth_core::http::client_once;
 use auth_core::provider::{ApiSettings, ClientAuthMethod, OAuth2Settings, RevocationScope};
 use auth_core::token::UserCredentials;
@@ -345,6 +347,9 @@ impl AsanaAuthProvider {
             (keys::API_BASE_URL, &app.api_base_url),
         ] {
             check_endpoint_from_code(PROVIDER_ID, key.name(), url)?;
+        }
+        if let Some(uri) = &app.redirect_uri {
+            check_redirect_uri_from_code(PROVIDER_ID, uri)?;
         }
         let missing = |field: &str, keys: &[&str]| ConfigError::Missing {
             provider: PROVIDER_ID.into(),

@@ -11,10 +11,12 @@ use integrations::auth_core::config::is_secure_endpoint;
 use integrations::{CredentialStore, EncryptedStore, SecretString, StoreError};
 use url::Url;
 
-use crate::error::{ServerError, ServiceStoreError};
+use crate::error::ServerError;
 use crate::providers::{ConnectorTypes, OAuthClient, OWN_CLIENT_PROVIDER, oauth_app_record};
 use crate::secrets::{self, Sealer};
-use crate::store::{ApplicationRecord, ConnectorFilter, SealedAt, ServiceStore};
+use crate::store::{
+    ApplicationRecord, ConnectorFilter, Sealed, SealedAt, SealedValue, ServiceStore,
+};
 
 /// The credential store's re-encryption under its primary key, whatever store is underneath.
 #[async_trait]
@@ -29,6 +31,10 @@ impl<S: CredentialStore> Rotate for EncryptedStore<S> {
         EncryptedStore::rotate(self).await
     }
 }
+
+/// How often [`Admin::reencrypt`] lists the service's sealed values again because some changed
+/// while it ran.
+const RESEAL_ROUNDS: usize = 8;
 
 /// What [`Admin::reencrypt`] rewrote under the primary key: how many of each.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -257,38 +263,58 @@ impl Admin {
     /// old key); after it, no instance needs the old key. It can run while the service serves: a
     /// value written meanwhile was sealed by its writer and is left as it is.
     ///
-    /// Fails with [`ServerError::NoEncryptionKey`] when the service has no key, and, changing
-    /// nothing, when a value does not open with the ring's keys (sealed under a key it lacks, or
-    /// damaged).
+    /// Fails with [`ServerError::NoEncryptionKey`] when the service has no key; changing nothing,
+    /// when a value it finds at the start does not open with the ring's keys (sealed under a key
+    /// it lacks, or damaged); and with [`ServerError::StillSealedWithOldKey`] when values sealed
+    /// under an old key keep appearing while it runs (an instance still seals with that key).
     pub async fn reencrypt(&self) -> Result<Reencrypted, ServerError> {
         if !self.sealer.is_encrypted() {
             return Err(ServerError::NoEncryptionKey);
         }
-        let values = self.store.sealed_values(SystemTime::now()).await?;
-        let replacements = values
-            .iter()
-            .map(|value| Ok((value, self.sealer.resealed(value)?)))
-            .collect::<Result<Vec<_>, ServiceStoreError>>()?;
+        // Every value opens before anything is written, the credentials' included (rotate reads
+        // them all first).
+        let mut pending = self.not_current().await?;
         let mut done = Reencrypted {
             credentials: self.rotation.rotate().await?,
             ..Reencrypted::default()
         };
-        for (value, replacement) in replacements {
-            let Some(replacement) = replacement else {
-                continue;
-            };
-            if self
-                .store
-                .reseal(&value.at, &value.sealed, replacement)
-                .await?
-            {
-                match value.at {
-                    SealedAt::OAuthApp { .. } => done.oauth_apps += 1,
-                    SealedAt::OAuthState { .. } => done.consent_flows += 1,
+        // Values written meanwhile by an instance still sealing with the old key are left to
+        // the next round, as rotate does with records.
+        for _ in 0..RESEAL_ROUNDS {
+            if pending.is_empty() {
+                return Ok(done);
+            }
+            for (value, replacement) in pending {
+                if self
+                    .store
+                    .reseal(&value.at, &value.sealed, replacement)
+                    .await?
+                {
+                    match value.at {
+                        SealedAt::OAuthApp { .. } => done.oauth_apps += 1,
+                        SealedAt::OAuthState { .. } => done.consent_flows += 1,
+                    }
                 }
             }
+            pending = self.not_current().await?;
         }
-        Ok(done)
+        Err(ServerError::StillSealedWithOldKey {
+            done: format!(
+                "{} credential record(s), {} OAuth client secret(s), {} consent flow(s) re-encrypted",
+                done.credentials, done.oauth_apps, done.consent_flows
+            ),
+        })
+    }
+
+    /// The service's sealed values that are not under the primary key, each sealed again.
+    async fn not_current(&self) -> Result<Vec<(SealedValue, Sealed)>, ServerError> {
+        let mut resealed = Vec::new();
+        for value in self.store.sealed_values(SystemTime::now()).await? {
+            if let Some(replacement) = self.sealer.resealed(&value)? {
+                resealed.push((value, replacement));
+            }
+        }
+        Ok(resealed)
     }
 
     async fn application(&self, id: &str) -> Result<ApplicationRecord, ServerError> {

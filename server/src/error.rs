@@ -63,8 +63,8 @@ pub enum ServiceStoreError {
         /// The newest version this release reads.
         supported: i64,
     },
-    /// A stored value could not be read back (a damaged row, or a secret sealed under a key that
-    /// is not configured).
+    /// A stored value could not be read back (a damaged row, or a sealed secret that does not
+    /// open; one sealed under a key that is not configured is [`ServiceStoreError::UnknownKey`]).
     #[error("the service store holds an unreadable {what}: {reason}")]
     Corrupt {
         /// What could not be read.
@@ -128,6 +128,15 @@ pub enum ServerError {
         "no encryption key: set INTEGRATIONS_ENCRYPTION_KEY (base64 of 32 random bytes) or pass a key ring to the server builder; to run without encryption at rest (tests only), configure insecure_no_encryption"
     )]
     NoEncryptionKey,
+    /// [`Admin::reencrypt`](crate::Admin::reencrypt) still found values sealed under an old key
+    /// after each of its rounds: an instance goes on sealing with that key.
+    #[error(
+        "values sealed under an old key kept appearing while re-encrypting ({done}): an instance still seals with the old key; give every instance the new key as its primary key, then run it again"
+    )]
+    StillSealedWithOldKey {
+        /// How many of each were re-encrypted before it stopped.
+        done: String,
+    },
     /// A configuration value is unusable.
     #[error("invalid server configuration `{field}`: {reason}")]
     InvalidConfig {

@@ -1129,6 +1129,8 @@ impl Connectors {
     fn asana_provider(&self, client: Option<OAuthClient>) -> Result<AsanaAuthProvider, ApiError> {
         let mut app = self.settings.asana.clone();
         app.token = None;
+        // Consent flows send the service's own callback, never the app's.
+        app.redirect_uri = None;
         app.client_id = client.as_ref().map(|c| c.client_id.clone());
         app.client_secret = client.map(|c| c.client_secret);
         AsanaAuthProvider::with_http_client(app, self.settings.http.clone())

@@ -12,6 +12,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::http::StatusCode;
 use integrations::asana::{AsanaAppCredentials, AsanaAuthProvider, RetryConfig};
+use integrations::auth_core::config::is_secure_endpoint;
 use integrations::{CredentialStore, EnvSource, KeyRing, RecordOpener, SqliteCredentialStore};
 use tokio::net::TcpListener;
 use url::Url;
@@ -255,7 +256,8 @@ impl ServerBuilder {
         self
     }
 
-    /// The URL clients and providers reach the service at (for consent-flow redirects).
+    /// The URL clients and providers reach the service at (for consent-flow redirects): https,
+    /// or plain http only on a loopback host, or [`ServerBuilder::build`] fails.
     pub fn public_url(mut self, url: Url) -> Self {
         self.public_url = Some(url);
         self
@@ -415,8 +417,22 @@ impl ServerBuilder {
             .providers
             .connector_types()
             .map_err(ServerError::ProviderDefinitions)?;
-        // Checked once here (its URLs, a secret without an id), not at the first connector.
-        AsanaAuthProvider::new(self.asana.clone()).map_err(|e| ServerError::InvalidConfig {
+        if let Some(url) = &self.public_url
+            && !is_secure_endpoint(url)
+        {
+            return Err(ServerError::InvalidConfig {
+                field: "public_url",
+                reason: format!(
+                    "`{}` must be https (plain http only on 127.0.0.1, ::1 or localhost): consent flows send providers' authorization codes to it",
+                    url.origin().ascii_serialization()
+                ),
+            });
+        }
+        // Its URLs, checked once here rather than at each connector. Its client may be half set
+        // (an id without a secret): it then goes unused, as before.
+        let mut urls = self.asana.clone();
+        (urls.client_id, urls.client_secret) = (None, None);
+        AsanaAuthProvider::new(urls).map_err(|e| ServerError::InvalidConfig {
             field: "asana_app",
             reason: e.to_string(),
         })?;

@@ -305,3 +305,35 @@ async fn a_token_with_a_bare_prefix_goes_without_the_bearer_scheme_and_others_wi
         .collect();
     assert_eq!(sent, ["key_123", "Bearer at-oauth"]);
 }
+
+/// A provider whose API base URL is plain http off loopback gets no token: the request is
+/// refused before anything is sent.
+#[tokio::test]
+async fn no_token_is_sent_to_a_plain_http_api() {
+    let server = MockServer::start().await;
+    let auth = AuthManager::builder()
+        .env(EnvSource::empty())
+        .auto_configure(false)
+        .provider(WithApi {
+            settings: settings(&server.uri()),
+            api: ApiSettings::new("http://api.example.com/v1".parse().unwrap()),
+        })
+        .build()
+        .unwrap();
+    auth.store_credentials("test", "alice", &valid("at-canary", "rt-1"))
+        .await
+        .unwrap();
+    let session = auth.session("alice").await.unwrap();
+    let refused = session.request("test").unwrap().path("/items").send().await;
+    match refused {
+        Err(AuthError::ApiRequest { provider, reason }) => assert_eq!(
+            (provider.as_str(), reason.as_str()),
+            (
+                "test",
+                "the API base URL is not https (plain http only on 127.0.0.1, ::1 or localhost), so the token is not sent there"
+            )
+        ),
+        other => panic!("{other:?}"),
+    }
+    assert!(server.received_requests().await.unwrap().is_empty());
+}

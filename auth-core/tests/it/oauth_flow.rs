@@ -1742,8 +1742,8 @@ fn a_section_for_a_provider_given_in_code_is_known_and_a_stray_one_is_not() {
 /// provider whose authorization, token or revocation URL is plain http off loopback, or whose
 /// redirect URI is, does not build, so no client secret or code is ever sent in clear. Loopback
 /// http and private-use redirect schemes are accepted.
-#[test]
-fn plain_http_endpoints_set_in_code_are_refused() {
+#[tokio::test]
+async fn plain_http_endpoints_set_in_code_are_refused() {
     let secure = settings("https://auth.example.com");
     let mut cases = Vec::new();
     let mut s = secure.clone();
@@ -1799,6 +1799,22 @@ fn plain_http_endpoints_set_in_code_are_refused() {
             "{field}"
         );
     }
+    // Nor a redirect URI given for one authorization.
+    let auth = builder("https://auth.example.com").build().unwrap();
+    let overridden = auth
+        .oauth2("test")
+        .unwrap()
+        .authorize(
+            AuthorizeOptions::default().redirect_uri("http://app.example.com/cb".parse().unwrap()),
+        )
+        .await;
+    assert!(
+        matches!(
+            &overridden,
+            Err(AuthError::Config(ConfigError::InsecureUrl { field, .. })) if field == "redirect_uri"
+        ),
+        "{overridden:?}"
+    );
     let mut local = settings("http://127.0.0.1:8080");
     local.redirect_uri = Some("com.example.app:/callback".parse().unwrap());
     assert!(
@@ -1857,5 +1873,14 @@ async fn credentials_with_a_blank_subject_or_no_token_are_refused() {
     auth.store_credentials("test", "u", &blank("", Some("rt")))
         .await
         .unwrap();
-    assert_eq!(store.list(None).await.unwrap().len(), 1);
+    let stored = auth
+        .load_credentials::<OAuth2Token>("test", "u")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        stored.expires_at,
+        Some(std::time::UNIX_EPOCH),
+        "stored as expired, so that its first use refreshes"
+    );
 }

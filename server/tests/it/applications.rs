@@ -332,6 +332,36 @@ async fn the_service_refuses_to_start_without_a_key_with_a_short_token_life_an_e
         }
         other => panic!("{:?}", other.map(|_| ())),
     }
+    let built = integrations_server::Server::builder()
+        .store_dir(dir.path())
+        .insecure_no_encryption()
+        .public_url("http://integrations.example.com/".parse().unwrap())
+        .build()
+        .await;
+    match built {
+        Err(integrations_server::ServerError::InvalidConfig { field, reason }) => {
+            assert_eq!(field, "public_url");
+            assert_eq!(
+                reason,
+                "`http://integrations.example.com` must be https (plain http only on 127.0.0.1, ::1 or localhost): consent flows send providers' authorization codes to it"
+            );
+        }
+        other => panic!("{:?}", other.map(|_| ())),
+    }
+    // A client id without its secret: the service's app goes unused, as before; the service
+    // starts.
+    let mut half = integrations::asana::AsanaAppCredentials::default();
+    half.client_id = Some("id-without-secret".into());
+    assert!(
+        integrations_server::Server::builder()
+            .store_dir(dir.path())
+            .insecure_no_encryption()
+            .asana_app(half)
+            .public_url("http://127.0.0.1:8080/".parse().unwrap())
+            .build()
+            .await
+            .is_ok()
+    );
     assert!(
         integrations_server::Server::builder()
             .store_dir(dir.path())
