@@ -111,7 +111,7 @@ pub(crate) struct RefreshPolicy {
     pub(crate) max_wait: Duration,
     pub(crate) poll_interval: Duration,
     /// After a transient refresh failure while the old token is still valid, wait this long
-    /// before trying again.
+    /// (or until the token expires, if sooner) before trying again.
     pub(crate) retry_after_transient: Duration,
     /// How long writing refreshed credentials is retried.
     pub(crate) store_write_budget: Duration,
@@ -1012,16 +1012,22 @@ impl TokenCell {
     ) -> Result<SecretString, AuthError> {
         let token = &credentials.token;
         let was_rejected = rejected.is_some_and(|r| r.same_secret(&token.access_token));
-        if err.is_transient()
-            && !was_rejected
-            && !token.expires_within(Duration::ZERO, SystemTime::now())
-        {
+        let now = SystemTime::now();
+        if err.is_transient() && !was_rejected && !token.expires_within(Duration::ZERO, now) {
             tracing::warn!(provider = self.endpoint.id(), subject = %self.subject, error = %err,
                 "refresh failed; using the current token until it expires");
+            // The hold ends at the token's expiry when that comes first: an expired token is
+            // never served from the cache.
+            let hold = match token.expires_at {
+                Some(expires_at) => self
+                    .policy
+                    .retry_after_transient
+                    .min(expires_at.duration_since(now).unwrap_or_default()),
+                None => self.policy.retry_after_transient,
+            };
             self.hold_until(
                 credentials,
-                coarsetime::Instant::now()
-                    + coarsetime::Duration::from(self.policy.retry_after_transient),
+                coarsetime::Instant::now() + coarsetime::Duration::from(hold),
             );
             return Ok(token.access_token.clone());
         }
