@@ -1737,4 +1737,75 @@ mod tests {
         assert_eq!(long.lease_for(default_timeout), Duration::from_secs(600));
         assert_eq!(policy.lease_for(Duration::MAX), MAX_TOKEN_LIFETIME);
     }
+
+    /// A provider whose token endpoint is `uri`/token, for cells built with a policy of their own.
+    #[derive(Debug)]
+    struct AtUri(OAuth2Settings);
+
+    #[async_trait::async_trait]
+    impl crate::AuthProvider for AtUri {
+        fn id(&self) -> &str {
+            "test"
+        }
+        fn oauth2_settings(&self) -> Option<&OAuth2Settings> {
+            Some(&self.0)
+        }
+    }
+
+    /// After one transient refresh failure the still-valid token is held for
+    /// `retry_after_transient` (here 200 ms) without another request, and once the hold is
+    /// over the next call tries the refresh again and gets the new token.
+    #[tokio::test]
+    async fn the_hold_after_a_transient_failure_ends_and_the_refresh_is_tried_again() {
+        use wiremock::matchers::{method, path};
+        use wiremock::{Mock, MockServer, ResponseTemplate};
+
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .and(path("/token"))
+            .respond_with(ResponseTemplate::new(502))
+            .up_to_n_times(1)
+            .mount(&server)
+            .await;
+        Mock::given(method("POST"))
+            .and(path("/token"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+                "access_token": "at-2", "token_type": "bearer", "expires_in": 3600
+            })))
+            .mount(&server)
+            .await;
+        let settings = OAuth2Settings::new(
+            format!("{}/authorize", server.uri()).parse().unwrap(),
+            format!("{}/token", server.uri()).parse().unwrap(),
+            "client-1",
+        );
+        let endpoint = Arc::new(TokenEndpoint::new(Arc::new(AtUri(settings))).unwrap());
+        let mut token = OAuth2Token::bearer("still-valid");
+        token.refresh_token = Some("rt".into());
+        token.expires_in = Some(3600);
+        // Inside the 60 s margin: due for a refresh, far from expiring during the test.
+        token.expires_at = Some(SystemTime::now() + Duration::from_secs(30));
+        let policy = RefreshPolicy {
+            retry_after_transient: Duration::from_millis(200),
+            ..RefreshPolicy::default()
+        };
+        let cell = Arc::new(TokenCell::in_memory(
+            endpoint,
+            "u",
+            Credentials::new(token),
+            policy,
+            None,
+        ));
+        let requests = || async { server.received_requests().await.unwrap().len() };
+        assert_eq!(cell.token().await.unwrap().expose_secret(), "still-valid");
+        assert_eq!(cell.token().await.unwrap().expose_secret(), "still-valid");
+        assert_eq!(
+            requests().await,
+            1,
+            "held: no second request during the hold"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(cell.token().await.unwrap().expose_secret(), "at-2");
+        assert_eq!(requests().await, 2);
+    }
 }

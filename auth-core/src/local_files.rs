@@ -211,4 +211,23 @@ mod tests {
         );
         assert_eq!(mode(&dir), 0o755, "the directory keeps its mode");
     }
+
+    /// A store's file that its group (or others) may read or write is restricted to its owner:
+    /// 0o640, 0o660 and 0o604 all become 0o600 (the owner's bits kept, every other bit cleared).
+    #[test]
+    fn a_file_open_to_its_group_is_restricted_too() {
+        let root = tempfile::tempdir().unwrap();
+        let io_error = |e: io::Error| StoreError::Io {
+            store: "test",
+            location: "loc".into(),
+            source: e,
+        };
+        for open in [0o640, 0o660, 0o604] {
+            let file = root.path().join(format!("creds-{open:o}.db"));
+            std::fs::write(&file, b"").unwrap();
+            std::fs::set_permissions(&file, std::fs::Permissions::from_mode(open)).unwrap();
+            restrict_to_owner(&file, "test", "loc", io_error).unwrap();
+            assert_eq!(mode(&file), 0o600, "a file at {open:o}");
+        }
+    }
 }

@@ -688,4 +688,28 @@ mod tests {
         kept.sort();
         assert_eq!(kept, ["s3", "s4", "s5"]);
     }
+
+    /// A state taken for another provider than the one it was issued for fails with
+    /// `StateProviderMismatch` naming both, and is consumed all the same: the provider it was
+    /// issued for then gets `StateReused`, so a state leaked to a wrong callback cannot be
+    /// completed afterwards.
+    #[tokio::test]
+    async fn a_state_taken_for_another_provider_is_spent() {
+        let states = MemoryPendingStates::new(TTL);
+        states
+            .insert("s-1", PendingState::new("acme", None, None, vec![]))
+            .await
+            .unwrap();
+        let err = states.take("other", "s-1").await.unwrap_err();
+        assert!(
+            matches!(&err, AuthError::StateProviderMismatch { provider, issued_for }
+                if provider == "other" && issued_for == "acme"),
+            "{err:?}"
+        );
+        let err = states.take("acme", "s-1").await.unwrap_err();
+        assert!(
+            matches!(&err, AuthError::StateReused { provider } if provider == "acme"),
+            "{err:?}"
+        );
+    }
 }
