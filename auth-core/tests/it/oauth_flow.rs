@@ -655,6 +655,40 @@ async fn refresh_or_access_revokes_the_access_token_when_there_is_no_refresh_tok
     );
 }
 
+/// With `RevokeToken::Access`, revoking credentials that also hold a refresh token revokes the
+/// access token and names it as one: the request carries `token=access-1` and
+/// `token_type_hint=access_token`, not the refresh token's hint.
+#[tokio::test]
+async fn revoking_the_access_token_hints_access_token_even_with_a_refresh_token() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/revoke"))
+        .respond_with(ResponseTemplate::new(200))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let mut p = provider(&server.uri());
+    p.settings = p
+        .settings
+        .map(|s| s.with_revoke_token(auth_core::provider::RevokeToken::Access));
+    let auth = auth_core::AuthManager::builder()
+        .env(auth_core::config::EnvSource::empty())
+        .auto_configure(false)
+        .provider(p)
+        .build()
+        .unwrap();
+    auth.store_credentials("test", "u", &valid("access-1", "refresh-1"))
+        .await
+        .unwrap();
+    assert!(auth.revoke_credentials("test", "u").await.unwrap());
+    let received = &server.received_requests().await.unwrap()[0];
+    assert_eq!(form_value(received, "token").as_deref(), Some("access-1"));
+    assert_eq!(
+        form_value(received, "token_type_hint").as_deref(),
+        Some("access_token")
+    );
+}
+
 /// A manager whose provider revokes the refresh token, or the access token when there is none.
 fn revoking_access_tokens_too(uri: &str) -> auth_core::AuthManager {
     let mut p = provider(uri);
@@ -1486,6 +1520,39 @@ async fn a_transient_exchange_failure_puts_the_state_back_for_a_retry() {
         assert!(matches!(err, AuthError::StateReused { .. }), "{err:?}");
         assert_eq!(server.received_requests().await.unwrap().len(), 1);
     }
+}
+
+/// A 408 (request timeout) from the token endpoint at the code exchange is transient, as a 5xx
+/// is: the exchange fails with `AuthError::Transient` for the exchange, the state is put back,
+/// and a second exchange with the same state succeeds.
+#[tokio::test]
+async fn a_408_at_the_exchange_is_transient_and_the_state_can_be_retried() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .respond_with(ResponseTemplate::new(408))
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+            "access_token": "at", "token_type": "bearer"
+        })))
+        .mount(&server)
+        .await;
+    let auth = builder(&server.uri()).build().unwrap();
+    let flow = auth.oauth2("test").unwrap();
+    let step = flow.authorize(AuthorizeOptions::default()).await.unwrap();
+    let err = flow.exchange("code", &step.state, "u").await.unwrap_err();
+    assert!(
+        matches!(&err, AuthError::Transient { provider, operation: TokenOperation::Exchange, detail, .. }
+            if provider == "test" && detail == "HTTP 408"),
+        "{err:?}"
+    );
+    let credentials = flow.exchange("code", &step.state, "u").await.unwrap();
+    assert_eq!(stored_access(&credentials), "at");
+    assert_eq!(server.received_requests().await.unwrap().len(), 2);
 }
 
 /// Pending states that cannot put a state back (the trait's default): a transient exchange

@@ -2527,3 +2527,263 @@ async fn a_record_offered_while_refreshed_credentials_wait_to_be_saved_is_ignore
     assert_eq!(state.spent, ["rt-0", "rt-1"]);
     assert!(state.refused.is_empty(), "{:?}", state.refused);
 }
+
+/// After the API rejected the current token (a 401 reported through `invalidate`), a refresh
+/// that fails transiently (the token endpoint answers 503, once) fails the call with
+/// `AuthError::Transient` for the refresh: the rejected token is not handed out again although
+/// it has not expired yet.
+#[tokio::test]
+async fn a_rejected_token_is_not_served_again_after_a_transient_refresh_failure() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .respond_with(ResponseTemplate::new(503))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let auth = builder(&server.uri()).build().unwrap();
+    auth.store_credentials("test", "u", &valid("rejected-by-api", "rt"))
+        .await
+        .unwrap();
+    let session = auth.session("u").await.unwrap();
+    let source = session.token_source("test").unwrap();
+    let first = source.token().await.unwrap();
+    assert_eq!(first.expose_secret(), "rejected-by-api");
+    assert!(source.invalidate(&first));
+    let err = source.token().await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            AuthError::Transient {
+                operation: auth_core::TokenOperation::Refresh,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+}
+
+/// A refresh that fails transiently holds the current token for a short while (5 s by
+/// default), but never past the token's expiry: a token with 1.5 s left is served during the
+/// hold without another request, and once it has expired the next call refreshes again
+/// instead of serving the expired token for the rest of the hold.
+#[tokio::test]
+async fn the_hold_after_a_transient_failure_ends_when_the_token_expires() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .respond_with(ResponseTemplate::new(502))
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+            "access_token": "at-2", "token_type": "bearer", "expires_in": 3600
+        })))
+        .mount(&server)
+        .await;
+    let auth = builder(&server.uri()).build().unwrap();
+    let mut token = valid("expiring", "rt");
+    let expires_at = SystemTime::now() + Duration::from_millis(1500);
+    token.expires_at = Some(expires_at);
+    auth.store_credentials("test", "u", &token).await.unwrap();
+    let session = auth.session("u").await.unwrap();
+    assert_eq!(
+        session.token("test").await.unwrap().expose_secret(),
+        "expiring"
+    );
+    assert_eq!(
+        session.token("test").await.unwrap().expose_secret(),
+        "expiring"
+    );
+    assert_eq!(server.received_requests().await.unwrap().len(), 1, "held");
+    let left = expires_at
+        .duration_since(SystemTime::now())
+        .unwrap_or_default();
+    tokio::time::sleep(left + Duration::from_millis(200)).await;
+    assert_eq!(session.token("test").await.unwrap().expose_secret(), "at-2");
+    assert_eq!(server.received_requests().await.unwrap().len(), 2);
+}
+
+/// A token without a refresh token that is inside the expiry margin (it expires in 30 s, the
+/// margin is 60 s) but has not expired is served as it is: there is nothing to refresh it with,
+/// and the token endpoint is never called.
+#[tokio::test]
+async fn an_expiring_token_without_refresh_token_is_used_while_it_lasts() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .respond_with(ResponseTemplate::new(500))
+        .expect(0)
+        .mount(&server)
+        .await;
+    let auth = builder(&server.uri()).build().unwrap();
+    let mut token = OAuth2Token::bearer("short-lived");
+    token.expires_at = Some(SystemTime::now() + Duration::from_secs(30));
+    auth.store_credentials("test", "u", &token).await.unwrap();
+    let session = auth.session("u").await.unwrap();
+    assert_eq!(
+        session.token("test").await.unwrap().expose_secret(),
+        "short-lived"
+    );
+}
+
+/// A token endpoint that, before it answers the refresh, plays another process writing
+/// `record` over the (leased) record, once, and then answers with `fresh`/`rt-new`.
+struct WritesFirst {
+    store: Arc<MemoryCredentialStore>,
+    record: Mutex<Option<CredentialRecord>>,
+}
+
+impl Respond for WritesFirst {
+    fn respond(&self, _: &Request) -> ResponseTemplate {
+        if let Some(record) = self.record.lock().unwrap().take() {
+            futures::executor::block_on(self.store.put(record, PutMode::Overwrite)).unwrap();
+        }
+        ResponseTemplate::new(200).set_body_json(serde_json::json!({
+            "access_token": "fresh", "refresh_token": "rt-new", "token_type": "bearer",
+            "expires_in": 3600
+        }))
+    }
+}
+
+/// A refresh that races another grant (a new login whose record was marked
+/// NeedsReauthorization meanwhile) keeps its own freshly refreshed credentials: the caller gets
+/// `fresh`, and the store holds `fresh`/`rt-new` with status Active, not the rejected grant.
+#[tokio::test]
+async fn a_refresh_keeps_its_grant_over_another_grant_marked_rejected_meanwhile() {
+    let server = MockServer::start().await;
+    let store = Arc::new(MemoryCredentialStore::new());
+    let mut other = CredentialRecord::new(
+        "test",
+        "u",
+        Credentials::new(valid("relogin", "rt-relogin")).to_payload(),
+    );
+    other.status = CredentialStatus::NeedsReauthorization;
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .respond_with(WritesFirst {
+            store: store.clone(),
+            record: Mutex::new(Some(other)),
+        })
+        .expect(1)
+        .mount(&server)
+        .await;
+    let auth = manager_with_store(&server.uri(), store.clone());
+    auth.store_credentials("test", "u", &expired("old", "rt-1"))
+        .await
+        .unwrap();
+    let token = auth
+        .session("u")
+        .await
+        .unwrap()
+        .token("test")
+        .await
+        .unwrap();
+    assert_eq!(token.expose_secret(), "fresh");
+    let stored = store.get("test", "u").await.unwrap().expect("record");
+    let credentials = Credentials::from_payload(&stored.record.payload).unwrap();
+    assert_eq!(stored_access(&credentials), "fresh");
+    assert_eq!(
+        credentials
+            .token
+            .refresh_token
+            .as_ref()
+            .map(|rt| rt.expose_secret()),
+        Some("rt-new")
+    );
+    assert_eq!(stored.record.status, CredentialStatus::Active);
+    assert!(stored.record.lease.is_none(), "the lease is released");
+}
+
+/// A store that records the expiry of every refresh lease written to it.
+#[derive(Debug, Default)]
+struct SeesLeases {
+    inner: MemoryCredentialStore,
+    leases: Mutex<Vec<SystemTime>>,
+}
+
+#[async_trait::async_trait]
+impl CredentialStore for SeesLeases {
+    async fn get(
+        &self,
+        provider: &str,
+        subject: &str,
+    ) -> Result<Option<StoredCredential>, auth_core::StoreError> {
+        self.inner.get(provider, subject).await
+    }
+    async fn put(
+        &self,
+        record: CredentialRecord,
+        mode: PutMode,
+    ) -> Result<auth_core::Version, auth_core::StoreError> {
+        if let Some(lease) = &record.lease {
+            self.leases.lock().unwrap().push(lease.expires_at);
+        }
+        self.inner.put(record, mode).await
+    }
+    async fn delete(&self, provider: &str, subject: &str) -> Result<bool, auth_core::StoreError> {
+        self.inner.delete(provider, subject).await
+    }
+    async fn list(
+        &self,
+        provider: Option<&str>,
+    ) -> Result<Vec<StoredCredential>, auth_core::StoreError> {
+        self.inner.list(provider).await
+    }
+    async fn replace_payloads(
+        &self,
+        replacements: Vec<auth_core::store::PayloadReplacement>,
+    ) -> Result<usize, auth_core::StoreError> {
+        self.inner.replace_payloads(replacements).await
+    }
+    fn describe(&self) -> String {
+        "sees-leases".into()
+    }
+}
+
+/// With a provider whose token requests may take 120 s, the refresh lease written to the store
+/// lasts `refresh_lease()` (145 s: the request timeout, the store write budget and the margin),
+/// not the shortest lease (30 s): one lease is written, expiring 145 s after the refresh began
+/// (up to 160 s on a slow machine).
+#[tokio::test]
+async fn the_lease_written_outlasts_a_long_token_request() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+            "access_token": "at-2", "token_type": "bearer", "expires_in": 3600
+        })))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let mut provider = provider(&server.uri());
+    provider.settings = provider
+        .settings
+        .map(|s| s.with_request_timeout(Duration::from_secs(120)));
+    let endpoint = Arc::new(auth_core::TokenEndpoint::new(Arc::new(provider)).unwrap());
+    let store = Arc::new(SeesLeases::default());
+    let payload = Credentials::new(expired("at-1", "rt")).to_payload();
+    store
+        .put(CredentialRecord::new("test", "u", payload), PutMode::Create)
+        .await
+        .unwrap();
+    let source = auth_core::RefreshingTokenSource::stored(endpoint, "u", store.clone());
+    assert_eq!(source.refresh_lease(), Duration::from_secs(145));
+    let began = SystemTime::now();
+    assert_eq!(
+        auth_core::TokenSource::token(&source)
+            .await
+            .unwrap()
+            .expose_secret(),
+        "at-2"
+    );
+    let leases = store.leases.lock().unwrap().clone();
+    assert_eq!(leases.len(), 1, "{leases:?}");
+    let lasts = leases[0].duration_since(began).unwrap();
+    assert!(
+        lasts >= Duration::from_secs(144) && lasts <= Duration::from_secs(160),
+        "{lasts:?}"
+    );
+}
