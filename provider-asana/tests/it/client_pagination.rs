@@ -410,3 +410,37 @@ async fn the_compact_stream_asks_for_its_fields_and_decodes_the_testkits_records
         );
     }
 }
+
+/// `.limit(0)` is clamped up to the smallest page Asana serves: the request carries `limit=1`
+/// (and only that one `limit`), not `limit=0`, which Asana refuses.
+#[tokio::test]
+async fn a_zero_limit_asks_for_a_page_of_one() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/api/1.0/workspaces/7/projects"))
+        .and(query_param("limit", "1"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"data": tasks(0, 1), "next_page": null})),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    let (client, _) = client(&server);
+    let page = client
+        .projects()
+        .list_for_workspace(Some("7"))
+        .limit(0)
+        .page()
+        .await
+        .unwrap();
+    assert_eq!(page.data.len(), 1);
+    let received = &server.received_requests().await.unwrap()[0];
+    let limits: Vec<String> = received
+        .url
+        .query_pairs()
+        .filter(|(k, _)| k == "limit")
+        .map(|(_, v)| v.into_owned())
+        .collect();
+    assert_eq!(limits, ["1"]);
+}

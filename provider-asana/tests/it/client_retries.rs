@@ -456,6 +456,45 @@ async fn the_attempt_timeout_is_the_settings_one_over_a_shared_client_with_a_sho
     assert_eq!(client.get_user("me").await.unwrap().gid, "42");
 }
 
+/// An attachment download whose file answers only after 3 s, with a client timeout of 300 ms,
+/// fails with `AsanaError::Timeout` for that 300 ms timeout, well before the file would arrive:
+/// the download of the file is bounded by the attempt timeout as API requests are.
+#[tokio::test]
+async fn a_stalled_attachment_download_times_out() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/api/1.0/attachments/500"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"data": {
+            "gid": "500", "download_url": format!("{}/api/1.0/files/500/a.txt", server.uri())
+        }})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api/1.0/files/500/a.txt"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_bytes(b"late".to_vec())
+                .set_delay(Duration::from_secs(3)),
+        )
+        .mount(&server)
+        .await;
+    let (client, _) = client_with(
+        settings(&server)
+            .with_timeout(ms(300))
+            .with_retry(no_retries()),
+    );
+
+    let started = Instant::now();
+    let err = client.attachments().download("500").await.unwrap_err();
+
+    assert!(
+        matches!(&err, AsanaError::Timeout { timeout, .. } if *timeout == ms(300)),
+        "{err:?}"
+    );
+    assert_between(started.elapsed(), ms(300), ms(2500));
+}
+
 #[tokio::test]
 async fn a_body_still_arriving_when_the_attempt_times_out_is_a_timeout_error() {
     let server = RawServer::start(|_| Reply::dribble(1_000_000, Duration::from_millis(50))).await;

@@ -2922,6 +2922,73 @@ async fn download_refuses_files_over_the_limit_before_fetching_them() {
     assert!(downloads(&api).await.is_empty());
 }
 
+/// A download is not held to the result cap (it has its own limit): a 300-byte file, 400
+/// characters of base64, comes back whole from a connector whose results are capped at 100
+/// characters.
+#[tokio::test]
+async fn download_is_not_held_to_the_result_cap() {
+    let api = MockServer::start().await;
+    mount_metadata(
+        &api,
+        json!({"gid": "77", "name": "a.bin", "download_url": format!("{}/files/a.bin", api.uri()),
+               "size": 300}),
+    )
+    .await;
+    Mock::given(method("GET"))
+        .and(path("/files/a.bin"))
+        .respond_with(ResponseTemplate::new(200).set_body_bytes(vec![b'x'; 300]))
+        .expect(1)
+        .mount(&api)
+        .await;
+
+    let result = connector(&api)
+        .with_max_result_chars(100)
+        .execute("attachments", "download", json!({"attachment_gid": "77"}))
+        .await
+        .unwrap();
+
+    assert_eq!(
+        result,
+        json!({"data": {"gid": "77", "name": "a.bin", "size": 300,
+                        "content_base64": "eHh4".repeat(100)}})
+    );
+}
+
+/// The client's `max_download_bytes` setting lowers the connector's download limit: with 100
+/// bytes, an attachment whose metadata says 300 bytes is refused with `TooLarge` naming the
+/// attachment and that limit of 100, and the file is never fetched.
+#[tokio::test]
+async fn download_refuses_files_over_the_clients_download_limit_before_fetching_them() {
+    let api = MockServer::start().await;
+    mount_metadata(
+        &api,
+        json!({"gid": "77", "name": "a.bin", "download_url": format!("{}/files/a.bin", api.uri()),
+               "size": 300}),
+    )
+    .await;
+    Mock::given(method("GET"))
+        .and(path("/files/a.bin"))
+        .respond_with(ResponseTemplate::new(200).set_body_bytes(vec![b'x'; 300]))
+        .expect(0)
+        .mount(&api)
+        .await;
+
+    let err = AsanaConnector::with_token_and_settings(
+        SecretString::from(TOKEN),
+        settings(&api).with_max_download_bytes(100),
+    )
+    .unwrap()
+    .execute("attachments", "download", json!({"attachment_gid": "77"}))
+    .await
+    .unwrap_err();
+
+    assert!(
+        matches!(&err, ExecuteError::TooLarge { gid, max: 100 } if gid == "77"),
+        "{err:?}"
+    );
+    assert!(downloads(&api).await.is_empty());
+}
+
 #[tokio::test]
 async fn download_stops_reading_at_the_limit_when_the_metadata_understates_the_size() {
     // The API announces a small file; the file announces 10 GiB, sends a few bytes and then
@@ -3537,4 +3604,30 @@ async fn crlf_in_params_is_encoded_never_a_header_or_a_new_line() {
         let target = request.url.as_str();
         assert!(!target.contains('\r') && !target.contains('\n'), "{target}");
     }
+}
+
+/// A list answer short enough in bytes for the cap (`{"data":[]}`, 11 bytes, under a cap of 20
+/// characters) is still measured as the result `execute` builds from it, which adds the
+/// `meta` of the page and is longer: 37 characters, refused with `ResultTooLarge`.
+#[tokio::test]
+async fn a_short_answer_is_measured_as_the_result_it_makes() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/api/1.0/workspaces"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_raw(b"{\"data\":[]}".to_vec(), "application/json"),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    let err = connector(&server)
+        .with_max_result_chars(20)
+        .execute("workspaces", "list", json!({}))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, ExecuteError::ResultTooLarge { entity, action, chars: 37, max: 20, .. }
+            if entity == "workspaces" && action == "list"),
+        "{err:?}"
+    );
 }

@@ -243,6 +243,36 @@ async fn the_token_is_renewed_after_expires_in() {
     );
 }
 
+/// A service token is renewed a tenth of its life before it expires, not at its expiry: a
+/// token living 2 s is renewed by a call made 1.8 s after the first call ended, past its
+/// renewal time (1.8 s after its fetch began) and, unless the first call took over 200 ms,
+/// before its expiry. Two tokens are issued, and the second call carries the new one.
+#[tokio::test]
+async fn the_token_is_renewed_a_margin_before_it_expires() {
+    let (server, issued) = service(2).await;
+    mount_execute(&server, tasks_answer()).await;
+    let connector = for_connector(&server);
+
+    connector
+        .execute("tasks", "list", json!({"project": "12"}))
+        .await
+        .expect("first");
+    let ended = std::time::Instant::now();
+    tokio::time::sleep_until((ended + Duration::from_millis(1800)).into()).await;
+    connector
+        .execute("tasks", "list", json!({"project": "12"}))
+        .await
+        .expect("second, within the margin");
+
+    assert_eq!(issued.load(Ordering::SeqCst), 2);
+    let bearers: Vec<String> = received(&server, EXECUTE_PATH)
+        .await
+        .iter()
+        .map(bearer)
+        .collect();
+    assert_eq!(bearers, ["Bearer canary-token-1", "Bearer canary-token-2"]);
+}
+
 #[tokio::test]
 async fn a_401_renews_the_token_once_and_retries_once() {
     let (server, issued) = service(900).await;
