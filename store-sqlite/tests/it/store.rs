@@ -120,6 +120,52 @@ async fn concurrent_first_opens_of_a_new_file_all_succeed() {
     }
 }
 
+/// Without a `busy_timeout` setting, a write waits up to the default of 5 s for another
+/// connection's lock: another connection holds `BEGIN IMMEDIATE` for 2 s and then commits, and
+/// an update made meanwhile waits for it (at least 1.9 s) and succeeds, writing version v1 + 1
+/// with its payload.
+#[tokio::test]
+async fn a_write_waits_out_a_lock_held_within_the_default_busy_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("creds.db");
+    let store = SqliteCredentialStore::builder(&path)
+        .unencrypted()
+        .open()
+        .await
+        .unwrap();
+    let v1 = store
+        .put(CredentialRecord::new("p", "s", payload(1)), PutMode::Create)
+        .await
+        .unwrap();
+    let (locked, is_locked) = std::sync::mpsc::channel();
+    let holder = std::thread::spawn({
+        let path = path.clone();
+        move || {
+            let other = rusqlite::Connection::open(&path).unwrap();
+            other.execute_batch("BEGIN IMMEDIATE").unwrap();
+            locked.send(()).unwrap();
+            std::thread::sleep(Duration::from_secs(2));
+            other.execute_batch("COMMIT").unwrap();
+        }
+    });
+    is_locked.recv().unwrap();
+    let started = Instant::now();
+    let version = store
+        .put(
+            CredentialRecord::new("p", "s", payload(2)),
+            PutMode::Update(v1),
+        )
+        .await
+        .expect("the lock is released within the default busy timeout");
+    let waited = started.elapsed();
+    holder.join().unwrap();
+    assert_eq!(version, v1 + 1);
+    assert!(waited >= Duration::from_millis(1900), "{waited:?}");
+    let stored = store.get("p", "s").await.unwrap().expect("record");
+    assert_eq!(stored.version, v1 + 1);
+    assert_eq!(payload_n(&stored.record.payload), 2);
+}
+
 #[tokio::test]
 async fn a_lock_held_past_the_busy_timeout_fails_the_write_and_changes_nothing() {
     let dir = tempfile::tempdir().unwrap();
