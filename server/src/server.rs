@@ -569,6 +569,7 @@ async fn open_stores(
 }
 
 /// Aborts the task when dropped (also when the future serving it is dropped).
+#[derive(Debug)]
 struct AbortOnDrop(tokio::task::JoinHandle<()>);
 
 impl Drop for AbortOnDrop {
@@ -640,7 +641,8 @@ impl Server {
     /// accepts loopback `Host`s only when configured to, or when no public URL is set.
     ///
     /// The router only answers requests: the tasks [`Server::serve`] runs beside it do not
-    /// start. An application that serves this router itself goes without:
+    /// start with it. An application that serves this router itself, and does not start them
+    /// with [`Server::spawn_background`], goes without:
     ///
     /// - the background refresher ([`ServerBuilder::refresh_ahead`]): tokens are still refreshed
     ///   when a request needs one, but none ahead of use, so an execute may wait for a refresh;
@@ -649,8 +651,6 @@ impl Server {
     /// - the start-up check of the encryption keys: keys that cannot open the stored credentials
     ///   are not logged at start (`/readyz` still runs the check when it is called, and answers
     ///   503).
-    ///
-    /// To have them, run the service with [`Server::serve`].
     pub fn router(&self) -> Router {
         self.router_on(None)
     }
@@ -685,28 +685,61 @@ impl Server {
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), ServerError> {
-        let keys = self.state.keys.clone();
-        let key_check = AbortOnDrop(tokio::spawn(async move {
-            // A mismatch is logged by the check; /readyz answers it.
-            let _ = keys.check().await;
-        }));
-        let refresher = self.refresher.map(|settings| {
-            AbortOnDrop(tokio::spawn(refresher::run(
-                self.state.connectors.clone(),
-                settings,
-            )))
-        });
-        let retention = self.audit_retention.map(|retention| {
-            AbortOnDrop(tokio::spawn(retention::run(
-                self.state.store.clone(),
-                retention,
-            )))
-        });
+        let background = self.spawn_background();
         let router = self.router_on(Some(listener.local_addr()?));
         axum::serve(listener, router)
             .with_graceful_shutdown(shutdown)
             .await?;
-        drop((key_check, refresher, retention));
+        drop(background);
         Ok(())
     }
+
+    /// Starts the tasks [`Server::serve`] runs beside the router, for an application that serves
+    /// [`Server::router`] itself: the check of the encryption keys against the stored
+    /// credentials, the background refresher and the audit's retention (those configured on the
+    /// builder). They run until the returned handle is dropped.
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    /// use integrations_server::Server;
+    ///
+    /// let server = Server::builder().store_dir("/var/lib/integrations").build().await?;
+    /// let _background = server.spawn_background();
+    /// let app = axum::Router::new().nest("/integrations", server.router());
+    /// let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
+    /// axum::serve(listener, app).await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// Outside a Tokio runtime, as `tokio::spawn` does.
+    #[must_use = "the tasks stop when the handle is dropped"]
+    pub fn spawn_background(&self) -> BackgroundTasks {
+        let keys = self.state.keys.clone();
+        let mut tasks = vec![AbortOnDrop(tokio::spawn(async move {
+            // A mismatch is logged by the check; /readyz answers it.
+            let _ = keys.check().await;
+        }))];
+        if let Some(settings) = self.refresher {
+            tasks.push(AbortOnDrop(tokio::spawn(refresher::run(
+                self.state.connectors.clone(),
+                settings,
+            ))));
+        }
+        if let Some(retention) = self.audit_retention {
+            tasks.push(AbortOnDrop(tokio::spawn(retention::run(
+                self.state.store.clone(),
+                retention,
+            ))));
+        }
+        BackgroundTasks { _tasks: tasks }
+    }
+}
+
+/// The tasks of [`Server::spawn_background`]: they stop when this is dropped.
+#[derive(Debug)]
+pub struct BackgroundTasks {
+    _tasks: Vec<AbortOnDrop>,
 }

@@ -1,10 +1,12 @@
 //! The hosted life over HTTP: connectors with a token and with OAuth credentials, lookups by
 //! customer, reads and writes, `check`, a refresh on expiry, reconnecting, deleting.
 
+use std::time::Duration;
+
 use provider_asana_testkit::{MockAsana, seed};
 use serde_json::{Value, json};
 
-use crate::support::{Service, error_message, mark_needs_reauthorization, tracked_expiry};
+use crate::support::{Service, Serving, error_message, mark_needs_reauthorization, tracked_expiry};
 
 #[tokio::test]
 async fn the_hosted_life() {
@@ -623,16 +625,42 @@ async fn a_connector_reconnected_with_oauth_credentials_has_its_expiry_tracked()
 /// lifetime, two minutes left) is refreshed once, and its new expiry, an hour ahead, is tracked.
 #[tokio::test]
 async fn the_refresher_renews_a_token_expiring_within_its_margin_before_it_expires() {
-    use integrations::CredentialStore;
-    use integrations::auth_core::PutMode;
-    use std::time::{Duration, SystemTime, UNIX_EPOCH};
+    let service = refreshing_service(Serving::Serve).await;
+    let id = connector_expiring_in_two_minutes(&service).await;
+    assert!(renewed_within(&service, &id, Duration::from_secs(5)).await);
+}
 
-    let service = Service::start_configured(MockAsana::start().await, true, |builder| {
+/// An application that serves the router itself gets the refresher from `spawn_background`,
+/// and none without it.
+#[tokio::test]
+async fn a_router_served_elsewhere_refreshes_ahead_only_with_its_background_tasks() {
+    let with = refreshing_service(Serving::Router { background: true }).await;
+    let id = connector_expiring_in_two_minutes(&with).await;
+    assert!(renewed_within(&with, &id, Duration::from_secs(5)).await);
+
+    let without = refreshing_service(Serving::Router { background: false }).await;
+    let id = connector_expiring_in_two_minutes(&without).await;
+    assert!(!renewed_within(&without, &id, Duration::from_millis(600)).await);
+    assert_eq!(without.asana.token_requests(), 0);
+}
+
+/// A service whose refresher looks every 50 ms for tokens expiring within five minutes.
+async fn refreshing_service(how: Serving) -> Service {
+    let service = Service::start_serving(MockAsana::start().await, how, |builder| {
         builder.refresh_ahead(Duration::from_secs(300), Duration::from_millis(50))
     })
     .await;
-    let asana = &service.asana;
-    asana.set_token_lifetime(3600);
+    service.asana.set_token_lifetime(3600);
+    service
+}
+
+/// An OAuth connector whose stored token (an hour's lifetime) expires in two minutes, its
+/// expiry tracked by the service.
+async fn connector_expiring_in_two_minutes(service: &Service) -> String {
+    use integrations::CredentialStore;
+    use integrations::auth_core::PutMode;
+    use std::time::SystemTime;
+
     let (token, id, _) = service.oauth_connector().await;
     let store = service.credentials().await;
     let stored = store.get("asana", &id).await.unwrap().expect("stored");
@@ -655,22 +683,27 @@ async fn the_refresher_renews_a_token_expiring_within_its_margin_before_it_expir
         )
         .await;
     assert_eq!(status, 200, "{body}");
+    id
+}
 
+/// Whether the connector's token is refreshed, once, within `within`, with its new expiry (an
+/// hour ahead) tracked.
+async fn renewed_within(service: &Service, id: &str, within: Duration) -> bool {
+    use std::time::{SystemTime, UNIX_EPOCH};
+
+    let asana = &service.asana;
     let millis = |at: SystemTime| at.duration_since(UNIX_EPOCH).unwrap().as_millis() as i64;
     let started = std::time::Instant::now();
     let renewed = loop {
         if asana.token_requests_for("refresh_token") == 1
-            && let Some(ms) = tracked_expiry(service.dir.path(), &id)
+            && let Some(ms) = tracked_expiry(service.dir.path(), id)
             && ms > millis(SystemTime::now() + Duration::from_secs(600))
         {
             break ms;
         }
-        assert!(
-            started.elapsed() < Duration::from_secs(5),
-            "not renewed: {} refreshes, tracked {:?}",
-            asana.token_requests_for("refresh_token"),
-            tracked_expiry(service.dir.path(), &id)
-        );
+        if started.elapsed() > within {
+            return false;
+        }
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
     let expected = millis(SystemTime::now() + Duration::from_secs(3600));
@@ -680,4 +713,5 @@ async fn the_refresher_renews_a_token_expiring_within_its_margin_before_it_expir
     );
     assert_eq!(asana.token_requests_for("refresh_token"), 1);
     assert_eq!(asana.token_requests(), 1);
+    true
 }

@@ -21,6 +21,16 @@ pub struct Service {
     served: Option<tokio::task::JoinHandle<Result<(), ServerError>>>,
 }
 
+/// How a test service runs.
+#[derive(Debug, Clone, Copy)]
+pub enum Serving {
+    /// `Server::serve`.
+    Serve,
+    /// The test serves `Server::router` itself, as an application that nests it does, with the
+    /// tasks of `Server::spawn_background` when `background`.
+    Router { background: bool },
+}
+
 /// Asana's URLs pointed at the mock, with the mock's app as the service's app when `with_app`.
 pub fn asana_app(asana: &MockAsana, with_app: bool) -> AsanaAppCredentials {
     let mut app = AsanaAppCredentials::default();
@@ -84,6 +94,30 @@ impl Service {
         .await
     }
 
+    /// A service over this Asana (its app the mock's), run as `how` says, with `configure`'s
+    /// settings over the tests' defaults.
+    pub async fn start_serving(
+        asana: MockAsana,
+        how: Serving,
+        configure: impl FnOnce(ServerBuilder) -> ServerBuilder,
+    ) -> Self {
+        let app = asana_app(&asana, true);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let store = dir.path().to_path_buf();
+        let keys = KeyRing::new(EncryptionKey::generate());
+        Self::launch(
+            asana.into(),
+            app,
+            listener,
+            (dir, &store),
+            keys,
+            configure,
+            how,
+        )
+        .await
+    }
+
     /// A service over this Asana with this Asana app, on `listener`, with `configure` applied
     /// to its builder last.
     pub async fn serve_built(
@@ -95,7 +129,16 @@ impl Service {
         let dir = tempfile::tempdir().unwrap();
         let store = dir.path().to_path_buf();
         let keys = KeyRing::new(EncryptionKey::generate());
-        Self::launch(asana.into(), app, listener, (dir, &store), keys, configure).await
+        Self::launch(
+            asana.into(),
+            app,
+            listener,
+            (dir, &store),
+            keys,
+            configure,
+            Serving::Serve,
+        )
+        .await
     }
 
     /// Another instance over this one's store and Asana, with `keys`.
@@ -113,7 +156,16 @@ impl Service {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let app = asana_app(&self.asana, true);
         let dir = (tempfile::tempdir().unwrap(), self.dir.path());
-        Self::launch(self.asana.clone(), app, listener, dir, keys, configure).await
+        Self::launch(
+            self.asana.clone(),
+            app,
+            listener,
+            dir,
+            keys,
+            configure,
+            Serving::Serve,
+        )
+        .await
     }
 
     /// A service on `listener` whose store is in `store`; `dir` is the directory it owns.
@@ -124,6 +176,7 @@ impl Service {
         (dir, store): (tempfile::TempDir, &std::path::Path),
         keys: KeyRing,
         configure: impl FnOnce(ServerBuilder) -> ServerBuilder,
+        how: Serving,
     ) -> Self {
         let builder = Server::builder()
             .store_dir(store)
@@ -136,9 +189,24 @@ impl Service {
         let admin = server.admin();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let (shutdown, stop) = oneshot::channel::<()>();
-        let served = tokio::spawn(server.serve(listener, async move {
+        let stop = async move {
             stop.await.ok();
-        }));
+        };
+        let served = match how {
+            Serving::Serve => tokio::spawn(server.serve(listener, stop)),
+            // As an application that serves the router itself does.
+            Serving::Router { background } => {
+                let background = background.then(|| server.spawn_background());
+                let router = server.router();
+                tokio::spawn(async move {
+                    let _background = background;
+                    axum::serve(listener, router)
+                        .with_graceful_shutdown(stop)
+                        .await
+                        .map_err(ServerError::from)
+                })
+            }
+        };
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(20))
             .build()
