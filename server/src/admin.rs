@@ -273,14 +273,18 @@ impl Admin {
         }
         // Every value opens before anything is written, the credentials' included (rotate reads
         // them all first).
-        let mut pending = self.not_current().await?;
+        let mut first = Some(self.not_current().await?);
         let mut done = Reencrypted {
             credentials: self.rotation.rotate().await?,
             ..Reencrypted::default()
         };
         // Values written meanwhile by an instance still sealing with the old key are left to
-        // the next round, as rotate does with records.
+        // the next round, as rotate does with records: each round lists them again.
         for _ in 0..RESEAL_ROUNDS {
+            let pending = match first.take() {
+                Some(listed) => listed,
+                None => self.not_current().await?,
+            };
             if pending.is_empty() {
                 return Ok(done);
             }
@@ -296,7 +300,6 @@ impl Admin {
                     }
                 }
             }
-            pending = self.not_current().await?;
         }
         Err(ServerError::StillSealedWithOldKey {
             done: format!(
