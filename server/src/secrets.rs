@@ -127,17 +127,7 @@ impl Sealer {
         let envelope = Envelope::parse(&sealed.0).map_err(|reason| corrupt(purpose, reason))?;
         let bytes = match (&self.keys, envelope) {
             (None, None) => sealed.0.clone(),
-            (Some(ring), Some(envelope)) => ring
-                .open(purpose.as_str(), id, 1, envelope.sealed())
-                .map_err(|e| match e {
-                    StoreError::UnknownKey { key_id, .. } => ServiceStoreError::UnknownKey {
-                        what: purpose.described(),
-                        key_id,
-                    },
-                    other => corrupt(purpose, other.to_string()),
-                })?
-                .expose_bytes()
-                .to_vec(),
+            (Some(ring), Some(envelope)) => opened(ring, purpose, id, &envelope)?,
             (None, Some(_)) => {
                 return Err(corrupt(
                     purpose,
@@ -152,9 +142,7 @@ impl Sealer {
                 ));
             }
         };
-        String::from_utf8(bytes)
-            .map(SecretString::from)
-            .map_err(|_| corrupt(purpose, "it is not UTF-8".into()))
+        text(purpose, bytes)
     }
 
     /// `value` sealed again under the primary key, when it is not sealed under it yet (it is
@@ -168,15 +156,38 @@ impl Sealer {
             return Ok(None);
         };
         let (purpose, id) = sealed_for(&value.at);
-        let secret = match Envelope::parse(&value.sealed.0).map_err(|r| corrupt(purpose, r))? {
+        let bytes = match Envelope::parse(&value.sealed.0).map_err(|r| corrupt(purpose, r))? {
             Some(envelope) if ring.is_current(envelope.sealed()) => return Ok(None),
-            Some(_) => self.open(purpose, &id, &value.sealed)?,
-            None => String::from_utf8(value.sealed.0.clone())
-                .map(SecretString::from)
-                .map_err(|_| corrupt(purpose, "it is not UTF-8".into()))?,
+            Some(envelope) => opened(ring, purpose, &id, &envelope)?,
+            None => value.sealed.0.clone(),
         };
-        self.seal(purpose, &id, &secret).map(Some)
+        self.seal(purpose, &id, &text(purpose, bytes)?).map(Some)
     }
+}
+
+/// What `envelope`, sealed for `purpose` and `id`, holds, opened with any key of `ring`.
+fn opened(
+    ring: &KeyRing,
+    purpose: Purpose,
+    id: &str,
+    envelope: &Envelope,
+) -> Result<Vec<u8>, ServiceStoreError> {
+    ring.open(purpose.as_str(), id, 1, envelope.sealed())
+        .map(|opened| opened.expose_bytes().to_vec())
+        .map_err(|e| match e {
+            StoreError::UnknownKey { key_id, .. } => ServiceStoreError::UnknownKey {
+                what: purpose.described(),
+                key_id,
+            },
+            other => corrupt(purpose, other.to_string()),
+        })
+}
+
+/// The opened bytes of a value sealed for `purpose`, as the secret text they must be.
+fn text(purpose: Purpose, bytes: Vec<u8>) -> Result<SecretString, ServiceStoreError> {
+    String::from_utf8(bytes)
+        .map(SecretString::from)
+        .map_err(|_| corrupt(purpose, "it is not UTF-8".into()))
 }
 
 fn corrupt(purpose: Purpose, reason: String) -> ServiceStoreError {
