@@ -828,12 +828,7 @@ fn validate(
             let t = text(raw)?;
             let url = Url::parse(&t).map_err(|e| invalid(&format!("not a valid URL ({e})")))?;
             if !is_secure_endpoint(&url) {
-                return Err(ConfigError::InsecureUrl {
-                    provider: provider.to_string(),
-                    field: field.name.to_string(),
-                    url: redact_url(&url),
-                    origin: origin.clone(),
-                });
+                return Err(insecure(provider, field.name, &url, origin.clone()));
             }
             ConfigValue::Url(url)
         }
@@ -868,12 +863,7 @@ pub fn check_redirect_uri_from_code(provider: &str, uri: &Url) -> Result<(), Con
     if is_redirect_uri(uri) {
         return Ok(());
     }
-    Err(ConfigError::InsecureUrl {
-        provider: provider.to_string(),
-        field: "redirect_uri".into(),
-        url: redact_url(uri),
-        origin: ConfigSource::Code,
-    })
+    Err(insecure(provider, "redirect_uri", uri, ConfigSource::Code))
 }
 
 /// Whether `url` can be a redirect URI ([`FieldKind::RedirectUri`]).
@@ -903,12 +893,17 @@ pub fn check_endpoint_from_code(provider: &str, field: &str, url: &Url) -> Resul
     if is_secure_endpoint(url) {
         return Ok(());
     }
-    Err(ConfigError::InsecureUrl {
+    Err(insecure(provider, field, url, ConfigSource::Code))
+}
+
+/// `url`, from `origin`, refused as `provider`'s `field`: it would carry credentials in clear.
+fn insecure(provider: &str, field: &str, url: &Url, origin: ConfigSource) -> ConfigError {
+    ConfigError::InsecureUrl {
         provider: provider.to_string(),
         field: field.to_string(),
         url: redact_url(url),
-        origin: ConfigSource::Code,
-    })
+        origin,
+    }
 }
 
 /// Whether `url` may carry credentials: https anywhere, or http on a loopback host
