@@ -103,19 +103,7 @@ impl Service {
     ) -> Self {
         let app = asana_app(&asana, true);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        let store = dir.path().to_path_buf();
-        let keys = KeyRing::new(EncryptionKey::generate());
-        Self::launch(
-            asana.into(),
-            app,
-            listener,
-            (dir, &store),
-            keys,
-            configure,
-            how,
-        )
-        .await
+        Self::launch_fresh(asana, app, listener, configure, how).await
     }
 
     /// A service over this Asana with this Asana app, on `listener`, with `configure` applied
@@ -125,6 +113,17 @@ impl Service {
         app: AsanaAppCredentials,
         listener: tokio::net::TcpListener,
         configure: impl FnOnce(ServerBuilder) -> ServerBuilder,
+    ) -> Self {
+        Self::launch_fresh(asana, app, listener, configure, Serving::Serve).await
+    }
+
+    /// [`Service::launch`] over a fresh store directory, with a key of its own.
+    async fn launch_fresh(
+        asana: MockAsana,
+        app: AsanaAppCredentials,
+        listener: tokio::net::TcpListener,
+        configure: impl FnOnce(ServerBuilder) -> ServerBuilder,
+        how: Serving,
     ) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let store = dir.path().to_path_buf();
@@ -136,7 +135,7 @@ impl Service {
             (dir, &store),
             keys,
             configure,
-            Serving::Serve,
+            how,
         )
         .await
     }
