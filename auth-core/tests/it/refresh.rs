@@ -2629,61 +2629,19 @@ async fn an_expiring_token_without_refresh_token_is_used_while_it_lasts() {
     );
 }
 
-/// A token endpoint that, before it answers the refresh, plays another process writing
-/// `record` over the (leased) record, once, and then answers with `fresh`/`rt-new`.
-struct WritesFirst {
-    store: Arc<MemoryCredentialStore>,
-    record: Mutex<Option<CredentialRecord>>,
-}
-
-impl Respond for WritesFirst {
-    fn respond(&self, _: &Request) -> ResponseTemplate {
-        if let Some(record) = self.record.lock().unwrap().take() {
-            futures::executor::block_on(self.store.put(record, PutMode::Overwrite)).unwrap();
-        }
-        ResponseTemplate::new(200).set_body_json(serde_json::json!({
-            "access_token": "fresh", "refresh_token": "rt-new", "token_type": "bearer",
-            "expires_in": 3600
-        }))
-    }
-}
-
 /// A refresh that races another grant (a new login whose record was marked
 /// NeedsReauthorization meanwhile) keeps its own freshly refreshed credentials: the caller gets
 /// `fresh`, and the store holds `fresh`/`rt-new` with status Active, not the rejected grant.
 #[tokio::test]
 async fn a_refresh_keeps_its_grant_over_another_grant_marked_rejected_meanwhile() {
-    let server = MockServer::start().await;
-    let store = Arc::new(MemoryCredentialStore::new());
     let mut other = CredentialRecord::new(
         "test",
         "u",
         Credentials::new(valid("relogin", "rt-relogin")).to_payload(),
     );
     other.status = CredentialStatus::NeedsReauthorization;
-    Mock::given(method("POST"))
-        .and(path("/token"))
-        .respond_with(WritesFirst {
-            store: store.clone(),
-            record: Mutex::new(Some(other)),
-        })
-        .expect(1)
-        .mount(&server)
-        .await;
-    let auth = manager_with_store(&server.uri(), store.clone());
-    auth.store_credentials("test", "u", &expired("old", "rt-1"))
-        .await
-        .unwrap();
-    let token = auth
-        .session("u")
-        .await
-        .unwrap()
-        .token("test")
-        .await
-        .unwrap();
-    assert_eq!(token.expose_secret(), "fresh");
-    let stored = store.get("test", "u").await.unwrap().expect("record");
-    let credentials = Credentials::from_payload(&stored.record.payload).unwrap();
+    let (token, stored, credentials) = refresh_losing_the_race_to(other).await;
+    assert_eq!(token, "fresh");
     assert_eq!(stored_access(&credentials), "fresh");
     assert_eq!(
         credentials
@@ -2697,49 +2655,21 @@ async fn a_refresh_keeps_its_grant_over_another_grant_marked_rejected_meanwhile(
     assert!(stored.record.lease.is_none(), "the lease is released");
 }
 
-/// A store that records the expiry of every refresh lease written to it.
+/// Records the expiry of every refresh lease put through a [`Gated`] store.
 #[derive(Debug, Default)]
 struct SeesLeases {
-    inner: MemoryCredentialStore,
     leases: Mutex<Vec<SystemTime>>,
 }
 
 #[async_trait::async_trait]
-impl CredentialStore for SeesLeases {
-    async fn get(
-        &self,
-        provider: &str,
-        subject: &str,
-    ) -> Result<Option<StoredCredential>, auth_core::StoreError> {
-        self.inner.get(provider, subject).await
-    }
-    async fn put(
-        &self,
-        record: CredentialRecord,
-        mode: PutMode,
-    ) -> Result<auth_core::Version, auth_core::StoreError> {
+impl BeforePut for SeesLeases {
+    const NAME: &'static str = "sees-leases";
+
+    async fn before_put(&self, record: &CredentialRecord) -> Result<(), auth_core::StoreError> {
         if let Some(lease) = &record.lease {
             self.leases.lock().unwrap().push(lease.expires_at);
         }
-        self.inner.put(record, mode).await
-    }
-    async fn delete(&self, provider: &str, subject: &str) -> Result<bool, auth_core::StoreError> {
-        self.inner.delete(provider, subject).await
-    }
-    async fn list(
-        &self,
-        provider: Option<&str>,
-    ) -> Result<Vec<StoredCredential>, auth_core::StoreError> {
-        self.inner.list(provider).await
-    }
-    async fn replace_payloads(
-        &self,
-        replacements: Vec<auth_core::store::PayloadReplacement>,
-    ) -> Result<usize, auth_core::StoreError> {
-        self.inner.replace_payloads(replacements).await
-    }
-    fn describe(&self) -> String {
-        "sees-leases".into()
+        Ok(())
     }
 }
 
@@ -2763,7 +2693,7 @@ async fn the_lease_written_outlasts_a_long_token_request() {
         .settings
         .map(|s| s.with_request_timeout(Duration::from_secs(120)));
     let endpoint = Arc::new(auth_core::TokenEndpoint::new(Arc::new(provider)).unwrap());
-    let store = Arc::new(SeesLeases::default());
+    let store = Arc::new(Gated::<SeesLeases>::default());
     let payload = Credentials::new(expired("at-1", "rt")).to_payload();
     store
         .put(CredentialRecord::new("test", "u", payload), PutMode::Create)
