@@ -2922,14 +2922,11 @@ async fn download_refuses_files_over_the_limit_before_fetching_them() {
     assert!(downloads(&api).await.is_empty());
 }
 
-/// A download is not held to the result cap (it has its own limit): a 300-byte file, 400
-/// characters of base64, comes back whole from a connector whose results are capped at 100
-/// characters.
-#[tokio::test]
-async fn download_is_not_held_to_the_result_cap() {
-    let api = MockServer::start().await;
+/// Attachment 77, `a.bin`, whose metadata says 300 bytes, and its file of 300 `x` under the API
+/// base, which must be fetched `fetched` times.
+async fn attachment_of_300_bytes(api: &MockServer, fetched: u64) {
     mount_metadata(
-        &api,
+        api,
         json!({"gid": "77", "name": "a.bin", "download_url": format!("{}/files/a.bin", api.uri()),
                "size": 300}),
     )
@@ -2937,9 +2934,18 @@ async fn download_is_not_held_to_the_result_cap() {
     Mock::given(method("GET"))
         .and(path("/files/a.bin"))
         .respond_with(ResponseTemplate::new(200).set_body_bytes(vec![b'x'; 300]))
-        .expect(1)
-        .mount(&api)
+        .expect(fetched)
+        .mount(api)
         .await;
+}
+
+/// A download is not held to the result cap (it has its own limit): a 300-byte file, 400
+/// characters of base64, comes back whole from a connector whose results are capped at 100
+/// characters.
+#[tokio::test]
+async fn download_is_not_held_to_the_result_cap() {
+    let api = MockServer::start().await;
+    attachment_of_300_bytes(&api, 1).await;
 
     let result = connector(&api)
         .with_max_result_chars(100)
@@ -2960,18 +2966,7 @@ async fn download_is_not_held_to_the_result_cap() {
 #[tokio::test]
 async fn download_refuses_files_over_the_clients_download_limit_before_fetching_them() {
     let api = MockServer::start().await;
-    mount_metadata(
-        &api,
-        json!({"gid": "77", "name": "a.bin", "download_url": format!("{}/files/a.bin", api.uri()),
-               "size": 300}),
-    )
-    .await;
-    Mock::given(method("GET"))
-        .and(path("/files/a.bin"))
-        .respond_with(ResponseTemplate::new(200).set_body_bytes(vec![b'x'; 300]))
-        .expect(0)
-        .mount(&api)
-        .await;
+    attachment_of_300_bytes(&api, 0).await;
 
     let err = AsanaConnector::with_token_and_settings(
         SecretString::from(TOKEN),
