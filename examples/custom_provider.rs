@@ -117,11 +117,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let flow = auth.oauth2("acme")?;
     let step = flow
-        .authorize(
-            AuthorizeOptions::default()
-                .subject("dana")
-                .scopes(["contacts.read", "deals.write"]),
-        )
+        .authorize(AuthorizeOptions::for_subject("dana").scopes(["contacts.read", "deals.write"]))
         .await?;
     println!("authorize: {}", step.url);
     let credentials = flow

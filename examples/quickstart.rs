@@ -69,11 +69,7 @@ async fn offline() -> Result<()> {
 
     let flow = auth.oauth2("asana")?;
     let step = flow
-        .authorize(
-            AuthorizeOptions::default()
-                .subject(subject)
-                .scopes(["default"]),
-        )
+        .authorize(AuthorizeOptions::for_subject(subject).scopes(["default"]))
         .await?;
     println!(" 1. authorize: {}", step.url);
 

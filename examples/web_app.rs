@@ -55,7 +55,7 @@ async fn connect(State(app): State<App>, Query(q): Query<HashMap<String, String>
     };
     // The state is bound to the user: only this user's callback can redeem it.
     match flow
-        .authorize(AuthorizeOptions::default().subject(user.clone()))
+        .authorize(AuthorizeOptions::for_subject(user.clone()))
         .await
     {
         Ok(step) => (

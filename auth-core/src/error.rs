@@ -526,7 +526,7 @@ pub enum AuthError {
         issued_for: String,
     },
     /// The state was bound to another subject when the authorization started
-    /// ([`AuthorizeOptions::subject`](crate::AuthorizeOptions::subject)): the callback was
+    /// ([`AuthorizeOptions::for_subject`](crate::AuthorizeOptions::for_subject)): the callback was
     /// opened by someone other than who started it, as in a login CSRF, where a victim opens an
     /// attacker's callback link. The state was consumed and nothing was sent to the provider. The
     /// subject it was bound to is not named: it belongs to someone else.

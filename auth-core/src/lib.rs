@@ -72,7 +72,7 @@
 //! // 1. Send the logged-in user to the consent page; state, PKCE verifier and the user (the
 //! //    subject) are remembered.
 //! let flow = auth.oauth2("example").unwrap();
-//! let options = AuthorizeOptions::default().subject("user-123").scopes(["read"]);
+//! let options = AuthorizeOptions::for_subject("user-123").scopes(["read"]);
 //! let step = flow.authorize(options).await.unwrap();
 //! assert!(step.url.as_str().contains("code_challenge_method=S256"));
 //!
@@ -80,7 +80,7 @@
 //! //    must have been issued to the user at the callback (from the app's login session).
 //! let credentials = flow.exchange("the-code", &step.state, "user-123").await.unwrap();
 //! assert!(flow.exchange("the-code", &step.state, "user-123").await.is_err(), "states are single use");
-//! let other = flow.authorize(AuthorizeOptions::default().subject("user-123")).await.unwrap();
+//! let other = flow.authorize(AuthorizeOptions::for_subject("user-123")).await.unwrap();
 //! let refused = flow.exchange("the-code", &other.state, "user-456").await.unwrap_err();
 //! assert!(matches!(refused, AuthError::StateSubjectMismatch { .. }), "issued to another user");
 //!

@@ -106,8 +106,10 @@ pub fn is_reserved_authorize_param(name: &str, scope_param: &str) -> bool {
     name == scope_param || FlowParam::ALL.iter().any(|p| p.as_str() == name)
 }
 
-/// Options for [`OAuth2Flow::authorize`].
-#[derive(Debug, Clone, Default)]
+/// Options for [`OAuth2Flow::authorize`]: start from [`AuthorizeOptions::for_subject`] (the
+/// usual case) or [`AuthorizeOptions::unbound`], then set what differs from the provider's
+/// configuration.
+#[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct AuthorizeOptions {
     /// Use this state instead of a random one (it must not be pending already:
@@ -120,29 +122,49 @@ pub struct AuthorizeOptions {
     /// Extra query parameters.
     pub extra_params: Vec<(String, String)>,
     /// The subject the authorization is for: only an exchange for this subject may redeem the
-    /// state.
+    /// state. `None` for an [`unbound`](AuthorizeOptions::unbound) authorization.
     pub subject: Option<String>,
 }
 
 impl AuthorizeOptions {
-    /// Binds the state to `subject`, the user who starts the authorization: an
+    /// Options for an authorization started by `subject`, the user who will consent: an
     /// [`OAuth2Flow::exchange`] for any other subject is refused with
-    /// [`AuthError::StateSubjectMismatch`]. Always bind it when the subject is known at this
-    /// point (a web app's logged-in user): otherwise a logged-in victim who opens an attacker's
+    /// [`AuthError::StateSubjectMismatch`]. Use it whenever the subject is known at this point
+    /// (a web app's logged-in user): otherwise a logged-in victim who opens an attacker's
     /// callback link connects the attacker's account to the victim (login CSRF).
-    ///
-    /// A state bound to no subject can be exchanged for any subject, as before subjects were
-    /// bound; it suits only flows whose callback cannot be opened by someone else.
     ///
     /// ```
     /// use auth_core::AuthorizeOptions;
     ///
-    /// let options = AuthorizeOptions::default().subject("user-123").scopes(["read"]);
+    /// let options = AuthorizeOptions::for_subject("user-123").scopes(["read"]);
     /// assert_eq!(options.subject.as_deref(), Some("user-123"));
     /// ```
-    pub fn subject(mut self, subject: impl Into<String>) -> Self {
-        self.subject = Some(subject.into());
-        self
+    pub fn for_subject(subject: impl Into<String>) -> Self {
+        AuthorizeOptions {
+            subject: Some(subject.into()),
+            ..AuthorizeOptions::unbound()
+        }
+    }
+
+    /// Options whose state is bound to no subject: any subject's exchange may redeem it. This
+    /// suits only flows whose callback nobody else can open (a CLI's loopback redirect, a
+    /// service that keeps its own record of who started each consent); a web app's callback
+    /// wants [`AuthorizeOptions::for_subject`].
+    ///
+    /// ```
+    /// use auth_core::AuthorizeOptions;
+    ///
+    /// let options = AuthorizeOptions::unbound().state("from-my-session-store");
+    /// assert_eq!(options.subject, None);
+    /// ```
+    pub fn unbound() -> Self {
+        AuthorizeOptions {
+            state: None,
+            scopes: None,
+            redirect_uri: None,
+            extra_params: Vec::new(),
+            subject: None,
+        }
     }
 
     /// Sets the state.
@@ -222,7 +244,7 @@ impl OAuth2Flow {
 
     /// Builds the consent URL and remembers its state, PKCE verifier, redirect URI, scopes and
     /// subject (single use, with the pending states' time to live, 10 minutes by default). Bind
-    /// the subject ([`AuthorizeOptions::subject`]) whenever it is known.
+    /// the subject ([`AuthorizeOptions::for_subject`]) whenever it is known.
     pub async fn authorize(
         &self,
         options: AuthorizeOptions,

@@ -78,7 +78,7 @@ pub async fn run(app: &App, args: &LoginArgs, out: &Output) -> Result<(), CliErr
     let redirect = app.login_redirect(provider)?;
     let listener = Listener::bind(provider, &redirect.uri).await?;
 
-    let mut options = AuthorizeOptions::default().subject(app.subject.clone());
+    let mut options = AuthorizeOptions::for_subject(app.subject.clone());
     let scopes: Vec<&str> = args
         .scopes
         .iter()

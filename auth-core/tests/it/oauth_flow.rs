@@ -56,7 +56,7 @@ async fn full_code_flow_with_pkce_then_session() {
     let flow = auth.oauth2("test").unwrap();
 
     let request = flow
-        .authorize(AuthorizeOptions::default().scopes(["read", "write"]))
+        .authorize(AuthorizeOptions::unbound().scopes(["read", "write"]))
         .await
         .unwrap();
     let query: std::collections::HashMap<String, String> =
@@ -161,7 +161,7 @@ async fn basic_auth_sends_the_form_urlencoded_credentials_in_the_header_only() {
             .build()
             .unwrap();
         let flow = auth.oauth2("test").unwrap();
-        let request = flow.authorize(AuthorizeOptions::default()).await.unwrap();
+        let request = flow.authorize(AuthorizeOptions::unbound()).await.unwrap();
         flow.exchange("c", &request.state, "s").await.unwrap();
         let received = &server.received_requests().await.unwrap()[0];
         let expected = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, pair);
@@ -200,7 +200,7 @@ async fn bad_states_are_refused_with_distinct_errors() {
     let err = flow.exchange("c", "never-issued", "s").await.unwrap_err();
     assert!(matches!(err, AuthError::UnknownState { .. }), "{err:?}");
 
-    let request = flow.authorize(AuthorizeOptions::default()).await.unwrap();
+    let request = flow.authorize(AuthorizeOptions::unbound()).await.unwrap();
     flow.exchange("c", &request.state, "s").await.unwrap();
     let err = flow.exchange("c", &request.state, "s").await.unwrap_err();
     assert!(matches!(err, AuthError::StateReused { .. }), "{err:?}");
@@ -208,7 +208,7 @@ async fn bad_states_are_refused_with_distinct_errors() {
     let request = auth
         .oauth2("other")
         .unwrap()
-        .authorize(AuthorizeOptions::default())
+        .authorize(AuthorizeOptions::unbound())
         .await
         .unwrap();
     let err = flow.exchange("c", &request.state, "s").await.unwrap_err();
@@ -223,7 +223,7 @@ async fn bad_states_are_refused_with_distinct_errors() {
         .unwrap();
     let flow = expiring.oauth2("test").unwrap();
     let request = flow
-        .authorize(AuthorizeOptions::default().state("caller-chosen-state"))
+        .authorize(AuthorizeOptions::unbound().state("caller-chosen-state"))
         .await
         .unwrap();
     assert_eq!(request.state, "caller-chosen-state");
@@ -248,7 +248,7 @@ async fn wrong_code_returns_the_providers_error_text_and_no_secret() {
         .await;
     let auth = builder(&server.uri()).build().unwrap();
     let flow = auth.oauth2("test").unwrap();
-    let request = flow.authorize(AuthorizeOptions::default()).await.unwrap();
+    let request = flow.authorize(AuthorizeOptions::unbound()).await.unwrap();
     let err = flow
         .exchange("wrong-code", &request.state, "user-1")
         .await
@@ -293,13 +293,13 @@ async fn token_endpoint_5xx_and_garbage_are_classified() {
         .await;
     let auth = builder(&server.uri()).build().unwrap();
     let flow = auth.oauth2("test").unwrap();
-    let request = flow.authorize(AuthorizeOptions::default()).await.unwrap();
+    let request = flow.authorize(AuthorizeOptions::unbound()).await.unwrap();
     let err = flow.exchange("c", &request.state, "s").await.unwrap_err();
     assert!(
         matches!(err, AuthError::Transient { retry_after: Some(d), .. } if d == Duration::from_secs(7)),
         "{err:?}"
     );
-    let request = flow.authorize(AuthorizeOptions::default()).await.unwrap();
+    let request = flow.authorize(AuthorizeOptions::unbound()).await.unwrap();
     let err = flow.exchange("c", &request.state, "s").await.unwrap_err();
     assert!(
         matches!(err, AuthError::InvalidTokenResponse { .. }),
@@ -328,7 +328,7 @@ async fn error_codes_that_say_the_provider_failed_for_now_are_transient() {
             .await;
         let auth = builder(&server.uri()).build().unwrap();
         let flow = auth.oauth2("test").unwrap();
-        let request = flow.authorize(AuthorizeOptions::default()).await.unwrap();
+        let request = flow.authorize(AuthorizeOptions::unbound()).await.unwrap();
         let err = flow.exchange("c", &request.state, "s").await.unwrap_err();
         if transient {
             assert!(
@@ -362,7 +362,7 @@ async fn unusable_retry_after_from_the_token_endpoint_is_dropped() {
             .await;
         let auth = builder(&server.uri()).build().unwrap();
         let flow = auth.oauth2("test").unwrap();
-        let request = flow.authorize(AuthorizeOptions::default()).await.unwrap();
+        let request = flow.authorize(AuthorizeOptions::unbound()).await.unwrap();
         let err = flow.exchange("c", &request.state, "s").await.unwrap_err();
         assert!(
             matches!(
@@ -427,7 +427,7 @@ async fn token_endpoint_bodies_over_one_mebibyte_are_refused_and_not_retried() {
         .await;
     let auth = builder(&server.uri()).build().unwrap();
     let flow = auth.oauth2("test").unwrap();
-    let request = flow.authorize(AuthorizeOptions::default()).await.unwrap();
+    let request = flow.authorize(AuthorizeOptions::unbound()).await.unwrap();
 
     let exchanged = flow.exchange("c", &request.state, "s").await.unwrap_err();
     let refreshed = flow
@@ -517,7 +517,7 @@ async fn a_token_response_without_a_length_is_cut_at_one_mebibyte() {
     let (uri, answered) = unsized_token_endpoint(token).await;
     let auth = builder(&uri).build().unwrap();
     let flow = auth.oauth2("test").unwrap();
-    let request = flow.authorize(AuthorizeOptions::default()).await.unwrap();
+    let request = flow.authorize(AuthorizeOptions::unbound()).await.unwrap();
 
     let err = flow.exchange("c", &request.state, "s").await.unwrap_err();
 
@@ -855,7 +855,7 @@ async fn exchange_answered_with(
         .await;
     let auth = builder(&server.uri()).build().unwrap();
     let flow = auth.oauth2("test").unwrap();
-    let request = flow.authorize(AuthorizeOptions::default()).await.unwrap();
+    let request = flow.authorize(AuthorizeOptions::unbound()).await.unwrap();
     let result = flow.exchange("code", &request.state, "u").await;
     (auth, result)
 }
@@ -951,7 +951,7 @@ async fn token_endpoint_redirects_are_not_followed() {
     let auth = manager_with_store(&server.uri(), store.clone());
     let flow = auth.oauth2("test").unwrap();
 
-    let step = flow.authorize(AuthorizeOptions::default()).await.unwrap();
+    let step = flow.authorize(AuthorizeOptions::unbound()).await.unwrap();
     let exchanged = flow.exchange("code", &step.state, "u").await;
     assert!(
         matches!(
@@ -1063,7 +1063,7 @@ async fn echoed_requests_are_redacted_from_token_endpoint_errors() {
             .unwrap();
         let flow = auth.oauth2("test").unwrap();
 
-        let request = flow.authorize(AuthorizeOptions::default()).await.unwrap();
+        let request = flow.authorize(AuthorizeOptions::unbound()).await.unwrap();
         let err = flow
             .exchange("code-canary-4711", &request.state, "u")
             .await
@@ -1137,7 +1137,7 @@ async fn a_callback_landing_on_another_instance_finds_its_state_in_the_shared_st
     let step = first
         .oauth2("test")
         .unwrap()
-        .authorize(AuthorizeOptions::default().scopes(["read"]))
+        .authorize(AuthorizeOptions::unbound().scopes(["read"]))
         .await
         .unwrap();
     let query: std::collections::HashMap<String, String> =
@@ -1179,7 +1179,7 @@ async fn a_callback_landing_on_another_instance_finds_its_state_in_the_shared_st
         .build()
         .unwrap();
     let flow = expiring.oauth2("test").unwrap();
-    let step = flow.authorize(AuthorizeOptions::default()).await.unwrap();
+    let step = flow.authorize(AuthorizeOptions::unbound()).await.unwrap();
     let err = flow.exchange("c", &step.state, "u").await.unwrap_err();
     assert!(matches!(err, AuthError::StateExpired { .. }), "{err:?}");
     let err = flow.exchange("c", "never-issued", "u").await.unwrap_err();
@@ -1240,7 +1240,7 @@ async fn a_token_response_without_scope_grants_the_requested_scopes() {
         .unwrap();
     let flow = auth.oauth2("test").unwrap();
     let step = flow
-        .authorize(AuthorizeOptions::default().scopes(["tasks:read", "users:read"]))
+        .authorize(AuthorizeOptions::unbound().scopes(["tasks:read", "users:read"]))
         .await
         .unwrap();
     let credentials = flow.exchange("c", &step.state, "u").await.unwrap();
@@ -1251,7 +1251,7 @@ async fn a_token_response_without_scope_grants_the_requested_scopes() {
     let info = auth.credential_info("test", "u").await.unwrap().unwrap();
     assert_eq!(info.scopes, ["tasks:read", "users:read"]);
 
-    let step = flow.authorize(AuthorizeOptions::default()).await.unwrap();
+    let step = flow.authorize(AuthorizeOptions::unbound()).await.unwrap();
     let credentials = flow.exchange("c", &step.state, "u").await.unwrap();
     assert_eq!(credentials.token.scope, ["default:read"]);
 }
@@ -1320,7 +1320,7 @@ async fn each_client_authentication_method_is_used_for_token_and_revocation_requ
                 .build()
                 .unwrap();
             let flow = auth.oauth2("test").unwrap();
-            let step = flow.authorize(AuthorizeOptions::default()).await.unwrap();
+            let step = flow.authorize(AuthorizeOptions::unbound()).await.unwrap();
             let exchanged = flow.exchange("code-canary", &step.state, "u").await;
             let credentials = Credentials::new(valid("access-canary-1", "refresh-canary-1"));
             let refreshed = flow.refresh(&credentials).await;
@@ -1372,7 +1372,7 @@ async fn a_state_bound_to_a_subject_is_refused_for_another_and_consumed() {
         let flow = auth.oauth2("test").unwrap();
 
         let attackers = flow
-            .authorize(AuthorizeOptions::default().subject("mallory"))
+            .authorize(AuthorizeOptions::for_subject("mallory"))
             .await
             .unwrap();
         let err = flow
@@ -1396,11 +1396,11 @@ async fn a_state_bound_to_a_subject_is_refused_for_another_and_consumed() {
         assert!(server.received_requests().await.unwrap().is_empty());
 
         let own = flow
-            .authorize(AuthorizeOptions::default().subject("alice"))
+            .authorize(AuthorizeOptions::for_subject("alice"))
             .await
             .unwrap();
         flow.exchange("code-2", &own.state, "alice").await.unwrap();
-        let unbound = flow.authorize(AuthorizeOptions::default()).await.unwrap();
+        let unbound = flow.authorize(AuthorizeOptions::unbound()).await.unwrap();
         flow.exchange("code-3", &unbound.state, "anyone")
             .await
             .unwrap();
@@ -1457,7 +1457,7 @@ async fn a_transient_exchange_failure_puts_the_state_back_for_a_retry() {
             .await;
         let flow = auth.oauth2("test").unwrap();
         let step = flow
-            .authorize(AuthorizeOptions::default().subject("alice"))
+            .authorize(AuthorizeOptions::for_subject("alice"))
             .await
             .unwrap();
 
@@ -1513,7 +1513,7 @@ async fn a_transient_exchange_failure_puts_the_state_back_for_a_retry() {
             )
             .mount(&server)
             .await;
-        let step = flow.authorize(AuthorizeOptions::default()).await.unwrap();
+        let step = flow.authorize(AuthorizeOptions::unbound()).await.unwrap();
         let err = flow.exchange("code-2", &step.state, "u").await.unwrap_err();
         assert!(matches!(err, AuthError::OAuth { .. }), "{err:?}");
         let err = flow.exchange("code-2", &step.state, "u").await.unwrap_err();
@@ -1543,7 +1543,7 @@ async fn a_408_at_the_exchange_is_transient_and_the_state_can_be_retried() {
         .await;
     let auth = builder(&server.uri()).build().unwrap();
     let flow = auth.oauth2("test").unwrap();
-    let step = flow.authorize(AuthorizeOptions::default()).await.unwrap();
+    let step = flow.authorize(AuthorizeOptions::unbound()).await.unwrap();
     let err = flow.exchange("code", &step.state, "u").await.unwrap_err();
     assert!(
         matches!(&err, AuthError::Transient { provider, operation: TokenOperation::Exchange, detail, .. }
@@ -1589,7 +1589,7 @@ async fn a_transient_exchange_failure_that_cannot_keep_the_state_says_to_start_a
         .build()
         .unwrap();
     let flow = auth.oauth2("test").unwrap();
-    let step = flow.authorize(AuthorizeOptions::default()).await.unwrap();
+    let step = flow.authorize(AuthorizeOptions::unbound()).await.unwrap();
     let err = flow.exchange("c", &step.state, "u").await.unwrap_err();
     assert!(
         matches!(&err, AuthError::ExchangeNotRetryable { provider, detail, reason }
@@ -1627,7 +1627,7 @@ async fn a_blank_scope_separator_joins_scopes_with_a_space() {
         let step = auth
             .oauth2("test")
             .unwrap()
-            .authorize(AuthorizeOptions::default().scopes(["read", "write"]))
+            .authorize(AuthorizeOptions::unbound().scopes(["read", "write"]))
             .await
             .unwrap();
         let scope = step
@@ -1667,7 +1667,7 @@ async fn extra_authorize_params_cannot_repeat_the_flows_own() {
     ] {
         let err = flow
             .authorize(
-                AuthorizeOptions::default()
+                AuthorizeOptions::unbound()
                     .state(format!("state-{param}"))
                     .param(param, "x"),
             )
@@ -1689,7 +1689,7 @@ async fn extra_authorize_params_cannot_repeat_the_flows_own() {
     }
     let step = flow
         .authorize(
-            AuthorizeOptions::default()
+            AuthorizeOptions::unbound()
                 .param("scope", "x")
                 .param("prompt", "consent"),
         )
@@ -1718,7 +1718,7 @@ async fn extra_authorize_params_cannot_repeat_the_flows_own() {
     let err = configured
         .oauth2("test")
         .unwrap()
-        .authorize(AuthorizeOptions::default())
+        .authorize(AuthorizeOptions::unbound())
         .await
         .unwrap_err();
     assert!(
@@ -1750,11 +1750,11 @@ async fn a_state_pending_already_is_refused_and_the_first_kept() {
         .unwrap();
     for auth in [in_memory, in_store] {
         let flow = auth.oauth2("test").unwrap();
-        flow.authorize(AuthorizeOptions::default().state("fixed").subject("alice"))
+        flow.authorize(AuthorizeOptions::for_subject("alice").state("fixed"))
             .await
             .unwrap();
         let err = flow
-            .authorize(AuthorizeOptions::default().state("fixed").subject("bob"))
+            .authorize(AuthorizeOptions::for_subject("bob").state("fixed"))
             .await
             .unwrap_err();
         assert!(
@@ -1872,7 +1872,7 @@ async fn plain_http_endpoints_set_in_code_are_refused() {
         .oauth2("test")
         .unwrap()
         .authorize(
-            AuthorizeOptions::default().redirect_uri("http://app.example.com/cb".parse().unwrap()),
+            AuthorizeOptions::unbound().redirect_uri("http://app.example.com/cb".parse().unwrap()),
         )
         .await;
     assert!(

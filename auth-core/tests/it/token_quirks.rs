@@ -233,7 +233,7 @@ async fn the_scope_parameter_can_be_renamed() {
     let step = auth
         .oauth2("quirky")
         .unwrap()
-        .authorize(AuthorizeOptions::default().scopes(["search:read"]))
+        .authorize(AuthorizeOptions::unbound().scopes(["search:read"]))
         .await
         .unwrap();
     let pairs: Vec<(String, String)> = step.url.query_pairs().into_owned().collect();

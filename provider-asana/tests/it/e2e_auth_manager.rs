@@ -58,7 +58,7 @@ fn query_param(url: &Url, name: &str) -> Option<String> {
 /// Runs the OAuth flow for `subject` and stores the credentials.
 async fn connect(auth: &AuthManager, mock: &MockAsana, subject: &str) -> AsanaUserCredentials {
     let flow = auth.oauth2(ASANA).unwrap();
-    let request = flow.authorize(AuthorizeOptions::default()).await.unwrap();
+    let request = flow.authorize(AuthorizeOptions::unbound()).await.unwrap();
     let callback = mock.consent(request.url.as_str()).await.unwrap();
     let code = query_param(&callback, "code").expect("a code");
     let state = query_param(&callback, "state").expect("a state");
@@ -134,7 +134,7 @@ async fn oauth_flow_end_to_end_through_registered_configuration() {
     assert_eq!(auth.provider_ids(), [ASANA]);
 
     let flow = auth.oauth2(ASANA).unwrap();
-    let request = flow.authorize(AuthorizeOptions::default()).await.unwrap();
+    let request = flow.authorize(AuthorizeOptions::unbound()).await.unwrap();
     let url = &request.url;
     assert!(url.as_str().starts_with(&mock.authorization_url()));
     assert_eq!(query_param(url, "response_type").as_deref(), Some("code"));

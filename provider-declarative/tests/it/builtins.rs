@@ -175,7 +175,10 @@ async fn github_life() {
     assert!(credentials.token.refresh_token_expires_at.is_some());
 
     let flow = auth.oauth2("github").unwrap();
-    let step = flow.authorize(Default::default()).await.unwrap();
+    let step = flow
+        .authorize(auth_core::AuthorizeOptions::unbound())
+        .await
+        .unwrap();
     let err = flow
         .exchange("stale-code", &step.state, SUBJECT)
         .await
@@ -324,7 +327,7 @@ async fn google_life() {
         .oauth2("google")
         .unwrap()
         .authorize(
-            auth_core::AuthorizeOptions::default()
+            auth_core::AuthorizeOptions::unbound()
                 .scopes(["https://www.googleapis.com/auth/drive.readonly"]),
         )
         .await
@@ -477,7 +480,10 @@ async fn slack_life() {
     let auth = fake.manager();
 
     let flow = auth.oauth2("slack").unwrap();
-    let step = flow.authorize(Default::default()).await.unwrap();
+    let step = flow
+        .authorize(auth_core::AuthorizeOptions::unbound())
+        .await
+        .unwrap();
     let err = flow
         .exchange("wrong", &step.state, SUBJECT)
         .await
@@ -926,7 +932,10 @@ async fn hubspot_life() {
     let auth = fake.manager();
 
     let flow = auth.oauth2("hubspot").unwrap();
-    let step = flow.authorize(Default::default()).await.unwrap();
+    let step = flow
+        .authorize(auth_core::AuthorizeOptions::unbound())
+        .await
+        .unwrap();
     let err = flow
         .exchange("stale", &step.state, SUBJECT)
         .await

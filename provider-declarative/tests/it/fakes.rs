@@ -134,7 +134,7 @@ impl Rotation {
 /// [`SUBJECT`], and returns the authorize URL and what was stored.
 pub async fn log_in(auth: &AuthManager, provider: &str, code: &str) -> (url::Url, Credentials) {
     let flow = auth.oauth2(provider).unwrap();
-    let step = flow.authorize(AuthorizeOptions::default()).await.unwrap();
+    let step = flow.authorize(AuthorizeOptions::unbound()).await.unwrap();
     let credentials = flow.exchange(code, &step.state, SUBJECT).await.unwrap();
     auth.store_credentials(provider, SUBJECT, &credentials)
         .await

@@ -127,7 +127,7 @@ pub(crate) async fn initiate(
     let authorization = OAuth2Flow::new(endpoint.clone(), issued.clone())
         .map_err(consent_setup)?
         .authorize(
-            AuthorizeOptions::default()
+            AuthorizeOptions::unbound()
                 .redirect_uri(callback.clone())
                 .scopes(scopes.clone()),
         )
