@@ -76,3 +76,8 @@ pub use store_sqlite::SqliteCredentialStore;
 /// A credential store kept in one JSON document (feature `file`).
 #[cfg(feature = "file")]
 pub use store_file::FileCredentialStore;
+
+/// The README's Rust examples, compiled as doctests so that they stay true.
+#[cfg(all(doctest, feature = "asana", feature = "sqlite"))]
+#[doc = include_str!("../README.md")]
+struct ReadmeExamples;
