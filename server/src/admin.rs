@@ -2,6 +2,7 @@
 //! the command line without HTTP: create, list, rotate the client secret, delete, and set an
 //! application's own OAuth app; and re-encrypt what the service keeps under a new key.
 
+use std::collections::BTreeSet;
 use std::fmt;
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -194,20 +195,28 @@ impl Admin {
             .store
             .list_connectors(id, &ConnectorFilter::default())
             .await?;
-        let before: Vec<String> = before.into_iter().map(|connector| connector.id).collect();
-        self.delete_credentials(&before).await?;
+        // The providers the connectors' credentials are kept under: those configured now, and
+        // those of connectors whose provider was configured when they were created.
+        let mut providers: BTreeSet<&str> = self.types.ids().chain([OWN_CLIENT_PROVIDER]).collect();
+        providers.extend(before.iter().map(|c| c.connector_type.as_str()));
+        let ids: Vec<String> = before.iter().map(|c| c.id.clone()).collect();
+        self.delete_credentials(&ids, &providers).await?;
         let connectors = self
             .store
             .delete_application(id)
             .await?
             .ok_or_else(|| ServerError::UnknownApplication { id: id.to_string() })?;
-        self.delete_credentials(&connectors).await
+        self.delete_credentials(&connectors, &providers).await
     }
 
-    /// Deletes the credentials (and own OAuth clients) of these connectors.
-    async fn delete_credentials(&self, connectors: &[String]) -> Result<(), ServerError> {
+    /// Deletes the credentials these connectors have under any of `providers`.
+    async fn delete_credentials(
+        &self,
+        connectors: &[String],
+        providers: &BTreeSet<&str>,
+    ) -> Result<(), ServerError> {
         for connector in connectors {
-            for provider in self.types.ids().chain([OWN_CLIENT_PROVIDER]) {
+            for provider in providers {
                 self.credentials.delete(provider, connector).await?;
             }
         }

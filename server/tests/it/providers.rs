@@ -1101,6 +1101,51 @@ api_base_url = "{}/v2"
     assert_eq!(fake.received_requests().await.unwrap().len(), 1);
 }
 
+/// Deleting an application deletes its connectors' credentials also under a provider that is
+/// no longer configured (its definition file was removed since the connector was created).
+#[tokio::test]
+async fn deleting_an_application_deletes_credentials_of_a_provider_no_longer_configured() {
+    use integrations::CredentialStore;
+
+    let fake = MockServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("acme.toml");
+    std::fs::write(
+        &file,
+        "[[providers]]\nid = \"acme\"\ndisplay_name = \"Acme\"\nauthorization_url = \"https://acme.example/a\"\ntoken_url = \"https://acme.example/t\"\napi_base_url = \"https://api.acme.example\"\n",
+    )
+    .unwrap();
+    let svc = start(
+        &fake,
+        &[("INTEGRATIONS_PROVIDERS", file.display().to_string())],
+    )
+    .await;
+    let app = svc.application("acme").await;
+    let token = svc.app_token(&app).await;
+    let (status, connector) = create(
+        &svc,
+        &token,
+        json!({ "customer_name": "c", "connector_type": "acme", "credentials": { "token": "acme-token" } }),
+    )
+    .await;
+    assert_eq!(status, 201, "{connector}");
+    let id = connector["id"].as_str().unwrap();
+    let credentials = svc.credentials().await;
+    assert!(credentials.get("acme", id).await.unwrap().is_some());
+
+    let without_acme = svc
+        .another_instance_configured(svc.keys.clone(), |b| {
+            b.provider_env(EnvSource::from_pairs(Vec::<(String, String)>::new()))
+        })
+        .await;
+    without_acme
+        .admin
+        .delete_application(&app.application.id)
+        .await
+        .unwrap();
+    assert!(credentials.get("acme", id).await.unwrap().is_none());
+}
+
 #[tokio::test]
 async fn a_broken_definition_file_stops_the_service_naming_the_file_and_the_field() {
     let dir = tempfile::tempdir().unwrap();
