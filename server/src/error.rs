@@ -284,6 +284,17 @@ impl ApiError {
         self
     }
 
+    /// Marks an error that struck after part of a change was written: the message says what
+    /// was (`written`), and that sending the same request again completes the change.
+    pub(crate) fn after_writing(mut self, written: &str) -> Self {
+        self.message = format!(
+            "{}; {written} before this failed: send the same request again to complete the change",
+            self.message
+        );
+        self.outcome_unknown = true;
+        self
+    }
+
     /// Whether the same request may succeed later.
     pub fn is_retryable(&self) -> bool {
         self.retryable

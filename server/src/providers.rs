@@ -26,7 +26,7 @@ use integrations::asana::{
 use integrations::auth_core::config::{CodeValue, ConfigLoader, ProviderConfig};
 use integrations::auth_core::provider::{ApiSettings, OAuth2Settings, RevocationScope};
 use integrations::auth_core::{
-    AuthProvider, CredentialRecord, PutMode, StoredCredential, TokenEndpoint,
+    AuthProvider, CredentialRecord, PutMode, StoreError, StoredCredential, TokenEndpoint,
 };
 use integrations::declarative::{self, Definition};
 use integrations::{
@@ -618,6 +618,9 @@ impl Connectors {
         input: &CredentialsInput,
     ) -> Result<(), ApiError> {
         self.store_granted(record, &input.credentials()).await?;
+        let written = |e: StoreError| {
+            ApiError::from(e).after_writing("the new tokens were stored, their OAuth client not")
+        };
         match input {
             CredentialsInput::OAuth {
                 client: Some(client),
@@ -632,12 +635,16 @@ impl Connectors {
                     &record.id,
                     integrations::auth_core::Payload::new(payload.to_string().into_bytes()),
                 );
-                self.credentials.put(record, PutMode::Overwrite).await?;
+                self.credentials
+                    .put(record, PutMode::Overwrite)
+                    .await
+                    .map_err(written)?;
             }
             _ => {
                 self.credentials
                     .delete(OWN_CLIENT_PROVIDER, &record.id)
-                    .await?;
+                    .await
+                    .map_err(written)?;
             }
         }
         self.forget(&record.id);

@@ -792,6 +792,12 @@ async fn write_change(
     } else {
         UPDATE_ATTEMPTS
     };
+    // Once new credentials are written, a failure leaves the row describing the old ones (an
+    // OAuth connector with a token's credentials, say): the answer says so.
+    let written = |e: ApiError| match credentials {
+        Some(_) => e.after_writing("the new credentials were stored, the connector not updated"),
+        None => e,
+    };
     for _ in 0..attempts {
         let mut record = read.clone();
         change.apply(&mut record);
@@ -805,19 +811,25 @@ async fn write_change(
         if state
             .store
             .update_connector(&record, read.updated_at)
-            .await?
+            .await
+            .map_err(|e| written(e.into()))?
         {
             return Ok(Some(record));
         }
         match state
             .store
             .connector(&record.application_id, &record.id)
-            .await?
+            .await
+            .map_err(|e| written(e.into()))?
         {
             Some(now) => read = now,
             None => {
                 if credentials.is_some() {
-                    state.connectors.delete_credentials(&record).await?;
+                    state
+                        .connectors
+                        .delete_credentials(&record)
+                        .await
+                        .map_err(written)?;
                 }
                 return Ok(None);
             }

@@ -715,3 +715,56 @@ async fn renewed_within(service: &Service, id: &str, within: Duration) -> bool {
     assert_eq!(asana.token_requests(), 1);
     true
 }
+
+/// A reconnect whose new credentials were stored but whose row could not be written (another
+/// process holds the service database's write lock past the busy timeout) says so: 503,
+/// retryable, `outcome_unknown`, and what was written; the same PATCH then completes it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reconnect_whose_row_write_fails_says_the_credentials_were_replaced() {
+    let service = Service::start().await;
+    let app = service.application("acme").await;
+    let token = service.app_token(&app).await;
+    let id = service.own_client_connector(&token).await;
+    let path = format!("/api/v1/integrations/connectors/{id}");
+    let patch = json!({ "credentials": { "token": service.asana.personal_access_token() } })
+        .to_string()
+        .into_bytes();
+
+    let lock = rusqlite::Connection::open(service.dir.path().join("service.db")).unwrap();
+    lock.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let (status, body) = service
+        .send(
+            reqwest::Method::PATCH,
+            &path,
+            Some(&token),
+            Some(patch.clone()),
+        )
+        .await;
+    lock.execute_batch("ROLLBACK").unwrap();
+    drop(lock);
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["retryable"], true, "{body}");
+    assert_eq!(body["outcome_unknown"], true, "{body}");
+    let message = error_message(&body);
+    assert!(
+        message.contains("the new credentials were stored, the connector not updated")
+            && message.contains("send the same request again"),
+        "{message}"
+    );
+    assert_eq!(
+        service.stored_access_token(&id).await.as_deref(),
+        Some(service.asana.personal_access_token()),
+        "the credentials were replaced before the row write failed"
+    );
+    let (_, row) = service.get(&path, Some(&token)).await;
+    assert_eq!(row["auth_type"], "oauth", "the row was not written");
+
+    let (status, body) = service
+        .send(reqwest::Method::PATCH, &path, Some(&token), Some(patch))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["auth_type"], "token");
+    assert_eq!(body["status"], "active");
+    let answer = service.execute_users_get(&token, &id, "me").await;
+    assert_eq!(answer.status(), 200);
+}
