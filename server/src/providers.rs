@@ -716,17 +716,25 @@ impl Connectors {
         Ok(())
     }
 
-    /// The connector's credential status: `needs_reauthorization` when the grant was rejected
-    /// (or the credentials are gone).
+    /// The connector's credential status: `needs_reauthorization` when the grant was rejected,
+    /// or the credentials are gone or cannot be opened (sealed under a key that is not
+    /// configured, or altered): new credentials replace them.
     pub(crate) async fn status(
         &self,
         record: &ConnectorRecord,
     ) -> Result<CredentialStatus, ApiError> {
-        let stored = self
+        match self
             .credentials
             .get(&record.connector_type, &record.id)
-            .await?;
-        Ok(record_status(stored.as_ref()))
+            .await
+        {
+            Ok(stored) => Ok(record_status(stored.as_ref())),
+            Err(e) if unreadable(&e) => {
+                tracing::warn!(connector = %record.id, error = %e, "the connector's credentials cannot be opened");
+                Ok(CredentialStatus::NeedsReauthorization)
+            }
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// The warm Asana connector for `record`, built on first use; 400 for a connector of a
@@ -1010,12 +1018,18 @@ impl Connectors {
         if record.auth_kind != AuthKind::OAuth {
             return Ok(());
         }
-        let Some(stored) = self
+        let stored = match self
             .credentials
             .get(&record.connector_type, &record.id)
-            .await?
-        else {
-            return Ok(());
+            .await
+        {
+            Ok(Some(stored)) => stored,
+            Ok(None) => return Ok(()),
+            Err(e) if unreadable(&e) => {
+                tracing::warn!(connector = %record.id, error = %e, "the connector's credentials cannot be opened, so its grant cannot be revoked; deleting anyway");
+                return Ok(());
+            }
+            Err(e) => return Err(e.into()),
         };
         let Ok(credentials) = Credentials::from_payload(&stored.record.payload) else {
             return Ok(());
@@ -1359,6 +1373,19 @@ pub(crate) fn oauth_app_record(
         client_secret,
         updated_at: SystemTime::now(),
     })
+}
+
+/// Whether `e` is about the one record read, stored but impossible to open (sealed under a key
+/// that is not configured, altered, or in clear where a key is configured), rather than about
+/// the store: such a record can be replaced or deleted, though not used.
+fn unreadable(e: &StoreError) -> bool {
+    matches!(
+        e,
+        StoreError::Decrypt { .. }
+            | StoreError::UnknownKey { .. }
+            | StoreError::MissingKey { .. }
+            | StoreError::Unencrypted { .. }
+    )
 }
 
 /// Whether revoking at `endpoint` ends no token that another connector of the same grant holds

@@ -768,3 +768,72 @@ async fn a_reconnect_whose_row_write_fails_says_the_credentials_were_replaced() 
     let answer = service.execute_users_get(&token, &id, "me").await;
     assert_eq!(answer.status(), 200);
 }
+
+/// A connector whose credential record no longer opens (sealed under a key the service does
+/// not have) is listed as needing re-authorization rather than failing the list, and can be
+/// deleted (its grant cannot be revoked); its record and row are gone afterwards.
+#[tokio::test]
+async fn a_connector_whose_credentials_do_not_open_is_listed_and_can_be_deleted() {
+    use integrations::auth_core::{CredentialRecord, PutMode};
+    use integrations::{CredentialStore, Credentials, EncryptionKey, KeyRing, OAuth2Token};
+
+    let service = Service::start().await;
+    let app = service.application("acme").await;
+    let token = service.app_token(&app).await;
+    let id = service.own_client_connector(&token).await;
+    let readable = service
+        .connector(
+            &token,
+            "c",
+            json!({ "token": service.asana.personal_access_token() }),
+        )
+        .await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let foreign =
+        integrations::SqliteCredentialStore::builder(service.dir.path().join("credentials.db"))
+            .key_ring(KeyRing::new(EncryptionKey::generate()))
+            .open()
+            .await
+            .unwrap();
+    let payload = Credentials::new(OAuth2Token::bearer("foreign")).to_payload();
+    foreign
+        .put(
+            CredentialRecord::new("asana", &id, payload),
+            PutMode::Overwrite,
+        )
+        .await
+        .unwrap();
+
+    let (status, list) = service
+        .get(
+            "/api/v1/integrations/connectors?customer_name=c",
+            Some(&token),
+        )
+        .await;
+    assert_eq!(status, 200, "{list}");
+    let statuses: Vec<(&str, &str)> = list["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["id"].as_str().unwrap(), c["status"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        statuses,
+        [
+            (id.as_str(), "needs_reauthorization"),
+            (readable.as_str(), "active")
+        ]
+    );
+
+    let path = format!("/api/v1/integrations/connectors/{id}");
+    let (status, body) = service
+        .send(reqwest::Method::DELETE, &path, Some(&token), None)
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["status"], "needs_reauthorization");
+    assert!(foreign.get("asana", &id).await.unwrap().is_none());
+    assert_eq!(service.get(&path, Some(&token)).await.0, 404);
+    assert_eq!(service.asana.revocations(), 0, "nothing readable to revoke");
+}
