@@ -61,15 +61,16 @@ pub(crate) struct ExecuteRequest {
 #[derive(Serialize, ToSchema)]
 pub(crate) struct ExecuteResponse {
     /// The records themselves: the record for a get, the array for a list; for `proxy.request`,
-    /// the provider's body (JSON, else text, null when empty); for `check`, `{status:
+    /// the provider's body (JSON, else text, or base64 for a body that is not UTF-8 text; null
+    /// when empty); for `check`, `{status:
     /// "healthy" | "unhealthy", error, checked_entity, checked_action}` (and `checked_request`
     /// for a provider without a catalog).
     #[schema(value_type = Value)]
     result: ResultJson,
     /// The rest, e.g. `{next_page}`; for `proxy.request`, `{status, headers}` of the provider's
     /// answer, whatever its status (every header but `Set-Cookie`, names in lower case, a
-    /// repeated header's values joined with `, `: `link` for the next page, rate limits, ...);
-    /// never null.
+    /// repeated header's values joined with `, `: `link` for the next page, rate limits, ...),
+    /// and `body_encoding: "base64"` when `result` is the body in base64; never null.
     connector_metadata: Map<String, Value>,
 }
 

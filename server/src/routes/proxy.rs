@@ -19,6 +19,8 @@
 use std::any::Any;
 
 use axum::http::{Method, StatusCode};
+use base64::Engine;
+use base64::prelude::BASE64_STANDARD;
 use integrations::auth_core::ApiResponse;
 use integrations::declarative::{DeclarativeError, DeclarativeProvider, Definition, WhoamiMethod};
 use integrations::{AuthError, AuthManager, CredentialStatus, ErrorClass};
@@ -339,27 +341,58 @@ async fn request(
 
 /// `{result, connector_metadata: {status, headers}}` of the provider's answer. A JSON body is
 /// checked and handed on as the provider wrote it (up to [`MAX_API_RESPONSE_BYTES`]), never
-/// built into a tree: a `Value` of small numbers takes many times its text's size.
+/// built into a tree: a `Value` of small numbers takes many times its text's size. Another body
+/// is a JSON string: its text, or its base64 (see [`result_of`]), which `body_encoding` then
+/// says.
 ///
 /// [`MAX_API_RESPONSE_BYTES`]: integrations::auth_core::MAX_API_RESPONSE_BYTES
 fn answer(response: &ApiResponse) -> Answer {
     let mut metadata = Map::new();
     metadata.insert("status".into(), json!(response.status()));
     metadata.insert("headers".into(), Value::Object(response.headers_json()));
-    (result_of(&response.body), metadata)
+    let (result, base64) = result_of(&response.body);
+    if base64 {
+        metadata.insert("body_encoding".into(), json!("base64"));
+    }
+    (result, metadata)
 }
 
-/// A provider's body as a result: its JSON as written, else its text as a JSON string (invalid
-/// UTF-8 replaced), `null` when empty.
-fn result_of(body: &[u8]) -> Box<RawValue> {
+/// A provider's body as a result, and whether it is in base64: its JSON as written; `null` when
+/// empty; else its text as a JSON string when it is UTF-8 and that string is no longer than its
+/// base64 would be (HTML, CSV, plain text); else (a file, an image, text made mostly of
+/// control characters, each of which takes six characters escaped) its base64. So a result is
+/// never more than about 4/3 of the body's size.
+fn result_of(body: &[u8]) -> (Box<RawValue>, bool) {
     if body.is_empty() {
-        return RawValue::NULL.to_owned();
+        return (RawValue::NULL.to_owned(), false);
     }
-    match serde_json::from_slice::<&RawValue>(body) {
-        Ok(json) => json.to_owned(),
-        Err(_) => serde_json::value::to_raw_value(&String::from_utf8_lossy(body))
-            .unwrap_or_else(|_| RawValue::NULL.to_owned()),
+    if let Ok(json) = serde_json::from_slice::<&RawValue>(body) {
+        return (json.to_owned(), false);
     }
+    let base64_len = body.len().div_ceil(3) * 4;
+    let text = std::str::from_utf8(body)
+        .ok()
+        .filter(|text| escaped_len(text) <= base64_len);
+    let (string, base64) = match text {
+        Some(text) => (serde_json::value::to_raw_value(text), false),
+        None => (
+            serde_json::value::to_raw_value(&BASE64_STANDARD.encode(body)),
+            true,
+        ),
+    };
+    // A string always makes JSON; `null` would only hide a broken serde_json.
+    (string.unwrap_or_else(|_| RawValue::NULL.to_owned()), base64)
+}
+
+/// How many characters `text` takes inside a JSON string, as serde_json escapes it.
+fn escaped_len(text: &str) -> usize {
+    text.bytes()
+        .map(|b| match b {
+            b'"' | b'\\' | b'\n' | b'\r' | b'\t' | 0x08 | 0x0c => 2,
+            0..0x20 => 6,
+            _ => 1,
+        })
+        .sum()
 }
 
 /// The core's errors as HTTP answers: a refused path is 400, a connector without usable
@@ -461,16 +494,42 @@ mod tests {
 
     #[test]
     fn a_body_is_handed_on_as_the_provider_wrote_it() {
-        let result = |body: &[u8]| result_of(body).get().to_string();
+        let result = |body: &[u8]| {
+            let (result, base64) = result_of(body);
+            (result.get().to_string(), base64)
+        };
         // JSON as written: key order, number forms and escapes kept, outer whitespace dropped.
         assert_eq!(
             result(b" {\"b\":1.0,\"a\":[1e3,\"\\u00e9\"]}\n"),
-            r#"{"b":1.0,"a":[1e3,"\u00e9"]}"#
+            (r#"{"b":1.0,"a":[1e3,"\u00e9"]}"#.to_string(), false)
         );
-        assert_eq!(result(b"<html>busy</html>"), r#""<html>busy</html>""#);
-        assert_eq!(result(b"{\"a\":"), r#""{\"a\":""#);
-        assert_eq!(result(b"ok \xff"), "\"ok \u{FFFD}\"");
-        assert_eq!(result(b""), "null");
+        assert_eq!(
+            result(b"<html>busy</html>"),
+            (r#""<html>busy</html>""#.to_string(), false)
+        );
+        assert_eq!(result(b"{\"a\":"), (r#""{\"a\":""#.to_string(), false));
+        assert_eq!(result(b""), ("null".to_string(), false));
+        // Not UTF-8: its bytes, in base64.
+        assert_eq!(result(b"ok \xff"), (r#""b2sg/w==""#.to_string(), true));
+    }
+
+    /// Text is handed on as text while its escapes take no more room than base64 would; text
+    /// of control characters (six characters each, escaped) goes in base64, so no body grows
+    /// past about 4/3 of its size.
+    #[test]
+    fn a_body_s_result_is_never_much_larger_than_the_body() {
+        let text = "line one\n\t\"quoted\" \\ é\r\n".repeat(1000);
+        let (result, base64) = result_of(text.as_bytes());
+        assert!(!base64);
+        assert_eq!(result.get(), serde_json::to_string(&text).unwrap());
+        assert_eq!(escaped_len(&text) + 2, result.get().len());
+        for body in [vec![0u8; 30_000], vec![0x1f; 30_001], vec![0xff; 29_999]] {
+            let (result, base64) = result_of(&body);
+            assert!(base64);
+            assert_eq!(result.get().len(), body.len().div_ceil(3) * 4 + 2);
+            let decoded: String = serde_json::from_str(result.get()).unwrap();
+            assert_eq!(BASE64_STANDARD.decode(decoded).unwrap(), body);
+        }
     }
 
     #[test]

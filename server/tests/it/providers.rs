@@ -256,6 +256,69 @@ async fn a_github_token_connector_sends_get_user_with_github_s_headers_to_github
     assert_eq!(fake.received_requests().await.unwrap().len(), 1);
 }
 
+/// A raw request's body that is not UTF-8 text (a file) is answered in base64, said by
+/// `body_encoding`: escaped as text, a body of control bytes took six times its size. Text
+/// stays text.
+#[tokio::test]
+async fn a_binary_body_is_answered_in_base64_and_text_as_text() {
+    use base64::prelude::BASE64_STANDARD;
+
+    let fake = MockServer::start().await;
+    let file: Vec<u8> = (0..300_000u32).map(|n| (n % 7) as u8).collect();
+    Mock::given(method("GET"))
+        .and(path("/repos/o/r/contents/blob.bin"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .insert_header("content-type", "application/octet-stream")
+                .set_body_bytes(file.clone()),
+        )
+        .mount(&fake)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/repos/o/r/contents/notes.txt"))
+        .respond_with(ResponseTemplate::new(200).set_body_string("two\nlines é"))
+        .mount(&fake)
+        .await;
+    let svc = start(&fake, &[]).await;
+    let (token, connector) = github_connector(&svc, PAT).await;
+    let id = connector["id"].as_str().unwrap();
+
+    let answer = svc
+        .http
+        .post(format!(
+            "{}/api/v1/integrations/connectors/{id}/execute",
+            svc.url
+        ))
+        .bearer_auth(&token)
+        .json(&json!({ "entity": "proxy", "action": "request",
+            "params": proxy("GET", "/repos/o/r/contents/blob.bin") }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200);
+    let text = answer.text().await.unwrap();
+    assert!(text.len() < 400_000 + 1_000, "{} bytes", text.len());
+    let body: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(body["connector_metadata"]["body_encoding"], "base64");
+    let decoded = BASE64_STANDARD
+        .decode(body["result"].as_str().unwrap())
+        .unwrap();
+    assert_eq!(decoded, file);
+
+    let (status, body) = svc
+        .execute(
+            &token,
+            id,
+            "proxy",
+            "request",
+            proxy("GET", "/repos/o/r/contents/notes.txt"),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["result"], "two\nlines é");
+    assert!(body["connector_metadata"].get("body_encoding").is_none());
+}
+
 /// A read-only connector of a provider without a catalog sends only GETs through
 /// `proxy.request`: a raw request says what it does by its method alone.
 #[tokio::test]
