@@ -716,10 +716,25 @@ impl Connectors {
         Ok(())
     }
 
-    /// The connector's credential status: `needs_reauthorization` when the grant was rejected,
-    /// or the credentials are gone or cannot be opened (sealed under a key that is not
-    /// configured, or altered): new credentials replace them.
+    /// The connector's credential status: `needs_reauthorization` when the grant was rejected
+    /// (or the credentials are gone).
     pub(crate) async fn status(
+        &self,
+        record: &ConnectorRecord,
+    ) -> Result<CredentialStatus, ApiError> {
+        let stored = self
+            .credentials
+            .get(&record.connector_type, &record.id)
+            .await?;
+        Ok(record_status(stored.as_ref()))
+    }
+
+    /// As [`Connectors::status`], for a connector being deleted: credentials that cannot be
+    /// opened (sealed under a key that is not configured, or altered) count as needing
+    /// re-authorization, since nothing can use them, rather than stop the deletion. Elsewhere
+    /// they stay an error: an instance given the wrong key must not make every connector look
+    /// as if its user had to connect again.
+    pub(crate) async fn status_of_deleted(
         &self,
         record: &ConnectorRecord,
     ) -> Result<CredentialStatus, ApiError> {
@@ -730,7 +745,7 @@ impl Connectors {
         {
             Ok(stored) => Ok(record_status(stored.as_ref())),
             Err(e) if unreadable(&e) => {
-                tracing::warn!(connector = %record.id, error = %e, "the connector's credentials cannot be opened");
+                tracing::warn!(connector = %record.id, error = %e, "the credentials of a connector being deleted cannot be opened");
                 Ok(CredentialStatus::NeedsReauthorization)
             }
             Err(e) => Err(e.into()),

@@ -77,6 +77,15 @@ pub(crate) enum ConnectorStatus {
     NeedsReauthorization,
 }
 
+impl ConnectorStatus {
+    fn of(status: CredentialStatus) -> ConnectorStatus {
+        match status {
+            CredentialStatus::NeedsReauthorization => ConnectorStatus::NeedsReauthorization,
+            _ => ConnectorStatus::Active,
+        }
+    }
+}
+
 /// A page of connectors.
 #[derive(Serialize, ToSchema)]
 pub(crate) struct ConnectorList {
@@ -124,11 +133,8 @@ pub(super) async fn view(
     state: &AppState,
     record: &ConnectorRecord,
 ) -> Result<Connector, ApiError> {
-    let status = match state.connectors.status(record).await? {
-        CredentialStatus::NeedsReauthorization => ConnectorStatus::NeedsReauthorization,
-        _ => ConnectorStatus::Active,
-    };
-    Ok(view_as(state, record, status))
+    let status = state.connectors.status(record).await?;
+    Ok(view_as(state, record, ConnectorStatus::of(status)))
 }
 
 /// [`view`] of a connector whose credentials' status the caller knows.
@@ -865,7 +871,8 @@ pub(crate) async fn remove(
 ) -> Result<Json<Connector>, ApiError> {
     let started = Instant::now();
     let record = owned(&state, &principal, &id).await?;
-    let answer = view(&state, &record).await?;
+    let status = state.connectors.status_of_deleted(&record).await?;
+    let answer = view_as(&state, &record, ConnectorStatus::of(status));
     state.connectors.revoke(&record).await?;
     // The credentials first: a failure leaves the row, so that the same DELETE can be sent again.
     state.connectors.delete_credentials(&record).await?;
