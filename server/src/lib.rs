@@ -203,6 +203,7 @@ mod edge;
 mod error;
 mod keycheck;
 mod limits;
+mod listen;
 mod metrics;
 mod openapi;
 mod providers;
@@ -219,6 +220,7 @@ pub use error::{ServerError, ServiceStoreError};
 pub use limits::{
     DEFAULT_RATE_LIMIT_BURST, DEFAULT_RATE_LIMIT_PER_SECOND, DEFAULT_REQUEST_TIMEOUT,
 };
+pub use listen::DEFAULT_HEADER_READ_TIMEOUT;
 pub use providers::ASANA_DEFINITION_ID;
 pub use routes::oauth::OAUTH_SECRET_ID_TTL;
 pub use server::{

@@ -24,6 +24,7 @@ use crate::keycheck::KeyCheck;
 use crate::limits::{
     DEFAULT_RATE_LIMIT_BURST, DEFAULT_RATE_LIMIT_PER_SECOND, DEFAULT_REQUEST_TIMEOUT, RateLimiter,
 };
+use crate::listen::{self, DEFAULT_HEADER_READ_TIMEOUT};
 use crate::metrics::Metrics;
 use crate::openapi;
 use crate::providers::{Connectors, ProviderConfigSource, UpstreamSettings};
@@ -176,6 +177,7 @@ pub struct ServerBuilder {
     connector_cache: usize,
     mcp: McpAccess,
     request_timeout: Duration,
+    header_read_timeout: Duration,
     rate_limit: (u32, u32),
     /// `None`: no background refresher.
     refresher: Option<RefresherSettings>,
@@ -201,6 +203,7 @@ impl Default for ServerBuilder {
             connector_cache: DEFAULT_CONNECTOR_CACHE,
             mcp: McpAccess::default(),
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
+            header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
             rate_limit: (DEFAULT_RATE_LIMIT_PER_SECOND, DEFAULT_RATE_LIMIT_BURST),
             refresher: Some(RefresherSettings {
                 margin: DEFAULT_REFRESH_MARGIN,
@@ -349,6 +352,16 @@ impl ServerBuilder {
         self
     }
 
+    /// How long a connection to [`Server::serve`] may take to send a request's head, counted
+    /// from when it opens or its previous answer was sent (default
+    /// [`DEFAULT_HEADER_READ_TIMEOUT`]); past it the connection is closed. So a client that sends
+    /// its headers a byte at a time, or keeps a connection open and idle, holds it no longer.
+    /// An application that serves [`Server::router`] itself sets its own.
+    pub fn header_read_timeout(mut self, timeout: Duration) -> Self {
+        self.header_read_timeout = timeout;
+        self
+    }
+
     /// How many requests each application may send to this instance: `per_second` on average,
     /// `burst` at once (defaults [`DEFAULT_RATE_LIMIT_PER_SECOND`] and
     /// [`DEFAULT_RATE_LIMIT_BURST`]). Requests over it are answered 429 with `Retry-After`.
@@ -397,6 +410,12 @@ impl ServerBuilder {
         if self.request_timeout.is_zero() {
             return Err(ServerError::InvalidConfig {
                 field: "request_timeout",
+                reason: "must be longer than zero".into(),
+            });
+        }
+        if self.header_read_timeout.is_zero() {
+            return Err(ServerError::InvalidConfig {
+                field: "header_read_timeout",
                 reason: "must be longer than zero".into(),
             });
         }
@@ -491,6 +510,7 @@ impl ServerBuilder {
             },
             max_body_bytes: self.max_body_bytes,
             request_timeout: self.request_timeout,
+            header_read_timeout: self.header_read_timeout,
             refresher: self.refresher,
             audit_retention: self.audit_retention,
         })
@@ -606,6 +626,7 @@ pub struct Server {
     max_body_bytes: usize,
     mcp: McpAccess,
     request_timeout: Duration,
+    header_read_timeout: Duration,
     refresher: Option<RefresherSettings>,
     audit_retention: Option<Duration>,
 }
@@ -687,9 +708,7 @@ impl Server {
     ) -> Result<(), ServerError> {
         let background = self.spawn_background();
         let router = self.router_on(Some(listener.local_addr()?));
-        axum::serve(listener, router)
-            .with_graceful_shutdown(shutdown)
-            .await?;
+        listen::serve(listener, router, self.header_read_timeout, shutdown).await;
         drop(background);
         Ok(())
     }

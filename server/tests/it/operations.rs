@@ -249,3 +249,51 @@ async fn a_request_past_the_services_deadline_is_504_and_counted() {
             .to_string()
     ));
 }
+
+/// A connection that does not send a whole request head within the header read timeout is
+/// closed: one that sends part of its headers and stops, one that opens and sends nothing, and
+/// one kept alive after an answer. A request that takes less is answered.
+#[tokio::test]
+async fn connections_that_do_not_send_a_request_head_in_time_are_closed() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpStream;
+
+    let service = Service::start_configured(MockAsana::start().await, true, |b| {
+        b.header_read_timeout(Duration::from_millis(500))
+    })
+    .await;
+    let address = service.url.trim_start_matches("http://").to_string();
+    let head = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+
+    let mut partial = TcpStream::connect(&address).await.unwrap();
+    partial
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+        .await
+        .unwrap();
+    let mut silent = TcpStream::connect(&address).await.unwrap();
+    let mut kept = TcpStream::connect(&address).await.unwrap();
+    kept.write_all(head).await.unwrap();
+    let mut answer = vec![0u8; 4096];
+    let n = kept.read(&mut answer).await.unwrap();
+    assert!(answer[..n].starts_with(b"HTTP/1.1 200"));
+
+    for (what, stream) in [
+        ("part of a head", &mut partial),
+        ("nothing", &mut silent),
+        ("nothing after an answer", &mut kept),
+    ] {
+        let read = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut answer))
+            .await
+            .unwrap_or_else(|_| panic!("a connection that sent {what} is still open"));
+        // Closed: an end of stream, or a reset; hyper may answer 408 first.
+        if let Ok(n) = read {
+            let text = String::from_utf8_lossy(&answer[..n]).to_string();
+            assert!(n == 0 || text.starts_with("HTTP/1.1 408"), "{what}: {text}");
+        }
+    }
+
+    let mut quick = TcpStream::connect(&address).await.unwrap();
+    quick.write_all(head).await.unwrap();
+    let n = quick.read(&mut answer).await.unwrap();
+    assert!(answer[..n].starts_with(b"HTTP/1.1 200"));
+}

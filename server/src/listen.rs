@@ -1,0 +1,75 @@
+//! Serving the router's connections: hyper's HTTP/1 with a timer, so that a connection that
+//! does not send a whole request head in time is closed: a client that opens connections and
+//! sends its headers a byte at a time, or nothing, holds no socket and no task for long. (axum's
+//! `serve` sets no timer, and hyper keeps no such deadline without one.) A request's own
+//! deadline starts once its head has arrived (see `edge`).
+
+use std::future::Future;
+use std::io;
+use std::time::Duration;
+
+use axum::Router;
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
+use tokio::net::TcpListener;
+
+/// How long a connection may take to send a request's head (its request line and headers),
+/// counted from when it opens or its previous answer was sent, unless configured.
+pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Serves `router` on `listener` until `shutdown` completes; then stops accepting, closes idle
+/// connections, and returns once the requests in flight have been answered.
+pub(crate) async fn serve(
+    listener: TcpListener,
+    router: Router,
+    header_read_timeout: Duration,
+    shutdown: impl Future<Output = ()>,
+) {
+    let mut http = http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(header_read_timeout);
+    let connections = GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    not_accepted(e).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let connection = http.serve_connection(
+            TokioIo::new(stream),
+            TowerToHyperService::new(router.clone()),
+        );
+        let connection = connections.watch(connection);
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!(error = %e, "a connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    connections.shutdown().await;
+}
+
+/// After a failed accept: a connection reset before it was accepted is nothing; anything else
+/// (out of file descriptors, most often) is logged, and accepting waits a second, so that the
+/// loop does not spin while the process has no descriptor to give.
+async fn not_accepted(e: io::Error) {
+    if matches!(
+        e.kind(),
+        io::ErrorKind::ConnectionRefused
+            | io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::ConnectionReset
+    ) {
+        return;
+    }
+    tracing::error!(error = %e, "accepting a connection failed; trying again in a second");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+}
