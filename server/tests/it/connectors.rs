@@ -815,4 +815,14 @@ async fn a_connector_whose_credentials_do_not_open_can_be_deleted() {
     assert!(foreign.get("asana", &id).await.unwrap().is_none());
     assert_eq!(service.get(&path, Some(&token)).await.0, 404);
     assert_eq!(service.asana.revocations(), 0, "nothing readable to revoke");
+    let (status, list) = service
+        .get(
+            "/api/v1/integrations/connectors?customer_name=c",
+            Some(&token),
+        )
+        .await;
+    assert_eq!(status, 200, "{list}");
+    assert_eq!(list["data"].as_array().unwrap().len(), 1);
+    assert_eq!(list["data"][0]["id"], readable.as_str());
+    assert_eq!(list["data"][0]["status"], "active");
 }
