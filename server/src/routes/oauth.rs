@@ -29,7 +29,7 @@ use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use integrations::auth_core::PendingStateStore;
 use integrations::auth_core::pending::PendingState;
-use integrations::{AuthError, AuthorizeOptions, OAuth2Flow, SecretString};
+use integrations::{AuthError, AuthorizeOptions, ErrorClass, OAuth2Flow, SecretString};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use url::Url;
@@ -264,8 +264,11 @@ enum ConsentFailure {
     AccessDenied,
     /// Asana refused the authorization request, or came back without a code.
     AuthorizationFailed,
-    /// Asana did not trade the code for tokens.
+    /// The provider refused to trade the code for tokens.
     ExchangeFailed,
+    /// The provider did not answer the exchange in time, or answered with a server error: the
+    /// user may start the connection again at once.
+    TemporarilyUnavailable,
     /// The service failed to keep the connector (the grant it was given is revoked where
     /// revoking ends that grant's tokens only).
     ServerError,
@@ -277,6 +280,7 @@ impl ConsentFailure {
             ConsentFailure::AccessDenied => "access_denied",
             ConsentFailure::AuthorizationFailed => "authorization_failed",
             ConsentFailure::ExchangeFailed => "exchange_failed",
+            ConsentFailure::TemporarilyUnavailable => "temporarily_unavailable",
             ConsentFailure::ServerError => "server_error",
         }
     }
@@ -299,7 +303,7 @@ impl ConsentFailure {
     tag = "oauth",
     params(CallbackQuery),
     responses(
-        (status = 303, description = "To the flow's redirect_url with ?connector_id=ID&secret_id=S (S: a single-use handle, valid 15 minutes, that POST /api/v1/integrations/connectors takes as server_side_oauth_secret_id and answers with the same connector), or ?error=CODE",
+        (status = 303, description = "To the flow's redirect_url with ?connector_id=ID&secret_id=S (S: a single-use handle, valid 15 minutes, that POST /api/v1/integrations/connectors takes as server_side_oauth_secret_id and answers with the same connector), or ?error=CODE: access_denied (the user declined), authorization_failed (the provider refused the request or sent no code), exchange_failed (the provider refused the code), temporarily_unavailable (the provider did not answer the exchange, or failed: start again), server_error (the service could not keep the connector)",
             headers(("Location" = String, description = "The flow's redirect_url"))),
         (status = 400, description = "The state is unknown, expired or used (no trusted redirect_url), or the query cannot be read", body = ErrorBody),
     )
@@ -437,7 +441,10 @@ async fn complete(
         .await
         .map_err(|e| {
             tracing::warn!(error = %e, "the authorization code exchange failed");
-            ConsentFailure::ExchangeFailed
+            match e.class() {
+                ErrorClass::Transient => ConsentFailure::TemporarilyUnavailable,
+                _ => ConsentFailure::ExchangeFailed,
+            }
         })?;
     let now = SystemTime::now();
     let record = ConnectorRecord {

@@ -438,8 +438,19 @@ async fn a_denied_consent_or_a_failed_exchange_returns_an_error_code_and_stores_
         HashMap::from([("error".to_string(), "exchange_failed".to_string())])
     );
 
+    // A token endpoint that fails (a 503): the user may start again at once.
+    let consent = consent_url(&svc, &token).await;
+    let landing = svc.asana.consent(consent.as_str()).await.unwrap();
+    svc.asana.fail_next_token_requests(1, 503);
+    let (status, location, _) = land(&landing, None).await;
+    assert_eq!(status, 303);
+    assert_eq!(
+        returned(location),
+        HashMap::from([("error".to_string(), "temporarily_unavailable".to_string())])
+    );
+
     assert!(connectors(&svc, &token).await.is_empty());
-    assert_eq!(pending_states(&svc), 0, "both states are used up");
+    assert_eq!(pending_states(&svc), 0, "the states are used up");
     let credentials = svc.credentials().await;
     assert!(credentials.list(Some("asana")).await.unwrap().is_empty());
 }
