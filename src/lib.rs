@@ -12,15 +12,14 @@
 //! | `declarative` | no | `declarative`: providers described as TOML, the built-in set (GitHub, Google, Slack, Notion, Microsoft, Linear, HubSpot, Salesforce) and your own files |
 //! | `sqlite` | yes | [`SqliteCredentialStore`], the embedded default store |
 //! | `file` | no | `FileCredentialStore`, one JSON document on disk |
+//! | `postgres` | no | `PostgresCredentialStore`, shared by processes on many machines |
 //!
 //! The root holds what most applications use. The rest of the core is under [`auth_core`], for
 //! example `integrations::auth_core::StoredPendingStates` (pending consents shared by several
 //! instances), `integrations::auth_core::UserCredentials` and
 //! `integrations::auth_core::AuthProvider`; each provider is under its module (`asana`,
-//! `declarative`). The stores' builders (`SqliteCredentialStore::builder`,
-//! `FileCredentialStore::builder`) return types this crate does not re-export
-//! (`store_sqlite::SqliteStoreBuilder`, `store_file::FileStoreBuilder`): chain their methods, or
-//! depend on `store-sqlite` or `store-file` to name them.
+//! `declarative`). Each store comes with its builder (`SqliteStoreBuilder` from
+//! `SqliteCredentialStore::builder`, and so on), for a key ring chosen in code.
 //!
 //! Providers register themselves with `inventory`: with the `asana` feature on,
 //! `AuthManager::builder()` finds Asana without any import, and configures it when its
@@ -69,13 +68,19 @@ pub use provider_asana as asana;
 #[cfg(feature = "declarative")]
 pub use provider_declarative as declarative;
 
-/// The embedded default credential store (feature `sqlite`).
+/// The embedded default credential store, and its builder (feature `sqlite`).
 #[cfg(feature = "sqlite")]
-pub use store_sqlite::SqliteCredentialStore;
+pub use store_sqlite::{SqliteCredentialStore, SqliteStoreBuilder};
 
-/// A credential store kept in one JSON document (feature `file`).
+/// A credential store kept in one JSON document, and its builder (feature `file`).
 #[cfg(feature = "file")]
-pub use store_file::FileCredentialStore;
+pub use store_file::{FileCredentialStore, FileStoreBuilder};
+
+/// A credential store on PostgreSQL, which processes on many machines share (refresh leases
+/// fenced by the database, waiters woken by `LISTEN`/`NOTIFY`), and its builder (feature
+/// `postgres`).
+#[cfg(feature = "postgres")]
+pub use store_postgres::{PostgresCredentialStore, PostgresStoreBuilder};
 
 /// The README's Rust examples, compiled as doctests so that they stay true.
 #[cfg(all(doctest, feature = "asana", feature = "sqlite"))]
