@@ -23,6 +23,7 @@ use integrations::asana::{
 use integrations::auth_core::AuthProvider;
 use integrations::auth_core::config::{ConfigKey, FieldKind};
 use integrations::auth_core::crypto::{KEY_ENV, OLD_KEYS_ENV};
+use integrations::auth_core::provider::RevocationScope;
 use integrations::auth_core::provider::registered_providers;
 use integrations::auth_core::redact::Redactor;
 use integrations::declarative::{
@@ -248,7 +249,8 @@ fn client_secret_redactor(app: &App, provider: &str) -> Redactor {
 }
 
 /// Exchanges the code (the library checks the state and sends the PKCE verifier) and stores the
-/// credentials under (provider, subject).
+/// credentials under (provider, subject). When they cannot be stored, the grant they hold is
+/// given back where that ends no other login's tokens: nothing could use it.
 async fn exchange(
     app: &App,
     flow: &OAuth2Flow,
@@ -259,10 +261,21 @@ async fn exchange(
         .exchange(code, state, &app.subject)
         .await
         .map_err(|e| app.hints.auth(e))?;
-    app.auth
+    if let Err(e) = app
+        .auth
         .store_credentials(flow.provider(), &app.subject, &credentials)
         .await
-        .map_err(|e| app.hints.auth(e))?;
+    {
+        let endpoint = flow.endpoint();
+        let revokes_only_this = endpoint
+            .provider()
+            .oauth2_settings()
+            .is_some_and(|settings| settings.revocation_scope == RevocationScope::Token);
+        if revokes_only_this && let Err(revoking) = endpoint.revoke(&credentials).await {
+            tracing::warn!(error = %revoking, "the grant that could not be stored was not revoked");
+        }
+        return Err(app.hints.auth(e));
+    }
     Ok(credentials)
 }
 

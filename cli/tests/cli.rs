@@ -1433,6 +1433,36 @@ async fn token_fails_and_says_so_when_the_refreshed_credentials_cannot_be_saved(
     assert_eq!(h.mock.token_requests_for("refresh_token"), 1);
 }
 
+/// A login whose credentials cannot be stored (another process holds the file store's lock past
+/// the write budget) fails, and gives back the grant it got: nothing could use it, and Asana's
+/// revocation ends that grant's tokens only.
+#[tokio::test]
+async fn a_login_whose_credentials_cannot_be_stored_revokes_its_grant() {
+    let mut h = Harness::start().await;
+    let store = h.dir.path().join("c.json");
+    h.set_env("INTEGRATIONS_STORE", &format!("file:{}", store.display()));
+    let login = h.start_login(&["login", "asana", "--no-browser"]).await;
+    let lock = std::fs::File::options()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(h.dir.path().join("c.json.lock"))
+        .expect("open the store's lock file");
+    lock.lock().expect("hold the store's lock");
+    let callback = h.mock.consent(&login.url).await.expect("the mock consents");
+    let (out, _) = tokio::join!(login.finish(), get(callback.as_str()));
+    lock.unlock().expect("release the store's lock");
+
+    out.assert_code(1);
+    assert!(
+        out.stderr
+            .contains("another writer held the store's lock (`"),
+        "{out:?}"
+    );
+    assert_eq!(h.mock.token_requests_for("authorization_code"), 1);
+    assert_eq!(h.mock.revocations(), 1, "{out:?}");
+}
+
 #[tokio::test]
 async fn a_damaged_record_is_reported_and_logout_local_deletes_it() {
     let h = Harness::start().await;
