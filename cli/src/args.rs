@@ -271,6 +271,11 @@ pub struct ServeArgs {
     /// (0 keeps them for ever) [default: 365]
     #[arg(long, value_name = "DAYS", value_parser = clap::value_parser!(u32).range(0..=36_500))]
     pub audit_retention_days: Option<u32>,
+
+    /// How many calls to providers (executes, MCP tool calls) each application may have in
+    /// flight at this instance; one more is answered 429 [default: 64]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_in_flight: Option<u32>,
 }
 
 /// `apps ...`.

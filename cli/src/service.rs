@@ -154,6 +154,9 @@ pub async fn serve(globals: &Globals, args: &ServeArgs) -> Result<(), CliError> 
         let retention = (days > 0).then(|| Duration::from_secs(u64::from(days) * 86_400));
         builder = builder.audit_retention(retention);
     }
+    if let Some(max) = args.max_in_flight {
+        builder = builder.max_in_flight(max);
+    }
     let asana = asana_app(globals)?;
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await

@@ -4792,6 +4792,9 @@ async fn three_serve_processes_on_one_postgres_refresh_each_due_token_once() {
             store,
             "--pool-size",
             "2",
+            // About 100 executes of one application at each instance at once.
+            "--max-in-flight",
+            "100",
         ];
         instances.push(Serving::start(h, &args).await);
     }

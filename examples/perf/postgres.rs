@@ -226,9 +226,10 @@ impl Storm {
                 .encryption_keys(keys.clone())
                 .asana_app(app.clone())
                 .upstream_retry(RetryConfig::default().with_max_retries(0))
-                // The storm sends more than an application's default rate at each instance: the
-                // figure is about refreshes, not the rate limit.
+                // The storm sends more than an application's default rate, and more calls at
+                // once, to each instance: the figure is about refreshes, not the limits.
                 .rate_limit(u32::MAX, u32::MAX)
+                .max_in_flight(u32::MAX)
                 .no_refresh_ahead();
             let (url, instance_admin) = services.serve(builder).await;
             urls.push(url);

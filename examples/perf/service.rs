@@ -135,10 +135,11 @@ impl Services {
             .store(store.clone())
             .encryption_keys(KeyRing::new(EncryptionKey::generate()))
             .asana_app(app)
-            // The load sends one application far more than its default rate (100/s): these
-            // figures measure the execute path (the limiter still runs on every request), not
-            // the limit's 429s.
-            .rate_limit(u32::MAX, u32::MAX);
+            // The load sends one application far more than its default rate (100/s), and more
+            // calls at once than its default 64: these figures measure the execute path (the
+            // limiters still run on every request), not the limits' 429s.
+            .rate_limit(u32::MAX, u32::MAX)
+            .max_in_flight(u32::MAX);
         let (url, admin) = self.serve(builder).await;
         let bearer = self.app_token(&url, admin).await;
         let mut hosted = Hosted {

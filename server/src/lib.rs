@@ -218,7 +218,8 @@ mod tokens;
 pub use admin::{Admin, Application, ApplicationCredentials, Reencrypted};
 pub use error::{ServerError, ServiceStoreError};
 pub use limits::{
-    DEFAULT_RATE_LIMIT_BURST, DEFAULT_RATE_LIMIT_PER_SECOND, DEFAULT_REQUEST_TIMEOUT,
+    DEFAULT_MAX_IN_FLIGHT, DEFAULT_RATE_LIMIT_BURST, DEFAULT_RATE_LIMIT_PER_SECOND,
+    DEFAULT_REQUEST_TIMEOUT,
 };
 pub use listen::DEFAULT_HEADER_READ_TIMEOUT;
 pub use providers::ASANA_DEFINITION_ID;

@@ -1,10 +1,11 @@
 //! Limits on what one client may ask of the service: a per-application rate limit (a token
-//! bucket per application, [`RateLimiter`]) and the answer past a request's deadline
-//! ([`past_deadline`]; the deadline itself is kept by `edge`).
+//! bucket per application, [`RateLimiter`]), a per-application bound on the calls to providers
+//! in flight ([`InFlight`]) and the answer past a request's deadline ([`past_deadline`]; the
+//! deadline itself is kept by `edge`).
 //! The request body limit is axum's `DefaultBodyLimit`, set where the router is built.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::http::{Method, StatusCode};
@@ -19,6 +20,9 @@ pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 pub const DEFAULT_RATE_LIMIT_PER_SECOND: u32 = 100;
 /// How many requests an application may send at once to one instance unless configured.
 pub const DEFAULT_RATE_LIMIT_BURST: u32 = 200;
+/// How many calls to providers (executes, MCP tool calls) one application may have in flight at
+/// one instance unless configured.
+pub const DEFAULT_MAX_IN_FLIGHT: u32 = 64;
 
 /// The most applications whose buckets are kept; past it, full (idle) buckets are forgotten
 /// first, then the least recently used. A forgotten bucket starts full again, so forgetting one
@@ -107,6 +111,74 @@ impl RateLimiter {
     }
 }
 
+/// The calls to providers each application has in flight, at most `max` each: every such call
+/// holds the provider's answer in memory (up to 16 MiB for a raw request, and its result beside
+/// it), so the rate limit alone, whose burst lets a few hundred start at once, would let one
+/// application take the memory every other needs.
+#[derive(Debug)]
+pub(crate) struct InFlight {
+    max: u32,
+    counts: Mutex<HashMap<String, u32>>,
+}
+
+/// One call counted in [`InFlight`] until it is dropped.
+#[derive(Debug)]
+pub(crate) struct Entered {
+    in_flight: Arc<InFlight>,
+    application_id: String,
+}
+
+impl InFlight {
+    /// At most `max` calls in flight per application.
+    pub(crate) fn new(max: u32) -> Arc<Self> {
+        Arc::new(Self {
+            max: max.max(1),
+            counts: Mutex::default(),
+        })
+    }
+
+    /// Counts a call of the application's until the returned guard is dropped, or answers 429
+    /// when it has `max` in flight already.
+    pub(crate) fn enter(self: &Arc<Self>, application_id: &str) -> Result<Entered, ApiError> {
+        let mut counts = self.counts.lock().unwrap_or_else(|p| p.into_inner());
+        match counts.get_mut(application_id) {
+            Some(count) if *count >= self.max => {
+                return Err(ApiError::rate_limited(
+                    format!(
+                        "this application has {} calls to providers in flight at this instance, the most it may; retry once one has been answered",
+                        self.max
+                    ),
+                    Some(Duration::from_secs(1)),
+                ));
+            }
+            Some(count) => *count += 1,
+            None => {
+                counts.insert(application_id.to_string(), 1);
+            }
+        }
+        Ok(Entered {
+            in_flight: self.clone(),
+            application_id: application_id.to_string(),
+        })
+    }
+}
+
+impl Drop for Entered {
+    fn drop(&mut self) {
+        let mut counts = self
+            .in_flight
+            .counts
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if let Some(count) = counts.get_mut(&self.application_id) {
+            *count -= 1;
+            if *count == 0 {
+                counts.remove(&self.application_id);
+            }
+        }
+    }
+}
+
 /// The answer to a request its handler did not answer within `timeout` (504, retryable). The
 /// handler's work stops where it was: a request that may change something (any method but GET
 /// and HEAD: an execute, a proxied write, a connector's creation) may have been carried out, so
@@ -134,6 +206,25 @@ pub(crate) fn past_deadline(timeout: Duration, method: &Method) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_application_has_at_most_max_calls_in_flight_and_others_are_not_held_up() {
+        let in_flight = InFlight::new(2);
+        let first = in_flight.enter("a").unwrap();
+        let second = in_flight.enter("a").unwrap();
+        let refused = in_flight.enter("a").unwrap_err();
+        assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert!(refused.is_retryable());
+        assert!(refused.message().contains("2 calls to providers in flight"));
+        let other = in_flight.enter("b").unwrap();
+        drop(first);
+        let third = in_flight.enter("a").unwrap();
+        drop((second, third, other));
+        assert!(
+            in_flight.counts.lock().unwrap().is_empty(),
+            "an application with nothing in flight is forgotten"
+        );
+    }
 
     #[tokio::test]
     async fn past_the_deadline_a_request_that_may_change_something_has_an_unknown_outcome() {

@@ -22,7 +22,8 @@ use crate::edge::EdgeLayer;
 use crate::error::{ApiError, ServerError};
 use crate::keycheck::KeyCheck;
 use crate::limits::{
-    DEFAULT_RATE_LIMIT_BURST, DEFAULT_RATE_LIMIT_PER_SECOND, DEFAULT_REQUEST_TIMEOUT, RateLimiter,
+    DEFAULT_MAX_IN_FLIGHT, DEFAULT_RATE_LIMIT_BURST, DEFAULT_RATE_LIMIT_PER_SECOND,
+    DEFAULT_REQUEST_TIMEOUT, InFlight, RateLimiter,
 };
 use crate::listen::{self, DEFAULT_HEADER_READ_TIMEOUT};
 use crate::metrics::Metrics;
@@ -179,6 +180,7 @@ pub struct ServerBuilder {
     request_timeout: Duration,
     header_read_timeout: Duration,
     rate_limit: (u32, u32),
+    max_in_flight: u32,
     /// `None`: no background refresher.
     refresher: Option<RefresherSettings>,
     /// `None`: audit entries are kept for ever.
@@ -205,6 +207,7 @@ impl Default for ServerBuilder {
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
             header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
             rate_limit: (DEFAULT_RATE_LIMIT_PER_SECOND, DEFAULT_RATE_LIMIT_BURST),
+            max_in_flight: DEFAULT_MAX_IN_FLIGHT,
             refresher: Some(RefresherSettings {
                 margin: DEFAULT_REFRESH_MARGIN,
                 interval: DEFAULT_REFRESH_INTERVAL,
@@ -370,6 +373,15 @@ impl ServerBuilder {
         self
     }
 
+    /// How many calls to providers (executes, MCP tool calls) each application may have in
+    /// flight at this instance (default [`DEFAULT_MAX_IN_FLIGHT`]); one more is answered 429 with
+    /// `Retry-After: 1`. Each holds the provider's answer in memory, so this bounds what one
+    /// application can take of it.
+    pub fn max_in_flight(mut self, max: u32) -> Self {
+        self.max_in_flight = max;
+        self
+    }
+
     /// How long audit entries are kept (default [`DEFAULT_AUDIT_RETENTION`]); `None` keeps them
     /// for ever. While the service serves, entries past it are deleted in the background, the
     /// oldest first, within a tenth of the retention (at most an hour) after they pass it;
@@ -411,6 +423,12 @@ impl ServerBuilder {
             return Err(ServerError::InvalidConfig {
                 field: "request_timeout",
                 reason: "must be longer than zero".into(),
+            });
+        }
+        if self.max_in_flight == 0 {
+            return Err(ServerError::InvalidConfig {
+                field: "max_in_flight",
+                reason: "must be at least 1".into(),
             });
         }
         if self.header_read_timeout.is_zero() {
@@ -501,6 +519,7 @@ impl ServerBuilder {
                 public_url: self.public_url.clone().map(Arc::new),
                 metrics,
                 limiter: Arc::new(RateLimiter::new(per_second, burst)),
+                in_flight: InFlight::new(self.max_in_flight),
                 keys: key_check,
             },
             admin: Admin::new(store, credentials, rotation, sealer, types),

@@ -147,6 +147,7 @@ pub(crate) async fn execute(
             return Err(unreadable);
         }
     };
+    let _in_flight = state.in_flight.enter(&principal.application_id)?;
     let ApiJson(mut request) = ApiJson::<ExecuteRequest>::from_request(body, &state).await?;
     let (record, status) = read.unzip();
     let record = visible(&principal, record)?;

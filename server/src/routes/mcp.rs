@@ -239,15 +239,20 @@ impl Executor for ServiceExecutor {
             Value::Object(params) => params.keys().cloned().collect(),
             _ => Vec::new(),
         };
-        let outcome = run_action(
-            &self.state,
-            &self.record,
-            Status::default(),
-            entity,
-            action,
-            params,
-        )
-        .await;
+        let outcome = match self.state.in_flight.enter(&self.principal.application_id) {
+            Ok(_in_flight) => {
+                run_action(
+                    &self.state,
+                    &self.record,
+                    Status::default(),
+                    entity,
+                    action,
+                    params,
+                )
+                .await
+            }
+            Err(e) => Err(ActionFailure::Service(e)),
+        };
         let status = match &outcome {
             Ok(_) => StatusCode::OK,
             Err(failure) => failure.to_api(&self.record.id).status(),

@@ -28,7 +28,7 @@ use url::Url;
 
 use crate::error::ApiError;
 use crate::keycheck::KeyCheck;
-use crate::limits::RateLimiter;
+use crate::limits::{InFlight, RateLimiter};
 use crate::metrics::Metrics;
 use crate::providers::{Connectors, ReadRecord};
 use crate::store::{AuditEntry, ConnectorRecord, JoinedCredentials, ServiceStore};
@@ -49,6 +49,8 @@ pub(crate) struct AppState {
     pub(crate) metrics: Arc<Metrics>,
     /// Each application's requests per second.
     pub(crate) limiter: Arc<RateLimiter>,
+    /// Each application's calls to providers in flight.
+    pub(crate) in_flight: Arc<InFlight>,
     /// Whether the configured keys open the stored credentials (for `/readyz`).
     pub(crate) keys: Arc<KeyCheck>,
 }

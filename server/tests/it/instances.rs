@@ -79,9 +79,10 @@ impl Setup {
             .encryption_keys(self.keys.clone())
             .asana_app(self.app.clone())
             .upstream_retry(RetryConfig::default().with_max_retries(0))
-            // The storms send more than an application's default rate at one instance: these
-            // tests are about refreshes, not the rate limit.
+            // The storms send more than an application's default rate, and more calls at once,
+            // to one instance: these tests are about refreshes, not the limits.
             .rate_limit(u32::MAX, u32::MAX)
+            .max_in_flight(u32::MAX)
             .public_url(url.parse().unwrap());
         builder = match self.refresher {
             Some((margin, interval)) => builder.refresh_ahead(margin, interval),

@@ -199,6 +199,73 @@ async fn an_application_over_its_rate_limit_gets_429_with_retry_after_and_others
     assert_eq!(status, 200, "the bucket refilled after Retry-After");
 }
 
+/// An application with `max_in_flight` executes waiting on Asana gets 429 (`Retry-After: 1`)
+/// for one more, before anything is sent; another application is not held up, and once the
+/// calls are answered the application may call again.
+#[tokio::test]
+async fn an_application_with_its_most_calls_in_flight_gets_429_and_others_do_not() {
+    let service = Service::start_configured(MockAsana::start().await, true, |builder| {
+        builder.max_in_flight(2)
+    })
+    .await;
+    let (busy, busy_id) = service.pat_connector().await;
+    let calm = service.application("calm").await;
+    let calm = service.app_token(&calm).await;
+    let calm_id = service
+        .connector(
+            &calm,
+            "c",
+            json!({ "token": service.asana.personal_access_token() }),
+        )
+        .await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    service.asana.set_latency(Duration::from_millis(600));
+    let slow = || service.execute_users_get(&busy, &busy_id, "me");
+    let third = async {
+        // Once the first two are waiting on Asana.
+        let started = std::time::Instant::now();
+        while service.asana.api_requests() < 2 {
+            assert!(
+                started.elapsed() < Duration::from_secs(5),
+                "no calls in flight"
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let refused = service.execute_users_get(&busy, &busy_id, "me").await;
+        let calm = service.execute_users_get(&calm, &calm_id, "me").await;
+        (refused, calm)
+    };
+    let (first, second, (refused, other)) = tokio::join!(slow(), slow(), third);
+    assert_eq!(
+        (first.status().as_u16(), second.status().as_u16()),
+        (200, 200)
+    );
+    assert_eq!(other.status(), 200, "another application is not held up");
+    assert_eq!(refused.status(), 429);
+    assert_eq!(refused.headers()["retry-after"], "1");
+    let body: serde_json::Value = refused.json().await.unwrap();
+    assert_eq!(body["retryable"], true);
+    assert_eq!(
+        error_message(&body),
+        "this application has 2 calls to providers in flight at this instance, the most it may; retry once one has been answered"
+    );
+    assert_eq!(
+        service.asana.api_requests(),
+        3,
+        "nothing was sent for the refused call"
+    );
+    service.asana.set_latency(Duration::ZERO);
+    assert_eq!(
+        service
+            .execute_users_get(&busy, &busy_id, "me")
+            .await
+            .status(),
+        200
+    );
+}
+
 #[tokio::test]
 async fn the_default_rate_limit_lets_a_hundred_requests_of_one_application_through_at_once() {
     let service = Service::start().await;
