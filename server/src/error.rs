@@ -300,6 +300,11 @@ impl ApiError {
         self.retryable
     }
 
+    /// How long to wait before a retry, when the answer says (`Retry-After`).
+    pub fn retry_after(&self) -> Option<Duration> {
+        self.retry_after
+    }
+
     /// The HTTP status.
     pub fn status(&self) -> StatusCode {
         self.status

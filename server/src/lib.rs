@@ -48,7 +48,8 @@
 //! data needs an operator or its database refused the operation (`retryable: true` only when
 //! another request's write raced this one), 503 (`retryable: true`) when a store cannot be reached
 //! or is locked, 429 with `Retry-After` (Asana's, or the service's own per-application rate limit,
-//! [`DEFAULT_RATE_LIMIT_PER_SECOND`] unless configured), 501 for a consent flow without a public
+//! [`DEFAULT_RATE_LIMIT_PER_SECOND`] unless configured, or its bound on an application's calls to
+//! providers in flight, [`DEFAULT_MAX_IN_FLIGHT`]), 501 for a consent flow without a public
 //! URL, 502/504 when Asana fails, 504 past the request timeout ([`DEFAULT_REQUEST_TIMEOUT`]).
 //! Service tokens live [`DEFAULT_TOKEN_TTL`] unless configured (never less than
 //! [`MIN_TOKEN_TTL`]).

@@ -5,11 +5,15 @@
 //! The request body limit is axum's `DefaultBodyLimit`, set where the router is built.
 
 use std::collections::HashMap;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
+use axum::body::{Body, Bytes};
 use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
+use http_body::{Frame, SizeHint};
 
 use crate::error::ApiError;
 
@@ -111,9 +115,10 @@ impl RateLimiter {
     }
 }
 
-/// The calls to providers each application has in flight, at most `max` each: every such call
-/// holds the provider's answer in memory (up to 16 MiB for a raw request, and its result beside
-/// it), so the rate limit alone, whose burst lets a few hundred start at once, would let one
+/// The calls to providers each application has in flight, at most `max` each, from when the
+/// call is admitted until its answer has been sent ([`Entered::hold`]): every such call holds
+/// the provider's answer in memory (up to 16 MiB for a raw request, and its result beside it),
+/// so the rate limit alone, whose burst lets a few hundred start at once, would let one
 /// application take the memory every other needs.
 #[derive(Debug)]
 pub(crate) struct InFlight {
@@ -163,6 +168,45 @@ impl InFlight {
     }
 }
 
+impl Entered {
+    /// `response`, whose body keeps this call counted until it has been sent (or given up): the
+    /// answer stays in memory until then, also for a client that does not read it.
+    pub(crate) fn hold(self, response: Response) -> Response {
+        response.map(|body| {
+            Body::new(Held {
+                body,
+                _entered: self,
+            })
+        })
+    }
+}
+
+/// A response body and the [`Entered`] it keeps.
+struct Held {
+    body: Body,
+    _entered: Entered,
+}
+
+impl http_body::Body for Held {
+    type Data = Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, axum::Error>>> {
+        Pin::new(&mut self.body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.body.size_hint()
+    }
+}
+
 impl Drop for Entered {
     fn drop(&mut self) {
         let mut counts = self
@@ -206,6 +250,24 @@ pub(crate) fn past_deadline(timeout: Duration, method: &Method) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_held_answer_keeps_its_call_counted_until_its_body_is_sent() {
+        use http_body::Body as _;
+
+        let in_flight = InFlight::new(1);
+        let response = in_flight.enter("a").unwrap().hold("answer".into_response());
+        assert_eq!(response.body().size_hint().exact(), Some(6));
+        assert!(
+            in_flight.enter("a").is_err(),
+            "counted while its body waits"
+        );
+        let sent = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        assert_eq!(&sent[..], b"answer");
+        assert!(in_flight.enter("a").is_ok(), "released once sent");
+    }
 
     #[test]
     fn an_application_has_at_most_max_calls_in_flight_and_others_are_not_held_up() {

@@ -129,7 +129,7 @@ pub(crate) async fn execute(
     bearer: Bearer,
     path: Result<ApiPath<String>, ApiError>,
     body: Request,
-) -> Result<ExecuteResponse, ApiError> {
+) -> Result<Response, ApiError> {
     let started = Instant::now();
     // The service token and the connector in one store call; the answers keep the order of a
     // route that takes a `Principal`, a path and a body: 401 (or 429), the path's 404, the
@@ -147,7 +147,7 @@ pub(crate) async fn execute(
             return Err(unreadable);
         }
     };
-    let _in_flight = state.in_flight.enter(&principal.application_id)?;
+    let in_flight = state.in_flight.enter(&principal.application_id)?;
     let ApiJson(mut request) = ApiJson::<ExecuteRequest>::from_request(body, &state).await?;
     let (record, status) = read.unzip();
     let record = visible(&principal, record)?;
@@ -196,7 +196,7 @@ pub(crate) async fn execute(
             .map_or_else(ApiError::status, |_| StatusCode::OK),
     )
     .await;
-    answer
+    answer.map(|answer| in_flight.hold(answer.into_response()))
 }
 
 /// Runs the request's action; its params are handed to the connector (taken, not copied).

@@ -26,7 +26,7 @@ use axum::http::uri::Authority;
 use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::middleware::{Next, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
-use integrations::asana::{AsanaError, ExecuteError, PROVIDER_ID};
+use integrations::asana::{AsanaError, ExecuteError, PROVIDER_ID, ServiceError};
 use integrations::{AuthError, StoreError};
 use integrations_mcp::{AnsweredCall, Executor, HttpSettings, McpServer, Refusal, http_service};
 use serde::de::IgnoredAny;
@@ -297,9 +297,22 @@ impl Executor for ServiceExecutor {
     }
 }
 
-/// The service's own failure as the library's error class: re-authorization (409), retryable
-/// when the service said so (a store it could not reach), else permanent (data it cannot read).
+/// The service's own failure as the library's error class: its own limit (429, with when to
+/// retry), re-authorization (409), retryable when the service said so (a store it could not
+/// reach), else permanent (data it cannot read).
 fn service_error(e: &ApiError, connector_id: &str) -> ExecuteError {
+    if e.status() == StatusCode::TOO_MANY_REQUESTS {
+        return ExecuteError::Api(AsanaError::Service(ServiceError::Status {
+            operation: "POST /mcp".to_string(),
+            status: StatusCode::TOO_MANY_REQUESTS.as_u16(),
+            message: e.message().to_string(),
+            errors: Vec::new(),
+            retryable: true,
+            retry_after: e.retry_after(),
+            from_provider: false,
+            outcome_unknown: false,
+        }));
+    }
     let auth = if e.status() == StatusCode::CONFLICT {
         AuthError::NeedsReauthorization {
             provider: PROVIDER_ID.to_string(),

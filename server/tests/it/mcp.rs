@@ -7,6 +7,7 @@
 //! error JSON.
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use axum::http::{HeaderName, HeaderValue};
 use integrations_mcp::testing::{
@@ -844,5 +845,59 @@ async fn credentials_under_a_missing_key_are_an_error_no_retry_can_fix() {
     assert_eq!(
         line(&entries[0]),
         r#"mcp.execute users.get ["user_gid"] error 500"#
+    );
+}
+
+/// A tool call over the application's calls in flight (here one, held by an execute waiting on
+/// Asana) is a retryable tool error with status 429 and when to retry, audited as 429; nothing
+/// is sent for it.
+#[tokio::test]
+async fn a_tool_call_over_the_calls_in_flight_is_a_429_to_retry() {
+    let service = Service::start_configured(MockAsana::start().await, true, |builder| {
+        builder.max_in_flight(1)
+    })
+    .await;
+    let (token, id) = service.pat_connector().await;
+    let call = Call::token(&token).connector(&id);
+    let client = client(&service, &call).await;
+    service.asana.set_latency(Duration::from_millis(600));
+    let holding = service.execute_users_get(&token, &id, "me");
+    let refused = async {
+        let started = std::time::Instant::now();
+        while service.asana.api_requests() < 1 {
+            assert!(
+                started.elapsed() < Duration::from_secs(5),
+                "no call in flight"
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        call_execute(&client, "users", "get", json!({"user_gid": "me"})).await
+    };
+    let (held, refused) = tokio::join!(holding, refused);
+    assert_eq!(held.status(), 200);
+    let error = structured_error(&refused);
+    assert_eq!(
+        (
+            &error["status"],
+            &error["retryable"],
+            &error["needs_reauthorization"]
+        ),
+        (&json!(429), &json!(true), &json!(false)),
+        "{error}"
+    );
+    assert_eq!(
+        error["message"],
+        "hosted service POST /mcp (HTTP 429): this application has 1 calls to providers in flight at this instance, the most it may; retry once one has been answered; rate limited, retry after 1s"
+    );
+    assert_eq!(service.asana.api_requests(), 1);
+    let mut lines: Vec<String> = audit(&service, &token).await.iter().map(line).collect();
+    lines.sort();
+    assert_eq!(
+        lines,
+        [
+            "connector.create -.- [] ok 201",
+            r#"execute users.get ["user_gid"] ok 200"#,
+            r#"mcp.execute users.get ["user_gid"] error 429"#
+        ]
     );
 }
