@@ -263,7 +263,7 @@ impl CredentialsInput {
 
     /// The core's credentials: a token alone, or OAuth tokens (due for a refresh at once when no
     /// access token was given).
-    fn credentials(&self) -> Credentials {
+    pub(crate) fn credentials(&self) -> Credentials {
         match self {
             CredentialsInput::Token(token) => Credentials::new(OAuth2Token::bearer(token.clone())),
             CredentialsInput::OAuth {
@@ -618,9 +618,16 @@ impl Connectors {
         input: &CredentialsInput,
     ) -> Result<(), ApiError> {
         self.store_granted(record, &input.credentials()).await?;
-        let written = |e: StoreError| {
-            ApiError::from(e).after_writing("the new tokens were stored, their OAuth client not")
-        };
+        self.store_client(record, input).await
+    }
+
+    /// Writes the connector's own OAuth client that `input` brings, or removes the one it had
+    /// when `input` brings none.
+    pub(crate) async fn store_client(
+        &self,
+        record: &ConnectorRecord,
+        input: &CredentialsInput,
+    ) -> Result<(), ApiError> {
         match input {
             CredentialsInput::OAuth {
                 client: Some(client),
@@ -635,16 +642,12 @@ impl Connectors {
                     &record.id,
                     integrations::auth_core::Payload::new(payload.to_string().into_bytes()),
                 );
-                self.credentials
-                    .put(record, PutMode::Overwrite)
-                    .await
-                    .map_err(written)?;
+                self.credentials.put(record, PutMode::Overwrite).await?;
             }
             _ => {
                 self.credentials
                     .delete(OWN_CLIENT_PROVIDER, &record.id)
-                    .await
-                    .map_err(written)?;
+                    .await?;
             }
         }
         self.forget(&record.id);

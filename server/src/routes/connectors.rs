@@ -798,11 +798,15 @@ async fn write_change(
     } else {
         UPDATE_ATTEMPTS
     };
-    // Once new credentials are written, a failure leaves the row describing the old ones (an
-    // OAuth connector with a token's credentials, say): the answer says so.
-    let written = |e: ApiError| match credentials {
-        Some(_) => e.after_writing("the new credentials were stored, the connector not updated"),
-        None => e,
+    // Once new tokens are written, a failure leaves the row describing the old ones (an OAuth
+    // connector with a token's credentials, say): the answer says so.
+    let mut wrote = false;
+    let written = |e: ApiError, wrote: bool| {
+        if wrote {
+            e.after_writing("the new credentials were stored, the connector not updated")
+        } else {
+            e
+        }
     };
     for _ in 0..attempts {
         let mut record = read.clone();
@@ -811,14 +815,21 @@ async fn write_change(
         if let Some(credentials) = credentials {
             state
                 .connectors
-                .store_credentials(&record, credentials)
-                .await?;
+                .store_granted(&record, &credentials.credentials())
+                .await
+                .map_err(|e| written(e, wrote))?;
+            wrote = true;
+            state
+                .connectors
+                .store_client(&record, credentials)
+                .await
+                .map_err(|e| written(e, wrote))?;
         }
         if state
             .store
             .update_connector(&record, read.updated_at)
             .await
-            .map_err(|e| written(e.into()))?
+            .map_err(|e| written(e.into(), wrote))?
         {
             return Ok(Some(record));
         }
@@ -826,26 +837,29 @@ async fn write_change(
             .store
             .connector(&record.application_id, &record.id)
             .await
-            .map_err(|e| written(e.into()))?
+            .map_err(|e| written(e.into(), wrote))?
         {
             Some(now) => read = now,
             None => {
-                if credentials.is_some() {
-                    state
-                        .connectors
-                        .delete_credentials(&record)
-                        .await
-                        .map_err(written)?;
+                // The connector is gone whatever this answers (404), so a failure to delete the
+                // credentials just written is logged, as DELETE does.
+                if credentials.is_some()
+                    && let Err(e) = state.connectors.delete_credentials(&record).await
+                {
+                    tracing::error!(connector = %record.id, error = %e.message(), "the credentials written for a connector deleted meanwhile may be left in the credential store");
                 }
                 return Ok(None);
             }
         }
     }
-    Err(ApiError::new(
-        StatusCode::CONFLICT,
-        "the connector kept changing while this request changed it; send it again",
-    )
-    .retryable())
+    Err(written(
+        ApiError::new(
+            StatusCode::CONFLICT,
+            "the connector kept changing while this request changed it; send it again",
+        )
+        .retryable(),
+        wrote,
+    ))
 }
 
 /// Revokes a connector's grant at the provider, then deletes its credentials and it. The grant
