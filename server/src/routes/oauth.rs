@@ -264,10 +264,12 @@ enum ConsentFailure {
     AccessDenied,
     /// Asana refused the authorization request, or came back without a code.
     AuthorizationFailed,
-    /// The provider refused to trade the code for tokens.
+    /// The provider refused to trade the code for tokens, or the OAuth app to trade it with is
+    /// gone.
     ExchangeFailed,
-    /// The provider did not answer the exchange in time, or answered with a server error: the
-    /// user may start the connection again at once.
+    /// The provider said it could not serve the authorization for now, or did not answer the
+    /// exchange in time, or answered it with a server error; or the service could not read the
+    /// OAuth app for now: the user may start the connection again.
     TemporarilyUnavailable,
     /// The service failed to keep the connector (the grant it was given is revoked where
     /// revoking ends that grant's tokens only).
@@ -289,6 +291,7 @@ impl ConsentFailure {
     fn from_provider(error: &str) -> Self {
         match error {
             "access_denied" => ConsentFailure::AccessDenied,
+            "temporarily_unavailable" | "server_error" => ConsentFailure::TemporarilyUnavailable,
             _ => ConsentFailure::AuthorizationFailed,
         }
     }
@@ -303,7 +306,7 @@ impl ConsentFailure {
     tag = "oauth",
     params(CallbackQuery),
     responses(
-        (status = 303, description = "To the flow's redirect_url with ?connector_id=ID&secret_id=S (S: a single-use handle, valid 15 minutes, that POST /api/v1/integrations/connectors takes as server_side_oauth_secret_id and answers with the same connector), or ?error=CODE: access_denied (the user declined), authorization_failed (the provider refused the request or sent no code), exchange_failed (the provider refused the code), temporarily_unavailable (the provider did not answer the exchange, or failed: start again), server_error (the service could not keep the connector)",
+        (status = 303, description = "To the flow's redirect_url with ?connector_id=ID&secret_id=S (S: a single-use handle, valid 15 minutes, that POST /api/v1/integrations/connectors takes as server_side_oauth_secret_id and answers with the same connector), or ?error=CODE: access_denied (the user declined), authorization_failed (the provider refused the request or sent no code), exchange_failed (the provider refused the code, or the OAuth app is gone), temporarily_unavailable (the provider, or the service's store, failed for now: start again), server_error (the service could not keep the connector)",
             headers(("Location" = String, description = "The flow's redirect_url"))),
         (status = 400, description = "The state is unknown, expired or used (no trusted redirect_url), or the query cannot be read", body = ErrorBody),
     )
@@ -427,7 +430,11 @@ async fn complete(
         .await
         .map_err(|e| {
             tracing::warn!(error = e.message(), "no OAuth app for a consent flow");
-            ConsentFailure::ExchangeFailed
+            if e.is_retryable() {
+                ConsentFailure::TemporarilyUnavailable
+            } else {
+                ConsentFailure::ExchangeFailed
+            }
         })?;
     let name = default_name(pending.name.as_deref(), &kind, &pending.customer_name)
         .map_err(|_| server_error("the connector name in the state is empty"))?;
@@ -710,5 +717,11 @@ mod tests {
             ConsentFailure::from_provider("invalid_scope secret-ish text").as_str(),
             "authorization_failed"
         );
+        for for_now in ["temporarily_unavailable", "server_error"] {
+            assert_eq!(
+                ConsentFailure::from_provider(for_now).as_str(),
+                "temporarily_unavailable"
+            );
+        }
     }
 }
