@@ -690,7 +690,11 @@ impl Server {
     ///   however old, unless another instance on the same store runs `serve`;
     /// - the start-up check of the encryption keys: keys that cannot open the stored credentials
     ///   are not logged at start (`/readyz` still runs the check when it is called, and answers
-    ///   503).
+    ///   503);
+    /// - the header read timeout ([`ServerBuilder::header_read_timeout`]), which belongs to the
+    ///   connections, not the router: `axum::serve` sets none, so a client may hold connections
+    ///   open without sending a request (serve with hyper and a timer, or behind a proxy that
+    ///   closes them).
     pub fn router(&self) -> Router {
         self.router_on(None)
     }

@@ -358,10 +358,10 @@ fn answer(response: &ApiResponse) -> Answer {
 }
 
 /// A provider's body as a result, and whether it is in base64: its JSON as written; `null` when
-/// empty; else its text as a JSON string when it is UTF-8 and that string is no longer than its
-/// base64 would be (HTML, CSV, plain text); else (a file, an image, text made mostly of
-/// control characters, each of which takes six characters escaped) its base64. So a result is
-/// never more than about 4/3 of the body's size.
+/// empty; else its text as a JSON string when it is UTF-8 and that string is at most twice its
+/// size (any text but one of which more than a fifth is control characters, six bytes each
+/// escaped); else (a file, an image, such text) its base64. So a result is never more than
+/// about twice the body's size.
 fn result_of(body: &[u8]) -> (Box<RawValue>, bool) {
     if body.is_empty() {
         return (RawValue::NULL.to_owned(), false);
@@ -369,10 +369,9 @@ fn result_of(body: &[u8]) -> (Box<RawValue>, bool) {
     if let Ok(json) = serde_json::from_slice::<&RawValue>(body) {
         return (json.to_owned(), false);
     }
-    let base64_len = body.len().div_ceil(3) * 4;
     let text = std::str::from_utf8(body)
         .ok()
-        .filter(|text| escaped_len(text) <= base64_len);
+        .filter(|text| escaped_len(text) <= 2 * text.len());
     let (string, base64) = match text {
         Some(text) => (serde_json::value::to_raw_value(text), false),
         None => (
@@ -384,7 +383,7 @@ fn result_of(body: &[u8]) -> (Box<RawValue>, bool) {
     (string.unwrap_or_else(|_| RawValue::NULL.to_owned()), base64)
 }
 
-/// How many characters `text` takes inside a JSON string, as serde_json escapes it.
+/// How many bytes `text` takes inside a JSON string, as serde_json escapes it.
 fn escaped_len(text: &str) -> usize {
     text.bytes()
         .map(|b| match b {
@@ -513,17 +512,26 @@ mod tests {
         assert_eq!(result(b"ok \xff"), (r#""b2sg/w==""#.to_string(), true));
     }
 
-    /// Text is handed on as text while its escapes take no more room than base64 would; text
-    /// of control characters (six characters each, escaped) goes in base64, so no body grows
-    /// past about 4/3 of its size.
+    /// Text is handed on as text while its escapes take at most its size again: any text but
+    /// one made largely of control characters (six bytes each, escaped), which goes in base64,
+    /// so no body grows past twice its size.
     #[test]
     fn a_body_s_result_is_never_much_larger_than_the_body() {
-        let text = "line one\n\t\"quoted\" \\ é\r\n".repeat(1000);
-        let (result, base64) = result_of(text.as_bytes());
-        assert!(!base64);
-        assert_eq!(result.get(), serde_json::to_string(&text).unwrap());
-        assert_eq!(escaped_len(&text) + 2, result.get().len());
-        for body in [vec![0u8; 30_000], vec![0x1f; 30_001], vec![0xff; 29_999]] {
+        for text in [
+            "line one\n\t\"quoted\" \\ é\r\n".repeat(1000),
+            "\n".repeat(30_000),
+            "1\t2\n".repeat(10_000),
+        ] {
+            let (result, base64) = result_of(text.as_bytes());
+            assert!(!base64);
+            assert_eq!(result.get(), serde_json::to_string(&text).unwrap());
+            assert_eq!(escaped_len(&text) + 2, result.get().len());
+        }
+        for body in [
+            vec![0u8; 30_000],
+            b"ab\x01\x02".repeat(7_500),
+            vec![0xff; 29_999],
+        ] {
             let (result, base64) = result_of(&body);
             assert!(base64);
             assert_eq!(result.get().len(), body.len().div_ceil(3) * 4 + 2);

@@ -264,7 +264,7 @@ async fn a_binary_body_is_answered_in_base64_and_text_as_text() {
     use base64::prelude::BASE64_STANDARD;
 
     let fake = MockServer::start().await;
-    let file: Vec<u8> = (0..300_000u32).map(|n| (n % 7) as u8).collect();
+    let file: Vec<u8> = (0..300_000u32).map(|n| (n % 251) as u8).collect();
     Mock::given(method("GET"))
         .and(path("/repos/o/r/contents/blob.bin"))
         .respond_with(
