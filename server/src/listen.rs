@@ -2,7 +2,8 @@
 //! does not send a whole request head in time is closed: a client that opens connections and
 //! sends its headers a byte at a time, or nothing, holds no socket and no task for long. (axum's
 //! `serve` sets no timer, and hyper keeps no such deadline without one.) A request's own
-//! deadline starts once its head has arrived (see `edge`).
+//! deadline starts once its head has arrived (see `edge`). HTTP/1.1 only, and no upgrades
+//! (WebSocket): nothing the service serves uses them.
 
 use std::future::Future;
 use std::io;
@@ -36,9 +37,14 @@ pub(crate) async fn serve(
         let stream = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => stream,
+                Err(e) if passing(&e) => continue,
                 Err(e) => {
-                    not_accepted(e).await;
-                    continue;
+                    // Out of file descriptors, most often: accepting again at once would spin.
+                    tracing::error!(error = %e, "accepting a connection failed; trying again in a second");
+                    tokio::select! {
+                        () = tokio::time::sleep(Duration::from_secs(1)) => continue,
+                        () = &mut shutdown => break,
+                    }
                 }
             },
             () = &mut shutdown => break,
@@ -58,18 +64,12 @@ pub(crate) async fn serve(
     connections.shutdown().await;
 }
 
-/// After a failed accept: a connection reset before it was accepted is nothing; anything else
-/// (out of file descriptors, most often) is logged, and accepting waits a second, so that the
-/// loop does not spin while the process has no descriptor to give.
-async fn not_accepted(e: io::Error) {
-    if matches!(
+/// Whether a failed accept concerns that one connection alone (reset before it was accepted).
+fn passing(e: &io::Error) -> bool {
+    matches!(
         e.kind(),
         io::ErrorKind::ConnectionRefused
             | io::ErrorKind::ConnectionAborted
             | io::ErrorKind::ConnectionReset
-    ) {
-        return;
-    }
-    tracing::error!(error = %e, "accepting a connection failed; trying again in a second");
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    )
 }
