@@ -116,7 +116,8 @@ impl RateLimiter {
 }
 
 /// The calls to providers each application has in flight, at most `max` each, from when the
-/// call is admitted until its answer has been sent ([`Entered::hold`]): every such call holds
+/// call is admitted until it returns (an execute: until its answer has been written to the
+/// connection, [`Entered::hold`]): every such call holds
 /// the provider's answer in memory (up to 16 MiB for a raw request, and its result beside it),
 /// so the rate limit alone, whose burst lets a few hundred start at once, would let one
 /// application take the memory every other needs.
@@ -168,22 +169,33 @@ impl InFlight {
     }
 }
 
+/// The most a [`Held`] body hands hyper at once. hyper takes a body's frames into its write
+/// queue while the queue holds less than about 400 KiB, and drops the body after its last
+/// frame: an answer handed over as one frame would leave the body, and its count, at once,
+/// while the whole answer waited in the queue for a client that may never read it.
+const HELD_FRAME_BYTES: usize = 64 * 1024;
+
 impl Entered {
-    /// `response`, whose body keeps this call counted until it has been sent (or given up): the
-    /// answer stays in memory until then, also for a client that does not read it.
+    /// `response`, whose body keeps this call counted until all but its last few hundred KiB
+    /// have been written to the connection (or the connection is gone): the answer stays in
+    /// memory until then, also for a client that does not read it.
     pub(crate) fn hold(self, response: Response) -> Response {
         response.map(|body| {
             Body::new(Held {
                 body,
+                pending: Bytes::new(),
                 _entered: self,
             })
         })
     }
 }
 
-/// A response body and the [`Entered`] it keeps.
+/// A response body handed on in frames of at most [`HELD_FRAME_BYTES`], and the [`Entered`] it
+/// keeps.
 struct Held {
     body: Body,
+    /// What is left of the frame the body gave last.
+    pending: Bytes,
     _entered: Entered,
 }
 
@@ -195,15 +207,32 @@ impl http_body::Body for Held {
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, axum::Error>>> {
-        Pin::new(&mut self.body).poll_frame(cx)
+        if self.pending.is_empty() {
+            match std::task::ready!(Pin::new(&mut self.body).poll_frame(cx)) {
+                Some(Ok(frame)) => match frame.into_data() {
+                    Ok(data) => self.pending = data,
+                    Err(frame) => return Poll::Ready(Some(Ok(frame))),
+                },
+                other => return Poll::Ready(other),
+            }
+        }
+        let n = self.pending.len().min(HELD_FRAME_BYTES);
+        Poll::Ready(Some(Ok(Frame::data(self.pending.split_to(n)))))
     }
 
     fn is_end_stream(&self) -> bool {
-        self.body.is_end_stream()
+        self.pending.is_empty() && self.body.is_end_stream()
     }
 
     fn size_hint(&self) -> SizeHint {
-        self.body.size_hint()
+        let inner = self.body.size_hint();
+        let pending = self.pending.len() as u64;
+        let mut hint = SizeHint::new();
+        if let Some(upper) = inner.upper() {
+            hint.set_upper(upper + pending);
+        }
+        hint.set_lower(inner.lower() + pending);
+        hint
     }
 }
 
@@ -254,18 +283,35 @@ mod tests {
     #[tokio::test]
     async fn a_held_answer_keeps_its_call_counted_until_its_body_is_sent() {
         use http_body::Body as _;
+        use http_body_util::BodyExt;
 
         let in_flight = InFlight::new(1);
-        let response = in_flight.enter("a").unwrap().hold("answer".into_response());
-        assert_eq!(response.body().size_hint().exact(), Some(6));
+        let answer: Vec<u8> = (0..150_000u32).map(|n| n as u8).collect();
+        let response = in_flight
+            .enter("a")
+            .unwrap()
+            .hold(answer.clone().into_response());
+        assert_eq!(response.body().size_hint().exact(), Some(150_000));
         assert!(
             in_flight.enter("a").is_err(),
             "counted while its body waits"
         );
-        let sent = axum::body::to_bytes(response.into_body(), usize::MAX)
-            .await
-            .unwrap();
-        assert_eq!(&sent[..], b"answer");
+        let mut body = response.into_body();
+        let mut sent = Vec::new();
+        while let Some(frame) = body.frame().await {
+            let data = frame.unwrap().into_data().unwrap();
+            assert!(data.len() <= HELD_FRAME_BYTES);
+            sent.extend_from_slice(&data);
+            let left = answer.len() - sent.len();
+            assert_eq!(body.size_hint().exact(), Some(left as u64));
+            assert_eq!(body.is_end_stream(), left == 0);
+            assert!(
+                in_flight.enter("a").is_err(),
+                "counted until the body is dropped"
+            );
+        }
+        assert_eq!(sent, answer);
+        drop(body);
         assert!(in_flight.enter("a").is_ok(), "released once sent");
     }
 

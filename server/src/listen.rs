@@ -15,23 +15,28 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
+use tokio::task::JoinSet;
 
 /// How long a connection may take to send a request's head (its request line and headers),
 /// counted from when it opens or its previous answer was sent, unless configured.
 pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Serves `router` on `listener` until `shutdown` completes; then stops accepting, closes idle
-/// connections, and returns once the requests in flight have been answered.
+/// connections, and returns once the requests in flight have been answered, or after `drain`
+/// (the request timeout: every request is answered by then), closing the connections left:
+/// those whose clients do not read their answers.
 pub(crate) async fn serve(
     listener: TcpListener,
     router: Router,
     header_read_timeout: Duration,
+    drain: Duration,
     shutdown: impl Future<Output = ()>,
 ) {
     let mut http = http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(header_read_timeout);
     let connections = GracefulShutdown::new();
+    let mut tasks = JoinSet::new();
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
         let stream = tokio::select! {
@@ -54,14 +59,24 @@ pub(crate) async fn serve(
             TowerToHyperService::new(router.clone()),
         );
         let connection = connections.watch(connection);
-        tokio::spawn(async move {
+        tasks.spawn(async move {
             if let Err(e) = connection.await {
                 tracing::debug!(error = %e, "a connection ended with an error");
             }
         });
+        while tasks.try_join_next().is_some() {}
     }
     drop(listener);
-    connections.shutdown().await;
+    if tokio::time::timeout(drain, connections.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            connections = tasks.len(),
+            "connections still open when the shutdown's drain time ran out (answers their clients do not read) are closed"
+        );
+        tasks.shutdown().await;
+    }
 }
 
 /// Whether a failed accept concerns that one connection alone (reset before it was accepted).

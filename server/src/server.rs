@@ -719,7 +719,9 @@ impl Server {
     }
 
     /// Serves on `listener` until `shutdown` completes; then stops accepting connections and
-    /// returns once the requests in flight have been answered. The background refresher (see
+    /// returns once the requests in flight have been answered, or after the request timeout
+    /// ([`ServerBuilder::request_timeout`]), closing the connections whose clients have not read
+    /// their answers by then. The background refresher (see
     /// [`ServerBuilder::refresh_ahead`]) and the audit's retention (see
     /// [`ServerBuilder::audit_retention`]) run meanwhile. At the start, the encryption keys are
     /// checked against a stored credential record: when they cannot open it, an error is logged
@@ -731,7 +733,14 @@ impl Server {
     ) -> Result<(), ServerError> {
         let background = self.spawn_background();
         let router = self.router_on(Some(listener.local_addr()?));
-        listen::serve(listener, router, self.header_read_timeout, shutdown).await;
+        listen::serve(
+            listener,
+            router,
+            self.header_read_timeout,
+            self.request_timeout,
+            shutdown,
+        )
+        .await;
         drop(background);
         Ok(())
     }

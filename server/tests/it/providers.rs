@@ -319,6 +319,118 @@ async fn a_binary_body_is_answered_in_base64_and_text_as_text() {
     assert!(body["connector_metadata"].get("body_encoding").is_none());
 }
 
+/// A service whose GitHub answers `/repos/o/r/contents/big.json` with 12 MiB of JSON, as
+/// `configure` sets it up; its token, its GitHub connector, and a connection that asked for
+/// that answer and reads none of it, once the service has sent the call.
+async fn an_unread_big_answer(
+    fake: &MockServer,
+    configure: impl FnOnce(ServerBuilder) -> ServerBuilder,
+) -> (Service, String, String, tokio::net::TcpStream) {
+    use tokio::io::AsyncWriteExt;
+
+    Mock::given(method("GET"))
+        .and(path("/repos/o/r/contents/big.json"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_raw(format!("\"{}\"", "a".repeat(12 << 20)), "application/json"),
+        )
+        .mount(fake)
+        .await;
+    github_user(fake).await;
+    let svc = start_built(fake, &[], configure).await;
+    let (token, connector) = github_connector(&svc, PAT).await;
+    let id = connector["id"].as_str().unwrap().to_string();
+    let body = json!({ "entity": "proxy", "action": "request",
+        "params": proxy("GET", "/repos/o/r/contents/big.json") })
+    .to_string();
+    let mut unread = tokio::net::TcpStream::connect(svc.url.trim_start_matches("http://"))
+        .await
+        .unwrap();
+    unread
+        .write_all(
+            format!(
+                "POST /api/v1/integrations/connectors/{id}/execute HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            )
+            .as_bytes(),
+        )
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    while fake.received_requests().await.unwrap().len() < 1 {
+        assert!(started.elapsed() < Duration::from_secs(5), "no call sent");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    (svc, token, id, unread)
+}
+
+/// An execute stays counted in the application's calls in flight while its answer waits for a
+/// client that does not read it, and stops counting once that client is gone: with one call
+/// allowed, another execute is refused meanwhile (429), and goes through afterwards.
+#[tokio::test]
+async fn an_answer_nobody_reads_keeps_its_call_in_flight_until_the_client_leaves() {
+    let fake = MockServer::start().await;
+    let (svc, token, id, unread) = an_unread_big_answer(&fake, |b| b.max_in_flight(1)).await;
+    let (status, refused) = svc
+        .execute(&token, &id, "proxy", "request", proxy("GET", "/user"))
+        .await;
+    assert_eq!(status, 429, "{refused}");
+
+    drop(unread);
+    let started = std::time::Instant::now();
+    loop {
+        let (status, body) = svc
+            .execute(&token, &id, "proxy", "request", proxy("GET", "/user"))
+            .await;
+        if status == 200 {
+            break;
+        }
+        assert_eq!(status, 429, "{body}");
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "still counted after its client left"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// A shutdown waits for the answers in flight no longer than the request timeout: a connection
+/// whose client does not read its answer is closed then.
+#[tokio::test]
+async fn a_shutdown_closes_connections_whose_answers_are_not_read_after_the_request_timeout() {
+    use tokio::io::AsyncReadExt;
+
+    let fake = MockServer::start().await;
+    let (mut svc, _, _, mut unread) =
+        an_unread_big_answer(&fake, |b| b.request_timeout(Duration::from_secs(1))).await;
+    let started = std::time::Instant::now();
+    tokio::time::timeout(Duration::from_secs(10), svc.stop())
+        .await
+        .expect("the shutdown ends")
+        .unwrap();
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_millis(900) && waited < Duration::from_secs(5),
+        "{waited:?}"
+    );
+    // The connection is closed: reading drains what was sent, then ends.
+    let mut buffer = vec![0u8; 1 << 20];
+    let read_all = async {
+        let mut total = 0;
+        loop {
+            match unread.read(&mut buffer).await {
+                Ok(0) | Err(_) => return total,
+                Ok(n) => total += n,
+            }
+        }
+    };
+    let total = tokio::time::timeout(Duration::from_secs(5), read_all)
+        .await
+        .expect("the connection was closed");
+    assert!(total < 12 << 20, "{total} bytes: the answer was cut short");
+}
+
 /// A read-only connector of a provider without a catalog sends only GETs through
 /// `proxy.request`: a raw request says what it does by its method alone.
 #[tokio::test]
