@@ -75,9 +75,9 @@
 //!   attempt times out after the upstream timeout; the body read is capped at 16 MiB. The
 //!   answer is `{result: <the body as JSON, else as text, null when empty>, connector_metadata:
 //!   {status: <the provider's status>, headers: <its headers but Set-Cookie>}}`, 200 whatever
-//!   the provider's status (a body that is not UTF-8, or text of which more than a fifth is
-//!   control characters, is a base64 string, and `connector_metadata.body_encoding` is
-//!   `"base64"`); a path that leaves the API, or a request header that carries
+//!   the provider's status (a body that is not UTF-8, or text whose JSON escapes would more than
+//!   double it, such as one of which a fifth is control characters other than tab and newline,
+//!   is a base64 string, and `connector_metadata.body_encoding` is `"base64"`); a path that leaves the API, or a request header that carries
 //!   credentials or frames the request (`Authorization`, `Cookie`, `Host`, `Content-Length`,
 //!   ...), is 400 and nothing is sent. The audit keeps the method, the path with value-like
 //!   segments replaced by `{}`, the query parameters' and headers' names and `body` when one was

@@ -251,7 +251,7 @@ fn shared_answers(path: &str, operation: &mut Operation) {
         ));
         answers.push((
             "429",
-            "Over the application's rate limit, or Asana's; retry after Retry-After seconds",
+            "Over the application's rate limit or its calls to providers in flight, or Asana's rate limit; retry after Retry-After seconds",
         ));
     }
     if reads_body {

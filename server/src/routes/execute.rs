@@ -61,8 +61,9 @@ pub(crate) struct ExecuteRequest {
 #[derive(Serialize, ToSchema)]
 pub(crate) struct ExecuteResponse {
     /// The records themselves: the record for a get, the array for a list; for `proxy.request`,
-    /// the provider's body (JSON, else text, or base64 for a body that is not UTF-8 or is
-    /// largely control characters, then said by `body_encoding`; null when empty); for `check`,
+    /// the provider's body (JSON, else text, or base64 for a body that is not UTF-8 or whose
+    /// escapes would more than double it, then said by `body_encoding`; null when empty); for
+    /// `check`,
     /// `{status:
     /// "healthy" | "unhealthy", error, checked_entity, checked_action}` (and `checked_request`
     /// for a provider without a catalog).

@@ -432,6 +432,8 @@ async fn complete(
             tracing::warn!(error = e.message(), "no OAuth app for a consent flow");
             if e.is_retryable() {
                 ConsentFailure::TemporarilyUnavailable
+            } else if e.status().is_server_error() {
+                server_error("the OAuth app cannot be read or set up")
             } else {
                 ConsentFailure::ExchangeFailed
             }

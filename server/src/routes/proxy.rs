@@ -359,9 +359,10 @@ fn answer(response: &ApiResponse) -> Answer {
 
 /// A provider's body as a result, and whether it is in base64: its JSON as written; `null` when
 /// empty; else its text as a JSON string when it is UTF-8 and that string is at most twice its
-/// size (any text but one of which more than a fifth is control characters, six bytes each
-/// escaped); else (a file, an image, such text) its base64. So a result is never more than
-/// about twice the body's size.
+/// size (any text but one largely of control characters, most of which take six bytes
+/// escaped: more than a fifth of it, say, other than tab, newline, carriage return, backspace
+/// and form feed, which take two); else (a file, an image, such text) its base64. So a result
+/// is never more than about twice the body's size.
 fn result_of(body: &[u8]) -> (Box<RawValue>, bool) {
     if body.is_empty() {
         return (RawValue::NULL.to_owned(), false);
