@@ -357,7 +357,7 @@ async fn an_unread_big_answer(
         .await
         .unwrap();
     let started = std::time::Instant::now();
-    while fake.received_requests().await.unwrap().len() < 1 {
+    while fake.received_requests().await.unwrap().is_empty() {
         assert!(started.elapsed() < Duration::from_secs(5), "no call sent");
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
