@@ -1056,9 +1056,18 @@ impl Connectors {
             tracing::warn!(connector = %record.id, "the connector's provider is no longer configured: its grant cannot be revoked; deleting anyway");
             return Ok(());
         };
-        let Some(client) = self.find_client(record).await? else {
-            tracing::warn!(connector = %record.id, "the connector's OAuth app is gone: its grant cannot be revoked; deleting anyway");
-            return Ok(());
+        let client = match self.find_client(record).await {
+            Ok(Some(client)) => client,
+            Ok(None) => {
+                tracing::warn!(connector = %record.id, "the connector's OAuth app is gone: its grant cannot be revoked; deleting anyway");
+                return Ok(());
+            }
+            // Sealed under a key this instance lacks, say: no retry reads it.
+            Err(e) if !e.is_retryable() => {
+                tracing::warn!(connector = %record.id, error = e.message(), "the connector's OAuth app cannot be read: its grant cannot be revoked; deleting anyway");
+                return Ok(());
+            }
+            Err(e) => return Err(e),
         };
         let endpoint = self.endpoint(&kind, client)?;
         if !revokes_only_its_tokens(&endpoint) && record.oauth_app != Some(OAuthAppSource::Own) {

@@ -826,3 +826,46 @@ async fn a_connector_whose_credentials_do_not_open_can_be_deleted() {
     assert_eq!(list["data"][0]["id"], readable.as_str());
     assert_eq!(list["data"][0]["status"], "active");
 }
+
+/// A connector whose tokens open but whose own OAuth client does not (sealed under a key the
+/// service does not have) can be deleted too: its grant cannot be revoked without the client.
+#[tokio::test]
+async fn a_connector_whose_own_oauth_client_does_not_open_can_be_deleted() {
+    use integrations::auth_core::{CredentialRecord, Payload, PutMode};
+    use integrations::{CredentialStore, EncryptionKey, KeyRing};
+
+    let service = Service::start().await;
+    let app = service.application("acme").await;
+    let token = service.app_token(&app).await;
+    let id = service.own_client_connector(&token).await;
+    let foreign =
+        integrations::SqliteCredentialStore::builder(service.dir.path().join("credentials.db"))
+            .key_ring(KeyRing::new(EncryptionKey::generate()))
+            .open()
+            .await
+            .unwrap();
+    let client = json!({ "client_id": "x", "client_secret": "y" }).to_string();
+    foreign
+        .put(
+            CredentialRecord::new("asana-oauth-client", &id, Payload::new(client.into_bytes())),
+            PutMode::Overwrite,
+        )
+        .await
+        .unwrap();
+
+    let path = format!("/api/v1/integrations/connectors/{id}");
+    let (status, body) = service
+        .send(reqwest::Method::DELETE, &path, Some(&token), None)
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(service.asana.revocations(), 0, "no client to revoke with");
+    assert!(
+        foreign
+            .get("asana-oauth-client", &id)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(service.stored_access_token(&id).await.is_none());
+    assert_eq!(service.get(&path, Some(&token)).await.0, 404);
+}
