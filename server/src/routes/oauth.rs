@@ -268,11 +268,12 @@ enum ConsentFailure {
     /// gone.
     ExchangeFailed,
     /// The provider said it could not serve the authorization for now, or did not answer the
-    /// exchange in time, or answered it with a server error; or the service could not read the
-    /// OAuth app for now: the user may start the connection again.
+    /// exchange in time, or answered it with a server error; or the service's store failed for
+    /// now (reading the OAuth app, keeping the connector: the grant is then revoked as for
+    /// `ServerError`): the user may start the connection again.
     TemporarilyUnavailable,
-    /// The service failed to keep the connector (the grant it was given is revoked where
-    /// revoking ends that grant's tokens only).
+    /// The service failed to keep the connector for good (the grant it was given is revoked
+    /// where revoking ends that grant's tokens only).
     ServerError,
 }
 
@@ -306,7 +307,7 @@ impl ConsentFailure {
     tag = "oauth",
     params(CallbackQuery),
     responses(
-        (status = 303, description = "To the flow's redirect_url with ?connector_id=ID&secret_id=S (S: a single-use handle, valid 15 minutes, that POST /api/v1/integrations/connectors takes as server_side_oauth_secret_id and answers with the same connector), or ?error=CODE: access_denied (the user declined), authorization_failed (the provider refused the request or sent no code), exchange_failed (the provider refused the code, or the OAuth app is gone), temporarily_unavailable (the provider, or the service's store, failed for now: start again), server_error (the service could not keep the connector)",
+        (status = 303, description = "To the flow's redirect_url with ?connector_id=ID&secret_id=S (S: a single-use handle, valid 15 minutes, that POST /api/v1/integrations/connectors takes as server_side_oauth_secret_id and answers with the same connector), or ?error=CODE: access_denied (the user declined), authorization_failed (the provider refused the request or sent no code), exchange_failed (the provider refused the code, or the OAuth app is gone), temporarily_unavailable (the provider, or the service's store, failed for now: start again), server_error (the service could not read the OAuth app or keep the connector, for good)",
             headers(("Location" = String, description = "The flow's redirect_url"))),
         (status = 400, description = "The state is unknown, expired or used (no trusted redirect_url), or the query cannot be read", body = ErrorBody),
     )
@@ -485,7 +486,12 @@ async fn complete(
         {
             tracing::warn!(error = %revocation, "could not revoke the grant of a consent flow whose connector was not kept");
         }
-        return Err(server_error(e.message()));
+        let failure = server_error(e.message());
+        return Err(if e.is_retryable() {
+            ConsentFailure::TemporarilyUnavailable
+        } else {
+            failure
+        });
     }
     Ok(record)
 }

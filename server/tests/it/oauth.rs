@@ -411,6 +411,37 @@ async fn a_redirect_url_off_the_registered_origins_is_refused_and_nothing_is_sto
     assert_eq!(status, 200, "any path on a registered origin");
 }
 
+/// A consent whose connector cannot be kept for now (another process holds the service
+/// database's write lock past the busy timeout while the code is exchanged) gives its grant
+/// back and sends the user on with `temporarily_unavailable`: starting again will do.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_consent_whose_connector_cannot_be_kept_for_now_says_start_again() {
+    let svc = start(false).await;
+    let app = svc.application("acme").await;
+    let token = svc.app_token(&app).await;
+    let consent = consent_url(&svc, &token).await;
+    let landing = svc.asana.consent(consent.as_str()).await.unwrap();
+    svc.asana.set_latency(Duration::from_millis(500));
+    let landed = tokio::spawn(async move { land(&landing, None).await });
+    let started = std::time::Instant::now();
+    while svc.asana.token_requests_for("authorization_code") == 0 {
+        assert!(started.elapsed() < Duration::from_secs(5), "no exchange");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let lock = rusqlite::Connection::open(svc.dir.path().join("service.db")).unwrap();
+    lock.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let (status, location, _) = landed.await.unwrap();
+    lock.execute_batch("ROLLBACK").unwrap();
+    assert_eq!(status, 303);
+    assert_eq!(
+        returned(location),
+        HashMap::from([("error".to_string(), "temporarily_unavailable".to_string())])
+    );
+    svc.asana.set_latency(Duration::ZERO);
+    assert!(connectors(&svc, &token).await.is_empty());
+    assert_eq!(svc.asana.revocations(), 1, "the grant was given back");
+}
+
 #[tokio::test]
 async fn a_denied_consent_or_a_failed_exchange_returns_an_error_code_and_stores_nothing() {
     let svc = start(false).await;
