@@ -32,8 +32,9 @@
 //!
 //! Errors are `{message, errors: [{message}], retryable, source}`, with `"outcome_unknown": true`
 //! added when the request may have been carried out although it failed (a write the provider
-//! failed on or did not answer in time, or any request but a GET or HEAD cut by the service's
-//! deadline): check before repeating it. `retryable` says whether the same request may succeed
+//! failed on or did not answer in time, any request but a GET or HEAD cut by the service's
+//! deadline, or a `PATCH` whose new credentials were stored before it failed, which the same
+//! request completes): check before repeating it. `retryable` says whether the same request may succeed
 //! later; `source` is `"provider"` when the failure is the provider's (its refusal passed on, or
 //! no answer from it in time; a 404 is then a record the provider does not have) and `"service"`
 //! otherwise.
@@ -76,8 +77,9 @@
 //!   answer is `{result: <the body as JSON, else as text, null when empty>, connector_metadata:
 //!   {status: <the provider's status>, headers: <its headers but Set-Cookie>}}`, 200 whatever
 //!   the provider's status (a body that is not UTF-8, or text whose JSON escapes would more than
-//!   double it, such as one of which a fifth is control characters other than tab and newline,
-//!   is a base64 string, and `connector_metadata.body_encoding` is `"base64"`); a path that leaves the API, or a request header that carries
+//!   double it, such as text of which more than a fifth is control characters other than tab,
+//!   newline, carriage return, backspace and form feed, is a base64 string, and
+//!   `connector_metadata.body_encoding` is `"base64"`); a path that leaves the API, or a request header that carries
 //!   credentials or frames the request (`Authorization`, `Cookie`, `Host`, `Content-Length`,
 //!   ...), is 400 and nothing is sent. The audit keeps the method, the path with value-like
 //!   segments replaced by `{}`, the query parameters' and headers' names and `body` when one was
