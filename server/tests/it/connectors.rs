@@ -774,37 +774,18 @@ async fn a_reconnect_whose_row_write_fails_says_the_credentials_were_replaced() 
 /// afterwards, and the other connector is left as it was.
 #[tokio::test]
 async fn a_connector_whose_credentials_do_not_open_can_be_deleted() {
-    use integrations::auth_core::{CredentialRecord, PutMode};
-    use integrations::{CredentialStore, Credentials, EncryptionKey, KeyRing, OAuth2Token};
+    use integrations::auth_core::CredentialRecord;
+    use integrations::{CredentialStore, Credentials, OAuth2Token};
 
     let service = Service::start().await;
     let app = service.application("acme").await;
     let token = service.app_token(&app).await;
     let id = service.own_client_connector(&token).await;
-    let readable = service
-        .connector(
-            &token,
-            "c",
-            json!({ "token": service.asana.personal_access_token() }),
-        )
-        .await["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let foreign =
-        integrations::SqliteCredentialStore::builder(service.dir.path().join("credentials.db"))
-            .key_ring(KeyRing::new(EncryptionKey::generate()))
-            .open()
-            .await
-            .unwrap();
+    let readable = service.token_connector(&token, "c").await;
     let payload = Credentials::new(OAuth2Token::bearer("foreign")).to_payload();
-    foreign
-        .put(
-            CredentialRecord::new("asana", &id, payload),
-            PutMode::Overwrite,
-        )
-        .await
-        .unwrap();
+    let foreign = service
+        .seal_under_another_key(CredentialRecord::new("asana", &id, payload))
+        .await;
 
     let path = format!("/api/v1/integrations/connectors/{id}");
     let (status, body) = service
@@ -831,27 +812,21 @@ async fn a_connector_whose_credentials_do_not_open_can_be_deleted() {
 /// service does not have) can be deleted too: its grant cannot be revoked without the client.
 #[tokio::test]
 async fn a_connector_whose_own_oauth_client_does_not_open_can_be_deleted() {
-    use integrations::auth_core::{CredentialRecord, Payload, PutMode};
-    use integrations::{CredentialStore, EncryptionKey, KeyRing};
+    use integrations::CredentialStore;
+    use integrations::auth_core::{CredentialRecord, Payload};
 
     let service = Service::start().await;
     let app = service.application("acme").await;
     let token = service.app_token(&app).await;
     let id = service.own_client_connector(&token).await;
-    let foreign =
-        integrations::SqliteCredentialStore::builder(service.dir.path().join("credentials.db"))
-            .key_ring(KeyRing::new(EncryptionKey::generate()))
-            .open()
-            .await
-            .unwrap();
     let client = json!({ "client_id": "x", "client_secret": "y" }).to_string();
-    foreign
-        .put(
-            CredentialRecord::new("asana-oauth-client", &id, Payload::new(client.into_bytes())),
-            PutMode::Overwrite,
-        )
-        .await
-        .unwrap();
+    let foreign = service
+        .seal_under_another_key(CredentialRecord::new(
+            "asana-oauth-client",
+            &id,
+            Payload::new(client.into_bytes()),
+        ))
+        .await;
 
     let path = format!("/api/v1/integrations/connectors/{id}");
     let (status, body) = service

@@ -7,7 +7,7 @@ use std::time::Duration;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use integrations::CredentialStore;
-use integrations_server::Server;
+use integrations_server::{ApplicationCredentials, Server};
 use provider_asana_testkit::MockAsana;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -411,23 +411,42 @@ async fn a_redirect_url_off_the_registered_origins_is_refused_and_nothing_is_sto
     assert_eq!(status, 200, "any path on a registered origin");
 }
 
+/// A consent of a new application's customer `c` whose callback is on its way, its code
+/// exchange answered by the mock after `latency`, once the mock has that exchange: the
+/// application, its token, and the callback's outcome to await.
+async fn a_callback_waiting_on_its_exchange(
+    svc: &Service,
+    latency: Duration,
+) -> (
+    ApplicationCredentials,
+    String,
+    tokio::task::JoinHandle<(u16, Option<Url>, Value)>,
+) {
+    let app = svc.application("acme").await;
+    let token = svc.app_token(&app).await;
+    let consent = consent_url(svc, &token).await;
+    let landing = svc.asana.consent(consent.as_str()).await.unwrap();
+    svc.asana.set_latency(latency);
+    let landed = tokio::spawn(async move { land(&landing, None).await });
+    let waited = std::time::Instant::now();
+    while svc.asana.token_requests_for("authorization_code") == 0 {
+        assert!(
+            waited.elapsed() < Duration::from_secs(10),
+            "the callback never traded its code"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    (app, token, landed)
+}
+
 /// A consent whose connector cannot be kept for now (another process holds the service
 /// database's write lock past the busy timeout while the code is exchanged) gives its grant
 /// back and sends the user on with `temporarily_unavailable`: starting again will do.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_consent_whose_connector_cannot_be_kept_for_now_says_start_again() {
     let svc = start(false).await;
-    let app = svc.application("acme").await;
-    let token = svc.app_token(&app).await;
-    let consent = consent_url(&svc, &token).await;
-    let landing = svc.asana.consent(consent.as_str()).await.unwrap();
-    svc.asana.set_latency(Duration::from_millis(500));
-    let landed = tokio::spawn(async move { land(&landing, None).await });
-    let started = std::time::Instant::now();
-    while svc.asana.token_requests_for("authorization_code") == 0 {
-        assert!(started.elapsed() < Duration::from_secs(5), "no exchange");
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    let (_, token, landed) =
+        a_callback_waiting_on_its_exchange(&svc, Duration::from_millis(500)).await;
     let lock = rusqlite::Connection::open(svc.dir.path().join("service.db")).unwrap();
     lock.execute_batch("BEGIN IMMEDIATE").unwrap();
     let (status, location, _) = landed.await.unwrap();
@@ -491,21 +510,8 @@ async fn a_denied_consent_or_a_failed_exchange_returns_an_error_code_and_stores_
 #[tokio::test]
 async fn a_grant_no_connector_can_hold_is_revoked() {
     let svc = start(false).await;
-    let app = svc.application("acme").await;
-    let token = svc.app_token(&app).await;
-    let consent = consent_url(&svc, &token).await;
-    let landing = svc.asana.consent(consent.as_str()).await.unwrap();
     // The mock answers after a second: the application is deleted while the callback waits.
-    svc.asana.set_latency(Duration::from_secs(1));
-    let landed = tokio::spawn(async move { land(&landing, None).await });
-    let waited = std::time::Instant::now();
-    while svc.asana.token_requests() == 0 {
-        assert!(
-            waited.elapsed() < Duration::from_secs(10),
-            "the callback never traded its code"
-        );
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    let (app, _, landed) = a_callback_waiting_on_its_exchange(&svc, Duration::from_secs(1)).await;
     svc.admin
         .delete_application(&app.application.id)
         .await

@@ -211,16 +211,7 @@ async fn an_application_with_its_most_calls_in_flight_gets_429_and_others_do_not
     let (busy, busy_id) = service.pat_connector().await;
     let calm = service.application("calm").await;
     let calm = service.app_token(&calm).await;
-    let calm_id = service
-        .connector(
-            &calm,
-            "c",
-            json!({ "token": service.asana.personal_access_token() }),
-        )
-        .await["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let calm_id = service.token_connector(&calm, "c").await;
     service.asana.set_latency(Duration::from_millis(600));
     let slow = || service.execute_users_get(&busy, &busy_id, "me");
     let third = async {

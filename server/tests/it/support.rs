@@ -333,14 +333,42 @@ impl Service {
     pub async fn pat_connector(&self) -> (String, String) {
         let app = self.application("acme").await;
         let token = self.app_token(&app).await;
+        let id = self.token_connector(&token, "c").await;
+        (token, id)
+    }
+
+    /// A connector of `customer` with the mock's personal access token, created with the
+    /// application's `token`; its id.
+    pub async fn token_connector(&self, token: &str, customer: &str) -> String {
         let connector = self
             .connector(
-                &token,
-                "c",
+                token,
+                customer,
                 json!({ "token": self.asana.personal_access_token() }),
             )
             .await;
-        (token, connector["id"].as_str().unwrap().to_string())
+        connector["id"].as_str().unwrap().to_string()
+    }
+
+    /// Writes `record` into the service's credential store sealed under a key the service does
+    /// not have, as after a key was dropped too soon; the store under that key, to look again.
+    pub async fn seal_under_another_key(
+        &self,
+        record: integrations::auth_core::CredentialRecord,
+    ) -> integrations::EncryptedStore<integrations::SqliteCredentialStore> {
+        use integrations::CredentialStore;
+
+        let foreign =
+            integrations::SqliteCredentialStore::builder(self.dir.path().join("credentials.db"))
+                .key_ring(KeyRing::new(EncryptionKey::generate()))
+                .open()
+                .await
+                .unwrap();
+        foreign
+            .put(record, integrations::auth_core::PutMode::Overwrite)
+            .await
+            .unwrap();
+        foreign
     }
 
     /// A new application's token, an OAuth connector of its customer `c` (with tokens the mock
