@@ -276,6 +276,12 @@ pub struct ServeArgs {
     /// flight at this instance; one more is answered 429 [default: 64]
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub max_in_flight: Option<u32>,
+
+    /// Run consent flows only through each application's own OAuth app (PUT
+    /// /api/v1/oauth/credentials), never the service's: for applications that do not trust
+    /// each other
+    #[arg(long)]
+    pub no_service_app_consent: bool,
 }
 
 /// `apps ...`.

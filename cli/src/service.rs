@@ -157,6 +157,9 @@ pub async fn serve(globals: &Globals, args: &ServeArgs) -> Result<(), CliError> 
     if let Some(max) = args.max_in_flight {
         builder = builder.max_in_flight(max);
     }
+    if args.no_service_app_consent {
+        builder = builder.service_app_consent(false);
+    }
     let asana = asana_app(globals)?;
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await

@@ -4419,6 +4419,66 @@ async fn serve_runs_the_hosted_life_against_asana_and_stops_gracefully_on_sigter
     }
 }
 
+/// `serve --no-service-app-consent` refuses a consent flow through the service's Asana app (the
+/// mock's, from the environment): the application must set its own.
+#[cfg(unix)]
+#[tokio::test]
+async fn serve_without_service_app_consent_refuses_a_flow_through_the_service_s_app() {
+    let mut h = Harness::start().await;
+    h.set_env("INTEGRATIONS_ENCRYPTION_KEY", SERVICE_KEY);
+    let dir = h.dir.path().join("service");
+    let store = dir.to_str().expect("utf-8 path");
+    let created = apps(
+        &h,
+        &dir,
+        &[
+            "create",
+            "acme",
+            "--redirect-origin",
+            "https://app.acme.example",
+        ],
+    )
+    .await;
+    let (_, client_id, secret) = printed_credentials(&created);
+    let listen = format!("127.0.0.1:{}", free_port());
+    let serving = Serving::start(
+        &h,
+        &[
+            "--listen",
+            &listen,
+            "--store",
+            store,
+            "--no-service-app-consent",
+        ],
+    )
+    .await;
+    let url = format!("http://{listen}");
+    let caller = Caller::new(&url, &client_id, &secret).await;
+    let (status, body) = caller
+        .post(
+            &url,
+            "/api/v1/integrations/connectors/oauth/initiate",
+            json!({
+                "customer_name": "customer-1",
+                "connector_type": "Asana",
+                "redirect_url": "https://app.acme.example/connected",
+            }),
+        )
+        .await;
+    assert_eq!(
+        (status, &body["message"]),
+        (
+            422,
+            &json!(
+                "this service runs consent flows only through each application's own OAuth app, and this application has none for Asana: set it with PUT /api/v1/oauth/credentials"
+            )
+        )
+    );
+    serving.signal("TERM");
+    let (code, stderr) = serving.exit().await;
+    assert_eq!(code, 0, "{stderr}");
+}
+
 /// Listening on all addresses without --public-url, `serve` says at start that consent flows
 /// are refused and names --public-url, and refuses them with a 501 naming it, rather than sending
 /// customers back to http://0.0.0.0; /mcp answers loopback Host names. --mcp-allowed-host

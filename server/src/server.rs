@@ -169,6 +169,7 @@ pub struct ServerBuilder {
     pool_size: Option<usize>,
     keys: Keys,
     public_url: Option<Url>,
+    service_app_consent: bool,
     asana: AsanaAppCredentials,
     providers: ProviderConfigSource,
     retry: RetryConfig,
@@ -194,6 +195,7 @@ impl Default for ServerBuilder {
             pool_size: None,
             keys: Keys::Env,
             public_url: None,
+            service_app_consent: true,
             asana: AsanaAppCredentials::default(),
             providers: ProviderConfigSource::default(),
             // A 429 goes back to the caller at once, with Asana's Retry-After, rather than
@@ -266,6 +268,18 @@ impl ServerBuilder {
     /// or plain http only on a loopback host, or [`ServerBuilder::build`] fails.
     pub fn public_url(mut self, url: Url) -> Self {
         self.public_url = Some(url);
+        self
+    }
+
+    /// Whether an application without an OAuth app of its own for a provider may start consent
+    /// flows through the service's (default `true`). With `false`, such a flow is refused (422,
+    /// naming `PUT /api/v1/oauth/credentials`): where applications do not trust each other, a
+    /// consent link one of them made through the shared app could otherwise be sent to another's
+    /// user, and a provider that does not ask again for an app the user already approved
+    /// (GitHub) connects that user's account in one click. The service's apps still refresh the
+    /// connectors that use them.
+    pub fn service_app_consent(mut self, allowed: bool) -> Self {
+        self.service_app_consent = allowed;
         self
     }
 
@@ -520,6 +534,7 @@ impl ServerBuilder {
                 metrics,
                 limiter: Arc::new(RateLimiter::new(per_second, burst)),
                 in_flight: InFlight::new(self.max_in_flight),
+                service_app_consent: self.service_app_consent,
                 keys: key_check,
             },
             admin: Admin::new(store, credentials, rotation, sealer, types),

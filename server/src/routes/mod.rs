@@ -51,6 +51,8 @@ pub(crate) struct AppState {
     pub(crate) limiter: Arc<RateLimiter>,
     /// Each application's calls to providers in flight.
     pub(crate) in_flight: Arc<InFlight>,
+    /// Whether consent flows may go through the service's own OAuth apps.
+    pub(crate) service_app_consent: bool,
     /// Whether the configured keys open the stored credentials (for `/readyz`).
     pub(crate) keys: Arc<KeyCheck>,
 }

@@ -41,7 +41,7 @@ use crate::error::{ApiError, ErrorBody};
 use crate::providers::{ConnectorType, OAuthClient, revokes_only_its_tokens};
 use crate::secrets::{self, Purpose};
 use crate::store::{
-    AuthKind, ConnectorRecord, OAuthAppRecord, OAuthSecretRecord, OAuthStateRecord,
+    AuthKind, ConnectorRecord, OAuthAppRecord, OAuthAppSource, OAuthSecretRecord, OAuthStateRecord,
 };
 use crate::tokens::Principal;
 
@@ -118,6 +118,12 @@ pub(crate) async fn initiate(
         .connectors
         .shared_app_for(&principal.application_id, &kind)
         .await?;
+    if source == OAuthAppSource::Service && !state.service_app_consent {
+        let name = kind.display_name();
+        return Err(ApiError::unprocessable(format!(
+            "this service runs consent flows only through each application's own OAuth app, and this application has none for {name}: set it with PUT /api/v1/oauth/credentials"
+        )));
+    }
     let endpoint = state
         .connectors
         .shared_endpoint(&principal.application_id, &kind, source)

@@ -758,6 +758,43 @@ async fn set_byo(svc: &Service, token: &str, client_secret: &str) -> (u16, Value
 
 const BYO_PATH: &str = "/api/v1/oauth/credentials/connector_type/asana";
 
+/// A service that runs consent flows only through applications' own OAuth apps refuses one
+/// that would go through its own (422, saying what to set), and runs it once the application
+/// has set its own.
+#[tokio::test]
+async fn without_service_app_consent_a_flow_needs_the_application_s_own_app() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let public: Url = format!("http://{}", listener.local_addr().unwrap())
+        .parse()
+        .unwrap();
+    let asana = MockAsana::builder()
+        .redirect_uri(callback_of(&public))
+        .client_id(BYO_ID)
+        .client_secret(BYO_SECRET)
+        .start()
+        .await;
+    let mut app = asana_app(&asana, false);
+    app.client_id = Some(SERVICE_ID.into());
+    app.client_secret = Some("service-client-secret".into());
+    let svc = Service::serve_built(asana, app, listener, move |b| {
+        b.public_url(public).service_app_consent(false)
+    })
+    .await;
+    let application = svc.application("acme").await;
+    let token = svc.app_token(&application).await;
+    let (status, body) = initiate(&svc, &token, RETURN_TO).await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(
+        error_message(&body),
+        "this service runs consent flows only through each application's own OAuth app, and this application has none for Asana: set it with PUT /api/v1/oauth/credentials"
+    );
+    assert_eq!(pending_states(&svc), 0);
+
+    let (status, body) = set_byo(&svc, &token, BYO_SECRET).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(query(&consent_url(&svc, &token).await)["client_id"], BYO_ID);
+}
+
 #[tokio::test]
 async fn an_application_s_own_app_exchanges_and_refreshes_and_its_removal_falls_back() {
     let svc = start(true).await;
