@@ -732,24 +732,25 @@ impl Connectors {
         Ok(record_status(stored.as_ref()))
     }
 
-    /// As [`Connectors::status`], for a connector being deleted: credentials that cannot be
-    /// opened (sealed under a key that is not configured, or altered) count as needing
-    /// re-authorization, since nothing can use them, rather than stop the deletion. Elsewhere
-    /// they stay an error: an instance given the wrong key must not make every connector look
-    /// as if its user had to connect again.
-    pub(crate) async fn status_of_deleted(
+    /// The credential record of a connector being deleted, read once for its status and its
+    /// revocation: `None` when there is none, or when it cannot be opened (sealed under a key
+    /// that is not configured, or altered), since nothing can use it (its status is then
+    /// `needs_reauthorization`, and its grant cannot be revoked) and it must not stop the
+    /// deletion. Elsewhere such a record stays an error: an instance given the wrong key must not
+    /// make every connector look as if its user had to connect again.
+    pub(crate) async fn credentials_of_deleted(
         &self,
         record: &ConnectorRecord,
-    ) -> Result<CredentialStatus, ApiError> {
+    ) -> Result<Option<StoredCredential>, ApiError> {
         match self
             .credentials
             .get(&record.connector_type, &record.id)
             .await
         {
-            Ok(stored) => Ok(record_status(stored.as_ref())),
+            Ok(stored) => Ok(stored),
             Err(e) if unreadable(&e) => {
-                tracing::warn!(connector = %record.id, error = %e, "the credentials of a connector being deleted cannot be opened");
-                Ok(CredentialStatus::NeedsReauthorization)
+                tracing::warn!(connector = %record.id, error = %e, "the credentials of a connector being deleted cannot be opened, so its grant cannot be revoked; deleting anyway");
+                Ok(None)
             }
             Err(e) => Err(e.into()),
         }
@@ -1031,23 +1032,18 @@ impl Connectors {
     /// grant to the app ([`RevocationScope::Grant`]) and the app is shared (the application's or
     /// the service's, which other connectors of the same account use, in this application or
     /// another), nothing is revoked: the grant is left at the provider, held by no connector once
-    /// the credentials are deleted, rather than end those connectors' access.
-    pub(crate) async fn revoke(&self, record: &ConnectorRecord) -> Result<(), ApiError> {
+    /// the credentials are deleted, rather than end those connectors' access. `stored` is the
+    /// connector's credential record ([`Connectors::credentials_of_deleted`]).
+    pub(crate) async fn revoke(
+        &self,
+        record: &ConnectorRecord,
+        stored: Option<&StoredCredential>,
+    ) -> Result<(), ApiError> {
         if record.auth_kind != AuthKind::OAuth {
             return Ok(());
         }
-        let stored = match self
-            .credentials
-            .get(&record.connector_type, &record.id)
-            .await
-        {
-            Ok(Some(stored)) => stored,
-            Ok(None) => return Ok(()),
-            Err(e) if unreadable(&e) => {
-                tracing::warn!(connector = %record.id, error = %e, "the connector's credentials cannot be opened, so its grant cannot be revoked; deleting anyway");
-                return Ok(());
-            }
-            Err(e) => return Err(e.into()),
+        let Some(stored) = stored else {
+            return Ok(());
         };
         let Ok(credentials) = Credentials::from_payload(&stored.record.payload) else {
             return Ok(());

@@ -26,7 +26,8 @@ use crate::error::{ApiError, ErrorBody};
 use crate::providers::{ConnectorType, CredentialsInput};
 use crate::secrets;
 use crate::store::{
-    AuthKind, ConnectorFilter, ConnectorPosition, ConnectorRecord, OAuthAppSource, OAuthSecretClaim,
+    AuthKind, ConnectorFilter, ConnectorPosition, ConnectorRecord, OAuthAppSource,
+    OAuthSecretClaim, record_status,
 };
 use crate::tokens::Principal;
 
@@ -885,9 +886,10 @@ pub(crate) async fn remove(
 ) -> Result<Json<Connector>, ApiError> {
     let started = Instant::now();
     let record = owned(&state, &principal, &id).await?;
-    let status = state.connectors.status_of_deleted(&record).await?;
+    let stored = state.connectors.credentials_of_deleted(&record).await?;
+    let status = record_status(stored.as_ref());
     let answer = view_as(&state, &record, ConnectorStatus::of(status));
-    state.connectors.revoke(&record).await?;
+    state.connectors.revoke(&record, stored.as_ref()).await?;
     // The credentials first: a failure leaves the row, so that the same DELETE can be sent again.
     state.connectors.delete_credentials(&record).await?;
     if !state
