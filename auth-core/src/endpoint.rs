@@ -26,7 +26,7 @@ use crate::config::{check_endpoint_from_code, check_redirect_uri_from_code};
 use crate::error::{AuthError, ConfigError, OAuthErrorCode, TokenOperation};
 use crate::http::{client_once, read_limited};
 use crate::provider::{
-    AuthProvider, BodyFormat, ClientAuthMethod, OAuth2Settings, RevocationRequest,
+    AuthProvider, BodyFormat, ClientAuthMethod, OAuth2Settings, RevocationRequest, RevocationScope,
 };
 use crate::redact::Redactor;
 use crate::secret::SecretString;
@@ -264,6 +264,16 @@ impl TokenEndpoint {
             .instrument(span)
             .await?;
         Ok(self.provider.merge_refreshed(credentials, token))
+    }
+
+    /// Whether [`TokenEndpoint::revoke`] ends only the tokens of the credentials it sends (and
+    /// those issued from them), by the provider's [`OAuth2Settings::revocation_scope`]; `false`
+    /// when revoking may end the account's whole grant to the app, which other holders of
+    /// tokens from the same grant would lose, or when the provider has no OAuth2 settings.
+    pub fn revokes_only_its_tokens(&self) -> bool {
+        self.provider
+            .oauth2_settings()
+            .is_some_and(|settings| settings.revocation_scope == RevocationScope::Token)
     }
 
     /// Revokes the grant, with the token [`OAuth2Settings::revoke_token`] names (by default the

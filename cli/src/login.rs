@@ -23,7 +23,6 @@ use integrations::asana::{
 use integrations::auth_core::AuthProvider;
 use integrations::auth_core::config::{ConfigKey, FieldKind};
 use integrations::auth_core::crypto::{KEY_ENV, OLD_KEYS_ENV};
-use integrations::auth_core::provider::RevocationScope;
 use integrations::auth_core::provider::registered_providers;
 use integrations::auth_core::redact::Redactor;
 use integrations::declarative::{
@@ -267,11 +266,9 @@ async fn exchange(
         .await
     {
         let endpoint = flow.endpoint();
-        let revokes_only_this = endpoint
-            .provider()
-            .oauth2_settings()
-            .is_some_and(|settings| settings.revocation_scope == RevocationScope::Token);
-        if revokes_only_this && let Err(revoking) = endpoint.revoke(&credentials).await {
+        if endpoint.revokes_only_its_tokens()
+            && let Err(revoking) = endpoint.revoke(&credentials).await
+        {
             tracing::warn!(error = %revoking, "the grant that could not be stored was not revoked");
         }
         return Err(app.hints.auth(e));

@@ -24,7 +24,7 @@ use integrations::asana::{
     PROVIDER_ID, RetryConfig,
 };
 use integrations::auth_core::config::{CodeValue, ConfigLoader, ProviderConfig};
-use integrations::auth_core::provider::{ApiSettings, OAuth2Settings, RevocationScope};
+use integrations::auth_core::provider::{ApiSettings, OAuth2Settings};
 use integrations::auth_core::{
     AuthProvider, CredentialRecord, PutMode, StoreError, StoredCredential, TokenEndpoint,
 };
@@ -1029,11 +1029,12 @@ impl Connectors {
     /// Revokes an OAuth connector's grant at the provider (a token connector has none; nor has a
     /// provider without a revocation endpoint). A grant the provider no longer knows is no
     /// error; a transient failure is (502, retry). Where a revocation may end the account's whole
-    /// grant to the app ([`RevocationScope::Grant`]) and the app is shared (the application's or
-    /// the service's, which other connectors of the same account use, in this application or
-    /// another), nothing is revoked: the grant is left at the provider, held by no connector once
-    /// the credentials are deleted, rather than end those connectors' access. `stored` is the
-    /// connector's credential record ([`Connectors::credentials_of_deleted`]).
+    /// grant to the app ([`TokenEndpoint::revokes_only_its_tokens`] is `false`) and the app is
+    /// shared (the application's or the service's, which other connectors of the same account
+    /// use, in this application or another), nothing is revoked: the grant is left at the
+    /// provider, held by no connector once the credentials are deleted, rather than end those
+    /// connectors' access. `stored` is the connector's credential record
+    /// ([`Connectors::credentials_of_deleted`]).
     pub(crate) async fn revoke(
         &self,
         record: &ConnectorRecord,
@@ -1066,7 +1067,7 @@ impl Connectors {
             Err(e) => return Err(e),
         };
         let endpoint = self.endpoint(&kind, client)?;
-        if !revokes_only_its_tokens(&endpoint) && record.oauth_app != Some(OAuthAppSource::Own) {
+        if !endpoint.revokes_only_its_tokens() && record.oauth_app != Some(OAuthAppSource::Own) {
             tracing::info!(connector = %record.id, "revoking could end other connectors' grant to a shared OAuth app: the grant is left at the provider; deleting");
             return Ok(());
         }
@@ -1409,15 +1410,6 @@ fn unreadable(e: &StoreError) -> bool {
             | StoreError::MissingKey { .. }
             | StoreError::Unencrypted { .. }
     )
-}
-
-/// Whether revoking at `endpoint` ends no token that another connector of the same grant holds
-/// ([`RevocationScope::Token`]); otherwise it may end the account's whole grant to the app.
-pub(crate) fn revokes_only_its_tokens(endpoint: &TokenEndpoint) -> bool {
-    endpoint
-        .provider()
-        .oauth2_settings()
-        .is_some_and(|settings| settings.revocation_scope == RevocationScope::Token)
 }
 
 fn upstream_setup(e: AuthError) -> ApiError {

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use auth_core::provider::{BodyFormat, OAuth2Settings};
+use auth_core::provider::{BodyFormat, OAuth2Settings, RevocationScope};
 use auth_core::{
     AuthError, AuthorizeOptions, Credentials, OAuth2Token, OAuthErrorCode, TokenEndpoint,
 };
@@ -278,5 +278,21 @@ fn a_refresh_token_expiry_survives_storage_and_a_refresh_that_keeps_it() {
     assert_eq!(
         err,
         "`refresh_token_expires_in` is not a non-negative number of seconds"
+    );
+}
+
+/// Whether revoking ends only the tokens sent follows the provider's revocation scope; a
+/// provider that says nothing may end the whole grant.
+#[test]
+fn a_revocation_ends_only_its_tokens_where_the_provider_says_so() {
+    let uri = "https://auth.example";
+    assert!(!endpoint(settings(uri)).revokes_only_its_tokens());
+    assert!(
+        !endpoint(settings(uri).with_revocation_scope(RevocationScope::Grant))
+            .revokes_only_its_tokens()
+    );
+    assert!(
+        endpoint(settings(uri).with_revocation_scope(RevocationScope::Token))
+            .revokes_only_its_tokens()
     );
 }

@@ -38,7 +38,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::connectors::{NewConnector, default_name, save_new};
 use super::{ApiJson, ApiPath, ApiQuery, AppState, Audit, from_json, rfc3339, to_completion};
 use crate::error::{ApiError, ErrorBody};
-use crate::providers::{ConnectorType, OAuthClient, revokes_only_its_tokens};
+use crate::providers::{ConnectorType, OAuthClient};
 use crate::secrets::{self, Purpose};
 use crate::store::{
     AuthKind, ConnectorRecord, OAuthAppRecord, OAuthAppSource, OAuthSecretRecord, OAuthStateRecord,
@@ -487,7 +487,7 @@ async fn complete(
         // revoking ends this flow's tokens only. Elsewhere a revocation may end the account's
         // whole grant to the app, which other connectors of the same account hold: that grant
         // is left, the lesser harm.
-        if revokes_only_its_tokens(&endpoint)
+        if endpoint.revokes_only_its_tokens()
             && let Err(revocation) = endpoint.revoke(&credentials).await
         {
             tracing::warn!(error = %revocation, "could not revoke the grant of a consent flow whose connector was not kept");
