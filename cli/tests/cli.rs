@@ -3859,6 +3859,23 @@ async fn apps_on(h: &Harness, store: &str, args: &[&str]) -> Outcome {
     h.run(&all).await
 }
 
+/// `apps create acme --redirect-origin https://app.acme.example` on the service store `dir`:
+/// its `id`, `client_id` and `client_secret`.
+async fn create_acme(h: &Harness, dir: &Path) -> (String, String, String) {
+    let created = apps(
+        h,
+        dir,
+        &[
+            "create",
+            "acme",
+            "--redirect-origin",
+            "https://app.acme.example",
+        ],
+    )
+    .await;
+    printed_credentials(&created)
+}
+
 /// `id`, `client_id` and `client_secret`: the three lines `apps create` and `apps rotate-secret`
 /// print, in that order and nothing else.
 fn printed_credentials(out: &Outcome) -> (String, String, String) {
@@ -4240,19 +4257,7 @@ async fn serve_runs_the_hosted_life_against_asana_and_stops_gracefully_on_sigter
     let url = serving.url.clone();
 
     // An application, created while the service runs on the same store.
-    let (app_id, client_id, secret) = printed_credentials(
-        &apps(
-            &h,
-            &dir,
-            &[
-                "create",
-                "acme",
-                "--redirect-origin",
-                "https://app.acme.example",
-            ],
-        )
-        .await,
-    );
+    let (app_id, client_id, secret) = create_acme(&h, &dir).await;
     let http = reqwest::Client::builder()
         .timeout(CHILD_TIMEOUT)
         .build()
@@ -4428,18 +4433,7 @@ async fn serve_without_service_app_consent_refuses_a_flow_through_the_service_s_
     h.set_env("INTEGRATIONS_ENCRYPTION_KEY", SERVICE_KEY);
     let dir = h.dir.path().join("service");
     let store = dir.to_str().expect("utf-8 path");
-    let created = apps(
-        &h,
-        &dir,
-        &[
-            "create",
-            "acme",
-            "--redirect-origin",
-            "https://app.acme.example",
-        ],
-    )
-    .await;
-    let (_, client_id, secret) = printed_credentials(&created);
+    let (_, client_id, secret) = create_acme(&h, &dir).await;
     let listen = format!("127.0.0.1:{}", free_port());
     let serving = Serving::start(
         &h,
@@ -4491,18 +4485,7 @@ async fn serve_on_all_addresses_without_a_public_url_warns_and_answers_mcp_on_lo
     h.set_env("INTEGRATIONS_ENCRYPTION_KEY", SERVICE_KEY);
     let dir = h.dir.path().join("service");
     let store = dir.to_str().expect("utf-8 path");
-    let created = apps(
-        &h,
-        &dir,
-        &[
-            "create",
-            "acme",
-            "--redirect-origin",
-            "https://app.acme.example",
-        ],
-    )
-    .await;
-    let (_, client_id, secret) = printed_credentials(&created);
+    let (_, client_id, secret) = create_acme(&h, &dir).await;
     let initialize = integrations_mcp::testing::initialize_request();
     let warning = |port: u16, mcp: &str| {
         format!(
