@@ -280,17 +280,12 @@ async fn wrong_code_returns_the_providers_error_text_and_no_secret() {
 #[tokio::test]
 async fn token_endpoint_5xx_and_garbage_are_classified() {
     let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/token"))
-        .respond_with(ResponseTemplate::new(503).insert_header("Retry-After", "7"))
-        .up_to_n_times(1)
-        .mount(&server)
-        .await;
-    Mock::given(method("POST"))
-        .and(path("/token"))
-        .respond_with(ResponseTemplate::new(200).set_body_string("<html>not json</html>"))
-        .mount(&server)
-        .await;
+    token_endpoint_answering_once(
+        &server,
+        ResponseTemplate::new(503).insert_header("Retry-After", "7"),
+        ResponseTemplate::new(200).set_body_string("<html>not json</html>"),
+    )
+    .await;
     let auth = builder(&server.uri()).build().unwrap();
     let flow = auth.oauth2("test").unwrap();
     let request = flow.authorize(AuthorizeOptions::unbound()).await.unwrap();
@@ -1442,19 +1437,12 @@ async fn a_transient_exchange_failure_puts_the_state_back_for_a_retry() {
         .unwrap();
     for (auth, stored) in [(in_memory, false), (in_store, true)] {
         server.reset().await;
-        Mock::given(method("POST"))
-            .and(path("/token"))
-            .respond_with(ResponseTemplate::new(503))
-            .up_to_n_times(1)
-            .mount(&server)
-            .await;
-        Mock::given(method("POST"))
-            .and(path("/token"))
-            .respond_with(
-                ResponseTemplate::new(200).set_body_json(serde_json::json!({"access_token": "a"})),
-            )
-            .mount(&server)
-            .await;
+        token_endpoint_answering_once(
+            &server,
+            ResponseTemplate::new(503),
+            ResponseTemplate::new(200).set_body_json(serde_json::json!({"access_token": "a"})),
+        )
+        .await;
         let flow = auth.oauth2("test").unwrap();
         let step = flow
             .authorize(AuthorizeOptions::for_subject("alice"))
@@ -1528,19 +1516,14 @@ async fn a_transient_exchange_failure_puts_the_state_back_for_a_retry() {
 #[tokio::test]
 async fn a_408_at_the_exchange_is_transient_and_the_state_can_be_retried() {
     let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/token"))
-        .respond_with(ResponseTemplate::new(408))
-        .up_to_n_times(1)
-        .mount(&server)
-        .await;
-    Mock::given(method("POST"))
-        .and(path("/token"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+    token_endpoint_answering_once(
+        &server,
+        ResponseTemplate::new(408),
+        ResponseTemplate::new(200).set_body_json(serde_json::json!({
             "access_token": "at", "token_type": "bearer"
-        })))
-        .mount(&server)
-        .await;
+        })),
+    )
+    .await;
     let auth = builder(&server.uri()).build().unwrap();
     let flow = auth.oauth2("test").unwrap();
     let step = flow.authorize(AuthorizeOptions::unbound()).await.unwrap();

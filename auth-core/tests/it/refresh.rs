@@ -2570,19 +2570,14 @@ async fn a_rejected_token_is_not_served_again_after_a_transient_refresh_failure(
 #[tokio::test]
 async fn the_hold_after_a_transient_failure_ends_when_the_token_expires() {
     let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/token"))
-        .respond_with(ResponseTemplate::new(502))
-        .up_to_n_times(1)
-        .mount(&server)
-        .await;
-    Mock::given(method("POST"))
-        .and(path("/token"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+    token_endpoint_answering_once(
+        &server,
+        ResponseTemplate::new(502),
+        ResponseTemplate::new(200).set_body_json(serde_json::json!({
             "access_token": "at-2", "token_type": "bearer", "expires_in": 3600
-        })))
-        .mount(&server)
-        .await;
+        })),
+    )
+    .await;
     let auth = builder(&server.uri()).build().unwrap();
     let mut token = valid("expiring", "rt");
     let expires_at = SystemTime::now() + Duration::from_millis(1500);

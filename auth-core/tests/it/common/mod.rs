@@ -10,7 +10,8 @@ use auth_core::{
     AuthManager, AuthManagerBuilder, AuthProvider, CredentialStore, Credentials, OAuth2Token,
     SecretString,
 };
-use wiremock::{Request, Respond, ResponseTemplate};
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
 #[derive(Debug)]
 pub struct TestProvider {
@@ -129,4 +130,24 @@ pub async fn joined<T>(tasks: Vec<tokio::task::JoinHandle<T>>) -> Vec<T> {
     }
     tokio::task::yield_now().await;
     done
+}
+
+/// Mounts on `server` a token endpoint (`POST /token`) that answers `first` once, then `then`
+/// to every later request.
+pub async fn token_endpoint_answering_once(
+    server: &MockServer,
+    first: ResponseTemplate,
+    then: ResponseTemplate,
+) {
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .respond_with(first)
+        .up_to_n_times(1)
+        .mount(server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .respond_with(then)
+        .mount(server)
+        .await;
 }
