@@ -127,6 +127,15 @@ fn bearer(request: &Request) -> String {
         .to_string()
 }
 
+/// The `Authorization` of each execute the service received, in order.
+async fn execute_bearers(server: &MockServer) -> Vec<String> {
+    received(server, EXECUTE_PATH)
+        .await
+        .iter()
+        .map(bearer)
+        .collect()
+}
+
 /// `tasks.get` of task 1 on `connector`, which must fail.
 async fn failed_get(connector: &AsanaConnector) -> ExecuteError {
     connector
@@ -224,11 +233,7 @@ async fn the_token_is_renewed_after_expires_in() {
         .expect("third, after expires_in");
 
     assert_eq!(issued.load(Ordering::SeqCst), 2);
-    let bearers: Vec<String> = received(&server, EXECUTE_PATH)
-        .await
-        .iter()
-        .map(bearer)
-        .collect();
+    let bearers = execute_bearers(&server).await;
     assert_eq!(
         bearers,
         [
@@ -265,11 +270,7 @@ async fn the_token_is_renewed_a_margin_before_it_expires() {
         .expect("second, within the margin");
 
     assert_eq!(issued.load(Ordering::SeqCst), 2);
-    let bearers: Vec<String> = received(&server, EXECUTE_PATH)
-        .await
-        .iter()
-        .map(bearer)
-        .collect();
+    let bearers = execute_bearers(&server).await;
     assert_eq!(bearers, ["Bearer canary-token-1", "Bearer canary-token-2"]);
 }
 
@@ -292,11 +293,7 @@ async fn a_401_renews_the_token_once_and_retries_once() {
 
     assert_eq!(result["data"], json!([{"gid": "1", "name": "a"}]));
     assert_eq!(issued.load(Ordering::SeqCst), 2);
-    let bearers: Vec<String> = received(&server, EXECUTE_PATH)
-        .await
-        .iter()
-        .map(bearer)
-        .collect();
+    let bearers = execute_bearers(&server).await;
     assert_eq!(bearers, ["Bearer canary-token-1", "Bearer canary-token-2"]);
 }
 
