@@ -4448,17 +4448,7 @@ async fn serve_without_service_app_consent_refuses_a_flow_through_the_service_s_
     .await;
     let url = format!("http://{listen}");
     let caller = Caller::new(&url, &client_id, &secret).await;
-    let (status, body) = caller
-        .post(
-            &url,
-            "/api/v1/integrations/connectors/oauth/initiate",
-            json!({
-                "customer_name": "customer-1",
-                "connector_type": "Asana",
-                "redirect_url": "https://app.acme.example/connected",
-            }),
-        )
-        .await;
+    let (status, body) = caller.initiate(&url, "customer-1").await;
     assert_eq!(
         (status, &body["message"]),
         (
@@ -4502,17 +4492,7 @@ async fn serve_on_all_addresses_without_a_public_url_warns_and_answers_mcp_on_lo
     let id = caller
         .connector(&url, "customer-1", json!({ "token": pat }))
         .await;
-    let (status, body) = caller
-        .post(
-            &url,
-            "/api/v1/integrations/connectors/oauth/initiate",
-            json!({
-                "customer_name": "customer-2",
-                "connector_type": "Asana",
-                "redirect_url": "https://app.acme.example/connected",
-            }),
-        )
-        .await;
+    let (status, body) = caller.initiate(&url, "customer-2").await;
     assert_eq!(
         (status, &body["message"]),
         (
@@ -4664,6 +4644,21 @@ impl Caller {
             .await;
         assert_eq!(status, 201, "{body}");
         body["id"].as_str().expect("id").to_string()
+    }
+
+    /// An Asana consent flow for `customer`, sending the user back to acme's origin: the
+    /// status and the JSON answer.
+    async fn initiate(&self, url: &str, customer: &str) -> (u16, Value) {
+        self.post(
+            url,
+            "/api/v1/integrations/connectors/oauth/initiate",
+            json!({
+                "customer_name": customer,
+                "connector_type": "Asana",
+                "redirect_url": "https://app.acme.example/connected",
+            }),
+        )
+        .await
     }
 
     /// `users.get me` on the connector.
