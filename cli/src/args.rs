@@ -277,6 +277,11 @@ pub struct ServeArgs {
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub max_in_flight: Option<u32>,
 
+    /// How many service tokens (application and scoped) each application may hold at once; one
+    /// more is answered 429 until the first expires or is revoked [default: 10000]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_service_tokens: Option<u32>,
+
     /// Run consent flows only through each application's own OAuth app (PUT
     /// /api/v1/oauth/credentials), never the service's: for applications that do not trust
     /// each other

@@ -157,6 +157,9 @@ pub async fn serve(globals: &Globals, args: &ServeArgs) -> Result<(), CliError> 
     if let Some(max) = args.max_in_flight {
         builder = builder.max_in_flight(max);
     }
+    if let Some(max) = args.max_service_tokens {
+        builder = builder.max_service_tokens(max);
+    }
     if args.no_service_app_consent {
         builder = builder.service_app_consent(false);
     }

@@ -4425,10 +4425,11 @@ async fn serve_runs_the_hosted_life_against_asana_and_stops_gracefully_on_sigter
 }
 
 /// `serve --no-service-app-consent` refuses a consent flow through the service's Asana app (the
-/// mock's, from the environment): the application must set its own.
+/// mock's, from the environment): the application must set its own. `--max-service-tokens 1`
+/// leaves the application its one token: a scoped token is refused 429.
 #[cfg(unix)]
 #[tokio::test]
-async fn serve_without_service_app_consent_refuses_a_flow_through_the_service_s_app() {
+async fn serve_applies_its_limits_on_consent_flows_and_tokens() {
     let mut h = Harness::start().await;
     h.set_env("INTEGRATIONS_ENCRYPTION_KEY", SERVICE_KEY);
     let dir = h.dir.path().join("service");
@@ -4443,6 +4444,8 @@ async fn serve_without_service_app_consent_refuses_a_flow_through_the_service_s_
             "--store",
             store,
             "--no-service-app-consent",
+            "--max-service-tokens",
+            "1",
         ],
     )
     .await;
@@ -4457,6 +4460,20 @@ async fn serve_without_service_app_consent_refuses_a_flow_through_the_service_s_
                 "this service runs consent flows only through each application's own OAuth app, and this application has none for Asana: set it with PUT /api/v1/oauth/credentials"
             )
         )
+    );
+    let (status, body) = caller
+        .post(
+            &url,
+            "/api/v1/account/applications/scoped-token",
+            json!({ "external_user_id": "customer-1" }),
+        )
+        .await;
+    assert_eq!(status, 429, "{body}");
+    assert!(
+        body["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("keeps for one (1)")),
+        "{body}"
     );
     serving.signal("TERM");
     let (code, stderr) = serving.exit().await;

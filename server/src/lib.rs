@@ -10,6 +10,7 @@
 //! | --- | --- |
 //! | `POST /api/v1/account/applications/token` | `{access_token, token_type: "bearer", expires_in, organization_id}` |
 //! | `POST /api/v1/account/applications/scoped-token` | `{token, expires_in}`, limited to one customer |
+//! | `POST /api/v1/account/applications/token/revoke` | `{revoked}`: the token named ends now |
 //! | `POST /api/v1/integrations/connectors` (also `/v1/...`) | 201, the connector |
 //! | `GET /api/v1/integrations/connectors` | `{data: [connector, ...], next_cursor}`: a page of at most `limit` connectors (1–1,000, default 100), oldest first; pass `next_cursor` as `cursor` for the next page (`null` on the last) |
 //! | `GET`, `PATCH`, `DELETE /api/v1/integrations/connectors/{id}` | the connector |
@@ -53,7 +54,9 @@
 //! providers in flight, [`DEFAULT_MAX_IN_FLIGHT`]), 501 for a consent flow without a public
 //! URL, 502/504 when Asana fails, 504 past the request timeout ([`DEFAULT_REQUEST_TIMEOUT`]).
 //! Service tokens live [`DEFAULT_TOKEN_TTL`] unless configured (never less than
-//! [`MIN_TOKEN_TTL`]).
+//! [`MIN_TOKEN_TTL`]); an application holds at most [`DEFAULT_MAX_SERVICE_TOKENS`] of them unless
+//! configured (one more is 429 until the first expires), and ends one early with
+//! `POST /api/v1/account/applications/token/revoke`.
 //!
 //! ## Providers without a catalog
 //!
@@ -230,8 +233,9 @@ pub use providers::ASANA_DEFINITION_ID;
 pub use routes::oauth::OAUTH_SECRET_ID_TTL;
 pub use server::{
     BackgroundTasks, DEFAULT_AUDIT_RETENTION, DEFAULT_CONNECTOR_CACHE, DEFAULT_MAX_BODY_BYTES,
-    DEFAULT_REFRESH_INTERVAL, DEFAULT_REFRESH_MARGIN, DEFAULT_TOKEN_TTL, DEFAULT_UPSTREAM_TIMEOUT,
-    MIN_TOKEN_TTL, Server, ServerBuilder, StoreLocation,
+    DEFAULT_MAX_SERVICE_TOKENS, DEFAULT_REFRESH_INTERVAL, DEFAULT_REFRESH_MARGIN,
+    DEFAULT_TOKEN_TTL, DEFAULT_UPSTREAM_TIMEOUT, MIN_TOKEN_TTL, Server, ServerBuilder,
+    StoreLocation,
 };
 #[cfg(feature = "postgres")]
 pub use store::PostgresServiceStore;
@@ -241,5 +245,5 @@ pub use store::{
     ApplicationRecord, AuditEntry, AuthKind, ConnectorFilter, ConnectorPosition, ConnectorRecord,
     Issuer, JoinedCredentials, OAuthAppRecord, OAuthAppSource, OAuthSecretClaim, OAuthSecretRecord,
     OAuthStateRecord, Sealed, SealedAt, SealedValue, ServiceStore, SqliteServiceStore,
-    TokenAndConnector, TokenRecord,
+    TokenAndConnector, TokenInsert, TokenRecord,
 };

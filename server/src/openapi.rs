@@ -57,6 +57,7 @@ const STORELESS: [&str; 3] = ["/healthz", "/metrics", PATH];
     paths(
         applications::token,
         applications::scoped_token,
+        applications::revoke,
         connectors::create,
         connectors::list,
         connectors::read,

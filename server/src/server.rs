@@ -40,6 +40,10 @@ pub const DEFAULT_TOKEN_TTL: Duration = Duration::from_secs(3600);
 /// The shortest service token lifetime accepted: Airbyte's SDK reuses a token for 14 minutes
 /// without reading `expires_in`.
 pub const MIN_TOKEN_TTL: Duration = Duration::from_secs(900);
+/// The most service tokens (application and scoped, live) one application holds unless
+/// configured: 10,000, a token per end user for 10,000 end users at once. Airbyte's SDK keeps one
+/// application token for 14 minutes, so a backend alone holds a handful.
+pub const DEFAULT_MAX_SERVICE_TOKENS: u32 = 10_000;
 /// The largest request body accepted unless configured: 1 MiB.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
 /// How long one attempt of a call to Asana may take unless configured.
@@ -175,6 +179,7 @@ pub struct ServerBuilder {
     retry: RetryConfig,
     upstream_timeout: Duration,
     token_ttl: Duration,
+    max_service_tokens: u32,
     max_body_bytes: usize,
     connector_cache: usize,
     mcp: McpAccess,
@@ -203,6 +208,7 @@ impl Default for ServerBuilder {
             retry: RetryConfig::default().with_max_rate_limit_wait(Duration::ZERO),
             upstream_timeout: DEFAULT_UPSTREAM_TIMEOUT,
             token_ttl: DEFAULT_TOKEN_TTL,
+            max_service_tokens: DEFAULT_MAX_SERVICE_TOKENS,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             connector_cache: DEFAULT_CONNECTOR_CACHE,
             mcp: McpAccess::default(),
@@ -327,6 +333,17 @@ impl ServerBuilder {
         self
     }
 
+    /// The most service tokens one application may hold at once, application and scoped tokens
+    /// together (default [`DEFAULT_MAX_SERVICE_TOKENS`]; at least 1). One more is refused 429
+    /// with `Retry-After` until the first of them expires; revoking tokens
+    /// (`POST /api/v1/account/applications/token/revoke`) makes room at once. So one application
+    /// cannot fill the store with tokens at its rate limit. Counted in the store, across
+    /// instances.
+    pub fn max_service_tokens(mut self, max: u32) -> Self {
+        self.max_service_tokens = max;
+        self
+    }
+
     /// The largest request body accepted (default [`DEFAULT_MAX_BODY_BYTES`]); larger ones are 413.
     pub fn max_body_bytes(mut self, bytes: usize) -> Self {
         self.max_body_bytes = bytes;
@@ -439,6 +456,12 @@ impl ServerBuilder {
                 reason: "must be longer than zero".into(),
             });
         }
+        if self.max_service_tokens == 0 {
+            return Err(ServerError::InvalidConfig {
+                field: "max_service_tokens",
+                reason: "must be at least 1".into(),
+            });
+        }
         if self.max_in_flight == 0 {
             return Err(ServerError::InvalidConfig {
                 field: "max_in_flight",
@@ -530,6 +553,7 @@ impl ServerBuilder {
                 store: store.clone(),
                 connectors: Arc::new(connectors),
                 token_ttl: self.token_ttl,
+                max_service_tokens: self.max_service_tokens,
                 public_url: self.public_url.clone().map(Arc::new),
                 metrics,
                 limiter: Arc::new(RateLimiter::new(per_second, burst)),

@@ -16,7 +16,9 @@ use integrations::SecretString;
 use crate::error::ApiError;
 use crate::limits::RateLimiter;
 use crate::secrets;
-use crate::store::{ConnectorRecord, Issuer, JoinedCredentials, ServiceStore, TokenRecord};
+use crate::store::{
+    ConnectorRecord, Issuer, JoinedCredentials, ServiceStore, TokenInsert, TokenRecord,
+};
 
 /// Who is calling: an application, and for a scoped token the one customer it may reach.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,13 +38,16 @@ impl Principal {
 
 /// Issues a token for `application_id` (limited to `customer` when given) that expires after
 /// `ttl`, and forgets the tokens that expired already. 401 when `issuer` no longer holds (the
-/// secret was rotated, or the token deleted, since it was checked): no token is stored then.
+/// secret was rotated, or the token deleted, since it was checked): no token is stored then. 429
+/// when the application already holds `max_tokens` tokens, with `Retry-After` until the first
+/// of them expires.
 pub(crate) async fn issue(
     store: &dyn ServiceStore,
     application_id: &str,
     customer: Option<String>,
     ttl: Duration,
     issuer: Issuer<'_>,
+    max_tokens: u32,
 ) -> Result<SecretString, ApiError> {
     let now = SystemTime::now();
     store.delete_expired_tokens(now).await?;
@@ -53,13 +58,32 @@ pub(crate) async fn issue(
         customer,
         expires_at: now + ttl,
     };
-    if store.insert_token(record, issuer).await? {
-        return Ok(token);
+    match store.insert_token(record, issuer, max_tokens).await? {
+        TokenInsert::Stored => Ok(token),
+        TokenInsert::Full { next_expiry } => Err(too_many_tokens(max_tokens, now, next_expiry)),
+        TokenInsert::IssuerGone => Err(match issuer {
+            Issuer::ClientSecret(_) => ApiError::unauthorized("invalid client credentials"),
+            Issuer::Token(_) => unauthorized(),
+        }),
     }
-    Err(match issuer {
-        Issuer::ClientSecret(_) => ApiError::unauthorized("invalid client credentials"),
-        Issuer::Token(_) => unauthorized(),
-    })
+}
+
+/// 429: the application holds `max_tokens` live tokens; a retry can succeed once the first
+/// expires (at least a second from now).
+fn too_many_tokens(max_tokens: u32, now: SystemTime, next_expiry: Option<SystemTime>) -> ApiError {
+    let wait = next_expiry
+        .and_then(|at| at.duration_since(now).ok())
+        .map_or(Duration::from_secs(1), |wait| {
+            Duration::from_secs(wait.as_secs().saturating_add(1))
+        });
+    ApiError::rate_limited(
+        format!(
+            "the application holds as many service tokens as this service keeps for one ({max_tokens}): \
+             reuse a token until shortly before it expires, or revoke those no longer needed \
+             (POST /api/v1/account/applications/token/revoke)"
+        ),
+        Some(wait),
+    )
 }
 
 fn unauthorized() -> ApiError {

@@ -1,5 +1,6 @@
-//! `POST /api/v1/account/applications/token` (client id and secret → service token) and
-//! `POST /api/v1/account/applications/scoped-token` (a token limited to one customer).
+//! `POST /api/v1/account/applications/token` (client id and secret → service token),
+//! `POST /api/v1/account/applications/scoped-token` (a token limited to one customer) and
+//! `POST /api/v1/account/applications/token/revoke` (a token ended before it expires).
 
 use axum::extract::{FromRequest, Request, State};
 use axum::http::StatusCode;
@@ -21,6 +22,7 @@ pub(super) fn routes() -> Router<AppState> {
             "/api/v1/account/applications/scoped-token",
             post(scoped_token),
         )
+        .route("/api/v1/account/applications/token/revoke", post(revoke))
 }
 
 /// An application's client credentials.
@@ -61,7 +63,7 @@ const NO_APPLICATION_HASH: &str =
     responses(
         (status = 200, description = "A service token", body = TokenResponse),
         (status = 401, description = "Unknown client id or wrong secret", body = ErrorBody),
-        (status = 429, description = "Over the application's rate limit; retry after Retry-After seconds", body = ErrorBody,
+        (status = 429, description = "Over the application's rate limit, or the application holds the most service tokens the service keeps for one; retry after Retry-After seconds", body = ErrorBody,
             headers(("Retry-After" = u64, description = "Seconds to wait"))),
     )
 )]
@@ -90,6 +92,7 @@ pub(crate) async fn token(
         None,
         state.token_ttl,
         Issuer::ClientSecret(&application.client_secret_hash),
+        state.max_service_tokens,
     )
     .await?;
     Ok(Json(TokenResponse {
@@ -130,7 +133,7 @@ pub(crate) struct ScopedTokenResponse {
         (status = 401, description = "A missing, invalid or expired token (or one deleted meanwhile by a rotation of the secret)", body = ErrorBody),
         (status = 403, description = "The token is itself a scoped token, which cannot issue tokens", body = ErrorBody),
         (status = 422, description = "No customer named, names that disagree, or a name with a control character", body = ErrorBody),
-        (status = 429, description = "Over the application's rate limit; retry after Retry-After seconds", body = ErrorBody,
+        (status = 429, description = "Over the application's rate limit, or the application holds the most service tokens the service keeps for one; retry after Retry-After seconds", body = ErrorBody,
             headers(("Retry-After" = u64, description = "Seconds to wait"))),
     )
 )]
@@ -164,10 +167,62 @@ pub(crate) async fn scoped_token(
         Some(customer),
         state.token_ttl,
         Issuer::Token(bearer.hash()),
+        state.max_service_tokens,
     )
     .await?;
     Ok(Json(ScopedTokenResponse {
         token: token.expose_secret().to_string(),
         expires_in: state.token_ttl.as_secs(),
     }))
+}
+
+/// A service token to revoke.
+#[derive(Deserialize, ToSchema)]
+pub(crate) struct RevokeRequest {
+    /// The token, as issued (an application token or a scoped token).
+    token: String,
+}
+
+/// What a revocation did.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct RevokeResponse {
+    /// Whether the token was found and deleted: `false` for a token that had expired, was
+    /// revoked already, or is not the caller's to revoke.
+    revoked: bool,
+}
+
+/// Ends a service token before it expires: one the application issued (with an application
+/// token), or one scoped to the caller's own customer (with a scoped token, which may revoke
+/// itself). A token handed to a browser for one customer can so be ended when that session
+/// ends. Requests already verified with it finish; later ones get 401.
+#[utoipa::path(
+    post,
+    path = "/api/v1/account/applications/token/revoke",
+    tag = "applications",
+    request_body = RevokeRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Whether the token was revoked", body = RevokeResponse),
+        (status = 401, description = "A missing, invalid or expired token", body = ErrorBody),
+        (status = 422, description = "No token named", body = ErrorBody),
+        (status = 429, description = "Over the application's rate limit; retry after Retry-After seconds", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait"))),
+    )
+)]
+pub(crate) async fn revoke(
+    State(state): State<AppState>,
+    bearer: Bearer,
+    body: Request,
+) -> Result<Json<RevokeResponse>, ApiError> {
+    let principal = bearer.verify(state.store.as_ref(), &state.limiter).await?;
+    let ApiJson(request) = ApiJson::<RevokeRequest>::from_request(body, &state).await?;
+    let revoked = state
+        .store
+        .delete_token(
+            &secrets::hash(request.token.trim()),
+            &principal.application_id,
+            principal.customer.as_deref(),
+        )
+        .await?;
+    Ok(Json(RevokeResponse { revoked }))
 }

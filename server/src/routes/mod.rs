@@ -43,6 +43,8 @@ pub(crate) struct AppState {
     pub(crate) connectors: Arc<Connectors>,
     /// How long service tokens live.
     pub(crate) token_ttl: Duration,
+    /// The most service tokens one application holds.
+    pub(crate) max_service_tokens: u32,
     /// Where clients and providers reach the service (consent flows need it); shared, since
     /// every request clones the state.
     pub(crate) public_url: Option<Arc<Url>>,

@@ -128,6 +128,21 @@ pub enum Issuer<'a> {
     Token(&'a str),
 }
 
+/// What [`ServiceStore::insert_token`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TokenInsert {
+    /// The token is stored.
+    Stored,
+    /// Its [`Issuer`] no longer holds: nothing is stored.
+    IssuerGone,
+    /// The application already holds the most tokens it may: nothing is stored.
+    Full {
+        /// When the first of the application's tokens expires (and one more can be stored).
+        next_expiry: Option<SystemTime>,
+    },
+}
+
 /// How a connector authenticates to its provider.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -421,12 +436,23 @@ pub trait ServiceStore: Send + Sync + fmt::Debug {
     /// deletes); `None` if there is no such application. Its audit entries stay.
     async fn delete_application(&self, id: &str) -> Result<Option<Vec<String>>, ServiceStoreError>;
 
-    /// Stores a service token if its `issuer` still holds (true); stores nothing and answers
-    /// false when it does not.
+    /// Stores a service token if its `issuer` still holds and its application holds fewer than
+    /// `max_tokens` tokens (expired ones not yet deleted count), checked in the same transaction
+    /// as the insert, so that concurrent inserts cannot pass the bound; otherwise stores nothing
+    /// and says which did not hold.
     async fn insert_token(
         &self,
         token: TokenRecord,
         issuer: Issuer<'_>,
+        max_tokens: u32,
+    ) -> Result<TokenInsert, ServiceStoreError>;
+    /// Deletes the application's token with this hash (with `customer`, only if the token is
+    /// scoped to that customer); whether one was deleted.
+    async fn delete_token(
+        &self,
+        token_hash: &str,
+        application_id: &str,
+        customer: Option<&str>,
     ) -> Result<bool, ServiceStoreError>;
     /// The token with this hash, expired or not.
     async fn token(&self, token_hash: &str) -> Result<Option<TokenRecord>, ServiceStoreError>;

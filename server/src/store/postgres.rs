@@ -21,8 +21,8 @@ use super::batches::{self, Batches, Waiting};
 use super::{
     ApplicationRecord, AuditEntry, AuthKind, ConnectorFilter, ConnectorRecord, Issuer,
     JoinedCredentials, OAuthAppRecord, OAuthAppSource, OAuthSecretClaim, OAuthSecretRecord,
-    OAuthStateRecord, Sealed, SealedAt, SealedValue, ServiceStore, TokenAndConnector, TokenRecord,
-    record_status,
+    OAuthStateRecord, Sealed, SealedAt, SealedValue, ServiceStore, TokenAndConnector, TokenInsert,
+    TokenRecord, record_status,
 };
 use crate::error::ServiceStoreError;
 
@@ -740,47 +740,83 @@ impl ServiceStore for PostgresServiceStore {
         &self,
         token: TokenRecord,
         issuer: Issuer<'_>,
-    ) -> Result<bool, ServiceStoreError> {
-        let (statement, issued_on) = match issuer {
+        max_tokens: u32,
+    ) -> Result<TokenInsert, ServiceStoreError> {
+        let (holds, issued_on) = match issuer {
             Issuer::ClientSecret(hash) => (
-                "INSERT INTO integrations_service_tokens (token_hash, application_id, customer, expires_ms) \
-                 SELECT $1, $2, $3, $4 WHERE EXISTS (SELECT 1 FROM integrations_service_applications \
-                 WHERE id = $2 AND client_secret_hash = $5) RETURNING token_hash",
+                "EXISTS (SELECT 1 FROM integrations_service_applications \
+                 WHERE id = $1 AND client_secret_hash = $2)",
                 hash,
             ),
             Issuer::Token(hash) => (
-                "INSERT INTO integrations_service_tokens (token_hash, application_id, customer, expires_ms) \
-                 SELECT $1, $2, $3, $4 WHERE EXISTS (SELECT 1 FROM integrations_service_tokens \
-                 WHERE token_hash = $5 AND application_id = $2) RETURNING token_hash",
+                "EXISTS (SELECT 1 FROM integrations_service_tokens \
+                 WHERE token_hash = $2 AND application_id = $1)",
                 hash,
             ),
         };
-        self.run("stored a service token", 2, async |c| {
+        self.run("stored a service token", 3, async |c| {
             let tx = c.transaction().await?;
-            // A share lock on the application first: a rotation of its secret (which updates the
+            // The application's row locked first. A rotation of its secret (which updates the
             // row, then deletes its tokens) holds a conflicting lock until it commits, so the
-            // insert, a statement of its own, sees the rotation whole or not at all.
+            // insert sees the rotation whole or not at all; and concurrent inserts for the
+            // application take turns, so that each counts the others' tokens. (Not `FOR UPDATE`:
+            // inserts of the application's connectors, whose foreign keys share the row, go on.)
             tx.execute(
-                "SELECT 1 FROM integrations_service_applications WHERE id = $1 FOR SHARE",
+                "SELECT 1 FROM integrations_service_applications WHERE id = $1 FOR NO KEY UPDATE",
                 &[&token.application_id],
             )
             .await?;
-            let inserted = tx
-                .query(
-                    statement,
+            let state = tx
+                .query_one(
+                    &format!(
+                        "SELECT {holds}, \
+                         (SELECT count(*) FROM integrations_service_tokens WHERE application_id = $1), \
+                         (SELECT min(expires_ms) FROM integrations_service_tokens WHERE application_id = $1)"
+                    ),
+                    &[&token.application_id, &issued_on],
+                )
+                .await?;
+            let (holds, count): (bool, i64) = (state.get(0), state.get(1));
+            let outcome = if !holds {
+                TokenInsert::IssuerGone
+            } else if count >= i64::from(max_tokens) {
+                TokenInsert::Full {
+                    next_expiry: state.get::<_, Option<i64>>(2).map(time_from_millis),
+                }
+            } else {
+                tx.execute(
+                    "INSERT INTO integrations_service_tokens \
+                     (token_hash, application_id, customer, expires_ms) VALUES ($1, $2, $3, $4)",
                     &[
                         &token.token_hash,
                         &token.application_id,
                         &token.customer,
                         &millis(token.expires_at),
-                        &issued_on,
                     ],
                 )
-                .await?
-                .len()
-                == 1;
+                .await?;
+                TokenInsert::Stored
+            };
             tx.commit().await?;
-            Ok(inserted)
+            Ok(outcome)
+        })
+        .await
+    }
+
+    async fn delete_token(
+        &self,
+        token_hash: &str,
+        application_id: &str,
+        customer: Option<&str>,
+    ) -> Result<bool, ServiceStoreError> {
+        self.run("deleted a service token", 1, async |c| {
+            c.execute(
+                "DELETE FROM integrations_service_tokens WHERE token_hash = $1 \
+                 AND application_id = $2 AND ($3::text IS NULL OR customer = $3)",
+                &[&token_hash, &application_id, &customer],
+            )
+            .await
+            .map(|deleted| deleted == 1)
         })
         .await
     }

@@ -11,14 +11,14 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use async_trait::async_trait;
 use integrations::auth_core::local_files;
 use integrations::{CredentialStatus, StoreError};
-use rusqlite::{Connection, OptionalExtension, Row, params};
+use rusqlite::{Connection, OptionalExtension, Row, named_params, params};
 
 use super::connection_thread::ConnectionThread;
 use super::{
     ApplicationRecord, AuditEntry, AuthKind, ConnectorFilter, ConnectorRecord, Issuer,
     JoinedCredentials, OAuthAppRecord, OAuthAppSource, OAuthSecretClaim, OAuthSecretRecord,
-    OAuthStateRecord, Sealed, SealedAt, SealedValue, ServiceStore, TokenAndConnector, TokenRecord,
-    joined_status,
+    OAuthStateRecord, Sealed, SealedAt, SealedValue, ServiceStore, TokenAndConnector, TokenInsert,
+    TokenRecord, joined_status,
 };
 use crate::error::ServiceStoreError;
 
@@ -785,30 +785,78 @@ impl ServiceStore for SqliteServiceStore {
         &self,
         token: TokenRecord,
         issuer: Issuer<'_>,
-    ) -> Result<bool, ServiceStoreError> {
-        let (condition, issued_on) = match issuer {
+        max_tokens: u32,
+    ) -> Result<TokenInsert, ServiceStoreError> {
+        let (holds, issued_on) = match issuer {
             Issuer::ClientSecret(hash) => (
-                "EXISTS (SELECT 1 FROM applications WHERE id = ?2 AND client_secret_hash = ?5)",
+                "EXISTS (SELECT 1 FROM applications WHERE id = :application AND client_secret_hash = :issuer)",
                 hash.to_string(),
             ),
             Issuer::Token(hash) => (
-                "EXISTS (SELECT 1 FROM tokens WHERE token_hash = ?5 AND application_id = ?2)",
+                "EXISTS (SELECT 1 FROM tokens WHERE token_hash = :issuer AND application_id = :application)",
                 hash.to_string(),
             ),
         };
         self.run("stored a service token", move |c| {
-            c.prepare_cached(&format!(
-                "INSERT INTO tokens (token_hash, application_id, customer, expires_ms) \
-                 SELECT ?1, ?2, ?3, ?4 WHERE {condition}"
-            ))?
-            .execute(params![
-                token.token_hash,
-                token.application_id,
-                token.customer,
-                millis(token.expires_at),
-                issued_on
-            ])
-            .map(|inserted| inserted == 1)
+            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let inserted = tx
+                .prepare_cached(&format!(
+                    "INSERT INTO tokens (token_hash, application_id, customer, expires_ms) \
+                     SELECT :hash, :application, :customer, :expires WHERE {holds} \
+                     AND (SELECT count(*) FROM tokens WHERE application_id = :application) < :max"
+                ))?
+                .execute(named_params! {
+                    ":hash": token.token_hash,
+                    ":application": token.application_id,
+                    ":customer": token.customer,
+                    ":expires": millis(token.expires_at),
+                    ":issuer": issued_on,
+                    ":max": max_tokens,
+                })?;
+            let outcome = if inserted == 1 {
+                TokenInsert::Stored
+            } else {
+                // Nothing stored: which condition failed, in the same transaction.
+                tx.prepare_cached(&format!(
+                    "SELECT {holds}, (SELECT min(expires_ms) FROM tokens WHERE application_id = :application)"
+                ))?
+                .query_row(
+                    named_params! { ":application": token.application_id, ":issuer": issued_on },
+                    |r| {
+                        Ok(if r.get(0)? {
+                            TokenInsert::Full {
+                                next_expiry: r.get::<_, Option<i64>>(1)?.map(time),
+                            }
+                        } else {
+                            TokenInsert::IssuerGone
+                        })
+                    },
+                )?
+            };
+            tx.commit()?;
+            Ok(outcome)
+        })
+        .await
+    }
+
+    async fn delete_token(
+        &self,
+        token_hash: &str,
+        application_id: &str,
+        customer: Option<&str>,
+    ) -> Result<bool, ServiceStoreError> {
+        let (hash, application, customer) = (
+            token_hash.to_string(),
+            application_id.to_string(),
+            customer.map(str::to_string),
+        );
+        self.run("deleted a service token", move |c| {
+            c.execute(
+                "DELETE FROM tokens WHERE token_hash = ?1 AND application_id = ?2 \
+                 AND (?3 IS NULL OR customer = ?3)",
+                params![hash, application, customer],
+            )
+            .map(|deleted| deleted == 1)
         })
         .await
     }

@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use super::{
     ApplicationRecord, AuditEntry, AuthKind, ConnectorFilter, ConnectorPosition, ConnectorRecord,
     Issuer, OAuthAppRecord, OAuthAppSource, OAuthSecretClaim, OAuthSecretRecord, OAuthStateRecord,
-    Sealed, SealedAt, SealedValue, ServiceStore, TokenRecord,
+    Sealed, SealedAt, SealedValue, ServiceStore, TokenInsert, TokenRecord,
 };
 use crate::error::ServiceStoreError;
 
@@ -21,6 +21,9 @@ pub async fn run_conformance(store: DynStore) {
     rotating_a_secret_drops_the_tokens(&store).await;
     a_token_is_stored_only_while_its_issuer_holds(&store).await;
     tokens_round_trip_and_expire(&store).await;
+    an_application_holds_at_most_its_bound_of_tokens(&store).await;
+    concurrent_inserts_never_pass_the_bound_of_tokens(&store, 12).await;
+    a_token_is_deleted_only_by_its_application_and_customer(&store).await;
     connectors_stay_with_their_application(&store).await;
     a_token_is_read_with_its_own_application_s_connector_only(&store).await;
     concurrent_reads_of_tokens_and_connectors_each_get_their_own_answer(&store, 48).await;
@@ -106,11 +109,12 @@ pub fn state(hash: &str, application_id: &str, expires_at: SystemTime) -> OAuthS
 
 /// Stores `token`, issued on its application's client secret (the hash of [`application`]).
 async fn issued(store: &DynStore, token: TokenRecord) {
-    assert!(
+    assert_eq!(
         store
-            .insert_token(token, Issuer::ClientSecret("hash"))
+            .insert_token(token, Issuer::ClientSecret("hash"), 1000)
             .await
             .unwrap(),
+        TokenInsert::Stored,
         "issued on the application's secret"
     );
 }
@@ -217,7 +221,12 @@ pub async fn a_token_is_stored_only_while_its_issuer_holds(store: &DynStore) {
         expires_at: now() + Duration::from_secs(600),
     };
     let insert = |hash: &'static str, app: &'static str, issuer: Issuer<'static>| async move {
-        store.insert_token(token(hash, app), issuer).await.unwrap()
+        let inserted = store.insert_token(token(hash, app), issuer, 1000).await;
+        match inserted.unwrap() {
+            TokenInsert::Stored => true,
+            TokenInsert::IssuerGone => false,
+            other => panic!("{hash}: {other:?}"),
+        }
     };
     assert!(!insert("issuer-t0", "issuer-1", Issuer::ClientSecret("other")).await);
     assert!(insert("issuer-t1", "issuer-1", Issuer::ClientSecret("hash")).await);
@@ -277,6 +286,147 @@ pub async fn tokens_round_trip_and_expire(store: &DynStore) {
     assert!(store.delete_expired_tokens(at).await.unwrap() >= 1);
     assert_eq!(store.token("tokens-expired").await.unwrap(), None);
     assert_eq!(store.token("tokens-live").await.unwrap(), Some(live));
+}
+
+/// An application's tokens stop at `max_tokens`, expired ones not yet deleted included: one more
+/// is refused with the earliest expiry, whatever its issuer, and nothing is stored; deleting one
+/// makes room. A refused issuer is told apart from a full application, and another
+/// application's tokens do not count.
+pub async fn an_application_holds_at_most_its_bound_of_tokens(store: &DynStore) {
+    with_application(store, "bound-1").await;
+    with_application(store, "bound-2").await;
+    let at = now();
+    let token = |hash: &str, app: &str, expires_at: SystemTime| TokenRecord {
+        token_hash: hash.into(),
+        application_id: app.into(),
+        customer: None,
+        expires_at,
+    };
+    let insert = |record: TokenRecord, issuer: Issuer<'static>| async move {
+        store.insert_token(record, issuer, 3).await.unwrap()
+    };
+    let secret = Issuer::ClientSecret("hash");
+    let expired = at - Duration::from_secs(5);
+    assert_eq!(
+        insert(token("bound-t1", "bound-1", expired), secret).await,
+        TokenInsert::Stored
+    );
+    for hash in ["bound-t2", "bound-t3"] {
+        let record = token(hash, "bound-1", at + Duration::from_secs(600));
+        assert_eq!(insert(record, secret).await, TokenInsert::Stored, "{hash}");
+    }
+    let full = TokenInsert::Full {
+        next_expiry: Some(expired),
+    };
+    let one_more = token("bound-t4", "bound-1", at + Duration::from_secs(600));
+    assert_eq!(insert(one_more.clone(), secret).await, full);
+    assert_eq!(
+        insert(one_more.clone(), Issuer::Token("bound-t2")).await,
+        full,
+        "issued on a token"
+    );
+    assert_eq!(
+        insert(one_more.clone(), Issuer::ClientSecret("other")).await,
+        TokenInsert::IssuerGone,
+        "a wrong issuer is told as such, full or not"
+    );
+    assert_eq!(store.token("bound-t4").await.unwrap(), None);
+    assert_eq!(
+        insert(token("bound-u1", "bound-2", at), secret).await,
+        TokenInsert::Stored,
+        "another application's tokens do not count"
+    );
+
+    assert!(store.delete_expired_tokens(at).await.unwrap() >= 1);
+    assert_eq!(insert(one_more, secret).await, TokenInsert::Stored);
+    assert!(store.token("bound-t4").await.unwrap().is_some());
+}
+
+/// Concurrent inserts for one application never store more than its bound between them.
+pub async fn concurrent_inserts_never_pass_the_bound_of_tokens(store: &DynStore, n: usize) {
+    with_application(store, "bound-race").await;
+    let max = u32::try_from(n / 2).unwrap_or(u32::MAX);
+    let inserts: Vec<_> = (0..n)
+        .map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let record = TokenRecord {
+                    token_hash: format!("bound-race-{i}"),
+                    application_id: "bound-race".into(),
+                    customer: None,
+                    expires_at: now() + Duration::from_secs(600),
+                };
+                store
+                    .insert_token(record, Issuer::ClientSecret("hash"), max)
+                    .await
+                    .unwrap()
+            })
+        })
+        .collect();
+    let mut stored = 0;
+    for insert in inserts {
+        match insert.await.unwrap() {
+            TokenInsert::Stored => stored += 1,
+            TokenInsert::Full { next_expiry } => assert!(next_expiry.is_some()),
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(stored, n / 2);
+    let mut held = 0;
+    for i in 0..n {
+        held += usize::from(
+            store
+                .token(&format!("bound-race-{i}"))
+                .await
+                .unwrap()
+                .is_some(),
+        );
+    }
+    assert_eq!(held, n / 2);
+}
+
+/// A token is deleted by its own application only, and, for a scoped caller, only when it is
+/// scoped to that caller's customer; a second delete finds nothing.
+pub async fn a_token_is_deleted_only_by_its_application_and_customer(store: &DynStore) {
+    with_application(store, "revoke-1").await;
+    with_application(store, "revoke-2").await;
+    let token = |hash: &str, customer: Option<&str>| TokenRecord {
+        token_hash: hash.into(),
+        application_id: "revoke-1".into(),
+        customer: customer.map(str::to_string),
+        expires_at: now() + Duration::from_secs(600),
+    };
+    issued(store, token("revoke-app", None)).await;
+    issued(store, token("revoke-alice", Some("alice"))).await;
+    issued(store, token("revoke-bob", Some("bob"))).await;
+    let delete = |hash: &'static str, app: &'static str, customer: Option<&'static str>| async move {
+        store.delete_token(hash, app, customer).await.unwrap()
+    };
+    assert!(
+        !delete("revoke-alice", "revoke-2", None).await,
+        "another application"
+    );
+    assert!(
+        !delete("revoke-alice", "revoke-1", Some("bob")).await,
+        "another customer"
+    );
+    assert!(
+        !delete("revoke-app", "revoke-1", Some("alice")).await,
+        "an application token, by a scoped caller"
+    );
+    assert!(delete("revoke-alice", "revoke-1", Some("alice")).await);
+    assert!(
+        !delete("revoke-alice", "revoke-1", Some("alice")).await,
+        "already deleted"
+    );
+    assert!(
+        delete("revoke-bob", "revoke-1", None).await,
+        "any of its tokens, by the application"
+    );
+    assert!(delete("revoke-app", "revoke-1", None).await);
+    for hash in ["revoke-app", "revoke-alice", "revoke-bob"] {
+        assert_eq!(store.token(hash).await.unwrap(), None, "{hash}");
+    }
 }
 
 /// Connectors are reached through their application only, filter and order as documented, keep

@@ -191,6 +191,141 @@ async fn a_scoped_token_needs_one_customer_and_an_application_token() {
     assert_eq!(status, 401);
 }
 
+const REVOKE: &str = "/api/v1/account/applications/token/revoke";
+
+/// An application token revokes any of its application's tokens, a scoped token only those of
+/// its own customer (itself included), neither another application's; a revoked token is 401 at
+/// once, and revoking it again says `revoked: false`.
+#[tokio::test]
+async fn a_token_is_revoked_by_its_application_or_its_own_customer_only() {
+    let service = Service::start().await;
+    let acme = service.application("acme").await;
+    let other = service.application("other").await;
+    let app_token = service.app_token(&acme).await;
+    let spare_app_token = service.app_token(&acme).await;
+    let alice = service.scoped_token(&app_token, "alice").await;
+    let alice_again = service.scoped_token(&app_token, "alice").await;
+    let bob = service.scoped_token(&app_token, "bob").await;
+    let other_token = service.app_token(&other).await;
+    let revoke = |caller: &str, token: &str| {
+        let (caller, token) = (caller.to_string(), token.to_string());
+        let service = &service;
+        async move {
+            let (status, body) = service
+                .post(REVOKE, Some(&caller), json!({ "token": token }))
+                .await;
+            assert_eq!(status, 200, "{body}");
+            body["revoked"].as_bool().unwrap()
+        }
+    };
+    let works = |token: &str| {
+        let token = token.to_string();
+        let service = &service;
+        async move {
+            let (status, _) = service
+                .get("/api/v1/integrations/connectors", Some(&token))
+                .await;
+            status == 200
+        }
+    };
+
+    assert!(
+        !revoke(&other_token, &alice).await,
+        "another application's token"
+    );
+    assert!(!revoke(&bob, &alice).await, "another customer's token");
+    assert!(
+        !revoke(&alice, &spare_app_token).await,
+        "an application token, by a scoped one"
+    );
+    for token in [&alice, &bob, &spare_app_token] {
+        assert!(works(token).await, "untouched");
+    }
+    assert!(revoke(&alice, &alice_again).await, "the same customer's");
+    assert!(revoke(&alice, &alice).await, "itself");
+    assert!(
+        revoke(&app_token, &bob).await,
+        "a scoped token, by its application"
+    );
+    assert!(
+        revoke(&app_token, &spare_app_token).await,
+        "another token of its application"
+    );
+    for token in [&alice, &alice_again, &bob, &spare_app_token] {
+        assert!(!works(token).await, "revoked");
+    }
+    assert!(!revoke(&app_token, &bob).await, "revoked already");
+    assert!(works(&app_token).await);
+    assert!(works(&other_token).await);
+
+    let (status, _) = service.post(REVOKE, None, json!({ "token": bob })).await;
+    assert_eq!(status, 401);
+    let (status, _) = service.post(REVOKE, Some(&app_token), json!({})).await;
+    assert_eq!(status, 422, "no token named");
+}
+
+/// An application holds at most `max_service_tokens` tokens, scoped ones included: one more is
+/// 429 with `Retry-After` until the first expires (the token lifetime, to the second), whichever
+/// way it is asked for, while another application still gets its own; a revoked token makes room.
+#[tokio::test]
+async fn an_application_past_its_bound_of_tokens_is_429_until_one_is_revoked() {
+    let service = Service::start_configured(MockAsana::start().await, true, |builder| {
+        builder.max_service_tokens(3)
+    })
+    .await;
+    let acme = service.application("acme").await;
+    let app_token = service.app_token(&acme).await;
+    let alice = service.scoped_token(&app_token, "alice").await;
+    service.scoped_token(&app_token, "bob").await;
+    let refused = |response: reqwest::Response| async move {
+        assert_eq!(response.status(), 429);
+        let wait: u64 = response.headers()["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(
+            (3590..=3601).contains(&wait),
+            "until the first expires: {wait}"
+        );
+        let body: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(body["retryable"], true);
+        assert!(error_message(&body).contains("keeps for one (3)"), "{body}");
+    };
+    let scoped = service
+        .http
+        .post(format!(
+            "{}/api/v1/account/applications/scoped-token",
+            service.url
+        ))
+        .bearer_auth(&app_token)
+        .json(&json!({ "external_user_id": "carol" }))
+        .send()
+        .await
+        .unwrap();
+    refused(scoped).await;
+    let credentials = json!({
+        "client_id": acme.application.client_id,
+        "client_secret": acme.client_secret.expose_secret(),
+    });
+    let app = service
+        .http
+        .post(format!("{}/api/v1/account/applications/token", service.url))
+        .json(&credentials)
+        .send()
+        .await
+        .unwrap();
+    refused(app).await;
+    let other = service.application("other").await;
+    service.app_token(&other).await;
+
+    let (status, body) = service
+        .post(REVOKE, Some(&app_token), json!({ "token": alice }))
+        .await;
+    assert_eq!((status, body), (200, json!({ "revoked": true })));
+    service.scoped_token(&app_token, "carol").await;
+}
+
 #[tokio::test]
 async fn health_and_readiness_answer() {
     let service = Service::start().await;

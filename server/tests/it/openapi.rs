@@ -6,7 +6,7 @@ use serde_json::Value;
 use crate::support::Service;
 
 /// Every route the router serves.
-const ROUTES: [(&str, &str); 20] = [
+const ROUTES: [(&str, &str); 21] = [
     ("GET", "/api/v1/audit"),
     ("GET", "/api/v1/integrations/connectors"),
     ("GET", "/api/v1/integrations/connectors/{id}"),
@@ -27,6 +27,7 @@ const ROUTES: [(&str, &str); 20] = [
     ("PATCH", "/api/v1/integrations/connectors/{id}"),
     ("POST", "/api/v1/account/applications/scoped-token"),
     ("POST", "/api/v1/account/applications/token"),
+    ("POST", "/api/v1/account/applications/token/revoke"),
     ("POST", "/api/v1/connectors/sources/{id}/execute"),
     ("POST", "/api/v1/integrations/connectors"),
     ("POST", "/api/v1/integrations/connectors/oauth/initiate"),
@@ -134,7 +135,7 @@ async fn every_error_answer_is_documented_with_the_error_schema_and_tokens_with_
         }
     }
     assert_eq!(
-        secured, 14,
+        secured, 15,
         "every route but token, callback, health, metrics and this"
     );
     for (path, own) in [

@@ -15,7 +15,7 @@ use integrations_server::{
     ConnectorRecord, JoinedCredentials, PostgresServiceStore, ServiceStoreError,
     SqliteServiceStore, TokenRecord,
 };
-use integrations_server::{Issuer, ServiceStore};
+use integrations_server::{Issuer, ServiceStore, TokenInsert};
 use store_postgres::PostgresCredentialStore;
 
 /// The credential store on `db`, without its encryption layer (as the service store takes it).
@@ -240,7 +240,8 @@ async fn token_and_connector(store: &Arc<dyn ServiceStore>) -> (TokenRecord, Con
         .await
         .unwrap();
     let issuer = Issuer::ClientSecret("hash");
-    assert!(store.insert_token(token.clone(), issuer).await.unwrap());
+    let inserted = store.insert_token(token.clone(), issuer, 1).await.unwrap();
+    assert_eq!(inserted, TokenInsert::Stored);
     store.insert_connector(record.clone()).await.unwrap();
     (token, record)
 }
