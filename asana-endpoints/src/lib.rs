@@ -50,6 +50,7 @@ impl Method {
 
 /// One endpoint.
 #[derive(Debug)]
+#[non_exhaustive]
 pub struct Endpoint {
     /// The operation it serves.
     pub op: Op,
@@ -94,6 +95,7 @@ impl Endpoint {
 
 /// The operations, named as Asana's API reference names them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Op {
     /// `GET /attachments`
     GetAttachmentsForObject,

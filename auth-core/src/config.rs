@@ -71,6 +71,7 @@ pub enum FieldKind {
 
 /// One configuration field a provider declares.
 #[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
 pub struct ConfigField {
     /// Field name (also its key in the TOML section and in code).
     pub name: &'static str,

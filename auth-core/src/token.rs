@@ -64,6 +64,7 @@ const SECRET_FIELDS: [&str; 3] = ["access_token", "refresh_token", "id_token"];
 /// ```
 #[derive(Clone, Serialize, Deserialize)]
 #[serde(from = "TokenRepr")]
+#[non_exhaustive]
 pub struct OAuth2Token {
     /// The access token sent as `Authorization: Bearer ...`.
     #[serde(serialize_with = "expose::serialize")]

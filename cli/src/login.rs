@@ -296,12 +296,11 @@ async fn with_token(app: &App, out: &Output) -> Result<(), CliError> {
         other => app.hints.asana(other, &app.subject),
     })?;
     let mut credentials = AsanaUserCredentials::from_personal_access_token(token);
-    credentials.user = Some(AsanaUser {
-        gid: Some(me.gid.clone()),
-        id: None,
-        name: me.name.clone(),
-        email: me.email.clone(),
-    });
+    let mut user = AsanaUser::default();
+    user.gid = Some(me.gid.clone());
+    user.name = me.name.clone();
+    user.email = me.email.clone();
+    credentials.user = Some(user);
     app.auth
         .store_credentials(ASANA, &app.subject, &credentials)
         .await

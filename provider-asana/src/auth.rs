@@ -202,7 +202,8 @@ impl AsanaAppCredentials {
 }
 
 /// The Asana user a token belongs to, from the token response's `data`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct AsanaUser {
     /// Global id (a string).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -237,6 +238,7 @@ fn id_as_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Er
 /// when the store is an `EncryptedStore` with a key configured): serialize it into a credential
 /// store only, never into logs, responses or anything else. Its `Debug` redacts them.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct AsanaUserCredentials {
     /// `access_token`, `token_type`, `refresh_token`, `scope`, `expires_in`, `expires_at`,
     /// `id_token`, `raw` (flattened).

@@ -17,6 +17,7 @@ const MAX_TEXT_CHARS: usize = 1000;
 
 /// One entry of Asana's `{"errors": [...]}` envelope.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[non_exhaustive]
 pub struct ApiErrorDetail {
     /// What went wrong, e.g. `project: Missing input`.
     #[serde(default)]
@@ -45,6 +46,7 @@ impl ApiErrorDetail {
 
 /// Where an error response came from and what Asana said about it.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ApiErrorInfo {
     /// HTTP method of the request.
     pub method: String,

@@ -16,7 +16,8 @@ macro_rules! resource {
     ($(#[$meta:meta])* $name:ident { $($(#[$fmeta:meta])* $field:ident : $ty:ty,)* }) => {
         $(#[$meta])*
         #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-        pub struct $name {
+        #[non_exhaustive]
+pub struct $name {
             /// Globally unique identifier (a string of digits).
             #[serde(default)]
             pub gid: String,
@@ -417,6 +418,7 @@ resource! {
 
 /// A change to a resource, from `GET /events` or a webhook delivery.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Event {
     /// Who made the change.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -443,6 +445,7 @@ pub struct Event {
 
 /// The result of `GET /events`.
 #[derive(Debug, Clone, Default, PartialEq)]
+#[non_exhaustive]
 pub struct EventsResponse {
     /// The events since the given sync token (empty when `sync_reset`).
     pub events: Vec<Event>,
@@ -663,6 +666,7 @@ pub struct CreateWebhook {
 
 /// A file to upload with `POST /attachments`.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct AttachmentUpload {
     /// The task or project gid to attach the file to.
     pub parent: String,

@@ -348,26 +348,26 @@ async fn the_compact_stream_asks_for_its_fields_and_decodes_the_testkits_records
         .await
         .unwrap();
 
+    // Built field by field (the models are `#[non_exhaustive]`); every field not set is `None`
+    // or empty, and the comparison below is exact.
     let user = |gid: &str, name: &str| {
-        Some(Box::new(Compact {
-            gid: gid.into(),
-            resource_type: Some("user".into()),
-            name: Some(name.into()),
-            ..Default::default()
-        }))
+        let mut user = Compact::default();
+        user.gid = gid.into();
+        user.resource_type = Some("user".into());
+        user.name = Some(name.into());
+        Some(Box::new(user))
     };
-    let task =
-        |gid: &str, name: &str, completed: bool, due_on: Option<&str>, assignee| TaskCompact {
-            gid: gid.into(),
-            resource_type: Some("task".into()),
-            name: Some(name.into()),
-            resource_subtype: Some("default_task".into()),
-            created_by: None,
-            completed: Some(completed),
-            due_on: due_on.map(Into::into),
-            assignee,
-            extra: serde_json::Map::new(),
-        };
+    let task = |gid: &str, name: &str, completed: bool, due_on: Option<&str>, assignee| {
+        let mut task = TaskCompact::default();
+        task.gid = gid.into();
+        task.resource_type = Some("task".into());
+        task.name = Some(name.into());
+        task.resource_subtype = Some("default_task".into());
+        task.completed = Some(completed);
+        task.due_on = due_on.map(Into::into);
+        task.assignee = assignee;
+        task
+    };
     assert_eq!(
         tasks,
         [

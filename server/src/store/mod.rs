@@ -236,6 +236,7 @@ pub struct ConnectorRecord {
 /// Which connectors [`ServiceStore::list_connectors`] returns (of one application; every given
 /// field must match), in the listing's order: creation time, then id.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ConnectorFilter {
     /// Only this customer's.
     pub customer_name: Option<String>,
