@@ -10,7 +10,7 @@ use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tracing::Instrument;
 use url::Url;
 
-use super::{AsanaClient, DownloadAccess};
+use super::{AsanaClient, DownloadAccess, off_origin};
 use crate::error::AsanaError;
 
 /// A byte range of a file, both ends included, sent as `Range: bytes=first-last` (or
@@ -181,7 +181,7 @@ impl AsanaClient {
         let mut response = within(timeout, request.send())
             .await
             .ok_or_else(timed_out)?
-            .map_err(network)?;
+            .map_err(|e| off_origin::refusal(&e).unwrap_or_else(|| network(e)))?;
         let status = response.status();
         tracing::Span::current().record("status", status.as_u16());
         let plan = plan(&host, status, options.range, response.headers())?;

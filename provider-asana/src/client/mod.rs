@@ -23,6 +23,7 @@
 mod data_text;
 mod download;
 mod list;
+mod off_origin;
 mod resources;
 mod retry;
 mod settings;
@@ -30,7 +31,7 @@ mod transport;
 
 use std::collections::HashSet;
 use std::fmt;
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 
 use asana_endpoints::Op;
@@ -101,13 +102,19 @@ impl Default for ConcurrencyLimiter {
     }
 }
 
+/// The `User-Agent` of every request.
+const USER_AGENT: &str = concat!("integrations-provider-asana/", env!("CARGO_PKG_VERSION"));
+
 /// How an attachment's `download_url` is fetched, once [`AsanaClient::download_access`] allowed it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum DownloadAccess {
     /// Under the API base URL: with the token, like any API request.
     WithToken,
-    /// An https storage host, or the API origin outside the base path: without the token.
+    /// On the API origin outside the base path: without the token.
     WithoutToken,
+    /// An https host other than the API origin (a storage host): without the token, connecting
+    /// only to public addresses.
+    OffOrigin,
 }
 
 /// A client for one user's (or one app token's) access to Asana. Cloning is cheap and clones share
@@ -119,6 +126,10 @@ pub struct AsanaClient {
 
 struct Inner {
     http: reqwest::Client,
+    /// Off-origin downloads' client in place of the process's shared one: a test's, over a fake
+    /// resolver.
+    #[cfg(test)]
+    off_origin_http: Option<reqwest::Client>,
     token_source: Arc<dyn TokenSource>,
     settings: AsanaClientSettings,
     /// The base URL without a trailing slash.
@@ -191,10 +202,7 @@ impl AsanaClient {
             Some(http) => http.clone(),
             None => reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
-                .user_agent(concat!(
-                    "integrations-provider-asana/",
-                    env!("CARGO_PKG_VERSION")
-                ))
+                .user_agent(USER_AGENT)
                 .build()
                 .map_err(AsanaError::HttpClient)?,
         };
@@ -219,6 +227,8 @@ impl AsanaClient {
         Ok(Self {
             inner: Arc::new(Inner {
                 http,
+                #[cfg(test)]
+                off_origin_http: None,
                 token_source,
                 settings,
                 base,
@@ -476,12 +486,20 @@ impl AsanaClient {
     }
 
     /// Whether an attachment's `download_url`, which the API (or whoever answers in its place)
-    /// chose, may be fetched, and with the token or not. On the API origin it may, with the token
-    /// only under the base path. Anywhere else it must be https on a host that is not a loopback,
-    /// private or link-local name or address, and goes without the token. Anything else is refused
-    /// before a byte is sent, so that a download cannot reach local services (SSRF) or carry the
-    /// token away. A host name is judged as written: one that resolves to a private address is not
-    /// detected.
+    /// chose, may be fetched, and how. On the API origin it may, with the token only under the
+    /// base path. Anywhere else it must be https on a host that is not a loopback, private or
+    /// link-local name or address as written, and goes without the token. Anything else is
+    /// refused here, before a byte is sent, so that a download cannot reach local services (SSRF)
+    /// or carry the token away.
+    ///
+    /// A host name allowed here is judged again on what it resolves to:
+    /// [`DownloadAccess::OffOrigin`] goes through a client that connects only to the public
+    /// addresses among those the name resolves to when it connects (so the name cannot change
+    /// in between), and refuses a name that resolves to none with the same
+    /// [`AsanaError::InvalidUrl`]. That client is this crate's even when the application gave its
+    /// own ([`AsanaClientSettings::http_client`]). Behind a proxy set in the environment
+    /// (`HTTPS_PROXY`, `ALL_PROXY`) the proxy resolves the name and connects, so only the check
+    /// as written applies; the proxy's own name is not judged.
     pub(crate) fn download_access(&self, url: &Url) -> Result<DownloadAccess, AsanaError> {
         let refuse = |reason: String| AsanaError::InvalidUrl {
             what: "attachment download",
@@ -511,7 +529,16 @@ impl AsanaClient {
                 "{origin} is a loopback, private or link-local host; of those only the API origin {api_origin} is fetched"
             )));
         }
-        Ok(DownloadAccess::WithoutToken)
+        Ok(DownloadAccess::OffOrigin)
+    }
+
+    /// The HTTP client of [`DownloadAccess::OffOrigin`] downloads.
+    fn off_origin_http(&self) -> Result<&reqwest::Client, AsanaError> {
+        #[cfg(test)]
+        if let Some(http) = &self.inner.off_origin_http {
+            return Ok(http);
+        }
+        off_origin::shared_client()
     }
 
     /// The URL of `op`'s endpoint under the base, `params` filling its path params in order;
@@ -624,35 +651,46 @@ struct DataEnvelope<T> {
 }
 
 /// Whether `url`'s host, as written, names this machine or a private, link-local or otherwise
-/// non-public network: `localhost` and its subdomains, and literal addresses in those ranges
-/// (IPv4-mapped IPv6 included).
+/// non-public network: `localhost` and its subdomains, and literal addresses that
+/// [`is_local_ip`] refuses.
 fn is_local_host(url: &Url) -> bool {
-    fn is_local_v4(ip: Ipv4Addr) -> bool {
-        let [first, second, ..] = ip.octets();
-        ip.is_loopback()
-            || ip.is_private()
-            || ip.is_link_local()
-            || ip.is_broadcast()
-            || ip.is_multicast()
-            // 0.0.0.0/8 ("this network") and 100.64.0.0/10 (carrier-grade NAT).
-            || first == 0
-            || (first == 100 && second & 0xc0 == 64)
-    }
     match url.host() {
         Some(Host::Domain(name)) => {
             let name = name.trim_end_matches('.').to_ascii_lowercase();
             name == "localhost" || name.ends_with(".localhost")
         }
-        Some(Host::Ipv4(ip)) => is_local_v4(ip),
-        Some(Host::Ipv6(ip)) => {
-            ip.is_loopback()
-                || ip.is_unspecified()
-                || ip.is_unique_local()
-                || ip.is_unicast_link_local()
-                || ip.is_multicast()
-                || ip.to_ipv4_mapped().is_some_and(is_local_v4)
-        }
+        Some(Host::Ipv4(ip)) => is_local_ip(ip.into()),
+        Some(Host::Ipv6(ip)) => is_local_ip(ip.into()),
         None => true,
+    }
+}
+
+/// Whether `ip` is this machine or on a private, link-local or otherwise non-public network; an
+/// IPv4-mapped IPv6 address is judged as its IPv4 address. The rules of both the check of a
+/// host as written and the resolver of off-origin downloads.
+fn is_local_ip(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(ip) => {
+            let [first, second, ..] = ip.octets();
+            ip.is_loopback()
+                || ip.is_private()
+                || ip.is_link_local()
+                || ip.is_broadcast()
+                || ip.is_multicast()
+                // 0.0.0.0/8 ("this network") and 100.64.0.0/10 (carrier-grade NAT).
+                || first == 0
+                || (first == 100 && second & 0xc0 == 64)
+        }
+        IpAddr::V6(ip) => match ip.to_ipv4_mapped() {
+            Some(ip) => is_local_ip(ip.into()),
+            None => {
+                ip.is_loopback()
+                    || ip.is_unspecified()
+                    || ip.is_unique_local()
+                    || ip.is_unicast_link_local()
+                    || ip.is_multicast()
+            }
+        },
     }
 }
 
@@ -761,7 +799,7 @@ mod tests {
     }
 
     #[test]
-    fn downloads_go_to_https_public_hosts_without_the_token() {
+    fn downloads_go_to_https_public_hosts_off_origin() {
         let client = client_at("https://app.asana.com/api/1.0");
         for url in [
             "https://asana-user-private-us-east-1.s3.amazonaws.com/assets/1/file.pdf?X-Amz-Signature=a",
@@ -769,11 +807,7 @@ mod tests {
             "https://[2001:4860::8888]/file",
             "https://app.asana.com:8443/file",
         ] {
-            assert_eq!(
-                access(&client, url),
-                Ok(DownloadAccess::WithoutToken),
-                "{url}"
-            );
+            assert_eq!(access(&client, url), Ok(DownloadAccess::OffOrigin), "{url}");
         }
     }
 

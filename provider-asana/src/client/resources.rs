@@ -787,7 +787,11 @@ impl Attachments<'_> {
     /// Asana's are pre-signed https URLs on storage hosts: they are fetched WITHOUT the token. A
     /// URL on the API origin is fetched too, with the token only under the API base URL. Anything
     /// else, plain http elsewhere or a loopback, private or link-local host, fails with
-    /// [`AsanaError::InvalidUrl`] before anything is sent.
+    /// [`AsanaError::InvalidUrl`] before anything is sent; so does a host whose name resolves
+    /// only to such addresses, judged on the addresses it connects to (when a proxy is set in
+    /// the environment, the proxy resolves the name, and this check is left to it). Downloads
+    /// from hosts other than the API origin go through this crate's own HTTP client, even when
+    /// [`AsanaClientSettings::http_client`](crate::AsanaClientSettings::http_client) is set.
     pub async fn download_from(&self, download_url: &str) -> Result<Bytes, AsanaError> {
         self.download_within(download_url, self.client.settings().max_download_bytes)
             .await

@@ -53,7 +53,10 @@ pub struct AsanaClientSettings {
     /// to 16 s, `Retry-After` honoured up to 24 h, 60 s of rate-limit waits in all).
     pub retry: RetryConfig,
     /// An HTTP client to share with the rest of the application. When `None`, the client builds
-    /// its own (redirects off). Timeouts are applied per request either way.
+    /// its own (redirects off). Timeouts are applied per request either way. Attachment
+    /// downloads from hosts other than the API origin never use it: they go through a client of
+    /// this crate, shared by the process, whose resolver lets them connect only to public
+    /// addresses, a check a client built elsewhere cannot be made to do.
     pub http_client: Option<reqwest::Client>,
     /// The concurrency limiter to share with other clients of the same token. When `None`, the
     /// client has its own.

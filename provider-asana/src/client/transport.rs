@@ -15,7 +15,7 @@ use serde::de::DeserializeOwned;
 use tracing::Instrument;
 use url::Url;
 
-use super::{AsanaClient, DownloadAccess};
+use super::{AsanaClient, DownloadAccess, off_origin};
 use crate::error::{ApiErrorDetail, ApiErrorInfo, AsanaError};
 use crate::models::AttachmentUpload;
 
@@ -398,7 +398,8 @@ impl AsanaClient {
     }
 
     /// A GET of a `download_url` that [`AsanaClient::download_access`] allowed, carrying the
-    /// bearer token only for [`DownloadAccess::WithToken`].
+    /// bearer token only for [`DownloadAccess::WithToken`], sent through the client that connects
+    /// only to public addresses for [`DownloadAccess::OffOrigin`].
     pub(crate) async fn download_request(
         &self,
         url: Url,
@@ -409,7 +410,11 @@ impl AsanaClient {
         // "no total timeout" replaces the one a shared HTTP client may have, which would cut a
         // long stream short.
         let url_path = url.path().to_string();
-        let request = self.inner.http.get(url).timeout(Duration::MAX);
+        let http = match access {
+            DownloadAccess::OffOrigin => self.off_origin_http()?,
+            DownloadAccess::WithToken | DownloadAccess::WithoutToken => &self.inner.http,
+        };
+        let request = http.get(url).timeout(Duration::MAX);
         if access != DownloadAccess::WithToken {
             return Ok(request);
         }
@@ -443,7 +448,15 @@ impl AsanaClient {
         async {
             let request = self.download_request(req.url.clone(), access).await?;
             let exchange = async {
-                let response = request.send().await.map_err(Failure::Http)?;
+                let response = match request.send().await {
+                    Ok(response) => response,
+                    Err(e) => {
+                        return match off_origin::refusal(&e) {
+                            Some(refused) => Ok(Err(refused)),
+                            None => Err(Failure::Http(e)),
+                        };
+                    }
+                };
                 let status = response.status();
                 tracing::Span::current().record("status", status.as_u16());
                 if !status.is_success() {

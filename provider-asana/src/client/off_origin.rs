@@ -1,0 +1,342 @@
+//! The HTTP client of attachment downloads from hosts other than the API origin: it connects only
+//! to public addresses.
+//!
+//! Its DNS resolver drops the loopback, private and link-local addresses a name resolves to
+//! ([`is_local_ip`]), and refuses a name left with none. The addresses judged are the ones the
+//! connection is then made to, so a name cannot resolve to a public address when checked and to a
+//! private one when connected to (DNS rebinding).
+
+use std::error::Error;
+use std::fmt;
+use std::net::SocketAddr;
+use std::sync::{Arc, OnceLock};
+
+use reqwest::dns::{Addrs, Name, Resolve, Resolving};
+use url::Url;
+
+use super::{USER_AGENT, is_local_ip};
+use crate::error::AsanaError;
+
+/// The client shared by every [`AsanaClient`](super::AsanaClient) of the process, built on first
+/// use: it carries no token, so one pool of connections to storage hosts serves them all, and a
+/// client that never downloads off the API origin costs nothing.
+pub(super) fn shared_client() -> Result<&'static reqwest::Client, AsanaError> {
+    static CLIENT: OnceLock<reqwest::Client> = OnceLock::new();
+    if let Some(client) = CLIENT.get() {
+        return Ok(client);
+    }
+    let proxies = env_proxy_hosts(|name| std::env::var(name).ok());
+    let client = builder(Arc::new(System), proxies)
+        .build()
+        .map_err(AsanaError::HttpClient)?;
+    Ok(CLIENT.get_or_init(|| client))
+}
+
+/// A builder of the guarded client over `resolver`, with the API client's policies (no
+/// redirects, which could lead anywhere the checks would have refused, and the same user agent),
+/// and https only, as [`AsanaClient::download_access`](super::AsanaClient::download_access)
+/// requires off the API origin. `proxies` are the names of the proxies it may be sent through.
+pub(super) fn builder(resolver: Arc<dyn Resolve>, proxies: Vec<String>) -> reqwest::ClientBuilder {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(USER_AGENT)
+        .https_only(true)
+        .dns_resolver(Arc::new(PublicOnly {
+            inner: resolver,
+            proxies,
+        }))
+}
+
+/// The download's failure as the refusal it is, when the resolver refused its host:
+/// [`AsanaError::InvalidUrl`], as for a host refused as written.
+pub(super) fn refusal(e: &reqwest::Error) -> Option<AsanaError> {
+    std::iter::successors(e.source(), |cause| (*cause).source())
+        .find_map(|cause| cause.downcast_ref::<OnlyLocalAddresses>())
+        .map(|refused| AsanaError::InvalidUrl {
+            what: "attachment download",
+            reason: refused.to_string(),
+        })
+}
+
+/// A host whose name resolved only to loopback, private or link-local addresses.
+#[derive(Debug)]
+struct OnlyLocalAddresses {
+    host: String,
+}
+
+impl fmt::Display for OnlyLocalAddresses {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} resolves only to loopback, private or link-local addresses; a download from a host other than the API origin connects only to public ones",
+            self.host
+        )
+    }
+}
+
+impl Error for OnlyLocalAddresses {}
+
+/// `inner`'s addresses without the local ones. A proxy's own name is not judged: the proxy is the
+/// operator's choice, and one on a private network is the usual kind.
+struct PublicOnly {
+    inner: Arc<dyn Resolve>,
+    proxies: Vec<String>,
+}
+
+impl Resolve for PublicOnly {
+    fn resolve(&self, name: Name) -> Resolving {
+        let host = name.as_str().to_string();
+        let is_proxy = self
+            .proxies
+            .iter()
+            .any(|proxy| proxy.eq_ignore_ascii_case(&host));
+        let resolving = self.inner.resolve(name);
+        Box::pin(async move {
+            let addrs = resolving.await?;
+            if is_proxy {
+                return Ok(addrs);
+            }
+            let addrs: Vec<SocketAddr> = addrs.collect();
+            let public: Vec<SocketAddr> = addrs
+                .iter()
+                .copied()
+                .filter(|addr| !is_local_ip(addr.ip()))
+                .collect();
+            // A name with no address at all is the connector's error to report, not a refusal.
+            if public.is_empty() && !addrs.is_empty() {
+                return Err(Box::new(OnlyLocalAddresses { host }) as _);
+            }
+            Ok(Box::new(public.into_iter()) as Addrs)
+        })
+    }
+}
+
+/// The system's resolver (`getaddrinfo`, on tokio's blocking threads), as reqwest's default.
+struct System;
+
+impl Resolve for System {
+    fn resolve(&self, name: Name) -> Resolving {
+        let host = name.as_str().to_string();
+        Box::pin(async move {
+            let addrs: Vec<SocketAddr> =
+                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            Ok(Box::new(addrs.into_iter()) as Addrs)
+        })
+    }
+}
+
+/// The hosts of the proxies reqwest takes from the environment for https requests, read by
+/// hyper-util's rules: the first set of `HTTPS_PROXY` and `https_proxy`, and of `ALL_PROXY` and
+/// `all_proxy` (a value without a scheme is `http://`), and none when `REQUEST_METHOD` is set (a
+/// CGI program, where hyper-util takes no proxy from the environment).
+fn env_proxy_hosts(var: impl Fn(&str) -> Option<String>) -> Vec<String> {
+    if var("REQUEST_METHOD").is_some() {
+        return Vec::new();
+    }
+    [["HTTPS_PROXY", "https_proxy"], ["ALL_PROXY", "all_proxy"]]
+        .into_iter()
+        .filter_map(|names| names.into_iter().find_map(&var))
+        .filter_map(|value| {
+            let url = if value.contains("://") {
+                Url::parse(&value)
+            } else {
+                Url::parse(&format!("http://{value}"))
+            };
+            url.ok()?.host_str().map(str::to_string)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+    use std::net::IpAddr;
+    use std::str::FromStr;
+    use std::time::Duration;
+
+    use auth_core::StaticTokenSource;
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    use super::*;
+    use crate::client::{AsanaClient, AsanaClientSettings, DownloadOptions};
+
+    /// A resolver that answers every name with the same addresses.
+    struct Fixed(Vec<SocketAddr>);
+
+    impl Resolve for Fixed {
+        fn resolve(&self, _: Name) -> Resolving {
+            let addrs = self.0.clone();
+            Box::pin(async move { Ok(Box::new(addrs.into_iter()) as Addrs) })
+        }
+    }
+
+    fn addrs(ips: &[&str]) -> Vec<SocketAddr> {
+        ips.iter()
+            .map(|ip| SocketAddr::new(IpAddr::from_str(ip).unwrap(), 443))
+            .collect()
+    }
+
+    /// What `PublicOnly` over `answer`, with `proxies`, resolves `name` to.
+    async fn resolve(
+        name: &str,
+        answer: &[&str],
+        proxies: &[&str],
+    ) -> Result<Vec<SocketAddr>, Box<dyn Error + Send + Sync>> {
+        let resolver = PublicOnly {
+            inner: Arc::new(Fixed(addrs(answer))),
+            proxies: proxies.iter().map(|proxy| proxy.to_string()).collect(),
+        };
+        let resolved = resolver.resolve(Name::from_str(name).unwrap()).await?;
+        Ok(resolved.collect())
+    }
+
+    #[tokio::test]
+    async fn a_name_that_resolves_only_to_local_addresses_is_refused() {
+        let all = [
+            "127.0.0.1",
+            "10.0.0.1",
+            "169.254.169.254",
+            "::1",
+            "::ffff:10.0.0.1",
+        ];
+        let mut answers: Vec<&[&str]> = all.iter().map(std::slice::from_ref).collect();
+        answers.push(&all);
+        for answer in answers {
+            let e = resolve("files.example.com", answer, &[]).await.unwrap_err();
+            assert!(
+                e.downcast_ref::<OnlyLocalAddresses>().is_some(),
+                "{answer:?}"
+            );
+            assert_eq!(
+                e.to_string(),
+                "files.example.com resolves only to loopback, private or link-local addresses; a download from a host other than the API origin connects only to public ones",
+                "{answer:?}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn of_public_and_local_addresses_only_the_public_ones_are_kept() {
+        let resolved = resolve(
+            "files.example.com",
+            &[
+                "127.0.0.1",
+                "93.184.216.34",
+                "10.0.0.1",
+                "2606:2800:220:1:248:1893:25c8:1946",
+                "::ffff:10.0.0.1",
+                "fe80::1",
+            ],
+            &[],
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            resolved,
+            addrs(&["93.184.216.34", "2606:2800:220:1:248:1893:25c8:1946"])
+        );
+    }
+
+    #[tokio::test]
+    async fn public_addresses_and_no_addresses_pass_unchanged() {
+        let public = resolve("files.example.com", &["93.184.216.34"], &[]).await;
+        assert_eq!(public.unwrap(), addrs(&["93.184.216.34"]));
+        let none = resolve("files.example.com", &[], &[]).await;
+        assert_eq!(none.unwrap(), addrs(&[]));
+    }
+
+    #[tokio::test]
+    async fn a_proxys_own_name_is_not_judged() {
+        let proxy = resolve("Proxy.Corp.example", &["10.0.0.5"], &["proxy.corp.example"]).await;
+        assert_eq!(proxy.unwrap(), addrs(&["10.0.0.5"]));
+        let other = resolve("files.example.com", &["10.0.0.5"], &["proxy.corp.example"]).await;
+        assert!(other.is_err());
+    }
+
+    /// An attachment whose `download_url` names a host that resolves to 127.0.0.1 is refused,
+    /// read into memory or streamed, and nothing connects to it. The name resolves so through a
+    /// fake resolver: the only name that does on every machine, `localhost`, is refused as written.
+    #[tokio::test]
+    async fn a_download_from_a_name_that_resolves_to_loopback_is_refused_unconnected() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let api = MockServer::start().await;
+        Mock::given(method("GET"))
+            .and(path("/api/1.0/attachments/500"))
+            .respond_with(
+                ResponseTemplate::new(200).set_body_json(serde_json::json!({"data": {
+                    "gid": "500", "download_url": format!("https://files.example.com:{port}/a.txt")
+                }})),
+            )
+            .expect(2)
+            .mount(&api)
+            .await;
+        let tokens = Arc::new(StaticTokenSource::new("asana", "default", "pat".into()));
+        let settings = AsanaClientSettings::new(format!("{}/api/1.0", api.uri()).parse().unwrap())
+            .with_timeout(Duration::from_secs(5));
+        let mut client = AsanaClient::new(tokens, settings).unwrap();
+        let loopback = builder(Arc::new(Fixed(addrs(&["127.0.0.1"]))), Vec::new())
+            .no_proxy()
+            .build()
+            .unwrap();
+        Arc::get_mut(&mut client.inner).unwrap().off_origin_http = Some(loopback);
+
+        let in_memory = client.attachments().download("500").await.map(drop);
+        let streamed = client
+            .attachments()
+            .download_to("500", &mut Vec::new(), &DownloadOptions::default())
+            .await
+            .map(drop);
+
+        for outcome in [in_memory, streamed] {
+            let err = outcome.unwrap_err();
+            let AsanaError::InvalidUrl {
+                what: "attachment download",
+                reason,
+            } = &err
+            else {
+                panic!("{err:?}")
+            };
+            assert_eq!(
+                reason,
+                "files.example.com resolves only to loopback, private or link-local addresses; a download from a host other than the API origin connects only to public ones"
+            );
+        }
+        let unconnected = listener.accept().map(drop).unwrap_err();
+        assert_eq!(unconnected.kind(), std::io::ErrorKind::WouldBlock);
+    }
+
+    #[test]
+    fn the_proxies_are_those_hyper_util_reads_for_https() {
+        let hosts = |vars: &[(&str, &str)]| {
+            let vars: HashMap<String, String> = vars
+                .iter()
+                .map(|(name, value)| (name.to_string(), value.to_string()))
+                .collect();
+            env_proxy_hosts(|name| vars.get(name).cloned())
+        };
+        assert_eq!(hosts(&[]), Vec::<String>::new());
+        assert_eq!(
+            hosts(&[
+                ("HTTPS_PROXY", "http://user:pass@Proxy.Corp.example:3128"),
+                ("https_proxy", "http://ignored.example"),
+                ("all_proxy", "socks5://all.example:1080"),
+                ("HTTP_PROXY", "http://http-only.example"),
+            ]),
+            ["proxy.corp.example", "all.example"]
+        );
+        assert_eq!(
+            hosts(&[("https_proxy", "proxy.example:8080")]),
+            ["proxy.example"]
+        );
+        assert_eq!(
+            hosts(&[
+                ("HTTPS_PROXY", "http://proxy.example"),
+                ("REQUEST_METHOD", "GET")
+            ]),
+            Vec::<String>::new()
+        );
+    }
+}
