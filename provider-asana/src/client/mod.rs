@@ -31,8 +31,8 @@ mod transport;
 
 use std::collections::HashSet;
 use std::fmt;
-use std::net::IpAddr;
-use std::sync::{Arc, Mutex};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use asana_endpoints::Op;
 use auth_core::TokenSource;
@@ -126,10 +126,8 @@ pub struct AsanaClient {
 
 struct Inner {
     http: reqwest::Client,
-    /// Off-origin downloads' client in place of the process's shared one: a test's, over a fake
-    /// resolver.
-    #[cfg(test)]
-    off_origin_http: Option<reqwest::Client>,
+    /// Off-origin downloads' client ([`off_origin::client`]), built on the first of them.
+    off_origin_http: OnceLock<reqwest::Client>,
     token_source: Arc<dyn TokenSource>,
     settings: AsanaClientSettings,
     /// The base URL without a trailing slash.
@@ -227,8 +225,7 @@ impl AsanaClient {
         Ok(Self {
             inner: Arc::new(Inner {
                 http,
-                #[cfg(test)]
-                off_origin_http: None,
+                off_origin_http: OnceLock::new(),
                 token_source,
                 settings,
                 base,
@@ -529,16 +526,21 @@ impl AsanaClient {
                 "{origin} is a loopback, private or link-local host; of those only the API origin {api_origin} is fetched"
             )));
         }
+        if url.host_str().is_some_and(off_origin::is_proxy_host) {
+            return Err(refuse(format!(
+                "{origin} is the host of a proxy set in the environment; downloads are not fetched from it"
+            )));
+        }
         Ok(DownloadAccess::OffOrigin)
     }
 
     /// The HTTP client of [`DownloadAccess::OffOrigin`] downloads.
     fn off_origin_http(&self) -> Result<&reqwest::Client, AsanaError> {
-        #[cfg(test)]
-        if let Some(http) = &self.inner.off_origin_http {
+        if let Some(http) = self.inner.off_origin_http.get() {
             return Ok(http);
         }
-        off_origin::shared_client()
+        let http = off_origin::client()?;
+        Ok(self.inner.off_origin_http.get_or_init(|| http))
     }
 
     /// The URL of `op`'s endpoint under the base, `params` filling its path params in order;
@@ -665,32 +667,61 @@ fn is_local_host(url: &Url) -> bool {
     }
 }
 
-/// Whether `ip` is this machine or on a private, link-local or otherwise non-public network; an
-/// IPv4-mapped IPv6 address is judged as its IPv4 address. The rules of both the check of a
-/// host as written and the resolver of off-origin downloads.
+/// Whether `ip` is this machine, on a private, link-local or shared network, or in a range that is
+/// not routed on the internet (reserved, benchmarking, documentation); an IPv6 address that
+/// carries an IPv4 address (mapped, compatible, NAT64, 6to4) is judged as that address. The rules
+/// of both the check of a host as written and the resolver of off-origin downloads.
 fn is_local_ip(ip: IpAddr) -> bool {
     match ip {
-        IpAddr::V4(ip) => {
-            let [first, second, ..] = ip.octets();
-            ip.is_loopback()
-                || ip.is_private()
-                || ip.is_link_local()
-                || ip.is_broadcast()
-                || ip.is_multicast()
-                // 0.0.0.0/8 ("this network") and 100.64.0.0/10 (carrier-grade NAT).
-                || first == 0
-                || (first == 100 && second & 0xc0 == 64)
-        }
-        IpAddr::V6(ip) => match ip.to_ipv4_mapped() {
-            Some(ip) => is_local_ip(ip.into()),
+        IpAddr::V4(ip) => is_local_v4(ip),
+        IpAddr::V6(ip) => match embedded_v4(ip) {
+            Some(ip) => is_local_v4(ip),
             None => {
+                let [first, second, third, ..] = ip.segments();
                 ip.is_loopback()
                     || ip.is_unspecified()
                     || ip.is_unique_local()
                     || ip.is_unicast_link_local()
                     || ip.is_multicast()
+                    // fec0::/10 (site-local, deprecated but still routed inside sites),
+                    // 64:ff9b:1::/48 (NAT64 for local use) and 2001:db8::/32 (documentation).
+                    || first & 0xffc0 == 0xfec0
+                    || (first, second, third) == (0x64, 0xff9b, 1)
+                    || (first, second) == (0x2001, 0xdb8)
             }
         },
+    }
+}
+
+fn is_local_v4(ip: Ipv4Addr) -> bool {
+    let [first, second, third, _] = ip.octets();
+    ip.is_loopback()
+        || ip.is_private()
+        || ip.is_link_local()
+        || ip.is_multicast()
+        // 0.0.0.0/8 ("this network"), 100.64.0.0/10 (carrier-grade NAT), 192.0.0.0/24 (protocol
+        // assignments), 198.18.0.0/15 (benchmarking), 240.0.0.0/4 (reserved, with the broadcast
+        // address) and the three documentation networks.
+        || first == 0
+        || (first == 100 && second & 0xc0 == 64)
+        || (first, second, third) == (192, 0, 0)
+        || (first == 198 && second & 0xfe == 18)
+        || first >= 240
+        || matches!((first, second, third), (192, 0, 2) | (198, 51, 100) | (203, 0, 113))
+}
+
+/// The IPv4 address an IPv6 address carries, for the forms that reach it: IPv4-mapped
+/// (`::ffff:a.b.c.d`), IPv4-compatible (`::a.b.c.d`, `::` and `::1` included), NAT64
+/// (`64:ff9b::a.b.c.d`, which a NAT64 gateway forwards to `a.b.c.d`) and 6to4
+/// (`2002:AABB:CCDD::/48`).
+fn embedded_v4(ip: Ipv6Addr) -> Option<Ipv4Addr> {
+    let v4 = |high: u16, low: u16| Ipv4Addr::from((u32::from(high) << 16) | u32::from(low));
+    match ip.segments() {
+        [0, 0, 0, 0, 0, 0xffff | 0, high, low] | [0x64, 0xff9b, 0, 0, 0, 0, high, low] => {
+            Some(v4(high, low))
+        }
+        [0x2002, high, low, ..] => Some(v4(high, low)),
+        _ => None,
     }
 }
 
@@ -805,6 +836,10 @@ mod tests {
             "https://asana-user-private-us-east-1.s3.amazonaws.com/assets/1/file.pdf?X-Amz-Signature=a",
             "https://8.8.8.8/file",
             "https://[2001:4860::8888]/file",
+            "https://[64:ff9b::808:808]/file",
+            "https://[2002:808:808::1]/file",
+            "https://198.20.0.1/file",
+            "https://223.255.255.1/file",
             "https://app.asana.com:8443/file",
         ] {
             assert_eq!(access(&client, url), Ok(DownloadAccess::OffOrigin), "{url}");
@@ -870,6 +905,18 @@ mod tests {
             "https://[fe80::1]/file",
             "https://[::ffff:127.0.0.1]/file",
             "https://[::ffff:10.0.0.1]/file",
+            "https://[::7f00:1]/file",
+            "https://[64:ff9b::a00:5]/file",
+            "https://[64:ff9b:1::1]/file",
+            "https://[2002:a9fe:a9fe::1]/file",
+            "https://[fec0::1]/file",
+            "https://[2001:db8::1]/file",
+            "https://240.0.0.1/file",
+            "https://192.0.0.8/file",
+            "https://192.0.2.1/file",
+            "https://198.18.0.1/file",
+            "https://198.51.100.1/file",
+            "https://203.0.113.1/file",
             "https://localhost/file",
             "https://LOCALHOST./file",
             "https://api.localhost/file",

@@ -9,7 +9,7 @@
 use std::error::Error;
 use std::fmt;
 use std::net::SocketAddr;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use url::Url;
@@ -17,19 +17,35 @@ use url::Url;
 use super::{USER_AGENT, is_local_ip};
 use crate::error::AsanaError;
 
-/// The client shared by every [`AsanaClient`](super::AsanaClient) of the process, built on first
-/// use: it carries no token, so one pool of connections to storage hosts serves them all, and a
-/// client that never downloads off the API origin costs nothing.
-pub(super) fn shared_client() -> Result<&'static reqwest::Client, AsanaError> {
-    static CLIENT: OnceLock<reqwest::Client> = OnceLock::new();
-    if let Some(client) = CLIENT.get() {
-        return Ok(client);
-    }
-    let proxies = env_proxy_hosts(|name| std::env::var(name).ok());
-    let client = builder(Arc::new(System), proxies)
+/// A new guarded client over the system's resolver, sent through the proxies the environment
+/// names. Each [`AsanaClient`](super::AsanaClient) builds one on its first off-origin download
+/// and its clones share it: its pooled connections then belong to the runtime that client is used
+/// on, as the API client's do (a process-wide one would hand a connection opened on a runtime
+/// since shut down to another).
+pub(super) fn client() -> Result<reqwest::Client, AsanaError> {
+    builder(Arc::new(System), proxy_hosts())
         .build()
-        .map_err(AsanaError::HttpClient)?;
-    Ok(CLIENT.get_or_init(|| client))
+        .map_err(AsanaError::HttpClient)
+}
+
+/// Whether `host` is the host of a proxy the environment names: a download from it is refused,
+/// since the resolver does not judge a proxy's name (`NO_PROXY` could send such a download there
+/// directly).
+pub(super) fn is_proxy_host(host: &str) -> bool {
+    names_one_of(host, &proxy_hosts())
+}
+
+/// Whether `host` is one of `hosts`, in any case, with or without a final dot.
+fn names_one_of(host: &str, hosts: &[String]) -> bool {
+    let host = host.trim_end_matches('.');
+    hosts
+        .iter()
+        .any(|other| other.trim_end_matches('.').eq_ignore_ascii_case(host))
+}
+
+/// The hosts of the proxies the environment names.
+fn proxy_hosts() -> Vec<String> {
+    env_proxy_hosts(|name| std::env::var(name).ok())
 }
 
 /// A builder of the guarded client over `resolver`, with the API client's policies (no
@@ -86,10 +102,7 @@ struct PublicOnly {
 impl Resolve for PublicOnly {
     fn resolve(&self, name: Name) -> Resolving {
         let host = name.as_str().to_string();
-        let is_proxy = self
-            .proxies
-            .iter()
-            .any(|proxy| proxy.eq_ignore_ascii_case(&host));
+        let is_proxy = names_one_of(&host, &self.proxies);
         let resolving = self.inner.resolve(name);
         Box::pin(async move {
             let addrs = resolving.await?;
@@ -254,6 +267,27 @@ mod tests {
         assert!(other.is_err());
     }
 
+    /// A proxy's host, which [`is_proxy_host`] refuses to download from, is matched in any case
+    /// and with or without a final dot, and only whole.
+    #[test]
+    fn a_proxys_host_is_matched_whole_in_any_case() {
+        let proxies = ["proxy.corp.example".to_string()];
+        for host in [
+            "proxy.corp.example",
+            "PROXY.corp.example",
+            "proxy.corp.example.",
+        ] {
+            assert!(names_one_of(host, &proxies), "{host}");
+        }
+        for host in [
+            "corp.example",
+            "files.proxy.corp.example",
+            "proxy.corp.example.com",
+        ] {
+            assert!(!names_one_of(host, &proxies), "{host}");
+        }
+    }
+
     /// An attachment whose `download_url` names a host that resolves to 127.0.0.1 is refused,
     /// read into memory or streamed, and nothing connects to it. The name resolves so through a
     /// fake resolver: the only name that does on every machine, `localhost`, is refused as written.
@@ -276,12 +310,12 @@ mod tests {
         let tokens = Arc::new(StaticTokenSource::new("asana", "default", "pat".into()));
         let settings = AsanaClientSettings::new(format!("{}/api/1.0", api.uri()).parse().unwrap())
             .with_timeout(Duration::from_secs(5));
-        let mut client = AsanaClient::new(tokens, settings).unwrap();
+        let client = AsanaClient::new(tokens, settings).unwrap();
         let loopback = builder(Arc::new(Fixed(addrs(&["127.0.0.1"]))), Vec::new())
             .no_proxy()
             .build()
             .unwrap();
-        Arc::get_mut(&mut client.inner).unwrap().off_origin_http = Some(loopback);
+        client.inner.off_origin_http.set(loopback).unwrap();
 
         let in_memory = client.attachments().download("500").await.map(drop);
         let streamed = client

@@ -54,9 +54,9 @@ pub struct AsanaClientSettings {
     pub retry: RetryConfig,
     /// An HTTP client to share with the rest of the application. When `None`, the client builds
     /// its own (redirects off). Timeouts are applied per request either way. Attachment
-    /// downloads from hosts other than the API origin never use it: they go through a client of
-    /// this crate, shared by the process, whose resolver lets them connect only to public
-    /// addresses, a check a client built elsewhere cannot be made to do.
+    /// downloads from hosts other than the API origin never use it: they go through a client the
+    /// [`AsanaClient`](crate::AsanaClient) builds on the first of them, whose resolver lets them
+    /// connect only to public addresses, a check a client built elsewhere cannot be made to do.
     pub http_client: Option<reqwest::Client>,
     /// The concurrency limiter to share with other clients of the same token. When `None`, the
     /// client has its own.
