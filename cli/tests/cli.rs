@@ -4426,7 +4426,7 @@ async fn serve_runs_the_hosted_life_against_asana_and_stops_gracefully_on_sigter
 
 /// `serve --no-service-app-consent` refuses a consent flow through the service's Asana app (the
 /// mock's, from the environment): the application must set its own. `--max-service-tokens 1`
-/// leaves the application its one token: a scoped token is refused 429.
+/// leaves scoped tokens no room: a scoped token is refused 429.
 #[cfg(unix)]
 #[tokio::test]
 async fn serve_applies_its_limits_on_consent_flows_and_tokens() {
@@ -4472,7 +4472,7 @@ async fn serve_applies_its_limits_on_consent_flows_and_tokens() {
     assert!(
         body["message"]
             .as_str()
-            .is_some_and(|m| m.contains("keeps for one (1)")),
+            .is_some_and(|m| m.contains("keeps for one (1, of which scoped tokens may take 0)")),
         "{body}"
     );
     serving.signal("TERM");

@@ -334,11 +334,12 @@ impl ServerBuilder {
     }
 
     /// The most service tokens one application may hold at once, application and scoped tokens
-    /// together (default [`DEFAULT_MAX_SERVICE_TOKENS`]; at least 1). One more is refused 429
-    /// with `Retry-After` until the first of them expires; revoking tokens
-    /// (`POST /api/v1/account/applications/token/revoke`) makes room at once. So one application
-    /// cannot fill the store with tokens at its rate limit. Counted in the store, across
-    /// instances.
+    /// together (default [`DEFAULT_MAX_SERVICE_TOKENS`]; at least 1), of which scoped tokens may
+    /// take all but a tenth (at least one), so that an application can always get the token that
+    /// revokes them. One more is refused 429 with `Retry-After` until the first of them expires;
+    /// revoking tokens (`POST /api/v1/account/applications/token/revoke`) makes room at once. So
+    /// one application cannot fill the store with tokens at its rate limit. Counted in the
+    /// store, across instances.
     pub fn max_service_tokens(mut self, max: u32) -> Self {
         self.max_service_tokens = max;
         self

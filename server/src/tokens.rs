@@ -39,8 +39,8 @@ impl Principal {
 /// Issues a token for `application_id` (limited to `customer` when given) that expires after
 /// `ttl`, and forgets the tokens that expired already. 401 when `issuer` no longer holds (the
 /// secret was rotated, or the token deleted, since it was checked): no token is stored then. 429
-/// when the application already holds `max_tokens` tokens, with `Retry-After` until the first
-/// of them expires.
+/// when the application already holds `max_tokens` tokens, or, for a scoped token, its
+/// [`scoped_share`] of them, with `Retry-After` until the first of them expires.
 pub(crate) async fn issue(
     store: &dyn ServiceStore,
     application_id: &str,
@@ -52,13 +52,17 @@ pub(crate) async fn issue(
     let now = SystemTime::now();
     store.delete_expired_tokens(now).await?;
     let token = secrets::random_secret();
+    let bound = match customer {
+        Some(_) => scoped_share(max_tokens),
+        None => max_tokens,
+    };
     let record = TokenRecord {
         token_hash: secrets::hash(token.expose_secret()),
         application_id: application_id.to_string(),
         customer,
         expires_at: now + ttl,
     };
-    match store.insert_token(record, issuer, max_tokens).await? {
+    match store.insert_token(record, issuer, bound).await? {
         TokenInsert::Stored => Ok(token),
         TokenInsert::Full { next_expiry } => Err(too_many_tokens(max_tokens, now, next_expiry)),
         TokenInsert::IssuerGone => Err(match issuer {
@@ -68,7 +72,14 @@ pub(crate) async fn issue(
     }
 }
 
-/// 429: the application holds `max_tokens` live tokens; a retry can succeed once the first
+/// How many of an application's `max_tokens` scoped tokens may take: all but a tenth (at least
+/// one), which stays for application tokens, so that an application whose scoped tokens took
+/// their share can still get the token that revokes them.
+fn scoped_share(max_tokens: u32) -> u32 {
+    max_tokens.saturating_sub((max_tokens / 10).max(1))
+}
+
+/// 429: the application holds its bound of live tokens; a retry can succeed once the first
 /// expires (at least a second from now).
 fn too_many_tokens(max_tokens: u32, now: SystemTime, next_expiry: Option<SystemTime>) -> ApiError {
     let wait = next_expiry
@@ -78,9 +89,10 @@ fn too_many_tokens(max_tokens: u32, now: SystemTime, next_expiry: Option<SystemT
         });
     ApiError::rate_limited(
         format!(
-            "the application holds as many service tokens as this service keeps for one ({max_tokens}): \
+            "the application holds as many service tokens as this service keeps for one ({max_tokens}, of which scoped tokens may take {}): \
              reuse a token until shortly before it expires, or revoke those no longer needed \
-             (POST /api/v1/account/applications/token/revoke)"
+             (POST /api/v1/account/applications/token/revoke)",
+            scoped_share(max_tokens)
         ),
         Some(wait),
     )

@@ -130,7 +130,7 @@ pub(crate) struct ScopedTokenResponse {
     security(("bearer" = [])),
     responses(
         (status = 200, description = "A scoped token", body = ScopedTokenResponse),
-        (status = 401, description = "A missing, invalid or expired token (or one deleted meanwhile by a rotation of the secret)", body = ErrorBody),
+        (status = 401, description = "A missing, invalid or expired token (or one deleted meanwhile by a rotation of the secret or a revocation)", body = ErrorBody),
         (status = 403, description = "The token is itself a scoped token, which cannot issue tokens", body = ErrorBody),
         (status = 422, description = "No customer named, names that disagree, or a name with a control character", body = ErrorBody),
         (status = 429, description = "Over the application's rate limit, or the application holds the most service tokens the service keeps for one; retry after Retry-After seconds", body = ErrorBody,
@@ -186,15 +186,18 @@ pub(crate) struct RevokeRequest {
 /// What a revocation did.
 #[derive(Serialize, ToSchema)]
 pub(crate) struct RevokeResponse {
-    /// Whether the token was found and deleted: `false` for a token that had expired, was
-    /// revoked already, or is not the caller's to revoke.
+    /// Whether the token was found and deleted: `false` for a token already gone (revoked, or
+    /// expired and deleted) or not the caller's to revoke. A token past its expiry that is still
+    /// stored is deleted too, and answers `true`.
     revoked: bool,
 }
 
 /// Ends a service token before it expires: one the application issued (with an application
 /// token), or one scoped to the caller's own customer (with a scoped token, which may revoke
 /// itself). A token handed to a browser for one customer can so be ended when that session
-/// ends. Requests already verified with it finish; later ones get 401.
+/// ends. Requests already verified with it finish; later ones get 401. Tokens whose values
+/// are not known (those a leaked application token issued) end all at once with the rotation
+/// of the application's client secret (`integrations apps rotate-secret`).
 #[utoipa::path(
     post,
     path = "/api/v1/account/applications/token/revoke",

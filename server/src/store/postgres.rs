@@ -744,17 +744,19 @@ impl ServiceStore for PostgresServiceStore {
     ) -> Result<TokenInsert, ServiceStoreError> {
         let (holds, issued_on) = match issuer {
             Issuer::ClientSecret(hash) => (
-                "EXISTS (SELECT 1 FROM integrations_service_applications \
-                 WHERE id = $1 AND client_secret_hash = $2)",
+                "SELECT 1 FROM integrations_service_applications \
+                 WHERE id = $1 AND client_secret_hash = $2",
                 hash,
             ),
+            // Locked, so that a revocation of the issuing token waits for this insert rather
+            // than commit between the check and the insert.
             Issuer::Token(hash) => (
-                "EXISTS (SELECT 1 FROM integrations_service_tokens \
-                 WHERE token_hash = $2 AND application_id = $1)",
+                "SELECT 1 FROM integrations_service_tokens \
+                 WHERE token_hash = $2 AND application_id = $1 FOR KEY SHARE",
                 hash,
             ),
         };
-        self.run("stored a service token", 3, async |c| {
+        self.run("stored a service token", 4, async |c| {
             let tx = c.transaction().await?;
             // The application's row locked first. A rotation of its secret (which updates the
             // row, then deletes its tokens) holds a conflicting lock until it commits, so the
@@ -766,22 +768,32 @@ impl ServiceStore for PostgresServiceStore {
                 &[&token.application_id],
             )
             .await?;
-            let state = tx
-                .query_one(
-                    &format!(
-                        "SELECT {holds}, \
-                         (SELECT count(*) FROM integrations_service_tokens WHERE application_id = $1), \
-                         (SELECT min(expires_ms) FROM integrations_service_tokens WHERE application_id = $1)"
-                    ),
-                    &[&token.application_id, &issued_on],
-                )
-                .await?;
-            let (holds, count): (bool, i64) = (state.get(0), state.get(1));
-            let outcome = if !holds {
+            let application = &token.application_id;
+            let outcome = if tx
+                .query(holds, &[application, &issued_on])
+                .await?
+                .is_empty()
+            {
                 TokenInsert::IssuerGone
-            } else if count >= i64::from(max_tokens) {
+            } else if tx
+                .query_one(
+                    "SELECT count(*) FROM integrations_service_tokens WHERE application_id = $1",
+                    &[application],
+                )
+                .await?
+                .get::<_, i64>(0)
+                >= i64::from(max_tokens)
+            {
+                let first: Option<i64> = tx
+                    .query_one(
+                        "SELECT min(expires_ms) FROM integrations_service_tokens \
+                         WHERE application_id = $1",
+                        &[application],
+                    )
+                    .await?
+                    .get(0);
                 TokenInsert::Full {
-                    next_expiry: state.get::<_, Option<i64>>(2).map(time_from_millis),
+                    next_expiry: first.map(time_from_millis),
                 }
             } else {
                 tx.execute(
@@ -789,7 +801,7 @@ impl ServiceStore for PostgresServiceStore {
                      (token_hash, application_id, customer, expires_ms) VALUES ($1, $2, $3, $4)",
                     &[
                         &token.token_hash,
-                        &token.application_id,
+                        application,
                         &token.customer,
                         &millis(token.expires_at),
                     ],

@@ -264,13 +264,14 @@ async fn a_token_is_revoked_by_its_application_or_its_own_customer_only() {
     assert_eq!(status, 422, "no token named");
 }
 
-/// An application holds at most `max_service_tokens` tokens, scoped ones included: one more is
-/// 429 with `Retry-After` until the first expires (the token lifetime, to the second), whichever
-/// way it is asked for, while another application still gets its own; a revoked token makes room.
+/// An application holds at most `max_service_tokens` tokens, of which scoped tokens take all but
+/// a tenth (at least one): one more is 429 with `Retry-After` until the first expires (the
+/// token lifetime, to the second), while an application token still fits in what scoped tokens
+/// may not take, and another application gets its own; revoked tokens make room.
 #[tokio::test]
 async fn an_application_past_its_bound_of_tokens_is_429_until_one_is_revoked() {
     let service = Service::start_configured(MockAsana::start().await, true, |builder| {
-        builder.max_service_tokens(3)
+        builder.max_service_tokens(4)
     })
     .await;
     let acme = service.application("acme").await;
@@ -290,28 +291,31 @@ async fn an_application_past_its_bound_of_tokens_is_429_until_one_is_revoked() {
         );
         let body: serde_json::Value = response.json().await.unwrap();
         assert_eq!(body["retryable"], true);
-        assert!(error_message(&body).contains("keeps for one (3)"), "{body}");
+        assert!(
+            error_message(&body).contains("keeps for one (4, of which scoped tokens may take 3)"),
+            "{body}"
+        );
     };
-    let scoped = service
-        .http
-        .post(format!(
-            "{}/api/v1/account/applications/scoped-token",
-            service.url
-        ))
-        .bearer_auth(&app_token)
-        .json(&json!({ "external_user_id": "carol" }))
-        .send()
-        .await
-        .unwrap();
-    refused(scoped).await;
-    let credentials = json!({
-        "client_id": acme.application.client_id,
-        "client_secret": acme.client_secret.expose_secret(),
-    });
+    let scoped = || {
+        service
+            .http
+            .post(format!(
+                "{}/api/v1/account/applications/scoped-token",
+                service.url
+            ))
+            .bearer_auth(&app_token)
+            .json(&json!({ "external_user_id": "carol" }))
+            .send()
+    };
+    refused(scoped().await.unwrap()).await;
+    let spare = service.app_token(&acme).await;
     let app = service
         .http
         .post(format!("{}/api/v1/account/applications/token", service.url))
-        .json(&credentials)
+        .json(&json!({
+            "client_id": acme.application.client_id,
+            "client_secret": acme.client_secret.expose_secret(),
+        }))
         .send()
         .await
         .unwrap();
@@ -319,11 +323,20 @@ async fn an_application_past_its_bound_of_tokens_is_429_until_one_is_revoked() {
     let other = service.application("other").await;
     service.app_token(&other).await;
 
+    for token in [&alice, &spare] {
+        let (status, body) = service
+            .post(REVOKE, Some(&app_token), json!({ "token": token }))
+            .await;
+        assert_eq!((status, body), (200, json!({ "revoked": true })));
+    }
     let (status, body) = service
-        .post(REVOKE, Some(&app_token), json!({ "token": alice }))
+        .post(
+            "/api/v1/account/applications/scoped-token",
+            Some(&app_token),
+            json!({ "external_user_id": "carol" }),
+        )
         .await;
-    assert_eq!((status, body), (200, json!({ "revoked": true })));
-    service.scoped_token(&app_token, "carol").await;
+    assert_eq!(status, 200, "{body}");
 }
 
 #[tokio::test]
