@@ -40,7 +40,7 @@ use auth_core::{
 use serde::{Deserialize, Deserializer, Serialize};
 use url::Url;
 
-use crate::client::{AsanaClient, AsanaClientSettings, ConcurrencyLimiter};
+use crate::client::{AsanaClient, AsanaClientSettings, ConcurrencyLimiter, DownloadClient};
 use crate::defaults::{
     DEFAULT_API_BASE_URL, DEFAULT_AUTHORIZATION_URL, DEFAULT_REVOCATION_URL, DEFAULT_TOKEN_URL,
 };
@@ -280,6 +280,8 @@ pub struct AsanaAuthProvider {
     config: Option<ProviderConfig>,
     /// Built when the first API client is made (see [`client_once`]), unless given.
     http: OnceLock<reqwest::Client>,
+    /// The attachment downloads off the API origin of every API client it configures.
+    downloads: DownloadClient,
     /// Asana limits concurrency per token: clients of the same token share one limiter.
     limiters: Mutex<Limiters>,
 }
@@ -397,6 +399,7 @@ impl AsanaAuthProvider {
             oauth2,
             config: None,
             http,
+            downloads: DownloadClient::new(),
             limiters: Mutex::default(),
         })
     }
@@ -435,9 +438,11 @@ impl AsanaAuthProvider {
     }
 
     /// Client settings for the API: base URL, default workspace, and the provider's shared HTTP
-    /// client (built at the first call, not with the provider).
+    /// client (built at the first call, not with the provider) and [`DownloadClient`] (built at
+    /// the first download off the API origin).
     pub fn client_settings(&self, workspace_gid: Option<String>) -> AsanaClientSettings {
-        let mut settings = AsanaClientSettings::new(self.app.api_base_url.clone());
+        let mut settings = AsanaClientSettings::new(self.app.api_base_url.clone())
+            .with_download_client(self.downloads.clone());
         // Should the shared client fail to build, the API client builds its own and reports that.
         if let Ok(http) = client_once(&self.http, Self::http_client) {
             settings = settings.with_http_client(http.clone());

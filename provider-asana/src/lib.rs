@@ -34,7 +34,8 @@ pub use auth::{
     FIELDS, PROVIDER_ID,
 };
 pub use client::{
-    AsanaClient, AsanaClientSettings, ConcurrencyLimiter, List, PageStream, RetryConfig,
+    AsanaClient, AsanaClientSettings, ConcurrencyLimiter, DownloadClient, List, PageStream,
+    RetryConfig,
 };
 pub use connector::{
     AsanaConnector, AsanaOAuthConfig, ExecuteError, Health, HostedConfig, HostedTarget, JsonResult,

@@ -21,7 +21,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use integrations::asana::{
     AsanaAppCredentials, AsanaAuthProvider, AsanaClient, AsanaConnector, ConcurrencyLimiter,
-    PROVIDER_ID, RetryConfig,
+    DownloadClient, PROVIDER_ID, RetryConfig,
 };
 use integrations::auth_core::config::{CodeValue, ConfigLoader, ProviderConfig};
 use integrations::auth_core::provider::{ApiSettings, OAuth2Settings};
@@ -328,6 +328,9 @@ pub(crate) struct UpstreamSettings {
     /// and one TLS configuration for the service, not one per warm connector (each took about
     /// 110 KiB).
     pub(crate) http: reqwest::Client,
+    /// The one client of every connector's attachment downloads off Asana's origin, for the
+    /// same reason.
+    pub(crate) downloads: DownloadClient,
 }
 
 /// A connector's warm upstream client and the token source the background refresher refreshes
@@ -899,6 +902,7 @@ impl Connectors {
                 // Its own limiter: a warm connector is kept per connector id.
                 let settings = provider
                     .client_settings(None)
+                    .with_download_client(self.settings.downloads.clone())
                     .with_limiter(Arc::new(ConcurrencyLimiter::new()))
                     .with_retry(self.settings.retry.clone())
                     .with_timeout(self.settings.timeout);
@@ -1473,6 +1477,7 @@ mod tests {
                 timeout: Duration::from_secs(1),
                 cache_size,
                 http: AsanaAuthProvider::http_client().unwrap(),
+                downloads: DownloadClient::new(),
             },
             Arc::default(),
         )

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::http::StatusCode;
-use integrations::asana::{AsanaAppCredentials, AsanaAuthProvider, RetryConfig};
+use integrations::asana::{AsanaAppCredentials, AsanaAuthProvider, DownloadClient, RetryConfig};
 use integrations::auth_core::config::is_secure_endpoint;
 use integrations::{CredentialStore, EnvSource, KeyRing, RecordOpener, SqliteCredentialStore};
 use tokio::net::TcpListener;
@@ -546,6 +546,7 @@ impl ServerBuilder {
                     field: "asana_app",
                     reason: format!("cannot build the HTTP client for Asana: {e}"),
                 })?,
+                downloads: DownloadClient::new(),
             },
             metrics.clone(),
         );

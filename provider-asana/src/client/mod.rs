@@ -32,7 +32,7 @@ mod transport;
 use std::collections::HashSet;
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 
 use asana_endpoints::Op;
 use auth_core::TokenSource;
@@ -47,6 +47,7 @@ use url::{Host, Url};
 
 pub use download::{ByteRange, DownloadOptions};
 pub use list::{List, MAX_PAGE_SIZE, PageStream};
+pub use off_origin::DownloadClient;
 pub use resources::{
     Attachments, CustomFields, Events, Projects, Sections, Stories, Tags, Tasks, Teams, Users,
     Webhooks, Workspaces,
@@ -126,8 +127,8 @@ pub struct AsanaClient {
 
 struct Inner {
     http: reqwest::Client,
-    /// Off-origin downloads' client ([`off_origin::client`]), built on the first of them.
-    off_origin_http: OnceLock<reqwest::Client>,
+    /// Off-origin downloads' client: the settings', or one of its own.
+    downloads: DownloadClient,
     token_source: Arc<dyn TokenSource>,
     settings: AsanaClientSettings,
     /// The base URL without a trailing slash.
@@ -225,7 +226,7 @@ impl AsanaClient {
         Ok(Self {
             inner: Arc::new(Inner {
                 http,
-                off_origin_http: OnceLock::new(),
+                downloads: settings.download_client.clone().unwrap_or_default(),
                 token_source,
                 settings,
                 base,
@@ -536,11 +537,7 @@ impl AsanaClient {
 
     /// The HTTP client of [`DownloadAccess::OffOrigin`] downloads.
     fn off_origin_http(&self) -> Result<&reqwest::Client, AsanaError> {
-        if let Some(http) = self.inner.off_origin_http.get() {
-            return Ok(http);
-        }
-        let http = off_origin::client()?;
-        Ok(self.inner.off_origin_http.get_or_init(|| http))
+        self.inner.downloads.http()
     }
 
     /// The URL of `op`'s endpoint under the base, `params` filling its path params in order;

@@ -9,7 +9,7 @@
 use std::error::Error;
 use std::fmt;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use url::Url;
@@ -17,15 +17,65 @@ use url::Url;
 use super::{USER_AGENT, is_local_ip};
 use crate::error::AsanaError;
 
-/// A new guarded client over the system's resolver, sent through the proxies the environment
-/// names. Each [`AsanaClient`](super::AsanaClient) builds one on its first off-origin download
-/// and its clones share it: its pooled connections then belong to the runtime that client is used
-/// on, as the API client's do (a process-wide one would hand a connection opened on a runtime
-/// since shut down to another).
-pub(super) fn client() -> Result<reqwest::Client, AsanaError> {
-    builder(Arc::new(System), proxy_hosts())
-        .build()
-        .map_err(AsanaError::HttpClient)
+/// The HTTP client of attachment downloads from hosts other than the API origin: it connects
+/// only to the public addresses a host's name resolves to, judged when it connects.
+///
+/// It is built at its first download, and clones share it (its connection pool and TLS
+/// configuration, about as much memory as an API client's). An [`AsanaClient`] without one in
+/// its settings makes its own; a program with many clients (a service's connectors) makes one
+/// and gives it to each through [`AsanaClientSettings::with_download_client`], as it shares
+/// their HTTP client. Its connections belong to the runtime of the download that opened them,
+/// as with any `reqwest::Client`.
+///
+/// ```
+/// use provider_asana::{AsanaClientSettings, DownloadClient};
+///
+/// let downloads = DownloadClient::new();
+/// let settings = AsanaClientSettings::new("https://app.asana.com/api/1.0".parse().unwrap())
+///     .with_download_client(downloads.clone());
+/// assert!(settings.download_client.is_some());
+/// ```
+///
+/// [`AsanaClient`]: super::AsanaClient
+/// [`AsanaClientSettings::with_download_client`]: super::AsanaClientSettings::with_download_client
+#[derive(Clone, Default)]
+pub struct DownloadClient {
+    http: Arc<OnceLock<reqwest::Client>>,
+}
+
+impl DownloadClient {
+    /// A client, not yet built.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A client that is this one (a test's, over a fake resolver).
+    #[cfg(test)]
+    pub(super) fn built(http: reqwest::Client) -> Self {
+        Self {
+            http: Arc::new(OnceLock::from(http)),
+        }
+    }
+
+    /// The client, built over the system's resolver and sent through the proxies the
+    /// environment names, at the first call.
+    pub(super) fn http(&self) -> Result<&reqwest::Client, AsanaError> {
+        if let Some(http) = self.http.get() {
+            return Ok(http);
+        }
+        let http = builder(Arc::new(System), proxy_hosts())
+            .build()
+            .map_err(AsanaError::HttpClient)?;
+        Ok(self.http.get_or_init(|| http))
+    }
+}
+
+impl fmt::Debug for DownloadClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DownloadClient")
+            .field("built", &self.http.get().is_some())
+            .finish()
+    }
 }
 
 /// Whether `host` is the host of a proxy the environment names: a download from it is refused,
@@ -267,6 +317,20 @@ mod tests {
         assert!(other.is_err());
     }
 
+    /// A download client is built at its first use, once, and its clones share it.
+    #[tokio::test]
+    async fn clones_share_the_client_built_at_the_first_use() {
+        let downloads = DownloadClient::new();
+        let clone = downloads.clone();
+        assert_eq!(format!("{clone:?}"), "DownloadClient { built: false }");
+        let first: *const reqwest::Client = downloads.http().unwrap();
+        assert_eq!(format!("{clone:?}"), "DownloadClient { built: true }");
+        assert!(std::ptr::eq(first, clone.http().unwrap()));
+        assert!(std::ptr::eq(first, downloads.http().unwrap()));
+        let other = DownloadClient::new();
+        assert_eq!(format!("{other:?}"), "DownloadClient { built: false }");
+    }
+
     /// A proxy's host, which [`is_proxy_host`] refuses to download from, is matched in any case
     /// and with or without a final dot, and only whole.
     #[test]
@@ -310,12 +374,12 @@ mod tests {
         let tokens = Arc::new(StaticTokenSource::new("asana", "default", "pat".into()));
         let settings = AsanaClientSettings::new(format!("{}/api/1.0", api.uri()).parse().unwrap())
             .with_timeout(Duration::from_secs(5));
-        let client = AsanaClient::new(tokens, settings).unwrap();
         let loopback = builder(Arc::new(Fixed(addrs(&["127.0.0.1"]))), Vec::new())
             .no_proxy()
             .build()
             .unwrap();
-        client.inner.off_origin_http.set(loopback).unwrap();
+        let settings = settings.with_download_client(DownloadClient::built(loopback));
+        let client = AsanaClient::new(tokens, settings).unwrap();
 
         let in_memory = client.attachments().download("500").await.map(drop);
         let streamed = client

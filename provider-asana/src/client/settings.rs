@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use url::Url;
 
-use super::{ConcurrencyLimiter, RetryConfig};
+use super::{ConcurrencyLimiter, DownloadClient, RetryConfig};
 use crate::defaults::DEFAULT_API_BASE_URL;
 
 /// Settings of an [`AsanaClient`](crate::AsanaClient), built with `with_*` methods.
@@ -54,10 +54,13 @@ pub struct AsanaClientSettings {
     pub retry: RetryConfig,
     /// An HTTP client to share with the rest of the application. When `None`, the client builds
     /// its own (redirects off). Timeouts are applied per request either way. Attachment
-    /// downloads from hosts other than the API origin never use it: they go through a client the
-    /// [`AsanaClient`](crate::AsanaClient) builds on the first of them, whose resolver lets them
-    /// connect only to public addresses, a check a client built elsewhere cannot be made to do.
+    /// downloads from hosts other than the API origin never use it: they go through
+    /// [`AsanaClientSettings::download_client`], whose resolver lets them connect only to public
+    /// addresses, a check a client built elsewhere cannot be made to do.
     pub http_client: Option<reqwest::Client>,
+    /// The client of attachment downloads from hosts other than the API origin, to share with
+    /// other clients. When `None`, the client makes its own at its first such download.
+    pub download_client: Option<DownloadClient>,
     /// The concurrency limiter to share with other clients of the same token. When `None`, the
     /// client has its own.
     pub limiter: Option<Arc<ConcurrencyLimiter>>,
@@ -86,6 +89,7 @@ impl AsanaClientSettings {
             max_download_bytes: 100 * 1024 * 1024,
             retry: RetryConfig::default(),
             http_client: None,
+            download_client: None,
             limiter: None,
             enable_changes: Vec::new(),
             disable_changes: Vec::new(),
@@ -131,6 +135,13 @@ impl AsanaClientSettings {
     /// Uses this HTTP client instead of building one.
     pub fn with_http_client(mut self, http_client: reqwest::Client) -> Self {
         self.http_client = Some(http_client);
+        self
+    }
+
+    /// Downloads attachments from hosts other than the API origin through `downloads` (shared
+    /// with the other clients given it) instead of a client of its own.
+    pub fn with_download_client(mut self, downloads: DownloadClient) -> Self {
+        self.download_client = Some(downloads);
         self
     }
 
