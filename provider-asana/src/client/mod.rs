@@ -185,7 +185,7 @@ impl AsanaClient {
     /// or not finite, or if the HTTP client cannot be built.
     pub fn new(
         token_source: Arc<dyn TokenSource>,
-        settings: AsanaClientSettings,
+        mut settings: AsanaClientSettings,
     ) -> Result<Self, AsanaError> {
         let mut base = settings.api_base_url.clone();
         check_base_url(&base, "API base URL")?;
@@ -206,6 +206,11 @@ impl AsanaClient {
                 .map_err(AsanaError::HttpClient)?,
         };
         let limiter = settings.limiter.clone().unwrap_or_default();
+        // Kept in the settings too, so that a client built from these settings shares it.
+        let downloads = settings
+            .download_client
+            .get_or_insert_with(DownloadClient::new)
+            .clone();
         let mut change_headers = Vec::new();
         for (header, names) in [
             ("asana-enable", &settings.enable_changes),
@@ -226,7 +231,7 @@ impl AsanaClient {
         Ok(Self {
             inner: Arc::new(Inner {
                 http,
-                downloads: settings.download_client.clone().unwrap_or_default(),
+                downloads,
                 token_source,
                 settings,
                 base,
@@ -485,8 +490,9 @@ impl AsanaClient {
 
     /// Whether an attachment's `download_url`, which the API (or whoever answers in its place)
     /// chose, may be fetched, and how. On the API origin it may, with the token only under the
-    /// base path. Anywhere else it must be https on a host that is not a loopback, private or
-    /// link-local name or address as written, and goes without the token. Anything else is
+    /// base path. Anywhere else it must be https on a host that is not, as written, a loopback,
+    /// private, link-local or otherwise non-public name or address ([`is_local_ip`]) nor the host
+    /// of a proxy set in the environment, and goes without the token. Anything else is
     /// refused here, before a byte is sent, so that a download cannot reach local services (SSRF)
     /// or carry the token away.
     ///
@@ -497,7 +503,8 @@ impl AsanaClient {
     /// [`AsanaError::InvalidUrl`]. That client is this crate's even when the application gave its
     /// own ([`AsanaClientSettings::http_client`]). Behind a proxy set in the environment
     /// (`HTTPS_PROXY`, `ALL_PROXY`) the proxy resolves the name and connects, so only the check
-    /// as written applies; the proxy's own name is not judged.
+    /// as written applies; the proxy's own name is not judged. A NAT64 gateway on a prefix of the
+    /// network's own (not `64:ff9b::/96`) is not recognised.
     pub(crate) fn download_access(&self, url: &Url) -> Result<DownloadAccess, AsanaError> {
         let refuse = |reason: String| AsanaError::InvalidUrl {
             what: "attachment download",
@@ -524,10 +531,13 @@ impl AsanaClient {
         }
         if is_local_host(url) {
             return Err(refuse(format!(
-                "{origin} is a loopback, private or link-local host; of those only the API origin {api_origin} is fetched"
+                "{origin} is a loopback, private, link-local or otherwise non-public host; of those only the API origin {api_origin} is fetched"
             )));
         }
-        if url.host_str().is_some_and(off_origin::is_proxy_host) {
+        if url
+            .host_str()
+            .is_some_and(|host| self.inner.downloads.is_proxy_host(host))
+        {
             return Err(refuse(format!(
                 "{origin} is the host of a proxy set in the environment; downloads are not fetched from it"
             )));
@@ -708,15 +718,16 @@ fn is_local_v4(ip: Ipv4Addr) -> bool {
 }
 
 /// The IPv4 address an IPv6 address carries, for the forms that reach it: IPv4-mapped
-/// (`::ffff:a.b.c.d`), IPv4-compatible (`::a.b.c.d`, `::` and `::1` included), NAT64
+/// (`::ffff:a.b.c.d`), IPv4-translated (`::ffff:0:a.b.c.d`), IPv4-compatible (`::a.b.c.d`,
+/// `::` and `::1` included), NAT64
 /// (`64:ff9b::a.b.c.d`, which a NAT64 gateway forwards to `a.b.c.d`) and 6to4
 /// (`2002:AABB:CCDD::/48`).
 fn embedded_v4(ip: Ipv6Addr) -> Option<Ipv4Addr> {
     let v4 = |high: u16, low: u16| Ipv4Addr::from((u32::from(high) << 16) | u32::from(low));
     match ip.segments() {
-        [0, 0, 0, 0, 0, 0xffff | 0, high, low] | [0x64, 0xff9b, 0, 0, 0, 0, high, low] => {
-            Some(v4(high, low))
-        }
+        [0, 0, 0, 0, 0, 0xffff | 0, high, low]
+        | [0, 0, 0, 0, 0xffff, 0, high, low]
+        | [0x64, 0xff9b, 0, 0, 0, 0, high, low] => Some(v4(high, low)),
         [0x2002, high, low, ..] => Some(v4(high, low)),
         _ => None,
     }
@@ -791,6 +802,36 @@ mod tests {
             .map_err(|e| e.to_string())
     }
 
+    /// A download from the host of a proxy the client's [`DownloadClient`] goes through is
+    /// refused, in any case; other hosts are not.
+    #[test]
+    fn a_proxys_host_is_refused() {
+        let tokens = Arc::new(StaticTokenSource::new("asana", "default", "pat".into()));
+        let downloads = DownloadClient::built(reqwest::Client::new(), &["proxy.corp.example"]);
+        let settings = AsanaClientSettings::new("https://app.asana.com/api/1.0".parse().unwrap())
+            .with_download_client(downloads);
+        let client = AsanaClient::new(tokens, settings).unwrap();
+        assert_eq!(
+            access(&client, "https://PROXY.corp.example:8443/x"),
+            Err("invalid URL for attachment download: https://proxy.corp.example:8443 is the host of a proxy set in the environment; downloads are not fetched from it".into())
+        );
+        assert_eq!(
+            access(&client, "https://files.example.com/x"),
+            Ok(DownloadAccess::OffOrigin)
+        );
+    }
+
+    /// A client made without a download client keeps the one it makes in its settings, so that
+    /// a client built from them shares it.
+    #[tokio::test]
+    async fn a_client_built_from_another_s_settings_shares_its_download_client() {
+        let first = client_at("https://app.asana.com/api/1.0");
+        let tokens = Arc::new(StaticTokenSource::new("asana", "default", "pat".into()));
+        let second = AsanaClient::new(tokens, first.settings().clone()).unwrap();
+        let built: *const reqwest::Client = first.off_origin_http().unwrap();
+        assert!(std::ptr::eq(built, second.off_origin_http().unwrap()));
+    }
+
     #[test]
     fn a_path_below_the_base_resolves_as_the_whole_url_would_parse() {
         for base in [
@@ -837,6 +878,12 @@ mod tests {
             "https://[2002:808:808::1]/file",
             "https://198.20.0.1/file",
             "https://223.255.255.1/file",
+            "https://100.128.0.1/file",
+            "https://192.0.1.1/file",
+            "https://192.0.3.1/file",
+            "https://198.51.101.1/file",
+            "https://203.0.114.1/file",
+            "https://[::ffff:0:808:808]/file",
             "https://app.asana.com:8443/file",
         ] {
             assert_eq!(access(&client, url), Ok(DownloadAccess::OffOrigin), "{url}");
@@ -908,6 +955,10 @@ mod tests {
             "https://[2002:a9fe:a9fe::1]/file",
             "https://[fec0::1]/file",
             "https://[2001:db8::1]/file",
+            "https://[::ffff:0:a00:1]/file",
+            "https://[feff::1]/file",
+            "https://198.19.255.1/file",
+            "https://100.127.255.255/file",
             "https://240.0.0.1/file",
             "https://192.0.0.8/file",
             "https://192.0.2.1/file",

@@ -1,8 +1,8 @@
 //! The HTTP client of attachment downloads from hosts other than the API origin: it connects only
 //! to public addresses.
 //!
-//! Its DNS resolver drops the loopback, private and link-local addresses a name resolves to
-//! ([`is_local_ip`]), and refuses a name left with none. The addresses judged are the ones the
+//! Its DNS resolver drops the addresses a name resolves to that are not public (loopback,
+//! private, link-local, reserved: [`is_local_ip`]), and refuses a name left with none. The addresses judged are the ones the
 //! connection is then made to, so a name cannot resolve to a public address when checked and to a
 //! private one when connected to (DNS rebinding).
 
@@ -38,51 +38,70 @@ use crate::error::AsanaError;
 ///
 /// [`AsanaClient`]: super::AsanaClient
 /// [`AsanaClientSettings::with_download_client`]: super::AsanaClientSettings::with_download_client
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct DownloadClient {
-    http: Arc<OnceLock<reqwest::Client>>,
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    /// The hosts of the proxies the environment named when the client was made: the resolver
+    /// does not judge their names, and nothing is downloaded from them.
+    proxies: Vec<String>,
+    http: OnceLock<reqwest::Client>,
 }
 
 impl DownloadClient {
-    /// A client, not yet built.
+    /// A client, not yet built, sent through the proxies the environment names now
+    /// (`HTTPS_PROXY`, `ALL_PROXY`).
     pub fn new() -> Self {
-        Self::default()
+        Self::over(proxy_hosts(), OnceLock::new())
     }
 
-    /// A client that is this one (a test's, over a fake resolver).
-    #[cfg(test)]
-    pub(super) fn built(http: reqwest::Client) -> Self {
+    fn over(proxies: Vec<String>, http: OnceLock<reqwest::Client>) -> Self {
         Self {
-            http: Arc::new(OnceLock::from(http)),
+            shared: Arc::new(Shared { proxies, http }),
         }
     }
 
-    /// The client, built over the system's resolver and sent through the proxies the
-    /// environment names, at the first call.
+    /// A client that is this one, as if sent through `proxies` (a test's, over a fake resolver).
+    #[cfg(test)]
+    pub(super) fn built(http: reqwest::Client, proxies: &[&str]) -> Self {
+        let proxies = proxies.iter().map(|proxy| proxy.to_string()).collect();
+        Self::over(proxies, OnceLock::from(http))
+    }
+
+    /// The client, built over the system's resolver at the first call.
     pub(super) fn http(&self) -> Result<&reqwest::Client, AsanaError> {
-        if let Some(http) = self.http.get() {
+        if let Some(http) = self.shared.http.get() {
             return Ok(http);
         }
-        let http = builder(Arc::new(System), proxy_hosts())
+        let http = builder(Arc::new(System), self.shared.proxies.clone())
             .build()
             .map_err(AsanaError::HttpClient)?;
-        Ok(self.http.get_or_init(|| http))
+        Ok(self.shared.http.get_or_init(|| http))
+    }
+
+    /// Whether `host` is the host of one of its proxies: a download from it is refused, since
+    /// the resolver does not judge a proxy's name (`NO_PROXY` could send such a download there
+    /// directly).
+    pub(super) fn is_proxy_host(&self, host: &str) -> bool {
+        names_one_of(host, &self.shared.proxies)
+    }
+}
+
+impl Default for DownloadClient {
+    fn default() -> Self {
+        Self::new()
     }
 }
 
 impl fmt::Debug for DownloadClient {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("DownloadClient")
-            .field("built", &self.http.get().is_some())
+            .field("proxies", &self.shared.proxies)
+            .field("built", &self.shared.http.get().is_some())
             .finish()
     }
-}
-
-/// Whether `host` is the host of a proxy the environment names: a download from it is refused,
-/// since the resolver does not judge a proxy's name (`NO_PROXY` could send such a download there
-/// directly).
-pub(super) fn is_proxy_host(host: &str) -> bool {
-    names_one_of(host, &proxy_hosts())
 }
 
 /// Whether `host` is one of `hosts`, in any case, with or without a final dot.
@@ -124,7 +143,7 @@ pub(super) fn refusal(e: &reqwest::Error) -> Option<AsanaError> {
         })
 }
 
-/// A host whose name resolved only to loopback, private or link-local addresses.
+/// A host whose name resolved only to addresses that are not public.
 #[derive(Debug)]
 struct OnlyLocalAddresses {
     host: String,
@@ -134,7 +153,7 @@ impl fmt::Display for OnlyLocalAddresses {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{} resolves only to loopback, private or link-local addresses; a download from a host other than the API origin connects only to public ones",
+            "{} resolves only to addresses that are not public (loopback, private, link-local or reserved); a download from a host other than the API origin connects only to public ones",
             self.host
         )
     }
@@ -273,7 +292,7 @@ mod tests {
             );
             assert_eq!(
                 e.to_string(),
-                "files.example.com resolves only to loopback, private or link-local addresses; a download from a host other than the API origin connects only to public ones",
+                "files.example.com resolves only to addresses that are not public (loopback, private, link-local or reserved); a download from a host other than the API origin connects only to public ones",
                 "{answer:?}"
             );
         }
@@ -320,15 +339,24 @@ mod tests {
     /// A download client is built at its first use, once, and its clones share it.
     #[tokio::test]
     async fn clones_share_the_client_built_at_the_first_use() {
-        let downloads = DownloadClient::new();
+        let downloads = DownloadClient::over(Vec::new(), OnceLock::new());
         let clone = downloads.clone();
-        assert_eq!(format!("{clone:?}"), "DownloadClient { built: false }");
+        assert_eq!(
+            format!("{clone:?}"),
+            "DownloadClient { proxies: [], built: false }"
+        );
         let first: *const reqwest::Client = downloads.http().unwrap();
-        assert_eq!(format!("{clone:?}"), "DownloadClient { built: true }");
+        assert_eq!(
+            format!("{clone:?}"),
+            "DownloadClient { proxies: [], built: true }"
+        );
         assert!(std::ptr::eq(first, clone.http().unwrap()));
         assert!(std::ptr::eq(first, downloads.http().unwrap()));
-        let other = DownloadClient::new();
-        assert_eq!(format!("{other:?}"), "DownloadClient { built: false }");
+        let other = DownloadClient::over(Vec::new(), OnceLock::new());
+        assert_eq!(
+            format!("{other:?}"),
+            "DownloadClient { proxies: [], built: false }"
+        );
     }
 
     /// A proxy's host, which [`is_proxy_host`] refuses to download from, is matched in any case
@@ -378,7 +406,7 @@ mod tests {
             .no_proxy()
             .build()
             .unwrap();
-        let settings = settings.with_download_client(DownloadClient::built(loopback));
+        let settings = settings.with_download_client(DownloadClient::built(loopback, &[]));
         let client = AsanaClient::new(tokens, settings).unwrap();
 
         let in_memory = client.attachments().download("500").await.map(drop);
@@ -399,7 +427,7 @@ mod tests {
             };
             assert_eq!(
                 reason,
-                "files.example.com resolves only to loopback, private or link-local addresses; a download from a host other than the API origin connects only to public ones"
+                "files.example.com resolves only to addresses that are not public (loopback, private, link-local or reserved); a download from a host other than the API origin connects only to public ones"
             );
         }
         let unconnected = listener.accept().map(drop).unwrap_err();

@@ -786,7 +786,8 @@ impl Attachments<'_> {
     ///
     /// Asana's are pre-signed https URLs on storage hosts: they are fetched WITHOUT the token. A
     /// URL on the API origin is fetched too, with the token only under the API base URL. Anything
-    /// else, plain http elsewhere or a loopback, private or link-local host, fails with
+    /// else, plain http elsewhere, a loopback, private, link-local or otherwise non-public host or
+    /// the host of a proxy set in the environment, fails with
     /// [`AsanaError::InvalidUrl`] before anything is sent; so does a host whose name resolves
     /// only to such addresses, judged on the addresses it connects to (when a proxy is set in
     /// the environment, the proxy resolves the name, and this check is left to it). Downloads
