@@ -277,9 +277,10 @@ pub struct ServeArgs {
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub max_in_flight: Option<u32>,
 
-    /// How many service tokens (application and scoped) each application may hold at once; one
-    /// more is answered 429 until the first expires or is revoked [default: 10000]
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    /// How many service tokens (application and scoped) each application may hold at once,
+    /// scoped tokens being issued only below nine tenths of it; one more is answered 429 until
+    /// the first expires or is revoked [default: 10000]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(2..))]
     pub max_service_tokens: Option<u32>,
 
     /// Run consent flows only through each application's own OAuth app (PUT

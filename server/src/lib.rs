@@ -55,7 +55,8 @@
 //! URL, 502/504 when Asana fails, 504 past the request timeout ([`DEFAULT_REQUEST_TIMEOUT`]).
 //! Service tokens live [`DEFAULT_TOKEN_TTL`] unless configured (never less than
 //! [`MIN_TOKEN_TTL`]); an application holds at most [`DEFAULT_MAX_SERVICE_TOKENS`] of them unless
-//! configured (one more is 429 until the first expires), and ends one early with
+//! configured, and is issued a scoped token only while it holds fewer than nine tenths of them
+//! (one more is 429 until the first expires), and ends one early with
 //! `POST /api/v1/account/applications/token/revoke`.
 //!
 //! ## Providers without a catalog

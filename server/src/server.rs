@@ -41,8 +41,9 @@ pub const DEFAULT_TOKEN_TTL: Duration = Duration::from_secs(3600);
 /// without reading `expires_in`.
 pub const MIN_TOKEN_TTL: Duration = Duration::from_secs(900);
 /// The most service tokens (application and scoped, live) one application holds unless
-/// configured: 10,000, a token per end user for 10,000 end users at once. Airbyte's SDK keeps one
-/// application token for 14 minutes, so a backend alone holds a handful.
+/// configured: 10,000. Scoped tokens are issued while it holds fewer than 9,000 (a tenth stays
+/// for application tokens): a token per end user for about 9,000 end users at once. Airbyte's
+/// SDK keeps one application token for 14 minutes, so a backend alone holds a handful.
 pub const DEFAULT_MAX_SERVICE_TOKENS: u32 = 10_000;
 /// The largest request body accepted unless configured: 1 MiB.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -334,9 +335,10 @@ impl ServerBuilder {
     }
 
     /// The most service tokens one application may hold at once, application and scoped tokens
-    /// together (default [`DEFAULT_MAX_SERVICE_TOKENS`]; at least 1), of which scoped tokens may
-    /// take all but a tenth (at least one), so that an application can always get the token that
-    /// revokes them. One more is refused 429 with `Retry-After` until the first of them expires;
+    /// together (default [`DEFAULT_MAX_SERVICE_TOKENS`]; at least 2). Scoped tokens are issued
+    /// only while it holds fewer than all but a tenth of them (the tenth rounded down, at least
+    /// one), so that it can always get the application token that revokes them. One more is
+    /// refused 429 with `Retry-After` until the first of them expires;
     /// revoking tokens (`POST /api/v1/account/applications/token/revoke`) makes room at once. So
     /// one application cannot fill the store with tokens at its rate limit. Counted in the
     /// store, across instances.
@@ -457,10 +459,11 @@ impl ServerBuilder {
                 reason: "must be longer than zero".into(),
             });
         }
-        if self.max_service_tokens == 0 {
+        if self.max_service_tokens < 2 {
             return Err(ServerError::InvalidConfig {
                 field: "max_service_tokens",
-                reason: "must be at least 1".into(),
+                reason: "must be at least 2: room for an application token and a scoped token"
+                    .into(),
             });
         }
         if self.max_in_flight == 0 {

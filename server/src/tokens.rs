@@ -39,7 +39,7 @@ impl Principal {
 /// Issues a token for `application_id` (limited to `customer` when given) that expires after
 /// `ttl`, and forgets the tokens that expired already. 401 when `issuer` no longer holds (the
 /// secret was rotated, or the token deleted, since it was checked): no token is stored then. 429
-/// when the application already holds `max_tokens` tokens, or, for a scoped token, its
+/// when the application already holds `max_tokens` tokens, or, for a scoped token, the
 /// [`scoped_share`] of them, with `Retry-After` until the first of them expires.
 pub(crate) async fn issue(
     store: &dyn ServiceStore,
@@ -52,9 +52,20 @@ pub(crate) async fn issue(
     let now = SystemTime::now();
     store.delete_expired_tokens(now).await?;
     let token = secrets::random_secret();
-    let bound = match customer {
-        Some(_) => scoped_share(max_tokens),
-        None => max_tokens,
+    let (bound, full) = match customer {
+        Some(_) => {
+            let share = scoped_share(max_tokens);
+            let full = format!(
+                "the application holds {share} service tokens or more, and scoped tokens are issued only below that (of the {max_tokens} this service keeps for one, a tenth stays for application tokens)"
+            );
+            (share, full)
+        }
+        None => (
+            max_tokens,
+            format!(
+                "the application holds {max_tokens} service tokens, the most this service keeps for one"
+            ),
+        ),
     };
     let record = TokenRecord {
         token_hash: secrets::hash(token.expose_secret()),
@@ -64,7 +75,7 @@ pub(crate) async fn issue(
     };
     match store.insert_token(record, issuer, bound).await? {
         TokenInsert::Stored => Ok(token),
-        TokenInsert::Full { next_expiry } => Err(too_many_tokens(max_tokens, now, next_expiry)),
+        TokenInsert::Full { next_expiry } => Err(too_many_tokens(&full, now, next_expiry)),
         TokenInsert::IssuerGone => Err(match issuer {
             Issuer::ClientSecret(_) => ApiError::unauthorized("invalid client credentials"),
             Issuer::Token(_) => unauthorized(),
@@ -72,16 +83,16 @@ pub(crate) async fn issue(
     }
 }
 
-/// How many of an application's `max_tokens` scoped tokens may take: all but a tenth (at least
-/// one), which stays for application tokens, so that an application whose scoped tokens took
-/// their share can still get the token that revokes them.
+/// Below how many tokens an application holds, of its `max_tokens`, a scoped token is issued:
+/// all but a tenth (rounded down, at least one), which stays for application tokens, so that an
+/// application whose scoped tokens took their share can still get the token that revokes them.
 fn scoped_share(max_tokens: u32) -> u32 {
     max_tokens.saturating_sub((max_tokens / 10).max(1))
 }
 
-/// 429: the application holds its bound of live tokens; a retry can succeed once the first
-/// expires (at least a second from now).
-fn too_many_tokens(max_tokens: u32, now: SystemTime, next_expiry: Option<SystemTime>) -> ApiError {
+/// 429: the application holds its bound of live tokens (`full` says which); a retry can succeed
+/// once the first expires (at least a second from now).
+fn too_many_tokens(full: &str, now: SystemTime, next_expiry: Option<SystemTime>) -> ApiError {
     let wait = next_expiry
         .and_then(|at| at.duration_since(now).ok())
         .map_or(Duration::from_secs(1), |wait| {
@@ -89,10 +100,8 @@ fn too_many_tokens(max_tokens: u32, now: SystemTime, next_expiry: Option<SystemT
         });
     ApiError::rate_limited(
         format!(
-            "the application holds as many service tokens as this service keeps for one ({max_tokens}, of which scoped tokens may take {}): \
-             reuse a token until shortly before it expires, or revoke those no longer needed \
-             (POST /api/v1/account/applications/token/revoke)",
-            scoped_share(max_tokens)
+            "{full}: reuse a token until shortly before it expires, or revoke those no longer \
+             needed (POST /api/v1/account/applications/token/revoke)"
         ),
         Some(wait),
     )
@@ -192,4 +201,27 @@ fn admit(token: Option<TokenRecord>, limiter: &RateLimiter) -> Result<Principal,
         application_id: token.application_id,
         customer: token.customer,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::scoped_share;
+
+    #[test]
+    fn scoped_tokens_leave_a_tenth_and_at_least_one_to_application_tokens() {
+        for (max, share) in [
+            (0, 0),
+            (1, 0),
+            (2, 1),
+            (9, 8),
+            (10, 9),
+            (11, 10),
+            (19, 18),
+            (20, 18),
+            (10_000, 9_000),
+            (u32::MAX, u32::MAX - u32::MAX / 10),
+        ] {
+            assert_eq!(scoped_share(max), share, "{max}");
+        }
+    }
 }

@@ -63,7 +63,7 @@ const NO_APPLICATION_HASH: &str =
     responses(
         (status = 200, description = "A service token", body = TokenResponse),
         (status = 401, description = "Unknown client id or wrong secret", body = ErrorBody),
-        (status = 429, description = "Over the application's rate limit, or the application holds the most service tokens the service keeps for one; retry after Retry-After seconds", body = ErrorBody,
+        (status = 429, description = "Over the application's rate limit, or the application holds as many service tokens as the service issues it (the message says how many); retry after Retry-After seconds", body = ErrorBody,
             headers(("Retry-After" = u64, description = "Seconds to wait"))),
     )
 )]
@@ -133,7 +133,7 @@ pub(crate) struct ScopedTokenResponse {
         (status = 401, description = "A missing, invalid or expired token (or one deleted meanwhile by a rotation of the secret or a revocation)", body = ErrorBody),
         (status = 403, description = "The token is itself a scoped token, which cannot issue tokens", body = ErrorBody),
         (status = 422, description = "No customer named, names that disagree, or a name with a control character", body = ErrorBody),
-        (status = 429, description = "Over the application's rate limit, or the application holds the most service tokens the service keeps for one; retry after Retry-After seconds", body = ErrorBody,
+        (status = 429, description = "Over the application's rate limit, or the application holds as many service tokens as the service issues it (the message says how many); retry after Retry-After seconds", body = ErrorBody,
             headers(("Retry-After" = u64, description = "Seconds to wait"))),
     )
 )]

@@ -117,8 +117,10 @@ pub struct TokenRecord {
 }
 
 /// What a new service token is issued on. The store keeps the token only while that still
-/// holds, in the same statement: a token cannot outlive the rotation of the client secret, or the
-/// deletion of the token, that it was issued on, however the requests interleave.
+/// holds, checked in the insert's transaction: a token is not stored once the rotation of the
+/// client secret, or the deletion of the token, that it was issued on has committed, however the
+/// requests interleave. (A token stored before stays until it expires, is revoked, or the secret
+/// is rotated.)
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Issuer<'a> {

@@ -756,7 +756,7 @@ impl ServiceStore for PostgresServiceStore {
                 hash,
             ),
         };
-        self.run("stored a service token", 4, async |c| {
+        self.run("stored a service token", 6, async |c| {
             let tx = c.transaction().await?;
             // The application's row locked first. A rotation of its secret (which updates the
             // row, then deletes its tokens) holds a conflicting lock until it commits, so the

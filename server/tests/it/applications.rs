@@ -278,7 +278,7 @@ async fn an_application_past_its_bound_of_tokens_is_429_until_one_is_revoked() {
     let app_token = service.app_token(&acme).await;
     let alice = service.scoped_token(&app_token, "alice").await;
     service.scoped_token(&app_token, "bob").await;
-    let refused = |response: reqwest::Response| async move {
+    let refused = |response: reqwest::Response, start: &'static str| async move {
         assert_eq!(response.status(), 429);
         let wait: u64 = response.headers()["retry-after"]
             .to_str()
@@ -291,10 +291,7 @@ async fn an_application_past_its_bound_of_tokens_is_429_until_one_is_revoked() {
         );
         let body: serde_json::Value = response.json().await.unwrap();
         assert_eq!(body["retryable"], true);
-        assert!(
-            error_message(&body).contains("keeps for one (4, of which scoped tokens may take 3)"),
-            "{body}"
-        );
+        assert!(error_message(&body).starts_with(start), "{body}");
     };
     let scoped = || {
         service
@@ -307,7 +304,8 @@ async fn an_application_past_its_bound_of_tokens_is_429_until_one_is_revoked() {
             .json(&json!({ "external_user_id": "carol" }))
             .send()
     };
-    refused(scoped().await.unwrap()).await;
+    let scoped_full = "the application holds 3 service tokens or more, and scoped tokens are issued only below that (of the 4 this service keeps for one, a tenth stays for application tokens): reuse a token";
+    refused(scoped().await.unwrap(), scoped_full).await;
     let spare = service.app_token(&acme).await;
     let app = service
         .http
@@ -319,7 +317,9 @@ async fn an_application_past_its_bound_of_tokens_is_429_until_one_is_revoked() {
         .send()
         .await
         .unwrap();
-    refused(app).await;
+    let app_full =
+        "the application holds 4 service tokens, the most this service keeps for one: reuse";
+    refused(app, app_full).await;
     let other = service.application("other").await;
     service.app_token(&other).await;
 
@@ -422,7 +422,7 @@ async fn readiness_says_when_the_encryption_key_opens_no_stored_credential() {
 }
 
 #[tokio::test]
-async fn the_service_refuses_to_start_without_a_key_with_a_short_token_life_an_empty_pool_or_plain_http()
+async fn the_service_refuses_to_start_without_a_key_with_a_short_token_life_an_empty_pool_one_token_or_plain_http()
  {
     let dir = tempfile::tempdir().unwrap();
     // Without INTEGRATIONS_ENCRYPTION_KEY in the environment, the builder finds no key.
@@ -459,6 +459,19 @@ async fn the_service_refuses_to_start_without_a_key_with_a_short_token_life_an_e
         built,
         Err(integrations_server::ServerError::InvalidConfig {
             field: "postgres_pool_size",
+            ..
+        })
+    ));
+    let built = integrations_server::Server::builder()
+        .store_dir(dir.path())
+        .insecure_no_encryption()
+        .max_service_tokens(1)
+        .build()
+        .await;
+    assert!(matches!(
+        built,
+        Err(integrations_server::ServerError::InvalidConfig {
+            field: "max_service_tokens",
             ..
         })
     ));
