@@ -12,7 +12,10 @@
 //! url: http://127.0.0.1:PORT
 //! client_id: ...
 //! client_secret: ...
+//! asana_token: ...
 //! ```
+//!
+//! (`asana_token` is a personal access token the fake Asana accepts, for creating connectors.)
 //!
 //! and serves until it gets SIGTERM or Ctrl-C; then it finishes the requests in flight and
 //! deletes its store.
@@ -56,6 +59,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         "client_secret: {}",
         created.client_secret.expose_secret()
     )?;
+    writeln!(out, "asana_token: {}", asana.personal_access_token())?;
     out.flush()?;
     drop(out);
     server.serve(listener, shutdown()).await?;
