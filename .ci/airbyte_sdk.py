@@ -1,7 +1,7 @@
 """Airbyte's own Asana agent connector (PyPI `airbyte-agent-asana`) in hosted mode against
 `integrations serve` over the offline Asana testkit: the SDK's own calls, unchanged, with its
 API host pointed at the service (`SDK_DEV_ADP_API_HOST`, the SDK's switch for that). Run by
-`.ci/airbyte-sdk`.
+`.ci/clients`.
 
 It creates a connector for a customer with a personal access token, calls it by its id and,
 as an agent does, by its customer; calls every entity and action of the SDK's catalog (each

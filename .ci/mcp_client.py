@@ -1,0 +1,89 @@
+"""The Model Context Protocol's reference Python SDK (PyPI `mcp`) as a client of the service's
+`/mcp`: streamable HTTP, as an MCP host connects to a remote server. Run by `.ci/clients`.
+
+It makes a customer's connector and scoped token through the REST API, then, with that token
+alone: initializes, lists the tools, describes an entity, executes a read (structured content
+and text both) and gets an unknown entity's tool error.
+
+Usage: mcp_client.py URL CLIENT_ID CLIENT_SECRET ASANA_TOKEN
+"""
+
+import asyncio
+import json
+import sys
+
+import httpx2
+from mcp.client.session import ClientSession
+from mcp.client.streamable_http import streamable_http_client
+
+url, client_id, client_secret, asana_token = sys.argv[1:]
+ME = "4673218951"
+checks = 0
+
+
+def check(what, condition):
+    global checks
+    if not condition:
+        raise SystemExit(f"mcp-client: FAILED: {what}")
+    checks += 1
+
+
+async def main():
+    async with httpx2.AsyncClient(base_url=url) as rest:
+        answer = await rest.post(
+            "/api/v1/account/applications/token",
+            json={"client_id": client_id, "client_secret": client_secret},
+        )
+        app_token = answer.json()["access_token"]
+        answer = await rest.post(
+            "/api/v1/account/applications/scoped-token",
+            headers={"Authorization": f"Bearer {app_token}"},
+            json={"customer_name": "mcp-customer"},
+        )
+        scoped = answer.json()["token"]
+        answer = await rest.post(
+            "/api/v1/integrations/connectors",
+            headers={"Authorization": f"Bearer {app_token}"},
+            json={
+                "customer_name": "mcp-customer",
+                "connector_type": "asana",
+                "credentials": {"token": asana_token},
+            },
+        )
+        check("a connector for the customer", answer.status_code == 201)
+
+    # The customer's scoped token reaches its one connector, as a browser-side agent would.
+    headers = {"Authorization": f"Bearer {scoped}"}
+    async with httpx2.AsyncClient(headers=headers) as http:
+        async with streamable_http_client(f"{url}/mcp", http_client=http) as (read, write):
+            async with ClientSession(read, write) as session:
+                init = await session.initialize()
+                check("initialize names the server", init.server_info.name == "integrations")
+                check("the server offers tools", init.capabilities.tools is not None)
+                tools = await session.list_tools()
+                names = sorted(tool.name for tool in tools.tools)
+                check("tools: describe and execute", names == ["describe", "execute"])
+
+                described = await session.call_tool("describe", {"entity": "tasks"})
+                text = described.content[0].text
+                check("describe tasks", not described.is_error and '"get"' in text)
+
+                me = await session.call_tool(
+                    "execute",
+                    {"entity": "users", "action": "get", "params": {"user_gid": "me"}},
+                )
+                check("execute users.get as structured content", not me.is_error)
+                check("the user", me.structured_content["data"]["gid"] == ME)
+                check("and as text", json.loads(me.content[0].text)["data"]["gid"] == ME)
+
+                wrong = await session.call_tool(
+                    "execute", {"entity": "userz", "action": "get", "params": {}}
+                )
+                error = wrong.structured_content["error"]
+                check("an unknown entity is a tool error", wrong.is_error)
+                check("of its kind, not retryable", (error["kind"], error["retryable"]) == ("unknown_entity", False))
+                check("and said in its text", wrong.content[0].text == error["message"])
+    print(f"mcp-client: {checks} checks passed")
+
+
+asyncio.run(main())
