@@ -9,7 +9,7 @@ list and get, the attachment download) with the testkit's records checked; pages
 list with the offset the SDK reads from its meta; gets the service's 404 for an unknown task;
 and asks for a consent URL.
 
-Usage: airbyte_sdk.py URL CLIENT_ID CLIENT_SECRET ASANA_TOKEN
+Usage: airbyte_sdk.py URL CLIENT_ID CLIENT_SECRET ASANA_TOKEN ...
 """
 
 import asyncio
@@ -17,7 +17,7 @@ import base64
 import os
 import sys
 
-url, client_id, client_secret, asana_token = sys.argv[1:]
+url, client_id, client_secret, asana_token = sys.argv[1:5]
 os.environ["SDK_DEV_ADP_API_HOST"] = url
 os.environ["AIRBYTE_TELEMETRY_MODE"] = "disabled"
 

@@ -1,22 +1,31 @@
-"""The Model Context Protocol's reference Python SDK (PyPI `mcp`) as a client of the service's
-`/mcp`: streamable HTTP, as an MCP host connects to a remote server. Run by `.ci/clients`.
+"""The Model Context Protocol's reference Python SDK (PyPI `mcp`) as a client of `integrations`,
+both ways an MCP host connects to it. Run by `.ci/clients`.
 
-It makes a customer's connector and scoped token through the REST API, then, with that token
-alone: initializes, lists the tools, describes an entity, executes a read (structured content
-and text both) and gets an unknown entity's tool error.
+- The service's `/mcp`, over streamable HTTP: it makes a customer's connector and scoped token
+  through the REST API, then, with that token alone, initializes, lists the tools, describes an
+  entity, executes a read (structured content and text both) and gets an unknown entity's tool
+  error.
+- `integrations mcp asana` on stdin and stdout, started as Claude Desktop starts it (the SDK
+  gives the process a minimal environment plus what the config's `env` names): after
+  `integrations login asana --with-token`, the same read.
 
-Usage: mcp_client.py URL CLIENT_ID CLIENT_SECRET ASANA_TOKEN
+Usage: mcp_client.py URL CLIENT_ID CLIENT_SECRET ASANA_TOKEN ASANA_API INTEGRATIONS_BINARY
 """
 
 import asyncio
+import base64
 import json
+import os
+import subprocess
 import sys
+import tempfile
 
 import httpx2
 from mcp.client.session import ClientSession
+from mcp.client.stdio import StdioServerParameters, stdio_client
 from mcp.client.streamable_http import streamable_http_client
 
-url, client_id, client_secret, asana_token = sys.argv[1:]
+url, client_id, client_secret, asana_token, asana_api, binary = sys.argv[1:]
 ME = "4673218951"
 checks = 0
 
@@ -83,7 +92,39 @@ async def main():
                 check("an unknown entity is a tool error", wrong.is_error)
                 check("of its kind, not retryable", (error["kind"], error["retryable"]) == ("unknown_entity", False))
                 check("and said in its text", wrong.content[0].text == error["message"])
+    await over_stdio()
     print(f"mcp-client: {checks} checks passed")
+
+
+async def over_stdio():
+    with tempfile.TemporaryDirectory() as home:
+        env = {
+            "ASANA_API_BASE_URL": asana_api,
+            "INTEGRATIONS_STORE": f"sqlite:{home}/credentials.db",
+            "INTEGRATIONS_ENCRYPTION_KEY": base64.b64encode(os.urandom(32)).decode(),
+        }
+        login = subprocess.run(
+            [binary, "login", "asana", "--with-token"],
+            input=asana_token,
+            env={**os.environ, **env},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        check("integrations login asana --with-token", login.returncode == 0)
+        server = StdioServerParameters(command=binary, args=["mcp", "asana"], env=env)
+        async with stdio_client(server) as (read, write):
+            async with ClientSession(read, write) as session:
+                init = await session.initialize()
+                check("stdio: initialize", init.server_info.name == "integrations")
+                tools = await session.list_tools()
+                names = sorted(tool.name for tool in tools.tools)
+                check("stdio: describe and execute", names == ["describe", "execute"])
+                me = await session.call_tool(
+                    "execute",
+                    {"entity": "users", "action": "get", "params": {"user_gid": "me"}},
+                )
+                check("stdio: execute users.get", me.structured_content["data"]["gid"] == ME)
 
 
 asyncio.run(main())

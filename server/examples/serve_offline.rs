@@ -13,9 +13,11 @@
 //! client_id: ...
 //! client_secret: ...
 //! asana_token: ...
+//! asana_api: http://127.0.0.1:PORT/api/1.0
 //! ```
 //!
-//! (`asana_token` is a personal access token the fake Asana accepts, for creating connectors.)
+//! (`asana_token` is a personal access token the fake Asana accepts, for creating connectors;
+//! `asana_api` its API base URL, for clients of the fake Asana itself.)
 //!
 //! and serves until it gets SIGTERM or Ctrl-C; then it finishes the requests in flight and
 //! deletes its store.
@@ -60,6 +62,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         created.client_secret.expose_secret()
     )?;
     writeln!(out, "asana_token: {}", asana.personal_access_token())?;
+    writeln!(out, "asana_api: {}", asana.api_base_url())?;
     out.flush()?;
     drop(out);
     server.serve(listener, shutdown()).await?;
