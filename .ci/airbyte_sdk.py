@@ -7,7 +7,8 @@ It creates a connector for a customer with a personal access token, calls it by 
 as an agent does, by its customer; calls every entity and action of the SDK's catalog (each
 list and get, the attachment download) with the testkit's records checked; pages through a
 list with the offset the SDK reads from its meta; gets the service's 404 for an unknown task;
-and asks for a consent URL.
+and goes through a consent flow: the consent URL, the customer's way back through the
+callback, then `create()` from the secret id, which gives the connector the callback made.
 
 Usage: airbyte_sdk.py URL CLIENT_ID CLIENT_SECRET ASANA_TOKEN ...
 """
@@ -132,6 +133,31 @@ async def main():
         redirect_url="http://127.0.0.1/connected",
     )
     check("get_consent_url returns Asana's consent page", "/oauth" in consent and "state=" in consent)
+
+    # The customer consents (the fake Asana approves at once) and comes back through the service's
+    # callback to the application's redirect URL, with the new connector's id and a secret id.
+    async with httpx.AsyncClient() as browser:
+        at_asana = await browser.get(consent)
+        callback = at_asana.headers["location"]
+        back = await browser.get(callback)
+        check("the callback sends the customer back", back.status_code == 303)
+        returned = httpx.URL(back.headers["location"])
+        check("to the application's redirect URL", returned.path == "/connected")
+    connector_id = returned.params["connector_id"]
+    secret_id = returned.params["secret_id"]
+    # An application written for the older flow creates the connector from the secret id: it
+    # gets the one the callback made.
+    consented = await AsanaConnector.create(
+        airbyte_config=AirbyteAuthConfig(
+            customer_name="customer-2",
+            airbyte_client_id=client_id,
+            airbyte_client_secret=client_secret,
+        ),
+        server_side_oauth_secret_id=secret_id,
+    )
+    check("create() from the secret id is that connector", consented.connector_id == connector_id)
+    me = await consented.users.get(user_gid="me")
+    check("and calls Asana with the consented tokens", me["gid"] == ME)
     print(f"airbyte-sdk: {checks} checks passed")
 
 

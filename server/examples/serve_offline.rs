@@ -31,7 +31,13 @@ use provider_asana_testkit::MockAsana;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let asana = MockAsana::start().await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("http://{}", listener.local_addr()?);
+    // The service's callback is the app's registered redirect URI, so a consent completes.
+    let asana = MockAsana::builder()
+        .redirect_uri(format!("{url}/api/v1/oauth/callback"))
+        .start()
+        .await;
     let mut app = AsanaAppCredentials::default();
     app.authorization_url = asana.authorization_url().parse()?;
     app.token_url = asana.token_url().parse()?;
@@ -40,8 +46,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     app.client_id = Some(asana.client_id().to_string());
     app.client_secret = Some(asana.client_secret().into());
     let store = tempfile::tempdir()?;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let url = format!("http://{}", listener.local_addr()?);
     let server = Server::builder()
         .store_dir(store.path())
         .public_url(url.parse()?)
