@@ -15,6 +15,7 @@
 //! | `GET /api/v1/integrations/connectors` | `{data: [connector, ...], next_cursor}`: a page of at most `limit` connectors (1–1,000, default 100), oldest first; pass `next_cursor` as `cursor` for the next page (`null` on the last) |
 //! | `GET`, `PATCH`, `DELETE /api/v1/integrations/connectors/{id}` | the connector |
 //! | `POST /api/v1/integrations/connectors/{id}/execute` (also `/api/v1/connectors/sources/{id}/execute`) | `{result, connector_metadata}` |
+//! | `POST /api/v1/applications/token`, `GET /api/v1/connectors/instances_for_user`, `POST /api/v1/connectors/instances/{id}/execute` | Airbyte's SDK 0.19.34 and before: the token, the customer's connectors of a type as `{instances}`, execute |
 //! | `POST /api/v1/integrations/connectors/oauth/initiate` | `{consent_url}`: the provider's consent page for a customer |
 //! | `GET /api/v1/oauth/callback` (from the provider) | 303 to the `redirect_url` with `connector_id` and `secret_id` (or `error`) |
 //! | `PUT /api/v1/oauth/credentials`, `GET`, `DELETE /api/v1/oauth/credentials/connector_type/{type}` | the application's own OAuth app (never its secret) |

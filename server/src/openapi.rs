@@ -24,17 +24,32 @@ use crate::routes::{applications, audit, connectors, execute, oauth, ops};
 /// The path the document is served at.
 pub(crate) const PATH: &str = "/api/v1/openapi.json";
 
-/// Paths the router also serves, each with the operation of another path: (alias, path).
-const POST_ALIASES: [(&str, &str); 2] = [
+/// Paths the router also serves, each with the operation of another path: (alias, path, the
+/// suffix of the alias's operation id).
+const POST_ALIASES: [(&str, &str, &str); 4] = [
     // Airbyte's SDK 0.19 creates connectors here.
     (
         "/v1/integrations/connectors",
         "/api/v1/integrations/connectors",
+        "v1",
     ),
     // The execute path in Airbyte's docs.
     (
         "/api/v1/connectors/sources/{id}/execute",
         "/api/v1/integrations/connectors/{id}/execute",
+        "sources",
+    ),
+    // Airbyte's SDK 0.19.34 and before (what pip installs on Python below 3.13) takes its token
+    // and executes here.
+    (
+        "/api/v1/applications/token",
+        "/api/v1/account/applications/token",
+        "older_sdk",
+    ),
+    (
+        "/api/v1/connectors/instances/{id}/execute",
+        "/api/v1/integrations/connectors/{id}/execute",
+        "older_sdk",
     ),
 ];
 
@@ -60,6 +75,7 @@ const STORELESS: [&str; 3] = ["/healthz", "/metrics", PATH];
         applications::revoke,
         connectors::create,
         connectors::list,
+        connectors::instances_for_user,
         connectors::read,
         connectors::update,
         connectors::remove,
@@ -131,7 +147,7 @@ impl Modify for Shared {
         for path in NEW_CONNECTOR_BODIES {
             compose_new_connector(openapi, path);
         }
-        for (alias, path) in POST_ALIASES {
+        for (alias, path, suffix) in POST_ALIASES {
             let Some(mut operation) = openapi
                 .paths
                 .paths
@@ -140,9 +156,7 @@ impl Modify for Shared {
             else {
                 continue;
             };
-            operation.operation_id = operation
-                .operation_id
-                .map(|id| format!("{id}_{}", alias_suffix(alias)));
+            operation.operation_id = operation.operation_id.map(|id| format!("{id}_{suffix}"));
             let mut item = PathItem::default();
             item.post = Some(operation);
             openapi.paths.paths.insert(alias.to_string(), item);
@@ -202,14 +216,6 @@ fn link_created_connector(openapi: &mut utoipa::openapi::OpenApi) {
                     .build(),
             ),
         );
-    }
-}
-
-fn alias_suffix(alias: &str) -> &'static str {
-    if alias.starts_with("/v1/") {
-        "v1"
-    } else {
-        "sources"
     }
 }
 

@@ -18,6 +18,7 @@ use crate::tokens::{self, Bearer};
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
         .route("/api/v1/account/applications/token", post(token))
+        .route("/api/v1/applications/token", post(token))
         .route(
             "/api/v1/account/applications/scoped-token",
             post(scoped_token),

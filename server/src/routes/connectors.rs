@@ -34,6 +34,10 @@ use crate::tokens::Principal;
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
         .route("/api/v1/integrations/connectors", post(create).get(list))
+        .route(
+            "/api/v1/connectors/instances_for_user",
+            get(instances_for_user),
+        )
         .route("/v1/integrations/connectors", post(create))
         .route(
             "/api/v1/integrations/connectors/{id}",
@@ -613,6 +617,58 @@ pub(crate) async fn list(
         data.push(view(&state, record).await?);
     }
     Ok(Json(ConnectorList { data, next_cursor }))
+}
+
+/// The customer of the older SDK's lookup, and the connector type.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct InstancesQuery {
+    /// The customer (its `customer_name`).
+    external_user_id: Option<String>,
+    /// The connector type's definition id (or its id or name, as `definition_id` takes them).
+    definition_id: Option<String>,
+}
+
+/// The customer's connectors, as the older SDK reads them.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct InstanceList {
+    /// The connectors, oldest first (at most 1,000).
+    instances: Vec<Connector>,
+}
+
+/// The lookup of Airbyte's SDK 0.19.34 and before (what pip installs on Python below 3.13): the
+/// caller's connectors of a customer and type, as `GET /api/v1/integrations/connectors` lists
+/// them, under `instances`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/connectors/instances_for_user",
+    tag = "connectors",
+    params(InstancesQuery),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The connectors, oldest first; none match: an empty list", body = InstanceList),
+        (status = 400, description = "The query cannot be read", body = ErrorBody),
+        (status = 422, description = "The customer's name is empty or has a control character", body = ErrorBody),
+    )
+)]
+pub(crate) async fn instances_for_user(
+    state: State<AppState>,
+    principal: Principal,
+    ApiQuery(query): ApiQuery<InstancesQuery>,
+) -> Result<Json<InstanceList>, ApiError> {
+    let query = ListQuery {
+        customer_name: None,
+        workspace_name: None,
+        external_user_id: query.external_user_id,
+        definition_id: query.definition_id,
+        connector_type: None,
+        limit: Some(MAX_PAGE),
+        cursor: None,
+    };
+    let Json(page) = list(state, principal, ApiQuery(query)).await?;
+    Ok(Json(InstanceList {
+        instances: page.data,
+    }))
 }
 
 /// One connector.

@@ -34,6 +34,7 @@ pub(super) fn routes() -> Router<AppState> {
             post(execute),
         )
         .route("/api/v1/connectors/sources/{id}/execute", post(execute))
+        .route("/api/v1/connectors/instances/{id}/execute", post(execute))
 }
 
 /// An action of the connector's catalog (Asana), `{entity: "*", action: "check"}`, or, on a

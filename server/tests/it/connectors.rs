@@ -318,6 +318,80 @@ async fn several_connectors_per_customer_and_provider_are_all_listed() {
     assert_eq!(listed["data"].as_array().unwrap().len(), 4);
 }
 
+/// The paths of Airbyte's SDK 0.19.34 and before: its token request, its lookup of a customer's
+/// connectors of one type (all of them, under `instances`; another customer's or type's none)
+/// and its execute, each answering as the current path does.
+#[tokio::test]
+async fn the_older_sdk_s_token_lookup_and_execute_paths_answer_as_the_current_ones() {
+    let service = Service::start().await;
+    let app = service.application("acme").await;
+    let (status, body) = service
+        .post(
+            "/api/v1/applications/token",
+            None,
+            json!({
+                "client_id": app.application.client_id,
+                "client_secret": app.client_secret.expose_secret(),
+            }),
+        )
+        .await;
+    assert_eq!(
+        (status, &body["token_type"]),
+        (200, &json!("bearer")),
+        "{body}"
+    );
+    let token = body["access_token"].as_str().unwrap().to_string();
+    let first = service.token_connector(&token, "customer-1").await;
+    let second = service.token_connector(&token, "customer-1").await;
+    service.token_connector(&token, "customer-2").await;
+    let lookup = |user: &str, definition: &str| {
+        format!(
+            "/api/v1/connectors/instances_for_user?external_user_id={user}&definition_id={definition}"
+        )
+    };
+    let asana = integrations_server::ASANA_DEFINITION_ID;
+    let (status, found) = service
+        .get(&lookup("customer-1", asana), Some(&token))
+        .await;
+    assert_eq!(status, 200, "{found}");
+    let ids: Vec<&str> = found["instances"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|instance| instance["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, [first.as_str(), second.as_str()]);
+    for (user, definition) in [("customer-3", asana), ("customer-1", "no-such-type")] {
+        let (status, found) = service.get(&lookup(user, definition), Some(&token)).await;
+        assert_eq!(
+            (status, found),
+            (200, json!({ "instances": [] })),
+            "{user} {definition}"
+        );
+    }
+    let (status, _) = service.get(&lookup("customer-1", asana), None).await;
+    assert_eq!(status, 401);
+
+    let me = json!({ "entity": "users", "action": "get", "params": { "user_gid": "me" } });
+    let (status, older) = service
+        .post(
+            &format!("/api/v1/connectors/instances/{first}/execute"),
+            Some(&token),
+            me.clone(),
+        )
+        .await;
+    let (_, current) = service
+        .post(
+            &format!("/api/v1/integrations/connectors/{first}/execute"),
+            Some(&token),
+            me,
+        )
+        .await;
+    assert_eq!(status, 200, "{older}");
+    assert_eq!(older["result"]["gid"], seed::ME_GID);
+    assert_eq!(older, current);
+}
+
 /// Another instance that found a connector's grant rejected marks it in the shared credential
 /// store. This instance's warm connector still holds a token Asana accepts, yet the next execute
 /// is 409 and sends nothing to Asana.

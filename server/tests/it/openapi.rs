@@ -6,7 +6,7 @@ use serde_json::Value;
 use crate::support::Service;
 
 /// Every route the router serves.
-const ROUTES: [(&str, &str); 21] = [
+const ROUTES: [(&str, &str); 24] = [
     ("GET", "/api/v1/audit"),
     ("GET", "/api/v1/integrations/connectors"),
     ("GET", "/api/v1/integrations/connectors/{id}"),
@@ -29,6 +29,9 @@ const ROUTES: [(&str, &str); 21] = [
     ("POST", "/api/v1/account/applications/token"),
     ("POST", "/api/v1/account/applications/token/revoke"),
     ("POST", "/api/v1/connectors/sources/{id}/execute"),
+    ("POST", "/api/v1/connectors/instances/{id}/execute"),
+    ("POST", "/api/v1/applications/token"),
+    ("GET", "/api/v1/connectors/instances_for_user"),
     ("POST", "/api/v1/integrations/connectors"),
     ("POST", "/api/v1/integrations/connectors/oauth/initiate"),
     ("POST", "/api/v1/integrations/connectors/{id}/execute"),
@@ -135,7 +138,7 @@ async fn every_error_answer_is_documented_with_the_error_schema_and_tokens_with_
         }
     }
     assert_eq!(
-        secured, 15,
+        secured, 17,
         "every route but token, callback, health, metrics and this"
     );
     for (path, own) in [
