@@ -25,29 +25,20 @@ os.environ["AIRBYTE_TELEMETRY_MODE"] = "disabled"
 import httpx  # noqa: E402
 from airbyte_agent_asana import AirbyteAuthConfig, AsanaConnector  # noqa: E402
 from airbyte_agent_asana.models import AsanaPersonalAccessTokenAuthConfig  # noqa: E402
+from client_support import ME, TASK, WORKSPACE, Checks, field  # noqa: E402
 
-# The testkit's seed (provider-asana-testkit/src/seed.rs).
-ME = "4673218951"
-WORKSPACE = "1201000000000101"
+# More of the testkit's seed (provider-asana-testkit/src/seed.rs).
 TEAM = "1201000000000201"
 PROJECT = "1201000000000302"
-TASK = "1201000000000601"
 SECTION = "1201000000000404"
 TAG = "1201000000000501"
 ATTACHMENT = "1201000000000801"
 
-checks = 0
-
-
-def check(what, condition):
-    global checks
-    if not condition:
-        raise SystemExit(f"airbyte-sdk: FAILED: {what}")
-    checks += 1
+check = Checks("airbyte-sdk")
 
 
 def gids(result):
-    return [record["gid"] if isinstance(record, dict) else record.gid for record in result.data]
+    return [field(record, "gid") for record in result.data]
 
 
 async def main():
@@ -158,7 +149,7 @@ async def main():
     check("create() from the secret id is that connector", consented.connector_id == connector_id)
     me = await consented.users.get(user_gid="me")
     check("and calls Asana with the consented tokens", me["gid"] == ME)
-    print(f"airbyte-sdk: {checks} checks passed")
+    check.report()
 
 
 asyncio.run(main())

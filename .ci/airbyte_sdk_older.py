@@ -17,50 +17,30 @@ import sys
 url, client_id, client_secret, asana_token = sys.argv[1:5]
 os.environ["AIRBYTE_TELEMETRY_MODE"] = "disabled"
 
-import httpx  # noqa: E402
 from airbyte_agent_asana import AsanaConnector  # noqa: E402
 from airbyte_agent_asana._vendored.connector_sdk.cloud_utils.client import (  # noqa: E402
     AirbyteCloudClient,
 )
 
+from client_support import (  # noqa: E402
+    ME,
+    TASK,
+    WORKSPACE,
+    Checks,
+    application_token,
+    field,
+    token_connector,
+)
+
 AirbyteCloudClient.AUTH_BASE_URL = url
 AirbyteCloudClient.API_BASE_URL = url
-
-ME = "4673218951"
-WORKSPACE = "1201000000000101"
-TASK = "1201000000000601"
-checks = 0
-
-
-def field(record, name):
-    """A field of a record this version gives as a dict or as a model."""
-    return record[name] if isinstance(record, dict) else getattr(record, name)
-
-
-def check(what, condition):
-    global checks
-    if not condition:
-        raise SystemExit(f"airbyte-sdk 0.19.34: FAILED: {what}")
-    checks += 1
+check = Checks("airbyte-sdk 0.19.34")
 
 
 async def main():
-    async with httpx.AsyncClient(base_url=url) as rest:
-        answer = await rest.post(
-            "/api/v1/account/applications/token",
-            json={"client_id": client_id, "client_secret": client_secret},
-        )
-        token = answer.json()["access_token"]
-        answer = await rest.post(
-            "/api/v1/integrations/connectors",
-            headers={"Authorization": f"Bearer {token}"},
-            json={
-                "customer_name": "older-customer",
-                "connector_type": "asana",
-                "credentials": {"token": asana_token},
-            },
-        )
-        check("a connector for the customer", answer.status_code == 201)
+    token = await application_token(url, client_id, client_secret)
+    made = await token_connector(url, token, "older-customer", asana_token)
+    check("a connector for the customer", made)
 
     sdk = AsanaConnector(
         external_user_id="older-customer",
@@ -73,7 +53,7 @@ async def main():
     check("workspaces.list", WORKSPACE in [field(w, "gid") for w in workspaces.data])
     task = await sdk.tasks.get(task_gid=TASK)
     check("tasks.get", field(task.data, "name") == "Draft announcement")
-    print(f"airbyte-sdk 0.19.34: {checks} checks passed")
+    check.report()
 
 
 asyncio.run(main())

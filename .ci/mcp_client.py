@@ -25,41 +25,23 @@ from mcp.client.session import ClientSession
 from mcp.client.stdio import StdioServerParameters, stdio_client
 from mcp.client.streamable_http import streamable_http_client
 
+from client_support import ME, Checks, application_token, token_connector
+
 url, client_id, client_secret, asana_token, asana_api, binary = sys.argv[1:]
-ME = "4673218951"
-checks = 0
-
-
-def check(what, condition):
-    global checks
-    if not condition:
-        raise SystemExit(f"mcp-client: FAILED: {what}")
-    checks += 1
+check = Checks("mcp-client")
 
 
 async def main():
+    app_token = await application_token(url, client_id, client_secret)
     async with httpx2.AsyncClient(base_url=url) as rest:
-        answer = await rest.post(
-            "/api/v1/account/applications/token",
-            json={"client_id": client_id, "client_secret": client_secret},
-        )
-        app_token = answer.json()["access_token"]
         answer = await rest.post(
             "/api/v1/account/applications/scoped-token",
             headers={"Authorization": f"Bearer {app_token}"},
             json={"customer_name": "mcp-customer"},
         )
         scoped = answer.json()["token"]
-        answer = await rest.post(
-            "/api/v1/integrations/connectors",
-            headers={"Authorization": f"Bearer {app_token}"},
-            json={
-                "customer_name": "mcp-customer",
-                "connector_type": "asana",
-                "credentials": {"token": asana_token},
-            },
-        )
-        check("a connector for the customer", answer.status_code == 201)
+    made = await token_connector(url, app_token, "mcp-customer", asana_token)
+    check("a connector for the customer", made)
 
     # The customer's scoped token reaches its one connector, as a browser-side agent would.
     headers = {"Authorization": f"Bearer {scoped}"}
@@ -93,7 +75,7 @@ async def main():
                 check("of its kind, not retryable", (error["kind"], error["retryable"]) == ("unknown_entity", False))
                 check("and said in its text", wrong.content[0].text == error["message"])
     await over_stdio()
-    print(f"mcp-client: {checks} checks passed")
+    check.report()
 
 
 async def over_stdio():
