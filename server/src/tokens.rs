@@ -52,20 +52,11 @@ pub(crate) async fn issue(
     let now = SystemTime::now();
     store.delete_expired_tokens(now).await?;
     let token = secrets::random_secret();
-    let (bound, full) = match customer {
-        Some(_) => {
-            let share = scoped_share(max_tokens);
-            let full = format!(
-                "the application holds {share} service tokens or more, and scoped tokens are issued only below that (of the {max_tokens} this service keeps for one, a tenth stays for application tokens)"
-            );
-            (share, full)
-        }
-        None => (
-            max_tokens,
-            format!(
-                "the application holds {max_tokens} service tokens, the most this service keeps for one"
-            ),
-        ),
+    let scoped = customer.is_some();
+    let bound = if scoped {
+        scoped_share(max_tokens)
+    } else {
+        max_tokens
     };
     let record = TokenRecord {
         token_hash: secrets::hash(token.expose_secret()),
@@ -75,7 +66,9 @@ pub(crate) async fn issue(
     };
     match store.insert_token(record, issuer, bound).await? {
         TokenInsert::Stored => Ok(token),
-        TokenInsert::Full { next_expiry } => Err(too_many_tokens(&full, now, next_expiry)),
+        TokenInsert::Full { next_expiry } => {
+            Err(too_many_tokens(max_tokens, scoped, now, next_expiry))
+        }
         TokenInsert::IssuerGone => Err(match issuer {
             Issuer::ClientSecret(_) => ApiError::unauthorized("invalid client credentials"),
             Issuer::Token(_) => unauthorized(),
@@ -90,9 +83,24 @@ fn scoped_share(max_tokens: u32) -> u32 {
     max_tokens.saturating_sub((max_tokens / 10).max(1))
 }
 
-/// 429: the application holds its bound of live tokens (`full` says which); a retry can succeed
-/// once the first expires (at least a second from now).
-fn too_many_tokens(full: &str, now: SystemTime, next_expiry: Option<SystemTime>) -> ApiError {
+/// 429: the application holds its bound of live tokens, `max_tokens` or, for a `scoped` token,
+/// its [`scoped_share`]; a retry can succeed once the first expires (at least a second from now).
+fn too_many_tokens(
+    max_tokens: u32,
+    scoped: bool,
+    now: SystemTime,
+    next_expiry: Option<SystemTime>,
+) -> ApiError {
+    let full = if scoped {
+        format!(
+            "the application holds {} service tokens or more, and scoped tokens are issued only below that (of the {max_tokens} this service keeps for one, a tenth stays for application tokens)",
+            scoped_share(max_tokens)
+        )
+    } else {
+        format!(
+            "the application holds {max_tokens} service tokens, the most this service keeps for one"
+        )
+    };
     let wait = next_expiry
         .and_then(|at| at.duration_since(now).ok())
         .map_or(Duration::from_secs(1), |wait| {
