@@ -2,9 +2,9 @@
 //! to public addresses.
 //!
 //! Its DNS resolver drops the addresses a name resolves to that are not public (loopback,
-//! private, link-local, reserved: [`is_local_ip`]), and refuses a name left with none. The addresses judged are the ones the
-//! connection is then made to, so a name cannot resolve to a public address when checked and to a
-//! private one when connected to (DNS rebinding).
+//! private, link-local, reserved: [`is_local_ip`]), and refuses a name left with none. The
+//! addresses judged are the ones the connection is then made to, so a name cannot resolve to a
+//! public address when checked and to a private one when connected to (DNS rebinding).
 
 use std::error::Error;
 use std::fmt;
