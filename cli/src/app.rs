@@ -12,7 +12,7 @@ use integrations::{
 };
 use url::{Host, Url};
 
-use crate::error::{CliError, ExitKind, Hints, store_error};
+use crate::error::{CliError, ExitKind, Hints, set_hint, store_error};
 
 /// The redirect URI `login` uses when none is configured. Register it with your OAuth app.
 pub const DEFAULT_REDIRECT_URI: &str = "http://127.0.0.1:8765/callback";
@@ -383,11 +383,6 @@ pub fn setup_hint(provider: &str) -> String {
             &format!("{prefix}_CLIENT_ID and {prefix}_CLIENT_SECRET"),
         )
     }
-}
-
-/// `set KEYS in the environment or the [provider] section of INTEGRATIONS_CONFIG`.
-pub fn set_hint(provider: &str, keys: &str) -> String {
-    format!("set {keys} in the environment or the [{provider}] section of INTEGRATIONS_CONFIG")
 }
 
 /// What to set for `provider`'s OAuth app, given the sources of its configured values: its

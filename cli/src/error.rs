@@ -10,7 +10,10 @@ use integrations::declarative::DeclarativeError;
 use integrations::{AuthError, ConfigError, ErrorClass, OAuthErrorCode, StoreError};
 use integrations_server::{ServerError, ServiceStoreError};
 
-use crate::app::set_hint;
+/// `set KEYS in the environment or the [provider] section of INTEGRATIONS_CONFIG`.
+pub fn set_hint(provider: &str, keys: &str) -> String {
+    format!("set {keys} in the environment or the [{provider}] section of INTEGRATIONS_CONFIG")
+}
 
 /// What kind of failure, i.e. which exit code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
