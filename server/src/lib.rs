@@ -10,7 +10,7 @@
 //! | --- | --- |
 //! | `POST /api/v1/account/applications/token` | `{access_token, token_type: "bearer", expires_in, organization_id}` |
 //! | `POST /api/v1/account/applications/scoped-token` | `{token, expires_in}`, limited to one customer |
-//! | `POST /api/v1/account/applications/token/revoke` | `{revoked}`: the token named ends now |
+//! | `POST /api/v1/account/applications/token/revoke` | `{revoked, count}`: the token named (`token`), or every token scoped to the customer named (`customer_name`), ends now |
 //! | `POST /api/v1/integrations/connectors` (also `/v1/...`) | 201, the connector |
 //! | `GET /api/v1/integrations/connectors` | `{data: [connector, ...], next_cursor}`: a page of at most `limit` connectors (1–1,000, default 100), oldest first; pass `next_cursor` as `cursor` for the next page (`null` on the last) |
 //! | `GET`, `PATCH`, `DELETE /api/v1/integrations/connectors/{id}` | the connector |

@@ -1,6 +1,7 @@
 //! `POST /api/v1/account/applications/token` (client id and secret → service token),
 //! `POST /api/v1/account/applications/scoped-token` (a token limited to one customer) and
-//! `POST /api/v1/account/applications/token/revoke` (a token ended before it expires).
+//! `POST /api/v1/account/applications/token/revoke` (a token, or a customer's tokens, ended
+//! before they expire).
 
 use axum::extract::{FromRequest, Request, State};
 use axum::http::StatusCode;
@@ -177,28 +178,38 @@ pub(crate) async fn scoped_token(
     }))
 }
 
-/// A service token to revoke.
+/// What to revoke: one token, or every token of one customer.
 #[derive(Deserialize, ToSchema)]
 pub(crate) struct RevokeRequest {
     /// The token, as issued (an application token or a scoped token).
-    token: String,
+    token: Option<String>,
+    /// The customer whose scoped tokens all end, instead of one token (`workspace_name` and
+    /// `external_user_id` are other names for it).
+    customer_name: Option<String>,
+    /// The same as `customer_name`.
+    workspace_name: Option<String>,
+    /// The same as `customer_name`.
+    external_user_id: Option<String>,
 }
 
 /// What a revocation did.
 #[derive(Serialize, ToSchema)]
 pub(crate) struct RevokeResponse {
-    /// Whether the token was found and deleted: `false` for a token already gone (revoked, or
-    /// expired and deleted) or not the caller's to revoke. A token past its expiry that is still
-    /// stored is deleted too, and answers `true`.
+    /// Whether any token was found and deleted: `false` for a token already gone (revoked, or
+    /// expired and deleted) or not the caller's to revoke, and for a customer without tokens. A
+    /// token past its expiry that is still stored is deleted too, and counts.
     revoked: bool,
+    /// How many tokens were deleted.
+    count: u64,
 }
 
-/// Ends a service token before it expires: one the application issued (with an application
-/// token), or one scoped to the caller's own customer (with a scoped token, which may revoke
-/// itself). A token handed to a browser for one customer can so be ended when that session
-/// ends. Requests already verified with it finish; later ones get 401. Tokens whose values
-/// are not known (those a leaked application token issued) end all at once with the rotation
-/// of the application's client secret (`integrations apps rotate-secret`).
+/// Ends service tokens before they expire: one token, or every token scoped to one customer.
+/// With an application token, any token the application issued, or any customer's; with a
+/// scoped token, a token of its own customer (itself too) or all of them. A token handed to a
+/// browser for one customer can so be ended when that session ends, and a customer's sessions
+/// all at once (signed out everywhere, or a token leaked whose value is not known). Requests
+/// already verified with a token finish; later ones get 401. The application's own tokens
+/// end all at once with the rotation of its client secret (`integrations apps rotate-secret`).
 #[utoipa::path(
     post,
     path = "/api/v1/account/applications/token/revoke",
@@ -206,9 +217,10 @@ pub(crate) struct RevokeResponse {
     request_body = RevokeRequest,
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "Whether the token was revoked", body = RevokeResponse),
+        (status = 200, description = "What was revoked", body = RevokeResponse),
         (status = 401, description = "A missing, invalid or expired token", body = ErrorBody),
-        (status = 422, description = "No token named", body = ErrorBody),
+        (status = 403, description = "A scoped token named another customer", body = ErrorBody),
+        (status = 422, description = "Neither a token nor a customer named, both, names that disagree, or a name with a control character", body = ErrorBody),
         (status = 429, description = "Over the application's rate limit; retry after Retry-After seconds", body = ErrorBody,
             headers(("Retry-After" = u64, description = "Seconds to wait"))),
     )
@@ -220,13 +232,51 @@ pub(crate) async fn revoke(
 ) -> Result<Json<RevokeResponse>, ApiError> {
     let principal = bearer.verify(state.store.as_ref(), &state.limiter).await?;
     let ApiJson(request) = ApiJson::<RevokeRequest>::from_request(body, &state).await?;
-    let revoked = state
-        .store
-        .delete_token(
-            &secrets::hash(request.token.trim()),
-            &principal.application_id,
-            principal.customer.as_deref(),
-        )
-        .await?;
-    Ok(Json(RevokeResponse { revoked }))
+    let customer = customer_of(
+        request.customer_name.as_deref(),
+        request.workspace_name.as_deref(),
+        request.external_user_id.as_deref(),
+    )?;
+    let count = match (request.token, customer) {
+        (Some(token), None) => u64::from(
+            state
+                .store
+                .delete_token(
+                    &secrets::hash(token.trim()),
+                    &principal.application_id,
+                    principal.customer.as_deref(),
+                )
+                .await?,
+        ),
+        (None, Some(customer)) => {
+            if principal
+                .customer
+                .as_ref()
+                .is_some_and(|own| *own != customer)
+            {
+                return Err(ApiError::new(
+                    StatusCode::FORBIDDEN,
+                    "a scoped token revokes its own customer's tokens only; use the application's token for another customer's",
+                ));
+            }
+            state
+                .store
+                .delete_customer_tokens(&principal.application_id, &customer)
+                .await?
+        }
+        (Some(_), Some(_)) => {
+            return Err(ApiError::unprocessable(
+                "name a token or a customer to revoke, not both",
+            ));
+        }
+        (None, None) => {
+            return Err(ApiError::unprocessable(
+                "name the token to revoke (token), or the customer whose tokens to revoke (customer_name)",
+            ));
+        }
+    };
+    Ok(Json(RevokeResponse {
+        revoked: count > 0,
+        count,
+    }))
 }

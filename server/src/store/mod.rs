@@ -457,6 +457,12 @@ pub trait ServiceStore: Send + Sync + fmt::Debug {
         application_id: &str,
         customer: Option<&str>,
     ) -> Result<bool, ServiceStoreError>;
+    /// Deletes every token of the application scoped to `customer`; how many were deleted.
+    async fn delete_customer_tokens(
+        &self,
+        application_id: &str,
+        customer: &str,
+    ) -> Result<u64, ServiceStoreError>;
     /// The token with this hash, expired or not.
     async fn token(&self, token_hash: &str) -> Result<Option<TokenRecord>, ServiceStoreError>;
     /// The token with this hash (expired or not) and, when its application has one, that

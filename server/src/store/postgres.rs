@@ -833,6 +833,21 @@ impl ServiceStore for PostgresServiceStore {
         .await
     }
 
+    async fn delete_customer_tokens(
+        &self,
+        application_id: &str,
+        customer: &str,
+    ) -> Result<u64, ServiceStoreError> {
+        self.run("deleted a customer's service tokens", 1, async |c| {
+            c.execute(
+                "DELETE FROM integrations_service_tokens WHERE application_id = $1 AND customer = $2",
+                &[&application_id, &customer],
+            )
+            .await
+        })
+        .await
+    }
+
     async fn token(&self, token_hash: &str) -> Result<Option<TokenRecord>, ServiceStoreError> {
         let rows = self
             .query(

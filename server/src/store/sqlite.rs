@@ -861,6 +861,22 @@ impl ServiceStore for SqliteServiceStore {
         .await
     }
 
+    async fn delete_customer_tokens(
+        &self,
+        application_id: &str,
+        customer: &str,
+    ) -> Result<u64, ServiceStoreError> {
+        let (application, customer) = (application_id.to_string(), customer.to_string());
+        self.run("deleted a customer's service tokens", move |c| {
+            c.execute(
+                "DELETE FROM tokens WHERE application_id = ?1 AND customer = ?2",
+                params![application, customer],
+            )
+            .map(|deleted| deleted as u64)
+        })
+        .await
+    }
+
     async fn token(&self, token_hash: &str) -> Result<Option<TokenRecord>, ServiceStoreError> {
         let hash = token_hash.to_string();
         self.read("read a service token", move |c| {

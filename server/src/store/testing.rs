@@ -24,6 +24,7 @@ pub async fn run_conformance(store: DynStore) {
     an_application_holds_at_most_its_bound_of_tokens(&store).await;
     concurrent_inserts_never_pass_the_bound_of_tokens(&store, 12).await;
     a_token_is_deleted_only_by_its_application_and_customer(&store).await;
+    a_customer_s_tokens_are_deleted_together_and_no_others(&store).await;
     connectors_stay_with_their_application(&store).await;
     a_token_is_read_with_its_own_application_s_connector_only(&store).await;
     concurrent_reads_of_tokens_and_connectors_each_get_their_own_answer(&store, 48).await;
@@ -426,6 +427,70 @@ pub async fn a_token_is_deleted_only_by_its_application_and_customer(store: &Dyn
     assert!(delete("revoke-app", "revoke-1", None).await);
     for hash in ["revoke-app", "revoke-alice", "revoke-bob"] {
         assert_eq!(store.token(hash).await.unwrap(), None, "{hash}");
+    }
+}
+
+/// Deleting a customer's tokens deletes every token of the application scoped to that customer,
+/// expired or not, and no other: not the application's own, another customer's, or the same
+/// customer's of another application.
+pub async fn a_customer_s_tokens_are_deleted_together_and_no_others(store: &DynStore) {
+    with_application(store, "customer-revoke-1").await;
+    with_application(store, "customer-revoke-2").await;
+    let token =
+        |hash: &str, app: &str, customer: Option<&str>, expires_at: SystemTime| TokenRecord {
+            token_hash: hash.into(),
+            application_id: app.into(),
+            customer: customer.map(str::to_string),
+            expires_at,
+        };
+    let later = now() + Duration::from_secs(600);
+    let tokens = [
+        token("customer-revoke-app", "customer-revoke-1", None, later),
+        token(
+            "customer-revoke-alice",
+            "customer-revoke-1",
+            Some("alice"),
+            later,
+        ),
+        token(
+            "customer-revoke-alice-expired",
+            "customer-revoke-1",
+            Some("alice"),
+            ms(1),
+        ),
+        token(
+            "customer-revoke-bob",
+            "customer-revoke-1",
+            Some("bob"),
+            later,
+        ),
+        token(
+            "customer-revoke-other-alice",
+            "customer-revoke-2",
+            Some("alice"),
+            later,
+        ),
+    ];
+    for t in &tokens {
+        issued(store, t.clone()).await;
+    }
+    let delete = |app: &'static str, customer: &'static str| async move {
+        store.delete_customer_tokens(app, customer).await.unwrap()
+    };
+    assert_eq!(delete("customer-revoke-1", "alice").await, 2);
+    assert_eq!(
+        delete("customer-revoke-1", "alice").await,
+        0,
+        "gone already"
+    );
+    assert_eq!(delete("customer-revoke-1", "carol").await, 0, "no tokens");
+    for t in &tokens {
+        let kept = store.token(&t.token_hash).await.unwrap();
+        if t.application_id == "customer-revoke-1" && t.customer.as_deref() == Some("alice") {
+            assert_eq!(kept, None, "{}", t.token_hash);
+        } else {
+            assert_eq!(kept.as_ref(), Some(t), "{}", t.token_hash);
+        }
     }
 }
 

@@ -193,6 +193,14 @@ async fn a_scoped_token_needs_one_customer_and_an_application_token() {
 
 const REVOKE: &str = "/api/v1/account/applications/token/revoke";
 
+/// Whether `token` is accepted: it lists its application's connectors.
+async fn accepted(service: &Service, token: &str) -> bool {
+    let (status, _) = service
+        .get("/api/v1/integrations/connectors", Some(token))
+        .await;
+    status == 200
+}
+
 /// An application token revokes any of its application's tokens, a scoped token only those of
 /// its own customer (itself included), neither another application's; a revoked token is 401 at
 /// once, and revoking it again says `revoked: false`.
@@ -218,16 +226,6 @@ async fn a_token_is_revoked_by_its_application_or_its_own_customer_only() {
             body["revoked"].as_bool().unwrap()
         }
     };
-    let works = |token: &str| {
-        let token = token.to_string();
-        let service = &service;
-        async move {
-            let (status, _) = service
-                .get("/api/v1/integrations/connectors", Some(&token))
-                .await;
-            status == 200
-        }
-    };
 
     assert!(
         !revoke(&other_token, &alice).await,
@@ -239,7 +237,7 @@ async fn a_token_is_revoked_by_its_application_or_its_own_customer_only() {
         "an application token, by a scoped one"
     );
     for token in [&alice, &bob, &spare_app_token] {
-        assert!(works(token).await, "untouched");
+        assert!(accepted(&service, token).await, "untouched");
     }
     assert!(revoke(&alice, &alice_again).await, "the same customer's");
     assert!(revoke(&alice, &alice).await, "itself");
@@ -252,16 +250,86 @@ async fn a_token_is_revoked_by_its_application_or_its_own_customer_only() {
         "another token of its application"
     );
     for token in [&alice, &alice_again, &bob, &spare_app_token] {
-        assert!(!works(token).await, "revoked");
+        assert!(!accepted(&service, token).await, "revoked");
     }
     assert!(!revoke(&app_token, &bob).await, "revoked already");
-    assert!(works(&app_token).await);
-    assert!(works(&other_token).await);
+    assert!(accepted(&service, &app_token).await);
+    assert!(accepted(&service, &other_token).await);
 
     let (status, _) = service.post(REVOKE, None, json!({ "token": bob })).await;
     assert_eq!(status, 401);
     let (status, _) = service.post(REVOKE, Some(&app_token), json!({})).await;
     assert_eq!(status, 422, "no token named");
+    let (status, body) = service
+        .post(REVOKE, Some(&app_token), json!({ "token": app_token }))
+        .await;
+    assert_eq!(
+        (status, body),
+        (200, json!({ "revoked": true, "count": 1 }))
+    );
+}
+
+/// Naming a customer revokes every token scoped to it, and only those: with the application's
+/// token any customer's, with a scoped token its own customer's (itself too) and no other (403);
+/// a token and a customer together, or neither, is 422.
+#[tokio::test]
+async fn a_customer_s_tokens_are_revoked_together_by_its_application_or_its_own_token() {
+    let service = Service::start().await;
+    let acme = service.application("acme").await;
+    let other = service.application("other").await;
+    let app_token = service.app_token(&acme).await;
+    let alice = service.scoped_token(&app_token, "alice").await;
+    let alice_again = service.scoped_token(&app_token, "alice").await;
+    let bob = service.scoped_token(&app_token, "bob").await;
+    let bob_again = service.scoped_token(&app_token, "bob").await;
+    let other_app_token = service.app_token(&other).await;
+    let other_alice = service.scoped_token(&other_app_token, "alice").await;
+    let revoke = |caller: &str, body: serde_json::Value| {
+        let caller = caller.to_string();
+        let service = &service;
+        async move { service.post(REVOKE, Some(&caller), body).await }
+    };
+
+    let (status, body) = revoke(&alice, json!({ "customer_name": "bob" })).await;
+    assert_eq!(status, 403, "{body}");
+    let (status, body) = revoke(&app_token, json!({ "token": bob, "customer_name": "bob" })).await;
+    assert_eq!(status, 422, "{body}");
+    for token in [&alice, &alice_again, &bob, &bob_again] {
+        assert!(accepted(&service, token).await, "untouched by a refusal");
+    }
+
+    let (status, body) = revoke(&app_token, json!({ "workspace_name": "alice" })).await;
+    assert_eq!(
+        (status, body),
+        (200, json!({ "revoked": true, "count": 2 }))
+    );
+    assert!(
+        !accepted(&service, &alice).await && !accepted(&service, &alice_again).await,
+        "revoked"
+    );
+    for token in [&bob, &bob_again, &app_token, &other_alice, &other_app_token] {
+        assert!(
+            accepted(&service, token).await,
+            "another customer's or application's"
+        );
+    }
+
+    let (status, body) = revoke(&bob, json!({ "customer_name": "bob" })).await;
+    assert_eq!(
+        (status, body),
+        (200, json!({ "revoked": true, "count": 2 }))
+    );
+    assert!(
+        !accepted(&service, &bob).await && !accepted(&service, &bob_again).await,
+        "itself too"
+    );
+
+    let (status, body) = revoke(&app_token, json!({ "customer_name": "bob" })).await;
+    assert_eq!(
+        (status, body),
+        (200, json!({ "revoked": false, "count": 0 }))
+    );
+    assert!(accepted(&service, &app_token).await && accepted(&service, &other_alice).await);
 }
 
 /// An application holds at most `max_service_tokens` tokens, of which scoped tokens take all but
@@ -327,7 +395,10 @@ async fn an_application_past_its_bound_of_tokens_is_429_until_one_is_revoked() {
         let (status, body) = service
             .post(REVOKE, Some(&app_token), json!({ "token": token }))
             .await;
-        assert_eq!((status, body), (200, json!({ "revoked": true })));
+        assert_eq!(
+            (status, body),
+            (200, json!({ "revoked": true, "count": 1 }))
+        );
     }
     let (status, body) = service
         .post(
