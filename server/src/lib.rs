@@ -197,7 +197,8 @@
 //!
 //! Each module imports only those above it: `error`; `metrics` (Prometheus text); `limits` (rate
 //! limit, the answer past a request's deadline); `edge` (the layer every request passes: its
-//! deadline and its count); `store` ([`ServiceStore`], [`SqliteServiceStore`],
+//! deadline and its count); `listen` (serving connections: the time to send a request's head,
+//! the graceful shutdown); `store` ([`ServiceStore`], [`SqliteServiceStore`],
 //! `PostgresServiceStore`); `secrets` (random values, hashes, sealing); `keycheck` (whether the
 //! configured keys open the stored credentials); `tokens` (the `Principal` extractor);
 //! `providers` (connector types, credentials, warm connectors); `admin` ([`Admin`]);
