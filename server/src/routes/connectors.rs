@@ -942,6 +942,23 @@ pub(crate) async fn remove(
 ) -> Result<Json<Connector>, ApiError> {
     let started = Instant::now();
     let record = owned(&state, &principal, &id).await?;
+    // A client that leaves (or the request's deadline) must not stop it between the revocation
+    // and the deletes: the connector would be listed as active with a grant already revoked.
+    to_completion(
+        revoke_and_delete(state, principal, record, started),
+        writes_lost,
+    )
+    .await
+    .map(Json)
+}
+
+/// [`remove`]'s writes, from reading the credentials to the audit entry.
+async fn revoke_and_delete(
+    state: AppState,
+    principal: Principal,
+    record: ConnectorRecord,
+    started: Instant,
+) -> Result<Connector, ApiError> {
     let stored = state.connectors.credentials_of_deleted(&record).await?;
     let status = record_status(stored.as_ref());
     let answer = view_as(&state, &record, ConnectorStatus::of(status));
@@ -963,7 +980,7 @@ pub(crate) async fn remove(
     connector_audit(&principal, &record, "connector.delete", Vec::new(), started)
         .record(state.store.as_ref(), StatusCode::OK)
         .await;
-    Ok(Json(answer))
+    Ok(answer)
 }
 
 #[cfg(test)]

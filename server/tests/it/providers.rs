@@ -1212,6 +1212,68 @@ async fn deleting_a_google_connector_revokes_its_grant_and_its_credentials() {
     );
 }
 
+/// The client leaves while the provider answers the revocation: the deletion still ends with
+/// the connector and its credentials gone, not with a connector listed as active whose grant
+/// was revoked.
+#[tokio::test]
+async fn a_deletion_completes_when_the_client_leaves_during_the_revocation() {
+    let fake = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/revoke"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({}))
+                .set_delay(Duration::from_millis(500)),
+        )
+        .mount(&fake)
+        .await;
+    let svc = start_with_app(&fake, "GOOGLE", "service-app", &[]).await;
+    let token = app_token(&svc).await;
+    let (status, connector) = create(
+        &svc,
+        &token,
+        json!({
+            "customer_name": "c", "connector_type": "google",
+            "credentials": {
+                "access_token": "ya29-current", "refresh_token": "1//to-revoke",
+                "client_id": "own-client", "client_secret": "own-secret",
+            },
+        }),
+    )
+    .await;
+    assert_eq!(status, 201, "{connector}");
+    let id = connector["id"].as_str().unwrap();
+    let connector_path = format!("/api/v1/integrations/connectors/{id}");
+    let left = svc
+        .http
+        .delete(format!("{}{connector_path}", svc.url))
+        .bearer_auth(&token)
+        .timeout(Duration::from_millis(100))
+        .send()
+        .await;
+    assert!(left.unwrap_err().is_timeout(), "the client gave up first");
+    let waited = std::time::Instant::now();
+    while svc.get(&connector_path, Some(&token)).await.0 != 404 {
+        assert!(
+            waited.elapsed() < Duration::from_secs(10),
+            "the connector is still listed after its grant was revoked"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    use integrations::CredentialStore;
+    assert!(
+        svc.credentials()
+            .await
+            .get("google", id)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let received = fake.received_requests().await.unwrap();
+    assert_eq!(received.len(), 1);
+    assert_eq!(form_of(&received[0])["token"], "1//to-revoke");
+}
+
 #[tokio::test]
 async fn a_provider_from_the_service_s_own_definition_file_gets_connectors() {
     let fake = MockServer::start().await;
