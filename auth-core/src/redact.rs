@@ -218,6 +218,70 @@ fn skip_string(chars: &mut std::iter::Peekable<std::str::Chars<'_>>) {
     }
 }
 
+/// A store location (a `scheme://user:password@host/...` URL or a libpq connection string) fit to
+/// print: the password of its user information and the value of every `password=` (any case,
+/// `sslpassword=` too, quoted or not) replaced by `***`.
+///
+/// The user information runs to the last `@`, so that a password with an unescaped `/`, `?`,
+/// `#` or `@`, which a URL parser would not see as a password but a PostgreSQL client may send
+/// as one, is hidden too (and a `@` further on hides more than it must, never less).
+///
+/// ```
+/// use auth_core::redact::without_passwords;
+///
+/// assert_eq!(
+///     without_passwords("postgres://app:/s3cret@db/app?sslmode=require"),
+///     "postgres://app:***@db/app?sslmode=require"
+/// );
+/// assert_eq!(
+///     without_passwords("host=db password='two words' user=app"),
+///     "host=db password=*** user=app"
+/// );
+/// ```
+pub fn without_passwords(location: &str) -> String {
+    const KEY: &str = "password=";
+    let location = location
+        .split_once("://")
+        .and_then(|(scheme, rest)| {
+            let (userinfo, host) = rest.rsplit_once('@')?;
+            let (user, _) = userinfo.split_once(':')?;
+            Some(format!("{scheme}://{user}:***@{host}"))
+        })
+        .unwrap_or_else(|| location.to_string());
+    let mut shown = String::with_capacity(location.len());
+    let mut rest = location.as_str();
+    // ASCII lower-casing keeps byte offsets: a position in the lower-cased copy indexes `rest`.
+    while let Some(at) = rest.to_ascii_lowercase().find(KEY) {
+        let value = at + KEY.len();
+        let end = value + value_len(&rest[value..]);
+        shown.push_str(&rest[..value]);
+        shown.push_str("***");
+        rest = &rest[end..];
+    }
+    shown.push_str(rest);
+    shown
+}
+
+/// The length of a connection parameter's value at the start of `text`: a libpq quoted value
+/// (`'...'`, with `\'` and `\\` escaped) to its closing quote, or else to the next whitespace or
+/// `&`.
+fn value_len(text: &str) -> usize {
+    if let Some(quoted) = text.strip_prefix('\'') {
+        let mut escaped = false;
+        for (i, c) in quoted.char_indices() {
+            match c {
+                _ if escaped => escaped = false,
+                '\\' => escaped = true,
+                '\'' => return i + 2,
+                _ => {}
+            }
+        }
+        return text.len();
+    }
+    text.find(|c: char| c.is_whitespace() || c == '&')
+        .unwrap_or(text.len())
+}
+
 /// What kind of JSON value `value` is (`"a string"`, `"an array"`, ...), for an error about a
 /// caller's value that must not quote it: the value may be private text, or a pasted token.
 ///
@@ -246,6 +310,57 @@ mod tests {
         secrets.iter().fold(Redactor::new(), |r, s| {
             r.with_secret(&SecretString::from(*s))
         })
+    }
+
+    #[test]
+    fn store_locations_are_shown_without_passwords() {
+        for (location, shown) in [
+            (
+                "postgres://svc:hunter2@db.example.com:5432/x",
+                "postgres://svc:***@db.example.com:5432/x",
+            ),
+            ("mysql://svc:pa/ss@word@db/x", "mysql://svc:***@db/x"),
+            // Where a URL parser sees no password but a PostgreSQL client sends one.
+            (
+                "postgres://app:/hunter2@db/app",
+                "postgres://app:***@db/app",
+            ),
+            (
+                "postgres://app:123/hunter2@db/app",
+                "postgres://app:***@db/app",
+            ),
+            (
+                "postgres://app:?hunter2@db/app",
+                "postgres://app:***@db/app",
+            ),
+            (
+                "postgres://app:#hunter2@db/app",
+                "postgres://app:***@db/app",
+            ),
+            ("postgres://:hunter2@db/app", "postgres://:***@db/app"),
+            ("postgres://svc@db/x", "postgres://svc@db/x"),
+            (
+                "postgres://db/x?user=svc&Password=hunter2&sslmode=require",
+                "postgres://db/x?user=svc&Password=***&sslmode=require",
+            ),
+            (
+                "postgres://db/x?sslpassword=hunter2",
+                "postgres://db/x?sslpassword=***",
+            ),
+            (
+                "host=db password=hunter2 user=svc password=x",
+                "host=db password=*** user=svc password=***",
+            ),
+            (
+                r"host=db password='hunter2 it\'s \\ two' user=svc",
+                "host=db password=*** user=svc",
+            ),
+            ("host=db password='unclosed hunter2", "host=db password=***"),
+            ("./credentials.db", "./credentials.db"),
+            ("", ""),
+        ] {
+            assert_eq!(without_passwords(location), shown, "{location}");
+        }
     }
 
     #[test]

@@ -6,6 +6,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use integrations::auth_core::redact::without_passwords;
 use integrations::{
     AuthError, AuthManager, ConfigError, ConfigSource, CredentialStore, FileCredentialStore,
     SqliteCredentialStore,
@@ -140,36 +141,6 @@ impl Globals {
             None => StoreSpec::platform_default(),
         }
     }
-}
-
-/// `spec`, a store value that is no store spec, fit to be echoed: the password of a
-/// `scheme://user:password@host` URL and the value of every `password=` (a libpq connection
-/// string, or a URL's query) replaced by `***`. The user information runs to the last `@`, so that
-/// a password with an unescaped `/` or `@` is hidden too.
-pub fn without_passwords(spec: &str) -> String {
-    const KEY: &str = "password=";
-    let spec = spec
-        .split_once("://")
-        .and_then(|(scheme, rest)| {
-            let (userinfo, host) = rest.rsplit_once('@')?;
-            let (user, _) = userinfo.split_once(':')?;
-            Some(format!("{scheme}://{user}:***@{host}"))
-        })
-        .unwrap_or_else(|| spec.to_string());
-    let mut shown = String::with_capacity(spec.len());
-    let mut rest = spec.as_str();
-    // ASCII lower-casing keeps byte offsets: a position in the lower-cased copy indexes `rest`.
-    while let Some(at) = rest.to_ascii_lowercase().find(KEY) {
-        let value = at + KEY.len();
-        let end = rest[value..]
-            .find(|c: char| c.is_whitespace() || c == '&')
-            .map_or(rest.len(), |len| value + len);
-        shown.push_str(&rest[..value]);
-        shown.push_str("***");
-        rest = &rest[end..];
-    }
-    shown.push_str(rest);
-    shown
 }
 
 /// A configured manager over the chosen store, with the hints for error messages.
@@ -449,30 +420,6 @@ mod tests {
         assert_eq!(StoreSpec::parse("sqlite:"), None);
         assert_eq!(StoreSpec::parse("postgres://x"), None);
         assert_eq!(StoreSpec::parse("credentials.db"), None);
-    }
-
-    #[test]
-    fn bad_store_values_are_shown_without_passwords() {
-        for (spec, shown) in [
-            (
-                "postgres://svc:hunter2@db.example.com:5432/x",
-                "postgres://svc:***@db.example.com:5432/x",
-            ),
-            ("mysql://svc:pa/ss@word@db/x", "mysql://svc:***@db/x"),
-            ("postgres://svc@db/x", "postgres://svc@db/x"),
-            (
-                "postgres://db/x?user=svc&Password=hunter2&sslmode=require",
-                "postgres://db/x?user=svc&Password=***&sslmode=require",
-            ),
-            (
-                "host=db password=hunter2 user=svc password=x",
-                "host=db password=*** user=svc password=***",
-            ),
-            ("./credentials.db", "./credentials.db"),
-            ("", ""),
-        ] {
-            assert_eq!(without_passwords(spec), shown, "{spec}");
-        }
     }
 
     #[test]

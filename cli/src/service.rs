@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use integrations::asana::{self, AsanaAppCredentials};
 use integrations::auth_core::config::ConfigLoader;
+use integrations::auth_core::redact::without_passwords;
 use integrations::{EnvSource, KeyRing};
 use integrations_server::{
     Admin, Application, ApplicationCredentials, Server, ServerBuilder, ServerError, StoreLocation,
@@ -13,7 +14,7 @@ use integrations_server::{
 use serde_json::{Value, json};
 use url::Url;
 
-use crate::app::{Globals, without_passwords};
+use crate::app::Globals;
 use crate::args::{AppsCommand, ServeArgs, ServiceStoreArgs};
 use crate::error::{CliError, ExitKind, server_error, store_error, with_same_store};
 use crate::output::{Output, rfc3339, table};

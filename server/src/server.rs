@@ -13,6 +13,7 @@ use axum::Router;
 use axum::http::StatusCode;
 use integrations::asana::{AsanaAppCredentials, AsanaAuthProvider, DownloadClient, RetryConfig};
 use integrations::auth_core::config::is_secure_endpoint;
+use integrations::auth_core::redact::without_passwords;
 use integrations::{CredentialStore, EnvSource, KeyRing, RecordOpener, SqliteCredentialStore};
 use tokio::net::TcpListener;
 use url::Url;
@@ -127,7 +128,9 @@ impl fmt::Display for StoreLocation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             StoreLocation::Directory(dir) => write!(f, "{}", dir.display()),
-            StoreLocation::Postgres(url) => match Url::parse(url) {
+            // The user information's password first, as a PostgreSQL client reads it: a URL
+            // parser sees none in `postgres://app:/secret@db`, where the client sends `/secret`.
+            StoreLocation::Postgres(url) => match Url::parse(&without_passwords(url)) {
                 Ok(mut parsed) => {
                     if parsed.password().is_some() {
                         let _ = parsed.set_password(Some("***"));

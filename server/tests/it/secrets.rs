@@ -200,6 +200,11 @@ fn a_store_url_s_password_is_never_formatted() {
         "postgres://app@db.internal/app?password=canary-pg-password",
         "postgresql://app@db.internal/app?sslmode=require&PASSWORD=canary-pg-password",
         "postgres://app@db.internal/app?sslkey=k.pem&sslpassword=canary-pg-password",
+        // No password to a URL parser; a PostgreSQL client sends one.
+        "postgres://app:/canary-pg-password@db.internal/app",
+        "postgres://app:123/canary-pg-password@db.internal/app",
+        "postgres://app:?canary-pg-password@db.internal/app",
+        "postgres://app:#canary-pg-password@db.internal/app",
     ] {
         let location: integrations_server::StoreLocation = url.parse().unwrap();
         let builder = integrations_server::Server::builder().store(location.clone());
