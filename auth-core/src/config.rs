@@ -222,6 +222,7 @@ mod sealed {
     use std::fmt;
 
     use super::{SecretString, Url};
+    use crate::redact::shown_url;
 
     /// A loaded value.
     #[derive(Clone)]
@@ -241,7 +242,7 @@ mod sealed {
             match self {
                 ConfigValue::Text(t) => f.debug_tuple("Text").field(t).finish(),
                 ConfigValue::Secret(s) => f.debug_tuple("Secret").field(s).finish(),
-                ConfigValue::Url(u) => f.debug_tuple("Url").field(&u.as_str()).finish(),
+                ConfigValue::Url(u) => f.debug_tuple("Url").field(&shown_url(u)).finish(),
                 ConfigValue::List(l) => f.debug_tuple("List").field(l).finish(),
             }
         }
@@ -828,6 +829,7 @@ fn validate(
         FieldKind::Url => {
             let t = text(raw)?;
             let url = Url::parse(&t).map_err(|e| invalid(&format!("not a valid URL ({e})")))?;
+            refuse_user_info(&url, &invalid)?;
             if !is_secure_endpoint(&url) {
                 return Err(insecure(provider, field.name, &url, origin.clone()));
             }
@@ -836,6 +838,7 @@ fn validate(
         FieldKind::RedirectUri => {
             let t = text(raw)?;
             let url = Url::parse(&t).map_err(|e| invalid(&format!("not a valid URL ({e})")))?;
+            refuse_user_info(&url, &invalid)?;
             if !is_redirect_uri(&url) {
                 return Err(invalid(&format!(
                     "a redirect URI is https, http on 127.0.0.1, ::1 or localhost, an app's private-use scheme (a reversed domain, such as com.example.app:/callback) or urn:ietf:wg:oauth:2.0:oob; got {}",
@@ -924,6 +927,18 @@ fn is_loopback(url: &Url) -> bool {
         Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
         None => false,
     }
+}
+
+/// Refuses a URL with a user name or password: a credential written into a URL is printed
+/// wherever the URL is, and every credential here has a setting of its own.
+fn refuse_user_info(url: &Url, invalid: &impl Fn(&str) -> ConfigError) -> Result<(), ConfigError> {
+    if url.username().is_empty() && url.password().is_none() {
+        return Ok(());
+    }
+    Err(invalid(&format!(
+        "a URL with a user name or password is refused (got {}): give credentials in their own settings",
+        redact_url(url)
+    )))
 }
 
 /// Only the scheme, host and port of a URL (the scheme alone when it has no host): paths,

@@ -10,6 +10,7 @@ use url::Url;
 
 use crate::config::{ConfigField, ConfigLoader, ProviderConfig};
 use crate::error::{AuthError, ConfigError};
+use crate::redact::shown_url;
 use crate::secret::SecretString;
 use crate::token::{Credentials, OAuth2Token};
 
@@ -201,7 +202,7 @@ impl std::str::FromStr for BodyFormat {
 /// .with_client_auth(ClientAuthMethod::BasicAuth);
 /// assert_eq!(settings.scope_separator, ",");
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 #[non_exhaustive]
 pub struct OAuth2Settings {
     /// The consent page.
@@ -263,6 +264,66 @@ pub struct OAuth2Settings {
     /// A JSON pointer to the error's description (default `/error_description`; HubSpot's is
     /// `/message`).
     pub error_description_pointer: String,
+}
+
+/// Every field, URLs as [`shown_url`] prints them (a key in a query or user information is not
+/// shown); the client secret is a [`SecretString`].
+impl fmt::Debug for OAuth2Settings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Written out whole, so that a new field cannot be left out of `Debug` unnoticed.
+        let Self {
+            authorization_url,
+            token_url,
+            revocation_url,
+            client_id,
+            client_secret,
+            redirect_uri,
+            default_scopes,
+            scope_separator,
+            expiry_margin,
+            client_auth,
+            pkce,
+            revoke_token,
+            revocation_request,
+            revocation_scope,
+            extra_authorize_params,
+            request_timeout,
+            scope_param,
+            token_request_format,
+            token_response_format,
+            token_pointer,
+            invalid_grant_codes,
+            transient_codes,
+            error_pointer,
+            error_description_pointer,
+        } = self;
+        f.debug_struct("OAuth2Settings")
+            .field("authorization_url", &shown_url(authorization_url))
+            .field("token_url", &shown_url(token_url))
+            .field("revocation_url", &revocation_url.as_ref().map(shown_url))
+            .field("client_id", client_id)
+            .field("client_secret", client_secret)
+            .field("redirect_uri", &redirect_uri.as_ref().map(shown_url))
+            .field("default_scopes", default_scopes)
+            .field("scope_separator", scope_separator)
+            .field("expiry_margin", expiry_margin)
+            .field("client_auth", client_auth)
+            .field("pkce", pkce)
+            .field("revoke_token", revoke_token)
+            .field("revocation_request", revocation_request)
+            .field("revocation_scope", revocation_scope)
+            .field("extra_authorize_params", extra_authorize_params)
+            .field("request_timeout", request_timeout)
+            .field("scope_param", scope_param)
+            .field("token_request_format", token_request_format)
+            .field("token_response_format", token_response_format)
+            .field("token_pointer", token_pointer)
+            .field("invalid_grant_codes", invalid_grant_codes)
+            .field("transient_codes", transient_codes)
+            .field("error_pointer", error_pointer)
+            .field("error_description_pointer", error_description_pointer)
+            .finish()
+    }
 }
 
 impl OAuth2Settings {

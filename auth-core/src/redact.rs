@@ -21,6 +21,8 @@
 
 use std::fmt;
 
+use url::Url;
+
 use crate::secret::SecretString;
 
 /// What a secret is replaced with.
@@ -216,6 +218,41 @@ fn skip_string(chars: &mut std::iter::Peekable<std::str::Chars<'_>>) {
             _ => {}
         }
     }
+}
+
+/// `url` fit to print: without its user information, and with the value of each query
+/// parameter and its fragment shown as `***`; scheme, host, port and path as they are. An
+/// endpoint's URL may carry a key (an API gateway's `?subscription-key=`), and `Debug` of the
+/// settings that hold it must not print it.
+///
+/// ```
+/// use auth_core::redact::shown_url;
+///
+/// let url = "https://gw:key@auth.example.com/oauth/token?subscription-key=k&v=2#f".parse().unwrap();
+/// assert_eq!(
+///     shown_url(&url),
+///     "https://auth.example.com/oauth/token?subscription-key=***&v=***#***"
+/// );
+/// ```
+pub fn shown_url(url: &Url) -> String {
+    let mut shown = url.clone();
+    // A URL that cannot have user information has none to remove.
+    let _ = shown.set_password(None);
+    let _ = shown.set_username("");
+    if shown.query().is_some() {
+        let keys: Vec<String> = shown
+            .query_pairs()
+            .map(|(key, _)| key.into_owned())
+            .collect();
+        shown
+            .query_pairs_mut()
+            .clear()
+            .extend_pairs(keys.iter().map(|key| (key, "***")));
+    }
+    if shown.fragment().is_some() {
+        shown.set_fragment(Some("***"));
+    }
+    shown.into()
 }
 
 /// A store location (a `scheme://user:password@host/...` URL or a libpq connection string) fit to

@@ -32,6 +32,7 @@ use auth_core::config::{
 };
 use auth_core::http::client_once;
 use auth_core::provider::{ApiSettings, ClientAuthMethod, OAuth2Settings, RevocationScope};
+use auth_core::redact::shown_url;
 use auth_core::token::UserCredentials;
 use auth_core::{
     AuthError, AuthProvider, ConfigError, CredentialSource, Credentials, OAuth2Token, SecretString,
@@ -131,13 +132,13 @@ pub struct AsanaAppCredentials {
 impl fmt::Debug for AsanaAppCredentials {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AsanaAppCredentials")
-            .field("authorization_url", &self.authorization_url.as_str())
-            .field("token_url", &self.token_url.as_str())
-            .field("revocation_url", &self.revocation_url.as_str())
-            .field("api_base_url", &self.api_base_url.as_str())
+            .field("authorization_url", &shown_url(&self.authorization_url))
+            .field("token_url", &shown_url(&self.token_url))
+            .field("revocation_url", &shown_url(&self.revocation_url))
+            .field("api_base_url", &shown_url(&self.api_base_url))
             .field("client_id", &self.client_id)
             .field("client_secret", &self.client_secret)
-            .field("redirect_uri", &self.redirect_uri.as_ref().map(Url::as_str))
+            .field("redirect_uri", &self.redirect_uri.as_ref().map(shown_url))
             .field("token", &self.token)
             .field("default_scope", &self.default_scope)
             .field("workspace_gid", &self.workspace_gid)

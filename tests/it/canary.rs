@@ -300,6 +300,38 @@ async fn no_public_type_error_or_log_line_contains_a_secret() {
         SecretString::from("CANARY"),
         Credentials::new(OAuth2Token::bearer("CANARY"))
     );
+    // A key in an endpoint's query or fragment is never printed; user information is refused.
+    let gateway = ConfigLoader::new()
+        .with_env(EnvSource::from_pairs([
+            ("ASANA_CLIENT_ID", "id"),
+            ("ASANA_CLIENT_SECRET", "CANARY-s"),
+            (
+                "ASANA_TOKEN_URL",
+                "https://gw.example.com/-/oauth_token?subscription-key=CANARY-key#CANARY",
+            ),
+        ]))
+        .load("asana", integrations::asana::FIELDS)
+        .unwrap();
+    let gateway_credentials = AsanaAppCredentials::from_config(&gateway);
+    let gateway_provider = AsanaAuthProvider::from_config(gateway.clone()).unwrap();
+    assert_eq!(
+        gateway_credentials.token_url.query(),
+        Some("subscription-key=CANARY-key"),
+        "sent as configured"
+    );
+    clean!(gateway, gateway_credentials, gateway_provider);
+    let refused = ConfigLoader::new()
+        .with_env(EnvSource::from_pairs([(
+            "ASANA_TOKEN_URL",
+            "https://gw:CANARY@gw.example.com/-/oauth_token",
+        )]))
+        .load("asana", integrations::asana::FIELDS)
+        .unwrap_err();
+    assert!(
+        matches!(&refused, integrations::ConfigError::Invalid { field, .. } if field == "token_url"),
+        "{refused:?}"
+    );
+    assert_error_clean("a URL with user information", &refused);
     clean!(CredentialRecord::new(
         "p",
         "s",
