@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use integrations::asana::{self, AsanaAppCredentials};
 use integrations::auth_core::config::ConfigLoader;
-use integrations::auth_core::redact::without_passwords;
+use integrations::auth_core::redact::{shown_url, without_passwords};
 use integrations::{EnvSource, KeyRing};
 use integrations_server::{
     Admin, Application, ApplicationCredentials, Server, ServerBuilder, ServerError, StoreLocation,
@@ -279,7 +279,8 @@ fn checked_public_url(url: &Url) -> Result<Url, CliError> {
         Err(CliError::new(
             ExitKind::Usage,
             format!(
-                "--public-url is `{url}`: pass the http(s) URL the service is reached at, e.g. https://integrations.example.com"
+                "--public-url is `{}`: pass the http(s) URL the service is reached at, e.g. https://integrations.example.com",
+                shown_url(url)
             ),
         ))
     }

@@ -509,6 +509,20 @@ impl ServerBuilder {
                 ),
             });
         }
+        if let Some(url) = &self.public_url
+            && (!url.username().is_empty()
+                || url.password().is_some()
+                || url.query().is_some()
+                || url.fragment().is_some())
+        {
+            return Err(ServerError::InvalidConfig {
+                field: "public_url",
+                reason: format!(
+                    "`{}` must have no user information, query or fragment: the service's paths are added to it, and it is logged",
+                    url.origin().ascii_serialization()
+                ),
+            });
+        }
         // Its URLs, checked once here rather than at each connector. Its client may be half set
         // (an id without a secret): it then goes unused, as before.
         let mut urls = self.asana.clone();

@@ -580,6 +580,28 @@ async fn the_service_refuses_to_start_without_a_key_with_a_short_token_life_an_e
         }
         other => panic!("{:?}", other.map(|_| ())),
     }
+    for public_url in [
+        "https://ops:CANARY@integrations.example.com/",
+        "https://integrations.example.com/?key=CANARY",
+        "https://integrations.example.com/#CANARY",
+    ] {
+        let built = integrations_server::Server::builder()
+            .store_dir(dir.path())
+            .insecure_no_encryption()
+            .public_url(public_url.parse().unwrap())
+            .build()
+            .await;
+        match built {
+            Err(integrations_server::ServerError::InvalidConfig { field, reason }) => {
+                assert_eq!(field, "public_url");
+                assert_eq!(
+                    reason,
+                    "`https://integrations.example.com` must have no user information, query or fragment: the service's paths are added to it, and it is logged"
+                );
+            }
+            other => panic!("{public_url}: {:?}", other.map(|_| ())),
+        }
+    }
     // A client id without its secret: the service's app goes unused, as before; the service
     // starts.
     let mut half = integrations::asana::AsanaAppCredentials::default();
