@@ -6,12 +6,14 @@ use integrations::{EncryptionKey, KeyRing};
 use provider_asana_testkit::MockAsana;
 use serde_json::{Value, json};
 
-use crate::support::{Service, error_message};
+use crate::support::{Logs, Service, error_message};
 
 const CLIENT_SECRET: &str = "canary-oauth-client-secret-5f1e";
 
 #[tokio::test]
 async fn canary_secrets_never_come_back() {
+    let logs = Logs::default();
+    let capture = logs.capture_at(tracing::Level::TRACE);
     let asana = MockAsana::builder()
         .client_secret(CLIENT_SECRET)
         .start()
@@ -20,8 +22,10 @@ async fn canary_secrets_never_come_back() {
     let asana = &service.asana;
     let app = service.application("acme").await;
     let token = service.app_token(&app).await;
+    let scoped = service.scoped_token(&token, "c").await;
     let issued = asana.issue_tokens("default");
     let canaries = [
+        scoped.clone(),
         CLIENT_SECRET.to_string(),
         issued.access_token.clone(),
         issued.refresh_token.clone(),
@@ -135,6 +139,17 @@ async fn canary_secrets_never_come_back() {
             .1,
     );
     answers.push(service.get("/api/v1/audit", Some(&token)).await.1);
+    // Tokens revoked one by one and by customer, a wrong token among them.
+    let revoke = "/api/v1/account/applications/token/revoke";
+    for (caller, body) in [
+        (&scoped, json!({ "token": CLIENT_SECRET })),
+        (&token, json!({ "token": scoped })),
+        (&token, json!({ "customer_name": "c" })),
+    ] {
+        let (status, answer) = service.post(revoke, Some(caller), body).await;
+        assert_eq!(status, 200, "{answer}");
+        answers.push(answer);
+    }
 
     let text = answers
         .iter()
@@ -145,6 +160,18 @@ async fn canary_secrets_never_come_back() {
         assert!(
             !text.contains(canary.as_str()),
             "an answer contains a secret: {text}"
+        );
+    }
+    drop(capture);
+    let logged = logs.text();
+    assert!(
+        logged.contains("TRACE") && logged.contains("/api/v1/account/applications/token/revoke"),
+        "the requests' lines were captured: {logged}"
+    );
+    for canary in &canaries {
+        assert!(
+            !logged.contains(canary.as_str()),
+            "a log line contains a secret: {logged}"
         );
     }
     for file in ["service.db", "credentials.db"] {

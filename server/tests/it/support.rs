@@ -560,10 +560,15 @@ impl Logs {
     /// Captures the info lines (and above) of this thread, as `integrations serve` prints them,
     /// until the guard is dropped: in a current-thread test, those of the services it starts.
     pub fn capture(&self) -> tracing::subscriber::DefaultGuard {
+        self.capture_at(tracing::Level::INFO)
+    }
+
+    /// As [`Logs::capture`], the lines at `level` and above (the dependencies' too).
+    pub fn capture_at(&self, level: tracing::Level) -> tracing::subscriber::DefaultGuard {
         let logs = self.clone();
         tracing::subscriber::set_default(
             tracing_subscriber::fmt()
-                .with_max_level(tracing::Level::INFO)
+                .with_max_level(level)
                 .with_ansi(false)
                 .with_writer(move || logs.clone())
                 .finish(),
