@@ -4,6 +4,9 @@
 //! answers 200 (or 204) echoing the same header and keeps the secret. Every later delivery carries
 //! `X-Hook-Signature`: the hex HMAC-SHA256 of the raw body keyed by that secret.
 //!
+//! The secret is a [`SecretString`]: its `Debug` prints `[REDACTED]`, and it is exposed only to
+//! echo it back and to store it.
+//!
 //! ```
 //! use provider_asana::webhooks::{handshake_secret, sign, verify_signature};
 //! use reqwest::header::{HeaderMap, HeaderValue};
@@ -11,14 +14,18 @@
 //! let mut headers = HeaderMap::new();
 //! headers.insert("x-hook-secret", HeaderValue::from_static("s3cr3t"));
 //! let secret = handshake_secret(&headers).expect("a handshake");
-//! // Respond 200 with `X-Hook-Secret: s3cr3t`, and store the secret for this webhook.
+//! // Respond 200 with `X-Hook-Secret: {secret.expose_secret()}`, and store the secret for this
+//! // webhook.
+//! assert_eq!(secret.expose_secret(), "s3cr3t");
+//! assert_eq!(format!("{secret:?}"), "SecretString([REDACTED])");
 //!
 //! let body = br#"{"events":[]}"#;
-//! let header = sign(secret, body);
-//! assert!(verify_signature(secret, body, &header));
-//! assert!(!verify_signature(secret, b"{}", &header));
+//! let header = sign(&secret, body);
+//! assert!(verify_signature(&secret, body, &header));
+//! assert!(!verify_signature(&secret, b"{}", &header));
 //! ```
 
+use auth_core::SecretString;
 use hmac::{Hmac, Mac};
 use reqwest::header::HeaderMap;
 use sha2::Sha256;
@@ -32,16 +39,17 @@ pub const HOOK_SIGNATURE_HEADER: &str = "x-hook-signature";
 /// The `X-Hook-Secret` of a handshake request, to echo back in the response (and to keep for
 /// verifying later deliveries). `None` when the request is not a handshake or the header is not
 /// visible ASCII.
-pub fn handshake_secret(headers: &HeaderMap) -> Option<&str> {
+pub fn handshake_secret(headers: &HeaderMap) -> Option<SecretString> {
     headers
         .get(HOOK_SECRET_HEADER)
         .and_then(|value| value.to_str().ok())
         .filter(|secret| !secret.is_empty())
+        .map(SecretString::from)
 }
 
 /// Whether `signature_header` (the `X-Hook-Signature` value) is the hex HMAC-SHA256 of `body`
 /// keyed by `secret`. The comparison runs in constant time; a malformed header is simply `false`.
-pub fn verify_signature(secret: &str, body: &[u8], signature_header: &str) -> bool {
+pub fn verify_signature(secret: &SecretString, body: &[u8], signature_header: &str) -> bool {
     let Ok(expected) = hex::decode(signature_header.trim()) else {
         return false;
     };
@@ -49,13 +57,13 @@ pub fn verify_signature(secret: &str, body: &[u8], signature_header: &str) -> bo
 }
 
 /// The `X-Hook-Signature` value Asana would send for `body` (lower-case hex), for tests and tools.
-pub fn sign(secret: &str, body: &[u8]) -> String {
+pub fn sign(secret: &SecretString, body: &[u8]) -> String {
     hex::encode(mac(secret, body).finalize().into_bytes())
 }
 
-fn mac(secret: &str, body: &[u8]) -> Hmac<Sha256> {
+fn mac(secret: &SecretString, body: &[u8]) -> Hmac<Sha256> {
     // HMAC accepts keys of any length, so this cannot fail.
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret.as_bytes())
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret.expose_secret().as_bytes())
         .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
     mac.update(body);
     mac
@@ -85,6 +93,7 @@ mod tests {
             body in prop::collection::vec(any::<u8>(), 0..256),
             header in prop_oneof![any::<String>(), "[0-9a-fA-F]{0,70}", "[ -~]{0,70}"],
         ) {
+            let secret = SecretString::from(secret);
             let genuine = sign(&secret, &body);
             prop_assert_eq!(verify_signature(&secret, &body, &header), header.trim().eq_ignore_ascii_case(&genuine));
         }
@@ -96,6 +105,7 @@ mod tests {
             flip in any::<prop::sample::Index>(),
             other_secret in any::<String>(),
         ) {
+            let (secret, other_secret) = (SecretString::from(secret), SecretString::from(other_secret));
             let header = sign(&secret, &body);
             prop_assert_eq!(header.len(), 64);
             prop_assert!(verify_signature(&secret, &body, &header));
@@ -106,7 +116,7 @@ mod tests {
                 tampered[flip.index(body.len())] ^= 1;
                 prop_assert!(!verify_signature(&secret, &tampered, &header));
             }
-            if other_secret != secret {
+            if !other_secret.same_secret(&secret) {
                 prop_assert!(!verify_signature(&other_secret, &body, &header));
             }
             prop_assert!(!verify_signature(&secret, &body, &header[..header.len() - 2]));
@@ -120,7 +130,7 @@ mod tests {
             }
             if let Some(secret) = handshake_secret(&headers) {
                 prop_assert!(!secret.is_empty());
-                prop_assert_eq!(secret.as_bytes(), value.as_slice());
+                prop_assert_eq!(secret.expose_secret().as_bytes(), value.as_slice());
             }
         }
     }

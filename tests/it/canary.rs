@@ -332,6 +332,13 @@ async fn no_public_type_error_or_log_line_contains_a_secret() {
         "{refused:?}"
     );
     assert_error_clean("a URL with user information", &refused);
+    // A webhook's handshake secret.
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        integrations::asana::webhooks::HOOK_SECRET_HEADER,
+        reqwest::header::HeaderValue::from_static("CANARY-hook-secret"),
+    );
+    clean!(integrations::asana::webhooks::handshake_secret(&headers));
     clean!(CredentialRecord::new(
         "p",
         "s",
