@@ -7,6 +7,7 @@ use std::sync::{Arc, OnceLock};
 use async_trait::async_trait;
 use auth_core::config::{ConfigKey, ConfigLoader, ProviderConfig, is_secure_endpoint};
 use auth_core::provider::{ApiSettings, ClientAuthMethod, OAuth2Settings, ProviderFactory};
+use auth_core::redact::Redactor;
 use auth_core::{
     AuthError, AuthProvider, ConfigError, ConfigSource, Credentials, OAuth2Token, Session,
 };
@@ -253,7 +254,17 @@ impl DeclarativeProvider {
                 .unwrap_or("ok: false");
             let rejected = call.rejected_token_codes.iter().any(|c| c == code);
             let provider = id.clone();
-            let code = code.chars().take(64).collect();
+            // A listed code is the definition's own text; any other is the provider's, which
+            // may echo the token it was sent.
+            let code = if rejected {
+                code.to_string()
+            } else {
+                let token = session.token(id).await.ok();
+                token
+                    .iter()
+                    .fold(Redactor::new(), |r, token| r.with_secret(token))
+                    .clean(code, 64)
+            };
             return Err(if rejected {
                 DeclarativeError::TokenRejected { provider, code }
             } else {

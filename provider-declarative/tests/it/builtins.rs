@@ -455,6 +455,10 @@ async fn slack_life() {
                 json!({"ok": true, "user_id": "U1", "team_id": "T1", "user": "alice"}),
             ),
             Some("xoxp-busy") => json(200, json!({"ok": false, "error": "ratelimited"})),
+            Some("xoxp-echoed") => json(
+                200,
+                json!({"ok": false, "error": "no such token: xoxp-echoed"}),
+            ),
             _ => json(200, json!({"ok": false, "error": "invalid_auth"})),
         })
         .mount(&fake.server)
@@ -540,6 +544,18 @@ async fn slack_life() {
         };
         assert_eq!(err.to_string(), expected);
     }
+    // A code that is no listed code, echoing the token, does not carry it.
+    let mut echoed = credentials.clone();
+    echoed.token.access_token = "xoxp-echoed".into();
+    auth.store_credentials("slack", SUBJECT, &echoed)
+        .await
+        .unwrap();
+    let err = asked_whoami(&auth, "slack").await.unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "slack: the API refused the \"who am I\" call (no such token: [REDACTED])"
+    );
+    assert!(!format!("{err:?}").contains("xoxp-echoed"), "{err:?}");
 
     // Revocation refused with ok: false keeps the credentials; then a real revocation.
     let mut wrong = credentials.clone();
