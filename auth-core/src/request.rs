@@ -111,8 +111,10 @@ impl fmt::Debug for ApiRequest {
     }
 }
 
-/// A provider API's answer, whatever its status.
-#[derive(Debug, Clone)]
+/// A provider API's answer, whatever its status. `Debug` shows the status, the header names and
+/// the body's length: an API may answer credentials (an installation's access token, a new API
+/// key), and header values may be tokens too.
+#[derive(Clone)]
 #[non_exhaustive]
 pub struct ApiResponse {
     /// The HTTP status.
@@ -122,6 +124,22 @@ pub struct ApiResponse {
     pub headers: Vec<(String, String)>,
     /// The body (at most [`MAX_API_RESPONSE_BYTES`]).
     pub body: Vec<u8>,
+}
+
+impl fmt::Debug for ApiResponse {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Self {
+            status,
+            headers,
+            body,
+        } = self;
+        let names: Vec<&str> = headers.iter().map(|(name, _)| name.as_str()).collect();
+        f.debug_struct("ApiResponse")
+            .field("status", status)
+            .field("headers", &names)
+            .field("body_bytes", &body.len())
+            .finish()
+    }
 }
 
 impl ApiResponse {

@@ -95,6 +95,16 @@ async fn token_server() -> MockServer {
         )
         .mount(&server)
         .await;
+    // An API that answers a credential, in its body and a header.
+    Mock::given(method("POST"))
+        .and(path("/api/1.0/keys"))
+        .respond_with(
+            ResponseTemplate::new(201)
+                .insert_header("x-new-key", "CANARY-header-key")
+                .set_body_json(serde_json::json!({"data": {"key": "CANARY-body-key"}})),
+        )
+        .mount(&server)
+        .await;
     server
 }
 
@@ -189,6 +199,16 @@ async fn no_public_type_error_or_log_line_contains_a_secret() {
     // The API answers 401 to the first token: invalidate, refresh, retry.
     let me = client.get_user("me").await.unwrap();
     clean!(me);
+    let answered = session
+        .request("asana")
+        .unwrap()
+        .method(reqwest::Method::POST)
+        .path("/keys")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answered.status(), 201);
+    clean!(answered);
     assert_eq!(
         source.token().await.unwrap().expose_secret(),
         "CANARY-access-2"
