@@ -256,6 +256,50 @@ async fn bad_params_and_arguments_are_tool_errors_and_nothing_is_sent() {
     );
 }
 
+/// At TRACE, rmcp's lines and the connector's included, no log line holds the connector's token,
+/// through a tool list, a read, a provider's refusal and a bad call.
+#[tokio::test]
+async fn no_log_line_holds_the_connector_s_token() {
+    let logs = auth_core::testing::CapturedLogs::default();
+    let guard = tracing::subscriber::set_default(logs.subscriber(tracing::Level::TRACE));
+    let mock = MockAsana::start().await;
+    let client = connect_in_memory(
+        McpServer::builder()
+            .build(Arc::new(connector(&mock)))
+            .unwrap(),
+    )
+    .await;
+    client.list_all_tools().await.unwrap();
+    structured_ok(&call_tool(
+        &client,
+        "execute",
+        json!({"entity": "tasks", "action": "get", "params": {"task_gid": seed::VENUE_TASK_GID}}),
+    )
+    .await);
+    structured_error(
+        &call_tool(
+            &client,
+            "execute",
+            json!({"entity": "tasks", "action": "get", "params": {"task_gid": "404"}}),
+        )
+        .await,
+    );
+    structured_error(&call_tool(&client, "execute", json!({"entity": "tasks"})).await);
+    drop(client);
+    drop(guard);
+    let logged = logs.text();
+    assert!(
+        logged.contains("TRACE")
+            && logged.contains("CallToolRequest")
+            && logged.contains("asana_request"),
+        "the calls' lines were captured: {logged}"
+    );
+    assert!(
+        !logged.contains(mock.personal_access_token()),
+        "a log line holds the token: {logged}"
+    );
+}
+
 #[tokio::test]
 async fn argument_errors_name_the_kind_of_a_value_never_the_value() {
     const CANARY: &str = "canary-7c1d-secret";
