@@ -1,6 +1,7 @@
 //! The HTTP core every call goes through: bearer token, concurrency limiter, timeouts and one
 //! deadline per call, retries (429 with `Retry-After`, 5xx and transport failures with backoff),
-//! one refresh on 401, response bodies read up to a limit, tracing, and typed errors.
+//! one refresh on 401, response bodies read up to a limit, tracing, and typed errors. A DELETE
+//! replayed after an attempt that may have reached Asana and then answered 404 is done.
 
 use std::time::{Duration, Instant};
 
@@ -184,6 +185,11 @@ impl AsanaClient {
         // report such a failure as `OutcomeUnknown`, which is not retryable either.
         // 429 and 401 are replayed for every method: Asana did not process those requests.
         let replayable = req.method != Method::POST;
+        // A DELETE replayed after an attempt that may have reached Asana (a timeout, a lost
+        // connection, a 5xx) and then answered 404 was deleted by that attempt, or was gone
+        // already: either way what the caller asked for holds.
+        let deletes = req.method == Method::DELETE;
+        let mut may_have_deleted = false;
         let mut retries = 0u32;
         let mut rate_limit_wait = Duration::ZERO;
         let mut refreshed = false;
@@ -229,6 +235,7 @@ impl AsanaClient {
                         && !budget.spent_by(wait)
                     {
                         retries += 1;
+                        may_have_deleted |= deletes && may_have_reached;
                         tracing::debug!(
                             wait_ms = wait.as_millis() as u64,
                             "transport failure; retrying"
@@ -251,6 +258,14 @@ impl AsanaClient {
                 return Ok(ApiResponse {
                     status,
                     body: received.body,
+                    token,
+                });
+            }
+            if status == StatusCode::NOT_FOUND && may_have_deleted {
+                tracing::debug!("404 after an attempt that may have deleted it: deleted");
+                return Ok(ApiResponse {
+                    status: StatusCode::OK,
+                    body: Bytes::from_static(br#"{"data":{}}"#),
                     token,
                 });
             }
@@ -295,6 +310,7 @@ impl AsanaClient {
                     let wait = retry.backoff(retries);
                     if retries < retry.max_retries && !budget.spent_by(wait) {
                         retries += 1;
+                        may_have_deleted |= deletes;
                         tracing::debug!(
                             wait_ms = wait.as_millis() as u64,
                             "server error; retrying"

@@ -585,6 +585,62 @@ async fn server_errors_are_retried_on_get_with_backoff() {
     assert_between(elapsed, ms(75), ms(1500));
 }
 
+/// A DELETE retried after an attempt that may have deleted it (a 504, or no answer in time) and
+/// then answered 404 is done; a first 404, with no earlier attempt, is still `NotFound`.
+#[tokio::test]
+async fn a_retried_delete_that_finds_nothing_was_deleted() {
+    for first in [
+        ResponseTemplate::new(504),
+        ResponseTemplate::new(200)
+            .set_body_json(json!({"data": {}}))
+            .set_delay(ms(400)),
+    ] {
+        let server = MockServer::start().await;
+        mount_sequence(
+            &server,
+            "DELETE",
+            "/api/1.0/tasks/1",
+            first,
+            1,
+            ResponseTemplate::new(404).set_body_json(json!({"errors": [
+                {"message": "task: Unknown object: 1"}
+            ]})),
+        )
+        .await;
+        let (client, _) = client_with(
+            settings(&server)
+                .with_timeout(ms(150))
+                .with_retry(fast_retry()),
+        );
+        client.tasks().delete("1").await.unwrap();
+        assert_eq!(requests(&server).await, 2);
+    }
+
+    let server = MockServer::start().await;
+    Mock::given(method("DELETE"))
+        .and(path("/api/1.0/tasks/1"))
+        .respond_with(ResponseTemplate::new(404))
+        .mount(&server)
+        .await;
+    let (client, _) = client_with(settings(&server).with_retry(fast_retry()));
+    let err = client.tasks().delete("1").await.unwrap_err();
+    assert!(matches!(err, AsanaError::NotFound(_)), "{err:?}");
+    // A GET is not a DELETE: its 404 after a 503 is the answer.
+    let server = MockServer::start().await;
+    mount_sequence(
+        &server,
+        "GET",
+        "/api/1.0/tasks/1",
+        ResponseTemplate::new(503),
+        1,
+        ResponseTemplate::new(404),
+    )
+    .await;
+    let (client, _) = client_with(settings(&server).with_retry(fast_retry()));
+    let err = client.tasks().get("1", &[]).await.unwrap_err();
+    assert!(matches!(err, AsanaError::NotFound(_)), "{err:?}");
+}
+
 #[tokio::test]
 async fn server_errors_give_up_after_max_retries() {
     let server = MockServer::start().await;
