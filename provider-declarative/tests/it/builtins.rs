@@ -176,9 +176,14 @@ async fn github_life() {
 
     let flow = auth.oauth2("github").unwrap();
     let step = flow
-        .authorize(auth_core::AuthorizeOptions::unbound())
+        .authorize(auth_core::AuthorizeOptions::unbound().scopes(["read:user", "repo"]))
         .await
         .unwrap();
+    assert_eq!(
+        query(&step.url)["scope"],
+        "read:user repo",
+        "space-delimited"
+    );
     let err = flow
         .exchange("stale-code", &step.state, SUBJECT)
         .await
@@ -625,7 +630,16 @@ async fn notion_life() {
             if !request.headers.contains_key("notion-version") {
                 return json(400, json!({"object": "error", "code": "missing_version"}));
             }
-            json(200, json!({"object": "user", "id": "bot-1", "type": "bot"}))
+            json(
+                200,
+                json!({
+                    "object": "user", "id": "bot-1", "type": "bot", "name": "Acme bot",
+                    "bot": {
+                        "owner": {"type": "user", "user": {"object": "user", "id": "u-1"}},
+                        "workspace_name": "Acme"
+                    }
+                }),
+            )
         })
         .mount(&fake.server)
         .await;
@@ -646,8 +660,9 @@ async fn notion_life() {
     assert_eq!(credentials.token.raw["bot_id"], "bot-1");
     assert!(credentials.token.refresh_token.is_none() && credentials.token.expires_at.is_none());
 
+    // The user who installed it, as the token answer says, not the bot.
     let me = whoami(&auth, "notion").await;
-    assert_eq!(me.user_id.as_deref(), Some("bot-1"));
+    assert_eq!(me.user_id.as_deref(), Some("u-1"));
     let search = raw(&auth, "notion", Method::POST, "/search").await;
     assert_eq!(search["object"], "list");
 
