@@ -190,6 +190,8 @@ use serde_json::Value;
 use wiremock::matchers::{path, path_regex};
 use wiremock::{Mock, MockServer, Request};
 
+pub use self::request::UNPAGINATED_MAX;
+
 use self::data::Data;
 use self::responder::{Endpoint, Responder};
 use self::state::{App, Counters, Fault, FaultKind, Shared, State};

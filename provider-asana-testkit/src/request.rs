@@ -15,6 +15,10 @@ const HELP: &str = "For more information on API status codes and how to handle t
 /// The `phrase` of a 500 envelope (Asana sends a random phrase to quote to support).
 const PHRASE: &str = "6 sad squid snuggle softly";
 
+/// How many items a list answers without `limit`: Asana cuts an unpaginated list (at about
+/// 1,000 items), and a client that forgets `limit` must not pass against the kit.
+pub const UNPAGINATED_MAX: usize = 1000;
+
 /// An API error: answered as `{"errors":[{"message", "help"?, "phrase"?}]}`.
 pub(super) struct ApiError {
     status: u16,
@@ -298,7 +302,8 @@ impl<'a> Ctx<'a> {
         Reply::json(status, json!({ "data": self.shape(full, &[], true) }))
     }
 
-    /// A list, paginated by `limit` and `offset`; `next_page` only when `limit` was sent.
+    /// A list, paginated by `limit` and `offset`; `next_page` only when `limit` was sent, and
+    /// without `limit` at most [`UNPAGINATED_MAX`] items, as Asana cuts an unpaginated list.
     pub fn list(&self, items: Vec<Value>) -> Result<Reply, ApiError> {
         let limit = match self.param("limit") {
             None => None,
@@ -319,9 +324,10 @@ impl<'a> Ctx<'a> {
         };
         let start = start.min(items.len());
         let Some(limit) = limit else {
+            let end = start.saturating_add(UNPAGINATED_MAX).min(items.len());
             return Ok(Reply::json(
                 200,
-                json!({ "data": items.get(start..).unwrap_or_default() }),
+                json!({ "data": items.get(start..end).unwrap_or_default() }),
             ));
         };
         let end = start.saturating_add(limit).min(items.len());

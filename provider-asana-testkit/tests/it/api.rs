@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use provider_asana_testkit::{MockAsana, seed};
+use provider_asana_testkit::{MockAsana, UNPAGINATED_MAX, seed};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -218,7 +218,7 @@ async fn pagination_crosses_three_pages_and_ends_with_null() {
     assert_eq!(page3["next_page"], Value::Null);
     assert!(page3.as_object().expect("object").contains_key("next_page"));
 
-    // Without `limit`: everything, and no next_page at all.
+    // Without `limit`: everything (up to the cut below), and no next_page at all.
     let (_, all) = api
         .get(&format!("/projects/{}/tasks", seed::BACKLOG_PROJECT_GID))
         .await;
@@ -267,6 +267,28 @@ async fn builder_sizes_the_backlog() {
         .await;
     assert_eq!(gids(&last), backlog_gids(2..3));
     assert_eq!(last["next_page"], Value::Null);
+}
+
+/// Without `limit`, a list stops at `UNPAGINATED_MAX` items, with no `next_page` to say so, as
+/// Asana cuts an unpaginated list; with `limit` every item can be reached.
+#[tokio::test]
+async fn an_unpaginated_list_is_cut() {
+    let asana = MockAsana::builder().tasks_per_project(1500).start().await;
+    let api = Api::pat(&asana);
+    let tasks = format!("/projects/{}/tasks", seed::BACKLOG_PROJECT_GID);
+    let (status, all) = api.get(&tasks).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(gids(&all), backlog_gids(0..UNPAGINATED_MAX as u64));
+    assert_eq!(keys(&all), BTreeSet::from(["data"]));
+    let (_, page) = api.get(&format!("{tasks}?limit=100")).await;
+    let mut seen = gids(&page).len();
+    let mut next = page["next_page"]["path"].as_str().map(str::to_string);
+    while let Some(path) = next {
+        let (_, page) = api.get(&path).await;
+        seen += gids(&page).len();
+        next = page["next_page"]["path"].as_str().map(str::to_string);
+    }
+    assert_eq!(seen, 1500);
 }
 
 #[tokio::test]
