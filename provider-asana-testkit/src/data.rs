@@ -1,5 +1,6 @@
 //! The objects a mock Asana holds: users, workspaces, teams, projects, sections, tasks, stories,
-//! tags and attachments, their seed, and their JSON representations.
+//! tags and attachments, their seed, and their JSON representations; and the log of changes to
+//! tasks.
 
 use std::collections::BTreeMap;
 
@@ -7,8 +8,10 @@ use serde_json::{Map, Value, json};
 
 use super::seed;
 
+mod events;
 mod records;
 
+pub(super) use events::{Action, EventLog};
 pub(super) use records::{Record, hidden};
 
 /// A gid as the mock stores it; rendered as a decimal string.
@@ -128,6 +131,8 @@ pub(super) struct Data {
     pub favorites: Vec<(Gid, Gid)>,
     /// The followers of each project, in the order they started.
     pub project_followers: BTreeMap<Gid, Vec<Gid>>,
+    /// The changes to tasks made through the API, for `GET /events`.
+    pub events: EventLog,
 }
 
 /// A seed gid constant as a number. The constants are decimal literals, so this cannot fail.
@@ -176,6 +181,7 @@ impl Data {
             custom_ids: BTreeMap::new(),
             favorites: Vec::new(),
             project_followers: BTreeMap::new(),
+            events: EventLog::default(),
         };
         let (acme, personal) = (g(seed::WORKSPACE_GID), g(seed::PERSONAL_WORKSPACE_GID));
         let me = g(seed::ME_GID);
@@ -704,10 +710,11 @@ impl Data {
     }
 
     /// Deletes a task, its subtasks (recursively) and their stories; other tasks stop depending
-    /// on them.
-    pub fn delete_task(&mut self, gid: Gid) {
+    /// on them. Logs a `deleted` event by `user` for each task.
+    pub fn delete_task(&mut self, gid: Gid, user: Gid) {
         let mut pending = vec![gid];
         while let Some(current) = pending.pop() {
+            self.log_task(user, Action::Deleted, current, None);
             self.tasks.remove(&current);
             self.stories.retain(|_, story| story.task != current);
             self.attachments.retain(|_, a| a.parent != current);

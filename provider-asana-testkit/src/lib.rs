@@ -6,7 +6,8 @@
 //! `{"errors": [...]}` errors, `next_page` pagination, the real token response (numeric `data.id`,
 //! string `data.gid`, `token_type` `bearer`) and the exact 401 message for an expired token. Knobs
 //! inject failures (`fail_next`, `rate_limit_next`, `fail_next_token_requests`), expire or revoke
-//! tokens and slow responses down; counters tell a test what a client actually sent.
+//! tokens, expire the sync tokens of `GET /events` and slow responses down; counters tell a test
+//! what a client actually sent.
 //!
 //! It knows nothing of `provider-asana`: it speaks Asana's wire format, so it tests any Asana
 //! client. To use it in your own tests, add it as a dev-dependency:
@@ -43,7 +44,7 @@
 //! `GET /tasks/{gid}/projects`, `GET /tasks/{gid}/dependencies`, `GET /tasks/{gid}/dependents`,
 //! `POST /tasks/{gid}/addTag|removeTag`, `GET /attachments?parent` (a task),
 //! `GET|DELETE /attachments/{gid}`, `GET /tags?workspace`, `POST /tags`,
-//! `GET|PUT|DELETE /tags/{gid}`, `GET /tags/{gid}/tasks`.
+//! `GET|PUT|DELETE /tags/{gid}`, `GET /tags/{gid}/tasks`, `GET /events?resource&sync`.
 //!
 //! Kept as generic records (created from the request body, where fields naming objects become
 //! `{gid, name, resource_type}` references and unknown gids are a 400; `PUT` merges the body;
@@ -77,6 +78,17 @@
 //! (`{offset, path, uri}` or `null`) is present only when `limit` was sent. Lists return compact
 //! records, single objects full ones; `opt_fields` keeps `gid` and the named top-level fields
 //! (`assignee.name` keeps `assignee`). Task lists also take `completed_since` and `modified_since`.
+//!
+//! `GET /events?resource=<gid>&sync=<token>` answers the changes to tasks made through the API
+//! since the token: `added` (a task created, a subtask added to its parent, a task added to a
+//! project, with that project or parent task as `parent`), `changed` (`PUT /tasks/{gid}`, tags,
+//! followers, dependencies, parent, a move to another section), `removed` (from a project) and
+//! `deleted`, each `{user, created_at, type: "task", action, resource, parent}`. A `resource`
+//! (a task or project) gets the events of that task, of the tasks in that project and of its
+//! subtasks being added; oldest first, at most 100, with the next `sync` and `has_more`. Without
+//! `sync`, or with a token the mock did not issue for that resource or that
+//! [`MockAsana::expire_sync_tokens`] expired, it answers 412 with a fresh token in `sync`, as
+//! Asana does.
 //!
 //! The mocks are mounted with wiremock's default priority (5), so a test can override any
 //! endpoint by mounting its own mock with a smaller priority on [`MockAsana::server`].
@@ -603,6 +615,13 @@ impl MockAsana {
         for code in self.state.lock().codes.values_mut() {
             code.expires_at = now;
         }
+    }
+
+    /// Every sync token of `GET /events` issued so far is now too old: it answers 412 with
+    /// Asana's "Sync token invalid or too old..." message and a fresh token, as the real Asana
+    /// answers a token it no longer keeps. Tokens issued later are not affected.
+    pub fn expire_sync_tokens(&self) {
+        self.state.lock().data.events.expire();
     }
 
     /// Revokes every grant so far, as a user disconnecting the app would: their refresh tokens get

@@ -1,15 +1,18 @@
 //! The resources of the mock API: users, workspaces, teams, projects, sections, tasks, stories,
-//! tags and attachments.
+//! tags, attachments and events.
 
 use std::collections::BTreeMap;
 
 use asana_endpoints::{self as endpoints, Method, Op};
 use serde_json::{Map, Value, json};
 
-use super::data::{Attachment, Data, Gid, Project, Section, Story, Tag, Task, User, now_timestamp};
+use super::data::{
+    Action, Attachment, Data, Gid, Project, Section, Story, Tag, Task, User, now_timestamp,
+};
 use super::request::{ApiError, Ctx};
 use super::state::Reply;
 
+mod events;
 mod records;
 mod relations;
 
@@ -216,7 +219,7 @@ pub(super) fn route(data: &mut Data, ctx: &Ctx<'_>) -> Result<Reply, ApiError> {
         (Op::UpdateTask, [task]) => update_task(data, ctx, task),
         (Op::DeleteTask, [task]) => {
             let gid = existing(&data.tasks, "task", task)?;
-            data.delete_task(gid);
+            data.delete_task(gid, ctx.me);
             Ok(deleted())
         }
         (Op::GetSubtasksForTask, [task]) => {
@@ -335,6 +338,7 @@ pub(super) fn route(data: &mut Data, ctx: &Ctx<'_>) -> Result<Reply, ApiError> {
             data.delete_tag(gid);
             Ok(deleted())
         }
+        (Op::GetEvents, []) => events::get_events(data, ctx),
         (Op::GetTasksForTag, [tag]) => {
             let tag = existing(&data.tags, "tag", tag)?;
             list_tasks(data, ctx, |_, t| t.tags.contains(&tag))
@@ -575,6 +579,7 @@ fn change_tag(data: &mut Data, ctx: &Ctx<'_>, raw: &str, add: bool) -> Result<Re
         }
         task.modified_at = now_timestamp();
     }
+    data.log_task(ctx.me, Action::Changed, task, None);
     Ok(deleted())
 }
 
@@ -588,14 +593,16 @@ fn add_task_to_section(data: &mut Data, ctx: &Ctx<'_>, raw: &str) -> Result<Repl
     let task =
         gid_field(&body, "task")?.ok_or_else(|| ApiError::bad_request("task: Missing input"))?;
     let task = referenced(&data.tasks, "task", &task)?;
-    place_in_section(data, &body, task, project, section)
+    place_in_section(data, ctx, &body, task, project, section)
 }
 
-/// Puts `task` in `section` of `project`, or moves it there if it already is in the project, once
-/// `insert_before`/`insert_after`, when given, name tasks (the order they ask for is not kept).
+/// Puts `task` in `section` of `project` (an `added` event with the project as parent), or moves
+/// it there if it already is in the project (a `changed` event), once `insert_before`/
+/// `insert_after`, when given, name tasks (the order they ask for is not kept).
 /// Answers `{"data": {}}`.
 fn place_in_section(
     data: &mut Data,
+    ctx: &Ctx<'_>,
     body: &Map<String, Value>,
     task: Gid,
     project: Gid,
@@ -606,12 +613,21 @@ fn place_in_section(
             referenced(&data.tasks, field, &other)?;
         }
     }
+    let mut joined = false;
     if let Some(task) = data.tasks.get_mut(&task) {
         match task.memberships.iter_mut().find(|(p, _)| *p == project) {
             Some(membership) => membership.1 = section,
-            None => task.memberships.push((project, section)),
+            None => {
+                task.memberships.push((project, section));
+                joined = true;
+            }
         }
         task.modified_at = now_timestamp();
+    }
+    if joined {
+        data.log_task(ctx.me, Action::Added, task, Some(project));
+    } else {
+        data.log_task(ctx.me, Action::Changed, task, None);
     }
     Ok(deleted())
 }
@@ -1065,6 +1081,7 @@ fn create_task(data: &mut Data, ctx: &Ctx<'_>, parent: Option<Gid>) -> Result<Re
     };
     let gid = data.next_gid();
     data.tasks.insert(gid, task);
+    data.log_task_created(ctx.me, gid);
     Ok(ctx.object(201, data.task_json(gid, &data.tasks[&gid])))
 }
 
@@ -1104,6 +1121,7 @@ fn update_task(data: &mut Data, ctx: &Ctx<'_>, raw: &str) -> Result<Reply, ApiEr
         }
         task.modified_at = now;
     }
+    data.log_task(ctx.me, Action::Changed, gid, None);
     Ok(ctx.object(200, data.task_json(gid, &data.tasks[&gid])))
 }
 

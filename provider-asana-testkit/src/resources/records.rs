@@ -1262,6 +1262,7 @@ fn duplicate_task(data: &mut Data, ctx: &Ctx<'_>, raw: &str) -> Result<Reply, Ap
     };
     let gid = data.next_gid();
     data.tasks.insert(gid, copy);
+    data.log_task_created(ctx.me, gid);
     let reference = data.task_ref(gid);
     let job = job(data, "duplicate_task", "new_task", reference);
     Ok(show(data, ctx, 201, job))

@@ -7,7 +7,7 @@ use super::{
     COMPACT, boolean, deleted, existing, gid_field, gid_list, place_in_section, referenced,
     section_for, string,
 };
-use crate::data::{Data, Gid, now_timestamp};
+use crate::data::{Action, Data, Gid, now_timestamp};
 use crate::request::{ApiError, Ctx};
 use crate::state::Reply;
 
@@ -53,6 +53,7 @@ pub(super) fn set_parent(data: &mut Data, ctx: &Ctx<'_>, raw: &str) -> Result<Re
         task.parent = parent;
         task.modified_at = now_timestamp();
     }
+    data.log_task(ctx.me, Action::Changed, task, None);
     Ok(ctx.object(200, data.task_json(task, &data.tasks[&task])))
 }
 
@@ -100,6 +101,7 @@ pub(super) fn change_followers(
         }
         task.modified_at = now_timestamp();
     }
+    data.log_task(ctx.me, Action::Changed, task, None);
     Ok(ctx.object(200, data.task_json(task, &data.tasks[&task])))
 }
 
@@ -153,6 +155,7 @@ pub(super) fn change_links(
             waiting.modified_at = now.clone();
         }
     }
+    data.log_task(ctx.me, Action::Changed, task, None);
     Ok(deleted())
 }
 
@@ -178,7 +181,7 @@ pub(super) fn add_project(data: &mut Data, ctx: &Ctx<'_>, raw: &str) -> Result<R
         }
         None => section_for(data, project),
     };
-    place_in_section(data, &body, task, project, section)
+    place_in_section(data, ctx, &body, task, project, section)
 }
 
 /// `POST /tasks/{gid}/removeProject` with `project`: answers `{"data": {}}`.
@@ -192,6 +195,7 @@ pub(super) fn remove_project(data: &mut Data, ctx: &Ctx<'_>, raw: &str) -> Resul
         task.memberships.retain(|(p, _)| *p != project);
         task.modified_at = now_timestamp();
     }
+    data.log_task(ctx.me, Action::Removed, task, Some(project));
     Ok(deleted())
 }
 

@@ -1338,6 +1338,317 @@ async fn insert_before_and_insert_after_together_are_refused() {
     assert_eq!(status, 201);
 }
 
+const SYNC_INVALID: &str = "Sync token invalid or too old. If you are attempting to keep resources in sync, you must fetch the full dataset for this query now and use the new sync token for the next sync.";
+
+/// The 412 of `GET /events` without a valid token: exactly Asana's body; answers its fresh token.
+async fn sync_reset(api: &Api<'_>, query: &str) -> String {
+    let (status, body) = api.get(&format!("/events?{query}")).await;
+    assert_eq!(status, StatusCode::PRECONDITION_FAILED, "{query}: {body}");
+    let sync = body["sync"]
+        .as_str()
+        .expect("a fresh sync token")
+        .to_string();
+    assert!(!sync.is_empty());
+    assert_eq!(
+        body,
+        json!({ "errors": [{ "message": SYNC_INVALID }], "sync": sync })
+    );
+    sync
+}
+
+/// A 200 of `GET /events` for `resource` since `sync`: its events (each with an Asana-shaped
+/// `created_at`, dropped here so the rest compares exactly), its next token and `has_more`.
+async fn poll(api: &Api<'_>, resource: &str, sync: &str) -> (Vec<Value>, String, bool) {
+    let (status, body) = api
+        .get(&format!("/events?resource={resource}&sync={sync}"))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(keys(&body), BTreeSet::from(["data", "sync", "has_more"]));
+    let events = body["data"]
+        .as_array()
+        .unwrap_or_else(|| panic!("not a list: {body}"))
+        .iter()
+        .map(|event| {
+            let mut event = event.clone();
+            let created_at = event
+                .as_object_mut()
+                .and_then(|event| event.remove("created_at"))
+                .unwrap_or_else(|| panic!("no created_at: {event}"));
+            let created_at = created_at.as_str().expect("created_at is a string");
+            assert_eq!(created_at.len(), "2024-01-15T09:00:00.000Z".len());
+            assert!(created_at.ends_with('Z') && created_at.as_bytes()[10] == b'T');
+            event
+        })
+        .collect();
+    let next = body["sync"].as_str().expect("sync").to_string();
+    let has_more = body["has_more"].as_bool().expect("has_more");
+    (events, next, has_more)
+}
+
+/// An event as the mock logs it for Greg Sanchez, without its `created_at`.
+fn task_event(action: &str, task: &str, name: &str, parent: Value) -> Value {
+    json!({
+        "user": { "gid": seed::ME_GID, "name": "Greg Sanchez", "resource_type": "user" },
+        "type": "task",
+        "action": action,
+        "resource": { "gid": task, "name": name, "resource_type": "task" },
+        "parent": parent,
+    })
+}
+
+fn project_ref(gid: &str, name: &str) -> Value {
+    json!({ "gid": gid, "name": name, "resource_type": "project" })
+}
+
+#[tokio::test]
+async fn events_start_with_a_412_and_a_fresh_sync_token() {
+    let asana = MockAsana::start().await;
+    let api = Api::pat(&asana);
+    let launch = seed::LAUNCH_PROJECT_GID;
+    let sync = sync_reset(&api, &format!("resource={launch}")).await;
+    for wrong in [
+        "not-a-token".to_string(),
+        String::new(),
+        sync_reset(&api, &format!("resource={}", seed::BACKLOG_PROJECT_GID)).await,
+    ] {
+        let again = sync_reset(&api, &format!("resource={launch}&sync={wrong}")).await;
+        assert_eq!(again, sync, "a fresh token marks the end of the log");
+    }
+    let (status, body) = api
+        .get(&format!("/events?resource={launch}&sync={sync}"))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        body,
+        json!({ "data": [], "sync": sync, "has_more": false }),
+        "nothing happened since"
+    );
+}
+
+#[tokio::test]
+async fn events_follow_a_tasks_life_in_its_project_only() {
+    let asana = MockAsana::start().await;
+    let api = Api::pat(&asana);
+    let launch = seed::LAUNCH_PROJECT_GID;
+    let backlog = seed::BACKLOG_PROJECT_GID;
+    let launch_sync = sync_reset(&api, &format!("resource={launch}")).await;
+    let backlog_sync = sync_reset(&api, &format!("resource={backlog}")).await;
+
+    let (_, created) = api
+        .post(
+            "/tasks",
+            json!({ "name": "Write tests", "projects": [launch] }),
+        )
+        .await;
+    let task = created["data"]["gid"].as_str().expect("gid").to_string();
+    let (_, elsewhere) = api
+        .post(
+            "/tasks",
+            json!({ "name": "Elsewhere", "projects": [backlog] }),
+        )
+        .await;
+    let other = elsewhere["data"]["gid"].as_str().expect("gid").to_string();
+    let (status, _) = api
+        .put(
+            &format!("/tasks/{task}"),
+            json!({ "name": "Write more tests" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = api.delete(&format!("/tasks/{task}")).await;
+    assert_eq!(status, StatusCode::OK);
+
+    let (events, next, has_more) = poll(&api, launch, &launch_sync).await;
+    assert_eq!(
+        events,
+        [
+            task_event(
+                "added",
+                &task,
+                "Write tests",
+                project_ref(launch, "Launch plan")
+            ),
+            task_event("changed", &task, "Write more tests", Value::Null),
+            task_event("deleted", &task, "Write more tests", Value::Null),
+        ]
+    );
+    assert!(!has_more);
+    assert_eq!(poll(&api, launch, &next).await, (Vec::new(), next, false));
+
+    let (events, _, has_more) = poll(&api, backlog, &backlog_sync).await;
+    assert_eq!(
+        events,
+        [task_event(
+            "added",
+            &other,
+            "Elsewhere",
+            project_ref(backlog, "Backlog")
+        )]
+    );
+    assert!(!has_more);
+}
+
+#[tokio::test]
+async fn events_of_a_task_cover_its_relations_and_subtasks() {
+    let asana = MockAsana::start().await;
+    let api = Api::pat(&asana);
+    let launch = seed::LAUNCH_PROJECT_GID;
+    let draft = seed::DRAFT_TASK_GID;
+    let backlog_task = seed::FIRST_BACKLOG_TASK_GID.to_string();
+    let launch_sync = sync_reset(&api, &format!("resource={launch}")).await;
+    let draft_sync = sync_reset(&api, &format!("resource={draft}")).await;
+
+    let (status, _) = api
+        .post(
+            &format!("/tasks/{backlog_task}/addProject"),
+            json!({ "project": launch }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = api
+        .post(
+            &format!("/tasks/{backlog_task}/addTag"),
+            json!({ "tag": seed::URGENT_TAG_GID }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = api
+        .post(
+            &format!("/tasks/{backlog_task}/removeProject"),
+            json!({ "project": launch }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, subtask) = api
+        .post(
+            &format!("/tasks/{draft}/subtasks"),
+            json!({ "name": "Proofread" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let subtask = subtask["data"]["gid"].as_str().expect("gid").to_string();
+    let (status, _) = api
+        .post(
+            &format!("/tasks/{draft}/addFollowers"),
+            json!({ "followers": [seed::ADA_GID] }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+
+    let moved = "Backlog task 001";
+    let (events, _, _) = poll(&api, launch, &launch_sync).await;
+    assert_eq!(
+        events,
+        [
+            task_event(
+                "added",
+                &backlog_task,
+                moved,
+                project_ref(launch, "Launch plan")
+            ),
+            task_event("changed", &backlog_task, moved, Value::Null),
+            task_event(
+                "removed",
+                &backlog_task,
+                moved,
+                project_ref(launch, "Launch plan")
+            ),
+            task_event("changed", draft, "Draft announcement", Value::Null),
+        ],
+        "the subtask is in no project"
+    );
+    let (events, _, _) = poll(&api, draft, &draft_sync).await;
+    let parent = json!({ "gid": draft, "name": "Draft announcement", "resource_type": "task" });
+    assert_eq!(
+        events,
+        [
+            task_event("added", &subtask, "Proofread", parent),
+            task_event("changed", draft, "Draft announcement", Value::Null),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn more_than_a_hundred_events_come_in_pages() {
+    let asana = MockAsana::start().await;
+    let api = Api::pat(&asana);
+    let task = seed::VENUE_TASK_GID;
+    let sync = sync_reset(&api, &format!("resource={task}")).await;
+    let renames: Vec<String> = (0..105).map(|i| format!("Venue {i:03}")).collect();
+    for name in &renames {
+        let (status, _) = api
+            .put(&format!("/tasks/{task}"), json!({ "name": name }))
+            .await;
+        assert_eq!(status, StatusCode::OK);
+    }
+    let changed = |names: &[String]| -> Vec<Value> {
+        names
+            .iter()
+            .map(|name| task_event("changed", task, name, Value::Null))
+            .collect()
+    };
+
+    let (first, sync, has_more) = poll(&api, task, &sync).await;
+    assert_eq!(first, changed(&renames[..100]));
+    assert!(has_more);
+    let (rest, sync, has_more) = poll(&api, task, &sync).await;
+    assert_eq!(rest, changed(&renames[100..]));
+    assert!(!has_more);
+    assert_eq!(poll(&api, task, &sync).await, (Vec::new(), sync, false));
+}
+
+#[tokio::test]
+async fn expired_sync_tokens_get_a_412_with_a_fresh_token() {
+    let asana = MockAsana::start().await;
+    let api = Api::pat(&asana);
+    let task = seed::VENUE_TASK_GID;
+    let old = sync_reset(&api, &format!("resource={task}")).await;
+    let (status, _) = api
+        .put(&format!("/tasks/{task}"), json!({ "name": "Missed" }))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+
+    asana.expire_sync_tokens();
+    let fresh = sync_reset(&api, &format!("resource={task}&sync={old}")).await;
+    assert_ne!(fresh, old);
+    assert_eq!(
+        poll(&api, task, &fresh).await,
+        (Vec::new(), fresh.clone(), false),
+        "what happened before the reset is not delivered"
+    );
+    let (status, _) = api
+        .put(&format!("/tasks/{task}"), json!({ "name": "Seen" }))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (events, _, has_more) = poll(&api, task, &fresh).await;
+    assert_eq!(events, [task_event("changed", task, "Seen", Value::Null)]);
+    assert!(!has_more);
+}
+
+#[tokio::test]
+async fn events_need_a_known_resource() {
+    let asana = MockAsana::start().await;
+    let api = Api::pat(&asana);
+    let (status, body) = api.get("/events").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        body,
+        json!({ "errors": [{ "message": "resource: Missing input", "help": HELP }] })
+    );
+    let (status, body) = api.get("/events?resource=1234567890&sync=x").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        body,
+        json!({ "errors": [{
+            "message": "1234567890: Unknown object. The resource may have been deleted or may not be visible to the requester.",
+            "help": HELP,
+        }]})
+    );
+    let (status, body) = api.get("/events?resource=abc").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(error_message(&body), "resource: Not a recognized ID: abc");
+}
+
 /// A task that has spent its cooperative budget (as one that awaited hundreds of finished tasks
 /// has) can still drop a mock: wiremock's own drop blocks on a tokio lock and, on such a task,
 /// spins forever. Run on a thread of its own, watched, so that a regression fails rather than
