@@ -1311,6 +1311,67 @@ async fn events_412_is_a_sync_reset_not_an_error() {
 }
 
 #[tokio::test]
+async fn events_against_the_testkit_reset_then_deliver_a_task_update() {
+    use provider_asana_testkit::{MockAsana, seed};
+
+    let asana = MockAsana::start().await;
+    let tokens = Arc::new(StaticTokenSource::new(
+        "asana",
+        "s",
+        asana.personal_access_token().into(),
+    ));
+    let client = AsanaClient::new(tokens, settings_at(&asana.uri())).unwrap();
+    let project = seed::LAUNCH_PROJECT_GID;
+
+    let first = client.events().get(project, None).await.unwrap();
+    assert!(first.sync_reset);
+    assert!(first.events.is_empty());
+    assert!(!first.has_more);
+    assert!(!first.sync.is_empty());
+
+    let update = UpdateTask {
+        name: Some("Draft the announcement".into()),
+        ..Default::default()
+    };
+    client
+        .tasks()
+        .update(seed::DRAFT_TASK_GID, &update)
+        .await
+        .unwrap();
+
+    let next = client
+        .events()
+        .get(project, Some(&first.sync))
+        .await
+        .unwrap();
+    assert!(!next.sync_reset);
+    assert!(!next.has_more);
+    assert_ne!(next.sync, first.sync);
+    let [event] = next.events.as_slice() else {
+        panic!("one event: {:?}", next.events);
+    };
+    assert_eq!(event.action.as_deref(), Some("changed"));
+    let resource = event.resource.as_deref().expect("resource");
+    assert_eq!(resource.gid, seed::DRAFT_TASK_GID);
+    assert_eq!(resource.resource_type.as_deref(), Some("task"));
+    assert_eq!(resource.name.as_deref(), Some("Draft the announcement"));
+    assert_eq!(
+        event.user.as_deref().map(|u| u.gid.as_str()),
+        Some(seed::ME_GID)
+    );
+    assert_eq!(event.parent, None);
+    assert!(event.created_at.is_some());
+    assert_eq!(event.extra.get("type"), Some(&json!("task")));
+
+    let after = client
+        .events()
+        .get(project, Some(&next.sync))
+        .await
+        .unwrap();
+    assert!(!after.sync_reset && after.events.is_empty() && !after.has_more);
+}
+
+#[tokio::test]
 async fn list_endpoints_send_their_filters() {
     let server = MockServer::start().await;
     let empty = ResponseTemplate::new(200).set_body_json(json!({"data": [], "next_page": null}));
