@@ -311,6 +311,16 @@ pub enum AppsCommand {
         /// The application's id (see `integrations apps list`)
         id: String,
     },
+    /// End every service token of the application scoped to one customer (signed out
+    /// everywhere, or a token leaked); the application's own tokens and other customers' keep
+    /// working
+    RevokeTokens {
+        /// The application's id (see `integrations apps list`)
+        id: String,
+        /// The customer whose tokens end (its customer_name, workspace_name or external_user_id)
+        #[arg(long)]
+        customer: String,
+    },
     /// Delete the application with its service tokens, connectors and their credentials
     Delete {
         /// The application's id (see `integrations apps list`)

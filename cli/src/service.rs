@@ -401,6 +401,22 @@ pub async fn apps(
             }
             Ok(())
         }
+        AppsCommand::RevokeTokens { id, customer } => {
+            let revoked = service
+                .admin()
+                .await?
+                .revoke_customer_tokens(id, customer)
+                .await
+                .map_err(|e| service.error(e))?;
+            if out.is_json() {
+                out.json(&json!({ "id": id, "customer": customer, "revoked": revoked }));
+            } else {
+                out.line(&format!(
+                    "Revoked {revoked} service token(s) of customer `{customer}` in application {id}."
+                ));
+            }
+            Ok(())
+        }
         AppsCommand::Delete { id } => {
             service
                 .admin()

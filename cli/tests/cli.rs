@@ -4481,6 +4481,104 @@ async fn serve_applies_its_limits_on_consent_flows_and_tokens() {
     assert_eq!(code, 0, "{stderr}");
 }
 
+/// `apps revoke-tokens ID --customer NAME`, run beside `serve` on its store, ends that customer's
+/// service tokens at once; the application's token and another customer's keep working. An
+/// unknown application is the same usage error as for the other `apps` commands.
+#[cfg(unix)]
+#[tokio::test]
+async fn apps_revoke_tokens_ends_one_customer_s_tokens_while_serve_runs() {
+    let mut h = Harness::start().await;
+    h.set_env("INTEGRATIONS_ENCRYPTION_KEY", SERVICE_KEY);
+    let dir = h.dir.path().join("service");
+    let store = dir.to_str().expect("utf-8 path");
+    let (app_id, client_id, secret) = create_acme(&h, &dir).await;
+    let listen = format!("127.0.0.1:{}", free_port());
+    let serving = Serving::start(&h, &["--listen", &listen, "--store", store]).await;
+    let url = format!("http://{listen}");
+    let caller = Caller::new(&url, &client_id, &secret).await;
+    let mut scoped = Vec::new();
+    for customer in ["customer-1", "customer-1", "customer-2"] {
+        let (status, body) = caller
+            .post(
+                &url,
+                "/api/v1/account/applications/scoped-token",
+                json!({ "customer_name": customer }),
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        scoped.push(body["token"].as_str().expect("token").to_string());
+    }
+    let status_of = |token: String| {
+        let (http, url) = (caller.http.clone(), url.clone());
+        async move {
+            http.get(format!("{url}/api/v1/integrations/connectors"))
+                .bearer_auth(token)
+                .send()
+                .await
+                .expect("GET connectors")
+                .status()
+                .as_u16()
+        }
+    };
+
+    let revoked = apps(
+        &h,
+        &dir,
+        &["revoke-tokens", &app_id, "--customer", "customer-1"],
+    )
+    .await;
+    revoked.assert_code(0);
+    assert_eq!(
+        revoked.stdout,
+        format!("Revoked 2 service token(s) of customer `customer-1` in application {app_id}.\n")
+    );
+    assert_eq!(status_of(scoped[0].clone()).await, 401);
+    assert_eq!(status_of(scoped[1].clone()).await, 401);
+    assert_eq!(
+        status_of(scoped[2].clone()).await,
+        200,
+        "another customer's"
+    );
+    assert_eq!(
+        status_of(caller.bearer.clone()).await,
+        200,
+        "the application's"
+    );
+    let again = apps(
+        &h,
+        &dir,
+        &[
+            "revoke-tokens",
+            &app_id,
+            "--customer",
+            "customer-1",
+            "--json",
+        ],
+    )
+    .await;
+    again.assert_code(0);
+    assert_eq!(
+        again.json(),
+        json!({ "id": app_id, "customer": "customer-1", "revoked": 0 })
+    );
+    let unknown = apps(
+        &h,
+        &dir,
+        &["revoke-tokens", "nope", "--customer", "customer-1"],
+    )
+    .await;
+    unknown.assert_code(2);
+    assert!(
+        unknown
+            .stderr
+            .starts_with("error: no application with id `nope` in "),
+        "{unknown:?}"
+    );
+    serving.signal("TERM");
+    let (code, stderr) = serving.exit().await;
+    assert_eq!(code, 0, "{stderr}");
+}
+
 /// Listening on all addresses without --public-url, `serve` says at start that consent flows
 /// are refused and names --public-url, and refuses them with a 501 naming it, rather than sending
 /// customers back to http://0.0.0.0; /mcp answers loopback Host names. --mcp-allowed-host

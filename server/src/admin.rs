@@ -182,6 +182,18 @@ impl Admin {
         })
     }
 
+    /// Ends every service token of the application scoped to `customer` (a customer signed out
+    /// everywhere, or a customer's token leaked); answers how many ended. The application's own
+    /// tokens and other customers' keep working.
+    pub async fn revoke_customer_tokens(
+        &self,
+        id: &str,
+        customer: &str,
+    ) -> Result<u64, ServerError> {
+        self.application(id).await?;
+        Ok(self.store.delete_customer_tokens(id, customer).await?)
+    }
+
     /// Deletes the application with its tokens, connectors (and their credentials), OAuth apps and
     /// pending consent flows. Its audit entries stay.
     ///
