@@ -56,7 +56,7 @@ pub use auth_core::{
     CredentialStatus, CredentialStore, Credentials, EncryptedStore, ErrorClass, ListedCredential,
     MemoryCredentialStore, Method, OAuth2Flow, OAuth2Token, OAuthErrorCode, ProviderStatus,
     RecordOpener, RefreshingTokenSource, SecretString, Session, SessionOptions, StaticTokenSource,
-    StoreError, TokenOperation, TokenSource,
+    StoreError, TokenOperation, TokenSource, Url,
 };
 
 /// Asana: auth provider, typed client, agent catalog (feature `asana`).

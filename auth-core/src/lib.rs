@@ -148,5 +148,10 @@ pub use token_source::{CredentialSource, StaticTokenSource, TokenSource};
 /// The method of an [`ApiRequest`] (reqwest's, re-exported).
 pub use reqwest::Method;
 
+/// The URL of every setting and option that takes one (an API base URL, a redirect URI), the
+/// `url` crate's, re-exported so that an application needs no dependency of its own to set one:
+/// `let base: Url = "http://127.0.0.1:8080/api/1.0".parse()?;`.
+pub use url::Url;
+
 /// Re-exported so provider crates can register with `auth_core::inventory::submit!`.
 pub use inventory;
