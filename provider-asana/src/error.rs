@@ -562,11 +562,18 @@ impl AsanaError {
     /// Whether retrying later may succeed (rate limits, 5xx, timeouts, connection failures,
     /// transient token-source failures). Never for [`AsanaError::OutcomeUnknown`]: repeating a
     /// request that may have been applied could apply it twice.
+    ///
+    /// The client has already retried such a failure as its [`RetryConfig`](crate::RetryConfig)
+    /// allows, within the call's deadline: `true` means "later" (a queued job, the next run;
+    /// [`AsanaError::retry_after`] when Asana said how long), not "again at once".
     pub fn is_retryable(&self) -> bool {
         self.class() == ErrorClass::Transient
     }
 
-    /// Whether the user has to connect their Asana account again.
+    /// Whether the user has to connect their Asana account again: the token was rejected, or
+    /// cannot be refreshed. A scope the token lacks is not one of these: it is
+    /// [`AsanaError::Forbidden`] with `likely_missing_scope`, whose fix is a new consent that
+    /// asks for that scope, which only the application can decide to ask for.
     pub fn needs_reauthorization(&self) -> bool {
         self.class() == ErrorClass::NeedsReauthorization
     }

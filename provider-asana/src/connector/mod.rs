@@ -29,7 +29,7 @@ use std::sync::Arc;
 
 use auth_core::redact::json_kind;
 use auth_core::{
-    AuthError, Credentials, OAuth2Token, RefreshingTokenSource, SecretString, Session,
+    AuthError, Credentials, ErrorClass, OAuth2Token, RefreshingTokenSource, SecretString, Session,
     TokenEndpoint,
 };
 use base64::Engine;
@@ -182,15 +182,26 @@ pub enum ExecuteError {
 }
 
 impl ExecuteError {
+    /// What the caller can do about this error, as [`AsanaError::class`] and
+    /// [`AuthError::class`] say it: one `match` over
+    /// [`ErrorClass`] serves all three. An error of the call itself (an unknown entity or action,
+    /// bad params, a result too large) is [`ErrorClass::Permanent`].
+    pub fn class(&self) -> ErrorClass {
+        match self {
+            ExecuteError::Api(e) => e.class(),
+            _ => ErrorClass::Permanent,
+        }
+    }
+
     /// Whether retrying the same call later can succeed (429, 5xx, network): never for
     /// validation errors.
     pub fn is_retryable(&self) -> bool {
-        matches!(self, ExecuteError::Api(e) if e.is_retryable())
+        self.class() == ErrorClass::Transient
     }
 
     /// Whether the user must connect their Asana account again (ask them; do not retry).
     pub fn needs_reauthorization(&self) -> bool {
-        matches!(self, ExecuteError::Api(e) if e.needs_reauthorization())
+        self.class() == ErrorClass::NeedsReauthorization
     }
 
     /// Whether an action that is not idempotent (a create, an add, a duplicate ...) failed after

@@ -8,7 +8,7 @@ use crate::client_support;
 
 use std::time::{Duration, Instant};
 
-use auth_core::SecretString;
+use auth_core::{ErrorClass, SecretString};
 use client_support::{fast_retry, settings, slow_backoff};
 use provider_asana::connector::{AsanaConnector, ExecuteError};
 use provider_asana::{AsanaClientSettings, AsanaError};
@@ -46,6 +46,11 @@ async fn refused(entity: &str, action: &str, params: Value) -> ExecuteError {
     );
     assert!(!err.is_retryable(), "{entity}.{action}: {err}");
     assert!(!err.needs_reauthorization(), "{entity}.{action}: {err}");
+    assert_eq!(
+        err.class(),
+        ErrorClass::Permanent,
+        "{entity}.{action}: {err}"
+    );
     let json = err.to_json();
     assert_eq!(json["error"]["retryable"], false);
     assert_eq!(json["error"]["needs_reauthorization"], false);
@@ -410,6 +415,7 @@ async fn rate_limit_exhausting_the_wait_is_retryable() {
     );
     assert!(err.is_retryable());
     assert!(!err.needs_reauthorization());
+    assert_eq!(err.class(), ErrorClass::Transient);
     let json = err.to_json();
     assert_eq!(
         json,
@@ -588,6 +594,7 @@ async fn unauthorized_with_a_token_that_cannot_be_refreshed_needs_reauthorizatio
         "{err:?}"
     );
     assert!(err.needs_reauthorization());
+    assert_eq!(err.class(), ErrorClass::NeedsReauthorization);
     assert!(!err.is_retryable());
     let json = err.to_json();
     assert_eq!(json["error"]["needs_reauthorization"], true);
