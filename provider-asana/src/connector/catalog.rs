@@ -305,7 +305,7 @@ const fn local(name: &'static str, ty: Ty, description: &'static str) -> Param {
 const OPT_FIELDS: Param = p(
     "opt_fields",
     Ty::StrList,
-    "Fields to include in each returned object, e.g. [\"name\", \"assignee.name\"]",
+    "Fields Asana adds to each returned object beside its few defaults, e.g. [\"name\", \"assignee.name\"] (select_fields, on reads, also drops the others)",
 );
 const LIMIT: Param = p(
     "limit",
@@ -322,7 +322,7 @@ const OUTPUT: [Param; 2] = [
     local(
         "select_fields",
         Ty::StrList,
-        "Return only these fields of each record (gid is always kept), e.g. [\"name\", \"assignee.name\"]",
+        "Return only these fields of each record (gid is always kept), e.g. [\"name\", \"assignee.name\"]: asked of Asana as opt_fields, the rest dropped; prefer it to opt_fields to get exactly these fields",
     ),
     local(
         "exclude_fields",

@@ -507,7 +507,7 @@ impl AsanaConnector {
     }
 
     /// The catalog as LLM tool definitions: one `{name, description, input_schema}` per action,
-    /// named `asana_<entity>_<action>`.
+    /// named `asana_<entity>_<action>` ([`AsanaConnector::tool_call`] reads a name back).
     ///
     /// LLM APIs refuse `anyOf`, `oneOf` and `allOf` at the top level of an input schema (Anthropic
     /// rejects the whole request), so the "one of these params" rules that
@@ -534,6 +534,29 @@ impl AsanaConnector {
                 })
             })
             .collect()
+    }
+
+    /// The `(entity, action)` a tool of [`AsanaConnector::tool_definitions`] runs, from its name
+    /// (`asana_<entity>_<action>`, where an entity may hold underscores), to hand to
+    /// [`AsanaConnector::execute`] with the tool call's input as params; `None` for a name that
+    /// is no tool of the catalog.
+    ///
+    /// ```
+    /// use provider_asana::connector::AsanaConnector;
+    ///
+    /// assert_eq!(AsanaConnector::tool_call("asana_tasks_list"), Some(("tasks", "list")));
+    /// assert_eq!(AsanaConnector::tool_call("tasks_list"), None);
+    /// ```
+    pub fn tool_call(name: &str) -> Option<(&'static str, &'static str)> {
+        let rest = name.strip_prefix("asana_")?;
+        catalog::OPERATIONS
+            .iter()
+            .find(|op| {
+                rest.strip_prefix(op.entity)
+                    .and_then(|tail| tail.strip_prefix('_'))
+                    == Some(op.action)
+            })
+            .map(|op| (op.entity, op.action))
     }
 
     /// Checks `params` for `entity.action` against the catalog without sending anything: the same

@@ -1346,6 +1346,36 @@ fn compile_schema(name: &str, schema: Value) -> Result<(), String> {
         .map_err(|e| format!("{e:#}"))
 }
 
+/// Each tool's name reads back, through `tool_call`, as the one catalog action it was made from
+/// (entities hold underscores, so a name splits at the catalog's entity, not at the first `_`);
+/// a name that is no tool is `None`.
+#[test]
+fn every_tool_name_reads_back_as_its_action() {
+    let catalog: std::collections::BTreeSet<(&str, &str)> = AsanaConnector::catalog()
+        .iter()
+        .flat_map(|e| e.actions.iter().map(move |a| (e.entity, a.action)))
+        .collect();
+    let mut read_back = std::collections::BTreeSet::new();
+    for tool in AsanaConnector::tool_definitions() {
+        let name = tool["name"].as_str().unwrap();
+        let (entity, action) = AsanaConnector::tool_call(name).unwrap_or_else(|| panic!("{name}"));
+        assert_eq!(format!("asana_{entity}_{action}"), name);
+        read_back.insert((entity, action));
+    }
+    assert_eq!(read_back, catalog);
+    for name in [
+        "",
+        "asana_",
+        "asana_tasks",
+        "asana_tasks_",
+        "tasks_list",
+        "asana_taskz_list",
+        "asana_tasks_list_",
+    ] {
+        assert_eq!(AsanaConnector::tool_call(name), None, "{name}");
+    }
+}
+
 /// Every schema the catalog publishes is a valid JSON Schema: each action's params, each LLM tool
 /// definition's input, each entity's records.
 #[test]
