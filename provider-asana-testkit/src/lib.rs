@@ -19,7 +19,11 @@
 //!
 //! and point your client at it, for example with [`MockAsana::app_config`] (the URLs and app
 //! credentials an Asana provider needs) or [`MockAsana::api_base_url`] and
-//! [`MockAsana::personal_access_token`]; the [example](#example) below walks through both.
+//! [`MockAsana::personal_access_token`]. The [example](#example) below speaks to it with plain
+//! HTTP; with this project's library, `AuthManager::builder().configure("asana",
+//! asana.app_config())` points the Asana provider at it, and [`MockAsana::consent`] answers the
+//! consent page of `flow.authorize(...)`'s URL with the callback URL whose code
+//! `flow.exchange(...)` takes (the repository's `examples/quickstart.rs` runs that whole flow).
 //!
 //! # Endpoints
 //!
