@@ -1,9 +1,9 @@
 """Checks that the modules of each crate form layers: no import circle between sibling modules.
 
-For every `use` and every `crate::`, `super::` or `self::` path in a module's code (comments and a
-trailing `#[cfg(test)] mod tests` left out), the module it names is found, re-exports followed,
-and an edge drawn between the two siblings under their closest common parent. A circle of such
-edges is printed with the lines that make it, and the check fails.
+For every `use` and every `crate::`, `super::` or `self::` path in a module's code (comments,
+string and character literals, and `#[cfg(test)]` modules left out), the module it names is found,
+re-exports followed (globs too), and an edge drawn between the two siblings under their closest
+common parent. A circle of such edges is printed with the lines that make it, and the check fails.
 
 Usage: python3 .ci/module_layers.py [CRATE_DIR ...]   (default: every workspace member with a src/)
 """
@@ -15,13 +15,66 @@ import sys
 USE = re.compile(r"\b(?:pub(?:\([^)]*\))?\s+)?use\s+([^;]+);", re.S)
 PUB_USE = re.compile(r"\bpub(?:\([^)]*\))?\s+use\s+([^;]+);", re.S)
 PATH = re.compile(r"\b((?:crate|super|self)(?:::\w+)+)")
-TESTS = re.compile(r"#\[cfg\(test\)\]\s*(?:pub(?:\([^)]*\))?\s+)?mod\s+tests\b")
+TEST_MODULE = re.compile(r"#\[cfg\(test\)\]\s*(?:pub(?:\([^)]*\))?\s+)?mod\s+(\w+)\s*([;{])")
+RAW_STRING = re.compile(r'b?r(#*)"')
+CHAR = re.compile(r"b?'(?:\\(?:x[0-9a-fA-F]{2}|u\{[0-9a-fA-F]+\}|.)|[^\\'\n])'")
 
 
-def code_of(text):
-    """A module's text without its test module and its comment lines."""
-    text = TESTS.split(text)[0]
-    return "\n".join(line for line in text.splitlines() if not line.strip().startswith("//"))
+def blanked(text):
+    """`text` with comments and string and character literals replaced by spaces (newlines
+    kept), so that a path written in them is not taken for code."""
+    out, i, n = [], 0, len(text)
+    while i < n:
+        if text.startswith("//", i):
+            end = text.find("\n", i)
+            end = n if end < 0 else end
+        elif text.startswith("/*", i):
+            depth, end = 1, i + 2
+            while end < n and depth:
+                if text.startswith("/*", end):
+                    depth, end = depth + 1, end + 2
+                elif text.startswith("*/", end):
+                    depth, end = depth - 1, end + 2
+                else:
+                    end += 1
+        elif (raw := RAW_STRING.match(text, i)) and (i == 0 or not text[i - 1].isalnum()):
+            close = '"' + raw.group(1)
+            end = text.find(close, raw.end())
+            end = n if end < 0 else end + len(close)
+        elif text[i] == '"' or text.startswith('b"', i):
+            end = text.index('"', i) + 1
+            while end < n and text[end] != '"':
+                end += 2 if text[end] == "\\" else 1
+            end = min(end + 1, n)
+        elif (char := CHAR.match(text, i)) and (i == 0 or not text[i - 1].isalnum()):
+            end = char.end()
+        else:
+            out.append(text[i])
+            i += 1
+            continue
+        out.append("".join(c if c == "\n" else " " for c in text[i:end]))
+        i = end
+    return "".join(out)
+
+
+def without_test_modules(text):
+    """`text` without its `#[cfg(test)] mod name { ... }` blocks; and the names of the test
+    modules it declares in files of their own (`#[cfg(test)] mod name;`)."""
+    files, kept, at = [], [], 0
+    for found in TEST_MODULE.finditer(text):
+        if found.start() < at:
+            continue
+        if found.group(2) == ";":
+            files.append(found.group(1))
+            continue
+        depth, end = 1, found.end()
+        while end < len(text) and depth:
+            depth += {"{": 1, "}": -1}.get(text[end], 0)
+            end += 1
+        kept.append(text[at : found.start()])
+        at = end
+    kept.append(text[at:])
+    return "".join(kept), files
 
 
 def normal(path):
@@ -49,8 +102,9 @@ def expand(path):
 
 
 def modules_of(src):
-    """Each module's path (a tuple of names; the crate root is `()`) and its code."""
-    modules = {}
+    """Each module's path (a tuple of names; the crate root is `()`) and its code; test modules
+    left out, those in files of their own too."""
+    modules, tests = {}, set()
     for directory, _, files in os.walk(src):
         for name in files:
             if not name.endswith(".rs"):
@@ -60,8 +114,14 @@ def modules_of(src):
             if parts[-1] in ("mod", "lib", "main"):
                 parts = parts[:-1]
             with open(file, encoding="utf-8") as f:
-                modules[tuple(parts)] = (code_of(f.read()), file)
-    return modules
+                code, test_files = without_test_modules(blanked(f.read()))
+            modules[tuple(parts)] = (code, file)
+            tests.update(tuple(parts) + (test,) for test in test_files)
+    return {
+        module: value
+        for module, value in modules.items()
+        if not any(module[: len(test)] == test for test in tests)
+    }
 
 
 def start_of(module, segments, modules):
@@ -97,18 +157,29 @@ def resolve(module, path, modules, reexports, seen=()):
             found = resolve(target, reexports[key], modules, reexports, seen + (key,))
             return found if found is not None else target
         else:
+            # A name a glob re-export (`pub use inner::*`) may bring in.
+            for glob in reexports.get((target, "*"), []):
+                key = (target, "*", glob)
+                if key in seen:
+                    continue
+                found = resolve(target, f"{glob}::{segment}", modules, reexports, seen + (key,))
+                if found is not None and found != target:
+                    return found
             break
     return target
 
 
 def reexports_of(modules):
-    """(module, name) -> the path its `pub use` re-exports."""
+    """(module, name) -> the path its `pub use` re-exports; (module, "*") -> the paths it
+    re-exports whole."""
     found = {}
     for module, (text, _) in modules.items():
         for used in PUB_USE.findall(text):
             for path in expand(normal(used)):
                 name = path.split(" as ")[-1].split("::")[-1]
-                if name != "*":
+                if name == "*":
+                    found.setdefault((module, "*"), []).append(path[: -len("::*")])
+                else:
                     found[(module, name)] = path.split(" as ")[0]
     return found
 
