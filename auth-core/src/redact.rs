@@ -221,9 +221,10 @@ fn skip_string(chars: &mut std::iter::Peekable<std::str::Chars<'_>>) {
 }
 
 /// `url` fit to print: without its user information, and with the value of each query
-/// parameter and its fragment shown as `***`; scheme, host, port and path as they are. An
-/// endpoint's URL may carry a key (an API gateway's `?subscription-key=`), and `Debug` of the
-/// settings that hold it must not print it.
+/// parameter and its fragment shown as `***` (a parameter without `=`, or whose name is not plain
+/// letters, digits, `-`, `_` and `.`, is all `***`: a bare key is often the secret itself);
+/// scheme, host, port and path as they are. An endpoint's URL may carry a key (an API gateway's
+/// `?subscription-key=`), and `Debug` of the settings that hold it must not print it.
 ///
 /// ```
 /// use auth_core::redact::shown_url;
@@ -239,15 +240,21 @@ pub fn shown_url(url: &Url) -> String {
     // A URL that cannot have user information has none to remove.
     let _ = shown.set_password(None);
     let _ = shown.set_username("");
-    if shown.query().is_some() {
-        let keys: Vec<String> = shown
-            .query_pairs()
-            .map(|(key, _)| key.into_owned())
+    if let Some(query) = shown.query() {
+        let plain = |name: &str| {
+            !name.is_empty()
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+        };
+        let masked: Vec<String> = query
+            .split('&')
+            .map(|pair| match pair.split_once('=') {
+                Some((name, _)) if plain(name) => format!("{name}=***"),
+                _ => "***".to_string(),
+            })
             .collect();
-        shown
-            .query_pairs_mut()
-            .clear()
-            .extend_pairs(keys.iter().map(|key| (key, "***")));
+        shown.set_query(Some(&masked.join("&")));
     }
     if shown.fragment().is_some() {
         shown.set_fragment(Some("***"));
@@ -347,6 +354,36 @@ mod tests {
         secrets.iter().fold(Redactor::new(), |r, s| {
             r.with_secret(&SecretString::from(*s))
         })
+    }
+
+    #[test]
+    fn urls_are_shown_without_user_information_query_values_or_fragment() {
+        for (url, shown) in [
+            (
+                "https://gw:key@auth.example.com/t?subscription-key=k&v=2#f",
+                "https://auth.example.com/t?subscription-key=***&v=***#***",
+            ),
+            (
+                "https://auth.example.com/t?sk_live_hunter2",
+                "https://auth.example.com/t?***",
+            ),
+            (
+                "https://auth.example.com/t?token%3Dhunter2",
+                "https://auth.example.com/t?***",
+            ),
+            (
+                "https://auth.example.com/t?=hunter2&a=1",
+                "https://auth.example.com/t?***&a=***",
+            ),
+            (
+                "https://[::1]:8443/t?k=hunter2",
+                "https://[::1]:8443/t?k=***",
+            ),
+            ("https://auth.example.com/t", "https://auth.example.com/t"),
+            ("urn:ietf:wg:oauth:2.0:oob", "urn:ietf:wg:oauth:2.0:oob"),
+        ] {
+            assert_eq!(shown_url(&url.parse().unwrap()), shown, "{url}");
+        }
     }
 
     #[test]
