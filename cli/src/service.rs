@@ -409,10 +409,16 @@ pub async fn apps(
                 .await
                 .map_err(|e| service.error(e))?;
             if out.is_json() {
-                out.json(&json!({ "id": id, "customer": customer, "revoked": revoked }));
+                out.json(&json!({
+                    "id": id,
+                    "customer": customer.trim(),
+                    "revoked": revoked > 0,
+                    "count": revoked,
+                }));
             } else {
                 out.line(&format!(
-                    "Revoked {revoked} service token(s) of customer `{customer}` in application {id}."
+                    "Revoked {revoked} service token(s) of customer `{}` in application {id}.",
+                    customer.trim()
                 ));
             }
             Ok(())

@@ -4544,6 +4544,7 @@ async fn apps_revoke_tokens_ends_one_customer_s_tokens_while_serve_runs() {
         200,
         "the application's"
     );
+    // The name is read as the API reads it: surrounding spaces left out.
     let again = apps(
         &h,
         &dir,
@@ -4551,7 +4552,7 @@ async fn apps_revoke_tokens_ends_one_customer_s_tokens_while_serve_runs() {
             "revoke-tokens",
             &app_id,
             "--customer",
-            "customer-1",
+            " customer-2 ",
             "--json",
         ],
     )
@@ -4559,7 +4560,14 @@ async fn apps_revoke_tokens_ends_one_customer_s_tokens_while_serve_runs() {
     again.assert_code(0);
     assert_eq!(
         again.json(),
-        json!({ "id": app_id, "customer": "customer-1", "revoked": 0 })
+        json!({ "id": app_id, "customer": "customer-2", "revoked": true, "count": 1 })
+    );
+    assert_eq!(status_of(scoped[2].clone()).await, 401);
+    let empty = apps(&h, &dir, &["revoke-tokens", &app_id, "--customer", " "]).await;
+    empty.assert_code(2);
+    assert_eq!(
+        empty.stderr, "error: invalid customer: must not be empty\n",
+        "{empty:?}"
     );
     let unknown = apps(
         &h,

@@ -185,11 +185,21 @@ impl Admin {
     /// Ends every service token of the application scoped to `customer` (a customer signed out
     /// everywhere, or a customer's token leaked); answers how many ended. The application's own
     /// tokens and other customers' keep working.
+    ///
+    /// The name is read as the HTTP API reads it (surrounding spaces left out), so that it names
+    /// the customer the tokens were issued for; an empty name is refused.
     pub async fn revoke_customer_tokens(
         &self,
         id: &str,
         customer: &str,
     ) -> Result<u64, ServerError> {
+        let customer = customer.trim();
+        if customer.is_empty() {
+            return Err(ServerError::InvalidArgument {
+                name: "customer",
+                reason: "must not be empty".into(),
+            });
+        }
         self.application(id).await?;
         Ok(self.store.delete_customer_tokens(id, customer).await?)
     }
