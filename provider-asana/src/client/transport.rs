@@ -187,8 +187,7 @@ impl AsanaClient {
         let replayable = req.method != Method::POST;
         // A DELETE replayed after an attempt that may have reached Asana (a timeout, a lost
         // connection, a 5xx) and then answered 404 was deleted by that attempt, or was gone
-        // already: either way what the caller asked for holds.
-        let deletes = req.method == Method::DELETE;
+        // already: either way what the caller asked for holds. Set on the retry paths only.
         let mut may_have_deleted = false;
         let mut retries = 0u32;
         let mut rate_limit_wait = Duration::ZERO;
@@ -235,7 +234,7 @@ impl AsanaClient {
                         && !budget.spent_by(wait)
                     {
                         retries += 1;
-                        may_have_deleted |= deletes && may_have_reached;
+                        may_have_deleted |= may_have_reached && req.method == Method::DELETE;
                         tracing::debug!(
                             wait_ms = wait.as_millis() as u64,
                             "transport failure; retrying"
@@ -261,13 +260,8 @@ impl AsanaClient {
                     token,
                 });
             }
-            if status == StatusCode::NOT_FOUND && may_have_deleted {
-                tracing::debug!("404 after an attempt that may have deleted it: deleted");
-                return Ok(ApiResponse {
-                    status: StatusCode::OK,
-                    body: Bytes::from_static(br#"{"data":{}}"#),
-                    token,
-                });
+            if may_have_deleted && status == StatusCode::NOT_FOUND {
+                return Ok(deleted_already(token));
             }
             match status {
                 StatusCode::UNAUTHORIZED => {
@@ -310,7 +304,7 @@ impl AsanaClient {
                     let wait = retry.backoff(retries);
                     if retries < retry.max_retries && !budget.spent_by(wait) {
                         retries += 1;
-                        may_have_deleted |= deletes;
+                        may_have_deleted |= req.method == Method::DELETE;
                         tracing::debug!(
                             wait_ms = wait.as_millis() as u64,
                             "server error; retrying"
@@ -559,6 +553,19 @@ impl AsanaClient {
     fn relative_path<'a>(&self, path: &'a str) -> &'a str {
         path.strip_prefix(self.inner.base_path.as_str())
             .unwrap_or(path)
+    }
+}
+
+/// The answer to a DELETE whose replay found nothing after an attempt that may have deleted it:
+/// Asana's answer to a delete. Out of line, so that the rare path costs every call nothing.
+#[cold]
+#[inline(never)]
+fn deleted_already(token: SecretString) -> ApiResponse {
+    tracing::debug!("404 after an attempt that may have deleted it: deleted");
+    ApiResponse {
+        status: StatusCode::OK,
+        body: Bytes::from_static(br#"{"data":{}}"#),
+        token,
     }
 }
 
