@@ -564,43 +564,37 @@ async fn the_service_refuses_to_start_without_a_key_with_a_short_token_life_an_e
         }
         other => panic!("{:?}", other.map(|_| ())),
     }
-    let built = integrations_server::Server::builder()
-        .store_dir(dir.path())
-        .insecure_no_encryption()
-        .public_url("http://integrations.example.com/".parse().unwrap())
-        .build()
-        .await;
-    match built {
-        Err(integrations_server::ServerError::InvalidConfig { field, reason }) => {
-            assert_eq!(field, "public_url");
-            assert_eq!(
-                reason,
-                "`http://integrations.example.com` must be https (plain http only on 127.0.0.1, ::1 or localhost): consent flows send providers' authorization codes to it"
-            );
+    let public_url_refused = |url: &'static str| {
+        let dir = dir.path().to_path_buf();
+        async move {
+            let built = integrations_server::Server::builder()
+                .store_dir(dir)
+                .insecure_no_encryption()
+                .public_url(url.parse().unwrap())
+                .build()
+                .await;
+            match built {
+                Err(integrations_server::ServerError::InvalidConfig { field, reason }) => {
+                    assert_eq!(field, "public_url", "{url}");
+                    reason
+                }
+                other => panic!("{url}: {:?}", other.map(|_| ())),
+            }
         }
-        other => panic!("{:?}", other.map(|_| ())),
-    }
+    };
+    assert_eq!(
+        public_url_refused("http://integrations.example.com/").await,
+        "`http://integrations.example.com` must be https (plain http only on 127.0.0.1, ::1 or localhost): consent flows send providers' authorization codes to it"
+    );
     for public_url in [
         "https://ops:CANARY@integrations.example.com/",
         "https://integrations.example.com/?key=CANARY",
         "https://integrations.example.com/#CANARY",
     ] {
-        let built = integrations_server::Server::builder()
-            .store_dir(dir.path())
-            .insecure_no_encryption()
-            .public_url(public_url.parse().unwrap())
-            .build()
-            .await;
-        match built {
-            Err(integrations_server::ServerError::InvalidConfig { field, reason }) => {
-                assert_eq!(field, "public_url");
-                assert_eq!(
-                    reason,
-                    "`https://integrations.example.com` must have no user information, query or fragment: the service's paths are added to it, and it is logged"
-                );
-            }
-            other => panic!("{public_url}: {:?}", other.map(|_| ())),
-        }
+        assert_eq!(
+            public_url_refused(public_url).await,
+            "`https://integrations.example.com` must have no user information, query or fragment: the service's paths are added to it, and it is logged"
+        );
     }
     // A client id without its secret: the service's app goes unused, as before; the service
     // starts.

@@ -1139,15 +1139,12 @@ async fn an_application_s_own_apps_serve_its_github_consent_and_its_google_refre
     assert_eq!(delete(&svc, &token, app_path).await, 404);
 }
 
-#[tokio::test]
-async fn deleting_a_google_connector_revokes_its_grant_and_its_credentials() {
-    let fake = MockServer::start().await;
-    google_token_endpoints(&fake).await;
-    let svc = start_with_app(&fake, "GOOGLE", "service-app", &[]).await;
-    let token = app_token(&svc).await;
+/// A Google connector of customer `c` with its own OAuth client (so that deleting it revokes its
+/// grant), holding the refresh token `1//to-revoke`: its id.
+async fn own_client_google_connector(svc: &Service, token: &str) -> String {
     let (status, connector) = create(
-        &svc,
-        &token,
+        svc,
+        token,
         json!({
             "customer_name": "c", "connector_type": "google",
             "credentials": {
@@ -1158,7 +1155,16 @@ async fn deleting_a_google_connector_revokes_its_grant_and_its_credentials() {
     )
     .await;
     assert_eq!(status, 201, "{connector}");
-    let id = connector["id"].as_str().unwrap();
+    connector["id"].as_str().unwrap().to_string()
+}
+
+#[tokio::test]
+async fn deleting_a_google_connector_revokes_its_grant_and_its_credentials() {
+    let fake = MockServer::start().await;
+    google_token_endpoints(&fake).await;
+    let svc = start_with_app(&fake, "GOOGLE", "service-app", &[]).await;
+    let token = app_token(&svc).await;
+    let id = &own_client_google_connector(&svc, &token).await;
     let connector_path = format!("/api/v1/integrations/connectors/{id}");
     assert_eq!(delete(&svc, &token, &connector_path).await, 200);
     let received = fake.received_requests().await.unwrap();
@@ -1229,20 +1235,7 @@ async fn a_deletion_completes_when_the_client_leaves_during_the_revocation() {
         .await;
     let svc = start_with_app(&fake, "GOOGLE", "service-app", &[]).await;
     let token = app_token(&svc).await;
-    let (status, connector) = create(
-        &svc,
-        &token,
-        json!({
-            "customer_name": "c", "connector_type": "google",
-            "credentials": {
-                "access_token": "ya29-current", "refresh_token": "1//to-revoke",
-                "client_id": "own-client", "client_secret": "own-secret",
-            },
-        }),
-    )
-    .await;
-    assert_eq!(status, 201, "{connector}");
-    let id = connector["id"].as_str().unwrap();
+    let id = &own_client_google_connector(&svc, &token).await;
     let connector_path = format!("/api/v1/integrations/connectors/{id}");
     let left = svc
         .http
