@@ -103,6 +103,13 @@ pub enum AsanaError {
     /// 400: the request is invalid. Fix the parameters or the body.
     #[error("{0}: the request was rejected as invalid; fix its parameters or body")]
     BadRequest(ApiErrorInfo),
+    /// 400 about the `offset` a request sent: Asana's page offsets expire a while after they
+    /// are issued, and one that has expired (or was not Asana's) cannot be fixed by changing
+    /// it. List again from the first page, without an offset.
+    #[error(
+        "{0}: the page offset is invalid or has expired; list again from the first page, without `offset`"
+    )]
+    OffsetExpired(ApiErrorInfo),
     /// 401: the token was rejected and no fresh token could fix it.
     #[error("{info}: the access token was rejected{}; the user must connect their account again (or the workspace disabled the app)", if *.refreshed { " even after a refresh" } else { " and the token source could not provide a new one" })]
     Unauthorized {
@@ -582,6 +589,7 @@ impl AsanaError {
     pub fn api_info(&self) -> Option<&ApiErrorInfo> {
         match self {
             AsanaError::BadRequest(info)
+            | AsanaError::OffsetExpired(info)
             | AsanaError::PremiumRequired(info)
             | AsanaError::NotFound(info)
             | AsanaError::Server(info)

@@ -537,6 +537,7 @@ impl AsanaClient {
     ) -> AsanaError {
         let info = error_info(req, status, body, token);
         match status.as_u16() {
+            400 if about_offset(req, &info) => AsanaError::OffsetExpired(info),
             400 => AsanaError::BadRequest(info),
             402 => AsanaError::PremiumRequired(info),
             403 => AsanaError::Forbidden {
@@ -554,6 +555,13 @@ impl AsanaClient {
         path.strip_prefix(self.inner.base_path.as_str())
             .unwrap_or(path)
     }
+}
+
+/// Whether a 400 is Asana's refusal of the `offset` the request sent: an entry whose message
+/// names the `offset` parameter, as Asana's field errors do (`offset: ...`).
+fn about_offset(req: &ApiRequest, info: &ApiErrorInfo) -> bool {
+    req.url.query_pairs().any(|(name, _)| name == "offset")
+        && info.errors.iter().any(|e| e.message.starts_with("offset:"))
 }
 
 /// The answer to a DELETE whose replay found nothing after an attempt that may have deleted it:

@@ -216,14 +216,44 @@ async fn an_error_ends_the_stream_after_the_items_before_it() {
     assert_eq!(items.len(), 101);
     assert!(items[..100].iter().all(Result::is_ok));
     match &items[100] {
-        Err(AsanaError::BadRequest(info)) => {
+        Err(err @ AsanaError::OffsetExpired(info)) => {
             assert_eq!(
                 info.messages(),
                 vec!["offset: Your pagination token has expired."]
             );
+            assert_eq!(
+                err.to_string(),
+                "Asana GET /api/1.0/tags/3/tasks (HTTP 400): offset: Your pagination token has expired.: the page offset is invalid or has expired; list again from the first page, without `offset`"
+            );
+            assert!(!err.is_retryable());
         }
         other => panic!("{other:?}"),
     }
+}
+
+#[tokio::test]
+async fn a_refusal_that_names_offset_is_an_expired_offset_only_when_one_was_sent() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/api/1.0/tags/3/tasks"))
+        .respond_with(ResponseTemplate::new(400).set_body_json(json!({
+            "errors": [{"message": "offset: Your pagination token is invalid or has expired"}]
+        })))
+        .expect(2)
+        .mount(&server)
+        .await;
+    let (client, _) = client(&server);
+
+    let with = client
+        .tags()
+        .tasks("3")
+        .offset("x")
+        .page()
+        .await
+        .unwrap_err();
+    assert!(matches!(with, AsanaError::OffsetExpired(_)), "{with:?}");
+    let without = client.tags().tasks("3").page().await.unwrap_err();
+    assert!(matches!(without, AsanaError::BadRequest(_)), "{without:?}");
 }
 
 #[tokio::test]

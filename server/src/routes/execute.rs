@@ -435,6 +435,7 @@ fn asana_answer(e: &AsanaError) -> ApiError {
             ApiError::new(StatusCode::GATEWAY_TIMEOUT, message).retryable()
         }
         AsanaError::BadRequest(_)
+        | AsanaError::OffsetExpired(_)
         | AsanaError::InvalidArgument { .. }
         | AsanaError::MissingWorkspace { .. }
         | AsanaError::PremiumRequired(_) => ApiError::unprocessable(message),

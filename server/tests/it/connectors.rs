@@ -103,6 +103,26 @@ async fn the_hosted_life() {
     assert_eq!(body["result"].as_array().unwrap().len(), 1);
     assert!(body["connector_metadata"]["next_page"]["offset"].is_string());
 
+    // An offset Asana does not know: 422, not retryable, and the answer says to start over.
+    let (status, body) = service
+        .execute(
+            &token,
+            &pat_id,
+            "tasks",
+            "list",
+            json!({ "project": seed::BACKLOG_PROJECT_GID, "limit": 1, "offset": "stale" }),
+        )
+        .await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["retryable"], false, "{body}");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .ends_with("list again from the first page, without `offset`"),
+        "{body}"
+    );
+
     // A get: the bare record.
     let (status, body) = service
         .execute(
