@@ -13,7 +13,7 @@ use axum::Router;
 use axum::http::StatusCode;
 use integrations::asana::{AsanaAppCredentials, AsanaAuthProvider, DownloadClient, RetryConfig};
 use integrations::auth_core::config::is_secure_endpoint;
-use integrations::auth_core::redact::without_passwords;
+use integrations::auth_core::redact::{shown_url, without_passwords};
 use integrations::{CredentialStore, EnvSource, KeyRing, RecordOpener, SqliteCredentialStore};
 use tokio::net::TcpListener;
 use url::Url;
@@ -169,6 +169,17 @@ impl fmt::Debug for StoreLocation {
     }
 }
 
+/// The public URL as the builder keeps it until [`ServerBuilder::build`] checks it: its `Debug`
+/// shows it as [`shown_url`] does, since it may still carry a password or a key.
+#[derive(Clone)]
+struct PublicUrl(Url);
+
+impl fmt::Debug for PublicUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&shown_url(&self.0))
+    }
+}
+
 /// Configures a [`Server`].
 #[derive(Debug, Clone)]
 pub struct ServerBuilder {
@@ -176,7 +187,7 @@ pub struct ServerBuilder {
     /// With a PostgreSQL store: its pool's size; `None`, the store's default.
     pool_size: Option<usize>,
     keys: Keys,
-    public_url: Option<Url>,
+    public_url: Option<PublicUrl>,
     service_app_consent: bool,
     asana: AsanaAppCredentials,
     providers: ProviderConfigSource,
@@ -275,9 +286,10 @@ impl ServerBuilder {
     }
 
     /// The URL clients and providers reach the service at (for consent-flow redirects): https,
-    /// or plain http only on a loopback host, or [`ServerBuilder::build`] fails.
+    /// or plain http only on a loopback host, without user information, a query or a fragment,
+    /// or [`ServerBuilder::build`] fails.
     pub fn public_url(mut self, url: Url) -> Self {
-        self.public_url = Some(url);
+        self.public_url = Some(PublicUrl(url));
         self
     }
 
@@ -498,7 +510,7 @@ impl ServerBuilder {
             .providers
             .connector_types()
             .map_err(ServerError::ProviderDefinitions)?;
-        if let Some(url) = &self.public_url
+        if let Some(PublicUrl(url)) = &self.public_url
             && !is_secure_endpoint(url)
         {
             return Err(ServerError::InvalidConfig {
@@ -509,7 +521,7 @@ impl ServerBuilder {
                 ),
             });
         }
-        if let Some(url) = &self.public_url
+        if let Some(PublicUrl(url)) = &self.public_url
             && (!url.username().is_empty()
                 || url.password().is_some()
                 || url.query().is_some()
@@ -570,13 +582,14 @@ impl ServerBuilder {
             },
             metrics.clone(),
         );
+        let public_url = self.public_url.map(|PublicUrl(url)| url);
         Ok(Server {
             state: AppState {
                 store: store.clone(),
                 connectors: Arc::new(connectors),
                 token_ttl: self.token_ttl,
                 max_service_tokens: self.max_service_tokens,
-                public_url: self.public_url.clone().map(Arc::new),
+                public_url: public_url.clone().map(Arc::new),
                 metrics,
                 limiter: Arc::new(RateLimiter::new(per_second, burst)),
                 in_flight: InFlight::new(self.max_in_flight),
@@ -585,7 +598,7 @@ impl ServerBuilder {
             },
             admin: Admin::new(store, credentials, rotation, sealer, types),
             mcp: McpAccess {
-                public_url: self.public_url,
+                public_url,
                 ..self.mcp
             },
             max_body_bytes: self.max_body_bytes,

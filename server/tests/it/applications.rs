@@ -591,6 +591,13 @@ async fn the_service_refuses_to_start_without_a_key_with_a_short_token_life_an_e
         "https://integrations.example.com/?key=CANARY",
         "https://integrations.example.com/#CANARY",
     ] {
+        let builder =
+            integrations_server::Server::builder().public_url(public_url.parse().unwrap());
+        let shown = format!("{builder:?}");
+        assert!(
+            shown.contains("https://integrations.example.com/") && !shown.contains("CANARY"),
+            "{shown}"
+        );
         assert_eq!(
             public_url_refused(public_url).await,
             "`https://integrations.example.com` must have no user information, query or fragment: the service's paths are added to it, and it is logged"
