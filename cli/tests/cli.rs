@@ -4569,6 +4569,20 @@ async fn apps_revoke_tokens_ends_one_customer_s_tokens_while_serve_runs() {
         empty.stderr, "error: invalid customer: must not be empty\n",
         "{empty:?}"
     );
+    // Names the API would refuse are refused here too, before any store sees them.
+    let long = "c".repeat(257);
+    for (name, reason) in [
+        ("customer\t1", "must not contain control characters"),
+        (long.as_str(), "must be at most 256 bytes"),
+    ] {
+        let refused = apps(&h, &dir, &["revoke-tokens", &app_id, "--customer", name]).await;
+        refused.assert_code(2);
+        assert_eq!(
+            refused.stderr,
+            format!("error: invalid customer: {reason}\n"),
+            "{refused:?}"
+        );
+    }
     let unknown = apps(
         &h,
         &dir,

@@ -1,6 +1,7 @@
 //! [`Admin`]: the operator's operations on applications (the tenants of the service), called by
-//! the command line without HTTP: create, list, rotate the client secret, delete, and set an
-//! application's own OAuth app; and re-encrypt what the service keeps under a new key.
+//! the command line without HTTP: create, list, rotate the client secret, delete, set an
+//! application's own OAuth app and revoke one customer's service tokens; and re-encrypt what the
+//! service keeps under a new key.
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -16,7 +17,7 @@ use crate::error::ServerError;
 use crate::providers::{ConnectorTypes, OAuthClient, OWN_CLIENT_PROVIDER, oauth_app_record};
 use crate::secrets::{self, Sealer};
 use crate::store::{
-    ApplicationRecord, ConnectorFilter, Sealed, SealedAt, SealedValue, ServiceStore,
+    ApplicationRecord, ConnectorFilter, Sealed, SealedAt, SealedValue, ServiceStore, check_name,
 };
 
 /// The credential store's re-encryption under its primary key, whatever store is underneath.
@@ -187,19 +188,18 @@ impl Admin {
     /// tokens and other customers' keep working.
     ///
     /// The name is read as the HTTP API reads it (surrounding spaces left out), so that it names
-    /// the customer the tokens were issued for; an empty name is refused.
+    /// the customer the tokens were issued for; a name the API would refuse (empty, with a
+    /// control character, over 256 bytes) is refused.
     pub async fn revoke_customer_tokens(
         &self,
         id: &str,
         customer: &str,
     ) -> Result<u64, ServerError> {
         let customer = customer.trim();
-        if customer.is_empty() {
-            return Err(ServerError::InvalidArgument {
-                name: "customer",
-                reason: "must not be empty".into(),
-            });
-        }
+        check_name(customer).map_err(|reason| ServerError::InvalidArgument {
+            name: "customer",
+            reason,
+        })?;
         self.application(id).await?;
         Ok(self.store.delete_customer_tokens(id, customer).await?)
     }

@@ -19,14 +19,14 @@ use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
 use super::{
-    ApiJson, ApiPath, ApiQuery, AppState, Audit, MAX_NAME_BYTES, customer_of, cut_to, from_json,
-    rfc3339, to_completion, writes_lost,
+    ApiJson, ApiPath, ApiQuery, AppState, Audit, customer_of, cut_to, from_json, rfc3339,
+    to_completion, writes_lost,
 };
 use crate::error::{ApiError, ErrorBody};
 use crate::providers::{ConnectorType, CredentialsInput};
 use crate::secrets;
 use crate::store::{
-    AuthKind, ConnectorFilter, ConnectorPosition, ConnectorRecord, OAuthAppSource,
+    AuthKind, ConnectorFilter, ConnectorPosition, ConnectorRecord, MAX_NAME_BYTES, OAuthAppSource,
     OAuthSecretClaim, record_status,
 };
 use crate::tokens::Principal;

@@ -31,7 +31,7 @@ use crate::keycheck::KeyCheck;
 use crate::limits::{InFlight, RateLimiter};
 use crate::metrics::Metrics;
 use crate::providers::{Connectors, ReadRecord};
-use crate::store::{AuditEntry, ConnectorRecord, JoinedCredentials, ServiceStore};
+use crate::store::{AuditEntry, ConnectorRecord, JoinedCredentials, ServiceStore, check_name};
 use crate::tokens::Principal;
 
 pub(crate) use mcp::{Allowed as McpAllowed, McpAccess};
@@ -221,7 +221,7 @@ fn encodes_a_control(path: &str) -> bool {
 
 /// The customer a request names with `customer_name`, `workspace_name` or `external_user_id`
 /// (Airbyte's three names for it): `None` when none is given, 422 when they disagree, are empty,
-/// are longer than [`MAX_NAME_BYTES`] or hold a control character.
+/// are longer than [`MAX_NAME_BYTES`](crate::store::MAX_NAME_BYTES) or hold a control character.
 pub(crate) fn customer_of(
     customer_name: Option<&str>,
     workspace_name: Option<&str>,
@@ -233,19 +233,9 @@ pub(crate) fn customer_of(
         .flatten()
     {
         let name = name.trim();
-        if name.is_empty() {
-            return Err(ApiError::unprocessable(
-                "customer_name, workspace_name and external_user_id must not be empty",
-            ));
-        }
-        if name.chars().any(char::is_control) {
-            return Err(ApiError::unprocessable(
-                "customer_name, workspace_name and external_user_id must not contain control characters",
-            ));
-        }
-        if name.len() > MAX_NAME_BYTES {
+        if let Err(reason) = check_name(name) {
             return Err(ApiError::unprocessable(format!(
-                "customer_name, workspace_name and external_user_id must be at most {MAX_NAME_BYTES} bytes"
+                "customer_name, workspace_name and external_user_id {reason}"
             )));
         }
         match found {
@@ -259,10 +249,6 @@ pub(crate) fn customer_of(
     }
     Ok(found.map(str::to_string))
 }
-
-/// The longest customer or connector name the service keeps, in bytes (UTF-8): a name is an
-/// identifier, and every store indexes it.
-pub(crate) const MAX_NAME_BYTES: usize = 256;
 
 /// The longest entity, action or param name an audit entry keeps, in bytes; a longer one is cut
 /// at a character boundary and ends with `…`.

@@ -29,6 +29,25 @@ use crate::error::ServiceStoreError;
 pub use postgres::PostgresServiceStore;
 pub use sqlite::SqliteServiceStore;
 
+/// The longest customer or connector name the service keeps, in bytes (UTF-8): a name is an
+/// identifier, and every store indexes it.
+pub(crate) const MAX_NAME_BYTES: usize = 256;
+
+/// Whether `name` (already trimmed) can be a customer's name in every store: not empty, no
+/// control character (PostgreSQL's text cannot hold NUL), at most [`MAX_NAME_BYTES`]. The
+/// error is the rule it breaks, to follow the name of what was given.
+pub(crate) fn check_name(name: &str) -> Result<(), String> {
+    if name.is_empty() {
+        Err("must not be empty".into())
+    } else if name.chars().any(char::is_control) {
+        Err("must not contain control characters".into())
+    } else if name.len() > MAX_NAME_BYTES {
+        Err(format!("must be at most {MAX_NAME_BYTES} bytes"))
+    } else {
+        Ok(())
+    }
+}
+
 /// What [`ServiceStore::token_and_connector`] reads: a service token and, when its application
 /// has it, the connector asked for, with what the store read of its credentials.
 pub type TokenAndConnector = (TokenRecord, Option<(ConnectorRecord, JoinedCredentials)>);
