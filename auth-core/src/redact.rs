@@ -221,8 +221,8 @@ fn skip_string(chars: &mut std::iter::Peekable<std::str::Chars<'_>>) {
 }
 
 /// `url` fit to print: without its user information, and with the value of each query
-/// parameter and its fragment shown as `***` (a parameter without `=`, or whose name is not plain
-/// letters, digits, `-`, `_` and `.`, is all `***`: a bare key is often the secret itself);
+/// parameter and its fragment shown as `***` (a parameter without a value, or whose name is not
+/// plain letters, digits, `-`, `_` and `.`, is all `***`: a bare key is often the secret itself);
 /// scheme, host, port and path as they are. An endpoint's URL may carry a key (an API gateway's
 /// `?subscription-key=`), and `Debug` of the settings that hold it must not print it.
 ///
@@ -250,7 +250,7 @@ pub fn shown_url(url: &Url) -> String {
         let masked: Vec<String> = query
             .split('&')
             .map(|pair| match pair.split_once('=') {
-                Some((name, _)) if plain(name) => format!("{name}=***"),
+                Some((name, value)) if plain(name) && !value.is_empty() => format!("{name}=***"),
                 _ => "***".to_string(),
             })
             .collect();
@@ -263,12 +263,19 @@ pub fn shown_url(url: &Url) -> String {
 }
 
 /// A store location (a `scheme://user:password@host/...` URL or a libpq connection string) fit to
-/// print: the password of its user information and the value of every `password=` (any case,
-/// `sslpassword=` too, quoted or not) replaced by `***`.
+/// print: the password of its user information and the value of every `password` parameter (any
+/// case, `sslpassword` too) replaced by `***`.
 ///
-/// The user information runs to the last `@`, so that a password with an unescaped `/`, `?`,
-/// `#` or `@`, which a URL parser would not see as a password but a PostgreSQL client may send
-/// as one, is hidden too (and a `@` further on hides more than it must, never less).
+/// It reads the location as a PostgreSQL client may, and where the two readings differ it hides
+/// more than it must, never less:
+/// - The user information runs to the last `@`, so that a password with an unescaped `/`, `?`,
+///   `#` or `@`, which a URL parser would not see as a password but a PostgreSQL client may send
+///   as one, is hidden too; so is one written without a scheme (`app:secret@db/app`).
+/// - In a URL's query, a parameter's name is percent-decoded (`pass%77ord`) and its value runs
+///   to the next `&`.
+/// - In a `key=value` string, spaces may surround the `=`, and a value runs to its closing quote
+///   (`'...'`, with `\'` and `\\` escaped) or, unquoted, to the next whitespace that no `\`
+///   escapes.
 ///
 /// ```
 /// use auth_core::redact::without_passwords;
@@ -278,52 +285,119 @@ pub fn shown_url(url: &Url) -> String {
 ///     "postgres://app:***@db/app?sslmode=require"
 /// );
 /// assert_eq!(
-///     without_passwords("host=db password='two words' user=app"),
-///     "host=db password=*** user=app"
+///     without_passwords("host=db password = 'two words' user=app"),
+///     "host=db password = *** user=app"
 /// );
 /// ```
 pub fn without_passwords(location: &str) -> String {
-    const KEY: &str = "password=";
-    let location = location
-        .split_once("://")
-        .and_then(|(scheme, rest)| {
-            let (userinfo, host) = rest.rsplit_once('@')?;
-            let (user, _) = userinfo.split_once(':')?;
-            Some(format!("{scheme}://{user}:***@{host}"))
+    let location = without_user_password(location);
+    if location.contains("://") {
+        if let Some((base, query)) = location.split_once('?') {
+            return format!("{base}?{}", without_query_passwords(query));
+        }
+        return location;
+    }
+    without_keyword_passwords(&location)
+}
+
+/// `location` with the password of its user information (from its first `:` to its last `@`,
+/// after a scheme) replaced by `***`. A location whose part before the last `@` holds whitespace
+/// is a `key=value` string, whose values are judged by name instead.
+fn without_user_password(location: &str) -> String {
+    let Some((head, host)) = location.rsplit_once('@') else {
+        return location.to_string();
+    };
+    if head.contains(char::is_whitespace) {
+        return location.to_string();
+    }
+    let (scheme, userinfo) = match head.split_once("://") {
+        Some((scheme, rest)) => (format!("{scheme}://"), rest),
+        None => match head.split_once(":/") {
+            Some((scheme, rest))
+                if !scheme.is_empty()
+                    && scheme
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b)) =>
+            {
+                (format!("{scheme}:/"), rest)
+            }
+            _ => (String::new(), head),
+        },
+    };
+    match userinfo.split_once(':') {
+        Some((user, _)) => format!("{scheme}{user}:***@{host}"),
+        None => location.to_string(),
+    }
+}
+
+/// Whether a parameter named `name` holds a password.
+fn is_password_key(name: &str) -> bool {
+    name.to_ascii_lowercase().contains("password")
+}
+
+/// A URL's query with the value of each parameter whose percent-decoded name holds `password`
+/// replaced by `***`.
+fn without_query_passwords(query: &str) -> String {
+    query
+        .split('&')
+        .map(|pair| {
+            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+            let decoded: String = url::form_urlencoded::parse(name.as_bytes())
+                .map(|(key, _)| key.into_owned())
+                .collect();
+            if is_password_key(&decoded) && !value.is_empty() {
+                format!("{name}=***")
+            } else {
+                pair.to_string()
+            }
         })
-        .unwrap_or_else(|| location.to_string());
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// A `key=value` string with the value of each key holding `password` replaced by `***`.
+fn without_keyword_passwords(location: &str) -> String {
+    const KEY: &str = "password";
     let mut shown = String::with_capacity(location.len());
-    let mut rest = location.as_str();
+    let mut rest = location;
     // ASCII lower-casing keeps byte offsets: a position in the lower-cased copy indexes `rest`.
     while let Some(at) = rest.to_ascii_lowercase().find(KEY) {
-        let value = at + KEY.len();
-        let end = value + value_len(&rest[value..]);
-        shown.push_str(&rest[..value]);
+        let after_key = at + KEY.len();
+        let equals = rest[after_key..].trim_start();
+        let Some(value) = equals.strip_prefix('=') else {
+            shown.push_str(&rest[..after_key]);
+            rest = &rest[after_key..];
+            continue;
+        };
+        let value = value.trim_start();
+        let start = rest.len() - value.len();
+        shown.push_str(&rest[..start]);
         shown.push_str("***");
-        rest = &rest[end..];
+        rest = &rest[start + value_len(value)..];
     }
     shown.push_str(rest);
     shown
 }
 
 /// The length of a connection parameter's value at the start of `text`: a libpq quoted value
-/// (`'...'`, with `\'` and `\\` escaped) to its closing quote, or else to the next whitespace or
-/// `&`.
+/// (`'...'`, with `\'` and `\\` escaped) to its closing quote, or else to the next whitespace
+/// that no `\` escapes.
 fn value_len(text: &str) -> usize {
-    if let Some(quoted) = text.strip_prefix('\'') {
-        let mut escaped = false;
-        for (i, c) in quoted.char_indices() {
-            match c {
-                _ if escaped => escaped = false,
-                '\\' => escaped = true,
-                '\'' => return i + 2,
-                _ => {}
-            }
+    let (quoted, body) = match text.strip_prefix('\'') {
+        Some(body) => (true, body),
+        None => (false, text),
+    };
+    let mut escaped = false;
+    for (i, c) in body.char_indices() {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' => escaped = true,
+            '\'' if quoted => return i + 2,
+            c if !quoted && c.is_whitespace() => return i,
+            _ => {}
         }
-        return text.len();
     }
-    text.find(|c: char| c.is_whitespace() || c == '&')
-        .unwrap_or(text.len())
+    text.len()
 }
 
 /// What kind of JSON value `value` is (`"a string"`, `"an array"`, ...), for an error about a
@@ -366,6 +440,10 @@ mod tests {
             (
                 "https://auth.example.com/t?sk_live_hunter2",
                 "https://auth.example.com/t?***",
+            ),
+            (
+                "https://auth.example.com/t?sk_live_hunter2=&a=1",
+                "https://auth.example.com/t?***&a=***",
             ),
             (
                 "https://auth.example.com/t?token%3Dhunter2",
@@ -430,6 +508,23 @@ mod tests {
                 "host=db password=*** user=svc",
             ),
             ("host=db password='unclosed hunter2", "host=db password=***"),
+            // As tokio-postgres reads a key=value string: spaces around `=`, `\` escapes, no `&`.
+            ("host=db password = hunter2", "host=db password = ***"),
+            ("password= 'x hunter2' host=db", "password= *** host=db"),
+            ("password=ab&hunter2 host=db", "password=*** host=db"),
+            (r"password=ab\ hunter2 host=db", "password=*** host=db"),
+            (
+                "application_name=password host=db",
+                "application_name=password host=db",
+            ),
+            // A URL's query: names percent-decoded, values to the next `&`.
+            (
+                "postgres://db/x?pass%77ord=hunter2&sslmode=require",
+                "postgres://db/x?pass%77ord=***&sslmode=require",
+            ),
+            // User information without `//`, or without a scheme.
+            ("app:hunter2@db/app", "app:***@db/app"),
+            ("postgres:/app:hunter2@db", "postgres:/app:***@db"),
             ("./credentials.db", "./credentials.db"),
             ("", ""),
         ] {
