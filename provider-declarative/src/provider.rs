@@ -9,7 +9,8 @@ use auth_core::config::{ConfigKey, ConfigLoader, ProviderConfig, is_secure_endpo
 use auth_core::provider::{ApiSettings, ClientAuthMethod, OAuth2Settings, ProviderFactory};
 use auth_core::redact::Redactor;
 use auth_core::{
-    AuthError, AuthProvider, ConfigError, ConfigSource, Credentials, OAuth2Token, Session,
+    AuthError, AuthProvider, ConfigError, ConfigSource, Credentials, OAuth2Token, SecretString,
+    Session,
 };
 use reqwest::Method;
 use serde_json::{Map, Value};
@@ -237,6 +238,9 @@ impl DeclarativeProvider {
         if let Some(body) = &call.body {
             request = request.json(body.clone());
         }
+        // The token the request goes out with, to redact a refusal that echoes it (the token
+        // after the call too, in case a 401 had it refreshed and sent again).
+        let sent = session.token(id).await.ok();
         let response = request.send().await?;
         if !response.is_success() {
             return Err(DeclarativeError::Status {
@@ -259,11 +263,19 @@ impl DeclarativeProvider {
             let code = if rejected {
                 code.to_string()
             } else {
-                let token = session.token(id).await.ok();
-                token
-                    .iter()
-                    .fold(Redactor::new(), |r, token| r.with_secret(token))
-                    .clean(code, 64)
+                let tokens: Vec<SecretString> = sent
+                    .into_iter()
+                    .chain(session.token(id).await.ok())
+                    .collect();
+                if tokens.is_empty() {
+                    // No token to judge the text by: none of it is shown.
+                    auth_core::redact::REDACTED.to_string()
+                } else {
+                    tokens
+                        .iter()
+                        .fold(Redactor::new(), |r, token| r.with_secret(token))
+                        .clean(code, 64)
+                }
             };
             return Err(if rejected {
                 DeclarativeError::TokenRejected { provider, code }
