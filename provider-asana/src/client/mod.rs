@@ -7,6 +7,12 @@
 //! it within one deadline per call, reading no response body past its limit
 //! ([`AsanaClientSettings`]).
 //!
+//! A DELETE replayed after an attempt that may have reached Asana (a 5xx, a timeout, a
+//! connection lost once the request was sent) and then answered 404 succeeds: the object is
+//! gone, whichever attempt removed it. The 404 cannot tell that apart from an object that never
+//! existed or that the user cannot see, so such a DELETE succeeds too; a first 404, or one after
+//! a 429, is [`AsanaError::NotFound`].
+//!
 //! ```no_run
 //! # async fn run() -> Result<(), provider_asana::AsanaError> {
 //! use std::sync::Arc;

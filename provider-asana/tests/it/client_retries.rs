@@ -625,6 +625,21 @@ async fn a_retried_delete_that_finds_nothing_was_deleted() {
     let (client, _) = client_with(settings(&server).with_retry(fast_retry()));
     let err = client.tasks().delete("1").await.unwrap_err();
     assert!(matches!(err, AsanaError::NotFound(_)), "{err:?}");
+    // A 429 is a refusal before any work: the 404 after it is the answer.
+    let server = MockServer::start().await;
+    mount_sequence(
+        &server,
+        "DELETE",
+        "/api/1.0/tasks/1",
+        ResponseTemplate::new(429).insert_header("Retry-After", "0"),
+        1,
+        ResponseTemplate::new(404),
+    )
+    .await;
+    let (client, _) = client_with(settings(&server).with_retry(fast_retry()));
+    let err = client.tasks().delete("1").await.unwrap_err();
+    assert!(matches!(err, AsanaError::NotFound(_)), "{err:?}");
+    assert_eq!(requests(&server).await, 2);
     // A GET is not a DELETE: its 404 after a 503 is the answer.
     let server = MockServer::start().await;
     mount_sequence(
