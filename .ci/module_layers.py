@@ -1,9 +1,10 @@
 """Checks that the modules of each crate form layers: no import circle between sibling modules.
 
 For every `use` and every `crate::`, `super::` or `self::` path in a module's code (comments,
-string and character literals, and `#[cfg(test)]` modules left out), the module it names is found,
-re-exports followed (globs too), and an edge drawn between the two siblings under their closest
-common parent. A circle of such edges is printed with the lines that make it, and the check fails.
+string and character literals, and test modules (`#[cfg(test)]`, `#[cfg(all(test, ...))]`) left
+out), the module it names is found, imports followed (a parent's private `use` too, which its
+children see; globs too), and an edge drawn between the two siblings under their closest common
+parent. A circle of such edges is printed with the lines that make it, and the check fails.
 
 Usage: python3 .ci/module_layers.py [CRATE_DIR ...]   (default: every workspace member with a src/)
 """
@@ -13,9 +14,14 @@ import re
 import sys
 
 USE = re.compile(r"\b(?:pub(?:\([^)]*\))?\s+)?use\s+([^;]+);", re.S)
-PUB_USE = re.compile(r"\bpub(?:\([^)]*\))?\s+use\s+([^;]+);", re.S)
 PATH = re.compile(r"\b((?:crate|super|self)(?:::\w+)+)")
-TEST_MODULE = re.compile(r"#\[cfg\(test\)\]\s*(?:pub(?:\([^)]*\))?\s+)?mod\s+(\w+)\s*([;{])")
+# `cfg(test)`, or `cfg(all(...))` with `test` among its own arguments (not inside a `not(test)`),
+# then any other attributes, then the module.
+CFG_ARGS = r"(?:[^()]|\([^()]*\))*"
+TEST_MODULE = re.compile(
+    rf"#\[cfg\((?:test|all\({CFG_ARGS}\btest\b{CFG_ARGS}\))\)\]\s*(?:#\[[^\]]*\]\s*)*"
+    r"(?:pub(?:\([^)]*\))?\s+)?mod\s+(\w+)\s*([;{])"
+)
 RAW_STRING = re.compile(r'b?r(#*)"')
 CHAR = re.compile(r"b?'(?:\\(?:x[0-9a-fA-F]{2}|u\{[0-9a-fA-F]+\}|.)|[^\\'\n])'")
 
@@ -58,8 +64,8 @@ def blanked(text):
 
 
 def without_test_modules(text):
-    """`text` without its `#[cfg(test)] mod name { ... }` blocks; and the names of the test
-    modules it declares in files of their own (`#[cfg(test)] mod name;`)."""
+    """`text` without its test modules' blocks (`#[cfg(test)] mod name { ... }`); and the names
+    of the test modules it declares in files of their own (`#[cfg(test)] mod name;`)."""
     files, kept, at = [], [], 0
     for found in TEST_MODULE.finditer(text):
         if found.start() < at:
@@ -170,11 +176,11 @@ def resolve(module, path, modules, reexports, seen=()):
 
 
 def reexports_of(modules):
-    """(module, name) -> the path its `pub use` re-exports; (module, "*") -> the paths it
-    re-exports whole."""
+    """(module, name) -> the path its `use` imports under that name; (module, "*") -> the paths
+    it imports whole. Private imports count: a module's children see them (`super::Name`)."""
     found = {}
     for module, (text, _) in modules.items():
-        for used in PUB_USE.findall(text):
+        for used in USE.findall(text):
             for path in expand(normal(used)):
                 name = path.split(" as ")[-1].split("::")[-1]
                 if name == "*":
