@@ -519,7 +519,7 @@ impl OAuth2Settings {
 ///     .with_header("User-Agent", "integrations");
 /// assert_eq!(api.headers, [("User-Agent".to_string(), "integrations".to_string())]);
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ApiSettings {
     /// The API base URL: request paths are appended to it, and the token goes to its origin only.
@@ -530,6 +530,25 @@ pub struct ApiSettings {
     /// `Authorization: Bearer <token>`: the API keys of a provider that refuses them with the
     /// `Bearer` scheme it wants for OAuth tokens (Linear's personal keys, `lin_api_…`).
     pub bare_token_prefixes: Vec<String>,
+}
+
+/// The base URL as [`shown_url`] prints it, and the headers' names only: a definition's header
+/// may carry a key.
+impl fmt::Debug for ApiSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Written out whole, so that a new field cannot be left out of `Debug` unnoticed.
+        let Self {
+            base_url,
+            headers,
+            bare_token_prefixes,
+        } = self;
+        let header_names: Vec<&str> = headers.iter().map(|(name, _)| name.as_str()).collect();
+        f.debug_struct("ApiSettings")
+            .field("base_url", &shown_url(base_url))
+            .field("header_names", &header_names)
+            .field("bare_token_prefixes", bare_token_prefixes)
+            .finish()
+    }
 }
 
 impl ApiSettings {

@@ -352,6 +352,18 @@ async fn no_public_type_error_or_log_line_contains_a_secret() {
         "{refused:?}"
     );
     assert_error_clean("a URL with user information", &refused);
+    // Settings built in code print their base URL's key and a header's value as neither.
+    let mut client_settings = integrations::asana::AsanaClientSettings::default();
+    client_settings.api_base_url = "https://gw:CANARY@gw.example.com/api/1.0?key=CANARY"
+        .parse()
+        .unwrap();
+    let api_settings = integrations::auth_core::provider::ApiSettings::new(
+        "https://api.example.com/v1?k=CANARY#CANARY"
+            .parse()
+            .unwrap(),
+    )
+    .with_header("X-Api-Key", "CANARY");
+    clean!(client_settings, api_settings);
     // A webhook's handshake secret.
     let mut headers = reqwest::header::HeaderMap::new();
     headers.insert(

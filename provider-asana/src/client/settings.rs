@@ -1,7 +1,10 @@
 //! [`AsanaClientSettings`]: where the API lives and how patiently to call it.
 
+use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
+
+use auth_core::redact::shown_url;
 
 use url::Url;
 
@@ -22,7 +25,7 @@ use crate::defaults::DEFAULT_API_BASE_URL;
 /// assert_eq!(settings.retry.max_rate_limit_wait, Duration::from_secs(60));
 /// assert_eq!(settings.deadline, Duration::from_secs(120));
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 #[non_exhaustive]
 pub struct AsanaClientSettings {
     /// The API base URL (default [`DEFAULT_API_BASE_URL`](crate::DEFAULT_API_BASE_URL)). The token is only ever sent to
@@ -69,6 +72,43 @@ pub struct AsanaClientSettings {
     pub enable_changes: Vec<String>,
     /// API changes to opt out of while Asana still allows it, sent as `Asana-Disable`.
     pub disable_changes: Vec<String>,
+}
+
+/// Every field, the base URL as [`shown_url`] prints it (a gateway's key in its query is not
+/// shown; a URL with user information is refused when a client is built, but may be printed
+/// before).
+impl fmt::Debug for AsanaClientSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Written out whole, so that a new field cannot be left out of `Debug` unnoticed.
+        let Self {
+            api_base_url,
+            workspace_gid,
+            timeout,
+            deadline,
+            max_response_bytes,
+            max_download_bytes,
+            retry,
+            http_client,
+            download_client,
+            limiter,
+            enable_changes,
+            disable_changes,
+        } = self;
+        f.debug_struct("AsanaClientSettings")
+            .field("api_base_url", &shown_url(api_base_url))
+            .field("workspace_gid", workspace_gid)
+            .field("timeout", timeout)
+            .field("deadline", deadline)
+            .field("max_response_bytes", max_response_bytes)
+            .field("max_download_bytes", max_download_bytes)
+            .field("retry", retry)
+            .field("http_client", http_client)
+            .field("download_client", download_client)
+            .field("limiter", limiter)
+            .field("enable_changes", enable_changes)
+            .field("disable_changes", disable_changes)
+            .finish()
+    }
 }
 
 impl Default for AsanaClientSettings {
