@@ -47,16 +47,20 @@ use crate::store::{
 /// nothing but asks every time ([`Interest::sometimes`](tracing::subscriber::Interest::sometimes)
 /// at any level): no callsite is then cached as wanted by no one, and each event asks the
 /// subscriber of its own thread. A process that installed its own global subscriber before
-/// keeps it, and with it tracing's caching.
+/// keeps it, and with it tracing's caching. It also forwards the `log` crate's records to
+/// tracing, once per process, as the CLI's subscriber does: dependencies that log through `log`
+/// (tokio-postgres, parts of reqwest) are captured too.
 ///
 /// ```
 /// let logs = auth_core::testing::CapturedLogs::default();
 /// tracing::subscriber::with_default(logs.subscriber(tracing::Level::INFO), || {
 ///     tracing::warn!(path = "creds.json", "stored unencrypted");
+///     log::warn!("through the log crate");
 ///     tracing::debug!("below the level");
 /// });
 /// assert!(logs.text().contains("WARN"));
 /// assert!(logs.text().contains("creds.json"));
+/// assert!(logs.text().contains("through the log crate"));
 /// assert!(!logs.text().contains("below the level"));
 /// ```
 #[derive(Clone, Default)]
@@ -70,6 +74,8 @@ impl CapturedLogs {
         ASK_EVERY_TIME.call_once(|| {
             // Fails only when the process already has a global subscriber, which then stays.
             let _ = tracing::subscriber::set_global_default(AskEveryTime);
+            // Fails only when the process already has a `log` logger, which then stays.
+            let _ = tracing_log::LogTracer::init();
         });
         let writer = self.clone();
         tracing_subscriber::fmt()

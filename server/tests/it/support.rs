@@ -563,8 +563,12 @@ impl Logs {
         self.capture_at(tracing::Level::INFO)
     }
 
-    /// As [`Logs::capture`], the lines at `level` and above (the dependencies' too).
+    /// As [`Logs::capture`], the lines at `level` and above (the dependencies' too, those they
+    /// log through the `log` crate included, as the CLI's subscriber prints them).
     pub fn capture_at(&self, level: tracing::Level) -> tracing::subscriber::DefaultGuard {
+        static LOG_RECORDS: std::sync::Once = std::sync::Once::new();
+        // Fails only when the process already has a `log` logger, which then stays.
+        LOG_RECORDS.call_once(|| drop(tracing_log::LogTracer::init()));
         let logs = self.clone();
         tracing::subscriber::set_default(
             tracing_subscriber::fmt()
