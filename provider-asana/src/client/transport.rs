@@ -557,11 +557,13 @@ impl AsanaClient {
     }
 }
 
-/// Whether a 400 is Asana's refusal of the `offset` the request sent: an entry whose message
-/// names the `offset` parameter, as Asana's field errors do (`offset: ...`).
+/// Whether a 400 is Asana's refusal of the `offset` the request sent alone: every entry's
+/// message names the `offset` parameter, as Asana's field errors do (`offset: ...`). A refusal
+/// that names another parameter too is one to fix first.
 fn about_offset(req: &ApiRequest, info: &ApiErrorInfo) -> bool {
     req.url.query_pairs().any(|(name, _)| name == "offset")
-        && info.errors.iter().any(|e| e.message.starts_with("offset:"))
+        && !info.errors.is_empty()
+        && info.errors.iter().all(|e| e.message.starts_with("offset:"))
 }
 
 /// The answer to a DELETE whose replay found nothing after an attempt that may have deleted it:

@@ -236,6 +236,16 @@ async fn a_refusal_that_names_offset_is_an_expired_offset_only_when_one_was_sent
     let server = MockServer::start().await;
     Mock::given(method("GET"))
         .and(path("/api/1.0/tags/3/tasks"))
+        .and(query_param("offset", "two-refusals"))
+        .respond_with(ResponseTemplate::new(400).set_body_json(json!({"errors": [
+            {"message": "offset: Your pagination token is invalid or has expired"},
+            {"message": "opt_fields: Unknown field: nme"}
+        ]})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api/1.0/tags/3/tasks"))
         .respond_with(ResponseTemplate::new(400).set_body_json(json!({
             "errors": [{"message": "offset: Your pagination token is invalid or has expired"}]
         })))
@@ -254,6 +264,15 @@ async fn a_refusal_that_names_offset_is_an_expired_offset_only_when_one_was_sent
     assert!(matches!(with, AsanaError::OffsetExpired(_)), "{with:?}");
     let without = client.tags().tasks("3").page().await.unwrap_err();
     assert!(matches!(without, AsanaError::BadRequest(_)), "{without:?}");
+    // Another parameter refused beside it: that one is to fix first.
+    let both = client
+        .tags()
+        .tasks("3")
+        .offset("two-refusals")
+        .page()
+        .await
+        .unwrap_err();
+    assert!(matches!(both, AsanaError::BadRequest(_)), "{both:?}");
 }
 
 #[tokio::test]
