@@ -16,6 +16,7 @@ use integrations::auth_core::config::is_secure_endpoint;
 use integrations::auth_core::redact::{shown_url, without_passwords};
 use integrations::{CredentialStore, EnvSource, KeyRing, RecordOpener, SqliteCredentialStore};
 use tokio::net::TcpListener;
+use tokio_util::task::TaskTracker;
 use url::Url;
 
 use crate::admin::{Admin, Rotate};
@@ -595,6 +596,7 @@ impl ServerBuilder {
                 in_flight: InFlight::new(self.max_in_flight),
                 service_app_consent: self.service_app_consent,
                 keys: key_check,
+                writes: TaskTracker::new(),
             },
             admin: Admin::new(store, credentials, rotation, sealer, types),
             mcp: McpAccess {
@@ -768,7 +770,10 @@ impl Server {
     /// - the header read timeout ([`ServerBuilder::header_read_timeout`]), which belongs to the
     ///   connections, not the router: `axum::serve` sets none, so a client may hold connections
     ///   open without sending a request (serve with hyper and a timer, or behind a proxy that
-    ///   closes them).
+    ///   closes them);
+    /// - the wait at shutdown for writes whose clients left (a connector's creation, change or
+    ///   deletion, a consent's completion): they run on the runtime, and stop with it if it
+    ///   stops first.
     pub fn router(&self) -> Router {
         self.router_on(None)
     }
@@ -795,8 +800,10 @@ impl Server {
     /// Serves on `listener` until `shutdown` completes; then stops accepting connections and
     /// returns once the requests in flight have been answered, or after the request timeout
     /// ([`ServerBuilder::request_timeout`]), closing the connections whose clients have not read
-    /// their answers by then. The background refresher (see
-    /// [`ServerBuilder::refresh_ahead`]) and the audit's retention (see
+    /// their answers by then. Writes that run to their end whatever their client does (a
+    /// connector's creation, change or deletion, a consent's completion), those whose clients
+    /// left included, are then waited for, within another request timeout. The background
+    /// refresher (see [`ServerBuilder::refresh_ahead`]) and the audit's retention (see
     /// [`ServerBuilder::audit_retention`]) run meanwhile. At the start, the encryption keys are
     /// checked against a stored credential record: when they cannot open it, an error is logged
     /// and `/readyz` answers 503.
@@ -815,6 +822,17 @@ impl Server {
             shutdown,
         )
         .await;
+        let writes = &self.state.writes;
+        writes.close();
+        if tokio::time::timeout(self.request_timeout, writes.wait())
+            .await
+            .is_err()
+        {
+            tracing::error!(
+                unfinished = writes.len(),
+                "stopping with writes unfinished after the request timeout"
+            );
+        }
         drop(background);
         Ok(())
     }

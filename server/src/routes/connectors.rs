@@ -306,6 +306,7 @@ pub(crate) async fn create(
             let read_only = request.read_only;
             // The claim uses the secret id up: what follows it runs to its end.
             return to_completion(
+                state.writes.clone(),
                 async move {
                     claim_created(&state, &principal, &claim, name, read_only, started).await
                 },
@@ -340,6 +341,7 @@ pub(crate) async fn create(
     let written = {
         let (state, record) = (state.clone(), record.clone());
         to_completion(
+            state.writes.clone(),
             async move {
                 let stored = state
                     .connectors
@@ -767,6 +769,7 @@ pub(crate) async fn update(
     let written = {
         let state = state.clone();
         to_completion(
+            state.writes.clone(),
             async move { write_change(&state, read, &change).await },
             writes_lost,
         )
@@ -945,6 +948,7 @@ pub(crate) async fn remove(
     // A client that leaves (or the request's deadline) must not stop it between the revocation
     // and the deletes: the connector would be listed as active with a grant already revoked.
     to_completion(
+        state.writes.clone(),
         revoke_and_delete(state, principal, record, started),
         writes_lost,
     )

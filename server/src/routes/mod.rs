@@ -24,6 +24,7 @@ use axum::http::request::Parts;
 use integrations::CredentialStatus;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
+use tokio_util::task::TaskTracker;
 use url::Url;
 
 use crate::error::ApiError;
@@ -57,6 +58,9 @@ pub(crate) struct AppState {
     pub(crate) service_app_consent: bool,
     /// Whether the configured keys open the stored credentials (for `/readyz`).
     pub(crate) keys: Arc<KeyCheck>,
+    /// The writes [`to_completion`] runs, which may outlive their request: `serve` waits for
+    /// them before it returns.
+    pub(crate) writes: TaskTracker,
 }
 
 impl FromRef<AppState> for Arc<dyn ServiceStore> {
@@ -155,15 +159,17 @@ pub(crate) fn from_json<T: DeserializeOwned>(value: Value) -> Result<T, ApiError
     })
 }
 
-/// Runs `work` as a task of its own and answers its outcome: a client that leaves, or the
-/// request's deadline, does not stop it between writes that must land together (credentials and
-/// the row that describes them, a grant and the connector that holds it). A task that ended
-/// without an outcome (it panicked) answers `lost()`.
+/// Runs `work` as a task of its own, tracked by `writes` ([`AppState::writes`]), and answers
+/// its outcome: a client that leaves, or the request's deadline, does not stop it between writes
+/// that must land together (credentials and the row that describes them, a grant and the
+/// connector that holds it), nor does a shutdown. A task that ended without an outcome (it
+/// panicked) answers `lost()`.
 pub(crate) async fn to_completion<T: Send + 'static, E: Send + 'static>(
+    writes: TaskTracker,
     work: impl Future<Output = Result<T, E>> + Send + 'static,
     lost: impl FnOnce() -> E,
 ) -> Result<T, E> {
-    tokio::spawn(work).await.unwrap_or_else(|e| {
+    writes.spawn(work).await.unwrap_or_else(|e| {
         tracing::error!(error = %e, "a request's writes ended without an outcome");
         Err(lost())
     })

@@ -343,6 +343,7 @@ pub(crate) async fn callback(
     // request's deadline) while the provider answers must not stop the flow between the grant
     // and the connector that holds it.
     let finished = to_completion(
+        state.writes.clone(),
         async move {
             let record = complete(&state, &pending, &query, started).await?;
             let secret_id = issue_secret_id(&state, &record).await;

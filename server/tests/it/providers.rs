@@ -1267,6 +1267,68 @@ async fn a_deletion_completes_when_the_client_leaves_during_the_revocation() {
     assert_eq!(form_of(&received[0])["token"], "1//to-revoke");
 }
 
+/// A shutdown right after the client left a deletion during the revocation: `serve` returns
+/// only once the deletion has ended, so that nothing is left half done when the process exits.
+#[tokio::test]
+async fn a_shutdown_waits_for_a_deletion_whose_client_left() {
+    let fake = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/revoke"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({}))
+                .set_delay(Duration::from_millis(500)),
+        )
+        .mount(&fake)
+        .await;
+    let mut svc = start_with_app(&fake, "GOOGLE", "service-app", &[]).await;
+    let token = app_token(&svc).await;
+    let (status, connector) = create(
+        &svc,
+        &token,
+        json!({
+            "customer_name": "c", "connector_type": "google",
+            "credentials": {
+                "access_token": "ya29-current", "refresh_token": "1//to-revoke",
+                "client_id": "own-client", "client_secret": "own-secret",
+            },
+        }),
+    )
+    .await;
+    assert_eq!(status, 201, "{connector}");
+    let id = connector["id"].as_str().unwrap().to_string();
+    let left = svc
+        .http
+        .delete(format!("{}/api/v1/integrations/connectors/{id}", svc.url))
+        .bearer_auth(&token)
+        .timeout(Duration::from_millis(100))
+        .send()
+        .await;
+    assert!(left.unwrap_err().is_timeout(), "the client gave up first");
+
+    svc.stop().await.unwrap();
+    use integrations::CredentialStore;
+    assert!(
+        svc.credentials()
+            .await
+            .get("google", &id)
+            .await
+            .unwrap()
+            .is_none(),
+        "the credentials were deleted before serve returned"
+    );
+    let rows: i64 = rusqlite::Connection::open(svc.dir.path().join("service.db"))
+        .unwrap()
+        .query_row(
+            "SELECT count(*) FROM connectors WHERE id = ?1",
+            [&id],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(rows, 0, "the row was deleted before serve returned");
+    assert_eq!(fake.received_requests().await.unwrap().len(), 1);
+}
+
 #[tokio::test]
 async fn a_provider_from_the_service_s_own_definition_file_gets_connectors() {
     let fake = MockServer::start().await;
