@@ -268,14 +268,17 @@ pub fn shown_url(url: &Url) -> String {
 ///
 /// It reads the location as a PostgreSQL client may, and where the two readings differ it hides
 /// more than it must, never less:
-/// - The user information runs to the last `@`, so that a password with an unescaped `/`, `?`,
-///   `#` or `@`, which a URL parser would not see as a password but a PostgreSQL client may send
-///   as one, is hidden too; so is one written without a scheme (`app:secret@db/app`).
-/// - In a URL's query, a parameter's name is percent-decoded (`pass%77ord`) and its value runs
-///   to the next `&`.
-/// - In a `key=value` string, spaces may surround the `=`, and a value runs to its closing quote
-///   (`'...'`, with `\'` and `\\` escaped) or, unquoted, to the next whitespace that no `\`
-///   escapes.
+/// - A location that starts with `scheme://` is a URL. Its user information runs to the last
+///   `@`, so that a password with an unescaped `/`, `?`, `#`, `@` or space, which a URL parser
+///   would not see as a password but a PostgreSQL client may send as one, is hidden too. In its
+///   query, a parameter's name is percent-decoded (`pass%77ord`) and its value runs to the next
+///   `&`.
+/// - Any other location is read as a `key=value` string, pair by pair as libpq reads it: spaces
+///   may surround the `=`, and a value runs to its closing quote (`'...'`, with `\'` and `\\`
+///   escaped) or, unquoted, to the next whitespace that no `\` escapes. A value whose key holds
+///   `password` is hidden, and so is all that follows a pair that cannot be read. A location
+///   whose first word is no `key=` (a path, `app:secret@db/app`) has its user information, if it
+///   has any, hidden as a URL's.
 ///
 /// ```
 /// use auth_core::redact::without_passwords;
@@ -290,44 +293,35 @@ pub fn shown_url(url: &Url) -> String {
 /// );
 /// ```
 pub fn without_passwords(location: &str) -> String {
-    let location = without_user_password(location);
-    if location.contains("://") {
-        if let Some((base, query)) = location.split_once('?') {
-            return format!("{base}?{}", without_query_passwords(query));
+    match url_parts(location) {
+        Some((scheme, rest)) => {
+            let rest = without_userinfo_password(rest).unwrap_or_else(|| rest.to_string());
+            match rest.split_once('?') {
+                Some((base, query)) => {
+                    format!("{scheme}://{base}?{}", without_query_passwords(query))
+                }
+                None => format!("{scheme}://{rest}"),
+            }
         }
-        return location;
+        None => without_keyword_passwords(location),
     }
-    without_keyword_passwords(&location)
 }
 
-/// `location` with the password of its user information (from its first `:` to its last `@`,
-/// after a scheme) replaced by `***`. A location whose part before the last `@` holds whitespace
-/// is a `key=value` string, whose values are judged by name instead.
-fn without_user_password(location: &str) -> String {
-    let Some((head, host)) = location.rsplit_once('@') else {
-        return location.to_string();
-    };
-    if head.contains(char::is_whitespace) {
-        return location.to_string();
-    }
-    let (scheme, userinfo) = match head.split_once("://") {
-        Some((scheme, rest)) => (format!("{scheme}://"), rest),
-        None => match head.split_once(":/") {
-            Some((scheme, rest))
-                if !scheme.is_empty()
-                    && scheme
-                        .bytes()
-                        .all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b)) =>
-            {
-                (format!("{scheme}:/"), rest)
-            }
-            _ => (String::new(), head),
-        },
-    };
-    match userinfo.split_once(':') {
-        Some((user, _)) => format!("{scheme}{user}:***@{host}"),
-        None => location.to_string(),
-    }
+/// `location`'s scheme and what follows its `://`, when it starts with `scheme://`.
+fn url_parts(location: &str) -> Option<(&str, &str)> {
+    let (scheme, rest) = location.split_once("://")?;
+    let mut bytes = scheme.bytes();
+    let starts = bytes.next().is_some_and(|b| b.is_ascii_alphabetic());
+    (starts && bytes.all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b)))
+        .then_some((scheme, rest))
+}
+
+/// `text` (what follows a URL's `://`, or a location without one) with the password of its user
+/// information, from the first `:` to the last `@`, as `***`; `None` when it has none.
+fn without_userinfo_password(text: &str) -> Option<String> {
+    let (userinfo, host) = text.rsplit_once('@')?;
+    let (user, _) = userinfo.split_once(':')?;
+    Some(format!("{user}:***@{host}"))
 }
 
 /// Whether a parameter named `name` holds a password.
@@ -355,28 +349,40 @@ fn without_query_passwords(query: &str) -> String {
         .join("&")
 }
 
-/// A `key=value` string with the value of each key holding `password` replaced by `***`.
+/// A location without `scheme://`, read as a `key=value` string: each value whose key holds
+/// `password` as `***`, and all that follows a pair that cannot be read as `***`. One whose
+/// first word is no `key=` is no such string: its user information, if any, is hidden instead.
 fn without_keyword_passwords(location: &str) -> String {
-    const KEY: &str = "password";
     let mut shown = String::with_capacity(location.len());
     let mut rest = location;
-    // ASCII lower-casing keeps byte offsets: a position in the lower-cased copy indexes `rest`.
-    while let Some(at) = rest.to_ascii_lowercase().find(KEY) {
-        let after_key = at + KEY.len();
-        let equals = rest[after_key..].trim_start();
-        let Some(value) = equals.strip_prefix('=') else {
-            shown.push_str(&rest[..after_key]);
-            rest = &rest[after_key..];
-            continue;
+    let mut read_one = false;
+    loop {
+        let pair = rest.trim_start();
+        shown.push_str(&rest[..rest.len() - pair.len()]);
+        if pair.is_empty() {
+            return shown;
+        }
+        let key_len = pair
+            .find(|c: char| c.is_whitespace() || c == '=')
+            .unwrap_or(pair.len());
+        let Some(value) = pair[key_len..].trim_start().strip_prefix('=') else {
+            if !read_one {
+                return without_userinfo_password(location).unwrap_or_else(|| location.to_string());
+            }
+            shown.push_str("***");
+            return shown;
         };
         let value = value.trim_start();
-        let start = rest.len() - value.len();
-        shown.push_str(&rest[..start]);
-        shown.push_str("***");
-        rest = &rest[start + value_len(value)..];
+        let len = value_len(value);
+        shown.push_str(&pair[..pair.len() - value.len()]);
+        if is_password_key(&pair[..key_len]) {
+            shown.push_str("***");
+        } else {
+            shown.push_str(&value[..len]);
+        }
+        rest = &value[len..];
+        read_one = true;
     }
-    shown.push_str(rest);
-    shown
 }
 
 /// The length of a connection parameter's value at the start of `text`: a libpq quoted value
@@ -524,7 +530,21 @@ mod tests {
             ),
             // User information without `//`, or without a scheme.
             ("app:hunter2@db/app", "app:***@db/app"),
-            ("postgres:/app:hunter2@db", "postgres:/app:***@db"),
+            ("postgres:/app:hunter2@db", "postgres:***@db"),
+            // A URL's password with a space; `://` inside a key=value string.
+            ("postgres://app:two hunter2@db/x", "postgres://app:***@db/x"),
+            ("postgres://app:a?b hunter2@db", "postgres://app:***@db"),
+            (
+                "host=db password=hunter2 application_name=a://b",
+                "host=db password=*** application_name=a://b",
+            ),
+            // Pairs read one after another, as libpq reads them: a key's name inside another's
+            // value is no key, and what cannot be read is hidden.
+            (
+                "application_name=password='x password='hunter2 two'",
+                "application_name=password='x password=***",
+            ),
+            ("host=db hunter2", "host=db ***"),
             ("./credentials.db", "./credentials.db"),
             ("", ""),
         ] {
