@@ -1218,11 +1218,10 @@ async fn deleting_a_google_connector_revokes_its_grant_and_its_credentials() {
     );
 }
 
-/// The client leaves while the provider answers the revocation: the deletion still ends with
-/// the connector and its credentials gone, not with a connector listed as active whose grant
-/// was revoked.
-#[tokio::test]
-async fn a_deletion_completes_when_the_client_leaves_during_the_revocation() {
+/// A service whose Google revocation endpoint answers after 500 ms, an own-client Google
+/// connector on it, and an application token; a DELETE of the connector whose client gives up
+/// after 100 ms, during the revocation, has been sent.
+async fn a_deletion_left_during_the_revocation() -> (MockServer, Service, String, String) {
     let fake = MockServer::start().await;
     Mock::given(method("POST"))
         .and(path("/revoke"))
@@ -1235,16 +1234,25 @@ async fn a_deletion_completes_when_the_client_leaves_during_the_revocation() {
         .await;
     let svc = start_with_app(&fake, "GOOGLE", "service-app", &[]).await;
     let token = app_token(&svc).await;
-    let id = &own_client_google_connector(&svc, &token).await;
-    let connector_path = format!("/api/v1/integrations/connectors/{id}");
+    let id = own_client_google_connector(&svc, &token).await;
     let left = svc
         .http
-        .delete(format!("{}{connector_path}", svc.url))
+        .delete(format!("{}/api/v1/integrations/connectors/{id}", svc.url))
         .bearer_auth(&token)
         .timeout(Duration::from_millis(100))
         .send()
         .await;
     assert!(left.unwrap_err().is_timeout(), "the client gave up first");
+    (fake, svc, token, id)
+}
+
+/// The client leaves while the provider answers the revocation: the deletion still ends with
+/// the connector and its credentials gone, not with a connector listed as active whose grant
+/// was revoked.
+#[tokio::test]
+async fn a_deletion_completes_when_the_client_leaves_during_the_revocation() {
+    let (fake, svc, token, id) = a_deletion_left_during_the_revocation().await;
+    let connector_path = format!("/api/v1/integrations/connectors/{id}");
     let waited = std::time::Instant::now();
     while svc.get(&connector_path, Some(&token)).await.0 != 404 {
         assert!(
@@ -1257,7 +1265,7 @@ async fn a_deletion_completes_when_the_client_leaves_during_the_revocation() {
     assert!(
         svc.credentials()
             .await
-            .get("google", id)
+            .get("google", &id)
             .await
             .unwrap()
             .is_none()
@@ -1271,41 +1279,7 @@ async fn a_deletion_completes_when_the_client_leaves_during_the_revocation() {
 /// only once the deletion has ended, so that nothing is left half done when the process exits.
 #[tokio::test]
 async fn a_shutdown_waits_for_a_deletion_whose_client_left() {
-    let fake = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/revoke"))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_json(json!({}))
-                .set_delay(Duration::from_millis(500)),
-        )
-        .mount(&fake)
-        .await;
-    let mut svc = start_with_app(&fake, "GOOGLE", "service-app", &[]).await;
-    let token = app_token(&svc).await;
-    let (status, connector) = create(
-        &svc,
-        &token,
-        json!({
-            "customer_name": "c", "connector_type": "google",
-            "credentials": {
-                "access_token": "ya29-current", "refresh_token": "1//to-revoke",
-                "client_id": "own-client", "client_secret": "own-secret",
-            },
-        }),
-    )
-    .await;
-    assert_eq!(status, 201, "{connector}");
-    let id = connector["id"].as_str().unwrap().to_string();
-    let left = svc
-        .http
-        .delete(format!("{}/api/v1/integrations/connectors/{id}", svc.url))
-        .bearer_auth(&token)
-        .timeout(Duration::from_millis(100))
-        .send()
-        .await;
-    assert!(left.unwrap_err().is_timeout(), "the client gave up first");
-
+    let (fake, mut svc, _, id) = a_deletion_left_during_the_revocation().await;
     svc.stop().await.unwrap();
     use integrations::CredentialStore;
     assert!(
