@@ -330,16 +330,16 @@ fn is_password_key(name: &str) -> bool {
 }
 
 /// A URL's query with the value of each parameter whose percent-decoded name holds `password`
-/// replaced by `***`.
+/// replaced by `***` (given as `***` when it has none).
 fn without_query_passwords(query: &str) -> String {
     query
         .split('&')
         .map(|pair| {
-            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+            let name = pair.split_once('=').map_or(pair, |(name, _)| name);
             let decoded: String = url::form_urlencoded::parse(name.as_bytes())
                 .map(|(key, _)| key.into_owned())
                 .collect();
-            if is_password_key(&decoded) && !value.is_empty() {
+            if is_password_key(&decoded) {
                 format!("{name}=***")
             } else {
                 pair.to_string()

@@ -129,32 +129,12 @@ impl fmt::Display for StoreLocation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             StoreLocation::Directory(dir) => write!(f, "{}", dir.display()),
-            // The user information's password first, as a PostgreSQL client reads it: a URL
-            // parser sees none in `postgres://app:/secret@db`, where the client sends `/secret`.
+            // The passwords hidden as a PostgreSQL client reads them (a URL parser sees none in
+            // `postgres://app:/secret@db`, where the client sends `/secret`; libpq takes one as
+            // a query parameter too, and a client key's as `sslpassword`), then the URL
+            // normalized.
             StoreLocation::Postgres(url) => match Url::parse(&without_passwords(url)) {
-                Ok(mut parsed) => {
-                    if parsed.password().is_some() {
-                        let _ = parsed.set_password(Some("***"));
-                    }
-                    // libpq takes the password as a query parameter too, and a client key's
-                    // as `sslpassword`.
-                    let secret = |key: &str| key.to_ascii_lowercase().contains("password");
-                    if parsed.query_pairs().any(|(key, _)| secret(&key)) {
-                        let pairs: Vec<(String, String)> = parsed
-                            .query_pairs()
-                            .map(|(key, value)| {
-                                let value = if secret(&key) {
-                                    "***".to_string()
-                                } else {
-                                    value.into_owned()
-                                };
-                                (key.into_owned(), value)
-                            })
-                            .collect();
-                        parsed.query_pairs_mut().clear().extend_pairs(pairs);
-                    }
-                    f.write_str(parsed.as_str())
-                }
+                Ok(parsed) => f.write_str(parsed.as_str()),
                 Err(_) => f.write_str("postgres://[unparsable URL]"),
             },
         }
