@@ -27,7 +27,7 @@ use crate::providers::{ConnectorType, CredentialsInput};
 use crate::secrets;
 use crate::store::{
     AuthKind, ConnectorFilter, ConnectorPosition, ConnectorRecord, MAX_NAME_BYTES, OAuthAppSource,
-    OAuthSecretClaim, record_status,
+    OAuthSecretClaim, check_name, record_status,
 };
 use crate::tokens::Principal;
 
@@ -481,19 +481,7 @@ pub(super) fn default_name(
 /// control character or it is longer than [`MAX_NAME_BYTES`].
 fn given_name(name: &str) -> Result<String, ApiError> {
     let name = name.trim();
-    if name.is_empty() {
-        return Err(ApiError::unprocessable("name must not be empty"));
-    }
-    if name.chars().any(char::is_control) {
-        return Err(ApiError::unprocessable(
-            "name must not contain control characters",
-        ));
-    }
-    if name.len() > MAX_NAME_BYTES {
-        return Err(ApiError::unprocessable(format!(
-            "name must be at most {MAX_NAME_BYTES} bytes"
-        )));
-    }
+    check_name(name).map_err(|reason| ApiError::unprocessable(format!("name {reason}")))?;
     Ok(name.to_string())
 }
 

@@ -33,9 +33,9 @@ pub use sqlite::SqliteServiceStore;
 /// identifier, and every store indexes it.
 pub(crate) const MAX_NAME_BYTES: usize = 256;
 
-/// Whether `name` (already trimmed) can be a customer's name in every store: not empty, no
-/// control character (PostgreSQL's text cannot hold NUL), at most [`MAX_NAME_BYTES`]. The
-/// error is the rule it breaks, to follow the name of what was given.
+/// Whether `name` (already trimmed) can be a customer's or a connector's name in every store:
+/// not empty, no control character (PostgreSQL's text cannot hold NUL), at most
+/// [`MAX_NAME_BYTES`]. The error is the rule it breaks, to follow the name of what was given.
 pub(crate) fn check_name(name: &str) -> Result<(), String> {
     if name.is_empty() {
         Err("must not be empty".into())
